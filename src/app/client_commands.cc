@@ -1,0 +1,167 @@
+// `watershed query` and `watershed status`: thin HTTP clients of the API.
+
+#include <simdjson.h>
+
+#include <cstdio>
+
+#include "app/commands.h"
+#include "app/http_client.h"
+
+namespace watershed::app {
+
+bool Flags::Parse(const std::vector<std::string>& args, const std::vector<std::string>& known, Flags* out,
+                  std::string* error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!a.starts_with("--")) {
+      out->positional_.push_back(a);
+      continue;
+    }
+    std::string key = a.substr(2), value;
+    bool has_value = false;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+      has_value = true;
+    }
+    bool is_bool = false, found = false;
+    for (const auto& k : known) {
+      if (k == key || k == key + "!") {
+        found = true;
+        is_bool = k.back() == '!';
+      }
+    }
+    if (!found) {
+      *error = "unknown flag --" + key;
+      return false;
+    }
+    if (!is_bool && !has_value) {
+      if (i + 1 >= args.size()) {
+        *error = "flag --" + key + " needs a value";
+        return false;
+      }
+      value = args[++i];
+    }
+    out->values_.emplace_back(key, is_bool ? "1" : value);
+  }
+  return true;
+}
+
+std::string Flags::Get(const std::string& key, const std::string& fallback) const {
+  for (auto it = values_.rbegin(); it != values_.rend(); ++it)
+    if (it->first == key) return it->second;
+  return fallback;
+}
+
+bool Flags::Has(const std::string& key) const {
+  for (const auto& [k, v] : values_)
+    if (k == key) return true;
+  return false;
+}
+
+namespace {
+
+int Fail(const char* command, const std::string& message, int code = 1) {
+  std::fprintf(stderr, "watershed %s: %s\n", command, message.c_str());
+  return code;
+}
+
+// GETs target and prints the body; non-2xx answers go to stderr with exit 1.
+int GetAndPrint(const std::string& server, const std::string& target) {
+  std::string host;
+  uint16_t port;
+  if (Status s = ParseHostPort(server, &host, &port); !s.ok()) return Fail("query", s.message(), 2);
+  HttpClient client(host, port);
+  auto r = client.Get(target);
+  if (!r.ok()) return Fail("query", r.status().message());
+  if (r->status / 100 != 2) return Fail("query", "HTTP " + std::to_string(r->status) + ": " + r->body);
+  std::printf("%s\n", r->body.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int QueryCommand(const std::vector<std::string>& args) {
+  static const char* kHelp =
+      "usage: watershed query [--server HOST:PORT] WHAT ID [options]\n\n"
+      "  metrics STORY                         running totals of a story\n"
+      "  series STORY [--window 5s|1m] [--from MS] [--to MS]\n"
+      "                                        windowed points of a story\n"
+      "  top CREATOR [--by views] [--limit 10] a creator's top stories\n"
+      "  top-all [--by views] [--limit 10]     top stories over all creators\n\n"
+      "  --server HOST:PORT (127.0.0.1:8080)\n"
+      "Prints the API's JSON answer; exits 1 on an error answer.\n";
+  Flags f;
+  std::string error;
+  if (!Flags::Parse(args, {"server", "window", "from", "to", "by", "limit", "help!"}, &f, &error))
+    return Fail("query", error + "\n" + kHelp, 2);
+  if (f.Has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  const auto& pos = f.positional();
+  const std::string server = f.Get("server", "127.0.0.1:8080");
+  auto id_ok = [&](size_t need) { return pos.size() == need && pos.back().find_first_not_of("0123456789") == std::string::npos; };
+  if (pos.empty()) return Fail("query", std::string("what to query?\n") + kHelp, 2);
+  const std::string& what = pos[0];
+  if (what == "metrics" && id_ok(2)) return GetAndPrint(server, "/v1/stories/" + pos[1] + "/metrics");
+  if (what == "series" && id_ok(2)) {
+    std::string target = "/v1/stories/" + pos[1] + "/series?window=" + f.Get("window", "5s");
+    if (f.Has("from")) target += "&from=" + f.Get("from");
+    if (f.Has("to")) target += "&to=" + f.Get("to");
+    return GetAndPrint(server, target);
+  }
+  std::string top_query = "?by=" + f.Get("by", "views") + "&limit=" + f.Get("limit", "10");
+  if (what == "top" && id_ok(2)) return GetAndPrint(server, "/v1/creators/" + pos[1] + "/top" + top_query);
+  if (what == "top-all" && pos.size() == 1) return GetAndPrint(server, "/v1/top" + top_query);
+  return Fail("query", "bad arguments\n" + std::string(kHelp), 2);
+}
+
+int StatusCommand(const std::vector<std::string>& args) {
+  static const char* kHelp =
+      "usage: watershed status [--server HOST:PORT] [--json]\n\n"
+      "Shows, per region and partition, the log end offset, the processed and\n"
+      "checkpointed offsets, the watermark and counters, and the total lag.\n";
+  Flags f;
+  std::string error;
+  if (!Flags::Parse(args, {"server", "json!", "help!"}, &f, &error) || !f.positional().empty())
+    return Fail("status", (error.empty() ? "unexpected argument" : error) + "\n" + kHelp, 2);
+  if (f.Has("help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  std::string host;
+  uint16_t port;
+  if (Status s = ParseHostPort(f.Get("server", "127.0.0.1:8080"), &host, &port); !s.ok())
+    return Fail("status", s.message(), 2);
+  HttpClient client(host, port);
+  auto r = client.Get("/v1/status");
+  if (!r.ok()) return Fail("status", r.status().message());
+  if (r->status != 200) return Fail("status", "HTTP " + std::to_string(r->status) + ": " + r->body);
+  if (f.Has("json")) {
+    std::printf("%s\n", r->body.c_str());
+    return 0;
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) return Fail("status", "unreadable answer: " + r->body);
+  std::printf("%-6s %4s %12s %12s %12s %8s %15s %10s %8s\n", "region", "part", "log_end", "processed", "checkpoint",
+              "ckpt_id", "watermark", "duplicates", "late_5s");
+  for (auto p : doc["partitions"].get_array()) {
+    std::string_view region = p["region"].get_string().value_unsafe();
+    int64_t wm = p["watermark"].is_null() ? -1 : p["watermark"].get_int64().value_unsafe();
+    std::printf("%-6.*s %4lu %12lu %12lu %12lu %8lu %15ld %10lu %8lu\n", static_cast<int>(region.size()),
+                region.data(), static_cast<unsigned long>(p["partition"].get_uint64().value_unsafe()),
+                static_cast<unsigned long>(p["log_end_offset"].get_uint64().value_unsafe()),
+                static_cast<unsigned long>(p["processed_offset"].get_uint64().value_unsafe()),
+                static_cast<unsigned long>(p["checkpoint_offset"].get_uint64().value_unsafe()),
+                static_cast<unsigned long>(p["checkpoint_id"].get_uint64().value_unsafe()), static_cast<long>(wm),
+                static_cast<unsigned long>(p["duplicates"].get_uint64().value_unsafe()),
+                static_cast<unsigned long>(p["late_events_5s"].get_uint64().value_unsafe()));
+    if (!p["error"].is_null()) std::printf("       error: %s\n", std::string(p["error"].get_string().value_unsafe()).c_str());
+  }
+  std::printf("lag: %lu\n", static_cast<unsigned long>(doc["lag"].get_uint64().value_unsafe()));
+  return 0;
+}
+
+}  // namespace watershed::app

@@ -1,0 +1,129 @@
+#include "app/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+
+namespace watershed::app {
+
+const std::vector<ConfigKey>& ServeConfigKeys() {
+  static const std::vector<ConfigKey> keys = {
+      {"data-dir", "./watershed-data", "directory for the logs and checkpoints"},
+      {"listen", "127.0.0.1", "address of the HTTP listener"},
+      {"port", "8080", "port of the HTTP listener (0 = any free port)"},
+      {"http-threads", "2", "HTTP I/O threads"},
+      {"regions", "us,eu,apac", "regions served by this process"},
+      {"partitions", "8", "log partitions per region (fixed once data exists)"},
+      {"segment-size", "64MiB", "log segment size before rolling"},
+      {"fsync", "always", "log fsync policy: always (before ack, group commit) | interval | never"},
+      {"fsync-interval", "100ms", "sync period when fsync=interval"},
+      {"log-retention", "7d", "delete checkpointed log segments older than this"},
+      {"log-retention-size", "0", "and beyond this size per partition (0 = no limit)"},
+      {"checkpoint-interval", "10s", "processor checkpoint period"},
+      {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
+      {"out-of-order", "5s", "watermark = max event time minus this"},
+      {"allowed-lateness", "60s", "windows accept events until the watermark passes end + this"},
+      {"series-retention-5s", "1h", "closed 5 s windows kept for the series API"},
+      {"series-retention-1m", "24h", "closed 1 min windows kept for the series API"},
+      {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
+      {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
+      {"idle-timeout", "30s", "close connections idle (or trickling) this long"},
+  };
+  return keys;
+}
+
+namespace {
+std::string EnvName(const std::string& key) {
+  std::string env = "WATERSHED_";
+  for (char c : key) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return env;
+}
+std::string Trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+Result<int64_t> NumberWithUnit(const std::string& key, const std::string& v,
+                               const std::vector<std::pair<std::string, int64_t>>& units) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || n < 0) return Status::InvalidArgument(key + ": '" + v + "' is not a non-negative number");
+  std::string unit(p, v.data() + v.size());
+  for (const auto& [name, mult] : units)
+    if (unit == name) return n * mult;
+  return Status::InvalidArgument(key + ": unknown unit '" + unit + "' in '" + v + "'");
+}
+}  // namespace
+
+Result<Config> Config::Load(const std::vector<ConfigKey>& keys, const std::vector<std::string>& args) {
+  Config c;
+  for (const auto& k : keys) c.values_[k.name] = k.default_value;
+  auto set = [&](const std::string& key, const std::string& value, const std::string& where) -> Status {
+    if (!c.values_.count(key)) return Status::InvalidArgument("unknown setting '" + key + "' in " + where);
+    c.values_[key] = value;
+    return Status::Ok();
+  };
+  // Flags first into a list, so the config file they name can be read before them.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file = std::getenv("WATERSHED_CONFIG") ? std::getenv("WATERSHED_CONFIG") : "";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!a.starts_with("--")) return Status::InvalidArgument("unexpected argument '" + a + "'");
+    std::string key = a.substr(2), value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return Status::InvalidArgument("flag --" + key + " needs a value");
+    }
+    if (key == "config") {
+      config_file = value;
+    } else {
+      flags.emplace_back(key, value);
+    }
+  }
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) return Status::InvalidArgument("cannot read config file " + config_file);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      line = Trim(line.substr(0, line.find('#')));
+      if (line.empty()) continue;
+      auto eq = line.find('=');
+      if (eq == std::string::npos)
+        return Status::InvalidArgument(config_file + ":" + std::to_string(n) + ": expected key = value");
+      RETURN_IF_ERROR(set(Trim(line.substr(0, eq)), Trim(line.substr(eq + 1)),
+                          config_file + ":" + std::to_string(n)));
+    }
+  }
+  for (const auto& k : keys)
+    if (const char* v = std::getenv(EnvName(k.name).c_str())) c.values_[k.name] = v;
+  for (const auto& [k, v] : flags) RETURN_IF_ERROR(set(k, v, "flags"));
+  return c;
+}
+
+const std::string& Config::Get(const std::string& key) const { return values_.at(key); }
+
+Result<int64_t> Config::GetInt(const std::string& key) const { return NumberWithUnit(key, Get(key), {{"", 1}}); }
+
+Result<int64_t> Config::GetDurationMs(const std::string& key) const {
+  return NumberWithUnit(key, Get(key),
+                        {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}});
+}
+
+Result<int64_t> Config::GetBytes(const std::string& key) const {
+  return NumberWithUnit(key, Get(key), {{"", 1}, {"B", 1}, {"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1ll << 30}});
+}
+
+std::string DescribeKeys(const std::vector<ConfigKey>& keys) {
+  std::string out;
+  for (const auto& k : keys) {
+    std::string flag = std::string("  --") + k.name + " (" + k.default_value + ")";
+    if (flag.size() < 34) flag.resize(34, ' ');
+    out += flag + " " + k.help + "  [" + EnvName(k.name) + "]\n";
+  }
+  return out;
+}
+
+}  // namespace watershed::app

@@ -1,0 +1,45 @@
+#pragma once
+// Configuration of `watershed serve`. Every key has a default; a config
+// file (key = value lines, # comments), then environment variables
+// (WATERSHED_<KEY> with '-' → '_', upper case), then command-line flags
+// (--key=value or --key value) override it, in that order.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace watershed::app {
+
+struct ConfigKey {
+  const char* name;
+  const char* default_value;
+  const char* help;
+};
+
+// Every key `serve` understands, with its default; README lists the same.
+const std::vector<ConfigKey>& ServeConfigKeys();
+
+class Config {
+ public:
+  // Builds the configuration from defaults, --config FILE (or WATERSHED_CONFIG),
+  // the environment and argv (flags after the subcommand). Unknown keys are errors.
+  static Result<Config> Load(const std::vector<ConfigKey>& keys, const std::vector<std::string>& args);
+
+  const std::string& Get(const std::string& key) const;
+  Result<int64_t> GetInt(const std::string& key) const;
+  // Durations: "250ms", "10s", "5m", "1h", "7d"; a bare number is milliseconds.
+  Result<int64_t> GetDurationMs(const std::string& key) const;
+  // Sizes: "1048576", "64KiB", "64MiB", "10GiB".
+  Result<int64_t> GetBytes(const std::string& key) const;
+  bool Has(const std::string& key) const { return values_.count(key) > 0; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Prints "--key (default)  help" lines for --help.
+std::string DescribeKeys(const std::vector<ConfigKey>& keys);
+
+}  // namespace watershed::app

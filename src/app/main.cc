@@ -1,0 +1,37 @@
+// watershed: one binary, several subcommands (README "Commands").
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+
+namespace {
+constexpr const char* kUsage =
+    "watershed — engagement events in, exactly-once live creator metrics out\n"
+    "\n"
+    "usage: watershed <command> [flags]   (watershed <command> --help for its flags)\n"
+    "\n"
+    "commands:\n"
+    "  serve    run the platform: HTTP ingest, embedded log, processors, query API\n"
+    "  load     send a generated workload (optionally write or verify ground truth)\n"
+    "  query    read a story's metrics or series, or a creator's top stories\n"
+    "  status   show log, processing and checkpoint progress, and lag\n";
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  using namespace watershed::app;
+  if (command == "serve") return ServeCommand(args);
+  if (command == "load") return LoadCommand(args);
+  if (command == "query") return QueryCommand(args);
+  if (command == "status") return StatusCommand(args);
+  std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,143 @@
+#include "app/server.h"
+
+#include <sstream>
+
+namespace watershed::app {
+
+Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs) {
+  std::unique_ptr<Server> s(new Server());
+  const std::string data_dir = config.Get("data-dir");
+
+  log::EmbeddedLogOptions log_options;
+  ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));
+  if (partitions < 1 || partitions > 1024) return Status::InvalidArgument("partitions must be in 1..1024");
+  log_options.partitions = static_cast<uint32_t>(partitions);
+  ASSIGN_OR_RETURN(int64_t segment, config.GetBytes("segment-size"));
+  log_options.segment_bytes = static_cast<uint64_t>(segment);
+  ASSIGN_OR_RETURN(log_options.fsync, log::ParseFsyncPolicy(config.Get("fsync")));
+  ASSIGN_OR_RETURN(log_options.fsync_interval_ms, config.GetDurationMs("fsync-interval"));
+  ASSIGN_OR_RETURN(log_options.retention_ms, config.GetDurationMs("log-retention"));
+  ASSIGN_OR_RETURN(int64_t retention_bytes, config.GetBytes("log-retention-size"));
+  log_options.retention_bytes = static_cast<uint64_t>(retention_bytes);
+  log_options.fs = fs;
+
+  stream::RunnerOptions run;
+  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval"));
+  ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
+  ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
+  ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
+  ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
+  ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
+
+  s->store_ = serve::NewMemoryLiveStore();
+  s->checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, JoinPath(data_dir, "checkpoints"));
+
+  std::stringstream regions(config.Get("regions"));
+  for (std::string name; std::getline(regions, name, ',');) {
+    auto region = ParseRegion(name);
+    if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
+    log_options.dir = JoinPath(JoinPath(data_dir, "log"), name);
+    ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::EmbeddedLog::Open(log_options));
+    auto proc = std::make_unique<stream::RegionProcessor>(*region, s->logs_[static_cast<int>(*region)].get(),
+                                                          s->store_.get(), s->checkpoints_.get(), run);
+    RETURN_IF_ERROR(proc->Start());
+    s->processors_.push_back(std::move(proc));
+  }
+
+  gateway::ApiDeps deps;
+  for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
+  deps.store = s->store_.get();
+  deps.metrics = &s->metrics_;
+  Server* self = s.get();
+  deps.status = [self] { return self->Report(); };
+  gateway::ApiOptions api_options;
+  ASSIGN_OR_RETURN(api_options.max_future_ms, config.GetDurationMs("max-future"));
+  s->api_ = std::make_unique<gateway::Api>(std::move(deps), api_options);
+
+  auto& m = s->metrics_;
+  auto sum = [self](auto field) {
+    return [self, field] {
+      double total = 0;
+      for (const auto& p : self->Report()) total += static_cast<double>(field(p));
+      return total;
+    };
+  };
+  m.AddGauge("watershed_processed_records_total", "Log records processed (duplicates included)",
+             sum([](const gateway::PartitionReport& p) { return p.records; }));
+  m.AddGauge("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
+             sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
+  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+             sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
+  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+             sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
+  m.AddGauge("watershed_lag_records", "Acknowledged records not yet in the live store",
+             [self] { return static_cast<double>(self->Lag()); });
+  m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
+             sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
+
+  gateway::HttpServerOptions http;
+  http.address = config.Get("listen");
+  ASSIGN_OR_RETURN(int64_t port, config.GetInt("port"));
+  if (port > 65535) return Status::InvalidArgument("port must be in 0..65535");
+  http.port = static_cast<uint16_t>(port);
+  ASSIGN_OR_RETURN(int64_t threads, config.GetInt("http-threads"));
+  http.threads = static_cast<int>(std::max<int64_t>(1, threads));
+  ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
+  http.body_limit = static_cast<uint64_t>(body);
+  ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout"));
+  http.idle_timeout_ms = static_cast<int>(idle);
+  gateway::Api* api = s->api_.get();
+  ASSIGN_OR_RETURN(s->http_, gateway::HttpServer::Start(
+                                 http, [api](gateway::HttpRequest&& req, gateway::Responder respond) {
+                                   api->Handle(std::move(req), std::move(respond));
+                                 }));
+  return s;
+}
+
+Server::~Server() { Stop().IgnoreError(); }
+
+Status Server::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  if (http_) http_->Stop();
+  for (auto& log : logs_)
+    if (log) log->Close();  // answers queued appends; responders post into the stopped listener
+  Status first;
+  for (auto& p : processors_) {
+    Status s = p->Stop();  // final checkpoint
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+uint64_t Server::Lag() const {
+  uint64_t lag = 0;
+  for (const auto& p : processors_) lag += p->Lag();
+  return lag;
+}
+
+std::vector<gateway::PartitionReport> Server::Report() const {
+  std::vector<gateway::PartitionReport> out;
+  for (const auto& proc : processors_) {
+    for (const auto& s : proc->GetStatus()) {
+      gateway::PartitionReport r;
+      r.region = proc->region();
+      r.partition = s.partition;
+      r.end_offset = s.end_offset;
+      r.processed_offset = s.processed_offset;
+      r.checkpoint_offset = s.checkpoint_offset;
+      r.checkpoint_id = s.checkpoint_id;
+      r.watermark = s.watermark;
+      r.records = s.counters.records;
+      r.duplicates = s.counters.duplicates;
+      r.late_5s = s.counters.late[0];
+      r.late_1m = s.counters.late[1];
+      r.dedup_entries = s.dedup_entries;
+      r.error = s.error;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace watershed::app

@@ -1,0 +1,45 @@
+#pragma once
+// The all-in-one server (`watershed serve`): per region an embedded log and
+// a RegionProcessor, one in-process live store, the HTTP API. Tests start it
+// in-process; main() runs it until SIGINT/SIGTERM.
+
+#include <memory>
+#include <vector>
+
+#include "app/config.h"
+#include "core/file_system.h"
+#include "gateway/api.h"
+#include "gateway/http_server.h"
+#include "log/embedded_log.h"
+#include "stream/region_processor.h"
+
+namespace watershed::app {
+
+class Server {
+ public:
+  // Opens the logs (truncating torn tails), restores checkpoints, starts the
+  // processors and the listener. `fs` is for durability tests.
+  static Result<std::unique_ptr<Server>> Start(const Config& config, FileSystem* fs = FileSystem::Default());
+  ~Server();
+  uint16_t port() const { return http_->port(); }
+  // Stops the listener, drains the logs, writes final checkpoints.
+  Status Stop();
+  uint64_t Lag() const;
+  MetricsRegistry& metrics() { return metrics_; }
+  log::EmbeddedLog* log(Region r) { return logs_[static_cast<int>(r)].get(); }
+
+ private:
+  Server() = default;
+  std::vector<gateway::PartitionReport> Report() const;
+
+  MetricsRegistry metrics_;
+  std::unique_ptr<serve::LiveStore> store_;
+  std::unique_ptr<stream::CheckpointStore> checkpoints_;
+  std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
+  std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
+  std::unique_ptr<gateway::Api> api_;
+  std::unique_ptr<gateway::HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace watershed::app

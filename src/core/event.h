@@ -1,0 +1,73 @@
+#pragma once
+// Engagement event, schema v1 (DESIGN.md §2), and the small strong types
+// that keep ids, offsets and times from being mixed up.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace watershed {
+
+// A named integer: StoryId and ViewerId do not convert into each other.
+template <typename Tag, typename Rep>
+struct StrongInt {
+  Rep value = 0;
+  constexpr StrongInt() = default;
+  constexpr explicit StrongInt(Rep v) : value(v) {}
+  constexpr auto operator<=>(const StrongInt&) const = default;
+};
+
+using StoryId = StrongInt<struct StoryIdTag, uint64_t>;
+using AuthorId = StrongInt<struct AuthorIdTag, uint64_t>;
+using ViewerId = StrongInt<struct ViewerIdTag, uint64_t>;
+// Client-clock time of the engagement, ms since the Unix epoch.
+using EventTimeMs = StrongInt<struct EventTimeTag, int64_t>;
+// Log-clock time at which the log accepted the record, ms since the epoch.
+using AppendTimeMs = StrongInt<struct AppendTimeTag, int64_t>;
+// Position of a record in one log partition; the first record is 0.
+using LogOffset = StrongInt<struct LogOffsetTag, uint64_t>;
+
+enum class EventType : uint8_t { kView = 1, kShare = 2, kReply = 3 };
+std::string_view EventTypeName(EventType t);  // "view", "share", "reply"
+std::optional<EventType> ParseEventType(std::string_view s);
+
+enum class Region : uint8_t { kUs = 0, kEu = 1, kApac = 2 };
+inline constexpr int kRegionCount = 3;
+std::string_view RegionName(Region r);  // "us", "eu", "apac"
+std::optional<Region> ParseRegion(std::string_view s);
+
+// 16-byte idempotency key. Text form: 8-4-4-4-12 hex digits, any case.
+struct EventId {
+  std::array<uint8_t, 16> bytes{};
+  auto operator<=>(const EventId&) const = default;
+  uint64_t Hi() const;
+  uint64_t Lo() const;
+  static EventId FromHiLo(uint64_t hi, uint64_t lo);
+  std::string ToString() const;  // lower-case canonical form
+};
+std::optional<EventId> ParseUuid(std::string_view text);
+
+inline constexpr uint32_t kMaxWatchMs = 24u * 3600u * 1000u;
+inline constexpr size_t kMaxTraceparentBytes = 55;  // W3C version 00 length
+
+struct Event {
+  EventId event_id;
+  EventType type = EventType::kView;
+  StoryId story_id;
+  AuthorId author_id;
+  ViewerId viewer_id;
+  EventTimeMs event_time;
+  uint32_t watch_ms = 0;  // VIEW only
+  Region region = Region::kUs;
+  std::string traceparent;  // empty when absent
+
+  bool operator==(const Event&) const = default;
+};
+
+// The partition of a story: every event of one story lands in one partition,
+// so per-story state lives in exactly one processor.
+uint32_t PartitionOf(StoryId story, uint32_t partition_count);
+
+}  // namespace watershed

@@ -1,0 +1,183 @@
+#include "core/fault_injection_fs.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+namespace watershed {
+namespace {
+
+class FaultInjectionFsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/watershed_fifs_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string Path(const std::string& name) const { return JoinPath(dir_, name); }
+  std::string Read(const std::string& name) {
+    auto r = ReadWholeFile(FileSystem::Default(), Path(name));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : std::string();
+  }
+  std::vector<std::string> Entries() {
+    auto r = fs_.ListDir(dir_);
+    EXPECT_TRUE(r.ok());
+    std::vector<std::string> names = r.ok() ? r.value() : std::vector<std::string>{};
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string dir_;
+  FaultInjectionFileSystem fs_{FileSystem::Default()};
+};
+
+TEST_F(FaultInjectionFsTest, UnsyncedBytesVanishSyncedStay) {
+  auto f = fs_.NewWritableFile(Path("log"));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_TRUE(f.value()->Append("durable-").ok());
+  ASSERT_TRUE(f.value()->Sync().ok());
+  ASSERT_TRUE(f.value()->Append("volatile").ok());
+  EXPECT_EQ(f.value()->Size(), 16u);
+  EXPECT_EQ(Read("log"), "durable-volatile");
+
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("log"), "durable-");
+  EXPECT_EQ(fs_.FileSize(Path("log")).value(), 8u);
+  ASSERT_TRUE(f.value()->Close().ok());
+
+  // A file never synced loses everything.
+  auto g = fs_.NewWritableFile(Path("never"));
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(g.value()->Append("gone").ok());
+  ASSERT_TRUE(g.value()->Close().ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("never"), "");
+  EXPECT_EQ(Read("log"), "durable-");
+}
+
+TEST_F(FaultInjectionFsTest, AppendableFileTreatsExistingBytesAsDurable) {
+  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), Path("a"), "old").ok());
+  auto f = fs_.NewAppendableFile(Path("a"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f.value()->Size(), 3u);
+  ASSERT_TRUE(f.value()->Append("+new").ok());
+  EXPECT_EQ(Read("a"), "old+new");
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("a"), "old");
+}
+
+TEST_F(FaultInjectionFsTest, FailWritesAndRecover) {
+  auto f = fs_.NewWritableFile(Path("log"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f.value()->Append("abc").ok());
+
+  fs_.SetFailWrites(true);
+  EXPECT_TRUE(fs_.fail_writes());
+  Status s = f.value()->Append("def");
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_FALSE(s.message().empty());
+  EXPECT_EQ(f.value()->Sync().code(), StatusCode::kIoError);
+  EXPECT_EQ(Read("log"), "abc");  // the failed append wrote nothing
+
+  fs_.SetFailWrites(false);
+  EXPECT_FALSE(fs_.fail_writes());
+  ASSERT_TRUE(f.value()->Append("ghi").ok());
+  ASSERT_TRUE(f.value()->Sync().ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("log"), "abcghi");
+}
+
+TEST_F(FaultInjectionFsTest, FailedSyncDoesNotCountAsDurable) {
+  auto f = fs_.NewWritableFile(Path("log"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f.value()->Append("one").ok());
+  ASSERT_TRUE(f.value()->Sync().ok());
+  ASSERT_TRUE(f.value()->Append("two").ok());
+  fs_.SetFailWrites(true);
+  EXPECT_EQ(f.value()->Sync().code(), StatusCode::kIoError);
+  fs_.SetFailWrites(false);
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("log"), "one");
+}
+
+TEST_F(FaultInjectionFsTest, RenameKeepsSyncedSize) {
+  auto f = fs_.NewWritableFile(Path("from"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f.value()->Append("synced").ok());
+  ASSERT_TRUE(f.value()->Sync().ok());
+  ASSERT_TRUE(f.value()->Append("-unsynced").ok());
+  ASSERT_TRUE(f.value()->Close().ok());
+
+  ASSERT_TRUE(fs_.RenameFile(Path("from"), Path("to")).ok());
+  EXPECT_FALSE(fs_.FileExists(Path("from")));
+  EXPECT_EQ(Read("to"), "synced-unsynced");
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("to"), "synced");
+  EXPECT_FALSE(fs_.FileExists(Path("from")));
+}
+
+TEST_F(FaultInjectionFsTest, TruncateLowersSyncedSize) {
+  auto f = fs_.NewWritableFile(Path("log"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f.value()->Append("0123456789").ok());
+  ASSERT_TRUE(f.value()->Sync().ok());
+  ASSERT_TRUE(f.value()->Close().ok());
+  ASSERT_TRUE(fs_.Truncate(Path("log"), 4).ok());
+  // Growing the file again without a sync must not resurrect bytes 4..9.
+  auto g = fs_.NewAppendableFile(Path("log"));
+  ASSERT_TRUE(g.ok());
+  ASSERT_TRUE(g.value()->Append("xyz").ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("log"), "0123");
+}
+
+TEST_F(FaultInjectionFsTest, RemovedFileIsForgotten) {
+  auto f = fs_.NewWritableFile(Path("log"));
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(f.value()->Append("x").ok());
+  ASSERT_TRUE(f.value()->Close().ok());
+  ASSERT_TRUE(fs_.RemoveFile(Path("log")).ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_FALSE(fs_.FileExists(Path("log")));
+}
+
+TEST_F(FaultInjectionFsTest, WriteFileAtomicallySurvivesCrash) {
+  ASSERT_TRUE(WriteFileAtomically(&fs_, Path("manifest"), "version-1").ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("manifest"), "version-1");
+
+  ASSERT_TRUE(WriteFileAtomically(&fs_, Path("manifest"), "version-2, longer").ok());
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("manifest"), "version-2, longer");
+  EXPECT_EQ(Entries(), std::vector<std::string>{"manifest"});  // no temporary left behind
+}
+
+TEST_F(FaultInjectionFsTest, FailedAtomicWriteKeepsOldContentAndLeavesNothing) {
+  ASSERT_TRUE(WriteFileAtomically(&fs_, Path("manifest"), "version-1").ok());
+  fs_.SetFailWrites(true);
+  Status s = WriteFileAtomically(&fs_, Path("manifest"), "version-2");
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  fs_.SetFailWrites(false);
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+  EXPECT_EQ(Read("manifest"), "version-1");
+  EXPECT_EQ(Entries(), std::vector<std::string>{"manifest"});
+}
+
+TEST_F(FaultInjectionFsTest, ErrorsFromBaseArePassedThrough) {
+  EXPECT_EQ(fs_.NewWritableFile(Path("missing-dir/file")).status().code(), StatusCode::kIoError);
+  EXPECT_EQ(fs_.RenameFile(Path("nope"), Path("also-nope")).code(), StatusCode::kIoError);
+  EXPECT_FALSE(fs_.FileExists(Path("nope")));
+  ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+}
+
+}  // namespace
+}  // namespace watershed

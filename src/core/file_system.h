@@ -1,0 +1,67 @@
+#pragma once
+// The file system behind an interface, so durability tests can run the log
+// and checkpoints on a layer that forgets unsynced data or fails writes.
+// Paths are plain strings; all calls are thread-safe unless noted.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace watershed {
+
+// A file open for appending. Not thread-safe: one writer at a time.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  // Makes every appended byte durable (fdatasync).
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+  virtual uint64_t Size() const = 0;
+};
+
+// A file read by position; safe for concurrent readers.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into scratch; returns the bytes read (fewer at end of file).
+  virtual Result<size_t> Read(uint64_t offset, size_t n, char* scratch) const = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // Creates or truncates.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // Opens an existing file (or creates it) positioned at its end.
+  virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) = 0;
+  virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  // Names (not paths) of the entries of dir, unsorted.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  virtual Status CreateDirs(const std::string& dir) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Atomically replaces `to` with `from`.
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status Truncate(const std::string& path, uint64_t size) = 0;
+  // Makes the directory's entries (creations, renames) durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+
+  static FileSystem* Default();
+};
+
+// Helpers built on the interface.
+Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
+// Writes a file under a temporary name, syncs it, renames it over `path`
+// and syncs the directory: after return the new content is durable, and a
+// crash at any point leaves either the old or the new content.
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content);
+std::string JoinPath(std::string_view dir, std::string_view name);
+std::string DirName(const std::string& path);
+
+}  // namespace watershed

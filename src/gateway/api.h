@@ -1,0 +1,70 @@
+#pragma once
+// The public HTTP API v1 (docs/api.md): ingest into the region logs, reads
+// from the live store, status, Prometheus metrics and health probes.
+// Thread-safe: the HTTP server calls Handle from its I/O threads.
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/metrics.h"
+#include "gateway/http_server.h"
+#include "log/log.h"
+#include "serve/live_store.h"
+
+namespace watershed::gateway {
+
+// What /v1/status reports of one partition; filled by the app from the processors.
+struct PartitionReport {
+  Region region = Region::kUs;
+  uint32_t partition = 0;
+  uint64_t end_offset = 0;
+  uint64_t processed_offset = 0;
+  uint64_t checkpoint_offset = 0;
+  uint64_t checkpoint_id = 0;
+  int64_t watermark = INT64_MIN;
+  uint64_t records = 0, duplicates = 0, late_5s = 0, late_1m = 0, dedup_entries = 0;
+  std::string error;
+};
+
+struct ApiOptions {
+  int64_t max_future_ms = 5 * 60'000;  // event_time may lead the server clock by this much
+};
+
+struct ApiDeps {
+  std::array<log::Log*, kRegionCount> logs{};  // nullptr: region not served here
+  serve::LiveStore* store = nullptr;
+  std::function<std::vector<PartitionReport>()> status;
+  std::function<bool()> ready;  // recovery done, accepting traffic
+  MetricsRegistry* metrics = nullptr;
+  Clock* clock = Clock::Real();
+};
+
+class Api {
+ public:
+  Api(ApiDeps deps, ApiOptions options);
+  void Handle(HttpRequest&& req, Responder respond);
+
+ private:
+  void PostEvents(HttpRequest&& req, Responder respond);
+  HttpResponse StoryMetrics(uint64_t story);
+  HttpResponse StorySeries(uint64_t story, std::string_view query);
+  HttpResponse CreatorTop(uint64_t author, std::string_view query);
+  HttpResponse OverallTop(std::string_view query);
+  HttpResponse StatusReport();
+
+  ApiDeps deps_;
+  ApiOptions options_;
+  Counter* requests_;
+  Counter* events_accepted_;
+  Counter* events_rejected_;
+  Counter* append_failures_;
+  Histogram* latency_ingest_;
+  Histogram* latency_query_;
+  Histogram* latency_other_;
+};
+
+}  // namespace watershed::gateway

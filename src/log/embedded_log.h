@@ -1,0 +1,95 @@
+#pragma once
+// The embedded log: per partition, a directory of append-only segment files
+// of CRC-framed records (docs/log_format.md). One writer thread per log
+// group-commits everything queued since its last round: it writes each
+// partition's records with one write(), fdatasyncs the partitions it wrote
+// (FsyncPolicy::kAlways), then publishes the new end offsets and calls the
+// append callbacks. Torn tails are truncated at Open().
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/file_system.h"
+#include "log/log.h"
+
+namespace watershed::log {
+
+enum class FsyncPolicy {
+  kAlways,    // fdatasync before acknowledging; readers see only synced records
+  kInterval,  // acknowledge after write(); fdatasync every fsync_interval_ms
+  kNever,     // leave syncing to the OS (tests and benchmarks only)
+};
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s);  // "always" | "interval" | "never"
+
+struct EmbeddedLogOptions {
+  std::string dir;  // this log's root; partitions live in dir/pNNN/
+  uint32_t partitions = 8;
+  uint64_t segment_bytes = 64ull << 20;
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  int64_t fsync_interval_ms = 100;
+  int64_t retention_ms = 7ll * 24 * 3600 * 1000;  // sealed segments older than this go...
+  uint64_t retention_bytes = 0;                    // ...and the oldest beyond this size per partition (0 = no limit)
+  FileSystem* fs = FileSystem::Default();
+  Clock* clock = Clock::Real();
+};
+
+struct LogRecoveryReport {
+  uint64_t truncated_bytes = 0;  // torn-tail bytes dropped at open, over all partitions
+};
+
+class EmbeddedLog final : public Log {
+ public:
+  static Result<std::unique_ptr<EmbeddedLog>> Open(const EmbeddedLogOptions& options);
+  ~EmbeddedLog() override;
+
+  uint32_t partition_count() const override { return options_.partitions; }
+  void AppendAsync(std::vector<Event> events, AppendCallback done) override;
+  LogOffset EndOffset(uint32_t partition) const override;
+  Result<std::unique_ptr<LogReader>> NewReader(uint32_t partition, LogOffset from) override;
+  void WaitForData(uint32_t partition, LogOffset offset, std::chrono::milliseconds timeout) override;
+  void SetRetentionFloor(uint32_t partition, LogOffset floor) override;
+  void Close() override;
+
+  // First retained offset of the partition.
+  LogOffset StartOffset(uint32_t partition) const;
+  // Deletes sealed segments past retention. The writer thread runs it every
+  // 10 s; public for tests.
+  Status EnforceRetention();
+  const LogRecoveryReport& recovery_report() const { return recovery_; }
+
+  struct Partition;  // defined in the .cc
+
+ private:
+  explicit EmbeddedLog(const EmbeddedLogOptions& options);
+  Status Recover();
+  void WriterLoop();
+  struct Pending {
+    std::vector<Event> events;
+    AppendCallback done;
+  };
+  Status WriteGroup(std::vector<Pending>& group);
+  Status SyncDirty();
+
+  EmbeddedLogOptions options_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  LogRecoveryReport recovery_;
+  int64_t last_append_ms_ = 0;  // writer thread only
+  int64_t last_sync_ms_ = 0;    // writer thread only
+  int64_t last_retention_ms_ = 0;
+  bool failed_ = false;  // writer thread only: an fsync failed, the log refuses appends
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Pending> queue_;
+  bool closing_ = false;
+
+  std::mutex data_mu_;  // pairs with data_cv_ for WaitForData
+  std::condition_variable data_cv_;
+  std::thread writer_;
+};
+
+}  // namespace watershed::log

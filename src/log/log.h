@@ -1,0 +1,61 @@
+#pragma once
+// The log: the only durable input of the processor. One Log holds one
+// region's partitions; an event goes to partition PartitionOf(story_id, N).
+// Two implementations are planned: the embedded segmented log
+// (embedded_log.h) and Kafka (a later issue).
+//
+// Offsets are dense per partition: the first record is offset 0, each
+// record takes one offset, and an offset never names two records.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/event.h"
+#include "core/status.h"
+
+namespace watershed::log {
+
+struct LogRecord {
+  LogOffset offset;
+  AppendTimeMs append_time;  // the log's clock at append; monotonic per log
+  Event event;
+};
+
+// A cursor over one partition. Not thread-safe; one consumer owns it.
+class LogReader {
+ public:
+  virtual ~LogReader() = default;
+  // Appends to *out up to max_records records from the cursor on, stopping at
+  // the partition's readable end; advances the cursor. Returns kCorruption
+  // when a stored record fails its checksum.
+  virtual Status Read(size_t max_records, std::vector<LogRecord>* out) = 0;
+  virtual LogOffset position() const = 0;
+};
+
+class Log {
+ public:
+  using AppendCallback = std::function<void(Status)>;
+  virtual ~Log() = default;
+
+  virtual uint32_t partition_count() const = 0;
+  // Appends the events, in order, each to its story's partition, and calls
+  // `done` exactly once, from a log thread, after all of them are durable
+  // under the fsync policy (or with the error that stopped them; then none
+  // of them is readable). Thread-safe.
+  virtual void AppendAsync(std::vector<Event> events, AppendCallback done) = 0;
+  // One past the last readable record of the partition.
+  virtual LogOffset EndOffset(uint32_t partition) const = 0;
+  // REQUIRES: from <= EndOffset(partition) and from is retained.
+  virtual Result<std::unique_ptr<LogReader>> NewReader(uint32_t partition, LogOffset from) = 0;
+  // Returns when EndOffset(partition) > offset, after `timeout`, or at Close().
+  virtual void WaitForData(uint32_t partition, LogOffset offset, std::chrono::milliseconds timeout) = 0;
+  // Records below `floor` are no longer needed for recovery (the processor's
+  // checkpoint covers them); retention never deletes records at or above it.
+  virtual void SetRetentionFloor(uint32_t partition, LogOffset floor) = 0;
+  // Stops accepting appends, finishes pending ones, wakes waiters.
+  virtual void Close() = 0;
+};
+
+}  // namespace watershed::log

@@ -1,0 +1,19 @@
+#pragma once
+// Constants of the embedded log's on-disk format (docs/log_format.md).
+
+#include <cstddef>
+#include <cstdint>
+
+namespace watershed::log::format {
+
+// Record: [u32 payload length][u32 CRC-32C of payload][payload], little-endian.
+inline constexpr size_t kRecordHeaderSize = 8;
+// Payload: [u8 kind][i64 append time ms][event binary (event_codec.h)].
+inline constexpr uint8_t kKindEventV1 = 1;
+inline constexpr size_t kPayloadPrefixSize = 1 + 8;
+// Larger lengths are corruption (an event record is under 128 bytes).
+inline constexpr uint32_t kMaxPayloadSize = 4096;
+// Segment files are named by their first offset, zero-padded to 20 digits.
+inline constexpr const char* kSegmentSuffix = ".seg";
+
+}  // namespace watershed::log::format

@@ -1,0 +1,98 @@
+#pragma once
+// The live store: what the query API serves. Processors write absolute
+// values (never increments) per (story, region) and per (story, window,
+// region), so a replay after a crash rewrites the same values and converges.
+// A story's answer is the sum over regions; unique viewers add up exactly
+// because a viewer has one home region.
+//
+// Implementations: MemoryLiveStore (below, the embedded default) and Redis
+// (a later issue). All methods are thread-safe.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/event.h"
+#include "core/status.h"
+
+namespace watershed::serve {
+
+struct Aggregates {
+  uint64_t views = 0;
+  uint64_t unique_viewers = 0;  // distinct viewer_id over view events
+  uint64_t watch_time_ms = 0;
+  uint64_t shares = 0;
+  uint64_t replies = 0;
+  bool operator==(const Aggregates&) const = default;
+  Aggregates& operator+=(const Aggregates& o);
+};
+
+enum class WindowSize : uint8_t { k5s = 0, k1m = 1 };
+inline constexpr int kWindowSizeCount = 2;
+inline constexpr int64_t WindowMs(WindowSize w) { return w == WindowSize::k5s ? 5'000 : 60'000; }
+std::string_view WindowName(WindowSize w);  // "5s", "1m"
+std::optional<WindowSize> ParseWindowSize(std::string_view s);
+
+struct StoryUpdate {
+  StoryId story;
+  AuthorId author;
+  Aggregates totals;
+};
+struct WindowKey {
+  StoryId story;
+  WindowSize size = WindowSize::k5s;
+  int64_t start = 0;  // ms, a multiple of WindowMs(size)
+  auto operator<=>(const WindowKey&) const = default;
+};
+struct WindowUpdate {
+  WindowKey key;
+  Aggregates agg;
+  bool final = false;  // the watermark has passed end + allowed lateness: the value will not change
+};
+
+// Everything one partition's processor changed since its last write.
+struct PartitionWrite {
+  Region region = Region::kUs;
+  uint32_t partition = 0;
+  int64_t as_of_ms = 0;  // append time of the last record reflected
+  std::vector<StoryUpdate> stories;
+  std::vector<WindowUpdate> windows;
+  std::vector<WindowKey> dropped_windows;  // past the series retention
+};
+
+struct StoryMetrics {
+  StoryId story;
+  AuthorId author;
+  Aggregates totals;
+  int64_t as_of_ms = 0;
+};
+
+struct SeriesPoint {
+  int64_t start = 0;
+  Aggregates agg;
+  bool final = false;
+};
+
+enum class TopBy { kViews, kUniqueViewers, kWatchTime, kShares, kReplies };
+std::optional<TopBy> ParseTopBy(std::string_view s);
+uint64_t TopValue(const Aggregates& a, TopBy by);
+
+class LiveStore {
+ public:
+  virtual ~LiveStore() = default;
+  virtual Status Apply(const PartitionWrite& write) = 0;
+  virtual Result<std::optional<StoryMetrics>> GetStory(StoryId story) = 0;
+  // Points with from <= start < to, ascending by start.
+  virtual Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) = 0;
+  // The author's stories, best first by `by`, ties by story id ascending.
+  virtual Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) = 0;
+  // Best stories over all authors (the demo's leaderboard).
+  virtual Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) = 0;
+};
+
+std::unique_ptr<LiveStore> NewMemoryLiveStore();
+
+}  // namespace watershed::serve

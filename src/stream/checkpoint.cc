@@ -1,0 +1,70 @@
+#include "stream/checkpoint.h"
+
+#include <cstdio>
+
+#include "core/crash_point.h"
+#include "core/crc32c.h"
+#include "core/endian.h"
+
+namespace watershed::stream {
+namespace {
+constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
+}  // namespace
+
+std::string CheckpointStore::PathOf(Region region, uint32_t partition) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "p%03u.ckpt", partition);
+  return JoinPath(JoinPath(dir_, RegionName(region)), name);
+}
+
+Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint& c) {
+  std::string data(kHeader, '\0');
+  char* p = data.data();
+  p = PutFixed32(p, kMagic);
+  p = PutFixed32(p, kVersion);
+  p = PutFixed64(p, c.id);
+  p = PutFixed64(p, c.next_offset.value);
+  PutFixed64(p, c.state.size());
+  data += c.state;
+  char crc[4];
+  PutFixed32(crc, crc32c::Value(data));
+  data.append(crc, 4);
+
+  const std::string path = PathOf(region, partition);
+  const std::string dir = DirName(path);
+  RETURN_IF_ERROR(fs_->CreateDirs(dir));
+  const std::string tmp = path + ".tmp";
+  {
+    ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(tmp));
+    RETURN_IF_ERROR(file->Append(data));
+    RETURN_IF_ERROR(file->Sync());
+    RETURN_IF_ERROR(file->Close());
+  }
+  CrashPoint("checkpoint.after_temp_sync");
+  RETURN_IF_ERROR(fs_->RenameFile(tmp, path));
+  CrashPoint("checkpoint.after_rename");
+  return fs_->SyncDir(dir);
+}
+
+Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t partition) {
+  const std::string path = PathOf(region, partition);
+  if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
+  ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
+  if (data.size() < kHeader + 4) return Status::Corruption("checkpoint " + path + " is truncated");
+  const char* p = data.data();
+  if (GetFixed32(p) != kMagic) return Status::Corruption(path + " is not a checkpoint");
+  if (GetFixed32(p + 4) != kVersion) return Status::Corruption("checkpoint " + path + " has an unknown version");
+  uint64_t state_len = GetFixed64(p + 24);
+  if (state_len != data.size() - kHeader - 4) return Status::Corruption("checkpoint " + path + " has a bad length");
+  if (crc32c::Extend(0, data.data(), data.size() - 4) != GetFixed32(data.data() + data.size() - 4))
+    return Status::Corruption("checkpoint " + path + " fails its checksum");
+  Checkpoint c;
+  c.id = GetFixed64(p + 8);
+  c.next_offset = LogOffset(GetFixed64(p + 16));
+  c.state.assign(data.data() + kHeader, state_len);
+  return std::optional<Checkpoint>(std::move(c));
+}
+
+}  // namespace watershed::stream

@@ -1,0 +1,293 @@
+#include "stream/partition_processor.h"
+
+#include <algorithm>
+
+#include "core/endian.h"
+
+namespace watershed::stream {
+
+using serve::Aggregates;
+using serve::WindowKey;
+using serve::WindowSize;
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x4b435357;  // "WSCK"
+constexpr uint32_t kStateVersion = 1;
+
+void Count(const Event& e, Aggregates* a) {
+  switch (e.type) {
+    case EventType::kView:
+      ++a->views;
+      a->watch_time_ms += e.watch_ms;
+      break;
+    case EventType::kShare: ++a->shares; break;
+    case EventType::kReply: ++a->replies; break;
+  }
+}
+
+int64_t FloorTo(int64_t t, int64_t size) { return t - (t % size); }  // t >= 0 (validated at ingest)
+
+void Put64(std::string* out, uint64_t v) {
+  char b[8];
+  PutFixed64(b, v);
+  out->append(b, 8);
+}
+void PutAgg(std::string* out, const Aggregates& a) {
+  for (uint64_t v : {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies}) Put64(out, v);
+}
+
+// Bounds-checked reader over serialized state.
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  uint64_t U64() {
+    if (in.size() < 8) {
+      ok = false;
+      return 0;
+    }
+    uint64_t v = GetFixed64(in.data());
+    in.remove_prefix(8);
+    return v;
+  }
+  int64_t I64() { return static_cast<int64_t>(U64()); }
+  Aggregates Agg() {
+    Aggregates a;
+    a.views = U64(), a.unique_viewers = U64(), a.watch_time_ms = U64(), a.shares = U64(), a.replies = U64();
+    return a;
+  }
+};
+
+}  // namespace
+
+PartitionProcessor::PartitionProcessor(Region region, uint32_t partition, const ProcessorOptions& options)
+    : region_(region), partition_(partition), options_(options), dedup_(options.dedup_ttl_ms) {}
+
+int64_t PartitionProcessor::Retention(int size) const {
+  return size == 0 ? options_.retention_5s_ms : options_.retention_1m_ms;
+}
+
+void PartitionProcessor::MarkDirty(uint64_t story_id, Story& s) {
+  if (s.dirty) return;
+  s.dirty = true;
+  dirty_stories_.push_back(story_id);
+}
+
+void PartitionProcessor::MarkDirty(const WindowKey& key, Window& w) {
+  if (w.dirty) return;
+  w.dirty = true;
+  dirty_windows_.push_back(key);
+}
+
+void PartitionProcessor::Process(const log::LogRecord& r) {
+  next_offset_ = LogOffset(r.offset.value + 1);
+  last_append_ms_ = r.append_time.value;
+  ++counters_.records;
+  const Event& e = r.event;
+  if (dedup_.SeenOrInsert(e.event_id, r.append_time.value)) {
+    ++counters_.duplicates;
+    return;
+  }
+  const uint64_t id = e.story_id.value;
+  auto [it, fresh] = stories_.try_emplace(id);
+  Story& story = it->second;
+  if (fresh) story.author = e.author_id;
+  Count(e, &story.totals);
+  const bool view = e.type == EventType::kView;
+  if (view && story.viewers.Insert(e.viewer_id.value)) ++story.totals.unique_viewers;
+  MarkDirty(id, story);
+
+  const int64_t t = e.event_time.value;
+  for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+    const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
+    const int64_t start = FloorTo(t, span);
+    const int64_t close_at = start + span + options_.allowed_lateness_ms;
+    if (watermark_ >= close_at) {
+      ++counters_.late[size];
+      continue;
+    }
+    auto [wit, created] = story.windows[size].try_emplace(start);
+    const WindowKey key{e.story_id, static_cast<WindowSize>(size), start};
+    if (created) pending_close_.emplace(close_at, key);
+    Window& w = wit->second;
+    Count(e, &w.agg);
+    if (view && w.viewers.Insert(e.viewer_id.value)) ++w.agg.unique_viewers;
+    MarkDirty(key, w);
+  }
+  watermark_ = std::max(watermark_, t - options_.out_of_order_ms);
+}
+
+void PartitionProcessor::CloseWindows() {
+  while (!pending_close_.empty() && pending_close_.begin()->first <= watermark_) {
+    const WindowKey key = pending_close_.begin()->second;
+    pending_close_.erase(pending_close_.begin());
+    const int size = static_cast<int>(key.size);
+    Window& w = stories_.at(key.story.value).windows[size].at(key.start);
+    w.final = true;
+    w.viewers.Clear();
+    MarkDirty(key, w);
+    const int64_t span = serve::WindowMs(key.size);
+    pending_drop_[size].push_back({std::max(key.start + span + Retention(size), key.start + span +
+                                                                                   options_.allowed_lateness_ms),
+                                   key.story.value, key.start});
+  }
+  for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+    auto& q = pending_drop_[size];
+    while (!q.empty() && q.front().at <= watermark_) {
+      const Drop d = q.front();
+      q.pop_front();
+      stories_.at(d.story).windows[size].erase(d.start);
+      dropped_.push_back({StoryId(d.story), static_cast<WindowSize>(size), d.start});
+    }
+  }
+}
+
+void PartitionProcessor::TakeWrite(serve::PartitionWrite* out) {
+  CloseWindows();
+  dedup_.Expire(last_append_ms_);
+  out->region = region_;
+  out->partition = partition_;
+  out->as_of_ms = last_append_ms_;
+  out->stories.clear();
+  out->windows.clear();
+  out->dropped_windows.clear();
+  for (uint64_t id : dirty_stories_) {
+    Story& s = stories_.at(id);
+    s.dirty = false;
+    out->stories.push_back({StoryId(id), s.author, s.totals});
+  }
+  dirty_stories_.clear();
+  for (const WindowKey& key : dirty_windows_) {
+    auto& windows = stories_.at(key.story.value).windows[static_cast<int>(key.size)];
+    auto it = windows.find(key.start);
+    if (it == windows.end()) continue;  // dropped in this same round
+    it->second.dirty = false;
+    out->windows.push_back({key, it->second.agg, it->second.final});
+  }
+  dirty_windows_.clear();
+  out->dropped_windows.swap(dropped_);
+}
+
+void PartitionProcessor::FullWrite(serve::PartitionWrite* out) {
+  TakeWrite(out);
+  out->stories.clear();
+  out->windows.clear();
+  for (const auto& [id, s] : stories_) {
+    out->stories.push_back({StoryId(id), s.author, s.totals});
+    for (int size = 0; size < serve::kWindowSizeCount; ++size)
+      for (const auto& [start, w] : s.windows[size])
+        out->windows.push_back({{StoryId(id), static_cast<WindowSize>(size), start}, w.agg, w.final});
+  }
+}
+
+void PartitionProcessor::Serialize(std::string* out) const {
+  Put64(out, (uint64_t{kStateVersion} << 32) | kStateMagic);
+  Put64(out, next_offset_.value);
+  Put64(out, static_cast<uint64_t>(watermark_));
+  Put64(out, static_cast<uint64_t>(last_append_ms_));
+  Put64(out, counters_.records);
+  Put64(out, counters_.duplicates);
+  Put64(out, counters_.late[0]);
+  Put64(out, counters_.late[1]);
+  dedup_.Serialize(out);
+  // Stories in id order so equal states serialize to equal bytes.
+  std::vector<uint64_t> ids;
+  ids.reserve(stories_.size());
+  for (const auto& [id, s] : stories_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  Put64(out, ids.size());
+  for (uint64_t id : ids) {
+    const Story& s = stories_.at(id);
+    Put64(out, id);
+    Put64(out, s.author.value);
+    PutAgg(out, s.totals);
+    s.viewers.Serialize(out);
+    for (const auto& windows : s.windows) {
+      Put64(out, windows.size());
+      for (const auto& [start, w] : windows) {
+        Put64(out, static_cast<uint64_t>(start));
+        Put64(out, w.final ? 1 : 0);
+        PutAgg(out, w.agg);
+        w.viewers.Serialize(out);
+      }
+    }
+  }
+}
+
+Status PartitionProcessor::Restore(std::string_view data) {
+  Reader r{data};
+  uint64_t magic = r.U64();
+  if (!r.ok || (magic & 0xffffffff) != kStateMagic) return Status::Corruption("not a processor state");
+  if ((magic >> 32) != kStateVersion) return Status::Corruption("unsupported processor state version");
+  next_offset_ = LogOffset(r.U64());
+  watermark_ = r.I64();
+  last_append_ms_ = r.I64();
+  counters_.records = r.U64();
+  counters_.duplicates = r.U64();
+  counters_.late[0] = r.U64();
+  counters_.late[1] = r.U64();
+  if (!r.ok) return Status::Corruption("processor state header truncated");
+  dedup_ = DedupTable(options_.dedup_ttl_ms);
+  RETURN_IF_ERROR(dedup_.Restore(&r.in));
+  stories_.clear();
+  uint64_t n = r.U64();
+  for (uint64_t k = 0; k < n && r.ok; ++k) {
+    uint64_t id = r.U64();
+    Story& s = stories_[id];
+    s.author = AuthorId(r.U64());
+    s.totals = r.Agg();
+    if (!r.ok) break;
+    RETURN_IF_ERROR(s.viewers.Restore(&r.in));
+    for (auto& windows : s.windows) {
+      uint64_t count = r.U64();
+      for (uint64_t j = 0; j < count && r.ok; ++j) {
+        int64_t start = r.I64();
+        Window& w = windows[start];
+        w.final = r.U64() != 0;
+        w.agg = r.Agg();
+        if (!r.ok) break;
+        RETURN_IF_ERROR(w.viewers.Restore(&r.in));
+      }
+    }
+  }
+  if (!r.ok) return Status::Corruption("processor state truncated");
+  if (!r.in.empty()) return Status::Corruption("processor state has trailing bytes");
+  RebuildQueues();
+  return Status::Ok();
+}
+
+void PartitionProcessor::RebuildQueues() {
+  pending_close_.clear();
+  for (auto& q : pending_drop_) q.clear();
+  dirty_stories_.clear();
+  dirty_windows_.clear();
+  dropped_.clear();
+  struct Closed {
+    int64_t at, start;
+    uint64_t story;
+  };
+  std::vector<Closed> closed[serve::kWindowSizeCount];
+  for (auto& [id, s] : stories_) {
+    s.dirty = false;
+    for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+      const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
+      for (auto& [start, w] : s.windows[size]) {
+        w.dirty = false;
+        if (!w.final) {
+          pending_close_.emplace(start + span + options_.allowed_lateness_ms,
+                                 WindowKey{StoryId(id), static_cast<WindowSize>(size), start});
+        } else {
+          int64_t at = std::max(start + span + Retention(size), start + span + options_.allowed_lateness_ms);
+          closed[size].push_back({at, start, id});
+        }
+      }
+    }
+  }
+  for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+    std::sort(closed[size].begin(), closed[size].end(),
+              [](const Closed& a, const Closed& b) { return std::tie(a.at, a.story) < std::tie(b.at, b.story); });
+    for (const auto& c : closed[size]) pending_drop_[size].push_back({c.at, c.story, c.start});
+  }
+}
+
+}  // namespace watershed::stream

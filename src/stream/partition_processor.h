@@ -1,0 +1,109 @@
+#pragma once
+// The processor of one log partition: a deterministic state machine. Feed
+// it the partition's records in log order; its state and every write it
+// produces depend only on those records, never on a clock or on where
+// checkpoints fell (docs/architecture.md, "Determinism").
+//
+// Per record: exact dedup on event_id (TTL on append time), then the event
+// updates its story's running totals and, unless too late, its 5 s and 1 min
+// event-time windows. Watermark W = max event time seen - out_of_order.
+// A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
+// final once W reaches that bound. Closed windows stay (without their viewer
+// sets) until W passes s + S + retention, then are dropped. Not thread-safe.
+
+#include <deque>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "log/log.h"
+#include "serve/live_store.h"
+#include "stream/dedup_table.h"
+#include "stream/viewer_set.h"
+
+namespace watershed::stream {
+
+struct ProcessorOptions {
+  int64_t dedup_ttl_ms = 3'600'000;
+  int64_t out_of_order_ms = 5'000;
+  int64_t allowed_lateness_ms = 60'000;
+  int64_t retention_5s_ms = 3'600'000;   // closed 5 s windows kept for the series API
+  int64_t retention_1m_ms = 86'400'000;  // closed 1 min windows
+};
+
+struct ProcessorCounters {
+  uint64_t records = 0;     // every record read, duplicates included
+  uint64_t duplicates = 0;
+  uint64_t late[serve::kWindowSizeCount] = {0, 0};  // events too late for the 5 s / 1 min window
+};
+
+class PartitionProcessor {
+ public:
+  PartitionProcessor(Region region, uint32_t partition, const ProcessorOptions& options);
+
+  // REQUIRES: r.offset == next_offset().
+  void Process(const log::LogRecord& r);
+  // Closes windows the watermark passed, drops expired state, and moves what
+  // changed since the last call into *out (cleared first).
+  void TakeWrite(serve::PartitionWrite* out);
+  // Everything the live store should hold for this partition (after a restore).
+  void FullWrite(serve::PartitionWrite* out);
+
+  LogOffset next_offset() const { return next_offset_; }
+  // INT64_MIN before the first event.
+  int64_t watermark() const { return watermark_; }
+  const ProcessorCounters& counters() const { return counters_; }
+  size_t dedup_entries() const { return dedup_.size(); }
+  size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
+  size_t open_windows() const { return pending_close_.size(); }
+
+  // The whole state (offset, dedup, stories, windows, counters), versioned.
+  void Serialize(std::string* out) const;
+  Status Restore(std::string_view data);
+
+ private:
+  struct Window {
+    serve::Aggregates agg;
+    ViewerSet viewers;  // emptied when final
+    bool final = false;
+    bool dirty = false;
+  };
+  struct Story {
+    AuthorId author;
+    serve::Aggregates totals;
+    ViewerSet viewers;
+    std::map<int64_t, Window> windows[serve::kWindowSizeCount];
+    bool dirty = false;
+  };
+  struct Drop {
+    int64_t at;
+    uint64_t story;
+    int64_t start;
+  };
+
+  int64_t Retention(int size) const;
+  void MarkDirty(uint64_t story_id, Story& s);
+  void MarkDirty(const serve::WindowKey& key, Window& w);
+  void CloseWindows();
+  void RebuildQueues();
+
+  Region region_;
+  uint32_t partition_;
+  ProcessorOptions options_;
+  LogOffset next_offset_;
+  int64_t watermark_ = INT64_MIN;
+  int64_t last_append_ms_ = 0;
+  ProcessorCounters counters_;
+  DedupTable dedup_;
+  std::unordered_map<uint64_t, Story> stories_;
+  // Open windows by the watermark that closes them.
+  std::multimap<int64_t, serve::WindowKey> pending_close_;
+  // Closed windows in the order they leave retention, per window size.
+  std::deque<Drop> pending_drop_[serve::kWindowSizeCount];
+  std::vector<uint64_t> dirty_stories_;
+  std::vector<serve::WindowKey> dirty_windows_;
+  std::vector<serve::WindowKey> dropped_;
+};
+
+}  // namespace watershed::stream

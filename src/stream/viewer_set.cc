@@ -1,0 +1,77 @@
+#include "stream/viewer_set.h"
+
+#include "core/endian.h"
+
+namespace watershed::stream {
+namespace {
+inline uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  return x ^ (x >> 33);
+}
+}  // namespace
+
+bool ViewerSet::Insert(uint64_t v) {
+  if (v == 0) {
+    bool fresh = !has_zero_;
+    has_zero_ = true;
+    return fresh;
+  }
+  if ((size_ + 1) * 2 > capacity_) Grow();
+  const uint32_t mask = capacity_ - 1;
+  for (uint32_t i = static_cast<uint32_t>(Mix(v)) & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == v) return false;
+    if (slots_[i] == 0) {
+      slots_[i] = v;
+      ++size_;
+      return true;
+    }
+  }
+}
+
+void ViewerSet::Grow() {
+  uint32_t old_capacity = capacity_;
+  auto old = std::move(slots_);
+  capacity_ = capacity_ == 0 ? 4 : capacity_ * 2;
+  slots_ = std::make_unique<uint64_t[]>(capacity_);  // zero-filled
+  const uint32_t mask = capacity_ - 1;
+  for (uint32_t k = 0; k < old_capacity; ++k) {
+    uint64_t v = old[k];
+    if (v == 0) continue;
+    uint32_t i = static_cast<uint32_t>(Mix(v)) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = v;
+  }
+}
+
+void ViewerSet::Clear() {
+  slots_.reset();
+  capacity_ = size_ = 0;
+  has_zero_ = false;
+}
+
+void ViewerSet::Serialize(std::string* out) const {
+  char buf[8];
+  PutFixed64(buf, size());
+  out->append(buf, 8);
+  if (has_zero_) out->append(8, '\0');
+  for (uint32_t k = 0; k < capacity_; ++k) {
+    if (slots_[k] == 0) continue;
+    PutFixed64(buf, slots_[k]);
+    out->append(buf, 8);
+  }
+}
+
+Status ViewerSet::Restore(std::string_view* in) {
+  Clear();
+  if (in->size() < 8) return Status::Corruption("viewer set truncated");
+  uint64_t n = GetFixed64(in->data());
+  in->remove_prefix(8);
+  if (in->size() / 8 < n) return Status::Corruption("viewer set truncated");
+  for (uint64_t k = 0; k < n; ++k) Insert(GetFixed64(in->data() + k * 8));
+  in->remove_prefix(n * 8);
+  if (size() != n) return Status::Corruption("viewer set has repeated ids");
+  return Status::Ok();
+}
+
+}  // namespace watershed::stream

@@ -1,0 +1,37 @@
+#pragma once
+// An exact set of viewer ids (open addressing, linear probing, load <= 1/2).
+// Small sets stay small: capacity starts at 4 slots of 8 bytes.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace watershed::stream {
+
+class ViewerSet {
+ public:
+  ViewerSet() = default;
+  ViewerSet(ViewerSet&&) noexcept = default;
+  ViewerSet& operator=(ViewerSet&&) noexcept = default;
+
+  // Returns true when v was not yet in the set.
+  bool Insert(uint64_t v);
+  uint64_t size() const { return size_ + (has_zero_ ? 1 : 0); }
+  size_t MemoryBytes() const { return capacity_ * sizeof(uint64_t); }
+  void Clear();
+  // Encoding: u64 count then the ids, in slot order.
+  void Serialize(std::string* out) const;
+  Status Restore(std::string_view* in);
+
+ private:
+  void Grow();
+  std::unique_ptr<uint64_t[]> slots_;  // 0 = empty; id 0 is tracked by has_zero_
+  uint32_t capacity_ = 0;
+  uint32_t size_ = 0;
+  bool has_zero_ = false;
+};
+
+}  // namespace watershed::stream
