@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Exactly-once under kill -9: runs `watershed serve`, sends the generated
+# load with client retries, kill -9s the server at random moments KILLS
+# times, restarts it each time, and finally requires every story's totals
+# and every window (value and final flag) to equal the ground truth.
+#
+# usage: tools/crash_test.sh WATERSHED_BINARY [KILLS (5)] [EVENTS (400000)] [RATE (20000)]
+# Exit 0 when the verification finds zero mismatches.
+set -euo pipefail
+bin="$(realpath "$1")"
+kills="${2:-5}"
+events="${3:-400000}"
+rate="${4:-20000}"
+work="$(mktemp -d /tmp/watershed-crash.XXXXXX)"
+server=""
+load=""
+cleanup() {
+  [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
+  [ -n "$load" ] && kill -9 "$load" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free loopback port that stays the same across restarts.
+port=""
+for _ in $(seq 50); do
+  candidate=$((20000 + RANDOM % 30000))
+  if ! ss -ltn "sport = :$candidate" | grep -q LISTEN; then port=$candidate; break; fi
+done
+[ -n "$port" ] || { echo "crash_test: no free port"; exit 1; }
+
+start_server() {
+  # Short checkpoint interval so kills land before, during and after checkpoints;
+  # event time runs ahead of the wall clock (see --event-time-rate below).
+  "$bin" serve --data-dir "$work/data" --port "$port" --checkpoint-interval 700ms --max-future 1h \
+    >>"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do
+    if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "crash_test: server did not start"; cat "$work/server.log"; exit 1
+}
+
+start_server
+# 500 events per second of event time: the load spans minutes of event time,
+# so windows close and become final while it runs.
+"$bin" load --server "127.0.0.1:$port" --events "$events" --rate "$rate" --stories 2000 --connections 4 \
+  --event-time-rate 500 --truth "$work/truth.txt" >"$work/load.log" 2>&1 &
+load=$!
+
+for k in $(seq "$kills"); do
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + (r % 2000) / 1000 }')"
+  if ! kill -0 "$load" 2>/dev/null; then echo "crash_test: load finished before kill $k"; break; fi
+  kill -9 "$server"
+  wait "$server" 2>/dev/null || true
+  echo "crash_test: kill -9 #$k at $(date +%T.%N | cut -c1-12)"
+  sleep 0.2
+  start_server
+done
+
+if ! wait "$load"; then
+  load=""
+  echo "crash_test: load failed"; tail -20 "$work/load.log"; exit 1
+fi
+load=""
+tail -2 "$work/load.log"
+# One more crash after the load, before verification: recovery alone must also converge.
+kill -9 "$server"; wait "$server" 2>/dev/null || true
+start_server
+"$bin" load --server "127.0.0.1:$port" --verify "$work/truth.txt" --timeout 180s
