@@ -4,13 +4,17 @@
 # times, restarts it each time, and finally requires every story's totals
 # and every window (value and final flag) to equal the ground truth.
 #
-# usage: tools/crash_test.sh WATERSHED_BINARY [KILLS (5)] [EVENTS (400000)] [RATE (20000)]
+# usage: tools/crash_test.sh WATERSHED_BINARY [KILLS (5)] [EVENTS (400000)] [RATE (20000)] [CRASH_POINT]
+# With CRASH_POINT (e.g. checkpoint.after_temp_sync), every server start
+# arms that named crash point (core/crash_point.h) and the test waits for the
+# server to die there by itself instead of sending kill -9.
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
 kills="${2:-5}"
 events="${3:-400000}"
 rate="${4:-20000}"
+crash_point="${5:-}"
 work="$(mktemp -d /tmp/watershed-crash.XXXXXX)"
 server=""
 load=""
@@ -32,7 +36,7 @@ done
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
   # event time runs ahead of the wall clock (see --event-time-rate below).
-  "$bin" serve --data-dir "$work/data" --port "$port" --checkpoint-interval 700ms --max-future 1h \
+  WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --checkpoint-interval 700ms --max-future 1h \
     >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
@@ -50,11 +54,20 @@ start_server
 load=$!
 
 for k in $(seq "$kills"); do
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + (r % 2000) / 1000 }')"
-  if ! kill -0 "$load" 2>/dev/null; then echo "crash_test: load finished before kill $k"; break; fi
-  kill -9 "$server"
-  wait "$server" 2>/dev/null || true
-  echo "crash_test: kill -9 #$k at $(date +%T.%N | cut -c1-12)"
+  if [ -n "$crash_point" ]; then
+    # The armed crash point fires at the server's first checkpoint.
+    status=0
+    wait "$server" 2>/dev/null || status=$?
+    [ "$status" -eq 137 ] || { echo "crash_test: server exited $status, not at crash point $crash_point"; exit 1; }
+    echo "crash_test: crash point $crash_point #$k fired"
+    [ "$k" -lt "$kills" ] || crash_point=""  # the last restart runs to the end
+  else
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + (r % 2000) / 1000 }')"
+    if ! kill -0 "$load" 2>/dev/null; then echo "crash_test: load finished before kill $k"; break; fi
+    kill -9 "$server"
+    wait "$server" 2>/dev/null || true
+    echo "crash_test: kill -9 #$k at $(date +%T.%N | cut -c1-12)"
+  fi
   sleep 0.2
   start_server
 done
@@ -66,6 +79,7 @@ fi
 load=""
 tail -2 "$work/load.log"
 # One more crash after the load, before verification: recovery alone must also converge.
-kill -9 "$server"; wait "$server" 2>/dev/null || true
+kill -9 "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true
+crash_point=""
 start_server
 "$bin" load --server "127.0.0.1:$port" --verify "$work/truth.txt" --timeout 180s

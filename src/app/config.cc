@@ -1,6 +1,7 @@
 #include "app/config.h"
 
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 
@@ -20,6 +21,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"log-retention", "7d", "delete checkpointed log segments older than this"},
       {"log-retention-size", "0", "and beyond this size per partition (0 = no limit)"},
       {"checkpoint-interval", "10s", "processor checkpoint period"},
+      {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
       {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
       {"out-of-order", "5s", "watermark = max event time minus this"},
       {"allowed-lateness", "60s", "windows accept events until the watermark passes end + this"},
@@ -49,7 +51,10 @@ Result<int64_t> NumberWithUnit(const std::string& key, const std::string& v,
   if (ec != std::errc() || n < 0) return Status::InvalidArgument(key + ": '" + v + "' is not a non-negative number");
   std::string unit(p, v.data() + v.size());
   for (const auto& [name, mult] : units)
-    if (unit == name) return n * mult;
+    if (unit == name) {
+      if (n > INT64_MAX / mult) return Status::InvalidArgument(key + ": '" + v + "' is too large");
+      return n * mult;
+    }
   return Status::InvalidArgument(key + ": unknown unit '" + unit + "' in '" + v + "'");
 }
 }  // namespace

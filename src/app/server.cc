@@ -1,5 +1,6 @@
 #include "app/server.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace watershed::app {
@@ -23,6 +24,8 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
 
   stream::RunnerOptions run;
   ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval"));
+  ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
+  run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
   ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
   ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
   ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/event_codec.h"
 #include "log/log_format.h"
+#include "log/record_codec.h"
 
 namespace watershed::log {
 
@@ -26,39 +28,6 @@ std::string SegmentName(uint64_t base) {
   char name[32];
   std::snprintf(name, sizeof name, "%020" PRIu64 "%s", base, kSegmentSuffix);
   return name;
-}
-
-// Appends one framed record to *out.
-void AppendRecord(int64_t append_ms, const Event& e, std::string* out) {
-  size_t header_at = out->size();
-  out->resize(header_at + kRecordHeaderSize + kPayloadPrefixSize);
-  char* p = out->data() + header_at + kRecordHeaderSize;
-  *p++ = static_cast<char>(kKindEventV1);
-  PutFixed64(p, static_cast<uint64_t>(append_ms));
-  AppendEventBinary(e, out);
-  size_t payload_len = out->size() - header_at - kRecordHeaderSize;
-  const char* payload = out->data() + header_at + kRecordHeaderSize;
-  char* h = out->data() + header_at;
-  PutFixed32(h, static_cast<uint32_t>(payload_len));
-  PutFixed32(h + 4, crc32c::Extend(0, payload, payload_len));
-}
-
-// Result of looking at the bytes at the front of `data`.
-enum class Frame { kRecord, kIncomplete, kCorrupt };
-Frame CheckFrame(std::string_view data, uint32_t* payload_len) {
-  if (data.size() < kRecordHeaderSize) return Frame::kIncomplete;
-  uint32_t len = GetFixed32(data.data());
-  if (len < kPayloadPrefixSize + kEventBinaryFixedSize || len > kMaxPayloadSize) return Frame::kCorrupt;
-  if (data.size() < kRecordHeaderSize + len) return Frame::kIncomplete;
-  if (crc32c::Extend(0, data.data() + kRecordHeaderSize, len) != GetFixed32(data.data() + 4)) return Frame::kCorrupt;
-  *payload_len = len;
-  return Frame::kRecord;
-}
-
-Status DecodePayload(std::string_view payload, LogRecord* r) {
-  if (static_cast<uint8_t>(payload[0]) != kKindEventV1) return Status::Corruption("unknown log record kind");
-  r->append_time = AppendTimeMs(static_cast<int64_t>(GetFixed64(payload.data() + 1)));
-  return DecodeEventBinary(payload.substr(kPayloadPrefixSize), &r->event);
 }
 
 }  // namespace
@@ -92,6 +61,13 @@ struct EmbeddedLog::Partition {
     *end = it == segments.end() ? UINT64_MAX : it->base;
     return true;
   }
+  // The base of the first segment after `base` (or UINT64_MAX).
+  uint64_t NextBase(uint64_t base) const {
+    std::lock_guard lock(mu);
+    auto it = std::upper_bound(segments.begin(), segments.end(), base,
+                               [](uint64_t o, const Segment& s) { return o < s.base; });
+    return it == segments.end() ? UINT64_MAX : it->base;
+  }
 };
 
 namespace {
@@ -103,6 +79,10 @@ class EmbeddedLogReader final : public LogReader {
 
   Status Read(size_t max_records, std::vector<LogRecord>* out) override {
     uint64_t end = part_->readable_end.load(std::memory_order_acquire);
+    // The open segment was the last one when opened; if the log rolled since,
+    // its records end where the next segment begins. (A segment is listed
+    // before any of its records become readable, so this sees it.)
+    if (file_ && segment_end_ == UINT64_MAX) segment_end_ = part_->NextBase(base_);
     size_t got = 0;
     while (got < max_records && target_ < end) {
       if (!file_ || next_ >= segment_end_) RETURN_IF_ERROR(OpenSegment());
@@ -126,8 +106,9 @@ class EmbeddedLogReader final : public LogReader {
       return Status::NotFound("offset " + std::to_string(target_) + " is no longer retained");
     ASSIGN_OR_RETURN(file_, fs_->NewRandomAccessFile(seg.path));
     path_ = seg.path;
+    base_ = seg.base;
     next_ = seg.base;
-    buf_.clear();
+    len_ = 0;
     pos_ = 0;
     file_off_ = 0;
     return Status::Ok();
@@ -135,25 +116,29 @@ class EmbeddedLogReader final : public LogReader {
 
   // Makes at least n unread bytes available in buf_ (fewer at end of file).
   Status Fill(size_t n) {
-    if (buf_.size() - pos_ >= n) return Status::Ok();
-    buf_.erase(0, pos_);
+    if (len_ - pos_ >= n) return Status::Ok();
+    if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBufferSize);
+    std::memmove(buf_.get(), buf_.get() + pos_, len_ - pos_);
     file_off_ += pos_;
+    len_ -= pos_;
     pos_ = 0;
-    size_t have = buf_.size();
-    size_t want = std::max<size_t>(n - have, 256 << 10);
-    buf_.resize(have + want);
-    ASSIGN_OR_RETURN(size_t got, file_->Read(file_off_ + have, want, buf_.data() + have));
-    buf_.resize(have + got);
+    ASSIGN_OR_RETURN(size_t got, file_->Read(file_off_ + len_, kBufferSize - len_, buf_.get() + len_));
+    len_ += got;
     return Status::Ok();
   }
 
   Status NextPayload(std::string_view* payload) {
-    RETURN_IF_ERROR(Fill(kRecordHeaderSize + kMaxPayloadSize));
+    // Read exactly what the record needs: a reader at the tail must not issue a
+    // read per record for bytes that are not there yet.
+    RETURN_IF_ERROR(Fill(kRecordHeaderSize));
+    if (len_ - pos_ >= kRecordHeaderSize)
+      RETURN_IF_ERROR(Fill(kRecordHeaderSize + std::min<size_t>(GetFixed32(buf_.get() + pos_), kMaxPayloadSize)));
     uint32_t len = 0;
-    Frame f = CheckFrame(std::string_view(buf_).substr(pos_), &len);
+    const std::string_view unread(buf_.get() + pos_, len_ - pos_);
+    Frame f = CheckFrame(unread, &len);
     if (f != Frame::kRecord)
       return Status::Corruption("bad record at byte " + std::to_string(file_off_ + pos_) + " of " + path_);
-    *payload = std::string_view(buf_).substr(pos_ + kRecordHeaderSize, len);
+    *payload = unread.substr(kRecordHeaderSize, len);
     pos_ += kRecordHeaderSize + len;
     return Status::Ok();
   }
@@ -163,16 +148,20 @@ class EmbeddedLogReader final : public LogReader {
   uint64_t target_;  // next offset to return
   std::unique_ptr<RandomAccessFile> file_;
   std::string path_;
+  uint64_t base_ = 0;  // first offset of the open segment
   uint64_t next_ = 0;  // offset of the next record in the open segment
   uint64_t segment_end_ = 0;
-  std::string buf_;
-  size_t pos_ = 0;
+  static constexpr size_t kBufferSize = 256 << 10;  // > kRecordHeaderSize + kMaxPayloadSize
+  std::unique_ptr<char[]> buf_;
+  size_t len_ = 0;  // bytes of buf_ holding file data
+  size_t pos_ = 0;  // first unread byte
   uint64_t file_off_ = 0;  // file offset of buf_[0]
 };
 
 }  // namespace
 
-EmbeddedLog::EmbeddedLog(const EmbeddedLogOptions& options) : options_(options) {}
+EmbeddedLog::EmbeddedLog(const EmbeddedLogOptions& options)
+    : options_(options), sync_pool_(static_cast<int>(std::min<uint32_t>(options.partitions, 8)) - 1) {}
 
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLogOptions& options) {
   if (options.partitions == 0 || options.partitions > 4096)
@@ -214,8 +203,10 @@ Status EmbeddedLog::Recover() {
     size_t pos = 0;
     uint64_t count = 0;
     uint32_t len = 0;
+    int64_t last_record_ms = 0;
     while (CheckFrame(std::string_view(data).substr(pos), &len) == Frame::kRecord) {
-      if (count == 0) last.first_append_ms = static_cast<int64_t>(GetFixed64(data.data() + pos + kRecordHeaderSize + 1));
+      last_record_ms = static_cast<int64_t>(GetFixed64(data.data() + pos + kRecordHeaderSize + 1));
+      if (count == 0) last.first_append_ms = last_record_ms;
       pos += kRecordHeaderSize + len;
       ++count;
     }
@@ -234,7 +225,8 @@ Status EmbeddedLog::Recover() {
     part->next_offset = last.base + count;
     part->readable_end = part->next_offset;
     ASSIGN_OR_RETURN(part->active, fs->NewAppendableFile(last.path));
-    if (count > 0) last_append_ms_ = std::max(last_append_ms_, last.first_append_ms);
+    // New append times continue from the newest record, even if the clock is behind it.
+    last_append_ms_ = std::max(last_append_ms_, last_record_ms);
     partitions_.push_back(std::move(part));
   }
   return Status::Ok();
@@ -277,6 +269,14 @@ void EmbeddedLog::WaitForData(uint32_t partition, LogOffset offset, std::chrono:
   });
 }
 
+void EmbeddedLog::WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(data_mu_);
+  data_cv_.wait_for(lock, timeout, [&] {
+    std::lock_guard q(queue_mu_);
+    return closing_ || DataVersion() != seen;
+  });
+}
+
 void EmbeddedLog::SetRetentionFloor(uint32_t partition, LogOffset floor) {
   partitions_[partition]->floor.store(floor.value, std::memory_order_relaxed);
 }
@@ -310,6 +310,7 @@ void EmbeddedLog::WriterLoop() {
                          : WriteGroup(group);
       {
         std::lock_guard lock(data_mu_);
+        data_version_.fetch_add(1, std::memory_order_release);
         data_cv_.notify_all();
       }
       for (auto& p : group) p.done(s);
@@ -317,7 +318,8 @@ void EmbeddedLog::WriterLoop() {
     }
     int64_t now = options_.clock->NowMs();
     if (options_.fsync == FsyncPolicy::kInterval && now - last_sync_ms_ >= options_.fsync_interval_ms) {
-      SyncDirty().IgnoreError();  // an error here is reported by the next kAlways-style check: logged by callers
+      // As under kAlways, a failed fsync may have lost written pages: stop.
+      if (!SyncDirty().ok()) failed_ = true;
       last_sync_ms_ = now;
     }
     if (now - last_retention_ms_ >= 10'000) {
@@ -329,10 +331,14 @@ void EmbeddedLog::WriterLoop() {
 }
 
 Status EmbeddedLog::SyncDirty() {
-  for (auto& part : partitions_) {
-    if (!part->unsynced) continue;
-    RETURN_IF_ERROR(part->active->Sync());
-    part->unsynced = false;
+  std::vector<Partition*> dirty;
+  for (auto& part : partitions_)
+    if (part->unsynced) dirty.push_back(part.get());
+  std::vector<Status> results(dirty.size());
+  sync_pool_.Run(dirty.size(), [&](size_t i) { results[i] = dirty[i]->active->Sync(); });
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    RETURN_IF_ERROR(results[i]);
+    dirty[i]->unsynced = false;
   }
   return Status::Ok();
 }
@@ -357,7 +363,17 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
     for (auto& part : partitions_) {
       if (part->buf.empty()) continue;
       part->next_offset = part->group_first;
-      options_.fs->Truncate(part->segments.back().path, part->group_size_before).IgnoreError();
+      // Cut what this group wrote, then reopen the file: the open handle's
+      // size and write position are still past the cut, and the next write
+      // would leave a hole of zeros that recovery takes for a torn tail.
+      const std::string& path = part->segments.back().path;
+      Status t = options_.fs->Truncate(path, part->group_size_before);
+      if (t.ok()) {
+        auto f = options_.fs->NewAppendableFile(path);
+        if (f.ok()) part->active = std::move(f).value();
+        else t = f.status();
+      }
+      if (!t.ok()) failed_ = true;  // the file's end is unknown: stop appending
     }
   };
 

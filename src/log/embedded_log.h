@@ -3,7 +3,7 @@
 // of CRC-framed records (docs/log_format.md). One writer thread per log
 // group-commits everything queued since its last round: it writes each
 // partition's records with one write(), fdatasyncs the partitions it wrote
-// (FsyncPolicy::kAlways), then publishes the new end offsets and calls the
+// concurrently (FsyncPolicy::kAlways), then publishes the new end offsets and calls the
 // append callbacks. Torn tails are truncated at Open().
 
 #include <atomic>
@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "core/file_system.h"
+#include "core/worker_pool.h"
 #include "log/log.h"
 
 namespace watershed::log {
@@ -51,6 +52,8 @@ class EmbeddedLog final : public Log {
   LogOffset EndOffset(uint32_t partition) const override;
   Result<std::unique_ptr<LogReader>> NewReader(uint32_t partition, LogOffset from) override;
   void WaitForData(uint32_t partition, LogOffset offset, std::chrono::milliseconds timeout) override;
+  uint64_t DataVersion() const override { return data_version_.load(std::memory_order_acquire); }
+  void WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) override;
   void SetRetentionFloor(uint32_t partition, LogOffset floor) override;
   void Close() override;
 
@@ -81,13 +84,15 @@ class EmbeddedLog final : public Log {
   int64_t last_sync_ms_ = 0;    // writer thread only
   int64_t last_retention_ms_ = 0;
   bool failed_ = false;  // writer thread only: an fsync failed, the log refuses appends
+  WorkerPool sync_pool_;  // fdatasyncs the partitions of a group concurrently
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Pending> queue_;
   bool closing_ = false;
 
-  std::mutex data_mu_;  // pairs with data_cv_ for WaitForData
+  std::atomic<uint64_t> data_version_{0};
+  std::mutex data_mu_;  // pairs with data_cv_ for WaitForData and WaitForNewData
   std::condition_variable data_cv_;
   std::thread writer_;
 };

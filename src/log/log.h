@@ -51,6 +51,11 @@ class Log {
   virtual Result<std::unique_ptr<LogReader>> NewReader(uint32_t partition, LogOffset from) = 0;
   // Returns when EndOffset(partition) > offset, after `timeout`, or at Close().
   virtual void WaitForData(uint32_t partition, LogOffset offset, std::chrono::milliseconds timeout) = 0;
+  // A number that changes whenever records become readable in any partition.
+  virtual uint64_t DataVersion() const = 0;
+  // Returns when DataVersion() != seen, after `timeout`, or at Close(). Lets
+  // one consumer thread wait on many partitions.
+  virtual void WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) = 0;
   // Records below `floor` are no longer needed for recovery (the processor's
   // checkpoint covers them); retention never deletes records at or above it.
   virtual void SetRetentionFloor(uint32_t partition, LogOffset floor) = 0;

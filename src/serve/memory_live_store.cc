@@ -48,74 +48,96 @@ uint64_t TopValue(const Aggregates& a, TopBy by) {
 
 namespace {
 
-// One value per region; absent regions contribute nothing.
-template <typename T>
-struct PerRegion {
-  std::array<std::optional<T>, kRegionCount> v;
-};
-
-struct StoryEntry {
-  AuthorId author;
-  PerRegion<Aggregates> totals;
-  std::array<int64_t, kRegionCount> as_of{};
-  Aggregates sum;
-  int64_t as_of_max = 0;
-};
-
 struct WindowEntry {
   std::array<std::optional<Aggregates>, kRegionCount> agg;
   std::array<bool, kRegionCount> final{};
 };
 
+// Everything of one story: per-region totals (summed on write, so reads are
+// one lookup) and its window series.
+struct StoryEntry {
+  AuthorId author;
+  std::array<std::optional<Aggregates>, kRegionCount> totals;
+  std::array<int64_t, kRegionCount> as_of{};
+  Aggregates sum;
+  int64_t as_of_max = 0;
+  std::map<int64_t, WindowEntry> windows[kWindowSizeCount];
+};
+
+// Stories are spread over shards by id, each with its own lock, so the
+// region processors and the query threads rarely wait on each other.
+constexpr size_t kShards = 64;
+
 class MemoryLiveStore final : public LiveStore {
  public:
   Status Apply(const PartitionWrite& w) override {
     const int r = static_cast<int>(w.region);
-    std::unique_lock lock(mu_);
-    for (const auto& u : w.stories) {
-      StoryEntry& e = stories_[u.story.value];
-      if (e.author != u.author && e.author.value != 0) by_author_[e.author.value].erase(u.story.value);
-      e.author = u.author;
-      by_author_[u.author.value].insert(u.story.value);
-      e.totals.v[r] = u.totals;
-      e.as_of[r] = w.as_of_ms;
-      e.sum = {};
-      e.as_of_max = 0;
-      for (int i = 0; i < kRegionCount; ++i) {
-        if (e.totals.v[i]) e.sum += *e.totals.v[i];
-        e.as_of_max = std::max(e.as_of_max, e.as_of[i]);
+    // Group the write by shard to take each lock once.
+    std::array<std::vector<const StoryUpdate*>, kShards> stories;
+    std::array<std::vector<const WindowUpdate*>, kShards> windows;
+    std::array<std::vector<const WindowKey*>, kShards> dropped;
+    for (const auto& u : w.stories) stories[ShardOf(u.story)].push_back(&u);
+    for (const auto& u : w.windows) windows[ShardOf(u.key.story)].push_back(&u);
+    for (const auto& k : w.dropped_windows) dropped[ShardOf(k.story)].push_back(&k);
+    for (size_t i = 0; i < kShards; ++i) {
+      if (stories[i].empty() && windows[i].empty() && dropped[i].empty()) continue;
+      Shard& shard = shards_[i];
+      std::unique_lock lock(shard.mu);
+      for (const StoryUpdate* u : stories[i]) {
+        StoryEntry& e = shard.stories[u->story.value];
+        if (e.author != u->author) {
+          if (e.author.value != 0) RemoveAuthorLink(e.author, u->story);
+          AddAuthorLink(u->author, u->story);
+        }
+        e.author = u->author;
+        e.totals[r] = u->totals;
+        e.as_of[r] = w.as_of_ms;
+        e.sum = {};
+        e.as_of_max = 0;
+        for (int k = 0; k < kRegionCount; ++k) {
+          if (e.totals[k]) e.sum += *e.totals[k];
+          e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
+        }
       }
-    }
-    for (const auto& u : w.windows) {
-      WindowEntry& e = windows_[u.key];
-      e.agg[r] = u.agg;
-      e.final[r] = u.final;
-    }
-    for (const auto& k : w.dropped_windows) {
-      auto it = windows_.find(k);
-      if (it == windows_.end()) continue;
-      it->second.agg[r].reset();
-      it->second.final[r] = false;
-      bool empty = std::none_of(it->second.agg.begin(), it->second.agg.end(), [](auto& a) { return a.has_value(); });
-      if (empty) windows_.erase(it);
+      for (const WindowUpdate* u : windows[i]) {
+        WindowEntry& e = shard.stories[u->key.story.value].windows[static_cast<int>(u->key.size)][u->key.start];
+        e.agg[r] = u->agg;
+        e.final[r] = u->final;
+      }
+      for (const WindowKey* k : dropped[i]) {
+        auto story = shard.stories.find(k->story.value);
+        if (story == shard.stories.end()) continue;
+        auto& series = story->second.windows[static_cast<int>(k->size)];
+        auto it = series.find(k->start);
+        if (it == series.end()) continue;
+        it->second.agg[r].reset();
+        it->second.final[r] = false;
+        if (std::none_of(it->second.agg.begin(), it->second.agg.end(), [](auto& a) { return a.has_value(); }))
+          series.erase(it);
+      }
     }
     return Status::Ok();
   }
 
   Result<std::optional<StoryMetrics>> GetStory(StoryId story) override {
-    std::shared_lock lock(mu_);
-    auto it = stories_.find(story.value);
-    if (it == stories_.end()) return std::optional<StoryMetrics>();
+    Shard& shard = shards_[ShardOf(story)];
+    std::shared_lock lock(shard.mu);
+    auto it = shard.stories.find(story.value);
+    if (it == shard.stories.end() || IsEmpty(it->second))
+      return std::optional<StoryMetrics>();
     return std::optional<StoryMetrics>(ToMetrics(it->first, it->second));
   }
 
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override {
     std::vector<SeriesPoint> points;
-    std::shared_lock lock(mu_);
-    auto it = windows_.lower_bound(WindowKey{story, size, from});
-    for (; it != windows_.end() && it->first.story == story && it->first.size == size && it->first.start < to; ++it) {
+    Shard& shard = shards_[ShardOf(story)];
+    std::shared_lock lock(shard.mu);
+    auto found = shard.stories.find(story.value);
+    if (found == shard.stories.end()) return points;
+    const auto& series = found->second.windows[static_cast<int>(size)];
+    for (auto it = series.lower_bound(from); it != series.end() && it->first < to; ++it) {
       SeriesPoint p;
-      p.start = it->first.start;
+      p.start = it->first;
       p.final = true;
       for (int r = 0; r < kRegionCount; ++r) {
         if (!it->second.agg[r]) continue;
@@ -128,23 +150,42 @@ class MemoryLiveStore final : public LiveStore {
   }
 
   Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override {
-    std::shared_lock lock(mu_);
+    std::vector<uint64_t> ids;
+    {
+      std::lock_guard lock(authors_mu_);
+      auto it = by_author_.find(author.value);
+      if (it != by_author_.end()) ids.assign(it->second.begin(), it->second.end());
+    }
     std::vector<StoryMetrics> out;
-    auto it = by_author_.find(author.value);
-    if (it == by_author_.end()) return out;
-    for (uint64_t id : it->second) out.push_back(ToMetrics(id, stories_.at(id)));
+    for (uint64_t id : ids) {
+      Shard& shard = shards_[ShardOf(StoryId(id))];
+      std::shared_lock lock(shard.mu);
+      auto it = shard.stories.find(id);
+      if (it != shard.stories.end() && it->second.author == author) out.push_back(ToMetrics(id, it->second));
+    }
     return Best(std::move(out), by, limit);
   }
 
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override {
-    std::shared_lock lock(mu_);
     std::vector<StoryMetrics> out;
-    out.reserve(stories_.size());
-    for (const auto& [id, e] : stories_) out.push_back(ToMetrics(id, e));
+    for (Shard& shard : shards_) {
+      std::shared_lock lock(shard.mu);
+      for (const auto& [id, e] : shard.stories)
+        if (!IsEmpty(e)) out.push_back(ToMetrics(id, e));
+    }
     return Best(std::move(out), by, limit);
   }
 
  private:
+  struct Shard {
+    std::shared_mutex mu;
+    std::unordered_map<uint64_t, StoryEntry> stories;
+  };
+  static size_t ShardOf(StoryId s) { return (s.value * 0x9e3779b97f4a7c15ull) >> 58; }  // top 6 bits
+  // A story known only through windows (its totals not written yet) is not reported.
+  static bool IsEmpty(const StoryEntry& e) {
+    return std::none_of(e.totals.begin(), e.totals.end(), [](auto& t) { return t.has_value(); });
+  }
   static StoryMetrics ToMetrics(uint64_t id, const StoryEntry& e) {
     return StoryMetrics{StoryId(id), e.author, e.sum, e.as_of_max};
   }
@@ -158,11 +199,19 @@ class MemoryLiveStore final : public LiveStore {
     all.resize(n);
     return all;
   }
+  void AddAuthorLink(AuthorId author, StoryId story) {
+    std::lock_guard lock(authors_mu_);
+    by_author_[author.value].insert(story.value);
+  }
+  void RemoveAuthorLink(AuthorId author, StoryId story) {
+    std::lock_guard lock(authors_mu_);
+    by_author_[author.value].erase(story.value);
+  }
 
-  std::shared_mutex mu_;
-  std::unordered_map<uint64_t, StoryEntry> stories_;
+  static_assert(kShards == 64, "ShardOf takes the top 6 bits");
+  std::array<Shard, kShards> shards_;
+  std::mutex authors_mu_;  // taken inside a shard lock, never the other way round
   std::unordered_map<uint64_t, std::unordered_set<uint64_t>> by_author_;
-  std::map<WindowKey, WindowEntry> windows_;
 };
 
 }  // namespace

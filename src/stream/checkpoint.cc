@@ -38,12 +38,20 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   const std::string tmp = path + ".tmp";
   {
     ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(tmp));
-    RETURN_IF_ERROR(file->Append(data));
-    RETURN_IF_ERROR(file->Sync());
-    RETURN_IF_ERROR(file->Close());
+    Status s = file->Append(data);
+    if (s.ok()) s = file->Sync();
+    if (s.ok()) s = file->Close();
+    if (!s.ok()) {
+      file.reset();
+      fs_->RemoveFile(tmp).IgnoreError();  // leave no orphan temp file behind
+      return s;
+    }
   }
   CrashPoint("checkpoint.after_temp_sync");
-  RETURN_IF_ERROR(fs_->RenameFile(tmp, path));
+  if (Status s = fs_->RenameFile(tmp, path); !s.ok()) {
+    fs_->RemoveFile(tmp).IgnoreError();
+    return s;
+  }
   CrashPoint("checkpoint.after_rename");
   return fs_->SyncDir(dir);
 }

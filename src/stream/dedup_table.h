@@ -25,6 +25,10 @@ class DedupTable {
   // otherwise records it (at append_ms) and returns false.
   // REQUIRES: append_ms never decreases between calls.
   bool SeenOrInsert(const EventId& id, int64_t append_ms);
+  // Hints the CPU to load the index slot of `id` (a later SeenOrInsert is faster).
+  void Prefetch(const EventId& id) const {
+    if (!index_.empty()) __builtin_prefetch(&index_[Hash(id.Hi(), id.Lo()) & (index_.size() - 1)]);
+  }
   // Frees entries older than the TTL. Affects memory only, never answers.
   void Expire(int64_t now_append_ms);
 

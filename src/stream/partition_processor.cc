@@ -70,13 +70,21 @@ int64_t PartitionProcessor::Retention(int size) const {
 void PartitionProcessor::MarkDirty(uint64_t story_id, Story& s) {
   if (s.dirty) return;
   s.dirty = true;
-  dirty_stories_.push_back(story_id);
+  dirty_stories_.emplace_back(story_id, &s);
 }
 
 void PartitionProcessor::MarkDirty(const WindowKey& key, Window& w) {
   if (w.dirty) return;
   w.dirty = true;
-  dirty_windows_.push_back(key);
+  dirty_windows_.emplace_back(key, &w);
+}
+
+void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i + kAhead < records.size()) dedup_.Prefetch(records[i + kAhead].event.event_id);
+    Process(records[i]);
+  }
 }
 
 void PartitionProcessor::Process(const log::LogRecord& r) {
@@ -117,7 +125,7 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
   watermark_ = std::max(watermark_, t - options_.out_of_order_ms);
 }
 
-void PartitionProcessor::CloseWindows() {
+void PartitionProcessor::FinalizeWindows() {
   while (!pending_close_.empty() && pending_close_.begin()->first <= watermark_) {
     const WindowKey key = pending_close_.begin()->second;
     pending_close_.erase(pending_close_.begin());
@@ -131,6 +139,9 @@ void PartitionProcessor::CloseWindows() {
                                                                                    options_.allowed_lateness_ms),
                                    key.story.value, key.start});
   }
+}
+
+void PartitionProcessor::DropExpiredWindows() {
   for (int size = 0; size < serve::kWindowSizeCount; ++size) {
     auto& q = pending_drop_[size];
     while (!q.empty() && q.front().at <= watermark_) {
@@ -143,28 +154,27 @@ void PartitionProcessor::CloseWindows() {
 }
 
 void PartitionProcessor::TakeWrite(serve::PartitionWrite* out) {
-  CloseWindows();
+  FinalizeWindows();
   dedup_.Expire(last_append_ms_);
   out->region = region_;
   out->partition = partition_;
   out->as_of_ms = last_append_ms_;
   out->stories.clear();
   out->windows.clear();
-  out->dropped_windows.clear();
-  for (uint64_t id : dirty_stories_) {
-    Story& s = stories_.at(id);
-    s.dirty = false;
-    out->stories.push_back({StoryId(id), s.author, s.totals});
+  for (auto& [id, s] : dirty_stories_) {
+    s->dirty = false;
+    out->stories.push_back({StoryId(id), s->author, s->totals});
   }
   dirty_stories_.clear();
-  for (const WindowKey& key : dirty_windows_) {
-    auto& windows = stories_.at(key.story.value).windows[static_cast<int>(key.size)];
-    auto it = windows.find(key.start);
-    if (it == windows.end()) continue;  // dropped in this same round
-    it->second.dirty = false;
-    out->windows.push_back({key, it->second.agg, it->second.final});
+  for (auto& [key, w] : dirty_windows_) {
+    w->dirty = false;
+    out->windows.push_back({key, w->agg, w->final});
   }
   dirty_windows_.clear();
+  // Dropped after the write is built: the store applies a write's windows
+  // before its drops, so a window closed and dropped in one round leaves nothing.
+  DropExpiredWindows();
+  out->dropped_windows.clear();
   out->dropped_windows.swap(dropped_);
 }
 

@@ -44,6 +44,8 @@ class PartitionProcessor {
 
   // REQUIRES: r.offset == next_offset().
   void Process(const log::LogRecord& r);
+  // Process() for consecutive records, prefetching the dedup slots ahead.
+  void ProcessBatch(const std::vector<log::LogRecord>& records);
   // Closes windows the watermark passed, drops expired state, and moves what
   // changed since the last call into *out (cleared first).
   void TakeWrite(serve::PartitionWrite* out);
@@ -85,7 +87,10 @@ class PartitionProcessor {
   int64_t Retention(int size) const;
   void MarkDirty(uint64_t story_id, Story& s);
   void MarkDirty(const serve::WindowKey& key, Window& w);
-  void CloseWindows();
+  // Marks final the windows the watermark closed.
+  void FinalizeWindows();
+  // Forgets closed windows past retention (after their last write was taken).
+  void DropExpiredWindows();
   void RebuildQueues();
 
   Region region_;
@@ -101,8 +106,10 @@ class PartitionProcessor {
   std::multimap<int64_t, serve::WindowKey> pending_close_;
   // Closed windows in the order they leave retention, per window size.
   std::deque<Drop> pending_drop_[serve::kWindowSizeCount];
-  std::vector<uint64_t> dirty_stories_;
-  std::vector<serve::WindowKey> dirty_windows_;
+  // Changed since the last TakeWrite. Pointers into stories_ stay valid:
+  // unordered_map and map nodes do not move, and nothing dirty is erased.
+  std::vector<std::pair<uint64_t, Story*>> dirty_stories_;
+  std::vector<std::pair<serve::WindowKey, Window*>> dirty_windows_;
   std::vector<serve::WindowKey> dropped_;
 };
 

@@ -1,14 +1,15 @@
 #include "stream/region_processor.h"
 
 #include <mutex>
+#include <optional>
 
 namespace watershed::stream {
 
 struct RegionProcessor::Partition {
   uint32_t index = 0;
-  std::unique_ptr<PartitionProcessor> processor;  // owned by the thread once started
+  std::unique_ptr<PartitionProcessor> processor;  // used by its worker only once started
   std::unique_ptr<log::LogReader> reader;
-  std::thread thread;
+  std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
   uint64_t next_checkpoint_id = 1;
   int64_t last_checkpoint_ns = 0;
   // Published for GetStatus().
@@ -53,46 +54,69 @@ Status RegionProcessor::Start() {
     ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
     partitions_.push_back(std::move(p));
   }
+  const int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(partitions_.size())));
+  std::vector<std::vector<Partition*>> owned(threads);
   for (auto& p : partitions_) {
     p->last_checkpoint_ns = options_.clock->MonotonicNs();
-    p->thread = std::thread([this, part = p.get()] { Run(*part); });
+    owned[p->index % threads].push_back(p.get());
   }
+  for (auto& o : owned) workers_.emplace_back([this, o] { RunWorker(o); });
   return Status::Ok();
 }
 
-void RegionProcessor::Run(Partition& p) {
+void RegionProcessor::RunWorker(std::vector<Partition*> owned) {
   std::vector<log::LogRecord> records;
   serve::PartitionWrite write;
-  const int64_t interval_ns = options_.checkpoint_interval_ms * 1'000'000;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    // Read the version first: data appended after this point wakes the wait below.
+    const uint64_t seen = log_->DataVersion();
+    bool busy = false;
+    for (Partition* p : owned) busy |= Step(*p, records, write);
+    if (!busy) log_->WaitForNewData(seen, std::chrono::milliseconds(100));
+  }
+}
+
+bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write) {
   auto report = [&](const Status& s) {
     std::lock_guard lock(p.status_mu);
     p.error = s.ok() ? "" : s.ToString();
   };
-  while (!stop_.load(std::memory_order_relaxed)) {
-    records.clear();
-    Status s = p.reader->Read(options_.max_batch, &records);
-    if (!s.ok()) {
-      report(s);  // e.g. a corrupt record: stay stopped here, visible in /v1/status
-      log_->WaitForData(p.index, LogOffset(UINT64_MAX), std::chrono::milliseconds(500));
-      continue;
+  // A write the store refused is retried, unchanged, before anything new:
+  // TakeWrite already cleared its dirty marks, so it is the only copy.
+  if (p.unapplied) {
+    if (Status s = store_->Apply(*p.unapplied); !s.ok()) {
+      report(s);
+      return false;
     }
-    if (!records.empty()) {
-      for (const auto& r : records) p.processor->Process(r);
-      p.processor->TakeWrite(&write);
-      s = store_->Apply(write);
-      if (!s.ok()) {
-        report(s);
-        continue;  // the next write carries absolute values again once the store is back
-      }
-      p.processed.store(p.processor->next_offset().value, std::memory_order_release);
-      std::lock_guard lock(p.status_mu);
-      p.watermark = p.processor->watermark();
-      p.counters = p.processor->counters();
-      p.dedup_entries = p.processor->dedup_entries();
-    }
-    if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= interval_ns) report(CheckpointNow(p));
-    if (records.empty()) log_->WaitForData(p.index, p.processor->next_offset(), std::chrono::milliseconds(100));
+    p.unapplied.reset();
+    p.processed.store(p.processor->next_offset().value, std::memory_order_release);
+    report(Status::Ok());
   }
+  records.clear();
+  Status s = p.reader->Read(options_.max_batch, &records);
+  if (!s.ok()) {
+    report(s);  // e.g. a corrupt record: this partition stays here, visible in /v1/status
+    return false;
+  }
+  if (!records.empty()) {
+    p.processor->ProcessBatch(records);
+    p.processor->TakeWrite(&write);
+    s = store_->Apply(write);
+    if (!s.ok()) {
+      report(s);
+      p.unapplied = std::move(write);
+      write = {};
+    } else {
+      p.processed.store(p.processor->next_offset().value, std::memory_order_release);
+    }
+    std::lock_guard lock(p.status_mu);
+    p.watermark = p.processor->watermark();
+    p.counters = p.processor->counters();
+    p.dedup_entries = p.processor->dedup_entries();
+  }
+  if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= options_.checkpoint_interval_ms * 1'000'000)
+    report(CheckpointNow(p));
+  return !records.empty();
 }
 
 Status RegionProcessor::CheckpointNow(Partition& p) {
@@ -113,8 +137,9 @@ Status RegionProcessor::CheckpointNow(Partition& p) {
 Status RegionProcessor::Stop() {
   if (stop_.exchange(true)) return Status::Ok();
   Status first;
+  for (auto& w : workers_) w.join();
+  workers_.clear();
   for (auto& p : partitions_) {
-    if (p->thread.joinable()) p->thread.join();
     Status s = CheckpointNow(*p);
     if (first.ok() && !s.ok()) first = s;
   }

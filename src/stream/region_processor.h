@@ -1,7 +1,8 @@
 #pragma once
-// Runs one region's partition processors: a thread per partition that reads
-// the log, feeds its PartitionProcessor, writes the changes to the live
-// store, and checkpoints every checkpoint_interval_ms and at Stop().
+// Runs one region's partition processors on a small pool of worker threads;
+// each partition belongs to one worker (partition % threads), which reads
+// the log, feeds the partition's PartitionProcessor, writes the changes to
+// the live store, and checkpoints every checkpoint_interval_ms and at Stop().
 //
 // Start() restores each partition's last checkpoint, writes the restored
 // state to the live store (absolute values), and resumes reading the log at
@@ -25,6 +26,7 @@ struct RunnerOptions {
   ProcessorOptions processor;
   int64_t checkpoint_interval_ms = 10'000;
   size_t max_batch = 8192;  // records per read → one live-store write
+  int threads = 1;          // workers for this region's partitions
   Clock* clock = Clock::Real();
 };
 
@@ -56,7 +58,9 @@ class RegionProcessor {
 
  private:
   struct Partition;
-  void Run(Partition& p);
+  void RunWorker(std::vector<Partition*> owned);
+  // Reads and processes one batch; returns whether there were records.
+  bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   Status CheckpointNow(Partition& p);
 
   Region region_;
@@ -65,6 +69,7 @@ class RegionProcessor {
   CheckpointStore* checkpoints_;
   RunnerOptions options_;
   std::vector<std::unique_ptr<Partition>> partitions_;
+  std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};
 };
 

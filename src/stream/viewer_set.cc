@@ -1,5 +1,8 @@
 #include "stream/viewer_set.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/endian.h"
 
 namespace watershed::stream {
@@ -55,9 +58,15 @@ void ViewerSet::Serialize(std::string* out) const {
   PutFixed64(buf, size());
   out->append(buf, 8);
   if (has_zero_) out->append(8, '\0');
-  for (uint32_t k = 0; k < capacity_; ++k) {
-    if (slots_[k] == 0) continue;
-    PutFixed64(buf, slots_[k]);
+  // Ascending, not slot order: slot order depends on insertion history, and
+  // equal sets must serialize to equal bytes (deterministic checkpoints).
+  std::vector<uint64_t> ids;
+  ids.reserve(size_);
+  for (uint32_t k = 0; k < capacity_; ++k)
+    if (slots_[k] != 0) ids.push_back(slots_[k]);
+  std::sort(ids.begin(), ids.end());
+  for (uint64_t v : ids) {
+    PutFixed64(buf, v);
     out->append(buf, 8);
   }
 }

@@ -22,7 +22,7 @@ class ViewerSet {
   uint64_t size() const { return size_ + (has_zero_ ? 1 : 0); }
   size_t MemoryBytes() const { return capacity_ * sizeof(uint64_t); }
   void Clear();
-  // Encoding: u64 count then the ids, in slot order.
+  // Encoding: u64 count then the ids, ascending (equal sets give equal bytes).
   void Serialize(std::string* out) const;
   Status Restore(std::string_view* in);
 

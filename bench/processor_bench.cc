@@ -1,0 +1,124 @@
+// Processor throughput from an in-memory log (BENCHMARKS.md): the cost of
+// dedup + event-time windows + exact aggregates per event, side by side with
+// the reference loop that only parses the same records and counts.
+//
+// Both benchmarks walk the same buffer of framed log records (CRC check and
+// decode included) of one partition, built from the standard workload
+// (Zipf stories, 2% re-sent batches, out-of-order and late events).
+
+#include <benchmark/benchmark.h>
+#include <sys/resource.h>
+
+#include <vector>
+
+#include "log/record_codec.h"
+#include "stream/partition_processor.h"
+#include "workload/generator.h"
+
+namespace watershed {
+namespace {
+
+constexpr size_t kEvents = 2'000'000;
+
+// The log of one partition, as bytes: events re-sent in 2% of batches of 100.
+const std::string& InMemoryLog() {
+  static const std::string log = [] {
+    workload::WorkloadOptions w;
+    w.base_time_ms = 1'700'000'000'000;
+    w.event_time_rate = 20'000;
+    workload::Generator gen(w);
+    std::string out;
+    std::vector<Event> batch;
+    int64_t append_ms = w.base_time_ms;
+    size_t n = 0, batch_index = 0;
+    while (n < kEvents) {
+      batch.clear();
+      for (int i = 0; i < 100; ++i) batch.push_back(gen.Next());
+      const int copies = workload::IsRetriedBatch(w, batch_index++) ? 2 : 1;
+      for (int c = 0; c < copies; ++c)
+        for (const Event& e : batch) {
+          log::AppendRecord(append_ms, e, &out);
+          ++n;
+        }
+      append_ms += 5;  // 20 000 events/s of log time
+    }
+    return out;
+  }();
+  return log;
+}
+
+// Calls fn(record) for every record of the buffer, in order.
+template <typename Fn>
+void ForEachRecord(const std::string& log, Fn&& fn) {
+  std::string_view rest = log;
+  log::LogRecord r;
+  uint64_t offset = 0;
+  uint32_t len = 0;
+  while (log::CheckFrame(rest, &len) == log::Frame::kRecord) {
+    if (!log::DecodePayload(rest.substr(8, len), &r).ok()) std::abort();
+    r.offset = LogOffset(offset++);
+    fn(r);
+    rest.remove_prefix(8 + len);
+  }
+}
+
+void ReportRss(benchmark::State& state) {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  state.counters["peak_rss_MiB"] = static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// Reference: parse every record and count views per story in a flat array.
+void BM_ParseAndCount(benchmark::State& state) {
+  const std::string& log = InMemoryLog();
+  for (auto _ : state) {
+    std::vector<uint64_t> views(10'001);
+    uint64_t records = 0;
+    ForEachRecord(log, [&](const log::LogRecord& r) {
+      views[r.event.story_id.value % views.size()] += r.event.type == EventType::kView;
+      ++records;
+    });
+    benchmark::DoNotOptimize(views.data());
+    state.SetItemsProcessed(state.items_processed() + static_cast<int64_t>(records));
+  }
+  ReportRss(state);
+}
+BENCHMARK(BM_ParseAndCount)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Watershed: parse + PartitionProcessor (dedup, 5 s and 1 min windows, exact
+// unique viewers, story totals), a live-store write every 8192 records.
+void BM_Processor(benchmark::State& state) {
+  const std::string& log = InMemoryLog();
+  size_t dedup_entries = 0, dedup_bytes = 0;
+  for (auto _ : state) {
+    stream::PartitionProcessor p(Region::kUs, 0, stream::ProcessorOptions{});
+    serve::PartitionWrite write;
+    std::vector<log::LogRecord> chunk;
+    uint64_t records = 0;
+    // As the region processor does: a chunk of records, then one live-store write.
+    ForEachRecord(log, [&](const log::LogRecord& r) {
+      chunk.push_back(r);
+      if (chunk.size() == 8192) {
+        p.ProcessBatch(chunk);
+        p.TakeWrite(&write);
+        records += chunk.size();
+        chunk.clear();
+      }
+    });
+    p.ProcessBatch(chunk);
+    p.TakeWrite(&write);
+    records += chunk.size();
+    benchmark::DoNotOptimize(write.stories.data());
+    dedup_entries = p.dedup_entries();
+    dedup_bytes = p.dedup_memory_bytes();
+    state.SetItemsProcessed(state.items_processed() + static_cast<int64_t>(records));
+  }
+  state.counters["dedup_bytes_per_entry"] = static_cast<double>(dedup_bytes) / static_cast<double>(dedup_entries);
+  ReportRss(state);
+}
+BENCHMARK(BM_Processor)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace watershed
+
+BENCHMARK_MAIN();

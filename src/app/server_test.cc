@@ -1,0 +1,323 @@
+// The whole server in-process: HTTP in, logs, processors, live store, HTTP
+// out; then restarts on the same data directory.
+
+#include "app/server.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/config.h"
+#include "app/http_client.h"
+#include "core/event_codec.h"
+
+namespace watershed::app {
+namespace {
+
+struct Expected {
+  uint64_t views = 0, watch_time_ms = 0, shares = 0, replies = 0;
+  std::set<uint64_t> viewers;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The server reads WATERSHED_* variables; keep the caller's shell out.
+    ::unsetenv("WATERSHED_CONFIG");
+    for (const auto& k : ServeConfigKeys()) {
+      std::string env = "WATERSHED_";
+      for (const char* c = k.name; *c; ++c) env.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
+      ::unsetenv(env.c_str());
+    }
+    char tmpl[] = "/tmp/watershed_server_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--data-dir",   dir_,       "--port",      "0",
+                                     "--fsync",      "always",   "--checkpoint-interval", "100ms",
+                                     "--partitions", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto config = Config::Load(ServeConfigKeys(), args);
+    if (!config.ok()) return config.status();
+    return Server::Start(config.value());
+  }
+
+  // Polls /v1/status until every acknowledged event is in the live store.
+  // The deadline only guards against a hang; nothing asserts how fast.
+  void WaitForLagZero(HttpClient& client) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    int64_t lag = -1;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = client.Get("/v1/status");
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->status, 200) << r->body;
+      simdjson::dom::parser parser;
+      simdjson::dom::element root;
+      ASSERT_EQ(parser.parse(r->body).get(root), simdjson::SUCCESS) << r->body;
+      ASSERT_EQ(root["lag"].get(lag), simdjson::SUCCESS) << r->body;
+      if (lag == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "lag still " << lag;
+  }
+
+  // Sum over partitions of a numeric /v1/status field.
+  int64_t StatusSum(HttpClient& client, const char* field) {
+    auto r = client.Get("/v1/status");
+    EXPECT_TRUE(r.ok());
+    if (!r.ok()) return -1;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(r->body).get(root), simdjson::SUCCESS);
+    simdjson::dom::array parts;
+    EXPECT_EQ(root["partitions"].get(parts), simdjson::SUCCESS) << r->body;
+    int64_t sum = 0;
+    for (simdjson::dom::element p : parts) {
+      int64_t v = 0;
+      EXPECT_EQ(p[field].get(v), simdjson::SUCCESS) << field;
+      sum += v;
+    }
+    return sum;
+  }
+
+  // Story metrics as (status, body).
+  std::pair<int, std::string> StoryMetrics(HttpClient& client, uint64_t story) {
+    auto r = client.Get("/v1/stories/" + std::to_string(story) + "/metrics");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) return {0, ""};
+    return {r->status, r->body};
+  }
+  std::map<uint64_t, std::string> AllMetrics(HttpClient& client) {
+    std::map<uint64_t, std::string> out;
+    for (uint64_t story = 1; story <= kStories; ++story) {
+      auto [status, body] = StoryMetrics(client, story);
+      EXPECT_EQ(status, 200) << body;
+      out[story] = body;
+    }
+    return out;
+  }
+
+  // The metrics without "as_of": a duplicate still advances the time the
+  // store is current as of, but must not change any count.
+  static std::map<uint64_t, std::string> Counts(std::map<uint64_t, std::string> metrics) {
+    for (auto& [story, body] : metrics) body = std::regex_replace(body, std::regex(",\"as_of\":[0-9]+"), "");
+    return metrics;
+  }
+
+  // Batch b of kPerBatch events. A viewer always comes from the same region
+  // (a viewer has one home region), ids are unique across batches.
+  std::vector<Event> Batch(int b) {
+    std::vector<Event> out;
+    for (int i = 0; i < kPerBatch; ++i) {
+      uint64_t n = static_cast<uint64_t>(b * kPerBatch + i);
+      Event e;
+      e.event_id = EventId::FromHiLo(0x5e7e7, n);
+      e.type = n % 7 == 3 ? EventType::kShare : n % 11 == 5 ? EventType::kReply : EventType::kView;
+      e.story_id = StoryId(1 + n % kStories);
+      e.author_id = AuthorId(1 + e.story_id.value % 2);
+      e.viewer_id = ViewerId(500 + n % 13);
+      e.region = static_cast<Region>(e.viewer_id.value % kRegionCount);
+      e.event_time = EventTimeMs(now_ms_ - 60'000 + static_cast<int64_t>(n) * 100);
+      e.watch_ms = e.type == EventType::kView ? static_cast<uint32_t>(100 + n) : 0;
+      out.push_back(e);
+    }
+    return out;
+  }
+  static void Count(const std::vector<Event>& events, std::map<uint64_t, Expected>* expected) {
+    for (const auto& e : events) {
+      Expected& x = (*expected)[e.story_id.value];
+      if (e.type == EventType::kView) {
+        ++x.views;
+        x.watch_time_ms += e.watch_ms;
+        x.viewers.insert(e.viewer_id.value);
+      } else if (e.type == EventType::kShare) {
+        ++x.shares;
+      } else {
+        ++x.replies;
+      }
+    }
+  }
+  void Post(HttpClient& client, const std::vector<Event>& events) {
+    auto r = client.Request("POST", "/v1/events", EncodeEventBatchJson(events));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->body, "{\"accepted\":" + std::to_string(events.size()) + ",\"rejected\":[]}");
+  }
+
+  static constexpr uint64_t kStories = 5;
+  static constexpr int kPerBatch = 40;
+  std::string dir_;
+  int64_t now_ms_ = Clock::Real()->NowMs();
+};
+
+TEST_F(ServerTest, IngestRestartAndRetry) {
+  std::map<uint64_t, Expected> expected;
+  std::map<uint64_t, std::string> before;
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    for (int b = 0; b < 3; ++b) {
+      std::vector<Event> batch = Batch(b);
+      Post(client, batch);
+      Count(batch, &expected);
+    }
+    WaitForLagZero(client);
+    EXPECT_EQ((*server)->Lag(), 0u);
+    EXPECT_EQ(StatusSum(client, "log_end_offset"), 3 * kPerBatch);
+
+    // Totals are exactly the distinct events sent.
+    for (uint64_t story = 1; story <= kStories; ++story) {
+      SCOPED_TRACE(story);
+      auto [status, body] = StoryMetrics(client, story);
+      ASSERT_EQ(status, 200) << body;
+      simdjson::dom::parser parser;
+      simdjson::dom::element m;
+      ASSERT_EQ(parser.parse(body).get(m), simdjson::SUCCESS);
+      const Expected& x = expected[story];
+      EXPECT_EQ(uint64_t(m["views"]), x.views) << body;
+      EXPECT_EQ(uint64_t(m["unique_viewers"]), x.viewers.size()) << body;
+      EXPECT_EQ(uint64_t(m["watch_time_ms"]), x.watch_time_ms) << body;
+      EXPECT_EQ(uint64_t(m["shares"]), x.shares) << body;
+      EXPECT_EQ(uint64_t(m["replies"]), x.replies) << body;
+      EXPECT_GT(int64_t(m["as_of"]), 0) << body;
+    }
+    before = AllMetrics(client);
+    EXPECT_EQ(StoryMetrics(client, kStories + 1).first, 404);
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+
+  // Restart on the same directory: restored from the final checkpoints.
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    WaitForLagZero(client);
+    EXPECT_EQ(AllMetrics(client), before);
+    EXPECT_EQ(StatusSum(client, "log_end_offset"), 3 * kPerBatch);
+    EXPECT_EQ(StatusSum(client, "checkpoint_offset"), 3 * kPerBatch);
+
+    // A client retrying a batch it already sent changes nothing.
+    Post(client, Batch(1));
+    WaitForLagZero(client);
+    EXPECT_EQ(StatusSum(client, "log_end_offset"), 4 * kPerBatch);  // stored again in the log...
+    EXPECT_EQ(StatusSum(client, "duplicates"), kPerBatch);          // ...and dropped by the processor
+    EXPECT_EQ(Counts(AllMetrics(client)), Counts(before));
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+
+  // Without checkpoints, the processors replay the whole log, duplicate
+  // batch included, and arrive at the same answers.
+  std::filesystem::remove_all(dir_ + "/checkpoints");
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    WaitForLagZero(client);
+    EXPECT_EQ(Counts(AllMetrics(client)), Counts(before));
+    EXPECT_EQ(StatusSum(client, "processed_offset"), 4 * kPerBatch);
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+}
+
+TEST_F(ServerTest, RestoreFromAnOlderCheckpointReplaysTheLogTail) {
+  // Keep a copy of the checkpoints taken after batch 0 only, as a crash
+  // right after them would leave; batch 1 then exists only in the log.
+  const std::string checkpoints = dir_ + "/checkpoints", saved = dir_ + "/checkpoints-after-batch-0";
+  std::map<uint64_t, std::string> before;
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    Post(client, Batch(0));
+    WaitForLagZero(client);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (StatusSum(client, "checkpoint_offset") < kPerBatch && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_EQ(StatusSum(client, "checkpoint_offset"), kPerBatch) << "no periodic checkpoint was taken";
+    std::filesystem::copy(checkpoints, saved, std::filesystem::copy_options::recursive);
+    Post(client, Batch(1));
+    WaitForLagZero(client);
+    before = AllMetrics(client);
+  }  // the destructor stops the server
+  std::filesystem::remove_all(checkpoints);
+  std::filesystem::rename(saved, checkpoints);
+
+  auto server = StartServer();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  WaitForLagZero(client);
+  EXPECT_EQ(AllMetrics(client), before);
+  EXPECT_EQ(StatusSum(client, "processed_offset"), 2 * kPerBatch);
+
+  // Retries of events from before the checkpoint and from the replayed
+  // tail are both recognised.
+  Post(client, Batch(0));
+  Post(client, Batch(1));
+  WaitForLagZero(client);
+  EXPECT_EQ(Counts(AllMetrics(client)), Counts(before));
+  EXPECT_EQ(StatusSum(client, "duplicates"), 2 * kPerBatch);
+}
+
+TEST_F(ServerTest, ServesHealthAndPrometheus) {
+  auto server = StartServer();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+  EXPECT_EQ(client.Get("/readyz")->status, 200);
+  Post(client, Batch(0));
+  WaitForLagZero(client);
+  auto r = client.Get("/metrics");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\nwatershed_ingest_events_total " + std::to_string(kPerBatch) + "\n"), std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("\nwatershed_lag_records 0\n"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\nwatershed_processed_records_total " + std::to_string(kPerBatch) + "\n"),
+            std::string::npos)
+      << r->body;
+}
+
+TEST_F(ServerTest, BadConfigurationFailsToStart) {
+  auto s = StartServer({"--partitions", "0"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  s = StartServer({"--regions", "us,mars"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("mars"), std::string::npos) << s.status().message();
+  s = StartServer({"--fsync", "sometimes"});
+  EXPECT_FALSE(s.ok());
+  s = StartServer({"--port", "70000"});
+  EXPECT_FALSE(s.ok());
+  s = StartServer({"--listen", "not-an-address"});
+  EXPECT_FALSE(s.ok());
+
+  // A port already taken is an error, not a crash.
+  auto first = StartServer();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::string other = dir_ + "/other";
+  auto config = Config::Load(ServeConfigKeys(), {"--data-dir", other, "--port", std::to_string((*first)->port()),
+                                                 "--partitions", "2"});
+  ASSERT_TRUE(config.ok());
+  auto second = Server::Start(config.value());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+}  // namespace
+}  // namespace watershed::app

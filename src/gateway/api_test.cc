@@ -1,0 +1,889 @@
+// End-to-end tests of the HTTP API: a real HttpServer on an ephemeral port,
+// real embedded logs and a memory live store, spoken to over raw sockets so
+// that malformed, half-closed and slow clients can be played.
+
+#include "gateway/api.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <simdjson.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/event_codec.h"
+#include "core/file_system.h"
+#include "gateway/http_server.h"
+#include "log/embedded_log.h"
+#include "serve/live_store.h"
+
+namespace watershed::gateway {
+namespace {
+
+constexpr uint64_t kBodyLimit = 64 << 10;
+// Bounds every blocking socket call of the tests, so a server bug fails a
+// test instead of hanging it. Far above any timeout the server applies.
+constexpr int kSocketTimeoutMs = 10'000;
+
+struct RawResponse {
+  bool complete = false;  // a whole response (headers and Content-Length body) arrived
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A blocking client socket that sends raw bytes and reads raw responses.
+class RawConn {
+ public:
+  explicit RawConn(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_GE(fd_, 0);
+    timeval tv{kSocketTimeoutMs / 1000, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    EXPECT_TRUE(connected) << "connect: " << std::strerror(errno);
+  }
+  ~RawConn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  // False when the peer refused the bytes (it may have answered and closed).
+  bool Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+
+  // Reads one response: status line, headers, then Content-Length bytes.
+  RawResponse ReadResponse() {
+    RawResponse r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!Fill()) return r;
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.1 ")) return r;
+    r.status = std::atoi(status_line.c_str() + 9);
+    while (line_end != std::string::npos) {
+      size_t next = head.find("\r\n", line_end + 2);
+      std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
+      line_end = next;
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      r.headers[Lower(line.substr(0, colon))] = value;
+    }
+    size_t length = static_cast<size_t>(std::atoll(r.Header("content-length").c_str()));
+    while (buf_.size() < length)
+      if (!Fill()) return r;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    r.complete = true;
+    return r;
+  }
+
+  // True when the server closes the connection (EOF or reset) before the
+  // socket timeout; bytes that arrive meanwhile are kept in received().
+  bool WaitClosed() {
+    for (;;) {
+      char tmp[4096];
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        buf_.append(tmp, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n == 0 || errno == ECONNRESET;
+    }
+  }
+  // Non-blocking check: has the server closed the connection?
+  bool ClosedWithin(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return false;
+    char tmp[4096];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (n > 0) buf_.append(tmp, static_cast<size_t>(n));
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+  const std::string& received() const { return buf_; }
+
+ private:
+  bool Fill() {
+    char tmp[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      buf_.append(tmp, static_cast<size_t>(n));
+      return true;
+    }
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string Request(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& content_type = "application/json", const std::string& extra_headers = "") {
+  std::string r = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+  if (!body.empty() || method == "POST") {
+    r += "Content-Type: " + content_type + "\r\n";
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  r += extra_headers + "\r\n" + body;
+  return r;
+}
+
+// A parsed JSON body with JSON-pointer accessors that report absence
+// instead of throwing.
+class Json {
+ public:
+  explicit Json(const std::string& text) { ok_ = parser_.parse(text).get(root_) == simdjson::SUCCESS; }
+  bool ok() const { return ok_; }
+  bool Has(std::string_view ptr) {
+    simdjson::dom::element e;
+    return ok_ && root_.at_pointer(ptr).get(e) == simdjson::SUCCESS;
+  }
+  std::string Str(std::string_view ptr) {
+    std::string_view s;
+    if (!ok_ || root_.at_pointer(ptr).get(s) != simdjson::SUCCESS) return "<absent>";
+    return std::string(s);
+  }
+  int64_t Int(std::string_view ptr) {
+    int64_t v;
+    if (!ok_ || root_.at_pointer(ptr).get(v) != simdjson::SUCCESS) return -1;
+    return v;
+  }
+  bool Bool(std::string_view ptr) {
+    bool v = false;
+    EXPECT_TRUE(ok_ && root_.at_pointer(ptr).get(v) == simdjson::SUCCESS) << ptr;
+    return v;
+  }
+  bool IsNull(std::string_view ptr) {
+    simdjson::dom::element e;
+    return ok_ && root_.at_pointer(ptr).get(e) == simdjson::SUCCESS && e.is_null();
+  }
+  int64_t Size(std::string_view ptr) {
+    simdjson::dom::array a;
+    if (!ok_ || root_.at_pointer(ptr).get(a) != simdjson::SUCCESS) return -1;
+    return static_cast<int64_t>(a.size());
+  }
+
+ private:
+  simdjson::dom::parser parser_;
+  simdjson::dom::element root_;
+  bool ok_ = false;
+};
+
+// The error-body contract: {"error": {"code": ..., "message": ...}}.
+void ExpectError(const RawResponse& r, int status, const std::string& code) {
+  ASSERT_TRUE(r.complete) << "no complete response";
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_TRUE(r.Header("content-type").starts_with("application/json")) << r.Header("content-type");
+  Json j(r.body);
+  ASSERT_TRUE(j.ok()) << r.body;
+  EXPECT_EQ(j.Str("/error/code"), code) << r.body;
+  EXPECT_NE(j.Str("/error/message"), "<absent>") << r.body;
+  EXPECT_FALSE(j.Str("/error/message").empty()) << r.body;
+}
+
+Event MakeEvent(uint64_t n, Region region, int64_t now_ms) {
+  Event e;
+  e.event_id = EventId::FromHiLo(0xabcdef, n);
+  e.type = n % 5 == 0 ? EventType::kShare : EventType::kView;
+  e.story_id = StoryId(100 + n % 7);
+  e.author_id = AuthorId(7);
+  e.viewer_id = ViewerId(1000 + n);
+  e.region = region;
+  e.event_time = EventTimeMs(now_ms - 1000);
+  e.watch_ms = e.type == EventType::kView ? 250 : 0;
+  return e;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/watershed_api_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    for (int r = 0; r < kRegionCount; ++r) {
+      log::EmbeddedLogOptions o;
+      o.dir = JoinPath(dir_, RegionName(static_cast<Region>(r)));
+      o.partitions = 2;
+      o.fsync = log::FsyncPolicy::kNever;
+      auto l = log::EmbeddedLog::Open(o);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      logs_[r] = std::move(l.value());
+    }
+    store_ = serve::NewMemoryLiveStore();
+    ApiDeps deps;
+    for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = logs_[r].get();
+    deps.store = store_.get();
+    deps.metrics = &metrics_;
+    deps.status = [this] {
+      std::vector<PartitionReport> out;
+      for (int r = 0; r < kRegionCount; ++r) {
+        for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
+          PartitionReport rep;
+          rep.region = static_cast<Region>(r);
+          rep.partition = p;
+          rep.end_offset = logs_[r]->EndOffset(p).value;
+          rep.processed_offset = std::min(rep.end_offset, processed_.load());
+          rep.checkpoint_id = 3;
+          rep.watermark = r == 0 && p == 0 ? 12'345 : INT64_MIN;
+          out.push_back(rep);
+        }
+      }
+      return out;
+    };
+    deps.ready = [this] { return ready_.load(); };
+    api_ = std::make_unique<Api>(std::move(deps), ApiOptions{});
+    HttpServerOptions h;
+    h.port = 0;
+    h.threads = 2;
+    h.body_limit = kBodyLimit;
+    h.idle_timeout_ms = IdleTimeoutMs();
+    auto s = HttpServer::Start(h, [this](HttpRequest&& req, Responder respond) {
+      api_->Handle(std::move(req), std::move(respond));
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s.value());
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+  }
+
+  // Long enough that a busy test machine never trips it; the slow-client
+  // tests below shorten it.
+  virtual int IdleTimeoutMs() const { return 30'000; }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    for (auto& l : logs_)
+      if (l) l->Close();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // One request on a fresh connection.
+  RawResponse Call(const std::string& raw) {
+    RawConn c(port_);
+    EXPECT_TRUE(c.Send(raw));
+    return c.ReadResponse();
+  }
+  RawResponse Get(const std::string& target) { return Call(Request("GET", target)); }
+  RawResponse Post(const std::string& body, const std::string& content_type = "application/json") {
+    return Call(Request("POST", "/v1/events", body, content_type));
+  }
+
+  std::vector<Event> Events(uint64_t first, uint64_t count) {
+    std::vector<Event> out;
+    for (uint64_t n = first; n < first + count; ++n)
+      out.push_back(MakeEvent(n, static_cast<Region>(n % kRegionCount), now_ms_));
+    return out;
+  }
+
+  uint64_t LogRecordCount() {
+    uint64_t total = 0;
+    for (auto& l : logs_)
+      for (uint32_t p = 0; p < l->partition_count(); ++p) total += l->EndOffset(p).value;
+    return total;
+  }
+
+  // Every event stored in any partition, checking each sits in its region's
+  // log and its story's partition.
+  std::vector<Event> LogContents() {
+    std::vector<Event> out;
+    for (int r = 0; r < kRegionCount; ++r) {
+      for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
+        auto reader = logs_[r]->NewReader(p, LogOffset(0));
+        EXPECT_TRUE(reader.ok());
+        if (!reader.ok()) continue;
+        std::vector<log::LogRecord> records;
+        for (;;) {
+          size_t before = records.size();
+          EXPECT_TRUE(reader.value()->Read(1000, &records).ok());
+          if (records.size() == before) break;
+        }
+        for (auto& rec : records) {
+          EXPECT_EQ(static_cast<int>(rec.event.region), r);
+          EXPECT_EQ(PartitionOf(rec.event.story_id, logs_[r]->partition_count()), p);
+          out.push_back(std::move(rec.event));
+        }
+      }
+    }
+    return out;
+  }
+
+  static std::set<std::string> IdsOf(const std::vector<Event>& events) {
+    std::set<std::string> ids;
+    for (const auto& e : events) ids.insert(e.event_id.ToString());
+    return ids;
+  }
+
+  void Apply(const serve::PartitionWrite& w) { ASSERT_TRUE(store_->Apply(w).ok()); }
+
+  std::string dir_;
+  int64_t now_ms_ = Clock::Real()->NowMs();
+  std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
+  std::unique_ptr<serve::LiveStore> store_;
+  MetricsRegistry metrics_;
+  std::atomic<uint64_t> processed_{0};
+  std::atomic<bool> ready_{true};
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+// ---- POST /v1/events ----
+
+TEST_F(ApiTest, ValidBatchIsAcceptedAndDurableInTheLogs) {
+  std::vector<Event> events = Events(0, 12);
+  RawResponse r = Post(EncodeEventBatchJson(events));
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"accepted\":12,\"rejected\":[]}");
+
+  // Answered only once durable: the records are readable now.
+  EXPECT_EQ(LogRecordCount(), 12u);
+  std::vector<Event> stored = LogContents();
+  ASSERT_EQ(stored.size(), 12u);
+  EXPECT_EQ(IdsOf(stored), IdsOf(events));
+  for (const auto& e : events) {
+    auto it = std::find_if(stored.begin(), stored.end(), [&](const Event& s) { return s.event_id == e.event_id; });
+    ASSERT_NE(it, stored.end());
+    EXPECT_EQ(*it, e);
+  }
+}
+
+TEST_F(ApiTest, ContentTypeParametersAreAccepted) {
+  RawResponse r = Post(EncodeEventBatchJson(Events(0, 2)), "application/json; charset=utf-8");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(LogRecordCount(), 2u);
+}
+
+TEST_F(ApiTest, EmptyBatchAcceptsNothing) {
+  RawResponse r = Post("{\"events\":[]}");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"accepted\":0,\"rejected\":[]}");
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, MixedBatchRejectsOnlyTheInvalidEvents) {
+  std::vector<Event> valid = Events(0, 3);
+  std::string body = "{\"events\":[";
+  AppendEventJson(valid[0], &body);
+  body += ",{\"event_id\":\"not-a-uuid\",\"type\":\"view\",\"story_id\":1,\"author_id\":1,\"viewer_id\":1,"
+          "\"region\":\"us\",\"event_time\":1,\"watch_ms\":1},";
+  AppendEventJson(valid[1], &body);
+  body += ",{\"event_id\":\"" + EventId::FromHiLo(9, 9).ToString() +
+          "\",\"type\":\"like\",\"story_id\":1,\"author_id\":1,\"viewer_id\":1,\"region\":\"us\","
+          "\"event_time\":1,\"watch_ms\":1},";
+  AppendEventJson(valid[2], &body);
+  body += ",42]";
+  body += "}";
+
+  RawResponse r = Post(body);
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  ASSERT_TRUE(j.ok()) << r.body;
+  EXPECT_EQ(j.Int("/accepted"), 3);
+  ASSERT_EQ(j.Size("/rejected"), 3) << r.body;
+  EXPECT_EQ(j.Int("/rejected/0/index"), 1);
+  EXPECT_EQ(j.Str("/rejected/0/code"), "invalid_event_id");
+  EXPECT_EQ(j.Int("/rejected/1/index"), 3);
+  EXPECT_EQ(j.Str("/rejected/1/code"), "unknown_type");
+  EXPECT_EQ(j.Int("/rejected/2/index"), 5);
+  EXPECT_EQ(j.Str("/rejected/2/code"), "invalid_event");
+  EXPECT_FALSE(j.Str("/rejected/0/message").empty());
+
+  EXPECT_EQ(IdsOf(LogContents()), IdsOf(valid));
+}
+
+TEST_F(ApiTest, AllInvalidIs400AndStoresNothing) {
+  std::string body = "{\"events\":[{\"type\":\"view\"},{\"event_id\":\"" + EventId::FromHiLo(1, 2).ToString() +
+                     "\",\"type\":\"view\",\"story_id\":-1,\"author_id\":1,\"viewer_id\":1,\"region\":\"us\","
+                     "\"event_time\":1,\"watch_ms\":1}]}";
+  RawResponse r = Post(body);
+  ExpectError(r, 400, "all_events_rejected");
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/accepted"), 0);
+  ASSERT_EQ(j.Size("/rejected"), 2) << r.body;
+  EXPECT_EQ(j.Str("/rejected/0/code"), "missing_field");
+  EXPECT_EQ(j.Str("/rejected/1/code"), "invalid_field");
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, LogFailureIs503WithRetryAfter) {
+  logs_[static_cast<int>(Region::kEu)]->Close();
+  std::vector<Event> events = {MakeEvent(1, Region::kUs, now_ms_), MakeEvent(2, Region::kEu, now_ms_)};
+  RawResponse r = Post(EncodeEventBatchJson(events));
+  ExpectError(r, 503, "log_unavailable");
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  // Regions whose log works still take batches.
+  EXPECT_EQ(Post(EncodeEventBatchJson(Events(3, 1))).status, 200);  // event 3 is us
+  std::string prom = Get("/metrics").body;
+  EXPECT_NE(prom.find("\nwatershed_ingest_append_failures_total 1\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("\nwatershed_ingest_events_total 1\n"), std::string::npos) << prom;
+}
+
+TEST_F(ApiTest, MalformedBodiesAre400) {
+  for (std::string body : {"{\"events\":[", "not json", "[]", "{\"events\":{}}", "{}", "{\"events\":[]}}", ""}) {
+    SCOPED_TRACE(body);
+    ExpectError(Post(body), 400, "malformed_body");
+  }
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, DeeplyNestedJsonIs400) {
+  std::string deep = "{\"events\":" + std::string(10'000, '[') + std::string(10'000, ']') + "}";
+  ExpectError(Post(deep), 400, "malformed_body");
+  std::string deep_objects;
+  for (int i = 0; i < 10'000; ++i) deep_objects += "{\"a\":";
+  deep_objects += "1" + std::string(10'000, '}');
+  ExpectError(Post(deep_objects), 400, "malformed_body");
+  // The server still serves.
+  EXPECT_EQ(Get("/healthz").status, 200);
+}
+
+TEST_F(ApiTest, WrongContentTypeIs415) {
+  std::string body = EncodeEventBatchJson(Events(0, 2));
+  ExpectError(Post(body, "text/plain"), 415, "unsupported_media_type");
+  ExpectError(Post(body, "application/jsonx"), 415, "unsupported_media_type");
+  // No Content-Type at all.
+  std::string raw = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body;
+  ExpectError(Call(raw), 415, "unsupported_media_type");
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, BodyOverTheLimitIs413) {
+  std::string body = "{\"events\":[" + std::string(kBodyLimit + 1000, ' ') + "]}";
+  RawConn c(port_);
+  c.Send(Request("POST", "/v1/events", body));  // the server may answer before reading it all
+  ExpectError(c.ReadResponse(), 413, "body_too_large");
+
+  // Chunked bodies are held to the same limit.
+  RawConn chunked(port_);
+  std::string raw = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Transfer-Encoding: chunked\r\n\r\n";
+  std::string chunk(16 << 10, ' ');
+  char size_line[32];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+  for (int i = 0; i < 6; ++i) raw += size_line + chunk + "\r\n";
+  raw += "0\r\n\r\n";
+  chunked.Send(raw);
+  ExpectError(chunked.ReadResponse(), 413, "body_too_large");
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, MoreThanMaxEventsIs413BatchTooLarge) {
+  auto batch_of = [](size_t n) {
+    std::string body = "{\"events\":[";
+    for (size_t i = 0; i < n; ++i) body += i ? ",{}" : "{}";
+    return body + "]}";
+  };
+  ExpectError(Post(batch_of(kMaxEventsPerBatch + 1)), 413, "batch_too_large");
+  // Exactly the limit is decoded (and here every event is invalid).
+  RawResponse r = Post(batch_of(kMaxEventsPerBatch));
+  ExpectError(r, 400, "all_events_rejected");
+  EXPECT_EQ(Json(r.body).Size("/rejected"), static_cast<int64_t>(kMaxEventsPerBatch));
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+TEST_F(ApiTest, HeadersOverTheLimitAre431) {
+  std::string raw = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(20 << 10, 'a') + "\r\n\r\n";
+  RawConn c(port_);
+  c.Send(raw);
+  ExpectError(c.ReadResponse(), 431, "headers_too_large");
+}
+
+// ---- routing ----
+
+TEST_F(ApiTest, UnknownPathIs404Json) {
+  for (std::string target : {"/", "/v2/events", "/v1/stories/1", "/v1/stories/abc/metrics", "/v1/stories//metrics",
+                             "/v1/stories/18446744073709551616/metrics", "/v1/creators/x/top", "/metricsx"}) {
+    SCOPED_TRACE(target);
+    ExpectError(Get(target), 404, "not_found");
+  }
+}
+
+TEST_F(ApiTest, WrongMethodIs405WithAllow) {
+  RawResponse r = Call(Request("GET", "/v1/events"));
+  ExpectError(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.Header("allow"), "POST");
+  for (std::string target : {"/v1/stories/1/metrics", "/v1/stories/1/series", "/v1/creators/1/top", "/v1/top",
+                             "/v1/status", "/metrics", "/healthz", "/readyz"}) {
+    SCOPED_TRACE(target);
+    r = Call(Request("POST", target, "{}"));
+    ExpectError(r, 405, "method_not_allowed");
+    EXPECT_EQ(r.Header("allow"), "GET");
+  }
+  r = Call(Request("DELETE", "/v1/events"));
+  ExpectError(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.Header("allow"), "POST");
+}
+
+// ---- reads ----
+
+TEST_F(ApiTest, MetricsOfUnknownStoryIs404) { ExpectError(Get("/v1/stories/999/metrics"), 404, "story_not_found"); }
+
+TEST_F(ApiTest, StoryMetricsSumRegions) {
+  serve::PartitionWrite w;
+  w.region = Region::kUs;
+  w.as_of_ms = 5000;
+  w.stories.push_back({StoryId(1), AuthorId(7), serve::Aggregates{10, 4, 1500, 2, 1}});
+  Apply(w);
+  w.region = Region::kEu;
+  w.as_of_ms = 6000;
+  w.stories[0].totals = serve::Aggregates{5, 3, 500, 0, 2};
+  Apply(w);
+
+  RawResponse r = Get("/v1/stories/1/metrics");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/story_id"), 1);
+  EXPECT_EQ(j.Int("/views"), 15);
+  EXPECT_EQ(j.Int("/unique_viewers"), 7);
+  EXPECT_EQ(j.Int("/watch_time_ms"), 2000);
+  EXPECT_EQ(j.Int("/shares"), 2);
+  EXPECT_EQ(j.Int("/replies"), 3);
+  EXPECT_EQ(j.Int("/as_of"), 6000);
+}
+
+TEST_F(ApiTest, SeriesAnswersPointsInRange) {
+  serve::PartitionWrite w;
+  w.region = Region::kUs;
+  for (int64_t start : {0, 5000, 10000})
+    w.windows.push_back({{StoryId(1), serve::WindowSize::k5s, start}, {static_cast<uint64_t>(start / 1000), 1, 0, 0, 0},
+                         start < 10000});
+  w.windows.push_back({{StoryId(1), serve::WindowSize::k1m, 0}, {99, 9, 0, 0, 0}, false});
+  Apply(w);
+
+  RawResponse r = Get("/v1/stories/1/series?window=5s&from=5000&to=20000");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/story_id"), 1);
+  EXPECT_EQ(j.Str("/window"), "5s");
+  ASSERT_EQ(j.Size("/points"), 2) << r.body;
+  EXPECT_EQ(j.Int("/points/0/start"), 5000);
+  EXPECT_EQ(j.Int("/points/0/views"), 5);
+  EXPECT_TRUE(j.Bool("/points/0/final"));
+  EXPECT_EQ(j.Int("/points/1/start"), 10000);
+  EXPECT_FALSE(j.Bool("/points/1/final"));
+
+  // Defaults: window 5s, the whole range.
+  Json all(Get("/v1/stories/1/series").body);
+  EXPECT_EQ(all.Str("/window"), "5s");
+  EXPECT_EQ(all.Size("/points"), 3);
+
+  Json minute(Get("/v1/stories/1/series?window=1m").body);
+  EXPECT_EQ(minute.Str("/window"), "1m");
+  ASSERT_EQ(minute.Size("/points"), 1);
+  EXPECT_EQ(minute.Int("/points/0/views"), 99);
+
+  // An unknown story has an empty series, not an error.
+  r = Get("/v1/stories/2/series?window=5s&from=0&to=100");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json(r.body).Size("/points"), 0);
+  // from == to is an empty range.
+  EXPECT_EQ(Json(Get("/v1/stories/1/series?from=5000&to=5000").body).Size("/points"), 0);
+}
+
+TEST_F(ApiTest, SeriesParametersAreValidated) {
+  ExpectError(Get("/v1/stories/1/series?window=10s"), 400, "invalid_window");
+  ExpectError(Get("/v1/stories/1/series?window="), 400, "invalid_window");
+  ExpectError(Get("/v1/stories/1/series?from=abc"), 400, "invalid_from");
+  ExpectError(Get("/v1/stories/1/series?from=1.5"), 400, "invalid_from");
+  ExpectError(Get("/v1/stories/1/series?to="), 400, "invalid_to");
+  ExpectError(Get("/v1/stories/1/series?to=99999999999999999999999"), 400, "invalid_to");
+  ExpectError(Get("/v1/stories/1/series?from=2000&to=1000"), 400, "invalid_range");
+}
+
+TEST_F(ApiTest, CreatorTopAndOverallTop) {
+  serve::PartitionWrite w;
+  w.region = Region::kApac;
+  w.stories.push_back({StoryId(1), AuthorId(7), {5, 5, 0, 0, 0}});
+  w.stories.push_back({StoryId(2), AuthorId(7), {9, 1, 0, 3, 0}});
+  w.stories.push_back({StoryId(3), AuthorId(7), {5, 2, 0, 0, 0}});
+  w.stories.push_back({StoryId(4), AuthorId(8), {50, 0, 0, 0, 0}});
+  Apply(w);
+
+  RawResponse r = Get("/v1/creators/7/top?by=views&limit=2");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/creator_id"), 7);
+  ASSERT_EQ(j.Size("/stories"), 2) << r.body;
+  EXPECT_EQ(j.Int("/stories/0/story_id"), 2);
+  EXPECT_EQ(j.Int("/stories/0/views"), 9);
+  EXPECT_EQ(j.Int("/stories/1/story_id"), 1);  // ties by id
+
+  Json by_uniques(Get("/v1/creators/7/top?by=unique_viewers").body);
+  ASSERT_EQ(by_uniques.Size("/stories"), 3);
+  EXPECT_EQ(by_uniques.Int("/stories/0/story_id"), 1);
+  EXPECT_EQ(by_uniques.Int("/stories/1/story_id"), 3);
+
+  Json nobody(Get("/v1/creators/99/top").body);
+  EXPECT_EQ(nobody.Size("/stories"), 0);
+
+  Json overall(Get("/v1/top?limit=1000").body);
+  ASSERT_EQ(overall.Size("/stories"), 4);
+  EXPECT_EQ(overall.Int("/stories/0/story_id"), 4);
+  EXPECT_EQ(overall.Int("/stories/0/author_id"), 8);
+}
+
+TEST_F(ApiTest, TopParametersAreValidated) {
+  for (std::string q : {"limit=0", "limit=1001", "limit=abc", "limit=-1", "limit="}) {
+    SCOPED_TRACE(q);
+    ExpectError(Get("/v1/creators/7/top?" + q), 400, "invalid_limit");
+    ExpectError(Get("/v1/top?" + q), 400, "invalid_limit");
+  }
+  ExpectError(Get("/v1/creators/7/top?by=likes"), 400, "invalid_by");
+  EXPECT_EQ(Get("/v1/creators/7/top?limit=1").status, 200);
+  EXPECT_EQ(Get("/v1/creators/7/top?limit=1000&by=replies").status, 200);
+}
+
+TEST_F(ApiTest, StatusReportsPartitionsAndLag) {
+  ASSERT_EQ(Post(EncodeEventBatchJson(Events(0, 9))).status, 200);
+  RawResponse r = Get("/v1/status");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  ASSERT_EQ(j.Size("/partitions"), kRegionCount * 2) << r.body;
+  EXPECT_EQ(j.Int("/lag"), 9);
+  EXPECT_EQ(j.Str("/partitions/0/region"), "us");
+  EXPECT_EQ(j.Int("/partitions/0/partition"), 0);
+  EXPECT_EQ(j.Int("/partitions/0/watermark"), 12'345);
+  EXPECT_TRUE(j.IsNull("/partitions/1/watermark"));
+  EXPECT_TRUE(j.IsNull("/partitions/0/error"));
+  EXPECT_EQ(j.Int("/partitions/0/checkpoint_id"), 3);
+  int64_t end_sum = 0;
+  for (int i = 0; i < kRegionCount * 2; ++i) end_sum += j.Int("/partitions/" + std::to_string(i) + "/log_end_offset");
+  EXPECT_EQ(end_sum, 9);
+
+  processed_ = 1'000;
+  EXPECT_EQ(Json(Get("/v1/status").body).Int("/lag"), 0);
+}
+
+TEST_F(ApiTest, HealthAndReadiness) {
+  RawResponse r = Get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json(r.body).Str("/status"), "ok");
+  EXPECT_EQ(Get("/readyz").status, 200);
+  ready_ = false;
+  ExpectError(Get("/readyz"), 503, "not_ready");
+  EXPECT_EQ(Get("/healthz").status, 200);  // alive while not ready
+  ready_ = true;
+  EXPECT_EQ(Get("/readyz").status, 200);
+}
+
+TEST_F(ApiTest, PrometheusMetrics) {
+  ASSERT_EQ(Post(EncodeEventBatchJson(Events(0, 4))).status, 200);
+  ASSERT_EQ(Post("{\"events\":[{}]}").status, 400);
+  ASSERT_EQ(Get("/v1/stories/1/metrics").status, 404);
+  RawResponse r = Get("/metrics");
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.Header("content-type").starts_with("text/plain")) << r.Header("content-type");
+  EXPECT_NE(r.body.find("\nwatershed_ingest_events_total 4\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\nwatershed_ingest_rejected_events_total 1\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("# TYPE watershed_http_request_seconds histogram"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("watershed_http_request_seconds_bucket{route=\"ingest\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("watershed_http_request_seconds_count{route=\"ingest\"} 2\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("watershed_http_request_seconds_count{route=\"query\"} 1\n"), std::string::npos) << r.body;
+}
+
+// ---- connection handling ----
+
+TEST_F(ApiTest, KeepAliveAndPipelinedRequests) {
+  RawConn c(port_);
+  ASSERT_TRUE(c.Send(Request("GET", "/healthz")));
+  EXPECT_EQ(c.ReadResponse().status, 200);
+  ASSERT_TRUE(c.Send(Request("POST", "/v1/events", EncodeEventBatchJson(Events(0, 3)))));
+  RawResponse r = c.ReadResponse();
+  EXPECT_EQ(r.status, 200) << r.body;
+  // Two requests in one write: answered in order.
+  ASSERT_TRUE(c.Send(Request("GET", "/v1/stories/5/metrics") + Request("GET", "/readyz")));
+  RawResponse a = c.ReadResponse(), b = c.ReadResponse();
+  EXPECT_EQ(a.status, 404);
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(Json(b.body).Str("/status"), "ready");
+  EXPECT_EQ(LogRecordCount(), 3u);
+
+  ASSERT_TRUE(c.Send(Request("GET", "/healthz", "", "", "Connection: close\r\n")));
+  r = c.ReadResponse();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Lower(r.Header("connection")), "close");
+  EXPECT_TRUE(c.WaitClosed());
+}
+
+TEST_F(ApiTest, HalfClosedConnectionStillGetsItsAnswer) {
+  std::vector<Event> events = Events(0, 5);
+  RawConn c(port_);
+  ASSERT_TRUE(c.Send(Request("POST", "/v1/events", EncodeEventBatchJson(events))));
+  c.ShutdownWrite();
+  RawResponse r = c.ReadResponse();
+  ASSERT_TRUE(r.complete);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json(r.body).Int("/accepted"), 5);
+  EXPECT_TRUE(c.WaitClosed());
+  EXPECT_EQ(IdsOf(LogContents()), IdsOf(events));
+
+  RawConn g(port_);
+  ASSERT_TRUE(g.Send(Request("GET", "/healthz")));
+  g.ShutdownWrite();
+  EXPECT_EQ(g.ReadResponse().status, 200);
+}
+
+class ApiSlowClientTest : public ApiTest {
+ protected:
+  int IdleTimeoutMs() const override { return 300; }
+};
+
+TEST_F(ApiSlowClientTest, StalledClientIsClosedWhileOthersAreServed) {
+  RawConn slow(port_);
+  ASSERT_TRUE(slow.Send("GET /healthz HTTP/1.1\r\nHost: loc"));
+  // Other clients are served while the stalled one holds its connection.
+  for (int i = 0; i < 5; ++i) {
+    RawResponse r = Post(EncodeEventBatchJson(Events(static_cast<uint64_t>(i) * 10, 2)));
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_TRUE(slow.WaitClosed()) << "the stalled connection was not closed";
+  EXPECT_EQ(slow.received(), "");  // closed without an answer to the half request
+  EXPECT_EQ(LogRecordCount(), 10u);
+  EXPECT_EQ(Get("/healthz").status, 200);
+}
+
+TEST_F(ApiSlowClientTest, TricklingClientIsClosed) {
+  // One byte every 50 ms never lets the connection go idle, but the request
+  // as a whole must arrive within the timeout.
+  RawConn c(port_);
+  std::string raw = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + std::string(200, 'a') + "\r\n\r\n";
+  bool closed = false;
+  for (size_t i = 0; i < raw.size() && !closed; ++i) {
+    if (!c.Send(raw.substr(i, 1))) {
+      closed = true;
+      break;
+    }
+    closed = c.ClosedWithin(50);
+  }
+  EXPECT_TRUE(closed) << "the server waited for the whole trickled request";
+}
+
+TEST_F(ApiTest, GarbageBytesAre400AndTheServerKeepsServing) {
+  for (std::string garbage : {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
+                              std::string("hello world\r\n\r\n"), std::string("GET /healthz HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
+                              std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")}) {
+    SCOPED_TRACE(garbage);
+    RawConn c(port_);
+    c.Send(garbage);
+    RawResponse r = c.ReadResponse();
+    ExpectError(r, 400, "bad_request");
+    EXPECT_TRUE(c.WaitClosed());
+    EXPECT_EQ(Get("/healthz").status, 200);
+  }
+}
+
+TEST_F(ApiTest, ConcurrentClientsAllLand) {
+  constexpr int kThreads = 4, kBatches = 5, kPerBatch = 10;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RawConn c(port_);
+      for (int b = 0; b < kBatches; ++b) {
+        uint64_t first = static_cast<uint64_t>((t * kBatches + b) * kPerBatch);
+        if (!c.Send(Request("POST", "/v1/events", EncodeEventBatchJson(Events(first, kPerBatch))))) return;
+        RawResponse r = c.ReadResponse();
+        if (r.status == 200 && Json(r.body).Int("/accepted") == kPerBatch) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kBatches);
+  EXPECT_EQ(LogRecordCount(), static_cast<uint64_t>(kThreads * kBatches * kPerBatch));
+  EXPECT_EQ(IdsOf(LogContents()), IdsOf(Events(0, kThreads * kBatches * kPerBatch)));
+}
+
+TEST_F(ApiSlowClientTest, NothingAcceptedIsLostAcrossBadInputs) {
+  std::vector<Event> first = Events(0, 20), second = Events(20, 20);
+  ASSERT_EQ(Post(EncodeEventBatchJson(first)).status, 200);
+
+  // A stalled client, then a barrage of bad requests.
+  RawConn stalled(port_);
+  ASSERT_TRUE(stalled.Send("POST /v1/events HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"events\":["));
+  EXPECT_EQ(Post("{\"events\":[").status, 400);
+  EXPECT_EQ(Post("{\"events\":" + std::string(10'000, '[') + std::string(10'000, ']') + "}").status, 400);
+  EXPECT_EQ(Post(EncodeEventBatchJson(Events(100, 2)), "text/plain").status, 415);
+  EXPECT_EQ(Post("{\"events\":[{}]}").status, 400);
+  {
+    RawConn big(port_);
+    big.Send(Request("POST", "/v1/events", std::string(kBodyLimit + 1, 'x')));
+    EXPECT_EQ(big.ReadResponse().status, 413);
+  }
+  {
+    RawConn junk(port_);
+    const char kJunk[] = "\x00\xff\x13\x37 junk\r\n\r\n";
+    junk.Send(std::string(kJunk, sizeof kJunk - 1));
+    EXPECT_EQ(junk.ReadResponse().status, 400);
+  }
+  {
+    RawConn half(port_);
+    half.Send("POST /v1/events HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"ev");
+    half.ShutdownWrite();  // the body never completes
+    half.WaitClosed();
+  }
+  ASSERT_EQ(Post(EncodeEventBatchJson(second)).status, 200);
+  EXPECT_TRUE(stalled.WaitClosed());
+
+  std::vector<Event> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  EXPECT_EQ(LogRecordCount(), 40u);
+  EXPECT_EQ(IdsOf(LogContents()), IdsOf(all));
+  Json status(Get("/v1/status").body);
+  EXPECT_EQ(status.Int("/lag"), 40);
+}
+
+}  // namespace
+}  // namespace watershed::gateway

@@ -1,0 +1,246 @@
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "serve/live_store.h"
+
+namespace watershed::serve {
+namespace {
+
+Aggregates Agg(uint64_t views, uint64_t uniques = 0, uint64_t watch = 0, uint64_t shares = 0, uint64_t replies = 0) {
+  return Aggregates{views, uniques, watch, shares, replies};
+}
+
+PartitionWrite StoryWrite(Region region, int64_t as_of, uint64_t story, uint64_t author, Aggregates totals) {
+  PartitionWrite w;
+  w.region = region;
+  w.as_of_ms = as_of;
+  w.stories.push_back(StoryUpdate{StoryId(story), AuthorId(author), totals});
+  return w;
+}
+
+PartitionWrite WindowWrite(Region region, uint64_t story, WindowSize size, int64_t start, Aggregates agg,
+                           bool final) {
+  PartitionWrite w;
+  w.region = region;
+  w.windows.push_back(WindowUpdate{WindowKey{StoryId(story), size, start}, agg, final});
+  return w;
+}
+
+std::vector<uint64_t> Ids(const std::vector<StoryMetrics>& v) {
+  std::vector<uint64_t> out;
+  for (const auto& m : v) out.push_back(m.story.value);
+  return out;
+}
+
+class MemoryLiveStoreTest : public ::testing::Test {
+ protected:
+  void Apply(const PartitionWrite& w) { ASSERT_TRUE(store_->Apply(w).ok()); }
+  std::optional<StoryMetrics> Story(uint64_t id) {
+    auto r = store_->GetStory(StoryId(id));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : std::nullopt;
+  }
+  std::vector<SeriesPoint> Series(uint64_t id, WindowSize size, int64_t from, int64_t to) {
+    auto r = store_->GetSeries(StoryId(id), size, from, to);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : std::vector<SeriesPoint>{};
+  }
+  std::vector<uint64_t> Top(uint64_t author, TopBy by, size_t limit) {
+    auto r = store_->TopStories(AuthorId(author), by, limit);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? Ids(r.value()) : std::vector<uint64_t>{};
+  }
+
+  std::unique_ptr<LiveStore> store_ = NewMemoryLiveStore();
+};
+
+TEST_F(MemoryLiveStoreTest, UnknownStoryIsAbsent) {
+  EXPECT_FALSE(Story(42).has_value());
+  EXPECT_TRUE(Series(42, WindowSize::k5s, 0, INT64_MAX).empty());
+  EXPECT_TRUE(Top(7, TopBy::kViews, 10).empty());
+}
+
+TEST_F(MemoryLiveStoreTest, ApplyWritesAbsoluteValuesNotIncrements) {
+  Apply(StoryWrite(Region::kUs, 1000, 1, 9, Agg(5, 2, 700, 1, 1)));
+  Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3, 900, 1, 2)));
+  auto m = Story(1);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->totals, Agg(7, 3, 900, 1, 2));
+  EXPECT_EQ(m->as_of_ms, 2000);
+  EXPECT_EQ(m->author, AuthorId(9));
+
+  // A replay rewriting the same value converges instead of doubling.
+  Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3, 900, 1, 2)));
+  EXPECT_EQ(Story(1)->totals, Agg(7, 3, 900, 1, 2));
+
+  // A smaller absolute value replaces too (the store never keeps a max).
+  Apply(StoryWrite(Region::kUs, 2500, 1, 9, Agg(4)));
+  EXPECT_EQ(Story(1)->totals, Agg(4));
+}
+
+TEST_F(MemoryLiveStoreTest, RegionsAreSummedAndAsOfIsTheMax) {
+  Apply(StoryWrite(Region::kUs, 3000, 1, 9, Agg(5, 2, 100, 1, 0)));
+  Apply(StoryWrite(Region::kEu, 5000, 1, 9, Agg(3, 1, 50, 0, 2)));
+  Apply(StoryWrite(Region::kApac, 4000, 1, 9, Agg(1, 1, 10, 0, 0)));
+  auto m = Story(1);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->totals, Agg(9, 4, 160, 1, 2));
+  EXPECT_EQ(m->as_of_ms, 5000);
+
+  // Rewriting one region replaces only that region's part.
+  Apply(StoryWrite(Region::kEu, 6000, 1, 9, Agg(4, 2, 60, 0, 2)));
+  m = Story(1);
+  EXPECT_EQ(m->totals, Agg(10, 5, 170, 1, 2));
+  EXPECT_EQ(m->as_of_ms, 6000);
+
+  // An older as_of from another region does not move as_of back.
+  Apply(StoryWrite(Region::kUs, 1000, 1, 9, Agg(5, 2, 100, 1, 0)));
+  EXPECT_EQ(Story(1)->as_of_ms, 6000);
+
+  // Other stories are untouched.
+  EXPECT_FALSE(Story(2).has_value());
+}
+
+TEST_F(MemoryLiveStoreTest, SeriesRangeIsHalfOpenAndAscending) {
+  // Written out of order, in both sizes and for two stories.
+  for (int64_t start : {20'000, 0, 10'000, 5'000, 15'000})
+    Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, start, Agg(static_cast<uint64_t>(start / 5000 + 1)), true));
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k1m, 0, Agg(100), false));
+  Apply(WindowWrite(Region::kUs, 2, WindowSize::k5s, 5'000, Agg(50), true));
+
+  auto pts = Series(1, WindowSize::k5s, 5'000, 20'000);
+  ASSERT_EQ(pts.size(), 3u);  // 5000, 10000, 15000; 20000 excluded
+  EXPECT_EQ(pts[0].start, 5'000);
+  EXPECT_EQ(pts[1].start, 10'000);
+  EXPECT_EQ(pts[2].start, 15'000);
+  EXPECT_EQ(pts[0].agg.views, 2u);
+  EXPECT_EQ(pts[2].agg.views, 4u);
+
+  // from inside a window's span does not include that window.
+  pts = Series(1, WindowSize::k5s, 5'001, 20'001);
+  ASSERT_EQ(pts.size(), 3u);
+  EXPECT_EQ(pts[0].start, 10'000);
+  EXPECT_EQ(pts[2].start, 20'000);
+
+  EXPECT_TRUE(Series(1, WindowSize::k5s, 10'000, 10'000).empty());
+  EXPECT_EQ(Series(1, WindowSize::k5s, 0, INT64_MAX).size(), 5u);
+
+  pts = Series(1, WindowSize::k1m, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg.views, 100u);
+  EXPECT_FALSE(pts[0].final);
+
+  pts = Series(2, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg.views, 50u);
+}
+
+TEST_F(MemoryLiveStoreTest, SeriesSumsRegionsAndIsFinalOnlyWhenEveryRegionIs) {
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(2, 1, 10, 0, 0), true));
+  Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 0, Agg(3, 2, 20, 1, 0), false));
+  auto pts = Series(1, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg, Agg(5, 3, 30, 1, 0));
+  EXPECT_FALSE(pts[0].final);
+
+  Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 0, Agg(4, 2, 25, 1, 0), true));
+  pts = Series(1, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg, Agg(6, 3, 35, 1, 0));  // absolute: the eu part replaced
+  EXPECT_TRUE(pts[0].final);                    // apac contributed nothing, so it does not block
+
+  Apply(WindowWrite(Region::kApac, 1, WindowSize::k5s, 0, Agg(1), false));
+  EXPECT_FALSE(Series(1, WindowSize::k5s, 0, INT64_MAX)[0].final);
+}
+
+TEST_F(MemoryLiveStoreTest, DroppedWindowsRemoveTheRegionsPartThenThePoint) {
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(2), true));
+  Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 0, Agg(3), false));
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 5'000, Agg(7), true));
+
+  PartitionWrite drop;
+  drop.region = Region::kEu;
+  drop.dropped_windows.push_back(WindowKey{StoryId(1), WindowSize::k5s, 0});
+  Apply(drop);
+  auto pts = Series(1, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_EQ(pts[0].agg.views, 2u);  // only the us part left
+  EXPECT_TRUE(pts[0].final);        // the non-final eu part went with it
+
+  drop.region = Region::kUs;
+  Apply(drop);
+  pts = Series(1, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].start, 5'000);
+
+  // Dropping an unknown window, or one of a region that never wrote it, is harmless.
+  drop.dropped_windows = {WindowKey{StoryId(1), WindowSize::k1m, 0}, WindowKey{StoryId(1), WindowSize::k5s, 5'000}};
+  drop.region = Region::kApac;
+  Apply(drop);
+  pts = Series(1, WindowSize::k5s, 0, INT64_MAX);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg.views, 7u);
+}
+
+TEST_F(MemoryLiveStoreTest, TopStoriesPerAuthorOrdersByValueThenIdAndLimits) {
+  Apply(StoryWrite(Region::kUs, 1, 10, 1, Agg(5, 0, 0, 9, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 11, 1, Agg(8, 0, 0, 1, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 12, 1, Agg(5, 0, 0, 3, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 13, 1, Agg(1, 0, 0, 3, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 9, 1, Agg(5, 0, 0, 0, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 20, 2, Agg(100)));  // another author
+  // Region sums count: story 13 reaches 10 views with eu.
+  Apply(StoryWrite(Region::kEu, 1, 13, 1, Agg(9)));
+
+  EXPECT_EQ(Top(1, TopBy::kViews, 10), (std::vector<uint64_t>{13, 11, 9, 10, 12}));
+  EXPECT_EQ(Top(1, TopBy::kViews, 3), (std::vector<uint64_t>{13, 11, 9}));
+  EXPECT_EQ(Top(1, TopBy::kShares, 10), (std::vector<uint64_t>{10, 12, 13, 11, 9}));
+  EXPECT_EQ(Top(1, TopBy::kViews, 0), std::vector<uint64_t>{});
+  EXPECT_EQ(Top(2, TopBy::kViews, 10), std::vector<uint64_t>{20});
+  EXPECT_EQ(Top(3, TopBy::kViews, 10), std::vector<uint64_t>{});
+
+  auto full = store_->TopStories(AuthorId(1), TopBy::kViews, 1);
+  ASSERT_TRUE(full.ok());
+  ASSERT_EQ(full->size(), 1u);
+  EXPECT_EQ(full.value()[0].totals.views, 10u);
+  EXPECT_EQ(full.value()[0].author, AuthorId(1));
+}
+
+TEST_F(MemoryLiveStoreTest, AuthorChangeMovesTheStory) {
+  Apply(StoryWrite(Region::kUs, 1, 10, 1, Agg(5)));
+  Apply(StoryWrite(Region::kUs, 1, 11, 1, Agg(3)));
+  Apply(StoryWrite(Region::kUs, 2, 10, 2, Agg(6)));
+  EXPECT_EQ(Top(1, TopBy::kViews, 10), std::vector<uint64_t>{11});
+  EXPECT_EQ(Top(2, TopBy::kViews, 10), std::vector<uint64_t>{10});
+  EXPECT_EQ(Story(10)->author, AuthorId(2));
+}
+
+TEST_F(MemoryLiveStoreTest, TopStoriesOverallSpansAuthors) {
+  Apply(StoryWrite(Region::kUs, 1, 10, 1, Agg(5, 4)));
+  Apply(StoryWrite(Region::kUs, 1, 20, 2, Agg(7, 1)));
+  Apply(StoryWrite(Region::kEu, 1, 30, 3, Agg(5, 2)));
+  Apply(StoryWrite(Region::kApac, 1, 40, 4, Agg(1, 1)));
+
+  auto top = store_->TopStoriesOverall(TopBy::kViews, 3);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(Ids(*top), (std::vector<uint64_t>{20, 10, 30}));
+  top = store_->TopStoriesOverall(TopBy::kUniqueViewers, 100);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(Ids(*top), (std::vector<uint64_t>{10, 30, 20, 40}));
+}
+
+TEST(LiveStoreNamesTest, ParseAndName) {
+  EXPECT_EQ(ParseWindowSize("5s"), WindowSize::k5s);
+  EXPECT_EQ(ParseWindowSize("1m"), WindowSize::k1m);
+  EXPECT_FALSE(ParseWindowSize("10s").has_value());
+  EXPECT_EQ(WindowName(WindowSize::k1m), "1m");
+  EXPECT_EQ(WindowMs(WindowSize::k1m), 60'000);
+  EXPECT_EQ(ParseTopBy("watch_time_ms"), TopBy::kWatchTime);
+  EXPECT_FALSE(ParseTopBy("likes").has_value());
+  EXPECT_EQ(TopValue(Aggregates{1, 2, 3, 4, 5}, TopBy::kReplies), 5u);
+}
+
+}  // namespace
+}  // namespace watershed::serve

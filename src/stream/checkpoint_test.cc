@@ -1,0 +1,224 @@
+#include "stream/checkpoint.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/fault_injection_fs.h"
+
+namespace watershed::stream {
+namespace {
+
+std::string MakeTempDir() {
+  char tmpl[] = "/tmp/watershed_ckpt_XXXXXX";
+  EXPECT_NE(::mkdtemp(tmpl), nullptr);
+  return tmpl;
+}
+
+Checkpoint Make(uint64_t id, uint64_t offset, std::string state) {
+  Checkpoint c;
+  c.id = id;
+  c.next_offset = LogOffset(offset);
+  c.state = std::move(state);
+  return c;
+}
+
+void ExpectSame(const Checkpoint& got, const Checkpoint& want) {
+  EXPECT_EQ(got.id, want.id);
+  EXPECT_EQ(got.next_offset, want.next_offset);
+  EXPECT_EQ(got.state, want.state);
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A death-test child re-runs the test: it works in its parent's directory.
+    const char* inherited = std::getenv("WATERSHED_TEST_CKPT_DIR");
+    dir_ = inherited != nullptr ? inherited : MakeTempDir();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  // Every file under the checkpoint root, relative names, sorted.
+  std::vector<std::string> Files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_))
+      if (e.is_regular_file()) out.push_back(std::filesystem::relative(e.path(), dir_).string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  std::string ReadRaw(const std::string& path) {
+    auto r = ReadWholeFile(FileSystem::Default(), path);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r.value() : "";
+  }
+  void WriteRaw(const std::string& path, const std::string& data) {
+    ASSERT_TRUE(FileSystem::Default()->RemoveFile(path).ok());
+    auto f = FileSystem::Default()->NewWritableFile(path);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE(f.value()->Append(data).ok());
+    ASSERT_TRUE(f.value()->Close().ok());
+  }
+
+  std::string dir_;
+};
+
+TEST_F(CheckpointTest, SaveLoadRoundTrip) {
+  CheckpointStore store(FileSystem::Default(), dir_);
+  std::string state(10'000, '\0');
+  for (size_t i = 0; i < state.size(); ++i) state[i] = static_cast<char>(i * 7);
+  const Checkpoint c = Make(3, 12345, state);
+  ASSERT_TRUE(store.Save(Region::kEu, 2, c).ok());
+  auto loaded = store.Load(Region::kEu, 2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded.value().has_value());
+  ExpectSame(**loaded, c);
+  // Partitions and regions are separate files.
+  auto other = store.Load(Region::kUs, 2);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other.value().has_value());
+  other = store.Load(Region::kEu, 3);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other.value().has_value());
+  // An empty state is a valid checkpoint too.
+  ASSERT_TRUE(store.Save(Region::kUs, 0, Make(1, 0, "")).ok());
+  auto empty = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(empty.ok() && empty.value().has_value());
+  ExpectSame(**empty, Make(1, 0, ""));
+  EXPECT_EQ(Files(), (std::vector<std::string>{"eu/p002.ckpt", "us/p000.ckpt"}));  // no temp files left
+}
+
+TEST_F(CheckpointTest, MissingCheckpointIsNullopt) {
+  CheckpointStore store(FileSystem::Default(), JoinPath(dir_, "never-created"));
+  auto loaded = store.Load(Region::kApac, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_FALSE(loaded.value().has_value());
+}
+
+TEST_F(CheckpointTest, AnyCorruptByteIsDetected) {
+  CheckpointStore store(FileSystem::Default(), dir_);
+  const Checkpoint c = Make(9, 77, "some processor state bytes");
+  ASSERT_TRUE(store.Save(Region::kUs, 1, c).ok());
+  const std::string path = store.PathOf(Region::kUs, 1);
+  const std::string good = ReadRaw(path);
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] ^= 0x20;
+    WriteRaw(path, bad);
+    auto loaded = store.Load(Region::kUs, 1);
+    ASSERT_FALSE(loaded.ok()) << "flipped byte " << i;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption) << "flipped byte " << i;
+  }
+  WriteRaw(path, good);
+  auto loaded = store.Load(Region::kUs, 1);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  ExpectSame(**loaded, c);
+}
+
+TEST_F(CheckpointTest, TruncatedIsCorruption) {
+  CheckpointStore store(FileSystem::Default(), dir_);
+  ASSERT_TRUE(store.Save(Region::kUs, 1, Make(2, 5, "state")).ok());
+  const std::string path = store.PathOf(Region::kUs, 1);
+  const std::string good = ReadRaw(path);
+  for (size_t len = 0; len < good.size(); ++len) {
+    WriteRaw(path, good.substr(0, len));
+    auto loaded = store.Load(Region::kUs, 1);
+    ASSERT_FALSE(loaded.ok()) << "length " << len;
+    EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption) << "length " << len;
+  }
+  // Extra bytes at the end are corruption too.
+  WriteRaw(path, good + "x");
+  auto loaded = store.Load(Region::kUs, 1);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+}
+
+TEST_F(CheckpointTest, SurvivesPowerLoss) {
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  CheckpointStore store(&fs, dir_);
+  const Checkpoint first = Make(1, 100, std::string(5'000, 'a'));
+  ASSERT_TRUE(store.Save(Region::kUs, 0, first).ok());
+  ASSERT_TRUE(fs.DropUnsyncedData().ok());
+  auto loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded.value().has_value());
+  ExpectSame(**loaded, first);
+
+  // A second Save replaces the first, durably.
+  const Checkpoint second = Make(2, 250, std::string(3'000, 'b'));
+  ASSERT_TRUE(store.Save(Region::kUs, 0, second).ok());
+  ASSERT_TRUE(fs.DropUnsyncedData().ok());
+  loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded.value().has_value());
+  ExpectSame(**loaded, second);
+  EXPECT_EQ(Files(), (std::vector<std::string>{"us/p000.ckpt"}));
+}
+
+TEST_F(CheckpointTest, FailedSaveKeepsPreviousAndLeavesNothingBehind) {
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  CheckpointStore store(&fs, dir_);
+  const Checkpoint first = Make(1, 100, "first");
+  ASSERT_TRUE(store.Save(Region::kUs, 0, first).ok());
+  fs.SetFailWrites(true);
+  Status s = store.Save(Region::kUs, 0, Make(2, 200, "second"));
+  fs.SetFailWrites(false);
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  auto loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  ExpectSame(**loaded, first);
+  EXPECT_EQ(Files(), (std::vector<std::string>{"us/p000.ckpt"}));  // no orphan temp file
+  // And the next Save works.
+  ASSERT_TRUE(store.Save(Region::kUs, 0, Make(3, 300, "third")).ok());
+  loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  ExpectSame(**loaded, Make(3, 300, "third"));
+}
+
+// A kill -9 at each crash point leaves either the old or the new checkpoint.
+// The death-test child re-runs the whole test, so the directory is handed to
+// it through the environment (see SetUp).
+void CrashAt(const char* point, const std::string& dir, bool expect_new) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const bool child = std::getenv("WATERSHED_TEST_CKPT_DIR") != nullptr;
+  CheckpointStore store(FileSystem::Default(), dir);
+  const Checkpoint first = Make(1, 10, "old state");
+  const Checkpoint second = Make(2, 20, "new state");
+  if (!child) {
+    ASSERT_TRUE(store.Save(Region::kUs, 0, first).ok());
+    ::setenv("WATERSHED_TEST_CKPT_DIR", dir.c_str(), 1);
+  }
+  EXPECT_EXIT(
+      {
+        ::setenv("WATERSHED_CRASH_POINT", point, 1);
+        store.Save(Region::kUs, 0, second).IgnoreError();
+        std::_Exit(0);  // the crash point did not fire
+      },
+      ::testing::ExitedWithCode(137), "");
+  ::unsetenv("WATERSHED_TEST_CKPT_DIR");
+  auto loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded.value().has_value());
+  ExpectSame(**loaded, expect_new ? second : first);
+  // Recovery goes on: the next Save succeeds and replaces whatever is there.
+  ASSERT_TRUE(store.Save(Region::kUs, 0, Make(3, 30, "after")).ok());
+  loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  EXPECT_EQ(loaded.value()->id, 3u);
+}
+
+TEST_F(CheckpointTest, CrashAfterTempSyncKeepsOld) {
+  CrashAt("checkpoint.after_temp_sync", dir_, false);
+  EXPECT_EQ(Files(), (std::vector<std::string>{"us/p000.ckpt"}));
+}
+
+TEST_F(CheckpointTest, CrashAfterRenameHasNew) { CrashAt("checkpoint.after_rename", dir_, true); }
+
+}  // namespace
+}  // namespace watershed::stream

@@ -1,0 +1,462 @@
+#include "stream/partition_processor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "workload/generator.h"
+#include "workload/truth.h"
+
+namespace watershed::stream {
+namespace {
+
+using serve::WindowSize;
+
+constexpr uint32_t kPartitions = 4;
+constexpr uint32_t kPartition = 1;
+constexpr int64_t kAppendBase = 1'700'000'000'000;
+
+Event MakeEvent(uint64_t n, uint64_t story, int64_t t, EventType type = EventType::kView, uint64_t viewer = 1,
+                uint32_t watch = 100) {
+  Event e;
+  e.event_id = EventId::FromHiLo(0xabcd, n);
+  e.type = type;
+  e.story_id = StoryId(story);
+  e.author_id = AuthorId(story * 10);
+  e.viewer_id = ViewerId(viewer);
+  e.event_time = EventTimeMs(t);
+  e.watch_ms = type == EventType::kView ? watch : 0;
+  e.region = Region::kUs;
+  return e;
+}
+
+// Log records for `events` at offsets 0.., 10 ms of append time apart.
+std::vector<log::LogRecord> ToRecords(const std::vector<Event>& events) {
+  std::vector<log::LogRecord> records;
+  records.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i)
+    records.push_back({LogOffset(i), AppendTimeMs(kAppendBase + static_cast<int64_t>(i) * 10), events[i]});
+  return records;
+}
+
+// The events of (us, kPartition) from a generated workload, in generation
+// order, with repeats of earlier events (client retries) mixed in.
+std::vector<Event> PartitionEvents(uint64_t seed, size_t generated) {
+  workload::WorkloadOptions w;
+  w.seed = seed;
+  w.stories = 300;
+  w.viewers = 20'000;
+  w.event_time_rate = 200;  // 400 s of event time for 80k events: many windows close
+  w.late_fraction = 0.03;
+  workload::Generator gen(w);
+  std::mt19937_64 rng(seed);
+  std::vector<Event> out;
+  for (size_t i = 0; i < generated; ++i) {
+    Event e = gen.Next();
+    if (e.region != Region::kUs || PartitionOf(e.story_id, kPartitions) != kPartition) continue;
+    out.push_back(e);
+    if (rng() % 20 == 0) {  // a recent repeat
+      out.push_back(out[out.size() - 1 - rng() % std::min<size_t>(out.size(), 50)]);
+    } else if (rng() % 50 == 0) {  // a repeat of an event whose windows are likely closed by now
+      out.push_back(out[out.size() - 1 - rng() % std::min<size_t>(out.size(), 3'000)]);
+    }
+  }
+  return out;
+}
+
+using Key = std::tuple<uint64_t, int64_t, int64_t>;  // story, size ms, start
+struct StoreModel {
+  std::map<uint64_t, std::pair<uint64_t, serve::Aggregates>> stories;
+  std::map<Key, std::pair<serve::Aggregates, bool>> windows;
+  bool operator==(const StoreModel&) const = default;
+
+  // Absolute values overwrite, as the live store does.
+  void Apply(const serve::PartitionWrite& w) {
+    for (const auto& s : w.stories) stories[s.story.value] = {s.author.value, s.totals};
+    for (const auto& u : w.windows)
+      windows[{u.key.story.value, serve::WindowMs(u.key.size), u.key.start}] = {u.agg, u.final};
+    for (const auto& k : w.dropped_windows) windows.erase({k.story.value, serve::WindowMs(k.size), k.start});
+  }
+};
+
+StoreModel FromWrite(const serve::PartitionWrite& w) {
+  StoreModel m;
+  for (const auto& s : w.stories) EXPECT_TRUE(m.stories.emplace(s.story.value, std::pair(s.author.value, s.totals)).second);
+  for (const auto& u : w.windows)
+    EXPECT_TRUE(m.windows.emplace(Key{u.key.story.value, serve::WindowMs(u.key.size), u.key.start},
+                                  std::pair(u.agg, u.final))
+                    .second);
+  return m;
+}
+
+serve::Aggregates Convert(const workload::Aggregates& a) {
+  return {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies};
+}
+
+StoreModel FromTruth(const workload::Truth& t) {
+  StoreModel m;
+  for (const auto& [id, s] : t.stories) m.stories[id] = {s.author_id, Convert(s.totals)};
+  for (const auto& [key, w] : t.windows) m.windows[key] = {Convert(w.agg), w.final};
+  return m;
+}
+
+workload::Truth TruthOf(const std::vector<Event>& events) {
+  workload::TruthOptions o;
+  o.partitions = kPartitions;
+  workload::TruthBuilder b(o);
+  for (const Event& e : events) b.Add(e);
+  return b.Finish();
+}
+
+// First difference between two models, for readable failures.
+std::string Diff(const StoreModel& got, const StoreModel& want) {
+  if (got.stories.size() != want.stories.size())
+    return "story count " + std::to_string(got.stories.size()) + " vs " + std::to_string(want.stories.size());
+  for (const auto& [id, s] : want.stories) {
+    auto it = got.stories.find(id);
+    if (it == got.stories.end()) return "missing story " + std::to_string(id);
+    if (it->second != s)
+      return "story " + std::to_string(id) + " views " + std::to_string(it->second.second.views) + " vs " +
+             std::to_string(s.second.views) + " uv " + std::to_string(it->second.second.unique_viewers) + " vs " +
+             std::to_string(s.second.unique_viewers);
+  }
+  if (got.windows.size() != want.windows.size())
+    return "window count " + std::to_string(got.windows.size()) + " vs " + std::to_string(want.windows.size());
+  for (const auto& [k, w] : want.windows) {
+    auto it = got.windows.find(k);
+    const std::string name = std::to_string(std::get<0>(k)) + "/" + std::to_string(std::get<1>(k)) + "/" +
+                             std::to_string(std::get<2>(k));
+    if (it == got.windows.end()) return "missing window " + name;
+    if (it->second.first != w.first) return "window " + name + " aggregates differ";
+    if (it->second.second != w.second) return "window " + name + " final " + std::to_string(it->second.second);
+  }
+  return "";
+}
+
+class PartitionProcessorTest : public ::testing::Test {
+ protected:
+  PartitionProcessor NewProcessor() { return PartitionProcessor(Region::kUs, kPartition, options_); }
+  ProcessorOptions options_;
+};
+
+// The exactly-once test: duplicates, out-of-order and late events, compared
+// with the independent ground truth.
+TEST_F(PartitionProcessorTest, MatchesGroundTruth) {
+  const std::vector<Event> events = PartitionEvents(7, 80'000);
+  const workload::Truth truth = TruthOf(events);
+  ASSERT_GT(events.size(), 5'000u);
+  // The workload must exercise every path.
+  ASSERT_GT(truth.duplicates, 100u);
+  ASSERT_GT(truth.late_5s, 20u);
+  ASSERT_GT(truth.late_1m, 5u);
+  size_t finals = 0;
+  for (const auto& [k, w] : truth.windows) finals += w.final;
+  ASSERT_GT(finals, 100u);
+  ASSERT_LT(finals, truth.windows.size());
+
+  PartitionProcessor p = NewProcessor();
+  StoreModel incremental;
+  serve::PartitionWrite write;
+  size_t i = 0;
+  for (const auto& r : ToRecords(events)) {
+    p.Process(r);
+    if (++i % 500 == 0) {
+      p.TakeWrite(&write);
+      EXPECT_EQ(write.partition, kPartition);
+      EXPECT_EQ(write.as_of_ms, r.append_time.value);
+      incremental.Apply(write);
+    }
+  }
+  p.TakeWrite(&write);
+  incremental.Apply(write);
+
+  EXPECT_EQ(p.next_offset(), LogOffset(events.size()));
+  EXPECT_EQ(p.counters().records, events.size());
+  EXPECT_EQ(p.counters().duplicates, truth.duplicates);
+  EXPECT_EQ(p.counters().late[0], truth.late_5s);
+  EXPECT_EQ(p.counters().late[1], truth.late_1m);
+
+  serve::PartitionWrite full;
+  p.FullWrite(&full);
+  const StoreModel want = FromTruth(truth);
+  const StoreModel got = FromWrite(full);
+  EXPECT_EQ(Diff(got, want), "");
+  EXPECT_TRUE(got == want);
+  // The incremental writes, applied in order, converge to the same values.
+  EXPECT_EQ(Diff(incremental, want), "");
+}
+
+// Determinism: a checkpoint/restore anywhere, and TakeWrite at any cadence,
+// give the same state and the same output as one uninterrupted run.
+TEST_F(PartitionProcessorTest, CheckpointRestoreIsDeterministic) {
+  const std::vector<Event> events = PartitionEvents(11, 40'000);
+  const std::vector<log::LogRecord> records = ToRecords(events);
+  const size_t n = records.size();
+  ASSERT_GT(n, 2'000u);
+
+  PartitionProcessor whole = NewProcessor();
+  for (const auto& r : records) whole.Process(r);
+  serve::PartitionWrite whole_write;
+  whole.FullWrite(&whole_write);
+  std::string whole_state;
+  whole.Serialize(&whole_state);
+  const StoreModel want = FromWrite(whole_write);
+  EXPECT_EQ(Diff(want, FromTruth(TruthOf(events))), "");
+
+  struct Variant {
+    size_t split, chunk;
+    bool take_before_checkpoint;
+  };
+  const Variant variants[] = {{0, 97, false},     {1, 1, true},          {n / 3, 97, false}, {n / 3, n, true},
+                              {n / 2, 1, false},  {n / 2, 97, true},     {2 * n / 3, 1, true},
+                              {2 * n / 3, 500, false}, {n - 1, n, false}, {n, 97, true}};
+  for (const auto& [split, chunk, take_before_checkpoint] : variants) {
+    {
+      {
+        SCOPED_TRACE("split " + std::to_string(split) + " chunk " + std::to_string(chunk) +
+                     (take_before_checkpoint ? " take" : ""));
+        StoreModel store;
+        serve::PartitionWrite w;
+        PartitionProcessor first = NewProcessor();
+        for (size_t i = 0; i < split; ++i) {
+          first.Process(records[i]);
+          if ((i + 1) % chunk == 0) {
+            first.TakeWrite(&w);
+            store.Apply(w);
+          }
+        }
+        if (take_before_checkpoint) {
+          first.TakeWrite(&w);
+          store.Apply(w);
+        }
+        std::string checkpoint;
+        first.Serialize(&checkpoint);
+
+        PartitionProcessor second = NewProcessor();
+        ASSERT_TRUE(second.Restore(checkpoint).ok());
+        EXPECT_EQ(second.next_offset(), LogOffset(split));
+        std::string again;
+        second.Serialize(&again);
+        EXPECT_TRUE(again == checkpoint) << "re-serialized state differs";  // restore loses nothing
+        // A restarted runner rewrites everything the checkpoint holds.
+        second.FullWrite(&w);
+        store.Apply(w);
+        for (size_t i = split; i < n; ++i) {
+          second.Process(records[i]);
+          if ((i + 1) % chunk == 0) {
+            second.TakeWrite(&w);
+            store.Apply(w);
+          }
+        }
+        second.TakeWrite(&w);
+        store.Apply(w);
+        serve::PartitionWrite full;
+        second.FullWrite(&full);
+        std::string state;
+        second.Serialize(&state);
+        EXPECT_TRUE(state == whole_state) << "state differs from the uninterrupted run";
+        EXPECT_EQ(Diff(FromWrite(full), want), "");
+        EXPECT_EQ(Diff(store, want), "");
+        EXPECT_EQ(second.counters().records, whole.counters().records);
+        EXPECT_EQ(second.counters().duplicates, whole.counters().duplicates);
+        EXPECT_EQ(second.watermark(), whole.watermark());
+      }
+    }
+  }
+}
+
+TEST_F(PartitionProcessorTest, LateEventsCountInTotalsButNotWindows) {
+  PartitionProcessor p = NewProcessor();
+  // W = 200000 - 5000 = 195000 after the first event.
+  const std::vector<Event> events = {
+      MakeEvent(1, 5, 200'000, EventType::kView, 1, 1000),
+      MakeEvent(2, 5, 100'000, EventType::kView, 2, 20),   // 5 s closes 165000, 1 m closes 180000: late for both
+      MakeEvent(3, 5, 130'000, EventType::kShare, 3),      // 5 s closes 195000 (= W: late), 1 m closes 240000
+      MakeEvent(4, 5, 194'999, EventType::kReply, 4),      // 5 s [190000,195000) closes 255000: on time
+  };
+  for (const auto& r : ToRecords(events)) p.Process(r);
+  EXPECT_EQ(p.counters().late[0], 2u);
+  EXPECT_EQ(p.counters().late[1], 1u);
+  EXPECT_EQ(p.watermark(), 195'000);
+
+  serve::PartitionWrite full;
+  p.FullWrite(&full);
+  ASSERT_EQ(full.stories.size(), 1u);
+  const serve::Aggregates& totals = full.stories[0].totals;
+  EXPECT_EQ(totals.views, 2u);
+  EXPECT_EQ(totals.unique_viewers, 2u);
+  EXPECT_EQ(totals.watch_time_ms, 1020u);
+  EXPECT_EQ(totals.shares, 1u);
+  EXPECT_EQ(totals.replies, 1u);
+  EXPECT_EQ(full.stories[0].author, AuthorId(50));
+
+  std::map<std::pair<WindowSize, int64_t>, serve::Aggregates> windows;
+  for (const auto& w : full.windows) windows[{w.key.size, w.key.start}] = w.agg;
+  std::map<std::pair<WindowSize, int64_t>, serve::Aggregates> want;
+  want[{WindowSize::k5s, 200'000}] = {1, 1, 1000, 0, 0};
+  want[{WindowSize::k1m, 180'000}] = {1, 1, 1000, 0, 1};  // the view and the reply (194999)
+  want[{WindowSize::k1m, 120'000}] = {0, 0, 0, 1, 0};     // the share: late for 5 s, not for 1 m
+  want[{WindowSize::k5s, 190'000}] = {0, 0, 0, 0, 1};
+  EXPECT_EQ(windows, want);
+  // Nothing was added to the windows the late events would have gone to.
+  EXPECT_EQ(windows.count({WindowSize::k5s, 100'000}), 0u);
+  EXPECT_EQ(windows.count({WindowSize::k1m, 60'000}), 0u);
+  EXPECT_EQ(windows.count({WindowSize::k5s, 130'000}), 0u);
+}
+
+// (size, start) -> final, for the windows in a write.
+std::map<std::pair<WindowSize, int64_t>, bool> Finals(const serve::PartitionWrite& w) {
+  std::map<std::pair<WindowSize, int64_t>, bool> out;
+  for (const auto& u : w.windows) out[{u.key.size, u.key.start}] = u.final;
+  return out;
+}
+
+TEST_F(PartitionProcessorTest, WindowFinalExactlyWhenWatermarkReachesBound) {
+  PartitionProcessor p = NewProcessor();
+  uint64_t n = 0;
+  int64_t append = kAppendBase;
+  auto feed = [&](uint64_t story, int64_t t) {
+    p.Process({LogOffset(n), AppendTimeMs(append), MakeEvent(n, story, t)});
+    ++n;
+    append += 10;
+  };
+  serve::PartitionWrite w;
+  feed(1, 0);  // windows [0,5000) final at W >= 65000, [0,60000) at W >= 120000
+  p.TakeWrite(&w);
+  EXPECT_EQ(Finals(w), (std::map<std::pair<WindowSize, int64_t>, bool>{{{WindowSize::k5s, 0}, false},
+                                                                         {{WindowSize::k1m, 0}, false}}));
+  EXPECT_EQ(p.open_windows(), 2u);
+
+  feed(2, 69'999);  // W = 64999: one short
+  p.TakeWrite(&w);
+  EXPECT_EQ(Finals(w).count({WindowSize::k5s, 0}), 0u);  // unchanged, not rewritten
+  EXPECT_EQ(p.open_windows(), 4u);
+
+  feed(2, 70'000);  // W = 65000: the 5 s window is final, the 1 m window not
+  p.TakeWrite(&w);
+  auto f = Finals(w);
+  ASSERT_EQ(f.count({WindowSize::k5s, 0}), 1u);
+  EXPECT_TRUE((f[{WindowSize::k5s, 0}]));
+  EXPECT_EQ(f.count({WindowSize::k1m, 0}), 0u);
+  // A late event for the closed window does not reopen it.
+  feed(1, 4'000);
+  EXPECT_EQ(p.counters().late[0], 1u);
+  EXPECT_EQ(p.counters().late[1], 0u);
+
+  feed(2, 124'999);  // W = 119999
+  p.TakeWrite(&w);
+  f = Finals(w);
+  EXPECT_FALSE((f.count({WindowSize::k1m, 0}) && f[{WindowSize::k1m, 0}]));
+  feed(2, 125'000);  // W = 120000
+  p.TakeWrite(&w);
+  f = Finals(w);
+  ASSERT_EQ(f.count({WindowSize::k1m, 0}), 1u);
+  EXPECT_TRUE((f[{WindowSize::k1m, 0}]));
+
+  serve::PartitionWrite full;
+  p.FullWrite(&full);
+  for (const auto& u : full.windows) {
+    const int64_t bound = u.key.start + serve::WindowMs(u.key.size) + options_.allowed_lateness_ms;
+    EXPECT_EQ(u.final, p.watermark() >= bound) << u.key.start;
+  }
+}
+
+TEST_F(PartitionProcessorTest, RetentionDropsClosedWindows) {
+  options_.retention_5s_ms = 100'000;  // 5 s window [0,5000) dropped at W >= 105000
+  options_.retention_1m_ms = 200'000;  // 1 m window [0,60000) dropped at W >= 260000
+  PartitionProcessor p = NewProcessor();
+  uint64_t n = 0;
+  auto feed = [&](PartitionProcessor& proc, int64_t t) {
+    proc.Process({LogOffset(n), AppendTimeMs(kAppendBase + static_cast<int64_t>(n)), MakeEvent(n, 3, t)});
+    ++n;
+  };
+  serve::PartitionWrite w;
+  feed(p, 1'000);
+  feed(p, 70'000);  // W = 65000: [0,5000) final
+  p.TakeWrite(&w);
+  EXPECT_TRUE(w.dropped_windows.empty());
+
+  std::string checkpoint;
+  p.Serialize(&checkpoint);
+  PartitionProcessor restored = NewProcessor();
+  ASSERT_TRUE(restored.Restore(checkpoint).ok());
+
+  for (PartitionProcessor* proc : {&p, &restored}) {
+    const uint64_t n0 = n;
+    feed(*proc, 109'999);  // W = 104999
+    proc->TakeWrite(&w);
+    EXPECT_TRUE(w.dropped_windows.empty());
+    feed(*proc, 110'000);  // W = 105000
+    proc->TakeWrite(&w);
+    ASSERT_EQ(w.dropped_windows.size(), 1u);
+    EXPECT_EQ(w.dropped_windows[0], (serve::WindowKey{StoryId(3), WindowSize::k5s, 0}));
+    for (const auto& u : w.windows) EXPECT_NE(u.key, w.dropped_windows[0]);
+    serve::PartitionWrite full;
+    proc->FullWrite(&full);
+    EXPECT_TRUE(full.dropped_windows.empty());  // reported once
+    bool has_5s_0 = false, has_1m_0 = false;
+    for (const auto& u : full.windows) {
+      has_5s_0 |= u.key.size == WindowSize::k5s && u.key.start == 0;
+      has_1m_0 |= u.key.size == WindowSize::k1m && u.key.start == 0;
+    }
+    EXPECT_FALSE(has_5s_0);
+    EXPECT_TRUE(has_1m_0);
+    // Totals are never dropped.
+    ASSERT_EQ(full.stories.size(), 1u);
+    EXPECT_EQ(full.stories[0].totals.views, 4u);
+
+    feed(*proc, 265'000);  // W = 260000: the 1 m window goes too (and the 5 s ones before 155000)
+    proc->TakeWrite(&w);
+    bool dropped_1m_0 = false;
+    for (const auto& k : w.dropped_windows) dropped_1m_0 |= k == serve::WindowKey{StoryId(3), WindowSize::k1m, 0};
+    EXPECT_TRUE(dropped_1m_0);
+    n = n0;  // the second processor gets the same records
+  }
+  std::string a, b;
+  p.Serialize(&a);
+  restored.Serialize(&b);
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(PartitionProcessorTest, RestoreRejectsCorruptState) {
+  PartitionProcessor p = NewProcessor();
+  const std::vector<Event> events = {
+      MakeEvent(1, 5, 10'000, EventType::kView, 1),  MakeEvent(2, 5, 11'000, EventType::kView, 2),
+      MakeEvent(3, 6, 90'000, EventType::kShare, 3), MakeEvent(1, 5, 10'000, EventType::kView, 1),
+      MakeEvent(4, 7, 12'000, EventType::kView, 0),  MakeEvent(5, 6, 150'000, EventType::kReply, 9),
+  };
+  for (const auto& r : ToRecords(events)) p.Process(r);
+  serve::PartitionWrite w;
+  p.TakeWrite(&w);
+  std::string state;
+  p.Serialize(&state);
+  {
+    PartitionProcessor ok = NewProcessor();
+    ASSERT_TRUE(ok.Restore(state).ok());
+  }
+  // Every truncation is detected.
+  for (size_t len = 0; len < state.size(); ++len) {
+    PartitionProcessor q = NewProcessor();
+    Status s = q.Restore(std::string_view(state.data(), len));
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << "truncated to " << len << " of " << state.size();
+  }
+  // Trailing bytes, a wrong magic, an unknown version.
+  for (auto mutate : {+[](std::string& s) { s += '\0'; }, +[](std::string& s) { s[0] ^= 0x01; },
+                      +[](std::string& s) { s[3] ^= 0x40; }, +[](std::string& s) { s[4] ^= 0x01; }}) {
+    std::string bad = state;
+    mutate(bad);
+    PartitionProcessor q = NewProcessor();
+    EXPECT_EQ(q.Restore(bad).code(), StatusCode::kCorruption);
+  }
+  PartitionProcessor q = NewProcessor();
+  EXPECT_EQ(q.Restore("").code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace watershed::stream
