@@ -19,7 +19,7 @@ wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v1/status" 
 # CPU seconds (user+sys) and peak RSS of a process, from /proc.
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"; }
 rss_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
-rate_of() { sed -n 's/.*acknowledged in .* (\([0-9]*\) events\/s).*/\1/p'; }
+rate_of() { sed -n "s/.* in [0-9.]* s (\([0-9]*\) events\/s).*/\1/p"; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "# e2e ingest: $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\""

@@ -4,13 +4,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "core/testing/temp_dir.h"
+
 namespace watershed::app {
 namespace {
+
+using ::watershed::testing::TempDir;
 
 // Every environment variable Config reads, so a developer's shell cannot
 // leak into the tests.
@@ -28,18 +31,13 @@ class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const auto& n : AllEnvNames()) ::unsetenv(n.c_str());
-    char tmpl[] = "/tmp/watershed_config_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
   }
   void TearDown() override {
     for (const auto& n : AllEnvNames()) ::unsetenv(n.c_str());
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   std::string WriteFile(const std::string& name, const std::string& text) {
-    std::string path = dir_ + "/" + name;
+    std::string path = dir_.Path(name);
     std::ofstream(path) << text;
     return path;
   }
@@ -67,7 +65,7 @@ class ConfigTest : public ::testing::Test {
     return Parse("max-body", value, [](const Config& c, const std::string& k) { return c.GetBytes(k); });
   }
 
-  std::string dir_;
+  TempDir dir_{"config_test"};
 };
 
 TEST_F(ConfigTest, DefaultsCoverEveryKey) {
@@ -170,7 +168,7 @@ TEST_F(ConfigTest, MalformedArguments) {
 }
 
 TEST_F(ConfigTest, MissingConfigFileIsAnError) {
-  std::string missing = dir_ + "/does-not-exist.conf";
+  std::string missing = dir_.Path("does-not-exist.conf");
   Status s = LoadError({"--config", missing});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find(missing), std::string::npos) << s.message();

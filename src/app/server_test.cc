@@ -19,9 +19,12 @@
 #include "app/config.h"
 #include "app/http_client.h"
 #include "core/event_codec.h"
+#include "core/testing/temp_dir.h"
 
 namespace watershed::app {
 namespace {
+
+using ::watershed::testing::TempDir;
 
 struct Expected {
   uint64_t views = 0, watch_time_ms = 0, shares = 0, replies = 0;
@@ -38,18 +41,11 @@ class ServerTest : public ::testing::Test {
       for (const char* c = k.name; *c; ++c) env.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
       ::unsetenv(env.c_str());
     }
-    char tmpl[] = "/tmp/watershed_server_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--data-dir",   dir_,       "--port",      "0",
-                                     "--fsync",      "always",   "--checkpoint-interval", "100ms",
+    std::vector<std::string> args = {"--data-dir",   dir_.path(), "--port",      "0",
+                                     "--fsync",      "always",    "--checkpoint-interval", "100ms",
                                      "--partitions", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto config = Config::Load(ServeConfigKeys(), args);
@@ -161,7 +157,7 @@ class ServerTest : public ::testing::Test {
 
   static constexpr uint64_t kStories = 5;
   static constexpr int kPerBatch = 40;
-  std::string dir_;
+  TempDir dir_{"server_test"};
   int64_t now_ms_ = Clock::Real()->NowMs();
 };
 
@@ -223,7 +219,7 @@ TEST_F(ServerTest, IngestRestartAndRetry) {
 
   // Without checkpoints, the processors replay the whole log, duplicate
   // batch included, and arrive at the same answers.
-  std::filesystem::remove_all(dir_ + "/checkpoints");
+  std::filesystem::remove_all(dir_.Path("checkpoints"));
   {
     auto server = StartServer();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
@@ -238,7 +234,7 @@ TEST_F(ServerTest, IngestRestartAndRetry) {
 TEST_F(ServerTest, RestoreFromAnOlderCheckpointReplaysTheLogTail) {
   // Keep a copy of the checkpoints taken after batch 0 only, as a crash
   // right after them would leave; batch 1 then exists only in the log.
-  const std::string checkpoints = dir_ + "/checkpoints", saved = dir_ + "/checkpoints-after-batch-0";
+  const std::string checkpoints = dir_.Path("checkpoints"), saved = dir_.Path("checkpoints-after-batch-0");
   std::map<uint64_t, std::string> before;
   {
     auto server = StartServer();
@@ -310,7 +306,7 @@ TEST_F(ServerTest, BadConfigurationFailsToStart) {
   // A port already taken is an error, not a crash.
   auto first = StartServer();
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  std::string other = dir_ + "/other";
+  std::string other = dir_.Path("other");
   auto config = Config::Load(ServeConfigKeys(), {"--data-dir", other, "--port", std::to_string((*first)->port()),
                                                  "--partitions", "2"});
   ASSERT_TRUE(config.ok());

@@ -1,42 +1,34 @@
 #include "core/fault_injection_fs.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <string>
+
+#include "core/testing/temp_dir.h"
 
 namespace watershed {
 namespace {
 
+using ::watershed::testing::TempDir;
+
 class FaultInjectionFsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/watershed_fifs_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::string Path(const std::string& name) const { return JoinPath(dir_, name); }
+  std::string Path(const std::string& name) const { return dir_.Path(name); }
   std::string Read(const std::string& name) {
     auto r = ReadWholeFile(FileSystem::Default(), Path(name));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r.value() : std::string();
   }
   std::vector<std::string> Entries() {
-    auto r = fs_.ListDir(dir_);
+    auto r = fs_.ListDir(dir_.path());
     EXPECT_TRUE(r.ok());
     std::vector<std::string> names = r.ok() ? r.value() : std::vector<std::string>{};
     std::sort(names.begin(), names.end());
     return names;
   }
 
-  std::string dir_;
+  TempDir dir_{"fifs"};
   FaultInjectionFileSystem fs_{FileSystem::Default()};
 };
 

@@ -18,7 +18,6 @@
 #include <cerrno>
 #include <cstring>
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -26,13 +25,15 @@
 #include <vector>
 
 #include "core/event_codec.h"
-#include "core/file_system.h"
+#include "core/testing/temp_dir.h"
 #include "gateway/http_server.h"
 #include "log/embedded_log.h"
 #include "serve/live_store.h"
 
 namespace watershed::gateway {
 namespace {
+
+using ::watershed::testing::TempDir;
 
 constexpr uint64_t kBodyLimit = 64 << 10;
 // Bounds every blocking socket call of the tests, so a server bug fails a
@@ -241,12 +242,9 @@ Event MakeEvent(uint64_t n, Region region, int64_t now_ms) {
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/watershed_api_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     for (int r = 0; r < kRegionCount; ++r) {
       log::EmbeddedLogOptions o;
-      o.dir = JoinPath(dir_, RegionName(static_cast<Region>(r)));
+      o.dir = dir_.Path(RegionName(static_cast<Region>(r)));
       o.partitions = 2;
       o.fsync = log::FsyncPolicy::kNever;
       auto l = log::EmbeddedLog::Open(o);
@@ -298,8 +296,6 @@ class ApiTest : public ::testing::Test {
     if (server_) server_->Stop();
     for (auto& l : logs_)
       if (l) l->Close();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   // One request on a fresh connection.
@@ -360,7 +356,7 @@ class ApiTest : public ::testing::Test {
 
   void Apply(const serve::PartitionWrite& w) { ASSERT_TRUE(store_->Apply(w).ok()); }
 
-  std::string dir_;
+  TempDir dir_{"api_test"};  // declared first: removed after the logs and server
   int64_t now_ms_ = Clock::Real()->NowMs();
   std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
   std::unique_ptr<serve::LiveStore> store_;

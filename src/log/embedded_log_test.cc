@@ -1,7 +1,6 @@
 #include "log/embedded_log.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,10 +17,13 @@
 
 #include "core/event_codec.h"
 #include "core/fault_injection_fs.h"
+#include "core/testing/temp_dir.h"
 #include "log/log_format.h"
 
 namespace watershed::log {
 namespace {
+
+using ::watershed::testing::TempDir;
 
 constexpr int64_t kT0 = 1'700'000'000'000;
 
@@ -141,19 +143,9 @@ class FlakyFileSystem : public FileSystem {
 
 class EmbeddedLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/watershed_log_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   EmbeddedLogOptions Options(uint32_t partitions = 1) {
     EmbeddedLogOptions o;
-    o.dir = JoinPath(dir_, "eu");
+    o.dir = dir_.Path("eu");
     o.partitions = partitions;
     o.clock = &clock_;
     return o;
@@ -166,7 +158,7 @@ class EmbeddedLogTest : public ::testing::Test {
   std::string PartitionDir(uint32_t p) const {
     char name[16];
     std::snprintf(name, sizeof name, "p%03u", p);
-    return JoinPath(JoinPath(dir_, "eu"), name);
+    return JoinPath(dir_.Path("eu"), name);
   }
   // Segment file names of the partition, sorted.
   std::vector<std::string> Segments(uint32_t p) const {
@@ -178,7 +170,7 @@ class EmbeddedLogTest : public ::testing::Test {
   std::string LastSegmentPath(uint32_t p) const { return JoinPath(PartitionDir(p), Segments(p).back()); }
   static uint64_t FileSize(const std::string& path) { return std::filesystem::file_size(path); }
 
-  std::string dir_;
+  TempDir dir_{"log"};
   ManualClock clock_{kT0};
 };
 

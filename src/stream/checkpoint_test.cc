@@ -6,19 +6,17 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/fault_injection_fs.h"
+#include "core/testing/temp_dir.h"
 
 namespace watershed::stream {
 namespace {
 
-std::string MakeTempDir() {
-  char tmpl[] = "/tmp/watershed_ckpt_XXXXXX";
-  EXPECT_NE(::mkdtemp(tmpl), nullptr);
-  return tmpl;
-}
+using ::watershed::testing::TempDir;
 
 Checkpoint Make(uint64_t id, uint64_t offset, std::string state) {
   Checkpoint c;
@@ -37,13 +35,10 @@ void ExpectSame(const Checkpoint& got, const Checkpoint& want) {
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // A death-test child re-runs the test: it works in its parent's directory.
+    // A death-test child re-runs the test: it works in its parent's
+    // directory, which the parent owns and removes.
     const char* inherited = std::getenv("WATERSHED_TEST_CKPT_DIR");
-    dir_ = inherited != nullptr ? inherited : MakeTempDir();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    dir_ = inherited != nullptr ? inherited : own_dir_.emplace("ckpt").path();
   }
   // Every file under the checkpoint root, relative names, sorted.
   std::vector<std::string> Files() const {
@@ -66,6 +61,7 @@ class CheckpointTest : public ::testing::Test {
     ASSERT_TRUE(f.value()->Close().ok());
   }
 
+  std::optional<TempDir> own_dir_;  // unset in a death-test child
   std::string dir_;
 };
 

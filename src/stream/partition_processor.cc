@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x4b435357;  // "WSCK"
 constexpr uint32_t kStateVersion = 1;
+constexpr int64_t kMaxWindowStart = int64_t{1} << 52;  // year 142,000: far beyond any valid event_time
 
 void Count(const Event& e, Aggregates* a) {
   switch (e.type) {
@@ -80,9 +81,25 @@ void PartitionProcessor::MarkDirty(const WindowKey& key, Window& w) {
 }
 
 void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records) {
-  constexpr size_t kAhead = 8;
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (i + kAhead < records.size()) dedup_.Prefetch(records[i + kAhead].event.event_id);
+  // Three stages, each needing what the one before brought into cache.
+  constexpr size_t kIndex = 8, kStory = 5, kViewers = 2;
+  const size_t n = records.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kIndex < n) {
+      dedup_.Prefetch(records[i + kIndex].event.event_id);
+      stories_.Prefetch(records[i + kIndex].event.story_id.value);
+    }
+    if (i + kStory < n) {
+      if (const Story* s = stories_.Find(records[i + kStory].event.story_id.value)) __builtin_prefetch(&s->viewers);
+    }
+    if (i + kViewers < n) {
+      const Event& e = records[i + kViewers].event;
+      if (const Story* s = stories_.Find(e.story_id.value)) {
+        s->viewers.Prefetch(e.viewer_id.value);
+        for (int size = 0; size < serve::kWindowSizeCount; ++size)
+          if (s->recent[size] != nullptr) s->recent[size]->viewers.Prefetch(e.viewer_id.value);
+      }
+    }
     Process(records[i]);
   }
 }
@@ -97,8 +114,8 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
     return;
   }
   const uint64_t id = e.story_id.value;
-  auto [it, fresh] = stories_.try_emplace(id);
-  Story& story = it->second;
+  auto [story_ptr, fresh] = stories_.FindOrInsert(id);
+  Story& story = *story_ptr;
   if (fresh) story.author = e.author_id;
   Count(e, &story.totals);
   const bool view = e.type == EventType::kView;
@@ -114,10 +131,14 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
       ++counters_.late[size];
       continue;
     }
-    auto [wit, created] = story.windows[size].try_emplace(start);
     const WindowKey key{e.story_id, static_cast<WindowSize>(size), start};
-    if (created) pending_close_.emplace(close_at, key);
-    Window& w = wit->second;
+    if (story.recent[size] == nullptr || story.recent_start[size] != start) {
+      auto [wit, created] = story.windows[size].try_emplace(start);
+      if (created) pending_close_.emplace(close_at, key);
+      story.recent[size] = &wit->second;
+      story.recent_start[size] = start;
+    }
+    Window& w = *story.recent[size];
     Count(e, &w.agg);
     if (view && w.viewers.Insert(e.viewer_id.value)) ++w.agg.unique_viewers;
     MarkDirty(key, w);
@@ -130,7 +151,7 @@ void PartitionProcessor::FinalizeWindows() {
     const WindowKey key = pending_close_.begin()->second;
     pending_close_.erase(pending_close_.begin());
     const int size = static_cast<int>(key.size);
-    Window& w = stories_.at(key.story.value).windows[size].at(key.start);
+    Window& w = stories_.At(key.story.value).windows[size].at(key.start);
     w.final = true;
     w.viewers.Clear();
     MarkDirty(key, w);
@@ -147,7 +168,9 @@ void PartitionProcessor::DropExpiredWindows() {
     while (!q.empty() && q.front().at <= watermark_) {
       const Drop d = q.front();
       q.pop_front();
-      stories_.at(d.story).windows[size].erase(d.start);
+      Story& story = stories_.At(d.story);
+      if (story.recent_start[size] == d.start) story.recent[size] = nullptr;
+      story.windows[size].erase(d.start);
       dropped_.push_back({StoryId(d.story), static_cast<WindowSize>(size), d.start});
     }
   }
@@ -182,12 +205,12 @@ void PartitionProcessor::FullWrite(serve::PartitionWrite* out) {
   TakeWrite(out);
   out->stories.clear();
   out->windows.clear();
-  for (const auto& [id, s] : stories_) {
+  stories_.ForEach([&](uint64_t id, const Story& s) {
     out->stories.push_back({StoryId(id), s.author, s.totals});
     for (int size = 0; size < serve::kWindowSizeCount; ++size)
       for (const auto& [start, w] : s.windows[size])
         out->windows.push_back({{StoryId(id), static_cast<WindowSize>(size), start}, w.agg, w.final});
-  }
+  });
 }
 
 void PartitionProcessor::Serialize(std::string* out) const {
@@ -203,11 +226,11 @@ void PartitionProcessor::Serialize(std::string* out) const {
   // Stories in id order so equal states serialize to equal bytes.
   std::vector<uint64_t> ids;
   ids.reserve(stories_.size());
-  for (const auto& [id, s] : stories_) ids.push_back(id);
+  stories_.ForEach([&](uint64_t id, const Story&) { ids.push_back(id); });
   std::sort(ids.begin(), ids.end());
   Put64(out, ids.size());
   for (uint64_t id : ids) {
-    const Story& s = stories_.at(id);
+    const Story& s = stories_.At(id);
     Put64(out, id);
     Put64(out, s.author.value);
     PutAgg(out, s.totals);
@@ -239,19 +262,24 @@ Status PartitionProcessor::Restore(std::string_view data) {
   if (!r.ok) return Status::Corruption("processor state header truncated");
   dedup_ = DedupTable(options_.dedup_ttl_ms);
   RETURN_IF_ERROR(dedup_.Restore(&r.in));
-  stories_.clear();
+  stories_.Clear();
   uint64_t n = r.U64();
   for (uint64_t k = 0; k < n && r.ok; ++k) {
     uint64_t id = r.U64();
-    Story& s = stories_[id];
+    Story& s = *stories_.FindOrInsert(id).first;
     s.author = AuthorId(r.U64());
     s.totals = r.Agg();
     if (!r.ok) break;
     RETURN_IF_ERROR(s.viewers.Restore(&r.in));
-    for (auto& windows : s.windows) {
+    for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+      auto& windows = s.windows[size];
+      const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
       uint64_t count = r.U64();
       for (uint64_t j = 0; j < count && r.ok; ++j) {
         int64_t start = r.I64();
+        // Event times are validated at ingest; a start outside that range is damage.
+        if (start < 0 || start > kMaxWindowStart || start % span != 0)
+          return Status::Corruption("processor state has an impossible window start");
         Window& w = windows[start];
         w.final = r.U64() != 0;
         w.agg = r.Agg();
@@ -277,7 +305,7 @@ void PartitionProcessor::RebuildQueues() {
     uint64_t story;
   };
   std::vector<Closed> closed[serve::kWindowSizeCount];
-  for (auto& [id, s] : stories_) {
+  stories_.ForEach([&](uint64_t id, Story& s) {
     s.dirty = false;
     for (int size = 0; size < serve::kWindowSizeCount; ++size) {
       const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
@@ -292,7 +320,7 @@ void PartitionProcessor::RebuildQueues() {
         }
       }
     }
-  }
+  });
   for (int size = 0; size < serve::kWindowSizeCount; ++size) {
     std::sort(closed[size].begin(), closed[size].end(),
               [](const Closed& a, const Closed& b) { return std::tie(a.at, a.story) < std::tie(b.at, b.story); });

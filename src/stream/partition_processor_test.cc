@@ -6,10 +6,10 @@
 #include <map>
 #include <random>
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
 
@@ -17,6 +17,9 @@ namespace watershed::stream {
 namespace {
 
 using serve::WindowSize;
+using ::watershed::stream::testing::Diff;
+using ::watershed::stream::testing::FromTruth;
+using ::watershed::stream::testing::StoreModel;
 
 constexpr uint32_t kPartitions = 4;
 constexpr uint32_t kPartition = 1;
@@ -70,39 +73,13 @@ std::vector<Event> PartitionEvents(uint64_t seed, size_t generated) {
   return out;
 }
 
-using Key = std::tuple<uint64_t, int64_t, int64_t>;  // story, size ms, start
-struct StoreModel {
-  std::map<uint64_t, std::pair<uint64_t, serve::Aggregates>> stories;
-  std::map<Key, std::pair<serve::Aggregates, bool>> windows;
-  bool operator==(const StoreModel&) const = default;
-
-  // Absolute values overwrite, as the live store does.
-  void Apply(const serve::PartitionWrite& w) {
-    for (const auto& s : w.stories) stories[s.story.value] = {s.author.value, s.totals};
-    for (const auto& u : w.windows)
-      windows[{u.key.story.value, serve::WindowMs(u.key.size), u.key.start}] = {u.agg, u.final};
-    for (const auto& k : w.dropped_windows) windows.erase({k.story.value, serve::WindowMs(k.size), k.start});
-  }
-};
-
 StoreModel FromWrite(const serve::PartitionWrite& w) {
   StoreModel m;
   for (const auto& s : w.stories) EXPECT_TRUE(m.stories.emplace(s.story.value, std::pair(s.author.value, s.totals)).second);
   for (const auto& u : w.windows)
-    EXPECT_TRUE(m.windows.emplace(Key{u.key.story.value, serve::WindowMs(u.key.size), u.key.start},
+    EXPECT_TRUE(m.windows.emplace(workload::WindowKey{u.key.story.value, serve::WindowMs(u.key.size), u.key.start},
                                   std::pair(u.agg, u.final))
                     .second);
-  return m;
-}
-
-serve::Aggregates Convert(const workload::Aggregates& a) {
-  return {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies};
-}
-
-StoreModel FromTruth(const workload::Truth& t) {
-  StoreModel m;
-  for (const auto& [id, s] : t.stories) m.stories[id] = {s.author_id, Convert(s.totals)};
-  for (const auto& [key, w] : t.windows) m.windows[key] = {Convert(w.agg), w.final};
   return m;
 }
 
@@ -112,31 +89,6 @@ workload::Truth TruthOf(const std::vector<Event>& events) {
   workload::TruthBuilder b(o);
   for (const Event& e : events) b.Add(e);
   return b.Finish();
-}
-
-// First difference between two models, for readable failures.
-std::string Diff(const StoreModel& got, const StoreModel& want) {
-  if (got.stories.size() != want.stories.size())
-    return "story count " + std::to_string(got.stories.size()) + " vs " + std::to_string(want.stories.size());
-  for (const auto& [id, s] : want.stories) {
-    auto it = got.stories.find(id);
-    if (it == got.stories.end()) return "missing story " + std::to_string(id);
-    if (it->second != s)
-      return "story " + std::to_string(id) + " views " + std::to_string(it->second.second.views) + " vs " +
-             std::to_string(s.second.views) + " uv " + std::to_string(it->second.second.unique_viewers) + " vs " +
-             std::to_string(s.second.unique_viewers);
-  }
-  if (got.windows.size() != want.windows.size())
-    return "window count " + std::to_string(got.windows.size()) + " vs " + std::to_string(want.windows.size());
-  for (const auto& [k, w] : want.windows) {
-    auto it = got.windows.find(k);
-    const std::string name = std::to_string(std::get<0>(k)) + "/" + std::to_string(std::get<1>(k)) + "/" +
-                             std::to_string(std::get<2>(k));
-    if (it == got.windows.end()) return "missing window " + name;
-    if (it->second.first != w.first) return "window " + name + " aggregates differ";
-    if (it->second.second != w.second) return "window " + name + " final " + std::to_string(it->second.second);
-  }
-  return "";
 }
 
 class PartitionProcessorTest : public ::testing::Test {
@@ -190,6 +142,37 @@ TEST_F(PartitionProcessorTest, MatchesGroundTruth) {
   EXPECT_TRUE(got == want);
   // The incremental writes, applied in order, converge to the same values.
   EXPECT_EQ(Diff(incremental, want), "");
+}
+
+// ProcessBatch (the prefetching path the region processor uses) is Process
+// record by record: same state bytes, same writes, for any batch cut.
+TEST_F(PartitionProcessorTest, ProcessBatchEqualsProcess) {
+  const std::vector<log::LogRecord> records = ToRecords(PartitionEvents(5, 30'000));
+  PartitionProcessor one = NewProcessor();
+  for (const auto& r : records) one.Process(r);
+  serve::PartitionWrite ignored;
+  one.TakeWrite(&ignored);  // closes and expires as the batched runs' last TakeWrite does
+  std::string want;
+  one.Serialize(&want);
+  serve::PartitionWrite want_write;
+  one.FullWrite(&want_write);
+
+  for (size_t batch : {1u, 3u, 9u, 700u, 100'000u}) {
+    PartitionProcessor p = NewProcessor();
+    serve::PartitionWrite write;
+    for (size_t at = 0; at < records.size(); at += batch) {
+      std::vector<log::LogRecord> chunk(records.begin() + static_cast<ptrdiff_t>(at),
+                                        records.begin() + static_cast<ptrdiff_t>(std::min(at + batch, records.size())));
+      p.ProcessBatch(chunk);
+      p.TakeWrite(&write);
+    }
+    std::string got;
+    p.Serialize(&got);
+    EXPECT_TRUE(got == want) << "state bytes differ, batch " << batch;
+    serve::PartitionWrite got_write;
+    p.FullWrite(&got_write);
+    EXPECT_EQ(Diff(FromWrite(got_write), FromWrite(want_write)), "") << "batch " << batch;
+  }
 }
 
 // Determinism: a checkpoint/restore anywhere, and TakeWrite at any cadence,

@@ -1,7 +1,6 @@
 #include "stream/region_processor.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
@@ -9,11 +8,12 @@
 #include <map>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/testing/temp_dir.h"
 #include "log/embedded_log.h"
+#include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
 
@@ -21,18 +21,15 @@ namespace watershed::stream {
 namespace {
 
 using serve::WindowSize;
+using ::watershed::stream::testing::Diff;
+using ::watershed::stream::testing::FromTruth;
+using ::watershed::stream::testing::StoreModel;
+using ::watershed::testing::TempDir;
 constexpr uint32_t kPartitions = 4;
 
-using Key = std::tuple<uint64_t, int64_t, int64_t>;  // story, size ms, start
 // What the live store answers, over every story it knows.
-struct StoreDump {
-  std::map<uint64_t, std::pair<uint64_t, serve::Aggregates>> stories;
-  std::map<Key, std::pair<serve::Aggregates, bool>> windows;
-  bool operator==(const StoreDump&) const = default;
-};
-
-StoreDump Dump(serve::LiveStore& store) {
-  StoreDump d;
+StoreModel Dump(serve::LiveStore& store) {
+  StoreModel d;
   auto all = store.TopStoriesOverall(serve::TopBy::kViews, SIZE_MAX);
   EXPECT_TRUE(all.ok());
   if (!all.ok()) return d;
@@ -50,47 +47,11 @@ StoreDump Dump(serve::LiveStore& store) {
   return d;
 }
 
-StoreDump FromTruth(const workload::Truth& t) {
-  StoreDump d;
-  for (const auto& [id, s] : t.stories)
-    d.stories[id] = {s.author_id,
-                     {s.totals.views, s.totals.unique_viewers, s.totals.watch_time_ms, s.totals.shares, s.totals.replies}};
-  for (const auto& [key, w] : t.windows)
-    d.windows[key] = {{w.agg.views, w.agg.unique_viewers, w.agg.watch_time_ms, w.agg.shares, w.agg.replies}, w.final};
-  return d;
-}
-
-std::string Diff(const StoreDump& got, const StoreDump& want) {
-  if (got.stories.size() != want.stories.size())
-    return "story count " + std::to_string(got.stories.size()) + " vs " + std::to_string(want.stories.size());
-  for (const auto& [id, s] : want.stories) {
-    auto it = got.stories.find(id);
-    if (it == got.stories.end()) return "missing story " + std::to_string(id);
-    if (it->second != s)
-      return "story " + std::to_string(id) + " views " + std::to_string(it->second.second.views) + " vs " +
-             std::to_string(s.second.views);
-  }
-  if (got.windows.size() != want.windows.size())
-    return "window count " + std::to_string(got.windows.size()) + " vs " + std::to_string(want.windows.size());
-  for (const auto& [k, w] : want.windows) {
-    auto it = got.windows.find(k);
-    const std::string name = std::to_string(std::get<0>(k)) + "/" + std::to_string(std::get<1>(k)) + "/" +
-                             std::to_string(std::get<2>(k));
-    if (it == got.windows.end()) return "missing window " + name;
-    if (it->second.first != w.first) return "window " + name + " aggregates differ";
-    if (it->second.second != w.second) return "window " + name + " final " + std::to_string(it->second.second);
-  }
-  return "";
-}
-
 class RegionProcessorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/watershed_region_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     log::EmbeddedLogOptions o;
-    o.dir = JoinPath(dir_, "log");
+    o.dir = dir_.Path("log");
     o.partitions = kPartitions;
     o.fsync = log::FsyncPolicy::kNever;
     auto opened = log::EmbeddedLog::Open(o);
@@ -103,11 +64,9 @@ class RegionProcessorTest : public ::testing::Test {
   void TearDown() override {
     if (log_) log_->Close();
     log_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
-  std::string CheckpointDir() const { return JoinPath(dir_, "ckpt"); }
+  std::string CheckpointDir() const { return dir_.Path("ckpt"); }
 
   // Generated events, all in region us (truth sums regions; one region's
   // processor sees only its own log).
@@ -173,7 +132,7 @@ class RegionProcessorTest : public ::testing::Test {
 
   workload::Truth Truth() const { return truth_.Finish(); }
 
-  std::string dir_;
+  TempDir dir_{"region"};  // declared first: removed after everything using it
   std::unique_ptr<log::EmbeddedLog> log_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   RunnerOptions options_;
@@ -221,7 +180,7 @@ TEST_F(RegionProcessorTest, StoreMatchesTruthAndSurvivesRestart) {
   Append(Generate(2, 20'000, 340'000));
   WaitCaughtUp(*b);
   const workload::Truth all_truth = Truth();
-  const StoreDump want = FromTruth(all_truth);
+  const StoreModel want = FromTruth(all_truth);
   EXPECT_EQ(Diff(Dump(*store2), want), "");
   size_t finals = 0;
   for (const auto& [k, w] : want.windows) finals += w.second;
@@ -233,7 +192,7 @@ TEST_F(RegionProcessorTest, StoreMatchesTruthAndSurvivesRestart) {
 // converges to exactly what an uninterrupted run stored, whether the store
 // starts empty or already holds newer values.
 TEST_F(RegionProcessorTest, ReplayFromOlderCheckpointConverges) {
-  const std::string saved = JoinPath(dir_, "saved-ckpt");
+  const std::string saved = dir_.Path("saved-ckpt");
   Append(Generate(3, 12'000, 0));
   {
     auto store = serve::NewMemoryLiveStore();
@@ -250,7 +209,7 @@ TEST_F(RegionProcessorTest, ReplayFromOlderCheckpointConverges) {
     WaitCaughtUp(*b);
     ASSERT_TRUE(b->Stop().ok());
   }
-  const StoreDump dump_b = Dump(*store_b);
+  const StoreModel dump_b = Dump(*store_b);
   EXPECT_EQ(Diff(dump_b, FromTruth(Truth())), "");
 
   // C: A's checkpoint, the full log, a new store.

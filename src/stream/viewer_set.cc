@@ -6,14 +6,6 @@
 #include "core/endian.h"
 
 namespace watershed::stream {
-namespace {
-inline uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  return x ^ (x >> 33);
-}
-}  // namespace
-
 bool ViewerSet::Insert(uint64_t v) {
   if (v == 0) {
     bool fresh = !has_zero_;

@@ -20,6 +20,10 @@ class ViewerSet {
   // Returns true when v was not yet in the set.
   bool Insert(uint64_t v);
   uint64_t size() const { return size_ + (has_zero_ ? 1 : 0); }
+  // Hints the CPU to load the slot where v would be (a later Insert is faster).
+  void Prefetch(uint64_t v) const {
+    if (capacity_ != 0) __builtin_prefetch(&slots_[static_cast<uint32_t>(Mix(v)) & (capacity_ - 1)]);
+  }
   size_t MemoryBytes() const { return capacity_ * sizeof(uint64_t); }
   void Clear();
   // Encoding: u64 count then the ids, ascending (equal sets give equal bytes).
@@ -27,6 +31,11 @@ class ViewerSet {
   Status Restore(std::string_view* in);
 
  private:
+  static uint64_t Mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    return x ^ (x >> 33);
+  }
   void Grow();
   std::unique_ptr<uint64_t[]> slots_;  // 0 = empty; id 0 is tracked by has_zero_
   uint32_t capacity_ = 0;
