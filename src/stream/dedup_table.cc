@@ -55,13 +55,13 @@ void DedupTable::Insert(uint64_t hi, uint64_t lo, int64_t append_ms, size_t repl
 }
 
 void DedupTable::GrowRing() {
-  std::vector<Entry> bigger(ring_.size() * 2);
+  std::vector<Entry, HugePageAllocator<Entry>> bigger(ring_.size() * 2);
   for (uint64_t seq = head_; seq < tail_; ++seq) bigger[seq & (bigger.size() - 1)] = At(seq);
   ring_.swap(bigger);
 }
 
 void DedupTable::Rehash(size_t slots) {
-  std::vector<uint32_t> old(slots, kEmpty);
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> old(slots, kEmpty);
   old.swap(index_);
   const size_t mask = index_.size() - 1;
   for (uint32_t s : old) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/huge_pages.h"
 #include "core/status.h"
 
 namespace watershed::stream {
@@ -50,9 +51,9 @@ class DedupTable {
   void Rehash(size_t slots);
 
   int64_t ttl_ms_;
-  std::vector<Entry> ring_;      // power-of-two capacity
+  std::vector<Entry, HugePageAllocator<Entry>> ring_;  // power-of-two capacity
   uint64_t head_ = 0, tail_ = 0; // live sequence numbers: [head_, tail_)
-  std::vector<uint32_t> index_;  // low 32 bits of a ring sequence number; kEmpty = free
+  std::vector<uint32_t, HugePageAllocator<uint32_t>> index_;  // low 32 bits of a ring sequence number; kEmpty = free
   size_t used_slots_ = 0;
 };
 

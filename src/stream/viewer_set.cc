@@ -28,7 +28,7 @@ void ViewerSet::Grow() {
   uint32_t old_capacity = capacity_;
   auto old = std::move(slots_);
   capacity_ = capacity_ == 0 ? 4 : capacity_ * 2;
-  slots_ = std::make_unique<uint64_t[]>(capacity_);  // zero-filled
+  slots_ = AllocateZeroed<uint64_t>(capacity_);
   const uint32_t mask = capacity_ - 1;
   for (uint32_t k = 0; k < old_capacity; ++k) {
     uint64_t v = old[k];

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/huge_pages.h"
 #include "core/status.h"
 
 namespace watershed::stream {
@@ -37,7 +38,7 @@ class ViewerSet {
     return x ^ (x >> 33);
   }
   void Grow();
-  std::unique_ptr<uint64_t[]> slots_;  // 0 = empty; id 0 is tracked by has_zero_
+  std::unique_ptr<uint64_t[], FreeDeleter> slots_;  // 0 = empty; id 0 is tracked by has_zero_
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;
   bool has_zero_ = false;
