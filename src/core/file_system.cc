@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/crash_point.h"
+
 namespace watershed {
 namespace {
 
@@ -160,13 +162,16 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) {
   return data;
 }
 
-Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
+Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
+                           std::string_view crash_point_prefix) {
+  const std::string tmp = path + ".tmp";
+  const std::string prefix(crash_point_prefix);
   auto write_tmp = [&]() -> Status {
     ASSIGN_OR_RETURN(auto file, fs->NewWritableFile(tmp));
     RETURN_IF_ERROR(file->Append(content));
     RETURN_IF_ERROR(file->Sync());
     RETURN_IF_ERROR(file->Close());
+    if (!prefix.empty()) CrashPoint((prefix + ".after_temp_sync").c_str());
     return fs->RenameFile(tmp, path);
   };
   if (Status s = write_tmp(); !s.ok()) {
@@ -174,6 +179,7 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
     if (fs->FileExists(tmp)) fs->RemoveFile(tmp).IgnoreError();
     return s;
   }
+  if (!prefix.empty()) CrashPoint((prefix + ".after_rename").c_str());
   return fs->SyncDir(DirName(path));
 }
 

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "core/crash_point.h"
 #include "core/crc32c.h"
 #include "core/endian.h"
 
@@ -33,27 +32,8 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   data.append(crc, 4);
 
   const std::string path = PathOf(region, partition);
-  const std::string dir = DirName(path);
-  RETURN_IF_ERROR(fs_->CreateDirs(dir));
-  const std::string tmp = path + ".tmp";
-  {
-    ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(tmp));
-    Status s = file->Append(data);
-    if (s.ok()) s = file->Sync();
-    if (s.ok()) s = file->Close();
-    if (!s.ok()) {
-      file.reset();
-      fs_->RemoveFile(tmp).IgnoreError();  // leave no orphan temp file behind
-      return s;
-    }
-  }
-  CrashPoint("checkpoint.after_temp_sync");
-  if (Status s = fs_->RenameFile(tmp, path); !s.ok()) {
-    fs_->RemoveFile(tmp).IgnoreError();
-    return s;
-  }
-  CrashPoint("checkpoint.after_rename");
-  return fs_->SyncDir(dir);
+  RETURN_IF_ERROR(fs_->CreateDirs(DirName(path)));
+  return WriteFileAtomically(fs_, path, data, "checkpoint");
 }
 
 Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t partition) {

@@ -24,7 +24,8 @@ struct Checkpoint {
 class CheckpointStore {
  public:
   CheckpointStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
-  // Crash points: "checkpoint.after_temp_sync", "checkpoint.after_rename".
+  // Crash points: "checkpoint.after_temp_sync", "checkpoint.after_rename"
+  // (WriteFileAtomically). On failure the previous checkpoint stays.
   Status Save(Region region, uint32_t partition, const Checkpoint& checkpoint);
   // nullopt when the partition has no checkpoint yet; kCorruption for a damaged file.
   Result<std::optional<Checkpoint>> Load(Region region, uint32_t partition);
