@@ -112,9 +112,12 @@ const std::string& Config::Get(const std::string& key) const { return values_.at
 
 Result<int64_t> Config::GetInt(const std::string& key) const { return NumberWithUnit(key, Get(key), {{"", 1}}); }
 
-Result<int64_t> Config::GetDurationMs(const std::string& key) const {
-  return NumberWithUnit(key, Get(key),
-                        {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}});
+Result<int64_t> Config::GetDurationMs(const std::string& key, int64_t max_ms) const {
+  ASSIGN_OR_RETURN(int64_t ms, NumberWithUnit(key, Get(key), {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000},
+                                                              {"h", 3'600'000}, {"d", 86'400'000}}));
+  if (ms > max_ms)
+    return Status::InvalidArgument(key + ": '" + Get(key) + "' is above the limit of " + std::to_string(max_ms) + " ms");
+  return ms;
 }
 
 Result<int64_t> Config::GetBytes(const std::string& key) const {

@@ -30,7 +30,9 @@ class Config {
   const std::string& Get(const std::string& key) const;
   Result<int64_t> GetInt(const std::string& key) const;
   // Durations: "250ms", "10s", "5m", "1h", "7d"; a bare number is milliseconds.
-  Result<int64_t> GetDurationMs(const std::string& key) const;
+  // Values above max_ms are errors (they would overflow time arithmetic).
+  Result<int64_t> GetDurationMs(const std::string& key, int64_t max_ms = kMaxDurationMs) const;
+  static constexpr int64_t kMaxDurationMs = 10ll * 365 * 86'400'000;  // ten years
   // Sizes: "1048576", "64KiB", "64MiB", "10GiB".
   Result<int64_t> GetBytes(const std::string& key) const;
   bool Has(const std::string& key) const { return values_.count(key) > 0; }

@@ -124,7 +124,10 @@ class Connection {
   }
   void Push(std::vector<Event> events, bool send_twice) {
     std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return queue_.size() < 32 || shared_->fatal.load(); });
+    // Polls as well: `fatal` may be set by another connection's thread.
+    while (!space_.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return queue_.size() < 32 || shared_->fatal.load(); })) {
+    }
     queue_.push_back({EncodeEventBatchJson(events), events.size(), send_twice});
     ready_.notify_one();
   }

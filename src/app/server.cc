@@ -23,7 +23,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   log_options.fs = fs;
 
   stream::RunnerOptions run;
-  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval"));
+  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval", 86'400'000));
   ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
   run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
   ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
@@ -87,7 +87,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   http.threads = static_cast<int>(std::max<int64_t>(1, threads));
   ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
   http.body_limit = static_cast<uint64_t>(body);
-  ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout"));
+  ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
   http.idle_timeout_ms = static_cast<int>(idle);
   gateway::Api* api = s->api_.get();
   ASSIGN_OR_RETURN(s->http_, gateway::HttpServer::Start(

@@ -216,6 +216,7 @@ Status DecodeEventBinary(std::string_view b, Event* e) {
   e->event_time = EventTimeMs(static_cast<int64_t>(GetFixed64(p + 24)));
   e->watch_ms = GetFixed32(p + 32);
   size_t trace_len = static_cast<uint8_t>(p[36]);
+  if (trace_len != 0 && trace_len != kMaxTraceparentBytes) return Status::Corruption("bad traceparent length in record");
   if (b.size() != kEventBinaryFixedSize + trace_len) return Status::Corruption("event record length mismatch");
   e->traceparent.assign(b.data() + kEventBinaryFixedSize, trace_len);
   return Status::Ok();

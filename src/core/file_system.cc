@@ -183,6 +183,15 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
   return fs->SyncDir(DirName(path));
 }
 
+Status CreateDirsDurably(FileSystem* fs, const std::string& dir) {
+  if (fs->FileExists(dir)) return Status::Ok();
+  std::vector<std::string> created;
+  for (std::string d = dir; d != "/" && d != "." && !fs->FileExists(d); d = DirName(d)) created.push_back(d);
+  RETURN_IF_ERROR(fs->CreateDirs(dir));
+  for (const auto& d : created) RETURN_IF_ERROR(fs->SyncDir(DirName(d)));
+  return Status::Ok();
+}
+
 std::string JoinPath(std::string_view dir, std::string_view name) {
   std::string p(dir);
   if (!p.empty() && p.back() != '/') p.push_back('/');

@@ -64,6 +64,9 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
 // "P.after_temp_sync" and "P.after_rename" (core/crash_point.h) are armed.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
                            std::string_view crash_point_prefix = {});
+// CreateDirs, then fsyncs the parent of every directory it created, so the
+// new entries survive a power cut. Cheap when dir already exists.
+Status CreateDirsDurably(FileSystem* fs, const std::string& dir);
 std::string JoinPath(std::string_view dir, std::string_view name);
 std::string DirName(const std::string& path);
 

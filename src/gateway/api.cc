@@ -1,5 +1,6 @@
 #include "gateway/api.h"
 
+#include <cctype>
 #include <charconv>
 #include <memory>
 #include <mutex>
@@ -137,9 +138,9 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
 }
 
 void Api::PostEvents(HttpRequest&& req, Responder respond) {
-  std::string_view type = req.content_type;
-  type = type.substr(0, type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string type = req.content_type.substr(0, req.content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // media types ignore case
   if (type != "application/json")
     return respond(JsonError(415, "unsupported_media_type",
                              "Content-Type must be application/json (application/x-protobuf is not supported yet)"));

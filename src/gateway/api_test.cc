@@ -393,6 +393,9 @@ TEST_F(ApiTest, ContentTypeParametersAreAccepted) {
   RawResponse r = Post(EncodeEventBatchJson(Events(0, 2)), "application/json; charset=utf-8");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(LogRecordCount(), 2u);
+  r = Post(EncodeEventBatchJson(Events(10, 2)), "Application/JSON");  // media types ignore case
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(LogRecordCount(), 4u);
 }
 
 TEST_F(ApiTest, EmptyBatchAcceptsNothing) {

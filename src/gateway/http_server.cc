@@ -4,6 +4,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -147,15 +148,20 @@ struct HttpServer::Impl {
   Handler handler;
   net::io_context ioc;
   tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer retry{ioc};
   std::vector<std::thread> threads;
 
   void Accept() {
     acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
       if (!acceptor.is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler)->Run();
+      if (ec) {
+        // E.g. out of file descriptors: wait a little instead of spinning.
+        retry.expires_after(std::chrono::milliseconds(50));
+        retry.async_wait([this](beast::error_code) { Accept(); });
+        return;
       }
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), options, handler)->Run();
       Accept();
     });
   }
@@ -190,13 +196,13 @@ uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port
 
 void HttpServer::Stop() {
   if (impl_->threads.empty()) return;
-  net::post(impl_->acceptor.get_executor(), [this] {
-    beast::error_code ec;
-    impl_->acceptor.close(ec);
-  });
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // No thread runs handlers now: close the listener so new clients are refused
+  // at once instead of waiting in the backlog while the server drains.
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
 }
 
 }  // namespace watershed::gateway

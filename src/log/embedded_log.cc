@@ -43,6 +43,7 @@ struct EmbeddedLog::Partition {
   std::vector<Segment> segments;
   std::atomic<uint64_t> readable_end{0};
   std::atomic<uint64_t> floor{0};
+  std::atomic<uint64_t> rollbacks{0};  // bumped when a group's bytes are cut (readers drop read-ahead)
   // Writer thread only:
   std::unique_ptr<WritableFile> active;
   uint64_t next_offset = 0;
@@ -79,6 +80,13 @@ class EmbeddedLogReader final : public LogReader {
 
   Status Read(size_t max_records, std::vector<LogRecord>* out) override {
     uint64_t end = part_->readable_end.load(std::memory_order_acquire);
+    // Read-ahead may hold bytes of a group that was written, then rolled back
+    // and overwritten by the next group: drop it after any rollback. Loaded
+    // after `end`, so a rollback that preceded the publication of `end` is seen.
+    if (uint64_t r = part_->rollbacks.load(std::memory_order_acquire); r != seen_rollbacks_) {
+      seen_rollbacks_ = r;
+      len_ = pos_;
+    }
     // The open segment was the last one when opened; if the log rolled since,
     // its records end where the next segment begins. (A segment is listed
     // before any of its records become readable, so this sees it.)
@@ -156,6 +164,7 @@ class EmbeddedLogReader final : public LogReader {
   size_t len_ = 0;  // bytes of buf_ holding file data
   size_t pos_ = 0;  // first unread byte
   uint64_t file_off_ = 0;  // file offset of buf_[0]
+  uint64_t seen_rollbacks_ = 0;
 };
 
 }  // namespace
@@ -166,6 +175,8 @@ EmbeddedLog::EmbeddedLog(const EmbeddedLogOptions& options)
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLogOptions& options) {
   if (options.partitions == 0 || options.partitions > 4096)
     return Status::InvalidArgument("partitions must be in 1..4096");
+  if (options.segment_bytes < kMinSegmentBytes)
+    return Status::InvalidArgument("segment size must be at least " + std::to_string(kMinSegmentBytes) + " bytes");
   std::unique_ptr<EmbeddedLog> log(new EmbeddedLog(options));
   RETURN_IF_ERROR(log->Recover());
   log->last_sync_ms_ = log->last_retention_ms_ = options.clock->NowMs();
@@ -177,15 +188,30 @@ EmbeddedLog::~EmbeddedLog() { Close(); }
 
 Status EmbeddedLog::Recover() {
   FileSystem* fs = options_.fs;
+  // The partition count is fixed once data exists: PartitionOf(story, N)
+  // decides where a story's state lives.
+  RETURN_IF_ERROR(CreateDirsDurably(fs, options_.dir));
+  const std::string meta_path = JoinPath(options_.dir, kMetaFileName);
+  const std::string meta = "watershed-log v1 partitions=" + std::to_string(options_.partitions) + "\n";
+  if (fs->FileExists(meta_path)) {
+    ASSIGN_OR_RETURN(std::string found, ReadWholeFile(fs, meta_path));
+    if (found != meta)
+      return Status::FailedPrecondition("log " + options_.dir + " was created with other settings (" +
+                                        found.substr(0, found.find('\n')) + "); this server has partitions=" +
+                                        std::to_string(options_.partitions));
+  } else {
+    RETURN_IF_ERROR(WriteFileAtomically(fs, meta_path, meta));
+  }
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     auto part = std::make_unique<Partition>();
     char name[16];
     std::snprintf(name, sizeof name, "p%03u", p);
     part->dir = JoinPath(options_.dir, name);
-    RETURN_IF_ERROR(fs->CreateDirs(part->dir));
+    RETURN_IF_ERROR(CreateDirsDurably(fs, part->dir));
     ASSIGN_OR_RETURN(auto names, fs->ListDir(part->dir));
     for (const auto& n : names) {
       if (n.size() != 20 + std::string_view(kSegmentSuffix).size() || !n.ends_with(kSegmentSuffix)) continue;
+      if (n.find_first_not_of("0123456789") != 20) continue;  // not one of ours
       uint64_t base = std::stoull(n.substr(0, 20));
       part->segments.push_back({base, JoinPath(part->dir, n), 0});
     }
@@ -374,13 +400,14 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
         else t = f.status();
       }
       if (!t.ok()) failed_ = true;  // the file's end is unknown: stop appending
+      part->rollbacks.fetch_add(1, std::memory_order_release);
     }
   };
 
   Status s;
   for (auto& part : partitions_) {
     if (part->buf.empty()) continue;
-    if (part->active->Size() >= options_.segment_bytes) {
+    if (part->active->Size() > 0 && part->active->Size() >= options_.segment_bytes) {
       // Roll: seal the full segment durably, then start one named by the next offset.
       s = part->active->Sync();
       if (s.ok()) s = part->active->Close();
@@ -430,6 +457,7 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
 
 Status EmbeddedLog::EnforceRetention() {
   int64_t now = options_.clock->NowMs();
+  Status first_error;
   for (auto& part : partitions_) {
     uint64_t floor = part->floor.load(std::memory_order_relaxed);
     std::vector<std::string> doomed;
@@ -453,9 +481,12 @@ Status EmbeddedLog::EnforceRetention() {
         segs.erase(segs.begin());
       }
     }
-    for (const auto& path : doomed) RETURN_IF_ERROR(options_.fs->RemoveFile(path));
+    for (const auto& path : doomed) {
+      Status s = options_.fs->RemoveFile(path);  // keep going: the other files are due too
+      if (first_error.ok() && !s.ok()) first_error = s;
+    }
   }
-  return Status::Ok();
+  return first_error;
 }
 
 }  // namespace watershed::log

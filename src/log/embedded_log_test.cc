@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -85,6 +87,11 @@ class FlakyFileSystem : public FileSystem {
     fail_append_ = std::move(substr);
   }
   void FailSyncs(bool fail) { fail_sync_ = fail; }
+  // Runs on the log's writer thread just before an injected append failure.
+  void OnFailedAppend(std::function<void()> hook) { on_failed_append_ = std::move(hook); }
+  void RunFailedAppendHook() {
+    if (on_failed_append_) on_failed_append_();
+  }
   bool ShouldFailAppend(const std::string& path) {
     std::lock_guard lock(mu_);
     return !fail_append_.empty() && path.find(fail_append_) != std::string::npos;
@@ -115,7 +122,10 @@ class FlakyFileSystem : public FileSystem {
     File(FlakyFileSystem* fs, std::string path, std::unique_ptr<WritableFile> base)
         : fs_(fs), path_(std::move(path)), base_(std::move(base)) {}
     Status Append(std::string_view data) override {
-      if (fs_->ShouldFailAppend(path_)) return Status::IoError("write " + path_ + ": injected");
+      if (fs_->ShouldFailAppend(path_)) {
+        fs_->RunFailedAppendHook();
+        return Status::IoError("write " + path_ + ": injected");
+      }
       return base_->Append(data);
     }
     Status Sync() override {
@@ -137,6 +147,7 @@ class FlakyFileSystem : public FileSystem {
 
   FileSystem* base_ = FileSystem::Default();
   std::mutex mu_;
+  std::function<void()> on_failed_append_;
   std::string fail_append_;
   std::atomic<bool> fail_sync_{false};
 };
@@ -238,6 +249,25 @@ TEST_F(EmbeddedLogTest, EmptyAppendIsAcknowledged) {
   ASSERT_NE(log, nullptr);
   EXPECT_TRUE(AppendAndWait(*log, {}).ok());
   EXPECT_EQ(log->EndOffset(0).value + log->EndOffset(1).value, 0u);
+}
+
+TEST_F(EmbeddedLogTest, OpenRefusesTinySegmentsAndAChangedPartitionCount) {
+  auto tiny = Options(2);
+  tiny.segment_bytes = 0;  // would roll on every group and confuse retention
+  EXPECT_EQ(EmbeddedLog::Open(tiny).status().code(), StatusCode::kInvalidArgument);
+  {
+    auto log = OpenLog(Options(2));
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendAndWait(*log, {MakeEvent(StoryIn(1, 2), 1)}).ok());
+  }
+  // Another partition count would send stories to other partitions.
+  auto changed = EmbeddedLog::Open(Options(4));
+  ASSERT_FALSE(changed.ok());
+  EXPECT_EQ(changed.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(changed.status().message().find("partitions=2"), std::string::npos) << changed.status().ToString();
+  auto same = OpenLog(Options(2));
+  ASSERT_NE(same, nullptr);
+  EXPECT_EQ(same->EndOffset(1).value, 1u);
 }
 
 TEST_F(EmbeddedLogTest, ReopenKeepsRecordsAndContinuesOffsets) {
@@ -783,6 +813,34 @@ TEST_F(EmbeddedLogTest, PartialGroupWriteFailureLeavesNoHole) {
   ASSERT_TRUE(ReadAll(*log, 0, 0, &got).ok());
   EXPECT_EQ(EventsOf(got), want0);
   EXPECT_EQ(log->EndOffset(1).value, 0u);
+}
+
+// A reader that buffered the bytes of a group which was then rolled back
+// must not return them for the offsets the next group takes.
+TEST_F(EmbeddedLogTest, ReaderNeverReturnsRolledBackRecords) {
+  FlakyFileSystem fs;
+  auto opts = Options(2);
+  opts.fs = &fs;
+  auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  const uint64_t s0 = StoryIn(0, 2), s1 = StoryIn(1, 2);
+  ASSERT_TRUE(AppendAndWait(*log, {MakeEvent(s0, 1), MakeEvent(s0, 2)}).ok());
+  auto reader = log->NewReader(0, LogOffset(0));
+  ASSERT_TRUE(reader.ok());
+  std::vector<LogRecord> early;
+  // The group's p000 records are written, then its p001 write fails; read in between.
+  fs.OnFailedAppend([&] { ASSERT_TRUE((*reader)->Read(100, &early).ok()); });
+  fs.FailAppendsTo("/p001/");
+  EXPECT_EQ(AppendAndWait(*log, {MakeEvent(s0, 100), MakeEvent(s0, 101), MakeEvent(s1, 7)}).code(),
+            StatusCode::kIoError);
+  fs.FailAppendsTo("");
+  fs.OnFailedAppend(nullptr);
+  EXPECT_EQ(EventsOf(early), (std::vector<Event>{MakeEvent(s0, 1), MakeEvent(s0, 2)}));
+  const std::vector<Event> acked = {MakeEvent(s0, 200), MakeEvent(s0, 201)};
+  ASSERT_TRUE(AppendAndWait(*log, acked).ok());
+  std::vector<LogRecord> later;
+  ASSERT_TRUE((*reader)->Read(100, &later).ok());
+  EXPECT_EQ(EventsOf(later), acked);  // not the refused 100 and 101
 }
 
 TEST_F(EmbeddedLogTest, FsyncFailureMakesTheLogRefuseAppends) {

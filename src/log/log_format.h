@@ -13,6 +13,10 @@ inline constexpr uint8_t kKindEventV1 = 1;
 inline constexpr size_t kPayloadPrefixSize = 1 + 8;
 // Larger lengths are corruption (an event record is under 128 bytes).
 inline constexpr uint32_t kMaxPayloadSize = 4096;
+// Smallest accepted segment size (a segment holds at least one group).
+inline constexpr uint64_t kMinSegmentBytes = 4096;
+// In each log root: "watershed-log v1 partitions=N\n", checked at open.
+inline constexpr const char* kMetaFileName = "LOG_META";
 // Segment files are named by their first offset, zero-padded to 20 digits.
 inline constexpr const char* kSegmentSuffix = ".seg";
 

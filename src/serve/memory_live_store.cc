@@ -56,7 +56,12 @@ struct WindowEntry {
 // Everything of one story: per-region totals (summed on write, so reads are
 // one lookup) and its window series.
 struct StoryEntry {
+  // The author as each region's processor saw it (the story's first event
+  // there); the story's author is the lowest region's, so it does not depend
+  // on which processor wrote last.
+  std::array<AuthorId, kRegionCount> author_of{};
   AuthorId author;
+  bool has_author = false;
   std::array<std::optional<Aggregates>, kRegionCount> totals;
   std::array<int64_t, kRegionCount> as_of{};
   Aggregates sum;
@@ -85,12 +90,17 @@ class MemoryLiveStore final : public LiveStore {
       std::unique_lock lock(shard.mu);
       for (const StoryUpdate* u : stories[i]) {
         StoryEntry& e = shard.stories[u->story.value];
-        if (e.author != u->author) {
-          if (e.author.value != 0) RemoveAuthorLink(e.author, u->story);
-          AddAuthorLink(u->author, u->story);
-        }
-        e.author = u->author;
+        e.author_of[r] = u->author;
         e.totals[r] = u->totals;
+        int first = 0;
+        while (!e.totals[first]) ++first;  // region r has totals now
+        const AuthorId author = e.author_of[first];
+        if (!e.has_author || e.author != author) {
+          if (e.has_author) RemoveAuthorLink(e.author, u->story);
+          AddAuthorLink(author, u->story);
+          e.author = author;
+          e.has_author = true;
+        }
         e.as_of[r] = w.as_of_ms;
         e.sum = {};
         e.as_of_max = 0;

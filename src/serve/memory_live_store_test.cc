@@ -80,6 +80,34 @@ TEST_F(MemoryLiveStoreTest, ApplyWritesAbsoluteValuesNotIncrements) {
   EXPECT_EQ(Story(1)->totals, Agg(4));
 }
 
+// Regions may disagree about a story's author (it comes from the request
+// body); the answer must not depend on which region's processor wrote last.
+TEST_F(MemoryLiveStoreTest, AuthorIsTheLowestRegionsWhateverTheWriteOrder) {
+  Aggregates one;
+  one.views = 1;
+  Apply(StoryWrite(Region::kEu, 1, 9, 5, one));
+  Apply(StoryWrite(Region::kUs, 2, 9, 7, one));
+  Apply(StoryWrite(Region::kEu, 3, 9, 5, one));  // eu writes last
+  auto m = store_->GetStory(StoryId(9));
+  ASSERT_TRUE(m.ok() && m.value().has_value());
+  EXPECT_EQ(m.value()->author, AuthorId(7));
+  auto top7 = store_->TopStories(AuthorId(7), TopBy::kViews, 10);
+  auto top5 = store_->TopStories(AuthorId(5), TopBy::kViews, 10);
+  ASSERT_TRUE(top7.ok() && top5.ok());
+  EXPECT_EQ(top7->size(), 1u);
+  EXPECT_TRUE(top5->empty());
+}
+
+TEST_F(MemoryLiveStoreTest, AuthorZeroIsIndexed) {
+  Aggregates one;
+  one.views = 1;
+  Apply(StoryWrite(Region::kUs, 1, 3, 0, one));
+  auto top = store_->TopStories(AuthorId(0), TopBy::kViews, 10);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 1u);
+  EXPECT_EQ(top->front().story, StoryId(3));
+}
+
 TEST_F(MemoryLiveStoreTest, RegionsAreSummedAndAsOfIsTheMax) {
   Apply(StoryWrite(Region::kUs, 3000, 1, 9, Agg(5, 2, 100, 1, 0)));
   Apply(StoryWrite(Region::kEu, 5000, 1, 9, Agg(3, 1, 50, 0, 2)));

@@ -32,7 +32,7 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   data.append(crc, 4);
 
   const std::string path = PathOf(region, partition);
-  RETURN_IF_ERROR(fs_->CreateDirs(DirName(path)));
+  RETURN_IF_ERROR(CreateDirsDurably(fs_, DirName(path)));
   return WriteFileAtomically(fs_, path, data, "checkpoint");
 }
 

@@ -106,10 +106,12 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
 
 void PartitionProcessor::Process(const log::LogRecord& r) {
   next_offset_ = LogOffset(r.offset.value + 1);
-  last_append_ms_ = r.append_time.value;
+  // The log's append times never decrease, except across a restart whose clock
+  // stepped back; taking the running maximum keeps dedup a function of the log.
+  last_append_ms_ = std::max(last_append_ms_, r.append_time.value);
   ++counters_.records;
   const Event& e = r.event;
-  if (dedup_.SeenOrInsert(e.event_id, r.append_time.value)) {
+  if (dedup_.SeenOrInsert(e.event_id, last_append_ms_)) {
     ++counters_.duplicates;
     return;
   }

@@ -113,7 +113,7 @@ class PartitionProcessor {
   // Closed windows in the order they leave retention, per window size.
   std::deque<Drop> pending_drop_[serve::kWindowSizeCount];
   // Changed since the last TakeWrite. Pointers into stories_ stay valid:
-  // unordered_map and map nodes do not move, and nothing dirty is erased.
+  // StoryIndex objects and map nodes do not move, and nothing dirty is erased.
   std::vector<std::pair<uint64_t, Story*>> dirty_stories_;
   std::vector<std::pair<serve::WindowKey, Window*>> dirty_windows_;
   std::vector<serve::WindowKey> dropped_;

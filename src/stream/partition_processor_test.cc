@@ -144,6 +144,30 @@ TEST_F(PartitionProcessorTest, MatchesGroundTruth) {
   EXPECT_EQ(Diff(incremental, want), "");
 }
 
+// A clock that stepped back across a restart can make append times
+// decrease; dedup must still not depend on where TakeWrite (and so expiry) fell.
+TEST_F(PartitionProcessorTest, DedupIsIndependentOfBatchingWhenAppendTimeGoesBack) {
+  options_.dedup_ttl_ms = 100;
+  const Event x = MakeEvent(1, 1, 1'000), z = MakeEvent(2, 1, 1'000);
+  const std::vector<log::LogRecord> records = {
+      {LogOffset(0), AppendTimeMs(0), x}, {LogOffset(1), AppendTimeMs(150), z}, {LogOffset(2), AppendTimeMs(90), x}};
+  serve::PartitionWrite write;
+  PartitionProcessor together = NewProcessor();
+  for (const auto& r : records) together.Process(r);
+  together.TakeWrite(&write);
+  PartitionProcessor split = NewProcessor();
+  split.Process(records[0]);
+  split.Process(records[1]);
+  split.TakeWrite(&write);  // expires x: 150 - 0 > ttl
+  split.Process(records[2]);
+  split.TakeWrite(&write);
+  EXPECT_EQ(together.counters().duplicates, split.counters().duplicates);
+  std::string a, b;
+  together.Serialize(&a);
+  split.Serialize(&b);
+  EXPECT_TRUE(a == b);
+}
+
 // ProcessBatch (the prefetching path the region processor uses) is Process
 // record by record: same state bytes, same writes, for any batch cut.
 TEST_F(PartitionProcessorTest, ProcessBatchEqualsProcess) {
