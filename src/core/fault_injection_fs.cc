@@ -40,12 +40,12 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::Wrap(const std::
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewWritableFile(const std::string& path) {
-  return Wrap(path, base_->NewWritableFile(path), 0);
+  return Wrap(path, base()->NewWritableFile(path), 0);
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionFileSystem::NewAppendableFile(const std::string& path) {
   // What is already in the file is treated as durable.
-  auto file = base_->NewAppendableFile(path);
+  auto file = base()->NewAppendableFile(path);
   uint64_t size = file.ok() ? file.value()->Size() : 0;
   return Wrap(path, std::move(file), size);
 }
@@ -70,11 +70,11 @@ Status FaultInjectionFileSystem::RemoveFile(const std::string& path) {
     std::lock_guard lock(mu_);
     synced_size_.erase(path);
   }
-  return base_->RemoveFile(path);
+  return base()->RemoveFile(path);
 }
 
 Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::string& to) {
-  RETURN_IF_ERROR(base_->RenameFile(from, to));
+  RETURN_IF_ERROR(base()->RenameFile(from, to));
   std::lock_guard lock(mu_);
   auto it = synced_size_.find(from);
   if (it != synced_size_.end()) {
@@ -85,7 +85,7 @@ Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::
 }
 
 Status FaultInjectionFileSystem::Truncate(const std::string& path, uint64_t size) {
-  RETURN_IF_ERROR(base_->Truncate(path, size));
+  RETURN_IF_ERROR(base()->Truncate(path, size));
   std::lock_guard lock(mu_);
   auto it = synced_size_.find(path);
   if (it != synced_size_.end() && it->second > size) it->second = size;
@@ -95,9 +95,9 @@ Status FaultInjectionFileSystem::Truncate(const std::string& path, uint64_t size
 Status FaultInjectionFileSystem::DropUnsyncedData() {
   std::lock_guard lock(mu_);
   for (auto& [path, synced] : synced_size_) {
-    if (!base_->FileExists(path)) continue;
-    ASSIGN_OR_RETURN(uint64_t size, base_->FileSize(path));
-    if (size > synced) RETURN_IF_ERROR(base_->Truncate(path, synced));
+    if (!base()->FileExists(path)) continue;
+    ASSIGN_OR_RETURN(uint64_t size, base()->FileSize(path));
+    if (size > synced) RETURN_IF_ERROR(base()->Truncate(path, synced));
   }
   return Status::Ok();
 }

@@ -12,9 +12,9 @@
 
 namespace watershed {
 
-class FaultInjectionFileSystem : public FileSystem {
+class FaultInjectionFileSystem : public ForwardingFileSystem {
  public:
-  explicit FaultInjectionFileSystem(FileSystem* base) : base_(base) {}
+  explicit FaultInjectionFileSystem(FileSystem* base) : ForwardingFileSystem(base) {}
 
   // Truncates every file written through this layer to its synced length.
   Status DropUnsyncedData();
@@ -24,17 +24,9 @@ class FaultInjectionFileSystem : public FileSystem {
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override;
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return base_->NewRandomAccessFile(path);
-  }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
-  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
   Status RemoveFile(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
   Status Truncate(const std::string& path, uint64_t size) override;
-  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
 
   // Called by the wrapped files.
   void OnSynced(const std::string& path, uint64_t size);
@@ -43,7 +35,6 @@ class FaultInjectionFileSystem : public FileSystem {
   Result<std::unique_ptr<WritableFile>> Wrap(const std::string& path, Result<std::unique_ptr<WritableFile>> file,
                                              uint64_t synced);
 
-  FileSystem* base_;
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> synced_size_;  // files written through this layer
   bool fail_writes_ = false;

@@ -55,6 +55,36 @@ class FileSystem {
   static FileSystem* Default();
 };
 
+// Passes every call to another file system; fault-injecting layers derive
+// from it and override only what they change.
+class ForwardingFileSystem : public FileSystem {
+ public:
+  explicit ForwardingFileSystem(FileSystem* base) : base_(base) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    return base_->NewWritableFile(path);
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
+    return base_->NewAppendableFile(path);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    return base_->NewRandomAccessFile(path);
+  }
+  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
+  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
+  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
+  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
+  Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
+  Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
+  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+
+ protected:
+  FileSystem* base() const { return base_; }
+
+ private:
+  FileSystem* base_;
+};
+
 // Helpers built on the interface.
 Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
 // Writes a file under a temporary name, syncs it, renames it over `path`

@@ -80,8 +80,9 @@ std::vector<Event> EventsOf(const std::vector<LogRecord>& records) {
 
 // A file system that can fail Append on paths containing a substring, or
 // every Sync, independently (FaultInjectionFileSystem fails both at once).
-class FlakyFileSystem : public FileSystem {
+class FlakyFileSystem : public ForwardingFileSystem {
  public:
+  FlakyFileSystem() : ForwardingFileSystem(FileSystem::Default()) {}
   void FailAppendsTo(std::string substr) {
     std::lock_guard lock(mu_);
     fail_append_ = std::move(substr);
@@ -99,22 +100,11 @@ class FlakyFileSystem : public FileSystem {
   bool ShouldFailSync() const { return fail_sync_; }
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    return Wrap(path, base_->NewWritableFile(path));
+    return Wrap(path, base()->NewWritableFile(path));
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    return Wrap(path, base_->NewAppendableFile(path));
+    return Wrap(path, base()->NewAppendableFile(path));
   }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return base_->NewRandomAccessFile(path);
-  }
-  Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
-  Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
-  Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
-  Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
-  Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
-  Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
 
  private:
   class File : public WritableFile {
@@ -145,7 +135,6 @@ class FlakyFileSystem : public FileSystem {
     return std::unique_ptr<WritableFile>(new File(this, path, std::move(f).value()));
   }
 
-  FileSystem* base_ = FileSystem::Default();
   std::mutex mu_;
   std::function<void()> on_failed_append_;
   std::string fail_append_;
