@@ -136,7 +136,10 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
     const WindowKey key{e.story_id, static_cast<WindowSize>(size), start};
     if (story.recent[size] == nullptr || story.recent_start[size] != start) {
       auto [wit, created] = story.windows[size].try_emplace(start);
-      if (created) pending_close_.emplace(close_at, key);
+      if (created) {
+        pending_close_[close_at].push_back(key);
+        ++open_windows_;
+      }
       story.recent[size] = &wit->second;
       story.recent_start[size] = start;
     }
@@ -150,17 +153,19 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
 
 void PartitionProcessor::FinalizeWindows() {
   while (!pending_close_.empty() && pending_close_.begin()->first <= watermark_) {
-    const WindowKey key = pending_close_.begin()->second;
+    for (const WindowKey& key : pending_close_.begin()->second) {
+      const int size = static_cast<int>(key.size);
+      Window& w = stories_.At(key.story.value).windows[size].at(key.start);
+      w.final = true;
+      w.viewers.Clear();
+      MarkDirty(key, w);
+      const int64_t span = serve::WindowMs(key.size);
+      pending_drop_[size].push_back({std::max(key.start + span + Retention(size), key.start + span +
+                                                                                     options_.allowed_lateness_ms),
+                                     key.story.value, key.start});
+      --open_windows_;
+    }
     pending_close_.erase(pending_close_.begin());
-    const int size = static_cast<int>(key.size);
-    Window& w = stories_.At(key.story.value).windows[size].at(key.start);
-    w.final = true;
-    w.viewers.Clear();
-    MarkDirty(key, w);
-    const int64_t span = serve::WindowMs(key.size);
-    pending_drop_[size].push_back({std::max(key.start + span + Retention(size), key.start + span +
-                                                                                   options_.allowed_lateness_ms),
-                                   key.story.value, key.start});
   }
 }
 
@@ -298,6 +303,7 @@ Status PartitionProcessor::Restore(std::string_view data) {
 
 void PartitionProcessor::RebuildQueues() {
   pending_close_.clear();
+  open_windows_ = 0;
   for (auto& q : pending_drop_) q.clear();
   dirty_stories_.clear();
   dirty_windows_.clear();
@@ -314,8 +320,9 @@ void PartitionProcessor::RebuildQueues() {
       for (auto& [start, w] : s.windows[size]) {
         w.dirty = false;
         if (!w.final) {
-          pending_close_.emplace(start + span + options_.allowed_lateness_ms,
-                                 WindowKey{StoryId(id), static_cast<WindowSize>(size), start});
+          pending_close_[start + span + options_.allowed_lateness_ms].push_back(
+              WindowKey{StoryId(id), static_cast<WindowSize>(size), start});
+          ++open_windows_;
         } else {
           int64_t at = std::max(start + span + Retention(size), start + span + options_.allowed_lateness_ms);
           closed[size].push_back({at, start, id});

@@ -60,7 +60,7 @@ class PartitionProcessor {
   const ProcessorCounters& counters() const { return counters_; }
   size_t dedup_entries() const { return dedup_.size(); }
   size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
-  size_t open_windows() const { return pending_close_.size(); }
+  size_t open_windows() const { return open_windows_; }
 
   // The whole state (offset, dedup, stories, windows, counters), versioned.
   void Serialize(std::string* out) const;
@@ -109,7 +109,10 @@ class PartitionProcessor {
   DedupTable dedup_;
   StoryIndex<Story> stories_;
   // Open windows by the watermark that closes them.
-  std::multimap<int64_t, serve::WindowKey> pending_close_;
+  // (Bucketed: windows close at few distinct times, so this is one map node
+  // per close time rather than one per window.)
+  std::map<int64_t, std::vector<serve::WindowKey>> pending_close_;
+  size_t open_windows_ = 0;
   // Closed windows in the order they leave retention, per window size.
   std::deque<Drop> pending_drop_[serve::kWindowSizeCount];
   // Changed since the last TakeWrite. Pointers into stories_ stay valid:
