@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "core/endian.h"
@@ -143,24 +144,33 @@ Status DecodeEventBatchJson(std::string_view body, const EventValidation& v, Dec
   return Status::Ok();
 }
 
+namespace {
+template <typename T>
+void AppendNumber(T v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
+}
+}  // namespace
+
 void AppendEventJson(const Event& e, std::string* out) {
   out->append("{\"event_id\":\"");
   out->append(e.event_id.ToString());
   out->append("\",\"type\":\"");
   out->append(EventTypeName(e.type));
   out->append("\",\"story_id\":");
-  out->append(std::to_string(e.story_id.value));
+  AppendNumber(e.story_id.value, out);
   out->append(",\"author_id\":");
-  out->append(std::to_string(e.author_id.value));
+  AppendNumber(e.author_id.value, out);
   out->append(",\"viewer_id\":");
-  out->append(std::to_string(e.viewer_id.value));
+  AppendNumber(e.viewer_id.value, out);
   out->append(",\"region\":\"");
   out->append(RegionName(e.region));
   out->append("\",\"event_time\":");
-  out->append(std::to_string(e.event_time.value));
+  AppendNumber(e.event_time.value, out);
   if (e.type == EventType::kView) {
     out->append(",\"watch_ms\":");
-    out->append(std::to_string(e.watch_ms));
+    AppendNumber(e.watch_ms, out);
   }
   if (!e.traceparent.empty()) {
     out->append(",\"traceparent\":\"");
