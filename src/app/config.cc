@@ -112,12 +112,17 @@ const std::string& Config::Get(const std::string& key) const { return values_.at
 
 Result<int64_t> Config::GetInt(const std::string& key) const { return NumberWithUnit(key, Get(key), {{"", 1}}); }
 
-Result<int64_t> Config::GetDurationMs(const std::string& key, int64_t max_ms) const {
-  ASSIGN_OR_RETURN(int64_t ms, NumberWithUnit(key, Get(key), {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60'000},
-                                                              {"h", 3'600'000}, {"d", 86'400'000}}));
+Result<int64_t> ParseDurationMs(const std::string& name, const std::string& value, int64_t bare_unit_ms,
+                                int64_t max_ms) {
+  ASSIGN_OR_RETURN(int64_t ms, NumberWithUnit(name, value, {{"", bare_unit_ms}, {"ms", 1}, {"s", 1000}, {"m", 60'000},
+                                                            {"h", 3'600'000}, {"d", 86'400'000}}));
   if (ms > max_ms)
-    return Status::InvalidArgument(key + ": '" + Get(key) + "' is above the limit of " + std::to_string(max_ms) + " ms");
+    return Status::InvalidArgument(name + ": '" + value + "' is above the limit of " + std::to_string(max_ms) + " ms");
   return ms;
+}
+
+Result<int64_t> Config::GetDurationMs(const std::string& key, int64_t max_ms) const {
+  return ParseDurationMs(key, Get(key), 1, max_ms);
 }
 
 Result<int64_t> Config::GetBytes(const std::string& key) const {

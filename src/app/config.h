@@ -41,6 +41,11 @@ class Config {
   std::map<std::string, std::string> values_;
 };
 
+// Parses a duration: "250ms", "10s", "5m", "1h", "7d"; a bare number counts
+// in bare_unit_ms. Values above max_ms are errors. `name` starts the messages.
+Result<int64_t> ParseDurationMs(const std::string& name, const std::string& value, int64_t bare_unit_ms = 1,
+                                int64_t max_ms = Config::kMaxDurationMs);
+
 // Prints "--key (default)  help" lines for --help.
 std::string DescribeKeys(const std::vector<ConfigKey>& keys);
 

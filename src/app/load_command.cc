@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/config.h"
 #include "app/http_client.h"
 #include "core/clock.h"
 #include "core/event_codec.h"
@@ -57,21 +58,6 @@ constexpr const char* kHelp =
 int Fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "watershed load: %s\n", message.c_str());
   return code;
-}
-
-bool ParseDurationMs(const std::string& s, int64_t* ms) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (...) {
-    return false;
-  }
-  std::string unit = s.substr(used);
-  double mult = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000 : -1;
-  if (mult < 0 || v < 0) return false;
-  *ms = static_cast<int64_t>(v * mult);
-  return true;
 }
 
 template <typename T>
@@ -334,7 +320,11 @@ int LoadCommand(const std::vector<std::string>& args) {
   if (Status s = ParseHostPort(f.Get("server", "127.0.0.1:8080"), &host, &port); !s.ok()) return Fail(s.message(), 2);
   HttpClient control(host, port);
   int64_t timeout_ms = 120'000;
-  if (f.Has("timeout") && !ParseDurationMs(f.Get("timeout"), &timeout_ms)) return Fail("bad --timeout", 2);
+  if (f.Has("timeout")) {
+    auto t = ParseDurationMs("--timeout", f.Get("timeout"), 1000);  // a bare number is seconds here
+    if (!t.ok()) return Fail(t.status().message(), 2);
+    timeout_ms = *t;
+  }
   if (f.Has("verify")) return Verify(f.Get("verify"), control, timeout_ms);
 
   workload::WorkloadOptions w;
@@ -349,7 +339,11 @@ int LoadCommand(const std::vector<std::string>& args) {
             ParseNum(f.Get("late-fraction", "0.005"), &w.late_fraction) &&
             ParseNum(f.Get("out-of-order-fraction", "0.10"), &w.out_of_order_fraction);
   if (ok && f.Has("events")) ok = ParseNum(f.Get("events"), &max_events);
-  if (ok && f.Has("duration")) ok = ParseDurationMs(f.Get("duration"), &duration_ms);
+  if (ok && f.Has("duration")) {
+    auto d = ParseDurationMs("--duration", f.Get("duration"), 1000);  // a bare number is seconds here
+    if (!d.ok()) return Fail(d.status().message(), 2);
+    duration_ms = *d;
+  }
   if (ok && f.Has("show-top")) {
     double secs = 0;
     ok = ParseNum(f.Get("show-top"), &secs);

@@ -25,8 +25,6 @@ class Server {
   // Stops the listener, drains the logs, writes final checkpoints.
   Status Stop();
   uint64_t Lag() const;
-  MetricsRegistry& metrics() { return metrics_; }
-  log::EmbeddedLog* log(Region r) { return logs_[static_cast<int>(r)].get(); }
 
  private:
   Server() = default;
