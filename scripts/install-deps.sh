@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev   # toolchain; clang for libFuzzer
   libboost-dev libsimdjson-dev                      # Beast/Asio, JSON
+  libssl-dev openssl                                # JWT signatures, TLS; test certificates
+  protobuf-compiler                                 # tests: protoc --encode, an independent protobuf encoder
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
   curl procps iproute2                              # demo and crash scripts
