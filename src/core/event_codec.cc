@@ -4,6 +4,9 @@
 
 #include <charconv>
 #include <cstring>
+#include <iterator>
+#include <optional>
+#include <utility>
 
 #include "core/endian.h"
 
@@ -28,88 +31,223 @@ bool ValidTraceparent(std::string_view s) {
   if (s.substr(0, 2) != "00") return false;
   std::string_view trace = s.substr(3, 32), span = s.substr(36, 16), flags = s.substr(53, 2);
   if (!IsHex(trace) || !IsHex(span) || !IsHex(flags)) return false;
-  return trace != std::string(32, '0') && span != std::string(16, '0');
+  constexpr std::string_view kZeros = "00000000000000000000000000000000";
+  return trace != kZeros && span != kZeros.substr(0, 16);
 }
 
-struct FieldError {
-  const char* code;
-  std::string message;
+}  // namespace
+
+namespace codec_internal {
+namespace {
+
+using Field = RawEvent::Field;
+
+struct FieldInfo {
+  const char* name;
+  const char* bad_value_code;  // also the code of a wrong JSON type
+  // Message for a wrong JSON type; for the numbers also their range rule.
+  const char* rule_message;
+  bool proto_length_delimited;  // else a varint on the protobuf wire
 };
 
-// Reads one event object; returns an error description or nothing.
-std::optional<FieldError> DecodeOne(element el, const EventValidation& v, Event* e) {
-  object obj;
-  if (el.get(obj) != simdjson::SUCCESS) return FieldError{"invalid_event", "event must be a JSON object"};
+// Indexed by RawEvent::Field.
+constexpr FieldInfo kFields[] = {
+    {"event_id", "invalid_event_id", "'event_id' must be a string", true},
+    {"type", "unknown_type", "'type' must be a string", false},
+    {"story_id", "invalid_field", "'story_id' must be an unsigned 64-bit integer", false},
+    {"author_id", "invalid_field", "'author_id' must be an unsigned 64-bit integer", false},
+    {"viewer_id", "invalid_field", "'viewer_id' must be an unsigned 64-bit integer", false},
+    {"region", "invalid_region", "'region' must be a string", true},
+    {"event_time", "invalid_field", "'event_time' must be a non-negative integer (ms since epoch)", false},
+    {"watch_ms", "invalid_field", "'watch_ms' must be an integer in 0..86400000", false},
+    {"traceparent", "invalid_traceparent", "'traceparent' must be a W3C trace context (version 00)", true},
+};
+static_assert(std::size(kFields) == RawEvent::kTraceparent + 1, "one entry per RawEvent::Field");
 
-  auto need = [&](const char* name, element* out) -> std::optional<FieldError> {
-    if (obj[name].get(*out) != simdjson::SUCCESS)
-      return FieldError{"missing_field", std::string("missing field '") + name + "'"};
-    return std::nullopt;
-  };
-  auto need_u64 = [&](const char* name, uint64_t* out) -> std::optional<FieldError> {
-    element x;
-    if (auto err = need(name, &x)) return err;
-    if (x.get(*out) != simdjson::SUCCESS)
-      return FieldError{"invalid_field", std::string("'") + name + "' must be an unsigned 64-bit integer"};
-    return std::nullopt;
-  };
+bool Reject(EventRejection* why, std::string_view code, std::string message) {
+  why->code.assign(code);
+  why->message = std::move(message);
+  return false;
+}
 
-  element x;
-  std::string_view text;
-  if (auto err = need("event_id", &x)) return err;
-  if (x.get(text) != simdjson::SUCCESS) return FieldError{"invalid_event_id", "'event_id' must be a string"};
-  auto id = ParseUuid(text);
-  if (!id) return FieldError{"invalid_event_id", "'event_id' must be a UUID (8-4-4-4-12 hex digits)"};
+// False (with *why set) unless `f` is present with a value of the right kind.
+bool Usable(const RawEvent& raw, Field f, IngestFormat format, EventRejection* why) {
+  const FieldInfo& info = kFields[f];
+  if (!raw.Has(f)) return Reject(why, "missing_field", std::string("missing field '") + info.name + "'");
+  if (!raw.WrongKind(f)) return true;
+  if (format == IngestFormat::kJson) return Reject(why, info.bad_value_code, info.rule_message);
+  return Reject(why, "invalid_field",
+                std::string("'") + info.name + "' has the wrong protobuf wire type (expected " +
+                    (info.proto_length_delimited ? "length-delimited" : "varint") + ")");
+}
+
+bool Validate(const RawEvent& raw, const EventValidation& v, IngestFormat format, Event* e, EventRejection* why) {
+  std::optional<Region> region;
+  if (raw.Has(Field::kRegion) && !raw.WrongKind(Field::kRegion)) region = ParseRegion(raw.region);
+  // Impersonation is reported as such whatever else is wrong with the event.
+  if (v.identity) {
+    if (raw.Has(Field::kViewerId) && !raw.WrongKind(Field::kViewerId) && raw.viewer_id != v.identity->viewer.value)
+      return Reject(why, kIdentityMismatchCode, "'viewer_id' differs from the viewer of the bearer token");
+    if (region && *region != v.identity->region)
+      return Reject(why, kIdentityMismatchCode, "'region' differs from the home region of the bearer token");
+  }
+
+  if (!Usable(raw, Field::kEventId, format, why)) return false;
+  auto id = ParseUuid(raw.event_id);
+  if (!id) return Reject(why, "invalid_event_id", "'event_id' must be a UUID (8-4-4-4-12 hex digits)");
   e->event_id = *id;
 
-  if (auto err = need("type", &x)) return err;
-  if (x.get(text) != simdjson::SUCCESS) return FieldError{"unknown_type", "'type' must be a string"};
-  auto type = ParseEventType(text);
-  if (!type) return FieldError{"unknown_type", "'type' must be one of view, share, reply"};
-  e->type = *type;
+  if (!Usable(raw, Field::kType, format, why)) return false;
+  if (raw.type < static_cast<uint8_t>(EventType::kView) || raw.type > static_cast<uint8_t>(EventType::kReply))
+    return Reject(why, "unknown_type",
+                  format == IngestFormat::kJson ? "'type' must be one of view, share, reply"
+                                                : "'type' must be VIEW, SHARE or REPLY");
+  e->type = static_cast<EventType>(raw.type);
 
-  uint64_t n = 0;
-  if (auto err = need_u64("story_id", &n)) return err;
-  e->story_id = StoryId(n);
-  if (auto err = need_u64("author_id", &n)) return err;
-  e->author_id = AuthorId(n);
-  if (auto err = need_u64("viewer_id", &n)) return err;
-  e->viewer_id = ViewerId(n);
+  if (!Usable(raw, Field::kStoryId, format, why)) return false;
+  e->story_id = StoryId(raw.story_id);
+  if (!Usable(raw, Field::kAuthorId, format, why)) return false;
+  e->author_id = AuthorId(raw.author_id);
 
-  if (auto err = need("region", &x)) return err;
-  if (x.get(text) != simdjson::SUCCESS) return FieldError{"invalid_region", "'region' must be a string"};
-  auto region = ParseRegion(text);
-  if (!region) return FieldError{"invalid_region", "'region' must be one of us, eu, apac"};
-  e->region = *region;
+  if (v.identity && !raw.Has(Field::kViewerId)) {
+    e->viewer_id = v.identity->viewer;
+  } else {
+    if (!Usable(raw, Field::kViewerId, format, why)) return false;
+    e->viewer_id = ViewerId(raw.viewer_id);
+  }
 
-  int64_t t = 0;
-  if (auto err = need("event_time", &x)) return err;
-  if (x.get(t) != simdjson::SUCCESS || t < 0)
-    return FieldError{"invalid_field", "'event_time' must be a non-negative integer (ms since epoch)"};
+  if (v.identity && !raw.Has(Field::kRegion)) {
+    e->region = v.identity->region;
+  } else {
+    if (!Usable(raw, Field::kRegion, format, why)) return false;
+    if (!region) return Reject(why, "invalid_region", "'region' must be one of us, eu, apac");
+    e->region = *region;
+  }
+
+  if (!Usable(raw, Field::kEventTime, format, why)) return false;
+  int64_t t = raw.event_time;
+  if (t < 0) return Reject(why, "invalid_field", kFields[Field::kEventTime].rule_message);
   if (t > v.now_ms + v.max_future_ms)
-    return FieldError{"event_time_in_future",
-                      "'event_time' is " + std::to_string(t - v.now_ms) + " ms ahead of the server clock (limit " +
-                          std::to_string(v.max_future_ms) + " ms)"};
+    return Reject(why, "event_time_in_future",
+                  "'event_time' is " + std::to_string(t - v.now_ms) + " ms ahead of the server clock (limit " +
+                      std::to_string(v.max_future_ms) + " ms)");
   e->event_time = EventTimeMs(t);
 
   e->watch_ms = 0;
-  if (obj["watch_ms"].get(x) == simdjson::SUCCESS) {
-    if (x.get(n) != simdjson::SUCCESS || n > kMaxWatchMs)
-      return FieldError{"invalid_field", "'watch_ms' must be an integer in 0..86400000"};
-    if (e->type != EventType::kView && n != 0)
-      return FieldError{"invalid_field", "'watch_ms' is allowed only on view events"};
-    e->watch_ms = static_cast<uint32_t>(n);
+  if (raw.Has(Field::kWatchMs)) {
+    if (!Usable(raw, Field::kWatchMs, format, why)) return false;
+    if (raw.watch_ms > kMaxWatchMs) return Reject(why, "invalid_field", kFields[Field::kWatchMs].rule_message);
+    if (e->type != EventType::kView && raw.watch_ms != 0)
+      return Reject(why, "invalid_field", "'watch_ms' is allowed only on view events");
+    e->watch_ms = static_cast<uint32_t>(raw.watch_ms);
   } else if (e->type == EventType::kView) {
-    return FieldError{"missing_field", "missing field 'watch_ms' (required on view events)"};
+    return Reject(why, "missing_field", "missing field 'watch_ms' (required on view events)");
   }
 
   e->traceparent.clear();
-  if (obj["traceparent"].get(x) == simdjson::SUCCESS) {
-    if (x.get(text) != simdjson::SUCCESS || !ValidTraceparent(text))
-      return FieldError{"invalid_traceparent", "'traceparent' must be a W3C trace context (version 00)"};
-    e->traceparent.assign(text);
+  if (raw.Has(Field::kTraceparent)) {
+    if (!Usable(raw, Field::kTraceparent, format, why)) return false;
+    if (!ValidTraceparent(raw.traceparent))
+      return Reject(why, "invalid_traceparent", kFields[Field::kTraceparent].rule_message);
+    e->traceparent.assign(raw.traceparent);
+  }
+  return true;
+}
+
+}  // namespace
+
+void AddRawEvent(const RawEvent& raw, const EventValidation& v, IngestFormat format, size_t index,
+                 DecodedBatch* out) {
+  // Decoded in place: no copy of the event, and its traceparent buffer is
+  // the only allocation.
+  Event& e = out->events.emplace_back();
+  EventRejection why;
+  if (Validate(raw, v, format, &e, &why)) return;
+  out->events.pop_back();
+  why.index = index;
+  out->rejected.push_back(std::move(why));
+}
+
+}  // namespace codec_internal
+
+namespace {
+
+using codec_internal::IngestFormat;
+using codec_internal::RawEvent;
+
+std::optional<RawEvent::Field> JsonField(std::string_view key) {
+  switch (key.size()) {
+    case 4:
+      if (key == "type") return RawEvent::kType;
+      break;
+    case 6:
+      if (key == "region") return RawEvent::kRegion;
+      break;
+    case 8:
+      if (key == "event_id") return RawEvent::kEventId;
+      if (key == "story_id") return RawEvent::kStoryId;
+      if (key == "watch_ms") return RawEvent::kWatchMs;
+      break;
+    case 9:
+      if (key == "author_id") return RawEvent::kAuthorId;
+      if (key == "viewer_id") return RawEvent::kViewerId;
+      break;
+    case 10:
+      if (key == "event_time") return RawEvent::kEventTime;
+      break;
+    case 11:
+      if (key == "traceparent") return RawEvent::kTraceparent;
+      break;
   }
   return std::nullopt;
+}
+
+// One pass over the members of an event object. Unknown keys are ignored;
+// a repeated key keeps its first value.
+void ReadJsonEvent(object obj, RawEvent* raw) {
+  for (simdjson::dom::key_value_pair member : obj) {
+    std::optional<RawEvent::Field> f = JsonField(member.key);
+    if (!f || raw->Has(*f)) continue;
+    element x = member.value;
+    bool ok = false;
+    switch (*f) {
+      case RawEvent::kEventId:
+        ok = x.get(raw->event_id) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kType: {
+        std::string_view text;
+        ok = x.get(text) == simdjson::SUCCESS;
+        if (ok) raw->type = static_cast<uint8_t>(ParseEventType(text).value_or(EventType{0}));
+        break;
+      }
+      case RawEvent::kStoryId:
+        ok = x.get(raw->story_id) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kAuthorId:
+        ok = x.get(raw->author_id) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kViewerId:
+        ok = x.get(raw->viewer_id) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kRegion:
+        ok = x.get(raw->region) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kEventTime:
+        ok = x.get(raw->event_time) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kWatchMs:
+        ok = x.get(raw->watch_ms) == simdjson::SUCCESS;
+        break;
+      case RawEvent::kTraceparent:
+        ok = x.get(raw->traceparent) == simdjson::SUCCESS;
+        break;
+    }
+    if (ok) {
+      raw->MarkPresent(*f);
+    } else {
+      raw->MarkWrongKind(*f);
+    }
+  }
 }
 
 }  // namespace
@@ -132,12 +270,14 @@ Status DecodeEventBatchJson(std::string_view body, const EventValidation& v, Dec
                             std::to_string(v.max_events));
   out->events.reserve(count);
   size_t index = 0;
-  Event e;
   for (element el : arr) {
-    if (auto err = DecodeOne(el, v, &e)) {
-      out->rejected.push_back({index, err->code, std::move(err->message)});
+    object event;
+    if (el.get(event) != simdjson::SUCCESS) {
+      out->rejected.push_back({index, "invalid_event", "event must be a JSON object"});
     } else {
-      out->events.push_back(e);
+      RawEvent raw;
+      ReadJsonEvent(event, &raw);
+      codec_internal::AddRawEvent(raw, v, IngestFormat::kJson, index, out);
     }
     ++index;
   }

@@ -8,32 +8,16 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/testing/sample_events.h"
 
 namespace watershed {
 namespace {
 
-constexpr int64_t kNow = 1'700'000'000'000;
-constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-constexpr const char* kUuid = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
-
-EventValidation Validation() {
-  EventValidation v;
-  v.now_ms = kNow;
-  return v;
-}
-
-Event MakeEvent(EventType type, uint64_t story) {
-  Event e;
-  e.event_id = EventId::FromHiLo(0x0123456789abcdefull + story, 0xfedcba9876543210ull ^ story);
-  e.type = type;
-  e.story_id = StoryId(story);
-  e.author_id = AuthorId(story * 7 + 1);
-  e.viewer_id = ViewerId(story * 13 + 2);
-  e.event_time = EventTimeMs(kNow - static_cast<int64_t>(story));
-  e.watch_ms = type == EventType::kView ? 1234 : 0;
-  e.region = Region::kEu;
-  return e;
-}
+constexpr int64_t kNow = testing::kSampleNow;
+constexpr const char* kTraceparent = testing::kSampleTraceparent;
+constexpr const char* kUuid = testing::kSampleUuid;
+EventValidation Validation() { return testing::SampleValidation(); }
+Event MakeEvent(EventType type, uint64_t story) { return testing::SampleEvent(type, story); }
 
 // The JSON text of one valid view event, with `extra` spliced in before the
 // closing brace and the field named `drop` left out.
@@ -300,6 +284,68 @@ TEST(EventCodecJson, MixedBatchReportsIndexes) {
     EXPECT_EQ(batch.rejected[i].index, want[i].first);
     EXPECT_EQ(batch.rejected[i].code, want[i].second);
   }
+}
+
+EventValidation WithIdentity(uint64_t viewer, Region region) {
+  EventValidation v = Validation();
+  v.identity = EventValidation::Identity{ViewerId(viewer), region};
+  return v;
+}
+
+TEST(EventCodecJson, IdentityFillsOmittedViewerAndRegion) {
+  std::string anonymous = EventJson("viewer_id");
+  anonymous = anonymous.replace(anonymous.find(",\"region\":\"us\""), 14, "");
+  ASSERT_EQ(anonymous.find("region"), std::string::npos);
+  std::vector<std::string> events = {anonymous, EventJson("viewer_id"), EventJson("region"), EventJson()};
+
+  DecodedBatch batch;
+  ASSERT_TRUE(DecodeEventBatchJson(Batch(events), WithIdentity(9, Region::kUs), &batch).ok());
+  EXPECT_TRUE(batch.rejected.empty()) << batch.rejected[0].code;
+  ASSERT_EQ(batch.events.size(), 4u);
+  for (const Event& e : batch.events) {
+    EXPECT_EQ(e.viewer_id, ViewerId(9));
+    EXPECT_EQ(e.region, Region::kUs);
+  }
+
+  ASSERT_TRUE(DecodeEventBatchJson(Batch({anonymous}), WithIdentity(77, Region::kApac), &batch).ok());
+  ASSERT_EQ(batch.events.size(), 1u);
+  EXPECT_EQ(batch.events[0].viewer_id, ViewerId(77));
+  EXPECT_EQ(batch.events[0].region, Region::kApac);
+
+  // Without identity both stay required.
+  EXPECT_EQ(RejectionCode(anonymous), "missing_field");
+  EXPECT_EQ(RejectionCode(EventJson("region")), "missing_field");
+}
+
+TEST(EventCodecJson, IdentityMismatch) {
+  EventValidation v = WithIdentity(9, Region::kUs);
+  EXPECT_EQ(RejectionCode(WithField("viewer_id", "10"), v), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(WithField("viewer_id", "0"), v), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(WithField("region", "\"eu\""), v), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(WithField("region", "\"apac\""), v), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(EventJson(), WithIdentity(9, Region::kEu)), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(EventJson(), WithIdentity(8, Region::kUs)), "identity_mismatch");
+  EXPECT_EQ(RejectionCode(EventJson(), v), "");
+  // Reported as such whatever else is wrong with the event.
+  std::string impersonating = EventJson("event_id");
+  impersonating.replace(impersonating.find("\"viewer_id\":9"), 13, "\"viewer_id\":10");
+  EXPECT_EQ(RejectionCode(impersonating, v), "identity_mismatch");
+  // A value that is not a viewer or region at all is invalid, not a mismatch.
+  EXPECT_EQ(RejectionCode(WithField("region", "\"mars\""), v), "invalid_region");
+  EXPECT_EQ(RejectionCode(WithField("region", "1"), v), "invalid_region");
+  EXPECT_EQ(RejectionCode(WithField("viewer_id", "\"10\""), v), "invalid_field");
+  EXPECT_EQ(RejectionCode(WithField("viewer_id", "-1"), v), "invalid_field");
+}
+
+TEST(EventCodecJson, RejectionHttpStatus) {
+  EventValidation v = WithIdentity(9, Region::kUs);
+  DecodedBatch batch;
+  ASSERT_TRUE(DecodeEventBatchJson(Batch({WithField("viewer_id", "10"), EventJson("story_id")}), v, &batch).ok());
+  ASSERT_EQ(batch.rejected.size(), 2u);
+  EXPECT_EQ(batch.rejected[0].code, kIdentityMismatchCode);
+  EXPECT_EQ(batch.rejected[0].HttpStatus(), 403);
+  EXPECT_EQ(batch.rejected[1].code, "missing_field");
+  EXPECT_EQ(batch.rejected[1].HttpStatus(), 400);
 }
 
 TEST(EventCodecJson, WholeBodyErrors) {
