@@ -28,7 +28,7 @@ echo "# $events events per run, batch 100, $conns connections, load generator on
 ws_rates=(); echo_rates=()
 for run in $(seq "$runs"); do
   rm -rf "$work/data"
-  "$bin" serve --data-dir "$work/data" --port "$port" --fsync always >"$work/serve.log" 2>&1 & pid=$!
+  "$bin" serve --data-dir "$work/data" --port "$port" --auth off --fsync always >"$work/serve.log" 2>&1 & pid=$!
   wait_up
   rate=$("$bin" load --server "127.0.0.1:$port" --rate 0 --events "$events" --connections "$conns" --batch 100 \
          --duplicate-batches 0 --event-time-rate 20000 | rate_of)
@@ -50,7 +50,7 @@ echo "median: watershed $ws events/s, echo reference $ref events/s, ratio $(awk 
 
 # Freshness: acknowledged → visible in the story's metrics, under a background load.
 rm -rf "$work/data"
-"$bin" serve --data-dir "$work/data" --port "$port" --fsync always >"$work/serve.log" 2>&1 & pid=$!
+"$bin" serve --data-dir "$work/data" --port "$port" --auth off --fsync always >"$work/serve.log" 2>&1 & pid=$!
 wait_up
 "$bin" load --server "127.0.0.1:$port" --rate 100000 --duration 30s --connections 4 --event-time-rate 100000 >/dev/null &
 load=$!

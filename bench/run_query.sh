@@ -18,7 +18,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill -9 $p 2>/dev/null; done; rm -rf "$work"' EXIT
 
 echo "# query latency: $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\""
-"$bin" serve --data-dir "$work/data" --port "$port" >"$work/serve.log" 2>&1 & pids+=($!)
+"$bin" serve --data-dir "$work/data" --port "$port" --auth off >"$work/serve.log" 2>&1 & pids+=($!)
 redis-server --port "$rport" --save "" --appendonly no --daemonize no >"$work/redis.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 "$bin" load --server "127.0.0.1:$port" --rate 0 --events 200000 --connections 4 >/dev/null

@@ -36,7 +36,7 @@ done
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
   # event time runs ahead of the wall clock (see --event-time-rate below).
-  WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --checkpoint-interval 700ms --max-future 1h \
+  WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --auth off --checkpoint-interval 700ms --max-future 1h \
     >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do

@@ -4,8 +4,8 @@
 
 #include <cstdio>
 
+#include "app/client_flags.h"
 #include "app/commands.h"
-#include "app/http_client.h"
 
 namespace watershed::app {
 
@@ -66,13 +66,18 @@ int Fail(const char* command, const std::string& message, int code = 1) {
   return code;
 }
 
+std::vector<std::string> With(std::vector<std::string> names) {
+  names.insert(names.end(), ClientFlagNames().begin(), ClientFlagNames().end());
+  return names;
+}
+
 // GETs target and prints the body; non-2xx answers go to stderr with exit 1.
-int GetAndPrint(const std::string& server, const std::string& target) {
-  std::string host;
-  uint16_t port;
-  if (Status s = ParseHostPort(server, &host, &port); !s.ok()) return Fail("query", s.message(), 2);
-  HttpClient client(host, port);
-  auto r = client.Get(target);
+int GetAndPrint(const Flags& f, const std::string& target) {
+  auto options = ClientOptionsFrom(f);
+  if (!options.ok()) return Fail("query", options.status().message(), 2);
+  auto client = NewClient(*options, BearerTokenFrom(f));
+  if (!client.ok()) return Fail("query", client.status().message(), 2);
+  auto r = (*client)->Get(target);
   if (!r.ok()) return Fail("query", r.status().message());
   if (r->status / 100 != 2) return Fail("query", "HTTP " + std::to_string(r->status) + ": " + r->body);
   std::printf("%s\n", r->body.c_str());
@@ -83,59 +88,56 @@ int GetAndPrint(const std::string& server, const std::string& target) {
 
 int QueryCommand(const std::vector<std::string>& args) {
   static const char* kHelp =
-      "usage: watershed query [--server HOST:PORT] WHAT ID [options]\n\n"
+      "usage: watershed query WHAT ID [options]\n\n"
       "  metrics STORY                         running totals of a story\n"
       "  series STORY [--window 5s|1m] [--from MS] [--to MS]\n"
       "                                        windowed points of a story\n"
       "  top CREATOR [--by views] [--limit 10] a creator's top stories\n"
       "  top-all [--by views] [--limit 10]     top stories over all creators\n\n"
-      "  --server HOST:PORT (127.0.0.1:8080)\n"
       "Prints the API's JSON answer; exits 1 on an error answer.\n";
   Flags f;
   std::string error;
-  if (!Flags::Parse(args, {"server", "window", "from", "to", "by", "limit", "help!"}, &f, &error))
-    return Fail("query", error + "\n" + kHelp, 2);
+  if (!Flags::Parse(args, With({"window", "from", "to", "by", "limit", "help!"}), &f, &error))
+    return Fail("query", error + "\n" + kHelp + kClientFlagsHelp, 2);
   if (f.Has("help")) {
-    std::fputs(kHelp, stdout);
+    std::printf("%s%s", kHelp, kClientFlagsHelp);
     return 0;
   }
   const auto& pos = f.positional();
-  const std::string server = f.Get("server", "127.0.0.1:8080");
   auto id_ok = [&](size_t need) { return pos.size() == need && pos.back().find_first_not_of("0123456789") == std::string::npos; };
   if (pos.empty()) return Fail("query", std::string("what to query?\n") + kHelp, 2);
   const std::string& what = pos[0];
-  if (what == "metrics" && id_ok(2)) return GetAndPrint(server, "/v1/stories/" + pos[1] + "/metrics");
+  if (what == "metrics" && id_ok(2)) return GetAndPrint(f, "/v1/stories/" + pos[1] + "/metrics");
   if (what == "series" && id_ok(2)) {
     std::string target = "/v1/stories/" + pos[1] + "/series?window=" + f.Get("window", "5s");
     if (f.Has("from")) target += "&from=" + f.Get("from");
     if (f.Has("to")) target += "&to=" + f.Get("to");
-    return GetAndPrint(server, target);
+    return GetAndPrint(f, target);
   }
   std::string top_query = "?by=" + f.Get("by", "views") + "&limit=" + f.Get("limit", "10");
-  if (what == "top" && id_ok(2)) return GetAndPrint(server, "/v1/creators/" + pos[1] + "/top" + top_query);
-  if (what == "top-all" && pos.size() == 1) return GetAndPrint(server, "/v1/top" + top_query);
+  if (what == "top" && id_ok(2)) return GetAndPrint(f, "/v1/creators/" + pos[1] + "/top" + top_query);
+  if (what == "top-all" && pos.size() == 1) return GetAndPrint(f, "/v1/top" + top_query);
   return Fail("query", "bad arguments\n" + std::string(kHelp), 2);
 }
 
 int StatusCommand(const std::vector<std::string>& args) {
   static const char* kHelp =
-      "usage: watershed status [--server HOST:PORT] [--json]\n\n"
+      "usage: watershed status [--json]\n\n"
       "Shows, per region and partition, the log end offset, the processed and\n"
       "checkpointed offsets, the watermark and counters, and the total lag.\n";
   Flags f;
   std::string error;
-  if (!Flags::Parse(args, {"server", "json!", "help!"}, &f, &error) || !f.positional().empty())
-    return Fail("status", (error.empty() ? "unexpected argument" : error) + "\n" + kHelp, 2);
+  if (!Flags::Parse(args, With({"json!", "help!"}), &f, &error) || !f.positional().empty())
+    return Fail("status", (error.empty() ? "unexpected argument" : error) + "\n" + kHelp + kClientFlagsHelp, 2);
   if (f.Has("help")) {
-    std::fputs(kHelp, stdout);
+    std::printf("%s%s", kHelp, kClientFlagsHelp);
     return 0;
   }
-  std::string host;
-  uint16_t port;
-  if (Status s = ParseHostPort(f.Get("server", "127.0.0.1:8080"), &host, &port); !s.ok())
-    return Fail("status", s.message(), 2);
-  HttpClient client(host, port);
-  auto r = client.Get("/v1/status");
+  auto options = ClientOptionsFrom(f);
+  if (!options.ok()) return Fail("status", options.status().message(), 2);
+  auto client = NewClient(*options, BearerTokenFrom(f));
+  if (!client.ok()) return Fail("status", client.status().message(), 2);
+  auto r = (*client)->Get("/v1/status");
   if (!r.ok()) return Fail("status", r.status().message());
   if (r->status != 200) return Fail("status", "HTTP " + std::to_string(r->status) + ": " + r->body);
   if (f.Has("json")) {

@@ -30,6 +30,22 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
       {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
       {"idle-timeout", "30s", "close connections idle (or trickling) this long"},
+      {"auth", "on", "JWT bearer auth on /v1/ endpoints: on | off (off only on a trusted network)"},
+      {"auth-secret-file", "", "HS256 shared secret file (>= 32 bytes); default <data-dir>/auth/hs256.secret, "
+                               "generated on first start unless auth-jwks-file is set"},
+      {"auth-jwks-file", "", "JWKS file with the RS256/ES256 public keys (selected by kid)"},
+      {"auth-jwks-reload", "30s", "re-read the JWKS file this often (keys rotate without a restart)"},
+      {"auth-issuer", "watershed", "required iss claim (empty = not checked)"},
+      {"auth-audience", "watershed", "required aud claim (empty = not checked)"},
+      {"auth-leeway", "30s", "clock skew tolerated on exp and nbf"},
+      {"auth-cache-entries", "100000", "verified tokens remembered (0 = verify every request)"},
+      {"auth-public-paths", "/healthz,/readyz,/metrics", "paths served without a token"},
+      {"rate-limit", "1000", "requests per second per user (0 = no limit)"},
+      {"rate-burst", "2000", "requests a rested user may send at once"},
+      {"rate-limit-exempt", "admin", "roles not rate limited (comma-separated; empty = none)"},
+      {"max-in-flight", "10000", "requests in progress at once, all users (0 = no limit)"},
+      {"tls-cert", "", "PEM certificate chain: serve HTTPS (with tls-key)"},
+      {"tls-key", "", "PEM private key of tls-cert"},
   };
   return keys;
 }
@@ -111,6 +127,13 @@ Result<Config> Config::Load(const std::vector<ConfigKey>& keys, const std::vecto
 const std::string& Config::Get(const std::string& key) const { return values_.at(key); }
 
 Result<int64_t> Config::GetInt(const std::string& key) const { return NumberWithUnit(key, Get(key), {{"", 1}}); }
+
+Result<bool> Config::GetBool(const std::string& key) const {
+  const std::string& v = Get(key);
+  if (v == "on" || v == "true" || v == "yes" || v == "1") return true;
+  if (v == "off" || v == "false" || v == "no" || v == "0") return false;
+  return Status::InvalidArgument(key + ": '" + v + "' is not on/off (true/false, yes/no, 1/0)");
+}
 
 Result<int64_t> ParseDurationMs(const std::string& name, const std::string& value, int64_t bare_unit_ms,
                                 int64_t max_ms) {

@@ -29,6 +29,8 @@ class Config {
 
   const std::string& Get(const std::string& key) const;
   Result<int64_t> GetInt(const std::string& key) const;
+  // on/off, true/false, yes/no, 1/0.
+  Result<bool> GetBool(const std::string& key) const;
   // Durations: "250ms", "10s", "5m", "1h", "7d"; a bare number is milliseconds.
   // Values above max_ms are errors (they would overflow time arithmetic).
   Result<int64_t> GetDurationMs(const std::string& key, int64_t max_ms = kMaxDurationMs) const;

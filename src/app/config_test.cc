@@ -89,10 +89,21 @@ TEST_F(ConfigTest, DefaultsCoverEveryKey) {
   // Every default parses as what its key holds.
   for (const char* d : {"fsync-interval", "log-retention", "checkpoint-interval", "dedup-ttl", "out-of-order",
                         "allowed-lateness", "series-retention-5s", "series-retention-1m", "max-future",
-                        "idle-timeout"})
+                        "idle-timeout", "auth-jwks-reload", "auth-leeway"})
     EXPECT_TRUE(c.GetDurationMs(d).ok()) << d;
   for (const char* b : {"segment-size", "log-retention-size", "max-body"}) EXPECT_TRUE(c.GetBytes(b).ok()) << b;
-  for (const char* i : {"port", "http-threads", "partitions"}) EXPECT_TRUE(c.GetInt(i).ok()) << i;
+  for (const char* i : {"port", "http-threads", "partitions", "auth-cache-entries", "rate-limit", "rate-burst",
+                        "max-in-flight"})
+    EXPECT_TRUE(c.GetInt(i).ok()) << i;
+  EXPECT_TRUE(c.GetBool("auth").value());  // secure by default
+}
+
+TEST_F(ConfigTest, Booleans) {
+  for (const char* on : {"on", "true", "yes", "1"}) EXPECT_TRUE(Load({"--auth", on}).GetBool("auth").value()) << on;
+  for (const char* off : {"off", "false", "no", "0"}) EXPECT_FALSE(Load({"--auth", off}).GetBool("auth").value()) << off;
+  Status s = Load({"--auth", "maybe"}).GetBool("auth").status();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("auth"), std::string::npos);
 }
 
 TEST_F(ConfigTest, FileThenEnvironmentThenFlags) {

@@ -5,10 +5,15 @@
 // by exactly one connection, which sends its batches one at a time and
 // retries a batch until it is acknowledged. So the log order of the distinct
 // events of a partition equals their generation order.
+//
+// With auth on (--secret-file) a request carries one viewer's token, so a
+// batch holds a run of consecutive events of one viewer (as an app sends its
+// own user's events); the runs of a lane still go out in generation order.
 
 #include <simdjson.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -18,11 +23,14 @@
 #include <mutex>
 #include <thread>
 
+#include "app/client_flags.h"
 #include "app/commands.h"
 #include "app/config.h"
-#include "app/http_client.h"
+#include "auth/signer.h"
 #include "core/clock.h"
 #include "core/event_codec.h"
+#include "core/event_proto.h"
+#include "core/file_system.h"
 #include "core/metrics.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
@@ -34,11 +42,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kHelp =
     "usage: watershed load [flags]\n"
-    "       watershed load --verify TRUTH [--server HOST:PORT] [--timeout 120s]\n\n"
+    "       watershed load --verify TRUTH [--timeout 120s] [connection flags]\n\n"
     "Sends the deterministic workload (Zipf stories, 85% views / 10% shares / 5% replies,\n"
     "out-of-order and late events, re-sent batches) and retries failed batches until\n"
     "they are acknowledged.\n\n"
-    "  --server HOST:PORT        (127.0.0.1:8080)\n"
     "  --rate N                  events per second, 0 = as fast as possible (10000)\n"
     "  --duration D              stop after D, e.g. 30s, 2m (30s unless --events)\n"
     "  --events N                stop after N generated events\n"
@@ -53,7 +60,14 @@ constexpr const char* kHelp =
     "  --show-top SECONDS        print the top stories every SECONDS while running\n"
     "  --verify FILE             wait for lag 0, compare every story and window with FILE;\n"
     "                            exit 1 on any mismatch\n"
-    "  --timeout D               how long --verify waits for lag 0 (120s)\n";
+    "  --timeout D               how long --verify waits for lag 0 (120s)\n"
+    "  --secret-file FILE        the server's HS256 secret: sign a token per viewer (and an\n"
+    "                            admin token for status and --verify unless --token is given)\n"
+    "  --issuer S --audience S   claims of those tokens (watershed, watershed)\n"
+    "  --protobuf                send application/x-protobuf bodies instead of JSON\n"
+    "  --viewer-batches          one viewer per request even without --secret-file (to compare\n"
+    "                            auth on and off with the same request shape)\n"
+    "Connection flags:\n";
 
 int Fail(const std::string& message, int code = 1) {
   std::fprintf(stderr, "watershed load: %s\n", message.c_str());
@@ -103,9 +117,33 @@ struct Shared {
   Histogram latency;
 };
 
+// Signs the per-viewer tokens of --secret-file; thread-safe.
+class TokenMinter {
+ public:
+  TokenMinter(std::string secret, std::string issuer, std::string audience)
+      : secret_(std::move(secret)), issuer_(std::move(issuer)), audience_(std::move(audience)) {}
+  Result<std::string> Mint(uint64_t user, Region region, auth::RoleSet roles) const {
+    auth::TokenClaims t;
+    t.claims.user = auth::UserId(user);
+    t.claims.region = region;
+    t.claims.roles = roles;
+    const int64_t now = watershed::Clock::Real()->NowMs() / 1000;
+    t.claims.iat = now;
+    t.claims.exp = now + 3600;
+    t.issuer = issuer_;
+    if (!audience_.empty()) t.audience = {audience_};
+    return auth::SignToken(t, auth::SigningKey{.alg = auth::Algorithm::kHs256, .key = secret_, .kid = ""});
+  }
+
+ private:
+  std::string secret_, issuer_, audience_;
+};
+
 class Connection {
  public:
-  Connection(std::string host, uint16_t port, Shared* shared) : host_(std::move(host)), port_(port), shared_(shared) {
+  // Requests carry minter's per-viewer token, else `token` when non-empty.
+  Connection(ClientOptions options, const TokenMinter* minter, std::string token, bool protobuf, Shared* shared)
+      : options_(std::move(options)), minter_(minter), token_(std::move(token)), protobuf_(protobuf), shared_(shared) {
     thread_ = std::thread([this] { Run(); });
   }
   void Push(std::vector<Event> events, bool send_twice) {
@@ -114,7 +152,8 @@ class Connection {
     while (!space_.wait_for(lock, std::chrono::milliseconds(100),
                             [&] { return queue_.size() < 32 || shared_->fatal.load(); })) {
     }
-    queue_.push_back({EncodeEventBatchJson(events), events.size(), send_twice});
+    queue_.push_back({protobuf_ ? EncodeEventBatchProto(events) : EncodeEventBatchJson(events), events.size(),
+                      send_twice, events[0].viewer_id.value, events[0].region});
     ready_.notify_one();
   }
   void Finish() {
@@ -131,9 +170,14 @@ class Connection {
     std::string body;
     size_t events;
     bool send_twice;
+    uint64_t viewer;  // of every event, when minting per-viewer tokens
+    Region region;
   };
   void Run() {
-    HttpClient client(host_, port_, 10'000);
+    ClientOptions o = options_;
+    o.timeout_ms = 10'000;
+    HttpClient client(o);
+    if (!minter_ && !token_.empty()) client.SetHeader("Authorization", "Bearer " + token_).IgnoreError();
     for (;;) {
       Item item;
       {
@@ -144,24 +188,34 @@ class Connection {
         queue_.pop_front();
         space_.notify_one();
       }
+      if (minter_) {
+        auto token = minter_->Mint(item.viewer, item.region, auth::RoleSet(static_cast<uint8_t>(auth::Role::kViewer)));
+        Status s = token.ok() ? client.SetHeader("Authorization", "Bearer " + *token) : token.status();
+        if (!s.ok()) {
+          std::fprintf(stderr, "watershed load: cannot sign a token: %s\n", s.ToString().c_str());
+          shared_->fatal = true;
+          return;
+        }
+      }
       for (int copy = 0; copy < (item.send_twice ? 2 : 1); ++copy) Send(client, item);
       if (shared_->fatal.load()) return;
     }
   }
-  // Sends until acknowledged: connection failures and 503s are retried with
-  // back-off for up to two minutes; other answers are final.
+  // Sends until acknowledged: connection failures, 503s and 429s are retried
+  // with back-off (at least Retry-After) for up to two minutes; other answers
+  // are final.
   void Send(HttpClient& client, const Item& item) {
     auto give_up = Clock::now() + std::chrono::minutes(2);
     int backoff_ms = 50;
     for (;;) {
       auto start = Clock::now();
-      auto r = client.Request("POST", "/v1/events", item.body);
+      auto r = client.Request("POST", "/v1/events", item.body, protobuf_ ? "application/x-protobuf" : "application/json");
       if (r.ok() && r->status == 200) {
         shared_->latency.ObserveNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
         shared_->acked += item.events;
         return;
       }
-      if (r.ok() && r->status != 503) {
+      if (r.ok() && r->status != 503 && r->status != 429) {
         if (shared_->refused.fetch_add(item.events) == 0)
           std::fprintf(stderr, "watershed load: batch refused, HTTP %d: %s\n", r->status, r->body.c_str());
         return;
@@ -173,13 +227,17 @@ class Connection {
         shared_->fatal = true;
         return;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      int wait_ms = backoff_ms;
+      if (r.ok() && !r->retry_after.empty()) wait_ms = std::max(wait_ms, 1000 * std::atoi(r->retry_after.c_str()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
       backoff_ms = std::min(backoff_ms * 2, 1000);
     }
   }
 
-  std::string host_;
-  uint16_t port_;
+  const ClientOptions options_;
+  const TokenMinter* minter_;
+  const std::string token_;
+  const bool protobuf_;
   Shared* shared_;
   std::mutex mu_;
   std::condition_variable ready_, space_;
@@ -218,6 +276,15 @@ std::string Describe(const workload::Aggregates& a) {
          " replies=" + std::to_string(a.replies);
 }
 
+// GET that waits out 429s (rate limits) as their Retry-After says.
+Result<ClientResponse> GetPolitely(HttpClient& client, const std::string& target) {
+  for (int attempt = 0;; ++attempt) {
+    auto r = client.Get(target);
+    if (!r.ok() || r->status != 429 || attempt == 100) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max(100, 1000 * std::atoi(r->retry_after.c_str()))));
+  }
+}
+
 int Verify(const std::string& truth_path, HttpClient& client, int64_t timeout_ms) {
   auto truth = workload::ReadTruthFile(truth_path);
   if (!truth.ok()) return Fail(truth.status().message(), 2);
@@ -238,7 +305,7 @@ int Verify(const std::string& truth_path, HttpClient& client, int64_t timeout_ms
     if (++mismatches <= 20) std::printf("MISMATCH %s\n", what.c_str());
   };
   for (const auto& [id, story] : truth->stories) {
-    auto r = client.Get("/v1/stories/" + std::to_string(id) + "/metrics");
+    auto r = GetPolitely(client, "/v1/stories/" + std::to_string(id) + "/metrics");
     if (!r.ok()) return Fail(r.status().message());
     simdjson::dom::element doc;
     workload::Aggregates got;
@@ -260,7 +327,7 @@ int Verify(const std::string& truth_path, HttpClient& client, int64_t timeout_ms
     while (end != truth->windows.end() && std::get<0>(end->first) == story && std::get<1>(end->first) == size)
       last_start = std::get<2>((end++)->first);
     const std::string window = size == 5'000 ? "5s" : "1m";
-    auto r = client.Get("/v1/stories/" + std::to_string(story) + "/series?window=" + window + "&from=" +
+    auto r = GetPolitely(client, "/v1/stories/" + std::to_string(story) + "/series?window=" + window + "&from=" +
                         std::to_string(first_start) + "&to=" + std::to_string(last_start + 1));
     if (!r.ok()) return Fail(r.status().message());
     std::map<int64_t, std::pair<workload::Aggregates, bool>> got;
@@ -304,21 +371,37 @@ int Verify(const std::string& truth_path, HttpClient& client, int64_t timeout_ms
 int LoadCommand(const std::vector<std::string>& args) {
   Flags f;
   std::string error;
-  if (!Flags::Parse(args,
-                    {"server", "rate", "duration", "events", "batch", "connections", "seed", "stories", "authors",
-                     "viewers", "duplicate-batches", "late-fraction", "out-of-order-fraction", "event-time-rate",
-                     "truth", "show-top", "verify", "timeout", "help!"},
-                    &f, &error) ||
-      !f.positional().empty())
-    return Fail((error.empty() ? "unexpected argument " + f.positional()[0] : error) + "\n" + kHelp, 2);
+  std::vector<std::string> names = {"rate", "duration", "events", "batch", "connections", "seed", "stories",
+                                    "authors", "viewers", "duplicate-batches", "late-fraction",
+                                    "out-of-order-fraction", "event-time-rate", "truth", "show-top", "verify",
+                                    "timeout", "secret-file", "issuer", "audience", "protobuf!", "viewer-batches!",
+                                    "help!"};
+  names.insert(names.end(), ClientFlagNames().begin(), ClientFlagNames().end());
+  if (!Flags::Parse(args, names, &f, &error) || !f.positional().empty())
+    return Fail((error.empty() ? "unexpected argument " + f.positional()[0] : error) + "\n" + kHelp +
+                    kClientFlagsHelp, 2);
   if (f.Has("help")) {
-    std::fputs(kHelp, stdout);
+    std::printf("%s%s", kHelp, kClientFlagsHelp);
     return 0;
   }
-  std::string host;
-  uint16_t port;
-  if (Status s = ParseHostPort(f.Get("server", "127.0.0.1:8080"), &host, &port); !s.ok()) return Fail(s.message(), 2);
-  HttpClient control(host, port);
+  auto client_options = ClientOptionsFrom(f);
+  if (!client_options.ok()) return Fail(client_options.status().message(), 2);
+  std::unique_ptr<TokenMinter> minter;
+  std::string control_token = BearerTokenFrom(f);
+  if (f.Has("secret-file")) {
+    auto secret = ReadWholeFile(FileSystem::Default(), f.Get("secret-file"));
+    if (!secret.ok()) return Fail(secret.status().message(), 2);
+    while (!secret->empty() && std::isspace(static_cast<unsigned char>(secret->back()))) secret->pop_back();
+    minter = std::make_unique<TokenMinter>(*secret, f.Get("issuer", "watershed"), f.Get("audience", "watershed"));
+    if (control_token.empty()) {
+      auto admin = minter->Mint(0, Region::kUs, auth::RoleSet(static_cast<uint8_t>(auth::Role::kAdmin)));
+      if (!admin.ok()) return Fail("cannot sign with --secret-file: " + admin.status().message(), 2);
+      control_token = *admin;
+    }
+  }
+  auto control_client = NewClient(*client_options, control_token);
+  if (!control_client.ok()) return Fail(control_client.status().message(), 2);
+  HttpClient& control = **control_client;
   int64_t timeout_ms = 120'000;
   if (f.Has("timeout")) {
     auto t = ParseDurationMs("--timeout", f.Get("timeout"), 1000);  // a bare number is seconds here
@@ -365,7 +448,10 @@ int LoadCommand(const std::vector<std::string>& args) {
 
   Shared shared;
   std::vector<std::unique_ptr<Connection>> conns;
-  for (uint64_t c = 0; c < connections; ++c) conns.push_back(std::make_unique<Connection>(host, port, &shared));
+  const bool protobuf = f.Has("protobuf");
+  const bool per_viewer = minter != nullptr || f.Has("viewer-batches");
+  for (uint64_t c = 0; c < connections; ++c)
+    conns.push_back(std::make_unique<Connection>(*client_options, minter.get(), control_token, protobuf, &shared));
   std::vector<std::vector<Event>> pending(connections);
   uint64_t batch_index = 0;
   auto flush = [&](uint64_t c) {
@@ -379,7 +465,8 @@ int LoadCommand(const std::vector<std::string>& args) {
   std::atomic<bool> generating{true};
   const auto start = Clock::now();
   std::thread reporter([&] {
-    HttpClient client(host, port);
+    auto reporter_client = NewClient(*client_options, control_token);
+    HttpClient& client = **reporter_client;  // same options as `control`, which succeeded
     uint64_t last_acked = 0;
     int64_t next_top = show_top_ms;
     for (int64_t tick = 1; generating.load(); ++tick) {
@@ -414,6 +501,8 @@ int LoadCommand(const std::vector<std::string>& args) {
     if (truth) truth->Add(e);
     uint64_t lane = static_cast<uint64_t>(e.region) * parts + PartitionOf(e.story_id, parts);
     uint64_t c = lane % connections;
+    // One viewer per request when each request carries that viewer's token.
+    if (per_viewer && !pending[c].empty() && pending[c].back().viewer_id != e.viewer_id) flush(c);
     pending[c].push_back(std::move(e));
     if (pending[c].size() >= batch) flush(c);
   }

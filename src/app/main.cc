@@ -17,7 +17,8 @@ constexpr const char* kUsage =
     "  serve    run the platform: HTTP ingest, embedded log, processors, query API\n"
     "  load     send a generated workload (optionally write or verify ground truth)\n"
     "  query    read a story's metrics or series, or a creator's top stories\n"
-    "  status   show log, processing and checkpoint progress, and lag\n";
+    "  status   show log, processing and checkpoint progress, and lag\n"
+    "  token    print a signed bearer token (development and tests)\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   if (command == "load") return LoadCommand(args);
   if (command == "query") return QueryCommand(args);
   if (command == "status") return StatusCommand(args);
+  if (command == "token") return TokenCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

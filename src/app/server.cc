@@ -53,8 +53,27 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   deps.metrics = &s->metrics_;
   Server* self = s.get();
   deps.status = [self] { return self->Report(); };
+  ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(config, fs));
+  if (s->auth_) deps.verifier = s->auth_->verifier();
   gateway::ApiOptions api_options;
   ASSIGN_OR_RETURN(api_options.max_future_ms, config.GetDurationMs("max-future"));
+  api_options.public_paths.clear();
+  std::stringstream public_paths(config.Get("auth-public-paths"));
+  for (std::string path; std::getline(public_paths, path, ',');)
+    if (!path.empty()) api_options.public_paths.push_back(path);
+  ASSIGN_OR_RETURN(int64_t rate, config.GetInt("rate-limit"));
+  ASSIGN_OR_RETURN(int64_t burst, config.GetInt("rate-burst"));
+  if (rate > 0 && burst < 1) return Status::InvalidArgument("rate-burst must be at least 1");
+  api_options.rate_limit.requests_per_second = static_cast<double>(rate);
+  api_options.rate_limit.burst = static_cast<double>(burst);
+  ASSIGN_OR_RETURN(api_options.max_in_flight, config.GetInt("max-in-flight"));
+  api_options.rate_limit_exempt = auth::RoleSet();
+  std::stringstream exempt(config.Get("rate-limit-exempt"));
+  for (std::string name; std::getline(exempt, name, ',');) {
+    auto role = auth::ParseRole(name);
+    if (!role) return Status::InvalidArgument("rate-limit-exempt: unknown role '" + name + "'");
+    api_options.rate_limit_exempt.Add(*role);
+  }
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), api_options);
 
   auto& m = s->metrics_;
@@ -89,6 +108,8 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   http.body_limit = static_cast<uint64_t>(body);
   ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
   http.idle_timeout_ms = static_cast<int>(idle);
+  http.tls_cert_file = config.Get("tls-cert");
+  http.tls_key_file = config.Get("tls-key");
   gateway::Api* api = s->api_.get();
   ASSIGN_OR_RETURN(s->http_, gateway::HttpServer::Start(
                                  http, [api](gateway::HttpRequest&& req, gateway::Responder respond) {

@@ -1,11 +1,12 @@
 #pragma once
 // The all-in-one server (`watershed serve`): per region an embedded log and
-// a RegionProcessor, one in-process live store, the HTTP API. Tests start it
+// a RegionProcessor, one in-process live store, auth, the HTTP API. Tests start it
 // in-process; main() runs it until SIGINT/SIGTERM.
 
 #include <memory>
 #include <vector>
 
+#include "app/auth_setup.h"
 #include "app/config.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
@@ -35,6 +36,7 @@ class Server {
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
+  std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<gateway::HttpServer> http_;
   bool stopped_ = false;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -46,7 +47,7 @@ class ServerTest : public ::testing::Test {
   Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--data-dir",   dir_.path(), "--port",      "0",
                                      "--fsync",      "always",    "--checkpoint-interval", "100ms",
-                                     "--partitions", "2"};
+                                     "--partitions", "2",         "--auth",  "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto config = Config::Load(ServeConfigKeys(), args);
     if (!config.ok()) return config.status();
@@ -268,6 +269,46 @@ TEST_F(ServerTest, RestoreFromAnOlderCheckpointReplaysTheLogTail) {
   WaitForLagZero(client);
   EXPECT_EQ(Counts(AllMetrics(client)), Counts(before));
   EXPECT_EQ(StatusSum(client, "duplicates"), 2 * kPerBatch);
+}
+
+// Residency: a region's events are written only under that region's
+// directories (log and checkpoints); no other region's file holds a byte of them.
+TEST_F(ServerTest, EventsOfARegionStayInThatRegionsFiles) {
+  std::vector<Event> eu;
+  for (const Event& e : Batch(0))
+    if (e.region == Region::kEu) eu.push_back(e);
+  ASSERT_FALSE(eu.empty());
+  {
+    auto server = StartServer();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    Post(client, eu);
+    WaitForLagZero(client);
+    ASSERT_TRUE((*server)->Stop().ok());  // final checkpoints written
+  }
+  // Every file of the data directory, by the region directory it lies in.
+  std::map<std::string, std::string> bytes_by_region;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.path())) {
+    if (!f.is_regular_file()) continue;
+    const std::string path = f.path().string();
+    std::string region;
+    for (const char* r : {"us", "eu", "apac"})
+      if (path.find("/" + std::string(r) + "/") != std::string::npos) region = r;
+    ASSERT_FALSE(region.empty()) << path << " belongs to no region";
+    std::ifstream in(path, std::ios::binary);
+    bytes_by_region[region] += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  for (const Event& e : eu) {
+    const std::string id(reinterpret_cast<const char*>(e.event_id.bytes.data()), 16);
+    EXPECT_NE(bytes_by_region["eu"].find(id), std::string::npos) << "EU log lacks " << e.event_id.ToString();
+    EXPECT_EQ(bytes_by_region["us"].find(id), std::string::npos) << e.event_id.ToString();
+    EXPECT_EQ(bytes_by_region["apac"].find(id), std::string::npos) << e.event_id.ToString();
+  }
+  // The EU checkpoints carry the EU viewers (unique-viewer state); no other region's do.
+  const uint64_t viewer = eu[0].viewer_id.value;
+  const std::string viewer_bytes(reinterpret_cast<const char*>(&viewer), 8);
+  EXPECT_EQ(bytes_by_region["us"].find(viewer_bytes), std::string::npos);
+  EXPECT_EQ(bytes_by_region["apac"].find(viewer_bytes), std::string::npos);
 }
 
 TEST_F(ServerTest, ServesHealthAndPrometheus) {

@@ -1,11 +1,13 @@
 #include "gateway/api.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <memory>
 #include <mutex>
 
 #include "core/event_codec.h"
+#include "core/event_proto.h"
 
 namespace watershed::gateway {
 namespace {
@@ -78,51 +80,147 @@ HttpResponse FromStatus(const Status& s) {
 
 }  // namespace
 
-Api::Api(ApiDeps deps, ApiOptions options) : deps_(std::move(deps)), options_(options) {
+Api::Api(ApiDeps deps, ApiOptions options)
+    : deps_(std::move(deps)),
+      options_(std::move(options)),
+      rate_limiter_(options_.rate_limit),
+      in_flight_(options_.max_in_flight) {
   MetricsRegistry& m = *deps_.metrics;
   requests_ = m.AddCounter("watershed_http_requests_total", "HTTP requests received");
   events_accepted_ = m.AddCounter("watershed_ingest_events_total", "Events acknowledged durable in the log");
   events_rejected_ = m.AddCounter("watershed_ingest_rejected_events_total", "Events refused by validation");
   append_failures_ = m.AddCounter("watershed_ingest_append_failures_total", "Batches the log failed to append (503)");
+  for (size_t c = 0; c < auth_failures_.size(); ++c) {
+    const std::string code(auth::AuthErrorCodeName(static_cast<auth::AuthErrorCode>(c)));
+    auth_failures_[c] = m.AddCounter("watershed_auth_failures_total", "Requests refused with 401, by code",
+                                     "code=\"" + code + "\"");
+  }
+  forbidden_ = m.AddCounter("watershed_forbidden_total", "Requests refused with 403 (role or ownership)");
+  rate_limited_ = m.AddCounter("watershed_rate_limited_total", "Requests refused with 429: user over its rate");
+  over_capacity_ = m.AddCounter("watershed_over_capacity_total", "Requests refused with 429: too many in flight");
+  m.AddGauge("watershed_in_flight_requests", "/v1/ requests in progress",
+             [this] { return static_cast<double>(in_flight_.InFlight()); });
   const char* help = "HTTP request latency, receipt to response hand-off, seconds";
   latency_ingest_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"ingest\"");
   latency_query_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"query\"");
   latency_other_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"other\"");
 }
 
+namespace {
+bool HasAny(const std::optional<auth::Claims>& caller, std::initializer_list<auth::Role> roles) {
+  for (auth::Role r : roles)
+    if (caller->roles.Has(r)) return true;
+  return false;
+}
+HttpResponse TooMany(std::string_view code, std::string_view message, int64_t retry_after_ns) {
+  HttpResponse r = JsonError(429, code, message);
+  const int64_t seconds = std::max<int64_t>(1, (retry_after_ns + 999'999'999) / 1'000'000'000);
+  r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return r;
+}
+}  // namespace
+
 void Api::Handle(HttpRequest&& req, Responder respond) {
   requests_->Add();
   const int64_t start = deps_.clock->MonotonicNs();
-  const std::string_view path = PathOf(req.target), query = QueryOf(req.target);
-  auto timed = [this, start](Histogram* h, Responder r) {
-    return [this, start, h, r = std::move(r)](HttpResponse resp) {
-      h->ObserveNanos(deps_.clock->MonotonicNs() - start);
+  const std::string_view path = PathOf(req.target);
+  const bool v1 = path.starts_with("/v1/");
+  Histogram* histogram = path == "/v1/events" ? latency_ingest_ : v1 ? latency_query_ : latency_other_;
+  Responder reply = [this, start, histogram, r = std::move(respond)](HttpResponse resp) {
+    histogram->ObserveNanos(deps_.clock->MonotonicNs() - start);
+    r(std::move(resp));
+  };
+
+  Caller caller;
+  const bool is_public =
+      std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
+  if (deps_.verifier && !is_public) {
+    auto token = auth::ExtractBearerToken(req.Header("authorization"));
+    auto claims = token.ok() ? deps_.verifier->Verify(*token, deps_.clock->NowMs() / 1000)
+                             : auth::AuthResult<auth::Claims>(token.error());
+    if (!claims.ok()) {
+      const auth::AuthError& e = claims.error();
+      auth_failures_[static_cast<size_t>(e.code)]->Add();
+      HttpResponse r = JsonError(401, e.code_name(), e.message);
+      // RFC 6750 §3: tell the client which scheme and why.
+      r.headers.emplace_back("WWW-Authenticate", e.code == auth::AuthErrorCode::kTokenMissing
+                                                     ? "Bearer realm=\"watershed\""
+                                                     : "Bearer realm=\"watershed\", error=\"invalid_token\"");
+      return reply(std::move(r));
+    }
+    caller = *claims;
+    const bool exempt = (caller->roles.bits() & options_.rate_limit_exempt.bits()) != 0;
+    Admission a = exempt ? Admission{} : rate_limiter_.Acquire(caller->user.value, deps_.clock->MonotonicNs());
+    if (!a.allowed) {
+      rate_limited_->Add();
+      return reply(TooMany("rate_limited", "too many requests for this user; retry after the Retry-After seconds",
+                           a.retry_after_ns));
+    }
+  }
+  if (v1) {
+    if (!in_flight_.TryEnter()) {
+      over_capacity_->Add();
+      return reply(TooMany("over_capacity", "the server is at its in-flight request limit; retry shortly", 0));
+    }
+    reply = [this, r = std::move(reply)](HttpResponse resp) {
+      in_flight_.Leave();
       r(std::move(resp));
     };
-  };
+  }
+  Route(std::move(req), path, caller, std::move(reply));
+}
+
+void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, Responder reply) {
+  const std::string_view query = QueryOf(req.target);
   auto method_not_allowed = [&](const char* allow) {
     HttpResponse r = JsonError(405, "method_not_allowed", req.method + " is not allowed on " + std::string(path));
     r.headers.emplace_back("Allow", allow);
     return r;
   };
+  auto forbidden = [&](std::string_view code, std::string_view message) {
+    forbidden_->Add();
+    return reply(JsonError(403, code, message));
+  };
+  using auth::Role;
+  // Endpoints outside the public list need an operator's token.
+  const bool operator_only = caller && !HasAny(caller, {Role::kAnalyst, Role::kAdmin});
   const bool get = req.method == "GET";
 
   if (path == "/v1/events") {
-    if (req.method != "POST") return timed(latency_other_, std::move(respond))(method_not_allowed("POST"));
-    return PostEvents(std::move(req), timed(latency_ingest_, std::move(respond)));
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (caller && !HasAny(caller, {Role::kViewer, Role::kCreator, Role::kAdmin}))
+      return forbidden("role_required", "sending events needs the viewer, creator or admin role");
+    return PostEvents(std::move(req), caller, std::move(reply));
   }
-  auto reply = timed(latency_query_, std::move(respond));
   std::optional<uint64_t> id;
-  if ((id = IdBetween(path, "/v1/stories/", "/metrics")))
-    return reply(get ? StoryMetrics(*id) : method_not_allowed("GET"));
-  if ((id = IdBetween(path, "/v1/stories/", "/series")))
-    return reply(get ? StorySeries(*id, query) : method_not_allowed("GET"));
-  if ((id = IdBetween(path, "/v1/creators/", "/top")))
-    return reply(get ? CreatorTop(*id, query) : method_not_allowed("GET"));
-  if (path == "/v1/top") return reply(get ? OverallTop(query) : method_not_allowed("GET"));
-  if (path == "/v1/status") return reply(get ? StatusReport() : method_not_allowed("GET"));
+  if ((id = IdBetween(path, "/v1/stories/", "/metrics"))) {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
+    return reply(StoryMetrics(*id));
+  }
+  if ((id = IdBetween(path, "/v1/stories/", "/series"))) {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
+    return reply(StorySeries(*id, query));
+  }
+  if ((id = IdBetween(path, "/v1/creators/", "/top"))) {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (operator_only) {
+      if (!caller->roles.Has(Role::kCreator))
+        return forbidden("role_required", "creator top lists need the creator, analyst or admin role");
+      if (caller->user.value != *id)
+        return forbidden("not_own_creator", "a creator reads only their own top list");
+    }
+    return reply(CreatorTop(*id, query));
+  }
+  if (path == "/v1/top" || path == "/v1/status") {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (operator_only) return forbidden("role_required", std::string(path) + " needs the analyst or admin role");
+    return reply(path == "/v1/top" ? OverallTop(query) : StatusReport());
+  }
   if (path == "/metrics") {
     if (!get) return reply(method_not_allowed("GET"));
+    if (operator_only) return forbidden("role_required", "/metrics needs the analyst or admin role");
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = deps_.metrics->RenderPrometheus();
@@ -137,18 +235,39 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   reply(JsonError(404, "not_found", "no such endpoint: " + std::string(path)));
 }
 
-void Api::PostEvents(HttpRequest&& req, Responder respond) {
+std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& caller) {
+  using auth::Role;
+  if (!caller || HasAny(caller, {Role::kAnalyst, Role::kAdmin})) return std::nullopt;
+  if (!caller->roles.Has(Role::kCreator)) {
+    forbidden_->Add();
+    return JsonError(403, "role_required", "story metrics need the creator, analyst or admin role");
+  }
+  auto m = deps_.store->GetStory(StoryId(story));
+  if (!m.ok()) return FromStatus(m.status());
+  // An unknown story answers 404 as it would for an analyst: there is no author to compare.
+  if (!m.value()) return std::nullopt;
+  if ((*m)->author.value != caller->user.value) {
+    forbidden_->Add();
+    return JsonError(403, "not_story_author", "a creator reads only the stories they authored");
+  }
+  return std::nullopt;
+}
+
+void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond) {
   std::string type = req.content_type.substr(0, req.content_type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // media types ignore case
-  if (type != "application/json")
+  const bool protobuf = type == "application/x-protobuf";
+  if (type != "application/json" && !protobuf)
     return respond(JsonError(415, "unsupported_media_type",
-                             "Content-Type must be application/json (application/x-protobuf is not supported yet)"));
+                             "Content-Type must be application/json or application/x-protobuf"));
   EventValidation validation;
   validation.now_ms = deps_.clock->NowMs();
   validation.max_future_ms = options_.max_future_ms;
+  if (caller) validation.identity = EventValidation::Identity{ViewerId(caller->user.value), caller->region};
   auto batch = std::make_shared<DecodedBatch>();
-  Status s = DecodeEventBatchJson(req.body, validation, batch.get());
+  Status s = protobuf ? DecodeEventBatchProto(req.body, validation, batch.get())
+                      : DecodeEventBatchJson(req.body, validation, batch.get());
   if (!s.ok()) {
     if (s.code() == StatusCode::kTooLarge) return respond(JsonError(413, "batch_too_large", s.message()));
     return respond(JsonError(400, "malformed_body", s.message()));
@@ -166,7 +285,14 @@ void Api::PostEvents(HttpRequest&& req, Responder respond) {
   }
   rejected += ']';
   if (batch->events.empty() && !batch->rejected.empty()) {
-    HttpResponse r = JsonError(400, "all_events_rejected", "no event of the batch is valid");
+    // 403 when the caller may send none of them (every event is another
+    // viewer's or region's), else 400.
+    const bool all_forbidden = std::all_of(batch->rejected.begin(), batch->rejected.end(),
+                                           [](const EventRejection& r) { return r.HttpStatus() == 403; });
+    if (all_forbidden) forbidden_->Add();
+    HttpResponse r = all_forbidden ? JsonError(403, kIdentityMismatchCode,
+                                               "every event names another viewer or region than the token's")
+                                   : JsonError(400, "all_events_rejected", "no event of the batch is valid");
     r.body.pop_back();
     r.body += ",\"accepted\":0,\"rejected\":" + rejected + "}";
     return respond(std::move(r));

@@ -1,6 +1,8 @@
 #pragma once
 // The public HTTP API v1 (docs/api.md): ingest into the region logs, reads
-// from the live store, status, Prometheus metrics and health probes.
+// from the live store, status, Prometheus metrics and health probes; in
+// front of them bearer-token authentication, per-user rate limits, a global
+// in-flight cap and role-based authorization.
 // Thread-safe: the HTTP server calls Handle from its I/O threads.
 
 #include <array>
@@ -9,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "auth/verifier.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "gateway/http_server.h"
+#include "gateway/rate_limiter.h"
 #include "log/log.h"
 #include "serve/live_store.h"
 
@@ -32,6 +36,11 @@ struct PartitionReport {
 
 struct ApiOptions {
   int64_t max_future_ms = 5 * 60'000;  // event_time may lead the server clock by this much
+  // Paths answered without a token when auth is on (exact match).
+  std::vector<std::string> public_paths = {"/healthz", "/readyz", "/metrics"};
+  RateLimitOptions rate_limit;  // per user; needs auth (the user is the token's sub)
+  auth::RoleSet rate_limit_exempt{static_cast<uint8_t>(auth::Role::kAdmin)};  // operators' tokens
+  int64_t max_in_flight = 10'000;  // all /v1/ requests in progress; 0 = no cap
 };
 
 struct ApiDeps {
@@ -41,6 +50,9 @@ struct ApiDeps {
   std::function<bool()> ready;  // recovery done, accepting traffic
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();
+  // nullptr: auth off — the body's viewer_id and region are trusted and
+  // every endpoint is open (only for a trusted network).
+  const auth::Verifier* verifier = nullptr;
 };
 
 class Api {
@@ -49,7 +61,12 @@ class Api {
   void Handle(HttpRequest&& req, Responder respond);
 
  private:
-  void PostEvents(HttpRequest&& req, Responder respond);
+  // The caller of a /v1/ request; nullopt when auth is off.
+  using Caller = std::optional<auth::Claims>;
+  void Route(HttpRequest&& req, std::string_view path, const Caller& caller, Responder respond);
+  void PostEvents(HttpRequest&& req, const Caller& caller, Responder respond);
+  // 403 unless the caller may read `story` (analyst, admin, or its author).
+  std::optional<HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
   HttpResponse StoryMetrics(uint64_t story);
   HttpResponse StorySeries(uint64_t story, std::string_view query);
   HttpResponse CreatorTop(uint64_t author, std::string_view query);
@@ -62,6 +79,12 @@ class Api {
   Counter* events_accepted_;
   Counter* events_rejected_;
   Counter* append_failures_;
+  std::array<Counter*, 11> auth_failures_{};  // by auth::AuthErrorCode
+  Counter* forbidden_;
+  Counter* rate_limited_;
+  Counter* over_capacity_;
+  UserRateLimiter rate_limiter_;
+  InFlightLimiter in_flight_;
   Histogram* latency_ingest_;
   Histogram* latency_query_;
   Histogram* latency_other_;

@@ -1,6 +1,7 @@
 #pragma once
 // A small asynchronous HTTP/1.1 server (Boost.Beast): keep-alive, request
-// body and header limits, idle timeouts against slow clients. It knows
+// body and header limits, idle timeouts against slow clients, optional TLS
+// (OpenSSL, TLS 1.2 minimum; off unless a certificate is given). It knows
 // nothing of Watershed's API: every parsed request goes to the Handler,
 // which answers through the Responder — possibly later, from another thread
 // (POST /v1/events answers once the log has made the events durable).
@@ -45,13 +46,28 @@ struct HttpServerOptions {
   uint64_t body_limit = 1 << 20;    // larger bodies get 413
   uint32_t header_limit = 16 << 10; // larger header blocks get 431
   int idle_timeout_ms = 30'000;     // a connection that sends nothing for this long is closed
+                                    // (this includes a TLS handshake that does not finish)
+  // TLS: a PEM certificate chain (leaf first) and its PEM private key
+  // (unencrypted). Both empty = plain HTTP; one without the other is an error.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class HttpServer {
  public:
+  // Listens and starts serving. kInvalidArgument for a bad address or TLS
+  // setup (names the file and OpenSSL's reason: unreadable file, not PEM,
+  // key does not match the certificate); kUnavailable when it cannot listen.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, Handler handler);
   ~HttpServer();
   uint16_t port() const;
+  // True when the listener speaks TLS.
+  bool tls() const;
+  // Re-reads tls_cert_file and tls_key_file (e.g. after a certificate
+  // renewal): connections accepted afterwards use them, open ones keep the
+  // old. On error the old credentials stay in use. kFailedPrecondition when
+  // the server was started without TLS. Thread-safe.
+  Status ReloadTls();
   // Stops accepting, closes connections, joins the threads.
   void Stop();
 

@@ -1,0 +1,96 @@
+#include "app/auth_setup.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cstdio>
+
+#include "auth/base64url.h"
+
+namespace watershed::app {
+
+std::string DefaultSecretPath(const Config& config) {
+  return JoinPath(JoinPath(config.Get("data-dir"), "auth"), "hs256.secret");
+}
+
+Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create) {
+  std::string path = config.Get("auth-secret-file");
+  if (path.empty()) {
+    if (!config.Get("auth-jwks-file").empty()) return std::string();
+    path = DefaultSecretPath(config);
+    if (!fs->FileExists(path)) {
+      if (!create) return Status::NotFound("no HS256 secret at " + path + " (start `watershed serve` once to create it)");
+      unsigned char random[32];
+      if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
+        return Status::IoError("getrandom failed for the HS256 secret");
+      RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(path)));
+      ::chmod(DirName(path).c_str(), 0700);  // before the secret exists: no window where others can read it
+      RETURN_IF_ERROR(WriteFileAtomically(fs, path, auth::Base64UrlEncode({reinterpret_cast<char*>(random), 32}) + "\n"));
+      ::chmod(path.c_str(), 0600);  // the secret mints tokens for any user
+    }
+  }
+  ASSIGN_OR_RETURN(std::string secret, ReadWholeFile(fs, path));
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
+  if (secret.size() < auth::kMinHs256SecretBytes)
+    return Status::InvalidArgument("HS256 secret in " + path + " is " + std::to_string(secret.size()) +
+                                   " bytes; at least " + std::to_string(auth::kMinHs256SecretBytes) + " are required");
+  return secret;
+}
+
+auth::VerifierOptions VerifierOptionsFrom(const Config& config) {
+  auth::VerifierOptions o;
+  o.issuer = config.Get("auth-issuer");
+  o.audience = config.Get("auth-audience");
+  auto leeway = config.GetDurationMs("auth-leeway", 86'400'000);  // AuthRuntime::Start reports a bad value
+  o.leeway_seconds = (leeway.ok() ? *leeway : 30'000) / 1000;
+  return o;
+}
+
+Result<std::unique_ptr<AuthRuntime>> AuthRuntime::Start(const Config& config, FileSystem* fs) {
+  ASSIGN_OR_RETURN(bool on, config.GetBool("auth"));
+  if (!on) return std::unique_ptr<AuthRuntime>();
+  if (auto leeway = config.GetDurationMs("auth-leeway", 86'400'000); !leeway.ok()) return leeway.status();
+  ASSIGN_OR_RETURN(int64_t cache_entries, config.GetInt("auth-cache-entries"));
+  ASSIGN_OR_RETURN(int64_t reload_ms, config.GetDurationMs("auth-jwks-reload"));
+  ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(config, fs, /*create=*/true));
+
+  std::unique_ptr<AuthRuntime> rt(new AuthRuntime());
+  std::shared_ptr<auth::KeySetHolder> holder;
+  if (const std::string jwks = config.Get("auth-jwks-file"); !jwks.empty()) {
+    ASSIGN_OR_RETURN(rt->jwks_, auth::JwksFile::Open(jwks, secret, fs));
+    holder = rt->jwks_->holder();
+  } else {
+    ASSIGN_OR_RETURN(auto keys, auth::KeySetFromSecret(secret));
+    holder = std::make_shared<auth::KeySetHolder>(std::move(keys));
+  }
+  std::unique_ptr<auth::TokenCache> cache;
+  if (cache_entries > 0)
+    cache = std::make_unique<auth::TokenCache>(auth::TokenCacheOptions{.capacity = static_cast<size_t>(cache_entries)});
+  rt->verifier_ = std::make_unique<auth::Verifier>(VerifierOptionsFrom(config), holder, std::move(cache));
+  if (rt->jwks_ && reload_ms > 0) rt->reloader_ = std::thread([p = rt.get(), reload_ms] { p->ReloadLoop(reload_ms); });
+  return rt;
+}
+
+void AuthRuntime::ReloadLoop(int64_t interval_ms) {
+  std::unique_lock lock(mu_);
+  while (!stop_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [&] { return stop_; })) {
+    lock.unlock();
+    // A bad or missing file keeps the previous keys (JwksFile::Reload); say so.
+    if (Status s = jwks_->Reload(); !s.ok())
+      std::fprintf(stderr, "watershed: JWKS reload of %s failed, keeping the previous keys: %s\n",
+                   jwks_->path().c_str(), s.ToString().c_str());
+    lock.lock();
+  }
+}
+
+AuthRuntime::~AuthRuntime() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (reloader_.joinable()) reloader_.join();
+}
+
+}  // namespace watershed::app

@@ -1,0 +1,49 @@
+#pragma once
+// Turns the auth-* configuration into a running verifier (README "Auth"):
+// the HS256 secret (read, or generated on first start), the JWKS file and
+// its periodic reload, the verified-token cache. Shared by `serve` and
+// `token`, so both resolve keys, issuer and audience the same way.
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "app/config.h"
+#include "auth/key_set.h"
+#include "auth/verifier.h"
+#include "core/file_system.h"
+
+namespace watershed::app {
+
+// The HS256 secret the configuration names: the bytes of auth-secret-file
+// (trailing whitespace trimmed), or of <data-dir>/auth/hs256.secret when
+// auth-jwks-file is not set. That default file is created with 32 random
+// bytes (base64url text, mode 0600) when missing and `create` is true.
+// Returns "" when the configuration uses JWKS keys only.
+Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create);
+std::string DefaultSecretPath(const Config& config);
+
+auth::VerifierOptions VerifierOptionsFrom(const Config& config);
+
+class AuthRuntime {
+ public:
+  // nullptr when auth = off.
+  static Result<std::unique_ptr<AuthRuntime>> Start(const Config& config, FileSystem* fs);
+  ~AuthRuntime();  // stops the reload thread
+  const auth::Verifier* verifier() const { return verifier_.get(); }
+
+ private:
+  AuthRuntime() = default;
+  void ReloadLoop(int64_t interval_ms);
+
+  std::unique_ptr<auth::JwksFile> jwks_;
+  std::unique_ptr<auth::Verifier> verifier_;
+  std::mutex mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread reloader_;
+};
+
+}  // namespace watershed::app

@@ -1,0 +1,128 @@
+// `watershed token`: prints a signed bearer token for development, tests and
+// the demo, from the same configuration `serve` reads (so issuer, audience
+// and the HS256 secret match), or from an RS256/ES256 private key file.
+// `--generate-key` makes such a key and prints its JWKS for auth-jwks-file.
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "app/auth_setup.h"
+#include "app/commands.h"
+#include "app/config.h"
+#include "auth/signer.h"
+#include "core/clock.h"
+
+namespace watershed::app {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: watershed token --sub ID --region us|eu|apac --roles ROLE[,ROLE...] [--ttl 1h] [flags]\n"
+    "       watershed token --generate-key RS256|ES256 --kid KID --key FILE\n\n"
+    "Prints a signed JWT for user ID (roles: viewer, creator, analyst, admin).\n"
+    "By default it is HS256 with the secret `serve` uses (auth-secret-file, or\n"
+    "<data-dir>/auth/hs256.secret); --key FILE --kid KID sign RS256/ES256 instead\n"
+    "(the key type decides). Issuer and audience come from auth-issuer and\n"
+    "auth-audience. Accepts every `serve` setting (--config FILE, --data-dir ...).\n\n"
+    "--generate-key writes a new private key to FILE (mode 0600) and prints the\n"
+    "JWKS of its public half, to put in the auth-jwks-file.\n";
+
+int Fail(const std::string& message, int code = 2) {
+  std::fprintf(stderr, "watershed token: %s\n", message.c_str());
+  return code;
+}
+
+std::vector<ConfigKey> TokenKeys() {
+  std::vector<ConfigKey> keys = ServeConfigKeys();
+  keys.insert(keys.end(), {
+                              {"sub", "", "user id (decimal)"},
+                              {"region", "", "the user's home region"},
+                              {"roles", "", "comma-separated roles"},
+                              {"ttl", "1h", "lifetime of the token"},
+                              {"key", "", "PEM private key file (RS256 / ES256)"},
+                              {"kid", "", "key id written to the token header"},
+                              {"generate-key", "", "RS256 or ES256: write a new key to --key, print its JWKS"},
+                          });
+  return keys;
+}
+
+int GenerateKey(const Config& c) {
+  auto alg = auth::ParseAlgorithm(c.Get("generate-key"));
+  if (!alg || *alg == auth::Algorithm::kHs256) return Fail("--generate-key must be RS256 or ES256");
+  if (c.Get("key").empty() || c.Get("kid").empty()) return Fail("--generate-key needs --key FILE and --kid KID");
+  auto pem = auth::GeneratePrivateKeyPem(*alg);
+  if (!pem.ok()) return Fail(pem.status().message(), 1);
+  auto jwks = auth::PublicJwksFromPem(*pem, c.Get("kid"));
+  if (!jwks.ok()) return Fail(jwks.status().message(), 1);
+  FileSystem* fs = FileSystem::Default();
+  if (fs->FileExists(c.Get("key"))) return Fail(c.Get("key") + " exists; refusing to overwrite a key");
+  if (Status s = WriteFileAtomically(fs, c.Get("key"), *pem); !s.ok()) return Fail(s.message(), 1);
+  ::chmod(c.Get("key").c_str(), 0600);
+  std::printf("%s\n", jwks->c_str());
+  return 0;
+}
+
+}  // namespace
+
+int TokenCommand(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::printf("%s\nSettings (default) [environment variable]:\n%s", kHelp, DescribeKeys(TokenKeys()).c_str());
+      return 0;
+    }
+  auto config = Config::Load(TokenKeys(), args);
+  if (!config.ok()) return Fail(config.status().message() + "\n" + kHelp);
+  const Config& c = *config;
+  if (!c.Get("generate-key").empty()) return GenerateKey(c);
+
+  auth::TokenClaims t;
+  uint64_t sub = 0;
+  const std::string& sub_text = c.Get("sub");
+  if (sub_text.empty() || sub_text.find_first_not_of("0123456789") != std::string::npos || sub_text.size() > 20 ||
+      (sub = std::strtoull(sub_text.c_str(), nullptr, 10), std::to_string(sub) != sub_text))
+    return Fail("--sub must be a user id (an unsigned 64-bit decimal number)\n" + std::string(kHelp));
+  t.claims.user = auth::UserId(sub);
+  auto region = ParseRegion(c.Get("region"));
+  if (!region) return Fail("--region must be us, eu or apac");
+  t.claims.region = *region;
+  std::stringstream roles(c.Get("roles"));
+  for (std::string name; std::getline(roles, name, ',');) {
+    auto role = auth::ParseRole(name);
+    if (!role) return Fail("unknown role '" + name + "' (viewer, creator, analyst, admin)");
+    t.claims.roles.Add(*role);
+  }
+  if (t.claims.roles.empty()) return Fail("--roles needs at least one of viewer, creator, analyst, admin");
+  auto ttl = c.GetDurationMs("ttl");
+  if (!ttl.ok() || *ttl < 1000) return Fail("--ttl must be a duration of at least 1s, e.g. 15m, 1h, 7d");
+  const int64_t now = Clock::Real()->NowMs() / 1000;
+  t.claims.iat = now;
+  t.claims.exp = now + *ttl / 1000;
+  t.issuer = c.Get("auth-issuer");
+  if (!c.Get("auth-audience").empty()) t.audience = {c.Get("auth-audience")};
+
+  auth::SigningKey key;
+  if (!c.Get("key").empty()) {
+    auto pem = ReadWholeFile(FileSystem::Default(), c.Get("key"));
+    if (!pem.ok()) return Fail(pem.status().message(), 1);
+    if (c.Get("kid").empty()) return Fail("--key needs --kid (the JWKS entry that verifies it)");
+    key.key = *pem;
+    key.kid = c.Get("kid");
+    key.alg = auth::Algorithm::kRs256;
+  } else {
+    auto secret = ResolveHs256Secret(c, FileSystem::Default(), /*create=*/false);
+    if (!secret.ok()) return Fail(secret.status().message(), 1);
+    if (secret->empty()) return Fail("auth-jwks-file is set and there is no HS256 secret: sign with --key and --kid");
+    key.key = *secret;
+  }
+  auto token = auth::SignToken(t, key);
+  if (!token.ok() && !c.Get("key").empty() && key.alg == auth::Algorithm::kRs256) {
+    key.alg = auth::Algorithm::kEs256;  // a PKCS#8 PEM does not name its key type: an EC key fails RS256
+    token = auth::SignToken(t, key);
+  }
+  if (!token.ok()) return Fail(token.status().message(), 1);
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+}  // namespace watershed::app

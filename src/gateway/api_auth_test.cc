@@ -1,0 +1,404 @@
+// The HTTP API with auth on: bearer tokens (HS256, RS256, ES256 from a JWKS
+// file), identity from the token, role-based reads, per-user rate limits,
+// the in-flight cap, protobuf bodies, JWKS rotation — over real sockets.
+
+#include <fstream>
+#include <latch>
+
+#include "auth/auth_test_util.h"
+#include "core/event_proto.h"
+#include "gateway/api_test_fixture.h"
+
+namespace watershed::gateway {
+namespace {
+
+using namespace api_testing;
+using auth::Role;
+namespace at = auth::testing;
+
+class ApiAuthTest : public ApiTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    jwks_path_ = dir_.Path("jwks.json");
+    WriteJwks(at::JwksOf({at::Keys().rsa_jwk, at::Keys().ec_jwk}));
+    auto jwks = auth::JwksFile::Open(jwks_path_, std::string(at::kSecret));
+    ASSERT_TRUE(jwks.ok()) << jwks.status().ToString();
+    jwks_ = std::move(jwks.value());
+    verifier_ = std::make_unique<auth::Verifier>(auth::VerifierOptions{.issuer = "watershed", .audience = "watershed"},
+                                                 jwks_->holder(), std::make_unique<auth::TokenCache>());
+    deps->verifier = verifier_.get();
+    deps->status = [this, status = deps->status] {
+      if (block_status_) {
+        status_entered_.count_down();
+        release_status_.wait();
+      }
+      return status();
+    };
+    options->rate_limit = rate_limit_;
+    options->max_in_flight = max_in_flight_;
+  }
+
+  void WriteJwks(const std::string& text) {
+    std::ofstream(jwks_path_, std::ios::trunc) << text;
+  }
+
+  static auth::TokenClaims Claims(uint64_t user, Region region, std::initializer_list<Role> roles) {
+    auth::TokenClaims t;
+    t.claims.user = auth::UserId(user);
+    t.claims.region = region;
+    for (Role r : roles) t.claims.roles.Add(r);
+    const int64_t now = Clock::Real()->NowMs() / 1000;
+    t.claims.iat = now;
+    t.claims.exp = now + 3600;
+    t.issuer = "watershed";
+    t.audience = {"watershed"};
+    return t;
+  }
+  static std::string Sign(const auth::TokenClaims& t, const auth::SigningKey& key = at::HsKey()) {
+    auto token = auth::SignToken(t, key);
+    EXPECT_TRUE(token.ok()) << token.status().ToString();
+    return token.ok() ? *token : "";
+  }
+  static std::string Token(uint64_t user, Region region, std::initializer_list<Role> roles) {
+    return Sign(Claims(user, region, roles));
+  }
+  static std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
+
+  RawResponse GetAs(const std::string& token, const std::string& target) {
+    return Call(Request("GET", target, "", "application/json", Bearer(token)));
+  }
+  RawResponse PostAs(const std::string& token, const std::string& body,
+                     const std::string& content_type = "application/json") {
+    return Call(Request("POST", "/v1/events", body, content_type, Bearer(token)));
+  }
+
+  // One event of `viewer` in `region` for story 100 + n % 7 by author 7.
+  Event EventOf(uint64_t n, uint64_t viewer, Region region) {
+    Event e = MakeEvent(n, region, now_ms_);
+    e.viewer_id = ViewerId(viewer);
+    return e;
+  }
+
+  // Story `story` by `author`, with some views, straight into the live store.
+  void SeedStory(uint64_t story, uint64_t author) {
+    serve::PartitionWrite w;
+    w.region = Region::kUs;
+    w.as_of_ms = now_ms_;
+    w.stories.push_back({StoryId(story), AuthorId(author), serve::Aggregates{.views = 3}});
+    Apply(w);
+  }
+
+  RateLimitOptions rate_limit_{.requests_per_second = 0};  // off unless a test sets it
+  int64_t max_in_flight_ = 0;
+  std::atomic<bool> block_status_{false};
+  std::latch status_entered_{1};
+  std::latch release_status_{1};
+  std::string jwks_path_;
+  std::unique_ptr<auth::JwksFile> jwks_;
+  std::unique_ptr<auth::Verifier> verifier_;
+};
+
+// ---- authentication ----
+
+TEST_F(ApiAuthTest, NoTokenIs401WithWwwAuthenticate) {
+  for (const char* target : {"/v1/stories/1/metrics", "/v1/status", "/v1/top", "/v1/creators/7/top"}) {
+    RawResponse r = Get(target);
+    ExpectError(r, 401, "token_missing");
+    EXPECT_EQ(r.Header("www-authenticate"), "Bearer realm=\"watershed\"") << target;
+  }
+  ExpectError(Post(EncodeEventBatchJson(Events(0, 2))), 401, "token_missing");
+  ExpectError(Call(Request("GET", "/v1/status", "", "", "Authorization: Basic dXNlcjpwYXNz\r\n")), 401,
+              "token_missing");
+  EXPECT_EQ(LogRecordCount(), 0u);
+  EXPECT_NE(Get("/metrics").body.find("watershed_auth_failures_total{code=\"token_missing\"} 6"), std::string::npos);
+}
+
+TEST_F(ApiAuthTest, PublicPathsNeedNoToken) {
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/readyz").status, 200);
+  EXPECT_EQ(Get("/metrics").status, 200);
+}
+
+TEST_F(ApiAuthTest, EveryAlgorithmVerifies) {
+  auto claims = Claims(1, Region::kUs, {Role::kAnalyst});
+  for (const auto& key : {at::HsKey(), at::RsKey(), at::EsKey()}) {
+    RawResponse r = GetAs(Sign(claims, key), "/v1/status");
+    EXPECT_EQ(r.status, 200) << auth::AlgorithmName(key.alg) << " " << r.body;
+  }
+}
+
+TEST_F(ApiAuthTest, RefusedTokensAre401WithTheirCode) {
+  auto base = Claims(1, Region::kUs, {Role::kAnalyst});
+  const int64_t now = base.claims.exp - 3600;
+  auto expired = base;
+  expired.claims.exp = now - 3600;
+  auto not_yet = base;
+  not_yet.claims.nbf = now + 3600;
+  auto wrong_aud = base;
+  wrong_aud.audience = {"someone-else"};
+  auto wrong_iss = base;
+  wrong_iss.issuer = "evil";
+  const std::string good = Sign(base);
+  auto payload_of = [](const std::string& t) { return t.substr(t.find('.') + 1, t.rfind('.') - t.find('.') - 1); };
+  const std::string payload = payload_of(good);
+  // Tampered: another user's claims under the original header and signature.
+  const std::string tampered = good.substr(0, good.find('.') + 1) + payload_of(Sign(Claims(2, Region::kUs, {Role::kAdmin}))) +
+                               good.substr(good.rfind('.'));
+  // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
+  const std::string alg_none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + payload + ".";
+  // Algorithm confusion: HS256 "signed" with the RSA public key's JWK text as the HMAC secret.
+  auto confusion = auth::SignCompact(R"({"alg":"HS256","typ":"JWT","kid":"rsa-1"})", auth::EncodeClaimsJson(base),
+                                     {auth::Algorithm::kHs256, at::Keys().rsa_jwk, ""});
+  ASSERT_TRUE(confusion.ok());
+  auto unknown_kid = at::RsKey();
+  unknown_kid.kid = "rsa-9";
+  // An RS256 header naming the EC key.
+  auto mismatch = auth::SignCompact(R"({"alg":"RS256","typ":"JWT","kid":"ec-1"})", auth::EncodeClaimsJson(base),
+                                    at::RsKey());
+  ASSERT_TRUE(mismatch.ok());
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {Sign(expired), "token_expired"},
+      {Sign(not_yet), "token_not_yet_valid"},
+      {Sign(wrong_aud), "token_wrong_audience"},
+      {Sign(wrong_iss), "token_wrong_issuer"},
+      {tampered, "token_bad_signature"},
+      {alg_none, "token_alg_not_allowed"},
+      {*confusion, "token_bad_signature"},
+      {Sign(base, unknown_kid), "token_unknown_kid"},
+      {*mismatch, "token_key_mismatch"},
+      {"not-a-token", "token_malformed"},
+      {good.substr(0, good.rfind('.')), "token_malformed"},
+  };
+  for (const auto& [token, code] : cases) {
+    SCOPED_TRACE(code);
+    RawResponse r = GetAs(token, "/v1/status");
+    ExpectError(r, 401, code);
+    EXPECT_EQ(r.Header("www-authenticate"), "Bearer realm=\"watershed\", error=\"invalid_token\"");
+  }
+  EXPECT_EQ(GetAs(good, "/v1/status").status, 200);  // the untampered original passes
+}
+
+// ---- identity comes from the token ----
+
+TEST_F(ApiAuthTest, ViewerAndRegionComeFromTheToken) {
+  const std::string token = Token(555, Region::kEu, {Role::kViewer});
+  // The body names neither viewer nor region: both are the token's.
+  std::string body = R"({"events":[{"event_id":"6f1c2a52-0000-4000-8000-000000000001","type":"view","story_id":3,)"
+                     R"("author_id":9,"event_time":)" + std::to_string(now_ms_ - 1000) + R"(,"watch_ms":40}]})";
+  RawResponse r = PostAs(token, body);
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::vector<Event> stored = LogContents();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].viewer_id, ViewerId(555));
+  EXPECT_EQ(stored[0].region, Region::kEu);  // and it sits in the EU log (LogContents checks)
+}
+
+TEST_F(ApiAuthTest, EventsOfAnotherViewerOrRegionAre403PerEvent) {
+  const std::string token = Token(555, Region::kEu, {Role::kViewer});
+  std::vector<Event> events = {EventOf(1, 555, Region::kEu), EventOf(2, 556, Region::kEu),
+                               EventOf(3, 555, Region::kUs), EventOf(4, 555, Region::kEu)};
+  RawResponse r = PostAs(token, EncodeEventBatchJson(events));
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/accepted"), 2);
+  EXPECT_EQ(j.Int("/rejected/0/index"), 1);
+  EXPECT_EQ(j.Str("/rejected/0/code"), "identity_mismatch");
+  EXPECT_EQ(j.Int("/rejected/1/index"), 2);
+  EXPECT_EQ(j.Str("/rejected/1/code"), "identity_mismatch");
+  EXPECT_EQ(IdsOf(LogContents()), IdsOf({events[0], events[3]}));
+
+  // Every event someone else's: the whole request is 403 and stores nothing.
+  RawResponse all = PostAs(token, EncodeEventBatchJson(std::vector<Event>{EventOf(5, 1, Region::kEu)}));
+  ExpectError(all, 403, "identity_mismatch");
+  EXPECT_EQ(LogRecordCount(), 2u);
+}
+
+TEST_F(ApiAuthTest, ProtobufBodiesGetTheSameRules) {
+  const std::string token = Token(555, Region::kEu, {Role::kViewer});
+  std::vector<Event> events = {EventOf(1, 555, Region::kEu), EventOf(2, 556, Region::kEu)};
+  RawResponse r = PostAs(token, EncodeEventBatchProto(events), "application/x-protobuf");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/accepted"), 1);
+  EXPECT_EQ(j.Str("/rejected/0/code"), "identity_mismatch");
+  ASSERT_EQ(LogContents().size(), 1u);
+  EXPECT_EQ(LogContents()[0], events[0]);
+
+  // Truncated: the framing is broken, nothing is stored.
+  std::string proto = EncodeEventBatchProto(std::vector<Event>{EventOf(3, 555, Region::kEu)});
+  ExpectError(PostAs(token, proto.substr(0, proto.size() - 3), "application/x-protobuf"), 400, "malformed_body");
+  // Wrong wire type for story_id (field 3 as a length-delimited string) inside
+  // an otherwise good event: that event is rejected, invalid_field.
+  std::string event = "\x0a\x24" + EventOf(4, 555, Region::kEu).event_id.ToString() + "\x10\x02" + "\x1a\x01x";
+  std::string batch = "\x0a" + std::string(1, static_cast<char>(event.size())) + event;
+  RawResponse wrong = PostAs(token, batch, "application/x-protobuf");
+  ExpectError(wrong, 400, "all_events_rejected");
+  EXPECT_EQ(Json(wrong.body).Str("/rejected/0/code"), "invalid_field");
+  EXPECT_EQ(LogRecordCount(), 1u);
+}
+
+TEST_F(ApiAuthTest, DeeplyNestedJsonIs400WithAuth) {
+  const std::string token = Token(555, Region::kEu, {Role::kViewer});
+  std::string body = R"({"events":[)" + std::string(10'000, '[') + std::string(10'000, ']') + "]}";
+  ExpectError(PostAs(token, body), 400, "malformed_body");
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+// ---- authorization of reads ----
+
+TEST_F(ApiAuthTest, CreatorsReadOnlyTheirOwnStories) {
+  SeedStory(10, 7);
+  SeedStory(11, 8);
+  const std::string creator7 = Token(7, Region::kUs, {Role::kCreator});
+  EXPECT_EQ(GetAs(creator7, "/v1/stories/10/metrics").status, 200);
+  EXPECT_EQ(GetAs(creator7, "/v1/stories/10/series?window=1m").status, 200);
+  ExpectError(GetAs(creator7, "/v1/stories/11/metrics"), 403, "not_story_author");
+  ExpectError(GetAs(creator7, "/v1/stories/11/series"), 403, "not_story_author");
+  ExpectError(GetAs(creator7, "/v1/stories/12/metrics"), 404, "story_not_found");
+
+  RawResponse own = GetAs(creator7, "/v1/creators/7/top");
+  EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(Json(own.body).Int("/stories/0/story_id"), 10);
+  ExpectError(GetAs(creator7, "/v1/creators/8/top"), 403, "not_own_creator");
+  ExpectError(GetAs(creator7, "/v1/top"), 403, "role_required");
+  ExpectError(GetAs(creator7, "/v1/status"), 403, "role_required");
+}
+
+TEST_F(ApiAuthTest, ViewersReadNoCreatorEndpoints) {
+  SeedStory(10, 7);
+  const std::string viewer = Token(7, Region::kUs, {Role::kViewer});  // same id as the author: still a viewer
+  for (const char* target : {"/v1/stories/10/metrics", "/v1/stories/10/series", "/v1/creators/7/top", "/v1/top",
+                             "/v1/status"})
+    ExpectError(GetAs(viewer, target), 403, "role_required");
+  EXPECT_NE(Get("/metrics").body.find("watershed_forbidden_total 5"), std::string::npos);
+}
+
+TEST_F(ApiAuthTest, AnalystsAndAdminsReadEverything) {
+  SeedStory(10, 7);
+  SeedStory(11, 8);
+  for (Role role : {Role::kAnalyst, Role::kAdmin}) {
+    const std::string token = Token(99, Region::kApac, {role});
+    for (const char* target : {"/v1/stories/10/metrics", "/v1/stories/11/metrics", "/v1/stories/11/series",
+                               "/v1/creators/7/top", "/v1/creators/8/top", "/v1/top", "/v1/status"})
+      EXPECT_EQ(GetAs(token, target).status, 200) << target;
+  }
+  // Analysts read; they do not send engagement.
+  ExpectError(PostAs(Token(99, Region::kApac, {Role::kAnalyst}), EncodeEventBatchJson(Events(0, 1))), 403,
+              "role_required");
+}
+
+// ---- rate limits ----
+
+class ApiRateLimitTest : public ApiAuthTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    rate_limit_ = {.requests_per_second = 1000, .burst = 100};
+    ApiAuthTest::Configure(deps, options);
+  }
+};
+
+TEST_F(ApiRateLimitTest, FloodingUserGets429OthersAreUnaffected) {
+  const std::string flooder = Token(1, Region::kUs, {Role::kAnalyst});
+  const std::string other = Token(2, Region::kUs, {Role::kAnalyst});
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<int> ok{0}, limited{0}, other_ok{0}, other_limited{0};
+  std::string retry_after;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      RawConn c(port_);  // keep-alive: as fast as the server answers
+      for (int i = 0; i < 1500; ++i) {
+        ASSERT_TRUE(c.Send(Request("GET", "/healthz", "", "", "")));  // public: never limited
+        RawResponse health = c.ReadResponse();
+        ASSERT_EQ(health.status, 200);
+        ASSERT_TRUE(c.Send(Request("GET", "/v1/status", "", "", Bearer(flooder))));
+        RawResponse r = c.ReadResponse();
+        if (r.status == 200) {
+          ++ok;
+        } else {
+          ASSERT_EQ(r.status, 429) << r.body;
+          ++limited;
+          if (t == 0 && retry_after.empty()) retry_after = r.Header("retry-after");
+        }
+      }
+    });
+  // A well-behaved user at the same time.
+  threads.emplace_back([&] {
+    RawConn c(port_);
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(c.Send(Request("GET", "/v1/status", "", "", Bearer(other))));
+      (c.ReadResponse().status == 200 ? other_ok : other_limited)++;
+    }
+  });
+  for (auto& th : threads) th.join();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GT(limited.load(), 0);
+  // Never more than the burst plus what the rate refilled meanwhile.
+  EXPECT_LE(ok.load(), 100 + static_cast<int>(1000 * elapsed) + 1);
+  EXPECT_EQ(retry_after, "1");
+  EXPECT_EQ(other_limited.load(), 0);
+  EXPECT_EQ(other_ok.load(), 50);
+  RawResponse one = GetAs(flooder, "/v1/status");
+  if (one.status == 429) ExpectError(one, 429, "rate_limited");
+  // Operators (rate_limit_exempt: admin by default) are not limited.
+  RawConn admin(port_);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(admin.Send(Request("GET", "/v1/status", "", "", Bearer(Token(3, Region::kUs, {Role::kAdmin})))));
+    ASSERT_EQ(admin.ReadResponse().status, 200) << i;
+  }
+}
+
+class ApiInFlightTest : public ApiAuthTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    max_in_flight_ = 1;
+    ApiAuthTest::Configure(deps, options);
+  }
+};
+
+TEST_F(ApiInFlightTest, RequestsOverTheInFlightCapAre429) {
+  const std::string token = Token(1, Region::kUs, {Role::kAdmin});
+  block_status_ = true;
+  RawConn slow(port_);
+  ASSERT_TRUE(slow.Send(Request("GET", "/v1/status", "", "", Bearer(token))));
+  status_entered_.wait();  // one request in flight, held inside the handler
+  RawResponse refused = GetAs(Token(2, Region::kUs, {Role::kAdmin}), "/v1/status");
+  ExpectError(refused, 429, "over_capacity");
+  EXPECT_EQ(refused.Header("retry-after"), "1");
+  EXPECT_EQ(Get("/healthz").status, 200);  // outside /v1/: not counted
+  block_status_ = false;
+  release_status_.count_down();
+  EXPECT_EQ(slow.ReadResponse().status, 200);
+  EXPECT_EQ(GetAs(token, "/v1/status").status, 200);  // the slot was given back
+}
+
+// ---- key rotation ----
+
+TEST_F(ApiAuthTest, JwksRotationWithoutRestartKeepsOldKeysOnBadFiles) {
+  auto new_pem = auth::GeneratePrivateKeyPem(auth::Algorithm::kEs256);
+  ASSERT_TRUE(new_pem.ok());
+  auto new_jwks = auth::PublicJwksFromPem(*new_pem, "ec-2");
+  ASSERT_TRUE(new_jwks.ok());
+  const std::string new_token =
+      Sign(Claims(1, Region::kUs, {Role::kAnalyst}), {auth::Algorithm::kEs256, *new_pem, "ec-2"});
+  const std::string old_token = Sign(Claims(1, Region::kUs, {Role::kAnalyst}), at::EsKey());
+  ExpectError(GetAs(new_token, "/v1/status"), 401, "token_unknown_kid");
+
+  // A broken file at reload: error, old keys still verify, new ones still refused.
+  WriteJwks("{\"keys\": [");
+  EXPECT_FALSE(jwks_->Reload().ok());
+  EXPECT_EQ(GetAs(old_token, "/v1/status").status, 200);
+  std::filesystem::remove(jwks_path_);
+  EXPECT_FALSE(jwks_->Reload().ok());
+  EXPECT_EQ(GetAs(old_token, "/v1/status").status, 200);
+
+  // Rotated: the new key verifies, the retired one no longer does (even though cached).
+  WriteJwks(*new_jwks);
+  ASSERT_TRUE(jwks_->Reload().ok());
+  EXPECT_EQ(GetAs(new_token, "/v1/status").status, 200);
+  ExpectError(GetAs(old_token, "/v1/status"), 401, "token_unknown_kid");
+}
+
+}  // namespace
+}  // namespace watershed::gateway

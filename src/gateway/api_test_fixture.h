@@ -1,0 +1,376 @@
+#pragma once
+// Test fixture of the HTTP API tests (api_test.cc, api_auth_test.cc): a real
+// HttpServer on an ephemeral port, real embedded logs and a memory live
+// store, spoken to over raw sockets so that malformed, half-closed and slow
+// clients can be played.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <simdjson.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/event_codec.h"
+#include "gateway/api.h"
+#include "core/testing/temp_dir.h"
+#include "gateway/http_server.h"
+#include "log/embedded_log.h"
+#include "serve/live_store.h"
+
+namespace watershed::gateway::api_testing {
+
+using ::watershed::testing::TempDir;
+
+constexpr uint64_t kBodyLimit = 64 << 10;
+// Bounds every blocking socket call of the tests, so a server bug fails a
+// test instead of hanging it. Far above any timeout the server applies.
+constexpr int kSocketTimeoutMs = 10'000;
+
+struct RawResponse {
+  bool complete = false;  // a whole response (headers and Content-Length body) arrived
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+inline std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A blocking client socket that sends raw bytes and reads raw responses.
+class RawConn {
+ public:
+  explicit RawConn(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_GE(fd_, 0);
+    timeval tv{kSocketTimeoutMs / 1000, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    EXPECT_TRUE(connected) << "connect: " << std::strerror(errno);
+  }
+  ~RawConn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConn(const RawConn&) = delete;
+  RawConn& operator=(const RawConn&) = delete;
+
+  // False when the peer refused the bytes (it may have answered and closed).
+  bool Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  int fd() const { return fd_; }
+
+  // Reads one response: status line, headers, then Content-Length bytes.
+  RawResponse ReadResponse() {
+    RawResponse r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!Fill()) return r;
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    size_t line_end = head.find("\r\n");
+    std::string status_line = head.substr(0, line_end);
+    if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.1 ")) return r;
+    r.status = std::atoi(status_line.c_str() + 9);
+    while (line_end != std::string::npos) {
+      size_t next = head.find("\r\n", line_end + 2);
+      std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
+      line_end = next;
+      size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      r.headers[Lower(line.substr(0, colon))] = value;
+    }
+    size_t length = static_cast<size_t>(std::atoll(r.Header("content-length").c_str()));
+    while (buf_.size() < length)
+      if (!Fill()) return r;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    r.complete = true;
+    return r;
+  }
+
+  // True when the server closes the connection (EOF or reset) before the
+  // socket timeout; bytes that arrive meanwhile are kept in received().
+  bool WaitClosed() {
+    for (;;) {
+      char tmp[4096];
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        buf_.append(tmp, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n == 0 || errno == ECONNRESET;
+    }
+  }
+  // Non-blocking check: has the server closed the connection?
+  bool ClosedWithin(int ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return false;
+    char tmp[4096];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+    if (n > 0) buf_.append(tmp, static_cast<size_t>(n));
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+  }
+  const std::string& received() const { return buf_; }
+
+ private:
+  bool Fill() {
+    char tmp[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      buf_.append(tmp, static_cast<size_t>(n));
+      return true;
+    }
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+inline std::string Request(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& content_type = "application/json", const std::string& extra_headers = "") {
+  std::string r = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+  if (!body.empty() || method == "POST") {
+    r += "Content-Type: " + content_type + "\r\n";
+    r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  r += extra_headers + "\r\n" + body;
+  return r;
+}
+
+// A parsed JSON body with JSON-pointer accessors that report absence
+// instead of throwing.
+class Json {
+ public:
+  explicit Json(const std::string& text) { ok_ = parser_.parse(text).get(root_) == simdjson::SUCCESS; }
+  bool ok() const { return ok_; }
+  bool Has(std::string_view ptr) {
+    simdjson::dom::element e;
+    return ok_ && root_.at_pointer(ptr).get(e) == simdjson::SUCCESS;
+  }
+  std::string Str(std::string_view ptr) {
+    std::string_view s;
+    if (!ok_ || root_.at_pointer(ptr).get(s) != simdjson::SUCCESS) return "<absent>";
+    return std::string(s);
+  }
+  int64_t Int(std::string_view ptr) {
+    int64_t v;
+    if (!ok_ || root_.at_pointer(ptr).get(v) != simdjson::SUCCESS) return -1;
+    return v;
+  }
+  bool Bool(std::string_view ptr) {
+    bool v = false;
+    EXPECT_TRUE(ok_ && root_.at_pointer(ptr).get(v) == simdjson::SUCCESS) << ptr;
+    return v;
+  }
+  bool IsNull(std::string_view ptr) {
+    simdjson::dom::element e;
+    return ok_ && root_.at_pointer(ptr).get(e) == simdjson::SUCCESS && e.is_null();
+  }
+  int64_t Size(std::string_view ptr) {
+    simdjson::dom::array a;
+    if (!ok_ || root_.at_pointer(ptr).get(a) != simdjson::SUCCESS) return -1;
+    return static_cast<int64_t>(a.size());
+  }
+
+ private:
+  simdjson::dom::parser parser_;
+  simdjson::dom::element root_;
+  bool ok_ = false;
+};
+
+// The error-body contract: {"error": {"code": ..., "message": ...}}.
+inline void ExpectError(const RawResponse& r, int status, const std::string& code) {
+  ASSERT_TRUE(r.complete) << "no complete response";
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_TRUE(r.Header("content-type").starts_with("application/json")) << r.Header("content-type");
+  Json j(r.body);
+  ASSERT_TRUE(j.ok()) << r.body;
+  EXPECT_EQ(j.Str("/error/code"), code) << r.body;
+  EXPECT_NE(j.Str("/error/message"), "<absent>") << r.body;
+  EXPECT_FALSE(j.Str("/error/message").empty()) << r.body;
+}
+
+inline Event MakeEvent(uint64_t n, Region region, int64_t now_ms) {
+  Event e;
+  e.event_id = EventId::FromHiLo(0xabcdef, n);
+  e.type = n % 5 == 0 ? EventType::kShare : EventType::kView;
+  e.story_id = StoryId(100 + n % 7);
+  e.author_id = AuthorId(7);
+  e.viewer_id = ViewerId(1000 + n);
+  e.region = region;
+  e.event_time = EventTimeMs(now_ms - 1000);
+  e.watch_ms = e.type == EventType::kView ? 250 : 0;
+  return e;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int r = 0; r < kRegionCount; ++r) {
+      log::EmbeddedLogOptions o;
+      o.dir = dir_.Path(RegionName(static_cast<Region>(r)));
+      o.partitions = 2;
+      o.fsync = log::FsyncPolicy::kNever;
+      auto l = log::EmbeddedLog::Open(o);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      logs_[r] = std::move(l.value());
+    }
+    store_ = serve::NewMemoryLiveStore();
+    ApiDeps deps;
+    for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = logs_[r].get();
+    deps.store = store_.get();
+    deps.metrics = &metrics_;
+    deps.status = [this] {
+      std::vector<PartitionReport> out;
+      for (int r = 0; r < kRegionCount; ++r) {
+        for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
+          PartitionReport rep;
+          rep.region = static_cast<Region>(r);
+          rep.partition = p;
+          rep.end_offset = logs_[r]->EndOffset(p).value;
+          rep.processed_offset = std::min(rep.end_offset, processed_.load());
+          rep.checkpoint_id = 3;
+          rep.watermark = r == 0 && p == 0 ? 12'345 : INT64_MIN;
+          out.push_back(rep);
+        }
+      }
+      return out;
+    };
+    deps.ready = [this] { return ready_.load(); };
+    ApiOptions options;
+    Configure(&deps, &options);
+    api_ = std::make_unique<Api>(std::move(deps), std::move(options));
+    HttpServerOptions h;
+    h.port = 0;
+    h.threads = 2;
+    h.body_limit = kBodyLimit;
+    h.idle_timeout_ms = IdleTimeoutMs();
+    auto s = HttpServer::Start(h, [this](HttpRequest&& req, Responder respond) {
+      api_->Handle(std::move(req), std::move(respond));
+    });
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s.value());
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+  }
+
+  // Long enough that a busy test machine never trips it; the slow-client
+  // tests shorten it.
+  virtual int IdleTimeoutMs() const { return 30'000; }
+  // Auth tests install a verifier and limits here.
+  virtual void Configure(ApiDeps* deps, ApiOptions* options) {}
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    for (auto& l : logs_)
+      if (l) l->Close();
+  }
+
+  // One request on a fresh connection.
+  RawResponse Call(const std::string& raw) {
+    RawConn c(port_);
+    EXPECT_TRUE(c.Send(raw));
+    return c.ReadResponse();
+  }
+  RawResponse Get(const std::string& target) { return Call(Request("GET", target)); }
+  RawResponse Post(const std::string& body, const std::string& content_type = "application/json") {
+    return Call(Request("POST", "/v1/events", body, content_type));
+  }
+
+  std::vector<Event> Events(uint64_t first, uint64_t count) {
+    std::vector<Event> out;
+    for (uint64_t n = first; n < first + count; ++n)
+      out.push_back(MakeEvent(n, static_cast<Region>(n % kRegionCount), now_ms_));
+    return out;
+  }
+
+  uint64_t LogRecordCount() {
+    uint64_t total = 0;
+    for (auto& l : logs_)
+      for (uint32_t p = 0; p < l->partition_count(); ++p) total += l->EndOffset(p).value;
+    return total;
+  }
+
+  // Every event stored in any partition, checking each sits in its region's
+  // log and its story's partition.
+  std::vector<Event> LogContents() {
+    std::vector<Event> out;
+    for (int r = 0; r < kRegionCount; ++r) {
+      for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
+        auto reader = logs_[r]->NewReader(p, LogOffset(0));
+        EXPECT_TRUE(reader.ok());
+        if (!reader.ok()) continue;
+        std::vector<log::LogRecord> records;
+        for (;;) {
+          size_t before = records.size();
+          EXPECT_TRUE(reader.value()->Read(1000, &records).ok());
+          if (records.size() == before) break;
+        }
+        for (auto& rec : records) {
+          EXPECT_EQ(static_cast<int>(rec.event.region), r);
+          EXPECT_EQ(PartitionOf(rec.event.story_id, logs_[r]->partition_count()), p);
+          out.push_back(std::move(rec.event));
+        }
+      }
+    }
+    return out;
+  }
+
+  static std::set<std::string> IdsOf(const std::vector<Event>& events) {
+    std::set<std::string> ids;
+    for (const auto& e : events) ids.insert(e.event_id.ToString());
+    return ids;
+  }
+
+  void Apply(const serve::PartitionWrite& w) { ASSERT_TRUE(store_->Apply(w).ok()); }
+
+  TempDir dir_{"api_test"};  // declared first: removed after the logs and server
+  int64_t now_ms_ = Clock::Real()->NowMs();
+  std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
+  std::unique_ptr<serve::LiveStore> store_;
+  MetricsRegistry metrics_;
+  std::atomic<uint64_t> processed_{0};
+  std::atomic<bool> ready_{true};
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace watershed::gateway::api_testing
