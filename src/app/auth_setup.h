@@ -33,6 +33,8 @@ class AuthRuntime {
   static Result<std::unique_ptr<AuthRuntime>> Start(const Config& config, FileSystem* fs);
   ~AuthRuntime();  // stops the reload thread
   const auth::Verifier* verifier() const { return verifier_.get(); }
+  // Rereads the JWKS file now (also done every auth-jwks-reload); Ok without one.
+  Status ReloadKeys() { return jwks_ ? jwks_->Reload() : Status::Ok(); }
 
  private:
   AuthRuntime() = default;

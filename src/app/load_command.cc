@@ -215,6 +215,12 @@ class Connection {
         shared_->acked += item.events;
         return;
       }
+      if (!r.ok() && r.status().code() != StatusCode::kUnavailable) {
+        // A TLS setup or handshake failure: retrying cannot help.
+        std::fprintf(stderr, "watershed load: %s\n", r.status().message().c_str());
+        shared_->fatal = true;
+        return;
+      }
       if (r.ok() && r->status != 503 && r->status != 429) {
         if (shared_->refused.fetch_add(item.events) == 0)
           std::fprintf(stderr, "watershed load: batch refused, HTTP %d: %s\n", r->status, r->body.c_str());

@@ -23,12 +23,13 @@ int ServeCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "watershed serve: %s\n", config.status().message().c_str());
     return 2;
   }
-  // Block the stop signals before any thread starts, so only sigwait sees them.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // Block the signals before any thread starts, so only sigwait sees them.
+  sigset_t handled;
+  sigemptyset(&handled);
+  sigaddset(&handled, SIGINT);
+  sigaddset(&handled, SIGTERM);
+  sigaddset(&handled, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   auto server = Server::Start(*config);
@@ -36,11 +37,24 @@ int ServeCommand(const std::vector<std::string>& args) {
     std::fprintf(stderr, "watershed serve: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  std::printf("watershed serving on http://%s:%u  (data in %s)\n", config->Get("listen").c_str(),
-              (*server)->port(), config->Get("data-dir").c_str());
+  std::printf("watershed serving on %s://%s:%u  (data in %s, auth %s)\n",
+              config->Get("tls-cert").empty() ? "http" : "https", config->Get("listen").c_str(), (*server)->port(),
+              config->Get("data-dir").c_str(), config->Get("auth").c_str());
   std::fflush(stdout);
   int sig = 0;
-  sigwait(&stop, &sig);
+  for (;;) {
+    sigwait(&handled, &sig);
+    if (sig != SIGHUP) break;
+    // SIGHUP: rotate credentials without a restart.
+    Status reload = (*server)->ReloadCredentials();
+    if (reload.ok()) {
+      std::printf("watershed: SIGHUP, TLS certificate and JWKS reloaded\n");
+    } else {
+      std::fprintf(stderr, "watershed: SIGHUP reload failed, keeping the previous credentials: %s\n",
+                   reload.ToString().c_str());
+    }
+    std::fflush(stdout);
+  }
   std::printf("watershed: signal %d, stopping (final checkpoint)\n", sig);
   Status s = (*server)->Stop();
   if (!s.ok()) {

@@ -134,6 +134,12 @@ Status Server::Stop() {
   return first;
 }
 
+Status Server::ReloadCredentials() {
+  Status keys = auth_ ? auth_->ReloadKeys() : Status::Ok();
+  Status tls = http_->tls() ? http_->ReloadTls() : Status::Ok();
+  return keys.ok() ? tls : keys;
+}
+
 uint64_t Server::Lag() const {
   uint64_t lag = 0;
   for (const auto& p : processors_) lag += p->Lag();

@@ -26,6 +26,9 @@ class Server {
   // Stops the listener, drains the logs, writes final checkpoints.
   Status Stop();
   uint64_t Lag() const;
+  // SIGHUP: rereads the TLS certificate and key and the JWKS file. What fails
+  // keeps its previous credentials; the first error is returned.
+  Status ReloadCredentials();
 
  private:
   Server() = default;

@@ -330,6 +330,30 @@ TEST_F(ServerTest, ServesHealthAndPrometheus) {
       << r->body;
 }
 
+// With auth on and no key configured, the first start creates the HS256
+// secret readable by the owner only; later starts keep it (tokens stay valid).
+TEST_F(ServerTest, AuthOnGeneratesItsSecretOnce) {
+  std::string secret;
+  for (int start = 0; start < 2; ++start) {
+    auto server = StartServer({"--auth", "on"});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    const std::string path = dir_.Path("auth/hs256.secret");
+    std::ifstream in(path);
+    std::string now((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_GE(now.size(), 32u);
+    if (start == 0) secret = now;
+    EXPECT_EQ(now, secret);
+    namespace fs = std::filesystem;
+    EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(fs::status(dir_.Path("auth")).permissions() & fs::perms::all, fs::perms::owner_all);
+    HttpClient client("127.0.0.1", (*server)->port());
+    auto r = client.Get("/v1/status");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401);
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+}
+
 TEST_F(ServerTest, BadConfigurationFailsToStart) {
   auto s = StartServer({"--partitions", "0"});
   ASSERT_FALSE(s.ok());
@@ -343,6 +367,21 @@ TEST_F(ServerTest, BadConfigurationFailsToStart) {
   EXPECT_FALSE(s.ok());
   s = StartServer({"--listen", "not-an-address"});
   EXPECT_FALSE(s.ok());
+  // Auth and TLS settings are checked before anything listens.
+  const std::string short_secret = dir_.Path("short.secret");
+  std::ofstream(short_secret) << "too-short\n";
+  for (std::vector<std::string> bad : {
+           std::vector<std::string>{"--auth", "on", "--auth-secret-file", short_secret},
+           {"--auth", "on", "--auth-secret-file", dir_.Path("missing.secret")},
+           {"--auth", "on", "--auth-jwks-file", dir_.Path("missing.jwks")},
+           {"--auth", "maybe"},
+           {"--auth", "on", "--rate-limit-exempt", "wizard"},
+           {"--tls-cert", dir_.Path("missing.crt"), "--tls-key", dir_.Path("missing.key")},
+           {"--tls-cert", dir_.Path("missing.crt")},
+       }) {
+    s = StartServer(bad);
+    EXPECT_FALSE(s.ok()) << bad[0] << " " << bad[1] << " " << bad.back();
+  }
 
   // A port already taken is an error, not a crash.
   auto first = StartServer();
