@@ -38,7 +38,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"auth-issuer", "watershed", "required iss claim (empty = not checked)"},
       {"auth-audience", "watershed", "required aud claim (empty = not checked)"},
       {"auth-leeway", "30s", "clock skew tolerated on exp and nbf"},
-      {"auth-cache-entries", "100000", "verified tokens remembered (0 = verify every request)"},
+      {"auth-cache-entries", "16384", "verified tokens remembered, ~450 bytes each (0 = verify every request)"},
       {"auth-public-paths", "/healthz,/readyz,/metrics", "paths served without a token"},
       {"rate-limit", "1000", "requests per second per user (0 = no limit)"},
       {"rate-burst", "2000", "requests a rested user may send at once"},

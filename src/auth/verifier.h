@@ -33,9 +33,9 @@ struct VerifierOptions {
 };
 
 // The token of an Authorization header value "Bearer <token>": scheme
-// matched case-insensitively, exactly one space, non-empty token without
-// whitespace. An empty value, another scheme or an empty token is
-// token_missing; extra spaces or whitespace in the token token_malformed.
+// matched case-insensitively, then one space; everything after it is the
+// token (whitespace in it is refused later by Verify, as token_malformed).
+// An empty value, another scheme or an empty token is token_missing.
 // The view points into `authorization`.
 AuthResult<std::string_view> ExtractBearerToken(std::string_view authorization);
 

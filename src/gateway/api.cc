@@ -150,7 +150,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
     }
     caller = *claims;
     const bool exempt = (caller->roles.bits() & options_.rate_limit_exempt.bits()) != 0;
-    Admission a = exempt ? Admission{} : rate_limiter_.Acquire(caller->user.value, deps_.clock->MonotonicNs());
+    Admission a = exempt ? Admission{} : rate_limiter_.Acquire(caller->user.value, start);
     if (!a.allowed) {
       rate_limited_->Add();
       return reply(TooMany("rate_limited", "too many requests for this user; retry after the Retry-After seconds",
