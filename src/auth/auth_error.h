@@ -4,6 +4,7 @@
 //   401 {"error":{"code":"<AuthErrorCodeName>","message":"<message>"}}
 // Messages are static text: they never echo token content back.
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,7 @@ enum class AuthErrorCode : uint8_t {
   kWrongAudience,        // aud does not contain the configured audience
   kInvalidClaims,        // sub, region, roles or exp missing or ill-typed (or nbf/iat/iss/aud ill-typed)
 };
+inline constexpr size_t kAuthErrorCodeCount = static_cast<size_t>(AuthErrorCode::kInvalidClaims) + 1;
 
 // "token_missing", "token_malformed", "token_alg_not_allowed", ...
 std::string_view AuthErrorCodeName(AuthErrorCode code);

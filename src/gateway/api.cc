@@ -182,7 +182,7 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     return reply(JsonError(403, code, message));
   };
   using auth::Role;
-  // Endpoints outside the public list need an operator's token.
+  // Analysts and admins read everything; anyone else only what the checks below allow.
   const bool operator_only = caller && !HasAny(caller, {Role::kAnalyst, Role::kAdmin});
   const bool get = req.method == "GET";
 

@@ -79,7 +79,7 @@ class Api {
   Counter* events_accepted_;
   Counter* events_rejected_;
   Counter* append_failures_;
-  std::array<Counter*, 11> auth_failures_{};  // by auth::AuthErrorCode
+  std::array<Counter*, auth::kAuthErrorCodeCount> auth_failures_{};  // by auth::AuthErrorCode
   Counter* forbidden_;
   Counter* rate_limited_;
   Counter* over_capacity_;
