@@ -58,6 +58,13 @@ struct PartitionWrite {
   Region region = Region::kUs;
   uint32_t partition = 0;
   int64_t as_of_ms = 0;  // append time of the last record reflected
+  // The first log offset the write does not reflect. Processing is
+  // deterministic, so whoever computes a partition's state at an offset
+  // computes the same values: a store shared by several processors may
+  // refuse a write whose next_offset is below one it already applied for
+  // the partition (a replay after a restore, or a zombie owner), and never
+  // lets older values overwrite newer ones.
+  uint64_t next_offset = 0;
   std::vector<StoryUpdate> stories;
   std::vector<WindowUpdate> windows;
   std::vector<WindowKey> dropped_windows;  // past the series retention

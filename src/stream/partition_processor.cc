@@ -189,6 +189,7 @@ void PartitionProcessor::TakeWrite(serve::PartitionWrite* out) {
   out->region = region_;
   out->partition = partition_;
   out->as_of_ms = last_append_ms_;
+  out->next_offset = next_offset().value;
   out->stories.clear();
   out->windows.clear();
   for (auto& [id, s] : dirty_stories_) {
