@@ -8,6 +8,8 @@ packages=(
   libboost-dev libsimdjson-dev                      # Beast/Asio, JSON
   libssl-dev openssl                                # JWT signatures, TLS; test certificates
   protobuf-compiler                                 # tests: protoc --encode, an independent protobuf encoder
+  librdkafka-dev libhiredis-dev pkg-config          # Kafka log, Redis live store (issue #4)
+  kcat                                              # inspecting Kafka in tests and by hand
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
   curl procps iproute2                              # demo and crash scripts
