@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "auth/base64url.h"
+#include "core/clock.h"
 
 namespace watershed::app {
 
@@ -30,12 +31,30 @@ Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, boo
       ::chmod(path.c_str(), 0600);  // the secret mints tokens for any user
     }
   }
+  return ReadHs256Secret(fs, path);
+}
+
+Result<std::string> ReadHs256Secret(FileSystem* fs, const std::string& path) {
   ASSIGN_OR_RETURN(std::string secret, ReadWholeFile(fs, path));
   while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
   if (secret.size() < auth::kMinHs256SecretBytes)
     return Status::InvalidArgument("HS256 secret in " + path + " is " + std::to_string(secret.size()) +
                                    " bytes; at least " + std::to_string(auth::kMinHs256SecretBytes) + " are required");
   return secret;
+}
+
+auth::TokenClaims NewTokenClaims(uint64_t user, Region region, auth::RoleSet roles, int64_t ttl_seconds,
+                                 const std::string& issuer, const std::string& audience) {
+  auth::TokenClaims t;
+  t.claims.user = auth::UserId(user);
+  t.claims.region = region;
+  t.claims.roles = roles;
+  const int64_t now = Clock::Real()->NowMs() / 1000;
+  t.claims.iat = now;
+  t.claims.exp = now + ttl_seconds;
+  t.issuer = issuer;
+  if (!audience.empty()) t.audience = {audience};
+  return t;
 }
 
 auth::VerifierOptions VerifierOptionsFrom(const Config& config) {

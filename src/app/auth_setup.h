@@ -12,6 +12,7 @@
 
 #include "app/config.h"
 #include "auth/key_set.h"
+#include "auth/signer.h"
 #include "auth/verifier.h"
 #include "core/file_system.h"
 
@@ -24,6 +25,14 @@ namespace watershed::app {
 // Returns "" when the configuration uses JWKS keys only.
 Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create);
 std::string DefaultSecretPath(const Config& config);
+// The secret in `path`: trailing whitespace (the newline) trimmed, at least
+// auth::kMinHs256SecretBytes long.
+Result<std::string> ReadHs256Secret(FileSystem* fs, const std::string& path);
+
+// Claims of a token made here (the token tool, the load generator): issued
+// now, valid for ttl_seconds, with the configured issuer and audience.
+auth::TokenClaims NewTokenClaims(uint64_t user, Region region, auth::RoleSet roles, int64_t ttl_seconds,
+                                 const std::string& issuer, const std::string& audience);
 
 auth::VerifierOptions VerifierOptionsFrom(const Config& config);
 

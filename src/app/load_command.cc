@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/auth_setup.h"
 #include "app/client_flags.h"
 #include "app/commands.h"
 #include "app/config.h"
@@ -123,15 +124,7 @@ class TokenMinter {
   TokenMinter(std::string secret, std::string issuer, std::string audience)
       : secret_(std::move(secret)), issuer_(std::move(issuer)), audience_(std::move(audience)) {}
   Result<std::string> Mint(uint64_t user, Region region, auth::RoleSet roles) const {
-    auth::TokenClaims t;
-    t.claims.user = auth::UserId(user);
-    t.claims.region = region;
-    t.claims.roles = roles;
-    const int64_t now = watershed::Clock::Real()->NowMs() / 1000;
-    t.claims.iat = now;
-    t.claims.exp = now + 3600;
-    t.issuer = issuer_;
-    if (!audience_.empty()) t.audience = {audience_};
+    const auth::TokenClaims t = NewTokenClaims(user, region, roles, 3600, issuer_, audience_);
     return auth::SignToken(t, auth::SigningKey{.alg = auth::Algorithm::kHs256, .key = secret_, .kid = ""});
   }
 
@@ -395,9 +388,8 @@ int LoadCommand(const std::vector<std::string>& args) {
   std::unique_ptr<TokenMinter> minter;
   std::string control_token = BearerTokenFrom(f);
   if (f.Has("secret-file")) {
-    auto secret = ReadWholeFile(FileSystem::Default(), f.Get("secret-file"));
+    auto secret = ReadHs256Secret(FileSystem::Default(), f.Get("secret-file"));
     if (!secret.ok()) return Fail(secret.status().message(), 2);
-    while (!secret->empty() && std::isspace(static_cast<unsigned char>(secret->back()))) secret->pop_back();
     minter = std::make_unique<TokenMinter>(*secret, f.Get("issuer", "watershed"), f.Get("audience", "watershed"));
     if (control_token.empty()) {
       auto admin = minter->Mint(0, Region::kUs, auth::RoleSet(static_cast<uint8_t>(auth::Role::kAdmin)));

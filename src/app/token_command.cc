@@ -12,7 +12,6 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "auth/signer.h"
-#include "core/clock.h"
 
 namespace watershed::app {
 namespace {
@@ -76,30 +75,25 @@ int TokenCommand(const std::vector<std::string>& args) {
   const Config& c = *config;
   if (!c.Get("generate-key").empty()) return GenerateKey(c);
 
-  auth::TokenClaims t;
   uint64_t sub = 0;
   const std::string& sub_text = c.Get("sub");
   if (sub_text.empty() || sub_text.find_first_not_of("0123456789") != std::string::npos || sub_text.size() > 20 ||
       (sub = std::strtoull(sub_text.c_str(), nullptr, 10), std::to_string(sub) != sub_text))
     return Fail("--sub must be a user id (an unsigned 64-bit decimal number)\n" + std::string(kHelp));
-  t.claims.user = auth::UserId(sub);
   auto region = ParseRegion(c.Get("region"));
   if (!region) return Fail("--region must be us, eu or apac");
-  t.claims.region = *region;
+  auth::RoleSet role_set;
   std::stringstream roles(c.Get("roles"));
   for (std::string name; std::getline(roles, name, ',');) {
     auto role = auth::ParseRole(name);
     if (!role) return Fail("unknown role '" + name + "' (viewer, creator, analyst, admin)");
-    t.claims.roles.Add(*role);
+    role_set.Add(*role);
   }
-  if (t.claims.roles.empty()) return Fail("--roles needs at least one of viewer, creator, analyst, admin");
+  if (role_set.empty()) return Fail("--roles needs at least one of viewer, creator, analyst, admin");
   auto ttl = c.GetDurationMs("ttl");
   if (!ttl.ok() || *ttl < 1000) return Fail("--ttl must be a duration of at least 1s, e.g. 15m, 1h, 7d");
-  const int64_t now = Clock::Real()->NowMs() / 1000;
-  t.claims.iat = now;
-  t.claims.exp = now + *ttl / 1000;
-  t.issuer = c.Get("auth-issuer");
-  if (!c.Get("auth-audience").empty()) t.audience = {c.Get("auth-audience")};
+  const auth::TokenClaims t =
+      NewTokenClaims(sub, *region, role_set, *ttl / 1000, c.Get("auth-issuer"), c.Get("auth-audience"));
 
   auth::SigningKey key;
   if (!c.Get("key").empty()) {
