@@ -22,16 +22,7 @@ Event MakeEvent(EventType type, uint64_t story) { return testing::SampleEvent(ty
 // The JSON text of one valid view event, with `extra` spliced in before the
 // closing brace and the field named `drop` left out.
 std::string EventJson(const std::string& drop = "", const std::string& extra = "") {
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"event_id", std::string("\"") + kUuid + "\""},
-      {"type", "\"view\""},
-      {"story_id", "42"},
-      {"author_id", "7"},
-      {"viewer_id", "9"},
-      {"region", "\"us\""},
-      {"event_time", std::to_string(kNow - 1000)},
-      {"watch_ms", "1500"},
-  };
+  const auto fields = testing::SampleEventFields("\"view\"");
   std::string out = "{";
   bool first = true;
   for (const auto& [name, value] : fields) {

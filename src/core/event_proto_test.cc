@@ -420,16 +420,7 @@ TEST(EventProtoWire, Identity) {
 // The same events through both decoders get the same answers: one rule set.
 TEST(EventProtoWire, SameAnswersAsJson) {
   auto json = [](const std::string& drop, const std::string& extra) {
-    std::vector<std::pair<std::string, std::string>> fields = {
-        {"event_id", std::string("\"") + kUuid + "\""},
-        {"type", "\"view\""},
-        {"story_id", "42"},
-        {"author_id", "7"},
-        {"viewer_id", "9"},
-        {"region", "\"us\""},
-        {"event_time", std::to_string(kNow - 1000)},
-        {"watch_ms", "1500"},
-    };
+    const auto fields = testing::SampleEventFields("\"view\"");
     std::string out = "{";
     for (const auto& [name, value] : fields) {
       if (name == drop || extra.find("\"" + name + "\":") != std::string::npos) continue;
@@ -567,16 +558,7 @@ class EventProtoProtoc : public ::testing::Test {
 // Text format of the reference event with `drop` left out and `extra`
 // (text-format fields) added.
 std::string EventText(const std::string& drop = "", const std::string& extra = "") {
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"event_id", std::string("\"") + kUuid + "\""},
-      {"type", "VIEW"},
-      {"story_id", "42"},
-      {"author_id", "7"},
-      {"viewer_id", "9"},
-      {"region", "\"us\""},
-      {"event_time", std::to_string(kNow - 1000)},
-      {"watch_ms", "1500"},
-  };
+  const auto fields = testing::SampleEventFields("VIEW");
   std::string out = "events {";
   for (const auto& [name, value] : fields) {
     if (name == drop || extra.find(name + ":") != std::string::npos) continue;

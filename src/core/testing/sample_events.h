@@ -3,6 +3,9 @@
 // (JSON, protobuf) share.
 
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/event.h"
 #include "core/event_codec.h"
@@ -32,6 +35,23 @@ inline Event SampleEvent(EventType type, uint64_t story) {
   e.watch_ms = type == EventType::kView ? 1234 : 0;
   e.region = Region::kEu;
   return e;
+}
+
+// The fields of the reference view event the codec tests write by hand
+// (story 42, author 7, viewer 9, us, kSampleNow - 1000, watch 1500), as
+// (name, value) pairs; `type` is written as given ("\"view\"" in JSON, VIEW
+// in protobuf text format).
+inline std::vector<std::pair<std::string, std::string>> SampleEventFields(const std::string& type) {
+  return {
+      {"event_id", std::string("\"") + kSampleUuid + "\""},
+      {"type", type},
+      {"story_id", "42"},
+      {"author_id", "7"},
+      {"viewer_id", "9"},
+      {"region", "\"us\""},
+      {"event_time", std::to_string(kSampleNow - 1000)},
+      {"watch_ms", "1500"},
+  };
 }
 
 }  // namespace watershed::testing
