@@ -8,6 +8,9 @@
 # With CRASH_POINT (e.g. checkpoint.after_temp_sync), every server start
 # arms that named crash point (core/crash_point.h) and the test waits for the
 # server to die there by itself instead of sending kill -9.
+# With LIVE_STORE=redis in the environment, the metrics live in a real
+# redis-server started here (and stopped by pid): it survives the kills, so
+# the test also proves that replays after a restore never move a value back.
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
@@ -18,8 +21,10 @@ crash_point="${5:-}"
 work="$(mktemp -d /tmp/watershed-crash.XXXXXX)"
 server=""
 load=""
+redis=""
 cleanup() {
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
+  [ -n "$redis" ] && kill -9 "$redis" 2>/dev/null || true
   [ -n "$load" ] && kill -9 "$load" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -33,10 +38,21 @@ for _ in $(seq 50); do
 done
 [ -n "$port" ] || { echo "crash_test: no free port"; exit 1; }
 
+store_flags=()
+if [ "${LIVE_STORE:-memory}" = redis ]; then
+  redis_port=$((port + 1))
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
+    >"$work/redis.log" 2>&1 &
+  redis=$!
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -p "$redis_port" ping >/dev/null || { echo "crash_test: redis-server did not start"; exit 1; }
+  store_flags=(--live-store "redis://127.0.0.1:$redis_port")
+fi
+
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
   # event time runs ahead of the wall clock (see --event-time-rate below).
-  WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --auth off --checkpoint-interval 700ms --max-future 1h \
+  WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --auth off --checkpoint-interval 700ms --max-future 1h "${store_flags[@]}" \
     >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do

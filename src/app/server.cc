@@ -3,7 +3,39 @@
 #include <algorithm>
 #include <sstream>
 
+#include "app/http_client.h"
+#include "serve/redis_cluster_client.h"
+#include "serve/redis_live_store.h"
+
 namespace watershed::app {
+
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix) {
+  if (spec == "memory") return serve::NewMemoryLiveStore();
+  serve::RedisLiveStoreOptions options;
+  options.prefix = prefix;
+  constexpr int kTimeoutMs = 2000;
+  if (spec.starts_with("redis://")) {
+    std::string host;
+    uint16_t port = 0;
+    if (!ParseHostPort(spec.substr(8), &host, &port).ok() || port == 0)
+      return Status::InvalidArgument("live-store: '" + spec + "' is not redis://HOST:PORT");
+    return std::unique_ptr<serve::LiveStore>(serve::NewRedisNodeLiveStore(host, port, kTimeoutMs, options));
+  }
+  if (spec.starts_with("redis-cluster://")) {
+    serve::RedisClusterOptions cluster;
+    std::stringstream seeds(spec.substr(16));
+    for (std::string seed; std::getline(seeds, seed, ',');)
+      if (!seed.empty()) cluster.seeds.push_back(seed);
+    if (cluster.seeds.empty()) return Status::InvalidArgument("live-store: '" + spec + "' names no cluster node");
+    cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+    auto factory = [cluster]() -> Result<std::unique_ptr<serve::RedisClient>> {
+      ASSIGN_OR_RETURN(auto client, serve::RedisClusterClient::Connect(cluster));
+      return std::unique_ptr<serve::RedisClient>(std::move(client));
+    };
+    return std::unique_ptr<serve::LiveStore>(std::make_unique<serve::RedisLiveStore>(factory, options));
+  }
+  return Status::InvalidArgument("live-store: '" + spec + "' is not memory, redis://HOST:PORT or redis-cluster://...");
+}
 
 Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs) {
   std::unique_ptr<Server> s(new Server());
@@ -32,7 +64,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
   ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
 
-  s->store_ = serve::NewMemoryLiveStore();
+  ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix")));
   s->checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, JoinPath(data_dir, "checkpoints"));
 
   std::stringstream regions(config.Get("regions"));

@@ -16,6 +16,10 @@
 
 namespace watershed::app {
 
+// The live store `spec` names: "memory", "redis://HOST:PORT" or
+// "redis-cluster://HOST:PORT,..." (keys under `prefix`).
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix);
+
 class Server {
  public:
   // Opens the logs (truncating torn tails), restores checkpoints, starts the

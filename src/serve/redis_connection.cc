@@ -1,0 +1,92 @@
+#include "serve/redis_connection.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+namespace watershed::serve {
+namespace {
+
+timeval ToTimeval(int ms) { return timeval{ms / 1000, (ms % 1000) * 1000}; }
+
+RedisReply Convert(const redisReply& r) {
+  RedisReply out;
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+      out.type = RedisReply::Type::kString;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = RedisReply::Type::kStatus;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = RedisReply::Type::kError;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = RedisReply::Type::kInteger;
+      out.integer = r.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::kArray;
+      out.elements.reserve(r.elements);
+      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(Convert(*r.element[i]));
+      break;
+    default:
+      out.type = RedisReply::Type::kNil;
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string& host, int port,
+                                                               int connect_timeout_ms, int io_timeout_ms) {
+  const std::string address = host + ":" + std::to_string(port);
+  redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(connect_timeout_ms));
+  if (ctx == nullptr) return Status::Unavailable("redis " + address + ": cannot allocate a context");
+  std::unique_ptr<RedisConnection> conn(new RedisConnection(ctx, address));
+  if (ctx->err != 0) return Status::Unavailable("redis " + address + ": " + ctx->errstr);
+  if (redisSetTimeout(ctx, ToTimeval(io_timeout_ms)) != REDIS_OK)
+    return Status::Unavailable("redis " + address + ": cannot set the socket timeout");
+  return conn;
+}
+
+RedisConnection::~RedisConnection() { redisFree(ctx_); }
+
+Status RedisConnection::Append(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> argvlen;
+  argv.reserve(args.size());
+  argvlen.reserve(args.size());
+  for (const std::string& a : args) {
+    argv.push_back(a.data());
+    argvlen.push_back(a.size());
+  }
+  if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), argvlen.data()) != REDIS_OK)
+    return Error();
+  return Status::Ok();
+}
+
+Status RedisConnection::Flush() {
+  int done = 0;
+  while (done == 0)
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) return Error();
+  return Status::Ok();
+}
+
+Result<RedisReply> RedisConnection::Read() {
+  void* raw = nullptr;
+  if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return Error();
+  auto* reply = static_cast<redisReply*>(raw);
+  RedisReply out = Convert(*reply);
+  freeReplyObject(reply);
+  return out;
+}
+
+Status RedisConnection::Error() const {
+  return Status::Unavailable("redis " + address_ + ": " + (ctx_->errstr[0] != '\0' ? ctx_->errstr : "connection broken"));
+}
+
+}  // namespace watershed::serve

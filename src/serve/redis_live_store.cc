@@ -1,0 +1,513 @@
+#include "serve/redis_live_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "serve/redis_node_client.h"
+
+namespace watershed::serve {
+namespace {
+
+static_assert(kRegionCount == 3, "the script and the window member format list three region parts");
+
+// KEYS: story hash, 5 s windows, 1 m windows.
+// ARGV: region, next_offset (20 digits), has_story (0|1), author, totals,
+//       as_of, window count, (size, start, part) per window, drop count,
+//       (size, start) per drop.
+// Returns the story hash (HGETALL) when the write carried the story's
+// totals, else an empty array. Offsets are compared as two 10-digit halves:
+// Lua numbers are doubles and a uint64 does not fit.
+constexpr std::string_view kApplyScript = R"lua(
+local r = ARGV[1]
+local off = ARGV[2]
+local slot = tonumber(r) + 2
+local function newer(a, b)
+  local ah, bh = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
+  if ah ~= bh then return ah > bh end
+  return tonumber(string.sub(a, 11)) > tonumber(string.sub(b, 11))
+end
+local function split(s)
+  local out, pos = {}, 1
+  while true do
+    local i = string.find(s, '|', pos, true)
+    if not i then
+      out[#out + 1] = string.sub(s, pos)
+      return out
+    end
+    out[#out + 1] = string.sub(s, pos, i - 1)
+    pos = i + 1
+  end
+end
+local function window(key, start, part)
+  local old = redis.call('ZRANGEBYSCORE', key, start, start)
+  local parts
+  if #old > 0 then
+    parts = split(old[1])
+  elseif part then
+    parts = {start, '', '', ''}
+  else
+    return
+  end
+  local cur = parts[slot]
+  if cur ~= '' and newer(string.sub(cur, -20), off) then return end
+  if part == nil and cur == '' then return end
+  parts[slot] = part or ''
+  if #old > 0 then redis.call('ZREM', key, old[1]) end
+  for k = 2, #parts do
+    if parts[k] ~= '' then
+      redis.call('ZADD', key, start, table.concat(parts, '|'))
+      return
+    end
+  end
+end
+local result = {}
+if ARGV[3] == '1' then
+  local cur = redis.call('HGET', KEYS[1], 'n' .. r)
+  if not cur or not newer(cur, off) then
+    redis.call('HSET', KEYS[1], 't' .. r, ARGV[5], 'a' .. r, ARGV[4], 'o' .. r, ARGV[6], 'n' .. r, off)
+  end
+  result = redis.call('HGETALL', KEYS[1])
+end
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  window(KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+local ndrop = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, ndrop do
+  window(KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], nil)
+  i = i + 2
+end
+return result
+)lua";
+
+constexpr TopBy kAllTopBy[] = {TopBy::kViews, TopBy::kUniqueViewers, TopBy::kWatchTime, TopBy::kShares,
+                               TopBy::kReplies};
+
+std::string_view MetricName(TopBy by) {
+  switch (by) {
+    case TopBy::kViews: return "views";
+    case TopBy::kUniqueViewers: return "unique_viewers";
+    case TopBy::kWatchTime: return "watch_time_ms";
+    case TopBy::kShares: return "shares";
+    case TopBy::kReplies: return "replies";
+  }
+  return "views";
+}
+
+std::string OffsetString(uint64_t offset) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020" PRIu64, offset);
+  return buf;
+}
+
+std::string EncodeAggregates(const Aggregates& a) {
+  return std::to_string(a.views) + "," + std::to_string(a.unique_viewers) + "," + std::to_string(a.watch_time_ms) +
+         "," + std::to_string(a.shares) + "," + std::to_string(a.replies);
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (true) {
+    size_t i = s.find(sep, pos);
+    if (i == std::string_view::npos) {
+      out.push_back(s.substr(pos));
+      return out;
+    }
+    out.push_back(s.substr(pos, i - pos));
+    pos = i + 1;
+  }
+}
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// The first five comma-separated fields of `s` as aggregates.
+bool ParseAggregates(std::string_view s, Aggregates* a) {
+  auto f = Split(s, ',');
+  return f.size() >= 5 && ParseNumber(f[0], &a->views) && ParseNumber(f[1], &a->unique_viewers) &&
+         ParseNumber(f[2], &a->watch_time_ms) && ParseNumber(f[3], &a->shares) && ParseNumber(f[4], &a->replies);
+}
+
+Status Corrupt(std::string what) { return Status::Internal("redis live store: " + std::move(what)); }
+
+// The story as MemoryLiveStore would answer it, from an HGETALL reply of its
+// hash; nullopt when no region wrote totals.
+Result<std::optional<StoryMetrics>> ParseStory(StoryId id, const RedisReply& reply) {
+  if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0)
+    return Corrupt("story hash reply is not a field/value array");
+  std::array<std::optional<Aggregates>, kRegionCount> totals;
+  std::array<AuthorId, kRegionCount> author_of{};
+  std::array<int64_t, kRegionCount> as_of{};
+  for (size_t i = 0; i < reply.elements.size(); i += 2) {
+    const std::string& field = reply.elements[i].str;
+    const std::string& value = reply.elements[i + 1].str;
+    if (field.size() != 2 || field[1] < '0' || field[1] >= '0' + kRegionCount) continue;
+    const int r = field[1] - '0';
+    bool ok = true;
+    switch (field[0]) {
+      case 't': ok = ParseAggregates(value, &totals[r].emplace()); break;
+      case 'a': ok = ParseNumber(value, &author_of[r].value); break;
+      case 'o': ok = ParseNumber(value, &as_of[r]); break;
+      default: break;
+    }
+    if (!ok) return Corrupt("bad field " + field + " of story " + std::to_string(id.value));
+  }
+  std::optional<StoryMetrics> m;
+  for (int r = 0; r < kRegionCount; ++r) {
+    if (!totals[r]) continue;
+    if (!m) {
+      m.emplace();
+      m->story = id;
+      m->author = author_of[r];  // the lowest region's
+    }
+    m->totals += *totals[r];
+    m->as_of_ms = std::max(m->as_of_ms, as_of[r]);
+  }
+  return m;
+}
+
+Status CheckReplies(const std::vector<RedisReply>& replies, size_t expected) {
+  if (replies.size() != expected) return Corrupt("reply count mismatch");
+  for (const RedisReply& r : replies)
+    if (r.type == RedisReply::Type::kError) return Status::Internal("redis: " + r.str);
+  return Status::Ok();
+}
+
+bool IsNoScript(const RedisReply& r) {
+  return r.type == RedisReply::Type::kError && r.str.rfind("NOSCRIPT", 0) == 0;
+}
+
+struct StoryOps {
+  const StoryUpdate* story = nullptr;  // the last update of the story in the write
+  std::vector<const WindowUpdate*> windows;
+  std::vector<const WindowKey*> drops;
+};
+
+}  // namespace
+
+// Hands a pooled client back when it goes out of scope.
+class RedisLiveStore::Lease {
+ public:
+  Lease(RedisLiveStore* store, std::unique_ptr<RedisClient> client) : store_(store), client_(std::move(client)) {}
+  ~Lease() { store_->Release(std::move(client_)); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  RedisClient* operator->() { return client_.get(); }
+
+ private:
+  RedisLiveStore* store_;
+  std::unique_ptr<RedisClient> client_;
+};
+
+RedisLiveStore::RedisLiveStore(RedisClientFactory factory, RedisLiveStoreOptions options)
+    : factory_(std::move(factory)), options_(std::move(options)) {
+  if (options_.max_clients == 0) options_.max_clients = 1;
+}
+
+RedisLiveStore::~RedisLiveStore() = default;
+
+Result<std::unique_ptr<RedisClient>> RedisLiveStore::Acquire() {
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return !idle_.empty() || clients_ < options_.max_clients; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      return c;
+    }
+    ++clients_;  // reserve the slot while dialing outside the lock
+  }
+  auto made = factory_();
+  if (!made.ok() || made.value() == nullptr) {
+    std::lock_guard lock(mu_);
+    --clients_;
+    idle_cv_.notify_one();
+    if (!made.ok()) return made.status();
+    return Status::Internal("redis live store: client factory returned null");
+  }
+  return std::move(made).value();
+}
+
+void RedisLiveStore::Release(std::unique_ptr<RedisClient> client) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(std::move(client));
+  idle_cv_.notify_one();
+}
+
+Result<std::vector<RedisReply>> RedisLiveStore::Run(const std::vector<RedisCommand>& commands) {
+  if (commands.empty()) return std::vector<RedisReply>{};
+  ASSIGN_OR_RETURN(std::unique_ptr<RedisClient> client, Acquire());
+  Lease lease(this, std::move(client));
+  return lease->Execute(commands);
+}
+
+std::string RedisLiveStore::StoryKey(StoryId story) const {
+  return options_.prefix + ":{" + std::to_string(story.value) + "}:s";
+}
+std::string RedisLiveStore::WindowKeyName(StoryId story, WindowSize size) const {
+  return options_.prefix + ":{" + std::to_string(story.value) + "}:w" + std::string(WindowName(size));
+}
+std::string RedisLiveStore::AuthorTopKey(AuthorId author, TopBy by) const {
+  return options_.prefix + ":a:{" + std::to_string(author.value) + "}:top:" + std::string(MetricName(by));
+}
+std::string RedisLiveStore::OverallTopKey(TopBy by) const {
+  return options_.prefix + ":top:" + std::string(MetricName(by));
+}
+
+RedisLiveStoreStats RedisLiveStore::stats() const {
+  return RedisLiveStoreStats{applies_.load(), commands_.load(), round_trips_.load()};
+}
+
+Status RedisLiveStore::Apply(const PartitionWrite& w) {
+  std::map<uint64_t, StoryOps> by_story;
+  for (const auto& u : w.stories) by_story[u.story.value].story = &u;
+  for (const auto& u : w.windows) by_story[u.key.story.value].windows.push_back(&u);
+  for (const auto& k : w.dropped_windows) by_story[k.story.value].drops.push_back(&k);
+  if (by_story.empty()) return Status::Ok();
+
+  uint64_t commands = 0, round_trips = 0;
+  std::string sha;
+  {
+    std::lock_guard lock(mu_);
+    sha = sha_;
+  }
+  if (sha.empty()) {
+    const std::string route = StoryKey(StoryId(by_story.begin()->first));
+    ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{route, {"SCRIPT", "LOAD", std::string(kApplyScript)}}}));
+    RETURN_IF_ERROR(CheckReplies(replies, 1));
+    if (replies[0].type != RedisReply::Type::kString) return Corrupt("SCRIPT LOAD did not return a sha");
+    sha = replies[0].str;
+    std::lock_guard lock(mu_);
+    sha_ = sha;
+  }
+
+  const std::string region = std::to_string(static_cast<int>(w.region));
+  const std::string offset = OffsetString(w.next_offset);
+  const std::string as_of = std::to_string(w.as_of_ms);
+  std::vector<RedisCommand> scripts;
+  std::vector<StoryId> script_story;
+  for (const auto& [id, ops] : by_story) {
+    const StoryId story(id);
+    RedisCommand c;
+    c.key = StoryKey(story);
+    c.args = {"EVALSHA", sha, "3", c.key, WindowKeyName(story, WindowSize::k5s), WindowKeyName(story, WindowSize::k1m),
+              region, offset};
+    if (ops.story) {
+      c.args.insert(c.args.end(),
+                    {"1", std::to_string(ops.story->author.value), EncodeAggregates(ops.story->totals), as_of});
+    } else {
+      c.args.insert(c.args.end(), {"0", "", "", ""});
+    }
+    c.args.push_back(std::to_string(ops.windows.size()));
+    for (const WindowUpdate* u : ops.windows) {
+      c.args.push_back(std::to_string(static_cast<int>(u->key.size)));
+      c.args.push_back(std::to_string(u->key.start));
+      c.args.push_back(EncodeAggregates(u->agg) + (u->final ? ",1," : ",0,") + offset);
+    }
+    c.args.push_back(std::to_string(ops.drops.size()));
+    for (const WindowKey* k : ops.drops) {
+      c.args.push_back(std::to_string(static_cast<int>(k->size)));
+      c.args.push_back(std::to_string(k->start));
+    }
+    scripts.push_back(std::move(c));
+    script_story.push_back(story);
+  }
+  ASSIGN_OR_RETURN(auto replies, Run(scripts));
+  commands += scripts.size();
+  ++round_trips;
+  if (replies.size() != scripts.size()) return Corrupt("reply count mismatch");
+
+  // A node that does not know the script (restarted, flushed, or another
+  // cluster node) runs it with EVAL, which also caches it there.
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < replies.size(); ++i)
+    if (IsNoScript(replies[i])) missing.push_back(i);
+  if (!missing.empty()) {
+    std::vector<RedisCommand> evals;
+    for (size_t i : missing) {
+      RedisCommand c = scripts[i];
+      c.args[0] = "EVAL";
+      c.args[1] = std::string(kApplyScript);
+      evals.push_back(std::move(c));
+    }
+    ASSIGN_OR_RETURN(auto again, Run(evals));
+    commands += evals.size();
+    ++round_trips;
+    RETURN_IF_ERROR(CheckReplies(again, evals.size()));
+    for (size_t j = 0; j < missing.size(); ++j) replies[missing[j]] = std::move(again[j]);
+  }
+  RETURN_IF_ERROR(CheckReplies(replies, scripts.size()));
+
+  // Raise the top lists to the stories' new sums: one ZADD per list.
+  std::map<std::string, std::vector<std::string>> zadds;  // key -> GT, score, member, ...
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (replies[i].type != RedisReply::Type::kArray) return Corrupt("script did not return an array");
+    if (replies[i].elements.empty()) continue;  // no totals in this write
+    ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, ParseStory(script_story[i], replies[i]));
+    if (!m) continue;
+    const std::string member = std::to_string(m->story.value);
+    for (TopBy by : kAllTopBy) {
+      const std::string score = std::to_string(TopValue(m->totals, by));
+      for (std::string key : {AuthorTopKey(m->author, by), OverallTopKey(by)}) {
+        auto& args = zadds[key];
+        args.push_back(score);
+        args.push_back(member);
+      }
+    }
+  }
+  if (!zadds.empty()) {
+    std::vector<RedisCommand> cmds;
+    for (auto& [key, pairs] : zadds) {
+      RedisCommand c;
+      c.key = key;
+      c.args = {"ZADD", key, "GT"};
+      c.args.insert(c.args.end(), pairs.begin(), pairs.end());
+      cmds.push_back(std::move(c));
+    }
+    ASSIGN_OR_RETURN(auto zreplies, Run(cmds));
+    commands += cmds.size();
+    ++round_trips;
+    RETURN_IF_ERROR(CheckReplies(zreplies, cmds.size()));
+  }
+  applies_.fetch_add(1);
+  commands_.fetch_add(commands);
+  round_trips_.fetch_add(round_trips);
+  return Status::Ok();
+}
+
+Result<std::optional<StoryMetrics>> RedisLiveStore::GetStory(StoryId story) {
+  const std::string key = StoryKey(story);
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"HGETALL", key}}}));
+  RETURN_IF_ERROR(CheckReplies(replies, 1));
+  return ParseStory(story, replies[0]);
+}
+
+Result<std::vector<SeriesPoint>> RedisLiveStore::GetSeries(StoryId story, WindowSize size, int64_t from,
+                                                           int64_t to) {
+  std::vector<SeriesPoint> points;
+  if (from >= to) return points;
+  // Scores are doubles: beyond 2^53 use infinities and filter exactly below.
+  constexpr int64_t kExact = int64_t{1} << 53;
+  const std::string min = from < -kExact ? "-inf" : std::to_string(from);
+  const std::string max = to > kExact ? "+inf" : "(" + std::to_string(to);
+  const std::string key = WindowKeyName(story, size);
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"ZRANGEBYSCORE", key, min, max}}}));
+  RETURN_IF_ERROR(CheckReplies(replies, 1));
+  if (replies[0].type != RedisReply::Type::kArray) return Corrupt("ZRANGEBYSCORE did not return an array");
+  for (const RedisReply& e : replies[0].elements) {
+    auto parts = Split(e.str, '|');
+    SeriesPoint p;
+    if (parts.size() != 1 + kRegionCount || !ParseNumber(parts[0], &p.start))
+      return Corrupt("bad window member " + e.str);
+    if (p.start < from || p.start >= to) continue;
+    p.final = true;
+    for (int r = 0; r < kRegionCount; ++r) {
+      std::string_view part = parts[1 + r];
+      if (part.empty()) continue;
+      Aggregates a;
+      auto f = Split(part, ',');
+      if (f.size() != 7 || !ParseAggregates(part, &a)) return Corrupt("bad window member " + e.str);
+      p.agg += a;
+      p.final = p.final && f[5] == "1";
+    }
+    points.push_back(p);
+  }
+  return points;
+}
+
+Result<std::vector<StoryMetrics>> RedisLiveStore::TopStories(AuthorId author, TopBy by, size_t limit) {
+  return Top(AuthorTopKey(author, by), author, by, limit);
+}
+
+Result<std::vector<StoryMetrics>> RedisLiveStore::TopStoriesOverall(TopBy by, size_t limit) {
+  return Top(OverallTopKey(by), std::nullopt, by, limit);
+}
+
+Result<std::vector<StoryMetrics>> RedisLiveStore::Top(const std::string& key, std::optional<AuthorId> author,
+                                                       TopBy by, size_t limit) {
+  std::vector<StoryMetrics> out;
+  if (limit == 0) return out;
+  auto better = [by](const StoryMetrics& a, const StoryMetrics& b) {
+    uint64_t va = TopValue(a.totals, by), vb = TopValue(b.totals, by);
+    return va != vb ? va > vb : a.story < b.story;
+  };
+  // Every member's score is >= its story's current value (ZADD GT), so once
+  // `limit` candidates are worth at least the boundary score, no story
+  // outside the candidates can beat them.
+  constexpr size_t kMaxFetch = size_t{1} << 40;  // ZREVRANGE takes a signed 64-bit index
+  for (size_t fetch = std::min(limit, kMaxFetch);; fetch = std::min(fetch * 2, kMaxFetch)) {
+    ASSIGN_OR_RETURN(auto ranked, Run({RedisCommand{key, {"ZREVRANGE", key, "0", std::to_string(fetch - 1),
+                                                           "WITHSCORES"}}}));
+    RETURN_IF_ERROR(CheckReplies(ranked, 1));
+    const auto& elems = ranked[0].elements;
+    if (ranked[0].type != RedisReply::Type::kArray || elems.size() % 2 != 0)
+      return Corrupt("ZREVRANGE did not return member/score pairs");
+    const size_t n = elems.size() / 2;
+    if (n == 0) return out;
+    const bool exhausted = n < fetch;
+    std::set<uint64_t> ids;
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t id = 0;
+      if (!ParseNumber(elems[2 * i].str, &id)) return Corrupt("bad top-list member " + elems[2 * i].str);
+      ids.insert(id);
+    }
+    const std::string& boundary = elems.back().str;
+    if (!exhausted) {
+      ASSIGN_OR_RETURN(auto ties, Run({RedisCommand{key, {"ZREVRANGEBYSCORE", key, boundary, boundary}}}));
+      RETURN_IF_ERROR(CheckReplies(ties, 1));
+      for (const RedisReply& e : ties[0].elements) {
+        uint64_t id = 0;
+        if (!ParseNumber(e.str, &id)) return Corrupt("bad top-list member " + e.str);
+        ids.insert(id);
+      }
+    }
+    std::vector<RedisCommand> loads;
+    std::vector<StoryId> load_ids;
+    for (uint64_t id : ids) {
+      std::string k = StoryKey(StoryId(id));
+      loads.push_back(RedisCommand{k, {"HGETALL", k}});
+      load_ids.push_back(StoryId(id));
+    }
+    ASSIGN_OR_RETURN(auto stories, Run(loads));
+    RETURN_IF_ERROR(CheckReplies(stories, loads.size()));
+    std::vector<StoryMetrics> valid;
+    for (size_t i = 0; i < stories.size(); ++i) {
+      ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, ParseStory(load_ids[i], stories[i]));
+      if (!m || (author && m->author != *author)) continue;
+      valid.push_back(*m);
+    }
+    const double bound = std::strtod(boundary.c_str(), nullptr);
+    const size_t sure = static_cast<size_t>(std::count_if(valid.begin(), valid.end(), [&](const StoryMetrics& m) {
+      return static_cast<double>(TopValue(m.totals, by)) >= bound;
+    }));
+    if (exhausted || sure >= limit) {
+      const size_t take = std::min(limit, valid.size());
+      std::partial_sort(valid.begin(), valid.begin() + static_cast<ptrdiff_t>(take), valid.end(), better);
+      valid.resize(take);
+      return valid;
+    }
+  }
+}
+
+std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
+                                                      RedisLiveStoreOptions options) {
+  return std::make_unique<RedisLiveStore>(
+      [host = std::move(host), port, timeout_ms] { return ConnectRedisNode(host, port, timeout_ms); },
+      std::move(options));
+}
+
+}  // namespace watershed::serve

@@ -1,0 +1,130 @@
+#pragma once
+// RedisLiveStore: the LiveStore kept in Redis (one node or a cluster, behind
+// RedisClient), so several processes can serve and write the same metrics.
+// Answers equal MemoryLiveStore's for the same writes (the conformance suite
+// in testing/live_store_conformance.h checks this against a real server).
+//
+// Key layout (P = Options::prefix, default "ws"; {S} = story id, {A} =
+// author id; every key of one story shares the {S} hash tag, so one script
+// can touch them all in a cluster):
+//   P:{S}:s        hash, per region r in 0..2 (us, eu, apac):
+//                    t<r> = "views,uniques,watch_ms,shares,replies" (absolute)
+//                    a<r> = author as region r saw it, o<r> = as_of_ms,
+//                    n<r> = next_offset of the write that last set them
+//                    (20 digits, zero padded)
+//   P:{S}:w5s      sorted set of the story's 5 s windows, P:{S}:w1m of its 1 m
+//   P:{S}:w1m      windows: score = window start (ms), one member per start:
+//                    "<start>|<part us>|<part eu>|<part apac>", a part being
+//                    "" (region has no value) or "v,u,w,s,r,<final 0|1>,<next_offset 20 digits>".
+//                    A sorted set makes GetSeries one ZRANGEBYSCORE.
+//   P:a:{A}:top:<metric>  sorted set, member = story id, score = the story's
+//   P:top:<metric>        summed metric (metric = views, unique_viewers,
+//                         watch_time_ms, shares, replies).
+// Numbers are decimal strings; the script never does arithmetic on them (Lua
+// numbers are doubles), sums are computed here.
+//
+// Writes never go backwards. Apply runs one script (EVALSHA, EVAL on
+// NOSCRIPT) per story the PartitionWrite touches, all pipelined. The script
+// sets region r's part of the story hash and of each window only when the
+// write's next_offset is >= the one stored with that part, and drops a
+// window's part likewise. Processing is deterministic: whoever computes a
+// partition's state up to offset N computes the same values, so the values
+// of the write with the highest next_offset are the newest; a replay after a
+// restore or a zombie owner (lower next_offset) cannot overwrite them, and
+// re-applying the same write rewrites the same absolute values (idempotent).
+// The script returns the story hash; a second pipelined round then raises
+// the top lists with ZADD GT to the new sums. Counts only grow, so GT makes
+// concurrent and zombie updates converge; a score is never below the story's
+// current value, which is what reads rely on.
+//
+// Reads: GetStory is one HGETALL; GetSeries one ZRANGEBYSCORE. TopStories
+// reads the top `limit` members plus every member tied with the last one,
+// loads those stories, drops members whose story now has another author (a
+// story's entry in its old author's list is left behind: removing it could
+// race with a concurrent writer putting it back), and ranks by the stories'
+// current values, ties by story id ascending. It reads further when fewer
+// than `limit` candidates have a value >= the boundary score, so the answer
+// is exact.
+//
+// Limits: window starts and top-list scores are Redis doubles, exact below
+// 2^53. A dropped window's part is removed, not tombstoned: a zombie writing
+// the window again (at an offset below the drop) brings it back until the
+// zombie drops it too.
+//
+// Errors: kUnavailable when Redis cannot be reached (Apply may be retried
+// unchanged); kInternal with Redis' message for a script or protocol error.
+//
+// Thread safety: all methods are thread-safe. RedisClient is not, so the
+// store keeps a small pool: a call takes an idle client (or makes one with
+// the factory, up to Options::max_clients; beyond that it waits) and returns
+// it afterwards.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "serve/live_store.h"
+#include "serve/redis_client.h"
+
+namespace watershed::serve {
+
+using RedisClientFactory = std::function<Result<std::unique_ptr<RedisClient>>()>;
+
+struct RedisLiveStoreOptions {
+  std::string prefix = "ws";
+  size_t max_clients = 8;
+};
+
+// Write amplification counters (monotonic, for reports and tests).
+struct RedisLiveStoreStats {
+  uint64_t applies = 0;        // successful Apply calls
+  uint64_t commands = 0;       // commands sent by successful Apply calls
+  uint64_t round_trips = 0;    // pipelines sent by successful Apply calls
+};
+
+class RedisLiveStore final : public LiveStore {
+ public:
+  RedisLiveStore(RedisClientFactory factory, RedisLiveStoreOptions options = {});
+  ~RedisLiveStore() override;
+
+  Status Apply(const PartitionWrite& write) override;
+  Result<std::optional<StoryMetrics>> GetStory(StoryId story) override;
+  Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override;
+  Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override;
+  Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override;
+
+  RedisLiveStoreStats stats() const;
+
+  // Key names (exposed for tests and operators).
+  std::string StoryKey(StoryId story) const;
+  std::string WindowKeyName(StoryId story, WindowSize size) const;
+  std::string AuthorTopKey(AuthorId author, TopBy by) const;
+  std::string OverallTopKey(TopBy by) const;
+
+ private:
+  class Lease;
+  Result<std::unique_ptr<RedisClient>> Acquire();
+  void Release(std::unique_ptr<RedisClient> client);
+  Result<std::vector<RedisReply>> Run(const std::vector<RedisCommand>& commands);
+  Result<std::vector<StoryMetrics>> Top(const std::string& key, std::optional<AuthorId> author, TopBy by,
+                                        size_t limit);
+
+  RedisClientFactory factory_;
+  RedisLiveStoreOptions options_;
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::vector<std::unique_ptr<RedisClient>> idle_;
+  size_t clients_ = 0;  // idle + leased
+  std::string sha_;     // of the Apply script once loaded; guarded by mu_
+  std::atomic<uint64_t> applies_{0}, commands_{0}, round_trips_{0};
+};
+
+// A store over one node (clients made with ConnectRedisNode).
+std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
+                                                      RedisLiveStoreOptions options = {});
+
+}  // namespace watershed::serve

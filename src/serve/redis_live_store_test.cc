@@ -1,0 +1,350 @@
+#include "serve/redis_live_store.h"
+
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "serve/redis_node_client.h"
+#include "serve/testing/live_store_conformance.h"
+#include "serve/testing/redis_server.h"
+
+namespace watershed::serve {
+namespace {
+
+using testing::Agg;
+using testing::DropWrite;
+using testing::StoryWrite;
+using testing::WindowWrite;
+
+constexpr int kTimeoutMs = 2000;
+
+class RedisLiveStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start()) << "redis-server did not start on port " << server_.port();
+    store_ = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs);
+  }
+
+  // One raw command on a fresh connection (for setting up faults).
+  RedisReply Raw(std::vector<std::string> args) {
+    auto client = ConnectRedisNode("127.0.0.1", server_.port(), kTimeoutMs);
+    EXPECT_TRUE(client.ok());
+    if (!client.ok()) return {};
+    auto replies = client.value()->Execute({RedisCommand{args.size() > 1 ? args[1] : "", std::move(args)}});
+    EXPECT_TRUE(replies.ok());
+    return replies.ok() ? replies.value().at(0) : RedisReply{};
+  }
+
+  void Apply(const PartitionWrite& w) {
+    Status s = store_->Apply(w);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  std::optional<StoryMetrics> Story(uint64_t id) {
+    auto r = store_->GetStory(StoryId(id));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : std::nullopt;
+  }
+  std::vector<SeriesPoint> Series(uint64_t id, WindowSize size = WindowSize::k5s) {
+    auto r = store_->GetSeries(StoryId(id), size, INT64_MIN, INT64_MAX);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r.value() : std::vector<SeriesPoint>{};
+  }
+
+  testing::RedisServer server_;
+  std::unique_ptr<RedisLiveStore> store_;
+};
+
+// --- Conformance with MemoryLiveStore -------------------------------------
+
+TEST_F(RedisLiveStoreTest, ConformsToMemoryStoreOnTheMemoryStoreScenarios) {
+  for (const auto& scenario : testing::ConformanceScenarios()) {
+    SCOPED_TRACE(scenario.name);
+    // A fresh namespace per scenario keeps them apart on one server.
+    auto redis = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs,
+                                       RedisLiveStoreOptions{"conf-" + scenario.name, 2});
+    auto memory = NewMemoryLiveStore();
+    testing::LiveStoreComparer comparer(*memory, *redis);
+    comparer.ApplyAndCompare(scenario.writes);
+    if (HasFailure()) return;
+  }
+}
+
+TEST_F(RedisLiveStoreTest, ConformsToMemoryStoreOnRandomWrites) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    auto redis = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs,
+                                       RedisLiveStoreOptions{"rand" + std::to_string(seed), 2});
+    auto memory = NewMemoryLiveStore();
+    testing::LiveStoreComparer comparer(*memory, *redis);
+    comparer.ApplyAndCompare(testing::RandomWrites(seed, 40));
+    if (HasFailure()) return;
+  }
+}
+
+// The memory store's hand-checked expectations, against Redis directly (so
+// a bug shared by both stores would still show).
+TEST_F(RedisLiveStoreTest, HandCheckedAnswers) {
+  Apply(StoryWrite(Region::kEu, 5000, 13, 5, Agg(9, 1, 10, 0, 2)));
+  Apply(StoryWrite(Region::kUs, 3000, 13, 1, Agg(1, 0, 0, 3, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 10, 1, Agg(5, 0, 0, 9, 0)));
+  Apply(StoryWrite(Region::kUs, 1, 9, 1, Agg(5)));
+  auto m = Story(13);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->totals, Agg(10, 1, 10, 3, 2));
+  EXPECT_EQ(m->author, AuthorId(1));  // us is the lowest region
+  EXPECT_EQ(m->as_of_ms, 5000);
+  auto top = store_->TopStories(AuthorId(1), TopBy::kViews, 10);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_EQ(top.value()[0].story, StoryId(13));
+  EXPECT_EQ(top.value()[1].story, StoryId(9));  // ties by id ascending
+  EXPECT_EQ(top.value()[2].story, StoryId(10));
+  auto of5 = store_->TopStories(AuthorId(5), TopBy::kViews, 10);
+  ASSERT_TRUE(of5.ok());
+  EXPECT_TRUE(of5->empty());  // left behind in author 5's list, filtered out
+
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(2), true));
+  Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 0, Agg(3), false));
+  auto pts = Series(1);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg.views, 5u);
+  EXPECT_FALSE(pts[0].final);
+  Apply(DropWrite(Region::kEu, {WindowKey{StoryId(1), WindowSize::k5s, 0}}));
+  pts = Series(1);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg.views, 2u);
+  EXPECT_TRUE(pts[0].final);
+}
+
+// --- Writes never go backwards --------------------------------------------
+
+TEST_F(RedisLiveStoreTest, LowerOffsetIsIgnoredEqualIsIdempotentHigherApplies) {
+  Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), /*next_offset=*/100));
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(7), true, 100));
+
+  // Lower: nothing changes (totals, as_of, author, window, final flag).
+  Apply(StoryWrite(Region::kUs, 1000, 1, 4, Agg(5, 2), 99));
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(5), false, 99));
+  auto m = Story(1);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->totals, Agg(7, 3));
+  EXPECT_EQ(m->as_of_ms, 2000);
+  EXPECT_EQ(m->author, AuthorId(9));
+  auto pts = Series(1);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg, Agg(7));
+  EXPECT_TRUE(pts[0].final);
+  // A lower drop does not remove the newer part either.
+  Apply(DropWrite(Region::kUs, {WindowKey{StoryId(1), WindowSize::k5s, 0}}, 50));
+  EXPECT_EQ(Series(1).size(), 1u);
+
+  // Equal: re-applying rewrites the same absolute values.
+  Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 100));
+  Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 100));
+  EXPECT_EQ(Story(1)->totals, Agg(7, 3));
+  auto top = store_->TopStories(AuthorId(9), TopBy::kViews, 10);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 1u);
+  EXPECT_EQ(top.value()[0].totals, Agg(7, 3));
+
+  // Another region's offsets are its own.
+  Apply(StoryWrite(Region::kEu, 500, 1, 9, Agg(1), 5));
+  EXPECT_EQ(Story(1)->totals, Agg(8, 3));
+
+  // Higher: applies, also to a smaller value.
+  Apply(StoryWrite(Region::kUs, 3000, 1, 9, Agg(6, 3), 101));
+  m = Story(1);
+  EXPECT_EQ(m->totals, Agg(7, 3));
+  EXPECT_EQ(m->as_of_ms, 3000);
+  Apply(DropWrite(Region::kUs, {WindowKey{StoryId(1), WindowSize::k5s, 0}}, 101));
+  EXPECT_TRUE(Series(1).empty());
+}
+
+TEST_F(RedisLiveStoreTest, OffsetsAboveTwoToThe53AreComparedExactly) {
+  const uint64_t big = (uint64_t{1} << 60) + 1;
+  Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(2), big));
+  Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(1), big - 1));  // equal as doubles
+  EXPECT_EQ(Story(1)->totals, Agg(2));
+  Apply(StoryWrite(Region::kUs, 3, 1, 9, Agg(3), UINT64_MAX));
+  EXPECT_EQ(Story(1)->totals, Agg(3));
+}
+
+// The old owner of a partition keeps writing after the new owner took over
+// (both computing the same deterministic values at each offset); the store
+// ends with the newest values whatever the interleaving.
+TEST_F(RedisLiveStoreTest, ZombieInterleavingConvergesToTheNewestValues) {
+  auto values_at = [](uint64_t offset) { return Agg(offset, offset / 2, offset * 10); };
+  auto write_at = [&](uint64_t offset) {
+    PartitionWrite w = StoryWrite(Region::kEu, static_cast<int64_t>(offset), 5, 3, values_at(offset), offset);
+    w.windows.push_back(WindowUpdate{WindowKey{StoryId(5), WindowSize::k1m, 0}, values_at(offset), offset >= 40});
+    return w;
+  };
+  // New owner restored at offset 20 and runs ahead to 40; the zombie is at 10..30.
+  std::vector<uint64_t> order = {20, 10, 25, 12, 30, 14, 40, 30, 16, 35};
+  uint64_t newest = 0;
+  for (uint64_t off : order) {
+    Apply(write_at(off));
+    newest = std::max(newest, off);
+    auto m = Story(5);
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->totals, values_at(newest)) << "after offset " << off;
+    EXPECT_EQ(m->as_of_ms, static_cast<int64_t>(newest));
+  }
+  auto pts = Series(5, WindowSize::k1m);
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].agg, values_at(40));
+  EXPECT_TRUE(pts[0].final);
+  auto top = store_->TopStoriesOverall(TopBy::kWatchTime, 1);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 1u);
+  EXPECT_EQ(top.value()[0].totals, values_at(40));
+}
+
+// --- Failures ---------------------------------------------------------------
+
+TEST_F(RedisLiveStoreTest, UnreachableIsUnavailableAndTheNextApplyAfterRestartSucceeds) {
+  Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(1), 1));
+  const int port = server_.port();
+  server_.Kill();
+
+  Status s = store_->Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(2), 2));
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_FALSE(s.message().empty());
+  auto read = store_->GetStory(StoryId(1));
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kUnavailable);
+  auto dial = ConnectRedisNode("127.0.0.1", port, kTimeoutMs);
+  ASSERT_FALSE(dial.ok());
+  EXPECT_EQ(dial.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(dial.status().message().find("onnection refused"), std::string::npos) << dial.status().ToString();
+
+  ASSERT_TRUE(server_.Start());
+  ASSERT_EQ(server_.port(), port);
+  // The restarted server is empty (no persistence) and has no script cached:
+  // the retried write goes through EVAL and lands.
+  Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(2), 2));
+  auto m = Story(1);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->totals, Agg(2));
+}
+
+TEST_F(RedisLiveStoreTest, FlushedScriptCacheFallsBackToEval) {
+  Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(1)));
+  RedisReply flushed = Raw({"SCRIPT", "FLUSH"});
+  ASSERT_EQ(flushed.type, RedisReply::Type::kStatus) << flushed.str;
+  const uint64_t before = store_->stats().round_trips;
+  Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(2)));
+  EXPECT_EQ(store_->stats().round_trips - before, 3u);  // EVALSHA, EVAL, ZADD
+  EXPECT_EQ(Story(1)->totals, Agg(2));
+  const uint64_t again = store_->stats().round_trips;
+  Apply(StoryWrite(Region::kUs, 3, 1, 9, Agg(3)));
+  EXPECT_EQ(store_->stats().round_trips - again, 2u);  // EVAL cached it again
+}
+
+TEST_F(RedisLiveStoreTest, ScriptErrorIsInternalWithTheMessage) {
+  RedisReply set = Raw({"SET", store_->StoryKey(StoryId(1)), "not a hash"});
+  ASSERT_EQ(set.type, RedisReply::Type::kStatus) << set.str;
+  Status s = store_->Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(1)));
+  EXPECT_EQ(s.code(), StatusCode::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("WRONGTYPE"), std::string::npos) << s.ToString();
+  // Other stories are unaffected.
+  Apply(StoryWrite(Region::kUs, 1, 2, 9, Agg(1)));
+  EXPECT_TRUE(Story(2).has_value());
+}
+
+// --- Layout, amplification, threads -------------------------------------------
+
+TEST_F(RedisLiveStoreTest, KeysOfAStoryShareItsHashTagAndThePrefixIsUsed) {
+  auto store = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs, RedisLiveStoreOptions{"tenant", 1});
+  EXPECT_EQ(store->StoryKey(StoryId(42)), "tenant:{42}:s");
+  EXPECT_EQ(store->WindowKeyName(StoryId(42), WindowSize::k5s), "tenant:{42}:w5s");
+  EXPECT_EQ(store->WindowKeyName(StoryId(42), WindowSize::k1m), "tenant:{42}:w1m");
+  EXPECT_EQ(store->AuthorTopKey(AuthorId(7), TopBy::kShares), "tenant:a:{7}:top:shares");
+  EXPECT_EQ(store->OverallTopKey(TopBy::kWatchTime), "tenant:top:watch_time_ms");
+  ASSERT_TRUE(store->Apply(StoryWrite(Region::kUs, 1, 42, 7, Agg(1))).ok());
+  EXPECT_EQ(Raw({"EXISTS", "tenant:{42}:s"}).integer, 1);
+  EXPECT_EQ(Raw({"ZSCORE", "tenant:a:{7}:top:views", "42"}).str, "1");
+  EXPECT_EQ(Raw({"EXISTS", "ws:{42}:s"}).integer, 0);
+}
+
+TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
+  // One story with two windows and one author: 1 script + 5 author lists + 5 overall lists.
+  PartitionWrite w = StoryWrite(Region::kUs, 1, 1, 9, Agg(3), 1);
+  w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k5s, 0}, Agg(3), false});
+  w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k1m, 0}, Agg(3), false});
+  Apply(w);  // loads the script
+  auto before = store_->stats();
+  Apply(w);
+  auto after = store_->stats();
+  EXPECT_EQ(after.commands - before.commands, 11u);
+  EXPECT_EQ(after.round_trips - before.round_trips, 2u);
+
+  // A batch: 50 stories of 5 authors, each with a 5 s window.
+  PartitionWrite batch;
+  batch.next_offset = 2;
+  for (uint64_t s = 100; s < 150; ++s) {
+    batch.stories.push_back(StoryUpdate{StoryId(s), AuthorId(s % 5), Agg(s)});
+    batch.windows.push_back(WindowUpdate{WindowKey{StoryId(s), WindowSize::k5s, 0}, Agg(s), false});
+  }
+  before = store_->stats();
+  Apply(batch);
+  after = store_->stats();
+  EXPECT_EQ(after.commands - before.commands, 50u + 5u + 5u * 5u);
+  EXPECT_EQ(after.round_trips - before.round_trips, 2u);
+}
+
+TEST_F(RedisLiveStoreTest, ConcurrentWritersAndReadersAgreeWithTheMemoryStore) {
+  constexpr int kThreads = 4;
+  // Each thread owns one region (offsets rise per region), so the final
+  // state is the same as applying every write to the memory store.
+  std::vector<std::vector<PartitionWrite>> per_thread(kThreads);
+  auto memory = NewMemoryLiveStore();
+  for (int t = 0; t < kThreads; ++t) {
+    uint64_t offset = 0;
+    for (auto& w : testing::RandomWrites(100 + static_cast<uint64_t>(t), 30)) {
+      w.region = static_cast<Region>(t % kRegionCount);
+      w.next_offset = ++offset;
+      per_thread[t].push_back(w);
+    }
+  }
+  // Two threads share a region: give them disjoint stories so the result is order-independent.
+  for (auto& w : per_thread[kThreads - 1]) {
+    for (auto& u : w.stories) u.story.value += 1000;
+    for (auto& u : w.windows) u.key.story.value += 1000;
+    for (auto& k : w.dropped_windows) k.story.value += 1000;
+  }
+  for (int t = 0; t < kThreads; ++t)
+    for (const auto& w : per_thread[t]) ASSERT_TRUE(memory->Apply(w).ok());
+
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const auto& w : per_thread[t]) {
+        if (!store_->Apply(w).ok()) ++failures;
+        if (!store_->TopStoriesOverall(TopBy::kViews, 3).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (uint64_t id = 1; id <= 8; ++id) {
+    EXPECT_EQ(testing::Describe(memory->GetStory(StoryId(id))), testing::Describe(store_->GetStory(StoryId(id))));
+    EXPECT_EQ(testing::Describe(memory->GetStory(StoryId(id + 1000))),
+              testing::Describe(store_->GetStory(StoryId(id + 1000))));
+    EXPECT_EQ(testing::Describe(memory->GetSeries(StoryId(id), WindowSize::k5s, INT64_MIN, INT64_MAX)),
+              testing::Describe(store_->GetSeries(StoryId(id), WindowSize::k5s, INT64_MIN, INT64_MAX)));
+  }
+  for (uint64_t a = 0; a < 3; ++a)
+    EXPECT_EQ(testing::Describe(memory->TopStories(AuthorId(a), TopBy::kViews, 100)),
+              testing::Describe(store_->TopStories(AuthorId(a), TopBy::kViews, 100)));
+  EXPECT_EQ(testing::Describe(memory->TopStoriesOverall(TopBy::kShares, 100)),
+            testing::Describe(store_->TopStoriesOverall(TopBy::kShares, 100)));
+}
+
+}  // namespace
+}  // namespace watershed::serve

@@ -1,0 +1,247 @@
+#pragma once
+// Conformance suite for LiveStore implementations: sequences of
+// PartitionWrites (the behaviours MemoryLiveStore's tests pin down, plus
+// seeded random sequences) and a checker that applies each write to a
+// reference store and to the store under test and, after every write,
+// compares all answers: GetStory, GetSeries over several ranges,
+// TopStories for every author/metric/limit, and TopStoriesOverall.
+//
+// Offsets in the sequences never go down per region, so a store that
+// refuses older writes (next_offset) must answer like one that does not.
+// Include from a GoogleTest file only.
+
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "serve/live_store.h"
+
+namespace watershed::serve::testing {
+
+inline Aggregates Agg(uint64_t views, uint64_t uniques = 0, uint64_t watch = 0, uint64_t shares = 0,
+                      uint64_t replies = 0) {
+  return Aggregates{views, uniques, watch, shares, replies};
+}
+
+inline PartitionWrite StoryWrite(Region region, int64_t as_of, uint64_t story, uint64_t author, Aggregates totals,
+                                 uint64_t next_offset = 0) {
+  PartitionWrite w;
+  w.region = region;
+  w.as_of_ms = as_of;
+  w.next_offset = next_offset;
+  w.stories.push_back(StoryUpdate{StoryId(story), AuthorId(author), totals});
+  return w;
+}
+
+inline PartitionWrite WindowWrite(Region region, uint64_t story, WindowSize size, int64_t start, Aggregates agg,
+                                  bool final, uint64_t next_offset = 0) {
+  PartitionWrite w;
+  w.region = region;
+  w.next_offset = next_offset;
+  w.windows.push_back(WindowUpdate{WindowKey{StoryId(story), size, start}, agg, final});
+  return w;
+}
+
+inline PartitionWrite DropWrite(Region region, std::vector<WindowKey> keys, uint64_t next_offset = 0) {
+  PartitionWrite w;
+  w.region = region;
+  w.next_offset = next_offset;
+  w.dropped_windows = std::move(keys);
+  return w;
+}
+
+inline std::string Describe(const Aggregates& a) {
+  return std::to_string(a.views) + "/" + std::to_string(a.unique_viewers) + "/" + std::to_string(a.watch_time_ms) +
+         "/" + std::to_string(a.shares) + "/" + std::to_string(a.replies);
+}
+inline std::string Describe(const StoryMetrics& m) {
+  return "story " + std::to_string(m.story.value) + " author " + std::to_string(m.author.value) + " " +
+         Describe(m.totals) + " as_of " + std::to_string(m.as_of_ms);
+}
+inline std::string Describe(const Result<std::optional<StoryMetrics>>& r) {
+  if (!r.ok()) return "error " + r.status().ToString();
+  return r.value() ? Describe(*r.value()) : "absent";
+}
+inline std::string Describe(const Result<std::vector<StoryMetrics>>& r) {
+  if (!r.ok()) return "error " + r.status().ToString();
+  std::string s;
+  for (const auto& m : r.value()) s += "[" + Describe(m) + "]";
+  return s;
+}
+inline std::string Describe(const Result<std::vector<SeriesPoint>>& r) {
+  if (!r.ok()) return "error " + r.status().ToString();
+  std::string s;
+  for (const auto& p : r.value())
+    s += "[" + std::to_string(p.start) + " " + Describe(p.agg) + (p.final ? " final" : "") + "]";
+  return s;
+}
+
+struct ConformanceScenario {
+  std::string name;
+  std::vector<PartitionWrite> writes;
+};
+
+// The sequences of memory_live_store_test.cc, as data.
+inline std::vector<ConformanceScenario> ConformanceScenarios() {
+  std::vector<ConformanceScenario> out;
+  const Region us = Region::kUs, eu = Region::kEu, apac = Region::kApac;
+  const WindowSize s5 = WindowSize::k5s, m1 = WindowSize::k1m;
+  out.push_back({"AbsoluteValuesNotIncrements",
+                 {StoryWrite(us, 1000, 1, 9, Agg(5, 2, 700, 1, 1)), StoryWrite(us, 2000, 1, 9, Agg(7, 3, 900, 1, 2)),
+                  StoryWrite(us, 2000, 1, 9, Agg(7, 3, 900, 1, 2)), StoryWrite(us, 2500, 1, 9, Agg(4))}});
+  out.push_back({"AuthorIsTheLowestRegions",
+                 {StoryWrite(eu, 1, 9, 5, Agg(1)), StoryWrite(us, 2, 9, 7, Agg(1)), StoryWrite(eu, 3, 9, 5, Agg(1)),
+                  StoryWrite(apac, 4, 9, 3, Agg(2))}});
+  out.push_back({"AuthorZeroIsIndexed", {StoryWrite(us, 1, 3, 0, Agg(1))}});
+  out.push_back({"RegionsSummedAsOfMax",
+                 {StoryWrite(us, 3000, 1, 9, Agg(5, 2, 100, 1, 0)), StoryWrite(eu, 5000, 1, 9, Agg(3, 1, 50, 0, 2)),
+                  StoryWrite(apac, 4000, 1, 9, Agg(1, 1, 10, 0, 0)), StoryWrite(eu, 6000, 1, 9, Agg(4, 2, 60, 0, 2)),
+                  StoryWrite(us, 1000, 1, 9, Agg(5, 2, 100, 1, 0))}});
+  {
+    ConformanceScenario s{"SeriesRangeHalfOpenAscending", {}};
+    for (int64_t start : {20'000, 0, 10'000, 5'000, 15'000})
+      s.writes.push_back(WindowWrite(us, 1, s5, start, Agg(static_cast<uint64_t>(start / 5000 + 1)), true));
+    s.writes.push_back(WindowWrite(us, 1, m1, 0, Agg(100), false));
+    s.writes.push_back(WindowWrite(us, 2, s5, 5'000, Agg(50), true));
+    s.writes.push_back(WindowWrite(us, 3, s5, -5'000, Agg(1), true));  // before the epoch
+    out.push_back(std::move(s));
+  }
+  out.push_back({"SeriesSumsRegionsFinalWhenEveryRegionIs",
+                 {WindowWrite(us, 1, s5, 0, Agg(2, 1, 10, 0, 0), true),
+                  WindowWrite(eu, 1, s5, 0, Agg(3, 2, 20, 1, 0), false),
+                  WindowWrite(eu, 1, s5, 0, Agg(4, 2, 25, 1, 0), true),
+                  WindowWrite(apac, 1, s5, 0, Agg(1), false)}});
+  out.push_back({"DroppedWindows",
+                 {WindowWrite(us, 1, s5, 0, Agg(2), true), WindowWrite(eu, 1, s5, 0, Agg(3), false),
+                  WindowWrite(us, 1, s5, 5'000, Agg(7), true), DropWrite(eu, {WindowKey{StoryId(1), s5, 0}}),
+                  DropWrite(us, {WindowKey{StoryId(1), s5, 0}}),
+                  DropWrite(apac, {WindowKey{StoryId(1), m1, 0}, WindowKey{StoryId(1), s5, 5'000}}),
+                  DropWrite(us, {WindowKey{StoryId(7), s5, 0}})}});
+  out.push_back({"TopStoriesOrderTiesLimits",
+                 {StoryWrite(us, 1, 10, 1, Agg(5, 0, 0, 9, 0)), StoryWrite(us, 1, 11, 1, Agg(8, 0, 0, 1, 0)),
+                  StoryWrite(us, 1, 12, 1, Agg(5, 0, 0, 3, 0)), StoryWrite(us, 1, 13, 1, Agg(1, 0, 0, 3, 0)),
+                  StoryWrite(us, 1, 9, 1, Agg(5, 0, 0, 0, 0)), StoryWrite(us, 1, 20, 2, Agg(100)),
+                  StoryWrite(eu, 1, 13, 1, Agg(9))}});
+  out.push_back({"AuthorChangeMovesTheStory",
+                 {StoryWrite(us, 1, 10, 1, Agg(5)), StoryWrite(us, 1, 11, 1, Agg(3)), StoryWrite(us, 2, 10, 2, Agg(6)),
+                  StoryWrite(us, 3, 10, 1, Agg(2))}});
+  out.push_back({"TopStoriesOverallSpansAuthors",
+                 {StoryWrite(us, 1, 10, 1, Agg(5, 4)), StoryWrite(us, 1, 20, 2, Agg(7, 1)),
+                  StoryWrite(eu, 1, 30, 3, Agg(5, 2)), StoryWrite(apac, 1, 40, 4, Agg(1, 1))}});
+  {
+    // Ties by id must be numeric, not lexicographic ("10" < "9" as text).
+    ConformanceScenario s{"TiesAreByNumericId", {}};
+    for (uint64_t id : std::initializer_list<uint64_t>{9, 10, 100, 2, 1000000000000ull, 11})
+      s.writes.push_back(StoryWrite(us, 1, id, 1, Agg(3)));
+    s.writes.push_back(StoryWrite(us, 2, 42, 1, Agg(4)));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// A seeded random sequence over few stories, authors and window starts (so
+// values tie, authors disagree across regions, windows are rewritten and
+// dropped). Values may go down; offsets rise per region.
+inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](uint64_t n) { return rng() % n; };
+  std::array<uint64_t, kRegionCount> offset{};
+  std::vector<PartitionWrite> out;
+  for (int i = 0; i < count; ++i) {
+    PartitionWrite w;
+    const int r = static_cast<int>(pick(kRegionCount));
+    w.region = static_cast<Region>(r);
+    offset[r] += 1 + pick(3);
+    w.next_offset = offset[r];
+    w.as_of_ms = static_cast<int64_t>(pick(10'000));
+    const uint64_t n_stories = pick(4);
+    for (uint64_t k = 0; k < n_stories; ++k)
+      w.stories.push_back(StoryUpdate{StoryId(1 + pick(8)), AuthorId(pick(3)),
+                                      Agg(pick(5), pick(3), pick(4) * 100, pick(3), pick(2))});
+    const uint64_t n_windows = pick(4);
+    for (uint64_t k = 0; k < n_windows; ++k) {
+      const WindowSize size = pick(3) == 0 ? WindowSize::k1m : WindowSize::k5s;
+      const int64_t start = static_cast<int64_t>(pick(5)) * WindowMs(size);
+      w.windows.push_back(
+          WindowUpdate{WindowKey{StoryId(1 + pick(8)), size, start}, Agg(pick(5), pick(3), pick(500)), pick(2) == 0});
+    }
+    if (pick(4) == 0) {
+      const WindowSize size = pick(3) == 0 ? WindowSize::k1m : WindowSize::k5s;
+      w.dropped_windows.push_back(
+          WindowKey{StoryId(1 + pick(8)), size, static_cast<int64_t>(pick(5)) * WindowMs(size)});
+    }
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// Applies writes to `expected` (the reference) and `actual`, comparing every
+// answer after each write.
+class LiveStoreComparer {
+ public:
+  LiveStoreComparer(LiveStore& expected, LiveStore& actual) : expected_(expected), actual_(actual) {}
+
+  void Apply(const PartitionWrite& w) {
+    ASSERT_TRUE(expected_.Apply(w).ok());
+    Status s = actual_.Apply(w);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    for (const auto& u : w.stories) {
+      stories_.insert(u.story.value);
+      authors_.insert(u.author.value);
+    }
+    for (const auto& u : w.windows) stories_.insert(u.key.story.value);
+    for (const auto& k : w.dropped_windows) stories_.insert(k.story.value);
+  }
+
+  void CompareAll(const std::string& context) {
+    SCOPED_TRACE(context);
+    std::set<uint64_t> stories = stories_;
+    stories.insert(999'999);  // never written
+    std::set<uint64_t> authors = authors_;
+    authors.insert(888'888);
+    const std::pair<int64_t, int64_t> ranges[] = {
+        {INT64_MIN, INT64_MAX}, {0, INT64_MAX}, {5'000, 20'000}, {5'001, 20'001},
+        {10'000, 10'000},       {-5'000, 5'000}, {60'000, 240'000}, {20'000, 5'000}};
+    for (uint64_t id : stories) {
+      EXPECT_EQ(Describe(expected_.GetStory(StoryId(id))), Describe(actual_.GetStory(StoryId(id)))) << "story " << id;
+      for (WindowSize size : {WindowSize::k5s, WindowSize::k1m})
+        for (auto [from, to] : ranges)
+          EXPECT_EQ(Describe(expected_.GetSeries(StoryId(id), size, from, to)),
+                    Describe(actual_.GetSeries(StoryId(id), size, from, to)))
+              << "series of " << id << " " << WindowName(size) << " [" << from << ", " << to << ")";
+    }
+    for (TopBy by : {TopBy::kViews, TopBy::kUniqueViewers, TopBy::kWatchTime, TopBy::kShares, TopBy::kReplies}) {
+      for (size_t limit : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{100}}) {
+        for (uint64_t a : authors)
+          EXPECT_EQ(Describe(expected_.TopStories(AuthorId(a), by, limit)),
+                    Describe(actual_.TopStories(AuthorId(a), by, limit)))
+              << "top of author " << a << " by " << static_cast<int>(by) << " limit " << limit;
+        EXPECT_EQ(Describe(expected_.TopStoriesOverall(by, limit)), Describe(actual_.TopStoriesOverall(by, limit)))
+            << "overall top by " << static_cast<int>(by) << " limit " << limit;
+      }
+    }
+  }
+
+  void ApplyAndCompare(const std::vector<PartitionWrite>& writes) {
+    for (size_t i = 0; i < writes.size(); ++i) {
+      Apply(writes[i]);
+      if (::testing::Test::HasFatalFailure()) return;
+      CompareAll("after write " + std::to_string(i));
+      if (::testing::Test::HasFailure()) return;  // the first divergence is the useful one
+    }
+  }
+
+ private:
+  LiveStore& expected_;
+  LiveStore& actual_;
+  std::set<uint64_t> stories_;
+  std::set<uint64_t> authors_;
+};
+
+}  // namespace watershed::serve::testing
