@@ -11,6 +11,8 @@
 # With LIVE_STORE=redis in the environment, the metrics live in a real
 # redis-server started here (and stopped by pid): it survives the kills, so
 # the test also proves that replays after a restore never move a value back.
+# LIVE_STORE=redis-cluster does the same on a 3-master Redis Cluster (with
+# replicas) made here with redis-cli --cluster create.
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
@@ -24,7 +26,7 @@ load=""
 redis=""
 cleanup() {
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
-  [ -n "$redis" ] && kill -9 "$redis" 2>/dev/null || true
+  [ -n "$redis" ] && kill -9 $redis 2>/dev/null || true
   [ -n "$load" ] && kill -9 "$load" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -47,6 +49,27 @@ if [ "${LIVE_STORE:-memory}" = redis ]; then
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis-cli -p "$redis_port" ping >/dev/null || { echo "crash_test: redis-server did not start"; exit 1; }
   store_flags=(--live-store "redis://127.0.0.1:$redis_port")
+elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
+  # Three masters with a replica each, on ports port+1..port+6.
+  nodes=()
+  for i in 1 2 3 4 5 6; do
+    p=$((port + i))
+    mkdir -p "$work/redis-$p"
+    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$p" \
+      --cluster-enabled yes --cluster-config-file "$work/redis-$p/nodes.conf" --cluster-node-timeout 2000 \
+      >"$work/redis-$p.log" 2>&1 &
+    redis="$redis $!"
+    nodes+=("127.0.0.1:$p")
+  done
+  for n in "${nodes[@]}"; do
+    for _ in $(seq 50); do redis-cli -p "${n##*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$work/cluster-create.log" 2>&1 ||
+    { echo "crash_test: cluster create failed"; cat "$work/cluster-create.log"; exit 1; }
+  for _ in $(seq 100); do
+    redis-cli -p $((port + 1)) cluster info 2>/dev/null | grep -q cluster_state:ok && break; sleep 0.1
+  done
+  store_flags=(--live-store "redis-cluster://${nodes[0]},${nodes[1]}")
 fi
 
 start_server() {
