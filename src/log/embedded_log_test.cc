@@ -21,27 +21,17 @@
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "log/log_format.h"
+#include "log/testing/log_test_util.h"
 
 namespace watershed::log {
 namespace {
 
 using ::watershed::testing::TempDir;
 
-constexpr int64_t kT0 = 1'700'000'000'000;
+using testing::kT0;
+using testing::MakeEvent;
+using testing::AppendAndWait;
 
-Event MakeEvent(uint64_t story, uint64_t seq) {
-  Event e;
-  e.event_id = EventId::FromHiLo(story, seq);
-  e.type = seq % 3 == 0 ? EventType::kView : (seq % 3 == 1 ? EventType::kShare : EventType::kReply);
-  e.story_id = StoryId(story);
-  e.author_id = AuthorId(story * 7 + 1);
-  e.viewer_id = ViewerId(1000 + seq);
-  e.event_time = EventTimeMs(kT0 - 5000 + static_cast<int64_t>(seq));
-  e.watch_ms = e.type == EventType::kView ? static_cast<uint32_t>(seq % 60'000) : 0;
-  e.region = Region::kEu;
-  if (seq % 2 == 0) e.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-  return e;
-}
 
 // A story id that lands in `partition` of `n`.
 uint64_t StoryIn(uint32_t partition, uint32_t n, uint64_t start = 1) {
@@ -50,15 +40,6 @@ uint64_t StoryIn(uint32_t partition, uint32_t n, uint64_t start = 1) {
 }
 
 // Appends and waits for the callback; *calls (if given) counts its invocations.
-Status AppendAndWait(Log& log, std::vector<Event> events, std::shared_ptr<std::atomic<int>> calls = nullptr) {
-  auto promise = std::make_shared<std::promise<Status>>();
-  auto future = promise->get_future();
-  if (!calls) calls = std::make_shared<std::atomic<int>>(0);
-  log.AppendAsync(std::move(events), [promise, calls](Status s) {
-    if (calls->fetch_add(1) == 0) promise->set_value(std::move(s));
-  });
-  return future.get();
-}
 
 // Reads the partition from `from` to its current end, in small batches.
 Status ReadAll(Log& log, uint32_t partition, uint64_t from, std::vector<LogRecord>* out) {
