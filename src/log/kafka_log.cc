@@ -378,10 +378,26 @@ void KafkaLog::AppendAsync(std::vector<Event> events, AppendCallback done) {
       char key[8];
       for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(e.story_id.value >> (56 - 8 * i));
       in_flight_.fetch_add(1, std::memory_order_relaxed);
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(static_cast<int32_t>(p)),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(value.data(), value.size()),
-          RD_KAFKA_V_KEY(key, sizeof key), RD_KAFKA_V_TIMESTAMP(stamp), RD_KAFKA_V_OPAQUE(batch), RD_KAFKA_V_END);
+      // rd_kafka_produceva, not the rd_kafka_producev macros: those use GNU
+      // statement expressions, which -Wpedantic refuses.
+      rd_kafka_vu_t vu[7] = {};
+      vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+      vu[0].u.rkt = topic_;
+      vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+      vu[1].u.i32 = static_cast<int32_t>(p);
+      vu[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+      vu[2].u.i = RD_KAFKA_MSG_F_COPY;
+      vu[3].vtype = RD_KAFKA_VTYPE_VALUE;
+      vu[3].u.mem = {value.data(), value.size()};
+      vu[4].vtype = RD_KAFKA_VTYPE_KEY;
+      vu[4].u.mem = {key, sizeof key};
+      vu[5].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+      vu[5].u.i64 = stamp;
+      vu[6].vtype = RD_KAFKA_VTYPE_OPAQUE;
+      vu[6].u.ptr = batch;
+      rd_kafka_error_t* error = rd_kafka_produceva(producer_, vu, 7);
+      const rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+      if (error) rd_kafka_error_destroy(error);
       if (err) {
         in_flight_.fetch_sub(1, std::memory_order_relaxed);
         // The rest of the batch is not produced; the client retries it whole.

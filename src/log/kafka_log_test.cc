@@ -405,10 +405,10 @@ TEST_F(KafkaLogTest, BadRecordIsCorruptionNamingItsPlace) {
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     ASSERT_NE(rk, nullptr) << errstr;
     char junk[] = "not an event";
-    ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE(junk, sizeof junk),
-                                RD_KAFKA_V_END),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_t* topic = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
+    ASSERT_NE(topic, nullptr);
+    ASSERT_EQ(rd_kafka_produce(topic, 0, RD_KAFKA_MSG_F_COPY, junk, sizeof junk, nullptr, 0, nullptr), 0);
+    rd_kafka_topic_destroy(topic);
     EXPECT_EQ(rd_kafka_flush(rk, 10'000), RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(rk);
   }
