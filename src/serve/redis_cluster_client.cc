@@ -229,7 +229,9 @@ struct RedisClusterClient::Impl {
     // Write every pipeline before reading any reply, so the nodes work in parallel.
     std::vector<bool> sent(groups.size(), false);
     for (size_t g = 0; g < groups.size(); ++g) {
-      auto& [node, group] = groups[g];
+      // Not a structured binding: clang 14 cannot capture those in the lambda.
+      const int node = groups[g].first;
+      const auto& group = groups[g].second;
       Status s = [&]() -> Status {
         ASSIGN_OR_RETURN(RedisConnection * conn, Conn(node));
         for (const Pending& p : group) {
