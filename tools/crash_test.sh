@@ -12,7 +12,8 @@
 # redis-server started here (and stopped by pid): it survives the kills, so
 # the test also proves that replays after a restore never move a value back.
 # LIVE_STORE=redis-cluster does the same on a 3-master Redis Cluster (with
-# replicas) made here with redis-cli --cluster create.
+# replicas) made here with redis-cli --cluster create. LOG=kafka-mock puts
+# the log in Kafka (librdkafka's mock cluster, a separate process).
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
@@ -23,10 +24,10 @@ crash_point="${5:-}"
 work="$(mktemp -d /tmp/watershed-crash.XXXXXX)"
 server=""
 load=""
-redis=""
+helpers=""  # pids of the servers started for the test (Redis, Kafka mock)
 cleanup() {
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
-  [ -n "$redis" ] && kill -9 $redis 2>/dev/null || true
+  [ -n "$helpers" ] && kill -9 $helpers 2>/dev/null || true
   [ -n "$load" ] && kill -9 "$load" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -41,14 +42,23 @@ done
 [ -n "$port" ] || { echo "crash_test: no free port"; exit 1; }
 
 store_flags=()
+# With LOG=kafka-mock the log is Kafka: librdkafka's mock cluster in a
+# process of its own (`watershed kafka-mock`), which outlives the kills.
+if [ "${LOG:-embedded}" = kafka-mock ]; then
+  "$bin" kafka-mock --partitions 8 >"$work/kafka.out" 2>"$work/kafka.log" &
+  helpers="$helpers $!"
+  for _ in $(seq 50); do [ -s "$work/kafka.out" ] && break; sleep 0.1; done
+  [ -s "$work/kafka.out" ] || { echo "crash_test: kafka-mock did not start"; cat "$work/kafka.log"; exit 1; }
+  store_flags+=(--log "kafka://$(head -1 "$work/kafka.out")")
+fi
 if [ "${LIVE_STORE:-memory}" = redis ]; then
   redis_port=$((port + 1))
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
     >"$work/redis.log" 2>&1 &
-  redis=$!
+  helpers="$helpers $!"
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis-cli -p "$redis_port" ping >/dev/null || { echo "crash_test: redis-server did not start"; exit 1; }
-  store_flags=(--live-store "redis://127.0.0.1:$redis_port")
+  store_flags+=(--live-store "redis://127.0.0.1:$redis_port")
 elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
   # Three masters with a replica each, on ports port+1..port+6.
   nodes=()
@@ -58,7 +68,7 @@ elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
     redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$p" \
       --cluster-enabled yes --cluster-config-file "$work/redis-$p/nodes.conf" --cluster-node-timeout 2000 \
       >"$work/redis-$p.log" 2>&1 &
-    redis="$redis $!"
+    helpers="$helpers $!"
     nodes+=("127.0.0.1:$p")
   done
   for n in "${nodes[@]}"; do
@@ -69,7 +79,7 @@ elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
   for _ in $(seq 100); do
     redis-cli -p $((port + 1)) cluster info 2>/dev/null | grep -q cluster_state:ok && break; sleep 0.1
   done
-  store_flags=(--live-store "redis-cluster://${nodes[0]},${nodes[1]}")
+  store_flags+=(--live-store "redis-cluster://${nodes[0]},${nodes[1]}")
 fi
 
 start_server() {

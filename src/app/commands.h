@@ -12,6 +12,7 @@ int LoadCommand(const std::vector<std::string>& args);
 int QueryCommand(const std::vector<std::string>& args);
 int StatusCommand(const std::vector<std::string>& args);
 int TokenCommand(const std::vector<std::string>& args);
+int KafkaMockCommand(const std::vector<std::string>& args);
 
 // Small flag parser for the client commands: --key value | --key=value | --flag.
 class Flags {

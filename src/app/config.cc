@@ -14,6 +14,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"port", "8080", "port of the HTTP listener (0 = any free port)"},
       {"http-threads", "2", "HTTP I/O threads"},
       {"regions", "us,eu,apac", "regions served by this process"},
+      {"log", "embedded", "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...]"},
+      {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
       {"live-store", "memory", "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
       {"partitions", "8", "log partitions per region (fixed once data exists)"},

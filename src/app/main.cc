@@ -18,7 +18,8 @@ constexpr const char* kUsage =
     "  load     send a generated workload (optionally write or verify ground truth)\n"
     "  query    read a story's metrics or series, or a creator's top stories\n"
     "  status   show log, processing and checkpoint progress, and lag\n"
-    "  token    print a signed bearer token (development and tests)\n";
+    "  token    print a signed bearer token (development and tests)\n"
+    "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (command == "query") return QueryCommand(args);
   if (command == "status") return StatusCommand(args);
   if (command == "token") return TokenCommand(args);
+  if (command == "kafka-mock") return KafkaMockCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -71,8 +71,20 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   for (std::string name; std::getline(regions, name, ',');) {
     auto region = ParseRegion(name);
     if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
-    log_options.dir = JoinPath(JoinPath(data_dir, "log"), name);
-    ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::EmbeddedLog::Open(log_options));
+    const std::string& log_spec = config.Get("log");
+    if (log_spec == "embedded") {
+      log_options.dir = JoinPath(JoinPath(data_dir, "log"), name);
+      ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::EmbeddedLog::Open(log_options));
+    } else if (log_spec.starts_with("kafka://") && log_spec.size() > 8) {
+      // One topic per region, <kafka-topic-prefix>.<region>, with `partitions` partitions.
+      log::KafkaLogOptions kafka;
+      kafka.brokers = log_spec.substr(8);
+      kafka.topic = config.Get("kafka-topic-prefix") + "." + name;
+      kafka.partitions = log_options.partitions;
+      ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::KafkaLog::Open(kafka));
+    } else {
+      return Status::InvalidArgument("log: '" + log_spec + "' is not embedded or kafka://BROKER[,BROKER...]");
+    }
     auto proc = std::make_unique<stream::RegionProcessor>(*region, s->logs_[static_cast<int>(*region)].get(),
                                                           s->store_.get(), s->checkpoints_.get(), run);
     RETURN_IF_ERROR(proc->Start());

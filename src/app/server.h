@@ -12,6 +12,7 @@
 #include "gateway/api.h"
 #include "gateway/http_server.h"
 #include "log/embedded_log.h"
+#include "log/kafka_log.h"
 #include "stream/region_processor.h"
 
 namespace watershed::app {
@@ -41,7 +42,7 @@ class Server {
   MetricsRegistry metrics_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
-  std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
+  std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
