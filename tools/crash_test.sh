@@ -12,7 +12,8 @@
 # redis-server started here (and stopped by pid): it survives the kills, so
 # the test also proves that replays after a restore never move a value back.
 # LIVE_STORE=redis-cluster does the same on a 3-master Redis Cluster (with
-# replicas) made here with redis-cli --cluster create. LOG=kafka-mock puts
+# replicas) made here with redis-cli --cluster create; REDIS_FAILOVER=1 also
+# kills a Redis master mid-run (writes then wait for a replica). LOG=kafka-mock puts
 # the log in Kafka (librdkafka's mock cluster, a separate process).
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
@@ -61,15 +62,20 @@ if [ "${LIVE_STORE:-memory}" = redis ]; then
   store_flags+=(--live-store "redis://127.0.0.1:$redis_port")
 elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
   # Three masters with a replica each, on ports port+1..port+6.
+  declare -A node_pid
+  start_redis_node() {  # PORT: (re)starts a node; its nodes.conf makes a restarted one rejoin
+    mkdir -p "$work/redis-$1"
+    redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$1" \
+      --cluster-enabled yes --cluster-config-file "$work/redis-$1/nodes.conf" --cluster-node-timeout 2000 \
+      --cluster-replica-validity-factor 0 --repl-ping-replica-period 1 \
+      >>"$work/redis-$1.log" 2>&1 &
+    node_pid[$1]=$!
+    helpers="$helpers $!"
+  }
   nodes=()
   for i in 1 2 3 4 5 6; do
-    p=$((port + i))
-    mkdir -p "$work/redis-$p"
-    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$p" \
-      --cluster-enabled yes --cluster-config-file "$work/redis-$p/nodes.conf" --cluster-node-timeout 2000 \
-      >"$work/redis-$p.log" 2>&1 &
-    helpers="$helpers $!"
-    nodes+=("127.0.0.1:$p")
+    start_redis_node $((port + i))
+    nodes+=("127.0.0.1:$((port + i))")
   done
   for n in "${nodes[@]}"; do
     for _ in $(seq 50); do redis-cli -p "${n##*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -79,8 +85,34 @@ elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
   for _ in $(seq 100); do
     redis-cli -p $((port + 1)) cluster info 2>/dev/null | grep -q cluster_state:ok && break; sleep 0.1
   done
-  store_flags+=(--live-store "redis-cluster://${nodes[0]},${nodes[1]}")
+  store_flags+=(--live-store "redis-cluster://${nodes[0]},${nodes[1]},${nodes[2]}")
+  # REDIS_FAILOVER=1: writes wait for a replica (WAIT 1), and during the run
+  # a Redis master is killed (its replica takes over), then restarted (it
+  # rejoins as the new master's replica).
+  [ "${REDIS_FAILOVER:-0}" = 1 ] && store_flags+=(--live-store-wait-replicas 1)
 fi
+
+# Kills a Redis Cluster master with -9, waits for its replica's promotion,
+# restarts the killed node. Only with LIVE_STORE=redis-cluster REDIS_FAILOVER=1.
+fail_over_redis_master() {
+  local victim=""
+  for i in 1 2 3 4 5 6; do
+    if redis-cli -p $((port + i)) role 2>/dev/null | head -1 | grep -q master; then victim=$((port + i)); break; fi
+  done
+  [ -n "$victim" ] || { echo "crash_test: no Redis master found"; exit 1; }
+  local replica
+  replica=$(redis-cli -p "$victim" info replication | sed -n 's/^slave0:.*port=\([0-9]*\).*/\1/p')
+  [ -n "$replica" ] || { echo "crash_test: Redis master :$victim has no replica"; exit 1; }
+  kill -9 "${node_pid[$victim]}"
+  echo "crash_test: kill -9 of Redis master :$victim at $(date +%T.%N | cut -c1-12)"
+  for _ in $(seq 300); do
+    redis-cli -p "$replica" role 2>/dev/null | head -1 | grep -q master && break; sleep 0.1
+  done
+  redis-cli -p "$replica" role | head -1 | grep -q master || { echo "crash_test: replica :$replica not promoted"; exit 1; }
+  echo "crash_test: replica :$replica promoted at $(date +%T.%N | cut -c1-12)"
+  start_redis_node "$victim"
+  echo "crash_test: Redis failover done, :$victim restarted as a replica"
+}
 
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
@@ -121,6 +153,7 @@ for k in $(seq "$kills"); do
   fi
   sleep 0.2
   start_server
+  if [ "$k" = 1 ] && [ "${REDIS_FAILOVER:-0}" = 1 ]; then fail_over_redis_master; fi
 done
 
 if ! wait "$load"; then

@@ -18,6 +18,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
       {"live-store", "memory", "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
+      {"live-store-wait-replicas", "0", "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},
       {"partitions", "8", "log partitions per region (fixed once data exists)"},
       {"segment-size", "64MiB", "log segment size before rolling"},
       {"fsync", "always", "log fsync policy: always (before ack, group commit) | interval | never"},

@@ -9,10 +9,12 @@
 
 namespace watershed::app {
 
-Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix) {
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
+                                                        int wait_replicas) {
   if (spec == "memory") return serve::NewMemoryLiveStore();
   serve::RedisLiveStoreOptions options;
   options.prefix = prefix;
+  options.wait_replicas = wait_replicas;
   constexpr int kTimeoutMs = 2000;
   if (spec.starts_with("redis://")) {
     std::string host;
@@ -64,7 +66,10 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
   ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
 
-  ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix")));
+  ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
+  if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
+  ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix"),
+                                            static_cast<int>(wait_replicas)));
   s->checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, JoinPath(data_dir, "checkpoints"));
 
   std::stringstream regions(config.Get("regions"));

@@ -18,8 +18,10 @@
 namespace watershed::app {
 
 // The live store `spec` names: "memory", "redis://HOST:PORT" or
-// "redis-cluster://HOST:PORT,..." (keys under `prefix`).
-Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix);
+// "redis-cluster://HOST:PORT,..." (keys under `prefix`; Redis writes wait
+// for `wait_replicas` replicas).
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
+                                                        int wait_replicas = 0);
 
 class Server {
  public:

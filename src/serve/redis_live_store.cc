@@ -255,6 +255,31 @@ Result<std::vector<RedisReply>> RedisLiveStore::Run(const std::vector<RedisComma
   return lease->Execute(commands);
 }
 
+Result<std::vector<RedisReply>> RedisLiveStore::RunWrites(std::vector<RedisCommand> commands) {
+  const size_t writes = commands.size();
+  if (options_.wait_replicas > 0) {
+    // One WAIT per slot written, routed like the writes so it runs on the
+    // same node connection after them (a node's later WAITs return at once).
+    std::set<uint16_t> slots;
+    for (size_t i = 0; i < writes; ++i) {
+      if (!slots.insert(RedisSlotOf(commands[i].key)).second) continue;
+      commands.push_back(RedisCommand{commands[i].key, {"WAIT", std::to_string(options_.wait_replicas),
+                                                        std::to_string(options_.wait_timeout_ms)}});
+    }
+  }
+  ASSIGN_OR_RETURN(auto replies, Run(commands));
+  if (replies.size() != commands.size()) return Corrupt("reply count mismatch");
+  for (size_t i = writes; i < replies.size(); ++i) {
+    if (replies[i].type != RedisReply::Type::kInteger || replies[i].integer < options_.wait_replicas)
+      return Status::Unavailable("redis: write reached " + std::to_string(replies[i].integer) + " of " +
+                                 std::to_string(options_.wait_replicas) + " replicas (WAIT on " + commands[i].key +
+                                 "); retrying");
+  }
+  commands_.fetch_add(replies.size() - writes);
+  replies.resize(writes);
+  return replies;
+}
+
 std::string RedisLiveStore::StoryKey(StoryId story) const {
   return options_.prefix + ":{" + std::to_string(story.value) + "}:s";
 }
@@ -326,7 +351,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     scripts.push_back(std::move(c));
     script_story.push_back(story);
   }
-  ASSIGN_OR_RETURN(auto replies, Run(scripts));
+  ASSIGN_OR_RETURN(auto replies, RunWrites(scripts));
   commands += scripts.size();
   ++round_trips;
   if (replies.size() != scripts.size()) return Corrupt("reply count mismatch");
@@ -344,7 +369,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
       c.args[1] = std::string(kApplyScript);
       evals.push_back(std::move(c));
     }
-    ASSIGN_OR_RETURN(auto again, Run(evals));
+    ASSIGN_OR_RETURN(auto again, RunWrites(evals));
     commands += evals.size();
     ++round_trips;
     RETURN_IF_ERROR(CheckReplies(again, evals.size()));
@@ -378,7 +403,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
       c.args.insert(c.args.end(), pairs.begin(), pairs.end());
       cmds.push_back(std::move(c));
     }
-    ASSIGN_OR_RETURN(auto zreplies, Run(cmds));
+    ASSIGN_OR_RETURN(auto zreplies, RunWrites(cmds));
     commands += cmds.size();
     ++round_trips;
     RETURN_IF_ERROR(CheckReplies(zreplies, cmds.size()));

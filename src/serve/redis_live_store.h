@@ -77,6 +77,14 @@ using RedisClientFactory = std::function<Result<std::unique_ptr<RedisClient>>()>
 struct RedisLiveStoreOptions {
   std::string prefix = "ws";
   size_t max_clients = 8;
+  // Durability across a Redis failover: with N > 0 every write round ends
+  // with WAIT N on each node it wrote to (same connection, same pipeline),
+  // and Apply fails with kUnavailable (the processor retries the write,
+  // which is idempotent) unless N replicas acknowledged it. Redis replicates
+  // asynchronously, so with 0 a master that dies before its replica caught
+  // up loses acknowledged writes the processors will not repeat.
+  int wait_replicas = 0;
+  int wait_timeout_ms = 1000;
 };
 
 // Write amplification counters (monotonic, for reports and tests).
@@ -110,6 +118,8 @@ class RedisLiveStore final : public LiveStore {
   Result<std::unique_ptr<RedisClient>> Acquire();
   void Release(std::unique_ptr<RedisClient> client);
   Result<std::vector<RedisReply>> Run(const std::vector<RedisCommand>& commands);
+  // Run for writes: appends the WAITs of Options::wait_replicas and checks them.
+  Result<std::vector<RedisReply>> RunWrites(std::vector<RedisCommand> commands);
   Result<std::vector<StoryMetrics>> Top(const std::string& key, std::optional<AuthorId> author, TopBy by,
                                         size_t limit);
 

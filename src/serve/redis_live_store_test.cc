@@ -232,6 +232,39 @@ TEST_F(RedisLiveStoreTest, UnreachableIsUnavailableAndTheNextApplyAfterRestartSu
   EXPECT_EQ(m->totals, Agg(2));
 }
 
+// wait_replicas: a write is acknowledged only once a replica has it (so a
+// failover cannot lose it); without the replica, Apply fails and is retried.
+TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
+  RedisLiveStoreOptions options;
+  options.wait_replicas = 1;
+  options.wait_timeout_ms = 200;
+  auto store = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs, options);
+  // No replica yet: refused, and says why.
+  Status s = store->Apply(StoryWrite(Region::kUs, 1000, 1, 9, Agg(5, 2), 10));
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("replicas"), std::string::npos) << s.ToString();
+
+  Raw({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});  // the replica's first sync starts at once
+  testing::RedisServer replica;
+  replica.AddArgs({"--replicaof", "127.0.0.1", std::to_string(server_.port())});
+  ASSERT_TRUE(replica.Start());
+  // Guard against a hang only: the replica links up within moments.
+  // (online: past the initial full sync, so it acknowledges offsets).
+  for (int i = 0; i < 200 && Raw({"INFO", "replication"}).str.find("state=online") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(Raw({"INFO", "replication"}).str.find("state=online"), std::string::npos);
+
+  s = store->Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 20));
+  ASSERT_TRUE(s.ok()) << static_cast<int>(s.code()) << " " << s.message();
+  // Acknowledged means the replica holds it now, not eventually.
+  auto on_replica = ConnectRedisNode("127.0.0.1", replica.port(), kTimeoutMs);
+  ASSERT_TRUE(on_replica.ok());
+  auto replies = (*on_replica)->Execute({RedisCommand{store->StoryKey(StoryId(1)), {"HGET", store->StoryKey(StoryId(1)), "t0"}}});
+  ASSERT_TRUE(replies.ok());
+  EXPECT_EQ((*replies)[0].str, "7,3,0,0,0");
+  EXPECT_GT(store->stats().commands, 2u);  // the WAITs are counted
+}
+
 TEST_F(RedisLiveStoreTest, FlushedScriptCacheFallsBackToEval) {
   Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(1)));
   RedisReply flushed = Raw({"SCRIPT", "FLUSH"});

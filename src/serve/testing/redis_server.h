@@ -43,6 +43,9 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
+  // Extra redis-server arguments for later Start()s, e.g. {"--replicaof", "127.0.0.1", "6379"}.
+  void AddArgs(std::vector<std::string> args) { extra_args_.insert(extra_args_.end(), args.begin(), args.end()); }
+
   // Starts the server (if not running) and waits up to 10 s for PING.
   bool Start() {
     if (pid_ > 0) return true;
@@ -52,6 +55,7 @@ class RedisServer {
     std::vector<std::string> args = {"redis-server", "--port",       port,  "--bind", "127.0.0.1", "--dir",
                                      dir_,           "--save",       "",    "--appendonly", "no",   "--logfile",
                                      log,            "--daemonize", "no"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) return false;
@@ -117,6 +121,7 @@ class RedisServer {
   }
 
   std::string dir_;
+  std::vector<std::string> extra_args_;
   int port_ = -1;
   pid_t pid_ = -1;
 };
