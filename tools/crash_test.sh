@@ -37,8 +37,13 @@ trap cleanup EXIT
 # A free loopback port that stays the same across restarts.
 port=""
 for _ in $(seq 50); do
-  candidate=$((20000 + RANDOM % 30000))
-  if ! ss -ltn "sport = :$candidate" | grep -q LISTEN; then port=$candidate; break; fi
+  # The server takes the port, helper servers (Redis) the next seven, and a
+  # Redis Cluster node's bus its port + 10000: all below the ephemeral range (32768+).
+  candidate=$((15000 + RANDOM % 7000))
+  if ! ss -ltn "( sport >= :$candidate and sport <= :$((candidate + 7)) ) or \
+                ( sport >= :$((candidate + 10000)) and sport <= :$((candidate + 10007)) )" | grep -q LISTEN; then
+    port=$candidate; break
+  fi
 done
 [ -n "$port" ] || { echo "crash_test: no free port"; exit 1; }
 

@@ -254,6 +254,9 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_NE(Raw({"INFO", "replication"}).str.find("state=online"), std::string::npos);
 
+  // A patient store now (CI machines are slow): the replica must acknowledge.
+  options.wait_timeout_ms = 10'000;
+  store = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs, options);
   s = store->Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 20));
   ASSERT_TRUE(s.ok()) << static_cast<int>(s.code()) << " " << s.message();
   // Acknowledged means the replica holds it now, not eventually.
