@@ -72,7 +72,7 @@ elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
     mkdir -p "$work/redis-$1"
     redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$1" \
       --cluster-enabled yes --cluster-config-file "$work/redis-$1/nodes.conf" --cluster-node-timeout 2000 \
-      --cluster-replica-validity-factor 0 --repl-ping-replica-period 1 \
+      --cluster-replica-validity-factor 0 --repl-ping-replica-period 1 --repl-diskless-sync-delay 0 \
       >>"$work/redis-$1.log" 2>&1 &
     node_pid[$1]=$!
     helpers="$helpers $!"
@@ -116,6 +116,11 @@ fail_over_redis_master() {
   redis-cli -p "$replica" role | head -1 | grep -q master || { echo "crash_test: replica :$replica not promoted"; exit 1; }
   echo "crash_test: replica :$replica promoted at $(date +%T.%N | cut -c1-12)"
   start_redis_node "$victim"
+  # Until the old master has re-synced as a replica, writes to the promoted
+  # master's slots cannot reach a replica (WAIT 1) and are retried.
+  for _ in $(seq 300); do
+    redis-cli -p "$replica" info replication 2>/dev/null | grep -q "port=$victim,state=online" && break; sleep 0.1
+  done
   echo "crash_test: Redis failover done, :$victim restarted as a replica"
 }
 
