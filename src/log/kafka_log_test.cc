@@ -17,6 +17,7 @@
 
 #include "core/event_codec.h"
 #include "log/testing/log_test_util.h"
+#include "log/testing/kafka_mock.h"
 
 namespace watershed::log {
 namespace {
@@ -30,27 +31,7 @@ constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ApiKey of ProduceReques
 constexpr auto kPatience = std::chrono::seconds(30);
 
 
-// librdkafka's in-process mock cluster, owned by a dummy producer handle.
-class MockCluster {
- public:
-  explicit MockCluster(int brokers) {
-    char errstr[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof errstr);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    mc_ = rk_ ? rd_kafka_mock_cluster_new(rk_, brokers) : nullptr;
-  }
-  ~MockCluster() {
-    if (mc_) rd_kafka_mock_cluster_destroy(mc_);
-    if (rk_) rd_kafka_destroy(rk_);
-  }
-  rd_kafka_mock_cluster_t* get() const { return mc_; }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mc_); }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* mc_ = nullptr;
-};
+using testing::MockCluster;
 
 
 // Reads `n` records of `partition` from `from` on, waiting for them to arrive.

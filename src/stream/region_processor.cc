@@ -1,5 +1,6 @@
 #include "stream/region_processor.h"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 
@@ -7,7 +8,12 @@ namespace watershed::stream {
 
 struct RegionProcessor::Partition {
   uint32_t index = 0;
-  std::unique_ptr<PartitionProcessor> processor;  // used by its worker only once started
+  // Held by the worker while it steps the partition, and by Revoke / Stop
+  // while they checkpoint it; guards everything below except the published
+  // status.
+  std::mutex run_mu;
+  bool revoked = false;
+  std::unique_ptr<PartitionProcessor> processor;
   std::unique_ptr<log::LogReader> reader;
   std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
   uint64_t next_checkpoint_id = 1;
@@ -25,53 +31,104 @@ struct RegionProcessor::Partition {
 
 RegionProcessor::RegionProcessor(Region region, log::Log* log, serve::LiveStore* store,
                                  CheckpointStore* checkpoints, const RunnerOptions& options)
-    : region_(region), log_(log), store_(store), checkpoints_(checkpoints), options_(options) {}
+    : region_(region),
+      log_(log),
+      store_(store),
+      checkpoints_(checkpoints),
+      options_(options),
+      threads_(std::max(1, std::min<int>(options.threads, static_cast<int>(log->partition_count())))),
+      partitions_(log->partition_count()) {}
 
 RegionProcessor::~RegionProcessor() { Stop().IgnoreError(); }
 
 Status RegionProcessor::Start() {
-  for (uint32_t i = 0; i < log_->partition_count(); ++i) {
-    auto p = std::make_unique<Partition>();
-    p->index = i;
-    p->processor = std::make_unique<PartitionProcessor>(region_, i, options_.processor);
-    ASSIGN_OR_RETURN(auto checkpoint, checkpoints_->Load(region_, i));
-    if (checkpoint) {
-      RETURN_IF_ERROR(p->processor->Restore(checkpoint->state));
-      if (p->processor->next_offset() != checkpoint->next_offset)
-        return Status::Corruption("checkpoint offset disagrees with its state for partition " + std::to_string(i));
-      if (checkpoint->next_offset > log_->EndOffset(i))
-        return Status::Corruption("checkpoint of " + std::string(RegionName(region_)) + " partition " +
-                                  std::to_string(i) + " is past the end of the log: the log lost records");
-      p->next_checkpoint_id = checkpoint->id + 1;
-      p->checkpoint_id = checkpoint->id;
-      p->checkpoint_offset = checkpoint->next_offset.value;
-      log_->SetRetentionFloor(i, checkpoint->next_offset);
-      serve::PartitionWrite all;
-      p->processor->FullWrite(&all);
-      RETURN_IF_ERROR(store_->Apply(all));
-    }
-    p->processed = p->processor->next_offset().value;
-    ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
-    partitions_.push_back(std::move(p));
-  }
-  const int threads = std::max(1, std::min<int>(options_.threads, static_cast<int>(partitions_.size())));
-  std::vector<std::vector<Partition*>> owned(threads);
-  for (auto& p : partitions_) {
-    p->last_checkpoint_ns = options_.clock->MonotonicNs();
-    owned[p->index % threads].push_back(p.get());
-  }
-  for (auto& o : owned) workers_.emplace_back([this, o] { RunWorker(o); });
+  for (uint32_t i = 0; i < log_->partition_count(); ++i) RETURN_IF_ERROR(Assign(i));
   return Status::Ok();
 }
 
-void RegionProcessor::RunWorker(std::vector<Partition*> owned) {
+Status RegionProcessor::Assign(uint32_t i) {
+  std::lock_guard ownership(ownership_mu_);
+  if (stopped_) return Status::FailedPrecondition("region processor is stopped");
+  if (i >= partitions_.size())
+    return Status::InvalidArgument("no partition " + std::to_string(i) + " in " + std::string(RegionName(region_)));
+  {
+    std::lock_guard lock(mu_);
+    if (partitions_[i]) return Status::Ok();
+  }
+  auto p = std::make_shared<Partition>();
+  p->index = i;
+  p->processor = std::make_unique<PartitionProcessor>(region_, i, options_.processor);
+  ASSIGN_OR_RETURN(auto checkpoint, checkpoints_->Load(region_, i));
+  if (checkpoint) {
+    RETURN_IF_ERROR(p->processor->Restore(checkpoint->state));
+    if (p->processor->next_offset() != checkpoint->next_offset)
+      return Status::Corruption("checkpoint offset disagrees with its state for partition " + std::to_string(i));
+    if (checkpoint->next_offset > log_->EndOffset(i))
+      return Status::Corruption("checkpoint of " + std::string(RegionName(region_)) + " partition " +
+                                std::to_string(i) + " is past the end of the log: the log lost records");
+    p->next_checkpoint_id = checkpoint->id + 1;
+    p->checkpoint_id = checkpoint->id;
+    p->checkpoint_offset = checkpoint->next_offset.value;
+    log_->SetRetentionFloor(i, checkpoint->next_offset);
+    serve::PartitionWrite all;
+    p->processor->FullWrite(&all);
+    // A store that is briefly unreachable (e.g. a Redis failover) must not
+    // keep the partition unowned: the worker retries this write, unchanged,
+    // before anything new (as for any write the store refused).
+    if (Status s = store_->Apply(all); !s.ok()) {
+      if (s.code() != StatusCode::kUnavailable) return s;
+      p->unapplied = std::move(all);
+    }
+  }
+  // Lag counts from 0 while the restored state is not in the store yet.
+  p->processed = p->unapplied ? 0 : p->processor->next_offset().value;
+  ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
+  p->last_checkpoint_ns = options_.clock->MonotonicNs();
+  {
+    std::lock_guard lock(mu_);
+    partitions_[i] = std::move(p);
+  }
+  if (workers_.empty())
+    for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, w] { RunWorker(w); });
+  return Status::Ok();
+}
+
+Status RegionProcessor::Revoke(uint32_t i) {
+  std::lock_guard ownership(ownership_mu_);
+  std::shared_ptr<Partition> p;
+  {
+    std::lock_guard lock(mu_);
+    if (i >= partitions_.size() || !partitions_[i]) return Status::Ok();
+    p = std::move(partitions_[i]);
+  }
+  // Workers that took a snapshot before the table changed skip it from now on.
+  std::lock_guard run(p->run_mu);
+  p->revoked = true;
+  return CheckpointNow(*p);
+}
+
+std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
+  std::vector<std::shared_ptr<Partition>> out;
+  const size_t first = worker < 0 ? 0 : static_cast<size_t>(worker);
+  const size_t step = worker < 0 ? 1 : static_cast<size_t>(threads_);
+  std::lock_guard lock(mu_);
+  for (size_t i = first; i < partitions_.size(); i += step)
+    if (partitions_[i]) out.push_back(partitions_[i]);
+  return out;
+}
+
+void RegionProcessor::RunWorker(int worker) {
   std::vector<log::LogRecord> records;
   serve::PartitionWrite write;
   while (!stop_.load(std::memory_order_relaxed)) {
     // Read the version first: data appended after this point wakes the wait below.
     const uint64_t seen = log_->DataVersion();
     bool busy = false;
-    for (Partition* p : owned) busy |= Step(*p, records, write);
+    for (const auto& p : Snapshot(worker)) {
+      std::lock_guard run(p->run_mu);
+      if (!p->revoked) busy |= Step(*p, records, write);
+    }
+    // A partition assigned meanwhile waits for at most this timeout.
     if (!busy) log_->WaitForNewData(seen, std::chrono::milliseconds(100));
   }
 }
@@ -135,20 +192,30 @@ Status RegionProcessor::CheckpointNow(Partition& p) {
 }
 
 Status RegionProcessor::Stop() {
-  if (stop_.exchange(true)) return Status::Ok();
-  Status first;
+  std::lock_guard ownership(ownership_mu_);
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  stop_ = true;
   for (auto& w : workers_) w.join();
   workers_.clear();
-  for (auto& p : partitions_) {
+  Status first;
+  for (const auto& p : Snapshot(-1)) {
+    std::lock_guard run(p->run_mu);
     Status s = CheckpointNow(*p);
     if (first.ok() && !s.ok()) first = s;
   }
   return first;
 }
 
+std::vector<uint32_t> RegionProcessor::Owned() const {
+  std::vector<uint32_t> out;
+  for (const auto& p : Snapshot(-1)) out.push_back(p->index);
+  return out;
+}
+
 std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
   std::vector<PartitionStatus> out;
-  for (const auto& p : partitions_) {
+  for (const auto& p : Snapshot(-1)) {
     PartitionStatus s;
     s.partition = p->index;
     s.end_offset = log_->EndOffset(p->index).value;
@@ -167,7 +234,7 @@ std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
 
 uint64_t RegionProcessor::Lag() const {
   uint64_t lag = 0;
-  for (const auto& p : partitions_) {
+  for (const auto& p : Snapshot(-1)) {
     uint64_t end = log_->EndOffset(p->index).value;
     uint64_t done = p->processed.load(std::memory_order_acquire);
     lag += end > done ? end - done : 0;

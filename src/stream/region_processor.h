@@ -1,15 +1,34 @@
 #pragma once
-// Runs one region's partition processors on a small pool of worker threads;
-// each partition belongs to one worker (partition % threads), which reads
-// the log, feeds the partition's PartitionProcessor, writes the changes to
-// the live store, and checkpoints every checkpoint_interval_ms and at Stop().
+// Runs the partition processors of the partitions of one region's log that
+// this process owns, on a small pool of worker threads. Each owned partition
+// is served by one worker (partition % threads), which reads the log, feeds
+// the partition's PartitionProcessor, writes the changes to the live store,
+// and checkpoints every checkpoint_interval_ms, at Revoke() and at Stop().
 //
-// Start() restores each partition's last checkpoint, writes the restored
-// state to the live store (absolute values), and resumes reading the log at
-// the checkpoint's offset, so everything after it is replayed.
+// Ownership is dynamic: Assign(p) restores p's last checkpoint, writes the
+// restored state to the live store (absolute values), and resumes reading
+// the log at the checkpoint's offset, so everything after it is replayed;
+// Revoke(p) stops p, checkpoints it and drops its state. A consumer group
+// (log/kafka_group.h) drives them when several processes share a region;
+// Start() owns every partition (the all-in-one server).
+//
+// Handover: the next owner of p must Assign it only after the previous
+// owner's Revoke(p) returned (the group's cooperative protocol guarantees
+// this for members that did not lose their session), so it starts from the
+// final checkpoint. A late owner (zombie) is harmless to a live store that
+// refuses writes older than ones applied (PartitionWrite::next_offset); its
+// checkpoints carry correct state for their offsets, at worst older ones,
+// which only means more replay.
+//
+// Threads: workers own nothing but a position in the rotation. Each loop they
+// take a snapshot of the owned partitions of their rotation (under mu_) and
+// step each under the partition's run_mu; Revoke removes the partition from
+// the table first, then takes run_mu (waiting for the worker's current step)
+// and marks it revoked, so a worker holding an old snapshot skips it.
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,19 +65,43 @@ class RegionProcessor {
  public:
   RegionProcessor(Region region, log::Log* log, serve::LiveStore* store, CheckpointStore* checkpoints,
                   const RunnerOptions& options);
+  // Stop(). REQUIRES: no Assign or Revoke running or to come (close the
+  // consumer group that drives them first).
   ~RegionProcessor();
 
+  // Assigns every partition of the log. Fails at the first partition that
+  // cannot be assigned (the ones before it stay assigned).
   Status Start();
-  // Stops the threads and writes a final checkpoint per partition.
+  // Takes ownership of `partition`: restores its checkpoint, writes the
+  // restored state to the live store, opens a reader at the checkpoint's
+  // offset and starts processing (starting the workers on first use).
+  // No-op when already owned. Thread-safe; blocks while another Assign,
+  // Revoke or Stop runs. Errors: kInvalidArgument (no such partition),
+  // kFailedPrecondition (after Stop), kCorruption (checkpoint disagrees with
+  // the log), store and log errors; the partition is then not owned.
+  Status Assign(uint32_t partition);
+  // Gives up `partition`: waits for its worker's current step, writes a final
+  // checkpoint, drops its state and reader. No-op when not owned. The
+  // partition is dropped even when the checkpoint fails (the error is
+  // returned; the next owner replays from the previous checkpoint).
+  // Thread-safe (e.g. from a rebalance callback).
+  Status Revoke(uint32_t partition);
+  // Stops the threads and writes a final checkpoint per owned partition;
+  // the partitions stay listed in GetStatus(). Idempotent.
   Status Stop();
+  // The owned partitions, in order.
+  std::vector<uint32_t> Owned() const;
+  // One entry per owned partition, in partition order.
   std::vector<PartitionStatus> GetStatus() const;
-  // Acknowledged records not yet reflected in the live store.
+  // Acknowledged records of the owned partitions not yet reflected in the live store.
   uint64_t Lag() const;
   Region region() const { return region_; }
 
  private:
   struct Partition;
-  void RunWorker(std::vector<Partition*> owned);
+  // The owned partitions served by `worker`, or all of them for -1.
+  std::vector<std::shared_ptr<Partition>> Snapshot(int worker) const;
+  void RunWorker(int worker);
   // Reads and processes one batch; returns whether there were records.
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   Status CheckpointNow(Partition& p);
@@ -68,8 +111,15 @@ class RegionProcessor {
   serve::LiveStore* store_;
   CheckpointStore* checkpoints_;
   RunnerOptions options_;
-  std::vector<std::unique_ptr<Partition>> partitions_;
+  int threads_;
+
+  std::mutex ownership_mu_;  // serializes Assign, Revoke, Stop; guards the two below
+  bool stopped_ = false;
   std::vector<std::thread> workers_;
+
+  mutable std::mutex mu_;  // guards partitions_ (the table, not the partitions)
+  // Indexed by partition; null when not owned.
+  std::vector<std::shared_ptr<Partition>> partitions_;
   std::atomic<bool> stop_{false};
 };
 

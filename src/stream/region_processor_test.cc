@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -232,6 +233,141 @@ TEST_F(RegionProcessorTest, ReplayFromOlderCheckpointConverges) {
     ASSERT_TRUE(d->Stop().ok());
   }
   EXPECT_EQ(Diff(Dump(*store_b), dump_b), "");
+}
+
+// Ownership errors and what GetStatus shows: only the owned partitions.
+// A live store that refuses writes (kUnavailable) while `down` is set.
+class FlakyStore final : public serve::LiveStore {
+ public:
+  explicit FlakyStore(serve::LiveStore* real) : real_(real) {}
+  std::atomic<bool> down{false};
+  std::atomic<int> refused{0};
+  Status Apply(const serve::PartitionWrite& w) override {
+    if (down) {
+      ++refused;
+      return Status::Unavailable("store down (test)");
+    }
+    return real_->Apply(w);
+  }
+  Result<std::optional<serve::StoryMetrics>> GetStory(StoryId s) override { return real_->GetStory(s); }
+  Result<std::vector<serve::SeriesPoint>> GetSeries(StoryId s, serve::WindowSize w, int64_t f, int64_t t) override {
+    return real_->GetSeries(s, w, f, t);
+  }
+  Result<std::vector<serve::StoryMetrics>> TopStories(AuthorId a, serve::TopBy b, size_t l) override {
+    return real_->TopStories(a, b, l);
+  }
+  Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
+    return real_->TopStoriesOverall(b, l);
+  }
+
+ private:
+  serve::LiveStore* real_;
+};
+
+// Restarting while the store is unreachable: the processor starts anyway,
+// republishes the restored state once the store is back, and converges.
+TEST_F(RegionProcessorTest, StartsWhileTheStoreIsDownAndRepublishesWhenItIsBack) {
+  Append(Generate(1, 20'000, 300'000));
+  {
+    auto store = serve::NewMemoryLiveStore();
+    auto p = StartProcessor(store.get());
+    WaitCaughtUp(*p);
+    ASSERT_TRUE(p->Stop().ok());  // final checkpoints: the restart restores, it does not replay
+  }
+  auto fresh = serve::NewMemoryLiveStore();
+  FlakyStore flaky(fresh.get());
+  flaky.down = true;
+  auto p = StartProcessor(&flaky);  // EXPECTs Start to succeed
+  ASSERT_GT(flaky.refused.load(), 0);
+  EXPECT_NE(Diff(Dump(*fresh), FromTruth(Truth())), "");  // nothing republished yet
+  flaky.down = false;
+  WaitCaughtUp(*p);
+  EXPECT_EQ(Diff(Dump(*fresh), FromTruth(Truth())), "");
+  ASSERT_TRUE(p->Stop().ok());
+}
+
+TEST_F(RegionProcessorTest, AssignRevokeOwnOnlyWhatTheyAreGiven) {
+  Append(Generate(5, 4'000, 0));
+  auto store = serve::NewMemoryLiveStore();
+  RegionProcessor a(Region::kUs, log_.get(), store.get(), checkpoints_.get(), options_);
+  EXPECT_TRUE(a.GetStatus().empty());
+  EXPECT_EQ(a.Lag(), 0u);
+  ASSERT_TRUE(a.Assign(2).ok());
+  ASSERT_TRUE(a.Assign(0).ok());
+  ASSERT_TRUE(a.Assign(2).ok());  // already owned: no-op
+  EXPECT_EQ(a.Assign(kPartitions).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(a.Owned(), (std::vector<uint32_t>{0, 2}));
+  WaitCaughtUp(a);
+  std::vector<uint32_t> listed;
+  for (const auto& s : a.GetStatus()) listed.push_back(s.partition);
+  EXPECT_EQ(listed, (std::vector<uint32_t>{0, 2}));
+
+  EXPECT_TRUE(a.Revoke(1).ok());  // not owned: no-op
+  ASSERT_TRUE(a.Revoke(2).ok());
+  EXPECT_EQ(a.Owned(), (std::vector<uint32_t>{0}));
+  // The revoke checkpointed everything partition 2 had processed.
+  auto c = checkpoints_->Load(Region::kUs, 2);
+  ASSERT_TRUE(c.ok() && c.value().has_value());
+  EXPECT_EQ(c.value()->next_offset, log_->EndOffset(2));
+  ASSERT_TRUE(a.Stop().ok());
+  EXPECT_EQ(a.Assign(1).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a.Owned(), (std::vector<uint32_t>{0}));
+}
+
+// Two processors (as two processes of one group) over one log, one
+// checkpoint directory and one live store: partitions move back and forth
+// while events keep arriving, and the store ends equal to the truth.
+TEST_F(RegionProcessorTest, PartitionsMovedMidStreamBetweenTwoProcessors) {
+  options_.threads = 2;
+  auto store = serve::NewMemoryLiveStore();
+  CheckpointStore checkpoints_b(FileSystem::Default(), CheckpointDir());
+  RegionProcessor a(Region::kUs, log_.get(), store.get(), checkpoints_.get(), options_);
+  RegionProcessor b(Region::kUs, log_.get(), store.get(), &checkpoints_b, options_);
+  RegionProcessor* owner[kPartitions];
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    owner[p] = p % 2 ? &b : &a;
+    ASSERT_TRUE(owner[p]->Assign(p).ok());
+  }
+
+  const std::vector<Event> events = Generate(6, 30'000, 0);  // 60 s of event time
+  int moves = 0;
+  for (size_t at = 0, chunk = 0; at < events.size(); at += 2'000, ++chunk) {
+    Append(std::vector<Event>(events.begin() + static_cast<ptrdiff_t>(at),
+                              events.begin() + static_cast<ptrdiff_t>(std::min(at + 2'000, events.size()))));
+    // Hand one partition over while the records just appended are (likely) in flight.
+    const uint32_t p = static_cast<uint32_t>(chunk % kPartitions);
+    RegionProcessor* to = owner[p] == &a ? &b : &a;
+    ASSERT_TRUE(owner[p]->Revoke(p).ok());
+    ASSERT_TRUE(to->Assign(p).ok());
+    owner[p] = to;
+    ++moves;
+  }
+  ASSERT_GE(moves, 15);
+
+  // Every partition owned by exactly one of them.
+  std::vector<uint32_t> all = a.Owned();
+  for (uint32_t p : b.Owned()) all.push_back(p);
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<uint32_t>{0, 1, 2, 3}));
+  for (uint32_t p = 0; p < kPartitions; ++p) {
+    auto owned = owner[p]->Owned();
+    EXPECT_TRUE(std::find(owned.begin(), owned.end(), p) != owned.end()) << "partition " << p;
+  }
+
+  WaitCaughtUp(a);
+  WaitCaughtUp(b);
+  const workload::Truth truth = Truth();
+  ASSERT_GT(truth.duplicates, 1'000u);
+  const StoreModel want = FromTruth(truth);
+  EXPECT_EQ(Diff(Dump(*store), want), "");
+  ASSERT_TRUE(a.Stop().ok());
+  ASSERT_TRUE(b.Stop().ok());
+
+  // The checkpoints the two left behind restore the same store from scratch.
+  auto fresh = serve::NewMemoryLiveStore();
+  auto c = StartProcessor(fresh.get());
+  EXPECT_EQ(Diff(Dump(*fresh), want), "");
+  ASSERT_TRUE(c->Stop().ok());
 }
 
 }  // namespace
