@@ -56,6 +56,40 @@ inline std::string Lower(std::string s) {
   return s;
 }
 
+// Reads one response from *buf, calling fill() to append more bytes (false:
+// the connection ended): status line, headers, then Content-Length bytes.
+// Shared by the plain and the TLS test clients.
+template <typename Fill>
+RawResponse ReadHttpResponse(std::string* buf, Fill fill) {
+  RawResponse r;
+  size_t end;
+  while ((end = buf->find("\r\n\r\n")) == std::string::npos)
+    if (!fill()) return r;
+  std::string head = buf->substr(0, end);
+  buf->erase(0, end + 4);
+  size_t line_end = head.find("\r\n");
+  std::string status_line = head.substr(0, line_end);
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.1 ")) return r;
+  r.status = std::atoi(status_line.c_str() + 9);
+  while (line_end != std::string::npos) {
+    size_t next = head.find("\r\n", line_end + 2);
+    std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
+    line_end = next;
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    r.headers[Lower(line.substr(0, colon))] = value;
+  }
+  size_t length = static_cast<size_t>(std::atoll(r.Header("content-length").c_str()));
+  while (buf->size() < length)
+    if (!fill()) return r;
+  r.body = buf->substr(0, length);
+  buf->erase(0, length);
+  r.complete = true;
+  return r;
+}
+
 // A blocking client socket that sends raw bytes and reads raw responses.
 class RawConn {
  public:
@@ -93,33 +127,7 @@ class RawConn {
 
   // Reads one response: status line, headers, then Content-Length bytes.
   RawResponse ReadResponse() {
-    RawResponse r;
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!Fill()) return r;
-    std::string head = buf_.substr(0, end);
-    buf_.erase(0, end + 4);
-    size_t line_end = head.find("\r\n");
-    std::string status_line = head.substr(0, line_end);
-    if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.1 ")) return r;
-    r.status = std::atoi(status_line.c_str() + 9);
-    while (line_end != std::string::npos) {
-      size_t next = head.find("\r\n", line_end + 2);
-      std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
-      line_end = next;
-      size_t colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string value = line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(' '));
-      r.headers[Lower(line.substr(0, colon))] = value;
-    }
-    size_t length = static_cast<size_t>(std::atoll(r.Header("content-length").c_str()));
-    while (buf_.size() < length)
-      if (!Fill()) return r;
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    r.complete = true;
-    return r;
+    return ReadHttpResponse(&buf_, [this] { return Fill(); });
   }
 
   // True when the server closes the connection (EOF or reset) before the

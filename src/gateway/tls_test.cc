@@ -104,12 +104,7 @@ void WriteFile(const std::string& path, const std::string& contents) {
 
 // ---- raw clients ----
 
-struct RawResponse {
-  bool complete = false;
-  int status = 0;
-  std::string head;  // status line and headers
-  std::string body;
-};
+using api_testing::RawResponse;
 
 // A blocking TCP connection to 127.0.0.1:port with bounded send and receive.
 using RawSocket = api_testing::RawConn;
@@ -150,23 +145,7 @@ class TlsConn {
 
   // One response: status line, headers, then Content-Length bytes.
   RawResponse ReadResponse() {
-    RawResponse r;
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!Fill()) return r;
-    r.head = buf_.substr(0, end);
-    buf_.erase(0, end + 4);
-    if (!r.head.starts_with("HTTP/1.1 ") || r.head.size() < 12) return r;
-    r.status = std::atoi(r.head.c_str() + 9);
-    size_t length = 0;
-    if (size_t at = Lower(r.head).find("\r\ncontent-length:"); at != std::string::npos)
-      length = static_cast<size_t>(std::atoll(r.head.c_str() + at + 17));
-    while (buf_.size() < length)
-      if (!Fill()) return r;
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    r.complete = true;
-    return r;
+    return api_testing::ReadHttpResponse(&buf_, [this] { return Fill(); });
   }
 
   // True when the server ends the connection (close_notify, EOF, reset)
@@ -181,10 +160,6 @@ class TlsConn {
   }
 
  private:
-  static std::string Lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  }
   bool Fill() {
     char tmp[16384];
     int n = SSL_read(ssl_, tmp, sizeof tmp);
@@ -326,7 +301,7 @@ TEST_F(TlsTest, KeepAliveServesManyRequestsOnOneConnection) {
   ASSERT_TRUE(c.Send(Get("/hello", "Connection: close\r\n")));
   RawResponse last = c.ReadResponse();
   EXPECT_EQ(last.status, 200);
-  EXPECT_NE(last.head.find("Connection: close"), std::string::npos) << last.head;
+  EXPECT_EQ(last.Header("connection"), "close");
   EXPECT_TRUE(c.WaitClosed());
 }
 
