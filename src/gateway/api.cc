@@ -186,13 +186,26 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
   const bool operator_only = caller && !HasAny(caller, {Role::kAnalyst, Role::kAdmin});
   const bool get = req.method == "GET";
 
+  // Endpoints of a role this process does not have (a split deployment).
+  auto not_served = [&](std::string_view what, std::string_view where) {
+    return reply(JsonError(404, "not_served_here",
+                           std::string(what) + " is not served by this process; " + std::string(where)));
+  };
+  const bool ingests = std::any_of(deps_.logs.begin(), deps_.logs.end(), [](log::Log* l) { return l != nullptr; });
+  const bool reads = deps_.store != nullptr;
+  constexpr std::string_view kReadsAt = "read from `watershed query` or `watershed serve`";
+
   if (path == "/v1/events") {
+    if (!ingests) return not_served(path, "send events to `watershed gateway` or `watershed serve`");
     if (req.method != "POST") return reply(method_not_allowed("POST"));
     if (caller && !HasAny(caller, {Role::kViewer, Role::kCreator, Role::kAdmin}))
       return forbidden("role_required", "sending events needs the viewer, creator or admin role");
     return PostEvents(std::move(req), caller, std::move(reply));
   }
   std::optional<uint64_t> id;
+  const bool is_read = path.starts_with("/v1/stories/") || path.starts_with("/v1/creators/") || path == "/v1/top";
+  if (is_read && !reads) return not_served(path, kReadsAt);
+  if (path == "/v1/status" && !deps_.status) return not_served(path, std::string(kReadsAt) + " or a processor");
   if ((id = IdBetween(path, "/v1/stories/", "/metrics"))) {
     if (!get) return reply(method_not_allowed("GET"));
     if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
@@ -417,7 +430,13 @@ HttpResponse Api::OverallTop(std::string_view query) {
 }
 
 HttpResponse Api::StatusReport() {
-  std::vector<PartitionReport> parts = deps_.status ? deps_.status() : std::vector<PartitionReport>{};
+  auto report = deps_.status();
+  if (!report.ok()) {
+    HttpResponse r = JsonError(503, "status_unavailable", "progress cannot be read now: " + report.status().message());
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  const std::vector<PartitionReport>& parts = report.value();
   uint64_t lag = 0;
   std::string body = "{\"partitions\":[";
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -426,13 +445,21 @@ HttpResponse Api::StatusReport() {
     if (i) body += ',';
     body += "{\"region\":\"" + std::string(RegionName(p.region)) + "\",\"partition\":" + std::to_string(p.partition) +
             ",\"log_end_offset\":" + std::to_string(p.end_offset) +
-            ",\"processed_offset\":" + std::to_string(p.processed_offset) +
-            ",\"checkpoint_offset\":" + std::to_string(p.checkpoint_offset) +
-            ",\"checkpoint_id\":" + std::to_string(p.checkpoint_id) + ",\"watermark\":" +
-            (p.watermark == INT64_MIN ? std::string("null") : std::to_string(p.watermark)) +
-            ",\"records\":" + std::to_string(p.records) + ",\"duplicates\":" + std::to_string(p.duplicates) +
-            ",\"late_events_5s\":" + std::to_string(p.late_5s) + ",\"late_events_1m\":" + std::to_string(p.late_1m) +
-            ",\"dedup_entries\":" + std::to_string(p.dedup_entries) + ",\"error\":";
+            ",\"processed_offset\":" + std::to_string(p.processed_offset);
+    auto detail = [&](std::string_view name, uint64_t value) {
+      body += ",\"";
+      body += name;
+      body += "\":" + (p.detailed ? std::to_string(value) : std::string("null"));
+    };
+    detail("checkpoint_offset", p.checkpoint_offset);
+    detail("checkpoint_id", p.checkpoint_id);
+    body += ",\"watermark\":" + (p.watermark == INT64_MIN || !p.detailed ? std::string("null") : std::to_string(p.watermark));
+    detail("records", p.records);
+    detail("duplicates", p.duplicates);
+    detail("late_events_5s", p.late_5s);
+    detail("late_events_1m", p.late_1m);
+    detail("dedup_entries", p.dedup_entries);
+    body += ",\"error\":";
     if (p.error.empty()) {
       body += "null}";
     } else {

@@ -32,6 +32,10 @@ struct PartitionReport {
   int64_t watermark = INT64_MIN;
   uint64_t records = 0, duplicates = 0, late_5s = 0, late_1m = 0, dedup_entries = 0;
   std::string error;
+  // False where the processor runs in another process (`watershed query`):
+  // only end_offset and processed_offset (the live store's progress) are
+  // known, the other fields are reported as null.
+  bool detailed = true;
 };
 
 struct ApiOptions {
@@ -43,10 +47,13 @@ struct ApiOptions {
   int64_t max_in_flight = 10'000;  // all /v1/ requests in progress; 0 = no cap
 };
 
+// What this process serves: a split deployment leaves some out (all logs
+// null: no ingest; store null: no reads; status null: no /v1/status), and
+// those endpoints answer 404 not_served_here.
 struct ApiDeps {
   std::array<log::Log*, kRegionCount> logs{};  // nullptr: region not served here
   serve::LiveStore* store = nullptr;
-  std::function<std::vector<PartitionReport>()> status;
+  std::function<Result<std::vector<PartitionReport>>()> status;
   std::function<bool()> ready;  // recovery done, accepting traffic
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();

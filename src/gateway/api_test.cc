@@ -527,5 +527,65 @@ TEST_F(ApiSlowClientTest, NothingAcceptedIsLostAcrossBadInputs) {
   EXPECT_EQ(status.Int("/lag"), 40);
 }
 
+// A split deployment: each process serves its role's endpoints and answers
+// the others' with 404 not_served_here (never an empty success: a /v1/status
+// with lag 0 from a process that processes nothing would mislead a waiter).
+class IngestOnlyApiTest : public ApiTest {
+  void Configure(ApiDeps* deps, ApiOptions*) override {
+    deps->store = nullptr;
+    deps->status = nullptr;
+  }
+};
+
+TEST_F(IngestOnlyApiTest, ReadsAndStatusAreNotServedHere) {
+  EXPECT_EQ(Post(EncodeEventBatchJson(Events(0, 3))).status, 200);
+  for (const char* target : {"/v1/stories/100/metrics", "/v1/stories/100/series?window=5s", "/v1/creators/7/top",
+                             "/v1/top", "/v1/status"})
+    ExpectError(Get(target), 404, "not_served_here");
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/metrics").status, 200);
+}
+
+class ReadOnlyApiTest : public ApiTest {
+  void Configure(ApiDeps* deps, ApiOptions*) override {
+    deps->logs = {};
+    deps->status = [] {
+      PartitionReport p;  // what `watershed query` knows of a remote processor
+      p.region = Region::kEu;
+      p.end_offset = 10;
+      p.processed_offset = 4;
+      p.detailed = false;
+      return std::vector<PartitionReport>{p};
+    };
+  }
+};
+
+TEST_F(ReadOnlyApiTest, IngestIsNotServedAndStatusHasOnlyWhatTheStoreKnows) {
+  ExpectError(Post(EncodeEventBatchJson(Events(0, 3))), 404, "not_served_here");
+  ExpectError(Get("/v1/stories/100/metrics"), 404, "story_not_found");  // served: the story is unknown
+  RawResponse r = Get("/v1/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  EXPECT_EQ(j.Int("/lag"), 6);
+  EXPECT_EQ(j.Int("/partitions/0/log_end_offset"), 10);
+  EXPECT_EQ(j.Int("/partitions/0/processed_offset"), 4);
+  for (const char* field : {"checkpoint_offset", "checkpoint_id", "watermark", "records", "duplicates",
+                            "late_events_5s", "late_events_1m", "dedup_entries"})
+    EXPECT_TRUE(j.IsNull(std::string("/partitions/0/") + field)) << field << " in " << r.body;
+}
+
+class StatusFailsApiTest : public ApiTest {
+  void Configure(ApiDeps* deps, ApiOptions*) override {
+    deps->status = []() -> Result<std::vector<PartitionReport>> { return Status::Unavailable("redis down"); };
+  }
+};
+
+TEST_F(StatusFailsApiTest, UnreadableProgressIs503NotLagZero) {
+  RawResponse r = Get("/v1/status");
+  ExpectError(r, 503, "status_unavailable");
+  EXPECT_EQ(r.Header("retry-after"), "1");
+  EXPECT_NE(r.body.find("redis down"), std::string::npos) << r.body;
+}
+
 }  // namespace
 }  // namespace watershed::gateway

@@ -5,8 +5,8 @@
 // A story's answer is the sum over regions; unique viewers add up exactly
 // because a viewer has one home region.
 //
-// Implementations: MemoryLiveStore (below, the embedded default) and Redis
-// (a later issue). All methods are thread-safe.
+// Implementations: MemoryLiveStore (below, the embedded default) and
+// RedisLiveStore (redis_live_store.h). All methods are thread-safe.
 
 #include <array>
 #include <cstdint>
@@ -83,6 +83,17 @@ struct SeriesPoint {
   bool final = false;
 };
 
+// How far a partition's writes reached: the highest next_offset the store
+// applied for (region, partition). A process that reads the store but runs
+// no processor (`watershed query`) computes lag from it: the log's end
+// offset minus next_offset acknowledged events are not visible yet.
+struct PartitionProgress {
+  Region region = Region::kUs;
+  uint32_t partition = 0;
+  uint64_t next_offset = 0;
+  bool operator==(const PartitionProgress&) const = default;
+};
+
 enum class TopBy { kViews, kUniqueViewers, kWatchTime, kShares, kReplies };
 std::optional<TopBy> ParseTopBy(std::string_view s);
 uint64_t TopValue(const Aggregates& a, TopBy by);
@@ -90,6 +101,8 @@ uint64_t TopValue(const Aggregates& a, TopBy by);
 class LiveStore {
  public:
   virtual ~LiveStore() = default;
+  // Also raises the partition's progress to write.next_offset (never lowers
+  // it), once the write's values are stored, even when it changes nothing.
   virtual Status Apply(const PartitionWrite& write) = 0;
   virtual Result<std::optional<StoryMetrics>> GetStory(StoryId story) = 0;
   // Points with from <= start < to, ascending by start.
@@ -98,6 +111,8 @@ class LiveStore {
   virtual Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) = 0;
   // Best stories over all authors (the demo's leaderboard).
   virtual Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) = 0;
+  // Every partition written so far, ordered by region then partition.
+  virtual Result<std::vector<PartitionProgress>> GetProgress() = 0;
 };
 
 std::unique_ptr<LiveStore> NewMemoryLiveStore();

@@ -126,6 +126,9 @@ class MemoryLiveStore final : public LiveStore {
           series.erase(it);
       }
     }
+    std::lock_guard lock(progress_mu_);
+    uint64_t& reached = progress_[{r, w.partition}];
+    reached = std::max(reached, w.next_offset);
     return Status::Ok();
   }
 
@@ -186,6 +189,14 @@ class MemoryLiveStore final : public LiveStore {
     return Best(std::move(out), by, limit);
   }
 
+  Result<std::vector<PartitionProgress>> GetProgress() override {
+    std::lock_guard lock(progress_mu_);
+    std::vector<PartitionProgress> out;
+    for (const auto& [key, next_offset] : progress_)
+      out.push_back(PartitionProgress{static_cast<Region>(key.first), key.second, next_offset});
+    return out;
+  }
+
  private:
   struct Shard {
     std::shared_mutex mu;
@@ -222,6 +233,8 @@ class MemoryLiveStore final : public LiveStore {
   std::array<Shard, kShards> shards_;
   std::mutex authors_mu_;  // taken inside a shard lock, never the other way round
   std::unordered_map<uint64_t, std::unordered_set<uint64_t>> by_author_;
+  std::mutex progress_mu_;
+  std::map<std::pair<int, uint32_t>, uint64_t> progress_;  // (region, partition) -> next_offset
 };
 
 }  // namespace

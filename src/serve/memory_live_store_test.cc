@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "serve/live_store.h"
+#include "serve/testing/live_store_conformance.h"
 
 namespace watershed::serve {
 namespace {
@@ -257,6 +258,10 @@ TEST_F(MemoryLiveStoreTest, TopStoriesOverallSpansAuthors) {
   top = store_->TopStoriesOverall(TopBy::kUniqueViewers, 100);
   ASSERT_TRUE(top.ok());
   EXPECT_EQ(Ids(*top), (std::vector<uint64_t>{10, 30, 20, 40}));
+}
+
+TEST_F(MemoryLiveStoreTest, ProgressIsTheHighestNextOffsetPerPartition) {
+  testing::CheckProgress(*store_);
 }
 
 TEST(LiveStoreNamesTest, ParseAndName) {

@@ -289,6 +289,7 @@ std::string RedisLiveStore::WindowKeyName(StoryId story, WindowSize size) const 
 std::string RedisLiveStore::AuthorTopKey(AuthorId author, TopBy by) const {
   return options_.prefix + ":a:{" + std::to_string(author.value) + "}:top:" + std::string(MetricName(by));
 }
+std::string RedisLiveStore::ProgressKey() const { return options_.prefix + ":progress"; }
 std::string RedisLiveStore::OverallTopKey(TopBy by) const {
   return options_.prefix + ":top:" + std::string(MetricName(by));
 }
@@ -302,7 +303,6 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
   for (const auto& u : w.stories) by_story[u.story.value].story = &u;
   for (const auto& u : w.windows) by_story[u.key.story.value].windows.push_back(&u);
   for (const auto& k : w.dropped_windows) by_story[k.story.value].drops.push_back(&k);
-  if (by_story.empty()) return Status::Ok();
 
   uint64_t commands = 0, round_trips = 0;
   std::string sha;
@@ -310,7 +310,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     std::lock_guard lock(mu_);
     sha = sha_;
   }
-  if (sha.empty()) {
+  if (sha.empty() && !by_story.empty()) {
     const std::string route = StoryKey(StoryId(by_story.begin()->first));
     ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{route, {"SCRIPT", "LOAD", std::string(kApplyScript)}}}));
     RETURN_IF_ERROR(CheckReplies(replies, 1));
@@ -351,9 +351,12 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     scripts.push_back(std::move(c));
     script_story.push_back(story);
   }
-  ASSIGN_OR_RETURN(auto replies, RunWrites(scripts));
-  commands += scripts.size();
-  ++round_trips;
+  std::vector<RedisReply> replies;
+  if (!scripts.empty()) {
+    ASSIGN_OR_RETURN(replies, RunWrites(scripts));
+    commands += scripts.size();
+    ++round_trips;
+  }
   if (replies.size() != scripts.size()) return Corrupt("reply count mismatch");
 
   // A node that does not know the script (restarted, flushed, or another
@@ -394,20 +397,20 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
       }
     }
   }
-  if (!zadds.empty()) {
-    std::vector<RedisCommand> cmds;
-    for (auto& [key, pairs] : zadds) {
-      RedisCommand c;
-      c.key = key;
-      c.args = {"ZADD", key, "GT"};
-      c.args.insert(c.args.end(), pairs.begin(), pairs.end());
-      cmds.push_back(std::move(c));
-    }
-    ASSIGN_OR_RETURN(auto zreplies, RunWrites(cmds));
-    commands += cmds.size();
-    ++round_trips;
-    RETURN_IF_ERROR(CheckReplies(zreplies, cmds.size()));
+  zadds[ProgressKey()] = {std::to_string(w.next_offset),
+                           std::to_string(static_cast<int>(w.region)) + ":" + std::to_string(w.partition)};
+  std::vector<RedisCommand> cmds;
+  for (auto& [key, pairs] : zadds) {
+    RedisCommand c;
+    c.key = key;
+    c.args = {"ZADD", key, "GT"};
+    c.args.insert(c.args.end(), pairs.begin(), pairs.end());
+    cmds.push_back(std::move(c));
   }
+  ASSIGN_OR_RETURN(auto zreplies, RunWrites(cmds));
+  commands += cmds.size();
+  ++round_trips;
+  RETURN_IF_ERROR(CheckReplies(zreplies, cmds.size()));
   applies_.fetch_add(1);
   commands_.fetch_add(commands);
   round_trips_.fetch_add(round_trips);
@@ -460,6 +463,33 @@ Result<std::vector<StoryMetrics>> RedisLiveStore::TopStories(AuthorId author, To
 
 Result<std::vector<StoryMetrics>> RedisLiveStore::TopStoriesOverall(TopBy by, size_t limit) {
   return Top(OverallTopKey(by), std::nullopt, by, limit);
+}
+
+Result<std::vector<PartitionProgress>> RedisLiveStore::GetProgress() {
+  const std::string key = ProgressKey();
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"ZRANGE", key, "0", "-1", "WITHSCORES"}}}));
+  RETURN_IF_ERROR(CheckReplies(replies, 1));
+  const auto& elems = replies[0].elements;
+  if (replies[0].type != RedisReply::Type::kArray || elems.size() % 2 != 0)
+    return Corrupt("ZRANGE did not return member/score pairs");
+  std::vector<PartitionProgress> out;
+  for (size_t i = 0; i < elems.size(); i += 2) {
+    const auto parts = Split(elems[i].str, ':');
+    PartitionProgress p;
+    int region = 0;
+    double score = 0;  // Redis answers scores as doubles ("12" or "1.2e+16")
+    if (parts.size() != 2 || !ParseNumber(parts[0], &region) || region < 0 || region >= kRegionCount ||
+        !ParseNumber(parts[1], &p.partition) || !ParseNumber(std::string_view(elems[i + 1].str), &score) ||
+        score < 0 || score > 9007199254740992.0)
+      return Corrupt("bad progress entry " + elems[i].str + " = " + elems[i + 1].str);
+    p.region = static_cast<Region>(region);
+    p.next_offset = static_cast<uint64_t>(score);
+    out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const PartitionProgress& a, const PartitionProgress& b) {
+    return std::pair(a.region, a.partition) < std::pair(b.region, b.partition);
+  });
+  return out;
 }
 
 Result<std::vector<StoryMetrics>> RedisLiveStore::Top(const std::string& key, std::optional<AuthorId> author,

@@ -20,6 +20,9 @@
 //   P:a:{A}:top:<metric>  sorted set, member = story id, score = the story's
 //   P:top:<metric>        summed metric (metric = views, unique_viewers,
 //                         watch_time_ms, shares, replies).
+//   P:progress     sorted set, member "<region>:<partition>" (region 0..2),
+//                  score = the highest next_offset applied (ZADD GT, exact
+//                  below 2^53); what `watershed query` computes lag from.
 // Numbers are decimal strings; the script never does arithmetic on them (Lua
 // numbers are doubles), sums are computed here.
 //
@@ -33,7 +36,9 @@
 // restore or a zombie owner (lower next_offset) cannot overwrite them, and
 // re-applying the same write rewrites the same absolute values (idempotent).
 // The script returns the story hash; a second pipelined round then raises
-// the top lists with ZADD GT to the new sums. Counts only grow, so GT makes
+// the top lists with ZADD GT to the new sums and the partition's progress
+// (after the story values are stored, so progress never runs ahead of what a
+// reader sees; top lists may trail it by one round). Counts only grow, so GT makes
 // concurrent and zombie updates converge; a score is never below the story's
 // current value, which is what reads rely on.
 //
@@ -104,6 +109,7 @@ class RedisLiveStore final : public LiveStore {
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override;
   Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override;
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override;
+  Result<std::vector<PartitionProgress>> GetProgress() override;
 
   RedisLiveStoreStats stats() const;
 
@@ -112,6 +118,7 @@ class RedisLiveStore final : public LiveStore {
   std::string WindowKeyName(StoryId story, WindowSize size) const;
   std::string AuthorTopKey(AuthorId author, TopBy by) const;
   std::string OverallTopKey(TopBy by) const;
+  std::string ProgressKey() const;
 
  private:
   class Lease;

@@ -164,6 +164,8 @@ TEST_F(RedisLiveStoreTest, LowerOffsetIsIgnoredEqualIsIdempotentHigherApplies) {
   EXPECT_TRUE(Series(1).empty());
 }
 
+TEST_F(RedisLiveStoreTest, ProgressIsTheHighestNextOffsetPerPartition) { testing::CheckProgress(*store_); }
+
 TEST_F(RedisLiveStoreTest, OffsetsAboveTwoToThe53AreComparedExactly) {
   const uint64_t big = (uint64_t{1} << 60) + 1;
   Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(2), big));
@@ -308,7 +310,7 @@ TEST_F(RedisLiveStoreTest, KeysOfAStoryShareItsHashTagAndThePrefixIsUsed) {
 }
 
 TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
-  // One story with two windows and one author: 1 script + 5 author lists + 5 overall lists.
+  // One story with two windows and one author: 1 script + 5 author lists + 5 overall lists + progress.
   PartitionWrite w = StoryWrite(Region::kUs, 1, 1, 9, Agg(3), 1);
   w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k5s, 0}, Agg(3), false});
   w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k1m, 0}, Agg(3), false});
@@ -316,7 +318,7 @@ TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
   auto before = store_->stats();
   Apply(w);
   auto after = store_->stats();
-  EXPECT_EQ(after.commands - before.commands, 11u);
+  EXPECT_EQ(after.commands - before.commands, 12u);
   EXPECT_EQ(after.round_trips - before.round_trips, 2u);
 
   // A batch: 50 stories of 5 authors, each with a 5 s window.
@@ -329,8 +331,18 @@ TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
   before = store_->stats();
   Apply(batch);
   after = store_->stats();
-  EXPECT_EQ(after.commands - before.commands, 50u + 5u + 5u * 5u);
+  EXPECT_EQ(after.commands - before.commands, 50u + 5u + 5u * 5u + 1u);
   EXPECT_EQ(after.round_trips - before.round_trips, 2u);
+
+  // Records that changed nothing (all duplicates) still move the progress: one command.
+  PartitionWrite empty;
+  empty.next_offset = 3;
+  before = store_->stats();
+  Apply(empty);
+  after = store_->stats();
+  EXPECT_EQ(after.commands - before.commands, 1u);
+  EXPECT_EQ(after.round_trips - before.round_trips, 1u);
+  EXPECT_EQ(Raw({"ZSCORE", "ws:progress", "0:0"}).str, "3");
 }
 
 TEST_F(RedisLiveStoreTest, ConcurrentWritersAndReadersAgreeWithTheMemoryStore) {

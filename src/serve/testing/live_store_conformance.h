@@ -74,6 +74,14 @@ inline std::string Describe(const Result<std::vector<StoryMetrics>>& r) {
   for (const auto& m : r.value()) s += "[" + Describe(m) + "]";
   return s;
 }
+inline std::string Describe(const Result<std::vector<PartitionProgress>>& r) {
+  if (!r.ok()) return "error " + r.status().ToString();
+  std::string s;
+  for (const auto& p : r.value())
+    s += "[" + std::string(RegionName(p.region)) + "/" + std::to_string(p.partition) + " " +
+         std::to_string(p.next_offset) + "]";
+  return s;
+}
 inline std::string Describe(const Result<std::vector<SeriesPoint>>& r) {
   if (!r.ok()) return "error " + r.status().ToString();
   std::string s;
@@ -159,6 +167,7 @@ inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count) {
     w.region = static_cast<Region>(r);
     offset[r] += 1 + pick(3);
     w.next_offset = offset[r];
+    w.partition = static_cast<uint32_t>(pick(3));
     w.as_of_ms = static_cast<int64_t>(pick(10'000));
     const uint64_t n_stories = pick(4);
     for (uint64_t k = 0; k < n_stories; ++k)
@@ -226,6 +235,7 @@ class LiveStoreComparer {
             << "overall top by " << static_cast<int>(by) << " limit " << limit;
       }
     }
+    EXPECT_EQ(Describe(expected_.GetProgress()), Describe(actual_.GetProgress())) << "progress";
   }
 
   void ApplyAndCompare(const std::vector<PartitionWrite>& writes) {
@@ -243,5 +253,33 @@ class LiveStoreComparer {
   std::set<uint64_t> stories_;
   std::set<uint64_t> authors_;
 };
+
+// Progress: per (region, partition), the highest next_offset applied, never
+// lowered by an older write, raised by a write that changes nothing, listed
+// by region then partition.
+inline void CheckProgress(LiveStore& store) {
+  auto progress = [&] { return Describe(store.GetProgress()); };
+  EXPECT_EQ(progress(), "");
+  PartitionWrite w = StoryWrite(Region::kEu, 1, 5, 1, Agg(1), 40);
+  w.partition = 3;
+  ASSERT_TRUE(store.Apply(w).ok());
+  PartitionWrite older = w;
+  older.next_offset = 7;  // a replay after a restore, or a zombie
+  ASSERT_TRUE(store.Apply(older).ok());
+  PartitionWrite nothing;  // only duplicates in the batch
+  nothing.region = Region::kUs;
+  nothing.partition = 1;
+  nothing.next_offset = 12;
+  ASSERT_TRUE(store.Apply(nothing).ok());
+  nothing.partition = 0;
+  nothing.next_offset = 1;
+  ASSERT_TRUE(store.Apply(nothing).ok());
+  EXPECT_EQ(progress(), "[us/0 1][us/1 12][eu/3 40]");
+  nothing.region = Region::kEu;
+  nothing.partition = 3;
+  nothing.next_offset = (uint64_t{1} << 53) - 1;  // the largest exact Redis score
+  ASSERT_TRUE(store.Apply(nothing).ok());
+  EXPECT_EQ(progress(), "[us/0 1][us/1 12][eu/3 9007199254740991]");
+}
 
 }  // namespace watershed::serve::testing
