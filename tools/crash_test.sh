@@ -25,7 +25,7 @@ crash_point="${5:-}"
 work="$(mktemp -d /tmp/watershed-crash.XXXXXX)"
 server=""
 load=""
-helpers=""  # pids of the servers started for the test (Redis, Kafka mock)
+source "$(dirname "$0")/test_servers.sh"
 cleanup() {
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true
   [ -n "$helpers" ] && kill -9 $helpers 2>/dev/null || true
@@ -34,95 +34,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free loopback port that stays the same across restarts.
-port=""
-for _ in $(seq 50); do
-  # The server takes the port, helper servers (Redis) the next seven, and a
-  # Redis Cluster node's bus its port + 10000: all below the ephemeral range (32768+).
-  candidate=$((15000 + RANDOM % 7000))
-  if ! ss -ltn "( sport >= :$candidate and sport <= :$((candidate + 7)) ) or \
-                ( sport >= :$((candidate + 10000)) and sport <= :$((candidate + 10007)) )" | grep -q LISTEN; then
-    port=$candidate; break
-  fi
-done
-[ -n "$port" ] || { echo "crash_test: no free port"; exit 1; }
-
+# The server takes $port, Redis the next ports (test_servers.sh); the same
+# ports across restarts.
+pick_port
 store_flags=()
-# With LOG=kafka-mock the log is Kafka: librdkafka's mock cluster in a
-# process of its own (`watershed kafka-mock`), which outlives the kills.
 if [ "${LOG:-embedded}" = kafka-mock ]; then
-  "$bin" kafka-mock --partitions 8 >"$work/kafka.out" 2>"$work/kafka.log" &
-  helpers="$helpers $!"
-  for _ in $(seq 50); do [ -s "$work/kafka.out" ] && break; sleep 0.1; done
-  [ -s "$work/kafka.out" ] || { echo "crash_test: kafka-mock did not start"; cat "$work/kafka.log"; exit 1; }
-  store_flags+=(--log "kafka://$(head -1 "$work/kafka.out")")
+  start_kafka_mock 8
+  store_flags+=(--log "$kafka_spec")
 fi
 if [ "${LIVE_STORE:-memory}" = redis ]; then
-  redis_port=$((port + 1))
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-    >"$work/redis.log" 2>&1 &
-  helpers="$helpers $!"
-  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  redis-cli -p "$redis_port" ping >/dev/null || { echo "crash_test: redis-server did not start"; exit 1; }
-  store_flags+=(--live-store "redis://127.0.0.1:$redis_port")
+  start_redis $((port + 1))
+  store_flags+=(--live-store "$redis_spec")
 elif [ "${LIVE_STORE:-memory}" = redis-cluster ]; then
-  # Three masters with a replica each, on ports port+1..port+6.
-  declare -A node_pid
-  start_redis_node() {  # PORT: (re)starts a node; its nodes.conf makes a restarted one rejoin
-    mkdir -p "$work/redis-$1"
-    redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis-$1" \
-      --cluster-enabled yes --cluster-config-file "$work/redis-$1/nodes.conf" --cluster-node-timeout 2000 \
-      --cluster-replica-validity-factor 0 --repl-ping-replica-period 1 --repl-diskless-sync-delay 0 \
-      >>"$work/redis-$1.log" 2>&1 &
-    node_pid[$1]=$!
-    helpers="$helpers $!"
-  }
-  nodes=()
-  for i in 1 2 3 4 5 6; do
-    start_redis_node $((port + i))
-    nodes+=("127.0.0.1:$((port + i))")
-  done
-  for n in "${nodes[@]}"; do
-    for _ in $(seq 50); do redis-cli -p "${n##*:}" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$work/cluster-create.log" 2>&1 ||
-    { echo "crash_test: cluster create failed"; cat "$work/cluster-create.log"; exit 1; }
-  for _ in $(seq 100); do
-    redis-cli -p $((port + 1)) cluster info 2>/dev/null | grep -q cluster_state:ok && break; sleep 0.1
-  done
-  store_flags+=(--live-store "redis-cluster://${nodes[0]},${nodes[1]},${nodes[2]}")
+  start_redis_cluster "$port"
+  store_flags+=(--live-store "$redis_spec")
   # REDIS_FAILOVER=1: writes wait for a replica (WAIT 1), and during the run
   # a Redis master is killed (its replica takes over), then restarted (it
   # rejoins as the new master's replica).
   [ "${REDIS_FAILOVER:-0}" = 1 ] && store_flags+=(--live-store-wait-replicas 1)
 fi
-
-# Kills a Redis Cluster master with -9, waits for its replica's promotion,
-# restarts the killed node. Only with LIVE_STORE=redis-cluster REDIS_FAILOVER=1.
-fail_over_redis_master() {
-  local victim=""
-  for i in 1 2 3 4 5 6; do
-    if redis-cli -p $((port + i)) role 2>/dev/null | head -1 | grep -q master; then victim=$((port + i)); break; fi
-  done
-  [ -n "$victim" ] || { echo "crash_test: no Redis master found"; exit 1; }
-  local replica
-  replica=$(redis-cli -p "$victim" info replication | sed -n 's/^slave0:.*port=\([0-9]*\).*/\1/p')
-  [ -n "$replica" ] || { echo "crash_test: Redis master :$victim has no replica"; exit 1; }
-  kill -9 "${node_pid[$victim]}"
-  echo "crash_test: kill -9 of Redis master :$victim at $(date +%T.%N | cut -c1-12)"
-  for _ in $(seq 300); do
-    redis-cli -p "$replica" role 2>/dev/null | head -1 | grep -q master && break; sleep 0.1
-  done
-  redis-cli -p "$replica" role | head -1 | grep -q master || { echo "crash_test: replica :$replica not promoted"; exit 1; }
-  echo "crash_test: replica :$replica promoted at $(date +%T.%N | cut -c1-12)"
-  start_redis_node "$victim"
-  # Until the old master has re-synced as a replica, writes to the promoted
-  # master's slots cannot reach a replica (WAIT 1) and are retried.
-  for _ in $(seq 300); do
-    redis-cli -p "$replica" info replication 2>/dev/null | grep -q "port=$victim,state=online" && break; sleep 0.1
-  done
-  echo "crash_test: Redis failover done, :$victim restarted as a replica"
-}
 
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
@@ -130,11 +60,7 @@ start_server() {
   WATERSHED_CRASH_POINT="$crash_point" "$bin" serve --data-dir "$work/data" --port "$port" --auth off --checkpoint-interval 700ms --max-future 1h "${store_flags[@]}" \
     >>"$work/server.log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do
-    if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "crash_test: server did not start"; cat "$work/server.log"; exit 1
+  wait_http "$port" /readyz "$work/server.log"
 }
 
 start_server
@@ -163,7 +89,7 @@ for k in $(seq "$kills"); do
   fi
   sleep 0.2
   start_server
-  if [ "$k" = 1 ] && [ "${REDIS_FAILOVER:-0}" = 1 ]; then fail_over_redis_master; fi
+  if [ "$k" = 1 ] && [ "${REDIS_FAILOVER:-0}" = 1 ]; then fail_over_redis_master "$port"; fi
 done
 
 if ! wait "$load"; then

@@ -94,7 +94,8 @@ int QueryCommand(const std::vector<std::string>& args) {
       "                                        windowed points of a story\n"
       "  top CREATOR [--by views] [--limit 10] a creator's top stories\n"
       "  top-all [--by views] [--limit 10]     top stories over all creators\n\n"
-      "Prints the API's JSON answer; exits 1 on an error answer.\n";
+      "Prints the API's JSON answer; exits 1 on an error answer.\n"
+      "(`watershed query serve` runs the query server of a split deployment.)\n";
   Flags f;
   std::string error;
   if (!Flags::Parse(args, With({"window", "from", "to", "by", "limit", "help!"}), &f, &error))

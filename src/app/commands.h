@@ -8,6 +8,10 @@
 namespace watershed::app {
 
 int ServeCommand(const std::vector<std::string>& args);
+// The processes of a split deployment (server.h).
+int GatewayCommand(const std::vector<std::string>& args);
+int ProcessorCommand(const std::vector<std::string>& args);
+int QueryServeCommand(const std::vector<std::string>& args);  // `watershed query serve`
 int LoadCommand(const std::vector<std::string>& args);
 int QueryCommand(const std::vector<std::string>& args);
 int StatusCommand(const std::vector<std::string>& args);

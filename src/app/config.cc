@@ -16,6 +16,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"regions", "us,eu,apac", "regions served by this process"},
       {"log", "embedded", "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...]"},
       {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
+      {"kafka-session-timeout", "10s", "processor: a member silent this long loses its partitions to the rest of its group"},
       {"live-store", "memory", "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
       {"live-store-wait-replicas", "0", "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},
@@ -26,6 +27,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"log-retention", "7d", "delete checkpointed log segments older than this"},
       {"log-retention-size", "0", "and beyond this size per partition (0 = no limit)"},
       {"checkpoint-interval", "10s", "processor checkpoint period"},
+      {"checkpoint-dir", "", "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
+                             "share it: one directory on shared storage"},
       {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
       {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
       {"out-of-order", "5s", "watermark = max event time minus this"},

@@ -58,6 +58,8 @@ constexpr const char* kHelp =
     "  --out-of-order-fraction F events seconds out of order (0.10)\n"
     "  --event-time-rate N       events per second of event time (--rate, or 100000)\n"
     "  --truth FILE              write the ground truth of the distinct events to FILE\n"
+    "  --partitions N            the server's partitions per region (read from /v1/status\n"
+    "                            unless given; give it when sending to `watershed gateway`)\n"
     "  --show-top SECONDS        print the top stories every SECONDS while running\n"
     "  --verify FILE             wait for lag 0, compare every story and window with FILE;\n"
     "                            exit 1 on any mismatch\n"
@@ -92,11 +94,15 @@ bool ParseNum(const std::string& s, T* out) {
   }
 }
 
-// Partitions per region, read from /v1/status; waits for the server to come up.
-Result<uint32_t> DiscoverPartitions(HttpClient& client, int64_t wait_ms) {
+// Partitions per region, read from /v1/status (or `known`, then /healthz
+// only); waits for the server to come up.
+Result<uint32_t> DiscoverPartitions(HttpClient& client, int64_t wait_ms, std::optional<uint32_t> known) {
   auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
-    auto r = client.Get("/v1/status");
+    auto r = client.Get(known ? "/healthz" : "/v1/status");
+    if (known && r.ok() && r->status == 200) return *known;
+    if (r.ok() && r->status == 404)
+      return Status::FailedPrecondition("/v1/status is not served there (a gateway?): give --partitions");
     if (r.ok() && r->status == 200) {
       simdjson::dom::parser parser;
       simdjson::dom::element doc;
@@ -372,7 +378,7 @@ int LoadCommand(const std::vector<std::string>& args) {
   std::string error;
   std::vector<std::string> names = {"rate", "duration", "events", "batch", "connections", "seed", "stories",
                                     "authors", "viewers", "duplicate-batches", "late-fraction",
-                                    "out-of-order-fraction", "event-time-rate", "truth", "show-top", "verify",
+                                    "out-of-order-fraction", "event-time-rate", "truth", "partitions", "show-top", "verify",
                                     "timeout", "secret-file", "issuer", "audience", "protobuf!", "viewer-batches!",
                                     "help!"};
   names.insert(names.end(), ClientFlagNames().begin(), ClientFlagNames().end());
@@ -437,7 +443,13 @@ int LoadCommand(const std::vector<std::string>& args) {
     return Fail("bad flag value\n" + std::string(kHelp), 2);
   w.base_time_ms = watershed::Clock::Real()->NowMs();
 
-  auto partitions = DiscoverPartitions(control, 30'000);
+  std::optional<uint32_t> known_partitions;
+  if (f.Has("partitions")) {
+    uint32_t n = 0;
+    if (!ParseNum(f.Get("partitions"), &n) || n < 1 || n > 1024) return Fail("--partitions must be in 1..1024", 2);
+    known_partitions = n;
+  }
+  auto partitions = DiscoverPartitions(control, 30'000, known_partitions);
   if (!partitions.ok()) return Fail("cannot reach the server: " + partitions.status().message());
   workload::TruthOptions truth_options;
   truth_options.partitions = *partitions;

@@ -15,6 +15,9 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve    run the platform: HTTP ingest, embedded log, processors, query API\n"
+    "  gateway  split deployment: ingest into Kafka only\n"
+    "  processor  split deployment: a processor in each region's consumer group\n"
+    "  query serve  split deployment: reads and status from Redis\n"
     "  load     send a generated workload (optionally write or verify ground truth)\n"
     "  query    read a story's metrics or series, or a creator's top stories\n"
     "  status   show log, processing and checkpoint progress, and lag\n"
@@ -31,6 +34,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   using namespace watershed::app;
   if (command == "serve") return ServeCommand(args);
+  if (command == "gateway") return GatewayCommand(args);
+  if (command == "processor") return ProcessorCommand(args);
+  if (command == "query" && !args.empty() && args[0] == "serve")
+    return QueryServeCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   if (command == "load") return LoadCommand(args);
   if (command == "query") return QueryCommand(args);
   if (command == "status") return StatusCommand(args);

@@ -1,3 +1,8 @@
+// `watershed serve` (everything in one process) and the processes of a split
+// deployment: `watershed gateway`, `watershed processor`, `watershed query
+// serve` (docs/deploy.md). They share the configuration keys and run until
+// SIGINT/SIGTERM; SIGHUP rereads the TLS certificate and the JWKS.
+
 #include <signal.h>
 
 #include <cstdio>
@@ -6,21 +11,20 @@
 #include "app/server.h"
 
 namespace watershed::app {
+namespace {
 
-int ServeCommand(const std::vector<std::string>& args) {
+int RunServer(const std::vector<std::string>& args, ServerRoles roles, const char* usage, const char* summary) {
+  const std::string name = std::string("watershed ") + roles.command;
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
-      std::printf(
-          "usage: watershed serve [--config FILE] [--KEY VALUE ...]\n\n"
-          "Runs ingest, the embedded log, the processors and the query API in one process.\n"
-          "Settings (default) [environment variable]:\n%s",
-          DescribeKeys(ServeConfigKeys()).c_str());
+      std::printf("usage: %s [--config FILE] [--KEY VALUE ...]\n\n%s\nSettings (default) [environment variable]:\n%s",
+                  usage, summary, DescribeKeys(ServeConfigKeys()).c_str());
       return 0;
     }
   }
   auto config = Config::Load(ServeConfigKeys(), args);
   if (!config.ok()) {
-    std::fprintf(stderr, "watershed serve: %s\n", config.status().message().c_str());
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), config.status().message().c_str());
     return 2;
   }
   // Block the signals before any thread starts, so only sigwait sees them.
@@ -32,14 +36,14 @@ int ServeCommand(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto server = Server::Start(*config);
+  auto server = Server::Start(*config, FileSystem::Default(), roles);
   if (!server.ok()) {
-    std::fprintf(stderr, "watershed serve: %s\n", server.status().ToString().c_str());
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), server.status().ToString().c_str());
     return 1;
   }
-  std::printf("watershed serving on %s://%s:%u  (data in %s, auth %s)\n",
+  std::printf("%s on %s://%s:%u  (log %s, live store %s, auth %s)\n", name.c_str(),
               config->Get("tls-cert").empty() ? "http" : "https", config->Get("listen").c_str(), (*server)->port(),
-              config->Get("data-dir").c_str(), config->Get("auth").c_str());
+              config->Get("log").c_str(), config->Get("live-store").c_str(), config->Get("auth").c_str());
   std::fflush(stdout);
   int sig = 0;
   for (;;) {
@@ -56,12 +60,42 @@ int ServeCommand(const std::vector<std::string>& args) {
     std::fflush(stdout);
   }
   std::printf("watershed: signal %d, stopping (final checkpoint)\n", sig);
+  std::fflush(stdout);
   Status s = (*server)->Stop();
   if (!s.ok()) {
-    std::fprintf(stderr, "watershed serve: stop: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "%s: stop: %s\n", name.c_str(), s.ToString().c_str());
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int ServeCommand(const std::vector<std::string>& args) {
+  return RunServer(args, ServerRoles::AllInOne(), "watershed serve",
+                   "Runs ingest, the logs, the processors and the query API in one process.\n");
+}
+
+int GatewayCommand(const std::vector<std::string>& args) {
+  return RunServer(args, ServerRoles::Gateway(), "watershed gateway",
+                   "Ingest only: POST /v1/events into the Kafka topics (log = kafka://...), answered\n"
+                   "once the brokers acknowledged every event. Stateless: run any number behind a\n"
+                   "load balancer. Reads are served by `watershed query serve`.\n");
+}
+
+int ProcessorCommand(const std::vector<std::string>& args) {
+  return RunServer(args, ServerRoles::Processor(), "watershed processor",
+                   "Joins each served region's consumer group (<topic>.processors) and processes the\n"
+                   "partitions the group gives it into the Redis live store, checkpointing them in\n"
+                   "checkpoint-dir, which every processor of the group must share. HTTP serves\n"
+                   "/healthz, /metrics and /v1/status of its own partitions.\n");
+}
+
+int QueryServeCommand(const std::vector<std::string>& args) {
+  return RunServer(args, ServerRoles::Query(), "watershed query serve",
+                   "Reads only: the story, series and top endpoints from the Redis live store, and\n"
+                   "/v1/status with lag = the Kafka end offsets minus the store's progress. Stateless:\n"
+                   "run any number.\n");
 }
 
 }  // namespace watershed::app

@@ -39,9 +39,21 @@ Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec,
   return Status::InvalidArgument("live-store: '" + spec + "' is not memory, redis://HOST:PORT or redis-cluster://...");
 }
 
-Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs) {
+Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs, ServerRoles roles) {
   std::unique_ptr<Server> s(new Server());
   const std::string data_dir = config.Get("data-dir");
+  const std::string& log_spec = config.Get("log");
+  const std::string command = std::string("watershed ") + roles.command;
+  const bool kafka = log_spec.starts_with("kafka://") && log_spec.size() > 8;
+  if (!kafka && log_spec != "embedded")
+    return Status::InvalidArgument("log: '" + log_spec + "' is not embedded or kafka://BROKER[,BROKER...]");
+  if (!roles.all_in_one() && !kafka)
+    return Status::InvalidArgument(command + " needs log = kafka://BROKER[,BROKER...]: the embedded log lives "
+                                             "inside one process (run `watershed serve` instead)");
+  if ((roles.query || roles.processing != ServerRoles::Processing::kNone) && !roles.all_in_one() &&
+      config.Get("live-store") == "memory")
+    return Status::InvalidArgument(command + " needs live-store = redis://... or redis-cluster://...: "
+                                             "a memory store is not shared with other processes");
 
   log::EmbeddedLogOptions log_options;
   ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));
@@ -56,52 +68,45 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   log_options.retention_bytes = static_cast<uint64_t>(retention_bytes);
   log_options.fs = fs;
 
-  stream::RunnerOptions run;
-  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval", 86'400'000));
-  ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
-  run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
-  ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
-  ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
-  ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
-  ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
-  ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
-
-  ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
-  if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
-  ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix"),
-                                            static_cast<int>(wait_replicas)));
-  s->checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, JoinPath(data_dir, "checkpoints"));
+  if (roles.query || roles.processing != ServerRoles::Processing::kNone) {
+    ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
+    if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
+    ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix"),
+                                              static_cast<int>(wait_replicas)));
+  }
 
   std::stringstream regions(config.Get("regions"));
   for (std::string name; std::getline(regions, name, ',');) {
     auto region = ParseRegion(name);
     if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
-    const std::string& log_spec = config.Get("log");
-    if (log_spec == "embedded") {
+    const int r = static_cast<int>(*region);
+    if (!kafka) {
       log_options.dir = JoinPath(JoinPath(data_dir, "log"), name);
-      ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::EmbeddedLog::Open(log_options));
-    } else if (log_spec.starts_with("kafka://") && log_spec.size() > 8) {
-      // One topic per region, <kafka-topic-prefix>.<region>, with `partitions` partitions.
-      log::KafkaLogOptions kafka;
-      kafka.brokers = log_spec.substr(8);
-      kafka.topic = config.Get("kafka-topic-prefix") + "." + name;
-      kafka.partitions = log_options.partitions;
-      ASSIGN_OR_RETURN(s->logs_[static_cast<int>(*region)], log::KafkaLog::Open(kafka));
-    } else {
-      return Status::InvalidArgument("log: '" + log_spec + "' is not embedded or kafka://BROKER[,BROKER...]");
+      ASSIGN_OR_RETURN(s->logs_[r], log::EmbeddedLog::Open(log_options));
+      continue;
     }
-    auto proc = std::make_unique<stream::RegionProcessor>(*region, s->logs_[static_cast<int>(*region)].get(),
-                                                          s->store_.get(), s->checkpoints_.get(), run);
-    RETURN_IF_ERROR(proc->Start());
-    s->processors_.push_back(std::move(proc));
+    // One topic per region, <kafka-topic-prefix>.<region>, with `partitions` partitions.
+    log::KafkaLogOptions options;
+    options.brokers = log_spec.substr(8);
+    options.topic = config.Get("kafka-topic-prefix") + "." + name;
+    options.partitions = log_options.partitions;
+    ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
+    s->kafka_logs_[r] = log.get();
+    s->logs_[r] = std::move(log);
   }
+  if (roles.processing != ServerRoles::Processing::kNone) RETURN_IF_ERROR(s->StartProcessing(config, roles, fs));
 
   gateway::ApiDeps deps;
-  for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
-  deps.store = s->store_.get();
+  if (roles.ingest)
+    for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
+  if (roles.query) deps.store = s->store_.get();
   deps.metrics = &s->metrics_;
   Server* self = s.get();
-  deps.status = [self] { return self->Report(); };
+  if (roles.processing != ServerRoles::Processing::kNone) {
+    deps.status = [self]() -> Result<std::vector<gateway::PartitionReport>> { return self->Report(); };
+  } else if (roles.query) {
+    deps.status = [self] { return self->RemoteReport(); };
+  }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(config, fs));
   if (s->auth_) deps.verifier = s->auth_->verifier();
   gateway::ApiOptions api_options;
@@ -125,26 +130,7 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   }
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), api_options);
 
-  auto& m = s->metrics_;
-  auto sum = [self](auto field) {
-    return [self, field] {
-      double total = 0;
-      for (const auto& p : self->Report()) total += static_cast<double>(field(p));
-      return total;
-    };
-  };
-  m.AddGauge("watershed_processed_records_total", "Log records processed (duplicates included)",
-             sum([](const gateway::PartitionReport& p) { return p.records; }));
-  m.AddGauge("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
-             sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
-  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-             sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
-  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-             sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
-  m.AddGauge("watershed_lag_records", "Acknowledged records not yet in the live store",
-             [self] { return static_cast<double>(self->Lag()); });
-  m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
-             sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
+  if (roles.processing != ServerRoles::Processing::kNone) s->AddProcessorMetrics();
 
   gateway::HttpServerOptions http;
   http.address = config.Get("listen");
@@ -167,15 +153,80 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   return s;
 }
 
+Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs) {
+  stream::RunnerOptions run;
+  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval", 86'400'000));
+  ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
+  run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
+  ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
+  ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
+  ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
+  ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
+  ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
+  ASSIGN_OR_RETURN(int64_t session_ms, config.GetDurationMs("kafka-session-timeout", 3'600'000));
+  if (session_ms < 1000) return Status::InvalidArgument("kafka-session-timeout must be at least 1s");
+  const std::string dir = config.Get("checkpoint-dir");
+  checkpoints_ = std::make_unique<stream::CheckpointStore>(
+      fs, dir.empty() ? JoinPath(config.Get("data-dir"), "checkpoints") : dir);
+
+  for (int r = 0; r < kRegionCount; ++r) {
+    if (!logs_[r]) continue;
+    auto proc = std::make_unique<stream::RegionProcessor>(static_cast<Region>(r), logs_[r].get(), store_.get(),
+                                                          checkpoints_.get(), run);
+    if (roles.processing == ServerRoles::Processing::kAllPartitions) {
+      RETURN_IF_ERROR(proc->Start());
+    } else {
+      // One group per region topic; its members share the partitions.
+      log::KafkaGroupOptions group;
+      group.brokers = config.Get("log").substr(8);
+      group.topic = config.Get("kafka-topic-prefix") + "." + std::string(RegionName(static_cast<Region>(r)));
+      group.group_id = group.topic + ".processors";
+      group.session_timeout_ms = static_cast<int>(session_ms);
+      group.heartbeat_interval_ms = static_cast<int>(std::max<int64_t>(100, session_ms / 10));
+      ASSIGN_OR_RETURN(auto member, ProcessorGroupMember::Start(group, proc.get()));
+      members_.push_back(std::move(member));
+    }
+    processors_.push_back(std::move(proc));
+  }
+  return Status::Ok();
+}
+
+void Server::AddProcessorMetrics() {
+  auto& m = metrics_;
+  auto sum = [this](auto field) {
+    return [this, field] {
+      double total = 0;
+      for (const auto& p : Report()) total += static_cast<double>(field(p));
+      return total;
+    };
+  };
+  m.AddGauge("watershed_processed_records_total", "Log records processed (duplicates included)",
+             sum([](const gateway::PartitionReport& p) { return p.records; }));
+  m.AddGauge("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
+             sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
+  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+             sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
+  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+             sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
+  m.AddGauge("watershed_lag_records", "Acknowledged records not yet in the live store",
+             [this] { return static_cast<double>(Lag()); });
+  m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
+             sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
+}
+
 Server::~Server() { Stop().IgnoreError(); }
 
 Status Server::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (http_) http_->Stop();
+  Status first;
+  for (auto& member : members_) {
+    Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them
+    if (first.ok() && !s.ok()) first = s;
+  }
   for (auto& log : logs_)
     if (log) log->Close();  // answers queued appends; responders post into the stopped listener
-  Status first;
   for (auto& p : processors_) {
     Status s = p->Stop();  // final checkpoint
     if (first.ok() && !s.ok()) first = s;
@@ -193,6 +244,29 @@ uint64_t Server::Lag() const {
   uint64_t lag = 0;
   for (const auto& p : processors_) lag += p->Lag();
   return lag;
+}
+
+Result<std::vector<gateway::PartitionReport>> Server::RemoteReport() const {
+  // End offsets first, progress second: an event acknowledged before this
+  // call is below the end read here, so lag 0 means it is visible.
+  std::vector<gateway::PartitionReport> out;
+  for (int r = 0; r < kRegionCount; ++r) {
+    if (!kafka_logs_[r]) continue;
+    RETURN_IF_ERROR(kafka_logs_[r]->RefreshEndOffsets(2000));
+    for (uint32_t p = 0; p < kafka_logs_[r]->partition_count(); ++p) {
+      gateway::PartitionReport rep;
+      rep.region = static_cast<Region>(r);
+      rep.partition = p;
+      rep.end_offset = kafka_logs_[r]->EndOffset(p).value;
+      rep.detailed = false;
+      out.push_back(rep);
+    }
+  }
+  ASSIGN_OR_RETURN(auto progress, store_->GetProgress());
+  for (const auto& done : progress)
+    for (auto& rep : out)
+      if (rep.region == done.region && rep.partition == done.partition) rep.processed_offset = done.next_offset;
+  return out;
 }
 
 std::vector<gateway::PartitionReport> Server::Report() const {

@@ -1,6 +1,10 @@
 #pragma once
-// The all-in-one server (`watershed serve`): per region an embedded log and
-// a RegionProcessor, one in-process live store, auth, the HTTP API. Tests start it
+// The Watershed server. `watershed serve` runs every part in one process:
+// per region a log and a RegionProcessor, the live store, auth, the HTTP
+// API. A split deployment (docs/deploy.md) runs the parts as processes of
+// their own over Kafka and Redis: `watershed gateway` (ingest),
+// `watershed processor` (a consumer-group member per region) and
+// `watershed query` (reads and /v1/status from Redis). Tests start it
 // in-process; main() runs it until SIGINT/SIGTERM.
 
 #include <memory>
@@ -8,6 +12,7 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
+#include "app/processor_group.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
@@ -23,15 +28,39 @@ namespace watershed::app {
 Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
                                                         int wait_replicas = 0);
 
+// What one process runs.
+struct ServerRoles {
+  enum class Processing {
+    kNone,
+    kAllPartitions,  // every partition of every served region (all-in-one)
+    kGroup,          // the partitions its Kafka consumer group gives it
+  };
+  const char* command = "serve";  // names the process in errors
+  bool ingest = true;             // POST /v1/events into the logs
+  bool query = true;              // reads from the live store
+  Processing processing = Processing::kAllPartitions;
+
+  static ServerRoles AllInOne() { return {}; }
+  static ServerRoles Gateway() { return {"gateway", true, false, Processing::kNone}; }
+  static ServerRoles Processor() { return {"processor", false, false, Processing::kGroup}; }
+  static ServerRoles Query() { return {"query", false, true, Processing::kNone}; }
+  bool all_in_one() const { return ingest && query && processing == Processing::kAllPartitions; }
+};
+
 class Server {
  public:
   // Opens the logs (truncating torn tails), restores checkpoints, starts the
-  // processors and the listener. `fs` is for durability tests.
-  static Result<std::unique_ptr<Server>> Start(const Config& config, FileSystem* fs = FileSystem::Default());
+  // processors and the listener, as far as `roles` asks. A split role needs
+  // log = kafka://... (the embedded log lives inside one process); processor
+  // and query need a Redis live store. `fs` is for durability tests.
+  static Result<std::unique_ptr<Server>> Start(const Config& config, FileSystem* fs = FileSystem::Default(),
+                                               ServerRoles roles = ServerRoles::AllInOne());
   ~Server();
   uint16_t port() const { return http_->port(); }
-  // Stops the listener, drains the logs, writes final checkpoints.
+  // Stops the listener, leaves the consumer groups and drains the logs,
+  // writes final checkpoints.
   Status Stop();
+  // Of the partitions this process processes.
   uint64_t Lag() const;
   // SIGHUP: rereads the TLS certificate and key and the JWKS file. What fails
   // keeps its previous credentials; the first error is returned.
@@ -39,13 +68,21 @@ class Server {
 
  private:
   Server() = default;
+  Status StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs);
+  void AddProcessorMetrics();
+  // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
+  // /v1/status of `watershed query`: the logs' end offsets now, and the live
+  // store's progress.
+  Result<std::vector<gateway::PartitionReport>> RemoteReport() const;
 
   MetricsRegistry metrics_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
+  std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
+  std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<gateway::HttpServer> http_;

@@ -44,14 +44,15 @@ class ServerTest : public ::testing::Test {
     }
   }
 
-  Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {}) {
+  Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {},
+                                              ServerRoles roles = ServerRoles::AllInOne()) {
     std::vector<std::string> args = {"--data-dir",   dir_.path(), "--port",      "0",
                                      "--fsync",      "always",    "--checkpoint-interval", "100ms",
                                      "--partitions", "2",         "--auth",  "off"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto config = Config::Load(ServeConfigKeys(), args);
     if (!config.ok()) return config.status();
-    return Server::Start(config.value());
+    return Server::Start(config.value(), FileSystem::Default(), roles);
   }
 
   // Polls /v1/status until every acknowledged event is in the live store.
@@ -393,6 +394,23 @@ TEST_F(ServerTest, BadConfigurationFailsToStart) {
   auto second = Server::Start(config.value());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+TEST_F(ServerTest, SplitRolesRefuseWhatCannotBeShared) {
+  // The embedded log lives inside one process: no split role runs on it.
+  for (ServerRoles roles : {ServerRoles::Gateway(), ServerRoles::Processor(), ServerRoles::Query()}) {
+    auto s = StartServer({"--live-store", "redis://127.0.0.1:1"}, roles);
+    ASSERT_FALSE(s.ok()) << roles.command;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find("kafka://"), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find(roles.command), std::string::npos) << s.status().message();
+  }
+  // A memory live store is invisible to the other processes.
+  for (ServerRoles roles : {ServerRoles::Processor(), ServerRoles::Query()}) {
+    auto s = StartServer({"--log", "kafka://127.0.0.1:1"}, roles);
+    ASSERT_FALSE(s.ok()) << roles.command;
+    EXPECT_NE(s.status().message().find("redis"), std::string::npos) << s.status().message();
+  }
 }
 
 }  // namespace

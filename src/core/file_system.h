@@ -90,7 +90,8 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
 // Writes a file under a temporary name, syncs it, renames it over `path`
 // and syncs the directory: after return the new content is durable, and a
 // crash at any point leaves either the old or the new content. On failure no
-// temporary file is left. With a crash_point_prefix P, the crash points
+// temporary file is left (a crash leaves `path`.tmp.<pid>). Processes may
+// write the same path concurrently: the last rename wins, whole. With a crash_point_prefix P, the crash points
 // "P.after_temp_sync" and "P.after_rename" (core/crash_point.h) are armed.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
                            std::string_view crash_point_prefix = {});
