@@ -259,6 +259,7 @@ class FlakyStore final : public serve::LiveStore {
   Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
     return real_->TopStoriesOverall(b, l);
   }
+  Result<std::vector<serve::PartitionProgress>> GetProgress() override { return real_->GetProgress(); }
 
  private:
   serve::LiveStore* real_;
