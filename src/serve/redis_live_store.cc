@@ -18,76 +18,52 @@ namespace {
 
 static_assert(kRegionCount == 3, "the script and the window member format list three region parts");
 
-// KEYS: story hash, 5 s windows, 1 m windows.
+// KEYS: story hash, 5 s window hash, 1 m window hash, 5 s index, 1 m index.
 // ARGV: region, next_offset (20 digits), has_story (0|1), author, totals,
 //       as_of, window count, (size, start, part) per window, drop count,
 //       (size, start) per drop.
-// Returns the story hash (HGETALL) when the write carried the story's
-// totals, else an empty array. Offsets are compared as two 10-digit halves:
-// Lua numbers are doubles and a uint64 does not fit.
+// The whole write is refused when the story's n<region> is above the
+// write's next_offset (an older replay or a zombie), else applied and
+// n<region> raised to it. Returns the story hash (HGETALL) when the write
+// carried the story's totals, else an empty array. Offsets are compared as
+// two 10-digit halves: Lua numbers are doubles and a uint64 does not fit.
 constexpr std::string_view kApplyScript = R"lua(
 local r = ARGV[1]
 local off = ARGV[2]
-local slot = tonumber(r) + 2
-local function newer(a, b)
-  local ah, bh = tonumber(string.sub(a, 1, 10)), tonumber(string.sub(b, 1, 10))
-  if ah ~= bh then return ah > bh end
-  return tonumber(string.sub(a, 11)) > tonumber(string.sub(b, 11))
-end
-local function split(s)
-  local out, pos = {}, 1
-  while true do
-    local i = string.find(s, '|', pos, true)
-    if not i then
-      out[#out + 1] = string.sub(s, pos)
-      return out
-    end
-    out[#out + 1] = string.sub(s, pos, i - 1)
-    pos = i + 1
+local cur = redis.call('HGET', KEYS[1], 'n' .. r)
+if cur then
+  local ch, oh = tonumber(string.sub(cur, 1, 10)), tonumber(string.sub(off, 1, 10))
+  if ch > oh or (ch == oh and tonumber(string.sub(cur, 11)) > tonumber(string.sub(off, 11))) then
+    return {}
   end
 end
-local function window(key, start, part)
-  local old = redis.call('ZRANGEBYSCORE', key, start, start)
-  local parts
-  if #old > 0 then
-    parts = split(old[1])
-  elseif part then
-    parts = {start, '', '', ''}
-  else
-    return
-  end
-  local cur = parts[slot]
-  if cur ~= '' and newer(string.sub(cur, -20), off) then return end
-  if part == nil and cur == '' then return end
-  parts[slot] = part or ''
-  if #old > 0 then redis.call('ZREM', key, old[1]) end
-  for k = 2, #parts do
-    if parts[k] ~= '' then
-      redis.call('ZADD', key, start, table.concat(parts, '|'))
-      return
-    end
-  end
-end
-local result = {}
 if ARGV[3] == '1' then
-  local cur = redis.call('HGET', KEYS[1], 'n' .. r)
-  if not cur or not newer(cur, off) then
-    redis.call('HSET', KEYS[1], 't' .. r, ARGV[5], 'a' .. r, ARGV[4], 'o' .. r, ARGV[6], 'n' .. r, off)
-  end
-  result = redis.call('HGETALL', KEYS[1])
+  redis.call('HSET', KEYS[1], 't' .. r, ARGV[5], 'a' .. r, ARGV[4], 'o' .. r, ARGV[6], 'n' .. r, off)
+else
+  redis.call('HSET', KEYS[1], 'n' .. r, off)
 end
 local i = 8
 for _ = 1, tonumber(ARGV[7]) do
-  window(KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+  local k = tonumber(ARGV[i])
+  local start = ARGV[i + 1]
+  if redis.call('HSET', KEYS[2 + k], start .. ':' .. r, ARGV[i + 2]) == 1 then
+    redis.call('ZADD', KEYS[4 + k], start, start)
+  end
   i = i + 3
 end
 local ndrop = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, ndrop do
-  window(KEYS[2 + tonumber(ARGV[i])], ARGV[i + 1], nil)
+  local k = tonumber(ARGV[i])
+  local start = ARGV[i + 1]
+  if redis.call('HDEL', KEYS[2 + k], start .. ':' .. r) == 1 then
+    local left = redis.call('HMGET', KEYS[2 + k], start .. ':0', start .. ':1', start .. ':2')
+    if not left[1] and not left[2] and not left[3] then redis.call('ZREM', KEYS[4 + k], start) end
+  end
   i = i + 2
 end
-return result
+if ARGV[3] == '1' then return redis.call('HGETALL', KEYS[1]) end
+return {}
 )lua";
 
 constexpr TopBy kAllTopBy[] = {TopBy::kViews, TopBy::kUniqueViewers, TopBy::kWatchTime, TopBy::kShares,
@@ -286,6 +262,9 @@ std::string RedisLiveStore::StoryKey(StoryId story) const {
 std::string RedisLiveStore::WindowKeyName(StoryId story, WindowSize size) const {
   return options_.prefix + ":{" + std::to_string(story.value) + "}:w" + std::string(WindowName(size));
 }
+std::string RedisLiveStore::WindowIndexKeyName(StoryId story, WindowSize size) const {
+  return options_.prefix + ":{" + std::to_string(story.value) + "}:i" + std::string(WindowName(size));
+}
 std::string RedisLiveStore::AuthorTopKey(AuthorId author, TopBy by) const {
   return options_.prefix + ":a:{" + std::to_string(author.value) + "}:top:" + std::string(MetricName(by));
 }
@@ -329,8 +308,16 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     const StoryId story(id);
     RedisCommand c;
     c.key = StoryKey(story);
-    c.args = {"EVALSHA", sha, "3", c.key, WindowKeyName(story, WindowSize::k5s), WindowKeyName(story, WindowSize::k1m),
-              region, offset};
+    c.args = {"EVALSHA",
+              sha,
+              "5",
+              c.key,
+              WindowKeyName(story, WindowSize::k5s),
+              WindowKeyName(story, WindowSize::k1m),
+              WindowIndexKeyName(story, WindowSize::k5s),
+              WindowIndexKeyName(story, WindowSize::k1m),
+              region,
+              offset};
     if (ops.story) {
       c.args.insert(c.args.end(),
                     {"1", std::to_string(ops.story->author.value), EncodeAggregates(ops.story->totals), as_of});
@@ -341,7 +328,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     for (const WindowUpdate* u : ops.windows) {
       c.args.push_back(std::to_string(static_cast<int>(u->key.size)));
       c.args.push_back(std::to_string(u->key.start));
-      c.args.push_back(EncodeAggregates(u->agg) + (u->final ? ",1," : ",0,") + offset);
+      c.args.push_back(EncodeAggregates(u->agg) + (u->final ? ",1" : ",0"));
     }
     c.args.push_back(std::to_string(ops.drops.size()));
     for (const WindowKey* k : ops.drops) {
@@ -432,27 +419,44 @@ Result<std::vector<SeriesPoint>> RedisLiveStore::GetSeries(StoryId story, Window
   constexpr int64_t kExact = int64_t{1} << 53;
   const std::string min = from < -kExact ? "-inf" : std::to_string(from);
   const std::string max = to > kExact ? "+inf" : "(" + std::to_string(to);
+  const std::string index = WindowIndexKeyName(story, size);
+  ASSIGN_OR_RETURN(auto starts, Run({RedisCommand{index, {"ZRANGEBYSCORE", index, min, max}}}));
+  RETURN_IF_ERROR(CheckReplies(starts, 1));
+  if (starts[0].type != RedisReply::Type::kArray) return Corrupt("ZRANGEBYSCORE did not return an array");
+  std::vector<int64_t> wanted;
+  for (const RedisReply& e : starts[0].elements) {
+    int64_t start = 0;
+    if (!ParseNumber(std::string_view(e.str), &start)) return Corrupt("bad window start " + e.str);
+    if (start >= from && start < to) wanted.push_back(start);
+  }
+  if (wanted.empty()) return points;
+  // Every region's part of each start, in one HMGET. A part dropped since
+  // the index was read is absent; a start with no part left is skipped.
   const std::string key = WindowKeyName(story, size);
-  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"ZRANGEBYSCORE", key, min, max}}}));
-  RETURN_IF_ERROR(CheckReplies(replies, 1));
-  if (replies[0].type != RedisReply::Type::kArray) return Corrupt("ZRANGEBYSCORE did not return an array");
-  for (const RedisReply& e : replies[0].elements) {
-    auto parts = Split(e.str, '|');
+  RedisCommand get{key, {"HMGET", key}};
+  for (int64_t start : wanted)
+    for (int r = 0; r < kRegionCount; ++r) get.args.push_back(std::to_string(start) + ":" + std::to_string(r));
+  ASSIGN_OR_RETURN(auto parts, Run({get}));
+  RETURN_IF_ERROR(CheckReplies(parts, 1));
+  if (parts[0].type != RedisReply::Type::kArray || parts[0].elements.size() != wanted.size() * kRegionCount)
+    return Corrupt("HMGET of the windows returned another count");
+  for (size_t i = 0; i < wanted.size(); ++i) {
     SeriesPoint p;
-    if (parts.size() != 1 + kRegionCount || !ParseNumber(parts[0], &p.start))
-      return Corrupt("bad window member " + e.str);
-    if (p.start < from || p.start >= to) continue;
+    p.start = wanted[i];
     p.final = true;
+    bool any = false;
     for (int r = 0; r < kRegionCount; ++r) {
-      std::string_view part = parts[1 + r];
-      if (part.empty()) continue;
+      const RedisReply& part = parts[0].elements[i * kRegionCount + r];
+      if (part.type == RedisReply::Type::kNil) continue;
       Aggregates a;
-      auto f = Split(part, ',');
-      if (f.size() != 7 || !ParseAggregates(part, &a)) return Corrupt("bad window member " + e.str);
+      auto f = Split(part.str, ',');
+      if (f.size() != 6 || !ParseAggregates(part.str, &a) || (f[5] != "0" && f[5] != "1"))
+        return Corrupt("bad window part " + part.str);
       p.agg += a;
       p.final = p.final && f[5] == "1";
+      any = true;
     }
-    points.push_back(p);
+    if (any) points.push_back(p);
   }
   return points;
 }

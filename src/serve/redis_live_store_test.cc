@@ -164,6 +164,30 @@ TEST_F(RedisLiveStoreTest, LowerOffsetIsIgnoredEqualIsIdempotentHigherApplies) {
   EXPECT_TRUE(Series(1).empty());
 }
 
+// One offset per (story, region) guards everything of the story: a write
+// below it is refused whole, even parts the newer write did not carry (a
+// deterministic processor never produces that, so nothing real is lost).
+TEST_F(RedisLiveStoreTest, AWriteBelowTheStorysOffsetIsRefusedWhole) {
+  Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(3), 100));
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 5'000, Agg(1), false, 99));
+  EXPECT_TRUE(Series(1).empty());
+  EXPECT_EQ(Raw({"EXISTS", "ws:{1}:w5s"}).integer, 0);
+  // A window-only write at or above it applies and raises the offset.
+  Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 5'000, Agg(2), false, 120));
+  Apply(StoryWrite(Region::kUs, 2, 1, 9, Agg(1), 110));
+  EXPECT_EQ(Story(1)->totals, Agg(3));
+  EXPECT_EQ(Raw({"HGET", "ws:{1}:s", "n0"}).str, "00000000000000000120");
+  // Dropping the last part of a window also removes its start from the index.
+  Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 5'000, Agg(4), false, 1));
+  Apply(DropWrite(Region::kUs, {WindowKey{StoryId(1), WindowSize::k5s, 5'000}}, 121));
+  ASSERT_EQ(Series(1).size(), 1u);
+  EXPECT_EQ(Series(1)[0].agg, Agg(4));
+  Apply(DropWrite(Region::kEu, {WindowKey{StoryId(1), WindowSize::k5s, 5'000}}, 2));
+  EXPECT_TRUE(Series(1).empty());
+  EXPECT_EQ(Raw({"EXISTS", "ws:{1}:i5s"}).integer, 0);
+  EXPECT_EQ(Raw({"EXISTS", "ws:{1}:w5s"}).integer, 0);
+}
+
 TEST_F(RedisLiveStoreTest, ProgressIsTheHighestNextOffsetPerPartition) { testing::CheckProgress(*store_); }
 
 TEST_F(RedisLiveStoreTest, OffsetsAboveTwoToThe53AreComparedExactly) {
@@ -301,6 +325,8 @@ TEST_F(RedisLiveStoreTest, KeysOfAStoryShareItsHashTagAndThePrefixIsUsed) {
   EXPECT_EQ(store->StoryKey(StoryId(42)), "tenant:{42}:s");
   EXPECT_EQ(store->WindowKeyName(StoryId(42), WindowSize::k5s), "tenant:{42}:w5s");
   EXPECT_EQ(store->WindowKeyName(StoryId(42), WindowSize::k1m), "tenant:{42}:w1m");
+  EXPECT_EQ(store->WindowIndexKeyName(StoryId(42), WindowSize::k5s), "tenant:{42}:i5s");
+  EXPECT_EQ(store->WindowIndexKeyName(StoryId(42), WindowSize::k1m), "tenant:{42}:i1m");
   EXPECT_EQ(store->AuthorTopKey(AuthorId(7), TopBy::kShares), "tenant:a:{7}:top:shares");
   EXPECT_EQ(store->OverallTopKey(TopBy::kWatchTime), "tenant:top:watch_time_ms");
   ASSERT_TRUE(store->Apply(StoryWrite(Region::kUs, 1, 42, 7, Agg(1))).ok());
