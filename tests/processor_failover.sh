@@ -11,16 +11,17 @@
 #   4. kill -9 processor B: A must take everything over; restart B;
 #   5. after the load, SIGTERM A (a graceful leave: exit 0, B owns all).
 # Finally every story's totals and every window read through the query
-# server must equal the ground truth of the distinct events.
+# server must equal the ground truth of the distinct events, and
+# `watershed status` against the query server must show lag 0.
 #
-# usage: tests/processor_failover.sh WATERSHED_BINARY [EVENTS (120000)] [RATE (8000)]
+# usage: tests/processor_failover.sh WATERSHED_BINARY [EVENTS (120000)] [RATE (5000)]
 # LIVE_STORE=redis (default) or redis-cluster (3 masters with replicas);
 # REDIS_FAILOVER=1 with redis-cluster also kills a Redis master between
 # steps 3 and 4 (writes wait for a replica).
 set -euo pipefail
 bin="$(realpath "$1")"
 events="${2:-120000}"
-rate="${3:-8000}"
+rate="${3:-5000}"
 work="$(mktemp -d /tmp/watershed-failover.XXXXXX)"
 source "$(dirname "$0")/../tools/test_servers.sh"
 declare -A proc_pid
@@ -109,3 +110,12 @@ echo "processor_failover: A left gracefully, B owns all $total partitions"
 
 "$bin" load --server "127.0.0.1:$((port + 9))" --verify "$work/truth.txt" --timeout 120s ||
   fail "the metrics in Redis differ from the ground truth"
+
+# The status command against the query server: lag 0, and "-" for what only
+# the processors know; the gateway has no /v1/status.
+status_out=$("$bin" status --server "127.0.0.1:$((port + 9))") || fail "watershed status against the query server failed"
+echo "$status_out" | tail -1 | grep -qx "lag: 0" || fail "status after verify: $(echo "$status_out" | tail -1)"
+[ "$(echo "$status_out" | sed -n 2p | awk '{ print $5, $6 }')" = "- -" ] || fail "status shows: $(echo "$status_out" | sed -n 2p)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/status")" = 404 ] ||
+  fail "the gateway answers /v1/status"
+echo "processor_failover: passed"

@@ -152,15 +152,17 @@ int StatusCommand(const std::vector<std::string>& args) {
               "ckpt_id", "watermark", "duplicates", "late_5s");
   for (auto p : doc["partitions"].get_array()) {
     std::string_view region = p["region"].get_string().value_unsafe();
-    int64_t wm = p["watermark"].is_null() ? -1 : p["watermark"].get_int64().value_unsafe();
-    std::printf("%-6.*s %4lu %12lu %12lu %12lu %8lu %15ld %10lu %8lu\n", static_cast<int>(region.size()),
-                region.data(), static_cast<unsigned long>(p["partition"].get_uint64().value_unsafe()),
-                static_cast<unsigned long>(p["log_end_offset"].get_uint64().value_unsafe()),
-                static_cast<unsigned long>(p["processed_offset"].get_uint64().value_unsafe()),
-                static_cast<unsigned long>(p["checkpoint_offset"].get_uint64().value_unsafe()),
-                static_cast<unsigned long>(p["checkpoint_id"].get_uint64().value_unsafe()), static_cast<long>(wm),
-                static_cast<unsigned long>(p["duplicates"].get_uint64().value_unsafe()),
-                static_cast<unsigned long>(p["late_events_5s"].get_uint64().value_unsafe()));
+    // A query server reports null for what only the processors know: "-".
+    auto field = [&p](const char* name) {
+      simdjson::dom::element v = p[name].value_unsafe();
+      if (v.is_null()) return std::string("-");
+      int64_t n = 0;
+      return v.get(n) == simdjson::SUCCESS ? std::to_string(n) : std::to_string(v.get_uint64().value_unsafe());
+    };
+    std::printf("%-6.*s %4s %12s %12s %12s %8s %15s %10s %8s\n", static_cast<int>(region.size()), region.data(),
+                field("partition").c_str(), field("log_end_offset").c_str(), field("processed_offset").c_str(),
+                field("checkpoint_offset").c_str(), field("checkpoint_id").c_str(), field("watermark").c_str(),
+                field("duplicates").c_str(), field("late_events_5s").c_str());
     if (!p["error"].is_null()) std::printf("       error: %s\n", std::string(p["error"].get_string().value_unsafe()).c_str());
   }
   std::printf("lag: %lu\n", static_cast<unsigned long>(doc["lag"].get_uint64().value_unsafe()));
