@@ -163,12 +163,8 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) {
 }
 
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
-                           std::string_view crash_point_prefix) {
-  // Named per process: processes sharing a directory (a checkpoint handed
-  // from one processor to another while the old one still writes) never
-  // write into each other's temporary. One process writes a path from one
-  // thread at a time.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+                           std::string_view crash_point_prefix, std::string_view temp_suffix) {
+  const std::string tmp = path + std::string(temp_suffix);
   const std::string prefix(crash_point_prefix);
   auto write_tmp = [&]() -> Status {
     ASSIGN_OR_RETURN(auto file, fs->NewWritableFile(tmp));

@@ -90,11 +90,13 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
 // Writes a file under a temporary name, syncs it, renames it over `path`
 // and syncs the directory: after return the new content is durable, and a
 // crash at any point leaves either the old or the new content. On failure no
-// temporary file is left (a crash leaves `path`.tmp.<pid>). Processes may
-// write the same path concurrently: the last rename wins, whole. With a crash_point_prefix P, the crash points
+// temporary file is left; a crash leaves `path` + temp_suffix, which the next
+// write with the same suffix replaces. Writers that may run at once (other
+// processes on a shared directory) pass suffixes of their own: the last
+// rename wins, whole. With a crash_point_prefix P, the crash points
 // "P.after_temp_sync" and "P.after_rename" (core/crash_point.h) are armed.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
-                           std::string_view crash_point_prefix = {});
+                           std::string_view crash_point_prefix = {}, std::string_view temp_suffix = ".tmp");
 // CreateDirs, then fsyncs the parent of every directory it created, so the
 // new entries survive a power cut. Cheap when dir already exists.
 Status CreateDirsDurably(FileSystem* fs, const std::string& dir);

@@ -1,5 +1,7 @@
 #include "stream/checkpoint.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "core/crc32c.h"
@@ -10,6 +12,7 @@ namespace {
 constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
+const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
 }  // namespace
 
 std::string CheckpointStore::PathOf(Region region, uint32_t partition) const {
@@ -33,11 +36,21 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
 
   const std::string path = PathOf(region, partition);
   RETURN_IF_ERROR(CreateDirsDurably(fs_, DirName(path)));
-  return WriteFileAtomically(fs_, path, data, "checkpoint");
+  // The temporary is named per process: the old owner of a partition may
+  // still write while the new one does (a zombie); neither writes into the
+  // other's temporary. Load removes what crashed writers left.
+  return WriteFileAtomically(fs_, path, data, "checkpoint", kTempInfix + std::to_string(::getpid()));
 }
 
 Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t partition) {
   const std::string path = PathOf(region, partition);
+  // The caller now owns the partition: temporaries of earlier writers are
+  // leftovers of crashes (or of a zombie, whose save then fails: harmless).
+  const std::string dir = DirName(path);
+  const std::string temp_prefix = path.substr(path.find_last_of('/') + 1) + kTempInfix;
+  if (auto names = fs_->ListDir(dir); names.ok())
+    for (const std::string& name : names.value())
+      if (name.starts_with(temp_prefix)) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
   if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
   ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
   if (data.size() < kHeader + 4) return Status::Corruption("checkpoint " + path + " is truncated");

@@ -1,7 +1,9 @@
 #pragma once
 // Checkpoints of one partition's processor: input offset and the whole
 // state in one file, replaced atomically (write temp + fdatasync + rename +
-// fsync dir). A partition's state is independent of every other partition's,
+// fsync dir). Several processes may share the directory (a consumer group):
+// each writes its own temporary, <file>.tmp.<pid>; Load, run by a new owner,
+// removes the ones crashed writers left. A partition's state is independent of every other partition's,
 // so one file per partition is one atomic step for everything it covers.
 //
 // File: [u32 magic "WSCP"][u32 version][u64 checkpoint id][u64 next offset]
