@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Watershed needs to build, test and benchmark.
-# Idempotent: installs only what is missing. Needs root (or sudo).
+# Installs the Debian packages Watershed needs to build, test and benchmark,
+# and the npm packages of tools/duckdb (DuckDB reads our Parquet files in
+# tests). Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -10,22 +11,45 @@ packages=(
   protobuf-compiler                                 # tests: protoc --encode, an independent protobuf encoder
   librdkafka-dev libhiredis-dev pkg-config          # Kafka log, Redis live store (issue #4)
   kcat                                              # inspecting Kafka in tests and by hand
+  libzstd-dev libsnappy-dev                         # Parquet page compression (issue #5)
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
   curl procps iproute2                              # demo and crash scripts
+  nodejs                                            # tools/duckdb (npm @duckdb/node-api)
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian's nodejs comes without npm (NodeSource's includes it).
+command -v npm >/dev/null 2>&1 || "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
+
+# tools/duckdb: the versions package-lock.json pins, from the npm registry.
+# Skipped when the installed versions equal the locked ones and the native
+# binding loads.
+duckdb_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/duckdb"
+if (cd "$duckdb_dir" && node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages;
+    for (const p of ["@duckdb/node-api", "@duckdb/node-bindings"]) {
+      const f = "node_modules/" + p + "/package.json";
+      if (!fs.existsSync(f) || JSON.parse(fs.readFileSync(f, "utf8")).version !== lock["node_modules/" + p].version)
+        process.exit(1);
+    }
+    require("@duckdb/node-api");' 2>/dev/null); then
+  echo "install-deps: tools/duckdb present"
+else
+  echo "install-deps: npm ci in tools/duckdb"
+  (cd "$duckdb_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,170 @@
+#pragma once
+// Parquet files, written and read by our own code from the format's
+// specification (parquet.thrift, Encodings.md, Compression.md). Supported
+// subset (docs/lake.md):
+//  - flat schemas of REQUIRED or OPTIONAL leaf columns, each with an
+//    Iceberg field_id;
+//  - physical types INT32, INT64, DOUBLE, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY;
+//    logical types STRING (+ converted UTF8), TIMESTAMP(MICROS, UTC)
+//    (+ converted TIMESTAMP_MICROS), UUID (FIXED[16]), INTEGER(32|64, signed);
+//  - data pages v1: definition levels (OPTIONAL columns) as the RLE hybrid
+//    with a 4-byte length; values PLAIN, or RLE_DICTIONARY after one PLAIN
+//    dictionary page when the chunk's distinct values are few;
+//  - codecs ZSTD (default), SNAPPY, UNCOMPRESSED;
+//  - column-chunk statistics: null_count always, min_value/max_value in the
+//    column order (signed for integers, unsigned bytes for strings and
+//    fixed bytes) unless the column opts out (personal data), with
+//    column_orders = TYPE_ORDER for every column.
+// Files are written to a temporary name and renamed when complete, so a
+// crash never leaves a half file under the final name.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/file_system.h"
+#include "core/status.h"
+#include "lake/parquet_encoding.h"
+
+namespace watershed::lake {
+
+enum class PhysicalType : int32_t { kInt32 = 1, kInt64 = 2, kDouble = 5, kByteArray = 6, kFixedLenByteArray = 7 };
+enum class LogicalType { kNone, kString, kTimestampMicrosUtc, kUuid, kInt32, kInt64 };
+
+struct ColumnSpec {
+  std::string name;
+  int32_t field_id = 0;  // Iceberg's id of the field
+  PhysicalType type = PhysicalType::kInt64;
+  LogicalType logical = LogicalType::kNone;
+  bool optional = false;
+  int32_t type_length = 0;  // FIXED_LEN_BYTE_ARRAY only (16 for UUID)
+  bool statistics = true;   // false: no min/max (personal data); null_count stays
+  bool dictionary = true;   // try dictionary encoding (used when it pays)
+};
+
+// The values of one column for a run of rows. Integers (INT32 and INT64)
+// go to `ints`, DOUBLE to `doubles`, byte arrays to `bytes` with `ends`
+// (value i is bytes[ends[i-1], ends[i])), fixed-length values to `bytes`
+// back to back. For OPTIONAL columns `present` has one flag per row and
+// values exist only for present rows; for REQUIRED columns it stays empty.
+struct ColumnValues {
+  std::vector<int64_t> ints;
+  std::vector<double> doubles;
+  std::string bytes;
+  std::vector<uint32_t> ends;
+  std::vector<uint8_t> present;
+
+  size_t ValueCount(const ColumnSpec& spec) const;
+  std::string_view ByteValue(const ColumnSpec& spec, size_t i) const;
+  void Clear();
+};
+
+struct ParquetWriterOptions {
+  Codec codec = Codec::kZstd;
+  int zstd_level = 3;
+  // A row group is cut once its columns' uncompressed values reach this.
+  uint64_t row_group_bytes = 64ull << 20;
+  uint64_t page_bytes = 1ull << 20;  // target uncompressed data page size
+  // Dictionary encoding only when distinct values are at most this many
+  // and at most half the chunk's values.
+  size_t max_dictionary_entries = 1u << 16;
+  std::vector<std::pair<std::string, std::string>> key_value_metadata;
+};
+
+// Min/max of a column chunk as the reader exposes them: PLAIN-encoded
+// values without length prefix (8 bytes little-endian for INT64, ...).
+struct ChunkStatistics {
+  std::optional<std::string> min_value, max_value;
+  std::optional<int64_t> null_count;
+};
+
+struct ColumnChunkInfo {
+  int64_t data_page_offset = 0;
+  std::optional<int64_t> dictionary_page_offset;
+  int64_t total_compressed_size = 0;
+  int64_t total_uncompressed_size = 0;
+  int64_t num_values = 0;
+  Codec codec = Codec::kUncompressed;
+  std::vector<int32_t> encodings;
+  ChunkStatistics statistics;
+};
+
+struct RowGroupInfo {
+  int64_t num_rows = 0;
+  std::vector<ColumnChunkInfo> columns;  // in schema order
+};
+
+struct FileInfo {
+  std::vector<ColumnSpec> schema;
+  std::vector<RowGroupInfo> row_groups;
+  int64_t num_rows = 0;
+  std::string created_by;
+  std::vector<std::pair<std::string, std::string>> key_value_metadata;
+};
+
+// "watershed version X.Y.Z (build H)": parquet-mr trusts the statistics of
+// writers it can parse this way.
+std::string CreatedBy();
+
+class ParquetWriter {
+ public:
+  // Creates `path`.tmp.<pid>; Finish() renames it to `path`.
+  static Result<std::unique_ptr<ParquetWriter>> Create(FileSystem* fs, std::string path, std::vector<ColumnSpec> schema,
+                                                       ParquetWriterOptions options = {});
+  ~ParquetWriter();  // without Finish(): removes the temporary file
+
+  // Appends rows: one ColumnValues per schema column, each holding `rows`
+  // rows. Cuts a row group whenever the buffered bytes reach the limit.
+  // kInvalidArgument when the columns disagree with the schema or rows.
+  Status Write(const std::vector<ColumnValues>& columns, size_t rows);
+  // Flushes the last row group, writes the footer, syncs, renames into
+  // place. Returns the file's size.
+  Result<uint64_t> Finish();
+
+ private:
+  ParquetWriter() = default;
+  Status FlushRowGroup();
+  Status WriteChunk(size_t column, RowGroupInfo* info);
+  Status Append(std::string_view data);
+
+  FileSystem* fs_ = nullptr;
+  std::string path_, temp_path_;
+  std::vector<ColumnSpec> schema_;
+  ParquetWriterOptions options_;
+  std::unique_ptr<WritableFile> file_;
+  uint64_t offset_ = 0;
+  std::vector<ColumnValues> buffered_;
+  size_t buffered_rows_ = 0;
+  uint64_t buffered_bytes_ = 0;
+  std::vector<RowGroupInfo> row_groups_;
+  int64_t num_rows_ = 0;
+  bool finished_ = false;
+};
+
+class ParquetReader {
+ public:
+  // Reads and checks the footer. kCorruption names the file and the problem.
+  static Result<std::unique_ptr<ParquetReader>> Open(FileSystem* fs, const std::string& path);
+  const FileInfo& info() const { return info_; }
+  // Index of the column named `name` in the schema, or -1.
+  int ColumnIndex(std::string_view name) const;
+  // The values of the given columns (schema indices) of one row group.
+  Result<std::vector<ColumnValues>> ReadRowGroup(size_t row_group, const std::vector<int>& columns);
+
+ private:
+  ParquetReader() = default;
+  Status ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& spec, int64_t rows, ColumnValues* out);
+
+  std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
+  uint64_t size_ = 0;
+  FileInfo info_;
+};
+
+// Parses a footer (FileMetaData) alone; for the fuzzer and the reader.
+Result<FileInfo> ParseFileMetaData(std::string_view footer);
+
+}  // namespace watershed::lake

@@ -1,0 +1,174 @@
+// DuckDB (npm @duckdb/node-api, installed by scripts/install-deps.sh into
+// tools/duckdb) reads the files our writer makes: the same rows and values,
+// the types our logical annotations promise, and footers whose field ids,
+// statistics and encodings DuckDB reports as we wrote them. DuckDB is an
+// independent Parquet implementation, so this is the compatibility proof.
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+
+#include "core/endian.h"
+#include "core/testing/temp_dir.h"
+#include "lake/parquet.h"
+#include "lake/testing/parquet_samples.h"
+
+namespace watershed::lake {
+namespace {
+
+// Runs SQL through tools/duckdb/query.mjs; returns its JSON lines.
+std::vector<std::string> DuckDb(const std::string& sql) {
+  const std::string tool = std::string(WATERSHED_SOURCE_DIR) + "/tools/duckdb/query.mjs";
+  std::string quoted = "'";
+  for (char c : sql) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  FILE* p = ::popen(("node " + tool + " " + quoted + " 2>&1").c_str(), "r");
+  EXPECT_NE(p, nullptr);
+  std::vector<std::string> lines;
+  if (!p) return lines;
+  char buf[65536];
+  while (std::fgets(buf, sizeof buf, p)) {
+    std::string line(buf);
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    lines.push_back(line);
+  }
+  EXPECT_EQ(::pclose(p), 0) << "duckdb failed: " << (lines.empty() ? "" : lines.back())
+                            << " (is tools/duckdb installed? scripts/install-deps.sh)";
+  return lines;
+}
+
+std::string Hex(std::string_view b) {
+  static const char* d = "0123456789ABCDEF";
+  std::string s;
+  for (unsigned char c : b) {
+    s += d[c >> 4];
+    s += d[c & 15];
+  }
+  return s;
+}
+
+class ParquetDuckDbTest : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& name, Codec codec, size_t rows, uint64_t row_group_bytes = 64ull << 20) {
+    ParquetWriterOptions o;
+    o.codec = codec;
+    o.row_group_bytes = row_group_bytes;
+    o.page_bytes = 8192;
+    const std::string path = dir_.Path(name);
+    auto w = ParquetWriter::Create(FileSystem::Default(), path, testing::EventSchema(), o);
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    rows_ = testing::MakeRows(rows, 42);
+    EXPECT_TRUE((*w)->Write(rows_, rows).ok());
+    EXPECT_TRUE((*w)->Finish().ok());
+    return path;
+  }
+  watershed::testing::TempDir dir_{"parquet_duckdb"};
+  std::vector<ColumnValues> rows_;
+};
+
+TEST_F(ParquetDuckDbTest, EveryRowAndValueReadsBackInEveryCodec) {
+  for (Codec codec : {Codec::kZstd, Codec::kSnappy, Codec::kUncompressed}) {
+    SCOPED_TRACE(std::string(CodecName(codec)));
+    const size_t n = 3000;
+    const std::string path = Write("rows.parquet", codec, n, 32 << 10);  // several row groups
+    auto lines = DuckDb("SELECT hex(event_id::BLOB) AS id, type, story_id, viewer_id::VARCHAR AS viewer, "
+                        "epoch_us(event_time) AS t, watch_ms, score, note FROM read_parquet('" + path + "')");
+    ASSERT_EQ(lines.size(), n);
+    simdjson::dom::parser parser;
+    const auto& schema = testing::EventSchema();
+    size_t watch = 0, score = 0, note = 0;
+    for (size_t i = 0; i < n; ++i) {
+      simdjson::dom::element row;
+      ASSERT_EQ(parser.parse(lines[i]).get(row), simdjson::SUCCESS) << lines[i];
+      EXPECT_EQ(std::string(row["id"].get_string().value()), Hex(rows_[0].ByteValue(schema[0], i))) << i;
+      EXPECT_EQ(std::string(row["type"].get_string().value()), std::string(rows_[1].ByteValue(schema[1], i)));
+      EXPECT_EQ(row["story_id"].get_int64().value(), rows_[2].ints[i]);
+      EXPECT_EQ(std::string(row["viewer"].get_string().value()), std::to_string(rows_[3].ints[i]));
+      EXPECT_EQ(row["t"].get_int64().value(), rows_[4].ints[i]);
+      if (rows_[5].present[i]) {
+        EXPECT_EQ(row["watch_ms"].get_int64().value(), rows_[5].ints[watch++]);
+      } else {
+        EXPECT_TRUE(row["watch_ms"].is_null());
+      }
+      if (rows_[6].present[i]) {
+        EXPECT_EQ(row["score"].get_double().value(), rows_[6].doubles[score++]);
+      } else {
+        EXPECT_TRUE(row["score"].is_null());
+      }
+      if (rows_[7].present[i]) {
+        EXPECT_EQ(std::string(row["note"].get_string().value()), std::string(rows_[7].ByteValue(schema[7], note++)));
+      } else {
+        EXPECT_TRUE(row["note"].is_null());
+      }
+      if (HasFailure()) return;  // the first bad row is the useful one
+    }
+  }
+}
+
+TEST_F(ParquetDuckDbTest, TypesFieldIdsStatisticsAndEncodingsAreWhatWeWrote) {
+  const std::string path = Write("meta.parquet", Codec::kZstd, 4000);
+  std::map<std::string, std::string> types;
+  simdjson::dom::parser parser;
+  for (const auto& line : DuckDb("DESCRIBE SELECT * FROM read_parquet('" + path + "')")) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    types[std::string(e["column_name"].get_string().value())] = std::string(e["column_type"].get_string().value());
+  }
+  EXPECT_EQ(types["event_id"], "UUID");
+  EXPECT_EQ(types["type"], "VARCHAR");
+  EXPECT_EQ(types["story_id"], "BIGINT");
+  EXPECT_EQ(types["event_time"], "TIMESTAMP WITH TIME ZONE");
+  EXPECT_EQ(types["watch_ms"], "INTEGER");
+  EXPECT_EQ(types["score"], "DOUBLE");
+  EXPECT_EQ(types["note"], "VARCHAR");
+
+  std::map<std::string, int64_t> field_ids;
+  for (const auto& line : DuckDb("SELECT name, field_id FROM parquet_schema('" + path + "') WHERE field_id IS NOT NULL")) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    field_ids[std::string(e["name"].get_string().value())] = e["field_id"].get_int64().value();
+  }
+  for (const ColumnSpec& c : testing::EventSchema()) EXPECT_EQ(field_ids[c.name], c.field_id) << c.name;
+
+  std::map<std::string, simdjson::dom::element> meta;
+  std::vector<std::string> meta_lines =
+      DuckDb("SELECT path_in_schema AS col, stats_min_value AS lo, stats_max_value AS hi, stats_null_count AS nulls, "
+             "compression, encodings FROM parquet_metadata('" + path + "')");
+  ASSERT_EQ(meta_lines.size(), testing::EventSchema().size());
+  std::vector<simdjson::dom::parser> parsers(meta_lines.size());
+  for (size_t i = 0; i < meta_lines.size(); ++i) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parsers[i].parse(meta_lines[i]).get(e), simdjson::SUCCESS) << meta_lines[i];
+    meta[std::string(e["col"].get_string().value())] = e;
+  }
+  const auto& story = rows_[2].ints;
+  EXPECT_EQ(std::string(meta["story_id"]["lo"].get_string().value()),
+            std::to_string(*std::min_element(story.begin(), story.end())));
+  EXPECT_EQ(std::string(meta["story_id"]["hi"].get_string().value()),
+            std::to_string(*std::max_element(story.begin(), story.end())));
+  EXPECT_TRUE(meta["viewer_id"]["lo"].is_null()) << "personal data must have no bounds";
+  EXPECT_EQ(meta["watch_ms"]["nulls"].get_int64().value(),
+            static_cast<int64_t>(std::count(rows_[5].present.begin(), rows_[5].present.end(), 0)));
+  EXPECT_EQ(std::string(meta["story_id"]["compression"].get_string().value()), "ZSTD");
+  EXPECT_NE(std::string(meta["type"]["encodings"].get_string().value()).find("RLE_DICTIONARY"), std::string::npos);
+}
+
+TEST_F(ParquetDuckDbTest, FiltersOnStatisticsGiveTheSameAnswerAsOurReader) {
+  const std::string path = Write("agg.parquet", Codec::kSnappy, 5000, 16 << 10);
+  int64_t expected_count = 0, expected_sum = 0;
+  for (int64_t s : rows_[2].ints)
+    if (s >= 100 && s < 200) {
+      ++expected_count;
+      expected_sum += s;
+    }
+  auto lines = DuckDb("SELECT count(*) AS n, sum(story_id) AS s FROM read_parquet('" + path +
+                      "') WHERE story_id >= 100 AND story_id < 200");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "{\"n\":" + std::to_string(expected_count) + ",\"s\":" + std::to_string(expected_sum) + "}");
+}
+
+}  // namespace
+}  // namespace watershed::lake

@@ -1,0 +1,42 @@
+#pragma once
+// Parquet's value encodings and page compression (Encodings.md and
+// Compression.md of the Parquet format), the subset our writer uses and our
+// reader accepts:
+//  - the RLE / bit-packing hybrid (definition levels, dictionary indices);
+//  - PLAIN for INT32, INT64, DOUBLE, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY;
+//  - codecs UNCOMPRESSED, SNAPPY (raw snappy block) and ZSTD (one frame).
+// Decoders check every length against the input and fail with
+// kCorruption; they never read outside it or allocate more than the output
+// they were told to expect.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace watershed::lake {
+
+enum class Codec : int32_t { kUncompressed = 0, kSnappy = 1, kZstd = 6 };
+
+// Number of bits needed for values up to max_value (0 for 0).
+int BitWidth(uint64_t max_value);
+
+// RLE / bit-packing hybrid of `values` with `bit_width` (1..32) bits each:
+// runs of 8 or more equal values as RLE runs, the rest bit-packed in groups
+// of 8 (the last group zero-padded). Appends to *out, no length prefix.
+void EncodeRleHybrid(const uint32_t* values, size_t count, int bit_width, std::string* out);
+// Decodes exactly `count` values (padding of the last bit-packed group is
+// ignored). kCorruption when the input ends early or a value needs more
+// than bit_width bits.
+Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, std::vector<uint32_t>* out);
+
+// Compression of a page body. `level` applies to ZSTD only.
+Status Compress(Codec codec, std::string_view in, int level, std::string* out);
+// `uncompressed_size` comes from the page header; a result of another size
+// is kCorruption.
+Status Decompress(Codec codec, std::string_view in, size_t uncompressed_size, std::string* out);
+std::string_view CodecName(Codec codec);
+
+}  // namespace watershed::lake
