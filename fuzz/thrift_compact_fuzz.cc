@@ -85,14 +85,17 @@ Status WalkList(Reader& r, int16_t id, std::vector<Seen>* seen) {
         list.strings.emplace_back(v);
         break;
       }
-      case Type::kStruct: RETURN_IF_ERROR(Walk(r, seen)); break;
+      case Type::kStruct:
+        RETURN_IF_ERROR(Walk(r, seen));
+        break;
       case Type::kTrue:
       case Type::kFalse: {  // a bool element is one byte, unlike a bool field
         int8_t v;
         RETURN_IF_ERROR(Get(r.I8(), &v));
         break;
       }
-      default: RETURN_IF_ERROR(r.Skip(elem));
+      default:
+        RETURN_IF_ERROR(r.Skip(elem));
     }
   }
   if (elem == Type::kI32 || elem == Type::kI64 || elem == Type::kBinary) seen->push_back(std::move(list));
@@ -111,7 +114,8 @@ Status Walk(Reader& r, std::vector<Seen>* seen) {
     v.id = id;
     switch (t) {
       case Type::kTrue:
-      case Type::kFalse: break;
+      case Type::kFalse:
+        break;
       case Type::kByte: {
         int8_t x;
         RETURN_IF_ERROR(Get(r.I8(), &x));
@@ -130,7 +134,9 @@ Status Walk(Reader& r, std::vector<Seen>* seen) {
         v.i = x;
         break;
       }
-      case Type::kI64: RETURN_IF_ERROR(Get(r.I64(), &v.i)); break;
+      case Type::kI64:
+        RETURN_IF_ERROR(Get(r.I64(), &v.i));
+        break;
       case Type::kDouble: {
         double x;
         RETURN_IF_ERROR(Get(r.Double(), &x));
@@ -143,9 +149,15 @@ Status Walk(Reader& r, std::vector<Seen>* seen) {
         v.s = std::string(x);
         break;
       }
-      case Type::kStruct: RETURN_IF_ERROR(Walk(r, seen)); continue;
-      case Type::kList: RETURN_IF_ERROR(WalkList(r, id, seen)); continue;
-      default: RETURN_IF_ERROR(r.Skip(t)); continue;  // set, map
+      case Type::kStruct:
+        RETURN_IF_ERROR(Walk(r, seen));
+        continue;
+      case Type::kList:
+        RETURN_IF_ERROR(WalkList(r, id, seen));
+        continue;
+      default:
+        RETURN_IF_ERROR(r.Skip(t));
+        continue;  // set, map
     }
     seen->push_back(std::move(v));
   }
@@ -158,13 +170,27 @@ void Encode(const std::vector<Seen>& seen, std::string* out) {
   for (const Seen& v : seen) {
     switch (v.type) {
       case Type::kTrue:
-      case Type::kFalse: w.FieldBool(v.id, v.type == Type::kTrue); break;
-      case Type::kByte: w.FieldI8(v.id, static_cast<int8_t>(v.i)); break;
-      case Type::kI16: w.FieldI16(v.id, static_cast<int16_t>(v.i)); break;
-      case Type::kI32: w.FieldI32(v.id, static_cast<int32_t>(v.i)); break;
-      case Type::kI64: w.FieldI64(v.id, v.i); break;
-      case Type::kDouble: w.FieldDouble(v.id, std::bit_cast<double>(v.i)); break;
-      case Type::kBinary: w.FieldBinary(v.id, v.s); break;
+      case Type::kFalse:
+        w.FieldBool(v.id, v.type == Type::kTrue);
+        break;
+      case Type::kByte:
+        w.FieldI8(v.id, static_cast<int8_t>(v.i));
+        break;
+      case Type::kI16:
+        w.FieldI16(v.id, static_cast<int16_t>(v.i));
+        break;
+      case Type::kI32:
+        w.FieldI32(v.id, static_cast<int32_t>(v.i));
+        break;
+      case Type::kI64:
+        w.FieldI64(v.id, v.i);
+        break;
+      case Type::kDouble:
+        w.FieldDouble(v.id, std::bit_cast<double>(v.i));
+        break;
+      case Type::kBinary:
+        w.FieldBinary(v.id, v.s);
+        break;
       case Type::kList:
         if (v.element == Type::kBinary) {
           w.FieldList(v.id, v.element, static_cast<uint32_t>(v.strings.size()));
@@ -180,7 +206,8 @@ void Encode(const std::vector<Seen>& seen, std::string* out) {
           }
         }
         break;
-      default: Check(false);
+      default:
+        Check(false);
     }
   }
   w.EndStruct();

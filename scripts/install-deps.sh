@@ -12,6 +12,7 @@ packages=(
   librdkafka-dev libhiredis-dev pkg-config          # Kafka log, Redis live store (issue #4)
   kcat                                              # inspecting Kafka in tests and by hand
   libzstd-dev libsnappy-dev                         # Parquet page compression (issue #5)
+  python3 python3-avro                              # tests: an independent reader of our Avro manifests
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
   curl procps iproute2                              # demo and crash scripts

@@ -75,13 +75,23 @@ Status FaultInjectionFileSystem::RemoveFile(const std::string& path) {
 
 Status FaultInjectionFileSystem::RenameFile(const std::string& from, const std::string& to) {
   RETURN_IF_ERROR(base()->RenameFile(from, to));
+  MoveSyncedSize(from, to);
+  return Status::Ok();
+}
+
+Status FaultInjectionFileSystem::RenameNoReplace(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(base()->RenameNoReplace(from, to));
+  MoveSyncedSize(from, to);
+  return Status::Ok();
+}
+
+void FaultInjectionFileSystem::MoveSyncedSize(const std::string& from, const std::string& to) {
   std::lock_guard lock(mu_);
   auto it = synced_size_.find(from);
   if (it != synced_size_.end()) {
     synced_size_[to] = it->second;
     synced_size_.erase(it);
   }
-  return Status::Ok();
 }
 
 Status FaultInjectionFileSystem::Truncate(const std::string& path, uint64_t size) {

@@ -26,12 +26,14 @@ class FaultInjectionFileSystem : public ForwardingFileSystem {
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override;
   Status RemoveFile(const std::string& path) override;
   Status RenameFile(const std::string& from, const std::string& to) override;
+  Status RenameNoReplace(const std::string& from, const std::string& to) override;
   Status Truncate(const std::string& path, uint64_t size) override;
 
   // Called by the wrapped files.
   void OnSynced(const std::string& path, uint64_t size);
 
  private:
+  void MoveSyncedSize(const std::string& from, const std::string& to);
   Result<std::unique_ptr<WritableFile>> Wrap(const std::string& path, Result<std::unique_ptr<WritableFile>> file,
                                              uint64_t synced);
 

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/testing/temp_dir.h"
 
@@ -169,6 +172,41 @@ TEST_F(FaultInjectionFsTest, ErrorsFromBaseArePassedThrough) {
   EXPECT_EQ(fs_.RenameFile(Path("nope"), Path("also-nope")).code(), StatusCode::kIoError);
   EXPECT_FALSE(fs_.FileExists(Path("nope")));
   ASSERT_TRUE(fs_.DropUnsyncedData().ok());
+}
+
+}  // namespace
+}  // namespace watershed
+
+namespace watershed {
+namespace {
+
+TEST(PosixFileSystemTest, RenameNoReplaceRefusesAnExistingTargetAndOneOfTwoRacersWins) {
+  ::watershed::testing::TempDir dir("rnr");
+  FileSystem* fs = FileSystem::Default();
+  ASSERT_TRUE(WriteFileAtomically(fs, dir.Path("a"), "first").ok());
+  ASSERT_TRUE(WriteFileAtomically(fs, dir.Path("b"), "second").ok());
+  ASSERT_TRUE(fs->RenameNoReplace(dir.Path("a"), dir.Path("v1")).ok());
+  Status s = fs->RenameNoReplace(dir.Path("b"), dir.Path("v1"));
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(ReadWholeFile(fs, dir.Path("v1")).value(), "first");  // not replaced
+  EXPECT_TRUE(fs->FileExists(dir.Path("b")));                      // the loser keeps its file
+  EXPECT_FALSE(fs->FileExists(dir.Path("a")));
+
+  // Racing threads: exactly one wins each name.
+  for (int round = 0; round < 20; ++round) {
+    const std::string target = dir.Path("race" + std::to_string(round));
+    std::atomic<int> wins{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      const std::string mine = dir.Path("c" + std::to_string(round) + "_" + std::to_string(t));
+      ASSERT_TRUE(WriteFileAtomically(fs, mine, std::to_string(t)).ok());
+      threads.emplace_back([&, mine] {
+        if (fs->RenameNoReplace(mine, target).ok()) ++wins;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wins.load(), 1) << round;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_NOREPLACE
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +131,21 @@ class PosixFileSystem : public FileSystem {
   Status RenameFile(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename", from, errno);
     return Status::Ok();
+  }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return Status::Ok();
+    int err = errno;
+    if (err == EINVAL || err == ENOSYS) {
+      // A file system without RENAME_NOREPLACE: link() refuses an existing
+      // name just as atomically; then drop the old name.
+      if (::link(from.c_str(), to.c_str()) == 0) {
+        ::unlink(from.c_str());
+        return Status::Ok();
+      }
+      err = errno;
+    }
+    if (err == EEXIST) return Status::FailedPrecondition(to + " already exists");
+    return ErrnoStatus("renameat2", from, err);
   }
   Status Truncate(const std::string& path, uint64_t size) override {
     if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", path, errno);

@@ -48,6 +48,10 @@ class FileSystem {
   virtual Status RemoveFile(const std::string& path) = 0;
   // Atomically replaces `to` with `from`.
   virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  // Renames `from` to `to` only if `to` does not exist, atomically: of two
+  // racing callers one wins, the other gets kFailedPrecondition (commits of
+  // the lake's table metadata rely on it; a plain rename would replace).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to) = 0;
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   // Makes the directory's entries (creations, renames) durable.
   virtual Status SyncDir(const std::string& dir) = 0;
@@ -75,6 +79,9 @@ class ForwardingFileSystem : public FileSystem {
   Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
   Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
   Status RenameFile(const std::string& from, const std::string& to) override { return base_->RenameFile(from, to); }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return base_->RenameNoReplace(from, to);
+  }
   Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
   Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
 

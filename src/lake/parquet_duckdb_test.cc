@@ -10,10 +10,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <set>
 
 #include "core/endian.h"
 #include "core/testing/temp_dir.h"
 #include "lake/parquet.h"
+#include "lake/tables.h"
 #include "lake/testing/parquet_samples.h"
 
 namespace watershed::lake {
@@ -168,6 +170,58 @@ TEST_F(ParquetDuckDbTest, FiltersOnStatisticsGiveTheSameAnswerAsOurReader) {
                       "') WHERE story_id >= 100 AND story_id < 200");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0], "{\"n\":" + std::to_string(expected_count) + ",\"s\":" + std::to_string(expected_sum) + "}");
+}
+
+TEST_F(ParquetDuckDbTest, TheEventsTableReadsAsTheEventsThatWentIn) {
+  EventColumns columns;
+  std::vector<Event> events;
+  for (uint64_t i = 0; i < 500; ++i) {
+    Event e;
+    e.event_id = EventId::FromHiLo(0x0123456789abcdefULL, i);
+    e.type = i % 10 == 0 ? EventType::kShare : (i % 10 == 1 ? EventType::kReply : EventType::kView);
+    e.story_id = StoryId(100 + i % 13);
+    e.author_id = AuthorId(7 + i % 3);
+    e.viewer_id = ViewerId(1'000'000 + i);
+    e.region = static_cast<Region>(i % kRegionCount);
+    e.event_time = EventTimeMs(1'795'000'000'000 + static_cast<int64_t>(i) * 250);
+    e.watch_ms = e.type == EventType::kView ? static_cast<uint32_t>(i * 10) : 0;
+    columns.Add(e, AppendTimeMs(1'795'000'100'000 + static_cast<int64_t>(i)), LogOffset(i));
+    events.push_back(e);
+  }
+  const std::string path = dir_.Path("events.parquet");
+  auto w = ParquetWriter::Create(FileSystem::Default(), path, EventTableSchema());
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(columns.columns(), columns.rows()).ok());
+  ASSERT_TRUE((*w)->Finish().ok());
+  auto lines = DuckDb("SELECT event_id::VARCHAR AS id, type, story_id, author_id, viewer_id, region, "
+                      "epoch_ms(event_time) AS t, watch_ms, epoch_ms(append_time) AS a, log_offset FROM read_parquet('" +
+                      path + "') ORDER BY log_offset");
+  ASSERT_EQ(lines.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Event& e = events[i];
+    const std::string expected =
+        "{\"id\":\"" + e.event_id.ToString() + "\",\"type\":\"" + std::string(EventTypeName(e.type)) +
+        "\",\"story_id\":" + std::to_string(e.story_id.value) + ",\"author_id\":" + std::to_string(e.author_id.value) +
+        ",\"viewer_id\":" + std::to_string(e.viewer_id.value) + ",\"region\":\"" + std::string(RegionName(e.region)) +
+        "\",\"t\":" + std::to_string(e.event_time.value) + ",\"watch_ms\":" + std::to_string(e.watch_ms) +
+        ",\"a\":" + std::to_string(1'795'000'100'000 + static_cast<int64_t>(i)) + ",\"log_offset\":" + std::to_string(i) +
+        "}";
+    ASSERT_EQ(lines[i], expected) << i;
+  }
+  // Aggregates a dashboard would ask for.
+  auto agg = DuckDb("SELECT count(*) FILTER (WHERE type = 'view') AS views, count(DISTINCT viewer_id) AS viewers, "
+                    "sum(watch_ms) AS watch FROM read_parquet('" + path + "') WHERE story_id = 105");
+  int64_t views = 0, watch = 0;
+  std::set<uint64_t> viewers;
+  for (const Event& e : events)
+    if (e.story_id.value == 105) {
+      views += e.type == EventType::kView;
+      viewers.insert(e.viewer_id.value);
+      watch += e.watch_ms;
+    }
+  ASSERT_EQ(agg.size(), 1u);
+  EXPECT_EQ(agg[0], "{\"views\":" + std::to_string(views) + ",\"viewers\":" + std::to_string(viewers.size()) +
+                        ",\"watch\":" + std::to_string(watch) + "}");
 }
 
 }  // namespace

@@ -144,7 +144,8 @@ Result<uint64_t> Reader::Varint() {
 }
 
 Status Reader::BeginStruct() {
-  if (max_depth_ < 0 || last_id_.size() >= static_cast<size_t>(max_depth_)) return Corrupt("nesting deeper than max_depth");
+  if (max_depth_ < 0 || last_id_.size() >= static_cast<size_t>(max_depth_))
+    return Corrupt("nesting deeper than max_depth");
   last_id_.push_back(0);
   return Status::Ok();
 }
@@ -234,7 +235,8 @@ Status Reader::ListHeader(Type* element, uint32_t* size) {
   uint64_t n = b >> 4;
   if (n == kLongFormSize) {
     ASSIGN_OR_RETURN(n, Varint());
-    if (n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return CorruptAt(start, "list size overflows i32");
+    if (n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+      return CorruptAt(start, "list size overflows i32");
   }
   // Every element takes at least one byte.
   if (n > in_.size() - pos_) return CorruptAt(start, "list size exceeds remaining bytes");
@@ -301,7 +303,8 @@ Status Reader::Skip(Type type) {
       case Type::kMap: {
         const size_t start = pos_;
         ASSIGN_OR_RETURN(uint64_t n, Varint());
-        if (n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return CorruptAt(start, "map size overflows i32");
+        if (n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+          return CorruptAt(start, "map size overflows i32");
         Frame f{Type::kMap, Type::kStop, Type::kStop, 0};
         if (n > 0) {
           if (pos_ >= in_.size()) return Corrupt("truncated map header");

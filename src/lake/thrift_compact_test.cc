@@ -53,21 +53,21 @@ TEST(ThriftCompactWriter, FieldIdDeltasShortAndLongForm) {
   std::string out;
   Writer w(&out);
   w.BeginStruct();
-  w.FieldI32(1, 0);     // delta 1: 0x15, zigzag(0) = 0
-  w.FieldI32(16, 1);    // delta 15, the largest short form: 0xF5, zigzag(1) = 2
-  w.FieldI32(32, -1);   // delta 16: long form 0x05, zigzag(32) = 64, zigzag(-1) = 1
-  w.FieldI32(-5, 2);    // negative delta: 0x05, zigzag(-5) = 9, zigzag(2) = 4
-  w.FieldI32(-4, 3);    // delta 1 from a negative id: 0x15, 6
-  w.FieldI16(300, 7);   // 0x04, zigzag(300) = 600 = varint d8 04, zigzag(7) = 14
-  w.FieldI32(300, 0);   // delta 0 (same id again) takes the long form too
+  w.FieldI32(1, 0);    // delta 1: 0x15, zigzag(0) = 0
+  w.FieldI32(16, 1);   // delta 15, the largest short form: 0xF5, zigzag(1) = 2
+  w.FieldI32(32, -1);  // delta 16: long form 0x05, zigzag(32) = 64, zigzag(-1) = 1
+  w.FieldI32(-5, 2);   // negative delta: 0x05, zigzag(-5) = 9, zigzag(2) = 4
+  w.FieldI32(-4, 3);   // delta 1 from a negative id: 0x15, 6
+  w.FieldI16(300, 7);  // 0x04, zigzag(300) = 600 = varint d8 04, zigzag(7) = 14
+  w.FieldI32(300, 0);  // delta 0 (same id again) takes the long form too
   w.EndStruct();
   EXPECT_BYTES(out, 0x15, 0x00, 0xF5, 0x02, 0x05, 0x40, 0x01, 0x05, 0x09, 0x04, 0x15, 0x06, 0x04, 0xD8, 0x04, 0x0E,
                0x05, 0xD8, 0x04, 0x00, 0x00);
 
   Reader r(out);
   ASSERT_TRUE(r.BeginStruct().ok());
-  const std::vector<std::pair<int16_t, Type>> want = {{1, Type::kI32},   {16, Type::kI32}, {32, Type::kI32},
-                                                      {-5, Type::kI32},  {-4, Type::kI32}, {300, Type::kI16},
+  const std::vector<std::pair<int16_t, Type>> want = {{1, Type::kI32},  {16, Type::kI32}, {32, Type::kI32},
+                                                      {-5, Type::kI32}, {-4, Type::kI32}, {300, Type::kI16},
                                                       {300, Type::kI32}};
   const std::vector<int32_t> values = {0, 1, -1, 2, 3, 7, 0};
   for (size_t i = 0; i < want.size(); ++i) {
@@ -133,8 +133,9 @@ TEST(ThriftCompactWriter, ZigZagVarints) {
   w.I64(-1);
   EXPECT_BYTES(out, 0x01);
 
-  const std::string r_in = Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                  0xFF, 0xFF, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0xDF, 0x89, 0x03, 0x03});
+  const std::string r_in =
+      Bytes({0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF,
+             0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0xDF, 0x89, 0x03, 0x03});
   Reader r(r_in);
   EXPECT_EQ(r.I64().value(), std::numeric_limits<int64_t>::min());
   EXPECT_EQ(r.I64().value(), std::numeric_limits<int64_t>::max());
@@ -148,14 +149,14 @@ TEST(ThriftCompactWriter, SmallIntsBoolsAndDoubles) {
   std::string out;
   Writer w(&out);
   w.BeginStruct();
-  w.FieldBool(1, true);                                 // 0x11, no body
-  w.FieldBool(2, false);                                // 0x12
-  w.FieldI8(3, -1);                                     // 0x13, raw byte ff
-  w.FieldI16(4, std::numeric_limits<int16_t>::min());   // 0x14, zigzag 65535 = ff ff 03
-  w.FieldI16(5, std::numeric_limits<int16_t>::max());   // 0x14, zigzag 65534 = fe ff 03
-  w.FieldDouble(6, 1.0);                                // 0x17, 3ff0000000000000 little-endian
-  w.FieldDouble(7, -2.5);                               // 0x17, c004000000000000 little-endian
-  w.FieldBool(30, true);                                // long form: 0x01, zigzag(30) = 60
+  w.FieldBool(1, true);                                // 0x11, no body
+  w.FieldBool(2, false);                               // 0x12
+  w.FieldI8(3, -1);                                    // 0x13, raw byte ff
+  w.FieldI16(4, std::numeric_limits<int16_t>::min());  // 0x14, zigzag 65535 = ff ff 03
+  w.FieldI16(5, std::numeric_limits<int16_t>::max());  // 0x14, zigzag 65534 = fe ff 03
+  w.FieldDouble(6, 1.0);                               // 0x17, 3ff0000000000000 little-endian
+  w.FieldDouble(7, -2.5);                              // 0x17, c004000000000000 little-endian
+  w.FieldBool(30, true);                               // long form: 0x01, zigzag(30) = 60
   w.EndStruct();
   EXPECT_BYTES(out, 0x11, 0x12, 0x13, 0xFF, 0x14, 0xFF, 0xFF, 0x03, 0x14, 0xFE, 0xFF, 0x03, 0x17, 0x00, 0x00, 0x00,
                0x00, 0x00, 0x00, 0xF0, 0x3F, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0xC0, 0x01, 0x3C, 0x00);
@@ -270,19 +271,19 @@ TEST(ThriftCompactWriter, NestedStructRestoresLastId) {
   std::string out;
   Writer w(&out);
   w.BeginStruct();
-  w.FieldI32(3, 1);   // 0x35 02
-  w.FieldStruct(5);   // 0x2c: delta 2, struct
-  w.FieldI32(1, 2);   // 0x15 04: the nested struct starts at id 0
-  w.FieldI32(2, 3);   // 0x15 06
-  w.EndStruct();      // 00
-  w.FieldI32(6, 4);   // 0x15 08: delta from 5, not from the inner 2
+  w.FieldI32(3, 1);                  // 0x35 02
+  w.FieldStruct(5);                  // 0x2c: delta 2, struct
+  w.FieldI32(1, 2);                  // 0x15 04: the nested struct starts at id 0
+  w.FieldI32(2, 3);                  // 0x15 06
+  w.EndStruct();                     // 00
+  w.FieldI32(6, 4);                  // 0x15 08: delta from 5, not from the inner 2
   w.FieldList(7, Type::kStruct, 2);  // 0x19 0x2c
   w.BeginStruct();
-  w.FieldI32(4, 5);   // 0x45 0a: list elements start at id 0 too
+  w.FieldI32(4, 5);  // 0x45 0a: list elements start at id 0 too
   w.EndStruct();
   w.BeginStruct();
   w.EndStruct();
-  w.FieldI32(8, 6);   // 0x15 0c: delta from 7
+  w.FieldI32(8, 6);  // 0x15 0c: delta from 7
   w.EndStruct();
   EXPECT_BYTES(out, 0x35, 0x02, 0x2C, 0x15, 0x04, 0x15, 0x06, 0x00, 0x15, 0x08, 0x19, 0x2C, 0x45, 0x0A, 0x00, 0x00,
                0x15, 0x0C, 0x00);
@@ -443,8 +444,12 @@ Status Decode(Reader& r, Everything* e) {
     RETURN_IF_ERROR(r.FieldHeader(&t, &id));
     if (t == Type::kStop) break;
     switch (id) {
-      case 1: e->t = t == Type::kTrue; break;
-      case 2: e->f = t == Type::kTrue; break;
+      case 1:
+        e->t = t == Type::kTrue;
+        break;
+      case 2:
+        e->f = t == Type::kTrue;
+        break;
       case 3: {
         ASSIGN_OR_RETURN(e->i8, r.I8());
         break;
@@ -492,7 +497,9 @@ Status Decode(Reader& r, Everything* e) {
       case 12:
         RETURN_IF_ERROR(DecodeList(r, Type::kStruct, &e->inners, [&](Inner* v) { return DecodeInner(r, v); }));
         break;
-      case 13: RETURN_IF_ERROR(DecodeInner(r, &e->nested)); break;
+      case 13:
+        RETURN_IF_ERROR(DecodeInner(r, &e->nested));
+        break;
       case 40: {
         ASSIGN_OR_RETURN(e->far, r.I32());
         break;
@@ -501,7 +508,8 @@ Status Decode(Reader& r, Everything* e) {
         ASSIGN_OR_RETURN(e->negative, r.I64());
         break;
       }
-      default: RETURN_IF_ERROR(r.Skip(t));
+      default:
+        RETURN_IF_ERROR(r.Skip(t));
     }
   }
   return r.EndStruct();
@@ -570,14 +578,14 @@ std::string EveryWireType() {
   w.EndStruct();
   w.EndStruct();
   out += Bytes({
-      0x0B, 0x28, 0x02, 0x85, 0x01, 'a', 0x02, 0x01, 'b', 0x04,  // 20: map<binary,i32>{a:1, b:2}
-      0x0A, 0x2A, 0x26, 0x02, 0x04,                              // 21: set<i64>{1, 2}
-      0x09, 0x2C, 0x31, 0x01, 0x02, 0x00,                        // 22: list<bool>, 3 elements, 1 byte each
-      0x0B, 0x2E, 0x00,                                          // 23: empty map: size 0, no type byte
-      0x0B, 0x30, 0x01, 0x3B, 0x07, 0x01, 0x51, 0x02, 0x01,      // 24: map<i8, map<i32, bool>>{7: {1: true}}
-      0x09, 0x32, 0x29, 0x15, 0x02, 0x05,                        // 25: list<list<i32>>{{1}, {}}
-      0x09, 0x32, 0x22, 0x01, 0x02,                              // 25 again: bool element type 2, as the spec says
-      0x05, 0x34, 0x54,                                          // 26: i32 42 (zigzag 84)
+      0x0B, 0x28, 0x02, 0x85, 0x01, 'a',  0x02, 0x01, 'b',  0x04,  // 20: map<binary,i32>{a:1, b:2}
+      0x0A, 0x2A, 0x26, 0x02, 0x04,                                // 21: set<i64>{1, 2}
+      0x09, 0x2C, 0x31, 0x01, 0x02, 0x00,                          // 22: list<bool>, 3 elements, 1 byte each
+      0x0B, 0x2E, 0x00,                                            // 23: empty map: size 0, no type byte
+      0x0B, 0x30, 0x01, 0x3B, 0x07, 0x01, 0x51, 0x02, 0x01,        // 24: map<i8, map<i32, bool>>{7: {1: true}}
+      0x09, 0x32, 0x29, 0x15, 0x02, 0x05,                          // 25: list<list<i32>>{{1}, {}}
+      0x09, 0x32, 0x22, 0x01, 0x02,                                // 25 again: bool element type 2, as the spec says
+      0x05, 0x34, 0x54,                                            // 26: i32 42 (zigzag 84)
       0x00,
   });
   return out;
@@ -777,8 +785,8 @@ TEST(ThriftCompactReader, OversizedList) {
   EXPECT_EQ(n, 3u);
   ExpectCorruption(Reader(Bytes({0xF5, 0xE8, 0x07})).ListHeader(&elem, &n));  // 1000 claimed, none left
   ExpectCorruption(Reader(Bytes({0xF5, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F})).ListHeader(&elem, &n));  // > int32
-  ExpectCorruption(Reader(Bytes({0xF5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}))
-                       .ListHeader(&elem, &n));
+  ExpectCorruption(
+      Reader(Bytes({0xF5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01})).ListHeader(&elem, &n));
   ExpectCorruption(Reader(Bytes({0xF5})).ListHeader(&elem, &n));  // long form, size missing
   ExpectCorruption(Reader(Bytes({})).ListHeader(&elem, &n));
   ExpectCorruption(Reader(Bytes({0x0D})).ListHeader(&elem, &n));  // element type 13

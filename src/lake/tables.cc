@@ -1,0 +1,97 @@
+#include "lake/tables.h"
+
+namespace watershed::lake {
+namespace {
+
+ColumnSpec Int64(const char* name, int32_t id) {
+  return {name, id, PhysicalType::kInt64, LogicalType::kInt64};
+}
+ColumnSpec String(const char* name, int32_t id) {
+  return {name, id, PhysicalType::kByteArray, LogicalType::kString};
+}
+ColumnSpec Timestamp(const char* name, int32_t id) {
+  return {name, id, PhysicalType::kInt64, LogicalType::kTimestampMicrosUtc};
+}
+
+void AddString(ColumnValues& c, std::string_view s) {
+  c.bytes += s;
+  c.ends.push_back(static_cast<uint32_t>(c.bytes.size()));
+}
+
+}  // namespace
+
+const std::vector<ColumnSpec>& EventTableSchema() {
+  static const std::vector<ColumnSpec> schema = [] {
+    std::vector<ColumnSpec> s = {
+        {"event_id", 1, PhysicalType::kFixedLenByteArray, LogicalType::kUuid, false, 16, true, false},
+        String("type", 2),
+        Int64("story_id", 3),
+        Int64("author_id", 4),
+        Int64("viewer_id", 5),
+        String("region", 6),
+        Timestamp("event_time", 7),
+        {"watch_ms", 8, PhysicalType::kInt32, LogicalType::kInt32},
+        Timestamp("append_time", 9),
+        Int64("log_offset", 10),
+    };
+    s[4].statistics = false;  // personal data
+    return s;
+  }();
+  return schema;
+}
+
+const std::vector<ColumnSpec>& StoryMinuteSchema() {
+  static const std::vector<ColumnSpec> schema = {
+      Int64("story_id", 1),      Int64("author_id", 2),      String("region", 3),
+      Timestamp("minute", 4),    Int64("views", 5),          Int64("unique_viewers", 6),
+      Int64("watch_time_ms", 7), Int64("shares", 8),         Int64("replies", 9),
+  };
+  return schema;
+}
+
+std::vector<IcebergField> IcebergSchemaOf(const std::vector<ColumnSpec>& columns) {
+  std::vector<IcebergField> out;
+  for (const ColumnSpec& c : columns) {
+    std::string type;
+    switch (c.logical) {
+      case LogicalType::kUuid: type = "uuid"; break;
+      case LogicalType::kString: type = "string"; break;
+      case LogicalType::kTimestampMicrosUtc: type = "timestamptz"; break;
+      case LogicalType::kInt32: type = "int"; break;
+      case LogicalType::kInt64: type = "long"; break;
+      case LogicalType::kNone:
+        type = c.type == PhysicalType::kDouble  ? "double"
+               : c.type == PhysicalType::kInt32 ? "int"
+               : c.type == PhysicalType::kInt64 ? "long"
+                                                : "binary";
+        break;
+    }
+    out.push_back(IcebergField{c.field_id, c.name, type, !c.optional});
+  }
+  return out;
+}
+
+EventColumns::EventColumns() : columns_(EventTableSchema().size()) {}
+
+void EventColumns::Add(const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  columns_[0].bytes.append(reinterpret_cast<const char*>(e.event_id.bytes.data()), e.event_id.bytes.size());
+  AddString(columns_[1], EventTypeName(e.type));
+  // Ids are unsigned in the schema v1 contract and below 2^63 in practice;
+  // Iceberg has no unsigned long, so they are stored as INT64 bit for bit.
+  columns_[2].ints.push_back(static_cast<int64_t>(e.story_id.value));
+  columns_[3].ints.push_back(static_cast<int64_t>(e.author_id.value));
+  columns_[4].ints.push_back(static_cast<int64_t>(e.viewer_id.value));
+  AddString(columns_[5], RegionName(e.region));
+  columns_[6].ints.push_back(e.event_time.value * 1000);
+  columns_[7].ints.push_back(static_cast<int64_t>(e.watch_ms));
+  columns_[8].ints.push_back(append_time.value * 1000);
+  columns_[9].ints.push_back(static_cast<int64_t>(offset.value));
+  ++rows_;
+}
+
+void EventColumns::Clear() {
+  for (auto& c : columns_) c.Clear();
+  rows_ = 0;
+}
+
+}  // namespace watershed::lake

@@ -1,0 +1,49 @@
+#pragma once
+// The lake's tables (issue #5): their Iceberg schemas (field ids are the
+// contract with Iceberg readers: never reuse or renumber one) and the
+// builders that turn events into Parquet columns.
+//
+//   raw_events   every accepted event as ingested (late ones included)
+//   events       deduplicated, validated events
+//   story_minute one row per story and minute: views, unique viewers,
+//                watch time, shares, replies
+// raw_events and events share one schema. viewer_id is personal data: it
+// gets no min/max statistics (a later erasure leaves no id in metadata).
+
+#include <vector>
+
+#include "core/event.h"
+#include "lake/iceberg_metadata.h"
+#include "lake/parquet.h"
+
+namespace watershed::lake {
+
+// event_id UUID(1), type STRING(2), story_id(3), author_id(4),
+// viewer_id(5, personal), region STRING(6), event_time TIMESTAMP(7),
+// watch_ms INT32(8), append_time TIMESTAMP(9) (the log's clock: when the
+// platform accepted it), log_offset INT64(10).
+const std::vector<ColumnSpec>& EventTableSchema();
+
+// story_id(1), author_id(2), region STRING(3), minute TIMESTAMP(4),
+// views(5), unique_viewers(6), watch_time_ms(7), shares(8), replies(9).
+const std::vector<ColumnSpec>& StoryMinuteSchema();
+
+// The Iceberg schema of Parquet columns: uuid, string, int, long,
+// timestamptz, double; REQUIRED columns are required fields.
+std::vector<IcebergField> IcebergSchemaOf(const std::vector<ColumnSpec>& columns);
+
+// Accumulates events as EventTableSchema columns.
+class EventColumns {
+ public:
+  EventColumns();
+  void Add(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  size_t rows() const { return rows_; }
+  const std::vector<ColumnValues>& columns() const { return columns_; }
+  void Clear();
+
+ private:
+  std::vector<ColumnValues> columns_;
+  size_t rows_ = 0;
+};
+
+}  // namespace watershed::lake
