@@ -141,7 +141,38 @@ void Map(Obj& parent, std::string_view key, const std::map<std::string, std::str
   o.End();
 }
 
+void SchemaField(Obj& f, const IcebergField& field) {
+  f.Int("id", field.id);
+  f.String("name", field.name);
+  f.Bool("required", field.required);
+  f.String("type", field.type);
+}
+void PartitionField(Obj& f, const IcebergPartitionField& p) {
+  f.String("name", p.name);
+  f.String("transform", p.transform);
+  f.Int("source-id", p.source_id);
+  f.Int("field-id", p.field_id);
+}
+
 }  // namespace
+
+std::string IcebergSchemaJson(const std::vector<IcebergField>& fields) {
+  std::string out;
+  Obj s(&out);
+  s.String("type", "struct");
+  s.Int("schema-id", 0);
+  List(s, "fields", fields, SchemaField);
+  s.End();
+  return out;
+}
+
+std::string PartitionFieldsJson(const std::vector<IcebergPartitionField>& fields) {
+  std::string out;
+  Obj holder(&out);  // {"f": [...]}, then the array is cut out
+  List(holder, "f", fields, PartitionField);
+  holder.End();
+  return out.substr(5, out.size() - 6);
+}
 
 std::string TableMetadataToJson(const TableMetadata& m) {
   std::string out;
@@ -153,19 +184,9 @@ std::string TableMetadataToJson(const TableMetadata& m) {
   root.Int("last-updated-ms", m.last_updated_ms);
   root.Int("last-column-id", m.LastColumnId());
   root.Int("current-schema-id", 0);
-  Versioned(root, "schemas", "schema-id", 0, m.schema, [](Obj& f, const IcebergField& field) {
-    f.Int("id", field.id);
-    f.String("name", field.name);
-    f.Bool("required", field.required);
-    f.String("type", field.type);
-  });
+  Versioned(root, "schemas", "schema-id", 0, m.schema, SchemaField);
   root.Int("default-spec-id", 0);
-  Versioned(root, "partition-specs", "spec-id", 0, m.partition_spec, [](Obj& f, const IcebergPartitionField& p) {
-    f.String("name", p.name);
-    f.String("transform", p.transform);
-    f.Int("source-id", p.source_id);
-    f.Int("field-id", p.field_id);
-  });
+  Versioned(root, "partition-specs", "spec-id", 0, m.partition_spec, PartitionField);
   root.Int("last-partition-id", m.LastPartitionId());
   const int order_id = m.sort_order.empty() ? 0 : 1;  // 0 is reserved for "unsorted"
   root.Int("default-sort-order-id", order_id);

@@ -84,6 +84,11 @@ struct TableMetadata {
   int32_t LastPartitionId() const;  // 999 when unpartitioned, as the spec's id space starts at 1000
 };
 
+// The schema as Iceberg JSON ({"type":"struct","schema-id":0,"fields":[...]})
+// and the partition spec's fields (a JSON array): manifests carry both.
+std::string IcebergSchemaJson(const std::vector<IcebergField>& fields);
+std::string PartitionFieldsJson(const std::vector<IcebergPartitionField>& fields);
+
 // The v2 JSON: format-version 2 and every field the spec requires.
 std::string TableMetadataToJson(const TableMetadata& m);
 // kCorruption (naming the problem) for JSON that is not v2 metadata we can

@@ -11,15 +11,7 @@
 namespace watershed::lake {
 namespace {
 
-TableMetadata EventsTable() {
-  TableMetadata m;
-  m.table_uuid = "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f";
-  m.schema = IcebergSchemaOf(EventTableSchema());
-  m.partition_spec = {{7, 1000, "event_time_hour", "hour"}, {3, 1001, "story_id_bucket", "bucket[16]"}};
-  m.sort_order = {{3}, {7}};
-  m.properties = {{"write.format.default", "parquet"}, {"write.parquet.compression-codec", "zstd"}};
-  return m;
-}
+TableMetadata EventsTable() { return NewEventTable("5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f"); }
 
 TEST(IcebergMetadataTest, JsonHasEveryRequiredV2FieldAndRoundTrips) {
   TableMetadata m = EventsTable();

@@ -71,6 +71,16 @@ std::vector<IcebergField> IcebergSchemaOf(const std::vector<ColumnSpec>& columns
   return out;
 }
 
+TableMetadata NewEventTable(std::string table_uuid) {
+  TableMetadata m;
+  m.table_uuid = std::move(table_uuid);
+  m.schema = IcebergSchemaOf(EventTableSchema());
+  m.partition_spec = {{7, 1000, "event_time_hour", "hour"}, {3, 1001, "story_id_bucket", "bucket[16]"}};
+  m.sort_order = {{3}, {7}};
+  m.properties = {{"write.format.default", "parquet"}, {"write.parquet.compression-codec", "zstd"}};
+  return m;
+}
+
 EventColumns::EventColumns() : columns_(EventTableSchema().size()) {}
 
 void EventColumns::Add(const Event& e, AppendTimeMs append_time, LogOffset offset) {

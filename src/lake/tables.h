@@ -32,6 +32,11 @@ const std::vector<ColumnSpec>& StoryMinuteSchema();
 // timestamptz, double; REQUIRED columns are required fields.
 std::vector<IcebergField> IcebergSchemaOf(const std::vector<ColumnSpec>& columns);
 
+// A new raw_events / events table: EventTableSchema, partitioned by
+// hour(event_time) (field 1000) and bucket[16](story_id) (1001), sorted by
+// story_id then event_time, Parquet with zstd.
+TableMetadata NewEventTable(std::string table_uuid);
+
 // Accumulates events as EventTableSchema columns.
 class EventColumns {
  public:

@@ -1,0 +1,95 @@
+#pragma once
+// Iceberg v2 manifests, manifest lists and the fast-append commit (Iceberg
+// table spec, "Manifests", "Manifest Lists", "Snapshots"), written as Avro
+// container files by src/lake/avro.h with the spec's field ids.
+//
+// A commit of new data files (AppendFiles):
+//   1. one manifest listing them as ADDED (status 1), sequence numbers left
+//      null so they inherit the snapshot's (the manifest can be reused by a
+//      retry);
+//   2. a manifest list: the parent snapshot's manifests plus the new one,
+//      written for each attempt (it carries the attempt's sequence number);
+//   3. table metadata with the new snapshot (operation "append"), published
+//      by IcebergTable::Commit (optimistic, retried on a race).
+// The snapshot summary carries our commit id ("watershed.commit-id"): a
+// commit whose id is already in a snapshot of the table is recognised and
+// not applied twice (a replay after a crash between publish and the
+// caller's bookkeeping).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lake/iceberg_metadata.h"
+#include "lake/parquet.h"
+
+namespace watershed::lake {
+
+// One data file as a manifest describes it.
+struct DataFileInfo {
+  std::string path;  // absolute
+  int64_t record_count = 0;
+  int64_t file_size_in_bytes = 0;
+  // One value per partition field of the table's spec (hour and bucket give
+  // ints); nullopt = null.
+  std::vector<std::optional<int32_t>> partition;
+  std::map<int32_t, int64_t> column_sizes, value_counts, null_value_counts;
+  // Single-value serialization (spec Appendix D): little-endian int/long/
+  // timestamp, UTF-8 string, 16 big-endian bytes for uuid.
+  std::map<int32_t, std::string> lower_bounds, upper_bounds;
+  std::vector<int64_t> split_offsets;  // the row groups' first bytes
+  std::optional<int32_t> sort_order_id;
+  bool operator==(const DataFileInfo&) const = default;
+};
+
+// A Parquet file written by ParquetWriter as a data file: counts and sizes
+// per column from the footer, bounds from the column statistics (columns
+// without statistics — personal data — get none), split offsets from the
+// row groups.
+DataFileInfo DescribeParquetFile(std::string path, int64_t file_size, const FileInfo& info,
+                                 std::vector<std::optional<int32_t>> partition);
+
+struct PartitionFieldSummary {
+  bool contains_null = false;
+  std::optional<std::string> lower_bound, upper_bound;  // 4-byte little-endian ints
+  bool operator==(const PartitionFieldSummary&) const = default;
+};
+
+// One entry of a manifest list.
+struct ManifestFileInfo {
+  std::string path;
+  int64_t length = 0;
+  int32_t partition_spec_id = 0;
+  int32_t content = 0;  // 0 = data
+  int64_t sequence_number = 0;
+  int64_t min_sequence_number = 0;
+  int64_t added_snapshot_id = 0;
+  int32_t added_files_count = 0, existing_files_count = 0, deleted_files_count = 0;
+  int64_t added_rows_count = 0, existing_rows_count = 0, deleted_rows_count = 0;
+  std::vector<PartitionFieldSummary> partitions;
+  bool operator==(const ManifestFileInfo&) const = default;
+};
+
+// The manifest's Avro bytes: `files` as ADDED entries of `snapshot_id`.
+Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_id,
+                                  const std::vector<DataFileInfo>& files);
+// The entries' data files (any status), for tests and maintenance.
+Result<std::vector<DataFileInfo>> ReadManifest(std::string_view bytes);
+
+Result<std::string> WriteManifestList(int64_t snapshot_id, std::optional<int64_t> parent_id, int64_t sequence_number,
+                                      const std::vector<ManifestFileInfo>& manifests);
+Result<std::vector<ManifestFileInfo>> ReadManifestList(std::string_view bytes);
+
+// The manifests of the table's current snapshot (empty without one).
+Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const TableMetadata& table);
+
+// Commits `files` as one append snapshot tagged with `commit_id`. Returns
+// false (and changes nothing) when a snapshot with that commit id exists.
+Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
+                         const std::string& commit_id);
+
+inline constexpr char kCommitIdKey[] = "watershed.commit-id";
+
+}  // namespace watershed::lake
