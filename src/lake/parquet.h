@@ -135,6 +135,7 @@ class ParquetWriter {
   std::vector<ColumnSpec> schema_;
   ParquetWriterOptions options_;
   std::unique_ptr<WritableFile> file_;
+  Compressor compressor_;  // one compression context for every page
   uint64_t offset_ = 0;
   std::vector<ColumnValues> buffered_;
   size_t buffered_rows_ = 0;

@@ -173,6 +173,31 @@ Status Compress(Codec codec, std::string_view in, int level, std::string* out) {
   return Status::InvalidArgument("unknown codec");
 }
 
+Compressor::~Compressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(zstd_)); }
+
+Compressor& Compressor::operator=(Compressor&& o) noexcept {
+  if (this != &o) {
+    ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(zstd_));
+    codec_ = o.codec_;
+    level_ = o.level_;
+    zstd_ = o.zstd_;
+    o.zstd_ = nullptr;
+  }
+  return *this;
+}
+
+Status Compressor::Compress(std::string_view in, std::string* out) {
+  if (codec_ != Codec::kZstd) return lake::Compress(codec_, in, level_, out);
+  if (!zstd_) zstd_ = ZSTD_createCCtx();
+  if (!zstd_) return Status::Internal("zstd: cannot create a context");
+  out->resize(ZSTD_compressBound(in.size()));
+  const size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out->data(), out->size(), in.data(), in.size(),
+                                     level_);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
+  out->resize(n);
+  return Status::Ok();
+}
+
 Status Decompress(Codec codec, std::string_view in, size_t uncompressed_size, std::string* out) {
   out->resize(uncompressed_size);
   switch (codec) {

@@ -90,6 +90,20 @@ TEST(CompressionTest, EveryCodecRoundTripsAndRefusesLies) {
   }
 }
 
+TEST(CompressionTest, AReusedCompressorGivesIndependentFrames) {
+  for (Codec c : {Codec::kUncompressed, Codec::kSnappy, Codec::kZstd}) {
+    Compressor first(c, 3);
+    Compressor compressor = std::move(first);  // the context moves with it
+    for (int i = 0; i < 5; ++i) {
+      const std::string text = std::string(1000 + i * 37, static_cast<char>('a' + i)) + std::to_string(i);
+      std::string packed, back;
+      ASSERT_TRUE(compressor.Compress(text, &packed).ok()) << CodecName(c);
+      ASSERT_TRUE(Decompress(c, packed, text.size(), &back).ok()) << CodecName(c) << " " << i;
+      EXPECT_EQ(back, text);
+    }
+  }
+}
+
 TEST(BitWidthTest, Values) {
   EXPECT_EQ(BitWidth(0), 0);
   EXPECT_EQ(BitWidth(1), 1);
