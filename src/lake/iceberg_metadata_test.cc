@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "lake/tables.h"
 
@@ -149,6 +150,28 @@ TEST_F(IcebergTableTest, ConcurrentCommittersBothLandOneVersionApart) {
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->version(), 3 + 20);
   EXPECT_EQ(last->metadata().properties.size(), EventsTable().properties.size() + 2 + 20);
+}
+
+TEST_F(IcebergTableTest, ACommitOnAFullDiskFailsAndLeavesTheTableAsItWas) {
+  FaultInjectionFileSystem faulty(fs_);
+  auto t = IcebergTable::Create(&faulty, location(), EventsTable());
+  ASSERT_TRUE(t.ok());
+  faulty.SetFailWrites(true);
+  Status s = t->Commit([](TableMetadata& m) {
+    m.properties["x"] = "1";
+    return Status::Ok();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s.ToString();
+  EXPECT_FALSE(fs_->FileExists(t->MetadataPath(2)));
+  auto names = fs_->ListDir(location() + "/metadata").value();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"v1.metadata.json", "version-hint.text"}));  // no temporaries
+  faulty.SetFailWrites(false);
+  ASSERT_TRUE(t->Commit([](TableMetadata& m) {
+                 m.properties["x"] = "1";
+                 return Status::Ok();
+               }).ok());
+  EXPECT_EQ(IcebergTable::Load(fs_, location())->version(), 2);
 }
 
 TEST_F(IcebergTableTest, OldMetadataFilesBeyondTheConfiguredCountAreRemoved) {

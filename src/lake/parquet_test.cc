@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/endian.h"
+#include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "lake/testing/parquet_samples.h"
 
@@ -170,6 +171,32 @@ TEST_F(ParquetTest, BadInputToTheWriterIsRefused) {
   EXPECT_EQ(ParquetWriter::Create(fs_, Path("c.parquet"), {{"id", 1, PhysicalType::kFixedLenByteArray,
                                                            LogicalType::kUuid, false, 8}}).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST_F(ParquetTest, ADiskFullWriteFailsCleanlyAndTheWriterRecovers) {
+  FaultInjectionFileSystem faulty(fs_);
+  ParquetWriterOptions o;
+  o.row_group_bytes = 16 << 10;  // row groups (and writes) during Write, not only in Finish
+  const std::string path = Path("full.parquet");
+  auto w = ParquetWriter::Create(&faulty, path, EventSchema(), o);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(MakeRows(500, 6), 500).ok());
+  faulty.SetFailWrites(true);
+  Status s = (*w)->Write(MakeRows(500, 7), 500);
+  if (s.ok()) s = (*w)->Finish().status();
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s.ToString();
+  w->reset();  // the abandoned writer removes its temporary
+  EXPECT_FALSE(fs_->FileExists(path));
+  EXPECT_TRUE(fs_->ListDir(dir_.path()).value().empty());
+  // Space is back: a new file is written whole.
+  faulty.SetFailWrites(false);
+  auto again = ParquetWriter::Create(&faulty, path, EventSchema(), o);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->Write(MakeRows(500, 8), 500).ok());
+  ASSERT_TRUE((*again)->Finish().ok());
+  auto r = ParquetReader::Open(fs_, path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->info().num_rows, 500);
 }
 
 TEST_F(ParquetTest, DamagedFilesAreCorruptionNamingTheFile) {
