@@ -16,7 +16,9 @@
 //    fixed bytes) unless the column opts out (personal data), with
 //    column_orders = TYPE_ORDER for every column.
 // Files are written to a temporary name and renamed when complete, so a
-// crash never leaves a half file under the final name.
+// crash never leaves a half file under the final name. The reader refuses
+// pages above 256 MiB uncompressed or 2^24 values (bounds on what a hostile
+// file can make it allocate; writers use ~1 MiB pages).
 
 #include <cstdint>
 #include <memory>

@@ -394,6 +394,9 @@ Result<std::vector<ColumnValues>> ParquetReader::ReadRowGroup(size_t row_group, 
 
 namespace {
 
+constexpr int32_t kMaxPageBytes = 256 << 20;
+constexpr int32_t kMaxPageValues = 1 << 24;
+
 struct PageHeaderInfo {
   int32_t type = -1, uncompressed = -1, compressed = -1;
   int32_t num_values = -1, encoding = -1;
@@ -495,9 +498,9 @@ Status ParquetReader::ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& 
     rest.remove_prefix(r.position());
     if (h.compressed < 0 || h.uncompressed < 0 || static_cast<size_t>(h.compressed) > rest.size())
       return Status::Corruption("page sizes outside the chunk");
-    // An uncompressed size far beyond what any codec could expand to is a lie.
-    if (static_cast<uint64_t>(h.uncompressed) > static_cast<uint64_t>(h.compressed) * 1024 + 1024)
-      return Status::Corruption("implausible uncompressed page size");
+    // Bounds on what a page may make us allocate (writers use ~1 MiB pages).
+    if (h.uncompressed > kMaxPageBytes) return Status::Corruption("page larger than 256 MiB uncompressed");
+    if (h.num_values > kMaxPageValues) return Status::Corruption("page with more than 2^24 values");
     RETURN_IF_ERROR(Decompress(chunk.codec, rest.substr(0, static_cast<size_t>(h.compressed)),
                                static_cast<size_t>(h.uncompressed), &page));
     rest.remove_prefix(static_cast<size_t>(h.compressed));

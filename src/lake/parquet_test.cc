@@ -199,6 +199,25 @@ TEST_F(ParquetTest, ADiskFullWriteFailsCleanlyAndTheWriterRecovers) {
   EXPECT_EQ((*r)->info().num_rows, 500);
 }
 
+TEST_F(ParquetTest, HighlyCompressiblePagesReadBack) {
+  // 1 MiB pages of one repeated DOUBLE (never dictionary-encoded) shrink
+  // to a few dozen bytes with zstd: a ratio no plausibility bound may refuse.
+  const std::vector<ColumnSpec> schema = {{"x", 1, PhysicalType::kDouble, LogicalType::kNone}};
+  std::vector<ColumnValues> cols(1);
+  cols[0].doubles.assign(400'000, 42.5);
+  auto w = ParquetWriter::Create(fs_, Path("c.parquet"), schema);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(cols, 400'000).ok());
+  auto size = (*w)->Finish();
+  ASSERT_TRUE(size.ok());
+  EXPECT_LT(*size, 4096u);
+  auto r = ParquetReader::Open(fs_, Path("c.parquet"));
+  ASSERT_TRUE(r.ok());
+  auto back = (*r)->ReadRowGroup(0, {0});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)[0].doubles, cols[0].doubles);
+}
+
 TEST_F(ParquetTest, DamagedFilesAreCorruptionNamingTheFile) {
   const std::string path = Path("d.parquet");
   auto w = ParquetWriter::Create(fs_, path, EventSchema());

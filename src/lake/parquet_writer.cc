@@ -388,7 +388,7 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
   const int index_width = use_dict ? std::max(1, BitWidth(dict.first.size() - 1)) : 0;
   std::vector<uint32_t> levels;
   size_t value = 0;  // next present value
-  for (size_t row = 0; row < rows || (rows == 0 && row == 0); row += rows_per_page) {
+  for (size_t row = 0; row < rows; row += rows_per_page) {  // rows > 0: FlushRowGroup skips empty groups
     const size_t page_rows = std::min(rows_per_page, rows - row);
     body.clear();
     size_t page_values = page_rows;
@@ -410,7 +410,6 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
     value += page_values;
     RETURN_IF_ERROR(emit_page(PageType::kDataPage, static_cast<int32_t>(page_rows),
                               use_dict ? Encoding::kRleDictionary : Encoding::kPlain));
-    if (rows == 0) break;
   }
   rg->columns.push_back(std::move(chunk));
   return Status::Ok();
