@@ -1,6 +1,7 @@
 #include "lake/iceberg_manifest.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <random>
 
@@ -444,7 +445,10 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     for (const IcebergSnapshot& snap : m.snapshots)
       if (m.current_snapshot_id && snap.snapshot_id == *m.current_snapshot_id) parent = snap.summary;
     auto total = [&](const char* key, int64_t add) {
-      return std::to_string((parent.count(key) ? std::stoll(parent[key]) : 0) + add);
+      int64_t before = 0;  // a missing or unreadable total (another writer's table) counts as 0
+      if (auto it = parent.find(key); it != parent.end())
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), before);
+      return std::to_string(before + add);
     };
     IcebergSnapshot snap;
     snap.snapshot_id = snapshot_id;
