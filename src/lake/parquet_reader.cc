@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "core/endian.h"
@@ -433,6 +434,25 @@ Status DecodePlain(const ColumnSpec& spec, std::string_view in, size_t count, Co
                        : spec.type == PhysicalType::kFixedLenByteArray ? static_cast<size_t>(spec.type_length)
                        : spec.type == PhysicalType::kByteArray ? 0 : 8;
   if (width != 0 && count > in.size() / width) return Status::Corruption("PLAIN values past the end of the page");
+  // Fixed-width values in bulk: PLAIN is little-endian, as is the host.
+  static_assert(std::endian::native == std::endian::little, "bulk PLAIN decoding assumes a little-endian host");
+  if (spec.type == PhysicalType::kInt64 || spec.type == PhysicalType::kDouble) {
+    const size_t base = spec.type == PhysicalType::kInt64 ? out->ints.size() : out->doubles.size();
+    void* dst;
+    if (spec.type == PhysicalType::kInt64) {
+      out->ints.resize(base + count);
+      dst = out->ints.data() + base;
+    } else {
+      out->doubles.resize(base + count);
+      dst = out->doubles.data() + base;
+    }
+    if (count) std::memcpy(dst, in.data(), count * 8);
+    return Status::Ok();
+  }
+  if (spec.type == PhysicalType::kFixedLenByteArray) {
+    out->bytes.append(in.data(), count * width);
+    return Status::Ok();
+  }
   size_t pos = 0;
   for (size_t i = 0; i < count; ++i) {
     switch (spec.type) {
@@ -536,9 +556,14 @@ Status ParquetReader::ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& 
       if (body.empty()) return Status::Corruption("dictionary index width missing");
       RETURN_IF_ERROR(DecodeRleHybrid(body.substr(1), static_cast<uint8_t>(body[0]), present, &indices));
       const size_t entries = dict.ValueCount(spec);
-      for (uint32_t i : indices) {
-        if (i >= entries) return Status::Corruption("dictionary index out of range");
-        AppendEntry(spec, dict, i, out);
+      if (std::any_of(indices.begin(), indices.end(), [&](uint32_t i) { return i >= entries; }))
+        return Status::Corruption("dictionary index out of range");
+      if (spec.type == PhysicalType::kInt32 || spec.type == PhysicalType::kInt64) {
+        const size_t base = out->ints.size();
+        out->ints.resize(base + indices.size());
+        for (size_t k = 0; k < indices.size(); ++k) out->ints[base + k] = dict.ints[indices[k]];
+      } else {
+        for (uint32_t i : indices) AppendEntry(spec, dict, i, out);
       }
     } else {
       return Status::Corruption("unsupported encoding " + std::to_string(h.encoding));
