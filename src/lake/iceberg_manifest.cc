@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <random>
 
+#include "core/clock.h"
 #include "core/endian.h"
 #include "lake/avro.h"
 
@@ -148,11 +148,6 @@ Status ForEachMapEntry(const avro::Schema& s, int node, const AvroValue& record,
   return Status::Ok();
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string RandomHex(int bytes) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   static const char* d = "0123456789abcdef";
@@ -183,16 +178,7 @@ DataFileInfo DescribeParquetFile(std::string path, int64_t file_size, const File
       d.column_sizes[spec.field_id] += ch.total_compressed_size;
       d.value_counts[spec.field_id] += ch.num_values;
       d.null_value_counts[spec.field_id] += ch.statistics.null_count.value_or(0);
-      const bool is_bytes = spec.type == PhysicalType::kByteArray || spec.type == PhysicalType::kFixedLenByteArray;
-      auto less = [&](const std::string& a, const std::string& b) {
-        if (is_bytes)
-          return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-            return static_cast<uint8_t>(x) < static_cast<uint8_t>(y);
-          });
-        if (spec.type == PhysicalType::kInt32)
-          return static_cast<int32_t>(GetFixed32(a.data())) < static_cast<int32_t>(GetFixed32(b.data()));
-        return static_cast<int64_t>(GetFixed64(a.data())) < static_cast<int64_t>(GetFixed64(b.data()));
-      };
+      auto less = [&](const std::string& a, const std::string& b) { return StatisticsLess(spec, a, b); };
       if (!spec.statistics || spec.type == PhysicalType::kDouble) continue;
       if (ch.statistics.min_value) {
         auto [it, fresh] = d.lower_bounds.try_emplace(spec.field_id, *ch.statistics.min_value);
@@ -454,7 +440,7 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     snap.snapshot_id = snapshot_id;
     snap.parent_snapshot_id = m.current_snapshot_id;
     snap.sequence_number = sequence;
-    snap.timestamp_ms = std::max(NowMs(), m.last_updated_ms);
+    snap.timestamp_ms = std::max(Clock::Real()->NowMs(), m.last_updated_ms);
     snap.manifest_list = list_path;
     snap.summary = {{"operation", "append"},
                     {"added-data-files", std::to_string(files.size())},

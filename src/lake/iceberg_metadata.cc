@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <chrono>
+
+#include "core/clock.h"
 
 namespace watershed::lake {
 namespace {
@@ -50,11 +51,6 @@ struct Obj {
   void Bool(std::string_view k, bool v) { *Key(k) += v ? "true" : "false"; }
   void End() { out->push_back('}'); }
 };
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status Bad(const std::string& what) { return Status::Corruption("iceberg metadata: " + what); }
 
@@ -366,7 +362,7 @@ Result<IcebergTable> IcebergTable::Create(FileSystem* fs, std::string location, 
   IcebergTable t(fs, std::move(location));
   RETURN_IF_ERROR(CreateDirsDurably(fs, JoinPath(t.location_, "metadata")));
   initial.location = t.location_;
-  if (initial.last_updated_ms == 0) initial.last_updated_ms = NowMs();
+  if (initial.last_updated_ms == 0) initial.last_updated_ms = Clock::Real()->NowMs();
   RETURN_IF_ERROR(t.Publish(initial, 1));
   t.metadata_ = std::move(initial);
   t.version_ = 1;
@@ -424,7 +420,7 @@ Status IcebergTable::Commit(const std::function<Status(TableMetadata&)>& change,
     }
     TableMetadata next = metadata_;
     RETURN_IF_ERROR(change(next));
-    const int64_t now = NowMs();
+    const int64_t now = Clock::Real()->NowMs();
     next.last_updated_ms = std::max(now, metadata_.last_updated_ms + 1);
     next.metadata_log.emplace_back(metadata_.last_updated_ms, MetadataPath(version_));
     int64_t keep = 100;

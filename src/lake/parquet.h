@@ -83,6 +83,11 @@ struct ChunkStatistics {
   std::optional<int64_t> null_count;
 };
 
+// a < b for two min/max values of a column as ChunkStatistics holds them,
+// in the column order: signed for INT32/INT64, unsigned bytes for
+// BYTE_ARRAY and FIXED_LEN_BYTE_ARRAY. Not for DOUBLE.
+bool StatisticsLess(const ColumnSpec& spec, std::string_view a, std::string_view b);
+
 struct ColumnChunkInfo {
   int64_t data_page_offset = 0;
   std::optional<int64_t> dictionary_page_offset;

@@ -225,6 +225,14 @@ void WriteSchemaElement(const ColumnSpec& c, thrift::Writer& w) {
 
 }  // namespace
 
+bool StatisticsLess(const ColumnSpec& spec, std::string_view a, std::string_view b) {
+  if (spec.type == PhysicalType::kInt32)
+    return static_cast<int32_t>(GetFixed32(a.data())) < static_cast<int32_t>(GetFixed32(b.data()));
+  if (spec.type == PhysicalType::kInt64)
+    return static_cast<int64_t>(GetFixed64(a.data())) < static_cast<int64_t>(GetFixed64(b.data()));
+  return BytesLess(a, b);
+}
+
 size_t ColumnValues::ValueCount(const ColumnSpec& spec) const {
   switch (spec.type) {
     case PhysicalType::kInt32:
