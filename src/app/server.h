@@ -43,7 +43,7 @@ struct ServerRoles {
   static ServerRoles AllInOne() { return {}; }
   static ServerRoles Gateway() { return {"gateway", true, false, Processing::kNone}; }
   static ServerRoles Processor() { return {"processor", false, false, Processing::kGroup}; }
-  static ServerRoles Query() { return {"query", false, true, Processing::kNone}; }
+  static ServerRoles Query() { return {"query serve", false, true, Processing::kNone}; }
   bool all_in_one() const { return ingest && query && processing == Processing::kAllPartitions; }
 };
 
