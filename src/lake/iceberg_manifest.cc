@@ -362,8 +362,15 @@ Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const Tab
 }
 
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
-                         const std::string& commit_id) {
+                         const std::string& commit_id, const std::optional<RangeGuard>& guard) {
+  auto guarded_end = [&](const TableMetadata& m) -> uint64_t {
+    uint64_t end = 0;
+    if (auto it = m.properties.find(guard->key); it != m.properties.end())
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), end);
+    return end;
+  };
   auto committed = [&](const TableMetadata& m) {
+    if (guard && guarded_end(m) >= guard->to) return true;
     return std::any_of(m.snapshots.begin(), m.snapshots.end(), [&](const IcebergSnapshot& s) {
       auto it = s.summary.find(kCommitIdKey);
       return it != s.summary.end() && it->second == commit_id;
@@ -416,6 +423,9 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
       already = true;
       return Status::FailedPrecondition("already committed");
     }
+    if (guard && guarded_end(m) > guard->from)
+      return Status::FailedPrecondition("commit " + commit_id + " overlaps rows another writer committed to " +
+                                        m.location + " (" + guard->key + " = " + std::to_string(guarded_end(m)) + ")");
     ASSIGN_OR_RETURN(std::vector<ManifestFileInfo> manifests, CurrentManifests(fs, m));
     const int64_t sequence = m.last_sequence_number + 1;
     ManifestFileInfo mine = added;
@@ -454,6 +464,7 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
                     {"total-equality-deletes", "0"},
                     {kCommitIdKey, commit_id}};
     m.snapshots.push_back(std::move(snap));
+    if (guard) m.properties[guard->key] = std::to_string(guard->to);
     m.current_snapshot_id = snapshot_id;
     m.last_sequence_number = sequence;
     m.snapshot_log.emplace_back(m.snapshots.back().timestamp_ms, snapshot_id);

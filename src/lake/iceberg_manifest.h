@@ -85,10 +85,22 @@ Result<std::vector<ManifestFileInfo>> ReadManifestList(std::string_view bytes);
 // The manifests of the table's current snapshot (empty without one).
 Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const TableMetadata& table);
 
+// Orders the commits of one writer that covers consecutive ranges [from, to)
+// of its input (a processor's log partition): the table property `key`
+// holds the end of the last range committed. It outlives snapshot expiry,
+// which the commit-id check does not.
+struct RangeGuard {
+  std::string key;
+  uint64_t from = 0, to = 0;
+};
+
 // Commits `files` as one append snapshot tagged with `commit_id`. Returns
-// false (and changes nothing) when a snapshot with that commit id exists.
+// false (and changes nothing) when a snapshot with that commit id exists, or
+// when the guard's property already reaches `to`. A range that overlaps the
+// committed one (from < property < to: another writer of the same input
+// committed part of it) is refused with kFailedPrecondition: its rows would land twice.
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
-                         const std::string& commit_id);
+                         const std::string& commit_id, const std::optional<RangeGuard>& guard = std::nullopt);
 
 inline constexpr char kCommitIdKey[] = "watershed.commit-id";
 

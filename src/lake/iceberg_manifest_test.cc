@@ -215,6 +215,29 @@ TEST_F(IcebergManifestTest, AppendsMakeSnapshotsAndAReplayedCommitIsNotAppliedTw
   EXPECT_EQ(all, (std::vector<DataFileInfo>{a, b}));
 }
 
+TEST_F(IcebergManifestTest, RangeGuardOrdersOneWritersCommits) {
+  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
+  ASSERT_TRUE(table.ok());
+  const DataFileInfo a = WriteDataFile("a.parquet", 100, 300), b = WriteDataFile("b.parquet", 200, 200);
+  const RangeGuard first{"watershed.sink.p007.next-offset", 0, 100};
+  ASSERT_TRUE(AppendFiles(fs_, &*table, {a}, "eu/p7/0-100", first).value());
+  EXPECT_EQ(table->metadata().properties.at(first.key), "100");
+  // The same range under another commit id (its snapshot expired, say): the property says it landed.
+  EXPECT_FALSE(AppendFiles(fs_, &*table, {a}, "eu/p7/0-100-again", first).value());
+  // A range overlapping the committed one is refused: 50..99 would land twice.
+  auto overlap = AppendFiles(fs_, &*table, {b}, "eu/p7/50-200", RangeGuard{first.key, 50, 200});
+  EXPECT_EQ(overlap.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(overlap.status().message().find("overlaps"), std::string::npos);
+  // A gap (checkpoints without rows) is fine, and another key is independent.
+  ASSERT_TRUE(AppendFiles(fs_, &*table, {b}, "eu/p7/150-200", RangeGuard{first.key, 150, 200}).value());
+  ASSERT_TRUE(
+      AppendFiles(fs_, &*table, {b}, "eu/p8/0-10", RangeGuard{"watershed.sink.p008.next-offset", 0, 10}).value());
+  auto now = IcebergTable::Load(fs_, dir_.Path("events"));
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->metadata().snapshots.size(), 3u);
+  EXPECT_EQ(now->metadata().properties.at(first.key), "200");
+}
+
 TEST_F(IcebergManifestTest, DamagedManifestsAreCorruption) {
   auto manifest = WriteManifest(EventsTableMetadata(), 1, {WriteDataFile("a.parquet", 1, 10)});
   ASSERT_TRUE(manifest.ok());

@@ -130,6 +130,8 @@ class ParquetWriter {
   // Flushes the last row group, writes the footer, syncs, renames into
   // place. Returns the file's size.
   Result<uint64_t> Finish();
+  // The footer written by Finish().
+  const FileInfo& info() const { return info_; }
 
  private:
   ParquetWriter() = default;
@@ -149,6 +151,7 @@ class ParquetWriter {
   uint64_t buffered_bytes_ = 0;
   std::vector<RowGroupInfo> row_groups_;
   int64_t num_rows_ = 0;
+  FileInfo info_;
   bool finished_ = false;
 };
 

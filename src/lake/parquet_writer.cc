@@ -261,7 +261,9 @@ void ColumnValues::Clear() {
   present.clear();
 }
 
-std::string CreatedBy() { return "watershed version " WATERSHED_VERSION " (build " WATERSHED_BUILD_HASH ")"; }
+std::string CreatedBy() {
+  return "watershed version " WATERSHED_VERSION " (build " WATERSHED_BUILD_HASH ")";
+}
 
 Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Create(FileSystem* fs, std::string path,
                                                              std::vector<ColumnSpec> schema,
@@ -315,8 +317,8 @@ Status ParquetWriter::Write(const std::vector<ColumnValues>& columns, size_t row
       return Status::InvalidArgument("parquet: column " + spec.name + " is REQUIRED");
     }
     const bool fixed_ok = spec.type != PhysicalType::kFixedLenByteArray || v.bytes.size() % spec.type_length == 0;
-    const bool ends_ok = spec.type != PhysicalType::kByteArray ||
-                         (std::is_sorted(v.ends.begin(), v.ends.end()) && (v.ends.empty() || v.ends.back() == v.bytes.size()));
+    const bool ends_ok = spec.type != PhysicalType::kByteArray || (std::is_sorted(v.ends.begin(), v.ends.end()) &&
+                                                                   (v.ends.empty() || v.ends.back() == v.bytes.size()));
     if (v.ValueCount(spec) != expected || !fixed_ok || !ends_ok)
       return Status::InvalidArgument("parquet: column " + spec.name + " has " + std::to_string(v.ValueCount(spec)) +
                                      " values, expected " + std::to_string(expected));
@@ -391,11 +393,13 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
 
   // Rows per data page from the average encoded value size.
   const size_t value_bytes =
-      use_dict ? 4 : std::max<size_t>(1, FixedWidth(spec) != 0 ? FixedWidth(spec) : (v.bytes.size() / std::max<size_t>(n, 1)) + 4);
+      use_dict ? 4
+               : std::max<size_t>(
+                     1, FixedWidth(spec) != 0 ? FixedWidth(spec) : (v.bytes.size() / std::max<size_t>(n, 1)) + 4);
   const size_t rows_per_page = std::max<size_t>(1, options_.page_bytes / value_bytes);
   const int index_width = use_dict ? std::max(1, BitWidth(dict.first.size() - 1)) : 0;
   std::vector<uint32_t> levels;
-  size_t value = 0;  // next present value
+  size_t value = 0;                                         // next present value
   for (size_t row = 0; row < rows; row += rows_per_page) {  // rows > 0: FlushRowGroup skips empty groups
     const size_t page_rows = std::min(rows_per_page, rows - row);
     body.clear();
@@ -443,6 +447,7 @@ Result<uint64_t> ParquetWriter::Finish() {
   RETURN_IF_ERROR(fs_->RenameFile(temp_path_, path_));
   RETURN_IF_ERROR(fs_->SyncDir(DirName(path_)));
   finished_ = true;
+  info_ = std::move(info);
   return offset_;
 }
 

@@ -42,9 +42,9 @@ const std::vector<ColumnSpec>& EventTableSchema() {
 
 const std::vector<ColumnSpec>& StoryMinuteSchema() {
   static const std::vector<ColumnSpec> schema = {
-      Int64("story_id", 1),      Int64("author_id", 2),      String("region", 3),
-      Timestamp("minute", 4),    Int64("views", 5),          Int64("unique_viewers", 6),
-      Int64("watch_time_ms", 7), Int64("shares", 8),         Int64("replies", 9),
+      Int64("story_id", 1),      Int64("author_id", 2), String("region", 3),
+      Timestamp("minute", 4),    Int64("views", 5),     Int64("unique_viewers", 6),
+      Int64("watch_time_ms", 7), Int64("shares", 8),    Int64("replies", 9),
   };
   return schema;
 }
@@ -79,6 +79,70 @@ TableMetadata NewEventTable(std::string table_uuid) {
   m.sort_order = {{3}, {7}};
   m.properties = {{"write.format.default", "parquet"}, {"write.parquet.compression-codec", "zstd"}};
   return m;
+}
+
+const LakeTableSpec& SpecOf(LakeTableId id) {
+  static const LakeTableSpec specs[kLakeTableCount] = {
+      {LakeTableId::kRawEvents, "raw_events", 7, std::nullopt, 3},
+      {LakeTableId::kEvents, "events", 90, LakeTableId::kArchiveEvents, 3},
+      {LakeTableId::kStoryMinute, "story_minute", 365, LakeTableId::kArchiveStoryMinute, 3},
+      {LakeTableId::kArchiveEvents, "archive_events", 2557, std::nullopt, 19},
+      {LakeTableId::kArchiveStoryMinute, "archive_story_minute", 2557, std::nullopt, 19},
+  };
+  return specs[static_cast<int>(id)];
+}
+
+std::optional<LakeTableId> LakeTableByName(std::string_view name) {
+  for (int i = 0; i < kLakeTableCount; ++i)
+    if (name == SpecOf(static_cast<LakeTableId>(i)).name) return static_cast<LakeTableId>(i);
+  return std::nullopt;
+}
+
+std::string TableLocation(std::string_view lake_root, Region region, LakeTableId id) {
+  return JoinPath(JoinPath(lake_root, RegionName(region)), SpecOf(id).name);
+}
+
+const std::vector<ColumnSpec>& SchemaOf(LakeTableId id) {
+  return id == LakeTableId::kStoryMinute || id == LakeTableId::kArchiveStoryMinute ? StoryMinuteSchema()
+                                                                                   : EventTableSchema();
+}
+
+TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid) {
+  TableMetadata m = NewEventTable(std::move(table_uuid));
+  switch (id) {
+    case LakeTableId::kRawEvents:
+    case LakeTableId::kEvents: break;
+    case LakeTableId::kStoryMinute:
+      // Few rows per story and minute: days, not hours, keep files from being tiny.
+      m.schema = IcebergSchemaOf(StoryMinuteSchema());
+      m.partition_spec = {{4, 1000, "minute_day", "day"}, {1, 1001, "story_id_bucket", "bucket[16]"}};
+      m.sort_order = {{1}, {4}};
+      break;
+    case LakeTableId::kArchiveEvents:
+      // Archives hold large files: one partition per day, no buckets.
+      m.partition_spec = {{7, 1000, "event_time_day", "day"}};
+      break;
+    case LakeTableId::kArchiveStoryMinute:
+      m.schema = IcebergSchemaOf(StoryMinuteSchema());
+      m.partition_spec = {{4, 1000, "minute_day", "day"}};
+      m.sort_order = {{1}, {4}};
+      break;
+  }
+  m.properties["write.parquet.compression-level"] = std::to_string(SpecOf(id).zstd_level);
+  return m;
+}
+
+std::vector<ColumnValues> StoryMinuteColumns(const std::vector<StoryMinuteRow>& rows) {
+  std::vector<ColumnValues> c(StoryMinuteSchema().size());
+  for (const StoryMinuteRow& r : rows) {
+    c[0].ints.push_back(static_cast<int64_t>(r.story_id));
+    c[1].ints.push_back(static_cast<int64_t>(r.author_id));
+    AddString(c[2], RegionName(r.region));
+    c[3].ints.push_back(r.minute_ms * 1000);
+    for (int i = 0; uint64_t v : {r.views, r.unique_viewers, r.watch_time_ms, r.shares, r.replies})
+      c[4 + i++].ints.push_back(static_cast<int64_t>(v));
+  }
+  return c;
 }
 
 EventColumns::EventColumns() : columns_(EventTableSchema().size()) {}

@@ -10,6 +10,8 @@
 // raw_events and events share one schema. viewer_id is personal data: it
 // gets no min/max statistics (a later erasure leaves no id in metadata).
 
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/event.h"
@@ -32,6 +34,28 @@ const std::vector<ColumnSpec>& StoryMinuteSchema();
 // timestamptz, double; REQUIRED columns are required fields.
 std::vector<IcebergField> IcebergSchemaOf(const std::vector<ColumnSpec>& columns);
 
+// The tables of one region's lake and their zones: each table lives at
+// <lake root>/<region>/<name> (TableLocation). Data older than keep_days
+// (by its partition's time) moves into `archive` when set — rewritten into
+// large files at archive_zstd_level — and is deleted otherwise.
+enum class LakeTableId { kRawEvents, kEvents, kStoryMinute, kArchiveEvents, kArchiveStoryMinute };
+inline constexpr int kLakeTableCount = 5;
+struct LakeTableSpec {
+  LakeTableId id;
+  const char* name;
+  int64_t keep_days;
+  std::optional<LakeTableId> archive;
+  int zstd_level;  // of the files written into this table
+};
+// raw_events 7 d; events 90 d then archive_events; story_minute 365 d then
+// archive_story_minute; archives 7 years (2557 d) at zstd level 19.
+const LakeTableSpec& SpecOf(LakeTableId id);
+std::optional<LakeTableId> LakeTableByName(std::string_view name);
+std::string TableLocation(std::string_view lake_root, Region region, LakeTableId id);
+// The table's schema and its initial metadata (CreateLakeTable's input).
+const std::vector<ColumnSpec>& SchemaOf(LakeTableId id);
+TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid);
+
 // A new raw_events / events table: EventTableSchema, partitioned by
 // hour(event_time) (field 1000) and bucket[16](story_id) (1001), sorted by
 // story_id then event_time, Parquet with zstd.
@@ -50,5 +74,16 @@ class EventColumns {
   std::vector<ColumnValues> columns_;
   size_t rows_ = 0;
 };
+
+// One story_minute row.
+struct StoryMinuteRow {
+  uint64_t story_id = 0, author_id = 0;
+  Region region = Region::kUs;
+  int64_t minute_ms = 0;  // start of the minute, ms since the epoch
+  uint64_t views = 0, unique_viewers = 0, watch_time_ms = 0, shares = 0, replies = 0;
+  bool operator==(const StoryMinuteRow&) const = default;
+};
+// StoryMinuteSchema columns of `rows`.
+std::vector<ColumnValues> StoryMinuteColumns(const std::vector<StoryMinuteRow>& rows);
 
 }  // namespace watershed::lake
