@@ -42,7 +42,8 @@ pick_port
 start_kafka_mock 8
 if [ "${LIVE_STORE:-redis}" = redis-cluster ]; then start_redis_cluster "$port"; else start_redis $((port + 1)); fi
 common=(--auth off --log "$kafka_spec" --live-store "$redis_spec" --partitions 8 --max-future 1h
-        --checkpoint-dir "$work/checkpoints" --checkpoint-interval 700ms --kafka-session-timeout 3s)
+        --checkpoint-dir "$work/checkpoints" --lake-root "$work/lake" --checkpoint-interval 700ms
+        --kafka-session-timeout 3s)
 [ "${REDIS_FAILOVER:-0}" = 1 ] && common+=(--live-store-wait-replicas 1)
 
 "$bin" gateway "${common[@]}" --port "$port" --data-dir "$work/gateway" >>"$work/gateway.log" 2>&1 &
@@ -118,4 +119,9 @@ echo "$status_out" | tail -1 | grep -qx "lag: 0" || fail "status after verify: $
 [ "$(echo "$status_out" | sed -n 2p | awk '{ print $5, $6 }')" = "- -" ] || fail "status shows: $(echo "$status_out" | sed -n 2p)"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/status")" = 404 ] ||
   fail "the gateway answers /v1/status"
+# The lake the two processors filled, taking turns: each record once.
+records=$(log_records "$((port + 9))")
+kill -TERM "${proc_pid[B]}"; status=0; wait "${proc_pid[B]}" || status=$?
+[ "$status" -eq 0 ] || fail "processor B exited $status on SIGTERM"
+check_lake "$work/lake" "$work/truth.txt" "$records"
 echo "processor_failover: passed"

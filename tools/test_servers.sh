@@ -104,3 +104,15 @@ wait_http() {  # PORT PATH LOG
   done
   echo "nothing answers on :$1$2"; cat "$3"; exit 1
 }
+
+# Records in the logs: the sum of log_end_offset over /v1/status of PORT.
+log_records() {  # PORT
+  curl -sf "http://127.0.0.1:$1/v1/status" | grep -o '"log_end_offset": *[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }'
+}
+
+# Compares the lake under ROOT with the ground truth (tests/lake/check_lake.py:
+# manifests by python3-avro, rows by DuckDB); exits on a difference.
+check_lake() {  # ROOT TRUTH LOG_RECORDS
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../tests/lake/check_lake.py" "$1" "$2" --log-records "$3" ||
+    { echo "the lake differs from the ground truth"; exit 1; }
+}

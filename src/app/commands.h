@@ -17,6 +17,7 @@ int QueryCommand(const std::vector<std::string>& args);
 int StatusCommand(const std::vector<std::string>& args);
 int TokenCommand(const std::vector<std::string>& args);
 int KafkaMockCommand(const std::vector<std::string>& args);
+int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 
 // Small flag parser for the client commands: --key value | --key=value | --flag.
 class Flags {

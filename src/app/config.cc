@@ -29,6 +29,14 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"checkpoint-interval", "10s", "processor checkpoint period"},
       {"checkpoint-dir", "", "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
                              "share it: one directory on shared storage"},
+      {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
+      {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
+      {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "
+                                     "happen at checkpoints)"},
+      {"lake-maintenance-interval", "1h", "processors compact, archive (lifecycle), expire snapshots and remove "
+                                          "orphans of their regions' lakes this often (0 = never; in a group, "
+                                          "let one member do it)"},
+      {"lake-snapshot-retention", "1d", "lake maintenance expires snapshots older than this (the newest stays)"},
       {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
       {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
       {"out-of-order", "5s", "watermark = max event time minus this"},

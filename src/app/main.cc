@@ -22,7 +22,8 @@ constexpr const char* kUsage =
     "  query    read a story's metrics or series, or a creator's top stories\n"
     "  status   show log, processing and checkpoint progress, and lag\n"
     "  token    print a signed bearer token (development and tests)\n"
-    "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n";
+    "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
+    "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   if (command == "status") return StatusCommand(args);
   if (command == "token") return TokenCommand(args);
   if (command == "kafka-mock") return KafkaMockCommand(args);
+  if (command == "lake") return LakeCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

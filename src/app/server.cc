@@ -1,9 +1,11 @@
 #include "app/server.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "app/http_client.h"
+#include "lake/iceberg_maintenance.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 
@@ -169,10 +171,23 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
   checkpoints_ = std::make_unique<stream::CheckpointStore>(
       fs, dir.empty() ? JoinPath(config.Get("data-dir"), "checkpoints") : dir);
 
+  ASSIGN_OR_RETURN(const bool lake_on, config.GetBool("lake"));
+  const std::string lake_root =
+      config.Get("lake-root").empty() ? JoinPath(config.Get("data-dir"), "lake") : config.Get("lake-root");
+  lake::LakeSinkOptions lake_options;
+  ASSIGN_OR_RETURN(int64_t buffer_rows, config.GetInt("lake-buffer-rows"));
+  if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
+  lake_options.buffer_rows = static_cast<size_t>(buffer_rows);
+
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
-    auto proc = std::make_unique<stream::RegionProcessor>(static_cast<Region>(r), logs_[r].get(), store_.get(),
-                                                          checkpoints_.get(), run);
+    const auto region = static_cast<Region>(r);
+    if (lake_on) {
+      ASSIGN_OR_RETURN(lakes_[r], lake::RegionLake::Open(fs, lake_root, region, lake_options));
+      run.lake = lakes_[r].get();
+    }
+    auto proc =
+        std::make_unique<stream::RegionProcessor>(region, logs_[r].get(), store_.get(), checkpoints_.get(), run);
     if (roles.processing == ServerRoles::Processing::kAllPartitions) {
       RETURN_IF_ERROR(proc->Start());
     } else {
@@ -188,7 +203,38 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
     }
     processors_.push_back(std::move(proc));
   }
+  ASSIGN_OR_RETURN(int64_t maintenance_ms, config.GetDurationMs("lake-maintenance-interval"));
+  ASSIGN_OR_RETURN(int64_t snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
+  if (lake_on && maintenance_ms > 0)
+    lake_maintenance_ =
+        std::thread(&Server::RunLakeMaintenance, this, fs, lake_root, maintenance_ms, snapshot_retention_ms);
   return Status::Ok();
+}
+
+void Server::RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms) {
+  lake::MaintenanceSchedule schedule;
+  schedule.snapshot_retention_ms = snapshot_retention_ms;
+  std::unique_lock lock(lake_mu_);
+  while (!lake_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return lake_stop_; })) {
+    lock.unlock();
+    for (const auto& lake : lakes_) {
+      if (!lake) continue;
+      const std::string region(RegionName(lake->region()));
+      auto r = lake::RunMaintenanceRound(fs, root, lake->region(), Clock::Real()->NowMs(), schedule);
+      if (!r.ok()) {
+        std::fprintf(stderr, "watershed: lake maintenance of %s: %s\n", region.c_str(), r.status().ToString().c_str());
+      } else {
+        std::fprintf(stderr,
+                     "watershed: lake maintenance of %s: %lld files compacted into %lld, %lld lifecycle batches, "
+                     "%lld snapshots expired, %lld files deleted, %lld orphans removed\n",
+                     region.c_str(), static_cast<long long>(r->compacted_files),
+                     static_cast<long long>(r->compaction_outputs), static_cast<long long>(r->lifecycle_batches),
+                     static_cast<long long>(r->expired_snapshots), static_cast<long long>(r->deleted_files),
+                     static_cast<long long>(r->removed_orphans));
+      }
+    }
+    lock.lock();
+  }
 }
 
 void Server::AddProcessorMetrics() {
@@ -212,6 +258,18 @@ void Server::AddProcessorMetrics() {
              [this] { return static_cast<double>(Lag()); });
   m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
              sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
+  auto lake_sum = [this](uint64_t stream::PartitionStatus::*field) {
+    return [this, field] {
+      double total = 0;
+      for (const auto& proc : processors_)
+        for (const auto& s : proc->GetStatus()) total += static_cast<double>(s.*field);
+      return total;
+    };
+  };
+  m.AddGauge("watershed_lake_rows_committed_total", "Rows this process committed to the lake's tables",
+             lake_sum(&stream::PartitionStatus::lake_rows));
+  m.AddGauge("watershed_lake_refused_rows_total", "Rows the lake refused: their region is not the lake's",
+             lake_sum(&stream::PartitionStatus::lake_refused_rows));
 }
 
 Server::~Server() { Stop().IgnoreError(); }
@@ -220,6 +278,14 @@ Status Server::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (http_) http_->Stop();
+  if (lake_maintenance_.joinable()) {
+    {
+      std::lock_guard lock(lake_mu_);
+      lake_stop_ = true;
+    }
+    lake_cv_.notify_all();
+    lake_maintenance_.join();  // after the round in progress, if any
+  }
   Status first;
   for (auto& member : members_) {
     Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them

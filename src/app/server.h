@@ -7,7 +7,10 @@
 // `watershed query` (reads and /v1/status from Redis). Tests start it
 // in-process; main() runs it until SIGINT/SIGTERM.
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "app/auth_setup.h"
@@ -69,6 +72,8 @@ class Server {
  private:
   Server() = default;
   Status StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs);
+  // Runs lake::RunMaintenanceRound over the lakes open here every `interval_ms`.
+  void RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms);
   void AddProcessorMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
@@ -81,6 +86,11 @@ class Server {
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka
+  std::array<std::unique_ptr<lake::RegionLake>, kRegionCount> lakes_;  // outlive processors_
+  std::thread lake_maintenance_;
+  std::mutex lake_mu_;
+  std::condition_variable lake_cv_;
+  bool lake_stop_ = false;  // guarded by lake_mu_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;

@@ -106,6 +106,11 @@ class PosixFileSystem : public FileSystem {
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
     return static_cast<uint64_t>(st.st_size);
   }
+  Result<int64_t> ModifiedTimeMs(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+  }
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());

@@ -41,6 +41,9 @@ class FileSystem {
   virtual Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) = 0;
   virtual Result<uint64_t> FileSize(const std::string& path) = 0;
+  // Last modification time (ms since the epoch); lake maintenance spares
+  // young files that an in-flight commit may still reference.
+  virtual Result<int64_t> ModifiedTimeMs(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   // Names (not paths) of the entries of dir, unsorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
@@ -74,6 +77,7 @@ class ForwardingFileSystem : public FileSystem {
     return base_->NewRandomAccessFile(path);
   }
   Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
+  Result<int64_t> ModifiedTimeMs(const std::string& path) override { return base_->ModifiedTimeMs(path); }
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
   Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <random>
 
 #include "core/clock.h"
+#include "core/crash_point.h"
 #include "core/endian.h"
 #include "lake/avro.h"
+#include "lake/iceberg_transform.h"
 
 namespace watershed::lake {
 namespace {
@@ -148,18 +149,6 @@ Status ForEachMapEntry(const avro::Schema& s, int node, const AvroValue& record,
   return Status::Ok();
 }
 
-std::string RandomHex(int bytes) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < bytes; ++i) {
-    const auto b = static_cast<uint8_t>(rng());
-    s += d[b >> 4];
-    s += d[b & 15];
-  }
-  return s;
-}
-
 }  // namespace
 
 DataFileInfo DescribeParquetFile(std::string path, int64_t file_size, const FileInfo& info,
@@ -193,8 +182,7 @@ DataFileInfo DescribeParquetFile(std::string path, int64_t file_size, const File
   return d;
 }
 
-Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_id,
-                                  const std::vector<DataFileInfo>& files) {
+Result<std::string> WriteManifestEntries(const TableMetadata& table, const std::vector<ManifestEntry>& entries) {
   avro::Metadata header = {{"schema", IcebergSchemaJson(table.schema)},
                            {"schema-id", "0"},
                            {"partition-spec", PartitionFieldsJson(table.partition_spec)},
@@ -202,10 +190,14 @@ Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_i
                            {"format-version", "2"},
                            {"content", "data"}};
   ASSIGN_OR_RETURN(auto writer, avro::ContainerWriter::Make(ManifestEntrySchema(table), header));
-  for (const DataFileInfo& f : files) {
+  for (const ManifestEntry& e : entries) {
+    const DataFileInfo& f = e.file;
     if (f.partition.size() != table.partition_spec.size())
       return Status::InvalidArgument("data file " + f.path + " has " + std::to_string(f.partition.size()) +
                                      " partition values for a spec of " + std::to_string(table.partition_spec.size()));
+    if (e.status != EntryStatus::kAdded && (!e.snapshot_id || !e.sequence_number || !e.file_sequence_number))
+      return Status::InvalidArgument("an EXISTING or DELETED entry of " + f.path +
+                                     " needs its snapshot id and sequence numbers (v2 inherits them only for ADDED)");
     std::vector<AvroValue> partition;
     for (const auto& p : f.partition) partition.push_back(OptionalInt(p));
     auto as_long = [](int64_t v) { return AvroValue::Long(v); };
@@ -227,22 +219,45 @@ Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_i
         AvroValue::Union(1, AvroValue::Array(std::move(offsets))),
         OptionalInt(f.sort_order_id),
     });
-    // ADDED, sequence numbers null: inherited from the manifest list.
-    RETURN_IF_ERROR(writer.Append(AvroValue::Record(
-        {AvroValue::Int(1), OptionalLong(snapshot_id), OptionalLong({}), OptionalLong({}), std::move(data_file)})));
+    RETURN_IF_ERROR(writer.Append(AvroValue::Record({AvroValue::Int(static_cast<int32_t>(e.status)),
+                                                     OptionalLong(e.snapshot_id), OptionalLong(e.sequence_number),
+                                                     OptionalLong(e.file_sequence_number), std::move(data_file)})));
   }
   return writer.Finish();
 }
 
-Result<std::vector<DataFileInfo>> ReadManifest(std::string_view bytes) {
+Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_id,
+                                  const std::vector<DataFileInfo>& files) {
+  // ADDED, sequence numbers null: inherited from the manifest list.
+  std::vector<ManifestEntry> entries;
+  entries.reserve(files.size());
+  for (const DataFileInfo& f : files)
+    entries.push_back({EntryStatus::kAdded, snapshot_id, std::nullopt, std::nullopt, f});
+  return WriteManifestEntries(table, entries);
+}
+
+Result<std::vector<ManifestEntry>> ReadManifestEntries(std::string_view bytes) {
   ASSIGN_OR_RETURN(avro::ContainerFile file, avro::ReadContainer(bytes));
   const avro::Schema& s = file.schema;
-  std::vector<DataFileInfo> out;
+  std::vector<ManifestEntry> out;
   for (const AvroValue& entry : file.objects) {
+    ManifestEntry e;
+    const AvroValue* status = Unwrap(Field(s, s.root(), entry, "status"));
+    if (!status || status->type != avro::Type::kInt || status->i < 0 || status->i > 2)
+      return Bad("an entry has no valid status");
+    e.status = static_cast<EntryStatus>(status->i);
+    auto optional_long = [&](std::string_view name) -> std::optional<int64_t> {
+      const AvroValue* v = Unwrap(Field(s, s.root(), entry, name));
+      if (v && (v->type == avro::Type::kLong || v->type == avro::Type::kInt)) return v->i;
+      return std::nullopt;
+    };
+    e.snapshot_id = optional_long("snapshot_id");
+    e.sequence_number = optional_long("sequence_number");
+    e.file_sequence_number = optional_long("file_sequence_number");
     int df_node = -1;
     const AvroValue* df = Field(s, s.root(), entry, "data_file", &df_node);
     if (!df) return Bad("an entry has no data_file");
-    DataFileInfo d;
+    DataFileInfo& d = e.file;
     const AvroValue* path = Unwrap(Field(s, df_node, *df, "file_path"));
     if (!path || path->type != avro::Type::kString) return Bad("a data file has no file_path");
     d.path = path->s;
@@ -266,9 +281,33 @@ Result<std::vector<DataFileInfo>> ReadManifest(std::string_view bytes) {
       for (const AvroValue& o : so->items) d.split_offsets.push_back(o.i);
     if (const AvroValue* id = Unwrap(Field(s, df_node, *df, "sort_order_id")))
       d.sort_order_id = static_cast<int32_t>(id->i);
-    out.push_back(std::move(d));
+    out.push_back(std::move(e));
   }
   return out;
+}
+
+Result<std::vector<DataFileInfo>> ReadManifest(std::string_view bytes) {
+  ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ReadManifestEntries(bytes));
+  std::vector<DataFileInfo> out;
+  out.reserve(entries.size());
+  for (ManifestEntry& e : entries) out.push_back(std::move(e.file));
+  return out;
+}
+
+Result<std::vector<ManifestEntry>> ReadManifestEntries(FileSystem* fs, const ManifestFileInfo& manifest) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(fs, manifest.path));
+  auto entries = ReadManifestEntries(bytes);
+  if (!entries.ok()) return Status(entries.status().code(), manifest.path + ": " + entries.status().message());
+  for (ManifestEntry& e : *entries) {
+    if (e.status == EntryStatus::kAdded) {
+      if (!e.snapshot_id) e.snapshot_id = manifest.added_snapshot_id;
+      if (!e.sequence_number) e.sequence_number = manifest.sequence_number;
+      if (!e.file_sequence_number) e.file_sequence_number = manifest.sequence_number;
+    } else if (!e.snapshot_id || !e.sequence_number || !e.file_sequence_number) {
+      return Bad(manifest.path + ": an EXISTING or DELETED entry of " + e.file.path + " lacks its sequence numbers");
+    }
+  }
+  return entries;
 }
 
 Result<std::string> WriteManifestList(int64_t snapshot_id, std::optional<int64_t> parent_id, int64_t sequence_number,
@@ -378,18 +417,32 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
   };
   if (committed(table->metadata())) return false;
 
-  // Snapshot ids: positive, random (as Iceberg's writers do), unique in the table.
-  static thread_local std::mt19937_64 rng(std::random_device{}());
+  // The snapshot id and the files' names derive from the commit id, so a
+  // replay after a crash rewrites the same manifest instead of orphaning one,
+  // and finds the manifest lists of the crashed attempt by name.
   int64_t snapshot_id = 0;
-  do {
-    snapshot_id = static_cast<int64_t>(rng() >> 1);
-  } while (snapshot_id == 0 || std::any_of(table->metadata().snapshots.begin(), table->metadata().snapshots.end(),
-                                           [&](const IcebergSnapshot& s) { return s.snapshot_id == snapshot_id; }));
-
+  for (uint32_t seed = 0;
+       snapshot_id == 0 || std::any_of(table->metadata().snapshots.begin(), table->metadata().snapshots.end(),
+                                       [&](const IcebergSnapshot& s) { return s.snapshot_id == snapshot_id; });
+       seed += 2) {
+    snapshot_id = static_cast<int64_t>((uint64_t{iceberg::Murmur3X86_32(commit_id, seed)} << 31) ^
+                                       iceberg::Murmur3X86_32(commit_id, seed + 1));
+  }
   const std::string metadata_dir = JoinPath(table->metadata().location, "metadata");
+  const std::string list_prefix = "snap-" + std::to_string(snapshot_id) + "-";
+  const std::string manifest_path = JoinPath(metadata_dir, std::to_string(snapshot_id) + "-m0.avro");
+  if (fs->FileExists(manifest_path)) {
+    // Either a stale view of a table where the commit landed, or an attempt
+    // of it crashed: then drop that attempt's manifest lists.
+    ASSIGN_OR_RETURN(*table, IcebergTable::Load(fs, table->metadata().location));
+    if (committed(table->metadata())) return false;
+    ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(metadata_dir));
+    for (const std::string& name : names)
+      if (name.starts_with(list_prefix)) RETURN_IF_ERROR(fs->RemoveFile(JoinPath(metadata_dir, name)));
+  }
   ASSIGN_OR_RETURN(std::string manifest, WriteManifest(table->metadata(), snapshot_id, files));
-  const std::string manifest_path = JoinPath(metadata_dir, RandomHex(16) + "-m0.avro");
   RETURN_IF_ERROR(WriteFileAtomically(fs, manifest_path, manifest));
+  CrashPoint("iceberg.append.after_manifest");
 
   ManifestFileInfo added;
   added.path = manifest_path;
@@ -418,7 +471,10 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
   }
 
   bool already = false;
+  std::string list_path;  // of the latest attempt; a lost race removes its own
   Status s = table->Commit([&](TableMetadata& m) -> Status {
+    if (!list_path.empty()) RETURN_IF_ERROR(fs->RemoveFile(list_path));
+    list_path.clear();
     if (committed(m)) {  // a concurrent or earlier attempt of the same commit landed
       already = true;
       return Status::FailedPrecondition("already committed");
@@ -433,9 +489,9 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     manifests.push_back(mine);
     ASSIGN_OR_RETURN(std::string list, WriteManifestList(snapshot_id, m.current_snapshot_id, sequence, manifests));
     // One list per attempt: a retry has another sequence number.
-    const std::string list_path =
-        JoinPath(metadata_dir, "snap-" + std::to_string(snapshot_id) + "-" + RandomHex(8) + ".avro");
+    list_path = JoinPath(metadata_dir, list_prefix + std::to_string(sequence) + ".avro");
     RETURN_IF_ERROR(WriteFileAtomically(fs, list_path, list));
+    CrashPoint("iceberg.append.after_manifest_list");
 
     std::map<std::string, std::string> parent;
     for (const IcebergSnapshot& snap : m.snapshots)
@@ -474,7 +530,11 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     fs->RemoveFile(manifest_path).IgnoreError();  // never referenced
     return false;
   }
-  RETURN_IF_ERROR(s);
+  if (!s.ok()) {
+    if (!list_path.empty()) fs->RemoveFile(list_path).IgnoreError();
+    return s;
+  }
+  CrashPoint("iceberg.append.after_publish");
   return true;
 }
 

@@ -78,6 +78,32 @@ Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_i
 // The entries' data files (any status), for tests and maintenance.
 Result<std::vector<DataFileInfo>> ReadManifest(std::string_view bytes);
 
+// A manifest entry with its status (Iceberg spec, "Manifest Entry Fields").
+// In v2 snapshot_id and both sequence numbers may be null only in ADDED
+// entries: they inherit the manifest list entry's added_snapshot_id and
+// sequence_number. EXISTING and DELETED entries carry them explicitly (the
+// data sequence number the file was added with; a DELETED entry's
+// snapshot_id is the snapshot that deleted it).
+enum class EntryStatus : int32_t { kExisting = 0, kAdded = 1, kDeleted = 2 };
+struct ManifestEntry {
+  EntryStatus status = EntryStatus::kAdded;
+  std::optional<int64_t> snapshot_id;
+  std::optional<int64_t> sequence_number;  // data sequence number
+  std::optional<int64_t> file_sequence_number;
+  DataFileInfo file;
+  bool live() const { return status != EntryStatus::kDeleted; }
+  bool operator==(const ManifestEntry&) const = default;
+};
+
+// The manifest's Avro bytes with any mix of statuses. kInvalidArgument when
+// an EXISTING or DELETED entry lacks its snapshot id or sequence numbers.
+Result<std::string> WriteManifestEntries(const TableMetadata& table, const std::vector<ManifestEntry>& entries);
+// The entries as written (nulls kept).
+Result<std::vector<ManifestEntry>> ReadManifestEntries(std::string_view bytes);
+// The entries of a manifest a manifest list names, read from `fs`, with the
+// v2 inheritance applied (every entry then has all three values).
+Result<std::vector<ManifestEntry>> ReadManifestEntries(FileSystem* fs, const ManifestFileInfo& manifest);
+
 Result<std::string> WriteManifestList(int64_t snapshot_id, std::optional<int64_t> parent_id, int64_t sequence_number,
                                       const std::vector<ManifestFileInfo>& manifests);
 Result<std::vector<ManifestFileInfo>> ReadManifestList(std::string_view bytes);

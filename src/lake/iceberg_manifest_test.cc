@@ -9,23 +9,14 @@
 #include "core/testing/temp_dir.h"
 #include "lake/iceberg_transform.h"
 #include "lake/tables.h"
+#include "lake/testing/python_avro.h"
 
 namespace watershed::lake {
 namespace {
 
 TableMetadata EventsTableMetadata() { return NewEventTable("5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f"); }
 
-// python3-avro's view of an Avro file (tests/lake/read_iceberg_avro.py).
-std::string PythonRead(const std::string& path) {
-  const std::string cmd =
-      "/usr/bin/python3 " + std::string(WATERSHED_SOURCE_DIR) + "/tests/lake/read_iceberg_avro.py '" + path + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  EXPECT_EQ(p ? ::pclose(p) : -1, 0) << out;
-  return out;
-}
+using testing::PythonRead;
 
 class IcebergManifestTest : public ::testing::Test {
  protected:

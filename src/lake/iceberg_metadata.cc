@@ -372,14 +372,27 @@ Result<IcebergTable> IcebergTable::Create(FileSystem* fs, std::string location, 
 Result<IcebergTable> IcebergTable::Load(FileSystem* fs, std::string location) {
   IcebergTable t(fs, std::move(location));
   const std::string dir = JoinPath(t.location_, "metadata");
-  ASSIGN_OR_RETURN(auto names, fs->ListDir(dir));
-  // The highest published version; version-hint.text may lag behind it.
-  for (const std::string& name : names) {
-    if (!name.starts_with("v") || !name.ends_with(".metadata.json")) continue;
-    int64_t v = 0;
-    const std::string_view digits(name.data() + 1, name.size() - 1 - std::string_view(".metadata.json").size());
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec == std::errc() && p == digits.data() + digits.size() && v > t.version_) t.version_ = v;
+  // The highest published version. version-hint.text may lag behind it (a
+  // crash after a publish): probe the versions above the hint. Without a
+  // usable hint, list the directory (which grows with every commit's
+  // manifests, so it is the slow path).
+  int64_t hint = 0;
+  if (auto text = ReadWholeFile(fs, JoinPath(dir, "version-hint.text")); text.ok()) {
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), hint);
+    if (ec != std::errc() || hint < 1 || !fs->FileExists(t.MetadataPath(hint))) hint = 0;
+  }
+  if (hint > 0) {
+    t.version_ = hint;
+    while (fs->FileExists(t.MetadataPath(t.version_ + 1))) ++t.version_;
+  } else {
+    ASSIGN_OR_RETURN(auto names, fs->ListDir(dir));
+    for (const std::string& name : names) {
+      if (!name.starts_with("v") || !name.ends_with(".metadata.json")) continue;
+      int64_t v = 0;
+      const std::string_view digits(name.data() + 1, name.size() - 1 - std::string_view(".metadata.json").size());
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+      if (ec == std::errc() && p == digits.data() + digits.size() && v > t.version_) t.version_ = v;
+    }
   }
   if (t.version_ == 0) return Status::NotFound("no Iceberg table metadata under " + dir);
   const std::string path = t.MetadataPath(t.version_);

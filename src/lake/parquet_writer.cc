@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <unordered_map>
+#include <functional>
+#include <string_view>
 
 #include "core/endian.h"
 #include "lake/parquet.h"
@@ -124,29 +125,46 @@ struct Dictionary {
 };
 
 bool BuildDictionary(const ColumnSpec& spec, const ColumnValues& v, size_t max_entries, Dictionary* d) {
+  if (spec.type == PhysicalType::kDouble) return false;  // not worth it for our tables
   const size_t n = v.ValueCount(spec);
   d->indices.resize(n);
-  // Gives up as soon as the dictionary cannot pay: more entries than the
-  // limit, or (after a first 4096 values) more than half the values seen
-  // are distinct. Without the second rule a unique column (ids, offsets,
-  // timestamps) built the whole map before being refused: ~15 % of the
-  // writer's time (bench/RESULTS.md).
-  auto add = [&](auto& map, auto key, size_t i) {
-    auto [it, inserted] = map.try_emplace(key, static_cast<uint32_t>(d->first.size()));
-    if (inserted) d->first.push_back(i);
-    d->indices[i] = it->second;
-    return d->first.size() <= max_entries && (i < 4096 || d->first.size() * 2 <= i + 1);
-  };
-  if (spec.type == PhysicalType::kInt32 || spec.type == PhysicalType::kInt64) {
-    std::unordered_map<int64_t, uint32_t> map;
-    for (size_t i = 0; i < n; ++i)
-      if (!add(map, v.ints[i], i)) return false;
-  } else if (spec.type == PhysicalType::kDouble) {
-    return false;  // not worth it for our tables
-  } else {
-    std::unordered_map<std::string_view, uint32_t> map;
-    for (size_t i = 0; i < n; ++i)
-      if (!add(map, v.ByteValue(spec, i), i)) return false;
+  // Open addressing over entry numbers (slot = entry + 1, 0 = empty), sized
+  // for the most entries allowed: one allocation per chunk where a node map
+  // made one per distinct value (the sink writes many small files).
+  size_t slots = 16;
+  while (slots < 2 * std::min(n, max_entries + 1)) slots *= 2;
+  std::vector<uint32_t> table(slots, 0);
+  const size_t mask = slots - 1;
+  const bool ints = spec.type == PhysicalType::kInt32 || spec.type == PhysicalType::kInt64;
+  for (size_t i = 0; i < n; ++i) {
+    size_t h;
+    std::string_view bytes;
+    if (ints) {
+      h = static_cast<size_t>((static_cast<uint64_t>(v.ints[i]) * 0x9E3779B97F4A7C15ull) >> 32);
+    } else {
+      bytes = v.ByteValue(spec, i);
+      h = std::hash<std::string_view>{}(bytes);
+    }
+    for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
+      const uint32_t e = table[slot];
+      if (e == 0) {
+        table[slot] = static_cast<uint32_t>(d->first.size() + 1);
+        d->indices[i] = static_cast<uint32_t>(d->first.size());
+        d->first.push_back(i);
+        break;
+      }
+      const size_t first = d->first[e - 1];
+      if (ints ? v.ints[first] == v.ints[i] : v.ByteValue(spec, first) == bytes) {
+        d->indices[i] = e - 1;
+        break;
+      }
+    }
+    // Gives up as soon as the dictionary cannot pay: more entries than the
+    // limit, or (after a first 4096 values) more than half the values seen
+    // are distinct. Without the second rule a unique column (ids, offsets,
+    // timestamps) built the whole table before being refused: ~15 % of the
+    // writer's time (bench/RESULTS.md).
+    if (d->first.size() > max_entries || (i >= 4096 && d->first.size() * 2 > i + 1)) return false;
   }
   return true;
 }

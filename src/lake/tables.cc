@@ -1,5 +1,8 @@
 #include "lake/tables.h"
 
+#include <cstdio>
+#include <random>
+
 namespace watershed::lake {
 namespace {
 
@@ -130,6 +133,21 @@ TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid) {
   }
   m.properties["write.parquet.compression-level"] = std::to_string(SpecOf(id).zstd_level);
   return m;
+}
+
+Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id) {
+  if (fs->FileExists(JoinPath(location, "metadata"))) return IcebergTable::Load(fs, location);
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  uint64_t hi = rng(), lo = rng();
+  hi = (hi & ~0xf000ull) | 0x4000ull;                  // version 4
+  lo = (lo & ~(0xc000ull << 48)) | (0x8000ull << 48);  // RFC 4122 variant
+  char uuid[40];
+  std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffull));
+  auto created = IcebergTable::Create(fs, location, NewLakeTable(id, uuid));
+  if (created.ok() || created.status().code() != StatusCode::kFailedPrecondition) return created;
+  return IcebergTable::Load(fs, location);  // created concurrently
 }
 
 std::vector<ColumnValues> StoryMinuteColumns(const std::vector<StoryMinuteRow>& rows) {

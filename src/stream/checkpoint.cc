@@ -10,7 +10,7 @@
 namespace watershed::stream {
 namespace {
 constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;         // 1: without the sink section
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
 const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
 }  // namespace
@@ -30,6 +30,10 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   p = PutFixed64(p, c.next_offset.value);
   PutFixed64(p, c.state.size());
   data += c.state;
+  char len[8];
+  PutFixed64(len, c.sink.size());
+  data.append(len, 8);
+  data += c.sink;
   char crc[4];
   PutFixed32(crc, crc32c::Value(data));
   data.append(crc, 4);
@@ -56,15 +60,24 @@ Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t 
   if (data.size() < kHeader + 4) return Status::Corruption("checkpoint " + path + " is truncated");
   const char* p = data.data();
   if (GetFixed32(p) != kMagic) return Status::Corruption(path + " is not a checkpoint");
-  if (GetFixed32(p + 4) != kVersion) return Status::Corruption("checkpoint " + path + " has an unknown version");
-  uint64_t state_len = GetFixed64(p + 24);
-  if (state_len != data.size() - kHeader - 4) return Status::Corruption("checkpoint " + path + " has a bad length");
+  const uint32_t version = GetFixed32(p + 4);
+  if (version != 1 && version != kVersion) return Status::Corruption("checkpoint " + path + " has an unknown version");
   if (crc32c::Extend(0, data.data(), data.size() - 4) != GetFixed32(data.data() + data.size() - 4))
     return Status::Corruption("checkpoint " + path + " fails its checksum");
+  const uint64_t body = data.size() - kHeader - 4;
+  const uint64_t state_len = GetFixed64(p + 24);
+  uint64_t sink_len = 0;
+  if (version >= 2) {
+    if (state_len > body || body - state_len < 8) return Status::Corruption("checkpoint " + path + " has a bad length");
+    sink_len = GetFixed64(p + kHeader + state_len);
+  }
+  if (version == 1 ? state_len != body : sink_len != body - state_len - 8)
+    return Status::Corruption("checkpoint " + path + " has a bad length");
   Checkpoint c;
   c.id = GetFixed64(p + 8);
   c.next_offset = LogOffset(GetFixed64(p + 16));
   c.state.assign(data.data() + kHeader, state_len);
+  if (version >= 2) c.sink.assign(data.data() + kHeader + state_len + 8, sink_len);
   return std::optional<Checkpoint>(std::move(c));
 }
 

@@ -6,8 +6,9 @@
 // removes the ones crashed writers left. A partition's state is independent of every other partition's,
 // so one file per partition is one atomic step for everything it covers.
 //
-// File: [u32 magic "WSCP"][u32 version][u64 checkpoint id][u64 next offset]
-//       [u64 state length][state][u32 CRC-32C of everything before].
+// File: [u32 magic "WSCP"][u32 version = 2][u64 checkpoint id][u64 next offset]
+//       [u64 state length][state][u64 sink length][sink]
+//       [u32 CRC-32C of everything before]. Version 1 files (no sink) load.
 
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ struct Checkpoint {
   uint64_t id = 0;        // 1, 2, 3... per partition
   LogOffset next_offset;  // the first record the state does not reflect
   std::string state;      // PartitionProcessor::Serialize
+  std::string sink;       // the lake sink's prepared commit (lake/lake_sink.h); empty: none
 };
 
 class CheckpointStore {

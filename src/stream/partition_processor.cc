@@ -80,7 +80,13 @@ void PartitionProcessor::MarkDirty(const WindowKey& key, Window& w) {
   dirty_windows_.emplace_back(key, &w);
 }
 
-void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records) {
+AuthorId PartitionProcessor::AuthorOf(StoryId story) const {
+  const Story* s = stories_.Find(story.value);
+  return s ? s->author : AuthorId(0);
+}
+
+void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records, std::vector<uint8_t>* distinct) {
+  if (distinct) distinct->resize(records.size());
   // Three stages, each needing what the one before brought into cache.
   constexpr size_t kIndex = 8, kStory = 5, kViewers = 2;
   const size_t n = records.size();
@@ -100,11 +106,12 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
           if (s->recent[size] != nullptr) s->recent[size]->viewers.Prefetch(e.viewer_id.value);
       }
     }
-    Process(records[i]);
+    const bool fresh = Process(records[i]);
+    if (distinct) (*distinct)[i] = fresh;
   }
 }
 
-void PartitionProcessor::Process(const log::LogRecord& r) {
+bool PartitionProcessor::Process(const log::LogRecord& r) {
   next_offset_ = LogOffset(r.offset.value + 1);
   // The log's append times never decrease, except across a restart whose clock
   // stepped back; taking the running maximum keeps dedup a function of the log.
@@ -113,7 +120,7 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
   const Event& e = r.event;
   if (dedup_.SeenOrInsert(e.event_id, last_append_ms_)) {
     ++counters_.duplicates;
-    return;
+    return false;
   }
   const uint64_t id = e.story_id.value;
   auto [story_ptr, fresh] = stories_.FindOrInsert(id);
@@ -149,6 +156,7 @@ void PartitionProcessor::Process(const log::LogRecord& r) {
     MarkDirty(key, w);
   }
   watermark_ = std::max(watermark_, t - options_.out_of_order_ms);
+  return true;
 }
 
 void PartitionProcessor::FinalizeWindows() {

@@ -42,12 +42,13 @@ class PartitionProcessor {
  public:
   PartitionProcessor(Region region, uint32_t partition, const ProcessorOptions& options);
 
+  // Returns whether the record is a distinct event (not a duplicate).
   // REQUIRES: r.offset == next_offset().
-  void Process(const log::LogRecord& r);
+  bool Process(const log::LogRecord& r);
   // Process() for consecutive records, prefetching each record's dedup slot,
   // story and viewer-set slot a few records ahead (memory latency, not
-  // arithmetic, bounds this loop).
-  void ProcessBatch(const std::vector<log::LogRecord>& records);
+  // arithmetic, bounds this loop). With `distinct`, it gets one flag per record.
+  void ProcessBatch(const std::vector<log::LogRecord>& records, std::vector<uint8_t>* distinct = nullptr);
   // Closes windows the watermark passed, drops expired state, and moves what
   // changed since the last call into *out (cleared first).
   void TakeWrite(serve::PartitionWrite* out);
@@ -58,6 +59,8 @@ class PartitionProcessor {
   // INT64_MIN before the first event.
   int64_t watermark() const { return watermark_; }
   const ProcessorCounters& counters() const { return counters_; }
+  // The author of a story seen by this partition (0 when unknown).
+  AuthorId AuthorOf(StoryId story) const;
   size_t dedup_entries() const { return dedup_.size(); }
   size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
   size_t open_windows() const { return open_windows_; }

@@ -4,6 +4,8 @@
 #include <mutex>
 #include <optional>
 
+#include "core/crash_point.h"
+
 namespace watershed::stream {
 
 struct RegionProcessor::Partition {
@@ -16,6 +18,8 @@ struct RegionProcessor::Partition {
   std::unique_ptr<PartitionProcessor> processor;
   std::unique_ptr<log::LogReader> reader;
   std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
+  std::unique_ptr<lake::PartitionSink> sink;       // null without a lake
+  std::vector<uint8_t> distinct;                   // per record of the batch: not a duplicate
   uint64_t next_checkpoint_id = 1;
   int64_t last_checkpoint_ns = 0;
   // Published for GetStatus().
@@ -26,8 +30,33 @@ struct RegionProcessor::Partition {
   int64_t watermark = INT64_MIN;
   ProcessorCounters counters;
   uint64_t dedup_entries = 0;
+  uint64_t lake_rows = 0, lake_refused_rows = 0;
   std::string error;
 };
+
+void FeedLakeSink(lake::PartitionSink& sink, Region region, const PartitionProcessor& processor,
+                  const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
+                  const serve::PartitionWrite& write) {
+  for (size_t i = 0; i < records.size(); ++i) {
+    const log::LogRecord& r = records[i];
+    sink.AddRaw(r.event, r.append_time, r.offset);
+    if (distinct[i]) sink.AddEvent(r.event, r.append_time, r.offset);
+  }
+  for (const serve::WindowUpdate& w : write.windows) {
+    if (w.key.size != serve::WindowSize::k1m || !w.final) continue;
+    lake::StoryMinuteRow row;
+    row.story_id = w.key.story.value;
+    row.author_id = processor.AuthorOf(w.key.story).value;
+    row.region = region;
+    row.minute_ms = w.key.start;
+    row.views = w.agg.views;
+    row.unique_viewers = w.agg.unique_viewers;
+    row.watch_time_ms = w.agg.watch_time_ms;
+    row.shares = w.agg.shares;
+    row.replies = w.agg.replies;
+    sink.AddMinute(row, records.back().offset);
+  }
+}
 
 RegionProcessor::RegionProcessor(Region region, log::Log* log, serve::LiveStore* store,
                                  CheckpointStore* checkpoints, const RunnerOptions& options)
@@ -79,6 +108,10 @@ Status RegionProcessor::Assign(uint32_t i) {
       if (s.code() != StatusCode::kUnavailable) return s;
       p->unapplied = std::move(all);
     }
+  }
+  if (options_.lake) {
+    p->sink = std::make_unique<lake::PartitionSink>(options_.lake, i);
+    RETURN_IF_ERROR(p->sink->Recover(checkpoint ? checkpoint->sink : "", p->processor->next_offset().value));
   }
   // Lag counts from 0 while the restored state is not in the store yet.
   p->processed = p->unapplied ? 0 : p->processor->next_offset().value;
@@ -150,14 +183,23 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     report(Status::Ok());
   }
   records.clear();
-  Status s = p.reader->Read(options_.max_batch, &records);
+  size_t batch = options_.max_batch;
+  // A batch ends where the lake's earlier commits end (lake_sink.h, replay_until).
+  if (const uint64_t next = p.processor->next_offset().value; p.sink && p.sink->replay_until() > next)
+    batch = std::min<uint64_t>(batch, p.sink->replay_until() - next);
+  Status s = p.reader->Read(batch, &records);
   if (!s.ok()) {
     report(s);  // e.g. a corrupt record: this partition stays here, visible in /v1/status
     return false;
   }
   if (!records.empty()) {
-    p.processor->ProcessBatch(records);
+    p.processor->ProcessBatch(records, p.sink ? &p.distinct : nullptr);
     p.processor->TakeWrite(&write);
+    if (p.sink) {
+      FeedLakeSink(*p.sink, region_, *p.processor, records, p.distinct, write);
+      // A failed write keeps the rows buffered; the checkpoint retries it.
+      if (Status f = p.sink->MaybeFlush(); !f.ok()) report(f);
+    }
     s = store_->Apply(write);
     if (!s.ok()) {
       report(s);
@@ -170,6 +212,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     p.watermark = p.processor->watermark();
     p.counters = p.processor->counters();
     p.dedup_entries = p.processor->dedup_entries();
+    if (p.sink) p.lake_refused_rows = p.sink->refused_rows();
   }
   if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= options_.checkpoint_interval_ms * 1'000'000)
     report(CheckpointNow(p));
@@ -178,17 +221,31 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
 
 Status RegionProcessor::CheckpointNow(Partition& p) {
   p.last_checkpoint_ns = options_.clock->MonotonicNs();
+  // A lake commit whose checkpoint is durable but which failed: finish it
+  // before preparing the next one (commits land in range order).
+  if (p.sink) RETURN_IF_ERROR(p.sink->Commit());
   Checkpoint c;
   c.id = p.next_checkpoint_id;
   c.next_offset = p.processor->next_offset();
   if (c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0) return Status::Ok();
   p.processor->Serialize(&c.state);
-  RETURN_IF_ERROR(checkpoints_->Save(region_, p.index, c));
+  if (p.sink) {
+    ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value));
+  }
+  if (Status s = checkpoints_->Save(region_, p.index, c); !s.ok()) {
+    if (p.sink) p.sink->Abandon();
+    return s;
+  }
   ++p.next_checkpoint_id;
   p.checkpoint_id = c.id;
   p.checkpoint_offset = c.next_offset.value;
   log_->SetRetentionFloor(p.index, c.next_offset);
-  return Status::Ok();
+  if (!p.sink) return Status::Ok();
+  CrashPoint("lake.after_checkpoint");
+  Status s = p.sink->Commit();
+  std::lock_guard lock(p.status_mu);
+  p.lake_rows = p.sink->committed_rows();
+  return s;
 }
 
 Status RegionProcessor::Stop() {
@@ -226,6 +283,8 @@ std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
     s.watermark = p->watermark;
     s.counters = p->counters;
     s.dedup_entries = p->dedup_entries;
+    s.lake_rows = p->lake_rows;
+    s.lake_refused_rows = p->lake_refused_rows;
     s.error = p->error;
     out.push_back(std::move(s));
   }

@@ -6,7 +6,8 @@
 // and checkpoints every checkpoint_interval_ms, at Revoke() and at Stop().
 //
 // Ownership is dynamic: Assign(p) restores p's last checkpoint, writes the
-// restored state to the live store (absolute values), and resumes reading
+// restored state to the live store (absolute values), finishes the lake
+// commit the checkpoint prepared, and resumes reading
 // the log at the checkpoint's offset, so everything after it is replayed;
 // Revoke(p) stops p, checkpoints it and drops its state. A consumer group
 // (log/kafka_group.h) drives them when several processes share a region;
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "lake/lake_sink.h"
 #include "log/log.h"
 #include "serve/live_store.h"
 #include "stream/checkpoint.h"
@@ -47,6 +49,10 @@ struct RunnerOptions {
   size_t max_batch = 8192;  // records per read → one live-store write
   int threads = 1;          // workers for this region's partitions
   Clock* clock = Clock::Real();
+  // The region's lake, or null for none: each partition then feeds a
+  // lake::PartitionSink whose commits ride on the checkpoints (prepared in
+  // the checkpoint, committed once it is durable, finished at Assign).
+  lake::RegionLake* lake = nullptr;
 };
 
 struct PartitionStatus {
@@ -58,8 +64,17 @@ struct PartitionStatus {
   int64_t watermark = INT64_MIN;
   ProcessorCounters counters;
   uint64_t dedup_entries = 0;
+  uint64_t lake_rows = 0;          // rows this owner committed to the lake
+  uint64_t lake_refused_rows = 0;  // rows of another region, refused by the lake
   std::string error;  // last error of this partition's thread, empty when healthy
 };
+
+// The lake's copy of a processed batch: every record into raw_events, the
+// distinct ones (`distinct` from ProcessBatch) into events, the 1-minute
+// windows `write` (its TakeWrite) closed into story_minute.
+void FeedLakeSink(lake::PartitionSink& sink, Region region, const PartitionProcessor& processor,
+                  const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
+                  const serve::PartitionWrite& write);
 
 class RegionProcessor {
  public:

@@ -1,0 +1,304 @@
+// `watershed lake ...`: maintenance of the region lakes' Iceberg tables
+// (src/lake/iceberg_maintenance.h, docs/lake.md "Maintenance"). Runs
+// against the files directly; the platform may keep appending meanwhile.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/commands.h"
+#include "app/config.h"
+#include "core/clock.h"
+#include "core/event.h"
+#include "core/file_system.h"
+#include "lake/iceberg_maintenance.h"
+#include "lake/tables.h"
+
+namespace watershed::app {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: watershed lake compact|expire-snapshots|remove-orphans|lifecycle [flags]\n\n"
+    "  compact           rewrite each partition's small data files into fewer sorted ones\n"
+    "  expire-snapshots  drop old snapshots; delete the files only they reached\n"
+    "  remove-orphans    delete files under data/ and metadata/ that no snapshot references\n"
+    "  lifecycle         move data past its zone's age into the archive tables (or delete it)\n\n"
+    "flags:\n"
+    "  --root DIR          lake root (default: the lake-root setting, else <data-dir>/lake)\n"
+    "  --region us|eu|...  one region (default: every region found under the root)\n"
+    "  --table NAME        one table: raw_events, events, story_minute, archive_events,\n"
+    "                      archive_story_minute (default: all)\n"
+    "  --dry-run           print what would change, change nothing\n"
+    "  --target-size SIZE  compact: target file size (default: the table's\n"
+    "                      write.target-file-size-bytes, 128MiB)\n"
+    "  --older-than DUR    expire-snapshots: snapshots older than this (default 5d);\n"
+    "                      remove-orphans: files older than this (default 3d, at least 1h)\n"
+    "  --retain-last N     expire-snapshots: always keep the newest N snapshots (default 1)\n"
+    "Also accepts --config FILE, --data-dir and --lake-root as `serve` does.\n";
+
+int Fail(const std::string& message, int code = 2) {
+  std::fprintf(stderr, "watershed lake: %s\n", message.c_str());
+  return code;
+}
+
+// Progress on stderr: a bar redrawn in place on a terminal, a line every
+// 10% otherwise (logs stay readable).
+class Progress {
+ public:
+  explicit Progress(std::string label) : label_(std::move(label)), tty_(::isatty(2)) {}
+  ~Progress() {
+    if (drawn_ && tty_) std::fputc('\n', stderr);
+  }
+  void operator()(int64_t done, int64_t total) {
+    const int pct = total > 0 ? static_cast<int>(done * 100 / total) : 100;
+    if (tty_) {
+      const int width = 30, filled = pct * width / 100;
+      std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(filled, '#').c_str(),
+                   std::string(width - filled, '.').c_str(), pct);
+      std::fflush(stderr);
+      drawn_ = true;
+    } else if (pct / 10 > last_decile_) {
+      last_decile_ = pct / 10;
+      std::fprintf(stderr, "%s: %d%%\n", label_.c_str(), pct);
+    }
+  }
+
+ private:
+  std::string label_;
+  bool tty_;
+  bool drawn_ = false;
+  int last_decile_ = -1;
+};
+
+struct Options {
+  std::string action, root;
+  std::vector<Region> regions;
+  std::optional<lake::LakeTableId> table;
+  bool dry_run = false;
+  std::optional<int64_t> target_size;
+  std::optional<int64_t> older_than_ms;
+  int retain_last = 1;
+};
+
+std::string PartitionText(const std::vector<std::optional<int32_t>>& p) {
+  std::string s = "(";
+  for (size_t i = 0; i < p.size(); ++i) s += (i ? "," : "") + (p[i] ? std::to_string(*p[i]) : std::string("null"));
+  return s + ")";
+}
+
+// Runs `action` on one table; returns false after printing an error.
+bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
+  FileSystem* fs = FileSystem::Default();
+  const std::string location = lake::TableLocation(o.root, region, id);
+  const std::string name = std::string(RegionName(region)) + "/" + lake::SpecOf(id).name;
+  const char* verb = o.dry_run ? "would " : "";
+  auto error = [&](const Status& s) {
+    std::fprintf(stderr, "watershed lake %s: %s: %s\n", o.action.c_str(), name.c_str(), s.ToString().c_str());
+    return false;
+  };
+  if (o.action == "remove-orphans") {
+    const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(3 * 86'400'000ll);
+    auto removed = lake::RemoveOrphanFiles(fs, location, {cutoff, o.dry_run});
+    if (!removed.ok()) return error(removed.status());
+    for (const std::string& p : *removed) std::printf("%s: %sremove orphan %s\n", name.c_str(), verb, p.c_str());
+    std::printf("%s: %s%zu orphan files\n", name.c_str(), o.dry_run ? "would remove " : "removed ", removed->size());
+    return true;
+  }
+  auto table = lake::IcebergTable::Load(fs, location);
+  if (!table.ok()) return error(table.status());
+  if (o.action == "compact") {
+    lake::CompactionOptions c;
+    c.target_file_size_bytes = o.target_size;
+    c.dry_run = o.dry_run;
+    Progress progress("compact " + name);
+    if (!o.dry_run) c.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
+    auto result = lake::CompactTable(fs, &*table, c);
+    if (!result.ok()) return error(result.status());
+    int64_t files = 0;
+    for (size_t i = 0; i < result->groups.size(); ++i) {
+      const lake::CompactionGroup& g = result->groups[i];
+      files += static_cast<int64_t>(g.inputs.size());
+      std::printf("%s: %scompact group %zu partition %s: %zu files, %lld bytes, %lld rows%s%s\n", name.c_str(), verb, i,
+                  PartitionText(g.partition).c_str(), g.inputs.size(), static_cast<long long>(g.input_bytes),
+                  static_cast<long long>(g.input_rows), g.output ? " -> " : "", g.output ? g.output->path.c_str() : "");
+      for (const lake::DataFileInfo& f : g.inputs)
+        std::printf("%s:   %s (%lld bytes)\n", name.c_str(), f.path.c_str(),
+                    static_cast<long long>(f.file_size_in_bytes));
+    }
+    std::printf("%s: %s%lld files into %zu\n", name.c_str(), o.dry_run ? "would compact " : "compacted ",
+                static_cast<long long>(files), result->groups.size());
+    return true;
+  }
+  if (o.action == "expire-snapshots") {
+    const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(5 * 86'400'000ll);
+    auto result = lake::ExpireSnapshots(fs, &*table, {cutoff, o.retain_last, o.dry_run});
+    if (!result.ok()) return error(result.status());
+    for (int64_t id : result->expired_snapshot_ids)
+      std::printf("%s: %sexpire snapshot %lld\n", name.c_str(), verb, static_cast<long long>(id));
+    for (const std::string& p : result->deleted_files) std::printf("%s: %sdelete %s\n", name.c_str(), verb, p.c_str());
+    std::printf("%s: %s%zu snapshots, %zu files\n", name.c_str(), o.dry_run ? "would expire " : "expired ",
+                result->expired_snapshot_ids.size(), result->deleted_files.size());
+    return true;
+  }
+  return error(Status::Internal("unknown action"));
+}
+
+bool RunLifecycle(const Options& o, Region region) {
+  lake::LifecycleOptions l;
+  l.dry_run = o.dry_run;
+  l.only = o.table;
+  const std::string name(RegionName(region));
+  Progress progress("lifecycle " + name);
+  if (!o.dry_run) l.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
+  auto batches = lake::ApplyLifecycle(FileSystem::Default(), o.root, region, Clock::Real()->NowMs(), l);
+  if (!batches.ok()) {
+    std::fprintf(stderr, "watershed lake lifecycle: %s: %s\n", name.c_str(), batches.status().ToString().c_str());
+    return false;
+  }
+  const char* verb = o.dry_run ? "would " : "";
+  for (const lake::LifecycleBatch& b : *batches) {
+    const std::string table = name + "/" + lake::SpecOf(b.table).name;
+    for (const lake::DataFileInfo& f : b.files) {
+      if (b.archive) {
+        std::printf("%s: %sarchive %s (%lld rows) into %s\n", table.c_str(), verb, f.path.c_str(),
+                    static_cast<long long>(f.record_count), lake::SpecOf(*b.archive).name);
+      } else {
+        std::printf("%s: %sdelete %s (%lld rows)\n", table.c_str(), verb, f.path.c_str(),
+                    static_cast<long long>(f.record_count));
+      }
+    }
+  }
+  std::printf("%s: %s%zu batches\n", name.c_str(), o.dry_run ? "would apply " : "applied ", batches->size());
+  return true;
+}
+
+// Takes this command's own flags out of `args`; the rest goes to Config.
+Result<Options> ParseOptions(std::vector<std::string> args, std::vector<std::string>* rest) {
+  Options o;
+  if (args.empty() || args[0].starts_with("-")) return Status::InvalidArgument("missing action");
+  o.action = args[0];
+  if (o.action != "compact" && o.action != "expire-snapshots" && o.action != "remove-orphans" &&
+      o.action != "lifecycle")
+    return Status::InvalidArgument("unknown action '" + o.action + "'");
+  std::string region, table;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string key = args[i], value;
+    bool has_value = false;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+      has_value = true;
+    }
+    if (key == "--dry-run") {
+      if (has_value) return Status::InvalidArgument("--dry-run takes no value");
+      o.dry_run = true;
+      continue;
+    }
+    const bool ours = key == "--root" || key == "--region" || key == "--table" || key == "--older-than" ||
+                      key == "--retain-last" || key == "--target-size";
+    if (!ours) {
+      rest->push_back(args[i]);
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) return Status::InvalidArgument("flag " + key + " needs a value");
+      value = args[++i];
+    }
+    if (key == "--root") o.root = value;
+    if (key == "--region") region = value;
+    if (key == "--table") table = value;
+    if (key == "--older-than") {
+      ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--older-than", value));
+      o.older_than_ms = ms;
+    }
+    if (key == "--retain-last") {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1 || n > 1'000'000)
+        return Status::InvalidArgument("--retain-last must be a number of snapshots, at least 1");
+      o.retain_last = static_cast<int>(n);
+    }
+    if (key == "--target-size") {
+      int64_t bytes = 0;
+      const char* units[] = {"KiB", "MiB", "GiB"};
+      const int64_t mults[] = {1ll << 10, 1ll << 20, 1ll << 30};
+      std::string digits = value;
+      int64_t mult = 1;
+      for (int u = 0; u < 3; ++u)
+        if (value.ends_with(units[u])) {
+          digits = value.substr(0, value.size() - 3);
+          mult = mults[u];
+        }
+      char* end = nullptr;
+      bytes = std::strtoll(digits.c_str(), &end, 10);
+      if (digits.empty() || *end != '\0' || bytes < 1 || bytes > (1ll << 40) / mult)
+        return Status::InvalidArgument("--target-size must be a size such as 134217728, 512MiB or 1GiB");
+      o.target_size = bytes * mult;
+    }
+  }
+  if (!table.empty()) {
+    o.table = lake::LakeTableByName(table);
+    if (!o.table) return Status::InvalidArgument("unknown table '" + table + "'");
+  }
+  if (!region.empty()) {
+    auto r = ParseRegion(region);
+    if (!r) return Status::InvalidArgument("unknown region '" + region + "'");
+    o.regions.push_back(*r);
+  }
+  if (o.action == "remove-orphans" && o.older_than_ms && *o.older_than_ms < 3'600'000)
+    return Status::InvalidArgument(
+        "remove-orphans --older-than must be at least 1h: younger files may belong to "
+        "commits in flight");
+  if (o.older_than_ms && o.action != "expire-snapshots" && o.action != "remove-orphans")
+    return Status::InvalidArgument("--older-than applies to expire-snapshots and remove-orphans");
+  if (o.target_size && o.action != "compact") return Status::InvalidArgument("--target-size applies to compact");
+  return o;
+}
+
+}  // namespace
+
+int LakeCommand(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kHelp);
+      return 0;
+    }
+  std::vector<std::string> rest;
+  auto parsed = ParseOptions(args, &rest);
+  if (!parsed.ok()) return Fail(parsed.status().message() + "\n\n" + kHelp);
+  Options o = std::move(parsed).value();
+  // The rest are `serve` settings (--config, --data-dir, --lake-root); unknown ones are errors.
+  auto config = Config::Load(ServeConfigKeys(), rest);
+  if (!config.ok()) return Fail(config.status().message() + "\n\n" + kHelp);
+  if (o.root.empty() && config->Has("lake-root")) o.root = config->Get("lake-root");
+  if (o.root.empty()) o.root = JoinPath(config->Get("data-dir"), "lake");
+  FileSystem* fs = FileSystem::Default();
+  if (!fs->FileExists(o.root)) return Fail("no lake at " + o.root + " (--root DIR)", 1);
+  if (o.regions.empty()) {
+    auto names = fs->ListDir(o.root);
+    if (!names.ok()) return Fail(names.status().message(), 1);
+    for (int r = 0; r < kRegionCount; ++r)
+      for (const std::string& n : *names)
+        if (ParseRegion(n) == static_cast<Region>(r)) o.regions.push_back(static_cast<Region>(r));
+  }
+  bool ok = true;
+  for (Region region : o.regions) {
+    if (o.action == "lifecycle") {
+      ok = RunLifecycle(o, region) && ok;
+      continue;
+    }
+    for (int t = 0; t < lake::kLakeTableCount; ++t) {
+      const auto id = static_cast<lake::LakeTableId>(t);
+      if (o.table && *o.table != id) continue;
+      if (!fs->FileExists(JoinPath(lake::TableLocation(o.root, region, id), "metadata"))) continue;
+      ok = RunOnTable(o, region, id) && ok;
+    }
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace watershed::app

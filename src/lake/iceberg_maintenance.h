@@ -1,0 +1,201 @@
+#pragma once
+// Maintenance of the lake's Iceberg v2 tables (issue #5 "Maintenance"):
+//
+//   CompactTable       small data files of one partition rewritten into
+//                      fewer, sorted ones ("replace" snapshot)
+//   ExpireSnapshots    old snapshots dropped from the metadata; the files
+//                      only they reached deleted
+//   RemoveOrphanFiles  files under data/ and metadata/ that no snapshot or
+//                      metadata file references (crash leftovers) deleted
+//   ApplyLifecycle     data past its zone's keep_days moved into the
+//                      archive table (or deleted)
+//
+// Every operation has a dry run that returns what it would do and changes
+// nothing. Commits go through IcebergTable::Commit (optimistic): a
+// concurrent commit (the lake sink appending) makes the operation re-apply
+// its change to the new metadata; a file it means to remove that is no
+// longer live (another maintenance run removed it) ends it with
+// kFailedPrecondition and nothing committed.
+//
+// Data files leave the disk only through ExpireSnapshots (and
+// RemoveOrphanFiles for files no snapshot ever referenced): a compaction or
+// lifecycle commit keeps the replaced files readable for the snapshots
+// that still list them (time travel, readers mid-scan).
+//
+// Not thread-safe per IcebergTable object; separate processes may run
+// maintenance and appends on the same table at once.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "core/file_system.h"
+#include "core/status.h"
+#include "lake/iceberg_manifest.h"
+#include "lake/iceberg_metadata.h"
+#include "lake/tables.h"
+
+namespace watershed::lake {
+
+// (done, total) in bytes of input read; called from the calling thread.
+using ProgressFn = std::function<void(int64_t done, int64_t total)>;
+
+// The current snapshot's live data files (ADDED or EXISTING entries), with
+// the inherited snapshot id and sequence numbers filled in, in manifest
+// order. Empty for a table without snapshots.
+Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMetadata& metadata);
+
+// Replaces the live files `remove` (paths) by `add` as one snapshot with
+// `operation` ("replace" for a rewrite of the same rows, "delete" when `add`
+// is empty, "overwrite" otherwise) tagged with `commit_id`. Manifests
+// without any removed file are reused as they are; the others are
+// rewritten with EXISTING entries for the survivors and DELETED ones for
+// the removed files. Returns false (nothing changed) when a snapshot with
+// `commit_id` exists; kFailedPrecondition when a file of `remove` is not
+// live in the current snapshot (also after re-applying on a race).
+Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
+                          const std::vector<DataFileInfo>& add, const std::string& operation,
+                          const std::string& commit_id);
+
+inline constexpr int64_t kDefaultTargetFileSize = 128ll << 20;
+// The table's write.target-file-size-bytes (default 128 MiB).
+int64_t TargetFileSize(const TableMetadata& metadata);
+
+struct CompactionOptions {
+  std::optional<int64_t> target_file_size_bytes;  // overrides the table property
+  // Partitions whose time range ended at or before this are left alone:
+  // they belong to the lifecycle, and a compaction between a lifecycle's
+  // crash and its rerun would change the rerun's batch (CompactionHorizonMs).
+  std::optional<int64_t> skip_ended_before_ms;
+  bool dry_run = false;
+  ProgressFn progress;
+};
+
+struct CompactionGroup {
+  std::vector<std::optional<int32_t>> partition;
+  std::vector<DataFileInfo> inputs;
+  int64_t input_bytes = 0, input_rows = 0;
+  std::optional<DataFileInfo> output;  // set when written (not in a dry run)
+};
+
+struct CompactionResult {
+  std::vector<CompactionGroup> groups;  // the plan; empty: nothing to do
+  bool committed = false;
+};
+
+// Per partition tuple, live files smaller than the target are bin-packed
+// (first-fit decreasing by size) into groups of at least two files whose
+// sizes sum to at most the target. Each group is read whole, its rows
+// sorted by the table's sort order and written as one Parquet file under
+// <location>/data/compacted/ at the table's write.parquet.compression-level
+// (zstd); all groups are committed as ONE "replace" snapshot. A failed or
+// lost commit removes the files it wrote.
+// Memory: a group's decoded rows (bounded by the target size, times the
+// compression ratio).
+Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options);
+
+// The skip_ended_before_ms for a lake table: a day before its data becomes
+// the lifecycle's (keep_days), so no compaction races a lifecycle run.
+int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms);
+
+struct ExpireOptions {
+  int64_t older_than_ms = 0;  // snapshots with timestamp-ms below it may go
+  int retain_last = 1;        // the newest N snapshots always stay (and the current one)
+  bool dry_run = false;
+};
+
+struct ExpireResult {
+  std::vector<int64_t> expired_snapshot_ids;
+  // Manifest lists, manifests and data files reached only by expired
+  // snapshots: deleted (or, in a dry run, to be deleted).
+  std::vector<std::string> deleted_files;
+};
+
+// Drops the expired snapshots from the metadata (and snapshot-log entries
+// up to the last one that names a dropped snapshot, as the log must stay a
+// gap-free history), commits, then deletes the files that only expired
+// snapshots reached: a file any retained snapshot lists (as live data, as
+// a manifest, as its manifest list) stays.
+Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const ExpireOptions& options);
+
+struct OrphanOptions {
+  // Only files modified before this are candidates: protects files of
+  // commits in flight (the sink's uncommitted files, a manifest being
+  // published). Use hours or days, never minutes.
+  int64_t older_than_ms = 0;
+  bool dry_run = false;
+};
+
+// Files under <location>/data and <location>/metadata (recursively) that
+// no snapshot of the table references (manifest lists, manifests, data
+// files of any entry) and that are not the current metadata, a
+// metadata-log file, a newer metadata version or version-hint.text. Files
+// under data/sink-p*/ are the lake sink's to clean (at a partition's
+// recovery), never this function's.
+// Returns the removed (dry run: removable) paths. kFailedPrecondition when
+// the listing does not find the current snapshot's own files (the
+// metadata's location does not match the directory: removing would be
+// wrong).
+Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::string& table_location,
+                                                   const OrphanOptions& options);
+
+struct LifecycleOptions {
+  bool dry_run = false;
+  std::optional<LakeTableId> only;  // one table instead of all
+  ProgressFn progress;
+  // Tests: runs after each batch's archive commit, before the source's
+  // delete; an error ends the run there (a crash between the two commits).
+  std::function<Status()> after_archive_commit;
+};
+
+struct LifecycleBatch {
+  LakeTableId table;
+  std::optional<LakeTableId> archive;
+  std::vector<DataFileInfo> files;     // removed from `table`
+  std::vector<DataFileInfo> archived;  // written into `archive` (empty in a dry run or a replay)
+  std::string commit_id;
+  bool archive_already_committed = false;  // a replay found its archive commit
+};
+
+// For each of the region's tables with a time partition: live files whose
+// partition's time range ended before now_ms - keep_days. Tables with an
+// archive: in batches of one archive day (only days that expired as a
+// whole, so a rerun sees the same files), split into runs of at most the
+// archive's target file size; each batch's rows are rewritten into the
+// archive table (its partition spec computed from the rows, its sort order,
+// its zstd level) with an AppendFiles commit whose id derives from the
+// sorted source paths, then deleted from the source table ("delete"
+// snapshot). A rerun after a crash between the two commits finds the
+// archive commit and only deletes. When the source delete finds files no
+// longer live (a compaction replaced them in between), the archive commit
+// is taken back ("delete" snapshot on the archive) and the run ends with
+// kFailedPrecondition; a later run archives the new files. Residual hole: a
+// compaction of the day between a crash and the rerun changes the batch
+// (and its id), so its rows would be archived twice; do not compact
+// partitions past keep_days (CompactionOptions::skip_ended_before_ms).
+// Tables without an archive: the expired
+// files are deleted in one snapshot. Tables not created yet are skipped.
+// Crash point "lake.lifecycle.after_archive_commit" (core/crash_point.h).
+Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::string& lake_root, Region region,
+                                                   int64_t now_ms, const LifecycleOptions& options);
+
+// What `serve` runs every lake-maintenance-interval (docs/lake.md).
+struct MaintenanceSchedule {
+  int64_t snapshot_retention_ms = 86'400'000;  // expire snapshots older than this...
+  int retain_last = 1;                         // ...beyond the newest N
+  int64_t orphan_age_ms = 3 * 86'400'000ll;    // remove orphans older than this
+};
+struct MaintenanceReport {
+  int64_t compacted_files = 0, compaction_outputs = 0, lifecycle_batches = 0, expired_snapshots = 0, deleted_files = 0,
+          removed_orphans = 0;
+};
+// One round over a region's lake: per table compaction (up to its
+// CompactionHorizonMs), then the lifecycle, snapshot expiry and orphan
+// removal. Every table gets its turn; the first error is returned after.
+Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string& lake_root, Region region,
+                                              int64_t now_ms, const MaintenanceSchedule& schedule);
+
+}  // namespace watershed::lake

@@ -1,0 +1,627 @@
+#include "lake/iceberg_maintenance.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "core/testing/temp_dir.h"
+#include "lake/iceberg_transform.h"
+#include "lake/tables.h"
+#include "lake/testing/python_avro.h"
+
+namespace watershed::lake {
+namespace {
+
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+// 2026-11-20T00:00Z, a day boundary: the fixture's "now" is days after it.
+constexpr int64_t kBaseMs = 20'777 * kDayMs;
+
+using testing::PythonRead;
+
+using Row = std::tuple<int64_t, int64_t, std::string>;  // story_id, event_time (micros), event_id
+
+int32_t BucketOf(int64_t story) {
+  return iceberg::Bucket(16, iceberg::HashLong(story));
+}
+
+// Story ids that share story 1's bucket (so one partition holds several stories).
+std::vector<int64_t> StoriesInOneBucket(size_t n) {
+  std::vector<int64_t> out;
+  for (int64_t s = 1; out.size() < n; ++s)
+    if (BucketOf(s) == BucketOf(1)) out.push_back(s);
+  return out;
+}
+
+void SetModifiedTime(const std::string& path, int64_t ms) {
+  struct timeval tv[2];
+  tv[0].tv_sec = tv[1].tv_sec = ms / 1000;
+  tv[0].tv_usec = tv[1].tv_usec = 0;
+  ASSERT_EQ(::utimes(path.c_str(), tv), 0) << path;
+}
+
+class IcebergMaintenanceTest : public ::testing::Test {
+ protected:
+  std::string Location(LakeTableId id) { return TableLocation(dir_.path(), Region::kEu, id); }
+
+  IcebergTable CreateTable(LakeTableId id) {
+    auto t = IcebergTable::Create(fs_, Location(id), NewLakeTable(id, "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f"));
+    EXPECT_TRUE(t.ok()) << t.status().ToString();
+    return std::move(t).value();
+  }
+
+  // An events Parquet file under the table's data/sink-p000/: `n` events of
+  // `stories` (round robin) in the hour starting at hour_ms, written in
+  // descending story order (so a sorted output is the compaction's doing).
+  DataFileInfo WriteEvents(LakeTableId id, const std::string& name, const std::vector<int64_t>& stories,
+                           int64_t hour_ms, size_t n) {
+    EventColumns columns;
+    for (size_t i = 0; i < n; ++i) {
+      Event e;
+      e.event_id = EventId::FromHiLo(static_cast<uint64_t>(++next_event_), i);
+      e.story_id = StoryId(static_cast<uint64_t>(stories[stories.size() - 1 - i % stories.size()]));
+      e.author_id = AuthorId(3);
+      e.viewer_id = ViewerId(500 + i);
+      e.event_time = EventTimeMs(hour_ms + static_cast<int64_t>((n - i) * 1000));
+      e.watch_ms = 100;
+      columns.Add(e, AppendTimeMs(hour_ms), LogOffset(i));
+    }
+    const std::string path = JoinPath(JoinPath(Location(id), "data/sink-p000"), name);
+    EXPECT_TRUE(fs_->CreateDirs(DirName(path)).ok());
+    auto w = ParquetWriter::Create(fs_, path, EventTableSchema());
+    EXPECT_TRUE(w.ok());
+    EXPECT_TRUE((*w)->Write(columns.columns(), columns.rows()).ok());
+    auto size = (*w)->Finish();
+    EXPECT_TRUE(size.ok());
+    return DescribeParquetFile(path, static_cast<int64_t>(*size), (*w)->info(),
+                               {iceberg::HourFromMicros(hour_ms * 1000), BucketOf(stories[0])});
+  }
+
+  // Every row of the table's current snapshot.
+  std::vector<Row> ReadRows(LakeTableId id) {
+    auto t = IcebergTable::Load(fs_, Location(id));
+    EXPECT_TRUE(t.ok());
+    auto live = ListLiveFiles(fs_, t->metadata());
+    EXPECT_TRUE(live.ok()) << live.status().ToString();
+    std::vector<Row> rows;
+    for (const ManifestEntry& e : *live) {
+      std::vector<Row> file = ReadFile(e.file.path);
+      rows.insert(rows.end(), file.begin(), file.end());
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  }
+  std::vector<Row> ReadFile(const std::string& path) {
+    std::vector<Row> rows;
+    auto r = ParquetReader::Open(fs_, path);
+    EXPECT_TRUE(r.ok()) << path;
+    if (!r.ok()) return rows;
+    const std::vector<int> cols = {(*r)->ColumnIndex("story_id"), (*r)->ColumnIndex("event_time"),
+                                   (*r)->ColumnIndex("event_id")};
+    for (size_t rg = 0; rg < (*r)->info().row_groups.size(); ++rg) {
+      auto v = (*r)->ReadRowGroup(rg, cols);
+      EXPECT_TRUE(v.ok());
+      for (size_t i = 0; i < (*v)[0].ints.size(); ++i)
+        rows.emplace_back((*v)[0].ints[i], (*v)[1].ints[i], (*v)[2].bytes.substr(i * 16, 16));
+    }
+    return rows;
+  }
+
+  // Every file under the lake with its size and content: a dry run must not change it.
+  std::map<std::string, std::string> Snapshot() {
+    std::map<std::string, std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))
+      if (e.is_regular_file()) out[e.path().string()] = ReadWholeFile(fs_, e.path().string()).value();
+    return out;
+  }
+  size_t FilesUnder(const std::string& dir) {
+    size_t n = 0;
+    if (!std::filesystem::exists(dir)) return 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) n += e.is_regular_file();
+    return n;
+  }
+  TableMetadata Metadata(LakeTableId id) { return IcebergTable::Load(fs_, Location(id)).value().metadata(); }
+
+  watershed::testing::TempDir dir_{"iceberg_maint"};
+  FileSystem* fs_ = FileSystem::Default();
+  int next_event_ = 0;
+};
+
+TEST_F(IcebergMaintenanceTest, EntriesWithStatusRoundTripInheritAndPythonAvroReadsThem) {
+  const TableMetadata table = NewLakeTable(LakeTableId::kEvents, "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f");
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", stories, kBaseMs, 10),
+                     b = WriteEvents(LakeTableId::kEvents, "b.parquet", stories, kBaseMs, 20),
+                     c = WriteEvents(LakeTableId::kEvents, "c.parquet", stories, kBaseMs, 30);
+  const std::vector<ManifestEntry> entries = {{EntryStatus::kExisting, 11, 3, 3, a},
+                                              {EntryStatus::kAdded, std::nullopt, std::nullopt, std::nullopt, b},
+                                              {EntryStatus::kDeleted, 77, 2, 4, c}};
+  auto bytes = WriteManifestEntries(table, entries);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto raw = ReadManifestEntries(*bytes);
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ(*raw, entries);
+  EXPECT_EQ(ReadManifest(*bytes).value(), (std::vector<DataFileInfo>{a, b, c}));
+
+  // Read through a manifest list entry: the ADDED entry inherits snapshot id and sequence numbers.
+  const std::string path = dir_.Path("m.avro");
+  ASSERT_TRUE(WriteFileAtomically(fs_, path, *bytes).ok());
+  ManifestFileInfo mf;
+  mf.path = path;
+  mf.added_snapshot_id = 77;
+  mf.sequence_number = 5;
+  auto inherited = ReadManifestEntries(fs_, mf);
+  ASSERT_TRUE(inherited.ok()) << inherited.status().ToString();
+  EXPECT_EQ((*inherited)[1].snapshot_id, 77);
+  EXPECT_EQ((*inherited)[1].sequence_number, 5);
+  EXPECT_EQ((*inherited)[1].file_sequence_number, 5);
+  EXPECT_EQ((*inherited)[0].sequence_number, 3) << "EXISTING keeps its own";
+  EXPECT_EQ((*inherited)[2].file_sequence_number, 4);
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string py = PythonRead(path);
+  ASSERT_EQ(parser.parse(py).get(doc), simdjson::SUCCESS) << py;
+  ASSERT_EQ(doc["records"].get_array().size(), 3u);
+  EXPECT_EQ(doc["records"].at(0)["status"].get_int64().value(), 0);
+  EXPECT_EQ(doc["records"].at(0)["sequence_number"].get_int64().value(), 3);
+  EXPECT_EQ(doc["records"].at(1)["status"].get_int64().value(), 1);
+  EXPECT_TRUE(doc["records"].at(1)["sequence_number"].is_null());
+  EXPECT_EQ(doc["records"].at(2)["status"].get_int64().value(), 2);
+  EXPECT_EQ(doc["records"].at(2)["snapshot_id"].get_int64().value(), 77);
+  EXPECT_EQ(doc["records"].at(2)["file_sequence_number"].get_int64().value(), 4);
+  EXPECT_EQ(doc["records"].at(2)["data_file"]["record_count"].get_int64().value(), 30);
+
+  // v2: only ADDED entries may leave the numbers to inheritance.
+  EXPECT_EQ(WriteManifestEntries(table, {{EntryStatus::kExisting, 1, std::nullopt, 1, a}}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(IcebergMaintenanceTest, CompactionMergesSmallFilesSortedInOneReplaceSnapshot) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(3);
+  const int64_t other_story = [&] {
+    int64_t s = 2;
+    while (BucketOf(s) == BucketOf(1)) ++s;
+    return s;
+  }();
+  // Partition P (hour 0, bucket of story 1): a1, a2, a3 small, big large;
+  // partition Q: q alone. a1 and q share a manifest (one commit).
+  const DataFileInfo a1 = WriteEvents(LakeTableId::kEvents, "a1.parquet", stories, kBaseMs, 300);
+  const DataFileInfo q = WriteEvents(LakeTableId::kEvents, "q.parquet", {other_story}, kBaseMs, 50);
+  const DataFileInfo a2 = WriteEvents(LakeTableId::kEvents, "a2.parquet", stories, kBaseMs, 200);
+  const DataFileInfo a3 = WriteEvents(LakeTableId::kEvents, "a3.parquet", stories, kBaseMs, 100);
+  const DataFileInfo big = WriteEvents(LakeTableId::kEvents, "big.parquet", stories, kBaseMs, 20000);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a1, q}, "c1").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a2}, "c2").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a3}, "c3").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {big}, "c4").value());
+  const auto manifests_before = CurrentManifests(fs_, table.metadata()).value();
+  const std::vector<Row> rows_before = ReadRows(LakeTableId::kEvents);
+  ASSERT_EQ(rows_before.size(), 20650u);
+  // The target separates the small files from the big one.
+  const int64_t target = big.file_size_in_bytes;
+  ASSERT_LT(a1.file_size_in_bytes + a2.file_size_in_bytes + a3.file_size_in_bytes, target);
+
+  CompactionOptions options;
+  options.target_file_size_bytes = target;
+  options.dry_run = true;
+  const auto files_before = Snapshot();
+  auto plan = CompactTable(fs_, &table, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(Snapshot(), files_before) << "a dry run changes nothing";
+  EXPECT_FALSE(plan->committed);
+  ASSERT_EQ(plan->groups.size(), 1u) << "q is alone in its partition, big is large enough";
+  EXPECT_EQ(plan->groups[0].inputs.size(), 3u);
+  EXPECT_EQ(plan->groups[0].input_rows, 600);
+  EXPECT_EQ(plan->groups[0].inputs[0].path, a1.path) << "largest first";
+  EXPECT_FALSE(plan->groups[0].output);
+
+  options.dry_run = false;
+  std::vector<std::pair<int64_t, int64_t>> progress;
+  options.progress = [&](int64_t done, int64_t total) { progress.emplace_back(done, total); };
+  auto done = CompactTable(fs_, &table, options);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_TRUE(done->committed);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().first, progress.back().second);
+
+  const TableMetadata m = Metadata(LakeTableId::kEvents);
+  EXPECT_EQ(m.snapshots.size(), 5u);
+  const auto& summary = m.snapshots.back().summary;
+  EXPECT_EQ(summary.at("operation"), "replace");
+  EXPECT_EQ(summary.at("total-records"), "20650");
+  EXPECT_EQ(summary.at("total-data-files"), "3");
+  EXPECT_EQ(summary.at("deleted-data-files"), "3");
+  EXPECT_EQ(summary.at("deleted-records"), "600");
+  EXPECT_EQ(summary.at("added-data-files"), "1");
+  EXPECT_EQ(summary.at("added-records"), "600");
+  const int64_t before_size = std::stoll(m.snapshots[3].summary.at("total-files-size"));
+  EXPECT_EQ(std::stoll(summary.at("total-files-size")),
+            before_size - plan->groups[0].input_bytes + done->groups[0].output->file_size_in_bytes);
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows_before);
+
+  // The output: in data/compacted, sorted by story_id then event_time, the inputs' partition.
+  const DataFileInfo& out = *done->groups[0].output;
+  EXPECT_NE(out.path.find("/data/compacted/"), std::string::npos);
+  EXPECT_EQ(out.partition, a1.partition);
+  EXPECT_EQ(out.sort_order_id, 1);
+  const std::vector<Row> out_rows = ReadFile(out.path);
+  ASSERT_EQ(out_rows.size(), 600u);
+  EXPECT_TRUE(std::is_sorted(out_rows.begin(), out_rows.end()));
+  EXPECT_EQ(out.lower_bounds.count(5), 0u) << "viewer_id stays without statistics";
+
+  // Manifests: the four small ones merged into one, with a1, a2, a3 DELETED
+  // and q and big EXISTING (each keeping its sequence number and snapshot),
+  // plus the manifest of the added file.
+  const auto after = CurrentManifests(fs_, m).value();
+  EXPECT_EQ(after.size(), 2u);
+  EXPECT_FALSE(
+      std::any_of(after.begin(), after.end(), [&](const ManifestFileInfo& mf) { return mf == manifests_before[3]; }));
+  int deleted = 0, existing = 0;
+  std::string mixed;
+  for (const ManifestFileInfo& mf : after) {
+    const std::vector<ManifestEntry> entries = ReadManifestEntries(fs_, mf).value();
+    for (const ManifestEntry& e : entries) {
+      if (e.status == EntryStatus::kDeleted) {
+        ++deleted;
+        EXPECT_EQ(e.snapshot_id, m.current_snapshot_id);
+        if (e.file.path == a1.path) mixed = mf.path;
+      }
+      if (e.status == EntryStatus::kExisting) {
+        ++existing;
+        const size_t added_in = e.file.path == q.path ? 0 : 3;  // big came with the 4th snapshot
+        EXPECT_EQ(e.sequence_number, static_cast<int64_t>(added_in + 1)) << e.file.path;
+        EXPECT_EQ(e.snapshot_id, m.snapshots[added_in].snapshot_id) << e.file.path;
+      }
+    }
+  }
+  EXPECT_EQ(deleted, 3);
+  EXPECT_EQ(existing, 2);
+  ASSERT_FALSE(mixed.empty());
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string py = PythonRead(mixed);
+  ASSERT_EQ(parser.parse(py).get(doc), simdjson::SUCCESS) << py;
+  // python3-avro sees every EXISTING / DELETED entry with its explicit data sequence number.
+  std::multiset<std::pair<int64_t, int64_t>> status_and_sequence;
+  for (auto r : doc["records"].get_array())
+    status_and_sequence.emplace(r["status"].get_int64(), r["sequence_number"].get_int64());
+  EXPECT_EQ(status_and_sequence, (std::multiset<std::pair<int64_t, int64_t>>{{0, 1}, {0, 4}, {2, 1}, {2, 2}, {2, 3}}))
+      << py;
+
+  // Nothing left to compact.
+  auto again = CompactTable(fs_, &table, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->groups.empty());
+}
+
+TEST_F(IcebergMaintenanceTest, ConcurrentCompactionsOfTheSameFilesOneWinsTheOtherLeavesNothing) {
+  IcebergTable first = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  ASSERT_TRUE(
+      AppendFiles(fs_, &first, {WriteEvents(LakeTableId::kEvents, "a.parquet", stories, kBaseMs, 100)}, "c1").value());
+  ASSERT_TRUE(
+      AppendFiles(fs_, &first, {WriteEvents(LakeTableId::kEvents, "b.parquet", stories, kBaseMs, 100)}, "c2").value());
+  const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
+  IcebergTable second = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();  // same version
+
+  ASSERT_TRUE(CompactTable(fs_, &first, {}).value().committed);
+  auto lost = CompactTable(fs_, &second, {});
+  EXPECT_EQ(lost.status().code(), StatusCode::kFailedPrecondition) << lost.status().ToString();
+  EXPECT_EQ(FilesUnder(JoinPath(Location(LakeTableId::kEvents), "data/compacted")), 1u)
+      << "the loser removed its output";
+  EXPECT_EQ(Metadata(LakeTableId::kEvents).snapshots.size(), 3u);
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows);
+}
+
+TEST_F(IcebergMaintenanceTest, RewriteRefusesFilesThatAreNotLiveAndRecognisesItsCommitId) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", {1}, kBaseMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a}, "c1").value());
+  EXPECT_EQ(RewriteFiles(fs_, &table, {a.path + ".nope"}, {}, "delete", "d1").status().code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(RewriteFiles(fs_, &table, {a.path}, {}, "delete", "d2").value());
+  EXPECT_FALSE(RewriteFiles(fs_, &table, {a.path}, {}, "delete", "d2").value()) << "a replay";
+  const TableMetadata m = Metadata(LakeTableId::kEvents);
+  EXPECT_EQ(m.snapshots.size(), 2u);
+  EXPECT_EQ(m.snapshots.back().summary.at("operation"), "delete");
+  EXPECT_EQ(m.snapshots.back().summary.at("total-records"), "0");
+  EXPECT_EQ(m.snapshots.back().summary.at("deleted-records"), "10");
+  EXPECT_TRUE(fs_->FileExists(a.path)) << "only expiry removes data files";
+}
+
+TEST_F(IcebergMaintenanceTest, ExpiryDropsOldSnapshotsAndOnlyTheFilesNoRetainedSnapshotLists) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", stories, kBaseMs, 100);
+  const DataFileInfo b = WriteEvents(LakeTableId::kEvents, "b.parquet", stories, kBaseMs, 100);
+  const DataFileInfo keep = WriteEvents(LakeTableId::kEvents, "keep.parquet", stories, kBaseMs + kHourMs, 100);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a, keep}, "c1").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {b}, "c2").value());
+  ASSERT_TRUE(CompactTable(fs_, &table, {}).value().committed);  // a + b -> one file
+  const TableMetadata before = Metadata(LakeTableId::kEvents);
+  ASSERT_EQ(before.snapshots.size(), 3u);
+  const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
+
+  // Nothing is older than the cutoff: nothing expires.
+  auto none = ExpireSnapshots(fs_, &table, {before.snapshots[0].timestamp_ms, 1, false});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->expired_snapshot_ids.empty());
+
+  ExpireOptions options{std::numeric_limits<int64_t>::max(), 2, true};
+  const auto files_before = Snapshot();
+  auto dry = ExpireSnapshots(fs_, &table, options);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(Snapshot(), files_before);
+  EXPECT_EQ(dry->expired_snapshot_ids, std::vector<int64_t>{before.snapshots[0].snapshot_id}) << "retain_last 2";
+
+  options.retain_last = 1;
+  dry = ExpireSnapshots(fs_, &table, options);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->expired_snapshot_ids.size(), 2u);
+  options.dry_run = false;
+  auto done = ExpireSnapshots(fs_, &table, options);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->deleted_files, dry->deleted_files) << "the dry run listed what the run deleted";
+
+  const TableMetadata m = Metadata(LakeTableId::kEvents);
+  ASSERT_EQ(m.snapshots.size(), 1u);
+  EXPECT_EQ(m.current_snapshot_id, before.current_snapshot_id);
+  ASSERT_EQ(m.snapshot_log.size(), 1u);
+  EXPECT_EQ(m.snapshot_log[0].second, *m.current_snapshot_id);
+  EXPECT_FALSE(fs_->FileExists(a.path));
+  EXPECT_FALSE(fs_->FileExists(b.path));
+  EXPECT_TRUE(fs_->FileExists(keep.path)) << "still live (EXISTING) in the current snapshot";
+  EXPECT_FALSE(fs_->FileExists(before.snapshots[0].manifest_list));
+  EXPECT_FALSE(fs_->FileExists(before.snapshots[1].manifest_list));
+  EXPECT_TRUE(fs_->FileExists(before.snapshots[2].manifest_list));
+  // a and b, the manifests of c1 and c2 (the compaction rewrote both), two lists.
+  auto count = [&](const char* suffix) {
+    return std::count_if(done->deleted_files.begin(), done->deleted_files.end(),
+                         [&](const std::string& p) { return p.ends_with(suffix); });
+  };
+  EXPECT_EQ(count(".parquet"), 2);
+  EXPECT_EQ(count("-m0.avro"), 2);
+  EXPECT_EQ(done->deleted_files.size(), 6u);
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows);
+}
+
+TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLifecycle) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const int64_t recent = kBaseMs + 89 * kDayMs;  // "now" is kBaseMs + 90 days: events keep 90 days
+  const DataFileInfo o1 = WriteEvents(LakeTableId::kEvents, "o1.parquet", stories, kBaseMs, 10);
+  const DataFileInfo o2 = WriteEvents(LakeTableId::kEvents, "o2.parquet", stories, kBaseMs, 10);
+  const DataFileInfo r1 = WriteEvents(LakeTableId::kEvents, "r1.parquet", stories, recent, 10);
+  const DataFileInfo r2 = WriteEvents(LakeTableId::kEvents, "r2.parquet", stories, recent, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {o1, o2, r1, r2}, "c1").value());
+  CompactionOptions options;
+  options.skip_ended_before_ms = CompactionHorizonMs(LakeTableId::kEvents, kBaseMs + 90 * kDayMs);
+  EXPECT_EQ(*options.skip_ended_before_ms, kBaseMs + kDayMs);
+  options.dry_run = true;
+  auto plan = CompactTable(fs_, &table, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->groups.size(), 1u);
+  EXPECT_EQ(plan->groups[0].partition, r1.partition);
+  options.skip_ended_before_ms.reset();
+  EXPECT_EQ(CompactTable(fs_, &table, options).value().groups.size(), 2u);
+}
+
+TEST_F(IcebergMaintenanceTest, AMaintenanceRoundCompactsArchivesAndExpires) {
+  IcebergTable events = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const int64_t now = kBaseMs + 100 * kDayMs;
+  // Two small files of a recent hour, two of a day past keep_days (90).
+  std::vector<DataFileInfo> files;
+  for (const char* name : {"a.parquet", "b.parquet"})
+    files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, now - 2 * kHourMs, 20));
+  for (const char* name : {"c.parquet", "d.parquet"})
+    files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, kBaseMs, 20));
+  ASSERT_TRUE(AppendFiles(fs_, &events, {files[0], files[1]}, "c1").value());
+  ASSERT_TRUE(AppendFiles(fs_, &events, {files[2], files[3]}, "c2").value());
+  const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
+
+  MaintenanceSchedule schedule;
+  schedule.snapshot_retention_ms = 0;  // every snapshot but the newest may go
+  auto report = RunMaintenanceRound(fs_, dir_.path(), Region::kEu, now, schedule);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->compacted_files, 2);  // the recent pair; the old day is the lifecycle's
+  EXPECT_EQ(report->compaction_outputs, 1);
+  EXPECT_EQ(report->lifecycle_batches, 1);
+  EXPECT_GT(report->expired_snapshots, 0);
+  EXPECT_GT(report->deleted_files, 0);
+  // Every row once: the recent ones in events (one file), the old ones in the archive.
+  std::vector<Row> after = ReadRows(LakeTableId::kEvents);
+  EXPECT_EQ(ListLiveFiles(fs_, IcebergTable::Load(fs_, Location(LakeTableId::kEvents))->metadata())->size(), 1u);
+  const std::vector<Row> archived = ReadRows(LakeTableId::kArchiveEvents);
+  EXPECT_EQ(after.size(), 20u * 2);
+  EXPECT_EQ(archived.size(), 20u * 2);
+  after.insert(after.end(), archived.begin(), archived.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, rows);
+  for (const std::string& f : {files[0].path, files[2].path}) EXPECT_FALSE(fs_->FileExists(f)) << f;
+}
+
+TEST_F(IcebergMaintenanceTest, OrphanRemovalSparesYoungAndReferencedFiles) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", {1}, kBaseMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a}, "c1").value());
+  const std::string loc = Location(LakeTableId::kEvents);
+  // An old unreferenced file outside the sink's directories (a crashed
+  // compaction's output), and one inside them (a prepared commit of a
+  // partition that is down): only the first is an orphan.
+  const DataFileInfo crashed = WriteEvents(LakeTableId::kEvents, "crashed.parquet", {1}, kBaseMs, 10);
+  DataFileInfo old_orphan = crashed;
+  old_orphan.path = JoinPath(loc, "data/compacted/crashed.parquet");
+  ASSERT_TRUE(fs_->CreateDirs(JoinPath(loc, "data/compacted")).ok());
+  ASSERT_TRUE(fs_->RenameFile(crashed.path, old_orphan.path).ok());
+  const DataFileInfo prepared = WriteEvents(LakeTableId::kEvents, "prepared.parquet", {1}, kBaseMs, 10);
+  const DataFileInfo young = WriteEvents(LakeTableId::kEvents, "in-flight.parquet", {1}, kBaseMs, 10);
+  const std::string stray_manifest = JoinPath(loc, "metadata/0123-m0.avro");
+  ASSERT_TRUE(WriteFileAtomically(fs_, stray_manifest, "x").ok());
+
+  // Everything is "old" except the young file; the cutoff lies between.
+  const int64_t old_ms = 1'600'000'000'000, cutoff = 1'700'000'000'000;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(loc))
+    if (e.is_regular_file() && e.path().string() != young.path) SetModifiedTime(e.path().string(), old_ms);
+
+  const auto files_before = Snapshot();
+  auto dry = RemoveOrphanFiles(fs_, loc, {cutoff, true});
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(Snapshot(), files_before);
+  EXPECT_EQ(*dry, (std::vector<std::string>{old_orphan.path, stray_manifest}));
+
+  auto done = RemoveOrphanFiles(fs_, loc, {cutoff, false});
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(*done, *dry);
+  EXPECT_FALSE(fs_->FileExists(old_orphan.path));
+  EXPECT_FALSE(fs_->FileExists(stray_manifest));
+  EXPECT_TRUE(fs_->FileExists(young.path));
+  EXPECT_TRUE(fs_->FileExists(prepared.path));
+  EXPECT_TRUE(fs_->FileExists(a.path));
+  EXPECT_TRUE(fs_->FileExists(JoinPath(loc, "metadata/version-hint.text")));
+  EXPECT_TRUE(fs_->FileExists(table.MetadataPath(1)));  // in metadata-log
+  EXPECT_TRUE(fs_->FileExists(table.MetadataPath(2)));
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents).size(), 10u);
+  EXPECT_TRUE(RemoveOrphanFiles(fs_, loc, {cutoff, false}).value().empty());
+}
+
+TEST_F(IcebergMaintenanceTest, LifecycleArchivesExpiredDaysAndDeletesWithoutArchive) {
+  IcebergTable events = CreateTable(LakeTableId::kEvents);
+  IcebergTable raw = CreateTable(LakeTableId::kRawEvents);
+  const auto stories = StoriesInOneBucket(3);
+  // Day D = kBaseMs (two hours of it), and day D+1. now: day D is 90 days
+  // old and over; D+1 is not.
+  const DataFileInfo d1 = WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs + 3 * kHourMs, 100);
+  const DataFileInfo d2 = WriteEvents(LakeTableId::kEvents, "d2.parquet", stories, kBaseMs + 20 * kHourMs, 50);
+  const DataFileInfo next = WriteEvents(LakeTableId::kEvents, "n.parquet", stories, kBaseMs + kDayMs, 70);
+  ASSERT_TRUE(AppendFiles(fs_, &events, {d1, next}, "e1").value());
+  ASSERT_TRUE(AppendFiles(fs_, &events, {d2}, "e2").value());
+  const DataFileInfo r_old = WriteEvents(LakeTableId::kRawEvents, "r1.parquet", stories, kBaseMs, 10);
+  const DataFileInfo r_new = WriteEvents(LakeTableId::kRawEvents, "r2.parquet", stories, kBaseMs + 85 * kDayMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &raw, {r_old, r_new}, "r").value());
+  const int64_t now = kBaseMs + 91 * kDayMs + kHourMs;
+  const std::vector<Row> all = ReadRows(LakeTableId::kEvents);
+  const std::vector<Row> expired_rows = [&] {
+    std::vector<Row> r = ReadFile(d1.path), r2 = ReadFile(d2.path);
+    r.insert(r.end(), r2.begin(), r2.end());
+    std::sort(r.begin(), r.end());
+    return r;
+  }();
+
+  const auto files_before = Snapshot();
+  LifecycleOptions options;
+  options.dry_run = true;
+  auto plan = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(Snapshot(), files_before);
+  ASSERT_EQ(plan->size(), 2u);
+  EXPECT_EQ((*plan)[0].table, LakeTableId::kRawEvents);
+  EXPECT_EQ((*plan)[0].files, std::vector<DataFileInfo>{r_old});
+  EXPECT_EQ((*plan)[1].table, LakeTableId::kEvents);
+  EXPECT_EQ((*plan)[1].files, (std::vector<DataFileInfo>{d1, d2}));
+  EXPECT_FALSE(fs_->FileExists(Location(LakeTableId::kArchiveEvents)));
+
+  options.dry_run = false;
+  auto done = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done->size(), 2u);
+  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents), expired_rows);
+  std::vector<Row> rest = all;
+  rest.erase(
+      std::remove_if(rest.begin(), rest.end(),
+                     [&](const Row& r) { return std::binary_search(expired_rows.begin(), expired_rows.end(), r); }),
+      rest.end());
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rest);
+  std::vector<Row> raw_left = ReadFile(r_new.path);
+  std::sort(raw_left.begin(), raw_left.end());
+  EXPECT_EQ(ReadRows(LakeTableId::kRawEvents), raw_left);
+
+  // The archive: one file for day D, partitioned by day, sorted, at zstd 19.
+  const TableMetadata archive = Metadata(LakeTableId::kArchiveEvents);
+  const auto archived = ListLiveFiles(fs_, archive).value();
+  ASSERT_EQ(archived.size(), 1u);
+  EXPECT_EQ(archived[0].file.partition, (std::vector<std::optional<int32_t>>{20'777}));
+  const std::vector<Row> archive_rows = ReadFile(archived[0].file.path);
+  EXPECT_TRUE(std::is_sorted(archive_rows.begin(), archive_rows.end()));
+  EXPECT_EQ(archive.snapshots.back().summary.at(kCommitIdKey), (*done)[1].commit_id);
+  const TableMetadata source = Metadata(LakeTableId::kEvents);
+  EXPECT_EQ(source.snapshots.back().summary.at("operation"), "delete");
+  EXPECT_EQ(source.snapshots.back().summary.at("deleted-records"), "150");
+  EXPECT_TRUE(fs_->FileExists(d1.path)) << "data files leave the disk through expiry only";
+
+  // A second run finds nothing.
+  auto again = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(IcebergMaintenanceTest, LifecycleRerunAfterACrashBetweenItsCommitsMakesNoDuplicates) {
+  IcebergTable events = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo d1 = WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs, 100);
+  ASSERT_TRUE(AppendFiles(fs_, &events, {d1}, "e1").value());
+  const int64_t now = kBaseMs + 100 * kDayMs;
+
+  LifecycleOptions options;
+  options.only = LakeTableId::kEvents;
+  options.after_archive_commit = [] { return Status::IoError("simulated crash"); };
+  auto crashed = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  EXPECT_EQ(crashed.status().code(), StatusCode::kIoError);
+  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents).size(), 100u);
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents).size(), 100u) << "the source delete did not happen";
+  const size_t archive_files = FilesUnder(JoinPath(Location(LakeTableId::kArchiveEvents), "data"));
+
+  options.after_archive_commit = nullptr;
+  auto rerun = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+  ASSERT_EQ(rerun->size(), 1u);
+  EXPECT_TRUE((*rerun)[0].archive_already_committed);
+  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents).size(), 100u) << "no duplicates";
+  EXPECT_EQ(Metadata(LakeTableId::kArchiveEvents).snapshots.size(), 1u);
+  EXPECT_EQ(FilesUnder(JoinPath(Location(LakeTableId::kArchiveEvents), "data")), archive_files);
+  EXPECT_TRUE(ReadRows(LakeTableId::kEvents).empty());
+}
+
+TEST_F(IcebergMaintenanceTest, LifecycleTakesBackItsArchiveCommitWhenTheSourceChangedMeanwhile) {
+  IcebergTable events = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  ASSERT_TRUE(AppendFiles(fs_, &events, {WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs, 100)}, "e1")
+                  .value());
+  ASSERT_TRUE(
+      AppendFiles(fs_, &events, {WriteEvents(LakeTableId::kEvents, "d2.parquet", stories, kBaseMs, 60)}, "e2").value());
+  const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
+  const int64_t now = kBaseMs + 100 * kDayMs;
+
+  // Between the archive commit and the source delete, a compaction replaces the batch's files.
+  LifecycleOptions options;
+  options.after_archive_commit = [&]() -> Status {
+    auto t = IcebergTable::Load(fs_, Location(LakeTableId::kEvents));
+    if (!t.ok()) return t.status();
+    auto c = CompactTable(fs_, &*t, {});
+    return c.ok() ? Status::Ok() : c.status();
+  };
+  auto raced = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  EXPECT_EQ(raced.status().code(), StatusCode::kFailedPrecondition) << raced.status().ToString();
+  EXPECT_TRUE(ReadRows(LakeTableId::kArchiveEvents).empty()) << "the archive commit was taken back";
+  EXPECT_EQ(Metadata(LakeTableId::kArchiveEvents).snapshots.back().summary.at("operation"), "delete");
+  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows);
+
+  options.after_archive_commit = nullptr;
+  auto rerun = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents), rows) << "every row once";
+  EXPECT_TRUE(ReadRows(LakeTableId::kEvents).empty());
+}
+
+}  // namespace
+}  // namespace watershed::lake

@@ -1,0 +1,302 @@
+#include "lake/lake_sink.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+
+#include "core/crash_point.h"
+#include "core/endian.h"
+#include "lake/iceberg_transform.h"
+
+namespace watershed::lake {
+namespace {
+
+constexpr uint32_t kPreparedMagic = 0x4b4c5357;  // "WSLK"
+constexpr uint32_t kPreparedVersion = 1;
+constexpr int32_t kBuckets = 16;  // bucket[16](story_id) in every sink table's spec
+// The sink's tables, in commit order.
+constexpr LakeTableId kSinkTables[] = {LakeTableId::kRawEvents, LakeTableId::kEvents, LakeTableId::kStoryMinute};
+
+int32_t StoryBucket(uint64_t story_id) {
+  return iceberg::Bucket(kBuckets, iceberg::HashLong(static_cast<int64_t>(story_id)));
+}
+
+// The range start that names a data file of the sink: "<20 digits>-...".
+std::optional<uint64_t> RangeStartOf(std::string_view name) {
+  uint64_t from = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), from);
+  if (ec != std::errc() || p != name.data() + 20 || *p != '-') return std::nullopt;
+  return from;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string root, Region region,
+                                                     LakeSinkOptions options) {
+  for (LakeTableId id : kSinkTables) {
+    auto table = LoadOrCreateLakeTable(fs, TableLocation(root, region, id), id);
+    if (!table.ok()) return table.status();
+  }
+  return std::unique_ptr<RegionLake>(new RegionLake(fs, std::move(root), region, options));
+}
+
+PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {}
+PartitionSink::~PartitionSink() = default;
+
+std::string PartitionSink::DataDir(LakeTableId table) const {
+  char name[24];
+  std::snprintf(name, sizeof name, "sink-p%03u", partition_);
+  return JoinPath(JoinPath(TableLocation(lake_->root_, lake_->region_, table), "data"), name);
+}
+
+std::string PartitionSink::CommitId(uint64_t from, uint64_t to) const {
+  return std::string(RegionName(lake_->region_)) + "/p" + std::to_string(partition_) + "/" + std::to_string(from) +
+         "-" + std::to_string(to);
+}
+
+std::string PartitionSink::GuardKey() const {
+  char key[48];
+  std::snprintf(key, sizeof key, "watershed.sink.p%03u.next-offset", partition_);
+  return key;
+}
+
+bool PartitionSink::Accept(Region r) {
+  if (r == lake_->region_) return true;
+  ++refused_rows_;
+  return false;
+}
+
+void PartitionSink::Add(EventBuffer& buffer, const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  const std::pair<int32_t, int32_t> key{iceberg::HourFromMicros(e.event_time.value * 1000),
+                                        StoryBucket(e.story_id.value)};
+  buffer.groups[key].push_back(EventRow{e.event_id, e.type, e.story_id.value, e.author_id.value, e.viewer_id.value,
+                                        e.event_time.value, e.watch_ms, e.region, append_time.value, offset.value});
+  ++buffer.rows;
+}
+
+void PartitionSink::AddRaw(const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  if (offset.value >= replay_until_ && Accept(e.region)) Add(raw_, e, append_time, offset);
+}
+
+void PartitionSink::AddEvent(const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  if (offset.value >= replay_until_ && Accept(e.region)) Add(events_, e, append_time, offset);
+}
+
+void PartitionSink::AddMinute(const StoryMinuteRow& row, LogOffset batch_end) {
+  if (batch_end.value < replay_until_ || !Accept(row.region)) return;
+  const std::pair<int32_t, int32_t> key{iceberg::DayFromMicros(row.minute_ms * 1000), StoryBucket(row.story_id)};
+  minutes_.groups[key].push_back(row);
+  ++minutes_.rows;
+}
+
+Status PartitionSink::WriteFile(LakeTableId table, std::pair<int32_t, int32_t> key,
+                                const std::vector<ColumnValues>& columns, size_t rows) {
+  char name[80];
+  std::snprintf(name, sizeof name, "%020llu-%06u-%d-%d.parquet", static_cast<unsigned long long>(from_), file_seq_,
+                key.first, key.second);
+  const std::string dir = DataDir(table);
+  RETURN_IF_ERROR(CreateDirsDurably(lake_->fs_, dir));
+  const std::string path = JoinPath(dir, name);
+  ParquetWriterOptions options;
+  options.zstd_level = SpecOf(table).zstd_level;
+  options.row_group_bytes = lake_->options_.row_group_bytes;
+  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(lake_->fs_, path, SchemaOf(table), options));
+  RETURN_IF_ERROR(writer->Write(columns, rows));
+  ASSIGN_OR_RETURN(uint64_t size, writer->Finish());
+  ++file_seq_;
+  written_[table].push_back(
+      DescribeParquetFile(path, static_cast<int64_t>(size), writer->info(), {key.first, key.second}));
+  CrashPoint("lake.after_data_file");
+  return Status::Ok();
+}
+
+Status PartitionSink::FlushEvents(LakeTableId table, EventBuffer& buffer) {
+  EventColumns columns;
+  while (!buffer.groups.empty()) {
+    auto it = buffer.groups.begin();
+    std::vector<EventRow>& rows = it->second;
+    // Files sorted by story_id then event_time (the table's sort order), so
+    // min/max statistics prune; offsets keep the order total.
+    std::sort(rows.begin(), rows.end(), [](const EventRow& a, const EventRow& b) {
+      return std::tie(a.story_id, a.event_time_ms, a.offset) < std::tie(b.story_id, b.event_time_ms, b.offset);
+    });
+    columns.Clear();
+    Event e;
+    for (const EventRow& r : rows) {
+      e.event_id = r.event_id;
+      e.type = r.type;
+      e.story_id = StoryId(r.story_id);
+      e.author_id = AuthorId(r.author_id);
+      e.viewer_id = ViewerId(r.viewer_id);
+      e.event_time = EventTimeMs(r.event_time_ms);
+      e.watch_ms = r.watch_ms;
+      e.region = r.region;
+      columns.Add(e, AppendTimeMs(r.append_time_ms), LogOffset(r.offset));
+    }
+    RETURN_IF_ERROR(WriteFile(table, it->first, columns.columns(), columns.rows()));
+    buffer.rows -= rows.size();
+    buffer.groups.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status PartitionSink::FlushMinutes() {
+  while (!minutes_.groups.empty()) {
+    auto it = minutes_.groups.begin();
+    std::vector<StoryMinuteRow>& rows = it->second;
+    std::sort(rows.begin(), rows.end(), [](const StoryMinuteRow& a, const StoryMinuteRow& b) {
+      return std::tie(a.story_id, a.minute_ms) < std::tie(b.story_id, b.minute_ms);
+    });
+    RETURN_IF_ERROR(WriteFile(LakeTableId::kStoryMinute, it->first, StoryMinuteColumns(rows), rows.size()));
+    minutes_.rows -= rows.size();
+    minutes_.groups.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status PartitionSink::MaybeFlush() {
+  const size_t limit = lake_->options_.buffer_rows;
+  if (raw_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
+  if (events_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
+  if (minutes_.rows >= limit) RETURN_IF_ERROR(FlushMinutes());
+  return Status::Ok();
+}
+
+Result<std::string> PartitionSink::Prepare(uint64_t to) {
+  if (prepared_) return Status::FailedPrecondition("lake sink: the previous commit is still pending");
+  RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
+  RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
+  RETURN_IF_ERROR(FlushMinutes());
+  if (to <= from_) return std::string();  // still replaying what was committed
+  Prepared p;
+  p.from = from_;
+  p.to = to;
+  p.commit_id = CommitId(from_, to);
+  for (LakeTableId id : kSinkTables)
+    if (auto it = written_.find(id); it != written_.end() && !it->second.empty()) p.tables.emplace_back(id, it->second);
+  std::string bytes;
+  if (!p.tables.empty()) {
+    ASSIGN_OR_RETURN(bytes, Serialize(p));
+    prepared_ = std::move(p);
+  }
+  written_.clear();
+  from_ = to;
+  file_seq_ = 0;
+  CrashPoint("lake.after_prepare");
+  return bytes;
+}
+
+void PartitionSink::Abandon() {
+  if (!prepared_) return;
+  // Its files join the next prepared commit, which starts where this one did.
+  for (auto& [id, files] : prepared_->tables) {
+    auto& mine = written_[id];
+    mine.insert(mine.begin(), files.begin(), files.end());
+  }
+  from_ = prepared_->from;
+  prepared_.reset();
+}
+
+Status PartitionSink::Commit() {
+  if (!prepared_) return Status::Ok();
+  RETURN_IF_ERROR(CommitTables(*prepared_));
+  prepared_.reset();
+  return Status::Ok();
+}
+
+Status PartitionSink::CommitTables(const Prepared& p) {
+  const RangeGuard guard{GuardKey(), p.from, p.to};
+  for (const auto& [id, files] : p.tables) {
+    // A fresh view: the other partitions commit to the same table.
+    ASSIGN_OR_RETURN(IcebergTable table,
+                     IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
+    ASSIGN_OR_RETURN(bool applied, AppendFiles(lake_->fs_, &table, files, p.commit_id, guard));
+    if (applied)
+      for (const DataFileInfo& f : files) committed_rows_ += static_cast<uint64_t>(f.record_count);
+  }
+  return Status::Ok();
+}
+
+Status PartitionSink::Recover(std::string_view prepared, uint64_t next_offset) {
+  raw_ = {};
+  events_ = {};
+  minutes_ = {};
+  written_.clear();
+  prepared_.reset();
+  replay_until_ = 0;
+  if (!prepared.empty()) {
+    ASSIGN_OR_RETURN(Prepared p, Parse(prepared));
+    if (p.to != next_offset)
+      return Status::Corruption("lake commit " + p.commit_id + " disagrees with its checkpoint's offset " +
+                                std::to_string(next_offset));
+    RETURN_IF_ERROR(CommitTables(p));
+  }
+  // Orphans: files of ranges that start at or after the checkpoint (a crash
+  // came before the checkpoint that would have committed them). Never below
+  // what the table says this partition committed, whatever the checkpoint.
+  for (LakeTableId id : kSinkTables) {
+    ASSIGN_OR_RETURN(IcebergTable table,
+                     IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
+    uint64_t committed_end = 0;
+    if (auto it = table.metadata().properties.find(GuardKey()); it != table.metadata().properties.end())
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), committed_end);
+    const uint64_t floor = std::max(next_offset, committed_end);
+    replay_until_ = std::max(replay_until_, committed_end);
+    const std::string dir = DataDir(id);
+    if (!lake_->fs_->FileExists(dir)) continue;
+    ASSIGN_OR_RETURN(std::vector<std::string> names, lake_->fs_->ListDir(dir));
+    for (const std::string& name : names) {
+      std::optional<uint64_t> from = RangeStartOf(name);
+      if (from && *from >= floor) RETURN_IF_ERROR(lake_->fs_->RemoveFile(JoinPath(dir, name)));
+    }
+  }
+  from_ = std::max(next_offset, replay_until_);
+  file_seq_ = 0;
+  return Status::Ok();
+}
+
+Result<std::string> PartitionSink::Serialize(const Prepared& p) {
+  std::string out(4 + 4 + 8 + 8 + 4, '\0');
+  char* q = out.data();
+  q = PutFixed32(q, kPreparedMagic);
+  q = PutFixed32(q, kPreparedVersion);
+  q = PutFixed64(q, p.from);
+  q = PutFixed64(q, p.to);
+  PutFixed32(q, static_cast<uint32_t>(p.tables.size()));
+  for (const auto& [id, files] : p.tables) {
+    // The files as a manifest: the encoding the commit writes anyway.
+    ASSIGN_OR_RETURN(std::string manifest, WriteManifest(NewLakeTable(id, ""), 0, files));
+    char head[5];
+    head[0] = static_cast<char>(id);
+    PutFixed32(head + 1, static_cast<uint32_t>(manifest.size()));
+    out.append(head, 5);
+    out += manifest;
+  }
+  return out;
+}
+
+Result<PartitionSink::Prepared> PartitionSink::Parse(std::string_view in) {
+  auto bad = [](const std::string& what) { return Status::Corruption("prepared lake commit: " + what); };
+  if (in.size() < 28 || GetFixed32(in.data()) != kPreparedMagic) return bad("not one");
+  if (GetFixed32(in.data() + 4) != kPreparedVersion) return bad("unknown version");
+  Prepared p;
+  p.from = GetFixed64(in.data() + 8);
+  p.to = GetFixed64(in.data() + 16);
+  p.commit_id = CommitId(p.from, p.to);
+  uint32_t n = GetFixed32(in.data() + 24);
+  in.remove_prefix(28);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (in.size() < 5) return bad("truncated");
+    const auto id = static_cast<uint8_t>(in[0]);
+    const uint32_t len = GetFixed32(in.data() + 1);
+    in.remove_prefix(5);
+    if (id >= kLakeTableCount || len > in.size()) return bad("bad table entry");
+    ASSIGN_OR_RETURN(std::vector<DataFileInfo> files, ReadManifest(in.substr(0, len)));
+    p.tables.emplace_back(static_cast<LakeTableId>(id), std::move(files));
+    in.remove_prefix(len);
+  }
+  if (!in.empty()) return bad("trailing bytes");
+  return p;
+}
+
+}  // namespace watershed::lake

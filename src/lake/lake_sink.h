@@ -1,0 +1,172 @@
+#pragma once
+// The lake sink: a processor partition's rows, exactly once, into its
+// region's tables (<lake root>/<region>/raw_events, events, story_minute).
+//
+// Rows arrive as the processor makes them and are buffered per Iceberg
+// partition (hour or day, bucket); a full buffer is written out as data
+// files at once ("continuously"), but nothing is visible to readers before
+// the commit, which is tied to the processor's checkpoint in two phases:
+//
+//   1. Prepare(to): writes what is still buffered and returns the prepared
+//      commit — its id "<region>/p<N>/<from>-<to>" (the log range it covers)
+//      and, per table, a manifest of its data files — as bytes the caller
+//      puts into the checkpoint of offset `to`.
+//   2. the caller saves that checkpoint durably;
+//   3. Commit(): one append snapshot per table, tagged with the commit id and
+//      guarded by the table property watershed.sink.p<NNN>.next-offset
+//      (lake::RangeGuard), so a replay is recognised and an overlap refused.
+//
+// Recovery (Recover, when a partition is assigned): the checkpoint's prepared
+// commit is committed (a no-op when it had landed: the snapshot summaries
+// and the guard say so), and the partition's data files written after that
+// checkpoint — named by the first offset of their range, which is >= the
+// checkpoint's offset — are deleted: they are the orphans of a crash before
+// the next checkpoint, whose rows the replay writes again.
+//
+// A crash at any step therefore leaves each row exactly once in the tables
+// and no data file unreferenced (tests/lake_crash.sh, crash points
+// "lake.after_data_file", "lake.after_prepare", "lake.after_checkpoint" and
+// "iceberg.append.after_*"). Not thread-safe: the partition's worker owns it.
+//
+// Residency: the sink of a region refuses rows of another region (they are
+// counted in refused_rows() and not written).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+#include "core/file_system.h"
+#include "lake/iceberg_manifest.h"
+#include "lake/tables.h"
+
+namespace watershed::lake {
+
+struct LakeSinkOptions {
+  // Rows buffered per table before they are written out as data files.
+  size_t buffer_rows = 256 * 1024;
+  uint64_t row_group_bytes = 64ull << 20;
+};
+
+// One region's lake root: creates the tables on first use.
+class RegionLake {
+ public:
+  // Opens (creating when missing) raw_events, events and story_minute under
+  // <root>/<region>/.
+  static Result<std::unique_ptr<RegionLake>> Open(FileSystem* fs, std::string root, Region region,
+                                                  LakeSinkOptions options = {});
+  Region region() const { return region_; }
+  const std::string& root() const { return root_; }
+
+ private:
+  friend class PartitionSink;
+  RegionLake(FileSystem* fs, std::string root, Region region, LakeSinkOptions options)
+      : fs_(fs), root_(std::move(root)), region_(region), options_(options) {}
+  FileSystem* fs_;
+  std::string root_;
+  Region region_;
+  LakeSinkOptions options_;
+};
+
+class PartitionSink {
+ public:
+  PartitionSink(RegionLake* lake, uint32_t partition);
+  ~PartitionSink();
+
+  // Finishes the checkpoint's prepared commit (empty: none) and removes the
+  // partition's data files of ranges starting at or after `next_offset` (the
+  // checkpoint's; 0 without a checkpoint) or after the end of what the
+  // tables say this partition committed, whichever is higher: the sink's
+  // next range starts there.
+  Status Recover(std::string_view prepared, uint64_t next_offset);
+
+  // Every record read (raw_events) and the distinct ones (events).
+  void AddRaw(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  void AddEvent(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  // A 1-minute window the watermark closed (its values are final) while
+  // processing the batch ending at `batch_end`.
+  void AddMinute(const StoryMinuteRow& row, LogOffset batch_end);
+  // Offsets below this were committed already by an earlier owner whose
+  // checkpoint this one did not see (lost checkpoints, or a zombie's last
+  // commit): rows of records below it are dropped, so the replay adds
+  // nothing twice. The processor ends a batch exactly here, so that windows
+  // closed below it are told apart from those closed at or after it.
+  uint64_t replay_until() const { return replay_until_; }
+  // Writes the buffers that reached options.buffer_rows as data files (still
+  // uncommitted). On error the rows stay buffered and a later call retries.
+  Status MaybeFlush();
+
+  // Phase 1. REQUIRES: no prepared commit pending (Commit() succeeded).
+  // Returns "" when the range has no rows (nothing to commit).
+  Result<std::string> Prepare(uint64_t to);
+  // The checkpoint meant to hold Prepare's bytes was not saved: the files
+  // of the prepared commit go back into the range being buffered (the next
+  // Prepare covers them, from the same first offset).
+  void Abandon();
+  // Phase 3, after the checkpoint holding Prepare's bytes is durable. No-op
+  // without a pending commit; on error the commit stays pending (retry).
+  Status Commit();
+  bool commit_pending() const { return prepared_.has_value(); }
+
+  uint64_t refused_rows() const { return refused_rows_; }
+  uint64_t committed_rows() const { return committed_rows_; }
+
+ private:
+  struct EventRow {
+    EventId event_id;
+    EventType type;
+    uint64_t story_id, author_id, viewer_id;
+    int64_t event_time_ms;
+    uint32_t watch_ms;
+    Region region;
+    int64_t append_time_ms;
+    uint64_t offset;
+  };
+  // Rows of one table, by Iceberg partition (time part, bucket).
+  struct EventBuffer {
+    std::map<std::pair<int32_t, int32_t>, std::vector<EventRow>> groups;
+    size_t rows = 0;
+  };
+  struct MinuteBuffer {
+    std::map<std::pair<int32_t, int32_t>, std::vector<StoryMinuteRow>> groups;
+    size_t rows = 0;
+  };
+  struct Prepared {
+    std::string commit_id;
+    uint64_t from = 0, to = 0;
+    std::vector<std::pair<LakeTableId, std::vector<DataFileInfo>>> tables;
+  };
+
+  bool Accept(Region r);
+  void Add(EventBuffer& buffer, const Event& e, AppendTimeMs append_time, LogOffset offset);
+  Status FlushEvents(LakeTableId table, EventBuffer& buffer);
+  Status FlushMinutes();
+  // Writes one data file of `table` for partition values `key`.
+  Status WriteFile(LakeTableId table, std::pair<int32_t, int32_t> key, const std::vector<ColumnValues>& columns,
+                   size_t rows);
+  std::string DataDir(LakeTableId table) const;
+  std::string CommitId(uint64_t from, uint64_t to) const;
+  std::string GuardKey() const;
+  Result<std::string> Serialize(const Prepared& p);
+  Result<Prepared> Parse(std::string_view bytes);
+  Status CommitTables(const Prepared& p);
+
+  RegionLake* lake_;
+  uint32_t partition_;
+  uint64_t from_ = 0;  // first offset of the range being buffered
+  uint64_t replay_until_ = 0;
+  uint32_t file_seq_ = 0;  // data files written in this range
+  EventBuffer raw_, events_;
+  MinuteBuffer minutes_;
+  // Data files written in this range, per table (raw_events, events, story_minute).
+  std::map<LakeTableId, std::vector<DataFileInfo>> written_;
+  std::optional<Prepared> prepared_;
+  std::map<LakeTableId, std::unique_ptr<IcebergTable>> tables_;  // loaded lazily
+  uint64_t refused_rows_ = 0;
+  uint64_t committed_rows_ = 0;
+};
+
+}  // namespace watershed::lake

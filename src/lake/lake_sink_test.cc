@@ -1,0 +1,278 @@
+#include "lake/lake_sink.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/fault_injection_fs.h"
+#include "core/testing/sample_events.h"
+#include "core/testing/temp_dir.h"
+
+namespace watershed::lake {
+namespace {
+
+using testing::SampleEvent;
+
+// What a table's current snapshot holds: rows and event ids (events tables).
+struct TableContents {
+  int64_t rows = 0;
+  std::multiset<std::string> event_ids;
+  size_t files = 0;
+};
+
+class LakeSinkTest : public ::testing::Test {
+ protected:
+  LakeSinkTest() : dir_("lake_sink") {}
+
+  std::unique_ptr<RegionLake> Open(FileSystem* fs, size_t buffer_rows = 1000) {
+    LakeSinkOptions options;
+    options.buffer_rows = buffer_rows;
+    auto lake = RegionLake::Open(fs, dir_.Path("lake"), Region::kEu, options);
+    EXPECT_TRUE(lake.ok()) << lake.status().ToString();
+    return std::move(lake).value();
+  }
+
+  // Events of stories first..first+n-1, one per story, at offsets first...
+  static void AddEvents(PartitionSink& sink, uint64_t first, uint64_t n) {
+    for (uint64_t s = first; s < first + n; ++s) {
+      const Event e = SampleEvent(EventType::kView, s);
+      sink.AddRaw(e, AppendTimeMs(testing::kSampleNow), LogOffset(s));
+      sink.AddEvent(e, AppendTimeMs(testing::kSampleNow), LogOffset(s));
+    }
+  }
+
+  TableContents Read(LakeTableId id) {
+    TableContents out;
+    auto table = IcebergTable::Load(fs_, TableLocation(dir_.Path("lake"), Region::kEu, id));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto manifests = CurrentManifests(fs_, table->metadata());
+    EXPECT_TRUE(manifests.ok()) << manifests.status().ToString();
+    for (const ManifestFileInfo& m : *manifests) {
+      auto files = ReadManifest(ReadWholeFile(fs_, m.path).value());
+      EXPECT_TRUE(files.ok()) << files.status().ToString();
+      for (const DataFileInfo& f : *files) {
+        ++out.files;
+        out.rows += f.record_count;
+        auto reader = ParquetReader::Open(fs_, f.path);
+        EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+        for (size_t g = 0; g < (*reader)->info().row_groups.size(); ++g) {
+          auto cols = (*reader)->ReadRowGroup(g, {0});
+          EXPECT_TRUE(cols.ok());
+          for (size_t i = 0; i < (*cols)[0].bytes.size() / 16; ++i)
+            out.event_ids.insert((*cols)[0].bytes.substr(16 * i, 16));
+        }
+      }
+    }
+    return out;
+  }
+
+  // Data files under the sink's directory of `table` for partition 3.
+  size_t FilesOnDisk(LakeTableId id) {
+    const std::string dir = JoinPath(TableLocation(dir_.Path("lake"), Region::kEu, id), "data/sink-p003");
+    if (!fs_->FileExists(dir)) return 0;
+    return fs_->ListDir(dir).value().size();
+  }
+
+  static bool Distinct(const TableContents& t) {
+    return std::set<std::string>(t.event_ids.begin(), t.event_ids.end()).size() == t.event_ids.size();
+  }
+
+  FileSystem* fs_ = FileSystem::Default();
+  watershed::testing::TempDir dir_;
+};
+
+TEST_F(LakeSinkTest, APreparedCommitLandsOnceWhicheverOwnerFinishesIt) {
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 100);
+  auto prepared = a.Prepare(100);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  ASSERT_FALSE(prepared->empty());
+  EXPECT_TRUE(a.commit_pending());
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 0);  // prepared, not visible
+
+  // "Crash" after the checkpoint: the next owner finishes the commit...
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover(*prepared, 100).ok());
+  EXPECT_EQ(b.committed_rows(), 200u);  // raw_events + events
+  // ... a second recovery and the old owner's late commit change nothing.
+  PartitionSink c(lake.get(), 3);
+  ASSERT_TRUE(c.Recover(*prepared, 100).ok());
+  EXPECT_EQ(c.committed_rows(), 0u);
+  ASSERT_TRUE(a.Commit().ok());
+  EXPECT_EQ(a.committed_rows(), 0u);
+
+  for (LakeTableId id : {LakeTableId::kRawEvents, LakeTableId::kEvents}) {
+    const TableContents t = Read(id);
+    EXPECT_EQ(t.rows, 100);
+    EXPECT_EQ(t.event_ids.size(), 100u);
+    EXPECT_TRUE(Distinct(t));
+    EXPECT_EQ(FilesOnDisk(id), t.files);
+  }
+}
+
+TEST_F(LakeSinkTest, FilesWrittenAfterTheCheckpointAreRemovedAtRecovery) {
+  auto lake = Open(fs_, /*buffer_rows=*/10);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 50);
+  ASSERT_TRUE(a.MaybeFlush().ok());  // written continuously, before the checkpoint
+  auto prepared = a.Prepare(50);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(a.Commit().ok());
+  const size_t committed_files = FilesOnDisk(LakeTableId::kEvents);
+  AddEvents(a, 50, 30);
+  ASSERT_TRUE(a.MaybeFlush().ok());
+  ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), committed_files);
+
+  // Crash before the next checkpoint: restore from the one at 50.
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover(*prepared, 50).ok());
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), committed_files);
+  // The replay writes 50..79 again and commits them once.
+  AddEvents(b, 50, 30);
+  ASSERT_TRUE(b.Prepare(80).ok());
+  ASSERT_TRUE(b.Commit().ok());
+  const TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 80);
+  EXPECT_TRUE(Distinct(t));
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+}
+
+TEST_F(LakeSinkTest, AFullDiskFailsThePrepareAndARetryCommitsEverythingOnce) {
+  FaultInjectionFileSystem faulty(fs_);
+  auto lake = Open(&faulty, /*buffer_rows=*/16);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 40);
+  ASSERT_TRUE(a.MaybeFlush().ok());  // some files out already
+  AddEvents(a, 40, 10);
+  faulty.SetFailWrites(true);
+  EXPECT_FALSE(a.Prepare(50).ok());
+  EXPECT_FALSE(a.commit_pending());
+  faulty.SetFailWrites(false);
+  auto prepared = a.Prepare(50);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+  // The commit fails on the full disk too, and is retried.
+  faulty.SetFailWrites(true);
+  EXPECT_FALSE(a.Commit().ok());
+  EXPECT_TRUE(a.commit_pending());
+  faulty.SetFailWrites(false);
+  ASSERT_TRUE(a.Commit().ok());
+  const TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 50);
+  EXPECT_TRUE(Distinct(t));
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);  // no temporary left behind
+}
+
+TEST_F(LakeSinkTest, AnAbandonedPrepareJoinsTheNextCommit) {
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 10);
+  ASSERT_TRUE(a.Prepare(10).ok());
+  a.Abandon();  // its checkpoint could not be saved
+  EXPECT_FALSE(a.commit_pending());
+  AddEvents(a, 10, 10);
+  auto prepared = a.Prepare(20);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(a.Commit().ok());
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
+  // It was one commit covering 0..20: a recovery from that checkpoint agrees.
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover(*prepared, 20).ok());
+  EXPECT_EQ(b.committed_rows(), 0u);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
+}
+
+TEST_F(LakeSinkTest, AnOwnerWithoutTheLatestCheckpointAddsNothingTwice) {
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 100);
+  ASSERT_TRUE(a.Prepare(100).ok());
+  ASSERT_TRUE(a.Commit().ok());
+  // An owner that lost the checkpoints replays from 0: the table says 0..99
+  // landed, so only what follows is written.
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover("", 0).ok());
+  EXPECT_EQ(b.replay_until(), 100u);
+  AddEvents(b, 0, 60);
+  EXPECT_EQ(b.Prepare(60).value(), "");  // a checkpoint inside the replay commits nothing
+  AddEvents(b, 60, 90);
+  ASSERT_TRUE(b.Prepare(150).ok());
+  ASSERT_TRUE(b.Commit().ok());
+  TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 150);
+  EXPECT_TRUE(Distinct(t));
+}
+
+TEST_F(LakeSinkTest, OwnersRacingOnOnePartitionNeverCommitARowTwice) {
+  auto lake = Open(fs_);
+  // A zombie prepares 0..100; the new owner, from the same checkpoint,
+  // commits 0..150 first: the zombie's late commit is recognised as covered.
+  PartitionSink zombie(lake.get(), 3), owner(lake.get(), 3);
+  ASSERT_TRUE(zombie.Recover("", 0).ok());
+  ASSERT_TRUE(owner.Recover("", 0).ok());
+  AddEvents(zombie, 0, 100);
+  AddEvents(owner, 0, 150);
+  ASSERT_TRUE(zombie.Prepare(100).ok());
+  ASSERT_TRUE(owner.Prepare(150).ok());
+  ASSERT_TRUE(owner.Commit().ok());
+  ASSERT_TRUE(zombie.Commit().ok());
+  EXPECT_EQ(zombie.committed_rows(), 0u);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 150);
+
+  // The other order: the zombie lands 150..200 first, then the owner's
+  // 150..250 overlaps it and is refused (and stays pending, visible as an error).
+  PartitionSink zombie2(lake.get(), 3), owner2(lake.get(), 3);
+  ASSERT_TRUE(zombie2.Recover("", 150).ok());
+  ASSERT_TRUE(owner2.Recover("", 150).ok());
+  AddEvents(zombie2, 150, 50);
+  AddEvents(owner2, 150, 100);
+  ASSERT_TRUE(zombie2.Prepare(200).ok());
+  ASSERT_TRUE(owner2.Prepare(250).ok());
+  ASSERT_TRUE(zombie2.Commit().ok());
+  Status s = owner2.Commit();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_TRUE(owner2.commit_pending());
+  const TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 200);
+  EXPECT_TRUE(Distinct(t));
+}
+
+TEST_F(LakeSinkTest, RowsOfAnotherRegionAreRefused) {
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  Event us = SampleEvent(EventType::kView, 1);
+  us.region = Region::kUs;
+  a.AddRaw(us, AppendTimeMs(testing::kSampleNow), LogOffset(0));
+  a.AddEvent(us, AppendTimeMs(testing::kSampleNow), LogOffset(0));
+  a.AddMinute(StoryMinuteRow{1, 8, Region::kUs, 60'000, 1, 1, 0, 0, 0}, LogOffset(0));
+  AddEvents(a, 1, 5);
+  a.AddMinute(StoryMinuteRow{1, 8, Region::kEu, 60'000, 1, 1, 0, 0, 0}, LogOffset(5));
+  EXPECT_EQ(a.refused_rows(), 3u);
+  ASSERT_TRUE(a.Prepare(6).ok());
+  ASSERT_TRUE(a.Commit().ok());
+  EXPECT_EQ(Read(LakeTableId::kRawEvents).rows, 5);
+  EXPECT_EQ(Read(LakeTableId::kStoryMinute).rows, 1);
+}
+
+TEST_F(LakeSinkTest, DamagedPreparedCommitsAreCorruption) {
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 5);
+  auto prepared = a.Prepare(5);
+  ASSERT_TRUE(prepared.ok());
+  PartitionSink b(lake.get(), 3);
+  EXPECT_EQ(b.Recover("garbage", 5).code(), StatusCode::kCorruption);
+  EXPECT_EQ(b.Recover(prepared->substr(0, prepared->size() - 3), 5).code(), StatusCode::kCorruption);
+  EXPECT_EQ(b.Recover(*prepared, 6).code(), StatusCode::kCorruption);  // not the checkpoint's range
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 0);
+}
+
+}  // namespace
+}  // namespace watershed::lake
