@@ -148,7 +148,7 @@ void BM_ProcessorWithLake(benchmark::State& state) {
       p.ProcessBatch(chunk, &distinct);
       p.TakeWrite(&write);
       stream::FeedLakeSink(sink, Region::kUs, p, chunk, distinct, write);
-      if (!sink.MaybeFlush().ok()) std::abort();
+      if (!sink.MaybeFlush(records + chunk.size()).ok()) std::abort();
       records += chunk.size();
       chunk.clear();
       if (records - last_commit >= 200'000 || records == kEvents) {

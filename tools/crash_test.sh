@@ -62,8 +62,13 @@ fi
 # LAKE_MAINTENANCE=DURATION: lake maintenance (compaction, snapshot expiry)
 # runs that often inside the server, racing the sink's commits and the kills;
 # the lake check then follows a remove-orphans run.
+# LAKE_COMMIT_INTERVAL (default: the server's 5m, so the kills mostly find
+# uncommitted lake files in the checkpoints and the final stop commits them;
+# 0 commits at every checkpoint, as the crash points of the commit path need).
 lake_flags=()
 [ -n "${LAKE_MAINTENANCE:-}" ] && lake_flags+=(--lake-maintenance-interval "$LAKE_MAINTENANCE" --lake-snapshot-retention 0)
+[ -n "${LAKE_COMMIT_INTERVAL:-}" ] && lake_flags+=(--lake-commit-interval "$LAKE_COMMIT_INTERVAL")
+[ -n "$crash_point" ] && lake_flags+=(--lake-commit-interval 0)
 
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;

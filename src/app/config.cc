@@ -33,10 +33,12 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
       {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "
                                      "happen at checkpoints)"},
-      {"lake-maintenance-interval", "1h", "processors compact, archive (lifecycle), expire snapshots and remove "
+      {"lake-commit-interval", "5m", "processors commit their lake files (a snapshot per table and partition) at "
+                                      "the first checkpoint this long after the last commit (at most 1d)"},
+      {"lake-maintenance-interval", "10m", "processors compact, archive (lifecycle), expire snapshots and remove "
                                           "orphans of their regions' lakes this often (0 = never; in a group, "
                                           "let one member do it)"},
-      {"lake-snapshot-retention", "1d", "lake maintenance expires snapshots older than this (the newest stays)"},
+      {"lake-snapshot-retention", "1h", "lake maintenance expires snapshots older than this (the newest stays)"},
       {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
       {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
       {"out-of-order", "5s", "watermark = max event time minus this"},

@@ -178,6 +178,7 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
   ASSIGN_OR_RETURN(int64_t buffer_rows, config.GetInt("lake-buffer-rows"));
   if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
   lake_options.buffer_rows = static_cast<size_t>(buffer_rows);
+  ASSIGN_OR_RETURN(run.lake_commit_interval_ms, config.GetDurationMs("lake-commit-interval", 86'400'000));
 
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;

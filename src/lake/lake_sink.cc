@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <random>
 
 #include "core/crash_point.h"
 #include "core/endian.h"
@@ -12,7 +13,7 @@ namespace watershed::lake {
 namespace {
 
 constexpr uint32_t kPreparedMagic = 0x4b4c5357;  // "WSLK"
-constexpr uint32_t kPreparedVersion = 1;
+constexpr uint32_t kPreparedVersion = 2;         // 2: with the commit flag
 constexpr int32_t kBuckets = 16;  // bucket[16](story_id) in every sink table's spec
 // The sink's tables, in commit order.
 constexpr LakeTableId kSinkTables[] = {LakeTableId::kRawEvents, LakeTableId::kEvents, LakeTableId::kStoryMinute};
@@ -21,12 +22,13 @@ int32_t StoryBucket(uint64_t story_id) {
   return iceberg::Bucket(kBuckets, iceberg::HashLong(static_cast<int64_t>(story_id)));
 }
 
-// The range start that names a data file of the sink: "<20 digits>-...".
-std::optional<uint64_t> RangeStartOf(std::string_view name) {
-  uint64_t from = 0;
-  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), from);
+// The offset that names a data file of the sink ("<20 digits>-..."): the
+// log offset its rows end before, known when it was written.
+std::optional<uint64_t> UptoOf(std::string_view name) {
+  uint64_t upto = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), upto);
   if (ec != std::errc() || p != name.data() + 20 || *p != '-') return std::nullopt;
-  return from;
+  return upto;
 }
 
 }  // namespace
@@ -40,7 +42,13 @@ Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string
   return std::unique_ptr<RegionLake>(new RegionLake(fs, std::move(root), region, options));
 }
 
-PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {}
+PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {
+  // Names files apart from another owner's (a zombie) flushing at the same offset.
+  static thread_local std::mt19937 rng(std::random_device{}());
+  char token[16];
+  std::snprintf(token, sizeof token, "%08x", static_cast<unsigned>(rng()));
+  token_ = token;
+}
 PartitionSink::~PartitionSink() = default;
 
 std::string PartitionSink::DataDir(LakeTableId table) const {
@@ -91,9 +99,9 @@ void PartitionSink::AddMinute(const StoryMinuteRow& row, LogOffset batch_end) {
 
 Status PartitionSink::WriteFile(LakeTableId table, std::pair<int32_t, int32_t> key,
                                 const std::vector<ColumnValues>& columns, size_t rows) {
-  char name[80];
-  std::snprintf(name, sizeof name, "%020llu-%06u-%d-%d.parquet", static_cast<unsigned long long>(from_), file_seq_,
-                key.first, key.second);
+  char name[96];
+  std::snprintf(name, sizeof name, "%020llu-%s-%06u-%d-%d.parquet", static_cast<unsigned long long>(upto_),
+                token_.c_str(), file_seq_, key.first, key.second);
   const std::string dir = DataDir(table);
   RETURN_IF_ERROR(CreateDirsDurably(lake_->fs_, dir));
   const std::string path = JoinPath(dir, name);
@@ -154,7 +162,8 @@ Status PartitionSink::FlushMinutes() {
   return Status::Ok();
 }
 
-Status PartitionSink::MaybeFlush() {
+Status PartitionSink::MaybeFlush(uint64_t upto) {
+  upto_ = upto;
   const size_t limit = lake_->options_.buffer_rows;
   if (raw_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
   if (events_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
@@ -162,26 +171,36 @@ Status PartitionSink::MaybeFlush() {
   return Status::Ok();
 }
 
-Result<std::string> PartitionSink::Prepare(uint64_t to) {
+bool PartitionSink::has_uncommitted_files() const {
+  return std::any_of(written_.begin(), written_.end(), [](const auto& t) { return !t.second.empty(); });
+}
+
+Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
   if (prepared_) return Status::FailedPrecondition("lake sink: the previous commit is still pending");
+  upto_ = to;
   RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
   RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
   RETURN_IF_ERROR(FlushMinutes());
   if (to <= from_) return std::string();  // still replaying what was committed
   Prepared p;
+  p.commit = commit;
   p.from = from_;
   p.to = to;
   p.commit_id = CommitId(from_, to);
   for (LakeTableId id : kSinkTables)
     if (auto it = written_.find(id); it != written_.end() && !it->second.empty()) p.tables.emplace_back(id, it->second);
-  std::string bytes;
-  if (!p.tables.empty()) {
-    ASSIGN_OR_RETURN(bytes, Serialize(p));
-    prepared_ = std::move(p);
+  if (p.tables.empty()) {  // nothing in the range: it ends here
+    from_ = to;
+    file_seq_ = 0;
+    return std::string();
   }
-  written_.clear();
-  from_ = to;
-  file_seq_ = 0;
+  ASSIGN_OR_RETURN(std::string bytes, Serialize(p));
+  if (commit) {
+    prepared_ = std::move(p);
+    written_.clear();
+    from_ = to;
+    file_seq_ = 0;
+  }
   CrashPoint("lake.after_prepare");
   return bytes;
 }
@@ -217,23 +236,28 @@ Status PartitionSink::CommitTables(const Prepared& p) {
   return Status::Ok();
 }
 
-Status PartitionSink::Recover(std::string_view prepared, uint64_t next_offset) {
+Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   raw_ = {};
   events_ = {};
   minutes_ = {};
   written_.clear();
   prepared_.reset();
   replay_until_ = 0;
-  if (!prepared.empty()) {
-    ASSIGN_OR_RETURN(Prepared p, Parse(prepared));
+  std::optional<Prepared> pending;
+  if (!state.empty()) {
+    ASSIGN_OR_RETURN(Prepared p, Parse(state));
     if (p.to != next_offset)
       return Status::Corruption("lake commit " + p.commit_id + " disagrees with its checkpoint's offset " +
                                 std::to_string(next_offset));
-    RETURN_IF_ERROR(CommitTables(p));
+    if (p.commit) {
+      RETURN_IF_ERROR(CommitTables(p));
+    } else {
+      pending = std::move(p);
+    }
   }
-  // Orphans: files of ranges that start at or after the checkpoint (a crash
-  // came before the checkpoint that would have committed them). Never below
-  // what the table says this partition committed, whatever the checkpoint.
+  // Orphans: files written after the checkpoint (named by an offset past
+  // it: a crash came before the next checkpoint). Never at or below what the
+  // table says this partition committed, whatever the checkpoint.
   for (LakeTableId id : kSinkTables) {
     ASSIGN_OR_RETURN(IcebergTable table,
                      IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
@@ -246,20 +270,28 @@ Status PartitionSink::Recover(std::string_view prepared, uint64_t next_offset) {
     if (!lake_->fs_->FileExists(dir)) continue;
     ASSIGN_OR_RETURN(std::vector<std::string> names, lake_->fs_->ListDir(dir));
     for (const std::string& name : names) {
-      std::optional<uint64_t> from = RangeStartOf(name);
-      if (from && *from >= floor) RETURN_IF_ERROR(lake_->fs_->RemoveFile(JoinPath(dir, name)));
+      std::optional<uint64_t> upto = UptoOf(name);
+      if (upto && *upto > floor) RETURN_IF_ERROR(lake_->fs_->RemoveFile(JoinPath(dir, name)));
     }
   }
   from_ = std::max(next_offset, replay_until_);
   file_seq_ = 0;
+  // Files the checkpoint held uncommitted stay in the range, unless the
+  // tables already cover it (another owner committed past its start; the
+  // files stay on disk, unreferenced: see docs/lake.md).
+  if (pending && replay_until_ <= pending->from) {
+    for (auto& [id, files] : pending->tables) written_[id] = std::move(files);
+    from_ = pending->from;
+  }
   return Status::Ok();
 }
 
 Result<std::string> PartitionSink::Serialize(const Prepared& p) {
-  std::string out(4 + 4 + 8 + 8 + 4, '\0');
+  std::string out(4 + 4 + 1 + 8 + 8 + 4, '\0');
   char* q = out.data();
   q = PutFixed32(q, kPreparedMagic);
   q = PutFixed32(q, kPreparedVersion);
+  *q++ = p.commit ? 1 : 0;
   q = PutFixed64(q, p.from);
   q = PutFixed64(q, p.to);
   PutFixed32(q, static_cast<uint32_t>(p.tables.size()));
@@ -277,14 +309,16 @@ Result<std::string> PartitionSink::Serialize(const Prepared& p) {
 
 Result<PartitionSink::Prepared> PartitionSink::Parse(std::string_view in) {
   auto bad = [](const std::string& what) { return Status::Corruption("prepared lake commit: " + what); };
-  if (in.size() < 28 || GetFixed32(in.data()) != kPreparedMagic) return bad("not one");
+  if (in.size() < 29 || GetFixed32(in.data()) != kPreparedMagic) return bad("not one");
   if (GetFixed32(in.data() + 4) != kPreparedVersion) return bad("unknown version");
+  if (static_cast<uint8_t>(in[8]) > 1) return bad("bad commit flag");
   Prepared p;
-  p.from = GetFixed64(in.data() + 8);
-  p.to = GetFixed64(in.data() + 16);
+  p.commit = in[8] == 1;
+  p.from = GetFixed64(in.data() + 9);
+  p.to = GetFixed64(in.data() + 17);
   p.commit_id = CommitId(p.from, p.to);
-  uint32_t n = GetFixed32(in.data() + 24);
-  in.remove_prefix(28);
+  uint32_t n = GetFixed32(in.data() + 25);
+  in.remove_prefix(29);
   for (uint32_t i = 0; i < n; ++i) {
     if (in.size() < 5) return bad("truncated");
     const auto id = static_cast<uint8_t>(in[0]);

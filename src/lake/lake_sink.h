@@ -4,13 +4,17 @@
 //
 // Rows arrive as the processor makes them and are buffered per Iceberg
 // partition (hour or day, bucket); a full buffer is written out as data
-// files at once ("continuously"), but nothing is visible to readers before
-// the commit, which is tied to the processor's checkpoint in two phases:
+// files at once ("continuously"), each named by the log offset its rows end
+// before. Nothing is visible to readers before the commit, which is tied to
+// the processor's checkpoints in two phases:
 //
-//   1. Prepare(to): writes what is still buffered and returns the prepared
-//      commit — its id "<region>/p<N>/<from>-<to>" (the log range it covers)
-//      and, per table, a manifest of its data files — as bytes the caller
-//      puts into the checkpoint of offset `to`.
+//   1. Prepare(to, commit): writes what is still buffered. With `commit`, it
+//      returns the prepared commit — its id "<region>/p<N>/<from>-<to>" (the
+//      log range it covers) and, per table, a manifest of its data files —
+//      as bytes the caller puts into the checkpoint of offset `to`; without,
+//      the same bytes list the files written so far as still uncommitted
+//      (the range goes on: checkpoints are frequent, commits need not be —
+//      each one is a snapshot per table).
 //   2. the caller saves that checkpoint durably;
 //   3. Commit(): one append snapshot per table, tagged with the commit id and
 //      guarded by the table property watershed.sink.p<NNN>.next-offset
@@ -18,10 +22,10 @@
 //
 // Recovery (Recover, when a partition is assigned): the checkpoint's prepared
 // commit is committed (a no-op when it had landed: the snapshot summaries
-// and the guard say so), and the partition's data files written after that
-// checkpoint — named by the first offset of their range, which is >= the
-// checkpoint's offset — are deleted: they are the orphans of a crash before
-// the next checkpoint, whose rows the replay writes again.
+// and the guard say so) or its uncommitted files taken back into the range,
+// and the partition's data files written after that checkpoint — named by
+// an offset past the checkpoint's — are deleted: they are the orphans of a
+// crash before the next checkpoint, whose rows the replay writes again.
 //
 // A crash at any step therefore leaves each row exactly once in the tables
 // and no data file unreferenced (tests/lake_crash.sh, crash points
@@ -76,12 +80,12 @@ class PartitionSink {
   PartitionSink(RegionLake* lake, uint32_t partition);
   ~PartitionSink();
 
-  // Finishes the checkpoint's prepared commit (empty: none) and removes the
-  // partition's data files of ranges starting at or after `next_offset` (the
-  // checkpoint's; 0 without a checkpoint) or after the end of what the
-  // tables say this partition committed, whichever is higher: the sink's
-  // next range starts there.
-  Status Recover(std::string_view prepared, uint64_t next_offset);
+  // Takes the checkpoint's sink state (empty: none): finishes its prepared
+  // commit, or takes its uncommitted files back into the range. Removes the
+  // partition's data files written past `next_offset` (the checkpoint's; 0
+  // without one) or past the end of what the tables say this partition
+  // committed, whichever is higher.
+  Status Recover(std::string_view state, uint64_t next_offset);
 
   // Every record read (raw_events) and the distinct ones (events).
   void AddRaw(const Event& e, AppendTimeMs append_time, LogOffset offset);
@@ -96,12 +100,15 @@ class PartitionSink {
   // closed below it are told apart from those closed at or after it.
   uint64_t replay_until() const { return replay_until_; }
   // Writes the buffers that reached options.buffer_rows as data files (still
-  // uncommitted). On error the rows stay buffered and a later call retries.
-  Status MaybeFlush();
+  // uncommitted); `upto` is the offset the rows added so far end before. On
+  // error the rows stay buffered and a later call retries.
+  Status MaybeFlush(uint64_t upto);
 
-  // Phase 1. REQUIRES: no prepared commit pending (Commit() succeeded).
-  // Returns "" when the range has no rows (nothing to commit).
-  Result<std::string> Prepare(uint64_t to);
+  // Phase 1 (see above). REQUIRES: no prepared commit pending (Commit()
+  // succeeded). Returns "" when the range has no rows.
+  Result<std::string> Prepare(uint64_t to, bool commit = true);
+  // Data files written and not yet in a prepared commit.
+  bool has_uncommitted_files() const;
   // The checkpoint meant to hold Prepare's bytes was not saved: the files
   // of the prepared commit go back into the range being buffered (the next
   // Prepare covers them, from the same first offset).
@@ -135,6 +142,7 @@ class PartitionSink {
     size_t rows = 0;
   };
   struct Prepared {
+    bool commit = true;  // false: the files of a range still open
     std::string commit_id;
     uint64_t from = 0, to = 0;
     std::vector<std::pair<LakeTableId, std::vector<DataFileInfo>>> tables;
@@ -156,6 +164,8 @@ class PartitionSink {
 
   RegionLake* lake_;
   uint32_t partition_;
+  std::string token_;  // in the names of this sink's files
+  uint64_t upto_ = 0;  // names the files written now
   uint64_t from_ = 0;  // first offset of the range being buffered
   uint64_t replay_until_ = 0;
   uint32_t file_seq_ = 0;  // data files written in this range

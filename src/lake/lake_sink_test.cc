@@ -117,13 +117,13 @@ TEST_F(LakeSinkTest, FilesWrittenAfterTheCheckpointAreRemovedAtRecovery) {
   PartitionSink a(lake.get(), 3);
   ASSERT_TRUE(a.Recover("", 0).ok());
   AddEvents(a, 0, 50);
-  ASSERT_TRUE(a.MaybeFlush().ok());  // written continuously, before the checkpoint
+  ASSERT_TRUE(a.MaybeFlush(50).ok());  // written continuously, before the checkpoint
   auto prepared = a.Prepare(50);
   ASSERT_TRUE(prepared.ok());
   ASSERT_TRUE(a.Commit().ok());
   const size_t committed_files = FilesOnDisk(LakeTableId::kEvents);
   AddEvents(a, 50, 30);
-  ASSERT_TRUE(a.MaybeFlush().ok());
+  ASSERT_TRUE(a.MaybeFlush(80).ok());
   ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), committed_files);
 
   // Crash before the next checkpoint: restore from the one at 50.
@@ -140,13 +140,50 @@ TEST_F(LakeSinkTest, FilesWrittenAfterTheCheckpointAreRemovedAtRecovery) {
   EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
 }
 
+TEST_F(LakeSinkTest, UncommittedFilesRideOnCheckpointsUntilACommit) {
+  auto lake = Open(fs_, /*buffer_rows=*/10);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 30);
+  auto held = a.Prepare(30, /*commit=*/false);  // a checkpoint between commits
+  ASSERT_TRUE(held.ok());
+  ASSERT_FALSE(held->empty());
+  EXPECT_FALSE(a.commit_pending());
+  EXPECT_TRUE(a.has_uncommitted_files());
+  const size_t files_at_30 = FilesOnDisk(LakeTableId::kEvents);
+  AddEvents(a, 30, 20);
+  ASSERT_TRUE(a.MaybeFlush(50).ok());
+  ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), files_at_30);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 0);
+
+  // Crash: restored from the checkpoint at 30. Its files stay (uncommitted),
+  // the ones written after it go, and the replay's commit covers 0..60.
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover(*held, 30).ok());
+  EXPECT_TRUE(b.has_uncommitted_files());
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), files_at_30);
+  AddEvents(b, 30, 30);
+  auto prepared = b.Prepare(60);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(b.Commit().ok());
+  TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 60);
+  EXPECT_TRUE(Distinct(t));
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+  // That commit is the range 0..60 as one: a recovery from its checkpoint agrees.
+  PartitionSink c(lake.get(), 3);
+  ASSERT_TRUE(c.Recover(*prepared, 60).ok());
+  EXPECT_EQ(c.committed_rows(), 0u);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 60);
+}
+
 TEST_F(LakeSinkTest, AFullDiskFailsThePrepareAndARetryCommitsEverythingOnce) {
   FaultInjectionFileSystem faulty(fs_);
   auto lake = Open(&faulty, /*buffer_rows=*/16);
   PartitionSink a(lake.get(), 3);
   ASSERT_TRUE(a.Recover("", 0).ok());
   AddEvents(a, 0, 40);
-  ASSERT_TRUE(a.MaybeFlush().ok());  // some files out already
+  ASSERT_TRUE(a.MaybeFlush(40).ok());  // some files out already
   AddEvents(a, 40, 10);
   faulty.SetFailWrites(true);
   EXPECT_FALSE(a.Prepare(50).ok());

@@ -22,6 +22,7 @@ struct RegionProcessor::Partition {
   std::vector<uint8_t> distinct;                   // per record of the batch: not a duplicate
   uint64_t next_checkpoint_id = 1;
   int64_t last_checkpoint_ns = 0;
+  int64_t last_lake_commit_ns = 0;
   // Published for GetStatus().
   std::atomic<uint64_t> processed{0};
   std::atomic<uint64_t> checkpoint_offset{0};
@@ -116,7 +117,7 @@ Status RegionProcessor::Assign(uint32_t i) {
   // Lag counts from 0 while the restored state is not in the store yet.
   p->processed = p->unapplied ? 0 : p->processor->next_offset().value;
   ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
-  p->last_checkpoint_ns = options_.clock->MonotonicNs();
+  p->last_checkpoint_ns = p->last_lake_commit_ns = options_.clock->MonotonicNs();
   {
     std::lock_guard lock(mu_);
     partitions_[i] = std::move(p);
@@ -137,7 +138,7 @@ Status RegionProcessor::Revoke(uint32_t i) {
   // Workers that took a snapshot before the table changed skip it from now on.
   std::lock_guard run(p->run_mu);
   p->revoked = true;
-  return CheckpointNow(*p);
+  return CheckpointNow(*p, /*final=*/true);
 }
 
 std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
@@ -198,7 +199,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     if (p.sink) {
       FeedLakeSink(*p.sink, region_, *p.processor, records, p.distinct, write);
       // A failed write keeps the rows buffered; the checkpoint retries it.
-      if (Status f = p.sink->MaybeFlush(); !f.ok()) report(f);
+      if (Status f = p.sink->MaybeFlush(p.processor->next_offset().value); !f.ok()) report(f);
     }
     s = store_->Apply(write);
     if (!s.ok()) {
@@ -215,22 +216,30 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     if (p.sink) p.lake_refused_rows = p.sink->refused_rows();
   }
   if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= options_.checkpoint_interval_ms * 1'000'000)
-    report(CheckpointNow(p));
+    report(CheckpointNow(p, /*final=*/false));
   return !records.empty();
 }
 
-Status RegionProcessor::CheckpointNow(Partition& p) {
-  p.last_checkpoint_ns = options_.clock->MonotonicNs();
+Status RegionProcessor::CheckpointNow(Partition& p, bool final) {
+  const int64_t now = options_.clock->MonotonicNs();
+  p.last_checkpoint_ns = now;
   // A lake commit whose checkpoint is durable but which failed: finish it
   // before preparing the next one (commits land in range order).
   if (p.sink) RETURN_IF_ERROR(p.sink->Commit());
+  // The lake commits every lake_commit_interval_ms (each commit is a
+  // snapshot per table) and when the partition is given up; the checkpoints
+  // in between carry its uncommitted files.
+  const bool commit_lake =
+      p.sink && (final || now - p.last_lake_commit_ns >= options_.lake_commit_interval_ms * 1'000'000);
   Checkpoint c;
   c.id = p.next_checkpoint_id;
   c.next_offset = p.processor->next_offset();
-  if (c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0) return Status::Ok();
+  if (c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0 &&
+      !(commit_lake && p.sink->has_uncommitted_files()))
+    return Status::Ok();
   p.processor->Serialize(&c.state);
   if (p.sink) {
-    ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value));
+    ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value, commit_lake));
   }
   if (Status s = checkpoints_->Save(region_, p.index, c); !s.ok()) {
     if (p.sink) p.sink->Abandon();
@@ -240,8 +249,9 @@ Status RegionProcessor::CheckpointNow(Partition& p) {
   p.checkpoint_id = c.id;
   p.checkpoint_offset = c.next_offset.value;
   log_->SetRetentionFloor(p.index, c.next_offset);
-  if (!p.sink) return Status::Ok();
+  if (!commit_lake) return Status::Ok();
   CrashPoint("lake.after_checkpoint");
+  p.last_lake_commit_ns = now;
   Status s = p.sink->Commit();
   std::lock_guard lock(p.status_mu);
   p.lake_rows = p.sink->committed_rows();
@@ -258,7 +268,7 @@ Status RegionProcessor::Stop() {
   Status first;
   for (const auto& p : Snapshot(-1)) {
     std::lock_guard run(p->run_mu);
-    Status s = CheckpointNow(*p);
+    Status s = CheckpointNow(*p, /*final=*/true);
     if (first.ok() && !s.ok()) first = s;
   }
   return first;

@@ -53,6 +53,9 @@ struct RunnerOptions {
   // lake::PartitionSink whose commits ride on the checkpoints (prepared in
   // the checkpoint, committed once it is durable, finished at Assign).
   lake::RegionLake* lake = nullptr;
+  // The lake commits at the first checkpoint this long after its last
+  // commit (and at Revoke / Stop); other checkpoints carry its files.
+  int64_t lake_commit_interval_ms = 300'000;
 };
 
 struct PartitionStatus {
@@ -119,7 +122,8 @@ class RegionProcessor {
   void RunWorker(int worker);
   // Reads and processes one batch; returns whether there were records.
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
-  Status CheckpointNow(Partition& p);
+  // `final`: the partition is being given up (Revoke, Stop): the lake commits too.
+  Status CheckpointNow(Partition& p, bool final);
 
   Region region_;
   log::Log* log_;

@@ -40,9 +40,15 @@ def fail(msg):
     print("check_lake: FAIL " + msg)
 
 
+_avro_cache = {}
+
+
 def avro_records(path):
-    with open(path, "rb") as f:
-        return list(avro.datafile.DataFileReader(f, avro.io.DatumReader()))
+    # Manifests and lists never change once written; snapshots share them.
+    if path not in _avro_cache:
+        with open(path, "rb") as f:
+            _avro_cache[path] = list(avro.datafile.DataFileReader(f, avro.io.DatumReader()))
+    return _avro_cache[path]
 
 
 def live_files(table_dir):
