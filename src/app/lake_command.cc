@@ -119,9 +119,17 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
     auto result = lake::CompactTable(fs, &*table, c);
     if (!result.ok()) return error(result.status());
     int64_t files = 0;
+    size_t outputs = 0;
+    Status unreadable;
     for (size_t i = 0; i < result->groups.size(); ++i) {
       const lake::CompactionGroup& g = result->groups[i];
+      if (!g.error.empty()) {  // left as it is; the others were compacted
+        std::fprintf(stderr, "watershed lake compact: %s: group %zu skipped: %s\n", name.c_str(), i, g.error.c_str());
+        if (unreadable.ok()) unreadable = Status::Corruption(g.error);
+        continue;
+      }
       files += static_cast<int64_t>(g.inputs.size());
+      ++outputs;
       std::printf("%s: %scompact group %zu partition %s: %zu files, %lld bytes, %lld rows%s%s\n", name.c_str(), verb, i,
                   PartitionText(g.partition).c_str(), g.inputs.size(), static_cast<long long>(g.input_bytes),
                   static_cast<long long>(g.input_rows), g.output ? " -> " : "", g.output ? g.output->path.c_str() : "");
@@ -130,8 +138,8 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
                     static_cast<long long>(f.file_size_in_bytes));
     }
     std::printf("%s: %s%lld files into %zu\n", name.c_str(), o.dry_run ? "would compact " : "compacted ",
-                static_cast<long long>(files), result->groups.size());
-    return true;
+                static_cast<long long>(files), outputs);
+    return unreadable.ok();
   }
   if (o.action == "expire-snapshots") {
     const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(5 * 86'400'000ll);

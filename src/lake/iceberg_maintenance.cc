@@ -666,12 +666,21 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   for (size_t i = 0; i < result.groups.size(); ++i) {
     CompactionGroup& g = result.groups[i];
     RowSet rows;
+    Status read;
     for (const DataFileInfo& f : g.inputs) {
-      if (Status s = rows.AddFile(fs, f.path); !s.ok()) return fail(s);
-      inputs.push_back(f.path);
+      read = rows.AddFile(fs, f.path);
       done += f.file_size_in_bytes;
       if (options.progress) options.progress(done, total);
+      if (!read.ok()) break;
     }
+    if (!read.ok()) {
+      // A damaged or missing file: its group stays as it is (the error names
+      // the file); the other groups are still compacted.
+      if (read.code() != StatusCode::kCorruption && read.code() != StatusCode::kIoError) return fail(read);
+      g.error = read.ToString();
+      continue;
+    }
+    for (const DataFileInfo& f : g.inputs) inputs.push_back(f.path);
     std::vector<size_t> order(rows.rows());
     std::iota(order.begin(), order.end(), 0);
     rows.Sort(m.sort_order, &order);
@@ -683,6 +692,7 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
     g.output = *written;
     added.push_back(std::move(written).value());
   }
+  if (added.empty()) return result;  // every group had an unreadable file
   auto committed = RewriteFiles(fs, table, inputs, added, "replace", "compact/" + run);
   if (!committed.ok()) return fail(committed.status());
   result.committed = *committed;
@@ -1033,9 +1043,16 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
     CompactionOptions c;
     c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
     ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, &table, c));
-    for (const CompactionGroup& g : r.groups) report.compacted_files += static_cast<int64_t>(g.inputs.size());
-    report.compaction_outputs += static_cast<int64_t>(r.groups.size());
-    return Status::Ok();
+    Status unreadable;  // reported after the other groups landed
+    for (const CompactionGroup& g : r.groups) {
+      if (!g.error.empty()) {
+        if (unreadable.ok()) unreadable = Status::Corruption(g.error);
+        continue;
+      }
+      report.compacted_files += static_cast<int64_t>(g.inputs.size());
+      ++report.compaction_outputs;
+    }
+    return unreadable;
   });
   auto batches = ApplyLifecycle(fs, lake_root, region, now_ms, {});
   if (batches.ok()) {

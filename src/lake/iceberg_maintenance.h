@@ -79,6 +79,7 @@ struct CompactionGroup {
   std::vector<DataFileInfo> inputs;
   int64_t input_bytes = 0, input_rows = 0;
   std::optional<DataFileInfo> output;  // set when written (not in a dry run)
+  std::string error;                   // an input could not be read (it names the file): the group was left as it is
 };
 
 struct CompactionResult {
@@ -92,7 +93,9 @@ struct CompactionResult {
 // sorted by the table's sort order and written as one Parquet file under
 // <location>/data/compacted/ at the table's write.parquet.compression-level
 // (zstd); all groups are committed as ONE "replace" snapshot. A failed or
-// lost commit removes the files it wrote.
+// lost commit removes the files it wrote. A group with a damaged or missing
+// input is left as it is (CompactionGroup::error names the file) and the
+// others are compacted.
 // Memory: a group's decoded rows (bounded by the target size, times the
 // compression ratio).
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options);

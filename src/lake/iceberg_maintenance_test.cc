@@ -395,6 +395,40 @@ TEST_F(IcebergMaintenanceTest, ExpiryDropsOldSnapshotsAndOnlyTheFilesNoRetainedS
   EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows);
 }
 
+TEST_F(IcebergMaintenanceTest, ADamagedFileLeavesItsGroupAndTheRestIsCompacted) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo a1 = WriteEvents(LakeTableId::kEvents, "a1.parquet", stories, kBaseMs, 10);
+  const DataFileInfo a2 = WriteEvents(LakeTableId::kEvents, "a2.parquet", stories, kBaseMs, 10);
+  const DataFileInfo b1 = WriteEvents(LakeTableId::kEvents, "b1.parquet", stories, kBaseMs + kHourMs, 10);
+  const DataFileInfo b2 = WriteEvents(LakeTableId::kEvents, "b2.parquet", stories, kBaseMs + kHourMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a1, a2, b1, b2}, "c1").value());
+  const std::vector<Row> b_rows = [&] {
+    std::vector<Row> r = ReadFile(b1.path), r2 = ReadFile(b2.path);
+    r.insert(r.end(), r2.begin(), r2.end());
+    std::sort(r.begin(), r.end());
+    return r;
+  }();
+  ASSERT_TRUE(fs_->Truncate(a2.path, 100).ok());  // found damaged at read time
+
+  auto done = CompactTable(fs_, &table, {});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_TRUE(done->committed);
+  ASSERT_EQ(done->groups.size(), 2u);
+  const CompactionGroup& damaged = done->groups[0].partition == a1.partition ? done->groups[0] : done->groups[1];
+  const CompactionGroup& good = &damaged == &done->groups[0] ? done->groups[1] : done->groups[0];
+  EXPECT_NE(damaged.error.find(a2.path), std::string::npos) << damaged.error;
+  EXPECT_FALSE(damaged.output.has_value());
+  ASSERT_TRUE(good.output.has_value());
+  EXPECT_EQ(ReadFile(good.output->path), b_rows);
+  // The damaged group's files are still the table's, as they were.
+  auto entries = ListLiveFiles(fs_, IcebergTable::Load(fs_, Location(LakeTableId::kEvents))->metadata());
+  ASSERT_TRUE(entries.ok());
+  std::set<std::string> live;
+  for (const ManifestEntry& e : *entries) live.insert(e.file.path);
+  EXPECT_EQ(live, (std::set<std::string>{a1.path, a2.path, good.output->path}));
+}
+
 TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLifecycle) {
   IcebergTable table = CreateTable(LakeTableId::kEvents);
   const auto stories = StoriesInOneBucket(2);
