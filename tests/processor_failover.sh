@@ -42,7 +42,7 @@ pick_port
 start_kafka_mock 8
 if [ "${LIVE_STORE:-redis}" = redis-cluster ]; then start_redis_cluster "$port"; else start_redis $((port + 1)); fi
 common=(--auth off --log "$kafka_spec" --live-store "$redis_spec" --partitions 8 --max-future 1h
-        --checkpoint-dir "$work/checkpoints" --lake-root "$work/lake" --lake-commit-interval 3s --checkpoint-interval 700ms
+        --checkpoint-dir "$work/checkpoints" --lake-root "$work/lake" --lake-commit-interval 10s --checkpoint-interval 700ms
         --kafka-session-timeout 3s)
 [ "${REDIS_FAILOVER:-0}" = 1 ] && common+=(--live-store-wait-replicas 1)
 
@@ -73,7 +73,7 @@ wait_http "$port" /healthz "$work/gateway.log"
 wait_http $((port + 9)) /healthz "$work/query.log"
 start_processor A
 start_processor B
-wait_until 30 "the group gives both processors partitions" split_between
+wait_until 90 "the group gives both processors partitions" split_between
 echo "processor_failover: group formed: A owns $(owned A), B owns $(owned B)"
 
 event_rate=$(( events / 600 > 500 ? events / 600 : 500 ))
@@ -84,10 +84,10 @@ load=$!
 sleep 1.5; load_running
 kill -9 "${proc_pid[A]}"; wait "${proc_pid[A]}" 2>/dev/null || true
 echo "processor_failover: kill -9 of processor A at $(date +%T.%N | cut -c1-12)"
-wait_until 30 "B takes over every partition of the killed A" owns_all B
+wait_until 90 "B takes over every partition of the killed A" owns_all B
 echo "processor_failover: B owns all $total partitions at $(date +%T.%N | cut -c1-12)"
 start_processor A
-wait_until 30 "the restarted A gets partitions back" split_between
+wait_until 90 "the restarted A gets partitions back" split_between
 echo "processor_failover: rebalanced: A owns $(owned A), B owns $(owned B)"
 
 if [ "${REDIS_FAILOVER:-0}" = 1 ]; then fail_over_redis_master "$port"; fi
@@ -95,18 +95,18 @@ if [ "${REDIS_FAILOVER:-0}" = 1 ]; then fail_over_redis_master "$port"; fi
 load_running
 kill -9 "${proc_pid[B]}"; wait "${proc_pid[B]}" 2>/dev/null || true
 echo "processor_failover: kill -9 of processor B at $(date +%T.%N | cut -c1-12)"
-wait_until 30 "A takes over every partition of the killed B" owns_all A
+wait_until 90 "A takes over every partition of the killed B" owns_all A
 start_processor B
 
 wait "$load" || { load=""; fail "the load failed"; }
 load=""
 tail -2 "$work/load.log"
 
-wait_until 30 "the group splits the partitions again" split_between
+wait_until 90 "the group splits the partitions again" split_between
 kill -TERM "${proc_pid[A]}"
 status=0; wait "${proc_pid[A]}" || status=$?
 [ "$status" -eq 0 ] || fail "processor A exited $status on SIGTERM"
-wait_until 30 "B takes over what A gave up on SIGTERM" owns_all B
+wait_until 90 "B takes over what A gave up on SIGTERM" owns_all B
 echo "processor_failover: A left gracefully, B owns all $total partitions"
 
 "$bin" load --server "127.0.0.1:$((port + 9))" --verify "$work/truth.txt" --timeout 120s ||
