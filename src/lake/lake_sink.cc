@@ -277,9 +277,11 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   from_ = std::max(next_offset, replay_until_);
   file_seq_ = 0;
   // Files the checkpoint held uncommitted stay in the range, unless the
-  // tables already cover it (another owner committed past its start; the
-  // files stay on disk, unreferenced: see docs/lake.md).
-  if (pending && replay_until_ <= pending->from) {
+  // tables already cover all of it (another owner committed up to the
+  // checkpoint or past it; the files stay on disk, unreferenced: see
+  // docs/lake.md). Covered in part, they stay too: their commit will be
+  // refused as an overlap — a stalled partition, never a lost or doubled row.
+  if (pending && replay_until_ < next_offset) {
     for (auto& [id, files] : pending->tables) written_[id] = std::move(files);
     from_ = pending->from;
   }

@@ -177,6 +177,46 @@ TEST_F(LakeSinkTest, UncommittedFilesRideOnCheckpointsUntilACommit) {
   EXPECT_EQ(Read(LakeTableId::kEvents).rows, 60);
 }
 
+TEST_F(LakeSinkTest, UncommittedFilesAnotherOwnerCoveredAreNeitherLostNorDoubled) {
+  auto lake = Open(fs_);
+  // A checkpoint at 30 holds uncommitted files of 0..30.
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  AddEvents(a, 0, 30);
+  auto held = a.Prepare(30, /*commit=*/false);
+  ASSERT_TRUE(held.ok());
+  // A zombie from offset 0 commits 0..20 meanwhile: the held files overlap
+  // it in part, so they stay and their commit is refused (no loss of 20..29).
+  PartitionSink zombie(lake.get(), 3);
+  ASSERT_TRUE(zombie.Recover("", 0).ok());
+  AddEvents(zombie, 0, 20);
+  ASSERT_TRUE(zombie.Prepare(20).ok());
+  ASSERT_TRUE(zombie.Commit().ok());
+  PartitionSink b(lake.get(), 3);
+  ASSERT_TRUE(b.Recover(*held, 30).ok());
+  EXPECT_TRUE(b.has_uncommitted_files());
+  AddEvents(b, 30, 10);
+  ASSERT_TRUE(b.Prepare(40).ok());
+  EXPECT_EQ(b.Commit().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
+  // Once the tables cover the whole held range, the held files are dropped
+  // and the range goes on from the checkpoint.
+  PartitionSink zombie2(lake.get(), 3);
+  ASSERT_TRUE(zombie2.Recover("", 20).ok());
+  AddEvents(zombie2, 20, 10);
+  ASSERT_TRUE(zombie2.Prepare(30).ok());
+  ASSERT_TRUE(zombie2.Commit().ok());
+  PartitionSink c(lake.get(), 3);
+  ASSERT_TRUE(c.Recover(*held, 30).ok());
+  EXPECT_FALSE(c.has_uncommitted_files());
+  AddEvents(c, 30, 10);
+  ASSERT_TRUE(c.Prepare(40).ok());
+  ASSERT_TRUE(c.Commit().ok());
+  const TableContents t = Read(LakeTableId::kEvents);
+  EXPECT_EQ(t.rows, 40);
+  EXPECT_TRUE(Distinct(t));
+}
+
 TEST_F(LakeSinkTest, AFullDiskFailsThePrepareAndARetryCommitsEverythingOnce) {
   FaultInjectionFileSystem faulty(fs_);
   auto lake = Open(&faulty, /*buffer_rows=*/16);
