@@ -52,8 +52,10 @@ void ProcessorGroupMember::OnRevoked(const std::vector<uint32_t>& partitions) {
     wanted_.erase(p);
     if (!running_.erase(p)) continue;
     // The partition is dropped even when its final checkpoint fails; the
-    // next owner then replays from the previous one.
-    if (Status s = processor_->Revoke(p); !s.ok())
+    // next owner then replays from the previous one. A rebalance leaves the
+    // lake files to the next owner (in the checkpoint): revoking must be
+    // quick; leaving the group (stop_) commits them.
+    if (Status s = processor_->Revoke(p, /*commit_lake=*/stop_); !s.ok())
       std::fprintf(stderr, "watershed processor: %s partition %u: final checkpoint failed: %s\n",
                    std::string(RegionName(processor_->region())).c_str(), p, s.ToString().c_str());
   }

@@ -416,6 +416,11 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     });
   };
   if (committed(table->metadata())) return false;
+  // A file removed meanwhile (an owner's recovery after this writer lost its
+  // partition) must not be committed: the table would name a missing file.
+  for (const DataFileInfo& f : files)
+    if (!fs->FileExists(f.path))
+      return Status::FailedPrecondition("data file " + f.path + " is gone; commit " + commit_id + " refused");
 
   // The snapshot id and the files' names derive from the commit id, so a
   // replay after a crash rewrites the same manifest instead of orphaning one,

@@ -125,6 +125,7 @@ struct RangeGuard {
 // when the guard's property already reaches `to`. A range that overlaps the
 // committed one (from < property < to: another writer of the same input
 // committed part of it) is refused with kFailedPrecondition: its rows would land twice.
+// So is a commit naming a data file that does not exist.
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
                          const std::string& commit_id, const std::optional<RangeGuard>& guard = std::nullopt);
 

@@ -229,6 +229,17 @@ TEST_F(IcebergManifestTest, RangeGuardOrdersOneWritersCommits) {
   EXPECT_EQ(now->metadata().properties.at(first.key), "200");
 }
 
+TEST_F(IcebergManifestTest, ACommitNamingAMissingFileIsRefused) {
+  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
+  ASSERT_TRUE(table.ok());
+  const DataFileInfo a = WriteDataFile("a.parquet", 100, 30);
+  ASSERT_TRUE(fs_->RemoveFile(a.path).ok());  // another owner's recovery removed it
+  auto r = AppendFiles(fs_, &*table, {a}, "eu/p0/0-30");
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find(a.path), std::string::npos);
+  EXPECT_EQ(table->version(), 1);
+}
+
 TEST_F(IcebergManifestTest, DamagedManifestsAreCorruption) {
   auto manifest = WriteManifest(EventsTableMetadata(), 1, {WriteDataFile("a.parquet", 1, 10)});
   ASSERT_TRUE(manifest.ok());

@@ -127,7 +127,7 @@ Status RegionProcessor::Assign(uint32_t i) {
   return Status::Ok();
 }
 
-Status RegionProcessor::Revoke(uint32_t i) {
+Status RegionProcessor::Revoke(uint32_t i, bool commit_lake) {
   std::lock_guard ownership(ownership_mu_);
   std::shared_ptr<Partition> p;
   {
@@ -138,7 +138,7 @@ Status RegionProcessor::Revoke(uint32_t i) {
   // Workers that took a snapshot before the table changed skip it from now on.
   std::lock_guard run(p->run_mu);
   p->revoked = true;
-  return CheckpointNow(*p, /*final=*/true);
+  return CheckpointNow(*p, commit_lake);
 }
 
 std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
@@ -216,21 +216,21 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     if (p.sink) p.lake_refused_rows = p.sink->refused_rows();
   }
   if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= options_.checkpoint_interval_ms * 1'000'000)
-    report(CheckpointNow(p, /*final=*/false));
+    report(CheckpointNow(p, /*commit_lake=*/false));
   return !records.empty();
 }
 
-Status RegionProcessor::CheckpointNow(Partition& p, bool final) {
+Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   const int64_t now = options_.clock->MonotonicNs();
   p.last_checkpoint_ns = now;
   // A lake commit whose checkpoint is durable but which failed: finish it
   // before preparing the next one (commits land in range order).
   if (p.sink) RETURN_IF_ERROR(p.sink->Commit());
   // The lake commits every lake_commit_interval_ms (each commit is a
-  // snapshot per table) and when the partition is given up; the checkpoints
-  // in between carry its uncommitted files.
+  // snapshot per table) and when asked to (Stop, leaving the group); the
+  // checkpoints in between carry its uncommitted files.
   const bool commit_lake =
-      p.sink && (final || now - p.last_lake_commit_ns >= options_.lake_commit_interval_ms * 1'000'000);
+      p.sink && (commit_lake_now || now - p.last_lake_commit_ns >= options_.lake_commit_interval_ms * 1'000'000);
   Checkpoint c;
   c.id = p.next_checkpoint_id;
   c.next_offset = p.processor->next_offset();
@@ -268,7 +268,7 @@ Status RegionProcessor::Stop() {
   Status first;
   for (const auto& p : Snapshot(-1)) {
     std::lock_guard run(p->run_mu);
-    Status s = CheckpointNow(*p, /*final=*/true);
+    Status s = CheckpointNow(*p, /*commit_lake=*/true);
     if (first.ok() && !s.ok()) first = s;
   }
   return first;

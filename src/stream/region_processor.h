@@ -99,11 +99,14 @@ class RegionProcessor {
   // the log), store and log errors; the partition is then not owned.
   Status Assign(uint32_t partition);
   // Gives up `partition`: waits for its worker's current step, writes a final
-  // checkpoint, drops its state and reader. No-op when not owned. The
+  // checkpoint, drops its state and reader. With `commit_lake`, the lake
+  // commits its files too; without (a rebalance, which must be quick: a
+  // member slow to revoke loses its session and becomes a zombie), the
+  // checkpoint carries them to the next owner. No-op when not owned. The
   // partition is dropped even when the checkpoint fails (the error is
   // returned; the next owner replays from the previous checkpoint).
   // Thread-safe (e.g. from a rebalance callback).
-  Status Revoke(uint32_t partition);
+  Status Revoke(uint32_t partition, bool commit_lake = true);
   // Stops the threads and writes a final checkpoint per owned partition;
   // the partitions stay listed in GetStatus(). Idempotent.
   Status Stop();
@@ -122,8 +125,8 @@ class RegionProcessor {
   void RunWorker(int worker);
   // Reads and processes one batch; returns whether there were records.
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
-  // `final`: the partition is being given up (Revoke, Stop): the lake commits too.
-  Status CheckpointNow(Partition& p, bool final);
+  // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms says.
+  Status CheckpointNow(Partition& p, bool commit_lake);
 
   Region region_;
   log::Log* log_;
