@@ -69,13 +69,6 @@ int64_t NewSnapshotId(const TableMetadata& m) {
   return id;
 }
 
-bool HasCommit(const TableMetadata& m, const std::string& commit_id) {
-  return std::any_of(m.snapshots.begin(), m.snapshots.end(), [&](const IcebergSnapshot& s) {
-    auto it = s.summary.find(kCommitIdKey);
-    return it != s.summary.end() && it->second == commit_id;
-  });
-}
-
 std::string Le32(int32_t v) {
   char b[4];
   PutFixed32(b, static_cast<uint32_t>(v));
@@ -424,10 +417,6 @@ Result<std::optional<int32_t>> PartitionValue(const RowSet& set, size_t row, con
   return Status::InvalidArgument("partition transform " + f.transform + " of " + spec.name + " is not supported");
 }
 
-bool TableExists(FileSystem* fs, const std::string& location) {
-  return fs->FileExists(JoinPath(location, "metadata"));
-}
-
 }  // namespace
 
 // ---- Live files and the rewrite commit ------------------------------------
@@ -446,7 +435,7 @@ Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMeta
 Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
                           const std::vector<DataFileInfo>& add, const std::string& operation,
                           const std::string& commit_id) {
-  if (HasCommit(table->metadata(), commit_id)) return false;
+  if (HasCommitId(table->metadata(), commit_id)) return false;
   const int64_t snapshot_id = NewSnapshotId(table->metadata());
   const std::string metadata_dir = JoinPath(table->metadata().location, "metadata");
   const std::set<std::string> to_remove(remove.begin(), remove.end());
@@ -466,7 +455,7 @@ Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector
   Status s = table->Commit([&](TableMetadata& m) -> Status {
     stale_files.insert(stale_files.end(), attempt_files.begin(), attempt_files.end());
     attempt_files.clear();
-    if (HasCommit(m, commit_id)) {  // a concurrent or earlier attempt of the same commit landed
+    if (HasCommitId(m, commit_id)) {  // a concurrent or earlier attempt of the same commit landed
       already = refused = true;
       return Status::FailedPrecondition("already committed");
     }
@@ -566,30 +555,21 @@ Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector
     }
     attempt_files.push_back(list_path);
 
-    IcebergSnapshot snap;
-    snap.snapshot_id = snapshot_id;
-    snap.parent_snapshot_id = m.current_snapshot_id;
-    snap.sequence_number = sequence;
-    snap.timestamp_ms = std::max(Clock::Real()->NowMs(), m.last_updated_ms);
-    snap.manifest_list = list_path;
-    snap.summary = {{"operation", operation},
-                    {"added-data-files", std::to_string(add.size())},
-                    {"added-records", std::to_string(added_records)},
-                    {"added-files-size", std::to_string(added_size)},
-                    {"deleted-data-files", std::to_string(deleted_files)},
-                    {"deleted-records", std::to_string(deleted_records)},
-                    {"removed-files-size", std::to_string(removed_size)},
-                    {"total-data-files", std::to_string(total_files)},
-                    {"total-records", std::to_string(total_records)},
-                    {"total-files-size", std::to_string(total_size)},
-                    {"total-delete-files", "0"},
-                    {"total-position-deletes", "0"},
-                    {"total-equality-deletes", "0"},
-                    {kCommitIdKey, commit_id}};
-    m.snapshots.push_back(std::move(snap));
-    m.current_snapshot_id = snapshot_id;
-    m.last_sequence_number = sequence;
-    m.snapshot_log.emplace_back(m.snapshots.back().timestamp_ms, snapshot_id);
+    AddCurrentSnapshot(m, snapshot_id, sequence, list_path,
+                       {{"operation", operation},
+                        {"added-data-files", std::to_string(add.size())},
+                        {"added-records", std::to_string(added_records)},
+                        {"added-files-size", std::to_string(added_size)},
+                        {"deleted-data-files", std::to_string(deleted_files)},
+                        {"deleted-records", std::to_string(deleted_records)},
+                        {"removed-files-size", std::to_string(removed_size)},
+                        {"total-data-files", std::to_string(total_files)},
+                        {"total-records", std::to_string(total_records)},
+                        {"total-files-size", std::to_string(total_size)},
+                        {"total-delete-files", "0"},
+                        {"total-position-deletes", "0"},
+                        {"total-equality-deletes", "0"},
+                        {kCommitIdKey, commit_id}});
     return Status::Ok();
   });
   // Files of attempts that lost a race are referenced by nothing.
@@ -907,7 +887,7 @@ Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::st
     if (options.only && *options.only != id) continue;
     const LakeTableSpec& spec = SpecOf(id);
     const std::string location = TableLocation(lake_root, region, id);
-    if (!TableExists(fs, location)) continue;  // not created yet
+    if (!LakeTableExists(fs, location)) continue;  // not created yet
     ASSIGN_OR_RETURN(IcebergTable source, IcebergTable::Load(fs, location));
     const int64_t cutoff = now_ms - spec.keep_days * kDayMs;
     ASSIGN_OR_RETURN(std::vector<ManifestEntry> live, ListLiveFiles(fs, source.metadata()));
@@ -977,10 +957,10 @@ Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::st
         b.commit_id = std::string("lifecycle/") + spec.name + "/" + hash;
         const std::string undo_id = std::string("lifecycle-undo/") + spec.name + "/" + hash;
         if (!options.dry_run) {
-          if (HasCommit(archive->metadata(), undo_id))
+          if (HasCommitId(archive->metadata(), undo_id))
             return Status::FailedPrecondition("lifecycle batch " + b.commit_id +
                                               " was archived and undone before; not archiving it again");
-          b.archive_already_committed = HasCommit(archive->metadata(), b.commit_id);
+          b.archive_already_committed = HasCommitId(archive->metadata(), b.commit_id);
           if (!b.archive_already_committed) {
             ASSIGN_OR_RETURN(b.archived, WriteArchive(fs, b.files, archive->metadata(), hash));
             auto appended = AppendFiles(fs, archive, b.archived, b.commit_id);
@@ -1034,7 +1014,7 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
     for (int t = 0; t < kLakeTableCount; ++t) {
       const auto id = static_cast<LakeTableId>(t);
       const std::string location = TableLocation(lake_root, region, id);
-      if (!TableExists(fs, location)) continue;
+      if (!LakeTableExists(fs, location)) continue;
       auto table = IcebergTable::Load(fs, location);
       note(table.ok() ? fn(id, *table) : table.status(), location);
     }

@@ -400,6 +400,13 @@ Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const Tab
   return Bad("current snapshot not found");
 }
 
+bool HasCommitId(const TableMetadata& m, const std::string& commit_id) {
+  return std::any_of(m.snapshots.begin(), m.snapshots.end(), [&](const IcebergSnapshot& s) {
+    auto it = s.summary.find(kCommitIdKey);
+    return it != s.summary.end() && it->second == commit_id;
+  });
+}
+
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
                          const std::string& commit_id, const std::optional<RangeGuard>& guard) {
   auto guarded_end = [&](const TableMetadata& m) -> uint64_t {
@@ -409,11 +416,7 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     return end;
   };
   auto committed = [&](const TableMetadata& m) {
-    if (guard && guarded_end(m) >= guard->to) return true;
-    return std::any_of(m.snapshots.begin(), m.snapshots.end(), [&](const IcebergSnapshot& s) {
-      auto it = s.summary.find(kCommitIdKey);
-      return it != s.summary.end() && it->second == commit_id;
-    });
+    return (guard && guarded_end(m) >= guard->to) || HasCommitId(m, commit_id);
   };
   if (committed(table->metadata())) return false;
   // A file removed meanwhile (an owner's recovery after this writer lost its
@@ -507,28 +510,19 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
         std::from_chars(it->second.data(), it->second.data() + it->second.size(), before);
       return std::to_string(before + add);
     };
-    IcebergSnapshot snap;
-    snap.snapshot_id = snapshot_id;
-    snap.parent_snapshot_id = m.current_snapshot_id;
-    snap.sequence_number = sequence;
-    snap.timestamp_ms = std::max(Clock::Real()->NowMs(), m.last_updated_ms);
-    snap.manifest_list = list_path;
-    snap.summary = {{"operation", "append"},
-                    {"added-data-files", std::to_string(files.size())},
-                    {"added-records", std::to_string(added.added_rows_count)},
-                    {"added-files-size", std::to_string(added_bytes)},
-                    {"total-data-files", total("total-data-files", static_cast<int64_t>(files.size()))},
-                    {"total-records", total("total-records", added.added_rows_count)},
-                    {"total-files-size", total("total-files-size", added_bytes)},
-                    {"total-delete-files", "0"},
-                    {"total-position-deletes", "0"},
-                    {"total-equality-deletes", "0"},
-                    {kCommitIdKey, commit_id}};
-    m.snapshots.push_back(std::move(snap));
     if (guard) m.properties[guard->key] = std::to_string(guard->to);
-    m.current_snapshot_id = snapshot_id;
-    m.last_sequence_number = sequence;
-    m.snapshot_log.emplace_back(m.snapshots.back().timestamp_ms, snapshot_id);
+    AddCurrentSnapshot(m, snapshot_id, sequence, list_path,
+                       {{"operation", "append"},
+                        {"added-data-files", std::to_string(files.size())},
+                        {"added-records", std::to_string(added.added_rows_count)},
+                        {"added-files-size", std::to_string(added_bytes)},
+                        {"total-data-files", total("total-data-files", static_cast<int64_t>(files.size()))},
+                        {"total-records", total("total-records", added.added_rows_count)},
+                        {"total-files-size", total("total-files-size", added_bytes)},
+                        {"total-delete-files", "0"},
+                        {"total-position-deletes", "0"},
+                        {"total-equality-deletes", "0"},
+                        {kCommitIdKey, commit_id}});
     return Status::Ok();
   });
   if (already) {

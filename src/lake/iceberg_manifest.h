@@ -130,5 +130,7 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
                          const std::string& commit_id, const std::optional<RangeGuard>& guard = std::nullopt);
 
 inline constexpr char kCommitIdKey[] = "watershed.commit-id";
+// Whether a snapshot of `m` carries `commit_id` in its summary.
+bool HasCommitId(const TableMetadata& m, const std::string& commit_id);
 
 }  // namespace watershed::lake

@@ -358,6 +358,21 @@ std::string IcebergTable::MetadataPath(int64_t version) const {
   return JoinPath(JoinPath(location_, "metadata"), "v" + std::to_string(version) + ".metadata.json");
 }
 
+void AddCurrentSnapshot(TableMetadata& m, int64_t snapshot_id, int64_t sequence_number, std::string manifest_list,
+                        std::map<std::string, std::string> summary) {
+  IcebergSnapshot snap;
+  snap.snapshot_id = snapshot_id;
+  snap.parent_snapshot_id = m.current_snapshot_id;
+  snap.sequence_number = sequence_number;
+  snap.timestamp_ms = std::max(Clock::Real()->NowMs(), m.last_updated_ms);
+  snap.manifest_list = std::move(manifest_list);
+  snap.summary = std::move(summary);
+  m.snapshot_log.emplace_back(snap.timestamp_ms, snapshot_id);
+  m.snapshots.push_back(std::move(snap));
+  m.current_snapshot_id = snapshot_id;
+  m.last_sequence_number = sequence_number;
+}
+
 Result<IcebergTable> IcebergTable::Create(FileSystem* fs, std::string location, TableMetadata initial) {
   IcebergTable t(fs, std::move(location));
   RETURN_IF_ERROR(CreateDirsDurably(fs, JoinPath(t.location_, "metadata")));

@@ -84,6 +84,12 @@ struct TableMetadata {
   int32_t LastPartitionId() const;  // 999 when unpartitioned, as the spec's id space starts at 1000
 };
 
+// Makes a new snapshot of `m` its current one: the previous current one is
+// its parent, its timestamp never precedes the table's last update, and the
+// snapshot log records it. For the commits' `change` functions.
+void AddCurrentSnapshot(TableMetadata& m, int64_t snapshot_id, int64_t sequence_number, std::string manifest_list,
+                        std::map<std::string, std::string> summary);
+
 // The schema as Iceberg JSON ({"type":"struct","schema-id":0,"fields":[...]})
 // and the partition spec's fields (a JSON array): manifests carry both.
 std::string IcebergSchemaJson(const std::vector<IcebergField>& fields);

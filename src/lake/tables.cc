@@ -135,8 +135,12 @@ TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid) {
   return m;
 }
 
+bool LakeTableExists(FileSystem* fs, const std::string& location) {
+  return fs->FileExists(JoinPath(location, "metadata"));
+}
+
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id) {
-  if (fs->FileExists(JoinPath(location, "metadata"))) return IcebergTable::Load(fs, location);
+  if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
   static thread_local std::mt19937_64 rng(std::random_device{}());
   uint64_t hi = rng(), lo = rng();
   hi = (hi & ~0xf000ull) | 0x4000ull;                  // version 4

@@ -55,6 +55,8 @@ std::string TableLocation(std::string_view lake_root, Region region, LakeTableId
 // The table's schema and its initial metadata (CreateLakeTable's input).
 const std::vector<ColumnSpec>& SchemaOf(LakeTableId id);
 TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid);
+// Whether a table (its metadata/ directory) exists at `location`.
+bool LakeTableExists(FileSystem* fs, const std::string& location);
 // The table at `location`, created (NewLakeTable, a random UUID) when there
 // is none; another process creating it at the same time is fine.
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id);
