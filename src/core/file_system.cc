@@ -184,7 +184,8 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path) {
 }
 
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
-                           std::string_view crash_point_prefix, std::string_view temp_suffix) {
+                           std::string_view crash_point_prefix, std::string_view temp_suffix,
+                           const std::function<Status()>& may_replace) {
   const std::string tmp = path + std::string(temp_suffix);
   const std::string prefix(crash_point_prefix);
   auto write_tmp = [&]() -> Status {
@@ -193,6 +194,7 @@ Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_
     RETURN_IF_ERROR(file->Sync());
     RETURN_IF_ERROR(file->Close());
     if (!prefix.empty()) CrashPoint((prefix + ".after_temp_sync").c_str());
+    if (may_replace) RETURN_IF_ERROR(may_replace());
     return fs->RenameFile(tmp, path);
   };
   if (Status s = write_tmp(); !s.ok()) {

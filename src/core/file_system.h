@@ -4,6 +4,7 @@
 // Paths are plain strings; all calls are thread-safe unless noted.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -106,8 +107,11 @@ Result<std::string> ReadWholeFile(FileSystem* fs, const std::string& path);
 // processes on a shared directory) pass suffixes of their own: the last
 // rename wins, whole. With a crash_point_prefix P, the crash points
 // "P.after_temp_sync" and "P.after_rename" (core/crash_point.h) are armed.
+// `may_replace`, when given, runs just before the rename: an error from it
+// (e.g. the writer lost its ownership) cancels the write.
 Status WriteFileAtomically(FileSystem* fs, const std::string& path, std::string_view content,
-                           std::string_view crash_point_prefix = {}, std::string_view temp_suffix = ".tmp");
+                           std::string_view crash_point_prefix = {}, std::string_view temp_suffix = ".tmp",
+                           const std::function<Status()>& may_replace = {});
 // CreateDirs, then fsyncs the parent of every directory it created, so the
 // new entries survive a power cut. Cheap when dir already exists.
 Status CreateDirsDurably(FileSystem* fs, const std::string& dir);

@@ -20,6 +20,7 @@ enum class StatusCode {
   kIoError,           // the file system failed
   kFailedPrecondition,
   kInternal,
+  kFenced,            // another owner took the partition over: a zombie's write
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -38,6 +39,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status Fenced(std::string m) { return {StatusCode::kFenced, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

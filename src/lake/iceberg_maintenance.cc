@@ -432,6 +432,13 @@ Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMeta
   return out;
 }
 
+Result<std::set<std::string>> ListReferencedFiles(FileSystem* fs, const TableMetadata& metadata) {
+  References refs;
+  std::set<std::string> seen;
+  for (const IcebergSnapshot& s : metadata.snapshots) RETURN_IF_ERROR(AddReferences(fs, s, false, false, &refs, &seen));
+  return std::move(refs.data);
+}
+
 Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
                           const std::vector<DataFileInfo>& add, const std::string& operation,
                           const std::string& commit_id) {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 // the inherited snapshot id and sequence numbers filled in, in manifest
 // order. Empty for a table without snapshots.
 Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMetadata& metadata);
+// Every data file some snapshot of the table lists (live or not): the
+// files a reader of any retained snapshot may open.
+Result<std::set<std::string>> ListReferencedFiles(FileSystem* fs, const TableMetadata& metadata);
 
 // Replaces the live files `remove` (paths) by `add` as one snapshot with
 // `operation` ("replace" for a rewrite of the same rows, "delete" when `add`

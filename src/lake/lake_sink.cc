@@ -7,6 +7,7 @@
 
 #include "core/crash_point.h"
 #include "core/endian.h"
+#include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 
 namespace watershed::lake {
@@ -230,10 +231,48 @@ Status PartitionSink::CommitTables(const Prepared& p) {
     ASSIGN_OR_RETURN(IcebergTable table,
                      IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
     ASSIGN_OR_RETURN(bool applied, AppendFiles(lake_->fs_, &table, files, p.commit_id, guard));
-    if (applied)
+    if (applied) {
       for (const DataFileInfo& f : files) committed_rows_ += static_cast<uint64_t>(f.record_count);
+    } else if (!HasCommitId(table.metadata(), p.commit_id)) {
+      // Not a replay: another owner committed this range (a zombie, or one
+      // restored from a later checkpoint); these files repeat its rows.
+      RETURN_IF_ERROR(RemoveUnreferenced(id, files));
+    }
   }
   return Status::Ok();
+}
+
+Status PartitionSink::RemoveUnreferenced(LakeTableId id, const std::vector<DataFileInfo>& files) {
+  ASSIGN_OR_RETURN(IcebergTable table, IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
+  ASSIGN_OR_RETURN(std::set<std::string> referenced, ListReferencedFiles(lake_->fs_, table.metadata()));
+  for (const DataFileInfo& f : files)
+    if (!referenced.count(f.path) && lake_->fs_->FileExists(f.path)) RETURN_IF_ERROR(lake_->fs_->RemoveFile(f.path));
+  return Status::Ok();
+}
+
+void PartitionSink::Saved() {
+  saved_files_.clear();
+  for (const auto& [id, files] : written_)
+    for (const DataFileInfo& f : files) saved_files_.insert(f.path);
+  if (prepared_)
+    for (const auto& [id, files] : prepared_->tables)
+      for (const DataFileInfo& f : files) saved_files_.insert(f.path);
+}
+
+void PartitionSink::DiscardUnsaved() {
+  auto discard = [&](const std::vector<DataFileInfo>& files) {
+    for (const DataFileInfo& f : files)
+      if (!saved_files_.count(f.path)) lake_->fs_->RemoveFile(f.path).IgnoreError();
+  };
+  for (const auto& [id, files] : written_) discard(files);
+  if (prepared_)
+    for (const auto& [id, files] : prepared_->tables) discard(files);
+  written_.clear();
+  prepared_.reset();
+  saved_files_.clear();
+  raw_ = {};
+  events_ = {};
+  minutes_ = {};
 }
 
 Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
@@ -242,6 +281,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   minutes_ = {};
   written_.clear();
   prepared_.reset();
+  saved_files_.clear();
   replay_until_ = 0;
   std::optional<Prepared> pending;
   if (!state.empty()) {
@@ -249,12 +289,23 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
     if (p.to != next_offset)
       return Status::Corruption("lake commit " + p.commit_id + " disagrees with its checkpoint's offset " +
                                 std::to_string(next_offset));
+    // A prepared commit the tables refuse (another owner committed part of
+    // its range, or removed one of its files) stays in the range like
+    // uncommitted files: the partition runs on, its live metrics too, and
+    // its lake commits are refused, visibly (see below and docs/lake.md).
+    bool landed = false;
     if (p.commit) {
-      RETURN_IF_ERROR(CommitTables(p));
-    } else {
+      Status s = CommitTables(p);
+      if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
+      landed = s.ok();
+    }
+    if (!landed) {
+      for (const auto& [id, files] : p.tables)
+        for (const DataFileInfo& f : files) saved_files_.insert(f.path);
       pending = std::move(p);
     }
   }
+  uint64_t covered_by_all = UINT64_MAX;  // the least a table of the pending files says was committed
   // Orphans: files written after the checkpoint (named by an offset past
   // it: a crash came before the next checkpoint). Never at or below what the
   // table says this partition committed, whatever the checkpoint.
@@ -266,6 +317,9 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
       std::from_chars(it->second.data(), it->second.data() + it->second.size(), committed_end);
     const uint64_t floor = std::max(next_offset, committed_end);
     replay_until_ = std::max(replay_until_, committed_end);
+    if (pending &&
+        std::any_of(pending->tables.begin(), pending->tables.end(), [&](const auto& t) { return t.first == id; }))
+      covered_by_all = std::min(covered_by_all, committed_end);
     const std::string dir = DataDir(id);
     if (!lake_->fs_->FileExists(dir)) continue;
     ASSIGN_OR_RETURN(std::vector<std::string> names, lake_->fs_->ListDir(dir));
@@ -278,13 +332,17 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   file_seq_ = 0;
   // Files the checkpoint held uncommitted stay in the range, unless the
   // tables already cover all of it (another owner committed up to the
-  // checkpoint or past it; the files stay on disk, unreferenced: see
-  // docs/lake.md). Covered in part, they stay too: their commit will be
+  // checkpoint or past it): then they repeat its rows and go, unless a
+  // snapshot lists them. Covered in part, they stay: their commit will be
   // refused as an overlap — a stalled partition, never a lost or doubled row.
-  if (pending && replay_until_ < next_offset) {
-    for (auto& [id, files] : pending->tables) written_[id] = std::move(files);
-    from_ = pending->from;
+  if (!pending) return Status::Ok();
+  if (covered_by_all >= next_offset) {
+    for (const auto& [id, files] : pending->tables) RETURN_IF_ERROR(RemoveUnreferenced(id, files));
+    saved_files_.clear();
+    return Status::Ok();
   }
+  for (auto& [id, files] : pending->tables) written_[id] = std::move(files);
+  from_ = pending->from;
   return Status::Ok();
 }
 

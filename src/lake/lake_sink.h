@@ -39,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,7 +82,10 @@ class PartitionSink {
   ~PartitionSink();
 
   // Takes the checkpoint's sink state (empty: none): finishes its prepared
-  // commit, or takes its uncommitted files back into the range. Removes the
+  // commit, or takes its uncommitted files back into the range (so does a
+  // prepared commit the tables refuse: its later commits are refused too,
+  // visibly); files another owner's commit covers entirely are deleted
+  // unless a snapshot lists them. Removes the
   // partition's data files written past `next_offset` (the checkpoint's; 0
   // without one) or past the end of what the tables say this partition
   // committed, whichever is higher.
@@ -113,6 +117,13 @@ class PartitionSink {
   // of the prepared commit go back into the range being buffered (the next
   // Prepare covers them, from the same first offset).
   void Abandon();
+  // The checkpoint holding Prepare's bytes is durable: the files it lists
+  // are known to whoever restores it.
+  void Saved();
+  // This owner was fenced (another took the partition over, see
+  // stream/checkpoint.h): deletes the data files written since the last
+  // saved checkpoint — nobody else knows them — and forgets the rest.
+  void DiscardUnsaved();
   // Phase 3, after the checkpoint holding Prepare's bytes is durable. No-op
   // without a pending commit; on error the commit stays pending (retry).
   Status Commit();
@@ -161,6 +172,9 @@ class PartitionSink {
   Result<std::string> Serialize(const Prepared& p);
   Result<Prepared> Parse(std::string_view bytes);
   Status CommitTables(const Prepared& p);
+  // Deletes those of `files` that no snapshot of table `id` lists: their
+  // rows are in the table through another owner's commit of the same range.
+  Status RemoveUnreferenced(LakeTableId id, const std::vector<DataFileInfo>& files);
 
   RegionLake* lake_;
   uint32_t partition_;
@@ -174,6 +188,7 @@ class PartitionSink {
   // Data files written in this range, per table (raw_events, events, story_minute).
   std::map<LakeTableId, std::vector<DataFileInfo>> written_;
   std::optional<Prepared> prepared_;
+  std::set<std::string> saved_files_;                            // paths a saved checkpoint lists
   std::map<LakeTableId, std::unique_ptr<IcebergTable>> tables_;  // loaded lazily
   uint64_t refused_rows_ = 0;
   uint64_t committed_rows_ = 0;

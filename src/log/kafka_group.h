@@ -25,7 +25,9 @@
 //                    owner. Exception: a member that lost its session (it did
 //                    not heartbeat within session_timeout_ms) learns it late;
 //                    the partitions may already be someone else's. The live
-//                    store's next_offset guard keeps such a zombie harmless.
+//                    store's next_offset guard and the checkpoint store's
+//                    owner epochs (stream/checkpoint.h) keep such a zombie
+//                    harmless.
 // A callback must not call Close().
 
 #include <atomic>

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <charconv>
 #include <cstdio>
 
 #include "core/crc32c.h"
@@ -13,6 +15,14 @@ constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
 constexpr uint32_t kVersion = 2;         // 1: without the sink section
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
 const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
+
+// The epoch an owner file's name holds; nullopt for other files (temporaries).
+std::optional<uint64_t> EpochOf(std::string_view name) {
+  uint64_t epoch = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), epoch);
+  if (ec != std::errc() || end != name.data() + name.size()) return std::nullopt;
+  return epoch;
+}
 }  // namespace
 
 std::string CheckpointStore::PathOf(Region region, uint32_t partition) const {
@@ -21,7 +31,67 @@ std::string CheckpointStore::PathOf(Region region, uint32_t partition) const {
   return JoinPath(JoinPath(dir_, RegionName(region)), name);
 }
 
-Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint& c) {
+std::string CheckpointStore::OwnersDir(Region region, uint32_t partition) const {
+  std::string path = PathOf(region, partition);  // ".../p003.ckpt" -> ".../p003.owners"
+  return path.replace(path.size() - 5, 5, ".owners");
+}
+
+Result<uint64_t> CheckpointStore::NewestOwner(const std::string& owners_dir) {
+  if (!fs_->FileExists(owners_dir)) return uint64_t{0};
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(owners_dir));
+  uint64_t newest = 0;
+  for (const std::string& name : names)
+    if (auto epoch = EpochOf(name)) newest = std::max(newest, *epoch);
+  return newest;
+}
+
+Result<uint64_t> CheckpointStore::Claim(Region region, uint32_t partition) {
+  static std::atomic<uint64_t> claims{0};
+  const std::string dir = OwnersDir(region, partition);
+  RETURN_IF_ERROR(CreateDirsDurably(fs_, dir));
+  const std::string temp =
+      JoinPath(dir, "claim" + kTempInfix + std::to_string(::getpid()) + "." + std::to_string(++claims));
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    ASSIGN_OR_RETURN(uint64_t newest, NewestOwner(dir));
+    const uint64_t mine = newest + 1;
+    {
+      ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(temp));
+      RETURN_IF_ERROR(file->Close());
+    }
+    Status s = fs_->RenameNoReplace(temp, JoinPath(dir, std::to_string(mine)));
+    if (s.ok()) {
+      RETURN_IF_ERROR(fs_->SyncDir(dir));
+      // A stale listing can recreate an epoch a later claim removed: then a
+      // higher one exists, and this claim is fenced already — claim again.
+      ASSIGN_OR_RETURN(uint64_t now_newest, NewestOwner(dir));
+      if (now_newest > mine) continue;
+      // Older epochs are fenced by this one: their files say nothing more.
+      if (auto names = fs_->ListDir(dir); names.ok())
+        for (const std::string& name : *names)
+          if (auto epoch = EpochOf(name); epoch && *epoch < mine) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
+      return mine;
+    }
+    fs_->RemoveFile(temp).IgnoreError();
+    if (s.code() != StatusCode::kFailedPrecondition) return s;  // not "exists": a real failure
+  }
+  return Status::Unavailable("claiming " + PathOf(region, partition) + ": other owners keep claiming it");
+}
+
+Result<bool> CheckpointStore::Owns(Region region, uint32_t partition, uint64_t owner) {
+  if (owner == 0) return true;
+  ASSIGN_OR_RETURN(uint64_t newest, NewestOwner(OwnersDir(region, partition)));
+  return newest <= owner;
+}
+
+Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint& c, uint64_t owner) {
+  // Checked last, just before the rename: a claim between the check and the
+  // rename is the one window left (see the header).
+  auto still_owner = [&]() -> Status {
+    ASSIGN_OR_RETURN(bool owns, Owns(region, partition, owner));
+    if (owns) return Status::Ok();
+    return Status::Fenced("checkpoint of " + std::string(RegionName(region)) + " partition " +
+                          std::to_string(partition) + ": another owner took the partition over");
+  };
   std::string data(kHeader, '\0');
   char* p = data.data();
   p = PutFixed32(p, kMagic);
@@ -43,7 +113,7 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   // The temporary is named per process: the old owner of a partition may
   // still write while the new one does (a zombie); neither writes into the
   // other's temporary. Load removes what crashed writers left.
-  return WriteFileAtomically(fs_, path, data, "checkpoint", kTempInfix + std::to_string(::getpid()));
+  return WriteFileAtomically(fs_, path, data, "checkpoint", kTempInfix + std::to_string(::getpid()), still_owner);
 }
 
 Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t partition) {

@@ -9,6 +9,16 @@
 // File: [u32 magic "WSCP"][u32 version = 2][u64 checkpoint id][u64 next offset]
 //       [u64 state length][state][u64 sink length][sink]
 //       [u32 CRC-32C of everything before]. Version 1 files (no sink) load.
+//
+// Ownership (fencing): a process that takes a partition over Claims it
+// first and gets an owner epoch, one higher than any before; Save with an
+// epoch refuses (kFenced) once a later claim exists, so a zombie — an owner
+// the group gave up on that has not noticed yet — cannot overwrite the new
+// owner's checkpoints (nor commit the lake after a save: the caller checks
+// Owns). Epochs are empty files <dir>/<region>/p<N>.owners/<epoch>, created
+// with rename-no-replace (two claimers never get the same epoch); a claim
+// removes the older ones. Left open: a save whose check passed just before
+// a claim still lands (the new owner then loads it or overwrites it).
 
 #include <optional>
 #include <string>
@@ -30,12 +40,21 @@ class CheckpointStore {
   CheckpointStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
   // Crash points: "checkpoint.after_temp_sync", "checkpoint.after_rename"
   // (WriteFileAtomically). On failure the previous checkpoint stays.
-  Status Save(Region region, uint32_t partition, const Checkpoint& checkpoint);
+  // `owner`: the epoch Claim gave; 0 saves unfenced (a single writer).
+  Status Save(Region region, uint32_t partition, const Checkpoint& checkpoint, uint64_t owner = 0);
+  // Makes the caller the partition's owner: returns its epoch (>= 1).
+  Result<uint64_t> Claim(Region region, uint32_t partition);
+  // False once a claim later than `owner`'s exists (true for owner 0).
+  Result<bool> Owns(Region region, uint32_t partition, uint64_t owner);
   // nullopt when the partition has no checkpoint yet; kCorruption for a damaged file.
   Result<std::optional<Checkpoint>> Load(Region region, uint32_t partition);
   std::string PathOf(Region region, uint32_t partition) const;
 
  private:
+  std::string OwnersDir(Region region, uint32_t partition) const;
+  // The highest epoch claimed so far (0: none).
+  Result<uint64_t> NewestOwner(const std::string& owners_dir);
+
   FileSystem* fs_;
   std::string dir_;
 };

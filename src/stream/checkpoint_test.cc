@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/fault_injection_fs.h"
@@ -215,6 +217,59 @@ TEST_F(CheckpointTest, CrashAfterTempSyncKeepsOld) {
 }
 
 TEST_F(CheckpointTest, CrashAfterRenameHasNew) { CrashAt("checkpoint.after_rename", dir_, true); }
+
+TEST_F(CheckpointTest, ALaterClaimFencesTheEarlierOwner) {
+  // Two processes sharing the directory: the group gave the partition from
+  // the first (now a zombie) to the second.
+  CheckpointStore zombie(FileSystem::Default(), dir_), owner(FileSystem::Default(), dir_);
+  auto first = zombie.Claim(Region::kEu, 4);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(zombie.Save(Region::kEu, 4, Make(1, 10, "zombie"), *first).ok());
+  auto second = owner.Claim(Region::kEu, 4);
+  ASSERT_TRUE(second.ok());
+  EXPECT_GT(*second, *first);
+  EXPECT_FALSE(zombie.Owns(Region::kEu, 4, *first).value());
+  EXPECT_TRUE(owner.Owns(Region::kEu, 4, *second).value());
+  // The zombie's save is refused and leaves the owner's view as it was.
+  Status s = zombie.Save(Region::kEu, 4, Make(2, 20, "late"), *first);
+  EXPECT_EQ(s.code(), StatusCode::kFenced) << s.ToString();
+  auto seen = owner.Load(Region::kEu, 4);
+  ASSERT_TRUE(seen.ok() && seen.value().has_value());
+  ExpectSame(**seen, Make(1, 10, "zombie"));
+  ASSERT_TRUE(owner.Save(Region::kEu, 4, Make(2, 25, "owner"), *second).ok());
+  // Other partitions, and unfenced saves (owner 0), are not affected.
+  EXPECT_TRUE(zombie.Save(Region::kEu, 5, Make(1, 1, "x"), *first).ok());
+  EXPECT_TRUE(zombie.Owns(Region::kEu, 4, 0).value());
+  // Only the newest epoch stays on disk, and no temporary.
+  EXPECT_EQ(Files(),
+            (std::vector<std::string>{"eu/p004.ckpt", "eu/p004.owners/" + std::to_string(*second), "eu/p005.ckpt"}));
+}
+
+TEST_F(CheckpointTest, ConcurrentClaimsGetDistinctEpochs) {
+  constexpr int kThreads = 4, kClaims = 25;
+  std::vector<std::vector<uint64_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      CheckpointStore store(FileSystem::Default(), dir_);
+      for (int i = 0; i < kClaims; ++i) {
+        auto e = store.Claim(Region::kUs, 0);
+        if (e.ok()) got[t].push_back(*e);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::set<uint64_t> all;
+  size_t n = 0;
+  for (const auto& v : got) {
+    n += v.size();
+    all.insert(v.begin(), v.end());
+  }
+  EXPECT_EQ(n, size_t{kThreads * kClaims});
+  EXPECT_EQ(all.size(), n);  // no epoch given twice
+  CheckpointStore store(FileSystem::Default(), dir_);
+  EXPECT_TRUE(store.Owns(Region::kUs, 0, *all.rbegin()).value());
+  EXPECT_FALSE(store.Owns(Region::kUs, 0, *all.rbegin() - 1).value());
+}
 
 }  // namespace
 }  // namespace watershed::stream

@@ -15,6 +15,8 @@ struct RegionProcessor::Partition {
   // status.
   std::mutex run_mu;
   bool revoked = false;
+  uint64_t owner = 0;   // epoch from CheckpointStore::Claim
+  bool fenced = false;  // another owner took over: nothing more is written
   std::unique_ptr<PartitionProcessor> processor;
   std::unique_ptr<log::LogReader> reader;
   std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
@@ -88,6 +90,9 @@ Status RegionProcessor::Assign(uint32_t i) {
   auto p = std::make_shared<Partition>();
   p->index = i;
   p->processor = std::make_unique<PartitionProcessor>(region_, i, options_.processor);
+  // Claimed before the checkpoint is read: a former owner still running (a
+  // zombie) can save no checkpoint after this one's view of them.
+  ASSIGN_OR_RETURN(p->owner, checkpoints_->Claim(region_, i));
   ASSIGN_OR_RETURN(auto checkpoint, checkpoints_->Load(region_, i));
   if (checkpoint) {
     RETURN_IF_ERROR(p->processor->Restore(checkpoint->state));
@@ -138,7 +143,7 @@ Status RegionProcessor::Revoke(uint32_t i, bool commit_lake) {
   // Workers that took a snapshot before the table changed skip it from now on.
   std::lock_guard run(p->run_mu);
   p->revoked = true;
-  return CheckpointNow(*p, commit_lake);
+  return p->fenced ? Status::Ok() : CheckpointNow(*p, commit_lake);
 }
 
 std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
@@ -160,7 +165,7 @@ void RegionProcessor::RunWorker(int worker) {
     bool busy = false;
     for (const auto& p : Snapshot(worker)) {
       std::lock_guard run(p->run_mu);
-      if (!p->revoked) busy |= Step(*p, records, write);
+      if (!p->revoked && !p->fenced) busy |= Step(*p, records, write);
     }
     // A partition assigned meanwhile waits for at most this timeout.
     if (!busy) log_->WaitForNewData(seen, std::chrono::milliseconds(100));
@@ -225,7 +230,7 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   p.last_checkpoint_ns = now;
   // A lake commit whose checkpoint is durable but which failed: finish it
   // before preparing the next one (commits land in range order).
-  if (p.sink) RETURN_IF_ERROR(p.sink->Commit());
+  if (p.sink && p.sink->commit_pending()) RETURN_IF_ERROR(CommitLake(p));
   // The lake commits every lake_commit_interval_ms (each commit is a
   // snapshot per table) and when asked to (Stop, leaving the group); the
   // checkpoints in between carry its uncommitted files.
@@ -241,10 +246,15 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   if (p.sink) {
     ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value, commit_lake));
   }
-  if (Status s = checkpoints_->Save(region_, p.index, c); !s.ok()) {
-    if (p.sink) p.sink->Abandon();
+  if (Status s = checkpoints_->Save(region_, p.index, c, p.owner); !s.ok()) {
+    if (s.code() == StatusCode::kFenced) {
+      Fence(p);
+    } else if (p.sink) {
+      p.sink->Abandon();
+    }
     return s;
   }
+  if (p.sink) p.sink->Saved();
   ++p.next_checkpoint_id;
   p.checkpoint_id = c.id;
   p.checkpoint_offset = c.next_offset.value;
@@ -252,10 +262,27 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   if (!commit_lake) return Status::Ok();
   CrashPoint("lake.after_checkpoint");
   p.last_lake_commit_ns = now;
+  return CommitLake(p);
+}
+
+Status RegionProcessor::CommitLake(Partition& p) {
+  // The saved checkpoint holds the prepared commit: if another owner took
+  // over since, it finishes the commit from there (and may be past it).
+  ASSIGN_OR_RETURN(bool owns, checkpoints_->Owns(region_, p.index, p.owner));
+  if (!owns) {
+    Fence(p);
+    return Status::Fenced("lake commit of partition " + std::to_string(p.index) +
+                          ": another owner took the partition over");
+  }
   Status s = p.sink->Commit();
   std::lock_guard lock(p.status_mu);
   p.lake_rows = p.sink->committed_rows();
   return s;
+}
+
+void RegionProcessor::Fence(Partition& p) {
+  p.fenced = true;
+  if (p.sink) p.sink->DiscardUnsaved();
 }
 
 Status RegionProcessor::Stop() {
@@ -268,6 +295,7 @@ Status RegionProcessor::Stop() {
   Status first;
   for (const auto& p : Snapshot(-1)) {
     std::lock_guard run(p->run_mu);
+    if (p->fenced) continue;
     Status s = CheckpointNow(*p, /*commit_lake=*/true);
     if (first.ok() && !s.ok()) first = s;
   }

@@ -90,9 +90,11 @@ class RegionProcessor {
   // Assigns every partition of the log. Fails at the first partition that
   // cannot be assigned (the ones before it stay assigned).
   Status Start();
-  // Takes ownership of `partition`: restores its checkpoint, writes the
-  // restored state to the live store, opens a reader at the checkpoint's
-  // offset and starts processing (starting the workers on first use).
+  // Takes ownership of `partition`: claims it in the checkpoint store (a
+  // former owner still running is fenced from then on), restores its
+  // checkpoint, writes the restored state to the live store, opens a reader
+  // at the checkpoint's offset and starts processing (starting the workers
+  // on first use).
   // No-op when already owned. Thread-safe; blocks while another Assign,
   // Revoke or Stop runs. Errors: kInvalidArgument (no such partition),
   // kFailedPrecondition (after Stop), kCorruption (checkpoint disagrees with
@@ -127,6 +129,11 @@ class RegionProcessor {
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms says.
   Status CheckpointNow(Partition& p, bool commit_lake);
+  // The sink's prepared commit, if this process still owns the partition.
+  Status CommitLake(Partition& p);
+  // Another owner took `p` over (a zombie learns it here): it stops, and its
+  // data files no checkpoint lists are deleted. Revoke drops it later.
+  void Fence(Partition& p);
 
   Region region_;
   log::Log* log_;

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/testing/temp_dir.h"
+#include "lake/iceberg_maintenance.h"
 #include "log/embedded_log.h"
 #include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
@@ -369,6 +371,62 @@ TEST_F(RegionProcessorTest, PartitionsMovedMidStreamBetweenTwoProcessors) {
   auto c = StartProcessor(fresh.get());
   EXPECT_EQ(Diff(Dump(*fresh), want), "");
   ASSERT_TRUE(c->Stop().ok());
+}
+
+// A zombie: processor A keeps running after the group gave its partitions
+// to B. B's claims fence A: A's next checkpoint is refused, A stops and
+// deletes the lake files no checkpoint lists, and the store and the lake
+// end as the truth says — each row once, no data file left unreferenced.
+TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, {.buffer_rows = 200});
+  ASSERT_TRUE(lake.ok()) << lake.status().ToString();
+  options_.lake = lake->get();
+  auto store = serve::NewMemoryLiveStore();
+  CheckpointStore checkpoints_b(FileSystem::Default(), CheckpointDir());
+  RegionProcessor a(Region::kUs, log_.get(), store.get(), checkpoints_.get(), options_);
+  RegionProcessor b(Region::kUs, log_.get(), store.get(), &checkpoints_b, options_);
+  ASSERT_TRUE(a.Start().ok());
+  Append(Generate(7, 4'000, 0));
+  WaitCaughtUp(a);
+  for (uint32_t p = 0; p < kPartitions; ++p) ASSERT_TRUE(b.Assign(p).ok());  // A is not told
+  Append(Generate(8, 6'000, 30'000));
+  // A processes the new records too, until its next checkpoint is refused.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto all_fenced = [&] {
+    for (const auto& st : a.GetStatus())
+      if (st.error.find("fenced") == std::string::npos) return false;
+    return true;
+  };
+  while (!all_fenced() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(all_fenced());
+  WaitCaughtUp(b);
+  for (uint32_t p = 0; p < kPartitions; ++p) EXPECT_TRUE(a.Revoke(p).ok());  // no checkpoint: nothing to refuse
+  ASSERT_TRUE(a.Stop().ok());
+  ASSERT_TRUE(b.Stop().ok());  // commits the lake
+
+  const workload::Truth truth = Truth();
+  EXPECT_EQ(Diff(Dump(*store), FromTruth(truth)), "");
+  uint64_t records = 0;
+  for (uint32_t p = 0; p < kPartitions; ++p) records += log_->EndOffset(p).value;
+  for (lake::LakeTableId id : {lake::LakeTableId::kRawEvents, lake::LakeTableId::kEvents}) {
+    const std::string location = lake::TableLocation(dir_.Path("lake"), Region::kUs, id);
+    auto table = lake::IcebergTable::Load(FileSystem::Default(), location);
+    ASSERT_TRUE(table.ok());
+    auto live = lake::ListLiveFiles(FileSystem::Default(), table->metadata());
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    int64_t rows = 0;
+    std::set<std::string> referenced;
+    for (const auto& e : *live) {
+      rows += e.file.record_count;
+      referenced.insert(e.file.path);
+    }
+    EXPECT_EQ(static_cast<uint64_t>(rows), id == lake::LakeTableId::kEvents ? truth.distinct_events : records);
+    std::set<std::string> on_disk;
+    for (const auto& f : std::filesystem::recursive_directory_iterator(JoinPath(location, "data")))
+      if (f.is_regular_file()) on_disk.insert(f.path().string());
+    EXPECT_EQ(on_disk, referenced);
+  }
 }
 
 }  // namespace
