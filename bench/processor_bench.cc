@@ -174,6 +174,30 @@ void BM_ProcessorWithLake(benchmark::State& state) {
 }
 BENCHMARK(BM_ProcessorWithLake)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// One checkpoint save of a 256 KiB state (temporary, fdatasync, rename,
+// directory fsync), unfenced (arg 0: the reference) and fenced (arg 1: the
+// owner epoch is listed just before the rename, as RegionProcessor saves).
+void BM_CheckpointSave(benchmark::State& state) {
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string dir = std::string(tmp ? tmp : "/tmp") + "/watershed-processor-bench-ckpt";
+  std::filesystem::remove_all(dir);
+  stream::CheckpointStore store(FileSystem::Default(), dir);
+  uint64_t owner = 0;
+  if (state.range(0) == 1) {
+    auto claimed = store.Claim(Region::kUs, 0);
+    if (!claimed.ok()) std::abort();
+    owner = *claimed;
+  }
+  stream::Checkpoint c;
+  c.state.assign(256 << 10, 'x');
+  for (auto _ : state) {
+    ++c.id;
+    if (!store.Save(Region::kUs, 0, c, owner).ok()) std::abort();
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_CheckpointSave)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace
 }  // namespace watershed
 

@@ -33,6 +33,12 @@ class RandomAccessFile {
   virtual Result<size_t> Read(uint64_t offset, size_t n, char* scratch) const = 0;
 };
 
+// An exclusive advisory lock on a file, held while the object lives.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -59,6 +65,10 @@ class FileSystem {
   virtual Status Truncate(const std::string& path, uint64_t size) = 0;
   // Makes the directory's entries (creations, renames) durable.
   virtual Status SyncDir(const std::string& dir) = 0;
+  // Waits for an exclusive lock (flock) on `path`, creating the file when
+  // missing. Serializes processes sharing a directory on a file system that
+  // honours flock (local ones); a dead holder's lock is released.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   static FileSystem* Default();
 };
@@ -89,6 +99,7 @@ class ForwardingFileSystem : public FileSystem {
   }
   Status Truncate(const std::string& path, uint64_t size) override { return base_->Truncate(path, size); }
   Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override { return base_->LockFile(path); }
 
  protected:
   FileSystem* base() const { return base_; }

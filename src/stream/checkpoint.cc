@@ -15,6 +15,7 @@ constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
 constexpr uint32_t kVersion = 2;         // 1: without the sink section
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
 const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
+const std::string kLockName = "lock";    // in p000.owners/
 
 // The epoch an owner file's name holds; nullopt for other files (temporaries).
 std::optional<uint64_t> EpochOf(std::string_view name) {
@@ -51,6 +52,8 @@ Result<uint64_t> CheckpointStore::Claim(Region region, uint32_t partition) {
   RETURN_IF_ERROR(CreateDirsDurably(fs_, dir));
   const std::string temp =
       JoinPath(dir, "claim" + kTempInfix + std::to_string(::getpid()) + "." + std::to_string(++claims));
+  // Serialized with other claims and with saves' check-and-rename (Save).
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, fs_->LockFile(JoinPath(dir, kLockName)));
   for (int attempt = 0; attempt < 64; ++attempt) {
     ASSIGN_OR_RETURN(uint64_t newest, NewestOwner(dir));
     const uint64_t mine = newest + 1;
@@ -84,9 +87,12 @@ Result<bool> CheckpointStore::Owns(Region region, uint32_t partition, uint64_t o
 }
 
 Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint& c, uint64_t owner) {
-  // Checked last, just before the rename: a claim between the check and the
-  // rename is the one window left (see the header).
+  // Checked last, just before the rename, under the lock claims take: no
+  // claim falls between the check and the rename.
+  std::unique_ptr<FileLock> lock;
   auto still_owner = [&]() -> Status {
+    if (owner == 0) return Status::Ok();
+    ASSIGN_OR_RETURN(lock, fs_->LockFile(JoinPath(OwnersDir(region, partition), kLockName)));
     ASSIGN_OR_RETURN(bool owns, Owns(region, partition, owner));
     if (owns) return Status::Ok();
     return Status::Fenced("checkpoint of " + std::string(RegionName(region)) + " partition " +

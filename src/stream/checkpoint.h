@@ -17,8 +17,10 @@
 // owner's checkpoints (nor commit the lake after a save: the caller checks
 // Owns). Epochs are empty files <dir>/<region>/p<N>.owners/<epoch>, created
 // with rename-no-replace (two claimers never get the same epoch); a claim
-// removes the older ones. Left open: a save whose check passed just before
-// a claim still lands (the new owner then loads it or overwrites it).
+// removes the older ones. A claim and a save's check-and-rename hold the
+// flock of p<N>.owners/lock, so no claim falls between a save's check and
+// its rename: a new owner reads either the zombie's last checkpoint or one
+// the zombie can no longer replace (on a file system that honours flock).
 
 #include <optional>
 #include <string>

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <set>
 #include <string>
@@ -238,11 +241,55 @@ TEST_F(CheckpointTest, ALaterClaimFencesTheEarlierOwner) {
   ExpectSame(**seen, Make(1, 10, "zombie"));
   ASSERT_TRUE(owner.Save(Region::kEu, 4, Make(2, 25, "owner"), *second).ok());
   // Other partitions, and unfenced saves (owner 0), are not affected.
-  EXPECT_TRUE(zombie.Save(Region::kEu, 5, Make(1, 1, "x"), *first).ok());
+  EXPECT_TRUE(zombie.Save(Region::kEu, 5, Make(1, 1, "x")).ok());
   EXPECT_TRUE(zombie.Owns(Region::kEu, 4, 0).value());
   // Only the newest epoch stays on disk, and no temporary.
-  EXPECT_EQ(Files(),
-            (std::vector<std::string>{"eu/p004.ckpt", "eu/p004.owners/" + std::to_string(*second), "eu/p005.ckpt"}));
+  EXPECT_EQ(Files(), (std::vector<std::string>{"eu/p004.ckpt", "eu/p004.owners/" + std::to_string(*second),
+                                               "eu/p004.owners/lock", "eu/p005.ckpt"}));
+}
+
+// A file system whose checkpoint renames wait for the test's go-ahead.
+class PausedRenameFileSystem : public ForwardingFileSystem {
+ public:
+  PausedRenameFileSystem() : ForwardingFileSystem(FileSystem::Default()) {}
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (to.ends_with(".ckpt")) {
+      in_rename_.set_value();
+      go_.get_future().wait();
+    }
+    return base()->RenameFile(from, to);
+  }
+  std::promise<void> in_rename_, go_;
+};
+
+TEST_F(CheckpointTest, AClaimWaitsForASaveBetweenItsCheckAndItsRename) {
+  PausedRenameFileSystem paused;
+  CheckpointStore zombie(&paused, dir_), owner(FileSystem::Default(), dir_);
+  auto first = zombie.Claim(Region::kEu, 1);
+  ASSERT_TRUE(first.ok());
+  auto in_rename = paused.in_rename_.get_future();
+  std::thread save([&] { EXPECT_TRUE(zombie.Save(Region::kEu, 1, Make(7, 70, "zombie"), *first).ok()); });
+  in_rename.wait();  // the save passed its ownership check
+  std::atomic<bool> claimed{false};
+  uint64_t second = 0;
+  std::thread claim([&] {
+    second = owner.Claim(Region::kEu, 1).value();
+    claimed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(claimed.load());  // held off by the save's lock
+  paused.go_.set_value();
+  save.join();
+  claim.join();
+  EXPECT_GT(second, *first);
+  // So the new owner reads the zombie's last checkpoint, which no later save replaces.
+  auto seen = owner.Load(Region::kEu, 1);
+  ASSERT_TRUE(seen.ok() && seen.value().has_value());
+  ExpectSame(**seen, Make(7, 70, "zombie"));
+  PausedRenameFileSystem never_paused;
+  never_paused.go_.set_value();
+  CheckpointStore zombie_again(&never_paused, dir_);
+  EXPECT_EQ(zombie_again.Save(Region::kEu, 1, Make(8, 80, "late"), *first).code(), StatusCode::kFenced);
 }
 
 TEST_F(CheckpointTest, ConcurrentClaimsGetDistinctEpochs) {
