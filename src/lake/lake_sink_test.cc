@@ -7,6 +7,7 @@
 #include "core/fault_injection_fs.h"
 #include "core/testing/sample_events.h"
 #include "core/testing/temp_dir.h"
+#include "lake/iceberg_maintenance.h"
 
 namespace watershed::lake {
 namespace {
@@ -357,6 +358,53 @@ TEST_F(LakeSinkTest, AFencedOwnerDeletesOnlyTheFilesNoCheckpointLists) {
   EXPECT_EQ(t.rows, 60);
   EXPECT_TRUE(Distinct(t));
   EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+}
+
+// Clients with skewed clocks: event times days behind or most of an hour
+// ahead still land in the hour partition of their own event_time (not the
+// append time), and every file stays sorted by story_id then event_time.
+TEST_F(LakeSinkTest, SkewedEventTimesLandInTheirOwnHourPartitions) {
+  constexpr int64_t kHourMs = 3'600'000;
+  const int64_t skews[] = {-3 * 24 * kHourMs, -kHourMs, 0, 50 * 60'000};
+  auto lake = Open(fs_);
+  PartitionSink a(lake.get(), 3);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  std::multiset<int64_t> want_hours;
+  for (uint64_t i = 0; i < 80; ++i) {
+    Event e = SampleEvent(EventType::kView, 1 + i % 7);
+    e.event_time = EventTimeMs(testing::kSampleNow + skews[i % 4] + static_cast<int64_t>(i));
+    want_hours.insert(e.event_time.value / kHourMs);
+    a.AddRaw(e, AppendTimeMs(testing::kSampleNow), LogOffset(i));
+    a.AddEvent(e, AppendTimeMs(testing::kSampleNow), LogOffset(i));
+  }
+  ASSERT_TRUE(a.Prepare(80).ok());
+  ASSERT_TRUE(a.Commit().ok());
+
+  auto table = IcebergTable::Load(fs_, TableLocation(dir_.Path("lake"), Region::kEu, LakeTableId::kEvents));
+  ASSERT_TRUE(table.ok());
+  auto live = ListLiveFiles(fs_, table->metadata());
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  std::multiset<int64_t> got_hours;
+  for (const ManifestEntry& entry : *live) {
+    ASSERT_TRUE(entry.file.partition[0].has_value());
+    auto reader = ParquetReader::Open(fs_, entry.file.path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    std::pair<int64_t, int64_t> previous{INT64_MIN, INT64_MIN};
+    for (size_t g = 0; g < (*reader)->info().row_groups.size(); ++g) {
+      auto cols = (*reader)->ReadRowGroup(g, {2, 6});  // story_id, event_time (µs)
+      ASSERT_TRUE(cols.ok()) << cols.status().ToString();
+      for (size_t r = 0; r < (*cols)[0].ints.size(); ++r) {
+        const int64_t hour = (*cols)[1].ints[r] / 1000 / kHourMs;
+        EXPECT_EQ(hour, *entry.file.partition[0]) << entry.file.path;
+        got_hours.insert(hour);
+        const std::pair<int64_t, int64_t> key{(*cols)[0].ints[r], (*cols)[1].ints[r]};
+        EXPECT_LE(previous, key) << entry.file.path;
+        previous = key;
+      }
+    }
+  }
+  EXPECT_EQ(got_hours, want_hours);
+  EXPECT_EQ(std::set<int64_t>(want_hours.begin(), want_hours.end()).size(), 4u);
 }
 
 TEST_F(LakeSinkTest, RowsOfAnotherRegionAreRefused) {
