@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <charconv>
 #include <cstdio>
 
@@ -47,37 +46,29 @@ Result<uint64_t> CheckpointStore::NewestOwner(const std::string& owners_dir) {
 }
 
 Result<uint64_t> CheckpointStore::Claim(Region region, uint32_t partition) {
-  static std::atomic<uint64_t> claims{0};
   const std::string dir = OwnersDir(region, partition);
   RETURN_IF_ERROR(CreateDirsDurably(fs_, dir));
-  const std::string temp =
-      JoinPath(dir, "claim" + kTempInfix + std::to_string(::getpid()) + "." + std::to_string(++claims));
   // Serialized with other claims and with saves' check-and-rename (Save).
   ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, fs_->LockFile(JoinPath(dir, kLockName)));
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    ASSIGN_OR_RETURN(uint64_t newest, NewestOwner(dir));
-    const uint64_t mine = newest + 1;
-    {
-      ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(temp));
-      RETURN_IF_ERROR(file->Close());
-    }
-    Status s = fs_->RenameNoReplace(temp, JoinPath(dir, std::to_string(mine)));
-    if (s.ok()) {
-      RETURN_IF_ERROR(fs_->SyncDir(dir));
-      // A stale listing can recreate an epoch a later claim removed: then a
-      // higher one exists, and this claim is fenced already — claim again.
-      ASSIGN_OR_RETURN(uint64_t now_newest, NewestOwner(dir));
-      if (now_newest > mine) continue;
-      // Older epochs are fenced by this one: their files say nothing more.
-      if (auto names = fs_->ListDir(dir); names.ok())
-        for (const std::string& name : *names)
-          if (auto epoch = EpochOf(name); epoch && *epoch < mine) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
-      return mine;
-    }
-    fs_->RemoveFile(temp).IgnoreError();
-    if (s.code() != StatusCode::kFailedPrecondition) return s;  // not "exists": a real failure
+  ASSIGN_OR_RETURN(uint64_t newest, NewestOwner(dir));
+  const uint64_t mine = newest + 1;
+  const std::string temp = JoinPath(dir, "claim" + kTempInfix + std::to_string(::getpid()));
+  {
+    ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(temp));
+    RETURN_IF_ERROR(file->Close());
   }
-  return Status::Unavailable("claiming " + PathOf(region, partition) + ": other owners keep claiming it");
+  // No-replace: on a file system that ignores the lock, of two claimers of
+  // one epoch the second fails (and its Assign retries) instead of sharing it.
+  if (Status s = fs_->RenameNoReplace(temp, JoinPath(dir, std::to_string(mine))); !s.ok()) {
+    fs_->RemoveFile(temp).IgnoreError();
+    return s;
+  }
+  RETURN_IF_ERROR(fs_->SyncDir(dir));
+  // Older epochs are fenced by this one: their files say nothing more.
+  if (auto names = fs_->ListDir(dir); names.ok())
+    for (const std::string& name : *names)
+      if (auto epoch = EpochOf(name); epoch && *epoch < mine) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
+  return mine;
 }
 
 Result<bool> CheckpointStore::Owns(Region region, uint32_t partition, uint64_t owner) {
