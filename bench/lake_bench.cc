@@ -1,5 +1,5 @@
 // Parquet write and read throughput of our own writer and reader
-// (BENCHMARKS.md; issue #5's benchmark). DuckDB's side of the comparison runs
+// (issue #5's benchmark). DuckDB's side of the comparison runs
 // in bench/lake_duckdb_bench.mjs on the same rows; bench/run_lake.sh runs both.
 //
 // Rows: N events of the standard workload (seeded generator), sorted by

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// DuckDB's side of bench/lake_bench.cc (BENCHMARKS.md: "Parquet writing and
+// DuckDB's side of bench/lake_bench.cc ("Parquet writing and
 // lake queries: DuckDB on the same rows"); bench/run_lake.sh runs both.
 //
 // usage: node bench/lake_duckdb_bench.mjs --ours FILE --out DIR [--lo L (100)] [--hi H (119)]

@@ -1,4 +1,4 @@
-// Processor throughput from an in-memory log (BENCHMARKS.md): the cost of
+// Processor throughput from an in-memory log: the cost of
 // dedup + event-time windows + exact aggregates per event, side by side with
 // the reference loop that only parses the same records and counts.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end ingest benchmark (BENCHMARKS.md): POST /v1/events at batch 100
+# End-to-end ingest benchmark: POST /v1/events at batch 100
 # over CONNECTIONS connections into `watershed serve` (fsync=always, group commit),
 # side by side with the reference echo_server (same HTTP transport, no work),
 # alternating, RUNS times each; then ack→visible freshness under load.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Live-metrics query latency (BENCHMARKS.md): GET /v1/stories/{id}/metrics on
+# Live-metrics query latency: GET /v1/stories/{id}/metrics on
 # `watershed serve` vs HGETALL of a same-sized hash on a local redis-server,
 # both over loopback from one client connection, closed loop (the next request
 # leaves when the answer arrived), alternating RUNS times; then ours at fixed

@@ -1,5 +1,5 @@
 #pragma once
-// Engagement event, schema v1 (DESIGN.md §2), and the small strong types
+// Engagement event, schema v1 (docs/api.md), and the small strong types
 // that keep ids, offsets and times from being mixed up.
 
 #include <array>

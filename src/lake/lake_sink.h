@@ -28,7 +28,7 @@
 // crash before the next checkpoint, whose rows the replay writes again.
 //
 // A crash at any step therefore leaves each row exactly once in the tables
-// and no data file unreferenced (tests/lake_crash.sh, crash points
+// and no data file unreferenced (tools/crash_test.sh, crash points
 // "lake.after_data_file", "lake.after_prepare", "lake.after_checkpoint" and
 // "iceberg.append.after_*"). Not thread-safe: the partition's worker owns it.
 //

@@ -1,8 +1,8 @@
 #pragma once
 // The log: the only durable input of the processor. One Log holds one
 // region's partitions; an event goes to partition PartitionOf(story_id, N).
-// Two implementations are planned: the embedded segmented log
-// (embedded_log.h) and Kafka (a later issue).
+// Two implementations: the embedded segmented log
+// (embedded_log.h) and Kafka (kafka_log.h).
 //
 // Offsets are dense per partition: the first record is offset 0, each
 // record takes one offset, and an offset never names two records.

@@ -1,5 +1,5 @@
 #pragma once
-// Deterministic, seeded engagement-event workload (BENCHMARKS.md "Workload").
+// Deterministic, seeded engagement-event workload (docs/architecture.md, "The workload").
 //
 // The same WorkloadOptions produce the same event sequence on any machine:
 // randomness comes from our own xoshiro256** generator (never from <random>
