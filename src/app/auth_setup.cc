@@ -4,7 +4,11 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "auth/base64url.h"
 #include "core/clock.h"
@@ -15,20 +19,30 @@ std::string DefaultSecretPath(const Config& config) {
   return JoinPath(JoinPath(config.Get("data-dir"), "auth"), "hs256.secret");
 }
 
-Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create) {
+Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, SecretMissing missing) {
   std::string path = config.Get("auth-secret-file");
   if (path.empty()) {
     if (!config.Get("auth-jwks-file").empty()) return std::string();
     path = DefaultSecretPath(config);
+    if (missing == SecretMissing::kWaitForServe) {
+      // `watershed serve ... &` followed at once by `watershed token`: the
+      // server creates the secret within its first milliseconds.
+      for (int i = 0; i < 100 && !fs->FileExists(path); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!fs->FileExists(path))
+        return Status::NotFound("no HS256 secret at " + path +
+                                " (start `watershed serve` with this --data-dir once to create it, or give "
+                                "--auth-secret-file)");
+    }
     if (!fs->FileExists(path)) {
-      if (!create) return Status::NotFound("no HS256 secret at " + path + " (start `watershed serve` once to create it)");
       unsigned char random[32];
       if (getrandom(random, sizeof random, 0) != static_cast<ssize_t>(sizeof random))
         return Status::IoError("getrandom failed for the HS256 secret");
       RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(path)));
-      ::chmod(DirName(path).c_str(), 0700);  // before the secret exists: no window where others can read it
-      RETURN_IF_ERROR(WriteFileAtomically(fs, path, auth::Base64UrlEncode({reinterpret_cast<char*>(random), 32}) + "\n"));
-      ::chmod(path.c_str(), 0600);  // the secret mints tokens for any user
+      if (::chmod(DirName(path).c_str(), 0700) != 0)  // before the secret exists: no window where others list it
+        return Status::IoError("chmod 0700 " + DirName(path) + ": " + std::strerror(errno));
+      Status created = CreatePrivateFile(path, auth::Base64UrlEncode({reinterpret_cast<char*>(random), 32}) + "\n");
+      // Another process created it first: use theirs.
+      if (!created.ok() && created.code() != StatusCode::kFailedPrecondition) return created;
     }
   }
   return ReadHs256Secret(fs, path);
@@ -72,7 +86,7 @@ Result<std::unique_ptr<AuthRuntime>> AuthRuntime::Start(const Config& config, Fi
   if (auto leeway = config.GetDurationMs("auth-leeway", 86'400'000); !leeway.ok()) return leeway.status();
   ASSIGN_OR_RETURN(int64_t cache_entries, config.GetInt("auth-cache-entries"));
   ASSIGN_OR_RETURN(int64_t reload_ms, config.GetDurationMs("auth-jwks-reload"));
-  ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(config, fs, /*create=*/true));
+  ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(config, fs, SecretMissing::kCreate));
 
   std::unique_ptr<AuthRuntime> rt(new AuthRuntime());
   std::shared_ptr<auth::KeySetHolder> holder;

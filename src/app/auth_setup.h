@@ -18,12 +18,16 @@
 
 namespace watershed::app {
 
+// What ResolveHs256Secret does when the default secret file is missing:
+// create it (serve), or wait up to 5 s for a server that is starting to
+// create it, then fail naming the file (the token tool).
+enum class SecretMissing { kCreate, kWaitForServe };
 // The HS256 secret the configuration names: the bytes of auth-secret-file
 // (trailing whitespace trimmed), or of <data-dir>/auth/hs256.secret when
 // auth-jwks-file is not set. That default file is created with 32 random
-// bytes (base64url text, mode 0600) when missing and `create` is true.
+// bytes (base64url text, mode 0600 from the start: CreatePrivateFile).
 // Returns "" when the configuration uses JWKS keys only.
-Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create);
+Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, SecretMissing missing);
 std::string DefaultSecretPath(const Config& config);
 // The secret in `path`: trailing whitespace (the newline) trimmed, at least
 // auth::kMinHs256SecretBytes long.

@@ -3,8 +3,6 @@
 // and the HS256 secret match), or from an RS256/ES256 private key file.
 // `--generate-key` makes such a key and prints its JWKS for auth-jwks-file.
 
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <sstream>
 
@@ -56,8 +54,7 @@ int GenerateKey(const Config& c) {
   if (!jwks.ok()) return Fail(jwks.status().message(), 1);
   FileSystem* fs = FileSystem::Default();
   if (fs->FileExists(c.Get("key"))) return Fail(c.Get("key") + " exists; refusing to overwrite a key");
-  if (Status s = WriteFileAtomically(fs, c.Get("key"), *pem); !s.ok()) return Fail(s.message(), 1);
-  ::chmod(c.Get("key").c_str(), 0600);
+  if (Status s = CreatePrivateFile(c.Get("key"), *pem); !s.ok()) return Fail(s.message(), 1);
   std::printf("%s\n", jwks->c_str());
   return 0;
 }
@@ -104,7 +101,7 @@ int TokenCommand(const std::vector<std::string>& args) {
     key.kid = c.Get("kid");
     key.alg = auth::Algorithm::kRs256;
   } else {
-    auto secret = ResolveHs256Secret(c, FileSystem::Default(), /*create=*/false);
+    auto secret = ResolveHs256Secret(c, FileSystem::Default(), SecretMissing::kWaitForServe);
     if (!secret.ok()) return Fail(secret.status().message(), 1);
     if (secret->empty()) return Fail("auth-jwks-file is set and there is no HS256 secret: sign with --key and --kid");
     key.key = *secret;

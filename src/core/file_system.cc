@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE
 #include <sys/file.h>  // flock
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,6 +252,37 @@ std::string DirName(const std::string& path) {
   if (pos == std::string::npos) return ".";
   if (pos == 0) return "/";
   return path.substr(0, pos);
+}
+
+
+Status CreatePrivateFile(const std::string& path, std::string_view content) {
+  // The temporary's name only needs to be unique among concurrent creators;
+  // O_EXCL makes a guessed or planted name (a symlink included) an error.
+  uint64_t nonce = 0;
+  if (::getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce))
+    return Status::IoError("getrandom failed for a temporary name");
+  const std::string tmp = path + ".tmp." + std::to_string(nonce);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("create", tmp, errno);
+  Status status;
+  for (size_t done = 0; done < content.size() && status.ok();) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno != EINTR) status = ErrnoStatus("write", tmp, errno);
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("fsync", tmp, errno);
+  if (::close(fd) != 0 && status.ok()) status = ErrnoStatus("close", tmp, errno);
+  if (status.ok() && ::link(tmp.c_str(), path.c_str()) != 0) {
+    status = errno == EEXIST ? Status(StatusCode::kFailedPrecondition, path + " exists")
+                             : ErrnoStatus("link", path, errno);
+  }
+  ::unlink(tmp.c_str());
+  if (!status.ok()) return status;
+  int dir = ::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return ErrnoStatus("open", DirName(path), errno);
+  const int synced = ::fsync(dir);
+  ::close(dir);
+  return synced == 0 ? Status::Ok() : ErrnoStatus("fsync", DirName(path), errno);
 }
 
 }  // namespace watershed

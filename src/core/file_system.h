@@ -129,4 +129,13 @@ Status CreateDirsDurably(FileSystem* fs, const std::string& dir);
 std::string JoinPath(std::string_view dir, std::string_view name);
 std::string DirName(const std::string& path);
 
+// Creates `path` on the real file system holding `content`, readable by its
+// owner only (0600 from the first byte, never chmod'ed afterwards), durably,
+// for secrets and private keys. Never replaces an existing file and never
+// follows a symlink: the content goes to a fresh temporary opened with
+// O_EXCL|O_NOFOLLOW in the same directory, which is then link()ed to `path`
+// (fails with kFailedPrecondition "... exists" when `path` exists, so of two
+// racing creators one wins and the other can read the winner's file whole).
+Status CreatePrivateFile(const std::string& path, std::string_view content);
+
 }  // namespace watershed
