@@ -1,0 +1,120 @@
+#pragma once
+// The story catalogue: the only source of a story's authorship (and later
+// the item features of recommendations). Events carry an author_id, but
+// any viewer can put any value there; a creator's right to read a story's
+// metrics comes from here.
+//
+// A StoryCatalog holds the latest StoryRecord of each story, durably, in
+// `<dir>/catalog.log` (format below). Every accepted change gets the next
+// catalogue position (1, 2, ...), which becomes the record's `version`.
+// Changes come from sources (PostgreSQL CDC, POST /v1/stories, `watershed
+// catalog import`); a source that can replay (CDC after a crash) passes its
+// own increasing position, and a change at or below the highest position
+// already applied for that source is skipped, so a replay applies nothing
+// twice.
+//
+// Thread-safe: any number of readers, writers serialized. Apply returns
+// once the changes are fdatasync'd.
+//
+// File format: a sequence of frames [u32 payload length][u32 CRC-32C of
+// payload][payload], little-endian; a payload is one change (kChangeV1, see
+// story_catalog.cc). A torn or corrupt frame at the end (a crash during an
+// append) is truncated at open; a corrupt frame followed by valid ones is
+// refused (kCorruption): it is not what a crash leaves.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event.h"
+#include "core/file_system.h"
+#include "core/status.h"
+
+namespace watershed::catalog {
+
+// Bounds of a record's fields; anything beyond is refused, never truncated.
+inline constexpr size_t kMaxTitleBytes = 512;
+inline constexpr size_t kMaxTags = 32;
+inline constexpr size_t kMaxTagBytes = 64;
+inline constexpr size_t kMaxLanguageBytes = 35;  // the longest BCP 47 tags in use
+inline constexpr size_t kMaxSourceBytes = 128;
+
+struct StoryRecord {
+  StoryId story;
+  AuthorId author;
+  int64_t created_at_ms = 0;
+  std::string title;
+  std::vector<std::string> tags;
+  std::string language;
+  bool is_original = false;
+  bool deleted = false;
+  int64_t updated_at_ms = 0;
+  uint64_t version = 0;  // the catalogue position of the change that wrote this record
+  bool operator==(const StoryRecord&) const = default;
+};
+
+// kInvalidArgument naming the field when a record breaks a bound (ids 0,
+// oversized text, too many tags, negative times).
+Status ValidateStory(const StoryRecord& r);
+
+struct CatalogChange {
+  StoryRecord record;  // the whole new state of the story (its version is assigned on apply)
+  std::string source;  // e.g. "pg:public.stories", "api", "import"
+  // 0: none (always applied). Else the source's own position, increasing:
+  // a change at or below the highest applied for `source` is skipped.
+  uint64_t source_position = 0;
+};
+
+// What the read side of the API and the processors need; implemented by
+// StoryCatalog and by test doubles of failure paths.
+class CatalogReader {
+ public:
+  virtual ~CatalogReader() = default;
+  virtual std::optional<StoryRecord> Get(StoryId story) const = 0;
+  // The author's stories that are not deleted, ascending by id.
+  virtual std::vector<StoryId> StoriesOf(AuthorId author) const = 0;
+};
+
+class StoryCatalog : public CatalogReader {
+ public:
+  // Opens (creating `dir` when missing) and loads the catalogue.
+  static Result<std::unique_ptr<StoryCatalog>> Open(FileSystem* fs, std::string dir);
+
+  // Validates every change first (none is applied if one is invalid), then
+  // appends the new ones durably and makes them visible. Returns how many
+  // were applied (skipped replays are not counted).
+  Result<size_t> Apply(std::vector<CatalogChange> changes);
+
+  std::optional<StoryRecord> Get(StoryId story) const override;
+  std::vector<StoryId> StoriesOf(AuthorId author) const override;
+  // The position of the last applied change (0 for an empty catalogue).
+  uint64_t position() const;
+  // The highest source_position applied for `source` (0 if none).
+  uint64_t SourcePosition(const std::string& source) const;
+  size_t size() const;
+
+ private:
+  StoryCatalog(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+  Status Load();
+  // REQUIRES: mu_ held exclusively.
+  void ApplyInMemory(const CatalogChange& change);
+
+  FileSystem* const fs_;
+  const std::string dir_;
+  std::mutex write_mu_;  // one appender at a time; held across the fdatasync
+  std::unique_ptr<WritableFile> log_;
+  mutable std::shared_mutex mu_;  // guards what follows
+  std::unordered_map<uint64_t, StoryRecord> stories_;
+  std::map<uint64_t, std::set<uint64_t>> by_author_;  // live (not deleted) stories per author
+  std::map<std::string, uint64_t> source_positions_;
+  uint64_t position_ = 0;
+};
+
+}  // namespace watershed::catalog
