@@ -126,50 +126,90 @@ Status ValidateStory(const StoryRecord& r) {
   return Status::Ok();
 }
 
+StoryCatalog::StoryCatalog(FileSystem* fs, std::string dir)
+    : fs_(fs), dir_(std::move(dir)), path_(JoinPath(dir_, kLogName)), lock_path_(JoinPath(dir_, "catalog.lock")) {}
+
+StoryCatalog::~StoryCatalog() {
+  {
+    std::lock_guard lock(follow_mu_);
+    stop_ = true;
+  }
+  follow_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
+}
+
 Result<std::unique_ptr<StoryCatalog>> StoryCatalog::Open(FileSystem* fs, std::string dir) {
   RETURN_IF_ERROR(CreateDirsDurably(fs, dir));
   std::unique_ptr<StoryCatalog> c(new StoryCatalog(fs, std::move(dir)));
-  RETURN_IF_ERROR(c->Load());
+  std::lock_guard io(c->io_mu_);
+  ASSIGN_OR_RETURN(auto flock, fs->LockFile(c->lock_path_));
+  RETURN_IF_ERROR(c->CatchUp(/*repair=*/true));
+  ASSIGN_OR_RETURN(c->log_, fs->NewAppendableFile(c->path_));
+  RETURN_IF_ERROR(fs->SyncDir(c->dir_));
   return c;
 }
 
-Status StoryCatalog::Load() {
-  const std::string path = JoinPath(dir_, kLogName);
-  if (fs_->FileExists(path)) {
-    ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
-    size_t pos = 0;
-    while (pos < data.size()) {
-      std::string_view rest(data.data() + pos, data.size() - pos);
-      uint32_t len = rest.size() >= kFrameHeader ? GetFixed32(rest.data()) : 0;
-      bool whole = rest.size() >= kFrameHeader && len <= kMaxPayload && rest.size() - kFrameHeader >= len;
-      Result<CatalogChange> change = Status::Corruption("torn frame");
-      if (whole && crc32c::Value(rest.substr(kFrameHeader, len)) == GetFixed32(rest.data() + 4))
-        change = DecodePayload(rest.substr(kFrameHeader, len));
-      if (!change.ok()) {
-        // A crash can only tear the last append: anything valid after this
-        // frame means the file was damaged, and dropping it would lose
-        // changes that were acknowledged.
-        for (size_t next = pos + 1; next + kFrameHeader <= data.size(); ++next) {
-          uint32_t n = GetFixed32(data.data() + next);
-          if (n <= kMaxPayload && data.size() - next - kFrameHeader >= n &&
-              crc32c::Value(std::string_view(data.data() + next + kFrameHeader, n)) ==
-                  GetFixed32(data.data() + next + 4) &&
-              DecodePayload(std::string_view(data.data() + next + kFrameHeader, n)).ok())
-            return Status::Corruption(path + ": damaged change at byte " + std::to_string(pos) +
-                                      " followed by valid ones; refusing to drop them");
-        }
-        RETURN_IF_ERROR(fs_->Truncate(path, pos));
-        break;
-      }
-      if (change->record.version <= position_)
-        return Status::Corruption(path + ": change positions go backwards at byte " + std::to_string(pos));
-      position_ = change->record.version;
-      ApplyInMemory(*change);
-      pos += kFrameHeader + len;
+Status StoryCatalog::Refresh() {
+  std::lock_guard io(io_mu_);
+  return CatchUp(/*repair=*/false);
+}
+
+void StoryCatalog::Follow(int64_t interval_ms) {
+  follower_ = std::thread([this, interval_ms] {
+    std::unique_lock lock(follow_mu_);
+    while (!follow_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [&] { return stop_; })) {
+      lock.unlock();
+      Refresh().IgnoreError();  // a reader never repairs; the next append reports damage
+      lock.lock();
     }
+  });
+}
+
+Status StoryCatalog::CatchUp(bool repair) {
+  if (!fs_->FileExists(path_)) return Status::Ok();
+  ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(path_));
+  if (size < consumed_) return Status::Corruption(path_ + " shrank below what was read");
+  if (size == consumed_) return Status::Ok();
+  ASSIGN_OR_RETURN(auto file, fs_->NewRandomAccessFile(path_));
+  std::string data(size - consumed_, '\0');
+  ASSIGN_OR_RETURN(size_t got, file->Read(consumed_, data.size(), data.data()));
+  data.resize(got);
+  auto frame_at = [&](size_t at) -> Result<CatalogChange> {
+    if (data.size() - at < kFrameHeader) return Status::Corruption("torn frame");
+    uint32_t len = GetFixed32(data.data() + at);
+    if (len > kMaxPayload || data.size() - at - kFrameHeader < len) return Status::Corruption("torn frame");
+    std::string_view payload(data.data() + at + kFrameHeader, len);
+    if (crc32c::Value(payload) != GetFixed32(data.data() + at + 4)) return Status::Corruption("bad checksum");
+    return DecodePayload(payload);
+  };
+  size_t pos = 0;
+  std::vector<CatalogChange> read;
+  uint64_t last = position_;
+  while (pos < data.size()) {
+    Result<CatalogChange> change = frame_at(pos);
+    if (!change.ok()) {
+      if (!repair) break;  // perhaps another process is still appending it
+      // A crash can only tear the last append: anything valid after this
+      // frame means the file was damaged, and dropping it would lose
+      // changes that were acknowledged.
+      for (size_t next = pos + 1; next < data.size(); ++next)
+        if (frame_at(next).ok())
+          return Status::Corruption(path_ + ": damaged change at byte " + std::to_string(consumed_ + pos) +
+                                    " followed by valid ones; refusing to drop them");
+      RETURN_IF_ERROR(fs_->Truncate(path_, consumed_ + pos));
+      break;
+    }
+    if (change->record.version <= last)
+      return Status::Corruption(path_ + ": change positions go backwards at byte " + std::to_string(consumed_ + pos));
+    last = change->record.version;
+    pos += kFrameHeader + GetFixed32(data.data() + pos);
+    read.push_back(std::move(*change));
   }
-  ASSIGN_OR_RETURN(log_, fs_->NewAppendableFile(path));
-  return fs_->SyncDir(dir_);
+  consumed_ += pos;
+  std::unique_lock lock(mu_);
+  for (const CatalogChange& c : read) ApplyInMemory(c);
+  position_ = last;
+  return Status::Ok();
 }
 
 void StoryCatalog::ApplyInMemory(const CatalogChange& change) {
@@ -192,19 +232,21 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
     RETURN_IF_ERROR(ValidateStory(c.record));
     if (c.source.size() > kMaxSourceBytes) return Status::InvalidArgument("source name too long");
   }
-  std::lock_guard write(write_mu_);
+  std::lock_guard io(io_mu_);
   if (!log_) return Status::FailedPrecondition("the catalogue log failed earlier; reopen it");
+  ASSIGN_OR_RETURN(auto flock, fs_->LockFile(lock_path_));
+  RETURN_IF_ERROR(CatchUp(/*repair=*/true));
   std::vector<CatalogChange> fresh;
   std::string frames;
   {
     std::shared_lock read(mu_);
     uint64_t next = position_;
-    std::map<std::string, uint64_t> seen;  // replays within this batch count too
+    std::map<std::string, uint64_t> applied = source_positions_;  // replays within this batch count too
     for (CatalogChange& c : changes) {
       if (c.source_position != 0) {
-        uint64_t applied = std::max(seen[c.source], source_positions_.count(c.source) ? source_positions_.at(c.source) : 0);
-        if (c.source_position <= applied) continue;
-        seen[c.source] = c.source_position;
+        uint64_t& high = applied[c.source];
+        if (c.source_position <= high) continue;
+        high = c.source_position;
       }
       c.record.version = ++next;
       frames += EncodeFrame(c);
@@ -216,10 +258,11 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
   if (s.ok()) s = log_->Sync();
   if (!s.ok()) {
     // The file's tail is unknown now: stop appending until a reopen, whose
-    // Load truncates a torn tail.
+    // repair truncates a torn tail.
     log_.reset();
     return s;
   }
+  consumed_ += frames.size();
   std::unique_lock lock(mu_);
   for (const CatalogChange& c : fresh) ApplyInMemory(c);
   position_ = fresh.back().record.version;

@@ -13,15 +13,24 @@
 // already applied for that source is skipped, so a replay applies nothing
 // twice.
 //
+// Shared by processes: the gateway, processors and query servers of a
+// split deployment open the same directory (a shared file system with
+// flock, like checkpoint-dir). Appends hold the flock of `<dir>/catalog.lock`
+// and first read what other processes appended, so positions stay dense and
+// a source's replay is recognised whoever applied it first; readers see
+// other processes' changes at Refresh (Follow runs it periodically).
+//
 // Thread-safe: any number of readers, writers serialized. Apply returns
 // once the changes are fdatasync'd.
 //
 // File format: a sequence of frames [u32 payload length][u32 CRC-32C of
 // payload][payload], little-endian; a payload is one change (kChangeV1, see
 // story_catalog.cc). A torn or corrupt frame at the end (a crash during an
-// append) is truncated at open; a corrupt frame followed by valid ones is
-// refused (kCorruption): it is not what a crash leaves.
+// append) is truncated by the next writer (under the flock, so never while
+// another process is still appending it); a corrupt frame followed by valid
+// ones is refused (kCorruption): it is not what a crash leaves.
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,6 +39,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -92,6 +102,12 @@ class StoryCatalog : public CatalogReader {
   // were applied (skipped replays are not counted).
   Result<size_t> Apply(std::vector<CatalogChange> changes);
 
+  // Reads the changes other processes appended since the last read.
+  Status Refresh();
+  // Runs Refresh every interval_ms on a thread of its own until destroyed.
+  void Follow(int64_t interval_ms);
+  ~StoryCatalog() override;
+
   std::optional<StoryRecord> Get(StoryId story) const override;
   std::vector<StoryId> StoriesOf(AuthorId author) const override;
   // The position of the last applied change (0 for an empty catalogue).
@@ -101,15 +117,23 @@ class StoryCatalog : public CatalogReader {
   size_t size() const;
 
  private:
-  StoryCatalog(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
-  Status Load();
+  StoryCatalog(FileSystem* fs, std::string dir);
+  // Applies the whole frames past consumed_. A bad frame ends the read; with
+  // `repair` (REQUIRES: the flock held) it is truncated if nothing valid
+  // follows it, else kCorruption. REQUIRES: io_mu_ held.
+  Status CatchUp(bool repair);
   // REQUIRES: mu_ held exclusively.
   void ApplyInMemory(const CatalogChange& change);
 
   FileSystem* const fs_;
-  const std::string dir_;
-  std::mutex write_mu_;  // one appender at a time; held across the fdatasync
-  std::unique_ptr<WritableFile> log_;
+  const std::string dir_, path_, lock_path_;
+  std::mutex io_mu_;  // one reader or appender of the file at a time in this process
+  uint64_t consumed_ = 0;  // bytes of the file applied
+  std::unique_ptr<WritableFile> log_;  // O_APPEND; null after a failed append
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool stop_ = false;
+  std::thread follower_;
   mutable std::shared_mutex mu_;  // guards what follows
   std::unordered_map<uint64_t, StoryRecord> stories_;
   std::map<uint64_t, std::set<uint64_t>> by_author_;  // live (not deleted) stories per author

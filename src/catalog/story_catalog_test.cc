@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -162,6 +163,44 @@ TEST_F(StoryCatalogTest, AFailedWriteIsReportedAndStopsFurtherWritesUntilReopen)
   c = Open();
   EXPECT_EQ(c->size(), 1u);
   EXPECT_EQ(Applied(c->Apply({Change(Story(3, 7))})), 1u);
+}
+
+TEST_F(StoryCatalogTest, ProcessesSharingTheDirectorySeeEachOthersChanges) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_EQ(Applied(a->Apply({Change(Story(1, 7), "pg", 10)})), 1u);
+  EXPECT_FALSE(b->Get(StoryId(1)).has_value()) << "seen before a refresh";
+  ASSERT_TRUE(b->Refresh().ok());
+  EXPECT_EQ(b->Get(StoryId(1))->author, AuthorId(7));
+  // b appends after reading a's change: positions stay dense, and a's
+  // source position makes b's replay of the same CDC change a no-op.
+  ASSERT_EQ(Applied(b->Apply({Change(Story(1, 99), "pg", 10), Change(Story(2, 8))})), 1u);
+  EXPECT_EQ(b->Get(StoryId(2))->version, 2u);
+  ASSERT_EQ(Applied(a->Apply({Change(Story(3, 8))})), 1u);
+  EXPECT_EQ(a->Get(StoryId(2))->author, AuthorId(8)) << "an append reads the others' changes first";
+  EXPECT_EQ(a->Get(StoryId(3))->version, 3u);
+  EXPECT_EQ(a->Get(StoryId(1))->author, AuthorId(7));
+}
+
+TEST_F(StoryCatalogTest, AReaderNeverTruncatesAFrameAnotherProcessIsAppending) {
+  auto a = Open();
+  ASSERT_TRUE(a->Apply({Change(Story(1, 7))}).ok());
+  const auto whole = std::filesystem::file_size(LogPath());
+  { std::ofstream(LogPath(), std::ios::app) << std::string("\x40\x00\x00\x00half", 8); }
+  ASSERT_TRUE(a->Refresh().ok());
+  EXPECT_EQ(std::filesystem::file_size(LogPath()), whole + 8);
+  // The next append (under the lock: nobody else is appending) repairs it.
+  ASSERT_EQ(Applied(a->Apply({Change(Story(2, 7))})), 1u);
+  EXPECT_EQ(Open()->size(), 2u);
+}
+
+TEST_F(StoryCatalogTest, FollowPicksUpAnotherProcessesChanges) {
+  auto reader = Open();
+  reader->Follow(10);
+  auto writer = Open();
+  ASSERT_TRUE(writer->Apply({Change(Story(5, 7))}).ok());
+  for (int i = 0; i < 500 && !reader->Get(StoryId(5)); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(reader->Get(StoryId(5)).has_value());
 }
 
 }  // namespace
