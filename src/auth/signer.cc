@@ -9,6 +9,7 @@
 #include "auth/base64url.h"
 #include "auth/key_set.h"
 #include "auth/openssl_util.h"
+#include "core/json_text.h"
 
 namespace watershed::auth {
 namespace {
@@ -17,25 +18,6 @@ using internal::BioPtr;
 using internal::BnPtr;
 using internal::ClearOpensslErrors;
 using internal::PkeyPtr;
-
-// Appends `s` as a JSON string literal.
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(ch);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out->append(buf);
-    } else {
-      out->push_back(ch);
-    }
-  }
-  out->push_back('"');
-}
 
 int NoPassword(char*, int, int, void*) { return 0; }
 

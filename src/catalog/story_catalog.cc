@@ -1,5 +1,7 @@
 #include "catalog/story_catalog.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 
 #include "core/crc32c.h"
@@ -120,9 +122,14 @@ Status ValidateStory(const StoryRecord& r) {
   if (r.language.size() > kMaxLanguageBytes)
     return bad("language is longer than " + std::to_string(kMaxLanguageBytes) + " bytes");
   if (r.tags.size() > kMaxTags) return bad("more than " + std::to_string(kMaxTags) + " tags");
-  for (const std::string& t : r.tags)
+  auto utf8 = [](const std::string& s) { return simdjson::validate_utf8(s.data(), s.size()); };
+  for (const std::string& t : r.tags) {
     if (t.empty() || t.size() > kMaxTagBytes)
       return bad("a tag must be 1 to " + std::to_string(kMaxTagBytes) + " bytes");
+    if (!utf8(t)) return bad("a tag is not UTF-8 text");
+  }
+  if (!utf8(r.title)) return bad("title is not UTF-8 text");
+  if (!utf8(r.language)) return bad("language is not UTF-8 text");
   return Status::Ok();
 }
 
