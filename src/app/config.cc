@@ -29,6 +29,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"checkpoint-interval", "10s", "processor checkpoint period"},
       {"checkpoint-dir", "", "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
                              "share it: one directory on shared storage"},
+      {"catalog-dir", "", "the story catalogue, the only source of authorship (default <data-dir>/catalog); "
+                          "every process of a deployment shares it: one directory on shared storage"},
       {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
       {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "

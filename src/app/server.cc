@@ -9,6 +9,12 @@
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 
+namespace {
+// How soon a process sees catalogue changes another process made (a split
+// deployment shares the directory).
+constexpr int64_t kCatalogRefreshMs = 1000;
+}  // namespace
+
 namespace watershed::app {
 
 Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
@@ -98,7 +104,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   }
   if (roles.processing != ServerRoles::Processing::kNone) RETURN_IF_ERROR(s->StartProcessing(config, roles, fs));
 
+  const std::string catalog_dir = config.Get("catalog-dir");
+  ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(
+                                    fs, catalog_dir.empty() ? JoinPath(data_dir, "catalog") : catalog_dir));
+  s->catalog_->Follow(kCatalogRefreshMs);
   gateway::ApiDeps deps;
+  deps.catalog = s->catalog_.get();
   if (roles.ingest)
     for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
   if (roles.query) deps.store = s->store_.get();

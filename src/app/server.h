@@ -16,6 +16,7 @@
 #include "app/auth_setup.h"
 #include "app/config.h"
 #include "app/processor_group.h"
+#include "catalog/story_catalog.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
@@ -83,6 +84,7 @@ class Server {
 
   MetricsRegistry metrics_;
   std::unique_ptr<serve::LiveStore> store_;
+  std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka

@@ -249,6 +249,15 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
     std::shared_lock read(mu_);
     uint64_t next = position_;
     std::map<std::string, uint64_t> applied = source_positions_;  // replays within this batch count too
+    for (const CatalogChange& c : changes) {
+      if (!c.if_version) continue;
+      auto it = stories_.find(c.record.story.value);
+      const uint64_t current = it == stories_.end() ? 0 : it->second.version;
+      if (current != *c.if_version)
+        return Status::FailedPrecondition("story " + std::to_string(c.record.story.value) +
+                                          " changed meanwhile (version " + std::to_string(current) + ", expected " +
+                                          std::to_string(*c.if_version) + ")");
+    }
     for (CatalogChange& c : changes) {
       if (c.source_position != 0) {
         uint64_t& high = applied[c.source];
@@ -289,6 +298,13 @@ std::vector<StoryId> StoryCatalog::StoriesOf(AuthorId author) const {
   if (auto it = by_author_.find(author.value); it != by_author_.end())
     for (uint64_t s : it->second) out.push_back(StoryId(s));
   return out;
+}
+
+std::optional<AuthorId> StoryCatalog::AuthorOf(StoryId story) const {
+  std::shared_lock lock(mu_);
+  auto it = stories_.find(story.value);
+  if (it == stories_.end() || it->second.deleted) return std::nullopt;
+  return it->second.author;
 }
 
 uint64_t StoryCatalog::position() const {

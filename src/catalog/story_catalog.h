@@ -80,6 +80,10 @@ struct CatalogChange {
   // 0: none (always applied). Else the source's own position, increasing:
   // a change at or below the highest applied for `source` is skipped.
   uint64_t source_position = 0;
+  // Compare-and-set: apply only if the story's current version is this one
+  // (0: only if the catalogue does not know the story); else the whole
+  // Apply fails with kFailedPrecondition and applies nothing.
+  std::optional<uint64_t> if_version;
 };
 
 // What the read side of the API and the processors need; implemented by
@@ -88,6 +92,8 @@ class CatalogReader {
  public:
   virtual ~CatalogReader() = default;
   virtual std::optional<StoryRecord> Get(StoryId story) const = 0;
+  // The author of a story that is not deleted; cheaper than Get.
+  virtual std::optional<AuthorId> AuthorOf(StoryId story) const = 0;
   // The author's stories that are not deleted, ascending by id.
   virtual std::vector<StoryId> StoriesOf(AuthorId author) const = 0;
 };
@@ -109,6 +115,7 @@ class StoryCatalog : public CatalogReader {
   ~StoryCatalog() override;
 
   std::optional<StoryRecord> Get(StoryId story) const override;
+  std::optional<AuthorId> AuthorOf(StoryId story) const override;
   std::vector<StoryId> StoriesOf(AuthorId author) const override;
   // The position of the last applied change (0 for an empty catalogue).
   uint64_t position() const;

@@ -31,7 +31,7 @@ size_t Applied(Result<size_t> r) {
 }
 
 CatalogChange Change(StoryRecord r, std::string source = "api", uint64_t position = 0) {
-  return CatalogChange{std::move(r), std::move(source), position};
+  return CatalogChange{std::move(r), std::move(source), position, std::nullopt};
 }
 
 class StoryCatalogTest : public ::testing::Test {
@@ -163,6 +163,27 @@ TEST_F(StoryCatalogTest, AFailedWriteIsReportedAndStopsFurtherWritesUntilReopen)
   c = Open();
   EXPECT_EQ(c->size(), 1u);
   EXPECT_EQ(Applied(c->Apply({Change(Story(3, 7))})), 1u);
+}
+
+TEST_F(StoryCatalogTest, CompareAndSetRefusesAChangeBasedOnAStaleVersion) {
+  auto a = Open();
+  auto b = Open();
+  CatalogChange create = Change(Story(1, 7));
+  create.if_version = 0;
+  ASSERT_EQ(Applied(a->Apply({create})), 1u);
+  Result<size_t> again = b->Apply({create});
+  EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition) << "created twice";
+  // b moves the story to author 8 at version 1; a, still believing
+  // version 1, tries to write author 7 back: refused, with nothing applied.
+  CatalogChange move = Change(Story(1, 8));
+  move.if_version = 1;
+  ASSERT_EQ(Applied(b->Apply({move})), 1u);
+  CatalogChange stale = Change(Story(1, 7));
+  stale.if_version = 1;
+  Result<size_t> refused = a->Apply({Change(Story(2, 7)), stale});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(a->AuthorOf(StoryId(1)), AuthorId(8));
+  EXPECT_FALSE(a->Get(StoryId(2)).has_value());
 }
 
 TEST_F(StoryCatalogTest, ProcessesSharingTheDirectorySeeEachOthersChanges) {

@@ -55,8 +55,11 @@ void AppendAggregates(const serve::Aggregates& a, std::string* out) {
           ",\"replies\":" + std::to_string(a.replies);
 }
 
-void AppendStory(const serve::StoryMetrics& m, std::string* out) {
-  *out += "{\"story_id\":" + std::to_string(m.story.value) + ",\"author_id\":" + std::to_string(m.author.value) + ",";
+// author: the catalogue's (null when it does not know the story), never the
+// author_id events carried.
+void AppendStory(const serve::StoryMetrics& m, std::optional<AuthorId> author, std::string* out) {
+  *out += "{\"story_id\":" + std::to_string(m.story.value) +
+          ",\"author_id\":" + (author ? std::to_string(author->value) : std::string("null")) + ",";
   AppendAggregates(m.totals, out);
   *out += ",\"as_of\":" + std::to_string(m.as_of_ms) + "}";
 }
@@ -90,6 +93,10 @@ Api::Api(ApiDeps deps, ApiOptions options)
   events_accepted_ = m.AddCounter("watershed_ingest_events_total", "Events acknowledged durable in the log");
   events_rejected_ = m.AddCounter("watershed_ingest_rejected_events_total", "Events refused by validation");
   append_failures_ = m.AddCounter("watershed_ingest_append_failures_total", "Batches the log failed to append (503)");
+  author_hint_mismatches_ =
+      m.AddCounter("watershed_ingest_author_hint_mismatches_total",
+                   "Accepted events whose author_id differs from the story catalogue's author (ignored)");
+  stories_written_ = m.AddCounter("watershed_catalog_stories_written_total", "Story changes applied by POST /v1/stories");
   for (size_t c = 0; c < auth_failures_.size(); ++c) {
     const std::string code(auth::AuthErrorCodeName(static_cast<auth::AuthErrorCode>(c)));
     auth_failures_[c] = m.AddCounter("watershed_auth_failures_total", "Requests refused with 401, by code",
@@ -202,7 +209,19 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
       return forbidden("role_required", "sending events needs the viewer, creator or admin role");
     return PostEvents(std::move(req), caller, std::move(reply));
   }
+  if (path == "/v1/stories") {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
+    if (caller && !HasAny(caller, {Role::kCreator, Role::kAdmin}))
+      return forbidden("role_required", "registering stories needs the creator or admin role");
+    return PostStories(std::move(req), caller, std::move(reply));
+  }
   std::optional<uint64_t> id;
+  if ((id = IdBetween(path, "/v1/stories/", ""))) {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
+    return reply(GetStoryRecord(*id, caller));
+  }
   const bool is_read = path.starts_with("/v1/stories/") || path.starts_with("/v1/creators/") || path == "/v1/top";
   if (is_read && !reads) return not_served(path, kReadsAt);
   if (path == "/v1/status" && !deps_.status) return not_served(path, std::string(kReadsAt) + " or a processor");
@@ -248,6 +267,10 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
   reply(JsonError(404, "not_found", "no such endpoint: " + std::string(path)));
 }
 
+std::optional<AuthorId> Api::AuthorOf(StoryId story) const {
+  return deps_.catalog ? deps_.catalog->AuthorOf(story) : std::nullopt;
+}
+
 std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& caller) {
   using auth::Role;
   if (!caller || HasAny(caller, {Role::kAnalyst, Role::kAdmin})) return std::nullopt;
@@ -255,11 +278,13 @@ std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& 
     forbidden_->Add();
     return JsonError(403, "role_required", "story metrics need the creator, analyst or admin role");
   }
-  auto m = deps_.store->GetStory(StoryId(story));
-  if (!m.ok()) return FromStatus(m.status());
-  // An unknown story answers 404 as it would for an analyst: there is no author to compare.
-  if (!m.value()) return std::nullopt;
-  if ((*m)->author.value != caller->user.value) {
+  // Authorship comes from the catalogue only: the author_id of events is
+  // whatever a client wrote, so a story the catalogue does not know has no
+  // author a creator could prove.
+  std::optional<AuthorId> author = AuthorOf(StoryId(story));
+  if (!author)
+    return JsonError(404, "story_not_found", "story " + std::to_string(story) + " is not in the story catalogue");
+  if (author->value != caller->user.value) {
     forbidden_->Add();
     return JsonError(403, "not_story_author", "a creator reads only the stories they authored");
   }
@@ -311,6 +336,7 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
     return respond(std::move(r));
   }
 
+  CountAuthorHints(batch->events);
   // Route by region; answer once every region's log has made its part durable.
   std::array<std::vector<Event>, kRegionCount> by_region;
   for (Event& e : batch->events) by_region[static_cast<int>(e.region)].push_back(std::move(e));
@@ -361,7 +387,7 @@ HttpResponse Api::StoryMetrics(uint64_t story) {
   if (!m.ok()) return FromStatus(m.status());
   if (!m.value()) return JsonError(404, "story_not_found", "no events for story " + std::to_string(story));
   std::string body;
-  AppendStory(**m, &body);
+  AppendStory(**m, AuthorOf(StoryId(story)), &body);
   return Json(std::move(body));
 }
 
@@ -401,23 +427,38 @@ std::optional<HttpResponse> TopParams(std::string_view query, serve::TopBy* by, 
     return JsonError(400, "invalid_limit", "limit must be an integer in 1..1000");
   return std::nullopt;
 }
-std::string StoriesJson(const std::vector<serve::StoryMetrics>& stories) {
+}  // namespace
+
+std::string Api::StoriesJson(const std::vector<serve::StoryMetrics>& stories) const {
   std::string body = "[";
   for (size_t i = 0; i < stories.size(); ++i) {
     if (i) body += ',';
-    AppendStory(stories[i], &body);
+    AppendStory(stories[i], AuthorOf(stories[i].story), &body);
   }
   return body + "]";
 }
-}  // namespace
 
+// The catalogue says which stories are the creator's (so a story that
+// changes author or is deleted leaves the list at once); the store has their
+// numbers. Costs one store read per story of the creator.
 HttpResponse Api::CreatorTop(uint64_t author, std::string_view query) {
   serve::TopBy by;
   size_t limit;
   if (auto err = TopParams(query, &by, &limit)) return *err;
-  auto top = deps_.store->TopStories(AuthorId(author), by, limit);
-  if (!top.ok()) return FromStatus(top.status());
-  return Json("{\"creator_id\":" + std::to_string(author) + ",\"stories\":" + StoriesJson(*top) + "}");
+  std::vector<StoryId> ids = deps_.catalog ? deps_.catalog->StoriesOf(AuthorId(author)) : std::vector<StoryId>{};
+  auto found = deps_.store->GetStories(ids);
+  if (!found.ok()) return FromStatus(found.status());
+  std::vector<serve::StoryMetrics> top;
+  for (auto& m : *found)
+    if (m) top.push_back(std::move(*m));
+  auto better = [by](const serve::StoryMetrics& a, const serve::StoryMetrics& b) {
+    const uint64_t va = serve::TopValue(a.totals, by), vb = serve::TopValue(b.totals, by);
+    return va != vb ? va > vb : a.story < b.story;
+  };
+  const size_t keep = std::min(limit, top.size());
+  std::partial_sort(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(keep), top.end(), better);
+  top.resize(keep);
+  return Json("{\"creator_id\":" + std::to_string(author) + ",\"stories\":" + StoriesJson(top) + "}");
 }
 
 HttpResponse Api::OverallTop(std::string_view query) {

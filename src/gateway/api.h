@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auth/verifier.h"
+#include "catalog/story_catalog.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "gateway/http_server.h"
@@ -53,6 +54,10 @@ struct ApiOptions {
 struct ApiDeps {
   std::array<log::Log*, kRegionCount> logs{};  // nullptr: region not served here
   serve::LiveStore* store = nullptr;
+  // The story catalogue, the only source of authorship: creators read the
+  // metrics of the stories it says they authored, and nothing else. Also
+  // POST /v1/stories. nullptr: no story has an author (creators read none).
+  catalog::StoryCatalog* catalog = nullptr;
   std::function<Result<std::vector<PartitionReport>>()> status;
   std::function<bool()> ready;  // recovery done, accepting traffic
   MetricsRegistry* metrics = nullptr;
@@ -72,12 +77,21 @@ class Api {
   using Caller = std::optional<auth::Claims>;
   void Route(HttpRequest&& req, std::string_view path, const Caller& caller, Responder respond);
   void PostEvents(HttpRequest&& req, const Caller& caller, Responder respond);
-  // 403 unless the caller may read `story` (analyst, admin, or its author).
+  // 403 unless the caller may read `story` (analyst, admin, or its author in
+  // the catalogue); 404 for a creator when the catalogue does not know it.
   std::optional<HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
+  // POST /v1/stories and GET /v1/stories/{id} (api_stories.cc).
+  void PostStories(HttpRequest&& req, const Caller& caller, Responder respond);
+  HttpResponse GetStoryRecord(uint64_t story, const Caller& caller);
+  // The catalogue's author of `story`, if it knows the story and it is not deleted.
+  std::optional<AuthorId> AuthorOf(StoryId story) const;
+  // Counts accepted events whose author_id hint disagrees with the catalogue.
+  void CountAuthorHints(const std::vector<Event>& events);
   HttpResponse StoryMetrics(uint64_t story);
   HttpResponse StorySeries(uint64_t story, std::string_view query);
   HttpResponse CreatorTop(uint64_t author, std::string_view query);
   HttpResponse OverallTop(std::string_view query);
+  std::string StoriesJson(const std::vector<serve::StoryMetrics>& stories) const;
   HttpResponse StatusReport();
 
   ApiDeps deps_;
@@ -86,6 +100,8 @@ class Api {
   Counter* events_accepted_;
   Counter* events_rejected_;
   Counter* append_failures_;
+  Counter* author_hint_mismatches_;
+  Counter* stories_written_;
   std::array<Counter*, auth::kAuthErrorCodeCount> auth_failures_{};  // by auth::AuthErrorCode
   Counter* forbidden_;
   Counter* rate_limited_;

@@ -71,6 +71,9 @@ class ApiAuthTest : public ApiTest {
                      const std::string& content_type = "application/json") {
     return Call(Request("POST", "/v1/events", body, content_type, Bearer(token)));
   }
+  RawResponse PostStoriesAs(const std::string& token, const std::string& body) {
+    return Call(Request("POST", "/v1/stories", body, "application/json", Bearer(token)));
+  }
 
   // One event of `viewer` in `region` for story 100 + n % 7 by author 7.
   Event EventOf(uint64_t n, uint64_t viewer, Region region) {
@@ -86,6 +89,7 @@ class ApiAuthTest : public ApiTest {
     w.as_of_ms = now_ms_;
     w.stories.push_back({StoryId(story), AuthorId(author), serve::Aggregates{.views = 3}});
     Apply(w);
+    Register(story, author);
   }
 
   RateLimitOptions rate_limit_{.requests_per_second = 0};  // off unless a test sets it
@@ -263,6 +267,99 @@ TEST_F(ApiAuthTest, CreatorsReadOnlyTheirOwnStories) {
   ExpectError(GetAs(creator7, "/v1/creators/8/top"), 403, "not_own_creator");
   ExpectError(GetAs(creator7, "/v1/top"), 403, "role_required");
   ExpectError(GetAs(creator7, "/v1/status"), 403, "role_required");
+}
+
+// The attack that the catalogue closes: a user with the creator role puts
+// their own id as author_id in an event of someone else's story. The event
+// counts, but authorship stays the catalogue's.
+TEST_F(ApiAuthTest, AnEventsAuthorIdCannotTakeAStoryOver) {
+  Register(10, 7);
+  const std::string attacker = Token(666, Region::kUs, {Role::kViewer, Role::kCreator});
+  Event share = EventOf(1, 666, Region::kUs);
+  share.type = EventType::kShare;
+  share.watch_ms = 0;
+  share.story_id = StoryId(10);
+  share.author_id = AuthorId(666);
+  RawResponse sent = PostAs(attacker, EncodeEventBatchJson(std::vector<Event>{share}));
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  EXPECT_EQ(Json(sent.body).Int("/accepted"), 1);
+  EXPECT_NE(Get("/metrics").body.find("watershed_ingest_author_hint_mismatches_total 1"), std::string::npos);
+  // What the processor writes for that event still carries the hint; the
+  // store's author no longer decides anything.
+  serve::PartitionWrite w;
+  w.region = Region::kUs;
+  w.stories.push_back({StoryId(10), AuthorId(666), serve::Aggregates{.shares = 1}});
+  Apply(w);
+
+  ExpectError(GetAs(attacker, "/v1/stories/10/metrics"), 403, "not_story_author");
+  ExpectError(GetAs(attacker, "/v1/stories/10/series"), 403, "not_story_author");
+  EXPECT_EQ(Json(GetAs(attacker, "/v1/creators/666/top").body).Size("/stories"), 0);
+  const std::string author = Token(7, Region::kEu, {Role::kCreator});
+  RawResponse own = GetAs(author, "/v1/stories/10/metrics");
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(Json(own.body).Int("/author_id"), 7);
+  EXPECT_EQ(Json(own.body).Int("/shares"), 1) << "the attacker's event still counts";
+  RawResponse top = GetAs(author, "/v1/creators/7/top");
+  ASSERT_EQ(Json(top.body).Size("/stories"), 1) << top.body;
+  EXPECT_EQ(Json(top.body).Int("/stories/0/story_id"), 10);
+}
+
+TEST_F(ApiAuthTest, CreatorsRegisterAndEditOnlyTheirOwnStories) {
+  const std::string creator7 = Token(7, Region::kUs, {Role::kCreator});
+  const std::string creator8 = Token(8, Region::kUs, {Role::kCreator});
+  RawResponse made = PostStoriesAs(creator7, R"({"stories": [{"story_id": 20, "title": "Mine", "tags": ["a"]}]})");
+  ASSERT_EQ(made.status, 200) << made.body;
+  Json j(made.body);
+  EXPECT_EQ(j.Int("/applied"), 1);
+  EXPECT_EQ(j.Int("/stories/0/author_id"), 7) << "the author is the token's subject";
+  EXPECT_EQ(j.Str("/stories/0/title"), "Mine");
+  EXPECT_EQ(j.Int("/stories/0/version"), 1);
+
+  ExpectError(PostStoriesAs(creator8, R"({"stories": [{"story_id": 20, "title": "Taken"}]})"), 403,
+              "not_story_author");
+  ExpectError(PostStoriesAs(creator8, R"({"stories": [{"story_id": 21, "author_id": 7}]})"), 403,
+              "not_story_author");
+  ExpectError(PostStoriesAs(creator7, R"({"stories": [{"story_id": 20, "author_id": 8}]})"), 403,
+              "not_story_author");
+  ExpectError(GetAs(creator8, "/v1/stories/20"), 403, "not_story_author");
+  EXPECT_EQ(Json(GetAs(creator7, "/v1/stories/20").body).Str("/title"), "Mine");
+
+  RawResponse edited = PostStoriesAs(creator7, R"({"stories": [{"story_id": 20, "title": "Renamed"}]})");
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  EXPECT_EQ(Json(edited.body).Str("/stories/0/title"), "Renamed");
+  EXPECT_EQ(Json(edited.body).Str("/stories/0/tags/0"), "a") << "omitted fields keep their values";
+
+  // An admin moves the story to creator 8: its metrics follow at once.
+  SeedStory(20, 7);
+  const std::string admin = Token(1, Region::kUs, {Role::kAdmin});
+  ASSERT_EQ(PostStoriesAs(admin, R"({"stories": [{"story_id": 20, "author_id": 8}]})").status, 200);
+  ExpectError(GetAs(creator7, "/v1/stories/20/metrics"), 403, "not_story_author");
+  EXPECT_EQ(GetAs(creator8, "/v1/stories/20/metrics").status, 200);
+  EXPECT_EQ(Json(GetAs(creator7, "/v1/creators/7/top").body).Size("/stories"), 0);
+  EXPECT_EQ(Json(GetAs(creator8, "/v1/creators/8/top").body).Int("/stories/0/story_id"), 20);
+  // Deleted: gone for its creator, still there for analysts.
+  ASSERT_EQ(PostStoriesAs(admin, R"({"stories": [{"story_id": 20, "deleted": true}]})").status, 200);
+  ExpectError(GetAs(creator8, "/v1/stories/20/metrics"), 404, "story_not_found");
+  EXPECT_EQ(Json(GetAs(creator8, "/v1/creators/8/top").body).Size("/stories"), 0);
+  const std::string analyst = Token(2, Region::kUs, {Role::kAnalyst});
+  EXPECT_EQ(GetAs(analyst, "/v1/stories/20/metrics").status, 200);
+  EXPECT_NE(GetAs(analyst, "/v1/stories/20").body.find("\"deleted\":true"), std::string::npos);
+}
+
+TEST_F(ApiAuthTest, BadStoryBatchesAreRefusedWhole) {
+  const std::string creator = Token(7, Region::kUs, {Role::kCreator});
+  ExpectError(PostStoriesAs(Token(7, Region::kUs, {Role::kViewer}), R"({"stories": []})"), 403, "role_required");
+  ExpectError(PostStoriesAs(creator, "{nope"), 400, "malformed_body");
+  ExpectError(PostStoriesAs(creator, R"({"stories": [{"story_id": 1}, {"story_id": 1}]})"), 400, "duplicate_story");
+  RawResponse bad = PostStoriesAs(
+      creator, R"({"stories": [{"story_id": 1}, {"story_id": 2, "title": ")" + std::string(600, 'x') + R"("}]})");
+  ExpectError(bad, 400, "invalid_story");
+  EXPECT_NE(Json(bad.body).Str("/error/message").find("stories[1]: title"), std::string::npos) << bad.body;
+  std::string many = R"({"stories": [)";
+  for (int i = 1; i <= 1001; ++i) many += std::string(i > 1 ? "," : "") + R"({"story_id": )" + std::to_string(i) + "}";
+  ExpectError(PostStoriesAs(creator, many + "]}"), 413, "batch_too_large");
+  EXPECT_EQ(catalog_->size(), 0u) << "nothing of a refused batch is stored";
+  ExpectError(GetAs(creator, "/v1/stories/1"), 404, "story_not_found");
 }
 
 TEST_F(ApiAuthTest, ViewersReadNoCreatorEndpoints) {

@@ -181,7 +181,7 @@ TEST_F(ApiTest, HeadersOverTheLimitAre431) {
 // ---- routing ----
 
 TEST_F(ApiTest, UnknownPathIs404Json) {
-  for (std::string target : {"/", "/v2/events", "/v1/stories/1", "/v1/stories/abc/metrics", "/v1/stories//metrics",
+  for (std::string target : {"/", "/v2/events", "/v1/stories/1/other", "/v1/stories/abc/metrics", "/v1/stories//metrics",
                              "/v1/stories/18446744073709551616/metrics", "/v1/creators/x/top", "/metricsx"}) {
     SCOPED_TRACE(target);
     ExpectError(Get(target), 404, "not_found");
@@ -290,6 +290,8 @@ TEST_F(ApiTest, CreatorTopAndOverallTop) {
   w.stories.push_back({StoryId(3), AuthorId(7), {5, 2, 0, 0, 0}});
   w.stories.push_back({StoryId(4), AuthorId(8), {50, 0, 0, 0, 0}});
   Apply(w);
+  for (uint64_t story : {1, 2, 3}) Register(story, 7);
+  Register(4, 8);
 
   RawResponse r = Get("/v1/creators/7/top?by=views&limit=2");
   ASSERT_TRUE(r.complete);

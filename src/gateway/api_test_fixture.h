@@ -261,7 +261,11 @@ class ApiTest : public ::testing::Test {
       logs_[r] = std::move(l.value());
     }
     store_ = serve::NewMemoryLiveStore();
+    auto catalog = catalog::StoryCatalog::Open(FileSystem::Default(), dir_.Path("catalog"));
+    ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+    catalog_ = std::move(*catalog);
     ApiDeps deps;
+    deps.catalog = catalog_.get();
     for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = logs_[r].get();
     deps.store = store_.get();
     deps.metrics = &metrics_;
@@ -368,11 +372,19 @@ class ApiTest : public ::testing::Test {
   }
 
   void Apply(const serve::PartitionWrite& w) { ASSERT_TRUE(store_->Apply(w).ok()); }
+  // Makes `author` the story's author in the catalogue.
+  void Register(uint64_t story, uint64_t author) {
+    catalog::StoryRecord r;
+    r.story = StoryId(story);
+    r.author = AuthorId(author);
+    ASSERT_TRUE(catalog_->Apply({{r, "test", 0, std::nullopt}}).ok());
+  }
 
   TempDir dir_{"api_test"};  // declared first: removed after the logs and server
   int64_t now_ms_ = Clock::Real()->NowMs();
   std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
   std::unique_ptr<serve::LiveStore> store_;
+  std::unique_ptr<catalog::StoryCatalog> catalog_;
   MetricsRegistry metrics_;
   std::atomic<uint64_t> processed_{0};
   std::atomic<bool> ready_{true};

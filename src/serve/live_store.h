@@ -105,6 +105,8 @@ class LiveStore {
   // it), once the write's values are stored, even when it changes nothing.
   virtual Status Apply(const PartitionWrite& write) = 0;
   virtual Result<std::optional<StoryMetrics>> GetStory(StoryId story) = 0;
+  // GetStory of each id, in order (nullopt for a story without events).
+  virtual Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories);
   // Points with from <= start < to, ascending by start.
   virtual Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) = 0;
   // The author's stories, best first by `by`, ties by story id ascending.

@@ -46,6 +46,16 @@ uint64_t TopValue(const Aggregates& a, TopBy by) {
   return 0;
 }
 
+Result<std::vector<std::optional<StoryMetrics>>> LiveStore::GetStories(const std::vector<StoryId>& stories) {
+  std::vector<std::optional<StoryMetrics>> out;
+  out.reserve(stories.size());
+  for (StoryId s : stories) {
+    ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, GetStory(s));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 namespace {
 
 struct WindowEntry {
