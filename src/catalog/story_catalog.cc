@@ -31,7 +31,7 @@ void PutU64(std::string* out, uint64_t v) {
   out->append(b, 8);
 }
 
-std::string EncodeFrame(const CatalogChange& c) {
+std::string EncodeFrameImpl(const CatalogChange& c) {
   const StoryRecord& r = c.record;
   std::string p;
   p.push_back(static_cast<char>(kChangeV1));
@@ -110,7 +110,37 @@ Result<CatalogChange> DecodePayload(std::string_view payload) {
   return c;
 }
 
+// The change in the frame at the front of `data`, or why there is none.
+Result<CatalogChange> FrameAt(std::string_view data, size_t* size) {
+  if (data.size() < kFrameHeader) return Status::Corruption("torn frame");
+  const uint32_t len = GetFixed32(data.data());
+  if (len > kMaxPayload || data.size() - kFrameHeader < len) return Status::Corruption("torn frame");
+  std::string_view payload = data.substr(kFrameHeader, len);
+  if (crc32c::Value(payload) != GetFixed32(data.data() + 4)) return Status::Corruption("bad checksum");
+  *size = kFrameHeader + len;
+  return DecodePayload(payload);
+}
+
 }  // namespace
+
+std::string EncodeCatalogFrame(const CatalogChange& change) { return EncodeFrameImpl(change); }
+
+CatalogFrames ScanCatalogFrames(std::string_view data) {
+  CatalogFrames out;
+  size_t pos = 0, size = 0;
+  while (pos < data.size()) {
+    Result<CatalogChange> change = FrameAt(data.substr(pos), &size);
+    if (!change.ok()) {
+      for (size_t next = pos + 1; next < data.size() && !out.damaged; ++next)
+        out.damaged = FrameAt(data.substr(next), &size).ok();
+      break;
+    }
+    out.changes.push_back(std::move(*change));
+    pos += size;
+  }
+  out.valid_bytes = pos;
+  return out;
+}
 
 Status ValidateStory(const StoryRecord& r) {
   auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
@@ -181,40 +211,25 @@ Status StoryCatalog::CatchUp(bool repair) {
   std::string data(size - consumed_, '\0');
   ASSIGN_OR_RETURN(size_t got, file->Read(consumed_, data.size(), data.data()));
   data.resize(got);
-  auto frame_at = [&](size_t at) -> Result<CatalogChange> {
-    if (data.size() - at < kFrameHeader) return Status::Corruption("torn frame");
-    uint32_t len = GetFixed32(data.data() + at);
-    if (len > kMaxPayload || data.size() - at - kFrameHeader < len) return Status::Corruption("torn frame");
-    std::string_view payload(data.data() + at + kFrameHeader, len);
-    if (crc32c::Value(payload) != GetFixed32(data.data() + at + 4)) return Status::Corruption("bad checksum");
-    return DecodePayload(payload);
-  };
-  size_t pos = 0;
-  std::vector<CatalogChange> read;
-  uint64_t last = position_;
-  while (pos < data.size()) {
-    Result<CatalogChange> change = frame_at(pos);
-    if (!change.ok()) {
-      if (!repair) break;  // perhaps another process is still appending it
-      // A crash can only tear the last append: anything valid after this
-      // frame means the file was damaged, and dropping it would lose
-      // changes that were acknowledged.
-      for (size_t next = pos + 1; next < data.size(); ++next)
-        if (frame_at(next).ok())
-          return Status::Corruption(path_ + ": damaged change at byte " + std::to_string(consumed_ + pos) +
-                                    " followed by valid ones; refusing to drop them");
-      RETURN_IF_ERROR(fs_->Truncate(path_, consumed_ + pos));
-      break;
-    }
-    if (change->record.version <= last)
-      return Status::Corruption(path_ + ": change positions go backwards at byte " + std::to_string(consumed_ + pos));
-    last = change->record.version;
-    pos += kFrameHeader + GetFixed32(data.data() + pos);
-    read.push_back(std::move(*change));
+  CatalogFrames frames = ScanCatalogFrames(data);
+  if (frames.valid_bytes < data.size() && repair) {
+    // A crash can only tear the last append: a valid change after the bad
+    // one means the file was damaged, and dropping it would lose changes
+    // that were acknowledged.
+    if (frames.damaged)
+      return Status::Corruption(path_ + ": damaged change at byte " + std::to_string(consumed_ + frames.valid_bytes) +
+                                " followed by valid ones; refusing to drop them");
+    RETURN_IF_ERROR(fs_->Truncate(path_, consumed_ + frames.valid_bytes));
   }
-  consumed_ += pos;
+  uint64_t last = position_;
+  for (const CatalogChange& change : frames.changes) {
+    if (change.record.version <= last)
+      return Status::Corruption(path_ + ": change positions go backwards after position " + std::to_string(last));
+    last = change.record.version;
+  }
+  consumed_ += frames.valid_bytes;
   std::unique_lock lock(mu_);
-  for (const CatalogChange& c : read) ApplyInMemory(c);
+  for (const CatalogChange& c : frames.changes) ApplyInMemory(c);
   position_ = last;
   return Status::Ok();
 }
@@ -265,7 +280,7 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
         high = c.source_position;
       }
       c.record.version = ++next;
-      frames += EncodeFrame(c);
+      frames += EncodeCatalogFrame(c);
       fresh.push_back(std::move(c));
     }
   }

@@ -86,6 +86,19 @@ struct CatalogChange {
   std::optional<uint64_t> if_version;
 };
 
+// The file format, exposed for tests and the fuzzer. EncodeCatalogFrame
+// writes one frame; ScanCatalogFrames decodes the whole valid frames at the
+// front of `data`: `valid_bytes` is where the first bad (torn, corrupt or
+// undecodable) frame begins, and `damaged` says a valid frame follows it
+// (so it is not what a crash leaves).
+std::string EncodeCatalogFrame(const CatalogChange& change);
+struct CatalogFrames {
+  std::vector<CatalogChange> changes;
+  size_t valid_bytes = 0;
+  bool damaged = false;
+};
+CatalogFrames ScanCatalogFrames(std::string_view data);
+
 // What the read side of the API and the processors need; implemented by
 // StoryCatalog and by test doubles of failure paths.
 class CatalogReader {
