@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace watershed::app {
@@ -68,6 +69,11 @@ Result<std::unique_ptr<HttpClient>> NewClient(const ClientOptions& options, cons
   auto client = std::make_unique<HttpClient>(options);
   if (!token.empty()) RETURN_IF_ERROR(client->SetHeader("Authorization", "Bearer " + token));
   return client;
+}
+
+int64_t RetryAfterMs(const ClientResponse& r, int64_t at_least_ms) {
+  auto seconds = ParseNumber<int64_t>("Retry-After", r.retry_after, 0, 3600);
+  return std::max(at_least_ms, seconds.ok() ? *seconds * 1000 : 0);
 }
 
 std::string DescribeAnswer(const ClientResponse& r, bool sent_token) {

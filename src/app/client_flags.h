@@ -26,6 +26,10 @@ std::string BearerTokenFrom(const Flags& f);
 // A client with the flags' options, sending `token` (when non-empty) as a bearer token.
 Result<std::unique_ptr<HttpClient>> NewClient(const ClientOptions& options, const std::string& token);
 
+// How long a 429 or 503 answer asks to wait (its Retry-After seconds), at
+// least at_least_ms.
+int64_t RetryAfterMs(const ClientResponse& r, int64_t at_least_ms);
+
 // "HTTP 404 not_found: <message>" from the API's JSON error body (the raw
 // body when it is not one). A 401 to a request without a token also says how
 // to give one.

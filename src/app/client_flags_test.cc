@@ -89,5 +89,16 @@ TEST_F(ClientFlagsTest, AnswersAreDescribedWithTheirErrorCodeAndAMissingTokenSay
   EXPECT_EQ(DescribeAnswer(r, true), "HTTP 401 unauthenticated: missing bearer token");
 }
 
+TEST_F(ClientFlagsTest, RetryAfterIsHonouredAndGarbageIgnored) {
+  ClientResponse r;
+  r.status = 429;
+  EXPECT_EQ(RetryAfterMs(r, 50), 50);
+  r.retry_after = "2";
+  EXPECT_EQ(RetryAfterMs(r, 50), 2000);
+  EXPECT_EQ(RetryAfterMs(r, 5000), 5000);
+  r.retry_after = "soon";
+  EXPECT_EQ(RetryAfterMs(r, 50), 50);
+}
+
 }  // namespace
 }  // namespace watershed::app

@@ -96,7 +96,7 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
   const std::string name = std::string(RegionName(region)) + "/" + lake::SpecOf(id).name;
   const char* verb = o.dry_run ? "would " : "";
   auto error = [&](const Status& s) {
-    std::fprintf(stderr, "watershed lake %s: %s: %s\n", o.action.c_str(), name.c_str(), s.ToString().c_str());
+    Fail("lake " + o.action, name + ": " + s.ToString());
     return false;
   };
   if (o.action == "remove-orphans") {
@@ -124,7 +124,7 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
     for (size_t i = 0; i < result->groups.size(); ++i) {
       const lake::CompactionGroup& g = result->groups[i];
       if (!g.error.empty()) {  // left as it is; the others were compacted
-        std::fprintf(stderr, "watershed lake compact: %s: group %zu skipped: %s\n", name.c_str(), i, g.error.c_str());
+        Fail("lake compact", name + ": group " + std::to_string(i) + " skipped: " + g.error);
         if (unreadable.ok()) unreadable = Status::Corruption(g.error);
         continue;
       }
@@ -177,7 +177,7 @@ bool RunLifecycle(const Options& o, Region region) {
   if (!o.dry_run) l.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
   auto batches = lake::ApplyLifecycle(FileSystem::Default(), o.root, region, Clock::Real()->NowMs(), l);
   if (!batches.ok()) {
-    std::fprintf(stderr, "watershed lake lifecycle: %s: %s\n", name.c_str(), batches.status().ToString().c_str());
+    Fail("lake lifecycle", name + ": " + batches.status().ToString());
     return false;
   }
   const char* verb = o.dry_run ? "would " : "";

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include "app/client_flags.h"
@@ -63,7 +62,7 @@ void LoadConnection::Run() {
       auto token = minter_->Mint(item.viewer, item.region, auth::RoleSet(static_cast<uint8_t>(auth::Role::kViewer)));
       Status s = token.ok() ? client.SetHeader("Authorization", "Bearer " + *token) : token.status();
       if (!s.ok()) {
-        std::fprintf(stderr, "watershed load: cannot sign a token: %s\n", s.ToString().c_str());
+        Fail("load", "cannot sign a token: " + s.ToString());
         counters_->fatal = true;
         return;
       }
@@ -89,26 +88,23 @@ void LoadConnection::Send(HttpClient& client, const Item& item) {
     }
     if (!r.ok() && r.status().code() != StatusCode::kUnavailable) {
       // A TLS setup or handshake failure: retrying cannot help.
-      std::fprintf(stderr, "watershed load: %s\n", r.status().message().c_str());
+      Fail("load", r.status().message());
       counters_->fatal = true;
       return;
     }
     if (r.ok() && r->status != 503 && r->status != 429) {
       if (counters_->refused.fetch_add(item.events) == 0)
-        std::fprintf(stderr, "watershed load: batch refused, %s\n",
-                     DescribeAnswer(*r, minter_ != nullptr || !token_.empty()).c_str());
+        Fail("load", "batch refused, " + DescribeAnswer(*r, minter_ != nullptr || !token_.empty()));
       return;
     }
     ++counters_->retries;
     if (Clock::now() > give_up) {
-      std::fprintf(stderr, "watershed load: giving up after 2 minutes of failures: %s\n",
-                   r.ok() ? DescribeAnswer(*r, true).c_str() : r.status().message().c_str());
+      Fail("load",
+           "giving up after 2 minutes of failures: " + (r.ok() ? DescribeAnswer(*r, true) : r.status().message()));
       counters_->fatal = true;
       return;
     }
-    int wait_ms = backoff_ms;
-    if (r.ok() && !r->retry_after.empty()) wait_ms = std::max(wait_ms, 1000 * std::atoi(r->retry_after.c_str()));
-    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(r.ok() ? RetryAfterMs(*r, backoff_ms) : backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 1000);
   }
 }

@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <thread>
 #include <utility>
@@ -35,7 +34,7 @@ Result<ClientResponse> GetPolitely(HttpClient& client, const std::string& target
   for (int attempt = 0;; ++attempt) {
     auto r = client.Get(target);
     if (!r.ok() || r->status != 429 || attempt == 100) return r;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::max(100, 1000 * std::atoi(r->retry_after.c_str()))));
+    std::this_thread::sleep_for(std::chrono::milliseconds(RetryAfterMs(*r, 100)));
   }
 }
 
