@@ -44,7 +44,11 @@ for action in compact expire-snapshots remove-orphans lifecycle; do
     fail "$action --dry-run: $(tail -3 "$work/$action.dry")"
   [ "$(files)" = "$before" ] || fail "$action --dry-run changed the lake"
 done
-grep -q "would compact group" "$work/compact.dry" || fail "compact --dry-run printed no group: $(head "$work/compact.dry")"
+grep -Eq "would compact [1-9][0-9]* files into [1-9][0-9]*: [0-9]+ bytes in" "$work/compact.dry" ||
+  fail "compact --dry-run printed no summary: $(head "$work/compact.dry")"
+grep -q "group" "$work/compact.dry" && fail "compact --dry-run listed groups without --verbose: $(head "$work/compact.dry")"
+"$bin" lake compact "${flags[@]}" --dry-run --verbose >"$work/compact.verbose" 2>&1 || fail "compact --dry-run --verbose"
+grep -q "would compact group" "$work/compact.verbose" || fail "--verbose printed no group: $(head "$work/compact.verbose")"
 grep -q "would remove 0 orphan files" "$work/remove-orphans.dry" || fail "orphans in a clean lake: $(cat "$work/remove-orphans.dry")"
 
 files_before=$(parquet_files)

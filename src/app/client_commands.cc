@@ -9,77 +9,18 @@
 
 namespace watershed::app {
 
-bool Flags::Parse(const std::vector<std::string>& args, const std::vector<std::string>& known, Flags* out,
-                  std::string* error) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (!a.starts_with("--")) {
-      out->positional_.push_back(a);
-      continue;
-    }
-    std::string key = a.substr(2), value;
-    bool has_value = false;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-      has_value = true;
-    }
-    bool is_bool = false, found = false;
-    for (const auto& k : known) {
-      if (k == key || k == key + "!") {
-        found = true;
-        is_bool = k.back() == '!';
-      }
-    }
-    if (!found) {
-      *error = "unknown flag --" + key;
-      return false;
-    }
-    if (!is_bool && !has_value) {
-      if (i + 1 >= args.size()) {
-        *error = "flag --" + key + " needs a value";
-        return false;
-      }
-      value = args[++i];
-    }
-    out->values_.emplace_back(key, is_bool ? "1" : value);
-  }
-  return true;
-}
-
-std::string Flags::Get(const std::string& key, const std::string& fallback) const {
-  for (auto it = values_.rbegin(); it != values_.rend(); ++it)
-    if (it->first == key) return it->second;
-  return fallback;
-}
-
-bool Flags::Has(const std::string& key) const {
-  for (const auto& [k, v] : values_)
-    if (k == key) return true;
-  return false;
-}
-
 namespace {
-
-int Fail(const char* command, const std::string& message, int code = 1) {
-  std::fprintf(stderr, "watershed %s: %s\n", command, message.c_str());
-  return code;
-}
-
-std::vector<std::string> With(std::vector<std::string> names) {
-  names.insert(names.end(), ClientFlagNames().begin(), ClientFlagNames().end());
-  return names;
-}
 
 // GETs target and prints the body; non-2xx answers go to stderr with exit 1.
 int GetAndPrint(const Flags& f, const std::string& target) {
   auto options = ClientOptionsFrom(f);
   if (!options.ok()) return Fail("query", options.status().message(), 2);
-  auto client = NewClient(*options, BearerTokenFrom(f));
+  const std::string token = BearerTokenFrom(f);
+  auto client = NewClient(*options, token);
   if (!client.ok()) return Fail("query", client.status().message(), 2);
   auto r = (*client)->Get(target);
   if (!r.ok()) return Fail("query", r.status().message());
-  if (r->status / 100 != 2) return Fail("query", "HTTP " + std::to_string(r->status) + ": " + r->body);
+  if (r->status / 100 != 2) return Fail("query", DescribeAnswer(*r, !token.empty()));
   std::printf("%s\n", r->body.c_str());
   return 0;
 }
@@ -96,29 +37,37 @@ int QueryCommand(const std::vector<std::string>& args) {
       "  top-all [--by views] [--limit 10]     top stories over all creators\n\n"
       "Prints the API's JSON answer; exits 1 on an error answer.\n"
       "(`watershed query serve` runs the query server of a split deployment.)\n";
-  Flags f;
-  std::string error;
-  if (!Flags::Parse(args, With({"window", "from", "to", "by", "limit", "help!"}), &f, &error))
-    return Fail("query", error + "\n" + kHelp + kClientFlagsHelp, 2);
+  auto parsed = Flags::Parse(args, WithClientFlags({"window", "from", "to", "by", "limit", "help!"}));
+  if (!parsed.ok()) return Fail("query", parsed.status().message() + "\n" + kHelp + kClientFlagsHelp, 2);
+  const Flags& f = *parsed;
   if (f.Has("help")) {
     std::printf("%s%s", kHelp, kClientFlagsHelp);
     return 0;
   }
   const auto& pos = f.positional();
-  auto id_ok = [&](size_t need) { return pos.size() == need && pos.back().find_first_not_of("0123456789") == std::string::npos; };
   if (pos.empty()) return Fail("query", std::string("what to query?\n") + kHelp, 2);
   const std::string& what = pos[0];
-  if (what == "metrics" && id_ok(2)) return GetAndPrint(f, "/v1/stories/" + pos[1] + "/metrics");
-  if (what == "series" && id_ok(2)) {
+  if (what != "metrics" && what != "series" && what != "top" && what != "top-all")
+    return Fail("query", "unknown query '" + what + "': expected metrics, series, top or top-all\n" + kHelp, 2);
+  // The id each query takes (top-all takes none).
+  const std::string id_name = what == "top" ? "CREATOR" : what == "top-all" ? "" : "STORY";
+  const size_t need = id_name.empty() ? 1 : 2;
+  if (pos.size() < need) return Fail("query", "query " + what + " needs " + id_name + " (a decimal id)\n" + kHelp, 2);
+  if (pos.size() > need) return Fail("query", "unexpected argument '" + pos[need] + "'\n" + kHelp, 2);
+  if (!id_name.empty()) {
+    if (auto id = ParseNumber<uint64_t>("query " + what + " " + id_name, pos[1]); !id.ok())
+      return Fail("query", id.status().message(), 2);
+  }
+  if (what == "metrics") return GetAndPrint(f, "/v1/stories/" + pos[1] + "/metrics");
+  if (what == "series") {
     std::string target = "/v1/stories/" + pos[1] + "/series?window=" + f.Get("window", "5s");
     if (f.Has("from")) target += "&from=" + f.Get("from");
     if (f.Has("to")) target += "&to=" + f.Get("to");
     return GetAndPrint(f, target);
   }
-  std::string top_query = "?by=" + f.Get("by", "views") + "&limit=" + f.Get("limit", "10");
-  if (what == "top" && id_ok(2)) return GetAndPrint(f, "/v1/creators/" + pos[1] + "/top" + top_query);
-  if (what == "top-all" && pos.size() == 1) return GetAndPrint(f, "/v1/top" + top_query);
-  return Fail("query", "bad arguments\n" + std::string(kHelp), 2);
+  const std::string top_query = "?by=" + f.Get("by", "views") + "&limit=" + f.Get("limit", "10");
+  if (what == "top") return GetAndPrint(f, "/v1/creators/" + pos[1] + "/top" + top_query);
+  return GetAndPrint(f, "/v1/top" + top_query);
 }
 
 int StatusCommand(const std::vector<std::string>& args) {
@@ -126,21 +75,23 @@ int StatusCommand(const std::vector<std::string>& args) {
       "usage: watershed status [--json]\n\n"
       "Shows, per region and partition, the log end offset, the processed and\n"
       "checkpointed offsets, the watermark and counters, and the total lag.\n";
-  Flags f;
-  std::string error;
-  if (!Flags::Parse(args, With({"json!", "help!"}), &f, &error) || !f.positional().empty())
-    return Fail("status", (error.empty() ? "unexpected argument" : error) + "\n" + kHelp + kClientFlagsHelp, 2);
+  auto parsed = Flags::Parse(args, WithClientFlags({"json!", "help!"}));
+  if (!parsed.ok()) return Fail("status", parsed.status().message() + "\n" + kHelp + kClientFlagsHelp, 2);
+  const Flags& f = *parsed;
+  if (!f.positional().empty())
+    return Fail("status", "unexpected argument '" + f.positional()[0] + "'\n" + kHelp + kClientFlagsHelp, 2);
   if (f.Has("help")) {
     std::printf("%s%s", kHelp, kClientFlagsHelp);
     return 0;
   }
   auto options = ClientOptionsFrom(f);
   if (!options.ok()) return Fail("status", options.status().message(), 2);
-  auto client = NewClient(*options, BearerTokenFrom(f));
+  const std::string token = BearerTokenFrom(f);
+  auto client = NewClient(*options, token);
   if (!client.ok()) return Fail("status", client.status().message(), 2);
   auto r = (*client)->Get("/v1/status");
   if (!r.ok()) return Fail("status", r.status().message());
-  if (r->status != 200) return Fail("status", "HTTP " + std::to_string(r->status) + ": " + r->body);
+  if (r->status != 200) return Fail("status", DescribeAnswer(*r, !token.empty()));
   if (f.Has("json")) {
     std::printf("%s\n", r->body.c_str());
     return 0;

@@ -19,19 +19,4 @@ int TokenCommand(const std::vector<std::string>& args);
 int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 
-// Small flag parser for the client commands: --key value | --key=value | --flag.
-class Flags {
- public:
-  // `known` lists the accepted keys; a key ending in '!' is a boolean flag.
-  static bool Parse(const std::vector<std::string>& args, const std::vector<std::string>& known, Flags* out,
-                    std::string* error);
-  std::string Get(const std::string& key, const std::string& fallback = "") const;
-  bool Has(const std::string& key) const;
-  const std::vector<std::string>& positional() const { return positional_; }
-
- private:
-  std::vector<std::pair<std::string, std::string>> values_;
-  std::vector<std::string> positional_;
-};
-
 }  // namespace watershed::app

@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "app/commands.h"
+#include "app/flags.h"
 #include "core/event.h"
 
 namespace watershed::app {
@@ -24,22 +25,18 @@ int KafkaMockCommand(const std::vector<std::string>& args) {
       "(<prefix>.us, <prefix>.eu, <prefix>.apac), prints its bootstrap servers on\n"
       "the first line of stdout, and serves until SIGINT/SIGTERM. For tests and\n"
       "development only: it keeps nothing on disk.\n";
-  Flags f;
-  std::string error;
-  if (!Flags::Parse(args, {"brokers", "partitions", "topic-prefix", "help!"}, &f, &error) || !f.positional().empty()) {
-    std::fprintf(stderr, "watershed kafka-mock: %s\n%s", error.empty() ? "unexpected argument" : error.c_str(), kHelp);
-    return 2;
-  }
+  auto parsed = Flags::Parse(args, {"brokers", "partitions", "topic-prefix", "help!"});
+  if (!parsed.ok()) return Fail("kafka-mock", parsed.status().message() + "\n" + kHelp, 2);
+  const Flags& f = *parsed;
+  if (!f.positional().empty()) return Fail("kafka-mock", "unexpected argument '" + f.positional()[0] + "'", 2);
   if (f.Has("help")) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  const int brokers = std::atoi(f.Get("brokers", "3").c_str());
-  const int partitions = std::atoi(f.Get("partitions", "8").c_str());
-  if (brokers < 1 || brokers > 16 || partitions < 1 || partitions > 1024) {
-    std::fprintf(stderr, "watershed kafka-mock: --brokers must be 1..16 and --partitions 1..1024\n");
-    return 2;
-  }
+  auto brokers = f.GetNumber<int>("brokers", 3, 1, 16);
+  if (!brokers.ok()) return Fail("kafka-mock", brokers.status().message(), 2);
+  auto partitions = f.GetNumber<int>("partitions", 8, 1, 1024);
+  if (!partitions.ok()) return Fail("kafka-mock", partitions.status().message(), 2);
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -50,23 +47,18 @@ int KafkaMockCommand(const std::vector<std::string>& args) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (rk == nullptr) {
-    std::fprintf(stderr, "watershed kafka-mock: %s\n", errstr);
-    return 1;
-  }
-  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(rk, brokers);
+  if (rk == nullptr) return Fail("kafka-mock", errstr);
+  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(rk, *brokers);
   if (cluster == nullptr) {
-    std::fprintf(stderr, "watershed kafka-mock: cannot start the mock cluster\n");
     rd_kafka_destroy(rk);
-    return 1;
+    return Fail("kafka-mock", "cannot start the mock cluster");
   }
   const std::string prefix = f.Get("topic-prefix", "watershed");
   for (int r = 0; r < kRegionCount; ++r) {
     const std::string topic = prefix + "." + std::string(RegionName(static_cast<Region>(r)));
-    if (rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(cluster, topic.c_str(), partitions, std::min(brokers, 3))) {
-      std::fprintf(stderr, "watershed kafka-mock: topic %s: %s\n", topic.c_str(), rd_kafka_err2name(err));
-      return 1;
-    }
+    if (rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(cluster, topic.c_str(), *partitions, std::min(*brokers, 3)))
+      return Fail("kafka-mock", "topic " + topic + ": " + rd_kafka_err2name(err));
   }
   std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(cluster));
   std::fflush(stdout);

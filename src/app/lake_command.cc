@@ -4,14 +4,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/commands.h"
 #include "app/config.h"
+#include "app/flags.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/file_system.h"
@@ -33,17 +35,13 @@ constexpr const char* kHelp =
     "  --table NAME        one table: raw_events, events, story_minute, archive_events,\n"
     "                      archive_story_minute (default: all)\n"
     "  --dry-run           print what would change, change nothing\n"
+    "  --verbose           a line per group, snapshot and file, not only each table's summary\n"
     "  --target-size SIZE  compact: target file size (default: the table's\n"
     "                      write.target-file-size-bytes, 128MiB)\n"
     "  --older-than DUR    expire-snapshots: snapshots older than this (default 5d);\n"
     "                      remove-orphans: files older than this (default 3d, at least 1h)\n"
     "  --retain-last N     expire-snapshots: always keep the newest N snapshots (default 1)\n"
     "Also accepts --config FILE, --data-dir and --lake-root as `serve` does.\n";
-
-int Fail(const std::string& message, int code = 2) {
-  std::fprintf(stderr, "watershed lake: %s\n", message.c_str());
-  return code;
-}
 
 // Progress on stderr: a bar redrawn in place on a terminal, a line every
 // 10% otherwise (logs stay readable).
@@ -82,6 +80,7 @@ struct Options {
   std::optional<int64_t> target_size;
   std::optional<int64_t> older_than_ms;
   int retain_last = 1;
+  bool verbose = false;  // a line per group and file, not just the summary
 };
 
 std::string PartitionText(const std::vector<std::optional<int32_t>>& p) {
@@ -97,14 +96,15 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
   const std::string name = std::string(RegionName(region)) + "/" + lake::SpecOf(id).name;
   const char* verb = o.dry_run ? "would " : "";
   auto error = [&](const Status& s) {
-    std::fprintf(stderr, "watershed lake %s: %s: %s\n", o.action.c_str(), name.c_str(), s.ToString().c_str());
+    Fail("lake " + o.action, name + ": " + s.ToString());
     return false;
   };
   if (o.action == "remove-orphans") {
     const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(3 * 86'400'000ll);
     auto removed = lake::RemoveOrphanFiles(fs, location, {cutoff, o.dry_run});
     if (!removed.ok()) return error(removed.status());
-    for (const std::string& p : *removed) std::printf("%s: %sremove orphan %s\n", name.c_str(), verb, p.c_str());
+    if (o.verbose)
+      for (const std::string& p : *removed) std::printf("%s: %sremove orphan %s\n", name.c_str(), verb, p.c_str());
     std::printf("%s: %s%zu orphan files\n", name.c_str(), o.dry_run ? "would remove " : "removed ", removed->size());
     return true;
   }
@@ -118,18 +118,21 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
     if (!o.dry_run) c.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
     auto result = lake::CompactTable(fs, &*table, c);
     if (!result.ok()) return error(result.status());
-    int64_t files = 0;
+    int64_t files = 0, bytes_in = 0, bytes_out = 0;
     size_t outputs = 0;
     Status unreadable;
     for (size_t i = 0; i < result->groups.size(); ++i) {
       const lake::CompactionGroup& g = result->groups[i];
       if (!g.error.empty()) {  // left as it is; the others were compacted
-        std::fprintf(stderr, "watershed lake compact: %s: group %zu skipped: %s\n", name.c_str(), i, g.error.c_str());
+        Fail("lake compact", name + ": group " + std::to_string(i) + " skipped: " + g.error);
         if (unreadable.ok()) unreadable = Status::Corruption(g.error);
         continue;
       }
       files += static_cast<int64_t>(g.inputs.size());
       ++outputs;
+      bytes_in += g.input_bytes;
+      bytes_out += g.output ? g.output->file_size_in_bytes : 0;
+      if (!o.verbose) continue;
       std::printf("%s: %scompact group %zu partition %s: %zu files, %lld bytes, %lld rows%s%s\n", name.c_str(), verb, i,
                   PartitionText(g.partition).c_str(), g.inputs.size(), static_cast<long long>(g.input_bytes),
                   static_cast<long long>(g.input_rows), g.output ? " -> " : "", g.output ? g.output->path.c_str() : "");
@@ -137,17 +140,27 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
         std::printf("%s:   %s (%lld bytes)\n", name.c_str(), f.path.c_str(),
                     static_cast<long long>(f.file_size_in_bytes));
     }
-    std::printf("%s: %s%lld files into %zu\n", name.c_str(), o.dry_run ? "would compact " : "compacted ",
-                static_cast<long long>(files), outputs);
+    if (o.dry_run) {
+      // Not written, so not measured: the rows are the same, re-sorted and re-encoded.
+      std::printf("%s: would compact %lld files into %zu: %lld bytes in, about as many out (estimate)\n", name.c_str(),
+                  static_cast<long long>(files), outputs, static_cast<long long>(bytes_in));
+    } else {
+      std::printf("%s: compacted %lld files into %zu: %lld bytes in, %lld bytes out\n", name.c_str(),
+                  static_cast<long long>(files), outputs, static_cast<long long>(bytes_in),
+                  static_cast<long long>(bytes_out));
+    }
     return unreadable.ok();
   }
   if (o.action == "expire-snapshots") {
     const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(5 * 86'400'000ll);
     auto result = lake::ExpireSnapshots(fs, &*table, {cutoff, o.retain_last, o.dry_run});
     if (!result.ok()) return error(result.status());
-    for (int64_t id : result->expired_snapshot_ids)
-      std::printf("%s: %sexpire snapshot %lld\n", name.c_str(), verb, static_cast<long long>(id));
-    for (const std::string& p : result->deleted_files) std::printf("%s: %sdelete %s\n", name.c_str(), verb, p.c_str());
+    if (o.verbose) {
+      for (int64_t id : result->expired_snapshot_ids)
+        std::printf("%s: %sexpire snapshot %lld\n", name.c_str(), verb, static_cast<long long>(id));
+      for (const std::string& p : result->deleted_files)
+        std::printf("%s: %sdelete %s\n", name.c_str(), verb, p.c_str());
+    }
     std::printf("%s: %s%zu snapshots, %zu files\n", name.c_str(), o.dry_run ? "would expire " : "expired ",
                 result->expired_snapshot_ids.size(), result->deleted_files.size());
     return true;
@@ -164,13 +177,18 @@ bool RunLifecycle(const Options& o, Region region) {
   if (!o.dry_run) l.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
   auto batches = lake::ApplyLifecycle(FileSystem::Default(), o.root, region, Clock::Real()->NowMs(), l);
   if (!batches.ok()) {
-    std::fprintf(stderr, "watershed lake lifecycle: %s: %s\n", name.c_str(), batches.status().ToString().c_str());
+    Fail("lake lifecycle", name + ": " + batches.status().ToString());
     return false;
   }
   const char* verb = o.dry_run ? "would " : "";
+  size_t files = 0;
+  int64_t rows = 0;
   for (const lake::LifecycleBatch& b : *batches) {
     const std::string table = name + "/" + lake::SpecOf(b.table).name;
     for (const lake::DataFileInfo& f : b.files) {
+      ++files;
+      rows += f.record_count;
+      if (!o.verbose) continue;
       if (b.archive) {
         std::printf("%s: %sarchive %s (%lld rows) into %s\n", table.c_str(), verb, f.path.c_str(),
                     static_cast<long long>(f.record_count), lake::SpecOf(*b.archive).name);
@@ -180,81 +198,60 @@ bool RunLifecycle(const Options& o, Region region) {
       }
     }
   }
-  std::printf("%s: %s%zu batches\n", name.c_str(), o.dry_run ? "would apply " : "applied ", batches->size());
+  std::printf("%s: %s%zu batches: %zu files, %lld rows\n", name.c_str(), o.dry_run ? "would apply " : "applied ",
+              batches->size(), files, static_cast<long long>(rows));
   return true;
 }
 
-// Takes this command's own flags out of `args`; the rest goes to Config.
-Result<Options> ParseOptions(std::vector<std::string> args, std::vector<std::string>* rest) {
+// This command's own flags; the `serve` settings among them (--config,
+// --data-dir, --lake-root, ...) go to *settings as --key=value for Config.
+Result<Options> ParseOptions(const std::vector<std::string>& args, std::vector<std::string>* settings) {
+  const std::vector<std::string> own = {"root",        "region",     "table",       "dry-run!", "verbose!",
+                                        "target-size", "older-than", "retain-last", "help!"};
+  std::vector<std::string> known = own;
+  known.push_back("config");
+  for (const ConfigKey& k : ServeConfigKeys()) known.push_back(k.name);
+  ASSIGN_OR_RETURN(Flags f, Flags::Parse(args, known));
   Options o;
-  if (args.empty() || args[0].starts_with("-")) return Status::InvalidArgument("missing action");
-  o.action = args[0];
+  if (f.positional().empty()) return Status::InvalidArgument("missing action");
+  if (f.positional().size() > 1) return Status::InvalidArgument("unexpected argument '" + f.positional()[1] + "'");
+  o.action = f.positional()[0];
   if (o.action != "compact" && o.action != "expire-snapshots" && o.action != "remove-orphans" &&
       o.action != "lifecycle")
     return Status::InvalidArgument("unknown action '" + o.action + "'");
-  std::string region, table;
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string key = args[i], value;
-    bool has_value = false;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-      has_value = true;
-    }
-    if (key == "--dry-run") {
-      if (has_value) return Status::InvalidArgument("--dry-run takes no value");
-      o.dry_run = true;
-      continue;
-    }
-    const bool ours = key == "--root" || key == "--region" || key == "--table" || key == "--older-than" ||
-                      key == "--retain-last" || key == "--target-size";
-    if (!ours) {
-      rest->push_back(args[i]);
-      continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) return Status::InvalidArgument("flag " + key + " needs a value");
-      value = args[++i];
-    }
-    if (key == "--root") o.root = value;
-    if (key == "--region") region = value;
-    if (key == "--table") table = value;
-    if (key == "--older-than") {
-      ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--older-than", value));
-      o.older_than_ms = ms;
-    }
-    if (key == "--retain-last") {
-      char* end = nullptr;
-      const long n = std::strtol(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1 || n > 1'000'000)
-        return Status::InvalidArgument("--retain-last must be a number of snapshots, at least 1");
-      o.retain_last = static_cast<int>(n);
-    }
-    if (key == "--target-size") {
-      int64_t bytes = 0;
-      const char* units[] = {"KiB", "MiB", "GiB"};
-      const int64_t mults[] = {1ll << 10, 1ll << 20, 1ll << 30};
-      std::string digits = value;
-      int64_t mult = 1;
-      for (int u = 0; u < 3; ++u)
-        if (value.ends_with(units[u])) {
-          digits = value.substr(0, value.size() - 3);
-          mult = mults[u];
-        }
-      char* end = nullptr;
-      bytes = std::strtoll(digits.c_str(), &end, 10);
-      if (digits.empty() || *end != '\0' || bytes < 1 || bytes > (1ll << 40) / mult)
-        return Status::InvalidArgument("--target-size must be a size such as 134217728, 512MiB or 1GiB");
-      o.target_size = bytes * mult;
-    }
+  for (const auto& [key, value] : f.values())
+    if (std::find(own.begin(), own.end(), key) == own.end() &&
+        std::find(own.begin(), own.end(), key + "!") == own.end())
+      settings->push_back("--" + key + "=" + value);
+  o.root = f.Get("root");
+  o.dry_run = f.Has("dry-run");
+  o.verbose = f.Has("verbose");
+  if (f.Has("older-than")) {
+    ASSIGN_OR_RETURN(o.older_than_ms, ParseDurationMs("--older-than", f.Get("older-than")));
   }
-  if (!table.empty()) {
-    o.table = lake::LakeTableByName(table);
-    if (!o.table) return Status::InvalidArgument("unknown table '" + table + "'");
+  ASSIGN_OR_RETURN(o.retain_last, f.GetNumber<int>("retain-last", 1, 1, 1'000'000));
+  if (f.Has("target-size")) {
+    const std::string value = f.Get("target-size");
+    std::string digits = value;
+    int64_t mult = 1;
+    for (const auto& [unit, m] : {std::pair{"KiB", 1ll << 10}, {"MiB", 1ll << 20}, {"GiB", 1ll << 30}})
+      if (value.ends_with(unit)) {
+        digits = value.substr(0, value.size() - 3);
+        mult = m;
+      }
+    auto n = ParseNumber<int64_t>("--target-size", digits, 1, (1ll << 40) / mult);
+    if (!n.ok())
+      return Status::InvalidArgument(
+          "--target-size must be a size such as 134217728, 512MiB or 1GiB (at most 1TiB), got '" + value + "'");
+    o.target_size = *n * mult;
   }
-  if (!region.empty()) {
-    auto r = ParseRegion(region);
-    if (!r) return Status::InvalidArgument("unknown region '" + region + "'");
+  if (f.Has("table")) {
+    o.table = lake::LakeTableByName(f.Get("table"));
+    if (!o.table) return Status::InvalidArgument("unknown table '" + f.Get("table") + "'");
+  }
+  if (f.Has("region")) {
+    auto r = ParseRegion(f.Get("region"));
+    if (!r) return Status::InvalidArgument("unknown region '" + f.Get("region") + "'");
     o.regions.push_back(*r);
   }
   if (o.action == "remove-orphans" && o.older_than_ms && *o.older_than_ms < 3'600'000)
@@ -275,20 +272,19 @@ int LakeCommand(const std::vector<std::string>& args) {
       std::printf("%s", kHelp);
       return 0;
     }
-  std::vector<std::string> rest;
-  auto parsed = ParseOptions(args, &rest);
-  if (!parsed.ok()) return Fail(parsed.status().message() + "\n\n" + kHelp);
+  std::vector<std::string> settings;
+  auto parsed = ParseOptions(args, &settings);
+  if (!parsed.ok()) return Fail("lake", parsed.status().message() + "\n\n" + kHelp, 2);
   Options o = std::move(parsed).value();
-  // The rest are `serve` settings (--config, --data-dir, --lake-root); unknown ones are errors.
-  auto config = Config::Load(ServeConfigKeys(), rest);
-  if (!config.ok()) return Fail(config.status().message() + "\n\n" + kHelp);
+  auto config = Config::Load(ServeConfigKeys(), settings);
+  if (!config.ok()) return Fail("lake", config.status().message() + "\n\n" + kHelp, 2);
   if (o.root.empty() && config->Has("lake-root")) o.root = config->Get("lake-root");
   if (o.root.empty()) o.root = JoinPath(config->Get("data-dir"), "lake");
   FileSystem* fs = FileSystem::Default();
-  if (!fs->FileExists(o.root)) return Fail("no lake at " + o.root + " (--root DIR)", 1);
+  if (!fs->FileExists(o.root)) return Fail("lake", "no lake at " + o.root + " (--root DIR)", 1);
   if (o.regions.empty()) {
     auto names = fs->ListDir(o.root);
-    if (!names.ok()) return Fail(names.status().message(), 1);
+    if (!names.ok()) return Fail("lake", names.status().message(), 1);
     for (int r = 0; r < kRegionCount; ++r)
       for (const std::string& n : *names)
         if (ParseRegion(n) == static_cast<Region>(r)) o.regions.push_back(static_cast<Region>(r));

@@ -48,6 +48,11 @@ class LakeCommandTest : public ::testing::Test {
       if (e.is_regular_file()) out[e.path().string()] = e.file_size();
     return out;
   }
+  uintmax_t InputBytes() {
+    uintmax_t total = 0;
+    for (const std::string& f : files_) total += std::filesystem::file_size(f);
+    return total;
+  }
   size_t LiveFiles() {
     auto t = lake::IcebergTable::Load(fs_, Location());
     return lake::ListLiveFiles(fs_, t.value().metadata()).value().size();
@@ -71,6 +76,10 @@ TEST_F(LakeCommandTest, BadFlagsAreRefusedWithANonZeroExit) {
       {"expire-snapshots", "--root", root, "--retain-last", "0"},
       {"compact", "--root", root, "--target-size", "lots"},
       {"compact", "--root"},
+      {"compact", "--root", root, "extra"},
+      {"compact", "--root", root, "--dry-run=yes"},
+      {"expire-snapshots", "--root", root, "--retain-last", "many"},
+      {"compact", "--root", root, "--data-dir"},
   };
   const auto before = Files();
   for (const auto& args : bad) {
@@ -96,10 +105,21 @@ TEST_F(LakeCommandTest, DryRunsPrintThePlanAndChangeNothingThenCompactRuns) {
     EXPECT_EQ(code, 0) << action << ": " << err;
     EXPECT_EQ(Files(), before) << action;
     if (std::string(action) == "compact") {
-      EXPECT_NE(out.find("eu/events: would compact group 0"), std::string::npos) << out;
-      for (const std::string& f : files_) EXPECT_NE(out.find(f), std::string::npos) << out;
+      // A summary per table; the groups and files only with --verbose.
+      EXPECT_NE(out.find("eu/events: would compact 2 files into 1: " + std::to_string(InputBytes()) + " bytes in"),
+                std::string::npos)
+          << out;
+      EXPECT_EQ(out.find("group 0"), std::string::npos) << out;
+      for (const std::string& f : files_) EXPECT_EQ(out.find(f), std::string::npos) << out;
     }
   }
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(LakeCommand({"compact", "--root", root, "--dry-run", "--verbose"}), 0);
+  const std::string verbose = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(verbose.find("eu/events: would compact group 0"), std::string::npos) << verbose;
+  for (const std::string& f : files_) EXPECT_NE(verbose.find(f), std::string::npos) << verbose;
+  EXPECT_NE(verbose.find("eu/events: would compact 2 files into 1"), std::string::npos) << verbose;
+  EXPECT_EQ(Files(), before);
   EXPECT_EQ(LiveFiles(), 2u);
 
   ::testing::internal::CaptureStdout();
@@ -108,7 +128,9 @@ TEST_F(LakeCommandTest, DryRunsPrintThePlanAndChangeNothingThenCompactRuns) {
   const std::string out = ::testing::internal::GetCapturedStdout();
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(code, 0) << err;
-  EXPECT_NE(out.find("compacted 2 files into 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("eu/events: compacted 2 files into 1: " + std::to_string(InputBytes()) + " bytes in, "),
+            std::string::npos)
+      << out;
   EXPECT_NE(err.find("100%"), std::string::npos) << "progress on stderr: " << err;
   EXPECT_EQ(LiveFiles(), 1u);
 }

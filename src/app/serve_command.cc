@@ -8,13 +8,13 @@
 #include <cstdio>
 
 #include "app/commands.h"
+#include "app/flags.h"
 #include "app/server.h"
 
 namespace watershed::app {
 namespace {
 
 int RunServer(const std::vector<std::string>& args, ServerRoles roles, const char* usage, const char* summary) {
-  const std::string name = std::string("watershed ") + roles.command;
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
       std::printf("usage: %s [--config FILE] [--KEY VALUE ...]\n\n%s\nSettings (default) [environment variable]:\n%s",
@@ -23,10 +23,7 @@ int RunServer(const std::vector<std::string>& args, ServerRoles roles, const cha
     }
   }
   auto config = Config::Load(ServeConfigKeys(), args);
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), config.status().message().c_str());
-    return 2;
-  }
+  if (!config.ok()) return Fail(roles.command, config.status().message(), 2);
   // Block the signals before any thread starts, so only sigwait sees them.
   sigset_t handled;
   sigemptyset(&handled);
@@ -37,11 +34,8 @@ int RunServer(const std::vector<std::string>& args, ServerRoles roles, const cha
   signal(SIGPIPE, SIG_IGN);
 
   auto server = Server::Start(*config, FileSystem::Default(), roles);
-  if (!server.ok()) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), server.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("%s on %s://%s:%u  (log %s, live store %s, auth %s)\n", name.c_str(),
+  if (!server.ok()) return Fail(roles.command, server.status().ToString());
+  std::printf("watershed %s on %s://%s:%u  (log %s, live store %s, auth %s)\n", roles.command,
               config->Get("tls-cert").empty() ? "http" : "https", config->Get("listen").c_str(), (*server)->port(),
               config->Get("log").c_str(), config->Get("live-store").c_str(), config->Get("auth").c_str());
   std::fflush(stdout);
@@ -62,10 +56,7 @@ int RunServer(const std::vector<std::string>& args, ServerRoles roles, const cha
   std::printf("watershed: signal %d, stopping (final checkpoint)\n", sig);
   std::fflush(stdout);
   Status s = (*server)->Stop();
-  if (!s.ok()) {
-    std::fprintf(stderr, "%s: stop: %s\n", name.c_str(), s.ToString().c_str());
-    return 1;
-  }
+  if (!s.ok()) return Fail(roles.command, "stop: " + s.ToString());
   return 0;
 }
 

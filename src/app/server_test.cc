@@ -23,6 +23,7 @@
 #include "auth/signer.h"
 #include "core/event_codec.h"
 #include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
 
 namespace watershed::app {
 namespace {
@@ -246,9 +247,8 @@ TEST_F(ServerTest, RestoreFromAnOlderCheckpointReplaysTheLogTail) {
     HttpClient client("127.0.0.1", (*server)->port());
     Post(client, Batch(0));
     WaitForLagZero(client);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (StatusSum(client, "checkpoint_offset") < kPerBatch && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    watershed::testing::WaitUntil([&] { return StatusSum(client, "checkpoint_offset") >= kPerBatch; },
+                                  std::chrono::seconds(30));
     ASSERT_EQ(StatusSum(client, "checkpoint_offset"), kPerBatch) << "no periodic checkpoint was taken";
     std::filesystem::copy(checkpoints, saved, std::filesystem::copy_options::recursive);
     Post(client, Batch(1));

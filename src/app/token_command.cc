@@ -9,6 +9,7 @@
 #include "app/auth_setup.h"
 #include "app/commands.h"
 #include "app/config.h"
+#include "app/flags.h"
 #include "auth/signer.h"
 
 namespace watershed::app {
@@ -24,11 +25,6 @@ constexpr const char* kHelp =
     "auth-audience. Accepts every `serve` setting (--config FILE, --data-dir ...).\n\n"
     "--generate-key writes a new private key to FILE (mode 0600) and prints the\n"
     "JWKS of its public half, to put in the auth-jwks-file.\n";
-
-int Fail(const std::string& message, int code = 2) {
-  std::fprintf(stderr, "watershed token: %s\n", message.c_str());
-  return code;
-}
 
 std::vector<ConfigKey> TokenKeys() {
   std::vector<ConfigKey> keys = ServeConfigKeys();
@@ -46,15 +42,16 @@ std::vector<ConfigKey> TokenKeys() {
 
 int GenerateKey(const Config& c) {
   auto alg = auth::ParseAlgorithm(c.Get("generate-key"));
-  if (!alg || *alg == auth::Algorithm::kHs256) return Fail("--generate-key must be RS256 or ES256");
-  if (c.Get("key").empty() || c.Get("kid").empty()) return Fail("--generate-key needs --key FILE and --kid KID");
+  if (!alg || *alg == auth::Algorithm::kHs256) return Fail("token", "--generate-key must be RS256 or ES256", 2);
+  if (c.Get("key").empty() || c.Get("kid").empty())
+    return Fail("token", "--generate-key needs --key FILE and --kid KID", 2);
   auto pem = auth::GeneratePrivateKeyPem(*alg);
-  if (!pem.ok()) return Fail(pem.status().message(), 1);
+  if (!pem.ok()) return Fail("token", pem.status().message(), 1);
   auto jwks = auth::PublicJwksFromPem(*pem, c.Get("kid"));
-  if (!jwks.ok()) return Fail(jwks.status().message(), 1);
+  if (!jwks.ok()) return Fail("token", jwks.status().message(), 1);
   FileSystem* fs = FileSystem::Default();
-  if (fs->FileExists(c.Get("key"))) return Fail(c.Get("key") + " exists; refusing to overwrite a key");
-  if (Status s = CreatePrivateFile(c.Get("key"), *pem); !s.ok()) return Fail(s.message(), 1);
+  if (fs->FileExists(c.Get("key"))) return Fail("token", c.Get("key") + " exists; refusing to overwrite a key", 2);
+  if (Status s = CreatePrivateFile(c.Get("key"), *pem); !s.ok()) return Fail("token", s.message(), 1);
   std::printf("%s\n", jwks->c_str());
   return 0;
 }
@@ -68,42 +65,40 @@ int TokenCommand(const std::vector<std::string>& args) {
       return 0;
     }
   auto config = Config::Load(TokenKeys(), args);
-  if (!config.ok()) return Fail(config.status().message() + "\n" + kHelp);
+  if (!config.ok()) return Fail("token", config.status().message() + "\n" + kHelp, 2);
   const Config& c = *config;
   if (!c.Get("generate-key").empty()) return GenerateKey(c);
 
-  uint64_t sub = 0;
-  const std::string& sub_text = c.Get("sub");
-  if (sub_text.empty() || sub_text.find_first_not_of("0123456789") != std::string::npos || sub_text.size() > 20 ||
-      (sub = std::strtoull(sub_text.c_str(), nullptr, 10), std::to_string(sub) != sub_text))
-    return Fail("--sub must be a user id (an unsigned 64-bit decimal number)\n" + std::string(kHelp));
+  auto sub = ParseNumber<uint64_t>("--sub (a user id)", c.Get("sub"));
+  if (!sub.ok()) return Fail("token", sub.status().message() + "\n" + kHelp, 2);
   auto region = ParseRegion(c.Get("region"));
-  if (!region) return Fail("--region must be us, eu or apac");
+  if (!region) return Fail("token", "--region must be us, eu or apac", 2);
   auth::RoleSet role_set;
   std::stringstream roles(c.Get("roles"));
   for (std::string name; std::getline(roles, name, ',');) {
     auto role = auth::ParseRole(name);
-    if (!role) return Fail("unknown role '" + name + "' (viewer, creator, analyst, admin)");
+    if (!role) return Fail("token", "unknown role '" + name + "' (viewer, creator, analyst, admin)", 2);
     role_set.Add(*role);
   }
-  if (role_set.empty()) return Fail("--roles needs at least one of viewer, creator, analyst, admin");
+  if (role_set.empty()) return Fail("token", "--roles needs at least one of viewer, creator, analyst, admin", 2);
   auto ttl = c.GetDurationMs("ttl");
-  if (!ttl.ok() || *ttl < 1000) return Fail("--ttl must be a duration of at least 1s, e.g. 15m, 1h, 7d");
+  if (!ttl.ok() || *ttl < 1000) return Fail("token", "--ttl must be a duration of at least 1s, e.g. 15m, 1h, 7d", 2);
   const auth::TokenClaims t =
-      NewTokenClaims(sub, *region, role_set, *ttl / 1000, c.Get("auth-issuer"), c.Get("auth-audience"));
+      NewTokenClaims(*sub, *region, role_set, *ttl / 1000, c.Get("auth-issuer"), c.Get("auth-audience"));
 
   auth::SigningKey key;
   if (!c.Get("key").empty()) {
     auto pem = ReadWholeFile(FileSystem::Default(), c.Get("key"));
-    if (!pem.ok()) return Fail(pem.status().message(), 1);
-    if (c.Get("kid").empty()) return Fail("--key needs --kid (the JWKS entry that verifies it)");
+    if (!pem.ok()) return Fail("token", pem.status().message(), 1);
+    if (c.Get("kid").empty()) return Fail("token", "--key needs --kid (the JWKS entry that verifies it)", 2);
     key.key = *pem;
     key.kid = c.Get("kid");
     key.alg = auth::Algorithm::kRs256;
   } else {
     auto secret = ResolveHs256Secret(c, FileSystem::Default(), SecretMissing::kWaitForServe);
-    if (!secret.ok()) return Fail(secret.status().message(), 1);
-    if (secret->empty()) return Fail("auth-jwks-file is set and there is no HS256 secret: sign with --key and --kid");
+    if (!secret.ok()) return Fail("token", secret.status().message(), 1);
+    if (secret->empty())
+      return Fail("token", "auth-jwks-file is set and there is no HS256 secret: sign with --key and --kid", 2);
     key.key = *secret;
   }
   auto token = auth::SignToken(t, key);
@@ -111,7 +106,7 @@ int TokenCommand(const std::vector<std::string>& args) {
     key.alg = auth::Algorithm::kEs256;  // a PKCS#8 PEM does not name its key type: an EC key fails RS256
     token = auth::SignToken(t, key);
   }
-  if (!token.ok()) return Fail(token.status().message(), 1);
+  if (!token.ok()) return Fail("token", token.status().message(), 1);
   std::printf("%s\n", token->c_str());
   return 0;
 }

@@ -200,7 +200,7 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
   };
   const bool ingests = std::any_of(deps_.logs.begin(), deps_.logs.end(), [](log::Log* l) { return l != nullptr; });
   const bool reads = deps_.store != nullptr;
-  constexpr std::string_view kReadsAt = "read from `watershed query` or `watershed serve`";
+  constexpr std::string_view kReadsAt = "read from `watershed query serve` or `watershed serve`";
 
   if (path == "/v1/events") {
     if (!ingests) return not_served(path, "send events to `watershed gateway` or `watershed serve`");

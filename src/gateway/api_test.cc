@@ -544,6 +544,8 @@ TEST_F(IngestOnlyApiTest, ReadsAndStatusAreNotServedHere) {
   for (const char* target : {"/v1/stories/100/metrics", "/v1/stories/100/series?window=5s", "/v1/creators/7/top",
                              "/v1/top", "/v1/status"})
     ExpectError(Get(target), 404, "not_served_here");
+  // The message names the command that serves reads, not the `watershed query` client.
+  EXPECT_NE(Get("/v1/top").body.find("`watershed query serve`"), std::string::npos) << Get("/v1/top").body;
   EXPECT_EQ(Get("/healthz").status, 200);
   EXPECT_EQ(Get("/metrics").status, 200);
 }

@@ -20,6 +20,7 @@
 #include "core/event_codec.h"
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
 #include "log/log_format.h"
 #include "log/testing/log_test_util.h"
 
@@ -897,9 +898,18 @@ TEST_F(EmbeddedLogTest, WaitForDataWakesOnAppendAndTimesOut) {
   // Data already there: returns at once.
   log->WaitForData(1, LogOffset(0), std::chrono::minutes(5));
 
-  // Close wakes waiters.
-  std::thread closing_waiter([&] { log->WaitForData(1, LogOffset(1), std::chrono::minutes(5)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Close wakes waiters: once the waiter sleeps in WaitForData (else Close
+  // would come first and the wait return at once, proving nothing).
+  std::atomic<pid_t> waiter_tid{0};
+  std::atomic<bool> returned{false};
+  std::thread closing_waiter([&] {
+    waiter_tid = watershed::testing::CurrentThreadId();
+    log->WaitForData(1, LogOffset(1), std::chrono::minutes(5));
+    returned = true;
+  });
+  ASSERT_TRUE(watershed::testing::WaitUntil(
+      [&] { return waiter_tid.load() != 0 && watershed::testing::ThreadIsAsleep(waiter_tid.load()); }));
+  EXPECT_FALSE(returned.load());
   log->Close();
   closing_waiter.join();
   EXPECT_EQ(log->EndOffset(1).value, 1u);

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/testing/wait.h"
 #include "log/testing/kafka_mock.h"
 
 namespace watershed::log {
@@ -85,14 +87,7 @@ class Ledger {
   std::vector<std::string> errors_;
 };
 
-bool WaitFor(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+bool WaitFor(const std::function<bool()>& done) { return watershed::testing::WaitUntil(done, kPatience); }
 
 std::set<uint32_t> All() {
   std::set<uint32_t> all;

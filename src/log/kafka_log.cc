@@ -3,8 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "core/event_codec.h"
 
@@ -92,8 +94,28 @@ struct ConfDeleter {
 };
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
+// librdkafka's log lines as its default logger prints them, but its
+// AUTOCREATE warning once per process, not once per client: a broker without
+// Metadata v4 (librdkafka's mock cluster, Kafka before 0.11) cannot be told
+// allow.auto.create.topics=false, and every reader is a client of its own.
+void LogLine(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  if (std::strcmp(facility, "AUTOCREATE") == 0) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+      std::fprintf(
+          stderr,
+          "watershed: kafka: these brokers cannot be asked not to auto-create topics (no Metadata v4: "
+          "librdkafka's mock cluster or Kafka before 0.11); harmless: Watershed checks (or creates) its topics "
+          "before it uses them (docs/deploy.md)\n");
+    });
+    return;
+  }
+  std::fprintf(stderr, "%%%d|%s|%s| %s\n", level, facility, rk ? rd_kafka_name(rk) : "", message);
+}
+
 Result<ConfPtr> CommonConf(const KafkaLogOptions& o) {
   ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), LogLine);
   RETURN_IF_ERROR(SetConf(conf.get(), "bootstrap.servers", o.brokers));
   // A typo in a topic name must not create a topic with broker defaults.
   RETURN_IF_ERROR(SetConf(conf.get(), "allow.auto.create.topics", "false"));

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/testing/wait.h"
 #include "serve/redis_node_client.h"
 #include "serve/testing/live_store_conformance.h"
 #include "serve/testing/redis_server.h"
@@ -276,9 +277,11 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
   ASSERT_TRUE(replica.Start());
   // Guard against a hang only: the replica links up within moments.
   // (online: past the initial full sync, so it acknowledges offsets).
-  for (int i = 0; i < 200 && Raw({"INFO", "replication"}).str.find("state=online") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_NE(Raw({"INFO", "replication"}).str.find("state=online"), std::string::npos);
+  ASSERT_TRUE(watershed::testing::WaitUntil(
+      [&] {
+        return Raw({"INFO", "replication"}).str.find("state=online") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
 
   // A patient store now (CI machines are slow): the replica must acknowledge.
   options.wait_timeout_ms = 10'000;

@@ -17,6 +17,7 @@
 
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
 
 namespace watershed::stream {
 namespace {
@@ -262,9 +263,21 @@ class PausedRenameFileSystem : public ForwardingFileSystem {
   std::promise<void> in_rename_, go_;
 };
 
+// A file system that tells when a caller has entered LockFile.
+class LockWatchingFileSystem : public ForwardingFileSystem {
+ public:
+  LockWatchingFileSystem() : ForwardingFileSystem(FileSystem::Default()) {}
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    locker_ = watershed::testing::CurrentThreadId();
+    return base()->LockFile(path);
+  }
+  std::atomic<pid_t> locker_{0};
+};
+
 TEST_F(CheckpointTest, AClaimWaitsForASaveBetweenItsCheckAndItsRename) {
   PausedRenameFileSystem paused;
-  CheckpointStore zombie(&paused, dir_), owner(FileSystem::Default(), dir_);
+  LockWatchingFileSystem watched;
+  CheckpointStore zombie(&paused, dir_), owner(&watched, dir_);
   auto first = zombie.Claim(Region::kEu, 1);
   ASSERT_TRUE(first.ok());
   auto in_rename = paused.in_rename_.get_future();
@@ -276,8 +289,10 @@ TEST_F(CheckpointTest, AClaimWaitsForASaveBetweenItsCheckAndItsRename) {
     second = owner.Claim(Region::kEu, 1).value();
     claimed = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_FALSE(claimed.load());  // held off by the save's lock
+  // The claim sleeps in LockFile (not merely not yet run) and has not claimed: held off by the save's lock.
+  ASSERT_TRUE(watershed::testing::WaitUntil(
+      [&] { return watched.locker_.load() != 0 && watershed::testing::ThreadIsAsleep(watched.locker_.load()); }));
+  EXPECT_FALSE(claimed.load());
   paused.go_.set_value();
   save.join();
   claim.join();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
 #include "lake/iceberg_maintenance.h"
 #include "log/embedded_log.h"
 #include "stream/testing/truth_compare.h"
@@ -117,9 +118,7 @@ class RegionProcessorTest : public ::testing::Test {
   }
 
   void WaitCaughtUp(RegionProcessor& p) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (p.Lag() != 0 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    watershed::testing::WaitUntil([&] { return p.Lag() == 0; });
     ASSERT_EQ(p.Lag(), 0u);
     for (const auto& s : p.GetStatus()) {
       EXPECT_EQ(s.error, "") << "partition " << s.partition;
@@ -391,15 +390,12 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
   for (uint32_t p = 0; p < kPartitions; ++p) ASSERT_TRUE(b.Assign(p).ok());  // A is not told
   Append(Generate(8, 6'000, 30'000));
   // A processes the new records too, until its next checkpoint is refused.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   auto all_fenced = [&] {
     for (const auto& st : a.GetStatus())
       if (st.error.find("fenced") == std::string::npos) return false;
     return true;
   };
-  while (!all_fenced() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_TRUE(all_fenced());
+  ASSERT_TRUE(watershed::testing::WaitUntil(all_fenced));
   WaitCaughtUp(b);
   for (uint32_t p = 0; p < kPartitions; ++p) EXPECT_TRUE(a.Revoke(p).ok());  // no checkpoint: nothing to refuse
   ASSERT_TRUE(a.Stop().ok());
