@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <ostream>
 #include <utility>
 
 namespace watershed::cdc {
@@ -223,6 +224,8 @@ std::string Lsn::ToString() const {
   std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(value_ >> 32), static_cast<unsigned>(value_));
   return buf;
 }
+
+std::ostream& operator<<(std::ostream& os, Lsn lsn) { return os << lsn.ToString(); }
 
 Result<Lsn> Lsn::Parse(std::string_view text) {
   size_t slash = text.find('/');

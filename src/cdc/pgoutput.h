@@ -16,6 +16,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@ class Lsn {
  private:
   uint64_t value_ = 0;
 };
+std::ostream& operator<<(std::ostream& os, Lsn lsn);  // the text form
 
 // Converts a PostgreSQL TimestampTz (microseconds since 2000-01-01 UTC) to
 // microseconds since the Unix epoch; kCorruption if that overflows int64.

@@ -1,5 +1,6 @@
 #include "cdc/transaction_assembler.h"
 
+#include <ostream>
 #include <utility>
 
 namespace watershed::cdc {
@@ -18,6 +19,10 @@ std::string_view ChangeOpName(ChangeOp op) {
       return "truncate";
   }
   return "?";
+}
+
+std::ostream& operator<<(std::ostream& os, const Position& p) {
+  return os << "(" << p.commit_lsn << ", " << p.index << ")";
 }
 
 RelationCache::Outcome RelationCache::Apply(Relation relation, std::shared_ptr<const Relation>* previous) {

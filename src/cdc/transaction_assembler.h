@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,7 @@ struct Position {
   uint64_t index = 0;  // within the transaction (or the whole snapshot)
   auto operator<=>(const Position&) const = default;
 };
+std::ostream& operator<<(std::ostream& os, const Position& p);  // "(16/B374D848, 3)"
 
 struct ColumnValue {
   std::string name;
