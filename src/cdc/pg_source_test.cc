@@ -382,6 +382,37 @@ TEST_F(PgSourceTest, RestartRedeliversExactlyWhatWasNotConfirmed) {
   EXPECT_GT(after[0].changes[0].position, again[0].changes[0].position);
 }
 
+// Writes to other tables move the server's position but deliver nothing;
+// a consumer with nothing pending confirms that position (docs/cdc.md), so
+// the slot does not hold the WAL, and loses nothing by it.
+TEST_F(PgSourceTest, IdleConsumerConfirmsTheServersPositionWithoutLosingChanges) {
+  Sql("CREATE TABLE other (id bigint PRIMARY KEY, v text)");
+  std::unique_ptr<PgLogicalSource> source = StartSource(Options());
+  ASSERT_NE(source, nullptr);
+  std::vector<Change> snapshot = PollSnapshot(*source);
+  ASSERT_EQ(snapshot.size(), 3u);
+  ASSERT_TRUE(source->ConfirmFlushed(source->start_lsn()).ok());
+  for (int i = 0; i < 5; ++i) Sql("INSERT INTO other VALUES (" + std::to_string(i) + ", repeat('x', 1000))");
+  auto deadline = std::chrono::steady_clock::now() + seconds(20);
+  while (source->lag().bytes() == 0 && std::chrono::steady_clock::now() < deadline) {
+    Result<std::vector<Transaction>> got = source->Poll(milliseconds(100));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->empty()) << "changes of an unpublished table are not delivered";
+  }
+  ReplicationLag lag = source->lag();
+  ASSERT_GT(lag.bytes(), 0u) << "the server reported its position";
+  ASSERT_TRUE(source->ConfirmFlushed(lag.server_wal_end).ok());
+  ASSERT_TRUE(source->Close().ok());
+  EXPECT_EQ(SlotConfirmedFlush(), lag.server_wal_end);
+
+  Sql("INSERT INTO stories (story_id, title) VALUES (40, 'after idle')");
+  std::unique_ptr<PgLogicalSource> again = StartSource(Options());
+  ASSERT_NE(again, nullptr);
+  std::vector<Transaction> txns = PollTransactions(*again, 1);
+  ASSERT_EQ(txns.size(), 1u);
+  EXPECT_EQ(Row(txns[0].changes.at(0).after)["story_id"], "40");
+}
+
 TEST_F(PgSourceTest, RefusesMissingPublicationOrSlotAndDropsASlotWhoseSnapshotFailed) {
   PgSourceOptions options = Options();
   options.create_publication = false;
