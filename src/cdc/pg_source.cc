@@ -401,16 +401,18 @@ Status PgLogicalSource::ConfirmFlushed(Lsn lsn) {
   return s.ok() ? s : Fail(s);
 }
 
+Status PgLogicalSource::DropIncompleteSlot() {
+  if (!slot_created_ || streaming_ || repl_ == nullptr) return Status::Ok();
+  slot_created_ = false;
+  return Command(repl_, "DROP_REPLICATION_SLOT " + options_.slot_name);
+}
+
 Status PgLogicalSource::Fail(Status status) {
-  // A slot whose snapshot was not delivered completely must not be resumed
-  // (a new source would stream without the snapshot): drop it while the
-  // replication connection is idle, so the next Start takes a new snapshot.
-  if (slot_created_ && !streaming_ && repl_ != nullptr) {
-    Status dropped = Command(repl_, "DROP_REPLICATION_SLOT " + options_.slot_name);
+  if (slot_created_ && !streaming_) {
+    Status dropped = DropIncompleteSlot();
     status = Status(status.code(),
                     status.message() + (dropped.ok() ? " (the new slot was dropped)"
                                                      : " (dropping the new slot failed: " + dropped.message() + ")"));
-    slot_created_ = false;
   }
   broken_ = status;
   return status;
@@ -418,7 +420,7 @@ Status PgLogicalSource::Fail(Status status) {
 
 Status PgLogicalSource::Close(std::chrono::milliseconds timeout) {
   if (repl_ == nullptr) return Status::Ok();
-  Status result;
+  Status result = DropIncompleteSlot();
   if (streaming_ && broken_.ok()) {
     result = SendStatus();
     if (result.ok() && (PQputCopyEnd(repl_, nullptr) != 1 || PQflush(repl_) != 0)) {

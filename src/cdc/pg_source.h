@@ -113,7 +113,9 @@ class PgLogicalSource {
 
   // Ends streaming cleanly: sends the last confirmed LSN, ends the copy and
   // waits (up to `timeout`) for the server to finish, so the slot is free
-  // for a new source at once. The destructor after Close does nothing more.
+  // for a new source at once. Closed during the initial snapshot, it drops
+  // the slot it created (a snapshot cannot be resumed). The destructor
+  // after Close does nothing more.
   Status Close(std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
   ReplicationLag lag() const { return ReplicationLag{server_wal_end_, confirmed_}; }
@@ -141,6 +143,11 @@ class PgLogicalSource {
   Status PollStream(std::chrono::steady_clock::time_point deadline, std::vector<Transaction>* out);
   Status HandleCopyData(std::string_view bytes, std::vector<Transaction>* out);
   Status SendStatus();
+  // A slot this source created whose snapshot was not delivered completely
+  // must not be resumed (a new source would stream without the snapshot):
+  // drops it while the replication connection is idle, so the next Start
+  // takes a new snapshot.
+  Status DropIncompleteSlot();
   Status Fail(Status status);
 
   PgSourceOptions options_;

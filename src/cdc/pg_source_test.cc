@@ -413,7 +413,7 @@ TEST_F(PgSourceTest, IdleConsumerConfirmsTheServersPositionWithoutLosingChanges)
   EXPECT_EQ(Row(txns[0].changes.at(0).after)["story_id"], "40");
 }
 
-TEST_F(PgSourceTest, RefusesMissingPublicationOrSlotAndDropsASlotWhoseSnapshotFailed) {
+TEST_F(PgSourceTest, RefusesMissingPublicationOrSlotAndDropsASlotWhoseSnapshotWasNotDelivered) {
   PgSourceOptions options = Options();
   options.create_publication = false;
   Result<std::unique_ptr<PgLogicalSource>> missing = PgLogicalSource::Start(options);
@@ -431,6 +431,19 @@ TEST_F(PgSourceTest, RefusesMissingPublicationOrSlotAndDropsASlotWhoseSnapshotFa
   Result<std::unique_ptr<PgLogicalSource>> failed = PgLogicalSource::Start(options);
   EXPECT_EQ(failed.status().code(), StatusCode::kFailedPrecondition) << failed.status().ToString();
   EXPECT_NE(failed.status().message().find("slot was dropped"), std::string::npos) << failed.status().ToString();
+  EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "0");
+
+  // So does a source closed before it delivered the whole snapshot.
+  options.tables = {"stories"};
+  options.snapshot_batch_rows = 1;
+  std::unique_ptr<PgLogicalSource> closed = StartSource(options);
+  ASSERT_NE(closed, nullptr);
+  Result<std::vector<Transaction>> batch = closed->Poll(milliseconds(100));
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), 1u);
+  EXPECT_FALSE(batch->front().snapshot_last);
+  EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "1");
+  EXPECT_TRUE(closed->Close().ok());
   EXPECT_EQ(Value("SELECT count(*) FROM pg_replication_slots"), "0");
 
   options.slot_name = "Bad-Name";
