@@ -13,8 +13,9 @@
 //     in one REPEATABLE READ transaction that imports that snapshot), then
 //     streams the transactions that commit after it. Nothing is lost or seen
 //     twice between snapshot and stream. An exported snapshot dies with its
-//     connection: a consumer that fails before it has stored the whole
-//     snapshot must drop the slot (DropSlot) and start again.
+//     connection: a source that fails or is closed during the snapshot
+//     drops the slot it created; a consumer that crashes before it has
+//     stored the whole snapshot must drop the slot (DropSlot) and start again.
 //
 // Delivery: Poll returns whole committed transactions in commit order
 // (TransactionAssembler). The slot only moves when the caller says so:
@@ -24,8 +25,9 @@
 // LSN and nothing newer. A new source on the slot (after a crash, or after
 // Close) gets again every transaction whose commit LSN is at or after the
 // confirmed LSN: at-least-once. Confirm Transaction::end_lsn (the end of its
-// commit record) once the transaction is durable on your side; confirming
-// its commit_lsn would redeliver it. Consumers dedup by Change::position.
+// commit record) once the transaction is durable on your side; a smaller
+// LSN, such as its commit_lsn, may redeliver it. Consumers dedup by
+// Change::position.
 //
 // Errors: a lost connection or a busy slot ("active for PID", while a
 // previous walsender is still exiting) is kUnavailable: start a new source.
