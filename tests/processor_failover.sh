@@ -42,7 +42,8 @@ pick_port
 start_kafka_mock 8
 if [ "${LIVE_STORE:-redis}" = redis-cluster ]; then start_redis_cluster "$port"; else start_redis $((port + 1)); fi
 common=(--auth off --log "$kafka_spec" --live-store "$redis_spec" --partitions 8 --max-future 1h
-        --checkpoint-dir "$work/checkpoints" --lake-root "$work/lake" --lake-commit-interval 10s --checkpoint-interval 700ms
+        --checkpoint-dir "$work/checkpoints" --catalog-dir "$work/catalog" --lake-root "$work/lake"
+        --lake-commit-interval 10s --checkpoint-interval 700ms
         --kafka-session-timeout 3s)
 [ "${REDIS_FAILOVER:-0}" = 1 ] && common+=(--live-store-wait-replicas 1)
 

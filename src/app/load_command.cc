@@ -24,9 +24,11 @@
 #include "app/load_generator.h"
 #include "app/load_verifier.h"
 #include "app/token_minter.h"
+#include "catalog/story_codec.h"
 #include "core/clock.h"
 #include "core/event_codec.h"
 #include "core/file_system.h"
+#include "workload/generator.h"
 
 namespace watershed::app {
 namespace {
@@ -60,6 +62,9 @@ constexpr const char* kHelp =
     "  --protobuf                send application/x-protobuf bodies instead of JSON\n"
     "  --viewer-batches          one viewer per request even without --secret-file (to compare\n"
     "                            auth on and off with the same request shape)\n"
+    "  --no-catalog              do not register the workload's stories and their authors in the\n"
+    "                            story catalogue first (POST /v1/stories, needs an admin token or\n"
+    "                            auth off); without them creators read none of the stories\n"
     "Connection flags:\n";
 
 const std::vector<std::string> kFlags = {"rate",
@@ -85,6 +90,7 @@ const std::vector<std::string> kFlags = {"rate",
                                          "audience",
                                          "protobuf!",
                                          "viewer-batches!",
+                                         "no-catalog!",
                                          "help!"};
 
 // Partitions per region, read from /v1/status (or `known`, then /healthz
@@ -117,6 +123,27 @@ Result<uint32_t> DiscoverPartitions(HttpClient& client, bool sent_token, int64_t
                                         : "cannot reach the server: " + r.status().message());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+// Registers stories 1..stories with the generator's authors in the story
+// catalogue (POST /v1/stories, as the application would): authorship comes
+// from there, never from the events, and --verify compares it.
+Status RegisterStories(HttpClient& control, bool sent_token, const workload::WorkloadOptions& w) {
+  for (uint64_t first = 1; first <= w.stories; first += catalog::kMaxStoriesPerBatch) {
+    const uint64_t last = std::min(w.stories, first + catalog::kMaxStoriesPerBatch - 1);
+    std::string body = "{\"stories\":[";
+    for (uint64_t s = first; s <= last; ++s)
+      body += (s == first ? "{\"story_id\":" : ",{\"story_id\":") + std::to_string(s) + ",\"author_id\":" +
+              std::to_string(workload::AuthorOfStory(StoryId(s), w.authors).value) + "}";
+    body += "]}";
+    auto r = control.Request("POST", "/v1/stories", body);
+    if (!r.ok()) return Status::Unavailable("cannot register the stories: " + r.status().message());
+    if (r->status != 200)
+      return Status::FailedPrecondition("POST /v1/stories answered " + DescribeAnswer(*r, sent_token) +
+                                        "\n(registering the workload's stories needs an admin token or auth off; "
+                                        "--no-catalog skips it)");
+  }
+  return Status::Ok();
 }
 
 // The sending flags; the server's partitions are discovered later.
@@ -196,6 +223,9 @@ int LoadCommand(const std::vector<std::string>& args) {
   auto partitions = DiscoverPartitions(control, !control_token.empty(), 30'000, known_partitions);
   if (!partitions.ok()) return Fail("load", partitions.status().message());
   plan->partitions = *partitions;
+  if (!f.Has("no-catalog"))
+    if (Status s = RegisterStories(control, !control_token.empty(), plan->workload); !s.ok())
+      return Fail("load", s.message());
   return RunLoad(*plan, *client_options, minter.get(), control_token);
 }
 
