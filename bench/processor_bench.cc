@@ -147,7 +147,7 @@ void BM_ProcessorWithLake(benchmark::State& state) {
     auto step = [&] {
       p.ProcessBatch(chunk, &distinct);
       p.TakeWrite(&write);
-      stream::FeedLakeSink(sink, Region::kUs, p, chunk, distinct, write);
+      stream::FeedLakeSink(sink, Region::kUs, /*catalog=*/nullptr, chunk, distinct, write);
       if (!sink.MaybeFlush(records + chunk.size()).ok()) std::abort();
       records += chunk.size();
       chunk.clear();

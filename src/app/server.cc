@@ -102,12 +102,12 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
     s->kafka_logs_[r] = log.get();
     s->logs_[r] = std::move(log);
   }
-  if (roles.processing != ServerRoles::Processing::kNone) RETURN_IF_ERROR(s->StartProcessing(config, roles, fs));
-
   const std::string catalog_dir = config.Get("catalog-dir");
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(
                                     fs, catalog_dir.empty() ? JoinPath(data_dir, "catalog") : catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
+  if (roles.processing != ServerRoles::Processing::kNone) RETURN_IF_ERROR(s->StartProcessing(config, roles, fs));
+
   gateway::ApiDeps deps;
   deps.catalog = s->catalog_.get();
   if (roles.ingest)
@@ -190,6 +190,7 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
   if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
   lake_options.buffer_rows = static_cast<size_t>(buffer_rows);
   ASSIGN_OR_RETURN(run.lake_commit_interval_ms, config.GetDurationMs("lake-commit-interval", 86'400'000));
+  run.catalog = catalog_.get();
 
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;

@@ -80,11 +80,6 @@ void PartitionProcessor::MarkDirty(const WindowKey& key, Window& w) {
   dirty_windows_.emplace_back(key, &w);
 }
 
-AuthorId PartitionProcessor::AuthorOf(StoryId story) const {
-  const Story* s = stories_.Find(story.value);
-  return s ? s->author : AuthorId(0);
-}
-
 void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records, std::vector<uint8_t>* distinct) {
   if (distinct) distinct->resize(records.size());
   // Three stages, each needing what the one before brought into cache.

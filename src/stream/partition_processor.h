@@ -59,8 +59,6 @@ class PartitionProcessor {
   // INT64_MIN before the first event.
   int64_t watermark() const { return watermark_; }
   const ProcessorCounters& counters() const { return counters_; }
-  // The author of a story seen by this partition (0 when unknown).
-  AuthorId AuthorOf(StoryId story) const;
   size_t dedup_entries() const { return dedup_.size(); }
   size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
   size_t open_windows() const { return open_windows_; }

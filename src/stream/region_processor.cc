@@ -37,7 +37,7 @@ struct RegionProcessor::Partition {
   std::string error;
 };
 
-void FeedLakeSink(lake::PartitionSink& sink, Region region, const PartitionProcessor& processor,
+void FeedLakeSink(lake::PartitionSink& sink, Region region, const catalog::CatalogReader* catalog,
                   const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
                   const serve::PartitionWrite& write) {
   for (size_t i = 0; i < records.size(); ++i) {
@@ -49,7 +49,8 @@ void FeedLakeSink(lake::PartitionSink& sink, Region region, const PartitionProce
     if (w.key.size != serve::WindowSize::k1m || !w.final) continue;
     lake::StoryMinuteRow row;
     row.story_id = w.key.story.value;
-    row.author_id = processor.AuthorOf(w.key.story).value;
+    const std::optional<AuthorId> author = catalog ? catalog->AuthorOf(w.key.story) : std::nullopt;
+    row.author_id = author ? author->value : 0;
     row.region = region;
     row.minute_ms = w.key.start;
     row.views = w.agg.views;
@@ -202,7 +203,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     p.processor->ProcessBatch(records, p.sink ? &p.distinct : nullptr);
     p.processor->TakeWrite(&write);
     if (p.sink) {
-      FeedLakeSink(*p.sink, region_, *p.processor, records, p.distinct, write);
+      FeedLakeSink(*p.sink, region_, options_.catalog, records, p.distinct, write);
       // A failed write keeps the rows buffered; the checkpoint retries it.
       if (Status f = p.sink->MaybeFlush(p.processor->next_offset().value); !f.ok()) report(f);
     }

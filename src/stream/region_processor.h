@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/story_catalog.h"
 #include "core/clock.h"
 #include "lake/lake_sink.h"
 #include "log/log.h"
@@ -56,6 +57,10 @@ struct RunnerOptions {
   // The lake commits at the first checkpoint this long after its last
   // commit (and at Revoke / Stop); other checkpoints carry its files.
   int64_t lake_commit_interval_ms = 300'000;
+  // The story catalogue: story_minute rows carry its author at the time the
+  // minute is written (0 when it does not know the story), never the
+  // author_id of events. Null: 0 for every story.
+  const catalog::CatalogReader* catalog = nullptr;
 };
 
 struct PartitionStatus {
@@ -74,8 +79,10 @@ struct PartitionStatus {
 
 // The lake's copy of a processed batch: every record into raw_events, the
 // distinct ones (`distinct` from ProcessBatch) into events, the 1-minute
-// windows `write` (its TakeWrite) closed into story_minute.
-void FeedLakeSink(lake::PartitionSink& sink, Region region, const PartitionProcessor& processor,
+// windows `write` (its TakeWrite) closed into story_minute, with the
+// catalogue's author of each story (0 without a catalogue or when it does not
+// know the story).
+void FeedLakeSink(lake::PartitionSink& sink, Region region, const catalog::CatalogReader* catalog,
                   const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
                   const serve::PartitionWrite& write);
 

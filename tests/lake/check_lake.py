@@ -15,7 +15,8 @@ Debian's python3-avro, the Parquet files with DuckDB (tools/duckdb).
      truth's distinct events), per-story totals equal the truth's;
   4. story_minute: no (story, minute, region) twice; every final 1-minute
      window of the truth is there with its values summed over regions; no
-     row outside the truth's windows.
+     row outside the truth's windows; every row's author_id is its story's
+     author in the truth (the catalogue's, which load registers).
 
 usage: check_lake.py LAKE_ROOT TRUTH_FILE [--log-records N]
 Prints a summary; exit 0 when everything holds.
@@ -125,7 +126,7 @@ def parquet_list(files):
 
 
 def read_truth(path):
-    stories, windows, distinct = {}, {}, 0
+    stories, windows, distinct, authors = {}, {}, 0, {}
     with open(path) as f:
         for line in f:
             p = line.split()
@@ -133,9 +134,10 @@ def read_truth(path):
                 distinct = int(dict(kv.split("=") for kv in p[1:])["distinct_events"])
             elif p[0] == "story":
                 stories[int(p[1])] = tuple(int(x) for x in p[3:8])
+                authors[int(p[1])] = int(p[2])
             elif p[0] == "window" and p[2] == "60000":
                 windows[(int(p[1]), int(p[3]))] = (p[4] == "1", tuple(int(x) for x in p[5:10]))
-    return stories, windows, distinct
+    return stories, windows, distinct, authors
 
 
 def main():
@@ -143,7 +145,7 @@ def main():
     log_records = None
     if "--log-records" in sys.argv:
         log_records = int(sys.argv[sys.argv.index("--log-records") + 1])
-    stories, windows, distinct = read_truth(truth_path)
+    stories, windows, distinct, authors = read_truth(truth_path)
 
     tables = {"raw_events": set(), "events": set(), "story_minute": set()}
     for region in sorted(os.listdir(root)):
@@ -200,6 +202,13 @@ def main():
                               sum(watch_time_ms) AS w, sum(shares) AS s, sum(replies) AS r
                        FROM read_parquet(%s) GROUP BY ALL""" % sm)
         lake_minutes = {(x["story_id"], x["m"]): (x["v"], x["u"], x["w"], x["s"], x["r"]) for x in rows}
+        # author_id comes from the story catalogue (load registers the
+        # generator's authors there), never from the events' hints.
+        wrong_authors = duck("SELECT DISTINCT story_id, author_id FROM read_parquet(%s)" % sm)
+        wrong_authors = [x for x in wrong_authors if authors.get(x["story_id"]) != x["author_id"]]
+        for x in wrong_authors[:5]:
+            fail("story_minute: story %d has author_id %d, the catalogue's is %s" %
+                 (x["story_id"], x["author_id"], authors.get(x["story_id"])))
     else:
         lake_minutes = {}
     final = {k: v for k, (is_final, v) in windows.items() if is_final}
