@@ -18,5 +18,6 @@ int StatusCommand(const std::vector<std::string>& args);
 int TokenCommand(const std::vector<std::string>& args);
 int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
+int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
 
 }  // namespace watershed::app

@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "  status   show log, processing and checkpoint progress, and lag\n"
     "  token    print a signed bearer token (development and tests)\n"
     "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
-    "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n";
+    "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
+    "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   if (command == "token") return TokenCommand(args);
   if (command == "kafka-mock") return KafkaMockCommand(args);
   if (command == "lake") return LakeCommand(args);
+  if (command == "catalog") return CatalogCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -21,6 +21,7 @@ Result<StoryPatch> ReadStory(element el, const std::string& where) {
   simdjson::dom::object obj;
   if (el.get(obj) != simdjson::SUCCESS) return Status::InvalidArgument(where + ": must be a JSON object");
   StoryPatch p;
+  p.where = where;
   bool has_id = false;
   for (simdjson::dom::key_value_pair m : obj) {
     const std::string_view key = m.key;
@@ -166,6 +167,7 @@ Result<std::vector<StoryPatch>> ReadCsv(std::string_view text) {
       return Status::InvalidArgument(where + ": " + std::to_string(rec.fields.size()) + " fields, the header has " +
                                      std::to_string(header.size()));
     StoryPatch p;
+    p.where = where;
     for (size_t c = 0; c < header.size(); ++c) {
       const std::string& h = header[c];
       const std::string& v = rec.fields[c];

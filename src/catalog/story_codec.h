@@ -18,6 +18,7 @@ namespace watershed::catalog {
 inline constexpr size_t kMaxStoriesPerBatch = 1000;
 
 struct StoryPatch {
+  std::string where;  // "stories[3]" or "line 5": for error messages
   StoryId story;
   std::optional<AuthorId> author;
   std::optional<int64_t> created_at_ms;

@@ -24,9 +24,8 @@ void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder respond
   const int64_t now = deps_.clock->NowMs();
   std::vector<catalog::CatalogChange> changes;
   std::set<uint64_t> seen;
-  for (size_t i = 0; i < patches->size(); ++i) {
-    catalog::StoryPatch& p = (*patches)[i];
-    const std::string where = "stories[" + std::to_string(i) + "]: ";
+  for (catalog::StoryPatch& p : *patches) {
+    const std::string where = p.where + ": ";
     if (!seen.insert(p.story.value).second)
       return respond(JsonError(400, "duplicate_story", where + "story " + std::to_string(p.story.value) +
                                                            " appears twice in the batch"));
