@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "app/http_client.h"
-#include "lake/iceberg_maintenance.h"
+#include "lake/maintenance_scheduler.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 
@@ -206,36 +206,18 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
   }
   ASSIGN_OR_RETURN(int64_t maintenance_ms, config.GetDurationMs("lake-maintenance-interval"));
   ASSIGN_OR_RETURN(int64_t snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
-  if (lake_on && maintenance_ms > 0)
-    lake_maintenance_ =
-        std::thread(&Server::RunLakeMaintenance, this, fs, lake_root, maintenance_ms, snapshot_retention_ms);
-  return Status::Ok();
-}
-
-void Server::RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms) {
-  lake::MaintenanceSchedule schedule;
-  schedule.snapshot_retention_ms = snapshot_retention_ms;
-  std::unique_lock lock(lake_mu_);
-  while (!lake_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return lake_stop_; })) {
-    lock.unlock();
-    for (const auto& lake : lakes_) {
-      if (!lake) continue;
-      const std::string region(RegionName(lake->region()));
-      auto r = lake::RunMaintenanceRound(fs, root, lake->region(), Clock::Real()->NowMs(), schedule);
-      if (!r.ok()) {
-        std::fprintf(stderr, "watershed: lake maintenance of %s: %s\n", region.c_str(), r.status().ToString().c_str());
-      } else {
-        std::fprintf(stderr,
-                     "watershed: lake maintenance of %s: %lld files compacted into %lld, %lld lifecycle batches, "
-                     "%lld snapshots expired, %lld files deleted, %lld orphans removed\n",
-                     region.c_str(), static_cast<long long>(r->compacted_files),
-                     static_cast<long long>(r->compaction_outputs), static_cast<long long>(r->lifecycle_batches),
-                     static_cast<long long>(r->expired_snapshots), static_cast<long long>(r->deleted_files),
-                     static_cast<long long>(r->removed_orphans));
-      }
-    }
-    lock.lock();
+  if (lake_on && maintenance_ms > 0) {
+    lake::MaintenanceSchedulerOptions maintenance;
+    maintenance.fs = fs;
+    maintenance.root = lake_root;
+    for (const auto& lake : lakes_)
+      if (lake) maintenance.regions.push_back(lake->region());
+    maintenance.interval_ms = maintenance_ms;
+    maintenance.schedule.snapshot_retention_ms = snapshot_retention_ms;
+    lake_maintenance_ = std::make_unique<lake::MaintenanceScheduler>(std::move(maintenance));
+    lake_maintenance_->Start();
   }
+  return Status::Ok();
 }
 
 void Server::AddProcessorMetrics() {
@@ -279,14 +261,7 @@ Status Server::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (http_) http_->Stop();
-  if (lake_maintenance_.joinable()) {
-    {
-      std::lock_guard lock(lake_mu_);
-      lake_stop_ = true;
-    }
-    lake_cv_.notify_all();
-    lake_maintenance_.join();  // after the round in progress, if any
-  }
+  if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   Status first;
   for (auto& member : members_) {
     Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them

@@ -7,10 +7,7 @@
 // `watershed query` (reads and /v1/status from Redis). Tests start it
 // in-process; main() runs it until SIGINT/SIGTERM.
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "app/auth_setup.h"
@@ -19,6 +16,7 @@
 #include "core/file_system.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
+#include "lake/maintenance_scheduler.h"
 #include "log/embedded_log.h"
 #include "log/kafka_log.h"
 #include "stream/region_processor.h"
@@ -72,8 +70,6 @@ class Server {
  private:
   Server() = default;
   Status StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs);
-  // Runs lake::RunMaintenanceRound over the lakes open here every `interval_ms`.
-  void RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms);
   void AddProcessorMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
@@ -87,10 +83,7 @@ class Server {
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka
   std::array<std::unique_ptr<lake::RegionLake>, kRegionCount> lakes_;  // outlive processors_
-  std::thread lake_maintenance_;
-  std::mutex lake_mu_;
-  std::condition_variable lake_cv_;
-  bool lake_stop_ = false;  // guarded by lake_mu_
+  std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;  // over lakes_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;
