@@ -18,11 +18,30 @@
 
 namespace watershed::app {
 
-// The HS256 secret the configuration names: the bytes of auth-secret-file
-// (trailing whitespace trimmed), or of <data-dir>/auth/hs256.secret when
-// auth-jwks-file is not set. That default file is created with 32 random
-// bytes (base64url text, mode 0600) when missing and `create` is true.
-// Returns "" when the configuration uses JWKS keys only.
+// Where the keys come from.
+struct AuthKeyFiles {
+  std::string secret_file;          // auth-secret-file
+  std::string jwks_file;            // auth-jwks-file
+  std::string default_secret_file;  // <data-dir>/auth/hs256.secret
+};
+AuthKeyFiles AuthKeyFilesFrom(const Config& config);
+
+// The auth-* settings (and `auth` itself), checked.
+struct AuthSettings {
+  bool on = true;
+  AuthKeyFiles keys;
+  int64_t jwks_reload_ms = 30'000;  // 0 = never
+  int64_t cache_entries = 16384;    // 0 = no cache
+  auth::VerifierOptions verifier;
+};
+Result<AuthSettings> ParseAuthSettings(const Config& config);
+
+// The HS256 secret the key files name: the bytes of secret_file (trailing
+// whitespace trimmed), or of default_secret_file when jwks_file is not set.
+// That default file is created with 32 random bytes (base64url text, mode
+// 0600) when missing and `create` is true. Returns "" when only JWKS keys
+// are used.
+Result<std::string> ResolveHs256Secret(const AuthKeyFiles& keys, FileSystem* fs, bool create);
 Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, bool create);
 std::string DefaultSecretPath(const Config& config);
 // The secret in `path`: trailing whitespace (the newline) trimmed, at least
@@ -34,12 +53,10 @@ Result<std::string> ReadHs256Secret(FileSystem* fs, const std::string& path);
 auth::TokenClaims NewTokenClaims(uint64_t user, Region region, auth::RoleSet roles, int64_t ttl_seconds,
                                  const std::string& issuer, const std::string& audience);
 
-auth::VerifierOptions VerifierOptionsFrom(const Config& config);
-
 class AuthRuntime {
  public:
   // nullptr when auth = off.
-  static Result<std::unique_ptr<AuthRuntime>> Start(const Config& config, FileSystem* fs);
+  static Result<std::unique_ptr<AuthRuntime>> Start(const AuthSettings& settings, FileSystem* fs);
   ~AuthRuntime();  // stops the reload thread
   const auth::Verifier* verifier() const { return verifier_.get(); }
   // Rereads the JWKS file now (also done every auth-jwks-reload); Ok without one.

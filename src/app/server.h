@@ -13,6 +13,7 @@
 #include "app/auth_setup.h"
 #include "app/config.h"
 #include "app/processor_group.h"
+#include "app/serve_settings.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
@@ -23,30 +24,9 @@
 
 namespace watershed::app {
 
-// The live store `spec` names: "memory", "redis://HOST:PORT" or
-// "redis-cluster://HOST:PORT,..." (keys under `prefix`; Redis writes wait
-// for `wait_replicas` replicas).
-Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
-                                                        int wait_replicas = 0);
-
-// What one process runs.
-struct ServerRoles {
-  enum class Processing {
-    kNone,
-    kAllPartitions,  // every partition of every served region (all-in-one)
-    kGroup,          // the partitions its Kafka consumer group gives it
-  };
-  const char* command = "serve";  // names the process in errors
-  bool ingest = true;             // POST /v1/events into the logs
-  bool query = true;              // reads from the live store
-  Processing processing = Processing::kAllPartitions;
-
-  static ServerRoles AllInOne() { return {}; }
-  static ServerRoles Gateway() { return {"gateway", true, false, Processing::kNone}; }
-  static ServerRoles Processor() { return {"processor", false, false, Processing::kGroup}; }
-  static ServerRoles Query() { return {"query serve", false, true, Processing::kNone}; }
-  bool all_in_one() const { return ingest && query && processing == Processing::kAllPartitions; }
-};
+// The live store the settings name (the Redis writes wait for
+// settings.wait_replicas replicas).
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings& settings);
 
 class Server {
  public:
@@ -56,6 +36,8 @@ class Server {
   // and query need a Redis live store. `fs` is for durability tests.
   static Result<std::unique_ptr<Server>> Start(const Config& config, FileSystem* fs = FileSystem::Default(),
                                                ServerRoles roles = ServerRoles::AllInOne());
+  // The same with the settings parsed (ParseServeSettings for these roles).
+  static Result<std::unique_ptr<Server>> Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles);
   ~Server();
   uint16_t port() const { return http_->port(); }
   // Stops the listener, leaves the consumer groups and drains the logs,
@@ -69,7 +51,8 @@ class Server {
 
  private:
   Server() = default;
-  Status StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs);
+  Status OpenLogs(const ServeSettings& settings, FileSystem* fs);
+  Status StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs);
   void AddProcessorMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/testing/serve_environment.h"
 #include "app/http_client.h"
 #include "core/event_codec.h"
 #include "core/testing/temp_dir.h"
@@ -34,15 +35,7 @@ struct Expected {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    // The server reads WATERSHED_* variables; keep the caller's shell out.
-    ::unsetenv("WATERSHED_CONFIG");
-    for (const auto& k : ServeConfigKeys()) {
-      std::string env = "WATERSHED_";
-      for (const char* c = k.name; *c; ++c) env.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
-      ::unsetenv(env.c_str());
-    }
-  }
+  void SetUp() override { testing::ClearServeEnvironment(); }
 
   Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {},
                                               ServerRoles roles = ServerRoles::AllInOne()) {
