@@ -17,7 +17,7 @@ const char* const kClientFlagsHelp =
 
 Result<ClientOptions> ClientOptionsFrom(const Flags& f) {
   ClientOptions o;
-  RETURN_IF_ERROR(ParseHostPort(f.Get("server", "127.0.0.1:8080"), &o.host, &o.port));
+  RETURN_IF_ERROR(http::ParseHostPort(f.Get("server", "127.0.0.1:8080"), &o.host, &o.port));
   o.tls = f.Has("tls") || f.Has("ca-file") || f.Has("insecure");
   o.ca_file = f.Get("ca-file");
   o.insecure_skip_verify = f.Has("insecure");

@@ -8,9 +8,14 @@
 #include <vector>
 
 #include "app/commands.h"
-#include "app/http_client.h"
+#include "http/http_client.h"
 
 namespace watershed::app {
+
+// The client commands name the client types unqualified.
+using http::ClientOptions;
+using http::ClientResponse;
+using http::HttpClient;
 
 const std::vector<std::string>& ClientFlagNames();
 extern const char* const kClientFlagsHelp;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "app/http_client.h"
+#include "http/http_client.h"
 
 namespace watershed::app {
 namespace {
@@ -61,7 +61,7 @@ Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
     l.kind = LiveStoreSettings::Kind::kMemory;
   } else if (spec.starts_with("redis://")) {
     l.kind = LiveStoreSettings::Kind::kRedis;
-    if (!ParseHostPort(spec.substr(8), &l.redis_host, &l.redis_port).ok() || l.redis_port == 0)
+    if (!http::ParseHostPort(spec.substr(8), &l.redis_host, &l.redis_port).ok() || l.redis_port == 0)
       return Status::InvalidArgument("live-store: '" + spec + "' is not redis://HOST:PORT");
   } else if (spec.starts_with("redis-cluster://")) {
     l.kind = LiveStoreSettings::Kind::kRedisCluster;
@@ -127,19 +127,19 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
     api.rate_limit_exempt.Add(*role);
   }
 
-  gateway::HttpServerOptions& http = g.http;
-  http.address = config.Get("listen");
+  http::HttpServerOptions& server = g.server;
+  server.address = config.Get("listen");
   ASSIGN_OR_RETURN(int64_t port, config.GetInt("port"));
   if (port > 65535) return Status::InvalidArgument("port must be in 0..65535");
-  http.port = static_cast<uint16_t>(port);
+  server.port = static_cast<uint16_t>(port);
   ASSIGN_OR_RETURN(int64_t threads, config.GetInt("http-threads"));
-  http.threads = static_cast<int>(std::max<int64_t>(1, threads));
+  server.threads = static_cast<int>(std::max<int64_t>(1, threads));
   ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
-  http.body_limit = static_cast<uint64_t>(body);
+  server.body_limit = static_cast<uint64_t>(body);
   ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
-  http.idle_timeout_ms = static_cast<int>(idle);
-  http.tls_cert_file = config.Get("tls-cert");
-  http.tls_key_file = config.Get("tls-key");
+  server.idle_timeout_ms = static_cast<int>(idle);
+  server.tls_cert_file = config.Get("tls-cert");
+  server.tls_key_file = config.Get("tls-key");
   return g;
 }
 

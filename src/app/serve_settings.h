@@ -13,7 +13,7 @@
 #include "app/config.h"
 #include "core/event.h"
 #include "gateway/api.h"
-#include "gateway/http_server.h"
+#include "http/http_server.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/lake_sink.h"
 #include "log/embedded_log.h"
@@ -78,7 +78,7 @@ struct LakeSettings {
 
 struct GatewaySettings {
   gateway::ApiOptions api;
-  gateway::HttpServerOptions http;
+  http::HttpServerOptions server;
 };
 
 struct ServeSettings {

@@ -77,12 +77,12 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(s->gateway.api.rate_limit.requests_per_second, 5);
   EXPECT_EQ(s->gateway.api.rate_limit.burst, 7);
   EXPECT_TRUE(s->gateway.api.rate_limit_exempt.Has(auth::Role::kAnalyst));
-  EXPECT_EQ(s->gateway.http.port, 0);
-  EXPECT_EQ(s->gateway.http.threads, 1);  // at least one
-  EXPECT_EQ(s->gateway.http.body_limit, 2048u);
-  EXPECT_EQ(s->gateway.http.idle_timeout_ms, 60'000);
-  EXPECT_EQ(s->gateway.http.tls_cert_file, "c.pem");
-  EXPECT_EQ(s->gateway.http.tls_key_file, "k.pem");
+  EXPECT_EQ(s->gateway.server.port, 0);
+  EXPECT_EQ(s->gateway.server.threads, 1);  // at least one
+  EXPECT_EQ(s->gateway.server.body_limit, 2048u);
+  EXPECT_EQ(s->gateway.server.idle_timeout_ms, 60'000);
+  EXPECT_EQ(s->gateway.server.tls_cert_file, "c.pem");
+  EXPECT_EQ(s->gateway.server.tls_key_file, "k.pem");
 
   auto defaults = Parse({"--data-dir", "/d"});
   ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();

@@ -63,8 +63,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (roles.processes()) s->AddProcessorMetrics();
 
   gateway::Api* api = s->api_.get();
-  ASSIGN_OR_RETURN(s->http_, gateway::HttpServer::Start(
-                                 settings.gateway.http, [api](gateway::HttpRequest&& req, gateway::Responder respond) {
+  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(
+                                 settings.gateway.server, [api](http::HttpRequest&& req, http::Responder respond) {
                                    api->Handle(std::move(req), std::move(respond));
                                  }));
   return s;

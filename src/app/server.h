@@ -16,7 +16,7 @@
 #include "app/serve_settings.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
-#include "gateway/http_server.h"
+#include "http/http_server.h"
 #include "lake/maintenance_scheduler.h"
 #include "log/embedded_log.h"
 #include "log/kafka_log.h"
@@ -71,7 +71,7 @@ class Server {
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
-  std::unique_ptr<gateway::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;
 };
 

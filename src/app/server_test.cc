@@ -19,13 +19,14 @@
 
 #include "app/config.h"
 #include "app/testing/serve_environment.h"
-#include "app/http_client.h"
+#include "http/http_client.h"
 #include "core/event_codec.h"
 #include "core/testing/temp_dir.h"
 
 namespace watershed::app {
 namespace {
 
+using ::watershed::http::HttpClient;
 using ::watershed::testing::TempDir;
 
 struct Expected {

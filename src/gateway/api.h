@@ -14,8 +14,8 @@
 #include "auth/verifier.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "gateway/http_server.h"
 #include "gateway/rate_limiter.h"
+#include "http/http_server.h"
 #include "log/log.h"
 #include "serve/live_store.h"
 
@@ -65,20 +65,20 @@ struct ApiDeps {
 class Api {
  public:
   Api(ApiDeps deps, ApiOptions options);
-  void Handle(HttpRequest&& req, Responder respond);
+  void Handle(http::HttpRequest&& req, http::Responder respond);
 
  private:
   // The caller of a /v1/ request; nullopt when auth is off.
   using Caller = std::optional<auth::Claims>;
-  void Route(HttpRequest&& req, std::string_view path, const Caller& caller, Responder respond);
-  void PostEvents(HttpRequest&& req, const Caller& caller, Responder respond);
+  void Route(http::HttpRequest&& req, std::string_view path, const Caller& caller, http::Responder respond);
+  void PostEvents(http::HttpRequest&& req, const Caller& caller, http::Responder respond);
   // 403 unless the caller may read `story` (analyst, admin, or its author).
-  std::optional<HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
-  HttpResponse StoryMetrics(uint64_t story);
-  HttpResponse StorySeries(uint64_t story, std::string_view query);
-  HttpResponse CreatorTop(uint64_t author, std::string_view query);
-  HttpResponse OverallTop(std::string_view query);
-  HttpResponse StatusReport();
+  std::optional<http::HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
+  http::HttpResponse StoryMetrics(uint64_t story);
+  http::HttpResponse StorySeries(uint64_t story, std::string_view query);
+  http::HttpResponse CreatorTop(uint64_t author, std::string_view query);
+  http::HttpResponse OverallTop(std::string_view query);
+  http::HttpResponse StatusReport();
 
   ApiDeps deps_;
   ApiOptions options_;

@@ -15,7 +15,7 @@
 
 #include "core/status.h"
 
-namespace watershed::gateway {
+namespace watershed::http {
 
 struct HttpRequest {
   std::string method;        // "GET", "POST", ...
@@ -83,4 +83,4 @@ HttpResponse JsonError(int status, std::string_view code, std::string_view messa
 // Escapes s for use inside a JSON string literal.
 void AppendJsonString(std::string_view s, std::string* out);
 
-}  // namespace watershed::gateway
+}  // namespace watershed::http
