@@ -1,6 +1,7 @@
 #include "app/server.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "lake/maintenance_scheduler.h"
 #include "serve/redis_cluster_client.h"
@@ -33,6 +34,28 @@ Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings&
   return Status::Internal("live-store: unknown kind");
 }
 
+namespace {
+
+// With fewer replicas connected than live-store-wait-replicas, every write
+// waits out its WAIT and is retried until enough connect: processing stalls
+// without failing, so say why at start.
+void WarnOnMissingReplicas(serve::LiveStore* store, const LiveStoreSettings& settings) {
+  auto* redis = dynamic_cast<serve::RedisLiveStore*>(store);
+  if (redis == nullptr || settings.wait_replicas == 0) return;
+  auto found = redis->ConnectedReplicas();
+  if (!found.ok()) {
+    std::fprintf(stderr, "watershed: warning: live-store-wait-replicas is %d; cannot count the replicas of %s: %s\n",
+                 settings.wait_replicas, settings.spec.c_str(), found.status().ToString().c_str());
+  } else if (*found < settings.wait_replicas) {
+    std::fprintf(stderr,
+                 "watershed: warning: live-store-wait-replicas is %d but %s has %d connected replica(s) (INFO "
+                 "replication); writes wait and are retried until enough replicas connect\n",
+                 settings.wait_replicas, settings.spec.c_str(), *found);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs, ServerRoles roles) {
   ASSIGN_OR_RETURN(ServeSettings settings, ParseServeSettings(config, roles));
   return Start(settings, fs, roles);
@@ -43,6 +66,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (roles.uses_live_store()) {
     ASSIGN_OR_RETURN(s->store_, OpenLiveStore(settings.live_store));
   }
+  if (roles.processes()) WarnOnMissingReplicas(s->store_.get(), settings.live_store);
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
 
@@ -63,10 +87,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (roles.processes()) s->AddProcessorMetrics();
 
   gateway::Api* api = s->api_.get();
-  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(
-                                 settings.gateway.server, [api](http::HttpRequest&& req, http::Responder respond) {
-                                   api->Handle(std::move(req), std::move(respond));
-                                 }));
+  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(settings.gateway.server,
+                                                     [api](http::HttpRequest&& req, http::Responder respond) {
+                                                       api->Handle(std::move(req), std::move(respond));
+                                                     }));
   return s;
 }
 

@@ -20,6 +20,7 @@
 #include "app/config.h"
 #include "app/testing/serve_environment.h"
 #include "http/http_client.h"
+#include "serve/testing/redis_server.h"
 #include "core/event_codec.h"
 #include "core/testing/temp_dir.h"
 
@@ -388,6 +389,20 @@ TEST_F(ServerTest, BadConfigurationFailsToStart) {
   auto second = Server::Start(config.value());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+// Each write would wait for a replica that is not there: the start does not
+// fail, but says so, naming the setting and the replicas found.
+TEST_F(ServerTest, WaitingForMoreRedisReplicasThanConnectedWarnsAtStart) {
+  serve::testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start());
+  ::testing::internal::CaptureStderr();
+  auto server = StartServer({"--live-store", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                             "--live-store-wait-replicas", "1", "--lake", "off"});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_NE(err.find("live-store-wait-replicas is 1 but redis://127.0.0.1:"), std::string::npos) << err;
+  EXPECT_NE(err.find("has 0 connected replica(s)"), std::string::npos) << err;
 }
 
 TEST_F(ServerTest, SplitRolesRefuseWhatCannotBeShared) {

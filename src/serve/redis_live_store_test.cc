@@ -269,6 +269,9 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
   Status s = store->Apply(StoryWrite(Region::kUs, 1000, 1, 9, Agg(5, 2), 10));
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   EXPECT_NE(s.message().find("replicas"), std::string::npos) << s.ToString();
+  auto replicas = store->ConnectedReplicas();
+  ASSERT_TRUE(replicas.ok()) << replicas.status().ToString();
+  EXPECT_EQ(*replicas, 0);
 
   Raw({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});  // the replica's first sync starts at once
   testing::RedisServer replica;
@@ -279,6 +282,9 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
   for (int i = 0; i < 200 && Raw({"INFO", "replication"}).str.find("state=online") == std::string::npos; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_NE(Raw({"INFO", "replication"}).str.find("state=online"), std::string::npos);
+  replicas = store->ConnectedReplicas();
+  ASSERT_TRUE(replicas.ok()) << replicas.status().ToString();
+  EXPECT_EQ(*replicas, 1);
 
   // A patient store now (CI machines are slow): the replica must acknowledge.
   options.wait_timeout_ms = 10'000;
