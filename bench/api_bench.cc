@@ -22,6 +22,9 @@
 namespace watershed::gateway {
 namespace {
 
+using http::HttpRequest;
+using http::HttpResponse;
+
 constexpr int kUsers = 4096;  // distinct tokens cycled by the miss cases (cache smaller than that)
 
 std::string Must(Result<std::string> r) {

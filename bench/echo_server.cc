@@ -1,5 +1,5 @@
 // Reference server for the ingest benchmark: Watershed's own HTTP transport
-// (gateway::HttpServer) answering every POST at once, without parsing,
+// (http::HttpServer) answering every POST at once, without parsing,
 // logging or syncing — the ceiling the real ingest path is compared with.
 // usage: echo_server PORT [PARTITIONS]
 
@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <string>
 
-#include "gateway/http_server.h"
+#include "http/http_server.h"
 
 int main(int argc, char** argv) {
-  using namespace watershed::gateway;
+  using namespace watershed::http;
   if (argc < 2) {
     std::fprintf(stderr, "usage: echo_server PORT [PARTITIONS]\n");
     return 2;

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/http_client.h"
+#include "http/http_client.h"
 #include "core/clock.h"
 #include "core/event_codec.h"
 
@@ -50,13 +50,13 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   std::string host;
   uint16_t port;
-  if (!app::ParseHostPort(Arg(argc, argv, "server", "127.0.0.1:8080"), &host, &port).ok()) return 2;
-  app::HttpClient client(host, port);
+  if (!http::ParseHostPort(Arg(argc, argv, "server", "127.0.0.1:8080"), &host, &port).ok()) return 2;
+  http::HttpClient client(host, port);
   std::vector<double> samples;
 
   if (mode == "freshness") {
     const int probes = std::stoi(Arg(argc, argv, "probes", "200"));
-    app::HttpClient poller(host, port);
+    http::HttpClient poller(host, port);
     const uint64_t base_story = 900'000'000'000ull + static_cast<uint64_t>(Clock::Real()->NowMs() % 1'000'000) * 1000;
     for (int k = 0; k < probes; ++k) {
       Event e;

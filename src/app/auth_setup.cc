@@ -19,11 +19,32 @@ std::string DefaultSecretPath(const Config& config) {
   return JoinPath(JoinPath(config.Get("data-dir"), "auth"), "hs256.secret");
 }
 
+AuthKeyFiles AuthKeyFilesFrom(const Config& config) {
+  return {config.Get("auth-secret-file"), config.Get("auth-jwks-file"), DefaultSecretPath(config)};
+}
+
+Result<AuthSettings> ParseAuthSettings(const Config& config) {
+  AuthSettings a;
+  ASSIGN_OR_RETURN(a.on, config.GetBool("auth"));
+  a.keys = AuthKeyFilesFrom(config);
+  ASSIGN_OR_RETURN(int64_t leeway_ms, config.GetDurationMs("auth-leeway", 86'400'000));
+  a.verifier.issuer = config.Get("auth-issuer");
+  a.verifier.audience = config.Get("auth-audience");
+  a.verifier.leeway_seconds = leeway_ms / 1000;
+  ASSIGN_OR_RETURN(a.cache_entries, config.GetInt("auth-cache-entries"));
+  ASSIGN_OR_RETURN(a.jwks_reload_ms, config.GetDurationMs("auth-jwks-reload"));
+  return a;
+}
+
 Result<std::string> ResolveHs256Secret(const Config& config, FileSystem* fs, SecretMissing missing) {
-  std::string path = config.Get("auth-secret-file");
+  return ResolveHs256Secret(AuthKeyFilesFrom(config), fs, missing);
+}
+
+Result<std::string> ResolveHs256Secret(const AuthKeyFiles& keys, FileSystem* fs, SecretMissing missing) {
+  std::string path = keys.secret_file;
   if (path.empty()) {
-    if (!config.Get("auth-jwks-file").empty()) return std::string();
-    path = DefaultSecretPath(config);
+    if (!keys.jwks_file.empty()) return std::string();
+    path = keys.default_secret_file;
     if (missing == SecretMissing::kWaitForServe) {
       // `watershed serve ... &` followed at once by `watershed token`: the
       // server creates the secret within its first milliseconds.
@@ -71,26 +92,15 @@ auth::TokenClaims NewTokenClaims(uint64_t user, Region region, auth::RoleSet rol
   return t;
 }
 
-auth::VerifierOptions VerifierOptionsFrom(const Config& config) {
-  auth::VerifierOptions o;
-  o.issuer = config.Get("auth-issuer");
-  o.audience = config.Get("auth-audience");
-  auto leeway = config.GetDurationMs("auth-leeway", 86'400'000);  // AuthRuntime::Start reports a bad value
-  o.leeway_seconds = (leeway.ok() ? *leeway : 30'000) / 1000;
-  return o;
-}
-
-Result<std::unique_ptr<AuthRuntime>> AuthRuntime::Start(const Config& config, FileSystem* fs) {
-  ASSIGN_OR_RETURN(bool on, config.GetBool("auth"));
-  if (!on) return std::unique_ptr<AuthRuntime>();
-  if (auto leeway = config.GetDurationMs("auth-leeway", 86'400'000); !leeway.ok()) return leeway.status();
-  ASSIGN_OR_RETURN(int64_t cache_entries, config.GetInt("auth-cache-entries"));
-  ASSIGN_OR_RETURN(int64_t reload_ms, config.GetDurationMs("auth-jwks-reload"));
-  ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(config, fs, SecretMissing::kCreate));
+Result<std::unique_ptr<AuthRuntime>> AuthRuntime::Start(const AuthSettings& settings, FileSystem* fs) {
+  if (!settings.on) return std::unique_ptr<AuthRuntime>();
+  const int64_t cache_entries = settings.cache_entries;
+  const int64_t reload_ms = settings.jwks_reload_ms;
+  ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(settings.keys, fs, SecretMissing::kCreate));
 
   std::unique_ptr<AuthRuntime> rt(new AuthRuntime());
   std::shared_ptr<auth::KeySetHolder> holder;
-  if (const std::string jwks = config.Get("auth-jwks-file"); !jwks.empty()) {
+  if (const std::string& jwks = settings.keys.jwks_file; !jwks.empty()) {
     ASSIGN_OR_RETURN(rt->jwks_, auth::JwksFile::Open(jwks, secret, fs));
     holder = rt->jwks_->holder();
   } else {
@@ -100,7 +110,7 @@ Result<std::unique_ptr<AuthRuntime>> AuthRuntime::Start(const Config& config, Fi
   std::unique_ptr<auth::TokenCache> cache;
   if (cache_entries > 0)
     cache = std::make_unique<auth::TokenCache>(auth::TokenCacheOptions{.capacity = static_cast<size_t>(cache_entries)});
-  rt->verifier_ = std::make_unique<auth::Verifier>(VerifierOptionsFrom(config), holder, std::move(cache));
+  rt->verifier_ = std::make_unique<auth::Verifier>(settings.verifier, holder, std::move(cache));
   if (rt->jwks_ && reload_ms > 0) rt->reloader_ = std::thread([p = rt.get(), reload_ms] { p->ReloadLoop(reload_ms); });
   return rt;
 }

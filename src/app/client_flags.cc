@@ -52,7 +52,7 @@ Result<ClientOptions> ClientOptionsFrom(const Flags& f) {
   if (address.empty() || address.find_first_of("/ ") != std::string::npos)
     return Status::InvalidArgument(source + " must be HOST:PORT or http(s)://HOST:PORT, got '" +
                                    (source == "--server" ? f.Get("server") : Env(source.c_str())) + "'");
-  if (Status s = ParseHostPort(address, &o.host, &o.port); !s.ok())
+  if (Status s = http::ParseHostPort(address, &o.host, &o.port); !s.ok())
     return Status::InvalidArgument(source + ": " + s.message());
   o.tls = https || f.Has("tls") || f.Has("ca-file") || f.Has("insecure");
   o.ca_file = f.Get("ca-file");

@@ -9,9 +9,14 @@
 #include <vector>
 
 #include "app/flags.h"
-#include "app/http_client.h"
+#include "http/http_client.h"
 
 namespace watershed::app {
+
+// The client commands name the client types unqualified.
+using http::ClientOptions;
+using http::ClientResponse;
+using http::HttpClient;
 
 // `names` (a command's own flags, as Flags::Parse takes them) plus the connection flags.
 std::vector<std::string> WithClientFlags(std::vector<std::string> names);

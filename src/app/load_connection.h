@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/http_client.h"
+#include "app/client_flags.h"  // the client types
 #include "app/token_minter.h"
 #include "core/event.h"
 #include "core/log_linear_histogram.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "app/http_client.h"
+#include "app/client_flags.h"  // the client types
 #include "app/token_minter.h"
 #include "workload/generator.h"
 

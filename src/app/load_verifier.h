@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "app/http_client.h"
+#include "app/client_flags.h"  // the client types
 
 namespace watershed::app {
 

@@ -14,6 +14,20 @@
 namespace watershed::app {
 namespace {
 
+// What Server::Stop does in this role, for the shutdown line.
+const char* StopSummary(ServerRoles roles) {
+  switch (roles.processing) {
+    case ServerRoles::Processing::kAllPartitions:
+      return "final checkpoint";
+    case ServerRoles::Processing::kGroup:
+      return "leaving the consumer groups, final checkpoints";
+    case ServerRoles::Processing::kNone:
+      break;
+  }
+  // No processors here, so no checkpoint; a gateway's log is Kafka (split roles need it).
+  return roles.ingest ? "closing the listener, delivering the appends in flight to Kafka" : "closing the listener";
+}
+
 int RunServer(const std::vector<std::string>& args, ServerRoles roles, const char* usage, const char* summary) {
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
@@ -53,7 +67,7 @@ int RunServer(const std::vector<std::string>& args, ServerRoles roles, const cha
     }
     std::fflush(stdout);
   }
-  std::printf("watershed: signal %d, stopping (final checkpoint)\n", sig);
+  std::printf("watershed: signal %d, stopping (%s)\n", sig, StopSummary(roles));
   std::fflush(stdout);
   Status s = (*server)->Stop();
   if (!s.ok()) return Fail(roles.command, "stop: " + s.ToString());

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <sstream>
 
-#include "app/http_client.h"
-#include "lake/iceberg_maintenance.h"
+#include "lake/maintenance_scheduler.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 
@@ -17,96 +15,68 @@ constexpr int64_t kCatalogRefreshMs = 1000;
 
 namespace watershed::app {
 
-Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
-                                                        int wait_replicas) {
-  if (spec == "memory") return serve::NewMemoryLiveStore();
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings& settings) {
   serve::RedisLiveStoreOptions options;
-  options.prefix = prefix;
-  options.wait_replicas = wait_replicas;
+  options.prefix = settings.prefix;
+  options.wait_replicas = settings.wait_replicas;
   constexpr int kTimeoutMs = 2000;
-  if (spec.starts_with("redis://")) {
-    std::string host;
-    uint16_t port = 0;
-    if (!ParseHostPort(spec.substr(8), &host, &port).ok() || port == 0)
-      return Status::InvalidArgument("live-store: '" + spec + "' is not redis://HOST:PORT");
-    return std::unique_ptr<serve::LiveStore>(serve::NewRedisNodeLiveStore(host, port, kTimeoutMs, options));
+  switch (settings.kind) {
+    case LiveStoreSettings::Kind::kMemory:
+      return serve::NewMemoryLiveStore();
+    case LiveStoreSettings::Kind::kRedis:
+      return std::unique_ptr<serve::LiveStore>(
+          serve::NewRedisNodeLiveStore(settings.redis_host, settings.redis_port, kTimeoutMs, options));
+    case LiveStoreSettings::Kind::kRedisCluster: {
+      serve::RedisClusterOptions cluster;
+      cluster.seeds = settings.cluster_seeds;
+      cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+      auto factory = [cluster]() -> Result<std::unique_ptr<serve::RedisClient>> {
+        ASSIGN_OR_RETURN(auto client, serve::RedisClusterClient::Connect(cluster));
+        return std::unique_ptr<serve::RedisClient>(std::move(client));
+      };
+      return std::unique_ptr<serve::LiveStore>(std::make_unique<serve::RedisLiveStore>(factory, options));
+    }
   }
-  if (spec.starts_with("redis-cluster://")) {
-    serve::RedisClusterOptions cluster;
-    std::stringstream seeds(spec.substr(16));
-    for (std::string seed; std::getline(seeds, seed, ',');)
-      if (!seed.empty()) cluster.seeds.push_back(seed);
-    if (cluster.seeds.empty()) return Status::InvalidArgument("live-store: '" + spec + "' names no cluster node");
-    cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
-    auto factory = [cluster]() -> Result<std::unique_ptr<serve::RedisClient>> {
-      ASSIGN_OR_RETURN(auto client, serve::RedisClusterClient::Connect(cluster));
-      return std::unique_ptr<serve::RedisClient>(std::move(client));
-    };
-    return std::unique_ptr<serve::LiveStore>(std::make_unique<serve::RedisLiveStore>(factory, options));
-  }
-  return Status::InvalidArgument("live-store: '" + spec + "' is not memory, redis://HOST:PORT or redis-cluster://...");
+  return Status::Internal("live-store: unknown kind");
 }
 
+namespace {
+
+// With fewer replicas connected than live-store-wait-replicas, every write
+// waits out its WAIT and is retried until enough connect: processing stalls
+// without failing, so say why at start.
+void WarnOnMissingReplicas(serve::LiveStore* store, const LiveStoreSettings& settings) {
+  auto* redis = dynamic_cast<serve::RedisLiveStore*>(store);
+  if (redis == nullptr || settings.wait_replicas == 0) return;
+  auto found = redis->ConnectedReplicas();
+  if (!found.ok()) {
+    std::fprintf(stderr, "watershed: warning: live-store-wait-replicas is %d; cannot count the replicas of %s: %s\n",
+                 settings.wait_replicas, settings.spec.c_str(), found.status().ToString().c_str());
+  } else if (*found < settings.wait_replicas) {
+    std::fprintf(stderr,
+                 "watershed: warning: live-store-wait-replicas is %d but %s has %d connected replica(s) (INFO "
+                 "replication); writes wait and are retried until enough replicas connect\n",
+                 settings.wait_replicas, settings.spec.c_str(), *found);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs, ServerRoles roles) {
+  ASSIGN_OR_RETURN(ServeSettings settings, ParseServeSettings(config, roles));
+  return Start(settings, fs, roles);
+}
+
+Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles) {
   std::unique_ptr<Server> s(new Server());
-  const std::string data_dir = config.Get("data-dir");
-  const std::string& log_spec = config.Get("log");
-  const std::string command = std::string("watershed ") + roles.command;
-  const bool kafka = log_spec.starts_with("kafka://") && log_spec.size() > 8;
-  if (!kafka && log_spec != "embedded")
-    return Status::InvalidArgument("log: '" + log_spec + "' is not embedded or kafka://BROKER[,BROKER...]");
-  if (!roles.all_in_one() && !kafka)
-    return Status::InvalidArgument(command + " needs log = kafka://BROKER[,BROKER...]: the embedded log lives "
-                                             "inside one process (run `watershed serve` instead)");
-  if ((roles.query || roles.processing != ServerRoles::Processing::kNone) && !roles.all_in_one() &&
-      config.Get("live-store") == "memory")
-    return Status::InvalidArgument(command + " needs live-store = redis://... or redis-cluster://...: "
-                                             "a memory store is not shared with other processes");
-
-  log::EmbeddedLogOptions log_options;
-  ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));
-  if (partitions < 1 || partitions > 1024) return Status::InvalidArgument("partitions must be in 1..1024");
-  log_options.partitions = static_cast<uint32_t>(partitions);
-  ASSIGN_OR_RETURN(int64_t segment, config.GetBytes("segment-size"));
-  log_options.segment_bytes = static_cast<uint64_t>(segment);
-  ASSIGN_OR_RETURN(log_options.fsync, log::ParseFsyncPolicy(config.Get("fsync")));
-  ASSIGN_OR_RETURN(log_options.fsync_interval_ms, config.GetDurationMs("fsync-interval"));
-  ASSIGN_OR_RETURN(log_options.retention_ms, config.GetDurationMs("log-retention"));
-  ASSIGN_OR_RETURN(int64_t retention_bytes, config.GetBytes("log-retention-size"));
-  log_options.retention_bytes = static_cast<uint64_t>(retention_bytes);
-  log_options.fs = fs;
-
-  if (roles.query || roles.processing != ServerRoles::Processing::kNone) {
-    ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
-    if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
-    ASSIGN_OR_RETURN(s->store_, OpenLiveStore(config.Get("live-store"), config.Get("live-store-prefix"),
-                                              static_cast<int>(wait_replicas)));
+  if (roles.uses_live_store()) {
+    ASSIGN_OR_RETURN(s->store_, OpenLiveStore(settings.live_store));
   }
-
-  std::stringstream regions(config.Get("regions"));
-  for (std::string name; std::getline(regions, name, ',');) {
-    auto region = ParseRegion(name);
-    if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
-    const int r = static_cast<int>(*region);
-    if (!kafka) {
-      log_options.dir = JoinPath(JoinPath(data_dir, "log"), name);
-      ASSIGN_OR_RETURN(s->logs_[r], log::EmbeddedLog::Open(log_options));
-      continue;
-    }
-    // One topic per region, <kafka-topic-prefix>.<region>, with `partitions` partitions.
-    log::KafkaLogOptions options;
-    options.brokers = log_spec.substr(8);
-    options.topic = config.Get("kafka-topic-prefix") + "." + name;
-    options.partitions = log_options.partitions;
-    ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
-    s->kafka_logs_[r] = log.get();
-    s->logs_[r] = std::move(log);
-  }
-  const std::string catalog_dir = config.Get("catalog-dir");
-  ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(
-                                    fs, catalog_dir.empty() ? JoinPath(data_dir, "catalog") : catalog_dir));
+  if (roles.processes()) WarnOnMissingReplicas(s->store_.get(), settings.live_store);
+  RETURN_IF_ERROR(s->OpenLogs(settings, fs));
+  ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
-  if (roles.processing != ServerRoles::Processing::kNone) RETURN_IF_ERROR(s->StartProcessing(config, roles, fs));
+  if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
 
   gateway::ApiDeps deps;
   deps.catalog = s->catalog_.get();
@@ -115,88 +85,59 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   if (roles.query) deps.store = s->store_.get();
   deps.metrics = &s->metrics_;
   Server* self = s.get();
-  if (roles.processing != ServerRoles::Processing::kNone) {
+  if (roles.processes()) {
     deps.status = [self]() -> Result<std::vector<gateway::PartitionReport>> { return self->Report(); };
   } else if (roles.query) {
     deps.status = [self] { return self->RemoteReport(); };
   }
-  ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(config, fs));
+  ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->auth_) deps.verifier = s->auth_->verifier();
-  gateway::ApiOptions api_options;
-  ASSIGN_OR_RETURN(api_options.max_future_ms, config.GetDurationMs("max-future"));
-  api_options.public_paths.clear();
-  std::stringstream public_paths(config.Get("auth-public-paths"));
-  for (std::string path; std::getline(public_paths, path, ',');)
-    if (!path.empty()) api_options.public_paths.push_back(path);
-  ASSIGN_OR_RETURN(int64_t rate, config.GetInt("rate-limit"));
-  ASSIGN_OR_RETURN(int64_t burst, config.GetInt("rate-burst"));
-  if (rate > 0 && burst < 1) return Status::InvalidArgument("rate-burst must be at least 1");
-  api_options.rate_limit.requests_per_second = static_cast<double>(rate);
-  api_options.rate_limit.burst = static_cast<double>(burst);
-  ASSIGN_OR_RETURN(api_options.max_in_flight, config.GetInt("max-in-flight"));
-  api_options.rate_limit_exempt = auth::RoleSet();
-  std::stringstream exempt(config.Get("rate-limit-exempt"));
-  for (std::string name; std::getline(exempt, name, ',');) {
-    auto role = auth::ParseRole(name);
-    if (!role) return Status::InvalidArgument("rate-limit-exempt: unknown role '" + name + "'");
-    api_options.rate_limit_exempt.Add(*role);
-  }
-  s->api_ = std::make_unique<gateway::Api>(std::move(deps), api_options);
+  s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);
+  if (roles.processes()) s->AddProcessorMetrics();
 
-  if (roles.processing != ServerRoles::Processing::kNone) s->AddProcessorMetrics();
-
-  gateway::HttpServerOptions http;
-  http.address = config.Get("listen");
-  ASSIGN_OR_RETURN(int64_t port, config.GetInt("port"));
-  if (port > 65535) return Status::InvalidArgument("port must be in 0..65535");
-  http.port = static_cast<uint16_t>(port);
-  ASSIGN_OR_RETURN(int64_t threads, config.GetInt("http-threads"));
-  http.threads = static_cast<int>(std::max<int64_t>(1, threads));
-  ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
-  http.body_limit = static_cast<uint64_t>(body);
-  ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
-  http.idle_timeout_ms = static_cast<int>(idle);
-  http.tls_cert_file = config.Get("tls-cert");
-  http.tls_key_file = config.Get("tls-key");
   gateway::Api* api = s->api_.get();
-  ASSIGN_OR_RETURN(s->http_, gateway::HttpServer::Start(
-                                 http, [api](gateway::HttpRequest&& req, gateway::Responder respond) {
-                                   api->Handle(std::move(req), std::move(respond));
-                                 }));
+  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(settings.gateway.server,
+                                                     [api](http::HttpRequest&& req, http::Responder respond) {
+                                                       api->Handle(std::move(req), std::move(respond));
+                                                     }));
   return s;
 }
 
-Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs) {
-  stream::RunnerOptions run;
-  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval", 86'400'000));
-  ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
-  run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
-  ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
-  ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
-  ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
-  ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
-  ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
-  ASSIGN_OR_RETURN(int64_t session_ms, config.GetDurationMs("kafka-session-timeout", 3'600'000));
-  if (session_ms < 1000) return Status::InvalidArgument("kafka-session-timeout must be at least 1s");
-  const std::string dir = config.Get("checkpoint-dir");
-  checkpoints_ = std::make_unique<stream::CheckpointStore>(
-      fs, dir.empty() ? JoinPath(config.Get("data-dir"), "checkpoints") : dir);
+Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
+  const LogSettings& l = settings.log;
+  for (Region region : settings.regions) {
+    const int r = static_cast<int>(region);
+    const std::string name(RegionName(region));
+    if (!l.kafka) {
+      log::EmbeddedLogOptions options = l.embedded;
+      options.dir = JoinPath(l.embedded_root, name);
+      options.fs = fs;
+      ASSIGN_OR_RETURN(logs_[r], log::EmbeddedLog::Open(options));
+      continue;
+    }
+    // One topic per region, <kafka-topic-prefix>.<region>, with `partitions` partitions.
+    log::KafkaLogOptions options;
+    options.brokers = l.kafka_brokers;
+    options.topic = l.kafka_topic_prefix + "." + name;
+    options.partitions = l.embedded.partitions;
+    ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
+    kafka_logs_[r] = log.get();
+    logs_[r] = std::move(log);
+  }
+  return Status::Ok();
+}
 
-  ASSIGN_OR_RETURN(const bool lake_on, config.GetBool("lake"));
-  const std::string lake_root =
-      config.Get("lake-root").empty() ? JoinPath(config.Get("data-dir"), "lake") : config.Get("lake-root");
-  lake::LakeSinkOptions lake_options;
-  ASSIGN_OR_RETURN(int64_t buffer_rows, config.GetInt("lake-buffer-rows"));
-  if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
-  lake_options.buffer_rows = static_cast<size_t>(buffer_rows);
-  ASSIGN_OR_RETURN(run.lake_commit_interval_ms, config.GetDurationMs("lake-commit-interval", 86'400'000));
+Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs) {
+  const ProcessorSettings& p = settings.processor;
+  const LakeSettings& lake = settings.lake;
+  stream::RunnerOptions run = p.runner;
   run.catalog = catalog_.get();
-
+  checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir);
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
     const auto region = static_cast<Region>(r);
-    if (lake_on) {
-      ASSIGN_OR_RETURN(lakes_[r], lake::RegionLake::Open(fs, lake_root, region, lake_options));
+    if (lake.on) {
+      ASSIGN_OR_RETURN(lakes_[r], lake::RegionLake::Open(fs, lake.root, region, lake.sink));
       run.lake = lakes_[r].get();
     }
     auto proc =
@@ -206,48 +147,28 @@ Status Server::StartProcessing(const Config& config, ServerRoles roles, FileSyst
     } else {
       // One group per region topic; its members share the partitions.
       log::KafkaGroupOptions group;
-      group.brokers = config.Get("log").substr(8);
-      group.topic = config.Get("kafka-topic-prefix") + "." + std::string(RegionName(static_cast<Region>(r)));
+      group.brokers = settings.log.kafka_brokers;
+      group.topic = settings.log.kafka_topic_prefix + "." + std::string(RegionName(region));
       group.group_id = group.topic + ".processors";
-      group.session_timeout_ms = static_cast<int>(session_ms);
-      group.heartbeat_interval_ms = static_cast<int>(std::max<int64_t>(100, session_ms / 10));
+      group.session_timeout_ms = static_cast<int>(p.kafka_session_timeout_ms);
+      group.heartbeat_interval_ms = static_cast<int>(std::max<int64_t>(100, p.kafka_session_timeout_ms / 10));
       ASSIGN_OR_RETURN(auto member, ProcessorGroupMember::Start(group, proc.get()));
       members_.push_back(std::move(member));
     }
     processors_.push_back(std::move(proc));
   }
-  ASSIGN_OR_RETURN(int64_t maintenance_ms, config.GetDurationMs("lake-maintenance-interval"));
-  ASSIGN_OR_RETURN(int64_t snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
-  if (lake_on && maintenance_ms > 0)
-    lake_maintenance_ =
-        std::thread(&Server::RunLakeMaintenance, this, fs, lake_root, maintenance_ms, snapshot_retention_ms);
-  return Status::Ok();
-}
-
-void Server::RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms) {
-  lake::MaintenanceSchedule schedule;
-  schedule.snapshot_retention_ms = snapshot_retention_ms;
-  std::unique_lock lock(lake_mu_);
-  while (!lake_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return lake_stop_; })) {
-    lock.unlock();
-    for (const auto& lake : lakes_) {
-      if (!lake) continue;
-      const std::string region(RegionName(lake->region()));
-      auto r = lake::RunMaintenanceRound(fs, root, lake->region(), Clock::Real()->NowMs(), schedule);
-      if (!r.ok()) {
-        std::fprintf(stderr, "watershed: lake maintenance of %s: %s\n", region.c_str(), r.status().ToString().c_str());
-      } else {
-        std::fprintf(stderr,
-                     "watershed: lake maintenance of %s: %lld files compacted into %lld, %lld lifecycle batches, "
-                     "%lld snapshots expired, %lld files deleted, %lld orphans removed\n",
-                     region.c_str(), static_cast<long long>(r->compacted_files),
-                     static_cast<long long>(r->compaction_outputs), static_cast<long long>(r->lifecycle_batches),
-                     static_cast<long long>(r->expired_snapshots), static_cast<long long>(r->deleted_files),
-                     static_cast<long long>(r->removed_orphans));
-      }
-    }
-    lock.lock();
+  if (lake.on && lake.maintenance_interval_ms > 0) {
+    lake::MaintenanceSchedulerOptions maintenance;
+    maintenance.fs = fs;
+    maintenance.root = lake.root;
+    for (const auto& open : lakes_)
+      if (open) maintenance.regions.push_back(open->region());
+    maintenance.interval_ms = lake.maintenance_interval_ms;
+    maintenance.schedule = lake.maintenance;
+    lake_maintenance_ = std::make_unique<lake::MaintenanceScheduler>(std::move(maintenance));
+    lake_maintenance_->Start();
   }
+  return Status::Ok();
 }
 
 void Server::AddProcessorMetrics() {
@@ -291,14 +212,7 @@ Status Server::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (http_) http_->Stop();
-  if (lake_maintenance_.joinable()) {
-    {
-      std::lock_guard lock(lake_mu_);
-      lake_stop_ = true;
-    }
-    lake_cv_.notify_all();
-    lake_maintenance_.join();  // after the round in progress, if any
-  }
+  if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   Status first;
   for (auto& member : members_) {
     Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them

@@ -7,49 +7,27 @@
 // `watershed query` (reads and /v1/status from Redis). Tests start it
 // in-process; main() runs it until SIGINT/SIGTERM.
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "app/auth_setup.h"
 #include "app/config.h"
 #include "app/processor_group.h"
+#include "app/serve_settings.h"
 #include "catalog/story_catalog.h"
 #include "core/file_system.h"
 #include "gateway/api.h"
-#include "gateway/http_server.h"
+#include "http/http_server.h"
+#include "lake/maintenance_scheduler.h"
 #include "log/embedded_log.h"
 #include "log/kafka_log.h"
 #include "stream/region_processor.h"
 
 namespace watershed::app {
 
-// The live store `spec` names: "memory", "redis://HOST:PORT" or
-// "redis-cluster://HOST:PORT,..." (keys under `prefix`; Redis writes wait
-// for `wait_replicas` replicas).
-Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const std::string& spec, const std::string& prefix,
-                                                        int wait_replicas = 0);
-
-// What one process runs.
-struct ServerRoles {
-  enum class Processing {
-    kNone,
-    kAllPartitions,  // every partition of every served region (all-in-one)
-    kGroup,          // the partitions its Kafka consumer group gives it
-  };
-  const char* command = "serve";  // names the process in errors
-  bool ingest = true;             // POST /v1/events into the logs
-  bool query = true;              // reads from the live store
-  Processing processing = Processing::kAllPartitions;
-
-  static ServerRoles AllInOne() { return {}; }
-  static ServerRoles Gateway() { return {"gateway", true, false, Processing::kNone}; }
-  static ServerRoles Processor() { return {"processor", false, false, Processing::kGroup}; }
-  static ServerRoles Query() { return {"query serve", false, true, Processing::kNone}; }
-  bool all_in_one() const { return ingest && query && processing == Processing::kAllPartitions; }
-};
+// The live store the settings name (the Redis writes wait for
+// settings.wait_replicas replicas).
+Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings& settings);
 
 class Server {
  public:
@@ -59,6 +37,8 @@ class Server {
   // and query need a Redis live store. `fs` is for durability tests.
   static Result<std::unique_ptr<Server>> Start(const Config& config, FileSystem* fs = FileSystem::Default(),
                                                ServerRoles roles = ServerRoles::AllInOne());
+  // The same with the settings parsed (ParseServeSettings for these roles).
+  static Result<std::unique_ptr<Server>> Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles);
   ~Server();
   uint16_t port() const { return http_->port(); }
   // Stops the listener, leaves the consumer groups and drains the logs,
@@ -72,9 +52,8 @@ class Server {
 
  private:
   Server() = default;
-  Status StartProcessing(const Config& config, ServerRoles roles, FileSystem* fs);
-  // Runs lake::RunMaintenanceRound over the lakes open here every `interval_ms`.
-  void RunLakeMaintenance(FileSystem* fs, std::string root, int64_t interval_ms, int64_t snapshot_retention_ms);
+  Status OpenLogs(const ServeSettings& settings, FileSystem* fs);
+  Status StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs);
   void AddProcessorMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
@@ -89,15 +68,12 @@ class Server {
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka
   std::array<std::unique_ptr<lake::RegionLake>, kRegionCount> lakes_;  // outlive processors_
-  std::thread lake_maintenance_;
-  std::mutex lake_mu_;
-  std::condition_variable lake_cv_;
-  bool lake_stop_ = false;  // guarded by lake_mu_
+  std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;  // over lakes_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
-  std::unique_ptr<gateway::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;
 };
 

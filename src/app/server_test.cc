@@ -19,8 +19,10 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
-#include "app/http_client.h"
+#include "app/testing/serve_environment.h"
 #include "auth/signer.h"
+#include "http/http_client.h"
+#include "serve/testing/redis_server.h"
 #include "core/event_codec.h"
 #include "core/testing/temp_dir.h"
 #include "core/testing/wait.h"
@@ -28,6 +30,7 @@
 namespace watershed::app {
 namespace {
 
+using ::watershed::http::HttpClient;
 using ::watershed::testing::TempDir;
 
 struct Expected {
@@ -37,15 +40,7 @@ struct Expected {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    // The server reads WATERSHED_* variables; keep the caller's shell out.
-    ::unsetenv("WATERSHED_CONFIG");
-    for (const auto& k : ServeConfigKeys()) {
-      std::string env = "WATERSHED_";
-      for (const char* c = k.name; *c; ++c) env.push_back(*c == '-' ? '_' : static_cast<char>(std::toupper(*c)));
-      ::unsetenv(env.c_str());
-    }
-  }
+  void SetUp() override { testing::ClearServeEnvironment(); }
 
   Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {},
                                               ServerRoles roles = ServerRoles::AllInOne()) {
@@ -459,6 +454,20 @@ TEST_F(ServerTest, BadConfigurationFailsToStart) {
   auto second = Server::Start(config.value());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+// Each write would wait for a replica that is not there: the start does not
+// fail, but says so, naming the setting and the replicas found.
+TEST_F(ServerTest, WaitingForMoreRedisReplicasThanConnectedWarnsAtStart) {
+  serve::testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start());
+  ::testing::internal::CaptureStderr();
+  auto server = StartServer({"--live-store", "redis://127.0.0.1:" + std::to_string(redis.port()),
+                             "--live-store-wait-replicas", "1", "--lake", "off"});
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_NE(err.find("live-store-wait-replicas is 1 but redis://127.0.0.1:"), std::string::npos) << err;
+  EXPECT_NE(err.find("has 0 connected replica(s)"), std::string::npos) << err;
 }
 
 TEST_F(ServerTest, SplitRolesRefuseWhatCannotBeShared) {

@@ -12,6 +12,12 @@
 namespace watershed::gateway {
 namespace {
 
+using http::AppendJsonString;
+using http::HttpRequest;
+using http::HttpResponse;
+using http::JsonError;
+using http::Responder;
+
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
 std::string_view QueryOf(std::string_view target) {
   auto q = target.find('?');

@@ -15,8 +15,8 @@
 #include "catalog/story_catalog.h"
 #include "core/clock.h"
 #include "core/metrics.h"
-#include "gateway/http_server.h"
 #include "gateway/rate_limiter.h"
+#include "http/http_server.h"
 #include "log/log.h"
 #include "serve/live_store.h"
 
@@ -70,29 +70,29 @@ struct ApiDeps {
 class Api {
  public:
   Api(ApiDeps deps, ApiOptions options);
-  void Handle(HttpRequest&& req, Responder respond);
+  void Handle(http::HttpRequest&& req, http::Responder respond);
 
  private:
   // The caller of a /v1/ request; nullopt when auth is off.
   using Caller = std::optional<auth::Claims>;
-  void Route(HttpRequest&& req, std::string_view path, const Caller& caller, Responder respond);
-  void PostEvents(HttpRequest&& req, const Caller& caller, Responder respond);
+  void Route(http::HttpRequest&& req, std::string_view path, const Caller& caller, http::Responder respond);
+  void PostEvents(http::HttpRequest&& req, const Caller& caller, http::Responder respond);
   // 403 unless the caller may read `story` (analyst, admin, or its author in
   // the catalogue); 404 for a creator when the catalogue does not know it.
-  std::optional<HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
+  std::optional<http::HttpResponse> CheckStoryAccess(uint64_t story, const Caller& caller);
   // POST /v1/stories and GET /v1/stories/{id} (api_stories.cc).
-  void PostStories(HttpRequest&& req, const Caller& caller, Responder respond);
-  HttpResponse GetStoryRecord(uint64_t story, const Caller& caller);
+  void PostStories(http::HttpRequest&& req, const Caller& caller, http::Responder respond);
+  http::HttpResponse GetStoryRecord(uint64_t story, const Caller& caller);
   // The catalogue's author of `story`, if it knows the story and it is not deleted.
   std::optional<AuthorId> AuthorOf(StoryId story) const;
   // Counts accepted events whose author_id hint disagrees with the catalogue.
   void CountAuthorHints(const std::vector<Event>& events);
-  HttpResponse StoryMetrics(uint64_t story);
-  HttpResponse StorySeries(uint64_t story, std::string_view query);
-  HttpResponse CreatorTop(uint64_t author, std::string_view query);
-  HttpResponse OverallTop(std::string_view query);
+  http::HttpResponse StoryMetrics(uint64_t story);
+  http::HttpResponse StorySeries(uint64_t story, std::string_view query);
+  http::HttpResponse CreatorTop(uint64_t author, std::string_view query);
+  http::HttpResponse OverallTop(std::string_view query);
   std::string StoriesJson(const std::vector<serve::StoryMetrics>& stories) const;
-  HttpResponse StatusReport();
+  http::HttpResponse StatusReport();
 
   ApiDeps deps_;
   ApiOptions options_;

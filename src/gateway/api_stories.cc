@@ -9,6 +9,11 @@
 namespace watershed::gateway {
 namespace {
 
+using http::HttpRequest;
+using http::HttpResponse;
+using http::JsonError;
+using http::Responder;
+
 bool IsOperator(const std::optional<auth::Claims>& caller, auth::Role role) { return !caller || caller->roles.Has(role); }
 
 }  // namespace

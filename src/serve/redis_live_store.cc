@@ -256,6 +256,17 @@ Result<std::vector<RedisReply>> RedisLiveStore::RunWrites(std::vector<RedisComma
   return replies;
 }
 
+Result<int> RedisLiveStore::ConnectedReplicas() {
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{ProgressKey(), {"INFO", "replication"}}}));
+  if (replies.size() != 1 || replies[0].type != RedisReply::Type::kString)
+    return Corrupt("INFO replication: " + (replies.empty() ? std::string("no reply") : replies[0].str));
+  constexpr std::string_view kField = "connected_slaves:";
+  const std::string& info = replies[0].str;
+  const size_t at = info.find(kField);
+  if (at == std::string::npos) return Corrupt("INFO replication has no connected_slaves");
+  return std::atoi(info.c_str() + at + kField.size());
+}
+
 std::string RedisLiveStore::StoryKey(StoryId story) const {
   return options_.prefix + ":{" + std::to_string(story.value) + "}:s";
 }

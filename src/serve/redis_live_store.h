@@ -121,6 +121,12 @@ class RedisLiveStore final : public LiveStore {
   Result<std::vector<PartitionProgress>> GetProgress() override;
 
   RedisLiveStoreStats stats() const;
+  // The replicas connected to the master that holds ProgressKey
+  // (connected_slaves of INFO replication); in a cluster that is one master
+  // of several. For checking wait_replicas at start: with fewer replicas
+  // every Apply fails until enough connect. kUnavailable when Redis cannot
+  // be reached.
+  Result<int> ConnectedReplicas();
 
   // Key names (exposed for tests and operators).
   std::string StoryKey(StoryId story) const;

@@ -270,6 +270,9 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
   Status s = store->Apply(StoryWrite(Region::kUs, 1000, 1, 9, Agg(5, 2), 10));
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   EXPECT_NE(s.message().find("replicas"), std::string::npos) << s.ToString();
+  auto replicas = store->ConnectedReplicas();
+  ASSERT_TRUE(replicas.ok()) << replicas.status().ToString();
+  EXPECT_EQ(*replicas, 0);
 
   Raw({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});  // the replica's first sync starts at once
   testing::RedisServer replica;
@@ -282,6 +285,9 @@ TEST_F(RedisLiveStoreTest, WaitReplicasAcknowledgesOnlyReplicatedWrites) {
         return Raw({"INFO", "replication"}).str.find("state=online") != std::string::npos;
       },
       std::chrono::seconds(10)));
+  replicas = store->ConnectedReplicas();
+  ASSERT_TRUE(replicas.ok()) << replicas.status().ToString();
+  EXPECT_EQ(*replicas, 1);
 
   // A patient store now (CI machines are slow): the replica must acknowledge.
   options.wait_timeout_ms = 10'000;

@@ -1,10 +1,10 @@
-#include "gateway/openssl_error.h"
+#include "http/openssl_error.h"
 
 #include <openssl/err.h>
 
 #include <system_error>
 
-namespace watershed::gateway {
+namespace watershed::http {
 
 std::string TakeOpenSslError() {
   std::string out;
@@ -21,4 +21,4 @@ std::string TakeOpenSslError() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-}  // namespace watershed::gateway
+}  // namespace watershed::http

@@ -1,5 +1,5 @@
 #include <utility>  // first: Boost 1.74's Beast misses it
-#include "app/http_client.h"
+#include "http/http_client.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -16,14 +16,12 @@
 #include <optional>
 #include <system_error>
 
-#include "gateway/openssl_error.h"
+#include "http/openssl_error.h"
 
-namespace watershed::app {
-
-using gateway::TakeOpenSslError;
+namespace watershed::http {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -174,14 +172,14 @@ struct HttpClient::Impl {
     return Status::Ok();
   }
 
-  beast::error_code RoundTrip(http::request<http::string_body>& req,
-                              http::response_parser<http::string_body>& parser) {
+  beast::error_code RoundTrip(bhttp::request<bhttp::string_body>& req,
+                              bhttp::response_parser<bhttp::string_body>& parser) {
     auto exchange = [&](auto& stream) {
       ExpireAfterTimeout();
-      beast::error_code ec = Await([&](auto handler) { http::async_write(stream, req, std::move(handler)); });
+      beast::error_code ec = Await([&](auto handler) { bhttp::async_write(stream, req, std::move(handler)); });
       if (ec) return ec;
       ExpireAfterTimeout();
-      return Await([&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
+      return Await([&](auto handler) { bhttp::async_read(stream, buffer, parser, std::move(handler)); });
     };
     return secure ? exchange(*secure) : exchange(*plain);
   }
@@ -224,16 +222,16 @@ Result<ClientResponse> HttpClient::Request(const std::string& method, const std:
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = impl_->connected();
     if (!reused) RETURN_IF_ERROR(impl_->Connect());
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, impl_->opt.host);
+    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+    req.set(bhttp::field::host, impl_->opt.host);
     req.keep_alive(true);
     for (const auto& [name, value] : impl_->headers) req.set(name, value);
     if (!body.empty() || method == "POST") {
-      req.set(http::field::content_type, content_type);
+      req.set(bhttp::field::content_type, content_type);
       req.body() = body;
       req.prepare_payload();
     }
-    http::response_parser<http::string_body> parser;
+    bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(256ull << 20);
     beast::error_code ec = impl_->RoundTrip(req, parser);
     if (ec) {
@@ -267,4 +265,4 @@ Status ParseHostPort(const std::string& s, std::string* host, uint16_t* port) {
   return Status::Ok();
 }
 
-}  // namespace watershed::app
+}  // namespace watershed::http

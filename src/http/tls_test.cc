@@ -1,5 +1,5 @@
 // TLS end to end: an HttpServer with a certificate made in the test, spoken
-// to by the CLI's HttpClient, by a bare OpenSSL client (to hold one
+// to by the HttpClient, by a bare OpenSSL client (to hold one
 // connection open across requests) and by raw sockets (plain HTTP, garbage,
 // silence on the TLS port).
 
@@ -27,16 +27,14 @@
 #include <thread>
 #include <vector>
 
-#include "app/http_client.h"
 #include "core/testing/temp_dir.h"
-#include "gateway/api_test_fixture.h"
-#include "gateway/http_server.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "http/testing/raw_http.h"
 
-namespace watershed::gateway {
+namespace watershed::http {
 namespace {
 
-using ::watershed::app::ClientOptions;
-using ::watershed::app::HttpClient;
 using ::watershed::testing::TempDir;
 
 constexpr uint64_t kBodyLimit = 4 << 10;
@@ -104,10 +102,10 @@ void WriteFile(const std::string& path, const std::string& contents) {
 
 // ---- raw clients ----
 
-using api_testing::RawResponse;
+using testing::RawResponse;
 
 // A blocking TCP connection to 127.0.0.1:port with bounded send and receive.
-using RawSocket = api_testing::RawConn;
+using RawSocket = testing::RawConn;
 
 // A bare OpenSSL client over a RawSocket: one TLS connection, held open
 // for as many requests as the test sends.
@@ -145,7 +143,7 @@ class TlsConn {
 
   // One response: status line, headers, then Content-Length bytes.
   RawResponse ReadResponse() {
-    return api_testing::ReadHttpResponse(&buf_, [this] { return Fill(); });
+    return testing::ReadHttpResponse(&buf_, [this] { return Fill(); });
   }
 
   // True when the server ends the connection (close_notify, EOF, reset)
@@ -560,4 +558,4 @@ TEST_F(TlsTest, ConcurrentClients) {
 }
 
 }  // namespace
-}  // namespace watershed::gateway
+}  // namespace watershed::http

@@ -13,9 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_text.h"
 #include "core/status.h"
 
-namespace watershed::gateway {
+namespace watershed::http {
 
 struct HttpRequest {
   std::string method;        // "GET", "POST", ...
@@ -80,7 +81,7 @@ class HttpServer {
 
 // {"error": {"code": ..., "message": ...}} with the given status.
 HttpResponse JsonError(int status, std::string_view code, std::string_view message);
-// Escapes s for use inside a JSON string literal.
-void AppendJsonString(std::string_view s, std::string* out);
+// JSON string literals: the one writer, in core.
+using ::watershed::AppendJsonString;
 
-}  // namespace watershed::gateway
+}  // namespace watershed::http

@@ -4,10 +4,10 @@
 
 #include <string>
 
-namespace watershed::gateway {
+namespace watershed::http {
 
 // "No such file or directory", "key values mismatch", "no start line", ...;
 // empties this thread's OpenSSL error queue.
 std::string TakeOpenSslError();
 
-}  // namespace watershed::gateway
+}  // namespace watershed::http

@@ -12,7 +12,7 @@
 
 #include "core/status.h"
 
-namespace watershed::app {
+namespace watershed::http {
 
 struct ClientResponse {
   int status = 0;
@@ -66,4 +66,4 @@ class HttpClient {
 // Splits "host:port" (default port 8080); kInvalidArgument on a bad port.
 Status ParseHostPort(const std::string& s, std::string* host, uint16_t* port);
 
-}  // namespace watershed::app
+}  // namespace watershed::http

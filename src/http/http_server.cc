@@ -1,5 +1,5 @@
 #include <utility>  // first: Boost 1.74's Beast misses it
-#include "gateway/http_server.h"
+#include "http/http_server.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -19,16 +19,16 @@
 #include <mutex>
 #include <optional>
 
-#include "gateway/openssl_error.h"
+#include "http/openssl_error.h"
 #include <system_error>
 #include <thread>
 #include <type_traits>
 #include <variant>
 
-namespace watershed::gateway {
+namespace watershed::http {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -36,28 +36,6 @@ std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers)
     if (k == name) return v;
   return {};
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 HttpResponse JsonError(int status, std::string_view code, std::string_view message) {
@@ -145,12 +123,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_->body_limit(options_.body_limit);
     parser_->header_limit(options_.header_limit);
     ExpireAfterIdle();
-    http::async_read(stream_, buffer_, *parser_,
+    bhttp::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof) return Close();
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof) return Close();
     if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset)
       return Abort();
     if constexpr (kTls) {
@@ -159,15 +137,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (ec == net::ssl::error::stream_truncated || ec.category() == net::error::get_ssl_category())
         return Abort();
     }
-    if (ec == http::error::body_limit)
+    if (ec == bhttp::error::body_limit)
       return Write(JsonError(413, "body_too_large",
                              "request body exceeds " + std::to_string(options_.body_limit) + " bytes"),
                    true);
-    if (ec == http::error::header_limit)
+    if (ec == bhttp::error::header_limit)
       return Write(JsonError(431, "headers_too_large", "request headers exceed the limit"), true);
     if (ec) return Write(JsonError(400, "bad_request", "malformed HTTP request: " + ec.message()), true);
 
-    http::request<http::string_body> req = parser_->release();
+    bhttp::request<bhttp::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
     HttpRequest r;
     r.method = std::string(req.method_string());
@@ -188,15 +166,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void Write(HttpResponse resp, bool close) {
     res_ = {};
     res_.version(11);
-    res_.result(static_cast<http::status>(resp.status));
-    res_.set(http::field::server, "watershed");
-    res_.set(http::field::content_type, resp.content_type);
+    res_.result(static_cast<bhttp::status>(resp.status));
+    res_.set(bhttp::field::server, "watershed");
+    res_.set(bhttp::field::content_type, resp.content_type);
     for (auto& [k, v] : resp.headers) res_.set(k, v);
     res_.body() = std::move(resp.body);
     res_.keep_alive(keep_alive_ && !close);
     res_.prepare_payload();
     ExpireAfterIdle();
-    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+    bhttp::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->Abort();
       if (!self->res_.keep_alive()) return self->Close();
       self->Read();
@@ -227,8 +205,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   [[no_unique_address]] std::conditional_t<kTls, std::shared_ptr<net::ssl::context>, std::monostate> tls_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
   bool keep_alive_ = true;
   const HttpServerOptions& options_;
   const Handler& handler_;
@@ -351,4 +329,4 @@ void HttpServer::Stop() {
   impl_->acceptor.close(ec);
 }
 
-}  // namespace watershed::gateway
+}  // namespace watershed::http

@@ -1,0 +1,167 @@
+#include "app/serve_settings.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "http/http_client.h"
+
+namespace watershed::app {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+Status CheckRoles(const Config& config, ServerRoles roles, bool kafka) {
+  const std::string command = std::string("watershed ") + roles.command;
+  if (!roles.all_in_one() && !kafka)
+    return Status::InvalidArgument(command + " needs log = kafka://BROKER[,BROKER...]: the embedded log lives "
+                                             "inside one process (run `watershed serve` instead)");
+  if (roles.uses_live_store() && !roles.all_in_one() && config.Get("live-store") == "memory")
+    return Status::InvalidArgument(command + " needs live-store = redis://... or redis-cluster://...: "
+                                             "a memory store is not shared with other processes");
+  return Status::Ok();
+}
+
+Result<LogSettings> ParseLogSettings(const Config& config) {
+  LogSettings l;
+  const std::string& spec = config.Get("log");
+  l.kafka = spec.starts_with("kafka://") && spec.size() > 8;
+  if (!l.kafka && spec != "embedded")
+    return Status::InvalidArgument("log: '" + spec + "' is not embedded or kafka://BROKER[,BROKER...]");
+  if (l.kafka) l.kafka_brokers = spec.substr(8);
+  l.kafka_topic_prefix = config.Get("kafka-topic-prefix");
+  l.embedded_root = JoinPath(config.Get("data-dir"), "log");
+  log::EmbeddedLogOptions& o = l.embedded;
+  ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));
+  if (partitions < 1 || partitions > 1024) return Status::InvalidArgument("partitions must be in 1..1024");
+  o.partitions = static_cast<uint32_t>(partitions);
+  ASSIGN_OR_RETURN(int64_t segment, config.GetBytes("segment-size"));
+  o.segment_bytes = static_cast<uint64_t>(segment);
+  ASSIGN_OR_RETURN(o.fsync, log::ParseFsyncPolicy(config.Get("fsync")));
+  ASSIGN_OR_RETURN(o.fsync_interval_ms, config.GetDurationMs("fsync-interval"));
+  ASSIGN_OR_RETURN(o.retention_ms, config.GetDurationMs("log-retention"));
+  ASSIGN_OR_RETURN(int64_t retention_bytes, config.GetBytes("log-retention-size"));
+  o.retention_bytes = static_cast<uint64_t>(retention_bytes);
+  return l;
+}
+
+Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
+  LiveStoreSettings l;
+  ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
+  if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
+  l.wait_replicas = static_cast<int>(wait_replicas);
+  l.prefix = config.Get("live-store-prefix");
+  l.spec = config.Get("live-store");
+  const std::string& spec = l.spec;
+  if (spec == "memory") {
+    l.kind = LiveStoreSettings::Kind::kMemory;
+  } else if (spec.starts_with("redis://")) {
+    l.kind = LiveStoreSettings::Kind::kRedis;
+    if (!http::ParseHostPort(spec.substr(8), &l.redis_host, &l.redis_port).ok() || l.redis_port == 0)
+      return Status::InvalidArgument("live-store: '" + spec + "' is not redis://HOST:PORT");
+  } else if (spec.starts_with("redis-cluster://")) {
+    l.kind = LiveStoreSettings::Kind::kRedisCluster;
+    for (std::string& seed : SplitList(spec.substr(16)))
+      if (!seed.empty()) l.cluster_seeds.push_back(std::move(seed));
+    if (l.cluster_seeds.empty()) return Status::InvalidArgument("live-store: '" + spec + "' names no cluster node");
+  } else {
+    return Status::InvalidArgument("live-store: '" + spec +
+                                   "' is not memory, redis://HOST:PORT or redis-cluster://...");
+  }
+  return l;
+}
+
+Result<ProcessorSettings> ParseProcessorSettings(const Config& config) {
+  ProcessorSettings p;
+  stream::RunnerOptions& run = p.runner;
+  ASSIGN_OR_RETURN(run.checkpoint_interval_ms, config.GetDurationMs("checkpoint-interval", 86'400'000));
+  ASSIGN_OR_RETURN(int64_t processor_threads, config.GetInt("processor-threads"));
+  run.threads = static_cast<int>(std::clamp<int64_t>(processor_threads, 1, 64));
+  ASSIGN_OR_RETURN(run.processor.dedup_ttl_ms, config.GetDurationMs("dedup-ttl"));
+  ASSIGN_OR_RETURN(run.processor.out_of_order_ms, config.GetDurationMs("out-of-order"));
+  ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
+  ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
+  ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
+  ASSIGN_OR_RETURN(p.kafka_session_timeout_ms, config.GetDurationMs("kafka-session-timeout", 3'600'000));
+  if (p.kafka_session_timeout_ms < 1000) return Status::InvalidArgument("kafka-session-timeout must be at least 1s");
+  const std::string& dir = config.Get("checkpoint-dir");
+  p.checkpoint_dir = dir.empty() ? JoinPath(config.Get("data-dir"), "checkpoints") : dir;
+  ASSIGN_OR_RETURN(run.lake_commit_interval_ms, config.GetDurationMs("lake-commit-interval", 86'400'000));
+  return p;
+}
+
+Result<LakeSettings> ParseLakeSettings(const Config& config) {
+  LakeSettings l;
+  ASSIGN_OR_RETURN(l.on, config.GetBool("lake"));
+  const std::string& root = config.Get("lake-root");
+  l.root = root.empty() ? JoinPath(config.Get("data-dir"), "lake") : root;
+  ASSIGN_OR_RETURN(int64_t buffer_rows, config.GetInt("lake-buffer-rows"));
+  if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
+  l.sink.buffer_rows = static_cast<size_t>(buffer_rows);
+  ASSIGN_OR_RETURN(l.maintenance_interval_ms, config.GetDurationMs("lake-maintenance-interval"));
+  ASSIGN_OR_RETURN(l.maintenance.snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
+  return l;
+}
+
+Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
+  GatewaySettings g;
+  gateway::ApiOptions& api = g.api;
+  ASSIGN_OR_RETURN(api.max_future_ms, config.GetDurationMs("max-future"));
+  api.public_paths.clear();
+  for (std::string& path : SplitList(config.Get("auth-public-paths")))
+    if (!path.empty()) api.public_paths.push_back(std::move(path));
+  ASSIGN_OR_RETURN(int64_t rate, config.GetInt("rate-limit"));
+  ASSIGN_OR_RETURN(int64_t burst, config.GetInt("rate-burst"));
+  if (rate > 0 && burst < 1) return Status::InvalidArgument("rate-burst must be at least 1");
+  api.rate_limit.requests_per_second = static_cast<double>(rate);
+  api.rate_limit.burst = static_cast<double>(burst);
+  ASSIGN_OR_RETURN(api.max_in_flight, config.GetInt("max-in-flight"));
+  api.rate_limit_exempt = auth::RoleSet();
+  for (const std::string& name : SplitList(config.Get("rate-limit-exempt"))) {
+    auto role = auth::ParseRole(name);
+    if (!role) return Status::InvalidArgument("rate-limit-exempt: unknown role '" + name + "'");
+    api.rate_limit_exempt.Add(*role);
+  }
+
+  http::HttpServerOptions& server = g.server;
+  server.address = config.Get("listen");
+  ASSIGN_OR_RETURN(int64_t port, config.GetInt("port"));
+  if (port > 65535) return Status::InvalidArgument("port must be in 0..65535");
+  server.port = static_cast<uint16_t>(port);
+  ASSIGN_OR_RETURN(int64_t threads, config.GetInt("http-threads"));
+  server.threads = static_cast<int>(std::max<int64_t>(1, threads));
+  ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
+  server.body_limit = static_cast<uint64_t>(body);
+  ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
+  server.idle_timeout_ms = static_cast<int>(idle);
+  server.tls_cert_file = config.Get("tls-cert");
+  server.tls_key_file = config.Get("tls-key");
+  return g;
+}
+
+}  // namespace
+
+Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles) {
+  ServeSettings s;
+  s.data_dir = config.Get("data-dir");
+  s.catalog_dir = config.Get("catalog-dir").empty() ? JoinPath(s.data_dir, "catalog") : config.Get("catalog-dir");
+  ASSIGN_OR_RETURN(s.log, ParseLogSettings(config));
+  RETURN_IF_ERROR(CheckRoles(config, roles, s.log.kafka));
+  ASSIGN_OR_RETURN(s.live_store, ParseLiveStoreSettings(config));
+  for (const std::string& name : SplitList(config.Get("regions"))) {
+    auto region = ParseRegion(name);
+    if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
+    s.regions.push_back(*region);
+  }
+  ASSIGN_OR_RETURN(s.processor, ParseProcessorSettings(config));
+  ASSIGN_OR_RETURN(s.lake, ParseLakeSettings(config));
+  ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
+  ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
+  return s;
+}
+
+}  // namespace watershed::app

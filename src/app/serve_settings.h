@@ -1,0 +1,100 @@
+#pragma once
+// The settings of `watershed serve` and of the split processes (gateway,
+// processor, query serve), parsed once from the configuration (config.h)
+// into what each component takes. Every range check and its message lives
+// here, and every role parses every key, so a bad value stops any process
+// before it opens a log or a listener.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "app/auth_setup.h"
+#include "app/config.h"
+#include "core/event.h"
+#include "gateway/api.h"
+#include "http/http_server.h"
+#include "lake/iceberg_maintenance.h"
+#include "lake/lake_sink.h"
+#include "log/embedded_log.h"
+#include "stream/region_processor.h"
+
+namespace watershed::app {
+
+// What one process runs.
+struct ServerRoles {
+  enum class Processing {
+    kNone,
+    kAllPartitions,  // every partition of every served region (all-in-one)
+    kGroup,          // the partitions its Kafka consumer group gives it
+  };
+  const char* command = "serve";  // names the process in errors
+  bool ingest = true;             // POST /v1/events into the logs
+  bool query = true;              // reads from the live store
+  Processing processing = Processing::kAllPartitions;
+
+  static ServerRoles AllInOne() { return {}; }
+  static ServerRoles Gateway() { return {"gateway", true, false, Processing::kNone}; }
+  static ServerRoles Processor() { return {"processor", false, false, Processing::kGroup}; }
+  static ServerRoles Query() { return {"query serve", false, true, Processing::kNone}; }
+  bool all_in_one() const { return ingest && query && processing == Processing::kAllPartitions; }
+  bool processes() const { return processing != Processing::kNone; }
+  bool uses_live_store() const { return query || processes(); }
+};
+
+struct LogSettings {
+  bool kafka = false;              // log = kafka://BROKERS; else the embedded log
+  std::string kafka_brokers;       // BROKER[,BROKER...]
+  std::string kafka_topic_prefix;  // a region's topic is <prefix>.<region>
+  std::string embedded_root;       // a region's embedded log lives in <root>/<region>
+  // dir and fs are the caller's; `partitions` also sizes the Kafka topics.
+  log::EmbeddedLogOptions embedded;
+};
+
+struct LiveStoreSettings {
+  enum class Kind { kMemory, kRedis, kRedisCluster };
+  Kind kind = Kind::kMemory;
+  std::string spec;                        // as configured, for messages
+  std::string redis_host;                  // kRedis
+  uint16_t redis_port = 0;                 // kRedis
+  std::vector<std::string> cluster_seeds;  // kRedisCluster: HOST:PORT each
+  std::string prefix;
+  int wait_replicas = 0;  // 0..16
+};
+
+struct ProcessorSettings {
+  stream::RunnerOptions runner;               // `lake` is left null: the server opens the lakes
+  std::string checkpoint_dir;                 // resolved: <data-dir>/checkpoints unless set
+  int64_t kafka_session_timeout_ms = 10'000;  // consumer groups (processing = kGroup)
+};
+
+struct LakeSettings {
+  bool on = true;
+  std::string root;  // resolved: <data-dir>/lake unless set
+  lake::LakeSinkOptions sink;
+  int64_t maintenance_interval_ms = 0;  // 0: no maintenance in this process
+  lake::MaintenanceSchedule maintenance;
+};
+
+struct GatewaySettings {
+  gateway::ApiOptions api;
+  http::HttpServerOptions server;
+};
+
+struct ServeSettings {
+  std::string data_dir;
+  std::string catalog_dir;  // resolved: <data-dir>/catalog unless set
+  std::vector<Region> regions;  // served here, as listed
+  LogSettings log;
+  LiveStoreSettings live_store;
+  ProcessorSettings processor;
+  LakeSettings lake;
+  AuthSettings auth;
+  GatewaySettings gateway;
+};
+
+// kInvalidArgument naming the key for a bad value, and for what `roles`
+// cannot run on (a split role on the embedded log or a memory live store).
+Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles = ServerRoles::AllInOne());
+
+}  // namespace watershed::app

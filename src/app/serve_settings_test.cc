@@ -1,0 +1,131 @@
+#include "app/serve_settings.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app/testing/serve_environment.h"
+
+namespace watershed::app {
+namespace {
+
+class ServeSettingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::ClearServeEnvironment(); }
+
+  static std::vector<std::string> Words(const std::string& line) {
+    std::vector<std::string> out;
+    std::stringstream in(line);
+    for (std::string word; in >> word;) out.push_back(word);
+    return out;
+  }
+
+  static Result<ServeSettings> Parse(std::vector<std::string> args, ServerRoles roles = ServerRoles::AllInOne()) {
+    auto config = Config::Load(ServeConfigKeys(), args);
+    if (!config.ok()) return config.status();
+    return ParseServeSettings(*config, roles);
+  }
+
+  // The message of the error `args` make, or "<ok>".
+  static std::string Error(std::vector<std::string> args, ServerRoles roles = ServerRoles::AllInOne()) {
+    auto s = Parse(std::move(args), roles);
+    if (s.ok()) return "<ok>";
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << s.status().ToString();
+    return s.status().message();
+  }
+};
+
+TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
+  auto s = Parse(
+      Words("--data-dir /d --regions eu,apac --partitions 4 --segment-size 1MiB --fsync interval "
+            "--log kafka://k1:9092,k2:9092 --kafka-topic-prefix t --kafka-session-timeout 20s "
+            "--live-store redis-cluster://r1:6379,,r2:6379 --live-store-wait-replicas 1 --processor-threads 100 "
+            "--checkpoint-interval 2s --lake-root /lake --lake-buffer-rows 10 --lake-maintenance-interval 1m "
+            "--lake-snapshot-retention 2h --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
+            "--rate-limit 5 --rate-burst 7 --rate-limit-exempt admin,analyst --port 0 --http-threads 0 --max-body 2KiB "
+            "--idle-timeout 1m --tls-cert c.pem --tls-key k.pem"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->data_dir, "/d");
+  EXPECT_EQ(s->regions, (std::vector<Region>{Region::kEu, Region::kApac}));
+  EXPECT_TRUE(s->log.kafka);
+  EXPECT_EQ(s->log.kafka_brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(s->log.kafka_topic_prefix, "t");
+  EXPECT_EQ(s->log.embedded_root, "/d/log");
+  EXPECT_EQ(s->log.embedded.partitions, 4u);
+  EXPECT_EQ(s->log.embedded.segment_bytes, 1u << 20);
+  EXPECT_EQ(s->log.embedded.fsync, log::FsyncPolicy::kInterval);
+  EXPECT_EQ(s->live_store.kind, LiveStoreSettings::Kind::kRedisCluster);
+  EXPECT_EQ(s->live_store.cluster_seeds, (std::vector<std::string>{"r1:6379", "r2:6379"}));
+  EXPECT_EQ(s->live_store.wait_replicas, 1);
+  EXPECT_EQ(s->live_store.prefix, "ws");
+  EXPECT_EQ(s->processor.runner.threads, 64);  // clamped
+  EXPECT_EQ(s->processor.runner.checkpoint_interval_ms, 2000);
+  EXPECT_EQ(s->processor.runner.lake, nullptr);
+  EXPECT_EQ(s->processor.checkpoint_dir, "/d/checkpoints");
+  EXPECT_EQ(s->processor.kafka_session_timeout_ms, 20'000);
+  EXPECT_TRUE(s->lake.on);
+  EXPECT_EQ(s->lake.root, "/lake");
+  EXPECT_EQ(s->lake.sink.buffer_rows, 10u);
+  EXPECT_EQ(s->lake.maintenance_interval_ms, 60'000);
+  EXPECT_EQ(s->lake.maintenance.snapshot_retention_ms, 7'200'000);
+  EXPECT_FALSE(s->auth.on);
+  EXPECT_EQ(s->auth.verifier.leeway_seconds, 5);
+  EXPECT_EQ(s->auth.keys.default_secret_file, "/d/auth/hs256.secret");
+  EXPECT_EQ(s->gateway.api.public_paths, (std::vector<std::string>{"/healthz", "/metrics"}));
+  EXPECT_EQ(s->gateway.api.rate_limit.requests_per_second, 5);
+  EXPECT_EQ(s->gateway.api.rate_limit.burst, 7);
+  EXPECT_TRUE(s->gateway.api.rate_limit_exempt.Has(auth::Role::kAnalyst));
+  EXPECT_EQ(s->gateway.server.port, 0);
+  EXPECT_EQ(s->gateway.server.threads, 1);  // at least one
+  EXPECT_EQ(s->gateway.server.body_limit, 2048u);
+  EXPECT_EQ(s->gateway.server.idle_timeout_ms, 60'000);
+  EXPECT_EQ(s->gateway.server.tls_cert_file, "c.pem");
+  EXPECT_EQ(s->gateway.server.tls_key_file, "k.pem");
+
+  auto defaults = Parse({"--data-dir", "/d"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_FALSE(defaults->log.kafka);
+  EXPECT_EQ(defaults->live_store.kind, LiveStoreSettings::Kind::kMemory);
+  EXPECT_EQ(defaults->lake.root, "/d/lake");
+  EXPECT_EQ(defaults->regions.size(), 3u);
+  EXPECT_TRUE(defaults->auth.on);
+}
+
+TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
+  EXPECT_EQ(Error({"--partitions", "0"}), "partitions must be in 1..1024");
+  EXPECT_EQ(Error({"--partitions", "1025"}), "partitions must be in 1..1024");
+  EXPECT_EQ(Error({"--live-store-wait-replicas", "17"}), "live-store-wait-replicas must be in 0..16");
+  EXPECT_EQ(Error({"--kafka-session-timeout", "999ms"}), "kafka-session-timeout must be at least 1s");
+  EXPECT_EQ(Error({"--lake-buffer-rows", "0"}), "lake-buffer-rows must be at least 1");
+  EXPECT_EQ(Error({"--rate-limit", "1", "--rate-burst", "0"}), "rate-burst must be at least 1");
+  EXPECT_EQ(Error({"--rate-limit", "0", "--rate-burst", "0"}), "<ok>");
+  EXPECT_EQ(Error({"--port", "65536"}), "port must be in 0..65535");
+  EXPECT_EQ(Error({"--rate-limit-exempt", "admin,wizard"}), "rate-limit-exempt: unknown role 'wizard'");
+  EXPECT_EQ(Error({"--regions", "us,mars"}), "unknown region 'mars' in --regions");
+  EXPECT_EQ(Error({"--log", "kafka://"}), "log: 'kafka://' is not embedded or kafka://BROKER[,BROKER...]");
+  EXPECT_EQ(Error({"--live-store", "redis://r:0"}), "live-store: 'redis://r:0' is not redis://HOST:PORT");
+  EXPECT_EQ(Error({"--live-store", "redis-cluster://,"}), "live-store: 'redis-cluster://,' names no cluster node");
+  EXPECT_EQ(Error({"--live-store", "etcd://x"}),
+            "live-store: 'etcd://x' is not memory, redis://HOST:PORT or redis-cluster://...");
+  // Values Config itself refuses, named by their key.
+  for (const char* key : {"checkpoint-interval", "lake-commit-interval", "idle-timeout", "auth-leeway"})
+    EXPECT_NE(Error({std::string("--") + key, "2d"}).find(key), std::string::npos) << key;
+  for (const char* key : {"fsync", "auth", "lake", "max-body", "dedup-ttl", "auth-cache-entries"})
+    EXPECT_NE(Error({std::string("--") + key, "bogus"}).find(key), std::string::npos) << key;
+}
+
+TEST_F(ServeSettingsTest, SplitRolesNeedKafkaAndASharedLiveStore) {
+  for (ServerRoles roles : {ServerRoles::Gateway(), ServerRoles::Processor(), ServerRoles::Query()}) {
+    const std::string e = Error({"--live-store", "redis://127.0.0.1:1"}, roles);
+    EXPECT_NE(e.find(std::string("watershed ") + roles.command + " needs log = kafka://"), std::string::npos) << e;
+  }
+  for (ServerRoles roles : {ServerRoles::Processor(), ServerRoles::Query()})
+    EXPECT_NE(Error({"--log", "kafka://k:9092"}, roles).find("needs live-store = redis://"), std::string::npos);
+  EXPECT_EQ(Error({"--log", "kafka://k:9092"}, ServerRoles::Gateway()), "<ok>");
+  EXPECT_EQ(Error({"--log", "kafka://k:9092", "--live-store", "redis://r:6379"}, ServerRoles::Processor()), "<ok>");
+}
+
+}  // namespace
+}  // namespace watershed::app

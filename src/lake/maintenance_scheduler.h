@@ -1,0 +1,57 @@
+#pragma once
+// Runs RunMaintenanceRound over some regions' lakes every `interval_ms` on a
+// thread of its own, so a long-running writer keeps its lakes compacted and
+// its snapshots expired without an operator running `watershed lake`.
+// Rounds race the writers' commits safely (iceberg_maintenance.h).
+//
+// Thread safety: Start and Stop from one thread (the owner's); the reporter
+// runs on the scheduler's thread.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/file_system.h"
+#include "lake/iceberg_maintenance.h"
+
+namespace watershed::lake {
+
+struct MaintenanceSchedulerOptions {
+  FileSystem* fs = FileSystem::Default();
+  std::string root;  // the lakes' root: each region's tables under <root>/<region>/
+  std::vector<Region> regions;
+  int64_t interval_ms = 600'000;  // the first round runs one interval after Start
+  MaintenanceSchedule schedule;
+  Clock* clock = Clock::Real();  // the rounds' "now"; the waits are real time
+  // Called after each region's round. Unset: one line on stderr per round.
+  std::function<void(Region, const Result<MaintenanceReport>&)> report;
+};
+
+class MaintenanceScheduler {
+ public:
+  explicit MaintenanceScheduler(MaintenanceSchedulerOptions options);
+  ~MaintenanceScheduler();  // Stop()
+  MaintenanceScheduler(const MaintenanceScheduler&) = delete;
+  MaintenanceScheduler& operator=(const MaintenanceScheduler&) = delete;
+
+  void Start();
+  // Wakes the thread and joins it after the round in progress, if any, so
+  // no round touches the lakes once it returns. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+
+  const MaintenanceSchedulerOptions options_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+};
+
+}  // namespace watershed::lake

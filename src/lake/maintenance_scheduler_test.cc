@@ -1,0 +1,73 @@
+#include "lake/maintenance_scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "core/testing/temp_dir.h"
+#include "lake/lake_sink.h"
+
+namespace watershed::lake {
+namespace {
+
+using ::watershed::testing::TempDir;
+
+struct Rounds {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Region> regions;
+  std::vector<Status> statuses;
+};
+
+MaintenanceSchedulerOptions OptionsFor(const std::string& root, int64_t interval_ms, Rounds* rounds) {
+  MaintenanceSchedulerOptions o;
+  o.root = root;
+  o.regions = {Region::kEu, Region::kApac};
+  o.interval_ms = interval_ms;
+  o.report = [rounds](Region region, const Result<MaintenanceReport>& r) {
+    std::lock_guard lock(rounds->mu);
+    rounds->regions.push_back(region);
+    rounds->statuses.push_back(r.ok() ? Status::Ok() : r.status());
+    rounds->cv.notify_all();
+  };
+  return o;
+}
+
+TEST(MaintenanceSchedulerTest, RunsARoundOverEachRegionEveryInterval) {
+  TempDir dir("maintenance_scheduler");
+  for (Region region : {Region::kEu, Region::kApac})
+    ASSERT_TRUE(RegionLake::Open(FileSystem::Default(), dir.Path("lake"), region).ok());
+  Rounds rounds;
+  MaintenanceScheduler scheduler(OptionsFor(dir.Path("lake"), 10, &rounds));
+  scheduler.Start();
+  {
+    std::unique_lock lock(rounds.mu);
+    // The deadline only guards against a hang.
+    ASSERT_TRUE(rounds.cv.wait_for(lock, std::chrono::seconds(60), [&] { return rounds.regions.size() >= 4; }));
+  }
+  scheduler.Stop();
+  std::lock_guard lock(rounds.mu);
+  EXPECT_EQ(rounds.regions[0], Region::kEu);
+  EXPECT_EQ(rounds.regions[1], Region::kApac);
+  EXPECT_EQ(rounds.regions[2], Region::kEu);
+  for (const Status& s : rounds.statuses) EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(MaintenanceSchedulerTest, StopDoesNotWaitForTheNextRound) {
+  TempDir dir("maintenance_scheduler");
+  Rounds rounds;
+  MaintenanceScheduler scheduler(OptionsFor(dir.Path("lake"), 3'600'000, &rounds));
+  scheduler.Start();
+  const auto start = std::chrono::steady_clock::now();
+  scheduler.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  scheduler.Stop();  // idempotent
+  std::lock_guard lock(rounds.mu);
+  EXPECT_TRUE(rounds.regions.empty());
+}
+
+}  // namespace
+}  // namespace watershed::lake
