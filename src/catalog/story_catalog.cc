@@ -263,7 +263,7 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
   {
     std::shared_lock read(mu_);
     uint64_t next = position_;
-    std::map<std::string, uint64_t> applied = source_positions_;  // replays within this batch count too
+    const std::map<std::string, uint64_t>& applied = source_positions_;
     for (const CatalogChange& c : changes) {
       if (!c.if_version) continue;
       auto it = stories_.find(c.record.story.value);
@@ -275,9 +275,8 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
     }
     for (CatalogChange& c : changes) {
       if (c.source_position != 0) {
-        uint64_t& high = applied[c.source];
-        if (c.source_position <= high) continue;
-        high = c.source_position;
+        auto high = applied.find(c.source);
+        if (high != applied.end() && c.source_position <= high->second) continue;
       }
       c.record.version = ++next;
       frames += EncodeCatalogFrame(c);

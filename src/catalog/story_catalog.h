@@ -77,8 +77,10 @@ Status ValidateStory(const StoryRecord& r);
 struct CatalogChange {
   StoryRecord record;  // the whole new state of the story (its version is assigned on apply)
   std::string source;  // e.g. "pg:public.stories", "api", "import"
-  // 0: none (always applied). Else the source's own position, increasing:
-  // a change at or below the highest applied for `source` is skipped.
+  // 0: none (always applied). Else the source's own position, increasing
+  // from one Apply to the next (all changes of one source transaction share
+  // their transaction's position): a change at or below the highest
+  // position applied for `source` before this Apply is skipped.
   uint64_t source_position = 0;
   // Compare-and-set: apply only if the story's current version is this one
   // (0: only if the catalogue does not know the story); else the whole

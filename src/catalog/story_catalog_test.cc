@@ -84,15 +84,16 @@ TEST_F(StoryCatalogTest, AReplayedSourceChangeIsAppliedOnce) {
   auto c = Open();
   ASSERT_EQ(Applied(c->Apply({Change(Story(1, 7), "pg", 10), Change(Story(2, 7), "pg", 11)})), 2u);
   // A CDC source restarted from before its last confirmation sends 10 and
-  // 11 again, then 12; a repeat inside one batch is skipped too.
-  ASSERT_EQ(Applied(c->Apply({Change(Story(1, 99), "pg", 10), Change(Story(2, 99), "pg", 11), Change(Story(3, 7), "pg", 12),
-                       Change(Story(3, 99), "pg", 12)})),
-            1u);
+  // 11 again, then transaction 12 with two changes: both of those apply.
+  ASSERT_EQ(Applied(c->Apply({Change(Story(1, 99), "pg", 10), Change(Story(2, 99), "pg", 11),
+                              Change(Story(3, 7), "pg", 12), Change(Story(3, 8), "pg", 12)})),
+            2u);
   EXPECT_EQ(c->Get(StoryId(1))->author, AuthorId(7));
-  EXPECT_EQ(c->Get(StoryId(3))->author, AuthorId(7));
+  EXPECT_EQ(c->Get(StoryId(3))->author, AuthorId(8));
+  ASSERT_EQ(Applied(c->Apply({Change(Story(3, 99), "pg", 12)})), 0u) << "transaction 12 again";
   // Another source has positions of its own.
   ASSERT_EQ(Applied(c->Apply({Change(Story(4, 7), "import", 10)})), 1u);
-  EXPECT_EQ(c->position(), 4u);
+  EXPECT_EQ(c->position(), 5u);
 }
 
 TEST_F(StoryCatalogTest, AnInvalidChangeRefusesTheWholeBatch) {
