@@ -55,7 +55,7 @@ int Import(const Flags& f, catalog::StoryCatalog& cat) {
       changes[it->second].record = std::move(r);
     } else {
       latest[p.story.value] = changes.size();
-      changes.push_back({std::move(r), "import", 0, std::nullopt});
+      changes.push_back({std::move(r), "import", {}, std::nullopt});
     }
   }
   if (f.Has("dry-run")) {

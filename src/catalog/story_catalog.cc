@@ -15,7 +15,7 @@ constexpr size_t kFrameHeader = 8;
 constexpr uint32_t kMaxPayload = 64 * 1024;  // far above the largest valid record
 constexpr const char* kLogName = "catalog.log";
 
-// Payload kChangeV1: u8 kind, u64 position, str source, u64 source_position,
+// Payload kChangeV1: u8 kind, u64 position, str source, u64 + u64 source_position,
 // u64 story, u64 author, i64 created_at_ms, i64 updated_at_ms, u8 flags
 // (1 is_original, 2 deleted), str title, str language, u32 tag count, str
 // tags...; str = u32 length + bytes.
@@ -37,7 +37,8 @@ std::string EncodeFrameImpl(const CatalogChange& c) {
   p.push_back(static_cast<char>(kChangeV1));
   PutU64(&p, r.version);
   PutString(&p, c.source);
-  PutU64(&p, c.source_position);
+  PutU64(&p, c.source_position.major);
+  PutU64(&p, c.source_position.minor);
   PutU64(&p, r.story.value);
   PutU64(&p, r.author.value);
   PutU64(&p, static_cast<uint64_t>(r.created_at_ms));
@@ -97,7 +98,7 @@ Result<CatalogChange> DecodePayload(std::string_view payload) {
   uint64_t created = 0, updated = 0;
   uint32_t tags = 0;
   bool ok = in.U8(&kind) && kind == kChangeV1 && in.U64(&r.version) && in.Str(&c.source, kMaxSourceBytes) &&
-            in.U64(&c.source_position) && in.U64(&r.story.value) && in.U64(&r.author.value) && in.U64(&created) &&
+            in.U64(&c.source_position.major) && in.U64(&c.source_position.minor) && in.U64(&r.story.value) && in.U64(&r.author.value) && in.U64(&created) &&
             in.U64(&updated) && in.U8(&flags) && in.Str(&r.title, kMaxTitleBytes) &&
             in.Str(&r.language, kMaxLanguageBytes) && in.U32(&tags) && tags <= kMaxTags;
   for (uint32_t i = 0; ok && i < tags; ++i) ok = in.Str(&r.tags.emplace_back(), kMaxTagBytes);
@@ -243,8 +244,8 @@ void StoryCatalog::ApplyInMemory(const CatalogChange& change) {
   }
   if (!r.deleted) by_author_[r.author.value].insert(r.story.value);
   stories_[r.story.value] = r;
-  if (change.source_position != 0) {
-    uint64_t& p = source_positions_[change.source];
+  if (!change.source_position.none()) {
+    SourcePosition& p = source_positions_[change.source];
     p = std::max(p, change.source_position);
   }
 }
@@ -263,7 +264,7 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
   {
     std::shared_lock read(mu_);
     uint64_t next = position_;
-    const std::map<std::string, uint64_t>& applied = source_positions_;
+    const std::map<std::string, SourcePosition>& applied = source_positions_;
     for (const CatalogChange& c : changes) {
       if (!c.if_version) continue;
       auto it = stories_.find(c.record.story.value);
@@ -274,7 +275,7 @@ Result<size_t> StoryCatalog::Apply(std::vector<CatalogChange> changes) {
                                           std::to_string(*c.if_version) + ")");
     }
     for (CatalogChange& c : changes) {
-      if (c.source_position != 0) {
+      if (!c.source_position.none()) {
         auto high = applied.find(c.source);
         if (high != applied.end() && c.source_position <= high->second) continue;
       }
@@ -326,10 +327,10 @@ uint64_t StoryCatalog::position() const {
   return position_;
 }
 
-uint64_t StoryCatalog::SourcePosition(const std::string& source) const {
+SourcePosition StoryCatalog::SourcePositionOf(const std::string& source) const {
   std::shared_lock lock(mu_);
   auto it = source_positions_.find(source);
-  return it == source_positions_.end() ? 0 : it->second;
+  return it == source_positions_.end() ? SourcePosition{} : it->second;
 }
 
 size_t StoryCatalog::size() const {

@@ -74,14 +74,23 @@ struct StoryRecord {
 // oversized text, too many tags, negative times).
 Status ValidateStory(const StoryRecord& r);
 
+// A source's own position of a change, ordered: (major, minor), e.g. a
+// PostgreSQL commit LSN and the change's index in its transaction. {0, 0}:
+// none.
+struct SourcePosition {
+  uint64_t major = 0;
+  uint64_t minor = 0;
+  auto operator<=>(const SourcePosition&) const = default;
+  bool none() const { return major == 0 && minor == 0; }
+};
+
 struct CatalogChange {
   StoryRecord record;  // the whole new state of the story (its version is assigned on apply)
   std::string source;  // e.g. "pg:public.stories", "api", "import"
-  // 0: none (always applied). Else the source's own position, increasing
-  // from one Apply to the next (all changes of one source transaction share
-  // their transaction's position): a change at or below the highest
-  // position applied for `source` before this Apply is skipped.
-  uint64_t source_position = 0;
+  // None: always applied. Else the source's own position, increasing: a
+  // change at or below the highest position applied for `source` before
+  // this Apply is skipped (changes within one Apply may share a position).
+  SourcePosition source_position;
   // Compare-and-set: apply only if the story's current version is this one
   // (0: only if the catalogue does not know the story); else the whole
   // Apply fails with kFailedPrecondition and applies nothing.
@@ -134,8 +143,8 @@ class StoryCatalog : public CatalogReader {
   std::vector<StoryId> StoriesOf(AuthorId author) const override;
   // The position of the last applied change (0 for an empty catalogue).
   uint64_t position() const;
-  // The highest source_position applied for `source` (0 if none).
-  uint64_t SourcePosition(const std::string& source) const;
+  // The highest source_position applied for `source` (none if none).
+  watershed::catalog::SourcePosition SourcePositionOf(const std::string& source) const;
   size_t size() const;
 
  private:
@@ -159,7 +168,7 @@ class StoryCatalog : public CatalogReader {
   mutable std::shared_mutex mu_;  // guards what follows
   std::unordered_map<uint64_t, StoryRecord> stories_;
   std::map<uint64_t, std::set<uint64_t>> by_author_;  // live (not deleted) stories per author
-  std::map<std::string, uint64_t> source_positions_;
+  std::map<std::string, watershed::catalog::SourcePosition> source_positions_;
   uint64_t position_ = 0;
 };
 

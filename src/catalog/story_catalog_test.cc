@@ -31,7 +31,7 @@ size_t Applied(Result<size_t> r) {
 }
 
 CatalogChange Change(StoryRecord r, std::string source = "api", uint64_t position = 0) {
-  return CatalogChange{std::move(r), std::move(source), position, std::nullopt};
+  return CatalogChange{std::move(r), std::move(source), SourcePosition{position, 0}, std::nullopt};
 }
 
 class StoryCatalogTest : public ::testing::Test {
@@ -75,7 +75,7 @@ TEST_F(StoryCatalogTest, ReopenRestoresEveryChangeAndPositionsGoOn) {
   EXPECT_EQ(c->Get(StoryId(1))->title, "second");
   EXPECT_EQ(c->Get(StoryId(1))->author, AuthorId(9));
   EXPECT_EQ(c->Get(StoryId(1))->tags, (std::vector<std::string>{"news", "sport"}));
-  EXPECT_EQ(c->SourcePosition("pg"), 100u);
+  EXPECT_EQ(c->SourcePositionOf("pg"), (SourcePosition{100, 0}));
   ASSERT_EQ(Applied(c->Apply({Change(Story(2, 9))})), 1u);
   EXPECT_EQ(c->Get(StoryId(2))->version, 3u);
 }

@@ -54,7 +54,7 @@ void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder respond
     if (Status s = catalog::ValidateStory(record); !s.ok())
       return respond(JsonError(400, "invalid_story", where + s.message()));
     // The checks above read `current`: apply only if it is still current.
-    changes.push_back({std::move(record), "api", 0, current ? current->version : 0});
+    changes.push_back({std::move(record), "api", {}, current ? current->version : 0});
   }
   std::vector<StoryId> ids;
   for (const auto& c : changes) ids.push_back(c.record.story);

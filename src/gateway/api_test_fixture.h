@@ -244,7 +244,7 @@ class ApiTest : public ::testing::Test {
     catalog::StoryRecord r;
     r.story = StoryId(story);
     r.author = AuthorId(author);
-    ASSERT_TRUE(catalog_->Apply({{r, "test", 0, std::nullopt}}).ok());
+    ASSERT_TRUE(catalog_->Apply({{r, "test", {}, std::nullopt}}).ok());
   }
 
   TempDir dir_{"api_test"};  // declared first: removed after the logs and server
