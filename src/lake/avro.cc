@@ -7,7 +7,8 @@
 #include <cstring>
 #include <limits>
 #include <map>
-#include <random>
+
+#include "core/random.h"
 
 namespace watershed::lake::avro {
 namespace {
@@ -622,12 +623,8 @@ constexpr std::string_view kSchemaKey = "avro.schema";
 constexpr std::string_view kCodecKey = "avro.codec";
 
 SyncMarker RandomSync() {
-  std::random_device rd;
   SyncMarker sync;
-  for (size_t k = 0; k < kSyncSize; k += 4) {
-    const uint32_t r = rd();
-    std::memcpy(sync.data() + k, &r, 4);
-  }
+  RandomBytes(sync.data(), sync.size());
   return sync;
 }
 

@@ -5,12 +5,12 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
-#include <random>
 #include <set>
 
 #include "core/clock.h"
 #include "core/crash_point.h"
 #include "core/endian.h"
+#include "core/random.h"
 #include "lake/iceberg_transform.h"
 
 namespace watershed::lake {
@@ -20,18 +20,6 @@ constexpr int64_t kHourMs = 3'600'000;
 constexpr int64_t kDayMs = 24 * kHourMs;
 // Rows handed to ParquetWriter::Write at once.
 constexpr size_t kWriteChunkRows = 1 << 16;
-
-std::string RandomHex(int bytes) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < bytes; ++i) {
-    const auto b = static_cast<uint8_t>(rng());
-    s += d[b >> 4];
-    s += d[b & 15];
-  }
-  return s;
-}
 
 // 128 bits of FNV-1a (two offset bases) as hex: stable across builds and
 // runs, unlike std::hash.
@@ -60,10 +48,11 @@ int64_t ParseInt(const std::map<std::string, std::string>& m, const std::string&
 }
 
 int64_t NewSnapshotId(const TableMetadata& m) {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
   int64_t id = 0;
   do {
-    id = static_cast<int64_t>(rng() >> 1);
+    uint64_t r = 0;
+    RandomBytes(&r, sizeof r);
+    id = static_cast<int64_t>(r >> 1);
   } while (id == 0 || std::any_of(m.snapshots.begin(), m.snapshots.end(),
                                   [&](const IcebergSnapshot& s) { return s.snapshot_id == id; }));
   return id;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <random>
 
 #include "core/crash_point.h"
 #include "core/endian.h"
+#include "core/random.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 
@@ -45,10 +45,7 @@ Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string
 
 PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {
   // Names files apart from another owner's (a zombie) flushing at the same offset.
-  static thread_local std::mt19937 rng(std::random_device{}());
-  char token[16];
-  std::snprintf(token, sizeof token, "%08x", static_cast<unsigned>(rng()));
-  token_ = token;
+  token_ = RandomHex(4);
 }
 PartitionSink::~PartitionSink() = default;
 
