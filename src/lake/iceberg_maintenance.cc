@@ -7,9 +7,7 @@
 #include <numeric>
 #include <set>
 
-#include "core/clock.h"
 #include "core/crash_point.h"
-#include "core/endian.h"
 #include "core/random.h"
 #include "lake/iceberg_transform.h"
 
@@ -45,84 +43,6 @@ int64_t ParseInt(const std::map<std::string, std::string>& m, const std::string&
   int64_t v = fallback;
   auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
   return ec == std::errc() && p == it->second.data() + it->second.size() ? v : fallback;
-}
-
-int64_t NewSnapshotId(const TableMetadata& m) {
-  int64_t id = 0;
-  do {
-    uint64_t r = 0;
-    RandomBytes(&r, sizeof r);
-    id = static_cast<int64_t>(r >> 1);
-  } while (id == 0 || std::any_of(m.snapshots.begin(), m.snapshots.end(),
-                                  [&](const IcebergSnapshot& s) { return s.snapshot_id == id; }));
-  return id;
-}
-
-std::string Le32(int32_t v) {
-  char b[4];
-  PutFixed32(b, static_cast<uint32_t>(v));
-  return std::string(b, 4);
-}
-
-// The manifest list entry of a manifest this snapshot writes.
-ManifestFileInfo Summarize(std::string path, int64_t length, int64_t snapshot_id, int64_t sequence,
-                           const std::vector<ManifestEntry>& entries, size_t partition_fields) {
-  ManifestFileInfo m;
-  m.path = std::move(path);
-  m.length = length;
-  m.added_snapshot_id = snapshot_id;
-  m.sequence_number = sequence;
-  m.min_sequence_number = sequence;
-  std::vector<std::pair<std::optional<int32_t>, std::optional<int32_t>>> range(partition_fields);
-  m.partitions.resize(partition_fields);
-  for (const ManifestEntry& e : entries) {
-    switch (e.status) {
-      case EntryStatus::kAdded:
-        ++m.added_files_count;
-        m.added_rows_count += e.file.record_count;
-        break;
-      case EntryStatus::kExisting:
-        ++m.existing_files_count;
-        m.existing_rows_count += e.file.record_count;
-        break;
-      case EntryStatus::kDeleted:
-        ++m.deleted_files_count;
-        m.deleted_rows_count += e.file.record_count;
-        break;
-    }
-    if (e.live() && e.sequence_number) m.min_sequence_number = std::min(m.min_sequence_number, *e.sequence_number);
-    for (size_t p = 0; p < range.size() && p < e.file.partition.size(); ++p) {
-      const auto& v = e.file.partition[p];
-      if (!v) {
-        m.partitions[p].contains_null = true;
-        continue;
-      }
-      auto& [lo, hi] = range[p];
-      lo = lo ? std::min(*lo, *v) : *v;
-      hi = hi ? std::max(*hi, *v) : *v;
-    }
-  }
-  for (size_t p = 0; p < range.size(); ++p) {
-    if (range[p].first) m.partitions[p].lower_bound = Le32(*range[p].first);
-    if (range[p].second) m.partitions[p].upper_bound = Le32(*range[p].second);
-  }
-  return m;
-}
-
-// Manifests smaller than this are merged into one by every rewrite.
-constexpr int64_t kMergeManifestsBelowBytes = 1 << 20;
-
-Result<ManifestFileInfo> WriteNewManifest(FileSystem* fs, const TableMetadata& m, int64_t snapshot_id, int64_t sequence,
-                                          const std::vector<ManifestEntry>& entries) {
-  ASSIGN_OR_RETURN(std::string bytes, WriteManifestEntries(m, entries));
-  const std::string path = JoinPath(JoinPath(m.location, "metadata"), RandomHex(16) + "-m0.avro");
-  RETURN_IF_ERROR(WriteFileAtomically(fs, path, bytes));
-  return Summarize(path, static_cast<int64_t>(bytes.size()), snapshot_id, sequence, entries, m.partition_spec.size());
-}
-
-void RemoveQuietly(FileSystem* fs, const std::vector<std::string>& paths) {
-  for (const std::string& p : paths)
-    if (fs->FileExists(p)) fs->RemoveFile(p).IgnoreError();  // unreferenced; orphan removal would find it
 }
 
 // ---- Rows of several Parquet files, sorted and written back -------------
@@ -408,175 +328,11 @@ Result<std::optional<int32_t>> PartitionValue(const RowSet& set, size_t row, con
 
 }  // namespace
 
-// ---- Live files and the rewrite commit ------------------------------------
-
-Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMetadata& metadata) {
-  ASSIGN_OR_RETURN(std::vector<ManifestFileInfo> manifests, CurrentManifests(fs, metadata));
-  std::vector<ManifestEntry> out;
-  for (const ManifestFileInfo& mf : manifests) {
-    ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ReadManifestEntries(fs, mf));
-    for (ManifestEntry& e : entries)
-      if (e.live()) out.push_back(std::move(e));
-  }
-  return out;
-}
-
 Result<std::set<std::string>> ListReferencedFiles(FileSystem* fs, const TableMetadata& metadata) {
   References refs;
   std::set<std::string> seen;
   for (const IcebergSnapshot& s : metadata.snapshots) RETURN_IF_ERROR(AddReferences(fs, s, false, false, &refs, &seen));
   return std::move(refs.data);
-}
-
-Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
-                          const std::vector<DataFileInfo>& add, const std::string& operation,
-                          const std::string& commit_id) {
-  if (HasCommitId(table->metadata(), commit_id)) return false;
-  const int64_t snapshot_id = NewSnapshotId(table->metadata());
-  const std::string metadata_dir = JoinPath(table->metadata().location, "metadata");
-  const std::set<std::string> to_remove(remove.begin(), remove.end());
-
-  // The new files: one manifest of ADDED entries (sequence numbers
-  // inherited), written once for every attempt.
-  std::optional<ManifestFileInfo> added;
-  if (!add.empty()) {
-    std::vector<ManifestEntry> entries;
-    for (const DataFileInfo& f : add) entries.push_back({EntryStatus::kAdded, snapshot_id, {}, {}, f});
-    ASSIGN_OR_RETURN(added, WriteNewManifest(fs, table->metadata(), snapshot_id, 0, entries));
-  }
-
-  std::map<std::string, std::vector<ManifestEntry>> cache;  // manifests never change
-  std::vector<std::string> attempt_files, stale_files;
-  bool already = false, refused = false;
-  Status s = table->Commit([&](TableMetadata& m) -> Status {
-    stale_files.insert(stale_files.end(), attempt_files.begin(), attempt_files.end());
-    attempt_files.clear();
-    if (HasCommitId(m, commit_id)) {  // a concurrent or earlier attempt of the same commit landed
-      already = refused = true;
-      return Status::FailedPrecondition("already committed");
-    }
-    auto current = CurrentManifests(fs, m);
-    if (!current.ok()) {
-      refused = true;
-      return current.status();
-    }
-    const int64_t sequence = m.last_sequence_number + 1;
-    std::vector<ManifestFileInfo> next;
-    int64_t total_files = 0, total_records = 0, total_size = 0;
-    int64_t deleted_files = 0, deleted_records = 0, removed_size = 0, added_records = 0, added_size = 0;
-    if (added) {
-      ManifestFileInfo mine = *added;
-      mine.sequence_number = mine.min_sequence_number = sequence;
-      next.push_back(std::move(mine));
-      for (const DataFileInfo& f : add) {
-        added_records += f.record_count;
-        added_size += f.file_size_in_bytes;
-      }
-    }
-    std::set<std::string> found;
-    std::vector<ManifestEntry> merged;
-    for (const ManifestFileInfo& mf : *current) {
-      auto it = cache.find(mf.path);
-      if (it == cache.end()) {
-        auto entries = ReadManifestEntries(fs, mf);
-        if (!entries.ok()) {
-          refused = true;
-          return entries.status();
-        }
-        it = cache.emplace(mf.path, std::move(entries).value()).first;
-      }
-      const std::vector<ManifestEntry>& entries = it->second;
-      const bool touched = std::any_of(entries.begin(), entries.end(), [&](const ManifestEntry& e) {
-        return e.live() && to_remove.count(e.file.path);
-      });
-      // Manifests with a removed file, and small ones (each sink commit adds
-      // one), are merged into one manifest; large untouched ones are reused.
-      const bool merge = touched || mf.length < kMergeManifestsBelowBytes;
-      for (const ManifestEntry& e : entries) {
-        if (!e.live()) continue;  // earlier deletions are dropped when a manifest is rewritten
-        if (to_remove.count(e.file.path)) {
-          found.insert(e.file.path);
-          ++deleted_files;
-          deleted_records += e.file.record_count;
-          removed_size += e.file.file_size_in_bytes;
-          ManifestEntry d = e;
-          d.status = EntryStatus::kDeleted;
-          d.snapshot_id = snapshot_id;
-          merged.push_back(std::move(d));
-          continue;
-        }
-        ++total_files;
-        total_records += e.file.record_count;
-        total_size += e.file.file_size_in_bytes;
-        if (merge) {
-          ManifestEntry x = e;
-          x.status = EntryStatus::kExisting;
-          merged.push_back(std::move(x));
-        }
-      }
-      if (!merge) next.push_back(mf);
-    }
-    if (!merged.empty()) {
-      auto written = WriteNewManifest(fs, m, snapshot_id, sequence, merged);
-      if (!written.ok()) {
-        refused = true;
-        return written.status();
-      }
-      attempt_files.push_back(written->path);
-      next.push_back(std::move(written).value());
-    }
-    if (found.size() != to_remove.size()) {
-      refused = true;
-      std::string missing;
-      for (const std::string& p : to_remove)
-        if (!found.count(p)) missing = p;
-      return Status::FailedPrecondition(std::to_string(to_remove.size() - found.size()) + " of " +
-                                        std::to_string(to_remove.size()) + " files to remove are not live in " +
-                                        m.location + " (another maintenance run replaced them?), e.g. " + missing);
-    }
-    total_files += static_cast<int64_t>(add.size());
-    total_records += added_records;
-    total_size += added_size;
-
-    auto list = WriteManifestList(snapshot_id, m.current_snapshot_id, sequence, next);
-    if (!list.ok()) {
-      refused = true;
-      return list.status();
-    }
-    const std::string list_path =
-        JoinPath(metadata_dir, "snap-" + std::to_string(snapshot_id) + "-" + RandomHex(8) + ".avro");
-    if (Status w = WriteFileAtomically(fs, list_path, *list); !w.ok()) {
-      refused = true;
-      return w;
-    }
-    attempt_files.push_back(list_path);
-
-    AddCurrentSnapshot(m, snapshot_id, sequence, list_path,
-                       {{"operation", operation},
-                        {"added-data-files", std::to_string(add.size())},
-                        {"added-records", std::to_string(added_records)},
-                        {"added-files-size", std::to_string(added_size)},
-                        {"deleted-data-files", std::to_string(deleted_files)},
-                        {"deleted-records", std::to_string(deleted_records)},
-                        {"removed-files-size", std::to_string(removed_size)},
-                        {"total-data-files", std::to_string(total_files)},
-                        {"total-records", std::to_string(total_records)},
-                        {"total-files-size", std::to_string(total_size)},
-                        {"total-delete-files", "0"},
-                        {"total-position-deletes", "0"},
-                        {"total-equality-deletes", "0"},
-                        {kCommitIdKey, commit_id}});
-    return Status::Ok();
-  });
-  // Files of attempts that lost a race are referenced by nothing.
-  RemoveQuietly(fs, stale_files);
-  if (refused) {  // nothing was published: this commit's files are unreferenced
-    RemoveQuietly(fs, attempt_files);
-    if (added) RemoveQuietly(fs, {added->path});
-    if (already) return false;
-  }
-  RETURN_IF_ERROR(s);
-  return true;
 }
 
 int64_t TargetFileSize(const TableMetadata& metadata) {
@@ -636,7 +392,7 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   std::vector<std::string> outputs, inputs;
   std::vector<DataFileInfo> added;
   auto fail = [&](Status s) {
-    RemoveQuietly(fs, outputs);
+    RemoveUnreferencedFiles(fs, outputs);
     return s;
   };
   for (size_t i = 0; i < result.groups.size(); ++i) {
@@ -846,7 +602,7 @@ Result<std::vector<DataFileInfo>> WriteArchive(FileSystem* fs, const std::vector
         JoinPath(JoinPath(archive.location, "data/lifecycle"), name + "-" + std::to_string(i++) + ".parquet");
     auto d = WriteRows(fs, rows, entry.second, archive, path, entry.first);
     if (!d.ok()) {
-      RemoveQuietly(fs, written);
+      RemoveUnreferencedFiles(fs, written);
       return d.status();
     }
     written.push_back(path);
@@ -963,11 +719,11 @@ Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::st
             std::vector<std::string> written;
             for (const DataFileInfo& f : b.archived) written.push_back(f.path);
             if (!appended.ok()) {
-              RemoveQuietly(fs, written);
+              RemoveUnreferencedFiles(fs, written);
               return appended.status();
             }
             if (!*appended) {  // landed meanwhile (another run): ours are duplicates
-              RemoveQuietly(fs, written);
+              RemoveUnreferencedFiles(fs, written);
               b.archived.clear();
               b.archive_already_committed = true;
             }

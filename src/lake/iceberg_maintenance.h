@@ -35,6 +35,7 @@
 #include "core/event.h"
 #include "core/file_system.h"
 #include "core/status.h"
+#include "lake/iceberg_commit.h"
 #include "lake/iceberg_manifest.h"
 #include "lake/iceberg_metadata.h"
 #include "lake/tables.h"
@@ -44,25 +45,9 @@ namespace watershed::lake {
 // (done, total) in bytes of input read; called from the calling thread.
 using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 
-// The current snapshot's live data files (ADDED or EXISTING entries), with
-// the inherited snapshot id and sequence numbers filled in, in manifest
-// order. Empty for a table without snapshots.
-Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMetadata& metadata);
 // Every data file some snapshot of the table lists (live or not): the
 // files a reader of any retained snapshot may open.
 Result<std::set<std::string>> ListReferencedFiles(FileSystem* fs, const TableMetadata& metadata);
-
-// Replaces the live files `remove` (paths) by `add` as one snapshot with
-// `operation` ("replace" for a rewrite of the same rows, "delete" when `add`
-// is empty, "overwrite" otherwise) tagged with `commit_id`. Manifests
-// without any removed file are reused as they are; the others are
-// rewritten with EXISTING entries for the survivors and DELETED ones for
-// the removed files. Returns false (nothing changed) when a snapshot with
-// `commit_id` exists; kFailedPrecondition when a file of `remove` is not
-// live in the current snapshot (also after re-applying on a race).
-Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
-                          const std::vector<DataFileInfo>& add, const std::string& operation,
-                          const std::string& commit_id);
 
 inline constexpr int64_t kDefaultTargetFileSize = 128ll << 20;
 // The table's write.target-file-size-bytes (default 128 MiB).

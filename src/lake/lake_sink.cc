@@ -7,6 +7,7 @@
 #include "core/crash_point.h"
 #include "core/endian.h"
 #include "core/random.h"
+#include "lake/iceberg_commit.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 
