@@ -166,10 +166,14 @@ bool HasCommitId(const TableMetadata& m, const std::string& commit_id) {
   });
 }
 
-uint64_t CommittedRangeEnd(const TableMetadata& m, const std::string& key) {
+Result<uint64_t> CommittedRangeEnd(const TableMetadata& m, const std::string& key) {
+  auto it = m.properties.find(key);
+  if (it == m.properties.end()) return uint64_t{0};
+  const std::string& v = it->second;
   uint64_t end = 0;
-  if (auto it = m.properties.find(key); it != m.properties.end())
-    std::from_chars(it->second.data(), it->second.data() + it->second.size(), end);
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), end);
+  if (ec != std::errc() || p != v.data() + v.size() || v.empty())
+    return Status::Corruption(m.location + ": table property " + key + " = \"" + v + "\" is not an offset");
   return end;
 }
 
@@ -182,10 +186,14 @@ void RemoveUnreferencedFiles(FileSystem* fs, const std::vector<std::string>& pat
 
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
                          const std::string& commit_id, const std::optional<RangeGuard>& guard) {
-  auto committed = [&](const TableMetadata& m) {
-    return (guard && CommittedRangeEnd(m, guard->key) >= guard->to) || HasCommitId(m, commit_id);
+  auto committed = [&](const TableMetadata& m) -> Result<bool> {
+    if (HasCommitId(m, commit_id)) return true;
+    if (!guard) return false;
+    ASSIGN_OR_RETURN(uint64_t end, CommittedRangeEnd(m, guard->key));
+    return end >= guard->to;
   };
-  if (committed(table->metadata())) return false;
+  ASSIGN_OR_RETURN(bool landed, committed(table->metadata()));
+  if (landed) return false;
   // A file removed meanwhile (an owner's recovery after this writer lost its
   // partition) must not be committed: the table would name a missing file.
   for (const DataFileInfo& f : files)
@@ -210,7 +218,8 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
     // Either a stale view of a table where the commit landed, or an attempt
     // of it crashed: then drop that attempt's manifest lists.
     ASSIGN_OR_RETURN(*table, IcebergTable::Load(fs, table->metadata().location));
-    if (committed(table->metadata())) return false;
+    ASSIGN_OR_RETURN(landed, committed(table->metadata()));
+    if (landed) return false;
     ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(metadata_dir));
     for (const std::string& name : names)
       if (name.starts_with(list_prefix)) RETURN_IF_ERROR(fs->RemoveFile(JoinPath(metadata_dir, name)));
@@ -228,14 +237,17 @@ Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<
   Status s = table->Commit([&](TableMetadata& m) -> Status {
     if (!list_path.empty()) RETURN_IF_ERROR(fs->RemoveFile(list_path));
     list_path.clear();
-    if (committed(m)) {  // a concurrent or earlier attempt of the same commit landed
+    ASSIGN_OR_RETURN(bool landed_meanwhile, committed(m));
+    if (landed_meanwhile) {  // a concurrent or earlier attempt of the same commit landed
       already = true;
       return Status::FailedPrecondition("already committed");
     }
-    if (guard && CommittedRangeEnd(m, guard->key) > guard->from)
-      return Status::FailedPrecondition("commit " + commit_id + " overlaps rows another writer committed to " +
-                                        m.location + " (" + guard->key + " = " +
-                                        std::to_string(CommittedRangeEnd(m, guard->key)) + ")");
+    if (guard) {
+      ASSIGN_OR_RETURN(uint64_t end, CommittedRangeEnd(m, guard->key));
+      if (end > guard->from)
+        return Status::FailedPrecondition("commit " + commit_id + " overlaps rows another writer committed to " +
+                                          m.location + " (" + guard->key + " = " + std::to_string(end) + ")");
+    }
     ASSIGN_OR_RETURN(std::vector<ManifestFileInfo> manifests, CurrentManifests(fs, m));
     const int64_t sequence = m.last_sequence_number + 1;
     ManifestFileInfo mine = added;

@@ -46,15 +46,17 @@ struct RangeGuard {
 };
 
 // The end of the last range committed under the property `key` of `m`; 0
-// when the table has none.
-uint64_t CommittedRangeEnd(const TableMetadata& m, const std::string& key);
+// when the table has none. kCorruption when the property is not a decimal
+// offset: read as 0, it would let a range land twice.
+Result<uint64_t> CommittedRangeEnd(const TableMetadata& m, const std::string& key);
 
 // Commits `files` as one append snapshot tagged with `commit_id`. Returns
 // false (and changes nothing) when a snapshot with that commit id exists, or
 // when the guard's property already reaches `to`. A range that overlaps the
 // committed one (from < property < to: another writer of the same input
 // committed part of it) is refused with kFailedPrecondition: its rows would land twice.
-// So is a commit naming a data file that does not exist.
+// So is a commit naming a data file that does not exist. A guard property
+// that does not parse ends the commit with kCorruption, nothing written.
 Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
                          const std::string& commit_id, const std::optional<RangeGuard>& guard = std::nullopt);
 

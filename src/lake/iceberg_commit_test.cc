@@ -107,5 +107,37 @@ TEST_F(IcebergCommitTest, ACommitNamingAMissingFileIsRefused) {
   EXPECT_EQ(table->version(), 1);
 }
 
+TEST_F(IcebergCommitTest, AGuardPropertyThatIsNotAnOffsetIsAnErrorNotZero) {
+  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
+  ASSERT_TRUE(table.ok());
+  const std::string key = "watershed.sink.p007.next-offset";
+  EXPECT_EQ(CommittedRangeEnd(table->metadata(), key).value(), 0u);
+  const DataFileInfo a = WriteDataFile("a.parquet", 100, 30);
+  for (const std::string bad : {"", "abc", "100x", "-5", " 100", "99999999999999999999999"}) {
+    ASSERT_TRUE(table
+                    ->Commit([&](TableMetadata& m) -> Status {
+                      m.properties[key] = bad;
+                      return Status::Ok();
+                    })
+                    .ok());
+    auto end = CommittedRangeEnd(table->metadata(), key);
+    EXPECT_EQ(end.status().code(), StatusCode::kCorruption) << '"' << bad << '"';
+    EXPECT_NE(end.status().message().find(key), std::string::npos);
+    // Read as 0, it would let the range [0, 100) land again.
+    const int64_t version = table->version();
+    auto r = AppendFiles(fs_, &*table, {a}, "eu/p7/0-100", RangeGuard{key, 0, 100});
+    EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << '"' << bad << '"';
+    EXPECT_EQ(table->version(), version);
+  }
+  ASSERT_TRUE(table
+                  ->Commit([&](TableMetadata& m) -> Status {
+                    m.properties[key] = "100";
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(CommittedRangeEnd(table->metadata(), key).value(), 100u);
+  EXPECT_FALSE(AppendFiles(fs_, &*table, {a}, "eu/p7/0-100", RangeGuard{key, 0, 100}).value());
+}
+
 }  // namespace
 }  // namespace watershed::lake

@@ -310,9 +310,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   for (LakeTableId id : kSinkTables) {
     ASSIGN_OR_RETURN(IcebergTable table,
                      IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
-    uint64_t committed_end = 0;
-    if (auto it = table.metadata().properties.find(GuardKey()); it != table.metadata().properties.end())
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), committed_end);
+    ASSIGN_OR_RETURN(const uint64_t committed_end, CommittedRangeEnd(table.metadata(), GuardKey()));
     const uint64_t floor = std::max(next_offset, committed_end);
     replay_until_ = std::max(replay_until_, committed_end);
     if (pending &&
