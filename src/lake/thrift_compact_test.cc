@@ -16,8 +16,8 @@ namespace watershed::lake::thrift {
 namespace {
 
 using testing::Bytes;
-using testing::Hex;
 using testing::ExpectCorruption;
+using testing::Hex;
 
 // ---- Hand-computed encodings ----
 
