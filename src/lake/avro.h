@@ -74,13 +74,17 @@ struct SchemaNode {
   int64_t min_size = 0;      // lower bound on an encoded value's size
 };
 
+// Schema::Parse refuses schemas nested deeper than this.
+inline constexpr int kMaxSchemaDepth = 64;
+
 class Schema {
  public:
   // Parses Avro schema JSON (primitive names, record/error, array, map,
   // union, fixed, named-type references with namespaces). Unknown
   // attributes (field-id, logicalType, doc, ...) are accepted and ignored,
   // except logicalType which is kept as an annotation. kInvalidArgument on
-  // malformed JSON, unknown types, enums, or nesting deeper than 64.
+  // malformed JSON, unknown types, enums, or nesting deeper than
+  // kMaxSchemaDepth.
   static Result<Schema> Parse(std::string_view json);
 
   int root() const { return root_; }

@@ -8,7 +8,10 @@
 //   RemoveOrphanFiles  files under data/ and metadata/ that no snapshot or
 //                      metadata file references (crash leftovers) deleted
 //   ApplyLifecycle     data past its zone's keep_days moved into the
-//                      archive table (or deleted)
+//                      archive table (or deleted); lifecycle.h
+//
+// The commits are iceberg_commit.h's; the rows compaction and the
+// lifecycle rewrite are row_set.h's.
 //
 // Every operation has a dry run that returns what it would do and changes
 // nothing. Commits go through IcebergTable::Commit (optimistic): a
@@ -35,38 +38,17 @@
 #include "core/event.h"
 #include "core/file_system.h"
 #include "core/status.h"
+#include "lake/iceberg_commit.h"
 #include "lake/iceberg_manifest.h"
 #include "lake/iceberg_metadata.h"
+#include "lake/lifecycle.h"
 #include "lake/tables.h"
 
 namespace watershed::lake {
 
-// (done, total) in bytes of input read; called from the calling thread.
-using ProgressFn = std::function<void(int64_t done, int64_t total)>;
-
-// The current snapshot's live data files (ADDED or EXISTING entries), with
-// the inherited snapshot id and sequence numbers filled in, in manifest
-// order. Empty for a table without snapshots.
-Result<std::vector<ManifestEntry>> ListLiveFiles(FileSystem* fs, const TableMetadata& metadata);
 // Every data file some snapshot of the table lists (live or not): the
 // files a reader of any retained snapshot may open.
 Result<std::set<std::string>> ListReferencedFiles(FileSystem* fs, const TableMetadata& metadata);
-
-// Replaces the live files `remove` (paths) by `add` as one snapshot with
-// `operation` ("replace" for a rewrite of the same rows, "delete" when `add`
-// is empty, "overwrite" otherwise) tagged with `commit_id`. Manifests
-// without any removed file are reused as they are; the others are
-// rewritten with EXISTING entries for the survivors and DELETED ones for
-// the removed files. Returns false (nothing changed) when a snapshot with
-// `commit_id` exists; kFailedPrecondition when a file of `remove` is not
-// live in the current snapshot (also after re-applying on a race).
-Result<bool> RewriteFiles(FileSystem* fs, IcebergTable* table, const std::vector<std::string>& remove,
-                          const std::vector<DataFileInfo>& add, const std::string& operation,
-                          const std::string& commit_id);
-
-inline constexpr int64_t kDefaultTargetFileSize = 128ll << 20;
-// The table's write.target-file-size-bytes (default 128 MiB).
-int64_t TargetFileSize(const TableMetadata& metadata);
 
 struct CompactionOptions {
   std::optional<int64_t> target_file_size_bytes;  // overrides the table property
@@ -103,6 +85,10 @@ struct CompactionResult {
 // Memory: a group's decoded rows (bounded by the target size, times the
 // compression ratio).
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options);
+
+// [start, end) in ms of a file's time partition (the table's first hour or
+// day field); nullopt without one, or for a null value.
+std::optional<std::pair<int64_t, int64_t>> PartitionTimeRange(const TableMetadata& m, const DataFileInfo& f);
 
 // The skip_ended_before_ms for a lake table: a day before its data becomes
 // the lifecycle's (keep_days), so no compaction races a lifecycle run.
@@ -148,46 +134,6 @@ struct OrphanOptions {
 // wrong).
 Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::string& table_location,
                                                    const OrphanOptions& options);
-
-struct LifecycleOptions {
-  bool dry_run = false;
-  std::optional<LakeTableId> only;  // one table instead of all
-  ProgressFn progress;
-  // Tests: runs after each batch's archive commit, before the source's
-  // delete; an error ends the run there (a crash between the two commits).
-  std::function<Status()> after_archive_commit;
-};
-
-struct LifecycleBatch {
-  LakeTableId table;
-  std::optional<LakeTableId> archive;
-  std::vector<DataFileInfo> files;     // removed from `table`
-  std::vector<DataFileInfo> archived;  // written into `archive` (empty in a dry run or a replay)
-  std::string commit_id;
-  bool archive_already_committed = false;  // a replay found its archive commit
-};
-
-// For each of the region's tables with a time partition: live files whose
-// partition's time range ended before now_ms - keep_days. Tables with an
-// archive: in batches of one archive day (only days that expired as a
-// whole, so a rerun sees the same files), split into runs of at most the
-// archive's target file size; each batch's rows are rewritten into the
-// archive table (its partition spec computed from the rows, its sort order,
-// its zstd level) with an AppendFiles commit whose id derives from the
-// sorted source paths, then deleted from the source table ("delete"
-// snapshot). A rerun after a crash between the two commits finds the
-// archive commit and only deletes. When the source delete finds files no
-// longer live (a compaction replaced them in between), the archive commit
-// is taken back ("delete" snapshot on the archive) and the run ends with
-// kFailedPrecondition; a later run archives the new files. Residual hole: a
-// compaction of the day between a crash and the rerun changes the batch
-// (and its id), so its rows would be archived twice; do not compact
-// partitions past keep_days (CompactionOptions::skip_ended_before_ms).
-// Tables without an archive: the expired
-// files are deleted in one snapshot. Tables not created yet are skipped.
-// Crash point "lake.lifecycle.after_archive_commit" (core/crash_point.h).
-Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::string& lake_root, Region region,
-                                                   int64_t now_ms, const LifecycleOptions& options);
 
 // What `serve` runs every lake-maintenance-interval (docs/lake.md).
 struct MaintenanceSchedule {

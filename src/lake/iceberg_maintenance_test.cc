@@ -5,41 +5,24 @@
 #include <sys/time.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <limits>
-#include <map>
 #include <set>
-#include <tuple>
 
-#include "core/testing/temp_dir.h"
-#include "lake/iceberg_transform.h"
 #include "lake/tables.h"
+#include "lake/testing/lake_table_fixture.h"
 #include "lake/testing/python_avro.h"
 
 namespace watershed::lake {
 namespace {
 
-constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kDayMs = 24 * kHourMs;
-// 2026-11-20T00:00Z, a day boundary: the fixture's "now" is days after it.
-constexpr int64_t kBaseMs = 20'777 * kDayMs;
-
+using testing::BucketOf;
+using testing::kBaseMs;
+using testing::kDayMs;
+using testing::kHourMs;
 using testing::PythonRead;
-
-using Row = std::tuple<int64_t, int64_t, std::string>;  // story_id, event_time (micros), event_id
-
-int32_t BucketOf(int64_t story) {
-  return iceberg::Bucket(16, iceberg::HashLong(story));
-}
-
-// Story ids that share story 1's bucket (so one partition holds several stories).
-std::vector<int64_t> StoriesInOneBucket(size_t n) {
-  std::vector<int64_t> out;
-  for (int64_t s = 1; out.size() < n; ++s)
-    if (BucketOf(s) == BucketOf(1)) out.push_back(s);
-  return out;
-}
+using testing::Row;
+using testing::StoriesInOneBucket;
 
 void SetModifiedTime(const std::string& path, int64_t ms) {
   struct timeval tv[2];
@@ -48,92 +31,7 @@ void SetModifiedTime(const std::string& path, int64_t ms) {
   ASSERT_EQ(::utimes(path.c_str(), tv), 0) << path;
 }
 
-class IcebergMaintenanceTest : public ::testing::Test {
- protected:
-  std::string Location(LakeTableId id) { return TableLocation(dir_.path(), Region::kEu, id); }
-
-  IcebergTable CreateTable(LakeTableId id) {
-    auto t = IcebergTable::Create(fs_, Location(id), NewLakeTable(id, "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f"));
-    EXPECT_TRUE(t.ok()) << t.status().ToString();
-    return std::move(t).value();
-  }
-
-  // An events Parquet file under the table's data/sink-p000/: `n` events of
-  // `stories` (round robin) in the hour starting at hour_ms, written in
-  // descending story order (so a sorted output is the compaction's doing).
-  DataFileInfo WriteEvents(LakeTableId id, const std::string& name, const std::vector<int64_t>& stories,
-                           int64_t hour_ms, size_t n) {
-    EventColumns columns;
-    for (size_t i = 0; i < n; ++i) {
-      Event e;
-      e.event_id = EventId::FromHiLo(static_cast<uint64_t>(++next_event_), i);
-      e.story_id = StoryId(static_cast<uint64_t>(stories[stories.size() - 1 - i % stories.size()]));
-      e.author_id = AuthorId(3);
-      e.viewer_id = ViewerId(500 + i);
-      e.event_time = EventTimeMs(hour_ms + static_cast<int64_t>((n - i) * 1000));
-      e.watch_ms = 100;
-      columns.Add(e, AppendTimeMs(hour_ms), LogOffset(i));
-    }
-    const std::string path = JoinPath(JoinPath(Location(id), "data/sink-p000"), name);
-    EXPECT_TRUE(fs_->CreateDirs(DirName(path)).ok());
-    auto w = ParquetWriter::Create(fs_, path, EventTableSchema());
-    EXPECT_TRUE(w.ok());
-    EXPECT_TRUE((*w)->Write(columns.columns(), columns.rows()).ok());
-    auto size = (*w)->Finish();
-    EXPECT_TRUE(size.ok());
-    return DescribeParquetFile(path, static_cast<int64_t>(*size), (*w)->info(),
-                               {iceberg::HourFromMicros(hour_ms * 1000), BucketOf(stories[0])});
-  }
-
-  // Every row of the table's current snapshot.
-  std::vector<Row> ReadRows(LakeTableId id) {
-    auto t = IcebergTable::Load(fs_, Location(id));
-    EXPECT_TRUE(t.ok());
-    auto live = ListLiveFiles(fs_, t->metadata());
-    EXPECT_TRUE(live.ok()) << live.status().ToString();
-    std::vector<Row> rows;
-    for (const ManifestEntry& e : *live) {
-      std::vector<Row> file = ReadFile(e.file.path);
-      rows.insert(rows.end(), file.begin(), file.end());
-    }
-    std::sort(rows.begin(), rows.end());
-    return rows;
-  }
-  std::vector<Row> ReadFile(const std::string& path) {
-    std::vector<Row> rows;
-    auto r = ParquetReader::Open(fs_, path);
-    EXPECT_TRUE(r.ok()) << path;
-    if (!r.ok()) return rows;
-    const std::vector<int> cols = {(*r)->ColumnIndex("story_id"), (*r)->ColumnIndex("event_time"),
-                                   (*r)->ColumnIndex("event_id")};
-    for (size_t rg = 0; rg < (*r)->info().row_groups.size(); ++rg) {
-      auto v = (*r)->ReadRowGroup(rg, cols);
-      EXPECT_TRUE(v.ok());
-      for (size_t i = 0; i < (*v)[0].ints.size(); ++i)
-        rows.emplace_back((*v)[0].ints[i], (*v)[1].ints[i], (*v)[2].bytes.substr(i * 16, 16));
-    }
-    return rows;
-  }
-
-  // Every file under the lake with its size and content: a dry run must not change it.
-  std::map<std::string, std::string> Snapshot() {
-    std::map<std::string, std::string> out;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))
-      if (e.is_regular_file()) out[e.path().string()] = ReadWholeFile(fs_, e.path().string()).value();
-    return out;
-  }
-  size_t FilesUnder(const std::string& dir) {
-    size_t n = 0;
-    if (!std::filesystem::exists(dir)) return 0;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) n += e.is_regular_file();
-    return n;
-  }
-  TableMetadata Metadata(LakeTableId id) { return IcebergTable::Load(fs_, Location(id)).value().metadata(); }
-
-  watershed::testing::TempDir dir_{"iceberg_maint"};
-  FileSystem* fs_ = FileSystem::Default();
-  int next_event_ = 0;
-};
+class IcebergMaintenanceTest : public testing::LakeTableFixture {};
 
 TEST_F(IcebergMaintenanceTest, EntriesWithStatusRoundTripInheritAndPythonAvroReadsThem) {
   const TableMetadata table = NewLakeTable(LakeTableId::kEvents, "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f");
@@ -527,134 +425,6 @@ TEST_F(IcebergMaintenanceTest, OrphanRemovalSparesYoungAndReferencedFiles) {
   EXPECT_TRUE(fs_->FileExists(table.MetadataPath(2)));
   EXPECT_EQ(ReadRows(LakeTableId::kEvents).size(), 10u);
   EXPECT_TRUE(RemoveOrphanFiles(fs_, loc, {cutoff, false}).value().empty());
-}
-
-TEST_F(IcebergMaintenanceTest, LifecycleArchivesExpiredDaysAndDeletesWithoutArchive) {
-  IcebergTable events = CreateTable(LakeTableId::kEvents);
-  IcebergTable raw = CreateTable(LakeTableId::kRawEvents);
-  const auto stories = StoriesInOneBucket(3);
-  // Day D = kBaseMs (two hours of it), and day D+1. now: day D is 90 days
-  // old and over; D+1 is not.
-  const DataFileInfo d1 = WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs + 3 * kHourMs, 100);
-  const DataFileInfo d2 = WriteEvents(LakeTableId::kEvents, "d2.parquet", stories, kBaseMs + 20 * kHourMs, 50);
-  const DataFileInfo next = WriteEvents(LakeTableId::kEvents, "n.parquet", stories, kBaseMs + kDayMs, 70);
-  ASSERT_TRUE(AppendFiles(fs_, &events, {d1, next}, "e1").value());
-  ASSERT_TRUE(AppendFiles(fs_, &events, {d2}, "e2").value());
-  const DataFileInfo r_old = WriteEvents(LakeTableId::kRawEvents, "r1.parquet", stories, kBaseMs, 10);
-  const DataFileInfo r_new = WriteEvents(LakeTableId::kRawEvents, "r2.parquet", stories, kBaseMs + 85 * kDayMs, 10);
-  ASSERT_TRUE(AppendFiles(fs_, &raw, {r_old, r_new}, "r").value());
-  const int64_t now = kBaseMs + 91 * kDayMs + kHourMs;
-  const std::vector<Row> all = ReadRows(LakeTableId::kEvents);
-  const std::vector<Row> expired_rows = [&] {
-    std::vector<Row> r = ReadFile(d1.path), r2 = ReadFile(d2.path);
-    r.insert(r.end(), r2.begin(), r2.end());
-    std::sort(r.begin(), r.end());
-    return r;
-  }();
-
-  const auto files_before = Snapshot();
-  LifecycleOptions options;
-  options.dry_run = true;
-  auto plan = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
-  EXPECT_EQ(Snapshot(), files_before);
-  ASSERT_EQ(plan->size(), 2u);
-  EXPECT_EQ((*plan)[0].table, LakeTableId::kRawEvents);
-  EXPECT_EQ((*plan)[0].files, std::vector<DataFileInfo>{r_old});
-  EXPECT_EQ((*plan)[1].table, LakeTableId::kEvents);
-  EXPECT_EQ((*plan)[1].files, (std::vector<DataFileInfo>{d1, d2}));
-  EXPECT_FALSE(fs_->FileExists(Location(LakeTableId::kArchiveEvents)));
-
-  options.dry_run = false;
-  auto done = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  ASSERT_TRUE(done.ok()) << done.status().ToString();
-  ASSERT_EQ(done->size(), 2u);
-  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents), expired_rows);
-  std::vector<Row> rest = all;
-  rest.erase(
-      std::remove_if(rest.begin(), rest.end(),
-                     [&](const Row& r) { return std::binary_search(expired_rows.begin(), expired_rows.end(), r); }),
-      rest.end());
-  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rest);
-  std::vector<Row> raw_left = ReadFile(r_new.path);
-  std::sort(raw_left.begin(), raw_left.end());
-  EXPECT_EQ(ReadRows(LakeTableId::kRawEvents), raw_left);
-
-  // The archive: one file for day D, partitioned by day, sorted, at zstd 19.
-  const TableMetadata archive = Metadata(LakeTableId::kArchiveEvents);
-  const auto archived = ListLiveFiles(fs_, archive).value();
-  ASSERT_EQ(archived.size(), 1u);
-  EXPECT_EQ(archived[0].file.partition, (std::vector<std::optional<int32_t>>{20'777}));
-  const std::vector<Row> archive_rows = ReadFile(archived[0].file.path);
-  EXPECT_TRUE(std::is_sorted(archive_rows.begin(), archive_rows.end()));
-  EXPECT_EQ(archive.snapshots.back().summary.at(kCommitIdKey), (*done)[1].commit_id);
-  const TableMetadata source = Metadata(LakeTableId::kEvents);
-  EXPECT_EQ(source.snapshots.back().summary.at("operation"), "delete");
-  EXPECT_EQ(source.snapshots.back().summary.at("deleted-records"), "150");
-  EXPECT_TRUE(fs_->FileExists(d1.path)) << "data files leave the disk through expiry only";
-
-  // A second run finds nothing.
-  auto again = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->empty());
-}
-
-TEST_F(IcebergMaintenanceTest, LifecycleRerunAfterACrashBetweenItsCommitsMakesNoDuplicates) {
-  IcebergTable events = CreateTable(LakeTableId::kEvents);
-  const auto stories = StoriesInOneBucket(2);
-  const DataFileInfo d1 = WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs, 100);
-  ASSERT_TRUE(AppendFiles(fs_, &events, {d1}, "e1").value());
-  const int64_t now = kBaseMs + 100 * kDayMs;
-
-  LifecycleOptions options;
-  options.only = LakeTableId::kEvents;
-  options.after_archive_commit = [] { return Status::IoError("simulated crash"); };
-  auto crashed = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  EXPECT_EQ(crashed.status().code(), StatusCode::kIoError);
-  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents).size(), 100u);
-  EXPECT_EQ(ReadRows(LakeTableId::kEvents).size(), 100u) << "the source delete did not happen";
-  const size_t archive_files = FilesUnder(JoinPath(Location(LakeTableId::kArchiveEvents), "data"));
-
-  options.after_archive_commit = nullptr;
-  auto rerun = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
-  ASSERT_EQ(rerun->size(), 1u);
-  EXPECT_TRUE((*rerun)[0].archive_already_committed);
-  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents).size(), 100u) << "no duplicates";
-  EXPECT_EQ(Metadata(LakeTableId::kArchiveEvents).snapshots.size(), 1u);
-  EXPECT_EQ(FilesUnder(JoinPath(Location(LakeTableId::kArchiveEvents), "data")), archive_files);
-  EXPECT_TRUE(ReadRows(LakeTableId::kEvents).empty());
-}
-
-TEST_F(IcebergMaintenanceTest, LifecycleTakesBackItsArchiveCommitWhenTheSourceChangedMeanwhile) {
-  IcebergTable events = CreateTable(LakeTableId::kEvents);
-  const auto stories = StoriesInOneBucket(2);
-  ASSERT_TRUE(AppendFiles(fs_, &events, {WriteEvents(LakeTableId::kEvents, "d1.parquet", stories, kBaseMs, 100)}, "e1")
-                  .value());
-  ASSERT_TRUE(
-      AppendFiles(fs_, &events, {WriteEvents(LakeTableId::kEvents, "d2.parquet", stories, kBaseMs, 60)}, "e2").value());
-  const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
-  const int64_t now = kBaseMs + 100 * kDayMs;
-
-  // Between the archive commit and the source delete, a compaction replaces the batch's files.
-  LifecycleOptions options;
-  options.after_archive_commit = [&]() -> Status {
-    auto t = IcebergTable::Load(fs_, Location(LakeTableId::kEvents));
-    if (!t.ok()) return t.status();
-    auto c = CompactTable(fs_, &*t, {});
-    return c.ok() ? Status::Ok() : c.status();
-  };
-  auto raced = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  EXPECT_EQ(raced.status().code(), StatusCode::kFailedPrecondition) << raced.status().ToString();
-  EXPECT_TRUE(ReadRows(LakeTableId::kArchiveEvents).empty()) << "the archive commit was taken back";
-  EXPECT_EQ(Metadata(LakeTableId::kArchiveEvents).snapshots.back().summary.at("operation"), "delete");
-  EXPECT_EQ(ReadRows(LakeTableId::kEvents), rows);
-
-  options.after_archive_commit = nullptr;
-  auto rerun = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
-  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
-  EXPECT_EQ(ReadRows(LakeTableId::kArchiveEvents), rows) << "every row once";
-  EXPECT_TRUE(ReadRows(LakeTableId::kEvents).empty());
 }
 
 }  // namespace

@@ -1,13 +1,6 @@
 #include "lake/iceberg_manifest.h"
 
-#include <algorithm>
-#include <charconv>
-
-#include "core/clock.h"
-#include "core/crash_point.h"
-#include "core/endian.h"
 #include "lake/avro.h"
-#include "lake/iceberg_transform.h"
 
 namespace watershed::lake {
 namespace {
@@ -89,12 +82,6 @@ AvroValue IntMapValue(const M& map, F&& value) {
   std::vector<AvroValue> items;
   for (const auto& [k, v] : map) items.push_back(AvroValue::Record({AvroValue::Int(k), value(v)}));
   return AvroValue::Union(1, AvroValue::Array(std::move(items)));
-}
-
-std::string Le32(int32_t v) {
-  char b[4];
-  PutFixed32(b, static_cast<uint32_t>(v));
-  return std::string(b, 4);
 }
 
 // Field `name` of record value `v` whose schema node is `node`; nullptr when absent.
@@ -398,143 +385,6 @@ Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const Tab
     return list;
   }
   return Bad("current snapshot not found");
-}
-
-bool HasCommitId(const TableMetadata& m, const std::string& commit_id) {
-  return std::any_of(m.snapshots.begin(), m.snapshots.end(), [&](const IcebergSnapshot& s) {
-    auto it = s.summary.find(kCommitIdKey);
-    return it != s.summary.end() && it->second == commit_id;
-  });
-}
-
-Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
-                         const std::string& commit_id, const std::optional<RangeGuard>& guard) {
-  auto guarded_end = [&](const TableMetadata& m) -> uint64_t {
-    uint64_t end = 0;
-    if (auto it = m.properties.find(guard->key); it != m.properties.end())
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), end);
-    return end;
-  };
-  auto committed = [&](const TableMetadata& m) {
-    return (guard && guarded_end(m) >= guard->to) || HasCommitId(m, commit_id);
-  };
-  if (committed(table->metadata())) return false;
-  // A file removed meanwhile (an owner's recovery after this writer lost its
-  // partition) must not be committed: the table would name a missing file.
-  for (const DataFileInfo& f : files)
-    if (!fs->FileExists(f.path))
-      return Status::FailedPrecondition("data file " + f.path + " is gone; commit " + commit_id + " refused");
-
-  // The snapshot id and the files' names derive from the commit id, so a
-  // replay after a crash rewrites the same manifest instead of orphaning one,
-  // and finds the manifest lists of the crashed attempt by name.
-  int64_t snapshot_id = 0;
-  for (uint32_t seed = 0;
-       snapshot_id == 0 || std::any_of(table->metadata().snapshots.begin(), table->metadata().snapshots.end(),
-                                       [&](const IcebergSnapshot& s) { return s.snapshot_id == snapshot_id; });
-       seed += 2) {
-    snapshot_id = static_cast<int64_t>((uint64_t{iceberg::Murmur3X86_32(commit_id, seed)} << 31) ^
-                                       iceberg::Murmur3X86_32(commit_id, seed + 1));
-  }
-  const std::string metadata_dir = JoinPath(table->metadata().location, "metadata");
-  const std::string list_prefix = "snap-" + std::to_string(snapshot_id) + "-";
-  const std::string manifest_path = JoinPath(metadata_dir, std::to_string(snapshot_id) + "-m0.avro");
-  if (fs->FileExists(manifest_path)) {
-    // Either a stale view of a table where the commit landed, or an attempt
-    // of it crashed: then drop that attempt's manifest lists.
-    ASSIGN_OR_RETURN(*table, IcebergTable::Load(fs, table->metadata().location));
-    if (committed(table->metadata())) return false;
-    ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(metadata_dir));
-    for (const std::string& name : names)
-      if (name.starts_with(list_prefix)) RETURN_IF_ERROR(fs->RemoveFile(JoinPath(metadata_dir, name)));
-  }
-  ASSIGN_OR_RETURN(std::string manifest, WriteManifest(table->metadata(), snapshot_id, files));
-  RETURN_IF_ERROR(WriteFileAtomically(fs, manifest_path, manifest));
-  CrashPoint("iceberg.append.after_manifest");
-
-  ManifestFileInfo added;
-  added.path = manifest_path;
-  added.length = static_cast<int64_t>(manifest.size());
-  added.added_snapshot_id = snapshot_id;
-  added.added_files_count = static_cast<int32_t>(files.size());
-  int64_t added_bytes = 0;
-  std::vector<std::pair<std::optional<int32_t>, std::optional<int32_t>>> range(table->metadata().partition_spec.size());
-  added.partitions.resize(range.size());
-  for (const DataFileInfo& f : files) {
-    added.added_rows_count += f.record_count;
-    added_bytes += f.file_size_in_bytes;
-    for (size_t p = 0; p < range.size(); ++p) {
-      if (!f.partition[p]) {
-        added.partitions[p].contains_null = true;
-        continue;
-      }
-      auto& [lo, hi] = range[p];
-      lo = lo ? std::min(*lo, *f.partition[p]) : *f.partition[p];
-      hi = hi ? std::max(*hi, *f.partition[p]) : *f.partition[p];
-    }
-  }
-  for (size_t p = 0; p < range.size(); ++p) {
-    if (range[p].first) added.partitions[p].lower_bound = Le32(*range[p].first);
-    if (range[p].second) added.partitions[p].upper_bound = Le32(*range[p].second);
-  }
-
-  bool already = false;
-  std::string list_path;  // of the latest attempt; a lost race removes its own
-  Status s = table->Commit([&](TableMetadata& m) -> Status {
-    if (!list_path.empty()) RETURN_IF_ERROR(fs->RemoveFile(list_path));
-    list_path.clear();
-    if (committed(m)) {  // a concurrent or earlier attempt of the same commit landed
-      already = true;
-      return Status::FailedPrecondition("already committed");
-    }
-    if (guard && guarded_end(m) > guard->from)
-      return Status::FailedPrecondition("commit " + commit_id + " overlaps rows another writer committed to " +
-                                        m.location + " (" + guard->key + " = " + std::to_string(guarded_end(m)) + ")");
-    ASSIGN_OR_RETURN(std::vector<ManifestFileInfo> manifests, CurrentManifests(fs, m));
-    const int64_t sequence = m.last_sequence_number + 1;
-    ManifestFileInfo mine = added;
-    mine.sequence_number = mine.min_sequence_number = sequence;
-    manifests.push_back(mine);
-    ASSIGN_OR_RETURN(std::string list, WriteManifestList(snapshot_id, m.current_snapshot_id, sequence, manifests));
-    // One list per attempt: a retry has another sequence number.
-    list_path = JoinPath(metadata_dir, list_prefix + std::to_string(sequence) + ".avro");
-    RETURN_IF_ERROR(WriteFileAtomically(fs, list_path, list));
-    CrashPoint("iceberg.append.after_manifest_list");
-
-    std::map<std::string, std::string> parent;
-    for (const IcebergSnapshot& snap : m.snapshots)
-      if (m.current_snapshot_id && snap.snapshot_id == *m.current_snapshot_id) parent = snap.summary;
-    auto total = [&](const char* key, int64_t add) {
-      int64_t before = 0;  // a missing or unreadable total (another writer's table) counts as 0
-      if (auto it = parent.find(key); it != parent.end())
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), before);
-      return std::to_string(before + add);
-    };
-    if (guard) m.properties[guard->key] = std::to_string(guard->to);
-    AddCurrentSnapshot(m, snapshot_id, sequence, list_path,
-                       {{"operation", "append"},
-                        {"added-data-files", std::to_string(files.size())},
-                        {"added-records", std::to_string(added.added_rows_count)},
-                        {"added-files-size", std::to_string(added_bytes)},
-                        {"total-data-files", total("total-data-files", static_cast<int64_t>(files.size()))},
-                        {"total-records", total("total-records", added.added_rows_count)},
-                        {"total-files-size", total("total-files-size", added_bytes)},
-                        {"total-delete-files", "0"},
-                        {"total-position-deletes", "0"},
-                        {"total-equality-deletes", "0"},
-                        {kCommitIdKey, commit_id}});
-    return Status::Ok();
-  });
-  if (already) {
-    fs->RemoveFile(manifest_path).IgnoreError();  // never referenced
-    return false;
-  }
-  if (!s.ok()) {
-    if (!list_path.empty()) fs->RemoveFile(list_path).IgnoreError();
-    return s;
-  }
-  CrashPoint("iceberg.append.after_publish");
-  return true;
 }
 
 }  // namespace watershed::lake

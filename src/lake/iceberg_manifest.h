@@ -1,20 +1,8 @@
 #pragma once
-// Iceberg v2 manifests, manifest lists and the fast-append commit (Iceberg
-// table spec, "Manifests", "Manifest Lists", "Snapshots"), written as Avro
-// container files by src/lake/avro.h with the spec's field ids.
-//
-// A commit of new data files (AppendFiles):
-//   1. one manifest listing them as ADDED (status 1), sequence numbers left
-//      null so they inherit the snapshot's (the manifest can be reused by a
-//      retry);
-//   2. a manifest list: the parent snapshot's manifests plus the new one,
-//      written for each attempt (it carries the attempt's sequence number);
-//   3. table metadata with the new snapshot (operation "append"), published
-//      by IcebergTable::Commit (optimistic, retried on a race).
-// The snapshot summary carries our commit id ("watershed.commit-id"): a
-// commit whose id is already in a snapshot of the table is recognised and
-// not applied twice (a replay after a crash between publish and the
-// caller's bookkeeping).
+// Iceberg v2 manifests and manifest lists (Iceberg table spec, "Manifests",
+// "Manifest Lists"), written as Avro container files by src/lake/avro.h with
+// the spec's field ids. The commits that write them are
+// src/lake/iceberg_commit.h.
 
 #include <cstdint>
 #include <map>
@@ -110,27 +98,5 @@ Result<std::vector<ManifestFileInfo>> ReadManifestList(std::string_view bytes);
 
 // The manifests of the table's current snapshot (empty without one).
 Result<std::vector<ManifestFileInfo>> CurrentManifests(FileSystem* fs, const TableMetadata& table);
-
-// Orders the commits of one writer that covers consecutive ranges [from, to)
-// of its input (a processor's log partition): the table property `key`
-// holds the end of the last range committed. It outlives snapshot expiry,
-// which the commit-id check does not.
-struct RangeGuard {
-  std::string key;
-  uint64_t from = 0, to = 0;
-};
-
-// Commits `files` as one append snapshot tagged with `commit_id`. Returns
-// false (and changes nothing) when a snapshot with that commit id exists, or
-// when the guard's property already reaches `to`. A range that overlaps the
-// committed one (from < property < to: another writer of the same input
-// committed part of it) is refused with kFailedPrecondition: its rows would land twice.
-// So is a commit naming a data file that does not exist.
-Result<bool> AppendFiles(FileSystem* fs, IcebergTable* table, const std::vector<DataFileInfo>& files,
-                         const std::string& commit_id, const std::optional<RangeGuard>& guard = std::nullopt);
-
-inline constexpr char kCommitIdKey[] = "watershed.commit-id";
-// Whether a snapshot of `m` carries `commit_id` in its summary.
-bool HasCommitId(const TableMetadata& m, const std::string& commit_id);
 
 }  // namespace watershed::lake

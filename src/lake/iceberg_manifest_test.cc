@@ -9,43 +9,20 @@
 #include "core/testing/temp_dir.h"
 #include "lake/iceberg_transform.h"
 #include "lake/tables.h"
+#include "lake/testing/event_data_files.h"
 #include "lake/testing/python_avro.h"
 
 namespace watershed::lake {
 namespace {
 
-TableMetadata EventsTableMetadata() { return NewEventTable("5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f"); }
-
+using testing::EventsTableMetadata;
 using testing::PythonRead;
 
 class IcebergManifestTest : public ::testing::Test {
  protected:
-  // A Parquet file of `n` events of stories [first_story, first_story + 10).
   DataFileInfo WriteDataFile(const std::string& name, uint64_t first_story, size_t n) {
-    EventColumns columns;
-    for (size_t i = 0; i < n; ++i) {
-      Event e;
-      e.event_id = EventId::FromHiLo(first_story, i);
-      e.story_id = StoryId(first_story + i % 10);
-      e.author_id = AuthorId(3);
-      e.viewer_id = ViewerId(500 + i);
-      e.event_time = EventTimeMs(1'795'000'000'000 + static_cast<int64_t>(i));
-      e.watch_ms = 100;
-      columns.Add(e, AppendTimeMs(1'795'000'000'500), LogOffset(i));
-    }
-    const std::string path = dir_.Path(name);
-    auto w = ParquetWriter::Create(fs_, path, EventTableSchema());
-    EXPECT_TRUE(w.ok());
-    EXPECT_TRUE((*w)->Write(columns.columns(), columns.rows()).ok());
-    auto size = (*w)->Finish();
-    EXPECT_TRUE(size.ok());
-    auto r = ParquetReader::Open(fs_, path);
-    EXPECT_TRUE(r.ok());
-    const int32_t hour = iceberg::HourFromMicros(1'795'000'000'000 * 1000);
-    return DescribeParquetFile(path, static_cast<int64_t>(*size), (*r)->info(),
-                               {hour, iceberg::Bucket(16, iceberg::HashLong(static_cast<int64_t>(first_story)))});
+    return testing::WriteEventsDataFile(fs_, dir_.Path(name), first_story, n);
   }
-  size_t MetadataFiles() { return fs_->ListDir(dir_.Path("events/metadata")).value().size(); }
 
   watershed::testing::TempDir dir_{"iceberg_manifest"};
   FileSystem* fs_ = FileSystem::Default();
@@ -155,89 +132,6 @@ TEST_F(IcebergManifestTest, ManifestAndListRoundTripAndPythonAvroSeesTheSpecFiel
   EXPECT_EQ(std::string(doc["meta"]["parent-snapshot-id"].get_string().value()), "12");
   EXPECT_EQ(doc["records"].at(0)["added_rows_count"].get_int64().value(), 500);
   EXPECT_EQ(std::string(doc["records"].at(0)["partitions"].at(0)["upper_bound"].get_string().value()), "09000000");
-}
-
-TEST_F(IcebergManifestTest, AppendsMakeSnapshotsAndAReplayedCommitIsNotAppliedTwice) {
-  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
-  ASSERT_TRUE(table.ok());
-  const DataFileInfo a = WriteDataFile("a.parquet", 100, 300), b = WriteDataFile("b.parquet", 200, 200);
-  auto first = AppendFiles(fs_, &*table, {a}, "eu/p0/1");
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  EXPECT_TRUE(*first);
-  EXPECT_EQ(table->version(), 2);
-  const size_t files_after_first = MetadataFiles();
-
-  // The same commit again (a replay after a crash): recognised, nothing written.
-  auto again = AppendFiles(fs_, &*table, {a}, "eu/p0/1");
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_FALSE(*again);
-  EXPECT_EQ(table->version(), 2);
-  EXPECT_EQ(MetadataFiles(), files_after_first);
-
-  // Another process with a stale view replays it too: recognised after its reload.
-  auto stale = IcebergTable::Load(fs_, dir_.Path("events"));
-  ASSERT_TRUE(stale.ok());
-  ASSERT_TRUE(AppendFiles(fs_, &*table, {b}, "eu/p0/2").ok());
-  auto replay = AppendFiles(fs_, &*stale, {b}, "eu/p0/2");
-  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
-  EXPECT_FALSE(*replay);
-
-  auto now = IcebergTable::Load(fs_, dir_.Path("events"));
-  ASSERT_TRUE(now.ok());
-  const TableMetadata& m = now->metadata();
-  ASSERT_EQ(m.snapshots.size(), 2u);
-  EXPECT_EQ(m.last_sequence_number, 2);
-  EXPECT_EQ(m.snapshots[1].parent_snapshot_id, m.snapshots[0].snapshot_id);
-  EXPECT_EQ(m.snapshots[1].summary.at("total-records"), "500");
-  EXPECT_EQ(m.snapshots[1].summary.at("total-data-files"), "2");
-  EXPECT_EQ(m.snapshots[1].summary.at("operation"), "append");
-  auto manifests = CurrentManifests(fs_, m);
-  ASSERT_TRUE(manifests.ok()) << manifests.status().ToString();
-  ASSERT_EQ(manifests->size(), 2u);
-  EXPECT_EQ((*manifests)[0].sequence_number, 1);
-  EXPECT_EQ((*manifests)[1].sequence_number, 2);
-  EXPECT_EQ((*manifests)[1].added_rows_count, 200);
-  std::vector<DataFileInfo> all;
-  for (const auto& mf : *manifests) {
-    auto entries = ReadManifest(ReadWholeFile(fs_, mf.path).value());
-    ASSERT_TRUE(entries.ok());
-    all.insert(all.end(), entries->begin(), entries->end());
-  }
-  EXPECT_EQ(all, (std::vector<DataFileInfo>{a, b}));
-}
-
-TEST_F(IcebergManifestTest, RangeGuardOrdersOneWritersCommits) {
-  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
-  ASSERT_TRUE(table.ok());
-  const DataFileInfo a = WriteDataFile("a.parquet", 100, 300), b = WriteDataFile("b.parquet", 200, 200);
-  const RangeGuard first{"watershed.sink.p007.next-offset", 0, 100};
-  ASSERT_TRUE(AppendFiles(fs_, &*table, {a}, "eu/p7/0-100", first).value());
-  EXPECT_EQ(table->metadata().properties.at(first.key), "100");
-  // The same range under another commit id (its snapshot expired, say): the property says it landed.
-  EXPECT_FALSE(AppendFiles(fs_, &*table, {a}, "eu/p7/0-100-again", first).value());
-  // A range overlapping the committed one is refused: 50..99 would land twice.
-  auto overlap = AppendFiles(fs_, &*table, {b}, "eu/p7/50-200", RangeGuard{first.key, 50, 200});
-  EXPECT_EQ(overlap.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(overlap.status().message().find("overlaps"), std::string::npos);
-  // A gap (checkpoints without rows) is fine, and another key is independent.
-  ASSERT_TRUE(AppendFiles(fs_, &*table, {b}, "eu/p7/150-200", RangeGuard{first.key, 150, 200}).value());
-  ASSERT_TRUE(
-      AppendFiles(fs_, &*table, {b}, "eu/p8/0-10", RangeGuard{"watershed.sink.p008.next-offset", 0, 10}).value());
-  auto now = IcebergTable::Load(fs_, dir_.Path("events"));
-  ASSERT_TRUE(now.ok());
-  EXPECT_EQ(now->metadata().snapshots.size(), 3u);
-  EXPECT_EQ(now->metadata().properties.at(first.key), "200");
-}
-
-TEST_F(IcebergManifestTest, ACommitNamingAMissingFileIsRefused) {
-  auto table = IcebergTable::Create(fs_, dir_.Path("events"), EventsTableMetadata());
-  ASSERT_TRUE(table.ok());
-  const DataFileInfo a = WriteDataFile("a.parquet", 100, 30);
-  ASSERT_TRUE(fs_->RemoveFile(a.path).ok());  // another owner's recovery removed it
-  auto r = AppendFiles(fs_, &*table, {a}, "eu/p0/0-30");
-  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find(a.path), std::string::npos);
-  EXPECT_EQ(table->version(), 1);
 }
 
 TEST_F(IcebergManifestTest, DamagedManifestsAreCorruption) {

@@ -15,8 +15,8 @@
 // after the publish; it is only a hint (a reader that finds a higher
 // v<N>.metadata.json trusts that), so a crash between the two is harmless.
 //
-// Snapshots, manifests and manifest lists are written by iceberg_manifest.h
-// and the lake sink; this file carries them as data.
+// Snapshots are committed by iceberg_commit.h (manifests and manifest lists
+// encoded by iceberg_manifest.h); this file carries them as data.
 
 #include <cstdint>
 #include <functional>

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <random>
 
 #include "core/crash_point.h"
 #include "core/endian.h"
+#include "core/random.h"
+#include "lake/iceberg_commit.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 
@@ -45,10 +46,7 @@ Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string
 
 PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {
   // Names files apart from another owner's (a zombie) flushing at the same offset.
-  static thread_local std::mt19937 rng(std::random_device{}());
-  char token[16];
-  std::snprintf(token, sizeof token, "%08x", static_cast<unsigned>(rng()));
-  token_ = token;
+  token_ = RandomHex(4);
 }
 PartitionSink::~PartitionSink() = default;
 
@@ -312,9 +310,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   for (LakeTableId id : kSinkTables) {
     ASSIGN_OR_RETURN(IcebergTable table,
                      IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
-    uint64_t committed_end = 0;
-    if (auto it = table.metadata().properties.find(GuardKey()); it != table.metadata().properties.end())
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), committed_end);
+    ASSIGN_OR_RETURN(const uint64_t committed_end, CommittedRangeEnd(table.metadata(), GuardKey()));
     const uint64_t floor = std::max(next_offset, committed_end);
     replay_until_ = std::max(replay_until_, committed_end);
     if (pending &&

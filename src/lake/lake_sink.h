@@ -88,7 +88,8 @@ class PartitionSink {
   // unless a snapshot lists them. Removes the
   // partition's data files written past `next_offset` (the checkpoint's; 0
   // without one) or past the end of what the tables say this partition
-  // committed, whichever is higher.
+  // committed, whichever is higher. kCorruption when a table's guard
+  // property (watershed.sink.p<NNN>.next-offset) is not an offset.
   Status Recover(std::string_view state, uint64_t next_offset);
 
   // Every record read (raw_events) and the distinct ones (events).

@@ -42,6 +42,15 @@ class LakeSinkTest : public ::testing::Test {
     }
   }
 
+  // Partition 3 commits offsets [0, 100) and its owner goes away.
+  static void CommitFirst100(RegionLake* lake) {
+    PartitionSink a(lake, 3);
+    ASSERT_TRUE(a.Recover("", 0).ok());
+    AddEvents(a, 0, 100);
+    ASSERT_TRUE(a.Prepare(100).ok());
+    ASSERT_TRUE(a.Commit().ok());
+  }
+
   TableContents Read(LakeTableId id) {
     TableContents out;
     auto table = IcebergTable::Load(fs_, TableLocation(dir_.Path("lake"), Region::kEu, id));
@@ -266,11 +275,7 @@ TEST_F(LakeSinkTest, AnAbandonedPrepareJoinsTheNextCommit) {
 
 TEST_F(LakeSinkTest, AnOwnerWithoutTheLatestCheckpointAddsNothingTwice) {
   auto lake = Open(fs_);
-  PartitionSink a(lake.get(), 3);
-  ASSERT_TRUE(a.Recover("", 0).ok());
-  AddEvents(a, 0, 100);
-  ASSERT_TRUE(a.Prepare(100).ok());
-  ASSERT_TRUE(a.Commit().ok());
+  CommitFirst100(lake.get());
   // An owner that lost the checkpoints replays from 0: the table says 0..99
   // landed, so only what follows is written.
   PartitionSink b(lake.get(), 3);
@@ -437,6 +442,24 @@ TEST_F(LakeSinkTest, DamagedPreparedCommitsAreCorruption) {
   EXPECT_EQ(b.Recover(prepared->substr(0, prepared->size() - 3), 5).code(), StatusCode::kCorruption);
   EXPECT_EQ(b.Recover(*prepared, 6).code(), StatusCode::kCorruption);  // not the checkpoint's range
   EXPECT_EQ(Read(LakeTableId::kEvents).rows, 0);
+}
+
+TEST_F(LakeSinkTest, ARecoveryRefusesAGuardPropertyThatIsNotAnOffset) {
+  auto lake = Open(fs_);
+  CommitFirst100(lake.get());
+  auto table = IcebergTable::Load(fs_, TableLocation(dir_.Path("lake"), Region::kEu, LakeTableId::kEvents));
+  ASSERT_TRUE(table.ok());
+  ASSERT_TRUE(table
+                  ->Commit([](TableMetadata& m) -> Status {
+                    m.properties.at("watershed.sink.p003.next-offset") = "1OO";
+                    return Status::Ok();
+                  })
+                  .ok());
+  // Read as 0 it would let the replay commit offsets 0..99 again.
+  PartitionSink b(lake.get(), 3);
+  const Status s = b.Recover("", 0);
+  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find("watershed.sink.p003.next-offset"), std::string::npos) << s.ToString();
 }
 
 }  // namespace

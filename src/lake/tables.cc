@@ -1,7 +1,8 @@
 #include "lake/tables.h"
 
 #include <cstdio>
-#include <random>
+
+#include "core/random.h"
 
 namespace watershed::lake {
 namespace {
@@ -141,8 +142,9 @@ bool LakeTableExists(FileSystem* fs, const std::string& location) {
 
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id) {
   if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  uint64_t hi = rng(), lo = rng();
+  uint64_t hi = 0, lo = 0;
+  RandomBytes(&hi, sizeof hi);
+  RandomBytes(&lo, sizeof lo);
   hi = (hi & ~0xf000ull) | 0x4000ull;                  // version 4
   lo = (lo & ~(0xc000ull << 48)) | (0x8000ull << 48);  // RFC 4122 variant
   char uuid[40];

@@ -2,6 +2,8 @@
 // Tests only: the sample events and validation settings the codec tests
 // (JSON, protobuf) share.
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -52,6 +54,32 @@ inline std::vector<std::pair<std::string, std::string>> SampleEventFields(const 
       {"event_time", std::to_string(kSampleNow - 1000)},
       {"watch_ms", "1500"},
   };
+}
+
+// The reference view event SampleEventFields describes.
+inline Event SampleReferenceEvent() {
+  Event e;
+  e.event_id = *ParseUuid(kSampleUuid);
+  e.type = EventType::kView;
+  e.story_id = StoryId(42);
+  e.author_id = AuthorId(7);
+  e.viewer_id = ViewerId(9);
+  e.region = Region::kUs;
+  e.event_time = EventTimeMs(kSampleNow - 1000);
+  e.watch_ms = 1500;
+  return e;
+}
+
+// The batch's rejection codes by input index ("" for an accepted event);
+// every rejection must carry an index in range and a message.
+inline std::vector<std::string> RejectionCodes(const DecodedBatch& batch) {
+  std::vector<std::string> codes(batch.events.size() + batch.rejected.size());
+  for (const EventRejection& r : batch.rejected) {
+    EXPECT_LT(r.index, codes.size());
+    EXPECT_FALSE(r.message.empty()) << r.code;
+    if (r.index < codes.size()) codes[r.index] = r.code;
+  }
+  return codes;
 }
 
 }  // namespace watershed::testing
