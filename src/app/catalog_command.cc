@@ -21,7 +21,8 @@ constexpr const char* kHelp =
     "authorship: CSV with a header (story_id required; author_id, created_at, title, tags\n"
     "separated by '|', language, is_original, deleted) or JSON ({\"stories\": [...]} or an array\n"
     "of the objects POST /v1/stories takes). A field left out keeps the story's current\n"
-    "value; a new story needs author_id. Every story is checked before any is written;\n"
+    "value (in CSV, an empty number or boolean cell too); a new story needs author_id.\n"
+    "Every story is checked before any is written;\n"
     "errors name the line (CSV) or index (JSON). --format defaults to the file's extension.\n"
     "show prints a story's catalogue record as JSON.\n\n"
     "The catalogue is catalog-dir (default <data-dir>/catalog); also accepts --config FILE.\n";

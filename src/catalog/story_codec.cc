@@ -172,6 +172,7 @@ Result<std::vector<StoryPatch>> ReadCsv(std::string_view text) {
       const std::string& h = header[c];
       const std::string& v = rec.fields[c];
       auto bad = [&](std::string_view what) { return Status::InvalidArgument(where + ": " + h + " " + std::string(what)); };
+      if (h == "author_id" && v.empty()) continue;  // an empty number keeps the current value
       if (h == "story_id" || h == "author_id") {
         uint64_t id = 0;
         if (!ParseInt(v, &id) || id == 0) return bad("must be a positive integer, not '" + v + "'");

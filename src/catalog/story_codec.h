@@ -39,7 +39,9 @@ Result<std::vector<StoryPatch>> ParseStoryBatchJson(std::string_view body);
 // A file for `watershed catalog import`: a JSON batch as above (without the
 // size limit) or a top-level JSON array of stories; or CSV (RFC 4180) whose
 // header names the columns (story_id required, the JSON keys above, in any
-// order; tags separated by '|'). Errors name the line (CSV) or the index.
+// order; tags separated by '|'; an empty number or boolean cell leaves the
+// field unset, an empty text or tags cell sets it empty). Errors name the
+// line (CSV) or the index.
 Result<std::vector<StoryPatch>> ParseStoryFile(std::string_view content, bool csv);
 
 // The record after `patch`: fields it sets replace the current ones; a new
