@@ -1,5 +1,7 @@
 #include "stream/dedup_table.h"
 
+#include <algorithm>
+
 #include "core/endian.h"
 
 namespace watershed::stream {
@@ -102,6 +104,18 @@ void DedupTable::Expire(int64_t now_append_ms) {
     }
     ++head_;
   }
+}
+
+size_t DedupTable::MaxProbeLength() const {
+  size_t longest = 0;
+  const size_t mask = index_.size() - 1;
+  for (size_t i = 0; i < index_.size(); ++i) {
+    if (index_[i] == kEmpty) continue;
+    const Entry& e =
+        ring_[(head_ + static_cast<uint32_t>(index_[i] - static_cast<uint32_t>(head_))) & (ring_.size() - 1)];
+    longest = std::max(longest, ((i - (Hash(e.hi, e.lo) & mask)) & mask) + 1);
+  }
+  return longest;
 }
 
 size_t DedupTable::MemoryBytes() const { return ring_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(uint32_t); }

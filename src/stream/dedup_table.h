@@ -35,6 +35,9 @@ class DedupTable {
 
   size_t size() const { return static_cast<size_t>(tail_ - head_); }
   size_t MemoryBytes() const;
+  // The most index slots one lookup of a present id visits (1 = found at its
+  // home slot): the cost an adversary choosing ids tries to drive up.
+  size_t MaxProbeLength() const;
   void Serialize(std::string* out) const;
   // Appends the entries encoded by Serialize; advances *in past them.
   Status Restore(std::string_view* in);

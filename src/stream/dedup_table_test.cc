@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace watershed::stream {
 namespace {
@@ -170,6 +171,46 @@ TEST(DedupTableTest, GrowsAcrossManyRehashes) {
   t.Expire(kTtl + 500);
   EXPECT_EQ(t.size(), kN + 1000 - kN / 2);
   for (uint64_t i = 0; i < kN; i += 7) ASSERT_EQ(t.SeenOrInsert(Id(i), kTtl + 500), i >= kN / 2) << i;
+}
+
+// Hash flooding: ids crafted against the unkeyed mix this table once used,
+// g(hi ^ lo * 0x9e3779b97f4a7c15) with g a bijection. Inverting its first
+// step, hi = T ^ lo * 0x9e3779b97f4a7c15 gives every id the same 64-bit hash,
+// so all of them land in one probe chain at any table size and each insert
+// (and each re-insert by Restore) walks the whole chain.
+std::vector<EventId> CraftedAgainstUnkeyedMix(size_t n) {
+  std::vector<EventId> ids;
+  ids.reserve(n);
+  for (uint64_t lo = 1; lo <= n; ++lo)
+    ids.push_back(EventId::FromHiLo(0x5eed'0000'0000'0000ull ^ (lo * 0x9e3779b97f4a7c15ull), lo));
+  return ids;
+}
+
+// A bound a random hash meets with a wide margin at load <= 1/2 (the longest
+// chain of 10^5 ids is a few tens of slots), and the flood above breaks
+// after a thousand ids. Probe lengths, not time: the measure is exact.
+constexpr size_t kMaxProbe = 64;
+
+TEST(DedupTableTest, CraftedIdsDoNotShareAProbeChain) {
+  constexpr size_t kN = 100'000;
+  const std::vector<EventId> ids = CraftedAgainstUnkeyedMix(kN);
+  DedupTable t(3'600'000);
+  for (size_t i = 0; i < kN; ++i) {
+    ASSERT_FALSE(t.SeenOrInsert(ids[i], static_cast<int64_t>(i / 100))) << i;
+    // Checked as it grows, so a quadratic table fails after ~10^3 ids instead of running ~10^10 probes.
+    if ((i + 1) % 1000 == 0) {
+      ASSERT_LE(t.MaxProbeLength(), kMaxProbe) << "after " << i + 1 << " crafted ids";
+    }
+  }
+  // A checkpoint restore re-inserts every id: it must not rebuild the chain.
+  std::string bytes;
+  t.Serialize(&bytes);
+  DedupTable restored(3'600'000);
+  std::string_view in = bytes;
+  ASSERT_TRUE(restored.Restore(&in).ok());
+  EXPECT_EQ(restored.size(), kN);
+  EXPECT_LE(restored.MaxProbeLength(), kMaxProbe);
+  for (size_t i = 0; i < kN; i += 97) ASSERT_TRUE(restored.SeenOrInsert(ids[i], 2'000)) << i;
 }
 
 TEST(DedupTableTest, MemoryPerEntryAtOneMillion) {

@@ -5,6 +5,7 @@
 // Prefetch() lets a caller start that access a few records ahead.
 // Not thread-safe; entries are never erased individually.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -36,6 +37,15 @@ class StoryIndex {
     if (!slots_.empty()) __builtin_prefetch(&slots_[Home(id)]);
   }
   size_t size() const { return owned_.size(); }
+  // The most slots one Find of a present id visits (1 = at its home slot):
+  // the cost an adversary choosing ids tries to drive up.
+  size_t MaxProbeLength() const {
+    size_t longest = 0;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].value != nullptr) longest = std::max(longest, ((i - Home(slots_[i].id)) & mask) + 1);
+    return longest;
+  }
   void Clear() {
     slots_.clear();
     owned_.clear();
