@@ -10,12 +10,6 @@ constexpr uint32_t kEmpty = UINT32_MAX;
 constexpr int64_t kDummy = INT64_MIN;  // ring filler for the one sequence number kEmpty would alias
 }  // namespace
 
-uint64_t DedupTable::Hash(uint64_t hi, uint64_t lo) {
-  uint64_t x = hi ^ (lo * 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
-  return x ^ (x >> 29);
-}
-
 bool DedupTable::SeenOrInsert(const EventId& id, int64_t append_ms) {
   const uint64_t hi = id.Hi(), lo = id.Lo();
   if (index_.empty()) Rehash(64);

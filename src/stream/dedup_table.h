@@ -5,7 +5,10 @@
 // Layout, ~24-48 bytes per retained id: entries live in a FIFO ring in
 // append order ({id hi, id lo, append ms} = 24 bytes); an open-addressing
 // index of 32-bit ring sequence numbers (load <= 1/2) finds them. Expiry pops
-// the ring's head. Not thread-safe: one processor owns it.
+// the ring's head. Ids are chosen by clients, so the index hashes them with
+// a secret key (keyed_hash.h): no set of ids can be crafted to share a probe
+// chain. The key decides slots only; answers and Serialize bytes do not
+// depend on it. Not thread-safe: one processor owns it.
 
 #include <cstdint>
 #include <string>
@@ -15,12 +18,13 @@
 #include "core/event.h"
 #include "core/huge_pages.h"
 #include "core/status.h"
+#include "stream/keyed_hash.h"
 
 namespace watershed::stream {
 
 class DedupTable {
  public:
-  explicit DedupTable(int64_t ttl_ms) : ttl_ms_(ttl_ms) {}
+  DedupTable(int64_t ttl_ms, const HashKey& key) : ttl_ms_(ttl_ms), key_(key) {}
 
   // True when `id` was seen at an append time within ttl of `append_ms`;
   // otherwise records it (at append_ms) and returns false.
@@ -47,13 +51,14 @@ class DedupTable {
     uint64_t hi, lo;
     int64_t append_ms;
   };
-  static uint64_t Hash(uint64_t hi, uint64_t lo);
+  uint64_t Hash(uint64_t hi, uint64_t lo) const { return KeyedHash(key_, hi, lo); }
   Entry& At(uint64_t seq) { return ring_[seq & (ring_.size() - 1)]; }
   void Insert(uint64_t hi, uint64_t lo, int64_t append_ms, size_t replace_slot);
   void GrowRing();
   void Rehash(size_t slots);
 
   int64_t ttl_ms_;
+  HashKey key_;
   std::vector<Entry, HugePageAllocator<Entry>> ring_;  // power-of-two capacity
   uint64_t head_ = 0, tail_ = 0; // live sequence numbers: [head_, tail_)
   std::vector<uint32_t, HugePageAllocator<uint32_t>> index_;  // low 32 bits of a ring sequence number; kEmpty = free

@@ -14,6 +14,8 @@
 namespace watershed::stream {
 namespace {
 
+constexpr HashKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
+
 EventId Id(uint64_t n) { return EventId::FromHiLo(0x4000'0000'0000'0000ull ^ (n * 31), n); }
 
 // The documented semantics, kept as simply as possible: the last time each
@@ -41,7 +43,7 @@ class ReferenceDedup {
 };
 
 TEST(DedupTableTest, DuplicateWithinTtlIsDetected) {
-  DedupTable t(1000);
+  DedupTable t(1000, kKey);
   EXPECT_FALSE(t.SeenOrInsert(Id(1), 100));
   EXPECT_TRUE(t.SeenOrInsert(Id(1), 100));
   EXPECT_TRUE(t.SeenOrInsert(Id(1), 600));
@@ -51,7 +53,7 @@ TEST(DedupTableTest, DuplicateWithinTtlIsDetected) {
 }
 
 TEST(DedupTableTest, PastTtlIsNewAndReRecorded) {
-  DedupTable t(1000);
+  DedupTable t(1000, kKey);
   EXPECT_FALSE(t.SeenOrInsert(Id(7), 100));
   EXPECT_FALSE(t.SeenOrInsert(Id(7), 1101));  // ttl + 1 later: a fresh first sighting
   // Re-recorded at 1101, so it is a duplicate again until 2101.
@@ -61,7 +63,7 @@ TEST(DedupTableTest, PastTtlIsNewAndReRecorded) {
 }
 
 TEST(DedupTableTest, ExpireFreesEntriesWithoutChangingAnswers) {
-  DedupTable t(1000);
+  DedupTable t(1000, kKey);
   for (uint64_t i = 0; i < 100; ++i) ASSERT_FALSE(t.SeenOrInsert(Id(i), 10));
   for (uint64_t i = 100; i < 150; ++i) ASSERT_FALSE(t.SeenOrInsert(Id(i), 500));
   EXPECT_EQ(t.size(), 150u);
@@ -83,7 +85,7 @@ TEST(DedupTableTest, ExpireFreesEntriesWithoutChangingAnswers) {
 TEST(DedupTableTest, MatchesReferenceModelUnderRandomOps) {
   constexpr int64_t kTtl = 2'000;
   std::mt19937_64 rng(12345);
-  DedupTable expiring(kTtl), keeping(kTtl);
+  DedupTable expiring(kTtl, kKey), keeping(kTtl, kKey);
   ReferenceDedup ref(kTtl);
   int64_t now = 1'000;
   size_t max_size = 0, dups = 0, expires = 0;
@@ -114,7 +116,7 @@ TEST(DedupTableTest, MatchesReferenceModelUnderRandomOps) {
 TEST(DedupTableTest, SerializeRestoreGivesIdenticalAnswers) {
   constexpr int64_t kTtl = 500;
   std::mt19937_64 rng(99);
-  DedupTable a(kTtl);
+  DedupTable a(kTtl, kKey);
   int64_t now = 0;
   for (int i = 0; i < 20'000; ++i) {
     now += static_cast<int64_t>(rng() % 2);
@@ -124,7 +126,7 @@ TEST(DedupTableTest, SerializeRestoreGivesIdenticalAnswers) {
   std::string bytes;
   a.Serialize(&bytes);
   bytes += "tail";  // Restore must consume exactly its own bytes
-  DedupTable b(kTtl);
+  DedupTable b(kTtl, kKey);
   std::string_view in = bytes;
   ASSERT_TRUE(b.Restore(&in).ok());
   EXPECT_EQ(in, "tail");
@@ -147,19 +149,19 @@ TEST(DedupTableTest, SerializeRestoreGivesIdenticalAnswers) {
 }
 
 TEST(DedupTableTest, RestoreRejectsTruncatedInput) {
-  DedupTable a(1000);
+  DedupTable a(1000, kKey);
   for (uint64_t i = 0; i < 10; ++i) a.SeenOrInsert(Id(i), 5);
   std::string bytes;
   a.Serialize(&bytes);
   for (size_t len = 0; len < bytes.size(); ++len) {
-    DedupTable b(1000);
+    DedupTable b(1000, kKey);
     std::string_view in(bytes.data(), len);
     EXPECT_EQ(b.Restore(&in).code(), StatusCode::kCorruption) << len;
   }
 }
 
 TEST(DedupTableTest, GrowsAcrossManyRehashes) {
-  DedupTable t(1'000'000);
+  DedupTable t(1'000'000, kKey);
   constexpr uint64_t kN = 100'000;  // from 64 slots: eleven ring growths and rehashes
   constexpr int64_t kTtl = 1'000'000;
   // Id i is recorded at time i / 100, so times run 0..999.
@@ -194,7 +196,7 @@ constexpr size_t kMaxProbe = 64;
 TEST(DedupTableTest, CraftedIdsDoNotShareAProbeChain) {
   constexpr size_t kN = 100'000;
   const std::vector<EventId> ids = CraftedAgainstUnkeyedMix(kN);
-  DedupTable t(3'600'000);
+  DedupTable t(3'600'000, kKey);
   for (size_t i = 0; i < kN; ++i) {
     ASSERT_FALSE(t.SeenOrInsert(ids[i], static_cast<int64_t>(i / 100))) << i;
     // Checked as it grows, so a quadratic table fails after ~10^3 ids instead of running ~10^10 probes.
@@ -205,7 +207,7 @@ TEST(DedupTableTest, CraftedIdsDoNotShareAProbeChain) {
   // A checkpoint restore re-inserts every id: it must not rebuild the chain.
   std::string bytes;
   t.Serialize(&bytes);
-  DedupTable restored(3'600'000);
+  DedupTable restored(3'600'000, kKey);
   std::string_view in = bytes;
   ASSERT_TRUE(restored.Restore(&in).ok());
   EXPECT_EQ(restored.size(), kN);
@@ -214,7 +216,7 @@ TEST(DedupTableTest, CraftedIdsDoNotShareAProbeChain) {
 }
 
 TEST(DedupTableTest, MemoryPerEntryAtOneMillion) {
-  DedupTable t(3'600'000);
+  DedupTable t(3'600'000, kKey);
   constexpr uint64_t kN = 1'000'000;
   for (uint64_t i = 0; i < kN; ++i) t.SeenOrInsert(Id(i), static_cast<int64_t>(i / 1000));
   ASSERT_EQ(t.size(), kN);

@@ -1,6 +1,7 @@
 #include "stream/partition_processor.h"
 
 #include <algorithm>
+#include <random>
 
 #include "core/endian.h"
 
@@ -59,10 +60,24 @@ struct Reader {
   }
 };
 
+HashKey KeyOf(const ProcessorOptions& options) {
+  if (options.hash_key) return *options.hash_key;
+  HashKey key;
+  if (HashKey::Random(&key)) return key;
+  // No getrandom: the C++ library's source (often the CPU's) still keeps the key unpredictable.
+  std::random_device rd;
+  return {(uint64_t{rd()} << 32) ^ rd(), (uint64_t{rd()} << 32) ^ rd()};
+}
+
 }  // namespace
 
 PartitionProcessor::PartitionProcessor(Region region, uint32_t partition, const ProcessorOptions& options)
-    : region_(region), partition_(partition), options_(options), dedup_(options.dedup_ttl_ms) {}
+    : region_(region),
+      partition_(partition),
+      options_(options),
+      key_(KeyOf(options)),
+      dedup_(options.dedup_ttl_ms, key_),
+      stories_(key_) {}
 
 int64_t PartitionProcessor::Retention(int size) const {
   return size == 0 ? options_.retention_5s_ms : options_.retention_1m_ms;
@@ -276,7 +291,7 @@ Status PartitionProcessor::Restore(std::string_view data) {
   counters_.late[0] = r.U64();
   counters_.late[1] = r.U64();
   if (!r.ok) return Status::Corruption("processor state header truncated");
-  dedup_ = DedupTable(options_.dedup_ttl_ms);
+  dedup_ = DedupTable(options_.dedup_ttl_ms, key_);
   RETURN_IF_ERROR(dedup_.Restore(&r.in));
   stories_.Clear();
   uint64_t n = r.U64();

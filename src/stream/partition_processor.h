@@ -13,6 +13,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct ProcessorOptions {
   int64_t allowed_lateness_ms = 60'000;
   int64_t retention_5s_ms = 3'600'000;   // closed 5 s windows kept for the series API
   int64_t retention_1m_ms = 86'400'000;  // closed 1 min windows
+  // The secret of the dedup and story tables' hashes (keyed_hash.h). Unset: a
+  // fresh random key. It decides memory layout only: no answer and no byte
+  // of Serialize depends on it.
+  std::optional<HashKey> hash_key;
 };
 
 struct ProcessorCounters {
@@ -109,6 +114,7 @@ class PartitionProcessor {
   int64_t watermark_ = INT64_MIN;
   int64_t last_append_ms_ = 0;
   ProcessorCounters counters_;
+  HashKey key_;
   DedupTable dedup_;
   StoryIndex<Story> stories_;
   // Open windows by the watermark that closes them.

@@ -31,6 +31,8 @@ std::vector<uint64_t> CraftedAgainstUnkeyedHome(size_t n) {
   return ids;
 }
 
+constexpr HashKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
+
 struct Value {
   uint64_t n = 0;
 };
@@ -41,7 +43,7 @@ constexpr size_t kMaxProbe = 64;
 TEST(StoryIndexTest, CraftedIdsDoNotShareAProbeChain) {
   constexpr size_t kN = 100'000;
   const std::vector<uint64_t> ids = CraftedAgainstUnkeyedHome(kN);
-  StoryIndex<Value> index;
+  StoryIndex<Value> index(kKey);
   for (size_t i = 0; i < kN; ++i) {
     auto [v, created] = index.FindOrInsert(ids[i]);
     ASSERT_TRUE(created) << i;
@@ -58,7 +60,7 @@ TEST(StoryIndexTest, CraftedIdsDoNotShareAProbeChain) {
 }
 
 TEST(StoryIndexTest, FindsWhatItHoldsInInsertionOrder) {
-  StoryIndex<Value> index;
+  StoryIndex<Value> index(kKey);
   EXPECT_EQ(index.Find(7), nullptr);
   for (uint64_t id = 0; id < 1000; ++id) index.FindOrInsert(id * 7919).first->n = id;  // id 0 included
   EXPECT_FALSE(index.FindOrInsert(7919).second);
