@@ -278,6 +278,38 @@ TEST_F(PartitionProcessorTest, CheckpointRestoreIsDeterministic) {
   }
 }
 
+// Event ownership: an event id identifies an event of its viewer. Viewer B,
+// having learned viewer A's event id, sends an event of B's own with it
+// first: A's event must still count, and each viewer's retry is still dropped.
+TEST_F(PartitionProcessorTest, AnotherViewerCannotSuppressAnEventById) {
+  const Event a = MakeEvent(1, 5, 10'000, EventType::kView, /*viewer=*/100, /*watch=*/700);
+  Event b = MakeEvent(1, 5, 10'500, EventType::kView, /*viewer=*/200, /*watch=*/30);
+  ASSERT_EQ(a.event_id, b.event_id);
+  PartitionProcessor p = NewProcessor();
+  std::vector<bool> distinct;
+  for (const auto& r : ToRecords({b, a, a, b})) distinct.push_back(p.Process(r));
+  EXPECT_EQ(distinct, (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(p.counters().duplicates, 2u);
+  serve::PartitionWrite full;
+  p.FullWrite(&full);
+  ASSERT_EQ(full.stories.size(), 1u);
+  EXPECT_EQ(full.stories[0].totals.views, 2u);
+  EXPECT_EQ(full.stories[0].totals.unique_viewers, 2u);
+  EXPECT_EQ(full.stories[0].totals.watch_time_ms, 730u);
+
+  // The same after a checkpoint between the two viewers' events.
+  PartitionProcessor first = NewProcessor();
+  const std::vector<log::LogRecord> records = ToRecords({b, a, a, b});
+  first.Process(records[0]);
+  std::string state;
+  first.Serialize(&state);
+  PartitionProcessor second = NewProcessor();
+  ASSERT_TRUE(second.Restore(state).ok());
+  EXPECT_TRUE(second.Process(records[1]));
+  EXPECT_FALSE(second.Process(records[2]));
+  EXPECT_FALSE(second.Process(records[3]));
+}
+
 TEST_F(PartitionProcessorTest, LateEventsCountInTotalsButNotWindows) {
   PartitionProcessor p = NewProcessor();
   // W = 200000 - 5000 = 195000 after the first event.
