@@ -10,41 +10,46 @@ constexpr uint32_t kEmpty = UINT32_MAX;
 constexpr int64_t kDummy = INT64_MIN;  // ring filler for the one sequence number kEmpty would alias
 }  // namespace
 
-bool DedupTable::SeenOrInsert(const EventId& id, int64_t append_ms) {
-  const uint64_t hi = id.Hi(), lo = id.Lo();
-  if (index_.empty()) Rehash(64);
+size_t DedupTable::Find(uint64_t hi, uint64_t lo, uint64_t viewer) const {
   const size_t mask = index_.size() - 1;
-  for (size_t i = Hash(hi, lo) & mask;; i = (i + 1) & mask) {
-    uint32_t s = index_[i];
-    if (s == kEmpty) {
-      Insert(hi, lo, append_ms, SIZE_MAX);
-      return false;
-    }
-    Entry& e = At(head_ + static_cast<uint32_t>(s - static_cast<uint32_t>(head_)));
-    if (e.hi == hi && e.lo == lo) {
-      if (e.append_ms >= append_ms - ttl_ms_) return true;
-      Insert(hi, lo, append_ms, i);  // expired: a fresh first sighting
-      return false;
-    }
+  for (size_t i = Hash(hi, lo, viewer) & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
+    const Entry& e = Named(index_[i]);
+    if (e.hi == hi && e.lo == lo && e.viewer == viewer) return i;
   }
+  return SIZE_MAX;
 }
 
-void DedupTable::Insert(uint64_t hi, uint64_t lo, int64_t append_ms, size_t replace_slot) {
+bool DedupTable::Seen(const EventId& id, ViewerId viewer, int64_t append_ms) const {
+  if (index_.empty()) return false;
+  const size_t slot = Find(id.Hi(), id.Lo(), viewer.value);
+  return slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_;
+}
+
+bool DedupTable::SeenOrInsert(const EventId& id, ViewerId viewer, int64_t append_ms) {
+  if (index_.empty()) Rehash(64);
+  const Entry fresh{id.Hi(), id.Lo(), viewer.value, append_ms};
+  const size_t slot = Find(fresh.hi, fresh.lo, fresh.viewer);
+  if (slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_) return true;
+  Insert(fresh, slot);  // new, or expired: a fresh first sighting
+  return false;
+}
+
+void DedupTable::Insert(const Entry& entry, size_t replace_slot) {
   if (ring_.empty()) ring_.resize(64);
   if (static_cast<uint32_t>(tail_) == kEmpty) {  // skip the aliasing sequence number
     if (tail_ - head_ == ring_.size()) GrowRing();
-    At(tail_++) = {0, 0, kDummy};
+    At(tail_++) = {0, 0, 0, kDummy};
   }
   if (tail_ - head_ == ring_.size()) GrowRing();
   uint64_t seq = tail_++;
-  At(seq) = {hi, lo, append_ms};
+  At(seq) = entry;
   if (replace_slot != SIZE_MAX) {
     index_[replace_slot] = static_cast<uint32_t>(seq);
     return;
   }
   if ((used_slots_ + 1) * 2 > index_.size()) Rehash(index_.size() * 2);
   const size_t mask = index_.size() - 1;
-  size_t i = Hash(hi, lo) & mask;
+  size_t i = Hash(entry) & mask;
   while (index_[i] != kEmpty) i = (i + 1) & mask;
   index_[i] = static_cast<uint32_t>(seq);
   ++used_slots_;
@@ -62,8 +67,7 @@ void DedupTable::Rehash(size_t slots) {
   const size_t mask = index_.size() - 1;
   for (uint32_t s : old) {
     if (s == kEmpty) continue;
-    const Entry& e = At(head_ + static_cast<uint32_t>(s - static_cast<uint32_t>(head_)));
-    size_t i = Hash(e.hi, e.lo) & mask;
+    size_t i = Hash(Named(s)) & mask;
     while (index_[i] != kEmpty) i = (i + 1) & mask;
     index_[i] = s;
   }
@@ -74,18 +78,17 @@ void DedupTable::Expire(int64_t now_append_ms) {
     const Entry e = At(head_);
     if (e.append_ms != kDummy && e.append_ms >= now_append_ms - ttl_ms_) break;
     if (e.append_ms != kDummy) {
-      // Find the index slot naming this sequence number; a stale entry (its id
-      // was re-inserted later) has none.
+      // Find the index slot naming this sequence number; a stale entry (its
+      // pair was re-inserted later) has none.
       const size_t mask = index_.size() - 1;
-      size_t i = Hash(e.hi, e.lo) & mask;
+      size_t i = Hash(e) & mask;
       while (index_[i] != kEmpty && index_[i] != static_cast<uint32_t>(head_)) i = (i + 1) & mask;
       if (index_[i] != kEmpty) {
         // Backward-shift deletion keeps every probe chain unbroken.
         for (size_t j = i;;) {
           j = (j + 1) & mask;
           if (index_[j] == kEmpty) break;
-          const Entry& m = At(head_ + static_cast<uint32_t>(index_[j] - static_cast<uint32_t>(head_)));
-          size_t home = Hash(m.hi, m.lo) & mask;
+          size_t home = Hash(Named(index_[j])) & mask;
           bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
           if (movable) {
             index_[i] = index_[j];
@@ -103,57 +106,49 @@ void DedupTable::Expire(int64_t now_append_ms) {
 size_t DedupTable::MaxProbeLength() const {
   size_t longest = 0;
   const size_t mask = index_.size() - 1;
-  for (size_t i = 0; i < index_.size(); ++i) {
-    if (index_[i] == kEmpty) continue;
-    const Entry& e =
-        ring_[(head_ + static_cast<uint32_t>(index_[i] - static_cast<uint32_t>(head_))) & (ring_.size() - 1)];
-    longest = std::max(longest, ((i - (Hash(e.hi, e.lo) & mask)) & mask) + 1);
-  }
+  for (size_t i = 0; i < index_.size(); ++i)
+    if (index_[i] != kEmpty) longest = std::max(longest, ((i - (Hash(Named(index_[i])) & mask)) & mask) + 1);
   return longest;
 }
 
-size_t DedupTable::MemoryBytes() const { return ring_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(uint32_t); }
+size_t DedupTable::MemoryBytes() const {
+  return ring_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(uint32_t);
+}
 
 void DedupTable::Serialize(std::string* out) const {
   size_t at = out->size();
   out->resize(at + 8);
   uint64_t n = 0;
   for (uint64_t seq = head_; seq < tail_; ++seq) {
-    const Entry& e = ring_[seq & (ring_.size() - 1)];
+    const Entry& e = At(seq);
     if (e.append_ms == kDummy) continue;
-    char buf[24];
+    char buf[32];
     PutFixed64(buf, e.hi);
     PutFixed64(buf + 8, e.lo);
-    PutFixed64(buf + 16, static_cast<uint64_t>(e.append_ms));
-    out->append(buf, 24);
+    PutFixed64(buf + 16, e.viewer);
+    PutFixed64(buf + 24, static_cast<uint64_t>(e.append_ms));
+    out->append(buf, 32);
     ++n;
   }
   PutFixed64(out->data() + at, n);
 }
 
-Status DedupTable::Restore(std::string_view* in) {
+Status DedupTable::Restore(std::string_view* in, Encoding encoding) {
+  const size_t width = encoding == Encoding::kIdAndViewer ? 32 : 24;
   if (in->size() < 8) return Status::Corruption("dedup table truncated");
   uint64_t n = GetFixed64(in->data());
   in->remove_prefix(8);
-  if (in->size() / 24 < n) return Status::Corruption("dedup table truncated");
+  if (in->size() / width < n) return Status::Corruption("dedup table truncated");
   for (uint64_t k = 0; k < n; ++k) {
-    const char* p = in->data() + k * 24;
-    uint64_t hi = GetFixed64(p), lo = GetFixed64(p + 8);
-    int64_t t = static_cast<int64_t>(GetFixed64(p + 16));
-    // Later entries for the same id replace earlier ones, as in the original.
+    const char* p = in->data() + k * width;
+    Entry e{GetFixed64(p), GetFixed64(p + 8), 0, 0};
+    if (width == 32) e.viewer = GetFixed64(p + 16);
+    e.append_ms = static_cast<int64_t>(GetFixed64(p + width - 8));
+    // Later entries for the same pair replace earlier ones, as in the original.
     if (index_.empty()) Rehash(64);
-    const size_t mask = index_.size() - 1;
-    size_t slot = SIZE_MAX;
-    for (size_t i = Hash(hi, lo) & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
-      const Entry& e = At(head_ + static_cast<uint32_t>(index_[i] - static_cast<uint32_t>(head_)));
-      if (e.hi == hi && e.lo == lo) {
-        slot = i;
-        break;
-      }
-    }
-    Insert(hi, lo, t, slot);
+    Insert(e, Find(e.hi, e.lo, e.viewer));
   }
-  in->remove_prefix(n * 24);
+  in->remove_prefix(n * width);
   return Status::Ok();
 }
 

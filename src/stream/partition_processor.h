@@ -4,7 +4,9 @@
 // produces depend only on those records, never on a clock or on where
 // checkpoints fell (docs/architecture.md, "Determinism").
 //
-// Per record: exact dedup on event_id (TTL on append time), then the event
+// Per record: exact dedup on (viewer_id, event_id) (TTL on append time): an
+// event id is its viewer's idempotency key, so a viewer who learns another's
+// id cannot make that event a duplicate. Then the event
 // updates its story's running totals and, unless too late, its 5 s and 1 min
 // event-time windows. Watermark W = max event time seen - out_of_order.
 // A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
@@ -66,12 +68,14 @@ class PartitionProcessor {
   const ProcessorCounters& counters() const { return counters_; }
   // The author of a story seen by this partition (0 when unknown).
   AuthorId AuthorOf(StoryId story) const;
-  size_t dedup_entries() const { return dedup_.size(); }
-  size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
+  size_t dedup_entries() const { return dedup_.size() + legacy_dedup_.size(); }
+  size_t dedup_memory_bytes() const { return dedup_.MemoryBytes() + legacy_dedup_.MemoryBytes(); }
   size_t open_windows() const { return open_windows_; }
 
   // The whole state (offset, dedup, stories, windows, counters), versioned.
   void Serialize(std::string* out) const;
+  // Reads every version Serialize ever wrote. A version 1 state (dedup on
+  // event_id alone) keeps its ids matching any viewer until they expire.
   Status Restore(std::string_view data);
 
  private:
@@ -116,6 +120,8 @@ class PartitionProcessor {
   ProcessorCounters counters_;
   HashKey key_;
   DedupTable dedup_;
+  // Ids from a version 1 state (viewer 0 stands for any viewer); empty one TTL after such a restore.
+  DedupTable legacy_dedup_;
   StoryIndex<Story> stories_;
   // Open windows by the watermark that closes them.
   // (Bucketed: windows close at few distinct times, so this is one map node

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/endian.h"
 #include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
@@ -308,6 +309,57 @@ TEST_F(PartitionProcessorTest, AnotherViewerCannotSuppressAnEventById) {
   EXPECT_TRUE(second.Process(records[1]));
   EXPECT_FALSE(second.Process(records[2]));
   EXPECT_FALSE(second.Process(records[3]));
+}
+
+// A state written before dedup keyed on the viewer (version 1) still
+// restores: its ids keep matching every viewer until their TTL ends, and
+// the restored processor writes the current version.
+TEST_F(PartitionProcessorTest, RestoresVersion1StateWithIdOnlyDedup) {
+  options_.dedup_ttl_ms = 1'000;
+  std::string v1;
+  auto put = [&](uint64_t v) {
+    char b[8];
+    PutFixed64(b, v);
+    v1.append(b, 8);
+  };
+  const Event seen = MakeEvent(7, 5, 10'000, EventType::kView, /*viewer=*/100);
+  put((uint64_t{1} << 32) | 0x4b435357);  // version 1, "WSCK"
+  put(3);                                 // next offset
+  put(10'000 - 5'000);                    // watermark
+  put(kAppendBase);                       // last append time
+  put(3), put(1), put(0), put(0);         // records, duplicates, late 5 s, late 1 min
+  put(1), put(seen.event_id.Hi()), put(seen.event_id.Lo()), put(kAppendBase);  // dedup: one id
+  put(0);                                                                      // no stories
+  PartitionProcessor p = NewProcessor();
+  ASSERT_TRUE(p.Restore(v1).ok());
+  EXPECT_EQ(p.next_offset(), LogOffset(3));
+  EXPECT_EQ(p.watermark(), 5'000);
+  EXPECT_EQ(p.dedup_entries(), 1u);
+
+  std::string v2;
+  p.Serialize(&v2);
+  EXPECT_NE(v2.substr(4, 4), v1.substr(4, 4));  // a newer version
+  PartitionProcessor q = NewProcessor();
+  ASSERT_TRUE(q.Restore(v2).ok());
+  for (PartitionProcessor* proc : {&p, &q}) {
+    Event other_viewer = seen;
+    other_viewer.viewer_id = ViewerId(200);
+    // Within the TTL the id matches any viewer, as when it was recorded.
+    EXPECT_FALSE(proc->Process({LogOffset(3), AppendTimeMs(kAppendBase + 1'000), other_viewer}));
+    EXPECT_FALSE(proc->Process({LogOffset(4), AppendTimeMs(kAppendBase + 1'000), seen}));
+    // Then it is gone; from now on the key is (viewer, id).
+    EXPECT_TRUE(proc->Process({LogOffset(5), AppendTimeMs(kAppendBase + 1'001), other_viewer}));
+    EXPECT_TRUE(proc->Process({LogOffset(6), AppendTimeMs(kAppendBase + 1'001), seen}));
+    EXPECT_FALSE(proc->Process({LogOffset(7), AppendTimeMs(kAppendBase + 1'002), seen}));
+    EXPECT_EQ(proc->counters().duplicates, 4u);
+    serve::PartitionWrite w;
+    proc->TakeWrite(&w);
+    EXPECT_EQ(proc->dedup_entries(), 2u);
+  }
+  std::string a, b;
+  p.Serialize(&a);
+  q.Serialize(&b);
+  EXPECT_TRUE(a == b);
 }
 
 TEST_F(PartitionProcessorTest, LateEventsCountInTotalsButNotWindows) {
