@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -360,6 +361,61 @@ TEST_F(PartitionProcessorTest, RestoresVersion1StateWithIdOnlyDedup) {
   p.Serialize(&a);
   q.Serialize(&b);
   EXPECT_TRUE(a == b);
+}
+
+// A client clock running ahead: the gateway accepts event_time up to
+// max-future (5 min) past its clock. One such event among honest traffic
+// must not close the partition's current windows early, nor make the honest
+// events that follow it late.
+TEST_F(PartitionProcessorTest, FutureEventDoesNotMoveTheWatermark) {
+  // Four minutes of honest traffic, 10 events a second: event time trails
+  // append time by 0..1.9 s, the way clients' events reach the log, but not
+  // for the last event before each TakeWrite, so that honest traffic alone
+  // has the same watermark there under either bound.
+  std::vector<Event> honest;
+  std::vector<int64_t> append;
+  for (uint64_t i = 0; i < 2'400; ++i) {
+    const int64_t at = kAppendBase + static_cast<int64_t>(i) * 100;
+    const int64_t delay = i % 50 == 49 ? 0 : static_cast<int64_t>(i % 20) * 100;
+    honest.push_back(MakeEvent(i, 1 + i % 7, at - delay, EventType::kView, i % 50));
+    append.push_back(at);
+  }
+  constexpr uint64_t kFutureStory = 99;
+  constexpr size_t kFutureAt = 600;  // a minute in
+  const Event future = MakeEvent(1'000'000, kFutureStory, append[kFutureAt] + 299'000);
+
+  // Per honest window: the number of honest records processed when it was written final.
+  using Finals = std::map<std::tuple<uint64_t, WindowSize, int64_t>, size_t>;
+  auto run = [&](bool with_future, Finals* finals) {
+    PartitionProcessor p = NewProcessor();
+    serve::PartitionWrite w;
+    uint64_t offset = 0;
+    for (size_t i = 0; i < honest.size(); ++i) {
+      if (with_future && i == kFutureAt) p.Process({LogOffset(offset++), AppendTimeMs(append[i]), future});
+      p.Process({LogOffset(offset++), AppendTimeMs(append[i]), honest[i]});
+      if ((i + 1) % 50 == 0) {
+        p.TakeWrite(&w);
+        for (const auto& u : w.windows)
+          if (u.final && u.key.story.value != kFutureStory)
+            finals->emplace(std::tuple(u.key.story.value, u.key.size, u.key.start), i + 1);
+      }
+    }
+    return p.counters();
+  };
+  Finals without, with;
+  const ProcessorCounters honest_only = run(false, &without);
+  const ProcessorCounters attacked = run(true, &with);
+  ASSERT_GT(without.size(), 100u);  // honest windows did close during the run
+  EXPECT_EQ(honest_only.late[0], 0u);
+  EXPECT_EQ(attacked.late[0], 0u);
+  EXPECT_EQ(attacked.late[1], 0u);
+  size_t early = 0;
+  for (const auto& [key, when] : with) {
+    auto it = without.find(key);
+    if (it == without.end() || it->second != when) ++early;
+  }
+  EXPECT_EQ(early, 0u) << "honest windows written final at another point than without the future event";
+  EXPECT_EQ(with.size(), without.size());
 }
 
 TEST_F(PartitionProcessorTest, LateEventsCountInTotalsButNotWindows) {
