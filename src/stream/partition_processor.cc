@@ -15,8 +15,9 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x4b435357;  // "WSCK"
 // 1: dedup on event_id alone (DedupTable::Encoding::kIdOnly); 2: on (viewer, event_id), plus the ids
-// restored from a version 1 state that have not expired yet.
-constexpr uint32_t kStateVersion = 2;
+// restored from a version 1 state that have not expired yet; 3: the maximum event time, which the
+// watermark no longer is (before 3 it was watermark + out_of_order).
+constexpr uint32_t kStateVersion = 3;
 constexpr int64_t kMaxWindowStart = int64_t{1} << 52;  // year 142,000: far beyond any valid event_time
 
 void Count(const Event& e, Aggregates* a) {
@@ -175,7 +176,10 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
     if (view && w.viewers.Insert(e.viewer_id.value)) ++w.agg.unique_viewers;
     MarkDirty(key, w);
   }
-  watermark_ = std::max(watermark_, t - options_.out_of_order_ms);
+  // A client clock running ahead must not move the watermark: event time counts only as far as the log's own
+  // clock, whose append times are in the records (so a replay computes the same watermark).
+  max_event_time_ = std::max(max_event_time_, t);
+  watermark_ = std::max(watermark_, std::min(max_event_time_, last_append_ms_) - options_.out_of_order_ms);
   return true;
 }
 
@@ -255,6 +259,7 @@ void PartitionProcessor::Serialize(std::string* out) const {
   Put64(out, next_offset_.value);
   Put64(out, static_cast<uint64_t>(watermark_));
   Put64(out, static_cast<uint64_t>(last_append_ms_));
+  Put64(out, static_cast<uint64_t>(max_event_time_));
   Put64(out, counters_.records);
   Put64(out, counters_.duplicates);
   Put64(out, counters_.late[0]);
@@ -295,6 +300,11 @@ Status PartitionProcessor::Restore(std::string_view data) {
   next_offset_ = LogOffset(r.U64());
   watermark_ = r.I64();
   last_append_ms_ = r.I64();
+  if (version >= 3) {
+    max_event_time_ = r.I64();
+  } else {  // the watermark was max event time - out_of_order
+    max_event_time_ = watermark_ == INT64_MIN ? INT64_MIN : watermark_ + options_.out_of_order_ms;
+  }
   counters_.records = r.U64();
   counters_.duplicates = r.U64();
   counters_.late[0] = r.U64();

@@ -8,8 +8,13 @@
 // event id is its viewer's idempotency key, so a viewer who learns another's
 // id cannot make that event a duplicate. Then the event
 // updates its story's running totals and, unless too late, its 5 s and 1 min
-// event-time windows. Watermark W = max event time seen - out_of_order.
-// A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
+// event-time windows. Watermark W = min(max event time, max append time) -
+// out_of_order, over the distinct events so far (never decreasing). Event
+// time is the client's clock, which the gateway lets lead its own by up to
+// max-future (5 min): bounded by the log's append time, one event from a
+// clock running ahead cannot close the partition's current windows early and
+// make honest events late. Append times are in the log records, so W stays a
+// function of the log. A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
 // final once W reaches that bound. Closed windows stay (without their viewer
 // sets) until W passes s + S + retention, then are dropped. Not thread-safe.
 
@@ -75,7 +80,8 @@ class PartitionProcessor {
   // The whole state (offset, dedup, stories, windows, counters), versioned.
   void Serialize(std::string* out) const;
   // Reads every version Serialize ever wrote. A version 1 state (dedup on
-  // event_id alone) keeps its ids matching any viewer until they expire.
+  // event_id alone) keeps its ids matching any viewer until they expire;
+  // before version 3, max event time is the stored watermark + out_of_order.
   Status Restore(std::string_view data);
 
  private:
@@ -117,6 +123,7 @@ class PartitionProcessor {
   LogOffset next_offset_;
   int64_t watermark_ = INT64_MIN;
   int64_t last_append_ms_ = 0;
+  int64_t max_event_time_ = INT64_MIN;
   ProcessorCounters counters_;
   HashKey key_;
   DedupTable dedup_;

@@ -418,6 +418,36 @@ TEST_F(PartitionProcessorTest, FutureEventDoesNotMoveTheWatermark) {
   EXPECT_EQ(with.size(), without.size());
 }
 
+// While the append-time bound holds the watermark back, the max event time
+// is state the watermark no longer gives: a restore anywhere must carry it.
+TEST_F(PartitionProcessorTest, RestoreCarriesMaxEventTimeAheadOfAppendTime) {
+  std::vector<log::LogRecord> records;
+  for (uint64_t i = 0; i < 1'000; ++i) {
+    const int64_t at = kAppendBase + static_cast<int64_t>(i) * 100;
+    // Every 100th event from a clock 4 minutes ahead.
+    const int64_t t = i % 100 == 7 ? at + 240'000 : at - static_cast<int64_t>(i % 13) * 100;
+    records.push_back({LogOffset(i), AppendTimeMs(at), MakeEvent(i, 1 + i % 5, t, EventType::kView, i % 40)});
+  }
+  PartitionProcessor whole = NewProcessor();
+  for (const auto& r : records) whole.Process(r);
+  std::string want;
+  whole.Serialize(&want);
+  EXPECT_LT(whole.watermark(), records.back().event.event_time.value);  // held back by append time
+  for (size_t split : {8u, 50u, 333u, 999u}) {
+    PartitionProcessor first = NewProcessor();
+    for (size_t i = 0; i < split; ++i) first.Process(records[i]);
+    std::string checkpoint;
+    first.Serialize(&checkpoint);
+    PartitionProcessor second = NewProcessor();
+    ASSERT_TRUE(second.Restore(checkpoint).ok());
+    for (size_t i = split; i < records.size(); ++i) second.Process(records[i]);
+    std::string got;
+    second.Serialize(&got);
+    EXPECT_TRUE(got == want) << "split " << split;
+    EXPECT_EQ(second.watermark(), whole.watermark()) << "split " << split;
+  }
+}
+
 TEST_F(PartitionProcessorTest, LateEventsCountInTotalsButNotWindows) {
   PartitionProcessor p = NewProcessor();
   // W = 200000 - 5000 = 195000 after the first event.
