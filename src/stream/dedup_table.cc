@@ -10,31 +10,35 @@ constexpr uint32_t kEmpty = UINT32_MAX;
 constexpr int64_t kDummy = INT64_MIN;  // ring filler for the one sequence number kEmpty would alias
 }  // namespace
 
-size_t DedupTable::Find(uint64_t hi, uint64_t lo, uint64_t viewer) const {
+size_t DedupTable::Find(const Entry& key, uint64_t hash) const {
   const size_t mask = index_.size() - 1;
-  for (size_t i = Hash(hi, lo, viewer) & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
+  for (size_t i = hash & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
     const Entry& e = Named(index_[i]);
-    if (e.hi == hi && e.lo == lo && e.viewer == viewer) return i;
+    if (e.hi == key.hi && e.lo == key.lo && e.viewer == key.viewer) return i;
   }
   return SIZE_MAX;
 }
 
 bool DedupTable::Seen(const EventId& id, ViewerId viewer, int64_t append_ms) const {
   if (index_.empty()) return false;
-  const size_t slot = Find(id.Hi(), id.Lo(), viewer.value);
+  const Entry key{id.Hi(), id.Lo(), viewer.value, 0};
+  const size_t slot = Find(key, Hash(key));
   return slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_;
 }
 
 bool DedupTable::SeenOrInsert(const EventId& id, ViewerId viewer, int64_t append_ms) {
   if (index_.empty()) Rehash(64);
   const Entry fresh{id.Hi(), id.Lo(), viewer.value, append_ms};
-  const size_t slot = Find(fresh.hi, fresh.lo, fresh.viewer);
+  const uint64_t hash = Hash(fresh);
+  const size_t slot = Find(fresh, hash);
   if (slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_) return true;
-  Insert(fresh, slot);  // new, or expired: a fresh first sighting
+  Insert(fresh, hash, slot);  // new, or expired: a fresh first sighting
   return false;
 }
 
-void DedupTable::Insert(const Entry& entry, size_t replace_slot) {
+void DedupTable::Insert(const Entry& entry, uint64_t hash, size_t replace_slot) {
+  // Rehashed before the entry enters the ring: Rehash indexes what the ring holds.
+  if (replace_slot == SIZE_MAX && (used_slots_ + 1) * 2 > index_.size()) Rehash(index_.size() * 2);
   if (ring_.empty()) ring_.resize(64);
   if (static_cast<uint32_t>(tail_) == kEmpty) {  // skip the aliasing sequence number
     if (tail_ - head_ == ring_.size()) GrowRing();
@@ -45,11 +49,11 @@ void DedupTable::Insert(const Entry& entry, size_t replace_slot) {
   At(seq) = entry;
   if (replace_slot != SIZE_MAX) {
     index_[replace_slot] = static_cast<uint32_t>(seq);
+    ++unindexed_;  // the entry the slot named
     return;
   }
-  if ((used_slots_ + 1) * 2 > index_.size()) Rehash(index_.size() * 2);
   const size_t mask = index_.size() - 1;
-  size_t i = Hash(entry) & mask;
+  size_t i = hash & mask;
   while (index_[i] != kEmpty) i = (i + 1) & mask;
   index_[i] = static_cast<uint32_t>(seq);
   ++used_slots_;
@@ -65,12 +69,31 @@ void DedupTable::Rehash(size_t slots) {
   std::vector<uint32_t, HugePageAllocator<uint32_t>> old(slots, kEmpty);
   old.swap(index_);
   const size_t mask = index_.size() - 1;
-  for (uint32_t s : old) {
-    if (s == kEmpty) continue;
-    size_t i = Hash(Named(s)) & mask;
+  auto place = [&](uint64_t hash, uint32_t s) {
+    size_t i = hash & mask;
     while (index_[i] != kEmpty) i = (i + 1) & mask;
     index_[i] = s;
+  };
+  if (unindexed_ == 0) {
+    // Every entry of the ring is indexed: read it in order (sequential memory)
+    // rather than following the old index into the ring (a cache miss each),
+    // hashing kAhead entries early to prefetch their index slots.
+    constexpr uint64_t kAhead = 16;
+    uint64_t hashes[kAhead];
+    for (uint64_t seq = head_; seq < tail_ + kAhead; ++seq) {
+      if (seq >= head_ + kAhead) {
+        const uint64_t at = seq - kAhead;
+        if (At(at).append_ms != kDummy) place(hashes[at % kAhead], static_cast<uint32_t>(at));
+      }
+      if (seq < tail_) {
+        hashes[seq % kAhead] = Hash(At(seq));
+        __builtin_prefetch(&index_[hashes[seq % kAhead] & mask], 1);
+      }
+    }
+    return;
   }
+  for (uint32_t s : old)
+    if (s != kEmpty) place(Hash(Named(s)), s);
 }
 
 void DedupTable::Expire(int64_t now_append_ms) {
@@ -97,6 +120,8 @@ void DedupTable::Expire(int64_t now_append_ms) {
         }
         index_[i] = kEmpty;
         --used_slots_;
+      } else {
+        --unindexed_;
       }
     }
     ++head_;
@@ -146,7 +171,8 @@ Status DedupTable::Restore(std::string_view* in, Encoding encoding) {
     e.append_ms = static_cast<int64_t>(GetFixed64(p + width - 8));
     // Later entries for the same pair replace earlier ones, as in the original.
     if (index_.empty()) Rehash(64);
-    Insert(e, Find(e.hi, e.lo, e.viewer));
+    const uint64_t hash = Hash(e);
+    Insert(e, hash, Find(e, hash));
   }
   in->remove_prefix(n * width);
   return Status::Ok();

@@ -69,9 +69,9 @@ class DedupTable {
   const Entry& At(uint64_t seq) const { return ring_[seq & (ring_.size() - 1)]; }
   // The entry an index slot names.
   const Entry& Named(uint32_t s) const { return At(head_ + static_cast<uint32_t>(s - static_cast<uint32_t>(head_))); }
-  // The index slot holding the pair, or SIZE_MAX. REQUIRES: !index_.empty().
-  size_t Find(uint64_t hi, uint64_t lo, uint64_t viewer) const;
-  void Insert(const Entry& e, size_t replace_slot);
+  // The index slot holding key's pair (hash = Hash(key)), or SIZE_MAX. REQUIRES: !index_.empty().
+  size_t Find(const Entry& key, uint64_t hash) const;
+  void Insert(const Entry& e, uint64_t hash, size_t replace_slot);
   void GrowRing();
   void Rehash(size_t slots);
 
@@ -81,6 +81,7 @@ class DedupTable {
   uint64_t head_ = 0, tail_ = 0; // live sequence numbers: [head_, tail_)
   std::vector<uint32_t, HugePageAllocator<uint32_t>> index_;  // low 32 bits of a ring sequence number; kEmpty = free
   size_t used_slots_ = 0;
+  size_t unindexed_ = 0;  // ring entries (not dummies) no index slot names: replaced by a later entry of their pair
 };
 
 }  // namespace watershed::stream
