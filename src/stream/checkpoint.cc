@@ -16,6 +16,9 @@ constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
 const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
 const std::string kLockName = "lock";    // in p000.owners/
 
+constexpr uint32_t kKeyMagic = 0x4b485357;  // "WSHK"
+constexpr size_t kKeyFileSize = 4 + 8 + 8 + 4;
+
 // The epoch an owner file's name holds; nullopt for other files (temporaries).
 std::optional<uint64_t> EpochOf(std::string_view name) {
   uint64_t epoch = 0;
@@ -111,6 +114,44 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   // still write while the new one does (a zombie); neither writes into the
   // other's temporary. Load removes what crashed writers left.
   return WriteFileAtomically(fs_, path, data, "checkpoint", kTempInfix + std::to_string(::getpid()), still_owner);
+}
+
+Result<HashKey> CheckpointStore::LoadOrCreateHashKey(Region region) {
+  const std::string dir = JoinPath(dir_, RegionName(region));
+  const std::string path = JoinPath(dir, "hash.key");
+  auto read = [&]() -> Result<HashKey> {
+    ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
+    if (data.size() != kKeyFileSize || GetFixed32(data.data()) != kKeyMagic ||
+        crc32c::Value(std::string_view(data.data(), kKeyFileSize - 4)) != GetFixed32(data.data() + kKeyFileSize - 4))
+      return Status::Corruption(path + " is not a hash key file");
+    return HashKey{GetFixed64(data.data() + 4), GetFixed64(data.data() + 12)};
+  };
+  if (fs_->FileExists(path)) return read();
+  HashKey key;
+  if (!HashKey::Random(&key)) return Status::IoError("getrandom failed for " + path);
+  std::string data(kKeyFileSize, '\0');
+  char* p = data.data();
+  p = PutFixed32(p, kKeyMagic);
+  p = PutFixed64(p, key.k0);
+  p = PutFixed64(p, key.k1);
+  PutFixed32(p, crc32c::Value(std::string_view(data.data(), kKeyFileSize - 4)));
+  RETURN_IF_ERROR(CreateDirsDurably(fs_, dir));
+  const std::string temp = path + kTempInfix + std::to_string(::getpid());
+  {
+    ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(temp));
+    RETURN_IF_ERROR(file->Append(data));
+    RETURN_IF_ERROR(file->Sync());
+    RETURN_IF_ERROR(file->Close());
+  }
+  // Another process of the group may have made the key meanwhile: theirs wins.
+  Status renamed = fs_->RenameNoReplace(temp, path);
+  if (!renamed.ok()) {
+    fs_->RemoveFile(temp).IgnoreError();
+    if (!fs_->FileExists(path)) return renamed;
+    return read();
+  }
+  RETURN_IF_ERROR(fs_->SyncDir(dir));
+  return key;
 }
 
 Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t partition) {

@@ -21,12 +21,18 @@
 // flock of p<N>.owners/lock, so no claim falls between a save's check and
 // its rename: a new owner reads either the zombie's last checkpoint or one
 // the zombie can no longer replace (on a file system that honours flock).
+//
+// Hash key: <dir>/<region>/hash.key holds the region's secret for its
+// processors' table hashes (stream/keyed_hash.h), made from getrandom the
+// first time and kept, so every owner and every replay lays its tables out
+// alike. File: [u32 magic "WSHK"][u64 k0][u64 k1][u32 CRC-32C of the rest].
 
 #include <optional>
 #include <string>
 
 #include "core/event.h"
 #include "core/file_system.h"
+#include "stream/keyed_hash.h"
 
 namespace watershed::stream {
 
@@ -51,6 +57,9 @@ class CheckpointStore {
   // nullopt when the partition has no checkpoint yet; kCorruption for a damaged file.
   Result<std::optional<Checkpoint>> Load(Region region, uint32_t partition);
   std::string PathOf(Region region, uint32_t partition) const;
+  // The region's hash key, created on first use. Processes sharing the
+  // directory agree: the file is created with rename-no-replace.
+  Result<HashKey> LoadOrCreateHashKey(Region region);
 
  private:
   std::string OwnersDir(Region region, uint32_t partition) const;

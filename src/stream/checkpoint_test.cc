@@ -333,5 +333,28 @@ TEST_F(CheckpointTest, ConcurrentClaimsGetDistinctEpochs) {
   EXPECT_FALSE(store.Owns(Region::kUs, 0, *all.rbegin() - 1).value());
 }
 
+// The region's hash key: random once, then the same for every store on the
+// directory (every owner, every restart), per region; a damaged file is refused.
+TEST_F(CheckpointTest, HashKeyIsMadeOnceAndKept) {
+  CheckpointStore store(FileSystem::Default(), dir_);
+  auto us = store.LoadOrCreateHashKey(Region::kUs);
+  ASSERT_TRUE(us.ok()) << us.status().ToString();
+  EXPECT_NE(*us, HashKey{});
+  auto again = CheckpointStore(FileSystem::Default(), dir_).LoadOrCreateHashKey(Region::kUs);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *us);
+  auto eu = store.LoadOrCreateHashKey(Region::kEu);
+  ASSERT_TRUE(eu.ok());
+  EXPECT_NE(*eu, *us);
+  EXPECT_EQ(Files(), (std::vector<std::string>{"eu/hash.key", "us/hash.key"}));  // no temporaries left
+
+  const std::string path = dir_ + "/us/hash.key";
+  std::string bytes = ReadRaw(path);
+  ASSERT_EQ(bytes.size(), 24u);
+  bytes[7] ^= 1;
+  WriteRaw(path, bytes);
+  EXPECT_EQ(store.LoadOrCreateHashKey(Region::kUs).status().code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace watershed::stream

@@ -1,5 +1,7 @@
 #include "stream/dedup_table.h"
 
+#include <algorithm>
+
 #include "core/endian.h"
 
 namespace watershed::stream {
@@ -8,47 +10,50 @@ constexpr uint32_t kEmpty = UINT32_MAX;
 constexpr int64_t kDummy = INT64_MIN;  // ring filler for the one sequence number kEmpty would alias
 }  // namespace
 
-uint64_t DedupTable::Hash(uint64_t hi, uint64_t lo) {
-  uint64_t x = hi ^ (lo * 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
-  return x ^ (x >> 29);
-}
-
-bool DedupTable::SeenOrInsert(const EventId& id, int64_t append_ms) {
-  const uint64_t hi = id.Hi(), lo = id.Lo();
-  if (index_.empty()) Rehash(64);
+size_t DedupTable::Find(const Entry& key, uint64_t hash) const {
   const size_t mask = index_.size() - 1;
-  for (size_t i = Hash(hi, lo) & mask;; i = (i + 1) & mask) {
-    uint32_t s = index_[i];
-    if (s == kEmpty) {
-      Insert(hi, lo, append_ms, SIZE_MAX);
-      return false;
-    }
-    Entry& e = At(head_ + static_cast<uint32_t>(s - static_cast<uint32_t>(head_)));
-    if (e.hi == hi && e.lo == lo) {
-      if (e.append_ms >= append_ms - ttl_ms_) return true;
-      Insert(hi, lo, append_ms, i);  // expired: a fresh first sighting
-      return false;
-    }
+  for (size_t i = hash & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
+    const Entry& e = Named(index_[i]);
+    if (e.hi == key.hi && e.lo == key.lo && e.viewer == key.viewer) return i;
   }
+  return SIZE_MAX;
 }
 
-void DedupTable::Insert(uint64_t hi, uint64_t lo, int64_t append_ms, size_t replace_slot) {
+bool DedupTable::Seen(const EventId& id, ViewerId viewer, int64_t append_ms) const {
+  if (index_.empty()) return false;
+  const Entry key{id.Hi(), id.Lo(), viewer.value, 0};
+  const size_t slot = Find(key, Hash(key));
+  return slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_;
+}
+
+bool DedupTable::SeenOrInsert(const EventId& id, ViewerId viewer, int64_t append_ms) {
+  if (index_.empty()) Rehash(64);
+  const Entry fresh{id.Hi(), id.Lo(), viewer.value, append_ms};
+  const uint64_t hash = Hash(fresh);
+  const size_t slot = Find(fresh, hash);
+  if (slot != SIZE_MAX && Named(index_[slot]).append_ms >= append_ms - ttl_ms_) return true;
+  Insert(fresh, hash, slot);  // new, or expired: a fresh first sighting
+  return false;
+}
+
+void DedupTable::Insert(const Entry& entry, uint64_t hash, size_t replace_slot) {
+  // Rehashed before the entry enters the ring: Rehash indexes what the ring holds.
+  if (replace_slot == SIZE_MAX && (used_slots_ + 1) * 2 > index_.size()) Rehash(index_.size() * 2);
   if (ring_.empty()) ring_.resize(64);
   if (static_cast<uint32_t>(tail_) == kEmpty) {  // skip the aliasing sequence number
     if (tail_ - head_ == ring_.size()) GrowRing();
-    At(tail_++) = {0, 0, kDummy};
+    At(tail_++) = {0, 0, 0, kDummy};
   }
   if (tail_ - head_ == ring_.size()) GrowRing();
   uint64_t seq = tail_++;
-  At(seq) = {hi, lo, append_ms};
+  At(seq) = entry;
   if (replace_slot != SIZE_MAX) {
     index_[replace_slot] = static_cast<uint32_t>(seq);
+    ++unindexed_;  // the entry the slot named
     return;
   }
-  if ((used_slots_ + 1) * 2 > index_.size()) Rehash(index_.size() * 2);
   const size_t mask = index_.size() - 1;
-  size_t i = Hash(hi, lo) & mask;
+  size_t i = hash & mask;
   while (index_[i] != kEmpty) i = (i + 1) & mask;
   index_[i] = static_cast<uint32_t>(seq);
   ++used_slots_;
@@ -64,13 +69,31 @@ void DedupTable::Rehash(size_t slots) {
   std::vector<uint32_t, HugePageAllocator<uint32_t>> old(slots, kEmpty);
   old.swap(index_);
   const size_t mask = index_.size() - 1;
-  for (uint32_t s : old) {
-    if (s == kEmpty) continue;
-    const Entry& e = At(head_ + static_cast<uint32_t>(s - static_cast<uint32_t>(head_)));
-    size_t i = Hash(e.hi, e.lo) & mask;
+  auto place = [&](uint64_t hash, uint32_t s) {
+    size_t i = hash & mask;
     while (index_[i] != kEmpty) i = (i + 1) & mask;
     index_[i] = s;
+  };
+  if (unindexed_ == 0) {
+    // Every entry of the ring is indexed: read it in order (sequential memory)
+    // rather than following the old index into the ring (a cache miss each),
+    // hashing kAhead entries early to prefetch their index slots.
+    constexpr uint64_t kAhead = 16;
+    uint64_t hashes[kAhead];
+    for (uint64_t seq = head_; seq < tail_ + kAhead; ++seq) {
+      if (seq >= head_ + kAhead) {
+        const uint64_t at = seq - kAhead;
+        if (At(at).append_ms != kDummy) place(hashes[at % kAhead], static_cast<uint32_t>(at));
+      }
+      if (seq < tail_) {
+        hashes[seq % kAhead] = Hash(At(seq));
+        __builtin_prefetch(&index_[hashes[seq % kAhead] & mask], 1);
+      }
+    }
+    return;
   }
+  for (uint32_t s : old)
+    if (s != kEmpty) place(Hash(Named(s)), s);
 }
 
 void DedupTable::Expire(int64_t now_append_ms) {
@@ -78,18 +101,17 @@ void DedupTable::Expire(int64_t now_append_ms) {
     const Entry e = At(head_);
     if (e.append_ms != kDummy && e.append_ms >= now_append_ms - ttl_ms_) break;
     if (e.append_ms != kDummy) {
-      // Find the index slot naming this sequence number; a stale entry (its id
-      // was re-inserted later) has none.
+      // Find the index slot naming this sequence number; a stale entry (its
+      // pair was re-inserted later) has none.
       const size_t mask = index_.size() - 1;
-      size_t i = Hash(e.hi, e.lo) & mask;
+      size_t i = Hash(e) & mask;
       while (index_[i] != kEmpty && index_[i] != static_cast<uint32_t>(head_)) i = (i + 1) & mask;
       if (index_[i] != kEmpty) {
         // Backward-shift deletion keeps every probe chain unbroken.
         for (size_t j = i;;) {
           j = (j + 1) & mask;
           if (index_[j] == kEmpty) break;
-          const Entry& m = At(head_ + static_cast<uint32_t>(index_[j] - static_cast<uint32_t>(head_)));
-          size_t home = Hash(m.hi, m.lo) & mask;
+          size_t home = Hash(Named(index_[j])) & mask;
           bool movable = (i <= j) ? (home <= i || home > j) : (home <= i && home > j);
           if (movable) {
             index_[i] = index_[j];
@@ -98,54 +120,61 @@ void DedupTable::Expire(int64_t now_append_ms) {
         }
         index_[i] = kEmpty;
         --used_slots_;
+      } else {
+        --unindexed_;
       }
     }
     ++head_;
   }
 }
 
-size_t DedupTable::MemoryBytes() const { return ring_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(uint32_t); }
+size_t DedupTable::MaxProbeLength() const {
+  size_t longest = 0;
+  const size_t mask = index_.size() - 1;
+  for (size_t i = 0; i < index_.size(); ++i)
+    if (index_[i] != kEmpty) longest = std::max(longest, ((i - (Hash(Named(index_[i])) & mask)) & mask) + 1);
+  return longest;
+}
+
+size_t DedupTable::MemoryBytes() const {
+  return ring_.capacity() * sizeof(Entry) + index_.capacity() * sizeof(uint32_t);
+}
 
 void DedupTable::Serialize(std::string* out) const {
   size_t at = out->size();
   out->resize(at + 8);
   uint64_t n = 0;
   for (uint64_t seq = head_; seq < tail_; ++seq) {
-    const Entry& e = ring_[seq & (ring_.size() - 1)];
+    const Entry& e = At(seq);
     if (e.append_ms == kDummy) continue;
-    char buf[24];
+    char buf[32];
     PutFixed64(buf, e.hi);
     PutFixed64(buf + 8, e.lo);
-    PutFixed64(buf + 16, static_cast<uint64_t>(e.append_ms));
-    out->append(buf, 24);
+    PutFixed64(buf + 16, e.viewer);
+    PutFixed64(buf + 24, static_cast<uint64_t>(e.append_ms));
+    out->append(buf, 32);
     ++n;
   }
   PutFixed64(out->data() + at, n);
 }
 
-Status DedupTable::Restore(std::string_view* in) {
+Status DedupTable::Restore(std::string_view* in, Encoding encoding) {
+  const size_t width = encoding == Encoding::kIdAndViewer ? 32 : 24;
   if (in->size() < 8) return Status::Corruption("dedup table truncated");
   uint64_t n = GetFixed64(in->data());
   in->remove_prefix(8);
-  if (in->size() / 24 < n) return Status::Corruption("dedup table truncated");
+  if (in->size() / width < n) return Status::Corruption("dedup table truncated");
   for (uint64_t k = 0; k < n; ++k) {
-    const char* p = in->data() + k * 24;
-    uint64_t hi = GetFixed64(p), lo = GetFixed64(p + 8);
-    int64_t t = static_cast<int64_t>(GetFixed64(p + 16));
-    // Later entries for the same id replace earlier ones, as in the original.
+    const char* p = in->data() + k * width;
+    Entry e{GetFixed64(p), GetFixed64(p + 8), 0, 0};
+    if (width == 32) e.viewer = GetFixed64(p + 16);
+    e.append_ms = static_cast<int64_t>(GetFixed64(p + width - 8));
+    // Later entries for the same pair replace earlier ones, as in the original.
     if (index_.empty()) Rehash(64);
-    const size_t mask = index_.size() - 1;
-    size_t slot = SIZE_MAX;
-    for (size_t i = Hash(hi, lo) & mask; index_[i] != kEmpty; i = (i + 1) & mask) {
-      const Entry& e = At(head_ + static_cast<uint32_t>(index_[i] - static_cast<uint32_t>(head_)));
-      if (e.hi == hi && e.lo == lo) {
-        slot = i;
-        break;
-      }
-    }
-    Insert(hi, lo, t, slot);
+    const uint64_t hash = Hash(e);
+    Insert(e, hash, Find(e, hash));
   }
-  in->remove_prefix(n * 24);
+  in->remove_prefix(n * width);
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 #include "stream/partition_processor.h"
 
 #include <algorithm>
+#include <random>
 
 #include "core/endian.h"
 
@@ -13,7 +14,10 @@ using serve::WindowSize;
 namespace {
 
 constexpr uint32_t kStateMagic = 0x4b435357;  // "WSCK"
-constexpr uint32_t kStateVersion = 1;
+// 1: dedup on event_id alone (DedupTable::Encoding::kIdOnly); 2: on (viewer, event_id), plus the ids
+// restored from a version 1 state that have not expired yet; 3: the maximum event time, which the
+// watermark no longer is (before 3 it was watermark + out_of_order).
+constexpr uint32_t kStateVersion = 3;
 constexpr int64_t kMaxWindowStart = int64_t{1} << 52;  // year 142,000: far beyond any valid event_time
 
 void Count(const Event& e, Aggregates* a) {
@@ -59,10 +63,25 @@ struct Reader {
   }
 };
 
+HashKey KeyOf(const ProcessorOptions& options) {
+  if (options.hash_key) return *options.hash_key;
+  HashKey key;
+  if (HashKey::Random(&key)) return key;
+  // No getrandom: the C++ library's source (often the CPU's) still keeps the key unpredictable.
+  std::random_device rd;
+  return {(uint64_t{rd()} << 32) ^ rd(), (uint64_t{rd()} << 32) ^ rd()};
+}
+
 }  // namespace
 
 PartitionProcessor::PartitionProcessor(Region region, uint32_t partition, const ProcessorOptions& options)
-    : region_(region), partition_(partition), options_(options), dedup_(options.dedup_ttl_ms) {}
+    : region_(region),
+      partition_(partition),
+      options_(options),
+      key_(KeyOf(options)),
+      dedup_(options.dedup_ttl_ms, key_),
+      legacy_dedup_(options.dedup_ttl_ms, key_),
+      stories_(key_) {}
 
 int64_t PartitionProcessor::Retention(int size) const {
   return size == 0 ? options_.retention_5s_ms : options_.retention_1m_ms;
@@ -87,7 +106,7 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
   const size_t n = records.size();
   for (size_t i = 0; i < n; ++i) {
     if (i + kIndex < n) {
-      dedup_.Prefetch(records[i + kIndex].event.event_id);
+      dedup_.Prefetch(records[i + kIndex].event.event_id, records[i + kIndex].event.viewer_id);
       stories_.Prefetch(records[i + kIndex].event.story_id.value);
     }
     if (i + kStory < n) {
@@ -113,7 +132,9 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
   last_append_ms_ = std::max(last_append_ms_, r.append_time.value);
   ++counters_.records;
   const Event& e = r.event;
-  if (dedup_.SeenOrInsert(e.event_id, last_append_ms_)) {
+  // Ids restored from a version 1 state match any viewer until they expire, as they did when recorded.
+  if ((legacy_dedup_.size() != 0 && legacy_dedup_.Seen(e.event_id, ViewerId(0), last_append_ms_)) ||
+      dedup_.SeenOrInsert(e.event_id, e.viewer_id, last_append_ms_)) {
     ++counters_.duplicates;
     return false;
   }
@@ -150,7 +171,10 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
     if (view && w.viewers.Insert(e.viewer_id.value)) ++w.agg.unique_viewers;
     MarkDirty(key, w);
   }
-  watermark_ = std::max(watermark_, t - options_.out_of_order_ms);
+  // A client clock running ahead must not move the watermark: event time counts only as far as the log's own
+  // clock, whose append times are in the records (so a replay computes the same watermark).
+  max_event_time_ = std::max(max_event_time_, t);
+  watermark_ = std::max(watermark_, std::min(max_event_time_, last_append_ms_) - options_.out_of_order_ms);
   return true;
 }
 
@@ -189,6 +213,7 @@ void PartitionProcessor::DropExpiredWindows() {
 void PartitionProcessor::TakeWrite(serve::PartitionWrite* out) {
   FinalizeWindows();
   dedup_.Expire(last_append_ms_);
+  legacy_dedup_.Expire(last_append_ms_);
   out->region = region_;
   out->partition = partition_;
   out->as_of_ms = last_append_ms_;
@@ -229,11 +254,13 @@ void PartitionProcessor::Serialize(std::string* out) const {
   Put64(out, next_offset_.value);
   Put64(out, static_cast<uint64_t>(watermark_));
   Put64(out, static_cast<uint64_t>(last_append_ms_));
+  Put64(out, static_cast<uint64_t>(max_event_time_));
   Put64(out, counters_.records);
   Put64(out, counters_.duplicates);
   Put64(out, counters_.late[0]);
   Put64(out, counters_.late[1]);
   dedup_.Serialize(out);
+  legacy_dedup_.Serialize(out);
   // Stories in id order so equal states serialize to equal bytes.
   std::vector<uint64_t> ids;
   ids.reserve(stories_.size());
@@ -262,17 +289,30 @@ Status PartitionProcessor::Restore(std::string_view data) {
   Reader r{data};
   uint64_t magic = r.U64();
   if (!r.ok || (magic & 0xffffffff) != kStateMagic) return Status::Corruption("not a processor state");
-  if ((magic >> 32) != kStateVersion) return Status::Corruption("unsupported processor state version");
+  const uint64_t version = magic >> 32;
+  if (version < 1 || version > kStateVersion)
+    return Status::Corruption("unsupported processor state version " + std::to_string(version));
   next_offset_ = LogOffset(r.U64());
   watermark_ = r.I64();
   last_append_ms_ = r.I64();
+  if (version >= 3) {
+    max_event_time_ = r.I64();
+  } else {  // the watermark was max event time - out_of_order
+    max_event_time_ = watermark_ == INT64_MIN ? INT64_MIN : watermark_ + options_.out_of_order_ms;
+  }
   counters_.records = r.U64();
   counters_.duplicates = r.U64();
   counters_.late[0] = r.U64();
   counters_.late[1] = r.U64();
   if (!r.ok) return Status::Corruption("processor state header truncated");
-  dedup_ = DedupTable(options_.dedup_ttl_ms);
-  RETURN_IF_ERROR(dedup_.Restore(&r.in));
+  dedup_ = DedupTable(options_.dedup_ttl_ms, key_);
+  legacy_dedup_ = DedupTable(options_.dedup_ttl_ms, key_);
+  if (version == 1) {
+    RETURN_IF_ERROR(legacy_dedup_.Restore(&r.in, DedupTable::Encoding::kIdOnly));
+  } else {
+    RETURN_IF_ERROR(dedup_.Restore(&r.in));
+    RETURN_IF_ERROR(legacy_dedup_.Restore(&r.in));
+  }
   stories_.Clear();
   uint64_t n = r.U64();
   for (uint64_t k = 0; k < n && r.ok; ++k) {

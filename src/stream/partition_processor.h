@@ -4,15 +4,23 @@
 // produces depend only on those records, never on a clock or on where
 // checkpoints fell (docs/architecture.md, "Determinism").
 //
-// Per record: exact dedup on event_id (TTL on append time), then the event
+// Per record: exact dedup on (viewer_id, event_id) (TTL on append time): an
+// event id is its viewer's idempotency key, so a viewer who learns another's
+// id cannot make that event a duplicate. Then the event
 // updates its story's running totals and, unless too late, its 5 s and 1 min
-// event-time windows. Watermark W = max event time seen - out_of_order.
-// A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
+// event-time windows. Watermark W = min(max event time, max append time) -
+// out_of_order, over the distinct events so far (never decreasing). Event
+// time is the client's clock, which the gateway lets lead its own by up to
+// max-future (5 min): bounded by the log's append time, one event from a
+// clock running ahead cannot close the partition's current windows early and
+// make honest events late. Append times are in the log records, so W stays a
+// function of the log. A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
 // final once W reaches that bound. Closed windows stay (without their viewer
 // sets) until W passes s + S + retention, then are dropped. Not thread-safe.
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +38,10 @@ struct ProcessorOptions {
   int64_t allowed_lateness_ms = 60'000;
   int64_t retention_5s_ms = 3'600'000;   // closed 5 s windows kept for the series API
   int64_t retention_1m_ms = 86'400'000;  // closed 1 min windows
+  // The secret of the dedup and story tables' hashes (keyed_hash.h). Unset: a
+  // fresh random key. It decides memory layout only: no answer and no byte
+  // of Serialize depends on it.
+  std::optional<HashKey> hash_key;
 };
 
 struct ProcessorCounters {
@@ -59,12 +71,15 @@ class PartitionProcessor {
   // INT64_MIN before the first event.
   int64_t watermark() const { return watermark_; }
   const ProcessorCounters& counters() const { return counters_; }
-  size_t dedup_entries() const { return dedup_.size(); }
-  size_t dedup_memory_bytes() const { return dedup_.MemoryBytes(); }
+  size_t dedup_entries() const { return dedup_.size() + legacy_dedup_.size(); }
+  size_t dedup_memory_bytes() const { return dedup_.MemoryBytes() + legacy_dedup_.MemoryBytes(); }
   size_t open_windows() const { return open_windows_; }
 
   // The whole state (offset, dedup, stories, windows, counters), versioned.
   void Serialize(std::string* out) const;
+  // Reads every version Serialize ever wrote. A version 1 state (dedup on
+  // event_id alone) keeps its ids matching any viewer until they expire;
+  // before version 3, max event time is the stored watermark + out_of_order.
   Status Restore(std::string_view data);
 
  private:
@@ -106,8 +121,12 @@ class PartitionProcessor {
   LogOffset next_offset_;
   int64_t watermark_ = INT64_MIN;
   int64_t last_append_ms_ = 0;
+  int64_t max_event_time_ = INT64_MIN;
   ProcessorCounters counters_;
+  HashKey key_;
   DedupTable dedup_;
+  // Ids from a version 1 state (viewer 0 stands for any viewer); empty one TTL after such a restore.
+  DedupTable legacy_dedup_;
   StoryIndex<Story> stories_;
   // Open windows by the watermark that closes them.
   // (Bucketed: windows close at few distinct times, so this is one map node

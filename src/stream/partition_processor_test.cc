@@ -6,9 +6,11 @@
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "core/endian.h"
 #include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
@@ -275,6 +277,174 @@ TEST_F(PartitionProcessorTest, CheckpointRestoreIsDeterministic) {
         EXPECT_EQ(second.watermark(), whole.watermark());
       }
     }
+  }
+}
+
+// Event ownership: an event id identifies an event of its viewer. Viewer B,
+// having learned viewer A's event id, sends an event of B's own with it
+// first: A's event must still count, and each viewer's retry is still dropped.
+TEST_F(PartitionProcessorTest, AnotherViewerCannotSuppressAnEventById) {
+  const Event a = MakeEvent(1, 5, 10'000, EventType::kView, /*viewer=*/100, /*watch=*/700);
+  Event b = MakeEvent(1, 5, 10'500, EventType::kView, /*viewer=*/200, /*watch=*/30);
+  ASSERT_EQ(a.event_id, b.event_id);
+  PartitionProcessor p = NewProcessor();
+  std::vector<bool> distinct;
+  for (const auto& r : ToRecords({b, a, a, b})) distinct.push_back(p.Process(r));
+  EXPECT_EQ(distinct, (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(p.counters().duplicates, 2u);
+  serve::PartitionWrite full;
+  p.FullWrite(&full);
+  ASSERT_EQ(full.stories.size(), 1u);
+  EXPECT_EQ(full.stories[0].totals.views, 2u);
+  EXPECT_EQ(full.stories[0].totals.unique_viewers, 2u);
+  EXPECT_EQ(full.stories[0].totals.watch_time_ms, 730u);
+
+  // The same after a checkpoint between the two viewers' events.
+  PartitionProcessor first = NewProcessor();
+  const std::vector<log::LogRecord> records = ToRecords({b, a, a, b});
+  first.Process(records[0]);
+  std::string state;
+  first.Serialize(&state);
+  PartitionProcessor second = NewProcessor();
+  ASSERT_TRUE(second.Restore(state).ok());
+  EXPECT_TRUE(second.Process(records[1]));
+  EXPECT_FALSE(second.Process(records[2]));
+  EXPECT_FALSE(second.Process(records[3]));
+}
+
+// A state written before dedup keyed on the viewer (version 1) still
+// restores: its ids keep matching every viewer until their TTL ends, and
+// the restored processor writes the current version.
+TEST_F(PartitionProcessorTest, RestoresVersion1StateWithIdOnlyDedup) {
+  options_.dedup_ttl_ms = 1'000;
+  std::string v1;
+  auto put = [&](uint64_t v) {
+    char b[8];
+    PutFixed64(b, v);
+    v1.append(b, 8);
+  };
+  const Event seen = MakeEvent(7, 5, 10'000, EventType::kView, /*viewer=*/100);
+  put((uint64_t{1} << 32) | 0x4b435357);  // version 1, "WSCK"
+  put(3);                                 // next offset
+  put(10'000 - 5'000);                    // watermark
+  put(kAppendBase);                       // last append time
+  put(3), put(1), put(0), put(0);         // records, duplicates, late 5 s, late 1 min
+  put(1), put(seen.event_id.Hi()), put(seen.event_id.Lo()), put(kAppendBase);  // dedup: one id
+  put(0);                                                                      // no stories
+  PartitionProcessor p = NewProcessor();
+  ASSERT_TRUE(p.Restore(v1).ok());
+  EXPECT_EQ(p.next_offset(), LogOffset(3));
+  EXPECT_EQ(p.watermark(), 5'000);
+  EXPECT_EQ(p.dedup_entries(), 1u);
+
+  std::string v2;
+  p.Serialize(&v2);
+  EXPECT_NE(v2.substr(4, 4), v1.substr(4, 4));  // a newer version
+  PartitionProcessor q = NewProcessor();
+  ASSERT_TRUE(q.Restore(v2).ok());
+  for (PartitionProcessor* proc : {&p, &q}) {
+    Event other_viewer = seen;
+    other_viewer.viewer_id = ViewerId(200);
+    // Within the TTL the id matches any viewer, as when it was recorded.
+    EXPECT_FALSE(proc->Process({LogOffset(3), AppendTimeMs(kAppendBase + 1'000), other_viewer}));
+    EXPECT_FALSE(proc->Process({LogOffset(4), AppendTimeMs(kAppendBase + 1'000), seen}));
+    // Then it is gone; from now on the key is (viewer, id).
+    EXPECT_TRUE(proc->Process({LogOffset(5), AppendTimeMs(kAppendBase + 1'001), other_viewer}));
+    EXPECT_TRUE(proc->Process({LogOffset(6), AppendTimeMs(kAppendBase + 1'001), seen}));
+    EXPECT_FALSE(proc->Process({LogOffset(7), AppendTimeMs(kAppendBase + 1'002), seen}));
+    EXPECT_EQ(proc->counters().duplicates, 4u);
+    serve::PartitionWrite w;
+    proc->TakeWrite(&w);
+    EXPECT_EQ(proc->dedup_entries(), 2u);
+  }
+  std::string a, b;
+  p.Serialize(&a);
+  q.Serialize(&b);
+  EXPECT_TRUE(a == b);
+}
+
+// A client clock running ahead: the gateway accepts event_time up to
+// max-future (5 min) past its clock. One such event among honest traffic
+// must not close the partition's current windows early, nor make the honest
+// events that follow it late.
+TEST_F(PartitionProcessorTest, FutureEventDoesNotMoveTheWatermark) {
+  // Four minutes of honest traffic, 10 events a second: event time trails
+  // append time by 0..1.9 s, the way clients' events reach the log, but not
+  // for the last event before each TakeWrite, so that honest traffic alone
+  // has the same watermark there under either bound.
+  std::vector<Event> honest;
+  std::vector<int64_t> append;
+  for (uint64_t i = 0; i < 2'400; ++i) {
+    const int64_t at = kAppendBase + static_cast<int64_t>(i) * 100;
+    const int64_t delay = i % 50 == 49 ? 0 : static_cast<int64_t>(i % 20) * 100;
+    honest.push_back(MakeEvent(i, 1 + i % 7, at - delay, EventType::kView, i % 50));
+    append.push_back(at);
+  }
+  constexpr uint64_t kFutureStory = 99;
+  constexpr size_t kFutureAt = 600;  // a minute in
+  const Event future = MakeEvent(1'000'000, kFutureStory, append[kFutureAt] + 299'000);
+
+  // Per honest window: the number of honest records processed when it was written final.
+  using Finals = std::map<std::tuple<uint64_t, WindowSize, int64_t>, size_t>;
+  auto run = [&](bool with_future, Finals* finals) {
+    PartitionProcessor p = NewProcessor();
+    serve::PartitionWrite w;
+    uint64_t offset = 0;
+    for (size_t i = 0; i < honest.size(); ++i) {
+      if (with_future && i == kFutureAt) p.Process({LogOffset(offset++), AppendTimeMs(append[i]), future});
+      p.Process({LogOffset(offset++), AppendTimeMs(append[i]), honest[i]});
+      if ((i + 1) % 50 == 0) {
+        p.TakeWrite(&w);
+        for (const auto& u : w.windows)
+          if (u.final && u.key.story.value != kFutureStory)
+            finals->emplace(std::tuple(u.key.story.value, u.key.size, u.key.start), i + 1);
+      }
+    }
+    return p.counters();
+  };
+  Finals without, with;
+  const ProcessorCounters honest_only = run(false, &without);
+  const ProcessorCounters attacked = run(true, &with);
+  ASSERT_GT(without.size(), 100u);  // honest windows did close during the run
+  EXPECT_EQ(honest_only.late[0], 0u);
+  EXPECT_EQ(attacked.late[0], 0u);
+  EXPECT_EQ(attacked.late[1], 0u);
+  size_t early = 0;
+  for (const auto& [key, when] : with) {
+    auto it = without.find(key);
+    if (it == without.end() || it->second != when) ++early;
+  }
+  EXPECT_EQ(early, 0u) << "honest windows written final at another point than without the future event";
+  EXPECT_EQ(with.size(), without.size());
+}
+
+// While the append-time bound holds the watermark back, the max event time
+// is state the watermark no longer gives: a restore anywhere must carry it.
+TEST_F(PartitionProcessorTest, RestoreCarriesMaxEventTimeAheadOfAppendTime) {
+  std::vector<log::LogRecord> records;
+  for (uint64_t i = 0; i < 1'000; ++i) {
+    const int64_t at = kAppendBase + static_cast<int64_t>(i) * 100;
+    // Every 100th event from a clock 4 minutes ahead.
+    const int64_t t = i % 100 == 7 ? at + 240'000 : at - static_cast<int64_t>(i % 13) * 100;
+    records.push_back({LogOffset(i), AppendTimeMs(at), MakeEvent(i, 1 + i % 5, t, EventType::kView, i % 40)});
+  }
+  PartitionProcessor whole = NewProcessor();
+  for (const auto& r : records) whole.Process(r);
+  std::string want;
+  whole.Serialize(&want);
+  EXPECT_LT(whole.watermark(), records.back().event.event_time.value);  // held back by append time
+  for (size_t split : {8u, 50u, 333u, 999u}) {
+    PartitionProcessor first = NewProcessor();
+    for (size_t i = 0; i < split; ++i) first.Process(records[i]);
+    std::string checkpoint;
+    first.Serialize(&checkpoint);
+    PartitionProcessor second = NewProcessor();
+    ASSERT_TRUE(second.Restore(checkpoint).ok());
+    for (size_t i = split; i < records.size(); ++i) second.Process(records[i]);
+    std::string got;
+    second.Serialize(&got);
+    EXPECT_TRUE(got == want) << "split " << split;
+    EXPECT_EQ(second.watermark(), whole.watermark()) << "split " << split;
   }
 }
 

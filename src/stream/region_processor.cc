@@ -90,6 +90,10 @@ Status RegionProcessor::Assign(uint32_t i) {
   }
   auto p = std::make_shared<Partition>();
   p->index = i;
+  if (!options_.processor.hash_key) {
+    ASSIGN_OR_RETURN(HashKey key, checkpoints_->LoadOrCreateHashKey(region_));
+    options_.processor.hash_key = key;
+  }
   p->processor = std::make_unique<PartitionProcessor>(region_, i, options_.processor);
   // Claimed before the checkpoint is read: a former owner still running (a
   // zombie) can save no checkpoint after this one's view of them.

@@ -149,7 +149,9 @@ class RegionProcessor {
   RunnerOptions options_;
   int threads_;
 
-  std::mutex ownership_mu_;  // serializes Assign, Revoke, Stop; guards the two below
+  // Serializes Assign, Revoke, Stop; guards the two below and, once Assign
+  // has read the region's key into it, options_.processor.hash_key.
+  std::mutex ownership_mu_;
   bool stopped_ = false;
   std::vector<std::thread> workers_;
 

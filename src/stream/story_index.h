@@ -2,19 +2,25 @@
 // An id → object map for per-story state: objects live at stable addresses
 // (one allocation each, never moved), and an open-addressing index of
 // {id, pointer} slots finds them with one memory access in the common case.
-// Prefetch() lets a caller start that access a few records ahead.
+// Prefetch() lets a caller start that access a few records ahead. Ids are
+// chosen by clients, so slots come from a keyed hash (keyed_hash.h): no set of
+// ids can be crafted to share a probe chain.
 // Not thread-safe; entries are never erased individually.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
+
+#include "stream/keyed_hash.h"
 
 namespace watershed::stream {
 
 template <typename T>
 class StoryIndex {
  public:
+  explicit StoryIndex(const HashKey& key) : key_(key) {}
   T* Find(uint64_t id) const {
     if (slots_.empty()) return nullptr;
     for (size_t i = Home(id);; i = (i + 1) & (slots_.size() - 1)) {
@@ -36,6 +42,15 @@ class StoryIndex {
     if (!slots_.empty()) __builtin_prefetch(&slots_[Home(id)]);
   }
   size_t size() const { return owned_.size(); }
+  // The most slots one Find of a present id visits (1 = at its home slot):
+  // the cost an adversary choosing ids tries to drive up.
+  size_t MaxProbeLength() const {
+    size_t longest = 0;
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].value != nullptr) longest = std::max(longest, ((i - Home(slots_[i].id)) & mask) + 1);
+    return longest;
+  }
   void Clear() {
     slots_.clear();
     owned_.clear();
@@ -52,10 +67,7 @@ class StoryIndex {
     uint64_t id = 0;
     T* value = nullptr;  // nullptr = empty slot
   };
-  size_t Home(uint64_t id) const {
-    uint64_t x = id * 0x9e3779b97f4a7c15ull;
-    return static_cast<size_t>(x ^ (x >> 32)) & (slots_.size() - 1);
-  }
+  size_t Home(uint64_t id) const { return static_cast<size_t>(KeyedHash(key_, id)) & (slots_.size() - 1); }
   void Place(uint64_t id, T* value) {
     size_t i = Home(id);
     while (slots_[i].value != nullptr) i = (i + 1) & (slots_.size() - 1);
@@ -66,6 +78,7 @@ class StoryIndex {
     for (size_t i = 0; i < owned_.size(); ++i) Place(ids_[i], owned_[i].get());
   }
 
+  HashKey key_;
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<T>> owned_;
   std::vector<uint64_t> ids_;  // ids_[i] owns owned_[i]
