@@ -125,6 +125,19 @@ Result<uint32_t> DiscoverPartitions(HttpClient& client, bool sent_token, int64_t
   }
 }
 
+// How far event time will advance over the run: the load starts that far in
+// the past, so no event time leads the server's clock. The processor bounds
+// its watermark by the log's append times (a future client clock must not
+// close windows early), and the ground truth, which knows no append times,
+// holds only while event times stay behind them. Without a rate or an event
+// count the run's size is unknown: assume at most 2 M events/s.
+int64_t EventTimeSpanMs(const LoadPlan& p) {
+  double events = p.rate > 0 ? p.rate * static_cast<double>(p.duration_ms) / 1000 : 2e6 * p.duration_ms / 1000.0;
+  if (p.duration_ms == INT64_MAX) events = 0;
+  if (p.max_events != UINT64_MAX) events = events > 0 ? std::min(events, double(p.max_events)) : double(p.max_events);
+  return static_cast<int64_t>(events * 1000 / p.workload.event_time_rate) + 1000;
+}
+
 // Registers stories 1..stories with the generator's authors in the story
 // catalogue (POST /v1/stories, as the application would): authorship comes
 // from there, never from the events, and --verify compares it.
@@ -212,7 +225,7 @@ int LoadCommand(const std::vector<std::string>& args) {
 
   auto plan = PlanFrom(f);
   if (!plan.ok()) return Fail("load", plan.status().message(), 2);
-  plan->workload.base_time_ms = watershed::Clock::Real()->NowMs();
+  plan->workload.base_time_ms = watershed::Clock::Real()->NowMs() - EventTimeSpanMs(*plan);
   plan->per_viewer = minter != nullptr || f.Has("viewer-batches");
   std::optional<uint32_t> known_partitions;
   if (f.Has("partitions")) {

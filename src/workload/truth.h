@@ -8,7 +8,8 @@
 // given to TruthBuilder::Add (the load driver guarantees this).
 //
 // Semantics, per (region, partition), with watermark W starting at minus
-// infinity, for each distinct event (first occurrence of its event_id) in order:
+// infinity, for each distinct event (first occurrence of its (viewer_id,
+// event_id)) in order:
 //   for S in {5000, 60000}: s = floor(event_time / S) * S;
 //     if W >= s + S + allowed_lateness the event is too late for that window
 //     (counted in late_5s / late_1m), else it is added to window (story, S, s);
@@ -18,6 +19,10 @@
 // is final in every region that contributed an event to it.
 // Story totals count every distinct event, late or not. Unique viewers are
 // counted per region and summed (each viewer has one home region).
+// The processor also bounds W by the log's largest append time, so that a
+// client clock ahead of the server's cannot close windows early; this
+// simulation has no append times and holds only while event times do not
+// lead them, which is why `watershed load` starts its event time in the past.
 
 #include <cstdint>
 #include <map>
