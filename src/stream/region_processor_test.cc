@@ -367,7 +367,10 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
   ASSERT_TRUE(a.Start().ok());
   Append(Generate(7, 4'000, 0));
   WaitCaughtUp(a);
-  for (uint32_t p = 0; p < kPartitions; ++p) ASSERT_TRUE(b.Assign(p).ok());  // A is not told
+  for (uint32_t p = 0; p < kPartitions; ++p) {  // A is not told
+    Status s = b.Assign(p);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
   Append(Generate(8, 6'000, 30'000));
   // A processes the new records too, until its next checkpoint is refused.
   auto all_fenced = [&] {
