@@ -33,6 +33,16 @@ std::optional<uint64_t> UptoOf(std::string_view name) {
   return upto;
 }
 
+// Removes a data file that must not stay. One already gone is no error: a
+// former owner may delete the same file meanwhile (a fenced zombie's
+// DiscardUnsaved while the new owner's Recover lists the orphans), and
+// either way the file is gone, which is all the caller needs.
+Status RemoveDataFile(FileSystem* fs, const std::string& path) {
+  Status s = fs->RemoveFile(path);
+  if (!s.ok() && !fs->FileExists(path)) return Status::Ok();
+  return s;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string root, Region region,
@@ -244,7 +254,7 @@ Status PartitionSink::RemoveUnreferenced(LakeTableId id, const std::vector<DataF
   ASSIGN_OR_RETURN(IcebergTable table, IcebergTable::Load(lake_->fs_, TableLocation(lake_->root_, lake_->region_, id)));
   ASSIGN_OR_RETURN(std::set<std::string> referenced, ListReferencedFiles(lake_->fs_, table.metadata()));
   for (const DataFileInfo& f : files)
-    if (!referenced.count(f.path) && lake_->fs_->FileExists(f.path)) RETURN_IF_ERROR(lake_->fs_->RemoveFile(f.path));
+    if (!referenced.count(f.path)) RETURN_IF_ERROR(RemoveDataFile(lake_->fs_, f.path));
   return Status::Ok();
 }
 
@@ -321,7 +331,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
     ASSIGN_OR_RETURN(std::vector<std::string> names, lake_->fs_->ListDir(dir));
     for (const std::string& name : names) {
       std::optional<uint64_t> upto = UptoOf(name);
-      if (upto && *upto > floor) RETURN_IF_ERROR(lake_->fs_->RemoveFile(JoinPath(dir, name)));
+      if (upto && *upto > floor) RETURN_IF_ERROR(RemoveDataFile(lake_->fs_, JoinPath(dir, name)));
     }
   }
   from_ = std::max(next_offset, replay_until_);

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/fault_injection_fs.h"
 #include "core/testing/sample_events.h"
@@ -83,12 +87,42 @@ class LakeSinkTest : public ::testing::Test {
     return fs_->ListDir(dir).value().size();
   }
 
+  // A new sink `a` saves a checkpoint at offset 30 holding its files
+  // uncommitted (*held: the checkpoint's sink bytes), then writes files for
+  // offsets 30..59 that no checkpoint lists. Sets files_at_30_.
+  void SaveAt30ThenWriteTo60(PartitionSink& a, std::string* held) {
+    ASSERT_TRUE(a.Recover("", 0).ok());
+    AddEvents(a, 0, 30);
+    auto prepared = a.Prepare(30, /*commit=*/false);
+    ASSERT_TRUE(prepared.ok());
+    *held = *prepared;
+    a.Saved();
+    files_at_30_ = FilesOnDisk(LakeTableId::kEvents);
+    AddEvents(a, 30, 30);
+    ASSERT_TRUE(a.MaybeFlush(60).ok());
+    ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), files_at_30_);
+  }
+
+  // `sink` writes offsets from..to-1 again and commits them: the events
+  // table then holds each of the `to` events once, and no data file is left
+  // that it does not reference.
+  void ReplayAndCommit(PartitionSink& sink, uint64_t from, uint64_t to) {
+    AddEvents(sink, from, to - from);
+    ASSERT_TRUE(sink.Prepare(to).ok());
+    ASSERT_TRUE(sink.Commit().ok());
+    const TableContents t = Read(LakeTableId::kEvents);
+    EXPECT_EQ(t.rows, static_cast<int64_t>(to));
+    EXPECT_TRUE(Distinct(t));
+    EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+  }
+
   static bool Distinct(const TableContents& t) {
     return std::set<std::string>(t.event_ids.begin(), t.event_ids.end()).size() == t.event_ids.size();
   }
 
   FileSystem* fs_ = FileSystem::Default();
   watershed::testing::TempDir dir_;
+  size_t files_at_30_ = 0;
 };
 
 TEST_F(LakeSinkTest, APreparedCommitLandsOnceWhicheverOwnerFinishesIt) {
@@ -141,13 +175,7 @@ TEST_F(LakeSinkTest, FilesWrittenAfterTheCheckpointAreRemovedAtRecovery) {
   ASSERT_TRUE(b.Recover(*prepared, 50).ok());
   EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), committed_files);
   // The replay writes 50..79 again and commits them once.
-  AddEvents(b, 50, 30);
-  ASSERT_TRUE(b.Prepare(80).ok());
-  ASSERT_TRUE(b.Commit().ok());
-  const TableContents t = Read(LakeTableId::kEvents);
-  EXPECT_EQ(t.rows, 80);
-  EXPECT_TRUE(Distinct(t));
-  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+  ASSERT_NO_FATAL_FAILURE(ReplayAndCommit(b, 50, 80));
 }
 
 TEST_F(LakeSinkTest, UncommittedFilesRideOnCheckpointsUntilACommit) {
@@ -339,30 +367,56 @@ TEST_F(LakeSinkTest, OwnersRacingOnOnePartitionNeverCommitARowTwice) {
 TEST_F(LakeSinkTest, AFencedOwnerDeletesOnlyTheFilesNoCheckpointLists) {
   auto lake = Open(fs_, /*buffer_rows=*/10);
   PartitionSink a(lake.get(), 3);
-  ASSERT_TRUE(a.Recover("", 0).ok());
-  AddEvents(a, 0, 30);
-  auto held = a.Prepare(30, /*commit=*/false);
-  ASSERT_TRUE(held.ok());
-  a.Saved();
-  const size_t files_at_30 = FilesOnDisk(LakeTableId::kEvents);
-  AddEvents(a, 30, 30);
-  ASSERT_TRUE(a.MaybeFlush(60).ok());
+  std::string held;
+  ASSERT_NO_FATAL_FAILURE(SaveAt30ThenWriteTo60(a, &held));
   ASSERT_TRUE(a.Prepare(60).ok());  // its checkpoint is refused: another owner took over
-  ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), files_at_30);
+  ASSERT_GT(FilesOnDisk(LakeTableId::kEvents), files_at_30_);
   a.DiscardUnsaved();
   EXPECT_FALSE(a.commit_pending());
   EXPECT_FALSE(a.has_uncommitted_files());
-  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), files_at_30);
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), files_at_30_);
   // The new owner, restored from the saved checkpoint, still has every file it lists.
   PartitionSink b(lake.get(), 3);
-  ASSERT_TRUE(b.Recover(*held, 30).ok());
-  AddEvents(b, 30, 30);
-  ASSERT_TRUE(b.Prepare(60).ok());
-  ASSERT_TRUE(b.Commit().ok());
-  const TableContents t = Read(LakeTableId::kEvents);
-  EXPECT_EQ(t.rows, 60);
-  EXPECT_TRUE(Distinct(t));
-  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), t.files);
+  ASSERT_TRUE(b.Recover(held, 30).ok());
+  ASSERT_NO_FATAL_FAILURE(ReplayAndCommit(b, 30, 60));
+}
+
+// Runs `hook` once, right after the first listing of a directory ending in
+// `suffix` (the listing returned is the one taken before).
+class HookAfterListFs final : public ForwardingFileSystem {
+ public:
+  HookAfterListFs(FileSystem* base, std::string suffix, std::function<void()> hook)
+      : ForwardingFileSystem(base), suffix_(std::move(suffix)), hook_(std::move(hook)) {}
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    auto names = ForwardingFileSystem::ListDir(dir);
+    if (hook_ && dir.ends_with(suffix_)) std::exchange(hook_, nullptr)();
+    return names;
+  }
+
+ private:
+  std::string suffix_;
+  std::function<void()> hook_;
+};
+
+// The zombie of RegionProcessorTest.AZombieIsFencedOutByTheNextOwnersClaims,
+// in one thread: the new owner's recovery lists the files written after the
+// checkpoint to remove them, and the old owner, fenced meanwhile, discards
+// the same files first. The recovery finds them gone: that is its goal, not
+// an error (it failed Assign with "unlink ...: No such file or directory").
+TEST_F(LakeSinkTest, RecoveryRacingAFencedOwnersDiscardSucceeds) {
+  auto lake = Open(fs_, /*buffer_rows=*/10);
+  PartitionSink a(lake.get(), 3);
+  std::string held;
+  ASSERT_NO_FATAL_FAILURE(SaveAt30ThenWriteTo60(a, &held));  // 30..59: a's to discard, b's to remove
+
+  HookAfterListFs racing(fs_, "data/sink-p003", [&] { a.DiscardUnsaved(); });
+  auto lake_b = Open(&racing, /*buffer_rows=*/10);
+  PartitionSink b(lake_b.get(), 3);
+  Status s = b.Recover(held, 30);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(a.has_uncommitted_files());  // the hook ran
+  EXPECT_EQ(FilesOnDisk(LakeTableId::kEvents), files_at_30_);
+  ASSERT_NO_FATAL_FAILURE(ReplayAndCommit(b, 30, 60));
 }
 
 // Clients with skewed clocks: event times days behind or most of an hour

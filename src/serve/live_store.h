@@ -63,7 +63,8 @@ struct PartitionWrite {
   // computes the same values: a store shared by several processors may
   // refuse a write whose next_offset is below one it already applied for
   // the partition (a replay after a restore, or a zombie owner), and never
-  // lets older values overwrite newer ones.
+  // lets older values overwrite newer ones. Both stores refuse per (story,
+  // region), all of the story's parts at once (docs/live_store.md).
   uint64_t next_offset = 0;
   std::vector<StoryUpdate> stories;
   std::vector<WindowUpdate> windows;

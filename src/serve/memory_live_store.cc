@@ -74,6 +74,14 @@ struct StoryEntry {
   bool has_author = false;
   std::array<std::optional<Aggregates>, kRegionCount> totals;
   std::array<int64_t, kRegionCount> as_of{};
+  // Per region, the highest next_offset of a write applied to any part of
+  // the story (totals, a window, a drop). A story lives in one partition per
+  // region, so its parts there are the partition's state at this offset. One
+  // offset guards them all: a later write may carry the totals but not a
+  // window that stopped changing, so the window must be guarded by the same
+  // offset, or an older write would bring back its older value (or bring a
+  // dropped window back) for good.
+  std::array<uint64_t, kRegionCount> next_offset{};
   Aggregates sum;
   int64_t as_of_max = 0;
   std::map<int64_t, WindowEntry> windows[kWindowSizeCount];
@@ -85,8 +93,21 @@ constexpr size_t kShards = 64;
 
 class MemoryLiveStore final : public LiveStore {
  public:
+  // A write below the offset a story already holds for the region (a
+  // zombie owner, or a replay after a restore) is refused for that story,
+  // whole: the store already holds the story's state at a later offset, and
+  // processing is deterministic, so nothing newer is lost. As in the Redis
+  // store, the check and the write are one step under the shard's lock.
   Status Apply(const PartitionWrite& w) override {
     const int r = static_cast<int>(w.region);
+    // Whether this write may change `e`; raises e's offset when it may. A
+    // story's first check decides for all its parts: raised to exactly
+    // w.next_offset, the offset refuses none of the write's later parts.
+    auto accepts = [&](StoryEntry& e) {
+      if (e.next_offset[r] > w.next_offset) return false;
+      e.next_offset[r] = w.next_offset;
+      return true;
+    };
     // Group the write by shard to take each lock once.
     std::array<std::vector<const StoryUpdate*>, kShards> stories;
     std::array<std::vector<const WindowUpdate*>, kShards> windows;
@@ -100,6 +121,7 @@ class MemoryLiveStore final : public LiveStore {
       std::unique_lock lock(shard.mu);
       for (const StoryUpdate* u : stories[i]) {
         StoryEntry& e = shard.stories[u->story.value];
+        if (!accepts(e)) continue;
         e.author_of[r] = u->author;
         e.totals[r] = u->totals;
         int first = 0;
@@ -120,14 +142,18 @@ class MemoryLiveStore final : public LiveStore {
         }
       }
       for (const WindowUpdate* u : windows[i]) {
-        WindowEntry& e = shard.stories[u->key.story.value].windows[static_cast<int>(u->key.size)][u->key.start];
+        StoryEntry& story = shard.stories[u->key.story.value];
+        if (!accepts(story)) continue;
+        WindowEntry& e = story.windows[static_cast<int>(u->key.size)][u->key.start];
         e.agg[r] = u->agg;
         e.final[r] = u->final;
       }
       for (const WindowKey* k : dropped[i]) {
-        auto story = shard.stories.find(k->story.value);
-        if (story == shard.stories.end()) continue;
-        auto& series = story->second.windows[static_cast<int>(k->size)];
+        // Created if unknown: the drop's offset must refuse an older write
+        // of the window that arrives later, or the window would come back.
+        StoryEntry& story = shard.stories[k->story.value];
+        if (!accepts(story)) continue;
+        auto& series = story.windows[static_cast<int>(k->size)];
         auto it = series.find(k->start);
         if (it == series.end()) continue;
         it->second.agg[r].reset();

@@ -260,6 +260,11 @@ TEST_F(MemoryLiveStoreTest, TopStoriesOverallSpansAuthors) {
   EXPECT_EQ(Ids(*top), (std::vector<uint64_t>{10, 30, 20, 40}));
 }
 
+// The zombie of RegionProcessorTest.AZombieIsFencedOutByTheNextOwnersClaims,
+// write by write: before the store kept an offset per story, the zombie's
+// older window value (or a window the new owner had dropped) stayed.
+TEST_F(MemoryLiveStoreTest, OlderWritesNeverUndoNewerOnes) { testing::CheckOlderWritesNeverUndoNewerOnes(*store_); }
+
 TEST_F(MemoryLiveStoreTest, ProgressIsTheHighestNextOffsetPerPartition) {
   testing::CheckProgress(*store_);
 }

@@ -74,15 +74,20 @@ TEST_F(RedisLiveStoreTest, ConformsToMemoryStoreOnTheMemoryStoreScenarios) {
   }
 }
 
+// Also with writes below the story's offset (zombies, replays) mixed in:
+// both stores refuse the same ones.
 TEST_F(RedisLiveStoreTest, ConformsToMemoryStoreOnRandomWrites) {
-  for (uint64_t seed = 1; seed <= 6; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    auto redis = NewRedisNodeLiveStore("127.0.0.1", server_.port(), kTimeoutMs,
-                                       RedisLiveStoreOptions{"rand" + std::to_string(seed), 2});
-    auto memory = NewMemoryLiveStore();
-    testing::LiveStoreComparer comparer(*memory, *redis);
-    comparer.ApplyAndCompare(testing::RandomWrites(seed, 40));
-    if (HasFailure()) return;
+  for (bool older_writes : {false, true}) {
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + (older_writes ? " with older writes" : ""));
+      auto redis = NewRedisNodeLiveStore(
+          "127.0.0.1", server_.port(), kTimeoutMs,
+          RedisLiveStoreOptions{(older_writes ? "older" : "rand") + std::to_string(seed), 2});
+      auto memory = NewMemoryLiveStore();
+      testing::LiveStoreComparer comparer(*memory, *redis);
+      comparer.ApplyAndCompare(testing::RandomWrites(seed, 40, older_writes));
+      if (HasFailure()) return;
+    }
   }
 }
 
@@ -230,6 +235,8 @@ TEST_F(RedisLiveStoreTest, ZombieInterleavingConvergesToTheNewestValues) {
   ASSERT_EQ(top->size(), 1u);
   EXPECT_EQ(top.value()[0].totals, values_at(40));
 }
+
+TEST_F(RedisLiveStoreTest, OlderWritesNeverUndoNewerOnes) { testing::CheckOlderWritesNeverUndoNewerOnes(*store_); }
 
 // --- Failures ---------------------------------------------------------------
 

@@ -20,6 +20,7 @@ namespace {
 
 using serve::WindowSize;
 using ::watershed::stream::testing::Diff;
+using ::watershed::stream::testing::Dump;
 using ::watershed::stream::testing::FromTruth;
 using ::watershed::stream::testing::StoreModel;
 
@@ -599,6 +600,60 @@ TEST_F(PartitionProcessorTest, RetentionDropsClosedWindows) {
   p.Serialize(&a);
   restored.Serialize(&b);
   EXPECT_EQ(a, b);
+}
+
+// Two owners of one partition over one live store, without threads: the
+// interleaving RegionProcessorTest.AZombieIsFencedOutByTheNextOwnersClaims
+// hits by chance. The new owner restores the old one's checkpoint and
+// processes to the end of the log; the old one (a zombie, not told) keeps
+// processing behind it, in other batches, until it is fenced. Whichever
+// writes first, the store ends as the new owner alone leaves it: windows
+// the zombie rewrites with older values, and windows the new owner dropped,
+// are not brought back by a write the new owner never follows up.
+TEST_F(PartitionProcessorTest, AZombiesOlderWritesDoNotSurviveTheNewOwners) {
+  options_.retention_5s_ms = 20'000;  // windows leave retention during the run
+  options_.retention_1m_ms = 120'000;
+  const std::vector<log::LogRecord> records = ToRecords(PartitionEvents(13, 40'000));
+  const size_t n = records.size(), handover = n / 3, fenced = 2 * n / 3;
+  ASSERT_GT(n, 2'000u);
+  // Processes [from, to) in batches, one write per batch.
+  auto run = [&](PartitionProcessor& p, size_t from, size_t to, size_t batch) {
+    std::vector<serve::PartitionWrite> writes;
+    for (size_t at = from; at < to; at += batch) {
+      p.ProcessBatch({records.begin() + static_cast<ptrdiff_t>(at),
+                      records.begin() + static_cast<ptrdiff_t>(std::min(at + batch, to))});
+      writes.emplace_back();
+      p.TakeWrite(&writes.back());
+    }
+    return writes;
+  };
+  for (bool zombie_first : {false, true}) {
+    SCOPED_TRACE(zombie_first ? "the zombie writes first" : "the new owner writes first");
+    auto store = serve::NewMemoryLiveStore();
+    auto apply = [&](const std::vector<serve::PartitionWrite>& writes) {
+      for (const auto& w : writes) ASSERT_TRUE(store->Apply(w).ok());
+    };
+    PartitionProcessor zombie = NewProcessor();
+    apply(run(zombie, 0, handover, 97));
+    std::string checkpoint;
+    zombie.Serialize(&checkpoint);
+    PartitionProcessor owner = NewProcessor();
+    ASSERT_TRUE(owner.Restore(checkpoint).ok());
+    std::vector<serve::PartitionWrite> owner_writes(1);
+    owner.FullWrite(&owner_writes[0]);  // as RegionProcessor::Assign republishes
+    for (auto& w : run(owner, handover, n, 50)) owner_writes.push_back(std::move(w));
+    const std::vector<serve::PartitionWrite> zombie_writes = run(zombie, handover, fenced, 70);
+    size_t dropped = 0;
+    for (const auto& w : owner_writes) dropped += w.dropped_windows.size();
+    ASSERT_GT(dropped, 100u);
+    if (zombie_first) apply(zombie_writes);
+    apply(owner_writes);
+    if (!zombie_first) apply(zombie_writes);
+
+    serve::PartitionWrite full;
+    owner.FullWrite(&full);
+    EXPECT_EQ(Diff(Dump(*store), FromWrite(full)), "");
+  }
 }
 
 TEST_F(PartitionProcessorTest, RestoreRejectsCorruptState) {

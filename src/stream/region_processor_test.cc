@@ -24,32 +24,12 @@
 namespace watershed::stream {
 namespace {
 
-using serve::WindowSize;
 using ::watershed::stream::testing::Diff;
+using ::watershed::stream::testing::Dump;
 using ::watershed::stream::testing::FromTruth;
 using ::watershed::stream::testing::StoreModel;
 using ::watershed::testing::TempDir;
 constexpr uint32_t kPartitions = 4;
-
-// What the live store answers, over every story it knows.
-StoreModel Dump(serve::LiveStore& store) {
-  StoreModel d;
-  auto all = store.TopStoriesOverall(serve::TopBy::kViews, SIZE_MAX);
-  EXPECT_TRUE(all.ok());
-  if (!all.ok()) return d;
-  for (const auto& m : all.value()) {
-    auto one = store.GetStory(m.story);
-    EXPECT_TRUE(one.ok() && one.value().has_value());
-    d.stories[m.story.value] = {one.value()->author.value, one.value()->totals};
-    for (WindowSize size : {WindowSize::k5s, WindowSize::k1m}) {
-      auto series = store.GetSeries(m.story, size, 0, INT64_MAX);
-      EXPECT_TRUE(series.ok());
-      for (const auto& p : series.value())
-        d.windows[{m.story.value, serve::WindowMs(size), p.start}] = {p.agg, p.final};
-    }
-  }
-  return d;
-}
 
 class RegionProcessorTest : public ::testing::Test {
  protected:
@@ -387,7 +367,10 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
   ASSERT_TRUE(a.Start().ok());
   Append(Generate(7, 4'000, 0));
   WaitCaughtUp(a);
-  for (uint32_t p = 0; p < kPartitions; ++p) ASSERT_TRUE(b.Assign(p).ok());  // A is not told
+  for (uint32_t p = 0; p < kPartitions; ++p) {  // A is not told
+    Status s = b.Assign(p);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
   Append(Generate(8, 6'000, 30'000));
   // A processes the new records too, until its next checkpoint is refused.
   auto all_fenced = [&] {

@@ -6,12 +6,15 @@
 // compares all answers: GetStory, GetSeries over several ranges,
 // TopStories for every author/metric/limit, and TopStoriesOverall.
 //
-// Offsets in the sequences never go down per region, so a store that
-// refuses older writes (next_offset) must answer like one that does not.
+// Offsets in the scenarios never go down per region, so a store that
+// refuses older writes (next_offset) must answer like one that does not;
+// RandomWrites can also send older writes, which every store must refuse
+// alike, and CheckOlderWritesNeverUndoNewerOnes pins that down by hand.
 // Include from a GoogleTest file only.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <optional>
@@ -155,8 +158,11 @@ inline std::vector<ConformanceScenario> ConformanceScenarios() {
 
 // A seeded random sequence over few stories, authors and window starts (so
 // values tie, authors disagree across regions, windows are rewritten and
-// dropped). Values may go down; offsets rise per region.
-inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count) {
+// dropped). Values may go down; offsets rise per region, except that with
+// `older_writes` about one write in four goes below (a zombie or a replay),
+// which a store must refuse for every story it already holds at a higher
+// offset of the region.
+inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count, bool older_writes = false) {
   std::mt19937_64 rng(seed);
   auto pick = [&](uint64_t n) { return rng() % n; };
   std::array<uint64_t, kRegionCount> offset{};
@@ -167,6 +173,7 @@ inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count) {
     w.region = static_cast<Region>(r);
     offset[r] += 1 + pick(3);
     w.next_offset = offset[r];
+    if (older_writes && pick(4) == 0) w.next_offset -= std::min(w.next_offset, 1 + pick(6));
     w.partition = static_cast<uint32_t>(pick(3));
     w.as_of_ms = static_cast<int64_t>(pick(10'000));
     const uint64_t n_stories = pick(4);
@@ -253,6 +260,59 @@ class LiveStoreComparer {
   std::set<uint64_t> stories_;
   std::set<uint64_t> authors_;
 };
+
+// Two owners of one partition write one story (both compute the same values
+// at each offset): the new owner runs ahead, the old one (a zombie) writes
+// its older state afterwards. Whatever the new owner wrote must stay:
+// totals, a window's value and final flag (even when the new owner's next
+// write carries the totals but not that window), and a window it dropped
+// (even one of a story the store did not know).
+inline void CheckOlderWritesNeverUndoNewerOnes(LiveStore& store) {
+  const Region us = Region::kUs, eu = Region::kEu;
+  const WindowSize s5 = WindowSize::k5s;
+  const WindowKey early{StoryId(24), s5, 0}, w30{StoryId(24), s5, 30'000}, w35{StoryId(24), s5, 35'000};
+  auto apply = [&](const PartitionWrite& w) {
+    Status s = store.Apply(w);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  auto story = [&] { return Describe(store.GetStory(StoryId(24))); };
+  auto series = [&](uint64_t id) { return Describe(store.GetSeries(StoryId(id), s5, INT64_MIN, INT64_MAX)); };
+  // Both owners' common past: an early window, already final.
+  PartitionWrite past = StoryWrite(us, 10, 24, 2, Agg(1), 10);
+  past.windows = {{early, Agg(1), true}};
+  apply(past);
+  // The new owner, at 40: window 30000 got its last event and closed, the
+  // early window left retention.
+  PartitionWrite owner = StoryWrite(us, 40, 24, 2, Agg(5), 40);
+  owner.windows = {{w30, Agg(4), true}};
+  owner.dropped_windows = {early};
+  apply(owner);
+  // The zombie, at 30, a full write (as after a restore): older totals, the
+  // early window, window 30000 open with fewer events.
+  PartitionWrite zombie = StoryWrite(us, 30, 24, 2, Agg(3), 30);
+  zombie.windows = {{early, Agg(1), true}, {w30, Agg(2), false}};
+  apply(zombie);
+  EXPECT_EQ(story(), "story 24 author 2 5/0/0/0/0 as_of 40");
+  EXPECT_EQ(series(24), "[30000 4/0/0/0/0 final]");
+  // The new owner's next write: new totals and a new window, nothing for 30000.
+  PartitionWrite next = StoryWrite(us, 50, 24, 2, Agg(6), 50);
+  next.windows = {{w35, Agg(1), false}};
+  apply(next);
+  apply(zombie);
+  apply(WindowWrite(us, 24, s5, 0, Agg(1), true, 49));
+  EXPECT_EQ(story(), "story 24 author 2 6/0/0/0/0 as_of 50");
+  EXPECT_EQ(series(24), "[30000 4/0/0/0/0 final][35000 1/0/0/0/0]");
+  // Equal offsets rewrite the same values; another region's offsets are its own.
+  apply(next);
+  apply(WindowWrite(eu, 24, s5, 30'000, Agg(2), false, 1));
+  EXPECT_EQ(story(), "story 24 author 2 6/0/0/0/0 as_of 50");
+  EXPECT_EQ(series(24), "[30000 6/0/0/0/0][35000 1/0/0/0/0]");
+  // A drop is the newest thing the store knows of a story it never saw.
+  apply(DropWrite(us, {WindowKey{StoryId(25), s5, 0}}, 60));
+  apply(WindowWrite(us, 25, s5, 0, Agg(1), true, 55));
+  EXPECT_EQ(series(25), "");
+  EXPECT_EQ(Describe(store.GetStory(StoryId(25))), "absent");
+}
 
 // Progress: per (region, partition), the highest next_offset applied, never
 // lowered by an older write, raised by a write that changes nothing, listed

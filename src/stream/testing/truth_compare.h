@@ -2,6 +2,8 @@
 // Tests only: what the live store holds, as plain maps, so that a processor's
 // output or a store's contents can be compared with workload::Truth.
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -38,6 +40,29 @@ inline StoreModel FromTruth(const workload::Truth& t) {
   for (const auto& [id, s] : t.stories) m.stories[id] = {s.author_id, Convert(s.totals)};
   for (const auto& [key, w] : t.windows) m.windows[key] = {Convert(w.agg), w.final};
   return m;
+}
+
+// What the live store answers, over every story it knows (with totals).
+// Include from a GoogleTest file only.
+inline StoreModel Dump(serve::LiveStore& store) {
+  StoreModel d;
+  auto all = store.TopStoriesOverall(serve::TopBy::kViews, SIZE_MAX);
+  EXPECT_TRUE(all.ok());
+  if (!all.ok()) return d;
+  for (const auto& m : all.value()) {
+    auto one = store.GetStory(m.story);
+    EXPECT_TRUE(one.ok() && one.value().has_value());
+    if (!one.ok() || !one.value()) continue;
+    d.stories[m.story.value] = {one.value()->author.value, one.value()->totals};
+    for (serve::WindowSize size : {serve::WindowSize::k5s, serve::WindowSize::k1m}) {
+      auto series = store.GetSeries(m.story, size, 0, INT64_MAX);
+      EXPECT_TRUE(series.ok());
+      if (!series.ok()) continue;
+      for (const auto& p : series.value())
+        d.windows[{m.story.value, serve::WindowMs(size), p.start}] = {p.agg, p.final};
+    }
+  }
+  return d;
 }
 
 // First difference between two models, for readable failures; "" when equal.
