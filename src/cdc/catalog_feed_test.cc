@@ -277,6 +277,21 @@ TEST_F(CatalogFeedTest, BadRowsAreDeadLetteredAndTheStreamGoesOn) {
   EXPECT_EQ(feed->counters().rows_dead_lettered.load(), 4u);
 }
 
+TEST_F(CatalogFeedTest, TruncateLandsInTheCdcTableAndIsDeadLetteredNotApplied) {
+  std::unique_ptr<CatalogFeed> feed = StartFeed(Options());
+  ASSERT_NE(feed, nullptr);
+  ASSERT_TRUE(StepUntil(*feed, [&] { return HasStory(3); }));
+  Sql("TRUNCATE stories");
+  Sql("INSERT INTO stories VALUES (100, 1, NULL, 'sentinel', NULL, NULL, NULL, NULL)");
+  ASSERT_TRUE(StepUntil(*feed, [&] { return HasStory(100); }));
+  EXPECT_FALSE(catalog_->Get(StoryId(1))->deleted);  // the catalogue keeps what a truncate removed
+  EXPECT_EQ(History(ReadTable(feed->table_location(), false)),
+            (std::vector<std::string>{"snapshot:1", "snapshot:2", "snapshot:3", "truncate:?", "insert:100"}));
+  std::vector<CdcRow> dead = ReadTable(feed->dead_letter_location(), true);
+  ASSERT_EQ(History(dead), (std::vector<std::string>{"truncate:?"}));
+  EXPECT_EQ(dead[0].reason, "truncate is not applied to the catalogue");
+}
+
 TEST_F(CatalogFeedTest, MappedColumnMissingIsAnError) {
   CatalogFeedOptions o = Options();
   o.columns.title = "headline";
