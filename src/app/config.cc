@@ -31,6 +31,13 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
                              "share it: one directory on shared storage"},
       {"catalog-dir", "", "the story catalogue, the only source of authorship (default <data-dir>/catalog); "
                           "every process of a deployment shares it: one directory on shared storage"},
+      {"cdc-conninfo", "", "PostgreSQL (libpq conninfo) whose story table feeds the catalogue and the lake's "
+                           "cdc_<table> by logical replication (docs/cdc.md); empty = no feed"},
+      {"cdc-slot", "watershed_stories", "the feed's replication slot ([a-z0-9_], one feed per slot)"},
+      {"cdc-publication", "watershed_stories", "the feed's publication (created for cdc-table when missing)"},
+      {"cdc-table", "public.stories", "the story table the feed reads (schema.table)"},
+      {"cdc-columns", "", "catalogue field=source column pairs where the names differ, e.g. "
+                          "story_id=id,author_id=owner_id (empty = the same names)"},
       {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
       {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "

@@ -143,6 +143,33 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   return g;
 }
 
+Result<CdcSettings> ParseCdcSettings(const Config& config, const std::string& catalog_dir) {
+  CdcSettings c;
+  c.feed.conninfo = config.Get("cdc-conninfo");
+  c.on = !c.feed.conninfo.empty();
+  c.feed.slot = config.Get("cdc-slot");
+  c.feed.publication = config.Get("cdc-publication");
+  c.feed.table = config.Get("cdc-table");
+  for (const char* key : {"cdc-slot", "cdc-publication"}) {
+    const std::string v = config.Get(key);
+    if (v.empty() || v.size() > 63 || !std::all_of(v.begin(), v.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+        })) {
+      return Status::InvalidArgument(std::string("--") + key + " must be 1-63 of [a-z0-9_], got '" + v + "'");
+    }
+  }
+  if (c.feed.table.empty() || c.feed.table.find('"') != std::string::npos) {
+    return Status::InvalidArgument("--cdc-table must be table or schema.table, got '" + c.feed.table + "'");
+  }
+  if (!config.Get("cdc-columns").empty()) {
+    Result<cdc::CatalogColumnMapping> m = cdc::ParseColumnMapping(config.Get("cdc-columns"));
+    if (!m.ok()) return Status::InvalidArgument("--cdc-columns: " + m.status().message());
+    c.feed.columns = *m;
+  }
+  c.feed.state_dir = JoinPath(catalog_dir, "cdc");
+  return c;
+}
+
 }  // namespace
 
 Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles) {
@@ -159,6 +186,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   }
   ASSIGN_OR_RETURN(s.processor, ParseProcessorSettings(config));
   ASSIGN_OR_RETURN(s.lake, ParseLakeSettings(config));
+  ASSIGN_OR_RETURN(s.cdc, ParseCdcSettings(config, s.catalog_dir));
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
   return s;

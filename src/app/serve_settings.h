@@ -11,6 +11,7 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
+#include "cdc/catalog_feed.h"
 #include "core/event.h"
 #include "gateway/api.h"
 #include "http/http_server.h"
@@ -76,6 +77,12 @@ struct LakeSettings {
   lake::MaintenanceSchedule maintenance;
 };
 
+// The catalogue feed (cdc/catalog_feed.h), run when cdc-conninfo is set.
+struct CdcSettings {
+  bool on = false;
+  cdc::CatalogFeedOptions feed;  // state_dir: <catalog-dir>/cdc
+};
+
 struct GatewaySettings {
   gateway::ApiOptions api;
   http::HttpServerOptions server;
@@ -83,12 +90,13 @@ struct GatewaySettings {
 
 struct ServeSettings {
   std::string data_dir;
-  std::string catalog_dir;  // resolved: <data-dir>/catalog unless set
+  std::string catalog_dir;      // resolved: <data-dir>/catalog unless set
   std::vector<Region> regions;  // served here, as listed
   LogSettings log;
   LiveStoreSettings live_store;
   ProcessorSettings processor;
   LakeSettings lake;
+  CdcSettings cdc;
   AuthSettings auth;
   GatewaySettings gateway;
 };

@@ -127,5 +127,30 @@ TEST_F(ServeSettingsTest, SplitRolesNeedKafkaAndASharedLiveStore) {
   EXPECT_EQ(Error({"--log", "kafka://k:9092", "--live-store", "redis://r:6379"}, ServerRoles::Processor()), "<ok>");
 }
 
+TEST_F(ServeSettingsTest, TheCatalogueFeedRunsWhenCdcConninfoIsSet) {
+  auto off = Parse({});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->cdc.on);
+
+  auto s =
+      Parse(Words("--data-dir /d --cdc-conninfo host=db --cdc-slot s1 --cdc-publication p1 --cdc-table app.posts "
+                  "--cdc-columns story_id=id,author_id=owner"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->cdc.on);
+  EXPECT_EQ(s->cdc.feed.conninfo, "host=db");
+  EXPECT_EQ(s->cdc.feed.slot, "s1");
+  EXPECT_EQ(s->cdc.feed.publication, "p1");
+  EXPECT_EQ(s->cdc.feed.table, "app.posts");
+  EXPECT_EQ(s->cdc.feed.columns.story_id, "id");
+  EXPECT_EQ(s->cdc.feed.columns.author_id, "owner");
+  EXPECT_EQ(s->cdc.feed.columns.title, "title");
+  EXPECT_EQ(s->cdc.feed.state_dir, "/d/catalog/cdc");
+
+  EXPECT_NE(Error({"--cdc-slot", "Bad-Slot"}).find("--cdc-slot"), std::string::npos);
+  EXPECT_NE(Error({"--cdc-publication", ""}).find("--cdc-publication"), std::string::npos);
+  EXPECT_NE(Error({"--cdc-columns", "story=id"}).find("--cdc-columns"), std::string::npos);
+  EXPECT_NE(Error({"--cdc-table", ""}).find("--cdc-table"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace watershed::app

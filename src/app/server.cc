@@ -1,7 +1,11 @@
 #include "app/server.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include "lake/maintenance_scheduler.h"
 #include "serve/redis_cluster_client.h"
@@ -62,6 +66,101 @@ void WarnOnMissingReplicas(serve::LiveStore* store, const LiveStoreSettings& set
 
 }  // namespace
 
+// Runs the catalogue feed on a thread of its own: starts it, steps it, and
+// after any error (the slot busy because another process of the deployment
+// holds it, a lost connection) starts a new one after a pause. The slot,
+// the lake's guards and the catalogue's source positions make a restart
+// lose and double nothing (docs/cdc.md). Counters add up across restarts.
+class CdcFeedThread {
+ public:
+  CdcFeedThread(cdc::CatalogFeedOptions options, catalog::StoryCatalog* catalog, FileSystem* fs, std::string lake_root)
+      : options_(std::move(options)), catalog_(catalog), fs_(fs), lake_root_(std::move(lake_root)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CdcFeedThread() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::atomic<uint64_t> lag_bytes{0}, transactions{0}, rows_landed{0}, rows_applied{0}, rows_dead_lettered{0};
+  std::atomic<bool> running{false};  // a feed holds the slot
+
+ private:
+  static constexpr auto kRetry = std::chrono::seconds(5);
+  static constexpr auto kStep = std::chrono::milliseconds(500);
+
+  // Waits `d` unless stopped first; returns whether to go on.
+  bool Pause(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_for(lock, d, [this] { return stop_; });
+  }
+  bool stopping() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+  // Each distinct error once, so a busy slot does not flood the log.
+  void Report(const Status& s) {
+    if (s.message() == last_error_) return;
+    last_error_ = s.message();
+    std::fprintf(stderr, "watershed: cdc feed (%s): %s; retrying every %llds\n", options_.table.c_str(),
+                 s.ToString().c_str(), static_cast<long long>(kRetry.count()));
+  }
+  void Publish(const cdc::CatalogFeed& feed) {
+    const cdc::CatalogFeedCounters& c = feed.counters();
+    lag_bytes = c.lag_bytes.load();
+    transactions = base_[0] + c.transactions.load();
+    rows_landed = base_[1] + c.rows_landed.load();
+    rows_applied = base_[2] + c.rows_applied.load();
+    rows_dead_lettered = base_[3] + c.rows_dead_lettered.load();
+  }
+
+  void Run() {
+    std::unique_ptr<cdc::CatalogFeed> feed;
+    while (!stopping()) {
+      if (!feed) {
+        Result<std::unique_ptr<cdc::CatalogFeed>> started =
+            cdc::CatalogFeed::Start(options_, catalog_, fs_, lake_root_);
+        if (!started.ok()) {
+          Report(started.status());
+          if (!Pause(kRetry)) break;
+          continue;
+        }
+        feed = std::move(started).value();
+        base_ = {transactions.load(), rows_landed.load(), rows_applied.load(), rows_dead_lettered.load()};
+        running = true;
+        last_error_.clear();
+      }
+      Status s = feed->Step(kStep);
+      Publish(*feed);
+      if (!s.ok()) {
+        Report(s);
+        feed.reset();  // unconfirmed work comes again to the next feed
+        running = false;
+        if (!Pause(kRetry)) break;
+      }
+    }
+    if (feed) feed->Stop().IgnoreError();
+    running = false;
+  }
+
+  const cdc::CatalogFeedOptions options_;
+  catalog::StoryCatalog* const catalog_;
+  FileSystem* const fs_;
+  const std::string lake_root_;
+  std::array<uint64_t, 4> base_{};
+  std::string last_error_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
 Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* fs, ServerRoles roles) {
   ASSIGN_OR_RETURN(ServeSettings settings, ParseServeSettings(config, roles));
   return Start(settings, fs, roles);
@@ -76,6 +175,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
+  if (settings.cdc.on) {
+    s->cdc_ = std::make_unique<CdcFeedThread>(settings.cdc.feed, s->catalog_.get(), fs, settings.lake.root);
+  }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
 
   gateway::ApiDeps deps;
@@ -94,6 +196,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (s->auth_) deps.verifier = s->auth_->verifier();
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);
   if (roles.processes()) s->AddProcessorMetrics();
+  if (s->cdc_) s->AddCdcMetrics();
 
   gateway::Api* api = s->api_.get();
   ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(settings.gateway.server,
@@ -206,6 +309,26 @@ void Server::AddProcessorMetrics() {
              lake_sum(&stream::PartitionStatus::lake_refused_rows));
 }
 
+void Server::AddCdcMetrics() {
+  auto& m = metrics_;
+  CdcFeedThread* cdc = cdc_.get();
+  auto gauge = [cdc](std::atomic<uint64_t> CdcFeedThread::*field) {
+    return [cdc, field] { return static_cast<double>((cdc->*field).load()); };
+  };
+  m.AddGauge("watershed_cdc_lag_bytes", "WAL the catalogue feed's replication slot holds beyond what it stored",
+             gauge(&CdcFeedThread::lag_bytes));
+  m.AddGauge("watershed_cdc_transactions_total", "PostgreSQL transactions the catalogue feed stored and confirmed",
+             gauge(&CdcFeedThread::transactions));
+  m.AddGauge("watershed_cdc_rows_landed_total", "Changes this process committed to the lake's cdc table",
+             gauge(&CdcFeedThread::rows_landed));
+  m.AddGauge("watershed_cdc_rows_applied_total", "Catalogue changes the feed applied",
+             gauge(&CdcFeedThread::rows_applied));
+  m.AddGauge("watershed_cdc_rows_dead_lettered_total", "Changes the feed could not map (the dead-letter table)",
+             gauge(&CdcFeedThread::rows_dead_lettered));
+  m.AddGauge("watershed_cdc_running", "1 while this process's catalogue feed holds the replication slot",
+             [cdc] { return cdc->running.load() ? 1.0 : 0.0; });
+}
+
 Server::~Server() { Stop().IgnoreError(); }
 
 Status Server::Stop() {
@@ -213,6 +336,7 @@ Status Server::Stop() {
   stopped_ = true;
   if (http_) http_->Stop();
   if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
+  if (cdc_) cdc_->Stop();                            // closes the slot cleanly
   Status first;
   for (auto& member : members_) {
     Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them

@@ -29,6 +29,8 @@ namespace watershed::app {
 // settings.wait_replicas replicas).
 Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings& settings);
 
+class CdcFeedThread;  // server.cc
+
 class Server {
  public:
   // Opens the logs (truncating torn tails), restores checkpoints, starts the
@@ -55,6 +57,7 @@ class Server {
   Status OpenLogs(const ServeSettings& settings, FileSystem* fs);
   Status StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs);
   void AddProcessorMetrics();
+  void AddCdcMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
   // /v1/status of `watershed query`: the logs' end offsets now, and the live
@@ -64,11 +67,12 @@ class Server {
   MetricsRegistry metrics_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
+  std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
-  std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};  // the same logs when they are Kafka
+  std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};              // the same logs when they are Kafka
   std::array<std::unique_ptr<lake::RegionLake>, kRegionCount> lakes_;  // outlive processors_
-  std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;  // over lakes_
+  std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;       // over lakes_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;

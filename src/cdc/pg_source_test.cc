@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "cdc/testing/pg_test_server.h"
+#include "cdc/testing/pg_fixture.h"
 
 namespace watershed::cdc {
 namespace {
@@ -44,17 +44,11 @@ std::vector<Change> AllChanges(const std::vector<Transaction>& txns) {
   return out;
 }
 
-class PgSourceTest : public ::testing::Test {
+class PgSourceTest : public testing::PgFixture {
  protected:
   void SetUp() override {
-    if (!testing::PgTestServer::Available()) {
-      GTEST_SKIP() << "PostgreSQL binaries not installed in " << testing::PgTestServer::BinDir()
-                   << " (apt-get install postgresql)";
-    }
-    Status s = server_.Start();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    conn_ = PQconnectdb(server_.conninfo().c_str());
-    ASSERT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
+    testing::PgFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     Sql("CREATE TABLE stories (story_id bigint PRIMARY KEY, author_id bigint, created_at timestamptz, title text, "
         "tags text[], language text, is_original bool, deleted bool, updated_at timestamptz)");
     Sql("INSERT INTO stories VALUES "
@@ -62,23 +56,7 @@ class PgSourceTest : public ::testing::Test {
         "(2, 20, '2024-02-03 04:05:06+00', 'second', '{}', 'en', false, false, '2024-02-03 04:05:06+00'), "
         "(3, 30, '2024-03-04 05:06:07+00', 'third', NULL, 'fr', true, true, '2024-03-04 05:06:07+00')");
   }
-  void TearDown() override {
-    if (conn_ != nullptr) PQfinish(conn_);
-  }
 
-  void Sql(const std::string& sql) {
-    PGresult* res = PQexec(conn_, sql.c_str());
-    ExecStatusType st = PQresultStatus(res);
-    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << sql << ": " << PQresultErrorMessage(res);
-    PQclear(res);
-  }
-  std::string Value(const std::string& sql) {
-    PGresult* res = PQexec(conn_, sql.c_str());
-    std::string out = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
-    EXPECT_EQ(PQresultStatus(res), PGRES_TUPLES_OK) << sql << ": " << PQresultErrorMessage(res);
-    PQclear(res);
-    return out;
-  }
   Lsn SlotConfirmedFlush() {
     Result<Lsn> lsn = Lsn::Parse(Value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 's'"));
     EXPECT_TRUE(lsn.ok()) << lsn.status().ToString();
@@ -137,9 +115,6 @@ class PgSourceTest : public ::testing::Test {
     for (const Transaction& b : batches) EXPECT_TRUE(b.snapshot);
     return AllChanges(batches);
   }
-
-  testing::PgTestServer server_;
-  PGconn* conn_ = nullptr;
 };
 
 TEST_F(PgSourceTest, SnapshotIsConsistentWithTheSlotThenStreamsInsertUpdateDelete) {

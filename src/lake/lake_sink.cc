@@ -10,6 +10,7 @@
 #include "lake/iceberg_commit.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
+#include "lake/row_set.h"
 
 namespace watershed::lake {
 namespace {
@@ -111,18 +112,14 @@ Status PartitionSink::WriteFile(LakeTableId table, std::pair<int32_t, int32_t> k
   char name[96];
   std::snprintf(name, sizeof name, "%020llu-%s-%06u-%d-%d.parquet", static_cast<unsigned long long>(upto_),
                 token_.c_str(), file_seq_, key.first, key.second);
-  const std::string dir = DataDir(table);
-  RETURN_IF_ERROR(CreateDirsDurably(lake_->fs_, dir));
-  const std::string path = JoinPath(dir, name);
+  const std::string path = JoinPath(DataDir(table), name);
   ParquetWriterOptions options;
   options.zstd_level = SpecOf(table).zstd_level;
   options.row_group_bytes = lake_->options_.row_group_bytes;
-  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(lake_->fs_, path, SchemaOf(table), options));
-  RETURN_IF_ERROR(writer->Write(columns, rows));
-  ASSIGN_OR_RETURN(uint64_t size, writer->Finish());
+  ASSIGN_OR_RETURN(DataFileInfo file, WriteDataFile(lake_->fs_, path, SchemaOf(table), columns, rows, options,
+                                                    {key.first, key.second}));
   ++file_seq_;
-  written_[table].push_back(
-      DescribeParquetFile(path, static_cast<int64_t>(size), writer->info(), {key.first, key.second}));
+  written_[table].push_back(std::move(file));
   CrashPoint("lake.after_data_file");
   return Status::Ok();
 }

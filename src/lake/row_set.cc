@@ -197,6 +197,16 @@ int64_t TargetFileSize(const TableMetadata& metadata) {
   return v > 0 ? v : kDefaultTargetFileSize;
 }
 
+Result<DataFileInfo> WriteDataFile(FileSystem* fs, const std::string& path, const std::vector<ColumnSpec>& schema,
+                                   const std::vector<ColumnValues>& columns, size_t rows,
+                                   const ParquetWriterOptions& options, std::vector<std::optional<int32_t>> partition) {
+  RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(path)));
+  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(fs, path, schema, options));
+  RETURN_IF_ERROR(writer->Write(columns, rows));
+  ASSIGN_OR_RETURN(uint64_t size, writer->Finish());
+  return DescribeParquetFile(path, static_cast<int64_t>(size), writer->info(), std::move(partition));
+}
+
 Result<DataFileInfo> WriteRows(FileSystem* fs, const RowSet& set, const std::vector<size_t>& rows,
                                const TableMetadata& table, const std::string& path,
                                std::vector<std::optional<int32_t>> partition) {

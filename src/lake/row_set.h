@@ -71,6 +71,12 @@ inline constexpr int64_t kDefaultTargetFileSize = 128ll << 20;
 // The table's write.target-file-size-bytes (default 128 MiB).
 int64_t TargetFileSize(const TableMetadata& metadata);
 
+// Writes `rows` rows of `columns` (schema order) as one Parquet data file at
+// `path` (its directory created) and describes it for a manifest.
+Result<DataFileInfo> WriteDataFile(FileSystem* fs, const std::string& path, const std::vector<ColumnSpec>& schema,
+                                   const std::vector<ColumnValues>& columns, size_t rows,
+                                   const ParquetWriterOptions& options, std::vector<std::optional<int32_t>> partition);
+
 // Writes `rows` of `set` (in that order) as one data file of `table` at
 // `path` (its directory created), zstd at the table's
 // write.parquet.compression-level (default 3), with the table's sort order

@@ -142,16 +142,24 @@ bool LakeTableExists(FileSystem* fs, const std::string& location) {
 
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id) {
   if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
-  uint64_t hi = 0, lo = 0;
-  RandomBytes(&hi, sizeof hi);
-  RandomBytes(&lo, sizeof lo);
-  hi = (hi & ~0xf000ull) | 0x4000ull;                  // version 4
-  lo = (lo & ~(0xc000ull << 48)) | (0x8000ull << 48);  // RFC 4122 variant
-  char uuid[40];
-  std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffull));
-  auto created = IcebergTable::Create(fs, location, NewLakeTable(id, uuid));
+  return LoadOrCreateTable(fs, location, NewLakeTable(id, ""));
+}
+
+Result<IcebergTable> LoadOrCreateTable(FileSystem* fs, const std::string& location, TableMetadata initial) {
+  if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
+  if (initial.table_uuid.empty()) {
+    uint64_t hi = 0, lo = 0;
+    RandomBytes(&hi, sizeof hi);
+    RandomBytes(&lo, sizeof lo);
+    hi = (hi & ~0xf000ull) | 0x4000ull;                  // version 4
+    lo = (lo & ~(0xc000ull << 48)) | (0x8000ull << 48);  // RFC 4122 variant
+    char uuid[40];
+    std::snprintf(uuid, sizeof uuid, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                  static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffull));
+    initial.table_uuid = uuid;
+  }
+  auto created = IcebergTable::Create(fs, location, std::move(initial));
   if (created.ok() || created.status().code() != StatusCode::kFailedPrecondition) return created;
   return IcebergTable::Load(fs, location);  // created concurrently
 }

@@ -60,6 +60,9 @@ bool LakeTableExists(FileSystem* fs, const std::string& location);
 // The table at `location`, created (NewLakeTable, a random UUID) when there
 // is none; another process creating it at the same time is fine.
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id);
+// The same for a table of any schema: created from `initial` (given a random
+// UUID when it has none) when there is none.
+Result<IcebergTable> LoadOrCreateTable(FileSystem* fs, const std::string& location, TableMetadata initial);
 
 // A new raw_events / events table: EventTableSchema, partitioned by
 // hour(event_time) (field 1000) and bucket[16](story_id) (1001), sorted by
