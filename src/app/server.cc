@@ -192,6 +192,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   } else if (roles.query) {
     deps.status = [self] { return self->RemoteReport(); };
   }
+  if (s->cdc_) {
+    deps.catalog_feed = [feed = s->cdc_.get()] {
+      return gateway::CatalogFeedReport{feed->running.load(), feed->lag_bytes.load(), feed->transactions.load(),
+                                        feed->rows_dead_lettered.load()};
+    };
+  }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->auth_) deps.verifier = s->auth_->verifier();
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);

@@ -76,6 +76,9 @@ TEST_F(ServerCdcTest, TheServerRunsTheFeedIntoTheCatalogueAndReportsIt) {
   EXPECT_NE(body.find("watershed_cdc_running 1\n"), std::string::npos) << body;
   EXPECT_NE(body.find("watershed_cdc_rows_dead_lettered_total 0\n"), std::string::npos) << body;
   EXPECT_NE(body.find("watershed_cdc_lag_bytes "), std::string::npos) << body;
+  auto status = client.Get("/v1/status");
+  ASSERT_TRUE(status.ok());
+  EXPECT_NE(status->body.find(R"("catalog_feed":{"running":true,"lag_bytes":)"), std::string::npos) << status->body;
   EXPECT_TRUE((*server)->Stop().ok());
 }
 

@@ -514,7 +514,15 @@ HttpResponse Api::StatusReport() {
       body += '}';
     }
   }
-  body += "],\"lag\":" + std::to_string(lag) + "}";
+  body += "],\"lag\":" + std::to_string(lag) + ",\"catalog_feed\":";
+  if (deps_.catalog_feed) {
+    const CatalogFeedReport f = deps_.catalog_feed();
+    body += std::string("{\"running\":") + (f.running ? "true" : "false") +
+            ",\"lag_bytes\":" + std::to_string(f.lag_bytes) + ",\"transactions\":" + std::to_string(f.transactions) +
+            ",\"dead_lettered\":" + std::to_string(f.dead_lettered) + "}}";
+  } else {
+    body += "null}";
+  }
   return Json(std::move(body));
 }
 

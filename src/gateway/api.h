@@ -39,6 +39,15 @@ struct PartitionReport {
   bool detailed = true;
 };
 
+// What /v1/status reports of the story catalogue's CDC feed (docs/cdc.md),
+// filled by the app when this process runs one.
+struct CatalogFeedReport {
+  bool running = false;        // this process's feed holds the replication slot
+  uint64_t lag_bytes = 0;      // WAL the slot holds beyond what the feed stored
+  uint64_t transactions = 0;   // stored and confirmed by this process
+  uint64_t dead_lettered = 0;  // rows that did not map
+};
+
 struct ApiOptions {
   int64_t max_future_ms = 5 * 60'000;  // event_time may lead the server clock by this much
   // Paths answered without a token when auth is on (exact match).
@@ -59,6 +68,8 @@ struct ApiDeps {
   // POST /v1/stories. nullptr: no story has an author (creators read none).
   catalog::StoryCatalog* catalog = nullptr;
   std::function<Result<std::vector<PartitionReport>>()> status;
+  // Empty: no CDC feed here (/v1/status says "catalog_feed": null).
+  std::function<CatalogFeedReport()> catalog_feed;
   std::function<bool()> ready;  // recovery done, accepting traffic
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();
