@@ -163,6 +163,8 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
     }
     std::printf("%s: %s%zu snapshots, %zu files\n", name.c_str(), o.dry_run ? "would expire " : "expired ",
                 result->expired_snapshot_ids.size(), result->deleted_files.size());
+    for (const std::string& p : result->refused_files)
+      std::fprintf(stderr, "%s: not deleting %s: outside the table or a symbolic link\n", name.c_str(), p.c_str());
     return true;
   }
   return error(Status::Internal("unknown action"));

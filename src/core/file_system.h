@@ -52,6 +52,10 @@ class FileSystem {
   // young files that an in-flight commit may still reference.
   virtual Result<int64_t> ModifiedTimeMs(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
+  // Whether `path` itself is a symbolic link (not followed). Code that
+  // deletes what it finds by listing (lake maintenance) skips links, so a
+  // link planted in a table can never make it delete elsewhere.
+  virtual bool IsSymlink(const std::string& path) = 0;
   // Names (not paths) of the entries of dir, unsorted.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
   virtual Status CreateDirs(const std::string& dir) = 0;
@@ -90,6 +94,7 @@ class ForwardingFileSystem : public FileSystem {
   Result<uint64_t> FileSize(const std::string& path) override { return base_->FileSize(path); }
   Result<int64_t> ModifiedTimeMs(const std::string& path) override { return base_->ModifiedTimeMs(path); }
   bool FileExists(const std::string& path) override { return base_->FileExists(path); }
+  bool IsSymlink(const std::string& path) override { return base_->IsSymlink(path); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override { return base_->ListDir(dir); }
   Status CreateDirs(const std::string& dir) override { return base_->CreateDirs(dir); }
   Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }

@@ -187,6 +187,32 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
 
 // ---- Snapshot expiry --------------------------------------------------------
 
+namespace {
+
+std::string Normal(const std::string& path) {
+  std::string n = std::filesystem::path(path).lexically_normal().string();
+  while (n.size() > 1 && n.back() == '/') n.pop_back();
+  return n;
+}
+
+// Whether `path` lies strictly under the table's directory (after resolving
+// "." and ".." lexically).
+bool InsideTable(const std::string& location, const std::string& path) {
+  return Normal(path).starts_with(Normal(location) + "/");
+}
+
+// Paths come from manifests, which anyone who can write the table's
+// metadata controls: only regular files inside the table may be deleted;
+// the others move to result->refused_files.
+void RefuseForeignFiles(FileSystem* fs, const std::string& location, ExpireResult* result) {
+  std::vector<std::string> ours;
+  for (std::string& p : result->deleted_files)
+    (InsideTable(location, p) && !fs->IsSymlink(p) ? ours : result->refused_files).push_back(std::move(p));
+  result->deleted_files = std::move(ours);
+}
+
+}  // namespace
+
 Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const ExpireOptions& options) {
   const TableMetadata& m = table->metadata();
   std::vector<const IcebergSnapshot*> newest_first;
@@ -212,6 +238,7 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
     split(m, &gone, &kept);
     for (const IcebergSnapshot& s : gone) result.expired_snapshot_ids.push_back(s.snapshot_id);
     ASSIGN_OR_RETURN(result.deleted_files, FilesOnlyReachedBy(fs, gone, kept));
+    RefuseForeignFiles(fs, m.location, &result);
     return result;
   }
 
@@ -236,6 +263,7 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
   for (const IcebergSnapshot& s : gone) result.expired_snapshot_ids.push_back(s.snapshot_id);
   // What the published metadata keeps (including commits that raced ours).
   ASSIGN_OR_RETURN(result.deleted_files, FilesOnlyReachedBy(fs, gone, table->metadata().snapshots));
+  RefuseForeignFiles(fs, table->metadata().location, &result);
   for (const std::string& p : result.deleted_files) {
     if (!fs->FileExists(p)) continue;  // an earlier, interrupted run
     RETURN_IF_ERROR(fs->RemoveFile(p));
@@ -247,18 +275,15 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
 
 namespace {
 
-std::string Normal(const std::string& path) {
-  std::string n = std::filesystem::path(path).lexically_normal().string();
-  while (n.size() > 1 && n.back() == '/') n.pop_back();
-  return n;
-}
-
-// Every file under `dir` (recursively); a missing dir has none.
+// Every file under `dir` (recursively); a missing dir has none. Symbolic
+// links are neither followed nor listed: nothing maintenance deletes can lie
+// outside the table.
 Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::string>* out) {
   auto names = fs->ListDir(dir);
   if (!names.ok()) return fs->FileExists(dir) ? names.status() : Status::Ok();
   for (const std::string& name : *names) {
     const std::string path = JoinPath(dir, name);
+    if (fs->IsSymlink(path)) continue;
     if (fs->ListDir(path).ok()) {
       RETURN_IF_ERROR(ListRecursively(fs, path, out));
     } else {

@@ -105,6 +105,9 @@ struct ExpireResult {
   // Manifest lists, manifests and data files reached only by expired
   // snapshots: deleted (or, in a dry run, to be deleted).
   std::vector<std::string> deleted_files;
+  // Such paths outside the table's location, or symbolic links: left alone
+  // (a manifest naming them is not ours to trust).
+  std::vector<std::string> refused_files;
 };
 
 // Drops the expired snapshots from the metadata (and snapshot-log entries

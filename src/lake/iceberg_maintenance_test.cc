@@ -427,5 +427,46 @@ TEST_F(IcebergMaintenanceTest, OrphanRemovalSparesYoungAndReferencedFiles) {
   EXPECT_TRUE(RemoveOrphanFiles(fs_, loc, {cutoff, false}).value().empty());
 }
 
+// Links planted in a table (a directory link, a file link) must not make
+// orphan removal delete what they point to, nor the links themselves.
+TEST_F(IcebergMaintenanceTest, OrphanRemovalNeverFollowsSymlinks) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", {1}, kBaseMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a}, "c1").value());
+  const std::string loc = Location(LakeTableId::kEvents);
+  const std::string outside = dir_.Path("precious");
+  ASSERT_TRUE(fs_->CreateDirs(outside).ok());
+  const std::string victim = JoinPath(outside, "victim.parquet");
+  ASSERT_TRUE(WriteFileAtomically(fs_, victim, "not the lake's").ok());
+  std::filesystem::create_directory_symlink(outside, JoinPath(loc, "data/linked-dir"));
+  std::filesystem::create_symlink(victim, JoinPath(loc, "data/linked.parquet"));
+  SetModifiedTime(victim, 1'600'000'000'000);
+  auto removed = RemoveOrphanFiles(fs_, loc, {std::numeric_limits<int64_t>::max(), false});
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_TRUE(removed->empty()) << removed->front();
+  EXPECT_TRUE(fs_->FileExists(victim));
+  EXPECT_TRUE(fs_->IsSymlink(JoinPath(loc, "data/linked.parquet")));
+}
+
+// A manifest may name any path (whoever writes the metadata chooses it):
+// expiry deletes only files inside the table and reports the others.
+TEST_F(IcebergMaintenanceTest, ExpiryNeverDeletesOutsideTheTable) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const DataFileInfo inside = WriteEvents(LakeTableId::kEvents, "inside.parquet", {1}, kBaseMs, 10);
+  DataFileInfo foreign = WriteEvents(LakeTableId::kEvents, "foreign.parquet", {1}, kBaseMs, 10);
+  const std::string outside = dir_.Path("foreign.parquet");
+  ASSERT_TRUE(fs_->RenameFile(foreign.path, outside).ok());
+  foreign.path = outside;
+  ASSERT_TRUE(AppendFiles(fs_, &table, {inside, foreign}, "c1").value());
+  ASSERT_TRUE(RewriteFiles(fs_, &table, {inside.path, foreign.path}, {}, "delete", "d1").value());
+  auto expired = ExpireSnapshots(fs_, &table, {std::numeric_limits<int64_t>::max(), 1, false});
+  ASSERT_TRUE(expired.ok()) << expired.status().ToString();
+  EXPECT_EQ(expired->refused_files, std::vector<std::string>{outside});
+  EXPECT_TRUE(fs_->FileExists(outside));
+  EXPECT_FALSE(fs_->FileExists(inside.path));
+  EXPECT_TRUE(std::find(expired->deleted_files.begin(), expired->deleted_files.end(), inside.path) !=
+              expired->deleted_files.end());
+}
+
 }  // namespace
 }  // namespace watershed::lake
