@@ -26,6 +26,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"fsync-interval", "100ms", "sync period when fsync=interval"},
       {"log-retention", "7d", "delete checkpointed log segments older than this"},
       {"log-retention-size", "0", "and beyond this size per partition (0 = no limit)"},
+      {"log-repair", "off", "on: truncate a log segment at a damaged record even when valid (acknowledged) "
+                            "records follow it, dropping them; off: refuse to start (a crash cannot leave that)"},
       {"checkpoint-interval", "10s", "processor checkpoint period"},
       {"checkpoint-dir", "", "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
                              "share it: one directory on shared storage"},

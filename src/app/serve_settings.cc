@@ -46,6 +46,7 @@ Result<LogSettings> ParseLogSettings(const Config& config) {
   ASSIGN_OR_RETURN(o.retention_ms, config.GetDurationMs("log-retention"));
   ASSIGN_OR_RETURN(int64_t retention_bytes, config.GetBytes("log-retention-size"));
   o.retention_bytes = static_cast<uint64_t>(retention_bytes);
+  ASSIGN_OR_RETURN(o.repair, config.GetBool("log-repair"));
   return l;
 }
 

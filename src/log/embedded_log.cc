@@ -24,6 +24,23 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s) {
 
 namespace {
 
+// The valid records from the first offset in `data` where one decodes, to
+// the end (0 when none does): what stands after a damaged record. A crash
+// only tears the end of a file, so any is a sign of damage, not of a crash.
+uint64_t ValidRecordsAfter(std::string_view data) {
+  uint32_t len = 0;
+  LogRecord record;
+  for (size_t start = 0; start + kRecordHeaderSize <= data.size(); ++start) {
+    if (CheckFrame(data.substr(start), &len) != Frame::kRecord ||
+        !DecodePayload(data.substr(start + kRecordHeaderSize, len), &record).ok())
+      continue;
+    uint64_t n = 0;
+    for (size_t p = start; CheckFrame(data.substr(p), &len) == Frame::kRecord; p += kRecordHeaderSize + len) ++n;
+    return n;
+  }
+  return 0;
+}
+
 std::string SegmentName(uint64_t base) {
   char name[32];
   std::snprintf(name, sizeof name, "%020" PRIu64 "%s", base, kSegmentSuffix);
@@ -237,6 +254,16 @@ Status EmbeddedLog::Recover() {
       ++count;
     }
     if (pos < data.size()) {
+      const uint64_t after = ValidRecordsAfter(std::string_view(data).substr(pos + 1));
+      if (after > 0 && !options_.repair)
+        return Status::Corruption(last.path + ": damaged record at byte " + std::to_string(pos) + " followed by " +
+                                  std::to_string(after) +
+                                  " valid records, which a crash cannot leave; truncating would drop acknowledged "
+                                  "events. Restore the file, or start with log-repair on to truncate there");
+      if (after > 0)
+        std::fprintf(stderr, "watershed: log-repair: %s: dropping %llu valid records after a damaged one at byte %zu\n",
+                     last.path.c_str(), static_cast<unsigned long long>(after), pos);
+      recovery_.repaired_records += after;
       recovery_.truncated_bytes += data.size() - pos;
       RETURN_IF_ERROR(fs->Truncate(last.path, pos));
     }

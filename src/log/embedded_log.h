@@ -36,10 +36,16 @@ struct EmbeddedLogOptions {
   uint64_t retention_bytes = 0;                    // ...and the oldest beyond this size per partition (0 = no limit)
   FileSystem* fs = FileSystem::Default();
   Clock* clock = Clock::Real();
+  // A damaged record followed by valid ones in the last segment is not what
+  // a crash leaves (a crash tears only the end): Open refuses it
+  // (kCorruption naming the file, the byte and the records after it) unless
+  // this is set; then it truncates there too, dropping those records.
+  bool repair = false;
 };
 
 struct LogRecoveryReport {
-  uint64_t truncated_bytes = 0;  // torn-tail bytes dropped at open, over all partitions
+  uint64_t truncated_bytes = 0;  // bytes dropped at open (torn tails, and repairs), over all partitions
+  uint64_t repaired_records = 0;  // valid records after damage that `repair` dropped
 };
 
 class EmbeddedLog final : public Log {

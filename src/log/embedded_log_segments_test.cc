@@ -227,6 +227,33 @@ TEST_F(TornTailTest, ChecksumMismatchInLastRecordTruncatesFromIt) {
   ExpectRecovered(9, RecordSize(9));
 }
 
+// Damage in the middle of the last segment is not a torn tail: truncating
+// there would silently drop the acknowledged records after it.
+TEST_F(TornTailTest, DamageBeforeValidRecordsIsRefusedUnlessRepairing) {
+  WriteAndClose(10);
+  const std::string path = LastSegmentPath(0);
+  const uint64_t size = FileSize(path);
+  const uint64_t damaged_at = RecordSize(0) + RecordSize(1) + RecordSize(2) + 20;  // inside the fourth record
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(damaged_at));
+    f.put('\xff');
+  }
+  auto refused = EmbeddedLog::Open(Options());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(refused.status().message().find("followed by 6 valid records"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(FileSize(path), size) << "nothing truncated by a refused open";
+
+  auto opts = Options();
+  opts.repair = true;
+  auto repaired = OpenLog(opts);
+  ASSERT_NE(repaired, nullptr);
+  EXPECT_EQ(repaired->recovery_report().repaired_records, 6u);
+  EXPECT_EQ(repaired->EndOffset(0).value, 3u);
+}
+
 TEST_F(TornTailTest, EmptyLogWithGarbageOnlyIsTruncated) {
   WriteAndClose(0);
   const std::string path = LastSegmentPath(0);
