@@ -17,7 +17,8 @@
 # usage: tests/processor_failover.sh WATERSHED_BINARY [EVENTS (120000)] [RATE (5000)]
 # LIVE_STORE=redis (default) or redis-cluster (3 masters with replicas);
 # REDIS_FAILOVER=1 with redis-cluster also kills a Redis master between
-# steps 3 and 4 (writes wait for a replica).
+# steps 3 and 4 (writes wait for a replica). KEEP_WORK=1 keeps the scratch
+# directory (logs, lake, checkpoints) for a look after a failure.
 set -euo pipefail
 bin="$(realpath "$1")"
 events="${2:-120000}"
@@ -28,7 +29,7 @@ declare -A proc_pid
 gateway="" query="" load=""
 cleanup() {
   kill -9 $gateway $query $load "${proc_pid[@]}" $helpers 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 fail() {

@@ -149,12 +149,21 @@ Status RegisterStories(HttpClient& control, bool sent_token, const workload::Wor
       body += (s == first ? "{\"story_id\":" : ",{\"story_id\":") + std::to_string(s) + ",\"author_id\":" +
               std::to_string(workload::AuthorOfStory(StoryId(s), w.authors).value) + "}";
     body += "]}";
-    auto r = control.Request("POST", "/v1/stories", body);
-    if (!r.ok()) return Status::Unavailable("cannot register the stories: " + r.status().message());
-    if (r->status != 200)
-      return Status::FailedPrecondition("POST /v1/stories answered " + DescribeAnswer(*r, sent_token) +
-                                        "\n(registering the workload's stories needs an admin token or auth off; "
-                                        "--no-catalog skips it)");
+    // Like the events, retried while the server restarts or is busy (a
+    // re-sent batch writes the same authors again).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      auto r = control.Request("POST", "/v1/stories", body);
+      if (r.ok() && r->status == 200) break;
+      if (r.ok() && r->status != 503 && r->status != 429)
+        return Status::FailedPrecondition("POST /v1/stories answered " + DescribeAnswer(*r, sent_token) +
+                                          "\n(registering the workload's stories needs an admin token or auth off; "
+                                          "--no-catalog skips it)");
+      if (std::chrono::steady_clock::now() > deadline)
+        return Status::Unavailable("cannot register the stories: " +
+                                   (r.ok() ? DescribeAnswer(*r, sent_token) : r.status().message()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
   return Status::Ok();
 }

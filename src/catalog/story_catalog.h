@@ -118,6 +118,9 @@ class CatalogReader {
   virtual std::optional<StoryRecord> Get(StoryId story) const = 0;
   // The author of a story that is not deleted; cheaper than Get.
   virtual std::optional<AuthorId> AuthorOf(StoryId story) const = 0;
+  // Reads what other processes wrote since the last look (a reader that is
+  // not shared with others has nothing to do).
+  virtual Status Refresh() { return Status::Ok(); }
   // The author's stories that are not deleted, ascending by id.
   virtual std::vector<StoryId> StoriesOf(AuthorId author) const = 0;
 };
@@ -133,7 +136,7 @@ class StoryCatalog : public CatalogReader {
   Result<size_t> Apply(std::vector<CatalogChange> changes);
 
   // Reads the changes other processes appended since the last read.
-  Status Refresh();
+  Status Refresh() override;
   // Runs Refresh every interval_ms on a thread of its own until destroyed.
   void Follow(int64_t interval_ms);
   ~StoryCatalog() override;

@@ -37,7 +37,7 @@ struct RegionProcessor::Partition {
   std::string error;
 };
 
-void FeedLakeSink(lake::PartitionSink& sink, Region region, const catalog::CatalogReader* catalog,
+void FeedLakeSink(lake::PartitionSink& sink, Region region, catalog::CatalogReader* catalog,
                   const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
                   const serve::PartitionWrite& write) {
   for (size_t i = 0; i < records.size(); ++i) {
@@ -49,7 +49,10 @@ void FeedLakeSink(lake::PartitionSink& sink, Region region, const catalog::Catal
     if (w.key.size != serve::WindowSize::k1m || !w.final) continue;
     lake::StoryMinuteRow row;
     row.story_id = w.key.story.value;
-    const std::optional<AuthorId> author = catalog ? catalog->AuthorOf(w.key.story) : std::nullopt;
+    std::optional<AuthorId> author = catalog ? catalog->AuthorOf(w.key.story) : std::nullopt;
+    // Another process (the gateway, a CDC feed) may have registered the
+    // story since this one last looked: look again before writing 0.
+    if (catalog && !author && catalog->Refresh().ok()) author = catalog->AuthorOf(w.key.story);
     row.author_id = author ? author->value : 0;
     row.region = region;
     row.minute_ms = w.key.start;

@@ -60,7 +60,7 @@ struct RunnerOptions {
   // The story catalogue: story_minute rows carry its author at the time the
   // minute is written (0 when it does not know the story), never the
   // author_id of events. Null: 0 for every story.
-  const catalog::CatalogReader* catalog = nullptr;
+  catalog::CatalogReader* catalog = nullptr;
 };
 
 struct PartitionStatus {
@@ -82,7 +82,7 @@ struct PartitionStatus {
 // windows `write` (its TakeWrite) closed into story_minute, with the
 // catalogue's author of each story (0 without a catalogue or when it does not
 // know the story).
-void FeedLakeSink(lake::PartitionSink& sink, Region region, const catalog::CatalogReader* catalog,
+void FeedLakeSink(lake::PartitionSink& sink, Region region, catalog::CatalogReader* catalog,
                   const std::vector<log::LogRecord>& records, const std::vector<uint8_t>& distinct,
                   const serve::PartitionWrite& write);
 
