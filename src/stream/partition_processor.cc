@@ -174,7 +174,9 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
   // A client clock running ahead must not move the watermark: event time counts only as far as the log's own
   // clock, whose append times are in the records (so a replay computes the same watermark).
   max_event_time_ = std::max(max_event_time_, t);
-  watermark_ = std::max(watermark_, std::min(max_event_time_, last_append_ms_) - options_.out_of_order_ms);
+  const int64_t bound = std::min(max_event_time_, last_append_ms_);
+  if (bound >= INT64_MIN + options_.out_of_order_ms)  // saturating: hostile times must not overflow
+    watermark_ = std::max(watermark_, bound - options_.out_of_order_ms);
   return true;
 }
 
@@ -298,7 +300,10 @@ Status PartitionProcessor::Restore(std::string_view data) {
   if (version >= 3) {
     max_event_time_ = r.I64();
   } else {  // the watermark was max event time - out_of_order
-    max_event_time_ = watermark_ == INT64_MIN ? INT64_MIN : watermark_ + options_.out_of_order_ms;
+    // Saturating: a damaged or hostile state must not overflow.
+    max_event_time_ = watermark_ == INT64_MIN                                   ? INT64_MIN
+                      : watermark_ > INT64_MAX - options_.out_of_order_ms ? INT64_MAX
+                                                                          : watermark_ + options_.out_of_order_ms;
   }
   counters_.records = r.U64();
   counters_.duplicates = r.U64();
