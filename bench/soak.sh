@@ -24,10 +24,6 @@
 # before the warm-up ends (at the defaults, 1 h, 24 h and 7 d, it would grow
 # for the whole hour: sizing, not a leak). 180 s covers the load's re-sends
 # (it gives a batch up after 2 minutes of failures).
-# The lake commits every 60 s (default 5m): its rows since the last commit
-# are held in memory, a sawtooth the 1.2x bound would judge by its phase, and
-# a process killed more often than lake-commit-interval never commits (its
-# restarts replay everything since the last commit).
 # The workload's key space is bounded for the same reason (--stories 1000
 # --viewers 1000: exact all-time unique viewers saturate in the warm-up).
 #
@@ -76,7 +72,7 @@ trap cleanup EXIT
 note() { echo "[$(date -u +%T)] $*" | tee -a "$out/events.log"; }
 
 serve_args=(--port "$port" --dedup-ttl "${horizon}s" --series-retention-5s "${horizon}s"
-            --series-retention-1m "${horizon}s" --log-retention "${horizon}s" --lake-commit-interval 60s)
+            --series-retention-1m "${horizon}s" --log-retention "${horizon}s")
 load_args=(--server "$api" --stories "$stories" --viewers "$viewers" --connections "$connections")
 start_server() {  # DATA_DIR RESTARTS
   "$bin" serve --data-dir "$1" "${serve_args[@]}" >>"$out/serve.log" 2>&1 &
