@@ -25,7 +25,8 @@ import csv
 import statistics
 import sys
 
-from soak_sampler import BUCKET_BOUNDS, quantile
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from soak_sampler import BUCKET_BOUNDS, quantile  # noqa: E402
 
 
 def load(path):
