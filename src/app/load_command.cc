@@ -35,7 +35,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: watershed load [flags]\n"
-    "       watershed load --verify TRUTH [--timeout 120s] [connection flags]\n\n"
+    "       watershed load --verify TRUTH [--timeout 120s] [--windows-within D] [connection flags]\n\n"
     "Sends the deterministic workload (Zipf stories, 85% views / 10% shares / 5% replies,\n"
     "out-of-order and late events, re-sent batches) and retries failed batches until\n"
     "they are acknowledged.\n\n"
@@ -56,6 +56,9 @@ constexpr const char* kHelp =
     "  --verify FILE             wait for lag 0, compare every story and window with FILE;\n"
     "                            exit 1 on any mismatch\n"
     "  --timeout D               how long --verify waits for lag 0 (120s)\n"
+    "  --windows-within D        with --verify: compare only windows starting within D of the truth's\n"
+    "                            newest window end (a server whose series-retention-5s and -1m are\n"
+    "                            both >= D still holds them all); totals are always compared\n"
     "  --secret-file FILE        the server's HS256 secret: sign a token per viewer (and an\n"
     "                            admin token for status and --verify unless --token is given)\n"
     "  --issuer S --audience S   claims of those tokens (watershed, watershed)\n"
@@ -85,6 +88,7 @@ const std::vector<std::string> kFlags = {"rate",
                                          "show-top",
                                          "verify",
                                          "timeout",
+                                         "windows-within",
                                          "secret-file",
                                          "issuer",
                                          "audience",
@@ -230,7 +234,14 @@ int LoadCommand(const std::vector<std::string>& args) {
     if (!t.ok()) return Fail("load", t.status().message(), 2);
     timeout_ms = *t;
   }
-  if (f.Has("verify")) return VerifyAgainstTruth(f.Get("verify"), control, !control_token.empty(), timeout_ms);
+  int64_t windows_within_ms = -1;
+  if (f.Has("windows-within")) {
+    auto w = ParseDurationMs("--windows-within", f.Get("windows-within"), 1000);
+    if (!w.ok()) return Fail("load", w.status().message(), 2);
+    windows_within_ms = *w;
+  }
+  if (f.Has("verify"))
+    return VerifyAgainstTruth(f.Get("verify"), control, !control_token.empty(), timeout_ms, windows_within_ms);
 
   auto plan = PlanFrom(f);
   if (!plan.ok()) return Fail("load", plan.status().message(), 2);

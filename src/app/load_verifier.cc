@@ -40,9 +40,11 @@ Result<ClientResponse> GetPolitely(HttpClient& client, const std::string& target
 
 }  // namespace
 
-int VerifyAgainstTruth(const std::string& truth_path, HttpClient& client, bool sent_token, int64_t timeout_ms) {
+int VerifyAgainstTruth(const std::string& truth_path, HttpClient& client, bool sent_token, int64_t timeout_ms,
+                       int64_t windows_within_ms) {
   auto truth = workload::ReadTruthFile(truth_path);
   if (!truth.ok()) return Fail("load", truth.status().message(), 2);
+  const size_t expired = windows_within_ms >= 0 ? workload::KeepRecentWindows(&*truth, windows_within_ms) : 0;
   // Wait until every acknowledged event is visible.
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   simdjson::dom::parser parser;
@@ -121,6 +123,7 @@ int VerifyAgainstTruth(const std::string& truth_path, HttpClient& client, bool s
   std::printf("verify: %zu stories, %lu windows (%lu final) checked against %s: %lu mismatches\n",
               truth->stories.size(), static_cast<unsigned long>(windows_checked), static_cast<unsigned long>(finals),
               truth_path.c_str(), static_cast<unsigned long>(mismatches));
+  if (expired > 0) std::printf("verify: %zu older windows not compared (--windows-within)\n", expired);
   return mismatches == 0 ? 0 : 1;
 }
 

@@ -13,6 +13,9 @@ namespace watershed::app {
 // The exit code: 0 when everything matches, 1 on a mismatch, an error answer
 // or when lag does not reach 0 within timeout_ms, 2 when the truth file is
 // unreadable. `sent_token`: whether client sends a bearer token.
-int VerifyAgainstTruth(const std::string& truth_path, HttpClient& client, bool sent_token, int64_t timeout_ms);
+// windows_within_ms >= 0 compares only the windows the server's series
+// retention still holds (workload::KeepRecentWindows); -1 compares all.
+int VerifyAgainstTruth(const std::string& truth_path, HttpClient& client, bool sent_token, int64_t timeout_ms,
+                       int64_t windows_within_ms = -1);
 
 }  // namespace watershed::app

@@ -80,6 +80,14 @@ Truth TruthBuilder::Finish() const {
   return truth;
 }
 
+size_t KeepRecentWindows(Truth* truth, int64_t within_ms) {
+  int64_t newest_end = INT64_MIN;
+  for (const auto& [key, w] : truth->windows) newest_end = std::max(newest_end, std::get<2>(key) + std::get<1>(key));
+  const size_t before = truth->windows.size();
+  std::erase_if(truth->windows, [&](const auto& kv) { return std::get<2>(kv.first) < newest_end - within_ms; });
+  return before - truth->windows.size();
+}
+
 // ---- Truth file ----
 
 namespace {

@@ -116,6 +116,14 @@ class TruthBuilder {
   uint64_t late_[2] = {0, 0};
 };
 
+// Keeps only the windows that start at or after (the newest window's end −
+// within_ms), i.e. those a server with series-retention >= within_ms still
+// holds: it drops a window once its partition's watermark passes
+// start + size + retention, and no watermark passes the newest window's end.
+// Returns how many windows were removed. Totals are untouched.
+// REQUIRES: within_ms >= 0.
+size_t KeepRecentWindows(Truth* truth, int64_t within_ms);
+
 // Truth file, text, one record per line, fields separated by one space,
 // integers in decimal:
 //   watershed-truth v1 partitions=P out_of_order_ms=O allowed_lateness_ms=L

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "workload/generator.h"
 
@@ -166,6 +168,30 @@ Truth SampleTruth() {
     if (i % 50 == 0) b.Add(e);
   }
   return b.Finish();
+}
+
+// The windows a server with a series retention still holds: those that
+// start within `within` of the newest window's end, whatever their size.
+TEST(TruthTest, KeepRecentWindowsDropsOnlyWindowsOlderThanTheHorizon) {
+  Truth t;
+  t.stories[1] = StoryTruth{101, Aggregates{4, 1, 0, 0, 0}};
+  for (int64_t start : {0, 55'000, 60'000, 65'000, 115'000}) t.windows[{1, 5'000, kT0 + start}] = WindowTruth{};
+  t.windows[{1, 60'000, kT0}] = WindowTruth{};
+  t.windows[{1, 60'000, kT0 + 60'000}] = WindowTruth{};
+  // Newest end: kT0 + 120 s (both the last 5 s and the last 1 min window).
+  Truth kept = t;
+  EXPECT_EQ(KeepRecentWindows(&kept, 60'000), 3u);
+  std::vector<std::pair<int64_t, int64_t>> left;
+  for (const auto& [key, w] : kept.windows) left.emplace_back(std::get<1>(key), std::get<2>(key) - kT0);
+  EXPECT_EQ(left, (std::vector<std::pair<int64_t, int64_t>>{
+                      {5'000, 60'000}, {5'000, 65'000}, {5'000, 115'000}, {60'000, 60'000}}));
+  EXPECT_EQ(kept.stories, t.stories);
+  Truth all = t;
+  EXPECT_EQ(KeepRecentWindows(&all, 120'000), 0u);
+  EXPECT_EQ(all, t);
+  Truth none = t;
+  EXPECT_EQ(KeepRecentWindows(&none, 0), 7u);
+  EXPECT_TRUE(none.windows.empty());
 }
 
 std::string TempPath(const std::string& name) {
