@@ -234,6 +234,10 @@ std::optional<AuthResult<Claims>> Verifier::VerifyCheaply(std::string_view token
 
 AuthResult<Claims> Verifier::Verify(std::string_view token, int64_t now_seconds) const {
   if (auto cheap = VerifyCheaply(token, now_seconds)) return std::move(*cheap);
+  return VerifyUncached(token, now_seconds);
+}
+
+AuthResult<Claims> Verifier::VerifyUncached(std::string_view token, int64_t now_seconds) const {
   const std::shared_ptr<const KeySet> keys = keys_->Get();
   const uint64_t generation = keys->generation();
   auto refuse = [&](const AuthError& e) -> AuthError {

@@ -73,6 +73,9 @@ class Verifier {
   // Verify's answer when it costs no signature check (a verified-token or
   // refused-token cache hit, a token over max_token_bytes); else nullopt.
   std::optional<AuthResult<Claims>> VerifyCheaply(std::string_view token, int64_t now_seconds) const;
+  // The rest of Verify, for a token VerifyCheaply had no answer for: the
+  // signature check and what follows.
+  AuthResult<Claims> VerifyUncached(std::string_view token, int64_t now_seconds) const;
 
   // Signature checks run so far (each costs tens of µs for RS256/ES256).
   uint64_t signature_checks() const { return signature_checks_.load(std::memory_order_relaxed); }
