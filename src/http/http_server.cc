@@ -261,6 +261,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       }
     }
     if (parser_done) return OnBody({});
+    if (beast::iequals(head_.Header("expect"), "100-continue")) {
+      // The client waits for this before sending its body (RFC 9110 §10.1.1).
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->Abort();
+                                self->ReadBody();
+                              });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }

@@ -51,7 +51,8 @@ using Handler = std::function<void(HttpRequest&&, Responder)>;
 // sent at once, the body is never read (what the client still sends is read
 // and discarded up to drain_limit) and the connection closes: e.g. a bad
 // token costs no body read. nullopt: read the body, then call the Handler
-// with `head` (and whatever the check put in head.context). Must not block.
+// with `head` (and whatever the check put in head.context); a client that
+// sent `Expect: 100-continue` is told to go on only then. Must not block.
 using HeaderCheck = std::function<std::optional<HttpResponse>(HttpRequest& head)>;
 
 struct HttpServerOptions {

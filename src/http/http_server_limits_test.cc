@@ -143,6 +143,20 @@ TEST_F(HttpServerLimitsTest, HeaderCheckAnswersBeforeTheBodyArrives) {
   EXPECT_EQ(ok.body, "{\"bytes\":3}");
   EXPECT_EQ(ok.Header("x-context"), "checked");
   EXPECT_EQ(handled_.load(), 1);
+
+  // A client that waits for 100 Continue is refused before sending its
+  // body, or told to go on.
+  RawConn e(port(), "127.0.0.1");
+  ASSERT_TRUE(e.Send("POST /x HTTP/1.1\r\nHost: h\r\nX-Key: bad\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  EXPECT_EQ(e.ReadResponse().status, 401);
+  RawConn g(port(), "127.0.0.1");
+  ASSERT_TRUE(g.Send("POST /x HTTP/1.1\r\nHost: h\r\nX-Key: good\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  EXPECT_EQ(g.ReadResponse().status, 100);
+  ASSERT_TRUE(g.Send("hello"));
+  RawResponse after = g.ReadResponse();
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.body, "{\"bytes\":5}");
+  EXPECT_EQ(handled_.load(), 2);
 }
 
 // A client that sends its whole body before reading (as most do) must read
