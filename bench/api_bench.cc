@@ -4,7 +4,9 @@
 // new user's HS256 / ES256 token every time (a cache miss: signature check,
 // claims, and a new token bucket). The ratio to auth=off is the overhead
 // a request pays for authentication, authorization and rate limiting.
-// BM_RateLimiterAcquire is the per-user token bucket alone.
+// The *HeaderCheck cases take the server's path: Api::CheckHeader on the
+// header (token, failed-auth limit, rate limit), then Handle with the
+// caller it left. BM_RateLimiterAcquire is the per-user token bucket alone.
 
 #include <benchmark/benchmark.h>
 
@@ -73,11 +75,15 @@ struct Fixture {
     api = std::make_unique<Api>(std::move(deps), options);
   }
 
-  void Get(const std::string* token) {
+  // header_check: as the HttpServer does it, Api::CheckHeader on the
+  // header, then Handle with the caller it left.
+  void Get(const std::string* token, bool header_check = false) {
     HttpRequest req;
     req.method = "GET";
     req.target = "/v1/stories/1/metrics";
+    req.remote_address = "127.0.0.1";
     if (token) req.headers.emplace_back("authorization", "Bearer " + *token);
+    if (header_check && api->CheckHeader(req)) std::abort();
     int status = 0;
     api->Handle(std::move(req), [&status](HttpResponse r) { status = r.status; });
     if (status != 200) std::abort();
@@ -96,12 +102,25 @@ void BM_AuthOnCacheHit(benchmark::State& state) {
 }
 BENCHMARK(BM_AuthOnCacheHit);
 
+void BM_AuthOnCacheHitHeaderCheck(benchmark::State& state) {
+  Fixture f(true);
+  for (auto _ : state) f.Get(&f.hs_tokens[0], /*header_check=*/true);
+}
+BENCHMARK(BM_AuthOnCacheHitHeaderCheck);
+
 void BM_AuthOnNewUserHs256(benchmark::State& state) {
   Fixture f(true);
   size_t i = 0;
   for (auto _ : state) f.Get(&f.hs_tokens[i++ % f.hs_tokens.size()]);
 }
 BENCHMARK(BM_AuthOnNewUserHs256);
+
+void BM_AuthOnNewUserHs256HeaderCheck(benchmark::State& state) {
+  Fixture f(true);
+  size_t i = 0;
+  for (auto _ : state) f.Get(&f.hs_tokens[i++ % f.hs_tokens.size()], /*header_check=*/true);
+}
+BENCHMARK(BM_AuthOnNewUserHs256HeaderCheck);
 
 void BM_AuthOnNewUserEs256(benchmark::State& state) {
   Fixture f(true, /*cache=*/false);  // 256 tokens would all hit a 1024-entry cache

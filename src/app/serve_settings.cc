@@ -128,6 +128,12 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
     api.rate_limit_exempt.Add(*role);
   }
 
+  ASSIGN_OR_RETURN(int64_t failure_rate, config.GetInt("auth-failure-rate"));
+  ASSIGN_OR_RETURN(int64_t failure_burst, config.GetInt("auth-failure-burst"));
+  if (failure_rate > 0 && failure_burst < 1) return Status::InvalidArgument("auth-failure-burst must be at least 1");
+  api.auth_failures_per_second = static_cast<double>(failure_rate);
+  api.auth_failure_burst = static_cast<double>(failure_burst);
+
   http::HttpServerOptions& server = g.server;
   server.address = config.Get("listen");
   ASSIGN_OR_RETURN(int64_t port, config.GetInt("port"));
@@ -135,8 +141,18 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   server.port = static_cast<uint16_t>(port);
   ASSIGN_OR_RETURN(int64_t threads, config.GetInt("http-threads"));
   server.threads = static_cast<int>(std::max<int64_t>(1, threads));
+  ASSIGN_OR_RETURN(int64_t verifying, config.GetInt("auth-max-verifying"));
+  if (verifying > 1024) return Status::InvalidArgument("auth-max-verifying must be in 0..1024");
+  api.max_verifying = verifying > 0 ? verifying : std::max(1, server.threads - 1);
   ASSIGN_OR_RETURN(int64_t body, config.GetBytes("max-body"));
   server.body_limit = static_cast<uint64_t>(body);
+  // What a client still sending a refused body may send before the close (413 and other early answers).
+  server.drain_limit = std::max<uint64_t>(4 * server.body_limit, 64 << 10);
+  ASSIGN_OR_RETURN(server.max_connections, config.GetInt("max-connections"));
+  ASSIGN_OR_RETURN(server.max_connections_per_address, config.GetInt("max-connections-per-address"));
+  for (auto [key, value] : {std::pair{"max-connections", server.max_connections},
+                            std::pair{"max-connections-per-address", server.max_connections_per_address}})
+    if (value > 1'000'000) return Status::InvalidArgument(std::string(key) + " must be in 0..1000000");
   ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
   server.idle_timeout_ms = static_cast<int>(idle);
   server.tls_cert_file = config.Get("tls-cert");

@@ -45,7 +45,8 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
             "--checkpoint-interval 2s --lake-root /lake --lake-buffer-rows 10 --lake-maintenance-interval 1m "
             "--lake-snapshot-retention 2h --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
             "--rate-limit 5 --rate-burst 7 --rate-limit-exempt admin,analyst --port 0 --http-threads 0 --max-body 2KiB "
-            "--idle-timeout 1m --tls-cert c.pem --tls-key k.pem"));
+            "--idle-timeout 1m --tls-cert c.pem --tls-key k.pem --max-connections 50 --max-connections-per-address 5 "
+            "--auth-failure-rate 2 --auth-failure-burst 3 --auth-max-verifying 4"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->data_dir, "/d");
   EXPECT_EQ(s->regions, (std::vector<Region>{Region::kEu, Region::kApac}));
@@ -83,6 +84,12 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(s->gateway.server.idle_timeout_ms, 60'000);
   EXPECT_EQ(s->gateway.server.tls_cert_file, "c.pem");
   EXPECT_EQ(s->gateway.server.tls_key_file, "k.pem");
+  EXPECT_EQ(s->gateway.server.max_connections, 50);
+  EXPECT_EQ(s->gateway.server.max_connections_per_address, 5);
+  EXPECT_EQ(s->gateway.server.drain_limit, 64u << 10);  // 4 x max-body, at least 64 KiB
+  EXPECT_EQ(s->gateway.api.auth_failures_per_second, 2);
+  EXPECT_EQ(s->gateway.api.auth_failure_burst, 3);
+  EXPECT_EQ(s->gateway.api.max_verifying, 4);
 
   auto defaults = Parse({"--data-dir", "/d"});
   ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
@@ -91,6 +98,11 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(defaults->lake.root, "/d/lake");
   EXPECT_EQ(defaults->regions.size(), 3u);
   EXPECT_TRUE(defaults->auth.on);
+  EXPECT_EQ(defaults->gateway.server.max_connections, 10'000);
+  EXPECT_EQ(defaults->gateway.server.max_connections_per_address, 256);
+  EXPECT_EQ(defaults->gateway.server.drain_limit, 4u << 20);
+  EXPECT_EQ(defaults->gateway.api.auth_failures_per_second, 1);
+  EXPECT_EQ(defaults->gateway.api.max_verifying, 1);  // http-threads 2, minus one
 }
 
 TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
@@ -102,6 +114,11 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--rate-limit", "1", "--rate-burst", "0"}), "rate-burst must be at least 1");
   EXPECT_EQ(Error({"--rate-limit", "0", "--rate-burst", "0"}), "<ok>");
   EXPECT_EQ(Error({"--port", "65536"}), "port must be in 0..65535");
+  EXPECT_EQ(Error({"--max-connections", "1000001"}), "max-connections must be in 0..1000000");
+  EXPECT_EQ(Error({"--max-connections-per-address", "2000000"}), "max-connections-per-address must be in 0..1000000");
+  EXPECT_EQ(Error({"--auth-failure-burst", "0"}), "auth-failure-burst must be at least 1");
+  EXPECT_EQ(Error({"--auth-failure-rate", "0", "--auth-failure-burst", "0"}), "<ok>");
+  EXPECT_EQ(Error({"--auth-max-verifying", "1025"}), "auth-max-verifying must be in 0..1024");
   EXPECT_EQ(Error({"--rate-limit-exempt", "admin,wizard"}), "rate-limit-exempt: unknown role 'wizard'");
   EXPECT_EQ(Error({"--regions", "us,mars"}), "unknown region 'mars' in --regions");
   EXPECT_EQ(Error({"--log", "kafka://"}), "log: 'kafka://' is not embedded or kafka://BROKER[,BROKER...]");

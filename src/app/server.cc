@@ -205,7 +205,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (s->cdc_) s->AddCdcMetrics();
 
   gateway::Api* api = s->api_.get();
-  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(settings.gateway.server,
+  http::HttpServerOptions server_options = settings.gateway.server;
+  server_options.metrics = &s->metrics_;
+  server_options.header_check = [api](http::HttpRequest& head) { return api->CheckHeader(head); };
+  ASSIGN_OR_RETURN(s->http_, http::HttpServer::Start(server_options,
                                                      [api](http::HttpRequest&& req, http::Responder respond) {
                                                        api->Handle(std::move(req), std::move(respond));
                                                      }));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <functional>
+#include <random>
 
 namespace watershed::auth {
 namespace {
@@ -186,30 +188,74 @@ AuthResult<Verified> CheckTokenTimes(const Claims& claims, int64_t now_seconds, 
 }
 
 Verifier::Verifier(VerifierOptions options, std::shared_ptr<const KeySetHolder> keys, std::unique_ptr<TokenCache> cache)
-    : options_(std::move(options)), keys_(std::move(keys)), cache_(std::move(cache)) {}
+    : options_(std::move(options)),
+      keys_(std::move(keys)),
+      cache_(std::move(cache)),
+      refused_seed_((uint64_t{std::random_device{}()} << 32) | std::random_device{}()),
+      refused_(std::make_unique<std::array<std::atomic<uint64_t>, kRefusedSlots>>()) {}
 
 Verifier::~Verifier() = default;
 
-AuthResult<Claims> Verifier::Verify(std::string_view token, int64_t now_seconds) const {
+namespace {
+// The refusal message of a refused-token cache hit (the first refusal's
+// message is not kept; its code is).
+constexpr std::string_view kRefusedAgain = "token was refused before";
+bool TimeIndependent(AuthErrorCode code) {
+  return code != AuthErrorCode::kTokenMissing && code != AuthErrorCode::kExpired &&
+         code != AuthErrorCode::kNotYetValid;
+}
+}  // namespace
+
+uint64_t Verifier::RefusedTag(std::string_view token, uint64_t generation) const {
+  // libstdc++'s seeded Murmur-style hash of the bytes (what std::hash uses, with our seed).
+  uint64_t h = std::_Hash_bytes(token.data(), token.size(), static_cast<size_t>(refused_seed_));
+  return h ^ ((generation + 1) * 0x9E3779B97F4A7C15ull & ~uint64_t{kRefusedSlots - 1});
+}
+
+std::optional<AuthResult<Claims>> Verifier::VerifyCheaply(std::string_view token, int64_t now_seconds) const {
   if (token.empty()) return AuthError{AuthErrorCode::kTokenMissing, "empty token"};
   if (token.size() > options_.max_token_bytes)
     return AuthError{AuthErrorCode::kTokenMalformed, "token is larger than the limit"};
+  const uint64_t generation = keys_->generation();
   if (cache_) {
     // The generation alone (one atomic load) decides a hit: no key-set
     // reference count is touched on the fast path.
-    if (std::optional<Claims> hit = cache_->Lookup(token, keys_->generation())) {
+    if (std::optional<Claims> hit = cache_->Lookup(token, generation)) {
       if (auto times = CheckTokenTimes(*hit, now_seconds, options_.leeway_seconds); !times.ok()) return times.error();
       return *hit;
     }
   }
+  const uint64_t tag = RefusedTag(token, generation);
+  const uint64_t slot = (*refused_)[tag & (kRefusedSlots - 1)].load(std::memory_order_relaxed);
+  if (slot != 0 && (slot & ~uint64_t{0xFF}) == (tag & ~uint64_t{0xFF}))
+    return AuthError{static_cast<AuthErrorCode>(slot & 0xFF), kRefusedAgain};
+  return std::nullopt;
+}
+
+AuthResult<Claims> Verifier::Verify(std::string_view token, int64_t now_seconds) const {
+  if (auto cheap = VerifyCheaply(token, now_seconds)) return std::move(*cheap);
+  return VerifyUncached(token, now_seconds);
+}
+
+AuthResult<Claims> Verifier::VerifyUncached(std::string_view token, int64_t now_seconds) const {
   const std::shared_ptr<const KeySet> keys = keys_->Get();
+  const uint64_t generation = keys->generation();
+  auto refuse = [&](const AuthError& e) -> AuthError {
+    if (TimeIndependent(e.code)) {
+      const uint64_t tag = RefusedTag(token, generation);
+      (*refused_)[tag & (kRefusedSlots - 1)].store((tag & ~uint64_t{0xFF}) | static_cast<uint8_t>(e.code),
+                                                   std::memory_order_relaxed);
+    }
+    return e;
+  };
   thread_local JwsParts jws;
-  if (auto parsed = ParseCompactJws(token, options_.max_token_bytes, &jws); !parsed.ok()) return parsed.error();
-  if (auto signature = VerifyJwsSignature(jws, *keys); !signature.ok()) return signature.error();
+  if (auto parsed = ParseCompactJws(token, options_.max_token_bytes, &jws); !parsed.ok()) return refuse(parsed.error());
+  signature_checks_.fetch_add(1, std::memory_order_relaxed);
+  if (auto signature = VerifyJwsSignature(jws, *keys); !signature.ok()) return refuse(signature.error());
   AuthResult<Claims> claims = ParseClaims(jws.payload, options_);
-  if (!claims.ok()) return claims;
+  if (!claims.ok()) return refuse(claims.error());
   if (auto times = CheckTokenTimes(*claims, now_seconds, options_.leeway_seconds); !times.ok()) return times.error();
-  if (cache_) cache_->Insert(token, keys->generation(), *claims);
+  if (cache_) cache_->Insert(token, generation, *claims);
   return claims;
 }
 

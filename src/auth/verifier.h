@@ -11,9 +11,12 @@
 //
 // Verification never reads a clock: the caller passes `now`.
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -63,8 +66,19 @@ class Verifier {
 
   // Structure and header (ParseCompactJws), signature (VerifyJwsSignature),
   // claims (ParseClaims), then times (CheckTokenTimes) — or, on a cache hit
-  // for the current key-set generation, only the time checks.
+  // for the current key-set generation, only the time checks; or, for a
+  // token refused recently under this generation (not for its times), that
+  // refusal again without a signature check.
   AuthResult<Claims> Verify(std::string_view token, int64_t now_seconds) const;
+  // Verify's answer when it costs no signature check (a verified-token or
+  // refused-token cache hit, a token over max_token_bytes); else nullopt.
+  std::optional<AuthResult<Claims>> VerifyCheaply(std::string_view token, int64_t now_seconds) const;
+  // The rest of Verify, for a token VerifyCheaply had no answer for: the
+  // signature check and what follows.
+  AuthResult<Claims> VerifyUncached(std::string_view token, int64_t now_seconds) const;
+
+  // Signature checks run so far (each costs tens of µs for RS256/ES256).
+  uint64_t signature_checks() const { return signature_checks_.load(std::memory_order_relaxed); }
 
   const VerifierOptions& options() const { return options_; }
   // Null when constructed without a cache.
@@ -74,6 +88,16 @@ class Verifier {
   VerifierOptions options_;
   std::shared_ptr<const KeySetHolder> keys_;
   std::unique_ptr<TokenCache> cache_;
+  // Refused tokens: slot = keyed hash of the token; the slot holds the rest
+  // of that hash mixed with the key-set generation, and the refusal's code
+  // in the low byte. Direct-mapped and fixed in size, so a flood of distinct
+  // bad tokens only evicts other bad tokens; the random key keeps anyone
+  // from aiming at a slot. A false hit needs a 56-bit match.
+  static constexpr size_t kRefusedSlots = 4096;
+  uint64_t RefusedTag(std::string_view token, uint64_t generation) const;
+  const uint64_t refused_seed_;
+  mutable std::unique_ptr<std::array<std::atomic<uint64_t>, kRefusedSlots>> refused_;
+  mutable std::atomic<uint64_t> signature_checks_{0};
 };
 
 }  // namespace watershed::auth

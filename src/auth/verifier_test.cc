@@ -309,6 +309,44 @@ TEST_F(VerifierTest, NegativeResultsAreNotCached) {
   EXPECT_EQ(v.cache()->GetStats().hits, 0u);
 }
 
+// Replaying a refused token costs a lookup, not another signature check.
+TEST_F(VerifierTest, RefusedTokensAreCheckedOnce) {
+  Verifier v = Make();
+  std::string forged = Sign(GoodClaims(), RsKey());
+  forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(CodeOf(v.Verify(forged, kNow)), "token_bad_signature");
+  EXPECT_EQ(v.signature_checks(), 1u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(CodeOf(v.Verify(forged, kNow)), "token_bad_signature");
+  EXPECT_EQ(v.signature_checks(), 1u);
+  ASSERT_TRUE(v.VerifyCheaply(forged, kNow).has_value());
+  EXPECT_EQ(v.VerifyCheaply(forged, kNow)->error().message, "token was refused before");
+  // Other tokens are not affected; time refusals are not remembered (time moves).
+  const std::string good = Sign(GoodClaims(), RsKey());
+  EXPECT_FALSE(v.VerifyCheaply(good, kNow).has_value());
+  EXPECT_EQ(CodeOf(v.Verify(good, kNow)), "ok");
+  TokenClaims t = GoodClaims();
+  t.claims.nbf = kNow + 1000;
+  const std::string early = Sign(t, RsKey());
+  EXPECT_EQ(CodeOf(v.Verify(early, kNow)), "token_not_yet_valid");
+  EXPECT_EQ(CodeOf(v.Verify(early, kNow + 1000)), "ok");
+  // Oversized tokens are refused cheaply, with no signature check.
+  const uint64_t checks = v.signature_checks();
+  EXPECT_EQ(CodeOf(*v.VerifyCheaply(std::string(kDefaultMaxTokenBytes + 1, 'a'), kNow)), "token_malformed");
+  EXPECT_EQ(v.signature_checks(), checks);
+}
+
+TEST_F(VerifierTest, RefusalsEndWithTheKeySet) {
+  Verifier v = Make();
+  const std::string token = Sign(GoodClaims(), RsKey());
+  auto only_ec = ParseJwks(testing::JwksOf({testing::Keys().ec_jwk}));
+  ASSERT_TRUE(only_ec.ok());
+  holder_->Set(*only_ec);
+  EXPECT_EQ(CodeOf(v.Verify(token, kNow)), "token_unknown_kid");
+  EXPECT_EQ(CodeOf(v.Verify(token, kNow)), "token_unknown_kid");
+  holder_->Set(testing::StandardKeySet());  // the key arrives: the refusal is forgotten
+  EXPECT_EQ(CodeOf(v.Verify(token, kNow)), "ok");
+}
+
 TEST_F(VerifierTest, KeyReloadInvalidatesTheCache) {
   Verifier v = Make({}, std::make_unique<TokenCache>());
   const std::string token = Sign(GoodClaims(), RsKey());

@@ -93,6 +93,9 @@ Api::Api(ApiDeps deps, ApiOptions options)
     : deps_(std::move(deps)),
       options_(std::move(options)),
       rate_limiter_(options_.rate_limit),
+      auth_failure_limiter_(
+          {.requests_per_second = options_.auth_failures_per_second, .burst = options_.auth_failure_burst}),
+      verifying_(options_.max_verifying),
       in_flight_(options_.max_in_flight) {
   MetricsRegistry& m = *deps_.metrics;
   requests_ = m.AddCounter("watershed_http_requests_total", "HTTP requests received");
@@ -111,6 +114,13 @@ Api::Api(ApiDeps deps, ApiOptions options)
   forbidden_ = m.AddCounter("watershed_forbidden_total", "Requests refused with 403 (role or ownership)");
   rate_limited_ = m.AddCounter("watershed_rate_limited_total", "Requests refused with 429: user over its rate");
   over_capacity_ = m.AddCounter("watershed_over_capacity_total", "Requests refused with 429: too many in flight");
+  auth_throttled_ = m.AddCounter("watershed_auth_throttled_total",
+                                 "Requests refused with 429: their address failed authentication too often");
+  auth_busy_ =
+      m.AddCounter("watershed_auth_busy_total", "Requests refused with 503: too many signature checks at once");
+  if (const auth::Verifier* v = deps_.verifier)
+    m.AddGauge("watershed_auth_signature_checks", "Token signature checks run since start",
+               [v] { return static_cast<double>(v->signature_checks()); });
   m.AddGauge("watershed_in_flight_requests", "/v1/ requests in progress",
              [this] { return static_cast<double>(in_flight_.InFlight()); });
   const char* help = "HTTP request latency, receipt to response hand-off, seconds";
@@ -133,6 +143,68 @@ HttpResponse TooMany(std::string_view code, std::string_view message, int64_t re
 }
 }  // namespace
 
+bool Api::IsPublic(std::string_view path) const {
+  return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
+}
+
+std::variant<auth::Claims, HttpResponse> Api::Authenticate(const HttpRequest& req, int64_t now_ns) {
+  auto unauthorized = [this](const auth::AuthError& e) {
+    auth_failures_[static_cast<size_t>(e.code)]->Add();
+    HttpResponse r = JsonError(401, e.code_name(), e.message);
+    // RFC 6750 §3: tell the client which scheme and why.
+    r.headers.emplace_back("WWW-Authenticate", e.code == auth::AuthErrorCode::kTokenMissing
+                                                   ? "Bearer realm=\"watershed\""
+                                                   : "Bearer realm=\"watershed\", error=\"invalid_token\"");
+    return r;
+  };
+  auto token = auth::ExtractBearerToken(req.Header("authorization"));
+  if (!token.ok()) return unauthorized(token.error());
+  const int64_t now_s = deps_.clock->NowMs() / 1000;
+  // Addresses, not users, pay for failures: a failed token names no user.
+  const uint64_t address = std::hash<std::string_view>{}(req.remote_address);
+  std::optional<auth::AuthResult<auth::Claims>> claims = deps_.verifier->VerifyCheaply(*token, now_s);
+  if (!claims) {
+    if (Admission a = auth_failure_limiter_.Peek(address, now_ns); !a.allowed) {
+      auth_throttled_->Add();
+      return TooMany("auth_rate_limited",
+                     "too many failed authentications from this address; retry after the Retry-After seconds",
+                     a.retry_after_ns);
+    }
+    if (!verifying_.TryEnter()) {
+      auth_busy_->Add();
+      HttpResponse r = JsonError(503, "auth_busy", "too many tokens being verified at once; retry shortly");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    claims = deps_.verifier->VerifyUncached(*token, now_s);
+    verifying_.Leave();
+  }
+  if (!claims->ok()) {
+    auth_failure_limiter_.Acquire(address, now_ns);
+    return unauthorized(claims->error());
+  }
+  const auth::Claims& caller = claims->value();
+  const bool exempt = (caller.roles.bits() & options_.rate_limit_exempt.bits()) != 0;
+  Admission a = exempt ? Admission{} : rate_limiter_.Acquire(caller.user.value, now_ns);
+  if (!a.allowed) {
+    rate_limited_->Add();
+    return TooMany("rate_limited", "too many requests for this user; retry after the Retry-After seconds",
+                   a.retry_after_ns);
+  }
+  return caller;
+}
+
+std::optional<HttpResponse> Api::CheckHeader(HttpRequest& head) {
+  if (!deps_.verifier || IsPublic(PathOf(head.target))) return std::nullopt;
+  auto outcome = Authenticate(head, deps_.clock->MonotonicNs());
+  if (auto* refused = std::get_if<HttpResponse>(&outcome)) {
+    requests_->Add();
+    return std::move(*refused);
+  }
+  head.context = std::get<auth::Claims>(std::move(outcome));
+  return std::nullopt;
+}
+
 void Api::Handle(HttpRequest&& req, Responder respond) {
   requests_->Add();
   const int64_t start = deps_.clock->MonotonicNs();
@@ -145,29 +217,13 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   };
 
   Caller caller;
-  const bool is_public =
-      std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
-  if (deps_.verifier && !is_public) {
-    auto token = auth::ExtractBearerToken(req.Header("authorization"));
-    auto claims = token.ok() ? deps_.verifier->Verify(*token, deps_.clock->NowMs() / 1000)
-                             : auth::AuthResult<auth::Claims>(token.error());
-    if (!claims.ok()) {
-      const auth::AuthError& e = claims.error();
-      auth_failures_[static_cast<size_t>(e.code)]->Add();
-      HttpResponse r = JsonError(401, e.code_name(), e.message);
-      // RFC 6750 §3: tell the client which scheme and why.
-      r.headers.emplace_back("WWW-Authenticate", e.code == auth::AuthErrorCode::kTokenMissing
-                                                     ? "Bearer realm=\"watershed\""
-                                                     : "Bearer realm=\"watershed\", error=\"invalid_token\"");
-      return reply(std::move(r));
-    }
-    caller = *claims;
-    const bool exempt = (caller->roles.bits() & options_.rate_limit_exempt.bits()) != 0;
-    Admission a = exempt ? Admission{} : rate_limiter_.Acquire(caller->user.value, start);
-    if (!a.allowed) {
-      rate_limited_->Add();
-      return reply(TooMany("rate_limited", "too many requests for this user; retry after the Retry-After seconds",
-                           a.retry_after_ns));
+  if (deps_.verifier && !IsPublic(path)) {
+    if (const auto* checked = std::any_cast<auth::Claims>(&req.context)) {
+      caller = *checked;  // CheckHeader did the work
+    } else {
+      auto outcome = Authenticate(req, start);
+      if (auto* refused = std::get_if<HttpResponse>(&outcome)) return reply(std::move(*refused));
+      caller = std::get<auth::Claims>(std::move(outcome));
     }
   }
   if (v1) {

@@ -8,7 +8,9 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "auth/verifier.h"
@@ -55,6 +57,18 @@ struct ApiOptions {
   RateLimitOptions rate_limit;  // per user; needs auth (the user is the token's sub)
   auth::RoleSet rate_limit_exempt{static_cast<uint8_t>(auth::Role::kAdmin)};  // operators' tokens
   int64_t max_in_flight = 10'000;  // all /v1/ requests in progress; 0 = no cap
+  // Failed authentications per client address (a token bucket, like
+  // rate_limit): past the burst, a request from that address whose token is
+  // not already known (verified, or refused before) is answered 429
+  // auth_rate_limited without a signature check. 0 = no limit.
+  double auth_failures_per_second = 1;
+  double auth_failure_burst = 20;
+  // Signature checks running at once (0 = no cap); one more is answered 503
+  // auth_busy. They run on the HTTP I/O threads (a check is tens of µs:
+  // handing it to another pool would cost about as much), so a cap below
+  // the thread count keeps a thread free for requests whose token is cached,
+  // however many unknown tokens arrive.
+  int64_t max_verifying = 0;
 };
 
 // What this process serves: a split deployment leaves some out (all logs
@@ -82,10 +96,18 @@ class Api {
  public:
   Api(ApiDeps deps, ApiOptions options);
   void Handle(http::HttpRequest&& req, http::Responder respond);
+  // The HttpServer's HeaderCheck: authenticates and rate-limits a request
+  // from its header alone, so a refused request costs no body read; the
+  // caller is left in head.context, where Handle finds it.
+  std::optional<http::HttpResponse> CheckHeader(http::HttpRequest& head);
 
  private:
   // The caller of a /v1/ request; nullopt when auth is off.
   using Caller = std::optional<auth::Claims>;
+  bool IsPublic(std::string_view path) const;
+  // The caller of a request needing a token (auth on), or the answer
+  // refusing it (401, 429, 503); now_ns is monotonic.
+  std::variant<auth::Claims, http::HttpResponse> Authenticate(const http::HttpRequest& req, int64_t now_ns);
   void Route(http::HttpRequest&& req, std::string_view path, const Caller& caller, http::Responder respond);
   void PostEvents(http::HttpRequest&& req, const Caller& caller, http::Responder respond);
   // 403 unless the caller may read `story` (analyst, admin, or its author in
@@ -117,7 +139,11 @@ class Api {
   Counter* forbidden_;
   Counter* rate_limited_;
   Counter* over_capacity_;
+  Counter* auth_throttled_;
+  Counter* auth_busy_;
   UserRateLimiter rate_limiter_;
+  UserRateLimiter auth_failure_limiter_;  // keyed by a hash of the client address
+  InFlightLimiter verifying_;
   InFlightLimiter in_flight_;
   Histogram* latency_ingest_;
   Histogram* latency_query_;

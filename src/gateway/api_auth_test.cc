@@ -471,6 +471,74 @@ TEST_F(ApiInFlightTest, RequestsOverTheInFlightCapAre429) {
   EXPECT_EQ(GetAs(token, "/v1/status").status, 200);  // the slot was given back
 }
 
+// ---- before the body, and failure storms ----
+
+// Signs with a secret the server does not have: costs the server a signature check.
+std::string Forged(uint64_t user) {
+  auth::TokenClaims t;
+  t.claims.user = auth::UserId(user);
+  t.claims.region = Region::kUs;
+  t.claims.roles.Add(Role::kViewer);
+  t.claims.exp = Clock::Real()->NowMs() / 1000 + 3600;
+  t.issuer = "watershed";
+  t.audience = {"watershed"};
+  auto token = auth::SignToken(t, {auth::Algorithm::kHs256, "not-the-server-secret-0123456789abcdef", ""});
+  EXPECT_TRUE(token.ok());
+  return token.ok() ? *token : "";
+}
+
+// A bad token costs no body read: the 401 comes while the announced body is unsent.
+TEST_F(ApiAuthTest, BadTokenIsRefusedBeforeTheBody) {
+  RawConn c(port_);
+  ASSERT_TRUE(c.Send("POST /v1/events HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: " +
+                     std::to_string(kBodyLimit) + "\r\n" + Bearer(Forged(1)) + "\r\n"));
+  RawResponse r = c.ReadResponse();
+  ExpectError(r, 401, "token_bad_signature");
+  EXPECT_EQ(r.Header("connection"), "close");
+  // A good client is served meanwhile.
+  const uint64_t viewer = 2;
+  const std::string batch = EncodeEventBatchJson(std::vector<Event>{EventOf(1, viewer, Region::kUs)});
+  EXPECT_EQ(PostAs(Token(viewer, Region::kUs, {Role::kViewer}), batch).status, 200);
+  EXPECT_EQ(LogRecordCount(), 1u);
+}
+
+TEST_F(ApiAuthTest, OversizedTokenIsRefusedWithoutASignatureCheck) {
+  const uint64_t checks = verifier_->signature_checks();
+  ExpectError(GetAs(std::string(9 << 10, 'a'), "/v1/status"), 401, "token_malformed");
+  EXPECT_EQ(verifier_->signature_checks(), checks);
+}
+
+class ApiAuthFailureLimitTest : public ApiAuthTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    ApiAuthTest::Configure(deps, options);
+    options->auth_failure_burst = 5;
+    options->auth_failures_per_second = 0.001;  // no refill while the test runs
+  }
+};
+
+TEST_F(ApiAuthFailureLimitTest, FailureStormStopsCostingSignatureChecks) {
+  const std::string good = Token(1, Region::kUs, {Role::kAnalyst});
+  ASSERT_EQ(GetAs(good, "/v1/status").status, 200);  // verified before the storm
+  const uint64_t checks = verifier_->signature_checks();
+  for (uint64_t i = 0; i < 5; ++i) ExpectError(GetAs(Forged(100 + i), "/v1/status"), 401, "token_bad_signature");
+  EXPECT_EQ(verifier_->signature_checks(), checks + 5);
+  for (uint64_t i = 5; i < 50; ++i) {
+    const std::string batch = EncodeEventBatchJson(std::vector<Event>{EventOf(i, 100 + i, Region::kUs)});
+    RawResponse r = i % 2 ? GetAs(Forged(100 + i), "/v1/status") : PostAs(Forged(100 + i), batch);
+    ExpectError(r, 429, "auth_rate_limited");
+    EXPECT_GE(std::atoll(r.Header("retry-after").c_str()), 1) << r.Header("retry-after");
+  }
+  EXPECT_EQ(verifier_->signature_checks(), checks + 5);  // the storm stopped costing signature checks
+  EXPECT_NE(Get("/metrics").body.find("watershed_auth_throttled_total 45"), std::string::npos);
+  // A token already verified still works from that address; another address is not affected.
+  EXPECT_EQ(GetAs(good, "/v1/status").status, 200);
+  RawConn other(port_, "127.0.0.2");
+  ASSERT_TRUE(other.Send(Request("GET", "/v1/status", "", "", Bearer(Token(2, Region::kUs, {Role::kAnalyst})))));
+  EXPECT_EQ(other.ReadResponse().status, 200);
+  EXPECT_EQ(LogRecordCount(), 0u);
+}
+
 // ---- key rotation ----
 
 TEST_F(ApiAuthTest, JwksRotationWithoutRestartKeepsOldKeysOnBadFiles) {

@@ -161,6 +161,9 @@ class ApiTest : public ::testing::Test {
     h.threads = 2;
     h.body_limit = kBodyLimit;
     h.idle_timeout_ms = IdleTimeoutMs();
+    h.metrics = &metrics_;
+    h.header_check = [this](HttpRequest& head) { return api_->CheckHeader(head); };
+    ConfigureServer(&h);
     auto s = HttpServer::Start(h, [this](HttpRequest&& req, Responder respond) {
       api_->Handle(std::move(req), std::move(respond));
     });
@@ -175,6 +178,7 @@ class ApiTest : public ::testing::Test {
   virtual int IdleTimeoutMs() const { return 30'000; }
   // Auth tests install a verifier and limits here.
   virtual void Configure(ApiDeps* deps, ApiOptions* options) {}
+  virtual void ConfigureServer(HttpServerOptions* options) {}
 
   void TearDown() override {
     if (server_) server_->Stop();

@@ -49,6 +49,17 @@ Admission UserRateLimiter::Acquire(uint64_t user, int64_t now_ns) {
   return {};
 }
 
+Admission UserRateLimiter::Peek(uint64_t user, int64_t now_ns) const {
+  if (!enabled()) return {};
+  Shard& shard = ShardOf(user);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.full_at.find(user);
+  if (it == shard.full_at.end()) return {};
+  const int64_t start = std::max(it->second, now_ns);
+  if (start - now_ns > tolerance_ns_) return {false, start - now_ns - tolerance_ns_};
+  return {};
+}
+
 size_t UserRateLimiter::TrackedUsers() const {
   size_t n = 0;
   for (size_t i = 0; i < kShards; ++i) {

@@ -38,6 +38,9 @@ class UserRateLimiter {
   bool enabled() const { return interval_ns_ > 0; }
   // Takes one token from `user`'s bucket at monotonic time now_ns.
   Admission Acquire(uint64_t user, int64_t now_ns);
+  // What Acquire would answer, without taking a token (to refuse work up
+  // front, e.g. a signature check, and charge only for what then fails).
+  Admission Peek(uint64_t user, int64_t now_ns) const;
   size_t TrackedUsers() const;
 
  private:

@@ -22,6 +22,21 @@ TEST(UserRateLimiter, RestedUserGetsTheBurstThenTheRate) {
   EXPECT_FALSE(limiter.Acquire(7, t0 + kSecond / 10).allowed);
 }
 
+TEST(UserRateLimiter, PeekTellsWithoutTakingAToken) {
+  UserRateLimiter limiter({.requests_per_second = 10, .burst = 2});
+  const int64_t t0 = 1000 * kSecond;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.Peek(7, t0).allowed) << i;  // peeking takes nothing
+  EXPECT_EQ(limiter.TrackedUsers(), 0u);
+  EXPECT_TRUE(limiter.Acquire(7, t0).allowed);
+  EXPECT_TRUE(limiter.Peek(7, t0).allowed);
+  EXPECT_TRUE(limiter.Acquire(7, t0).allowed);
+  Admission peeked = limiter.Peek(7, t0);
+  EXPECT_FALSE(peeked.allowed);
+  EXPECT_EQ(peeked.retry_after_ns, limiter.Acquire(7, t0).retry_after_ns);
+  EXPECT_TRUE(limiter.Peek(7, t0 + kSecond / 10).allowed);
+  EXPECT_TRUE(limiter.Peek(8, t0).allowed);
+}
+
 TEST(UserRateLimiter, SustainedRateIsTheConfiguredOne) {
   UserRateLimiter limiter({.requests_per_second = 1000, .burst = 10});
   // A client hammering every 100 µs for 10 s gets burst + rate × 10 s through.

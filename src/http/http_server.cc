@@ -23,6 +23,7 @@
 #include <system_error>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <variant>
 
 namespace watershed::http {
@@ -68,21 +69,88 @@ const std::string& PlainHttpOnTlsPortResponse() {
   return response;
 }
 
+// Counts open connections, in all and per client address. An address's
+// entry is erased when its count drops to 0, so the map never holds more
+// addresses than there are open connections.
+class ConnectionTable {
+ public:
+  enum class Admit { kOk, kServerFull, kAddressFull };
+  ConnectionTable(int64_t max_total, int64_t max_per_address) : max_total_(max_total), max_per_(max_per_address) {}
+
+  Admit Enter(const std::string& address) {
+    std::lock_guard lock(mu_);
+    if (max_total_ > 0 && total_ >= max_total_) return Admit::kServerFull;
+    int64_t& n = per_address_[address];
+    if (max_per_ > 0 && n >= max_per_) return Admit::kAddressFull;  // n > 0 here: no empty entry is left
+    ++n;
+    ++total_;
+    return Admit::kOk;
+  }
+  void Leave(const std::string& address) {
+    std::lock_guard lock(mu_);
+    auto it = per_address_.find(address);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    --total_;
+  }
+  int64_t Total() const {
+    std::lock_guard lock(mu_);
+    return total_;
+  }
+
+ private:
+  const int64_t max_total_, max_per_;
+  mutable std::mutex mu_;
+  int64_t total_ = 0;
+  std::unordered_map<std::string, int64_t> per_address_;
+};
+
+// One admitted connection's place in the table, given back when the session ends.
+class ConnectionSlot {
+ public:
+  ConnectionSlot() = default;
+  ConnectionSlot(ConnectionTable* table, std::string address) : table_(table), address_(std::move(address)) {}
+  ConnectionSlot(ConnectionSlot&& o) noexcept
+      : table_(std::exchange(o.table_, nullptr)), address_(std::move(o.address_)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (table_) table_->Leave(address_);
+  }
+
+ private:
+  ConnectionTable* table_ = nullptr;
+  std::string address_;
+};
+
+// A refused connection (not counted in the table) drains at most this much,
+// for at most this long, so refusals cannot pile up open sockets.
+constexpr uint64_t kRefusalDrainBytes = 64 << 10;
+constexpr int kRefusalDrainMs = 1'000;
+
 // One connection. Stream is PlainStream or TlsStream; everything but the
 // handshake and the close is shared, and the plain instantiation compiles to
 // exactly what a plain-only session would be.
+//
+// Per request: the header is read first and shown to the HeaderCheck; only
+// then is the body read. An early answer (a refused header, a body over the
+// limit, a malformed request) is written with Connection: close, then what
+// the client still sends is read and discarded (bounded in bytes and time)
+// before the socket closes: closing with unread bytes would make the kernel
+// send a reset, which can destroy the answer before the client reads it.
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Session(tcp::socket&& socket, const HttpServerOptions& options, const Handler& handler)
-    requires(!kTls)
-      : stream_(std::move(socket)), options_(options), handler_(handler) {}
-  Session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, const HttpServerOptions& options,
+  Session(tcp::socket&& socket, std::string remote, ConnectionSlot slot, const HttpServerOptions& options,
           const Handler& handler)
+    requires(!kTls)
+      : stream_(std::move(socket)), remote_(std::move(remote)), slot_(std::move(slot)), options_(options),
+        handler_(handler) {}
+  Session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, std::string remote, ConnectionSlot slot,
+          const HttpServerOptions& options, const Handler& handler)
     requires kTls
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), options_(options), handler_(handler) {}
+      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), remote_(std::move(remote)), slot_(std::move(slot)),
+        options_(options), handler_(handler) {}
 
   void Run() {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -90,6 +158,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         self->Handshake();
       else
         self->Read();
+    });
+  }
+
+  // Answers `resp` to a connection refused at accept, drains briefly, closes.
+  void Refuse(HttpResponse resp)
+    requires(!kTls)
+  {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), resp = std::move(resp)]() mutable {
+      self->keep_alive_ = false;
+      self->drain_limit_ = kRefusalDrainBytes;
+      self->drain_ms_ = std::min(self->options_.idle_timeout_ms, kRefusalDrainMs);
+      self->Write(std::move(resp), true, true);
     });
   }
 
@@ -122,48 +202,100 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     parser_.emplace();
     parser_->body_limit(options_.body_limit);
     parser_->header_limit(options_.header_limit);
-    ExpireAfterIdle();
-    bhttp::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+    ExpireAfterIdle();  // one deadline for the header and the body
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == net::error::eof) return Close();
-    if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset)
-      return Abort();
+  // Handles a read error: true when the session answered or ended.
+  bool ReadFailed(beast::error_code ec) {
+    if (!ec) return false;
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof) {
+      Close();
+      return true;
+    }
+    if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      Abort();
+      return true;
+    }
     if constexpr (kTls) {
       // A peer that vanished without close_notify, or a broken record: no
       // HTTP answer can be sent over this TLS session any more.
-      if (ec == net::ssl::error::stream_truncated || ec.category() == net::error::get_ssl_category())
-        return Abort();
+      if (ec == net::ssl::error::stream_truncated || ec.category() == net::error::get_ssl_category()) {
+        Abort();
+        return true;
+      }
     }
+    keep_alive_ = false;
     if (ec == bhttp::error::body_limit)
-      return Write(JsonError(413, "body_too_large",
-                             "request body exceeds " + std::to_string(options_.body_limit) + " bytes"),
-                   true);
-    if (ec == bhttp::error::header_limit)
-      return Write(JsonError(431, "headers_too_large", "request headers exceed the limit"), true);
-    if (ec) return Write(JsonError(400, "bad_request", "malformed HTTP request: " + ec.message()), true);
+      EarlyAnswer(
+          JsonError(413, "body_too_large", "request body exceeds " + std::to_string(options_.body_limit) + " bytes"));
+    else if (ec == bhttp::error::header_limit)
+      EarlyAnswer(JsonError(431, "headers_too_large", "request headers exceed the limit"));
+    else
+      EarlyAnswer(JsonError(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    return true;
+  }
 
-    bhttp::request<bhttp::string_body> req = parser_->release();
-    keep_alive_ = req.keep_alive();
-    HttpRequest r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    for (const auto& field : req) {
+  void OnHeader(beast::error_code ec) {
+    if (ReadFailed(ec)) return;
+    const auto& h = parser_->get();
+    keep_alive_ = h.keep_alive();
+    head_ = HttpRequest{};
+    head_.method = std::string(h.method_string());
+    head_.target = std::string(h.target());
+    for (const auto& field : h) {
       std::string name(field.name_string());
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers.emplace_back(std::move(name), std::string(field.value()));
+      head_.headers.emplace_back(std::move(name), std::string(field.value()));
     }
-    r.content_type = std::string(r.Header("content-type"));
-    r.body = std::move(req.body());
-    handler_(std::move(r), [self = this->shared_from_this()](HttpResponse resp) {
+    head_.content_type = std::string(head_.Header("content-type"));
+    head_.remote_address = remote_;
+    const bool parser_done = parser_->is_done();  // the request has no body
+    if (options_.header_check) {
+      if (std::optional<HttpResponse> refused = options_.header_check(head_)) {
+        parser_.reset();
+        if (parser_done) return Write(std::move(*refused), false, false);  // no body: the connection stays usable
+        keep_alive_ = false;
+        return EarlyAnswer(std::move(*refused));
+      }
+    }
+    if (parser_done) return OnBody({});
+    if (beast::iequals(head_.Header("expect"), "100-continue")) {
+      // The client waits for this before sending its body (RFC 9110 §10.1.1).
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                if (ec) return self->Abort();
+                                self->ReadBody();
+                              });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ReadFailed(ec)) return;
+    head_.body = std::move(parser_->get().body());
+    parser_.reset();
+    handler_(std::move(head_), [self = this->shared_from_this()](HttpResponse resp) {
       net::post(self->stream_.get_executor(),
-                [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false); });
+                [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false, false); });
     });
   }
 
-  void Write(HttpResponse resp, bool close) {
+  // Answers before (or instead of) reading the whole request; then drains.
+  void EarlyAnswer(HttpResponse resp) {
+    drain_limit_ = options_.drain_limit;
+    drain_ms_ = options_.idle_timeout_ms;
+    Write(std::move(resp), true, true);
+  }
+
+  void Write(HttpResponse resp, bool close, bool drain) {
     res_ = {};
     res_.version(11);
     res_.result(static_cast<bhttp::status>(resp.status));
@@ -174,11 +306,43 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     res_.keep_alive(keep_alive_ && !close);
     res_.prepare_payload();
     ExpireAfterIdle();
-    bhttp::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+    bhttp::async_write(stream_, res_, [self = this->shared_from_this(), drain](beast::error_code ec, size_t) {
       if (ec) return self->Abort();
+      if (drain) return self->Drain();
       if (!self->res_.keep_alive()) return self->Close();
       self->Read();
     });
+  }
+
+  // Reads and discards what the client still sends, up to drain_limit_
+  // bytes and drain_ms_, then closes.
+  // Over TLS the close_notify exchange of Close() stands for it (bounded in
+  // time; OpenSSL reads the peer's records while waiting for its close_notify).
+  void Drain() {
+    if constexpr (kTls) {
+      return Close();
+    } else {
+      beast::error_code ignored;  // the client sees the end of the answer at once
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    Tcp().expires_after(std::chrono::milliseconds(drain_ms_));
+    drained_ = buffer_.size();
+    buffer_.consume(buffer_.size());
+    DrainSome();
+  }
+  void DrainSome() {
+    if (drained_ >= drain_limit_) return EndDrain();
+    stream_.async_read_some(buffer_.prepare(16 << 10),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec) return self->EndDrain();
+                              self->DrainSome();
+                            });
+  }
+  void EndDrain() {
+    buffer_.consume(buffer_.size());
+    buffer_.shrink_to_fit();
+    Tcp().close();
   }
 
   // Orderly end: the peer sees end of stream once it has read everything sent.
@@ -204,10 +368,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Declared before stream_: the TLS context outlives the stream using it.
   [[no_unique_address]] std::conditional_t<kTls, std::shared_ptr<net::ssl::context>, std::monostate> tls_;
   Stream stream_;
+  const std::string remote_;
+  ConnectionSlot slot_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  HttpRequest head_;
   bhttp::response<bhttp::string_body> res_;
   bool keep_alive_ = true;
+  uint64_t drain_limit_ = 0, drained_ = 0;
+  int drain_ms_ = 0;
   const HttpServerOptions& options_;
   const Handler& handler_;
 };
@@ -242,6 +411,10 @@ Result<std::shared_ptr<net::ssl::context>> MakeServerTlsContext(const HttpServer
 struct HttpServer::Impl {
   HttpServerOptions options;
   Handler handler;
+  // Declared before ioc: sessions destroyed with the io_context still give their slots back.
+  std::unique_ptr<ConnectionTable> connections;
+  Counter* refused_server = nullptr;
+  Counter* refused_address = nullptr;
   std::mutex tls_mu;
   std::shared_ptr<net::ssl::context> tls;  // null = plain HTTP; guarded by tls_mu
   net::io_context ioc;
@@ -259,18 +432,55 @@ struct HttpServer::Impl {
         return;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      if (options.tls_cert_file.empty()) {
-        std::make_shared<Session<PlainStream>>(std::move(socket), options, handler)->Run();
+      const auto peer = socket.remote_endpoint(ec);
+      if (ec) {  // gone already
+        socket.close(ec);
+        return Accept();
+      }
+      std::string remote = peer.address().to_string();
+      const bool tls_port = !options.tls_cert_file.empty();
+      switch (connections->Enter(remote)) {
+        case ConnectionTable::Admit::kOk:
+          break;
+        case ConnectionTable::Admit::kServerFull:
+          Refuse(std::move(socket), std::move(remote), tls_port, refused_server,
+                 JsonError(503, "server_busy", "the server is at its connection limit; retry shortly"));
+          return Accept();
+        case ConnectionTable::Admit::kAddressFull:
+          Refuse(std::move(socket), std::move(remote), tls_port, refused_address,
+                 JsonError(429, "too_many_connections", "too many open connections from this address"));
+          return Accept();
+      }
+      ConnectionSlot slot(connections.get(), remote);
+      if (!tls_port) {
+        std::make_shared<Session<PlainStream>>(std::move(socket), std::move(remote), std::move(slot), options, handler)
+            ->Run();
       } else {
         std::shared_ptr<net::ssl::context> ctx;
         {
           std::lock_guard lock(tls_mu);
           ctx = tls;
         }
-        std::make_shared<Session<TlsStream>>(std::move(socket), std::move(ctx), options, handler)->Run();
+        std::make_shared<Session<TlsStream>>(std::move(socket), std::move(ctx), std::move(remote), std::move(slot),
+                                             options, handler)
+            ->Run();
       }
       Accept();
     });
+  }
+
+  // Over a cap: a short answer with Connection: close (plain HTTP), or just
+  // a close on a TLS port (a handshake would cost more than the connection).
+  void Refuse(tcp::socket&& socket, std::string remote, bool tls_port, Counter* counter, HttpResponse resp) {
+    if (counter) counter->Add();
+    resp.headers.emplace_back("Retry-After", "1");
+    if (tls_port) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    std::make_shared<Session<PlainStream>>(std::move(socket), std::move(remote), ConnectionSlot(), options, handler)
+        ->Refuse(std::move(resp));
   }
 };
 
@@ -286,6 +496,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
+  impl->connections = std::make_unique<ConnectionTable>(options.max_connections, options.max_connections_per_address);
+  if (options.metrics) {
+    const char* help = "Connections refused at accept (answered and closed), by the cap they hit";
+    impl->refused_server =
+        options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"server\"");
+    impl->refused_address =
+        options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"address\"");
+  }
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(impl->tls, MakeServerTlsContext(options));
   }
@@ -307,6 +525,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 }
 
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+int64_t HttpServer::open_connections() const { return impl_->connections->Total(); }
 
 bool HttpServer::tls() const { return !impl_->options.tls_cert_file.empty(); }
 

@@ -6,14 +6,17 @@
 // which answers through the Responder — possibly later, from another thread
 // (POST /v1/events answers once the log has made the events durable).
 
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/json_text.h"
+#include "core/metrics.h"
 #include "core/status.h"
 
 namespace watershed::http {
@@ -24,6 +27,10 @@ struct HttpRequest {
   std::string content_type;  // empty when absent
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string remote_address;  // the peer's IP address, as text
+  // Whatever the HeaderCheck left for the Handler (e.g. the verified caller),
+  // so work done on the header is not repeated; empty when nothing was left.
+  std::any context;
   // The first header of that (lower-case) name; empty when absent.
   std::string_view Header(std::string_view name) const;
 };
@@ -39,6 +46,14 @@ struct HttpResponse {
 // from any thread, before the HttpServer is destroyed.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest&&, Responder)>;
+// Called on the I/O thread once a request's header has arrived, before its
+// body is read; `head` has everything but the body. A response returned is
+// sent at once, the body is never read (what the client still sends is read
+// and discarded up to drain_limit) and the connection closes: e.g. a bad
+// token costs no body read. nullopt: read the body, then call the Handler
+// with `head` (and whatever the check put in head.context); a client that
+// sent `Expect: 100-continue` is told to go on only then. Must not block.
+using HeaderCheck = std::function<std::optional<HttpResponse>(HttpRequest& head)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
@@ -48,6 +63,21 @@ struct HttpServerOptions {
   uint32_t header_limit = 16 << 10; // larger header blocks get 431
   int idle_timeout_ms = 30'000;     // a connection that sends nothing for this long is closed
                                     // (this includes a TLS handshake that does not finish)
+  // Connections open at once, all clients (0 = no cap): one more is answered
+  // 503 server_busy and closed without reaching the HeaderCheck or Handler.
+  int64_t max_connections = 10'000;
+  // Connections open at once from one client IP address (0 = no cap): one
+  // more is answered 429 too_many_connections and closed. On a TLS port the
+  // refused connection is closed without an answer (no handshake is spent).
+  int64_t max_connections_per_address = 256;
+  // After an early answer (413, 431, or a HeaderCheck's), the bytes the
+  // client still sends are read and discarded up to this many, for at most
+  // the idle timeout, then the connection closes: a client still sending its
+  // body reads the answer instead of a connection reset.
+  uint64_t drain_limit = 4 << 20;
+  HeaderCheck header_check;  // empty: every request goes to the Handler
+  // Where the server counts refused connections (null: not counted).
+  MetricsRegistry* metrics = nullptr;
   // TLS: a PEM certificate chain (leaf first) and its PEM private key
   // (unencrypted). Both empty = plain HTTP; one without the other is an error.
   std::string tls_cert_file;
@@ -69,6 +99,8 @@ class HttpServer {
   // old. On error the old credentials stay in use. kFailedPrecondition when
   // the server was started without TLS. Thread-safe.
   Status ReloadTls();
+  // Connections open now (counted against max_connections).
+  int64_t open_connections() const;
   // Stops accepting, closes connections, joins the threads.
   void Stop();
 

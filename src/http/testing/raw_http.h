@@ -77,12 +77,20 @@ RawResponse ReadHttpResponse(std::string* buf, Fill fill) {
 // A blocking client socket that sends raw bytes and reads raw responses.
 class RawConn {
  public:
-  explicit RawConn(uint16_t port) {
+  // source_ip: the client's address (any 127.0.0.0/8 address works on
+  // loopback), so tests can play several client addresses; null: the kernel's pick.
+  explicit RawConn(uint16_t port, const char* source_ip = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     EXPECT_GE(fd_, 0);
     timeval tv{kSocketTimeoutMs / 1000, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (source_ip != nullptr) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source_ip, &src.sin_addr);
+      EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src), 0) << "bind: " << std::strerror(errno);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
