@@ -1,9 +1,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "serve/live_store.h"
 
@@ -56,6 +57,10 @@ Result<std::vector<std::optional<StoryMetrics>>> LiveStore::GetStories(const std
   return out;
 }
 
+Result<std::vector<StoryMetrics>> LiveStore::TopStories(AuthorId, TopBy, size_t) {
+  return Status::FailedPrecondition("per-author top lists were removed: a creator's list comes from the catalogue");
+}
+
 namespace {
 
 struct WindowEntry {
@@ -71,7 +76,6 @@ struct StoryEntry {
   // on which processor wrote last.
   std::array<AuthorId, kRegionCount> author_of{};
   AuthorId author;
-  bool has_author = false;
   std::array<std::optional<Aggregates>, kRegionCount> totals;
   std::array<int64_t, kRegionCount> as_of{};
   // Per region, the highest next_offset of a write applied to any part of
@@ -122,24 +126,21 @@ class MemoryLiveStore final : public LiveStore {
       for (const StoryUpdate* u : stories[i]) {
         StoryEntry& e = shard.stories[u->story.value];
         if (!accepts(e)) continue;
+        const bool listed = !IsEmpty(e);  // in the rank lists with e.sum
         e.author_of[r] = u->author;
         e.totals[r] = u->totals;
         int first = 0;
         while (!e.totals[first]) ++first;  // region r has totals now
-        const AuthorId author = e.author_of[first];
-        if (!e.has_author || e.author != author) {
-          if (e.has_author) RemoveAuthorLink(e.author, u->story);
-          AddAuthorLink(author, u->story);
-          e.author = author;
-          e.has_author = true;
-        }
+        e.author = e.author_of[first];
         e.as_of[r] = w.as_of_ms;
+        const std::optional<Aggregates> before = listed ? std::optional(e.sum) : std::nullopt;
         e.sum = {};
         e.as_of_max = 0;
         for (int k = 0; k < kRegionCount; ++k) {
           if (e.totals[k]) e.sum += *e.totals[k];
           e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
         }
+        Rerank(u->story, before, e.sum);
       }
       for (const WindowUpdate* u : windows[i]) {
         StoryEntry& story = shard.stories[u->key.story.value];
@@ -198,29 +199,21 @@ class MemoryLiveStore final : public LiveStore {
     return points;
   }
 
-  Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override {
+  // The first `limit` entries of the rank list, then each story's current
+  // metrics (a write between the two steps may reorder them: ranked again).
+  Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override {
     std::vector<uint64_t> ids;
     {
-      std::lock_guard lock(authors_mu_);
-      auto it = by_author_.find(author.value);
-      if (it != by_author_.end()) ids.assign(it->second.begin(), it->second.end());
+      std::lock_guard lock(rank_mu_);
+      const auto& list = ranks_[static_cast<size_t>(by)];
+      for (auto it = list.begin(); it != list.end() && ids.size() < limit; ++it) ids.push_back(it->second);
     }
     std::vector<StoryMetrics> out;
     for (uint64_t id : ids) {
       Shard& shard = shards_[ShardOf(StoryId(id))];
       std::shared_lock lock(shard.mu);
       auto it = shard.stories.find(id);
-      if (it != shard.stories.end() && it->second.author == author) out.push_back(ToMetrics(id, it->second));
-    }
-    return Best(std::move(out), by, limit);
-  }
-
-  Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override {
-    std::vector<StoryMetrics> out;
-    for (Shard& shard : shards_) {
-      std::shared_lock lock(shard.mu);
-      for (const auto& [id, e] : shard.stories)
-        if (!IsEmpty(e)) out.push_back(ToMetrics(id, e));
+      if (it != shard.stories.end() && !IsEmpty(it->second)) out.push_back(ToMetrics(id, it->second));
     }
     return Best(std::move(out), by, limit);
   }
@@ -256,19 +249,26 @@ class MemoryLiveStore final : public LiveStore {
     all.resize(n);
     return all;
   }
-  void AddAuthorLink(AuthorId author, StoryId story) {
-    std::lock_guard lock(authors_mu_);
-    by_author_[author.value].insert(story.value);
-  }
-  void RemoveAuthorLink(AuthorId author, StoryId story) {
-    std::lock_guard lock(authors_mu_);
-    by_author_[author.value].erase(story.value);
+  // Moves a story in the rank lists from its old sum (nullopt: not listed
+  // yet) to its new one.
+  void Rerank(StoryId story, const std::optional<Aggregates>& before, const Aggregates& after) {
+    std::lock_guard lock(rank_mu_);
+    for (size_t b = 0; b < kTopByCount; ++b) {
+      const TopBy by = static_cast<TopBy>(b);
+      if (before) ranks_[b].erase({UINT64_MAX - TopValue(*before, by), story.value});
+      ranks_[b].insert({UINT64_MAX - TopValue(after, by), story.value});
+    }
   }
 
   static_assert(kShards == 64, "ShardOf takes the top 6 bits");
   std::array<Shard, kShards> shards_;
-  std::mutex authors_mu_;  // taken inside a shard lock, never the other way round
-  std::unordered_map<uint64_t, std::unordered_set<uint64_t>> by_author_;
+  // Per TopBy, every story with totals as (UINT64_MAX - value, id): the
+  // set's order is the answer's (value descending, id ascending), so a top
+  // list reads `limit` entries whatever the number of stories. ~5 set nodes
+  // (~50 bytes each) per story.
+  static constexpr size_t kTopByCount = 5;
+  std::mutex rank_mu_;  // taken inside a shard lock, never the other way round
+  std::array<std::set<std::pair<uint64_t, uint64_t>>, kTopByCount> ranks_;
   std::mutex progress_mu_;
   std::map<std::pair<int, uint32_t>, uint64_t> progress_;  // (region, partition) -> next_offset
 };
