@@ -5,6 +5,7 @@
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "serve/live_store.h"
 
@@ -123,6 +124,7 @@ class MemoryLiveStore final : public LiveStore {
       if (stories[i].empty() && windows[i].empty() && dropped[i].empty()) continue;
       Shard& shard = shards_[i];
       std::unique_lock lock(shard.mu);
+      std::vector<RankMove> moves;  // applied under one rank_mu_ lock per shard
       for (const StoryUpdate* u : stories[i]) {
         StoryEntry& e = shard.stories[u->story.value];
         if (!accepts(e)) continue;
@@ -140,8 +142,9 @@ class MemoryLiveStore final : public LiveStore {
           if (e.totals[k]) e.sum += *e.totals[k];
           e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
         }
-        Rerank(u->story, before, e.sum);
+        moves.push_back(RankMove{u->story.value, before, e.sum});
       }
+      Rerank(moves);
       for (const WindowUpdate* u : windows[i]) {
         StoryEntry& story = shard.stories[u->key.story.value];
         if (!accepts(story)) continue;
@@ -249,14 +252,22 @@ class MemoryLiveStore final : public LiveStore {
     all.resize(n);
     return all;
   }
-  // Moves a story in the rank lists from its old sum (nullopt: not listed
+  // A story's move in the rank lists from its old sum (nullopt: not listed
   // yet) to its new one.
-  void Rerank(StoryId story, const std::optional<Aggregates>& before, const Aggregates& after) {
+  struct RankMove {
+    uint64_t story;
+    std::optional<Aggregates> before;
+    Aggregates after;
+  };
+  void Rerank(const std::vector<RankMove>& moves) {
+    if (moves.empty()) return;
     std::lock_guard lock(rank_mu_);
-    for (size_t b = 0; b < kTopByCount; ++b) {
-      const TopBy by = static_cast<TopBy>(b);
-      if (before) ranks_[b].erase({UINT64_MAX - TopValue(*before, by), story.value});
-      ranks_[b].insert({UINT64_MAX - TopValue(after, by), story.value});
+    for (const RankMove& m : moves) {
+      for (size_t b = 0; b < kTopByCount; ++b) {
+        const TopBy by = static_cast<TopBy>(b);
+        if (m.before) ranks_[b].erase({UINT64_MAX - TopValue(*m.before, by), m.story});
+        ranks_[b].insert({UINT64_MAX - TopValue(m.after, by), m.story});
+      }
     }
   }
 
