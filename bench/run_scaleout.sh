@@ -62,7 +62,7 @@ run() {  # NAME LOG(embedded|kafka) STORE(memory|single|cluster)
     "$bin" kafka-mock --partitions 8 >"$work/kafka.out" 2>"$work/kafka.log" &
     mock=$!; pids+=("$mock")
     for _ in $(seq 50); do [ -s "$work/kafka.out" ] && break; sleep 0.1; done
-    flags+=(--log "kafka://$(head -1 "$work/kafka.out")")
+    flags+=(--log "kafka-mock://$(head -1 "$work/kafka.out")")  # the mock's topics keep CreateTime
   fi
   local redis_cpu0=0 commands0=0 memory0=0
   if [ ${#ports[@]} -gt 0 ]; then

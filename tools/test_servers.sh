@@ -20,7 +20,8 @@ pick_port() {
 }
 
 # librdkafka's mock cluster (`watershed kafka-mock`, 3 brokers) in a process
-# of its own, so it outlives the kills; sets $kafka_spec (kafka://...).
+# of its own, so it outlives the kills; sets $kafka_spec (kafka-mock://...:
+# the mock's topics keep CreateTime, which kafka:// refuses).
 # Note: the mock keeps only the last 5 MiB of each partition, so a test must
 # stay well below that per partition or a restore from an old offset fails.
 start_kafka_mock() {  # PARTITIONS
@@ -28,7 +29,7 @@ start_kafka_mock() {  # PARTITIONS
   helpers="$helpers $!"
   for _ in $(seq 50); do [ -s "$work/kafka.out" ] && break; sleep 0.1; done
   [ -s "$work/kafka.out" ] || { echo "kafka-mock did not start"; cat "$work/kafka.log"; exit 1; }
-  kafka_spec="kafka://$(head -1 "$work/kafka.out")"
+  kafka_spec="kafka-mock://$(head -1 "$work/kafka.out")"
 }
 
 # One redis-server on PORT; sets $redis_spec (redis://...).

@@ -14,7 +14,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"port", "8080", "port of the HTTP listener (0 = any free port)"},
       {"http-threads", "2", "HTTP I/O threads"},
       {"regions", "us,eu,apac", "regions served by this process"},
-      {"log", "embedded", "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...]"},
+      {"log", "embedded",
+       "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...] | kafka-mock://BROKER[,...] "
+       "(`watershed kafka-mock` only: its topics keep CreateTime)"},
       {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
       {"kafka-session-timeout", "10s", "processor: a member silent this long loses its partitions to the rest of its group"},
       {"live-store", "memory", "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},

@@ -24,7 +24,8 @@ int KafkaMockCommand(const std::vector<std::string>& args) {
       "Runs librdkafka's in-memory mock cluster with one topic per region\n"
       "(<prefix>.us, <prefix>.eu, <prefix>.apac), prints its bootstrap servers on\n"
       "the first line of stdout, and serves until SIGINT/SIGTERM. For tests and\n"
-      "development only: it keeps nothing on disk.\n";
+      "development only: it keeps nothing on disk. Its topics keep CreateTime\n"
+      "timestamps, so give the processes log = kafka-mock://<those servers>.\n";
   auto parsed = Flags::Parse(args, {"brokers", "partitions", "topic-prefix", "help!"});
   if (!parsed.ok()) return Fail("kafka-mock", parsed.status().message() + "\n" + kHelp, 2);
   const Flags& f = *parsed;

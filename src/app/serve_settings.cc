@@ -29,10 +29,14 @@ Status CheckRoles(const Config& config, ServerRoles roles, bool kafka) {
 Result<LogSettings> ParseLogSettings(const Config& config) {
   LogSettings l;
   const std::string& spec = config.Get("log");
-  l.kafka = spec.starts_with("kafka://") && spec.size() > 8;
+  // kafka-mock://: librdkafka's mock cluster, whose topics keep CreateTime.
+  l.kafka_accept_create_time = spec.starts_with("kafka-mock://");
+  const size_t scheme = l.kafka_accept_create_time ? 13 : 8;
+  l.kafka = (spec.starts_with("kafka://") || l.kafka_accept_create_time) && spec.size() > scheme;
   if (!l.kafka && spec != "embedded")
-    return Status::InvalidArgument("log: '" + spec + "' is not embedded or kafka://BROKER[,BROKER...]");
-  if (l.kafka) l.kafka_brokers = spec.substr(8);
+    return Status::InvalidArgument("log: '" + spec +
+                                   "' is not embedded, kafka://BROKER[,BROKER...] or kafka-mock://BROKER[,BROKER...]");
+  if (l.kafka) l.kafka_brokers = spec.substr(scheme);
   l.kafka_topic_prefix = config.Get("kafka-topic-prefix");
   l.embedded_root = JoinPath(config.Get("data-dir"), "log");
   log::EmbeddedLogOptions& o = l.embedded;

@@ -46,6 +46,10 @@ struct ServerRoles {
 struct LogSettings {
   bool kafka = false;              // log = kafka://BROKERS; else the embedded log
   std::string kafka_brokers;       // BROKER[,BROKER...]
+  // log = kafka-mock://BROKERS: librdkafka's mock cluster (`watershed
+  // kafka-mock`), whose topics keep CreateTime: the LogAppendTime checks of
+  // the Kafka log are skipped (log::KafkaLogOptions::accept_create_time).
+  bool kafka_accept_create_time = false;
   std::string kafka_topic_prefix;  // a region's topic is <prefix>.<region>
   std::string embedded_root;       // a region's embedded log lives in <root>/<region>
   // dir and fs are the caller's; `partitions` also sizes the Kafka topics.

@@ -52,6 +52,7 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(s->regions, (std::vector<Region>{Region::kEu, Region::kApac}));
   EXPECT_TRUE(s->log.kafka);
   EXPECT_EQ(s->log.kafka_brokers, "k1:9092,k2:9092");
+  EXPECT_FALSE(s->log.kafka_accept_create_time);  // the LogAppendTime checks run
   EXPECT_EQ(s->log.kafka_topic_prefix, "t");
   EXPECT_EQ(s->log.embedded_root, "/d/log");
   EXPECT_EQ(s->log.embedded.partitions, 4u);
@@ -94,6 +95,13 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   auto defaults = Parse({"--data-dir", "/d"});
   ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
   EXPECT_FALSE(defaults->log.kafka);
+
+  // librdkafka's mock cluster: the same log, CreateTime accepted.
+  auto mock = Parse({"--data-dir", "/d", "--log", "kafka-mock://127.0.0.1:9092"});
+  ASSERT_TRUE(mock.ok()) << mock.status().ToString();
+  EXPECT_TRUE(mock->log.kafka);
+  EXPECT_TRUE(mock->log.kafka_accept_create_time);
+  EXPECT_EQ(mock->log.kafka_brokers, "127.0.0.1:9092");
   EXPECT_EQ(defaults->live_store.kind, LiveStoreSettings::Kind::kMemory);
   EXPECT_EQ(defaults->lake.root, "/d/lake");
   EXPECT_EQ(defaults->regions.size(), 3u);
@@ -121,7 +129,10 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--auth-max-verifying", "1025"}), "auth-max-verifying must be in 0..1024");
   EXPECT_EQ(Error({"--rate-limit-exempt", "admin,wizard"}), "rate-limit-exempt: unknown role 'wizard'");
   EXPECT_EQ(Error({"--regions", "us,mars"}), "unknown region 'mars' in --regions");
-  EXPECT_EQ(Error({"--log", "kafka://"}), "log: 'kafka://' is not embedded or kafka://BROKER[,BROKER...]");
+  EXPECT_EQ(Error({"--log", "kafka://"}),
+            "log: 'kafka://' is not embedded, kafka://BROKER[,BROKER...] or kafka-mock://BROKER[,BROKER...]");
+  EXPECT_EQ(Error({"--log", "kafka-mock://"}),
+            "log: 'kafka-mock://' is not embedded, kafka://BROKER[,BROKER...] or kafka-mock://BROKER[,BROKER...]");
   EXPECT_EQ(Error({"--live-store", "redis://r:0"}), "live-store: 'redis://r:0' is not redis://HOST:PORT");
   EXPECT_EQ(Error({"--live-store", "redis-cluster://,"}), "live-store: 'redis-cluster://,' names no cluster node");
   EXPECT_EQ(Error({"--live-store", "etcd://x"}),

@@ -232,6 +232,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
     options.brokers = l.kafka_brokers;
     options.topic = l.kafka_topic_prefix + "." + name;
     options.partitions = l.embedded.partitions;
+    options.accept_create_time = l.kafka_accept_create_time;
     ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
     kafka_logs_[r] = log.get();
     logs_[r] = std::move(log);

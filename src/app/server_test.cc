@@ -403,7 +403,7 @@ TEST_F(ServerTest, AnEventsAuthorIdCannotTakeAStoryOver) {
   EXPECT_EQ(stolen->status, 403) << stolen->body;
   auto top = attacker->Get("/v1/creators/666/top");
   ASSERT_TRUE(top.ok());
-  EXPECT_EQ(top->body, R"({"creator_id":666,"stories":[]})");
+  EXPECT_EQ(top->body, R"({"creator_id":666,"stories":[],"truncated":false})");
   auto own = author->Get("/v1/stories/500/metrics");
   ASSERT_TRUE(own.ok());
   ASSERT_EQ(own->status, 200) << own->body;

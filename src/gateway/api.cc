@@ -502,12 +502,15 @@ std::string Api::StoriesJson(const std::vector<serve::StoryMetrics>& stories) co
 
 // The catalogue says which stories are the creator's (so a story that
 // changes author or is deleted leaves the list at once); the store has their
-// numbers. Costs one store read per story of the creator.
+// numbers. Costs one store read per story ranked: at most
+// kCreatorTopMaxStories, the creator's highest ids ("truncated" says so).
 HttpResponse Api::CreatorTop(uint64_t author, std::string_view query) {
   serve::TopBy by;
   size_t limit;
   if (auto err = TopParams(query, &by, &limit)) return *err;
   std::vector<StoryId> ids = deps_.catalog ? deps_.catalog->StoriesOf(AuthorId(author)) : std::vector<StoryId>{};
+  const bool truncated = ids.size() > kCreatorTopMaxStories;
+  if (truncated) ids.erase(ids.begin(), ids.end() - kCreatorTopMaxStories);  // ascending: keep the highest
   auto found = deps_.store->GetStories(ids);
   if (!found.ok()) return FromStatus(found.status());
   std::vector<serve::StoryMetrics> top;
@@ -520,7 +523,8 @@ HttpResponse Api::CreatorTop(uint64_t author, std::string_view query) {
   const size_t keep = std::min(limit, top.size());
   std::partial_sort(top.begin(), top.begin() + static_cast<std::ptrdiff_t>(keep), top.end(), better);
   top.resize(keep);
-  return Json("{\"creator_id\":" + std::to_string(author) + ",\"stories\":" + StoriesJson(top) + "}");
+  return Json("{\"creator_id\":" + std::to_string(author) + ",\"stories\":" + StoriesJson(top) +
+              ",\"truncated\":" + (truncated ? "true" : "false") + "}");
 }
 
 HttpResponse Api::OverallTop(std::string_view query) {

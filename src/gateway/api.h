@@ -92,6 +92,11 @@ struct ApiDeps {
   const auth::Verifier* verifier = nullptr;
 };
 
+// GET /v1/creators/{id}/top ranks at most this many of the creator's
+// stories (their highest ids), so one request costs at most this many
+// live-store reads whatever the creator's catalogue holds (docs/api.md).
+inline constexpr size_t kCreatorTopMaxStories = 10'000;
+
 class Api {
  public:
   Api(ApiDeps deps, ApiOptions options);

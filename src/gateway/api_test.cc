@@ -317,6 +317,40 @@ TEST_F(ApiTest, CreatorTopAndOverallTop) {
   EXPECT_EQ(overall.Int("/stories/0/author_id"), 8);
 }
 
+// A creator with more stories than the bound: one request reads at most
+// kCreatorTopMaxStories of them (the highest ids), and says it did.
+TEST_F(ApiTest, CreatorTopReadsABoundedNumberOfStories) {
+  constexpr uint64_t kStories = kCreatorTopMaxStories + 2'000;
+  std::vector<catalog::CatalogChange> changes;
+  for (uint64_t id = 1; id <= kStories; ++id) {
+    catalog::StoryRecord r;
+    r.story = StoryId(id);
+    r.author = AuthorId(7);
+    changes.push_back({r, "test", {}, std::nullopt});
+  }
+  ASSERT_TRUE(catalog_->Apply(std::move(changes)).ok());
+  serve::PartitionWrite w;
+  w.stories.push_back({StoryId(1), AuthorId(7), {1000, 1, 0, 0, 0}});  // among the oldest: not ranked
+  w.stories.push_back({StoryId(kStories - 5), AuthorId(7), {50, 1, 0, 0, 0}});
+  w.stories.push_back({StoryId(kStories), AuthorId(7), {40, 1, 0, 0, 0}});
+  Apply(w);
+
+  const uint64_t before = store_->story_reads.load();
+  RawResponse r = Get("/v1/creators/7/top?by=views&limit=2");
+  const uint64_t reads = store_->story_reads.load() - before;
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LE(reads, kCreatorTopMaxStories);
+  Json j(r.body);
+  EXPECT_TRUE(j.Bool("/truncated"));
+  ASSERT_EQ(j.Size("/stories"), 2) << r.body;
+  EXPECT_EQ(j.Int("/stories/0/story_id"), static_cast<int64_t>(kStories - 5));
+  EXPECT_EQ(j.Int("/stories/1/story_id"), static_cast<int64_t>(kStories));
+
+  Register(kStories + 1, 8);
+  Json small(Get("/v1/creators/8/top").body);
+  EXPECT_FALSE(small.Bool("/truncated"));
+}
+
 TEST_F(ApiTest, TopParametersAreValidated) {
   for (std::string q : {"limit=0", "limit=1001", "limit=abc", "limit=-1", "limit="}) {
     SCOPED_TRACE(q);

@@ -115,6 +115,33 @@ inline Event MakeEvent(uint64_t n, Region region, int64_t now_ms) {
   return e;
 }
 
+// A memory live store that counts the stories read through it (GetStory,
+// and each id of GetStories), for cost bounds.
+class CountingStore final : public serve::LiveStore {
+ public:
+  explicit CountingStore(std::unique_ptr<serve::LiveStore> real) : real_(std::move(real)) {}
+  std::atomic<uint64_t> story_reads{0};
+  Status Apply(const serve::PartitionWrite& w) override { return real_->Apply(w); }
+  Result<std::optional<serve::StoryMetrics>> GetStory(StoryId s) override {
+    ++story_reads;
+    return real_->GetStory(s);
+  }
+  Result<std::vector<std::optional<serve::StoryMetrics>>> GetStories(const std::vector<StoryId>& s) override {
+    story_reads += s.size();
+    return real_->GetStories(s);
+  }
+  Result<std::vector<serve::SeriesPoint>> GetSeries(StoryId s, serve::WindowSize w, int64_t f, int64_t t) override {
+    return real_->GetSeries(s, w, f, t);
+  }
+  Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
+    return real_->TopStoriesOverall(b, l);
+  }
+  Result<std::vector<serve::PartitionProgress>> GetProgress() override { return real_->GetProgress(); }
+
+ private:
+  std::unique_ptr<serve::LiveStore> real_;
+};
+
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -127,7 +154,7 @@ class ApiTest : public ::testing::Test {
       ASSERT_TRUE(l.ok()) << l.status().ToString();
       logs_[r] = std::move(l.value());
     }
-    store_ = serve::NewMemoryLiveStore();
+    store_ = std::make_unique<CountingStore>(serve::NewMemoryLiveStore());
     auto catalog = catalog::StoryCatalog::Open(FileSystem::Default(), dir_.Path("catalog"));
     ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
     catalog_ = std::move(*catalog);
@@ -254,7 +281,7 @@ class ApiTest : public ::testing::Test {
   TempDir dir_{"api_test"};  // declared first: removed after the logs and server
   int64_t now_ms_ = Clock::Real()->NowMs();
   std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
-  std::unique_ptr<serve::LiveStore> store_;
+  std::unique_ptr<CountingStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   MetricsRegistry metrics_;
   std::atomic<uint64_t> processed_{0};

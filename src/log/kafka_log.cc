@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "core/event_codec.h"
+#include "log/kafka_topic_check.h"
 
 namespace watershed::log {
 
@@ -141,9 +142,13 @@ void OnQueueEvent(rd_kafka_t*, void* opaque) { static_cast<KafkaLog::Shared*>(op
 // `from` on its own queue, whose fetches run in librdkafka's threads.
 class KafkaLogReader final : public LogReader {
  public:
-  KafkaLogReader(std::shared_ptr<KafkaLog::Shared> shared, std::string where, uint32_t partition,
-                 uint64_t from)
-      : shared_(std::move(shared)), where_(std::move(where)), partition_(partition), next_(from) {}
+  KafkaLogReader(std::shared_ptr<KafkaLog::Shared> shared, std::string where, uint32_t partition, uint64_t from,
+                 bool accept_create_time)
+      : shared_(std::move(shared)),
+        where_(std::move(where)),
+        partition_(partition),
+        next_(from),
+        accept_create_time_(accept_create_time) {}
 
   ~KafkaLogReader() override {
     if (started_) rd_kafka_consume_stop(rkt_, static_cast<int32_t>(partition_));
@@ -223,7 +228,15 @@ class KafkaLogReader final : public LogReader {
     }
     LogRecord r;
     r.offset = LogOffset(offset);
-    r.append_time = AppendTimeMs(rd_kafka_message_timestamp(m, nullptr));
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    r.append_time = AppendTimeMs(rd_kafka_message_timestamp(m, &type));
+    // Never a producer's clock where the broker's is expected (kafka_topic_check.h).
+    if (!accept_create_time_) {
+      if (Status t = CheckRecordTimestampType(type, where_, offset); !t.ok()) {
+        error_ = std::move(t);
+        return 0;
+      }
+    }
     Status s = DecodeEventBinary(std::string_view(static_cast<const char*>(m->payload), m->len), &r.event);
     if (!s.ok()) {
       error_ = Status::Corruption("bad record at " + where_ + " offset " + std::to_string(offset) + ": " +
@@ -239,6 +252,7 @@ class KafkaLogReader final : public LogReader {
   std::string where_;
   uint32_t partition_;
   uint64_t next_;  // offset of the next record to return
+  const bool accept_create_time_;
   Status error_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
@@ -274,6 +288,15 @@ Status KafkaLog::Start() {
   rd_kafka_conf_set_opaque(conf.get(), this);
   ASSIGN_OR_RETURN(producer_, NewClient(RD_KAFKA_PRODUCER, std::move(conf)));
   RETURN_IF_ERROR(EnsureTopic());
+  if (!options_.accept_create_time) {
+    ASSIGN_OR_RETURN(TopicTimestampCheck check,
+                     CheckTopicTimestampType(producer_, options_.topic, std::min(options_.open_timeout_ms, 5000)));
+    if (!check.checked)
+      std::fprintf(stderr,
+                   "watershed: kafka: message.timestamp.type of topic %s not checked at start (%s); each record's "
+                   "timestamp type is checked as it is read\n",
+                   options_.topic.c_str(), check.unchecked_reason.c_str());
+  }
   topic_ = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
   if (!topic_) return Status::Internal("kafka topic handle " + options_.topic + ": " + ErrText(rd_kafka_last_error()));
   RETURN_IF_ERROR(RefreshEndOffsets(options_.open_timeout_ms));
@@ -530,7 +553,8 @@ Result<std::unique_ptr<LogReader>> KafkaLog::NewReader(uint32_t partition, LogOf
   if (from.value < static_cast<uint64_t>(std::max<int64_t>(lo, 0)))
     return Status::NotFound("offset " + std::to_string(from.value) + " of " + Where(options_, partition) +
                             " is no longer retained (first is " + std::to_string(lo) + ")");
-  auto reader = std::make_unique<KafkaLogReader>(shared_, Where(options_, partition), partition, from.value);
+  auto reader = std::make_unique<KafkaLogReader>(shared_, Where(options_, partition), partition, from.value,
+                                                 options_.accept_create_time);
   RETURN_IF_ERROR(reader->Start(options_));
   return std::unique_ptr<LogReader>(std::move(reader));
 }

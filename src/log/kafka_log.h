@@ -11,13 +11,19 @@
 // may still be in the topic; a client retries the whole batch and the
 // processor's dedup on event_id makes that safe.
 //
-// Append time: the Kafka message timestamp. The producer stamps each
-// message with its clock, never going back within this producer, so a
-// partition written by one producer has monotonic times. A topic created by
-// Open() has message.timestamp.type=LogAppendTime, where the partition
-// leader overwrites the stamp with its own clock: monotonic per partition
-// whatever the number of gateways (give existing topics that setting too).
-// Readers return whichever timestamp the broker stored.
+// Append time: the Kafka message timestamp, which must be the broker's:
+// topics need message.timestamp.type=LogAppendTime (the partition leader
+// overwrites the producer's stamp with its own clock: monotonic per
+// partition whatever the number of gateways; the processors' dedup horizon
+// and watermark rely on it). A topic created by Open() has it. Open() asks
+// the cluster (DescribeConfigs) and refuses another value with
+// kFailedPrecondition; a cluster that cannot answer (librdkafka's mock
+// cluster) is noted on stderr, and readers refuse (sticky,
+// kFailedPrecondition, naming topic, partition and offset) the first record
+// whose timestamp is not a log append time (kafka_topic_check.h). The
+// producer still stamps each message with its clock, never going back
+// within this producer: that stamp is what a CreateTime topic would keep,
+// which only accept_create_time allows.
 //
 // Offsets: Kafka offsets are the LogOffsets. They are dense for a topic
 // written only by non-transactional (idempotent or not) producers with
@@ -82,6 +88,12 @@ struct KafkaLogOptions {
   // Further librdkafka properties for every client (security, timeouts).
   std::vector<std::pair<std::string, std::string>> extra_config;
   Clock* clock = Clock::Real();  // producer timestamps
+  // Skip both timestamp checks and read CreateTime records as append times.
+  // Only for librdkafka's mock cluster (`watershed kafka-mock`), which
+  // stores CreateTime and cannot be configured otherwise: append times are
+  // then the producers' clocks (monotonic per partition only with one
+  // producer).
+  bool accept_create_time = false;
 };
 
 class KafkaLog final : public Log {

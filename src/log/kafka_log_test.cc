@@ -16,8 +16,9 @@
 #include <vector>
 
 #include "core/event_codec.h"
-#include "log/testing/log_test_util.h"
+#include "log/kafka_topic_check.h"
 #include "log/testing/kafka_mock.h"
+#include "log/testing/log_test_util.h"
 
 namespace watershed::log {
 namespace {
@@ -60,6 +61,18 @@ std::vector<std::vector<LogRecord>> ReadEverything(Log& log) {
   return all;
 }
 
+// Reads until the reader fails (or kPatience passes: Ok); the error.
+Status ReadUntilError(Log& log, LogReader& reader, std::vector<LogRecord>* records) {
+  Status s;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (s.ok() && std::chrono::steady_clock::now() < deadline) {
+    const uint64_t seen = log.DataVersion();
+    s = reader.Read(10, records);
+    if (s.ok()) log.WaitForNewData(seen, std::chrono::milliseconds(200));
+  }
+  return s;
+}
+
 class KafkaLogTest : public ::testing::Test {
  protected:
   static constexpr const char* kTopic = "watershed.eu";
@@ -78,6 +91,7 @@ class KafkaLogTest : public ::testing::Test {
     o.open_timeout_ms = 10'000;
     o.watermark_refresh_ms = 50;
     o.fetch_wait_max_ms = 20;
+    o.accept_create_time = true;  // the mock cluster stores CreateTime (see the TimestampType tests)
     o.extra_config = {{"log_level", "2"},
                       {"reconnect.backoff.ms", "10"},
                       {"reconnect.backoff.max.ms", "100"},
@@ -398,13 +412,7 @@ TEST_F(KafkaLogTest, BadRecordIsCorruptionNamingItsPlace) {
   auto reader = log->NewReader(0, LogOffset(0));
   ASSERT_TRUE(reader.ok());
   std::vector<LogRecord> records;
-  Status s;
-  const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (s.ok() && std::chrono::steady_clock::now() < deadline) {
-    const uint64_t seen = log->DataVersion();
-    s = (*reader)->Read(10, &records);
-    if (s.ok()) log->WaitForNewData(seen, std::chrono::milliseconds(200));
-  }
+  Status s = ReadUntilError(*log, **reader, &records);
   EXPECT_EQ(s.code(), StatusCode::kCorruption);
   EXPECT_NE(s.message().find("watershed.bad [0] offset 1"), std::string::npos) << s.ToString();
   ASSERT_EQ(records.size(), 1u);
@@ -443,6 +451,66 @@ TEST_F(KafkaLogTest, OpenChecksTheTopic) {
   o = Options();
   o.compression = "brotli";
   EXPECT_EQ(KafkaLog::Open(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+// --- message.timestamp.type (kafka_topic_check.h) ---------------------------
+
+// The mock cluster stores the producer's CreateTime and cannot be set to
+// LogAppendTime, nor answer DescribeConfigs (no controller): Open goes on,
+// unchecked, and the reader refuses the first record, for good.
+TEST_F(KafkaLogTest, CreateTimeRecordsAreRefusedWithAClearError) {
+  auto o = Options(1);
+  o.topic = "watershed.createtime";
+  o.accept_create_time = false;
+  ASSERT_EQ(rd_kafka_mock_topic_create(mock_.get(), o.topic.c_str(), 1, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(AppendAndWait(*log, {MakeEvent(5, 0), MakeEvent(5, 1)}).ok());
+  auto reader = log->NewReader(0, LogOffset(0));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<LogRecord> records;
+  Status s = ReadUntilError(*log, **reader, &records);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  for (const char* part : {"watershed.createtime [0] offset 0 has a CreateTime timestamp",
+                           "message.timestamp.type=LogAppendTime", "--entity-name watershed.createtime"})
+    EXPECT_NE(s.message().find(part), std::string::npos) << part << " in " << s.ToString();
+  EXPECT_TRUE(records.empty());
+  EXPECT_EQ((*reader)->position().value, 0u);
+  EXPECT_EQ((*reader)->Read(10, &records).code(), StatusCode::kFailedPrecondition);  // sticky
+  EXPECT_TRUE(records.empty());
+}
+
+TEST(KafkaTopicCheckTest, VerdictsOnSettingAndRecords) {
+  EXPECT_TRUE(CheckTimestampTypeValue("watershed.eu", "LogAppendTime").ok());
+  Status s = CheckTimestampTypeValue("watershed.eu", "CreateTime");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  for (const char* part : {"kafka topic watershed.eu has message.timestamp.type=CreateTime",
+                           "Watershed needs LogAppendTime", "--add-config message.timestamp.type=LogAppendTime"})
+    EXPECT_NE(s.message().find(part), std::string::npos) << part << " in " << s.ToString();
+
+  EXPECT_TRUE(CheckRecordTimestampType(RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME, "t [3]", 7).ok());
+  s = CheckRecordTimestampType(RD_KAFKA_TIMESTAMP_CREATE_TIME, "t [3]", 7);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("kafka t [3] offset 7 has a CreateTime timestamp"), std::string::npos) << s.ToString();
+  s = CheckRecordTimestampType(RD_KAFKA_TIMESTAMP_NOT_AVAILABLE, "t [3]", 7);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("has no timestamp"), std::string::npos) << s.ToString();
+}
+
+// Against a cluster that names no controller the start check reports why it
+// could not ask, instead of waiting for DescribeConfigs to time out.
+TEST_F(KafkaLogTest, StartCheckIsUncheckedWithoutAController) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", mock_.bootstraps().c_str(), errstr, sizeof errstr),
+            RD_KAFKA_CONF_OK);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  ASSERT_NE(rk, nullptr) << errstr;
+  auto check = CheckTopicTimestampType(rk, kTopic, 5000);
+  rd_kafka_destroy(rk);
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_FALSE(check->checked);
+  EXPECT_NE(check->unchecked_reason.find("no controller"), std::string::npos) << check->unchecked_reason;
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <queue>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "serve/live_store.h"
 
@@ -56,6 +59,10 @@ Result<std::vector<std::optional<StoryMetrics>>> LiveStore::GetStories(const std
   return out;
 }
 
+Result<std::vector<StoryMetrics>> LiveStore::TopStories(AuthorId, TopBy, size_t) {
+  return Status::FailedPrecondition("per-author top lists were removed: a creator's list comes from the catalogue");
+}
+
 namespace {
 
 struct WindowEntry {
@@ -71,7 +78,6 @@ struct StoryEntry {
   // on which processor wrote last.
   std::array<AuthorId, kRegionCount> author_of{};
   AuthorId author;
-  bool has_author = false;
   std::array<std::optional<Aggregates>, kRegionCount> totals;
   std::array<int64_t, kRegionCount> as_of{};
   // Per region, the highest next_offset of a write applied to any part of
@@ -122,24 +128,21 @@ class MemoryLiveStore final : public LiveStore {
       for (const StoryUpdate* u : stories[i]) {
         StoryEntry& e = shard.stories[u->story.value];
         if (!accepts(e)) continue;
+        const bool listed = !IsEmpty(e);  // in the rank lists with e.sum
         e.author_of[r] = u->author;
         e.totals[r] = u->totals;
         int first = 0;
         while (!e.totals[first]) ++first;  // region r has totals now
-        const AuthorId author = e.author_of[first];
-        if (!e.has_author || e.author != author) {
-          if (e.has_author) RemoveAuthorLink(e.author, u->story);
-          AddAuthorLink(author, u->story);
-          e.author = author;
-          e.has_author = true;
-        }
+        e.author = e.author_of[first];
         e.as_of[r] = w.as_of_ms;
+        const Aggregates before = e.sum;
         e.sum = {};
         e.as_of_max = 0;
         for (int k = 0; k < kRegionCount; ++k) {
           if (e.totals[k]) e.sum += *e.totals[k];
           e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
         }
+        Rerank(shard, u->story.value, listed ? &before : nullptr, e.sum);
       }
       for (const WindowUpdate* u : windows[i]) {
         StoryEntry& story = shard.stories[u->key.story.value];
@@ -198,31 +201,28 @@ class MemoryLiveStore final : public LiveStore {
     return points;
   }
 
-  Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override {
-    std::vector<uint64_t> ids;
-    {
-      std::lock_guard lock(authors_mu_);
-      auto it = by_author_.find(author.value);
-      if (it != by_author_.end()) ids.assign(it->second.begin(), it->second.end());
-    }
-    std::vector<StoryMetrics> out;
-    for (uint64_t id : ids) {
-      Shard& shard = shards_[ShardOf(StoryId(id))];
-      std::shared_lock lock(shard.mu);
-      auto it = shard.stories.find(id);
-      if (it != shard.stories.end() && it->second.author == author) out.push_back(ToMetrics(id, it->second));
-    }
-    return Best(std::move(out), by, limit);
-  }
-
+  // A merge of the shards' rank lists, under all their (shared) locks: a
+  // consistent answer that reads `limit` + 64 entries whatever the number
+  // of stories. Locks are taken in shard order; a writer holds one at a time.
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override {
+    std::vector<std::shared_lock<std::shared_mutex>> locks;
+    locks.reserve(kShards);
+    for (Shard& shard : shards_) locks.emplace_back(shard.mu);
+    using Head = std::pair<RankList::const_iterator, size_t>;  // next entry of shard i
+    auto worse = [](const Head& a, const Head& b) { return *b.first < *a.first; };
+    std::priority_queue<Head, std::vector<Head>, decltype(worse)> heads(worse);
+    const size_t b = static_cast<size_t>(by);
+    for (size_t i = 0; i < kShards; ++i)
+      if (!shards_[i].ranks[b].empty()) heads.emplace(shards_[i].ranks[b].begin(), i);
     std::vector<StoryMetrics> out;
-    for (Shard& shard : shards_) {
-      std::shared_lock lock(shard.mu);
-      for (const auto& [id, e] : shard.stories)
-        if (!IsEmpty(e)) out.push_back(ToMetrics(id, e));
+    while (out.size() < limit && !heads.empty()) {
+      auto [it, i] = heads.top();
+      heads.pop();
+      const uint64_t id = it->second;
+      out.push_back(ToMetrics(id, shards_[i].stories.at(id)));
+      if (++it != shards_[i].ranks[b].end()) heads.emplace(it, i);
     }
-    return Best(std::move(out), by, limit);
+    return out;
   }
 
   Result<std::vector<PartitionProgress>> GetProgress() override {
@@ -234,9 +234,15 @@ class MemoryLiveStore final : public LiveStore {
   }
 
  private:
+  static constexpr size_t kTopByCount = 5;
+  // Per TopBy, the shard's stories with totals as (UINT64_MAX - value, id):
+  // the set's order is the answer's (value descending, id ascending). Five
+  // set nodes (~50 bytes each) per story.
+  using RankList = std::set<std::pair<uint64_t, uint64_t>>;
   struct Shard {
     std::shared_mutex mu;
     std::unordered_map<uint64_t, StoryEntry> stories;
+    std::array<RankList, kTopByCount> ranks;  // guarded by mu
   };
   static size_t ShardOf(StoryId s) { return (s.value * 0x9e3779b97f4a7c15ull) >> 58; }  // top 6 bits
   // A story known only through windows (its totals not written yet) is not reported.
@@ -246,29 +252,24 @@ class MemoryLiveStore final : public LiveStore {
   static StoryMetrics ToMetrics(uint64_t id, const StoryEntry& e) {
     return StoryMetrics{StoryId(id), e.author, e.sum, e.as_of_max};
   }
-  static std::vector<StoryMetrics> Best(std::vector<StoryMetrics> all, TopBy by, size_t limit) {
-    auto better = [by](const StoryMetrics& a, const StoryMetrics& b) {
-      uint64_t va = TopValue(a.totals, by), vb = TopValue(b.totals, by);
-      return va != vb ? va > vb : a.story < b.story;
-    };
-    size_t n = std::min(limit, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<ptrdiff_t>(n), all.end(), better);
-    all.resize(n);
-    return all;
-  }
-  void AddAuthorLink(AuthorId author, StoryId story) {
-    std::lock_guard lock(authors_mu_);
-    by_author_[author.value].insert(story.value);
-  }
-  void RemoveAuthorLink(AuthorId author, StoryId story) {
-    std::lock_guard lock(authors_mu_);
-    by_author_[author.value].erase(story.value);
+  // Moves a story in its shard's rank lists from its old sum (nullptr: not
+  // listed yet) to its new one; a metric that did not change stays put.
+  // REQUIRES: shard.mu held exclusively.
+  static void Rerank(Shard& shard, uint64_t story, const Aggregates* before, const Aggregates& after) {
+    for (size_t b = 0; b < kTopByCount; ++b) {
+      const TopBy by = static_cast<TopBy>(b);
+      const uint64_t value = TopValue(after, by);
+      if (before) {
+        const uint64_t old = TopValue(*before, by);
+        if (old == value) continue;
+        shard.ranks[b].erase({UINT64_MAX - old, story});
+      }
+      shard.ranks[b].insert({UINT64_MAX - value, story});
+    }
   }
 
   static_assert(kShards == 64, "ShardOf takes the top 6 bits");
   std::array<Shard, kShards> shards_;
-  std::mutex authors_mu_;  // taken inside a shard lock, never the other way round
-  std::unordered_map<uint64_t, std::unordered_set<uint64_t>> by_author_;
   std::mutex progress_mu_;
   std::map<std::pair<int, uint32_t>, uint64_t> progress_;  // (region, partition) -> next_offset
 };

@@ -80,9 +80,10 @@ std::string_view MetricName(TopBy by) {
   return "views";
 }
 
-std::string OffsetString(uint64_t offset) {
+// 20 zero-padded digits: byte order = numeric order.
+std::string Decimal20(uint64_t v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%020" PRIu64, offset);
+  std::snprintf(buf, sizeof buf, "%020" PRIu64, v);
   return buf;
 }
 
@@ -119,6 +120,20 @@ bool ParseAggregates(std::string_view s, Aggregates* a) {
 }
 
 Status Corrupt(std::string what) { return Status::Internal("redis live store: " + std::move(what)); }
+
+// Rank-list members are 20-digit decimals of UINT64_MAX - id: among equal
+// scores Redis orders members by their bytes, so ZREVRANGE (score
+// descending, bytes descending) lists ties by id ascending, the documented
+// tie rule. Plain decimal ids would order "10" before "9".
+std::string RankMember(StoryId id) { return Decimal20(UINT64_MAX - id.value); }
+Result<StoryId> ParseRankMember(const std::string& member) {
+  uint64_t v = 0;
+  if (member.size() != 20 || !ParseNumber(std::string_view(member), &v))
+    return Corrupt("bad rank-list member " + member);
+  return StoryId(UINT64_MAX - v);
+}
+// Stories-index members: 20-digit decimal ids (bytes order = id order).
+std::string IdMember(StoryId id) { return Decimal20(id.value); }
 
 // The story as MemoryLiveStore would answer it, from an HGETALL reply of its
 // hash; nullopt when no region wrote totals.
@@ -276,13 +291,9 @@ std::string RedisLiveStore::WindowKeyName(StoryId story, WindowSize size) const 
 std::string RedisLiveStore::WindowIndexKeyName(StoryId story, WindowSize size) const {
   return options_.prefix + ":{" + std::to_string(story.value) + "}:i" + std::string(WindowName(size));
 }
-std::string RedisLiveStore::AuthorTopKey(AuthorId author, TopBy by) const {
-  return options_.prefix + ":a:{" + std::to_string(author.value) + "}:top:" + std::string(MetricName(by));
-}
 std::string RedisLiveStore::ProgressKey() const { return options_.prefix + ":progress"; }
-std::string RedisLiveStore::OverallTopKey(TopBy by) const {
-  return options_.prefix + ":top:" + std::string(MetricName(by));
-}
+std::string RedisLiveStore::RankKey(TopBy by) const { return options_.prefix + ":rank:" + std::string(MetricName(by)); }
+std::string RedisLiveStore::StoriesKey() const { return options_.prefix + ":stories"; }
 
 RedisLiveStoreStats RedisLiveStore::stats() const {
   return RedisLiveStoreStats{applies_.load(), commands_.load(), round_trips_.load()};
@@ -311,7 +322,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
   }
 
   const std::string region = std::to_string(static_cast<int>(w.region));
-  const std::string offset = OffsetString(w.next_offset);
+  const std::string offset = Decimal20(w.next_offset);
   const std::string as_of = std::to_string(w.as_of_ms);
   std::vector<RedisCommand> scripts;
   std::vector<StoryId> script_story;
@@ -385,15 +396,19 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
     if (replies[i].elements.empty()) continue;  // no totals in this write
     ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, ParseStory(script_story[i], replies[i]));
     if (!m) continue;
-    const std::string member = std::to_string(m->story.value);
+    // A value of 0 is not listed: the zero tail of a list is read from the
+    // stories index (see Top).
+    const std::string member = RankMember(m->story);
     for (TopBy by : kAllTopBy) {
-      const std::string score = std::to_string(TopValue(m->totals, by));
-      for (std::string key : {AuthorTopKey(m->author, by), OverallTopKey(by)}) {
-        auto& args = zadds[key];
-        args.push_back(score);
-        args.push_back(member);
-      }
+      const uint64_t value = TopValue(m->totals, by);
+      if (value == 0) continue;
+      auto& args = zadds[RankKey(by)];
+      args.push_back(std::to_string(value));
+      args.push_back(member);
     }
+    auto& index = zadds[StoriesKey()];
+    index.push_back("0");
+    index.push_back(IdMember(m->story));
   }
   zadds[ProgressKey()] = {std::to_string(w.next_offset),
                            std::to_string(static_cast<int>(w.region)) + ":" + std::to_string(w.partition)};
@@ -401,7 +416,9 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
   for (auto& [key, pairs] : zadds) {
     RedisCommand c;
     c.key = key;
-    c.args = {"ZADD", key, "GT"};
+    // GT: scores only rise (concurrent and zombie writers converge); NX for
+    // the index, whose scores are all 0.
+    c.args = {"ZADD", key, key == StoriesKey() ? "NX" : "GT"};
     c.args.insert(c.args.end(), pairs.begin(), pairs.end());
     cmds.push_back(std::move(c));
   }
@@ -472,12 +489,34 @@ Result<std::vector<SeriesPoint>> RedisLiveStore::GetSeries(StoryId story, Window
   return points;
 }
 
-Result<std::vector<StoryMetrics>> RedisLiveStore::TopStories(AuthorId author, TopBy by, size_t limit) {
-  return Top(AuthorTopKey(author, by), author, by, limit);
+Result<std::vector<std::optional<StoryMetrics>>> RedisLiveStore::GetStories(const std::vector<StoryId>& stories) {
+  std::vector<std::optional<StoryMetrics>> out;
+  out.reserve(stories.size());
+  constexpr size_t kChunk = 1000;  // HGETALLs per pipeline
+  for (size_t first = 0; first < stories.size(); first += kChunk) {
+    const size_t n = std::min(kChunk, stories.size() - first);
+    ASSIGN_OR_RETURN(auto loaded, Load({stories.begin() + static_cast<ptrdiff_t>(first),
+                                        stories.begin() + static_cast<ptrdiff_t>(first + n)}));
+    for (auto& m : loaded) out.push_back(std::move(m));
+  }
+  return out;
 }
 
-Result<std::vector<StoryMetrics>> RedisLiveStore::TopStoriesOverall(TopBy by, size_t limit) {
-  return Top(OverallTopKey(by), std::nullopt, by, limit);
+Result<std::vector<std::optional<StoryMetrics>>> RedisLiveStore::Load(const std::vector<StoryId>& stories) {
+  std::vector<std::optional<StoryMetrics>> out;
+  if (stories.empty()) return out;
+  std::vector<RedisCommand> loads;
+  for (StoryId id : stories) {
+    std::string k = StoryKey(id);
+    loads.push_back(RedisCommand{k, {"HGETALL", k}});
+  }
+  ASSIGN_OR_RETURN(auto replies, Run(loads));
+  RETURN_IF_ERROR(CheckReplies(replies, loads.size()));
+  for (size_t i = 0; i < replies.size(); ++i) {
+    ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, ParseStory(stories[i], replies[i]));
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 Result<std::vector<PartitionProgress>> RedisLiveStore::GetProgress() {
@@ -507,18 +546,39 @@ Result<std::vector<PartitionProgress>> RedisLiveStore::GetProgress() {
   return out;
 }
 
-Result<std::vector<StoryMetrics>> RedisLiveStore::Top(const std::string& key, std::optional<AuthorId> author,
-                                                       TopBy by, size_t limit) {
+// Best first by `by`, ties by id ascending, exactly as MemoryLiveStore
+// answers, reading O(limit) members and stories (the bound test counts
+// them). Two parts:
+//  1. The rank list, read `fetch` members at a time from the top (its order
+//     is the answer's order: score descending, then id ascending, see
+//     RankMember), and the members' stories loaded in one pipeline. A
+//     member's score is never below its story's value (ZADD GT; it is above
+//     only when a value went down, which counts never do), so past the last
+//     member read (score b, id l) every story is worth at most b, and a tie
+//     at b has an id above l. A candidate worth more than b, or b with an id
+//     up to l, therefore ranks above every story not read: once `limit`
+//     candidates are that sure, they are the answer. Otherwise (values went
+//     down) `fetch` doubles.
+//  2. When the list runs out first, every story worth more than 0 has been
+//     read, and the rest of the answer is the stories worth 0 with the
+//     lowest ids: among the first `limit` ids of the stories index, at most
+//     `positive` (< limit) are worth more than 0.
+Result<std::vector<StoryMetrics>> RedisLiveStore::Top(TopBy by, size_t limit) {
   std::vector<StoryMetrics> out;
   if (limit == 0) return out;
   auto better = [by](const StoryMetrics& a, const StoryMetrics& b) {
     uint64_t va = TopValue(a.totals, by), vb = TopValue(b.totals, by);
     return va != vb ? va > vb : a.story < b.story;
   };
-  // Every member's score is >= its story's current value (ZADD GT), so once
-  // `limit` candidates are worth at least the boundary score, no story
-  // outside the candidates can beat them.
-  constexpr size_t kMaxFetch = size_t{1} << 40;  // ZREVRANGE takes a signed 64-bit index
+  auto best = [&](std::vector<StoryMetrics> v) {
+    const size_t take = std::min(limit, v.size());
+    std::partial_sort(v.begin(), v.begin() + static_cast<ptrdiff_t>(take), v.end(), better);
+    v.resize(take);
+    return v;
+  };
+  constexpr size_t kMaxFetch = size_t{1} << 40;  // ranges take a signed 64-bit index
+  const std::string key = RankKey(by);
+  std::vector<StoryMetrics> read;  // the candidates of the last round
   for (size_t fetch = std::min(limit, kMaxFetch);; fetch = std::min(fetch * 2, kMaxFetch)) {
     ASSIGN_OR_RETURN(auto ranked, Run({RedisCommand{key, {"ZREVRANGE", key, "0", std::to_string(fetch - 1),
                                                            "WITHSCORES"}}}));
@@ -526,51 +586,53 @@ Result<std::vector<StoryMetrics>> RedisLiveStore::Top(const std::string& key, st
     const auto& elems = ranked[0].elements;
     if (ranked[0].type != RedisReply::Type::kArray || elems.size() % 2 != 0)
       return Corrupt("ZREVRANGE did not return member/score pairs");
-    const size_t n = elems.size() / 2;
-    if (n == 0) return out;
-    const bool exhausted = n < fetch;
-    std::set<uint64_t> ids;
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t id = 0;
-      if (!ParseNumber(elems[2 * i].str, &id)) return Corrupt("bad top-list member " + elems[2 * i].str);
-      ids.insert(id);
+    std::vector<StoryId> ids;
+    for (size_t i = 0; i < elems.size(); i += 2) {
+      ASSIGN_OR_RETURN(StoryId id, ParseRankMember(elems[i].str));
+      ids.push_back(id);
     }
-    const std::string& boundary = elems.back().str;
-    if (!exhausted) {
-      ASSIGN_OR_RETURN(auto ties, Run({RedisCommand{key, {"ZREVRANGEBYSCORE", key, boundary, boundary}}}));
-      RETURN_IF_ERROR(CheckReplies(ties, 1));
-      for (const RedisReply& e : ties[0].elements) {
-        uint64_t id = 0;
-        if (!ParseNumber(e.str, &id)) return Corrupt("bad top-list member " + e.str);
-        ids.insert(id);
-      }
-    }
-    std::vector<RedisCommand> loads;
-    std::vector<StoryId> load_ids;
-    for (uint64_t id : ids) {
-      std::string k = StoryKey(StoryId(id));
-      loads.push_back(RedisCommand{k, {"HGETALL", k}});
-      load_ids.push_back(StoryId(id));
-    }
-    ASSIGN_OR_RETURN(auto stories, Run(loads));
-    RETURN_IF_ERROR(CheckReplies(stories, loads.size()));
-    std::vector<StoryMetrics> valid;
-    for (size_t i = 0; i < stories.size(); ++i) {
-      ASSIGN_OR_RETURN(std::optional<StoryMetrics> m, ParseStory(load_ids[i], stories[i]));
-      if (!m || (author && m->author != *author)) continue;
-      valid.push_back(*m);
-    }
-    const double bound = std::strtod(boundary.c_str(), nullptr);
-    const size_t sure = static_cast<size_t>(std::count_if(valid.begin(), valid.end(), [&](const StoryMetrics& m) {
-      return static_cast<double>(TopValue(m.totals, by)) >= bound;
+    ASSIGN_OR_RETURN(auto loaded, Load(ids));
+    read.clear();
+    for (auto& m : loaded)
+      if (m) read.push_back(std::move(*m));
+    if (ids.size() < fetch) break;  // the whole list was read
+    double bound = 0;
+    if (!ParseNumber(std::string_view(elems.back().str), &bound)) return Corrupt("bad score " + elems.back().str);
+    const StoryId last = ids.back();
+    const size_t sure = static_cast<size_t>(std::count_if(read.begin(), read.end(), [&](const StoryMetrics& m) {
+      const double v = static_cast<double>(TopValue(m.totals, by));
+      return v > bound || (v == bound && m.story <= last);
     }));
-    if (exhausted || sure >= limit) {
-      const size_t take = std::min(limit, valid.size());
-      std::partial_sort(valid.begin(), valid.begin() + static_cast<ptrdiff_t>(take), valid.end(), better);
-      valid.resize(take);
-      return valid;
-    }
+    if (sure >= limit || fetch == kMaxFetch) return best(std::move(read));
   }
+
+  std::vector<StoryMetrics> candidates;
+  std::set<uint64_t> positive;
+  for (StoryMetrics& m : read) {
+    if (TopValue(m.totals, by) > 0) positive.insert(m.story.value);
+    candidates.push_back(std::move(m));
+  }
+  if (positive.size() < limit) {
+    const std::string index = StoriesKey();
+    const size_t want = std::min(limit, kMaxFetch);
+    ASSIGN_OR_RETURN(auto first, Run({RedisCommand{index, {"ZRANGE", index, "0", std::to_string(want - 1)}}}));
+    RETURN_IF_ERROR(CheckReplies(first, 1));
+    if (first[0].type != RedisReply::Type::kArray)
+      return Corrupt("ZRANGE of the stories index did not return an array");
+    std::set<uint64_t> have;
+    for (const StoryMetrics& m : candidates) have.insert(m.story.value);
+    std::vector<StoryId> more;
+    for (const RedisReply& e : first[0].elements) {
+      uint64_t id = 0;
+      if (e.str.size() != 20 || !ParseNumber(std::string_view(e.str), &id))
+        return Corrupt("bad stories index member " + e.str);
+      if (!have.count(id)) more.push_back(StoryId(id));
+    }
+    ASSIGN_OR_RETURN(auto loaded, Load(more));
+    for (auto& m : loaded)
+      if (m) candidates.push_back(std::move(*m));
+  }
+  return best(std::move(candidates));
 }
 
 std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,

@@ -18,9 +18,15 @@
 //   P:{S}:i5s      sorted set indexing the starts of w5s / w1m that have a
 //   P:{S}:i1m        part: member = score = start, so GetSeries is a
 //                    ZRANGEBYSCORE then one HMGET.
-//   P:a:{A}:top:<metric>  sorted set, member = story id, score = the story's
-//   P:top:<metric>        summed metric (metric = views, unique_viewers,
-//                         watch_time_ms, shares, replies).
+//   P:rank:<metric>  sorted set (metric = views, unique_viewers,
+//                    watch_time_ms, shares, replies): score = the story's
+//                    summed metric, member = the 20-digit decimal of
+//                    UINT64_MAX - story id, so that equal scores list by id
+//                    ascending (Redis orders ties by member bytes). Only
+//                    stories whose value is above 0 are members.
+//   P:stories      sorted set of every story with totals: score 0, member =
+//                  the 20-digit decimal story id (bytes order = id order);
+//                  where the zero tail of a top list is read from.
 //   P:progress     sorted set, member "<region>:<partition>" (region 0..2),
 //                  score = the highest next_offset applied (ZADD GT, exact
 //                  below 2^53); what `watershed query` computes lag from.
@@ -46,24 +52,31 @@
 // (on the benchmark load: 2.8 → 1.55 KB of Redis memory per story, 44 → 38
 // µs per script; bench/RESULTS.md).
 // The script returns the story hash; a second pipelined round then raises
-// the top lists with ZADD GT to the new sums and the partition's progress
-// (after the story values are stored, so progress never runs ahead of what a
-// reader sees; top lists may trail it by one round). Counts only grow, so GT makes
-// concurrent and zombie updates converge; a score is never below the story's
-// current value, which is what reads rely on.
+// the rank lists with ZADD GT to the new sums (the metrics above 0), adds
+// the story to the stories index (ZADD NX) and raises the partition's
+// progress (after the story values are stored, so progress never runs ahead
+// of what a reader sees; rank lists may trail it by one round). Counts only
+// grow, so GT makes concurrent and zombie updates converge; a score is never
+// below the story's value once the round is done, which is what reads rely
+// on.
 //
-// Reads: GetStory is one HGETALL; GetSeries a ZRANGEBYSCORE on the index and
-// one HMGET of the parts. TopStories
-// reads the top `limit` members plus every member tied with the last one,
-// loads those stories, drops members whose story now has another author (a
-// story's entry in its old author's list is left behind: removing it could
-// race with a concurrent writer putting it back), and ranks by the stories'
-// current values, ties by story id ascending. It reads further when fewer
-// than `limit` candidates have a value >= the boundary score, so the answer
-// is exact.
+// Reads: GetStory is one HGETALL; GetStories the same, pipelined 1000 at a
+// time; GetSeries a ZRANGEBYSCORE on the index and one HMGET of the parts.
+// TopStoriesOverall reads the rank list from the top with a range of
+// `limit` members and loads those stories in one pipeline; when the list
+// has fewer than `limit` members, the rest are the lowest ids of the
+// stories index worth 0. It ranks by the stories' current values, ties by
+// id ascending. Cost: at most 2 range reads and 2·limit HGETALLs, whatever
+// the number of stories (a list only reads further when scores are above
+// values, which happens only if a value went down; counts never do).
+// There are no per-author lists: a creator's list comes from the story
+// catalogue (docs/api.md).
 //
 // Limits: window starts and top-list scores are Redis doubles, exact below
-// 2^53.
+// 2^53. The rank lists and the stories index are filled as stories are
+// written: a Redis written by a version that kept P:top:<metric> and
+// P:a:{A}:top:<metric> lists (member = plain id; those keys are no longer
+// read or written) lists only the stories written since.
 //
 // Errors: kUnavailable when Redis cannot be reached (Apply may be retried
 // unchanged); kInternal with Redis' message for a script or protocol error.
@@ -116,8 +129,8 @@ class RedisLiveStore final : public LiveStore {
   Status Apply(const PartitionWrite& write) override;
   Result<std::optional<StoryMetrics>> GetStory(StoryId story) override;
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override;
-  Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit) override;
-  Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override;
+  Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories) override;
+  Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override { return Top(by, limit); }
   Result<std::vector<PartitionProgress>> GetProgress() override;
 
   RedisLiveStoreStats stats() const;
@@ -132,8 +145,8 @@ class RedisLiveStore final : public LiveStore {
   std::string StoryKey(StoryId story) const;
   std::string WindowKeyName(StoryId story, WindowSize size) const;
   std::string WindowIndexKeyName(StoryId story, WindowSize size) const;
-  std::string AuthorTopKey(AuthorId author, TopBy by) const;
-  std::string OverallTopKey(TopBy by) const;
+  std::string RankKey(TopBy by) const;
+  std::string StoriesKey() const;
   std::string ProgressKey() const;
 
  private:
@@ -143,8 +156,9 @@ class RedisLiveStore final : public LiveStore {
   Result<std::vector<RedisReply>> Run(const std::vector<RedisCommand>& commands);
   // Run for writes: appends the WAITs of Options::wait_replicas and checks them.
   Result<std::vector<RedisReply>> RunWrites(std::vector<RedisCommand> commands);
-  Result<std::vector<StoryMetrics>> Top(const std::string& key, std::optional<AuthorId> author, TopBy by,
-                                        size_t limit);
+  Result<std::vector<StoryMetrics>> Top(TopBy by, size_t limit);
+  // One HGETALL per story, in one pipeline.
+  Result<std::vector<std::optional<StoryMetrics>>> Load(const std::vector<StoryId>& stories);
 
   RedisClientFactory factory_;
   RedisLiveStoreOptions options_;

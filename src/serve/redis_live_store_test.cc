@@ -103,15 +103,19 @@ TEST_F(RedisLiveStoreTest, HandCheckedAnswers) {
   EXPECT_EQ(m->totals, Agg(10, 1, 10, 3, 2));
   EXPECT_EQ(m->author, AuthorId(1));  // us is the lowest region
   EXPECT_EQ(m->as_of_ms, 5000);
-  auto top = store_->TopStories(AuthorId(1), TopBy::kViews, 10);
+  auto top = store_->TopStoriesOverall(TopBy::kViews, 10);
   ASSERT_TRUE(top.ok());
   ASSERT_EQ(top->size(), 3u);
   EXPECT_EQ(top.value()[0].story, StoryId(13));
   EXPECT_EQ(top.value()[1].story, StoryId(9));  // ties by id ascending
   EXPECT_EQ(top.value()[2].story, StoryId(10));
-  auto of5 = store_->TopStories(AuthorId(5), TopBy::kViews, 10);
-  ASSERT_TRUE(of5.ok());
-  EXPECT_TRUE(of5->empty());  // left behind in author 5's list, filtered out
+  // Replies: only 13 has any; the others follow, worth 0, by id.
+  top = store_->TopStoriesOverall(TopBy::kReplies, 10);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 3u);
+  EXPECT_EQ(top.value()[0].story, StoryId(13));
+  EXPECT_EQ(top.value()[1].story, StoryId(9));
+  EXPECT_EQ(top.value()[2].story, StoryId(10));
 
   Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(2), true));
   Apply(WindowWrite(Region::kEu, 1, WindowSize::k5s, 0, Agg(3), false));
@@ -152,7 +156,7 @@ TEST_F(RedisLiveStoreTest, LowerOffsetIsIgnoredEqualIsIdempotentHigherApplies) {
   Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 100));
   Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), 100));
   EXPECT_EQ(Story(1)->totals, Agg(7, 3));
-  auto top = store_->TopStories(AuthorId(9), TopBy::kViews, 10);
+  auto top = store_->TopStoriesOverall(TopBy::kViews, 10);
   ASSERT_TRUE(top.ok());
   ASSERT_EQ(top->size(), 1u);
   EXPECT_EQ(top.value()[0].totals, Agg(7, 3));
@@ -343,16 +347,19 @@ TEST_F(RedisLiveStoreTest, KeysOfAStoryShareItsHashTagAndThePrefixIsUsed) {
   EXPECT_EQ(store->WindowKeyName(StoryId(42), WindowSize::k1m), "tenant:{42}:w1m");
   EXPECT_EQ(store->WindowIndexKeyName(StoryId(42), WindowSize::k5s), "tenant:{42}:i5s");
   EXPECT_EQ(store->WindowIndexKeyName(StoryId(42), WindowSize::k1m), "tenant:{42}:i1m");
-  EXPECT_EQ(store->AuthorTopKey(AuthorId(7), TopBy::kShares), "tenant:a:{7}:top:shares");
-  EXPECT_EQ(store->OverallTopKey(TopBy::kWatchTime), "tenant:top:watch_time_ms");
+  EXPECT_EQ(store->RankKey(TopBy::kWatchTime), "tenant:rank:watch_time_ms");
+  EXPECT_EQ(store->StoriesKey(), "tenant:stories");
   ASSERT_TRUE(store->Apply(StoryWrite(Region::kUs, 1, 42, 7, Agg(1))).ok());
   EXPECT_EQ(Raw({"EXISTS", "tenant:{42}:s"}).integer, 1);
-  EXPECT_EQ(Raw({"ZSCORE", "tenant:a:{7}:top:views", "42"}).str, "1");
+  EXPECT_EQ(Raw({"ZSCORE", "tenant:rank:views", "18446744073709551573"}).str, "1");  // UINT64_MAX - 42
+  EXPECT_EQ(Raw({"ZCARD", "tenant:rank:shares"}).integer, 0);                        // worth 0: not listed
+  EXPECT_EQ(Raw({"ZSCORE", "tenant:stories", "00000000000000000042"}).str, "0");
   EXPECT_EQ(Raw({"EXISTS", "ws:{42}:s"}).integer, 0);
 }
 
 TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
-  // One story with two windows and one author: 1 script + 5 author lists + 5 overall lists + progress.
+  // One story with two windows, worth something in views only: 1 script + the
+  // views list + the stories index + progress.
   PartitionWrite w = StoryWrite(Region::kUs, 1, 1, 9, Agg(3), 1);
   w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k5s, 0}, Agg(3), false});
   w.windows.push_back(WindowUpdate{WindowKey{StoryId(1), WindowSize::k1m, 0}, Agg(3), false});
@@ -360,20 +367,20 @@ TEST_F(RedisLiveStoreTest, CommandsPerWrite) {
   auto before = store_->stats();
   Apply(w);
   auto after = store_->stats();
-  EXPECT_EQ(after.commands - before.commands, 12u);
+  EXPECT_EQ(after.commands - before.commands, 4u);
   EXPECT_EQ(after.round_trips - before.round_trips, 2u);
 
-  // A batch: 50 stories of 5 authors, each with a 5 s window.
+  // A batch: 50 stories of 5 authors, each with a 5 s window and every metric.
   PartitionWrite batch;
   batch.next_offset = 2;
   for (uint64_t s = 100; s < 150; ++s) {
-    batch.stories.push_back(StoryUpdate{StoryId(s), AuthorId(s % 5), Agg(s)});
+    batch.stories.push_back(StoryUpdate{StoryId(s), AuthorId(s % 5), Agg(s, 1, s, 1, 1)});
     batch.windows.push_back(WindowUpdate{WindowKey{StoryId(s), WindowSize::k5s, 0}, Agg(s), false});
   }
   before = store_->stats();
   Apply(batch);
   after = store_->stats();
-  EXPECT_EQ(after.commands - before.commands, 50u + 5u + 5u * 5u + 1u);
+  EXPECT_EQ(after.commands - before.commands, 50u + 5u + 1u + 1u);  // scripts, 5 lists, index, progress
   EXPECT_EQ(after.round_trips - before.round_trips, 2u);
 
   // Records that changed nothing (all duplicates) still move the progress: one command.
@@ -429,9 +436,8 @@ TEST_F(RedisLiveStoreTest, ConcurrentWritersAndReadersAgreeWithTheMemoryStore) {
     EXPECT_EQ(testing::Describe(memory->GetSeries(StoryId(id), WindowSize::k5s, INT64_MIN, INT64_MAX)),
               testing::Describe(store_->GetSeries(StoryId(id), WindowSize::k5s, INT64_MIN, INT64_MAX)));
   }
-  for (uint64_t a = 0; a < 3; ++a)
-    EXPECT_EQ(testing::Describe(memory->TopStories(AuthorId(a), TopBy::kViews, 100)),
-              testing::Describe(store_->TopStories(AuthorId(a), TopBy::kViews, 100)));
+  EXPECT_EQ(testing::Describe(memory->TopStoriesOverall(TopBy::kViews, 100)),
+            testing::Describe(store_->TopStoriesOverall(TopBy::kViews, 100)));
   EXPECT_EQ(testing::Describe(memory->TopStoriesOverall(TopBy::kShares, 100)),
             testing::Describe(store_->TopStoriesOverall(TopBy::kShares, 100)));
 }

@@ -1,0 +1,73 @@
+// MemoryLiveStore: what a top list costs as the number of stories grows,
+// and what a processor's write costs with the ordered rank lists that make
+// top lists O(limit) (issue #18 item 4). Read the ratios: TopOverall at
+// 100k stories over TopOverall at 1k (1 when the cost is the limit's, ~100
+// when a read scans every story), and Apply against the same binary built
+// from the commit before the rank lists (bench/RESULTS.md).
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "serve/live_store.h"
+
+namespace watershed::serve {
+namespace {
+
+// `stories` stories, views in 0..99 (many ties), in writes of 1000.
+std::unique_ptr<LiveStore> Filled(int64_t stories) {
+  auto store = NewMemoryLiveStore();
+  uint64_t offset = 0;
+  for (int64_t first = 0; first < stories; first += 1000) {
+    PartitionWrite w;
+    w.next_offset = ++offset;
+    for (int64_t id = first; id < std::min(stories, first + 1000); ++id) {
+      const uint64_t v = static_cast<uint64_t>(id * 7919 % 100);
+      w.stories.push_back(StoryUpdate{StoryId(static_cast<uint64_t>(id)), AuthorId(static_cast<uint64_t>(id % 97)),
+                                      Aggregates{v, v / 2, v * 100, v % 7, 0}});
+    }
+    if (!store->Apply(w).ok()) std::abort();
+  }
+  return store;
+}
+
+// Top 10 by views over range(0) stories.
+void BM_TopOverall(benchmark::State& state) {
+  auto store = Filled(state.range(0));
+  for (auto _ : state) {
+    auto top = store->TopStoriesOverall(TopBy::kViews, 10);
+    if (!top.ok() || top->size() != 10) std::abort();
+    benchmark::DoNotOptimize(top);
+  }
+}
+BENCHMARK(BM_TopOverall)->Arg(1'000)->Arg(100'000);
+
+// A processor's write: 50 existing stories of a range(0)-story store, each
+// with more views, unique viewers and watch time (shares and replies as
+// they were: what most events change), so each moves in three rank lists.
+void BM_Apply50(benchmark::State& state) {
+  const uint64_t stories = static_cast<uint64_t>(state.range(0));
+  auto store = Filled(state.range(0));
+  uint64_t offset = 1'000'000, round = 0;
+  for (auto _ : state) {
+    PartitionWrite w;
+    w.next_offset = ++offset;
+    ++round;
+    for (uint64_t i = 0; i < 50; ++i) {
+      const uint64_t id = (round * 50 + i) * 2003 % stories;
+      const uint64_t v = id * 7919 % 100;
+      w.stories.push_back(
+          StoryUpdate{StoryId(id), AuthorId(id % 97), Aggregates{v + round, v / 2 + round, v * 100 + round, v % 7, 0}});
+    }
+    if (!store->Apply(w).ok()) std::abort();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 50);
+}
+BENCHMARK(BM_Apply50)->Arg(2'000)->Arg(100'000);
+
+}  // namespace
+}  // namespace watershed::serve
+
+BENCHMARK_MAIN();
