@@ -334,6 +334,9 @@ Status PartitionProcessor::Reload(uint64_t id) {
   std::string_view in = payload;
   RETURN_IF_ERROR(DecodeStory(&in, kStateVersion, /*compact=*/true, story.get()));
   if (!in.empty()) return Status::Corruption("cold record of story " + std::to_string(id) + " has trailing bytes");
+  for (const auto& windows : story->windows)
+    for (const auto& [start, w] : windows)  // only closed stories are evicted
+      if (!w.final) return Status::Corruption("cold record of story " + std::to_string(id) + " has an open window");
   Story& s = *stories_.FindOrInsert(id).first;
   s.author = story->author;
   s.totals = story->totals;
