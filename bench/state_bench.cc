@@ -39,7 +39,10 @@ double RssMiB() {
 
 // Bytes the heap has handed out and not got back: the live state, whatever
 // the allocator keeps for reuse.
-double HeapInUseMiB() { return static_cast<double>(mallinfo2().uordblks) / (1 << 20); }
+double HeapInUseMiB() {
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd) / (1 << 20);  // small blocks + mmapped large ones
+}
 
 double PeakRssMiB() {
   rusage u{};
