@@ -152,6 +152,7 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
   file_ = std::move(file);
   seq_ = seq;
   file_size_ = synced_size_ = written;
+  new_file_ = true;
   buffer_.clear();
   return Status::Ok();
 }
@@ -246,6 +247,7 @@ Result<std::string> ColdStore::Commit() {
 }
 
 void ColdStore::Saved() {
+  if (!new_file_) return;  // the files were cleaned up after the save that first named this one
   auto names = fs_->ListDir(dir_);
   if (!names.ok()) return;
   char prefix[32];
@@ -261,6 +263,7 @@ void ColdStore::Saved() {
     if (ec2 != std::errc() || end != rest.data() + rest.size()) continue;
     if (owner < owner_ || (owner == owner_ && seq != seq_)) fs_->RemoveFile(JoinPath(dir_, name)).IgnoreError();
   }
+  new_file_ = false;
 }
 
 }  // namespace watershed::stream

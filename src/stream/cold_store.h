@@ -91,6 +91,7 @@ class ColdStore {
   std::string buffer_;          // appended, not yet written to file_
   uint64_t file_size_ = 0;      // written + buffered
   uint64_t synced_size_ = 0;    // durable
+  bool new_file_ = false;       // since the last Saved(): older files may be obsolete
   uint64_t live_bytes_ = 0;     // of records the index points at
   KeyedSlots<uint64_t> index_;  // id → offset + 1 (0 is the empty slot)
 };
