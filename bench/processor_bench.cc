@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "log/record_codec.h"
+#include "stream/cold_store.h"
 #include "stream/partition_processor.h"
 #include "stream/region_processor.h"
 #include "workload/generator.h"
@@ -89,11 +90,27 @@ BENCHMARK(BM_ParseAndCount)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Watershed: parse + PartitionProcessor (dedup, 5 s and 1 min windows, exact
 // unique viewers, story totals), a live-store write every 8192 records.
-void BM_Processor(benchmark::State& state) {
+// BM_ProcessorEvicting: the same with story-idle-evict = 20 s of this log's
+// 100 s and a cold store under $TMPDIR. No story is both idle and closed in
+// so short a log (a 1-minute window closes 2 min after it opens), so its
+// ratio to BM_Processor is the cost of the eviction bookkeeping per event;
+// state_bench measures evicting and reloading.
+void RunProcessor(benchmark::State& state, int64_t idle_ms) {
   const std::string& log = InMemoryLog();
   size_t dedup_entries = 0, dedup_bytes = 0;
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string cold_dir = std::string(tmp ? tmp : "/tmp") + "/watershed-processor-bench-cold";
+  uint64_t evicted = 0, reloaded = 0;
   for (auto _ : state) {
-    stream::PartitionProcessor p(Region::kUs, 0, stream::ProcessorOptions{});
+    state.PauseTiming();
+    std::filesystem::remove_all(cold_dir);
+    auto cold = stream::ColdStore::Open(FileSystem::Default(), cold_dir, 0, 1, "", stream::HashKey{1, 2});
+    if (!cold.ok()) std::abort();
+    state.ResumeTiming();
+    stream::ProcessorOptions options;
+    options.story_idle_evict_ms = idle_ms;
+    stream::PartitionProcessor p(Region::kUs, 0, options);
+    if (idle_ms > 0) p.SetColdStore(cold->get());
     serve::PartitionWrite write;
     std::vector<log::LogRecord> chunk;
     uint64_t records = 0;
@@ -113,12 +130,20 @@ void BM_Processor(benchmark::State& state) {
     benchmark::DoNotOptimize(write.stories.data());
     dedup_entries = p.dedup_entries();
     dedup_bytes = p.dedup_memory_bytes();
+    evicted = p.evicted_total();
+    reloaded = p.reloaded_total();
     state.SetItemsProcessed(state.items_processed() + static_cast<int64_t>(records));
   }
   state.counters["dedup_bytes_per_entry"] = static_cast<double>(dedup_bytes) / static_cast<double>(dedup_entries);
+  if (idle_ms > 0) state.counters["evicted"] = static_cast<double>(evicted);
+  if (idle_ms > 0) state.counters["reloaded"] = static_cast<double>(reloaded);
+  std::filesystem::remove_all(cold_dir);
   ReportRss(state);
 }
+void BM_Processor(benchmark::State& state) { RunProcessor(state, 0); }
 BENCHMARK(BM_Processor)->Unit(benchmark::kMillisecond)->UseRealTime();
+void BM_ProcessorEvicting(benchmark::State& state) { RunProcessor(state, 20'000); }
+BENCHMARK(BM_ProcessorEvicting)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // BM_Processor plus the lake sink as the region processor runs it: raw,
 // distinct events and closed minutes buffered, and every 200 000 records

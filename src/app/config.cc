@@ -58,6 +58,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"allowed-lateness", "60s", "windows accept events until the watermark passes end + this"},
       {"series-retention-5s", "1h", "closed 5 s windows kept for the series API"},
       {"series-retention-1m", "24h", "closed 1 min windows kept for the series API"},
+      {"story-idle-evict", "1h", "a story with no event this long (append time) leaves processor memory for the "
+                                 "cold store beside the checkpoints; 0 = never"},
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
       {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
       {"idle-timeout", "30s", "close connections idle (or trickling) this long"},

@@ -88,7 +88,7 @@ TEST_F(ConfigTest, DefaultsCoverEveryKey) {
   EXPECT_EQ(c.GetBytes("log-retention-size").value(), 0);
   // Every default parses as what its key holds.
   for (const char* d : {"fsync-interval", "log-retention", "checkpoint-interval", "dedup-ttl", "out-of-order",
-                        "allowed-lateness", "series-retention-5s", "series-retention-1m", "max-future",
+                        "allowed-lateness", "series-retention-5s", "series-retention-1m", "story-idle-evict", "max-future",
                         "idle-timeout", "auth-jwks-reload", "auth-leeway"})
     EXPECT_TRUE(c.GetDurationMs(d).ok()) << d;
   for (const char* b : {"segment-size", "log-retention-size", "max-body"}) EXPECT_TRUE(c.GetBytes(b).ok()) << b;

@@ -91,6 +91,9 @@ Result<ProcessorSettings> ParseProcessorSettings(const Config& config) {
   ASSIGN_OR_RETURN(run.processor.allowed_lateness_ms, config.GetDurationMs("allowed-lateness"));
   ASSIGN_OR_RETURN(run.processor.retention_5s_ms, config.GetDurationMs("series-retention-5s"));
   ASSIGN_OR_RETURN(run.processor.retention_1m_ms, config.GetDurationMs("series-retention-1m"));
+  ASSIGN_OR_RETURN(run.processor.story_idle_evict_ms, config.GetDurationMs("story-idle-evict", 365 * 86'400'000ll));
+  if (run.processor.story_idle_evict_ms != 0 && run.processor.story_idle_evict_ms < 1000)
+    return Status::InvalidArgument("story-idle-evict must be 0 (never) or at least 1s");
   ASSIGN_OR_RETURN(p.kafka_session_timeout_ms, config.GetDurationMs("kafka-session-timeout", 3'600'000));
   if (p.kafka_session_timeout_ms < 1000) return Status::InvalidArgument("kafka-session-timeout must be at least 1s");
   const std::string& dir = config.Get("checkpoint-dir");

@@ -111,6 +111,7 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(defaults->gateway.server.drain_limit, 4u << 20);
   EXPECT_EQ(defaults->gateway.api.auth_failures_per_second, 1);
   EXPECT_EQ(defaults->gateway.api.max_verifying, 1);  // http-threads 2, minus one
+  EXPECT_EQ(defaults->processor.runner.processor.story_idle_evict_ms, 3'600'000);
 }
 
 TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
@@ -119,6 +120,8 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--live-store-wait-replicas", "17"}), "live-store-wait-replicas must be in 0..16");
   EXPECT_EQ(Error({"--kafka-session-timeout", "999ms"}), "kafka-session-timeout must be at least 1s");
   EXPECT_EQ(Error({"--lake-buffer-rows", "0"}), "lake-buffer-rows must be at least 1");
+  EXPECT_EQ(Error({"--story-idle-evict", "999ms"}), "story-idle-evict must be 0 (never) or at least 1s");
+  EXPECT_EQ(Error({"--story-idle-evict", "0"}), "<ok>");
   EXPECT_EQ(Error({"--rate-limit", "1", "--rate-burst", "0"}), "rate-burst must be at least 1");
   EXPECT_EQ(Error({"--rate-limit", "0", "--rate-burst", "0"}), "<ok>");
   EXPECT_EQ(Error({"--port", "65536"}), "port must be in 0..65535");

@@ -305,7 +305,7 @@ void Server::AddProcessorMetrics() {
              [this] { return static_cast<double>(Lag()); });
   m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
              sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
-  auto lake_sum = [this](uint64_t stream::PartitionStatus::*field) {
+  auto partition_sum = [this](uint64_t stream::PartitionStatus::*field) {
     return [this, field] {
       double total = 0;
       for (const auto& proc : processors_)
@@ -314,9 +314,18 @@ void Server::AddProcessorMetrics() {
     };
   };
   m.AddGauge("watershed_lake_rows_committed_total", "Rows this process committed to the lake's tables",
-             lake_sum(&stream::PartitionStatus::lake_rows));
+             partition_sum(&stream::PartitionStatus::lake_rows));
   m.AddGauge("watershed_lake_refused_rows_total", "Rows the lake refused: their region is not the lake's",
-             lake_sum(&stream::PartitionStatus::lake_refused_rows));
+             partition_sum(&stream::PartitionStatus::lake_refused_rows));
+  m.AddGauge("watershed_resident_stories", "Stories in processor memory",
+             partition_sum(&stream::PartitionStatus::resident_stories));
+  m.AddGauge("watershed_cold_stories", "Stories evicted for idleness to the cold stores",
+             partition_sum(&stream::PartitionStatus::cold_stories));
+  m.AddGauge("watershed_cold_store_bytes", "Bytes of the cold store files", partition_sum(&stream::PartitionStatus::cold_bytes));
+  m.AddGauge("watershed_evicted_stories_total", "Stories evicted for idleness (since this process owns the partition)",
+             partition_sum(&stream::PartitionStatus::evicted_stories));
+  m.AddGauge("watershed_reloaded_stories_total", "Cold stories brought back by an event",
+             partition_sum(&stream::PartitionStatus::reloaded_stories));
 }
 
 void Server::AddCdcMetrics() {

@@ -11,7 +11,7 @@
 namespace watershed::stream {
 namespace {
 constexpr uint32_t kMagic = 0x50435357;  // "WSCP"
-constexpr uint32_t kVersion = 2;         // 1: without the sink section
+constexpr uint32_t kVersion = 3;         // 1: without the sink section; 2: without the cold section
 constexpr size_t kHeader = 4 + 4 + 8 + 8 + 8;
 const std::string kTempInfix = ".tmp.";  // p000.ckpt.tmp.<pid>
 const std::string kLockName = "lock";    // in p000.owners/
@@ -27,6 +27,8 @@ std::optional<uint64_t> EpochOf(std::string_view name) {
   return epoch;
 }
 }  // namespace
+
+std::string CheckpointStore::RegionDir(Region region) const { return JoinPath(dir_, RegionName(region)); }
 
 std::string CheckpointStore::PathOf(Region region, uint32_t partition) const {
   char name[32];
@@ -104,6 +106,9 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   PutFixed64(len, c.sink.size());
   data.append(len, 8);
   data += c.sink;
+  PutFixed64(len, c.cold.size());
+  data.append(len, 8);
+  data += c.cold;
   char crc[4];
   PutFixed32(crc, crc32c::Value(data));
   data.append(crc, 4);
@@ -169,23 +174,31 @@ Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t 
   const char* p = data.data();
   if (GetFixed32(p) != kMagic) return Status::Corruption(path + " is not a checkpoint");
   const uint32_t version = GetFixed32(p + 4);
-  if (version != 1 && version != kVersion) return Status::Corruption("checkpoint " + path + " has an unknown version");
+  if (version < 1 || version > kVersion) return Status::Corruption("checkpoint " + path + " has an unknown version");
   if (crc32c::Extend(0, data.data(), data.size() - 4) != GetFixed32(data.data() + data.size() - 4))
     return Status::Corruption("checkpoint " + path + " fails its checksum");
-  const uint64_t body = data.size() - kHeader - 4;
+  // Sections after the header: the state, then (version >= 2) the sink, then (>= 3) the cold reference.
+  std::string_view rest(data.data() + kHeader, data.size() - kHeader - 4);
   const uint64_t state_len = GetFixed64(p + 24);
-  uint64_t sink_len = 0;
-  if (version >= 2) {
-    if (state_len > body || body - state_len < 8) return Status::Corruption("checkpoint " + path + " has a bad length");
-    sink_len = GetFixed64(p + kHeader + state_len);
-  }
-  if (version == 1 ? state_len != body : sink_len != body - state_len - 8)
-    return Status::Corruption("checkpoint " + path + " has a bad length");
+  auto section = [&](uint64_t len, std::string* out) {
+    if (len > rest.size()) return false;
+    out->assign(rest.data(), len);
+    rest.remove_prefix(len);
+    return true;
+  };
+  auto sized_section = [&](std::string* out) {
+    if (rest.size() < 8) return false;
+    const uint64_t len = GetFixed64(rest.data());
+    rest.remove_prefix(8);
+    return section(len, out);
+  };
   Checkpoint c;
   c.id = GetFixed64(p + 8);
   c.next_offset = LogOffset(GetFixed64(p + 16));
-  c.state.assign(data.data() + kHeader, state_len);
-  if (version >= 2) c.sink.assign(data.data() + kHeader + state_len + 8, sink_len);
+  bool ok = section(state_len, &c.state);
+  if (ok && version >= 2) ok = sized_section(&c.sink);
+  if (ok && version >= 3) ok = sized_section(&c.cold);
+  if (!ok || !rest.empty()) return Status::Corruption("checkpoint " + path + " has a bad length");
   return std::optional<Checkpoint>(std::move(c));
 }
 

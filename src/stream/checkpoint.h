@@ -6,9 +6,10 @@
 // removes the ones crashed writers left. A partition's state is independent of every other partition's,
 // so one file per partition is one atomic step for everything it covers.
 //
-// File: [u32 magic "WSCP"][u32 version = 2][u64 checkpoint id][u64 next offset]
-//       [u64 state length][state][u64 sink length][sink]
-//       [u32 CRC-32C of everything before]. Version 1 files (no sink) load.
+// File: [u32 magic "WSCP"][u32 version = 3][u64 checkpoint id][u64 next offset]
+//       [u64 state length][state][u64 sink length][sink][u64 cold length][cold]
+//       [u32 CRC-32C of everything before]. Version 1 files (no sink) and
+//       version 2 files (no cold store reference) load.
 //
 // Ownership (fencing): a process that takes a partition over Claims it
 // first and gets an owner epoch, one higher than any before; Save with an
@@ -41,6 +42,7 @@ struct Checkpoint {
   LogOffset next_offset;  // the first record the state does not reflect
   std::string state;      // PartitionProcessor::Serialize
   std::string sink;       // the lake sink's prepared commit (lake/lake_sink.h); empty: none
+  std::string cold;       // ColdStore::Commit's reference (cold_store.h); empty: no cold stories
 };
 
 class CheckpointStore {
@@ -57,6 +59,9 @@ class CheckpointStore {
   // nullopt when the partition has no checkpoint yet; kCorruption for a damaged file.
   Result<std::optional<Checkpoint>> Load(Region region, uint32_t partition);
   std::string PathOf(Region region, uint32_t partition) const;
+  // Where the region's cold stores live (beside its checkpoints).
+  std::string RegionDir(Region region) const;
+  FileSystem* fs() const { return fs_; }
   // The region's hash key, created on first use. Processes sharing the
   // directory agree: the file is created with rename-no-replace.
   Result<HashKey> LoadOrCreateHashKey(Region region);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/crc32c.h"
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "core/testing/wait.h"
@@ -36,6 +37,8 @@ void ExpectSame(const Checkpoint& got, const Checkpoint& want) {
   EXPECT_EQ(got.id, want.id);
   EXPECT_EQ(got.next_offset, want.next_offset);
   EXPECT_EQ(got.state, want.state);
+  EXPECT_EQ(got.sink, want.sink);
+  EXPECT_EQ(got.cold, want.cold);
 }
 
 class CheckpointTest : public ::testing::Test {
@@ -75,7 +78,9 @@ TEST_F(CheckpointTest, SaveLoadRoundTrip) {
   CheckpointStore store(FileSystem::Default(), dir_);
   std::string state(10'000, '\0');
   for (size_t i = 0; i < state.size(); ++i) state[i] = static_cast<char>(i * 7);
-  const Checkpoint c = Make(3, 12345, state);
+  Checkpoint c = Make(3, 12345, state);
+  c.sink = "sink section";
+  c.cold = std::string(24, '\x5a');
   ASSERT_TRUE(store.Save(Region::kEu, 2, c).ok());
   auto loaded = store.Load(Region::kEu, 2);
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
@@ -94,6 +99,28 @@ TEST_F(CheckpointTest, SaveLoadRoundTrip) {
   ASSERT_TRUE(empty.ok() && empty.value().has_value());
   ExpectSame(**empty, Make(1, 0, ""));
   EXPECT_EQ(Files(), (std::vector<std::string>{"eu/p002.ckpt", "us/p000.ckpt"}));  // no temp files left
+}
+
+// A version 2 file (no cold section), as written before cold stores existed, still loads.
+TEST_F(CheckpointTest, LoadsVersion2Files) {
+  CheckpointStore store(FileSystem::Default(), dir_);
+  std::string data;
+  auto put32 = [&](uint32_t v) { data.append(reinterpret_cast<const char*>(&v), 4); };
+  auto put64 = [&](uint64_t v) { data.append(reinterpret_cast<const char*>(&v), 8); };
+  put32(0x50435357), put32(2), put64(7), put64(99), put64(5);
+  data += "state";
+  put64(4);
+  data += "sink";
+  put32(crc32c::Value(data));
+  ASSERT_TRUE(CreateDirsDurably(FileSystem::Default(), store.RegionDir(Region::kUs)).ok());
+  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), store.PathOf(Region::kUs, 0), data, "test").ok());
+  auto loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->id, 7u);
+  EXPECT_EQ((*loaded)->state, "state");
+  EXPECT_EQ((*loaded)->sink, "sink");
+  EXPECT_EQ((*loaded)->cold, "");
 }
 
 TEST_F(CheckpointTest, MissingCheckpointIsNullopt) {

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/endian.h"
+#include "stream/varint.h"
 
 namespace watershed::stream {
 
@@ -17,7 +18,8 @@ constexpr uint32_t kStateMagic = 0x4b435357;  // "WSCK"
 // 1: dedup on event_id alone (DedupTable::Encoding::kIdOnly); 2: on (viewer, event_id), plus the ids
 // restored from a version 1 state that have not expired yet; 3: the maximum event time, which the
 // watermark no longer is (before 3 it was watermark + out_of_order).
-constexpr uint32_t kStateVersion = 3;
+// 4: each story's last event time (idle eviction).
+constexpr uint32_t kStateVersion = 4;
 constexpr int64_t kMaxWindowStart = int64_t{1} << 52;  // year 142,000: far beyond any valid event_time
 
 void Count(const Event& e, Aggregates* a) {
@@ -38,15 +40,27 @@ void Put64(std::string* out, uint64_t v) {
   PutFixed64(b, v);
   out->append(b, 8);
 }
-void PutAgg(std::string* out, const Aggregates& a) {
-  for (uint64_t v : {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies}) Put64(out, v);
-}
+// Fixed 64-bit words (checkpoints), or varints (cold records).
+struct Writer {
+  std::string* out;
+  bool compact = false;
+  void U64(uint64_t v) { compact ? PutVarint64(out, v) : Put64(out, v); }
+  void Agg(const Aggregates& a) {
+    for (uint64_t v : {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies}) U64(v);
+  }
+};
 
-// Bounds-checked reader over serialized state.
+// Bounds-checked reader over serialized state; `compact`: varints (cold records).
 struct Reader {
   std::string_view in;
+  bool compact = false;
   bool ok = true;
   uint64_t U64() {
+    if (compact) {
+      uint64_t v = 0;
+      if (!GetVarint64(&in, &v)) ok = false;
+      return v;
+    }
     if (in.size() < 8) {
       ok = false;
       return 0;
@@ -85,6 +99,11 @@ PartitionProcessor::PartitionProcessor(Region region, uint32_t partition, const 
 
 int64_t PartitionProcessor::Retention(int size) const {
   return size == 0 ? options_.retention_5s_ms : options_.retention_1m_ms;
+}
+
+int64_t PartitionProcessor::DropAt(int size, int64_t start) const {
+  const int64_t end = start + serve::WindowMs(static_cast<WindowSize>(size));
+  return std::max(end + Retention(size), end + options_.allowed_lateness_ms);
 }
 
 void PartitionProcessor::MarkDirty(uint64_t story_id, Story& s) {
@@ -126,26 +145,40 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
 }
 
 bool PartitionProcessor::Process(const log::LogRecord& r) {
+  if (!status_.ok()) return false;
+  const Event& e = r.event;
+  const uint64_t id = e.story_id.value;
+  Story* story_ptr = stories_.Find(id);
+  // A cold story comes back before the record is consumed: a failed read leaves the record unread.
+  if (story_ptr == nullptr && cold_ != nullptr && cold_->Contains(id)) {
+    if (Status s = Reload(id); !s.ok()) {
+      status_ = s;
+      return false;
+    }
+    story_ptr = stories_.Find(id);
+  }
   next_offset_ = LogOffset(r.offset.value + 1);
   // The log's append times never decrease, except across a restart whose clock
   // stepped back; taking the running maximum keeps dedup a function of the log.
   last_append_ms_ = std::max(last_append_ms_, r.append_time.value);
   ++counters_.records;
-  const Event& e = r.event;
   // Ids restored from a version 1 state match any viewer until they expire, as they did when recorded.
   if ((legacy_dedup_.size() != 0 && legacy_dedup_.Seen(e.event_id, ViewerId(0), last_append_ms_)) ||
       dedup_.SeenOrInsert(e.event_id, e.viewer_id, last_append_ms_)) {
     ++counters_.duplicates;
     return false;
   }
-  const uint64_t id = e.story_id.value;
-  auto [story_ptr, fresh] = stories_.FindOrInsert(id);
+  if (story_ptr == nullptr) {
+    story_ptr = stories_.FindOrInsert(id).first;
+    story_ptr->author = e.author_id;
+  }
   Story& story = *story_ptr;
-  if (fresh) story.author = e.author_id;
   Count(e, &story.totals);
   const bool view = e.type == EventType::kView;
   if (view && story.viewers.Insert(e.viewer_id.value)) ++story.totals.unique_viewers;
   MarkDirty(id, story);
+  story.last_touch = last_append_ms_;
+  if (options_.story_idle_evict_ms > 0) Touch(id, story);
 
   const int64_t t = e.event_time.value;
   for (int size = 0; size < serve::kWindowSizeCount; ++size) {
@@ -188,10 +221,7 @@ void PartitionProcessor::FinalizeWindows() {
       w.final = true;
       w.viewers.Clear();
       MarkDirty(key, w);
-      const int64_t span = serve::WindowMs(key.size);
-      pending_drop_[size].push_back({std::max(key.start + span + Retention(size), key.start + span +
-                                                                                     options_.allowed_lateness_ms),
-                                     key.story.value, key.start});
+      pending_drop_[size].push_back({DropAt(size, key.start), key.story.value, key.start});
       --open_windows_;
     }
     pending_close_.erase(pending_close_.begin());
@@ -204,9 +234,11 @@ void PartitionProcessor::DropExpiredWindows() {
     while (!q.empty() && q.front().at <= watermark_) {
       const Drop d = q.front();
       q.pop_front();
-      Story& story = stories_.At(d.story);
-      if (story.recent_start[size] == d.start) story.recent[size] = nullptr;
-      story.windows[size].erase(d.start);
+      // A cold story's record may still hold the window: Reload leaves out windows past their drop time.
+      if (Story* story = stories_.Find(d.story)) {
+        if (story->recent_start[size] == d.start) story->recent[size] = nullptr;
+        story->windows[size].erase(d.start);
+      }
       dropped_.push_back({StoryId(d.story), static_cast<WindowSize>(size), d.start});
     }
   }
@@ -237,17 +269,109 @@ void PartitionProcessor::TakeWrite(serve::PartitionWrite* out) {
   DropExpiredWindows();
   out->dropped_windows.clear();
   out->dropped_windows.swap(dropped_);
+  EvictIdle();
+}
+
+int64_t PartitionProcessor::ClosedBy(const Story& s) const {
+  int64_t by = INT64_MIN;
+  for (int size = 0; size < serve::kWindowSizeCount; ++size)
+    if (!s.windows[size].empty())  // the latest window closes last
+      by = std::max(by, s.windows[size].rbegin()->first + serve::WindowMs(static_cast<WindowSize>(size)) +
+                            options_.allowed_lateness_ms);
+  return by;
+}
+
+void PartitionProcessor::Touch(uint64_t id, Story& s) {
+  // One entry per quarter of the idle time at most: a busy story costs a few entries, not one per event.
+  const int64_t gap = std::max<int64_t>(1, options_.story_idle_evict_ms / 4);
+  if (s.queued_at > last_append_ms_ - gap) return;
+  s.queued_at = last_append_ms_;
+  idle_queue_.push({last_append_ms_, id});
+}
+
+void PartitionProcessor::EvictIdle() {
+  if (options_.story_idle_evict_ms <= 0 || cold_ == nullptr || !status_.ok()) return;
+  // Idle: no distinct event after this append time.
+  const int64_t idle_at = last_append_ms_ - options_.story_idle_evict_ms;
+  while (!idle_queue_.empty() && idle_queue_.top().first <= idle_at) {
+    const auto [at, id] = idle_queue_.top();
+    idle_queue_.pop();
+    Story* s = stories_.Find(id);
+    if (s == nullptr || s->queued_at != at) continue;  // stale: evicted since, or queued again later
+    if (s->last_touch > idle_at) {  // touched since it was queued: due later
+      s->queued_at = s->last_touch;
+      idle_queue_.push({s->last_touch, id});
+    } else if (const int64_t closed_by = ClosedBy(*s); closed_by > watermark_) {
+      close_queue_.push({closed_by, id});  // a touch queues it again (its queued_at is old enough)
+    } else {
+      Evict(id, *s);
+    }
+  }
+  while (!close_queue_.empty() && close_queue_.top().first <= watermark_) {
+    const auto [closed_by, id] = close_queue_.top();
+    close_queue_.pop();
+    Story* s = stories_.Find(id);
+    // Any story found idle and closed goes; one touched since is in idle_queue_ again.
+    if (s != nullptr && s->last_touch <= idle_at && ClosedBy(*s) <= watermark_) Evict(id, *s);
+  }
+}
+
+void PartitionProcessor::Evict(uint64_t id, Story& s) {
+  scratch_.clear();
+  EncodeStory(s, /*compact=*/true, &scratch_);
+  if (Status put = cold_->Put(id, scratch_); !put.ok()) {
+    status_ = put;
+    return;
+  }
+  stories_.Erase(id);
+  ++evicted_total_;
+}
+
+Status PartitionProcessor::Reload(uint64_t id) {
+  std::string payload;
+  RETURN_IF_ERROR(cold_->Take(id, &payload));
+  auto story = std::make_unique<Story>();
+  std::string_view in = payload;
+  RETURN_IF_ERROR(DecodeStory(&in, kStateVersion, /*compact=*/true, story.get()));
+  if (!in.empty()) return Status::Corruption("cold record of story " + std::to_string(id) + " has trailing bytes");
+  for (const auto& windows : story->windows)
+    for (const auto& [start, w] : windows)  // only closed stories are evicted
+      if (!w.final) return Status::Corruption("cold record of story " + std::to_string(id) + " has an open window");
+  Story& s = *stories_.FindOrInsert(id).first;
+  s.author = story->author;
+  s.totals = story->totals;
+  s.viewers = std::move(story->viewers);
+  s.last_touch = story->last_touch;
+  for (int size = 0; size < serve::kWindowSizeCount; ++size)
+    for (auto& [start, w] : story->windows[size])
+      if (DropAt(size, start) > watermark_) s.windows[size].emplace(start, std::move(w));
+  if (options_.story_idle_evict_ms > 0) {
+    s.queued_at = s.last_touch;
+    idle_queue_.push({s.last_touch, id});
+  }
+  ++reloaded_total_;
+  return Status::Ok();
 }
 
 void PartitionProcessor::FullWrite(serve::PartitionWrite* out) {
   TakeWrite(out);
   out->stories.clear();
   out->windows.clear();
-  stories_.ForEach([&](uint64_t id, const Story& s) {
+  auto add = [&](uint64_t id, const Story& s) {
     out->stories.push_back({StoryId(id), s.author, s.totals});
     for (int size = 0; size < serve::kWindowSizeCount; ++size)
       for (const auto& [start, w] : s.windows[size])
-        out->windows.push_back({{StoryId(id), static_cast<WindowSize>(size), start}, w.agg, w.final});
+        if (DropAt(size, start) > watermark_ || !w.final)
+          out->windows.push_back({{StoryId(id), static_cast<WindowSize>(size), start}, w.agg, w.final});
+  };
+  stories_.ForEach(add);
+  if (cold_ == nullptr || !status_.ok()) return;
+  Story s;
+  status_ = cold_->ForEach([&](uint64_t id, std::string_view payload) {
+    s = Story();
+    RETURN_IF_ERROR(DecodeStory(&payload, kStateVersion, /*compact=*/true, &s));
+    add(id, s);
+    return Status::Ok();
   });
 }
 
@@ -270,21 +394,57 @@ void PartitionProcessor::Serialize(std::string* out) const {
   std::sort(ids.begin(), ids.end());
   Put64(out, ids.size());
   for (uint64_t id : ids) {
-    const Story& s = stories_.At(id);
     Put64(out, id);
-    Put64(out, s.author.value);
-    PutAgg(out, s.totals);
-    s.viewers.Serialize(out);
-    for (const auto& windows : s.windows) {
-      Put64(out, windows.size());
-      for (const auto& [start, w] : windows) {
-        Put64(out, static_cast<uint64_t>(start));
-        Put64(out, w.final ? 1 : 0);
-        PutAgg(out, w.agg);
-        w.viewers.Serialize(out);
-      }
+    EncodeStory(stories_.At(id), /*compact=*/false, out);
+  }
+}
+
+void PartitionProcessor::EncodeStory(const Story& s, bool compact, std::string* out) const {
+  Writer w{out, compact};
+  auto viewers = [&](const ViewerSet& v) { compact ? v.SerializeCompact(out) : v.Serialize(out); };
+  w.U64(s.author.value);
+  w.Agg(s.totals);
+  w.U64(static_cast<uint64_t>(s.last_touch));
+  viewers(s.viewers);
+  for (const auto& windows : s.windows) {
+    w.U64(windows.size());
+    for (const auto& [start, window] : windows) {
+      w.U64(static_cast<uint64_t>(start));
+      w.U64(window.final ? 1 : 0);
+      w.Agg(window.agg);
+      viewers(window.viewers);
     }
   }
+}
+
+Status PartitionProcessor::DecodeStory(std::string_view* in, uint64_t version, bool compact, Story* s) const {
+  Reader r{*in, compact};
+  auto viewers = [&](ViewerSet& v) { return compact ? v.RestoreCompact(&r.in) : v.Restore(&r.in); };
+  s->author = AuthorId(r.U64());
+  s->totals = r.Agg();
+  s->last_touch = version >= 4 ? r.I64() : last_append_ms_;
+  if (!r.ok) return Status::Corruption("processor state truncated");
+  RETURN_IF_ERROR(viewers(s->viewers));
+  for (int size = 0; size < serve::kWindowSizeCount; ++size) {
+    auto& windows = s->windows[size];
+    const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
+    uint64_t count = r.U64();
+    for (uint64_t j = 0; j < count && r.ok; ++j) {
+      int64_t start = r.I64();
+      if (!r.ok) break;
+      // Event times are validated at ingest; a start outside that range is damage.
+      if (start < 0 || start > kMaxWindowStart || start % span != 0)
+        return Status::Corruption("processor state has an impossible window start");
+      Window& w = windows[start];
+      w.final = r.U64() != 0;
+      w.agg = r.Agg();
+      if (!r.ok) break;
+      RETURN_IF_ERROR(viewers(w.viewers));
+    }
+  }
+  if (!r.ok) return Status::Corruption("processor state truncated");
+  *in = r.in;
+  return Status::Ok();
 }
 
 Status PartitionProcessor::Restore(std::string_view data) {
@@ -322,35 +482,18 @@ Status PartitionProcessor::Restore(std::string_view data) {
   uint64_t n = r.U64();
   for (uint64_t k = 0; k < n && r.ok; ++k) {
     uint64_t id = r.U64();
-    Story& s = *stories_.FindOrInsert(id).first;
-    s.author = AuthorId(r.U64());
-    s.totals = r.Agg();
     if (!r.ok) break;
-    RETURN_IF_ERROR(s.viewers.Restore(&r.in));
-    for (int size = 0; size < serve::kWindowSizeCount; ++size) {
-      auto& windows = s.windows[size];
-      const int64_t span = serve::WindowMs(static_cast<WindowSize>(size));
-      uint64_t count = r.U64();
-      for (uint64_t j = 0; j < count && r.ok; ++j) {
-        int64_t start = r.I64();
-        // Event times are validated at ingest; a start outside that range is damage.
-        if (start < 0 || start > kMaxWindowStart || start % span != 0)
-          return Status::Corruption("processor state has an impossible window start");
-        Window& w = windows[start];
-        w.final = r.U64() != 0;
-        w.agg = r.Agg();
-        if (!r.ok) break;
-        RETURN_IF_ERROR(w.viewers.Restore(&r.in));
-      }
-    }
+    auto [s, fresh] = stories_.FindOrInsert(id);
+    if (!fresh) return Status::Corruption("processor state repeats story " + std::to_string(id));
+    RETURN_IF_ERROR(DecodeStory(&r.in, version, /*compact=*/false, s));
   }
   if (!r.ok) return Status::Corruption("processor state truncated");
   if (!r.in.empty()) return Status::Corruption("processor state has trailing bytes");
-  RebuildQueues();
-  return Status::Ok();
+  status_ = Status::Ok();
+  return RebuildQueues();
 }
 
-void PartitionProcessor::RebuildQueues() {
+Status PartitionProcessor::RebuildQueues() {
   pending_close_.clear();
   open_windows_ = 0;
   for (auto& q : pending_drop_) q.clear();
@@ -373,17 +516,38 @@ void PartitionProcessor::RebuildQueues() {
               WindowKey{StoryId(id), static_cast<WindowSize>(size), start});
           ++open_windows_;
         } else {
-          int64_t at = std::max(start + span + Retention(size), start + span + options_.allowed_lateness_ms);
-          closed[size].push_back({at, start, id});
+          closed[size].push_back({DropAt(size, start), start, id});
         }
       }
     }
   });
+  idle_queue_ = DueQueue();
+  close_queue_ = DueQueue();
+  if (options_.story_idle_evict_ms > 0) {
+    stories_.ForEach([&](uint64_t id, Story& s) {
+      s.queued_at = s.last_touch;
+      idle_queue_.push({s.last_touch, id});
+    });
+  }
+  if (cold_ != nullptr) {
+    // A restored resident story is newer than its cold record (it was brought back before the checkpoint).
+    stories_.ForEach([&](uint64_t id, Story&) { cold_->Forget(id); });
+    Story s;
+    RETURN_IF_ERROR(cold_->ForEach([&](uint64_t id, std::string_view payload) {
+      s = Story();
+      RETURN_IF_ERROR(DecodeStory(&payload, kStateVersion, /*compact=*/true, &s));
+      for (int size = 0; size < serve::kWindowSizeCount; ++size)
+        for (const auto& [start, w] : s.windows[size])
+          if (DropAt(size, start) > watermark_) closed[size].push_back({DropAt(size, start), start, id});
+      return Status::Ok();
+    }));
+  }
   for (int size = 0; size < serve::kWindowSizeCount; ++size) {
     std::sort(closed[size].begin(), closed[size].end(),
               [](const Closed& a, const Closed& b) { return std::tie(a.at, a.story) < std::tie(b.at, b.story); });
     for (const auto& c : closed[size]) pending_drop_[size].push_back({c.at, c.story, c.start});
   }
+  return Status::Ok();
 }
 
 }  // namespace watershed::stream

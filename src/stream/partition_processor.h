@@ -17,15 +17,28 @@
 // function of the log. A window [s, s+S) takes an event while W < s + S + allowed_lateness and is
 // final once W reaches that bound. Closed windows stay (without their viewer
 // sets) until W passes s + S + retention, then are dropped. Not thread-safe.
+//
+// Idle stories (with a cold store and story_idle_evict_ms > 0): a story with
+// no distinct event for story_idle_evict_ms of append time and no open
+// window is evicted at TakeWrite into the cold store (cold_store.h) — its
+// author, totals, exact viewer set, retained closed windows and last event
+// time — and brought back by its next record, before anything else of it
+// is read: answers are exactly those of a processor that never evicts. The
+// evicted set after a TakeWrite is a function of the records (every story
+// idle and closed by then, whatever the cadence of earlier TakeWrites), so
+// Serialize, which holds only resident stories, is too — when called right
+// after a TakeWrite, as checkpoints are.
 
 #include <deque>
 #include <map>
 #include <optional>
+#include <queue>
 #include <string>
 #include <vector>
 
 #include "log/log.h"
 #include "serve/live_store.h"
+#include "stream/cold_store.h"
 #include "stream/dedup_table.h"
 #include "stream/story_index.h"
 #include "stream/viewer_set.h"
@@ -42,6 +55,9 @@ struct ProcessorOptions {
   // fresh random key. It decides memory layout only: no answer and no byte
   // of Serialize depends on it.
   std::optional<HashKey> hash_key;
+  // A story idle this long (append time) with no open window moves to the
+  // cold store (SetColdStore); 0 = never.
+  int64_t story_idle_evict_ms = 0;
 };
 
 struct ProcessorCounters {
@@ -62,10 +78,18 @@ class PartitionProcessor {
   // arithmetic, bounds this loop). With `distinct`, it gets one flag per record.
   void ProcessBatch(const std::vector<log::LogRecord>& records, std::vector<uint8_t>* distinct = nullptr);
   // Closes windows the watermark passed, drops expired state, and moves what
-  // changed since the last call into *out (cleared first).
+  // changed since the last call into *out (cleared first). Then evicts idle stories.
   void TakeWrite(serve::PartitionWrite* out);
-  // Everything the live store should hold for this partition (after a restore).
+  // Everything the live store should hold for this partition (after a
+  // restore), cold stories included.
   void FullWrite(serve::PartitionWrite* out);
+  // Where idle stories go (not owned; outlives the processor's use of it).
+  // Set before Restore: Restore takes the restored resident stories out of it
+  // and rebuilds the drop queue of cold stories' windows from it.
+  void SetColdStore(ColdStore* cold) { cold_ = cold; }
+  // The first cold-store error (reading a story back, evicting, FullWrite);
+  // after one, Process consumes nothing more and the partition must stop.
+  const Status& status() const { return status_; }
 
   LogOffset next_offset() const { return next_offset_; }
   // INT64_MIN before the first event.
@@ -74,12 +98,18 @@ class PartitionProcessor {
   size_t dedup_entries() const { return dedup_.size() + legacy_dedup_.size(); }
   size_t dedup_memory_bytes() const { return dedup_.MemoryBytes() + legacy_dedup_.MemoryBytes(); }
   size_t open_windows() const { return open_windows_; }
+  size_t resident_stories() const { return stories_.size(); }
+  // Not part of the state: they depend on TakeWrite's cadence.
+  uint64_t evicted_total() const { return evicted_total_; }
+  uint64_t reloaded_total() const { return reloaded_total_; }
 
-  // The whole state (offset, dedup, stories, windows, counters), versioned.
+  // The whole state (offset, dedup, resident stories, windows, counters),
+  // versioned; cold stories are in the cold store.
   void Serialize(std::string* out) const;
   // Reads every version Serialize ever wrote. A version 1 state (dedup on
   // event_id alone) keeps its ids matching any viewer until they expire;
-  // before version 3, max event time is the stored watermark + out_of_order.
+  // before version 3, max event time is the stored watermark + out_of_order;
+  // before 4, a story's last event time is the state's last append time.
   Status Restore(std::string_view data);
 
  private:
@@ -98,8 +128,12 @@ class PartitionProcessor {
     // so this skips the map walk. Reset when that window is dropped.
     Window* recent[serve::kWindowSizeCount] = {nullptr, nullptr};
     int64_t recent_start[serve::kWindowSizeCount] = {0, 0};
+    int64_t last_touch = 0;            // append time of its last distinct event
+    int64_t queued_at = INT64_MIN / 2;  // of its live idle_queue_ entry
     bool dirty = false;
   };
+  using Due = std::pair<int64_t, uint64_t>;  // {time, story}
+  using DueQueue = std::priority_queue<Due, std::vector<Due>, std::greater<Due>>;
   struct Drop {
     int64_t at;
     uint64_t story;
@@ -107,13 +141,27 @@ class PartitionProcessor {
   };
 
   int64_t Retention(int size) const;
+  // The watermark at which a closed window leaves retention.
+  int64_t DropAt(int size, int64_t start) const;
   void MarkDirty(uint64_t story_id, Story& s);
   void MarkDirty(const serve::WindowKey& key, Window& w);
   // Marks final the windows the watermark closed.
   void FinalizeWindows();
   // Forgets closed windows past retention (after their last write was taken).
   void DropExpiredWindows();
-  void RebuildQueues();
+  // Rebuilds the close, drop and idle queues (after Restore).
+  Status RebuildQueues();
+  // The watermark at which the story has no open window left.
+  int64_t ClosedBy(const Story& s) const;
+  void Touch(uint64_t id, Story& s);
+  // Evicts every idle, closed story (TakeWrite, after the write is taken).
+  void EvictIdle();
+  void Evict(uint64_t id, Story& s);
+  // Brings a cold story back. Its windows already dropped stay dropped.
+  Status Reload(uint64_t id);
+  // Checkpoints: fixed 64-bit words; cold records: `compact` (varints).
+  void EncodeStory(const Story& s, bool compact, std::string* out) const;
+  Status DecodeStory(std::string_view* in, uint64_t version, bool compact, Story* s) const;
 
   Region region_;
   uint32_t partition_;
@@ -140,6 +188,15 @@ class PartitionProcessor {
   std::vector<std::pair<uint64_t, Story*>> dirty_stories_;
   std::vector<std::pair<serve::WindowKey, Window*>> dirty_windows_;
   std::vector<serve::WindowKey> dropped_;
+  // Eviction candidates: {a time after which the story may be idle, id}
+  // (entries a later touch made stale are skipped), and idle stories waiting
+  // for their windows to close: {ClosedBy, id}. Every resident story is in
+  // one of them, so each TakeWrite finds every story it must evict.
+  DueQueue idle_queue_, close_queue_;
+  ColdStore* cold_ = nullptr;
+  Status status_;
+  uint64_t evicted_total_ = 0, reloaded_total_ = 0;
+  std::string scratch_;
 };
 
 }  // namespace watershed::stream

@@ -17,6 +17,10 @@ struct RegionProcessor::Partition {
   bool revoked = false;
   uint64_t owner = 0;   // epoch from CheckpointStore::Claim
   bool fenced = false;  // another owner took over: nothing more is written
+  // The processor failed (its cold store): nothing more is processed nor
+  // checkpointed; the next Assign restarts from the last checkpoint.
+  bool failed = false;
+  std::unique_ptr<ColdStore> cold;  // null while no story was ever evicted and eviction is off
   std::unique_ptr<PartitionProcessor> processor;
   std::unique_ptr<log::LogReader> reader;
   std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
@@ -33,6 +37,7 @@ struct RegionProcessor::Partition {
   int64_t watermark = INT64_MIN;
   ProcessorCounters counters;
   uint64_t dedup_entries = 0;
+  uint64_t resident_stories = 0, cold_stories = 0, cold_bytes = 0, evicted = 0, reloaded = 0;
   uint64_t lake_rows = 0, lake_refused_rows = 0;
   std::string error;
 };
@@ -102,6 +107,13 @@ Status RegionProcessor::Assign(uint32_t i) {
   // zombie) can save no checkpoint after this one's view of them.
   ASSIGN_OR_RETURN(p->owner, checkpoints_->Claim(region_, i));
   ASSIGN_OR_RETURN(auto checkpoint, checkpoints_->Load(region_, i));
+  // Also with eviction off now: the stories evicted while it was on are only there.
+  const std::string cold_ref = checkpoint ? checkpoint->cold : "";
+  if (options_.processor.story_idle_evict_ms > 0 || !cold_ref.empty()) {
+    ASSIGN_OR_RETURN(p->cold, ColdStore::Open(checkpoints_->fs(), checkpoints_->RegionDir(region_), i, p->owner,
+                                              cold_ref, *options_.processor.hash_key));
+    p->processor->SetColdStore(p->cold.get());
+  }
   if (checkpoint) {
     RETURN_IF_ERROR(p->processor->Restore(checkpoint->state));
     if (p->processor->next_offset() != checkpoint->next_offset)
@@ -115,6 +127,7 @@ Status RegionProcessor::Assign(uint32_t i) {
     log_->SetRetentionFloor(i, checkpoint->next_offset);
     serve::PartitionWrite all;
     p->processor->FullWrite(&all);
+    RETURN_IF_ERROR(p->processor->status());
     // A store that is briefly unreachable (e.g. a Redis failover) must not
     // keep the partition unowned: the worker retries this write, unchanged,
     // before anything new (as for any write the store refused).
@@ -151,7 +164,7 @@ Status RegionProcessor::Revoke(uint32_t i, bool commit_lake) {
   // Workers that took a snapshot before the table changed skip it from now on.
   std::lock_guard run(p->run_mu);
   p->revoked = true;
-  return p->fenced ? Status::Ok() : CheckpointNow(*p, commit_lake);
+  return p->fenced || p->failed ? Status::Ok() : CheckpointNow(*p, commit_lake);
 }
 
 std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
@@ -173,7 +186,7 @@ void RegionProcessor::RunWorker(int worker) {
     bool busy = false;
     for (const auto& p : Snapshot(worker)) {
       std::lock_guard run(p->run_mu);
-      if (!p->revoked && !p->fenced) busy |= Step(*p, records, write);
+      if (!p->revoked && !p->fenced && !p->failed) busy |= Step(*p, records, write);
     }
     // A partition assigned meanwhile waits for at most this timeout.
     if (!busy) log_->WaitForNewData(seen, std::chrono::milliseconds(100));
@@ -209,6 +222,11 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
   if (!records.empty()) {
     p.processor->ProcessBatch(records, p.sink ? &p.distinct : nullptr);
     p.processor->TakeWrite(&write);
+    if (!p.processor->status().ok()) {  // records of this batch may be left unprocessed: stop here
+      p.failed = true;
+      report(p.processor->status());
+      return false;
+    }
     if (p.sink) {
       FeedLakeSink(*p.sink, region_, options_.catalog, records, p.distinct, write);
       // A failed write keeps the rows buffered; the checkpoint retries it.
@@ -226,6 +244,10 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     p.watermark = p.processor->watermark();
     p.counters = p.processor->counters();
     p.dedup_entries = p.processor->dedup_entries();
+    p.resident_stories = p.processor->resident_stories();
+    p.evicted = p.processor->evicted_total();
+    p.reloaded = p.processor->reloaded_total();
+    if (p.cold) p.cold_stories = p.cold->size(), p.cold_bytes = p.cold->file_bytes();
     if (p.sink) p.lake_refused_rows = p.sink->refused_rows();
   }
   if (options_.clock->MonotonicNs() - p.last_checkpoint_ns >= options_.checkpoint_interval_ms * 1'000'000)
@@ -251,6 +273,10 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
       !(commit_lake && p.sink->has_uncommitted_files()))
     return Status::Ok();
   p.processor->Serialize(&c.state);
+  // Durable before the checkpoint that names its length.
+  if (p.cold) {
+    ASSIGN_OR_RETURN(c.cold, p.cold->Commit());
+  }
   if (p.sink) {
     ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value, commit_lake));
   }
@@ -263,6 +289,7 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
     return s;
   }
   if (p.sink) p.sink->Saved();
+  if (p.cold) p.cold->Saved();
   ++p.next_checkpoint_id;
   p.checkpoint_id = c.id;
   p.checkpoint_offset = c.next_offset.value;
@@ -303,7 +330,7 @@ Status RegionProcessor::Stop() {
   Status first;
   for (const auto& p : Snapshot(-1)) {
     std::lock_guard run(p->run_mu);
-    if (p->fenced) continue;
+    if (p->fenced || p->failed) continue;
     Status s = CheckpointNow(*p, /*commit_lake=*/true);
     if (first.ok() && !s.ok()) first = s;
   }
@@ -329,6 +356,11 @@ std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
     s.watermark = p->watermark;
     s.counters = p->counters;
     s.dedup_entries = p->dedup_entries;
+    s.resident_stories = p->resident_stories;
+    s.cold_stories = p->cold_stories;
+    s.cold_bytes = p->cold_bytes;
+    s.evicted_stories = p->evicted;
+    s.reloaded_stories = p->reloaded;
     s.lake_rows = p->lake_rows;
     s.lake_refused_rows = p->lake_refused_rows;
     s.error = p->error;

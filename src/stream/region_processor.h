@@ -72,6 +72,11 @@ struct PartitionStatus {
   int64_t watermark = INT64_MIN;
   ProcessorCounters counters;
   uint64_t dedup_entries = 0;
+  uint64_t resident_stories = 0;  // in memory
+  uint64_t cold_stories = 0;      // evicted for idleness, in the cold store
+  uint64_t cold_bytes = 0;        // the cold store's file
+  uint64_t evicted_stories = 0;   // evictions since this owner took the partition
+  uint64_t reloaded_stories = 0;  // cold stories brought back by an event, likewise
   uint64_t lake_rows = 0;          // rows this owner committed to the lake
   uint64_t lake_refused_rows = 0;  // rows of another region, refused by the lake
   std::string error;  // last error of this partition's thread, empty when healthy

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
+#include <random>
 #include <vector>
 
 namespace watershed::stream {
@@ -72,6 +74,49 @@ TEST(StoryIndexTest, FindsWhatItHoldsInInsertionOrder) {
     ++expect;
   });
   EXPECT_EQ(expect, 1000u);
+}
+
+// Erase against a reference map, with the probe chains crafted ids would
+// share under the old hash and with dense ids (long runs under any hash).
+TEST(StoryIndexTest, EraseKeepsEveryOtherIdReachable) {
+  for (const std::vector<uint64_t>& ids : {CraftedAgainstUnkeyedHome(20'000), [] {
+         std::vector<uint64_t> dense;
+         for (uint64_t i = 0; i < 20'000; ++i) dense.push_back(i);
+         return dense;
+       }()}) {
+    StoryIndex<Value> index(kKey);
+    std::map<uint64_t, uint64_t> want;
+    std::mt19937_64 rng(7);
+    for (int round = 0; round < 60'000; ++round) {
+      const uint64_t id = ids[rng() % ids.size()];
+      if (rng() % 3 == 0) {
+        EXPECT_EQ(index.Erase(id), want.erase(id) == 1) << id;
+      } else {
+        auto [v, created] = index.FindOrInsert(id);
+        EXPECT_EQ(created, !want.count(id));
+        if (created) v->n = want[id] = rng();
+      }
+    }
+    ASSERT_EQ(index.size(), want.size());
+    for (uint64_t id : ids) {
+      const Value* v = index.Find(id);
+      auto it = want.find(id);
+      ASSERT_EQ(v != nullptr, it != want.end()) << id;
+      if (v) {
+        EXPECT_EQ(v->n, it->second);
+      }
+    }
+    size_t seen = 0;
+    index.ForEach([&](uint64_t id, const Value& v) {
+      ++seen;
+      EXPECT_EQ(v.n, want.at(id));
+    });
+    EXPECT_EQ(seen, want.size());
+    EXPECT_LE(index.MaxProbeLength(), kMaxProbe);
+    for (const auto& [id, n] : want) EXPECT_TRUE(index.Erase(id));
+    EXPECT_EQ(index.size(), 0u);
+    EXPECT_EQ(index.Find(ids[0]), nullptr);
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/endian.h"
+#include "stream/varint.h"
 
 namespace watershed::stream {
 bool ViewerSet::Insert(uint64_t v) {
@@ -52,15 +53,46 @@ void ViewerSet::Serialize(std::string* out) const {
   if (has_zero_) out->append(8, '\0');
   // Ascending, not slot order: slot order depends on insertion history, and
   // equal sets must serialize to equal bytes (deterministic checkpoints).
+  for (uint64_t v : Sorted()) {
+    PutFixed64(buf, v);
+    out->append(buf, 8);
+  }
+}
+
+std::vector<uint64_t> ViewerSet::Sorted() const {
   std::vector<uint64_t> ids;
   ids.reserve(size_);
   for (uint32_t k = 0; k < capacity_; ++k)
     if (slots_[k] != 0) ids.push_back(slots_[k]);
   std::sort(ids.begin(), ids.end());
-  for (uint64_t v : ids) {
-    PutFixed64(buf, v);
-    out->append(buf, 8);
+  return ids;
+}
+
+void ViewerSet::SerializeCompact(std::string* out) const {
+  PutVarint64(out, size());
+  uint64_t prev = 0;
+  if (has_zero_) PutVarint64(out, 0);
+  for (uint64_t v : Sorted()) {
+    PutVarint64(out, v - prev);
+    prev = v;
   }
+}
+
+Status ViewerSet::RestoreCompact(std::string_view* in) {
+  Clear();
+  uint64_t n = 0;
+  if (!GetVarint64(in, &n)) return Status::Corruption("viewer set truncated");
+  if (n > in->size()) return Status::Corruption("viewer set truncated");  // at least a byte each
+  uint64_t prev = 0;
+  for (uint64_t k = 0; k < n; ++k) {
+    uint64_t gap = 0;
+    if (!GetVarint64(in, &gap)) return Status::Corruption("viewer set truncated");
+    // Ascending and distinct: only the first id may repeat 0 (as a gap of 0).
+    if ((k > 0 && gap == 0) || gap > UINT64_MAX - prev) return Status::Corruption("viewer set is not ascending");
+    prev += gap;
+    Insert(prev);
+  }
+  return Status::Ok();
 }
 
 Status ViewerSet::Restore(std::string_view* in) {

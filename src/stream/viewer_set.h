@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/huge_pages.h"
 #include "core/status.h"
@@ -30,6 +31,12 @@ class ViewerSet {
   // Encoding: u64 count then the ids, ascending (equal sets give equal bytes).
   void Serialize(std::string* out) const;
   Status Restore(std::string_view* in);
+  // Compact encoding (cold store): varint count, then the ascending ids as
+  // varint gaps (the first from 0). Bytes per viewer: 1-2 for ids dense in
+  // their range, about (64 - log2(size)) / 7 for random 64-bit ids (8 at
+  // 1000 viewers, 7 at a million), never more than 10.
+  void SerializeCompact(std::string* out) const;
+  Status RestoreCompact(std::string_view* in);
 
  private:
   static uint64_t Mix(uint64_t x) {
@@ -38,6 +45,7 @@ class ViewerSet {
     return x ^ (x >> 33);
   }
   void Grow();
+  std::vector<uint64_t> Sorted() const;  // the ids but 0, ascending
   std::unique_ptr<uint64_t[], FreeDeleter> slots_;  // 0 = empty; id 0 is tracked by has_zero_
   uint32_t capacity_ = 0;
   uint32_t size_ = 0;

@@ -1,0 +1,269 @@
+#include "stream/cold_store.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "core/crc32c.h"
+#include "core/endian.h"
+
+namespace watershed::stream {
+namespace {
+
+constexpr size_t kHeader = 4 + 4 + 8;
+constexpr size_t kRefSize = 8 + 8 + 8;  // owner, seq, length
+constexpr size_t kFlushBytes = size_t{1} << 20;
+constexpr size_t kScanChunk = size_t{4} << 20;
+constexpr uint64_t kMinCompactBytes = uint64_t{1} << 20;  // smaller files are not worth rewriting
+
+uint32_t RecordCrc(uint64_t id, std::string_view payload) {
+  char b[8];
+  PutFixed64(b, id);
+  return crc32c::Extend(crc32c::Value(std::string_view(b, 8)), payload.data(), payload.size());
+}
+
+// Decodes whole records from the front of `data`; stops at one cut short
+// (*consumed tells where), fails at one that fails its checksum.
+Status DecodeSome(std::string_view data, uint64_t base, const std::string& name,
+                  const std::function<Status(uint64_t, uint64_t, std::string_view)>& fn, size_t* consumed) {
+  size_t pos = 0;
+  while (data.size() - pos >= kHeader) {
+    const uint64_t len = GetFixed32(data.data() + pos);
+    if (data.size() - pos - kHeader < len) break;
+    const uint32_t crc = GetFixed32(data.data() + pos + 4);
+    const uint64_t id = GetFixed64(data.data() + pos + 8);
+    const std::string_view payload(data.data() + pos + kHeader, len);
+    if (RecordCrc(id, payload) != crc)
+      return Status::Corruption("cold store " + name + " is damaged at byte " + std::to_string(base + pos) +
+                                " (record checksum)");
+    RETURN_IF_ERROR(fn(id, base + pos, payload));
+    pos += kHeader + len;
+  }
+  *consumed = pos;
+  return Status::Ok();
+}
+
+// Every record of the first `length` bytes of `path`, read in chunks.
+Status ScanFile(FileSystem* fs, const std::string& path, uint64_t length,
+                const std::function<Status(uint64_t, uint64_t, std::string_view)>& fn) {
+  ASSIGN_OR_RETURN(auto file, fs->NewRandomAccessFile(path));
+  std::string buf;
+  uint64_t buf_at = 0;  // file offset of buf[0]
+  uint64_t read_at = 0;
+  while (read_at < length) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kScanChunk, length - read_at));
+    const size_t old = buf.size();
+    buf.resize(old + want);
+    ASSIGN_OR_RETURN(size_t got, file->Read(read_at, want, buf.data() + old));
+    if (got != want)
+      return Status::Corruption("cold store " + path + " is shorter than its checkpoint says (" +
+                                std::to_string(read_at + got) + " < " + std::to_string(length) + " bytes)");
+    read_at += want;
+    size_t consumed = 0;
+    RETURN_IF_ERROR(DecodeSome(buf, buf_at, path, fn, &consumed));
+    buf.erase(0, consumed);
+    buf_at += consumed;
+  }
+  if (!buf.empty())
+    return Status::Corruption("cold store " + path + " is damaged at byte " + std::to_string(buf_at) +
+                              " (record cut short)");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeColdRecords(std::string_view data, uint64_t base, const std::string& name,
+                         const std::function<Status(uint64_t, uint64_t, std::string_view)>& fn) {
+  size_t consumed = 0;
+  RETURN_IF_ERROR(DecodeSome(data, base, name, fn, &consumed));
+  if (consumed != data.size())
+    return Status::Corruption("cold store " + name + " is damaged at byte " + std::to_string(base + consumed) +
+                              " (record cut short)");
+  return Status::Ok();
+}
+
+ColdStore::ColdStore(FileSystem* fs, std::string dir, uint32_t partition, uint64_t owner, const HashKey& key)
+    : fs_(fs), dir_(std::move(dir)), partition_(partition), owner_(owner), index_(key) {}
+
+ColdStore::~ColdStore() {
+  if (file_) Flush().IgnoreError();  // not durable without Commit: only saves a later Open nothing
+}
+
+std::string ColdStore::NameOf(uint64_t seq) const {
+  char name[80];
+  std::snprintf(name, sizeof name, "p%03u.cold.%llu.%llu", partition_, static_cast<unsigned long long>(owner_),
+                static_cast<unsigned long long>(seq));
+  return name;
+}
+
+Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::string& dir, uint32_t partition,
+                                                   uint64_t owner, std::string_view ref, const HashKey& key) {
+  std::unique_ptr<ColdStore> s(new ColdStore(fs, dir, partition, owner, key));
+  RETURN_IF_ERROR(CreateDirsDurably(fs, dir));
+  if (ref.empty()) {
+    RETURN_IF_ERROR(s->Rewrite("", 0, 1));
+    return s;
+  }
+  if (ref.size() != kRefSize) return Status::Corruption("checkpoint has a bad cold store reference");
+  const uint64_t from_owner = GetFixed64(ref.data()), from_seq = GetFixed64(ref.data() + 8);
+  const uint64_t length = GetFixed64(ref.data() + 16);
+  ColdStore from(fs, dir, partition, from_owner, key);
+  const std::string from_name = from.NameOf(from_seq);
+  if (!fs->FileExists(JoinPath(dir, from_name)))
+    return Status::Corruption("cold store " + JoinPath(dir, from_name) + ", which the checkpoint names, is missing");
+  // The latest record of each id is the live one.
+  RETURN_IF_ERROR(ScanFile(fs, JoinPath(dir, from_name), length, [&](uint64_t id, uint64_t offset, std::string_view) {
+    if (!s->index_.Replace(id, offset + 1)) s->index_.Insert(id, offset + 1);
+    return Status::Ok();
+  }));
+  RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1));
+  return s;
+}
+
+Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq) {
+  const std::string path = JoinPath(dir_, NameOf(seq));
+  ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(path));
+  std::string out;
+  uint64_t written = 0;
+  live_bytes_ = 0;
+  if (length != 0) {
+    RETURN_IF_ERROR(ScanFile(fs_, JoinPath(dir_, from_name), length,
+                             [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
+                               if (index_.Find(id) != offset + 1) return Status::Ok();  // garbage
+                               index_.Replace(id, written + out.size() + 1);
+                               char h[kHeader];
+                               PutFixed32(h, static_cast<uint32_t>(payload.size()));
+                               PutFixed32(h + 4, RecordCrc(id, payload));
+                               PutFixed64(h + 8, id);
+                               out.append(h, kHeader).append(payload);
+                               live_bytes_ += kHeader + payload.size();
+                               if (out.size() >= kFlushBytes) {
+                                 RETURN_IF_ERROR(file->Append(out));
+                                 written += out.size();
+                                 out.clear();
+                               }
+                               return Status::Ok();
+                             }));
+  }
+  RETURN_IF_ERROR(file->Append(out));
+  written += out.size();
+  RETURN_IF_ERROR(file->Sync());
+  RETURN_IF_ERROR(fs_->SyncDir(dir_));
+  ASSIGN_OR_RETURN(reader_, fs_->NewRandomAccessFile(path));
+  file_ = std::move(file);
+  seq_ = seq;
+  file_size_ = synced_size_ = written;
+  new_file_ = true;
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status ColdStore::Put(uint64_t id, std::string_view payload) {
+  if (payload.size() > UINT32_MAX) return Status::InvalidArgument("cold record too large");
+  Forget(id);
+  char h[kHeader];
+  PutFixed32(h, static_cast<uint32_t>(payload.size()));
+  PutFixed32(h + 4, RecordCrc(id, payload));
+  PutFixed64(h + 8, id);
+  const uint64_t offset = file_size_;
+  buffer_.append(h, kHeader).append(payload);
+  file_size_ += kHeader + payload.size();
+  live_bytes_ += kHeader + payload.size();
+  index_.Insert(id, offset + 1);
+  return buffer_.size() >= kFlushBytes ? Flush() : Status::Ok();
+}
+
+Status ColdStore::Flush() {
+  if (buffer_.empty()) return Status::Ok();
+  Status s = file_->Append(buffer_);
+  buffer_.clear();
+  return s;
+}
+
+Status ColdStore::ReadAt(uint64_t offset, size_t n, std::string* out) {
+  const uint64_t flushed = file_size_ - buffer_.size();
+  if (offset >= flushed) {
+    if (offset - flushed + n > buffer_.size()) return Status::Corruption("cold store index points past its data");
+    out->assign(buffer_, offset - flushed, n);
+    return Status::Ok();
+  }
+  out->resize(n);
+  ASSIGN_OR_RETURN(size_t got, reader_->Read(offset, n, out->data()));
+  if (got != n)
+    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is cut short at byte " +
+                              std::to_string(offset + got));
+  return Status::Ok();
+}
+
+Status ColdStore::Take(uint64_t id, std::string* payload) {
+  const uint64_t at = index_.Find(id);
+  if (at == 0) return Status::NotFound("no cold record for story " + std::to_string(id));
+  const uint64_t offset = at - 1;
+  std::string header;
+  RETURN_IF_ERROR(ReadAt(offset, kHeader, &header));
+  const uint32_t len = GetFixed32(header.data());
+  if (GetFixed64(header.data() + 8) != id || offset + kHeader + len > file_size_)
+    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is damaged at byte " +
+                              std::to_string(offset));
+  RETURN_IF_ERROR(ReadAt(offset + kHeader, len, payload));
+  if (RecordCrc(id, *payload) != GetFixed32(header.data() + 4))
+    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is damaged at byte " +
+                              std::to_string(offset) + " (record checksum)");
+  index_.Erase(id);
+  live_bytes_ -= kHeader + len;
+  return Status::Ok();
+}
+
+void ColdStore::Forget(uint64_t id) {
+  const uint64_t at = index_.Find(id);
+  if (at == 0) return;
+  std::string header;
+  // The length only keeps the garbage count (when to compact); a failed read just under-counts it.
+  if (ReadAt(at - 1, kHeader, &header).ok()) live_bytes_ -= kHeader + GetFixed32(header.data());
+  index_.Erase(id);
+}
+
+Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)>& fn) {
+  RETURN_IF_ERROR(Flush());
+  return ScanFile(fs_, JoinPath(dir_, NameOf(seq_)), file_size_,
+                  [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
+                    if (index_.Find(id) != offset + 1) return Status::Ok();
+                    return fn(id, payload);
+                  });
+}
+
+Result<std::string> ColdStore::Commit() {
+  RETURN_IF_ERROR(Flush());
+  if (synced_size_ != file_size_) {  // most checkpoints evict nothing: no fdatasync then
+    RETURN_IF_ERROR(file_->Sync());
+    synced_size_ = file_size_;
+  }
+  if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
+    RETURN_IF_ERROR(Rewrite(NameOf(seq_), file_size_, seq_ + 1));
+  std::string ref(kRefSize, '\0');
+  PutFixed64(ref.data(), owner_);
+  PutFixed64(ref.data() + 8, seq_);
+  PutFixed64(ref.data() + 16, file_size_);
+  return ref;
+}
+
+void ColdStore::Saved() {
+  if (!new_file_) return;  // the files were cleaned up after the save that first named this one
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return;
+  char prefix[32];
+  std::snprintf(prefix, sizeof prefix, "p%03u.cold.", partition_);
+  for (const std::string& name : *names) {
+    if (!name.starts_with(prefix)) continue;
+    // <owner>.<seq>: a later owner's files are not ours to delete.
+    std::string_view rest = std::string_view(name).substr(std::string_view(prefix).size());
+    uint64_t owner = 0, seq = 0;
+    auto [dot, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), owner);
+    if (ec != std::errc() || dot == rest.data() + rest.size() || *dot != '.') continue;
+    auto [end, ec2] = std::from_chars(dot + 1, rest.data() + rest.size(), seq);
+    if (ec2 != std::errc() || end != rest.data() + rest.size()) continue;
+    if (owner < owner_ || (owner == owner_ && seq != seq_)) fs_->RemoveFile(JoinPath(dir_, name)).IgnoreError();
+  }
+  new_file_ = false;
+}
+
+}  // namespace watershed::stream

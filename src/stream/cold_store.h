@@ -1,0 +1,99 @@
+#pragma once
+// The cold store of one partition's processor: the state of stories evicted
+// for idleness (partition_processor.h), so a story that comes back finds its
+// totals and exact unique viewers. An append-only file of CRC-framed
+// records beside the checkpoints, plus an in-memory index id → offset.
+//
+// Record: [u32 payload length][u32 CRC-32C of id and payload][u64 story id]
+//         [payload (the processor's encoding of the story)].
+// A story evicted again appends a newer record; the older one, and the
+// record of a story brought back, are garbage. Garbage is rewritten away
+// (compaction) at a Commit once it outweighs the live records.
+//
+// Checkpoints: Commit() makes every record durable and returns a reference
+// {file, length} the checkpoint keeps. Open() with that reference reads that
+// file's first `length` bytes only (whatever a crash or a later run appended
+// after the checkpoint is replayed from the log and evicted again) and copies
+// their live records into a new file of its own: files are named
+// p<NNN>.cold.<owner>.<seq>, so an owner never writes a file another owner
+// (a zombie, checkpoint.h) may still write. Saved() — after the checkpoint
+// holding the reference is durable — deletes the partition's files the
+// reference no longer needs, of this owner and older ones only.
+//
+// Memory: the index costs 16-byte slots at load <= 1/2, 32-64 B per cold
+// story; the file holds the records. Not thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/file_system.h"
+#include "stream/keyed_hash.h"
+#include "stream/story_index.h"
+
+namespace watershed::stream {
+
+// Calls fn(id, offset, payload) for each record of `data`, whose first byte
+// is at file offset `base`. kCorruption (naming `name` and the byte) at the
+// first record that is cut short or fails its checksum. Fuzzed.
+Status DecodeColdRecords(std::string_view data, uint64_t base, const std::string& name,
+                         const std::function<Status(uint64_t id, uint64_t offset, std::string_view payload)>& fn);
+
+class ColdStore {
+ public:
+  // Opens partition `partition`'s store in `dir` for `owner` (an epoch from
+  // CheckpointStore::Claim, or any number for a single writer) from the
+  // reference a checkpoint kept (empty: no cold stories yet). Errors:
+  // kCorruption for a damaged record or a reference to a missing or short file.
+  static Result<std::unique_ptr<ColdStore>> Open(FileSystem* fs, const std::string& dir, uint32_t partition,
+                                                 uint64_t owner, std::string_view ref, const HashKey& key);
+  ~ColdStore();
+
+  bool Contains(uint64_t id) const { return index_.Find(id) != 0; }
+  // Adds id's record (replacing any older one).
+  Status Put(uint64_t id, std::string_view payload);
+  // Reads id's payload and forgets the record. REQUIRES: Contains(id).
+  Status Take(uint64_t id, std::string* payload);
+  // Forgets id's record, if any.
+  // Take and Forget change only the index, not the file: an Open from a
+  // reference may find records forgotten before it (unless a compaction
+  // dropped them). The processor forgets, at Restore, every story its
+  // restored state holds — the only stories whose records it forgot.
+  void Forget(uint64_t id);
+  // fn(id, payload) for each live record, in file order.
+  Status ForEach(const std::function<Status(uint64_t id, std::string_view payload)>& fn);
+  // Durable reference for the checkpoint (compacts first when garbage outweighs live records).
+  Result<std::string> Commit();
+  // The checkpoint with the last Commit()'s reference is saved.
+  void Saved();
+
+  size_t size() const { return index_.size(); }
+  uint64_t file_bytes() const { return file_size_; }
+  size_t index_memory_bytes() const { return index_.MemoryBytes(); }
+
+ private:
+  ColdStore(FileSystem* fs, std::string dir, uint32_t partition, uint64_t owner, const HashKey& key);
+  std::string NameOf(uint64_t seq) const;
+  // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`).
+  Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq);
+  Status Flush();
+  // Reads [offset, offset + n) of the current file (unflushed bytes included).
+  Status ReadAt(uint64_t offset, size_t n, std::string* out);
+
+  FileSystem* fs_;
+  std::string dir_;
+  uint32_t partition_;
+  uint64_t owner_;
+  uint64_t seq_ = 0;
+  std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<RandomAccessFile> reader_;
+  std::string buffer_;          // appended, not yet written to file_
+  uint64_t file_size_ = 0;      // written + buffered
+  uint64_t synced_size_ = 0;    // durable
+  bool new_file_ = false;       // since the last Saved(): older files may be obsolete
+  uint64_t live_bytes_ = 0;     // of records the index points at
+  KeyedSlots<uint64_t> index_;  // id → offset + 1 (0 is the empty slot)
+};
+
+}  // namespace watershed::stream

@@ -1,0 +1,179 @@
+#include "stream/cold_store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/testing/temp_dir.h"
+#include "stream/viewer_set.h"
+
+namespace watershed::stream {
+namespace {
+
+using ::watershed::testing::TempDir;
+
+constexpr HashKey kKey{3, 4};
+
+std::unique_ptr<ColdStore> Open(const std::string& dir, uint64_t owner, std::string_view ref = {}) {
+  auto s = ColdStore::Open(FileSystem::Default(), dir, 0, owner, ref, kKey);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s.value()) : nullptr;
+}
+
+std::map<uint64_t, std::string> Contents(ColdStore& s) {
+  std::map<uint64_t, std::string> out;
+  EXPECT_TRUE(s.ForEach([&](uint64_t id, std::string_view payload) {
+                 EXPECT_TRUE(out.emplace(id, std::string(payload)).second) << id;
+                 return Status::Ok();
+               }).ok());
+  return out;
+}
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Puts, takes and forgets against a reference map, across commits (which
+// compact) and reopenings from the committed reference.
+TEST(ColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) {
+  TempDir dir("cold");
+  std::map<uint64_t, std::string> want;
+  auto store = Open(dir.path(), 1);
+  std::mt19937_64 rng(5);
+  uint64_t owner = 1;
+  for (int round = 0; round < 40'000; ++round) {
+    const uint64_t id = rng() % 3000;
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        std::string payload(rng() % 600, static_cast<char>('a' + id % 26));
+        ASSERT_TRUE(store->Put(id, payload).ok());
+        want[id] = payload;
+        break;
+      }
+      case 2:
+        if (want.count(id)) {
+          std::string got;
+          ASSERT_TRUE(store->Take(id, &got).ok());
+          EXPECT_EQ(got, want[id]);
+          want.erase(id);
+        }
+        EXPECT_FALSE(store->Contains(id));
+        break;
+      default:
+        store->Forget(id);
+        want.erase(id);
+    }
+    if (round % 5000 == 4999) {
+      auto ref = store->Commit();
+      ASSERT_TRUE(ref.ok());
+      store->Saved();
+      ASSERT_EQ(Files(dir.path()).size(), 1u);  // older files are gone
+      // More after the commit: a crash forgets it, the reference does not cover it.
+      ASSERT_TRUE(store->Put(99'999, "after the checkpoint").ok());
+      store = Open(dir.path(), ++owner, *ref);
+      ASSERT_NE(store, nullptr);
+      // Take and Forget are not durable: the processor forgets the stories its restored state holds.
+      for (uint64_t id = 0; id < 3000; ++id)
+        if (!want.count(id)) store->Forget(id);
+    }
+  }
+  EXPECT_EQ(store->size(), want.size());
+  EXPECT_EQ(Contents(*store), want);
+}
+
+TEST(ColdStoreTest, CompactsWhenGarbageOutweighsLiveRecords) {
+  TempDir dir("cold_compact");
+  auto store = Open(dir.path(), 1);
+  const std::string payload(1000, 'x');
+  for (uint64_t id = 0; id < 4000; ++id) ASSERT_TRUE(store->Put(id, payload).ok());
+  for (uint64_t id = 0; id < 3000; ++id) store->Forget(id);
+  const uint64_t before = store->file_bytes();
+  auto ref = store->Commit();
+  ASSERT_TRUE(ref.ok());
+  EXPECT_LT(store->file_bytes(), before / 3);
+  store->Saved();
+  auto reopened = Open(dir.path(), 2, *ref);
+  EXPECT_EQ(reopened->size(), 1000u);
+  EXPECT_EQ(Contents(*reopened).begin()->first, 3000u);
+}
+
+// Saved deletes this owner's and older owners' files, never a later owner's.
+TEST(ColdStoreTest, SavedSparesALaterOwnersFiles) {
+  TempDir dir("cold_owners");
+  auto old_owner = Open(dir.path(), 1);
+  ASSERT_TRUE(old_owner->Put(1, "a").ok());
+  auto ref = old_owner->Commit();
+  auto new_owner = Open(dir.path(), 2, *ref);
+  old_owner->Saved();  // a zombie's save that still succeeded
+  EXPECT_EQ(Files(dir.path()), (std::vector<std::string>{"p000.cold.1.1", "p000.cold.2.1"}));
+  ASSERT_TRUE(new_owner->Commit().ok());
+  new_owner->Saved();
+  EXPECT_EQ(Files(dir.path()), (std::vector<std::string>{"p000.cold.2.1"}));
+}
+
+TEST(ColdStoreTest, DamageIsCorruptionNamingTheFileAndByte) {
+  TempDir dir("cold_damage");
+  auto store = Open(dir.path(), 1);
+  for (uint64_t id = 0; id < 10; ++id) ASSERT_TRUE(store->Put(id, std::string(20, 'p')).ok());
+  auto ref = store->Commit();
+  ASSERT_TRUE(ref.ok());
+  store.reset();
+  const std::string path = dir.path() + "/p000.cold.1.1";
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(36 * 3 + 20);  // inside the fourth record's payload
+    f.put('q');
+  }
+  auto damaged = ColdStore::Open(FileSystem::Default(), dir.path(), 0, 2, *ref, kKey);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find(path + " is damaged at byte 108"), std::string::npos)
+      << damaged.status().ToString();
+  // Cut short within the committed length: also corruption, not a silent reset.
+  std::filesystem::resize_file(path, 50);
+  damaged = ColdStore::Open(FileSystem::Default(), dir.path(), 0, 2, *ref, kKey);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  // A reference to a file that is gone.
+  std::filesystem::remove(path);
+  damaged = ColdStore::Open(FileSystem::Default(), dir.path(), 0, 2, *ref, kKey);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+}
+
+TEST(ColdStoreTest, CompactViewerEncodingRoundTripsAndItsSize) {
+  std::mt19937_64 rng(9);
+  for (bool dense : {true, false}) {
+    ViewerSet set;
+    for (uint64_t i = 0; i < 100'000; ++i) set.Insert(dense ? i : rng());
+    std::string bytes;
+    set.SerializeCompact(&bytes);
+    // The figures docs/architecture.md states.
+    EXPECT_LE(bytes.size(), dense ? 100'005u : 800'005u) << (dense ? "dense" : "random");
+    std::string_view in = bytes;
+    ViewerSet back;
+    ASSERT_TRUE(back.RestoreCompact(&in).ok());
+    EXPECT_TRUE(in.empty());
+    std::string a, b;
+    set.Serialize(&a);
+    back.Serialize(&b);
+    EXPECT_EQ(a, b);
+  }
+  std::string repeated;  // 2 ids, gaps 5 and 0: not ascending
+  for (char c : {2, 5, 0}) repeated.push_back(c);
+  std::string_view in = repeated;
+  ViewerSet bad;
+  EXPECT_EQ(bad.RestoreCompact(&in).code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace watershed::stream
