@@ -81,7 +81,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"max-connections-per-address", "256", "open HTTP connections per client IP (0 = no cap; beyond: 429 and close)"},
       {"auth-failure-rate", "1", "failed authentications per second per client IP, sustained (0 = no limit)"},
       {"auth-failure-burst", "20", "failed authentications a client IP may have at once before 429"},
-      {"auth-max-verifying", "0", "token signature checks at once (0 = http-threads - 1, at least 1)"},
+      {"auth-max-verifying", "0", "token signature checks at once for addresses that failed lately (0 = http-threads - 1, at least 1)"},
       {"tls-cert", "", "PEM certificate chain: serve HTTPS (with tls-key)"},
       {"tls-key", "", "PEM private key of tls-cert"},
   };

@@ -164,20 +164,25 @@ std::variant<auth::Claims, HttpResponse> Api::Authenticate(const HttpRequest& re
   const uint64_t address = std::hash<std::string_view>{}(req.remote_address);
   std::optional<auth::AuthResult<auth::Claims>> claims = deps_.verifier->VerifyCheaply(*token, now_s);
   if (!claims) {
-    if (Admission a = auth_failure_limiter_.Peek(address, now_ns); !a.allowed) {
+    const Admission a = auth_failure_limiter_.Peek(address, now_ns);
+    if (!a.allowed) {
       auth_throttled_->Add();
       return TooMany("auth_rate_limited",
                      "too many failed authentications from this address; retry after the Retry-After seconds",
                      a.retry_after_ns);
     }
-    if (!verifying_.TryEnter()) {
+    // Only an address that failed lately counts against the cap: a client
+    // whose tokens all verified is never turned away because others send
+    // unknown tokens (a new user's first request must not get 503).
+    const bool capped = !a.rested;
+    if (capped && !verifying_.TryEnter()) {
       auth_busy_->Add();
       HttpResponse r = JsonError(503, "auth_busy", "too many tokens being verified at once; retry shortly");
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
     claims = deps_.verifier->VerifyUncached(*token, now_s);
-    verifying_.Leave();
+    if (capped) verifying_.Leave();
   }
   if (!claims->ok()) {
     auth_failure_limiter_.Acquire(address, now_ns);

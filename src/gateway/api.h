@@ -63,11 +63,13 @@ struct ApiOptions {
   // auth_rate_limited without a signature check. 0 = no limit.
   double auth_failures_per_second = 1;
   double auth_failure_burst = 20;
-  // Signature checks running at once (0 = no cap); one more is answered 503
-  // auth_busy. They run on the HTTP I/O threads (a check is tens of µs:
+  // Signature checks running at once for addresses with a recent failed
+  // authentication (0 = no cap); one more is answered 503 auth_busy.
+  // Addresses without failures are not capped, so honest new users never
+  // see it. Checks run on the HTTP I/O threads (a check is tens of µs:
   // handing it to another pool would cost about as much), so a cap below
   // the thread count keeps a thread free for requests whose token is cached,
-  // however many unknown tokens arrive.
+  // however many bad tokens arrive.
   int64_t max_verifying = 0;
 };
 

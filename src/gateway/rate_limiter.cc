@@ -56,8 +56,8 @@ Admission UserRateLimiter::Peek(uint64_t user, int64_t now_ns) const {
   auto it = shard.full_at.find(user);
   if (it == shard.full_at.end()) return {};
   const int64_t start = std::max(it->second, now_ns);
-  if (start - now_ns > tolerance_ns_) return {false, start - now_ns - tolerance_ns_};
-  return {};
+  if (start - now_ns > tolerance_ns_) return {false, start - now_ns - tolerance_ns_, false};
+  return {true, 0, it->second <= now_ns};
 }
 
 size_t UserRateLimiter::TrackedUsers() const {

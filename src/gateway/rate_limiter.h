@@ -29,6 +29,7 @@ struct RateLimitOptions {
 struct Admission {
   bool allowed = true;
   int64_t retry_after_ns = 0;  // when refused: wait this long before the next request can pass
+  bool rested = true;          // Peek only: the bucket is full (nothing taken from it lately)
 };
 
 class UserRateLimiter {

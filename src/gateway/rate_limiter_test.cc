@@ -37,6 +37,18 @@ TEST(UserRateLimiter, PeekTellsWithoutTakingAToken) {
   EXPECT_TRUE(limiter.Peek(8, t0).allowed);
 }
 
+TEST(UserRateLimiter, PeekTellsWhetherTheBucketIsFull) {
+  UserRateLimiter limiter({.requests_per_second = 10, .burst = 5});
+  const int64_t t0 = 1000 * kSecond;
+  EXPECT_TRUE(limiter.Peek(7, t0).rested);  // never seen
+  EXPECT_TRUE(limiter.Acquire(7, t0).allowed);
+  EXPECT_FALSE(limiter.Peek(7, t0).rested);  // one token taken: allowed, not rested
+  EXPECT_TRUE(limiter.Peek(7, t0).allowed);
+  EXPECT_FALSE(limiter.Peek(7, t0 + kSecond / 10 - 1).rested);
+  EXPECT_TRUE(limiter.Peek(7, t0 + kSecond / 10).rested);  // refilled
+  EXPECT_TRUE(limiter.Peek(8, t0).rested);
+}
+
 TEST(UserRateLimiter, SustainedRateIsTheConfiguredOne) {
   UserRateLimiter limiter({.requests_per_second = 1000, .burst = 10});
   // A client hammering every 100 µs for 10 s gets burst + rate × 10 s through.
