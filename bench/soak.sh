@@ -26,8 +26,9 @@
 # (it gives a batch up after 2 minutes of failures).
 # lake-commit-interval acts as such a horizon too (60 s instead of 5m): in
 # 8-minute validation runs with a kill every 2 minutes, RSS kept growing
-# ~0.6 MB/s past the saturated state at 5m (the interval restarts with the
-# process, so none ever committed) and stayed flat at 60 s (RESULTS.md, "Soak").
+# ~0.6 MB/s past the saturated state at 5m (the interval then restarted with
+# the process, so none ever committed; it now counts across restarts) and
+# stayed flat at 60 s (RESULTS.md, "Soak").
 # The workload's key space is bounded for the same reason (--stories 1000
 # --viewers 1000: exact all-time unique viewers saturate in the warm-up).
 #

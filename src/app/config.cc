@@ -47,7 +47,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "
                                      "happen at checkpoints)"},
       {"lake-commit-interval", "5m", "processors commit their lake files (a snapshot per table and partition) at "
-                                      "the first checkpoint this long after the last commit (at most 1d)"},
+                                      "the first checkpoint this long after the last commit, across restarts (at most 1d)"},
       {"lake-maintenance-interval", "10m", "processors compact, archive (lifecycle), expire snapshots and remove "
                                           "orphans of their regions' lakes this often (0 = never; in a group, "
                                           "let one member do it)"},

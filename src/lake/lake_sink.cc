@@ -16,7 +16,7 @@ namespace watershed::lake {
 namespace {
 
 constexpr uint32_t kPreparedMagic = 0x4b4c5357;  // "WSLK"
-constexpr uint32_t kPreparedVersion = 2;         // 2: with the commit flag
+constexpr uint32_t kPreparedVersion = 3;         // 2: with the commit flag; 3: with the range's opening time
 constexpr int32_t kBuckets = 16;  // bucket[16](story_id) in every sink table's spec
 // The sink's tables, in commit order.
 constexpr LakeTableId kSinkTables[] = {LakeTableId::kRawEvents, LakeTableId::kEvents, LakeTableId::kStoryMinute};
@@ -55,11 +55,14 @@ Result<std::unique_ptr<RegionLake>> RegionLake::Open(FileSystem* fs, std::string
   return std::unique_ptr<RegionLake>(new RegionLake(fs, std::move(root), region, options));
 }
 
-PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition) : lake_(lake), partition_(partition) {
+PartitionSink::PartitionSink(RegionLake* lake, uint32_t partition, Clock* clock)
+    : lake_(lake), partition_(partition), clock_(clock), opened_ms_(clock->NowMs()) {
   // Names files apart from another owner's (a zombie) flushing at the same offset.
   token_ = RandomHex(4);
 }
 PartitionSink::~PartitionSink() = default;
+
+int64_t PartitionSink::range_age_ms() const { return std::max<int64_t>(0, clock_->NowMs() - opened_ms_); }
 
 std::string PartitionSink::DataDir(LakeTableId table) const {
   char name[24];
@@ -193,10 +196,12 @@ Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
   p.from = from_;
   p.to = to;
   p.commit_id = CommitId(from_, to);
+  p.opened_ms = opened_ms_;
   for (LakeTableId id : kSinkTables)
     if (auto it = written_.find(id); it != written_.end() && !it->second.empty()) p.tables.emplace_back(id, it->second);
   if (p.tables.empty()) {  // nothing in the range: it ends here
     from_ = to;
+    opened_ms_ = clock_->NowMs();
     file_seq_ = 0;
     return std::string();
   }
@@ -205,6 +210,7 @@ Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
     prepared_ = std::move(p);
     written_.clear();
     from_ = to;
+    opened_ms_ = clock_->NowMs();
     file_seq_ = 0;
   }
   CrashPoint("lake.after_prepare");
@@ -219,6 +225,7 @@ void PartitionSink::Abandon() {
     mine.insert(mine.begin(), files.begin(), files.end());
   }
   from_ = prepared_->from;
+  opened_ms_ = prepared_->opened_ms;
   prepared_.reset();
 }
 
@@ -288,6 +295,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   prepared_.reset();
   saved_files_.clear();
   replay_until_ = 0;
+  opened_ms_ = clock_->NowMs();
   std::optional<Prepared> pending;
   if (!state.empty()) {
     ASSIGN_OR_RETURN(Prepared p, Parse(state));
@@ -346,17 +354,20 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   }
   for (auto& [id, files] : pending->tables) written_[id] = std::move(files);
   from_ = pending->from;
+  // The range goes on: its age too (a state older than version 3 has none).
+  if (pending->opened_ms != 0) opened_ms_ = pending->opened_ms;
   return Status::Ok();
 }
 
 Result<std::string> PartitionSink::Serialize(const Prepared& p) {
-  std::string out(4 + 4 + 1 + 8 + 8 + 4, '\0');
+  std::string out(4 + 4 + 1 + 8 + 8 + 8 + 4, '\0');
   char* q = out.data();
   q = PutFixed32(q, kPreparedMagic);
   q = PutFixed32(q, kPreparedVersion);
   *q++ = p.commit ? 1 : 0;
   q = PutFixed64(q, p.from);
   q = PutFixed64(q, p.to);
+  q = PutFixed64(q, static_cast<uint64_t>(p.opened_ms));
   PutFixed32(q, static_cast<uint32_t>(p.tables.size()));
   for (const auto& [id, files] : p.tables) {
     // The files as a manifest: the encoding the commit writes anyway.
@@ -373,15 +384,19 @@ Result<std::string> PartitionSink::Serialize(const Prepared& p) {
 Result<PartitionSink::Prepared> PartitionSink::Parse(std::string_view in) {
   auto bad = [](const std::string& what) { return Status::Corruption("prepared lake commit: " + what); };
   if (in.size() < 29 || GetFixed32(in.data()) != kPreparedMagic) return bad("not one");
-  if (GetFixed32(in.data() + 4) != kPreparedVersion) return bad("unknown version");
+  const uint32_t version = GetFixed32(in.data() + 4);
+  if (version != 2 && version != kPreparedVersion) return bad("unknown version");
+  const size_t head = version == 2 ? 29 : 37;
+  if (in.size() < head) return bad("truncated");
   if (static_cast<uint8_t>(in[8]) > 1) return bad("bad commit flag");
   Prepared p;
   p.commit = in[8] == 1;
   p.from = GetFixed64(in.data() + 9);
   p.to = GetFixed64(in.data() + 17);
   p.commit_id = CommitId(p.from, p.to);
-  uint32_t n = GetFixed32(in.data() + 25);
-  in.remove_prefix(29);
+  if (version >= 3) p.opened_ms = static_cast<int64_t>(GetFixed64(in.data() + 25));
+  uint32_t n = GetFixed32(in.data() + head - 4);
+  in.remove_prefix(head);
   for (uint32_t i = 0; i < n; ++i) {
     if (in.size() < 5) return bad("truncated");
     const auto id = static_cast<uint8_t>(in[0]);

@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/event.h"
 #include "core/file_system.h"
 #include "lake/iceberg_manifest.h"
@@ -78,7 +79,8 @@ class RegionLake {
 
 class PartitionSink {
  public:
-  PartitionSink(RegionLake* lake, uint32_t partition);
+  // `clock` dates the ranges (range_age_ms); the processor passes its own.
+  PartitionSink(RegionLake* lake, uint32_t partition, Clock* clock = Clock::Real());
   ~PartitionSink();
 
   // Takes the checkpoint's sink state (empty: none): finishes its prepared
@@ -130,6 +132,14 @@ class PartitionSink {
   Status Commit();
   bool commit_pending() const { return prepared_.has_value(); }
 
+  // How long ago the range being buffered opened (wall clock, ≥ 0): at the
+  // last commit, or when the partition was first assigned with nothing
+  // uncommitted. Checkpoints carry it with the range's files, so it survives
+  // restarts and handovers: the processor commits when it exceeds the commit
+  // interval, however often the process restarts. Only the timing of commits
+  // depends on it, never which rows they hold.
+  int64_t range_age_ms() const;
+
   uint64_t refused_rows() const { return refused_rows_; }
   uint64_t committed_rows() const { return committed_rows_; }
 
@@ -157,6 +167,7 @@ class PartitionSink {
     bool commit = true;  // false: the files of a range still open
     std::string commit_id;
     uint64_t from = 0, to = 0;
+    int64_t opened_ms = 0;  // when the range opened (wall clock; 0: unknown, an older state)
     std::vector<std::pair<LakeTableId, std::vector<DataFileInfo>>> tables;
   };
 
@@ -182,6 +193,8 @@ class PartitionSink {
   std::string token_;  // in the names of this sink's files
   uint64_t upto_ = 0;  // names the files written now
   uint64_t from_ = 0;  // first offset of the range being buffered
+  Clock* clock_;
+  int64_t opened_ms_ = 0;  // when that range opened (range_age_ms)
   uint64_t replay_until_ = 0;
   uint32_t file_seq_ = 0;  // data files written in this range
   EventBuffer raw_, events_;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/endian.h"
 #include "core/fault_injection_fs.h"
 #include "core/testing/sample_events.h"
 #include "core/testing/temp_dir.h"
@@ -482,6 +483,48 @@ TEST_F(LakeSinkTest, RowsOfAnotherRegionAreRefused) {
   ASSERT_TRUE(a.Commit().ok());
   EXPECT_EQ(Read(LakeTableId::kRawEvents).rows, 5);
   EXPECT_EQ(Read(LakeTableId::kStoryMinute).rows, 1);
+}
+
+// The range's age (the processor commits when it exceeds the commit
+// interval) rides on the checkpoints that carry the range's files, goes back
+// with an abandoned commit and restarts at a commit; a recovery with nothing
+// uncommitted opens a new range.
+TEST_F(LakeSinkTest, TheRangesAgeSurvivesRecoveryAndRestartsAtACommit) {
+  auto lake = Open(fs_);
+  ManualClock clock(1'000'000);
+  PartitionSink a(lake.get(), 3, &clock);
+  ASSERT_TRUE(a.Recover("", 0).ok());
+  clock.AdvanceMs(4'000);
+  AddEvents(a, 0, 10);
+  auto held = a.Prepare(10, /*commit=*/false);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(a.range_age_ms(), 4'000);
+  clock.AdvanceMs(3'000);  // a crash, a restart
+  PartitionSink b(lake.get(), 3, &clock);
+  ASSERT_TRUE(b.Recover(*held, 10).ok());
+  EXPECT_EQ(b.range_age_ms(), 7'000);
+  AddEvents(b, 10, 10);
+  ASSERT_TRUE(b.Prepare(20).ok());
+  EXPECT_EQ(b.range_age_ms(), 0);
+  clock.AdvanceMs(1'000);
+  b.Abandon();  // its checkpoint was not saved: the range goes on
+  EXPECT_EQ(b.range_age_ms(), 8'000);
+  auto prepared = b.Prepare(20);
+  ASSERT_TRUE(prepared.ok());
+  ASSERT_TRUE(b.Commit().ok());
+  clock.AdvanceMs(2'000);
+  PartitionSink c(lake.get(), 3, &clock);
+  ASSERT_TRUE(c.Recover(*prepared, 20).ok());
+  EXPECT_EQ(c.range_age_ms(), 0);
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
+
+  // A state of version 2 (no opening time) is still read: its range counts
+  // from the recovery.
+  std::string v2 = held->substr(0, 25) + held->substr(33);
+  PutFixed32(v2.data() + 4, 2);
+  PartitionSink d(lake.get(), 3, &clock);
+  ASSERT_TRUE(d.Recover(v2, 10).ok());
+  EXPECT_EQ(d.range_age_ms(), 0);
 }
 
 TEST_F(LakeSinkTest, DamagedPreparedCommitsAreCorruption) {

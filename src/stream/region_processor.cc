@@ -137,13 +137,15 @@ Status RegionProcessor::Assign(uint32_t i) {
     }
   }
   if (options_.lake) {
-    p->sink = std::make_unique<lake::PartitionSink>(options_.lake, i);
+    p->sink = std::make_unique<lake::PartitionSink>(options_.lake, i, options_.clock);
     RETURN_IF_ERROR(p->sink->Recover(checkpoint ? checkpoint->sink : "", p->processor->next_offset().value));
   }
   // Lag counts from 0 while the restored state is not in the store yet.
   p->processed = p->unapplied ? 0 : p->processor->next_offset().value;
   ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
-  p->last_checkpoint_ns = p->last_lake_commit_ns = options_.clock->MonotonicNs();
+  p->last_checkpoint_ns = options_.clock->MonotonicNs();
+  // The lake's open range may be older than this owner (restarts, handovers).
+  p->last_lake_commit_ns = p->last_checkpoint_ns - (p->sink ? p->sink->range_age_ms() * 1'000'000 : 0);
   {
     std::lock_guard lock(mu_);
     partitions_[i] = std::move(p);

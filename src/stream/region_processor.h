@@ -55,7 +55,8 @@ struct RunnerOptions {
   // the checkpoint, committed once it is durable, finished at Assign).
   lake::RegionLake* lake = nullptr;
   // The lake commits at the first checkpoint this long after its last
-  // commit (and at Revoke / Stop); other checkpoints carry its files.
+  // commit (and at Revoke / Stop); other checkpoints carry its files and the
+  // time their range opened, so the interval counts across restarts.
   int64_t lake_commit_interval_ms = 300'000;
   // The story catalogue: story_minute rows carry its author at the time the
   // minute is written (0 when it does not know the story), never the

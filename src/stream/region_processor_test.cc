@@ -442,5 +442,54 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
   }
 }
 
+// The lake commits at the first checkpoint lake_commit_interval_ms after its
+// range opened, however often its owner changes: each owner here lives 0.6 ×
+// the interval (as a server killed every 2 minutes with a 5-minute interval)
+// and hands over through a checkpoint without a commit, yet the commit comes
+// at 1 × the interval, with every row appended by then, once.
+TEST_F(RegionProcessorTest, LakeCommitsOnTimeWhenOwnersLiveShorterThanTheInterval) {
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, {.buffer_rows = 200});
+  ASSERT_TRUE(lake.ok()) << lake.status().ToString();
+  ManualClock clock(1'700'000'000'000);
+  options_.lake = lake->get();
+  options_.clock = &clock;
+  options_.checkpoint_interval_ms = 1'000;
+  options_.lake_commit_interval_ms = 10'000;
+  auto store = serve::NewMemoryLiveStore();
+  auto committed_raw_rows = [&] {
+    auto table = lake::IcebergTable::Load(
+        FileSystem::Default(), lake::TableLocation(dir_.Path("lake"), Region::kUs, lake::LakeTableId::kRawEvents));
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto live = lake::ListLiveFiles(FileSystem::Default(), table->metadata());
+    EXPECT_TRUE(live.ok()) << live.status().ToString();
+    int64_t rows = 0;
+    for (const auto& e : *live) rows += e.file.record_count;
+    return rows;
+  };
+  bool committed_at_interval = false;
+  for (int owner = 0, tick = 0; owner < 3; ++owner) {
+    auto p = StartProcessor(store.get());
+    for (int i = 0; i < 6; ++i, ++tick) {  // 6 checkpoint intervals = 0.6 × the lake's
+      Append(Generate(100 + tick, 500, 300'000 + tick * 1'000));
+      WaitCaughtUp(*p);
+      clock.AdvanceMs(1'000);
+      ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+        for (const auto& s : p->GetStatus())
+          if (s.checkpoint_offset != s.end_offset) return false;
+        return true;
+      }));
+      // The checkpoints at 10 s (after the 10th tick) commit, right after they are saved.
+      if (tick == 9)
+        committed_at_interval =
+            watershed::testing::WaitUntil([&] { return committed_raw_rows() == 10 * 500; }, std::chrono::seconds(20));
+    }
+    // A handover: the last checkpoint carries the uncommitted files.
+    for (uint32_t k = 0; k < kPartitions; ++k) ASSERT_TRUE(p->Revoke(k, /*commit_lake=*/false).ok());
+  }
+  EXPECT_TRUE(committed_at_interval) << committed_raw_rows() << " raw rows committed";
+  // The next commit is due at 20 s: no owner reached it.
+  EXPECT_EQ(committed_raw_rows(), 10 * 500);
+}
+
 }  // namespace
 }  // namespace watershed::stream
