@@ -3,7 +3,8 @@
 // top lists O(limit) (issue #18 item 4). Read the ratios: TopOverall at
 // 100k stories over TopOverall at 1k (1 when the cost is the limit's, ~100
 // when a read scans every story), and Apply against the same binary built
-// from the commit before the rank lists (bench/RESULTS.md).
+// from the commit before the rank lists (bench/RESULTS.md). WritesThenTop:
+// the writes' rank moves deferred to the next read.
 
 #include <benchmark/benchmark.h>
 
@@ -44,28 +45,54 @@ void BM_TopOverall(benchmark::State& state) {
 }
 BENCHMARK(BM_TopOverall)->Arg(1'000)->Arg(100'000);
 
-// A processor's write: 50 existing stories of a range(0)-story store, each
-// with more views, unique viewers and watch time (shares and replies as
-// they were: what most events change), so each moves in three rank lists.
+// A processor's write at `offset`: 50 existing stories of a `stories`-story
+// store (from the round-th 50 of a stride through them, or the first 50 when
+// `hot`), each with more views, unique viewers and watch time (shares and
+// replies as they were: what most events change), so each moves in three
+// rank lists.
+PartitionWrite Raise50(uint64_t stories, uint64_t round, uint64_t offset, bool hot) {
+  PartitionWrite w;
+  w.next_offset = offset;
+  for (uint64_t i = 0; i < 50; ++i) {
+    const uint64_t id = ((hot ? 0 : round * 50) + i) * 2003 % stories;
+    const uint64_t v = id * 7919 % 100;
+    w.stories.push_back(
+        StoryUpdate{StoryId(id), AuthorId(id % 97), Aggregates{v + round, v / 2 + round, v * 100 + round, v % 7, 0}});
+  }
+  return w;
+}
+
 void BM_Apply50(benchmark::State& state) {
   const uint64_t stories = static_cast<uint64_t>(state.range(0));
   auto store = Filled(state.range(0));
   uint64_t offset = 1'000'000, round = 0;
-  for (auto _ : state) {
-    PartitionWrite w;
-    w.next_offset = ++offset;
-    ++round;
-    for (uint64_t i = 0; i < 50; ++i) {
-      const uint64_t id = (round * 50 + i) * 2003 % stories;
-      const uint64_t v = id * 7919 % 100;
-      w.stories.push_back(
-          StoryUpdate{StoryId(id), AuthorId(id % 97), Aggregates{v + round, v / 2 + round, v * 100 + round, v % 7, 0}});
-    }
-    if (!store->Apply(w).ok()) std::abort();
-  }
+  for (auto _ : state)
+    if (!store->Apply(Raise50(stories, ++round, ++offset, false)).ok()) std::abort();
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 50);
 }
 BENCHMARK(BM_Apply50)->Arg(2'000)->Arg(100'000);
+
+// Writes, then a top 10 by views; the time is the whole round. A store that
+// defers rank moves to the read pays them there. range(1) writes of 50 per
+// read; range(2) = 1: the same 50 hot stories each time (a store that moves
+// a story once per read instead of once per write shows there).
+void BM_WritesThenTop(benchmark::State& state) {
+  const uint64_t stories = static_cast<uint64_t>(state.range(0));
+  auto store = Filled(state.range(0));
+  uint64_t offset = 1'000'000, round = 0;
+  for (auto _ : state) {
+    for (int64_t write = 0; write < state.range(1); ++write)
+      if (!store->Apply(Raise50(stories, ++round, ++offset, state.range(2) == 1)).ok()) std::abort();
+    auto top = store->TopStoriesOverall(TopBy::kViews, 10);
+    if (!top.ok() || top->size() != 10) std::abort();
+    benchmark::DoNotOptimize(top);
+  }
+}
+BENCHMARK(BM_WritesThenTop)
+    ->Args({2'000, 1, 0})
+    ->Args({100'000, 1, 0})
+    ->Args({2'000, 100, 1})
+    ->Args({100'000, 100, 1});
 
 }  // namespace
 }  // namespace watershed::serve

@@ -3,7 +3,6 @@
 #include <mutex>
 #include <optional>
 #include <queue>
-#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -91,6 +90,12 @@ struct StoryEntry {
   Aggregates sum;
   int64_t as_of_max = 0;
   std::map<int64_t, WindowEntry> windows[kWindowSizeCount];
+  // Where the story sits in its shard's rank lists: listed with `ranked`'s
+  // values. `rank_dirty`: `sum` changed since, and the story is in the
+  // shard's dirty list (it moves at the shard's next flush).
+  Aggregates ranked;
+  bool listed = false;
+  bool rank_dirty = false;
 };
 
 // Stories are spread over shards by id, each with its own lock, so the
@@ -126,24 +131,31 @@ class MemoryLiveStore final : public LiveStore {
       Shard& shard = shards_[i];
       std::unique_lock lock(shard.mu);
       for (const StoryUpdate* u : stories[i]) {
-        StoryEntry& e = shard.stories[u->story.value];
+        auto& node = *shard.stories.try_emplace(u->story.value).first;
+        StoryEntry& e = node.second;
         if (!accepts(e)) continue;
-        const bool listed = !IsEmpty(e);  // in the rank lists with e.sum
         e.author_of[r] = u->author;
         e.totals[r] = u->totals;
         int first = 0;
         while (!e.totals[first]) ++first;  // region r has totals now
         e.author = e.author_of[first];
         e.as_of[r] = w.as_of_ms;
-        const Aggregates before = e.sum;
         e.sum = {};
         e.as_of_max = 0;
         for (int k = 0; k < kRegionCount; ++k) {
           if (e.totals[k]) e.sum += *e.totals[k];
           e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
         }
-        Rerank(shard, u->story.value, listed ? &before : nullptr, e.sum);
+        // Only the values change here; the rank lists follow at the shard's
+        // next flush (a top read, or a long dirty list).
+        if (!e.rank_dirty && (!e.listed || Changed(e.ranked, e.sum))) {
+          e.rank_dirty = true;
+          shard.dirty.push_back(&node);
+        }
       }
+      // Bounds the dirty list (memory) and the next read's work; a flush of
+      // D > N/8 stories costs one pass over the N entries, <= 8 per story.
+      if (shard.dirty.size() > 64 + shard.ranks[0].size() / 8) Flush(shard);
       for (const WindowUpdate* u : windows[i]) {
         StoryEntry& story = shard.stories[u->key.story.value];
         if (!accepts(story)) continue;
@@ -201,13 +213,25 @@ class MemoryLiveStore final : public LiveStore {
     return points;
   }
 
-  // A merge of the shards' rank lists, under all their (shared) locks: a
-  // consistent answer that reads `limit` + 64 entries whatever the number
-  // of stories. Locks are taken in shard order; a writer holds one at a time.
+  // A merge of the shards' rank lists, under all their locks: a consistent
+  // answer that reads `limit` + 64 entries whatever the number of stories.
+  // A shard with pending moves is flushed first, under its exclusive lock,
+  // kept for the merge so no write dirties it again meanwhile. Locks are
+  // taken in shard order; a writer holds one at a time.
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override {
-    std::vector<std::shared_lock<std::shared_mutex>> locks;
-    locks.reserve(kShards);
-    for (Shard& shard : shards_) locks.emplace_back(shard.mu);
+    std::vector<std::shared_lock<std::shared_mutex>> shared;
+    std::vector<std::unique_lock<std::shared_mutex>> exclusive;
+    shared.reserve(kShards);
+    for (Shard& shard : shards_) {
+      std::shared_lock lock(shard.mu);
+      if (shard.dirty.empty()) {
+        shared.push_back(std::move(lock));
+        continue;
+      }
+      lock.unlock();
+      exclusive.emplace_back(shard.mu);
+      Flush(shard);
+    }
     using Head = std::pair<RankList::const_iterator, size_t>;  // next entry of shard i
     auto worse = [](const Head& a, const Head& b) { return *b.first < *a.first; };
     std::priority_queue<Head, std::vector<Head>, decltype(worse)> heads(worse);
@@ -235,14 +259,23 @@ class MemoryLiveStore final : public LiveStore {
 
  private:
   static constexpr size_t kTopByCount = 5;
-  // Per TopBy, the shard's stories with totals as (UINT64_MAX - value, id):
-  // the set's order is the answer's (value descending, id ascending). Five
-  // set nodes (~50 bytes each) per story.
-  using RankList = std::set<std::pair<uint64_t, uint64_t>>;
+  // Per TopBy, the shard's listed stories as (UINT64_MAX - value, id),
+  // sorted: the order of the answer (value descending, id ascending). A flat
+  // vector (16 bytes per story and metric) rather than a std::set: a move is
+  // a short shift of contiguous entries, and many moves are one merge pass.
+  using RankKey = std::pair<uint64_t, uint64_t>;
+  using RankList = std::vector<RankKey>;
+  struct Move {
+    std::optional<RankKey> from;  // nullopt: not listed yet
+    RankKey to;
+  };
   struct Shard {
     std::shared_mutex mu;
     std::unordered_map<uint64_t, StoryEntry> stories;
-    std::array<RankList, kTopByCount> ranks;  // guarded by mu
+    std::array<RankList, kTopByCount> ranks;  // guarded by mu; stale for the dirty stories
+    // Guarded by mu: the stories with rank_dirty (an unordered_map's
+    // elements stay put when it rehashes).
+    std::vector<std::pair<const uint64_t, StoryEntry>*> dirty;
   };
   static size_t ShardOf(StoryId s) { return (s.value * 0x9e3779b97f4a7c15ull) >> 58; }  // top 6 bits
   // A story known only through windows (its totals not written yet) is not reported.
@@ -252,20 +285,105 @@ class MemoryLiveStore final : public LiveStore {
   static StoryMetrics ToMetrics(uint64_t id, const StoryEntry& e) {
     return StoryMetrics{StoryId(id), e.author, e.sum, e.as_of_max};
   }
-  // Moves a story in its shard's rank lists from its old sum (nullptr: not
-  // listed yet) to its new one; a metric that did not change stays put.
-  // REQUIRES: shard.mu held exclusively.
-  static void Rerank(Shard& shard, uint64_t story, const Aggregates* before, const Aggregates& after) {
-    for (size_t b = 0; b < kTopByCount; ++b) {
-      const TopBy by = static_cast<TopBy>(b);
-      const uint64_t value = TopValue(after, by);
-      if (before) {
-        const uint64_t old = TopValue(*before, by);
-        if (old == value) continue;
-        shard.ranks[b].erase({UINT64_MAX - old, story});
-      }
-      shard.ranks[b].insert({UINT64_MAX - value, story});
+  static bool Changed(const Aggregates& a, const Aggregates& b) {
+    for (size_t by = 0; by < kTopByCount; ++by)
+      if (TopValue(a, static_cast<TopBy>(by)) != TopValue(b, static_cast<TopBy>(by))) return true;
+    return false;
+  }
+  static RankKey Key(const Aggregates& a, size_t by, uint64_t story) {
+    return {UINT64_MAX - TopValue(a, static_cast<TopBy>(by)), story};
+  }
+
+  // Moves the shard's dirty stories to their current values in every rank
+  // list where a value changed: a story written many times between flushes
+  // moves once. REQUIRES: shard.mu held exclusively.
+  static void Flush(Shard& shard) {
+    struct Pending {
+      uint64_t id;
+      std::optional<Aggregates> from;  // nullopt: not listed yet
+      Aggregates to;
+    };
+    std::vector<Pending> pending;  // one lookup per story, not one per list
+    pending.reserve(shard.dirty.size());
+    for (auto* node : shard.dirty) {
+      StoryEntry& e = node->second;
+      pending.push_back({node->first, e.listed ? std::optional(e.ranked) : std::nullopt, e.sum});
+      e.ranked = e.sum;
+      e.listed = true;
+      e.rank_dirty = false;
     }
+    shard.dirty.clear();
+    std::vector<Move> moves;
+    for (size_t by = 0; by < kTopByCount; ++by) {
+      moves.clear();
+      for (const Pending& p : pending) {
+        const RankKey to = Key(p.to, by, p.id);
+        if (!p.from) {
+          moves.push_back({std::nullopt, to});
+        } else if (const RankKey from = Key(*p.from, by, p.id); from != to) {
+          moves.push_back({from, to});
+        }
+      }
+      RankList& list = shard.ranks[by];
+      // One move shifts the entries between its two places; a merge pass
+      // rewrites the list. Take the cheaper.
+      size_t shifted = 0;
+      for (auto m = moves.begin(); m != moves.end() && shifted <= list.size(); ++m) {
+        const size_t to = std::lower_bound(list.begin(), list.end(), m->to) - list.begin();
+        const size_t from = m->from ? std::lower_bound(list.begin(), list.end(), *m->from) - list.begin() : list.size();
+        shifted += from > to ? from - to : to - from;
+      }
+      if (shifted <= list.size()) {
+        for (const Move& m : moves) MoveOne(list, m.from, m.to);
+      } else {
+        MergeMoves(list, moves);
+      }
+    }
+  }
+
+  // Replaces `from` (nullopt: nothing) by `to`, shifting only the entries
+  // between the two places.
+  static void MoveOne(RankList& list, const std::optional<RankKey>& from, const RankKey& to) {
+    if (!from) {
+      list.insert(std::lower_bound(list.begin(), list.end(), to), to);
+      return;
+    }
+    const auto old = std::lower_bound(list.begin(), list.end(), *from);
+    if (to < *from) {  // up: entries in [new place, old) shift one down
+      const auto place = std::lower_bound(list.begin(), old, to);
+      std::move_backward(place, old, old + 1);
+      *place = to;
+    } else {  // down: entries in (old, new place) shift one up
+      const auto place = std::lower_bound(old + 1, list.end(), to);
+      std::move(old + 1, place, old);
+      *(place - 1) = to;
+    }
+  }
+
+  // All the moves in one pass: the list without the moved entries, merged
+  // with their new places.
+  static void MergeMoves(RankList& list, const std::vector<Move>& moves) {
+    RankList gone, added;  // both sorted: `gone` is walked along the list
+    for (const auto& m : moves) {
+      if (m.from) gone.push_back(*m.from);
+      added.push_back(m.to);
+    }
+    std::sort(gone.begin(), gone.end());
+    std::sort(added.begin(), added.end());
+    RankList out;
+    out.reserve(list.size() - gone.size() + added.size());
+    auto next_gone = gone.begin();
+    auto next_added = added.begin();
+    for (const RankKey& entry : list) {
+      if (next_gone != gone.end() && *next_gone == entry) {
+        ++next_gone;
+        continue;
+      }
+      while (next_added != added.end() && *next_added < entry) out.push_back(*next_added++);
+      out.push_back(entry);
+    }
+    out.insert(out.end(), next_added, added.end());
+    list.swap(out);
   }
 
   static_assert(kShards == 64, "ShardOf takes the top 6 bits");
