@@ -110,11 +110,6 @@ class LiveStore {
   virtual Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories);
   // Points with from <= start < to, ascending by start.
   virtual Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) = 0;
-  // Removed: no store keeps per-author lists (they followed the author_id
-  // events carry; a creator's list comes from the story catalogue and
-  // GetStories, docs/api.md). Always kFailedPrecondition; kept only while a
-  // test double in src/stream still overrides it.
-  virtual Result<std::vector<StoryMetrics>> TopStories(AuthorId author, TopBy by, size_t limit);
   // Best stories over all authors (the demo's leaderboard), best first by
   // `by`, ties by story id ascending; stories worth 0 are included (lowest
   // ids first). Costs O(limit) reads in every store, whatever the number of

@@ -58,10 +58,6 @@ Result<std::vector<std::optional<StoryMetrics>>> LiveStore::GetStories(const std
   return out;
 }
 
-Result<std::vector<StoryMetrics>> LiveStore::TopStories(AuthorId, TopBy, size_t) {
-  return Status::FailedPrecondition("per-author top lists were removed: a creator's list comes from the catalogue");
-}
-
 namespace {
 
 struct WindowEntry {

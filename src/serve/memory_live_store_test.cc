@@ -102,12 +102,6 @@ TEST_F(MemoryLiveStoreTest, AuthorIsTheLowestRegionsWhateverTheWriteOrder) {
   EXPECT_EQ(top->front().author, AuthorId(7));
 }
 
-TEST_F(MemoryLiveStoreTest, PerAuthorListsAreGone) {
-  Apply(StoryWrite(Region::kUs, 1, 3, 0, Agg(1)));
-  auto top = store_->TopStories(AuthorId(0), TopBy::kViews, 10);
-  EXPECT_EQ(top.status().code(), StatusCode::kFailedPrecondition);
-}
-
 TEST_F(MemoryLiveStoreTest, RegionsAreSummedAndAsOfIsTheMax) {
   Apply(StoryWrite(Region::kUs, 3000, 1, 9, Agg(5, 2, 100, 1, 0)));
   Apply(StoryWrite(Region::kEu, 5000, 1, 9, Agg(3, 1, 50, 0, 2)));

@@ -268,9 +268,6 @@ class FlakyStore final : public serve::LiveStore {
   Result<std::vector<serve::SeriesPoint>> GetSeries(StoryId s, serve::WindowSize w, int64_t f, int64_t t) override {
     return real_->GetSeries(s, w, f, t);
   }
-  Result<std::vector<serve::StoryMetrics>> TopStories(AuthorId a, serve::TopBy b, size_t l) override {
-    return real_->TopStories(a, b, l);
-  }
   Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
     return real_->TopStoriesOverall(b, l);
   }
