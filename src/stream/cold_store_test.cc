@@ -154,14 +154,14 @@ TEST(ColdStoreTest, CompactViewerEncodingRoundTripsAndItsSize) {
   std::mt19937_64 rng(9);
   for (bool dense : {true, false}) {
     ViewerSet set;
-    for (uint64_t i = 0; i < 100'000; ++i) set.Insert(dense ? i : rng());
+    for (uint64_t i = 0; i < 100'000; ++i) set.Insert(kKey, dense ? i : rng());
     std::string bytes;
     set.SerializeCompact(&bytes);
     // The figures docs/architecture.md states.
     EXPECT_LE(bytes.size(), dense ? 100'005u : 800'005u) << (dense ? "dense" : "random");
     std::string_view in = bytes;
     ViewerSet back;
-    ASSERT_TRUE(back.RestoreCompact(&in).ok());
+    ASSERT_TRUE(back.RestoreCompact(kKey, &in).ok());
     EXPECT_TRUE(in.empty());
     std::string a, b;
     set.Serialize(&a);
@@ -172,7 +172,7 @@ TEST(ColdStoreTest, CompactViewerEncodingRoundTripsAndItsSize) {
   for (char c : {2, 5, 0}) repeated.push_back(c);
   std::string_view in = repeated;
   ViewerSet bad;
-  EXPECT_EQ(bad.RestoreCompact(&in).code(), StatusCode::kCorruption);
+  EXPECT_EQ(bad.RestoreCompact(kKey, &in).code(), StatusCode::kCorruption);
 }
 
 }  // namespace

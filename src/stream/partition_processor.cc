@@ -123,6 +123,11 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
   // Three stages, each needing what the one before brought into cache.
   constexpr size_t kIndex = 8, kStory = 5, kViewers = 2;
   const size_t n = records.size();
+  // One keyed hash per record serves the prefetches and inserts of its three viewer sets.
+  uint64_t viewer_hash[4];
+  static_assert(kViewers < 4);
+  for (size_t i = 0; i < std::min(n, kViewers); ++i)
+    viewer_hash[i] = ViewerSet::Hash(key_, records[i].event.viewer_id.value);
   for (size_t i = 0; i < n; ++i) {
     if (i + kIndex < n) {
       dedup_.Prefetch(records[i + kIndex].event.event_id, records[i + kIndex].event.viewer_id);
@@ -133,18 +138,23 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
     }
     if (i + kViewers < n) {
       const Event& e = records[i + kViewers].event;
+      const uint64_t h = viewer_hash[(i + kViewers) % 4] = ViewerSet::Hash(key_, e.viewer_id.value);
       if (const Story* s = stories_.Find(e.story_id.value)) {
-        s->viewers.Prefetch(e.viewer_id.value);
+        s->viewers.Prefetch(h);
         for (int size = 0; size < serve::kWindowSizeCount; ++size)
-          if (s->recent[size] != nullptr) s->recent[size]->viewers.Prefetch(e.viewer_id.value);
+          if (s->recent[size] != nullptr) s->recent[size]->viewers.Prefetch(h);
       }
     }
-    const bool fresh = Process(records[i]);
+    const bool fresh = Process(records[i], viewer_hash[i % 4]);
     if (distinct) (*distinct)[i] = fresh;
   }
 }
 
 bool PartitionProcessor::Process(const log::LogRecord& r) {
+  return Process(r, ViewerSet::Hash(key_, r.event.viewer_id.value));
+}
+
+bool PartitionProcessor::Process(const log::LogRecord& r, uint64_t viewer_hash) {
   if (!status_.ok()) return false;
   const Event& e = r.event;
   const uint64_t id = e.story_id.value;
@@ -175,7 +185,7 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
   Story& story = *story_ptr;
   Count(e, &story.totals);
   const bool view = e.type == EventType::kView;
-  if (view && story.viewers.Insert(e.viewer_id.value)) ++story.totals.unique_viewers;
+  if (view && story.viewers.Insert(key_, e.viewer_id.value, viewer_hash)) ++story.totals.unique_viewers;
   MarkDirty(id, story);
   story.last_touch = last_append_ms_;
   if (options_.story_idle_evict_ms > 0) Touch(id, story);
@@ -201,7 +211,7 @@ bool PartitionProcessor::Process(const log::LogRecord& r) {
     }
     Window& w = *story.recent[size];
     Count(e, &w.agg);
-    if (view && w.viewers.Insert(e.viewer_id.value)) ++w.agg.unique_viewers;
+    if (view && w.viewers.Insert(key_, e.viewer_id.value, viewer_hash)) ++w.agg.unique_viewers;
     MarkDirty(key, w);
   }
   // A client clock running ahead must not move the watermark: event time counts only as far as the log's own
@@ -419,7 +429,7 @@ void PartitionProcessor::EncodeStory(const Story& s, bool compact, std::string* 
 
 Status PartitionProcessor::DecodeStory(std::string_view* in, uint64_t version, bool compact, Story* s) const {
   Reader r{*in, compact};
-  auto viewers = [&](ViewerSet& v) { return compact ? v.RestoreCompact(&r.in) : v.Restore(&r.in); };
+  auto viewers = [&](ViewerSet& v) { return compact ? v.RestoreCompact(key_, &r.in) : v.Restore(key_, &r.in); };
   s->author = AuthorId(r.U64());
   s->totals = r.Agg();
   s->last_touch = version >= 4 ? r.I64() : last_append_ms_;

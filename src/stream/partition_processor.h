@@ -51,7 +51,7 @@ struct ProcessorOptions {
   int64_t allowed_lateness_ms = 60'000;
   int64_t retention_5s_ms = 3'600'000;   // closed 5 s windows kept for the series API
   int64_t retention_1m_ms = 86'400'000;  // closed 1 min windows
-  // The secret of the dedup and story tables' hashes (keyed_hash.h). Unset: a
+  // The secret of the dedup, story and viewer-set hashes (keyed_hash.h). Unset: a
   // fresh random key. It decides memory layout only: no answer and no byte
   // of Serialize depends on it.
   std::optional<HashKey> hash_key;
@@ -140,6 +140,8 @@ class PartitionProcessor {
     int64_t start;
   };
 
+  // Process(r) given ViewerSet::Hash(key_, r's viewer id).
+  bool Process(const log::LogRecord& r, uint64_t viewer_hash);
   int64_t Retention(int size) const;
   // The watermark at which a closed window leaves retention.
   int64_t DropAt(int size, int64_t start) const;

@@ -7,15 +7,15 @@
 #include "stream/varint.h"
 
 namespace watershed::stream {
-bool ViewerSet::Insert(uint64_t v) {
+bool ViewerSet::Insert(const HashKey& key, uint64_t v, uint64_t h) {
   if (v == 0) {
     bool fresh = !has_zero_;
     has_zero_ = true;
     return fresh;
   }
-  if ((size_ + 1) * 2 > capacity_) Grow();
+  if ((size_ + 1) * 2 > capacity_) Grow(key);
   const uint32_t mask = capacity_ - 1;
-  for (uint32_t i = static_cast<uint32_t>(Mix(v)) & mask;; i = (i + 1) & mask) {
+  for (uint32_t i = Slot(h);; i = (i + 1) & mask) {
     if (slots_[i] == v) return false;
     if (slots_[i] == 0) {
       slots_[i] = v;
@@ -25,7 +25,7 @@ bool ViewerSet::Insert(uint64_t v) {
   }
 }
 
-void ViewerSet::Grow() {
+void ViewerSet::Grow(const HashKey& key) {
   uint32_t old_capacity = capacity_;
   auto old = std::move(slots_);
   capacity_ = capacity_ == 0 ? 4 : capacity_ * 2;
@@ -34,10 +34,17 @@ void ViewerSet::Grow() {
   for (uint32_t k = 0; k < old_capacity; ++k) {
     uint64_t v = old[k];
     if (v == 0) continue;
-    uint32_t i = static_cast<uint32_t>(Mix(v)) & mask;
+    uint32_t i = Slot(Hash(key, v));
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = v;
   }
+}
+
+size_t ViewerSet::MaxProbeLength(const HashKey& key) const {
+  size_t longest = 0;
+  for (uint32_t k = 0; k < capacity_; ++k)
+    if (slots_[k] != 0) longest = std::max<size_t>(longest, ((k - Slot(Hash(key, slots_[k]))) & (capacity_ - 1)) + 1);
+  return longest;
 }
 
 void ViewerSet::Clear() {
@@ -78,7 +85,7 @@ void ViewerSet::SerializeCompact(std::string* out) const {
   }
 }
 
-Status ViewerSet::RestoreCompact(std::string_view* in) {
+Status ViewerSet::RestoreCompact(const HashKey& key, std::string_view* in) {
   Clear();
   uint64_t n = 0;
   if (!GetVarint64(in, &n)) return Status::Corruption("viewer set truncated");
@@ -90,18 +97,18 @@ Status ViewerSet::RestoreCompact(std::string_view* in) {
     // Ascending and distinct: only the first id may repeat 0 (as a gap of 0).
     if ((k > 0 && gap == 0) || gap > UINT64_MAX - prev) return Status::Corruption("viewer set is not ascending");
     prev += gap;
-    Insert(prev);
+    Insert(key, prev);
   }
   return Status::Ok();
 }
 
-Status ViewerSet::Restore(std::string_view* in) {
+Status ViewerSet::Restore(const HashKey& key, std::string_view* in) {
   Clear();
   if (in->size() < 8) return Status::Corruption("viewer set truncated");
   uint64_t n = GetFixed64(in->data());
   in->remove_prefix(8);
   if (in->size() / 8 < n) return Status::Corruption("viewer set truncated");
-  for (uint64_t k = 0; k < n; ++k) Insert(GetFixed64(in->data() + k * 8));
+  for (uint64_t k = 0; k < n; ++k) Insert(key, GetFixed64(in->data() + k * 8));
   in->remove_prefix(n * 8);
   if (size() != n) return Status::Corruption("viewer set has repeated ids");
   return Status::Ok();
