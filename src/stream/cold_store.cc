@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cstdio>
+#include <utility>
+#include <vector>
 
 #include "core/crc32c.h"
 #include "core/endian.h"
@@ -116,6 +118,10 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
     return Status::Ok();
   }));
   RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1));
+  // Copies made by earlier owners that died before a checkpoint named them
+  // (Claim fenced those owners): without this, an owner killed again and
+  // again before its first checkpoint would leave a full copy each time.
+  s->RemoveFiles([&](uint64_t o, uint64_t seq) { return o < owner && !(o == from_owner && seq == from_seq); });
   return s;
 }
 
@@ -123,19 +129,21 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
   const std::string path = JoinPath(dir_, NameOf(seq));
   ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(path));
   std::string out;
-  uint64_t written = 0;
-  live_bytes_ = 0;
+  uint64_t written = 0, live_bytes = 0;
+  // The index moves to the new offsets only once the new file is durable:
+  // a failure leaves it pointing into the old file, which stays in use.
+  std::vector<std::pair<uint64_t, uint64_t>> moved;
   if (length != 0) {
     RETURN_IF_ERROR(ScanFile(fs_, JoinPath(dir_, from_name), length,
                              [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                                if (index_.Find(id) != offset + 1) return Status::Ok();  // garbage
-                               index_.Replace(id, written + out.size() + 1);
+                               moved.emplace_back(id, written + out.size() + 1);
                                char h[kHeader];
                                PutFixed32(h, static_cast<uint32_t>(payload.size()));
                                PutFixed32(h + 4, RecordCrc(id, payload));
                                PutFixed64(h + 8, id);
                                out.append(h, kHeader).append(payload);
-                               live_bytes_ += kHeader + payload.size();
+                               live_bytes += kHeader + payload.size();
                                if (out.size() >= kFlushBytes) {
                                  RETURN_IF_ERROR(file->Append(out));
                                  written += out.size();
@@ -149,6 +157,8 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
   RETURN_IF_ERROR(file->Sync());
   RETURN_IF_ERROR(fs_->SyncDir(dir_));
   ASSIGN_OR_RETURN(reader_, fs_->NewRandomAccessFile(path));
+  for (const auto& [id, at] : moved) index_.Replace(id, at);
+  live_bytes_ = live_bytes;
   file_ = std::move(file);
   seq_ = seq;
   file_size_ = synced_size_ = written;
@@ -157,7 +167,13 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
   return Status::Ok();
 }
 
+Status ColdStore::Fail(Status s) {
+  if (!s.ok() && broken_.ok()) broken_ = s;
+  return s;
+}
+
 Status ColdStore::Put(uint64_t id, std::string_view payload) {
+  RETURN_IF_ERROR(broken_);
   if (payload.size() > UINT32_MAX) return Status::InvalidArgument("cold record too large");
   Forget(id);
   char h[kHeader];
@@ -173,10 +189,11 @@ Status ColdStore::Put(uint64_t id, std::string_view payload) {
 }
 
 Status ColdStore::Flush() {
+  RETURN_IF_ERROR(broken_);
   if (buffer_.empty()) return Status::Ok();
   Status s = file_->Append(buffer_);
   buffer_.clear();
-  return s;
+  return Fail(s);
 }
 
 Status ColdStore::ReadAt(uint64_t offset, size_t n, std::string* out) {
@@ -195,6 +212,7 @@ Status ColdStore::ReadAt(uint64_t offset, size_t n, std::string* out) {
 }
 
 Status ColdStore::Take(uint64_t id, std::string* payload) {
+  RETURN_IF_ERROR(broken_);
   const uint64_t at = index_.Find(id);
   if (at == 0) return Status::NotFound("no cold record for story " + std::to_string(id));
   const uint64_t offset = at - 1;
@@ -223,7 +241,7 @@ void ColdStore::Forget(uint64_t id) {
 }
 
 Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)>& fn) {
-  RETURN_IF_ERROR(Flush());
+  RETURN_IF_ERROR(Flush());  // fails once broken
   return ScanFile(fs_, JoinPath(dir_, NameOf(seq_)), file_size_,
                   [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                     if (index_.Find(id) != offset + 1) return Status::Ok();
@@ -234,11 +252,13 @@ Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)
 Result<std::string> ColdStore::Commit() {
   RETURN_IF_ERROR(Flush());
   if (synced_size_ != file_size_) {  // most checkpoints evict nothing: no fdatasync then
-    RETURN_IF_ERROR(file_->Sync());
+    // A failed fdatasync is never retried: the kernel may have dropped the
+    // dirty pages it could not write, and a retry would then "succeed".
+    RETURN_IF_ERROR(Fail(file_->Sync()));
     synced_size_ = file_size_;
   }
   if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
-    RETURN_IF_ERROR(Rewrite(NameOf(seq_), file_size_, seq_ + 1));
+    RETURN_IF_ERROR(Fail(Rewrite(NameOf(seq_), file_size_, seq_ + 1)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);
   PutFixed64(ref.data() + 8, seq_);
@@ -248,22 +268,27 @@ Result<std::string> ColdStore::Commit() {
 
 void ColdStore::Saved() {
   if (!new_file_) return;  // the files were cleaned up after the save that first named this one
+  // A later owner's files are not ours to delete.
+  RemoveFiles([&](uint64_t owner, uint64_t seq) { return owner < owner_ || (owner == owner_ && seq != seq_); });
+  new_file_ = false;
+}
+
+void ColdStore::RemoveFiles(const std::function<bool(uint64_t owner, uint64_t seq)>& obsolete) {
   auto names = fs_->ListDir(dir_);
   if (!names.ok()) return;
   char prefix[32];
   std::snprintf(prefix, sizeof prefix, "p%03u.cold.", partition_);
   for (const std::string& name : *names) {
     if (!name.starts_with(prefix)) continue;
-    // <owner>.<seq>: a later owner's files are not ours to delete.
+    // <owner>.<seq>
     std::string_view rest = std::string_view(name).substr(std::string_view(prefix).size());
     uint64_t owner = 0, seq = 0;
     auto [dot, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), owner);
     if (ec != std::errc() || dot == rest.data() + rest.size() || *dot != '.') continue;
     auto [end, ec2] = std::from_chars(dot + 1, rest.data() + rest.size(), seq);
     if (ec2 != std::errc() || end != rest.data() + rest.size()) continue;
-    if (owner < owner_ || (owner == owner_ && seq != seq_)) fs_->RemoveFile(JoinPath(dir_, name)).IgnoreError();
+    if (obsolete(owner, seq)) fs_->RemoveFile(JoinPath(dir_, name)).IgnoreError();
   }
-  new_file_ = false;
 }
 
 }  // namespace watershed::stream

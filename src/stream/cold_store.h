@@ -64,6 +64,7 @@ class ColdStore {
   // fn(id, payload) for each live record, in file order.
   Status ForEach(const std::function<Status(uint64_t id, std::string_view payload)>& fn);
   // Durable reference for the checkpoint (compacts first when garbage outweighs live records).
+  // After any I/O error of this store, every call fails with that error.
   Result<std::string> Commit();
   // The checkpoint with the last Commit()'s reference is saved.
   void Saved();
@@ -78,6 +79,13 @@ class ColdStore {
   // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`).
   Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq);
   Status Flush();
+  // Deletes the partition's files <owner>.<seq> for which obsolete() is true.
+  void RemoveFiles(const std::function<bool(uint64_t owner, uint64_t seq)>& obsolete);
+  // Keeps the first I/O error: after one, the file may hold part of a
+  // write and the index may not match it, so every later call fails with
+  // it (the partition stops and reopens from its last checkpoint; a later
+  // Commit must never name bytes that did not reach the disk).
+  Status Fail(Status s);
   // Reads [offset, offset + n) of the current file (unflushed bytes included).
   Status ReadAt(uint64_t offset, size_t n, std::string* out);
 
@@ -94,6 +102,7 @@ class ColdStore {
   bool new_file_ = false;       // since the last Saved(): older files may be obsolete
   uint64_t live_bytes_ = 0;     // of records the index points at
   KeyedSlots<uint64_t> index_;  // id → offset + 1 (0 is the empty slot)
+  Status broken_;               // the first I/O error (Fail)
 };
 
 }  // namespace watershed::stream

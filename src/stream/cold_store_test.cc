@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "stream/viewer_set.h"
 
@@ -119,6 +120,58 @@ TEST(ColdStoreTest, SavedSparesALaterOwnersFiles) {
   ASSERT_TRUE(new_owner->Commit().ok());
   new_owner->Saved();
   EXPECT_EQ(Files(dir.path()), (std::vector<std::string>{"p000.cold.2.1"}));
+}
+
+// A failed write or fdatasync (a full disk) breaks the store for good: a
+// later Commit, once the disk has room again, must not hand a checkpoint a
+// length that counts bytes which never reached the file, and a failed
+// compaction must not leave the index pointing into a file never switched to.
+TEST(ColdStoreTest, AFailedWriteBreaksTheStoreForGood) {
+  TempDir dir("cold_full_disk");
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  auto opened = ColdStore::Open(&fs, dir.path(), 0, 1, {}, kKey);
+  ASSERT_TRUE(opened.ok());
+  ColdStore& store = **opened;
+  const std::string payload(1000, 'x');
+  for (uint64_t id = 0; id < 4000; ++id) ASSERT_TRUE(store.Put(id, payload).ok());
+  auto good = store.Commit();
+  ASSERT_TRUE(good.ok());
+  store.Saved();
+  for (uint64_t id = 0; id < 3000; ++id) store.Forget(id);  // the next Commit compacts
+  fs.SetFailWrites(true);
+  EXPECT_FALSE(store.Commit().ok());
+  fs.SetFailWrites(false);
+  EXPECT_FALSE(store.Commit().ok());  // room again, still broken
+  EXPECT_FALSE(store.Put(9000, payload).ok());
+  std::string out;
+  EXPECT_FALSE(store.Take(3500, &out).ok());
+  // The last good reference still opens with every record it named.
+  auto reopened = Open(dir.path(), 2, *good);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->size(), 4000u);
+
+  // A failed append (the buffer reaching the disk) breaks it too.
+  auto again = ColdStore::Open(&fs, dir.path(), 0, 3, *good, kKey);
+  ASSERT_TRUE(again.ok());
+  fs.SetFailWrites(true);
+  Status put = Status::Ok();
+  for (uint64_t id = 10'000; id < 12'000 && put.ok(); ++id) put = (*again)->Put(id, payload);
+  EXPECT_FALSE(put.ok());
+  fs.SetFailWrites(false);
+  EXPECT_FALSE((*again)->Commit().ok());
+}
+
+// An owner killed before its first checkpoint leaves its copy behind; the
+// next owner opening from the same reference removes it.
+TEST(ColdStoreTest, OpenRemovesCopiesOfOwnersThatDiedBeforeACheckpoint) {
+  TempDir dir("cold_crash_loop");
+  auto first = Open(dir.path(), 1);
+  ASSERT_TRUE(first->Put(1, "a").ok());
+  auto ref = first->Commit();
+  ASSERT_TRUE(ref.ok());
+  first->Saved();
+  for (uint64_t owner = 2; owner <= 5; ++owner) ASSERT_NE(Open(dir.path(), owner, *ref), nullptr);  // each dies
+  EXPECT_EQ(Files(dir.path()), (std::vector<std::string>{"p000.cold.1.1", "p000.cold.5.1"}));
 }
 
 TEST(ColdStoreTest, DamageIsCorruptionNamingTheFileAndByte) {

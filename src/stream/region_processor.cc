@@ -277,7 +277,12 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   p.processor->Serialize(&c.state);
   // Durable before the checkpoint that names its length.
   if (p.cold) {
-    ASSIGN_OR_RETURN(c.cold, p.cold->Commit());
+    Result<std::string> ref = p.cold->Commit();
+    if (!ref.ok()) {  // the cold store is broken for good: reopen from the last checkpoint
+      p.failed = true;
+      return ref.status();
+    }
+    c.cold = std::move(ref).value();
   }
   if (p.sink) {
     ASSIGN_OR_RETURN(c.sink, p.sink->Prepare(c.next_offset.value, commit_lake));
