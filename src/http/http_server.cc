@@ -122,9 +122,22 @@ class ConnectionSlot {
 };
 
 // A refused connection (not counted in the table) drains at most this much,
-// for at most this long, so refusals cannot pile up open sockets.
+// for at most this long, so refusals cannot pile up open sockets; and at
+// most kMaxRefusing are answered at once: past that, a flood over the caps
+// is closed without an answer (its fds would otherwise reach RLIMIT_NOFILE
+// and make accept fail for everyone).
 constexpr uint64_t kRefusalDrainBytes = 64 << 10;
 constexpr int kRefusalDrainMs = 1'000;
+constexpr int64_t kMaxRefusing = 64;
+
+std::string ClientKey(const net::ip::address& a) {
+  if (a.is_v4()) return a.to_string();
+  const net::ip::address_v6 v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+  net::ip::address_v6::bytes_type b = v6.to_bytes();
+  std::fill(b.begin() + 8, b.end(), 0);
+  return net::ip::address_v6(b).to_string() + "/64";
+}
 
 // One connection. Stream is PlainStream or TlsStream; everything but the
 // handshake and the close is shared, and the plain instantiation compiles to
@@ -413,6 +426,7 @@ struct HttpServer::Impl {
   Handler handler;
   // Declared before ioc: sessions destroyed with the io_context still give their slots back.
   std::unique_ptr<ConnectionTable> connections;
+  std::unique_ptr<ConnectionTable> refusing;  // refused connections being answered (kMaxRefusing)
   Counter* refused_server = nullptr;
   Counter* refused_address = nullptr;
   std::mutex tls_mu;
@@ -437,7 +451,7 @@ struct HttpServer::Impl {
         socket.close(ec);
         return Accept();
       }
-      std::string remote = peer.address().to_string();
+      std::string remote = ClientKey(peer.address());  // what the per-address limits count
       const bool tls_port = !options.tls_cert_file.empty();
       switch (connections->Enter(remote)) {
         case ConnectionTable::Admit::kOk:
@@ -474,15 +488,23 @@ struct HttpServer::Impl {
   void Refuse(tcp::socket&& socket, std::string remote, bool tls_port, Counter* counter, HttpResponse resp) {
     if (counter) counter->Add();
     resp.headers.emplace_back("Retry-After", "1");
-    if (tls_port) {
+    if (tls_port || refusing->Enter("") != ConnectionTable::Admit::kOk) {
       beast::error_code ignored;
+      socket.set_option(net::socket_base::linger(true, 0), ignored);  // a reset: no TIME_WAIT either
       socket.close(ignored);
       return;
     }
-    std::make_shared<Session<PlainStream>>(std::move(socket), std::move(remote), ConnectionSlot(), options, handler)
+    std::make_shared<Session<PlainStream>>(std::move(socket), std::move(remote), ConnectionSlot(refusing.get(), ""),
+                                           options, handler)
         ->Refuse(std::move(resp));
   }
 };
+
+std::string ClientAddressKey(const std::string& ip) {
+  beast::error_code ec;
+  const net::ip::address a = net::ip::make_address(ip, ec);
+  return ec ? ip : ClientKey(a);
+}
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -497,6 +519,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   impl->options = options;
   impl->handler = std::move(handler);
   impl->connections = std::make_unique<ConnectionTable>(options.max_connections, options.max_connections_per_address);
+  impl->refusing = std::make_unique<ConnectionTable>(kMaxRefusing, 0);
   if (options.metrics) {
     const char* help = "Connections refused at accept (answered and closed), by the cap they hit";
     impl->refused_server =

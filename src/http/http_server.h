@@ -27,7 +27,7 @@ struct HttpRequest {
   std::string content_type;  // empty when absent
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  std::string remote_address;  // the peer's IP address, as text
+  std::string remote_address;  // the peer's IPv4 address, or its IPv6 /64 prefix ("2001:db8::/64"), as text
   // Whatever the HeaderCheck left for the Handler (e.g. the verified caller),
   // so work done on the header is not repeated; empty when nothing was left.
   std::any context;
@@ -83,6 +83,14 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
 };
+
+// The key of a client for the per-address limits (connections here, failed
+// authentications in the gateway): its IPv4 address, or the /64 prefix of
+// its IPv6 address ("2001:db8:1:2::/64"; one host commonly holds a whole
+// /64, so keying the /128 would let it take a new address per connection);
+// an IPv4-mapped IPv6 address is its IPv4 address. Text that is not an IP
+// address comes back unchanged.
+std::string ClientAddressKey(const std::string& ip);
 
 class HttpServer {
  public:

@@ -94,6 +94,16 @@ TEST_F(HttpServerLimitsTest, OneAddressCannotHoldMoreThanItsConnections) {
   EXPECT_TRUE(Rendered("watershed_http_connections_refused_total{cap=\"server\"} 0"));
 }
 
+TEST(ClientAddressKeyTest, IPv6ClientsAreCountedByTheirSlash64) {
+  EXPECT_EQ(ClientAddressKey("127.0.0.2"), "127.0.0.2");
+  EXPECT_EQ(ClientAddressKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+  EXPECT_EQ(ClientAddressKey("2001:db8:1:2::7"), ClientAddressKey("2001:db8:1:2:ffff::1"));
+  EXPECT_NE(ClientAddressKey("2001:db8:1:2::7"), ClientAddressKey("2001:db8:1:3::7"));
+  EXPECT_EQ(ClientAddressKey("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(ClientAddressKey("::1"), "::/64");
+  EXPECT_EQ(ClientAddressKey("not an ip"), "not an ip");
+}
+
 TEST_F(HttpServerLimitsTest, TheServerHoldsNoMoreThanItsConnections) {
   StartWithCaps(3, 0);
   auto a = std::make_unique<RawConn>(port(), "127.0.0.1");
