@@ -133,6 +133,34 @@ TEST(IdleEvictionTest, ManyOneEventStoriesDoNotStayInMemoryOrInCheckpoints) {
   EXPECT_EQ(restored.proc->reloaded_total(), 1u);
 }
 
+// A re-sent event of a cold story is a duplicate: it must not bring the story
+// back (a read, then a rewrite at the next eviction) for nothing.
+TEST(IdleEvictionTest, ADuplicateDoesNotBringAColdStoryBack) {
+  TempDir dir("evict_duplicate");
+  ProcessorOptions options = Options(60'000);
+  Evicting p(dir.path(), 1, options);
+  serve::PartitionWrite w;
+  p.proc->Process(Record(0, kT0, 5, 9, 1, kT0));
+  p.proc->TakeWrite(&w);
+  for (int64_t s = 1; s <= 200; ++s) {  // other traffic, until story 5 is idle and closed
+    p.proc->Process(Record(static_cast<uint64_t>(s), kT0 + s * 1000, 42, 7, 100 + s, kT0 + s * 1000));
+    p.proc->TakeWrite(&w);
+  }
+  ASSERT_TRUE(p.cold->Contains(5));
+  EXPECT_FALSE(p.proc->Process(Record(201, kT0 + 201'000, 5, 9, 1, kT0)));  // the same event again
+  p.proc->TakeWrite(&w);
+  EXPECT_EQ(p.proc->reloaded_total(), 0u);
+  EXPECT_EQ(p.proc->counters().duplicates, 1u);
+  EXPECT_TRUE(w.stories.empty());
+  EXPECT_TRUE(p.cold->Contains(5));
+  // A new event of that story still brings it back, with its totals.
+  EXPECT_TRUE(p.proc->Process(Record(202, kT0 + 202'000, 5, 9, 2, kT0 + 202'000)));
+  p.proc->TakeWrite(&w);
+  EXPECT_EQ(p.proc->reloaded_total(), 1u);
+  ASSERT_FALSE(w.stories.empty());
+  EXPECT_EQ(w.stories[0].totals.views, 2u);
+}
+
 // Random traffic over a few hundred stories with idle gaps, duplicates, late
 // and early events: a processor that evicts (TakeWrite at another cadence,
 // checkpointed and restored along the way) writes exactly what one that

@@ -150,6 +150,12 @@ void PartitionProcessor::ProcessBatch(const std::vector<log::LogRecord>& records
   }
 }
 
+bool PartitionProcessor::Duplicate(const log::LogRecord& r) const {
+  const int64_t append_ms = std::max(last_append_ms_, r.append_time.value);
+  return (legacy_dedup_.size() != 0 && legacy_dedup_.Seen(r.event.event_id, ViewerId(0), append_ms)) ||
+         dedup_.Seen(r.event.event_id, r.event.viewer_id, append_ms);
+}
+
 bool PartitionProcessor::Process(const log::LogRecord& r) {
   return Process(r, ViewerSet::Hash(key_, r.event.viewer_id.value));
 }
@@ -159,8 +165,10 @@ bool PartitionProcessor::Process(const log::LogRecord& r, uint64_t viewer_hash) 
   const Event& e = r.event;
   const uint64_t id = e.story_id.value;
   Story* story_ptr = stories_.Find(id);
-  // A cold story comes back before the record is consumed: a failed read leaves the record unread.
-  if (story_ptr == nullptr && cold_ != nullptr && cold_->Contains(id)) {
+  // A cold story comes back before the record is consumed (a failed read
+  // leaves the record unread) — unless the record is a duplicate, which
+  // changes nothing and must not cost a read and a rewrite of the story.
+  if (story_ptr == nullptr && cold_ != nullptr && cold_->Contains(id) && !Duplicate(r)) {
     if (Status s = Reload(id); !s.ok()) {
       status_ = s;
       return false;

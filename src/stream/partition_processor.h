@@ -142,6 +142,8 @@ class PartitionProcessor {
 
   // Process(r) given ViewerSet::Hash(key_, r's viewer id).
   bool Process(const log::LogRecord& r, uint64_t viewer_hash);
+  // Whether Process would count r as a duplicate (without recording it).
+  bool Duplicate(const log::LogRecord& r) const;
   int64_t Retention(int size) const;
   // The watermark at which a closed window leaves retention.
   int64_t DropAt(int size, int64_t start) const;
