@@ -493,7 +493,7 @@ Result<ContainerFile> ReadContainer(std::string_view file, const ReadLimits& lim
   }
 
   const int64_t object_min = out.schema.node(out.schema.root()).min_size;
-  int64_t values_left = limits.max_values;
+  int64_t values_left = std::max<int64_t>(limits.max_values, 4 * static_cast<int64_t>(file.size()));
   while (!in.at_end()) {
     ASSIGN_OR_RETURN(int64_t count, in.Long());
     ASSIGN_OR_RETURN(int64_t size, in.Long());

@@ -188,7 +188,11 @@ Status EncodeValue(const Schema& schema, int node, const AvroValue& value, std::
 
 struct ReadLimits {
   int max_depth = 64;            // nested records, arrays, maps and unions
-  int64_t max_values = 1 << 22;  // values decoded in total (per call)
+  // Values decoded in total (per call). A container file may hold more: up
+  // to 4 per byte of the file (a decoded value costs at least a byte unless
+  // it is a null or an empty record, which is what this bounds). A manifest
+  // of tens of thousands of data files has more than 4 M values.
+  int64_t max_values = 1 << 22;
 };
 
 // Decodes one value per node `node` of `schema`.

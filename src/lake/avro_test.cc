@@ -522,6 +522,17 @@ TEST(AvroContainer, CorruptInputsAreRejected) {
   Encoder(&nulls).Long(0);
   nulls += std::string(16, 's');
   corrupt(nulls, "too many values");
+
+  // More values than max_values, each costing a byte: a big manifest is not refused.
+  std::string ints = header(R"("int")", "");
+  Encoder(&ints).Long(3'000'000);
+  Encoder(&ints).Long(3'000'000);
+  ints += std::string(3'000'000, '\x02') + std::string(16, 's');  // zigzag 1, one byte each
+  ReadLimits few;
+  few.max_values = 1'000'000;
+  auto read = ReadContainer(ints, few);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->objects.size(), 3'000'000u);
 }
 
 // ---- python3-avro, the independent implementation ----
