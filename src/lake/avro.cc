@@ -35,14 +35,30 @@ AvroValue Typed(Type type, F&& set) {
 }
 }  // namespace
 
-AvroValue AvroValue::Boolean(bool v) { return Typed(Type::kBoolean, [&](AvroValue& x) { x.b = v; }); }
-AvroValue AvroValue::Int(int32_t v) { return Typed(Type::kInt, [&](AvroValue& x) { x.i = v; }); }
-AvroValue AvroValue::Long(int64_t v) { return Typed(Type::kLong, [&](AvroValue& x) { x.i = v; }); }
-AvroValue AvroValue::Float(float v) { return Typed(Type::kFloat, [&](AvroValue& x) { x.d = v; }); }
-AvroValue AvroValue::Double(double v) { return Typed(Type::kDouble, [&](AvroValue& x) { x.d = v; }); }
-AvroValue AvroValue::Bytes(std::string_view v) { return Typed(Type::kBytes, [&](AvroValue& x) { x.s = v; }); }
-AvroValue AvroValue::String(std::string_view v) { return Typed(Type::kString, [&](AvroValue& x) { x.s = v; }); }
-AvroValue AvroValue::Fixed(std::string_view v) { return Typed(Type::kFixed, [&](AvroValue& x) { x.s = v; }); }
+AvroValue AvroValue::Boolean(bool v) {
+  return Typed(Type::kBoolean, [&](AvroValue& x) { x.b = v; });
+}
+AvroValue AvroValue::Int(int32_t v) {
+  return Typed(Type::kInt, [&](AvroValue& x) { x.i = v; });
+}
+AvroValue AvroValue::Long(int64_t v) {
+  return Typed(Type::kLong, [&](AvroValue& x) { x.i = v; });
+}
+AvroValue AvroValue::Float(float v) {
+  return Typed(Type::kFloat, [&](AvroValue& x) { x.d = v; });
+}
+AvroValue AvroValue::Double(double v) {
+  return Typed(Type::kDouble, [&](AvroValue& x) { x.d = v; });
+}
+AvroValue AvroValue::Bytes(std::string_view v) {
+  return Typed(Type::kBytes, [&](AvroValue& x) { x.s = v; });
+}
+AvroValue AvroValue::String(std::string_view v) {
+  return Typed(Type::kString, [&](AvroValue& x) { x.s = v; });
+}
+AvroValue AvroValue::Fixed(std::string_view v) {
+  return Typed(Type::kFixed, [&](AvroValue& x) { x.s = v; });
+}
 AvroValue AvroValue::Array(std::vector<AvroValue> items) {
   return Typed(Type::kArray, [&](AvroValue& x) { x.items = std::move(items); });
 }
@@ -451,6 +467,19 @@ const std::string* ContainerFile::Find(std::string_view key) const {
 }
 
 Result<ContainerFile> ReadContainer(std::string_view file, const ReadLimits& limits) {
+  std::vector<AvroValue> objects;
+  ASSIGN_OR_RETURN(ContainerFile out, StreamContainer(
+                                          file,
+                                          [&objects](const Schema&, AvroValue&& v) {
+                                            objects.push_back(std::move(v));
+                                            return Status::Ok();
+                                          },
+                                          limits));
+  out.objects = std::move(objects);
+  return out;
+}
+
+Result<ContainerFile> StreamContainer(std::string_view file, const ObjectFn& each, const ReadLimits& limits) {
   ContainerFile out;
   Decoder in(file);
   {
@@ -509,7 +538,7 @@ Result<ContainerFile> ReadContainer(std::string_view file, const ReadLimits& lim
     for (int64_t k = 0; k < count; ++k) {
       AvroValue v;
       RETURN_IF_ERROR(dec.Decode(out.schema.root(), 0, &v));
-      out.objects.push_back(std::move(v));
+      RETURN_IF_ERROR(each(out.schema, std::move(v)));
     }
     values_left = dec.values_left();
     if (!block.at_end()) return block.Corrupt("block size does not match its objects");

@@ -34,6 +34,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -187,7 +188,7 @@ class Decoder {
 Status EncodeValue(const Schema& schema, int node, const AvroValue& value, std::string* out);
 
 struct ReadLimits {
-  int max_depth = 64;            // nested records, arrays, maps and unions
+  int max_depth = 64;  // nested records, arrays, maps and unions
   // Values decoded in total (per call). A container file may hold more: up
   // to 4 per byte of the file (a decoded value costs at least a byte unless
   // it is a null or an empty record, which is what this bounds). A manifest
@@ -257,5 +258,14 @@ struct ContainerFile {
 // schema. Every failure is kCorruption (including an unsupported codec or
 // a schema that does not parse).
 Result<ContainerFile> ReadContainer(std::string_view file, const ReadLimits& limits = {});
+
+// Called with each object as soon as it is decoded, with the file's schema.
+using ObjectFn = std::function<Status(const Schema& schema, AvroValue&& object)>;
+// ReadContainer that keeps no object: each goes to `each` and is dropped
+// (ContainerFile::objects stays empty), so memory is one decoded object, not
+// the file's (a decoded value takes ~100 bytes, its encoding a few: a 10 MB
+// manifest decodes to ~1 GB at once). An error from `each` ends the read
+// and is returned as it is.
+Result<ContainerFile> StreamContainer(std::string_view file, const ObjectFn& each, const ReadLimits& limits = {});
 
 }  // namespace watershed::lake::avro

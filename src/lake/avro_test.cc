@@ -436,6 +436,33 @@ TEST(AvroContainer, EmptyFileAndWriterErrors) {
   EXPECT_EQ(r->objects[0], AvroValue::Int(5));
 }
 
+TEST(AvroContainer, StreamingHandsOverEachObjectInOrderAndStopsAtAnError) {
+  Result<ContainerWriter> w = ContainerWriter::Make(R"("int")", {}, WriterOptions{.objects_per_block = 3});
+  ASSERT_TRUE(w.ok());
+  for (int32_t k = 0; k < 10; ++k) ASSERT_TRUE(w->Append(AvroValue::Int(k)).ok());
+  const std::string file = w->Finish();
+  std::vector<int64_t> seen;
+  Result<ContainerFile> r = StreamContainer(file, [&](const Schema& s, AvroValue&& v) {
+    EXPECT_EQ(s.node(s.root()).type, Type::kInt);
+    seen.push_back(v.i);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->objects.empty()) << "streaming keeps no object";
+  EXPECT_EQ(r->block_ends.size(), 5u);  // header + 4 blocks
+  EXPECT_EQ(seen, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+
+  seen.clear();
+  r = StreamContainer(file, [&](const Schema&, AvroValue&& v) {
+    seen.push_back(v.i);
+    return v.i == 4 ? Status::InvalidArgument("stop at 4") : Status::Ok();
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "stop at 4");
+  EXPECT_EQ(seen.size(), 5u);
+}
+
 TEST(AvroContainer, TruncationAtEveryByteFailsCleanly) {
   const std::string file = WriteManifest(5, 2);
   Result<ContainerFile> full = ReadContainer(file);
@@ -523,7 +550,8 @@ TEST(AvroContainer, CorruptInputsAreRejected) {
   nulls += std::string(16, 's');
   corrupt(nulls, "too many values");
 
-  // More values than max_values, each costing a byte: a big manifest is not refused.
+  // More values than max_values, each costing a byte: a big manifest is not
+  // refused.
   std::string ints = header(R"("int")", "");
   Encoder(&ints).Long(3'000'000);
   Encoder(&ints).Long(3'000'000);

@@ -28,22 +28,30 @@ std::string ManifestEntrySchema(const TableMetadata& table) {
   }
   return std::string("{\"type\":\"record\",\"name\":\"manifest_entry\",\"fields\":[") +
          "{\"name\":\"status\",\"type\":\"int\",\"field-id\":0}," +
-         "{\"name\":\"snapshot_id\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":1}," +
-         "{\"name\":\"sequence_number\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":3}," +
-         "{\"name\":\"file_sequence_number\",\"type\":[\"null\",\"long\"],\"default\":null,\"field-id\":4}," +
-         "{\"name\":\"data_file\",\"field-id\":2,\"type\":{\"type\":\"record\",\"name\":\"r2\",\"fields\":[" +
+         "{\"name\":\"snapshot_id\",\"type\":[\"null\",\"long\"],\"default\":"
+         "null,\"field-id\":1}," +
+         "{\"name\":\"sequence_number\",\"type\":[\"null\",\"long\"],"
+         "\"default\":null,\"field-id\":3}," +
+         "{\"name\":\"file_sequence_number\",\"type\":[\"null\",\"long\"],"
+         "\"default\":null,\"field-id\":4}," +
+         "{\"name\":\"data_file\",\"field-id\":2,\"type\":{\"type\":\"record\","
+         "\"name\":\"r2\",\"fields\":[" +
          "{\"name\":\"content\",\"type\":\"int\",\"field-id\":134}," +
          "{\"name\":\"file_path\",\"type\":\"string\",\"field-id\":100}," +
          "{\"name\":\"file_format\",\"type\":\"string\",\"field-id\":101}," +
-         "{\"name\":\"partition\",\"field-id\":102,\"type\":{\"type\":\"record\",\"name\":\"r102\",\"fields\":[" +
+         "{\"name\":\"partition\",\"field-id\":102,\"type\":{\"type\":"
+         "\"record\",\"name\":\"r102\",\"fields\":[" +
          partition + "]}}," + "{\"name\":\"record_count\",\"type\":\"long\",\"field-id\":103}," +
-         "{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104}," +
+         "{\"name\":\"file_size_in_bytes\",\"type\":\"long\",\"field-id\":104}"
+         "," +
          IntMap("column_sizes", 108, 117, 118, "long") + "," + IntMap("value_counts", 109, 119, 120, "long") + "," +
          IntMap("null_value_counts", 110, 121, 122, "long") + "," + IntMap("lower_bounds", 125, 126, 127, "bytes") +
          "," + IntMap("upper_bounds", 128, 129, 130, "bytes") + "," +
-         "{\"name\":\"split_offsets\",\"type\":[\"null\",{\"type\":\"array\",\"items\":\"long\",\"element-id\":133}]," +
+         "{\"name\":\"split_offsets\",\"type\":[\"null\",{\"type\":\"array\","
+         "\"items\":\"long\",\"element-id\":133}]," +
          "\"default\":null,\"field-id\":132}," +
-         "{\"name\":\"sort_order_id\",\"type\":[\"null\",\"int\"],\"default\":null,\"field-id\":140}]}}]}";
+         "{\"name\":\"sort_order_id\",\"type\":[\"null\",\"int\"],\"default\":"
+         "null,\"field-id\":140}]}}]}";
 }
 
 constexpr char kManifestListSchema[] =
@@ -84,7 +92,8 @@ AvroValue IntMapValue(const M& map, F&& value) {
   return AvroValue::Union(1, AvroValue::Array(std::move(items)));
 }
 
-// Field `name` of record value `v` whose schema node is `node`; nullptr when absent.
+// Field `name` of record value `v` whose schema node is `node`; nullptr when
+// absent.
 const AvroValue* Field(const avro::Schema& schema, int node, const AvroValue& v, std::string_view name,
                        int* field_node = nullptr) {
   const auto& n = schema.node(node);
@@ -111,7 +120,8 @@ Result<int64_t> LongField(const avro::Schema& s, int node, const AvroValue& v, s
   return f->i;
 }
 
-// The union branch index inside `node` that is not null (schemas here are ["null", X]).
+// The union branch index inside `node` that is not null (schemas here are
+// ["null", X]).
 int NonNullBranch(const avro::Schema& s, int node) {
   const auto& n = s.node(node);
   if (n.type != avro::Type::kUnion) return node;
@@ -184,7 +194,8 @@ Result<std::string> WriteManifestEntries(const TableMetadata& table, const std::
                                      " partition values for a spec of " + std::to_string(table.partition_spec.size()));
     if (e.status != EntryStatus::kAdded && (!e.snapshot_id || !e.sequence_number || !e.file_sequence_number))
       return Status::InvalidArgument("an EXISTING or DELETED entry of " + f.path +
-                                     " needs its snapshot id and sequence numbers (v2 inherits them only for ADDED)");
+                                     " needs its snapshot id and sequence numbers (v2 inherits them only "
+                                     "for ADDED)");
     std::vector<AvroValue> partition;
     for (const auto& p : f.partition) partition.push_back(OptionalInt(p));
     auto as_long = [](int64_t v) { return AvroValue::Long(v); };
@@ -223,53 +234,68 @@ Result<std::string> WriteManifest(const TableMetadata& table, int64_t snapshot_i
   return WriteManifestEntries(table, entries);
 }
 
+namespace {
+
+// One decoded manifest entry (schema `s`) as a ManifestEntry.
+Result<ManifestEntry> EntryOf(const avro::Schema& s, const AvroValue& entry) {
+  ManifestEntry e;
+  const AvroValue* status = Unwrap(Field(s, s.root(), entry, "status"));
+  if (!status || status->type != avro::Type::kInt || status->i < 0 || status->i > 2)
+    return Bad("an entry has no valid status");
+  e.status = static_cast<EntryStatus>(status->i);
+  auto optional_long = [&](std::string_view name) -> std::optional<int64_t> {
+    const AvroValue* v = Unwrap(Field(s, s.root(), entry, name));
+    if (v && (v->type == avro::Type::kLong || v->type == avro::Type::kInt)) return v->i;
+    return std::nullopt;
+  };
+  e.snapshot_id = optional_long("snapshot_id");
+  e.sequence_number = optional_long("sequence_number");
+  e.file_sequence_number = optional_long("file_sequence_number");
+  int df_node = -1;
+  const AvroValue* df = Field(s, s.root(), entry, "data_file", &df_node);
+  if (!df) return Bad("an entry has no data_file");
+  DataFileInfo& d = e.file;
+  const AvroValue* path = Unwrap(Field(s, df_node, *df, "file_path"));
+  if (!path || path->type != avro::Type::kString) return Bad("a data file has no file_path");
+  d.path = path->s;
+  ASSIGN_OR_RETURN(d.record_count, LongField(s, df_node, *df, "record_count"));
+  ASSIGN_OR_RETURN(d.file_size_in_bytes, LongField(s, df_node, *df, "file_size_in_bytes"));
+  if (const AvroValue* p = Field(s, df_node, *df, "partition"); p && p->type == avro::Type::kRecord)
+    for (const AvroValue& v : p->items) {
+      const AvroValue* x = Unwrap(&v);
+      d.partition.push_back(x ? std::optional<int32_t>(static_cast<int32_t>(x->i)) : std::nullopt);
+    }
+  auto longs = [](FieldIdMap<int64_t>* m) { return [m](int32_t k, const AvroValue& v) { (*m)[k] = v.i; }; };
+  auto bytes_of = [](FieldIdMap<std::string>* m) { return [m](int32_t k, const AvroValue& v) { (*m)[k] = v.s; }; };
+  RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "column_sizes", longs(&d.column_sizes)));
+  RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "value_counts", longs(&d.value_counts)));
+  RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "null_value_counts", longs(&d.null_value_counts)));
+  RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "lower_bounds", bytes_of(&d.lower_bounds)));
+  RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "upper_bounds", bytes_of(&d.upper_bounds)));
+  if (const AvroValue* so = Unwrap(Field(s, df_node, *df, "split_offsets")); so && so->type == avro::Type::kArray)
+    for (const AvroValue& o : so->items) d.split_offsets.push_back(o.i);
+  if (const AvroValue* id = Unwrap(Field(s, df_node, *df, "sort_order_id")))
+    d.sort_order_id = static_cast<int32_t>(id->i);
+  // Maintenance holds tens of thousands of these: no spare capacity.
+  for (auto* m : {&d.column_sizes, &d.value_counts, &d.null_value_counts}) m->shrink_to_fit();
+  for (auto* m : {&d.lower_bounds, &d.upper_bounds}) m->shrink_to_fit();
+  d.partition.shrink_to_fit();
+  d.split_offsets.shrink_to_fit();
+  return e;
+}
+
+}  // namespace
+
 Result<std::vector<ManifestEntry>> ReadManifestEntries(std::string_view bytes) {
-  ASSIGN_OR_RETURN(avro::ContainerFile file, avro::ReadContainer(bytes));
-  const avro::Schema& s = file.schema;
+  // Streamed: one decoded object at a time (a whole manifest's decoded
+  // values are ~20x its bytes).
   std::vector<ManifestEntry> out;
-  for (const AvroValue& entry : file.objects) {
-    ManifestEntry e;
-    const AvroValue* status = Unwrap(Field(s, s.root(), entry, "status"));
-    if (!status || status->type != avro::Type::kInt || status->i < 0 || status->i > 2)
-      return Bad("an entry has no valid status");
-    e.status = static_cast<EntryStatus>(status->i);
-    auto optional_long = [&](std::string_view name) -> std::optional<int64_t> {
-      const AvroValue* v = Unwrap(Field(s, s.root(), entry, name));
-      if (v && (v->type == avro::Type::kLong || v->type == avro::Type::kInt)) return v->i;
-      return std::nullopt;
-    };
-    e.snapshot_id = optional_long("snapshot_id");
-    e.sequence_number = optional_long("sequence_number");
-    e.file_sequence_number = optional_long("file_sequence_number");
-    int df_node = -1;
-    const AvroValue* df = Field(s, s.root(), entry, "data_file", &df_node);
-    if (!df) return Bad("an entry has no data_file");
-    DataFileInfo& d = e.file;
-    const AvroValue* path = Unwrap(Field(s, df_node, *df, "file_path"));
-    if (!path || path->type != avro::Type::kString) return Bad("a data file has no file_path");
-    d.path = path->s;
-    ASSIGN_OR_RETURN(d.record_count, LongField(s, df_node, *df, "record_count"));
-    ASSIGN_OR_RETURN(d.file_size_in_bytes, LongField(s, df_node, *df, "file_size_in_bytes"));
-    if (const AvroValue* p = Field(s, df_node, *df, "partition"); p && p->type == avro::Type::kRecord)
-      for (const AvroValue& v : p->items) {
-        const AvroValue* x = Unwrap(&v);
-        d.partition.push_back(x ? std::optional<int32_t>(static_cast<int32_t>(x->i)) : std::nullopt);
-      }
-    auto longs = [](std::map<int32_t, int64_t>* m) { return [m](int32_t k, const AvroValue& v) { (*m)[k] = v.i; }; };
-    auto bytes_of = [](std::map<int32_t, std::string>* m) {
-      return [m](int32_t k, const AvroValue& v) { (*m)[k] = v.s; };
-    };
-    RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "column_sizes", longs(&d.column_sizes)));
-    RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "value_counts", longs(&d.value_counts)));
-    RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "null_value_counts", longs(&d.null_value_counts)));
-    RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "lower_bounds", bytes_of(&d.lower_bounds)));
-    RETURN_IF_ERROR(ForEachMapEntry(s, df_node, *df, "upper_bounds", bytes_of(&d.upper_bounds)));
-    if (const AvroValue* so = Unwrap(Field(s, df_node, *df, "split_offsets")); so && so->type == avro::Type::kArray)
-      for (const AvroValue& o : so->items) d.split_offsets.push_back(o.i);
-    if (const AvroValue* id = Unwrap(Field(s, df_node, *df, "sort_order_id")))
-      d.sort_order_id = static_cast<int32_t>(id->i);
+  auto read = avro::StreamContainer(bytes, [&out](const avro::Schema& s, AvroValue&& entry) -> Status {
+    ASSIGN_OR_RETURN(ManifestEntry e, EntryOf(s, entry));
     out.push_back(std::move(e));
-  }
+    return Status::Ok();
+  });
+  if (!read.ok()) return read.status();
   return out;
 }
 

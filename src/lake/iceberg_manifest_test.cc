@@ -134,6 +134,28 @@ TEST_F(IcebergManifestTest, ManifestAndListRoundTripAndPythonAvroSeesTheSpecFiel
   EXPECT_EQ(std::string(doc["records"].at(0)["partitions"].at(0)["upper_bound"].get_string().value()), "09000000");
 }
 
+TEST(FieldIdMap, KeepsKeysSortedAndUniqueLikeAMap) {
+  FieldIdMap<std::string> m;
+  EXPECT_TRUE(m.try_emplace(7, "g").second);
+  EXPECT_TRUE(m.try_emplace(2, "b").second);
+  auto [it, fresh] = m.try_emplace(7, "other");
+  EXPECT_FALSE(fresh);
+  EXPECT_EQ(it->second, "g") << "try_emplace keeps the value there";
+  m[4] = "d";
+  m[2] += "!";
+  std::vector<std::pair<int32_t, std::string>> items(m.begin(), m.end());
+  EXPECT_EQ(items, (std::vector<std::pair<int32_t, std::string>>{{2, "b!"}, {4, "d"}, {7, "g"}}));
+  EXPECT_EQ(m.count(4), 1u);
+  EXPECT_EQ(m.count(5), 0u);
+  EXPECT_EQ(m.find(5), m.end());
+  EXPECT_THROW(m.at(5), std::out_of_range);
+  FieldIdMap<std::string> same;
+  same[7] = "g";
+  same[4] = "d";
+  same[2] = "b!";
+  EXPECT_EQ(m, same);
+}
+
 TEST_F(IcebergManifestTest, DamagedManifestsAreCorruption) {
   auto manifest = WriteManifest(EventsTableMetadata(), 1, {WriteDataFile("a.parquet", 1, 10)});
   ASSERT_TRUE(manifest.ok());
