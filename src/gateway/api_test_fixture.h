@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -25,12 +25,13 @@
 #include <vector>
 
 #include "core/event_codec.h"
-#include "gateway/api.h"
 #include "core/testing/temp_dir.h"
+#include "gateway/api.h"
 #include "http/http_server.h"
 #include "http/testing/raw_http.h"
 #include "log/embedded_log.h"
 #include "serve/live_store.h"
+#include "serve/testing/forwarding_live_store.h"
 
 namespace watershed::gateway::api_testing {
 
@@ -117,26 +118,19 @@ inline Event MakeEvent(uint64_t n, Region region, int64_t now_ms) {
 
 // A memory live store that counts the stories read through it (GetStory,
 // and each id of GetStories), for cost bounds.
-class CountingStore final : public serve::LiveStore {
+class CountingStore final : public serve::testing::ForwardingLiveStore {
  public:
-  explicit CountingStore(std::unique_ptr<serve::LiveStore> real) : real_(std::move(real)) {}
+  explicit CountingStore(std::unique_ptr<serve::LiveStore> real)
+      : ForwardingLiveStore(real.get()), real_(std::move(real)) {}
   std::atomic<uint64_t> story_reads{0};
-  Status Apply(const serve::PartitionWrite& w) override { return real_->Apply(w); }
   Result<std::optional<serve::StoryMetrics>> GetStory(StoryId s) override {
     ++story_reads;
-    return real_->GetStory(s);
+    return ForwardingLiveStore::GetStory(s);
   }
   Result<std::vector<std::optional<serve::StoryMetrics>>> GetStories(const std::vector<StoryId>& s) override {
     story_reads += s.size();
-    return real_->GetStories(s);
+    return ForwardingLiveStore::GetStories(s);
   }
-  Result<std::vector<serve::SeriesPoint>> GetSeries(StoryId s, serve::WindowSize w, int64_t f, int64_t t) override {
-    return real_->GetSeries(s, w, f, t);
-  }
-  Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
-    return real_->TopStoriesOverall(b, l);
-  }
-  Result<std::vector<serve::PartitionProgress>> GetProgress() override { return real_->GetProgress(); }
 
  private:
   std::unique_ptr<serve::LiveStore> real_;
@@ -191,9 +185,8 @@ class ApiTest : public ::testing::Test {
     h.metrics = &metrics_;
     h.header_check = [this](HttpRequest& head) { return api_->CheckHeader(head); };
     ConfigureServer(&h);
-    auto s = HttpServer::Start(h, [this](HttpRequest&& req, Responder respond) {
-      api_->Handle(std::move(req), std::move(respond));
-    });
+    auto s = HttpServer::Start(
+        h, [this](HttpRequest&& req, Responder respond) { api_->Handle(std::move(req), std::move(respond)); });
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(s.value());
     port_ = server_->port();

@@ -90,12 +90,14 @@ ColdStore::~ColdStore() {
   if (file_) Flush().IgnoreError();  // not durable without Commit: only saves a later Open nothing
 }
 
-std::string ColdStore::NameOf(uint64_t seq) const {
+std::string ColdStore::NameOf(uint32_t partition, uint64_t owner, uint64_t seq) {
   char name[80];
-  std::snprintf(name, sizeof name, "p%03u.cold.%llu.%llu", partition_, static_cast<unsigned long long>(owner_),
+  std::snprintf(name, sizeof name, "p%03u.cold.%llu.%llu", partition, static_cast<unsigned long long>(owner),
                 static_cast<unsigned long long>(seq));
   return name;
 }
+
+std::string ColdStore::CurrentPath() const { return JoinPath(dir_, NameOf(partition_, owner_, seq_)); }
 
 Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::string& dir, uint32_t partition,
                                                    uint64_t owner, std::string_view ref, const HashKey& key) {
@@ -108,8 +110,7 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
   if (ref.size() != kRefSize) return Status::Corruption("checkpoint has a bad cold store reference");
   const uint64_t from_owner = GetFixed64(ref.data()), from_seq = GetFixed64(ref.data() + 8);
   const uint64_t length = GetFixed64(ref.data() + 16);
-  ColdStore from(fs, dir, partition, from_owner, key);
-  const std::string from_name = from.NameOf(from_seq);
+  const std::string from_name = NameOf(partition, from_owner, from_seq);
   if (!fs->FileExists(JoinPath(dir, from_name)))
     return Status::Corruption("cold store " + JoinPath(dir, from_name) + ", which the checkpoint names, is missing");
   // The latest record of each id is the live one.
@@ -126,7 +127,7 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
 }
 
 Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq) {
-  const std::string path = JoinPath(dir_, NameOf(seq));
+  const std::string path = JoinPath(dir_, NameOf(partition_, owner_, seq));
   ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(path));
   std::string out;
   uint64_t written = 0, live_bytes = 0;
@@ -206,8 +207,7 @@ Status ColdStore::ReadAt(uint64_t offset, size_t n, std::string* out) {
   out->resize(n);
   ASSIGN_OR_RETURN(size_t got, reader_->Read(offset, n, out->data()));
   if (got != n)
-    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is cut short at byte " +
-                              std::to_string(offset + got));
+    return Status::Corruption("cold store " + CurrentPath() + " is cut short at byte " + std::to_string(offset + got));
   return Status::Ok();
 }
 
@@ -220,12 +220,11 @@ Status ColdStore::Take(uint64_t id, std::string* payload) {
   RETURN_IF_ERROR(ReadAt(offset, kHeader, &header));
   const uint32_t len = GetFixed32(header.data());
   if (GetFixed64(header.data() + 8) != id || offset + kHeader + len > file_size_)
-    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is damaged at byte " +
-                              std::to_string(offset));
+    return Status::Corruption("cold store " + CurrentPath() + " is damaged at byte " + std::to_string(offset));
   RETURN_IF_ERROR(ReadAt(offset + kHeader, len, payload));
   if (RecordCrc(id, *payload) != GetFixed32(header.data() + 4))
-    return Status::Corruption("cold store " + JoinPath(dir_, NameOf(seq_)) + " is damaged at byte " +
-                              std::to_string(offset) + " (record checksum)");
+    return Status::Corruption("cold store " + CurrentPath() + " is damaged at byte " + std::to_string(offset) +
+                              " (record checksum)");
   index_.Erase(id);
   live_bytes_ -= kHeader + len;
   return Status::Ok();
@@ -242,7 +241,7 @@ void ColdStore::Forget(uint64_t id) {
 
 Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)>& fn) {
   RETURN_IF_ERROR(Flush());  // fails once broken
-  return ScanFile(fs_, JoinPath(dir_, NameOf(seq_)), file_size_,
+  return ScanFile(fs_, CurrentPath(), file_size_,
                   [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                     if (index_.Find(id) != offset + 1) return Status::Ok();
                     return fn(id, payload);
@@ -258,7 +257,7 @@ Result<std::string> ColdStore::Commit() {
     synced_size_ = file_size_;
   }
   if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
-    RETURN_IF_ERROR(Fail(Rewrite(NameOf(seq_), file_size_, seq_ + 1)));
+    RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);
   PutFixed64(ref.data() + 8, seq_);

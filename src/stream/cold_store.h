@@ -75,7 +75,9 @@ class ColdStore {
 
  private:
   ColdStore(FileSystem* fs, std::string dir, uint32_t partition, uint64_t owner, const HashKey& key);
-  std::string NameOf(uint64_t seq) const;
+  // "pNNN.cold.<owner>.<seq>"
+  static std::string NameOf(uint32_t partition, uint64_t owner, uint64_t seq);
+  std::string CurrentPath() const;  // the file being appended to
   // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`).
   Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq);
   Status Flush();

@@ -17,6 +17,7 @@
 #include "core/testing/wait.h"
 #include "lake/iceberg_maintenance.h"
 #include "log/embedded_log.h"
+#include "serve/testing/forwarding_live_store.h"
 #include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
@@ -252,9 +253,9 @@ TEST_F(RegionProcessorTest, ReplayFromOlderCheckpointConverges) {
 
 // Ownership errors and what GetStatus shows: only the owned partitions.
 // A live store that refuses writes (kUnavailable) while `down` is set.
-class FlakyStore final : public serve::LiveStore {
+class FlakyStore final : public serve::testing::ForwardingLiveStore {
  public:
-  explicit FlakyStore(serve::LiveStore* real) : real_(real) {}
+  using ForwardingLiveStore::ForwardingLiveStore;
   std::atomic<bool> down{false};
   std::atomic<int> refused{0};
   Status Apply(const serve::PartitionWrite& w) override {
@@ -262,19 +263,8 @@ class FlakyStore final : public serve::LiveStore {
       ++refused;
       return Status::Unavailable("store down (test)");
     }
-    return real_->Apply(w);
+    return ForwardingLiveStore::Apply(w);
   }
-  Result<std::optional<serve::StoryMetrics>> GetStory(StoryId s) override { return real_->GetStory(s); }
-  Result<std::vector<serve::SeriesPoint>> GetSeries(StoryId s, serve::WindowSize w, int64_t f, int64_t t) override {
-    return real_->GetSeries(s, w, f, t);
-  }
-  Result<std::vector<serve::StoryMetrics>> TopStoriesOverall(serve::TopBy b, size_t l) override {
-    return real_->TopStoriesOverall(b, l);
-  }
-  Result<std::vector<serve::PartitionProgress>> GetProgress() override { return real_->GetProgress(); }
-
- private:
-  serve::LiveStore* real_;
 };
 
 // Restarting while the store is unreachable: the processor starts anyway,
