@@ -52,6 +52,11 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
                                           "orphans of their regions' lakes this often (0 = never; in a group, "
                                           "let one member do it)"},
       {"lake-snapshot-retention", "1h", "lake maintenance expires snapshots older than this (the newest stays)"},
+      {"lake-compact-check-interval", "1m", "between maintenance rounds, compact an Iceberg partition as soon as "
+                                            "it holds lake-compact-min-files small files; checked this often "
+                                            "(0 = only in the rounds)"},
+      {"lake-compact-min-files", "32", "small files an Iceberg partition gathers before compaction by need"},
+      {"lake-compact-target-size", "128MiB", "compaction writes files up to this size; smaller ones are compacted"},
       {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
       {"dedup-ttl", "1h", "event_id dedup horizon, on log append time"},
       {"out-of-order", "5s", "watermark = max event time minus this"},

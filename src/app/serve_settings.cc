@@ -112,6 +112,14 @@ Result<LakeSettings> ParseLakeSettings(const Config& config) {
   l.sink.buffer_rows = static_cast<size_t>(buffer_rows);
   ASSIGN_OR_RETURN(l.maintenance_interval_ms, config.GetDurationMs("lake-maintenance-interval"));
   ASSIGN_OR_RETURN(l.maintenance.snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
+  ASSIGN_OR_RETURN(l.compact_check_ms, config.GetDurationMs("lake-compact-check-interval"));
+  ASSIGN_OR_RETURN(int64_t min_files, config.GetInt("lake-compact-min-files"));
+  if (min_files < 2 || min_files > 1'000'000)
+    return Status::InvalidArgument("lake-compact-min-files must be between 2 and 1000000");
+  l.compact_min_files = static_cast<size_t>(min_files);
+  ASSIGN_OR_RETURN(int64_t target, config.GetBytes("lake-compact-target-size"));
+  if (target < (1 << 20)) return Status::InvalidArgument("lake-compact-target-size must be at least 1MiB");
+  l.maintenance.target_file_size_bytes = target;
   return l;
 }
 

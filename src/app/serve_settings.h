@@ -79,6 +79,8 @@ struct LakeSettings {
   lake::LakeSinkOptions sink;
   int64_t maintenance_interval_ms = 0;  // 0: no maintenance in this process
   lake::MaintenanceSchedule maintenance;
+  int64_t compact_check_ms = 60'000;  // compaction by need (0: only in the rounds)
+  size_t compact_min_files = 32;
 };
 
 // The catalogue feed (cdc/catalog_feed.h), run when cdc-conninfo is set.

@@ -43,7 +43,8 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
             "--log kafka://k1:9092,k2:9092 --kafka-topic-prefix t --kafka-session-timeout 20s "
             "--live-store redis-cluster://r1:6379,,r2:6379 --live-store-wait-replicas 1 --processor-threads 100 "
             "--checkpoint-interval 2s --lake-root /lake --lake-buffer-rows 10 --lake-maintenance-interval 1m "
-            "--lake-snapshot-retention 2h --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
+            "--lake-snapshot-retention 2h --lake-compact-check-interval 30s --lake-compact-min-files 8 "
+            "--lake-compact-target-size 16MiB --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
             "--rate-limit 5 --rate-burst 7 --rate-limit-exempt admin,analyst --port 0 --http-threads 0 --max-body 2KiB "
             "--idle-timeout 1m --tls-cert c.pem --tls-key k.pem --max-connections 50 --max-connections-per-address 5 "
             "--auth-failure-rate 2 --auth-failure-burst 3 --auth-max-verifying 4"));
@@ -72,6 +73,9 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(s->lake.sink.buffer_rows, 10u);
   EXPECT_EQ(s->lake.maintenance_interval_ms, 60'000);
   EXPECT_EQ(s->lake.maintenance.snapshot_retention_ms, 7'200'000);
+  EXPECT_EQ(s->lake.compact_check_ms, 30'000);
+  EXPECT_EQ(s->lake.compact_min_files, 8u);
+  EXPECT_EQ(s->lake.maintenance.target_file_size_bytes, 16 << 20);
   EXPECT_FALSE(s->auth.on);
   EXPECT_EQ(s->auth.verifier.leeway_seconds, 5);
   EXPECT_EQ(s->auth.keys.default_secret_file, "/d/auth/hs256.secret");
@@ -120,6 +124,8 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--live-store-wait-replicas", "17"}), "live-store-wait-replicas must be in 0..16");
   EXPECT_EQ(Error({"--kafka-session-timeout", "999ms"}), "kafka-session-timeout must be at least 1s");
   EXPECT_EQ(Error({"--lake-buffer-rows", "0"}), "lake-buffer-rows must be at least 1");
+  EXPECT_EQ(Error({"--lake-compact-min-files", "1"}), "lake-compact-min-files must be between 2 and 1000000");
+  EXPECT_EQ(Error({"--lake-compact-target-size", "1KiB"}), "lake-compact-target-size must be at least 1MiB");
   EXPECT_EQ(Error({"--story-idle-evict", "999ms"}), "story-idle-evict must be 0 (never) or at least 1s");
   EXPECT_EQ(Error({"--story-idle-evict", "0"}), "<ok>");
   EXPECT_EQ(Error({"--rate-limit", "1", "--rate-burst", "0"}), "rate-burst must be at least 1");

@@ -278,6 +278,8 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       if (open) maintenance.regions.push_back(open->region());
     maintenance.interval_ms = lake.maintenance_interval_ms;
     maintenance.schedule = lake.maintenance;
+    maintenance.compact_check_ms = lake.compact_check_ms;
+    maintenance.compact_min_files = lake.compact_min_files;
     lake_maintenance_ = std::make_unique<lake::MaintenanceScheduler>(std::move(maintenance));
     lake_maintenance_->Start();
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -96,9 +97,7 @@ std::optional<std::pair<int64_t, int64_t>> PartitionTimeRange(const TableMetadat
   return std::nullopt;
 }
 
-int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms) {
-  return now_ms - (SpecOf(id).keep_days - 1) * kDayMs;
-}
+int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms) { return now_ms - (SpecOf(id).keep_days - 1) * kDayMs; }
 
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options) {
   const TableMetadata& m = table->metadata();
@@ -118,6 +117,7 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   CompactionResult result;
   for (auto& entry : by_partition) {
     std::vector<DataFileInfo>& files = entry.second;
+    if (files.size() < std::max<size_t>(options.min_files, 2)) continue;
     std::sort(files.begin(), files.end(), [](const DataFileInfo& a, const DataFileInfo& b) {
       return a.file_size_in_bytes != b.file_size_in_bytes ? a.file_size_in_bytes > b.file_size_in_bytes
                                                           : a.path < b.path;
@@ -353,6 +353,66 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::st
   return orphans;
 }
 
+Result<CompactionResult> CompactIfNeeded(FileSystem* fs, IcebergTable* table, CompactionOptions options,
+                                         int64_t* checked_sequence) {
+  const TableMetadata& m = table->metadata();
+  int64_t added = 0;
+  for (const IcebergSnapshot& snap : m.snapshots) {
+    if (snap.sequence_number <= *checked_sequence) continue;
+    auto it = snap.summary.find("added-data-files");
+    if (it != snap.summary.end()) added += std::strtoll(it->second.c_str(), nullptr, 10);
+  }
+  const int64_t last = m.last_sequence_number;
+  if (added < static_cast<int64_t>(options.min_files)) return CompactionResult{};
+  ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, table, options));
+  // Its own replace snapshot adds files too: they are not new small ones.
+  *checked_sequence = std::max(last, table->metadata().last_sequence_number);
+  return r;
+}
+
+namespace {
+
+// Adds a compaction's groups to `report`; the first unreadable input as an error.
+Status CountCompaction(const CompactionResult& r, MaintenanceReport* report) {
+  Status unreadable;  // reported after the other groups landed
+  for (const CompactionGroup& g : r.groups) {
+    if (!g.error.empty()) {
+      if (unreadable.ok()) unreadable = Status::Corruption(g.error);
+      continue;
+    }
+    report->compacted_files += static_cast<int64_t>(g.inputs.size());
+    ++report->compaction_outputs;
+  }
+  return unreadable;
+}
+
+}  // namespace
+
+Result<MaintenanceReport> CompactRegionIfNeeded(FileSystem* fs, const std::string& lake_root, Region region,
+                                                int64_t now_ms, const MaintenanceSchedule& schedule, size_t min_files,
+                                                std::map<LakeTableId, int64_t>* checked) {
+  MaintenanceReport report;
+  Status first;
+  for (int t = 0; t < kLakeTableCount; ++t) {
+    const auto id = static_cast<LakeTableId>(t);
+    const std::string location = TableLocation(lake_root, region, id);
+    if (!LakeTableExists(fs, location)) continue;
+    auto table = IcebergTable::Load(fs, location);
+    Status s = table.ok() ? Status::Ok() : table.status();
+    if (table.ok()) {
+      CompactionOptions c;
+      c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
+      c.target_file_size_bytes = schedule.target_file_size_bytes;
+      c.min_files = min_files;
+      auto r = CompactIfNeeded(fs, &*table, c, &(*checked)[id]);
+      s = r.ok() ? CountCompaction(*r, &report) : r.status();
+    }
+    if (!s.ok() && first.ok()) first = Status(s.code(), location + ": " + s.message());
+  }
+  if (!first.ok()) return first;
+  return report;
+}
+
 Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string& lake_root, Region region,
                                               int64_t now_ms, const MaintenanceSchedule& schedule) {
   MaintenanceReport report;
@@ -372,17 +432,9 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
   each_table([&](LakeTableId id, IcebergTable& table) -> Status {
     CompactionOptions c;
     c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
+    c.target_file_size_bytes = schedule.target_file_size_bytes;
     ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, &table, c));
-    Status unreadable;  // reported after the other groups landed
-    for (const CompactionGroup& g : r.groups) {
-      if (!g.error.empty()) {
-        if (unreadable.ok()) unreadable = Status::Corruption(g.error);
-        continue;
-      }
-      report.compacted_files += static_cast<int64_t>(g.inputs.size());
-      ++report.compaction_outputs;
-    }
-    return unreadable;
+    return CountCompaction(r, &report);
   });
   auto batches = ApplyLifecycle(fs, lake_root, region, now_ms, {});
   if (batches.ok()) {

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -56,6 +57,9 @@ struct CompactionOptions {
   // they belong to the lifecycle, and a compaction between a lifecycle's
   // crash and its rerun would change the rerun's batch (CompactionHorizonMs).
   std::optional<int64_t> skip_ended_before_ms;
+  // A partition is compacted only when it holds at least this many files
+  // below the target (2: any two that fit together).
+  size_t min_files = 2;
   bool dry_run = false;
   ProgressFn progress;
 };
@@ -85,6 +89,16 @@ struct CompactionResult {
 // Memory: a group's decoded rows (bounded by the target size, times the
 // compression ratio).
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options);
+
+// Compaction by need, between maintenance rounds: when the table's
+// snapshots with a sequence number above `*checked_sequence` added at least
+// `min_files` data files, CompactTable with options.min_files = min_files
+// (only partitions holding that many small files are rewritten);
+// `*checked_sequence` then moves to the table's last sequence number, so
+// the same files do not trigger twice. Reads only the metadata when nothing
+// is due (no manifest); returns an empty result then.
+Result<CompactionResult> CompactIfNeeded(FileSystem* fs, IcebergTable* table, CompactionOptions options,
+                                         int64_t* checked_sequence);
 
 // [start, end) in ms of a file's time partition (the table's first hour or
 // day field); nullopt without one, or for a null value.
@@ -140,9 +154,10 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::st
 
 // What `serve` runs every lake-maintenance-interval (docs/lake.md).
 struct MaintenanceSchedule {
-  int64_t snapshot_retention_ms = 86'400'000;  // expire snapshots older than this...
-  int retain_last = 1;                         // ...beyond the newest N
-  int64_t orphan_age_ms = 3 * 86'400'000ll;    // remove orphans older than this
+  int64_t snapshot_retention_ms = 86'400'000;     // expire snapshots older than this...
+  int retain_last = 1;                            // ...beyond the newest N
+  int64_t orphan_age_ms = 3 * 86'400'000ll;       // remove orphans older than this
+  std::optional<int64_t> target_file_size_bytes;  // compaction target (unset: the table property)
 };
 struct MaintenanceReport {
   int64_t compacted_files = 0, compaction_outputs = 0, lifecycle_batches = 0, expired_snapshots = 0, deleted_files = 0,
@@ -153,5 +168,12 @@ struct MaintenanceReport {
 // removal. Every table gets its turn; the first error is returned after.
 Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string& lake_root, Region region,
                                               int64_t now_ms, const MaintenanceSchedule& schedule);
+
+// CompactIfNeeded over a region's tables (up to their CompactionHorizonMs);
+// `checked` holds each table's checked sequence number between calls. The
+// report counts compacted files and outputs only.
+Result<MaintenanceReport> CompactRegionIfNeeded(FileSystem* fs, const std::string& lake_root, Region region,
+                                                int64_t now_ms, const MaintenanceSchedule& schedule, size_t min_files,
+                                                std::map<LakeTableId, int64_t>* checked);
 
 }  // namespace watershed::lake

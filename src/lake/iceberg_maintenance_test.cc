@@ -327,6 +327,57 @@ TEST_F(IcebergMaintenanceTest, ADamagedFileLeavesItsGroupAndTheRestIsCompacted) 
   EXPECT_EQ(live, (std::set<std::string>{a1.path, a2.path, good.output->path}));
 }
 
+// Compaction by need: only a partition that gathered min_files small files
+// is compacted, and files already checked do not trigger again.
+TEST_F(IcebergMaintenanceTest, CompactionByNeedWaitsForEnoughSmallFilesInOnePartition) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  auto write = [&](const std::string& name, int64_t ms) {
+    return WriteEvents(LakeTableId::kEvents, name, stories, ms, 10);
+  };
+  // Hour A: 3 files; hour B: 2 files.
+  std::vector<DataFileInfo> a = {write("a1.parquet", kBaseMs), write("a2.parquet", kBaseMs),
+                                 write("a3.parquet", kBaseMs)};
+  std::vector<DataFileInfo> b = {write("b1.parquet", kBaseMs + kHourMs), write("b2.parquet", kBaseMs + kHourMs)};
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a[0], a[1], b[0]}, "c1").value());
+  CompactionOptions options;
+  options.min_files = 3;
+  int64_t checked = 0;
+  auto r = CompactIfNeeded(fs_, &table, options, &checked);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->groups.empty()) << "3 files added, but no partition holds 3";
+  EXPECT_EQ(checked, table.metadata().last_sequence_number);
+
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a[2]}, "c2").value());
+  r = CompactIfNeeded(fs_, &table, options, &checked);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->groups.empty()) << "one new file is below min_files: the manifests are not even read";
+
+  ASSERT_TRUE(AppendFiles(fs_, &table, {b[1]}, "c3").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {write("b3.parquet", kBaseMs + kHourMs)}, "c4").value());
+  ASSERT_TRUE(AppendFiles(fs_, &table, {write("b4.parquet", kBaseMs + kHourMs)}, "c5").value());
+  r = CompactIfNeeded(fs_, &table, options, &checked);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->groups.size(), 2u) << "hour A holds 3 small files, hour B 4";
+  EXPECT_TRUE(r->committed);
+  EXPECT_EQ(r->groups[0].inputs.size() + r->groups[1].inputs.size(), 7u);
+  EXPECT_EQ(checked, table.metadata().last_sequence_number) << "its own replace snapshot is checked too";
+  r = CompactIfNeeded(fs_, &table, options, &checked);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->groups.empty());
+
+  // min_files applies to a plain CompactTable too.
+  IcebergTable again = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
+  ASSERT_TRUE(AppendFiles(fs_, &again,
+                          {write("c1.parquet", kBaseMs + 2 * kHourMs), write("c2.parquet", kBaseMs + 2 * kHourMs)},
+                          "c6")
+                  .value());
+  options.dry_run = true;
+  EXPECT_TRUE(CompactTable(fs_, &again, options)->groups.empty());
+  options.min_files = 2;
+  EXPECT_EQ(CompactTable(fs_, &again, options)->groups.size(), 1u);
+}
+
 TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLifecycle) {
   IcebergTable table = CreateTable(LakeTableId::kEvents);
   const auto stories = StoriesInOneBucket(2);

@@ -2,9 +2,20 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 
 namespace watershed::lake {
 namespace {
+
+void LogNeed(Region region, const Result<MaintenanceReport>& r) {
+  const std::string name(RegionName(region));
+  if (!r.ok()) {
+    std::fprintf(stderr, "watershed: lake compaction by need of %s: %s\n", name.c_str(), r.status().ToString().c_str());
+  } else if (r->compacted_files > 0) {
+    std::fprintf(stderr, "watershed: lake compaction by need of %s: %lld files compacted into %lld\n", name.c_str(),
+                 static_cast<long long>(r->compacted_files), static_cast<long long>(r->compaction_outputs));
+  }
+}
 
 void LogRound(Region region, const Result<MaintenanceReport>& r) {
   const std::string name(RegionName(region));
@@ -41,14 +52,30 @@ void MaintenanceScheduler::Stop() {
 }
 
 void MaintenanceScheduler::Run() {
-  const std::function<void(Region, const Result<MaintenanceReport>&)> report =
-      options_.report ? options_.report : LogRound;
+  using Clock = std::chrono::steady_clock;
+  const auto report = options_.report ? options_.report : LogRound;
+  const auto need_report = options_.need_report ? options_.need_report : LogNeed;
+  const auto interval = std::chrono::milliseconds(options_.interval_ms);
+  const auto check = std::chrono::milliseconds(options_.compact_check_ms);
+  std::map<Region, std::map<LakeTableId, int64_t>> checked;  // CompactRegionIfNeeded's
+  auto next_round = Clock::now() + interval;
+  auto next_check = options_.compact_check_ms > 0 ? Clock::now() + check : Clock::time_point::max();
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [this] { return stop_; })) {
+  while (!cv_.wait_until(lock, std::min(next_round, next_check), [this] { return stop_; })) {
+    const auto now = Clock::now();
+    if (now < next_round && now < next_check) continue;  // woken early
     lock.unlock();
-    for (Region region : options_.regions)
-      report(region,
-             RunMaintenanceRound(options_.fs, options_.root, region, options_.clock->NowMs(), options_.schedule));
+    if (now >= next_round) {
+      for (Region region : options_.regions)
+        report(region,
+               RunMaintenanceRound(options_.fs, options_.root, region, options_.clock->NowMs(), options_.schedule));
+      next_round = Clock::now() + interval;
+    } else {
+      for (Region region : options_.regions)
+        need_report(region, CompactRegionIfNeeded(options_.fs, options_.root, region, options_.clock->NowMs(),
+                                                  options_.schedule, options_.compact_min_files, &checked[region]));
+    }
+    if (options_.compact_check_ms > 0) next_check = Clock::now() + check;
     lock.lock();
   }
 }

@@ -1,7 +1,10 @@
 #pragma once
 // Runs RunMaintenanceRound over some regions' lakes every `interval_ms` on a
 // thread of its own, so a long-running writer keeps its lakes compacted and
-// its snapshots expired without an operator running `watershed lake`.
+// its snapshots expired without an operator running `watershed lake`; and,
+// every `compact_check_ms` in between, compaction by need
+// (CompactRegionIfNeeded): a partition that gathered `compact_min_files`
+// small files is compacted without waiting for the round.
 // Rounds race the writers' commits safely (iceberg_maintenance.h).
 //
 // Thread safety: Start and Stop from one thread (the owner's); the reporter
@@ -28,8 +31,15 @@ struct MaintenanceSchedulerOptions {
   int64_t interval_ms = 600'000;  // the first round runs one interval after Start
   MaintenanceSchedule schedule;
   Clock* clock = Clock::Real();  // the rounds' "now"; the waits are real time
+  // Compaction by need: checked this often (0: never; only the rounds
+  // compact), for partitions holding at least compact_min_files small files.
+  int64_t compact_check_ms = 60'000;
+  size_t compact_min_files = 32;
   // Called after each region's round. Unset: one line on stderr per round.
   std::function<void(Region, const Result<MaintenanceReport>&)> report;
+  // Called after each region's compaction by need that compacted or failed.
+  // Unset: one line on stderr then.
+  std::function<void(Region, const Result<MaintenanceReport>&)> need_report;
 };
 
 class MaintenanceScheduler {
