@@ -99,6 +99,9 @@ std::optional<std::pair<int64_t, int64_t>> PartitionTimeRange(const TableMetadat
 
 int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms) { return now_ms - (SpecOf(id).keep_days - 1) * kDayMs; }
 
+// In the path of every file a compaction wrote (<location>/data/compacted/).
+constexpr std::string_view kCompactedDir = "/data/compacted/";
+
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options) {
   const TableMetadata& m = table->metadata();
   const int64_t target = options.target_file_size_bytes.value_or(TargetFileSize(m));
@@ -107,6 +110,7 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   std::map<std::vector<std::optional<int32_t>>, std::vector<DataFileInfo>> by_partition;
   for (ManifestEntry& e : live) {
     if (e.file.file_size_in_bytes >= target) continue;
+    if (options.skip_compacted && e.file.path.find(kCompactedDir) != std::string::npos) continue;
     if (options.skip_ended_before_ms) {
       auto range = PartitionTimeRange(m, e.file);
       if (range && range->second <= *options.skip_ended_before_ms) continue;
@@ -364,6 +368,7 @@ Result<CompactionResult> CompactIfNeeded(FileSystem* fs, IcebergTable* table, Co
   }
   const int64_t last = m.last_sequence_number;
   if (added < static_cast<int64_t>(options.min_files)) return CompactionResult{};
+  options.skip_compacted = true;
   ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, table, options));
   // Its own replace snapshot adds files too: they are not new small ones.
   *checked_sequence = std::max(last, table->metadata().last_sequence_number);

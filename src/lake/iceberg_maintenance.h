@@ -60,6 +60,10 @@ struct CompactionOptions {
   // A partition is compacted only when it holds at least this many files
   // below the target (2: any two that fit together).
   size_t min_files = 2;
+  // Leave out files an earlier compaction wrote (data/compacted/): compaction
+  // by need merges only new small files, so a row is rewritten once between
+  // rounds, not once per check as its partition's compacted file grows.
+  bool skip_compacted = false;
   bool dry_run = false;
   ProgressFn progress;
 };
@@ -93,7 +97,8 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
 // Compaction by need, between maintenance rounds: when the table's
 // snapshots with a sequence number above `*checked_sequence` added at least
 // `min_files` data files, CompactTable with options.min_files = min_files
-// (only partitions holding that many small files are rewritten);
+// and skip_compacted (only partitions holding that many new small files are
+// rewritten);
 // `*checked_sequence` then moves to the table's last sequence number, so
 // the same files do not trigger twice. Reads only the metadata when nothing
 // is due (no manifest); returns an empty result then.

@@ -366,16 +366,29 @@ TEST_F(IcebergMaintenanceTest, CompactionByNeedWaitsForEnoughSmallFilesInOnePart
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->groups.empty());
 
-  // min_files applies to a plain CompactTable too.
+  // Three new files in hour A, beside its compacted one: only the new files
+  // are merged (the compacted file waits for a round).
+  ASSERT_TRUE(AppendFiles(fs_, &table,
+                          {write("a4.parquet", kBaseMs), write("a5.parquet", kBaseMs), write("a6.parquet", kBaseMs)},
+                          "c6")
+                  .value());
+  r = CompactIfNeeded(fs_, &table, options, &checked);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->groups.size(), 1u);
+  ASSERT_EQ(r->groups[0].inputs.size(), 3u);
+  for (const DataFileInfo& f : r->groups[0].inputs) EXPECT_EQ(f.path.find("/data/compacted/"), std::string::npos);
+
+  // min_files applies to a plain CompactTable too, which also takes
+  // compacted files: hour A's two, hour C's two new ones.
   IcebergTable again = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
   ASSERT_TRUE(AppendFiles(fs_, &again,
                           {write("c1.parquet", kBaseMs + 2 * kHourMs), write("c2.parquet", kBaseMs + 2 * kHourMs)},
-                          "c6")
+                          "c7")
                   .value());
   options.dry_run = true;
   EXPECT_TRUE(CompactTable(fs_, &again, options)->groups.empty());
   options.min_files = 2;
-  EXPECT_EQ(CompactTable(fs_, &again, options)->groups.size(), 1u);
+  EXPECT_EQ(CompactTable(fs_, &again, options)->groups.size(), 2u);
 }
 
 TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLifecycle) {
