@@ -7,7 +7,7 @@
 //       [--events 300000] [--partitions 8] [--seed 1]
 //
 // Messages: workload events encoded with AppendEventBinary, key = story id
-// (8 bytes big-endian), partition = PartitionOf(story, partitions), stamped
+// (8 bytes big-endian), partition = PartitionOf(story, partitions, aligned), stamped
 // with the producer's clock: what KafkaLog::AppendAsync hands librdkafka.
 // Payloads are encoded before the clock starts, so the produce figure is
 // librdkafka's alone (KafkaLog encodes on the append path).
@@ -36,6 +36,7 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/event_codec.h"
+#include "core/partitioning.h"
 #include "workload/generator.h"
 
 using namespace watershed;
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
     workload::Generator gen(wo);
     for (Message& m : messages) {
       const Event e = gen.Next();
-      m.partition = PartitionOf(e.story_id, args.partitions);
+      m.partition = PartitionOf(e.story_id, args.partitions, PartitionScheme::kAligned);
       for (int i = 0; i < 8; ++i) m.key[i] = static_cast<char>(e.story_id.value >> (56 - 8 * i));
       AppendEventBinary(e, &m.value);
       ++per_partition[m.partition];

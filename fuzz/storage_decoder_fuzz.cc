@@ -1,7 +1,8 @@
 // Fuzzes every decoder of stored bytes: log record framing and payloads,
 // processor state (the checkpoint body), the ground-truth file, and the cold
 // store's records (first byte 0xff: framing, then each record's story brought
-// back by an event, as the processor reads it). The first input byte picks
+// back by an event, as the processor reads it) and the embedded log's
+// LOG_META (first byte 0xfd). The first input byte picks
 // the decoder; none may crash, hang or read out of bounds, and what decodes
 // must re-encode consistently.
 
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "log/log_meta.h"
 #include "log/record_codec.h"
 #include "stream/cold_store.h"
 #include "stream/partition_processor.h"
@@ -76,6 +78,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (data[0] == 0xff) {  // (no older seed starts so: their decoders stay theirs)
     FuzzColdRecords(input);
+    return 0;
+  }
+  if (data[0] == 0xfd) {  // LOG_META: what parses re-encodes to the same meta (v2 to the same bytes)
+    auto meta = log::ParseLogMeta(input);
+    if (meta.ok()) {
+      const std::string again = log::EncodeLogMeta(*meta);
+      auto back = log::ParseLogMeta(again);
+      if (!back.ok() || !(*back == *meta)) __builtin_trap();
+      if (input.starts_with("watershed-log v2") && again != input) __builtin_trap();
+    } else if (meta.status().code() != StatusCode::kCorruption) {
+      __builtin_trap();
+    }
     return 0;
   }
   switch (data[0] % 3) {

@@ -23,6 +23,11 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
       {"live-store-wait-replicas", "0", "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},
       {"partitions", "8", "log partitions per region (fixed once data exists)"},
+      {"log-partition-scheme", "auto",
+       "how stories map to log partitions (fixed once data exists): aligned (murmur3 bucket of the lake's "
+       "bucket[16](story_id): a partition's sink writes only its own buckets; partitions must divide 16 or be a "
+       "multiple of it) | legacy (the hash of logs made before aligned existed) | auto (an existing embedded log "
+       "keeps its own; new logs and Kafka topics: aligned)"},
       {"segment-size", "64MiB", "log segment size before rolling"},
       {"fsync", "always", "log fsync policy: always (before ack, group commit) | interval | never"},
       {"fsync-interval", "100ms", "sync period when fsync=interval"},

@@ -52,6 +52,8 @@ constexpr const char* kHelp =
     "  --truth FILE              write the ground truth of the distinct events to FILE\n"
     "  --partitions N            the server's partitions per region (read from /v1/status\n"
     "                            unless given; give it when sending to `watershed gateway`)\n"
+    "  --partition-scheme S      with --partitions: the server's log-partition-scheme,\n"
+    "                            aligned | legacy (aligned; else read from /v1/status)\n"
     "  --show-top SECONDS        print the top stories every SECONDS while running\n"
     "  --verify FILE             wait for lag 0, compare every story and window with FILE;\n"
     "                            exit 1 on any mismatch\n"
@@ -85,6 +87,7 @@ const std::vector<std::string> kFlags = {"rate",
                                          "event-time-rate",
                                          "truth",
                                          "partitions",
+                                         "partition-scheme",
                                          "show-top",
                                          "verify",
                                          "timeout",
@@ -97,11 +100,16 @@ const std::vector<std::string> kFlags = {"rate",
                                          "no-catalog!",
                                          "help!"};
 
-// Partitions per region, read from /v1/status (or `known`, then /healthz
-// only); waits up to wait_ms for the server to come up. Answers other than
-// 200 and 503 are final and said as they are.
-Result<uint32_t> DiscoverPartitions(HttpClient& client, bool sent_token, int64_t wait_ms,
-                                    std::optional<uint32_t> known) {
+struct ServerPartitioning {
+  uint32_t partitions = 0;
+  PartitionScheme scheme = PartitionScheme::kAligned;
+};
+
+// Partitions per region and their scheme, read from /v1/status (or `known`,
+// then /healthz only); waits up to wait_ms for the server to come up.
+// Answers other than 200 and 503 are final and said as they are.
+Result<ServerPartitioning> DiscoverPartitions(HttpClient& client, bool sent_token, int64_t wait_ms,
+                                              std::optional<ServerPartitioning> known) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   const std::string target = known ? "/healthz" : "/v1/status";
   for (;;) {
@@ -115,10 +123,22 @@ Result<uint32_t> DiscoverPartitions(HttpClient& client, bool sent_token, int64_t
       simdjson::dom::element doc;
       if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) return Status::Internal("unreadable /v1/status");
       uint64_t most = 0;
-      for (auto p : doc["partitions"].get_array())
+      std::optional<PartitionScheme> scheme;
+      for (auto p : doc["partitions"].get_array()) {
         most = std::max(most, p["partition"].get_uint64().value_unsafe() + 1);
+        // A server from before partition schemes reports none: legacy.
+        std::string_view name = "legacy";
+        if (p["partition_scheme"].get(name) != simdjson::SUCCESS) name = "legacy";
+        auto s = ParsePartitionScheme(name);
+        if (!s) return Status::Internal("/v1/status names an unknown partition scheme '" + std::string(name) + "'");
+        if (scheme && *scheme != *s)
+          return Status::FailedPrecondition(
+              "the server's regions use different partition schemes; load cannot "
+              "route its lanes and ground truth for both");
+        scheme = s;
+      }
       if (most == 0) return Status::Internal("server reports no partitions");
-      return static_cast<uint32_t>(most);
+      return ServerPartitioning{static_cast<uint32_t>(most), *scheme};
     }
     if (r.ok() && r->status != 503 && r->status != 429)
       return Status::FailedPrecondition("GET " + target + " answered " + DescribeAnswer(*r, sent_token));
@@ -247,15 +267,24 @@ int LoadCommand(const std::vector<std::string>& args) {
   if (!plan.ok()) return Fail("load", plan.status().message(), 2);
   plan->workload.base_time_ms = watershed::Clock::Real()->NowMs() - EventTimeSpanMs(*plan);
   plan->per_viewer = minter != nullptr || f.Has("viewer-batches");
-  std::optional<uint32_t> known_partitions;
+  std::optional<ServerPartitioning> known_partitions;
+  if (f.Has("partition-scheme") && !f.Has("partitions"))
+    return Fail("load", "--partition-scheme goes with --partitions (else both are read from /v1/status)", 2);
   if (f.Has("partitions")) {
     auto n = f.GetNumber<uint32_t>("partitions", 0, 1, 1024);
     if (!n.ok()) return Fail("load", n.status().message(), 2);
-    known_partitions = *n;
+    known_partitions = ServerPartitioning{*n, PartitionScheme::kAligned};
+    if (f.Has("partition-scheme")) {
+      auto scheme = ParsePartitionScheme(f.Get("partition-scheme"));
+      if (!scheme)
+        return Fail("load", "--partition-scheme: '" + f.Get("partition-scheme") + "' is not aligned or legacy", 2);
+      known_partitions->scheme = *scheme;
+    }
   }
   auto partitions = DiscoverPartitions(control, !control_token.empty(), 30'000, known_partitions);
   if (!partitions.ok()) return Fail("load", partitions.status().message());
-  plan->partitions = *partitions;
+  plan->partitions = partitions->partitions;
+  plan->partition_scheme = partitions->scheme;
   if (!f.Has("no-catalog"))
     if (Status s = RegisterStories(control, !control_token.empty(), plan->workload); !s.ok())
       return Fail("load", s.message());

@@ -54,6 +54,7 @@ int RunLoad(const LoadPlan& plan, const ClientOptions& options, const TokenMinte
   if (!plan.truth_path.empty()) {
     workload::TruthOptions truth_options;
     truth_options.partitions = plan.partitions;
+    truth_options.partition_scheme = plan.partition_scheme;
     truth = std::make_unique<workload::TruthBuilder>(truth_options);
   }
   auto reporter_client = NewClient(options, token);
@@ -112,7 +113,7 @@ int RunLoad(const LoadPlan& plan, const ClientOptions& options, const TokenMinte
     }
     Event e = gen.Next();
     if (truth) truth->Add(e);
-    uint64_t lane = static_cast<uint64_t>(e.region) * parts + PartitionOf(e.story_id, parts);
+    uint64_t lane = static_cast<uint64_t>(e.region) * parts + PartitionOf(e.story_id, parts, plan.partition_scheme);
     uint64_t c = lane % connections;
     // One viewer per request when each request carries that viewer's token.
     if (plan.per_viewer && !pending[c].empty() && pending[c].back().viewer_id != e.viewer_id) flush(c);

@@ -9,6 +9,7 @@
 
 #include "app/client_flags.h"  // the client types
 #include "app/token_minter.h"
+#include "core/partitioning.h"
 #include "workload/generator.h"
 
 namespace watershed::app {
@@ -21,6 +22,7 @@ struct LoadPlan {
   uint64_t batch = 100;  // events per request
   uint64_t connections = 4;
   uint32_t partitions = 8;  // the server's, per region: they decide the lanes
+  PartitionScheme partition_scheme = PartitionScheme::kAligned;  // the server's logs'
   int64_t show_top_ms = 0;  // print the top stories this often; 0 = never
   bool protobuf = false;
   bool per_viewer = false;  // one viewer per request (always with a minter)

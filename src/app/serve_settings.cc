@@ -43,6 +43,11 @@ Result<LogSettings> ParseLogSettings(const Config& config) {
   ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));
   if (partitions < 1 || partitions > 1024) return Status::InvalidArgument("partitions must be in 1..1024");
   o.partitions = static_cast<uint32_t>(partitions);
+  if (const std::string& scheme = config.Get("log-partition-scheme"); scheme != "auto") {
+    o.partition_scheme = ParsePartitionScheme(scheme);
+    if (!o.partition_scheme)
+      return Status::InvalidArgument("log-partition-scheme: '" + scheme + "' is not auto, aligned or legacy");
+  }
   ASSIGN_OR_RETURN(int64_t segment, config.GetBytes("segment-size"));
   o.segment_bytes = static_cast<uint64_t>(segment);
   ASSIGN_OR_RETURN(o.fsync, log::ParseFsyncPolicy(config.Get("fsync")));

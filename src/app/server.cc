@@ -217,6 +217,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
 
 Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
   const LogSettings& l = settings.log;
+  // log-partition-scheme=auto: a region log created in a data dir whose other
+  // region logs exist takes their scheme, so one data dir holds one scheme
+  // (`watershed load --verify` and the lake assume it).
+  std::optional<PartitionScheme> data_dir_scheme = l.embedded.partition_scheme;
+  for (int r = 0; r < kRegionCount && !l.kafka && !data_dir_scheme; ++r) {
+    ASSIGN_OR_RETURN(auto meta, log::EmbeddedLog::ReadMeta(
+                                    fs, JoinPath(l.embedded_root, std::string(RegionName(static_cast<Region>(r))))));
+    if (meta) data_dir_scheme = meta->scheme;
+  }
   for (Region region : settings.regions) {
     const int r = static_cast<int>(region);
     const std::string name(RegionName(region));
@@ -224,6 +233,9 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
       log::EmbeddedLogOptions options = l.embedded;
       options.dir = JoinPath(l.embedded_root, name);
       options.fs = fs;
+      // A region log that exists keeps its own LOG_META's scheme.
+      if (auto own = log::EmbeddedLog::ReadMeta(fs, options.dir); own.ok() && !*own && !options.partition_scheme)
+        options.partition_scheme = data_dir_scheme;
       ASSIGN_OR_RETURN(logs_[r], log::EmbeddedLog::Open(options));
       continue;
     }
@@ -232,6 +244,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
     options.brokers = l.kafka_brokers;
     options.topic = l.kafka_topic_prefix + "." + name;
     options.partitions = l.embedded.partitions;
+    options.partition_scheme = l.embedded.partition_scheme.value_or(PartitionScheme::kAligned);
     options.accept_create_time = l.kafka_accept_create_time;
     ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
     kafka_logs_[r] = log.get();
@@ -395,6 +408,7 @@ Result<std::vector<gateway::PartitionReport>> Server::RemoteReport() const {
       gateway::PartitionReport rep;
       rep.region = static_cast<Region>(r);
       rep.partition = p;
+      rep.scheme = kafka_logs_[r]->partition_scheme();
       rep.end_offset = kafka_logs_[r]->EndOffset(p).value;
       rep.detailed = false;
       out.push_back(rep);
@@ -414,6 +428,7 @@ std::vector<gateway::PartitionReport> Server::Report() const {
       gateway::PartitionReport r;
       r.region = proc->region();
       r.partition = s.partition;
+      r.scheme = logs_[static_cast<int>(proc->region())]->partition_scheme();
       r.end_offset = s.end_offset;
       r.processed_offset = s.processed_offset;
       r.checkpoint_offset = s.checkpoint_offset;

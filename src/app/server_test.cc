@@ -487,5 +487,39 @@ TEST_F(ServerTest, SplitRolesRefuseWhatCannotBeShared) {
   }
 }
 
+// A data dir from before partition schemes (LOG_META v1) keeps the legacy
+// scheme: its logs open as they are, a region log created beside them takes
+// their scheme, /v1/status says so (for `watershed load`), and asking for
+// the aligned scheme is refused.
+TEST_F(ServerTest, AnOldDataDirKeepsItsLegacyPartitionScheme) {
+  std::filesystem::create_directories(dir_.Path("log/us"));
+  std::ofstream(dir_.Path("log/us/LOG_META")) << "watershed-log v1 partitions=2\n";
+  {
+    auto server = StartServer({"--regions", "us,eu"});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    auto r = client.Get("/v1/status");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->body.find("\"partition_scheme\":\"legacy\""), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("\"partition_scheme\":\"aligned\""), std::string::npos) << r->body;
+    EXPECT_TRUE((*server)->Stop().ok());
+  }
+  std::ifstream us(dir_.Path("log/us/LOG_META")), eu(dir_.Path("log/eu/LOG_META"));
+  std::string us_meta, eu_meta;
+  std::getline(us, us_meta);
+  std::getline(eu, eu_meta);
+  EXPECT_EQ(us_meta, "watershed-log v1 partitions=2");  // never rewritten
+  EXPECT_EQ(eu_meta, "watershed-log v2 partitions=2 scheme=legacy");
+  auto aligned = StartServer({"--regions", "us,eu", "--log-partition-scheme", "aligned"});
+  ASSERT_FALSE(aligned.ok());
+  EXPECT_EQ(aligned.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(aligned.status().message().find("partition scheme legacy"), std::string::npos)
+      << aligned.status().message();
+  auto bad = StartServer({"--log-partition-scheme", "round-robin"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("log-partition-scheme"), std::string::npos) << bad.status().message();
+}
+
 }  // namespace
 }  // namespace watershed::app

@@ -93,13 +93,4 @@ std::optional<EventId> ParseUuid(std::string_view text) {
   return id;
 }
 
-uint32_t PartitionOf(StoryId story, uint32_t partition_count) {
-  // splitmix64 finaliser: consecutive story ids spread over partitions.
-  uint64_t x = story.value + 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return static_cast<uint32_t>(x % partition_count);
-}
-
 }  // namespace watershed

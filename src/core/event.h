@@ -66,8 +66,4 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-// The partition of a story: every event of one story lands in one partition,
-// so per-story state lives in exactly one processor.
-uint32_t PartitionOf(StoryId story, uint32_t partition_count);
-
 }  // namespace watershed

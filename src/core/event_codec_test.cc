@@ -507,32 +507,5 @@ TEST(EventId, FromHiLoRoundTrip) {
   EXPECT_EQ(*parsed, id);
 }
 
-TEST(Partition, InRangeAndDeterministic) {
-  for (uint32_t count : {1u, 2u, 3u, 16u, 1000u}) {
-    for (uint64_t story : std::initializer_list<uint64_t>{0, 1, 2, 12345, 0xffffffff, UINT64_MAX}) {
-      uint32_t p = PartitionOf(StoryId(story), count);
-      EXPECT_LT(p, count);
-      EXPECT_EQ(p, PartitionOf(StoryId(story), count));
-    }
-  }
-  EXPECT_EQ(PartitionOf(StoryId(777), 1), 0u);
-}
-
-TEST(Partition, ConsecutiveStoriesSpread) {
-  constexpr uint32_t kPartitions = 16;
-  constexpr uint64_t kStories = 16'000;
-  std::vector<int> hits(kPartitions, 0);
-  for (uint64_t s = 1; s <= kStories; ++s) ++hits[PartitionOf(StoryId(s), kPartitions)];
-  for (uint32_t p = 0; p < kPartitions; ++p) {
-    // Expected 1000 each; a fair hash stays well within ±15%.
-    EXPECT_GT(hits[p], 850) << "partition " << p;
-    EXPECT_LT(hits[p], 1150) << "partition " << p;
-  }
-  // Neighbouring stories do not all land in the same or in adjacent partitions.
-  std::set<uint32_t> first_eight;
-  for (uint64_t s = 100; s < 108; ++s) first_eight.insert(PartitionOf(StoryId(s), kPartitions));
-  EXPECT_GE(first_eight.size(), 4u);
-}
-
 }  // namespace
 }  // namespace watershed

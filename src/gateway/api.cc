@@ -556,7 +556,8 @@ HttpResponse Api::StatusReport() {
     lag += p.end_offset > p.processed_offset ? p.end_offset - p.processed_offset : 0;
     if (i) body += ',';
     body += "{\"region\":\"" + std::string(RegionName(p.region)) + "\",\"partition\":" + std::to_string(p.partition) +
-            ",\"log_end_offset\":" + std::to_string(p.end_offset) +
+            ",\"partition_scheme\":\"" + std::string(PartitionSchemeName(p.scheme)) +
+            "\",\"log_end_offset\":" + std::to_string(p.end_offset) +
             ",\"processed_offset\":" + std::to_string(p.processed_offset);
     auto detail = [&](std::string_view name, uint64_t value) {
       body += ",\"";

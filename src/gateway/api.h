@@ -17,6 +17,7 @@
 #include "catalog/story_catalog.h"
 #include "core/clock.h"
 #include "core/metrics.h"
+#include "core/partitioning.h"
 #include "gateway/rate_limiter.h"
 #include "http/http_server.h"
 #include "log/log.h"
@@ -28,6 +29,7 @@ namespace watershed::gateway {
 struct PartitionReport {
   Region region = Region::kUs;
   uint32_t partition = 0;
+  PartitionScheme scheme = PartitionScheme::kAligned;  // of the region's log
   uint64_t end_offset = 0;
   uint64_t processed_offset = 0;
   uint64_t checkpoint_offset = 0;

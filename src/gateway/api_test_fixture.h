@@ -248,7 +248,7 @@ class ApiTest : public ::testing::Test {
         }
         for (auto& rec : records) {
           EXPECT_EQ(static_cast<int>(rec.event.region), r);
-          EXPECT_EQ(PartitionOf(rec.event.story_id, logs_[r]->partition_count()), p);
+          EXPECT_EQ(logs_[r]->PartitionFor(rec.event.story_id), p);
           out.push_back(std::move(rec.event));
         }
       }

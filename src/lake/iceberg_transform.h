@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/murmur3.h"
+
 namespace watershed::lake::iceberg {
 
-// MurmurHash3 x86 32-bit of `data` (Austin Appleby's reference algorithm).
-uint32_t Murmur3X86_32(std::string_view data, uint32_t seed = 0);
+// MurmurHash3 x86 32-bit of `data` (core/murmur3.h).
+using ::watershed::Murmur3X86_32;
 
 // Iceberg's 32-bit hashes (signed, as the spec's test values are written).
 int32_t HashInt(int32_t v);  // == HashLong(v)

@@ -8,7 +8,10 @@
 
 #include <bit>
 #include <limits>
+#include <set>
 #include <string>
+
+#include "core/partitioning.h"
 
 namespace watershed::lake::iceberg {
 namespace {
@@ -100,6 +103,30 @@ TEST(IcebergTime, HourAndDay) {
   EXPECT_EQ(DayFromMicros(-24 * kHour), -1);
   EXPECT_EQ(DayFromMicros(-24 * kHour - 1), -2);
   EXPECT_EQ(Identity(int64_t{42}), 42);
+}
+
+// The log's aligned partition scheme (core/partitioning.h) is derived from
+// this bucket transform: with N dividing 16 every story of partition p is in
+// a bucket b with b % N == p; with N a multiple of 16, in bucket p % 16. So a
+// partition's lake sink writes only its own buckets.
+TEST(AlignedPartitions, OwnTheirStoryBuckets) {
+  for (uint32_t n : {1u, 2u, 4u, 8u, 16u, 32u, 64u}) {
+    for (uint64_t story = 0; story < 20'000; ++story) {
+      const uint32_t p = PartitionOf(StoryId(story), n, PartitionScheme::kAligned);
+      const int32_t bucket = Bucket(16, HashLong(static_cast<int64_t>(story)));
+      if (n <= 16) {
+        ASSERT_EQ(static_cast<uint32_t>(bucket) % n, p) << "story " << story << " of " << n;
+      } else {
+        ASSERT_EQ(p % 16, static_cast<uint32_t>(bucket)) << "story " << story << " of " << n;
+      }
+    }
+  }
+  // The legacy scheme does not align: its partition 0 of 8 spans many buckets.
+  std::set<int32_t> buckets;
+  for (uint64_t story = 0; story < 2'000; ++story)
+    if (PartitionOf(StoryId(story), 8, PartitionScheme::kLegacy) == 0)
+      buckets.insert(Bucket(16, HashLong(static_cast<int64_t>(story))));
+  EXPECT_GT(buckets.size(), 2u);
 }
 
 }  // namespace

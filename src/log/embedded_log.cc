@@ -9,6 +9,7 @@
 #include "core/endian.h"
 #include "core/event_codec.h"
 #include "log/log_format.h"
+#include "log/log_meta.h"
 #include "log/record_codec.h"
 
 namespace watershed::log {
@@ -203,21 +204,41 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLogOptions&
 
 EmbeddedLog::~EmbeddedLog() { Close(); }
 
+Result<std::optional<LogMeta>> EmbeddedLog::ReadMeta(FileSystem* fs, const std::string& dir) {
+  const std::string path = JoinPath(dir, kMetaFileName);
+  if (!fs->FileExists(path)) return std::optional<LogMeta>();
+  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs, path));
+  auto meta = ParseLogMeta(text);
+  if (!meta.ok()) return Status::Corruption(path + ": " + meta.status().message());
+  return std::optional<LogMeta>(*meta);
+}
+
 Status EmbeddedLog::Recover() {
   FileSystem* fs = options_.fs;
-  // The partition count is fixed once data exists: PartitionOf(story, N)
-  // decides where a story's state lives.
+  // The partition count and scheme are fixed once data exists:
+  // PartitionOf(story, N, scheme) decides where a story's state lives.
   RETURN_IF_ERROR(CreateDirsDurably(fs, options_.dir));
   const std::string meta_path = JoinPath(options_.dir, kMetaFileName);
-  const std::string meta = "watershed-log v1 partitions=" + std::to_string(options_.partitions) + "\n";
-  if (fs->FileExists(meta_path)) {
-    ASSIGN_OR_RETURN(std::string found, ReadWholeFile(fs, meta_path));
-    if (found != meta)
-      return Status::FailedPrecondition("log " + options_.dir + " was created with other settings (" +
-                                        found.substr(0, found.find('\n')) + "); this server has partitions=" +
-                                        std::to_string(options_.partitions));
+  ASSIGN_OR_RETURN(std::optional<LogMeta> meta, ReadMeta(fs, options_.dir));
+  if (meta) {
+    const std::string found =
+        "partitions=" + std::to_string(meta->partitions) + " scheme=" + std::string(PartitionSchemeName(meta->scheme));
+    if (meta->partitions != options_.partitions)
+      return Status::FailedPrecondition("log " + options_.dir + " was created with other settings (" + found +
+                                        "); this server has partitions=" + std::to_string(options_.partitions));
+    if (options_.partition_scheme && *options_.partition_scheme != meta->scheme)
+      return Status::FailedPrecondition("log " + options_.dir + " was created with partition scheme " +
+                                        std::string(PartitionSchemeName(meta->scheme)) +
+                                        "; this server asks for log-partition-scheme=" +
+                                        std::string(PartitionSchemeName(*options_.partition_scheme)) +
+                                        ". A log never changes scheme: leave log-partition-scheme unset (or "
+                                        "set it to " +
+                                        std::string(PartitionSchemeName(meta->scheme)) + "), or start a new data dir");
+    scheme_ = meta->scheme;
   } else {
-    RETURN_IF_ERROR(WriteFileAtomically(fs, meta_path, meta));
+    scheme_ = options_.partition_scheme.value_or(PartitionScheme::kAligned);
+    RETURN_IF_ERROR(CheckPartitionScheme(scheme_, options_.partitions));
+    RETURN_IF_ERROR(WriteFileAtomically(fs, meta_path, EncodeLogMeta({options_.partitions, scheme_})));
   }
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     auto part = std::make_unique<Partition>();
@@ -407,7 +428,7 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
   }
   for (const auto& pending : group)
     for (const Event& e : pending.events) {
-      Partition& part = *partitions_[PartitionOf(e.story_id, n)];
+      Partition& part = *partitions_[PartitionOf(e.story_id, n, scheme_)];
       AppendRecord(append_ms, e, &part.buf);
       ++part.next_offset;
     }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "core/file_system.h"
 #include "core/worker_pool.h"
 #include "log/log.h"
+#include "log/log_meta.h"
 
 namespace watershed::log {
 
@@ -29,6 +31,10 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view s);  // "always" | "interv
 struct EmbeddedLogOptions {
   std::string dir;  // this log's root; partitions live in dir/pNNN/
   uint32_t partitions = 8;
+  // The scheme of a log this Open creates (LOG_META v2 records it). A log
+  // that exists keeps the scheme of its LOG_META (v1: legacy); Open refuses
+  // a set value that differs from it. Unset: aligned for a new log.
+  std::optional<PartitionScheme> partition_scheme;
   uint64_t segment_bytes = 64ull << 20;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   int64_t fsync_interval_ms = 100;
@@ -54,6 +60,7 @@ class EmbeddedLog final : public Log {
   ~EmbeddedLog() override;
 
   uint32_t partition_count() const override { return options_.partitions; }
+  PartitionScheme partition_scheme() const override { return scheme_; }
   void AppendAsync(std::vector<Event> events, AppendCallback done) override;
   LogOffset EndOffset(uint32_t partition) const override;
   Result<std::unique_ptr<LogReader>> NewReader(uint32_t partition, LogOffset from) override;
@@ -62,6 +69,10 @@ class EmbeddedLog final : public Log {
   void WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) override;
   void SetRetentionFloor(uint32_t partition, LogOffset floor) override;
   void Close() override;
+
+  // The LOG_META of the log in `dir`, if it has one; kCorruption when it is
+  // unreadable or names an unknown version or scheme.
+  static Result<std::optional<LogMeta>> ReadMeta(FileSystem* fs, const std::string& dir);
 
   // First retained offset of the partition.
   LogOffset StartOffset(uint32_t partition) const;
@@ -84,6 +95,7 @@ class EmbeddedLog final : public Log {
   Status SyncDirty();
 
   EmbeddedLogOptions options_;
+  PartitionScheme scheme_ = PartitionScheme::kAligned;  // set by Recover(), then fixed
   std::vector<std::unique_ptr<Partition>> partitions_;
   LogRecoveryReport recovery_;
   int64_t last_append_ms_ = 0;  // writer thread only

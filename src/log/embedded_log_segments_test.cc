@@ -42,7 +42,8 @@ TEST_F(EmbeddedLogTest, AppendAndReadAcrossPartitions) {
   for (int batch = 0; batch < 5; ++batch) {
     std::vector<Event> events;
     for (int i = 0; i < 20; ++i, ++seq) events.push_back(MakeEvent(1 + seq % 13, seq));
-    for (const auto& e : events) want[PartitionOf(e.story_id, kParts)].push_back({e, clock_.NowMs()});
+    for (const auto& e : events)
+      want[PartitionOf(e.story_id, kParts, PartitionScheme::kAligned)].push_back({e, clock_.NowMs()});
     calls.push_back(std::make_shared<std::atomic<int>>(0));
     ASSERT_TRUE(AppendAndWait(*log, events, calls.back()).ok());
     clock_.AdvanceMs(1000);
@@ -59,7 +60,7 @@ TEST_F(EmbeddedLogTest, AppendAndReadAcrossPartitions) {
       EXPECT_EQ(got[i].offset.value, i);
       EXPECT_EQ(got[i].event, want[p][i].first);
       EXPECT_EQ(got[i].append_time.value, want[p][i].second);
-      EXPECT_EQ(PartitionOf(got[i].event.story_id, kParts), p);
+      EXPECT_EQ(PartitionOf(got[i].event.story_id, kParts, PartitionScheme::kAligned), p);
     }
     // From the middle.
     const uint64_t mid = want[p].size() / 2;
@@ -107,20 +108,24 @@ TEST_F(EmbeddedLogTest, OpenRefusesTinySegmentsAndAChangedPartitionCount) {
   EXPECT_EQ(same->EndOffset(1).value, 1u);
 }
 
+// Also a legacy-scheme log with a partition count the aligned scheme refuses.
 TEST_F(EmbeddedLogTest, ReopenKeepsRecordsAndContinuesOffsets) {
   constexpr uint32_t kParts = 3;
+  EmbeddedLogOptions options = Options(kParts);
+  options.partition_scheme = PartitionScheme::kLegacy;
   std::vector<std::vector<Event>> want(kParts);
   {
-    auto log = OpenLog(Options(kParts));
+    auto log = OpenLog(options);
     ASSERT_NE(log, nullptr);
     std::vector<Event> events;
     for (uint64_t s = 0; s < 30; ++s) events.push_back(MakeEvent(1 + s % 7, s));
-    for (const auto& e : events) want[PartitionOf(e.story_id, kParts)].push_back(e);
+    for (const auto& e : events) want[PartitionOf(e.story_id, kParts, PartitionScheme::kLegacy)].push_back(e);
     ASSERT_TRUE(AppendAndWait(*log, events).ok());
     log->Close();
   }
-  auto log = OpenLog(Options(kParts));
+  auto log = OpenLog(Options(kParts));  // scheme unset: the log keeps its own
   ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->partition_scheme(), PartitionScheme::kLegacy);
   EXPECT_EQ(log->recovery_report().truncated_bytes, 0u);
   for (uint32_t p = 0; p < kParts; ++p) {
     EXPECT_EQ(log->EndOffset(p).value, want[p].size());
@@ -128,7 +133,7 @@ TEST_F(EmbeddedLogTest, ReopenKeepsRecordsAndContinuesOffsets) {
   }
   std::vector<Event> more;
   for (uint64_t s = 30; s < 60; ++s) more.push_back(MakeEvent(1 + s % 7, s));
-  for (const auto& e : more) want[PartitionOf(e.story_id, kParts)].push_back(e);
+  for (const auto& e : more) want[PartitionOf(e.story_id, kParts, PartitionScheme::kLegacy)].push_back(e);
   ASSERT_TRUE(AppendAndWait(*log, more).ok());
   for (uint32_t p = 0; p < kParts; ++p) {
     std::vector<LogRecord> got;

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -143,12 +144,14 @@ void OnQueueEvent(rd_kafka_t*, void* opaque) { static_cast<KafkaLog::Shared*>(op
 class KafkaLogReader final : public LogReader {
  public:
   KafkaLogReader(std::shared_ptr<KafkaLog::Shared> shared, std::string where, uint32_t partition, uint64_t from,
-                 bool accept_create_time)
+                 const KafkaLogOptions& o)
       : shared_(std::move(shared)),
         where_(std::move(where)),
         partition_(partition),
         next_(from),
-        accept_create_time_(accept_create_time) {}
+        accept_create_time_(o.accept_create_time),
+        partitions_(o.partitions),
+        scheme_(o.partition_scheme) {}
 
   ~KafkaLogReader() override {
     if (started_) rd_kafka_consume_stop(rkt_, static_cast<int32_t>(partition_));
@@ -243,9 +246,26 @@ class KafkaLogReader final : public LogReader {
                                   s.message());
       return 0;
     }
+    if (PartitionOf(r.event.story_id, partitions_, scheme_) != partition_) {
+      error_ = SchemeMismatch(r.event.story_id, offset);
+      return 0;
+    }
     out->push_back(std::move(r));
     ++next_;
     return 1;
+  }
+
+  Status SchemeMismatch(StoryId story, uint64_t offset) const {
+    std::string matches = "neither scheme maps it there (was the topic written by another program?)";
+    for (PartitionScheme other : {PartitionScheme::kLegacy, PartitionScheme::kAligned})
+      if (other != scheme_ && PartitionOf(story, partitions_, other) == partition_)
+        matches = "the " + std::string(PartitionSchemeName(other)) +
+                  " scheme maps it there: the topic was written with it; set log-partition-scheme=" +
+                  std::string(PartitionSchemeName(other));
+    return Status::FailedPrecondition("record at " + where_ + " offset " + std::to_string(offset) + ": story " +
+                                      std::to_string(story.value) + " belongs to partition " +
+                                      std::to_string(PartitionOf(story, partitions_, scheme_)) + " under the " +
+                                      std::string(PartitionSchemeName(scheme_)) + " partition scheme; " + matches);
   }
 
   std::shared_ptr<KafkaLog::Shared> shared_;
@@ -253,6 +273,8 @@ class KafkaLogReader final : public LogReader {
   uint32_t partition_;
   uint64_t next_;  // offset of the next record to return
   const bool accept_create_time_;
+  const uint32_t partitions_;
+  const PartitionScheme scheme_;
   Status error_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;
@@ -270,6 +292,7 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& options)
     return Status::InvalidArgument("partitions must be in 1..4096");
   if (options.brokers.empty()) return Status::InvalidArgument("kafka log needs a bootstrap broker list");
   if (options.topic.empty()) return Status::InvalidArgument("kafka log needs a topic name");
+  RETURN_IF_ERROR(CheckPartitionScheme(options.partition_scheme, options.partitions));
   std::unique_ptr<KafkaLog> log(new KafkaLog(options));
   RETURN_IF_ERROR(log->Start());
   return log;
@@ -300,8 +323,32 @@ Status KafkaLog::Start() {
   topic_ = rd_kafka_topic_new(producer_, options_.topic.c_str(), nullptr);
   if (!topic_) return Status::Internal("kafka topic handle " + options_.topic + ": " + ErrText(rd_kafka_last_error()));
   RETURN_IF_ERROR(RefreshEndOffsets(options_.open_timeout_ms));
+  RETURN_IF_ERROR(CheckNewestRecords());
   poller_ = std::thread([this] { PollLoop(); });
   refresher_ = std::thread([this] { RefreshLoop(); });
+  return Status::Ok();
+}
+
+Status KafkaLog::CheckNewestRecords() {
+  // A bound on waiting for the fetch, not logic: the real clock (options_.clock may be a test's manual one).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.open_timeout_ms);
+  for (uint32_t p = 0; p < options_.partitions; ++p) {
+    const LogOffset end = EndOffset(p);
+    if (end.value == 0) continue;
+    auto reader = NewReader(p, LogOffset(end.value - 1));
+    if (!reader.ok() && reader.status().code() == StatusCode::kNotFound) continue;  // all deleted by retention
+    if (!reader.ok()) return reader.status();
+    std::vector<LogRecord> got;
+    while (got.empty()) {
+      RETURN_IF_ERROR((*reader)->Read(1, &got));
+      if (!got.empty()) break;
+      if (std::chrono::steady_clock::now() > deadline)
+        return Status::Unavailable("kafka " + Where(options_, p) + ": could not read its newest record (offset " +
+                                   std::to_string(end.value - 1) + ") to check the partition scheme within " +
+                                   std::to_string(options_.open_timeout_ms) + " ms");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   return Status::Ok();
 }
 
@@ -417,7 +464,7 @@ void KafkaLog::AppendAsync(std::vector<Event> events, AppendCallback done) {
     std::string value;
     size_t handed = 0;
     for (const Event& e : events) {
-      const uint32_t p = PartitionOf(e.story_id, options_.partitions);
+      const uint32_t p = PartitionOf(e.story_id, options_.partitions, options_.partition_scheme);
       value.clear();
       AppendEventBinary(e, &value);
       char key[8];
@@ -553,8 +600,7 @@ Result<std::unique_ptr<LogReader>> KafkaLog::NewReader(uint32_t partition, LogOf
   if (from.value < static_cast<uint64_t>(std::max<int64_t>(lo, 0)))
     return Status::NotFound("offset " + std::to_string(from.value) + " of " + Where(options_, partition) +
                             " is no longer retained (first is " + std::to_string(lo) + ")");
-  auto reader = std::make_unique<KafkaLogReader>(shared_, Where(options_, partition), partition, from.value,
-                                                 options_.accept_create_time);
+  auto reader = std::make_unique<KafkaLogReader>(shared_, Where(options_, partition), partition, from.value, options_);
   RETURN_IF_ERROR(reader->Start(options_));
   return std::unique_ptr<LogReader>(std::move(reader));
 }

@@ -1,8 +1,20 @@
 #pragma once
 // The Kafka log: the Log interface over one Kafka topic per region (e.g.
 // "watershed.eu"), through librdkafka. Partition p of the Log is partition p
-// of the topic; an event goes to PartitionOf(story_id, N), set explicitly,
-// so a story's order in the topic is the order of the embedded log.
+// of the topic; an event goes to PartitionOf(story_id, N, scheme), set
+// explicitly, so a story's order in the topic is the order of the embedded
+// log.
+//
+// Partition scheme: Kafka keeps no LOG_META, so the scheme is the operator's
+// setting (partition_scheme; `log-partition-scheme`, default aligned). A
+// topic first written by a Watershed without schemes holds the legacy
+// scheme and must be opened with it. Mixing would split a story's state
+// over two partitions, so both ends check: Open() reads the newest record
+// of every non-empty partition, and every reader checks every record; a
+// record in a partition its story does not map to is kFailedPrecondition
+// naming topic, partition, offset and the scheme that does map it there
+// (Open fails before producing anything; a reader stops before returning
+// the record, sticky).
 //
 // Appends: one idempotent producer (acks=all), whose delivery reports are
 // served by a poll thread. A batch's callback runs once, on that thread,
@@ -72,6 +84,9 @@ struct KafkaLogOptions {
   std::string brokers;      // bootstrap.servers, e.g. "k1:9092,k2:9092"
   std::string topic;        // this region's topic, e.g. "watershed.eu"
   uint32_t partitions = 8;  // must equal the topic's partition count
+  // Must be the scheme the topic was written with (see above). kAligned
+  // needs a partition count dividing 16 or a multiple of 16.
+  PartitionScheme partition_scheme = PartitionScheme::kAligned;
   // When the topic does not exist: create it (admin API) with `partitions`
   // and `replication_factor`, or fail Open() with kFailedPrecondition.
   bool create_topic = false;
@@ -104,6 +119,7 @@ class KafkaLog final : public Log {
   ~KafkaLog() override;
 
   uint32_t partition_count() const override { return options_.partitions; }
+  PartitionScheme partition_scheme() const override { return options_.partition_scheme; }
   // Produces each event (value: AppendEventBinary; key: the story id, 8 bytes
   // big-endian) to its partition. `done` runs once: on the poll thread after
   // every delivery report, or at once on the calling thread when nothing
@@ -136,6 +152,9 @@ class KafkaLog final : public Log {
   explicit KafkaLog(const KafkaLogOptions& options);
   Status Start();
   Status EnsureTopic();
+  // Reads the newest record of each non-empty partition through a reader,
+  // whose check refuses one written with another partition scheme.
+  Status CheckNewestRecords();
   void PollLoop();
   void RefreshLoop();
   static void OnDelivery(rd_kafka_t* rk, const void* message, void* opaque);

@@ -116,7 +116,7 @@ TEST_F(KafkaLogTest, AppendThenReadBackPerPartitionInOrder) {
   for (int batch = 0; batch < 5; ++batch) {
     std::vector<Event> events;
     for (int i = 0; i < 40; ++i) events.push_back(MakeEvent(1 + (seq * 7) % 23, seq)), ++seq;
-    for (const Event& e : events) expected[PartitionOf(e.story_id, 4)].push_back(e);
+    for (const Event& e : events) expected[PartitionOf(e.story_id, 4, PartitionScheme::kAligned)].push_back(e);
     ASSERT_TRUE(AppendAndWait(*log, events).ok());
   }
   auto all = ReadEverything(*log);
@@ -126,7 +126,7 @@ TEST_F(KafkaLogTest, AppendThenReadBackPerPartitionInOrder) {
     for (size_t i = 0; i < all[p].size(); ++i) {
       EXPECT_EQ(all[p][i].offset.value, i);
       EXPECT_EQ(all[p][i].event, expected[p][i]);
-      EXPECT_EQ(PartitionOf(all[p][i].event.story_id, 4), p);
+      EXPECT_EQ(PartitionOf(all[p][i].event.story_id, 4, PartitionScheme::kAligned), p);
       EXPECT_GT(all[p][i].append_time.value, 0);
       if (i > 0) {
         EXPECT_GE(all[p][i].append_time, all[p][i - 1].append_time);
@@ -152,7 +152,7 @@ TEST_F(KafkaLogTest, ConcurrentAppendsLandExactlyOnceWithOneCallbackEach) {
         for (int i = 0; i < kPerBatch; ++i)
           events.push_back(MakeEvent(100 + t * 5 + i % 5, static_cast<uint64_t>((t * kBatches + b) * kPerBatch + i)));
         std::vector<uint32_t> parts;
-        for (const Event& e : events) parts.push_back(PartitionOf(e.story_id, 4));
+        for (const Event& e : events) parts.push_back(PartitionOf(e.story_id, 4, PartitionScheme::kAligned));
         log->AppendAsync(std::move(events), [&, t, b, parts](Status s) {
           calls[t * kBatches + b].fetch_add(1);
           if (!s.ok()) failed.fetch_add(1);
@@ -239,13 +239,13 @@ TEST_F(KafkaLogTest, RetriableProduceErrorsLeaveNoDuplicatesAndNoReordering) {
       RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NO_ERROR);
   // Many batches in flight at once, so retries overlap newer requests.
   std::vector<std::vector<Event>> expected(4);
-  for (const Event& e : {MakeEvent(1, 0)}) expected[PartitionOf(e.story_id, 4)].push_back(e);
+  for (const Event& e : {MakeEvent(1, 0)}) expected[PartitionOf(e.story_id, 4, PartitionScheme::kAligned)].push_back(e);
   std::vector<std::future<Status>> results;
   uint64_t seq = 1;
   for (int b = 0; b < 20; ++b) {
     std::vector<Event> events;
     for (int i = 0; i < 10; ++i) events.push_back(MakeEvent(1 + seq % 11, seq)), ++seq;
-    for (const Event& e : events) expected[PartitionOf(e.story_id, 4)].push_back(e);
+    for (const Event& e : events) expected[PartitionOf(e.story_id, 4, PartitionScheme::kAligned)].push_back(e);
     auto promise = std::make_shared<std::promise<Status>>();
     results.push_back(promise->get_future());
     log->AppendAsync(std::move(events), [promise](Status s) { promise->set_value(std::move(s)); });
@@ -276,7 +276,7 @@ TEST_F(KafkaLogTest, LeaderChangesMidRunDoNotFailAppends) {
     }
     std::vector<Event> events;
     for (int i = 0; i < 25; ++i) events.push_back(MakeEvent(1 + seq % 13, seq)), ++seq;
-    for (const Event& e : events) expected[PartitionOf(e.story_id, 4)].push_back(e);
+    for (const Event& e : events) expected[PartitionOf(e.story_id, 4, PartitionScheme::kAligned)].push_back(e);
     Status s = AppendAndWait(*log, events);
     ASSERT_TRUE(s.ok()) << "round " << round << ": " << s.ToString();
   }
@@ -511,6 +511,64 @@ TEST_F(KafkaLogTest, StartCheckIsUncheckedWithoutAController) {
   ASSERT_TRUE(check.ok()) << check.status().ToString();
   EXPECT_FALSE(check->checked);
   EXPECT_NE(check->unchecked_reason.find("no controller"), std::string::npos) << check->unchecked_reason;
+}
+
+}  // namespace
+}  // namespace watershed::log
+
+namespace watershed::log {
+namespace {
+
+// Kafka keeps no LOG_META: a topic written with one partition scheme and
+// opened with the other is refused at Open (newest record of each partition)
+// and by every reader (each record), naming the scheme that fits.
+TEST_F(KafkaLogTest, ATopicWrittenWithAnotherPartitionSchemeIsRefused) {
+  KafkaLogOptions legacy = Options();
+  legacy.partition_scheme = PartitionScheme::kLegacy;
+  std::vector<Event> events;
+  for (uint64_t s = 0; s < 40; ++s) events.push_back(MakeEvent(1 + s, s));
+  auto aligned = OpenLog(Options());  // the topic is empty yet: nothing to check
+  ASSERT_NE(aligned, nullptr);
+  {
+    auto log = OpenLog(legacy);
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendAndWait(*log, events).ok());
+    log->Close();
+  }
+  // A reader of the log opened before stops at the first record of another
+  // partition's story, before returning it.
+  for (uint32_t p = 0; p < 4; ++p) {
+    auto reader = aligned->NewReader(p, LogOffset(0));
+    ASSERT_TRUE(reader.ok());
+    std::vector<LogRecord> got;
+    Status s = ReadUntilError(*aligned, **reader, &got);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    for (const auto& r : got) EXPECT_EQ(aligned->PartitionFor(r.event.story_id), p);
+  }
+  aligned->Close();
+  auto refused = KafkaLog::Open(Options());  // aligned, the default
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("set log-partition-scheme=legacy"), std::string::npos)
+      << refused.status().message();
+
+  // The same topic opened with its own scheme reads back every record.
+  auto log = OpenLog(legacy);
+  ASSERT_NE(log, nullptr);
+  size_t total = 0;
+  for (const auto& part : ReadEverything(*log)) total += part.size();
+  EXPECT_EQ(total, events.size());
+}
+
+TEST_F(KafkaLogTest, AlignedSchemeNeedsAnAligningPartitionCount) {
+  ASSERT_EQ(rd_kafka_mock_topic_create(mock_.get(), "watershed.apac", 6, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
+  KafkaLogOptions o = Options(6);
+  o.topic = "watershed.apac";
+  auto r = KafkaLog::Open(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  o.partition_scheme = PartitionScheme::kLegacy;
+  EXPECT_NE(OpenLog(o), nullptr);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #pragma once
 // The log: the only durable input of the processor. One Log holds one
-// region's partitions; an event goes to partition PartitionOf(story_id, N).
+// region's partitions; an event goes to partition
+// PartitionOf(story_id, N, scheme) (core/partitioning.h), with the log's
+// fixed partition count and scheme.
 // Two implementations: the embedded segmented log
 // (embedded_log.h) and Kafka (kafka_log.h).
 //
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/partitioning.h"
 #include "core/status.h"
 
 namespace watershed::log {
@@ -40,6 +43,10 @@ class Log {
   virtual ~Log() = default;
 
   virtual uint32_t partition_count() const = 0;
+  // How stories map to partitions; fixed for the log's life.
+  virtual PartitionScheme partition_scheme() const = 0;
+  // The partition of the story's events.
+  uint32_t PartitionFor(StoryId story) const { return PartitionOf(story, partition_count(), partition_scheme()); }
   // Appends the events, in order, each to its story's partition, and calls
   // `done` exactly once, from a log thread, after all of them are durable
   // under the fsync policy (or with the error that stopped them; then none

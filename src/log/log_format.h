@@ -15,7 +15,8 @@ inline constexpr size_t kPayloadPrefixSize = 1 + 8;
 inline constexpr uint32_t kMaxPayloadSize = 4096;
 // Smallest accepted segment size (a segment holds at least one group).
 inline constexpr uint64_t kMinSegmentBytes = 4096;
-// In each log root: "watershed-log v1 partitions=N\n", checked at open.
+// In each log root: "watershed-log v2 partitions=N scheme=S\n" (or v1, the
+// legacy scheme), checked at open; log_meta.h.
 inline constexpr const char* kMetaFileName = "LOG_META";
 // Segment files are named by their first offset, zero-padded to 20 digits.
 inline constexpr const char* kSegmentSuffix = ".seg";

@@ -25,6 +25,9 @@ using ::watershed::stream::testing::FromTruth;
 using ::watershed::stream::testing::StoreModel;
 
 constexpr uint32_t kPartitions = 4;
+// The events of one partition as a legacy log holds them (the workload's
+// sizes below were chosen with it; any scheme would do).
+constexpr PartitionScheme kScheme = PartitionScheme::kLegacy;
 constexpr uint32_t kPartition = 1;
 constexpr int64_t kAppendBase = 1'700'000'000'000;
 
@@ -65,7 +68,7 @@ std::vector<Event> PartitionEvents(uint64_t seed, size_t generated) {
   std::vector<Event> out;
   for (size_t i = 0; i < generated; ++i) {
     Event e = gen.Next();
-    if (e.region != Region::kUs || PartitionOf(e.story_id, kPartitions) != kPartition) continue;
+    if (e.region != Region::kUs || PartitionOf(e.story_id, kPartitions, kScheme) != kPartition) continue;
     out.push_back(e);
     if (rng() % 20 == 0) {  // a recent repeat
       out.push_back(out[out.size() - 1 - rng() % std::min<size_t>(out.size(), 50)]);
@@ -89,6 +92,7 @@ StoreModel FromWrite(const serve::PartitionWrite& w) {
 workload::Truth TruthOf(const std::vector<Event>& events) {
   workload::TruthOptions o;
   o.partitions = kPartitions;
+  o.partition_scheme = kScheme;
   workload::TruthBuilder b(o);
   for (const Event& e : events) b.Add(e);
   return b.Finish();

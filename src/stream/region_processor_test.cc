@@ -480,3 +480,53 @@ TEST_F(RegionProcessorTest, LakeCommitsOnTimeWhenOwnersLiveShorterThanTheInterva
 
 }  // namespace
 }  // namespace watershed::stream
+
+namespace watershed::stream {
+namespace {
+
+// With the log's aligned partition scheme (the default of a new log), the
+// lake sink of partition p writes only the story buckets b with
+// b % kPartitions == p: 4 of the 16, not all of them, in every table.
+TEST_F(RegionProcessorTest, EachPartitionsLakeSinkWritesOnlyItsOwnBuckets) {
+  ASSERT_EQ(log_->partition_scheme(), PartitionScheme::kAligned);
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, {.buffer_rows = 200});
+  ASSERT_TRUE(lake.ok()) << lake.status().ToString();
+  options_.lake = lake->get();
+  auto store = serve::NewMemoryLiveStore();
+  auto p = StartProcessor(store.get());
+  Append(Generate(11, 6'000, 0));
+  Append(Generate(12, 2'000, 180'000));  // the watermarks pass the first minutes: story_minute rows
+  WaitCaughtUp(*p);
+  ASSERT_TRUE(p->Stop().ok());  // commits the lake
+  for (lake::LakeTableId id :
+       {lake::LakeTableId::kRawEvents, lake::LakeTableId::kEvents, lake::LakeTableId::kStoryMinute}) {
+    const std::string location = lake::TableLocation(dir_.Path("lake"), Region::kUs, id);
+    auto table = lake::IcebergTable::Load(FileSystem::Default(), location);
+    ASSERT_TRUE(table.ok()) << table.status().ToString();
+    auto live = lake::ListLiveFiles(FileSystem::Default(), table->metadata());
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    std::map<uint32_t, std::set<int32_t>> buckets;  // sink partition -> bucket values of its files
+    for (const auto& e : *live) {
+      const size_t at = e.file.path.find("/sink-p");
+      ASSERT_NE(at, std::string::npos) << e.file.path;
+      const uint32_t sink = static_cast<uint32_t>(std::stoul(e.file.path.substr(at + 7, 3)));
+      ASSERT_EQ(e.file.partition.size(), 2u);  // (hour or day, bucket[16](story_id))
+      ASSERT_TRUE(e.file.partition[1].has_value());
+      buckets[sink].insert(*e.file.partition[1]);
+    }
+    ASSERT_EQ(buckets.size(), kPartitions) << location;
+    for (const auto& [sink, seen] : buckets) {
+      std::set<int32_t> own;
+      for (int32_t b = 0; b < 16; ++b)
+        if (static_cast<uint32_t>(b) % kPartitions == sink) own.insert(b);
+      if (id == lake::LakeTableId::kStoryMinute) {  // only the stories whose minutes closed
+        EXPECT_TRUE(std::includes(own.begin(), own.end(), seen.begin(), seen.end())) << location << " sink-p" << sink;
+      } else {
+        EXPECT_EQ(seen, own) << location << " sink-p" << sink;  // 200 stories fill every bucket
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace watershed::stream

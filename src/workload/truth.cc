@@ -35,7 +35,7 @@ void TruthBuilder::Add(const Event& e) {
   auto& story = stories_.try_emplace(e.story_id.value, e.author_id.value, Counted{}).first->second;
   story.second.Add(e);
 
-  const PartitionKey pk{e.region, PartitionOf(e.story_id, options_.partitions)};
+  const PartitionKey pk{e.region, PartitionOf(e.story_id, options_.partitions, options_.partition_scheme)};
   auto wm = watermark_.find(pk);
   const int64_t t = e.event_time.value;
   for (int i = 0; i < 2; ++i) {
@@ -67,7 +67,7 @@ Truth TruthBuilder::Finish() const {
     const auto& [story, size, start] = key;
     bool final = true;
     for (Region r : w.regions) {
-      auto wm = watermark_.find({r, PartitionOf(StoryId(story), options_.partitions)});
+      auto wm = watermark_.find({r, PartitionOf(StoryId(story), options_.partitions, options_.partition_scheme)});
       final = final && wm != watermark_.end() &&
               wm->second >= start + size + options_.allowed_lateness_ms;
     }
@@ -165,7 +165,7 @@ class LineParser {
 };
 
 Status ParseHeader(const LineParser& p, Truth& t) {
-  RETURN_IF_ERROR(p.ExpectFields(5));
+  if (p.size() != 6) RETURN_IF_ERROR(p.ExpectFields(5));
   if (p.field(0) != kMagic || p.field(1) != kVersion) {
     return p.Error("expected header 'watershed-truth v1 ...'");
   }
@@ -173,6 +173,13 @@ Status ParseHeader(const LineParser& p, Truth& t) {
   ASSIGN_OR_RETURN(t.options.out_of_order_ms, p.Keyed<int64_t>(3, "out_of_order_ms"));
   ASSIGN_OR_RETURN(t.options.allowed_lateness_ms, p.Keyed<int64_t>(4, "allowed_lateness_ms"));
   if (t.options.partitions == 0) return p.Error("partitions must be >= 1");
+  t.options.partition_scheme = PartitionScheme::kLegacy;  // files from before schemes
+  if (p.size() == 6) {
+    const std::string_view f = p.field(5);
+    auto scheme = f.starts_with("scheme=") ? ParsePartitionScheme(f.substr(7)) : std::nullopt;
+    if (!scheme) return p.Error("field 6: expected scheme=aligned or scheme=legacy");
+    t.options.partition_scheme = *scheme;
+  }
   return Status::Ok();
 }
 
@@ -217,8 +224,8 @@ Status ParseWindow(const LineParser& p, Truth& t) {
 std::string SerializeTruth(const Truth& t) {
   std::ostringstream out;
   out << kMagic << ' ' << kVersion << " partitions=" << t.options.partitions
-      << " out_of_order_ms=" << t.options.out_of_order_ms
-      << " allowed_lateness_ms=" << t.options.allowed_lateness_ms << '\n';
+      << " out_of_order_ms=" << t.options.out_of_order_ms << " allowed_lateness_ms=" << t.options.allowed_lateness_ms
+      << " scheme=" << PartitionSchemeName(t.options.partition_scheme) << '\n';
   out << "counts distinct_events=" << t.distinct_events << " duplicates=" << t.duplicates
       << " late_5s=" << t.late_5s << " late_1m=" << t.late_1m << '\n';
   for (const auto& [id, s] : t.stories) {

@@ -3,7 +3,7 @@
 // processor by a plain simulation of its documented semantics.
 //
 // Routing: an event goes to log (region = event.region,
-// partition = PartitionOf(story_id, partitions)). Within one (region,
+// partition = PartitionOf(story_id, partitions, partition_scheme)). Within one (region,
 // partition) the log order of distinct events equals the order they were
 // given to TruthBuilder::Add (the load driver guarantees this).
 //
@@ -33,6 +33,7 @@
 #include <utility>
 
 #include "core/event.h"
+#include "core/partitioning.h"
 #include "core/status.h"
 
 namespace watershed::workload {
@@ -52,6 +53,7 @@ struct TruthOptions {
   uint32_t partitions = 8;
   int64_t out_of_order_ms = 5'000;
   int64_t allowed_lateness_ms = 60'000;
+  PartitionScheme partition_scheme = PartitionScheme::kAligned;  // the server's logs'
   bool operator==(const TruthOptions&) const = default;
 };
 
@@ -126,11 +128,13 @@ size_t KeepRecentWindows(Truth* truth, int64_t within_ms);
 
 // Truth file, text, one record per line, fields separated by one space,
 // integers in decimal:
-//   watershed-truth v1 partitions=P out_of_order_ms=O allowed_lateness_ms=L
+//   watershed-truth v1 partitions=P out_of_order_ms=O allowed_lateness_ms=L [scheme=aligned|legacy]
 //   counts distinct_events=N duplicates=N late_5s=N late_1m=N
 //   story ID AUTHOR VIEWS UNIQUE_VIEWERS WATCH_TIME_MS SHARES REPLIES   (0+ lines)
 //   window STORY SIZE_MS START FINAL(0|1) VIEWS UNIQUE_VIEWERS WATCH_TIME_MS SHARES REPLIES
 //   end stories=N windows=N
+// A header without scheme= (files written before partition schemes) means
+// legacy.
 // The header and counts lines must come first, in that order. Story and window
 // lines are written in key order; the reader accepts them in any
 // order but rejects repeated keys. The end line guards against truncation.

@@ -106,7 +106,8 @@ TEST(TruthTest, WatermarkIsPerPartition) {
   o.partitions = 64;
   // Find two stories in different partitions.
   uint64_t other = 2;
-  while (PartitionOf(StoryId(other), o.partitions) == PartitionOf(StoryId(1), o.partitions))
+  while (PartitionOf(StoryId(other), o.partitions, o.partition_scheme) ==
+         PartitionOf(StoryId(1), o.partitions, o.partition_scheme))
     ++other;
   TruthBuilder b(o);
   b.Add(View(other, 10, kT0 + 500'000));  // advances only the other partition
@@ -218,7 +219,7 @@ TEST(TruthFileTest, Format) {
   t.distinct_events = 3;
   t.late_1m = 2;
   EXPECT_EQ(SerializeTruth(t),
-            "watershed-truth v1 partitions=8 out_of_order_ms=5000 allowed_lateness_ms=60000\n"
+            "watershed-truth v1 partitions=8 out_of_order_ms=5000 allowed_lateness_ms=60000 scheme=aligned\n"
             "counts distinct_events=3 duplicates=0 late_5s=0 late_1m=2\n"
             "story 3 9 1 1 50 0 2\n"
             "window 3 5000 10000 1 1 1 50 0 0\n"
@@ -259,6 +260,22 @@ TEST(TruthFileTest, MalformedInputIsRejectedWithLineNumber) {
   ExpectError(h + "end stories=0 windows=0\nstory 1 2 3 4 5 6 7\n", "f:4: data after end");
   ExpectError(h + "end stories=0 windows=0", "f:3: last line lacks a newline");
   ExpectError(h + "story 1 2 3 4 5 6 7\n", "f:4: missing end line");
+}
+
+// Truth files from before partition schemes have no scheme=: their server
+// used the legacy one.
+TEST(TruthFileTest, PartitionSchemeInTheHeader) {
+  Result<Truth> old = ParseTruth(std::string(kHeader) + "end stories=0 windows=0\n", "f");
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->options.partition_scheme, PartitionScheme::kLegacy);
+  Truth t;
+  t.options.partition_scheme = PartitionScheme::kLegacy;
+  Result<Truth> back = ParseTruth(SerializeTruth(t), "f");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->options.partition_scheme, PartitionScheme::kLegacy);
+  ExpectError("watershed-truth v1 partitions=8 out_of_order_ms=5000 allowed_lateness_ms=1 scheme=hash\n",
+              "f:1: field 6: expected scheme=aligned or scheme=legacy");
+  ExpectError("watershed-truth v1 partitions=8 out_of_order_ms=5000 allowed_lateness_ms=1 aligned\n", "f:1: field 6");
 }
 
 TEST(TruthFileTest, MissingFileIsIoError) {

@@ -20,10 +20,11 @@
 
 namespace watershed::log::testing {
 
-// A story id that lands in `partition` of `n`.
-inline uint64_t StoryIn(uint32_t partition, uint32_t n, uint64_t start = 1) {
+// A story id that lands in `partition` of `n` under `scheme`.
+inline uint64_t StoryIn(uint32_t partition, uint32_t n, uint64_t start = 1,
+                        PartitionScheme scheme = PartitionScheme::kAligned) {
   for (uint64_t s = start;; ++s)
-    if (PartitionOf(StoryId(s), n) == partition) return s;
+    if (PartitionOf(StoryId(s), n, scheme) == partition) return s;
 }
 
 // Reads the partition from `from` to its current end, in small batches.
