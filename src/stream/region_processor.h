@@ -142,6 +142,9 @@ class RegionProcessor {
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms says.
   Status CheckpointNow(Partition& p, bool commit_lake);
+  // Re-reads the log from the sink's refill_from() to the restored offset
+  // into the lake's buffers (the checkpoint carried them, lake_sink.h).
+  Status RefillLake(Partition& p);
   // The sink's prepared commit, if this process still owns the partition.
   Status CommitLake(Partition& p);
   // Another owner took `p` over (a zombie learns it here): it stops, and its
