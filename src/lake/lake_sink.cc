@@ -222,13 +222,13 @@ Status PartitionSink::FlushMinutes() {
 
 Status PartitionSink::MaybeFlush(uint64_t upto) {
   upto_ = upto;
+  // A file written now is named by `upto`: never one at or below a
+  // checkpoint's offset that the checkpoint does not list (Recover keeps those).
+  if (upto <= last_prepare_to_) return Status::Ok();
   const size_t limit = lake_->options_.buffer_rows;
   if (raw_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
   if (events_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
   if (minutes_.rows >= limit) RETURN_IF_ERROR(FlushMinutes());
-  // A file cut now is named by `upto`: never one at or below a saved
-  // checkpoint's offset that the checkpoint does not list (Recover keeps those).
-  if (upto <= last_prepare_to_) return Status::Ok();
   RETURN_IF_ERROR(CutGroups(LakeTableId::kRawEvents, raw_));
   RETURN_IF_ERROR(CutGroups(LakeTableId::kEvents, events_));
   return Status::Ok();

@@ -8,7 +8,9 @@
 // before. Nothing is visible to readers before the commit, which is tied to
 // the processor's checkpoints in two phases:
 //
-//   1. Prepare(to, commit): writes what is still buffered. With `commit`, it
+//   1. Prepare(to, commit): writes what is still buffered (without `commit`
+//      and with carry_buffers, nothing: see "Buffers across checkpoints"
+//      below). With `commit`, it
 //      returns the prepared commit — its id "<region>/p<N>/<from>-<to>" (the
 //      log range it covers) and, per table, a manifest of its data files —
 //      as bytes the caller puts into the checkpoint of offset `to`; without,
@@ -20,7 +22,7 @@
 //      guarded by the table property watershed.sink.p<NNN>.next-offset
 //      (lake::RangeGuard), so a replay is recognised and an overlap refused.
 //
-// Recovery (Recover, when a partition is assigned): the checkpoint's prepared
+// Recovery (Recover, when a partition is assigned, then Refill): the checkpoint's prepared
 // commit is committed (a no-op when it had landed: the snapshot summaries
 // and the guard say so) or its uncommitted files taken back into the range,
 // and the partition's data files written after that checkpoint — named by

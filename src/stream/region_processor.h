@@ -7,7 +7,8 @@
 //
 // Ownership is dynamic: Assign(p) restores p's last checkpoint, writes the
 // restored state to the live store (absolute values), finishes the lake
-// commit the checkpoint prepared, and resumes reading
+// commit the checkpoint prepared, refills the lake's buffers it carried
+// (re-reading the log from the oldest buffered row into the sink only), and resumes reading
 // the log at the checkpoint's offset, so everything after it is replayed;
 // Revoke(p) stops p, checkpoints it and drops its state. A consumer group
 // (log/kafka_group.h) drives them when several processes share a region;
