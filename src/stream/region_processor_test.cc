@@ -114,6 +114,8 @@ class RegionProcessorTest : public ::testing::Test {
 
   workload::Truth Truth() const { return truth_.Finish(); }
 
+  void ZombieIsFencedOut(bool carry);
+
   // raw_events holds every log record once, events every distinct event
   // once, and no data file is left that no snapshot references. Returns the
   // number of data files of raw_events.
@@ -417,8 +419,13 @@ TEST_F(RegionProcessorTest, PartitionsMovedMidStreamBetweenTwoProcessors) {
 // to B. B's claims fence A: A's next checkpoint is refused, A stops and
 // deletes the lake files no checkpoint lists, and the store and the lake
 // end as the truth says — each row once, no data file left unreferenced.
-TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
-  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, {.buffer_rows = 200});
+// With `carry`, the checkpoints carry the lake's buffers (B refills them from
+// the log while A goes on filling and cutting its own).
+void RegionProcessorTest::ZombieIsFencedOut(bool carry) {
+  lake::LakeSinkOptions sink;
+  sink.buffer_rows = 200;
+  sink.carry_buffers = carry;
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, sink);
   ASSERT_TRUE(lake.ok()) << lake.status().ToString();
   options_.lake = lake->get();
   auto store = serve::NewMemoryLiveStore();
@@ -449,6 +456,8 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
   EXPECT_EQ(Diff(Dump(*store), FromTruth(truth)), "");
   ExpectLakeHoldsEachRowOnce(truth);
 }
+TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) { ZombieIsFencedOut(/*carry=*/false); }
+TEST_F(RegionProcessorTest, AZombieIsFencedOutWithCarriedLakeBuffers) { ZombieIsFencedOut(/*carry=*/true); }
 
 // The lake commits at the first checkpoint lake_commit_interval_ms after its
 // range opened, however often its owner changes: each owner here lives 0.6 ×
