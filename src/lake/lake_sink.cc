@@ -17,6 +17,8 @@ namespace {
 
 constexpr uint32_t kPreparedMagic = 0x4b4c5357;  // "WSLK"
 // 2: with the commit flag; 3: with the range's opening time; 4: with the carried buffers (sink_state.h).
+// A state without carried buffers is still written as 3, so that a binary
+// from before version 4 can restore what a clean stop (a commit) left.
 constexpr uint32_t kPreparedVersion = 4;
 // A raw_events / events row uncompressed (Parquet plain encoding): event_id
 // 16, type and region as strings with their lengths (~14), five 8-byte
@@ -470,7 +472,7 @@ Result<std::string> PartitionSink::Serialize(const Prepared& p) {
   std::string out(4 + 4 + 1 + 8 + 8 + 8 + 4, '\0');
   char* q = out.data();
   q = PutFixed32(q, kPreparedMagic);
-  q = PutFixed32(q, kPreparedVersion);
+  q = PutFixed32(q, p.carried.empty() ? 3 : kPreparedVersion);
   *q++ = p.commit ? 1 : 0;
   q = PutFixed64(q, p.from);
   q = PutFixed64(q, p.to);
@@ -485,7 +487,7 @@ Result<std::string> PartitionSink::Serialize(const Prepared& p) {
     out.append(head, 5);
     out += manifest;
   }
-  EncodeCarried(p.carried, &out);
+  if (!p.carried.empty()) EncodeCarried(p.carried, &out);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/endian.h"
 #include "core/testing/sample_events.h"
 #include "core/testing/temp_dir.h"
 #include "lake/iceberg_maintenance.h"
@@ -185,6 +186,7 @@ TEST_F(LakeSinkCarryTest, ARestartInTheMiddleOfABufferWritesTheSameFilesAsNoRest
     state = Feed(a, 0, 1050, &checkpoint);  // the last checkpoint at 900; files cut up to 1050
     ASSERT_EQ(checkpoint, 900u);
   }
+  ASSERT_EQ(GetFixed32(state.data() + 4), 4u);  // the sink state's version: with carried buffers
   const size_t files_before = DataFilesOnDisk("restarted", LakeTableId::kRawEvents);
   PartitionSink b(lake.get(), 3, &clock);
   ASSERT_TRUE(b.Recover(state, 900).ok());
