@@ -125,6 +125,7 @@ TEST_F(ServeSettingsTest, TheLakesFileAgeFollowsTheCommitIntervalUnlessSet) {
   auto s = Parse(Words("--lake-commit-interval 1m"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->lake.sink.file_max_age_ms, 60'000);
+  EXPECT_EQ(s->lake.sink.commit_interval_ms, 60'000);
   s = Parse(Words("--lake-commit-interval 1m --lake-file-max-age 0"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->lake.sink.file_max_age_ms, 0);

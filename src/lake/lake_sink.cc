@@ -169,10 +169,11 @@ Status PartitionSink::FlushEvents(LakeTableId table, EventBuffer& buffer) {
 Status PartitionSink::CutGroups(LakeTableId table, EventBuffer& buffer) {
   const LakeSinkOptions& o = lake_->options_;
   const int64_t now = clock_->NowMs();
+  const bool commit_due = o.commit_interval_ms > 0 && range_age_ms() >= o.commit_interval_ms;
   for (auto it = buffer.groups.begin(); it != buffer.groups.end();) {
     const EventGroup& g = it->second;
     const bool full = g.rows.size() * kEventRowBytes >= o.file_bytes;
-    const bool old = o.file_max_age_ms > 0 && now - g.opened_ms >= o.file_max_age_ms;
+    const bool old = o.file_max_age_ms > 0 && now - g.opened_ms >= o.file_max_age_ms && !commit_due;
     auto next = std::next(it);
     if (full || old) RETURN_IF_ERROR(FlushGroup(table, buffer, it));
     it = next;

@@ -118,6 +118,10 @@ struct LakeSinkOptions {
   // ...or this long after its first row arrived (lake-file-max-age; 0: no
   // age cut). The serve command defaults it to lake-commit-interval.
   int64_t file_max_age_ms = 300'000;
+  // The processor's lake-commit-interval (0: unknown). Once the range is
+  // that old, its commit comes at the next checkpoint and writes every
+  // buffer out: an age cut just before it would only split files.
+  int64_t commit_interval_ms = 0;
 };
 
 // One region's lake root: creates the tables on first use.

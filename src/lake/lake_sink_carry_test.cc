@@ -84,12 +84,14 @@ class LakeSinkCarryTest : public ::testing::Test {
  protected:
   LakeSinkCarryTest() : dir_("lake_sink_carry"), log_(MakeLog(2000)), truth_(TruthOf(log_)) {}
 
-  std::unique_ptr<RegionLake> Open(const std::string& name, uint64_t file_rows, int64_t max_age_ms = 0) {
+  std::unique_ptr<RegionLake> Open(const std::string& name, uint64_t file_rows, int64_t max_age_ms = 0,
+                                   int64_t commit_interval_ms = 0) {
     LakeSinkOptions o;
     o.carry_buffers = true;
     o.buffer_rows = 1 << 20;
     o.file_bytes = file_rows * kRowBytes;
     o.file_max_age_ms = max_age_ms;
+    o.commit_interval_ms = commit_interval_ms;
     auto lake = RegionLake::Open(fs_, dir_.Path(name), Region::kEu, o);
     EXPECT_TRUE(lake.ok()) << lake.status().ToString();
     return std::move(lake).value();
@@ -275,6 +277,26 @@ TEST_F(LakeSinkCarryTest, FilesAreCutByAgeAcrossARestart) {
   std::multiset<uint64_t> want;
   for (uint64_t i = 0; i < 12; ++i) want.insert(i);
   EXPECT_EQ(Rows(Files("age", LakeTableId::kRawEvents)), want);
+}
+
+// With the age equal to the commit interval (the default), a buffer that
+// comes of age once the range is due for its commit is left to the commit
+// (at the next checkpoint): no file split a few seconds before it.
+TEST_F(LakeSinkCarryTest, NoAgeCutOnceTheCommitIsDue) {
+  for (const int64_t commit_interval : {int64_t{0}, int64_t{60'000}}) {
+    const std::string name = "due" + std::to_string(commit_interval);
+    auto lake = Open(name, /*file_rows=*/1'000'000, /*max_age_ms=*/60'000, commit_interval);
+    ManualClock clock(1'000'000);
+    PartitionSink a(lake.get(), 3, &clock);
+    ASSERT_TRUE(a.Recover("", 0).ok());  // the range opens
+    clock.AdvanceMs(30'000);
+    a.AddRaw(OneStory(0), AppendTimeMs(1), LogOffset(0));  // the buffer opens
+    ASSERT_TRUE(a.MaybeFlush(1).ok());
+    clock.AdvanceMs(60'000);  // the buffer is 60 s old, the range 90 s
+    a.AddRaw(OneStory(1), AppendTimeMs(1), LogOffset(1));
+    ASSERT_TRUE(a.MaybeFlush(2).ok());
+    EXPECT_EQ(DataFilesOnDisk(name, LakeTableId::kRawEvents), commit_interval == 0 ? 1u : 0u) << commit_interval;
+  }
 }
 
 // Two owners restored from one carrying checkpoint (a zombie and its
