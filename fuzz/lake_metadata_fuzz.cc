@@ -1,14 +1,16 @@
 // Fuzzes the lake's readers above the Avro container: Iceberg table
 // metadata JSON (src/lake/iceberg_metadata.h), manifest entries and
 // manifest lists (src/lake/iceberg_manifest.h), and the lake sink's state
-// in a checkpoint (src/lake/lake_sink.h). The first byte picks the reader.
+// in a checkpoint (src/lake/lake_sink.h) with its carried buffers
+// (src/lake/sink_state.h). The first byte picks the reader.
 // Properties checked (a violation traps):
 //  * no input crashes, hangs or trips a sanitizer;
 //  * every failure is kCorruption (or kInvalidArgument from the Avro layer's
 //    callers, never anything else);
 //  * accepted table metadata serializes and parses back to the same value;
 //  * the sink never accepts a state whose range disagrees with the
-//    checkpoint offset it is given.
+//    checkpoint offset it is given;
+//  * accepted carried buffers encode back to the very bytes they came from.
 
 #include <stdlib.h>
 
@@ -23,6 +25,7 @@
 #include "lake/iceberg_manifest.h"
 #include "lake/iceberg_metadata.h"
 #include "lake/lake_sink.h"
+#include "lake/sink_state.h"
 
 namespace {
 
@@ -60,7 +63,7 @@ lake::RegionLake* Lake() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: {
       auto m = lake::ParseTableMetadata(input);
       if (!m.ok()) {
@@ -89,6 +92,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       watershed::Status s = sink.Recover(input, UINT64_MAX);
       Check(!s.ok() || input.empty());
       if (!s.ok()) Check(s.code() == StatusCode::kCorruption);
+      break;
+    }
+    case 4: {
+      std::string_view in = input;
+      lake::CarriedBuffers carried;
+      watershed::Status s = lake::DecodeCarried(&in, &carried);
+      if (!s.ok()) {
+        Check(s.code() == StatusCode::kCorruption);
+        break;
+      }
+      std::string again;
+      lake::EncodeCarried(carried, &again);
+      Check(again == input.substr(0, input.size() - in.size()));
       break;
     }
   }

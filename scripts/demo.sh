@@ -42,7 +42,7 @@ echo "Checking every story and window against the ground truth of what was sent:
 "$bin" load --server "127.0.0.1:$port" --token "$admin" --verify "$data/truth.txt"
 "$bin" status --server "127.0.0.1:$port" --token "$admin" | tail -n 1
 echo
-echo "The lake (Iceberg tables under $data/lake/<region>/; files written at every checkpoint,"
+echo "The lake (Iceberg tables under $data/lake/<region>/; a file per Iceberg partition when its buffer is full or old,"
 echo "committed every lake-commit-interval and at shutdown; docs/lake.md):"
 for t in raw_events events story_minute; do
   echo "  $t: $(find "$data/lake" -path "*/$t/data/*" -name '*.parquet' | wc -l) Parquet files"

@@ -63,12 +63,19 @@ fi
 # runs that often inside the server, racing the sink's commits and the kills;
 # the lake check then follows a remove-orphans run.
 # LAKE_COMMIT_INTERVAL (default: the server's 5m, so the kills mostly find
-# uncommitted lake files in the checkpoints and the final stop commits them;
-# 0 commits at every checkpoint, as the crash points of the commit path need).
+# uncommitted lake files and buffers in the checkpoints and the final stop
+# commits them; with a CRASH_POINT the default is 0, a commit at every
+# checkpoint, as the crash points of the commit path need).
+# LAKE_FILE_SIZE: --lake-file-size (small: files cut by size between
+# checkpoints, so lake.after_data_file fires in the middle of buffers).
 lake_flags=()
 [ -n "${LAKE_MAINTENANCE:-}" ] && lake_flags+=(--lake-maintenance-interval "$LAKE_MAINTENANCE" --lake-snapshot-retention 0)
-[ -n "${LAKE_COMMIT_INTERVAL:-}" ] && lake_flags+=(--lake-commit-interval "$LAKE_COMMIT_INTERVAL")
-[ -n "$crash_point" ] && lake_flags+=(--lake-commit-interval 0)
+if [ -n "${LAKE_COMMIT_INTERVAL:-}" ]; then
+  lake_flags+=(--lake-commit-interval "$LAKE_COMMIT_INTERVAL")
+elif [ -n "$crash_point" ]; then
+  lake_flags+=(--lake-commit-interval 0)
+fi
+[ -n "${LAKE_FILE_SIZE:-}" ] && lake_flags+=(--lake-file-size "$LAKE_FILE_SIZE")
 
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;

@@ -49,8 +49,15 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
                           "story_id=id,author_id=owner_id (empty = the same names)"},
       {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
-      {"lake-buffer-rows", "262144", "rows a partition buffers per table before writing a data file (commits "
-                                     "happen at checkpoints)"},
+      {"lake-buffer-rows", "262144", "rows a partition buffers per table at most: then it writes them all out as "
+                                     "data files"},
+      {"lake-carry-buffers", "on", "on: checkpoints carry the lake's buffered rows (their log offsets, docs/lake.md) "
+                                   "and files are cut by size, age and commits only; off: every checkpoint writes "
+                                   "every buffer out (many small files)"},
+      {"lake-file-size", "128MiB", "a buffered Iceberg partition is written out as one data file once its rows "
+                                   "reach this size uncompressed"},
+      {"lake-file-max-age", "", "...or this long after its first row arrived (default: lake-commit-interval; "
+                                "0 = no age cut)"},
       {"lake-commit-interval", "5m", "processors commit their lake files (a snapshot per table and partition) at "
                                       "the first checkpoint this long after the last commit, across restarts (at most 1d)"},
       {"lake-maintenance-interval", "10m", "processors compact, archive (lifecycle), expire snapshots and remove "

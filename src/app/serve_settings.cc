@@ -115,6 +115,15 @@ Result<LakeSettings> ParseLakeSettings(const Config& config) {
   ASSIGN_OR_RETURN(int64_t buffer_rows, config.GetInt("lake-buffer-rows"));
   if (buffer_rows < 1) return Status::InvalidArgument("lake-buffer-rows must be at least 1");
   l.sink.buffer_rows = static_cast<size_t>(buffer_rows);
+  ASSIGN_OR_RETURN(l.sink.carry_buffers, config.GetBool("lake-carry-buffers"));
+  ASSIGN_OR_RETURN(int64_t file_size, config.GetBytes("lake-file-size"));
+  if (file_size < 1) return Status::InvalidArgument("lake-file-size must be at least 1 byte");
+  l.sink.file_bytes = static_cast<uint64_t>(file_size);
+  ASSIGN_OR_RETURN(l.sink.commit_interval_ms, config.GetDurationMs("lake-commit-interval", 86'400'000));
+  l.sink.file_max_age_ms = l.sink.commit_interval_ms;
+  if (!config.Get("lake-file-max-age").empty()) {
+    ASSIGN_OR_RETURN(l.sink.file_max_age_ms, config.GetDurationMs("lake-file-max-age", 86'400'000));
+  }
   ASSIGN_OR_RETURN(l.maintenance_interval_ms, config.GetDurationMs("lake-maintenance-interval"));
   ASSIGN_OR_RETURN(l.maintenance.snapshot_retention_ms, config.GetDurationMs("lake-snapshot-retention"));
   ASSIGN_OR_RETURN(l.compact_check_ms, config.GetDurationMs("lake-compact-check-interval"));

@@ -43,6 +43,7 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
             "--log kafka://k1:9092,k2:9092 --kafka-topic-prefix t --kafka-session-timeout 20s "
             "--live-store redis-cluster://r1:6379,,r2:6379 --live-store-wait-replicas 1 --processor-threads 100 "
             "--checkpoint-interval 2s --lake-root /lake --lake-buffer-rows 10 --lake-maintenance-interval 1m "
+            "--lake-carry-buffers off --lake-file-size 2MiB --lake-file-max-age 90s "
             "--lake-snapshot-retention 2h --lake-compact-check-interval 30s --lake-compact-min-files 8 "
             "--lake-compact-target-size 16MiB --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
             "--rate-limit 5 --rate-burst 7 --rate-limit-exempt admin,analyst --port 0 --http-threads 0 --max-body 2KiB "
@@ -71,6 +72,9 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_TRUE(s->lake.on);
   EXPECT_EQ(s->lake.root, "/lake");
   EXPECT_EQ(s->lake.sink.buffer_rows, 10u);
+  EXPECT_FALSE(s->lake.sink.carry_buffers);
+  EXPECT_EQ(s->lake.sink.file_bytes, 2u << 20);
+  EXPECT_EQ(s->lake.sink.file_max_age_ms, 90'000);
   EXPECT_EQ(s->lake.maintenance_interval_ms, 60'000);
   EXPECT_EQ(s->lake.maintenance.snapshot_retention_ms, 7'200'000);
   EXPECT_EQ(s->lake.compact_check_ms, 30'000);
@@ -116,6 +120,19 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(defaults->gateway.api.auth_failures_per_second, 1);
   EXPECT_EQ(defaults->gateway.api.max_verifying, 1);  // http-threads 2, minus one
   EXPECT_EQ(defaults->processor.runner.processor.story_idle_evict_ms, 3'600'000);
+  EXPECT_TRUE(defaults->lake.sink.carry_buffers);
+  EXPECT_EQ(defaults->lake.sink.file_bytes, 128u << 20);
+  EXPECT_EQ(defaults->lake.sink.file_max_age_ms, 300'000);  // lake-commit-interval's
+}
+
+TEST_F(ServeSettingsTest, TheLakesFileAgeFollowsTheCommitIntervalUnlessSet) {
+  auto s = Parse(Words("--lake-commit-interval 1m"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->lake.sink.file_max_age_ms, 60'000);
+  EXPECT_EQ(s->lake.sink.commit_interval_ms, 60'000);
+  s = Parse(Words("--lake-commit-interval 1m --lake-file-max-age 0"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->lake.sink.file_max_age_ms, 0);
 }
 
 TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
@@ -126,6 +143,7 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--lake-buffer-rows", "0"}), "lake-buffer-rows must be at least 1");
   EXPECT_EQ(Error({"--lake-compact-min-files", "1"}), "lake-compact-min-files must be between 2 and 1000000");
   EXPECT_EQ(Error({"--lake-compact-target-size", "1KiB"}), "lake-compact-target-size must be at least 1MiB");
+  EXPECT_EQ(Error({"--lake-file-size", "0"}), "lake-file-size must be at least 1 byte");
   EXPECT_EQ(Error({"--story-idle-evict", "999ms"}), "story-idle-evict must be 0 (never) or at least 1s");
   EXPECT_EQ(Error({"--story-idle-evict", "0"}), "<ok>");
   EXPECT_EQ(Error({"--rate-limit", "1", "--rate-burst", "0"}), "rate-burst must be at least 1");
@@ -149,7 +167,8 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   // Values Config itself refuses, named by their key.
   for (const char* key : {"checkpoint-interval", "lake-commit-interval", "idle-timeout", "auth-leeway"})
     EXPECT_NE(Error({std::string("--") + key, "2d"}).find(key), std::string::npos) << key;
-  for (const char* key : {"fsync", "auth", "lake", "max-body", "dedup-ttl", "auth-cache-entries"})
+  for (const char* key : {"fsync", "auth", "lake", "max-body", "dedup-ttl", "auth-cache-entries", "lake-carry-buffers",
+                          "lake-file-size", "lake-file-max-age"})
     EXPECT_NE(Error({std::string("--") + key, "bogus"}).find(key), std::string::npos) << key;
 }
 

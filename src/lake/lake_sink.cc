@@ -16,7 +16,14 @@ namespace watershed::lake {
 namespace {
 
 constexpr uint32_t kPreparedMagic = 0x4b4c5357;  // "WSLK"
-constexpr uint32_t kPreparedVersion = 3;         // 2: with the commit flag; 3: with the range's opening time
+// 2: with the commit flag; 3: with the range's opening time; 4: with the carried buffers (sink_state.h).
+// A state without carried buffers is still written as 3, so that a binary
+// from before version 4 can restore what a clean stop (a commit) left.
+constexpr uint32_t kPreparedVersion = 4;
+// A raw_events / events row uncompressed (Parquet plain encoding): event_id
+// 16, type and region as strings with their lengths (~14), five 8-byte
+// columns, watch_ms 4 (lake-file-size counts these).
+constexpr uint64_t kEventRowBytes = 16 + 14 + 5 * 8 + 4 + 8;
 constexpr int32_t kBuckets = 16;  // bucket[16](story_id) in every sink table's spec
 // The sink's tables, in commit order.
 constexpr LakeTableId kSinkTables[] = {LakeTableId::kRawEvents, LakeTableId::kEvents, LakeTableId::kStoryMinute};
@@ -88,10 +95,14 @@ bool PartitionSink::Accept(Region r) {
 }
 
 void PartitionSink::Add(EventBuffer& buffer, const Event& e, AppendTimeMs append_time, LogOffset offset) {
-  const std::pair<int32_t, int32_t> key{iceberg::HourFromMicros(e.event_time.value * 1000),
-                                        StoryBucket(e.story_id.value)};
-  buffer.groups[key].push_back(EventRow{e.event_id, e.type, e.story_id.value, e.author_id.value, e.viewer_id.value,
-                                        e.event_time.value, e.watch_ms, e.region, append_time.value, offset.value});
+  const GroupKey key{iceberg::HourFromMicros(e.event_time.value * 1000), StoryBucket(e.story_id.value)};
+  auto [it, fresh] = buffer.groups.try_emplace(key);
+  if (fresh) {
+    it->second.from = offset.value;
+    it->second.opened_ms = clock_->NowMs();
+  }
+  it->second.rows.push_back(EventRow{e.event_id, e.type, e.story_id.value, e.author_id.value, e.viewer_id.value,
+                                     e.event_time.value, e.watch_ms, e.region, append_time.value, offset.value});
   ++buffer.rows;
 }
 
@@ -100,7 +111,30 @@ void PartitionSink::AddRaw(const Event& e, AppendTimeMs append_time, LogOffset o
 }
 
 void PartitionSink::AddEvent(const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  if (lake_->options_.carry_buffers) distinct_.Set(offset.value);
   if (offset.value >= replay_until_ && Accept(e.region)) Add(events_, e, append_time, offset);
+}
+
+void PartitionSink::Refill(const Event& e, AppendTimeMs append_time, LogOffset offset) {
+  if (offset.value < refill_from_ || offset.value < replay_until_ || e.region != lake_->region_) return;
+  const GroupKey key{iceberg::HourFromMicros(e.event_time.value * 1000), StoryBucket(e.story_id.value)};
+  auto add = [&](EventBuffer& buffer) {
+    auto it = buffer.groups.find(key);
+    if (it == buffer.groups.end() || offset.value < it->second.from) return;
+    // Restored marks first, then rows: the buffer holds what it held at the checkpoint.
+    it->second.rows.push_back(EventRow{e.event_id, e.type, e.story_id.value, e.author_id.value, e.viewer_id.value,
+                                       e.event_time.value, e.watch_ms, e.region, append_time.value, offset.value});
+    ++buffer.rows;
+  };
+  add(raw_);
+  if (distinct_.Get(offset.value)) add(events_);
+}
+
+uint64_t PartitionSink::oldest_buffered_offset(uint64_t none) const {
+  uint64_t oldest = none;
+  for (const EventBuffer* b : {&raw_, &events_})
+    for (const auto& [key, g] : b->groups) oldest = std::min(oldest, g.from);
+  return oldest;
 }
 
 void PartitionSink::AddMinute(const StoryMinuteRow& row, LogOffset batch_end) {
@@ -128,16 +162,34 @@ Status PartitionSink::WriteFile(LakeTableId table, std::pair<int32_t, int32_t> k
 }
 
 Status PartitionSink::FlushEvents(LakeTableId table, EventBuffer& buffer) {
-  EventColumns columns;
-  while (!buffer.groups.empty()) {
-    auto it = buffer.groups.begin();
-    std::vector<EventRow>& rows = it->second;
+  while (!buffer.groups.empty()) RETURN_IF_ERROR(FlushGroup(table, buffer, buffer.groups.begin()));
+  return Status::Ok();
+}
+
+Status PartitionSink::CutGroups(LakeTableId table, EventBuffer& buffer) {
+  const LakeSinkOptions& o = lake_->options_;
+  const int64_t now = clock_->NowMs();
+  const bool commit_due = o.commit_interval_ms > 0 && range_age_ms() >= o.commit_interval_ms;
+  for (auto it = buffer.groups.begin(); it != buffer.groups.end();) {
+    const EventGroup& g = it->second;
+    const bool full = g.rows.size() * kEventRowBytes >= o.file_bytes;
+    const bool old = o.file_max_age_ms > 0 && now - g.opened_ms >= o.file_max_age_ms && !commit_due;
+    auto next = std::next(it);
+    if (full || old) RETURN_IF_ERROR(FlushGroup(table, buffer, it));
+    it = next;
+  }
+  return Status::Ok();
+}
+
+Status PartitionSink::FlushGroup(LakeTableId table, EventBuffer& buffer, std::map<GroupKey, EventGroup>::iterator it) {
+  {
+    EventColumns columns;
+    std::vector<EventRow>& rows = it->second.rows;
     // Files sorted by story_id then event_time (the table's sort order), so
     // min/max statistics prune; offsets keep the order total.
     std::sort(rows.begin(), rows.end(), [](const EventRow& a, const EventRow& b) {
       return std::tie(a.story_id, a.event_time_ms, a.offset) < std::tie(b.story_id, b.event_time_ms, b.offset);
     });
-    columns.Clear();
     Event e;
     for (const EventRow& r : rows) {
       e.event_id = r.event_id;
@@ -152,8 +204,8 @@ Status PartitionSink::FlushEvents(LakeTableId table, EventBuffer& buffer) {
     }
     RETURN_IF_ERROR(WriteFile(table, it->first, columns.columns(), columns.rows()));
     buffer.rows -= rows.size();
-    buffer.groups.erase(it);
   }
+  buffer.groups.erase(it);
   return Status::Ok();
 }
 
@@ -173,10 +225,15 @@ Status PartitionSink::FlushMinutes() {
 
 Status PartitionSink::MaybeFlush(uint64_t upto) {
   upto_ = upto;
+  // A file written now is named by `upto`: never one at or below a
+  // checkpoint's offset that the checkpoint does not list (Recover keeps those).
+  if (upto <= last_prepare_to_) return Status::Ok();
   const size_t limit = lake_->options_.buffer_rows;
   if (raw_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
   if (events_.rows >= limit) RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
   if (minutes_.rows >= limit) RETURN_IF_ERROR(FlushMinutes());
+  RETURN_IF_ERROR(CutGroups(LakeTableId::kRawEvents, raw_));
+  RETURN_IF_ERROR(CutGroups(LakeTableId::kEvents, events_));
   return Status::Ok();
 }
 
@@ -184,12 +241,25 @@ bool PartitionSink::has_uncommitted_files() const {
   return std::any_of(written_.begin(), written_.end(), [](const auto& t) { return !t.second.empty(); });
 }
 
+bool PartitionSink::has_uncommitted() const {
+  return has_uncommitted_files() || raw_.rows > 0 || events_.rows > 0 || minutes_.rows > 0;
+}
+
 Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
   if (prepared_) return Status::FailedPrecondition("lake sink: the previous commit is still pending");
   upto_ = to;
-  RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
-  RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
-  RETURN_IF_ERROR(FlushMinutes());
+  last_prepare_to_ = std::max(last_prepare_to_, to);
+  const bool carry = lake_->options_.carry_buffers && !commit;
+  if (!carry) {
+    RETURN_IF_ERROR(FlushEvents(LakeTableId::kRawEvents, raw_));
+    RETURN_IF_ERROR(FlushEvents(LakeTableId::kEvents, events_));
+    RETURN_IF_ERROR(FlushMinutes());
+  }
+  if (lake_->options_.carry_buffers) {
+    uint64_t oldest_event = to;
+    for (const auto& [key, g] : events_.groups) oldest_event = std::min(oldest_event, g.from);
+    distinct_.TrimBelow(oldest_event);
+  }
   if (to <= from_) return std::string();  // still replaying what was committed
   Prepared p;
   p.commit = commit;
@@ -199,7 +269,8 @@ Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
   p.opened_ms = opened_ms_;
   for (LakeTableId id : kSinkTables)
     if (auto it = written_.find(id); it != written_.end() && !it->second.empty()) p.tables.emplace_back(id, it->second);
-  if (p.tables.empty()) {  // nothing in the range: it ends here
+  if (carry) p.carried = Carry(to);
+  if (p.tables.empty() && p.carried.empty()) {  // nothing in the range: it ends here
     from_ = to;
     opened_ms_ = clock_->NowMs();
     file_seq_ = 0;
@@ -215,6 +286,36 @@ Result<std::string> PartitionSink::Prepare(uint64_t to, bool commit) {
   }
   CrashPoint("lake.after_prepare");
   return bytes;
+}
+
+CarriedBuffers PartitionSink::Carry(uint64_t to) const {
+  CarriedBuffers c;
+  c.bits_from = to;
+  for (LakeTableId id : {LakeTableId::kRawEvents, LakeTableId::kEvents}) {
+    for (const auto& [key, g] : (id == LakeTableId::kRawEvents ? raw_ : events_).groups) {
+      c.groups.push_back(CarriedGroup{id, key.first, key.second, g.from, g.opened_ms});
+      if (id == LakeTableId::kEvents) c.bits_from = std::min(c.bits_from, g.from);
+    }
+  }
+  c.bits_to = to;
+  c.runs = distinct_.Runs(c.bits_from, to);
+  for (const auto& [key, rows] : minutes_.groups) c.minutes.insert(c.minutes.end(), rows.begin(), rows.end());
+  return c;
+}
+
+Status PartitionSink::Uncarry(const CarriedBuffers& c) {
+  RETURN_IF_ERROR(distinct_.SetRuns(c.bits_from, c.bits_to, c.runs));
+  for (const CarriedGroup& g : c.groups) {
+    EventBuffer& buffer = g.table == LakeTableId::kRawEvents ? raw_ : events_;
+    if (!buffer.groups.try_emplace({g.time_part, g.bucket}, EventGroup{{}, g.from, g.opened_ms}).second)
+      return Status::Corruption("lake sink state repeats a buffered partition");
+  }
+  for (const StoryMinuteRow& row : c.minutes) {
+    minutes_.groups[{iceberg::DayFromMicros(row.minute_ms * 1000), StoryBucket(row.story_id)}].push_back(row);
+    ++minutes_.rows;
+  }
+  refill_from_ = c.RefillFrom(refill_from_);
+  return Status::Ok();
 }
 
 void PartitionSink::Abandon() {
@@ -285,6 +386,7 @@ void PartitionSink::DiscardUnsaved() {
   raw_ = {};
   events_ = {};
   minutes_ = {};
+  distinct_.Clear(0);
 }
 
 Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
@@ -295,6 +397,9 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   prepared_.reset();
   saved_files_.clear();
   replay_until_ = 0;
+  refill_from_ = next_offset;
+  last_prepare_to_ = next_offset;
+  distinct_.Clear(next_offset);
   opened_ms_ = clock_->NowMs();
   std::optional<Prepared> pending;
   if (!state.empty()) {
@@ -302,6 +407,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
     if (p.to != next_offset)
       return Status::Corruption("lake commit " + p.commit_id + " disagrees with its checkpoint's offset " +
                                 std::to_string(next_offset));
+    if (p.commit && !p.carried.empty()) return Status::Corruption("lake commit " + p.commit_id + " carries buffers");
     // A prepared commit the tables refuse (another owner committed part of
     // its range, or removed one of its files) stays in the range like
     // uncommitted files: the partition runs on, its live metrics too, and
@@ -329,7 +435,10 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
     const uint64_t floor = std::max(next_offset, committed_end);
     replay_until_ = std::max(replay_until_, committed_end);
     if (pending &&
-        std::any_of(pending->tables.begin(), pending->tables.end(), [&](const auto& t) { return t.first == id; }))
+        (std::any_of(pending->tables.begin(), pending->tables.end(), [&](const auto& t) { return t.first == id; }) ||
+         std::any_of(pending->carried.groups.begin(), pending->carried.groups.end(),
+                     [&](const CarriedGroup& g) { return g.table == id; }) ||
+         (id == LakeTableId::kStoryMinute && !pending->carried.minutes.empty())))
       covered_by_all = std::min(covered_by_all, committed_end);
     const std::string dir = DataDir(id);
     if (!lake_->fs_->FileExists(dir)) continue;
@@ -341,7 +450,7 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   }
   from_ = std::max(next_offset, replay_until_);
   file_seq_ = 0;
-  // Files the checkpoint held uncommitted stay in the range, unless the
+  // Files and buffers the checkpoint held uncommitted stay in the range, unless the
   // tables already cover all of it (another owner committed up to the
   // checkpoint or past it): then they repeat its rows and go, unless a
   // snapshot lists them. Covered in part, they stay: their commit will be
@@ -356,14 +465,15 @@ Status PartitionSink::Recover(std::string_view state, uint64_t next_offset) {
   from_ = pending->from;
   // The range goes on: its age too (a state older than version 3 has none).
   if (pending->opened_ms != 0) opened_ms_ = pending->opened_ms;
-  return Status::Ok();
+  // Its buffers too: the caller refills them from the log (refill_from).
+  return Uncarry(pending->carried);
 }
 
 Result<std::string> PartitionSink::Serialize(const Prepared& p) {
   std::string out(4 + 4 + 1 + 8 + 8 + 8 + 4, '\0');
   char* q = out.data();
   q = PutFixed32(q, kPreparedMagic);
-  q = PutFixed32(q, kPreparedVersion);
+  q = PutFixed32(q, p.carried.empty() ? 3 : kPreparedVersion);
   *q++ = p.commit ? 1 : 0;
   q = PutFixed64(q, p.from);
   q = PutFixed64(q, p.to);
@@ -378,6 +488,7 @@ Result<std::string> PartitionSink::Serialize(const Prepared& p) {
     out.append(head, 5);
     out += manifest;
   }
+  if (!p.carried.empty()) EncodeCarried(p.carried, &out);
   return out;
 }
 
@@ -385,7 +496,7 @@ Result<PartitionSink::Prepared> PartitionSink::Parse(std::string_view in) {
   auto bad = [](const std::string& what) { return Status::Corruption("prepared lake commit: " + what); };
   if (in.size() < 29 || GetFixed32(in.data()) != kPreparedMagic) return bad("not one");
   const uint32_t version = GetFixed32(in.data() + 4);
-  if (version != 2 && version != kPreparedVersion) return bad("unknown version");
+  if (version < 2 || version > kPreparedVersion) return bad("unknown version");
   const size_t head = version == 2 ? 29 : 37;
   if (in.size() < head) return bad("truncated");
   if (static_cast<uint8_t>(in[8]) > 1) return bad("bad commit flag");
@@ -407,6 +518,7 @@ Result<PartitionSink::Prepared> PartitionSink::Parse(std::string_view in) {
     p.tables.emplace_back(static_cast<LakeTableId>(id), std::move(files));
     in.remove_prefix(len);
   }
+  if (version >= 4) RETURN_IF_ERROR(DecodeCarried(&in, &p.carried));
   if (!in.empty()) return bad("trailing bytes");
   return p;
 }

@@ -518,9 +518,17 @@ TEST_F(LakeSinkTest, TheRangesAgeSurvivesRecoveryAndRestartsAtACommit) {
   EXPECT_EQ(c.range_age_ms(), 0);
   EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
 
-  // A state of version 2 (no opening time) is still read: its range counts
-  // from the recovery.
-  std::string v2 = held->substr(0, 25) + held->substr(33);
+  // Older states are still read. A state without carried buffers (only
+  // carry_buffers carries them) is written as version 3, which binaries from
+  // before version 4 read.
+  const std::string v3 = *held;
+  ASSERT_EQ(GetFixed32(v3.data() + 4), 3u);
+  PartitionSink e(lake.get(), 3, &clock);
+  ASSERT_TRUE(e.Recover(v3, 10).ok());
+  EXPECT_FALSE(e.has_uncommitted_files());  // b's commit covers them
+  EXPECT_EQ(Read(LakeTableId::kEvents).rows, 20);
+  // Version 2 (no opening time): its range counts from the recovery.
+  std::string v2 = v3.substr(0, 25) + v3.substr(33);
   PutFixed32(v2.data() + 4, 2);
   PartitionSink d(lake.get(), 3, &clock);
   ASSERT_TRUE(d.Recover(v2, 10).ok());

@@ -41,7 +41,7 @@ struct Checkpoint {
   uint64_t id = 0;        // 1, 2, 3... per partition
   LogOffset next_offset;  // the first record the state does not reflect
   std::string state;      // PartitionProcessor::Serialize
-  std::string sink;       // the lake sink's prepared commit (lake/lake_sink.h); empty: none
+  std::string sink;       // the lake sink's prepared commit and carried buffers (lake/lake_sink.h); empty: none
   std::string cold;       // ColdStore::Commit's reference (cold_store.h); empty: no cold stories
 };
 

@@ -1,8 +1,10 @@
 #include "stream/region_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/crash_point.h"
 
@@ -124,7 +126,6 @@ Status RegionProcessor::Assign(uint32_t i) {
     p->next_checkpoint_id = checkpoint->id + 1;
     p->checkpoint_id = checkpoint->id;
     p->checkpoint_offset = checkpoint->next_offset.value;
-    log_->SetRetentionFloor(i, checkpoint->next_offset);
     serve::PartitionWrite all;
     p->processor->FullWrite(&all);
     RETURN_IF_ERROR(p->processor->status());
@@ -139,7 +140,11 @@ Status RegionProcessor::Assign(uint32_t i) {
   if (options_.lake) {
     p->sink = std::make_unique<lake::PartitionSink>(options_.lake, i, options_.clock);
     RETURN_IF_ERROR(p->sink->Recover(checkpoint ? checkpoint->sink : "", p->processor->next_offset().value));
+    RETURN_IF_ERROR(RefillLake(*p));
   }
+  // The log keeps what the processor's state and the lake's buffers do not reflect yet.
+  if (checkpoint)
+    log_->SetRetentionFloor(i, LogOffset(p->sink ? p->sink->refill_from() : checkpoint->next_offset.value));
   // Lag counts from 0 while the restored state is not in the store yet.
   p->processed = p->unapplied ? 0 : p->processor->next_offset().value;
   ASSIGN_OR_RETURN(p->reader, log_->NewReader(i, p->processor->next_offset()));
@@ -152,6 +157,33 @@ Status RegionProcessor::Assign(uint32_t i) {
   }
   if (workers_.empty())
     for (int w = 0; w < threads_; ++w) workers_.emplace_back([this, w] { RunWorker(w); });
+  return Status::Ok();
+}
+
+Status RegionProcessor::RefillLake(Partition& p) {
+  const uint64_t end = p.processor->next_offset().value;
+  if (p.sink->refill_from() >= end) return Status::Ok();
+  Result<std::unique_ptr<log::LogReader>> reader = log_->NewReader(p.index, LogOffset(p.sink->refill_from()));
+  if (!reader.ok())
+    return Status::Corruption("lake buffers of " + std::string(RegionName(region_)) + " partition " +
+                              std::to_string(p.index) + " need the log from offset " +
+                              std::to_string(p.sink->refill_from()) + ": " + reader.status().ToString());
+  std::vector<log::LogRecord> records;
+  int idle = 0;
+  while ((*reader)->position().value < end) {
+    records.clear();
+    const uint64_t left = end - (*reader)->position().value;
+    RETURN_IF_ERROR((*reader)->Read(std::min<uint64_t>(options_.max_batch, left), &records));
+    if (records.empty()) {
+      // A remote log may deliver what it holds with a delay; these records exist (the checkpoint is past them).
+      if (++idle > 6000) return Status::Unavailable("the log did not deliver the lake's buffered records in 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    idle = 0;
+    for (const log::LogRecord& r : records)
+      if (r.offset.value < end) p.sink->Refill(r.event, r.append_time, r.offset);
+  }
   return Status::Ok();
 }
 
@@ -272,7 +304,7 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   c.id = p.next_checkpoint_id;
   c.next_offset = p.processor->next_offset();
   if (c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0 &&
-      !(commit_lake && p.sink->has_uncommitted_files()))
+      !(commit_lake && p.sink->has_uncommitted()))
     return Status::Ok();
   p.processor->Serialize(&c.state);
   // Durable before the checkpoint that names its length.
@@ -300,7 +332,9 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   ++p.next_checkpoint_id;
   p.checkpoint_id = c.id;
   p.checkpoint_offset = c.next_offset.value;
-  log_->SetRetentionFloor(p.index, c.next_offset);
+  // Not past the lake's oldest buffered row: a restore refills the buffers from there.
+  const uint64_t floor = p.sink ? p.sink->oldest_buffered_offset(c.next_offset.value) : c.next_offset.value;
+  log_->SetRetentionFloor(p.index, LogOffset(floor));
   if (!commit_lake) return Status::Ok();
   CrashPoint("lake.after_checkpoint");
   p.last_lake_commit_ns = now;

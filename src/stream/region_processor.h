@@ -7,7 +7,8 @@
 //
 // Ownership is dynamic: Assign(p) restores p's last checkpoint, writes the
 // restored state to the live store (absolute values), finishes the lake
-// commit the checkpoint prepared, and resumes reading
+// commit the checkpoint prepared, refills the lake's buffers it carried
+// (re-reading the log from the oldest buffered row into the sink only), and resumes reading
 // the log at the checkpoint's offset, so everything after it is replayed;
 // Revoke(p) stops p, checkpoints it and drops its state. A consumer group
 // (log/kafka_group.h) drives them when several processes share a region;
@@ -142,6 +143,9 @@ class RegionProcessor {
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms says.
   Status CheckpointNow(Partition& p, bool commit_lake);
+  // Re-reads the log from the sink's refill_from() to the restored offset
+  // into the lake's buffers (the checkpoint carried them, lake_sink.h).
+  Status RefillLake(Partition& p);
   // The sink's prepared commit, if this process still owns the partition.
   Status CommitLake(Partition& p);
   // Another owner took `p` over (a zombie learns it here): it stops, and its

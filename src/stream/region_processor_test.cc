@@ -115,6 +115,38 @@ class RegionProcessorTest : public ::testing::Test {
 
   workload::Truth Truth() const { return truth_.Finish(); }
 
+  void ZombieIsFencedOut(bool carry);
+
+  // raw_events holds every log record once, events every distinct event
+  // once, and no data file is left that no snapshot references. Returns the
+  // number of data files of raw_events.
+  size_t ExpectLakeHoldsEachRowOnce(const workload::Truth& truth) {
+    uint64_t records = 0;
+    size_t raw_files = 0;
+    for (uint32_t p = 0; p < kPartitions; ++p) records += log_->EndOffset(p).value;
+    for (lake::LakeTableId id : {lake::LakeTableId::kRawEvents, lake::LakeTableId::kEvents}) {
+      const std::string location = lake::TableLocation(dir_.Path("lake"), Region::kUs, id);
+      auto table = lake::IcebergTable::Load(FileSystem::Default(), location);
+      EXPECT_TRUE(table.ok());
+      if (!table.ok()) return 0;
+      auto live = lake::ListLiveFiles(FileSystem::Default(), table->metadata());
+      EXPECT_TRUE(live.ok()) << live.status().ToString();
+      int64_t rows = 0;
+      std::set<std::string> referenced;
+      for (const auto& e : *live) {
+        rows += e.file.record_count;
+        referenced.insert(e.file.path);
+      }
+      EXPECT_EQ(static_cast<uint64_t>(rows), id == lake::LakeTableId::kEvents ? truth.distinct_events : records);
+      std::set<std::string> on_disk;
+      for (const auto& f : std::filesystem::recursive_directory_iterator(JoinPath(location, "data")))
+        if (f.is_regular_file()) on_disk.insert(f.path().string());
+      EXPECT_EQ(on_disk, referenced);
+      if (id == lake::LakeTableId::kRawEvents) raw_files = referenced.size();
+    }
+    return raw_files;
+  }
+
   TempDir dir_{"region"};  // declared first: removed after everything using it
   std::unique_ptr<log::EmbeddedLog> log_;
   std::unique_ptr<CheckpointStore> checkpoints_;
@@ -377,8 +409,13 @@ TEST_F(RegionProcessorTest, PartitionsMovedMidStreamBetweenTwoProcessors) {
 // to B. B's claims fence A: A's next checkpoint is refused, A stops and
 // deletes the lake files no checkpoint lists, and the store and the lake
 // end as the truth says — each row once, no data file left unreferenced.
-TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
-  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, {.buffer_rows = 200});
+// With `carry`, the checkpoints carry the lake's buffers (B refills them from
+// the log while A goes on filling and cutting its own).
+void RegionProcessorTest::ZombieIsFencedOut(bool carry) {
+  lake::LakeSinkOptions sink;
+  sink.buffer_rows = 200;
+  sink.carry_buffers = carry;
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, sink);
   ASSERT_TRUE(lake.ok()) << lake.status().ToString();
   options_.lake = lake->get();
   auto store = serve::NewMemoryLiveStore();
@@ -407,27 +444,10 @@ TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) {
 
   const workload::Truth truth = Truth();
   EXPECT_EQ(Diff(Dump(*store), FromTruth(truth)), "");
-  uint64_t records = 0;
-  for (uint32_t p = 0; p < kPartitions; ++p) records += log_->EndOffset(p).value;
-  for (lake::LakeTableId id : {lake::LakeTableId::kRawEvents, lake::LakeTableId::kEvents}) {
-    const std::string location = lake::TableLocation(dir_.Path("lake"), Region::kUs, id);
-    auto table = lake::IcebergTable::Load(FileSystem::Default(), location);
-    ASSERT_TRUE(table.ok());
-    auto live = lake::ListLiveFiles(FileSystem::Default(), table->metadata());
-    ASSERT_TRUE(live.ok()) << live.status().ToString();
-    int64_t rows = 0;
-    std::set<std::string> referenced;
-    for (const auto& e : *live) {
-      rows += e.file.record_count;
-      referenced.insert(e.file.path);
-    }
-    EXPECT_EQ(static_cast<uint64_t>(rows), id == lake::LakeTableId::kEvents ? truth.distinct_events : records);
-    std::set<std::string> on_disk;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(JoinPath(location, "data")))
-      if (f.is_regular_file()) on_disk.insert(f.path().string());
-    EXPECT_EQ(on_disk, referenced);
-  }
+  ExpectLakeHoldsEachRowOnce(truth);
 }
+TEST_F(RegionProcessorTest, AZombieIsFencedOutByTheNextOwnersClaims) { ZombieIsFencedOut(/*carry=*/false); }
+TEST_F(RegionProcessorTest, AZombieIsFencedOutWithCarriedLakeBuffers) { ZombieIsFencedOut(/*carry=*/true); }
 
 // The lake commits at the first checkpoint lake_commit_interval_ms after its
 // range opened, however often its owner changes: each owner here lives 0.6 ×
@@ -476,6 +496,59 @@ TEST_F(RegionProcessorTest, LakeCommitsOnTimeWhenOwnersLiveShorterThanTheInterva
   EXPECT_TRUE(committed_at_interval) << committed_raw_rows() << " raw rows committed";
   // The next commit is due at 20 s: no owner reached it.
   EXPECT_EQ(committed_raw_rows(), 10 * 500);
+}
+
+// The lake's buffers ride on checkpoints (lake-carry-buffers): the first
+// owner leaves the group (a commit), the second hands the partitions over
+// through checkpoints that do not commit, and the third refills the buffers
+// from the log — which retention, run between owners with a 1-byte budget,
+// must not have deleted below the oldest buffered row (only below the first
+// commit). At Stop every row is in the lake once, in one file per log
+// partition, Iceberg partition and commit: none was cut at a checkpoint.
+TEST_F(RegionProcessorTest, CarriedLakeBuffersSurviveHandoversAndTheLogKeepsThem) {
+  log_->Close();
+  log::EmbeddedLogOptions o;
+  o.dir = dir_.Path("log2");
+  o.partitions = kPartitions;
+  o.fsync = log::FsyncPolicy::kNever;
+  o.segment_bytes = 4096;
+  o.retention_bytes = 1;  // everything below the floor may go
+  auto opened = log::EmbeddedLog::Open(o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  log_ = std::move(opened).value();
+  lake::LakeSinkOptions sink;
+  sink.carry_buffers = true;
+  sink.file_max_age_ms = 0;
+  auto lake = lake::RegionLake::Open(FileSystem::Default(), dir_.Path("lake"), Region::kUs, sink);
+  ASSERT_TRUE(lake.ok()) << lake.status().ToString();
+  options_.lake = lake->get();
+  options_.lake_commit_interval_ms = 86'400'000;
+  auto store = serve::NewMemoryLiveStore();
+  bool retention_ran = false;
+  for (int owner = 0; owner < 3; ++owner) {
+    auto p = StartProcessor(store.get());
+    Append(Generate(200 + owner, 3'000, 300'000 + owner * 10'000));
+    WaitCaughtUp(*p);
+    ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+      for (const auto& s : p->GetStatus())
+        if (s.checkpoint_offset != s.end_offset) return false;
+      return true;
+    }));
+    if (owner == 2) {
+      ASSERT_TRUE(p->Stop().ok());
+      break;
+    }
+    for (uint32_t k = 0; k < kPartitions; ++k) ASSERT_TRUE(p->Revoke(k, /*commit_lake=*/owner == 0).ok());
+    ASSERT_TRUE(log_->EnforceRetention().ok());
+    if (owner == 1)
+      for (uint32_t k = 0; k < kPartitions; ++k) retention_ran |= log_->StartOffset(k).value > 0;
+  }
+  EXPECT_TRUE(retention_ran);  // the first owner's segments went: only the floor kept the buffered ones
+  const workload::Truth truth = Truth();
+  EXPECT_EQ(Diff(Dump(*store), FromTruth(truth)), "");
+  const size_t files = ExpectLakeHoldsEachRowOnce(truth);
+  // Two commits, no cut: a file per commit, log partition, hour and bucket at most.
+  EXPECT_LE(files, 2 * kPartitions * 16u * 2u);
 }
 
 }  // namespace
