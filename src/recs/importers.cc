@@ -1,6 +1,7 @@
 #include "recs/importers.h"
 
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <unordered_set>
 
@@ -147,7 +148,7 @@ Status ParseItems(Format format, std::string_view text, const std::string& file,
         // The title sits between the first and the last "::".
         const size_t first = line.find("::"), last = line.rfind("::");
         if (first == std::string_view::npos || first == last)
-          return WrongFieldCount(in, 3, first == last ? 2 : 1, "id::title::genres");
+          return WrongFieldCount(in, 3, first == std::string_view::npos ? 1 : 2, "id::title::genres");
         fields = {{std::string(line.substr(0, first)), 1},
                   {std::string(line.substr(first + 2, last - first - 2)), first + 3},
                   {std::string(line.substr(last + 2)), last + 3}};
@@ -230,10 +231,12 @@ Result<Dataset> LoadDataset(const std::string& path, Format format, const Import
                             std::string(FormatName(format)) + ")");
   ASSIGN_OR_RETURN(std::string text, ReadWholeFile(FileSystem::Default(), ratings.string()));
   RETURN_IF_ERROR(ParseRatings(format, text, ratings.string(), options, &d));
-  if (d.interactions.empty())
-    return Status::InvalidArgument(ratings.string() + ": no rating reaches --positive-rating " +
-                                   std::to_string(options.positive_rating) + " (" + std::to_string(d.below_threshold) +
-                                   " below it)");
+  if (d.interactions.empty()) {
+    char threshold[32];
+    std::snprintf(threshold, sizeof threshold, "%g", options.positive_rating);
+    return Status::InvalidArgument(ratings.string() + ": no rating reaches --positive-rating " + threshold + " (" +
+                                   std::to_string(d.below_threshold) + " below it)");
+  }
   return d;
 }
 
