@@ -70,11 +70,16 @@ class Progress {
                  r.max_epochs, r.loss, r.validation, r.best ? " *" : "  ", r.seconds, eta);
   }
   void Eval(size_t done, size_t total) {
-    if (!on_ || !tty_) return;
+    if (!on_) return;
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start_).count();
     const double eta = done ? s / static_cast<double>(done) * static_cast<double>(total - done) : 0;
-    std::fprintf(stderr, "\reval %zu/%zu users  %.1f s  ETA %.1f s   ", done, total, s, eta);
-    if (done == total) std::fputc('\n', stderr);
+    if (tty_) {  // redrawn in place
+      std::fprintf(stderr, "\reval %zu/%zu users  %.1f s  ETA %.1f s   ", done, total, s, eta);
+      if (done == total) std::fputc('\n', stderr);
+    } else if (const size_t quarter = total ? done * 4 / total : 4; quarter > last_quarter_) {  // a log: 4 lines
+      last_quarter_ = quarter;
+      std::fprintf(stderr, "eval %zu/%zu users  %.1f s  ETA %.1f s\n", done, total, s, eta);
+    }
   }
   void StartEval() { eval_start_ = std::chrono::steady_clock::now(); }
   void Note(const std::string& line) {
@@ -84,6 +89,7 @@ class Progress {
  private:
   bool on_;
   bool tty_;
+  size_t last_quarter_ = 0;
   std::chrono::steady_clock::time_point eval_start_;
 };
 

@@ -27,7 +27,7 @@ b=$("$bin" recs eval --interactions "$work/csv/interactions.csv" --format csv --
 [[ $a == "$b" ]] || fail "same seed, different metrics: $a vs $b"
 # --progress writes epochs to stderr, nothing to stdout but the result.
 err=$("$bin" recs eval --interactions "$work/csv" --format csv --model bpr --epochs 2 --progress --json 2>&1 >/dev/null)
-[[ $err == *"bpr epoch 1/2"* ]] || fail "no progress: $err"
+[[ $err == *"bpr epoch 1/2"* && $err == *"eval "*" users"* ]] || fail "no progress: $err"
 
 expect_error() {  # expect_error CODE TEXT ARGS...: exit code CODE and TEXT on stderr
   local code=$1 text=$2
