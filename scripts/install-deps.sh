@@ -13,6 +13,7 @@ packages=(
   kcat                                              # inspecting Kafka in tests and by hand
   libzstd-dev libsnappy-dev                         # Parquet page compression (issue #5)
   python3 python3-avro                              # tests: an independent reader of our Avro manifests
+  python3-sklearn                                   # tests: scikit-learn, an independent oracle of the recs metrics (AUC, NDCG)
   python3-matplotlib                                # bench/soak_plot.py: the soak's plot (and its CTest)
   postgresql libpq-dev                              # CDC from PostgreSQL (issue #17): libpq; a server for tests
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks

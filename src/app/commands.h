@@ -19,5 +19,6 @@ int TokenCommand(const std::vector<std::string>& args);
 int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
+int RecsCommand(const std::vector<std::string>& args);     // `watershed recs eval|generate`
 
 }  // namespace watershed::app

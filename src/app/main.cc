@@ -24,7 +24,8 @@ constexpr const char* kUsage =
     "  token    print a signed bearer token (development and tests)\n"
     "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
-    "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n";
+    "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
+    "  recs     recommendations: evaluate popularity and BPR offline, generate the planted benchmark\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   if (command == "kafka-mock") return KafkaMockCommand(args);
   if (command == "lake") return LakeCommand(args);
   if (command == "catalog") return CatalogCommand(args);
+  if (command == "recs") return RecsCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

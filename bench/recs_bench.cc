@@ -1,0 +1,85 @@
+// Recommendations benchmark, one configuration per process (so peak RSS is
+// that configuration's): generates the planted benchmark in MovieLens-1M
+// format in memory, imports it, splits stratified 75/25, trains MODEL and
+// evaluates the full ranking; prints one JSON line. bench/run_recs.sh runs
+// the configurations of bench/RESULTS.md ("Recommendations").
+// usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "recs/bpr.h"
+#include "recs/evaluator.h"
+#include "recs/generator.h"
+#include "recs/importers.h"
+#include "recs/popularity.h"
+#include "recs/split.h"
+
+using namespace watershed::recs;
+
+namespace {
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 7) {
+    std::fprintf(stderr,
+                 "usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]\n");
+    return 2;
+  }
+  const std::string model_name = argv[1];
+  PlantedConfig c;
+  c.users = static_cast<uint32_t>(std::atoi(argv[2]));
+  c.items = static_cast<uint32_t>(std::atoi(argv[3]));
+  c.interactions_per_user = std::atof(argv[4]);
+  const double positive = std::atof(argv[5]);
+  const unsigned threads = static_cast<unsigned>(std::atoi(argv[6]));
+  const uint64_t seed = argc > 7 ? std::strtoull(argv[7], nullptr, 10) : 42;
+  c.seed = seed;
+
+  const GeneratedFiles files = GeneratePlanted(c, Format::kMovieLens1m);
+  auto t = std::chrono::steady_clock::now();
+  Dataset d;
+  if (!ParseItems(Format::kMovieLens1m, files.items, "movies.dat", &d).ok() ||
+      !ParseRatings(Format::kMovieLens1m, files.ratings, "ratings.dat", {.positive_rating = positive}, &d).ok())
+    return 1;
+  const double import_s = Since(t);
+  const Split split = SplitInteractions(d.interactions, d.num_users(), ParseSplit("stratified:0.75").value(), seed);
+
+  t = std::chrono::steady_clock::now();
+  std::unique_ptr<Scorer> model;
+  uint32_t epochs = 0, best = 0;
+  if (model_name == "bpr") {
+    BprConfig bc;
+    bc.threads = threads;
+    bc.seed = seed;
+    auto m = BprModel::Train(d.num_users(), d.num_items(), split.train, bc);
+    epochs = m.epochs_run();
+    best = m.best_epoch();
+    model = std::make_unique<BprModel>(std::move(m));
+  } else {
+    model = std::make_unique<PopularityModel>(d.num_items(), split.train);
+  }
+  const double train_s = Since(t);
+  t = std::chrono::steady_clock::now();
+  const int ks[] = {10, 20};
+  const EvalResult r = Evaluate(*model, d.num_users(), d.num_items(), split.train, split.test, ks, threads);
+  const double eval_s = Since(t);
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  std::printf(
+      "{\"model\": \"%s\", \"users\": %zu, \"items\": %zu, \"positives\": %zu, \"train\": %zu, \"threads\": %u, "
+      "\"epochs\": %u, \"best_epoch\": %u, \"import_s\": %.3f, \"train_s\": %.3f, \"eval_s\": %.3f, "
+      "\"peak_rss_mib\": %.1f, \"ndcg@10\": %.4f, \"precision@10\": %.4f, \"recall@10\": %.4f, \"auc\": %.4f}\n",
+      model_name.c_str(), d.num_users(), d.num_items(), d.interactions.size(), split.train.size(), threads, epochs,
+      best, import_s, train_s, eval_s, static_cast<double>(usage.ru_maxrss) / 1024, r.Get("ndcg@10"),
+      r.Get("precision@10"), r.Get("recall@10"), r.Get("auc"));
+  return 0;
+}

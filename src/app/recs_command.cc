@@ -1,0 +1,303 @@
+// `watershed recs eval|generate`: offline evaluation of the recommenders of
+// src/recs on MovieLens-format or CSV interactions, and the planted
+// benchmark generator (docs/recs.md).
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "app/commands.h"
+#include "app/flags.h"
+#include "recs/bpr.h"
+#include "recs/evaluator.h"
+#include "recs/generator.h"
+#include "recs/importers.h"
+#include "recs/popularity.h"
+#include "recs/split.h"
+
+namespace watershed::app {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: watershed recs eval --interactions FILE|DIR --format FORMAT [flags]\n"
+    "       watershed recs generate --out DIR --format FORMAT [--users N] [--items M] [--seed S] [flags]\n"
+    "       watershed recs eval --help | watershed recs generate --help\n\n"
+    "Offline evaluation of recommenders (docs/recs.md). FORMAT is movielens-100k (u.data, u.item),\n"
+    "movielens-1m (ratings.dat, movies.dat), movielens-csv (ratings.csv, movies.csv) or csv\n"
+    "(user,item,rating_or_weight,unix-time). generate writes the planted benchmark in that format.\n";
+
+constexpr const char* kEvalHelp =
+    "usage: watershed recs eval --interactions FILE|DIR --format movielens-100k|movielens-1m|movielens-csv|csv\n"
+    "         [--split stratified:0.75] [--model popularity|bpr] [--k 10[,20,...]] [--seed 42]\n"
+    "         [--positive-rating 4] [--threads 1] [--json] [--progress]\n"
+    "         [--factors 32] [--epochs 40] [--learning-rate 0.05] [--l2 0.002] [--patience 3]\n\n"
+    "Loads the interactions (a directory with the format's files, or its ratings file), keeps ratings\n"
+    ">= --positive-rating as positives, splits them, trains the model on the training part and ranks,\n"
+    "for every user with test interactions, all items not in their training part. Prints AUC and\n"
+    "Precision, Recall, NDCG, MAP, HR and catalogue coverage at each K: a table, or with --json\n"
+    "{\"model\": ..., \"split\": ..., \"metrics\": {\"ndcg@10\": ..., ...}}.\n"
+    "  --split          stratified[:R] (per user, random R train; default 0.75), leave-last-out,\n"
+    "                   temporal:F (global cut at fraction F of the time range) or temporal:@UNIXTIME\n"
+    "  --model          popularity (count of training interactions) or bpr (matrix factorisation)\n"
+    "  --seed           the split and BPR are deterministic for a seed (BPR with --threads 1)\n"
+    "  --threads        BPR's Hogwild SGD and the evaluation; >1 makes BPR vary slightly per run\n"
+    "  --progress       epoch, loss, validation NDCG and ETA on stderr (default: when stderr is a terminal)\n"
+    "  BPR: --factors, --epochs (at most; early stopping on a validation NDCG), --learning-rate, --l2,\n"
+    "       --patience (epochs without a better validation NDCG before stopping)\n";
+
+constexpr const char* kGenerateHelp =
+    "usage: watershed recs generate --out DIR --format movielens-100k|movielens-1m|movielens-csv|csv\n"
+    "         [--users 1000] [--items 500] [--seed 42] [--clusters 8] [--interactions-per-user 40]\n"
+    "         [--in-cluster 0.8]\n\n"
+    "Writes the planted benchmark (docs/recs.md): users and items in latent clusters; a user's\n"
+    "interaction is an item of its own cluster (rated 4-5) with probability --in-cluster, else any\n"
+    "item (rated 1-5); Zipf popularity; growing timestamps. Same flags, same bytes.\n";
+
+// Epoch lines and an evaluation bar with ETA on stderr.
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on), tty_(::isatty(2)) {}
+  void Epoch(const recs::EpochReport& r) {
+    if (!on_) return;
+    const double eta = r.seconds / r.epoch * (r.max_epochs - r.epoch);
+    std::fprintf(stderr, "bpr epoch %u/%u  loss %.4f  validation ndcg@10 %.4f%s  %.1f s  (ETA <= %.0f s)\n", r.epoch,
+                 r.max_epochs, r.loss, r.validation, r.best ? " *" : "  ", r.seconds, eta);
+  }
+  void Eval(size_t done, size_t total) {
+    if (!on_) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start_).count();
+    const double eta = done ? s / static_cast<double>(done) * static_cast<double>(total - done) : 0;
+    if (tty_) {  // redrawn in place
+      std::fprintf(stderr, "\reval %zu/%zu users  %.1f s  ETA %.1f s   ", done, total, s, eta);
+      if (done == total) std::fputc('\n', stderr);
+    } else if (const size_t quarter = total ? done * 4 / total : 4; quarter > last_quarter_) {  // a log: 4 lines
+      last_quarter_ = quarter;
+      std::fprintf(stderr, "eval %zu/%zu users  %.1f s  ETA %.1f s\n", done, total, s, eta);
+    }
+  }
+  void StartEval() { eval_start_ = std::chrono::steady_clock::now(); }
+  void Note(const std::string& line) {
+    if (on_) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
+ private:
+  bool on_;
+  bool tty_;
+  size_t last_quarter_ = 0;
+  std::chrono::steady_clock::time_point eval_start_;
+};
+
+// Sets *into from flag `key` when given (a number in [min, max]).
+template <typename T>
+Status ReadNumber(const Flags& f, const std::string& key, T* into, T min, T max) {
+  auto v = f.GetNumber<T>(key, *into, min, max);
+  if (!v.ok()) return v.status();
+  *into = *v;
+  return Status::Ok();
+}
+
+Result<std::vector<int>> ParseKs(const std::string& text) {
+  std::vector<int> ks;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    const std::string part = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    ASSIGN_OR_RETURN(int k, ParseNumber<int>("--k", part, 1, 100000));
+    ks.push_back(k);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ks;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+void PrintTable(const recs::EvalResult& r, const std::vector<int>& ks) {
+  std::printf("%-10s", "metric");
+  for (int k : ks) std::printf(" %9s", ("@" + std::to_string(k)).c_str());
+  std::printf("\n");
+  for (const char* name : {"precision", "recall", "ndcg", "map", "hr", "coverage"}) {
+    std::printf("%-10s", name);
+    for (int k : ks) std::printf(" %9.4f", r.Get(std::string(name) + "@" + std::to_string(k)));
+    std::printf("\n");
+  }
+  std::printf("%-10s %9.4f\n", "auc", r.Get("auc"));
+}
+
+// The common start of an action: parse `args` against `known` (plus --help),
+// print `help` for --help, refuse positional arguments, require `first` and
+// --format, and parse the format. Returns the exit code when the action is over.
+struct Start {
+  std::optional<Flags> flags;
+  recs::Format format = recs::Format::kCsv;
+  std::optional<int> exit;
+};
+Start Begin(const std::string& command, const std::vector<std::string>& args, std::vector<std::string> known,
+            const std::string& first, const char* help) {
+  Start s;
+  known.push_back("help!");
+  auto parsed = Flags::Parse(args, known);
+  if (!parsed.ok()) return {{}, {}, Fail(command, parsed.status().message() + "\n\n" + help, 2)};
+  const Flags& f = *parsed;
+  if (f.Has("help")) {
+    std::printf("%s", help);
+    return {{}, {}, 0};
+  }
+  if (!f.positional().empty()) return {{}, {}, Fail(command, "unexpected argument '" + f.positional()[0] + "'", 2)};
+  if (!f.Has(first) || !f.Has("format"))
+    return {{}, {}, Fail(command, "--" + first + " and --format are required\n\n" + help, 2)};
+  auto format = recs::ParseFormat(f.Get("format"));
+  if (!format.ok()) return {{}, {}, Fail(command, "--format: " + format.status().message(), 2)};
+  s.format = *format;
+  s.flags = std::move(*parsed);
+  return s;
+}
+
+int Eval(const std::vector<std::string>& args) {
+  Start start = Begin("recs eval", args,
+                      {"interactions", "format", "split", "model", "k", "seed", "positive-rating", "threads", "json!",
+                       "progress!", "factors", "epochs", "learning-rate", "l2", "patience"},
+                      "interactions", kEvalHelp);
+  if (start.exit) return *start.exit;
+  const Flags& f = *start.flags;
+  const recs::Format format = start.format;
+  auto split_spec = recs::ParseSplit(f.Get("split", "stratified:0.75"));
+  if (!split_spec.ok()) return Fail("recs eval", "--split: " + split_spec.status().message(), 2);
+  const std::string model_name = f.Get("model", "bpr");
+  if (model_name != "popularity" && model_name != "bpr")
+    return Fail("recs eval", "--model must be popularity or bpr, got '" + model_name + "' (two-tower is not built yet)",
+                2);
+  auto ks = ParseKs(f.Get("k", "10"));
+  if (!ks.ok()) return Fail("recs eval", ks.status().message(), 2);
+  uint64_t seed = 42;
+  double positive = 4;
+  unsigned threads = 1;
+  recs::BprConfig bpr;
+  for (const Status& s :
+       {ReadNumber(f, "seed", &seed, uint64_t{0}, ~uint64_t{0}), ReadNumber(f, "positive-rating", &positive, -1e9, 1e9),
+        ReadNumber(f, "threads", &threads, 1u, 256u), ReadNumber(f, "factors", &bpr.factors, 1u, 1024u),
+        ReadNumber(f, "epochs", &bpr.max_epochs, 1u, 100000u),
+        ReadNumber(f, "learning-rate", &bpr.learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &bpr.l2, 0.0f, 10.0f),
+        ReadNumber(f, "patience", &bpr.patience, 1u, 100000u)})
+    if (!s.ok()) return Fail("recs eval", s.message(), 2);
+  bpr.threads = threads;
+  bpr.seed = seed;
+  bpr.validation_k = 10;
+  const bool json = f.Has("json");
+  Progress progress(f.Has("progress") || ::isatty(2));
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto data = recs::LoadDataset(f.Get("interactions"), format, {.positive_rating = positive});
+  if (!data.ok()) return Fail("recs eval", data.status().message());
+  progress.Note("loaded " + std::to_string(data->interactions.size()) + " positives (" +
+                std::to_string(data->below_threshold) + " ratings below the threshold), " +
+                std::to_string(data->num_users()) + " users, " + std::to_string(data->num_items()) + " items in " +
+                std::to_string(Seconds(t0)) + " s");
+  const recs::Split split = recs::SplitInteractions(data->interactions, data->num_users(), *split_spec, seed);
+  if (split.train.empty() || split.test.empty())
+    return Fail("recs eval", "the split " + split_spec->text + " leaves " +
+                                 (split.train.empty() ? "no training" : "no test") + " interactions");
+
+  const auto t1 = std::chrono::steady_clock::now();
+  std::unique_ptr<recs::Scorer> model;
+  std::string detail;
+  if (model_name == "popularity") {
+    model = std::make_unique<recs::PopularityModel>(data->num_items(), split.train);
+  } else {
+    auto m = recs::BprModel::Train(data->num_users(), data->num_items(), split.train, bpr,
+                                   [&](const recs::EpochReport& r) { progress.Epoch(r); });
+    detail = ", best epoch " + std::to_string(m.best_epoch()) + " of " + std::to_string(m.epochs_run());
+    model = std::make_unique<recs::BprModel>(std::move(m));
+  }
+  const double train_s = Seconds(t1);
+  progress.StartEval();
+  const auto t2 = std::chrono::steady_clock::now();
+  const recs::EvalResult r = recs::Evaluate(*model, data->num_users(), data->num_items(), split.train, split.test, *ks,
+                                            threads, [&](size_t d, size_t t) { progress.Eval(d, t); });
+  const double eval_s = Seconds(t2);
+
+  if (json) {
+    std::string out =
+        "{\"model\": " + JsonString(model_name) + ", \"split\": " + JsonString(split_spec->text) +
+        ", \"format\": " + JsonString(std::string(recs::FormatName(format))) + ", \"seed\": " + std::to_string(seed) +
+        ", \"users\": " + std::to_string(data->num_users()) + ", \"items\": " + std::to_string(data->num_items()) +
+        ", \"train\": " + std::to_string(split.train.size()) + ", \"test\": " + std::to_string(split.test.size()) +
+        ", \"users_evaluated\": " + std::to_string(r.users_evaluated) +
+        ", \"users_without_test\": " + std::to_string(r.users_without_test);
+    char buf[256];
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);  // ru_maxrss: KiB on Linux
+    std::snprintf(buf, sizeof buf, ", \"train_seconds\": %.3f, \"eval_seconds\": %.3f, \"peak_rss_mib\": %.1f", train_s,
+                  eval_s, static_cast<double>(usage.ru_maxrss) / 1024);
+    out += buf;
+    out += ", \"metrics\": {";
+    for (size_t i = 0; i < r.metrics.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%s\"%s\": %.17g", i ? ", " : "", r.metrics[i].first.c_str(), r.metrics[i].second);
+      out += buf;
+    }
+    std::printf("%s}}\n", out.c_str());
+    return 0;
+  }
+  std::printf("model %s%s, split %s, seed %llu: %zu users, %zu items; %zu train, %zu test interactions\n",
+              model_name.c_str(), detail.c_str(), split_spec->text.c_str(), static_cast<unsigned long long>(seed),
+              data->num_users(), data->num_items(), split.train.size(), split.test.size());
+  std::printf("%zu users evaluated (%zu without test interactions skipped); train %.2f s, eval %.2f s\n\n",
+              r.users_evaluated, r.users_without_test, train_s, eval_s);
+  PrintTable(r, *ks);
+  return 0;
+}
+
+int Generate(const std::vector<std::string>& args) {
+  Start start = Begin("recs generate", args,
+                      {"out", "format", "users", "items", "seed", "clusters", "interactions-per-user", "in-cluster"},
+                      "out", kGenerateHelp);
+  if (start.exit) return *start.exit;
+  const Flags& f = *start.flags;
+  const recs::Format format = start.format;
+  recs::PlantedConfig c;
+  for (const Status& s :
+       {ReadNumber(f, "users", &c.users, 1u, 100'000'000u), ReadNumber(f, "items", &c.items, 1u, 100'000'000u),
+        ReadNumber(f, "seed", &c.seed, uint64_t{0}, ~uint64_t{0}), ReadNumber(f, "clusters", &c.clusters, 1u, 100000u),
+        ReadNumber(f, "interactions-per-user", &c.interactions_per_user, 1.0, 1e6),
+        ReadNumber(f, "in-cluster", &c.in_cluster, 0.0, 1.0)})
+    if (!s.ok()) return Fail("recs generate", s.message(), 2);
+  if (Status s = recs::WritePlanted(c, format, f.Get("out")); !s.ok()) return Fail("recs generate", s.message());
+  const recs::FormatFiles files = recs::FilesOf(format);
+  std::printf("wrote %s%s%s in %s (%u users, %u items, seed %llu)\n", files.ratings.c_str(),
+              files.items.empty() ? "" : " and ", files.items.c_str(), f.Get("out").c_str(), c.users, c.items,
+              static_cast<unsigned long long>(c.seed));
+  return 0;
+}
+
+}  // namespace
+
+int RecsCommand(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kHelp, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "eval") return Eval(rest);
+  if (args[0] == "generate") return Generate(rest);
+  return Fail("recs", "unknown action '" + args[0] + "' (eval or generate)\n\n" + kHelp, 2);
+}
+
+}  // namespace watershed::app

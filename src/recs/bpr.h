@@ -1,0 +1,71 @@
+#pragma once
+// Bayesian Personalised Ranking matrix factorisation (Rendle et al. 2009):
+// score(u, i) = b_i + <p_u, q_i>, trained by SGD on (u, i, j) triples —
+// (u, i) a uniformly drawn training interaction, j a uniformly drawn item u
+// has not interacted with — minimising bpr_loss.h. Early stopping: a
+// validation set (one held-out interaction each of up to
+// validation_users users) is ranked after every epoch; training stops after
+// `patience` epochs without a better NDCG@validation_k and keeps the best
+// epoch's parameters.
+//
+// Threads: Hogwild — each thread runs its share of the epoch's samples with
+// its own random stream and updates the shared parameters without locks
+// (relaxed atomic loads and stores of each float, so no data race in the C++
+// sense). With threads == 1 a seed gives bit-identical models; with more,
+// the interleaving of updates varies from run to run, so models (and
+// metrics) vary slightly, as with any Hogwild SGD.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "recs/dataset.h"
+#include "recs/model.h"
+
+namespace watershed::recs {
+
+struct BprConfig {
+  uint32_t factors = 32;
+  float learning_rate = 0.05f;
+  float l2 = 0.002f;
+  uint32_t max_epochs = 40;
+  uint32_t patience = 3;
+  unsigned threads = 1;
+  uint64_t seed = 42;
+  size_t validation_users = 1000;
+  int validation_k = 10;
+};
+
+struct EpochReport {
+  uint32_t epoch = 0;  // 1-based
+  uint32_t max_epochs = 0;
+  double loss = 0;        // mean triple loss of the epoch (with the L2 term)
+  double validation = 0;  // NDCG@validation_k on the validation set (0 without one)
+  double seconds = 0;     // since training began
+  bool best = false;
+};
+
+class BprModel : public Scorer {
+ public:
+  static BprModel Train(size_t num_users, size_t num_items, const std::vector<Interaction>& train,
+                        const BprConfig& config, const std::function<void(const EpochReport&)>& progress = {});
+  void Score(uint32_t user, std::span<float> out) const override;
+
+  uint32_t epochs_run() const { return epochs_run_; }
+  uint32_t best_epoch() const { return best_epoch_; }
+
+ private:
+  BprModel(size_t num_users, size_t num_items, uint32_t factors);
+  void Transpose();  // item_by_factor_ from item_factors_, for Score
+
+  size_t num_items_ = 0;
+  uint32_t d_ = 0;
+  std::vector<float> user_factors_;    // num_users x d
+  std::vector<float> item_factors_;    // num_items x d
+  std::vector<float> item_bias_;       // num_items
+  std::vector<float> item_by_factor_;  // d x num_items: Score runs along items, which vectorises
+  uint32_t epochs_run_ = 0;
+  uint32_t best_epoch_ = 0;
+};
+
+}  // namespace watershed::recs
