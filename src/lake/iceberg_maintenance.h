@@ -98,10 +98,9 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
 // snapshots with a sequence number above `*checked_sequence` added at least
 // `min_files` data files, CompactTable with options.min_files = min_files
 // and skip_compacted (only partitions holding that many new small files are
-// rewritten);
-// `*checked_sequence` then moves to the table's last sequence number, so
-// the same files do not trigger twice. Reads only the metadata when nothing
-// is due (no manifest); returns an empty result then.
+// rewritten); `*checked_sequence` then moves to the table's last sequence
+// number, so the same files do not trigger twice. Reads only the metadata
+// when nothing is due (no manifest); returns an empty result then.
 Result<CompactionResult> CompactIfNeeded(FileSystem* fs, IcebergTable* table, CompactionOptions options,
                                          int64_t* checked_sequence);
 
