@@ -35,30 +35,14 @@ AvroValue Typed(Type type, F&& set) {
 }
 }  // namespace
 
-AvroValue AvroValue::Boolean(bool v) {
-  return Typed(Type::kBoolean, [&](AvroValue& x) { x.b = v; });
-}
-AvroValue AvroValue::Int(int32_t v) {
-  return Typed(Type::kInt, [&](AvroValue& x) { x.i = v; });
-}
-AvroValue AvroValue::Long(int64_t v) {
-  return Typed(Type::kLong, [&](AvroValue& x) { x.i = v; });
-}
-AvroValue AvroValue::Float(float v) {
-  return Typed(Type::kFloat, [&](AvroValue& x) { x.d = v; });
-}
-AvroValue AvroValue::Double(double v) {
-  return Typed(Type::kDouble, [&](AvroValue& x) { x.d = v; });
-}
-AvroValue AvroValue::Bytes(std::string_view v) {
-  return Typed(Type::kBytes, [&](AvroValue& x) { x.s = v; });
-}
-AvroValue AvroValue::String(std::string_view v) {
-  return Typed(Type::kString, [&](AvroValue& x) { x.s = v; });
-}
-AvroValue AvroValue::Fixed(std::string_view v) {
-  return Typed(Type::kFixed, [&](AvroValue& x) { x.s = v; });
-}
+AvroValue AvroValue::Boolean(bool v) { return Typed(Type::kBoolean, [&](AvroValue& x) { x.b = v; }); }
+AvroValue AvroValue::Int(int32_t v) { return Typed(Type::kInt, [&](AvroValue& x) { x.i = v; }); }
+AvroValue AvroValue::Long(int64_t v) { return Typed(Type::kLong, [&](AvroValue& x) { x.i = v; }); }
+AvroValue AvroValue::Float(float v) { return Typed(Type::kFloat, [&](AvroValue& x) { x.d = v; }); }
+AvroValue AvroValue::Double(double v) { return Typed(Type::kDouble, [&](AvroValue& x) { x.d = v; }); }
+AvroValue AvroValue::Bytes(std::string_view v) { return Typed(Type::kBytes, [&](AvroValue& x) { x.s = v; }); }
+AvroValue AvroValue::String(std::string_view v) { return Typed(Type::kString, [&](AvroValue& x) { x.s = v; }); }
+AvroValue AvroValue::Fixed(std::string_view v) { return Typed(Type::kFixed, [&](AvroValue& x) { x.s = v; }); }
 AvroValue AvroValue::Array(std::vector<AvroValue> items) {
   return Typed(Type::kArray, [&](AvroValue& x) { x.items = std::move(items); });
 }
