@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/testing/python_script.h"
 #include "recs/evaluator.h"
 #include "recs/rng.h"
 
@@ -53,13 +54,7 @@ TEST(Metrics, TiesRankTheLowerItemFirstAndHalveAuc) {
 std::vector<std::pair<double, double>> Sklearn(const std::string& cases) {
   const std::string path = ::testing::TempDir() + "/recs_sklearn_cases_" + std::to_string(::getpid());
   std::ofstream(path) << cases;
-  const std::string cmd =
-      "/usr/bin/python3 " + std::string(WATERSHED_SOURCE_DIR) + "/tests/recs/sklearn_metrics.py '" + path + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  EXPECT_EQ(p ? ::pclose(p) : -1, 0) << out;
+  const std::string out = watershed::testing::RunPythonScript("tests/recs/sklearn_metrics.py", path);
   std::vector<std::pair<double, double>> r;
   std::istringstream in(out);
   double a, n;
