@@ -111,9 +111,10 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   for (ManifestEntry& e : live) {
     if (e.file.file_size_in_bytes >= target) continue;
     if (options.skip_compacted && e.file.path.find(kCompactedDir) != std::string::npos) continue;
-    if (options.skip_ended_before_ms) {
+    if (options.skip_ended_before_ms || options.skip_ending_after_ms) {
       auto range = PartitionTimeRange(m, e.file);
-      if (range && range->second <= *options.skip_ended_before_ms) continue;
+      if (range && options.skip_ended_before_ms && range->second <= *options.skip_ended_before_ms) continue;
+      if (range && options.skip_ending_after_ms && range->second > *options.skip_ending_after_ms) continue;
     }
     by_partition[e.file.partition].push_back(std::move(e.file));
   }
@@ -438,6 +439,7 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
   each_table([&](LakeTableId id, IcebergTable& table) -> Status {
     CompactionOptions c;
     c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
+    c.skip_ending_after_ms = now_ms;
     c.target_file_size_bytes = schedule.target_file_size_bytes;
     ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, &table, c));
     return CountCompaction(r, &report);

@@ -57,6 +57,11 @@ struct CompactionOptions {
   // they belong to the lifecycle, and a compaction between a lifecycle's
   // crash and its rerun would change the rerun's batch (CompactionHorizonMs).
   std::optional<int64_t> skip_ended_before_ms;
+  // Partitions whose time range ends after this (the open hour or day) are
+  // left alone too: a round passes its `now`, so the open hour's growing
+  // compacted file is not rewritten every round (compaction by need merges
+  // the open hour's new files meanwhile); the hour is compacted once when done.
+  std::optional<int64_t> skip_ending_after_ms;
   // A partition is compacted only when it holds at least this many files
   // below the target (2: any two that fit together).
   size_t min_files = 2;
@@ -167,8 +172,8 @@ struct MaintenanceReport {
   int64_t compacted_files = 0, compaction_outputs = 0, lifecycle_batches = 0, expired_snapshots = 0, deleted_files = 0,
           removed_orphans = 0;
 };
-// One round over a region's lake: per table compaction (up to its
-// CompactionHorizonMs), then the lifecycle, snapshot expiry and orphan
+// One round over a region's lake: per table compaction (of partitions that
+// ended, back to its CompactionHorizonMs), then the lifecycle, snapshot expiry and orphan
 // removal. Every table gets its turn; the first error is returned after.
 Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string& lake_root, Region region,
                                               int64_t now_ms, const MaintenanceSchedule& schedule);

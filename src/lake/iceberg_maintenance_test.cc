@@ -416,30 +416,36 @@ TEST_F(IcebergMaintenanceTest, AMaintenanceRoundCompactsArchivesAndExpires) {
   IcebergTable events = CreateTable(LakeTableId::kEvents);
   const auto stories = StoriesInOneBucket(2);
   const int64_t now = kBaseMs + 100 * kDayMs;
-  // Two small files of a recent hour, two of a day past keep_days (90).
+  // Two small files of a recent hour, two of a day past keep_days (90), two
+  // of the hour still open at `now` (left to compaction by need).
   std::vector<DataFileInfo> files;
   for (const char* name : {"a.parquet", "b.parquet"})
     files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, now - 2 * kHourMs, 20));
   for (const char* name : {"c.parquet", "d.parquet"})
     files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, kBaseMs, 20));
+  for (const char* name : {"e.parquet", "f.parquet"})
+    files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, now, 20));
   ASSERT_TRUE(AppendFiles(fs_, &events, {files[0], files[1]}, "c1").value());
   ASSERT_TRUE(AppendFiles(fs_, &events, {files[2], files[3]}, "c2").value());
+  ASSERT_TRUE(AppendFiles(fs_, &events, {files[4], files[5]}, "c3").value());
   const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
 
   MaintenanceSchedule schedule;
   schedule.snapshot_retention_ms = 0;  // every snapshot but the newest may go
   auto report = RunMaintenanceRound(fs_, dir_.path(), Region::kEu, now, schedule);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  EXPECT_EQ(report->compacted_files, 2);  // the recent pair; the old day is the lifecycle's
+  EXPECT_EQ(report->compacted_files, 2);  // the recent pair; the old day is the lifecycle's, the open hour waits
   EXPECT_EQ(report->compaction_outputs, 1);
   EXPECT_EQ(report->lifecycle_batches, 1);
   EXPECT_GT(report->expired_snapshots, 0);
   EXPECT_GT(report->deleted_files, 0);
-  // Every row once: the recent ones in events (one file), the old ones in the archive.
+  // Every row once: the recent ones in events (one file, plus the open
+  // hour's two as they were), the old ones in the archive.
   std::vector<Row> after = ReadRows(LakeTableId::kEvents);
-  EXPECT_EQ(ListLiveFiles(fs_, IcebergTable::Load(fs_, Location(LakeTableId::kEvents))->metadata())->size(), 1u);
+  EXPECT_EQ(ListLiveFiles(fs_, IcebergTable::Load(fs_, Location(LakeTableId::kEvents))->metadata())->size(), 3u);
+  for (const DataFileInfo& open : {files[4], files[5]}) EXPECT_TRUE(fs_->FileExists(open.path)) << open.path;
   const std::vector<Row> archived = ReadRows(LakeTableId::kArchiveEvents);
-  EXPECT_EQ(after.size(), 20u * 2);
+  EXPECT_EQ(after.size(), 20u * 4);
   EXPECT_EQ(archived.size(), 20u * 2);
   after.insert(after.end(), archived.begin(), archived.end());
   std::sort(after.begin(), after.end());
