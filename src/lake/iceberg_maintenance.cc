@@ -107,14 +107,22 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   const int64_t target = options.target_file_size_bytes.value_or(TargetFileSize(m));
   ASSIGN_OR_RETURN(std::vector<ManifestEntry> live, ListLiveFiles(fs, m));
 
+  // Files of time ranges ending after this are left alone.
+  std::optional<int64_t> open_after = options.skip_ending_after_ms;
+  if (options.skip_newest_time_range) {
+    std::optional<int64_t> newest_start;
+    for (const ManifestEntry& e : live)
+      if (auto range = PartitionTimeRange(m, e.file))
+        newest_start = std::max(newest_start.value_or(range->first), range->first);
+    if (newest_start) open_after = std::min(open_after.value_or(*newest_start), *newest_start);
+  }
   std::map<std::vector<std::optional<int32_t>>, std::vector<DataFileInfo>> by_partition;
   for (ManifestEntry& e : live) {
     if (e.file.file_size_in_bytes >= target) continue;
     if (options.skip_compacted && e.file.path.find(kCompactedDir) != std::string::npos) continue;
-    if (options.skip_ended_before_ms || options.skip_ending_after_ms) {
-      auto range = PartitionTimeRange(m, e.file);
-      if (range && options.skip_ended_before_ms && range->second <= *options.skip_ended_before_ms) continue;
-      if (range && options.skip_ending_after_ms && range->second > *options.skip_ending_after_ms) continue;
+    if (auto range = PartitionTimeRange(m, e.file)) {
+      if (options.skip_ended_before_ms && range->second <= *options.skip_ended_before_ms) continue;
+      if (open_after && range->second > *open_after) continue;
     }
     by_partition[e.file.partition].push_back(std::move(e.file));
   }
@@ -440,6 +448,7 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
     CompactionOptions c;
     c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
     c.skip_ending_after_ms = now_ms;
+    c.skip_newest_time_range = true;
     c.target_file_size_bytes = schedule.target_file_size_bytes;
     ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, &table, c));
     return CountCompaction(r, &report);

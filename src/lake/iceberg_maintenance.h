@@ -57,11 +57,15 @@ struct CompactionOptions {
   // they belong to the lifecycle, and a compaction between a lifecycle's
   // crash and its rerun would change the rerun's batch (CompactionHorizonMs).
   std::optional<int64_t> skip_ended_before_ms;
-  // Partitions whose time range ends after this (the open hour or day) are
-  // left alone too: a round passes its `now`, so the open hour's growing
-  // compacted file is not rewritten every round (compaction by need merges
-  // the open hour's new files meanwhile); the hour is compacted once when done.
+  // Open partitions are left alone too: those whose time range ends after
+  // skip_ending_after_ms (the wall clock's hour or day) and, with
+  // skip_newest_time_range, those of the newest time range any live file
+  // holds (the data's own clock: a backfill or a lagging producer writes an
+  // hour that ended by the wall clock). Rounds set both, so an open hour's
+  // growing compacted file is not rewritten every round (compaction by need
+  // merges its new files meanwhile); the hour is compacted once when done.
   std::optional<int64_t> skip_ending_after_ms;
+  bool skip_newest_time_range = false;
   // A partition is compacted only when it holds at least this many files
   // below the target (2: any two that fit together).
   size_t min_files = 2;

@@ -412,6 +412,31 @@ TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLife
   EXPECT_EQ(CompactTable(fs_, &table, options).value().groups.size(), 2u);
 }
 
+TEST_F(IcebergMaintenanceTest, CompactionCanLeaveTheOpenHoursAlone) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  // Hours A and B by the data's clock, both ended by the wall clock's
+  // (a producer an hour behind); C is the wall clock's own hour.
+  const int64_t a = kBaseMs, b = kBaseMs + kHourMs, now = kBaseMs + 3 * kHourMs + 60'000;
+  std::vector<DataFileInfo> files;
+  for (const char* name : {"a1.parquet", "a2.parquet"})
+    files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, a, 10));
+  for (const char* name : {"b1.parquet", "b2.parquet"})
+    files.push_back(WriteEvents(LakeTableId::kEvents, name, stories, b, 10));
+  ASSERT_TRUE(AppendFiles(fs_, &table, files, "c1").value());
+  CompactionOptions options;
+  options.dry_run = true;
+  options.skip_ending_after_ms = now;
+  EXPECT_EQ(CompactTable(fs_, &table, options)->groups.size(), 2u);  // both ended by the wall clock
+  options.skip_newest_time_range = true;
+  auto plan = CompactTable(fs_, &table, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->groups.size(), 1u);  // B is the newest hour the table holds: still being written
+  EXPECT_EQ(plan->groups[0].partition, files[0].partition);
+  options.skip_ending_after_ms = a + kHourMs - 1;  // the wall clock inside A: nothing has ended
+  EXPECT_TRUE(CompactTable(fs_, &table, options)->groups.empty());
+}
+
 TEST_F(IcebergMaintenanceTest, AMaintenanceRoundCompactsArchivesAndExpires) {
   IcebergTable events = CreateTable(LakeTableId::kEvents);
   const auto stories = StoriesInOneBucket(2);

@@ -1,7 +1,11 @@
 #include "lake/maintenance_scheduler.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -33,6 +37,21 @@ void LogRound(Region region, const Result<MaintenanceReport>& r) {
                static_cast<long long>(r->deleted_files), static_cast<long long>(r->removed_orphans));
 }
 
+// Lowers the calling thread's CPU priority to `nice` (never raises it) and
+// its I/O priority (best effort: an error leaves the thread as it was).
+void LowerThisThreadsPriority(int nice) {
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && current >= nice) return;  // already as low (a niced process)
+  if (setpriority(PRIO_PROCESS, tid, nice) != 0) {
+    std::fprintf(stderr, "watershed: lake maintenance thread keeps its priority (setpriority: %d)\n", errno);
+  }
+  // ioprio_set(IOPRIO_WHO_PROCESS, tid, best-effort class, level 7): glibc has no wrapper.
+  constexpr int kWhoProcess = 1, kClassBestEffort = 2, kClassShift = 13, kLowestLevel = 7;
+  syscall(SYS_ioprio_set, kWhoProcess, tid, (kClassBestEffort << kClassShift) | kLowestLevel);
+}
+
 }  // namespace
 
 MaintenanceScheduler::MaintenanceScheduler(MaintenanceSchedulerOptions options) : options_(std::move(options)) {}
@@ -54,6 +73,7 @@ void MaintenanceScheduler::Stop() {
 }
 
 void MaintenanceScheduler::Run() {
+  if (options_.nice != 0) LowerThisThreadsPriority(options_.nice);
   using Clock = std::chrono::steady_clock;
   const auto report = options_.report ? options_.report : LogRound;
   const auto need_report = options_.need_report ? options_.need_report : LogNeed;

@@ -1,7 +1,11 @@
 #include "lake/maintenance_scheduler.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -22,6 +26,7 @@ struct Rounds {
   std::condition_variable cv;
   std::vector<Region> regions;
   std::vector<Status> statuses;
+  std::vector<int> nice;  // of the thread that reported
 };
 
 MaintenanceSchedulerOptions OptionsFor(const std::string& root, int64_t interval_ms, Rounds* rounds) {
@@ -33,6 +38,7 @@ MaintenanceSchedulerOptions OptionsFor(const std::string& root, int64_t interval
     std::lock_guard lock(rounds->mu);
     rounds->regions.push_back(region);
     rounds->statuses.push_back(r.ok() ? Status::Ok() : r.status());
+    rounds->nice.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))));
     rounds->cv.notify_all();
   };
   return o;
@@ -43,6 +49,8 @@ TEST(MaintenanceSchedulerTest, RunsARoundOverEachRegionEveryInterval) {
   for (Region region : {Region::kEu, Region::kApac})
     ASSERT_TRUE(RegionLake::Open(FileSystem::Default(), dir.Path("lake"), region).ok());
   Rounds rounds;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  const int callers_nice = getpriority(PRIO_PROCESS, tid);
   MaintenanceScheduler scheduler(OptionsFor(dir.Path("lake"), 10, &rounds));
   scheduler.Start();
   {
@@ -56,6 +64,9 @@ TEST(MaintenanceSchedulerTest, RunsARoundOverEachRegionEveryInterval) {
   EXPECT_EQ(rounds.regions[1], Region::kApac);
   EXPECT_EQ(rounds.regions[2], Region::kEu);
   for (const Status& s : rounds.statuses) EXPECT_TRUE(s.ok()) << s.ToString();
+  // Rounds run in the background: at nice 10 or lower (the caller's is untouched).
+  for (int n : rounds.nice) EXPECT_GE(n, std::max(10, callers_nice));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, tid), callers_nice);
 }
 
 TEST(MaintenanceSchedulerTest, CompactsByNeedBetweenRounds) {
