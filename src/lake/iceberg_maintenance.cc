@@ -10,6 +10,7 @@
 
 #include "core/random.h"
 #include "lake/row_set.h"
+#include "lake/sorted_merge.h"
 
 namespace watershed::lake {
 namespace {
@@ -72,6 +73,19 @@ Result<std::vector<std::string>> FilesOnlyReachedBy(FileSystem* fs, const std::v
   for (const std::string& l : gone.lists)
     if (!keep.lists.count(l)) out.push_back(l);
   return out;
+}
+
+// The rows of `inputs` sorted in memory and written to `path`: for groups
+// MergeSortedFiles refuses (an input not sorted by the table's order).
+// Memory: every row of the group.
+Result<DataFileInfo> SortInMemory(FileSystem* fs, const std::vector<std::string>& inputs, const TableMetadata& m,
+                                  const std::string& path, std::vector<std::optional<int32_t>> partition) {
+  RowSet rows;
+  for (const std::string& input : inputs) RETURN_IF_ERROR(rows.AddFile(fs, input));
+  std::vector<size_t> order(rows.rows());
+  std::iota(order.begin(), order.end(), 0);
+  rows.Sort(m.sort_order, &order);
+  return WriteRows(fs, rows, order, m, path, std::move(partition));
 }
 
 }  // namespace
@@ -165,30 +179,28 @@ Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const
   };
   for (size_t i = 0; i < result.groups.size(); ++i) {
     CompactionGroup& g = result.groups[i];
-    RowSet rows;
-    Status read;
-    for (const DataFileInfo& f : g.inputs) {
-      read = rows.AddFile(fs, f.path);
-      done += f.file_size_in_bytes;
-      if (options.progress) options.progress(done, total);
-      if (!read.ok()) break;
-    }
-    if (!read.ok()) {
-      // A damaged or missing file: its group stays as it is (the error names
-      // the file); the other groups are still compacted.
-      if (read.code() != StatusCode::kCorruption && read.code() != StatusCode::kIoError) return fail(read);
-      g.error = read.ToString();
-      continue;
-    }
-    for (const DataFileInfo& f : g.inputs) inputs.push_back(f.path);
-    std::vector<size_t> order(rows.rows());
-    std::iota(order.begin(), order.end(), 0);
-    rows.Sort(m.sort_order, &order);
     const std::string path =
         JoinPath(JoinPath(m.location, "data/compacted"), run + "-" + std::to_string(i) + ".parquet");
     outputs.push_back(path);
-    auto written = WriteRows(fs, rows, order, m, path, g.partition);
-    if (!written.ok()) return fail(written.status());
+    std::vector<std::string> paths;
+    for (const DataFileInfo& f : g.inputs) paths.push_back(f.path);
+    auto written = MergeSortedFiles(fs, paths, m, path, g.partition);
+    if (!written.ok() && written.status().code() == StatusCode::kFailedPrecondition) {
+      // An input not sorted by the table's order (not one this lake wrote):
+      // the group is sorted in memory instead.
+      written = SortInMemory(fs, paths, m, path, g.partition);
+    }
+    done += g.input_bytes;
+    if (options.progress) options.progress(done, total);
+    if (!written.ok()) {
+      // A damaged or missing file: its group stays as it is (the error names
+      // the file); the other groups are still compacted.
+      const StatusCode code = written.status().code();
+      if (code != StatusCode::kCorruption && code != StatusCode::kIoError) return fail(written.status());
+      g.error = written.status().ToString();
+      continue;
+    }
+    inputs.insert(inputs.end(), paths.begin(), paths.end());
     g.output = *written;
     added.push_back(std::move(written).value());
   }

@@ -92,15 +92,16 @@ struct CompactionResult {
 
 // Per partition tuple, live files smaller than the target are bin-packed
 // (first-fit decreasing by size) into groups of at least two files whose
-// sizes sum to at most the target. Each group is read whole, its rows
-// sorted by the table's sort order and written as one Parquet file under
-// <location>/data/compacted/ at the table's write.parquet.compression-level
-// (zstd); all groups are committed as ONE "replace" snapshot. A failed or
+// sizes sum to at most the target. Each group's files, sorted by the
+// table's sort order as the sink and compaction write them, are merged
+// (MergeSortedFiles) into one Parquet file under <location>/data/compacted/
+// (RewriteOptions); a group with an input not sorted so is sorted in memory
+// instead. All groups are committed as ONE "replace" snapshot. A failed or
 // lost commit removes the files it wrote. A group with a damaged or missing
 // input is left as it is (CompactionGroup::error names the file) and the
 // others are compacted.
-// Memory: a group's decoded rows (bounded by the target size, times the
-// compression ratio).
+// Memory: one row group of each input of a group and the output's row group
+// (kRewrittenRowGroupBytes); a group sorted in memory: all its rows.
 Result<CompactionResult> CompactTable(FileSystem* fs, IcebergTable* table, const CompactionOptions& options);
 
 // Compaction by need, between maintenance rounds: when the table's

@@ -160,6 +160,7 @@ class ParquetReader {
   // Reads and checks the footer. kCorruption names the file and the problem.
   static Result<std::unique_ptr<ParquetReader>> Open(FileSystem* fs, const std::string& path);
   const FileInfo& info() const { return info_; }
+  const std::string& path() const { return path_; }
   // Index of the column named `name` in the schema, or -1.
   int ColumnIndex(std::string_view name) const;
   // The values of the given columns (schema indices) of one row group.

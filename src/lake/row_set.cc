@@ -21,46 +21,51 @@ int64_t ParseInt(const std::map<std::string, std::string>& m, const std::string&
   return ec == std::errc() && p == it->second.data() + it->second.size() ? v : fallback;
 }
 
-int ZstdLevel(const TableMetadata& m) {
-  return static_cast<int>(ParseInt(m.properties, "write.parquet.compression-level", 3));
-}
-
 }  // namespace
 
 Status RowSet::AddFile(FileSystem* fs, const std::string& path) {
   ASSIGN_OR_RETURN(auto reader, ParquetReader::Open(fs, path));
-  const FileInfo& info = reader->info();
+  RETURN_IF_ERROR(TakeSchema(*reader));  // a file without row groups sets or checks it too
+  for (size_t rg = 0; rg < reader->info().row_groups.size(); ++rg) RETURN_IF_ERROR(AddRowGroup(reader.get(), rg));
+  return Status::Ok();
+}
+
+Status RowSet::TakeSchema(const ParquetReader& reader) {
   if (schema_.empty()) {
-    schema_ = info.schema;
+    schema_ = reader.info().schema;
     for (ColumnSpec& c : schema_) c.statistics = true;
-  } else if (!SameSchema(info.schema)) {
-    return Status::FailedPrecondition(path + " has another schema than the files it is merged with");
+  } else if (!SameColumns(schema_, reader.info().schema)) {
+    return Status::FailedPrecondition(reader.path() + " has another schema than the files it is merged with");
   }
+  return Status::Ok();
+}
+
+Status RowSet::AddRowGroup(ParquetReader* reader, size_t rg) {
+  RETURN_IF_ERROR(TakeSchema(*reader));
+  const FileInfo& info = reader->info();
   // A column without min/max in any input (personal data) gets none in the output either.
-  for (const RowGroupInfo& rg : info.row_groups)
-    for (size_t c = 0; c < rg.columns.size() && c < schema_.size(); ++c) {
-      const ChunkStatistics& st = rg.columns[c].statistics;
-      if (!st.min_value && rg.columns[c].num_values > st.null_count.value_or(0)) schema_[c].statistics = false;
-    }
+  const RowGroupInfo& group = info.row_groups[rg];
+  for (size_t c = 0; c < group.columns.size() && c < schema_.size(); ++c) {
+    const ChunkStatistics& st = group.columns[c].statistics;
+    if (!st.min_value && group.columns[c].num_values > st.null_count.value_or(0)) schema_[c].statistics = false;
+  }
   std::vector<int> all(info.schema.size());
   std::iota(all.begin(), all.end(), 0);
-  for (size_t rg = 0; rg < info.row_groups.size(); ++rg) {
-    ASSIGN_OR_RETURN(std::vector<ColumnValues> cols, reader->ReadRowGroup(rg, all));
-    Source s;
-    s.rows = static_cast<size_t>(info.row_groups[rg].num_rows);
-    s.index.resize(cols.size());
-    for (size_t c = 0; c < cols.size(); ++c) {
-      if (!schema_[c].optional) continue;
-      std::vector<int32_t>& idx = s.index[c];
-      idx.reserve(s.rows);
-      int32_t next = 0;
-      for (size_t r = 0; r < s.rows; ++r) idx.push_back(r < cols[c].present.size() && cols[c].present[r] ? next++ : -1);
-    }
-    s.columns = std::move(cols);
-    const auto source = static_cast<uint32_t>(sources_.size());
-    for (size_t r = 0; r < s.rows; ++r) refs_.push_back({source, static_cast<uint32_t>(r)});
-    sources_.push_back(std::move(s));
+  ASSIGN_OR_RETURN(std::vector<ColumnValues> cols, reader->ReadRowGroup(rg, all));
+  Source s;
+  s.rows = static_cast<size_t>(group.num_rows);
+  s.index.resize(cols.size());
+  for (size_t c = 0; c < cols.size(); ++c) {
+    if (!schema_[c].optional) continue;
+    std::vector<int32_t>& idx = s.index[c];
+    idx.reserve(s.rows);
+    int32_t next = 0;
+    for (size_t r = 0; r < s.rows; ++r) idx.push_back(r < cols[c].present.size() && cols[c].present[r] ? next++ : -1);
   }
+  s.columns = std::move(cols);
+  const auto source = static_cast<uint32_t>(sources_.size());
+  for (size_t r = 0; r < s.rows; ++r) refs_.push_back({source, static_cast<uint32_t>(r)});
+  sources_.push_back(std::move(s));
   return Status::Ok();
 }
 
@@ -86,79 +91,84 @@ std::string_view RowSet::Bytes(size_t r, size_t c) const {
   return sources_[refs_[r].source].columns[c].ByteValue(schema_[c], static_cast<size_t>(ValueIndex(r, c)));
 }
 
-void RowSet::Sort(const std::vector<IcebergSortField>& order, std::vector<size_t>* rows) const {
-  std::vector<std::pair<int, const IcebergSortField*>> keys;
+RowOrder::RowOrder(const std::vector<ColumnSpec>& schema, const std::vector<IcebergSortField>& order) {
   for (const IcebergSortField& f : order)
-    if (int c = ColumnOf(f.source_id); c >= 0) keys.emplace_back(c, &f);
-  std::stable_sort(rows->begin(), rows->end(), [&](size_t a, size_t b) {
-    for (const auto& key : keys) {
-      const int c = key.first;
-      const IcebergSortField& f = *key.second;
-      const bool na = ValueIndex(a, c) < 0, nb = ValueIndex(b, c) < 0;
-      if (na || nb) {
-        if (na == nb) continue;
-        return na == f.nulls_first;
-      }
-      int cmp = 0;
-      switch (schema_[c].type) {
-        case PhysicalType::kInt32:
-        case PhysicalType::kInt64: {
-          const int64_t x = Int(a, c), y = Int(b, c);
-          cmp = x < y ? -1 : x > y ? 1 : 0;
-          break;
-        }
-        case PhysicalType::kDouble: {
-          const double x = Double(a, c), y = Double(b, c);
-          cmp = x < y ? -1 : x > y ? 1 : 0;
-          break;
-        }
-        default:
-          cmp = Bytes(a, c).compare(Bytes(b, c));
-          break;
-      }
-      if (cmp != 0) return f.ascending ? cmp < 0 : cmp > 0;
+    for (size_t c = 0; c < schema.size(); ++c)
+      if (schema[c].field_id == f.source_id) keys_.emplace_back(static_cast<int>(c), f);
+}
+
+int RowOrder::Compare(const RowSet& a, size_t ra, const RowSet& b, size_t rb) const {
+  for (const auto& [c, f] : keys_) {
+    const bool na = a.ValueIndex(ra, c) < 0, nb = b.ValueIndex(rb, c) < 0;
+    if (na || nb) {
+      if (na == nb) continue;
+      return na == f.nulls_first ? -1 : 1;
     }
-    return false;
-  });
+    int cmp = 0;
+    switch (a.schema()[c].type) {
+      case PhysicalType::kInt32:
+      case PhysicalType::kInt64: {
+        const int64_t x = a.Int(ra, c), y = b.Int(rb, c);
+        cmp = x < y ? -1 : x > y ? 1 : 0;
+        break;
+      }
+      case PhysicalType::kDouble: {
+        const double x = a.Double(ra, c), y = b.Double(rb, c);
+        cmp = x < y ? -1 : x > y ? 1 : 0;
+        break;
+      }
+      default:
+        cmp = a.Bytes(ra, c).compare(b.Bytes(rb, c));
+        cmp = cmp < 0 ? -1 : cmp > 0 ? 1 : 0;
+        break;
+    }
+    if (cmp != 0) return f.ascending ? cmp : -cmp;
+  }
+  return 0;
+}
+
+void RowSet::Sort(const std::vector<IcebergSortField>& order, std::vector<size_t>* rows) const {
+  const RowOrder by(schema_, order);
+  std::stable_sort(rows->begin(), rows->end(), [&](size_t a, size_t b) { return by.Compare(*this, a, *this, b) < 0; });
 }
 
 std::vector<ColumnValues> RowSet::Gather(const std::vector<size_t>& rows, size_t begin, size_t end) const {
   std::vector<ColumnValues> out(schema_.size());
-  for (size_t c = 0; c < schema_.size(); ++c) {
-    const ColumnSpec& spec = schema_[c];
-    ColumnValues& o = out[c];
-    for (size_t i = begin; i < end; ++i) {
-      const size_t r = rows[i];
-      const bool present = ValueIndex(r, c) >= 0;
-      if (spec.optional) o.present.push_back(present ? 1 : 0);
-      if (!present) continue;
-      switch (spec.type) {
-        case PhysicalType::kInt32:
-        case PhysicalType::kInt64:
-          o.ints.push_back(Int(r, c));
-          break;
-        case PhysicalType::kDouble:
-          o.doubles.push_back(Double(r, c));
-          break;
-        case PhysicalType::kByteArray:
-          o.bytes += Bytes(r, c);
-          o.ends.push_back(static_cast<uint32_t>(o.bytes.size()));
-          break;
-        case PhysicalType::kFixedLenByteArray:
-          o.bytes += Bytes(r, c);
-          break;
-      }
-    }
-  }
+  for (size_t i = begin; i < end; ++i) AppendRow(rows[i], &out);
   return out;
 }
 
-bool RowSet::SameSchema(const std::vector<ColumnSpec>& other) const {
-  if (other.size() != schema_.size()) return false;
-  for (size_t c = 0; c < other.size(); ++c)
-    if (other[c].name != schema_[c].name || other[c].field_id != schema_[c].field_id ||
-        other[c].type != schema_[c].type || other[c].optional != schema_[c].optional ||
-        other[c].type_length != schema_[c].type_length)
+void RowSet::AppendRow(size_t r, std::vector<ColumnValues>* out) const {
+  for (size_t c = 0; c < schema_.size(); ++c) {
+    const ColumnSpec& spec = schema_[c];
+    ColumnValues& o = (*out)[c];
+    const bool present = ValueIndex(r, c) >= 0;
+    if (spec.optional) o.present.push_back(present ? 1 : 0);
+    if (!present) continue;
+    switch (spec.type) {
+      case PhysicalType::kInt32:
+      case PhysicalType::kInt64:
+        o.ints.push_back(Int(r, c));
+        break;
+      case PhysicalType::kDouble:
+        o.doubles.push_back(Double(r, c));
+        break;
+      case PhysicalType::kByteArray:
+        o.bytes += Bytes(r, c);
+        o.ends.push_back(static_cast<uint32_t>(o.bytes.size()));
+        break;
+      case PhysicalType::kFixedLenByteArray:
+        o.bytes += Bytes(r, c);
+        break;
+    }
+  }
+}
+
+bool SameColumns(const std::vector<ColumnSpec>& a, const std::vector<ColumnSpec>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t c = 0; c < a.size(); ++c)
+    if (a[c].name != b[c].name || a[c].field_id != b[c].field_id || a[c].type != b[c].type ||
+        a[c].optional != b[c].optional || a[c].type_length != b[c].type_length)
       return false;
   return true;
 }
@@ -207,14 +217,19 @@ Result<DataFileInfo> WriteDataFile(FileSystem* fs, const std::string& path, cons
   return DescribeParquetFile(path, static_cast<int64_t>(size), writer->info(), std::move(partition));
 }
 
+ParquetWriterOptions RewriteOptions(const TableMetadata& table) {
+  ParquetWriterOptions options;
+  options.codec = Codec::kZstd;
+  options.zstd_level = static_cast<int>(ParseInt(table.properties, "write.parquet.compression-level", 3));
+  options.row_group_bytes = kRewrittenRowGroupBytes;
+  return options;
+}
+
 Result<DataFileInfo> WriteRows(FileSystem* fs, const RowSet& set, const std::vector<size_t>& rows,
                                const TableMetadata& table, const std::string& path,
                                std::vector<std::optional<int32_t>> partition) {
   RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(path)));
-  ParquetWriterOptions options;
-  options.codec = Codec::kZstd;
-  options.zstd_level = ZstdLevel(table);
-  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(fs, path, set.schema(), options));
+  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(fs, path, set.schema(), RewriteOptions(table)));
   for (size_t begin = 0; begin < rows.size(); begin += kWriteChunkRows) {
     const size_t end = std::min(rows.size(), begin + kWriteChunkRows);
     RETURN_IF_ERROR(writer->Write(set.Gather(rows, begin, end), end - begin));

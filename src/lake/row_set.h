@@ -25,6 +25,8 @@ class RowSet {
   // from the files added before. A column without min/max statistics in any
   // input (personal data) is written without them.
   Status AddFile(FileSystem* fs, const std::string& path);
+  // Adds the rows of one row group of `reader`'s file (same rules).
+  Status AddRowGroup(ParquetReader* reader, size_t row_group);
 
   const std::vector<ColumnSpec>& schema() const { return schema_; }
   size_t rows() const { return refs_.size(); }
@@ -45,6 +47,8 @@ class RowSet {
 
   // The columns of `rows` [begin, end), in that order.
   std::vector<ColumnValues> Gather(const std::vector<size_t>& rows, size_t begin, size_t end) const;
+  // Appends row `r` to `out` (one ColumnValues per column of the schema).
+  void AppendRow(size_t r, std::vector<ColumnValues>* out) const;
 
  private:
   // One row group of an input.
@@ -56,11 +60,27 @@ class RowSet {
   struct Ref {
     uint32_t source, row;
   };
-  bool SameSchema(const std::vector<ColumnSpec>& other) const;
+  // Takes the schema of the first file; checks the others' against it.
+  Status TakeSchema(const ParquetReader& reader);
 
   std::vector<ColumnSpec> schema_;
   std::vector<Source> sources_;
   std::vector<Ref> refs_;
+};
+
+// Whether two files' columns match (names, ids, types, optionality).
+bool SameColumns(const std::vector<ColumnSpec>& a, const std::vector<ColumnSpec>& b);
+
+// A sort order over the columns of one schema: compares rows of RowSets
+// with that schema (the same set or two), nulls placed as the field says.
+class RowOrder {
+ public:
+  RowOrder(const std::vector<ColumnSpec>& schema, const std::vector<IcebergSortField>& order);
+  // <0, 0 or >0 as row `ra` of `a` sorts before, with or after row `rb` of `b`.
+  int Compare(const RowSet& a, size_t ra, const RowSet& b, size_t rb) const;
+
+ private:
+  std::vector<std::pair<int, IcebergSortField>> keys_;  // column, field
 };
 
 // The partition value of `row` for one partition field (transforms our
@@ -77,10 +97,17 @@ Result<DataFileInfo> WriteDataFile(FileSystem* fs, const std::string& path, cons
                                    const std::vector<ColumnValues>& columns, size_t rows,
                                    const ParquetWriterOptions& options, std::vector<std::optional<int32_t>> partition);
 
+// Uncompressed bytes per row group of the files compaction and the
+// lifecycle write: small enough that a merge holding one row group of each
+// of its inputs stays small, large enough for readers (~80,000 event rows).
+inline constexpr uint64_t kRewrittenRowGroupBytes = 8ull << 20;
+// How rewritten files of `table` are written: zstd at its
+// write.parquet.compression-level (default 3), kRewrittenRowGroupBytes.
+ParquetWriterOptions RewriteOptions(const TableMetadata& table);
+
 // Writes `rows` of `set` (in that order) as one data file of `table` at
-// `path` (its directory created), zstd at the table's
-// write.parquet.compression-level (default 3), with the table's sort order
-// id when it has one.
+// `path` (its directory created), with RewriteOptions and the table's sort
+// order id when it has one.
 Result<DataFileInfo> WriteRows(FileSystem* fs, const RowSet& set, const std::vector<size_t>& rows,
                                const TableMetadata& table, const std::string& path,
                                std::vector<std::optional<int32_t>> partition);
