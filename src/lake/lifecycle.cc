@@ -8,6 +8,7 @@
 #include "lake/iceberg_commit.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/row_set.h"
+#include "lake/sorted_merge.h"
 
 namespace watershed::lake {
 namespace {
@@ -34,8 +35,21 @@ std::string StableHash(const std::vector<std::string>& parts) {
 
 // Rewrites `files` (of `source`) into `archive`: rows split by the
 // archive's partition spec, sorted by its order, one file per partition.
+// `day`: the day every file's partition lies in, when the archive is
+// partitioned by that day of the source's time field alone; the files,
+// sorted as the sink and compaction write them, are then merged into one
+// file row group by row group (MergeSortedFiles), else read whole.
 Result<std::vector<DataFileInfo>> WriteArchive(FileSystem* fs, const std::vector<DataFileInfo>& files,
-                                               const TableMetadata& archive, const std::string& name) {
+                                               const TableMetadata& archive, const std::string& name,
+                                               std::optional<int32_t> day) {
+  if (day) {
+    std::vector<std::string> paths;
+    for (const DataFileInfo& f : files) paths.push_back(f.path);
+    auto merged = MergeSortedFiles(fs, paths, archive,
+                                   JoinPath(JoinPath(archive.location, "data/lifecycle"), name + "-0.parquet"), {day});
+    if (merged.ok()) return std::vector<DataFileInfo>{std::move(merged).value()};
+    if (merged.status().code() != StatusCode::kFailedPrecondition) return merged.status();
+  }
   RowSet rows;
   for (const DataFileInfo& f : files) RETURN_IF_ERROR(rows.AddFile(fs, f.path));
   std::map<std::vector<std::optional<int32_t>>, std::vector<size_t>> by_partition;
@@ -63,6 +77,15 @@ Result<std::vector<DataFileInfo>> WriteArchive(FileSystem* fs, const std::vector
     out.push_back(std::move(d).value());
   }
   return out;
+}
+
+// Whether `archive` is partitioned by the day of `source`'s time partition
+// field alone (so a source day is one archive partition).
+bool ArchivedByDay(const TableMetadata& source, const TableMetadata& archive) {
+  if (archive.partition_spec.size() != 1 || archive.partition_spec[0].transform != "day") return false;
+  for (const IcebergPartitionField& f : source.partition_spec)
+    if (f.transform == "hour" || f.transform == "day") return f.source_id == archive.partition_spec[0].source_id;
+  return false;
 }
 
 // The data files `commit_id` added to the table (its snapshot's ADDED entries).
@@ -168,7 +191,10 @@ Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::st
                                               " was archived and undone before; not archiving it again");
           b.archive_already_committed = HasCommitId(archive->metadata(), b.commit_id);
           if (!b.archive_already_committed) {
-            ASSIGN_OR_RETURN(b.archived, WriteArchive(fs, b.files, archive->metadata(), hash));
+            ASSIGN_OR_RETURN(b.archived, WriteArchive(fs, b.files, archive->metadata(), hash,
+                                                      ArchivedByDay(source.metadata(), archive->metadata())
+                                                          ? std::optional<int32_t>(static_cast<int32_t>(day.first))
+                                                          : std::nullopt));
             auto appended = AppendFiles(fs, archive, b.archived, b.commit_id);
             std::vector<std::string> written;
             for (const DataFileInfo& f : b.archived) written.push_back(f.path);

@@ -44,8 +44,9 @@ struct LifecycleBatch {
 // archive: in batches of one archive day (only days that expired as a
 // whole, so a rerun sees the same files), split into runs of at most the
 // archive's target file size; each batch's rows are rewritten into the
-// archive table (its partition spec computed from the rows, its sort order,
-// its zstd level) with an AppendFiles commit whose id derives from the
+// archive table (its sorted files merged into one file of their day,
+// MergeSortedFiles; else partition values computed from the rows; its sort
+// order, its zstd level) with an AppendFiles commit whose id derives from the
 // sorted source paths, then deleted from the source table ("delete"
 // snapshot). A rerun after a crash between the two commits finds the
 // archive commit and only deletes. When the source delete finds files no

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lake/iceberg_commit.h"
@@ -90,6 +91,34 @@ TEST_F(LifecycleTest, ArchivesExpiredDaysAndDeletesWithoutArchive) {
   auto again = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+}
+
+TEST_F(LifecycleTest, ArchivesADayOfSortedFilesAsOneSortedFile) {
+  IcebergTable events = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(4);
+  // Three hours of day D in sorted files (as the sink writes them), with
+  // equal keys across files; the archive merges them row group by row group.
+  std::vector<DataFileInfo> files;
+  for (int h : {5, 1, 5})
+    files.push_back(WriteEvents(LakeTableId::kEvents, "s" + std::to_string(files.size()) + ".parquet", stories,
+                                kBaseMs + h * kHourMs, 200, /*sorted=*/true));
+  ASSERT_TRUE(AppendFiles(fs_, &events, files, "e1").value());
+  // Ground truth: the files in path order (the lifecycle's run order), stably sorted by story then time.
+  std::vector<Row> expected;
+  for (const DataFileInfo& f : files) {
+    const std::vector<Row> rows = ReadFile(f.path);
+    expected.insert(expected.end(), rows.begin(), rows.end());
+  }
+  std::stable_sort(expected.begin(), expected.end(), [](const Row& a, const Row& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  auto done = ApplyLifecycle(fs_, dir_.path(), Region::kEu, kBaseMs + 91 * kDayMs, {});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  const auto archived = ListLiveFiles(fs_, Metadata(LakeTableId::kArchiveEvents)).value();
+  ASSERT_EQ(archived.size(), 1u);
+  EXPECT_EQ(archived[0].file.partition, (std::vector<std::optional<int32_t>>{20'777}));
+  EXPECT_EQ(ReadFile(archived[0].file.path), expected);
+  EXPECT_TRUE(ReadRows(LakeTableId::kEvents).empty());
 }
 
 TEST_F(LifecycleTest, RerunAfterACrashBetweenItsCommitsMakesNoDuplicates) {

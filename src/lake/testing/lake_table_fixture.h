@@ -51,17 +51,21 @@ class LakeTableFixture : public ::testing::Test {
 
   // An events Parquet file under the table's data/sink-p000/: `n` events of
   // `stories` (round robin) in the hour starting at hour_ms, written in
-  // descending story order (so a sorted output is the compaction's doing).
+  // descending story order (so a sorted output is the compaction's doing),
+  // or, `sorted`, by story then time as the sink writes them.
   DataFileInfo WriteEvents(LakeTableId id, const std::string& name, const std::vector<int64_t>& stories,
-                           int64_t hour_ms, size_t n) {
+                           int64_t hour_ms, size_t n, bool sorted = false) {
+    std::vector<int64_t> by_story = stories;
+    std::sort(by_story.begin(), by_story.end());
     EventColumns columns;
     for (size_t i = 0; i < n; ++i) {
       Event e;
       e.event_id = EventId::FromHiLo(static_cast<uint64_t>(++next_event_), i);
-      e.story_id = StoryId(static_cast<uint64_t>(stories[stories.size() - 1 - i % stories.size()]));
+      e.story_id = StoryId(static_cast<uint64_t>(sorted ? by_story[i * by_story.size() / n]
+                                                        : stories[stories.size() - 1 - i % stories.size()]));
       e.author_id = AuthorId(3);
       e.viewer_id = ViewerId(500 + i);
-      e.event_time = EventTimeMs(hour_ms + static_cast<int64_t>((n - i) * 1000));
+      e.event_time = EventTimeMs(hour_ms + static_cast<int64_t>((sorted ? i : n - i) * 1000));
       e.watch_ms = 100;
       columns.Add(e, AppendTimeMs(hour_ms), LogOffset(i));
     }
