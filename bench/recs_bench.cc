@@ -3,7 +3,7 @@
 // format in memory, imports it, splits stratified 75/25, trains MODEL and
 // evaluates the full ranking; prints one JSON line. bench/run_recs.sh runs
 // the configurations of bench/RESULTS.md ("Recommendations").
-// usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
+// usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
 
 #include <sys/resource.h>
 
@@ -19,6 +19,7 @@
 #include "recs/importers.h"
 #include "recs/popularity.h"
 #include "recs/split.h"
+#include "recs/two_tower.h"
 
 using namespace watershed::recs;
 
@@ -31,7 +32,8 @@ double Since(std::chrono::steady_clock::time_point t) {
 int main(int argc, char** argv) {
   if (argc < 7) {
     std::fprintf(stderr,
-                 "usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]\n");
+                 "usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS "
+                 "[SEED]\n");
     return 2;
   }
   const std::string model_name = argv[1];
@@ -64,6 +66,14 @@ int main(int argc, char** argv) {
     epochs = m.epochs_run();
     best = m.best_epoch();
     model = std::make_unique<BprModel>(std::move(m));
+  } else if (model_name == "two-tower") {
+    TwoTowerConfig tc;
+    tc.threads = threads;
+    tc.seed = seed;
+    auto m = TwoTowerModel::Train(d.num_users(), d.num_items(), split.train, TwoTowerFeatures(d), tc);
+    epochs = m.epochs_run();
+    best = m.best_epoch();
+    model = std::make_unique<TwoTowerModel>(std::move(m));
   } else {
     model = std::make_unique<PopularityModel>(d.num_items(), split.train);
   }
