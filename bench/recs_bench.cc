@@ -3,7 +3,7 @@
 // format in memory, imports it, splits stratified 75/25, trains MODEL and
 // evaluates the full ranking; prints one JSON line. bench/run_recs.sh runs
 // the configurations of bench/RESULTS.md ("Recommendations").
-// usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
+// usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
 
 #include <sys/resource.h>
 
@@ -19,6 +19,7 @@
 #include "recs/importers.h"
 #include "recs/popularity.h"
 #include "recs/split.h"
+#include "recs/two_tower.h"
 
 using namespace watershed::recs;
 
@@ -26,12 +27,21 @@ namespace {
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
+// CPU seconds of the process so far, all threads (on a shared machine wall time says little; CPU time
+// divided by the thread count bounds what an idle machine would take).
+double CpuSeconds() {
+  struct rusage u {};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 7) {
     std::fprintf(stderr,
-                 "usage: recs_bench popularity|bpr USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]\n");
+                 "usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS "
+                 "[SEED]\n");
     return 2;
   }
   const std::string model_name = argv[1];
@@ -54,6 +64,7 @@ int main(int argc, char** argv) {
   const Split split = SplitInteractions(d.interactions, d.num_users(), ParseSplit("stratified:0.75").value(), seed);
 
   t = std::chrono::steady_clock::now();
+  double cpu = CpuSeconds();
   std::unique_ptr<Scorer> model;
   uint32_t epochs = 0, best = 0;
   if (model_name == "bpr") {
@@ -64,22 +75,32 @@ int main(int argc, char** argv) {
     epochs = m.epochs_run();
     best = m.best_epoch();
     model = std::make_unique<BprModel>(std::move(m));
+  } else if (model_name == "two-tower") {
+    TwoTowerConfig tc;
+    tc.threads = threads;
+    tc.seed = seed;
+    auto m = TwoTowerModel::Train(d.num_users(), d.num_items(), split.train, TwoTowerFeatures(d), tc);
+    epochs = m.epochs_run();
+    best = m.best_epoch();
+    model = std::make_unique<TwoTowerModel>(std::move(m));
   } else {
     model = std::make_unique<PopularityModel>(d.num_items(), split.train);
   }
-  const double train_s = Since(t);
+  const double train_s = Since(t), train_cpu_s = CpuSeconds() - cpu;
   t = std::chrono::steady_clock::now();
+  cpu = CpuSeconds();
   const int ks[] = {10, 20};
   const EvalResult r = Evaluate(*model, d.num_users(), d.num_items(), split.train, split.test, ks, threads);
-  const double eval_s = Since(t);
+  const double eval_s = Since(t), eval_cpu_s = CpuSeconds() - cpu;
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"model\": \"%s\", \"users\": %zu, \"items\": %zu, \"positives\": %zu, \"train\": %zu, \"threads\": %u, "
-      "\"epochs\": %u, \"best_epoch\": %u, \"import_s\": %.3f, \"train_s\": %.3f, \"eval_s\": %.3f, "
+      "\"epochs\": %u, \"best_epoch\": %u, \"import_s\": %.3f, \"train_s\": %.3f, \"train_cpu_s\": %.3f, "
+      "\"eval_s\": %.3f, \"eval_cpu_s\": %.3f, "
       "\"peak_rss_mib\": %.1f, \"ndcg@10\": %.4f, \"precision@10\": %.4f, \"recall@10\": %.4f, \"auc\": %.4f}\n",
       model_name.c_str(), d.num_users(), d.num_items(), d.interactions.size(), split.train.size(), threads, epochs,
-      best, import_s, train_s, eval_s, static_cast<double>(usage.ru_maxrss) / 1024, r.Get("ndcg@10"),
-      r.Get("precision@10"), r.Get("recall@10"), r.Get("auc"));
+      best, import_s, train_s, train_cpu_s, eval_s, eval_cpu_s, static_cast<double>(usage.ru_maxrss) / 1024,
+      r.Get("ndcg@10"), r.Get("precision@10"), r.Get("recall@10"), r.Get("auc"));
   return 0;
 }

@@ -20,6 +20,7 @@
 #include "recs/importers.h"
 #include "recs/popularity.h"
 #include "recs/split.h"
+#include "recs/two_tower.h"
 
 namespace watershed::app {
 namespace {
@@ -34,9 +35,11 @@ constexpr const char* kHelp =
 
 constexpr const char* kEvalHelp =
     "usage: watershed recs eval --interactions FILE|DIR --format movielens-100k|movielens-1m|movielens-csv|csv\n"
-    "         [--split stratified:0.75] [--model popularity|bpr] [--k 10[,20,...]] [--seed 42]\n"
+    "         [--split stratified:0.75] [--model popularity|bpr|two-tower] [--k 10[,20,...]] [--seed 42]\n"
     "         [--positive-rating 4] [--threads 1] [--json] [--progress]\n"
-    "         [--factors 32] [--epochs 40] [--learning-rate 0.05] [--l2 0.002] [--patience 3]\n\n"
+    "         [--epochs N] [--learning-rate R] [--l2 L] [--patience P]\n"
+    "         [--factors 32]  (bpr)\n"
+    "         [--dim 32] [--history 32] [--batch 256] [--negatives 64] [--temperature 0.2]  (two-tower)\n\n"
     "Loads the interactions (a directory with the format's files, or its ratings file), keeps ratings\n"
     ">= --positive-rating as positives, splits them, trains the model on the training part and ranks,\n"
     "for every user with test interactions, all items not in their training part. Prints AUC and\n"
@@ -44,12 +47,19 @@ constexpr const char* kEvalHelp =
     "{\"model\": ..., \"split\": ..., \"metrics\": {\"ndcg@10\": ..., ...}}.\n"
     "  --split          stratified[:R] (per user, random R train; default 0.75), leave-last-out,\n"
     "                   temporal:F (global cut at fraction F of the time range) or temporal:@UNIXTIME\n"
-    "  --model          popularity (count of training interactions) or bpr (matrix factorisation)\n"
-    "  --seed           the split and BPR are deterministic for a seed (BPR with --threads 1)\n"
-    "  --threads        BPR's Hogwild SGD and the evaluation; >1 makes BPR vary slightly per run\n"
+    "  --model          popularity (count of training interactions), bpr (matrix factorisation) or\n"
+    "                   two-tower (user tower: id + recent history; item tower: id + tags/author;\n"
+    "                   in-batch sampled softmax with log-Q correction + uniform negatives)\n"
+    "  --seed           the split and the models are deterministic for a seed (with --threads 1)\n"
+    "  --threads        Hogwild training and the evaluation; >1 makes bpr/two-tower vary slightly per run\n"
     "  --progress       epoch, loss, validation NDCG and ETA on stderr (default: when stderr is a terminal)\n"
-    "  BPR: --factors, --epochs (at most; early stopping on a validation NDCG), --learning-rate, --l2,\n"
-    "       --patience (epochs without a better validation NDCG before stopping)\n";
+    "  Training (bpr / two-tower): --epochs (at most; early stopping on a validation NDCG@10; default\n"
+    "       40 / 30), --learning-rate (SGD 0.05 / Adagrad 0.1), --l2 (0.002 / 0.00001), --patience\n"
+    "       (epochs without a better validation NDCG before stopping; 3 / 2)\n"
+    "  bpr: --factors (latent factors)\n"
+    "  two-tower: --dim (embedding and output size), --history (last N training items pooled into the\n"
+    "       user tower), --batch (interactions per batch: the in-batch negatives), --negatives (uniform\n"
+    "       negatives per batch), --temperature (of the softmax over cosine scores)\n";
 
 constexpr const char* kGenerateHelp =
     "usage: watershed recs generate --out DIR --format movielens-100k|movielens-1m|movielens-csv|csv\n"
@@ -62,12 +72,12 @@ constexpr const char* kGenerateHelp =
 // Epoch lines and an evaluation bar with ETA on stderr.
 class Progress {
  public:
-  explicit Progress(bool on) : on_(on), tty_(::isatty(2)) {}
+  Progress(bool on, std::string model) : on_(on), tty_(::isatty(2)), model_(std::move(model)) {}
   void Epoch(const recs::EpochReport& r) {
     if (!on_) return;
     const double eta = r.seconds / r.epoch * (r.max_epochs - r.epoch);
-    std::fprintf(stderr, "bpr epoch %u/%u  loss %.4f  validation ndcg@10 %.4f%s  %.1f s  (ETA <= %.0f s)\n", r.epoch,
-                 r.max_epochs, r.loss, r.validation, r.best ? " *" : "  ", r.seconds, eta);
+    std::fprintf(stderr, "%s epoch %u/%u  loss %.4f  validation ndcg@10 %.4f%s  %.1f s  (ETA <= %.0f s)\n",
+                 model_.c_str(), r.epoch, r.max_epochs, r.loss, r.validation, r.best ? " *" : "  ", r.seconds, eta);
   }
   void Eval(size_t done, size_t total) {
     if (!on_) return;
@@ -89,6 +99,7 @@ class Progress {
  private:
   bool on_;
   bool tty_;
+  std::string model_;
   size_t last_quarter_ = 0;
   std::chrono::steady_clock::time_point eval_start_;
 };
@@ -172,9 +183,10 @@ Start Begin(const std::string& command, const std::vector<std::string>& args, st
 }
 
 int Eval(const std::vector<std::string>& args) {
-  Start start = Begin("recs eval", args,
-                      {"interactions", "format", "split", "model", "k", "seed", "positive-rating", "threads", "json!",
-                       "progress!", "factors", "epochs", "learning-rate", "l2", "patience"},
+  Start start = Begin("recs eval", args, {"interactions",    "format",     "split",    "model",     "k",       "seed",
+                                          "positive-rating", "threads",    "json!",    "progress!", "factors", "epochs",
+                                          "learning-rate",   "l2",         "patience", "dim",       "history", "batch",
+                                          "negatives",       "temperature"},
                       "interactions", kEvalHelp);
   if (start.exit) return *start.exit;
   const Flags& f = *start.flags;
@@ -182,27 +194,32 @@ int Eval(const std::vector<std::string>& args) {
   auto split_spec = recs::ParseSplit(f.Get("split", "stratified:0.75"));
   if (!split_spec.ok()) return Fail("recs eval", "--split: " + split_spec.status().message(), 2);
   const std::string model_name = f.Get("model", "bpr");
-  if (model_name != "popularity" && model_name != "bpr")
-    return Fail("recs eval", "--model must be popularity or bpr, got '" + model_name + "' (two-tower is not built yet)",
-                2);
+  if (model_name != "popularity" && model_name != "bpr" && model_name != "two-tower")
+    return Fail("recs eval", "--model must be popularity, bpr or two-tower, got '" + model_name + "'", 2);
   auto ks = ParseKs(f.Get("k", "10"));
   if (!ks.ok()) return Fail("recs eval", ks.status().message(), 2);
   uint64_t seed = 42;
   double positive = 4;
   unsigned threads = 1;
   recs::BprConfig bpr;
+  recs::TwoTowerConfig tt;
   for (const Status& s :
        {ReadNumber(f, "seed", &seed, uint64_t{0}, ~uint64_t{0}), ReadNumber(f, "positive-rating", &positive, -1e9, 1e9),
         ReadNumber(f, "threads", &threads, 1u, 256u), ReadNumber(f, "factors", &bpr.factors, 1u, 1024u),
-        ReadNumber(f, "epochs", &bpr.max_epochs, 1u, 100000u),
-        ReadNumber(f, "learning-rate", &bpr.learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &bpr.l2, 0.0f, 10.0f),
-        ReadNumber(f, "patience", &bpr.patience, 1u, 100000u)})
+        ReadNumber(f, "epochs", &bpr.max_epochs, 1u, 100000u), ReadNumber(f, "epochs", &tt.max_epochs, 1u, 100000u),
+        ReadNumber(f, "learning-rate", &bpr.learning_rate, 1e-6f, 10.0f),
+        ReadNumber(f, "learning-rate", &tt.learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &bpr.l2, 0.0f, 10.0f),
+        ReadNumber(f, "l2", &tt.l2, 0.0f, 10.0f), ReadNumber(f, "patience", &bpr.patience, 1u, 100000u),
+        ReadNumber(f, "patience", &tt.patience, 1u, 100000u), ReadNumber(f, "dim", &tt.dim, 1u, 1024u),
+        ReadNumber(f, "history", &tt.history, 0u, 100000u), ReadNumber(f, "batch", &tt.batch, 1u, 1000000u),
+        ReadNumber(f, "negatives", &tt.negatives, 0u, 1000000u),
+        ReadNumber(f, "temperature", &tt.temperature, 1e-3f, 100.0f)})
     if (!s.ok()) return Fail("recs eval", s.message(), 2);
-  bpr.threads = threads;
-  bpr.seed = seed;
-  bpr.validation_k = 10;
+  bpr.threads = tt.threads = threads;
+  bpr.seed = tt.seed = seed;
+  bpr.validation_k = tt.validation_k = 10;
   const bool json = f.Has("json");
-  Progress progress(f.Has("progress") || ::isatty(2));
+  Progress progress(f.Has("progress") || ::isatty(2), model_name);
 
   const auto t0 = std::chrono::steady_clock::now();
   auto data = recs::LoadDataset(f.Get("interactions"), format, {.positive_rating = positive});
@@ -221,6 +238,12 @@ int Eval(const std::vector<std::string>& args) {
   std::string detail;
   if (model_name == "popularity") {
     model = std::make_unique<recs::PopularityModel>(data->num_items(), split.train);
+  } else if (model_name == "two-tower") {
+    auto m =
+        recs::TwoTowerModel::Train(data->num_users(), data->num_items(), split.train, recs::TwoTowerFeatures(*data), tt,
+                                   [&](const recs::EpochReport& r) { progress.Epoch(r); });
+    detail = ", best epoch " + std::to_string(m.best_epoch()) + " of " + std::to_string(m.epochs_run());
+    model = std::make_unique<recs::TwoTowerModel>(std::move(m));
   } else {
     auto m = recs::BprModel::Train(data->num_users(), data->num_items(), split.train, bpr,
                                    [&](const recs::EpochReport& r) { progress.Epoch(r); });

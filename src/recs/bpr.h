@@ -21,6 +21,7 @@
 
 #include "recs/dataset.h"
 #include "recs/model.h"
+#include "recs/training.h"
 
 namespace watershed::recs {
 
@@ -34,15 +35,6 @@ struct BprConfig {
   uint64_t seed = 42;
   size_t validation_users = 1000;
   int validation_k = 10;
-};
-
-struct EpochReport {
-  uint32_t epoch = 0;  // 1-based
-  uint32_t max_epochs = 0;
-  double loss = 0;        // mean triple loss of the epoch (with the L2 term)
-  double validation = 0;  // NDCG@validation_k on the validation set (0 without one)
-  double seconds = 0;     // since training began
-  bool best = false;
 };
 
 class BprModel : public Scorer {

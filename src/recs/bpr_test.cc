@@ -6,8 +6,7 @@
 
 #include "recs/bpr_loss.h"
 #include "recs/evaluator.h"
-#include "recs/generator.h"
-#include "recs/importers.h"
+#include "recs/planted_fixture.h"
 #include "recs/popularity.h"
 #include "recs/rng.h"
 #include "recs/split.h"
@@ -41,40 +40,11 @@ TEST(Bpr, GradientMatchesFiniteDifferences) {
   }
 }
 
-struct Bench {
-  Dataset data;
-  Split split;
-};
-
-Bench Planted(double in_cluster) {
-  PlantedConfig c;
-  c.users = 400;
-  c.items = 240;
-  c.clusters = 8;
-  c.interactions_per_user = 25;
-  c.in_cluster = in_cluster;
-  const std::string dir = ::testing::TempDir() + "/recs_bpr_" + std::to_string(::getpid()) + "_" +
-                          std::to_string(static_cast<int>(in_cluster * 100));
-  EXPECT_TRUE(WritePlanted(c, Format::kMovieLens1m, dir).ok());
-  Bench b;
-  auto d = LoadDataset(dir, Format::kMovieLens1m, {.positive_rating = in_cluster > 0 ? 4.0 : 1.0});
-  EXPECT_TRUE(d.ok()) << d.status().message();
-  b.data = std::move(*d);
-  b.split = SplitInteractions(b.data.interactions, b.data.num_users(), ParseSplit("stratified:0.75").value(), 42);
-  return b;
-}
-
 // BPR's defaults with a smaller validation set (the tests run under sanitizers too).
 BprConfig TestConfig() {
   BprConfig c;
   c.validation_users = 200;
   return c;
-}
-
-double Ndcg10(const Scorer& model, const Bench& b, unsigned threads = 1) {
-  const std::vector<int> ks = {10};
-  return Evaluate(model, b.data.num_users(), b.data.num_items(), b.split.train, b.split.test, ks, threads)
-      .Get("ndcg@10");
 }
 
 TEST(Bpr, BeatsPopularityTwiceOverOnThePlantedBenchmark) {

@@ -28,6 +28,19 @@ b=$("$bin" recs eval --interactions "$work/csv/interactions.csv" --format csv --
 # --progress writes epochs to stderr, nothing to stdout but the result.
 err=$("$bin" recs eval --interactions "$work/csv" --format csv --model bpr --epochs 2 --progress --json 2>&1 >/dev/null)
 [[ $err == *"bpr epoch 1/2"* && $err == *"eval "*" users"* ]] || fail "no progress: $err"
+# The two-tower model: its epochs on stderr, same seed -> same metrics, and it beats popularity here.
+tt() {
+  "$bin" recs eval --interactions "$work/movielens-1m" --format movielens-1m --model two-tower --epochs 6 --dim 16 \
+    --history 10 --batch 64 --negatives 16 --seed 4 --json "$@"
+}
+a=$(tt 2>/dev/null | sed 's/"train_seconds.*"metrics"//')
+b=$(tt --progress 2>"$work/tt.err" | sed 's/"train_seconds.*"metrics"//')
+[[ $a == "$b" && $a == *'"model": "two-tower"'* ]] || fail "two-tower: same seed, different metrics: $a vs $b"
+grep -q "two-tower epoch 1/6" "$work/tt.err" || fail "two-tower: no progress: $(cat "$work/tt.err")"
+pop=$("$bin" recs eval --interactions "$work/movielens-1m" --format movielens-1m --model popularity --seed 4 --json)
+ndcg() { sed 's/.*"ndcg@10": \([0-9.e-]*\).*/\1/' <<<"$1"; }
+python3 -c "import sys; t, p = map(float, sys.argv[1:]); sys.exit(0 if t > p else 1)" "$(ndcg "$a")" "$(ndcg "$pop")" ||
+  fail "two-tower ndcg@10 $(ndcg "$a") not above popularity's $(ndcg "$pop")"
 
 expect_error() {  # expect_error CODE TEXT ARGS...: exit code CODE and TEXT on stderr
   local code=$1 text=$2
@@ -41,7 +54,8 @@ expect_error() {  # expect_error CODE TEXT ARGS...: exit code CODE and TEXT on s
 }
 expect_error 2 "unknown format 'movielens-10m'" recs eval --interactions "$work/csv" --format movielens-10m
 expect_error 2 "unknown split 'random'" recs eval --interactions "$work/csv" --format csv --split random
-expect_error 2 "--model must be popularity or bpr" recs eval --interactions "$work/csv" --format csv --model two-tower
+expect_error 2 "--model must be popularity, bpr or two-tower" recs eval --interactions "$work/csv" --format csv --model als
+expect_error 2 "--temperature must be" recs eval --interactions "$work/csv" --format csv --model two-tower --temperature 0
 expect_error 2 "--k must be" recs eval --interactions "$work/csv" --format csv --k 10,x
 expect_error 2 "--threads must be in 1..256" recs eval --interactions "$work/csv" --format csv --threads 0
 expect_error 2 "--interactions and --format are required" recs eval --format csv
