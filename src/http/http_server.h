@@ -18,6 +18,7 @@
 #include "core/json_text.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "http/client_address.h"
 
 namespace watershed::http {
 
@@ -76,6 +77,10 @@ struct HttpServerOptions {
   // body reads the answer instead of a connection reset.
   uint64_t drain_limit = 4 << 20;
   HeaderCheck header_check;  // empty: every request goes to the Handler
+  // Peers whose X-Forwarded-For is believed (client_address.h): a request
+  // arriving from one of them is keyed, in HttpRequest::remote_address, by
+  // the client the header names. Empty: every request is keyed by its peer.
+  TrustedProxies trusted_proxies;
   // Where the server counts refused connections (null: not counted).
   MetricsRegistry* metrics = nullptr;
   // TLS: a PEM certificate chain (leaf first) and its PEM private key
@@ -83,14 +88,6 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
 };
-
-// The key of a client for the per-address limits (connections here, failed
-// authentications in the gateway): its IPv4 address, or the /64 prefix of
-// its IPv6 address ("2001:db8:1:2::/64"; one host commonly holds a whole
-// /64, so keying the /128 would let it take a new address per connection);
-// an IPv4-mapped IPv6 address is its IPv4 address. Text that is not an IP
-// address comes back unchanged.
-std::string ClientAddressKey(const std::string& ip);
 
 class HttpServer {
  public:
