@@ -4,6 +4,10 @@
 // failed lately (auth_busy) — over real sockets, from several loopback
 // addresses.
 
+#include <atomic>
+#include <latch>
+#include <thread>
+
 #include "core/event_proto.h"
 #include "gateway/api_auth_test_fixture.h"
 
@@ -41,6 +45,47 @@ TEST_F(ApiAuthFailureLimitTest, FailureStormStopsCostingSignatureChecks) {
   ASSERT_TRUE(other.Send(Request("GET", "/v1/status", "", "", Bearer(Token(2, Region::kUs, {Role::kAnalyst})))));
   EXPECT_EQ(other.ReadResponse().status, 200);
   EXPECT_EQ(LogRecordCount(), 0u);
+}
+
+// ---- the cap on signature checks for failing addresses ----
+
+// One signature check at a time for addresses that failed lately; the test
+// holds that one inside its check (ApiDeps::on_capped_verification).
+class ApiAuthBusyTest : public ApiAuthFailureLimitTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    ApiAuthFailureLimitTest::Configure(deps, options);
+    options->max_verifying = 1;
+    deps->on_capped_verification = [this] {
+      if (!hold_.exchange(false)) return;
+      entered_.count_down();
+      release_.wait();
+    };
+  }
+  std::atomic<bool> hold_{false};
+  std::latch entered_{1};
+  std::latch release_{1};
+};
+
+TEST_F(ApiAuthBusyTest, AFailingAddressGets503WhileItsChecksAreAtTheCap) {
+  ExpectError(GetAs(Forged(100), "/v1/status"), 401, "token_bad_signature");  // the address has failed lately
+  hold_ = true;
+  std::thread held([&] { ExpectError(GetAs(Forged(101), "/v1/status"), 401, "token_bad_signature"); });
+  entered_.wait();  // its check holds the only slot
+  const uint64_t checks = verifier_->signature_checks();
+  RawResponse busy = GetAs(Forged(102), "/v1/status");
+  ExpectError(busy, 503, "auth_busy");
+  EXPECT_EQ(busy.Header("retry-after"), "1");
+  EXPECT_EQ(verifier_->signature_checks(), checks);  // refused without a check
+  // An address without failures is not capped: a new user's first request is served meanwhile.
+  RawConn fresh(port_, "127.0.0.2");
+  ASSERT_TRUE(fresh.Send(Request("GET", "/v1/status", "", "", Bearer(Token(2, Region::kUs, {Role::kAnalyst})))));
+  EXPECT_EQ(fresh.ReadResponse().status, 200);
+  release_.count_down();
+  held.join();
+  // The slot was given back.
+  ExpectError(GetAs(Forged(103), "/v1/status"), 401, "token_bad_signature");
+  EXPECT_NE(Get("/metrics").body.find("watershed_auth_busy_total 1"), std::string::npos);
 }
 
 // ---- behind a load balancer ----

@@ -122,13 +122,8 @@ class ConnectionSlot {
 };
 
 // A refused connection (not counted in the table) drains at most this much,
-// for at most this long, so refusals cannot pile up open sockets; and at
-// most kMaxRefusing are answered at once: past that, a flood over the caps
-// is closed without an answer (its fds would otherwise reach RLIMIT_NOFILE
-// and make accept fail for everyone).
+// for at most refusal_drain_ms, so refusals cannot pile up open sockets.
 constexpr uint64_t kRefusalDrainBytes = 64 << 10;
-constexpr int kRefusalDrainMs = 1'000;
-constexpr int64_t kMaxRefusing = 64;
 
 // The TCP peer of a connection.
 struct Peer {
@@ -194,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), resp = std::move(resp)]() mutable {
       self->keep_alive_ = false;
       self->drain_limit_ = kRefusalDrainBytes;
-      self->drain_ms_ = std::min(self->options_.idle_timeout_ms, kRefusalDrainMs);
+      self->drain_ms_ = std::min(self->options_.idle_timeout_ms, self->options_.refusal_drain_ms);
       self->Write(std::move(resp), true, true);
     });
   }
@@ -451,8 +446,9 @@ struct HttpServer::Impl {
   Handler handler;
   // Declared before ioc: sessions destroyed with the io_context still give their slots back.
   std::unique_ptr<ConnectionTable> connections;
-  std::unique_ptr<ConnectionTable> refusing;  // refused connections being answered (kMaxRefusing)
+  std::unique_ptr<ConnectionTable> refusing;  // refused connections being answered (kMaxRefusingConnections)
   Counter* refused_server = nullptr;
+  Counter* refused_unanswered = nullptr;
   Counter* refused_address = nullptr;
   std::mutex tls_mu;
   std::shared_ptr<net::ssl::context> tls;  // null = plain HTTP; guarded by tls_mu
@@ -518,6 +514,7 @@ struct HttpServer::Impl {
     if (counter) counter->Add();
     resp.headers.emplace_back("Retry-After", "1");
     if (tls_port || refusing->Enter("") != ConnectionTable::Admit::kOk) {
+      if (refused_unanswered) refused_unanswered->Add();
       beast::error_code ignored;
       socket.set_option(net::socket_base::linger(true, 0), ignored);  // a reset: no TIME_WAIT either
       socket.close(ignored);
@@ -542,13 +539,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   impl->options = options;
   impl->handler = std::move(handler);
   impl->connections = std::make_unique<ConnectionTable>(options.max_connections, options.max_connections_per_address);
-  impl->refusing = std::make_unique<ConnectionTable>(kMaxRefusing, 0);
+  impl->refusing = std::make_unique<ConnectionTable>(kMaxRefusingConnections, 0);
   if (options.metrics) {
     const char* help = "Connections refused at accept (answered and closed), by the cap they hit";
     impl->refused_server =
         options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"server\"");
     impl->refused_address =
         options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"address\"");
+    impl->refused_unanswered = options.metrics->AddCounter(
+        "watershed_http_refusals_unanswered_total",
+        "Refused connections closed without an answer (a TLS port, or kMaxRefusingConnections answers in progress)");
   }
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(impl->tls, MakeServerTlsContext(options));
@@ -573,6 +573,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 int64_t HttpServer::open_connections() const { return impl_->connections->Total(); }
+
+int64_t HttpServer::refusing_connections() const { return impl_->refusing->Total(); }
 
 bool HttpServer::tls() const { return !impl_->options.tls_cert_file.empty(); }
 

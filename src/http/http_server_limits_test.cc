@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/metrics.h"
 #include "core/testing/wait.h"
@@ -107,6 +108,42 @@ TEST_F(HttpServerLimitsTest, TheServerHoldsNoMoreThanItsConnections) {
   WaitOpen(2);
   ExpectServed("127.0.0.4");
   WaitOpen(2);  // refused and finished connections give their places back
+}
+
+// Past kMaxRefusingConnections refusals being answered at once, further
+// connections over a cap are closed without an answer: a flood over the
+// caps cannot hold more sockets than that open for its answers.
+TEST_F(HttpServerLimitsTest, PastTheRefusalsBeingAnsweredMoreAreClosedWithoutAnAnswer) {
+  HttpServerOptions o;
+  o.max_connections_per_address = 1;
+  // A refused client that keeps its socket open is being answered (drained)
+  // until the test lets it go.
+  o.idle_timeout_ms = 600'000;
+  o.refusal_drain_ms = 600'000;
+  Start(o);
+  RawConn holder(port(), "127.0.0.1");
+  WaitOpen(1);
+  std::vector<std::unique_ptr<RawConn>> refused;
+  for (int64_t i = 0; i < kMaxRefusingConnections; ++i) {
+    refused.push_back(std::make_unique<RawConn>(port(), "127.0.0.1"));
+    RawResponse r = refused.back()->ReadResponse();
+    ASSERT_TRUE(r.complete) << i;
+    ASSERT_EQ(r.status, 429) << i;
+  }
+  EXPECT_EQ(server_->refusing_connections(), kMaxRefusingConnections);
+  RawConn unanswered(port(), "127.0.0.1");
+  EXPECT_TRUE(unanswered.WaitClosed());
+  EXPECT_EQ(unanswered.received(), "");
+  EXPECT_TRUE(Rendered("watershed_http_refusals_unanswered_total 1"));
+  EXPECT_TRUE(Rendered("watershed_http_connections_refused_total{cap=\"address\"} 65"));
+  // A refused client leaves: its place among those being answered comes back.
+  refused.pop_back();
+  ASSERT_TRUE(WaitUntil([&] { return server_->refusing_connections() == kMaxRefusingConnections - 1; }));
+  RawConn answered(port(), "127.0.0.1");
+  ExpectRefused(answered, 429, "too_many_connections");
+  EXPECT_TRUE(Rendered("watershed_http_refusals_unanswered_total 1"));
+  ExpectServed("127.0.0.2");  // other addresses are admitted throughout
+  EXPECT_EQ(handled_.load(), 1);
 }
 
 // The header check sees the request before its body: refusing costs no body read.
