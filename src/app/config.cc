@@ -96,6 +96,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"max-in-flight", "10000", "requests in progress at once, all users (0 = no limit)"},
       {"max-connections", "10000", "open HTTP connections, all clients (0 = no cap; beyond: 503 and close)"},
       {"max-connections-per-address", "256", "open HTTP connections per client IP (0 = no cap; beyond: 429 and close)"},
+      {"trusted-proxies", "", "CIDRs of the proxies/load balancers in front (comma-separated, IPv4 and IPv6): a "
+                              "request from one of them counts against the per-address limits of the client its "
+                              "X-Forwarded-For names (the right-most address not in this list); empty = trust none"},
       {"auth-failure-rate", "1", "failed authentications per second per client IP, sustained (0 = no limit)"},
       {"auth-failure-burst", "20", "failed authentications a client IP may have at once before 429"},
       {"auth-max-verifying", "0", "token signature checks at once for addresses that failed lately (0 = http-threads - 1, at least 1)"},

@@ -182,6 +182,9 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   for (auto [key, value] : {std::pair{"max-connections", server.max_connections},
                             std::pair{"max-connections-per-address", server.max_connections_per_address}})
     if (value > 1'000'000) return Status::InvalidArgument(std::string(key) + " must be in 0..1000000");
+  Result<http::TrustedProxies> trusted = http::TrustedProxies::Parse(config.Get("trusted-proxies"));
+  if (!trusted.ok()) return Status::InvalidArgument("trusted-proxies: " + trusted.status().message());
+  server.trusted_proxies = std::move(*trusted);
   ASSIGN_OR_RETURN(int64_t idle, config.GetDurationMs("idle-timeout", 86'400'000));
   server.idle_timeout_ms = static_cast<int>(idle);
   server.tls_cert_file = config.Get("tls-cert");

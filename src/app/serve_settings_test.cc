@@ -48,7 +48,8 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
             "--lake-compact-target-size 16MiB --auth off --auth-leeway 5s --auth-public-paths /healthz,,/metrics "
             "--rate-limit 5 --rate-burst 7 --rate-limit-exempt admin,analyst --port 0 --http-threads 0 --max-body 2KiB "
             "--idle-timeout 1m --tls-cert c.pem --tls-key k.pem --max-connections 50 --max-connections-per-address 5 "
-            "--auth-failure-rate 2 --auth-failure-burst 3 --auth-max-verifying 4"));
+            "--auth-failure-rate 2 --auth-failure-burst 3 --auth-max-verifying 4 "
+            "--trusted-proxies 10.0.0.0/8,2001:db8::/32"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->data_dir, "/d");
   EXPECT_EQ(s->regions, (std::vector<Region>{Region::kEu, Region::kApac}));
@@ -99,6 +100,9 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(s->gateway.api.auth_failures_per_second, 2);
   EXPECT_EQ(s->gateway.api.auth_failure_burst, 3);
   EXPECT_EQ(s->gateway.api.max_verifying, 4);
+  EXPECT_TRUE(s->gateway.server.trusted_proxies.Contains(*http::ParseIpAddress("10.1.2.3")));
+  EXPECT_TRUE(s->gateway.server.trusted_proxies.Contains(*http::ParseIpAddress("2001:db8::1")));
+  EXPECT_FALSE(s->gateway.server.trusted_proxies.Contains(*http::ParseIpAddress("192.0.2.1")));
 
   auto defaults = Parse({"--data-dir", "/d"});
   ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
@@ -119,6 +123,7 @@ TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   EXPECT_EQ(defaults->gateway.server.drain_limit, 4u << 20);
   EXPECT_EQ(defaults->gateway.api.auth_failures_per_second, 1);
   EXPECT_EQ(defaults->gateway.api.max_verifying, 1);  // http-threads 2, minus one
+  EXPECT_TRUE(defaults->gateway.server.trusted_proxies.empty());  // no X-Forwarded-For believed
   EXPECT_EQ(defaults->processor.runner.processor.story_idle_evict_ms, 3'600'000);
   EXPECT_TRUE(defaults->lake.sink.carry_buffers);
   EXPECT_EQ(defaults->lake.sink.file_bytes, 128u << 20);
@@ -154,6 +159,11 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--auth-failure-burst", "0"}), "auth-failure-burst must be at least 1");
   EXPECT_EQ(Error({"--auth-failure-rate", "0", "--auth-failure-burst", "0"}), "<ok>");
   EXPECT_EQ(Error({"--auth-max-verifying", "1025"}), "auth-max-verifying must be in 0..1024");
+  EXPECT_EQ(Error({"--trusted-proxies", "10.0.0.0/8,10.0.0.1/33"}),
+            "trusted-proxies: '10.0.0.1/33': the prefix length must be 0..32");
+  EXPECT_EQ(Error({"--trusted-proxies", "lb.internal"}),
+            "trusted-proxies: 'lb.internal' is not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, "
+            "2001:db8::/32)");
   EXPECT_EQ(Error({"--rate-limit-exempt", "admin,wizard"}), "rate-limit-exempt: unknown role 'wizard'");
   EXPECT_EQ(Error({"--regions", "us,mars"}), "unknown region 'mars' in --regions");
   EXPECT_EQ(Error({"--log", "kafka://"}),

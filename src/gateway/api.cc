@@ -181,6 +181,7 @@ std::variant<auth::Claims, HttpResponse> Api::Authenticate(const HttpRequest& re
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
+    if (capped && deps_.on_capped_verification) deps_.on_capped_verification();
     claims = deps_.verifier->VerifyUncached(*token, now_s);
     if (capped) verifying_.Leave();
   }

@@ -94,6 +94,9 @@ struct ApiDeps {
   // nullptr: auth off — the body's viewer_id and region are trusted and
   // every endpoint is open (only for a trusted network).
   const auth::Verifier* verifier = nullptr;
+  // Tests only: runs inside each signature check that counts against
+  // max_verifying, while it holds its slot (so a test can hold the cap full).
+  std::function<void()> on_capped_verification;
 };
 
 // GET /v1/creators/{id}/top ranks at most this many of the creator's

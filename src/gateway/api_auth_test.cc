@@ -2,105 +2,13 @@
 // file), identity from the token, role-based reads, per-user rate limits,
 // the in-flight cap, protobuf bodies, JWKS rotation — over real sockets.
 
-#include <fstream>
-#include <latch>
-
-#include "auth/auth_test_util.h"
 #include "core/event_proto.h"
-#include "gateway/api_test_fixture.h"
+#include "gateway/api_auth_test_fixture.h"
 
 namespace watershed::gateway {
 namespace {
 
 using namespace api_testing;
-using auth::Role;
-namespace at = auth::testing;
-
-class ApiAuthTest : public ApiTest {
- protected:
-  void Configure(ApiDeps* deps, ApiOptions* options) override {
-    jwks_path_ = dir_.Path("jwks.json");
-    WriteJwks(at::JwksOf({at::Keys().rsa_jwk, at::Keys().ec_jwk}));
-    auto jwks = auth::JwksFile::Open(jwks_path_, std::string(at::kSecret));
-    ASSERT_TRUE(jwks.ok()) << jwks.status().ToString();
-    jwks_ = std::move(jwks.value());
-    verifier_ = std::make_unique<auth::Verifier>(auth::VerifierOptions{.issuer = "watershed", .audience = "watershed"},
-                                                 jwks_->holder(), std::make_unique<auth::TokenCache>());
-    deps->verifier = verifier_.get();
-    deps->status = [this, status = deps->status] {
-      if (block_status_) {
-        status_entered_.count_down();
-        release_status_.wait();
-      }
-      return status();
-    };
-    options->rate_limit = rate_limit_;
-    options->max_in_flight = max_in_flight_;
-  }
-
-  void WriteJwks(const std::string& text) {
-    std::ofstream(jwks_path_, std::ios::trunc) << text;
-  }
-
-  static auth::TokenClaims Claims(uint64_t user, Region region, std::initializer_list<Role> roles) {
-    auth::TokenClaims t;
-    t.claims.user = auth::UserId(user);
-    t.claims.region = region;
-    for (Role r : roles) t.claims.roles.Add(r);
-    const int64_t now = Clock::Real()->NowMs() / 1000;
-    t.claims.iat = now;
-    t.claims.exp = now + 3600;
-    t.issuer = "watershed";
-    t.audience = {"watershed"};
-    return t;
-  }
-  static std::string Sign(const auth::TokenClaims& t, const auth::SigningKey& key = at::HsKey()) {
-    auto token = auth::SignToken(t, key);
-    EXPECT_TRUE(token.ok()) << token.status().ToString();
-    return token.ok() ? *token : "";
-  }
-  static std::string Token(uint64_t user, Region region, std::initializer_list<Role> roles) {
-    return Sign(Claims(user, region, roles));
-  }
-  static std::string Bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
-
-  RawResponse GetAs(const std::string& token, const std::string& target) {
-    return Call(Request("GET", target, "", "application/json", Bearer(token)));
-  }
-  RawResponse PostAs(const std::string& token, const std::string& body,
-                     const std::string& content_type = "application/json") {
-    return Call(Request("POST", "/v1/events", body, content_type, Bearer(token)));
-  }
-  RawResponse PostStoriesAs(const std::string& token, const std::string& body) {
-    return Call(Request("POST", "/v1/stories", body, "application/json", Bearer(token)));
-  }
-
-  // One event of `viewer` in `region` for story 100 + n % 7 by author 7.
-  Event EventOf(uint64_t n, uint64_t viewer, Region region) {
-    Event e = MakeEvent(n, region, now_ms_);
-    e.viewer_id = ViewerId(viewer);
-    return e;
-  }
-
-  // Story `story` by `author`, with some views, straight into the live store.
-  void SeedStory(uint64_t story, uint64_t author) {
-    serve::PartitionWrite w;
-    w.region = Region::kUs;
-    w.as_of_ms = now_ms_;
-    w.stories.push_back({StoryId(story), AuthorId(author), serve::Aggregates{.views = 3}});
-    Apply(w);
-    Register(story, author);
-  }
-
-  RateLimitOptions rate_limit_{.requests_per_second = 0};  // off unless a test sets it
-  int64_t max_in_flight_ = 0;
-  std::atomic<bool> block_status_{false};
-  std::latch status_entered_{1};
-  std::latch release_status_{1};
-  std::string jwks_path_;
-  std::unique_ptr<auth::JwksFile> jwks_;
-  std::unique_ptr<auth::Verifier> verifier_;
-};
 
 // ---- authentication ----
 
@@ -471,21 +379,7 @@ TEST_F(ApiInFlightTest, RequestsOverTheInFlightCapAre429) {
   EXPECT_EQ(GetAs(token, "/v1/status").status, 200);  // the slot was given back
 }
 
-// ---- before the body, and failure storms ----
-
-// Signs with a secret the server does not have: costs the server a signature check.
-std::string Forged(uint64_t user) {
-  auth::TokenClaims t;
-  t.claims.user = auth::UserId(user);
-  t.claims.region = Region::kUs;
-  t.claims.roles.Add(Role::kViewer);
-  t.claims.exp = Clock::Real()->NowMs() / 1000 + 3600;
-  t.issuer = "watershed";
-  t.audience = {"watershed"};
-  auto token = auth::SignToken(t, {auth::Algorithm::kHs256, "not-the-server-secret-0123456789abcdef", ""});
-  EXPECT_TRUE(token.ok());
-  return token.ok() ? *token : "";
-}
+// ---- before the body (failure storms: api_abuse_test.cc) ----
 
 // A bad token costs no body read: the 401 comes while the announced body is unsent.
 TEST_F(ApiAuthTest, BadTokenIsRefusedBeforeTheBody) {
@@ -506,37 +400,6 @@ TEST_F(ApiAuthTest, OversizedTokenIsRefusedWithoutASignatureCheck) {
   const uint64_t checks = verifier_->signature_checks();
   ExpectError(GetAs(std::string(9 << 10, 'a'), "/v1/status"), 401, "token_malformed");
   EXPECT_EQ(verifier_->signature_checks(), checks);
-}
-
-class ApiAuthFailureLimitTest : public ApiAuthTest {
- protected:
-  void Configure(ApiDeps* deps, ApiOptions* options) override {
-    ApiAuthTest::Configure(deps, options);
-    options->auth_failure_burst = 5;
-    options->auth_failures_per_second = 0.001;  // no refill while the test runs
-  }
-};
-
-TEST_F(ApiAuthFailureLimitTest, FailureStormStopsCostingSignatureChecks) {
-  const std::string good = Token(1, Region::kUs, {Role::kAnalyst});
-  ASSERT_EQ(GetAs(good, "/v1/status").status, 200);  // verified before the storm
-  const uint64_t checks = verifier_->signature_checks();
-  for (uint64_t i = 0; i < 5; ++i) ExpectError(GetAs(Forged(100 + i), "/v1/status"), 401, "token_bad_signature");
-  EXPECT_EQ(verifier_->signature_checks(), checks + 5);
-  for (uint64_t i = 5; i < 50; ++i) {
-    const std::string batch = EncodeEventBatchJson(std::vector<Event>{EventOf(i, 100 + i, Region::kUs)});
-    RawResponse r = i % 2 ? GetAs(Forged(100 + i), "/v1/status") : PostAs(Forged(100 + i), batch);
-    ExpectError(r, 429, "auth_rate_limited");
-    EXPECT_GE(std::atoll(r.Header("retry-after").c_str()), 1) << r.Header("retry-after");
-  }
-  EXPECT_EQ(verifier_->signature_checks(), checks + 5);  // the storm stopped costing signature checks
-  EXPECT_NE(Get("/metrics").body.find("watershed_auth_throttled_total 45"), std::string::npos);
-  // A token already verified still works from that address; another address is not affected.
-  EXPECT_EQ(GetAs(good, "/v1/status").status, 200);
-  RawConn other(port_, "127.0.0.2");
-  ASSERT_TRUE(other.Send(Request("GET", "/v1/status", "", "", Bearer(Token(2, Region::kUs, {Role::kAnalyst})))));
-  EXPECT_EQ(other.ReadResponse().status, 200);
-  EXPECT_EQ(LogRecordCount(), 0u);
 }
 
 // ---- key rotation ----

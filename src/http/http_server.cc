@@ -122,21 +122,29 @@ class ConnectionSlot {
 };
 
 // A refused connection (not counted in the table) drains at most this much,
-// for at most this long, so refusals cannot pile up open sockets; and at
-// most kMaxRefusing are answered at once: past that, a flood over the caps
-// is closed without an answer (its fds would otherwise reach RLIMIT_NOFILE
-// and make accept fail for everyone).
+// for at most refusal_drain_ms, so refusals cannot pile up open sockets.
 constexpr uint64_t kRefusalDrainBytes = 64 << 10;
-constexpr int kRefusalDrainMs = 1'000;
-constexpr int64_t kMaxRefusing = 64;
 
-std::string ClientKey(const net::ip::address& a) {
-  if (a.is_v4()) return a.to_string();
+// The TCP peer of a connection.
+struct Peer {
+  IpAddress address;
+  std::string key;             // ClientAddressKey(address): what the connection caps count
+  bool trusted_proxy = false;  // in HttpServerOptions::trusted_proxies: its X-Forwarded-For is believed
+};
+
+IpAddress ToIpAddress(const net::ip::address& a) {
+  IpAddress out;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+    return out;
+  }
   const net::ip::address_v6 v6 = a.to_v6();
-  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
-  net::ip::address_v6::bytes_type b = v6.to_bytes();
-  std::fill(b.begin() + 8, b.end(), 0);
-  return net::ip::address_v6(b).to_string() + "/64";
+  if (v6.is_v4_mapped()) return ToIpAddress(net::ip::make_address_v4(net::ip::v4_mapped, v6));
+  const auto b = v6.to_bytes();
+  out.v4 = false;
+  std::copy(b.begin(), b.end(), out.bytes.begin());
+  return out;
 }
 
 // One connection. Stream is PlainStream or TlsStream; everything but the
@@ -154,15 +162,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Session(tcp::socket&& socket, std::string remote, ConnectionSlot slot, const HttpServerOptions& options,
+  Session(tcp::socket&& socket, Peer peer, ConnectionSlot slot, const HttpServerOptions& options,
           const Handler& handler)
     requires(!kTls)
-      : stream_(std::move(socket)), remote_(std::move(remote)), slot_(std::move(slot)), options_(options),
+      : stream_(std::move(socket)), peer_(std::move(peer)), slot_(std::move(slot)), options_(options),
         handler_(handler) {}
-  Session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, std::string remote, ConnectionSlot slot,
+  Session(tcp::socket&& socket, std::shared_ptr<net::ssl::context> tls, Peer peer, ConnectionSlot slot,
           const HttpServerOptions& options, const Handler& handler)
     requires kTls
-      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), remote_(std::move(remote)), slot_(std::move(slot)),
+      : tls_(std::move(tls)), stream_(std::move(socket), *tls_), peer_(std::move(peer)), slot_(std::move(slot)),
         options_(options), handler_(handler) {}
 
   void Run() {
@@ -181,7 +189,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this(), resp = std::move(resp)]() mutable {
       self->keep_alive_ = false;
       self->drain_limit_ = kRefusalDrainBytes;
-      self->drain_ms_ = std::min(self->options_.idle_timeout_ms, kRefusalDrainMs);
+      self->drain_ms_ = std::min(self->options_.idle_timeout_ms, self->options_.refusal_drain_ms);
       self->Write(std::move(resp), true, true);
     });
   }
@@ -263,7 +271,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       head_.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     head_.content_type = std::string(head_.Header("content-type"));
-    head_.remote_address = remote_;
+    head_.remote_address = ClientOf(head_);
     const bool parser_done = parser_->is_done();  // the request has no body
     if (options_.header_check) {
       if (std::optional<HttpResponse> refused = options_.header_check(head_)) {
@@ -299,6 +307,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       net::post(self->stream_.get_executor(),
                 [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false, false); });
     });
+  }
+
+  // The key of the request's client (HttpRequest::remote_address): the
+  // peer's, or behind a trusted proxy the client its X-Forwarded-For names.
+  // Per request: a balancer sends many clients' requests on one connection.
+  std::string ClientOf(const HttpRequest& head) const {
+    if (!peer_.trusted_proxy) return peer_.key;
+    std::vector<std::string_view> forwarded;
+    for (const auto& [name, value] : head.headers)
+      if (name == "x-forwarded-for") forwarded.push_back(value);
+    if (forwarded.empty()) return peer_.key;
+    return ClientAddressKey(ResolveClientAddress(peer_.address, forwarded, options_.trusted_proxies));
   }
 
   // Answers before (or instead of) reading the whole request; then drains.
@@ -381,7 +401,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // Declared before stream_: the TLS context outlives the stream using it.
   [[no_unique_address]] std::conditional_t<kTls, std::shared_ptr<net::ssl::context>, std::monostate> tls_;
   Stream stream_;
-  const std::string remote_;
+  const Peer peer_;
   ConnectionSlot slot_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -426,8 +446,9 @@ struct HttpServer::Impl {
   Handler handler;
   // Declared before ioc: sessions destroyed with the io_context still give their slots back.
   std::unique_ptr<ConnectionTable> connections;
-  std::unique_ptr<ConnectionTable> refusing;  // refused connections being answered (kMaxRefusing)
+  std::unique_ptr<ConnectionTable> refusing;  // refused connections being answered (kMaxRefusingConnections)
   Counter* refused_server = nullptr;
+  Counter* refused_unanswered = nullptr;
   Counter* refused_address = nullptr;
   std::mutex tls_mu;
   std::shared_ptr<net::ssl::context> tls;  // null = plain HTTP; guarded by tls_mu
@@ -451,9 +472,13 @@ struct HttpServer::Impl {
         socket.close(ec);
         return Accept();
       }
-      std::string remote = ClientKey(peer.address());  // what the per-address limits count
+      Peer remote;
+      remote.address = ToIpAddress(peer.address());
+      remote.key = ClientAddressKey(remote.address);
+      remote.trusted_proxy = options.trusted_proxies.Contains(remote.address);
       const bool tls_port = !options.tls_cert_file.empty();
-      switch (connections->Enter(remote)) {
+      // Connections are counted by the peer: a proxy's clients are known only once a request's header arrives.
+      switch (connections->Enter(remote.key)) {
         case ConnectionTable::Admit::kOk:
           break;
         case ConnectionTable::Admit::kServerFull:
@@ -465,7 +490,7 @@ struct HttpServer::Impl {
                  JsonError(429, "too_many_connections", "too many open connections from this address"));
           return Accept();
       }
-      ConnectionSlot slot(connections.get(), remote);
+      ConnectionSlot slot(connections.get(), remote.key);
       if (!tls_port) {
         std::make_shared<Session<PlainStream>>(std::move(socket), std::move(remote), std::move(slot), options, handler)
             ->Run();
@@ -485,10 +510,11 @@ struct HttpServer::Impl {
 
   // Over a cap: a short answer with Connection: close (plain HTTP), or just
   // a close on a TLS port (a handshake would cost more than the connection).
-  void Refuse(tcp::socket&& socket, std::string remote, bool tls_port, Counter* counter, HttpResponse resp) {
+  void Refuse(tcp::socket&& socket, Peer remote, bool tls_port, Counter* counter, HttpResponse resp) {
     if (counter) counter->Add();
     resp.headers.emplace_back("Retry-After", "1");
     if (tls_port || refusing->Enter("") != ConnectionTable::Admit::kOk) {
+      if (refused_unanswered) refused_unanswered->Add();
       beast::error_code ignored;
       socket.set_option(net::socket_base::linger(true, 0), ignored);  // a reset: no TIME_WAIT either
       socket.close(ignored);
@@ -499,12 +525,6 @@ struct HttpServer::Impl {
         ->Refuse(std::move(resp));
   }
 };
-
-std::string ClientAddressKey(const std::string& ip) {
-  beast::error_code ec;
-  const net::ip::address a = net::ip::make_address(ip, ec);
-  return ec ? ip : ClientKey(a);
-}
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -519,13 +539,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   impl->options = options;
   impl->handler = std::move(handler);
   impl->connections = std::make_unique<ConnectionTable>(options.max_connections, options.max_connections_per_address);
-  impl->refusing = std::make_unique<ConnectionTable>(kMaxRefusing, 0);
+  impl->refusing = std::make_unique<ConnectionTable>(kMaxRefusingConnections, 0);
   if (options.metrics) {
     const char* help = "Connections refused at accept (answered and closed), by the cap they hit";
     impl->refused_server =
         options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"server\"");
     impl->refused_address =
         options.metrics->AddCounter("watershed_http_connections_refused_total", help, "cap=\"address\"");
+    impl->refused_unanswered = options.metrics->AddCounter(
+        "watershed_http_refusals_unanswered_total",
+        "Refused connections closed without an answer (a TLS port, or kMaxRefusingConnections answers in progress)");
   }
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(impl->tls, MakeServerTlsContext(options));
@@ -550,6 +573,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
 
 int64_t HttpServer::open_connections() const { return impl_->connections->Total(); }
+
+int64_t HttpServer::refusing_connections() const { return impl_->refusing->Total(); }
 
 bool HttpServer::tls() const { return !impl_->options.tls_cert_file.empty(); }
 

@@ -18,6 +18,7 @@
 #include "core/json_text.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "http/client_address.h"
 
 namespace watershed::http {
 
@@ -27,7 +28,7 @@ struct HttpRequest {
   std::string content_type;  // empty when absent
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
-  std::string remote_address;  // the peer's IPv4 address, or its IPv6 /64 prefix ("2001:db8::/64"), as text
+  std::string remote_address;  // ClientAddressKey of the client: the peer, or behind trusted_proxies the forwarded one
   // Whatever the HeaderCheck left for the Handler (e.g. the verified caller),
   // so work done on the header is not repeated; empty when nothing was left.
   std::any context;
@@ -55,6 +56,12 @@ using Handler = std::function<void(HttpRequest&&, Responder)>;
 // sent `Expect: 100-continue` is told to go on only then. Must not block.
 using HeaderCheck = std::function<std::optional<HttpResponse>(HttpRequest& head)>;
 
+// Refused connections (over a connection cap) being answered at once, at
+// most; past that, a refused connection is closed without an answer: a flood
+// over the caps must not hold enough sockets to reach RLIMIT_NOFILE and make
+// accept fail for everyone.
+inline constexpr int64_t kMaxRefusingConnections = 64;
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0 = pick a free port (see HttpServer::port())
@@ -75,7 +82,15 @@ struct HttpServerOptions {
   // the idle timeout, then the connection closes: a client still sending its
   // body reads the answer instead of a connection reset.
   uint64_t drain_limit = 4 << 20;
+  // A connection refused at accept is answered, then what it sends is read
+  // and discarded for at most this long (and idle_timeout_ms; 64 KiB at
+  // most) before the close.
+  int refusal_drain_ms = 1'000;
   HeaderCheck header_check;  // empty: every request goes to the Handler
+  // Peers whose X-Forwarded-For is believed (client_address.h): a request
+  // arriving from one of them is keyed, in HttpRequest::remote_address, by
+  // the client the header names. Empty: every request is keyed by its peer.
+  TrustedProxies trusted_proxies;
   // Where the server counts refused connections (null: not counted).
   MetricsRegistry* metrics = nullptr;
   // TLS: a PEM certificate chain (leaf first) and its PEM private key
@@ -83,14 +98,6 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
 };
-
-// The key of a client for the per-address limits (connections here, failed
-// authentications in the gateway): its IPv4 address, or the /64 prefix of
-// its IPv6 address ("2001:db8:1:2::/64"; one host commonly holds a whole
-// /64, so keying the /128 would let it take a new address per connection);
-// an IPv4-mapped IPv6 address is its IPv4 address. Text that is not an IP
-// address comes back unchanged.
-std::string ClientAddressKey(const std::string& ip);
 
 class HttpServer {
  public:
@@ -109,6 +116,8 @@ class HttpServer {
   Status ReloadTls();
   // Connections open now (counted against max_connections).
   int64_t open_connections() const;
+  // Refused connections being answered now (at most kMaxRefusingConnections).
+  int64_t refusing_connections() const;
   // Stops accepting, closes connections, joins the threads.
   void Stop();
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/metrics.h"
 #include "core/testing/wait.h"
@@ -94,16 +95,6 @@ TEST_F(HttpServerLimitsTest, OneAddressCannotHoldMoreThanItsConnections) {
   EXPECT_TRUE(Rendered("watershed_http_connections_refused_total{cap=\"server\"} 0"));
 }
 
-TEST(ClientAddressKeyTest, IPv6ClientsAreCountedByTheirSlash64) {
-  EXPECT_EQ(ClientAddressKey("127.0.0.2"), "127.0.0.2");
-  EXPECT_EQ(ClientAddressKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
-  EXPECT_EQ(ClientAddressKey("2001:db8:1:2::7"), ClientAddressKey("2001:db8:1:2:ffff::1"));
-  EXPECT_NE(ClientAddressKey("2001:db8:1:2::7"), ClientAddressKey("2001:db8:1:3::7"));
-  EXPECT_EQ(ClientAddressKey("::ffff:10.1.2.3"), "10.1.2.3");
-  EXPECT_EQ(ClientAddressKey("::1"), "::/64");
-  EXPECT_EQ(ClientAddressKey("not an ip"), "not an ip");
-}
-
 TEST_F(HttpServerLimitsTest, TheServerHoldsNoMoreThanItsConnections) {
   StartWithCaps(3, 0);
   auto a = std::make_unique<RawConn>(port(), "127.0.0.1");
@@ -117,6 +108,42 @@ TEST_F(HttpServerLimitsTest, TheServerHoldsNoMoreThanItsConnections) {
   WaitOpen(2);
   ExpectServed("127.0.0.4");
   WaitOpen(2);  // refused and finished connections give their places back
+}
+
+// Past kMaxRefusingConnections refusals being answered at once, further
+// connections over a cap are closed without an answer: a flood over the
+// caps cannot hold more sockets than that open for its answers.
+TEST_F(HttpServerLimitsTest, PastTheRefusalsBeingAnsweredMoreAreClosedWithoutAnAnswer) {
+  HttpServerOptions o;
+  o.max_connections_per_address = 1;
+  // A refused client that keeps its socket open is being answered (drained)
+  // until the test lets it go.
+  o.idle_timeout_ms = 600'000;
+  o.refusal_drain_ms = 600'000;
+  Start(o);
+  RawConn holder(port(), "127.0.0.1");
+  WaitOpen(1);
+  std::vector<std::unique_ptr<RawConn>> refused;
+  for (int64_t i = 0; i < kMaxRefusingConnections; ++i) {
+    refused.push_back(std::make_unique<RawConn>(port(), "127.0.0.1"));
+    RawResponse r = refused.back()->ReadResponse();
+    ASSERT_TRUE(r.complete) << i;
+    ASSERT_EQ(r.status, 429) << i;
+  }
+  EXPECT_EQ(server_->refusing_connections(), kMaxRefusingConnections);
+  RawConn unanswered(port(), "127.0.0.1");
+  EXPECT_TRUE(unanswered.WaitClosed());
+  EXPECT_EQ(unanswered.received(), "");
+  EXPECT_TRUE(Rendered("watershed_http_refusals_unanswered_total 1"));
+  EXPECT_TRUE(Rendered("watershed_http_connections_refused_total{cap=\"address\"} 65"));
+  // A refused client leaves: its place among those being answered comes back.
+  refused.pop_back();
+  ASSERT_TRUE(WaitUntil([&] { return server_->refusing_connections() == kMaxRefusingConnections - 1; }));
+  RawConn answered(port(), "127.0.0.1");
+  ExpectRefused(answered, 429, "too_many_connections");
+  EXPECT_TRUE(Rendered("watershed_http_refusals_unanswered_total 1"));
+  ExpectServed("127.0.0.2");  // other addresses are admitted throughout
+  EXPECT_EQ(handled_.load(), 1);
 }
 
 // The header check sees the request before its body: refusing costs no body read.
@@ -167,6 +194,42 @@ TEST_F(HttpServerLimitsTest, HeaderCheckAnswersBeforeTheBodyArrives) {
   EXPECT_EQ(after.status, 200);
   EXPECT_EQ(after.body, "{\"bytes\":5}");
   EXPECT_EQ(handled_.load(), 2);
+}
+
+// Behind a trusted proxy the request's address is the client its
+// X-Forwarded-For names, per request; connections are still counted by the
+// peer (nothing of a request is known when a connection is admitted).
+TEST_F(HttpServerLimitsTest, BehindATrustedProxyTheRequestsAddressIsTheForwardedClient) {
+  HttpServerOptions o;
+  auto trusted = TrustedProxies::Parse("127.0.0.1/32");
+  ASSERT_TRUE(trusted.ok()) << trusted.status().ToString();
+  o.trusted_proxies = *trusted;
+  o.max_connections_per_address = 2;
+  o.header_check = [](HttpRequest& head) -> std::optional<HttpResponse> {
+    head.context = head.remote_address;
+    return std::nullopt;
+  };
+  Start(o);
+  auto address_of = [](RawConn& c, const std::string& forwarded_for) {
+    EXPECT_TRUE(c.Send(Request("GET", "/x", "", "", forwarded_for.empty() ? "" : forwarded_for + "\r\n")));
+    RawResponse r = c.ReadResponse();
+    EXPECT_EQ(r.status, 200);
+    return r.Header("x-context");
+  };
+  RawConn balancer(port(), "127.0.0.1");  // keep-alive: one connection, many clients
+  EXPECT_EQ(address_of(balancer, "X-Forwarded-For: 203.0.113.9"), "203.0.113.9");
+  EXPECT_EQ(address_of(balancer, "X-Forwarded-For: 198.51.100.1, 203.0.113.10"), "203.0.113.10");
+  EXPECT_EQ(address_of(balancer, "x-forwarded-for: 198.51.100.1\r\nX-Forwarded-For: 203.0.113.11"), "203.0.113.11");
+  EXPECT_EQ(address_of(balancer, "X-Forwarded-For: 2001:db8:1:2::7"), "2001:db8:1:2::/64");
+  EXPECT_EQ(address_of(balancer, "X-Forwarded-For: 203.0.113.9:4711"), "127.0.0.1");  // malformed: the peer
+  EXPECT_EQ(address_of(balancer, ""), "127.0.0.1");
+  RawConn direct(port(), "127.0.0.2");  // not a trusted proxy: its header is ignored
+  EXPECT_EQ(address_of(direct, "X-Forwarded-For: 203.0.113.9"), "127.0.0.2");
+  // The connection cap counts the balancer's connections, whatever clients they carry.
+  RawConn second(port(), "127.0.0.1");
+  WaitOpen(3);
+  RawConn over(port(), "127.0.0.1");
+  ExpectRefused(over, 429, "too_many_connections");
 }
 
 // A client that sends its whole body before reading (as most do) must read
