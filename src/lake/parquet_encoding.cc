@@ -241,18 +241,6 @@ Result<std::string_view> Compressor::Compress(std::string_view in) {
   return std::string_view(out_.get(), n);
 }
 
-Status Compressor::Compress(std::string_view in, std::string* out) {
-  if (codec_ != Codec::kZstd) return lake::Compress(codec_, in, level_, out);
-  if (!zstd_) zstd_ = TakeContext();
-  if (!zstd_) return Status::Internal("zstd: cannot create a context");
-  out->resize(ZSTD_compressBound(in.size()));
-  const size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out->data(), out->size(), in.data(), in.size(),
-                                     level_);
-  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
-  out->resize(n);
-  return Status::Ok();
-}
-
 Status Decompress(Codec codec, std::string_view in, size_t uncompressed_size, std::string* out) {
   out->resize(uncompressed_size);
   switch (codec) {

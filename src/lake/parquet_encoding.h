@@ -47,9 +47,8 @@ class Compressor {
   ~Compressor();
   Compressor(Compressor&& o) noexcept { *this = std::move(o); }
   Compressor& operator=(Compressor&& o) noexcept;
-  Status Compress(std::string_view in, std::string* out);
-  // The same into a buffer the Compressor owns (valid until the next call):
-  // no zero-fill of the output bound per page.
+  // Compresses into a buffer the Compressor owns (valid until the next
+  // call): no zero-fill of the output bound per page.
   Result<std::string_view> Compress(std::string_view in);
 
  private:
