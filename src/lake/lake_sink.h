@@ -87,6 +87,7 @@
 //    record (raw_events and events), plus a bit per record of the buffered
 //    span; bounded by buffer_rows per table.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -164,6 +165,8 @@ class PartitionSink {
   // Every record read (raw_events) and the distinct ones (events).
   void AddRaw(const Event& e, AppendTimeMs append_time, LogOffset offset);
   void AddEvent(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  // AddRaw, then AddEvent when `distinct`: the same rows, the row built once.
+  void AddRecord(const Event& e, AppendTimeMs append_time, LogOffset offset, bool distinct);
   // A 1-minute window the watermark closed (its values are final) while
   // processing the batch ending at `batch_end`.
   void AddMinute(const StoryMinuteRow& row, LogOffset batch_end);
@@ -246,6 +249,10 @@ class PartitionSink {
   struct EventBuffer {
     std::map<GroupKey, EventGroup> groups;
     size_t rows = 0;
+    // Groups found lately, direct-mapped by key (a map node stays put until
+    // erased): most rows skip the map's search.
+    std::array<std::pair<GroupKey, EventGroup*>, 64> recent{};
+    static size_t Slot(const GroupKey& k) { return static_cast<size_t>(k.first * 16 + k.second) & 63; }
   };
   struct MinuteBuffer {
     std::map<std::pair<int32_t, int32_t>, std::vector<StoryMinuteRow>> groups;
@@ -261,7 +268,9 @@ class PartitionSink {
   };
 
   bool Accept(Region r);
-  void Add(EventBuffer& buffer, const Event& e, AppendTimeMs append_time, LogOffset offset);
+  static GroupKey KeyOf(const Event& e);  // its Iceberg partition (hour, bucket)
+  static EventRow RowOf(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  void Add(EventBuffer& buffer, const GroupKey& key, const EventRow& row);
   Status FlushEvents(LakeTableId table, EventBuffer& buffer);
   // Writes out one Iceberg partition's buffer and forgets it.
   Status FlushGroup(LakeTableId table, EventBuffer& buffer, std::map<GroupKey, EventGroup>::iterator it);
@@ -273,7 +282,7 @@ class PartitionSink {
   Status Uncarry(const CarriedBuffers& c);
   Status FlushMinutes();
   // Writes one data file of `table` for partition values `key`.
-  Status WriteFile(LakeTableId table, std::pair<int32_t, int32_t> key, const std::vector<ColumnValues>& columns,
+  Status WriteFile(LakeTableId table, std::pair<int32_t, int32_t> key, std::vector<ColumnValues>&& columns,
                    size_t rows);
   std::string DataDir(LakeTableId table) const;
   std::string CommitId(uint64_t from, uint64_t to) const;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -465,6 +466,56 @@ TEST_F(LakeSinkTest, SkewedEventTimesLandInTheirOwnHourPartitions) {
   }
   EXPECT_EQ(got_hours, want_hours);
   EXPECT_EQ(std::set<int64_t>(want_hours.begin(), want_hours.end()).size(), 4u);
+}
+
+// Every file's rows are in the table's sort order, ties broken by offset:
+// ids across the whole 64-bit range, event times out of order and repeated
+// within the hour, rows added in log order (partition 3) and — what no
+// caller does, but the order must not depend on it — out of it (partition 4).
+TEST_F(LakeSinkTest, FilesAreSortedByStoryThenEventTimeThenOffset) {
+  constexpr int64_t kHourStart = testing::kSampleNow / 3'600'000 * 3'600'000;
+  constexpr uint64_t kRows = 3000;
+  auto lake = Open(fs_, /*buffer_rows=*/100'000);
+  for (uint32_t partition : {3u, 4u}) {
+    PartitionSink sink(lake.get(), partition);
+    ASSERT_TRUE(sink.Recover("", 0).ok());
+    uint64_t x = 12345;
+    for (uint64_t i = 0; i < kRows; ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      const uint64_t top = x >> 61;  // 1 in 8: any 61-bit id; 1 in 8: above 2^63; else 40 ids, low or near 2^62
+      const uint64_t story = top == 0   ? x
+                             : top == 1 ? x | (1ull << 63)
+                                        : (x >> 33) % 40 + ((x >> 40) % 3 == 0 ? (1ull << 62) : 0);
+      Event e = SampleEvent(EventType::kView, story);
+      e.event_time = EventTimeMs(kHourStart + static_cast<int64_t>((x >> 20) % ((x >> 50) % 2 ? 5 : 3'599'999)));
+      const uint64_t offset = partition == 3 ? i : (i * 7919) % kRows;  // 7919 is prime: a permutation
+      sink.AddRecord(e, AppendTimeMs(testing::kSampleNow), LogOffset(offset), /*distinct=*/i % 5 != 0);
+    }
+    ASSERT_TRUE(sink.Prepare(kRows).ok());
+    ASSERT_TRUE(sink.Commit().ok());
+  }
+  for (LakeTableId id : {LakeTableId::kRawEvents, LakeTableId::kEvents}) {
+    auto table = IcebergTable::Load(fs_, TableLocation(dir_.Path("lake"), Region::kEu, id));
+    ASSERT_TRUE(table.ok());
+    auto live = ListLiveFiles(fs_, table->metadata());
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    int64_t rows = 0;
+    for (const ManifestEntry& entry : *live) {
+      auto reader = ParquetReader::Open(fs_, entry.file.path);
+      ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+      ASSERT_EQ((*reader)->info().row_groups.size(), 1u);
+      auto cols = (*reader)->ReadRowGroup(0, {2, 6, 9});  // story_id, event_time, log_offset
+      ASSERT_TRUE(cols.ok()) << cols.status().ToString();
+      for (size_t r = 1; r < (*cols)[0].ints.size(); ++r) {
+        auto key = [&](size_t i) {
+          return std::tuple(static_cast<uint64_t>((*cols)[0].ints[i]), (*cols)[1].ints[i], (*cols)[2].ints[i]);
+        };
+        ASSERT_LT(key(r - 1), key(r)) << entry.file.path << " row " << r;
+      }
+      rows += static_cast<int64_t>((*cols)[0].ints.size());
+    }
+    EXPECT_EQ(rows, id == LakeTableId::kRawEvents ? 2 * kRows : 2 * (kRows - kRows / 5));
+  }
 }
 
 TEST_F(LakeSinkTest, RowsOfAnotherRegionAreRefused) {

@@ -60,9 +60,18 @@ struct ColumnValues {
   std::vector<uint8_t> present;
 
   size_t ValueCount(const ColumnSpec& spec) const;
-  std::string_view ByteValue(const ColumnSpec& spec, size_t i) const;
+  std::string_view ByteValue(const ColumnSpec& spec, size_t i) const;  // inline: per value in the writer's loops
   void Clear();
 };
+
+inline std::string_view ColumnValues::ByteValue(const ColumnSpec& spec, size_t i) const {
+  if (spec.type == PhysicalType::kFixedLenByteArray) {
+    const size_t w = static_cast<size_t>(spec.type_length);
+    return std::string_view(bytes).substr(i * w, w);
+  }
+  const uint32_t begin = i == 0 ? 0 : ends[i - 1];
+  return std::string_view(bytes).substr(begin, ends[i] - begin);
+}
 
 struct ParquetWriterOptions {
   Codec codec = Codec::kZstd;
@@ -127,6 +136,8 @@ class ParquetWriter {
   // rows. Cuts a row group whenever the buffered bytes reach the limit.
   // kInvalidArgument when the columns disagree with the schema or rows.
   Status Write(const std::vector<ColumnValues>& columns, size_t rows);
+  // The same, taking the columns over (no copy) when nothing is buffered.
+  Status Write(std::vector<ColumnValues>&& columns, size_t rows);
   // Flushes the last row group, writes the footer, syncs, renames into
   // place. Returns the file's size.
   Result<uint64_t> Finish();
@@ -135,6 +146,8 @@ class ParquetWriter {
 
  private:
   ParquetWriter() = default;
+  Status CheckColumns(const std::vector<ColumnValues>& columns, size_t rows) const;
+  static uint64_t BufferedBytes(const ColumnSpec& spec, const ColumnValues& v);
   Status FlushRowGroup();
   Status WriteChunk(size_t column, RowGroupInfo* info);
   Status Append(std::string_view data);
@@ -145,6 +158,7 @@ class ParquetWriter {
   ParquetWriterOptions options_;
   std::unique_ptr<WritableFile> file_;
   Compressor compressor_;  // one compression context for every page
+  std::string body_;       // a page's bytes, reused
   uint64_t offset_ = 0;
   std::vector<ColumnValues> buffered_;
   size_t buffered_rows_ = 0;

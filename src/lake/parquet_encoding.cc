@@ -173,29 +173,72 @@ Status Compress(Codec codec, std::string_view in, int level, std::string* out) {
   return Status::InvalidArgument("unknown codec");
 }
 
-Compressor::~Compressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(zstd_)); }
+namespace {
+
+// One released ZSTD context per thread, for the next Compressor: its
+// workspace is allocated and sized already. ZSTD_compressCCtx sets every
+// parameter on each call, so what a context compressed before never
+// changes what it writes next. A large one (high levels: the archive's
+// rewrites) is freed, not kept: a thread holds at most kMaxSpareBytes.
+constexpr size_t kMaxSpareBytes = 4u << 20;
+struct SpareContext {
+  ZSTD_CCtx* cctx = nullptr;
+  ~SpareContext() { ZSTD_freeCCtx(cctx); }
+};
+thread_local SpareContext spare_context;
+
+ZSTD_CCtx* TakeContext() {
+  ZSTD_CCtx* c = spare_context.cctx;
+  spare_context.cctx = nullptr;
+  return c ? c : ZSTD_createCCtx();
+}
+
+void ReleaseContext(void* c) {
+  if (!c) return;
+  ZSTD_CCtx* cctx = static_cast<ZSTD_CCtx*>(c);
+  if (ZSTD_sizeof_CCtx(cctx) > kMaxSpareBytes) {
+    ZSTD_freeCCtx(cctx);
+    return;
+  }
+  ZSTD_freeCCtx(spare_context.cctx);
+  spare_context.cctx = cctx;
+}
+
+}  // namespace
+
+Compressor::~Compressor() { ReleaseContext(zstd_); }
 
 Compressor& Compressor::operator=(Compressor&& o) noexcept {
   if (this != &o) {
-    ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(zstd_));
+    ReleaseContext(zstd_);
     codec_ = o.codec_;
     level_ = o.level_;
     zstd_ = o.zstd_;
     o.zstd_ = nullptr;
+    out_ = std::move(o.out_);
+    out_capacity_ = o.out_capacity_;
+    o.out_capacity_ = 0;
+    other_ = std::move(o.other_);
   }
   return *this;
 }
 
-Status Compressor::Compress(std::string_view in, std::string* out) {
-  if (codec_ != Codec::kZstd) return lake::Compress(codec_, in, level_, out);
-  if (!zstd_) zstd_ = ZSTD_createCCtx();
+Result<std::string_view> Compressor::Compress(std::string_view in) {
+  if (codec_ != Codec::kZstd) {
+    RETURN_IF_ERROR(lake::Compress(codec_, in, level_, &other_));
+    return std::string_view(other_);
+  }
+  if (!zstd_) zstd_ = TakeContext();
   if (!zstd_) return Status::Internal("zstd: cannot create a context");
-  out->resize(ZSTD_compressBound(in.size()));
-  const size_t n = ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out->data(), out->size(), in.data(), in.size(),
-                                     level_);
+  const size_t bound = ZSTD_compressBound(in.size());
+  if (bound > out_capacity_) {
+    out_capacity_ = std::max(bound, out_capacity_ * 2);
+    out_.reset(new char[out_capacity_]);
+  }
+  const size_t n =
+      ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out_.get(), out_capacity_, in.data(), in.size(), level_);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
-  out->resize(n);
-  return Status::Ok();
+  return std::string_view(out_.get(), n);
 }
 
 Status Decompress(Codec codec, std::string_view in, size_t uncompressed_size, std::string* out) {

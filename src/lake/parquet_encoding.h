@@ -10,6 +10,7 @@
 // they were told to expect.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,9 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, std::ve
 Status Compress(Codec codec, std::string_view in, int level, std::string* out);
 
 // The same, keeping one ZSTD context across calls (a context per page cost
-// ~a third of the writer's zstd time). Not thread-safe; movable.
+// ~a third of the writer's zstd time) and across Compressors of a thread (a
+// released context waits in a per-thread slot for the next one: the sink
+// writes many files). Not thread-safe; movable.
 class Compressor {
  public:
   Compressor() = default;
@@ -44,12 +47,17 @@ class Compressor {
   ~Compressor();
   Compressor(Compressor&& o) noexcept { *this = std::move(o); }
   Compressor& operator=(Compressor&& o) noexcept;
-  Status Compress(std::string_view in, std::string* out);
+  // Compresses into a buffer the Compressor owns (valid until the next
+  // call): no zero-fill of the output bound per page.
+  Result<std::string_view> Compress(std::string_view in);
 
  private:
   Codec codec_ = Codec::kUncompressed;
   int level_ = 3;
   void* zstd_ = nullptr;  // ZSTD_CCtx*, made on first use
+  std::unique_ptr<char[]> out_;
+  size_t out_capacity_ = 0;
+  std::string other_;  // the output of the other codecs
 };
 // `uncompressed_size` comes from the page header; a result of another size
 // is kCorruption.

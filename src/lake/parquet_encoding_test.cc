@@ -96,12 +96,33 @@ TEST(CompressionTest, AReusedCompressorGivesIndependentFrames) {
     Compressor compressor = std::move(first);  // the context moves with it
     for (int i = 0; i < 5; ++i) {
       const std::string text = std::string(1000 + i * 37, static_cast<char>('a' + i)) + std::to_string(i);
-      std::string packed, back;
-      ASSERT_TRUE(compressor.Compress(text, &packed).ok()) << CodecName(c);
-      ASSERT_TRUE(Decompress(c, packed, text.size(), &back).ok()) << CodecName(c) << " " << i;
+      auto packed = compressor.Compress(text);
+      ASSERT_TRUE(packed.ok()) << CodecName(c);
+      std::string back;
+      ASSERT_TRUE(Decompress(c, *packed, text.size(), &back).ok()) << CodecName(c) << " " << i;
       EXPECT_EQ(back, text);
     }
   }
+}
+
+// A zstd context left by one Compressor (at another level) for the next
+// one of the thread: the next writes what a fresh context writes.
+TEST(CompressionTest, AContextHandedOnWritesWhatAFreshOneWrites) {
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += std::to_string(i * 7919 % 1000) + ",";
+  std::string fresh;
+  ASSERT_TRUE(Compress(Codec::kZstd, text, 3, &fresh).ok());
+  {
+    Compressor before(Codec::kZstd, 19);
+    ASSERT_TRUE(before.Compress(text + text).ok());
+  }  // its context waits for the next Compressor of this thread
+  Compressor next(Codec::kZstd, 3);
+  auto packed = next.Compress(text);
+  ASSERT_TRUE(packed.ok());
+  EXPECT_EQ(std::string(*packed), fresh);
+  auto again = next.Compress(text);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(std::string(*again), fresh);
 }
 
 TEST(BitWidthTest, Values) {

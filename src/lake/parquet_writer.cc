@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -65,6 +66,36 @@ void PutPlain(const ColumnSpec& spec, const ColumnValues& v, size_t i, std::stri
   }
 }
 
+// PLAIN encoding of values [begin, end): fixed-width values in bulk.
+void PutPlainRange(const ColumnSpec& spec, const ColumnValues& v, size_t begin, size_t end, std::string* out) {
+  static_assert(std::endian::native == std::endian::little, "PLAIN is little-endian: bulk copies need the same");
+  if (begin >= end) return;
+  switch (spec.type) {
+    case PhysicalType::kInt64:
+      out->append(reinterpret_cast<const char*>(v.ints.data() + begin), (end - begin) * 8);
+      return;
+    case PhysicalType::kInt32: {
+      const size_t at = out->size();
+      out->resize(at + (end - begin) * 4);
+      char* p = out->data() + at;
+      for (size_t i = begin; i < end; ++i, p += 4)
+        PutFixed32(p, static_cast<uint32_t>(static_cast<int32_t>(v.ints[i])));
+      return;
+    }
+    case PhysicalType::kDouble:
+      out->append(reinterpret_cast<const char*>(v.doubles.data() + begin), (end - begin) * 8);
+      return;
+    case PhysicalType::kFixedLenByteArray: {
+      const size_t w = static_cast<size_t>(spec.type_length);
+      out->append(v.bytes.data() + begin * w, (end - begin) * w);
+      return;
+    }
+    case PhysicalType::kByteArray:
+      for (size_t i = begin; i < end; ++i) PutPlain(spec, v, i, out);
+      return;
+  }
+}
+
 // The statistics value of value i: PLAIN without a length prefix.
 std::string StatValue(const ColumnSpec& spec, const ColumnValues& v, size_t i) {
   std::string s;
@@ -76,33 +107,52 @@ std::string StatValue(const ColumnSpec& spec, const ColumnValues& v, size_t i) {
   return s;
 }
 
-ChunkStatistics ComputeStatistics(const ColumnSpec& spec, const ColumnValues& v, size_t rows) {
+// Min/max over the values `candidates` names (all present values when
+// null): with a dictionary, its entries hold every distinct value, so the
+// bounds are the same for a fraction of the comparisons.
+ChunkStatistics ComputeStatistics(const ColumnSpec& spec, const ColumnValues& v, size_t rows,
+                                  const std::vector<size_t>* candidates) {
   ChunkStatistics st;
   const size_t n = v.ValueCount(spec);
   st.null_count = static_cast<int64_t>(rows - n);
   if (!spec.statistics || n == 0) return st;
+  const size_t count = candidates ? candidates->size() : n;
+  auto at = [&](size_t k) { return candidates ? (*candidates)[k] : k; };
   size_t lo = SIZE_MAX, hi = SIZE_MAX;
   switch (spec.type) {
     case PhysicalType::kInt32:
     case PhysicalType::kInt64:
-      lo = hi = 0;
-      for (size_t i = 1; i < n; ++i) {
+      lo = hi = at(0);
+      for (size_t k = 1; k < count; ++k) {
+        const size_t i = at(k);
         if (v.ints[i] < v.ints[lo]) lo = i;
         if (v.ints[i] > v.ints[hi]) hi = i;
       }
       break;
     case PhysicalType::kDouble:
-      for (size_t i = 0; i < n; ++i) {
+      for (size_t k = 0; k < count; ++k) {
+        const size_t i = at(k);
         if (std::isnan(v.doubles[i])) continue;  // NaN never bounds (TYPE_ORDER rules)
         if (lo == SIZE_MAX || v.doubles[i] < v.doubles[lo]) lo = i;
         if (hi == SIZE_MAX || v.doubles[i] > v.doubles[hi]) hi = i;
       }
       if (lo == SIZE_MAX) return st;
       break;
+    case PhysicalType::kFixedLenByteArray: {
+      const size_t w = static_cast<size_t>(spec.type_length);
+      const char* b = v.bytes.data();
+      lo = hi = at(0);
+      for (size_t k = 1; k < count; ++k) {
+        const size_t i = at(k);
+        if (std::memcmp(b + i * w, b + lo * w, w) < 0) lo = i;
+        if (std::memcmp(b + hi * w, b + i * w, w) < 0) hi = i;
+      }
+      break;
+    }
     case PhysicalType::kByteArray:
-    case PhysicalType::kFixedLenByteArray:
-      lo = hi = 0;
-      for (size_t i = 1; i < n; ++i) {
+      lo = hi = at(0);
+      for (size_t k = 1; k < count; ++k) {
+        const size_t i = at(k);
         if (BytesLess(v.ByteValue(spec, i), v.ByteValue(spec, lo))) lo = i;
         if (BytesLess(v.ByteValue(spec, hi), v.ByteValue(spec, i))) hi = i;
       }
@@ -128,35 +178,43 @@ bool BuildDictionary(const ColumnSpec& spec, const ColumnValues& v, size_t max_e
   if (spec.type == PhysicalType::kDouble) return false;  // not worth it for our tables
   const size_t n = v.ValueCount(spec);
   d->indices.resize(n);
-  // Open addressing over entry numbers (slot = entry + 1, 0 = empty), sized
-  // for the most entries allowed: one allocation per chunk where a node map
-  // made one per distinct value (the sink writes many small files).
+  // Open addressing over entry numbers (slot = entry + 1, 0 = empty), kept
+  // at most half full: it grows with the entries, so a column of few
+  // distinct values (or one given up after 4096 values) never clears a
+  // table sized for the chunk.
   size_t slots = 16;
-  while (slots < 2 * std::min(n, max_entries + 1)) slots *= 2;
   std::vector<uint32_t> table(slots, 0);
-  const size_t mask = slots - 1;
+  size_t mask = slots - 1;
   const bool ints = spec.type == PhysicalType::kInt32 || spec.type == PhysicalType::kInt64;
+  auto hash_of = [&](size_t i) -> size_t {
+    if (ints) return static_cast<size_t>((static_cast<uint64_t>(v.ints[i]) * 0x9E3779B97F4A7C15ull) >> 32);
+    const std::string_view b = v.ByteValue(spec, i);
+    if (b.size() > 8) return std::hash<std::string_view>{}(b);
+    uint64_t word = b.size();  // short strings (names, codes): their bytes and length, mixed
+    std::memcpy(reinterpret_cast<char*>(&word) + 1, b.data(), std::min<size_t>(b.size(), 7));
+    if (b.size() == 8) word ^= static_cast<uint64_t>(static_cast<uint8_t>(b[7])) << 4;
+    return static_cast<size_t>((word * 0x9E3779B97F4A7C15ull) >> 32);
+  };
   for (size_t i = 0; i < n; ++i) {
-    size_t h;
-    std::string_view bytes;
-    if (ints) {
-      h = static_cast<size_t>((static_cast<uint64_t>(v.ints[i]) * 0x9E3779B97F4A7C15ull) >> 32);
+    // A value equal to the one before (sorted columns: story_id; constant
+    // ones: region) takes its entry without a lookup.
+    const std::string_view bytes = ints ? std::string_view() : v.ByteValue(spec, i);
+    if (i > 0 && (ints ? v.ints[i] == v.ints[i - 1] : bytes == v.ByteValue(spec, i - 1))) {
+      d->indices[i] = d->indices[i - 1];
     } else {
-      bytes = v.ByteValue(spec, i);
-      h = std::hash<std::string_view>{}(bytes);
-    }
-    for (size_t slot = h & mask;; slot = (slot + 1) & mask) {
-      const uint32_t e = table[slot];
-      if (e == 0) {
-        table[slot] = static_cast<uint32_t>(d->first.size() + 1);
-        d->indices[i] = static_cast<uint32_t>(d->first.size());
-        d->first.push_back(i);
-        break;
-      }
-      const size_t first = d->first[e - 1];
-      if (ints ? v.ints[first] == v.ints[i] : v.ByteValue(spec, first) == bytes) {
-        d->indices[i] = e - 1;
-        break;
+      for (size_t slot = hash_of(i) & mask;; slot = (slot + 1) & mask) {
+        const uint32_t e = table[slot];
+        if (e == 0) {
+          table[slot] = static_cast<uint32_t>(d->first.size() + 1);
+          d->indices[i] = static_cast<uint32_t>(d->first.size());
+          d->first.push_back(i);
+          break;
+        }
+        const size_t first = d->first[e - 1];
+        if (ints ? v.ints[first] == v.ints[i] : v.ByteValue(spec, first) == bytes) {
+          d->indices[i] = e - 1;
+          break;
+        }
       }
     }
     // Gives up as soon as the dictionary cannot pay: more entries than the
@@ -165,6 +223,16 @@ bool BuildDictionary(const ColumnSpec& spec, const ColumnValues& v, size_t max_e
     // timestamps) built the whole table before being refused: ~15 % of the
     // writer's time (bench/RESULTS.md).
     if (d->first.size() > max_entries || (i >= 4096 && d->first.size() * 2 > i + 1)) return false;
+    if (d->first.size() * 2 > slots) {  // rehash into twice the slots
+      slots *= 2;
+      mask = slots - 1;
+      table.assign(slots, 0);
+      for (size_t k = 0; k < d->first.size(); ++k) {
+        size_t slot = hash_of(d->first[k]) & mask;
+        while (table[slot] != 0) slot = (slot + 1) & mask;
+        table[slot] = static_cast<uint32_t>(k + 1);
+      }
+    }
   }
   return true;
 }
@@ -262,15 +330,6 @@ size_t ColumnValues::ValueCount(const ColumnSpec& spec) const {
   return 0;
 }
 
-std::string_view ColumnValues::ByteValue(const ColumnSpec& spec, size_t i) const {
-  if (spec.type == PhysicalType::kFixedLenByteArray) {
-    const size_t w = static_cast<size_t>(spec.type_length);
-    return std::string_view(bytes).substr(i * w, w);
-  }
-  const uint32_t begin = i == 0 ? 0 : ends[i - 1];
-  return std::string_view(bytes).substr(begin, ends[i] - begin);
-}
-
 void ColumnValues::Clear() {
   ints.clear();
   doubles.clear();
@@ -319,8 +378,24 @@ Status ParquetWriter::Append(std::string_view data) {
   return Status::Ok();
 }
 
-Status ParquetWriter::Write(const std::vector<ColumnValues>& columns, size_t rows) {
-  if (finished_) return Status::FailedPrecondition("parquet: writer finished");
+Status ParquetWriter::Write(std::vector<ColumnValues>&& columns, size_t rows) {
+  if (buffered_rows_ > 0 || finished_) return Write(static_cast<const std::vector<ColumnValues>&>(columns), rows);
+  RETURN_IF_ERROR(CheckColumns(columns, rows));
+  // Nothing buffered: the columns become the row group as they are.
+  buffered_ = std::move(columns);
+  buffered_bytes_ = 0;
+  for (size_t c = 0; c < buffered_.size(); ++c) buffered_bytes_ += BufferedBytes(schema_[c], buffered_[c]);
+  buffered_rows_ = rows;
+  if (buffered_bytes_ >= options_.row_group_bytes) return FlushRowGroup();
+  return Status::Ok();
+}
+
+uint64_t ParquetWriter::BufferedBytes(const ColumnSpec& spec, const ColumnValues& v) {
+  return v.ints.size() * FixedWidth(spec) + v.doubles.size() * 8 + v.bytes.size() + v.ends.size() * 4 +
+         v.present.size() / 8;
+}
+
+Status ParquetWriter::CheckColumns(const std::vector<ColumnValues>& columns, size_t rows) const {
   if (columns.size() != schema_.size())
     return Status::InvalidArgument("parquet: " + std::to_string(columns.size()) + " columns for a schema of " +
                                    std::to_string(schema_.size()));
@@ -341,6 +416,12 @@ Status ParquetWriter::Write(const std::vector<ColumnValues>& columns, size_t row
       return Status::InvalidArgument("parquet: column " + spec.name + " has " + std::to_string(v.ValueCount(spec)) +
                                      " values, expected " + std::to_string(expected));
   }
+  return Status::Ok();
+}
+
+Status ParquetWriter::Write(const std::vector<ColumnValues>& columns, size_t rows) {
+  if (finished_) return Status::FailedPrecondition("parquet: writer finished");
+  RETURN_IF_ERROR(CheckColumns(columns, rows));
   for (size_t c = 0; c < columns.size(); ++c) {
     const ColumnSpec& spec = schema_[c];
     const ColumnValues& v = columns[c];
@@ -352,8 +433,7 @@ Status ParquetWriter::Write(const std::vector<ColumnValues>& columns, size_t row
     b.bytes += v.bytes;
     for (uint32_t e : v.ends) b.ends.push_back(base + e);
     b.present.insert(b.present.end(), v.present.begin(), v.present.end());
-    buffered_bytes_ += v.ints.size() * FixedWidth(spec) + v.doubles.size() * 8 + v.bytes.size() + v.ends.size() * 4 +
-                       v.present.size() / 8;
+    buffered_bytes_ += BufferedBytes(spec, v);
   }
   buffered_rows_ += rows;
   if (buffered_bytes_ >= options_.row_group_bytes) return FlushRowGroup();
@@ -381,14 +461,15 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
   ColumnChunkInfo chunk;
   chunk.codec = options_.codec;
   chunk.num_values = static_cast<int64_t>(rows);
-  chunk.statistics = ComputeStatistics(spec, v, rows);
 
   Dictionary dict;
   const bool use_dict = spec.dictionary && n > 0 && BuildDictionary(spec, v, options_.max_dictionary_entries, &dict) &&
                         dict.first.size() * 2 <= n;
-  std::string body, compressed, header;
+  chunk.statistics = ComputeStatistics(spec, v, rows, use_dict ? &dict.first : nullptr);
+  std::string& body = body_;
+  std::string header;
   auto emit_page = [&](PageType type, int32_t num_values, Encoding encoding) -> Status {
-    RETURN_IF_ERROR(compressor_.Compress(body, &compressed));
+    ASSIGN_OR_RETURN(std::string_view compressed, compressor_.Compress(body));
     header.clear();
     WritePageHeader(type, body.size(), compressed.size(), num_values, encoding, &header);
     chunk.total_uncompressed_size += static_cast<int64_t>(header.size() + body.size());
@@ -435,7 +516,7 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
       body.push_back(static_cast<char>(index_width));
       EncodeRleHybrid(dict.indices.data() + value, page_values, index_width, &body);
     } else {
-      for (size_t i = value; i < value + page_values; ++i) PutPlain(spec, v, i, &body);
+      PutPlainRange(spec, v, value, value + page_values, &body);
     }
     value += page_values;
     RETURN_IF_ERROR(emit_page(PageType::kDataPage, static_cast<int32_t>(page_rows),

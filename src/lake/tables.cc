@@ -180,19 +180,43 @@ std::vector<ColumnValues> StoryMinuteColumns(const std::vector<StoryMinuteRow>& 
 EventColumns::EventColumns() : columns_(EventTableSchema().size()) {}
 
 void EventColumns::Add(const Event& e, AppendTimeMs append_time, LogOffset offset) {
-  columns_[0].bytes.append(reinterpret_cast<const char*>(e.event_id.bytes.data()), e.event_id.bytes.size());
-  AddString(columns_[1], EventTypeName(e.type));
+  Add(e.event_id, e.type, e.story_id.value, e.author_id.value, e.viewer_id.value, e.region, e.event_time.value,
+      e.watch_ms, append_time.value, offset.value);
+}
+
+void EventColumns::Add(const EventId& event_id, EventType type, uint64_t story_id, uint64_t author_id,
+                       uint64_t viewer_id, Region region, int64_t event_time_ms, uint32_t watch_ms,
+                       int64_t append_time_ms, uint64_t offset) {
+  columns_[0].bytes.append(reinterpret_cast<const char*>(event_id.bytes.data()), event_id.bytes.size());
+  AddString(columns_[1], EventTypeName(type));
   // Ids are unsigned in the schema v1 contract and below 2^63 in practice;
   // Iceberg has no unsigned long, so they are stored as INT64 bit for bit.
-  columns_[2].ints.push_back(static_cast<int64_t>(e.story_id.value));
-  columns_[3].ints.push_back(static_cast<int64_t>(e.author_id.value));
-  columns_[4].ints.push_back(static_cast<int64_t>(e.viewer_id.value));
-  AddString(columns_[5], RegionName(e.region));
-  columns_[6].ints.push_back(e.event_time.value * 1000);
-  columns_[7].ints.push_back(static_cast<int64_t>(e.watch_ms));
-  columns_[8].ints.push_back(append_time.value * 1000);
-  columns_[9].ints.push_back(static_cast<int64_t>(offset.value));
+  columns_[2].ints.push_back(static_cast<int64_t>(story_id));
+  columns_[3].ints.push_back(static_cast<int64_t>(author_id));
+  columns_[4].ints.push_back(static_cast<int64_t>(viewer_id));
+  AddString(columns_[5], RegionName(region));
+  columns_[6].ints.push_back(event_time_ms * 1000);
+  columns_[7].ints.push_back(static_cast<int64_t>(watch_ms));
+  columns_[8].ints.push_back(append_time_ms * 1000);
+  columns_[9].ints.push_back(static_cast<int64_t>(offset));
   ++rows_;
+}
+
+void EventColumns::Reserve(size_t rows) {
+  const size_t n = rows_ + rows;
+  columns_[0].bytes.reserve(n * 16);
+  for (int c : {1, 5}) {
+    columns_[c].bytes.reserve(n * 8);  // type and region names are short
+    columns_[c].ends.reserve(n);
+  }
+  for (int c : {2, 3, 4, 6, 7, 8, 9}) columns_[c].ints.reserve(n);
+}
+
+std::vector<ColumnValues> EventColumns::Take() {
+  std::vector<ColumnValues> out = std::move(columns_);
+  columns_ = std::vector<ColumnValues>(EventTableSchema().size());
+  rows_ = 0;
+  return out;
 }
 
 void EventColumns::Clear() {

@@ -74,8 +74,15 @@ class EventColumns {
  public:
   EventColumns();
   void Add(const Event& e, AppendTimeMs append_time, LogOffset offset);
+  // The same from an event's fields (the lake sink's buffered rows).
+  void Add(const EventId& event_id, EventType type, uint64_t story_id, uint64_t author_id, uint64_t viewer_id,
+           Region region, int64_t event_time_ms, uint32_t watch_ms, int64_t append_time_ms, uint64_t offset);
+  // Room for `rows` more rows (no reallocation while adding them).
+  void Reserve(size_t rows);
   size_t rows() const { return rows_; }
   const std::vector<ColumnValues>& columns() const { return columns_; }
+  // Hands the columns over (ParquetWriter::Write takes them without a copy); leaves this empty.
+  std::vector<ColumnValues> Take();
   void Clear();
 
  private:

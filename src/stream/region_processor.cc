@@ -49,8 +49,7 @@ void FeedLakeSink(lake::PartitionSink& sink, Region region, catalog::CatalogRead
                   const serve::PartitionWrite& write) {
   for (size_t i = 0; i < records.size(); ++i) {
     const log::LogRecord& r = records[i];
-    sink.AddRaw(r.event, r.append_time, r.offset);
-    if (distinct[i]) sink.AddEvent(r.event, r.append_time, r.offset);
+    sink.AddRecord(r.event, r.append_time, r.offset, distinct[i] != 0);
   }
   for (const serve::WindowUpdate& w : write.windows) {
     if (w.key.size != serve::WindowSize::k1m || !w.final) continue;
