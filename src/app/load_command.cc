@@ -13,6 +13,7 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -103,6 +104,7 @@ const std::vector<std::string> kFlags = {"rate",
 struct ServerPartitioning {
   uint32_t partitions = 0;
   PartitionScheme scheme = PartitionScheme::kAligned;
+  std::map<std::pair<Region, uint32_t>, int64_t> watermarks;  // partitions that have one
 };
 
 // Partitions per region and their scheme, read from /v1/status (or `known`,
@@ -124,8 +126,14 @@ Result<ServerPartitioning> DiscoverPartitions(HttpClient& client, bool sent_toke
       if (parser.parse(r->body).get(doc) != simdjson::SUCCESS) return Status::Internal("unreadable /v1/status");
       uint64_t most = 0;
       std::optional<PartitionScheme> scheme;
+      std::map<std::pair<Region, uint32_t>, int64_t> watermarks;
       for (auto p : doc["partitions"].get_array()) {
         most = std::max(most, p["partition"].get_uint64().value_unsafe() + 1);
+        std::string_view region_name;
+        int64_t watermark = 0;
+        if (p["region"].get(region_name) == simdjson::SUCCESS && p["watermark"].get(watermark) == simdjson::SUCCESS)
+          if (auto region = ParseRegion(region_name))
+            watermarks[{*region, static_cast<uint32_t>(p["partition"].get_uint64().value_unsafe())}] = watermark;
         // A server from before partition schemes reports none: legacy.
         std::string_view name = "legacy";
         if (p["partition_scheme"].get(name) != simdjson::SUCCESS) name = "legacy";
@@ -138,7 +146,7 @@ Result<ServerPartitioning> DiscoverPartitions(HttpClient& client, bool sent_toke
         scheme = s;
       }
       if (most == 0) return Status::Internal("server reports no partitions");
-      return ServerPartitioning{static_cast<uint32_t>(most), *scheme};
+      return ServerPartitioning{static_cast<uint32_t>(most), *scheme, std::move(watermarks)};
     }
     if (r.ok() && r->status != 503 && r->status != 429)
       return Status::FailedPrecondition("GET " + target + " answered " + DescribeAnswer(*r, sent_token));
@@ -273,7 +281,7 @@ int LoadCommand(const std::vector<std::string>& args) {
   if (f.Has("partitions")) {
     auto n = f.GetNumber<uint32_t>("partitions", 0, 1, 1024);
     if (!n.ok()) return Fail("load", n.status().message(), 2);
-    known_partitions = ServerPartitioning{*n, PartitionScheme::kAligned};
+    known_partitions = ServerPartitioning{*n, PartitionScheme::kAligned, {}};
     if (f.Has("partition-scheme")) {
       auto scheme = ParsePartitionScheme(f.Get("partition-scheme"));
       if (!scheme)
@@ -285,6 +293,7 @@ int LoadCommand(const std::vector<std::string>& args) {
   if (!partitions.ok()) return Fail("load", partitions.status().message());
   plan->partitions = partitions->partitions;
   plan->partition_scheme = partitions->scheme;
+  plan->start_watermarks = partitions->watermarks;
   if (!f.Has("no-catalog"))
     if (Status s = RegisterStories(control, !control_token.empty(), plan->workload); !s.ok())
       return Fail("load", s.message());

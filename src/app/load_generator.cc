@@ -56,6 +56,7 @@ int RunLoad(const LoadPlan& plan, const ClientOptions& options, const TokenMinte
     truth_options.partitions = plan.partitions;
     truth_options.partition_scheme = plan.partition_scheme;
     truth = std::make_unique<workload::TruthBuilder>(truth_options);
+    for (const auto& [key, watermark] : plan.start_watermarks) truth->StartWatermark(key.first, key.second, watermark);
   }
   auto reporter_client = NewClient(options, token);
   if (!reporter_client.ok()) return Fail("load", reporter_client.status().message(), 2);

@@ -5,6 +5,7 @@
 // writes the ground truth of the distinct events.
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "app/client_flags.h"  // the client types
@@ -21,8 +22,11 @@ struct LoadPlan {
   int64_t duration_ms = 30'000;
   uint64_t batch = 100;  // events per request
   uint64_t connections = 4;
-  uint32_t partitions = 8;  // the server's, per region: they decide the lanes
+  uint32_t partitions = 8;                                       // the server's, per region: they decide the lanes
   PartitionScheme partition_scheme = PartitionScheme::kAligned;  // the server's logs'
+  // The server's watermarks when the load starts (from /v1/status; empty for a
+  // gateway): the ground truth starts from them (workload::TruthBuilder::StartWatermark).
+  std::map<std::pair<Region, uint32_t>, int64_t> start_watermarks;
   int64_t show_top_ms = 0;  // print the top stories this often; 0 = never
   bool protobuf = false;
   bool per_viewer = false;  // one viewer per request (always with a minter)

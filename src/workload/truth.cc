@@ -27,6 +27,11 @@ void TruthBuilder::Counted::Add(const Event& e) {
 
 TruthBuilder::TruthBuilder(TruthOptions options) : options_(options) {}
 
+void TruthBuilder::StartWatermark(Region region, uint32_t partition, int64_t watermark) {
+  auto [it, added] = watermark_.emplace(PartitionKey{region, partition}, watermark);
+  if (!added) it->second = std::max(it->second, watermark);
+}
+
 void TruthBuilder::Add(const Event& e) {
   if (!seen_.insert(e.event_id).second) {
     ++duplicates_;

@@ -8,7 +8,7 @@
 // given to TruthBuilder::Add (the load driver guarantees this).
 //
 // Semantics, per (region, partition), with watermark W starting at minus
-// infinity, for each distinct event (first occurrence of its (viewer_id,
+// infinity (or at the server's, StartWatermark), for each distinct event (first occurrence of its (viewer_id,
 // event_id)) in order:
 //   for S in {5000, 60000}: s = floor(event_time / S) * S;
 //     if W >= s + S + allowed_lateness the event is too late for that window
@@ -89,6 +89,11 @@ class TruthBuilder {
  public:
   // REQUIRES: options.partitions >= 1.
   explicit TruthBuilder(TruthOptions options);
+
+  // The watermark a (region, partition) already has before the first Add —
+  // the server's, moved by events sent before this workload: the windows it
+  // closed are closed for the workload's late events too. Call before Add.
+  void StartWatermark(Region region, uint32_t partition, int64_t watermark);
 
   // Events in generation order; duplicates (repeated event_id) are allowed and
   // only counted. REQUIRES: event.event_time.value >= 0.

@@ -69,6 +69,23 @@ TEST(TruthTest, LateEventInTotalsButNotWindow) {
   EXPECT_EQ((t.windows.at({1, 60000, kT0 + 120'000}).agg.replies), 1u);
 }
 
+TEST(TruthTest, AServersWatermarkFromEarlierEventsClosesTheWorkloadsWindows) {
+  // Events sent before the load (the README tour's) moved the server's
+  // watermark of one partition: the load's late event there is too late for
+  // its window, as the server judges it; in another partition it is on time.
+  const uint32_t p = PartitionOf(StoryId(1), 8, PartitionScheme::kAligned);
+  TruthBuilder b(TruthOptions{});
+  b.StartWatermark(Region::kUs, p, kT0 + 120'000);
+  b.StartWatermark(Region::kUs, p, kT0);  // never moves back
+  b.Add(View(1, 10, kT0 + 1'000));
+  b.Add(View(1, 11, kT0 + 1'000, Region::kEu));
+  Truth t = b.Finish();
+  EXPECT_EQ(t.stories.at(1).totals.views, 2u);
+  EXPECT_EQ(t.late_1m, 1u);
+  EXPECT_EQ(t.late_5s, 1u);
+  EXPECT_EQ(t.windows.at({1, 60000, kT0}).agg.views, 1u);  // the eu one
+}
+
 TEST(TruthTest, BoundaryIsInclusive) {
   TruthOptions o;
   TruthBuilder b(o);
