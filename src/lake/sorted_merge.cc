@@ -1,5 +1,6 @@
 #include "lake/sorted_merge.h"
 
+#include <algorithm>
 #include <memory>
 #include <queue>
 
@@ -9,8 +10,12 @@
 namespace watershed::lake {
 namespace {
 
-// Rows handed to ParquetWriter::Write at once.
-constexpr size_t kMergeChunkRows = 1 << 14;
+// Rows handed to ParquetWriter::Write at once (~0.5 MB of events): the
+// writer cuts a row group once one of these takes it past its size.
+constexpr size_t kMergeChunkRows = 1 << 12;
+
+// Intermediate files' row groups: what a later pass holds per input.
+constexpr uint64_t kIntermediateRowGroupBytes = 1 << 20;
 
 // One input: its reader and the row group being merged.
 struct Cursor {
@@ -36,11 +41,10 @@ Result<bool> NextGroup(Cursor* c, const RowOrder& order) {
   return false;
 }
 
-}  // namespace
-
-Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::string>& inputs,
-                                      const TableMetadata& table, const std::string& path,
-                                      std::vector<std::optional<int32_t>> partition) {
+// One merge of at most the caller's bound of inputs.
+Result<DataFileInfo> MergeOnce(FileSystem* fs, const std::vector<std::string>& inputs, const TableMetadata& table,
+                               const std::string& path, std::vector<std::optional<int32_t>> partition,
+                               const ParquetWriterOptions& options) {
   std::vector<Cursor> cursors(inputs.size());
   std::vector<ColumnSpec> schema;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -75,7 +79,7 @@ Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::str
         out_schema[col].statistics = out_schema[col].statistics && c.rows.schema()[col].statistics;
 
   RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(path)));
-  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(fs, path, out_schema, RewriteOptions(table)));
+  ASSIGN_OR_RETURN(auto writer, ParquetWriter::Create(fs, path, out_schema, options));
   std::vector<ColumnValues> chunk(out_schema.size());
   size_t chunk_rows = 0;
   auto flush = [&]() -> Status {
@@ -109,6 +113,48 @@ Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::str
   DataFileInfo d = DescribeParquetFile(path, static_cast<int64_t>(size), writer->info(), std::move(partition));
   if (!table.sort_order.empty()) d.sort_order_id = 1;
   return d;
+}
+
+}  // namespace
+
+Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::string>& inputs,
+                                      const TableMetadata& table, const std::string& path,
+                                      std::vector<std::optional<int32_t>> partition, size_t max_open_inputs) {
+  max_open_inputs = std::max<size_t>(max_open_inputs, 2);
+  const ParquetWriterOptions options = RewriteOptions(table);
+  if (inputs.size() <= max_open_inputs) return MergeOnce(fs, inputs, table, path, std::move(partition), options);
+  ParquetWriterOptions intermediate = options;
+  intermediate.row_group_bytes = kIntermediateRowGroupBytes;
+  // More inputs than may be open at once: runs of consecutive inputs are
+  // merged into intermediate files beside `path` (consecutive, so that equal
+  // keys keep their input order), then those, until one merge is left.
+  std::vector<std::string> level = inputs, intermediates;
+  auto remove_intermediates = [&] {
+    for (const std::string& f : intermediates) (void)fs->RemoveFile(f);  // best effort: orphans are swept later
+  };
+  while (level.size() > max_open_inputs) {
+    std::vector<std::string> next;
+    for (size_t begin = 0; begin < level.size(); begin += max_open_inputs) {
+      const std::vector<std::string> run(
+          level.begin() + static_cast<ptrdiff_t>(begin),
+          level.begin() + static_cast<ptrdiff_t>(std::min(level.size(), begin + max_open_inputs)));
+      if (run.size() == 1) {
+        next.push_back(run.front());
+        continue;
+      }
+      intermediates.push_back(path + ".merge-" + std::to_string(intermediates.size()));
+      auto merged = MergeOnce(fs, run, table, intermediates.back(), partition, intermediate);
+      if (!merged.ok()) {
+        remove_intermediates();
+        return merged.status();
+      }
+      next.push_back(intermediates.back());
+    }
+    level = std::move(next);
+  }
+  auto merged = MergeOnce(fs, level, table, path, std::move(partition), options);
+  remove_intermediates();
+  return merged;
 }
 
 }  // namespace watershed::lake

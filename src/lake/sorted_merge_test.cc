@@ -14,6 +14,29 @@ namespace {
 using testing::kBaseMs;
 using testing::Row;
 
+// Counts the files open for reading, and the most open at once.
+class OpenFileCounter : public ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    ASSIGN_OR_RETURN(auto file, ForwardingFileSystem::NewRandomAccessFile(path));
+    max_open = std::max(max_open, ++open);
+    return std::unique_ptr<RandomAccessFile>(new Counted(std::move(file), &open));
+  }
+  int open = 0, max_open = 0;
+
+ private:
+  struct Counted : RandomAccessFile {
+    Counted(std::unique_ptr<RandomAccessFile> f, int* open) : file(std::move(f)), open(open) {}
+    ~Counted() override { --*open; }
+    Result<size_t> Read(uint64_t offset, size_t n, char* scratch) const override {
+      return file->Read(offset, n, scratch);
+    }
+    std::unique_ptr<RandomAccessFile> file;
+    int* open;
+  };
+};
+
 class SortedMergeTest : public testing::LakeTableFixture {
  protected:
   // A file of `keys` (story, event time in ms) in the given order, in row
@@ -81,6 +104,31 @@ TEST_F(SortedMergeTest, MergesSortedFilesIntoOneSortedFileKeepingInputOrderOnTie
   ASSERT_TRUE(r.ok());
   const int viewer = (*r)->ColumnIndex("viewer_id");
   for (const RowGroupInfo& rg : (*r)->info().row_groups) EXPECT_FALSE(rg.columns[viewer].statistics.min_value);
+}
+
+TEST_F(SortedMergeTest, MergesMoreInputsThanItMayOpenInPassesKeepingInputOrderOnTies) {
+  const TableMetadata table = NewLakeTable(LakeTableId::kEvents, "5f0c4a38-2f6e-4a7b-9d8e-1c2b3a4d5e6f");
+  std::vector<std::string> inputs;
+  std::vector<Row> expected;
+  for (uint32_t i = 0; i < 11; ++i) {  // 11 inputs, 3 open at most: 4 merges, 1, then the last
+    inputs.push_back(WriteFile("in" + std::to_string(i) + ".parquet", SortedKeys(200 + 50 * i, 10 + i)));
+    const std::vector<Row> rows = ReadFile(inputs.back());
+    expected.insert(expected.end(), rows.begin(), rows.end());
+  }
+  std::stable_sort(expected.begin(), expected.end(), [](const Row& a, const Row& b) {
+    return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+  });
+  OpenFileCounter counting(fs_);
+  const std::string out_dir = JoinPath(dir_.path(), "out");
+  auto merged = MergeSortedFiles(&counting, inputs, table, JoinPath(out_dir, "merged.parquet"), {}, 3);
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ(ReadFile(JoinPath(out_dir, "merged.parquet")), expected);
+  EXPECT_EQ(merged->record_count, static_cast<int64_t>(expected.size()));
+  EXPECT_EQ(counting.max_open, 3);
+  EXPECT_EQ(counting.open, 0);
+  auto left = fs_->ListDir(out_dir);  // the intermediate files are gone
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, std::vector<std::string>{"merged.parquet"});
 }
 
 TEST_F(SortedMergeTest, RefusesAnInputThatIsNotSorted) {
