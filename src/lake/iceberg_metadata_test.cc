@@ -106,6 +106,20 @@ TEST_F(IcebergTableTest, CreateThenCommitsMakeNewVersionsAndAHint) {
   EXPECT_FALSE(fs_->FileExists(t->MetadataPath(4)));
 }
 
+TEST_F(IcebergTableTest, ACreationCutShortIsFinishedAndACommittedTableIsNeverRecreated) {
+  // A crash between Create's metadata/ directory and its v1: nothing was committed.
+  ASSERT_TRUE(fs_->CreateDirs(location() + "/metadata").ok());
+  ASSERT_EQ(IcebergTable::Load(fs_, location()).status().code(), StatusCode::kNotFound);
+  auto t = LoadOrCreateLakeTable(fs_, location(), LakeTableId::kEvents);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->version(), 1);
+  EXPECT_TRUE(IcebergTable::Load(fs_, location()).ok());
+  // A table whose metadata files are gone (lost, not cut short) stays an error.
+  ASSERT_TRUE(fs_->RemoveFile(t->MetadataPath(1)).ok());
+  ASSERT_TRUE(WriteFileAtomically(fs_, location() + "/metadata/00000-x.metadata.json", "{}").ok());
+  EXPECT_FALSE(LoadOrCreateLakeTable(fs_, location(), LakeTableId::kEvents).ok());
+}
+
 TEST_F(IcebergTableTest, ConcurrentCommittersBothLandOneVersionApart) {
   ASSERT_TRUE(IcebergTable::Create(fs_, location(), EventsTable()).ok());
   auto a = IcebergTable::Load(fs_, location());

@@ -1,5 +1,6 @@
 #include "lake/tables.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/random.h"
@@ -141,12 +142,29 @@ bool LakeTableExists(FileSystem* fs, const std::string& location) {
 }
 
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id) {
-  if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
   return LoadOrCreateTable(fs, location, NewLakeTable(id, ""));
 }
 
+namespace {
+
+// Whether `location`'s metadata/ holds no table metadata file of any name:
+// nothing was ever committed there (Create makes the directory, then v1).
+bool NothingCommitted(FileSystem* fs, const std::string& location) {
+  auto names = fs->ListDir(JoinPath(location, "metadata"));
+  return names.ok() &&
+         std::none_of(names->begin(), names->end(), [](const std::string& n) { return n.ends_with(".metadata.json"); });
+}
+
+}  // namespace
+
 Result<IcebergTable> LoadOrCreateTable(FileSystem* fs, const std::string& location, TableMetadata initial) {
-  if (LakeTableExists(fs, location)) return IcebergTable::Load(fs, location);
+  if (LakeTableExists(fs, location)) {
+    auto loaded = IcebergTable::Load(fs, location);
+    // A creation cut short (a crash between the directory and v1) is
+    // finished below; a table that has held metadata never is.
+    if (loaded.ok() || loaded.status().code() != StatusCode::kNotFound || !NothingCommitted(fs, location))
+      return loaded;
+  }
   if (initial.table_uuid.empty()) {
     uint64_t hi = 0, lo = 0;
     RandomBytes(&hi, sizeof hi);

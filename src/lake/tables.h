@@ -58,7 +58,8 @@ TableMetadata NewLakeTable(LakeTableId id, std::string table_uuid);
 // Whether a table (its metadata/ directory) exists at `location`.
 bool LakeTableExists(FileSystem* fs, const std::string& location);
 // The table at `location`, created (NewLakeTable, a random UUID) when there
-// is none; another process creating it at the same time is fine.
+// is none or its creation was cut short (a metadata/ directory without any
+// metadata file); another process creating it at the same time is fine.
 Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& location, LakeTableId id);
 // The same for a table of any schema: created from `initial` (given a random
 // UUID when it has none) when there is none.
