@@ -1,0 +1,1 @@
+SELECT count(*), sum(watch_ms) FROM events

@@ -1,0 +1,1 @@
+SELECT date_trunc('hour', event_time) AS h, count(*) FROM eu.events WHERE story_id = 42 AND event_time >= now() - INTERVAL '7 days' GROUP BY 1 ORDER BY 1

@@ -1,0 +1,1 @@
+SELECT region, date_trunc('hour', event_time), count(*) FROM global.events GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 100 OFFSET 5

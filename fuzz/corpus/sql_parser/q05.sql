@@ -1,0 +1,1 @@
+SELECT e.story_id, s.title FROM events e LEFT JOIN (SELECT story_id, title FROM stories) AS s ON e.story_id = s.story_id

@@ -1,0 +1,1 @@
+SELECT DISTINCT CASE WHEN watch_ms IS NULL THEN 0 ELSE CAST(watch_ms AS bigint) END, COALESCE(a, b, 'x''y') FROM t

@@ -1,0 +1,1 @@
+SELECT * FROM events FOR VERSION AS OF 123456789 AS e WHERE NOT a IN (1, 2, 3) OR b NOT LIKE 'a%' -- comment

@@ -1,0 +1,1 @@
+SELECT "Mixed Case", -(-1.5) * .5 % 3 FROM "T" /* block */ FOR TIMESTAMP AS OF '2026-12-01 10:00:00'

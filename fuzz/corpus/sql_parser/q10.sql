@@ -1,0 +1,1 @@
+DESCRIBE eu.story_minute

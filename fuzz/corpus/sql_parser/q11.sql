@@ -1,0 +1,1 @@
+EXPLAIN SELECT count(*) FROM events WHERE story_id IN (1, 2) AND a IS NOT NULL
