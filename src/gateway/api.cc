@@ -8,6 +8,7 @@
 
 #include "core/event_codec.h"
 #include "core/event_proto.h"
+#include "core/random.h"
 
 namespace watershed::gateway {
 namespace {
@@ -97,6 +98,7 @@ Api::Api(ApiDeps deps, ApiOptions options)
           {.requests_per_second = options_.auth_failures_per_second, .burst = options_.auth_failure_burst}),
       verifying_(options_.max_verifying),
       in_flight_(options_.max_in_flight) {
+  if (!HashKey::Random(&address_key_)) RandomBytes(&address_key_, sizeof address_key_);
   MetricsRegistry& m = *deps_.metrics;
   requests_ = m.AddCounter("watershed_http_requests_total", "HTTP requests received");
   events_accepted_ = m.AddCounter("watershed_ingest_events_total", "Events acknowledged durable in the log");
@@ -161,7 +163,7 @@ std::variant<auth::Claims, HttpResponse> Api::Authenticate(const HttpRequest& re
   if (!token.ok()) return unauthorized(token.error());
   const int64_t now_s = deps_.clock->NowMs() / 1000;
   // Addresses, not users, pay for failures: a failed token names no user.
-  const uint64_t address = std::hash<std::string_view>{}(req.remote_address);
+  const uint64_t address = KeyedHash(address_key_, req.remote_address);
   std::optional<auth::AuthResult<auth::Claims>> claims = deps_.verifier->VerifyCheaply(*token, now_s);
   if (!claims) {
     const Admission a = auth_failure_limiter_.Peek(address, now_ns);

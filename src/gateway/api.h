@@ -16,6 +16,7 @@
 #include "auth/verifier.h"
 #include "catalog/story_catalog.h"
 #include "core/clock.h"
+#include "core/keyed_hash.h"
 #include "core/metrics.h"
 #include "core/partitioning.h"
 #include "gateway/rate_limiter.h"
@@ -154,7 +155,11 @@ class Api {
   Counter* auth_throttled_;
   Counter* auth_busy_;
   UserRateLimiter rate_limiter_;
-  UserRateLimiter auth_failure_limiter_;  // keyed by a hash of the client address
+  UserRateLimiter auth_failure_limiter_;  // keyed by address_key_'s hash of the client address
+  // Random per process: clients choose their addresses (an IPv6 host holds
+  // many /64s), so an unkeyed hash would let them pick ones that share a
+  // limiter entry or a hash bucket with someone else's.
+  HashKey address_key_;
   InFlightLimiter verifying_;
   InFlightLimiter in_flight_;
   Histogram* latency_ingest_;

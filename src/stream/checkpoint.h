@@ -24,7 +24,7 @@
 // the zombie can no longer replace (on a file system that honours flock).
 //
 // Hash key: <dir>/<region>/hash.key holds the region's secret for its
-// processors' table hashes (stream/keyed_hash.h), made from getrandom the
+// processors' table hashes (core/keyed_hash.h), made from getrandom the
 // first time and kept, so every owner and every replay lays its tables out
 // alike. File: [u32 magic "WSHK"][u64 k0][u64 k1][u32 CRC-32C of the rest].
 
@@ -33,7 +33,7 @@
 
 #include "core/event.h"
 #include "core/file_system.h"
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 namespace watershed::stream {
 

@@ -29,7 +29,7 @@
 #include <string_view>
 
 #include "core/file_system.h"
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 #include "stream/story_index.h"
 
 namespace watershed::stream {

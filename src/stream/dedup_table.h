@@ -23,7 +23,7 @@
 #include "core/event.h"
 #include "core/huge_pages.h"
 #include "core/status.h"
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 namespace watershed::stream {
 

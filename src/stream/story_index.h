@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 namespace watershed::stream {
 

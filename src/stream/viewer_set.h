@@ -19,7 +19,7 @@
 
 #include "core/huge_pages.h"
 #include "core/status.h"
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 namespace watershed::stream {
 

@@ -1,13 +1,16 @@
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <set>
+#include <string>
 #include <utility>
 
-namespace watershed::stream {
+namespace watershed {
 namespace {
+
+using std::string_literals::operator""s;
 
 // The reference key 00 01 .. 0f and messages 00 01 .. of 8, 16 and 24
 // bytes, from the SipHash paper's test vectors (SipHash-2-4, 64-bit output):
@@ -19,6 +22,20 @@ TEST(KeyedHashTest, SipHash24MatchesReferenceVectors) {
   EXPECT_EQ((SipHash<2, 4>(kReferenceKey, {kW0})), 0x93f5f5799a932462ull);
   EXPECT_EQ((SipHash<2, 4>(kReferenceKey, {kW0, kW1})), 0x3f2acc7f57c29bdbull);
   EXPECT_EQ((SipHash<2, 4>(kReferenceKey, {kW0, kW1, kW2})), 0xb8ad50c6f649af94ull);
+}
+
+TEST(KeyedHashTest, SipHash24OverBytesMatchesReferenceVectors) {
+  const std::string m =
+      "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17"s;
+  EXPECT_EQ((SipHash<2, 4>(kReferenceKey, std::string_view(m).substr(0, 0))), 0x726fdb47dd0e0e31ull);
+  EXPECT_EQ((SipHash<2, 4>(kReferenceKey, std::string_view(m).substr(0, 1))), 0x74f839c593dc67fdull);
+  EXPECT_EQ((SipHash<2, 4>(kReferenceKey, std::string_view(m).substr(0, 2))), 0x0d6c8009d9a94f5aull);
+  EXPECT_EQ((SipHash<2, 4>(kReferenceKey, std::string_view(m).substr(0, 3))), 0x85676696d7fb7e2dull);
+  // Whole words: the same as the word form.
+  EXPECT_EQ((SipHash<2, 4>(kReferenceKey, std::string_view(m).substr(0, 8))), 0x93f5f5799a932462ull);
+  EXPECT_EQ((SipHash<1, 3>(kReferenceKey, std::string_view(m).substr(0, 24))),
+            (SipHash<1, 3>(kReferenceKey, {kW0, kW1, kW2})));
+  EXPECT_NE(KeyedHash(kReferenceKey, "192.0.2.1"), KeyedHash(HashKey{1, 2}, "192.0.2.1"));
 }
 
 TEST(KeyedHashTest, DependsOnKeyAndEveryWord) {
@@ -43,4 +60,4 @@ TEST(KeyedHashTest, RandomKeysDiffer) {
 }
 
 }  // namespace
-}  // namespace watershed::stream
+}  // namespace watershed

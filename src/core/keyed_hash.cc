@@ -1,10 +1,10 @@
-#include "stream/keyed_hash.h"
+#include "core/keyed_hash.h"
 
 #include <sys/random.h>
 
 #include <cerrno>
 
-namespace watershed::stream {
+namespace watershed {
 
 bool HashKey::Random(HashKey* out) {
   uint64_t words[2];
@@ -22,4 +22,4 @@ bool HashKey::Random(HashKey* out) {
   return true;
 }
 
-}  // namespace watershed::stream
+}  // namespace watershed
