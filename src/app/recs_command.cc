@@ -198,26 +198,29 @@ int Eval(const std::vector<std::string>& args) {
     return Fail("recs eval", "--model must be popularity, bpr or two-tower, got '" + model_name + "'", 2);
   auto ks = ParseKs(f.Get("k", "10"));
   if (!ks.ok()) return Fail("recs eval", ks.status().message(), 2);
-  uint64_t seed = 42;
   double positive = 4;
-  unsigned threads = 1;
   recs::BprConfig bpr;
   recs::TwoTowerConfig tt;
+  // The flags both trainers share are read once, into the chosen model's config (the defaults differ per model;
+  // popularity trains nothing and takes BPR's, which it ignores).
+  const bool two_tower = model_name == "two-tower";
+  recs::TrainingConfig& training = two_tower ? tt.training : bpr.training;
+  float& learning_rate = two_tower ? tt.learning_rate : bpr.learning_rate;
+  float& l2 = two_tower ? tt.l2 : bpr.l2;
   for (const Status& s :
-       {ReadNumber(f, "seed", &seed, uint64_t{0}, ~uint64_t{0}), ReadNumber(f, "positive-rating", &positive, -1e9, 1e9),
-        ReadNumber(f, "threads", &threads, 1u, 256u), ReadNumber(f, "factors", &bpr.factors, 1u, 1024u),
-        ReadNumber(f, "epochs", &bpr.max_epochs, 1u, 100000u), ReadNumber(f, "epochs", &tt.max_epochs, 1u, 100000u),
-        ReadNumber(f, "learning-rate", &bpr.learning_rate, 1e-6f, 10.0f),
-        ReadNumber(f, "learning-rate", &tt.learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &bpr.l2, 0.0f, 10.0f),
-        ReadNumber(f, "l2", &tt.l2, 0.0f, 10.0f), ReadNumber(f, "patience", &bpr.patience, 1u, 100000u),
-        ReadNumber(f, "patience", &tt.patience, 1u, 100000u), ReadNumber(f, "dim", &tt.dim, 1u, 1024u),
+       {ReadNumber(f, "seed", &training.seed, uint64_t{0}, ~uint64_t{0}),
+        ReadNumber(f, "positive-rating", &positive, -1e9, 1e9), ReadNumber(f, "threads", &training.threads, 1u, 256u),
+        ReadNumber(f, "epochs", &training.max_epochs, 1u, 100000u),
+        ReadNumber(f, "patience", &training.patience, 1u, 100000u),
+        ReadNumber(f, "learning-rate", &learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &l2, 0.0f, 10.0f),
+        ReadNumber(f, "factors", &bpr.factors, 1u, 1024u), ReadNumber(f, "dim", &tt.dim, 1u, 1024u),
         ReadNumber(f, "history", &tt.history, 0u, 100000u), ReadNumber(f, "batch", &tt.batch, 1u, 1000000u),
         ReadNumber(f, "negatives", &tt.negatives, 0u, 1000000u),
         ReadNumber(f, "temperature", &tt.temperature, 1e-3f, 100.0f)})
     if (!s.ok()) return Fail("recs eval", s.message(), 2);
-  bpr.threads = tt.threads = threads;
-  bpr.seed = tt.seed = seed;
-  bpr.validation_k = tt.validation_k = 10;
+  training.validation_k = 10;  // the progress line prints ndcg@10
+  const uint64_t seed = training.seed;
+  const unsigned threads = training.threads;
   const bool json = f.Has("json");
   Progress progress(f.Has("progress") || ::isatty(2), model_name);
 
