@@ -69,16 +69,16 @@ int main(int argc, char** argv) {
   uint32_t epochs = 0, best = 0;
   if (model_name == "bpr") {
     BprConfig bc;
-    bc.threads = threads;
-    bc.seed = seed;
+    bc.training.threads = threads;
+    bc.training.seed = seed;
     auto m = BprModel::Train(d.num_users(), d.num_items(), split.train, bc);
     epochs = m.epochs_run();
     best = m.best_epoch();
     model = std::make_unique<BprModel>(std::move(m));
   } else if (model_name == "two-tower") {
     TwoTowerConfig tc;
-    tc.threads = threads;
-    tc.seed = seed;
+    tc.training.threads = threads;
+    tc.training.seed = seed;
     auto m = TwoTowerModel::Train(d.num_users(), d.num_items(), split.train, TwoTowerFeatures(d), tc);
     epochs = m.epochs_run();
     best = m.best_epoch();

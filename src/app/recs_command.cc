@@ -1,6 +1,6 @@
 // `watershed recs eval|generate`: offline evaluation of the recommenders of
-// src/recs on MovieLens-format or CSV interactions, and the planted
-// benchmark generator (docs/recs.md).
+// src/recs on MovieLens-format or CSV interactions or on the lake's events,
+// and the planted benchmark generator (docs/recs.md).
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -13,13 +13,19 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/config.h"
 #include "app/flags.h"
+#include "core/event.h"
+#include "core/file_system.h"
+#include "lake/tables.h"
 #include "recs/bpr.h"
 #include "recs/evaluator.h"
 #include "recs/generator.h"
 #include "recs/importers.h"
+#include "recs/lake_interactions.h"
 #include "recs/popularity.h"
 #include "recs/split.h"
+#include "recs/story_items.h"
 #include "recs/two_tower.h"
 
 namespace watershed::app {
@@ -27,6 +33,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: watershed recs eval --interactions FILE|DIR --format FORMAT [flags]\n"
+    "       watershed recs eval --from-lake ROOT [--region eu] [--snapshot ID] [flags]\n"
     "       watershed recs generate --out DIR --format FORMAT [--users N] [--items M] [--seed S] [flags]\n"
     "       watershed recs eval --help | watershed recs generate --help\n\n"
     "Offline evaluation of recommenders (docs/recs.md). FORMAT is movielens-100k (u.data, u.item),\n"
@@ -39,12 +46,23 @@ constexpr const char* kEvalHelp =
     "         [--positive-rating 4] [--threads 1] [--json] [--progress]\n"
     "         [--epochs N] [--learning-rate R] [--l2 L] [--patience P]\n"
     "         [--factors 32]  (bpr)\n"
-    "         [--dim 32] [--history 32] [--batch 256] [--negatives 64] [--temperature 0.2]  (two-tower)\n\n"
+    "         [--dim 32] [--history 32] [--batch 256] [--negatives 64] [--temperature 0.2]  (two-tower)\n"
+    "       watershed recs eval --from-lake ROOT [--region REGION] [--snapshot ID] [--min-watch-ms 3000]\n"
+    "         [--share-weight 2] [--reply-weight 3] [--items FILE.csv|FILE.json | --catalog-dir DIR | --data-dir DIR]\n"
+    "         [the same --split, --model, ... flags, but not --positive-rating]\n\n"
     "Loads the interactions (a directory with the format's files, or its ratings file), keeps ratings\n"
     ">= --positive-rating as positives, splits them, trains the model on the training part and ranks,\n"
     "for every user with test interactions, all items not in their training part. Prints AUC and\n"
     "Precision, Recall, NDCG, MAP, HR and catalogue coverage at each K: a table, or with --json\n"
     "{\"model\": ..., \"split\": ..., \"metrics\": {\"ndcg@10\": ..., ...}}.\n"
+    "  --from-lake      the interactions are the rows of <ROOT>/<region>/events at a snapshot (--snapshot,\n"
+    "                   default the current one; --region may be left out when one region has a table):\n"
+    "                   a view with watch_ms >= --min-watch-ms (3000) is a positive of weight 1, a share\n"
+    "                   of --share-weight (2), a reply of --reply-weight (3); one interaction per viewer\n"
+    "                   and story, of the strongest weight. Items: the stories of --items FILE (the\n"
+    "                   format of `watershed catalog import`), else of the story catalogue (catalog-dir,\n"
+    "                   default <data-dir>/catalog, data-dir default ./watershed-data; none there: the\n"
+    "                   stories engaged with, without features)\n"
     "  --split          stratified[:R] (per user, random R train; default 0.75), leave-last-out,\n"
     "                   temporal:F (global cut at fraction F of the time range) or temporal:@UNIXTIME\n"
     "  --model          popularity (count of training interactions), bpr (matrix factorisation) or\n"
@@ -162,7 +180,7 @@ struct Start {
   std::optional<int> exit;
 };
 Start Begin(const std::string& command, const std::vector<std::string>& args, std::vector<std::string> known,
-            const std::string& first, const char* help) {
+            const std::string& first, const char* help, const std::string& instead = "") {
   Start s;
   known.push_back("help!");
   auto parsed = Flags::Parse(args, known);
@@ -173,8 +191,21 @@ Start Begin(const std::string& command, const std::vector<std::string>& args, st
     return {{}, {}, 0};
   }
   if (!f.positional().empty()) return {{}, {}, Fail(command, "unexpected argument '" + f.positional()[0] + "'", 2)};
-  if (!f.Has(first) || !f.Has("format"))
-    return {{}, {}, Fail(command, "--" + first + " and --format are required\n\n" + help, 2)};
+  if (!instead.empty() && f.Has(instead)) {  // e.g. --from-lake: no file, no format
+    if (f.Has(first) || f.Has("format") || f.Has("positive-rating"))
+      return {{}, {}, Fail(command, "--" + instead + " takes no --" + first + ", --format or --positive-rating", 2)};
+    s.flags = std::move(*parsed);
+    return s;
+  }
+  if (!instead.empty()) {
+    for (const char* only :
+         {"region", "snapshot", "min-watch-ms", "share-weight", "reply-weight", "items", "catalog-dir", "data-dir"})
+      if (f.Has(only)) return {{}, {}, Fail(command, std::string("--") + only + " applies to --" + instead, 2)};
+  }
+  if (!f.Has(first) || !f.Has("format")) {
+    const std::string or_instead = instead.empty() ? "" : " (or --" + instead + ")";
+    return {{}, {}, Fail(command, "--" + first + " and --format are required" + or_instead + "\n\n" + help, 2)};
+  }
   auto format = recs::ParseFormat(f.Get("format"));
   if (!format.ok()) return {{}, {}, Fail(command, "--format: " + format.status().message(), 2)};
   s.format = *format;
@@ -182,12 +213,92 @@ Start Begin(const std::string& command, const std::vector<std::string>& args, st
   return s;
 }
 
+// What --from-lake read, for the report.
+struct LakeSource {
+  std::string region;
+  int64_t snapshot_id = 0;
+  size_t events = 0, files = 0;
+  bool bad_flag = false;  // the error is the flags' (exit 2), not the data's
+};
+
+// The region of --region, else the only one under `root` with an events table.
+Result<Region> LakeRegion(const Flags& f, const std::string& root) {
+  if (f.Has("region")) {
+    auto r = ParseRegion(f.Get("region"));
+    if (!r) return Status::InvalidArgument("--region: unknown region '" + f.Get("region") + "' (us, eu, apac)");
+    return *r;
+  }
+  std::vector<Region> found;
+  for (int r = 0; r < kRegionCount; ++r)
+    if (lake::LakeTableExists(FileSystem::Default(),
+                              lake::TableLocation(root, static_cast<Region>(r), lake::LakeTableId::kEvents)))
+      found.push_back(static_cast<Region>(r));
+  if (found.size() == 1) return found[0];
+  std::string names;
+  for (Region r : found) names += (names.empty() ? "" : ", ") + std::string(RegionName(r));
+  if (found.empty()) return Status::NotFound("no events table under " + root + " (<root>/<region>/events)");
+  return Status::InvalidArgument("several regions have an events table under " + root + " (" + names +
+                                 "): give --region");
+}
+
+// The interactions of the lake's events table and the items of --items, else of the catalogue.
+Result<recs::Dataset> LoadFromLake(const Flags& f, std::optional<int64_t> snapshot,
+                                   const recs::EngagementOptions& engagement, LakeSource* source, Progress& progress) {
+  FileSystem* fs = FileSystem::Default();
+  const std::string root = f.Get("from-lake");
+  auto region = LakeRegion(f, root);
+  if (!region.ok()) {
+    source->bad_flag = region.status().code() == StatusCode::kInvalidArgument;
+    return region.status();
+  }
+  source->region = std::string(RegionName(*region));
+  std::vector<catalog::StoryRecord> stories;
+  if (f.Has("items")) {
+    if (f.Has("catalog-dir") || f.Has("data-dir")) {
+      source->bad_flag = true;
+      return Status::InvalidArgument("--items replaces the catalogue: give it without --catalog-dir and --data-dir");
+    }
+    ASSIGN_OR_RETURN(stories, recs::ReadItemsFile(fs, f.Get("items")));
+  } else {
+    std::vector<std::string> settings;
+    for (const char* key : {"catalog-dir", "data-dir"})
+      if (f.Has(key)) settings.push_back(std::string("--") + key + "=" + f.Get(key));
+    ASSIGN_OR_RETURN(Config config, Config::Load(ServeConfigKeys(), settings));
+    std::string dir = config.Get("catalog-dir");
+    if (dir.empty()) dir = JoinPath(config.Get("data-dir"), "catalog");
+    auto read = recs::ReadCatalogStories(fs, dir);
+    if (read.ok()) {
+      stories = std::move(read).value();
+    } else if (read.status().code() == StatusCode::kNotFound && !f.Has("catalog-dir")) {
+      progress.Note("no story catalogue at " + dir + ": the items are the stories engaged with, without features");
+    } else {
+      return read.status();
+    }
+  }
+  ASSIGN_OR_RETURN(
+      recs::LakeEvents events,
+      recs::ReadEngagementEvents(fs, lake::TableLocation(root, *region, lake::LakeTableId::kEvents), snapshot));
+  source->snapshot_id = events.snapshot_id;
+  source->events = events.events.size();
+  source->files = events.files;
+  recs::Dataset data;
+  recs::AddStories(stories, &data);
+  recs::AddEngagements(std::move(events.events), engagement, &data);
+  if (data.interactions.empty())
+    return Status::NotFound("no positive interaction in the events of snapshot " + std::to_string(source->snapshot_id) +
+                            " (" + std::to_string(source->events) + " events, " + std::to_string(data.below_threshold) +
+                            " below the threshold)");
+  return data;
+}
+
 int Eval(const std::vector<std::string>& args) {
-  Start start = Begin("recs eval", args, {"interactions",    "format",     "split",    "model",     "k",       "seed",
-                                          "positive-rating", "threads",    "json!",    "progress!", "factors", "epochs",
-                                          "learning-rate",   "l2",         "patience", "dim",       "history", "batch",
-                                          "negatives",       "temperature"},
-                      "interactions", kEvalHelp);
+  Start start = Begin("recs eval", args,
+                      {"interactions",    "format",       "split",     "model",       "k",        "seed",
+                       "positive-rating", "threads",      "json!",     "progress!",   "factors",  "epochs",
+                       "learning-rate",   "l2",           "patience",  "dim",         "history",  "batch",
+                       "negatives",       "temperature",  "from-lake", "region",      "snapshot", "min-watch-ms",
+                       "share-weight",    "reply-weight", "items",     "catalog-dir", "data-dir"},
+                      "interactions", kEvalHelp, "from-lake");
   if (start.exit) return *start.exit;
   const Flags& f = *start.flags;
   const recs::Format format = start.format;
@@ -198,34 +309,51 @@ int Eval(const std::vector<std::string>& args) {
     return Fail("recs eval", "--model must be popularity, bpr or two-tower, got '" + model_name + "'", 2);
   auto ks = ParseKs(f.Get("k", "10"));
   if (!ks.ok()) return Fail("recs eval", ks.status().message(), 2);
-  uint64_t seed = 42;
   double positive = 4;
-  unsigned threads = 1;
   recs::BprConfig bpr;
   recs::TwoTowerConfig tt;
+  // The flags both trainers share are read once, into the chosen model's config (the defaults differ per model;
+  // popularity trains nothing and takes BPR's, which it ignores).
+  const bool two_tower = model_name == "two-tower";
+  recs::TrainingConfig& training = two_tower ? tt.training : bpr.training;
+  float& learning_rate = two_tower ? tt.learning_rate : bpr.learning_rate;
+  float& l2 = two_tower ? tt.l2 : bpr.l2;
   for (const Status& s :
-       {ReadNumber(f, "seed", &seed, uint64_t{0}, ~uint64_t{0}), ReadNumber(f, "positive-rating", &positive, -1e9, 1e9),
-        ReadNumber(f, "threads", &threads, 1u, 256u), ReadNumber(f, "factors", &bpr.factors, 1u, 1024u),
-        ReadNumber(f, "epochs", &bpr.max_epochs, 1u, 100000u), ReadNumber(f, "epochs", &tt.max_epochs, 1u, 100000u),
-        ReadNumber(f, "learning-rate", &bpr.learning_rate, 1e-6f, 10.0f),
-        ReadNumber(f, "learning-rate", &tt.learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &bpr.l2, 0.0f, 10.0f),
-        ReadNumber(f, "l2", &tt.l2, 0.0f, 10.0f), ReadNumber(f, "patience", &bpr.patience, 1u, 100000u),
-        ReadNumber(f, "patience", &tt.patience, 1u, 100000u), ReadNumber(f, "dim", &tt.dim, 1u, 1024u),
+       {ReadNumber(f, "seed", &training.seed, uint64_t{0}, ~uint64_t{0}),
+        ReadNumber(f, "positive-rating", &positive, -1e9, 1e9), ReadNumber(f, "threads", &training.threads, 1u, 256u),
+        ReadNumber(f, "epochs", &training.max_epochs, 1u, 100000u),
+        ReadNumber(f, "patience", &training.patience, 1u, 100000u),
+        ReadNumber(f, "learning-rate", &learning_rate, 1e-6f, 10.0f), ReadNumber(f, "l2", &l2, 0.0f, 10.0f),
+        ReadNumber(f, "factors", &bpr.factors, 1u, 1024u), ReadNumber(f, "dim", &tt.dim, 1u, 1024u),
         ReadNumber(f, "history", &tt.history, 0u, 100000u), ReadNumber(f, "batch", &tt.batch, 1u, 1000000u),
         ReadNumber(f, "negatives", &tt.negatives, 0u, 1000000u),
         ReadNumber(f, "temperature", &tt.temperature, 1e-3f, 100.0f)})
     if (!s.ok()) return Fail("recs eval", s.message(), 2);
-  bpr.threads = tt.threads = threads;
-  bpr.seed = tt.seed = seed;
-  bpr.validation_k = tt.validation_k = 10;
+  training.validation_k = 10;  // the progress line prints ndcg@10
+  const uint64_t seed = training.seed;
+  const unsigned threads = training.threads;
   const bool json = f.Has("json");
   Progress progress(f.Has("progress") || ::isatty(2), model_name);
 
+  recs::EngagementOptions engagement;
+  for (const Status& s : {ReadNumber(f, "min-watch-ms", &engagement.min_watch_ms, 0u, 86'400'000u),
+                          ReadNumber(f, "share-weight", &engagement.share_weight, 0.0f, 1e6f),
+                          ReadNumber(f, "reply-weight", &engagement.reply_weight, 0.0f, 1e6f)})
+    if (!s.ok()) return Fail("recs eval", s.message(), 2);
+  std::optional<int64_t> snapshot;
+  if (f.Has("snapshot")) {
+    auto id = ParseNumber<int64_t>("--snapshot", f.Get("snapshot"));
+    if (!id.ok()) return Fail("recs eval", id.status().message(), 2);
+    snapshot = *id;
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  auto data = recs::LoadDataset(f.Get("interactions"), format, {.positive_rating = positive});
-  if (!data.ok()) return Fail("recs eval", data.status().message());
+  LakeSource from_lake;
+  auto data = f.Has("from-lake") ? LoadFromLake(f, snapshot, engagement, &from_lake, progress)
+                                 : recs::LoadDataset(f.Get("interactions"), format, {.positive_rating = positive});
+  if (!data.ok()) return Fail("recs eval", data.status().message(), from_lake.bad_flag ? 2 : 1);
   progress.Note("loaded " + std::to_string(data->interactions.size()) + " positives (" +
-                std::to_string(data->below_threshold) + " ratings below the threshold), " +
+                std::to_string(data->below_threshold) +
+                (f.Has("from-lake") ? " events below the threshold), " : " ratings below the threshold), ") +
                 std::to_string(data->num_users()) + " users, " + std::to_string(data->num_items()) + " items in " +
                 std::to_string(Seconds(t0)) + " s");
   const recs::Split split = recs::SplitInteractions(data->interactions, data->num_users(), *split_spec, seed);
@@ -259,10 +387,14 @@ int Eval(const std::vector<std::string>& args) {
 
   if (json) {
     std::string out =
-        "{\"model\": " + JsonString(model_name) + ", \"split\": " + JsonString(split_spec->text) +
-        ", \"format\": " + JsonString(std::string(recs::FormatName(format))) + ", \"seed\": " + std::to_string(seed) +
-        ", \"users\": " + std::to_string(data->num_users()) + ", \"items\": " + std::to_string(data->num_items()) +
-        ", \"train\": " + std::to_string(split.train.size()) + ", \"test\": " + std::to_string(split.test.size()) +
+        "{\"model\": " + JsonString(model_name) + ", \"split\": " + JsonString(split_spec->text) + ", \"format\": " +
+        JsonString(f.Has("from-lake") ? std::string("lake") : std::string(recs::FormatName(format))) +
+        (f.Has("from-lake") ? ", \"region\": " + JsonString(from_lake.region) +
+                                  ", \"snapshot_id\": " + std::to_string(from_lake.snapshot_id)
+                            : std::string()) +
+        ", \"seed\": " + std::to_string(seed) + ", \"users\": " + std::to_string(data->num_users()) +
+        ", \"items\": " + std::to_string(data->num_items()) + ", \"train\": " + std::to_string(split.train.size()) +
+        ", \"test\": " + std::to_string(split.test.size()) +
         ", \"users_evaluated\": " + std::to_string(r.users_evaluated) +
         ", \"users_without_test\": " + std::to_string(r.users_without_test);
     char buf[256];
@@ -279,6 +411,10 @@ int Eval(const std::vector<std::string>& args) {
     std::printf("%s}}\n", out.c_str());
     return 0;
   }
+  if (f.Has("from-lake"))
+    std::printf("lake %s, region %s, events snapshot %lld (%zu events in %zu files)\n", f.Get("from-lake").c_str(),
+                from_lake.region.c_str(), static_cast<long long>(from_lake.snapshot_id), from_lake.events,
+                from_lake.files);
   std::printf("model %s%s, split %s, seed %llu: %zu users, %zu items; %zu train, %zu test interactions\n",
               model_name.c_str(), detail.c_str(), split_spec->text.c_str(), static_cast<unsigned long long>(seed),
               data->num_users(), data->num_items(), split.train.size(), split.test.size());

@@ -333,6 +333,18 @@ SourcePosition StoryCatalog::SourcePositionOf(const std::string& source) const {
   return it == source_positions_.end() ? SourcePosition{} : it->second;
 }
 
+std::vector<StoryRecord> StoryCatalog::All() const {
+  std::vector<StoryRecord> out;
+  {
+    std::shared_lock lock(mu_);
+    out.reserve(stories_.size());
+    for (const auto& [id, record] : stories_) out.push_back(record);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const StoryRecord& a, const StoryRecord& b) { return a.story.value < b.story.value; });
+  return out;
+}
+
 size_t StoryCatalog::size() const {
   std::shared_lock lock(mu_);
   return stories_.size();

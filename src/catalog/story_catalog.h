@@ -144,6 +144,9 @@ class StoryCatalog : public CatalogReader {
   std::optional<StoryRecord> Get(StoryId story) const override;
   std::optional<AuthorId> AuthorOf(StoryId story) const override;
   std::vector<StoryId> StoriesOf(AuthorId author) const override;
+  // Every story's latest record, deleted ones included, ascending by id (a
+  // copy: for batch readers such as the recommenders' item features).
+  std::vector<StoryRecord> All() const;
   // The position of the last applied change (0 for an empty catalogue).
   uint64_t position() const;
   // The highest source_position applied for `source` (none if none).

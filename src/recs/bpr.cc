@@ -35,20 +35,20 @@ void BprModel::Score(uint32_t user, std::span<float> out) const {
 
 BprModel BprModel::Train(size_t num_users, size_t num_items, const std::vector<Interaction>& all_train,
                          const BprConfig& c, const std::function<void(const EpochReport&)>& progress) {
-  const Split val = HoldOutValidation(all_train, num_users, c.validation_users, c.seed);
+  const Split val = HoldOutValidation(all_train, num_users, c.training.validation_users, c.training.seed);
   const std::vector<Interaction>& train = val.train;
   const UserItems positives(num_users, all_train);  // validation items are not negatives either
 
   BprModel m(num_users, num_items, c.factors);
-  Rng init(MixSeed(c.seed, 1));
+  Rng init(MixSeed(c.training.seed, 1));
   for (float& v : m.user_factors_) v = static_cast<float>((init.Unit() - 0.5) * 0.2);
   for (float& v : m.item_factors_) v = static_cast<float>((init.Unit() - 0.5) * 0.2);
   BprModel best = m;
-  const unsigned threads = std::max(1u, c.threads);
+  const unsigned threads = c.training.Threads();
   const size_t d = c.factors;
 
   auto run = [&](uint32_t epoch, unsigned t) {
-    Rng rng(MixSeed(c.seed, uint64_t{epoch} << 16 | t));
+    Rng rng(MixSeed(c.training.seed, uint64_t{epoch} << 16 | t));
     const size_t n = train.size() / threads + (t < train.size() % threads ? 1 : 0);
     std::vector<float> buf(6 * d);
     float *pu = buf.data(), *qi = pu + d, *qj = qi + d, *gu = qj + d, *gi = gu + d, *gj = gi + d;
@@ -85,8 +85,8 @@ BprModel BprModel::Train(size_t num_users, size_t num_items, const std::vector<I
     return loss;
   };
   const EpochCounts n = RunEpochs(
-      m, &best, val, num_users, num_items, c.max_epochs, c.patience, c.validation_k, threads, progress, [](uint32_t) {},
-      run, [](BprModel& model) { model.Transpose(); });
+      m, &best, val, num_users, num_items, c.training, progress, [](uint32_t) {}, run,
+      [](BprModel& model) { model.Transpose(); });
   best.epochs_run_ = n.run;
   best.best_epoch_ = n.best;
   if (best.item_by_factor_.empty()) best.Transpose();

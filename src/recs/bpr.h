@@ -4,8 +4,8 @@
 // (u, i) a uniformly drawn training interaction, j a uniformly drawn item u
 // has not interacted with — minimising bpr_loss.h. Early stopping: a
 // validation set (one held-out interaction each of up to
-// validation_users users) is ranked after every epoch; training stops after
-// `patience` epochs without a better NDCG@validation_k and keeps the best
+// training.validation_users users) is ranked after every epoch; training stops
+// after `training.patience` epochs without a better NDCG@validation_k and keeps the best
 // epoch's parameters.
 //
 // Threads: Hogwild — each thread runs its share of the epoch's samples with
@@ -29,12 +29,7 @@ struct BprConfig {
   uint32_t factors = 32;
   float learning_rate = 0.05f;
   float l2 = 0.002f;
-  uint32_t max_epochs = 40;
-  uint32_t patience = 3;
-  unsigned threads = 1;
-  uint64_t seed = 42;
-  size_t validation_users = 1000;
-  int validation_k = 10;
+  TrainingConfig training{.max_epochs = 40, .patience = 3};
 };
 
 class BprModel : public Scorer {

@@ -43,7 +43,7 @@ TEST(Bpr, GradientMatchesFiniteDifferences) {
 // BPR's defaults with a smaller validation set (the tests run under sanitizers too).
 BprConfig TestConfig() {
   BprConfig c;
-  c.validation_users = 200;
+  c.training.validation_users = 200;
   return c;
 }
 
@@ -58,7 +58,7 @@ TEST(Bpr, BeatsPopularityTwiceOverOnThePlantedBenchmark) {
   EXPECT_GE(learned, 2 * pop) << "bpr " << learned << " popularity " << pop << " after " << bpr.epochs_run()
                               << " epochs";
   // Hogwild with two threads: not bit-identical, but as good.
-  c.threads = 2;
+  c.training.threads = 2;
   const BprModel two = BprModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, c);
   EXPECT_GE(Ndcg10(two, b, 2), 2 * pop);
 }
@@ -77,7 +77,7 @@ TEST(Bpr, WithoutPlantedClustersTheMarginIsNotReached) {
 TEST(Bpr, SameSeedSameMetricsBitForBitWithOneThread) {
   const Bench b = Planted(0.8);
   BprConfig c = TestConfig();
-  c.max_epochs = 5;
+  c.training.max_epochs = 5;
   std::vector<std::pair<std::string, double>> first;
   for (int run = 0; run < 2; ++run) {
     const BprModel m = BprModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, c);
@@ -89,7 +89,7 @@ TEST(Bpr, SameSeedSameMetricsBitForBitWithOneThread) {
     else
       EXPECT_EQ(first, metrics);  // exact equality of every double
   }
-  c.seed = 43;
+  c.training.seed = 43;
   const BprModel other = BprModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, c);
   double first_ndcg10 = -1;
   for (const auto& [name, value] : first)
@@ -100,8 +100,8 @@ TEST(Bpr, SameSeedSameMetricsBitForBitWithOneThread) {
 TEST(Bpr, EarlyStoppingKeepsTheBestEpoch) {
   const Bench b = Planted(0.8);
   BprConfig c = TestConfig();
-  c.max_epochs = 60;
-  c.patience = 2;
+  c.training.max_epochs = 60;
+  c.training.patience = 2;
   std::vector<EpochReport> reports;
   const BprModel m = BprModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, c,
                                      [&](const EpochReport& r) { reports.push_back(r); });

@@ -19,6 +19,18 @@
 
 namespace watershed::recs {
 
+// What every trainer's config holds (BprConfig::training, TwoTowerConfig::training): the epoch loop, early
+// stopping, threads and the seed. The defaults differ per model (each config sets its own).
+struct TrainingConfig {
+  uint32_t max_epochs = 40;
+  uint32_t patience = 3;  // epochs without a better validation metric before stopping
+  unsigned threads = 1;   // Hogwild; 0 counts as 1
+  uint64_t seed = 42;
+  size_t validation_users = 1000;  // one held-out interaction each of up to this many users (HoldOutValidation)
+  int validation_k = 10;           // early stopping watches NDCG@validation_k
+  unsigned Threads() const { return threads > 0 ? threads : 1; }
+};
+
 struct EpochReport {
   uint32_t epoch = 0;  // 1-based
   uint32_t max_epochs = 0;
@@ -68,16 +80,19 @@ struct EpochCounts {
   uint32_t best = 0;  // the epoch whose model was kept
 };
 
-// The epoch loop of the trainers. Each epoch: `start(epoch)`, then `run(epoch, t)` on threads t = 0..threads-1
-// (t = 0 on the caller's; each returns the summed loss of its samples), `ready(m)` to make `m` rankable, the
-// validation NDCG@k of `m` on `val` (the training part is `val.train`), early stopping; `*best` receives the
-// best epoch's model.
+// The epoch loop of the trainers, at most c.max_epochs epochs. Each epoch: `start(epoch)`, then `run(epoch, t)`
+// on threads t = 0..c.Threads()-1 (t = 0 on the caller's; each returns the summed loss of its samples), `ready(m)`
+// to make `m` rankable, the validation NDCG@c.validation_k of `m` on `val` (the training part is `val.train`),
+// early stopping after c.patience epochs without progress; `*best` receives the best epoch's model.
 template <typename Model, typename Start, typename Run, typename Ready>
-EpochCounts RunEpochs(Model& m, Model* best, const Split& val, size_t num_users, size_t num_items, uint32_t max_epochs,
-                      uint32_t patience, int k, unsigned threads,
-                      const std::function<void(const EpochReport&)>& progress, Start start, Run run, Ready ready) {
+EpochCounts RunEpochs(Model& m, Model* best, const Split& val, size_t num_users, size_t num_items,
+                      const TrainingConfig& c, const std::function<void(const EpochReport&)>& progress, Start start,
+                      Run run, Ready ready) {
   const auto started = std::chrono::steady_clock::now();
-  EarlyStopping stopping(patience);
+  const uint32_t max_epochs = c.max_epochs;
+  const unsigned threads = c.Threads();
+  const int k = c.validation_k;
+  EarlyStopping stopping(c.patience);
   EpochCounts n;
   for (uint32_t epoch = 1; epoch <= max_epochs && !val.train.empty(); ++epoch) {
     start(epoch);

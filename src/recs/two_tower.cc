@@ -137,7 +137,7 @@ void TwoTowerModel::Score(uint32_t user, std::span<float> out) const {
 TwoTowerModel TwoTowerModel::Train(size_t num_users, size_t num_items, const std::vector<Interaction>& all_train,
                                    const ItemFeatureIds& features, const TwoTowerConfig& c,
                                    const std::function<void(const EpochReport&)>& progress) {
-  const Split val = HoldOutValidation(all_train, num_users, c.validation_users, c.seed);
+  const Split val = HoldOutValidation(all_train, num_users, c.training.validation_users, c.training.seed);
   const std::vector<Interaction>& train = val.train;
   const size_t d = c.dim;
 
@@ -154,7 +154,7 @@ TwoTowerModel TwoTowerModel::Train(size_t num_users, size_t num_items, const std
   m.has_id_.resize(num_items);
   for (size_t i = 0; i < num_items; ++i) m.has_id_[i] = count[i] > 0;
   m.p_.Resize(d, num_users, num_items, num_items, features.count);
-  Rng init(MixSeed(c.seed, 1));
+  Rng init(MixSeed(c.training.seed, 1));
   for (std::vector<float>* v : {&m.p_.user, &m.p_.item, &m.p_.history, &m.p_.feature})
     for (float& x : *v) x = static_cast<float>((init.Unit() - 0.5) * 0.2);
   const double glorot = std::sqrt(6.0 / (3.0 * static_cast<double>(d)));  // fan in 2d, fan out d
@@ -174,12 +174,12 @@ TwoTowerModel TwoTowerModel::Train(size_t num_users, size_t num_items, const std
   const Histories hist = LastItems(num_users, train, c.history);
 
   TwoTowerModel best = m;
-  const unsigned threads = std::max(1u, c.threads);
+  const unsigned threads = c.training.Threads();
   const size_t num_batches = (train.size() + batch - 1) / batch;
   std::vector<size_t> order(train.size());
   auto shuffle = [&](uint32_t epoch) {
     std::iota(order.begin(), order.end(), size_t{0});
-    Rng rng(MixSeed(c.seed, uint64_t{2} << 32 | epoch));
+    Rng rng(MixSeed(c.training.seed, uint64_t{2} << 32 | epoch));
     for (size_t k = order.size(); k > 1; --k) std::swap(order[k - 1], order[rng.Below(static_cast<uint32_t>(k))]);
   };
   auto run = [&](uint32_t epoch, unsigned t) {
@@ -202,7 +202,7 @@ TwoTowerModel TwoTowerModel::Train(size_t num_users, size_t num_items, const std
         b.positive.push_back(static_cast<uint32_t>(r - begin));
         column_items.push_back(x.item);
       }
-      Rng negatives(MixSeed(c.seed, uint64_t{epoch} << 32 | k));
+      Rng negatives(MixSeed(c.training.seed, uint64_t{epoch} << 32 | k));
       for (uint32_t n = 0; n < c.negatives; ++n)
         column_items.push_back(negatives.Below(static_cast<uint32_t>(num_items)));
       for (uint32_t i : column_items) {
@@ -237,11 +237,11 @@ TwoTowerModel TwoTowerModel::Train(size_t num_users, size_t num_items, const std
     }
     return loss;
   };
-  const EpochCounts n = RunEpochs(m, &best, val, num_users, num_items, c.max_epochs, c.patience, c.validation_k,
-                                  threads, progress, shuffle, run, [&](TwoTowerModel& model) {
-                                    model.EmbedItems();
-                                    model.SetHistories(train);  // the validation items are not in any history
-                                  });
+  const EpochCounts n =
+      RunEpochs(m, &best, val, num_users, num_items, c.training, progress, shuffle, run, [&](TwoTowerModel& model) {
+        model.EmbedItems();
+        model.SetHistories(train);  // the validation items are not in any history
+      });
   best.epochs_run_ = n.run;
   best.best_epoch_ = n.best;
   if (best.item_by_factor_.empty()) best.EmbedItems();

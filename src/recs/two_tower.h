@@ -43,12 +43,7 @@ struct TwoTowerConfig {
   bool log_q_correction = true;  // off only to measure what it is worth (TwoTower.TheLogQCorrectionMatters)
   float learning_rate = 0.1f;    // Adagrad
   float l2 = 1e-5f;
-  uint32_t max_epochs = 30;
-  uint32_t patience = 2;
-  unsigned threads = 1;
-  uint64_t seed = 42;
-  size_t validation_users = 1000;
-  int validation_k = 10;
+  TrainingConfig training{.max_epochs = 30, .patience = 2};
 };
 
 // The items' features as the model sees them: ids in [0, count) — the tags, then one id per author.

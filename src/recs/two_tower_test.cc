@@ -94,7 +94,7 @@ TEST(TwoTower, TheSameItemTwiceInABatchIsNotItsOwnNegative) {
 // outnumber it) and a smaller validation set (the tests run under sanitizers too).
 TwoTowerConfig TestConfig() {
   TwoTowerConfig c;
-  c.validation_users = 200;
+  c.training.validation_users = 200;
   c.batch = 64;
   c.negatives = 32;
   return c;
@@ -107,7 +107,7 @@ TEST(TwoTower, ReachesBprLevelAndTwicePopularityOnThePlantedBenchmark) {
   const Bench b = Planted(0.8);
   const double pop = Ndcg10(PopularityModel(b.data.num_items(), b.split.train), b);
   BprConfig bc;
-  bc.validation_users = 200;
+  bc.training.validation_users = 200;
   const double bpr = Ndcg10(BprModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, bc), b);
   TwoTowerConfig c = TestConfig();
   const ItemFeatureIds features = TwoTowerFeatures(b.data);
@@ -117,7 +117,7 @@ TEST(TwoTower, ReachesBprLevelAndTwicePopularityOnThePlantedBenchmark) {
               bpr, learned, learned / bpr, tt.epochs_run(), tt.best_epoch());
   EXPECT_GE(learned, 0.95 * bpr);
   EXPECT_GE(learned, 2 * pop);
-  c.threads = 2;  // Hogwild: not bit-identical, but as good
+  c.training.threads = 2;  // Hogwild: not bit-identical, but as good
   const TwoTowerModel two = TwoTowerModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, features, c);
   EXPECT_GE(Ndcg10(two, b, 2), 2 * pop);
 }
@@ -151,11 +151,11 @@ TEST(TwoTower, WithoutPlantedClustersTheMarginIsNotReached) {
 TEST(TwoTower, SameSeedSameModelBitForBitWithOneThread) {
   const Bench b = Planted(0.8);
   TwoTowerConfig c = TestConfig();
-  c.max_epochs = 3;
+  c.training.max_epochs = 3;
   const ItemFeatureIds f = TwoTowerFeatures(b.data);
   const TwoTowerModel first = TwoTowerModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, f, c);
   const TwoTowerModel again = TwoTowerModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, f, c);
-  c.seed = 43;
+  c.training.seed = 43;
   const TwoTowerModel other = TwoTowerModel::Train(b.data.num_users(), b.data.num_items(), b.split.train, f, c);
   bool same = true, differs = false;
   for (uint32_t u = 0; u < b.data.num_users(); ++u) {
