@@ -120,7 +120,14 @@ TEST_F(IcebergMaintenanceTest, CompactionMergesSmallFilesSortedInOneReplaceSnaps
   ASSERT_EQ(plan->groups.size(), 1u) << "q is alone in its partition, big is large enough";
   EXPECT_EQ(plan->groups[0].inputs.size(), 3u);
   EXPECT_EQ(plan->groups[0].input_rows, 600);
-  EXPECT_EQ(plan->groups[0].inputs[0].path, a1.path) << "largest first";
+  // Largest first (by bytes: with DELTA_BINARY_PACKED integers the UUIDs,
+  // compressed, decide a small file's size, not its row count).
+  const DataFileInfo* largest = &a1;
+  for (const DataFileInfo* f : {&a2, &a3})
+    if (f->file_size_in_bytes > largest->file_size_in_bytes) largest = f;
+  EXPECT_EQ(plan->groups[0].inputs[0].path, largest->path) << "largest first";
+  EXPECT_GE(plan->groups[0].inputs[0].file_size_in_bytes, plan->groups[0].inputs[1].file_size_in_bytes);
+  EXPECT_GE(plan->groups[0].inputs[1].file_size_in_bytes, plan->groups[0].inputs[2].file_size_in_bytes);
   EXPECT_FALSE(plan->groups[0].output);
 
   options.dry_run = false;

@@ -9,8 +9,10 @@
 //    (+ converted TIMESTAMP_MICROS), UUID (FIXED[16]), INTEGER(32|64, signed);
 //  - data pages v1: definition levels (OPTIONAL columns) as the RLE hybrid
 //    with a 4-byte length; values PLAIN, or RLE_DICTIONARY after one PLAIN
-//    dictionary page when the chunk's distinct values are few;
-//  - codecs ZSTD (default), SNAPPY, UNCOMPRESSED;
+//    dictionary page when the chunk's distinct values are few, or
+//    DELTA_BINARY_PACKED (INT32/INT64 columns that ask for it);
+//  - codecs ZSTD (default), SNAPPY, UNCOMPRESSED, chosen per file, and per
+//    column where a column opts out of compression or sets its ZSTD level;
 //  - column-chunk statistics: null_count always, min_value/max_value in the
 //    column order (signed for integers, unsigned bytes for strings and
 //    fixed bytes) unless the column opts out (personal data), with
@@ -45,6 +47,14 @@ struct ColumnSpec {
   int32_t type_length = 0;  // FIXED_LEN_BYTE_ARRAY only (16 for UUID)
   bool statistics = true;   // false: no min/max (personal data); null_count stays
   bool dictionary = true;   // try dictionary encoding (used when it pays)
+  // INT32/INT64 only: values not dictionary-encoded are DELTA_BINARY_PACKED
+  // instead of PLAIN (timestamps, offsets: small deltas pack in few bits).
+  bool delta = false;
+  // Page compression: false = UNCOMPRESSED whatever the file's codec (values
+  // a codec cannot shrink: random ids, bit-packed deltas); zstd_level > 0
+  // replaces the file's ZSTD level for this column.
+  bool compress = true;
+  int zstd_level = 0;
 };
 
 // The values of one column for a run of rows. Integers (INT32 and INT64)

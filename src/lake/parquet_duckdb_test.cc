@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -54,13 +55,22 @@ std::string Hex(std::string_view b) {
 
 class ParquetDuckDbTest : public ::testing::Test {
  protected:
-  std::string Write(const std::string& name, Codec codec, size_t rows, uint64_t row_group_bytes = 64ull << 20) {
+  // delta: the integer columns (story_id, viewer_id, event_time, watch_ms)
+  // DELTA_BINARY_PACKED instead of dictionary or PLAIN.
+  std::string Write(const std::string& name, Codec codec, size_t rows, uint64_t row_group_bytes = 64ull << 20,
+                    bool delta = false) {
     ParquetWriterOptions o;
     o.codec = codec;
     o.row_group_bytes = row_group_bytes;
     o.page_bytes = 8192;
     const std::string path = dir_.Path(name);
-    auto w = ParquetWriter::Create(FileSystem::Default(), path, testing::EventSchema(), o);
+    std::vector<ColumnSpec> schema = testing::EventSchema();
+    for (ColumnSpec& c : schema)
+      if (delta && (c.type == PhysicalType::kInt64 || c.type == PhysicalType::kInt32)) {
+        c.delta = true;
+        c.dictionary = false;
+      }
+    auto w = ParquetWriter::Create(FileSystem::Default(), path, schema, o);
     EXPECT_TRUE(w.ok()) << w.status().ToString();
     rows_ = testing::MakeRows(rows, 42);
     EXPECT_TRUE((*w)->Write(rows_, rows).ok());
@@ -72,10 +82,14 @@ class ParquetDuckDbTest : public ::testing::Test {
 };
 
 TEST_F(ParquetDuckDbTest, EveryRowAndValueReadsBackInEveryCodec) {
-  for (Codec codec : {Codec::kZstd, Codec::kSnappy, Codec::kUncompressed}) {
-    SCOPED_TRACE(std::string(CodecName(codec)));
+  for (int variant = 0; variant < 4; ++variant) {
+    // Every codec with PLAIN / dictionary integers, then zstd with DELTA_BINARY_PACKED ones.
+    const Codec codec =
+        variant == 3 ? Codec::kZstd : std::array{Codec::kZstd, Codec::kSnappy, Codec::kUncompressed}[variant];
+    const bool delta = variant == 3;
+    SCOPED_TRACE(std::string(CodecName(codec)) + (delta ? " DELTA_BINARY_PACKED" : ""));
     const size_t n = 3000;
-    const std::string path = Write("rows.parquet", codec, n, 32 << 10);  // several row groups
+    const std::string path = Write("rows.parquet", codec, n, 32 << 10, delta);  // several row groups
     auto lines = DuckDb("SELECT hex(event_id::BLOB) AS id, type, story_id, viewer_id::VARCHAR AS viewer, "
                         "epoch_us(event_time) AS t, watch_ms, score, note FROM read_parquet('" + path + "')");
     ASSERT_EQ(lines.size(), n);
@@ -156,6 +170,35 @@ TEST_F(ParquetDuckDbTest, TypesFieldIdsStatisticsAndEncodingsAreWhatWeWrote) {
             static_cast<int64_t>(std::count(rows_[5].present.begin(), rows_[5].present.end(), 0)));
   EXPECT_EQ(std::string(meta["story_id"]["compression"].get_string().value()), "ZSTD");
   EXPECT_NE(std::string(meta["type"]["encodings"].get_string().value()).find("RLE_DICTIONARY"), std::string::npos);
+}
+
+TEST_F(ParquetDuckDbTest, DeltaColumnsReportTheirEncodingAndAggregateAsWritten) {
+  const std::string path = Write("delta.parquet", Codec::kUncompressed, 4000, 64ull << 20, /*delta=*/true);
+  simdjson::dom::parser parser;
+  std::map<std::string, std::string> encodings;
+  for (const auto& line : DuckDb("SELECT path_in_schema AS col, encodings FROM parquet_metadata('" + path + "')")) {
+    simdjson::dom::element e;
+    ASSERT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+    encodings[std::string(e["col"].get_string().value())] = std::string(e["encodings"].get_string().value());
+  }
+  for (const char* col : {"story_id", "viewer_id", "event_time", "watch_ms"})
+    EXPECT_NE(encodings[col].find("DELTA_BINARY_PACKED"), std::string::npos) << col << ": " << encodings[col];
+  EXPECT_EQ(encodings["type"].find("DELTA_BINARY_PACKED"), std::string::npos);
+  // Sums and extremes over every value (viewer_id: full-range 64-bit, so the widest deltas).
+  int64_t story_sum = 0, watch_sum = 0;
+  for (int64_t v : rows_[2].ints) story_sum += v;
+  for (int64_t v : rows_[5].ints) watch_sum += v;
+  const auto& viewers = rows_[3].ints;
+  const auto& times = rows_[4].ints;
+  auto lines = DuckDb(
+      "SELECT concat_ws(' ', sum(story_id), sum(watch_ms), min(viewer_id), max(viewer_id), "
+      "epoch_us(min(event_time)), epoch_us(max(event_time))) AS r FROM read_parquet('" +
+      path + "')");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "{\"r\":\"" + std::to_string(story_sum) + " " + std::to_string(watch_sum) + " " +
+                          std::to_string(*std::min_element(viewers.begin(), viewers.end())) + " " +
+                          std::to_string(*std::max_element(viewers.begin(), viewers.end())) + " " +
+                          std::to_string(times.front()) + " " + std::to_string(times.back()) + "\"}");
 }
 
 TEST_F(ParquetDuckDbTest, FiltersOnStatisticsGiveTheSameAnswerAsOurReader) {

@@ -4,6 +4,11 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "core/endian.h"
 
 namespace watershed::lake {
 namespace {
@@ -140,6 +145,141 @@ Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, std::ve
   return Status::Ok();
 }
 
+namespace {
+
+constexpr size_t kDeltaBlock = 128;            // values per block (what we write)
+constexpr size_t kDeltaMiniblocks = 4;         // miniblocks per block
+constexpr uint64_t kMaxDeltaBlock = 1u << 15;  // the largest block size we read
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+
+// Bit-packs 32 values of `width` bits (LSB first) into 4 × width bytes at p.
+void PackMiniblock(const uint64_t* v, int width, char* p) {
+  uint64_t acc = 0;
+  int bits = 0;
+  for (size_t k = 0; k < 32; ++k) {
+    acc |= v[k] << bits;
+    if (bits + width >= 64) {
+      PutFixed64(p, acc);
+      p += 8;
+      acc = bits == 0 ? 0 : v[k] >> (64 - bits);
+      bits = bits + width - 64;
+    } else {
+      bits += width;
+    }
+  }
+  if (bits > 0) PutFixed32(p, static_cast<uint32_t>(acc));  // 32 × odd width: 4 bytes left
+}
+
+template <typename T>
+void EncodeDelta(const int64_t* values, size_t count, std::string* out) {
+  using U = std::make_unsigned_t<T>;
+  PutVarint(kDeltaBlock, out);
+  PutVarint(kDeltaMiniblocks, out);
+  PutVarint(count, out);
+  PutVarint(ZigZag(count ? static_cast<T>(values[0]) : 0), out);
+  uint64_t deltas[kDeltaBlock];
+  for (size_t i = 1; i < count; i += kDeltaBlock) {
+    const size_t n = std::min(kDeltaBlock, count - i);
+    T min_delta = std::numeric_limits<T>::max();
+    for (size_t k = 0; k < n; ++k) {  // wrapping differences in T's width
+      const U d = static_cast<U>(static_cast<U>(static_cast<T>(values[i + k])) -
+                                 static_cast<U>(static_cast<T>(values[i + k - 1])));
+      deltas[k] = d;
+      min_delta = std::min(min_delta, static_cast<T>(d));
+    }
+    for (size_t k = 0; k < n; ++k) deltas[k] = static_cast<U>(static_cast<U>(deltas[k]) - static_cast<U>(min_delta));
+    const size_t used = (n + 31) / 32;
+    std::fill(deltas + n, deltas + used * 32, 0);  // the last miniblock's padding
+    PutVarint(ZigZag(min_delta), out);
+    const size_t widths_at = out->size();
+    out->append(kDeltaMiniblocks, '\0');  // unused miniblocks: width 0, no body
+    for (size_t m = 0; m < used; ++m) {
+      uint64_t any = 0;
+      for (size_t k = 0; k < 32; ++k) any |= deltas[m * 32 + k];
+      const int width = BitWidth(any);
+      (*out)[widths_at + m] = static_cast<char>(width);
+      if (width == 0) continue;
+      const size_t at = out->size();
+      out->resize(at + 4 * static_cast<size_t>(width));
+      PackMiniblock(deltas + m * 32, width, out->data() + at);
+    }
+  }
+}
+
+template <typename T>
+Status DecodeDelta(std::string_view in, size_t count, std::vector<int64_t>* out) {
+  using U = std::make_unsigned_t<T>;
+  auto bad = [](const std::string& what) { return Status::Corruption("DELTA_BINARY_PACKED: " + what); };
+  size_t pos = 0;
+  uint64_t block = 0, miniblocks = 0, total = 0, first = 0;
+  if (!GetVarint(in, &pos, &block) || !GetVarint(in, &pos, &miniblocks) || !GetVarint(in, &pos, &total) ||
+      !GetVarint(in, &pos, &first))
+    return bad("truncated header");
+  if (block == 0 || block % 128 != 0 || block > kMaxDeltaBlock)
+    return bad("block size " + std::to_string(block) + " (a multiple of 128 up to 32768)");
+  if (miniblocks == 0 || block % miniblocks != 0 || (block / miniblocks) % 32 != 0)
+    return bad(std::to_string(miniblocks) + " miniblocks in a block of " + std::to_string(block));
+  if (total != count)
+    return bad("the header counts " + std::to_string(total) + " values, the page " + std::to_string(count));
+  if (count == 0) return Status::Ok();
+  const size_t per_miniblock = block / miniblocks;
+  constexpr int kMaxWidth = static_cast<int>(sizeof(T) * 8);
+  U value = static_cast<U>(static_cast<T>(UnZigZag(first)));
+  out->push_back(static_cast<T>(value));
+  size_t left = count - 1;
+  std::vector<char> scratch;  // a miniblock's body, + 8 bytes for whole-word loads
+  while (left > 0) {
+    uint64_t zz = 0;
+    if (!GetVarint(in, &pos, &zz)) return bad("truncated block header");
+    const U min_delta = static_cast<U>(static_cast<T>(UnZigZag(zz)));
+    if (miniblocks > in.size() - pos) return bad("bit widths past the end");
+    const size_t widths_at = pos;
+    pos += miniblocks;
+    for (size_t m = 0; m < miniblocks && left > 0; ++m) {
+      const int width = static_cast<uint8_t>(in[widths_at + m]);
+      if (width > kMaxWidth) return bad("bit width " + std::to_string(width) + " above " + std::to_string(kMaxWidth));
+      const size_t bytes = per_miniblock * static_cast<size_t>(width) / 8;
+      if (bytes > in.size() - pos) return bad("miniblock past the end");
+      scratch.assign(bytes + 8, 0);
+      if (bytes) std::memcpy(scratch.data(), in.data() + pos, bytes);
+      pos += bytes;
+      const size_t n = std::min(per_miniblock, left);
+      const uint64_t mask = width == 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1;
+      for (size_t k = 0; k < n; ++k) {
+        uint64_t packed = 0;
+        if (width > 0) {
+          const size_t bit = k * static_cast<size_t>(width);
+          const char* p = scratch.data() + bit / 8;
+          const int shift = static_cast<int>(bit % 8);
+          packed = GetFixed64(p) >> shift;
+          if (shift + width > 64) packed |= static_cast<uint64_t>(static_cast<uint8_t>(p[8])) << (64 - shift);
+          packed &= mask;
+        }
+        value = static_cast<U>(value + min_delta + static_cast<U>(packed));
+        out->push_back(static_cast<T>(value));
+      }
+      left -= n;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void EncodeDeltaBinaryPacked(const int64_t* values, size_t count, bool int32, std::string* out) {
+  if (int32) {
+    EncodeDelta<int32_t>(values, count, out);
+  } else {
+    EncodeDelta<int64_t>(values, count, out);
+  }
+}
+
+Status DecodeDeltaBinaryPacked(std::string_view in, size_t count, bool int32, std::vector<int64_t>* out) {
+  return int32 ? DecodeDelta<int32_t>(in, count, out) : DecodeDelta<int64_t>(in, count, out);
+}
+
 std::string_view CodecName(Codec codec) {
   switch (codec) {
     case Codec::kUncompressed: return "UNCOMPRESSED";
@@ -223,9 +363,9 @@ Compressor& Compressor::operator=(Compressor&& o) noexcept {
   return *this;
 }
 
-Result<std::string_view> Compressor::Compress(std::string_view in) {
+Result<std::string_view> Compressor::Compress(std::string_view in, int level) {
   if (codec_ != Codec::kZstd) {
-    RETURN_IF_ERROR(lake::Compress(codec_, in, level_, &other_));
+    RETURN_IF_ERROR(lake::Compress(codec_, in, level, &other_));
     return std::string_view(other_);
   }
   if (!zstd_) zstd_ = TakeContext();
@@ -236,7 +376,7 @@ Result<std::string_view> Compressor::Compress(std::string_view in) {
     out_.reset(new char[out_capacity_]);
   }
   const size_t n =
-      ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out_.get(), out_capacity_, in.data(), in.size(), level_);
+      ZSTD_compressCCtx(static_cast<ZSTD_CCtx*>(zstd_), out_.get(), out_capacity_, in.data(), in.size(), level);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd: ") + ZSTD_getErrorName(n));
   return std::string_view(out_.get(), n);
 }

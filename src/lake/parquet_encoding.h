@@ -4,6 +4,7 @@
 // reader accepts:
 //  - the RLE / bit-packing hybrid (definition levels, dictionary indices);
 //  - PLAIN for INT32, INT64, DOUBLE, BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY;
+//  - DELTA_BINARY_PACKED for INT32 and INT64;
 //  - codecs UNCOMPRESSED, SNAPPY (raw snappy block) and ZSTD (one frame).
 // Decoders check every length against the input and fail with
 // kCorruption; they never read outside it or allocate more than the output
@@ -33,6 +34,19 @@ void EncodeRleHybrid(const uint32_t* values, size_t count, int bit_width, std::s
 // than bit_width bits.
 Status DecodeRleHybrid(std::string_view in, int bit_width, size_t count, std::vector<uint32_t>* out);
 
+// DELTA_BINARY_PACKED of `count` integers: blocks of 128 values in 4
+// miniblocks of 32, each block a zigzag ULEB128 min delta, the 4 bit widths
+// (0..64) and the bit-packed (delta - min delta) of its miniblocks. `int32`:
+// the column is INT32 (values in int32 range; deltas wrap at 32 bits, widths
+// up to 32), as Encodings.md asks. Appends to *out.
+void EncodeDeltaBinaryPacked(const int64_t* values, size_t count, bool int32, std::string* out);
+// Decodes a page's values, appending exactly `count` of them to *out; the
+// header's value count must be `count`. Bounds every field from the input:
+// block sizes (multiples of 128, at most 32768), miniblock counts, widths
+// (at most 64, or 32 for INT32) and bodies; kCorruption otherwise. *out
+// grows only by values decoded from bytes present.
+Status DecodeDeltaBinaryPacked(std::string_view in, size_t count, bool int32, std::vector<int64_t>* out);
+
 // Compression of a page body. `level` applies to ZSTD only.
 Status Compress(Codec codec, std::string_view in, int level, std::string* out);
 
@@ -49,7 +63,9 @@ class Compressor {
   Compressor& operator=(Compressor&& o) noexcept;
   // Compresses into a buffer the Compressor owns (valid until the next
   // call): no zero-fill of the output bound per page.
-  Result<std::string_view> Compress(std::string_view in);
+  Result<std::string_view> Compress(std::string_view in) { return Compress(in, level_); }
+  // The same at another ZSTD level (one context serves every level).
+  Result<std::string_view> Compress(std::string_view in, int level);
 
  private:
   Codec codec_ = Codec::kUncompressed;

@@ -333,6 +333,16 @@ Result<FileInfo> ParseFileMetaData(std::string_view footer) {
   }
   if (rows != info.num_rows) return Bad("row groups hold " + std::to_string(rows) + " rows, the file says " +
                                         std::to_string(info.num_rows));
+  // An integer column some chunk wrote DELTA_BINARY_PACKED asks for it again
+  // (compaction and the lifecycle's rewrites keep the sink's encodings).
+  for (size_t c = 0; c < info.schema.size(); ++c) {
+    ColumnSpec& spec = info.schema[c];
+    if (spec.type != PhysicalType::kInt32 && spec.type != PhysicalType::kInt64) continue;
+    for (const RowGroupInfo& rg : info.row_groups) {
+      const std::vector<int32_t>& e = rg.columns[c].encodings;
+      spec.delta |= std::find(e.begin(), e.end(), static_cast<int32_t>(Encoding::kDeltaBinaryPacked)) != e.end();
+    }
+  }
   return info;
 }
 
@@ -565,6 +575,9 @@ Status ParquetReader::ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& 
       } else {
         for (uint32_t i : indices) AppendEntry(spec, dict, i, out);
       }
+    } else if (h.encoding == static_cast<int32_t>(Encoding::kDeltaBinaryPacked) &&
+               (spec.type == PhysicalType::kInt32 || spec.type == PhysicalType::kInt64)) {
+      RETURN_IF_ERROR(DecodeDeltaBinaryPacked(body, present, spec.type == PhysicalType::kInt32, &out->ints));
     } else {
       return Status::Corruption("unsupported encoding " + std::to_string(h.encoding));
     }

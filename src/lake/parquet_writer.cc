@@ -352,6 +352,8 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Create(FileSystem* fs, std
       return Status::InvalidArgument("parquet: column " + c.name + ": type_length is for FIXED_LEN_BYTE_ARRAY only");
     if (c.logical == LogicalType::kUuid && (c.type != PhysicalType::kFixedLenByteArray || c.type_length != 16))
       return Status::InvalidArgument("parquet: column " + c.name + ": UUID needs FIXED_LEN_BYTE_ARRAY(16)");
+    if (c.delta && c.type != PhysicalType::kInt32 && c.type != PhysicalType::kInt64)
+      return Status::InvalidArgument("parquet: column " + c.name + ": DELTA_BINARY_PACKED is for INT32 and INT64");
   }
   std::unique_ptr<ParquetWriter> w(new ParquetWriter());
   w->fs_ = fs;
@@ -459,7 +461,8 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
   const size_t rows = buffered_rows_;
   const size_t n = v.ValueCount(spec);
   ColumnChunkInfo chunk;
-  chunk.codec = options_.codec;
+  chunk.codec = spec.compress ? options_.codec : Codec::kUncompressed;
+  const int level = spec.zstd_level > 0 ? spec.zstd_level : options_.zstd_level;
   chunk.num_values = static_cast<int64_t>(rows);
 
   Dictionary dict;
@@ -469,7 +472,10 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
   std::string& body = body_;
   std::string header;
   auto emit_page = [&](PageType type, int32_t num_values, Encoding encoding) -> Status {
-    ASSIGN_OR_RETURN(std::string_view compressed, compressor_.Compress(body));
+    std::string_view compressed = body;
+    if (chunk.codec != Codec::kUncompressed) {
+      ASSIGN_OR_RETURN(compressed, compressor_.Compress(body, level));
+    }
     header.clear();
     WritePageHeader(type, body.size(), compressed.size(), num_values, encoding, &header);
     chunk.total_uncompressed_size += static_cast<int64_t>(header.size() + body.size());
@@ -485,8 +491,10 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
     RETURN_IF_ERROR(emit_page(PageType::kDictionaryPage, static_cast<int32_t>(dict.first.size()), Encoding::kPlain));
     chunk.encodings = {static_cast<int32_t>(Encoding::kPlain), static_cast<int32_t>(Encoding::kRleDictionary)};
   } else {
-    chunk.encodings = {static_cast<int32_t>(Encoding::kPlain)};
+    chunk.encodings = {static_cast<int32_t>(spec.delta ? Encoding::kDeltaBinaryPacked : Encoding::kPlain)};
   }
+  const Encoding values_encoding =
+      use_dict ? Encoding::kRleDictionary : spec.delta ? Encoding::kDeltaBinaryPacked : Encoding::kPlain;
   if (spec.optional) chunk.encodings.push_back(static_cast<int32_t>(Encoding::kRle));
   chunk.data_page_offset = static_cast<int64_t>(offset_);
 
@@ -515,12 +523,13 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
     if (use_dict) {
       body.push_back(static_cast<char>(index_width));
       EncodeRleHybrid(dict.indices.data() + value, page_values, index_width, &body);
+    } else if (spec.delta) {
+      EncodeDeltaBinaryPacked(v.ints.data() + value, page_values, spec.type == PhysicalType::kInt32, &body);
     } else {
       PutPlainRange(spec, v, value, value + page_values, &body);
     }
     value += page_values;
-    RETURN_IF_ERROR(emit_page(PageType::kDataPage, static_cast<int32_t>(page_rows),
-                              use_dict ? Encoding::kRleDictionary : Encoding::kPlain));
+    RETURN_IF_ERROR(emit_page(PageType::kDataPage, static_cast<int32_t>(page_rows), values_encoding));
   }
   rg->columns.push_back(std::move(chunk));
   return Status::Ok();

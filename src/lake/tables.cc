@@ -40,6 +40,23 @@ const std::vector<ColumnSpec>& EventTableSchema() {
         Int64("log_offset", 10),
     };
     s[4].statistics = false;  // personal data
+    // Encodings by measurement of the sink's files (bench/RESULTS.md, issue
+    // #20, DELTA_BINARY_PACKED): the unique integers DELTA_BINARY_PACKED,
+    // without a dictionary attempt; left uncompressed where zstd gained
+    // nothing on the packed deltas and cost most of the writer's time
+    // (viewer ids, log offsets, watch times); the timestamps and the UUIDs
+    // at zstd level 1 (level 3: ~2 % smaller for twice the time). Rewrites
+    // (compaction, lifecycle) keep DELTA and compress at the table's level.
+    for (ColumnSpec& c : s) {
+      const std::string_view n = c.name;
+      if (n == "viewer_id" || n == "watch_ms" || n == "log_offset" || n == "event_time" || n == "append_time") {
+        c.delta = true;
+        c.dictionary = false;
+        c.compress = n == "event_time" || n == "append_time";
+        c.zstd_level = 1;
+      }
+      if (n == "event_id") c.zstd_level = 1;
+    }
     return s;
   }();
   return schema;
