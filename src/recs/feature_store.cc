@@ -84,10 +84,11 @@ void EmbeddedFeatureStore::Bump(std::vector<Keyed>* entries, uint32_t bound, uin
     entries->push_back({key, {amount, t_ms}});
     return;
   }
-  // Full: the weakest entry as of now makes room (the first of equals).
-  auto weakest = std::min_element(entries->begin(), entries->end(), [&](const Keyed& a, const Keyed& b) {
-    return a.d.At(t_ms, half_life) < b.d.At(t_ms, half_life);
-  });
+  // Full: the weakest entry as of now makes room (the first of equals). One decay per entry.
+  auto weakest = entries->begin();
+  double weakest_value = weakest->d.At(t_ms, half_life);
+  for (auto e = entries->begin() + 1; e != entries->end(); ++e)
+    if (const double value = e->d.At(t_ms, half_life); value < weakest_value) weakest = e, weakest_value = value;
   *weakest = {key, {amount, t_ms}};
 }
 
