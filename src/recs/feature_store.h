@@ -1,0 +1,207 @@
+#pragma once
+// The feature store (docs/recs.md, "Feature store"): per viewer and per item
+// features for the ranker and the two-tower towers, kept up to date by one
+// update path, Apply(event), that the batch builder (replaying interactions)
+// and a later online consumer of the log share.
+//
+// Point in time: events are applied in time order (Apply refuses an event
+// older than one applied already). A query "as of t" decays everything to t
+// and is answered only while every applied event is before t (t > the
+// watermark, the newest applied event's time); otherwise kFailedPrecondition
+// — the store never answers from a state holding an event at or after t, so
+// training features built by ReplayWithFeatures cannot leak.
+//
+// Decay: a decayed value v last updated at s, read at t, is
+// v · 2^(−(t − s) / half_life); an update adds the event's amount after
+// decaying to the event's time.
+//
+// Memory (embedded backend, 64-bit, defaults in brackets): per viewer
+// 128 + 16·H + 24·(T + A) bytes at most, H = history_length [50],
+// T = max_tag_affinities [32], A = max_author_affinities [32]: 2,464 bytes;
+// per item 64 + 4·(tags, at most kMaxItemTags = 16) bytes: at most 128
+// (static_asserts in the .cc hold the fixed parts; vectors never grow past
+// their bound). The hash maps' nodes and buckets add ~40 bytes per key. The
+// number of viewers and items is not bounded here: that is the catalogue's and
+// the audience's size.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/file_system.h"
+#include "core/status.h"
+#include "recs/dataset.h"
+
+namespace watershed::recs {
+
+inline constexpr int64_t kHourMs = 3'600'000;
+inline constexpr int64_t kDayMs = 24 * kHourMs;
+inline constexpr uint32_t kMaxItemTags = 16;           // PutItem keeps the first 16 tags
+inline constexpr uint32_t kMaxConfiguredBound = 4096;  // history_length and affinity bounds
+
+struct FeatureStoreConfig {
+  uint32_t history_length = 50;         // last N items per viewer (1..4096)
+  uint32_t max_tag_affinities = 32;     // per viewer; the weakest entry makes room for a new one
+  uint32_t max_author_affinities = 32;  // per viewer, likewise
+  int64_t affinity_half_life_ms = 7 * kDayMs;
+  int64_t trending_half_life_ms = kDayMs;
+};
+// kInvalidArgument when a bound is 0 or above kMaxConfiguredBound or a
+// half-life is not positive.
+Status ValidateFeatureStoreConfig(const FeatureStoreConfig& config);
+
+// Activity is two decayed event counts with fixed half-lives: a day and a week.
+inline constexpr int64_t kActivityDayHalfLifeMs = kDayMs;
+inline constexpr int64_t kActivityWeekHalfLifeMs = 7 * kDayMs;
+
+// One interaction: `viewer` engaged with `item` at `time_ms` (unix ms);
+// `weight` is its strength (view 1, share 2, reply 3 in the lake's terms):
+// affinities add it, popularity and trending count the event once.
+struct FeatureEvent {
+  uint64_t viewer = 0;
+  uint64_t item = 0;
+  int64_t time_ms = 0;
+  float weight = 1;
+};
+
+// What the catalogue says of an item. Tags are ids of the caller's tag
+// vocabulary (Dataset::tag_names indexes); author 0 means none.
+struct ItemInfo {
+  int64_t created_at_ms = 0;  // 0: unknown
+  uint64_t author = 0;
+  std::vector<uint32_t> tags;
+};
+
+struct HistoryEntry {
+  uint64_t item = 0;
+  int64_t time_ms = 0;
+  bool operator==(const HistoryEntry&) const = default;
+};
+struct Affinity {
+  uint64_t key = 0;  // a tag id or an author id
+  double value = 0;  // decayed sum of weights as of the query time
+};
+
+struct ViewerFeaturesAt {
+  std::vector<HistoryEntry> history;      // most recent first, at most history_length
+  std::vector<Affinity> tag_affinity;     // strongest first (ties: smaller key first)
+  std::vector<Affinity> author_affinity;  // strongest first (ties: smaller key first)
+  double activity_day = 0;                // events, decayed with a one-day half-life
+  double activity_week = 0;               // events, decayed with a one-week half-life
+  uint64_t events = 0;                    // all time
+};
+
+struct ItemFeaturesAt {
+  uint64_t popularity = 0;  // events all time
+  double trending = 0;      // events decayed with trending_half_life_ms
+  int64_t created_at_ms = 0;
+  int64_t age_ms = -1;  // as_of − created_at (−1 when created_at is unknown)
+  uint64_t author = 0;
+  std::vector<uint32_t> tags;
+};
+
+// The narrow interface every backend implements.
+class FeatureStore {
+ public:
+  virtual ~FeatureStore() = default;
+  // Records or replaces an item's catalogue features (tags beyond kMaxItemTags
+  // are dropped). Tags and author count for a viewer's affinities from the next
+  // event on that item.
+  virtual void PutItem(uint64_t item, const ItemInfo& info) = 0;
+  // The single update path. kInvalidArgument when event.time_ms < watermark()
+  // (out of order).
+  virtual Status Apply(const FeatureEvent& event) = 0;
+  // Features as of `as_of_ms`; kFailedPrecondition unless as_of_ms >
+  // watermark(). Unknown ids: empty features.
+  virtual Result<ViewerFeaturesAt> Viewer(uint64_t viewer, int64_t as_of_ms) const = 0;
+  virtual Result<ItemFeaturesAt> Item(uint64_t item, int64_t as_of_ms) const = 0;
+  // The newest applied event's time (INT64_MIN before any).
+  virtual int64_t watermark() const = 0;
+};
+
+// Training features without leakage: applies `events` (sorted by time_ms, else
+// kInvalidArgument) to `store`; for each event i, just before the events of its
+// time are applied, calls on_example(i, viewer features, item features) as of
+// event i's time — so an example never sees its own event nor any at or after
+// its time.
+Status ReplayWithFeatures(
+    FeatureStore* store, const std::vector<FeatureEvent>& events,
+    const std::function<void(size_t, const ViewerFeaturesAt&, const ItemFeaturesAt&)>& on_example);
+
+// A Dataset's items (dense ids) and interactions (dense ids, seconds → ms) in
+// the store's terms. An author that is not a decimal id (the lake's and the
+// catalogue's are) counts as none.
+void PutDatasetItems(const Dataset& data, FeatureStore* store);
+FeatureEvent ToFeatureEvent(const Interaction& interaction);
+
+// The embedded backend: in memory, with a snapshot file restored at start.
+// Not thread-safe: one writer (the replayer or the consumer) owns it.
+class EmbeddedFeatureStore : public FeatureStore {
+ public:
+  // kInvalidArgument for a config ValidateFeatureStoreConfig refuses.
+  static Result<std::unique_ptr<EmbeddedFeatureStore>> Create(const FeatureStoreConfig& config);
+  // Reads a snapshot written by SaveSnapshot. kNotFound when there is no file;
+  // kCorruption naming the file when it is truncated, damaged, of another
+  // format or version, or inconsistent.
+  static Result<std::unique_ptr<EmbeddedFeatureStore>> Restore(FileSystem* fs, const std::string& path);
+  // The same from bytes; `name` is used in error messages.
+  static Result<std::unique_ptr<EmbeddedFeatureStore>> DecodeSnapshot(std::string_view bytes, std::string_view name);
+
+  // Writes the whole state atomically (WriteFileAtomically): a crash leaves the
+  // old snapshot or the new one.
+  Status SaveSnapshot(FileSystem* fs, const std::string& path) const;
+  // The snapshot's bytes: deterministic (ids sorted), so equal states encode
+  // equally.
+  std::string EncodeSnapshot() const;
+
+  void PutItem(uint64_t item, const ItemInfo& info) override;
+  Status Apply(const FeatureEvent& event) override;
+  Result<ViewerFeaturesAt> Viewer(uint64_t viewer, int64_t as_of_ms) const override;
+  Result<ItemFeaturesAt> Item(uint64_t item, int64_t as_of_ms) const override;
+  int64_t watermark() const override { return watermark_; }
+
+  const FeatureStoreConfig& config() const { return config_; }
+  size_t num_viewers() const { return viewers_.size(); }
+  size_t num_items() const { return items_.size(); }
+
+  // A decayed value; public for the snapshot codec and the tests.
+  struct Decayed {
+    double value = 0;
+    int64_t at_ms = 0;  // when `value` was last brought up to date
+    double At(int64_t t_ms, int64_t half_life_ms) const;
+    void Add(double amount, int64_t t_ms, int64_t half_life_ms);
+  };
+  struct Keyed {
+    uint64_t key = 0;
+    Decayed d;
+  };
+  struct ViewerState {
+    std::vector<HistoryEntry> history;  // ring buffer of at most history_length,
+                                        // oldest at `head` once full
+    uint32_t head = 0;
+    std::vector<Keyed> tags;  // at most max_tag_affinities
+    std::vector<Keyed> authors;
+    Decayed day, week;
+    uint64_t events = 0;
+  };
+  struct ItemState {
+    ItemInfo info;
+    uint64_t popularity = 0;
+    Decayed trending;
+  };
+
+ private:
+  explicit EmbeddedFeatureStore(const FeatureStoreConfig& config) : config_(config) {}
+  void Bump(std::vector<Keyed>* entries, uint32_t bound, uint64_t key, double amount, int64_t t_ms) const;
+
+  FeatureStoreConfig config_;
+  int64_t watermark_ = INT64_MIN;
+  std::unordered_map<uint64_t, ViewerState> viewers_;
+  std::unordered_map<uint64_t, ItemState> items_;
+};
+
+}  // namespace watershed::recs
