@@ -21,7 +21,7 @@ namespace watershed::query {
 // SQL types of the lake's columns. Timestamps are microseconds since the
 // epoch, UTC; uuids are shown as their 32 hex digits.
 enum class ColumnType { kBigint, kDouble, kString, kTimestamp, kUuid };
-const char *TypeName(ColumnType t);
+const char* TypeName(ColumnType t);
 
 struct CatalogColumn {
   std::string name;
@@ -31,28 +31,28 @@ struct CatalogColumn {
 };
 
 struct CatalogTable {
-  std::string name; // "eu.events"
+  std::string name;  // "eu.events"
   Region region = Region::kUs;
   lake::LakeTableId id = lake::LakeTableId::kEvents;
   std::string location;
-  lake::TableMetadata metadata; // the version the query reads
+  lake::TableMetadata metadata;  // the version the query reads
   std::vector<CatalogColumn> columns;
-  int ColumnIndex(std::string_view name) const; // -1 when absent
+  int ColumnIndex(std::string_view name) const;  // -1 when absent
 };
 
 class Catalog {
-public:
-  Catalog(FileSystem *fs, std::string lake_root, Region default_region)
+ public:
+  Catalog(FileSystem* fs, std::string lake_root, Region default_region)
       : fs_(fs), root_(std::move(lake_root)), default_region_(default_region) {}
   // kInvalidArgument "line:col: unknown table 'x'" (or region) for a name
   // that is not a lake table; kNotFound when the table was never created.
-  Result<CatalogTable> Resolve(const TableRef &ref) const;
-  FileSystem *fs() const { return fs_; }
+  Result<CatalogTable> Resolve(const TableRef& ref) const;
+  FileSystem* fs() const { return fs_; }
 
-private:
-  FileSystem *fs_;
+ private:
+  FileSystem* fs_;
   std::string root_;
   Region default_region_;
 };
 
-} // namespace watershed::query
+}  // namespace watershed::query

@@ -14,15 +14,13 @@ namespace {
 // One decoded column of a batch. idx maps a row to its value (-1: NULL)
 // for a column with NULLs; empty otherwise (row i is value i).
 struct ColumnVector {
-  const lake::ColumnSpec *spec = nullptr;
-  const lake::ColumnValues *v = nullptr;
+  const lake::ColumnSpec* spec = nullptr;
+  const lake::ColumnValues* v = nullptr;
   ColumnType type = ColumnType::kBigint;
   std::vector<int32_t> idx;
 
   bool IsNull(uint32_t r) const { return !idx.empty() && idx[r] < 0; }
-  size_t Pos(uint32_t r) const {
-    return idx.empty() ? r : static_cast<size_t>(idx[r]);
-  }
+  size_t Pos(uint32_t r) const { return idx.empty() ? r : static_cast<size_t>(idx[r]); }
   int64_t Int(uint32_t r) const { return v->ints[Pos(r)]; }
   double Dbl(uint32_t r) const { return v->doubles[Pos(r)]; }
   std::string_view Str(uint32_t r) const { return v->ByteValue(*spec, Pos(r)); }
@@ -43,94 +41,83 @@ struct ColumnVector {
 
 // Keeps the selected rows for which test(value) holds (NULL never does).
 template <typename Get, typename Test>
-void Keep(std::vector<uint32_t> &sel, const ColumnVector &c, Get get,
-          Test test) {
+void Keep(std::vector<uint32_t>& sel, const ColumnVector& c, Get get, Test test) {
   size_t k = 0;
   if (c.idx.empty()) {
     for (uint32_t r : sel)
-      if (test(get(r)))
-        sel[k++] = r;
+      if (test(get(r))) sel[k++] = r;
   } else {
     for (uint32_t r : sel)
-      if (!c.IsNull(r) && test(get(r)))
-        sel[k++] = r;
+      if (!c.IsNull(r) && test(get(r))) sel[k++] = r;
   }
   sel.resize(k);
 }
 
 template <typename T, typename Get>
-void FilterTyped(std::vector<uint32_t> &sel, const ColumnVector &c, Get get,
-                 const Predicate &p, const std::vector<T> &vals) {
+void FilterTyped(std::vector<uint32_t>& sel, const ColumnVector& c, Get get, const Predicate& p,
+                 const std::vector<T>& vals) {
   const bool neg = p.negated;
-  const T &a = vals[0];
+  const T& a = vals[0];
   switch (p.op) {
-  case PredOp::kEq:
-    return Keep(sel, c, get, [&](const T &x) { return x == a; });
-  case PredOp::kNe:
-    return Keep(sel, c, get, [&](const T &x) { return x != a; });
-  case PredOp::kLt:
-    return Keep(sel, c, get, [&](const T &x) { return x < a; });
-  case PredOp::kLe:
-    return Keep(sel, c, get, [&](const T &x) { return x <= a; });
-  case PredOp::kGt:
-    return Keep(sel, c, get, [&](const T &x) { return x > a; });
-  case PredOp::kGe:
-    return Keep(sel, c, get, [&](const T &x) { return x >= a; });
-  case PredOp::kBetween: {
-    const T &b = vals[1];
-    return Keep(sel, c, get,
-                [&](const T &x) { return (a <= x && x <= b) != neg; });
-  }
-  case PredOp::kIn:
-    return Keep(sel, c, get, [&](const T &x) {
-      return (std::find(vals.begin(), vals.end(), x) != vals.end()) != neg;
-    });
-  case PredOp::kIsNull:
-    return;
+    case PredOp::kEq:
+      return Keep(sel, c, get, [&](const T& x) { return x == a; });
+    case PredOp::kNe:
+      return Keep(sel, c, get, [&](const T& x) { return x != a; });
+    case PredOp::kLt:
+      return Keep(sel, c, get, [&](const T& x) { return x < a; });
+    case PredOp::kLe:
+      return Keep(sel, c, get, [&](const T& x) { return x <= a; });
+    case PredOp::kGt:
+      return Keep(sel, c, get, [&](const T& x) { return x > a; });
+    case PredOp::kGe:
+      return Keep(sel, c, get, [&](const T& x) { return x >= a; });
+    case PredOp::kBetween: {
+      const T& b = vals[1];
+      return Keep(sel, c, get, [&](const T& x) { return (a <= x && x <= b) != neg; });
+    }
+    case PredOp::kIn:
+      return Keep(sel, c, get,
+                  [&](const T& x) { return (std::find(vals.begin(), vals.end(), x) != vals.end()) != neg; });
+    case PredOp::kIsNull:
+      return;
   }
 }
 
-void Filter(std::vector<uint32_t> &sel, const ColumnVector &c,
-            const Predicate &p) {
+void Filter(std::vector<uint32_t>& sel, const ColumnVector& c, const Predicate& p) {
   if (p.op == PredOp::kIsNull) {
     size_t k = 0;
     for (uint32_t r : sel)
-      if (c.IsNull(r) != p.negated)
-        sel[k++] = r;
+      if (c.IsNull(r) != p.negated) sel[k++] = r;
     sel.resize(k);
     return;
   }
-  if (p.values
-          .empty()) { // IN () after NULLs were dropped: planned as always_empty
+  if (p.values.empty()) {  // IN () after NULLs were dropped: planned as always_empty
     sel.clear();
     return;
   }
   switch (c.type) {
-  case ColumnType::kBigint:
-  case ColumnType::kTimestamp: {
-    std::vector<int64_t> vals;
-    for (const Value &v : p.values)
-      vals.push_back(v.i);
-    return FilterTyped(
-        sel, c, [&](uint32_t r) { return c.Int(r); }, p, vals);
-  }
-  case ColumnType::kDouble: {
-    std::vector<double> vals;
-    for (const Value &v : p.values)
-      vals.push_back(v.d);
-    return FilterTyped(
-        sel, c, [&](uint32_t r) { return c.Dbl(r); }, p, vals);
-  }
-  case ColumnType::kString:
-  case ColumnType::kUuid: {
-    // string_view compares as char_traits<char>: unsigned bytes, as MayMatch
-    // does.
-    std::vector<std::string_view> vals;
-    for (const Value &v : p.values)
-      vals.push_back(v.s);
-    return FilterTyped(
-        sel, c, [&](uint32_t r) { return c.Str(r); }, p, vals);
-  }
+    case ColumnType::kBigint:
+    case ColumnType::kTimestamp: {
+      std::vector<int64_t> vals;
+      for (const Value& v : p.values) vals.push_back(v.i);
+      return FilterTyped(
+          sel, c, [&](uint32_t r) { return c.Int(r); }, p, vals);
+    }
+    case ColumnType::kDouble: {
+      std::vector<double> vals;
+      for (const Value& v : p.values) vals.push_back(v.d);
+      return FilterTyped(
+          sel, c, [&](uint32_t r) { return c.Dbl(r); }, p, vals);
+    }
+    case ColumnType::kString:
+    case ColumnType::kUuid: {
+      // string_view compares as char_traits<char>: unsigned bytes, as MayMatch
+      // does.
+      std::vector<std::string_view> vals;
+      for (const Value& v : p.values) vals.push_back(v.s);
+      return FilterTyped(
+          sel, c, [&](uint32_t r) { return c.Str(r); }, p, vals);
+    }
   }
 }
 
@@ -138,27 +125,23 @@ struct AggState {
   int64_t count = 0;
   int64_t isum = 0;
   double dsum = 0;
-  Value min, max; // valid when count > 0
+  Value min, max;  // valid when count > 0
 };
 
 class Runner {
-public:
-  Runner(const LogicalPlan &plan) : plan_(plan) {
-    if (plan_.aggregate && plan_.group_keys.empty())
-      NewGroup({}); // one row even over no input
+ public:
+  Runner(const LogicalPlan& plan) : plan_(plan) {
+    if (plan_.aggregate && plan_.group_keys.empty()) NewGroup({});  // one row even over no input
   }
 
-  Status Batch(const std::vector<ColumnVector> &cols, size_t rows) {
+  Status Batch(const std::vector<ColumnVector>& cols, size_t rows) {
     std::vector<uint32_t> sel(rows);
-    for (size_t i = 0; i < rows; ++i)
-      sel[i] = static_cast<uint32_t>(i);
-    for (const Predicate &p : plan_.filters)
-      Filter(sel, cols[p.column], p);
+    for (size_t i = 0; i < rows; ++i) sel[i] = static_cast<uint32_t>(i);
+    for (const Predicate& p : plan_.filters) Filter(sel, cols[p.column], p);
     if (!plan_.aggregate) {
       for (uint32_t r : sel) {
         std::vector<Value> row;
-        for (const OutputColumn &o : plan_.outputs)
-          row.push_back(cols[o.index].Get(r));
+        for (const OutputColumn& o : plan_.outputs) row.push_back(cols[o.index].Get(r));
         rows_.push_back(std::move(row));
       }
       return Status::Ok();
@@ -169,7 +152,7 @@ public:
       if (!plan_.group_keys.empty()) {
         key.clear();
         for (int k : plan_.group_keys) {
-          const ColumnVector &c = cols[k];
+          const ColumnVector& c = cols[k];
           if (c.IsNull(r)) {
             key.push_back('\0');
             continue;
@@ -178,67 +161,57 @@ public:
           if (c.type == ColumnType::kString || c.type == ColumnType::kUuid) {
             std::string_view s = c.Str(r);
             const uint32_t n = static_cast<uint32_t>(s.size());
-            key.append(reinterpret_cast<const char *>(&n), 4).append(s);
+            key.append(reinterpret_cast<const char*>(&n), 4).append(s);
           } else {
-            const int64_t x =
-                c.Int(r); // doubles are not group keys of the lake's tables
-            key.append(reinterpret_cast<const char *>(&x), 8);
+            const int64_t x = c.Int(r);  // doubles are not group keys of the lake's tables
+            key.append(reinterpret_cast<const char*>(&x), 8);
           }
         }
-        auto [it, fresh] =
-            index_.try_emplace(key, static_cast<uint32_t>(keys_.size()));
+        auto [it, fresh] = index_.try_emplace(key, static_cast<uint32_t>(keys_.size()));
         if (fresh) {
           std::vector<Value> kv;
-          for (int k : plan_.group_keys)
-            kv.push_back(cols[k].Get(r));
+          for (int k : plan_.group_keys) kv.push_back(cols[k].Get(r));
           NewGroup(std::move(kv));
         }
         g = it->second;
       }
-      for (size_t a = 0; a < plan_.aggregates.size(); ++a)
-        RETURN_IF_ERROR(Accumulate(cols, r, a, g));
+      for (size_t a = 0; a < plan_.aggregates.size(); ++a) RETURN_IF_ERROR(Accumulate(cols, r, a, g));
     }
     return Status::Ok();
   }
 
   std::vector<std::vector<Value>> Finish() {
-    if (!plan_.aggregate)
-      return std::move(rows_);
+    if (!plan_.aggregate) return std::move(rows_);
     std::vector<std::vector<Value>> out;
     for (size_t g = 0; g < keys_.size(); ++g) {
       std::vector<Value> row;
-      for (const OutputColumn &o : plan_.outputs) {
+      for (const OutputColumn& o : plan_.outputs) {
         if (!o.aggregate) {
           row.push_back(keys_[g][o.index]);
           continue;
         }
-        const Aggregate &a = plan_.aggregates[o.index];
-        const AggState &s = states_[g * plan_.aggregates.size() + o.index];
+        const Aggregate& a = plan_.aggregates[o.index];
+        const AggState& s = states_[g * plan_.aggregates.size() + o.index];
         Value v;
-        v.null = s.count == 0 && a.kind != AggKind::kCount &&
-                 a.kind != AggKind::kCountStar;
+        v.null = s.count == 0 && a.kind != AggKind::kCount && a.kind != AggKind::kCountStar;
         switch (a.kind) {
-        case AggKind::kCountStar:
-        case AggKind::kCount:
-          v.i = s.count;
-          break;
-        case AggKind::kSum:
-          v.i = s.isum, v.d = s.dsum;
-          break;
-        case AggKind::kMin:
-          if (!v.null)
-            v = s.min;
-          break;
-        case AggKind::kMax:
-          if (!v.null)
-            v = s.max;
-          break;
-        case AggKind::kAvg:
-          if (!v.null)
-            v.d = ColumnOf(a) == ColumnType::kDouble
-                      ? s.dsum / s.count
-                      : static_cast<double>(s.isum) / s.count;
-          break;
+          case AggKind::kCountStar:
+          case AggKind::kCount:
+            v.i = s.count;
+            break;
+          case AggKind::kSum:
+            v.i = s.isum, v.d = s.dsum;
+            break;
+          case AggKind::kMin:
+            if (!v.null) v = s.min;
+            break;
+          case AggKind::kMax:
+            if (!v.null) v = s.max;
+            break;
+          case AggKind::kAvg:
+            if (!v.null)
+              v.d = ColumnOf(a) == ColumnType::kDouble ? s.dsum / s.count : static_cast<double>(s.isum) / s.count;
+            break;
         }
         row.push_back(std::move(v));
       }
@@ -254,113 +227,96 @@ public:
            static_cast<int64_t>(rows_.size()) >= *plan_.limit + plan_.offset;
   }
 
-private:
-  ColumnType ColumnOf(const Aggregate &a) const {
-    return plan_.table.columns[plan_.scan_columns[a.column]].type;
-  }
+ private:
+  ColumnType ColumnOf(const Aggregate& a) const { return plan_.table.columns[plan_.scan_columns[a.column]].type; }
 
   void NewGroup(std::vector<Value> key) {
     keys_.push_back(std::move(key));
     states_.resize(states_.size() + plan_.aggregates.size());
   }
 
-  Status Accumulate(const std::vector<ColumnVector> &cols, uint32_t r, size_t a,
-                    uint32_t g) {
-    const Aggregate &agg = plan_.aggregates[a];
-    AggState &s = states_[g * plan_.aggregates.size() + a];
+  Status Accumulate(const std::vector<ColumnVector>& cols, uint32_t r, size_t a, uint32_t g) {
+    const Aggregate& agg = plan_.aggregates[a];
+    AggState& s = states_[g * plan_.aggregates.size() + a];
     if (agg.kind == AggKind::kCountStar) {
       ++s.count;
       return Status::Ok();
     }
-    const ColumnVector &c = cols[agg.column];
-    if (c.IsNull(r))
-      return Status::Ok();
+    const ColumnVector& c = cols[agg.column];
+    if (c.IsNull(r)) return Status::Ok();
     switch (agg.kind) {
-    case AggKind::kSum:
-    case AggKind::kAvg:
-      if (c.type == ColumnType::kDouble) {
-        s.dsum += c.Dbl(r);
-      } else if (__builtin_add_overflow(s.isum, c.Int(r), &s.isum)) {
-        return Status::InvalidArgument("SUM(" + c.spec->name +
-                                       ") overflows BIGINT");
+      case AggKind::kSum:
+      case AggKind::kAvg:
+        if (c.type == ColumnType::kDouble) {
+          s.dsum += c.Dbl(r);
+        } else if (__builtin_add_overflow(s.isum, c.Int(r), &s.isum)) {
+          return Status::InvalidArgument("SUM(" + c.spec->name + ") overflows BIGINT");
+        }
+        break;
+      case AggKind::kMin:
+      case AggKind::kMax: {
+        Value v = c.Get(r);
+        Value& cur = agg.kind == AggKind::kMin ? s.min : s.max;
+        const int cmp = CompareValues(v, cur, c.type);
+        if (s.count == 0 || (agg.kind == AggKind::kMin ? cmp < 0 : cmp > 0)) cur = std::move(v);
+        break;
       }
-      break;
-    case AggKind::kMin:
-    case AggKind::kMax: {
-      Value v = c.Get(r);
-      Value &cur = agg.kind == AggKind::kMin ? s.min : s.max;
-      const int cmp = CompareValues(v, cur, c.type);
-      if (s.count == 0 || (agg.kind == AggKind::kMin ? cmp < 0 : cmp > 0))
-        cur = std::move(v);
-      break;
-    }
-    default:
-      break;
+      default:
+        break;
     }
     ++s.count;
     return Status::Ok();
   }
 
-  const LogicalPlan &plan_;
+  const LogicalPlan& plan_;
   std::vector<std::vector<Value>> rows_;
   std::unordered_map<std::string, uint32_t> index_;
   std::vector<std::vector<Value>> keys_;
   std::vector<AggState> states_;
 };
 
-void SortRows(const LogicalPlan &plan, std::vector<std::vector<Value>> &rows) {
-  if (plan.order_by.empty())
-    return;
-  std::stable_sort(
-      rows.begin(), rows.end(),
-      [&](const std::vector<Value> &a, const std::vector<Value> &b) {
-        for (const SortKey &k : plan.order_by) {
-          const Value &x = a[k.output], &y = b[k.output];
-          if (x.null || y.null) {
-            if (x.null == y.null)
-              continue;
-            return x.null == k.nulls_first;
-          }
-          const int c = CompareValues(x, y, plan.outputs[k.output].type);
-          if (c != 0)
-            return k.descending ? c > 0 : c < 0;
-        }
-        return false;
-      });
+void SortRows(const LogicalPlan& plan, std::vector<std::vector<Value>>& rows) {
+  if (plan.order_by.empty()) return;
+  std::stable_sort(rows.begin(), rows.end(), [&](const std::vector<Value>& a, const std::vector<Value>& b) {
+    for (const SortKey& k : plan.order_by) {
+      const Value &x = a[k.output], &y = b[k.output];
+      if (x.null || y.null) {
+        if (x.null == y.null) continue;
+        return x.null == k.nulls_first;
+      }
+      const int c = CompareValues(x, y, plan.outputs[k.output].type);
+      if (c != 0) return k.descending ? c > 0 : c < 0;
+    }
+    return false;
+  });
 }
 
-} // namespace
+}  // namespace
 
-Result<QueryResult> Execute(const LogicalPlan &plan, FileSystem *fs) {
+Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs) {
   QueryResult result;
-  for (const OutputColumn &o : plan.outputs) {
+  for (const OutputColumn& o : plan.outputs) {
     result.names.push_back(o.name);
     result.types.push_back(o.type);
   }
   Runner runner(plan);
-  for (const FileScan &f :
-       plan.always_empty ? std::vector<FileScan>{} : plan.files) {
-    if (runner.Enough())
-      break;
-    ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r,
-                     lake::ParquetReader::Open(fs, f.path));
+  for (const FileScan& f : plan.always_empty ? std::vector<FileScan>{} : plan.files) {
+    if (runner.Enough()) break;
+    ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, f.path));
     ++result.stats.files_read;
     std::vector<int> columns;
     std::vector<ColumnVector> cols(plan.scan_columns.size());
     for (size_t i = 0; i < plan.scan_columns.size(); ++i) {
-      const CatalogColumn &c = plan.table.columns[plan.scan_columns[i]];
+      const CatalogColumn& c = plan.table.columns[plan.scan_columns[i]];
       const int idx = r->ColumnIndex(c.name);
-      if (idx < 0)
-        return Status::Corruption(f.path + " has no column " + c.name);
+      if (idx < 0) return Status::Corruption(f.path + " has no column " + c.name);
       columns.push_back(idx);
       cols[i].spec = &r->info().schema[idx];
       cols[i].type = c.type;
     }
     for (int g : f.row_groups) {
-      if (runner.Enough())
-        break;
-      ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> values,
-                       r->ReadRowGroup(g, columns));
+      if (runner.Enough()) break;
+      ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> values, r->ReadRowGroup(g, columns));
       const size_t rows = static_cast<size_t>(r->info().row_groups[g].num_rows);
       for (size_t i = 0; i < cols.size(); ++i) {
         cols[i].v = &values[i];
@@ -368,8 +324,7 @@ Result<QueryResult> Execute(const LogicalPlan &plan, FileSystem *fs) {
         if (!values[i].present.empty()) {
           int32_t next = 0;
           cols[i].idx.resize(rows);
-          for (size_t row = 0; row < rows; ++row)
-            cols[i].idx[row] = values[i].present[row] ? next++ : -1;
+          for (size_t row = 0; row < rows; ++row) cols[i].idx[row] = values[i].present[row] ? next++ : -1;
         }
       }
       ++result.stats.row_groups_read;
@@ -379,22 +334,18 @@ Result<QueryResult> Execute(const LogicalPlan &plan, FileSystem *fs) {
   }
   result.rows = runner.Finish();
   SortRows(plan, result.rows);
-  const size_t begin =
-      std::min(result.rows.size(),
-               static_cast<size_t>(std::max<int64_t>(plan.offset, 0)));
-  result.rows.erase(result.rows.begin(),
-                    result.rows.begin() + static_cast<std::ptrdiff_t>(begin));
+  const size_t begin = std::min(result.rows.size(), static_cast<size_t>(std::max<int64_t>(plan.offset, 0)));
+  result.rows.erase(result.rows.begin(), result.rows.begin() + static_cast<std::ptrdiff_t>(begin));
   if (plan.limit && static_cast<int64_t>(result.rows.size()) > *plan.limit)
     result.rows.resize(static_cast<size_t>(std::max<int64_t>(*plan.limit, 0)));
   return result;
 }
 
-std::string FormatTable(const QueryResult &r) {
+std::string FormatTable(const QueryResult& r) {
   std::vector<size_t> width(r.names.size());
   std::vector<std::vector<std::string>> cells;
-  for (size_t c = 0; c < r.names.size(); ++c)
-    width[c] = r.names[c].size();
-  for (const auto &row : r.rows) {
+  for (size_t c = 0; c < r.names.size(); ++c) width[c] = r.names[c].size();
+  for (const auto& row : r.rows) {
     std::vector<std::string> line;
     for (size_t c = 0; c < row.size(); ++c) {
       line.push_back(FormatValue(row[c], r.types[c]));
@@ -402,28 +353,25 @@ std::string FormatTable(const QueryResult &r) {
     }
     cells.push_back(std::move(line));
   }
-  auto emit = [&](const std::vector<std::string> &line, std::string &out) {
+  auto emit = [&](const std::vector<std::string>& line, std::string& out) {
     for (size_t c = 0; c < line.size(); ++c) {
-      const bool right = r.types[c] == ColumnType::kBigint ||
-                         r.types[c] == ColumnType::kDouble;
+      const bool right = r.types[c] == ColumnType::kBigint || r.types[c] == ColumnType::kDouble;
       const std::string pad(width[c] - line[c].size(), ' ');
-      out += (c ? " | " : "") + (right ? pad + line[c] : line[c] + pad);
+      const bool last = c + 1 == line.size();  // no trailing spaces
+      out += (c ? " | " : "") + (right ? pad + line[c] : last ? line[c] : line[c] + pad);
     }
     out += "\n";
   };
   std::string out;
   emit(r.names, out);
-  for (size_t c = 0; c < width.size(); ++c)
-    out += (c ? "-+-" : "") + std::string(width[c], '-');
+  for (size_t c = 0; c < width.size(); ++c) out += (c ? "-+-" : "") + std::string(width[c], '-');
   out += "\n";
-  for (const auto &line : cells)
-    emit(line, out);
-  out += "(" + std::to_string(r.rows.size()) +
-         (r.rows.size() == 1 ? " row)\n" : " rows)\n");
+  for (const auto& line : cells) emit(line, out);
+  out += "(" + std::to_string(r.rows.size()) + (r.rows.size() == 1 ? " row)\n" : " rows)\n");
   return out;
 }
 
-std::string FormatJson(const QueryResult &r) {
+std::string FormatJson(const QueryResult& r) {
   auto quote = [](std::string_view s) {
     std::string out = "\"";
     for (unsigned char ch : s) {
@@ -442,19 +390,15 @@ std::string FormatJson(const QueryResult &r) {
   };
   std::string out = "{\"columns\":[";
   for (size_t c = 0; c < r.names.size(); ++c)
-    out += std::string(c ? "," : "") + "{\"name\":" + quote(r.names[c]) +
-           ",\"type\":\"" + TypeName(r.types[c]) + "\"}";
+    out += std::string(c ? "," : "") + "{\"name\":" + quote(r.names[c]) + ",\"type\":\"" + TypeName(r.types[c]) + "\"}";
   out += "],\"rows\":[";
   for (size_t i = 0; i < r.rows.size(); ++i) {
     out += i ? ",[" : "[";
     for (size_t c = 0; c < r.rows[i].size(); ++c) {
-      const Value &v = r.rows[i][c];
-      const bool number = r.types[c] == ColumnType::kBigint ||
-                          r.types[c] == ColumnType::kDouble;
+      const Value& v = r.rows[i][c];
+      const bool number = r.types[c] == ColumnType::kBigint || r.types[c] == ColumnType::kDouble;
       out += c ? "," : "";
-      out += v.null   ? "null"
-             : number ? FormatValue(v, r.types[c])
-                      : quote(FormatValue(v, r.types[c]));
+      out += v.null ? "null" : number ? FormatValue(v, r.types[c]) : quote(FormatValue(v, r.types[c]));
     }
     out += "]";
   }
@@ -464,4 +408,4 @@ std::string FormatJson(const QueryResult &r) {
   return out;
 }
 
-} // namespace watershed::query
+}  // namespace watershed::query

@@ -31,11 +31,11 @@ struct QueryResult {
   ExecStats stats;
 };
 
-Result<QueryResult> Execute(const LogicalPlan &plan, FileSystem *fs);
+Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs);
 
 // Aligned text table (psql-like) and JSON
 // {"columns":[{name,type}],"rows":[[...]]}.
-std::string FormatTable(const QueryResult &r);
-std::string FormatJson(const QueryResult &r);
+std::string FormatTable(const QueryResult& r);
+std::string FormatJson(const QueryResult& r);
 
-} // namespace watershed::query
+}  // namespace watershed::query

@@ -37,18 +37,18 @@ struct Value {
 
 enum class PredOp { kEq, kNe, kLt, kLe, kGt, kGe, kBetween, kIn, kIsNull };
 struct Predicate {
-  int column = 0; // index into LogicalPlan::scan_columns
+  int column = 0;  // index into LogicalPlan::scan_columns
   PredOp op = PredOp::kEq;
-  bool negated = false;      // NOT BETWEEN / NOT IN / IS NOT NULL
-  std::vector<Value> values; // 1 for comparisons, 2 for BETWEEN, n for IN (no
-                             // NULLs: planned away)
-  std::string text;          // the conjunct as SQL, for EXPLAIN
+  bool negated = false;       // NOT BETWEEN / NOT IN / IS NOT NULL
+  std::vector<Value> values;  // 1 for comparisons, 2 for BETWEEN, n for IN (no
+                              // NULLs: planned away)
+  std::string text;           // the conjunct as SQL, for EXPLAIN
 };
 
 enum class AggKind { kCountStar, kCount, kSum, kMin, kMax, kAvg };
 struct Aggregate {
   AggKind kind = AggKind::kCountStar;
-  int column = -1; // index into scan_columns; -1 for COUNT(*)
+  int column = -1;  // index into scan_columns; -1 for COUNT(*)
 };
 
 struct OutputColumn {
@@ -63,8 +63,7 @@ struct OutputColumn {
 struct SortKey {
   int output = 0;
   bool descending = false;
-  bool nulls_first =
-      false; // default: NULLS LAST ascending, FIRST descending (as PostgreSQL)
+  bool nulls_first = false;  // default: NULLS LAST ascending, FIRST descending (as PostgreSQL)
 };
 
 // One data file to read and which of its row groups.
@@ -75,17 +74,16 @@ struct FileScan {
 
 struct PruneStats {
   int64_t files_considered = 0, files_read = 0;
-  int64_t row_groups_considered = 0, row_groups_read = 0; // of the files read
+  int64_t row_groups_considered = 0, row_groups_read = 0;  // of the files read
 };
 
 struct LogicalPlan {
   CatalogTable table;
-  std::vector<int>
-      scan_columns; // catalog column indices, the only ones decoded
+  std::vector<int> scan_columns;  // catalog column indices, the only ones decoded
   std::vector<Predicate> filters;
-  bool always_empty = false; // WHERE can never be true (a comparison with NULL)
-  bool aggregate = false;    // GROUP BY or an aggregate present
-  std::vector<int> group_keys; // indices into scan_columns
+  bool always_empty = false;    // WHERE can never be true (a comparison with NULL)
+  bool aggregate = false;       // GROUP BY or an aggregate present
+  std::vector<int> group_keys;  // indices into scan_columns
   std::vector<Aggregate> aggregates;
   std::vector<OutputColumn> outputs;
   std::vector<SortKey> order_by;
@@ -97,12 +95,12 @@ struct LogicalPlan {
 
 // Fills plan->files and plan->stats from the table's current snapshot
 // (query/pruning.cc).
-Status PruneFiles(FileSystem *fs, LogicalPlan *plan);
+Status PruneFiles(FileSystem* fs, LogicalPlan* plan);
 
 // kInvalidArgument "line:col: ..." for unknown tables/columns, type errors
 // and what is not supported yet; file errors as they come.
-Result<LogicalPlan> PlanSelect(const Select &select, const Catalog &catalog);
+Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog);
 // The plan as text, one operator per line, then the pruning counters.
-std::string Explain(const LogicalPlan &plan);
+std::string Explain(const LogicalPlan& plan);
 
-} // namespace watershed::query
+}  // namespace watershed::query

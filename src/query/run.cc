@@ -5,12 +5,10 @@
 
 namespace watershed::query {
 
-Result<SqlOutput> RunSql(std::string_view sql, const Catalog &catalog) {
+Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog) {
   ASSIGN_OR_RETURN(Statement st, Parse(sql));
-  if (st.kind == StatementKind::kShowTables ||
-      st.kind == StatementKind::kDescribe)
-    return Status::InvalidArgument(
-        "1:1: SHOW TABLES and DESCRIBE are not supported yet");
+  if (st.kind == StatementKind::kShowTables || st.kind == StatementKind::kDescribe)
+    return Status::InvalidArgument("1:1: SHOW TABLES and DESCRIBE are not supported yet");
   ASSIGN_OR_RETURN(LogicalPlan plan, PlanSelect(*st.select, catalog));
   SqlOutput out;
   if (st.kind == StatementKind::kExplain) {
@@ -22,4 +20,4 @@ Result<SqlOutput> RunSql(std::string_view sql, const Catalog &catalog) {
   return out;
 }
 
-} // namespace watershed::query
+}  // namespace watershed::query

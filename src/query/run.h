@@ -12,11 +12,11 @@ namespace watershed::query {
 
 struct SqlOutput {
   bool explain = false;
-  std::string plan_text; // EXPLAIN's text
-  QueryResult result;    // SELECT's rows
+  std::string plan_text;  // EXPLAIN's text
+  QueryResult result;     // SELECT's rows
 };
 
 // kInvalidArgument "line:col: ..." for a bad or unsupported query.
-Result<SqlOutput> RunSql(std::string_view sql, const Catalog &catalog);
+Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog);
 
-} // namespace watershed::query
+}  // namespace watershed::query
