@@ -1,6 +1,7 @@
 #include "query/executor.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -163,7 +164,7 @@ class Runner {
             const uint32_t n = static_cast<uint32_t>(s.size());
             key.append(reinterpret_cast<const char*>(&n), 4).append(s);
           } else {
-            const int64_t x = c.Int(r);  // doubles are not group keys of the lake's tables
+            const int64_t x = c.type == ColumnType::kDouble ? std::bit_cast<int64_t>(c.Dbl(r)) : c.Int(r);
             key.append(reinterpret_cast<const char*>(&x), 8);
           }
         }
@@ -224,7 +225,7 @@ class Runner {
   // stop.
   bool Enough() const {
     return !plan_.aggregate && plan_.order_by.empty() && plan_.limit &&
-           static_cast<int64_t>(rows_.size()) >= *plan_.limit + plan_.offset;
+           rows_.size() >= static_cast<uint64_t>(*plan_.limit) + static_cast<uint64_t>(plan_.offset);
   }
 
  private:
