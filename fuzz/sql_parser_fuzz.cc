@@ -11,24 +11,14 @@
 #include <string_view>
 
 #include "query/parser.h"
+#include "sql_fuzz_util.h"
 
 namespace {
 
 using namespace watershed::query;
 
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-bool StartsWithPosition(const std::string& message) {
-  size_t i = 0;
-  auto digits = [&] {
-    const size_t start = i;
-    while (i < message.size() && message[i] >= '0' && message[i] <= '9') ++i;
-    return i > start;
-  };
-  return digits() && i < message.size() && message[i++] == ':' && digits() && message.compare(i, 2, ": ") == 0;
-}
+using ::watershed::fuzz::Check;
+using ::watershed::fuzz::StartsWithPosition;
 
 }  // namespace
 

@@ -24,6 +24,7 @@ constexpr const char* kUsage =
     "  token    print a signed bearer token (development and tests)\n"
     "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
+    "  sql      run one SQL query (SELECT, EXPLAIN) over the data lake's tables\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  recs     recommendations: evaluate popularity and BPR offline, generate the planted benchmark\n";
 }  // namespace
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   if (command == "lake") return LakeCommand(args);
   if (command == "catalog") return CatalogCommand(args);
   if (command == "recs") return RecsCommand(args);
+  if (command == "sql") return SqlCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

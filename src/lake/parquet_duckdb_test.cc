@@ -17,31 +17,14 @@
 #include "core/testing/temp_dir.h"
 #include "lake/parquet.h"
 #include "lake/tables.h"
+#include "lake/testing/duckdb_tool.h"
 #include "lake/testing/parquet_samples.h"
 
 namespace watershed::lake {
 namespace {
 
 // Runs SQL through tools/duckdb/query.mjs; returns its JSON lines.
-std::vector<std::string> DuckDb(const std::string& sql) {
-  const std::string tool = std::string(WATERSHED_SOURCE_DIR) + "/tools/duckdb/query.mjs";
-  std::string quoted = "'";
-  for (char c : sql) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  quoted += "'";
-  FILE* p = ::popen(("node " + tool + " " + quoted + " 2>&1").c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  std::vector<std::string> lines;
-  if (!p) return lines;
-  char buf[65536];
-  while (std::fgets(buf, sizeof buf, p)) {
-    std::string line(buf);
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    lines.push_back(line);
-  }
-  EXPECT_EQ(::pclose(p), 0) << "duckdb failed: " << (lines.empty() ? "" : lines.back())
-                            << " (is tools/duckdb installed? scripts/install-deps.sh)";
-  return lines;
-}
+std::vector<std::string> DuckDb(const std::string& sql) { return testing::RunDuckDb(sql); }
 
 std::string Hex(std::string_view b) {
   static const char* d = "0123456789ABCDEF";

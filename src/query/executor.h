@@ -1,0 +1,41 @@
+#pragma once
+// Carries out a LogicalPlan (query/planner.h) on the files it names:
+// decodes only the plan's scan columns of each row group it kept
+// (ParquetReader::ReadRowGroup), filters them with a selection vector (one
+// tight loop per conjunct, the operator chosen once per batch, no per-row
+// virtual calls), then hash-aggregates or collects rows, sorts, applies
+// OFFSET/LIMIT. A batch is one row group's columns.
+//
+// ANSI NULLs: comparisons with NULL are never true; COUNT(x), SUM, MIN, MAX
+// and AVG skip NULLs; SUM/MIN/MAX/AVG of no value are NULL, COUNT is 0; an
+// aggregate without GROUP BY gives one row even over no input. SUM over
+// BIGINT that overflows int64 is an error (kInvalidArgument), never a wrap.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/file_system.h"
+#include "query/planner.h"
+
+namespace watershed::query {
+
+struct ExecStats {
+  int64_t files_read = 0, row_groups_read = 0, rows_scanned = 0;
+};
+
+struct QueryResult {
+  std::vector<std::string> names;
+  std::vector<ColumnType> types;
+  std::vector<std::vector<Value>> rows;
+  ExecStats stats;
+};
+
+Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs);
+
+// Aligned text table (psql-like) and JSON
+// {"columns":[{name,type}],"rows":[[...]]}.
+std::string FormatTable(const QueryResult& r);
+std::string FormatJson(const QueryResult& r);
+
+}  // namespace watershed::query
