@@ -104,7 +104,7 @@ void RunProcessor(benchmark::State& state, int64_t idle_ms) {
   for (auto _ : state) {
     state.PauseTiming();
     std::filesystem::remove_all(cold_dir);
-    auto cold = stream::ColdStore::Open(FileSystem::Default(), cold_dir, 0, 1, "", stream::HashKey{1, 2});
+    auto cold = stream::ColdStore::Open(FileSystem::Default(), cold_dir, 0, 1, "", HashKey{1, 2});
     if (!cold.ok()) std::abort();
     state.ResumeTiming();
     stream::ProcessorOptions options;

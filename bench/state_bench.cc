@@ -76,7 +76,7 @@ int Run(uint64_t stories, int64_t idle_ms) {
   auto cold = stream::ColdStore::Open(FileSystem::Default(), region_dir, 0, 1, "", {1, 2});
   if (!cold.ok()) return std::fprintf(stderr, "%s\n", cold.status().ToString().c_str()), 1;
   stream::ProcessorOptions options;
-  options.hash_key = stream::HashKey{1, 2};
+  options.hash_key = HashKey{1, 2};
   options.dedup_ttl_ms = 300'000;
   options.story_idle_evict_ms = idle_ms;
   stream::PartitionProcessor p(Region::kUs, 0, options);

@@ -31,7 +31,7 @@ stream::ColdStore& Cold() {
   static std::unique_ptr<stream::ColdStore> cold = [] {
     char dir[] = "/tmp/watershed_cold_fuzz_XXXXXX";
     if (::mkdtemp(dir) == nullptr) __builtin_trap();
-    auto s = stream::ColdStore::Open(FileSystem::Default(), dir, 0, 1, "", stream::HashKey{1, 2});
+    auto s = stream::ColdStore::Open(FileSystem::Default(), dir, 0, 1, "", HashKey{1, 2});
     if (!s.ok()) __builtin_trap();
     return std::move(s.value());
   }();
