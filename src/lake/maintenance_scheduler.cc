@@ -1,8 +1,6 @@
 #include "lake/maintenance_scheduler.h"
 
 #include <malloc.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -39,19 +37,15 @@ void LogRound(Region region, const Result<MaintenanceReport>& r) {
                static_cast<long long>(r->deleted_files), static_cast<long long>(r->removed_orphans));
 }
 
-// Lowers the calling thread's CPU priority to `nice` (never raises it),
-// optionally to the SCHED_IDLE class, and its I/O priority (best effort: an
-// error leaves the thread as it was).
-void LowerThisThreadsPriority(int nice, bool idle_class) {
+// Lowers the calling thread's CPU priority to `nice` (never raises it) and
+// its I/O priority (best effort: an error leaves the thread as it was).
+void LowerThisThreadsPriority(int nice) {
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   errno = 0;
   const int current = getpriority(PRIO_PROCESS, tid);
-  if ((errno != 0 || current < nice) && setpriority(PRIO_PROCESS, tid, nice) != 0)
+  if (errno == 0 && current >= nice) return;  // already as low (a niced process)
+  if (setpriority(PRIO_PROCESS, tid, nice) != 0) {
     std::fprintf(stderr, "watershed: lake maintenance thread keeps its priority (setpriority: %d)\n", errno);
-  if (idle_class) {
-    sched_param none{};
-    if (const int e = pthread_setschedparam(pthread_self(), SCHED_IDLE, &none); e != 0)
-      std::fprintf(stderr, "watershed: lake maintenance thread keeps its scheduling class (SCHED_IDLE: %d)\n", e);
   }
   // ioprio_set(IOPRIO_WHO_PROCESS, tid, best-effort class, level 7): glibc has no wrapper.
   constexpr int kWhoProcess = 1, kClassBestEffort = 2, kClassShift = 13, kLowestLevel = 7;
@@ -79,7 +73,7 @@ void MaintenanceScheduler::Stop() {
 }
 
 void MaintenanceScheduler::Run() {
-  LowerThisThreadsPriority(options_.nice, options_.idle_class);
+  if (options_.nice != 0) LowerThisThreadsPriority(options_.nice);
   using Clock = std::chrono::steady_clock;
   const auto report = options_.report ? options_.report : LogRound;
   const auto need_report = options_.need_report ? options_.need_report : LogNeed;

@@ -35,15 +35,12 @@ struct MaintenanceSchedulerOptions {
   // compact), for partitions holding at least compact_min_files small files.
   int64_t compact_check_ms = 60'000;
   size_t compact_min_files = 32;
-  // The thread's nice value at least (Linux: per thread; 0 leaves it as is),
-  // and whether it runs in the SCHED_IDLE class. A round is background
-  // work: in SCHED_IDLE it runs on cores nothing else wants and yields at
-  // once to a waking request or processor thread (at nice 10 alone, a waking
-  // thread can still wait for the end of its time slice); on cores
-  // that ingestion keeps saturated it gets almost nothing, and files wait for
-  // a quieter minute. Its I/O goes to the best-effort class's lowest level.
+  // The thread's nice value at least (Linux: per thread; 0 leaves it as is). A round
+  // is background work: at 10 it takes ~10 % of a core that ingestion keeps
+  // busy (all of an idle one), so a compaction does not add to the
+  // request latency of the threads it shares the cores with. Its I/O goes
+  // to the best-effort class's lowest level as well.
   int nice = 10;
-  bool idle_class = true;
   // Called after each region's round. Unset: one line on stderr per round.
   std::function<void(Region, const Result<MaintenanceReport>&)> report;
   // Called after each region's compaction by need that compacted or failed.

@@ -1,7 +1,6 @@
 #include "lake/maintenance_scheduler.h"
 
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,8 +26,7 @@ struct Rounds {
   std::condition_variable cv;
   std::vector<Region> regions;
   std::vector<Status> statuses;
-  std::vector<int> nice;    // of the thread that reported
-  std::vector<int> policy;  // its scheduling class
+  std::vector<int> nice;  // of the thread that reported
 };
 
 MaintenanceSchedulerOptions OptionsFor(const std::string& root, int64_t interval_ms, Rounds* rounds) {
@@ -41,7 +39,6 @@ MaintenanceSchedulerOptions OptionsFor(const std::string& root, int64_t interval
     rounds->regions.push_back(region);
     rounds->statuses.push_back(r.ok() ? Status::Ok() : r.status());
     rounds->nice.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))));
-    rounds->policy.push_back(sched_getscheduler(0));
     rounds->cv.notify_all();
   };
   return o;
@@ -67,11 +64,9 @@ TEST(MaintenanceSchedulerTest, RunsARoundOverEachRegionEveryInterval) {
   EXPECT_EQ(rounds.regions[1], Region::kApac);
   EXPECT_EQ(rounds.regions[2], Region::kEu);
   for (const Status& s : rounds.statuses) EXPECT_TRUE(s.ok()) << s.ToString();
-  // Rounds run in the background: in SCHED_IDLE, at nice 10 or lower (the caller's are untouched).
+  // Rounds run in the background: at nice 10 or lower (the caller's is untouched).
   for (int n : rounds.nice) EXPECT_GE(n, std::max(10, callers_nice));
-  for (int p : rounds.policy) EXPECT_EQ(p, SCHED_IDLE);
   EXPECT_EQ(getpriority(PRIO_PROCESS, tid), callers_nice);
-  EXPECT_NE(sched_getscheduler(0), SCHED_IDLE);
 }
 
 TEST(MaintenanceSchedulerTest, CompactsByNeedBetweenRounds) {
