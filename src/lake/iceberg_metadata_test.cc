@@ -114,10 +114,15 @@ TEST_F(IcebergTableTest, ACreationCutShortIsFinishedAndACommittedTableIsNeverRec
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->version(), 1);
   EXPECT_TRUE(IcebergTable::Load(fs_, location()).ok());
-  // A table whose metadata files are gone (lost, not cut short) stays an error.
+  // A table whose metadata files are gone (lost, not cut short) stays an
+  // error while anything else of it is left: its hint, or its data files.
   ASSERT_TRUE(fs_->RemoveFile(t->MetadataPath(1)).ok());
-  ASSERT_TRUE(WriteFileAtomically(fs_, location() + "/metadata/00000-x.metadata.json", "{}").ok());
+  EXPECT_FALSE(LoadOrCreateLakeTable(fs_, location(), LakeTableId::kEvents).ok());  // the hint is left
+  ASSERT_TRUE(fs_->RemoveFile(location() + "/metadata/version-hint.text").ok());
+  ASSERT_TRUE(fs_->CreateDirs(location() + "/data").ok());
+  ASSERT_TRUE(WriteFileAtomically(fs_, location() + "/data/a.parquet", "rows").ok());
   EXPECT_FALSE(LoadOrCreateLakeTable(fs_, location(), LakeTableId::kEvents).ok());
+  EXPECT_TRUE(fs_->FileExists(location() + "/data/a.parquet"));
 }
 
 TEST_F(IcebergTableTest, ConcurrentCommittersBothLandOneVersionApart) {

@@ -123,14 +123,24 @@ Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::str
   max_open_inputs = std::max<size_t>(max_open_inputs, 2);
   const ParquetWriterOptions options = RewriteOptions(table);
   if (inputs.size() <= max_open_inputs) return MergeOnce(fs, inputs, table, path, std::move(partition), options);
+  // Intermediate files are read once, soon: cheap to write (zstd 1, not an
+  // archive's 19) and small row groups (what the next pass holds per input).
   ParquetWriterOptions intermediate = options;
   intermediate.row_group_bytes = kIntermediateRowGroupBytes;
+  intermediate.zstd_level = 1;
   // More inputs than may be open at once: runs of consecutive inputs are
   // merged into intermediate files beside `path` (consecutive, so that equal
-  // keys keep their input order), then those, until one merge is left.
-  std::vector<std::string> level = inputs, intermediates;
-  auto remove_intermediates = [&] {
-    for (const std::string& f : intermediates) (void)fs->RemoveFile(f);  // best effort: orphans are swept later
+  // keys keep their input order), then those, until one merge is left. A
+  // pass's intermediate inputs are removed once the next pass is written.
+  std::vector<std::string> level = inputs, written;  // written: the intermediates not yet removed
+  size_t named = 0;
+  auto remove = [&](const std::vector<std::string>& files) {
+    for (const std::string& f : files) {
+      auto it = std::find(written.begin(), written.end(), f);
+      if (it == written.end()) continue;  // an original input: never removed here
+      (void)fs->RemoveFile(f);            // best effort: remove-orphans sweeps what is left
+      written.erase(it);
+    }
   };
   while (level.size() > max_open_inputs) {
     std::vector<std::string> next;
@@ -142,18 +152,22 @@ Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::str
         next.push_back(run.front());
         continue;
       }
-      intermediates.push_back(path + ".merge-" + std::to_string(intermediates.size()));
-      auto merged = MergeOnce(fs, run, table, intermediates.back(), partition, intermediate);
+      written.push_back(path + ".merge-" + std::to_string(named++));
+      auto merged = MergeOnce(fs, run, table, written.back(), partition, intermediate);
       if (!merged.ok()) {
-        remove_intermediates();
+        remove(std::vector<std::string>(written));
         return merged.status();
       }
-      next.push_back(intermediates.back());
+      next.push_back(written.back());
     }
+    std::vector<std::string> consumed;
+    for (const std::string& f : level)
+      if (std::find(next.begin(), next.end(), f) == next.end()) consumed.push_back(f);
+    remove(consumed);
     level = std::move(next);
   }
   auto merged = MergeOnce(fs, level, table, path, std::move(partition), options);
-  remove_intermediates();
+  remove(std::vector<std::string>(written));
   return merged;
 }
 

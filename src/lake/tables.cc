@@ -164,12 +164,18 @@ Result<IcebergTable> LoadOrCreateLakeTable(FileSystem* fs, const std::string& lo
 
 namespace {
 
-// Whether `location`'s metadata/ holds no table metadata file of any name:
-// nothing was ever committed there (Create makes the directory, then v1).
+// Whether nothing was ever committed at `location`: Create makes metadata/,
+// then publishes v1 through a temporary file, and no data is written before
+// v1. Anything else there (a hint, manifests, data files) means a table that
+// lost its metadata, which must stay an error: recreating it empty would
+// let orphan removal delete its data.
 bool NothingCommitted(FileSystem* fs, const std::string& location) {
   auto names = fs->ListDir(JoinPath(location, "metadata"));
-  return names.ok() &&
-         std::none_of(names->begin(), names->end(), [](const std::string& n) { return n.ends_with(".metadata.json"); });
+  if (!names.ok()) return false;
+  for (const std::string& n : *names)
+    if (n.find(".tmp.") == std::string::npos) return false;
+  auto data = fs->ListDir(JoinPath(location, "data"));
+  return !data.ok() ? !fs->FileExists(JoinPath(location, "data")) : data->empty();
 }
 
 }  // namespace
