@@ -64,8 +64,11 @@ int SqlCommand(const std::vector<std::string>& args) {
   if (!fs->FileExists(root)) return Fail("sql", "no lake at " + root + " (--root DIR)", 1);
   query::Catalog catalog(fs, root, *region);
   auto out = query::RunSql(flags->positional()[0], catalog);
-  if (!out.ok())
-    return Fail("sql", out.status().message(), out.status().code() == StatusCode::kInvalidArgument ? 2 : 1);
+  if (!out.ok()) {
+    const StatusCode code = out.status().code();
+    const int exit_code = code == StatusCode::kInvalidArgument || code == StatusCode::kTooLarge ? 2 : 1;
+    return Fail("sql", out.status().message(), exit_code);
+  }
   if (out->explain) {
     std::fputs(out->plan_text.c_str(), stdout);
   } else {

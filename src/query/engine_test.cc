@@ -257,6 +257,11 @@ TEST_F(EngineTest, ErrorsNameTheirPosition) {
   EXPECT_EQ(Error("SELECT count(*) FROM events WHERE story_id = 'a'"), "1:46: cannot compare BIGINT with 'a'");
   EXPECT_NE(Error("SELECT count(*) FROM us.events").find("does not exist"), std::string::npos);
   EXPECT_EQ(Error("SELECT count(*) FORM events").substr(0, 5), "1:17:");
+  // Qualifiers must name the table: its name, its alias, or region.table.
+  EXPECT_EQ(Error("SELECT nosuch.* FROM events"), "1:1: unknown table 'nosuch'");
+  EXPECT_EQ(Error("SELECT us.events.story_id FROM eu.events"), "1:8: unknown table 'us.events'");
+  EXPECT_EQ(Rows("SELECT eu.events.story_id FROM eu.events LIMIT 1").rows.size(), 1u);
+  EXPECT_EQ(Rows("SELECT e.type, e.* FROM events e LIMIT 1").rows.size(), 1u);
 }
 
 TEST_F(EngineTest, SumOverflowIsAnErrorNotAWrap) {
@@ -269,6 +274,10 @@ TEST_F(EngineTest, SumOverflowIsAnErrorNotAWrap) {
                 .i,
             1ll << 62);
   EXPECT_EQ(Error("SELECT sum(log_offset) FROM raw_events"), "SUM(log_offset) overflows BIGINT");
+  // AVG's result fits although the sum does not: no error.
+  const QueryResult avg = Rows("SELECT avg(log_offset) FROM raw_events");
+  ASSERT_EQ(avg.rows.size(), 1u);
+  EXPECT_EQ(avg.rows[0][0].d, static_cast<double>(1ll << 62));
 }
 
 // DuckDB as an oracle (tools/duckdb, read_parquet over the same files): the

@@ -12,6 +12,9 @@
 namespace watershed::query {
 namespace {
 
+// A sum of up to 2^64 BIGINTs fits (GCC and Clang; __extension__: -Wpedantic).
+__extension__ typedef __int128 Int128;
+
 // One decoded column of a batch. idx maps a row to its value (-1: NULL)
 // for a column with NULLs; empty otherwise (row i is value i).
 struct ColumnVector {
@@ -124,7 +127,7 @@ void Filter(std::vector<uint32_t>& sel, const ColumnVector& c, const Predicate& 
 
 struct AggState {
   int64_t count = 0;
-  int64_t isum = 0;
+  Int128 isum = 0;  // exact whatever the order: only SUM's final value must fit BIGINT
   double dsum = 0;
   Value min, max;  // valid when count > 0
 };
@@ -181,7 +184,7 @@ class Runner {
     return Status::Ok();
   }
 
-  std::vector<std::vector<Value>> Finish() {
+  Result<std::vector<std::vector<Value>>> Finish() {
     if (!plan_.aggregate) return std::move(rows_);
     std::vector<std::vector<Value>> out;
     for (size_t g = 0; g < keys_.size(); ++g) {
@@ -201,7 +204,10 @@ class Runner {
             v.i = s.count;
             break;
           case AggKind::kSum:
-            v.i = s.isum, v.d = s.dsum;
+            if (s.isum > INT64_MAX || s.isum < INT64_MIN)
+              return Status::InvalidArgument("SUM(" + plan_.table.columns[plan_.scan_columns[a.column]].name +
+                                             ") overflows BIGINT");
+            v.i = static_cast<int64_t>(s.isum), v.d = s.dsum;
             break;
           case AggKind::kMin:
             if (!v.null) v = s.min;
@@ -250,8 +256,8 @@ class Runner {
       case AggKind::kAvg:
         if (c.type == ColumnType::kDouble) {
           s.dsum += c.Dbl(r);
-        } else if (__builtin_add_overflow(s.isum, c.Int(r), &s.isum)) {
-          return Status::InvalidArgument("SUM(" + c.spec->name + ") overflows BIGINT");
+        } else {
+          s.isum += c.Int(r);
         }
         break;
       case AggKind::kMin:
@@ -333,7 +339,7 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs) {
       RETURN_IF_ERROR(runner.Batch(cols, rows));
     }
   }
-  result.rows = runner.Finish();
+  ASSIGN_OR_RETURN(result.rows, runner.Finish());
   SortRows(plan, result.rows);
   const size_t begin = std::min(result.rows.size(), static_cast<size_t>(std::max<int64_t>(plan.offset, 0)));
   result.rows.erase(result.rows.begin(), result.rows.begin() + static_cast<std::ptrdiff_t>(begin));

@@ -14,6 +14,13 @@
 namespace watershed::query {
 namespace {
 
+// "eu.events" from {"eu", "events"}.
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : ".") + p;
+  return out;
+}
+
 Status Err(SourcePos pos, const std::string& message) {
   return Status::InvalidArgument(ToString(pos) + ": " + message);
 }
@@ -51,14 +58,19 @@ class Planner {
     return Status::Ok();
   }
 
+  // Whether `q` ("t", "eu.t" or the FROM alias) names the query's table.
+  bool NamesTheTable(const std::vector<std::string>& q) const {
+    if (q.empty()) return true;
+    const std::string table = lake::SpecOf(p_.table.id).name;
+    if (q.size() == 1) return q[0] == table || q[0] == s_.from->alias;
+    return q.size() == 2 && q[0] + "." + q[1] == p_.table.name;  // "eu.events"
+  }
+
   // The scan index of a column reference, added to the scan when new.
   Result<int> ScanColumn(const Expr& e) {
     const std::string& column = e.name.back();
-    if (e.name.size() >= 2) {
-      const std::string& q = e.name[e.name.size() - 2];
-      const std::string table = lake::SpecOf(p_.table.id).name;
-      if (q != table && q != s_.from->alias) return Err(e.pos, "unknown table '" + q + "'");
-    }
+    const std::vector<std::string> q(e.name.begin(), e.name.end() - 1);
+    if (!NamesTheTable(q)) return Err(e.pos, "unknown table '" + Join(q) + "'");
     const int c = p_.table.ColumnIndex(column);
     if (c < 0) return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name);
     auto it = std::find(p_.scan_columns.begin(), p_.scan_columns.end(), c);
@@ -200,6 +212,7 @@ class Planner {
   }
 
   Status PlanItem(const SelectItem& item) {
+    if (item.star && !NamesTheTable(item.qualifier)) return Err(s_.pos, "unknown table '" + Join(item.qualifier) + "'");
     if (item.star) {
       if (p_.aggregate) return Err(s_.pos, "SELECT * with GROUP BY or aggregates is not supported");
       for (const CatalogColumn& c : p_.table.columns) {
