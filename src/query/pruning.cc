@@ -44,8 +44,10 @@ bool PartitionMayMatch(const lake::IcebergPartitionField& pf, int32_t value, con
   Value lo, hi;
   if (pf.transform == "hour" || pf.transform == "day") {
     const int64_t width = pf.transform == "hour" ? kHourMicros : kDayMicros;
-    lo.i = value * width;
-    hi.i = lo.i + width - 1;
+    // A partition value from a hostile manifest may put the range past
+    // BIGINT: such a file is read, never skipped.
+    if (__builtin_mul_overflow(int64_t{value}, width, &lo.i) || __builtin_add_overflow(lo.i, width - 1, &hi.i))
+      return true;
     return MayMatch(p, t, lo, hi);
   }
   if (pf.transform == "identity") {

@@ -78,14 +78,16 @@ void PutKeyed(Writer* w, const std::vector<EmbeddedFeatureStore::Keyed>& entries
 
 bool GetKeyed(Reader* r, uint32_t bound, int64_t watermark, std::vector<EmbeddedFeatureStore::Keyed>* out) {
   uint32_t n;
-  if (!r->U32(&n) || n > bound) return false;
+  // An entry is a key and a decayed count: 24 bytes; none allocated past the file's bytes.
+  if (!r->U32(&n) || n > bound || n > r->left() / 24) return false;
   out->resize(n);
-  for (auto& e : *out) {
-    if (!r->U64(&e.key) || !r->Decayed(&e.d, watermark)) return false;
-    for (const auto* p = out->data(); p != &e; ++p)
-      if (p->key == e.key) return false;  // a key twice
+  std::vector<uint64_t> keys(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!r->U64(&(*out)[i].key) || !r->Decayed(&(*out)[i].d, watermark)) return false;
+    keys[i] = (*out)[i].key;
   }
-  return true;
+  std::sort(keys.begin(), keys.end());
+  return std::adjacent_find(keys.begin(), keys.end()) == keys.end();  // no key twice
 }
 
 template <typename Map>
@@ -201,7 +203,7 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::DecodeSnapsh
     if (!r.U64(&id) || (k > 0 && id <= previous)) return corrupt(what + ": ids must ascend");
     if (!r.U64(&v.events) || !r.Decayed(&v.day, watermark) || !r.Decayed(&v.week, watermark))
       return corrupt(what + ": bad counters");
-    if (!r.U32(&history) || history > config.history_length || history > v.events)
+    if (!r.U32(&history) || history > config.history_length || history > v.events || history > r.left() / 16)
       return corrupt(what + ": bad history length");
     v.history.resize(history);
     for (size_t h = 0; h < history; ++h) {
