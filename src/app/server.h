@@ -57,6 +57,7 @@ class Server {
   Status OpenLogs(const ServeSettings& settings, FileSystem* fs);
   Status StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs);
   void AddProcessorMetrics();
+  void AddHealthMetrics();
   void AddCdcMetrics();
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
@@ -65,6 +66,8 @@ class Server {
   Result<std::vector<gateway::PartitionReport>> RemoteReport() const;
 
   MetricsRegistry metrics_;
+  int64_t checkpoint_interval_ms_ = 0, lake_commit_interval_ms_ = 0;  // settings the health metrics report
+  std::string data_dir_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_

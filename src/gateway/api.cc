@@ -121,14 +121,25 @@ Api::Api(ApiDeps deps, ApiOptions options)
   auth_busy_ =
       m.AddCounter("watershed_auth_busy_total", "Requests refused with 503: too many signature checks at once");
   if (const auth::Verifier* v = deps_.verifier)
-    m.AddGauge("watershed_auth_signature_checks", "Token signature checks run since start",
-               [v] { return static_cast<double>(v->signature_checks()); });
+    m.AddCounterFunc("watershed_auth_signature_checks_total", "Token signature checks run since start",
+                     [v] { return static_cast<double>(v->signature_checks()); });
   m.AddGauge("watershed_in_flight_requests", "/v1/ requests in progress",
              [this] { return static_cast<double>(in_flight_.InFlight()); });
   const char* help = "HTTP request latency, receipt to response hand-off, seconds";
   latency_ingest_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"ingest\"");
   latency_query_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"query\"");
   latency_other_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"other\"");
+  const char* responses_help = "HTTP responses the API sent, by status code";
+  for (int code : {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 408, 409,
+                   411, 413, 414, 415, 422, 429, 431, 500, 501, 502, 503, 504})
+    responses_[code] =
+        m.AddCounter("watershed_http_responses_total", responses_help, "code=\"" + std::to_string(code) + "\"");
+  responses_other_ = m.AddCounter("watershed_http_responses_total", responses_help, "code=\"other\"");
+}
+
+void Api::CountResponse(int status) {
+  Counter* c = status >= 0 && status < static_cast<int>(responses_.size()) ? responses_[status] : nullptr;
+  (c ? c : responses_other_)->Add();
 }
 
 namespace {
@@ -207,6 +218,7 @@ std::optional<HttpResponse> Api::CheckHeader(HttpRequest& head) {
   auto outcome = Authenticate(head, deps_.clock->MonotonicNs());
   if (auto* refused = std::get_if<HttpResponse>(&outcome)) {
     requests_->Add();
+    CountResponse(refused->status);
     return std::move(*refused);
   }
   head.context = std::get<auth::Claims>(std::move(outcome));
@@ -221,6 +233,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   Histogram* histogram = path == "/v1/events" ? latency_ingest_ : v1 ? latency_query_ : latency_other_;
   Responder reply = [this, start, histogram, r = std::move(respond)](HttpResponse resp) {
     histogram->ObserveNanos(deps_.clock->MonotonicNs() - start);
+    CountResponse(resp.status);
     r(std::move(resp));
   };
 

@@ -165,6 +165,11 @@ class Api {
   Histogram* latency_ingest_;
   Histogram* latency_query_;
   Histogram* latency_other_;
+  // watershed_http_responses_total by status: a counter per code the API
+  // answers with, indexed by code (status 100-599; others to "other").
+  std::array<Counter*, 600> responses_{};
+  Counter* responses_other_;
+  void CountResponse(int status);
 };
 
 }  // namespace watershed::gateway
