@@ -175,6 +175,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     ASSIGN_OR_RETURN(s->store_, OpenLiveStore(settings.live_store));
   }
   if (roles.processes()) WarnOnMissingReplicas(s->store_.get(), settings.live_store);
+  if (!settings.trace.endpoint.empty()) {
+    ASSIGN_OR_RETURN(s->tracer_, trace::Tracer::Start(settings.trace));
+    trace::Tracer* t = s->tracer_.get();
+    s->metrics_.AddCounterFunc("watershed_trace_spans_exported_total", "Spans the OTLP collector accepted",
+                               [t] { return static_cast<double>(t->exported()); });
+    s->metrics_.AddCounterFunc("watershed_trace_spans_dropped_total",
+                               "Spans dropped: the export queue was full or the collector failed",
+                               [t] { return static_cast<double>(t->dropped()); });
+  }
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
@@ -189,6 +198,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
   if (roles.query) deps.store = s->store_.get();
   deps.metrics = &s->metrics_;
+  deps.tracer = s->tracer_.get();
   Server* self = s.get();
   if (roles.processes()) {
     deps.status = [self]() -> Result<std::vector<gateway::PartitionReport>> { return self->Report(); };
@@ -260,6 +270,7 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
   const ProcessorSettings& p = settings.processor;
   const LakeSettings& lake = settings.lake;
   stream::RunnerOptions run = p.runner;
+  run.tracer = tracer_.get();
   checkpoint_interval_ms_ = run.checkpoint_interval_ms;
   lake_commit_interval_ms_ = run.lake_commit_interval_ms;
   data_dir_ = settings.data_dir;

@@ -66,6 +66,7 @@ class Server {
   Result<std::vector<gateway::PartitionReport>> RemoteReport() const;
 
   MetricsRegistry metrics_;
+  std::unique_ptr<trace::Tracer> tracer_;  // null without otlp-endpoint; outlives what exports to it
   int64_t checkpoint_interval_ms_ = 0, lake_commit_interval_ms_ = 0;  // settings the health metrics report
   std::string data_dir_;
   std::unique_ptr<serve::LiveStore> store_;

@@ -375,6 +375,27 @@ std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& 
 }
 
 void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond) {
+  // A sampled request: its ingest span ends with the answer, whatever it is.
+  std::shared_ptr<trace::Span> ingest;
+  if (trace::Tracer* tracer = deps_.tracer) {
+    const TraceContext context = tracer->Join(req.Header("traceparent"));
+    if (context.sampled()) {
+      ingest = std::make_shared<trace::Span>();
+      ingest->name = "watershed.ingest";
+      ingest->kind = 2;
+      ingest->trace_id = context.trace_id;
+      ingest->parent_id = context.span_id;
+      ingest->span_id = tracer->NewSpanId();
+      ingest->start_unix_ns = trace::UnixNowNs();
+      respond = [tracer, ingest, r = std::move(respond)](HttpResponse resp) {
+        ingest->end_unix_ns = trace::UnixNowNs();
+        ingest->attributes = {{"http.route", "/v1/events"}, {"http.status_code", std::to_string(resp.status)}};
+        ingest->error = resp.status >= 500;
+        tracer->Export(*ingest);
+        r(std::move(resp));
+      };
+    }
+  }
   std::string type = req.content_type.substr(0, req.content_type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // media types ignore case
@@ -420,6 +441,11 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
   }
 
   CountAuthorHints(batch->events);
+  if (ingest) {  // events without a context of their own continue the request's trace
+    const std::string parent = FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1});
+    for (Event& e : batch->events)
+      if (e.traceparent.empty()) e.traceparent = parent;
+  }
   // Route by region; answer once every region's log has made its part durable.
   std::array<std::vector<Event>, kRegionCount> by_region;
   for (Event& e : batch->events) by_region[static_cast<int>(e.region)].push_back(std::move(e));
@@ -446,7 +472,23 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
 
   for (int r = 0; r < kRegionCount; ++r) {
     if (by_region[r].empty()) continue;
-    deps_.logs[r]->AppendAsync(std::move(by_region[r]), [this, join](Status st) {
+    std::shared_ptr<trace::Span> append;
+    if (ingest) {
+      append = std::make_shared<trace::Span>();
+      append->name = "watershed.log.append";
+      append->trace_id = ingest->trace_id;
+      append->parent_id = ingest->span_id;
+      append->span_id = deps_.tracer->NewSpanId();
+      append->attributes = {{"watershed.region", std::string(RegionName(static_cast<Region>(r)))},
+                            {"watershed.events", std::to_string(by_region[r].size())}};
+      append->start_unix_ns = trace::UnixNowNs();
+    }
+    deps_.logs[r]->AppendAsync(std::move(by_region[r]), [this, join, append](Status st) {
+      if (append) {  // the append and its fsync are done (or failed)
+        append->end_unix_ns = trace::UnixNowNs();
+        append->error = !st.ok();
+        deps_.tracer->Export(*append);
+      }
       std::unique_lock lock(join->mu);
       if (!st.ok() && join->first_error.ok()) join->first_error = st;
       if (--join->pending > 0) return;

@@ -257,6 +257,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     return false;
   }
   if (!records.empty()) {
+    const int64_t batch_start_ns = options_.tracer ? trace::UnixNowNs() : 0;
     p.processor->ProcessBatch(records, p.sink ? &p.distinct : nullptr);
     p.processor->TakeWrite(&write);
     if (!p.processor->status().ok()) {  // records of this batch may be left unprocessed: stop here
@@ -277,6 +278,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     } else {
       p.processed.store(p.processor->next_offset().value, std::memory_order_release);
       ObserveVisible(records);
+      if (options_.tracer) TraceBatch(p, records, batch_start_ns);
     }
     std::lock_guard lock(p.status_mu);
     p.watermark = p.processor->watermark();
@@ -303,6 +305,35 @@ void RegionProcessor::ObserveVisible(const std::vector<log::LogRecord>& records)
     options_.visible_seconds->ObserveSeconds(
         static_cast<double>(std::max<int64_t>(0, now - records[i].append_time.value)) * 1e-3, j - i);
     i = j;
+  }
+}
+
+void RegionProcessor::TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records,
+                                 int64_t start_unix_ns) const {
+  const int64_t now = trace::UnixNowNs();
+  for (const log::LogRecord& r : records) {
+    if (r.event.traceparent.empty()) continue;
+    const std::optional<TraceContext> context = ParseTraceparent(r.event.traceparent);
+    if (!context || !context->sampled()) continue;
+    trace::Span process;
+    process.name = "watershed.process";
+    process.trace_id = context->trace_id;
+    process.parent_id = context->span_id;
+    process.span_id = options_.tracer->NewSpanId();
+    process.start_unix_ns = start_unix_ns;
+    process.end_unix_ns = now;
+    process.attributes = {{"watershed.region", std::string(RegionName(region_))},
+                          {"watershed.partition", std::to_string(p.index)},
+                          {"watershed.offset", std::to_string(r.offset.value)},
+                          {"watershed.event_id", r.event.event_id.ToString()},
+                          {"watershed.batch_records", std::to_string(records.size())}};
+    trace::Span visible = process;
+    visible.name = "watershed.visible";
+    visible.span_id = options_.tracer->NewSpanId();
+    visible.start_unix_ns = r.append_time.value * 1'000'000;  // the append (ms): when the client was answered
+    visible.attributes.resize(4);
+    options_.tracer->Export(std::move(process));
+    options_.tracer->Export(std::move(visible));
   }
 }
 

@@ -43,6 +43,7 @@
 #include "serve/live_store.h"
 #include "stream/checkpoint.h"
 #include "stream/partition_processor.h"
+#include "trace/tracer.h"
 
 namespace watershed::stream {
 
@@ -68,6 +69,9 @@ struct RunnerOptions {
   // that made it visible (freshness); per checkpoint, how long it took.
   Histogram* visible_seconds = nullptr;
   Histogram* checkpoint_seconds = nullptr;
+  // Set: a record whose traceparent is sampled gets a process span (its
+  // batch, to the store write) and a visible span (its append to that write).
+  trace::Tracer* tracer = nullptr;
 };
 
 struct PartitionStatus {
@@ -157,6 +161,7 @@ class RegionProcessor {
   Status SaveCheckpoint(Partition& p, bool commit_lake);
   // Freshness of a batch the live store just took (options_.visible_seconds).
   void ObserveVisible(const std::vector<log::LogRecord>& records) const;
+  void TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records, int64_t start_unix_ns) const;
   // Re-reads the log from the sink's refill_from() to the restored offset
   // into the lake's buffers (the checkpoint carried them, lake_sink.h).
   Status RefillLake(Partition& p);
