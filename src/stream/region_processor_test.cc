@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "core/testing/wait.h"
 #include "lake/iceberg_maintenance.h"
@@ -201,6 +202,46 @@ TEST_F(RegionProcessorTest, StoreMatchesTruthAndSurvivesRestart) {
   for (const auto& [k, w] : want.windows) finals += w.second;
   EXPECT_GT(finals, 0u);
   ASSERT_TRUE(b->Stop().ok());
+}
+
+// What the alerts watch (watershed_checkpoint_failures_total, _age_seconds,
+// watershed_append_to_visible_seconds): checkpoints that fail on a full disk
+// are counted and their age grows; once the disk is back the next one
+// succeeds and the age starts again. Every processed record is observed once.
+TEST_F(RegionProcessorTest, CheckpointFailuresAndAgeAndFreshnessAreReported) {
+  FaultInjectionFileSystem fs(FileSystem::Default());
+  checkpoints_ = std::make_unique<CheckpointStore>(&fs, CheckpointDir());
+  Histogram visible, durations;
+  options_.visible_seconds = &visible;
+  options_.checkpoint_seconds = &durations;
+  Append(Generate(1, 3'000, 300'000));
+  auto store = serve::NewMemoryLiveStore();
+  auto p = StartProcessor(store.get());
+  WaitCaughtUp(*p);
+  EXPECT_EQ(visible.Count(), Truth().distinct_events + Truth().duplicates);
+  auto sum = [&](auto field) {
+    uint64_t n = 0;
+    for (const auto& s : p->GetStatus()) n += static_cast<uint64_t>(field(s));
+    return n;
+  };
+  auto oldest_ok_ms = [&] {
+    int64_t oldest = INT64_MAX;
+    for (const auto& s : p->GetStatus()) oldest = std::min(oldest, s.checkpoint_ok_ms);
+    return oldest;
+  };
+  EXPECT_EQ(sum([](const PartitionStatus& s) { return s.checkpoint_failures; }), 0u);
+  fs.SetFailWrites(true);
+  const int64_t failing_since = Clock::Real()->NowMs();
+  Append(Generate(2, 1'000, 340'000));  // something new to checkpoint
+  watershed::testing::WaitUntil(
+      [&] { return sum([](const PartitionStatus& s) { return s.checkpoint_failures; }) >= kPartitions; });
+  EXPECT_GE(sum([](const PartitionStatus& s) { return s.checkpoint_failures; }), kPartitions);
+  EXPECT_LE(oldest_ok_ms(), failing_since);  // the age counts from before the failures
+  fs.SetFailWrites(false);
+  watershed::testing::WaitUntil([&] { return oldest_ok_ms() > failing_since; });
+  EXPECT_GT(oldest_ok_ms(), failing_since);
+  EXPECT_GT(durations.Count(), 0u);
+  ASSERT_TRUE(p->Stop().ok());
 }
 
 // Idle eviction end to end: stories idle for 1 s of append time go to the
