@@ -26,7 +26,7 @@ constexpr const char* kUsage =
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
     "  sql      run one SQL query (SELECT, EXPLAIN) over the data lake's tables\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
-    "  recs     recommendations: evaluate popularity and BPR offline, generate the planted benchmark\n";
+    "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n";
 }  // namespace
 
 int main(int argc, char** argv) {
