@@ -78,9 +78,10 @@ Result<Dataset> DecodeDataset(const ArrayFile& f, std::map<std::string, std::str
   ASSIGN_OR_RETURN(const std::vector<uint32_t>* offsets, f.U32("item.tag_offsets", ni + 1));
   ASSIGN_OR_RETURN(const std::vector<uint32_t>* tags, f.U32("item.tags", ArrayFile::kAnyCount));
   if ((*offsets)[0] != 0 || (*offsets)[ni] != tags->size()) return bad("item.tag_offsets do not span item.tags");
+  for (size_t i = 0; i < ni; ++i)  // all checked before any is used: with the ends, every offset is in range
+    if ((*offsets)[i + 1] < (*offsets)[i]) return bad("item.tag_offsets decrease at item " + std::to_string(i));
   d.features.resize(ni);
   for (size_t i = 0; i < ni; ++i) {
-    if ((*offsets)[i + 1] < (*offsets)[i]) return bad("item.tag_offsets decrease at item " + std::to_string(i));
     ItemFeatures& x = d.features[i];
     x.tags.assign(tags->begin() + (*offsets)[i], tags->begin() + (*offsets)[i + 1]);
     for (uint32_t t : x.tags)

@@ -247,6 +247,9 @@ TEST(DatasetFile, RoundTripsTheImportedDataset) {
   bad.arrays["interaction.item"].u32[1] = bad.arrays["interaction.item"].u32[0];
   bad.arrays["interaction.user"].u32[1] = bad.arrays["interaction.user"].u32[0];
   EXPECT_EQ(DecodeDataset(bad).status().message(), "d.bin: interaction 1 repeats a user-item pair");
+  bad = *file;  // an offset past the tags, caught before it is used
+  bad.arrays["item.tag_offsets"].u32[1] = 1000000;
+  EXPECT_EQ(DecodeDataset(bad).status().message(), "d.bin: item.tag_offsets decrease at item 1");
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
