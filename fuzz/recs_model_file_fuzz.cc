@@ -1,14 +1,11 @@
-// Fuzzes the model registry's readers (recs/model_file.h, recs/registry.h,
-// recs/dataset_file.h). The first byte picks the reader:
-//  * even: the array file (weights.bin, `recs import`'s file), decoded as is
-//  and with its length and CRC fixed up
-//    so the body parser is reached; then as a dataset and as each kind of
-//    model's arrays;
+// Fuzzes the model registry's readers (recs/model_file.h, recs/registry.h, recs/dataset_file.h). The first byte
+// picks the reader:
+//  * even: the array file (weights.bin, `recs import`'s file), decoded as is and with its length and CRC fixed up
+//    so the body parser is reached; then as a dataset and as each kind of model's arrays;
 //  * odd: manifest.json.
-// Properties checked (a violation traps): no input crashes, leaks or trips a
-// sanitizer; errors name the file; a decoded array file re-encodes to the very
-// bytes it was read from; a decoded dataset or manifest re-encodes to something
-// that decodes to the same encoding.
+// Properties checked (a violation traps): no input crashes, leaks or trips a sanitizer; errors name the file; a
+// decoded array file re-encodes to the very bytes it was read from; a decoded dataset or manifest re-encodes to
+// something that decodes to the same encoding.
 
 #include <cstddef>
 #include <cstdint>

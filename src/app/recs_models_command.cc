@@ -1,6 +1,6 @@
-// `watershed recs import|train|models` (docs/recs.md, "Model registry"): a
-// normalised interactions file in the data dir, a trained model as a registry
-// version, and the registry's list, promote and rollback.
+// `watershed recs import|train|models` (docs/recs.md, "Import, train and the model registry"): a normalised
+// interactions file in the data dir, a trained model as a registry version, and the registry's list, promote
+// and rollback.
 
 #include <cmath>
 #include <cstdio>

@@ -1,9 +1,7 @@
 #pragma once
-// What the `watershed recs` actions share (recs_command.cc: eval, generate;
-// recs_models_command.cc: import, train, models): progress on stderr, loading
-// the interactions (a source file, an imported dataset, or the lake),
-// fingerprints of what was loaded for the model registry, the model flags, and
-// training a model.
+// What the `watershed recs` actions share (recs_command.cc: eval, generate; recs_models_command.cc: import,
+// train, models): progress on stderr, loading the interactions (a source file, an imported dataset, or the
+// lake), fingerprints of what was loaded for the model registry, the model flags, and training a model.
 
 #include <chrono>
 #include <cstdio>

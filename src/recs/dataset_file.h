@@ -1,16 +1,14 @@
 #pragma once
-// The normalised interactions file `watershed recs import` writes
-// (docs/recs.md, "Import"): a Dataset (dataset.h) as a model_file.h array file
-// of kind "dataset", so training reads it back without re-parsing the source.
-// Arrays:
-//   users, items, tag_names (strings)          external ids in dense-id order;
-//   the tag names item.title, item.author, item.language (strings),
-//   item.created_at (i64), item.tag_offsets (u32, items + 1), item.tags (u32)
-//   the item features interaction.user, interaction.item (u32),
-//   interaction.weight (f32), interaction.timestamp (i64) below_threshold (i64,
-//   one value) source (strings, "key=value")              where it came from:
-//   format, positive_rating, each input file's
-//                                              path, size and SHA-256
+// The normalised interactions file `watershed recs import` writes (docs/recs.md, "Import, train and the model
+// registry"): a Dataset (dataset.h) as a model_file.h array file of kind "dataset", so training reads it back
+// without re-parsing the source. Arrays:
+//   users, items, tag_names (strings)          external ids in dense-id order; the tag names
+//   item.title, item.author, item.language (strings), item.created_at (i64), item.tag_offsets (u32, items + 1),
+//   item.tags (u32)                            the item features
+//   interaction.user, interaction.item (u32), interaction.weight (f32), interaction.timestamp (i64)
+//   below_threshold (i64, one value)
+//   source (strings, "key=value")              where it came from: the loading flags, each input file's
+//                                              size and SHA-256, or the lake snapshot
 
 #include <map>
 #include <string>

@@ -1,14 +1,11 @@
 #pragma once
-// A small versioned binary container of named arrays: the model registry's
-// weights files and `recs import`'s normalised interactions (docs/recs.md,
-// "Model registry"). Layout, little-endian:
-//   header (24 bytes): magic "WSRECBIN", format version u32 (1), CRC-32C of the
-//   body u32, body length u64 body: kind (u16 length + bytes: "model" or
-//   "dataset"), array count u32, then per array in name order:
-//         type u8 (1 f32, 2 u32, 3 i64, 4 strings), name (u16 length + bytes),
-//         value count u64, the values (strings: u32 length + bytes each)
-// Names are unique and sorted; nothing follows the last array; so equal
-// contents give equal bytes.
+// A small versioned binary container of named arrays: the model registry's weights files and `recs import`'s
+// normalised interactions (docs/recs.md, "Model registry"). Layout, little-endian:
+//   header (24 bytes): magic "WSRECBIN", format version u32 (1), CRC-32C of the body u32, body length u64
+//   body: kind (u16 length + bytes: "model" or "dataset"), array count u32, then per array in name order:
+//         type u8 (1 f32, 2 u32, 3 i64, 4 strings), name (u16 length + bytes), value count u64, the values
+//         (strings: u32 length + bytes each)
+// Names are unique and sorted; nothing follows the last array; so equal contents give equal bytes.
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,5 @@
-// The ranker: its gradient against finite differences, point-in-time features,
-// determinism, and its quality as a re-ranker of the two-tower model's top 200
-// on the planted benchmark.
+// The ranker: its gradient against finite differences, point-in-time features, determinism, and its quality as a
+// re-ranker of the two-tower model's top 200 on the planted benchmark.
 
 #include "recs/ranker.h"
 

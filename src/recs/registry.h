@@ -1,19 +1,15 @@
 #pragma once
 // The model registry (docs/recs.md, "Model registry"): trained models under
 // <data-dir>/models/<name>/<version>/, each version a directory holding
-//   weights.bin    the arrays (model_file.h): ids, user and item embeddings,
-//   item biases, the model's own weights manifest.json  the model kind, its
-//   config, the data it was trained from (file SHA-256 and size, or the lake
-//                  snapshot), the split and seed, the test metrics, the
-//                  training time, and weights.bin's size and CRC-32C (so a
-//                  weights file from elsewhere is refused)
-// Versions are numbered 1, 2, ... in order of writing; a version is written
-// under a temporary directory and renamed into place, so a reader never sees
-// half of one. <name>/current holds the current version (the one part 2 serves)
-// followed by the ones it replaced, most recent first; it is rewritten whole
-// (WriteFileAtomically). The first version of a name becomes current; Promote
-// pushes a version, Rollback pops back to the one before. Writers of one name
-// are serialised by a lock file (<name>/.lock).
+//   weights.bin    the arrays (model_file.h): ids, user and item embeddings, item biases, the model's own weights
+//   manifest.json  the model kind, its config, the data it was trained from (file SHA-256 and size, or the lake
+//                  snapshot), the split and seed, the test metrics, the training time, and weights.bin's size
+//                  and CRC-32C (so a weights file from elsewhere is refused)
+// Versions are numbered 1, 2, ... in order of writing; a version is written under a temporary directory and
+// renamed into place, so a reader never sees half of one. <name>/current holds the current version (the one
+// part 2 serves) followed by the ones it replaced, most recent first; it is rewritten whole (WriteFileAtomically).
+// The first version of a name becomes current; Promote pushes a version, Rollback pops back to the one before.
+// Writers of one name are serialised by a lock file (<name>/.lock).
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,5 @@
-// The model registry: train -> save -> list -> promote -> rollback -> load
-// gives bit-identical scores; damaged and truncated files are errors naming the
-// file; the array file and dataset file round trips.
+// The model registry: train -> save -> list -> promote -> rollback -> load gives bit-identical scores; damaged
+// and truncated files are errors naming the file; the array file and dataset file round trips.
 
 #include "recs/registry.h"
 
@@ -64,8 +63,9 @@ TEST_F(RegistryTest, TrainListPromoteRollbackLoadGivesBitIdenticalScores) {
 
   ModelManifest m1 = Manifest("popularity", d, 0), m2 = Manifest("bpr", d, bc.factors),
                 m3 = Manifest("two-tower", d, tc.dim);
-  for (auto [m, weights, version] : {std::tuple{&m1, ExportPopularity(d, pop), 1u}, std::tuple{&m2, ExportBpr(d, bpr), 2u},
-                                     std::tuple{&m3, ExportTwoTower(d, tt), 3u}}) {
+  for (auto [m, weights, version] :
+       {std::tuple{&m1, ExportPopularity(d, pop), 1u}, std::tuple{&m2, ExportBpr(d, bpr), 2u},
+        std::tuple{&m3, ExportTwoTower(d, tt), 3u}}) {
     auto saved = registry_.Save(m, weights);
     ASSERT_TRUE(saved.ok()) << saved.status().message();
     EXPECT_EQ(*saved, version);

@@ -1,15 +1,12 @@
 #pragma once
-// Trained models as registry arrays (model_file.h, registry.h) and back. Every
-// model is stored in its ranking form — score(u, i) = item_bias[i] +
-// <user_vectors[u], item_vectors[i]> (popularity: dim 0, the counts as biases)
-// — which FactorScorer ranks with the very arithmetic of BprModel and
-// TwoTowerModel (ScoreFactorMajor), so a loaded model gives bit-identical
-// scores. Arrays:
-//   user_ids, item_ids (strings)            the data's external ids, in
-//   dense-id order user_vectors, item_vectors, item_bias   (f32) users x dim,
-//   items x dim, items tower.user|item|history|feature|wu|bu|wi|bi|v|c
-//   (two-tower, ranker) the tower weights (two_tower_loss.h) ranker.weights (F
-//   + 1: w, then the bias), ranker.mean, ranker.scale (F each)   (ranker)
+// Trained models as registry arrays (model_file.h, registry.h) and back. Every model is stored in its ranking
+// form — score(u, i) = item_bias[i] + <user_vectors[u], item_vectors[i]> (popularity: dim 0, the counts as
+// biases) — which FactorScorer ranks with the very arithmetic of BprModel and TwoTowerModel (ScoreFactorMajor),
+// so a loaded model gives bit-identical scores. Arrays:
+//   user_ids, item_ids (strings)              the data's external ids, in dense-id order
+//   user_vectors, item_vectors, item_bias     (f32) users x dim, items x dim, items
+//   tower.user|item|history|feature|wu|bu|wi|bi|v|c   (two-tower, ranker) the tower weights (two_tower_loss.h)
+//   ranker.weights (F + 1: w, then the bias), ranker.mean, ranker.scale (F each)   (ranker)
 
 #include <memory>
 #include <string>
