@@ -23,8 +23,8 @@ done
 
 # import: a normalised file in the data dir; --dataset gives the same split and metrics as the source.
 d="$work/data"
-"$bin" recs import --interactions "$work/ml" --format movielens-100k --data-dir "$d" --name ml | grep -q "wrote" ||
-  fail "import"
+out=$("$bin" recs import --interactions "$work/ml" --format movielens-100k --data-dir "$d" --name ml)
+[[ $out == "wrote "* ]] || fail "import: $out"
 [[ -s "$d/recs/interactions/ml.bin" ]] || fail "no imported file"
 a=$("$bin" recs eval --interactions "$work/ml" --format movielens-100k --model bpr --epochs 3 --json)
 b=$("$bin" recs eval --dataset ml --data-dir "$d" --model bpr --epochs 3 --json)
@@ -44,12 +44,12 @@ list=$("$bin" recs models --data-dir "$d")
 [[ $list == *"stories"*"1*"*"popularity"* && $list == *"3 "*"ranker"* ]] || fail "list: $list"
 
 # promote 2; the stored model scores exactly as trained: eval --registry gives train's metrics bit for bit.
-"$bin" recs models promote stories@2 --data-dir "$d" | grep -q "current version 2" || fail "promote"
+[[ $("$bin" recs models promote stories@2 --data-dir "$d") == *"current version 2"* ]] || fail "promote"
 e2=$("$bin" recs eval --registry stories --data-dir "$d" --json)
 [[ $(field "$e2" version) == 2 && $(metrics "$e2") == "$(metrics "$t2")" ]] || fail "registry eval: $e2 vs $t2"
 e3=$("$bin" recs eval --registry stories@3 --data-dir "$d" --json)
 [[ $(metrics "$e3") == "$(metrics "$t3")" ]] || fail "registry eval of the ranker: $e3 vs $t3"
-"$bin" recs models rollback stories --data-dir "$d" | grep -q "current version 1" || fail "rollback"
+[[ $("$bin" recs models rollback stories --data-dir "$d") == *"current version 1"* ]] || fail "rollback"
 [[ $("$bin" recs models list stories --json --data-dir "$d") == *'"version": 1, "current": true'* ]] || fail "list json"
 
 expect_error 1 "has no earlier current version" recs models rollback stories --data-dir "$d"
@@ -67,7 +67,7 @@ expect_error 1 "$w: its CRC-32C" recs models promote stories@2 --data-dir "$d"
 "$bin" recs generate --out "$work/ml2" --format movielens-100k --users 150 --items 90 --seed 7 >/dev/null
 "$bin" recs import --interactions "$work/ml2" --format movielens-100k --data-dir "$d" --name ml >/dev/null
 expect_error 1 "ml.bin changed since the model was trained" recs eval --registry stories@1 --data-dir "$d"
-"$bin" recs import --help | grep -q -- "--name" || fail "import --help"
-"$bin" recs train --help | grep -q -- "--model popularity|bpr|two-tower|ranker" || fail "train --help"
-"$bin" recs models --help | grep -q "rollback NAME" || fail "models --help"
+[[ $("$bin" recs import --help) == *"--name"* ]] || fail "import --help"
+[[ $("$bin" recs train --help) == *"--model popularity|bpr|two-tower|ranker"* ]] || fail "train --help"
+[[ $("$bin" recs models --help) == *"rollback NAME"* ]] || fail "models --help"
 echo "recs_registry_cli: ok"
