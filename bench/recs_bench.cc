@@ -3,7 +3,9 @@
 // format in memory, imports it, splits stratified 75/25, trains MODEL and
 // evaluates the full ranking; prints one JSON line. bench/run_recs.sh runs
 // the configurations of bench/RESULTS.md ("Recommendations").
-// usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
+// With `ranker`, the two-tower model it re-ranks (refit on the whole training part) is evaluated too
+// ("two_tower_ndcg@10"): the two-tower alone vs two-tower + ranker on one split.
+// usage: recs_bench popularity|bpr|two-tower|ranker USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS [SEED]
 
 #include <sys/resource.h>
 
@@ -18,6 +20,7 @@
 #include "recs/generator.h"
 #include "recs/importers.h"
 #include "recs/popularity.h"
+#include "recs/ranker.h"
 #include "recs/split.h"
 #include "recs/two_tower.h"
 
@@ -39,9 +42,10 @@ double CpuSeconds() {
 
 int main(int argc, char** argv) {
   if (argc < 7) {
-    std::fprintf(stderr,
-                 "usage: recs_bench popularity|bpr|two-tower USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS "
-                 "[SEED]\n");
+    std::fprintf(
+        stderr,
+        "usage: recs_bench popularity|bpr|two-tower|ranker USERS ITEMS INTERACTIONS_PER_USER POSITIVE_RATING THREADS "
+        "[SEED]\n");
     return 2;
   }
   const std::string model_name = argv[1];
@@ -83,6 +87,14 @@ int main(int argc, char** argv) {
     epochs = m.epochs_run();
     best = m.best_epoch();
     model = std::make_unique<TwoTowerModel>(std::move(m));
+  } else if (model_name == "ranker") {
+    RankerConfig rc;
+    rc.two_tower.training.threads = threads;
+    rc.two_tower.training.seed = seed;
+    auto m = RankerModel::Train(d, split.train, rc);
+    epochs = m.two_tower()->epochs_run();
+    best = m.two_tower()->best_epoch();
+    model = std::make_unique<RankerModel>(std::move(m));
   } else {
     model = std::make_unique<PopularityModel>(d.num_items(), split.train);
   }
@@ -92,15 +104,20 @@ int main(int argc, char** argv) {
   const int ks[] = {10, 20};
   const EvalResult r = Evaluate(*model, d.num_users(), d.num_items(), split.train, split.test, ks, threads);
   const double eval_s = Since(t), eval_cpu_s = CpuSeconds() - cpu;
+  double two_tower_ndcg = -1;
+  if (const auto* ranker = dynamic_cast<const RankerModel*>(model.get()))
+    two_tower_ndcg = Evaluate(*ranker->two_tower(), d.num_users(), d.num_items(), split.train, split.test, ks, threads)
+                         .Get("ndcg@10");
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"model\": \"%s\", \"users\": %zu, \"items\": %zu, \"positives\": %zu, \"train\": %zu, \"threads\": %u, "
       "\"epochs\": %u, \"best_epoch\": %u, \"import_s\": %.3f, \"train_s\": %.3f, \"train_cpu_s\": %.3f, "
       "\"eval_s\": %.3f, \"eval_cpu_s\": %.3f, "
-      "\"peak_rss_mib\": %.1f, \"ndcg@10\": %.4f, \"precision@10\": %.4f, \"recall@10\": %.4f, \"auc\": %.4f}\n",
+      "\"peak_rss_mib\": %.1f, \"two_tower_ndcg@10\": %.4f, \"ndcg@10\": %.4f, \"precision@10\": %.4f, \"recall@10\": "
+      "%.4f, \"auc\": %.4f}\n",
       model_name.c_str(), d.num_users(), d.num_items(), d.interactions.size(), split.train.size(), threads, epochs,
       best, import_s, train_s, train_cpu_s, eval_s, eval_cpu_s, static_cast<double>(usage.ru_maxrss) / 1024,
-      r.Get("ndcg@10"), r.Get("precision@10"), r.Get("recall@10"), r.Get("auc"));
+      two_tower_ndcg, r.Get("ndcg@10"), r.Get("precision@10"), r.Get("recall@10"), r.Get("auc"));
   return 0;
 }

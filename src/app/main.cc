@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "  sql      run one SQL query (SELECT, EXPLAIN) over the data lake's tables\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
-    "  recs     recommendations: evaluate popularity and BPR offline, generate the planted benchmark\n";
+    "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n";
 }  // namespace
 
 int main(int argc, char** argv) {

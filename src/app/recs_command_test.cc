@@ -1,5 +1,5 @@
 // `watershed recs eval --from-lake` end to end: a lake written by the platform's own sink, the command's
-// JSON, its time travel and its errors.
+// JSON, its time travel and its errors; a model trained from it and evaluated again from the registry.
 
 #include <gtest/gtest.h>
 
@@ -22,6 +22,10 @@ class RecsCommandTest : public ::testing::Test {
   // Runs `watershed recs eval ARGS`; returns stdout, sets *code.
   std::string Eval(std::vector<std::string> args, int* code) {
     args.insert(args.begin(), "eval");
+    return Run(args, code);
+  }
+  // Runs `watershed recs ARGS`.
+  std::string Run(const std::vector<std::string>& args, int* code) {
     ::testing::internal::CaptureStdout();
     ::testing::internal::CaptureStderr();
     *code = RecsCommand(args);
@@ -103,6 +107,28 @@ TEST_F(RecsCommandTest, ABadItemsFileNamesItsLineAndNothingIsEvaluated) {
   const std::string fixed = Eval({"--from-lake", root, "--items", items, "--model", "popularity", "--json"}, &code);
   EXPECT_EQ(code, 0) << err_;
   EXPECT_NE(fixed.find("\"items\": 11,"), std::string::npos) << fixed;  // stories 1..10 engaged with, and 999
+}
+
+// A model trained from the lake at a snapshot records it; `eval --registry` reads that snapshot again (not the
+// current one) and gets the training run's metrics.
+TEST_F(RecsCommandTest, AModelTrainedFromTheLakeIsEvaluatedAgainAtItsSnapshot) {
+  const std::string root = dir_.Path("lake");
+  const std::vector<Event> first = PlantedEngagements(21, 1500, 60, 40, 3000);
+  const int64_t s1 = CommitThroughSink(fs_, root, Region::kEu, first, 0);
+  CommitThroughSink(fs_, root, Region::kEu, PlantedEngagements(22, 1500, 60, 40, 3000), first.size());
+  const std::string data = dir_.Path("data");
+  int code = -1;
+  const std::string trained = Run({"train", "--model", "bpr", "--epochs", "2", "--from-lake", root, "--snapshot",
+                                   std::to_string(s1), "--data-dir", data, "--name", "lake", "--json"},
+                                  &code);
+  ASSERT_EQ(code, 0) << err_;
+  const std::string manifest = ReadWholeFile(fs_, data + "/models/lake/1/manifest.json").value();
+  EXPECT_NE(manifest.find("\"snapshot_id\": \"" + std::to_string(s1) + "\""), std::string::npos) << manifest;
+  const std::string again = Eval({"--registry", "lake", "--data-dir", data, "--json"}, &code);
+  ASSERT_EQ(code, 0) << err_;
+  EXPECT_NE(again.find("\"snapshot_id\": " + std::to_string(s1)), std::string::npos) << again;
+  auto metrics = [](const std::string& json) { return json.substr(json.find("\"metrics\"")); };
+  EXPECT_EQ(metrics(again), metrics(trained));
 }
 
 }  // namespace

@@ -40,6 +40,11 @@ class BprModel : public Scorer {
 
   uint32_t epochs_run() const { return epochs_run_; }
   uint32_t best_epoch() const { return best_epoch_; }
+  // The parameters, for the model registry (stored_model.h).
+  uint32_t factors() const { return d_; }
+  const std::vector<float>& user_factors() const { return user_factors_; }  // num_users x factors
+  const std::vector<float>& item_factors() const { return item_factors_; }  // num_items x factors
+  const std::vector<float>& item_bias() const { return item_bias_; }
 
  private:
   BprModel(size_t num_users, size_t num_items, uint32_t factors);

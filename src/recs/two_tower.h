@@ -76,6 +76,11 @@ class TwoTowerModel : public Scorer {
 
   uint32_t epochs_run() const { return epochs_run_; }
   uint32_t best_epoch() const { return best_epoch_; }
+  // The tower weights and sizes, for the model registry (stored_model.h).
+  const TowerBlock<float>& parameters() const { return p_; }
+  uint32_t dim() const { return d_; }
+  size_t num_users() const { return num_users_; }
+  size_t num_items() const { return num_items_; }
 
  private:
   TwoTowerModel() = default;

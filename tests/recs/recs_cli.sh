@@ -7,6 +7,8 @@ set -euo pipefail
 bin=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# shellcheck source=tests/recs/cli_lib.sh
+source "$(dirname "$0")/cli_lib.sh"
 fail() { echo "recs_cli: FAIL: $*" >&2; exit 1; }
 
 for format in movielens-100k movielens-1m movielens-csv csv; do
@@ -42,30 +44,21 @@ ndcg() { sed 's/.*"ndcg@10": \([0-9.e-]*\).*/\1/' <<<"$1"; }
 python3 -c "import sys; t, p = map(float, sys.argv[1:]); sys.exit(0 if t > p else 1)" "$(ndcg "$a")" "$(ndcg "$pop")" ||
   fail "two-tower ndcg@10 $(ndcg "$a") not above popularity's $(ndcg "$pop")"
 
-expect_error() {  # expect_error CODE TEXT ARGS...: exit code CODE and TEXT on stderr
-  local code=$1 text=$2
-  shift 2
-  set +e
-  err=$("$bin" "$@" 2>&1 >/dev/null)
-  got=$?
-  set -e
-  [[ $got == "$code" ]] || fail "$* exited $got, wanted $code ($err)"
-  [[ $err == *"$text"* ]] || fail "$*: wanted '$text' in: $err"
-}
 expect_error 2 "unknown format 'movielens-10m'" recs eval --interactions "$work/csv" --format movielens-10m
 expect_error 2 "unknown split 'random'" recs eval --interactions "$work/csv" --format csv --split random
-expect_error 2 "--model must be popularity, bpr or two-tower" recs eval --interactions "$work/csv" --format csv --model als
+expect_error 2 "--model must be popularity, bpr, two-tower or ranker" recs eval --interactions "$work/csv" --format csv --model als
 expect_error 2 "--temperature must be" recs eval --interactions "$work/csv" --format csv --model two-tower --temperature 0
 expect_error 2 "--k must be" recs eval --interactions "$work/csv" --format csv --k 10,x
 expect_error 2 "--threads must be in 1..256" recs eval --interactions "$work/csv" --format csv --threads 0
-expect_error 2 "--interactions and --format are required" recs eval --format csv
+expect_error 2 "one of --interactions FILE --format F, --dataset NAME or --from-lake ROOT is needed" recs eval --k 5
+expect_error 2 "--format and --positive-rating apply to --interactions" recs eval --dataset x --format csv
 expect_error 2 "unknown flag" recs eval --interactions "$work/csv" --format csv --nope 1
 expect_error 2 "--out and --format are required" recs generate --format csv
-expect_error 2 "unknown action 'train'" recs train
+expect_error 2 "unknown action 'fit'" recs fit
 printf '1::2::5::978300760\n1::3::high::978300761\n' > "$work/ratings.dat"
 expect_error 1 "$work/ratings.dat:2:7: rating must be a number, got 'high'" \
   recs eval --interactions "$work/ratings.dat" --format movielens-1m
 expect_error 1 "has no u.data" recs eval --interactions "$work/csv" --format movielens-100k
-"$bin" recs eval --help | grep -q -- "--positive-rating" || fail "eval --help"
-"$bin" recs generate --help | grep -q -- "--in-cluster" || fail "generate --help"
+[[ $("$bin" recs eval --help) == *"--positive-rating"* ]] || fail "eval --help"
+[[ $("$bin" recs generate --help) == *"--in-cluster"* ]] || fail "generate --help"
 echo "recs_cli: ok"
