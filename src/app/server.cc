@@ -355,6 +355,7 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
   recs::FeatureStoreConfig config;  // the features' default definitions (docs/recs.md)
   config.max_viewers = settings.max_viewers;
   recs::FeatureUpdaterOptions options;
+  options.catalog = catalog_.get();
   if (settings.kind == Kind::kEmbedded) {
     auto store = recs::EmbeddedFeatureStore::Restore(fs, settings.snapshot_path);
     if (!store.ok() && store.status().code() == StatusCode::kNotFound) store = recs::EmbeddedFeatureStore::Create(config);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/crc32c.h"
+
 namespace watershed::recs {
 
 std::optional<FeatureEvent> ToFeatureEvent(const log::LogRecord& record, const FeatureUpdaterOptions& options) {
@@ -11,6 +13,29 @@ std::optional<FeatureEvent> ToFeatureEvent(const log::LogRecord& record, const F
   if (weight <= 0) return std::nullopt;
   return FeatureEvent{e.viewer_id.value, e.story_id.value, std::min(e.event_time.value, record.append_time.value),
                       weight, e.author_id.value};
+}
+
+uint32_t CatalogTagId(std::string_view tag) { return crc32c::Value(tag); }
+
+Status FeatureUpdater::PutCatalogItems(const std::vector<log::LogRecord>& records) {
+  if (options_.catalog == nullptr) return Status::Ok();
+  for (const log::LogRecord& r : records) {
+    const uint64_t story = r.event.story_id.value;
+    std::optional<catalog::StoryRecord> record = options_.catalog->Get(r.event.story_id);
+    if (!record || record->deleted) continue;
+    auto [it, fresh] = item_versions_.try_emplace(story, 0);
+    if (!fresh && it->second == record->version) continue;
+    ItemInfo info;
+    info.created_at_ms = record->created_at_ms;
+    info.author = record->author.value;
+    for (const std::string& tag : record->tags) info.tags.push_back(CatalogTagId(tag));
+    if (Status s = store_->PutItem(story, info); !s.ok()) {
+      item_versions_.erase(it);  // put again next time
+      return s;
+    }
+    it->second = record->version;
+  }
+  return Status::Ok();
 }
 
 static size_t CountPartitions(const std::vector<FeatureUpdaterSource>& sources) {
@@ -73,11 +98,14 @@ Result<size_t> FeatureUpdater::Step() {
     if (records.empty()) continue;
     for (const auto& r : records)
       if (auto e = ToFeatureEvent(r, options_)) events.push_back(*e);
+    if (Status s = PutCatalogItems(records); !s.ok()) {
+      initialised_ = false;
+      return s;
+    }
     const LogRange range{static_cast<uint8_t>(c.source.region), c.partition, c.position,
                          records.back().offset.value + 1};
     if (Status s = store_->ApplyLogBatch(range, events); !s.ok()) {
-      initialised_ = false;  // the reader ran ahead of the store: start again
-                             // from the store's positions
+      initialised_ = false;  // the reader ran ahead of the store: start again from the store's positions
       return s;
     }
     c.position = range.next_offset;

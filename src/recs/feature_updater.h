@@ -32,8 +32,10 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "catalog/story_catalog.h"
 #include "core/file_system.h"
 #include "log/log.h"
 #include "recs/feature_store.h"
@@ -42,9 +44,15 @@
 namespace watershed::recs {
 
 struct FeatureUpdaterOptions {
-  size_t batch_records = 2000;   // per partition per ApplyLogBatch
-  EngagementOptions engagement;  // which records count and how much: as `recs
-                                 // eval --from-lake`
+  size_t batch_records = 2000;  // per partition per ApplyLogBatch
+  // Which records count and how much: as `recs eval --from-lake`.
+  EngagementOptions engagement;
+  // Item features from the story catalogue (none when null; it must outlive
+  // the updater): before a batch is applied, every story it names whose
+  // catalogue record this updater has not put yet, or has put in an older
+  // version, is written with PutItem — author, created_at and tags (ids:
+  // CatalogTagId). A deleted story keeps what it had.
+  const catalog::CatalogReader* catalog = nullptr;
   // Embedded store only (ignored otherwise): where and how often to snapshot
   // (0: only at Stop()).
   FileSystem* fs = nullptr;
@@ -58,6 +66,10 @@ struct FeatureUpdaterSource {
   Region region = Region::kUs;
   log::Log* log = nullptr;
 };
+
+// The feature store's id of a catalogue tag: CRC-32C of its text, the same in
+// every process (training from a Dataset uses the Dataset's own tag ids).
+uint32_t CatalogTagId(std::string_view tag);
 
 // The event a record becomes, or nothing (a view below min_watch_ms).
 std::optional<FeatureEvent> ToFeatureEvent(const log::LogRecord& record, const FeatureUpdaterOptions& options);
@@ -98,11 +110,14 @@ class FeatureUpdater {
   };
   Status Init();
   void Run();
+  // PutItem for the stories of `records` the catalogue has news of.
+  Status PutCatalogItems(const std::vector<log::LogRecord>& records);
 
   FeatureStore* const store_;
   const std::vector<FeatureUpdaterSource> sources_;
   const FeatureUpdaterOptions options_;
   std::vector<Cursor> cursors_;
+  std::unordered_map<uint64_t, uint64_t> item_versions_;  // story → catalogue version put
   bool initialised_ = false;
   std::chrono::steady_clock::time_point last_snapshot_ = std::chrono::steady_clock::now();
   std::atomic<uint64_t> applied_events_{0}, consumed_records_{0}, snapshots_{0};

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "core/testing/temp_dir.h"
@@ -106,8 +107,9 @@ class FeatureUpdaterTest : public ::testing::TestWithParam<Backend> {
 
   // The independent computation: the events the updater should apply, in
   // time order, with the training path's Apply.
-  std::unique_ptr<EmbeddedFeatureStore> Truth() const {
+  std::unique_ptr<EmbeddedFeatureStore> Truth(const std::map<uint64_t, ItemInfo>& items = {}) const {
     auto truth = std::move(EmbeddedFeatureStore::Create(config_)).value();
+    for (const auto& [story, info] : items) EXPECT_TRUE(truth->PutItem(story, info).ok());
     FeatureUpdaterOptions o;
     for (const Event& e : events_) {
       if (e.type == EventType::kView && e.watch_ms < o.engagement.min_watch_ms) continue;
@@ -186,6 +188,42 @@ TEST_P(FeatureUpdaterTest, TheThreadCatchesUpAndStopWritesTheSnapshot) {
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     EXPECT_EQ((*restored)->EncodeSnapshot(), dynamic_cast<EmbeddedFeatureStore*>(store.get())->EncodeSnapshot());
   }
+}
+
+TEST_P(FeatureUpdaterTest, ItemsTakeTheirTagsAndAuthorFromTheCatalogue) {
+  auto catalog = catalog::StoryCatalog::Open(FileSystem::Default(), dir_.Path("catalog"));
+  ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
+  std::vector<catalog::CatalogChange> changes;
+  std::map<uint64_t, ItemInfo> items;
+  for (uint64_t story = 1; story <= MaxStory(); ++story) {
+    catalog::StoryRecord r;
+    r.story = StoryId(story);
+    r.author = AuthorId(900 + story % 3);  // not the events' authors: the catalogue's win
+    r.created_at_ms = kT0 - 1000;
+    r.tags = {"tag" + std::to_string(story % 5), "tag" + std::to_string(story % 2 + 10)};
+    changes.push_back({r, "test", {}, std::nullopt});
+    // A story nobody engaged with is not put (the consumer never sees it).
+    const bool engaged =
+        std::any_of(events_.begin(), events_.end(), [&](const Event& e) { return e.story_id == r.story; });
+    if (engaged) items[story] = {r.created_at_ms, r.author.value, {CatalogTagId(r.tags[0]), CatalogTagId(r.tags[1])}};
+  }
+  ASSERT_TRUE((*catalog)->Apply(changes).ok());
+  auto store = Reopen();
+  ASSERT_NE(store, nullptr);
+  FeatureUpdaterOptions options = Options(64);
+  options.catalog = catalog->get();
+  FeatureUpdater updater(store.get(), {{Region::kEu, log_.get()}}, options);
+  for (;;) {
+    auto n = updater.Step();
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    if (*n == 0) break;
+  }
+  auto truth = Truth(items);
+  testing::ExpectSameFeatures(*truth, *store, kViewers, MaxStory() + 1);
+  const auto viewer = store->Viewer(events_[0].viewer_id.value, store->watermark() + 1);
+  ASSERT_TRUE(viewer.ok());
+  EXPECT_FALSE(viewer->tag_affinity.empty());
+  EXPECT_GE(viewer->author_affinity.at(0).key, 900u);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, FeatureUpdaterTest,
