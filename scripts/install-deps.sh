@@ -18,6 +18,7 @@ packages=(
   postgresql libpq-dev                              # CDC from PostgreSQL (issue #17): libpq; a server for tests
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
+  prometheus                                        # promtool (alert rules, metrics lint) and a server for the scrape test (issue #16)
   curl procps iproute2                              # demo and crash scripts
   nodejs                                            # tools/duckdb (npm @duckdb/node-api)
 )

@@ -47,6 +47,11 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"cdc-table", "public.stories", "the story table the feed reads (schema.table)"},
       {"cdc-columns", "", "catalogue field=source column pairs where the names differ, e.g. "
                           "story_id=id,author_id=owner_id (empty = the same names)"},
+      {"otlp-endpoint", "", "http://HOST[:PORT] of an OpenTelemetry collector's OTLP/HTTP receiver: spans of ingest, "
+                            "append, processing and visibility are posted there as JSON (docs/operations.md); "
+                            "empty = no tracing"},
+      {"otlp-sampling-ratio", "0.01", "share of requests without a sampled traceparent that start a trace (0..1); "
+                                      "a client's traceparent is followed as its sampled flag says"},
       {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
       {"lake-buffer-rows", "262144", "rows a partition buffers per table at most: then it writes them all out as "

@@ -1,6 +1,7 @@
 #include "app/serve_settings.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 
 #include "http/http_client.h"
@@ -275,6 +276,12 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
+  s.trace.endpoint = config.Get("otlp-endpoint");
+  const std::string& ratio = config.Get("otlp-sampling-ratio");
+  auto [end, ec] = std::from_chars(ratio.data(), ratio.data() + ratio.size(), s.trace.sampling_ratio);
+  if (ec != std::errc() || end != ratio.data() + ratio.size() || !(s.trace.sampling_ratio >= 0) ||
+      !(s.trace.sampling_ratio <= 1))
+    return Status::InvalidArgument("otlp-sampling-ratio must be a number from 0 to 1, not '" + ratio + "'");
   return s;
 }
 

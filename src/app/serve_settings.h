@@ -19,6 +19,7 @@
 #include "lake/lake_sink.h"
 #include "log/embedded_log.h"
 #include "stream/region_processor.h"
+#include "trace/tracer.h"
 
 namespace watershed::app {
 
@@ -122,6 +123,7 @@ struct ServeSettings {
   RecsFeatureSettings recs_features;
   AuthSettings auth;
   GatewaySettings gateway;
+  trace::TracerOptions trace;  // endpoint empty: no tracing
 };
 
 // kInvalidArgument naming the key for a bad value, and for what `roles`

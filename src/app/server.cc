@@ -1,7 +1,10 @@
 #include "app/server.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -175,6 +178,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     ASSIGN_OR_RETURN(s->store_, OpenLiveStore(settings.live_store));
   }
   if (roles.processes()) WarnOnMissingReplicas(s->store_.get(), settings.live_store);
+  if (!settings.trace.endpoint.empty()) {
+    ASSIGN_OR_RETURN(s->tracer_, trace::Tracer::Start(settings.trace));
+    trace::Tracer* t = s->tracer_.get();
+    s->metrics_.AddCounterFunc("watershed_trace_spans_exported_total", "Spans the OTLP collector accepted",
+                               [t] { return static_cast<double>(t->exported()); });
+    s->metrics_.AddCounterFunc("watershed_trace_spans_dropped_total",
+                               "Spans dropped: the export queue was full or the collector failed",
+                               [t] { return static_cast<double>(t->dropped()); });
+  }
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
@@ -191,6 +203,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
   if (roles.query) deps.store = s->store_.get();
   deps.metrics = &s->metrics_;
+  deps.tracer = s->tracer_.get();
   Server* self = s.get();
   if (roles.processes()) {
     deps.status = [self]() -> Result<std::vector<gateway::PartitionReport>> { return self->Report(); };
@@ -262,7 +275,16 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
   const ProcessorSettings& p = settings.processor;
   const LakeSettings& lake = settings.lake;
   stream::RunnerOptions run = p.runner;
+  run.tracer = tracer_.get();
+  checkpoint_interval_ms_ = run.checkpoint_interval_ms;
+  lake_commit_interval_ms_ = run.lake_commit_interval_ms;
+  data_dir_ = settings.data_dir;
   run.catalog = catalog_.get();
+  run.visible_seconds = metrics_.AddHistogram(
+      "watershed_append_to_visible_seconds",
+      "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
+  run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
+                                                 "Checkpoint duration (state, cold store, lake files, save)");
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir);
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
@@ -313,14 +335,14 @@ void Server::AddProcessorMetrics() {
       return total;
     };
   };
-  m.AddGauge("watershed_processed_records_total", "Log records processed (duplicates included)",
-             sum([](const gateway::PartitionReport& p) { return p.records; }));
-  m.AddGauge("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
-             sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
-  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-             sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
-  m.AddGauge("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-             sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
+  m.AddCounterFunc("watershed_processed_records_total", "Log records processed (duplicates included)",
+                   sum([](const gateway::PartitionReport& p) { return p.records; }));
+  m.AddCounterFunc("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
+                   sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
+  m.AddCounterFunc("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+                   sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
+  m.AddCounterFunc("watershed_late_events_total", "Events too late for their window (counted in totals only)",
+                   sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
   m.AddGauge("watershed_lag_records", "Acknowledged records not yet in the live store",
              [this] { return static_cast<double>(Lag()); });
   m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
@@ -333,19 +355,84 @@ void Server::AddProcessorMetrics() {
       return total;
     };
   };
-  m.AddGauge("watershed_lake_rows_committed_total", "Rows this process committed to the lake's tables",
-             partition_sum(&stream::PartitionStatus::lake_rows));
-  m.AddGauge("watershed_lake_refused_rows_total", "Rows the lake refused: their region is not the lake's",
-             partition_sum(&stream::PartitionStatus::lake_refused_rows));
+  m.AddCounterFunc("watershed_lake_rows_committed_total", "Rows this process committed to the lake's tables",
+                   partition_sum(&stream::PartitionStatus::lake_rows));
+  m.AddCounterFunc("watershed_lake_refused_rows_total", "Rows the lake refused: their region is not the lake's",
+                   partition_sum(&stream::PartitionStatus::lake_refused_rows));
   m.AddGauge("watershed_resident_stories", "Stories in processor memory",
              partition_sum(&stream::PartitionStatus::resident_stories));
   m.AddGauge("watershed_cold_stories", "Stories evicted for idleness to the cold stores",
              partition_sum(&stream::PartitionStatus::cold_stories));
   m.AddGauge("watershed_cold_store_bytes", "Bytes of the cold store files", partition_sum(&stream::PartitionStatus::cold_bytes));
-  m.AddGauge("watershed_evicted_stories_total", "Stories evicted for idleness (since this process owns the partition)",
-             partition_sum(&stream::PartitionStatus::evicted_stories));
-  m.AddGauge("watershed_reloaded_stories_total", "Cold stories brought back by an event",
-             partition_sum(&stream::PartitionStatus::reloaded_stories));
+  m.AddCounterFunc("watershed_evicted_stories_total",
+                   "Stories evicted for idleness (since this process owns the partition)",
+                   partition_sum(&stream::PartitionStatus::evicted_stories));
+  m.AddCounterFunc("watershed_reloaded_stories_total", "Cold stories brought back by an event",
+                   partition_sum(&stream::PartitionStatus::reloaded_stories));
+  AddHealthMetrics();
+}
+
+// What the alert rules watch (deploy/prometheus/alerts.yml), per region.
+void Server::AddHealthMetrics() {
+  auto& m = metrics_;
+  for (const auto& proc_ptr : processors_) {
+    const stream::RegionProcessor* proc = proc_ptr.get();
+    const std::string region = "region=\"" + std::string(RegionName(proc->region())) + "\"";
+    // Over the partitions this process owns: the oldest success (age) or the sum.
+    auto age = [proc](int64_t stream::PartitionStatus::*ok_ms) {
+      return [proc, ok_ms] {
+        const int64_t now = Clock::Real()->NowMs();
+        int64_t oldest = now;
+        for (const auto& s : proc->GetStatus()) oldest = std::min(oldest, s.*ok_ms);
+        return static_cast<double>(now - oldest) * 1e-3;
+      };
+    };
+    auto total = [proc](uint64_t stream::PartitionStatus::*field) {
+      return [proc, field] {
+        double n = 0;
+        for (const auto& s : proc->GetStatus()) n += static_cast<double>(s.*field);
+        return n;
+      };
+    };
+    m.AddGauge(
+        "watershed_region_lag_records", "Acknowledged records of the region not yet in the live store",
+        [proc] { return static_cast<double>(proc->Lag()); }, region);
+    m.AddGauge("watershed_checkpoint_age_seconds",
+               "Since the oldest last successful checkpoint of the region's partitions this process owns",
+               age(&stream::PartitionStatus::checkpoint_ok_ms), region);
+    m.AddCounterFunc("watershed_checkpoint_failures_total", "Checkpoints that failed (since the partition was taken)",
+                     total(&stream::PartitionStatus::checkpoint_failures), region);
+    if (lakes_[static_cast<int>(proc->region())]) {
+      m.AddGauge("watershed_lake_commit_age_seconds",
+                 "Since the oldest last lake commit of the region's partitions this process owns (or its range began)",
+                 age(&stream::PartitionStatus::lake_commit_ok_ms), region);
+      m.AddCounterFunc("watershed_lake_commit_failures_total",
+                       "Lake commits that failed (since the partition was taken)",
+                       total(&stream::PartitionStatus::lake_commit_failures), region);
+    }
+  }
+  for (int r = 0; r < kRegionCount; ++r)
+    if (const log::Log* log = logs_[r].get())
+      m.AddCounterFunc(
+          "watershed_log_fsync_failures_total",
+          "fsyncs of the embedded log that failed (it then refuses appends until a restart)",
+          [log] { return static_cast<double>(log->sync_failures()); },
+          "region=\"" + std::string(RegionName(static_cast<Region>(r))) + "\"");
+  m.AddGauge("watershed_checkpoint_interval_seconds", "The checkpoint-interval setting",
+             [ms = checkpoint_interval_ms_] { return static_cast<double>(ms) * 1e-3; });
+  m.AddGauge("watershed_lake_commit_interval_seconds", "The lake-commit-interval setting",
+             [ms = lake_commit_interval_ms_] { return static_cast<double>(ms) * 1e-3; });
+  // The data dir's file system, for the disk-filling alert.
+  auto disk = [dir = data_dir_](bool free) {
+    return [dir, free] {
+      struct statvfs st;
+      if (::statvfs(dir.c_str(), &st) != 0) return std::nan("");
+      return static_cast<double>(free ? st.f_bavail : st.f_blocks) * static_cast<double>(st.f_frsize);
+    };
+  };
+  m.AddGauge("watershed_data_dir_free_bytes", "Bytes available to the server on the data dir's file system",
+             disk(true));
+  m.AddGauge("watershed_data_dir_size_bytes", "Size of the data dir's file system", disk(false));
 }
 
 Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSystem* fs) {
@@ -392,10 +479,11 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
   feature_updater_ = std::make_unique<recs::FeatureUpdater>(features_.get(), std::move(sources), options);
   feature_updater_->Start();
   recs::FeatureUpdater* updater = feature_updater_.get();
-  metrics_.AddGauge("watershed_recs_feature_events_total", "Events the feature store's consumer applied (this process)",
-                    [updater] { return static_cast<double>(updater->applied_events()); });
-  metrics_.AddGauge("watershed_recs_feature_records_total", "Log records the feature store's consumer read",
-                    [updater] { return static_cast<double>(updater->consumed_records()); });
+  metrics_.AddCounterFunc("watershed_recs_feature_events_total",
+                          "Events the feature store's consumer applied (this process)",
+                          [updater] { return static_cast<double>(updater->applied_events()); });
+  metrics_.AddCounterFunc("watershed_recs_feature_records_total", "Log records the feature store's consumer read",
+                          [updater] { return static_cast<double>(updater->consumed_records()); });
   metrics_.AddGauge("watershed_recs_feature_lag_records", "Log records not yet in the feature store",
                     [updater] { return static_cast<double>(updater->Lag()); });
   return Status::Ok();
@@ -409,14 +497,15 @@ void Server::AddCdcMetrics() {
   };
   m.AddGauge("watershed_cdc_lag_bytes", "WAL the catalogue feed's replication slot holds beyond what it stored",
              gauge(&CdcFeedThread::lag_bytes));
-  m.AddGauge("watershed_cdc_transactions_total", "PostgreSQL transactions the catalogue feed stored and confirmed",
-             gauge(&CdcFeedThread::transactions));
-  m.AddGauge("watershed_cdc_rows_landed_total", "Changes this process committed to the lake's cdc table",
-             gauge(&CdcFeedThread::rows_landed));
-  m.AddGauge("watershed_cdc_rows_applied_total", "Catalogue changes the feed applied",
-             gauge(&CdcFeedThread::rows_applied));
-  m.AddGauge("watershed_cdc_rows_dead_lettered_total", "Changes the feed could not map (the dead-letter table)",
-             gauge(&CdcFeedThread::rows_dead_lettered));
+  m.AddCounterFunc("watershed_cdc_transactions_total",
+                   "PostgreSQL transactions the catalogue feed stored and confirmed",
+                   gauge(&CdcFeedThread::transactions));
+  m.AddCounterFunc("watershed_cdc_rows_landed_total", "Changes this process committed to the lake's cdc table",
+                   gauge(&CdcFeedThread::rows_landed));
+  m.AddCounterFunc("watershed_cdc_rows_applied_total", "Catalogue changes the feed applied",
+                   gauge(&CdcFeedThread::rows_applied));
+  m.AddCounterFunc("watershed_cdc_rows_dead_lettered_total", "Changes the feed could not map (the dead-letter table)",
+                   gauge(&CdcFeedThread::rows_dead_lettered));
   m.AddGauge("watershed_cdc_running", "1 while this process's catalogue feed holds the replication slot",
              [cdc] { return cdc->running.load() ? 1.0 : 0.0; });
 }

@@ -62,6 +62,7 @@ class Server {
   Status OpenLogs(const ServeSettings& settings, FileSystem* fs);
   Status StartProcessing(const ServeSettings& settings, ServerRoles roles, FileSystem* fs);
   void AddProcessorMetrics();
+  void AddHealthMetrics();
   void AddCdcMetrics();
   // recs-features: opens the feature store (restoring the embedded one's
   // snapshot) and starts its consumer of this process's logs.
@@ -73,6 +74,9 @@ class Server {
   Result<std::vector<gateway::PartitionReport>> RemoteReport() const;
 
   MetricsRegistry metrics_;
+  std::unique_ptr<trace::Tracer> tracer_;  // null without otlp-endpoint; outlives what exports to it
+  int64_t checkpoint_interval_ms_ = 0, lake_commit_interval_ms_ = 0;  // settings the health metrics report
+  std::string data_dir_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_

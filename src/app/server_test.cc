@@ -21,13 +21,14 @@
 #include "app/config.h"
 #include "app/testing/serve_environment.h"
 #include "auth/signer.h"
+#include "core/event_codec.h"
+#include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
 #include "http/http_client.h"
 #include "recs/feature_store_redis.h"
 #include "serve/redis_node_client.h"
 #include "serve/testing/redis_server.h"
-#include "core/event_codec.h"
-#include "core/testing/temp_dir.h"
-#include "core/testing/wait.h"
+#include "trace/testing/otlp_collector.h"
 
 namespace watershed::app {
 namespace {
@@ -382,6 +383,69 @@ TEST_F(ServerTest, TheFeatureStoreFollowsTheLogsAcrossARestart) {
     for (uint64_t story = 1; story <= kStories; ++story)
       popularity += store->Item(story, store->watermark() + 1)->popularity;
     EXPECT_EQ(popularity, positives);
+  }
+}
+
+// A sampled request's trace at a real collector: ingest (child of the
+// client's span), one append per region (children of ingest), and per
+// event a process and a visible span (children of ingest, since the events
+// carry no context of their own), each ending after it starts; visible
+// spans start at the append, within the ingest span. An unsampled request
+// leaves no span.
+TEST_F(ServerTest, ASampledRequestIsTracedFromIngestToVisible) {
+  trace::testing::OtlpCollector collector;
+  ASSERT_TRUE(collector.running());
+  auto server = StartServer({"--otlp-endpoint", collector.endpoint(), "--otlp-sampling-ratio", "0"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736", client_span = "00f067aa0ba902b7";
+  std::vector<Event> events = Batch(0);
+  events.resize(6);
+  std::set<int> regions;
+  for (const Event& e : events) regions.insert(static_cast<int>(e.region));
+  ASSERT_TRUE(client.SetHeader("traceparent", "00-" + trace_id + "-" + client_span + "-01").ok());
+  Post(client, events);
+  ASSERT_TRUE(client.SetHeader("traceparent", "00-" + trace_id + "-" + client_span + "-00").ok());
+  Post(client, Batch(1));  // not sampled
+  ASSERT_TRUE(client.SetHeader("traceparent", "").ok());
+  Post(client, Batch(2));  // no context: sampled at the ratio, 0
+  WaitForLagZero(client);
+  const size_t expected = 1 + regions.size() + 2 * events.size();
+  auto spans = collector.WaitFor(expected);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a flush interval: nothing more comes
+  spans = collector.spans();
+  ASSERT_EQ(spans.size(), expected);
+  std::map<std::string, std::vector<trace::testing::ReceivedSpan>> by_name;
+  for (const auto& s : spans) {
+    EXPECT_EQ(s.trace_id, trace_id);
+    EXPECT_EQ(s.service, "watershed");
+    EXPECT_LE(s.start_ns, s.end_ns) << s.name;
+    by_name[s.name].push_back(s);
+  }
+  ASSERT_EQ(by_name["watershed.ingest"].size(), 1u);
+  const auto& ingest = by_name["watershed.ingest"][0];
+  EXPECT_EQ(ingest.parent_span_id, client_span);
+  EXPECT_EQ(ingest.kind, 2);
+  EXPECT_EQ(ingest.attributes.at("http.status_code"), "200");
+  ASSERT_EQ(by_name["watershed.log.append"].size(), regions.size());
+  for (const auto& a : by_name["watershed.log.append"]) {
+    EXPECT_EQ(a.parent_span_id, ingest.span_id);
+    EXPECT_GE(a.start_ns, ingest.start_ns);
+    EXPECT_LE(a.end_ns, ingest.end_ns);  // acknowledged only once appended
+  }
+  ASSERT_EQ(by_name["watershed.process"].size(), events.size());
+  ASSERT_EQ(by_name["watershed.visible"].size(), events.size());
+  std::set<std::string> event_ids;
+  for (const char* name : {"watershed.process", "watershed.visible"})
+    for (const auto& s : by_name[name]) {
+      EXPECT_EQ(s.parent_span_id, ingest.span_id) << name;
+      event_ids.insert(std::string(name) + s.attributes.at("watershed.event_id"));
+    }
+  EXPECT_EQ(event_ids.size(), 2 * events.size());  // one of each per event
+  for (const auto& v : by_name["watershed.visible"]) {
+    // Append times are in ms: the visible span starts within the ingest span, to the ms.
+    EXPECT_GE(v.start_ns + 1'000'000, ingest.start_ns);
+    EXPECT_LE(v.start_ns, ingest.end_ns);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "core/endian.h"
+#include "core/trace_context.h"
 
 namespace watershed {
 namespace {
@@ -16,24 +17,7 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// W3C trace-context version 00: 00-<32 hex>-<16 hex>-<2 hex>, not all-zero ids.
-bool ValidTraceparent(std::string_view s) {
-  if (s.size() != kMaxTraceparentBytes) return false;
-  if (s[2] != '-' || s[35] != '-' || s[52] != '-') return false;
-  if (s.substr(0, 2) != "00") return false;
-  std::string_view trace = s.substr(3, 32), span = s.substr(36, 16), flags = s.substr(53, 2);
-  if (!IsHex(trace) || !IsHex(span) || !IsHex(flags)) return false;
-  constexpr std::string_view kZeros = "00000000000000000000000000000000";
-  return trace != kZeros && span != kZeros.substr(0, 16);
-}
+bool ValidTraceparent(std::string_view s) { return ParseTraceparent(s).has_value(); }
 
 }  // namespace
 

@@ -1,9 +1,11 @@
 #include "core/metrics.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <set>
+#include <map>
+#include <vector>
 
 namespace watershed {
 
@@ -15,12 +17,12 @@ Histogram::Histogram() {
   for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i] = 0;
 }
 
-void Histogram::ObserveSeconds(double s) {
+void Histogram::ObserveSeconds(double s, uint64_t times) {
   size_t i = 0;
   while (i < bounds_.size() && s > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_ns_.fetch_add(static_cast<uint64_t>(std::llround(std::max(s, 0.0) * 1e9)), std::memory_order_relaxed);
+  counts_[i].fetch_add(times, std::memory_order_relaxed);
+  count_.fetch_add(times, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<uint64_t>(std::llround(std::max(s, 0.0) * 1e9)) * times, std::memory_order_relaxed);
 }
 
 double Histogram::Sum() const { return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9; }
@@ -62,9 +64,16 @@ void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                const std::string& labels) {
   auto e = std::make_unique<Entry>();
   e->name = name, e->help = help, e->labels = labels, e->type = "gauge";
-  e->gauge = std::move(read);
+  e->read = std::move(read);
   std::lock_guard lock(mu_);
   entries_.push_back(std::move(e));
+}
+
+void MetricsRegistry::AddCounterFunc(const std::string& name, const std::string& help, std::function<double()> read,
+                                     const std::string& labels) {
+  AddGauge(name, help, std::move(read), labels);
+  std::lock_guard lock(mu_);
+  entries_.back()->type = "counter";
 }
 
 namespace {
@@ -85,17 +94,25 @@ std::string WithLabels(const std::string& labels, const std::string& extra = "")
 
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
+  // Entries in the order their names were first registered, stable within a name.
+  std::map<std::string, size_t> first_of;
+  for (size_t i = 0; i < entries_.size(); ++i) first_of.try_emplace(entries_[i]->name, i);
+  std::vector<const Entry*> order;
+  for (const auto& e : entries_) order.push_back(e.get());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](const Entry* a, const Entry* b) { return first_of[a->name] < first_of[b->name]; });
   std::string out;
-  std::set<std::string> described;
-  for (const auto& e : entries_) {
-    if (described.insert(e->name).second) {
+  const std::string* described = nullptr;
+  for (const Entry* e : order) {
+    if (described == nullptr || *described != e->name) {
       out += "# HELP " + e->name + " " + e->help + "\n";
       out += "# TYPE " + e->name + " " + e->type + "\n";
+      described = &e->name;
     }
     if (e->counter) {
       out += e->name + WithLabels(e->labels) + " " + std::to_string(e->counter->Value()) + "\n";
-    } else if (e->gauge) {
-      out += e->name + WithLabels(e->labels) + " " + Num(e->gauge()) + "\n";
+    } else if (e->read) {
+      out += e->name + WithLabels(e->labels) + " " + Num(e->read()) + "\n";
     } else {
       const Histogram& h = *e->histogram;
       uint64_t cumulative = 0;

@@ -26,7 +26,9 @@ class Counter {
 class Histogram {
  public:
   Histogram();
-  void ObserveSeconds(double s);
+  void ObserveSeconds(double s) { ObserveSeconds(s, 1); }
+  // `times` observations of the same value (a batch of records of one append time).
+  void ObserveSeconds(double s, uint64_t times);
   void ObserveNanos(int64_t ns) { ObserveSeconds(static_cast<double>(ns) * 1e-9); }
   const std::vector<double>& bounds() const { return bounds_; }
   uint64_t BucketCount(size_t i) const { return counts_[i].load(std::memory_order_relaxed); }
@@ -50,6 +52,12 @@ class MetricsRegistry {
   // A gauge read at render time.
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
                 const std::string& labels = "");
+  // A counter read at render time (a total some component keeps, which only
+  // grows while that component lives: TYPE counter, so rate() applies).
+  void AddCounterFunc(const std::string& name, const std::string& help, std::function<double()> read,
+                      const std::string& labels = "");
+  // Text format 0.0.4; the samples of one name together under one HELP and
+  // TYPE, whatever order they were registered in.
   std::string RenderPrometheus() const;
 
  private:
@@ -57,7 +65,7 @@ class MetricsRegistry {
     std::string name, help, labels, type;
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Histogram> histogram;
-    std::function<double()> gauge;
+    std::function<double()> read;  // gauges and counters read at render time
   };
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;

@@ -71,6 +71,41 @@ TEST(Metrics, GaugeReadAtRenderTime) {
   EXPECT_TRUE(Contains(reg.RenderPrometheus(), "ws_lag_events{region=\"eu\"} 0.1"));
 }
 
+TEST(Metrics, CounterReadAtRenderTimeIsACounter) {
+  MetricsRegistry reg;
+  double processed = 12;
+  reg.AddCounterFunc("ws_processed_total", "Records processed.", [&] { return processed; });
+  std::string text = reg.RenderPrometheus();
+  EXPECT_TRUE(Contains(text, "# TYPE ws_processed_total counter")) << text;
+  EXPECT_TRUE(Contains(text, "ws_processed_total 12")) << text;
+  processed = 13;
+  EXPECT_TRUE(Contains(reg.RenderPrometheus(), "ws_processed_total 13"));
+}
+
+// The text format wants one group per name: samples registered apart
+// (a name, another name, the first again) come out together.
+TEST(Metrics, SamplesOfOneNameAreGroupedWhateverTheRegistrationOrder) {
+  MetricsRegistry reg;
+  reg.AddCounter("ws_a_total", "A.", "region=\"us\"")->Add(1);
+  reg.AddGauge("ws_b", "B.", [] { return 2.0; });
+  reg.AddCounter("ws_a_total", "A.", "region=\"eu\"")->Add(3);
+  const std::string text = reg.RenderPrometheus();
+  EXPECT_EQ(text,
+            "# HELP ws_a_total A.\n# TYPE ws_a_total counter\nws_a_total{region=\"us\"} 1\n"
+            "ws_a_total{region=\"eu\"} 3\n# HELP ws_b B.\n# TYPE ws_b gauge\nws_b 2\n");
+}
+
+TEST(Metrics, HistogramObservesManyOfOneValueAtOnce) {
+  MetricsRegistry reg;
+  Histogram* h = reg.AddHistogram("ws_visible_seconds", "Latency.");
+  h->ObserveSeconds(0.003, 5);
+  h->ObserveSeconds(2.0);
+  EXPECT_EQ(h->Count(), 6u);
+  EXPECT_NEAR(h->Sum(), 2.015, 1e-9);
+  EXPECT_EQ(h->Quantile(0.8), 5e-3);
+  EXPECT_EQ(h->Quantile(1.0), 2.5);
+}
+
 TEST(Metrics, HistogramRendering) {
   MetricsRegistry reg;
   Histogram* h = reg.AddHistogram("ws_latency_seconds", "Request latency.", "op=\"get\"");

@@ -121,14 +121,25 @@ Api::Api(ApiDeps deps, ApiOptions options)
   auth_busy_ =
       m.AddCounter("watershed_auth_busy_total", "Requests refused with 503: too many signature checks at once");
   if (const auth::Verifier* v = deps_.verifier)
-    m.AddGauge("watershed_auth_signature_checks", "Token signature checks run since start",
-               [v] { return static_cast<double>(v->signature_checks()); });
+    m.AddCounterFunc("watershed_auth_signature_checks_total", "Token signature checks run since start",
+                     [v] { return static_cast<double>(v->signature_checks()); });
   m.AddGauge("watershed_in_flight_requests", "/v1/ requests in progress",
              [this] { return static_cast<double>(in_flight_.InFlight()); });
   const char* help = "HTTP request latency, receipt to response hand-off, seconds";
   latency_ingest_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"ingest\"");
   latency_query_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"query\"");
   latency_other_ = m.AddHistogram("watershed_http_request_seconds", help, "route=\"other\"");
+  const char* responses_help = "HTTP responses the API sent, by status code";
+  for (int code : {200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 408, 409,
+                   411, 413, 414, 415, 422, 429, 431, 500, 501, 502, 503, 504})
+    responses_[code] =
+        m.AddCounter("watershed_http_responses_total", responses_help, "code=\"" + std::to_string(code) + "\"");
+  responses_other_ = m.AddCounter("watershed_http_responses_total", responses_help, "code=\"other\"");
+}
+
+void Api::CountResponse(int status) {
+  Counter* c = status >= 0 && status < static_cast<int>(responses_.size()) ? responses_[status] : nullptr;
+  (c ? c : responses_other_)->Add();
 }
 
 namespace {
@@ -207,6 +218,7 @@ std::optional<HttpResponse> Api::CheckHeader(HttpRequest& head) {
   auto outcome = Authenticate(head, deps_.clock->MonotonicNs());
   if (auto* refused = std::get_if<HttpResponse>(&outcome)) {
     requests_->Add();
+    CountResponse(refused->status);
     return std::move(*refused);
   }
   head.context = std::get<auth::Claims>(std::move(outcome));
@@ -221,6 +233,7 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   Histogram* histogram = path == "/v1/events" ? latency_ingest_ : v1 ? latency_query_ : latency_other_;
   Responder reply = [this, start, histogram, r = std::move(respond)](HttpResponse resp) {
     histogram->ObserveNanos(deps_.clock->MonotonicNs() - start);
+    CountResponse(resp.status);
     r(std::move(resp));
   };
 
@@ -362,6 +375,27 @@ std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& 
 }
 
 void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond) {
+  // A sampled request: its ingest span ends with the answer, whatever it is.
+  std::shared_ptr<trace::Span> ingest;
+  if (trace::Tracer* tracer = deps_.tracer) {
+    const TraceContext context = tracer->Join(req.Header("traceparent"));
+    if (context.sampled()) {
+      ingest = std::make_shared<trace::Span>();
+      ingest->name = "watershed.ingest";
+      ingest->kind = 2;
+      ingest->trace_id = context.trace_id;
+      ingest->parent_id = context.span_id;
+      ingest->span_id = tracer->NewSpanId();
+      ingest->start_unix_ns = trace::UnixNowNs();
+      respond = [tracer, ingest, r = std::move(respond)](HttpResponse resp) {
+        ingest->end_unix_ns = trace::UnixNowNs();
+        ingest->attributes = {{"http.route", "/v1/events"}, {"http.status_code", std::to_string(resp.status)}};
+        ingest->error = resp.status >= 500;
+        tracer->Export(*ingest);
+        r(std::move(resp));
+      };
+    }
+  }
   std::string type = req.content_type.substr(0, req.content_type.find(';'));
   while (!type.empty() && type.back() == ' ') type.pop_back();
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // media types ignore case
@@ -407,6 +441,11 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
   }
 
   CountAuthorHints(batch->events);
+  if (ingest) {  // events without a context of their own continue the request's trace
+    const std::string parent = FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1});
+    for (Event& e : batch->events)
+      if (e.traceparent.empty()) e.traceparent = parent;
+  }
   // Route by region; answer once every region's log has made its part durable.
   std::array<std::vector<Event>, kRegionCount> by_region;
   for (Event& e : batch->events) by_region[static_cast<int>(e.region)].push_back(std::move(e));
@@ -433,7 +472,23 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
 
   for (int r = 0; r < kRegionCount; ++r) {
     if (by_region[r].empty()) continue;
-    deps_.logs[r]->AppendAsync(std::move(by_region[r]), [this, join](Status st) {
+    std::shared_ptr<trace::Span> append;
+    if (ingest) {
+      append = std::make_shared<trace::Span>();
+      append->name = "watershed.log.append";
+      append->trace_id = ingest->trace_id;
+      append->parent_id = ingest->span_id;
+      append->span_id = deps_.tracer->NewSpanId();
+      append->attributes = {{"watershed.region", std::string(RegionName(static_cast<Region>(r)))},
+                            {"watershed.events", std::to_string(by_region[r].size())}};
+      append->start_unix_ns = trace::UnixNowNs();
+    }
+    deps_.logs[r]->AppendAsync(std::move(by_region[r]), [this, join, append](Status st) {
+      if (append) {  // the append and its fsync are done (or failed)
+        append->end_unix_ns = trace::UnixNowNs();
+        append->error = !st.ok();
+        deps_.tracer->Export(*append);
+      }
       std::unique_lock lock(join->mu);
       if (!st.ok() && join->first_error.ok()) join->first_error = st;
       if (--join->pending > 0) return;

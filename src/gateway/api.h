@@ -23,6 +23,7 @@
 #include "http/http_server.h"
 #include "log/log.h"
 #include "serve/live_store.h"
+#include "trace/tracer.h"
 
 namespace watershed::gateway {
 
@@ -92,6 +93,10 @@ struct ApiDeps {
   std::function<bool()> ready;  // recovery done, accepting traffic
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();
+  // nullptr: no tracing. Else POST /v1/events makes ingest and append spans
+  // for sampled requests, and events without a traceparent of their own
+  // carry the request's (trace/tracer.h).
+  trace::Tracer* tracer = nullptr;
   // nullptr: auth off — the body's viewer_id and region are trusted and
   // every endpoint is open (only for a trusted network).
   const auth::Verifier* verifier = nullptr;
@@ -165,6 +170,11 @@ class Api {
   Histogram* latency_ingest_;
   Histogram* latency_query_;
   Histogram* latency_other_;
+  // watershed_http_responses_total by status: a counter per code the API
+  // answers with, indexed by code (status 100-599; others to "other").
+  std::array<Counter*, 600> responses_{};
+  Counter* responses_other_;
+  void CountResponse(int status);
 };
 
 }  // namespace watershed::gateway

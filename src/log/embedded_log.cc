@@ -393,7 +393,7 @@ void EmbeddedLog::WriterLoop() {
     int64_t now = options_.clock->NowMs();
     if (options_.fsync == FsyncPolicy::kInterval && now - last_sync_ms_ >= options_.fsync_interval_ms) {
       // As under kAlways, a failed fsync may have lost written pages: stop.
-      if (!SyncDirty().ok()) failed_ = true;
+      if (!SyncDirty().ok()) failed_ = true, sync_failures_.fetch_add(1, std::memory_order_relaxed);
       last_sync_ms_ = now;
     }
     if (now - last_retention_ms_ >= 10'000) {
@@ -490,6 +490,7 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
     if (!s.ok()) {
       // After a failed fsync the page cache may have dropped our data: stop.
       failed_ = true;
+      sync_failures_.fetch_add(1, std::memory_order_relaxed);
       rollback();
       return s;
     }

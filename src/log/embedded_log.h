@@ -68,6 +68,7 @@ class EmbeddedLog final : public Log {
   uint64_t DataVersion() const override { return data_version_.load(std::memory_order_acquire); }
   void WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) override;
   void SetRetentionFloor(uint32_t partition, LogOffset floor) override;
+  uint64_t sync_failures() const override { return sync_failures_.load(std::memory_order_relaxed); }
   void Close() override;
 
   // The LOG_META of the log in `dir`, if it has one; kCorruption when it is
@@ -102,6 +103,7 @@ class EmbeddedLog final : public Log {
   int64_t last_sync_ms_ = 0;    // writer thread only
   int64_t last_retention_ms_ = 0;
   bool failed_ = false;  // writer thread only: an fsync failed, the log refuses appends
+  std::atomic<uint64_t> sync_failures_{0};
   WorkerPool sync_pool_;  // fdatasyncs the partitions of a group concurrently
 
   std::mutex queue_mu_;

@@ -324,10 +324,12 @@ TEST_F(EmbeddedLogTest, FsyncFailureMakesTheLogRefuseAppends) {
     ASSERT_NE(log, nullptr);
     ASSERT_TRUE(AppendAndWait(*log, {MakeEvent(1, 0)}).ok());
     const uint64_t size = FileSize(LastSegmentPath(0));
+    EXPECT_EQ(log->sync_failures(), 0u);
 
     fs.FailSyncs(true);
     Status s = AppendAndWait(*log, {MakeEvent(1, 1)});
     EXPECT_EQ(s.code(), StatusCode::kIoError) << s.ToString();
+    EXPECT_EQ(log->sync_failures(), 1u);     // watershed_log_fsync_failures_total
     EXPECT_EQ(log->EndOffset(0).value, 1u);  // never readable
     EXPECT_EQ(FileSize(LastSegmentPath(0)), size);
 
@@ -371,6 +373,7 @@ TEST_F(EmbeddedLogTest, BackgroundFsyncFailureMakesTheLogRefuseAppends) {
   // ...but by the next group the log has seen the failure.
   Status s = AppendAndWait(*log, {MakeEvent(1, 2)});
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_GE(log->sync_failures(), 1u);
   fs.FailSyncs(false);  // not sticky in the file system; the log still refuses
   s = AppendAndWait(*log, {MakeEvent(1, 3)});
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();

@@ -66,6 +66,9 @@ class Log {
   // Records below `floor` are no longer needed for recovery (the processor's
   // checkpoint covers them); retention never deletes records at or above it.
   virtual void SetRetentionFloor(uint32_t partition, LogOffset floor) = 0;
+  // fsyncs of the log's files that failed (the embedded log then refuses
+  // appends until a restart); 0 where the log does not fsync itself (Kafka).
+  virtual uint64_t sync_failures() const { return 0; }
   // Stops accepting appends, finishes pending ones, wakes waiters.
   virtual void Close() = 0;
 };

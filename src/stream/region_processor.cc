@@ -41,6 +41,8 @@ struct RegionProcessor::Partition {
   uint64_t dedup_entries = 0;
   uint64_t resident_stories = 0, cold_stories = 0, cold_bytes = 0, evicted = 0, reloaded = 0;
   uint64_t lake_rows = 0, lake_refused_rows = 0;
+  int64_t checkpoint_ok_ms = 0, lake_commit_ok_ms = 0;
+  uint64_t checkpoint_failures = 0, lake_commit_failures = 0;
   std::string error;
 };
 
@@ -150,6 +152,8 @@ Status RegionProcessor::Assign(uint32_t i) {
   p->last_checkpoint_ns = options_.clock->MonotonicNs();
   // The lake's open range may be older than this owner (restarts, handovers).
   p->last_lake_commit_ns = p->last_checkpoint_ns - (p->sink ? p->sink->range_age_ms() * 1'000'000 : 0);
+  p->checkpoint_ok_ms = options_.clock->NowMs();
+  p->lake_commit_ok_ms = p->checkpoint_ok_ms - (p->sink ? p->sink->range_age_ms() : 0);
   {
     std::lock_guard lock(mu_);
     partitions_[i] = std::move(p);
@@ -253,6 +257,7 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
     return false;
   }
   if (!records.empty()) {
+    const int64_t batch_start_ns = options_.tracer ? trace::UnixNowNs() : 0;
     p.processor->ProcessBatch(records, p.sink ? &p.distinct : nullptr);
     p.processor->TakeWrite(&write);
     if (!p.processor->status().ok()) {  // records of this batch may be left unprocessed: stop here
@@ -272,6 +277,8 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
       write = {};
     } else {
       p.processed.store(p.processor->next_offset().value, std::memory_order_release);
+      ObserveVisible(records);
+      if (options_.tracer) TraceBatch(p, records, batch_start_ns);
     }
     std::lock_guard lock(p.status_mu);
     p.watermark = p.processor->watermark();
@@ -288,7 +295,62 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
   return !records.empty();
 }
 
+void RegionProcessor::ObserveVisible(const std::vector<log::LogRecord>& records) const {
+  if (!options_.visible_seconds) return;
+  const int64_t now = options_.clock->NowMs();
+  // One observation per run of records of one append time (a group commit).
+  for (size_t i = 0; i < records.size();) {
+    size_t j = i + 1;
+    while (j < records.size() && records[j].append_time == records[i].append_time) ++j;
+    options_.visible_seconds->ObserveSeconds(
+        static_cast<double>(std::max<int64_t>(0, now - records[i].append_time.value)) * 1e-3, j - i);
+    i = j;
+  }
+}
+
+void RegionProcessor::TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records,
+                                 int64_t start_unix_ns) const {
+  const int64_t now = trace::UnixNowNs();
+  for (const log::LogRecord& r : records) {
+    if (r.event.traceparent.empty()) continue;
+    const std::optional<TraceContext> context = ParseTraceparent(r.event.traceparent);
+    if (!context || !context->sampled()) continue;
+    trace::Span process;
+    process.name = "watershed.process";
+    process.trace_id = context->trace_id;
+    process.parent_id = context->span_id;
+    process.span_id = options_.tracer->NewSpanId();
+    process.start_unix_ns = start_unix_ns;
+    process.end_unix_ns = now;
+    process.attributes = {{"watershed.region", std::string(RegionName(region_))},
+                          {"watershed.partition", std::to_string(p.index)},
+                          {"watershed.offset", std::to_string(r.offset.value)},
+                          {"watershed.event_id", r.event.event_id.ToString()},
+                          {"watershed.batch_records", std::to_string(records.size())}};
+    trace::Span visible = process;
+    visible.name = "watershed.visible";
+    visible.span_id = options_.tracer->NewSpanId();
+    visible.start_unix_ns = r.append_time.value * 1'000'000;  // the append (ms): when the client was answered
+    visible.attributes.resize(4);
+    options_.tracer->Export(std::move(process));
+    options_.tracer->Export(std::move(visible));
+  }
+}
+
 Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
+  const int64_t start = options_.clock->MonotonicNs();
+  Status s = SaveCheckpoint(p, commit_lake_now);
+  if (options_.checkpoint_seconds) options_.checkpoint_seconds->ObserveNanos(options_.clock->MonotonicNs() - start);
+  std::lock_guard lock(p.status_mu);
+  if (s.ok()) {
+    p.checkpoint_ok_ms = options_.clock->NowMs();
+  } else {
+    ++p.checkpoint_failures;
+  }
+  return s;
+}
+
+Status RegionProcessor::SaveCheckpoint(Partition& p, bool commit_lake_now) {
   const int64_t now = options_.clock->MonotonicNs();
   p.last_checkpoint_ns = now;
   // A lake commit whose checkpoint is durable but which failed: finish it
@@ -352,6 +414,11 @@ Status RegionProcessor::CommitLake(Partition& p) {
   Status s = p.sink->Commit();
   std::lock_guard lock(p.status_mu);
   p.lake_rows = p.sink->committed_rows();
+  if (s.ok()) {
+    p.lake_commit_ok_ms = options_.clock->NowMs();
+  } else {
+    ++p.lake_commit_failures;
+  }
   return s;
 }
 
@@ -403,6 +470,10 @@ std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
     s.reloaded_stories = p->reloaded;
     s.lake_rows = p->lake_rows;
     s.lake_refused_rows = p->lake_refused_rows;
+    s.checkpoint_ok_ms = p->checkpoint_ok_ms;
+    s.lake_commit_ok_ms = p->lake_commit_ok_ms;
+    s.checkpoint_failures = p->checkpoint_failures;
+    s.lake_commit_failures = p->lake_commit_failures;
     s.error = p->error;
     out.push_back(std::move(s));
   }

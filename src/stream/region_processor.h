@@ -37,11 +37,13 @@
 
 #include "catalog/story_catalog.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "lake/lake_sink.h"
 #include "log/log.h"
 #include "serve/live_store.h"
 #include "stream/checkpoint.h"
 #include "stream/partition_processor.h"
+#include "trace/tracer.h"
 
 namespace watershed::stream {
 
@@ -63,6 +65,13 @@ struct RunnerOptions {
   // minute is written (0 when it does not know the story), never the
   // author_id of events. Null: 0 for every story.
   catalog::CatalogReader* catalog = nullptr;
+  // Observed when set: per record, its append time to the live store write
+  // that made it visible (freshness); per checkpoint, how long it took.
+  Histogram* visible_seconds = nullptr;
+  Histogram* checkpoint_seconds = nullptr;
+  // Set: a record whose traceparent is sampled gets a process span (its
+  // batch, to the store write) and a visible span (its append to that write).
+  trace::Tracer* tracer = nullptr;
 };
 
 struct PartitionStatus {
@@ -81,6 +90,11 @@ struct PartitionStatus {
   uint64_t reloaded_stories = 0;  // cold stories brought back by an event, likewise
   uint64_t lake_rows = 0;          // rows this owner committed to the lake
   uint64_t lake_refused_rows = 0;  // rows of another region, refused by the lake
+  // Wall-clock ms of the last checkpoint and lake commit that succeeded (or
+  // were not needed), counted from when this owner took the partition (the
+  // lake's from when its open range began); failures since then.
+  int64_t checkpoint_ok_ms = 0, lake_commit_ok_ms = 0;
+  uint64_t checkpoint_failures = 0, lake_commit_failures = 0;
   std::string error;  // last error of this partition's thread, empty when healthy
 };
 
@@ -141,8 +155,13 @@ class RegionProcessor {
   void RunWorker(int worker);
   // Reads and processes one batch; returns whether there were records.
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
-  // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms says.
+  // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms
+  // says. Counts and times SaveCheckpoint for the metrics.
   Status CheckpointNow(Partition& p, bool commit_lake);
+  Status SaveCheckpoint(Partition& p, bool commit_lake);
+  // Freshness of a batch the live store just took (options_.visible_seconds).
+  void ObserveVisible(const std::vector<log::LogRecord>& records) const;
+  void TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records, int64_t start_unix_ns) const;
   // Re-reads the log from the sink's refill_from() to the restored offset
   // into the lake's buffers (the checkpoint carried them, lake_sink.h).
   Status RefillLake(Partition& p);
