@@ -21,5 +21,7 @@ int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compa
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
 int RecsCommand(const std::vector<std::string>& args);     // `watershed recs eval|generate`
 int SqlCommand(const std::vector<std::string>& args);      // `watershed sql "<query>"` over the lake
+int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
+int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan
 
 }  // namespace watershed::app

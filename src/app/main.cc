@@ -26,6 +26,7 @@ constexpr const char* kUsage =
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
     "  sql      run one SQL query (SELECT, EXPLAIN) over the data lake's tables\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
+    "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
     "  recs     recommendations: evaluate popularity and BPR offline, generate the planted benchmark\n";
 }  // namespace
 
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   if (command == "catalog") return CatalogCommand(args);
   if (command == "recs") return RecsCommand(args);
   if (command == "sql") return SqlCommand(args);
+  if (command == "plan") return PlanCommand(args);
+  if (command == "bench") return BenchCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }
