@@ -82,6 +82,13 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"series-retention-1m", "24h", "closed 1 min windows kept for the series API"},
       {"story-idle-evict", "1h", "a story with no event this long (append time) leaves processor memory for the "
                                  "cold store beside the checkpoints; 0 = never"},
+      {"recs-features", "off", "the recommendations' feature store, kept up to date from the logs by `serve`: "
+                               "off | embedded (in memory, snapshot in <data-dir>/recs) | redis://HOST:PORT | "
+                               "redis-cluster://HOST:PORT[,HOST:PORT...]"},
+      {"recs-features-prefix", "wsf", "Redis feature store: its keys are {PREFIX}:..."},
+      {"recs-features-max-viewers", "1000000", "viewers the feature store keeps; past it the least recently active "
+                                               "go (0 = no bound)"},
+      {"recs-features-snapshot-interval", "1m", "embedded feature store: snapshot this often (and at stop)"},
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
       {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
       {"idle-timeout", "30s", "close connections idle (or trickling) this long"},

@@ -60,6 +60,21 @@ Result<LogSettings> ParseLogSettings(const Config& config) {
   return l;
 }
 
+// redis://HOST:PORT or redis-cluster://HOST:PORT[,...] into host and port or
+// seeds; false for anything else. Shared by live-store and recs-features.
+bool ParseRedisSpec(const std::string& spec, bool* cluster, std::string* host, uint16_t* port,
+                    std::vector<std::string>* seeds) {
+  if (spec.starts_with("redis://")) {
+    *cluster = false;
+    return http::ParseHostPort(spec.substr(8), host, port).ok() && *port != 0;
+  }
+  if (!spec.starts_with("redis-cluster://")) return false;
+  *cluster = true;
+  for (std::string& seed : SplitList(spec.substr(16)))
+    if (!seed.empty()) seeds->push_back(std::move(seed));
+  return !seeds->empty();
+}
+
 Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
   LiveStoreSettings l;
   ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
@@ -70,20 +85,41 @@ Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
   const std::string& spec = l.spec;
   if (spec == "memory") {
     l.kind = LiveStoreSettings::Kind::kMemory;
-  } else if (spec.starts_with("redis://")) {
-    l.kind = LiveStoreSettings::Kind::kRedis;
-    if (!http::ParseHostPort(spec.substr(8), &l.redis_host, &l.redis_port).ok() || l.redis_port == 0)
-      return Status::InvalidArgument("live-store: '" + spec + "' is not redis://HOST:PORT");
-  } else if (spec.starts_with("redis-cluster://")) {
-    l.kind = LiveStoreSettings::Kind::kRedisCluster;
-    for (std::string& seed : SplitList(spec.substr(16)))
-      if (!seed.empty()) l.cluster_seeds.push_back(std::move(seed));
-    if (l.cluster_seeds.empty()) return Status::InvalidArgument("live-store: '" + spec + "' names no cluster node");
+  } else if (bool cluster = false; spec.starts_with("redis://") || spec.starts_with("redis-cluster://")) {
+    if (!ParseRedisSpec(spec, &cluster, &l.redis_host, &l.redis_port, &l.cluster_seeds))
+      return Status::InvalidArgument("live-store: '" + spec +
+                                     (spec.starts_with("redis://") ? "' is not redis://HOST:PORT"
+                                                                   : "' names no cluster node"));
+    l.kind = cluster ? LiveStoreSettings::Kind::kRedisCluster : LiveStoreSettings::Kind::kRedis;
   } else {
     return Status::InvalidArgument("live-store: '" + spec +
                                    "' is not memory, redis://HOST:PORT or redis-cluster://...");
   }
   return l;
+}
+
+Result<RecsFeatureSettings> ParseRecsFeatureSettings(const Config& config) {
+  RecsFeatureSettings f;
+  f.spec = config.Get("recs-features");
+  bool cluster = false;
+  if (f.spec == "off") {
+    f.kind = RecsFeatureSettings::Kind::kOff;
+  } else if (f.spec == "embedded") {
+    f.kind = RecsFeatureSettings::Kind::kEmbedded;
+  } else if (ParseRedisSpec(f.spec, &cluster, &f.redis_host, &f.redis_port, &f.cluster_seeds)) {
+    f.kind = cluster ? RecsFeatureSettings::Kind::kRedisCluster : RecsFeatureSettings::Kind::kRedis;
+  } else {
+    return Status::InvalidArgument("recs-features: '" + f.spec +
+                                   "' is not off, embedded, redis://HOST:PORT or redis-cluster://HOST:PORT[,...]");
+  }
+  f.prefix = config.Get("recs-features-prefix");
+  if (f.prefix.empty() || f.prefix.find_first_of("{}") != std::string::npos)
+    return Status::InvalidArgument("recs-features-prefix must be non-empty, without braces");
+  ASSIGN_OR_RETURN(int64_t max_viewers, config.GetInt("recs-features-max-viewers"));
+  f.max_viewers = static_cast<uint64_t>(max_viewers);
+  ASSIGN_OR_RETURN(f.snapshot_interval_ms, config.GetDurationMs("recs-features-snapshot-interval", 86'400'000));
+  f.snapshot_path = JoinPath(JoinPath(config.Get("data-dir"), "recs"), "features.snap");
+  return f;
 }
 
 Result<ProcessorSettings> ParseProcessorSettings(const Config& config) {
@@ -237,6 +273,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.processor, ParseProcessorSettings(config));
   ASSIGN_OR_RETURN(s.lake, ParseLakeSettings(config));
   ASSIGN_OR_RETURN(s.cdc, ParseCdcSettings(config, s.catalog_dir));
+  ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
   s.trace.endpoint = config.Get("otlp-endpoint");

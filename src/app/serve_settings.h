@@ -84,6 +84,22 @@ struct LakeSettings {
   size_t compact_min_files = 32;
 };
 
+// The recommendations' feature store and its consumer of the logs
+// (recs/feature_updater.h), run by `watershed serve` (the process that reads
+// every partition); other roles ignore these keys.
+struct RecsFeatureSettings {
+  enum class Kind { kOff, kEmbedded, kRedis, kRedisCluster };
+  Kind kind = Kind::kOff;
+  std::string spec;                        // as configured, for messages
+  std::string redis_host;                  // kRedis
+  uint16_t redis_port = 0;                 // kRedis
+  std::vector<std::string> cluster_seeds;  // kRedisCluster
+  std::string prefix = "wsf";
+  uint64_t max_viewers = 1'000'000;
+  std::string snapshot_path;  // kEmbedded: <data-dir>/recs/features.snap
+  int64_t snapshot_interval_ms = 60'000;
+};
+
 // The catalogue feed (cdc/catalog_feed.h), run when cdc-conninfo is set.
 struct CdcSettings {
   bool on = false;
@@ -104,6 +120,7 @@ struct ServeSettings {
   ProcessorSettings processor;
   LakeSettings lake;
   CdcSettings cdc;
+  RecsFeatureSettings recs_features;
   AuthSettings auth;
   GatewaySettings gateway;
   trace::TracerOptions trace;  // endpoint empty: no tracing

@@ -37,6 +37,30 @@ class ServeSettingsTest : public ::testing::Test {
   }
 };
 
+TEST_F(ServeSettingsTest, TheFeatureStoreIsOffUnlessNamed) {
+  auto s = Parse({"--data-dir", "/d"});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_features.kind, RecsFeatureSettings::Kind::kOff);
+  EXPECT_EQ(s->recs_features.max_viewers, 1'000'000u);
+  s = Parse(Words("--data-dir /d --recs-features embedded --recs-features-snapshot-interval 10s "
+                  "--recs-features-max-viewers 0"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_features.kind, RecsFeatureSettings::Kind::kEmbedded);
+  EXPECT_EQ(s->recs_features.snapshot_path, "/d/recs/features.snap");
+  EXPECT_EQ(s->recs_features.snapshot_interval_ms, 10'000);
+  EXPECT_EQ(s->recs_features.max_viewers, 0u);
+  s = Parse(Words("--recs-features redis-cluster://a:1,b:2 --recs-features-prefix f"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_features.kind, RecsFeatureSettings::Kind::kRedisCluster);
+  EXPECT_EQ(s->recs_features.cluster_seeds, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_EQ(s->recs_features.prefix, "f");
+  s = Parse(Words("--recs-features redis://h:7"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_features.kind, RecsFeatureSettings::Kind::kRedis);
+  EXPECT_EQ(s->recs_features.redis_host, "h");
+  EXPECT_EQ(s->recs_features.redis_port, 7);
+}
+
 TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   auto s = Parse(
       Words("--data-dir /d --regions eu,apac --partitions 4 --segment-size 1MiB --fsync interval "
@@ -174,6 +198,12 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--live-store", "redis-cluster://,"}), "live-store: 'redis-cluster://,' names no cluster node");
   EXPECT_EQ(Error({"--live-store", "etcd://x"}),
             "live-store: 'etcd://x' is not memory, redis://HOST:PORT or redis-cluster://...");
+  EXPECT_EQ(Error({"--recs-features", "on"}),
+            "recs-features: 'on' is not off, embedded, redis://HOST:PORT or redis-cluster://HOST:PORT[,...]");
+  EXPECT_EQ(Error({"--recs-features", "redis://r:0"}),
+            "recs-features: 'redis://r:0' is not off, embedded, redis://HOST:PORT or redis-cluster://HOST:PORT[,...]");
+  EXPECT_EQ(Error({"--recs-features-prefix", "a{b}"}), "recs-features-prefix must be non-empty, without braces");
+  EXPECT_EQ(Error({"--recs-features-max-viewers", "-1"}), "recs-features-max-viewers: '-1' is not a non-negative number");
   // Values Config itself refuses, named by their key.
   for (const char* key : {"checkpoint-interval", "lake-commit-interval", "idle-timeout", "auth-leeway"})
     EXPECT_NE(Error({std::string("--") + key, "2d"}).find(key), std::string::npos) << key;

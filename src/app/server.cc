@@ -11,8 +11,11 @@
 #include <thread>
 
 #include "lake/maintenance_scheduler.h"
+#include "recs/feature_store_redis.h"
+#include "recs/feature_updater.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
+#include "serve/redis_node_client.h"
 
 namespace {
 // How soon a process sees catalogue changes another process made (a split
@@ -191,6 +194,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     s->cdc_ = std::make_unique<CdcFeedThread>(settings.cdc.feed, s->catalog_.get(), fs, settings.lake.root);
   }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
+  if (roles.processing == ServerRoles::Processing::kAllPartitions)
+    RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
 
   gateway::ApiDeps deps;
   deps.catalog = s->catalog_.get();
@@ -430,6 +435,60 @@ void Server::AddHealthMetrics() {
   m.AddGauge("watershed_data_dir_size_bytes", "Size of the data dir's file system", disk(false));
 }
 
+Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSystem* fs) {
+  using Kind = RecsFeatureSettings::Kind;
+  if (settings.kind == Kind::kOff) return Status::Ok();
+  auto named = [&](const Status& s) { return Status(s.code(), "recs-features " + settings.spec + ": " + s.message()); };
+  recs::FeatureStoreConfig config;  // the features' default definitions (docs/recs.md)
+  config.max_viewers = settings.max_viewers;
+  recs::FeatureUpdaterOptions options;
+  options.catalog = catalog_.get();
+  if (settings.kind == Kind::kEmbedded) {
+    auto store = recs::EmbeddedFeatureStore::Restore(fs, settings.snapshot_path);
+    if (!store.ok() && store.status().code() == StatusCode::kNotFound) store = recs::EmbeddedFeatureStore::Create(config);
+    if (!store.ok()) return named(store.status());
+    (*store)->set_max_viewers(settings.max_viewers);
+    features_ = std::move(store).value();
+    RETURN_IF_ERROR(CreateDirsDurably(fs, DirName(settings.snapshot_path)));
+    options.fs = fs;
+    options.snapshot_path = settings.snapshot_path;
+    options.snapshot_interval_ms = settings.snapshot_interval_ms;
+  } else {
+    constexpr int kTimeoutMs = 2000;
+    Result<std::unique_ptr<serve::RedisClient>> client = Status::Internal("no client");
+    if (settings.kind == Kind::kRedis) {
+      client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, kTimeoutMs);
+    } else {
+      serve::RedisClusterOptions cluster;
+      cluster.seeds = settings.cluster_seeds;
+      cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+      auto connected = serve::RedisClusterClient::Connect(cluster);
+      if (!connected.ok()) return named(connected.status());
+      client = std::unique_ptr<serve::RedisClient>(std::move(connected).value());
+    }
+    if (!client.ok()) return named(client.status());
+    recs::RedisFeatureStoreOptions redis;
+    redis.prefix = settings.prefix;
+    auto store = recs::RedisFeatureStore::Open(std::move(client).value(), config, redis);
+    if (!store.ok()) return named(store.status());
+    features_ = std::move(store).value();
+  }
+  std::vector<recs::FeatureUpdaterSource> sources;
+  for (int r = 0; r < kRegionCount; ++r)
+    if (logs_[r]) sources.push_back({static_cast<Region>(r), logs_[r].get()});
+  feature_updater_ = std::make_unique<recs::FeatureUpdater>(features_.get(), std::move(sources), options);
+  feature_updater_->Start();
+  recs::FeatureUpdater* updater = feature_updater_.get();
+  metrics_.AddCounterFunc("watershed_recs_feature_events_total",
+                          "Events the feature store's consumer applied (this process)",
+                          [updater] { return static_cast<double>(updater->applied_events()); });
+  metrics_.AddCounterFunc("watershed_recs_feature_records_total", "Log records the feature store's consumer read",
+                          [updater] { return static_cast<double>(updater->consumed_records()); });
+  metrics_.AddGauge("watershed_recs_feature_lag_records", "Log records not yet in the feature store",
+                    [updater] { return static_cast<double>(updater->Lag()); });
+  return Status::Ok();
+}
+
 void Server::AddCdcMetrics() {
   auto& m = metrics_;
   CdcFeedThread* cdc = cdc_.get();
@@ -462,6 +521,10 @@ Status Server::Stop() {
   Status first;
   for (auto& member : members_) {
     Status s = member->Leave();  // revokes its partitions: final checkpoints, then the group moves them
+    if (first.ok() && !s.ok()) first = s;
+  }
+  if (feature_updater_) {  // before the logs close; the embedded store's final snapshot
+    Status s = feature_updater_->Stop();
     if (first.ok() && !s.ok()) first = s;
   }
   for (auto& log : logs_)

@@ -23,6 +23,11 @@
 #include "log/kafka_log.h"
 #include "stream/region_processor.h"
 
+namespace watershed::recs {
+class FeatureStore;
+class FeatureUpdater;
+}  // namespace watershed::recs
+
 namespace watershed::app {
 
 // The live store the settings name (the Redis writes wait for
@@ -59,6 +64,9 @@ class Server {
   void AddProcessorMetrics();
   void AddHealthMetrics();
   void AddCdcMetrics();
+  // recs-features: opens the feature store (restoring the embedded one's
+  // snapshot) and starts its consumer of this process's logs.
+  Status StartFeatureUpdater(const RecsFeatureSettings& settings, FileSystem* fs);
   // /v1/status where the processors run here: every field.
   std::vector<gateway::PartitionReport> Report() const;
   // /v1/status of `watershed query`: the logs' end offsets now, and the live
@@ -79,6 +87,8 @@ class Server {
   std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;       // over lakes_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
+  std::unique_ptr<recs::FeatureStore> features_;
+  std::unique_ptr<recs::FeatureUpdater> feature_updater_;  // over features_ and logs_
   std::unique_ptr<AuthRuntime> auth_;
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;

@@ -25,6 +25,8 @@
 #include "core/testing/temp_dir.h"
 #include "core/testing/wait.h"
 #include "http/http_client.h"
+#include "recs/feature_store_redis.h"
+#include "serve/redis_node_client.h"
 #include "serve/testing/redis_server.h"
 #include "trace/testing/otlp_collector.h"
 
@@ -330,6 +332,58 @@ TEST_F(ServerTest, ServesHealthAndPrometheus) {
   EXPECT_NE(r->body.find("\nwatershed_processed_records_total " + std::to_string(kPerBatch) + "\n"),
             std::string::npos)
       << r->body;
+}
+
+// recs-features: the feature store follows the logs inside `serve` (embedded:
+// its snapshot restored at the next start; Redis: the store's own positions),
+// and a restart counts nothing twice.
+TEST_F(ServerTest, TheFeatureStoreFollowsTheLogsAcrossARestart) {
+  serve::testing::RedisServer redis;
+  ASSERT_TRUE(redis.Start());
+  const std::string redis_spec = "redis://127.0.0.1:" + std::to_string(redis.port());
+  for (const std::string spec : {"embedded", redis_spec.c_str()}) {
+    SCOPED_TRACE(spec);
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path()))  // a fresh data dir
+      std::filesystem::remove_all(entry.path());
+    uint64_t positives = 0;  // shares and replies: every view of Batch() is below 3 s
+    for (int run = 0; run < 2; ++run) {
+      auto server = StartServer({"--recs-features", spec, "--recs-features-prefix", "t0"});
+      ASSERT_TRUE(server.ok()) << server.status().ToString();
+      HttpClient client("127.0.0.1", (*server)->port());
+      const std::vector<Event> batch = Batch(10 + run);
+      Post(client, batch);
+      for (const Event& e : batch) positives += e.type != EventType::kView;
+      std::string body;
+      ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+        body = client.Get("/metrics")->body;
+        return body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
+      })) << body;
+      // This process's count: the first run applied its batch, the second only its own (it resumed).
+      uint64_t here = 0;
+      for (const Event& e : batch) here += e.type != EventType::kView;
+      EXPECT_NE(body.find("\nwatershed_recs_feature_events_total " + std::to_string(here) + "\n"), std::string::npos)
+          << body;
+      ASSERT_TRUE((*server)->Stop().ok());
+    }
+    // Every story's popularity, read back from the store as a new process finds it.
+    std::unique_ptr<recs::FeatureStore> store;
+    if (spec == "embedded") {
+      auto restored = recs::EmbeddedFeatureStore::Restore(FileSystem::Default(), dir_.path() + "/recs/features.snap");
+      ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+      store = std::move(restored).value();
+    } else {
+      recs::RedisFeatureStoreOptions options;
+      options.prefix = "t0";
+      auto opened = recs::RedisFeatureStore::Open(serve::ConnectRedisNode("127.0.0.1", redis.port(), 2000).value(),
+                                                  recs::FeatureStoreConfig{}, options);
+      ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+      store = std::move(opened).value();
+    }
+    uint64_t popularity = 0;
+    for (uint64_t story = 1; story <= kStories; ++story)
+      popularity += store->Item(story, store->watermark() + 1)->popularity;
+    EXPECT_EQ(popularity, positives);
+  }
 }
 
 // A sampled request's trace at a real collector: ingest (child of the

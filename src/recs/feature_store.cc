@@ -53,8 +53,15 @@ double EmbeddedFeatureStore::Decayed::At(int64_t t_ms, int64_t half_life_ms) con
 }
 
 void EmbeddedFeatureStore::Decayed::Add(double amount, int64_t t_ms, int64_t half_life_ms) {
-  value = At(t_ms, half_life_ms) + amount;
-  at_ms = std::max(at_ms, t_ms);
+  if (t_ms >= at_ms || value == 0) {
+    value = At(t_ms, half_life_ms) + amount;
+    at_ms = std::max(at_ms, t_ms);
+    return;
+  }
+  // A late event (online path): its amount decayed from its time to at_ms, so
+  // the value does not depend on the order events arrive in.
+  value +=
+      amount * std::exp2(-(static_cast<double>(at_ms) - static_cast<double>(t_ms)) / static_cast<double>(half_life_ms));
 }
 
 Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::Create(const FeatureStoreConfig& config) {
@@ -62,7 +69,7 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::Create(const
   return std::unique_ptr<EmbeddedFeatureStore>(new EmbeddedFeatureStore(config));
 }
 
-void EmbeddedFeatureStore::PutItem(uint64_t item, const ItemInfo& info) {
+Status EmbeddedFeatureStore::PutItem(uint64_t item, const ItemInfo& info) {
   ItemInfo& stored = items_[item].info;
   stored.created_at_ms = info.created_at_ms;
   stored.author = info.author;
@@ -72,6 +79,7 @@ void EmbeddedFeatureStore::PutItem(uint64_t item, const ItemInfo& info) {
     if (std::find(stored.tags.begin(), stored.tags.end(), tag) == stored.tags.end()) stored.tags.push_back(tag);
   }
   stored.tags.shrink_to_fit();
+  return Status::Ok();
 }
 
 void EmbeddedFeatureStore::Bump(std::vector<Keyed>* entries, uint32_t bound, uint64_t key, double amount,
@@ -92,17 +100,29 @@ void EmbeddedFeatureStore::Bump(std::vector<Keyed>* entries, uint32_t bound, uin
   *weakest = {key, {amount, t_ms}};
 }
 
+static Status CheckWeight(const FeatureEvent& event) {
+  if (!std::isfinite(event.weight) || event.weight < 0)
+    return Status::InvalidArgument("feature store: event weight must be finite and non-negative");
+  return Status::Ok();
+}
+
 Status EmbeddedFeatureStore::Apply(const FeatureEvent& event) {
   if (event.time_ms < watermark_)
     return Status::InvalidArgument("feature store: event at " + std::to_string(event.time_ms) +
                                    " ms is older than one applied already (" + std::to_string(watermark_) +
                                    " ms); events must be applied in time order");
-  if (!std::isfinite(event.weight) || event.weight < 0)
-    return Status::InvalidArgument("feature store: event weight must be finite and non-negative");
-  watermark_ = event.time_ms;
+  RETURN_IF_ERROR(CheckWeight(event));
+  ApplyAt(event);
+  EvictViewers();
+  return Status::Ok();
+}
+
+void EmbeddedFeatureStore::ApplyAt(const FeatureEvent& event) {
+  watermark_ = std::max(watermark_, event.time_ms);
   const int64_t t = event.time_ms;
 
   ItemState& item = items_[event.item];
+  if (item.info.author == 0) item.info.author = event.author;
   ++item.popularity;
   item.trending.Add(1, t, config_.trending_half_life_ms);
 
@@ -119,7 +139,41 @@ Status EmbeddedFeatureStore::Apply(const FeatureEvent& event) {
   v.day.Add(1, t, kActivityDayHalfLifeMs);
   v.week.Add(1, t, kActivityWeekHalfLifeMs);
   ++v.events;
+}
+
+void EmbeddedFeatureStore::EvictViewers() {
+  const uint64_t bound = config_.max_viewers;
+  if (bound == 0 || viewers_.size() <= bound) return;
+  std::vector<std::pair<int64_t, uint64_t>> by_age;  // (last active, id): the first ones go
+  by_age.reserve(viewers_.size());
+  for (const auto& [id, v] : viewers_) by_age.push_back({v.last_active_ms(), id});
+  const size_t evict = viewers_.size() - ViewersAfterEviction(bound);
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<ptrdiff_t>(evict - 1), by_age.end());
+  for (size_t i = 0; i < evict; ++i) viewers_.erase(by_age[i].second);
+  evicted_viewers_ += evict;
+}
+
+Status EmbeddedFeatureStore::ApplyLogBatch(const LogRange& range, const std::vector<FeatureEvent>& events) {
+  const std::pair<uint8_t, uint32_t> key(range.region, range.partition);
+  auto stored = positions_.find(key);
+  const uint64_t position = stored == positions_.end() ? 0 : stored->second;
+  if (position != range.from_offset)
+    return Status::Fenced("feature store: log " + std::to_string(range.region) + "/" + std::to_string(range.partition) +
+                          " is at offset " + std::to_string(position) + ", not " + std::to_string(range.from_offset));
+  if (range.next_offset < range.from_offset)
+    return Status::InvalidArgument("feature store: a log range ends before it begins");
+  for (const FeatureEvent& e : events) RETURN_IF_ERROR(CheckWeight(e));
+  for (const FeatureEvent& e : events) ApplyAt(e);
+  positions_[key] = range.next_offset;
+  EvictViewers();
   return Status::Ok();
+}
+
+Result<std::vector<LogPosition>> EmbeddedFeatureStore::Positions() const {
+  std::vector<LogPosition> out;
+  for (const auto& [key, next] : positions_)
+    if (next != 0) out.push_back({key.first, key.second, next});
+  return out;
 }
 
 static Status CheckAsOf(int64_t as_of_ms, int64_t watermark) {
@@ -185,7 +239,7 @@ Status ReplayWithFeatures(
   return Status::Ok();
 }
 
-void PutDatasetItems(const Dataset& data, FeatureStore* store) {
+Status PutDatasetItems(const Dataset& data, FeatureStore* store) {
   for (uint32_t i = 0; i < data.features.size(); ++i) {
     const ItemFeatures& f = data.features[i];
     ItemInfo info;
@@ -195,8 +249,9 @@ void PutDatasetItems(const Dataset& data, FeatureStore* store) {
     const char* end = f.author.data() + f.author.size();
     if (auto [p, ec] = std::from_chars(f.author.data(), end, author); ec != std::errc() || p != end) author = 0;
     info.author = author;
-    store->PutItem(i, info);
+    RETURN_IF_ERROR(store->PutItem(i, info));
   }
+  return Status::Ok();
 }
 
 FeatureEvent ToFeatureEvent(const Interaction& x) { return {x.user, x.item, x.timestamp * 1000, x.weight}; }

@@ -1,7 +1,8 @@
 // The embedded feature store's snapshot file (docs/recs.md, "Feature store"):
-//   header (24 bytes): magic "WSFEATST", version u32 (1), body length u64,
-//   CRC-32C of the body u32; body: config, watermark, the items, the viewers
-//   (each list sorted by id), little-endian fixed width.
+//   header (24 bytes): magic "WSFEATST", version u32 (2), body length u64,
+//   CRC-32C of the body u32; body: config, watermark, the log positions
+//   (sorted), the items, the viewers (each list sorted by id), little-endian
+//   fixed width.
 // The reader checks the header, the length and the CRC first, then every count
 // against the bytes left and the configured bounds, so no input makes it
 // allocate more than the file's size or read out of bounds.
@@ -13,60 +14,19 @@
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "recs/feature_store.h"
+#include "recs/feature_store_codec.h"
 
 namespace watershed::recs {
 namespace {
 
 constexpr char kMagic[8] = {'W', 'S', 'F', 'E', 'A', 'T', 'S', 'T'};
-constexpr uint32_t kVersion = 1;
+// Version 2 added the log positions after the watermark (version 1 files,
+// written only by tests before the store ran online, are refused).
+constexpr uint32_t kVersion = 2;
 constexpr size_t kHeaderBytes = 24;
 
-class Writer {
- public:
-  void U32(uint32_t v) { Put(&v, 4); }
-  void U64(uint64_t v) { Put(&v, 8); }
-  void I64(int64_t v) { Put(&v, 8); }
-  void F64(double v) { Put(&v, 8); }
-  void Decayed(const EmbeddedFeatureStore::Decayed& d) {
-    F64(d.value);
-    I64(d.at_ms);
-  }
-  std::string& out() { return out_; }
-
- private:
-  void Put(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
-  std::string out_;
-};
-
-// Reads fields in order; the first failure sticks and names what was being
-// read.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool U32(uint32_t* v) { return Get(v, 4); }
-  bool U64(uint64_t* v) { return Get(v, 8); }
-  bool I64(int64_t* v) { return Get(v, 8); }
-  bool F64(double* v) { return Get(v, 8); }
-  // A decayed value: finite, non-negative, and not updated after the watermark
-  // (or never updated: 0 at 0).
-  bool Decayed(EmbeddedFeatureStore::Decayed* d, int64_t watermark) {
-    return F64(&d->value) && I64(&d->at_ms) && std::isfinite(d->value) && d->value >= 0 &&
-           (d->at_ms <= watermark || (d->at_ms == 0 && d->value == 0));
-  }
-  // A count of records of at least `min_bytes` each that fit in what is left.
-  bool Count(uint64_t* n, size_t min_bytes) { return U64(n) && *n <= left() / min_bytes; }
-  size_t left() const { return in_.size() - pos_; }
-
- private:
-  bool Get(void* v, size_t n) {
-    if (left() < n) return false;
-    std::memcpy(v, in_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  std::string_view in_;
-  size_t pos_ = 0;
-};
+using codec::Reader;
+using codec::Writer;
 
 void PutKeyed(Writer* w, const std::vector<EmbeddedFeatureStore::Keyed>& entries) {
   w->U32(static_cast<uint32_t>(entries.size()));
@@ -101,6 +61,70 @@ std::vector<typename Map::key_type> SortedKeys(const Map& m) {
 
 }  // namespace
 
+namespace codec {
+
+bool Reader::Decayed(EmbeddedFeatureStore::Decayed* d, int64_t watermark) {
+  return F64(&d->value) && I64(&d->at_ms) && std::isfinite(d->value) && d->value >= 0 &&
+         (d->at_ms <= watermark || (d->at_ms == 0 && d->value == 0));
+}
+
+void PutItemState(Writer* w, const EmbeddedFeatureStore::ItemState& s) {
+  w->I64(s.info.created_at_ms);
+  w->U64(s.info.author);
+  w->U32(static_cast<uint32_t>(s.info.tags.size()));
+  for (uint32_t tag : s.info.tags) w->U32(tag);
+  w->U64(s.popularity);
+  w->Decayed(s.trending);
+}
+
+std::string GetItemState(Reader* r, int64_t watermark, EmbeddedFeatureStore::ItemState* s) {
+  uint32_t tags;
+  if (!r->I64(&s->info.created_at_ms) || !r->U64(&s->info.author) || !r->U32(&tags) || tags > kMaxItemTags)
+    return "bad features";
+  s->info.tags.resize(tags);
+  for (uint32_t& tag : s->info.tags)
+    if (!r->U32(&tag)) return "tags cut short";
+  if (!r->U64(&s->popularity) || !r->Decayed(&s->trending, watermark)) return "bad counters";
+  return "";
+}
+
+void PutViewerState(Writer* w, const EmbeddedFeatureStore::ViewerState& v) {
+  w->U64(v.events);
+  w->Decayed(v.day);
+  w->Decayed(v.week);
+  const size_t n = v.history.size();
+  w->U32(static_cast<uint32_t>(n));
+  for (size_t k = 0; k < n; ++k) {  // oldest first
+    const HistoryEntry& h = v.history[(v.head + k) % n];
+    w->U64(h.item);
+    w->I64(h.time_ms);
+  }
+  PutKeyed(w, v.tags);
+  PutKeyed(w, v.authors);
+}
+
+std::string GetViewerState(Reader* r, const FeatureStoreConfig& config, int64_t watermark,
+                           EmbeddedFeatureStore::ViewerState* v) {
+  uint32_t history;
+  if (!r->U64(&v->events) || !r->Decayed(&v->day, watermark) || !r->Decayed(&v->week, watermark)) return "bad counters";
+  if (!r->U32(&history) || history > config.history_length || history > v->events || history > r->left() / 16)
+    return "bad history length";
+  v->history.resize(history);
+  // Not checked to ascend in time: the online path applies late events as the
+  // latest (FeatureStore::ApplyLogBatch).
+  for (size_t h = 0; h < history; ++h) {
+    HistoryEntry& e = v->history[h];
+    if (!r->U64(&e.item) || !r->I64(&e.time_ms) || e.time_ms > watermark)
+      return "bad history entry " + std::to_string(h);
+  }
+  if (!GetKeyed(r, config.max_tag_affinities, watermark, &v->tags) ||
+      !GetKeyed(r, config.max_author_affinities, watermark, &v->authors))
+    return "bad affinities";
+  return "";
+}
+
+}  // namespace codec
+
 std::string EmbeddedFeatureStore::EncodeSnapshot() const {
   Writer w;
   w.U32(config_.history_length);
@@ -109,33 +133,21 @@ std::string EmbeddedFeatureStore::EncodeSnapshot() const {
   w.I64(config_.affinity_half_life_ms);
   w.I64(config_.trending_half_life_ms);
   w.I64(watermark_);
+  w.U64(positions_.size());
+  for (const auto& [key, next] : positions_) {
+    w.U32(key.first);
+    w.U32(key.second);
+    w.U64(next);
+  }
   w.U64(items_.size());
   for (uint64_t id : SortedKeys(items_)) {
-    const ItemState& s = items_.at(id);
     w.U64(id);
-    w.I64(s.info.created_at_ms);
-    w.U64(s.info.author);
-    w.U32(static_cast<uint32_t>(s.info.tags.size()));
-    for (uint32_t tag : s.info.tags) w.U32(tag);
-    w.U64(s.popularity);
-    w.Decayed(s.trending);
+    codec::PutItemState(&w, items_.at(id));
   }
   w.U64(viewers_.size());
   for (uint64_t id : SortedKeys(viewers_)) {
-    const ViewerState& v = viewers_.at(id);
     w.U64(id);
-    w.U64(v.events);
-    w.Decayed(v.day);
-    w.Decayed(v.week);
-    const size_t n = v.history.size();
-    w.U32(static_cast<uint32_t>(n));
-    for (size_t k = 0; k < n; ++k) {  // oldest first
-      const HistoryEntry& h = v.history[(v.head + k) % n];
-      w.U64(h.item);
-      w.I64(h.time_ms);
-    }
-    PutKeyed(&w, v.tags);
-    PutKeyed(&w, v.authors);
+    codec::PutViewerState(&w, viewers_.at(id));
   }
   std::string out(kHeaderBytes, '\0');
   char* p = out.data();
@@ -177,20 +189,25 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::DecodeSnapsh
   store->watermark_ = watermark;
 
   uint64_t n;
+  if (!r.Count(&n, 16)) return corrupt("is inconsistent: bad log position count");
+  for (uint64_t k = 0; k < n; ++k) {
+    uint32_t region, partition;
+    uint64_t next;
+    if (!r.U32(&region) || !r.U32(&partition) || !r.U64(&next) || region >= 3)
+      return corrupt("is inconsistent at log position " + std::to_string(k) + ": bad region");
+    const std::pair<uint8_t, uint32_t> key(region, partition);
+    if (!store->positions_.empty() && !(store->positions_.rbegin()->first < key))
+      return corrupt("is inconsistent at log position " + std::to_string(k) + ": partitions must ascend");
+    store->positions_.emplace(key, next);
+  }
   if (!r.Count(&n, 52)) return corrupt("is inconsistent: bad item count");
   uint64_t previous = 0;
   for (uint64_t k = 0; k < n; ++k) {
     uint64_t id;
     ItemState s;
-    uint32_t tags;
     const std::string what = "is inconsistent at item " + std::to_string(k);
     if (!r.U64(&id) || (k > 0 && id <= previous)) return corrupt(what + ": ids must ascend");
-    if (!r.I64(&s.info.created_at_ms) || !r.U64(&s.info.author) || !r.U32(&tags) || tags > kMaxItemTags)
-      return corrupt(what + ": bad features");
-    s.info.tags.resize(tags);
-    for (uint32_t& tag : s.info.tags)
-      if (!r.U32(&tag)) return corrupt(what + ": tags cut short");
-    if (!r.U64(&s.popularity) || !r.Decayed(&s.trending, watermark)) return corrupt(what + ": bad counters");
+    if (std::string why = codec::GetItemState(&r, watermark, &s); !why.empty()) return corrupt(what + ": " + why);
     store->items_.emplace(id, std::move(s));
     previous = id;
   }
@@ -198,23 +215,10 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::DecodeSnapsh
   for (uint64_t k = 0; k < n; ++k) {
     uint64_t id;
     ViewerState v;
-    uint32_t history;
     const std::string what = "is inconsistent at viewer " + std::to_string(k);
     if (!r.U64(&id) || (k > 0 && id <= previous)) return corrupt(what + ": ids must ascend");
-    if (!r.U64(&v.events) || !r.Decayed(&v.day, watermark) || !r.Decayed(&v.week, watermark))
-      return corrupt(what + ": bad counters");
-    if (!r.U32(&history) || history > config.history_length || history > v.events || history > r.left() / 16)
-      return corrupt(what + ": bad history length");
-    v.history.resize(history);
-    for (size_t h = 0; h < history; ++h) {
-      HistoryEntry& e = v.history[h];
-      if (!r.U64(&e.item) || !r.I64(&e.time_ms) || e.time_ms > watermark ||
-          (h > 0 && e.time_ms < v.history[h - 1].time_ms))
-        return corrupt(what + ": bad history entry " + std::to_string(h));
-    }
-    if (!GetKeyed(&r, config.max_tag_affinities, watermark, &v.tags) ||
-        !GetKeyed(&r, config.max_author_affinities, watermark, &v.authors))
-      return corrupt(what + ": bad affinities");
+    if (std::string why = codec::GetViewerState(&r, config, watermark, &v); !why.empty())
+      return corrupt(what + ": " + why);
     store->viewers_.emplace(id, std::move(v));
     previous = id;
   }

@@ -75,7 +75,7 @@ TEST(FeatureStore, PointInTimeFeaturesMatchATruthFromTheEventsBeforeEachExample)
   config.affinity_half_life_ms = 3 * kDayMs;
   config.trending_half_life_ms = 12 * kHourMs;
   auto store = NewStore(config);
-  for (const auto& [id, info] : items) store->PutItem(id, info);
+  for (const auto& [id, info] : items) ASSERT_TRUE(store->PutItem(id, info).ok());
 
   struct Example {
     size_t index;
@@ -174,9 +174,9 @@ TEST(FeatureStore, AffinitiesAreBoundedAndTheWeakestEntryMakesRoom) {
   config.max_tag_affinities = 2;
   config.max_author_affinities = 1;
   auto store = NewStore(config);
-  store->PutItem(1, {0, 10, {1}});
-  store->PutItem(2, {0, 20, {2}});
-  store->PutItem(3, {0, 30, {3}});
+  ASSERT_TRUE(store->PutItem(1, {0, 10, {1}}).ok());
+  ASSERT_TRUE(store->PutItem(2, {0, 20, {2}}).ok());
+  ASSERT_TRUE(store->PutItem(3, {0, 30, {3}}).ok());
   ASSERT_TRUE(store->Apply({5, 1, 1000, 3}).ok());
   ASSERT_TRUE(store->Apply({5, 2, 1000, 1}).ok());
   ASSERT_TRUE(store->Apply({5, 3, 1000, 2}).ok());  // tag 2 (1) is the weakest; author 20 (the only one) goes
@@ -190,7 +190,7 @@ TEST(FeatureStore, AffinitiesAreBoundedAndTheWeakestEntryMakesRoom) {
   // Tags beyond kMaxItemTags and repeated tags are dropped.
   std::vector<uint32_t> many;
   for (uint32_t k = 0; k < 40; ++k) many.push_back(k % 20);
-  store->PutItem(4, {0, 0, many});
+  ASSERT_TRUE(store->PutItem(4, {0, 0, many}).ok());
   EXPECT_EQ(store->Item(4, 1001)->tags.size(), kMaxItemTags);
 }
 
@@ -199,7 +199,7 @@ TEST(FeatureStore, DecayIsExactAtWholeHalfLives) {
   config.trending_half_life_ms = kHourMs;
   config.affinity_half_life_ms = 2 * kHourMs;
   auto store = NewStore(config);
-  store->PutItem(1, {0, 9, {4}});
+  ASSERT_TRUE(store->PutItem(1, {0, 9, {4}}).ok());
   ASSERT_TRUE(store->Apply({1, 1, 0, 2}).ok());
   EXPECT_EQ(store->Item(1, kHourMs)->trending, 0.5);
   EXPECT_EQ(store->Item(1, 2 * kHourMs)->trending, 0.25);
@@ -224,7 +224,7 @@ class FeatureStoreSnapshot : public ::testing::Test {
     config.max_tag_affinities = 3;
     auto store = NewStore(config);
     Rng rng(3);
-    for (const auto& [id, info] : PlantedItems(&rng, 50, 8, 6)) store->PutItem(id, info);
+    for (const auto& [id, info] : PlantedItems(&rng, 50, 8, 6)) EXPECT_TRUE(store->PutItem(id, info).ok());
     for (const FeatureEvent& e : events) EXPECT_TRUE(store->Apply(e).ok());
     return store;
   }
@@ -302,8 +302,8 @@ TEST_F(FeatureStoreSnapshot, TruncatedOrDamagedFilesAreErrorsNamingTheFile) {
   bad[0] = 'X';
   expect_corrupt(bad, "wrong magic");
   bad = good;
-  bad[8] = 2;
-  expect_corrupt(bad, "version 2");
+  bad[8] = 3;
+  expect_corrupt(bad, "version 3");
   bad = good;
   bad[good.size() / 2] ^= 0x10;
   expect_corrupt(bad, "CRC does not match");
@@ -329,7 +329,7 @@ TEST(FeatureStore, DatasetItemsAndInteractionsInTheStoresTerms) {
   d.features[0].tags = {2, 5};
   d.features[1].author = "not-a-number";
   auto store = NewStore({});
-  PutDatasetItems(d, store.get());
+  ASSERT_TRUE(PutDatasetItems(d, store.get()).ok());
   const FeatureEvent e = ToFeatureEvent({3, 1, 2.0f, 50});
   EXPECT_EQ(e.viewer, 3u);
   EXPECT_EQ(e.item, 1u);

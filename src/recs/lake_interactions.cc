@@ -86,6 +86,18 @@ Result<LakeEvents> ReadEngagementEvents(FileSystem* fs, const std::string& locat
   return out;
 }
 
+float EngagementWeight(EventType type, uint32_t watch_ms, const EngagementOptions& options) {
+  switch (type) {
+    case EventType::kView:
+      return watch_ms >= options.min_watch_ms ? options.view_weight : 0;
+    case EventType::kShare:
+      return options.share_weight;
+    case EventType::kReply:
+      return options.reply_weight;
+  }
+  return 0;
+}
+
 void AddEngagements(std::vector<EngagementEvent> events, const EngagementOptions& options, Dataset* out) {
   std::sort(events.begin(), events.end(), [](const EngagementEvent& a, const EngagementEvent& b) {
     return std::tie(a.event_time_ms, a.viewer, a.story, a.type, a.watch_ms) <
@@ -93,18 +105,7 @@ void AddEngagements(std::vector<EngagementEvent> events, const EngagementOptions
   });
   std::map<std::pair<uint64_t, uint64_t>, size_t> pairs;  // (viewer, story) -> its interaction
   for (const EngagementEvent& e : events) {
-    float weight = 0;
-    switch (e.type) {
-      case EventType::kView:
-        weight = e.watch_ms >= options.min_watch_ms ? options.view_weight : 0;
-        break;
-      case EventType::kShare:
-        weight = options.share_weight;
-        break;
-      case EventType::kReply:
-        weight = options.reply_weight;
-        break;
-    }
+    const float weight = EngagementWeight(e.type, e.watch_ms, options);
     if (weight <= 0) {
       ++out->below_threshold;
       continue;

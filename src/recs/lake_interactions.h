@@ -32,6 +32,9 @@ struct EngagementOptions {
   float share_weight = 2;
   float reply_weight = 3;
 };
+// An event's weight as a positive; 0 when it is none (a view below
+// min_watch_ms). Shared with the feature store's consumer of the log.
+float EngagementWeight(EventType type, uint32_t watch_ms, const EngagementOptions& options);
 
 // The columns of an events row the recommenders read.
 struct EngagementEvent {

@@ -1,0 +1,191 @@
+#include "recs/feature_updater.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/crc32c.h"
+
+namespace watershed::recs {
+
+std::optional<FeatureEvent> ToFeatureEvent(const log::LogRecord& record, const FeatureUpdaterOptions& options) {
+  const Event& e = record.event;
+  const float weight = EngagementWeight(e.type, e.watch_ms, options.engagement);
+  if (weight <= 0) return std::nullopt;
+  return FeatureEvent{e.viewer_id.value, e.story_id.value, std::min(e.event_time.value, record.append_time.value),
+                      weight, e.author_id.value};
+}
+
+uint32_t CatalogTagId(std::string_view tag) { return crc32c::Value(tag); }
+
+Status FeatureUpdater::PutCatalogItems(const std::vector<log::LogRecord>& records) {
+  if (options_.catalog == nullptr) return Status::Ok();
+  for (const log::LogRecord& r : records) {
+    const uint64_t story = r.event.story_id.value;
+    std::optional<catalog::StoryRecord> record = options_.catalog->Get(r.event.story_id);
+    if (!record || record->deleted) continue;
+    auto [it, fresh] = item_versions_.try_emplace(story, 0);
+    if (!fresh && it->second == record->version) continue;
+    ItemInfo info;
+    info.created_at_ms = record->created_at_ms;
+    info.author = record->author.value;
+    for (const std::string& tag : record->tags) info.tags.push_back(CatalogTagId(tag));
+    if (Status s = store_->PutItem(story, info); !s.ok()) {
+      item_versions_.erase(it);  // put again next time
+      return s;
+    }
+    it->second = record->version;
+  }
+  return Status::Ok();
+}
+
+static size_t CountPartitions(const std::vector<FeatureUpdaterSource>& sources) {
+  size_t n = 0;
+  for (const auto& s : sources) n += s.log->partition_count();
+  return n;
+}
+
+FeatureUpdater::FeatureUpdater(FeatureStore* store, std::vector<FeatureUpdaterSource> sources,
+                               FeatureUpdaterOptions options)
+    : store_(store), sources_(std::move(sources)), options_(std::move(options)), positions_(CountPartitions(sources_)) {
+  for (const auto& s : sources_)
+    for (uint32_t p = 0; p < s.log->partition_count(); ++p) cursors_.push_back(Cursor{s, p, 0, nullptr});
+}
+
+FeatureUpdater::~FeatureUpdater() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status FeatureUpdater::Init() {
+  initialised_ = false;
+  ASSIGN_OR_RETURN(std::vector<LogPosition> stored, store_->Positions());
+  for (size_t i = 0; i < cursors_.size(); ++i) {
+    Cursor& c = cursors_[i];
+    c.position = 0;
+    c.reader.reset();
+    for (const LogPosition& p : stored)
+      if (p.region == static_cast<uint8_t>(c.source.region) && p.partition == c.partition) c.position = p.next_offset;
+    const uint64_t end = c.source.log->EndOffset(c.partition).value;
+    if (c.position > end)
+      return Status::FailedPrecondition("feature updater: the store holds " + std::string(RegionName(c.source.region)) +
+                                        " partition " + std::to_string(c.partition) + " up to offset " +
+                                        std::to_string(c.position) + " but the log ends at " + std::to_string(end) +
+                                        " (a store of another log?)");
+    ASSIGN_OR_RETURN(c.reader, c.source.log->NewReader(c.partition, LogOffset(c.position)));
+    positions_[i] = c.position;
+  }
+  initialised_ = true;
+  return Status::Ok();
+}
+
+Result<size_t> FeatureUpdater::Step() {
+  if (!initialised_) RETURN_IF_ERROR(Init());
+  size_t consumed = 0;
+  std::vector<log::LogRecord> records;
+  std::vector<FeatureEvent> events;
+  for (size_t i = 0; i < cursors_.size(); ++i) {
+    Cursor& c = cursors_[i];
+    records.clear();
+    events.clear();
+    if (Status s = c.reader->Read(options_.batch_records, &records); !s.ok()) {
+      initialised_ = false;
+      return s;
+    }
+    if (records.empty()) continue;
+    for (const auto& r : records)
+      if (auto e = ToFeatureEvent(r, options_)) events.push_back(*e);
+    if (Status s = PutCatalogItems(records); !s.ok()) {
+      initialised_ = false;
+      return s;
+    }
+    const LogRange range{static_cast<uint8_t>(c.source.region), c.partition, c.position,
+                         records.back().offset.value + 1};
+    if (Status s = store_->ApplyLogBatch(range, events); !s.ok()) {
+      initialised_ = false;  // the reader ran ahead of the store: start again from the store's positions
+      return s;
+    }
+    c.position = range.next_offset;
+    positions_[i] = c.position;
+    consumed += records.size();
+    consumed_records_ += records.size();
+    applied_events_ += events.size();
+  }
+  return consumed;
+}
+
+Status FeatureUpdater::Snapshot() {
+  auto* embedded = dynamic_cast<EmbeddedFeatureStore*>(store_);
+  if (embedded == nullptr || options_.snapshot_path.empty() || options_.fs == nullptr)
+    return Status::FailedPrecondition("feature updater: snapshots are for the embedded store with a path");
+  RETURN_IF_ERROR(embedded->SaveSnapshot(options_.fs, options_.snapshot_path));
+  ++snapshots_;
+  last_snapshot_ = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+void FeatureUpdater::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void FeatureUpdater::Run() {
+  const bool snapshots =
+      dynamic_cast<EmbeddedFeatureStore*>(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs;
+  std::vector<uint64_t> seen(sources_.size());
+  for (;;) {
+    for (size_t s = 0; s < sources_.size(); ++s) seen[s] = sources_[s].log->DataVersion();
+    Result<size_t> step = Step();
+    Status error = step.ok() ? Status::Ok() : step.status();
+    if (error.ok() && snapshots && options_.snapshot_interval_ms > 0 &&
+        std::chrono::steady_clock::now() - last_snapshot_ >= std::chrono::milliseconds(options_.snapshot_interval_ms))
+      error = Snapshot();
+    {
+      std::unique_lock lock(mu_);
+      if (!error.ok()) {
+        if (error.message() != last_error_)
+          std::fprintf(stderr, "watershed: feature updater: %s (retrying)\n", error.ToString().c_str());
+        last_error_ = error.message();
+        if (cv_.wait_for(lock, options_.retry_backoff, [this] { return stop_; })) return;
+        continue;
+      }
+      last_error_.clear();
+      if (stop_) return;
+    }
+    if (*step > 0) continue;
+    // Nothing new: wait on the logs in turn (the wait is bounded by idle_wait).
+    const auto wait = options_.idle_wait / std::max<size_t>(1, sources_.size());
+    for (size_t s = 0; s < sources_.size(); ++s) sources_[s].log->WaitForNewData(seen[s], wait);
+  }
+}
+
+Status FeatureUpdater::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (dynamic_cast<EmbeddedFeatureStore*>(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs)
+    return Snapshot();
+  return Status::Ok();
+}
+
+uint64_t FeatureUpdater::Lag() const {
+  uint64_t lag = 0;
+  for (size_t i = 0; i < cursors_.size(); ++i) {
+    const uint64_t end = cursors_[i].source.log->EndOffset(cursors_[i].partition).value;
+    const uint64_t at = positions_[i].load();
+    lag += end > at ? end - at : 0;
+  }
+  return lag;
+}
+
+std::string FeatureUpdater::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+}  // namespace watershed::recs
