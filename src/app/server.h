@@ -76,6 +76,9 @@ class Server {
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<AuthRuntime> auth_;
+  // POST /v1/query and story history; destroyed (its admitted queries
+  // answered, threads joined) in Stop, once http_ no longer calls api_.
+  std::unique_ptr<gateway::LakeQueries> lake_queries_;
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;

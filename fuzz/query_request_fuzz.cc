@@ -1,0 +1,74 @@
+// Fuzzes what clients send to the lake's endpoints and `watershed sql`:
+// the JSON body of POST /v1/query, the query string of
+// GET /v1/stories/{id}/history, and the statement splitter. The first byte
+// picks the target. Properties checked (a violation traps):
+//  * nothing crashes, leaks or trips a sanitizer;
+//  * an accepted body has an sql within the limit and max_rows in range;
+//  * an accepted history range is non-empty, aligned to its granularity
+//    and within the granularity's longest range;
+//  * split statements appear in the text at the line and column they claim,
+//    in order, and a complete statement holds code (not only blanks).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "gateway/query_request.h"
+#include "query/statements.h"
+#include "sql_fuzz_util.h"
+
+namespace {
+
+using namespace watershed;
+using ::watershed::fuzz::Check;
+
+// Byte offset of (line, column) in text, columns counted in characters.
+size_t OffsetOf(std::string_view text, int line, int column) {
+  size_t i = 0;
+  for (int l = 1; l < line; ++l) i = text.find('\n', i) + 1;
+  for (int c = 1; c < column; ++c) {
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+  }
+  return i;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 3) {
+    case 0: {
+      gateway::QueryRequestLimits limits;
+      limits.max_sql_bytes = 256;
+      auto r = gateway::ParseQueryRequest(input, limits);
+      if (r.ok()) Check(r->sql.size() <= limits.max_sql_bytes && r->max_rows >= 1 && r->max_rows <= limits.max_rows);
+      break;
+    }
+    case 1: {
+      auto r = gateway::ParseHistoryRequest(input, 1'796'428'800'000);
+      if (r.ok()) {
+        const int64_t unit = gateway::GranularityMicros(r->granularity);
+        Check(r->from_us < r->to_us && r->to_us - r->from_us <= gateway::MaxHistoryRangeMicros(r->granularity));
+        Check(r->from_us % unit == 0 && r->to_us % unit == 0);
+      }
+      break;
+    }
+    default: {
+      query::SplitStatements s = query::SplitSql(input);
+      size_t previous = 0;
+      for (const query::StatementText& st : s.complete) {
+        const size_t at = OffsetOf(input, st.line, st.column);
+        Check(at >= previous && input.substr(at, st.text.size()) == st.text);
+        Check(st.text.find_first_not_of(" \t\r\n") != std::string::npos);
+        previous = at + st.text.size();
+      }
+      const size_t rest = OffsetOf(input, s.rest.line, s.rest.column);
+      Check(rest >= previous && input.substr(rest) == s.rest.text);
+      break;
+    }
+  }
+  return 0;
+}
