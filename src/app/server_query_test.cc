@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -266,7 +268,16 @@ TEST_F(ServerQueryTest, QueryAndHistoryAnswerWhatWasSentToTheRightCallers) {
   }
 
   // POST /v1/query: analysts and admins only; bare names are the server's
-  // first region (us).
+  // first region (us). First every event sent is committed (each partition
+  // commits on its own).
+  const int64_t sent = static_cast<int64_t>(events.size() + pushers.size());
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);;) {
+    const int64_t in_lake =
+        Count(*analyst, "SELECT count(*) FROM us.events") + Count(*analyst, "SELECT count(*) FROM eu.events");
+    if (in_lake == sent) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << in_lake << " of " << sent << " events in the lake";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_EQ(Count(*analyst, "SELECT count(*) FROM events WHERE story_id = 900"), events_900[Region::kUs]);
   EXPECT_EQ(Count(*admin, "SELECT count(*) FROM eu.events WHERE story_id = 900"), events_900[Region::kEu]);
   EXPECT_EQ(Query(*viewer, "SELECT count(*) FROM events").first, 403);
@@ -303,6 +314,16 @@ TEST_F(ServerQueryTest, QueryAndHistoryAnswerWhatWasSentToTheRightCallers) {
     EXPECT_EQ(std::string(rr["columns"].at(1)["type"].get_string().value()), "TIMESTAMP");
     EXPECT_GT(rr["stats"]["files_read"].get_int64().value(), 0);
   }
+
+  // A lake file that cannot be read: 500 with JSON, not a crash or a 400.
+  std::string victim;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir_.Path("lake/us/events")))
+    if (f.path().extension() == ".parquet") victim = f.path().string();
+  ASSERT_FALSE(victim.empty());
+  std::ofstream(victim, std::ios::trunc) << "not parquet at all";
+  auto [broken_status, broken_body] = Query(*analyst, "SELECT count(*) FROM events");
+  EXPECT_EQ(broken_status, 500) << broken_body;
+  EXPECT_NE(broken_body.find("\"code\":\"lake_unreadable\""), std::string::npos) << broken_body;
   ASSERT_TRUE(server_->Stop().ok());
 }
 

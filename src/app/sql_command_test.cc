@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/sql_session.h"
 #include "lake/iceberg_commit.h"
 #include "lake/testing/lake_table_fixture.h"
 
@@ -93,6 +94,24 @@ TEST_F(SqlCommandTest, FileRunsStatementsInOrderAndNamesTheFilesPosition) {
   EXPECT_EQ(f.out, "count(*)\n--------\n      50\n(1 row)\ncount(*)\n--------\n      30\n(1 row)\n");
   EXPECT_EQ(f.err, "watershed sql: " + path + ":4:30: unknown column 'nope' in eu.events\n");
   EXPECT_EQ(Run({"-f", dir_.path() + "/missing.sql"}).code, 2);
+}
+
+// The shell's \\d and \\d NAME, from the catalog.
+TEST_F(SqlCommandTest, ShellListsAndDescribesTables) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  SqlSession session(FileSystem::Default(), dir_.path(), Region::kEu, SqlFormat::kTable, out);
+  EXPECT_EQ(session.ListTables(), 0);
+  EXPECT_EQ(session.Describe("eu.events"), 0);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(session.Describe("nope"), 2);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "watershed sql: unknown table 'nope'\n");
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  EXPECT_EQ(text.substr(0, text.find("column")), "table\n-----\neu.events\n(1 table)\n");
+  EXPECT_NE(text.find("\nstory_id    | BIGINT    | no\n"), std::string::npos) << text;
 }
 
 // No query and stdin not a terminal: the statements are read from stdin.

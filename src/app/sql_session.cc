@@ -1,5 +1,6 @@
 #include "app/sql_session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -89,7 +90,12 @@ int SqlSession::Describe(std::string_view name) {
   auto statement = query::Parse("SELECT * FROM " + std::string(name));
   if (!statement.ok()) return Report(Status::InvalidArgument("\\d expects a table name: " + std::string(name)), "");
   auto table = catalog_.Resolve(*statement->select->from);
-  if (!table.ok()) return Report(table.status(), "");
+  if (!table.ok()) {
+    // Its line:column would point into the query made up above: drop it.
+    std::string message = table.status().message();
+    if (message.starts_with("1:")) message.erase(0, std::min(message.size(), message.find(": ") + 2));
+    return Report(Status(table.status().code(), message), "");
+  }
   query::QueryResult r;
   r.names = {"column", "type", "nullable"};
   r.types = {query::ColumnType::kString, query::ColumnType::kString, query::ColumnType::kString};
