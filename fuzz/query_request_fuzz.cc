@@ -23,15 +23,21 @@ namespace {
 using namespace watershed;
 using ::watershed::fuzz::Check;
 
-// Byte offset of (line, column) in text, columns counted in characters.
-size_t OffsetOf(std::string_view text, int line, int column) {
-  size_t i = 0;
-  for (int l = 1; l < line; ++l) i = text.find('\n', i) + 1;
-  for (int c = 1; c < column; ++c) {
-    ++i;
-    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+// Whether `st` is at its offset in `text` and its line and column are
+// those of that offset (columns count characters: UTF-8 continuation bytes
+// do not start one, valid UTF-8 or not, as the lexer counts).
+bool AtItsPlace(std::string_view text, const query::StatementText& st) {
+  if (st.offset > text.size() || text.substr(st.offset, st.text.size()) != st.text) return false;
+  int line = 1, column = 1;
+  for (size_t i = 0; i < st.offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;
+    }
   }
-  return i;
+  return line == st.line && column == st.column;
 }
 
 }  // namespace
@@ -60,13 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       query::SplitStatements s = query::SplitSql(input);
       size_t previous = 0;
       for (const query::StatementText& st : s.complete) {
-        const size_t at = OffsetOf(input, st.line, st.column);
-        Check(at >= previous && input.substr(at, st.text.size()) == st.text);
+        Check(st.offset >= previous && AtItsPlace(input, st));
         Check(st.text.find_first_not_of(" \t\r\n") != std::string::npos);
-        previous = at + st.text.size();
+        previous = st.offset + st.text.size();
       }
-      const size_t rest = OffsetOf(input, s.rest.line, s.rest.column);
-      Check(rest >= previous && input.substr(rest) == s.rest.text);
+      Check(s.rest.offset >= previous && AtItsPlace(input, s.rest) &&
+            s.rest.offset + s.rest.text.size() == input.size());
       break;
     }
   }

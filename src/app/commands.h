@@ -20,6 +20,6 @@ int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
 int RecsCommand(const std::vector<std::string>& args);     // `watershed recs eval|generate`
-int SqlCommand(const std::vector<std::string>& args);      // `watershed sql "<query>"` over the lake
+int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: SQL over the lake, shell
 
 }  // namespace watershed::app

@@ -1,5 +1,5 @@
-// `watershed sql`: answers on a real lake table, JSON output, EXPLAIN, and a
-// bad query's exit code 2 with line:column.
+// `watershed sql`: answers on a real lake table, JSON and CSV output, EXPLAIN,
+// -c / -f / stdin, the shell's \\d, and a bad query's exit code 2 with line:column.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,6 @@
 
 #include <cstdio>
 #include <fstream>
-
 #include <string>
 #include <vector>
 
@@ -77,8 +76,10 @@ TEST_F(SqlCommandTest, BadQueryExitsTwoWithPosition) {
 }
 
 TEST_F(SqlCommandTest, CommandRunsEveryStatementAndCsvQuotesPerRfc4180) {
-  Output c = Run({"-c", "SELECT count(*) AS n FROM events; SELECT story_id, count(*) AS n FROM events "
-                        "GROUP BY story_id ORDER BY story_id;", "--format", "csv"});
+  Output c = Run({"-c",
+                  "SELECT count(*) AS n FROM events; SELECT story_id, count(*) AS n FROM events "
+                  "GROUP BY story_id ORDER BY story_id;",
+                  "--format", "csv"});
   EXPECT_EQ(c.code, 0) << c.err;
   EXPECT_EQ(c.out, "n\r\n50\r\nstory_id,n\r\n1,30\r\n" + Other() + ",20\r\n");
 }

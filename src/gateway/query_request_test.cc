@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 
 #include "gateway/lake_queries.h"
 
@@ -83,13 +84,28 @@ TEST(ParseHistoryRequestTest, RefusesBadAndOverlongRanges) {
 // Past max_running admitted queries, one more is refused at once; a slot
 // kept after the job (an answer being sent) still counts.
 TEST(LakeQueriesTest, AdmitsAtMostMaxRunning) {
-  LakeQueryOptions options;
-  options.max_running = 2;
-  LakeQueries queries(options);
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
+  // Declared after `queries`, so destroyed before it: its destructor joins
+  // the threads, which must be released first whatever assertion ends the test.
+  struct Release {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& release;
+    ~Release() {
+      {
+        std::lock_guard lock(mu);
+        release = true;
+      }
+      cv.notify_all();
+    }
+  };
   std::promise<LakeQueries::Slot> kept;
+  LakeQueryOptions options;
+  options.max_running = 2;
+  LakeQueries queries(options);
+  Release on_exit{mu, cv, release};
   auto blocking = [&](LakeQueries::Slot) {
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return release; });
@@ -99,15 +115,12 @@ TEST(LakeQueriesTest, AdmitsAtMostMaxRunning) {
   LakeQueries::Slot slot = kept.get_future().get();
   EXPECT_FALSE(queries.TrySubmit([](LakeQueries::Slot) { ADD_FAILURE() << "ran past the cap"; }));
   EXPECT_EQ(queries.admitted(), 2);
-  slot.reset();  // the answer is sent
+  slot.reset();  // the answer is sent; the job's own copy goes when it returns
+  while (queries.admitted() == 2) std::this_thread::yield();
+  EXPECT_EQ(queries.admitted(), 1);
   std::promise<void> ran;
   ASSERT_TRUE(queries.TrySubmit([&](LakeQueries::Slot) { ran.set_value(); }));
   ran.get_future().wait();
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ SplitStatements SplitSql(std::string_view text) {
   int start_line = 1, start_column = 1;
   bool blank = true;
   auto finish = [&](size_t end, std::vector<StatementText>* into) {
-    if (!blank) into->push_back({std::string(text.substr(start, end - start)), start_line, start_column});
+    if (!blank) into->push_back({std::string(text.substr(start, end - start)), start, start_line, start_column});
   };
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -64,7 +64,7 @@ SplitStatements SplitSql(std::string_view text) {
     }
   }
   // Within a string or quoted name the statement is not blank whatever it holds.
-  out.rest = {std::string(text.substr(start)), start_line, start_column};
+  out.rest = {std::string(text.substr(start)), start, start_line, start_column};
   out.rest_blank = blank;
   return out;
 }

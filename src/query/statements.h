@@ -10,9 +10,10 @@
 namespace watershed::query {
 
 struct StatementText {
-  std::string text;  // without its ';'
-  int line = 1;      // where it starts in the whole text, 1-based
-  int column = 1;    // in characters, as the lexer counts
+  std::string text;   // without its ';'
+  size_t offset = 0;  // of text in the whole text, in bytes
+  int line = 1;       // where it starts in the whole text, 1-based
+  int column = 1;     // in characters, as the lexer counts
   // `text` preceded by line-1 newlines and column-1 spaces: the parser's
   // line:column in it are those of the whole text.
   std::string Positioned() const;
