@@ -1,5 +1,5 @@
 // `watershed sql`: answers on a real lake table, JSON and CSV output, EXPLAIN,
-// -c / -f / stdin, the shell's \\d, and a bad query's exit code 2 with line:column.
+// -c / -f / stdin, the shell's \d, and a bad query's exit code 2 with line:column.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -262,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ReadFailed(ec)) return;
     const auto& h = parser_->get();
     keep_alive_ = h.keep_alive();
+    http10_ = h.version() < 11;
     head_ = HttpRequest{};
     head_.method = std::string(h.method_string());
     head_.target = std::string(h.target());
@@ -348,7 +349,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     });
   }
 
-  // A body from HttpResponse::stream: the header, then one chunk per piece.
+  // A body from HttpResponse::stream: the header, then one chunk per piece;
+  // to an HTTP/1.0 client, which knows no chunks, the pieces as they are,
+  // the end of the body being the end of the connection.
   void WriteStreamed(HttpResponse resp, bool close) {
     streamed_.emplace();
     streamed_->version(11);
@@ -356,8 +359,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     streamed_->set(bhttp::field::server, "watershed");
     streamed_->set(bhttp::field::content_type, resp.content_type);
     for (auto& [k, v] : resp.headers) streamed_->set(k, v);
-    streamed_->keep_alive(keep_alive_ && !close);
-    streamed_->chunked(true);
+    streamed_->keep_alive(keep_alive_ && !close && !http10_);
+    streamed_->chunked(!http10_);
     produce_ = std::move(resp.stream);
     serializer_.emplace(*streamed_);
     ExpireAfterIdle();
@@ -371,13 +374,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     bool more = true;
     while (more && chunk_.empty()) more = produce_(&chunk_);
     ExpireAfterIdle();
-    auto next = [self = this->shared_from_this(), more](beast::error_code ec, size_t) {
+    const bool chunked = streamed_->chunked();
+    auto next = [self = this->shared_from_this(), more, chunked](beast::error_code ec, size_t) {
       if (ec) return self->EndStream(false);
       if (more) return self->WriteChunk();
+      if (!chunked) return self->EndStream(true);
       net::async_write(self->stream_, bhttp::make_chunk_last(),
                        [self](beast::error_code ec2, size_t) { self->EndStream(!ec2); });
     };
     if (chunk_.empty()) return next({}, 0);
+    if (!chunked) return net::async_write(stream_, net::buffer(chunk_), std::move(next));
     net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(next));
   }
   void EndStream(bool ok) {
@@ -456,6 +462,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<bhttp::response_serializer<bhttp::empty_body>> serializer_;
   std::function<bool(std::string*)> produce_;
   std::string chunk_;
+  bool http10_ = false;  // the request's version: no chunked answer
   bool keep_alive_ = true;
   uint64_t drain_limit_ = 0, drained_ = 0;
   int drain_ms_ = 0;
