@@ -12,6 +12,7 @@ packages=(
   librdkafka-dev libhiredis-dev pkg-config          # Kafka log, Redis live store (issue #4)
   kcat                                              # inspecting Kafka in tests and by hand
   libzstd-dev libsnappy-dev                         # Parquet page compression (issue #5)
+  libedit-dev                                       # `watershed sql` shell: line editing, history (BSD licence)
   python3 python3-avro                              # tests: an independent reader of our Avro manifests
   python3-sklearn                                   # tests: scikit-learn, an independent oracle of the recs metrics (AUC, NDCG)
   python3-matplotlib                                # bench/soak_plot.py: the soak's plot (and its CTest)

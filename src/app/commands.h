@@ -20,7 +20,7 @@ int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
 int RecsCommand(const std::vector<std::string>& args);     // `watershed recs import|train|eval|models|generate`
-int SqlCommand(const std::vector<std::string>& args);      // `watershed sql "<query>"` over the lake
+int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: SQL over the lake, shell
 int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
 int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan
 

@@ -106,6 +106,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"rate-burst", "2000", "requests a rested user may send at once"},
       {"rate-limit-exempt", "admin", "roles not rate limited (comma-separated; empty = none)"},
       {"max-in-flight", "10000", "requests in progress at once, all users (0 = no limit)"},
+      {"query-concurrency", "2", "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
+                                 "its own; one more is answered 503 query_busy"},
       {"max-connections", "10000", "open HTTP connections, all clients (0 = no cap; beyond: 503 and close)"},
       {"max-connections-per-address", "256", "open HTTP connections per client IP (0 = no cap; beyond: 429 and close)"},
       {"trusted-proxies", "", "CIDRs of the proxies/load balancers in front (comma-separated, IPv4 and IPv6): a "

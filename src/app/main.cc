@@ -24,7 +24,7 @@ constexpr const char* kUsage =
     "  token    print a signed bearer token (development and tests)\n"
     "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
-    "  sql      run one SQL query (SELECT, EXPLAIN) over the data lake's tables\n"
+    "  sql      SQL over the data lake: a query, -c, -f FILE, stdin, or an interactive shell\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
     "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n";

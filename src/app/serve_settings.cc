@@ -187,6 +187,9 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   api.rate_limit.requests_per_second = static_cast<double>(rate);
   api.rate_limit.burst = static_cast<double>(burst);
   ASSIGN_OR_RETURN(api.max_in_flight, config.GetInt("max-in-flight"));
+  ASSIGN_OR_RETURN(int64_t queries, config.GetInt("query-concurrency"));
+  if (queries < 1 || queries > 64) return Status::InvalidArgument("query-concurrency must be between 1 and 64");
+  g.query_concurrency = static_cast<int>(queries);
   api.rate_limit_exempt = auth::RoleSet();
   for (const std::string& name : SplitList(config.Get("rate-limit-exempt"))) {
     auto role = auth::ParseRole(name);

@@ -109,6 +109,7 @@ struct CdcSettings {
 struct GatewaySettings {
   gateway::ApiOptions api;
   http::HttpServerOptions server;
+  int query_concurrency = 2;  // lake queries admitted at once (query-concurrency)
 };
 
 struct ServeSettings {

@@ -216,6 +216,16 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                                         feed->rows_dead_lettered.load()};
     };
   }
+  if (roles.query) {
+    gateway::LakeQueryOptions q;
+    q.fs = fs;
+    q.root = settings.lake.root;
+    q.region = settings.regions.empty() ? Region::kUs : settings.regions.front();
+    q.regions = settings.regions;
+    q.max_running = settings.gateway.query_concurrency;
+    s->lake_queries_ = std::make_unique<gateway::LakeQueries>(std::move(q));
+    deps.lake_queries = s->lake_queries_.get();
+  }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->auth_) deps.verifier = s->auth_->verifier();
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);
@@ -516,6 +526,7 @@ Status Server::Stop() {
   if (stopped_) return Status::Ok();
   stopped_ = true;
   if (http_) http_->Stop();
+  lake_queries_.reset();  // answers what it admitted (into the stopped listener)
   if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   if (cdc_) cdc_->Stop();                            // closes the slot cleanly
   Status first;

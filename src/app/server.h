@@ -90,6 +90,9 @@ class Server {
   std::unique_ptr<recs::FeatureStore> features_;
   std::unique_ptr<recs::FeatureUpdater> feature_updater_;  // over features_ and logs_
   std::unique_ptr<AuthRuntime> auth_;
+  // POST /v1/query and story history; destroyed (its admitted queries
+  // answered, threads joined) in Stop, once http_ no longer calls api_.
+  std::unique_ptr<gateway::LakeQueries> lake_queries_;
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;

@@ -1,5 +1,8 @@
-// `watershed sql "<query>"`: one SQL statement over the lake (src/query/,
-// docs/query.md), answered from the files directly.
+// `watershed sql`: SQL over the lake (src/query/, docs/query.md), answered
+// from the files directly: one query, -c, -f FILE, statements on stdin, or
+// an interactive shell (sql_shell.cc).
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,42 +12,72 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
+#include "app/sql_session.h"
 #include "core/event.h"
 #include "core/file_system.h"
-#include "query/run.h"
 
 namespace watershed::app {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: watershed sql \"<query>\" [flags]\n\n"
-    "Runs one SELECT (or EXPLAIN SELECT) over the lake's tables: events, raw_events,\n"
-    "story_minute, archive_events, archive_story_minute; eu.events names a region's table.\n"
-    "docs/query.md lists what runs now.\n\n"
+    "usage: watershed sql [\"<query>\" | -c \"SQL\" | -f FILE] [flags]\n\n"
+    "Runs SQL over the lake's tables: events, raw_events, story_minute, archive_events,\n"
+    "archive_story_minute; eu.events names a region's table. docs/query.md lists what runs now.\n"
+    "  \"<query>\", -c SQL     the statements given (several separated by ';')\n"
+    "  -f FILE               the statements of FILE, in order\n"
+    "  (none)                on a terminal an interactive shell (\\? for help); else the\n"
+    "                        statements read from stdin\n\n"
     "flags:\n"
-    "  --root DIR            lake root (default: the lake-root setting, else <data-dir>/lake)\n"
-    "  --region us|eu|apac   the region of bare table names (default: the first of `regions`)\n"
-    "  --format table|json   output (default table)\n"
+    "  --root DIR               lake root (default: the lake-root setting, else <data-dir>/lake)\n"
+    "  --region us|eu|apac      the region of bare table names (default: the first of `regions`)\n"
+    "  --format table|csv|json  output (default table; csv per RFC 4180)\n"
     "Also accepts --config FILE, --data-dir and --lake-root as `serve` does.\n"
-    "Exit codes: 0 answered, 2 bad query or usage (message with line:column), 1 run-time failure.\n";
+    "Exit codes: 0 answered, 2 bad query or usage (message with line:column), 1 run-time failure.\n"
+    "Statements run in order; the first that fails stops the rest.\n";
+
+// Everything of a file (or stdin), bounded: statements are text, not data.
+constexpr size_t kMaxInputBytes = 16 << 20;
+Result<std::string> ReadAll(std::FILE* f, std::string_view name) {
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    text.append(buf, n);
+    if (text.size() > kMaxInputBytes)
+      return Status::TooLarge(std::string(name) + " is over " + std::to_string(kMaxInputBytes >> 20) + " MiB");
+  }
+  if (std::ferror(f)) return Status::IoError("cannot read " + std::string(name));
+  return text;
+}
 
 }  // namespace
 
-int SqlCommand(const std::vector<std::string>& args) {
-  for (const auto& a : args)
+int SqlCommand(const std::vector<std::string>& raw_args) {
+  std::vector<std::string> args;
+  for (const auto& a : raw_args) {
     if (a == "--help" || a == "-h") {
       std::printf("%s", kHelp);
       return 0;
     }
-  const std::vector<std::string> own = {"root", "region", "format"};
+    args.push_back(a == "-c" ? "--command" : a == "-f" ? "--file" : a);
+  }
+  const std::vector<std::string> own = {"root", "region", "format", "command", "file"};
   std::vector<std::string> known = own;
   known.push_back("config");
   for (const ConfigKey& k : ServeConfigKeys()) known.push_back(k.name);
   auto flags = Flags::Parse(args, known);
   if (!flags.ok()) return Fail("sql", flags.status().message() + "\n\n" + kHelp, 2);
-  if (flags->positional().size() != 1) return Fail("sql", std::string("expected one query\n\n") + kHelp, 2);
-  const std::string format = flags->Get("format", "table");
-  if (format != "table" && format != "json") return Fail("sql", "--format must be table or json", 2);
+  const size_t sources = flags->positional().size() + flags->Has("command") + flags->Has("file");
+  if (sources > 1 || flags->positional().size() > 1)
+    return Fail("sql", std::string("give one of \"<query>\", -c SQL, -f FILE\n\n") + kHelp, 2);
+  const std::string format_name = flags->Get("format", "table");
+  SqlFormat format = SqlFormat::kTable;
+  if (format_name == "csv")
+    format = SqlFormat::kCsv;
+  else if (format_name == "json")
+    format = SqlFormat::kJson;
+  else if (format_name != "table")
+    return Fail("sql", "--format must be table, csv or json", 2);
   std::vector<std::string> settings;
   for (const auto& [key, value] : flags->values())
     if (std::find(own.begin(), own.end(), key) == own.end()) settings.push_back("--" + key + "=" + value);
@@ -62,20 +95,23 @@ int SqlCommand(const std::vector<std::string>& args) {
   if (!region) return Fail("sql", "unknown region '" + region_name + "'", 2);
   FileSystem* fs = FileSystem::Default();
   if (!fs->FileExists(root)) return Fail("sql", "no lake at " + root + " (--root DIR)", 1);
-  query::Catalog catalog(fs, root, *region);
-  auto out = query::RunSql(flags->positional()[0], catalog);
-  if (!out.ok()) {
-    const StatusCode code = out.status().code();
-    const int exit_code = code == StatusCode::kInvalidArgument || code == StatusCode::kTooLarge ? 2 : 1;
-    return Fail("sql", out.status().message(), exit_code);
+  SqlSession session(fs, root, *region, format, stdout);
+
+  if (!flags->positional().empty()) return session.RunAll(flags->positional()[0], "");
+  if (flags->Has("command")) return session.RunAll(flags->Get("command"), "");
+  if (flags->Has("file")) {
+    const std::string path = flags->Get("file");
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return Fail("sql", "cannot open " + path, 2);
+    auto text = ReadAll(f, path);
+    std::fclose(f);
+    if (!text.ok()) return Fail("sql", text.status().message(), 2);
+    return session.RunAll(*text, path);
   }
-  if (out->explain) {
-    std::fputs(out->plan_text.c_str(), stdout);
-  } else {
-    const std::string text = format == "json" ? query::FormatJson(out->result) : query::FormatTable(out->result);
-    std::fputs(text.c_str(), stdout);
-  }
-  return 0;
+  if (::isatty(STDIN_FILENO)) return RunSqlShell(&session);
+  auto text = ReadAll(stdin, "stdin");
+  if (!text.ok()) return Fail("sql", text.status().message(), 2);
+  return session.RunAll(*text, "<stdin>");
 }
 
 }  // namespace watershed::app

@@ -1,12 +1,17 @@
-// `watershed sql`: answers on a real lake table, JSON output, EXPLAIN, and a
-// bad query's exit code 2 with line:column.
+// `watershed sql`: answers on a real lake table, JSON and CSV output, EXPLAIN,
+// -c / -f / stdin, the shell's \d, and a bad query's exit code 2 with line:column.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "app/commands.h"
+#include "app/sql_session.h"
 #include "lake/iceberg_commit.h"
 #include "lake/testing/lake_table_fixture.h"
 
@@ -50,7 +55,7 @@ TEST_F(SqlCommandTest, AnswersAsTableAndJson) {
   Output j = Run({"SELECT count(*) FROM eu.events WHERE story_id = " + Other(), "--format", "json"});
   EXPECT_EQ(j.code, 0) << j.err;
   EXPECT_EQ(j.out.substr(0, j.out.find(",\"stats\"")),
-            "{\"columns\":[{\"name\":\"count(*)\",\"type\":\"BIGINT\"}],\"rows\":[[20]]");
+            "{\"columns\":[{\"name\":\"count(*)\",\"type\":\"BIGINT\"}],\"rows\":[[20]],\"truncated\":false");
 }
 
 TEST_F(SqlCommandTest, ExplainShowsPruning) {
@@ -67,6 +72,66 @@ TEST_F(SqlCommandTest, BadQueryExitsTwoWithPosition) {
   EXPECT_EQ(p.code, 2);
   EXPECT_EQ(p.err.rfind("watershed sql: 1:17: ", 0), 0u) << p.err;
   EXPECT_EQ(Run({"SELECT 1", "--format", "xml"}).code, 2);
+  EXPECT_EQ(Run({"SELECT 1", "-c", "SELECT 2"}).code, 2);  // one source of statements
+}
+
+TEST_F(SqlCommandTest, CommandRunsEveryStatementAndCsvQuotesPerRfc4180) {
+  Output c = Run({"-c",
+                  "SELECT count(*) AS n FROM events; SELECT story_id, count(*) AS n FROM events "
+                  "GROUP BY story_id ORDER BY story_id;",
+                  "--format", "csv"});
+  EXPECT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.out, "n\r\n50\r\nstory_id,n\r\n1,30\r\n" + Other() + ",20\r\n");
+}
+
+// -f: statements in order; the first bad one stops the rest, and its
+// position is the file's line and column.
+TEST_F(SqlCommandTest, FileRunsStatementsInOrderAndNamesTheFilesPosition) {
+  const std::string path = dir_.path() + "/q.sql";
+  std::ofstream(path) << "-- two good, one bad\nSELECT count(*) FROM events;\nSELECT count(*) FROM events\n"
+                         "  WHERE story_id = 1; SELECT nope\n FROM events;\nSELECT 1 FROM events;\n";
+  Output f = Run({"-f", path});
+  EXPECT_EQ(f.code, 2);
+  EXPECT_EQ(f.out, "count(*)\n--------\n      50\n(1 row)\ncount(*)\n--------\n      30\n(1 row)\n");
+  EXPECT_EQ(f.err, "watershed sql: " + path + ":4:30: unknown column 'nope' in eu.events\n");
+  EXPECT_EQ(Run({"-f", dir_.path() + "/missing.sql"}).code, 2);
+}
+
+// The shell's \\d and \\d NAME, from the catalog.
+TEST_F(SqlCommandTest, ShellListsAndDescribesTables) {
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  SqlSession session(FileSystem::Default(), dir_.path(), Region::kEu, SqlFormat::kTable, out);
+  EXPECT_EQ(session.ListTables(), 0);
+  EXPECT_EQ(session.Describe("eu.events"), 0);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(session.Describe("nope"), 2);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "watershed sql: unknown table 'nope'\n");
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  EXPECT_EQ(text.substr(0, text.find("column")), "table\n-----\neu.events\n(1 table)\n");
+  EXPECT_NE(text.find("\nstory_id    | BIGINT    | no\n"), std::string::npos) << text;
+}
+
+// No query and stdin not a terminal: the statements are read from stdin.
+TEST_F(SqlCommandTest, StatementsFromStdinWhenItIsNotATerminal) {
+  const std::string path = dir_.path() + "/stdin.sql";
+  std::ofstream(path) << "SELECT count(*) AS n FROM events WHERE story_id = 1;\nSELECT count(*) AS n FROM events\n";
+  const int saved = ::dup(STDIN_FILENO);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::dup2(fd, STDIN_FILENO), STDIN_FILENO);
+  ::close(fd);
+  std::clearerr(stdin);
+  Output s = Run({"--format", "json"});
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  std::clearerr(stdin);
+  EXPECT_EQ(s.code, 0) << s.err;
+  EXPECT_NE(s.out.find("\"rows\":[[30]]"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("\"rows\":[[50]]"), std::string::npos) << s.out;
 }
 
 }  // namespace

@@ -25,19 +25,6 @@ std::string_view QueryOf(std::string_view target) {
   return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
-// The value of `key` in an application/x-www-form-urlencoded query (no decoding:
-// every parameter of this API is a plain token or number).
-std::optional<std::string_view> Param(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == key) return eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
 
 template <typename T>
 bool ParseNumber(std::string_view s, T* out) {
@@ -120,6 +107,7 @@ Api::Api(ApiDeps deps, ApiOptions options)
                                  "Requests refused with 429: their address failed authentication too often");
   auth_busy_ =
       m.AddCounter("watershed_auth_busy_total", "Requests refused with 503: too many signature checks at once");
+  query_busy_ = m.AddCounter("watershed_query_busy_total", "Lake queries refused with 503: as many running as admitted");
   if (const auth::Verifier* v = deps_.verifier)
     m.AddCounterFunc("watershed_auth_signature_checks_total", "Token signature checks run since start",
                      [v] { return static_cast<double>(v->signature_checks()); });
@@ -304,6 +292,21 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!get) return reply(method_not_allowed("GET"));
     if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
     return reply(GetStoryRecord(*id, caller));
+  }
+  if (path == "/v1/query") {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (!deps_.lake_queries) return not_served(path, "this process reads no lake");
+    if (operator_only) return forbidden("role_required", "/v1/query needs the analyst or admin role");
+    return PostQuery(std::move(req), std::move(reply));
+  }
+  if (path.starts_with("/v1/stories/") && path.ends_with("/history")) {
+    if (!get) return reply(method_not_allowed("GET"));
+    if (!deps_.lake_queries) return not_served(path, "this process reads no lake");
+    id = IdBetween(path, "/v1/stories/", "/history");
+    if (!id || *id == 0 || *id > static_cast<uint64_t>(INT64_MAX))
+      return reply(JsonError(400, "invalid_story_id", "the story id must be an integer in 1..2^63-1"));
+    if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
+    return StoryHistory(*id, query, std::move(reply));
   }
   const bool is_read = path.starts_with("/v1/stories/") || path.starts_with("/v1/creators/") || path == "/v1/top";
   if (is_read && !reads) return not_served(path, kReadsAt);
@@ -517,12 +520,12 @@ HttpResponse Api::StoryMetrics(uint64_t story) {
 }
 
 HttpResponse Api::StorySeries(uint64_t story, std::string_view query) {
-  auto window = serve::ParseWindowSize(Param(query, "window").value_or("5s"));
+  auto window = serve::ParseWindowSize(QueryParam(query, "window").value_or("5s"));
   if (!window) return JsonError(400, "invalid_window", "window must be 5s or 1m");
   int64_t from = 0, to = INT64_MAX;
-  if (auto f = Param(query, "from"); f && !ParseNumber(*f, &from))
+  if (auto f = QueryParam(query, "from"); f && !ParseNumber(*f, &from))
     return JsonError(400, "invalid_from", "from must be an integer (ms since epoch)");
-  if (auto t = Param(query, "to"); t && !ParseNumber(*t, &to))
+  if (auto t = QueryParam(query, "to"); t && !ParseNumber(*t, &to))
     return JsonError(400, "invalid_to", "to must be an integer (ms since epoch)");
   if (from > to) return JsonError(400, "invalid_range", "from must not be after to");
   auto points = deps_.store->GetSeries(StoryId(story), *window, from, to);
@@ -544,11 +547,11 @@ HttpResponse Api::StorySeries(uint64_t story, std::string_view query) {
 namespace {
 // Parses by= and limit= shared by both top lists.
 std::optional<HttpResponse> TopParams(std::string_view query, serve::TopBy* by, size_t* limit) {
-  auto b = serve::ParseTopBy(Param(query, "by").value_or("views"));
+  auto b = serve::ParseTopBy(QueryParam(query, "by").value_or("views"));
   if (!b) return JsonError(400, "invalid_by", "by must be views, unique_viewers, watch_time_ms, shares or replies");
   *by = *b;
   *limit = 10;
-  if (auto l = Param(query, "limit"); l && (!ParseNumber(*l, limit) || *limit < 1 || *limit > 1000))
+  if (auto l = QueryParam(query, "limit"); l && (!ParseNumber(*l, limit) || *limit < 1 || *limit > 1000))
     return JsonError(400, "invalid_limit", "limit must be an integer in 1..1000");
   return std::nullopt;
 }

@@ -19,6 +19,7 @@
 #include "core/keyed_hash.h"
 #include "core/metrics.h"
 #include "core/partitioning.h"
+#include "gateway/lake_queries.h"
 #include "gateway/rate_limiter.h"
 #include "http/http_server.h"
 #include "log/log.h"
@@ -91,6 +92,9 @@ struct ApiDeps {
   // Empty: no CDC feed here (/v1/status says "catalog_feed": null).
   std::function<CatalogFeedReport()> catalog_feed;
   std::function<bool()> ready;  // recovery done, accepting traffic
+  // POST /v1/query and GET /v1/stories/{id}/history read the lake through
+  // it; nullptr: this process reads no lake (those answer 404 not_served_here).
+  LakeQueries* lake_queries = nullptr;
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();
   // nullptr: no tracing. Else POST /v1/events makes ingest and append spans
@@ -144,6 +148,12 @@ class Api {
   http::HttpResponse OverallTop(std::string_view query);
   std::string StoriesJson(const std::vector<serve::StoryMetrics>& stories) const;
   http::HttpResponse StatusReport();
+  // POST /v1/query and GET /v1/stories/{id}/history (api_query.cc): parsed
+  // on the I/O thread, run on lake_queries' threads.
+  void PostQuery(http::HttpRequest&& req, http::Responder respond);
+  http::HttpResponse RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot);
+  void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
+  http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
 
   ApiDeps deps_;
   ApiOptions options_;
@@ -159,6 +169,7 @@ class Api {
   Counter* over_capacity_;
   Counter* auth_throttled_;
   Counter* auth_busy_;
+  Counter* query_busy_;
   UserRateLimiter rate_limiter_;
   UserRateLimiter auth_failure_limiter_;  // keyed by address_key_'s hash of the client address
   // Random per process: clients choose their addresses (an IPv6 host holds

@@ -262,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ReadFailed(ec)) return;
     const auto& h = parser_->get();
     keep_alive_ = h.keep_alive();
+    http10_ = h.version() < 11;
     head_ = HttpRequest{};
     head_.method = std::string(h.method_string());
     head_.target = std::string(h.target());
@@ -329,6 +330,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Write(HttpResponse resp, bool close, bool drain) {
+    if (resp.stream) return WriteStreamed(std::move(resp), close);
     res_ = {};
     res_.version(11);
     res_.result(static_cast<bhttp::status>(resp.status));
@@ -345,6 +347,54 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       if (!self->res_.keep_alive()) return self->Close();
       self->Read();
     });
+  }
+
+  // A body from HttpResponse::stream: the header, then one chunk per piece;
+  // to an HTTP/1.0 client, which knows no chunks, the pieces as they are,
+  // the end of the body being the end of the connection.
+  void WriteStreamed(HttpResponse resp, bool close) {
+    streamed_.emplace();
+    streamed_->version(11);
+    streamed_->result(static_cast<bhttp::status>(resp.status));
+    streamed_->set(bhttp::field::server, "watershed");
+    streamed_->set(bhttp::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) streamed_->set(k, v);
+    streamed_->keep_alive(keep_alive_ && !close && !http10_);
+    streamed_->chunked(!http10_);
+    produce_ = std::move(resp.stream);
+    serializer_.emplace(*streamed_);
+    ExpireAfterIdle();
+    bhttp::async_write_header(stream_, *serializer_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->EndStream(false);
+      self->WriteChunk();
+    });
+  }
+  void WriteChunk() {
+    chunk_.clear();
+    bool more = true;
+    while (more && chunk_.empty()) more = produce_(&chunk_);
+    ExpireAfterIdle();
+    const bool chunked = streamed_->chunked();
+    auto next = [self = this->shared_from_this(), more, chunked](beast::error_code ec, size_t) {
+      if (ec) return self->EndStream(false);
+      if (more) return self->WriteChunk();
+      if (!chunked) return self->EndStream(true);
+      net::async_write(self->stream_, bhttp::make_chunk_last(),
+                       [self](beast::error_code ec2, size_t) { self->EndStream(!ec2); });
+    };
+    if (chunk_.empty()) return next({}, 0);
+    if (!chunked) return net::async_write(stream_, net::buffer(chunk_), std::move(next));
+    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)), std::move(next));
+  }
+  void EndStream(bool ok) {
+    const bool keep_alive = streamed_->keep_alive();
+    produce_ = nullptr;  // frees what the body was made from
+    serializer_.reset();
+    streamed_.reset();
+    chunk_ = std::string();
+    if (!ok) return Abort();
+    if (!keep_alive) return Close();
+    Read();
   }
 
   // Reads and discards what the client still sends, up to drain_limit_
@@ -407,6 +457,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   HttpRequest head_;
   bhttp::response<bhttp::string_body> res_;
+  // A streamed answer in progress (WriteStreamed).
+  std::optional<bhttp::response<bhttp::empty_body>> streamed_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> serializer_;
+  std::function<bool(std::string*)> produce_;
+  std::string chunk_;
+  bool http10_ = false;  // the request's version: no chunked answer
   bool keep_alive_ = true;
   uint64_t drain_limit_ = 0, drained_ = 0;
   int drain_ms_ = 0;

@@ -41,6 +41,14 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is produced piece by piece and sent with chunked transfer
+  // encoding (`body` is ignored), so a large answer is never one string; to
+  // an HTTP/1.0 client unchunked, ended by closing the connection.
+  // Called on the connection's I/O thread, one call per piece: appends the
+  // next piece to *out (keep it to tens of KiB: the thread serves other
+  // connections) and returns false once the body is complete. Destroyed
+  // when the body is sent or the connection fails.
+  std::function<bool(std::string* out)> stream;
 };
 
 // Sends the response for the request it was handed with. Call exactly once,

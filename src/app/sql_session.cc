@@ -1,0 +1,113 @@
+#include "app/sql_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "app/flags.h"
+#include "lake/tables.h"
+#include "query/parser.h"
+#include "query/result_format.h"
+#include "query/run.h"
+
+namespace watershed::app {
+
+SqlSession::SqlSession(FileSystem* fs, std::string root, Region region, SqlFormat format, std::FILE* out)
+    : fs_(fs), root_(std::move(root)), region_(region), format_(format), out_(out), catalog_(fs_, root_, region_) {}
+
+int SqlSession::Report(const Status& s, std::string_view where) {
+  const StatusCode code = s.code();
+  const int exit_code = code == StatusCode::kInvalidArgument || code == StatusCode::kTooLarge ? 2 : 1;
+  std::fflush(out_);
+  return Fail("sql", where.empty() ? s.message() : std::string(where) + ":" + s.message(), exit_code);
+}
+
+int SqlSession::Run(const query::StatementText& statement, std::string_view where) {
+  const auto start = std::chrono::steady_clock::now();
+  auto out = query::RunSql(statement.Positioned(), catalog_);
+  if (!out.ok()) return Report(out.status(), where);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::string text;
+  if (out->explain) {
+    text = out->plan_text;
+  } else if (format_ == SqlFormat::kTable) {
+    text = query::FormatTable(out->result);
+  } else if (format_ == SqlFormat::kCsv) {
+    query::AppendCsvHeader(out->result, &text);
+    for (size_t i = 0; i < out->result.rows.size(); ++i) {
+      query::AppendCsvRow(out->result, i, &text);
+      if (text.size() >= (64 << 10)) {
+        std::fwrite(text.data(), 1, text.size(), out_);
+        text.clear();
+      }
+    }
+  } else {
+    const int64_t rows = static_cast<int64_t>(out->result.rows.size());
+    query::JsonResultWriter writer(std::make_shared<const query::QueryResult>(std::move(out->result)), rows, ms);
+    while (writer.Next(&text)) {
+      std::fwrite(text.data(), 1, text.size(), out_);
+      text.clear();
+    }
+  }
+  std::fwrite(text.data(), 1, text.size(), out_);
+  if (timing) std::fprintf(out_, "Time: %.3f ms\n", ms);
+  std::fflush(out_);
+  return 0;
+}
+
+int SqlSession::RunAll(std::string_view text, std::string_view where) {
+  query::SplitStatements split = query::SplitSql(text);
+  if (!split.rest_blank) split.complete.push_back(split.rest);
+  for (const query::StatementText& s : split.complete)
+    if (int code = Run(s, where); code != 0) return code;
+  return 0;
+}
+
+int SqlSession::ListTables() {
+  std::string text = "table\n-----\n";
+  int n = 0;
+  for (int r = 0; r < kRegionCount; ++r) {
+    const std::string region(RegionName(static_cast<Region>(r)));
+    for (int t = 0; t < lake::kLakeTableCount; ++t) {
+      query::TableRef ref;
+      ref.name = {region, lake::SpecOf(static_cast<lake::LakeTableId>(t)).name};
+      auto table = catalog_.Resolve(ref);
+      if (table.ok()) {
+        text += table->name + "\n";
+        ++n;
+      } else if (table.status().code() != StatusCode::kNotFound) {
+        return Report(table.status(), "");
+      }
+    }
+  }
+  text += "(" + std::to_string(n) + (n == 1 ? " table)\n" : " tables)\n");
+  std::fputs(text.c_str(), out_);
+  return 0;
+}
+
+int SqlSession::Describe(std::string_view name) {
+  // The name as a query would write it: parsed, so quoting and regions work alike.
+  auto statement = query::Parse("SELECT * FROM " + std::string(name));
+  if (!statement.ok()) return Report(Status::InvalidArgument("\\d expects a table name: " + std::string(name)), "");
+  auto table = catalog_.Resolve(*statement->select->from);
+  if (!table.ok()) {
+    // Its line:column would point into the query made up above: drop it.
+    std::string message = table.status().message();
+    if (message.starts_with("1:")) message.erase(0, std::min(message.size(), message.find(": ") + 2));
+    return Report(Status(table.status().code(), message), "");
+  }
+  query::QueryResult r;
+  r.names = {"column", "type", "nullable"};
+  r.types = {query::ColumnType::kString, query::ColumnType::kString, query::ColumnType::kString};
+  for (const query::CatalogColumn& c : table->columns) {
+    std::vector<query::Value> row(3);
+    row[0].s = c.name;
+    row[1].s = query::TypeName(c.type);
+    row[2].s = c.nullable ? "yes" : "no";
+    r.rows.push_back(std::move(row));
+  }
+  std::fputs(query::FormatTable(r).c_str(), out_);
+  return 0;
+}
+
+}  // namespace watershed::app

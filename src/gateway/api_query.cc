@@ -1,0 +1,184 @@
+// The lake's endpoints: POST /v1/query (SQL over the lake, analysts and
+// admins) and GET /v1/stories/{id}/history (a story's story_minute rows by
+// minute, hour or day). Both run on LakeQueries' threads, never on an HTTP
+// I/O thread, and answer through the Responder when done.
+
+#include <cstdio>
+#include <map>
+
+#include "gateway/api.h"
+#include "query/parser.h"
+#include "query/planner.h"
+#include "query/result_format.h"
+#include "query/run.h"
+#include "query/value_compare.h"
+
+namespace watershed::gateway {
+namespace {
+
+using http::AppendJsonString;
+using http::HttpResponse;
+using http::JsonError;
+
+HttpResponse Busy() {
+  HttpResponse r = JsonError(503, "query_busy", "the server runs as many lake queries as it admits; retry shortly");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// "L:C: message" -> 400 with line and column beside the message.
+HttpResponse QueryError(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: {
+      HttpResponse r = JsonError(400, "invalid_query", s.message());
+      const std::string& m = s.message();
+      int line = 0, column = 0, used = 0;
+      if (std::sscanf(m.c_str(), "%d:%d: %n", &line, &column, &used) == 2 && used > 0 && line > 0 && column > 0) {
+        r.body.resize(r.body.size() - 2);  // before "}}"
+        r.body += ",\"line\":" + std::to_string(line) + ",\"column\":" + std::to_string(column) + "}}";
+      }
+      return r;
+    }
+    case StatusCode::kTooLarge:
+      return JsonError(413, "query_too_large", s.message());
+    case StatusCode::kNotFound:
+      return JsonError(404, "table_not_found", s.message());
+    default:
+      return JsonError(500, "lake_unreadable", s.message());
+  }
+}
+
+// ISO-8601 UTC: 2026-12-05T10:00:00Z.
+std::string IsoTime(int64_t micros) {
+  query::Value v;
+  v.i = micros;
+  std::string s = query::FormatValue(v, query::ColumnType::kTimestamp);
+  if (s.size() > 10) s[10] = 'T';
+  return s + "Z";
+}
+
+// The chunk of minutes one history query reads: 7 days (10,080 rows of one
+// story per region at most), a multiple of every granularity.
+constexpr int64_t kHistoryChunkMicros = 7 * 86'400'000'000;
+
+struct Bucket {
+  int64_t views = 0, unique_viewers = 0, watch_time_ms = 0, shares = 0, replies = 0;
+};
+
+}  // namespace
+
+void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
+  auto request = ParseQueryRequest(req.body, deps_.lake_queries->options().limits);
+  if (!request.ok()) {
+    if (request.status().code() == StatusCode::kTooLarge)
+      return respond(JsonError(413, "sql_too_large", request.status().message()));
+    return respond(JsonError(400, "malformed_body", request.status().message()));
+  }
+  const bool admitted = deps_.lake_queries->TrySubmit(
+      [this, request = std::move(*request), respond](LakeQueries::Slot slot) { respond(RunQuery(request, slot)); });
+  if (!admitted) {
+    query_busy_->Add();
+    respond(Busy());
+  }
+}
+
+HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot) {
+  const LakeQueryOptions& o = deps_.lake_queries->options();
+  query::Catalog catalog(o.fs, o.root, o.region);
+  const int64_t start = deps_.clock->MonotonicNs();
+  auto out = query::RunSql(request.sql, catalog);
+  if (!out.ok()) return QueryError(out.status());
+  if (out->explain) {
+    HttpResponse r;
+    r.body = "{\"plan\":";
+    AppendJsonString(out->plan_text, &r.body);
+    r.body += "}";
+    return r;
+  }
+  const double elapsed_ms = static_cast<double>(deps_.clock->MonotonicNs() - start) / 1e6;
+  auto writer = std::make_shared<query::JsonResultWriter>(
+      std::make_shared<const query::QueryResult>(std::move(out->result)), request.max_rows, elapsed_ms);
+  HttpResponse r;
+  // The slot stays taken until the answer is sent: the rows are in memory till then.
+  r.stream = [writer, slot](std::string* piece) { return writer->Next(piece); };
+  return r;
+}
+
+void Api::StoryHistory(uint64_t story, std::string_view query, http::Responder respond) {
+  auto request = ParseHistoryRequest(query, deps_.clock->NowMs());
+  if (!request.ok()) return respond(JsonError(400, "invalid_history_range", request.status().message()));
+  const bool admitted = deps_.lake_queries->TrySubmit(
+      [this, story, request = *request, respond](LakeQueries::Slot) { respond(HistoryAnswer(story, request)); });
+  if (!admitted) {
+    query_busy_->Add();
+    respond(Busy());
+  }
+}
+
+// Sums story_minute's rows of `story` into buckets, over every region of the
+// server's lake (a region whose table does not exist yet has no rows), one
+// planned query per region and 7-day chunk: WHERE story_id = S AND minute
+// in [a, b) prunes to the story's bucket and the days asked.
+HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h) {
+  const LakeQueryOptions& o = deps_.lake_queries->options();
+  const int64_t unit = GranularityMicros(h.granularity);
+  std::map<int64_t, Bucket> buckets;
+  query::PruneStats pruned;
+  query::ExecStats read;
+  for (Region region : o.regions) {
+    query::Catalog catalog(o.fs, o.root, region);
+    for (int64_t a = h.from_us; a < h.to_us; a += kHistoryChunkMicros) {
+      const int64_t b = std::min(h.to_us, a + kHistoryChunkMicros);
+      query::Value va, vb;
+      va.i = a;
+      vb.i = b;
+      const std::string sql = "SELECT minute, views, unique_viewers, watch_time_ms, shares, replies FROM " +
+                              std::string(RegionName(region)) +
+                              ".story_minute WHERE story_id = " + std::to_string(story) + " AND minute >= TIMESTAMP '" +
+                              query::FormatValue(va, query::ColumnType::kTimestamp) + "' AND minute < TIMESTAMP '" +
+                              query::FormatValue(vb, query::ColumnType::kTimestamp) + "'";
+      auto statement = query::Parse(sql);
+      if (!statement.ok()) return JsonError(500, "internal", statement.status().message());
+      auto plan = query::PlanSelect(*statement->select, catalog);
+      if (!plan.ok() && plan.status().code() == StatusCode::kNotFound) break;  // no story_minute in this region yet
+      if (!plan.ok()) return QueryError(plan.status());
+      auto result = query::Execute(*plan, o.fs);
+      if (!result.ok()) return QueryError(result.status());
+      pruned.files_considered += plan->stats.files_considered;
+      pruned.files_read += plan->stats.files_read;
+      read.row_groups_read += result->stats.row_groups_read;
+      read.rows_scanned += result->stats.rows_scanned;
+      for (const auto& row : result->rows) {
+        const int64_t t = row[0].i - ((row[0].i % unit) + unit) % unit;
+        Bucket& x = buckets[t];
+        x.views += row[1].i;
+        x.unique_viewers += row[2].i;
+        x.watch_time_ms += row[3].i;
+        x.shares += row[4].i;
+        x.replies += row[5].i;
+      }
+    }
+  }
+  const bool minutes = h.granularity == Granularity::kMinute;
+  HttpResponse r;
+  std::string& body = r.body;
+  body = "{\"story_id\":" + std::to_string(story) + ",\"granularity\":\"" + GranularityName(h.granularity) +
+         "\",\"from\":\"" + IsoTime(h.from_us) + "\",\"to\":\"" + IsoTime(h.to_us) + "\",\"points\":[";
+  bool first = true;
+  for (const auto& [t, x] : buckets) {
+    body += first ? "{\"t\":\"" : ",{\"t\":\"";
+    first = false;
+    body += IsoTime(t) + "\",\"views\":" + std::to_string(x.views);
+    // Distinct viewers of a minute do not add up to an hour's or a day's.
+    if (minutes) body += ",\"unique_viewers\":" + std::to_string(x.unique_viewers);
+    body += ",\"watch_time_ms\":" + std::to_string(x.watch_time_ms) + ",\"shares\":" + std::to_string(x.shares) +
+            ",\"replies\":" + std::to_string(x.replies) + "}";
+  }
+  body += "],\"stats\":{\"files_considered\":" + std::to_string(pruned.files_considered) +
+          ",\"files_read\":" + std::to_string(pruned.files_read) +
+          ",\"row_groups_read\":" + std::to_string(read.row_groups_read) +
+          ",\"rows_scanned\":" + std::to_string(read.rows_scanned) + "}}";
+  return r;
+}
+
+}  // namespace watershed::gateway
