@@ -30,9 +30,10 @@ class OtlpCollector {
     o.port = 0;
     o.body_limit = 16 << 20;
     auto s = http::HttpServer::Start(o, [this](http::HttpRequest&& req, http::Responder respond) {
-      if (req.method != "POST" || req.target != "/v1/traces") return respond({404, "application/json", "{}", {}});
-      respond(Take(req.body) ? http::HttpResponse{200, "application/json", "{}", {}}
-                             : http::HttpResponse{400, "application/json", "{}", {}});
+      http::HttpResponse r;
+      r.body = "{}";
+      r.status = req.method != "POST" || req.target != "/v1/traces" ? 404 : Take(req.body) ? 200 : 400;
+      respond(std::move(r));
     });
     if (s.ok()) server_ = std::move(s).value();
   }
