@@ -14,6 +14,10 @@ const char* TypeName(ColumnType t) {
       return "TIMESTAMP";
     case ColumnType::kUuid:
       return "UUID";
+    case ColumnType::kBoolean:
+      return "BOOLEAN";
+    case ColumnType::kInterval:
+      return "INTERVAL";
   }
   return "?";
 }

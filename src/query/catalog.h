@@ -20,7 +20,9 @@ namespace watershed::query {
 
 // SQL types of the lake's columns. Timestamps are microseconds since the
 // epoch, UTC; uuids are shown as their 32 hex digits.
-enum class ColumnType { kBigint, kDouble, kString, kTimestamp, kUuid };
+// BOOLEAN and INTERVAL are the types of expressions only (no lake column
+// has them; an INTERVAL cannot be a result column).
+enum class ColumnType { kBigint, kDouble, kString, kTimestamp, kUuid, kBoolean, kInterval };
 const char* TypeName(ColumnType t);
 
 struct CatalogColumn {
