@@ -85,7 +85,6 @@ class Planner {
   Status CheckShape() {
     if (!s_.from) return Err(s_.pos, "SELECT without FROM is not supported yet");
     if (s_.from->subquery) return Err(s_.from->pos, "a subquery in FROM is not supported yet");
-    if (s_.from->time_travel != TimeTravel::kNone) return Err(s_.from->pos, "time travel is not supported yet");
     if (s_.join) return Err(s_.join->table.pos, "JOIN is not supported yet");
     return Status::Ok();
   }
