@@ -120,6 +120,47 @@ TEST_F(EngineTest, ExpressionsSameRowsAsDuckDb) {
   for (const std::string& q : queries) ExpectSameAsDuckDb(q);
 }
 
+TEST_F(EngineTest, SubqueryInFromSameRowsAsDuckDb) {
+  const std::vector<std::string> queries = {
+      "SELECT c0, count(*) AS c1, sum(w) AS c2 FROM (SELECT story_id % 4 AS c0, watch_ms AS w FROM {T} "
+      "WHERE type = 'view') s GROUP BY c0",
+      "SELECT s.a AS c0, s.n AS c1 FROM (SELECT author_id AS a, count(DISTINCT story_id) AS n FROM {T} "
+      "GROUP BY author_id) AS s WHERE s.n > 12",
+      "SELECT max(n) AS c0, min(n) AS c1, count(*) AS c2 FROM (SELECT story_id, count(*) AS n FROM {T} "
+      "GROUP BY story_id ORDER BY n DESC, story_id LIMIT 10) t",
+      "SELECT h AS c0, v AS c1 FROM (SELECT date_trunc('hour', event_time) AS h, count(*) AS v FROM {T} "
+      "WHERE story_id = 7 GROUP BY 1) x WHERE h > TIMESTAMP '2026-11-20 00:30:00'",
+      "SELECT count(*) AS c0 FROM (SELECT DISTINCT viewer_id FROM {T} WHERE story_id < 0) e",
+  };
+  for (const std::string& q : queries) ExpectSameAsDuckDb(q);
+  // The inner query is pruned; the outer one says it scans the subquery.
+  const std::string plan = ExplainOf("SELECT count(*) FROM (SELECT watch_ms FROM events WHERE story_id = 7) s");
+  EXPECT_NE(plan.find("Scan subquery s columns []"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("  Pruning eu.events: files 3/48 read"), std::string::npos) << plan;
+  EXPECT_EQ(Error("SELECT story_id FROM (SELECT watch_ms FROM events) s"), "1:8: unknown column 'story_id' in s");
+  EXPECT_EQ(Error("SELECT t.watch_ms FROM (SELECT watch_ms FROM events) s"), "1:8: unknown table 't'");
+  // now() is one value for the query and its subqueries.
+  EXPECT_EQ(Rows("SELECT count(*) FROM (SELECT now() AS t FROM events) s WHERE t = now()").rows[0][0].i,
+            static_cast<int64_t>(rows_.size()));
+}
+
+TEST_F(EngineTest, SelectWithoutFromIsOneRow) {
+  const QueryResult r =
+      Rows("SELECT 1 + 2 AS x, 'a' LIKE '_', CAST('2.5' AS DOUBLE) * 2, NULL, now() > DATE '2026-01-01'");
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0][0].i, 3);
+  EXPECT_EQ(r.rows[0][1].i, 1);
+  EXPECT_EQ(r.types[1], ColumnType::kBoolean);
+  EXPECT_EQ(r.rows[0][2].d, 5.0);
+  EXPECT_TRUE(r.rows[0][3].null);
+  EXPECT_EQ(r.rows[0][4].i, 1);
+  EXPECT_EQ(Rows("SELECT x FROM (SELECT 1 AS x) t").rows.size(), 1u);
+  EXPECT_EQ(Rows("SELECT count(*) FROM (SELECT 1 AS x) t WHERE x > 1").rows[0][0].i, 0);
+  EXPECT_EQ(Rows("SELECT 1 WHERE 1 = 0").rows.size(), 0u);
+  EXPECT_EQ(Error("SELECT story_id"), "1:8: unknown column 'story_id' (no FROM)");
+  EXPECT_EQ(ExplainOf("SELECT 1"), "Project 1\nValues (one row, no FROM)\n");
+}
+
 TEST_F(EngineTest, IntegerDivisionAndModuloTruncate) {
   // BIGINT / BIGINT is BIGINT, truncated toward zero (PostgreSQL, Trino);
   // % takes the dividend's sign.

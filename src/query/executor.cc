@@ -205,6 +205,12 @@ class Runner {
         b.cols[c].Resize(cols[c].type, b.n);
       }
     }
+    return Process(std::move(b));
+  }
+
+  // A batch of the scan's columns, pushed-down filters applied.
+  Status Process(Batch b) {
+    RETURN_IF_ERROR(CheckLimits());
     for (const BoundExpr& e : plan_.residual) {
       Vec keep;
       RETURN_IF_ERROR(Eval(e, b, &keep));
@@ -522,6 +528,28 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecL
       // Fixed-size batches: a row group is cut into slices of kBatchRows.
       for (size_t begin = 0; begin < rows && !runner.Enough(); begin += kBatchRows)
         RETURN_IF_ERROR(runner.Slice(cols, begin, std::min(rows, begin + kBatchRows)));
+    }
+  }
+  if (plan.no_from && !plan.always_empty) {
+    Batch one;
+    one.n = 1;
+    RETURN_IF_ERROR(runner.Process(std::move(one)));
+  }
+  if (plan.subquery && !plan.always_empty) {
+    // FROM (subquery): its rows, in batches, are the scan.
+    ASSIGN_OR_RETURN(QueryResult sub, Execute(*plan.subquery, fs, limits));
+    result.stats = sub.stats;
+    for (size_t begin = 0; begin < sub.rows.size() && !runner.Enough(); begin += kBatchRows) {
+      const size_t end = std::min(sub.rows.size(), begin + kBatchRows);
+      Batch b;
+      b.n = end - begin;
+      for (int c : plan.scan_columns) {
+        Vec v;
+        v.Resize(plan.table.columns[c].type, b.n);
+        for (size_t r = begin; r < end; ++r) v.Set(r - begin, sub.rows[r][c]);
+        b.cols.push_back(std::move(v));
+      }
+      RETURN_IF_ERROR(runner.Process(std::move(b)));
     }
   }
   ASSIGN_OR_RETURN(result.rows, runner.Finish());

@@ -83,8 +83,6 @@ class Planner {
 
  private:
   Status CheckShape() {
-    if (!s_.from) return Err(s_.pos, "SELECT without FROM is not supported yet");
-    if (s_.from->subquery) return Err(s_.from->pos, "a subquery in FROM is not supported yet");
     if (s_.join) return Err(s_.join->table.pos, "JOIN is not supported yet");
     return Status::Ok();
   }
@@ -92,6 +90,8 @@ class Planner {
   // Whether `q` ("t", "eu.t" or the FROM alias) names the query's table.
   bool NamesTheTable(const std::vector<std::string>& q) const {
     if (q.empty()) return true;
+    if (p_.no_from) return false;
+    if (p_.subquery) return q.size() == 1 && q[0] == s_.from->alias;
     const std::string table = lake::SpecOf(p_.table.id).name;
     if (q.size() == 1) return q[0] == table || q[0] == s_.from->alias;
     return q.size() == 2 && q[0] + "." + q[1] == p_.table.name;  // "eu.events"
@@ -103,6 +103,7 @@ class Planner {
     const std::vector<std::string> q(e.name.begin(), e.name.end() - 1);
     if (!NamesTheTable(q)) return Err(e.pos, "unknown table '" + Join(q) + "'");
     const int c = p_.table.ColumnIndex(column);
+    if (c < 0 && p_.no_from) return Err(e.pos, "unknown column '" + column + "' (no FROM)");
     if (c < 0) return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name);
     auto it = std::find(p_.scan_columns.begin(), p_.scan_columns.end(), c);
     if (it != p_.scan_columns.end()) return static_cast<int>(it - p_.scan_columns.begin());
@@ -130,7 +131,7 @@ class Planner {
     static constexpr std::pair<Op, PredOp> kOps[] = {{Op::kEq, PredOp::kEq}, {Op::kNe, PredOp::kNe},
                                                      {Op::kLt, PredOp::kLt}, {Op::kLe, PredOp::kLe},
                                                      {Op::kGt, PredOp::kGt}, {Op::kGe, PredOp::kGe}};
-    if (b.args.empty()) return false;
+    if (b.args.empty() || p_.subquery || p_.no_from) return false;  // a subquery's rows are not pruned
     Predicate p;
     p.text = b.text;
     p.negated = b.negated;
@@ -333,18 +334,37 @@ class Planner {
 
 }  // namespace
 
-Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog) {
+namespace {
+
+Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t now_micros) {
   LogicalPlan plan;
-  plan.now_micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
-  if (select.from && !select.from->subquery && !select.from->name.empty()) {
+  plan.now_micros = now_micros;
+  if (select.from && select.from->subquery) {
+    // A subquery in FROM: planned (and later run) first; the outer query
+    // reads its rows as a table named by the alias.
+    ASSIGN_OR_RETURN(LogicalPlan sub, PlanAt(*select.from->subquery, catalog, now_micros));
+    plan.table.name = select.from->alias;
+    for (size_t i = 0; i < sub.visible; ++i)
+      plan.table.columns.push_back({sub.outputs[i].name, -1, sub.outputs[i].type, true});
+    plan.subquery = std::make_shared<const LogicalPlan>(std::move(sub));
+  } else if (select.from && !select.from->name.empty()) {
     ASSIGN_OR_RETURN(plan.table, catalog.Resolve(*select.from));
+  } else {
+    plan.no_from = true;
   }
   Planner planner(select, &plan);
   RETURN_IF_ERROR(planner.Run());
-  if (!plan.always_empty) RETURN_IF_ERROR(PruneFiles(catalog.fs(), &plan));
+  if (!plan.always_empty && !plan.subquery && !plan.no_from) RETURN_IF_ERROR(PruneFiles(catalog.fs(), &plan));
   return plan;
+}
+
+}  // namespace
+
+Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog) {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return PlanAt(select, catalog, now);
 }
 
 }  // namespace watershed::query

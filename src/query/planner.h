@@ -4,7 +4,7 @@
 // compute; the executor (query/executor.h) only carries it out — so a
 // federating planner (#12) can ship parts of a plan elsewhere.
 //
-// Supported now: one table (no JOIN, no subquery); select items, WHERE,
+// Supported now: one table or a subquery in FROM (no JOIN); select items, WHERE,
 // GROUP BY (expressions, positions, aliases), HAVING and ORDER BY over
 // expressions (query/binder.h); aggregates COUNT(*), COUNT([DISTINCT] x),
 // approx_count_distinct, SUM, MIN, MAX, AVG of expressions; DISTINCT;
@@ -19,6 +19,7 @@
 // its Parquet min/max statistics.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,7 +75,10 @@ struct PruneStats {
 };
 
 struct LogicalPlan {
-  CatalogTable table;
+  CatalogTable table;                           // for a subquery in FROM: its alias and output columns
+  std::shared_ptr<const LogicalPlan> subquery;  // FROM (subquery): run first, its rows scanned
+  bool no_from = false;                         // SELECT without FROM: one row of no columns
+
   std::vector<int> scan_columns;      // catalog column indices, the only ones decoded
   std::vector<Predicate> filters;     // pushed into pruning, applied first
   std::vector<BoundExpr> residual;    // the other WHERE conjuncts, over the scan's columns, after

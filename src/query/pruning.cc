@@ -172,9 +172,21 @@ std::string Explain(const LogicalPlan& plan) {
     for (const Predicate& p : plan.filters) conds.push_back(p.text);
     out += "Filter " + join(conds, " AND ") + " (pushed into pruning)\n";
   }
+  if (plan.no_from) return out + "Values (one row, no FROM)\n";
   std::vector<std::string> cols;
   for (size_t i = 0; i < plan.scan_columns.size(); ++i) cols.push_back(column(static_cast<int>(i)));
-  out += "Scan " + plan.table.name + " columns [" + join(cols, ", ") + "]\n";
+  out += (plan.subquery ? "Scan subquery " : "Scan ") + plan.table.name + " columns [" + join(cols, ", ") + "]\n";
+  if (plan.subquery) {
+    out += "Subquery " + plan.table.name + "\n";
+    std::string inner = Explain(*plan.subquery), indented;
+    for (size_t at = 0; at < inner.size();) {
+      size_t nl = inner.find('\n', at);
+      if (nl == std::string::npos) nl = inner.size() - 1;
+      indented += "  " + inner.substr(at, nl - at + 1);
+      at = nl + 1;
+    }
+    return out + indented;
+  }
   const PruneStats& s = plan.stats;
   out += "Pruning " + plan.table.name + ": files " + std::to_string(s.files_read) + "/" +
          std::to_string(s.files_considered) + " read, row groups " + std::to_string(s.row_groups_read) + "/" +
