@@ -33,6 +33,8 @@ BoundExpr Node(BKind kind, ColumnType type, const Expr& src) {
   return b;
 }
 
+}  // namespace
+
 BoundExpr CastTo(BoundExpr x, ColumnType to) {
   BoundExpr c;
   c.kind = BKind::kCast;
@@ -42,6 +44,8 @@ BoundExpr CastTo(BoundExpr x, ColumnType to) {
   c.args.push_back(std::move(x));
   return c;
 }
+
+namespace {
 
 // Makes x of type `to` where SQL allows it implicitly; false otherwise.
 Result<bool> Coerce(BoundExpr& x, ColumnType to) {

@@ -40,6 +40,8 @@ bool IsAggregateName(const std::string& name);
 bool ContainsAggregate(const Expr& e);
 // A string equal for two bound trees exactly when they compute the same.
 std::string Fingerprint(const BoundExpr& e);
+// x converted to `to` (a kCast node).
+BoundExpr CastTo(BoundExpr x, ColumnType to);
 // A node that reads one batch column.
 BoundExpr ColumnRef(int column, ColumnType type, const Expr& source);
 

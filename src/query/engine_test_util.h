@@ -113,7 +113,7 @@ class EngineTest : public ::testing::Test {
   }
 
   // The same query over our table and over DuckDB's read_parquet of its
-  // files ("{T}" stands for the table), the same rows.
+  // files ("{T}" stands for events, "{R}" for raw_events), the same rows.
   void ExpectSameAsDuckDb(const std::string& q);
 
   ::watershed::testing::TempDir dir_{"query_engine"};
@@ -161,6 +161,13 @@ inline void EngineTest::ExpectSameAsDuckDb(const std::string& q) {
   std::string ours = q, theirs = q;
   ours.replace(at, 3, "events");
   theirs.replace(at, 3, files);
+  // {R}: raw_events, for joins.
+  if (const size_t r = ours.find("{R}"); r != std::string::npos) {
+    ours.replace(r, 3, "raw_events");
+    theirs.replace(theirs.find("{R}"), 3,
+                   "read_parquet('" + lake::TableLocation(dir_.path(), Region::kEu, lake::LakeTableId::kRawEvents) +
+                       "/data/*.parquet')");
+  }
   auto r = Run(ours);
   ASSERT_TRUE(r.ok()) << ours << ": " << r.status().ToString();
   EXPECT_EQ(OracleLines(r->result), DuckDbLines(theirs)) << q;

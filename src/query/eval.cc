@@ -165,13 +165,16 @@ Status EvalArith(const BoundExpr& e, const Batch& b, Vec* out) {
   bool bad = false;
   switch (e.op) {
     case Op::kAdd:
-      for (size_t r = 0; r < n; ++r) bad |= __builtin_add_overflow(a[r], c[r], &o[r]) & !nul[r];
+      for (size_t r = 0; r < n; ++r)
+        bad |= static_cast<int>(__builtin_add_overflow(a[r], c[r], &o[r])) & static_cast<int>(!nul[r]);
       break;
     case Op::kSub:
-      for (size_t r = 0; r < n; ++r) bad |= __builtin_sub_overflow(a[r], c[r], &o[r]) & !nul[r];
+      for (size_t r = 0; r < n; ++r)
+        bad |= static_cast<int>(__builtin_sub_overflow(a[r], c[r], &o[r])) & static_cast<int>(!nul[r]);
       break;
     case Op::kMul:
-      for (size_t r = 0; r < n; ++r) bad |= __builtin_mul_overflow(a[r], c[r], &o[r]) & !nul[r];
+      for (size_t r = 0; r < n; ++r)
+        bad |= static_cast<int>(__builtin_mul_overflow(a[r], c[r], &o[r])) & static_cast<int>(!nul[r]);
       break;
     case Op::kDiv:
     case Op::kMod: {
@@ -541,7 +544,8 @@ Status Eval(const BoundExpr& e, const Batch& b, Vec* out) {
         return Status::Ok();
       }
       bool bad = false;
-      for (size_t r = 0; r < out->n; ++r) bad |= __builtin_sub_overflow(0, out->i[r], &out->i[r]) & !out->null[r];
+      for (size_t r = 0; r < out->n; ++r)
+        bad |= static_cast<int>(__builtin_sub_overflow(0, out->i[r], &out->i[r])) & static_cast<int>(!out->null[r]);
       if (bad) return Err(e, std::string(TypeName(e.type)) + " overflow in " + e.text);
       return Status::Ok();
     }

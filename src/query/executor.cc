@@ -180,7 +180,8 @@ class Runner {
  public:
   Runner(const LogicalPlan& plan, const ExecLimits& limits) : plan_(plan), limits_(limits) {
     if (plan_.aggregate && plan_.group_keys.empty()) NewGroup({});  // one row even over no input
-    needed_.assign(plan_.scan_columns.size(), false);
+    needed_.assign(plan_.scan_columns.size() + (plan_.join ? plan_.join->build_columns : 0), false);
+    if (plan_.join) Need(plan_.join->probe_key);
     for (const BoundExpr& e : plan_.residual) Need(e);
     for (const BoundExpr& e : plan_.group_keys) Need(e);
     for (const Aggregate& a : plan_.aggregates) Need(a.arg);
@@ -205,7 +206,54 @@ class Runner {
         b.cols[c].Resize(cols[c].type, b.n);
       }
     }
+    if (plan_.join) RETURN_IF_ERROR(JoinBatch(b));
     return Process(std::move(b));
+  }
+
+  // JOIN: the right table's rows (its plan run to the end) in a hash table
+  // by key; rows whose key is NULL never match.
+  Status BuildJoin(FileSystem* fs) {
+    ASSIGN_OR_RETURN(QueryResult build, Execute(*plan_.join->build, fs, limits_));
+    build_rows_ = std::move(build.rows);
+    const size_t key = plan_.join->build_columns;
+    Vec keys;
+    keys.Resize(plan_.join->build->outputs[key].type, build_rows_.size());
+    for (size_t r = 0; r < build_rows_.size(); ++r) keys.Set(r, build_rows_[r][key]);
+    std::vector<std::string> enc(build_rows_.size());
+    AppendKeys(keys, enc);
+    for (size_t r = 0; r < build_rows_.size(); ++r) {
+      memory_ += static_cast<int64_t>(enc[r].size() + 64 + build_rows_[r].size() * sizeof(Value));
+      if (!keys.null[r]) build_index_[std::move(enc[r])].push_back(static_cast<uint32_t>(r));
+    }
+    return CheckLimits();
+  }
+
+  // Replaces the batch by its join with the right table's rows.
+  Status JoinBatch(Batch& b) {
+    Vec key;
+    RETURN_IF_ERROR(Eval(plan_.join->probe_key, b, &key));
+    std::vector<std::string> enc(b.n);
+    AppendKeys(key, enc);
+    std::vector<uint32_t> probe;
+    std::vector<int64_t> match;  // -1: none (LEFT JOIN)
+    for (size_t r = 0; r < b.n; ++r) {
+      auto it = key.null[r] ? build_index_.end() : build_index_.find(enc[r]);
+      if (it != build_index_.end()) {
+        for (uint32_t k : it->second) probe.push_back(static_cast<uint32_t>(r)), match.push_back(k);
+      } else if (plan_.join->left) {
+        probe.push_back(static_cast<uint32_t>(r)), match.push_back(-1);
+      }
+    }
+    Batch out = Gather(b, probe);
+    for (size_t c = 0; c < plan_.join->build_columns; ++c) {
+      Vec v;
+      v.Resize(plan_.join->build->outputs[c].type, out.n);
+      for (size_t j = 0; j < out.n; ++j)
+        if (match[j] >= 0) v.Set(j, build_rows_[static_cast<size_t>(match[j])][c]);
+      out.cols.push_back(std::move(v));
+    }
+    b = std::move(out);
+    return Status::Ok();
   }
 
   // A batch of the scan's columns, pushed-down filters applied.
@@ -467,6 +515,8 @@ class Runner {
   int64_t memory_ = 0;        // bytes held in rows, groups and distinct sets (estimated)
   std::vector<std::vector<Value>> rows_;
   std::unordered_map<std::string, uint32_t> index_;
+  std::vector<std::vector<Value>> build_rows_;                          // JOIN's right rows
+  std::unordered_map<std::string, std::vector<uint32_t>> build_index_;  // by encoded key
   std::vector<std::vector<Value>> keys_;
   std::vector<AggState> states_;
 };
@@ -496,6 +546,7 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecL
     result.types.push_back(plan.outputs[c].type);
   }
   Runner runner(plan, limits);
+  if (plan.join && !plan.always_empty) RETURN_IF_ERROR(runner.BuildJoin(fs));
   for (const FileScan& f : plan.always_empty ? std::vector<FileScan>{} : plan.files) {
     if (runner.Enough()) break;
     ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, f.path));

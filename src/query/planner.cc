@@ -29,7 +29,9 @@ Status Err(SourcePos pos, const std::string& message) {
 
 class Planner {
  public:
-  Planner(const Select& s, LogicalPlan* plan) : s_(s), p_(*plan) {
+  static constexpr int kRight = 1 << 20;  // column indices of the JOIN's right table, until Remap
+
+  Planner(const Select& s, LogicalPlan* plan, const CatalogTable* right) : s_(s), p_(*plan), right_(right) {
     scan_.column = [this](const Expr& e) -> Result<BoundExpr> {
       ASSIGN_OR_RETURN(int c, ScanColumn(e));
       return ColumnRef(c, TypeOf(c), e);
@@ -44,6 +46,7 @@ class Planner {
 
   Status Run() {
     RETURN_IF_ERROR(CheckShape());
+    if (right_) RETURN_IF_ERROR(PlanJoinKeys());
     if (s_.where) {
       BindHooks where = scan_;
       where.aggregate_error = "aggregate functions are not allowed in WHERE";
@@ -78,12 +81,14 @@ class Planner {
     for (const OrderItem& o : s_.order_by) RETURN_IF_ERROR(PlanOrder(o));
     p_.limit = s_.limit;
     p_.offset = s_.offset.value_or(0);
+    if (right_) FinishJoin();
     return Status::Ok();
   }
 
  private:
   Status CheckShape() {
-    if (s_.join) return Err(s_.join->table.pos, "JOIN is not supported yet");
+    if (s_.join && (s_.from->subquery || s_.join->table.subquery))
+      return Err(s_.join->table.pos, "JOIN with a subquery is not supported yet");
     return Status::Ok();
   }
 
@@ -97,10 +102,30 @@ class Planner {
     return q.size() == 2 && q[0] + "." + q[1] == p_.table.name;  // "eu.events"
   }
 
-  // The scan index of a column reference, added to the scan when new.
+  bool NamesTheRight(const std::vector<std::string>& q) const {
+    if (q.empty()) return true;
+    if (q.size() == 1) return q[0] == lake::SpecOf(right_->id).name || q[0] == s_.join->table.alias;
+    return q.size() == 2 && q[0] + "." + q[1] == right_->name;
+  }
+
+  // The scan index of a column reference, added to the scan when new (a
+  // column of the JOIN's right table: kRight + its index in right_cols_).
   Result<int> ScanColumn(const Expr& e) {
     const std::string& column = e.name.back();
     const std::vector<std::string> q(e.name.begin(), e.name.end() - 1);
+    if (right_) {
+      const bool in_left = NamesTheTable(q) && p_.table.ColumnIndex(column) >= 0;
+      const int rc = NamesTheRight(q) ? right_->ColumnIndex(column) : -1;
+      if (!NamesTheTable(q) && !NamesTheRight(q)) return Err(e.pos, "unknown table '" + Join(q) + "'");
+      if (in_left && rc >= 0) return Err(e.pos, "column '" + column + "' is ambiguous (qualify it)");
+      if (rc >= 0) {
+        auto it = std::find(right_cols_.begin(), right_cols_.end(), rc);
+        if (it != right_cols_.end()) return kRight + static_cast<int>(it - right_cols_.begin());
+        right_cols_.push_back(rc);
+        return kRight + static_cast<int>(right_cols_.size() - 1);
+      }
+      if (!in_left) return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name + " or " + right_->name);
+    }
     if (!NamesTheTable(q)) return Err(e.pos, "unknown table '" + Join(q) + "'");
     const int c = p_.table.ColumnIndex(column);
     if (c < 0 && p_.no_from) return Err(e.pos, "unknown column '" + column + "' (no FROM)");
@@ -110,7 +135,77 @@ class Planner {
     p_.scan_columns.push_back(c);
     return static_cast<int>(p_.scan_columns.size() - 1);
   }
-  ColumnType TypeOf(int scan) const { return p_.table.columns[p_.scan_columns[scan]].type; }
+  ColumnType TypeOf(int scan) const {
+    if (scan >= kRight) return right_->columns[right_cols_[scan - kRight]].type;
+    return p_.table.columns[p_.scan_columns[scan]].type;
+  }
+
+  static int Sides(const BoundExpr& e) {
+    int sides = e.kind == BKind::kColumn ? (e.column >= kRight ? 2 : 1) : 0;
+    for (const BoundExpr& a : e.args) sides |= Sides(a);
+    return sides;
+  }
+
+  // ON left_expr = right_expr (either order), one type for both.
+  Status PlanJoinKeys() {
+    const Expr& on = *s_.join->on;
+    const std::string shape = "JOIN ... ON takes one equality between the two tables (a.x = b.y)";
+    if (on.kind != ExprKind::kBinary || on.op != Op::kEq) return Err(on.pos, shape);
+    BindHooks hooks = scan_;
+    hooks.aggregate_error = "aggregate functions are not allowed in ON";
+    ASSIGN_OR_RETURN(BoundExpr a, BindExpr(*on.args[0], hooks));
+    ASSIGN_OR_RETURN(BoundExpr b, BindExpr(*on.args[1], hooks));
+    if (Sides(a) == 2 && Sides(b) == 1) std::swap(a, b);
+    if (Sides(a) != 1 || Sides(b) != 2) return Err(on.pos, shape);
+    const bool numeric = (a.type == ColumnType::kBigint || a.type == ColumnType::kDouble) &&
+                         (b.type == ColumnType::kBigint || b.type == ColumnType::kDouble);
+    if (a.type != b.type && numeric) {
+      if (a.type == ColumnType::kBigint) a = CastTo(std::move(a), ColumnType::kDouble);
+      if (b.type == ColumnType::kBigint) b = CastTo(std::move(b), ColumnType::kDouble);
+    }
+    if (a.type != b.type)
+      return Err(on.pos, std::string("cannot join ") + TypeName(a.type) + " with " + TypeName(b.type));
+    JoinPlan j;
+    j.left = s_.join->kind == JoinKind::kLeft;
+    j.probe_key = std::move(a);
+    j.text = std::string(j.left ? "LEFT" : "INNER") + " " + right_->name + " ON " + ToSql(on);
+    build_key_ = std::move(b);
+    p_.join = std::move(j);
+    return Status::Ok();
+  }
+
+  // Right-table columns move to their place after the scan's columns.
+  void Remap(BoundExpr& e, int base) {
+    if (e.kind == BKind::kColumn && e.column >= kRight) e.column = base + (e.column - kRight);
+    for (BoundExpr& a : e.args) Remap(a, base);
+  }
+
+  void FinishJoin() {
+    const int base = static_cast<int>(p_.scan_columns.size());
+    for (BoundExpr& e : p_.residual) Remap(e, base);
+    for (BoundExpr& e : p_.group_keys) Remap(e, base);
+    for (Aggregate& a : p_.aggregates) Remap(a.arg, base);
+    if (!p_.aggregate)
+      for (OutputColumn& o : p_.outputs) Remap(o.expr, base);
+    auto build = std::make_shared<LogicalPlan>();
+    build->table = *right_;
+    build->now_micros = p_.now_micros;
+    build->scan_columns = right_cols_;
+    for (size_t j = 0; j < right_cols_.size(); ++j) {
+      const CatalogColumn& c = right_->columns[right_cols_[j]];
+      BoundExpr ref;
+      ref.kind = BKind::kColumn;
+      ref.type = c.type;
+      ref.column = static_cast<int>(j);
+      ref.text = c.name;
+      build->outputs.push_back({c.name, c.type, std::move(ref)});
+    }
+    Remap(build_key_, 0);
+    build->outputs.push_back({"key", build_key_.type, build_key_});
+    build->visible = build->outputs.size();
+    p_.join->build = std::move(build);
+    p_.join->build_columns = right_cols_.size();
+  }
 
   // A WHERE conjunct: `column op constant` goes to pruning (and is applied
   // first); a constant decides the whole query; anything else is filtered
@@ -161,7 +256,7 @@ class Planner {
       default:
         return false;
     }
-    if (column->kind != BKind::kColumn) return false;
+    if (column->kind != BKind::kColumn || column->column >= kRight) return false;
     bool any_null = false;
     for (const BoundExpr* c : constants) {
       if (c->kind != BKind::kConst || c->type != column->type) return false;
@@ -278,13 +373,27 @@ class Planner {
     if (item.star && !NamesTheTable(item.qualifier)) return Err(s_.pos, "unknown table '" + Join(item.qualifier) + "'");
     if (item.star) {
       if (p_.aggregate) return Err(s_.pos, "SELECT * with GROUP BY or aggregates is not supported");
-      for (const CatalogColumn& c : p_.table.columns) {
-        Expr e;
-        e.kind = ExprKind::kColumn;
-        e.name = {c.name};
-        ASSIGN_OR_RETURN(BoundExpr b, BindOutput(e));
-        RETURN_IF_ERROR(AddOutput(c.name, std::move(b), e));
-        item_sql_.push_back(c.name);
+      // With a JOIN, `*` is both tables' columns and `t.*` one table's.
+      const bool left = !right_ || item.qualifier.empty() || NamesTheTable(item.qualifier);
+      const bool right = right_ && (item.qualifier.empty() || NamesTheRight(item.qualifier));
+      auto expand = [&](const CatalogTable& t, const std::string& q) -> Status {
+        for (const CatalogColumn& c : t.columns) {
+          Expr e;
+          e.kind = ExprKind::kColumn;
+          e.name = {c.name};
+          if (right_) e.name.insert(e.name.begin(), q);
+          ASSIGN_OR_RETURN(BoundExpr b, BindOutput(e));
+          RETURN_IF_ERROR(AddOutput(c.name, std::move(b), e));
+          item_sql_.push_back(c.name);
+        }
+        return Status::Ok();
+      };
+      if (left) {
+        RETURN_IF_ERROR(expand(p_.table, s_.from->alias.empty() ? lake::SpecOf(p_.table.id).name : s_.from->alias));
+      }
+      if (right) {
+        RETURN_IF_ERROR(
+            expand(*right_, s_.join->table.alias.empty() ? lake::SpecOf(right_->id).name : s_.join->table.alias));
       }
       return Status::Ok();
     }
@@ -327,6 +436,9 @@ class Planner {
 
   const Select& s_;
   LogicalPlan& p_;
+  const CatalogTable* right_;    // the JOIN's right table, or null
+  std::vector<int> right_cols_;  // its columns the query reads
+  BoundExpr build_key_;
   BindHooks scan_, post_;
   std::vector<std::string> item_sql_;  // per visible output column
   std::vector<std::string> group_fps_, agg_fps_;
@@ -352,9 +464,14 @@ Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t
   } else {
     plan.no_from = true;
   }
-  Planner planner(select, &plan);
+  std::optional<CatalogTable> right;
+  if (select.join && select.from && !select.from->subquery && !select.join->table.subquery) {
+    ASSIGN_OR_RETURN(right, catalog.Resolve(select.join->table));
+  }
+  Planner planner(select, &plan, right ? &*right : nullptr);
   RETURN_IF_ERROR(planner.Run());
   if (!plan.always_empty && !plan.subquery && !plan.no_from) RETURN_IF_ERROR(PruneFiles(catalog.fs(), &plan));
+  if (plan.join && !plan.always_empty) RETURN_IF_ERROR(PruneFiles(catalog.fs(), plan.join->build.get()));
   return plan;
 }
 

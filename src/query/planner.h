@@ -4,7 +4,7 @@
 // compute; the executor (query/executor.h) only carries it out — so a
 // federating planner (#12) can ship parts of a plan elsewhere.
 //
-// Supported now: one table or a subquery in FROM (no JOIN); select items, WHERE,
+// Supported now: one table or a subquery in FROM, one equi-JOIN; select items, WHERE,
 // GROUP BY (expressions, positions, aliases), HAVING and ORDER BY over
 // expressions (query/binder.h); aggregates COUNT(*), COUNT([DISTINCT] x),
 // approx_count_distinct, SUM, MIN, MAX, AVG of expressions; DISTINCT;
@@ -74,10 +74,26 @@ struct PruneStats {
   int64_t row_groups_considered = 0, row_groups_read = 0;  // of the files read
 };
 
+struct LogicalPlan;
+
+// `[INNER|LEFT] JOIN right ON left_expr = right_expr`: the right table's
+// rows are read first (its own plan: the columns the query needs, then the
+// key) into a hash table; each batch of the left table's scan is joined
+// against it. In the joined batch the right table's columns follow the
+// scan's.
+struct JoinPlan {
+  bool left = false;                   // LEFT JOIN: a left row without a match gets NULLs
+  std::shared_ptr<LogicalPlan> build;  // outputs: the right columns, then the key
+  BoundExpr probe_key;                 // over the left scan's columns
+  size_t build_columns = 0;
+  std::string text;  // for EXPLAIN
+};
+
 struct LogicalPlan {
   CatalogTable table;                           // for a subquery in FROM: its alias and output columns
   std::shared_ptr<const LogicalPlan> subquery;  // FROM (subquery): run first, its rows scanned
   bool no_from = false;                         // SELECT without FROM: one row of no columns
+  std::optional<JoinPlan> join;
 
   std::vector<int> scan_columns;      // catalog column indices, the only ones decoded
   std::vector<Predicate> filters;     // pushed into pruning, applied first

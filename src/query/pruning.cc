@@ -173,6 +173,14 @@ std::string Explain(const LogicalPlan& plan) {
     out += "Filter " + join(conds, " AND ") + " (pushed into pruning)\n";
   }
   if (plan.no_from) return out + "Values (one row, no FROM)\n";
+  if (plan.join) {
+    const PruneStats& b = plan.join->build->stats;
+    out += "HashJoin " + plan.join->text + " (the right side built in memory)\n";
+    out += "  Scan " + plan.join->build->table.name + " columns [" + std::to_string(plan.join->build_columns) +
+           "]: files " + std::to_string(b.files_read) + "/" + std::to_string(b.files_considered) +
+           " read, row groups " + std::to_string(b.row_groups_read) + "/" + std::to_string(b.row_groups_considered) +
+           " read\n";
+  }
   std::vector<std::string> cols;
   for (size_t i = 0; i < plan.scan_columns.size(); ++i) cols.push_back(column(static_cast<int>(i)));
   out += (plan.subquery ? "Scan subquery " : "Scan ") + plan.table.name + " columns [" + join(cols, ", ") + "]\n";
