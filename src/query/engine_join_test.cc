@@ -37,6 +37,11 @@ TEST_F(JoinTest, SameRowsAsDuckDb) {
       "SELECT e.watch_ms AS c0, r.author_id AS c1 FROM {T} e JOIN {R} r ON e.story_id = r.story_id WHERE "
       "e.story_id = 5 AND e.watch_ms < 300",
       "SELECT count(*) AS c0 FROM {T} e JOIN {R} r ON e.story_id = r.story_id WHERE e.story_id = -1",
+      // The smaller table on the left of an INNER JOIN: it is the one built.
+      "SELECT r.story_id AS c0, e.type AS c1, count(*) AS c2, max(e.watch_ms) AS c3 FROM {R} r JOIN {T} e ON "
+      "r.story_id = e.story_id WHERE e.watch_ms > 100 GROUP BY r.story_id, e.type",
+      "SELECT r.story_id AS c0, count(e.story_id) AS c1 FROM {R} r LEFT JOIN {T} e ON r.story_id = e.story_id "
+      "GROUP BY r.story_id",
   };
   for (const std::string& q : queries) ExpectSameAsDuckDb(q);
 }
@@ -52,6 +57,15 @@ TEST_F(JoinTest, PlanAndErrors) {
                 .rows[0][0]
                 .i,
             0);
+  // An INNER JOIN builds the smaller table whichever side it stands on.
+  const std::string swapped =
+      ExplainOf("SELECT count(*) FROM raw_events r JOIN events e ON r.story_id = e.story_id WHERE e.story_id = 7");
+  EXPECT_NE(swapped.find("HashJoin INNER eu.raw_events ON"), std::string::npos) << swapped;
+  EXPECT_NE(swapped.find("Pruning eu.events: files 3/48 read"), std::string::npos) << swapped;
+  const QueryResult star = Rows("SELECT * FROM raw_events r JOIN events e ON r.story_id = e.story_id LIMIT 1");
+  ASSERT_EQ(star.rows.size(), 1u);
+  EXPECT_EQ(star.rows[0][2].i, star.rows[0][12].i);      // FROM's table first: r.story_id, then e's columns
+  EXPECT_EQ(star.rows[0][3].i, star.rows[0][2].i * 10);  // r.author_id as planted
   // SELECT * is both tables' columns.
   EXPECT_EQ(Rows("SELECT * FROM events e JOIN raw_events r ON e.story_id = r.story_id LIMIT 1").names.size(), 20u);
   EXPECT_EQ(Error("SELECT story_id FROM events e JOIN raw_events r ON e.story_id = r.story_id"),

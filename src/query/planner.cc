@@ -31,7 +31,13 @@ class Planner {
  public:
   static constexpr int kRight = 1 << 20;  // column indices of the JOIN's right table, until Remap
 
-  Planner(const Select& s, LogicalPlan* plan, const CatalogTable* right) : s_(s), p_(*plan), right_(right) {
+  // `right`: the JOIN's build side — the right table, or the left one when
+  // `swapped` (an INNER JOIN whose left table is the smaller).
+  Planner(const Select& s, LogicalPlan* plan, const CatalogTable* right, bool swapped)
+      : s_(s), p_(*plan), right_(right), swapped_(swapped) {
+    if (s_.from) probe_ref_ = &*s_.from;
+    if (s_.join) build_ref_ = &s_.join->table;
+    if (swapped_) std::swap(probe_ref_, build_ref_);
     scan_.column = [this](const Expr& e) -> Result<BoundExpr> {
       ASSIGN_OR_RETURN(int c, ScanColumn(e));
       return ColumnRef(c, TypeOf(c), e);
@@ -96,15 +102,15 @@ class Planner {
   bool NamesTheTable(const std::vector<std::string>& q) const {
     if (q.empty()) return true;
     if (p_.no_from) return false;
-    if (p_.subquery) return q.size() == 1 && q[0] == s_.from->alias;
+    if (p_.subquery) return q.size() == 1 && q[0] == probe_ref_->alias;
     const std::string table = lake::SpecOf(p_.table.id).name;
-    if (q.size() == 1) return q[0] == table || q[0] == s_.from->alias;
+    if (q.size() == 1) return q[0] == table || q[0] == probe_ref_->alias;
     return q.size() == 2 && q[0] + "." + q[1] == p_.table.name;  // "eu.events"
   }
 
   bool NamesTheRight(const std::vector<std::string>& q) const {
     if (q.empty()) return true;
-    if (q.size() == 1) return q[0] == lake::SpecOf(right_->id).name || q[0] == s_.join->table.alias;
+    if (q.size() == 1) return q[0] == lake::SpecOf(right_->id).name || q[0] == build_ref_->alias;
     return q.size() == 2 && q[0] + "." + q[1] == right_->name;
   }
 
@@ -388,13 +394,13 @@ class Planner {
         }
         return Status::Ok();
       };
-      if (left) {
-        RETURN_IF_ERROR(expand(p_.table, s_.from->alias.empty() ? lake::SpecOf(p_.table.id).name : s_.from->alias));
-      }
-      if (right) {
-        RETURN_IF_ERROR(
-            expand(*right_, s_.join->table.alias.empty() ? lake::SpecOf(right_->id).name : s_.join->table.alias));
-      }
+      auto qualifier = [](const CatalogTable& t, const TableRef* ref) {
+        return ref->alias.empty() ? std::string(lake::SpecOf(t.id).name) : ref->alias;
+      };
+      // In the query's order (FROM's table first), whichever side is built.
+      if (swapped_ && right) RETURN_IF_ERROR(expand(*right_, qualifier(*right_, build_ref_)));
+      if (left) RETURN_IF_ERROR(expand(p_.table, qualifier(p_.table, probe_ref_)));
+      if (!swapped_ && right) RETURN_IF_ERROR(expand(*right_, qualifier(*right_, build_ref_)));
       return Status::Ok();
     }
     const Expr& e = *item.expr;
@@ -436,7 +442,10 @@ class Planner {
 
   const Select& s_;
   LogicalPlan& p_;
-  const CatalogTable* right_;    // the JOIN's right table, or null
+  const CatalogTable* right_;  // the JOIN's build side, or null
+  bool swapped_;
+  const TableRef* probe_ref_ = nullptr;  // FROM's table ref (the JOIN's other one when swapped)
+  const TableRef* build_ref_ = nullptr;
   std::vector<int> right_cols_;  // its columns the query reads
   BoundExpr build_key_;
   BindHooks scan_, post_;
@@ -447,6 +456,19 @@ class Planner {
 }  // namespace
 
 namespace {
+
+// The current snapshot's total-records; INT64_MAX when unknown.
+int64_t Records(const CatalogTable& t) {
+  const lake::TableMetadata& m = t.metadata;
+  for (const lake::IcebergSnapshot& s : m.snapshots) {
+    auto total = s.summary.find("total-records");
+    if (!m.current_snapshot_id || s.snapshot_id != *m.current_snapshot_id || total == s.summary.end()) continue;
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(total->second.data(), total->second.data() + total->second.size(), n);
+    if (ec == std::errc() && p == total->second.data() + total->second.size()) return n;
+  }
+  return INT64_MAX;
+}
 
 Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t now_micros) {
   LogicalPlan plan;
@@ -468,7 +490,11 @@ Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t
   if (select.join && select.from && !select.from->subquery && !select.join->table.subquery) {
     ASSIGN_OR_RETURN(right, catalog.Resolve(select.join->table));
   }
-  Planner planner(select, &plan, right ? &*right : nullptr);
+  // The smaller table is built in memory: an INNER JOIN whose left table
+  // holds fewer records (by the snapshots' summaries) builds that one.
+  const bool swapped = right && select.join->kind == JoinKind::kInner && Records(plan.table) < Records(*right);
+  if (swapped) std::swap(plan.table, *right);
+  Planner planner(select, &plan, right ? &*right : nullptr, swapped);
   RETURN_IF_ERROR(planner.Run());
   if (!plan.always_empty && !plan.subquery && !plan.no_from) RETURN_IF_ERROR(PruneFiles(catalog.fs(), &plan));
   if (plan.join && !plan.always_empty) RETURN_IF_ERROR(PruneFiles(catalog.fs(), plan.join->build.get()));

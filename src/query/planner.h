@@ -76,11 +76,11 @@ struct PruneStats {
 
 struct LogicalPlan;
 
-// `[INNER|LEFT] JOIN right ON left_expr = right_expr`: the right table's
-// rows are read first (its own plan: the columns the query needs, then the
-// key) into a hash table; each batch of the left table's scan is joined
-// against it. In the joined batch the right table's columns follow the
-// scan's.
+// `[INNER|LEFT] JOIN right ON left_expr = right_expr`: the build side's
+// rows (the right table; for INNER the smaller one) are read first (its own
+// plan: the columns the query needs, then the key) into a hash table; each
+// batch of the other table's scan is joined against it. In the joined batch
+// the build side's columns follow the scan's.
 struct JoinPlan {
   bool left = false;                   // LEFT JOIN: a left row without a match gets NULLs
   std::shared_ptr<LogicalPlan> build;  // outputs: the right columns, then the key
