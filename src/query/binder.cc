@@ -1,5 +1,6 @@
 #include "query/binder.h"
 
+#include <bit>
 #include <charconv>
 
 #include "query/literals.h"
@@ -476,8 +477,8 @@ std::string Fingerprint(const BoundExpr& e) {
       break;
     case BKind::kConst:
       out += e.value.null ? "=null"
-                          : "=" + std::to_string(e.value.i) + "/" + std::to_string(e.value.d) + "/'" +
-                                std::to_string(e.value.s.size()) + ":" + e.value.s;
+                          : "=" + std::to_string(e.value.i) + "/" + std::to_string(std::bit_cast<int64_t>(e.value.d)) +
+                                "/'" + std::to_string(e.value.s.size()) + ":" + e.value.s;
       break;
     default:
       out += "/" + std::to_string(static_cast<int>(e.op)) + (e.negated ? "!" : "") + std::to_string(e.unit_micros);

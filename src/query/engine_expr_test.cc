@@ -305,6 +305,10 @@ TEST_F(EngineTest, GroupByExpressionMatchesGroundTruth) {
     ++i;
   }
   EXPECT_EQ(r.names[1], "views");
+  // Keys are matched by value: two decimals that differ past the 6th digit
+  // are two expressions.
+  EXPECT_EQ(Error("SELECT watch_ms * 0.0000002 FROM events GROUP BY watch_ms * 0.0000001"),
+            "1:8: column 'watch_ms' must appear in GROUP BY or be used in an aggregate");
   EXPECT_EQ(r.names[2], "count(CASE WHEN type = 'view' AND watch_ms > 1000 THEN 1 END)");
 }
 
