@@ -158,6 +158,7 @@ TEST_F(EngineTest, SelectWithoutFromIsOneRow) {
   EXPECT_EQ(Rows("SELECT count(*) FROM (SELECT 1 AS x) t WHERE x > 1").rows[0][0].i, 0);
   EXPECT_EQ(Rows("SELECT 1 WHERE 1 = 0").rows.size(), 0u);
   EXPECT_EQ(Error("SELECT story_id"), "1:8: unknown column 'story_id' (no FROM)");
+  EXPECT_EQ(Error("SELECT *"), "1:1: SELECT * needs a FROM");
   EXPECT_EQ(ExplainOf("SELECT 1"), "Project 1\nValues (one row, no FROM)\n");
 }
 

@@ -379,6 +379,7 @@ class Planner {
     if (item.star && !NamesTheTable(item.qualifier)) return Err(s_.pos, "unknown table '" + Join(item.qualifier) + "'");
     if (item.star) {
       if (p_.aggregate) return Err(s_.pos, "SELECT * with GROUP BY or aggregates is not supported");
+      if (p_.no_from) return Err(s_.pos, "SELECT * needs a FROM");
       // With a JOIN, `*` is both tables' columns and `t.*` one table's.
       const bool left = !right_ || item.qualifier.empty() || NamesTheTable(item.qualifier);
       const bool right = right_ && (item.qualifier.empty() || NamesTheRight(item.qualifier));
