@@ -1,5 +1,10 @@
 #include "query/catalog.h"
 
+#include <algorithm>
+
+#include "query/literals.h"
+#include "query/value_compare.h"
+
 namespace watershed::query {
 
 const char* TypeName(ColumnType t) {
@@ -14,9 +19,56 @@ const char* TypeName(ColumnType t) {
       return "TIMESTAMP";
     case ColumnType::kUuid:
       return "UUID";
+    case ColumnType::kBoolean:
+      return "BOOLEAN";
+    case ColumnType::kInterval:
+      return "INTERVAL";
   }
   return "?";
 }
+
+namespace {
+
+Status ApplyTimeTravel(const TableRef& ref, const std::string& where, CatalogTable* t) {
+  lake::TableMetadata& m = t->metadata;
+  auto known = [&](int64_t id) {
+    for (const lake::IcebergSnapshot& s : m.snapshots)
+      if (s.snapshot_id == id) return true;
+    return false;
+  };
+  if (ref.time_travel == TimeTravel::kVersion) {
+    if (!known(ref.version))
+      return Status::InvalidArgument(where + t->name + " has no snapshot " + std::to_string(ref.version));
+    m.current_snapshot_id = ref.version;
+  } else if (ref.time_travel == TimeTravel::kTimestamp) {
+    auto micros = TimestampMicros(ref.timestamp, false);
+    if (!micros.ok()) micros = TimestampMicros(ref.timestamp, true);
+    if (!micros.ok()) return Status::InvalidArgument(where + "not a timestamp: '" + ref.timestamp + "'");
+    const int64_t ms = *micros / 1000 - (*micros % 1000 < 0 ? 1 : 0);
+    // The snapshot log says which snapshot was current from when.
+    std::vector<std::pair<int64_t, int64_t>> log = m.snapshot_log;
+    if (log.empty())
+      for (const lake::IcebergSnapshot& s : m.snapshots) log.emplace_back(s.timestamp_ms, s.snapshot_id);
+    std::stable_sort(log.begin(), log.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    std::optional<int64_t> id;
+    for (const auto& [at, snapshot] : log)
+      if (at <= ms) id = snapshot;
+    if (!id) {
+      std::string first = " (it has none)";
+      if (!log.empty()) {
+        Value v;
+        v.i = log.front().first * 1000;
+        first = " (the first is from " + FormatValue(v, ColumnType::kTimestamp) + ")";
+      }
+      return Status::InvalidArgument(where + t->name + " has no snapshot at or before '" + ref.timestamp + "'" + first);
+    }
+    if (!known(*id)) return Status::InvalidArgument(where + "snapshot " + std::to_string(*id) + " has expired");
+    m.current_snapshot_id = *id;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 int CatalogTable::ColumnIndex(std::string_view n) const {
   for (size_t i = 0; i < columns.size(); ++i)
@@ -43,6 +95,7 @@ Result<CatalogTable> Catalog::Resolve(const TableRef& ref) const {
     return Status::NotFound(where + "table " + t.name + " does not exist yet (no " + t.location + ")");
   ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs_, t.location));
   t.metadata = table.metadata();
+  RETURN_IF_ERROR(ApplyTimeTravel(ref, where, &t));
   for (const lake::IcebergField& f : t.metadata.schema) {
     CatalogColumn c{f.name, f.id, ColumnType::kBigint, !f.required};
     if (f.type == "long" || f.type == "int")

@@ -20,7 +20,9 @@ namespace watershed::query {
 
 // SQL types of the lake's columns. Timestamps are microseconds since the
 // epoch, UTC; uuids are shown as their 32 hex digits.
-enum class ColumnType { kBigint, kDouble, kString, kTimestamp, kUuid };
+// BOOLEAN and INTERVAL are the types of expressions only (no lake column
+// has them; an INTERVAL cannot be a result column).
+enum class ColumnType { kBigint, kDouble, kString, kTimestamp, kUuid, kBoolean, kInterval };
 const char* TypeName(ColumnType t);
 
 struct CatalogColumn {
@@ -46,8 +48,13 @@ class Catalog {
       : fs_(fs), root_(std::move(lake_root)), default_region_(default_region) {}
   // kInvalidArgument "line:col: unknown table 'x'" (or region) for a name
   // that is not a lake table; kNotFound when the table was never created.
+  // With time travel (FOR VERSION AS OF id, FOR TIMESTAMP AS OF 'ts': the
+  // snapshot current then, by the table's snapshot log) the metadata's
+  // current snapshot is that one; an unknown id or a time before the first
+  // snapshot is kInvalidArgument with the position.
   Result<CatalogTable> Resolve(const TableRef& ref) const;
   FileSystem* fs() const { return fs_; }
+  const std::string& root() const { return root_; }
 
  private:
   FileSystem* fs_;

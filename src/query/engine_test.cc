@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -22,104 +21,12 @@
 #include "lake/parquet.h"
 #include "lake/tables.h"
 #include "lake/testing/duckdb_tool.h"
+#include "query/engine_test_util.h"
 #include "query/run.h"
-#include "query/value_compare.h"
 #include "query/value_compare.h"
 
 namespace watershed::query {
 namespace {
-
-constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kBaseMs = 20'777LL * 24 * kHourMs;  // 2026-11-20T00:00Z
-
-struct Planted {
-  int64_t story, author, viewer, time_us, watch;
-  std::string type;
-};
-
-int32_t BucketOf(int64_t story) { return lake::iceberg::Bucket(16, lake::iceberg::HashLong(story)); }
-
-class EngineTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    // 3 hours x stories 1..64 (every bucket), 20 events per story and hour;
-    // one Parquet file per (hour, bucket) as the sink writes them, sorted by
-    // story, with small row groups so statistics can skip some.
-    std::map<std::pair<int64_t, int32_t>, std::vector<Planted>> files;
-    int64_t n = 0;
-    for (int64_t h = 0; h < 3; ++h)
-      for (int64_t story = 1; story <= 64; ++story)
-        for (int64_t k = 0; k < 20; ++k) {
-          ++n;
-          const char* type = k % 5 == 0 ? "share" : k % 7 == 0 ? "reply" : "view";
-          Planted p{story, story % 5, 1000 + n % 37, ((kBaseMs + h * kHourMs) + k * 60'000) * 1000, n, type};
-          rows_.push_back(p);
-          files[{h, BucketOf(story)}].push_back(p);
-        }
-    WriteTable(lake::LakeTableId::kEvents, files);
-  }
-
-  void WriteTable(lake::LakeTableId id, const std::map<std::pair<int64_t, int32_t>, std::vector<Planted>>& files,
-                  uint64_t log_offset = 0) {
-    auto table = lake::LoadOrCreateLakeTable(fs_, lake::TableLocation(dir_.path(), Region::kEu, id), id);
-    ASSERT_TRUE(table.ok()) << table.status().ToString();
-    std::vector<lake::DataFileInfo> infos;
-    int f = 0;
-    for (const auto& [key, planted] : files) {
-      const std::string path = table->metadata().location + "/data/f" + std::to_string(f++) + ".parquet";
-      ASSERT_TRUE(fs_->CreateDirs(DirName(path)).ok());
-      lake::ParquetWriterOptions opt;
-      opt.row_group_bytes = 2048;  // several row groups per file (cut between writes)
-      auto w = lake::ParquetWriter::Create(fs_, path, lake::EventTableSchema(), opt);
-      ASSERT_TRUE(w.ok());
-      for (size_t begin = 0; begin < planted.size(); begin += 20) {
-        lake::EventColumns cols;
-        for (size_t i = begin; i < std::min(planted.size(), begin + 20); ++i) {
-          const Planted& p = planted[i];
-          const EventType t = p.type == "share"   ? EventType::kShare
-                              : p.type == "reply" ? EventType::kReply
-                                                  : EventType::kView;
-          cols.Add(EventId::FromHiLo(1, static_cast<uint64_t>(p.watch)), t, static_cast<uint64_t>(p.story),
-                   static_cast<uint64_t>(p.author), static_cast<uint64_t>(p.viewer), Region::kEu, p.time_us / 1000,
-                   static_cast<uint32_t>(p.watch), p.time_us / 1000,
-                   log_offset ? log_offset : static_cast<uint64_t>(p.watch));
-        }
-        ASSERT_TRUE((*w)->Write(cols.columns(), cols.rows()).ok());
-      }
-      auto size = (*w)->Finish();
-      ASSERT_TRUE(size.ok());
-      infos.push_back(
-          lake::DescribeParquetFile(path, static_cast<int64_t>(*size), (*w)->info(),
-                                    {lake::iceberg::HourFromMicros(planted[0].time_us), BucketOf(planted[0].story)}));
-    }
-    auto ok = lake::AppendFiles(fs_, &*table, infos, "test-" + std::to_string(static_cast<int>(id)));
-    ASSERT_TRUE(ok.ok()) << ok.status().ToString();
-  }
-
-  Result<SqlOutput> Run(const std::string& sql) {
-    Catalog catalog(fs_, dir_.path(), Region::kEu);
-    return RunSql(sql, catalog);
-  }
-  QueryResult Rows(const std::string& sql) {
-    auto r = Run(sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
-    return r.ok() ? r->result : QueryResult{};
-  }
-  std::string ExplainOf(const std::string& sql) {
-    auto r = Run("EXPLAIN " + sql);
-    EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
-    return r.ok() ? r->plan_text : "";
-  }
-  std::string Error(const std::string& sql) {
-    auto r = Run(sql);
-    EXPECT_FALSE(r.ok()) << sql;
-    return r.ok() ? "" : r.status().message();
-  }
-
-  ::watershed::testing::TempDir dir_{"query_engine"};
-  FileSystem* fs_ = FileSystem::Default();
-  std::vector<Planted> rows_;
-};
 
 TEST_F(EngineTest, WholeTableAggregatesMatchGroundTruth) {
   QueryResult r = Rows(
@@ -246,10 +153,8 @@ TEST_F(EngineTest, ErrorsNameTheirPosition) {
   EXPECT_EQ(Error("SELECT count(*)\nFROM events\nWHERE  bogus = 1"), "3:8: unknown column 'bogus' in eu.events");
   EXPECT_EQ(Error("SELECT * FROM evnts"), "1:15: unknown table 'evnts'");
   EXPECT_EQ(Error("SELECT * FROM xx.events"), "1:15: unknown region 'xx'");
-  EXPECT_EQ(Error("SELECT story_id FROM events JOIN story_minute s ON story_id "
-                  "= s.story_id"),
-            "1:34: JOIN is not supported yet");
-  EXPECT_EQ(Error("SELECT x FROM (SELECT 1 AS x) t"), "1:15: a subquery in FROM is not supported yet");
+  EXPECT_NE(Error("SELECT story_id FROM events JOIN story_minute s ON story_id = s.story_id").find("does not exist"),
+            std::string::npos);
   EXPECT_EQ(Error("SELECT story_id, count(*) FROM events"),
             "1:8: column 'story_id' must appear in GROUP BY or be used in an "
             "aggregate");
@@ -280,50 +185,26 @@ TEST_F(EngineTest, SumOverflowIsAnErrorNotAWrap) {
   EXPECT_EQ(avg.rows[0][0].d, static_cast<double>(1ll << 62));
 }
 
-// DuckDB as an oracle (tools/duckdb, read_parquet over the same files): the
-// same rows, as JSON objects, for queries whose columns are aliased c0, c1...
-std::vector<std::string> DuckDbLines(const std::string& sql) {
-  std::vector<std::string> lines = lake::testing::RunDuckDb(sql);
-  std::sort(lines.begin(), lines.end());
-  return lines;
-}
-
 TEST_F(EngineTest, SameRowsAsDuckDb) {
-  const std::string files = "read_parquet('" +
-                            lake::TableLocation(dir_.path(), Region::kEu, lake::LakeTableId::kEvents) +
-                            "/data/*.parquet')";
   const std::vector<std::string> queries = {
-      "SELECT count(*) AS c0, sum(watch_ms) AS c1, min(story_id) AS c2, max(watch_ms) AS c3, min(type) AS c4 FROM {T}",
-      "SELECT story_id AS c0, count(*) AS c1, sum(watch_ms) AS c2 FROM {T} WHERE story_id IN (3, 7, 11) AND "
+      "SELECT count(*) AS c0, sum(watch_ms) AS c1, min(story_id) AS c2, "
+      "max(watch_ms) AS c3, min(type) AS c4 FROM {T}",
+      "SELECT story_id AS c0, count(*) AS c1, sum(watch_ms) AS c2 FROM {T} "
+      "WHERE story_id IN (3, 7, 11) AND "
       "watch_ms > 500 GROUP BY story_id",
-      "SELECT author_id AS c0, type AS c1, count(*) AS c2, max(viewer_id) AS c3 FROM {T} WHERE type <> 'share' AND "
+      "SELECT author_id AS c0, type AS c1, count(*) AS c2, max(viewer_id) AS "
+      "c3 FROM {T} WHERE type <> 'share' AND "
       "event_time >= TIMESTAMP '2026-11-20 01:30:00' GROUP BY author_id, type",
-      "SELECT story_id AS c0, watch_ms AS c1 FROM {T} WHERE story_id BETWEEN 10 AND 12 AND watch_ms NOT BETWEEN "
+      "SELECT story_id AS c0, watch_ms AS c1 FROM {T} WHERE story_id BETWEEN "
+      "10 AND 12 AND watch_ms NOT BETWEEN "
       "1000 AND 3000",
-      "SELECT count(*) AS c0, sum(watch_ms) AS c1, min(type) AS c2, count(type) AS c3 FROM {T} WHERE story_id = -1",
+      "SELECT count(*) AS c0, sum(watch_ms) AS c1, min(type) AS c2, "
+      "count(type) AS c3 FROM {T} WHERE story_id = -1",
       "SELECT story_id AS c0 FROM {T} WHERE story_id NOT IN (1, NULL)",
-      "SELECT story_id AS c0, count(*) AS c1 FROM {T} WHERE story_id IN (5, NULL) GROUP BY story_id",
+      "SELECT story_id AS c0, count(*) AS c1 FROM {T} WHERE story_id IN (5, "
+      "NULL) GROUP BY story_id",
   };
-  for (std::string q : queries) {
-    const size_t at = q.find("{T}");
-    std::string ours = q, theirs = q;
-    ours.replace(at, 3, "events");
-    theirs.replace(at, 3, files);
-    auto r = Run(ours);
-    ASSERT_TRUE(r.ok()) << ours << ": " << r.status().ToString();
-    std::vector<std::string> lines;
-    for (const auto& row : r->result.rows) {
-      std::string line = "{";
-      for (size_t c = 0; c < row.size(); ++c) {
-        const bool text = r->result.types[c] == ColumnType::kString;
-        const std::string v = FormatValue(row[c], r->result.types[c]);
-        line += (c ? ",\"c" : "\"c") + std::to_string(c) + "\":" + (row[c].null ? "null" : text ? "\"" + v + "\"" : v);
-      }
-      lines.push_back(line + "}");
-    }
-    std::sort(lines.begin(), lines.end());
-    EXPECT_EQ(lines, DuckDbLines(theirs)) << q;
-  }
+  for (const std::string& q : queries) ExpectSameAsDuckDb(q);
 }
 
 }  // namespace

@@ -5,8 +5,10 @@
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "lake/parquet.h"
+#include "query/hll.h"
 #include "query/value_compare.h"
 
 namespace watershed::query {
@@ -101,7 +103,9 @@ void Filter(std::vector<uint32_t>& sel, const ColumnVector& c, const Predicate& 
   }
   switch (c.type) {
     case ColumnType::kBigint:
-    case ColumnType::kTimestamp: {
+    case ColumnType::kTimestamp:
+    case ColumnType::kBoolean:
+    case ColumnType::kInterval: {
       std::vector<int64_t> vals;
       for (const Value& v : p.values) vals.push_back(v.i);
       return FilterTyped(
@@ -125,159 +129,394 @@ void Filter(std::vector<uint32_t>& sel, const ColumnVector& c, const Predicate& 
   }
 }
 
+// The selected rows of a decoded column as a Vec (one type switch).
+void GatherColumn(const ColumnVector& c, const std::vector<uint32_t>& sel, Vec* out) {
+  out->Resize(c.type, sel.size());
+  for (size_t j = 0; j < sel.size(); ++j) out->null[j] = c.IsNull(sel[j]);
+  switch (c.type) {
+    case ColumnType::kDouble:
+      for (size_t j = 0; j < sel.size(); ++j)
+        if (!out->null[j]) out->d[j] = c.Dbl(sel[j]);
+      return;
+    case ColumnType::kString:
+    case ColumnType::kUuid:
+      for (size_t j = 0; j < sel.size(); ++j)
+        if (!out->null[j]) out->s[j] = c.Str(sel[j]);
+      return;
+    default:
+      for (size_t j = 0; j < sel.size(); ++j)
+        if (!out->null[j]) out->i[j] = c.Int(sel[j]);
+      return;
+  }
+}
+
+// Appends each row's value of v to its key (NULL distinct from any value).
+void AppendKeys(const Vec& v, std::vector<std::string>& keys) {
+  for (size_t r = 0; r < v.n; ++r) {
+    keys[r].push_back(v.null[r] ? '\0' : '\1');
+    if (v.null[r]) continue;
+    if (v.type == ColumnType::kString || v.type == ColumnType::kUuid) {
+      const uint32_t n = static_cast<uint32_t>(v.s[r].size());
+      keys[r].append(reinterpret_cast<const char*>(&n), 4).append(v.s[r]);
+    } else {
+      const int64_t x = v.type == ColumnType::kDouble ? std::bit_cast<int64_t>(v.d[r] == 0 ? 0.0 : v.d[r]) : v.i[r];
+      keys[r].append(reinterpret_cast<const char*>(&x), 8);
+    }
+  }
+}
+
 struct AggState {
   int64_t count = 0;
   Int128 isum = 0;  // exact whatever the order: only SUM's final value must fit BIGINT
   double dsum = 0;
-  Value min, max;  // valid when count > 0
+  Value min, max;                                             // valid when count > 0
+  std::unique_ptr<std::unordered_set<std::string>> distinct;  // COUNT(DISTINCT x)
+  std::unique_ptr<HyperLogLog> hll;                           // approx_count_distinct(x)
 };
+
+bool IsString(ColumnType t) { return t == ColumnType::kString || t == ColumnType::kUuid; }
 
 class Runner {
  public:
-  Runner(const LogicalPlan& plan) : plan_(plan) {
+  Runner(const LogicalPlan& plan, const ExecLimits& limits) : plan_(plan), limits_(limits) {
     if (plan_.aggregate && plan_.group_keys.empty()) NewGroup({});  // one row even over no input
+    needed_.assign(plan_.scan_columns.size() + (plan_.join ? plan_.join->build_columns : 0), false);
+    if (plan_.join) Need(plan_.join->probe_key);
+    for (const BoundExpr& e : plan_.residual) Need(e);
+    for (const BoundExpr& e : plan_.group_keys) Need(e);
+    for (const Aggregate& a : plan_.aggregates) Need(a.arg);
+    if (!plan_.aggregate)
+      for (const OutputColumn& o : plan_.outputs) Need(o.expr);
   }
 
-  Status Batch(const std::vector<ColumnVector>& cols, size_t rows) {
-    std::vector<uint32_t> sel(rows);
-    for (size_t i = 0; i < rows; ++i) sel[i] = static_cast<uint32_t>(i);
+  // Rows [begin, end) of a decoded row group.
+  Status Slice(const std::vector<ColumnVector>& cols, size_t begin, size_t end) {
+    RETURN_IF_ERROR(CheckLimits());
+    std::vector<uint32_t> sel(end - begin);
+    for (size_t i = begin; i < end; ++i) sel[i - begin] = static_cast<uint32_t>(i);
     for (const Predicate& p : plan_.filters) Filter(sel, cols[p.column], p);
-    if (!plan_.aggregate) {
-      for (uint32_t r : sel) {
-        std::vector<Value> row;
-        for (const OutputColumn& o : plan_.outputs) row.push_back(cols[o.index].Get(r));
-        rows_.push_back(std::move(row));
+    if (sel.empty()) return Status::Ok();
+    Batch b;
+    b.n = sel.size();
+    b.cols.resize(cols.size());
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (needed_[c]) {
+        GatherColumn(cols[c], sel, &b.cols[c]);
+      } else {
+        b.cols[c].Resize(cols[c].type, b.n);
       }
-      return Status::Ok();
     }
-    std::string key;
-    for (uint32_t r : sel) {
-      uint32_t g = 0;
-      if (!plan_.group_keys.empty()) {
-        key.clear();
-        for (int k : plan_.group_keys) {
-          const ColumnVector& c = cols[k];
-          if (c.IsNull(r)) {
-            key.push_back('\0');
-            continue;
-          }
-          key.push_back('\1');
-          if (c.type == ColumnType::kString || c.type == ColumnType::kUuid) {
-            std::string_view s = c.Str(r);
-            const uint32_t n = static_cast<uint32_t>(s.size());
-            key.append(reinterpret_cast<const char*>(&n), 4).append(s);
-          } else {
-            const int64_t x = c.type == ColumnType::kDouble ? std::bit_cast<int64_t>(c.Dbl(r)) : c.Int(r);
-            key.append(reinterpret_cast<const char*>(&x), 8);
-          }
-        }
-        auto [it, fresh] = index_.try_emplace(key, static_cast<uint32_t>(keys_.size()));
-        if (fresh) {
-          std::vector<Value> kv;
-          for (int k : plan_.group_keys) kv.push_back(cols[k].Get(r));
-          NewGroup(std::move(kv));
-        }
-        g = it->second;
+    if (plan_.join) RETURN_IF_ERROR(JoinBatch(b));
+    return Process(std::move(b));
+  }
+
+  // JOIN: the right table's rows (its plan run to the end) in a hash table
+  // by key; rows whose key is NULL never match.
+  Status BuildJoin(FileSystem* fs) {
+    ASSIGN_OR_RETURN(QueryResult build, Execute(*plan_.join->build, fs, limits_));
+    build_rows_ = std::move(build.rows);
+    const size_t key = plan_.join->build_columns;
+    Vec keys;
+    keys.Resize(plan_.join->build->outputs[key].type, build_rows_.size());
+    for (size_t r = 0; r < build_rows_.size(); ++r) keys.Set(r, build_rows_[r][key]);
+    std::vector<std::string> enc(build_rows_.size());
+    AppendKeys(keys, enc);
+    for (size_t r = 0; r < build_rows_.size(); ++r) {
+      memory_ += static_cast<int64_t>(enc[r].size() + 64 + build_rows_[r].size() * sizeof(Value));
+      if (!keys.null[r]) build_index_[std::move(enc[r])].push_back(static_cast<uint32_t>(r));
+    }
+    return CheckLimits();
+  }
+
+  // Replaces the batch by its join with the right table's rows.
+  Status JoinBatch(Batch& b) {
+    Vec key;
+    RETURN_IF_ERROR(Eval(plan_.join->probe_key, b, &key));
+    std::vector<std::string> enc(b.n);
+    AppendKeys(key, enc);
+    std::vector<uint32_t> probe;
+    std::vector<int64_t> match;  // -1: none (LEFT JOIN)
+    for (size_t r = 0; r < b.n; ++r) {
+      auto it = key.null[r] ? build_index_.end() : build_index_.find(enc[r]);
+      if (it != build_index_.end()) {
+        for (uint32_t k : it->second) probe.push_back(static_cast<uint32_t>(r)), match.push_back(k);
+      } else if (plan_.join->left) {
+        probe.push_back(static_cast<uint32_t>(r)), match.push_back(-1);
       }
-      for (size_t a = 0; a < plan_.aggregates.size(); ++a) RETURN_IF_ERROR(Accumulate(cols, r, a, g));
     }
+    Batch out = Gather(b, probe);
+    for (size_t c = 0; c < plan_.join->build_columns; ++c) {
+      Vec v;
+      v.Resize(plan_.join->build->outputs[c].type, out.n);
+      for (size_t j = 0; j < out.n; ++j)
+        if (match[j] >= 0) v.Set(j, build_rows_[static_cast<size_t>(match[j])][c]);
+      out.cols.push_back(std::move(v));
+    }
+    b = std::move(out);
     return Status::Ok();
   }
 
+  // A batch of the scan's columns, pushed-down filters applied.
+  Status Process(Batch b) {
+    RETURN_IF_ERROR(CheckLimits());
+    for (const BoundExpr& e : plan_.residual) {
+      Vec keep;
+      RETURN_IF_ERROR(Eval(e, b, &keep));
+      std::vector<uint32_t> rows = TrueRows(keep);
+      if (rows.size() != b.n) b = Gather(b, rows);
+      if (b.n == 0) return Status::Ok();
+    }
+    if (!plan_.aggregate) return Project(b, rows_);
+    return Accumulate(b);
+  }
+
   Result<std::vector<std::vector<Value>>> Finish() {
-    if (!plan_.aggregate) return std::move(rows_);
     std::vector<std::vector<Value>> out;
-    for (size_t g = 0; g < keys_.size(); ++g) {
-      std::vector<Value> row;
-      for (const OutputColumn& o : plan_.outputs) {
-        if (!o.aggregate) {
-          row.push_back(keys_[g][o.index]);
-          continue;
+    if (!plan_.aggregate) {
+      out = std::move(rows_);
+    } else {
+      for (size_t begin = 0; begin < keys_.size(); begin += kBatchRows) {
+        RETURN_IF_ERROR(CheckLimits());
+        ASSIGN_OR_RETURN(Batch b, GroupBatch(begin, std::min(keys_.size(), begin + kBatchRows)));
+        if (plan_.having) {
+          Vec keep;
+          RETURN_IF_ERROR(Eval(*plan_.having, b, &keep));
+          std::vector<uint32_t> rows = TrueRows(keep);
+          if (rows.size() != b.n) b = Gather(b, rows);
         }
-        const Aggregate& a = plan_.aggregates[o.index];
-        const AggState& s = states_[g * plan_.aggregates.size() + o.index];
-        Value v;
-        v.null = s.count == 0 && a.kind != AggKind::kCount && a.kind != AggKind::kCountStar;
-        switch (a.kind) {
-          case AggKind::kCountStar:
-          case AggKind::kCount:
-            v.i = s.count;
-            break;
-          case AggKind::kSum:
-            if (s.isum > INT64_MAX || s.isum < INT64_MIN)
-              return Status::InvalidArgument("SUM(" + plan_.table.columns[plan_.scan_columns[a.column]].name +
-                                             ") overflows BIGINT");
-            v.i = static_cast<int64_t>(s.isum), v.d = s.dsum;
-            break;
-          case AggKind::kMin:
-            if (!v.null) v = s.min;
-            break;
-          case AggKind::kMax:
-            if (!v.null) v = s.max;
-            break;
-          case AggKind::kAvg:
-            if (!v.null)
-              v.d = ColumnOf(a) == ColumnType::kDouble ? s.dsum / s.count : static_cast<double>(s.isum) / s.count;
-            break;
-        }
-        row.push_back(std::move(v));
+        RETURN_IF_ERROR(Project(b, out));
       }
-      out.push_back(std::move(row));
+    }
+    if (plan_.distinct) {
+      std::unordered_set<std::string> seen;
+      size_t k = 0;
+      for (size_t r = 0; r < out.size(); ++r) {
+        std::string key;
+        for (size_t c = 0; c < plan_.visible; ++c) {
+          Vec v;
+          v.Resize(plan_.outputs[c].type, 1);
+          v.Set(0, out[r][c]);
+          std::vector<std::string> one(1);
+          AppendKeys(v, one);
+          key += one[0];
+        }
+        memory_ += static_cast<int64_t>(key.size() + 64);
+        if (seen.insert(std::move(key)).second) {
+          if (k != r) out[k] = std::move(out[r]);
+          ++k;
+        }
+      }
+      out.resize(k);
+      RETURN_IF_ERROR(CheckLimits());
     }
     return out;
   }
 
-  // Rows already enough for LIMIT (no ORDER BY, no aggregate): the scan may
-  // stop.
+  // Rows already enough for LIMIT (no ORDER BY, aggregate or DISTINCT): the
+  // scan may stop.
   bool Enough() const {
-    return !plan_.aggregate && plan_.order_by.empty() && plan_.limit &&
+    return !plan_.aggregate && !plan_.distinct && plan_.order_by.empty() && plan_.limit &&
            rows_.size() >= static_cast<uint64_t>(*plan_.limit) + static_cast<uint64_t>(plan_.offset);
   }
 
  private:
-  ColumnType ColumnOf(const Aggregate& a) const { return plan_.table.columns[plan_.scan_columns[a.column]].type; }
+  void Need(const BoundExpr& e) {
+    if (e.kind == BKind::kColumn) needed_[e.column] = true;
+    for (const BoundExpr& a : e.args) Need(a);
+  }
+
+  Status CheckLimits() const {
+    if (limits_.cancel && limits_.cancel->load(std::memory_order_relaxed))
+      return Status::Unavailable("query cancelled");
+    if (limits_.deadline && std::chrono::steady_clock::now() > *limits_.deadline)
+      return Status::Unavailable("query ran past its time limit (query-timeout)");
+    if (limits_.max_memory_bytes > 0 && memory_ > limits_.max_memory_bytes)
+      return Status::TooLarge("query needs more than " +
+                              (limits_.max_memory_bytes >= (1 << 20)
+                                   ? std::to_string(limits_.max_memory_bytes >> 20) + " MiB"
+                                   : std::to_string(limits_.max_memory_bytes >> 10) + " KiB") +
+                              " (query-memory)");
+    return Status::Ok();
+  }
+
+  // Evaluates the output expressions over b and appends its rows.
+  Status Project(const Batch& b, std::vector<std::vector<Value>>& out) {
+    std::vector<Vec> cols(plan_.outputs.size());
+    for (size_t c = 0; c < cols.size(); ++c) RETURN_IF_ERROR(Eval(plan_.outputs[c].expr, b, &cols[c]));
+    for (size_t r = 0; r < b.n; ++r) {
+      std::vector<Value> row;
+      row.reserve(cols.size());
+      for (const Vec& v : cols) {
+        row.push_back(v.Get(r));
+        memory_ += static_cast<int64_t>(sizeof(Value) + row.back().s.size());
+      }
+      out.push_back(std::move(row));
+    }
+    return Status::Ok();
+  }
 
   void NewGroup(std::vector<Value> key) {
     keys_.push_back(std::move(key));
     states_.resize(states_.size() + plan_.aggregates.size());
+    memory_ += static_cast<int64_t>(plan_.aggregates.size() * sizeof(AggState) + 64);
   }
 
-  Status Accumulate(const std::vector<ColumnVector>& cols, uint32_t r, size_t a, uint32_t g) {
-    const Aggregate& agg = plan_.aggregates[a];
-    AggState& s = states_[g * plan_.aggregates.size() + a];
-    if (agg.kind == AggKind::kCountStar) {
-      ++s.count;
-      return Status::Ok();
-    }
-    const ColumnVector& c = cols[agg.column];
-    if (c.IsNull(r)) return Status::Ok();
-    switch (agg.kind) {
-      case AggKind::kSum:
-      case AggKind::kAvg:
-        if (c.type == ColumnType::kDouble) {
-          s.dsum += c.Dbl(r);
-        } else {
-          s.isum += c.Int(r);
-        }
-        break;
-      case AggKind::kMin:
-      case AggKind::kMax: {
-        Value v = c.Get(r);
-        Value& cur = agg.kind == AggKind::kMin ? s.min : s.max;
-        const int cmp = CompareValues(v, cur, c.type);
-        if (s.count == 0 || (agg.kind == AggKind::kMin ? cmp < 0 : cmp > 0)) cur = std::move(v);
-        break;
+  Status Accumulate(const Batch& b) {
+    std::vector<uint32_t> gid(b.n, 0);
+    if (!plan_.group_keys.empty()) {
+      std::vector<Vec> kv(plan_.group_keys.size());
+      std::vector<std::string> enc(b.n);
+      for (size_t k = 0; k < kv.size(); ++k) {
+        RETURN_IF_ERROR(Eval(plan_.group_keys[k], b, &kv[k]));
+        AppendKeys(kv[k], enc);
       }
-      default:
-        break;
+      for (size_t r = 0; r < b.n; ++r) {
+        auto [it, fresh] = index_.try_emplace(std::move(enc[r]), static_cast<uint32_t>(keys_.size()));
+        if (fresh) {
+          std::vector<Value> key;
+          for (const Vec& v : kv) key.push_back(v.Get(r));
+          memory_ += static_cast<int64_t>(2 * it->first.size() + kv.size() * sizeof(Value));
+          NewGroup(std::move(key));
+        }
+        gid[r] = it->second;
+      }
     }
-    ++s.count;
+    const size_t na = plan_.aggregates.size();
+    for (size_t a = 0; a < na; ++a) {
+      const Aggregate& agg = plan_.aggregates[a];
+      auto state = [&](size_t r) -> AggState& { return states_[gid[r] * na + a]; };
+      if (agg.kind == AggKind::kCountStar) {
+        for (size_t r = 0; r < b.n; ++r) ++state(r).count;
+        continue;
+      }
+      Vec x;
+      RETURN_IF_ERROR(Eval(agg.arg, b, &x));
+      const uint8_t* nul = x.null.data();
+      switch (agg.kind) {
+        case AggKind::kCount:
+          for (size_t r = 0; r < b.n; ++r) state(r).count += !nul[r];
+          break;
+        case AggKind::kSum:
+        case AggKind::kAvg:
+          if (x.type == ColumnType::kDouble) {
+            for (size_t r = 0; r < b.n; ++r)
+              if (!nul[r]) state(r).dsum += x.d[r], ++state(r).count;
+          } else {
+            for (size_t r = 0; r < b.n; ++r)
+              if (!nul[r]) state(r).isum += x.i[r], ++state(r).count;
+          }
+          break;
+        case AggKind::kMin:
+        case AggKind::kMax: {
+          const bool is_min = agg.kind == AggKind::kMin;
+          auto better = [is_min](const auto& v, const auto& cur) { return is_min ? v < cur : v > cur; };
+          for (size_t r = 0; r < b.n; ++r) {
+            if (nul[r]) continue;
+            AggState& s = state(r);
+            Value& cur = is_min ? s.min : s.max;
+            if (x.type == ColumnType::kDouble) {
+              if (s.count == 0 || better(x.d[r], cur.d)) cur.d = x.d[r];
+            } else if (IsString(x.type)) {
+              if (s.count == 0 || better(x.s[r], std::string_view(cur.s))) cur.s.assign(x.s[r]);
+            } else {
+              if (s.count == 0 || better(x.i[r], cur.i)) cur.i = x.i[r];
+            }
+            ++s.count;
+          }
+          break;
+        }
+        case AggKind::kCountDistinct:
+        case AggKind::kApproxDistinct: {
+          std::vector<std::string> enc(b.n);
+          AppendKeys(x, enc);
+          for (size_t r = 0; r < b.n; ++r) {
+            if (nul[r]) continue;
+            AggState& s = state(r);
+            if (agg.kind == AggKind::kApproxDistinct) {
+              if (!s.hll) {
+                s.hll = std::make_unique<HyperLogLog>();
+                memory_ += static_cast<int64_t>(HyperLogLog::kRegisters);
+              }
+              s.hll->Add(HashBytes(enc[r]));
+              continue;
+            }
+            if (!s.distinct) s.distinct = std::make_unique<std::unordered_set<std::string>>();
+            const size_t bytes = enc[r].size();
+            if (s.distinct->insert(std::move(enc[r])).second) memory_ += static_cast<int64_t>(bytes + 48);
+          }
+          break;
+        }
+        case AggKind::kCountStar:
+          break;
+      }
+    }
     return Status::Ok();
   }
 
+  // Groups [begin, end) as a batch: the keys, then the aggregates' values.
+  Result<Batch> GroupBatch(size_t begin, size_t end) {
+    Batch b;
+    b.n = end - begin;
+    const size_t nk = plan_.group_keys.size(), na = plan_.aggregates.size();
+    b.cols.resize(nk + na);
+    for (size_t k = 0; k < nk; ++k) {
+      b.cols[k].Resize(plan_.group_keys[k].type, b.n);
+      for (size_t g = begin; g < end; ++g) b.cols[k].Set(g - begin, keys_[g][k]);
+    }
+    for (size_t a = 0; a < na; ++a) {
+      const Aggregate& agg = plan_.aggregates[a];
+      Vec& out = b.cols[nk + a];
+      out.Resize(agg.type, b.n);
+      for (size_t g = begin; g < end; ++g) {
+        const AggState& s = states_[g * na + a];
+        Value v;
+        switch (agg.kind) {
+          case AggKind::kCountStar:
+          case AggKind::kCount:
+            v.i = s.count;
+            break;
+          case AggKind::kCountDistinct:
+            v.i = s.distinct ? static_cast<int64_t>(s.distinct->size()) : 0;
+            break;
+          case AggKind::kApproxDistinct:
+            v.i = s.hll ? s.hll->Estimate() : 0;
+            break;
+          case AggKind::kSum:
+            v.null = s.count == 0;
+            if (agg.type == ColumnType::kDouble) {
+              v.d = s.dsum;
+            } else {
+              if (s.isum > INT64_MAX || s.isum < INT64_MIN)
+                return Status::InvalidArgument("SUM(" + agg.arg.text + ") overflows BIGINT");
+              v.i = static_cast<int64_t>(s.isum);
+            }
+            break;
+          case AggKind::kMin:
+          case AggKind::kMax:
+            v = agg.kind == AggKind::kMin ? s.min : s.max;
+            v.null = s.count == 0;
+            break;
+          case AggKind::kAvg:
+            v.null = s.count == 0;
+            if (!v.null)
+              v.d = agg.arg.type == ColumnType::kDouble ? s.dsum / static_cast<double>(s.count)
+                                                        : static_cast<double>(s.isum) / static_cast<double>(s.count);
+            break;
+        }
+        out.Set(g - begin, v);
+      }
+    }
+    return b;
+  }
+
   const LogicalPlan& plan_;
+  const ExecLimits& limits_;
+  std::vector<bool> needed_;  // per scan column: read by an expression
+  int64_t memory_ = 0;        // bytes held in rows, groups and distinct sets (estimated)
   std::vector<std::vector<Value>> rows_;
   std::unordered_map<std::string, uint32_t> index_;
+  std::vector<std::vector<Value>> build_rows_;                          // JOIN's right rows
+  std::unordered_map<std::string, std::vector<uint32_t>> build_index_;  // by encoded key
   std::vector<std::vector<Value>> keys_;
   std::vector<AggState> states_;
 };
@@ -300,13 +539,14 @@ void SortRows(const LogicalPlan& plan, std::vector<std::vector<Value>>& rows) {
 
 }  // namespace
 
-Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs) {
+Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& limits) {
   QueryResult result;
-  for (const OutputColumn& o : plan.outputs) {
-    result.names.push_back(o.name);
-    result.types.push_back(o.type);
+  for (size_t c = 0; c < plan.visible; ++c) {
+    result.names.push_back(plan.outputs[c].name);
+    result.types.push_back(plan.outputs[c].type);
   }
-  Runner runner(plan);
+  Runner runner(plan, limits);
+  if (plan.join && !plan.always_empty) RETURN_IF_ERROR(runner.BuildJoin(fs));
   for (const FileScan& f : plan.always_empty ? std::vector<FileScan>{} : plan.files) {
     if (runner.Enough()) break;
     ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, f.path));
@@ -336,7 +576,31 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs) {
       }
       ++result.stats.row_groups_read;
       result.stats.rows_scanned += static_cast<int64_t>(rows);
-      RETURN_IF_ERROR(runner.Batch(cols, rows));
+      // Fixed-size batches: a row group is cut into slices of kBatchRows.
+      for (size_t begin = 0; begin < rows && !runner.Enough(); begin += kBatchRows)
+        RETURN_IF_ERROR(runner.Slice(cols, begin, std::min(rows, begin + kBatchRows)));
+    }
+  }
+  if (plan.no_from && !plan.always_empty) {
+    Batch one;
+    one.n = 1;
+    RETURN_IF_ERROR(runner.Process(std::move(one)));
+  }
+  if (plan.subquery && !plan.always_empty) {
+    // FROM (subquery): its rows, in batches, are the scan.
+    ASSIGN_OR_RETURN(QueryResult sub, Execute(*plan.subquery, fs, limits));
+    result.stats = sub.stats;
+    for (size_t begin = 0; begin < sub.rows.size() && !runner.Enough(); begin += kBatchRows) {
+      const size_t end = std::min(sub.rows.size(), begin + kBatchRows);
+      Batch b;
+      b.n = end - begin;
+      for (int c : plan.scan_columns) {
+        Vec v;
+        v.Resize(plan.table.columns[c].type, b.n);
+        for (size_t r = begin; r < end; ++r) v.Set(r - begin, sub.rows[r][c]);
+        b.cols.push_back(std::move(v));
+      }
+      RETURN_IF_ERROR(runner.Process(std::move(b)));
     }
   }
   ASSIGN_OR_RETURN(result.rows, runner.Finish());
@@ -345,6 +609,7 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs) {
   result.rows.erase(result.rows.begin(), result.rows.begin() + static_cast<std::ptrdiff_t>(begin));
   if (plan.limit && static_cast<int64_t>(result.rows.size()) > *plan.limit)
     result.rows.resize(static_cast<size_t>(std::max<int64_t>(*plan.limit, 0)));
+  for (auto& row : result.rows) row.resize(plan.visible);  // drop the sort-only columns
   return result;
 }
 

@@ -4,14 +4,18 @@
 // (ParquetReader::ReadRowGroup), filters them with a selection vector (one
 // tight loop per conjunct, the operator chosen once per batch, no per-row
 // virtual calls), then hash-aggregates or collects rows, sorts, applies
-// OFFSET/LIMIT. A batch is one row group's columns.
+// OFFSET/LIMIT. A row group is cut into batches of kBatchRows rows;
+// expressions (query/expr.h) are evaluated over whole batches.
 //
 // ANSI NULLs: comparisons with NULL are never true; COUNT(x), SUM, MIN, MAX
 // and AVG skip NULLs; SUM/MIN/MAX/AVG of no value are NULL, COUNT is 0; an
 // aggregate without GROUP BY gives one row even over no input. SUM over
 // BIGINT that overflows int64 is an error (kInvalidArgument), never a wrap.
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +35,17 @@ struct QueryResult {
   ExecStats stats;
 };
 
-Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs);
+// Bounds on one query, checked once per batch (all optional). Past
+// max_memory_bytes (rows, groups, distinct sets and sort input, estimated):
+// kTooLarge "query needs more than N MiB (query-memory)"; cancelled or past
+// the deadline: kUnavailable.
+struct ExecLimits {
+  int64_t max_memory_bytes = 0;  // 0: no limit
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  const std::atomic<bool>* cancel = nullptr;  // set by another thread to stop the query
+};
+
+Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& limits = {});
 
 // Aligned text table (psql-like) and JSON
 // {"columns":[{name,type}],"rows":[[...]]}.

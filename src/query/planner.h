@@ -4,12 +4,13 @@
 // compute; the executor (query/executor.h) only carries it out — so a
 // federating planner (#12) can ship parts of a plan elsewhere.
 //
-// Supported now: one table (no JOIN, no subquery), select items that are
-// columns, `*`, or aggregates COUNT(*)/COUNT(c)/SUM/MIN/MAX/AVG of a column;
-// WHERE as an AND of `column op literal` (=, <>, <, <=, >, >=, BETWEEN, IN,
-// IS [NOT] NULL, NOT of the last three); GROUP BY columns; ORDER BY output
-// columns (by name, alias or ordinal); LIMIT/OFFSET. Anything else is
-// refused with "line:col: ... not supported yet".
+// Supported now: one table or a subquery in FROM, one equi-JOIN; select items, WHERE,
+// GROUP BY (expressions, positions, aliases), HAVING and ORDER BY over
+// expressions (query/binder.h); aggregates COUNT(*), COUNT([DISTINCT] x),
+// approx_count_distinct, SUM, MIN, MAX, AVG of expressions; DISTINCT;
+// LIMIT/OFFSET. WHERE's `column op constant` conjuncts are pushed into
+// pruning, the others filtered after the scan. Anything else is refused
+// with "line:col: ... not supported yet".
 //
 // Pruning, for each conjunct: a data file is skipped when its partition
 // value (hour/day of a timestamp, bucket[N] of an = / IN on the bucketed
@@ -18,22 +19,16 @@
 // its Parquet min/max statistics.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "query/catalog.h"
+#include "query/expr.h"
+#include "query/value.h"
 
 namespace watershed::query {
-
-// A literal or a value read from a column: ints for BIGINT and TIMESTAMP
-// (micros), `s` for strings and uuids (16 raw bytes), `d` for DOUBLE.
-struct Value {
-  bool null = false;
-  int64_t i = 0;
-  double d = 0;
-  std::string s;
-};
 
 enum class PredOp { kEq, kNe, kLt, kLe, kGt, kGe, kBetween, kIn, kIsNull };
 struct Predicate {
@@ -45,19 +40,21 @@ struct Predicate {
   std::string text;           // the conjunct as SQL, for EXPLAIN
 };
 
-enum class AggKind { kCountStar, kCount, kSum, kMin, kMax, kAvg };
+enum class AggKind { kCountStar, kCount, kSum, kMin, kMax, kAvg, kCountDistinct, kApproxDistinct };
 struct Aggregate {
   AggKind kind = AggKind::kCountStar;
-  int column = -1;  // index into scan_columns; -1 for COUNT(*)
+  BoundExpr arg;                          // over the scan's columns; unused for COUNT(*)
+  ColumnType type = ColumnType::kBigint;  // of the result
+  std::string text;                       // "sum(watch_ms)"
 };
 
+// A result column. In a plan without aggregation its expression reads the
+// scan's columns; with aggregation it reads the aggregation's output: the
+// group keys, then the aggregates (columns 0..K-1, K..K+A-1).
 struct OutputColumn {
   std::string name;
   ColumnType type = ColumnType::kBigint;
-  // aggregate: index into aggregates; else into group_keys in an aggregate
-  // plan, into scan_columns otherwise.
-  bool aggregate = false;
-  int index = 0;
+  BoundExpr expr;
 };
 
 struct SortKey {
@@ -77,15 +74,39 @@ struct PruneStats {
   int64_t row_groups_considered = 0, row_groups_read = 0;  // of the files read
 };
 
+struct LogicalPlan;
+
+// `[INNER|LEFT] JOIN right ON left_expr = right_expr`: the build side's
+// rows (the right table; for INNER the smaller one) are read first (its own
+// plan: the columns the query needs, then the key) into a hash table; each
+// batch of the other table's scan is joined against it. In the joined batch
+// the build side's columns follow the scan's.
+struct JoinPlan {
+  bool left = false;                   // LEFT JOIN: a left row without a match gets NULLs
+  std::shared_ptr<LogicalPlan> build;  // outputs: the right columns, then the key
+  BoundExpr probe_key;                 // over the left scan's columns
+  size_t build_columns = 0;
+  std::string text;  // for EXPLAIN
+};
+
 struct LogicalPlan {
-  CatalogTable table;
-  std::vector<int> scan_columns;  // catalog column indices, the only ones decoded
-  std::vector<Predicate> filters;
-  bool always_empty = false;    // WHERE can never be true (a comparison with NULL)
-  bool aggregate = false;       // GROUP BY or an aggregate present
-  std::vector<int> group_keys;  // indices into scan_columns
+  CatalogTable table;                           // for a subquery in FROM: its alias and output columns
+  std::shared_ptr<const LogicalPlan> subquery;  // FROM (subquery): run first, its rows scanned
+  bool no_from = false;                         // SELECT without FROM: one row of no columns
+  std::optional<JoinPlan> join;
+
+  std::vector<int> scan_columns;      // catalog column indices, the only ones decoded
+  std::vector<Predicate> filters;     // pushed into pruning, applied first
+  std::vector<BoundExpr> residual;    // the other WHERE conjuncts, over the scan's columns, after
+  bool always_empty = false;          // WHERE can never be true (a comparison with NULL)
+  bool aggregate = false;             // GROUP BY or an aggregate present
+  std::vector<BoundExpr> group_keys;  // over the scan's columns
   std::vector<Aggregate> aggregates;
-  std::vector<OutputColumn> outputs;
+  std::optional<BoundExpr> having;    // over the aggregation's output
+  std::vector<OutputColumn> outputs;  // the first `visible` are the result; the rest only sort
+  size_t visible = 0;
+  bool distinct = false;   // SELECT DISTINCT
+  int64_t now_micros = 0;  // now(), fixed once per query
   std::vector<SortKey> order_by;
   std::optional<int64_t> limit;
   int64_t offset = 0;

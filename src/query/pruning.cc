@@ -130,7 +130,6 @@ Status PruneFiles(FileSystem* fs, LogicalPlan* plan) {
 }
 
 std::string Explain(const LogicalPlan& plan) {
-  static const char* kAggNames[] = {"count(*)", "count", "sum", "min", "max", "avg"};
   std::string out;
   auto column = [&](int scan) { return plan.table.columns[plan.scan_columns[scan]].name; };
   auto join = [](const std::vector<std::string>& v, const char* sep) {
@@ -149,26 +148,53 @@ std::string Explain(const LogicalPlan& plan) {
     out += "Sort " + join(keys, ", ") + "\n";
   }
   std::vector<std::string> outs;
-  for (const OutputColumn& o : plan.outputs) outs.push_back(o.name);
+  for (size_t i = 0; i < plan.visible; ++i)
+    outs.push_back(plan.outputs[i].expr.text == plan.outputs[i].name
+                       ? plan.outputs[i].name
+                       : plan.outputs[i].expr.text + " AS " + plan.outputs[i].name);
   out += "Project " + join(outs, ", ") + "\n";
+  if (plan.distinct) out += "Distinct\n";
+  if (plan.having) out += "Filter " + plan.having->text + "\n";
   if (plan.aggregate) {
     std::vector<std::string> keys, aggs;
-    for (int k : plan.group_keys) keys.push_back(column(k));
-    for (const Aggregate& a : plan.aggregates)
-      aggs.push_back(a.kind == AggKind::kCountStar
-                         ? "count(*)"
-                         : std::string(kAggNames[static_cast<int>(a.kind)]) + "(" + column(a.column) + ")");
+    for (const BoundExpr& k : plan.group_keys) keys.push_back(k.text);
+    for (const Aggregate& a : plan.aggregates) aggs.push_back(a.text);
     out += "HashAggregate keys [" + join(keys, ", ") + "] aggregates [" + join(aggs, ", ") + "]\n";
   }
-  if (plan.always_empty) out += "Empty (WHERE compares with NULL: never true)\n";
+  if (plan.always_empty) out += "Empty (WHERE is never true)\n";
+  if (!plan.residual.empty()) {
+    std::vector<std::string> conds;
+    for (const BoundExpr& e : plan.residual) conds.push_back(e.text);
+    out += "Filter " + join(conds, " AND ") + " (after the scan)\n";
+  }
   if (!plan.filters.empty()) {
     std::vector<std::string> conds;
     for (const Predicate& p : plan.filters) conds.push_back(p.text);
-    out += "Filter " + join(conds, " AND ") + "\n";
+    out += "Filter " + join(conds, " AND ") + " (pushed into pruning)\n";
+  }
+  if (plan.no_from) return out + "Values (one row, no FROM)\n";
+  if (plan.join) {
+    const PruneStats& b = plan.join->build->stats;
+    out += "HashJoin " + plan.join->text + " (the right side built in memory)\n";
+    out += "  Scan " + plan.join->build->table.name + " columns [" + std::to_string(plan.join->build_columns) +
+           "]: files " + std::to_string(b.files_read) + "/" + std::to_string(b.files_considered) +
+           " read, row groups " + std::to_string(b.row_groups_read) + "/" + std::to_string(b.row_groups_considered) +
+           " read\n";
   }
   std::vector<std::string> cols;
   for (size_t i = 0; i < plan.scan_columns.size(); ++i) cols.push_back(column(static_cast<int>(i)));
-  out += "Scan " + plan.table.name + " columns [" + join(cols, ", ") + "]\n";
+  out += (plan.subquery ? "Scan subquery " : "Scan ") + plan.table.name + " columns [" + join(cols, ", ") + "]\n";
+  if (plan.subquery) {
+    out += "Subquery " + plan.table.name + "\n";
+    std::string inner = Explain(*plan.subquery), indented;
+    for (size_t at = 0; at < inner.size();) {
+      size_t nl = inner.find('\n', at);
+      if (nl == std::string::npos) nl = inner.size() - 1;
+      indented += "  " + inner.substr(at, nl - at + 1);
+      at = nl + 1;
+    }
+    return out + indented;
+  }
   const PruneStats& s = plan.stats;
   out += "Pruning " + plan.table.name + ": files " + std::to_string(s.files_read) + "/" +
          std::to_string(s.files_considered) + " read, row groups " + std::to_string(s.row_groups_read) + "/" +

@@ -1,5 +1,6 @@
 #include "query/run.h"
 
+#include "query/catalog_statements.h"
 #include "query/parser.h"
 #include "query/planner.h"
 
@@ -7,10 +8,12 @@ namespace watershed::query {
 
 Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog) {
   ASSIGN_OR_RETURN(Statement st, Parse(sql));
-  if (st.kind == StatementKind::kShowTables || st.kind == StatementKind::kDescribe)
-    return Status::InvalidArgument("1:1: SHOW TABLES and DESCRIBE are not supported yet");
-  ASSIGN_OR_RETURN(LogicalPlan plan, PlanSelect(*st.select, catalog));
   SqlOutput out;
+  if (st.kind == StatementKind::kShowTables || st.kind == StatementKind::kDescribe) {
+    ASSIGN_OR_RETURN(out.result, RunCatalogStatement(st, catalog));
+    return out;
+  }
+  ASSIGN_OR_RETURN(LogicalPlan plan, PlanSelect(*st.select, catalog));
   if (st.kind == StatementKind::kExplain) {
     out.explain = true;
     out.plan_text = Explain(plan);

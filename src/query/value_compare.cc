@@ -10,6 +10,8 @@ int CompareValues(const Value& a, const Value& b, ColumnType t) {
   switch (t) {
     case ColumnType::kBigint:
     case ColumnType::kTimestamp:
+    case ColumnType::kBoolean:
+    case ColumnType::kInterval:
       return a.i < b.i ? -1 : a.i > b.i ? 1 : 0;
     case ColumnType::kDouble:
       return a.d < b.d ? -1 : a.d > b.d ? 1 : 0;
@@ -79,7 +81,10 @@ std::string FormatValue(const Value& v, ColumnType t) {
   if (v.null) return "NULL";
   switch (t) {
     case ColumnType::kBigint:
+    case ColumnType::kInterval:  // microseconds (never a result column)
       return std::to_string(v.i);
+    case ColumnType::kBoolean:
+      return v.i ? "true" : "false";
     case ColumnType::kDouble: {
       char buf[64];
       return std::string(buf, std::to_chars(buf, buf + sizeof buf, v.d).ptr);
