@@ -157,6 +157,8 @@ HttpResponse TooMany(std::string_view code, std::string_view message, int64_t re
 }  // namespace
 
 bool Api::IsPublic(std::string_view path) const {
+  // The pages hold no data; /v1/dev/token is open when on and 404 to all when off.
+  if (PageAt(path) || path == kDevTokenPath) return true;
   return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
 }
 
@@ -346,6 +348,11 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!get) return reply(method_not_allowed("GET"));
     bool ready = !deps_.ready || deps_.ready();
     return reply(ready ? Json("{\"status\":\"ready\"}") : JsonError(503, "not_ready", "recovery in progress"));
+  }
+  if (const web::File* page = PageAt(path)) return reply(Page(*page, req.method));
+  if (path == kDevTokenPath && deps_.mint_dev_token) {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    return reply(PostDevToken(req));
   }
   reply(JsonError(404, "not_found", "no such endpoint: " + std::string(path)));
 }
