@@ -224,8 +224,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     deps.mint_dev_token = [minter](uint64_t creator, Region region) {
       return minter->Mint(creator, region, auth::RoleSet(static_cast<uint8_t>(auth::Role::kCreator)));
     };
-    std::fprintf(stderr, "watershed: dev-token-mint is on: anyone reaching this server can mint a creator token "
-                         "(POST /v1/dev/token); development only\n");
+    std::fprintf(stderr,
+                 "watershed: dev-token-mint is on: anyone reaching this server can mint a creator token "
+                 "(POST /v1/dev/token); development only\n");
   }
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);
   if (roles.processes()) s->AddProcessorMetrics();

@@ -43,7 +43,8 @@ HttpResponse Api::PostDevToken(const HttpRequest& req) const {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::object body;
-  if (parser.parse(simdjson::padded_string(req.body)).get(doc) != simdjson::SUCCESS || doc.get(body) != simdjson::SUCCESS)
+  if (parser.parse(simdjson::padded_string(req.body)).get(doc) != simdjson::SUCCESS ||
+      doc.get(body) != simdjson::SUCCESS)
     return JsonError(400, "malformed_body", "the body must be a JSON object {\"creator\": N}");
   uint64_t creator = 0;
   if (body["creator"].get(creator) != simdjson::SUCCESS || creator == 0)
