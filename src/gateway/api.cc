@@ -157,8 +157,9 @@ HttpResponse TooMany(std::string_view code, std::string_view message, int64_t re
 }  // namespace
 
 bool Api::IsPublic(std::string_view path) const {
-  // The pages hold no data; /v1/dev/token is open when on and 404 to all when off.
-  if (PageAt(path) || path == kDevTokenPath) return true;
+  // The pages (never under /v1/) hold no data; /v1/dev/token is open when on
+  // and 404 to all when off.
+  if (path == kDevTokenPath || (!path.starts_with("/v1/") && PageAt(path))) return true;
   return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
 }
 
