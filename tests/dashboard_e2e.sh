@@ -55,6 +55,9 @@ stories=40 authors=4
   --rate 800 --connections 2 --duration 90s >load.log 2>&1 &
 load=$!
 admin=$("$bin" token --auth-secret-file secret --sub 1 --region us --roles admin)
+# One refused event, for /ops's rejected-events-by-code row.
+curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/events" -H "Authorization: Bearer $admin" \
+  -H 'Content-Type: application/json' -d '{"events": [{"event_id": "nope", "type": "view"}]}'
 
 DASHBOARD_URL="http://127.0.0.1:$port" ADMIN_TOKEN="$admin" STORIES=$stories AUTHORS=$authors \
   ARTIFACTS="$artifacts" CHROMIUM="$chromium" node "$browser_dir/dashboard_test.mjs" ||

@@ -166,7 +166,7 @@ class Api {
   ApiOptions options_;
   Counter* requests_;
   Counter* events_accepted_;
-  Counter* events_rejected_;
+  std::vector<std::pair<std::string, Counter*>> events_rejected_;  // by code; the last is "other"
   Counter* append_failures_;
   Counter* author_hint_mismatches_;
   Counter* stories_written_;

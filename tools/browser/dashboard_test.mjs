@@ -139,6 +139,9 @@ try {
   check(regions === 3, "/ops shows lag, checkpoint and lake commit age for the 3 regions");
   const routes = await ops.$$eval("#latency-table tbody th", (ths) => ths.map((t) => t.textContent));
   check(routes.includes("ingest"), `/ops shows request latency percentiles by route (${routes.join(", ")})`);
+  const codes = await ops.$$eval("#codes-table tbody th", (ths) => ths.map((t) => t.textContent));
+  check(codes.includes("event rejected: invalid_event_id") && codes.includes("HTTP 200"),
+        `/ops shows responses and rejected events by code (${codes.join(", ")})`);
   console.log("freshness p50 / p99: " + (await text(ops, "#o-fresh")));
   await shot(ops, "ops.png");
   await ops.setViewport({ width: 375, height: 800 });

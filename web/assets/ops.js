@@ -98,7 +98,8 @@ function showMetrics(prev, cur) {
     codes.push([`HTTP ${code}`, "watershed_http_responses_total", { code }]);
   for (const code of labelValues(s, "watershed_auth_failures_total", "code"))
     codes.push([`401 ${code}`, "watershed_auth_failures_total", { code }]);
-  codes.push(["events rejected (validation)", "watershed_ingest_rejected_events_total", {}]);
+  for (const code of labelValues(s, "watershed_ingest_rejected_events_total", "code"))
+    codes.push([`event rejected: ${code}`, "watershed_ingest_rejected_events_total", { code }]);
   $("codes-table").tBodies[0].replaceChildren(...codes
     .map(([label, name, f]) => [label, rate(prev, cur, name, f), sum(s, name, f)])
     .filter(([, r, total]) => total > 0 || (r !== null && r > 0))
