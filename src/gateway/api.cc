@@ -103,12 +103,12 @@ Api::Api(ApiDeps deps, ApiOptions options)
   requests_ = m.AddCounter("watershed_http_requests_total", "HTTP requests received");
   events_accepted_ = m.AddCounter("watershed_ingest_events_total", "Events acknowledged durable in the log");
   // One series per rejection code of docs/api.md; a code added later counts under "other".
-  for (const char* code : {"invalid_event", "invalid_event_id", "unknown_type", "missing_field", "invalid_field",
-                           "invalid_region", "event_time_in_future", "identity_mismatch", "invalid_traceparent",
-                           "other"})
-    events_rejected_.emplace_back(code, m.AddCounter("watershed_ingest_rejected_events_total",
-                                                     "Events refused by validation, by rejection code",
-                                                     "code=\"" + std::string(code) + "\""));
+  for (const char* code :
+       {"invalid_event", "invalid_event_id", "unknown_type", "missing_field", "invalid_field", "invalid_region",
+        "event_time_in_future", "identity_mismatch", "invalid_traceparent", "other"})
+    events_rejected_.emplace_back(
+        code, m.AddCounter("watershed_ingest_rejected_events_total", "Events refused by validation, by rejection code",
+                           "code=\"" + std::string(code) + "\""));
   append_failures_ = m.AddCounter("watershed_ingest_append_failures_total", "Batches the log failed to append (503)");
   author_hint_mismatches_ =
       m.AddCounter("watershed_ingest_author_hint_mismatches_total",
