@@ -42,7 +42,8 @@ server=$!
 # Port 0: the server picks a free port and names it on its first line.
 port=""
 for _ in $(seq 100); do
-  port=$(sed -n 's|^watershed serve on http://127.0.0.1:\([0-9]*\).*|\1|p' server.log)
+  # (server.log may not exist yet: the background shell opens it)
+  port=$(sed -n 's|^watershed serve on http://127.0.0.1:\([0-9]*\).*|\1|p' server.log 2>/dev/null || true)
   [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1
 done
