@@ -39,7 +39,7 @@ chmod 600 secret
 "$bin" serve --data-dir data --port 0 --auth-secret-file secret --dev-token-mint on --partitions 2 \
   --checkpoint-interval 1s >server.log 2>&1 &
 server=$!
-# Port 0: the server picks a free port and names it on its first line.
+# Port 0: the server picks a free port and names it in its log.
 port=""
 for _ in $(seq 100); do
   # (server.log may not exist yet: the background shell opens it)
