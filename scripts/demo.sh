@@ -21,6 +21,7 @@ trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' 
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
 secret="$data/auth/hs256.secret"
 admin=$("$bin" token --data-dir "$data" --sub 1 --region us --roles admin --ttl 1h)
+creator=$("$bin" token --data-dir "$data" --sub 2 --region eu --roles creator --ttl 1h)
 
 cat <<MSG
 
@@ -34,6 +35,9 @@ Watershed is running on http://127.0.0.1:$port (data in $data), auth on. While t
   curl -s -H "Authorization: Bearer \$C" http://127.0.0.1:$port/v1/creators/2/top   # a creator's own list
   curl -s -H "Authorization: Bearer \$C" http://127.0.0.1:$port/v1/creators/3/top   # 403: someone else's
   curl -s http://127.0.0.1:$port/metrics
+In a browser: the creator dashboard http://127.0.0.1:$port/ (sign in with creator 2's token:
+  $creator)
+  and the operator page http://127.0.0.1:$port/ops (with the admin token: $admin)
 MSG
 "$bin" load --server "127.0.0.1:$port" --secret-file "$secret" --rate "${DEMO_RATE:-5000}" --connections 24 \
   --duration "${DEMO_SECONDS:-60}s" --show-top 5 --truth "$data/truth.txt"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Watershed needs to build, test and benchmark,
 # and the npm packages of tools/duckdb (DuckDB reads our Parquet files in
-# tests). Idempotent: installs only what is missing. Needs root (or sudo).
+# tests) and tools/browser (puppeteer-core drives Chromium in the dashboard
+# test). Idempotent: installs only what is missing. Needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -21,7 +22,8 @@ packages=(
   redis-server redis-tools                          # benchmark reference (redis-benchmark)
   prometheus                                        # promtool (alert rules, metrics lint) and a server for the scrape test (issue #16)
   curl procps iproute2                              # demo and crash scripts
-  nodejs                                            # tools/duckdb (npm @duckdb/node-api)
+  nodejs                                            # tools/duckdb (npm @duckdb/node-api), tools/browser
+  chromium                                          # the dashboard test's headless browser (tests/dashboard_e2e.sh, issue #16)
 )
 
 missing=()
@@ -44,7 +46,8 @@ command -v npm >/dev/null 2>&1 || "${sudo_cmd[@]}" apt-get install -y -qq --no-i
 # tools/duckdb: the versions package-lock.json pins, from the npm registry.
 # Skipped when the installed versions equal the locked ones and the native
 # binding loads.
-duckdb_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/duckdb"
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+duckdb_dir="$root_dir/tools/duckdb"
 if (cd "$duckdb_dir" && node -e '
     const fs = require("fs");
     const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages;
@@ -58,4 +61,20 @@ if (cd "$duckdb_dir" && node -e '
 else
   echo "install-deps: npm ci in tools/duckdb"
   (cd "$duckdb_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# tools/browser: puppeteer-core at the version package-lock.json pins (it
+# drives Debian's chromium; it downloads no browser). Skipped when installed
+# at that version.
+browser_dir="$root_dir/tools/browser"
+if (cd "$browser_dir" && node -e '
+    const fs = require("fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages;
+    const f = "node_modules/puppeteer-core/package.json";
+    if (!fs.existsSync(f) || JSON.parse(fs.readFileSync(f, "utf8")).version !== lock["node_modules/puppeteer-core"].version)
+      process.exit(1);' 2>/dev/null); then
+  echo "install-deps: tools/browser present"
+else
+  echo "install-deps: npm ci in tools/browser"
+  (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

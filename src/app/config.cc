@@ -116,6 +116,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"auth-failure-rate", "1", "failed authentications per second per client IP, sustained (0 = no limit)"},
       {"auth-failure-burst", "20", "failed authentications a client IP may have at once before 429"},
       {"auth-max-verifying", "0", "token signature checks at once for addresses that failed lately (0 = http-threads - 1, at least 1)"},
+      {"dev-token-mint", "off", "DEVELOPMENT ONLY: on = POST /v1/dev/token mints a creator token for anyone who asks "
+                                "(the dashboard's sign-in button); needs auth = on with the server's HS256 secret"},
       {"tls-cert", "", "PEM certificate chain: serve HTTPS (with tls-key)"},
       {"tls-key", "", "PEM private key of tls-cert"},
   };

@@ -279,6 +279,13 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
+  ASSIGN_OR_RETURN(s.dev_token_mint, config.GetBool("dev-token-mint"));
+  if (s.dev_token_mint && !s.auth.on)
+    return Status::InvalidArgument("dev-token-mint = on needs auth = on (with auth off no token is needed)");
+  if (s.dev_token_mint && s.auth.keys.secret_file.empty() && !s.auth.keys.jwks_file.empty())
+    return Status::InvalidArgument(
+        "dev-token-mint = on needs the server's own HS256 secret (auth-secret-file); "
+        "with only auth-jwks-file, tokens come from your identity provider");
   s.trace.endpoint = config.Get("otlp-endpoint");
   const std::string& ratio = config.Get("otlp-sampling-ratio");
   auto [end, ec] = std::from_chars(ratio.data(), ratio.data() + ratio.size(), s.trace.sampling_ratio);

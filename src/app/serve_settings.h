@@ -125,6 +125,9 @@ struct ServeSettings {
   AuthSettings auth;
   GatewaySettings gateway;
   trace::TracerOptions trace;  // endpoint empty: no tracing
+  // dev-token-mint: POST /v1/dev/token mints creator tokens for anyone
+  // (development only); refused unless auth is on with an HS256 secret.
+  bool dev_token_mint = false;
 };
 
 // kInvalidArgument naming the key for a bad value, and for what `roles`

@@ -248,5 +248,20 @@ TEST_F(ServeSettingsTest, TheCatalogueFeedRunsWhenCdcConninfoIsSet) {
   EXPECT_NE(Error({"--cdc-table", ""}).find("--cdc-table"), std::string::npos);
 }
 
+// The development token endpoint (docs/operations.md "Dashboard") is off by
+// default and only for a server that verifies tokens with its own secret.
+TEST_F(ServeSettingsTest, DevTokenMintIsOffByDefaultAndNeedsAuthWithAnHs256Secret) {
+  auto s = Parse({});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_FALSE(s->dev_token_mint);
+  EXPECT_EQ(Error({"--dev-token-mint", "on"}), "<ok>");
+  EXPECT_NE(Error({"--dev-token-mint", "on", "--auth", "off"}).find("needs auth = on"), std::string::npos);
+  EXPECT_NE(Error({"--dev-token-mint", "on", "--auth-jwks-file", "/x/jwks.json"}).find("own HS256 secret"),
+            std::string::npos);
+  EXPECT_EQ(Error({"--dev-token-mint", "on", "--auth-jwks-file", "/x/jwks.json", "--auth-secret-file", "/x/s"}),
+            "<ok>");
+  EXPECT_NE(Error({"--dev-token-mint", "maybe"}).find("dev-token-mint"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace watershed::app

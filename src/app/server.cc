@@ -10,12 +10,14 @@
 #include <mutex>
 #include <thread>
 
+#include "app/token_minter.h"
 #include "lake/maintenance_scheduler.h"
 #include "recs/feature_store_redis.h"
 #include "recs/feature_updater.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 #include "serve/redis_node_client.h"
+#include "web/web_files.h"
 
 namespace {
 // How soon a process sees catalogue changes another process made (a split
@@ -228,6 +230,19 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->auth_) deps.verifier = s->auth_->verifier();
+  if (roles.query) deps.pages = web::Files();  // the pages read the live store and /v1/status
+  if (settings.dev_token_mint) {
+    ASSIGN_OR_RETURN(std::string secret, ResolveHs256Secret(settings.auth.keys, fs, SecretMissing::kCreate));
+    if (secret.empty()) return Status::InvalidArgument("dev-token-mint = on needs the server's own HS256 secret");
+    auto minter = std::make_shared<TokenMinter>(std::move(secret), settings.auth.verifier.issuer,
+                                                settings.auth.verifier.audience);
+    deps.mint_dev_token = [minter](uint64_t creator, Region region) {
+      return minter->Mint(creator, region, auth::RoleSet(static_cast<uint8_t>(auth::Role::kCreator)));
+    };
+    std::fprintf(stderr,
+                 "watershed: dev-token-mint is on: anyone reaching this server can mint a creator token "
+                 "(POST /v1/dev/token); development only\n");
+  }
   s->api_ = std::make_unique<gateway::Api>(std::move(deps), settings.gateway.api);
   if (roles.processes()) s->AddProcessorMetrics();
   if (s->cdc_) s->AddCdcMetrics();

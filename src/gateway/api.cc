@@ -89,7 +89,13 @@ Api::Api(ApiDeps deps, ApiOptions options)
   MetricsRegistry& m = *deps_.metrics;
   requests_ = m.AddCounter("watershed_http_requests_total", "HTTP requests received");
   events_accepted_ = m.AddCounter("watershed_ingest_events_total", "Events acknowledged durable in the log");
-  events_rejected_ = m.AddCounter("watershed_ingest_rejected_events_total", "Events refused by validation");
+  // One series per rejection code of docs/api.md; a code added later counts under "other".
+  for (const char* code :
+       {"invalid_event", "invalid_event_id", "unknown_type", "missing_field", "invalid_field", "invalid_region",
+        "event_time_in_future", "identity_mismatch", "invalid_traceparent", "other"})
+    events_rejected_.emplace_back(
+        code, m.AddCounter("watershed_ingest_rejected_events_total", "Events refused by validation, by rejection code",
+                           "code=\"" + std::string(code) + "\""));
   append_failures_ = m.AddCounter("watershed_ingest_append_failures_total", "Batches the log failed to append (503)");
   author_hint_mismatches_ =
       m.AddCounter("watershed_ingest_author_hint_mismatches_total",
@@ -145,6 +151,9 @@ HttpResponse TooMany(std::string_view code, std::string_view message, int64_t re
 }  // namespace
 
 bool Api::IsPublic(std::string_view path) const {
+  // The pages (never under /v1/) hold no data; /v1/dev/token is open when on
+  // and 404 to all when off.
+  if (path == kDevTokenPath || (!path.starts_with("/v1/") && PageAt(path))) return true;
   return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
 }
 
@@ -350,6 +359,11 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     bool ready = !deps_.ready || deps_.ready();
     return reply(ready ? Json("{\"status\":\"ready\"}") : JsonError(503, "not_ready", "recovery in progress"));
   }
+  if (const web::File* page = PageAt(path)) return reply(Page(*page, req.method));
+  if (path == kDevTokenPath && deps_.mint_dev_token) {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    return reply(PostDevToken(req));
+  }
   reply(JsonError(404, "not_found", "no such endpoint: " + std::string(path)));
 }
 
@@ -417,7 +431,11 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
     if (s.code() == StatusCode::kTooLarge) return respond(JsonError(413, "batch_too_large", s.message()));
     return respond(JsonError(400, "malformed_body", s.message()));
   }
-  events_rejected_->Add(batch->rejected.size());
+  for (const EventRejection& r : batch->rejected) {
+    auto it = std::find_if(events_rejected_.begin(), events_rejected_.end() - 1,
+                           [&](const auto& c) { return c.first == r.code; });
+    it->second->Add();
+  }
   std::string rejected = "[";
   for (size_t i = 0; i < batch->rejected.size(); ++i) {
     const auto& r = batch->rejected[i];

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "log/log.h"
 #include "serve/live_store.h"
 #include "trace/tracer.h"
+#include "web/web_files.h"
 
 namespace watershed::gateway {
 
@@ -104,6 +106,13 @@ struct ApiDeps {
   // nullptr: auth off — the body's viewer_id and region are trusted and
   // every endpoint is open (only for a trusted network).
   const auth::Verifier* verifier = nullptr;
+  // Pages answered at their paths to anyone, without a token (they hold no
+  // data: their scripts call the API with the user's token); empty: none.
+  std::span<const web::File> pages;
+  // Development only (dev-token-mint = on): POST /v1/dev/token, open to
+  // anyone, answers a creator token for the creator named; empty: that path
+  // is 404 like any unknown one.
+  std::function<Result<std::string>(uint64_t creator, Region region)> mint_dev_token;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
@@ -113,6 +122,10 @@ struct ApiDeps {
 // stories (their highest ids), so one request costs at most this many
 // live-store reads whatever the creator's catalogue holds (docs/api.md).
 inline constexpr size_t kCreatorTopMaxStories = 10'000;
+
+// POST {"creator": N[, "region": "us"]} → {"token": "..."} when
+// ApiDeps::mint_dev_token is set (docs/operations.md "Dashboard").
+inline constexpr std::string_view kDevTokenPath = "/v1/dev/token";
 
 class Api {
  public:
@@ -154,12 +167,16 @@ class Api {
   http::HttpResponse RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot);
   void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
   http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
+  // api_pages.cc: the page at `path`, if any, with its security headers.
+  const web::File* PageAt(std::string_view path) const;
+  http::HttpResponse Page(const web::File& page, const std::string& method) const;
+  http::HttpResponse PostDevToken(const http::HttpRequest& req) const;
 
   ApiDeps deps_;
   ApiOptions options_;
   Counter* requests_;
   Counter* events_accepted_;
-  Counter* events_rejected_;
+  std::vector<std::pair<std::string, Counter*>> events_rejected_;  // by code; the last is "other"
   Counter* append_failures_;
   Counter* author_hint_mismatches_;
   Counter* stories_written_;

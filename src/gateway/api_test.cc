@@ -405,7 +405,10 @@ TEST_F(ApiTest, PrometheusMetrics) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.Header("content-type").starts_with("text/plain")) << r.Header("content-type");
   EXPECT_NE(r.body.find("\nwatershed_ingest_events_total 4\n"), std::string::npos) << r.body;
-  EXPECT_NE(r.body.find("\nwatershed_ingest_rejected_events_total 1\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\nwatershed_ingest_rejected_events_total{code=\"missing_field\"} 1\n"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("\nwatershed_ingest_rejected_events_total{code=\"unknown_type\"} 0\n"), std::string::npos)
+      << r.body;
   EXPECT_NE(r.body.find("# TYPE watershed_http_request_seconds histogram"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("watershed_http_request_seconds_bucket{route=\"ingest\""), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("watershed_http_request_seconds_count{route=\"ingest\"} 2\n"), std::string::npos) << r.body;
