@@ -18,10 +18,13 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...] | kafka-mock://BROKER[,...] "
        "(`watershed kafka-mock` only: its topics keep CreateTime)"},
       {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
-      {"kafka-session-timeout", "10s", "processor: a member silent this long loses its partitions to the rest of its group"},
-      {"live-store", "memory", "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
+      {"kafka-session-timeout", "10s",
+       "processor: a member silent this long loses its partitions to the rest of its group"},
+      {"live-store", "memory",
+       "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
-      {"live-store-wait-replicas", "0", "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},
+      {"live-store-wait-replicas", "0",
+       "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},
       {"partitions", "8", "log partitions per region (fixed once data exists)"},
       {"log-partition-scheme", "auto",
        "how stories map to log partitions (fixed once data exists): aligned (murmur3 bucket of the lake's "
@@ -33,45 +36,59 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"fsync-interval", "100ms", "sync period when fsync=interval"},
       {"log-retention", "7d", "delete checkpointed log segments older than this"},
       {"log-retention-size", "0", "and beyond this size per partition (0 = no limit)"},
-      {"log-repair", "off", "on: truncate a log segment at a damaged record even when valid (acknowledged) "
-                            "records follow it, dropping them; off: refuse to start (a crash cannot leave that)"},
+      {"log-repair", "off",
+       "on: truncate a log segment at a damaged record even when valid (acknowledged) "
+       "records follow it, dropping them; off: refuse to start (a crash cannot leave that)"},
       {"checkpoint-interval", "10s", "processor checkpoint period"},
-      {"checkpoint-dir", "", "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
-                             "share it: one directory on shared storage"},
-      {"catalog-dir", "", "the story catalogue, the only source of authorship (default <data-dir>/catalog); "
-                          "every process of a deployment shares it: one directory on shared storage"},
-      {"cdc-conninfo", "", "PostgreSQL (libpq conninfo) whose story table feeds the catalogue and the lake's "
-                           "cdc_<table> by logical replication (docs/cdc.md); empty = no feed"},
+      {"checkpoint-dir", "",
+       "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
+       "share it: one directory on shared storage"},
+      {"catalog-dir", "",
+       "the story catalogue, the only source of authorship (default <data-dir>/catalog); "
+       "every process of a deployment shares it: one directory on shared storage"},
+      {"cdc-conninfo", "",
+       "PostgreSQL (libpq conninfo) whose story table feeds the catalogue and the lake's "
+       "cdc_<table> by logical replication (docs/cdc.md); empty = no feed"},
       {"cdc-slot", "watershed_stories", "the feed's replication slot ([a-z0-9_], one feed per slot)"},
       {"cdc-publication", "watershed_stories", "the feed's publication (created for cdc-table when missing)"},
       {"cdc-table", "public.stories", "the story table the feed reads (schema.table)"},
-      {"cdc-columns", "", "catalogue field=source column pairs where the names differ, e.g. "
-                          "story_id=id,author_id=owner_id (empty = the same names)"},
-      {"otlp-endpoint", "", "http://HOST[:PORT] of an OpenTelemetry collector's OTLP/HTTP receiver: spans of ingest, "
-                            "append, processing and visibility are posted there as JSON (docs/operations.md); "
-                            "empty = no tracing"},
-      {"otlp-sampling-ratio", "0.01", "share of requests without a sampled traceparent that start a trace (0..1); "
-                                      "a client's traceparent is followed as its sampled flag says"},
+      {"cdc-columns", "",
+       "catalogue field=source column pairs where the names differ, e.g. "
+       "story_id=id,author_id=owner_id (empty = the same names)"},
+      {"otlp-endpoint", "",
+       "http://HOST[:PORT] of an OpenTelemetry collector's OTLP/HTTP receiver: spans of ingest, "
+       "append, processing and visibility are posted there as JSON (docs/operations.md); "
+       "empty = no tracing"},
+      {"otlp-sampling-ratio", "0.01",
+       "share of requests without a sampled traceparent that start a trace (0..1); "
+       "a client's traceparent is followed as its sampled flag says"},
       {"lake", "on", "processors write the region's data lake (Iceberg tables, docs/lake.md): on | off"},
       {"lake-root", "", "root of the lakes (default <data-dir>/lake); each region's tables under <root>/<region>/"},
-      {"lake-buffer-rows", "262144", "rows a partition buffers per table at most: then it writes them all out as "
-                                     "data files"},
-      {"lake-carry-buffers", "on", "on: checkpoints carry the lake's buffered rows (their log offsets, docs/lake.md) "
-                                   "and files are cut by size, age and commits only; off: every checkpoint writes "
-                                   "every buffer out (many small files)"},
-      {"lake-file-size", "128MiB", "a buffered Iceberg partition is written out as one data file once its rows "
-                                   "reach this size uncompressed"},
-      {"lake-file-max-age", "", "...or this long after its first row arrived (default: lake-commit-interval; "
-                                "0 = no age cut)"},
-      {"lake-commit-interval", "5m", "processors commit their lake files (a snapshot per table and partition) at "
-                                      "the first checkpoint this long after the last commit, across restarts (at most 1d)"},
-      {"lake-maintenance-interval", "10m", "processors compact, archive (lifecycle), expire snapshots and remove "
-                                          "orphans of their regions' lakes this often (0 = never; in a group, "
-                                          "let one member do it)"},
+      {"lake-buffer-rows", "262144",
+       "rows a partition buffers per table at most: then it writes them all out as "
+       "data files"},
+      {"lake-carry-buffers", "on",
+       "on: checkpoints carry the lake's buffered rows (their log offsets, docs/lake.md) "
+       "and files are cut by size, age and commits only; off: every checkpoint writes "
+       "every buffer out (many small files)"},
+      {"lake-file-size", "128MiB",
+       "a buffered Iceberg partition is written out as one data file once its rows "
+       "reach this size uncompressed"},
+      {"lake-file-max-age", "",
+       "...or this long after its first row arrived (default: lake-commit-interval; "
+       "0 = no age cut)"},
+      {"lake-commit-interval", "5m",
+       "processors commit their lake files (a snapshot per table and partition) at "
+       "the first checkpoint this long after the last commit, across restarts (at most 1d)"},
+      {"lake-maintenance-interval", "10m",
+       "processors compact, archive (lifecycle), expire snapshots and remove "
+       "orphans of their regions' lakes this often (0 = never; in a group, "
+       "let one member do it)"},
       {"lake-snapshot-retention", "1h", "lake maintenance expires snapshots older than this (the newest stays)"},
-      {"lake-compact-check-interval", "1m", "between maintenance rounds, compact an Iceberg partition as soon as "
-                                            "it holds lake-compact-min-files small files; checked this often "
-                                            "(0 = only in the rounds)"},
+      {"lake-compact-check-interval", "1m",
+       "between maintenance rounds, compact an Iceberg partition as soon as "
+       "it holds lake-compact-min-files small files; checked this often "
+       "(0 = only in the rounds)"},
       {"lake-compact-min-files", "32", "small files an Iceberg partition gathers before compaction by need"},
       {"lake-compact-target-size", "128MiB", "compaction writes files up to this size; smaller ones are compacted"},
       {"processor-threads", "1", "processor worker threads per region (each owns some partitions)"},
@@ -80,21 +97,25 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"allowed-lateness", "60s", "windows accept events until the watermark passes end + this"},
       {"series-retention-5s", "1h", "closed 5 s windows kept for the series API"},
       {"series-retention-1m", "24h", "closed 1 min windows kept for the series API"},
-      {"story-idle-evict", "1h", "a story with no event this long (append time) leaves processor memory for the "
-                                 "cold store beside the checkpoints; 0 = never"},
-      {"recs-features", "off", "the recommendations' feature store, kept up to date from the logs by `serve`: "
-                               "off | embedded (in memory, snapshot in <data-dir>/recs) | redis://HOST:PORT | "
-                               "redis-cluster://HOST:PORT[,HOST:PORT...]"},
+      {"story-idle-evict", "1h",
+       "a story with no event this long (append time) leaves processor memory for the "
+       "cold store beside the checkpoints; 0 = never"},
+      {"recs-features", "off",
+       "the recommendations' feature store, kept up to date from the logs by `serve`: "
+       "off | embedded (in memory, snapshot in <data-dir>/recs) | redis://HOST:PORT | "
+       "redis-cluster://HOST:PORT[,HOST:PORT...]"},
       {"recs-features-prefix", "wsf", "Redis feature store: its keys are {PREFIX}:..."},
-      {"recs-features-max-viewers", "1000000", "viewers the feature store keeps; past it the least recently active "
-                                               "go (0 = no bound)"},
+      {"recs-features-max-viewers", "1000000",
+       "viewers the feature store keeps; past it the least recently active "
+       "go (0 = no bound)"},
       {"recs-features-snapshot-interval", "1m", "embedded feature store: snapshot this often (and at stop)"},
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
       {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
       {"idle-timeout", "30s", "close connections idle (or trickling) this long"},
       {"auth", "on", "JWT bearer auth on /v1/ endpoints: on | off (off only on a trusted network)"},
-      {"auth-secret-file", "", "HS256 shared secret file (>= 32 bytes); default <data-dir>/auth/hs256.secret, "
-                               "generated on first start unless auth-jwks-file is set"},
+      {"auth-secret-file", "",
+       "HS256 shared secret file (>= 32 bytes); default <data-dir>/auth/hs256.secret, "
+       "generated on first start unless auth-jwks-file is set"},
       {"auth-jwks-file", "", "JWKS file with the RS256/ES256 public keys (selected by kid)"},
       {"auth-jwks-reload", "30s", "re-read the JWKS file this often (keys rotate without a restart)"},
       {"auth-issuer", "watershed", "required iss claim (empty = not checked)"},
@@ -106,18 +127,26 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"rate-burst", "2000", "requests a rested user may send at once"},
       {"rate-limit-exempt", "admin", "roles not rate limited (comma-separated; empty = none)"},
       {"max-in-flight", "10000", "requests in progress at once, all users (0 = no limit)"},
-      {"query-concurrency", "2", "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
-                                 "its own; one more is answered 503 query_busy"},
+      {"query-memory", "1GiB",
+       "a lake query's memory (hash tables, sorts, results) at most: past it the query "
+       "stops with 413 query_too_large (POST /v1/query, story history)"},
+      {"query-timeout", "60s", "a lake query's time at most: past it the query stops with 503 query_timeout"},
+      {"query-concurrency", "2",
+       "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
+       "its own; one more is answered 503 query_busy"},
       {"max-connections", "10000", "open HTTP connections, all clients (0 = no cap; beyond: 503 and close)"},
       {"max-connections-per-address", "256", "open HTTP connections per client IP (0 = no cap; beyond: 429 and close)"},
-      {"trusted-proxies", "", "CIDRs of the proxies/load balancers in front (comma-separated, IPv4 and IPv6): a "
-                              "request from one of them counts against the per-address limits of the client its "
-                              "X-Forwarded-For names (the right-most address not in this list); empty = trust none"},
+      {"trusted-proxies", "",
+       "CIDRs of the proxies/load balancers in front (comma-separated, IPv4 and IPv6): a "
+       "request from one of them counts against the per-address limits of the client its "
+       "X-Forwarded-For names (the right-most address not in this list); empty = trust none"},
       {"auth-failure-rate", "1", "failed authentications per second per client IP, sustained (0 = no limit)"},
       {"auth-failure-burst", "20", "failed authentications a client IP may have at once before 429"},
-      {"auth-max-verifying", "0", "token signature checks at once for addresses that failed lately (0 = http-threads - 1, at least 1)"},
-      {"dev-token-mint", "off", "DEVELOPMENT ONLY: on = POST /v1/dev/token mints a creator token for anyone who asks "
-                                "(the dashboard's sign-in button); needs auth = on with the server's HS256 secret"},
+      {"auth-max-verifying", "0",
+       "token signature checks at once for addresses that failed lately (0 = http-threads - 1, at least 1)"},
+      {"dev-token-mint", "off",
+       "DEVELOPMENT ONLY: on = POST /v1/dev/token mints a creator token for anyone who asks "
+       "(the dashboard's sign-in button); needs auth = on with the server's HS256 secret"},
       {"tls-cert", "", "PEM certificate chain: serve HTTPS (with tls-key)"},
       {"tls-key", "", "PEM private key of tls-cert"},
   };

@@ -116,6 +116,7 @@ Result<RecsFeatureSettings> ParseRecsFeatureSettings(const Config& config) {
   if (f.prefix.empty() || f.prefix.find_first_of("{}") != std::string::npos)
     return Status::InvalidArgument("recs-features-prefix must be non-empty, without braces");
   ASSIGN_OR_RETURN(int64_t max_viewers, config.GetInt("recs-features-max-viewers"));
+  if (max_viewers < 0) return Status::InvalidArgument("recs-features-max-viewers must be >= 0");
   f.max_viewers = static_cast<uint64_t>(max_viewers);
   ASSIGN_OR_RETURN(f.snapshot_interval_ms, config.GetDurationMs("recs-features-snapshot-interval", 86'400'000));
   f.snapshot_path = JoinPath(JoinPath(config.Get("data-dir"), "recs"), "features.snap");
@@ -190,6 +191,10 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   ASSIGN_OR_RETURN(int64_t queries, config.GetInt("query-concurrency"));
   if (queries < 1 || queries > 64) return Status::InvalidArgument("query-concurrency must be between 1 and 64");
   g.query_concurrency = static_cast<int>(queries);
+  ASSIGN_OR_RETURN(g.query_memory_bytes, config.GetBytes("query-memory"));
+  if (g.query_memory_bytes < (1 << 20)) return Status::InvalidArgument("query-memory must be at least 1MiB");
+  ASSIGN_OR_RETURN(g.query_timeout_ms, config.GetDurationMs("query-timeout", 86'400'000));
+  if (g.query_timeout_ms < 1) return Status::InvalidArgument("query-timeout must be at least 1ms");
   api.rate_limit_exempt = auth::RoleSet();
   for (const std::string& name : SplitList(config.Get("rate-limit-exempt"))) {
     auto role = auth::ParseRole(name);

@@ -110,6 +110,8 @@ struct GatewaySettings {
   gateway::ApiOptions api;
   http::HttpServerOptions server;
   int query_concurrency = 2;  // lake queries admitted at once (query-concurrency)
+  int64_t query_memory_bytes = 1ll << 30;  // query-memory
+  int64_t query_timeout_ms = 60'000;       // query-timeout
 };
 
 struct ServeSettings {

@@ -225,6 +225,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     q.region = settings.regions.empty() ? Region::kUs : settings.regions.front();
     q.regions = settings.regions;
     q.max_running = settings.gateway.query_concurrency;
+    q.max_memory_bytes = settings.gateway.query_memory_bytes;
+    q.timeout_ms = settings.gateway.query_timeout_ms;
     s->lake_queries_ = std::make_unique<gateway::LakeQueries>(std::move(q));
     deps.lake_queries = s->lake_queries_.get();
   }
@@ -353,47 +355,46 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
 
 void Server::AddProcessorMetrics() {
   auto& m = metrics_;
-  auto sum = [this](auto field) {
-    return [this, field] {
-      double total = 0;
-      for (const auto& p : Report()) total += static_cast<double>(field(p));
-      return total;
+  // Over the owned partitions (gauges), or also over the partitions this
+  // process released (totals: they never go down when a partition moves).
+  auto sum = [this](auto field, bool total) {
+    return [this, field, total] {
+      double n = 0;
+      for (const auto& proc : processors_) {
+        for (const auto& s : proc->GetStatus()) n += static_cast<double>(field(s));
+        if (total) n += static_cast<double>(field(proc->Released()));
+      }
+      return n;
     };
   };
+  using S = stream::PartitionStatus;
   m.AddCounterFunc("watershed_processed_records_total", "Log records processed (duplicates included)",
-                   sum([](const gateway::PartitionReport& p) { return p.records; }));
+                   sum([](const S& s) { return s.counters.records; }, true));
   m.AddCounterFunc("watershed_duplicate_events_total", "Records dropped as duplicates of an earlier event_id",
-                   sum([](const gateway::PartitionReport& p) { return p.duplicates; }));
+                   sum([](const S& s) { return s.counters.duplicates; }, true));
   m.AddCounterFunc("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-                   sum([](const gateway::PartitionReport& p) { return p.late_5s; }), "window=\"5s\"");
+                   sum([](const S& s) { return s.counters.late[0]; }, true), "window=\"5s\"");
   m.AddCounterFunc("watershed_late_events_total", "Events too late for their window (counted in totals only)",
-                   sum([](const gateway::PartitionReport& p) { return p.late_1m; }), "window=\"1m\"");
+                   sum([](const S& s) { return s.counters.late[1]; }, true), "window=\"1m\"");
   m.AddGauge("watershed_lag_records", "Acknowledged records not yet in the live store",
              [this] { return static_cast<double>(Lag()); });
   m.AddGauge("watershed_dedup_entries", "Event ids retained for deduplication",
-             sum([](const gateway::PartitionReport& p) { return p.dedup_entries; }));
-  auto partition_sum = [this](uint64_t stream::PartitionStatus::*field) {
-    return [this, field] {
-      double total = 0;
-      for (const auto& proc : processors_)
-        for (const auto& s : proc->GetStatus()) total += static_cast<double>(s.*field);
-      return total;
-    };
+             sum([](const S& s) { return s.dedup_entries; }, false));
+  auto partition_sum = [&sum](uint64_t S::*field, bool total) {
+    return sum([field](const S& s) { return s.*field; }, total);
   };
   m.AddCounterFunc("watershed_lake_rows_committed_total", "Rows this process committed to the lake's tables",
-                   partition_sum(&stream::PartitionStatus::lake_rows));
+                   partition_sum(&S::lake_rows, true));
   m.AddCounterFunc("watershed_lake_refused_rows_total", "Rows the lake refused: their region is not the lake's",
-                   partition_sum(&stream::PartitionStatus::lake_refused_rows));
-  m.AddGauge("watershed_resident_stories", "Stories in processor memory",
-             partition_sum(&stream::PartitionStatus::resident_stories));
+                   partition_sum(&S::lake_refused_rows, true));
+  m.AddGauge("watershed_resident_stories", "Stories in processor memory", partition_sum(&S::resident_stories, false));
   m.AddGauge("watershed_cold_stories", "Stories evicted for idleness to the cold stores",
-             partition_sum(&stream::PartitionStatus::cold_stories));
-  m.AddGauge("watershed_cold_store_bytes", "Bytes of the cold store files", partition_sum(&stream::PartitionStatus::cold_bytes));
-  m.AddCounterFunc("watershed_evicted_stories_total",
-                   "Stories evicted for idleness (since this process owns the partition)",
-                   partition_sum(&stream::PartitionStatus::evicted_stories));
+             partition_sum(&S::cold_stories, false));
+  m.AddGauge("watershed_cold_store_bytes", "Bytes of the cold store files", partition_sum(&S::cold_bytes, false));
+  m.AddCounterFunc("watershed_evicted_stories_total", "Stories evicted for idleness by this process",
+                   partition_sum(&S::evicted_stories, true));
   m.AddCounterFunc("watershed_reloaded_stories_total", "Cold stories brought back by an event",
-                   partition_sum(&stream::PartitionStatus::reloaded_stories));
+                   partition_sum(&S::reloaded_stories, true));
   AddHealthMetrics();
 }
 
@@ -403,7 +404,8 @@ void Server::AddHealthMetrics() {
   for (const auto& proc_ptr : processors_) {
     const stream::RegionProcessor* proc = proc_ptr.get();
     const std::string region = "region=\"" + std::string(RegionName(proc->region())) + "\"";
-    // Over the partitions this process owns: the oldest success (age) or the sum.
+    // Over the partitions this process owns: the oldest success (age); or
+    // the sum with the partitions it released (a total never goes down).
     auto age = [proc](int64_t stream::PartitionStatus::*ok_ms) {
       return [proc, ok_ms] {
         const int64_t now = Clock::Real()->NowMs();
@@ -416,7 +418,7 @@ void Server::AddHealthMetrics() {
       return [proc, field] {
         double n = 0;
         for (const auto& s : proc->GetStatus()) n += static_cast<double>(s.*field);
-        return n;
+        return n + static_cast<double>(proc->Released().*field);
       };
     };
     m.AddGauge(

@@ -350,8 +350,20 @@ TEST_F(ServerTest, TheFeatureStoreFollowsTheLogsAcrossARestart) {
       auto server = StartServer({"--recs-features", spec, "--recs-features-prefix", "t0"});
       ASSERT_TRUE(server.ok()) << server.status().ToString();
       HttpClient client("127.0.0.1", (*server)->port());
-      const std::vector<Event> batch = Batch(10 + run);
+      // Only the catalogue's stories get features: 1..kStories are registered, 999 is not.
+      std::string stories = R"({"stories": [)";
+      for (uint64_t story = 1; story <= kStories; ++story)
+        stories +=
+            (story > 1 ? "," : "") + std::string(R"({"story_id": )") + std::to_string(story) + R"(, "author_id": 7})";
+      auto registered = client.Request("POST", "/v1/stories", stories + "]}");
+      ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+      std::vector<Event> batch = Batch(10 + run);
+      Event stray = batch.front();
+      stray.event_id = EventId::FromHiLo(0xbad, static_cast<uint64_t>(run));
+      stray.story_id = StoryId(999);
+      stray.type = EventType::kShare;
       Post(client, batch);
+      Post(client, {stray});
       for (const Event& e : batch) positives += e.type != EventType::kView;
       std::string body;
       ASSERT_TRUE(watershed::testing::WaitUntil([&] {

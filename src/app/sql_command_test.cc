@@ -106,7 +106,10 @@ TEST_F(SqlCommandTest, ShellListsAndDescribesTables) {
   EXPECT_EQ(session.Describe("eu.events"), 0);
   ::testing::internal::CaptureStderr();
   EXPECT_EQ(session.Describe("nope"), 2);
-  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "watershed sql: unknown table 'nope'\n");
+  EXPECT_EQ(session.Describe("(SELECT 1) t"), 2);  // a subquery is no table (was a crash)
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "watershed sql: unknown table 'nope'\n"
+            "watershed sql: a lake table is needed here, not a subquery\n");
   std::rewind(out);
   std::string text;
   for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));

@@ -60,20 +60,23 @@ Histogram* MetricsRegistry::AddHistogram(const std::string& name, const std::str
   return h;
 }
 
-void MetricsRegistry::AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
-                               const std::string& labels) {
+void MetricsRegistry::AddRead(const std::string& name, const std::string& help, std::function<double()> read,
+                              const std::string& labels, const char* type) {
   auto e = std::make_unique<Entry>();
-  e->name = name, e->help = help, e->labels = labels, e->type = "gauge";
+  e->name = name, e->help = help, e->labels = labels, e->type = type;
   e->read = std::move(read);
   std::lock_guard lock(mu_);
   entries_.push_back(std::move(e));
 }
 
+void MetricsRegistry::AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
+                               const std::string& labels) {
+  AddRead(name, help, std::move(read), labels, "gauge");
+}
+
 void MetricsRegistry::AddCounterFunc(const std::string& name, const std::string& help, std::function<double()> read,
                                      const std::string& labels) {
-  AddGauge(name, help, std::move(read), labels);
-  std::lock_guard lock(mu_);
-  entries_.back()->type = "counter";
+  AddRead(name, help, std::move(read), labels, "counter");
 }
 
 namespace {

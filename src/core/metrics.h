@@ -67,6 +67,9 @@ class MetricsRegistry {
     std::unique_ptr<Histogram> histogram;
     std::function<double()> read;  // gauges and counters read at render time
   };
+  void AddRead(const std::string& name, const std::string& help, std::function<double()> read,
+               const std::string& labels, const char* type);
+
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
 };

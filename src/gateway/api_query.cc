@@ -3,6 +3,7 @@
 // minute, hour or day). Both run on LakeQueries' threads, never on an HTTP
 // I/O thread, and answer through the Responder when done.
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 
@@ -43,6 +44,8 @@ HttpResponse QueryError(const Status& s) {
       return JsonError(413, "query_too_large", s.message());
     case StatusCode::kNotFound:
       return JsonError(404, "table_not_found", s.message());
+    case StatusCode::kUnavailable:  // past query-timeout
+      return JsonError(503, "query_timeout", s.message());
     default:
       return JsonError(500, "lake_unreadable", s.message());
   }
@@ -82,11 +85,21 @@ void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
   }
 }
 
+namespace {
+// The bounds of one query from the options (`query-memory`, `query-timeout`).
+query::ExecLimits LimitsOf(const LakeQueryOptions& o) {
+  query::ExecLimits limits;
+  limits.max_memory_bytes = o.max_memory_bytes;
+  if (o.timeout_ms > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  return limits;
+}
+}  // namespace
+
 HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot) {
   const LakeQueryOptions& o = deps_.lake_queries->options();
   query::Catalog catalog(o.fs, o.root, o.region);
   const int64_t start = deps_.clock->MonotonicNs();
-  auto out = query::RunSql(request.sql, catalog);
+  auto out = query::RunSql(request.sql, catalog, LimitsOf(o));
   if (!out.ok()) return QueryError(out.status());
   if (out->explain) {
     HttpResponse r;
@@ -121,6 +134,7 @@ void Api::StoryHistory(uint64_t story, std::string_view query, http::Responder r
 // in [a, b) prunes to the story's bucket and the days asked.
 HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h) {
   const LakeQueryOptions& o = deps_.lake_queries->options();
+  const query::ExecLimits limits = LimitsOf(o);
   const int64_t unit = GranularityMicros(h.granularity);
   std::map<int64_t, Bucket> buckets;
   query::PruneStats pruned;
@@ -142,7 +156,7 @@ HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h) {
       auto plan = query::PlanSelect(*statement->select, catalog);
       if (!plan.ok() && plan.status().code() == StatusCode::kNotFound) break;  // no story_minute in this region yet
       if (!plan.ok()) return QueryError(plan.status());
-      auto result = query::Execute(*plan, o.fs);
+      auto result = query::Execute(*plan, o.fs, limits);
       if (!result.ok()) return QueryError(result.status());
       pruned.files_considered += plan->stats.files_considered;
       pruned.files_read += plan->stats.files_read;

@@ -29,6 +29,10 @@ struct LakeQueryOptions {
   std::vector<Region> regions;  // history sums these regions' story_minute
   int max_running = 2;          // queries admitted at once; also the threads
   QueryRequestLimits limits;
+  // Each query's memory (hash tables, sorts, results) and time: past
+  // either it stops with 413 query_too_large / 503 (query-memory, query-timeout).
+  int64_t max_memory_bytes = 1ll << 30;
+  int64_t timeout_ms = 60'000;
 };
 
 class LakeQueries {

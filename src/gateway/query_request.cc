@@ -147,6 +147,9 @@ Result<HistoryRequest> ParseHistoryRequest(std::string_view query, int64_t now_m
   // The last day TIMESTAMP literals can name whole (years 1..9999).
   constexpr int64_t kLastDayUs = 253'402'214'400'000'000;  // 9999-12-31T00:00:00Z
   if (out.to_us > kLastDayUs) return Status::InvalidArgument("to must be before 9999-12-31");
+  // The first day, likewise (to=0001-01-01 with the default 24 h before it).
+  constexpr int64_t kFirstDayUs = -62'135'596'800'000'000;  // 0001-01-01T00:00:00Z
+  if (out.from_us < kFirstDayUs) return Status::InvalidArgument("from must be on or after 0001-01-01");
   if (out.from_us >= out.to_us) return Status::InvalidArgument("from must be before to");
   if (out.to_us - out.from_us > MaxHistoryRangeMicros(out.granularity))
     return Status::InvalidArgument("the range from..to may span at most " +

@@ -68,7 +68,7 @@ TEST(ParseHistoryRequestTest, RefusesBadAndOverlongRanges) {
         "from=2026-12-05&to=2026-12-05", "from=2026-12-06&to=2026-12-05",
         "from=2026-01-01&to=2026-03-01&granularity=minute", "from=2026-01-01&to=2026-06-01&granularity=hour",
         "from=2020-01-01&to=2026-01-01&granularity=day", "to=9999-12-31T12:00:00",
-        "from=", "from=2026-12-05T00:00:00+01:00",
+        "from=", "from=2026-12-05T00:00:00+01:00", "to=0001-01-01",
         "from=0000000000000000000000000000000000000000000000000000000000000000000000000000"}) {
     auto r = ParseHistoryRequest(bad, k20261205 / 1000);
     EXPECT_FALSE(r.ok()) << bad;

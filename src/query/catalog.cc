@@ -80,6 +80,7 @@ Result<CatalogTable> Catalog::Resolve(const TableRef& ref) const {
   const std::string where = ToString(ref.pos) + ": ";
   CatalogTable t;
   t.region = default_region_;
+  if (ref.name.empty()) return Status::InvalidArgument(where + "a lake table is needed here, not a subquery");
   const std::string& table_name = ref.name.back();
   if (ref.name.size() == 2) {
     auto r = ParseRegion(ref.name[0]);

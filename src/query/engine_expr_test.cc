@@ -392,6 +392,10 @@ TEST_F(EngineTest, MemoryLimitAndCancelStopTheQuery) {
   r = Execute(plan_of("SELECT * FROM events ORDER BY watch_ms"), fs_, limits);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "query needs more than 1 MiB (query-memory)");
+  // A join on a key every row shares: its output counts before it is made.
+  r = Execute(plan_of("SELECT count(*) FROM events a JOIN events b ON a.region = b.region"), fs_, limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTooLarge) << r.status().ToString();
   std::atomic<bool> cancel{true};
   ExecLimits cancelled;
   cancelled.cancel = &cancel;

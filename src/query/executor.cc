@@ -236,9 +236,15 @@ class Runner {
     AppendKeys(key, enc);
     std::vector<uint32_t> probe;
     std::vector<int64_t> match;  // -1: none (LEFT JOIN)
+    // One batch may join to many rows each (a key shared by many build
+    // rows): the output counts against query-memory before it is made.
+    const int64_t row_bytes = 16 * static_cast<int64_t>(b.cols.size() + plan_.join->build_columns + 1);
     for (size_t r = 0; r < b.n; ++r) {
       auto it = key.null[r] ? build_index_.end() : build_index_.find(enc[r]);
       if (it != build_index_.end()) {
+        if (limits_.max_memory_bytes > 0 &&
+            memory_ + static_cast<int64_t>(probe.size() + it->second.size()) * row_bytes > limits_.max_memory_bytes)
+          return MemoryExceeded();
         for (uint32_t k : it->second) probe.push_back(static_cast<uint32_t>(r)), match.push_back(k);
       } else if (plan_.join->left) {
         probe.push_back(static_cast<uint32_t>(r)), match.push_back(-1);
@@ -330,13 +336,16 @@ class Runner {
       return Status::Unavailable("query cancelled");
     if (limits_.deadline && std::chrono::steady_clock::now() > *limits_.deadline)
       return Status::Unavailable("query ran past its time limit (query-timeout)");
-    if (limits_.max_memory_bytes > 0 && memory_ > limits_.max_memory_bytes)
-      return Status::TooLarge("query needs more than " +
-                              (limits_.max_memory_bytes >= (1 << 20)
-                                   ? std::to_string(limits_.max_memory_bytes >> 20) + " MiB"
-                                   : std::to_string(limits_.max_memory_bytes >> 10) + " KiB") +
-                              " (query-memory)");
+    if (limits_.max_memory_bytes > 0 && memory_ > limits_.max_memory_bytes) return MemoryExceeded();
     return Status::Ok();
+  }
+
+  Status MemoryExceeded() const {
+    return Status::TooLarge("query needs more than " +
+                            (limits_.max_memory_bytes >= (1 << 20)
+                                 ? std::to_string(limits_.max_memory_bytes >> 20) + " MiB"
+                                 : std::to_string(limits_.max_memory_bytes >> 10) + " KiB") +
+                            " (query-memory)");
   }
 
   // Evaluates the output expressions over b and appends its rows.

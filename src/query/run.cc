@@ -6,7 +6,7 @@
 
 namespace watershed::query {
 
-Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog) {
+Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog, const ExecLimits& limits) {
   ASSIGN_OR_RETURN(Statement st, Parse(sql));
   SqlOutput out;
   if (st.kind == StatementKind::kShowTables || st.kind == StatementKind::kDescribe) {
@@ -19,7 +19,7 @@ Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog) {
     out.plan_text = Explain(plan);
     return out;
   }
-  ASSIGN_OR_RETURN(out.result, Execute(plan, catalog.fs()));
+  ASSIGN_OR_RETURN(out.result, Execute(plan, catalog.fs(), limits));
   return out;
 }
 

@@ -17,6 +17,7 @@ struct SqlOutput {
 };
 
 // kInvalidArgument "line:col: ..." for a bad or unsupported query.
-Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog);
+// `limits` bound a SELECT's memory and time (executor.h).
+Result<SqlOutput> RunSql(std::string_view sql, const Catalog& catalog, const ExecLimits& limits = {});
 
 }  // namespace watershed::query

@@ -96,8 +96,19 @@ Result<size_t> FeatureUpdater::Step() {
       return s;
     }
     if (records.empty()) continue;
-    for (const auto& r : records)
-      if (auto e = ToFeatureEvent(r, options_)) events.push_back(*e);
+    for (const auto& r : records) {
+      // With a catalogue, only its stories get features, authored as it
+      // says: events naming other ids (any viewer can send them) would grow
+      // the items without bound, and an event's author_id is only a hint.
+      if (options_.catalog) {
+        std::optional<catalog::StoryRecord> story = options_.catalog->Get(r.event.story_id);
+        if (!story || story->deleted) continue;
+      }
+      if (auto e = ToFeatureEvent(r, options_)) {
+        if (options_.catalog) e->author = 0;
+        events.push_back(*e);
+      }
+    }
     if (Status s = PutCatalogItems(records); !s.ok()) {
       initialised_ = false;
       return s;

@@ -51,7 +51,9 @@ struct FeatureUpdaterOptions {
   // the updater): before a batch is applied, every story it names whose
   // catalogue record this updater has not put yet, or has put in an older
   // version, is written with PutItem — author, created_at and tags (ids:
-  // CatalogTagId). A deleted story keeps what it had.
+  // CatalogTagId). A deleted story keeps what it had. Events of stories the
+  // catalogue does not hold (or has deleted) are skipped, and authors come
+  // from the catalogue only, never from an event's author_id.
   const catalog::CatalogReader* catalog = nullptr;
   // Embedded store only (ignored otherwise): where and how often to snapshot
   // (0: only at Stop()).

@@ -26,6 +26,7 @@ struct RegionProcessor::Partition {
   std::unique_ptr<PartitionProcessor> processor;
   std::unique_ptr<log::LogReader> reader;
   std::optional<serve::PartitionWrite> unapplied;  // refused by the store, to retry
+  std::vector<std::pair<int64_t, uint64_t>> unapplied_appends;  // its records' (append ms, count) runs
   std::unique_ptr<lake::PartitionSink> sink;       // null without a lake
   std::vector<uint8_t> distinct;                   // per record of the batch: not a duplicate
   uint64_t next_checkpoint_id = 1;
@@ -201,7 +202,24 @@ Status RegionProcessor::Revoke(uint32_t i, bool commit_lake) {
   // Workers that took a snapshot before the table changed skip it from now on.
   std::lock_guard run(p->run_mu);
   p->revoked = true;
-  return p->fenced || p->failed ? Status::Ok() : CheckpointNow(*p, commit_lake);
+  Status s = p->fenced || p->failed ? Status::Ok() : CheckpointNow(*p, commit_lake);
+  const PartitionStatus last = StatusOf(*p, *log_);
+  std::lock_guard lock(mu_);
+  released_.counters.records += last.counters.records;
+  released_.counters.duplicates += last.counters.duplicates;
+  for (size_t w = 0; w < std::size(last.counters.late); ++w) released_.counters.late[w] += last.counters.late[w];
+  released_.evicted_stories += last.evicted_stories;
+  released_.reloaded_stories += last.reloaded_stories;
+  released_.lake_rows += last.lake_rows;
+  released_.lake_refused_rows += last.lake_refused_rows;
+  released_.checkpoint_failures += last.checkpoint_failures;
+  released_.lake_commit_failures += last.lake_commit_failures;
+  return s;
+}
+
+PartitionStatus RegionProcessor::Released() const {
+  std::lock_guard lock(mu_);
+  return released_;
 }
 
 std::vector<std::shared_ptr<RegionProcessor::Partition>> RegionProcessor::Snapshot(int worker) const {
@@ -243,6 +261,8 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
       return false;
     }
     p.unapplied.reset();
+    ObserveVisible(p.unapplied_appends);  // visible now, later than they would have been
+    p.unapplied_appends.clear();
     p.processed.store(p.processor->next_offset().value, std::memory_order_release);
     report(Status::Ok());
   }
@@ -275,10 +295,12 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
       report(s);
       p.unapplied = std::move(write);
       write = {};
+      if (options_.visible_seconds) p.unapplied_appends = AppendRuns(records);
     } else {
-      p.processed.store(p.processor->next_offset().value, std::memory_order_release);
-      ObserveVisible(records);
+      // Observed before the progress is published: whoever sees the lag reach 0 sees them too.
+      if (options_.visible_seconds) ObserveVisible(AppendRuns(records));
       if (options_.tracer) TraceBatch(p, records, batch_start_ns);
+      p.processed.store(p.processor->next_offset().value, std::memory_order_release);
     }
     std::lock_guard lock(p.status_mu);
     p.watermark = p.processor->watermark();
@@ -295,17 +317,22 @@ bool RegionProcessor::Step(Partition& p, std::vector<log::LogRecord>& records, s
   return !records.empty();
 }
 
-void RegionProcessor::ObserveVisible(const std::vector<log::LogRecord>& records) const {
+std::vector<std::pair<int64_t, uint64_t>> RegionProcessor::AppendRuns(const std::vector<log::LogRecord>& records) {
+  std::vector<std::pair<int64_t, uint64_t>> runs;
+  for (const log::LogRecord& r : records) {
+    if (runs.empty() || runs.back().first != r.append_time.value) runs.emplace_back(r.append_time.value, 0);
+    ++runs.back().second;
+  }
+  return runs;
+}
+
+void RegionProcessor::ObserveVisible(const std::vector<std::pair<int64_t, uint64_t>>& appends) const {
   if (!options_.visible_seconds) return;
   const int64_t now = options_.clock->NowMs();
   // One observation per run of records of one append time (a group commit).
-  for (size_t i = 0; i < records.size();) {
-    size_t j = i + 1;
-    while (j < records.size() && records[j].append_time == records[i].append_time) ++j;
-    options_.visible_seconds->ObserveSeconds(
-        static_cast<double>(std::max<int64_t>(0, now - records[i].append_time.value)) * 1e-3, j - i);
-    i = j;
-  }
+  for (const auto& [append_ms, records] : appends)
+    options_.visible_seconds->ObserveSeconds(static_cast<double>(std::max<int64_t>(0, now - append_ms)) * 1e-3,
+                                             records);
 }
 
 void RegionProcessor::TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records,
@@ -452,33 +479,35 @@ std::vector<uint32_t> RegionProcessor::Owned() const {
   return out;
 }
 
+PartitionStatus RegionProcessor::StatusOf(const Partition& p, const log::Log& log) {
+  PartitionStatus s;
+  s.partition = p.index;
+  s.end_offset = log.EndOffset(p.index).value;
+  s.processed_offset = p.processed.load(std::memory_order_acquire);
+  s.checkpoint_offset = p.checkpoint_offset.load();
+  s.checkpoint_id = p.checkpoint_id.load();
+  std::lock_guard lock(p.status_mu);
+  s.watermark = p.watermark;
+  s.counters = p.counters;
+  s.dedup_entries = p.dedup_entries;
+  s.resident_stories = p.resident_stories;
+  s.cold_stories = p.cold_stories;
+  s.cold_bytes = p.cold_bytes;
+  s.evicted_stories = p.evicted;
+  s.reloaded_stories = p.reloaded;
+  s.lake_rows = p.lake_rows;
+  s.lake_refused_rows = p.lake_refused_rows;
+  s.checkpoint_ok_ms = p.checkpoint_ok_ms;
+  s.lake_commit_ok_ms = p.lake_commit_ok_ms;
+  s.checkpoint_failures = p.checkpoint_failures;
+  s.lake_commit_failures = p.lake_commit_failures;
+  s.error = p.error;
+  return s;
+}
+
 std::vector<PartitionStatus> RegionProcessor::GetStatus() const {
   std::vector<PartitionStatus> out;
-  for (const auto& p : Snapshot(-1)) {
-    PartitionStatus s;
-    s.partition = p->index;
-    s.end_offset = log_->EndOffset(p->index).value;
-    s.processed_offset = p->processed.load(std::memory_order_acquire);
-    s.checkpoint_offset = p->checkpoint_offset.load();
-    s.checkpoint_id = p->checkpoint_id.load();
-    std::lock_guard lock(p->status_mu);
-    s.watermark = p->watermark;
-    s.counters = p->counters;
-    s.dedup_entries = p->dedup_entries;
-    s.resident_stories = p->resident_stories;
-    s.cold_stories = p->cold_stories;
-    s.cold_bytes = p->cold_bytes;
-    s.evicted_stories = p->evicted;
-    s.reloaded_stories = p->reloaded;
-    s.lake_rows = p->lake_rows;
-    s.lake_refused_rows = p->lake_refused_rows;
-    s.checkpoint_ok_ms = p->checkpoint_ok_ms;
-    s.lake_commit_ok_ms = p->lake_commit_ok_ms;
-    s.checkpoint_failures = p->checkpoint_failures;
-    s.lake_commit_failures = p->lake_commit_failures;
-    s.error = p->error;
-    out.push_back(std::move(s));
-  }
+  for (const auto& p : Snapshot(-1)) out.push_back(StatusOf(*p, *log_));
   return out;
 }
 

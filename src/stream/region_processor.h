@@ -33,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "catalog/story_catalog.h"
@@ -144,6 +145,11 @@ class RegionProcessor {
   std::vector<uint32_t> Owned() const;
   // One entry per owned partition, in partition order.
   std::vector<PartitionStatus> GetStatus() const;
+  // The totals (counters, stories evicted and reloaded, lake rows,
+  // failures) of the partitions this processor released (Revoke), as they
+  // were then: added to GetStatus()'s, a total of this process never goes
+  // down when a partition moves to another member (a Prometheus counter).
+  PartitionStatus Released() const;
   // Acknowledged records of the owned partitions not yet reflected in the live store.
   uint64_t Lag() const;
   Region region() const { return region_; }
@@ -159,8 +165,11 @@ class RegionProcessor {
   // says. Counts and times SaveCheckpoint for the metrics.
   Status CheckpointNow(Partition& p, bool commit_lake);
   Status SaveCheckpoint(Partition& p, bool commit_lake);
-  // Freshness of a batch the live store just took (options_.visible_seconds).
-  void ObserveVisible(const std::vector<log::LogRecord>& records) const;
+  static PartitionStatus StatusOf(const Partition& p, const log::Log& log);
+  // (append ms, records) runs of a batch, and their freshness once the live
+  // store took them (options_.visible_seconds).
+  static std::vector<std::pair<int64_t, uint64_t>> AppendRuns(const std::vector<log::LogRecord>& records);
+  void ObserveVisible(const std::vector<std::pair<int64_t, uint64_t>>& appends) const;
   void TraceBatch(const Partition& p, const std::vector<log::LogRecord>& records, int64_t start_unix_ns) const;
   // Re-reads the log from the sink's refill_from() to the restored offset
   // into the lake's buffers (the checkpoint carried them, lake_sink.h).
@@ -184,9 +193,10 @@ class RegionProcessor {
   bool stopped_ = false;
   std::vector<std::thread> workers_;
 
-  mutable std::mutex mu_;  // guards partitions_ (the table, not the partitions)
+  mutable std::mutex mu_;  // guards partitions_ (the table, not the partitions) and released_
   // Indexed by partition; null when not owned.
   std::vector<std::shared_ptr<Partition>> partitions_;
+  PartitionStatus released_;
   std::atomic<bool> stop_{false};
 };
 

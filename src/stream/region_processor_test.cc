@@ -378,9 +378,22 @@ TEST_F(RegionProcessorTest, AssignRevokeOwnOnlyWhatTheyAreGiven) {
   for (const auto& s : a.GetStatus()) listed.push_back(s.partition);
   EXPECT_EQ(listed, (std::vector<uint32_t>{0, 2}));
 
+  uint64_t records_before = 0, records_of_2 = 0;
+  for (const auto& s : a.GetStatus()) {
+    records_before += s.counters.records;
+    if (s.partition == 2) records_of_2 = s.counters.records;
+  }
+  ASSERT_GT(records_of_2, 0u);
+  EXPECT_EQ(a.Released().counters.records, 0u);
   EXPECT_TRUE(a.Revoke(1).ok());  // not owned: no-op
   ASSERT_TRUE(a.Revoke(2).ok());
   EXPECT_EQ(a.Owned(), (std::vector<uint32_t>{0}));
+  // What partition 2 counted stays in this processor's totals (a Prometheus
+  // counter must not go down when a partition moves away).
+  EXPECT_EQ(a.Released().counters.records, records_of_2);
+  uint64_t records_after = a.Released().counters.records;
+  for (const auto& s : a.GetStatus()) records_after += s.counters.records;
+  EXPECT_EQ(records_after, records_before);
   // The revoke checkpointed everything partition 2 had processed.
   auto c = checkpoints_->Load(Region::kUs, 2);
   ASSERT_TRUE(c.ok() && c.value().has_value());

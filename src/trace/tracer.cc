@@ -155,6 +155,13 @@ void Tracer::Run() {
       exported_.fetch_add(batch.size(), std::memory_order_relaxed);
     } else {
       dropped_.fetch_add(batch.size(), std::memory_order_relaxed);  // telemetry: not retried
+      // Stopping with the collector failing: drop the rest rather than
+      // hold the server's shutdown for a timeout per batch.
+      std::lock_guard lock(mu_);
+      if (stop_) {
+        dropped_.fetch_add(queue_.size(), std::memory_order_relaxed);
+        queue_.clear();
+      }
     }
     batch.clear();
   }
