@@ -55,6 +55,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"cdc-columns", "",
        "catalogue field=source column pairs where the names differ, e.g. "
        "story_id=id,author_id=owner_id (empty = the same names)"},
+      {"access-log", "off",
+       "json: one JSON line per API request on stderr (time, method, path, status, duration, "
+       "trace_id); off: none"},
       {"otlp-endpoint", "",
        "http://HOST[:PORT] of an OpenTelemetry collector's OTLP/HTTP receiver: spans of ingest, "
        "append, processing and visibility are posted there as JSON (docs/operations.md); "

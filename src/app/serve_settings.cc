@@ -188,6 +188,10 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   api.rate_limit.requests_per_second = static_cast<double>(rate);
   api.rate_limit.burst = static_cast<double>(burst);
   ASSIGN_OR_RETURN(api.max_in_flight, config.GetInt("max-in-flight"));
+  const std::string& access_log = config.Get("access-log");
+  if (access_log != "off" && access_log != "json")
+    return Status::InvalidArgument("access-log must be off or json, not '" + access_log + "'");
+  api.access_log = access_log == "json";
   ASSIGN_OR_RETURN(int64_t queries, config.GetInt("query-concurrency"));
   if (queries < 1 || queries > 64) return Status::InvalidArgument("query-concurrency must be between 1 and 64");
   g.query_concurrency = static_cast<int>(queries);

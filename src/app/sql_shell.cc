@@ -78,8 +78,12 @@ int RunSqlShell(SqlSession* session) {
     for (const query::StatementText& s : split.complete) session->Run(s, "");
     pending = split.rest_blank ? "" : split.rest.text;
   }
-  if (!history.empty() && write_history(history.c_str()) == 0)
-    ::chmod(history.c_str(), 0600);  // queries may be private
+  if (!history.empty()) {
+    // Queries may be private: the file is 0600 from its creation, never readable by others in between.
+    const mode_t old_mask = ::umask(077);
+    if (write_history(history.c_str()) == 0) ::chmod(history.c_str(), 0600);
+    ::umask(old_mask);
+  }
   return 0;
 }
 

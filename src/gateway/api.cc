@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <memory>
 #include <mutex>
 
@@ -131,6 +133,32 @@ Api::Api(ApiDeps deps, ApiOptions options)
   responses_other_ = m.AddCounter("watershed_http_responses_total", responses_help, "code=\"other\"");
 }
 
+void Api::LogAccess(const std::string& method, const std::string& path, const HttpResponse& resp, int64_t elapsed_ns,
+                    const std::optional<TraceContext>& request_trace) const {
+  std::optional<TraceContext> trace = request_trace;
+  for (const auto& [name, value] : resp.headers)
+    if (name == "traceresponse") trace = ParseTraceparent(value);  // the trace the server started
+  char time[96];
+  const int64_t now_ms = deps_.clock->NowMs();
+  const std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(now_ms % 1000));
+  std::string line = "{\"ts\":\"" + std::string(time) + "\",\"method\":";
+  AppendJsonString(method, &line);
+  line += ",\"path\":";
+  AppendJsonString(path, &line);
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f", static_cast<double>(elapsed_ns) * 1e-6);
+  line += ",\"status\":" + std::to_string(resp.status) + ",\"duration_ms\":" + duration;
+  if (trace)
+    line += ",\"trace_id\":\"" + HexId(trace->trace_id.data(), trace->trace_id.size()) + "\",\"span_id\":\"" +
+            HexId(trace->span_id.data(), trace->span_id.size()) + "\"";
+  line += "}\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);  // one write per line: lines of threads never interleave
+}
+
 void Api::CountResponse(int status) {
   Counter* c = status >= 0 && status < static_cast<int>(responses_.size()) ? responses_[status] : nullptr;
   (c ? c : responses_other_)->Add();
@@ -228,9 +256,15 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   const std::string_view path = PathOf(req.target);
   const bool v1 = path.starts_with("/v1/");
   Histogram* histogram = path == "/v1/events" ? latency_ingest_ : v1 ? latency_query_ : latency_other_;
-  Responder reply = [this, start, histogram, r = std::move(respond)](HttpResponse resp) {
-    histogram->ObserveNanos(deps_.clock->MonotonicNs() - start);
+  std::optional<std::pair<std::string, std::string>> access;  // method and path, when logging
+  if (options_.access_log) access.emplace(req.method, std::string(path));
+  std::optional<TraceContext> request_trace = ParseTraceparent(req.Header("traceparent"));
+  Responder reply = [this, start, histogram, access = std::move(access), request_trace,
+                     r = std::move(respond)](HttpResponse resp) {
+    const int64_t elapsed_ns = deps_.clock->MonotonicNs() - start;
+    histogram->ObserveNanos(elapsed_ns);
     CountResponse(resp.status);
+    if (access) LogAccess(access->first, access->second, resp, elapsed_ns, request_trace);
     r(std::move(resp));
   };
 
@@ -405,6 +439,9 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
       ingest->span_id = tracer->NewSpanId();
       ingest->start_unix_ns = trace::UnixNowNs();
       respond = [tracer, ingest, r = std::move(respond)](HttpResponse resp) {
+        // W3C Trace Context level 2: the client learns the trace it is part of.
+        resp.headers.emplace_back("traceresponse",
+                                  FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1}));
         ingest->end_unix_ns = trace::UnixNowNs();
         ingest->attributes = {{"http.route", "/v1/events"}, {"http.status_code", std::to_string(resp.status)}};
         ingest->error = resp.status >= 500;

@@ -78,6 +78,10 @@ struct ApiOptions {
   // the thread count keeps a thread free for requests whose token is cached,
   // however many bad tokens arrive.
   int64_t max_verifying = 0;
+  // One JSON line per API request on stderr (`access-log = json`): time,
+  // method, path, status, duration and the trace id — the request's
+  // traceparent's, or the trace the server started (its `traceresponse`).
+  bool access_log = false;
 };
 
 // What this process serves: a split deployment leaves some out (all logs
@@ -203,6 +207,8 @@ class Api {
   std::array<Counter*, 600> responses_{};
   Counter* responses_other_;
   void CountResponse(int status);
+  void LogAccess(const std::string& method, const std::string& path, const http::HttpResponse& resp, int64_t elapsed_ns,
+                 const std::optional<TraceContext>& request_trace) const;
 };
 
 }  // namespace watershed::gateway

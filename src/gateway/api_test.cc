@@ -628,5 +628,68 @@ TEST_F(StatusFailsApiTest, UnreadableProgressIs503NotLagZero) {
   EXPECT_NE(r.body.find("redis down"), std::string::npos) << r.body;
 }
 
+// access-log = json: one JSON line per request, with the trace id of the
+// request's traceparent; none without one (no tracer here starts traces).
+class AccessLogApiTest : public ApiTest {
+  void Configure(ApiDeps*, ApiOptions* options) override { options->access_log = true; }
+};
+
+TEST_F(AccessLogApiTest, EachRequestIsOneJsonLineWithItsTraceId) {
+  ::testing::internal::CaptureStderr();
+  RawResponse traced = Call(Request("POST", "/v1/events", EncodeEventBatchJson(Events(0, 2)), "application/json",
+                                    "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"));
+  RawResponse plain = Get("/v1/stories/424242/metrics");
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(traced.status, 200);
+  EXPECT_EQ(plain.status, 404);
+  std::vector<std::string> lines;
+  for (size_t at = 0, end; (end = err.find('\n', at)) != std::string::npos; at = end + 1)
+    lines.push_back(err.substr(at, end - at));
+  ASSERT_EQ(lines.size(), 2u) << err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element first, second;
+  ASSERT_EQ(parser.parse(lines[0]).get(first), simdjson::SUCCESS) << lines[0];
+  EXPECT_EQ(std::string_view(first["method"]), "POST");
+  EXPECT_EQ(std::string_view(first["path"]), "/v1/events");
+  EXPECT_EQ(int64_t(first["status"]), 200);
+  EXPECT_EQ(std::string_view(first["trace_id"]), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(std::string_view(first["span_id"]), "00f067aa0ba902b7");
+  EXPECT_GE(double(first["duration_ms"]), 0.0);
+  EXPECT_EQ(std::string_view(first["ts"]).size(), 24u);  // 2026-12-05T11:22:33.456Z
+  simdjson::dom::parser parser2;
+  ASSERT_EQ(parser2.parse(lines[1]).get(second), simdjson::SUCCESS) << lines[1];
+  EXPECT_EQ(int64_t(second["status"]), 404);
+  EXPECT_EQ(second["trace_id"].error(), simdjson::NO_SUCH_FIELD);
+}
+
+// With a tracer sampling every new trace: a request without a traceparent
+// gets the trace the server started in `traceresponse`, and its log line
+// names that trace.
+class TracedAccessLogApiTest : public ApiTest {
+  void Configure(ApiDeps* deps, ApiOptions* options) override {
+    trace::TracerOptions o;
+    o.endpoint = "http://127.0.0.1:1";  // nothing listens: spans are dropped, requests unaffected
+    o.sampling_ratio = 1;
+    tracer_ = std::move(trace::Tracer::Start(o)).value();
+    deps->tracer = tracer_.get();
+    options->access_log = true;
+  }
+
+ protected:
+  std::unique_ptr<trace::Tracer> tracer_;
+};
+
+TEST_F(TracedAccessLogApiTest, AStartedTraceIsAnsweredAndLogged) {
+  ::testing::internal::CaptureStderr();
+  RawResponse r = Post(EncodeEventBatchJson(Events(0, 2)));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(r.status, 200);
+  const std::optional<TraceContext> started = ParseTraceparent(r.Header("traceresponse"));
+  ASSERT_TRUE(started.has_value()) << r.Header("traceresponse");
+  EXPECT_NE(err.find("\"trace_id\":\"" + HexId(started->trace_id.data(), 16) + "\""), std::string::npos) << err;
+  // The events carry it through the log.
+  for (const Event& e : LogContents()) EXPECT_EQ(e.traceparent, r.Header("traceresponse"));
+}
+
 }  // namespace
 }  // namespace watershed::gateway
