@@ -74,8 +74,13 @@ class OtlpCollector {
         for (auto a : attrs)
           if (std::string_view(a["key"].get_string().value_unsafe()) == "service.name")
             service = std::string(a["value"]["stringValue"].get_string().value_unsafe());
-      for (auto ss : rs["scopeSpans"].get_array().value_unsafe())
-        for (auto s : ss["spans"].get_array().value_unsafe()) {
+      // Each array bound to a variable: a range-for over a temporary's member would dangle.
+      simdjson::dom::array scopes;
+      if (rs["scopeSpans"].get(scopes) != simdjson::SUCCESS) return ++bad_, false;
+      for (auto ss : scopes) {
+        simdjson::dom::array spans;
+        if (ss["spans"].get(spans) != simdjson::SUCCESS) return ++bad_, false;
+        for (auto s : spans) {
           ReceivedSpan r;
           r.service = service;
           r.trace_id = std::string(s["traceId"].get_string().value_unsafe());
@@ -86,11 +91,14 @@ class OtlpCollector {
           r.kind = static_cast<int>(s["kind"].get_int64().value_unsafe());
           r.start_ns = std::stoull(std::string(s["startTimeUnixNano"].get_string().value_unsafe()));
           r.end_ns = std::stoull(std::string(s["endTimeUnixNano"].get_string().value_unsafe()));
-          for (auto a : s["attributes"].get_array().value_unsafe())
+          simdjson::dom::array attributes;
+          if (s["attributes"].get(attributes) != simdjson::SUCCESS) return ++bad_, false;
+          for (auto a : attributes)
             r.attributes[std::string(a["key"].get_string().value_unsafe())] =
                 std::string(a["value"]["stringValue"].get_string().value_unsafe());
           spans_.push_back(std::move(r));
         }
+      }
     }
     return true;
   }
