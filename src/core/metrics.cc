@@ -4,8 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <map>
-#include <vector>
 
 namespace watershed {
 
@@ -39,34 +37,42 @@ double Histogram::Quantile(double q) const {
   return INFINITY;
 }
 
-Counter* MetricsRegistry::AddCounter(const std::string& name, const std::string& help, const std::string& labels) {
+std::unique_ptr<MetricsRegistry::Entry> MetricsRegistry::NewEntry(const std::string& name, const std::string& help,
+                                                                   const std::string& labels, const char* type) {
   auto e = std::make_unique<Entry>();
-  e->name = name, e->help = help, e->labels = labels, e->type = "counter";
+  e->name = name, e->help = help, e->labels = labels, e->type = type;
+  return e;
+}
+
+void MetricsRegistry::Insert(std::unique_ptr<Entry> e) {
+  std::lock_guard lock(mu_);
+  // After the last sample of its name, so a family renders as one group.
+  auto same = std::find_if(entries_.rbegin(), entries_.rend(), [&](const auto& x) { return x->name == e->name; });
+  entries_.insert(same == entries_.rend() ? entries_.end() : same.base(), std::move(e));
+}
+
+Counter* MetricsRegistry::AddCounter(const std::string& name, const std::string& help, const std::string& labels) {
+  auto e = NewEntry(name, help, labels, "counter");
   e->counter = std::make_unique<Counter>();
   Counter* c = e->counter.get();
-  std::lock_guard lock(mu_);
-  entries_.push_back(std::move(e));
+  Insert(std::move(e));
   return c;
 }
 
 Histogram* MetricsRegistry::AddHistogram(const std::string& name, const std::string& help,
                                          const std::string& labels) {
-  auto e = std::make_unique<Entry>();
-  e->name = name, e->help = help, e->labels = labels, e->type = "histogram";
+  auto e = NewEntry(name, help, labels, "histogram");
   e->histogram = std::make_unique<Histogram>();
   Histogram* h = e->histogram.get();
-  std::lock_guard lock(mu_);
-  entries_.push_back(std::move(e));
+  Insert(std::move(e));
   return h;
 }
 
 void MetricsRegistry::AddRead(const std::string& name, const std::string& help, std::function<double()> read,
                               const std::string& labels, const char* type) {
-  auto e = std::make_unique<Entry>();
-  e->name = name, e->help = help, e->labels = labels, e->type = type;
+  auto e = NewEntry(name, help, labels, type);
   e->read = std::move(read);
-  std::lock_guard lock(mu_);
-  entries_.push_back(std::move(e));
+  Insert(std::move(e));
 }
 
 void MetricsRegistry::AddGauge(const std::string& name, const std::string& help, std::function<double()> read,
@@ -97,16 +103,9 @@ std::string WithLabels(const std::string& labels, const std::string& extra = "")
 
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
-  // Entries in the order their names were first registered, stable within a name.
-  std::map<std::string, size_t> first_of;
-  for (size_t i = 0; i < entries_.size(); ++i) first_of.try_emplace(entries_[i]->name, i);
-  std::vector<const Entry*> order;
-  for (const auto& e : entries_) order.push_back(e.get());
-  std::stable_sort(order.begin(), order.end(),
-                   [&](const Entry* a, const Entry* b) { return first_of[a->name] < first_of[b->name]; });
   std::string out;
   const std::string* described = nullptr;
-  for (const Entry* e : order) {
+  for (const auto& e : entries_) {  // a name's samples are adjacent (Insert)
     if (described == nullptr || *described != e->name) {
       out += "# HELP " + e->name + " " + e->help + "\n";
       out += "# TYPE " + e->name + " " + e->type + "\n";

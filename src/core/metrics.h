@@ -57,7 +57,7 @@ class MetricsRegistry {
   void AddCounterFunc(const std::string& name, const std::string& help, std::function<double()> read,
                       const std::string& labels = "");
   // Text format 0.0.4; the samples of one name together under one HELP and
-  // TYPE, whatever order they were registered in.
+  // TYPE, whatever order they were registered in (kept so as they register).
   std::string RenderPrometheus() const;
 
  private:
@@ -69,6 +69,9 @@ class MetricsRegistry {
   };
   void AddRead(const std::string& name, const std::string& help, std::function<double()> read,
                const std::string& labels, const char* type);
+  static std::unique_ptr<Entry> NewEntry(const std::string& name, const std::string& help, const std::string& labels,
+                                         const char* type);
+  void Insert(std::unique_ptr<Entry> e);  // complete, after the last entry of its name
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Entry>> entries_;
