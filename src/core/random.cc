@@ -7,6 +7,8 @@
 #include <cstring>
 #include <random>
 
+#include "core/hex.h"
+
 namespace watershed {
 namespace {
 
@@ -39,16 +41,9 @@ void RandomBytes(void* out, size_t n) {
 }
 
 std::string RandomHex(size_t bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string raw(bytes, '\0');
   RandomBytes(raw.data(), bytes);
-  std::string s;
-  s.reserve(2 * bytes);
-  for (unsigned char b : raw) {
-    s += kHex[b >> 4];
-    s += kHex[b & 15];
-  }
-  return s;
+  return LowerHex(raw.data(), bytes);
 }
 
 }  // namespace watershed

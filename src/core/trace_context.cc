@@ -41,18 +41,8 @@ std::optional<TraceContext> ParseTraceparent(std::string_view s) {
   return c;
 }
 
-std::string HexId(const uint8_t* bytes, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
-  }
-  return out;
-}
-
 std::string FormatTraceparent(const TraceContext& c) {
-  return "00-" + HexId(c.trace_id.data(), 16) + "-" + HexId(c.span_id.data(), 8) + "-" + HexId(&c.flags, 1);
+  return "00-" + LowerHex(c.trace_id.data(), 16) + "-" + LowerHex(c.span_id.data(), 8) + "-" + LowerHex(&c.flags, 1);
 }
 
 }  // namespace watershed

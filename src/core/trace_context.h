@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/hex.h"  // LowerHex: ids as OTLP/JSON and the logs write them
+
 namespace watershed {
 
 struct TraceContext {
@@ -22,7 +24,5 @@ struct TraceContext {
 // nullopt for anything but a valid version-00 traceparent of exactly 55 bytes.
 std::optional<TraceContext> ParseTraceparent(std::string_view s);
 std::string FormatTraceparent(const TraceContext& c);
-// Lower-case hex of `n` bytes (OTLP/JSON writes ids so).
-std::string HexId(const uint8_t* bytes, size_t n);
 
 }  // namespace watershed

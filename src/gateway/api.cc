@@ -153,8 +153,8 @@ void Api::LogAccess(const std::string& method, const std::string& path, const Ht
   std::snprintf(duration, sizeof duration, "%.3f", static_cast<double>(elapsed_ns) * 1e-6);
   line += ",\"status\":" + std::to_string(resp.status) + ",\"duration_ms\":" + duration;
   if (trace)
-    line += ",\"trace_id\":\"" + HexId(trace->trace_id.data(), trace->trace_id.size()) + "\",\"span_id\":\"" +
-            HexId(trace->span_id.data(), trace->span_id.size()) + "\"";
+    line += ",\"trace_id\":\"" + LowerHex(trace->trace_id.data(), trace->trace_id.size()) + "\",\"span_id\":\"" +
+            LowerHex(trace->span_id.data(), trace->span_id.size()) + "\"";
   line += "}\n";
   std::fwrite(line.data(), 1, line.size(), stderr);  // one write per line: lines of threads never interleave
 }

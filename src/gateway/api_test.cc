@@ -686,7 +686,7 @@ TEST_F(TracedAccessLogApiTest, AStartedTraceIsAnsweredAndLogged) {
   ASSERT_EQ(r.status, 200);
   const std::optional<TraceContext> started = ParseTraceparent(r.Header("traceresponse"));
   ASSERT_TRUE(started.has_value()) << r.Header("traceresponse");
-  EXPECT_NE(err.find("\"trace_id\":\"" + HexId(started->trace_id.data(), 16) + "\""), std::string::npos) << err;
+  EXPECT_NE(err.find("\"trace_id\":\"" + LowerHex(started->trace_id.data(), 16) + "\""), std::string::npos) << err;
   // The events carry it through the log.
   for (const Event& e : LogContents()) EXPECT_EQ(e.traceparent, r.Header("traceresponse"));
 }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "core/hex.h"
+
 namespace watershed::recs {
 
 ArrayFile EncodeDataset(const Dataset& data, const std::map<std::string, std::string>& source) {
@@ -128,13 +130,7 @@ std::string Sha256Hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int k = 0; k < length; ++k) {
-    out += kHex[digest[k] >> 4];
-    out += kHex[digest[k] & 15];
-  }
-  return out;
+  return LowerHex(digest, length);
 }
 
 }  // namespace watershed::recs

@@ -59,9 +59,9 @@ std::string EncodeOtlpJson(const std::vector<Span>& spans, std::string_view serv
   for (size_t i = 0; i < spans.size(); ++i) {
     const Span& s = spans[i];
     if (i) out += ',';
-    out += "{\"traceId\":\"" + HexId(s.trace_id.data(), s.trace_id.size()) + "\",\"spanId\":\"" +
-           HexId(s.span_id.data(), s.span_id.size()) + "\"";
-    if (!IsZero(s.parent_id)) out += ",\"parentSpanId\":\"" + HexId(s.parent_id.data(), s.parent_id.size()) + "\"";
+    out += "{\"traceId\":\"" + LowerHex(s.trace_id.data(), s.trace_id.size()) + "\",\"spanId\":\"" +
+           LowerHex(s.span_id.data(), s.span_id.size()) + "\"";
+    if (!IsZero(s.parent_id)) out += ",\"parentSpanId\":\"" + LowerHex(s.parent_id.data(), s.parent_id.size()) + "\"";
     out += ",\"name\":";
     AppendJsonString(s.name, &out);
     out += ",\"kind\":" + std::to_string(s.kind) + ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_ns) +

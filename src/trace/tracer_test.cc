@@ -15,8 +15,8 @@ TEST(TraceContextTest, ParsesAndFormatsVersion00) {
   auto c = ParseTraceparent(kSampled);
   ASSERT_TRUE(c.has_value());
   EXPECT_TRUE(c->sampled());
-  EXPECT_EQ(HexId(c->trace_id.data(), 16), "0af7651916cd43dd8448eb211c80319c");
-  EXPECT_EQ(HexId(c->span_id.data(), 8), "b7ad6b7169203331");
+  EXPECT_EQ(LowerHex(c->trace_id.data(), 16), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(LowerHex(c->span_id.data(), 8), "b7ad6b7169203331");
   EXPECT_EQ(FormatTraceparent(*c), kSampled);
   auto unsampled = ParseTraceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
   ASSERT_TRUE(unsampled.has_value());
@@ -55,13 +55,13 @@ TEST(TracerTest, FollowsTheCallersSampledFlagAndSamplesNewTracesAtTheRatio) {
     auto t = Tracer::Start(o);
     ASSERT_TRUE(t.ok());
     EXPECT_TRUE((*t)->Join(kSampled).sampled());  // the caller decided
-    EXPECT_EQ(HexId((*t)->Join(kSampled).trace_id.data(), 16), "0af7651916cd43dd8448eb211c80319c");
+    EXPECT_EQ(LowerHex((*t)->Join(kSampled).trace_id.data(), 16), "0af7651916cd43dd8448eb211c80319c");
     EXPECT_FALSE((*t)->Join("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00").sampled());
     std::set<std::string> ids;
     for (int i = 0; i < 100; ++i) {
       TraceContext c = (*t)->Join("not a traceparent");
       EXPECT_EQ(c.sampled(), ratio == 1.0);
-      ids.insert(HexId(c.trace_id.data(), 16));
+      ids.insert(LowerHex(c.trace_id.data(), 16));
     }
     EXPECT_EQ(ids.size(), 100u);  // a new trace each time
   }
