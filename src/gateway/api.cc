@@ -257,8 +257,11 @@ void Api::Handle(HttpRequest&& req, Responder respond) {
   const bool v1 = path.starts_with("/v1/");
   Histogram* histogram = path == "/v1/events" ? latency_ingest_ : v1 ? latency_query_ : latency_other_;
   std::optional<std::pair<std::string, std::string>> access;  // method and path, when logging
-  if (options_.access_log) access.emplace(req.method, std::string(path));
-  std::optional<TraceContext> request_trace = ParseTraceparent(req.Header("traceparent"));
+  std::optional<TraceContext> request_trace;
+  if (options_.access_log) {
+    access.emplace(req.method, std::string(path));
+    request_trace = ParseTraceparent(req.Header("traceparent"));
+  }
   Responder reply = [this, start, histogram, access = std::move(access), request_trace,
                      r = std::move(respond)](HttpResponse resp) {
     const int64_t elapsed_ns = deps_.clock->MonotonicNs() - start;
@@ -428,6 +431,7 @@ std::optional<HttpResponse> Api::CheckStoryAccess(uint64_t story, const Caller& 
 void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond) {
   // A sampled request: its ingest span ends with the answer, whatever it is.
   std::shared_ptr<trace::Span> ingest;
+  std::string ingest_traceparent;  // the ingest span as a context: the answer's traceresponse, the events' parent
   if (trace::Tracer* tracer = deps_.tracer) {
     const TraceContext context = tracer->Join(req.Header("traceparent"));
     if (context.sampled()) {
@@ -438,10 +442,10 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
       ingest->parent_id = context.span_id;
       ingest->span_id = tracer->NewSpanId();
       ingest->start_unix_ns = trace::UnixNowNs();
-      respond = [tracer, ingest, r = std::move(respond)](HttpResponse resp) {
+      ingest_traceparent = FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1});
+      respond = [tracer, ingest, ingest_traceparent, r = std::move(respond)](HttpResponse resp) {
         // W3C Trace Context level 2: the client learns the trace it is part of.
-        resp.headers.emplace_back("traceresponse",
-                                  FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1}));
+        resp.headers.emplace_back("traceresponse", ingest_traceparent);
         ingest->end_unix_ns = trace::UnixNowNs();
         ingest->attributes = {{"http.route", "/v1/events"}, {"http.status_code", std::to_string(resp.status)}};
         ingest->error = resp.status >= 500;
@@ -500,9 +504,8 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
 
   CountAuthorHints(batch->events);
   if (ingest) {  // events without a context of their own continue the request's trace
-    const std::string parent = FormatTraceparent(TraceContext{ingest->trace_id, ingest->span_id, 1});
     for (Event& e : batch->events)
-      if (e.traceparent.empty()) e.traceparent = parent;
+      if (e.traceparent.empty()) e.traceparent = ingest_traceparent;
   }
   // Route by region; answer once every region's log has made its part durable.
   std::array<std::vector<Event>, kRegionCount> by_region;
