@@ -1,13 +1,15 @@
 // Fuzzes the SQL engine (src/query: catalog, planner, pruning, executor) on
 // a small real lake written once per process: any analyst's text reaches
 // them. Properties checked (a violation traps):
-//  * no input crashes, leaks or trips a sanitizer;
+//  * no input crashes, leaks, trips a sanitizer or exhausts memory (queries
+//    run under the server's kind of limits);
 //  * a query refused as invalid (kInvalidArgument) names its position
 //    ("line:column: "), except SUM's overflow, found while executing;
 //  * a query that runs returns rows as wide as its columns.
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -84,7 +86,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Lake lake;
   const std::string_view sql(reinterpret_cast<const char*>(data), size);
   query::Catalog catalog(FileSystem::Default(), lake.root, Region::kEu);
-  auto out = query::RunSql(sql, catalog);
+  // Bounded like the server's queries (query-memory, query-timeout): a
+  // join of joins must end in a clear error, not an out-of-memory kill.
+  query::ExecLimits limits;
+  limits.max_memory_bytes = 256LL << 20;
+  limits.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto out = query::RunSql(sql, catalog, limits);
   if (!out.ok()) {
     const std::string& m = out.status().message();
     if (out.status().code() == StatusCode::kInvalidArgument && m.find("overflows") == std::string::npos)
