@@ -27,7 +27,8 @@ constexpr const char* kUsage =
     "  sql      SQL over the data lake: a query, -c, -f FILE, stdin, or an interactive shell\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
-    "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n";
+    "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n"
+    "  keys     encryption keys per region: create, rotate, list\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   if (command == "sql") return SqlCommand(args);
   if (command == "plan") return PlanCommand(args);
   if (command == "bench") return BenchCommand(args);
+  if (command == "keys") return KeysCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -1,0 +1,47 @@
+#pragma once
+// AES-256-GCM through OpenSSL EVP: the one cipher of encryption at rest
+// (issue #13). Data keys and key-encryption keys are both 32 random bytes.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace watershed::keys {
+
+inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kNonceBytes = 12;
+inline constexpr size_t kTagBytes = 16;
+
+// 32 key bytes, wiped (OPENSSL_cleanse) when destroyed.
+class SecretKey {
+ public:
+  SecretKey() = default;
+  explicit SecretKey(std::string_view bytes);  // REQUIRES: bytes.size() == kKeyBytes
+  SecretKey(const SecretKey&) = default;
+  SecretKey& operator=(const SecretKey&) = default;
+  ~SecretKey();
+  static SecretKey Random();
+  const uint8_t* data() const { return bytes_.data(); }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
+  bool operator==(const SecretKey& o) const { return bytes_ == o.bytes_; }
+
+ private:
+  std::array<uint8_t, kKeyBytes> bytes_{};
+};
+
+// A fresh random nonce. GCM's limit: 2^32 messages per key with random
+// nonces; every file gets its own data key, so a key seals few messages.
+std::string RandomNonce();
+
+// ciphertext || 16-byte tag of `plaintext` under (key, nonce), authenticating
+// `aad` too. REQUIRES: nonce.size() == kNonceBytes.
+Result<std::string> Seal(const SecretKey& key, std::string_view nonce, std::string_view aad,
+                         std::string_view plaintext);
+// The plaintext of Seal's output; kCorruption when the tag does not match
+// (wrong key, wrong aad, or any flipped bit).
+Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::string_view aad, std::string_view sealed);
+
+}  // namespace watershed::keys

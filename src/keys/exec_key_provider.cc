@@ -1,0 +1,180 @@
+// The exec key provider (key_provider.h): a command wraps and unwraps data
+// keys, e.g. a cloud KMS CLI behind a small script.
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+
+#include "core/hex.h"
+#include "keys/key_provider.h"
+
+extern char** environ;
+
+namespace watershed::keys {
+namespace {
+
+constexpr size_t kMaxOutput = 64 * 1024;
+
+struct Output {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs /bin/sh -c "<command> <args>" with `input` on stdin; bounded output
+// and time. Arguments are our own (verbs, region, validated key ids).
+Result<Output> Run(const std::string& command, const std::string& args, std::string input, int timeout_ms) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return Status::IoError("pipe failed");
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]), ::close(in[1]);
+    return Status::IoError("pipe failed");
+  }
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(in[0]), ::close(in[1]), ::close(out[0]), ::close(out[1]);
+    return Status::IoError("pipe failed");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  const std::string line = command + " " + args;
+  const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char**>(argv), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]), ::close(out[1]), ::close(err[1]);
+  auto close_all = [&] { ::close(in[1]), ::close(out[0]), ::close(err[0]); };
+  if (rc != 0) {
+    close_all();
+    return Status::IoError("cannot run key command: " + std::string(strerror(rc)));
+  }
+  // The key material is small (< PIPE_BUF): one write never blocks. A
+  // command that exits without reading must not kill us with SIGPIPE:
+  // block it on this thread, then drop the one the write may have raised.
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  const ssize_t w = ::write(in[1], input.data(), input.size());
+  const timespec zero{0, 0};
+  while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  OPENSSL_cleanse(input.data(), input.size());
+  ::close(in[1]);
+  in[1] = -1;
+  Output o;
+  bool timed_out = false, too_big = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        fds[i].fd = -1, --open_fds;
+        continue;
+      }
+      std::string& dst = i == 0 ? o.out : o.err;
+      if (dst.size() + static_cast<size_t>(n) > kMaxOutput)
+        too_big = true;
+      else
+        dst.append(buf, static_cast<size_t>(n));
+    }
+    if (too_big) break;
+  }
+  if (timed_out || too_big) ::kill(pid, SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  ::close(out[0]), ::close(err[0]);
+  if (timed_out) return Status::Unavailable("key command timed out after " + std::to_string(timeout_ms) + " ms");
+  if (too_big) return Status::Corruption("key command wrote more than 64 KiB");
+  o.exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (o.exit_code == 0 && w != static_cast<ssize_t>(input.size()))
+    return Status::IoError("key command exited without reading its input");
+  return o;
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+class ExecKeyProvider final : public KeyProvider {
+ public:
+  ExecKeyProvider(std::string command, std::string region, int timeout_ms)
+      : command_(std::move(command)), region_(std::move(region)), timeout_ms_(timeout_ms) {}
+  const std::string& region() const override { return region_; }
+
+  Result<WrappedKey> Wrap(const SecretKey& data_key) override {
+    ASSIGN_OR_RETURN(Output o, Call("wrap " + region_, LowerHex(data_key.data(), kKeyBytes) + "\n"));
+    const std::string line = Trimmed(o.out);
+    const size_t space = line.find(' ');
+    auto blob = space == std::string::npos ? std::nullopt : FromHex(line.substr(space + 1));
+    WrappedKey w{line.substr(0, space), blob ? *blob : ""};
+    if (!blob || blob->empty() || !ValidId(w.key_id))
+      return Status::Corruption("key command's wrap answer is not '<key-id> <blob hex>'");
+    return w;
+  }
+
+  Result<SecretKey> Unwrap(const WrappedKey& w) override {
+    if (!ValidId(w.key_id)) return Status::Corruption("bad key id '" + w.key_id + "'");
+    ASSIGN_OR_RETURN(Output o,
+                     Call("unwrap " + region_ + " " + w.key_id, LowerHex(w.blob.data(), w.blob.size()) + "\n"));
+    auto bytes = FromHex(Trimmed(o.out));
+    OPENSSL_cleanse(o.out.data(), o.out.size());
+    if (!bytes || bytes->size() != kKeyBytes)
+      return Status::Corruption("key command's unwrap answer is not 64 hex digits");
+    SecretKey key(*bytes);
+    OPENSSL_cleanse(bytes->data(), bytes->size());
+    return key;
+  }
+
+ private:
+  // Key ids reach a shell command line: letters, digits, '-', '_', '.' only.
+  static bool ValidId(const std::string& id) {
+    if (id.empty() || id.size() > 128 || id[0] == '-' || id[0] == '.') return false;
+    for (char c : id)
+      if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+    return true;
+  }
+
+  Result<Output> Call(const std::string& args, std::string input) {
+    ASSIGN_OR_RETURN(Output o, Run(command_, args, std::move(input), timeout_ms_));
+    if (o.exit_code != 0)
+      return Status::Unavailable("key command '" + command_ + " " + args.substr(0, args.find(' ')) + "' exited with " +
+                                 std::to_string(o.exit_code) + ": " + Trimmed(o.err).substr(0, 500));
+    return o;
+  }
+
+  std::string command_, region_;
+  int timeout_ms_;
+};
+
+}  // namespace
+
+std::unique_ptr<KeyProvider> NewExecKeyProvider(const std::string& command, const std::string& region, int timeout_ms) {
+  return std::make_unique<ExecKeyProvider>(command, region, timeout_ms);
+}
+
+}  // namespace watershed::keys

@@ -1,0 +1,176 @@
+#include "keys/key_provider.h"
+
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/file_system.h"
+#include "core/hex.h"
+#include "core/random.h"
+
+namespace watershed::keys {
+namespace {
+
+constexpr char kCurrent[] = "current";
+constexpr char kSuffix[] = ".key";
+
+bool ValidKeyId(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
+}
+
+// "20261205T130501.123456Z-3fa9c2": sorts by creation, unique across racing
+// creators.
+std::string NewKeyId() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  struct tm t;
+  gmtime_r(&now.tv_sec, &t);
+  char buf[48];
+  const size_t n = strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &t);
+  snprintf(buf + n, sizeof buf - n, ".%06ldZ-", static_cast<long>(now.tv_nsec / 1000));
+  return std::string(buf) + RandomHex(3);
+}
+
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string WrapAad(const std::string& region, const std::string& key_id) {
+  return "watershed-data-key-v1\n" + region + "\n" + key_id;
+}
+
+class LocalKeyProvider final : public KeyProvider {
+ public:
+  LocalKeyProvider(const std::string& keys_dir, const std::string& region) : store_(keys_dir, region) {}
+  const std::string& region() const override { return store_.region(); }
+
+  Result<WrappedKey> Wrap(const SecretKey& data_key) override {
+    ASSIGN_OR_RETURN(std::string id, store_.Current());
+    ASSIGN_OR_RETURN(SecretKey kek, store_.Load(id));
+    const std::string nonce = RandomNonce();
+    ASSIGN_OR_RETURN(std::string sealed, Seal(kek, nonce, WrapAad(region(), id), data_key.view()));
+    return WrappedKey{id, nonce + sealed};
+  }
+
+  Result<SecretKey> Unwrap(const WrappedKey& w) override {
+    if (w.blob.size() != kNonceBytes + kKeyBytes + kTagBytes)
+      return Status::Corruption("wrapped data key of " + std::to_string(w.blob.size()) + " bytes, expected " +
+                                std::to_string(kNonceBytes + kKeyBytes + kTagBytes));
+    ASSIGN_OR_RETURN(SecretKey kek, store_.Load(w.key_id));
+    auto key = Open(kek, std::string_view(w.blob).substr(0, kNonceBytes), WrapAad(region(), w.key_id),
+                    std::string_view(w.blob).substr(kNonceBytes));
+    if (!key.ok())
+      return Status::Corruption("data key wrapped under " + w.key_id + " does not unwrap in region " + region() +
+                                " (another region's, or damaged)");
+    SecretKey out(*key);
+    OPENSSL_cleanse(key->data(), key->size());
+    return out;
+  }
+
+ private:
+  LocalKeyStore store_;
+};
+
+}  // namespace
+
+Result<DataKey> NewDataKey(KeyProvider& provider) {
+  DataKey d{SecretKey::Random(), {}};
+  ASSIGN_OR_RETURN(d.wrapped, provider.Wrap(d.key));
+  return d;
+}
+
+Status CheckRegionName(const std::string& region) {
+  const bool ok = !region.empty() && region.size() <= 63 && std::all_of(region.begin(), region.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+  if (!ok) return Status::InvalidArgument("region '" + region + "' must be 1 to 63 of [a-z0-9-]");
+  return Status::Ok();
+}
+
+LocalKeyStore::LocalKeyStore(std::string keys_dir, std::string region)
+    : keys_dir_(std::move(keys_dir)), region_(std::move(region)) {}
+
+std::string LocalKeyStore::dir() const { return JoinPath(keys_dir_, region_); }
+
+Result<std::string> LocalKeyStore::Create(bool make_current) {
+  RETURN_IF_ERROR(CheckRegionName(region_));
+  FileSystem* fs = FileSystem::Default();
+  RETURN_IF_ERROR(CreateDirsDurably(fs, dir()));
+  // Only the owner lists a region's keys (the files themselves are 0600).
+  if (::chmod(dir().c_str(), 0700) != 0) return Status::IoError("cannot chmod 0700 " + dir());
+  const std::string id = NewKeyId();
+  SecretKey kek = SecretKey::Random();
+  std::string text = LowerHex(kek.data(), kKeyBytes) + "\n";
+  Status s = CreatePrivateFile(JoinPath(dir(), id + kSuffix), text);
+  OPENSSL_cleanse(text.data(), text.size());
+  RETURN_IF_ERROR(s);
+  if (make_current || !fs->FileExists(JoinPath(dir(), kCurrent))) RETURN_IF_ERROR(SetCurrent(id));
+  return id;
+}
+
+Result<std::vector<LocalKeyStore::KeyInfo>> LocalKeyStore::List() const {
+  FileSystem* fs = FileSystem::Default();
+  if (!fs->FileExists(dir())) return std::vector<KeyInfo>{};
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir()));
+  auto current = Current();
+  std::vector<KeyInfo> out;
+  for (const std::string& n : names) {
+    if (!n.ends_with(kSuffix)) continue;
+    const std::string id = n.substr(0, n.size() - sizeof(kSuffix) + 1);
+    if (ValidKeyId(id)) out.push_back({id, current.ok() && *current == id});
+  }
+  std::sort(out.begin(), out.end(), [](const KeyInfo& a, const KeyInfo& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<std::string> LocalKeyStore::Current() const {
+  FileSystem* fs = FileSystem::Default();
+  const std::string path = JoinPath(dir(), kCurrent);
+  if (!fs->FileExists(path))
+    return Status::NotFound("region " + region_ + " has no current key in " + dir() +
+                            " (create one: watershed keys create --region " + region_ + ")");
+  ASSIGN_OR_RETURN(std::string id, ReadWholeFile(fs, path));
+  id = Trimmed(id);
+  if (!ValidKeyId(id)) return Status::Corruption(path + " does not name a key");
+  return id;
+}
+
+Status LocalKeyStore::SetCurrent(const std::string& id) {
+  if (!ValidKeyId(id)) return Status::InvalidArgument("bad key id '" + id + "'");
+  FileSystem* fs = FileSystem::Default();
+  if (!fs->FileExists(JoinPath(dir(), id + kSuffix)))
+    return Status::NotFound("region " + region_ + " has no key " + id);
+  return WriteFileAtomically(fs, JoinPath(dir(), kCurrent), id + "\n");
+}
+
+Result<SecretKey> LocalKeyStore::Load(const std::string& id) const {
+  if (!ValidKeyId(id)) return Status::Corruption("bad key id '" + id + "'");
+  FileSystem* fs = FileSystem::Default();
+  const std::string path = JoinPath(dir(), id + kSuffix);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::NotFound("region " + region_ + " has no key " + id + " (" + path + ")");
+  // Like ssh with private keys: a key others can read is refused, not used.
+  if ((st.st_mode & 077) != 0) return Status::FailedPrecondition(path + " must be readable by its owner only (0600)");
+  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs, path));
+  auto bytes = FromHex(Trimmed(text));
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!bytes || bytes->size() != kKeyBytes) return Status::Corruption(path + " is not 64 hex digits");
+  SecretKey key(*bytes);
+  OPENSSL_cleanse(bytes->data(), bytes->size());
+  return key;
+}
+
+std::unique_ptr<KeyProvider> NewLocalKeyProvider(const std::string& keys_dir, const std::string& region) {
+  return std::make_unique<LocalKeyProvider>(keys_dir, region);
+}
+
+}  // namespace watershed::keys
