@@ -89,7 +89,9 @@ Result<int64_t> IntervalMicros(std::string_view text) {
     if (i == text.size()) break;
     int64_t n = 0;
     size_t digits = 0;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) n = n * 10 + (text[i] - '0');
+    // Digits past the ninth are counted, not accumulated (n would overflow).
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits)
+      if (digits < 9) n = n * 10 + (text[i] - '0');
     if (digits == 0 || digits > 9) return bad("expected a count of 1 to 9 digits, then a unit ('7 days')");
     while (i < text.size() && text[i] == ' ') ++i;
     std::string unit;

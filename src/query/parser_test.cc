@@ -148,6 +148,9 @@ TEST(ParserTest, LiteralsNullBooleansIntervalsTimestamps) {
   EXPECT_EQ(TreeOf("timestamp + interval"), "(+ timestamp interval)");
   EXPECT_EQ(IntervalMicros("1 hour 30 Minutes").value(), 5'400'000'000);
   EXPECT_EQ(IntervalMicros("7 days").value(), 7 * 86'400'000'000);
+  EXPECT_EQ(IntervalMicros("999999999 seconds").value(), 999'999'999'000'000);
+  // A count of many digits is an error, not a signed overflow (found by sql_engine_fuzz).
+  EXPECT_FALSE(IntervalMicros("1 week 3333333333333333333333333 hours").ok());
   EXPECT_EQ(TimestampMicros("2026-12-01 00:00:00", false).value(), 1'796'083'200'000'000);
   EXPECT_EQ(TimestampMicros("1970-01-01T00:00:01.5Z", false).value(), 1'500'000);
   EXPECT_EQ(TimestampMicros("1969-12-31", true).value(), -86'400'000'000);
