@@ -20,6 +20,8 @@
 # lake must hold every log record once in raw_events, every distinct event
 # once in events and the final minutes in story_minute, with no orphan file
 # (tests/lake/check_lake.py, DuckDB + python3-avro).
+# ENCRYPTION=on: checkpoints sealed under keys made here for every region
+# (docs/encryption.md); the end also checks that every checkpoint is sealed.
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
@@ -76,6 +78,10 @@ elif [ -n "$crash_point" ]; then
   lake_flags+=(--lake-commit-interval 0)
 fi
 [ -n "${LAKE_FILE_SIZE:-}" ] && lake_flags+=(--lake-file-size "$LAKE_FILE_SIZE")
+if [ "${ENCRYPTION:-off}" = on ]; then
+  for r in us eu apac; do "$bin" keys create --region "$r" --data-dir "$work/data" >/dev/null; done
+  lake_flags+=(--encryption on)
+fi
 
 start_server() {
   # Short checkpoint interval so kills land before, during and after checkpoints;
@@ -144,5 +150,14 @@ if [ -n "${LAKE_MAINTENANCE:-}" ]; then
   # Here time passes by backdating every file past its 1 h floor.
   find "$work/data/lake" -type f -exec touch -d '2 hours ago' {} +
   "$bin" lake remove-orphans --root "$work/data/lake" --older-than 1h | tail -3
+fi
+if [ "${ENCRYPTION:-off}" = on ]; then
+  sealed=0
+  for f in "$work"/data/checkpoints/*/p*.ckpt; do
+    [ "$(head -c 4 "$f")" = WSE1 ] || { echo "crash_test: $f is not sealed"; exit 1; }
+    sealed=$((sealed + 1))
+  done
+  [ "$sealed" -gt 0 ] || { echo "crash_test: no checkpoint to check"; exit 1; }
+  echo "crash_test: all $sealed checkpoints sealed"
 fi
 check_lake "$work/data/lake" "$work/truth.txt" "$records"

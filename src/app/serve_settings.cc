@@ -284,6 +284,9 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   }
   ASSIGN_OR_RETURN(s.processor, ParseProcessorSettings(config));
   ASSIGN_OR_RETURN(s.lake, ParseLakeSettings(config));
+  ASSIGN_OR_RETURN(s.encryption.on, config.GetBool("encryption"));
+  s.encryption.keys_dir = config.Get("keys-dir").empty() ? JoinPath(s.data_dir, "keys") : config.Get("keys-dir");
+  s.encryption.key_command = config.Get("key-command");
   ASSIGN_OR_RETURN(s.cdc, ParseCdcSettings(config, s.catalog_dir));
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));

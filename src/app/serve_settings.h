@@ -106,6 +106,13 @@ struct CdcSettings {
   cdc::CatalogFeedOptions feed;  // state_dir: <catalog-dir>/cdc
 };
 
+// Encryption at rest (docs/encryption.md): today the checkpoints only.
+struct EncryptionSettings {
+  bool on = false;
+  std::string keys_dir;     // resolved: <data-dir>/keys unless set
+  std::string key_command;  // empty: the local key files
+};
+
 struct GatewaySettings {
   gateway::ApiOptions api;
   http::HttpServerOptions server;
@@ -122,6 +129,7 @@ struct ServeSettings {
   LiveStoreSettings live_store;
   ProcessorSettings processor;
   LakeSettings lake;
+  EncryptionSettings encryption;
   CdcSettings cdc;
   RecsFeatureSettings recs_features;
   AuthSettings auth;

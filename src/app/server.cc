@@ -312,7 +312,13 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
-  checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir);
+  if (settings.encryption.on) {
+    std::vector<std::string> regions;
+    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
+    ASSIGN_OR_RETURN(keys_,
+                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
+  }
+  checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
     const auto region = static_cast<Region>(r);

@@ -7,6 +7,7 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "keys/envelope.h"
 
 namespace watershed::stream {
 namespace {
@@ -18,6 +19,11 @@ const std::string kLockName = "lock";    // in p000.owners/
 
 constexpr uint32_t kKeyMagic = 0x4b485357;  // "WSHK"
 constexpr size_t kKeyFileSize = 4 + 8 + 8 + 4;
+
+// What a sealed checkpoint's tag binds besides its bytes.
+std::string SealContext(Region region, uint32_t partition) {
+  return "checkpoint " + std::string(RegionName(region)) + " p" + std::to_string(partition);
+}
 
 // The epoch an owner file's name holds; nullopt for other files (temporaries).
 std::optional<uint64_t> EpochOf(std::string_view name) {
@@ -113,6 +119,12 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   PutFixed32(crc, crc32c::Value(data));
   data.append(crc, 4);
 
+  if (keys_ != nullptr) {
+    keys::KeyProvider* provider = keys_->For(RegionName(region));
+    if (provider == nullptr)
+      return Status::FailedPrecondition("no key provider for region " + std::string(RegionName(region)));
+    ASSIGN_OR_RETURN(data, keys::SealMessage(*provider, SealContext(region, partition), data));
+  }
   const std::string path = PathOf(region, partition);
   RETURN_IF_ERROR(CreateDirsDurably(fs_, DirName(path)));
   // The temporary is named per process: the old owner of a partition may
@@ -170,6 +182,14 @@ Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t 
       if (name.starts_with(temp_prefix)) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
   if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
   ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
+  if (keys::IsSealed(data)) {
+    keys::KeyProvider* provider = keys_ ? keys_->For(RegionName(region)) : nullptr;
+    if (provider == nullptr)
+      return Status::FailedPrecondition("checkpoint " + path + " is encrypted: start with encryption = on");
+    auto opened = keys::OpenMessage(*provider, SealContext(region, partition), data);
+    if (!opened.ok()) return Status(opened.status().code(), "checkpoint " + path + ": " + opened.status().message());
+    data = std::move(*opened);
+  }
   if (data.size() < kHeader + 4) return Status::Corruption("checkpoint " + path + " is truncated");
   const char* p = data.data();
   if (GetFixed32(p) != kMagic) return Status::Corruption(path + " is not a checkpoint");

@@ -10,6 +10,11 @@
 //       [u64 state length][state][u64 sink length][sink][u64 cold length][cold]
 //       [u32 CRC-32C of everything before]. Version 1 files (no sink) and
 //       version 2 files (no cold store reference) load.
+// Encrypted (a KeyRing given, encryption = on): that file sealed whole as a
+// keys/envelope.h message under a fresh data key, its context naming region
+// and partition (a checkpoint copied to another partition fails to open).
+// A plaintext checkpoint still loads with encryption on (the next save
+// seals it); a sealed one without the ring is a clear error.
 //
 // Ownership (fencing): a process that takes a partition over Claims it
 // first and gets an owner epoch, one higher than any before; Save with an
@@ -34,6 +39,7 @@
 #include "core/event.h"
 #include "core/file_system.h"
 #include "core/keyed_hash.h"
+#include "keys/key_ring.h"
 
 namespace watershed::stream {
 
@@ -47,7 +53,9 @@ struct Checkpoint {
 
 class CheckpointStore {
  public:
-  CheckpointStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+  // `keys`: seal checkpoints (may be null: plaintext); outlives the store.
+  CheckpointStore(FileSystem* fs, std::string dir, const keys::KeyRing* keys = nullptr)
+      : fs_(fs), dir_(std::move(dir)), keys_(keys) {}
   // Crash points: "checkpoint.after_temp_sync", "checkpoint.after_rename"
   // (WriteFileAtomically). On failure the previous checkpoint stays.
   // `owner`: the epoch Claim gave; 0 saves unfenced (a single writer).
@@ -73,6 +81,7 @@ class CheckpointStore {
 
   FileSystem* fs_;
   std::string dir_;
+  const keys::KeyRing* keys_;
 };
 
 }  // namespace watershed::stream

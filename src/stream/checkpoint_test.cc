@@ -19,6 +19,8 @@
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "core/testing/wait.h"
+#include "keys/envelope.h"
+#include "keys/key_ring.h"
 
 namespace watershed::stream {
 namespace {
@@ -166,6 +168,81 @@ TEST_F(CheckpointTest, TruncatedIsCorruption) {
   auto loaded = store.Load(Region::kUs, 1);
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), StatusCode::kCorruption);
+}
+
+// encryption = on: checkpoints sealed under the region's keys.
+class EncryptedCheckpointTest : public CheckpointTest {
+ protected:
+  void SetUp() override {
+    CheckpointTest::SetUp();
+    for (const char* r : {"eu", "us"}) ASSERT_TRUE(keys::LocalKeyStore(keys_dir_.path(), r).Create(false).ok());
+    auto ring = keys::KeyRing::Open(keys_dir_.path(), "", {"eu", "us"});
+    ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+    ring_ = std::move(*ring);
+  }
+  TempDir keys_dir_{"ckpt_keys"};
+  std::unique_ptr<keys::KeyRing> ring_;
+};
+
+TEST_F(EncryptedCheckpointTest, SealedOnDiskAndEveryDamageIsAnError) {
+  CheckpointStore store(FileSystem::Default(), dir_, ring_.get());
+  Checkpoint c = Make(4, 999, "viewer 123456789 watched story 42");
+  c.sink = "sink section";
+  ASSERT_TRUE(store.Save(Region::kEu, 2, c).ok());
+  const std::string path = store.PathOf(Region::kEu, 2);
+  const std::string good = ReadRaw(path);
+  EXPECT_TRUE(keys::IsSealed(good));
+  EXPECT_EQ(good.find("viewer 123456789"), std::string::npos);
+  EXPECT_EQ(good.find("sink section"), std::string::npos);
+  auto loaded = store.Load(Region::kEu, 2);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value()) << loaded.status().ToString();
+  ExpectSame(**loaded, c);
+
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] ^= 0x20;
+    WriteRaw(path, bad);
+    auto r = store.Load(Region::kEu, 2);
+    ASSERT_FALSE(r.ok()) << "flipped byte " << i;
+    // A flip in the key id names a key that does not exist; any other is corruption.
+    EXPECT_TRUE(r.status().code() == StatusCode::kCorruption || r.status().code() == StatusCode::kNotFound)
+        << i << ": " << r.status().ToString();
+  }
+  for (size_t len = 0; len < good.size(); len += 7) {
+    WriteRaw(path, good.substr(0, len));
+    EXPECT_FALSE(store.Load(Region::kEu, 2).ok()) << "length " << len;
+  }
+  // Moved to another partition (same region, same keys): its context differs.
+  WriteRaw(path, good);
+  ASSERT_TRUE(store.Save(Region::kEu, 3, Make(1, 0, "")).ok());
+  WriteRaw(store.PathOf(Region::kEu, 3), good);
+  EXPECT_FALSE(store.Load(Region::kEu, 3).ok());
+  // Without the keys it is refused, not read as garbage.
+  auto plain_store = CheckpointStore(FileSystem::Default(), dir_).Load(Region::kEu, 2);
+  ASSERT_FALSE(plain_store.ok());
+  EXPECT_NE(plain_store.status().message().find("encryption = on"), std::string::npos);
+}
+
+TEST_F(EncryptedCheckpointTest, PlaintextCheckpointsLoadAndRotationKeepsOldOnesReadable) {
+  const Checkpoint old = Make(1, 10, "written before encryption was turned on");
+  ASSERT_TRUE(CheckpointStore(FileSystem::Default(), dir_).Save(Region::kUs, 0, old).ok());
+  CheckpointStore store(FileSystem::Default(), dir_, ring_.get());
+  auto loaded = store.Load(Region::kUs, 0);
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  ExpectSame(**loaded, old);
+
+  const Checkpoint first = Make(2, 20, "sealed under the first key");
+  ASSERT_TRUE(store.Save(Region::kUs, 0, first).ok());
+  const std::string first_key = keys::SealedKey(ReadRaw(store.PathOf(Region::kUs, 0)))->key_id;
+  auto rotated = keys::LocalKeyStore(keys_dir_.path(), "us").Create(true);
+  ASSERT_TRUE(rotated.ok());
+  loaded = store.Load(Region::kUs, 0);  // the old key still unwraps
+  ASSERT_TRUE(loaded.ok() && loaded.value().has_value());
+  ExpectSame(**loaded, first);
+  ASSERT_TRUE(store.Save(Region::kUs, 0, Make(3, 30, "under the new key")).ok());
+  const std::string second_key = keys::SealedKey(ReadRaw(store.PathOf(Region::kUs, 0)))->key_id;
+  EXPECT_NE(second_key, first_key);
+  EXPECT_EQ(second_key, *rotated);
 }
 
 TEST_F(CheckpointTest, SurvivesPowerLoss) {
