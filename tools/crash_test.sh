@@ -20,8 +20,10 @@
 # lake must hold every log record once in raw_events, every distinct event
 # once in events and the final minutes in story_minute, with no orphan file
 # (tests/lake/check_lake.py, DuckDB + python3-avro).
-# ENCRYPTION=on: checkpoints sealed under keys made here for every region
-# (docs/encryption.md); the end also checks that every checkpoint is sealed.
+# ENCRYPTION=on: checkpoints and cold stores sealed under keys made here for
+# every region (docs/encryption.md); the end also checks that every
+# checkpoint is sealed. STORY_IDLE_EVICT: --story-idle-evict (e.g. 1s: stories
+# move to the cold store and back all through the run).
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
 bin="$(realpath "$1")"
@@ -78,6 +80,7 @@ elif [ -n "$crash_point" ]; then
   lake_flags+=(--lake-commit-interval 0)
 fi
 [ -n "${LAKE_FILE_SIZE:-}" ] && lake_flags+=(--lake-file-size "$LAKE_FILE_SIZE")
+[ -n "${STORY_IDLE_EVICT:-}" ] && lake_flags+=(--story-idle-evict "$STORY_IDLE_EVICT")
 if [ "${ENCRYPTION:-off}" = on ]; then
   for r in us eu apac; do "$bin" keys create --region "$r" --data-dir "$work/data" >/dev/null; done
   lake_flags+=(--encryption on)

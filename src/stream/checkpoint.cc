@@ -120,7 +120,7 @@ Status CheckpointStore::Save(Region region, uint32_t partition, const Checkpoint
   data.append(crc, 4);
 
   if (keys_ != nullptr) {
-    keys::KeyProvider* provider = keys_->For(RegionName(region));
+    keys::KeyProvider* provider = KeysOf(region);
     if (provider == nullptr)
       return Status::FailedPrecondition("no key provider for region " + std::string(RegionName(region)));
     ASSIGN_OR_RETURN(data, keys::SealMessage(*provider, SealContext(region, partition), data));
@@ -183,7 +183,7 @@ Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t 
   if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
   ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
   if (keys::IsSealed(data)) {
-    keys::KeyProvider* provider = keys_ ? keys_->For(RegionName(region)) : nullptr;
+    keys::KeyProvider* provider = KeysOf(region);
     if (provider == nullptr)
       return Status::FailedPrecondition("checkpoint " + path + " is encrypted: start with encryption = on");
     auto opened = keys::OpenMessage(*provider, SealContext(region, partition), data);

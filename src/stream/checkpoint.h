@@ -70,6 +70,8 @@ class CheckpointStore {
   // Where the region's cold stores live (beside its checkpoints).
   std::string RegionDir(Region region) const;
   FileSystem* fs() const { return fs_; }
+  // The region's key provider when encryption is on (the cold store seals with it); else null.
+  keys::KeyProvider* KeysOf(Region region) const { return keys_ ? keys_->For(RegionName(region)) : nullptr; }
   // The region's hash key, created on first use. Processes sharing the
   // directory agree: the file is created with rename-no-replace.
   Result<HashKey> LoadOrCreateHashKey(Region region);

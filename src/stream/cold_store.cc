@@ -7,6 +7,7 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "keys/aead.h"
 
 namespace watershed::stream {
 namespace {
@@ -71,7 +72,55 @@ Status ScanFile(FileSystem* fs, const std::string& path, uint64_t length,
   return Status::Ok();
 }
 
+std::string SerializeWrappedKey(const keys::WrappedKey& k) {
+  std::string out;
+  for (const std::string* part : {&k.key_id, &k.blob}) {
+    char len[4];
+    PutFixed32(len, static_cast<uint32_t>(part->size()));
+    out.append(len, 4).append(*part);
+  }
+  return out;
+}
+
+std::optional<keys::WrappedKey> ParseWrappedKey(std::string_view data) {
+  keys::WrappedKey k;
+  for (std::string* part : {&k.key_id, &k.blob}) {
+    if (data.size() < 4 || data.size() - 4 < GetFixed32(data.data())) return std::nullopt;
+    const uint32_t len = GetFixed32(data.data());
+    part->assign(data.substr(4, len));
+    data.remove_prefix(4 + len);
+  }
+  if (!data.empty()) return std::nullopt;
+  return k;
+}
+
+std::string IdBytes(uint64_t id) {
+  char b[8];
+  PutFixed64(b, id);
+  return std::string(b, 8);
+}
+
 }  // namespace
+
+Result<std::string> ColdStore::Stored(uint64_t id, std::string_view payload) const {
+  if (!data_key_) return std::string(payload);
+  const std::string nonce = keys::RandomNonce();
+  ASSIGN_OR_RETURN(std::string sealed, keys::Seal(data_key_->key, nonce, IdBytes(id), payload));
+  return nonce + sealed;
+}
+
+Result<std::string> ColdStore::Plain(uint64_t id, std::string_view stored) const {
+  if (!data_key_) return std::string(stored);
+  if (stored.size() < keys::kNonceBytes)
+    return Status::Corruption("cold store " + CurrentPath() + ": sealed record of story " + std::to_string(id) +
+                              " is cut short");
+  auto plain =
+      keys::Open(data_key_->key, stored.substr(0, keys::kNonceBytes), IdBytes(id), stored.substr(keys::kNonceBytes));
+  if (!plain.ok())
+    return Status::Corruption("cold store " + CurrentPath() + ": record of story " + std::to_string(id) + ": " +
+                              plain.status().message());
+  return plain;
+}
 
 Status DecodeColdRecords(std::string_view data, uint64_t base, const std::string& name,
                          const std::function<Status(uint64_t, uint64_t, std::string_view)>& fn) {
@@ -100,11 +149,31 @@ std::string ColdStore::NameOf(uint32_t partition, uint64_t owner, uint64_t seq) 
 std::string ColdStore::CurrentPath() const { return JoinPath(dir_, NameOf(partition_, owner_, seq_)); }
 
 Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::string& dir, uint32_t partition,
-                                                   uint64_t owner, std::string_view ref, const HashKey& key) {
+                                                   uint64_t owner, std::string_view ref, const HashKey& key,
+                                                   keys::KeyProvider* keys) {
   std::unique_ptr<ColdStore> s(new ColdStore(fs, dir, partition, owner, key));
   RETURN_IF_ERROR(CreateDirsDurably(fs, dir));
+  // An encrypted store's reference ends with its wrapped data key.
+  std::optional<keys::WrappedKey> wrapped;
+  if (ref.size() > kRefSize) {
+    auto parsed = ParseWrappedKey(ref.substr(kRefSize));
+    if (!parsed) return Status::Corruption("checkpoint has a bad cold store reference");
+    if (keys == nullptr)
+      return Status::FailedPrecondition("the cold store of partition " + std::to_string(partition) +
+                                        " is encrypted: start with encryption = on");
+    wrapped = std::move(*parsed);
+    ref = ref.substr(0, kRefSize);
+  }
+  if (keys != nullptr) {
+    if (wrapped) {
+      ASSIGN_OR_RETURN(keys::SecretKey k, keys->Unwrap(*wrapped));
+      s->data_key_ = keys::DataKey{k, *wrapped};
+    } else {
+      ASSIGN_OR_RETURN(s->data_key_, keys::NewDataKey(*keys));
+    }
+  }
   if (ref.empty()) {
-    RETURN_IF_ERROR(s->Rewrite("", 0, 1));
+    RETURN_IF_ERROR(s->Rewrite("", 0, 1, false));
     return s;
   }
   if (ref.size() != kRefSize) return Status::Corruption("checkpoint has a bad cold store reference");
@@ -118,7 +187,8 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
     if (!s->index_.Replace(id, offset + 1)) s->index_.Insert(id, offset + 1);
     return Status::Ok();
   }));
-  RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1));
+  // Records of a plaintext store are sealed as they are copied.
+  RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1, keys && !wrapped));
   // Copies made by earlier owners that died before a checkpoint named them
   // (Claim fenced those owners): without this, an owner killed again and
   // again before its first checkpoint would leave a full copy each time.
@@ -126,7 +196,7 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
   return s;
 }
 
-Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq) {
+Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq, bool seal) {
   const std::string path = JoinPath(dir_, NameOf(partition_, owner_, seq));
   ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(path));
   std::string out;
@@ -138,6 +208,11 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
     RETURN_IF_ERROR(ScanFile(fs_, JoinPath(dir_, from_name), length,
                              [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                                if (index_.Find(id) != offset + 1) return Status::Ok();  // garbage
+                               std::string sealed;
+                               if (seal) {
+                                 ASSIGN_OR_RETURN(sealed, Stored(id, payload));
+                                 payload = sealed;
+                               }
                                moved.emplace_back(id, written + out.size() + 1);
                                char h[kHeader];
                                PutFixed32(h, static_cast<uint32_t>(payload.size()));
@@ -175,6 +250,8 @@ Status ColdStore::Fail(Status s) {
 
 Status ColdStore::Put(uint64_t id, std::string_view payload) {
   RETURN_IF_ERROR(broken_);
+  ASSIGN_OR_RETURN(std::string stored, Stored(id, payload));
+  payload = stored;
   if (payload.size() > UINT32_MAX) return Status::InvalidArgument("cold record too large");
   Forget(id);
   char h[kHeader];
@@ -221,10 +298,12 @@ Status ColdStore::Take(uint64_t id, std::string* payload) {
   const uint32_t len = GetFixed32(header.data());
   if (GetFixed64(header.data() + 8) != id || offset + kHeader + len > file_size_)
     return Status::Corruption("cold store " + CurrentPath() + " is damaged at byte " + std::to_string(offset));
-  RETURN_IF_ERROR(ReadAt(offset + kHeader, len, payload));
-  if (RecordCrc(id, *payload) != GetFixed32(header.data() + 4))
+  std::string stored;
+  RETURN_IF_ERROR(ReadAt(offset + kHeader, len, &stored));
+  if (RecordCrc(id, stored) != GetFixed32(header.data() + 4))
     return Status::Corruption("cold store " + CurrentPath() + " is damaged at byte " + std::to_string(offset) +
                               " (record checksum)");
+  ASSIGN_OR_RETURN(*payload, Plain(id, stored));
   index_.Erase(id);
   live_bytes_ -= kHeader + len;
   return Status::Ok();
@@ -244,7 +323,9 @@ Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)
   return ScanFile(fs_, CurrentPath(), file_size_,
                   [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                     if (index_.Find(id) != offset + 1) return Status::Ok();
-                    return fn(id, payload);
+                    if (!data_key_) return fn(id, payload);
+                    ASSIGN_OR_RETURN(std::string plain, Plain(id, payload));
+                    return fn(id, plain);
                   });
 }
 
@@ -257,11 +338,12 @@ Result<std::string> ColdStore::Commit() {
     synced_size_ = file_size_;
   }
   if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
-    RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1)));
+    RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1, false)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);
   PutFixed64(ref.data() + 8, seq_);
   PutFixed64(ref.data() + 16, file_size_);
+  if (data_key_) ref += SerializeWrappedKey(data_key_->wrapped);
   return ref;
 }
 

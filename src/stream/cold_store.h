@@ -20,16 +20,24 @@
 // holding the reference is durable — deletes the partition's files the
 // reference no longer needs, of this owner and older ones only.
 //
+// Encrypted (a key provider given, encryption = on): each payload is sealed
+// (nonce || AES-256-GCM ciphertext || tag, the story id as additional data)
+// under one data key per store, whose wrapped form the reference carries
+// (inside the sealed checkpoint); rewrites keep the key. A plaintext
+// reference's records are sealed as they are copied at Open.
+//
 // Memory: the index costs 16-byte slots at load <= 1/2, 32-64 B per cold
 // story; the file holds the records. Not thread-safe.
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/file_system.h"
 #include "core/keyed_hash.h"
+#include "keys/key_provider.h"
 #include "stream/story_index.h"
 
 namespace watershed::stream {
@@ -46,8 +54,10 @@ class ColdStore {
   // CheckpointStore::Claim, or any number for a single writer) from the
   // reference a checkpoint kept (empty: no cold stories yet). Errors:
   // kCorruption for a damaged record or a reference to a missing or short file.
+  // `keys`: seal the records (null: plaintext); outlives the store.
   static Result<std::unique_ptr<ColdStore>> Open(FileSystem* fs, const std::string& dir, uint32_t partition,
-                                                 uint64_t owner, std::string_view ref, const HashKey& key);
+                                                 uint64_t owner, std::string_view ref, const HashKey& key,
+                                                 keys::KeyProvider* keys = nullptr);
   ~ColdStore();
 
   bool Contains(uint64_t id) const { return index_.Find(id) != 0; }
@@ -78,8 +88,9 @@ class ColdStore {
   // "pNNN.cold.<owner>.<seq>"
   static std::string NameOf(uint32_t partition, uint64_t owner, uint64_t seq);
   std::string CurrentPath() const;  // the file being appended to
-  // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`).
-  Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq);
+  // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`),
+  // sealing them on the way when `seal` (a plaintext store opened with encryption on).
+  Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq, bool seal);
   Status Flush();
   // Deletes the partition's files <owner>.<seq> for which obsolete() is true.
   void RemoveFiles(const std::function<bool(uint64_t owner, uint64_t seq)>& obsolete);
@@ -90,6 +101,9 @@ class ColdStore {
   Status Fail(Status s);
   // Reads [offset, offset + n) of the current file (unflushed bytes included).
   Status ReadAt(uint64_t offset, size_t n, std::string* out);
+  // A payload as stored (sealed when encrypted), and back.
+  Result<std::string> Stored(uint64_t id, std::string_view payload) const;
+  Result<std::string> Plain(uint64_t id, std::string_view stored) const;
 
   FileSystem* fs_;
   std::string dir_;
@@ -105,6 +119,7 @@ class ColdStore {
   uint64_t live_bytes_ = 0;     // of records the index points at
   KeyedSlots<uint64_t> index_;  // id → offset + 1 (0 is the empty slot)
   Status broken_;               // the first I/O error (Fail)
+  std::optional<keys::DataKey> data_key_;  // encrypted stores only
 };
 
 }  // namespace watershed::stream

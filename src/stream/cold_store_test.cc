@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
 #include "stream/viewer_set.h"
@@ -21,8 +23,9 @@ using ::watershed::testing::TempDir;
 
 constexpr HashKey kKey{3, 4};
 
-std::unique_ptr<ColdStore> Open(const std::string& dir, uint64_t owner, std::string_view ref = {}) {
-  auto s = ColdStore::Open(FileSystem::Default(), dir, 0, owner, ref, kKey);
+std::unique_ptr<ColdStore> Open(const std::string& dir, uint64_t owner, std::string_view ref = {},
+                                keys::KeyProvider* keys = nullptr) {
+  auto s = ColdStore::Open(FileSystem::Default(), dir, 0, owner, ref, kKey, keys);
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s.value()) : nullptr;
 }
@@ -44,11 +47,11 @@ std::vector<std::string> Files(const std::string& dir) {
 }
 
 // Puts, takes and forgets against a reference map, across commits (which
-// compact) and reopenings from the committed reference.
-TEST(ColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) {
+// compact) and reopenings from the committed reference; sealed with `keys`.
+void MatchesAReferenceMap(keys::KeyProvider* keys) {
   TempDir dir("cold");
   std::map<uint64_t, std::string> want;
-  auto store = Open(dir.path(), 1);
+  auto store = Open(dir.path(), 1, {}, keys);
   std::mt19937_64 rng(5);
   uint64_t owner = 1;
   for (int round = 0; round < 40'000; ++round) {
@@ -81,7 +84,7 @@ TEST(ColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) {
       ASSERT_EQ(Files(dir.path()).size(), 1u);  // older files are gone
       // More after the commit: a crash forgets it, the reference does not cover it.
       ASSERT_TRUE(store->Put(99'999, "after the checkpoint").ok());
-      store = Open(dir.path(), ++owner, *ref);
+      store = Open(dir.path(), ++owner, *ref, keys);
       ASSERT_NE(store, nullptr);
       // Take and Forget are not durable: the processor forgets the stories its restored state holds.
       for (uint64_t id = 0; id < 3000; ++id)
@@ -90,6 +93,85 @@ TEST(ColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) {
   }
   EXPECT_EQ(store->size(), want.size());
   EXPECT_EQ(Contents(*store), want);
+}
+
+TEST(ColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) { MatchesAReferenceMap(nullptr); }
+
+class EncryptedColdStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(keys::LocalKeyStore(keys_dir_.path(), "eu").Create(false).ok());
+    keys_ = keys::NewLocalKeyProvider(keys_dir_.path(), "eu");
+  }
+  static std::string FileText(const std::string& dir) {
+    std::string all;
+    for (const std::string& name : Files(dir)) {
+      std::ifstream in(dir + "/" + name, std::ios::binary);
+      all += std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    return all;
+  }
+  TempDir keys_dir_{"cold_keys"};
+  std::unique_ptr<keys::KeyProvider> keys_;
+};
+
+TEST_F(EncryptedColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) { MatchesAReferenceMap(keys_.get()); }
+
+TEST_F(EncryptedColdStoreTest, RecordsAreSealedAndAPlaintextStoreIsSealedAtOpen) {
+  TempDir dir("cold");
+  auto plain = Open(dir.path(), 1);
+  ASSERT_TRUE(plain->Put(7, "viewer 31337 of story 7").ok());
+  auto plain_ref = plain->Commit();
+  ASSERT_TRUE(plain_ref.ok());
+  plain->Saved();
+  EXPECT_NE(FileText(dir.path()).find("viewer 31337"), std::string::npos);
+
+  auto sealed = Open(dir.path(), 2, *plain_ref, keys_.get());  // encryption turned on
+  ASSERT_NE(sealed, nullptr);
+  ASSERT_TRUE(sealed->Put(8, "viewer 4242 of story 8").ok());
+  auto ref = sealed->Commit();
+  ASSERT_TRUE(ref.ok());
+  sealed->Saved();
+  const std::string text = FileText(dir.path());
+  EXPECT_EQ(text.find("viewer 31337"), std::string::npos);
+  EXPECT_EQ(text.find("viewer 4242"), std::string::npos);
+  EXPECT_EQ(Contents(*sealed),
+            (std::map<uint64_t, std::string>{{7, "viewer 31337 of story 7"}, {8, "viewer 4242 of story 8"}}));
+
+  // The reference carries the wrapped data key: a new owner reads the records.
+  auto reopened = Open(dir.path(), 3, *ref, keys_.get());
+  ASSERT_NE(reopened, nullptr);
+  std::string got;
+  ASSERT_TRUE(reopened->Take(8, &got).ok());
+  EXPECT_EQ(got, "viewer 4242 of story 8");
+  // Without the keys the store is refused, not read as garbage.
+  auto refused = ColdStore::Open(FileSystem::Default(), dir.path(), 0, 4, *ref, kKey);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("encryption = on"), std::string::npos);
+}
+
+TEST_F(EncryptedColdStoreTest, ARecordMovedToAnotherStoryFailsToOpen) {
+  TempDir dir("cold");
+  auto store = Open(dir.path(), 1, {}, keys_.get());
+  ASSERT_TRUE(store->Put(5, "story five's viewers").ok());
+  auto ref = store->Commit();
+  ASSERT_TRUE(ref.ok());
+  store->Saved();
+  // Rewrite the record's story id to 6 with a matching CRC: only the
+  // authenticated id (GCM's additional data) catches it.
+  const std::string name = Files(dir.path()).front();
+  std::string data = FileText(dir.path());
+  PutFixed64(data.data() + 8, 6);
+  const std::string_view stored(data.data() + 16, GetFixed32(data.data()));
+  PutFixed32(data.data() + 4,
+             crc32c::Extend(crc32c::Value(std::string_view(data.data() + 8, 8)), stored.data(), stored.size()));
+  std::ofstream(dir.path() + "/" + name, std::ios::binary | std::ios::trunc) << data;
+  auto reopened = Open(dir.path(), 2, *ref, keys_.get());
+  ASSERT_NE(reopened, nullptr);
+  std::string got;
+  auto taken = reopened->Take(6, &got);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.code(), StatusCode::kCorruption);
 }
 
 TEST(ColdStoreTest, CompactsWhenGarbageOutweighsLiveRecords) {

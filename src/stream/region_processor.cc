@@ -115,7 +115,7 @@ Status RegionProcessor::Assign(uint32_t i) {
   const std::string cold_ref = checkpoint ? checkpoint->cold : "";
   if (options_.processor.story_idle_evict_ms > 0 || !cold_ref.empty()) {
     ASSIGN_OR_RETURN(p->cold, ColdStore::Open(checkpoints_->fs(), checkpoints_->RegionDir(region_), i, p->owner,
-                                              cold_ref, *options_.processor.hash_key));
+                                              cold_ref, *options_.processor.hash_key, checkpoints_->KeysOf(region_)));
     p->processor->SetColdStore(p->cold.get());
   }
   if (checkpoint) {
