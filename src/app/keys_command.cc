@@ -3,12 +3,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
 
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
 #include "core/file_system.h"
+#include "keys/envelope.h"
 #include "keys/key_provider.h"
+#include "keys/key_ring.h"
+#include "stream/checkpoint.h"
+#include "stream/cold_store.h"
 
 namespace watershed::app {
 namespace {
@@ -16,13 +22,19 @@ namespace {
 constexpr const char* kHelp =
     "usage: watershed keys create --region R [--keys-dir DIR | --data-dir DIR]\n"
     "       watershed keys rotate --region R [...]\n"
-    "       watershed keys list [--region R] [...]\n\n"
+    "       watershed keys list [--region R] [...]\n"
+    "       watershed keys status --region R [--checkpoint-dir DIR] [...]\n"
+    "       watershed keys retire --region R --key ID [...]\n\n"
     "Key-encryption keys (KEKs) of the local key provider, one directory per region:\n"
     "<keys-dir>/<region>/<key-id>.key (32 random bytes as hex, mode 0600) and <region>/current.\n"
     "create adds a KEK (current when the region has none); rotate adds one and makes it current,\n"
     "so new data keys are wrapped under it while older ones still unwrap; list shows them.\n"
-    "keys-dir defaults to <data-dir>/keys; also accepts --config FILE.\n"
-    "Encryption of the log, checkpoints and lake files with these keys is not built yet (issue #13).\n";
+    "status lists each key with the files whose data keys it wraps (checkpoints, cold stores);\n"
+    "retire moves a key to <region>/retired/ — refused for the current key or one still needed.\n"
+    "After a rotation, running processors re-wrap under the new key at their next checkpoint.\n"
+    "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints; with\n"
+    "key-command set, status asks that command instead of the key files. Also accepts --config FILE.\n"
+    "Encrypted with these keys today: checkpoints and cold stores (encryption = on); not the log or lake.\n";
 
 int List(const std::string& keys_dir, const std::string& region) {
   std::vector<std::string> regions;
@@ -43,10 +55,41 @@ int List(const std::string& keys_dir, const std::string& region) {
   return 0;
 }
 
+// Which files' data keys each key id wraps: a region's checkpoints and
+// the cold stores they reference.
+Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::string& checkpoint_dir,
+                                                                   const std::string& region,
+                                                                   const keys::KeyRing* ring) {
+  std::map<std::string, std::vector<std::string>> out;
+  const auto r = ParseRegion(region);
+  const std::string dir = JoinPath(checkpoint_dir, region);
+  if (!r || !FileSystem::Default()->FileExists(dir)) return out;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, FileSystem::Default()->ListDir(dir));
+  stream::CheckpointStore store(FileSystem::Default(), checkpoint_dir, ring);
+  for (const std::string& name : names) {
+    uint32_t partition = 0;
+    if (name.size() < 7 || name[0] != 'p' || !name.ends_with(".ckpt")) continue;
+    auto p = ParseNumber<uint32_t>(name, std::string_view(name).substr(1, name.size() - 6));
+    if (!p.ok()) continue;
+    partition = *p;
+    auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));
+    if (!raw.ok()) return raw.status();
+    if (!keys::IsSealed(*raw)) continue;
+    ASSIGN_OR_RETURN(keys::WrappedKey k, keys::SealedKey(*raw));
+    out[k.key_id].push_back("checkpoint " + JoinPath(dir, name));
+    ASSIGN_OR_RETURN(auto checkpoint, store.Read(*r, partition));
+    if (!checkpoint) continue;
+    if (auto cold = stream::ColdStoreDataKey(checkpoint->cold))
+      out[cold->key_id].push_back("cold store of " + JoinPath(dir, name));
+  }
+  return out;
+}
+
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region", "keys-dir", "help!", "config", "data-dir"};
+  const std::vector<std::string> known = {"region",   "keys-dir", "help!",          "config",
+                                          "data-dir", "key",      "checkpoint-dir", "key-command"};
   auto parsed = Flags::Parse(args, known);
   if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
   const Flags& f = *parsed;
@@ -55,23 +98,61 @@ int KeysCommand(const std::vector<std::string>& args) {
     return 0;
   }
   const std::vector<std::string>& pos = f.positional();
-  if (pos.size() != 1 || (pos[0] != "create" && pos[0] != "rotate" && pos[0] != "list"))
-    return Fail("keys", "expected create, rotate or list\n\n" + std::string(kHelp), 2);
+  const std::string action = pos.size() == 1 ? pos[0] : "";
+  if (action != "create" && action != "rotate" && action != "list" && action != "status" && action != "retire")
+    return Fail("keys", "expected create, rotate, list, status or retire\n\n" + std::string(kHelp), 2);
   std::vector<std::string> settings;
   for (const auto& [key, value] : f.values())
-    if (key == "data-dir" || key == "config") settings.push_back("--" + key + "=" + value);
+    if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command")
+      settings.push_back("--" + key + "=" + value);
   auto config = Config::Load(ServeConfigKeys(), settings);
   if (!config.ok()) return Fail("keys", config.status().message(), 2);
   const std::string keys_dir = f.Has("keys-dir") ? f.Get("keys-dir") : JoinPath(config->Get("data-dir"), "keys");
   const std::string region = f.Get("region");
   if (!region.empty()) {
     if (Status s = keys::CheckRegionName(region); !s.ok()) return Fail("keys", s.message(), 2);
-  } else if (pos[0] != "list") {
-    return Fail("keys", pos[0] + " needs --region", 2);
+  } else if (action != "list") {
+    return Fail("keys", action + " needs --region", 2);
   }
-  if (pos[0] == "list") return List(keys_dir, region);
+  if (action == "list") return List(keys_dir, region);
   keys::LocalKeyStore store(keys_dir, region);
-  auto id = store.Create(pos[0] == "rotate");
+  if (action == "status" || action == "retire") {
+    std::string checkpoint_dir = config->Get("checkpoint-dir");
+    if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config->Get("data-dir"), "checkpoints");
+    auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
+    if (!ring.ok()) return Fail("keys", ring.status().message());
+    auto deps = Dependents(checkpoint_dir, region, ring->get());
+    if (!deps.ok()) return Fail("keys", deps.status().message());
+    if (action == "status") {
+      auto listed = store.List();
+      if (!listed.ok()) return Fail("keys", listed.status().message());
+      std::set<std::string> shown;
+      for (const auto& k : *listed) {
+        const auto it = deps->find(k.id);
+        const size_t n = it == deps->end() ? 0 : it->second.size();
+        std::printf("%s\t%s%s\t%zu files\n", region.c_str(), k.id.c_str(), k.current ? " (current)" : "", n);
+        if (it != deps->end())
+          for (const std::string& f : it->second) std::printf("  %s\n", f.c_str());
+        shown.insert(k.id);
+      }
+      for (const auto& [id, files] : *deps)  // keys of another provider (key-command) or missing files
+        if (!shown.count(id))
+          std::printf("%s\t%s (not in %s)\t%zu files\n", region.c_str(), id.c_str(), store.dir().c_str(), files.size());
+      return 0;
+    }
+    const std::string id = f.Get("key");
+    if (id.empty()) return Fail("keys", "retire needs --key ID", 2);
+    auto current = store.Current();
+    if (current.ok() && *current == id) return Fail("keys", id + " is the current key of " + region + ": rotate first");
+    if (auto it = deps->find(id); it != deps->end())
+      return Fail("keys", id + " still wraps the data keys of " + std::to_string(it->second.size()) + " files (" +
+                              it->second.front() + (it->second.size() > 1 ? ", ..." : "") +
+                              "); running processors re-wrap them at their next checkpoint after a rotation");
+    if (Status s = store.Retire(id); !s.ok()) return Fail("keys", s.message());
+    std::printf("%s: retired key %s (moved to %s/retired/)\n", region.c_str(), id.c_str(), store.dir().c_str());
+    return 0;
+  }
+  auto id = store.Create(action == "rotate");
   if (!id.ok()) return Fail("keys", id.status().message());
   auto current = store.Current();
   std::printf("%s: created key %s in %s%s\n", region.c_str(), id->c_str(), store.dir().c_str(),

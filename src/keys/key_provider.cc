@@ -60,6 +60,8 @@ class LocalKeyProvider final : public KeyProvider {
     return WrappedKey{id, nonce + sealed};
   }
 
+  Result<std::string> CurrentKeyId() override { return store_.Current(); }
+
   Result<SecretKey> Unwrap(const WrappedKey& w) override {
     if (w.blob.size() != kNonceBytes + kKeyBytes + kTagBytes)
       return Status::Corruption("wrapped data key of " + std::to_string(w.blob.size()) + " bytes, expected " +
@@ -167,6 +169,20 @@ Result<SecretKey> LocalKeyStore::Load(const std::string& id) const {
   SecretKey key(*bytes);
   OPENSSL_cleanse(bytes->data(), bytes->size());
   return key;
+}
+
+Status LocalKeyStore::Retire(const std::string& id) {
+  if (!ValidKeyId(id)) return Status::InvalidArgument("bad key id '" + id + "'");
+  auto current = Current();
+  if (current.ok() && *current == id) return Status::FailedPrecondition(id + " is the current key: rotate first");
+  FileSystem* fs = FileSystem::Default();
+  const std::string from = JoinPath(dir(), id + kSuffix);
+  if (!fs->FileExists(from)) return Status::NotFound("region " + region_ + " has no key " + id);
+  const std::string retired = JoinPath(dir(), "retired");
+  RETURN_IF_ERROR(CreateDirsDurably(fs, retired));
+  RETURN_IF_ERROR(fs->RenameNoReplace(from, JoinPath(retired, id + kSuffix)));
+  RETURN_IF_ERROR(fs->SyncDir(dir()));
+  return fs->SyncDir(retired);
 }
 
 std::unique_ptr<KeyProvider> NewLocalKeyProvider(const std::string& keys_dir, const std::string& region) {

@@ -28,6 +28,10 @@ class KeyProvider {
   // kNotFound for an unknown or retired key id; kCorruption when the blob
   // does not authenticate (another region's, or damaged).
   virtual Result<SecretKey> Unwrap(const WrappedKey& wrapped) = 0;
+  // The key id Wrap uses now, when the provider can tell without wrapping
+  // (local files); "" when it cannot (a KMS command). Holders of long-lived
+  // wrapped keys compare it to theirs to re-wrap after a rotation.
+  virtual Result<std::string> CurrentKeyId() { return std::string(); }
 };
 
 // A fresh data key and its wrapped form.
@@ -57,6 +61,9 @@ class LocalKeyStore {
   Result<std::string> Current() const;
   Status SetCurrent(const std::string& id);
   Result<SecretKey> Load(const std::string& id) const;
+  // Moves a key to <region>/retired/ (it no longer unwraps anything);
+  // refuses the current key. The caller checks nothing else depends on it.
+  Status Retire(const std::string& id);
 
   const std::string& region() const { return region_; }
   std::string dir() const;

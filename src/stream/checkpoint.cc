@@ -180,6 +180,11 @@ Result<std::optional<Checkpoint>> CheckpointStore::Load(Region region, uint32_t 
   if (auto names = fs_->ListDir(dir); names.ok())
     for (const std::string& name : names.value())
       if (name.starts_with(temp_prefix)) fs_->RemoveFile(JoinPath(dir, name)).IgnoreError();
+  return Read(region, partition);
+}
+
+Result<std::optional<Checkpoint>> CheckpointStore::Read(Region region, uint32_t partition) const {
+  const std::string path = PathOf(region, partition);
   if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
   ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
   if (keys::IsSealed(data)) {

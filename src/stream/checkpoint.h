@@ -66,6 +66,9 @@ class CheckpointStore {
   Result<bool> Owns(Region region, uint32_t partition, uint64_t owner);
   // nullopt when the partition has no checkpoint yet; kCorruption for a damaged file.
   Result<std::optional<Checkpoint>> Load(Region region, uint32_t partition);
+  // Load without its cleanup: for readers that do not own the partition
+  // (`watershed keys status`), safe while the owner saves.
+  Result<std::optional<Checkpoint>> Read(Region region, uint32_t partition) const;
   std::string PathOf(Region region, uint32_t partition) const;
   // Where the region's cold stores live (beside its checkpoints).
   std::string RegionDir(Region region) const;

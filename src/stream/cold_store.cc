@@ -122,6 +122,11 @@ Result<std::string> ColdStore::Plain(uint64_t id, std::string_view stored) const
   return plain;
 }
 
+std::optional<keys::WrappedKey> ColdStoreDataKey(std::string_view ref) {
+  if (ref.size() <= kRefSize) return std::nullopt;
+  return ParseWrappedKey(ref.substr(kRefSize));
+}
+
 Status DecodeColdRecords(std::string_view data, uint64_t base, const std::string& name,
                          const std::function<Status(uint64_t, uint64_t, std::string_view)>& fn) {
   size_t consumed = 0;
@@ -171,6 +176,7 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
     } else {
       ASSIGN_OR_RETURN(s->data_key_, keys::NewDataKey(*keys));
     }
+    s->keys_ = keys;
   }
   if (ref.empty()) {
     RETURN_IF_ERROR(s->Rewrite("", 0, 1, false));
@@ -343,7 +349,15 @@ Result<std::string> ColdStore::Commit() {
   PutFixed64(ref.data(), owner_);
   PutFixed64(ref.data() + 8, seq_);
   PutFixed64(ref.data() + 16, file_size_);
-  if (data_key_) ref += SerializeWrappedKey(data_key_->wrapped);
+  if (data_key_) {
+    // After a rotation the store's data key is re-wrapped under the new
+    // key (the records stay as they are), so the old key can be retired.
+    auto current = keys_->CurrentKeyId();
+    if (current.ok() && !current->empty() && *current != data_key_->wrapped.key_id) {
+      ASSIGN_OR_RETURN(data_key_->wrapped, keys_->Wrap(data_key_->key));
+    }
+    ref += SerializeWrappedKey(data_key_->wrapped);
+  }
   return ref;
 }
 

@@ -120,6 +120,11 @@ class ColdStore {
   KeyedSlots<uint64_t> index_;  // id → offset + 1 (0 is the empty slot)
   Status broken_;               // the first I/O error (Fail)
   std::optional<keys::DataKey> data_key_;  // encrypted stores only
+  keys::KeyProvider* keys_ = nullptr;      // with data_key_
 };
+
+// The wrapped data key a checkpoint's cold store reference carries
+// (encrypted stores); nullopt for a plaintext store's reference.
+std::optional<keys::WrappedKey> ColdStoreDataKey(std::string_view ref);
 
 }  // namespace watershed::stream
