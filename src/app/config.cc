@@ -22,6 +22,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "processor: a member silent this long loses its partitions to the rest of its group"},
       {"live-store", "memory",
        "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
+      {"redis-auth-file", "",
+       "a file (mode 600) holding PASSWORD or USER PASSWORD: every Redis connection (live store, "
+       "feature store, cluster nodes) starts with AUTH; empty = no AUTH"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
       {"live-store-wait-replicas", "0",
        "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},

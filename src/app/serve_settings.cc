@@ -277,6 +277,9 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.log, ParseLogSettings(config));
   RETURN_IF_ERROR(CheckRoles(config, roles, s.log.kafka));
   ASSIGN_OR_RETURN(s.live_store, ParseLiveStoreSettings(config));
+  if (const std::string& auth_file = config.Get("redis-auth-file"); !auth_file.empty()) {
+    ASSIGN_OR_RETURN(s.live_store.auth, serve::ReadRedisAuthFile(auth_file));
+  }
   for (const std::string& name : SplitList(config.Get("regions"))) {
     auto region = ParseRegion(name);
     if (!region) return Status::InvalidArgument("unknown region '" + name + "' in --regions");
@@ -289,6 +292,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   s.encryption.key_command = config.Get("key-command");
   ASSIGN_OR_RETURN(s.cdc, ParseCdcSettings(config, s.catalog_dir));
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
+  s.recs_features.auth = s.live_store.auth;
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
   ASSIGN_OR_RETURN(s.dev_token_mint, config.GetBool("dev-token-mint"));

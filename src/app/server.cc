@@ -27,21 +27,46 @@ constexpr int64_t kCatalogRefreshMs = 1000;
 
 namespace watershed::app {
 
+namespace {
+
+// A wrong redis-auth-file stops the start with Redis's refusal; an
+// unreachable Redis does not (the store retries until it is back).
+Status CheckRedisAuth(const LiveStoreSettings& settings, int timeout_ms) {
+  if (settings.auth.empty()) return Status::Ok();
+  Status s;
+  if (settings.kind == LiveStoreSettings::Kind::kRedis) {
+    auto client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, timeout_ms, settings.auth);
+    if (!client.ok()) s = client.status();
+  } else if (settings.kind == LiveStoreSettings::Kind::kRedisCluster) {
+    serve::RedisClusterOptions cluster;
+    cluster.seeds = settings.cluster_seeds;
+    cluster.auth = settings.auth;
+    auto client = serve::RedisClusterClient::Connect(cluster);
+    if (!client.ok()) s = client.status();
+  }
+  if (s.code() == StatusCode::kFailedPrecondition) return Status::FailedPrecondition("live-store: " + s.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<serve::LiveStore>> OpenLiveStore(const LiveStoreSettings& settings) {
   serve::RedisLiveStoreOptions options;
   options.prefix = settings.prefix;
   options.wait_replicas = settings.wait_replicas;
   constexpr int kTimeoutMs = 2000;
+  RETURN_IF_ERROR(CheckRedisAuth(settings, kTimeoutMs));
   switch (settings.kind) {
     case LiveStoreSettings::Kind::kMemory:
       return serve::NewMemoryLiveStore();
     case LiveStoreSettings::Kind::kRedis:
       return std::unique_ptr<serve::LiveStore>(
-          serve::NewRedisNodeLiveStore(settings.redis_host, settings.redis_port, kTimeoutMs, options));
+          serve::NewRedisNodeLiveStore(settings.redis_host, settings.redis_port, kTimeoutMs, options, settings.auth));
     case LiveStoreSettings::Kind::kRedisCluster: {
       serve::RedisClusterOptions cluster;
       cluster.seeds = settings.cluster_seeds;
       cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+      cluster.auth = settings.auth;
       auto factory = [cluster]() -> Result<std::unique_ptr<serve::RedisClient>> {
         ASSIGN_OR_RETURN(auto client, serve::RedisClusterClient::Connect(cluster));
         return std::unique_ptr<serve::RedisClient>(std::move(client));
@@ -490,11 +515,12 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
     constexpr int kTimeoutMs = 2000;
     Result<std::unique_ptr<serve::RedisClient>> client = Status::Internal("no client");
     if (settings.kind == Kind::kRedis) {
-      client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, kTimeoutMs);
+      client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, kTimeoutMs, settings.auth);
     } else {
       serve::RedisClusterOptions cluster;
       cluster.seeds = settings.cluster_seeds;
       cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+      cluster.auth = settings.auth;
       auto connected = serve::RedisClusterClient::Connect(cluster);
       if (!connected.ok()) return named(connected.status());
       client = std::unique_ptr<serve::RedisClient>(std::move(connected).value());

@@ -126,8 +126,9 @@ struct RedisClusterClient::Impl {
   Result<RedisConnection*> Conn(int node) {
     Node& n = nodes[static_cast<size_t>(node)];
     if (n.conn == nullptr) {
-      ASSIGN_OR_RETURN(n.conn, RedisConnection::Open(n.addr.host, n.addr.port, static_cast<int>(options.connect_timeout.count()),
-                                                     static_cast<int>(options.io_timeout.count())));
+      ASSIGN_OR_RETURN(
+          n.conn, RedisConnection::Open(n.addr.host, n.addr.port, static_cast<int>(options.connect_timeout.count()),
+                                        static_cast<int>(options.io_timeout.count()), options.auth));
     }
     return n.conn.get();
   }

@@ -1,7 +1,10 @@
 #include "serve/redis_connection.h"
 
 #include <hiredis/hiredis.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+
+#include <fstream>
 
 namespace watershed::serve {
 namespace {
@@ -41,8 +44,34 @@ RedisReply Convert(const redisReply& r) {
 
 }  // namespace
 
+Result<RedisAuth> ReadRedisAuthFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("redis-auth-file " + path + " does not exist");
+  if ((st.st_mode & 077) != 0)
+    return Status::FailedPrecondition("redis-auth-file " + path + " must be readable by its owner only (chmod 600)");
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  std::string rest;
+  if (std::getline(in, rest) && rest.find_first_not_of(" \r\n") != std::string::npos)
+    return Status::InvalidArgument("redis-auth-file " + path + " must hold one line: PASSWORD or USER PASSWORD");
+  RedisAuth auth;
+  const size_t space = line.find(' ');
+  if (space == std::string::npos) {
+    auth.password = line;
+  } else {
+    auth.user = line.substr(0, space);
+    auth.password = line.substr(space + 1);
+  }
+  if (auth.password.empty() || auth.password.find(' ') != std::string::npos)
+    return Status::InvalidArgument("redis-auth-file " + path + " must hold one line: PASSWORD or USER PASSWORD");
+  return auth;
+}
+
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string& host, int port,
-                                                               int connect_timeout_ms, int io_timeout_ms) {
+                                                               int connect_timeout_ms, int io_timeout_ms,
+                                                               const RedisAuth& auth) {
   const std::string address = host + ":" + std::to_string(port);
   redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(connect_timeout_ms));
   if (ctx == nullptr) return Status::Unavailable("redis " + address + ": cannot allocate a context");
@@ -50,6 +79,17 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string
   if (ctx->err != 0) return Status::Unavailable("redis " + address + ": " + ctx->errstr);
   if (redisSetTimeout(ctx, ToTimeval(io_timeout_ms)) != REDIS_OK)
     return Status::Unavailable("redis " + address + ": cannot set the socket timeout");
+  if (!auth.empty()) {
+    std::vector<std::string> cmd = {"AUTH"};
+    if (!auth.user.empty()) cmd.push_back(auth.user);
+    cmd.push_back(auth.password);
+    RETURN_IF_ERROR(conn->Append(cmd));
+    ASSIGN_OR_RETURN(RedisReply reply, conn->Read());
+    if (reply.type == RedisReply::Type::kError)
+      return Status::FailedPrecondition("redis " + address + ": AUTH" +
+                                        (auth.user.empty() ? std::string() : " as user '" + auth.user + "'") +
+                                        " refused: " + reply.str);
+  }
   return conn;
 }
 

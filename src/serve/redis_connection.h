@@ -15,12 +15,26 @@ struct redisContext;
 
 namespace watershed::serve {
 
+// Redis AUTH: a password (requirepass), or an ACL user and its password.
+struct RedisAuth {
+  std::string user;  // empty: the default user
+  std::string password;
+  bool empty() const { return password.empty(); }
+};
+
+// Reads `path`: one line, "PASSWORD" or "USER PASSWORD". Refused (with the
+// path, never the content) when missing, empty, malformed or readable by
+// group or others (like ssh with private keys: chmod 600).
+Result<RedisAuth> ReadRedisAuthFile(const std::string& path);
+
 class RedisConnection {
  public:
   // kUnavailable (with the hiredis reason) when the node cannot be reached.
-  // io_timeout_ms bounds every later read and write on the socket.
+  // io_timeout_ms bounds every later read and write on the socket. With
+  // `auth`, AUTH is the first command; a refusal is kFailedPrecondition
+  // naming the node, never the password.
   static Result<std::unique_ptr<RedisConnection>> Open(const std::string& host, int port, int connect_timeout_ms,
-                                                       int io_timeout_ms);
+                                                       int io_timeout_ms, const RedisAuth& auth = {});
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;

@@ -636,9 +636,11 @@ Result<std::vector<StoryMetrics>> RedisLiveStore::Top(TopBy by, size_t limit) {
 }
 
 std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
-                                                      RedisLiveStoreOptions options) {
+                                                      RedisLiveStoreOptions options, RedisAuth auth) {
   return std::make_unique<RedisLiveStore>(
-      [host = std::move(host), port, timeout_ms] { return ConnectRedisNode(host, port, timeout_ms); },
+      [host = std::move(host), port, timeout_ms, auth = std::move(auth)] {
+        return ConnectRedisNode(host, port, timeout_ms, auth);
+      },
       std::move(options));
 }
 

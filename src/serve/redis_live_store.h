@@ -96,6 +96,7 @@
 
 #include "serve/live_store.h"
 #include "serve/redis_client.h"
+#include "serve/redis_connection.h"
 
 namespace watershed::serve {
 
@@ -172,6 +173,6 @@ class RedisLiveStore final : public LiveStore {
 
 // A store over one node (clients made with ConnectRedisNode).
 std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
-                                                      RedisLiveStoreOptions options = {});
+                                                      RedisLiveStoreOptions options = {}, RedisAuth auth = {});
 
 }  // namespace watershed::serve

@@ -7,12 +7,12 @@ namespace {
 
 class RedisNodeClient final : public RedisClient {
  public:
-  RedisNodeClient(std::string host, int port, int timeout_ms)
-      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+  RedisNodeClient(std::string host, int port, int timeout_ms, RedisAuth auth)
+      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms), auth_(std::move(auth)) {}
 
   Status Connect() {
     conn_.reset();
-    ASSIGN_OR_RETURN(conn_, RedisConnection::Open(host_, port_, timeout_ms_, timeout_ms_));
+    ASSIGN_OR_RETURN(conn_, RedisConnection::Open(host_, port_, timeout_ms_, timeout_ms_, auth_));
     return Status::Ok();
   }
 
@@ -40,13 +40,15 @@ class RedisNodeClient final : public RedisClient {
   std::string host_;
   int port_;
   int timeout_ms_;
+  RedisAuth auth_;
   std::unique_ptr<RedisConnection> conn_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms) {
-  auto client = std::make_unique<RedisNodeClient>(host, port, timeout_ms);
+Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms,
+                                                      const RedisAuth& auth) {
+  auto client = std::make_unique<RedisNodeClient>(host, port, timeout_ms, auth);
   RETURN_IF_ERROR(client->Connect());
   return std::unique_ptr<RedisClient>(std::move(client));
 }

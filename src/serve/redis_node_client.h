@@ -14,12 +14,14 @@
 #include <string>
 
 #include "serve/redis_client.h"
+#include "serve/redis_connection.h"
 
 namespace watershed::serve {
 
 // Connects to host:port; timeout_ms bounds the connect and every later
 // read/write on the socket. kUnavailable (with the hiredis error text) when
 // the node cannot be reached.
-Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms);
+Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms,
+                                                      const RedisAuth& auth = {});
 
 }  // namespace watershed::serve

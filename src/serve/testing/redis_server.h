@@ -91,8 +91,12 @@ class RedisServer {
     pid_ = -1;
   }
 
+  // AUTH that Ping() (and so Start()) uses, for a server started with
+  // --requirepass or an ACL user.
+  void SetAuth(serve::RedisAuth auth) { auth_ = std::move(auth); }
+
   bool Ping() const {
-    auto conn = serve::RedisConnection::Open("127.0.0.1", port_, 200, 1000);
+    auto conn = serve::RedisConnection::Open("127.0.0.1", port_, 200, 1000, auth_);
     if (!conn.ok() || !(*conn)->Append({"PING"}).ok()) return false;
     auto reply = (*conn)->Read();
     return reply.ok() && reply->type == serve::RedisReply::Type::kStatus && reply->str == "PONG";
@@ -100,6 +104,7 @@ class RedisServer {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
+  const serve::RedisAuth& auth() const { return auth_; }
   bool running() const { return pid_ > 0; }
 
  private:
@@ -122,6 +127,7 @@ class RedisServer {
 
   std::string dir_;
   std::vector<std::string> extra_args_;
+  serve::RedisAuth auth_;
   int port_ = -1;
   pid_t pid_ = -1;
 };
