@@ -17,6 +17,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"log", "embedded",
        "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...] | kafka-mock://BROKER[,...] "
        "(`watershed kafka-mock` only: its topics keep CreateTime)"},
+      {"kafka-property.*", "",
+       "kafka-property.NAME = VALUE passes a librdkafka property to every Kafka client "
+       "(security.protocol, sasl.mechanisms, sasl.username, ssl.ca.location, ...; docs/deploy.md)"},
       {"kafka-topic-prefix", "watershed", "Kafka topics are <prefix>.<region>, with `partitions` partitions each"},
       {"kafka-session-timeout", "10s",
        "processor: a member silent this long loses its partitions to the rest of its group"},
@@ -193,9 +196,23 @@ Result<int64_t> NumberWithUnit(const std::string& key, const std::string& v,
 
 Result<Config> Config::Load(const std::vector<ConfigKey>& keys, const std::vector<std::string>& args) {
   Config c;
-  for (const auto& k : keys) c.values_[k.name] = k.default_value;
+  std::vector<std::string> families;  // "kafka-property."
+  for (const auto& k : keys) {
+    const std::string name = k.name;
+    if (name.ends_with(".*")) {
+      families.push_back(name.substr(0, name.size() - 1));
+    } else {
+      c.values_[name] = k.default_value;
+    }
+  }
+  auto in_family = [&](const std::string& key) {
+    for (const std::string& f : families)
+      if (key.starts_with(f) && key.size() > f.size()) return true;
+    return false;
+  };
   auto set = [&](const std::string& key, const std::string& value, const std::string& where) -> Status {
-    if (!c.values_.count(key)) return Status::InvalidArgument("unknown setting '" + key + "' in " + where);
+    if (!c.values_.count(key) && !in_family(key))
+      return Status::InvalidArgument("unknown setting '" + key + "' in " + where);
     c.values_[key] = value;
     return Status::Ok();
   };
@@ -235,12 +252,20 @@ Result<Config> Config::Load(const std::vector<ConfigKey>& keys, const std::vecto
     }
   }
   for (const auto& k : keys)
-    if (const char* v = std::getenv(EnvName(k.name).c_str())) c.values_[k.name] = v;
+    if (const char* v = std::getenv(EnvName(k.name).c_str()); v != nullptr && c.values_.count(k.name))
+      c.values_[k.name] = v;
   for (const auto& [k, v] : flags) RETURN_IF_ERROR(set(k, v, "flags"));
   return c;
 }
 
 const std::string& Config::Get(const std::string& key) const { return values_.at(key); }
+
+std::vector<std::pair<std::string, std::string>> Config::WithPrefix(const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = values_.lower_bound(prefix); it != values_.end() && it->first.starts_with(prefix); ++it)
+    out.emplace_back(it->first.substr(prefix.size()), it->second);
+  return out;
+}
 
 Result<int64_t> Config::GetInt(const std::string& key) const { return NumberWithUnit(key, Get(key), {{"", 1}}); }
 
@@ -273,7 +298,8 @@ std::string DescribeKeys(const std::vector<ConfigKey>& keys) {
   for (const auto& k : keys) {
     std::string flag = std::string("  --") + k.name + " (" + k.default_value + ")";
     if (flag.size() < 34) flag.resize(34, ' ');
-    out += flag + " " + k.help + "  [" + EnvName(k.name) + "]\n";
+    const bool family = std::string_view(k.name).ends_with(".*");
+    out += flag + " " + k.help + "  [" + (family ? std::string("file and flags only") : EnvName(k.name)) + "]\n";
   }
   return out;
 }

@@ -12,6 +12,9 @@
 
 namespace watershed::app {
 
+// A name ending in ".*" declares a family: any key with that prefix (e.g.
+// kafka-property.security.protocol) is accepted from the file and flags
+// (not the environment) and read with Config::WithPrefix.
 struct ConfigKey {
   const char* name;
   const char* default_value;
@@ -38,6 +41,8 @@ class Config {
   // Sizes: "1048576", "64KiB", "64MiB", "10GiB".
   Result<int64_t> GetBytes(const std::string& key) const;
   bool Has(const std::string& key) const { return values_.count(key) > 0; }
+  // The keys of a family given "prefix." (without the prefix) and values, sorted.
+  std::vector<std::pair<std::string, std::string>> WithPrefix(const std::string& prefix) const;
 
  private:
   std::map<std::string, std::string> values_;

@@ -39,6 +39,7 @@ Result<LogSettings> ParseLogSettings(const Config& config) {
                                    "' is not embedded, kafka://BROKER[,BROKER...] or kafka-mock://BROKER[,BROKER...]");
   if (l.kafka) l.kafka_brokers = spec.substr(scheme);
   l.kafka_topic_prefix = config.Get("kafka-topic-prefix");
+  l.kafka_properties = config.WithPrefix("kafka-property.");
   l.embedded_root = JoinPath(config.Get("data-dir"), "log");
   log::EmbeddedLogOptions& o = l.embedded;
   ASSIGN_OR_RETURN(int64_t partitions, config.GetInt("partitions"));

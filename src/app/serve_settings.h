@@ -53,6 +53,8 @@ struct LogSettings {
   // the Kafka log are skipped (log::KafkaLogOptions::accept_create_time).
   bool kafka_accept_create_time = false;
   std::string kafka_topic_prefix;  // a region's topic is <prefix>.<region>
+  // kafka-property.NAME = VALUE: librdkafka properties for every client.
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
   std::string embedded_root;       // a region's embedded log lives in <root>/<region>
   // dir and fs are the caller's; `partitions` also sizes the Kafka topics.
   log::EmbeddedLogOptions embedded;

@@ -316,6 +316,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
     options.partitions = l.embedded.partitions;
     options.partition_scheme = l.embedded.partition_scheme.value_or(PartitionScheme::kAligned);
     options.accept_create_time = l.kafka_accept_create_time;
+    options.extra_config = l.kafka_properties;
     ASSIGN_OR_RETURN(auto log, log::KafkaLog::Open(options));
     kafka_logs_[r] = log.get();
     logs_[r] = std::move(log);
@@ -361,6 +362,7 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       group.brokers = settings.log.kafka_brokers;
       group.topic = settings.log.kafka_topic_prefix + "." + std::string(RegionName(region));
       group.group_id = group.topic + ".processors";
+      group.extra_config = settings.log.kafka_properties;
       group.session_timeout_ms = static_cast<int>(p.kafka_session_timeout_ms);
       group.heartbeat_interval_ms = static_cast<int>(std::max<int64_t>(100, p.kafka_session_timeout_ms / 10));
       ASSIGN_OR_RETURN(auto member, ProcessorGroupMember::Start(group, proc.get()));
