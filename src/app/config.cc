@@ -24,10 +24,15 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"kafka-session-timeout", "10s",
        "processor: a member silent this long loses its partitions to the rest of its group"},
       {"live-store", "memory",
-       "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...]"},
+       "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...] (rediss://, "
+       "rediss-cluster://: over TLS)"},
       {"redis-auth-file", "",
        "a file (mode 600) holding PASSWORD or USER PASSWORD: every Redis connection (live store, "
        "feature store, cluster nodes) starts with AUTH; empty = no AUTH"},
+      {"redis-tls-ca-file", "",
+       "CA certificates (PEM) that a rediss:// server's certificate must chain to; empty = the system's"},
+      {"redis-tls-cert-file", "", "client certificate (PEM) for rediss:// servers that ask for one"},
+      {"redis-tls-key-file", "", "its private key (PEM)"},
       {"live-store-prefix", "ws", "key prefix in Redis (one Redis can hold several deployments)"},
       {"live-store-wait-replicas", "0",
        "Redis: each write waits for this many replicas (WAIT), so a failover loses nothing"},

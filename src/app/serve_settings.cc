@@ -63,17 +63,27 @@ Result<LogSettings> ParseLogSettings(const Config& config) {
 
 // redis://HOST:PORT or redis-cluster://HOST:PORT[,...] into host and port or
 // seeds; false for anything else. Shared by live-store and recs-features.
+// redis://HOST:PORT or redis-cluster://HOST:PORT[,...]; rediss:// and
+// rediss-cluster:// are the same over TLS (*tls).
 bool ParseRedisSpec(const std::string& spec, bool* cluster, std::string* host, uint16_t* port,
-                    std::vector<std::string>* seeds) {
-  if (spec.starts_with("redis://")) {
+                    std::vector<std::string>* seeds, bool* tls) {
+  *tls = spec.starts_with("rediss://") || spec.starts_with("rediss-cluster://");
+  const std::string plain = *tls ? "redis" + spec.substr(6) : spec;
+  if (plain.starts_with("redis://")) {
     *cluster = false;
-    return http::ParseHostPort(spec.substr(8), host, port).ok() && *port != 0;
+    return http::ParseHostPort(plain.substr(8), host, port).ok() && *port != 0;
   }
-  if (!spec.starts_with("redis-cluster://")) return false;
+  if (!plain.starts_with("redis-cluster://")) return false;
   *cluster = true;
-  for (std::string& seed : SplitList(spec.substr(16)))
+  for (std::string& seed : SplitList(plain.substr(16)))
     if (!seed.empty()) seeds->push_back(std::move(seed));
   return !seeds->empty();
+}
+
+bool IsRedisSpec(const std::string& spec) {
+  for (const char* scheme : {"redis://", "redis-cluster://", "rediss://", "rediss-cluster://"})
+    if (spec.starts_with(scheme)) return true;
+  return false;
 }
 
 Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
@@ -86,15 +96,15 @@ Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
   const std::string& spec = l.spec;
   if (spec == "memory") {
     l.kind = LiveStoreSettings::Kind::kMemory;
-  } else if (bool cluster = false; spec.starts_with("redis://") || spec.starts_with("redis-cluster://")) {
-    if (!ParseRedisSpec(spec, &cluster, &l.redis_host, &l.redis_port, &l.cluster_seeds))
-      return Status::InvalidArgument("live-store: '" + spec +
-                                     (spec.starts_with("redis://") ? "' is not redis://HOST:PORT"
-                                                                   : "' names no cluster node"));
+  } else if (bool cluster = false; IsRedisSpec(spec)) {
+    if (!ParseRedisSpec(spec, &cluster, &l.redis_host, &l.redis_port, &l.cluster_seeds, &l.auth.tls.on))
+      return Status::InvalidArgument(
+          "live-store: '" + spec +
+          (spec.find("-cluster://") == std::string::npos ? "' is not redis://HOST:PORT" : "' names no cluster node"));
     l.kind = cluster ? LiveStoreSettings::Kind::kRedisCluster : LiveStoreSettings::Kind::kRedis;
   } else {
     return Status::InvalidArgument("live-store: '" + spec +
-                                   "' is not memory, redis://HOST:PORT or redis-cluster://...");
+                                   "' is not memory, redis[s]://HOST:PORT or redis[s]-cluster://...");
   }
   return l;
 }
@@ -107,7 +117,7 @@ Result<RecsFeatureSettings> ParseRecsFeatureSettings(const Config& config) {
     f.kind = RecsFeatureSettings::Kind::kOff;
   } else if (f.spec == "embedded") {
     f.kind = RecsFeatureSettings::Kind::kEmbedded;
-  } else if (ParseRedisSpec(f.spec, &cluster, &f.redis_host, &f.redis_port, &f.cluster_seeds)) {
+  } else if (ParseRedisSpec(f.spec, &cluster, &f.redis_host, &f.redis_port, &f.cluster_seeds, &f.auth.tls.on)) {
     f.kind = cluster ? RecsFeatureSettings::Kind::kRedisCluster : RecsFeatureSettings::Kind::kRedis;
   } else {
     return Status::InvalidArgument("recs-features: '" + f.spec +
@@ -278,8 +288,22 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.log, ParseLogSettings(config));
   RETURN_IF_ERROR(CheckRoles(config, roles, s.log.kafka));
   ASSIGN_OR_RETURN(s.live_store, ParseLiveStoreSettings(config));
+  ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
+  // Both stores' connections are secured alike: AUTH, and TLS files when
+  // their spec is rediss://.
+  serve::RedisSecurity security;
   if (const std::string& auth_file = config.Get("redis-auth-file"); !auth_file.empty()) {
-    ASSIGN_OR_RETURN(s.live_store.auth, serve::ReadRedisAuthFile(auth_file));
+    ASSIGN_OR_RETURN(security, serve::ReadRedisAuthFile(auth_file));
+  }
+  security.tls.ca_file = config.Get("redis-tls-ca-file");
+  security.tls.cert_file = config.Get("redis-tls-cert-file");
+  security.tls.key_file = config.Get("redis-tls-key-file");
+  if (security.tls.cert_file.empty() != security.tls.key_file.empty())
+    return Status::InvalidArgument("redis-tls-cert-file and redis-tls-key-file go together");
+  for (serve::RedisSecurity* store : {&s.live_store.auth, &s.recs_features.auth}) {
+    const bool tls = store->tls.on;
+    *store = security;
+    store->tls.on = tls;
   }
   for (const std::string& name : SplitList(config.Get("regions"))) {
     auto region = ParseRegion(name);
@@ -292,8 +316,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   s.encryption.keys_dir = config.Get("keys-dir").empty() ? JoinPath(s.data_dir, "keys") : config.Get("keys-dir");
   s.encryption.key_command = config.Get("key-command");
   ASSIGN_OR_RETURN(s.cdc, ParseCdcSettings(config, s.catalog_dir));
-  ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
-  s.recs_features.auth = s.live_store.auth;
+
   ASSIGN_OR_RETURN(s.auth, ParseAuthSettings(config));
   ASSIGN_OR_RETURN(s.gateway, ParseGatewaySettings(config));
   ASSIGN_OR_RETURN(s.dev_token_mint, config.GetBool("dev-token-mint"));

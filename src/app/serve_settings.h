@@ -69,7 +69,7 @@ struct LiveStoreSettings {
   std::vector<std::string> cluster_seeds;  // kRedisCluster: HOST:PORT each
   std::string prefix;
   int wait_replicas = 0;  // 0..16
-  serve::RedisAuth auth;  // redis-auth-file
+  serve::RedisSecurity auth;  // redis-auth-file
 };
 
 struct ProcessorSettings {
@@ -99,7 +99,7 @@ struct RecsFeatureSettings {
   uint16_t redis_port = 0;                 // kRedis
   std::vector<std::string> cluster_seeds;  // kRedisCluster
   std::string prefix = "wsf";
-  serve::RedisAuth auth;  // redis-auth-file
+  serve::RedisSecurity auth;  // redis-auth-file
   uint64_t max_viewers = 1'000'000;
   std::string snapshot_path;  // kEmbedded: <data-dir>/recs/features.snap
   int64_t snapshot_interval_ms = 60'000;

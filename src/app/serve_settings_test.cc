@@ -61,6 +61,30 @@ TEST_F(ServeSettingsTest, TheFeatureStoreIsOffUnlessNamed) {
   EXPECT_EQ(s->recs_features.redis_port, 7);
 }
 
+TEST_F(ServeSettingsTest, RedissMeansTlsAndTheSecurityKeysReachBothStores) {
+  auto s =
+      Parse(Words("--live-store rediss://r:6380 --recs-features redis://h:7 --redis-tls-ca-file /ca.pem "
+                  "--redis-tls-cert-file /c.pem --redis-tls-key-file /k.pem"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->live_store.kind, LiveStoreSettings::Kind::kRedis);
+  EXPECT_EQ(s->live_store.redis_host, "r");
+  EXPECT_EQ(s->live_store.redis_port, 6380);
+  EXPECT_TRUE(s->live_store.auth.tls.on);
+  EXPECT_EQ(s->live_store.auth.tls.ca_file, "/ca.pem");
+  EXPECT_EQ(s->live_store.auth.tls.cert_file, "/c.pem");
+  EXPECT_EQ(s->live_store.auth.tls.key_file, "/k.pem");
+  EXPECT_FALSE(s->recs_features.auth.tls.on);  // redis:// stays plaintext
+  s = Parse(Words("--live-store rediss-cluster://a:1,b:2 --recs-features rediss://h:7"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->live_store.kind, LiveStoreSettings::Kind::kRedisCluster);
+  EXPECT_EQ(s->live_store.cluster_seeds, (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_TRUE(s->live_store.auth.tls.on);
+  EXPECT_TRUE(s->recs_features.auth.tls.on);
+  EXPECT_EQ(Error(Words("--live-store rediss://r:1 --redis-tls-cert-file /c.pem")),
+            "redis-tls-cert-file and redis-tls-key-file go together");
+  EXPECT_EQ(Error({"--live-store", "rediss://r:0"}), "live-store: 'rediss://r:0' is not redis://HOST:PORT");
+}
+
 TEST_F(ServeSettingsTest, AGoodConfigurationBecomesEachComponentsOptions) {
   auto s = Parse(
       Words("--data-dir /d --regions eu,apac --partitions 4 --segment-size 1MiB --fsync interval "
@@ -197,7 +221,7 @@ TEST_F(ServeSettingsTest, EachRangeErrorNamesItsKey) {
   EXPECT_EQ(Error({"--live-store", "redis://r:0"}), "live-store: 'redis://r:0' is not redis://HOST:PORT");
   EXPECT_EQ(Error({"--live-store", "redis-cluster://,"}), "live-store: 'redis-cluster://,' names no cluster node");
   EXPECT_EQ(Error({"--live-store", "etcd://x"}),
-            "live-store: 'etcd://x' is not memory, redis://HOST:PORT or redis-cluster://...");
+            "live-store: 'etcd://x' is not memory, redis[s]://HOST:PORT or redis[s]-cluster://...");
   EXPECT_EQ(Error({"--recs-features", "on"}),
             "recs-features: 'on' is not off, embedded, redis://HOST:PORT or redis-cluster://HOST:PORT[,...]");
   EXPECT_EQ(Error({"--recs-features", "redis://r:0"}),

@@ -32,7 +32,7 @@ namespace {
 // A wrong redis-auth-file stops the start with Redis's refusal; an
 // unreachable Redis does not (the store retries until it is back).
 Status CheckRedisAuth(const LiveStoreSettings& settings, int timeout_ms) {
-  if (settings.auth.empty()) return Status::Ok();
+  if (!settings.auth.any()) return Status::Ok();
   Status s;
   if (settings.kind == LiveStoreSettings::Kind::kRedis) {
     auto client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, timeout_ms, settings.auth);

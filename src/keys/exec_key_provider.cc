@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "core/hex.h"
+#include "core/sigpipe.h"
 #include "keys/key_provider.h"
 
 extern char** environ;
@@ -59,17 +60,12 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
     return Status::IoError("cannot run key command: " + std::string(strerror(rc)));
   }
   // The key material is small (< PIPE_BUF): one write never blocks. A
-  // command that exits without reading must not kill us with SIGPIPE:
-  // block it on this thread, then drop the one the write may have raised.
-  sigset_t pipe_set, old_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-  const ssize_t w = ::write(in[1], input.data(), input.size());
-  const timespec zero{0, 0};
-  while (sigtimedwait(&pipe_set, nullptr, &zero) == SIGPIPE) {
+  // command that exits without reading must not kill us with SIGPIPE.
+  ssize_t w = 0;
+  {
+    ScopedSigpipeBlock no_sigpipe;
+    w = ::write(in[1], input.data(), input.size());
   }
-  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
   OPENSSL_cleanse(input.data(), input.size());
   ::close(in[1]);
   in[1] = -1;

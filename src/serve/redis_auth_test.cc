@@ -20,10 +20,10 @@ constexpr int kTimeoutMs = 2000;
 TEST(RedisAuthTest, APasswordOrAnAclUserIsSentAndARefusalIsClear) {
   testing::RedisServer server;
   server.AddArgs({"--requirepass", "s3cret-pass", "--user", "alice", "on", ">alice-pass", "~*", "&*", "+@all"});
-  server.SetAuth({"", "s3cret-pass"});
+  server.SetAuth({"", "s3cret-pass", {}});
   ASSERT_TRUE(server.Start()) << "redis-server did not start on port " << server.port();
 
-  for (const RedisAuth& auth : {RedisAuth{"", "s3cret-pass"}, RedisAuth{"alice", "alice-pass"}}) {
+  for (const RedisSecurity& auth : {RedisSecurity{"", "s3cret-pass", {}}, RedisSecurity{"alice", "alice-pass", {}}}) {
     RedisLiveStoreOptions options;
     options.prefix = auth.user.empty() ? "default" : auth.user;  // each starts empty
     auto store = NewRedisNodeLiveStore("127.0.0.1", server.port(), kTimeoutMs, options, auth);
@@ -37,7 +37,7 @@ TEST(RedisAuthTest, APasswordOrAnAclUserIsSentAndARefusalIsClear) {
   EXPECT_EQ(replies->at(0).type, RedisReply::Type::kError);
   EXPECT_NE(replies->at(0).str.find("NOAUTH"), std::string::npos) << replies->at(0).str;
 
-  auto wrong = ConnectRedisNode("127.0.0.1", server.port(), kTimeoutMs, {"alice", "guess"});
+  auto wrong = ConnectRedisNode("127.0.0.1", server.port(), kTimeoutMs, {"alice", "guess", {}});
   ASSERT_FALSE(wrong.ok());
   EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(wrong.status().message().find("AUTH as user 'alice' refused"), std::string::npos)

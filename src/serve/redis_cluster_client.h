@@ -61,7 +61,7 @@ struct RedisClusterOptions {
   std::chrono::milliseconds initial_backoff{10};
   std::chrono::milliseconds max_backoff{500};
   int max_redirects = 5;  // MOVED + ASK followed per command per Execute()
-  RedisAuth auth;         // sent on every connection to every node
+  RedisSecurity auth;     // sent on every connection to every node
 };
 
 // Counters since the client was created, for tests and metrics.

@@ -3,8 +3,12 @@
 #include <hiredis/hiredis.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <fstream>
+
+#include "core/sigpipe.h"
+#include "serve/tls_tunnel.h"
 
 namespace watershed::serve {
 namespace {
@@ -44,7 +48,7 @@ RedisReply Convert(const redisReply& r) {
 
 }  // namespace
 
-Result<RedisAuth> ReadRedisAuthFile(const std::string& path) {
+Result<RedisSecurity> ReadRedisAuthFile(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::NotFound("redis-auth-file " + path + " does not exist");
   if ((st.st_mode & 077) != 0)
@@ -56,7 +60,7 @@ Result<RedisAuth> ReadRedisAuthFile(const std::string& path) {
   std::string rest;
   if (std::getline(in, rest) && rest.find_first_not_of(" \r\n") != std::string::npos)
     return Status::InvalidArgument("redis-auth-file " + path + " must hold one line: PASSWORD or USER PASSWORD");
-  RedisAuth auth;
+  RedisSecurity auth;
   const size_t space = line.find(' ');
   if (space == std::string::npos) {
     auth.password = line;
@@ -71,15 +75,25 @@ Result<RedisAuth> ReadRedisAuthFile(const std::string& path) {
 
 Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string& host, int port,
                                                                int connect_timeout_ms, int io_timeout_ms,
-                                                               const RedisAuth& auth) {
+                                                               const RedisSecurity& auth) {
   const std::string address = host + ":" + std::to_string(port);
-  redisContext* ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(connect_timeout_ms));
+  std::unique_ptr<TlsTunnel> tunnel;
+  redisContext* ctx = nullptr;
+  if (auth.tls.on) {
+    ASSIGN_OR_RETURN(tunnel, TlsTunnel::Open(host, port, connect_timeout_ms, auth.tls));
+    const int fd = tunnel->TakeLocalFd();
+    ctx = redisConnectFd(fd);
+    if (ctx == nullptr) ::close(fd);
+  } else {
+    ctx = redisConnectWithTimeout(host.c_str(), port, ToTimeval(connect_timeout_ms));
+  }
   if (ctx == nullptr) return Status::Unavailable("redis " + address + ": cannot allocate a context");
   std::unique_ptr<RedisConnection> conn(new RedisConnection(ctx, address));
+  conn->tunnel_ = std::move(tunnel);
   if (ctx->err != 0) return Status::Unavailable("redis " + address + ": " + ctx->errstr);
   if (redisSetTimeout(ctx, ToTimeval(io_timeout_ms)) != REDIS_OK)
     return Status::Unavailable("redis " + address + ": cannot set the socket timeout");
-  if (!auth.empty()) {
+  if (auth.has_password()) {
     std::vector<std::string> cmd = {"AUTH"};
     if (!auth.user.empty()) cmd.push_back(auth.user);
     cmd.push_back(auth.password);
@@ -92,6 +106,8 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const std::string
   }
   return conn;
 }
+
+RedisConnection::RedisConnection(redisContext* ctx, std::string address) : ctx_(ctx), address_(std::move(address)) {}
 
 RedisConnection::~RedisConnection() { redisFree(ctx_); }
 
@@ -106,17 +122,23 @@ Status RedisConnection::Append(const std::vector<std::string>& args) {
   }
   if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), argvlen.data()) != REDIS_OK)
     return Error();
+  unflushed_ = true;
   return Status::Ok();
 }
 
 Status RedisConnection::Flush() {
+  // A server (or TLS tunnel) gone mid-write is an error here, not a SIGPIPE
+  // that kills a process that does not ignore it. Once per pipeline.
+  ScopedSigpipeBlock no_sigpipe;
   int done = 0;
   while (done == 0)
     if (redisBufferWrite(ctx_, &done) != REDIS_OK) return Error();
+  unflushed_ = false;
   return Status::Ok();
 }
 
 Result<RedisReply> RedisConnection::Read() {
+  if (unflushed_) RETURN_IF_ERROR(Flush());  // so that redisGetReply never writes
   void* raw = nullptr;
   if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) return Error();
   auto* reply = static_cast<redisReply*>(raw);

@@ -15,17 +15,30 @@ struct redisContext;
 
 namespace watershed::serve {
 
-// Redis AUTH: a password (requirepass), or an ACL user and its password.
-struct RedisAuth {
+class TlsTunnel;
+
+// TLS to Redis (rediss://): the server's certificate is checked against
+// ca_file (empty: the system's CAs) and the host name or IP dialled; a
+// client certificate when the server asks for one (tls-auth-clients).
+struct RedisTls {
+  bool on = false;
+  std::string ca_file, cert_file, key_file;
+};
+
+// How every connection to Redis is secured: AUTH with a password
+// (requirepass) or an ACL user and its password, and TLS.
+struct RedisSecurity {
   std::string user;  // empty: the default user
   std::string password;
-  bool empty() const { return password.empty(); }
+  RedisTls tls;
+  bool has_password() const { return !password.empty(); }
+  bool any() const { return has_password() || tls.on; }
 };
 
 // Reads `path`: one line, "PASSWORD" or "USER PASSWORD". Refused (with the
 // path, never the content) when missing, empty, malformed or readable by
 // group or others (like ssh with private keys: chmod 600).
-Result<RedisAuth> ReadRedisAuthFile(const std::string& path);
+Result<RedisSecurity> ReadRedisAuthFile(const std::string& path);
 
 class RedisConnection {
  public:
@@ -34,7 +47,7 @@ class RedisConnection {
   // `auth`, AUTH is the first command; a refusal is kFailedPrecondition
   // naming the node, never the password.
   static Result<std::unique_ptr<RedisConnection>> Open(const std::string& host, int port, int connect_timeout_ms,
-                                                       int io_timeout_ms, const RedisAuth& auth = {});
+                                                       int io_timeout_ms, const RedisSecurity& auth = {});
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
@@ -47,11 +60,13 @@ class RedisConnection {
   const std::string& address() const { return address_; }
 
  private:
-  RedisConnection(redisContext* ctx, std::string address) : ctx_(ctx), address_(std::move(address)) {}
+  RedisConnection(redisContext* ctx, std::string address);
   Status Error() const;
 
+  std::unique_ptr<TlsTunnel> tunnel_;  // rediss://: hiredis' socket is its plaintext end; destroyed after ctx_
   redisContext* ctx_;
-  std::string address_;  // "host:port", for messages
+  std::string address_;     // "host:port", for messages
+  bool unflushed_ = false;  // commands appended since the last Flush
 };
 
 }  // namespace watershed::serve

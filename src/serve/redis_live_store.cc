@@ -636,7 +636,7 @@ Result<std::vector<StoryMetrics>> RedisLiveStore::Top(TopBy by, size_t limit) {
 }
 
 std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
-                                                      RedisLiveStoreOptions options, RedisAuth auth) {
+                                                      RedisLiveStoreOptions options, RedisSecurity auth) {
   return std::make_unique<RedisLiveStore>(
       [host = std::move(host), port, timeout_ms, auth = std::move(auth)] {
         return ConnectRedisNode(host, port, timeout_ms, auth);

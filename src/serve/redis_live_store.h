@@ -173,6 +173,6 @@ class RedisLiveStore final : public LiveStore {
 
 // A store over one node (clients made with ConnectRedisNode).
 std::unique_ptr<RedisLiveStore> NewRedisNodeLiveStore(std::string host, int port, int timeout_ms,
-                                                      RedisLiveStoreOptions options = {}, RedisAuth auth = {});
+                                                      RedisLiveStoreOptions options = {}, RedisSecurity auth = {});
 
 }  // namespace watershed::serve

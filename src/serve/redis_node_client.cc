@@ -7,7 +7,7 @@ namespace {
 
 class RedisNodeClient final : public RedisClient {
  public:
-  RedisNodeClient(std::string host, int port, int timeout_ms, RedisAuth auth)
+  RedisNodeClient(std::string host, int port, int timeout_ms, RedisSecurity auth)
       : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms), auth_(std::move(auth)) {}
 
   Status Connect() {
@@ -40,14 +40,14 @@ class RedisNodeClient final : public RedisClient {
   std::string host_;
   int port_;
   int timeout_ms_;
-  RedisAuth auth_;
+  RedisSecurity auth_;
   std::unique_ptr<RedisConnection> conn_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms,
-                                                      const RedisAuth& auth) {
+                                                      const RedisSecurity& auth) {
   auto client = std::make_unique<RedisNodeClient>(host, port, timeout_ms, auth);
   RETURN_IF_ERROR(client->Connect());
   return std::unique_ptr<RedisClient>(std::move(client));

@@ -22,6 +22,6 @@ namespace watershed::serve {
 // read/write on the socket. kUnavailable (with the hiredis error text) when
 // the node cannot be reached.
 Result<std::unique_ptr<RedisClient>> ConnectRedisNode(const std::string& host, int port, int timeout_ms,
-                                                      const RedisAuth& auth = {});
+                                                      const RedisSecurity& auth = {});
 
 }  // namespace watershed::serve

@@ -93,7 +93,7 @@ class RedisServer {
 
   // AUTH that Ping() (and so Start()) uses, for a server started with
   // --requirepass or an ACL user.
-  void SetAuth(serve::RedisAuth auth) { auth_ = std::move(auth); }
+  void SetAuth(serve::RedisSecurity auth) { auth_ = std::move(auth); }
 
   bool Ping() const {
     auto conn = serve::RedisConnection::Open("127.0.0.1", port_, 200, 1000, auth_);
@@ -104,7 +104,7 @@ class RedisServer {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  const serve::RedisAuth& auth() const { return auth_; }
+  const serve::RedisSecurity& auth() const { return auth_; }
   bool running() const { return pid_ > 0; }
 
  private:
@@ -127,7 +127,7 @@ class RedisServer {
 
   std::string dir_;
   std::vector<std::string> extra_args_;
-  serve::RedisAuth auth_;
+  serve::RedisSecurity auth_;
   int port_ = -1;
   pid_t pid_ = -1;
 };
