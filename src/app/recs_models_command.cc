@@ -1,6 +1,6 @@
 // `watershed recs import|train|models` (docs/recs.md, "Import, train and the model registry"): a normalised
-// interactions file in the data dir, a trained model as a registry version, and the registry's list, promote
-// and rollback.
+// interactions file in the data dir, a trained model as a registry version, and the registry's list, promote,
+// rollback and garbage collection.
 
 #include <charconv>
 #include <cmath>
@@ -47,18 +47,12 @@ constexpr const char* kModelsHelp =
     "usage: watershed recs models [list [NAME]] [--json] [--data-dir DIR]\n"
     "       watershed recs models promote NAME@VERSION [--data-dir DIR]\n"
     "       watershed recs models rollback NAME [--data-dir DIR]\n"
-    "       watershed recs models gc --keep N [NAME] [--dry-run] [--json] "
-    "[--data-dir DIR]\n\n"
-    "Lists the registry's models (<data-dir>/models): each version's model, "
-    "creation time, training time,\n"
-    "NDCG@10 and data, '*' marking the current one. promote makes a version "
-    "current (after loading and\n"
-    "checking it whole); rollback makes the previously current version current "
-    "again. gc deletes the versions\n"
-    "of NAME (default: every name) other than the current one, the previous "
-    "current one (rollback's target)\n"
-    "and the newest N; --dry-run lists what it would delete and deletes "
-    "nothing.\n";
+    "       watershed recs models gc --keep N [NAME] [--dry-run] [--json] [--data-dir DIR]\n\n"
+    "Lists the registry's models (<data-dir>/models): each version's model, creation time, training time,\n"
+    "NDCG@10 and data, '*' marking the current one. promote makes a version current (after loading and\n"
+    "checking it whole); rollback makes the previously current version current again. gc deletes the\n"
+    "versions of NAME (default: every name) other than the current one, the previous current one (rollback's\n"
+    "target) and the newest N; --dry-run lists what it would delete and deletes nothing.\n";
 
 std::string Json(const std::string& s) {
   std::string out;
@@ -90,8 +84,7 @@ std::optional<int> Parse(const char* command, const std::vector<std::string>& ar
   return std::nullopt;
 }
 
-// `recs models gc`: per name, the versions kept and deleted (or that would be,
-// with --dry-run).
+// `recs models gc`: per name, the versions kept and deleted (or that would be, with --dry-run).
 int ModelsGc(const Flags& f, recs::ModelRegistry& registry) {
   const std::vector<std::string>& pos = f.positional();
   if (pos.size() > 2) return Fail("recs models", "gc takes at most one NAME", 2);

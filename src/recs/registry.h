@@ -94,7 +94,8 @@ class ModelRegistry {
   // (written atomically), so a pointer never names a missing version; each
   // removed version is renamed to .deleting-<v> (readers never see half of one)
   // and then deleted; a crashed collection's .deleting-* leftovers go on the
-  // next run. dry_run: the plan only, nothing changed. Holds the name's lock.
+  // next run; a deleted number is never given to a later version (<name>/next-version). dry_run: the plan
+  // only, nothing changed. Holds the name's lock.
   // kCorruption (nothing removed) when `current` does not read.
   struct GcPlan {
     std::string name;
