@@ -72,15 +72,27 @@ Status PointInTimeRankerFeatures(FeatureStore* store, const std::vector<FeatureE
                    [&](size_t a, size_t b) { return queries[a].time_ms < queries[b].time_ms; });
   out->assign(queries.size(), RankerFeatureVector{});
   size_t next = 0;  // the first event not applied yet
-  for (size_t q : order) {
-    const RankerQuery& query = queries[q];
-    for (; next < events.size() && events[next].time_ms < query.time_ms; ++next)
+  std::vector<uint64_t> items;
+  std::vector<float> scores;
+  for (size_t g = 0; g < order.size();) {
+    // A group: consecutive queries of one viewer at one time (a held-out positive and its negatives) — one read
+    // of the viewer's features.
+    const RankerQuery& first = queries[order[g]];
+    size_t end = g;
+    items.clear();
+    scores.clear();
+    for (; end < order.size() && queries[order[end]].time_ms == first.time_ms &&
+           queries[order[end]].viewer == first.viewer;
+         ++end) {
+      items.push_back(queries[order[end]].item);
+      scores.push_back(queries[order[end]].two_tower);
+    }
+    for (; next < events.size() && events[next].time_ms < first.time_ms; ++next)
       RETURN_IF_ERROR(store->Apply(events[next]));
-    // The very function serving uses, on the state holding exactly the events
-    // before the query's time.
-    ASSIGN_OR_RETURN(auto x, ServingRankerFeatures(*store, query.viewer, std::span(&query.item, 1),
-                                                   std::span(&query.two_tower, 1), query.time_ms));
-    (*out)[q] = x[0];
+    // The very function serving uses, on the state holding exactly the events before the queries' time.
+    ASSIGN_OR_RETURN(auto x, ServingRankerFeatures(*store, first.viewer, items, scores, first.time_ms));
+    for (size_t k = g; k < end; ++k) (*out)[order[k]] = x[k - g];
+    g = end;
   }
   for (; next < events.size(); ++next) RETURN_IF_ERROR(store->Apply(events[next]));
   return Status::Ok();

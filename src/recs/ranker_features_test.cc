@@ -77,9 +77,12 @@ TEST_P(RankerFeaturesBackends, TrainingFeaturesAtTEqualServingFeaturesOfAStoreFe
                                w.events[399].time_ms + kHourMs};
   Rng rng(11);
   std::vector<RankerQuery> queries;
-  for (int64_t t : cuts)
+  for (int64_t t : cuts) {
     for (int k = 0; k < 25; ++k)
       queries.push_back({rng.Below(kViewers), rng.Below(kItems), t, static_cast<float>(rng.Below(1000)) / 500 - 1});
+    for (uint64_t item = 0; item < 9; ++item)  // a viewer's candidates at one time: answered as one group
+      queries.push_back({3, item * 3, t, static_cast<float>(item) / 9});
+  }
 
   // Training: one point-in-time pass over every event.
   auto replay = EmbeddedFeatureStore::Create({}).value();
