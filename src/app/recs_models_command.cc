@@ -1,7 +1,8 @@
 // `watershed recs import|train|models` (docs/recs.md, "Import, train and the model registry"): a normalised
-// interactions file in the data dir, a trained model as a registry version, and the registry's list, promote
-// and rollback.
+// interactions file in the data dir, a trained model as a registry version, and the registry's list, promote,
+// rollback and garbage collection.
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -45,10 +46,13 @@ constexpr const char* kTrainHelp =
 constexpr const char* kModelsHelp =
     "usage: watershed recs models [list [NAME]] [--json] [--data-dir DIR]\n"
     "       watershed recs models promote NAME@VERSION [--data-dir DIR]\n"
-    "       watershed recs models rollback NAME [--data-dir DIR]\n\n"
+    "       watershed recs models rollback NAME [--data-dir DIR]\n"
+    "       watershed recs models gc --keep N [NAME] [--dry-run] [--json] [--data-dir DIR]\n\n"
     "Lists the registry's models (<data-dir>/models): each version's model, creation time, training time,\n"
     "NDCG@10 and data, '*' marking the current one. promote makes a version current (after loading and\n"
-    "checking it whole); rollback makes the previously current version current again.\n";
+    "checking it whole); rollback makes the previously current version current again. gc deletes the\n"
+    "versions of NAME (default: every name) other than the current one, the previous current one (rollback's\n"
+    "target) and the newest N; --dry-run lists what it would delete and deletes nothing.\n";
 
 std::string Json(const std::string& s) {
   std::string out;
@@ -78,6 +82,46 @@ std::optional<int> Parse(const char* command, const std::vector<std::string>& ar
   }
   *out = std::move(*parsed);
   return std::nullopt;
+}
+
+// `recs models gc`: per name, the versions kept and deleted (or that would be, with --dry-run).
+int ModelsGc(const Flags& f, recs::ModelRegistry& registry) {
+  const std::vector<std::string>& pos = f.positional();
+  if (pos.size() > 2) return Fail("recs models", "gc takes at most one NAME", 2);
+  if (!f.Has("keep")) return Fail("recs models", std::string("gc needs --keep N\n\n") + kModelsHelp, 2);
+  uint32_t keep = 0;
+  const std::string text = f.Get("keep");
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), keep);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return Fail("recs models", "--keep must be a whole number >= 0, not '" + text + "'", 2);
+  std::vector<std::string> names;
+  if (pos.size() == 2) {
+    if (Status s = recs::ModelRegistry::CheckName(pos[1]); !s.ok()) return Fail("recs models", s.message(), 2);
+    names.push_back(pos[1]);
+  } else {
+    auto all = registry.Names();
+    if (!all.ok()) return Fail("recs models", all.status().message());
+    names = *all;
+  }
+  const bool dry = f.Has("dry-run");
+  const auto list = [](const std::vector<uint32_t>& v) {
+    std::string out;
+    for (uint32_t x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
+    return out;
+  };
+  std::string json = "{\"dry_run\": " + std::string(dry ? "true" : "false") + ", \"models\": [";
+  for (size_t n = 0; n < names.size(); ++n) {
+    auto plan = registry.Gc(names[n], keep, dry);
+    if (!plan.ok()) return Fail("recs models", plan.status().message());
+    json += std::string(n ? ", " : "") + "{\"name\": " + Json(names[n]) + ", \"kept\": [" + list(plan->kept) +
+            "], \"deleted\": [" + list(plan->removed) + "]}";
+    if (!f.Has("json"))
+      std::printf("%s: %s %s; kept %s\n", names[n].c_str(), dry ? "would delete" : "deleted",
+                  plan->removed.empty() ? "nothing" : ("versions " + list(plan->removed)).c_str(),
+                  list(plan->kept).c_str());
+  }
+  if (f.Has("json")) std::printf("%s]}\n", json.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -182,7 +226,8 @@ int RecsTrain(const std::vector<std::string>& args) {
 
 int RecsModels(const std::vector<std::string>& args) {
   std::optional<Flags> parsed;
-  if (auto exit = Parse("recs models", args, {"json!", "data-dir"}, kModelsHelp, &parsed)) return *exit;
+  if (auto exit = Parse("recs models", args, {"json!", "data-dir", "keep", "dry-run!"}, kModelsHelp, &parsed))
+    return *exit;
   const Flags& f = *parsed;
   const std::vector<std::string>& pos = f.positional();
   const std::string action = pos.empty() ? "list" : pos[0];
@@ -205,7 +250,10 @@ int RecsModels(const std::vector<std::string>& args) {
     std::printf("%s: current version %u\n", pos[1].c_str(), *v);
     return 0;
   }
-  if (action != "list") return Fail("recs models", "unknown action '" + action + "' (list, promote or rollback)", 2);
+  if (action == "gc") return ModelsGc(f, registry);
+  if (f.Has("keep") || f.Has("dry-run")) return Fail("recs models", "--keep and --dry-run are gc's flags", 2);
+  if (action != "list")
+    return Fail("recs models", "unknown action '" + action + "' (list, promote, rollback or gc)", 2);
   if (pos.size() > 2) return Fail("recs models", "list takes at most one NAME", 2);
   std::vector<std::string> names;
   if (pos.size() == 2) {

@@ -545,6 +545,9 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
                           [updater] { return static_cast<double>(updater->applied_events()); });
   metrics_.AddCounterFunc("watershed_recs_feature_records_total", "Log records the feature store's consumer read",
                           [updater] { return static_cast<double>(updater->consumed_records()); });
+  metrics_.AddCounterFunc("watershed_recs_feature_duplicates_total",
+                          "Log records the feature store's consumer skipped as a duplicated event id",
+                          [updater] { return static_cast<double>(updater->duplicate_records()); });
   metrics_.AddGauge("watershed_recs_feature_lag_records", "Log records not yet in the feature store",
                     [updater] { return static_cast<double>(updater->Lag()); });
   return Status::Ok();

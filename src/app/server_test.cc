@@ -375,6 +375,7 @@ TEST_F(ServerTest, TheFeatureStoreFollowsTheLogsAcrossARestart) {
       for (const Event& e : batch) here += e.type != EventType::kView;
       EXPECT_NE(body.find("\nwatershed_recs_feature_events_total " + std::to_string(here) + "\n"), std::string::npos)
           << body;
+      EXPECT_NE(body.find("\nwatershed_recs_feature_duplicates_total 0\n"), std::string::npos) << body;
       ASSERT_TRUE((*server)->Stop().ok());
     }
     // Every story's popularity, read back from the store as a new process finds it.

@@ -17,6 +17,26 @@ std::optional<FeatureEvent> ToFeatureEvent(const log::LogRecord& record, const F
 
 uint32_t CatalogTagId(std::string_view tag) { return crc32c::Value(tag); }
 
+void FeatureUpdater::DedupWindow::Clear() {
+  order_.clear();
+  count_.clear();
+}
+
+bool FeatureUpdater::DedupWindow::SeenThenPush(const log::LogRecord& record, size_t capacity) {
+  if (capacity == 0) return false;
+  const Key key{record.event.viewer_id.value, record.event.event_id.Hi(), record.event.event_id.Lo()};
+  uint32_t& n = count_[key];
+  const bool seen = n > 0;
+  ++n;
+  order_.push_back(key);
+  if (order_.size() > capacity) {
+    auto it = count_.find(order_.front());
+    if (--it->second == 0) count_.erase(it);
+    order_.pop_front();
+  }
+  return seen;
+}
+
 Status FeatureUpdater::PutCatalogItems(const std::vector<log::LogRecord>& records) {
   if (options_.catalog == nullptr) return Status::Ok();
   for (const log::LogRecord& r : records) {
@@ -48,7 +68,7 @@ FeatureUpdater::FeatureUpdater(FeatureStore* store, std::vector<FeatureUpdaterSo
                                FeatureUpdaterOptions options)
     : store_(store), sources_(std::move(sources)), options_(std::move(options)), positions_(CountPartitions(sources_)) {
   for (const auto& s : sources_)
-    for (uint32_t p = 0; p < s.log->partition_count(); ++p) cursors_.push_back(Cursor{s, p, 0, nullptr});
+    for (uint32_t p = 0; p < s.log->partition_count(); ++p) cursors_.push_back(Cursor{s, p, 0, nullptr, {}});
 }
 
 FeatureUpdater::~FeatureUpdater() {
@@ -75,6 +95,29 @@ Status FeatureUpdater::Init() {
                                         " partition " + std::to_string(c.partition) + " up to offset " +
                                         std::to_string(c.position) + " but the log ends at " + std::to_string(end) +
                                         " (a store of another log?)");
+    // The dedup window as it stood before the stored position: the records just before it, as the log holds them
+    // (records the retention removed are missing from it).
+    c.dedup.Clear();
+    const size_t window = options_.dedup_window_records;
+    if (window > 0 && c.position > 0) {
+      const uint64_t from = c.position > window ? c.position - window : 0;
+      if (auto warm = c.source.log->NewReader(c.partition, LogOffset(from)); warm.ok()) {
+        std::vector<log::LogRecord> records;
+        bool done = false;
+        while (!done) {
+          records.clear();
+          RETURN_IF_ERROR((*warm)->Read(std::min<size_t>(options_.batch_records, window), &records));
+          done = records.empty();
+          for (const log::LogRecord& r : records) {
+            if (r.offset.value >= c.position) {
+              done = true;
+              break;
+            }
+            c.dedup.SeenThenPush(r, window);
+          }
+        }
+      }
+    }
     ASSIGN_OR_RETURN(c.reader, c.source.log->NewReader(c.partition, LogOffset(c.position)));
     positions_[i] = c.position;
   }
@@ -97,6 +140,11 @@ Result<size_t> FeatureUpdater::Step() {
     }
     if (records.empty()) continue;
     for (const auto& r : records) {
+      // A client's retry appended twice: consumed, counted once.
+      if (c.dedup.SeenThenPush(r, options_.dedup_window_records)) {
+        ++duplicate_records_;
+        continue;
+      }
       // With a catalogue, only its stories get features, authored as it
       // says: events naming other ids (any viewer can send them) would grow
       // the items without bound, and an event's author_id is only a hint.

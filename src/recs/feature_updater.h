@@ -14,7 +14,11 @@
 // min(event_time, append_time): a client clock ahead of the log's cannot push
 // the watermark into the future (the store answers only as of times after it).
 // Duplicates in the log (the same event_id appended twice by a client's retry)
-// count twice: the processors' deduplication is not shared with this consumer.
+// count once: a record whose (viewer, event_id) is among the
+// dedup_window_records records before it in its partition is consumed without
+// an event. The window is a function of the log alone — at start it is filled
+// again from the records before the store's position — so replays and restarts
+// skip exactly the same records (the exactly-once effect holds).
 //
 // The embedded store lives in this process: with snapshot_path set, the
 // updater writes a snapshot (state and positions together) every
@@ -26,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +52,9 @@ struct FeatureUpdaterOptions {
   size_t batch_records = 2000;  // per partition per ApplyLogBatch
   // Which records count and how much: as `recs eval --from-lake`.
   EngagementOptions engagement;
+  // Per partition: a record is a duplicate when its (viewer, event_id) is among the window's records before it
+  // (0: no deduplication). Memory: ~80 bytes per record of window, per partition.
+  size_t dedup_window_records = 10'000;
   // Item features from the story catalogue (none when null; it must outlive
   // the updater): before a batch is applied, every story it names whose
   // catalogue record this updater has not put yet, or has put in an older
@@ -99,16 +107,37 @@ class FeatureUpdater {
   uint64_t applied_events() const { return applied_events_.load(); }
   uint64_t consumed_records() const { return consumed_records_.load(); }
   uint64_t snapshots() const { return snapshots_.load(); }
+  // Records consumed without an event as duplicates of one in the window.
+  uint64_t duplicate_records() const { return duplicate_records_.load(); }
   // Records readable in the logs and not yet in the store.
   uint64_t Lag() const;
   std::string last_error() const;
 
  private:
+  // The (viewer, event_id) of the last `capacity` records of a partition.
+  class DedupWindow {
+   public:
+    void Clear();
+    // Whether `record` repeats one in the window; then it enters the window (the oldest leaves past capacity).
+    bool SeenThenPush(const log::LogRecord& record, size_t capacity);
+
+   private:
+    struct Key {
+      uint64_t viewer, hi, lo;
+      bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+      size_t operator()(const Key& k) const { return k.hi * 0x9E3779B97F4A7C15ull ^ k.lo ^ (k.viewer << 1); }
+    };
+    std::deque<Key> order_;
+    std::unordered_map<Key, uint32_t, KeyHash> count_;
+  };
   struct Cursor {
     FeatureUpdaterSource source;
     uint32_t partition = 0;
     uint64_t position = 0;  // next offset, as the store holds it
     std::unique_ptr<log::LogReader> reader;
+    DedupWindow dedup;
   };
   Status Init();
   void Run();
@@ -122,7 +151,7 @@ class FeatureUpdater {
   std::unordered_map<uint64_t, uint64_t> item_versions_;  // story → catalogue version put
   bool initialised_ = false;
   std::chrono::steady_clock::time_point last_snapshot_ = std::chrono::steady_clock::now();
-  std::atomic<uint64_t> applied_events_{0}, consumed_records_{0}, snapshots_{0};
+  std::atomic<uint64_t> applied_events_{0}, consumed_records_{0}, snapshots_{0}, duplicate_records_{0};
   std::vector<std::atomic<uint64_t>> positions_;  // per cursor, for Lag() from other threads
   mutable std::mutex mu_;
   std::condition_variable cv_;

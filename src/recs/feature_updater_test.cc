@@ -226,6 +226,71 @@ TEST_P(FeatureUpdaterTest, ItemsTakeTheirTagsAndAuthorFromTheCatalogue) {
   EXPECT_GE(viewer->author_affinity.at(0).key, 900u);
 }
 
+// A client's retry appends an event twice: the updater counts it once, also when the retry lands after a restart
+// (the window is filled again from the log); the same event id from another viewer is another event. Control:
+// without the window, the duplicates count twice.
+TEST_P(FeatureUpdaterTest, ADuplicatedEventIdCountsOnceAlsoAcrossARestart) {
+  const auto drain = [](FeatureUpdater& u) {
+    for (;;) {
+      auto n = u.Step();
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      if (*n == 0) break;
+    }
+  };
+  {
+    auto store = Reopen();
+    ASSERT_NE(store, nullptr);
+    FeatureUpdater updater(store.get(), {{Region::kEu, log_.get()}}, Options(37));
+    drain(updater);
+    EXPECT_EQ(updater.duplicate_records(), 0u);
+    if (GetParam() == Backend::kEmbedded) {
+      ASSERT_TRUE(updater.Snapshot().ok());
+    }
+  }  // the process ends
+  // Retries of the last 100 events (all within the window), and 6 events reusing an id under another viewer (of
+  // the same partition's viewers, later than every event).
+  std::vector<Event> retries(events_.end() - 100, events_.end());
+  std::vector<Event> others;
+  for (int k = 0; k < 6; ++k) {
+    Event e = events_[events_.size() - 1 - k];
+    e.viewer_id = ViewerId(e.viewer_id.value < kViewers / 2 ? (e.viewer_id.value + 1) % (kViewers / 2)
+                                                            : kViewers / 2 + (e.viewer_id.value + 1) % (kViewers / 2));
+    e.event_time = EventTimeMs(kT0 + static_cast<int64_t>(events_.size() + k) * 60'000);
+    others.push_back(e);
+  }
+  ASSERT_TRUE(log::testing::AppendAndWait(*log_, retries).ok());
+  ASSERT_TRUE(log::testing::AppendAndWait(*log_, others).ok());
+  auto store = Reopen();
+  ASSERT_NE(store, nullptr);
+  FeatureUpdater updater(store.get(), {{Region::kEu, log_.get()}}, Options(37));
+  drain(updater);
+  EXPECT_EQ(updater.duplicate_records(), 100u);
+  EXPECT_EQ(updater.consumed_records(), 106u);
+  events_.insert(events_.end(), others.begin(), others.end());
+  auto truth = Truth();
+  testing::ExpectSameFeatures(*truth, *store, kViewers, MaxStory() + 1);
+
+  // Control: no window, every retry counts again.
+  prefix_ = testing::FreshPrefix();
+  if (GetParam() == Backend::kEmbedded) {
+    ASSERT_TRUE(FileSystem::Default()->RemoveFile(SnapshotPath()).ok());
+  }
+  auto plain = Reopen();
+  ASSERT_NE(plain, nullptr);
+  FeatureUpdaterOptions o = Options(37);
+  o.dedup_window_records = 0;
+  FeatureUpdater counting(plain.get(), {{Region::kEu, log_.get()}}, o);
+  drain(counting);
+  EXPECT_EQ(counting.duplicate_records(), 0u);
+  const int64_t at = std::max(plain->watermark(), truth->watermark()) + 1;
+  uint64_t counted = 0, once = 0;
+  for (uint64_t story = 1; story <= MaxStory(); ++story) {
+    counted += plain->Item(story, at).value().popularity;
+    once += truth->Item(story, at).value().popularity;
+  }
+  EXPECT_GT(counted, once);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, FeatureUpdaterTest,
                          ::testing::Values(Backend::kEmbedded, Backend::kRedis, Backend::kRedisCluster),
                          [](const auto& info) { return testing::BackendName(info.param); });

@@ -14,6 +14,7 @@
 #include "recs/importers.h"
 #include "recs/model.h"
 #include "recs/split.h"
+#include "recs/two_tower.h"
 
 namespace watershed::recs {
 
@@ -40,6 +41,16 @@ inline Bench Planted(double in_cluster) {
   b.data = std::move(*d);
   b.split = SplitInteractions(b.data.interactions, b.data.num_users(), ParseSplit("stratified:0.75").value(), 42);
   return b;
+}
+
+// The two-tower configuration the tests train on this instance with: smaller batches and fewer negatives than the
+// defaults (a few thousand training positives), validation on 200 users.
+inline TwoTowerConfig SmallTwoTowerConfig() {
+  TwoTowerConfig c;
+  c.training.validation_users = 200;
+  c.batch = 64;
+  c.negatives = 32;
+  return c;
 }
 
 inline double Ndcg10(const Scorer& model, const Bench& b, unsigned threads = 1) {

@@ -12,7 +12,6 @@ namespace watershed::recs {
 namespace {
 
 constexpr size_t F = kRankerFeatures;
-constexpr double kYear = 365.25 * 86400;
 
 template <typename T>
 T Softplus(T z) {
@@ -97,71 +96,44 @@ T RankerLoss(std::span<const T> params, std::span<const double> x, std::span<con
 template double RankerLoss<double>(std::span<const double>, std::span<const double>, std::span<const uint8_t>, double,
                                    double*);
 
-RankerContext::RankerContext(const Dataset& data, const std::vector<Interaction>& known)
-    : tags_(data.num_items()),
-      author_(data.num_items(), -1),
-      created_(data.num_items(), 0),
-      item_times_(data.num_items()),
-      user_(data.num_users()),
-      tag_count_(data.tag_names.size()) {
-  std::unordered_map<std::string, int64_t> authors;
-  for (size_t i = 0; i < data.num_items() && i < data.features.size(); ++i) {
+std::unique_ptr<EmbeddedFeatureStore> RankerContext::ItemsOnly(const Dataset& data) {
+  auto store = EmbeddedFeatureStore::Create(FeatureStoreConfig{}).value();  // the defaults are valid
+  std::unordered_map<std::string, uint64_t> authors;                        // numbered from 1 (0: none)
+  for (uint32_t i = 0; i < data.num_items() && i < data.features.size(); ++i) {
     const ItemFeatures& f = data.features[i];
-    tags_[i] = f.tags;
-    for (uint32_t t : f.tags) tag_count_ = std::max<size_t>(tag_count_, size_t{t} + 1);
-    created_[i] = f.created_at;
-    if (!f.author.empty()) author_[i] = authors.emplace(f.author, static_cast<int64_t>(authors.size())).first->second;
+    ItemInfo info;
+    info.created_at_ms = f.created_at * 1000;
+    info.tags = f.tags;
+    if (!f.author.empty()) info.author = authors.emplace(f.author, authors.size() + 1).first->second;
+    (void)store->PutItem(i, info);  // the embedded store's PutItem does not fail
   }
-  int64_t latest = std::numeric_limits<int64_t>::min();
-  for (const Interaction& x : known) {
-    item_times_[x.item].push_back(x.timestamp);
-    user_[x.user].push_back(x);
-    latest = std::max(latest, x.timestamp);
-  }
-  now_ = known.empty() ? 0 : latest + 1;
-  for (auto& t : item_times_) std::sort(t.begin(), t.end());
-  for (auto& u : user_)
-    std::stable_sort(u.begin(), u.end(),
-                     [](const Interaction& a, const Interaction& b) { return a.timestamp < b.timestamp; });
+  return store;
 }
 
-void RankerContext::Features(uint32_t user, int64_t t, std::span<const uint32_t> items,
-                             std::span<const float> two_tower, std::vector<double>* out) const {
-  if (t == std::numeric_limits<int64_t>::max()) t = now_;
-  // The user's profile at t: counts per tag and per author over the known
-  // interactions strictly before t.
-  std::vector<double> tag(tag_count_, 0);
-  std::unordered_map<int64_t, double> author;
-  double n = 0;
-  for (const Interaction& x : user_[user]) {
-    if (x.timestamp >= t) break;
-    n += 1;
-    for (uint32_t g : tags_[x.item]) tag[g] += 1;
-    if (author_[x.item] >= 0) author[author_[x.item]] += 1;
-  }
-  out->assign(items.size() * F, 0);
-  for (size_t k = 0; k < items.size(); ++k) {
-    const uint32_t i = items[k];
-    double* x = &(*out)[k * F];
-    x[0] = two_tower[k];
-    const auto& times = item_times_[i];
-    x[1] = std::log1p(static_cast<double>(std::lower_bound(times.begin(), times.end(), t) - times.begin()));
-    if (created_[i] > 0) {
-      x[2] = std::clamp(static_cast<double>(t - created_[i]) / kYear, 0.0, 200.0);
-      x[3] = 1;
-    }
-    if (n > 0) {
-      if (!tags_[i].empty()) {
-        double s = 0;
-        for (uint32_t g : tags_[i]) s += tag[g];
-        x[4] = s / n / static_cast<double>(tags_[i].size());
-      }
-      if (author_[i] >= 0) {
-        auto it = author.find(author_[i]);
-        if (it != author.end()) x[5] = it->second / n;
-      }
-    }
-  }
+std::vector<FeatureEvent> RankerContext::Events(const std::vector<Interaction>& known) {
+  std::vector<FeatureEvent> events;
+  events.reserve(known.size());
+  for (const Interaction& x : known) events.push_back(ToFeatureEvent(x));
+  std::stable_sort(events.begin(), events.end(),
+                   [](const FeatureEvent& a, const FeatureEvent& b) { return a.time_ms < b.time_ms; });
+  return events;
+}
+
+RankerContext::RankerContext(const Dataset& data, const std::vector<Interaction>& known) {
+  std::unique_ptr<EmbeddedFeatureStore> store = ItemsOnly(data);
+  const std::vector<FeatureEvent> events = Events(known);
+  for (const FeatureEvent& e : events) (void)store->Apply(e);  // sorted, weights >= 0: Apply accepts them
+  now_ms_ = events.empty() ? 0 : events.back().time_ms + 1;
+  store_ = std::move(store);
+}
+
+void RankerContext::Features(uint32_t user, std::span<const uint32_t> items, std::span<const float> two_tower,
+                             std::vector<double>* out) const {
+  const std::vector<uint64_t> ids(items.begin(), items.end());
+  // now_ms() is past every applied event, so the store answers.
+  const std::vector<RankerFeatureVector> x = ServingRankerFeatures(*store_, user, ids, two_tower, now_ms_).value();
+  out->resize(items.size() * F);
+  for (size_t k = 0; k < x.size(); ++k) std::copy(x[k].begin(), x[k].end(), out->begin() + k * F);
 }
 
 RankerModel RankerModel::Train(const Dataset& data, const std::vector<Interaction>& train, const RankerConfig& config,
@@ -196,15 +168,14 @@ RankerModel RankerModel::Train(const Dataset& data, const std::vector<Interactio
   auto base_model =
       std::make_shared<TwoTowerModel>(TwoTowerModel::Train(users, items, base, features, config.two_tower, epochs));
 
-  // The examples.
-  const RankerContext context(data, base);
+  // The examples: their keys now, their features below in one point-in-time
+  // pass over the base interactions.
   const UserItems base_items(users, base), train_items(users, train);
   std::vector<std::vector<const Interaction*>> positives(users);
   for (const Interaction& x : holdout) positives[x.user].push_back(&x);
-  std::vector<double> x;
+  std::vector<RankerQuery> queries;
   std::vector<uint8_t> y;
   std::vector<float> scores(items);
-  std::vector<double> fx;
   for (uint32_t u = 0; u < users; ++u) {
     if (positives[u].empty()) continue;
     base_model->Score(u, scores);
@@ -228,14 +199,19 @@ RankerModel RankerModel::Train(const Dataset& data, const std::vector<Interactio
         pool[j] = pool.back();
         pool.pop_back();
       }
-      std::vector<float> tt(picked.size());
-      for (size_t k = 0; k < picked.size(); ++k) tt[k] = scores[picked[k]];
-      context.Features(u, p->timestamp, picked, tt, &fx);
-      x.insert(x.end(), fx.begin(), fx.end());
+      for (uint32_t i : picked) queries.push_back({u, i, ToFeatureEvent(*p).time_ms, scores[i]});
       y.push_back(1);
       y.insert(y.end(), picked.size() - 1, 0);
     }
   }
+  std::vector<RankerFeatureVector> fx;
+  {
+    std::unique_ptr<EmbeddedFeatureStore> store = RankerContext::ItemsOnly(data);
+    (void)PointInTimeRankerFeatures(store.get(), RankerContext::Events(base), queries, &fx);  // sorted: no error
+  }
+  std::vector<double> x;
+  x.reserve(fx.size() * F);
+  for (const RankerFeatureVector& v : fx) x.insert(x.end(), v.begin(), v.end());
   const size_t n = y.size();
 
   // Standardise, then Newton's method on the log loss.
@@ -313,7 +289,7 @@ void RankerModel::Score(uint32_t user, std::span<float> out) const {
   std::vector<float> tt(top.size());
   for (size_t k = 0; k < top.size(); ++k) tt[k] = out[top[k]];
   std::vector<double> fx;
-  context_.Features(user, std::numeric_limits<int64_t>::max(), top, tt, &fx);
+  context_.Features(user, top, tt, &fx);
   // The candidates rank above every other item, by the ranker: z + shift, with
   // the shift putting the lowest z one above the best score outside the
   // candidates.

@@ -1,20 +1,17 @@
 #pragma once
 // The ranker (docs/recs.md, "Ranker"): logistic regression re-ranking the two-tower model's top `candidates`
-// items of each user with richer features of (user, item) at a time t:
-//   two_tower        the two-tower score
-//   log_popularity   log(1 + the item's known interactions before t)
-//   age_years        years from the item's created_at to t (0 when unknown); age_known: 1 when it is known
-//   tag_affinity     mean over the item's tags of the share of the user's known interactions before t with it
-//   author_affinity  the share of the user's known interactions before t on the item's author (0 without one)
+// items of each user with richer features of (user, item) at a time t, defined on the feature store's state
+// (ranker_features.h: the two-tower score, popularity, age, user-tag and user-author affinity) so that training
+// and serving compute them with the same code.
 // Training (no leakage): a random `holdout` share of each user's training interactions (users with >= 3; or the
 // latest ones) is held out, and a two-tower model trained on the rest (the base). Each held-out positive (u, i, t)
 // that is among u's top `candidates` of the base model (the items not in u's base interactions) is an example
 // of label 1, and `negatives` other candidates u has no training interaction with are examples of label 0, all
-// with features at t from the base interactions strictly before t. The weights minimise the mean log loss +
-// l2/2 |w|^2 (not the bias), by Newton's method on standardised features (deterministic). Ranking: the two-tower
-// model trained on all training interactions (refit; else the base one with every training item in its
-// histories) picks the candidates, which the ranker orders above the rest, with features after every training
-// interaction.
+// with features at t from an embedded feature store fed the base interactions strictly before t
+// (PointInTimeRankerFeatures). The weights minimise the mean log loss + l2/2 |w|^2 (not the bias), by Newton's
+// method on standardised features (deterministic). Ranking: the two-tower model trained on all training
+// interactions (refit; else the base one with every training item in its histories) picks the candidates, which
+// the ranker orders above the rest, with features from a store fed every training interaction.
 
 #include <array>
 #include <cstdint>
@@ -25,15 +22,13 @@
 #include <vector>
 
 #include "recs/dataset.h"
+#include "recs/feature_store.h"
 #include "recs/model.h"
+#include "recs/ranker_features.h"
 #include "recs/two_tower.h"
 #include "recs/user_items.h"
 
 namespace watershed::recs {
-
-inline constexpr size_t kRankerFeatures = 6;
-inline constexpr std::array<const char*, kRankerFeatures> kRankerFeatureNames = {
-    "two_tower", "log_popularity", "age_years", "age_known", "tag_affinity", "author_affinity"};
 
 struct RankerConfig {
   TwoTowerConfig two_tower;
@@ -61,26 +56,27 @@ struct RankerWeights {
 template <typename T>
 T RankerLoss(std::span<const T> params, std::span<const double> x, std::span<const uint8_t> y, double l2, T* grad);
 
-// The known interactions behind the features at a time t (every item and user
-// of `data`).
+// The ranker's feature store (ranker_features.h): an embedded store (the default FeatureStoreConfig, as `serve`'s
+// online store uses) with the data's items — tags, created_at, authors (numbered here: the store keys them by
+// number) — and `known` applied as events (seconds -> ms).
 class RankerContext {
  public:
   RankerContext(const Dataset& data, const std::vector<Interaction>& known);
-  // Features of `items` for `user` at time t (INT64_MAX: after every known
-  // interaction, at `now()`), given their two-tower scores; out: items.size() x
-  // kRankerFeatures.
-  void Features(uint32_t user, int64_t t, std::span<const uint32_t> items, std::span<const float> two_tower,
+  // Features of `items` for `user` after every known interaction (at now_ms()), given their two-tower scores;
+  // out: items.size() x kRankerFeatures.
+  void Features(uint32_t user, std::span<const uint32_t> items, std::span<const float> two_tower,
                 std::vector<double>* out) const;
-  int64_t now() const { return now_; }
+  int64_t now_ms() const { return now_ms_; }
+  const FeatureStore& store() const { return *store_; }
+
+  // A store with the data's items and no events, and `known` as time-sorted events: the inputs of
+  // PointInTimeRankerFeatures.
+  static std::unique_ptr<EmbeddedFeatureStore> ItemsOnly(const Dataset& data);
+  static std::vector<FeatureEvent> Events(const std::vector<Interaction>& known);
 
  private:
-  std::vector<std::vector<uint32_t>> tags_;       // per item
-  std::vector<int64_t> author_;                   // per item: a dense author id, -1 without
-  std::vector<int64_t> created_;                  // per item, unix seconds (0 unknown)
-  std::vector<std::vector<int64_t>> item_times_;  // per item: sorted times of its known interactions
-  std::vector<std::vector<Interaction>> user_;    // per user: known interactions sorted by time
-  size_t tag_count_ = 0;
-  int64_t now_ = 0;  // the latest known time + 1
+  std::shared_ptr<const EmbeddedFeatureStore> store_;
+  int64_t now_ms_ = 0;  // the latest known time + 1 ms
 };
 
 class RankerModel : public Scorer {

@@ -41,8 +41,9 @@ TEST(Ranker, GradientMatchesFiniteDifferences) {
   }
 }
 
-// Features at t count only the known interactions strictly before t: a
-// hand-made case.
+// Features at t count only the known interactions strictly before t (the
+// point-in-time training path), and after every one at now (the context serving
+// ranks with): a hand-made case.
 TEST(Ranker, FeaturesAtATimeSeeOnlyEarlierInteractions) {
   Dataset d;
   for (const char* u : {"u0", "u1"}) d.users.Intern(u);
@@ -55,24 +56,42 @@ TEST(Ranker, FeaturesAtATimeSeeOnlyEarlierInteractions) {
   d.features[2].author = "x";
   d.features[2].created_at = 1000;
   d.interactions = {{0, 0, 1, 100}, {0, 1, 1, 200}, {1, 0, 1, 150}, {0, 2, 1, 300}};
+  std::vector<RankerFeatureVector> f;
+  // u0 at 200 s knows only (u0, a, 100); item a has 2 interactions before 200.
+  std::vector<RankerQuery> queries = {{0, 0, 200'000, 0.5f}, {0, 1, 200'000, 0.25f}, {0, 2, 200'000, -1}};
+  ASSERT_TRUE(
+      PointInTimeRankerFeatures(RankerContext::ItemsOnly(d).get(), RankerContext::Events(d.interactions), queries, &f)
+          .ok());
+  const RankerFeatureVector at200[] = {
+      {0.5, std::log1p(2.0), 0, 0, 1.0, 1.0},  // a: drama share 1, author x share 1
+      {0.25, std::log1p(0.0), 0, 0, 0.5, 0},   // b: (drama 1 + comedy 0) / 2
+      {-1, std::log1p(0.0), 0, 1, 0, 1.0}};    // c: no tags, author x; created after 200: age 0
+  for (size_t q = 0; q < 3; ++q)
+    for (size_t k = 0; k < kRankerFeatures; ++k) EXPECT_DOUBLE_EQ(f[q][k], at200[q][k]) << q << " " << k;
+
+  // Now (after every interaction, 300.001 s): the affinities are decayed sums
+  // (7-day half-life).
   const RankerContext c(d, d.interactions);
-  std::vector<double> f;
+  EXPECT_EQ(c.now_ms(), 300'001);
+  std::vector<double> x;
   const uint32_t items[] = {0, 1, 2};
   const float tt[] = {0.5f, 0.25f, -1};
-  c.Features(0, 200, items, tt, &f);  // u0 at 200 knows only (u0, a, 100); item
-                                      // a has 2 interactions before 200
-  const double at200[] = {0.5,  std::log1p(2.0), 0, 0, 1.0,
-                          1.0,  // a: drama share 1, author x share 1
-                          0.25, std::log1p(0.0), 0, 0, 0.5,
-                          0,                                       // b: (drama 1 + comedy 0) / 2
-                          -1,   std::log1p(0.0), 0, 1, 0,   1.0};  // c: no tags, author x; created after 200: age 0
-  for (size_t k = 0; k < f.size(); ++k) EXPECT_DOUBLE_EQ(f[k], at200[k]) << k;
-  c.Features(0, INT64_MAX, items, tt, &f);  // every interaction: now = 301
-  EXPECT_DOUBLE_EQ(f[1], std::log1p(2.0));
-  EXPECT_DOUBLE_EQ(f[4], 2.0 / 3);  // a drama, b drama: 2 of 3
-  EXPECT_DOUBLE_EQ(f[5], 2.0 / 3);  // a and c by x
-  EXPECT_DOUBLE_EQ(f[12 + 2], 0);   // created after now: the age clamps at 0
-  EXPECT_DOUBLE_EQ(f[12 + 3], 1);
+  c.Features(0, items, tt, &x);
+  const double h = 7.0 * 86'400'000;
+  const auto decay = [&](double from_ms) { return std::exp2(-(300'001 - from_ms) / h); };
+  const double drama = decay(100'000) + decay(200'000), comedy = decay(200'000);
+  EXPECT_DOUBLE_EQ(x[1], std::log1p(2.0));
+  EXPECT_NEAR(x[4], drama / (drama + comedy), 1e-12);  // a: drama
+  EXPECT_NEAR(x[6 + 4], (drama + comedy) / (drama + comedy) / 2,
+              1e-12);              // b: drama and comedy
+  EXPECT_DOUBLE_EQ(x[5], 1.0);     // x is u0's only author
+  EXPECT_DOUBLE_EQ(x[12 + 2], 0);  // created after now: the age clamps at 0
+  EXPECT_DOUBLE_EQ(x[12 + 3], 1);
+  // Out-of-order events are refused, not silently mis-featured.
+  std::vector<FeatureEvent> backwards = RankerContext::Events(d.interactions);
+  std::swap(backwards[0], backwards[1]);
+  EXPECT_EQ(PointInTimeRankerFeatures(RankerContext::ItemsOnly(d).get(), backwards, queries, &f).code(),
+            StatusCode::kInvalidArgument);
 }
 
 RankerConfig TestConfig() {

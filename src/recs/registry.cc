@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <set>
 
 #include "core/crc32c.h"
 #include "core/json_text.h"
@@ -17,6 +20,7 @@ namespace {
 
 constexpr const char* kWeights = "weights.bin";
 constexpr const char* kManifest = "manifest.json";
+constexpr const char* kNextVersion = "next-version";  // written by Gc when it deletes the highest version
 
 void AppendNumber(double v, std::string* out) {
   char buf[32];
@@ -48,7 +52,7 @@ std::optional<uint32_t> ParseVersion(std::string_view s) {
 }  // namespace
 
 std::string EncodeManifest(const ModelManifest& m) {
-  std::string out = "{\"format_version\": 1, \"name\": ";
+  std::string out = "{\"format_version\": " + std::to_string(m.format_version) + ", \"name\": ";
   AppendJsonString(m.name, &out);
   out += ", \"version\": " + std::to_string(m.version) + ", \"model\": ";
   AppendJsonString(m.model, &out);
@@ -98,7 +102,10 @@ Result<ModelManifest> DecodeManifest(std::string_view json, const std::string& p
   };
   uint64_t format = 0, version = 0, dim = 0, created = 0;
   RETURN_IF_ERROR(u64("format_version", ~uint64_t{0}, &format));
-  if (format != 1) return bad("has format_version " + std::to_string(format) + " (this build reads 1)");
+  if (format < 1 || format > kModelFormatVersion)
+    return bad("has format_version " + std::to_string(format) + " (this build reads 1.." +
+               std::to_string(kModelFormatVersion) + ")");
+  m.format_version = static_cast<uint32_t>(format);
   RETURN_IF_ERROR(str("name", &m.name));
   RETURN_IF_ERROR(u64("version", 999'999'999, &version));
   if (version == 0) return bad("\"version\" must be at least 1");
@@ -186,6 +193,14 @@ Result<uint32_t> ModelRegistry::Save(ModelManifest* m, const ArrayFile& weights)
   ASSIGN_OR_RETURN(auto lock, fs_->LockFile(JoinPath(dir, ".lock")));
   ASSIGN_OR_RETURN(std::vector<uint32_t> versions, ListVersions(m->name));
   m->version = versions.empty() ? 1 : versions.back() + 1;
+  // A number Gc deleted is never given again (it may be named in logs and
+  // metrics).
+  if (fs_->FileExists(JoinPath(dir, kNextVersion))) {
+    ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs_, JoinPath(dir, kNextVersion)));
+    auto next = ParseVersion(text.substr(0, text.find('\n')));
+    if (!next) return Status::Corruption(JoinPath(dir, kNextVersion) + ": is not a version number");
+    m->version = std::max(m->version, *next);
+  }
   if (m->created_at_ms == 0)
     m->created_at_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -286,6 +301,49 @@ Result<uint32_t> ModelRegistry::Rollback(const std::string& name) {
   history.erase(history.begin());
   RETURN_IF_ERROR(WriteCurrent(name, history));
   return history[0];
+}
+
+Result<ModelRegistry::GcPlan> ModelRegistry::Gc(const std::string& name, uint32_t keep_newest, bool dry_run) {
+  RETURN_IF_ERROR(CheckName(name));
+  if (!fs_->FileExists(Dir(name))) return Status::NotFound("no model named '" + name + "' under " + root_);
+  ASSIGN_OR_RETURN(auto lock, fs_->LockFile(JoinPath(Dir(name), ".lock")));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> versions, ListVersions(name));
+  ASSIGN_OR_RETURN(std::vector<uint32_t> history, CurrentHistory(name));
+  std::set<uint32_t> keep(history.begin(),
+                          history.begin() + static_cast<ptrdiff_t>(std::min<size_t>(2, history.size())));
+  for (size_t k = 0; k < versions.size() && k < keep_newest; ++k) keep.insert(versions[versions.size() - 1 - k]);
+  GcPlan plan;
+  plan.name = name;
+  for (uint32_t v : versions) (keep.count(v) ? plan.kept : plan.removed).push_back(v);
+  if (dry_run) return plan;
+  if (!history.empty() && !keep.count(history[0]))  // cannot happen: the guard of the contract
+    return Status::Internal("gc of " + name + " would remove the current version " + std::to_string(history[0]));
+  std::vector<uint32_t> still;
+  for (uint32_t v : history)
+    if (keep.count(v)) still.push_back(v);
+  if (still != history) RETURN_IF_ERROR(WriteCurrent(name, still));
+  if (!plan.removed.empty() && plan.removed.back() == versions.back())
+    RETURN_IF_ERROR(
+        WriteFileAtomically(fs_, JoinPath(Dir(name), kNextVersion), std::to_string(versions.back() + 1) + "\n"));
+  for (uint32_t v : plan.removed) {
+    const std::string gone = JoinPath(Dir(name), ".deleting-" + std::to_string(v));
+    RETURN_IF_ERROR(fs_->RenameNoReplace(VersionDir(name, v), gone));
+  }
+  if (!plan.removed.empty()) RETURN_IF_ERROR(fs_->SyncDir(Dir(name)));
+  // The renamed versions and any earlier collection's leftovers: files, then
+  // the empty directory.
+  ASSIGN_OR_RETURN(std::vector<std::string> entries, fs_->ListDir(Dir(name)));
+  for (const std::string& e : entries) {
+    if (e.rfind(".deleting-", 0) != 0) continue;
+    const std::string dir = JoinPath(Dir(name), e);
+    ASSIGN_OR_RETURN(std::vector<std::string> files, fs_->ListDir(dir));
+    for (const std::string& file : files) RETURN_IF_ERROR(fs_->RemoveFile(JoinPath(dir, file)));
+    // FileSystem has no directory removal (nothing else deletes directories);
+    // the registry is on the local disk.
+    if (::rmdir(dir.c_str()) != 0) return Status::IoError("rmdir " + dir + ": " + std::strerror(errno));
+  }
+  RETURN_IF_ERROR(fs_->SyncDir(Dir(name)));
+  return plan;
 }
 
 Result<ModelRegistry::Loaded> ModelRegistry::Load(const ModelRef& ref) const {

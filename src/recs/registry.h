@@ -25,7 +25,15 @@
 
 namespace watershed::recs {
 
+// The model format: 1 — the arrays below; 2 — two-tower and ranker versions
+// also hold the item tower's feature vocabulary and temperature
+// (tower.features, tower.temperature), so a stored model embeds new items.
+// Version 1 files still load and score; embedding a new item with one is
+// refused (stored_tower.h).
+inline constexpr uint32_t kModelFormatVersion = 2;
+
 struct ModelManifest {
+  uint32_t format_version = kModelFormatVersion;
   std::string name;
   uint32_t version = 0;
   std::string model;  // popularity | bpr | two-tower | ranker
@@ -78,6 +86,22 @@ class ModelRegistry {
   // Makes the previously current version current again; returns it.
   // kFailedPrecondition when there is none.
   Result<uint32_t> Rollback(const std::string& name);
+
+  // Garbage collection of one name's versions: every version is removed except
+  // the current one, the previous current one (what Rollback returns to) and
+  // the newest `keep_newest` (by number). The current version is never removed.
+  // `current`'s older entries naming removed versions are dropped from it first
+  // (written atomically), so a pointer never names a missing version; each
+  // removed version is renamed to .deleting-<v> (readers never see half of one)
+  // and then deleted; a crashed collection's .deleting-* leftovers go on the
+  // next run; a deleted number is never given to a later version (<name>/next-version). dry_run: the plan
+  // only, nothing changed. Holds the name's lock.
+  // kCorruption (nothing removed) when `current` does not read.
+  struct GcPlan {
+    std::string name;
+    std::vector<uint32_t> kept, removed;  // ascending
+  };
+  Result<GcPlan> Gc(const std::string& name, uint32_t keep_newest, bool dry_run);
 
   struct Loaded {
     ModelManifest manifest;

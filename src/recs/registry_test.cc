@@ -253,5 +253,70 @@ TEST(DatasetFile, RoundTripsTheImportedDataset) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+TEST_F(RegistryTest, GcKeepsCurrentPreviousAndNewestAndNeverTheCurrentOne) {
+  const Bench b = Planted(0.8);
+  const Dataset& d = b.data;
+  const PopularityModel pop(d.num_items(), b.split.train);
+  for (int k = 0; k < 6; ++k) {
+    ModelManifest m = Manifest("popularity", d, 0);
+    ASSERT_TRUE(registry_.Save(&m, ExportPopularity(d, pop)).ok());
+  }
+  ASSERT_TRUE(registry_.Promote("stories", 2).ok());
+  ASSERT_TRUE(registry_.Promote("stories", 4).ok());  // current 4, then 2, then 1
+  const auto versions = [&] {
+    std::vector<uint32_t> out;
+    const auto listed = registry_.Versions("stories");
+    for (const auto& v : listed.value()) out.push_back(v.version);
+    return out;
+  };
+  using V = std::vector<uint32_t>;
+
+  // Dry run: the plan, nothing deleted.
+  auto plan = registry_.Gc("stories", 2, /*dry_run=*/true);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->kept, (V{2, 4, 5, 6}));  // current 4, previous 2, newest two 5 and 6
+  EXPECT_EQ(plan->removed, (V{1, 3}));
+  EXPECT_EQ(versions(), (V{1, 2, 3, 4, 5, 6}));
+
+  plan = registry_.Gc("stories", 2, false);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->removed, (V{1, 3}));
+  EXPECT_EQ(versions(), (V{2, 4, 5, 6}));
+  EXPECT_FALSE(fs_->FileExists(dir_.Path("models/stories/1")));
+  EXPECT_FALSE(fs_->FileExists(dir_.Path("models/stories/.deleting-1")));
+  // `current` no longer names the deleted 1; rollback still reaches 2, which
+  // loads.
+  EXPECT_EQ(registry_.CurrentHistory("stories").value(), (V{4, 2}));
+  EXPECT_EQ(registry_.Rollback("stories").value(), 2u);
+  EXPECT_TRUE(registry_.Load({"stories", std::nullopt}).ok());
+
+  // --keep 0 keeps the current version only (no earlier current one is left
+  // after the rollback): every other version goes, the current one never does.
+  plan = registry_.Gc("stories", 0, false);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_EQ(plan->kept, (V{2}));
+  EXPECT_EQ(plan->removed, (V{4, 5, 6}));
+  EXPECT_EQ(versions(), (V{2}));
+  auto loaded = registry_.Load({"stories", std::nullopt});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->manifest.version, 2u);
+  // A deleted number is never given again.
+  ModelManifest m = Manifest("popularity", d, 0);
+  EXPECT_EQ(registry_.Save(&m, ExportPopularity(d, pop)).value(), 7u);
+
+  // A crashed collection's leftover goes on the next run; an unreadable
+  // `current` stops it before any deletion.
+  ASSERT_TRUE(fs_->CreateDirs(dir_.Path("models/stories/.deleting-5")).ok());
+  ASSERT_TRUE(WriteFileAtomically(fs_, dir_.Path("models/stories/.deleting-5/weights.bin"), "x").ok());
+  ASSERT_TRUE(registry_.Gc("stories", 5, false).ok());
+  EXPECT_FALSE(fs_->FileExists(dir_.Path("models/stories/.deleting-5")));
+  ASSERT_TRUE(WriteFileAtomically(fs_, dir_.Path("models/stories/current"), "9\n").ok());
+  auto bad = registry_.Gc("stories", 0, false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("current:1"), std::string::npos) << bad.status().message();
+  EXPECT_TRUE(fs_->FileExists(dir_.Path("models/stories/2")));  // nothing deleted
+  EXPECT_TRUE(fs_->FileExists(dir_.Path("models/stories/7")));
+}
+
 }  // namespace
 }  // namespace watershed::recs

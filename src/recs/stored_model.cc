@@ -58,6 +58,11 @@ ArrayFile ExportTwoTower(const Dataset& data, const TwoTowerModel& m) {
   }
   ArrayFile f = Factors(data, std::move(users), std::move(items), std::move(bias));
   PutTower(m.parameters(), &f);
+  // What a new item's embedding needs besides the weights (format 2): the
+  // feature vocabulary the model was trained with (TwoTowerFeatures of the same
+  // data) and the temperature its bias is scaled by.
+  f.Put("tower.features", TwoTowerFeatures(data).names);
+  f.Put("tower.temperature", std::vector<float>{m.temperature()});
   return f;
 }
 
@@ -108,6 +113,12 @@ Status CheckModelArrays(const ModelManifest& m, const ArrayFile& w) {
       ASSIGN_OR_RETURN(const std::vector<float>* v, w.F32(name, ArrayFile::kAnyCount));
       if (v->size() % d != 0)
         return Status::Corruption(w.path + ": array '" + std::string(name) + "' is not a whole number of rows");
+    }
+    if (m.format_version >= 2) {  // the item tower's vocabulary: one name per feature row
+      const size_t rows = w.F32("tower.feature", ArrayFile::kAnyCount).value()->size() / d;
+      RETURN_IF_ERROR(Present(w.Strings("tower.features", rows)));
+      ASSIGN_OR_RETURN(const std::vector<float>* tau, w.F32("tower.temperature", 1));
+      if (!((*tau)[0] > 0)) return Status::Corruption(w.path + ": array 'tower.temperature' must be > 0");
     }
   }
   if (m.model == "ranker") {

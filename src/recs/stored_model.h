@@ -6,6 +6,9 @@
 //   user_ids, item_ids (strings)              the data's external ids, in dense-id order
 //   user_vectors, item_vectors, item_bias     (f32) users x dim, items x dim, items
 //   tower.user|item|history|feature|wu|bu|wi|bi|v|c   (two-tower, ranker) the tower weights (two_tower_loss.h)
+//   tower.features (strings), tower.temperature (f32, 1)   (two-tower, ranker; model format 2) the item tower's
+//                                             feature vocabulary, one name per tower.feature row, and the
+//                                             temperature: what embedding a new item needs (stored_tower.h)
 //   ranker.weights (F + 1: w, then the bias), ranker.mean, ranker.scale (F each)   (ranker)
 
 #include <memory>

@@ -79,16 +79,22 @@ constexpr float kAdagradInitial = 0.1f;  // the accumulators' start (bounds the 
 ItemFeatureIds TwoTowerFeatures(const Dataset& data) {
   ItemFeatureIds ids;
   ids.count = data.tag_names.size();
-  std::unordered_map<std::string, uint32_t> authors;
+  for (const std::string& tag : data.tag_names) ids.names.push_back(FeatureName(FeatureKind::kTag, tag));
+  std::unordered_map<std::string, uint32_t> others;  // "author:..." and "language:..." -> id
+  const auto intern = [&](const std::string& name) {
+    auto [it, fresh] = others.try_emplace(name, static_cast<uint32_t>(ids.count));
+    if (fresh) {
+      ++ids.count;
+      ids.names.push_back(name);
+    }
+    return it->second;
+  };
   ids.of.resize(data.num_items());
   for (size_t i = 0; i < data.features.size() && i < ids.of.size(); ++i) {
     const ItemFeatures& f = data.features[i];
     ids.of[i] = f.tags;
-    if (!f.author.empty()) {
-      auto [it, fresh] = authors.try_emplace(f.author, static_cast<uint32_t>(ids.count));
-      if (fresh) ++ids.count;
-      ids.of[i].push_back(it->second);
-    }
+    if (!f.author.empty()) ids.of[i].push_back(intern(FeatureName(FeatureKind::kAuthor, f.author)));
+    if (!f.language.empty()) ids.of[i].push_back(intern(FeatureName(FeatureKind::kLanguage, f.language)));
   }
   return ids;
 }

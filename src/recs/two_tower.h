@@ -25,9 +25,11 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "recs/dataset.h"
+#include "recs/feature_vocabulary.h"
 #include "recs/model.h"
 #include "recs/training.h"
 #include "recs/two_tower_loss.h"
@@ -46,10 +48,15 @@ struct TwoTowerConfig {
   TrainingConfig training{.max_epochs = 30, .patience = 2};
 };
 
-// The items' features as the model sees them: ids in [0, count) — the tags, then one id per author.
+// The items' features as the model sees them: ids in [0, count) — the tags,
+// then one id per author and one per language in order of first appearance.
+// `names` is the vocabulary the model registry stores so a new item's features
+// map to the same ids: "tag:<name>", "author:<id>", "language:<code>"
+// (feature_vocabulary.h).
 struct ItemFeatureIds {
   std::vector<std::vector<uint32_t>> of;  // per catalogue item
   size_t count = 0;
+  std::vector<std::string> names;  // per feature id
 };
 ItemFeatureIds TwoTowerFeatures(const Dataset& data);
 
@@ -79,6 +86,7 @@ class TwoTowerModel : public Scorer {
   // The tower weights and sizes, for the model registry (stored_model.h).
   const TowerBlock<float>& parameters() const { return p_; }
   uint32_t dim() const { return d_; }
+  float temperature() const { return temperature_; }
   size_t num_users() const { return num_users_; }
   size_t num_items() const { return num_items_; }
 

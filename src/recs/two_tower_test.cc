@@ -92,13 +92,7 @@ TEST(TwoTower, TheSameItemTwiceInABatchIsNotItsOwnNegative) {
 
 // The defaults with smaller batches for the small catalogue (240 items: 256 positives + 64 negatives would
 // outnumber it) and a smaller validation set (the tests run under sanitizers too).
-TwoTowerConfig TestConfig() {
-  TwoTowerConfig c;
-  c.training.validation_users = 200;
-  c.batch = 64;
-  c.negatives = 32;
-  return c;
-}
+TwoTowerConfig TestConfig() { return SmallTwoTowerConfig(); }
 
 // Issue #14's target is two-tower >= BPR >= 2x popularity. At the MovieLens-1M size (bench/RESULTS.md) the
 // two-tower model beats BPR by ~10%; on this small instance (400 users, ~6 k training positives) it comes

@@ -67,7 +67,28 @@ expect_error 1 "$w: its CRC-32C" recs models promote stories@2 --data-dir "$d"
 "$bin" recs generate --out "$work/ml2" --format movielens-100k --users 150 --items 90 --seed 7 >/dev/null
 "$bin" recs import --interactions "$work/ml2" --format movielens-100k --data-dir "$d" --name ml >/dev/null
 expect_error 1 "ml.bin changed since the model was trained" recs eval --registry stories@1 --data-dir "$d"
+# Format 2: the ranker's weights hold the item tower's vocabulary (tag names) for new items.
+grep -q '"format_version": 2' "$d/models/stories/3/manifest.json" || fail "manifest format"
+grep -q 'tag:' "$d/models/stories/3/weights.bin" || fail "no vocabulary in the two-tower weights"
+# gc: current 1 (no earlier current one after the rollback), two newer versions 4 and 5.
+"$bin" recs train --model popularity --name stories --dataset ml --data-dir "$d" --json >/dev/null
+"$bin" recs train --model popularity --name stories --dataset ml --data-dir "$d" --json >/dev/null
+out=$("$bin" recs models gc --keep 1 --dry-run --data-dir "$d")
+[[ $out == "stories: would delete versions 2,3,4; kept 1,5" ]] || fail "gc --dry-run: $out"
+[[ -d "$d/models/stories/2" && -d "$d/models/stories/4" ]] || fail "gc --dry-run deleted something"
+out=$("$bin" recs models gc stories --keep 1 --json --data-dir "$d")
+[[ $out == '{"dry_run": false, "models": [{"name": "stories", "kept": [1,5], "deleted": [2,3,4]}]}' ]] || fail "gc: $out"
+[[ ! -e "$d/models/stories/2" && ! -e "$d/models/stories/4" && -d "$d/models/stories/5" ]] || fail "gc left: $(ls -a "$d/models/stories")"
+list=$("$bin" recs models --data-dir "$d")
+[[ $list == *"1*"* && $list == *" 5 "* && $list != *" 3 "* ]] || fail "list after gc: $list"
+out=$("$bin" recs models gc --keep 0 --data-dir "$d")  # the current version is never deleted
+[[ $out == "stories: deleted versions 5; kept 1" && -d "$d/models/stories/1" ]] || fail "gc --keep 0: $out"
+expect_error 2 "gc needs --keep N" recs models gc --data-dir "$d"
+expect_error 2 "--keep must be a whole number >= 0, not 'x'" recs models gc --keep x --data-dir "$d"
+expect_error 2 "--keep and --dry-run are gc's flags" recs models list --keep 1 --data-dir "$d"
+expect_error 1 "no model named 'nope'" recs models gc nope --keep 1 --data-dir "$d"
 [[ $("$bin" recs import --help) == *"--name"* ]] || fail "import --help"
 [[ $("$bin" recs train --help) == *"--model popularity|bpr|two-tower|ranker"* ]] || fail "train --help"
-[[ $("$bin" recs models --help) == *"rollback NAME"* ]] || fail "models --help"
+[[ $("$bin" recs models --help) == *"rollback NAME"* && $("$bin" recs models --help) == *"gc --keep N"* ]] ||
+  fail "models --help"
 echo "recs_registry_cli: ok"
