@@ -54,7 +54,7 @@ TEST(ExperimentSimulation, APlantedFivePercentEffectIsFoundAndPromoted) {
   // 80,000 users: a standard error of about 1 % of the control's mean, so +5 % is found with ample power (and
   // the lift estimate stays above the +2 % bar) in every seed, not just a lucky one.
   for (uint64_t seed : {1, 2}) {
-    const ExperimentReport r = Simulate({.users = 80000, .effect = 0.05, .through_log = seed == 1, .seed = seed});
+    const ExperimentReport r = Simulate({.users = 80000, .effect = 0.05, .seed = seed});
     const ArmStats& t = r.arms[1];
     EXPECT_LT(t.vs_control.p, 0.05) << seed;
     EXPECT_LT(t.lift_lo, 0.05) << seed;  // the interval holds the planted effect
@@ -70,7 +70,7 @@ TEST(ExperimentSimulation, APlantedFivePercentEffectIsFoundAndPromoted) {
 
 TEST(ExperimentSimulation, WithoutAnEffectPromotionActsInAtMostFivePercentOfRuns) {
   int promoted = 0, significant = 0, srm = 0;
-  const int runs = 400;
+  const int runs = 300;
   for (int run = 0; run < runs; ++run) {
     const ExperimentReport r = Simulate({.users = 1000, .effect = 0, .seed = 1000 + static_cast<uint64_t>(run)});
     promoted += DecidePromotion(r).promote;
@@ -78,16 +78,16 @@ TEST(ExperimentSimulation, WithoutAnEffectPromotionActsInAtMostFivePercentOfRuns
     srm += r.srm;
   }
   EXPECT_LE(promoted, runs * 5 / 100);
-  // The test is calibrated: about 5 % of null runs are significant either way
-  // (binomial 200 x 0.05: 2..20).
-  EXPECT_GE(significant, 2);
-  EXPECT_LE(significant, 20);
-  EXPECT_LE(srm, 2);
+  // The test is calibrated: about 5 % of null runs are significant either way (binomial 300 x 0.05: 15 +- 3.8).
+  EXPECT_GE(significant, 5);
+  EXPECT_LE(significant, 26);
+  EXPECT_LE(srm, 3);
   std::printf("null runs: %d of %d promoted, %d significant, %d with SRM\n", promoted, runs, significant, srm);
 }
 
 TEST(ExperimentSimulation, LostTreatmentExposuresAreASampleRatioMismatch) {
-  const ExperimentReport r = Simulate({.users = 10000, .effect = 0.10, .lose_treatment = 0.1, .seed = 5});
+  const ExperimentReport r =
+      Simulate({.users = 10000, .effect = 0.10, .lose_treatment = 0.1, .through_log = true, .seed = 5});
   EXPECT_TRUE(r.srm);
   EXPECT_LT(r.srm_p, 0.001);
   const PromotionDecision d = DecidePromotion(r);

@@ -11,6 +11,7 @@ SimulatedExperiment SimulateExperiment(const ExperimentConfig& config, const Exp
   SimulatedExperiment out;
   Rng rng(MixSeed(o.seed, 77));
   uint64_t request = 0;
+  const std::string prefix = "sim-" + std::to_string(o.seed) + "-";
   for (size_t n = 0; n < o.users; ++n) {
     const uint64_t user = 1 + (rng.Next() >> 24);
     const Arm* arm = nullptr;
@@ -23,11 +24,12 @@ SimulatedExperiment SimulateExperiment(const ExperimentConfig& config, const Exp
     const int visits = 1 + static_cast<int>(rng.Below(3));
     for (int v = 0; v < visits; ++v) {
       Exposure x;
-      x.request_id = "sim-" + std::to_string(o.seed) + "-" + std::to_string(++request);
+      x.request_id = prefix + std::to_string(++request);
       x.user = user;
       x.experiment = e.name;
       x.arm = arm->name;
       x.time_ms = o.start_ms + static_cast<int64_t>(rng.Below(7 * 24 * 3600)) * 1000;
+      x.items.reserve(10);
       for (int i = 0; i < 10; ++i) x.items.push_back(1 + rng.Below(5000));
       while (rng.Unit() < engagement) {
         const double exp2 = -std::log(1 - rng.Unit()) - std::log(1 - rng.Unit());  // gamma(2, 1)
@@ -36,9 +38,11 @@ SimulatedExperiment SimulateExperiment(const ExperimentConfig& config, const Exp
         out.events.push_back(
             {user, x.items[rng.Below(10)], EventType::kView, static_cast<uint32_t>(watch_s * 1000), at});
       }
-      // Noise that must not count: a story not recommended, and a view after the window.
-      out.events.push_back({user, 100000 + rng.Below(1000), EventType::kView, 30000, x.time_ms + 1000});
-      out.events.push_back({user, x.items[0], EventType::kView, 30000, x.time_ms + e.window_s * 1000 + 3600 * 1000});
+      // Noise that must not count: a story not recommended, or a view after the window.
+      if (rng.Below(2))
+        out.events.push_back({user, 100000 + rng.Below(1000), EventType::kView, 30000, x.time_ms + 1000});
+      else
+        out.events.push_back({user, x.items[0], EventType::kView, 30000, x.time_ms + e.window_s * 1000 + 3600 * 1000});
       if (logged) out.exposures.push_back(std::move(x));
     }
   }

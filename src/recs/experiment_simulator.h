@@ -7,7 +7,7 @@
 // 1-3 visits over a week, an exposure of 10 random stories each; a user's engagement e is uniform in [0.3, 0.6)
 // and each exposure is followed by a geometric number of views (continuing with probability e) of its stories
 // within 23 hours, watch time gamma-distributed (shape 2) with a mean of 20 s, times (1 + effect) in every arm
-// but the control. Two views per exposure that must not count are added: a story not recommended, and one after the
+// but the control. One view per exposure that must not count is added: of a story not recommended, or after the
 // window. `lose_treatment` drops that share of the treatment users' exposures from the log (a logging bug, to
 // show the sample-ratio-mismatch check). Deterministic for a seed.
 

@@ -144,9 +144,11 @@ Result<ExperimentConfig> LoadExperimentConfig(FileSystem* fs, const std::string&
 }
 
 uint32_t SaltedHash(std::string_view salt, uint64_t user) {
-  std::string key(salt);
-  key += ':';
-  key += std::to_string(user);
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, user).ptr;
+  std::string key;
+  key.reserve(salt.size() + 1 + static_cast<size_t>(end - digits));
+  key.append(salt).append(1, ':').append(digits, end);
   return Murmur3X86_32(key);
 }
 
