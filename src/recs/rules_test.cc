@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 #include "recs/rng.h"
 
@@ -319,6 +321,42 @@ TEST_F(RulesHolderTest, ReloadsOnChangeAndKeepsTheOldRulesWhenTheNewFileIsBad) {
   ASSERT_EQ(::unlink(path_.c_str()), 0);
   EXPECT_FALSE((*h)->Refresh().ok());
   EXPECT_EQ((*h)->Current()->top_k, 30u);
+}
+
+TEST_F(RulesHolderTest, ReadersSeeWholeRulesWhileTheyAreSwapped) {
+  // Each version sets top_k and max_per_author to the same number: a reader that saw a mix of two files, or a
+  // half-built Rules, would see them differ.
+  auto version = [](int v) {
+    return "top_k = " + std::to_string(v) + "\n[diversity]\nmax_per_author = " + std::to_string(v) + "\n" +
+           std::string(static_cast<size_t>(v % 7), '#') + "\n";  // sizes differ: each write is a change
+  };
+  Write(version(1));
+  auto h = RulesHolder::Open(FileSystem::Default(), path_);
+  ASSERT_TRUE(h.ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0}, reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t)
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto r = (*h)->Current();
+        if (r->top_k != r->max_per_author) ++mismatches;
+        ++reads;
+      }
+    });
+  int swaps = 0;
+  for (int v = 2; v <= 60; ++v) {
+    Write(version(v));
+    auto changed = (*h)->Refresh();
+    ASSERT_TRUE(changed.ok()) << changed.status().message();
+    swaps += *changed;
+  }
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(swaps, 59);  // consecutive versions differ in size, so each is seen
+  EXPECT_EQ((*h)->Current()->top_k, 60u);
 }
 
 }  // namespace
