@@ -271,12 +271,28 @@ Result<std::unique_ptr<ExposureWriter>> ExposureWriter::Open(FileSystem* fs, con
   if (Status s = CreateDirsDurably(fs, exposures_dir); !s.ok()) return s;
   const std::string path = ExposureLogPath(exposures_dir, experiment);
   if (fs->FileExists(path)) {
-    auto data = ReadWholeFile(fs, path);
-    if (!data.ok()) return data.status();
-    auto log = DecodeExposureLog(*data, path);
-    if (!log.ok()) return log.status();
-    if (log->torn_bytes > 0)
-      if (Status s = fs->Truncate(path, data->size() - log->torn_bytes); !s.ok()) return s;
+    // Only the tail is read (the log may be large): back from the end, chunk by chunk, to the last newline.
+    auto size = fs->FileSize(path);
+    if (!size.ok()) return size.status();
+    auto file = fs->NewRandomAccessFile(path);
+    if (!file.ok()) return file.status();
+    uint64_t end = *size;  // the bytes before `end` end in a newline (or there are none)
+    std::string chunk;
+    while (end > 0) {
+      const uint64_t start = end >= 65536 ? end - 65536 : 0;
+      chunk.resize(end - start);
+      auto n = (*file)->Read(start, chunk.size(), chunk.data());
+      if (!n.ok()) return n.status();
+      if (*n != chunk.size()) return Status::IoError(path + ": short read");
+      const size_t nl = chunk.rfind('\n');
+      if (nl != std::string::npos) {
+        end = start + nl + 1;
+        break;
+      }
+      end = start;
+    }
+    if (end < *size)
+      if (Status s = fs->Truncate(path, end); !s.ok()) return s;
   }
   auto file = fs->NewAppendableFile(path);
   if (!file.ok()) return file.status();

@@ -103,8 +103,8 @@ Result<Exposure> DecodeExposure(std::string_view line);
 
 std::string ExposureLogPath(const std::string& exposures_dir, std::string_view experiment);
 
-// Appends exposures to one experiment's log. Open cuts a torn tail left by a
-// crash. Not thread-safe.
+// Appends exposures to one experiment's log. Open cuts a torn tail left by a crash (reading only the log's end,
+// back to its last newline). One writer per log at a time; not thread-safe.
 class ExposureWriter {
  public:
   static Result<std::unique_ptr<ExposureWriter>> Open(FileSystem* fs, const std::string& exposures_dir,

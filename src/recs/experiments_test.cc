@@ -197,6 +197,28 @@ TEST_F(ExposureLogTest, RoundTripsAndIgnoresThenCutsATornTail) {
   EXPECT_TRUE(empty->exposures.empty());
 }
 
+TEST_F(ExposureLogTest, ATornTailLongerThanTheReadChunkIsCut) {
+  FileSystem* fs = FileSystem::Default();
+  std::string log;
+  for (int i = 0; i < 2000; ++i) log += EncodeExposure(Make(i));  // ~130 KB
+  Exposure huge = Make(7);
+  huge.items.assign(20000, 123456);  // a record of ~140 KB, torn before its newline
+  const std::string torn = EncodeExposure(huge).substr(0, 100000);
+  ASSERT_TRUE(CreateDirsDurably(fs, dir_).ok());
+  const std::string path = ExposureLogPath(dir_, "ranker-v2");
+  ASSERT_TRUE(WriteFileAtomically(fs, path, log + torn).ok());
+  {
+    auto w = ExposureWriter::Open(fs, dir_, "ranker-v2");
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    ASSERT_TRUE((*w)->Append(Make(2000)).ok());
+  }
+  EXPECT_EQ(ReadWholeFile(fs, path).value(), log + EncodeExposure(Make(2000)));
+  // A log that is all torn: cut to nothing.
+  ASSERT_TRUE(WriteFileAtomically(fs, path, torn).ok());
+  ASSERT_TRUE(ExposureWriter::Open(fs, dir_, "ranker-v2").ok());
+  EXPECT_EQ(fs->FileSize(path).value(), 0u);
+}
+
 TEST_F(ExposureLogTest, CorruptionIsNamedByLine) {
   std::string a = EncodeExposure(Make(0)), b = EncodeExposure(Make(1)), c = EncodeExposure(Make(2));
   b[12] = b[12] == '1' ? '2' : '1';  // a flipped byte in the middle record
