@@ -1,18 +1,15 @@
 #pragma once
-// The small TOML subset of the recommenders' hand-written config files
-// (docs/recs.md, "Config files"): the rules file (rules.h) and the experiments
-// file (experiments.h).
+// The small TOML subset of the recommenders' hand-written config files (docs/recs.md, "Config files"): the rules
+// file (rules.h) and the experiments file (experiments.h).
 //
 //   # a comment                 to the end of the line (outside strings)
-//   key = value                 in the current table; keys are bare: letters,
-//   digits, '_', '-', '.' [name]                      a table (once per file)
+//   key = value                 in the current table; keys are bare: letters, digits, '_', '-', '.'
+//   [name]                      a table (once per file)
 //   [[name]]                    one more element of an array of tables
-// Values: "strings" (escapes \" \\ \n \t), integers (-12), floats (0.25, 1e-3),
-// true / false, and one-line arrays of those ([1, 2, 3], ["a", "b"]; a trailing
-// comma is allowed). A key twice in one table, a table twice, anything else
-// (multi-line values, inline tables, dates) is an error "PATH:LINE:COLUMN:
-// reason" (1-based, the column in bytes). TableReader reads typed values with
-// ranges and refuses keys nobody asked for, naming them.
+// Values: "strings" (escapes \" \\ \n \t), integers (-12), floats (0.25, 1e-3), true / false, and one-line
+// arrays of those ([1, 2, 3], ["a", "b"]; a trailing comma is allowed). A key twice in one table, a table twice,
+// anything else (multi-line values, inline tables, dates) is an error "PATH:LINE:COLUMN: reason" (1-based, the
+// column in bytes). TableReader reads typed values with ranges and refuses keys nobody asked for, naming them.
 
 #include <cstdint>
 #include <string>
@@ -49,9 +46,6 @@ struct ConfigTable {
 // tables[0] is the root table (name ""); the others in file order.
 Result<std::vector<ConfigTable>> ParseConfigText(std::string_view text, const std::string& path);
 
-// Typed reads of one table; every error is "PATH:LINE:COLUMN: [table] key:
-// reason". Call Finish() last: it fails on the first key that was not read
-// ("unknown key 'x' (known: a, b)").
 // Keeps the first error of a series of reads: `ok(r.Number(...)); ok(r.String(...)); return ok.status;`.
 struct FirstError {
   Status status;
@@ -61,6 +55,8 @@ struct FirstError {
   }
 };
 
+// Typed reads of one table; every error is "PATH:LINE:COLUMN: [table] key: reason". Call Finish() last: it fails
+// on the first key that was not read ("unknown key 'x' (known: a, b)").
 class TableReader {
  public:
   TableReader(const ConfigTable& table, std::string path) : table_(table), path_(std::move(path)) {}
@@ -72,8 +68,7 @@ class TableReader {
   Status Bool(std::string_view key, bool* out);
   Status Strings(std::string_view key, std::vector<std::string>* out);
   Status Integers(std::string_view key, std::vector<int64_t>* out, int64_t min, int64_t max);
-  // Keys starting with `prefix` (e.g. "params."), their values as written
-  // (strings unquoted); marks them read.
+  // Keys starting with `prefix` (e.g. "params."), their values as written (strings unquoted); marks them read.
   std::vector<std::pair<std::string, std::string>> WithPrefix(std::string_view prefix);
   Status Finish();
   // An error at the table's header (or at `key` when it is present).

@@ -1,9 +1,7 @@
-// The A/B pipeline end to end on simulated users: assignment by the experiments
-// file, exposures through the exposure log's encoding, outcomes as view events,
-// the report and the promotion rule. A planted +5 % watch time effect is found
-// and promoted; with no effect, promotion acts in at most 5 % of 200 runs
-// (seeds fixed, so the test is deterministic); a logging bug that loses
-// treatment exposures is caught as a sample ratio mismatch.
+// The A/B pipeline end to end on simulated users: assignment by the experiments file, exposures through the exposure
+// log's encoding, outcomes as view events, the report and the promotion rule. A planted +5 % watch time effect is found
+// and promoted; with no effect, promotion acts in at most 5 % of 200 runs (seeds fixed, so the test is deterministic);
+// a logging bug that loses treatment exposures is caught as a sample ratio mismatch.
 
 #include <gtest/gtest.h>
 

@@ -15,8 +15,7 @@ namespace {
 constexpr double kEps = 1e-15;
 constexpr double kTiny = 1e-300;
 
-// The continued fraction of the regularized incomplete beta function (modified
-// Lentz), for x < (a+1)/(a+b+2).
+// The continued fraction of the regularized incomplete beta function (modified Lentz), for x < (a+1)/(a+b+2).
 double BetaFraction(double a, double b, double x) {
   double c = 1, d = 1 - (a + b) * x / (a + 1);
   if (std::fabs(d) < kTiny) d = kTiny;
@@ -161,8 +160,7 @@ ExperimentReport ComputeReport(const Experiment& e, std::span<const Exposure> ex
     std::stable_sort(u.exposures.begin(), u.exposures.end(),
                      [&](size_t a, size_t b) { return exposures[a].time_ms < exposures[b].time_ms; });
   }
-  // Views joined to the latest matching exposure of their user within the
-  // window.
+  // Views joined to the latest matching exposure of their user within the window.
   std::vector<uint8_t> clicked(exposures.size(), 0);
   const int64_t window_ms = e.window_s * 1000;
   for (const EngagementEvent& ev : events) {

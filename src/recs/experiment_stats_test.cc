@@ -1,7 +1,6 @@
-// The experiments' statistics: outcomes joined to exposures (window, latest
-// exposure, one count per event), the t and chi-square distributions and
-// Welch's test against SciPy (tests/recs/welch_oracle.py) and hand-computed
-// values, and the promotion rule's reasons.
+// The experiments' statistics: outcomes joined to exposures (window, latest exposure, one count per event), the t and
+// chi-square distributions and Welch's test against SciPy (tests/recs/welch_oracle.py) and hand-computed values, and
+// the promotion rule's reasons.
 
 #include "recs/experiment_stats.h"
 
@@ -85,21 +84,18 @@ TEST(ExperimentStats, HandComputedDistributionValues) {
   EXPECT_NEAR(StudentTQuantile(0.975, 1), 12.706204736174698, 1e-7);
   EXPECT_NEAR(StudentTQuantile(0.025, 1e6), -1.959966, 1e-5);
   EXPECT_NEAR(StudentTCdf(0, 3), 0.5, 1e-15);
-  // df = 1 is Cauchy: P(T <= t) = 1/2 + atan(t)/pi. df = 2: 1/2 + t / (2 sqrt(2
-  // + t^2)).
+  // df = 1 is Cauchy: P(T <= t) = 1/2 + atan(t)/pi. df = 2: 1/2 + t / (2 sqrt(2 + t^2)).
   for (double t : {-30.0, -2.0, -0.3, 0.7, 5.0}) {
     EXPECT_NEAR(StudentTCdf(t, 1), 0.5 + std::atan(t) / M_PI, 1e-12) << t;
     EXPECT_NEAR(StudentTCdf(t, 2), 0.5 + t / (2 * std::sqrt(2 + t * t)), 1e-12) << t;
   }
-  // Chi-square with 2 degrees of freedom: P(X >= x) = exp(-x / 2); 1 degree:
-  // erfc(sqrt(x / 2)).
+  // Chi-square with 2 degrees of freedom: P(X >= x) = exp(-x / 2); 1 degree: erfc(sqrt(x / 2)).
   for (double x : {0.01, 1.0, 7.5, 40.0}) {
     EXPECT_NEAR(ChiSquareSurvival(x, 2), std::exp(-x / 2), 1e-13 * std::max(1.0, 1 / std::exp(-x / 2))) << x;
     EXPECT_NEAR(ChiSquareSurvival(x, 1), std::erfc(std::sqrt(x / 2)), 1e-12) << x;
   }
   EXPECT_NEAR(ChiSquareSurvival(10.827566170662733, 1), 0.001, 1e-12);
-  // Welch by hand: a = {1, 2, 3, 4} (mean 2.5, var 5/3), b = {2, 4, 6, 8, 10}
-  // (mean 6, var 10).
+  // Welch by hand: a = {1, 2, 3, 4} (mean 2.5, var 5/3), b = {2, 4, 6, 8, 10} (mean 6, var 10).
   const WelchResult w = WelchTest(2.5, 5.0 / 3, 4, 6, 10, 5);
   const double se2 = 5.0 / 12 + 2;
   EXPECT_DOUBLE_EQ(w.diff, 3.5);
@@ -156,8 +152,7 @@ TEST(ExperimentStats, AgreeWithSciPy) {
     EXPECT_TRUE(rel(mine[i].t, t)) << i << ": " << mine[i].t << " vs " << t;
     EXPECT_TRUE(rel(mine[i].df, df)) << i << ": " << mine[i].df << " vs " << df;
     EXPECT_NEAR(mine[i].p, p, 1e-10) << i;
-    // SciPy's t.ppf (cdflib's stdtrit) is a root search good to about 1e-9: the
-    // interval is compared at 1e-8.
+    // SciPy's t.ppf (cdflib's stdtrit) is a root search good to about 1e-9: the interval is compared at 1e-8.
     EXPECT_NEAR(mine[i].lo, lo, 1e-8 * std::max(1.0, std::fabs(lo))) << i;
     EXPECT_NEAR(mine[i].hi, hi, 1e-8 * std::max(1.0, std::fabs(hi))) << i;
   }

@@ -13,8 +13,7 @@
 namespace watershed::recs {
 namespace {
 
-// Names end up in file names and log lines: the registry's rule (letters,
-// digits, '_', '-', '.').
+// Names end up in file names and log lines: the registry's rule (letters, digits, '_', '-', '.').
 Status CheckedName(TableReader& r, std::string_view key, std::string* out, bool required = true) {
   if (Status s = r.String(key, out, required); !s.ok()) return s;
   if (out->empty() && !required) return Status::Ok();

@@ -1,33 +1,23 @@
 #pragma once
-// A/B experiments (docs/recs.md, "Experiments"): the experiments file, the
-// assignment of a user to an arm, and the exposure log. Statistics:
-// experiment_stats.h.
+// A/B experiments (docs/recs.md, "Experiments"): the experiments file, the assignment of a user to an arm, and
+// the exposure log. Statistics: experiment_stats.h.
 //
 // The experiments file (the TOML subset of config_text.h):
 //   [[layer]]        name, salt
-//   [[experiment]]   name, layer, traffic (share of the layer's users, (0, 1]),
-//   control (an arm's name),
-//                    window_hours (how long after an exposure a view counts,
-//                    default 24), salt (default: name)
-//   [[arm]]          experiment, name, weight (> 0), model ("NAME@VERSION",
-//   optional), params.KEY = value
-// Assignment: a user's bucket in a layer is murmur3(layer salt ":" user) mod
-// 10000; the layer's experiments take consecutive bucket ranges of traffic *
-// 10000 in file order, so the experiments of one layer never share a user and
-// those of different layers overlap independently. Within its experiment, a
-// user's arm is chosen by murmur3(experiment salt ":" user) / 2^32 against the
-// arms' cumulative weights. Deterministic: the same file and user give the same
-// arm, on every machine.
+//   [[experiment]]   name, layer, traffic (share of the layer's users, (0, 1]), control (an arm's name),
+//                    window_hours (how long after an exposure a view counts, default 24), salt (default: name)
+//   [[arm]]          experiment, name, weight (> 0), model ("NAME@VERSION", optional), params.KEY = value
+// Assignment: a user's bucket in a layer is murmur3(layer salt ":" user) mod 10000; the layer's experiments take
+// consecutive bucket ranges of traffic * 10000 in file order, so the experiments of one layer never share a user
+// and those of different layers overlap independently. Within its experiment, a user's arm is chosen by
+// murmur3(experiment salt ":" user) / 2^32 against the arms' cumulative weights. Deterministic: the same file and
+// user give the same arm, on every machine.
 //
-// The exposure log, <data-dir>/recs/exposures/<experiment>.log, one record a
-// line, appended:
-//   CRC TAB request_id TAB user TAB experiment TAB arm TAB time_ms TAB
-//   item,item,...\n
-// CRC is the CRC-32C of the rest of the line (after its tab, without the
-// newline) in 8 lower-case hex digits. A last line without its newline (a torn
-// write) is ignored by readers and cut off by the next writer; any other bad
-// line (or one of another experiment) is corruption, reported with its line
-// number.
+// The exposure log, <data-dir>/recs/exposures/<experiment>.log, one record a line, appended:
+//   CRC TAB request_id TAB user TAB experiment TAB arm TAB time_ms TAB item,item,...\n
+// CRC is the CRC-32C of the rest of the line (after its tab, without the newline) in 8 lower-case hex digits. A
+// last line without its newline (a torn write) is ignored by readers and cut off by the next writer; any other bad
+// line (or one of another experiment) is corruption, reported with its line number.
 
 #include <cstdint>
 #include <map>
@@ -71,9 +61,8 @@ struct ExperimentConfig {
   const Experiment* Find(std::string_view name) const;
 };
 
-// Errors: kInvalidArgument "PATH:LINE:COLUMN: reason" (unknown keys, ranges,
-// names, an arm of no experiment, an experiment of no layer, a layer's traffic
-// above 1, a control that is no arm).
+// Errors: kInvalidArgument "PATH:LINE:COLUMN: reason" (unknown keys, ranges, names, an arm of no experiment, an
+// experiment of no layer, a layer's traffic above 1, a control that is no arm).
 Result<ExperimentConfig> ParseExperimentConfig(std::string_view text, const std::string& path);
 Result<ExperimentConfig> LoadExperimentConfig(FileSystem* fs, const std::string& path);
 
@@ -121,8 +110,7 @@ struct ExposureLog {
   std::vector<Exposure> exposures;
   uint64_t torn_bytes = 0;  // of an unterminated last line, ignored
 };
-// Every record of the experiment's log; an empty log when there is no file.
-// Errors: kCorruption "PATH:LINE: reason".
+// Every record of the experiment's log; an empty log when there is no file. Errors: kCorruption "PATH:LINE: reason".
 Result<ExposureLog> ReadExposures(FileSystem* fs, const std::string& exposures_dir, std::string_view experiment);
 // The same, of a log's bytes.
 Result<ExposureLog> DecodeExposureLog(std::string_view data, const std::string& path);

@@ -1,6 +1,5 @@
-// A/B experiments: the experiments file, the salted-hash assignment (weights,
-// layers exclusive within and overlapping across), and the exposure log
-// (checksummed lines, a torn tail ignored and cut, corruption named).
+// A/B experiments: the experiments file, the salted-hash assignment (weights, layers exclusive within and overlapping
+// across), and the exposure log (checksummed lines, a torn tail ignored and cut, corruption named).
 
 #include "recs/experiments.h"
 

@@ -123,8 +123,7 @@ std::vector<RankedItem> ApplyRules(const Rules& rules, std::span<const RuleCandi
     if (rules.blocked_items.count(c.item) || rules.blocked_authors.count(c.author)) continue;
     pool.push_back(i);
   }
-  // The rank by the given score, then 2. boosts and the order by the boosted
-  // score.
+  // The rank by the given score, then 2. boosts and the order by the boosted score.
   std::vector<RankedItem> info(candidates.size());
   auto by_score = [&](auto score) {
     std::stable_sort(pool.begin(), pool.end(), [&](size_t a, size_t b) {
@@ -167,8 +166,7 @@ std::vector<RankedItem> ApplyRules(const Rules& rules, std::span<const RuleCandi
     const RuleCandidate& c = candidates[i];
     return c.created_at_s > 0 && static_cast<double>(now_s - c.created_at_s) <= rules.fresh_hours * 3600;
   };
-  // The freshness share, "if available": no more than the fresh candidates
-  // there are.
+  // The freshness share, "if available": no more than the fresh candidates there are.
   size_t fresh_needed = 0;
   if (rules.fresh_share > 0) {
     size_t available = 0;
@@ -195,8 +193,7 @@ std::vector<RankedItem> ApplyRules(const Rules& rules, std::span<const RuleCandi
     return nullptr;
   };
 
-  // MMR state: relevance scaled to [0, 1], each item's highest similarity to
-  // the chosen ones.
+  // MMR state: relevance scaled to [0, 1], each item's highest similarity to the chosen ones.
   const bool mmr = rules.mmr_lambda < 1;
   double lo = 0, hi = 0;
   if (!pool.empty()) {
@@ -246,9 +243,8 @@ std::vector<RankedItem> ApplyRules(const Rules& rules, std::span<const RuleCandi
     size_t pick = SIZE_MAX;
     bool need_fresh = false, tried_fresh = false;
     for (int attempt = 0; attempt < 2 && pick == SIZE_MAX; ++attempt) {
-      // First with the freshness share when it could no longer be met
-      // otherwise; then, when no fresh item keeps the caps, as if there were no
-      // share.
+      // First with the freshness share when it could no longer be met otherwise; then, when no fresh item keeps the
+      // caps, as if there were no share.
       need_fresh = attempt == 0 && fresh_needed > fresh_chosen && fresh_needed - fresh_chosen > free_slots_left;
       if (attempt == 1 && !tried_fresh) break;
       tried_fresh = need_fresh;

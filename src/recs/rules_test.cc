@@ -1,6 +1,5 @@
-// Post-processing rules: the file (validation with line and column), each rule,
-// their interactions (blocks before pins, pins keep their position, caps with
-// pins, deterministic ties) and the reloading holder.
+// Post-processing rules: the file (validation with line and column), each rule, their interactions (blocks before pins,
+// pins keep their position, caps with pins, deterministic ties) and the reloading holder.
 
 #include "recs/rules.h"
 
@@ -135,8 +134,7 @@ TEST(ApplyRules, BlocksRemoveItemsAndAuthorsBeforePins) {
       "[66]\n[[pin]]\nitem = 7\nposition = 1\n"
       "[[pin]]\nitem = 9\nposition = 2\n");
   const auto out = ApplyRules(r, c, kNow);
-  // 7 is pinned but its author is blocked: blocked, not pinned; 9 keeps
-  // position 2.
+  // 7 is pinned but its author is blocked: blocked, not pinned; 9 keeps position 2.
   EXPECT_EQ(Items(out, c), (std::vector<uint64_t>{1, 9, 3, 5, 6}));
   EXPECT_EQ(Of(out, c, 9)->rules, (std::vector<std::string>{"pin"}));
   EXPECT_EQ(Of(out, c, 3)->score_rank,
@@ -183,8 +181,7 @@ TEST(ApplyRules, AuthorAndTagCapsAreHardAndCountPins) {
       "top_k = 5\n[diversity]\nmax_per_author = "
       "2\n[[pin]]\nitem = 8\nposition = 1\n");
   const auto out = ApplyRules(r, c, kNow);
-  // The pin (author 2) counts: one more of author 2, two of author 1; then
-  // nothing keeps the caps.
+  // The pin (author 2) counts: one more of author 2, two of author 1; then nothing keeps the caps.
   EXPECT_EQ(Items(out, c), (std::vector<uint64_t>{8, 1, 2, 6}));
   EXPECT_EQ(Of(out, c, 6)->rules, (std::vector<std::string>{"diversity:author_cap"}));
 
@@ -231,8 +228,7 @@ TEST(ApplyRules, MmrSpreadsAcrossEmbeddingClusters) {
   EXPECT_EQ(Items(ApplyRules(plain, c, kNow), c), (std::vector<uint64_t>{1, 2, 3, 4}));
   const Rules mmr = Parse("top_k = 4\n[diversity]\nmmr_lambda = 0.5\n");
   const auto out = ApplyRules(mmr, c, kNow);
-  // 1; then 5 (unlike 1); then 2 (its score outweighs its likeness to 1); then
-  // 3, still better than 6 is.
+  // 1; then 5 (unlike 1); then 2 (its score outweighs its likeness to 1); then 3, still better than 6 is.
   EXPECT_EQ(Items(out, c), (std::vector<uint64_t>{1, 5, 2, 3}));
   EXPECT_EQ(out[1].rules, (std::vector<std::string>{"diversity:mmr"}));
   EXPECT_TRUE(out[0].rules.empty());
