@@ -17,6 +17,7 @@ packages=(
   python3 python3-avro                              # tests: an independent reader of our Avro manifests
   libhnswlib-dev                                    # recommendations: HNSW nearest-neighbour index of item embeddings (issue #15)
   python3-sklearn                                   # tests: scikit-learn, an independent oracle of the recs metrics (AUC, NDCG)
+  python3-scipy                                     # tests: SciPy, the oracle of the A/B statistics (Welch t, chi-square)
   python3-matplotlib                                # bench/soak_plot.py: the soak's plot (and its CTest)
   postgresql libpq-dev                              # CDC from PostgreSQL (issue #17): libpq; a server for tests
   libgtest-dev libgmock-dev libbenchmark-dev        # tests, benchmarks

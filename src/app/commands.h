@@ -19,7 +19,7 @@ int TokenCommand(const std::vector<std::string>& args);
 int KafkaMockCommand(const std::vector<std::string>& args);
 int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compact|expire-snapshots|...`
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
-int RecsCommand(const std::vector<std::string>& args);     // `watershed recs import|train|eval|models|generate`
+int RecsCommand(const std::vector<std::string>& args);     // `watershed recs import|train|eval|models|generate|experiment|rules`
 int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: SQL over the lake, shell
 int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
 int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan

@@ -27,8 +27,8 @@ constexpr const char* kUsage =
     "  sql      SQL over the data lake: a query, -c, -f FILE, stdin, or an interactive shell\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
-    "  recs     recommendations: import, train, evaluate, list/promote/rollback models\n"
-    "  keys     encryption keys per region: create, rotate, list\n";
+    "  recs     recommendations: import, train, evaluate, list/promote/rollback models, A/B experiments, rules\n"
+    "  keys     encryption keys per region: create, rotate, list, status, retire\n";
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -35,13 +35,17 @@ constexpr const char* kHelp =
     "       watershed recs eval --registry NAME[@VERSION]\n"
     "       watershed recs models [list [NAME]] | models promote NAME@VERSION | models rollback NAME\n"
     "       watershed recs generate --out DIR --format FORMAT [--users N] [--items M] [--seed S] [flags]\n"
+    "       watershed recs experiment report|promote NAME (--events FILE | --from-lake ROOT) [--json]\n"
+    "       watershed recs experiment assign USER | experiment simulate NAME --events-out FILE\n"
+    "       watershed recs rules check FILE\n"
     "       watershed recs ACTION --help\n\n"
     "Recommenders (docs/recs.md). FORMAT is movielens-100k (u.data, u.item), movielens-1m (ratings.dat,\n"
     "movies.dat), movielens-csv (ratings.csv, movies.csv) or csv (user,item,rating_or_weight,unix-time).\n"
     "MODEL is popularity, bpr, two-tower or ranker. import writes a normalised interactions file in the\n"
     "data dir; train writes a model version to the registry (<data-dir>/models/NAME/VERSION); eval trains\n"
     "and evaluates, or evaluates a stored model; models lists, promotes and rolls back; generate writes\n"
-    "the planted benchmark.\n";
+    "the planted benchmark; experiment reports an A/B experiment and promotes its winner; rules checks a\n"
+    "post-processing rules file.\n";
 
 constexpr const char* kEvalHelp =
     "usage: watershed recs eval --interactions FILE|DIR --format movielens-100k|movielens-1m|movielens-csv|csv\n"
@@ -320,7 +324,11 @@ int RecsCommand(const std::vector<std::string>& args) {
   if (args[0] == "import") return RecsImport(rest);
   if (args[0] == "train") return RecsTrain(rest);
   if (args[0] == "models") return RecsModels(rest);
-  return Fail("recs", "unknown action '" + args[0] + "' (import, train, eval, models or generate)\n\n" + kHelp, 2);
+  if (args[0] == "experiment") return RecsExperiment(rest);
+  if (args[0] == "rules") return RecsRules(rest);
+  return Fail(
+      "recs",
+      "unknown action '" + args[0] + "' (import, train, eval, models, generate, experiment or rules)\n\n" + kHelp, 2);
 }
 
 }  // namespace watershed::app

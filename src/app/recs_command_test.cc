@@ -8,6 +8,7 @@
 
 #include "app/commands.h"
 #include "core/testing/temp_dir.h"
+#include "recs/experiments.h"
 #include "recs/testing/engagement_lake.h"
 
 namespace watershed::app {
@@ -129,6 +130,64 @@ TEST_F(RecsCommandTest, AModelTrainedFromTheLakeIsEvaluatedAgainAtItsSnapshot) {
   EXPECT_NE(again.find("\"snapshot_id\": " + std::to_string(s1)), std::string::npos) << again;
   auto metrics = [](const std::string& json) { return json.substr(json.find("\"metrics\"")); };
   EXPECT_EQ(metrics(again), metrics(trained));
+}
+
+// `recs experiment report --from-lake`: the outcomes of an experiment are the lake's view events of the exposed
+// users on the stories they were shown, within the window; at an older snapshot, only that snapshot's events.
+TEST_F(RecsCommandTest, ExperimentReportReadsTheOutcomesFromTheLake) {
+  const std::string root = dir_.Path("lake");
+  const std::vector<Event> first = PlantedEngagements(31, 2000, 40, 30, 3000);
+  const int64_t s1 = CommitThroughSink(fs_, root, Region::kEu, first, 0);
+  const std::vector<Event> second = PlantedEngagements(32, 2000, 40, 30, 3000);
+  CommitThroughSink(fs_, root, Region::kEu, second, first.size());
+  const std::string data = dir_.Path("data");
+  ASSERT_TRUE(CreateDirsDurably(fs_, data + "/recs").ok());
+  const std::string config =
+      "[[layer]]\nname = \"l\"\n[[experiment]]\nname = \"e\"\nlayer = \"l\"\ncontrol = \"c\"\nwindow_hours = 2\n"
+      "[[arm]]\nexperiment = \"e\"\nname = \"c\"\n[[arm]]\nexperiment = \"e\"\nname = \"t\"\n";
+  ASSERT_TRUE(WriteFileAtomically(fs_, data + "/recs/experiments.toml", config).ok());
+  auto parsed = recs::ParseExperimentConfig(config, "x");
+  ASSERT_TRUE(parsed.ok());
+  // Every viewer saw stories 1-10 one hour into the events' six hours.
+  const int64_t shown = recs::testing::kFirstEventMs + 3'600'000;
+  {
+    auto log = recs::ExposureWriter::Open(fs_, data + "/recs/exposures", "e");
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    for (uint64_t viewer = 1; viewer <= 40; ++viewer)
+      ASSERT_TRUE((*log)
+                      ->Append({"req-" + std::to_string(viewer),
+                                viewer,
+                                "e",
+                                recs::ChooseArm(*parsed->Find("e"), viewer).name,
+                                shown,
+                                {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}})
+                      .ok());
+  }
+  // The views that count, computed from the planted events.
+  auto counted = [&](const std::vector<std::vector<Event>>& batches) {
+    size_t n = 0;
+    for (const auto& batch : batches)
+      for (const Event& e : batch)
+        n += e.type == EventType::kView && e.story_id.value <= 10 && e.event_time.value >= shown &&
+             e.event_time.value <= shown + 2 * 3'600'000;
+    return n;
+  };
+  ASSERT_GT(counted({first}), 0u);
+  ASSERT_LT(counted({first}), counted({first, second}));
+  int code = -1;
+  std::string out = Run({"experiment", "report", "e", "--from-lake", root, "--data-dir", data, "--json"}, &code);
+  ASSERT_EQ(code, 0) << err_;
+  EXPECT_NE(out.find("\"events\": " + std::to_string(first.size() + second.size()) + ","), std::string::npos) << out;
+  EXPECT_NE(out.find("\"events_counted\": " + std::to_string(counted({first, second})) + ","), std::string::npos)
+      << out;
+  out = Run({"experiment", "report", "e", "--from-lake", root, "--snapshot", std::to_string(s1), "--data-dir", data,
+             "--json"},
+            &code);
+  ASSERT_EQ(code, 0) << err_;
+  EXPECT_NE(out.find("\"events_counted\": " + std::to_string(counted({first})) + ","), std::string::npos) << out;
+  EXPECT_EQ(Run({"experiment", "report", "e", "--from-lake", root, "--region", "mars", "--data-dir", data}, &code), "");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(err_.find("--region: unknown region 'mars'"), std::string::npos) << err_;
 }
 
 }  // namespace

@@ -90,6 +90,8 @@ Status Fingerprint(const std::string& path, std::map<std::string, std::string>* 
   return Status::Ok();
 }
 
+}  // namespace
+
 // The region of --region, else the only one under `root` with an events table.
 Result<Region> LakeRegion(const Flags& f, const std::string& root) {
   if (f.Has("region")) {
@@ -109,6 +111,8 @@ Result<Region> LakeRegion(const Flags& f, const std::string& root) {
   return Status::InvalidArgument("several regions have an events table under " + root + " (" + names +
                                  "): give --region");
 }
+
+namespace {
 
 Result<Config> DataConfig(const Flags& f) {
   std::vector<std::string> settings;

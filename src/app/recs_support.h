@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/flags.h"
+#include "core/event.h"
 #include "core/status.h"
 #include "recs/bpr.h"
 #include "recs/dataset.h"
@@ -60,6 +61,10 @@ Result<std::string> RecsDataDir(const Flags& f);
 // <data-dir>/recs/interactions/NAME.bin.
 std::string ImportedDatasetPath(const std::string& data_dir, const std::string& name);
 
+// The region of --region, else the only one under `root` (a lake root) with an events table. kInvalidArgument
+// for a bad or missing --region (a usage error).
+Result<Region> LakeRegion(const Flags& f, const std::string& root);
+
 // The flags that choose where interactions come from, for an action's list of
 // known flags.
 std::vector<std::string> DataFlagNames();
@@ -104,6 +109,9 @@ TrainedModel TrainRecsModel(const ModelChoice& c, const recs::Dataset& data, con
 int RecsImport(const std::vector<std::string>& args);
 int RecsTrain(const std::vector<std::string>& args);
 int RecsModels(const std::vector<std::string>& args);
+// recs_experiment_command.cc.
+int RecsExperiment(const std::vector<std::string>& args);
+int RecsRules(const std::vector<std::string>& args);
 
 double SecondsSince(std::chrono::steady_clock::time_point since);
 Result<std::vector<int>> ParseKs(const std::string& text);
