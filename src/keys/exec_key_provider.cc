@@ -128,13 +128,13 @@ class ExecKeyProvider final : public KeyProvider {
     const size_t space = line.find(' ');
     auto blob = space == std::string::npos ? std::nullopt : FromHex(line.substr(space + 1));
     WrappedKey w{line.substr(0, space), blob ? *blob : ""};
-    if (!blob || blob->empty() || !ValidId(w.key_id))
+    if (!blob || blob->empty() || !ValidKeyId(w.key_id))
       return Status::Corruption("key command's wrap answer is not '<key-id> <blob hex>'");
     return w;
   }
 
   Result<SecretKey> Unwrap(const WrappedKey& w) override {
-    if (!ValidId(w.key_id)) return Status::Corruption("bad key id '" + w.key_id + "'");
+    if (!ValidKeyId(w.key_id)) return Status::Corruption("bad key id '" + w.key_id + "'");
     ASSIGN_OR_RETURN(Output o,
                      Call("unwrap " + region_ + " " + w.key_id, LowerHex(w.blob.data(), w.blob.size()) + "\n"));
     auto bytes = FromHex(Trimmed(o.out));
@@ -147,14 +147,6 @@ class ExecKeyProvider final : public KeyProvider {
   }
 
  private:
-  // Key ids reach a shell command line: letters, digits, '-', '_', '.' only.
-  static bool ValidId(const std::string& id) {
-    if (id.empty() || id.size() > 128 || id[0] == '-' || id[0] == '.') return false;
-    for (char c : id)
-      if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-    return true;
-  }
-
   Result<Output> Call(const std::string& args, std::string input) {
     ASSIGN_OR_RETURN(Output o, Run(command_, args, std::move(input), timeout_ms_));
     if (o.exit_code != 0)

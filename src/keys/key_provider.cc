@@ -17,14 +17,6 @@ namespace {
 constexpr char kCurrent[] = "current";
 constexpr char kSuffix[] = ".key";
 
-bool ValidKeyId(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c == '.';
-  });
-}
-
 // "20261205T130501.123456Z-3fa9c2": sorts by creation, unique across racing
 // creators.
 std::string NewKeyId() {
@@ -87,6 +79,14 @@ Result<DataKey> NewDataKey(KeyProvider& provider) {
   DataKey d{SecretKey::Random(), {}};
   ASSIGN_OR_RETURN(d.wrapped, provider.Wrap(d.key));
   return d;
+}
+
+bool ValidKeyId(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id[0] == '-' || id[0] == '.') return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  });
 }
 
 Status CheckRegionName(const std::string& region) {

@@ -43,6 +43,9 @@ Result<DataKey> NewDataKey(KeyProvider& provider);
 
 // Region names as the lake and config spell them: [a-z0-9-], 1..63.
 Status CheckRegionName(const std::string& region);
+// Key ids become file names and reach a KMS command's line: 1..128 of
+// letters, digits, '-', '_', '.', not starting with '-' or '.'.
+bool ValidKeyId(const std::string& id);
 
 // KEKs in files: <keys-dir>/<region>/<key-id>.key (64 hex digits, 0600) and
 // <keys-dir>/<region>/current naming the KEK that wraps new data keys.
