@@ -37,13 +37,11 @@
 namespace watershed::recs {
 
 struct AnnConfig {
-  uint32_t m = 16; // links per element and level (level 0: 2·m); 2..512
-  uint32_t ef_construction = 200; // candidate list while inserting
-  uint32_t ef_search =
-      128; // candidate list while querying (at least k is used)
-  uint32_t build_threads =
-      1; // 1: the same input gives the same graph (and the same bytes)
-  uint64_t seed = 100; // of the level generator
+  uint32_t m = 16;                 // links per element and level (level 0: 2·m); 2..512
+  uint32_t ef_construction = 200;  // candidate list while inserting
+  uint32_t ef_search = 128;        // candidate list while querying (at least k is used)
+  uint32_t build_threads = 1;      // 1: the same input gives the same graph (and the same bytes)
+  uint64_t seed = 100;             // of the level generator
   // Every point is lifted to one norm, the bound: the longest item at Build
   // times this (see ann_index.cc, ToPoint). An item added online may be at most
   // that long (else kFailedPrecondition: rebuild).
@@ -51,23 +49,22 @@ struct AnnConfig {
 };
 
 struct AnnHit {
-  uint64_t item = 0; // the id given at Build/Add
-  float score = 0;   // bias + <user, item>
+  uint64_t item = 0;  // the id given at Build/Add
+  float score = 0;    // bias + <user, item>
 };
 
 class AnnIndex {
-public:
+ public:
   ~AnnIndex();
-  AnnIndex(const AnnIndex &) = delete;
-  AnnIndex &operator=(const AnnIndex &) = delete;
+  AnnIndex(const AnnIndex&) = delete;
+  AnnIndex& operator=(const AnnIndex&) = delete;
 
   // `vectors` holds ids.size() rows of `dim` floats; `bias` ids.size() values
   // (empty: all 0). Ids must be unique, floats finite (kInvalidArgument
   // otherwise). `fingerprint` binds the index to the model it was built from.
-  static Result<std::unique_ptr<AnnIndex>>
-  Build(uint32_t dim, std::span<const uint64_t> ids,
-        std::span<const float> vectors, std::span<const float> bias,
-        uint32_t fingerprint, const AnnConfig &config = {});
+  static Result<std::unique_ptr<AnnIndex>> Build(uint32_t dim, std::span<const uint64_t> ids,
+                                                 std::span<const float> vectors, std::span<const float> bias,
+                                                 uint32_t fingerprint, const AnnConfig& config = {});
 
   // The file's bytes (deterministic for a graph). Holds the items added online
   // too.
@@ -75,18 +72,15 @@ public:
   // kCorruption "NAME: ann index ..." saying what is wrong. config.ef_search is
   // the query setting of the result (the graph's m and ef_construction come
   // from the file).
-  static Result<std::unique_ptr<AnnIndex>> Decode(std::string_view bytes,
-                                                  std::string_view name,
-                                                  const AnnConfig &config = {});
-  Status Save(FileSystem *fs,
-              const std::string &path) const; // WriteFileAtomically
+  static Result<std::unique_ptr<AnnIndex>> Decode(std::string_view bytes, std::string_view name,
+                                                  const AnnConfig& config = {});
+  Status Save(FileSystem* fs,
+              const std::string& path) const;  // WriteFileAtomically
   // kNotFound without a file; Decode's errors; kFailedPrecondition "PATH: ann
   // index was built from model fingerprint X, not Y" for an index of another
   // model (e.g. a file copied from another version).
-  static Result<std::unique_ptr<AnnIndex>> Load(FileSystem *fs,
-                                                const std::string &path,
-                                                uint32_t fingerprint,
-                                                const AnnConfig &config = {});
+  static Result<std::unique_ptr<AnnIndex>> Load(FileSystem* fs, const std::string& path, uint32_t fingerprint,
+                                                const AnnConfig& config = {});
 
   // Inserts an item online (no rebuild; grows the graph's capacity as needed).
   // An id already present has its vector replaced. kInvalidArgument for a
@@ -96,8 +90,7 @@ public:
   // The k items of highest score, best first (fewer when the index holds
   // fewer). `user` has dim() floats (kInvalidArgument otherwise). Cost: O(ef ·
   // m · log n) distance computations of dim + 2 floats.
-  Result<std::vector<AnnHit>> Query(std::span<const float> user,
-                                    size_t k) const;
+  Result<std::vector<AnnHit>> Query(std::span<const float> user, size_t k) const;
   void SetEf(uint32_t ef);
 
   uint32_t dim() const { return dim_; }
@@ -105,8 +98,8 @@ public:
   size_t size() const;
   bool Contains(uint64_t id) const;
 
-private:
-  struct Graph; // the hnswlib index and its space (ann_index.cc)
+ private:
+  struct Graph;  // the hnswlib index and its space (ann_index.cc)
   AnnIndex(uint32_t dim, uint32_t fingerprint);
 
   uint32_t dim_;
@@ -119,8 +112,7 @@ inline constexpr char kAnnIndexFile[] = "ann.hnsw";
 
 // <root>/<name>/<version>/ann.hnsw: the registry's version directory of that
 // model.
-std::string AnnIndexPath(const std::string &registry_root,
-                         const std::string &name, uint32_t version);
+std::string AnnIndexPath(const std::string& registry_root, const std::string& name, uint32_t version);
 
 // A loaded model version's item embeddings (item_ids parsed as decimal ids,
 // item_vectors, item_bias) in an index: the version's ann.hnsw when it loads
@@ -132,9 +124,7 @@ struct OpenedAnnIndex {
   bool rebuilt = false;
   std::string reason;
 };
-Result<OpenedAnnIndex> OpenOrBuildAnnIndex(FileSystem *fs,
-                                           const std::string &registry_root,
-                                           const ModelRegistry::Loaded &model,
-                                           const AnnConfig &config = {});
+Result<OpenedAnnIndex> OpenOrBuildAnnIndex(FileSystem* fs, const std::string& registry_root,
+                                           const ModelRegistry::Loaded& model, const AnnConfig& config = {});
 
-} // namespace watershed::recs
+}  // namespace watershed::recs
