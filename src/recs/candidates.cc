@@ -239,7 +239,8 @@ Result<CandidateSet> CandidateGenerator::Generate(const CandidateRequest& reques
   }
   if (index != nullptr && !request.user_vector.empty() && config_.ann > 0) {
     // Room for excluded items among the nearest, bounded so a long seen list cannot make the query unbounded.
-    ASSIGN_OR_RETURN(std::vector<AnnHit> hits, index->Query(request.user_vector, config_.ann + std::min<size_t>(num_excluded, config_.ann)));
+    ASSIGN_OR_RETURN(std::vector<AnnHit> hits,
+                     index->Query(request.user_vector, config_.ann + std::min<size_t>(num_excluded, config_.ann)));
     uint32_t taken = 0;
     for (size_t i = 0; i < hits.size() && taken < config_.ann && !c.full(); ++i)
       taken += c.Propose(hits[i].item, kSourceAnn, hits[i].score);

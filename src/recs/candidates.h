@@ -135,9 +135,9 @@ struct CandidateSet {
 
 class CandidateGenerator {
  public:
-  // `viewers`: the feature store read for each request's viewer (its history
-  // and the seen items). It must allow concurrent const calls while requests
-  // run at once (the embedded store does when nobody writes it).
+  // `viewers`: the feature store read for each request's viewer (its history and the seen items). It must allow
+  // concurrent const calls while requests run at once (the embedded store does when nobody writes it; a
+  // RedisFeatureStore does not: give each serving thread its own generator and store, sharing pool and index).
   CandidateGenerator(const CandidateConfig& config, const FeatureStore* viewers) : config_(config), viewers_(viewers) {}
 
   void SetPool(std::shared_ptr<const CandidatePool> pool) { pool_.store(std::move(pool)); }
