@@ -15,8 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/crc32c.h"
-#include "core/endian.h"
+#include "fixed_up_header.h"
 #include "recs/dataset_file.h"
 #include "recs/model_file.h"
 #include "recs/registry.h"
@@ -26,9 +25,7 @@ namespace {
 
 using namespace watershed::recs;
 
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
+using watershed::fuzz::Check;
 
 void Arrays(const std::string& bytes) {
   auto f = DecodeArrayFile(bytes, "fuzz");
@@ -92,11 +89,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   Arrays(input);
-  if (input.size() >= 24) {
-    const std::string_view body = std::string_view(input).substr(24);
-    watershed::PutFixed64(input.data() + 16, body.size());
-    watershed::PutFixed32(input.data() + 12, watershed::crc32c::Value(body));
-    Arrays(input);
-  }
+  if (watershed::fuzz::FixUpHeader(&input, 24, 12, 16)) Arrays(input);
   return 0;
 }
