@@ -24,13 +24,14 @@ constexpr const char* kHelp =
     "       watershed keys rotate --region R [...]\n"
     "       watershed keys list [--region R] [...]\n"
     "       watershed keys status --region R [--checkpoint-dir DIR] [...]\n"
-    "       watershed keys retire --region R --key ID [...]\n\n"
+    "       watershed keys retire --region R --key ID [--force] [...]\n\n"
     "Key-encryption keys (KEKs) of the local key provider, one directory per region:\n"
     "<keys-dir>/<region>/<key-id>.key (32 random bytes as hex, mode 0600) and <region>/current.\n"
     "create adds a KEK (current when the region has none); rotate adds one and makes it current,\n"
     "so new data keys are wrapped under it while older ones still unwrap; list shows them.\n"
     "status lists each key with the files whose data keys it wraps (checkpoints, cold stores);\n"
-    "retire moves a key to <region>/retired/ — refused for the current key or one still needed.\n"
+    "retire moves a key to <region>/retired/ — refused for the current key, for one still needed,\n"
+    "and when no checkpoint was found to prove it unused (--force: retire anyway).\n"
     "After a rotation, running processors re-wrap under the new key at their next checkpoint.\n"
     "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints; with\n"
     "key-command set, status asks that command instead of the key files. Also accepts --config FILE.\n"
@@ -57,10 +58,13 @@ int List(const std::string& keys_dir, const std::string& region) {
 
 // Which files' data keys each key id wraps: a region's checkpoints and
 // the cold stores they reference.
+// *checkpoints counts the checkpoints read: `retire` refuses to act on a
+// scan that found none (a wrong --data-dir must not look like "unused").
 Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::string& checkpoint_dir,
-                                                                   const std::string& region,
-                                                                   const keys::KeyRing* ring) {
+                                                                   const std::string& region, const keys::KeyRing* ring,
+                                                                   size_t* checkpoints) {
   std::map<std::string, std::vector<std::string>> out;
+  *checkpoints = 0;
   const auto r = ParseRegion(region);
   const std::string dir = JoinPath(checkpoint_dir, region);
   if (!r || !FileSystem::Default()->FileExists(dir)) return out;
@@ -74,6 +78,7 @@ Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::st
     partition = *p;
     auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));
     if (!raw.ok()) return raw.status();
+    ++*checkpoints;
     if (!keys::IsSealed(*raw)) continue;
     ASSIGN_OR_RETURN(keys::WrappedKey k, keys::SealedKey(*raw));
     out[k.key_id].push_back("checkpoint " + JoinPath(dir, name));
@@ -88,8 +93,8 @@ Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::st
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region",   "keys-dir", "help!",          "config",
-                                          "data-dir", "key",      "checkpoint-dir", "key-command"};
+  const std::vector<std::string> known = {"region", "keys-dir",       "help!",       "config", "data-dir",
+                                          "key",    "checkpoint-dir", "key-command", "force!"};
   auto parsed = Flags::Parse(args, known);
   if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
   const Flags& f = *parsed;
@@ -121,8 +126,11 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config->Get("data-dir"), "checkpoints");
     auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
-    auto deps = Dependents(checkpoint_dir, region, ring->get());
+    size_t checkpoints = 0;
+    auto deps = Dependents(checkpoint_dir, region, ring->get(), &checkpoints);
     if (!deps.ok()) return Fail("keys", deps.status().message());
+    std::printf("%s: %zu checkpoints read in %s\n", region.c_str(), checkpoints,
+                JoinPath(checkpoint_dir, region).c_str());
     if (action == "status") {
       auto listed = store.List();
       if (!listed.ok()) return Fail("keys", listed.status().message());
@@ -144,6 +152,10 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (id.empty()) return Fail("keys", "retire needs --key ID", 2);
     auto current = store.Current();
     if (current.ok() && *current == id) return Fail("keys", id + " is the current key of " + region + ": rotate first");
+    if (checkpoints == 0 && !f.Has("force"))
+      return Fail("keys", "no checkpoint of " + region + " in " + JoinPath(checkpoint_dir, region) +
+                              ": nothing proves the key unused (wrong --data-dir or --checkpoint-dir?); "
+                              "--force retires it anyway");
     if (auto it = deps->find(id); it != deps->end())
       return Fail("keys", id + " still wraps the data keys of " + std::to_string(it->second.size()) + " files (" +
                               it->second.front() + (it->second.size() > 1 ? ", ..." : "") +

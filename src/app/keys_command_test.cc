@@ -88,6 +88,14 @@ TEST(KeysCommandTest, ARotatedKeyIsRetiredOnlyOnceNothingNeedsIt) {
   ASSERT_TRUE((*reopened)->Take(42, &payload).ok());
   EXPECT_EQ(payload, "viewers of story 42");
 
+  // A scan that finds no checkpoint proves nothing: a wrong data dir is refused.
+  ::watershed::testing::TempDir elsewhere("keys_cmd_other");
+  Outcome blind = Keys(
+      {"retire", "--region", "eu", "--key", "x", "--keys-dir", data + "/keys", "--checkpoint-dir", elsewhere.path()},
+      data);
+  EXPECT_EQ(blind.rc, 1);
+  EXPECT_NE(blind.err.find("nothing proves the key unused"), std::string::npos) << blind.err;
+
   // The current key is never retired.
   const std::string current = rotated.out.substr(rotated.out.find("key ") + 4, 30);
   Outcome current_refused = Keys({"retire", "--region", "eu", "--key", current}, data);

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -24,6 +26,27 @@ namespace watershed::keys {
 namespace {
 
 constexpr size_t kMaxOutput = 64 * 1024;
+constexpr size_t kMaxBlobBytes = 8 * 1024;  // hex: 16 KiB + newline < the 64 KiB of a pipe
+
+// The command's stderr as quoted in errors, with runs of 32 or more hex
+// digits masked: a script that echoes its input (set -x) must not put a
+// data key into the server's log.
+std::string Quoted(std::string text) {
+  text = text.substr(0, 500);
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && std::isxdigit(static_cast<unsigned char>(text[j]))) ++j;
+    if (j - i >= 32) {
+      out += "<hex>";
+    } else {
+      out.append(text, i, std::max(j, i + 1) - i);
+    }
+    i = std::max(j, i + 1);
+  }
+  return out;
+}
 
 struct Output {
   int exit_code = -1;
@@ -50,8 +73,22 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   const std::string line = command + " " + args;
   const char* argv[] = {"/bin/sh", "-c", line.c_str(), nullptr};
+  // The command starts with default signal handling (serve blocks SIGTERM
+  // and friends, ignores SIGPIPE) in a process group of its own, so a
+  // timeout kills the shell and whatever it started.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, "/bin/sh", &fa, nullptr, const_cast<char**>(argv), environ);
+  const int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, const_cast<char**>(argv), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(in[0]), ::close(out[1]), ::close(err[1]);
   auto close_all = [&] { ::close(in[1]), ::close(out[0]), ::close(err[0]); };
@@ -59,8 +96,9 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
     close_all();
     return Status::IoError("cannot run key command: " + std::string(strerror(rc)));
   }
-  // The key material is small (< PIPE_BUF): one write never blocks. A
-  // command that exits without reading must not kill us with SIGPIPE.
+  // The input is small (a key, or a blob of at most kMaxBlobBytes as hex):
+  // it fits the pipe's 64 KiB buffer, so one write never blocks. A command
+  // that exits without reading must not kill us with SIGPIPE.
   ssize_t w = 0;
   {
     ScopedSigpipeBlock no_sigpipe;
@@ -81,7 +119,10 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
       timed_out = true;
       break;
     }
-    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      timed_out = true;  // cannot wait on it any more: kill it below
+      break;
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       char buf[4096];
@@ -98,7 +139,7 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
     }
     if (too_big) break;
   }
-  if (timed_out || too_big) ::kill(pid, SIGKILL);
+  if (timed_out || too_big) ::kill(-pid, SIGKILL);  // its whole process group
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
@@ -135,6 +176,11 @@ class ExecKeyProvider final : public KeyProvider {
 
   Result<SecretKey> Unwrap(const WrappedKey& w) override {
     if (!ValidKeyId(w.key_id)) return Status::Corruption("bad key id '" + w.key_id + "'");
+    // The blob comes from a file's header: bounded, so its hex fits the
+    // command's stdin pipe in one write (KMS ciphertexts are a few hundred bytes).
+    if (w.blob.size() > kMaxBlobBytes)
+      return Status::Corruption("wrapped data key of " + std::to_string(w.blob.size()) + " bytes (at most " +
+                                std::to_string(kMaxBlobBytes) + ")");
     ASSIGN_OR_RETURN(Output o,
                      Call("unwrap " + region_ + " " + w.key_id, LowerHex(w.blob.data(), w.blob.size()) + "\n"));
     auto bytes = FromHex(Trimmed(o.out));
@@ -151,7 +197,7 @@ class ExecKeyProvider final : public KeyProvider {
     ASSIGN_OR_RETURN(Output o, Run(command_, args, std::move(input), timeout_ms_));
     if (o.exit_code != 0)
       return Status::Unavailable("key command '" + command_ + " " + args.substr(0, args.find(' ')) + "' exited with " +
-                                 std::to_string(o.exit_code) + ": " + Trimmed(o.err).substr(0, 500));
+                                 std::to_string(o.exit_code) + ": " + Quoted(Trimmed(o.err)));
     return o;
   }
 

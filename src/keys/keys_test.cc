@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/file_system.h"
+#include "core/hex.h"
 #include "core/testing/temp_dir.h"
 #include "keys/envelope.h"
 #include "keys/key_provider.h"
@@ -208,7 +209,7 @@ TEST_F(ExecKeysTest, CommandFailuresAreClearErrors) {
   EXPECT_NE(r.status().message().find("exited with 7"), std::string::npos) << r.status().message();
   EXPECT_NE(r.status().message().find("KMS says no"), std::string::npos);
 
-  auto garbage = NewExecKeyProvider("echo 'not hex'; :", "eu");
+  auto garbage = NewExecKeyProvider("cat >/dev/null; echo 'not hex'; :", "eu");
   EXPECT_EQ(garbage->Wrap(SecretKey::Random()).status().code(), StatusCode::kCorruption);
 
   auto slow = NewExecKeyProvider("sleep 5; :", "eu", 200);
@@ -216,8 +217,21 @@ TEST_F(ExecKeysTest, CommandFailuresAreClearErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("timed out"), std::string::npos);
 
-  auto deaf = NewExecKeyProvider("exit 0; :", "eu");  // exits without reading; must not SIGPIPE us
+  // Exits without reading: whether our write meets the pipe before or after
+  // it closes, the answer is an error, never a SIGPIPE.
+  auto deaf = NewExecKeyProvider("exit 0; :", "eu");
   EXPECT_FALSE(deaf->Wrap(SecretKey::Random()).ok());
+
+  // A command that echoes its input to stderr does not put the data key into our errors.
+  const SecretKey key = SecretKey::Random();
+  auto echo = NewExecKeyProvider("cat >&2; exit 3; :", "eu")->Wrap(key);
+  ASSERT_FALSE(echo.ok());
+  EXPECT_EQ(echo.status().message().find(LowerHex(key.data(), kKeyBytes)), std::string::npos)
+      << echo.status().message();
+  EXPECT_NE(echo.status().message().find("<hex>"), std::string::npos) << echo.status().message();
+  // A blob larger than a KMS ever makes is refused before it reaches the command.
+  EXPECT_EQ(NewExecKeyProvider(script_, "eu")->Unwrap(WrappedKey{"kms-1", std::string(100'000, 'x')}).status().code(),
+            StatusCode::kCorruption);
 
   auto id_injection = NewExecKeyProvider(script_, "eu")->Unwrap(WrappedKey{"x; rm -rf /", "ab"});
   EXPECT_EQ(id_injection.status().code(), StatusCode::kCorruption);

@@ -86,8 +86,14 @@ Status DeliveryStatus(rd_kafka_t* rk, rd_kafka_resp_err_t err, const std::string
 
 Status SetConf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char errstr[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
-    return Status::InvalidArgument("kafka config " + key + "=" + value + ": " + errstr);
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    // The value is left out, also where librdkafka quotes it: it may be a
+    // password (kafka-property.*).
+    std::string why = errstr;
+    for (size_t at = 0; !value.empty() && (at = why.find(value, at)) != std::string::npos; at += 7)
+      why.replace(at, value.size(), "<value>");
+    return Status::InvalidArgument("kafka config " + key + ": " + why);
+  }
   return Status::Ok();
 }
 

@@ -173,7 +173,9 @@ ExperimentReport ComputeReport(const Experiment& e, std::span<const Exposure> ex
     for (auto x = after; x != mine.begin();) {
       --x;
       const Exposure& exp = exposures[*x];
-      if (ev.event_time_ms - exp.time_ms > window_ms) break;
+      // Times come from files (a CRC, not a bound): compare without overflowing.
+      int64_t since = 0;
+      if (__builtin_sub_overflow(ev.event_time_ms, exp.time_ms, &since) || since > window_ms) break;
       if (std::find(exp.items.begin(), exp.items.end(), ev.story) == exp.items.end()) continue;
       clicked[*x] = 1;
       it->second.watch_s += ev.watch_ms / 1000.0;

@@ -322,9 +322,13 @@ Result<ModelRegistry::GcPlan> ModelRegistry::Gc(const std::string& name, uint32_
   for (uint32_t v : history)
     if (keep.count(v)) still.push_back(v);
   if (still != history) RETURN_IF_ERROR(WriteCurrent(name, still));
-  if (!plan.removed.empty() && plan.removed.back() == versions.back())
-    RETURN_IF_ERROR(
-        WriteFileAtomically(fs_, JoinPath(Dir(name), kNextVersion), std::to_string(versions.back() + 1) + "\n"));
+  if (!plan.removed.empty() && plan.removed.back() == versions.back()) {
+    // Never lower: an earlier gc may have deleted higher numbers already.
+    uint32_t next = versions.back() + 1;
+    if (auto text = ReadWholeFile(fs_, JoinPath(Dir(name), kNextVersion)); text.ok())
+      if (auto old = ParseVersion(text->substr(0, text->find('\n')))) next = std::max(next, *old);
+    RETURN_IF_ERROR(WriteFileAtomically(fs_, JoinPath(Dir(name), kNextVersion), std::to_string(next) + "\n"));
+  }
   for (uint32_t v : plan.removed) {
     const std::string gone = JoinPath(Dir(name), ".deleting-" + std::to_string(v));
     RETURN_IF_ERROR(fs_->RenameNoReplace(VersionDir(name, v), gone));

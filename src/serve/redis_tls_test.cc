@@ -85,5 +85,14 @@ TEST_F(RedisTlsTest, AnUntrustedServerOrAPlaintextClientIsRefused) {
   EXPECT_FALSE(plain.ok());  // AUTH in plaintext gets no answer a TLS port accepts
 }
 
+TEST_F(RedisTlsTest, ACertificateForAnotherHostIsRefused) {
+  testing::RedisServer server;
+  StartServer(server, Client("server"));
+  // The certificate names 127.0.0.1 only: dialled as "localhost" it does not verify.
+  auto refused = ConnectRedisNode("localhost", server.port(), kTimeoutMs, Client("server"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("mismatch"), std::string::npos) << refused.status().message();
+}
+
 }  // namespace
 }  // namespace watershed::serve

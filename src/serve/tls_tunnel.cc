@@ -130,8 +130,9 @@ int TlsTunnel::TakeLocalFd() {
 // answers, so this ends). server -> hiredis: TLS records are read whenever
 // the socket or OpenSSL's buffer has bytes (not every record carries data:
 // session tickets do not, so the socket is non-blocking and a read that
-// finds no data just returns to poll), buffered here and written as
-// hiredis' end accepts them, so the pump never blocks on a hiredis that is
+// finds no data just returns to poll), buffered here (~1 MiB at most; then
+// the socket waits until hiredis catches up) and written as hiredis' end
+// accepts them, so the pump never blocks on a hiredis that is
 // still writing.
 void TlsTunnel::Pump() {
   ScopedSigpipeBlock no_sigpipe;  // either side may close while we write
@@ -155,10 +156,16 @@ void TlsTunnel::Pump() {
     }
     return true;
   };
+  constexpr size_t kMaxBuffered = size_t{1} << 20;  // then the server waits until hiredis reads
   bool open = true;
   while (open) {
-    pollfd fds[2] = {{pump_fd_, static_cast<short>(POLLIN | (to_local.empty() ? 0 : POLLOUT)), 0}, {tcp_, POLLIN, 0}};
-    const bool buffered = SSL_has_pending(ssl_) == 1;
+    // Decrypted bytes ready in OpenSSL: read them without waiting. (Not
+    // SSL_has_pending: a partial record there needs the socket, and a zero
+    // poll timeout would spin until the rest arrives.)
+    const bool room = to_local.size() < kMaxBuffered;
+    const bool buffered = room && SSL_pending(ssl_) > 0;
+    pollfd fds[2] = {{pump_fd_, static_cast<short>(POLLIN | (to_local.empty() ? 0 : POLLOUT)), 0},
+                     {tcp_, static_cast<short>(room ? POLLIN : 0), 0}};
     if (::poll(fds, 2, buffered ? 0 : -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -168,8 +175,8 @@ void TlsTunnel::Pump() {
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // hiredis closed its end
       if (n > 0 && !send_all(buf, static_cast<size_t>(n))) break;
     }
-    if (buffered || (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      while (true) {
+    if (room && (buffered || (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
+      while (to_local.size() < kMaxBuffered) {
         const int n = SSL_read(ssl_, buf, sizeof buf);
         if (n > 0) {
           to_local.append(buf, static_cast<size_t>(n));
