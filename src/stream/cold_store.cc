@@ -100,26 +100,35 @@ std::string IdBytes(uint64_t id) {
   return std::string(b, 8);
 }
 
+// nonce || AES-256-GCM(payload) || tag, the story id authenticated with it.
+Result<std::string> SealRecord(const keys::SecretKey& key, uint64_t id, std::string_view payload) {
+  const std::string nonce = keys::RandomNonce();
+  ASSIGN_OR_RETURN(std::string sealed, keys::Seal(key, nonce, IdBytes(id), payload));
+  return nonce + sealed;
+}
+
+Result<std::string> OpenRecord(const keys::SecretKey& key, uint64_t id, std::string_view stored,
+                               const std::string& path) {
+  if (stored.size() < keys::kNonceBytes)
+    return Status::Corruption("cold store " + path + ": sealed record of story " + std::to_string(id) +
+                              " is cut short");
+  auto plain = keys::Open(key, stored.substr(0, keys::kNonceBytes), IdBytes(id), stored.substr(keys::kNonceBytes));
+  if (!plain.ok())
+    return Status::Corruption("cold store " + path + ": record of story " + std::to_string(id) + ": " +
+                              plain.status().message());
+  return plain;
+}
+
 }  // namespace
 
 Result<std::string> ColdStore::Stored(uint64_t id, std::string_view payload) const {
   if (!data_key_) return std::string(payload);
-  const std::string nonce = keys::RandomNonce();
-  ASSIGN_OR_RETURN(std::string sealed, keys::Seal(data_key_->key, nonce, IdBytes(id), payload));
-  return nonce + sealed;
+  return SealRecord(data_key_->key, id, payload);
 }
 
 Result<std::string> ColdStore::Plain(uint64_t id, std::string_view stored) const {
   if (!data_key_) return std::string(stored);
-  if (stored.size() < keys::kNonceBytes)
-    return Status::Corruption("cold store " + CurrentPath() + ": sealed record of story " + std::to_string(id) +
-                              " is cut short");
-  auto plain =
-      keys::Open(data_key_->key, stored.substr(0, keys::kNonceBytes), IdBytes(id), stored.substr(keys::kNonceBytes));
-  if (!plain.ok())
-    return Status::Corruption("cold store " + CurrentPath() + ": record of story " + std::to_string(id) + ": " +
-                              plain.status().message());
-  return plain;
+  return OpenRecord(data_key_->key, id, stored, CurrentPath());
 }
 
 std::optional<keys::WrappedKey> ColdStoreDataKey(std::string_view ref) {
@@ -169,17 +178,14 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
     wrapped = std::move(*parsed);
     ref = ref.substr(0, kRefSize);
   }
-  if (keys != nullptr) {
-    if (wrapped) {
-      ASSIGN_OR_RETURN(keys::SecretKey k, keys->Unwrap(*wrapped));
-      s->data_key_ = keys::DataKey{k, *wrapped};
-    } else {
-      ASSIGN_OR_RETURN(s->data_key_, keys::NewDataKey(*keys));
-    }
-    s->keys_ = keys;
+  // data_key_ is the source file's key until Rewrite gives the new file a fresh one.
+  if (keys != nullptr && wrapped) {
+    ASSIGN_OR_RETURN(keys::SecretKey k, keys->Unwrap(*wrapped));
+    s->data_key_ = keys::DataKey{k, *wrapped};
   }
+  s->keys_ = keys;
   if (ref.empty()) {
-    RETURN_IF_ERROR(s->Rewrite("", 0, 1, false));
+    RETURN_IF_ERROR(s->Rewrite("", 0, 1));
     return s;
   }
   if (ref.size() != kRefSize) return Status::Corruption("checkpoint has a bad cold store reference");
@@ -193,8 +199,7 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
     if (!s->index_.Replace(id, offset + 1)) s->index_.Insert(id, offset + 1);
     return Status::Ok();
   }));
-  // Records of a plaintext store are sealed as they are copied.
-  RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1, keys && !wrapped));
+  RETURN_IF_ERROR(s->Rewrite(from_name, length, from_owner == owner ? from_seq + 1 : 1));
   // Copies made by earlier owners that died before a checkpoint named them
   // (Claim fenced those owners): without this, an owner killed again and
   // again before its first checkpoint would leave a full copy each time.
@@ -202,8 +207,15 @@ Result<std::unique_ptr<ColdStore>> ColdStore::Open(FileSystem* fs, const std::st
   return s;
 }
 
-Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq, bool seal) {
+Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_t seq) {
   const std::string path = JoinPath(dir_, NameOf(partition_, owner_, seq));
+  // Encrypted: the new file gets a fresh data key, each record re-sealed
+  // under it (one key never seals without bound; GCM's random nonces allow
+  // 2^32 per key). A plaintext source is sealed on the way.
+  std::optional<keys::DataKey> fresh;
+  if (keys_ != nullptr) {
+    ASSIGN_OR_RETURN(fresh, keys::NewDataKey(*keys_));
+  }
   ASSIGN_OR_RETURN(auto file, fs_->NewWritableFile(path));
   std::string out;
   uint64_t written = 0, live_bytes = 0;
@@ -214,9 +226,13 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
     RETURN_IF_ERROR(ScanFile(fs_, JoinPath(dir_, from_name), length,
                              [&](uint64_t id, uint64_t offset, std::string_view payload) -> Status {
                                if (index_.Find(id) != offset + 1) return Status::Ok();  // garbage
-                               std::string sealed;
-                               if (seal) {
-                                 ASSIGN_OR_RETURN(sealed, Stored(id, payload));
+                               std::string plain, sealed;
+                               if (fresh) {
+                                 if (data_key_) {
+                                   ASSIGN_OR_RETURN(plain, OpenRecord(data_key_->key, id, payload, from_name));
+                                   payload = plain;
+                                 }
+                                 ASSIGN_OR_RETURN(sealed, SealRecord(fresh->key, id, payload));
                                  payload = sealed;
                                }
                                moved.emplace_back(id, written + out.size() + 1);
@@ -240,6 +256,7 @@ Status ColdStore::Rewrite(const std::string& from_name, uint64_t length, uint64_
   RETURN_IF_ERROR(fs_->SyncDir(dir_));
   ASSIGN_OR_RETURN(reader_, fs_->NewRandomAccessFile(path));
   for (const auto& [id, at] : moved) index_.Replace(id, at);
+  if (fresh) data_key_ = std::move(fresh);
   live_bytes_ = live_bytes;
   file_ = std::move(file);
   seq_ = seq;
@@ -344,7 +361,7 @@ Result<std::string> ColdStore::Commit() {
     synced_size_ = file_size_;
   }
   if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
-    RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1, false)));
+    RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);
   PutFixed64(ref.data() + 8, seq_);

@@ -22,9 +22,10 @@
 //
 // Encrypted (a key provider given, encryption = on): each payload is sealed
 // (nonce || AES-256-GCM ciphertext || tag, the story id as additional data)
-// under one data key per store, whose wrapped form the reference carries
-// (inside the sealed checkpoint); rewrites keep the key. A plaintext
-// reference's records are sealed as they are copied at Open.
+// under the file's data key, whose wrapped form the reference carries
+// (inside the sealed checkpoint); every rewrite (Open, compaction) starts a
+// fresh key and re-seals the live records. A plaintext reference's records
+// are sealed as they are copied at Open.
 //
 // Memory: the index costs 16-byte slots at load <= 1/2, 32-64 B per cold
 // story; the file holds the records. Not thread-safe.
@@ -88,9 +89,9 @@ class ColdStore {
   // "pNNN.cold.<owner>.<seq>"
   static std::string NameOf(uint32_t partition, uint64_t owner, uint64_t seq);
   std::string CurrentPath() const;  // the file being appended to
-  // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`),
-  // sealing them on the way when `seal` (a plaintext store opened with encryption on).
-  Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq, bool seal);
+  // Starts file `seq` holding the live records of `from` (the first `length` bytes of file `from_name`);
+  // encrypted, under a fresh data key (the records re-sealed; data_key_ is the source's until then).
+  Status Rewrite(const std::string& from_name, uint64_t length, uint64_t seq);
   Status Flush();
   // Deletes the partition's files <owner>.<seq> for which obsolete() is true.
   void RemoveFiles(const std::function<bool(uint64_t owner, uint64_t seq)>& obsolete);

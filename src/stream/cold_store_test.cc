@@ -117,6 +117,24 @@ class EncryptedColdStoreTest : public ::testing::Test {
 
 TEST_F(EncryptedColdStoreTest, MatchesAReferenceMapAcrossCommitsAndReopens) { MatchesAReferenceMap(keys_.get()); }
 
+TEST_F(EncryptedColdStoreTest, EveryRewriteStartsAFreshDataKey) {
+  TempDir dir("cold");
+  auto store = Open(dir.path(), 1, {}, keys_.get());
+  ASSERT_TRUE(store->Put(1, "one").ok());
+  auto first = store->Commit();
+  ASSERT_TRUE(first.ok());
+  store->Saved();
+  auto reopened = Open(dir.path(), 2, *first, keys_.get());  // a new owner rewrites the file
+  auto second = reopened->Commit();
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(ColdStoreDataKey(*first) && ColdStoreDataKey(*second));
+  // The keys themselves differ (wrapped blobs always would: a nonce each).
+  auto k1 = keys_->Unwrap(*ColdStoreDataKey(*first)), k2 = keys_->Unwrap(*ColdStoreDataKey(*second));
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  EXPECT_FALSE(*k1 == *k2);
+  EXPECT_EQ(Contents(*reopened), (std::map<uint64_t, std::string>{{1, "one"}}));
+}
+
 TEST_F(EncryptedColdStoreTest, RecordsAreSealedAndAPlaintextStoreIsSealedAtOpen) {
   TempDir dir("cold");
   auto plain = Open(dir.path(), 1);
@@ -166,12 +184,11 @@ TEST_F(EncryptedColdStoreTest, ARecordMovedToAnotherStoryFailsToOpen) {
   PutFixed32(data.data() + 4,
              crc32c::Extend(crc32c::Value(std::string_view(data.data() + 8, 8)), stored.data(), stored.size()));
   std::ofstream(dir.path() + "/" + name, std::ios::binary | std::ios::trunc) << data;
-  auto reopened = Open(dir.path(), 2, *ref, keys_.get());
-  ASSERT_NE(reopened, nullptr);
-  std::string got;
-  auto taken = reopened->Take(6, &got);
-  ASSERT_FALSE(taken.ok());
-  EXPECT_EQ(taken.code(), StatusCode::kCorruption);
+  // Opening re-seals every live record under a fresh key, so it finds the move.
+  auto reopened = ColdStore::Open(FileSystem::Default(), dir.path(), 0, 2, *ref, kKey, keys_.get());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(reopened.status().message().find("record of story 6"), std::string::npos) << reopened.status().message();
 }
 
 TEST(ColdStoreTest, CompactsWhenGarbageOutweighsLiveRecords) {
