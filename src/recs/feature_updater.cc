@@ -1,6 +1,7 @@
 #include "recs/feature_updater.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "core/crc32c.h"
@@ -101,21 +102,35 @@ Status FeatureUpdater::Init() {
     const size_t window = options_.dedup_window_records;
     if (window > 0 && c.position > 0) {
       const uint64_t from = c.position > window ? c.position - window : 0;
+      // Read up to the stored position. A Kafka reader returns nothing until
+      // its first fetch arrives: an empty read waits for data (bounded), it
+      // is not the end. Records the retention removed cannot be re-read.
       if (auto warm = c.source.log->NewReader(c.partition, LogOffset(from)); warm.ok()) {
         std::vector<log::LogRecord> records;
-        bool done = false;
-        while (!done) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while ((*warm)->position().value < c.position) {
           records.clear();
           RETURN_IF_ERROR((*warm)->Read(std::min<size_t>(options_.batch_records, window), &records));
-          done = records.empty();
+          if (records.empty()) {
+            if (std::chrono::steady_clock::now() > deadline)
+              return Status::Unavailable("feature updater: could not re-read the dedup window of " +
+                                         std::string(RegionName(c.source.region)) + " partition " +
+                                         std::to_string(c.partition) + " within 30 s");
+            c.source.log->WaitForData(c.partition, (*warm)->position(), std::chrono::milliseconds(100));
+            continue;
+          }
           for (const log::LogRecord& r : records) {
-            if (r.offset.value >= c.position) {
-              done = true;
-              break;
-            }
+            if (r.offset.value >= c.position) break;
             c.dedup.SeenThenPush(r, window);
           }
+          if (records.back().offset.value >= c.position) break;
         }
+      } else {
+        std::fprintf(stderr,
+                     "watershed: feature updater: %s partition %u: the dedup window before offset %llu is "
+                     "gone with the log's retention; duplicates of those records are counted again\n",
+                     std::string(RegionName(c.source.region)).c_str(), c.partition,
+                     static_cast<unsigned long long>(c.position));
       }
     }
     ASSIGN_OR_RETURN(c.reader, c.source.log->NewReader(c.partition, LogOffset(c.position)));
