@@ -289,4 +289,45 @@ Status CreatePrivateFile(const std::string& path, std::string_view content) {
   return synced == 0 ? Status::Ok() : ErrnoStatus("fsync", DirName(path), errno);
 }
 
+Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes) {
+  // One open, then checks on that descriptor: no symlink, no window between
+  // a check by name and the read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(path + " does not exist");
+    if (errno == ELOOP) return Status::FailedPrecondition(path + " is a symbolic link (refused for a secret)");
+    return ErrnoStatus("open", path, errno);
+  }
+  struct stat st;
+  Status status;
+  if (::fstat(fd, &st) != 0) {
+    status = ErrnoStatus("stat", path, errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Status::FailedPrecondition(path + " is not a regular file");
+  } else if ((st.st_mode & 077) != 0) {
+    status = Status::FailedPrecondition(path + " must be readable by its owner only (chmod 600)");
+  } else if (st.st_uid != ::geteuid()) {
+    status = Status::FailedPrecondition(path + " must belong to the user running watershed");
+  } else if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    status = Status::FailedPrecondition(path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  std::string content;
+  if (status.ok()) {
+    content.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < content.size()) {
+      const ssize_t n = ::read(fd, content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        status = n < 0 ? ErrnoStatus("read", path, errno) : Status::IoError(path + " shrank while read");
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  if (!status.ok()) return status;
+  return content;
+}
+
 }  // namespace watershed

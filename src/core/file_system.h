@@ -142,5 +142,10 @@ std::string DirName(const std::string& path);
 // (fails with kFailedPrecondition "... exists" when `path` exists, so of two
 // racing creators one wins and the other can read the winner's file whole).
 Status CreatePrivateFile(const std::string& path, std::string_view content);
+// Reads a secret (a key, a password file): refused unless `path` is a
+// regular file, not a symbolic link, owned by this user, readable by no one
+// else (mode 600 or stricter), and at most max_bytes; the checks apply to
+// the descriptor read, not to a name that could change in between.
+Result<std::string> ReadPrivateFile(const std::string& path, size_t max_bytes = 64 * 1024);
 
 }  // namespace watershed

@@ -155,14 +155,13 @@ Status LocalKeyStore::SetCurrent(const std::string& id) {
 
 Result<SecretKey> LocalKeyStore::Load(const std::string& id) const {
   if (!ValidKeyId(id)) return Status::Corruption("bad key id '" + id + "'");
-  FileSystem* fs = FileSystem::Default();
   const std::string path = JoinPath(dir(), id + kSuffix);
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
+  // Like ssh with private keys: a key others can read (or a symlink, or
+  // another user's file) is refused, not used.
+  auto read = ReadPrivateFile(path, 1024);
+  if (!read.ok() && read.status().code() == StatusCode::kNotFound)
     return Status::NotFound("region " + region_ + " has no key " + id + " (" + path + ")");
-  // Like ssh with private keys: a key others can read is refused, not used.
-  if ((st.st_mode & 077) != 0) return Status::FailedPrecondition(path + " must be readable by its owner only (0600)");
-  ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs, path));
+  ASSIGN_OR_RETURN(std::string text, std::move(read));
   auto bytes = FromHex(Trimmed(text));
   OPENSSL_cleanse(text.data(), text.size());
   if (!bytes || bytes->size() != kKeyBytes) return Status::Corruption(path + " is not 64 hex digits");

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -128,10 +129,16 @@ TEST_F(LocalKeysTest, RefusesBadNamesAndKeysOthersCanRead) {
   ASSERT_TRUE(id.ok());
   EXPECT_FALSE(eu.Load("../x").ok());
   EXPECT_FALSE(eu.SetCurrent("nope").ok());
-  ASSERT_EQ(::chmod((eu.dir() + "/" + *id + ".key").c_str(), 0644), 0);
+  // A symbolic link in place of a key file is refused, even to a good key.
+  const std::string real = eu.dir() + "/" + *id + ".key";
+  ASSERT_EQ(::symlink(real.c_str(), (eu.dir() + "/linked.key").c_str()), 0);
+  auto linked = eu.Load("linked");
+  ASSERT_FALSE(linked.ok());
+  EXPECT_NE(linked.status().message().find("symbolic link"), std::string::npos) << linked.status().message();
+  ASSERT_EQ(::chmod(real.c_str(), 0644), 0);
   auto r = eu.Load(*id);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("0600"), std::string::npos);
+  EXPECT_NE(r.status().message().find("chmod 600"), std::string::npos) << r.status().message();
 }
 
 TEST_F(LocalKeysTest, EnvelopeRoundTripTamperAndRewrap) {

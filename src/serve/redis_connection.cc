@@ -5,8 +5,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <sstream>
 
+#include "core/file_system.h"
 #include "core/sigpipe.h"
 #include "serve/tls_tunnel.h"
 
@@ -49,11 +50,9 @@ RedisReply Convert(const redisReply& r) {
 }  // namespace
 
 Result<RedisSecurity> ReadRedisAuthFile(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("redis-auth-file " + path + " does not exist");
-  if ((st.st_mode & 077) != 0)
-    return Status::FailedPrecondition("redis-auth-file " + path + " must be readable by its owner only (chmod 600)");
-  std::ifstream in(path);
+  auto text = ReadPrivateFile(path, 4096);
+  if (!text.ok()) return Status(text.status().code(), "redis-auth-file: " + text.status().message());
+  std::istringstream in(*text);
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
