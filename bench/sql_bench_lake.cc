@@ -149,8 +149,10 @@ int Main(int argc, char** argv) {
     for (uint64_t i = 0; i < n; ++i) {
       Row r;
       // Skewed popularity: P(story <= k) = (k / stories)^0.4.
-      r.story = 1 + std::min<uint64_t>(f.stories - 1, static_cast<uint64_t>(double(f.stories) * std::pow(rng.Unit(), 2.5)));
-      r.viewer = 1 + std::min<uint64_t>(f.viewers - 1, static_cast<uint64_t>(double(f.viewers) * std::pow(rng.Unit(), 1.5)));
+      r.story =
+          1 + std::min<uint64_t>(f.stories - 1, static_cast<uint64_t>(double(f.stories) * std::pow(rng.Unit(), 2.5)));
+      r.viewer =
+          1 + std::min<uint64_t>(f.viewers - 1, static_cast<uint64_t>(double(f.viewers) * std::pow(rng.Unit(), 1.5)));
       r.time_ms = kBaseMs + static_cast<int64_t>(h) * 3'600'000 + static_cast<int64_t>(rng.Below(3'600'000));
       const uint64_t t = rng.Below(100);
       r.type = t < 85 ? EventType::kView : t < 95 ? EventType::kShare : EventType::kReply;

@@ -106,12 +106,16 @@ struct CdcSettings {
   cdc::CatalogFeedOptions feed;  // state_dir: <catalog-dir>/cdc
 };
 
+// `query-threads`: 1..256, 0 = one per core.
+Result<int> QueryThreadsOf(const Config& config);
+
 struct GatewaySettings {
   gateway::ApiOptions api;
   http::HttpServerOptions server;
   int query_concurrency = 2;  // lake queries admitted at once (query-concurrency)
   int64_t query_memory_bytes = 1ll << 30;  // query-memory
   int64_t query_timeout_ms = 60'000;       // query-timeout
+  int query_threads = 1;                   // query-threads (0 in the settings: one per core)
 };
 
 struct ServeSettings {
