@@ -11,15 +11,18 @@
 # after pruning / time / threads; DuckDB's column uses our count).
 #
 # usage: bench/run_sql.sh [BUILD_DIR (build/release)] [EVENTS (10000000)] [LAKE (/tmp/watershed-sql-lake-EVENTS)] [RUNS (5)]
+# QUERIES="Q1 Q2" in the environment runs only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build/release}"
 events="${2:-10000000}"
 lake="${3:-/tmp/watershed-sql-lake-$events}"
 runs="${4:-5}"
-queries=bench/sql_queries.tsv
 work="$(mktemp -d /tmp/watershed-sql-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+queries="$work/queries.tsv"
+wanted="${QUERIES:-Q1 Q2 Q3 Q4 Q5 Q6}"
+for q in $wanted; do grep "^$q	" bench/sql_queries.tsv; done >"$queries"
 
 echo "# sql bench: $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) nproc=$(nproc)" \
      "cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\" events=$events lake=$lake"
@@ -37,8 +40,8 @@ for t in 1 2; do
   grep '^name=' "$work/duck$t" | sed 's/^/duck /'
 done
 # Same answers: ours (JSON documents) against DuckDB's (one array per query).
-python3 - "$work/ours1" "$work/duck1" "$work/ours2" <<'EOF'
-import json, sys
+python3 - "$work/ours1" "$work/duck1" "$work/ours2" "$wanted" <<'EOF'
+import datetime, json, sys
 def ours(path):
     out = []
     for line in open(path):
@@ -47,19 +50,24 @@ def ours(path):
     return out
 def duck(path):
     return [json.loads(l) for l in open(path) if l.startswith('[')]
-def norm(rows):  # timestamps as text vs microseconds: compare the other cells
-    return [[c for c in r if not isinstance(c, str) or not c[:2].isdigit()] for r in rows]
+def micros(c):  # our timestamps are text (UTC), DuckDB's microseconds
+    if isinstance(c, str) and len(c) >= 19 and c[4] == '-' and c[10] == ' ':
+        d = datetime.datetime.fromisoformat(c).replace(tzinfo=datetime.timezone.utc)
+        return int(d.timestamp()) * 1000000 + d.microsecond
+    return c
+def norm(rows):
+    return [[micros(c) for c in r] for r in rows]
 o1, d1, o2 = ours(sys.argv[1]), duck(sys.argv[2]), ours(sys.argv[3])
-for i, (a, b) in enumerate(zip(o1, d1)):
+for name, a, b, a2 in zip(sys.argv[4].split(), o1, d1, o2):
     same = norm(a) == norm(b)
-    print(f"# Q{i + 1}: {len(a)} rows, same as DuckDB: {same}, same with 2 threads: {a == o2[i]}")
+    print(f"# {name}: {len(a)} rows, same as DuckDB: {same}, same with 2 threads: {a == a2}")
     if not same:
         print("#   ours ", a[:3], "\n#   duck ", b[:3])
 EOF
 
-rss_ours=$("$build/bench/sql_bench" --root "$lake" --queries <(grep '^Q3' "$queries") --runs 1 --threads 2 --rss |
+rss_ours=$("$build/bench/sql_bench" --root "$lake" --queries <(grep '^Q3' bench/sql_queries.tsv) --runs 1 --threads 2 --rss |
   sed -n 's/peak_rss_kb=//p')
-rss_duck=$(node bench/sql_duckdb_bench.mjs --lake "$lake/us" --queries "$queries" --only Q3 --runs 1 --threads 2 --rss |
+rss_duck=$(node bench/sql_duckdb_bench.mjs --lake "$lake/us" --queries bench/sql_queries.tsv --only Q3 --runs 1 --threads 2 --rss |
   sed -n 's/peak_rss_kb=//p')
 rss_node=$(node -e 'console.log(process.resourceUsage().maxRSS)')
 echo "# Q3 peak RSS (2 threads, own process): watershed $((rss_ours / 1024)) MiB," \
@@ -69,7 +77,7 @@ field() { sed -n "s/.*name=$1 .*$2=\([0-9.]*\).*/\1/p" "$3"; }
 echo
 echo "| query | threads | watershed ms | DuckDB ms | DuckDB/ours | watershed rows/s/thread | DuckDB rows/s/thread | rows scanned |"
 echo "|---|---|---|---|---|---|---|---|"
-for q in Q1 Q2 Q3 Q4 Q5 Q6; do
+for q in $wanted; do
   for t in 1 2; do
     o=$(field $q median_ms "$work/ours$t"); d=$(field $q median_ms "$work/duck$t"); n=$(field $q rows_scanned "$work/ours$t")
     awk -v q=$q -v t=$t -v o="$o" -v d="$d" -v n="$n" 'BEGIN {

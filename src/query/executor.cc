@@ -129,16 +129,20 @@ Status ScanParallel(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& l
 Status BuildJoin(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& limits, MemoryBudget* budget,
                  JoinTable* join) {
   ASSIGN_OR_RETURN(QueryResult build, Execute(*plan.join->build, fs, limits));
-  join->rows = std::move(build.rows);
-  const size_t key = plan.join->build_columns;
+  const size_t key = plan.join->build_columns, n = build.rows.size();
+  join->cols.resize(key);
+  for (size_t c = 0; c < key; ++c) {
+    join->cols[c].Resize(plan.join->build->outputs[c].type, n);
+    for (size_t r = 0; r < n; ++r) join->cols[c].Set(r, build.rows[r][c]);
+  }
   Vec keys;
-  keys.Resize(plan.join->build->outputs[key].type, join->rows.size());
-  for (size_t r = 0; r < join->rows.size(); ++r) keys.Set(r, join->rows[r][key]);
-  std::vector<std::string> enc(join->rows.size());
+  keys.Resize(plan.join->build->outputs[key].type, n);
+  for (size_t r = 0; r < n; ++r) keys.Set(r, build.rows[r][key]);
+  std::vector<std::string> enc(n);
   AppendKeys(keys, enc);
   int64_t bytes = 0;
-  for (size_t r = 0; r < join->rows.size(); ++r) {
-    bytes += static_cast<int64_t>(enc[r].size() + 64 + join->rows[r].size() * sizeof(Value));
+  for (size_t r = 0; r < n; ++r) {
+    bytes += static_cast<int64_t>(enc[r].size() + 64 + build.rows[r].size() * (sizeof(Value) + 16));
     if (!keys.null[r]) join->index[std::move(enc[r])].push_back(static_cast<uint32_t>(r));
   }
   budget->used.fetch_add(bytes, std::memory_order_relaxed);

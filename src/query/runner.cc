@@ -234,10 +234,22 @@ Status Runner::JoinBatch(Batch& b) {
   }
   Batch out = Gather(b, probe);
   for (size_t c = 0; c < plan_.join->build_columns; ++c) {
+    const Vec& src = join_->cols[c];
     Vec v;
-    v.Resize(plan_.join->build->outputs[c].type, out.n);
-    for (size_t j = 0; j < out.n; ++j)
-      if (match[j] >= 0) v.Set(j, join_->rows[static_cast<size_t>(match[j])][c]);
+    v.Resize(src.type, out.n);
+    v.owners = src.owners;
+    for (size_t j = 0; j < out.n; ++j) {
+      if (match[j] < 0) continue;
+      const size_t m = static_cast<size_t>(match[j]);
+      v.null[j] = src.null[m];
+      if (src.type == ColumnType::kDouble) {
+        v.d[j] = src.d[m];
+      } else if (IsString(src.type)) {
+        v.s[j] = src.s[m];
+      } else {
+        v.i[j] = src.i[m];
+      }
+    }
     out.cols.push_back(std::move(v));
   }
   b = std::move(out);

@@ -44,7 +44,7 @@ struct ColumnVector {
 
 // JOIN's right side in memory, read by every unit's Runner.
 struct JoinTable {
-  std::vector<std::vector<Value>> rows;
+  std::vector<Vec> cols;  // the right side's columns, once: joined batches view their strings
   std::unordered_map<std::string, std::vector<uint32_t>> index;  // by encoded key; NULL keys left out
 };
 
