@@ -95,6 +95,17 @@ void Filter(std::vector<uint32_t>& sel, const ColumnVector& c, const Predicate& 
 
 // The selected rows of a decoded column as a Vec (one type switch).
 void GatherColumn(const ColumnVector& c, const std::vector<uint32_t>& sel, Vec* out) {
+  const bool integers = c.type != ColumnType::kDouble && c.type != ColumnType::kString && c.type != ColumnType::kUuid;
+  if (integers && c.idx.empty() && !sel.empty() && sel.back() - sel.front() + 1 == sel.size()) {
+    // Every row of a run of a column without NULLs: one copy.
+    out->type = c.type;
+    out->n = sel.size();
+    out->null.assign(sel.size(), 0);
+    out->i.assign(c.v->ints.begin() + sel.front(), c.v->ints.begin() + sel.back() + 1);
+    out->d.clear();
+    out->s.clear();
+    return;
+  }
   out->Resize(c.type, sel.size());
   for (size_t j = 0; j < sel.size(); ++j) out->null[j] = c.IsNull(sel[j]);
   switch (c.type) {
@@ -520,13 +531,34 @@ Status Runner::Accumulate(const Batch& b) {
   for (size_t a = 0; a < na; ++a) {
     const Aggregate& agg = plan_.aggregates[a];
     auto state = [&](size_t r) -> AggState& { return states_[gid[r] * na + a]; };
+    const bool one_group = plan_.group_keys.empty();
     if (agg.kind == AggKind::kCountStar) {
-      for (size_t r = 0; r < b.n; ++r) ++state(r).count;
+      if (one_group) {
+        states_[a].count += static_cast<int64_t>(b.n);
+      } else {
+        for (size_t r = 0; r < b.n; ++r) ++state(r).count;
+      }
       continue;
     }
-    Vec x;
-    RETURN_IF_ERROR(Eval(agg.arg, b, &x));
+    Vec computed;  // a column is read where it is, not copied
+    if (agg.arg.kind != BKind::kColumn) RETURN_IF_ERROR(Eval(agg.arg, b, &computed));
+    const Vec& x = agg.arg.kind == BKind::kColumn ? b.cols[static_cast<size_t>(agg.arg.column)] : computed;
     const uint8_t* nul = x.null.data();
+    // Without GROUP BY: COUNT and integer SUM summed in a register (exact, so
+    // the same total), not through the state per row.
+    if (one_group && (agg.kind == AggKind::kCount ||
+                      ((agg.kind == AggKind::kSum || agg.kind == AggKind::kAvg) && IsInteger(x.type)))) {
+      int64_t count = 0;
+      Int128 sum = 0;
+      for (size_t r = 0; r < b.n; ++r) {
+        const bool valid = !nul[r];
+        count += valid;
+        sum += valid ? x.i[r] : 0;
+      }
+      states_[a].count += count;
+      if (agg.kind != AggKind::kCount) states_[a].isum += sum;
+      continue;
+    }
     switch (agg.kind) {
       case AggKind::kCount:
         for (size_t r = 0; r < b.n; ++r) state(r).count += !nul[r];
