@@ -1,6 +1,7 @@
 #include "query/executor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -86,6 +87,8 @@ Status ScanParallel(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& l
   std::mutex mu;
   std::vector<std::unique_ptr<Runner>> done(units.size());
   size_t next = 0, merged = 0, failed_unit = units.size();
+  bool merging = false;             // a thread is merging (outside mu): others only hand their units over
+  std::atomic<bool> enough{false};  // the query has LIMIT's rows: no more units
   Status failure;
   auto fail = [&](size_t unit, Status s) {  // under mu
     if (unit < failed_unit) failed_unit = unit, failure = std::move(s);
@@ -95,13 +98,13 @@ Status ScanParallel(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& l
       size_t i;
       {
         std::lock_guard<std::mutex> lock(mu);
-        if (next >= units.size() || failed_unit < units.size() || query->Enough()) return;
+        if (next >= units.size() || failed_unit < units.size() || enough.load()) return;
         i = next++;
       }
       auto part = std::make_unique<Runner>(plan, limits, join, budget, static_cast<uint64_t>(i) << 32);
       ExecStats st;
       Status s = ScanUnit(plan, fs, units[i], part.get(), &st);
-      std::lock_guard<std::mutex> lock(mu);
+      std::unique_lock<std::mutex> lock(mu);
       stats->files_read += st.files_read, stats->row_groups_read += st.row_groups_read;
       stats->rows_scanned += st.rows_scanned;
       if (!s.ok()) {
@@ -109,11 +112,21 @@ Status ScanParallel(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& l
         continue;
       }
       done[i] = std::move(part);
-      for (; merged < units.size() && done[merged]; ++merged) {
-        Status m = query->Merge(*done[merged]);
-        done[merged].reset();
-        if (!m.ok()) fail(merged, std::move(m));
+      if (merging) continue;  // the merging thread takes it in its turn
+      // Merge the units ready in order, one at a time outside the lock, so
+      // the other threads go on scanning meanwhile.
+      merging = true;
+      while (merged < units.size() && done[merged]) {
+        std::unique_ptr<Runner> ready = std::move(done[merged]);
+        const size_t at = merged++;
+        lock.unlock();
+        Status m = query->Merge(*ready);
+        ready.reset();
+        if (query->Enough()) enough = true;
+        lock.lock();
+        if (!m.ok()) fail(at, std::move(m));
       }
+      merging = false;
     }
   };
   const size_t n = std::min(units.size(), static_cast<size_t>(std::clamp(limits.threads, 1, 256)));
