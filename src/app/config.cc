@@ -151,6 +151,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"query-memory", "1GiB",
        "a lake query's memory (hash tables, sorts, results) at most: past it the query "
        "stops with 413 query_too_large (POST /v1/query, story history)"},
+      {"query-threads", "0",
+       "threads scanning one lake query's files and row groups (0 = one per core); the "
+       "answer does not depend on it (POST /v1/query, story history, watershed sql)"},
       {"query-timeout", "60s", "a lake query's time at most: past it the query stops with 503 query_timeout"},
       {"query-concurrency", "2",
        "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "

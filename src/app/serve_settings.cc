@@ -3,10 +3,19 @@
 #include <algorithm>
 #include <charconv>
 #include <sstream>
+#include <thread>
 
 #include "http/http_client.h"
 
 namespace watershed::app {
+
+Result<int> QueryThreadsOf(const Config& config) {
+  ASSIGN_OR_RETURN(int64_t threads, config.GetInt("query-threads"));
+  if (threads < 0 || threads > 256) return Status::InvalidArgument("query-threads must be between 0 and 256");
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(threads);
+}
+
 namespace {
 
 std::vector<std::string> SplitList(const std::string& list) {
@@ -206,6 +215,7 @@ Result<GatewaySettings> ParseGatewaySettings(const Config& config) {
   ASSIGN_OR_RETURN(int64_t queries, config.GetInt("query-concurrency"));
   if (queries < 1 || queries > 64) return Status::InvalidArgument("query-concurrency must be between 1 and 64");
   g.query_concurrency = static_cast<int>(queries);
+  ASSIGN_OR_RETURN(g.query_threads, QueryThreadsOf(config));
   ASSIGN_OR_RETURN(g.query_memory_bytes, config.GetBytes("query-memory"));
   if (g.query_memory_bytes < (1 << 20)) return Status::InvalidArgument("query-memory must be at least 1MiB");
   ASSIGN_OR_RETURN(g.query_timeout_ms, config.GetDurationMs("query-timeout", 86'400'000));

@@ -111,6 +111,9 @@ struct CdcSettings {
   cdc::CatalogFeedOptions feed;  // state_dir: <catalog-dir>/cdc
 };
 
+// `query-threads`: 1..256, 0 = one per core.
+Result<int> QueryThreadsOf(const Config& config);
+
 // Encryption at rest (docs/encryption.md): today the checkpoints only.
 struct EncryptionSettings {
   bool on = false;
@@ -124,6 +127,7 @@ struct GatewaySettings {
   int query_concurrency = 2;  // lake queries admitted at once (query-concurrency)
   int64_t query_memory_bytes = 1ll << 30;  // query-memory
   int64_t query_timeout_ms = 60'000;       // query-timeout
+  int query_threads = 1;                   // query-threads (0 in the settings: one per core)
 };
 
 struct ServeSettings {

@@ -252,6 +252,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     q.max_running = settings.gateway.query_concurrency;
     q.max_memory_bytes = settings.gateway.query_memory_bytes;
     q.timeout_ms = settings.gateway.query_timeout_ms;
+    q.threads = settings.gateway.query_threads;
     s->lake_queries_ = std::make_unique<gateway::LakeQueries>(std::move(q));
     deps.lake_queries = s->lake_queries_.get();
   }

@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
+#include "app/serve_settings.h"
 #include "app/sql_session.h"
 #include "core/event.h"
 #include "core/file_system.h"
@@ -95,7 +96,10 @@ int SqlCommand(const std::vector<std::string>& raw_args) {
   if (!region) return Fail("sql", "unknown region '" + region_name + "'", 2);
   FileSystem* fs = FileSystem::Default();
   if (!fs->FileExists(root)) return Fail("sql", "no lake at " + root + " (--root DIR)", 1);
+  auto threads = QueryThreadsOf(*config);
+  if (!threads.ok()) return Fail("sql", threads.status().message(), 2);
   SqlSession session(fs, root, *region, format, stdout);
+  session.threads = *threads;
 
   if (!flags->positional().empty()) return session.RunAll(flags->positional()[0], "");
   if (flags->Has("command")) return session.RunAll(flags->Get("command"), "");

@@ -58,6 +58,21 @@ TEST_F(SqlCommandTest, AnswersAsTableAndJson) {
             "{\"columns\":[{\"name\":\"count(*)\",\"type\":\"BIGINT\"}],\"rows\":[[20]],\"truncated\":false");
 }
 
+// query-threads: the same answer with 1 and 3 scan threads; out of range is a usage error.
+TEST_F(SqlCommandTest, QueryThreadsSettingGivesTheSameAnswer) {
+  const std::string q =
+      "SELECT story_id, count(*) AS n, sum(watch_ms) FROM events GROUP BY story_id ORDER BY n LIMIT 1";
+  Output one = Run({q, "--query-threads", "1"});
+  Output three = Run({q, "--query-threads", "3"});
+  EXPECT_EQ(one.code, 0) << one.err;
+  EXPECT_EQ(three.code, 0) << three.err;
+  EXPECT_EQ(three.out, one.out);
+  EXPECT_NE(one.out.find(" | 20 |"), std::string::npos) << one.out;  // the smaller story
+  Output bad = Run({q, "--query-threads", "999"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("query-threads must be between 0 and 256"), std::string::npos) << bad.err;
+}
+
 TEST_F(SqlCommandTest, ExplainShowsPruning) {
   Output e = Run({"EXPLAIN SELECT count(*) FROM events WHERE story_id = " + Other()});
   EXPECT_EQ(e.code, 0) << e.err;

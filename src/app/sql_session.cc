@@ -24,7 +24,9 @@ int SqlSession::Report(const Status& s, std::string_view where) {
 
 int SqlSession::Run(const query::StatementText& statement, std::string_view where) {
   const auto start = std::chrono::steady_clock::now();
-  auto out = query::RunSql(statement.Positioned(), catalog_);
+  query::ExecLimits limits;
+  limits.threads = threads;
+  auto out = query::RunSql(statement.Positioned(), catalog_, limits);
   if (!out.ok()) return Report(out.status(), where);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::string text;

@@ -32,6 +32,7 @@ class SqlSession {
   int Describe(std::string_view name);
 
   bool timing = false;  // print "Time: N ms" after each answer (\timing)
+  int threads = 1;      // scan threads of each query (query-threads)
 
  private:
   int Report(const Status& s, std::string_view where);

@@ -86,10 +86,11 @@ void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
 }
 
 namespace {
-// The bounds of one query from the options (`query-memory`, `query-timeout`).
+// The bounds of one query from the options (`query-memory`, `query-timeout`, `query-threads`).
 query::ExecLimits LimitsOf(const LakeQueryOptions& o) {
   query::ExecLimits limits;
   limits.max_memory_bytes = o.max_memory_bytes;
+  limits.threads = o.threads;
   if (o.timeout_ms > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   return limits;
 }

@@ -33,6 +33,7 @@ struct LakeQueryOptions {
   // either it stops with 413 query_too_large / 503 (query-memory, query-timeout).
   int64_t max_memory_bytes = 1ll << 30;
   int64_t timeout_ms = 60'000;
+  int threads = 1;  // scan threads of one query (query-threads)
 };
 
 class LakeQueries {

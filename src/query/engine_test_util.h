@@ -92,9 +92,12 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   }
 
-  Result<SqlOutput> Run(const std::string& sql) {
+  Result<SqlOutput> Run(const std::string& sql, int threads = 1) {
     Catalog catalog(fs_, dir_.path(), Region::kEu);
-    return RunSql(sql, catalog);
+    ExecLimits limits;
+    limits.threads = threads;
+    limits.unit_rows = 64;  // a few row groups per unit: many units, files split and joined
+    return RunSql(sql, catalog, limits);
   }
   QueryResult Rows(const std::string& sql) {
     auto r = Run(sql);
@@ -113,7 +116,8 @@ class EngineTest : public ::testing::Test {
   }
 
   // The same query over our table and over DuckDB's read_parquet of its
-  // files ("{T}" stands for events, "{R}" for raw_events), the same rows.
+  // files ("{T}" stands for events, "{R}" for raw_events), the same rows;
+  // ours with 1 and 3 scan threads, the same rows in the same order.
   void ExpectSameAsDuckDb(const std::string& q);
 
   ::watershed::testing::TempDir dir_{"query_engine"};
@@ -171,6 +175,9 @@ inline void EngineTest::ExpectSameAsDuckDb(const std::string& q) {
   auto r = Run(ours);
   ASSERT_TRUE(r.ok()) << ours << ": " << r.status().ToString();
   EXPECT_EQ(OracleLines(r->result), DuckDbLines(theirs)) << q;
+  auto parallel = Run(ours, 3);
+  ASSERT_TRUE(parallel.ok()) << ours << ": " << parallel.status().ToString();
+  EXPECT_EQ(FormatTable(parallel->result), FormatTable(r->result)) << q;
 }
 
 }  // namespace watershed::query

@@ -43,6 +43,11 @@ struct ExecLimits {
   int64_t max_memory_bytes = 0;  // 0: no limit
   std::optional<std::chrono::steady_clock::time_point> deadline;
   const std::atomic<bool>* cancel = nullptr;  // set by another thread to stop the query
+  int threads = 1;
+  // Rows per unit of the parallel scan: consecutive row groups (of one file
+  // or several) up to this many. The answer depends on it only through the
+  // rounding of DOUBLE sums; tests make it small.
+  int64_t unit_rows = 128 << 10;  // scan threads (`query-threads`); the answer does not depend on it
 };
 
 Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecLimits& limits = {});

@@ -67,6 +67,7 @@ struct SortKey {
 struct FileScan {
   std::string path;
   std::vector<int> row_groups;
+  std::vector<int64_t> rows;  // of each of those row groups
 };
 
 struct PruneStats {

@@ -117,11 +117,12 @@ Status PruneFiles(FileSystem* fs, LogicalPlan* plan) {
     if (!FileMayMatch(*plan, e.file)) continue;
     ++plan->stats.files_read;
     ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, e.file.path));
-    FileScan scan{e.file.path, {}};
+    FileScan scan{e.file.path, {}, {}};
     const auto& groups = r->info().row_groups;
     for (size_t g = 0; g < groups.size(); ++g) {
       ++plan->stats.row_groups_considered;
-      if (RowGroupMayMatch(*plan, *r, groups[g])) scan.row_groups.push_back(static_cast<int>(g));
+      if (RowGroupMayMatch(*plan, *r, groups[g]))
+        scan.row_groups.push_back(static_cast<int>(g)), scan.rows.push_back(groups[g].num_rows);
     }
     plan->stats.row_groups_read += static_cast<int64_t>(scan.row_groups.size());
     if (!scan.row_groups.empty()) plan->files.push_back(std::move(scan));
