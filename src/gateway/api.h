@@ -168,7 +168,9 @@ class Api {
   // POST /v1/query and GET /v1/stories/{id}/history (api_query.cc): parsed
   // on the I/O thread, run on lake_queries' threads.
   void PostQuery(http::HttpRequest&& req, http::Responder respond);
-  http::HttpResponse RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot);
+  // `client_gone` (may be null) stops the query when the client hangs up.
+  http::HttpResponse RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot,
+                              const std::atomic<bool>* client_gone);
   void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
   http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
   // api_pages.cc: the page at `path`, if any, with its security headers.

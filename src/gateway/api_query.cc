@@ -77,8 +77,10 @@ void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
       return respond(JsonError(413, "sql_too_large", request.status().message()));
     return respond(JsonError(400, "malformed_body", request.status().message()));
   }
-  const bool admitted = deps_.lake_queries->TrySubmit(
-      [this, request = std::move(*request), respond](LakeQueries::Slot slot) { respond(RunQuery(request, slot)); });
+  // A client that hangs up stops its query (the executor checks the flag between batches).
+  const bool admitted =
+      deps_.lake_queries->TrySubmit([this, request = std::move(*request), respond, gone = req.client_gone](
+                                        LakeQueries::Slot slot) { respond(RunQuery(request, slot, gone.get())); });
   if (!admitted) {
     query_busy_->Add();
     respond(Busy());
@@ -87,8 +89,9 @@ void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
 
 namespace {
 // The bounds of one query from the options (`query-memory`, `query-timeout`, `query-threads`).
-query::ExecLimits LimitsOf(const LakeQueryOptions& o) {
+query::ExecLimits LimitsOf(const LakeQueryOptions& o, const std::atomic<bool>* cancel = nullptr) {
   query::ExecLimits limits;
+  limits.cancel = cancel;
   limits.max_memory_bytes = o.max_memory_bytes;
   limits.threads = o.threads;
   if (o.timeout_ms > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
@@ -96,11 +99,13 @@ query::ExecLimits LimitsOf(const LakeQueryOptions& o) {
 }
 }  // namespace
 
-HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot) {
+HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot,
+                           const std::atomic<bool>* client_gone) {
   const LakeQueryOptions& o = deps_.lake_queries->options();
   query::Catalog catalog(o.fs, o.root, o.region);
   const int64_t start = deps_.clock->MonotonicNs();
-  auto out = query::RunSql(request.sql, catalog, LimitsOf(o));
+  const query::ExecLimits limits = LimitsOf(o, client_gone);
+  auto out = query::RunSql(request.sql, catalog, limits);
   if (!out.ok()) return QueryError(out.status());
   if (out->explain) {
     HttpResponse r;
@@ -112,8 +117,11 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   const double elapsed_ms = static_cast<double>(deps_.clock->MonotonicNs() - start) / 1e6;
   auto writer = std::make_shared<query::JsonResultWriter>(
       std::make_shared<const query::QueryResult>(std::move(out->result)), request.max_rows, elapsed_ms);
+  // The slot stays taken until the answer is sent (the rows are in memory
+  // till then), but not past the query's deadline: a client too slow to
+  // read gets the rows sent so far, marked truncated by the timeout.
+  if (limits.deadline) writer->SetDeadline(*limits.deadline);
   HttpResponse r;
-  // The slot stays taken until the answer is sent: the rows are in memory till then.
   r.stream = [writer, slot](std::string* piece) { return writer->Next(piece); };
   return r;
 }

@@ -1,9 +1,10 @@
-#include <utility>  // first: Boost 1.74's Beast misses it
 #include "http/http_server.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -14,17 +15,17 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <optional>
-
-#include "http/openssl_error.h"
 #include <system_error>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>  // first: Boost 1.74's Beast misses it
 #include <variant>
+
+#include "http/openssl_error.h"
 
 namespace watershed::http {
 
@@ -304,10 +305,37 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (ReadFailed(ec)) return;
     head_.body = std::move(parser_->get().body());
     parser_.reset();
+    gone_ = std::make_shared<std::atomic<bool>>(false);
+    head_.client_gone = gone_;
     handler_(std::move(head_), [self = this->shared_from_this()](HttpResponse resp) {
       net::post(self->stream_.get_executor(),
                 [self, resp = std::move(resp)]() mutable { self->Write(std::move(resp), false, false); });
     });
+    WatchForHangUp();
+  }
+
+  // While the answer is awaited, waits for the socket to become readable: at
+  // the end of input (or a reset) the client is gone and the request's flag
+  // says so; bytes instead (a pipelined request) end the watch. No data is
+  // consumed (MSG_PEEK); Write stops the watch.
+  void WatchForHangUp() {
+    if (!gone_) return;
+    watching_ = true;
+    Tcp().socket().async_wait(
+        tcp::socket::wait_read, [self = this->shared_from_this(), gone = gone_](beast::error_code ec) {
+          self->watching_ = false;
+          if (ec) return;  // cancelled: the answer is being written
+          char c;
+          const ssize_t n = ::recv(self->Tcp().socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) gone->store(true);
+        });
+  }
+  void StopWatching() {
+    gone_.reset();
+    if (!watching_) return;
+    watching_ = false;
+    beast::error_code ignored;
+    Tcp().socket().cancel(ignored);  // nothing else is pending on the socket between a request and its answer
   }
 
   // The key of the request's client (HttpRequest::remote_address): the
@@ -330,6 +358,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Write(HttpResponse resp, bool close, bool drain) {
+    StopWatching();
     if (resp.stream) return WriteStreamed(std::move(resp), close);
     res_ = {};
     res_.version(11);
@@ -463,6 +492,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::function<bool(std::string*)> produce_;
   std::string chunk_;
   bool http10_ = false;  // the request's version: no chunked answer
+  std::shared_ptr<std::atomic<bool>> gone_;  // the awaited request's HttpRequest::client_gone
+  bool watching_ = false;                    // a WatchForHangUp wait is pending
   bool keep_alive_ = true;
   uint64_t drain_limit_ = 0, drained_ = 0;
   int drain_ms_ = 0;

@@ -7,6 +7,7 @@
 // (POST /v1/events answers once the log has made the events durable).
 
 #include <any>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,6 +33,11 @@ struct HttpRequest {
   // Whatever the HeaderCheck left for the Handler (e.g. the verified caller),
   // so work done on the header is not repeated; empty when nothing was left.
   std::any context;
+  // Set true by the server when the client hangs up while its answer is
+  // awaited (a long lake query can stop then: query::ExecLimits::cancel).
+  // Best effort: seen as the connection's end of input, so a client that
+  // half-closes after its request also counts as gone.
+  std::shared_ptr<std::atomic<bool>> client_gone;
   // The first header of that (lower-case) name; empty when absent.
   std::string_view Header(std::string_view name) const;
 };

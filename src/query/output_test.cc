@@ -106,5 +106,25 @@ TEST(JsonResultWriterTest, PiecesMakeOneDocumentAndTruncationIsFlagged) {
   }
 }
 
+// A reader slower than the query's deadline gets what was written so far,
+// as a whole document flagged truncated and timed out.
+TEST(JsonResultWriterTest, PastItsDeadlineTheDocumentEndsFlagged) {
+  auto r = std::make_shared<const QueryResult>(Sample());
+  JsonResultWriter w(r, 100, 1.5);
+  std::string all;
+  ASSERT_TRUE(w.Next(&all, 1));  // the header
+  ASSERT_TRUE(w.Next(&all, 1));  // one row, in time
+  w.SetDeadline(std::chrono::steady_clock::now() - std::chrono::seconds(1));
+  std::string rest;
+  EXPECT_FALSE(w.Next(&rest, 1));  // ends at once
+  all += rest;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(all).get(root), simdjson::SUCCESS) << all;
+  EXPECT_EQ(root["rows"].get_array().size(), 1u);
+  EXPECT_TRUE(root["truncated"].get_bool().value());
+  EXPECT_TRUE(root["timed_out"].get_bool().value());
+}
+
 }  // namespace
 }  // namespace watershed::query

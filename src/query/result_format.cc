@@ -39,6 +39,10 @@ bool JsonResultWriter::Next(std::string* out, size_t piece_bytes) {
     }
     *out += "],\"rows\":[";
   }
+  if (deadline_ && next_ < rows_ && std::chrono::steady_clock::now() > *deadline_) {
+    timed_out_ = true;
+    rows_ = next_;
+  }
   while (next_ < rows_ && out->size() - start < piece_bytes) {
     const std::vector<Value>& row = r.rows[next_];
     *out += next_ ? ",[" : "[";
@@ -53,6 +57,7 @@ bool JsonResultWriter::Next(std::string* out, size_t piece_bytes) {
   char elapsed[32];
   std::snprintf(elapsed, sizeof elapsed, "%.3f", elapsed_ms_);
   *out += std::string("],\"truncated\":") + (r.rows.size() > rows_ ? "true" : "false") +
+          (timed_out_ ? ",\"timed_out\":true" : "") +
           ",\"stats\":{\"files_read\":" + std::to_string(r.stats.files_read) +
           ",\"row_groups_read\":" + std::to_string(r.stats.row_groups_read) +
           ",\"rows_scanned\":" + std::to_string(r.stats.rows_scanned) + ",\"elapsed_ms\":" + elapsed + "}}\n";

@@ -5,8 +5,10 @@
 // the QueryResult (the executor materialises them), so these bound only the
 // text in memory, not the result.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,10 @@ class JsonResultWriter {
   // Appends the next piece, of about piece_bytes (one row may exceed it);
   // false once the text is complete.
   bool Next(std::string* out, size_t piece_bytes = 64 << 10);
+  // Past `deadline` the next piece ends the text: the rows written so far,
+  // "truncated": true and "timed_out": true (a reader too slow to take the
+  // answer does not hold it, and what it holds, for ever).
+  void SetDeadline(std::chrono::steady_clock::time_point deadline) { deadline_ = deadline; }
 
  private:
   std::shared_ptr<const QueryResult> result_;
@@ -32,6 +38,8 @@ class JsonResultWriter {
   double elapsed_ms_;
   size_t next_ = 0;
   bool started_ = false;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool timed_out_ = false;
 };
 
 // One value as JSON (see JsonResultWriter).
