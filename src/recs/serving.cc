@@ -186,55 +186,64 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
   const std::shared_ptr<const Rules> held = rules_ ? rules_->Current() : nullptr;
   const Rules& rules = held ? *held : kNoRules;
   const std::vector<uint64_t> blocked(rules.blocked_items.begin(), rules.blocked_items.end());
-  const int64_t as_of = AsOf(*store_, now_ms);
-  ASSIGN_OR_RETURN(
-      CandidateSet set,
-      snap->generator->Generate(
-          {.user = user, .region = region, .now_ms = as_of, .user_vector = user_vector, .blocked = blocked}));
-  // Pinned items take their slot even when no source proposed them (ApplyRules
-  // pins candidates only).
-  for (const Rules::Pin& pin : rules.pins) {
-    const bool listed = std::any_of(set.candidates.begin(), set.candidates.end(),
-                                    [&](const Candidate& c) { return c.item == pin.item; });
-    if (!listed && snap->pool->Find(pin.item)) set.candidates.push_back({.item = pin.item});
+  // The store answers only past its watermark, which the log's consumer may move on between reading it and a
+  // read: such a request (kFailedPrecondition) starts again, three times at most.
+  CandidateSet set;
+  std::vector<RuleCandidate> rc;
+  Status scored;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    scored = [&]() -> Status {
+      const int64_t as_of = AsOf(*store_, now_ms);
+      ASSIGN_OR_RETURN(
+          set, snap->generator->Generate(
+                   {.user = user, .region = region, .now_ms = as_of, .user_vector = user_vector, .blocked = blocked}));
+      // Pinned items take their slot even when no source proposed them (ApplyRules pins candidates only).
+      for (const Rules::Pin& pin : rules.pins) {
+        const bool listed = std::any_of(set.candidates.begin(), set.candidates.end(),
+                                        [&](const Candidate& c) { return c.item == pin.item; });
+        if (!listed && snap->pool->Find(pin.item)) set.candidates.push_back({.item = pin.item});
+      }
+      const size_t n = set.candidates.size();
+      rc.assign(n, RuleCandidate{});
+      std::vector<float> factor(n, 0.f);
+      std::vector<uint64_t> ids(n);
+      for (size_t i = 0; i < n; ++i) {
+        const Candidate& c = set.candidates[i];
+        ids[i] = c.item;
+        RuleCandidate& r = rc[i];
+        r.item = c.item;
+        if (const CatalogItem* info = snap->pool->Find(c.item)) {
+          r.author = info->info.author;
+          r.created_at_s = info->info.created_at_ms / 1000;
+          for (uint32_t t : info->info.tags) r.tags.push_back(std::to_string(t));
+        }
+        auto it = m.item_index.find(c.item);
+        if (it == m.item_index.end()) continue;
+        if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        if (user_vector.empty()) continue;
+        float s = m.item_bias[it->second];
+        for (uint32_t d = 0; d < m.dim; ++d) s += user_vector[d] * r.embedding[d];
+        factor[i] = s;
+      }
+      if (user_vector.empty()) {
+        for (size_t i = 0; i < n; ++i) rc[i].score = static_cast<double>(n - i) / static_cast<double>(n + 1);
+      } else if (m.ranker) {
+        ASSIGN_OR_RETURN(std::vector<RankerFeatureVector> x, ServingRankerFeatures(*store_, user, ids, factor, as_of));
+        const RankerWeights& w = *m.ranker;
+        for (size_t i = 0; i < n; ++i) {
+          double z = w.bias;
+          for (size_t f = 0; f < kRankerFeatures; ++f)
+            z += static_cast<double>(w.w[f]) * ((x[i][f] - w.mean[f]) / w.scale[f]);
+          rc[i].score = Logistic(z);
+        }
+      } else {
+        for (size_t i = 0; i < n; ++i) rc[i].score = Logistic(factor[i]);
+      }
+      return Status::Ok();
+    }();
+    if (scored.code() != StatusCode::kFailedPrecondition) break;
   }
-  const size_t n = set.candidates.size();
-  std::vector<RuleCandidate> rc(n);
-  std::vector<float> factor(n, 0.f);
-  std::vector<uint64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) {
-    const Candidate& c = set.candidates[i];
-    ids[i] = c.item;
-    RuleCandidate& r = rc[i];
-    r.item = c.item;
-    if (const CatalogItem* info = snap->pool->Find(c.item)) {
-      r.author = info->info.author;
-      r.created_at_s = info->info.created_at_ms / 1000;
-      for (uint32_t t : info->info.tags) r.tags.push_back(std::to_string(t));
-    }
-    auto it = m.item_index.find(c.item);
-    if (it == m.item_index.end()) continue;
-    if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
-    if (user_vector.empty()) continue;
-    // The arithmetic of ScoreFactorMajor: bias, then the products in order.
-    float s = m.item_bias[it->second];
-    for (uint32_t d = 0; d < m.dim; ++d) s += user_vector[d] * r.embedding[d];
-    factor[i] = s;
-  }
-  if (user_vector.empty()) {
-    for (size_t i = 0; i < n; ++i) rc[i].score = static_cast<double>(n - i) / static_cast<double>(n + 1);
-  } else if (m.ranker) {
-    ASSIGN_OR_RETURN(std::vector<RankerFeatureVector> x, ServingRankerFeatures(*store_, user, ids, factor, as_of));
-    const RankerWeights& w = *m.ranker;
-    for (size_t i = 0; i < n; ++i) {
-      double z = w.bias;
-      for (size_t f = 0; f < kRankerFeatures; ++f)
-        z += static_cast<double>(w.w[f]) * ((x[i][f] - w.mean[f]) / w.scale[f]);
-      rc[i].score = Logistic(z);
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i) rc[i].score = Logistic(factor[i]);
-  }
+  RETURN_IF_ERROR(scored);
   const std::vector<RankedItem> ranked = ApplyRules(rules, rc, now_ms / 1000, k);
 
   Recommendations out;
