@@ -8,9 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <thread>
 
+#include "recs/ranker.h"
 #include "recs/testing/serving_world.h"
 
 namespace watershed::recs {
@@ -153,6 +155,64 @@ TEST(RecsServing, ModelSwapsUnderLoadNeverMixVersionsNorFailARequest) {
   EXPECT_GT(answers, 0);
   std::cout << answers << " answers during 30 swaps: " << per_version["stories@1"] << " of stories@1, "
             << per_version["stories@2"] << " of stories@2\n";
+}
+
+TEST(RecsServing, ARankerVersionRanksWithItsProbabilities) {
+  auto w = Make(0.8);
+  RankerConfig rc;
+  rc.two_tower = SmallTwoTowerConfig();
+  rc.two_tower.training.max_epochs = 2;
+  rc.refit = false;
+  const RankerModel ranker = RankerModel::Train(w->b.data, w->b.split.train, rc);
+  ModelManifest m;
+  m.name = "stories";
+  m.model = "ranker";
+  m.users = w->b.data.num_users();
+  m.items = w->b.data.num_items();
+  m.dim = rc.two_tower.dim;
+  m.config["candidates"] = std::to_string(rc.candidates);
+  auto saved = w->registry.Save(&m, ExportRanker(w->b.data, ranker));
+  ASSERT_TRUE(saved.ok()) << saved.status().message();
+  ASSERT_TRUE(w->registry.Promote("stories", *saved).ok());
+  auto service = w->Open();
+  ASSERT_NE(service, nullptr);
+  EXPECT_EQ(service->Served(), "stories@" + std::to_string(*saved));
+  size_t in = 0, all = 0;
+  for (uint32_t u = 0; u < w->b.data.num_users(); u += 8) {
+    auto r = service->Recommend(Ext(w->b.data.users, u), kAllRegions, 10, kNow);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->items.size(), 10u);
+    for (size_t i = 0; i < r->items.size(); ++i) {
+      // Probabilities, best first (no rules: the order is the score's).
+      EXPECT_GT(r->items[i].score, 0);
+      EXPECT_LT(r->items[i].score, 1);
+      if (i) {
+        EXPECT_LE(r->items[i].score, r->items[i - 1].score);
+      }
+      in += w->HasTag(r->items[i].item, w->Genre(u));
+      ++all;
+    }
+  }
+  // The top item's score, recomputed from the stored arrays and the ranker's weights.
+  const auto loaded = w->registry.Load({"stories", *saved}).value();
+  const uint64_t user = Ext(w->b.data.users, 0);
+  const auto top = service->Recommend(user, kAllRegions, 1, kNow).value().items.at(0);
+  const uint32_t dense_item = static_cast<uint32_t>(w->b.data.items.Find(std::to_string(top.item)));
+  const auto& uv = *loaded.weights.F32("user_vectors", m.users * m.dim).value();
+  const auto& iv = *loaded.weights.F32("item_vectors", m.items * m.dim).value();
+  float factor = loaded.weights.F32("item_bias", m.items).value()->at(dense_item);
+  for (uint32_t d = 0; d < m.dim; ++d) factor += uv[d] * iv[size_t{dense_item} * m.dim + d];  // user 0 is row 0
+  const std::vector<uint64_t> one = {top.item};
+  const std::vector<float> factors = {factor};
+  auto features = ServingRankerFeatures(*w->locked, user, one, factors, std::max(kNow, w->locked->watermark() + 1));
+  ASSERT_TRUE(features.ok()) << features.status().message();
+  const RankerFeatureVector x = features->at(0);
+  const RankerWeights& rw = ranker.weights();
+  double z = rw.bias;
+  for (size_t f = 0; f < kRankerFeatures; ++f) z += static_cast<double>(rw.w[f]) * ((x[f] - rw.mean[f]) / rw.scale[f]);
+  EXPECT_NEAR(top.score, 1 / (1 + std::exp(-z)), 1e-9);
+  std::cout << "ranker: in-genre share of the top 10: " << static_cast<double>(in) / static_cast<double>(all) << "\n";
+  EXPECT_GE(static_cast<double>(in) / static_cast<double>(all), 0.6);
 }
 
 TEST(RecsServing, ABadVersionKeepsTheOneInForceAndAnUnknownModelIsAnError) {
