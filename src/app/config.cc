@@ -130,6 +130,12 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "viewers the feature store keeps; past it the least recently active "
        "go (0 = no bound)"},
       {"recs-features-snapshot-interval", "1m", "embedded feature store: snapshot this often (and at stop)"},
+      {"recs-model", "",
+       "GET /v1/users/{id}/recommendations: the model registry's name served (its current version, swapped "
+       "when promoted); needs recs-features; empty = off"},
+      {"recs-rules", "", "recommendations: the post-processing rules file, reloaded on change; empty = none"},
+      {"recs-refresh", "10s",
+       "recommendations: check the current version, the rules and the candidate pool this often"},
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},
       {"max-future", "5m", "largest accepted lead of event_time over the server clock"},
       {"idle-timeout", "30s", "close connections idle (or trickling) this long"},

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "http/http_client.h"
+#include "recs/registry.h"
 
 namespace watershed::app {
 
@@ -141,6 +142,25 @@ Result<RecsFeatureSettings> ParseRecsFeatureSettings(const Config& config) {
   ASSIGN_OR_RETURN(f.snapshot_interval_ms, config.GetDurationMs("recs-features-snapshot-interval", 86'400'000));
   f.snapshot_path = JoinPath(JoinPath(config.Get("data-dir"), "recs"), "features.snap");
   return f;
+}
+
+Result<RecsServeSettings> ParseRecsServeSettings(const Config& config, const RecsFeatureSettings& features) {
+  RecsServeSettings r;
+  r.model = config.Get("recs-model");
+  r.rules_path = config.Get("recs-rules");
+  r.registry_root = JoinPath(config.Get("data-dir"), "models");
+  ASSIGN_OR_RETURN(r.refresh_ms, config.GetDurationMs("recs-refresh", 86'400'000));
+  if (r.refresh_ms <= 0) return Status::InvalidArgument("recs-refresh must be positive");
+  if (r.model.empty()) {
+    if (!r.rules_path.empty()) return Status::InvalidArgument("recs-rules needs recs-model");
+    return r;
+  }
+  if (Status s = recs::ModelRegistry::CheckName(r.model); !s.ok())
+    return Status::InvalidArgument("recs-model: " + s.message());
+  if (features.kind == RecsFeatureSettings::Kind::kOff)
+    return Status::InvalidArgument(
+        "recs-model needs recs-features (the viewers' history and the trending lists come from the feature store)");
+  return r;
 }
 
 Result<ProcessorSettings> ParseProcessorSettings(const Config& config) {
@@ -299,6 +319,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   RETURN_IF_ERROR(CheckRoles(config, roles, s.log.kafka));
   ASSIGN_OR_RETURN(s.live_store, ParseLiveStoreSettings(config));
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
+  ASSIGN_OR_RETURN(s.recs_serve, ParseRecsServeSettings(config, s.recs_features));
   // Both stores' connections are secured alike: AUTH, and TLS files when
   // their spec is rediss://.
   serve::RedisSecurity security;

@@ -105,6 +105,15 @@ struct RecsFeatureSettings {
   int64_t snapshot_interval_ms = 60'000;
 };
 
+// GET /v1/users/{id}/recommendations (recs/serving.h, app/recs_runtime.h), served by `watershed serve` from the
+// model registry and the feature store (recs-features); other roles ignore these keys.
+struct RecsServeSettings {
+  std::string model;          // recs-model: the registry name served (its current version); empty: off
+  std::string registry_root;  // <data-dir>/models
+  std::string rules_path;     // recs-rules: the rules file (rules.h), reloaded on change; empty: none
+  int64_t refresh_ms = 10'000;  // recs-refresh: how often the current version, the rules and the pool are checked
+};
+
 // The catalogue feed (cdc/catalog_feed.h), run when cdc-conninfo is set.
 struct CdcSettings {
   bool on = false;
@@ -141,6 +150,7 @@ struct ServeSettings {
   EncryptionSettings encryption;
   CdcSettings cdc;
   RecsFeatureSettings recs_features;
+  RecsServeSettings recs_serve;
   AuthSettings auth;
   GatewaySettings gateway;
   trace::TracerOptions trace;  // endpoint empty: no tracing

@@ -14,6 +14,7 @@
 #include "lake/maintenance_scheduler.h"
 #include "recs/feature_store_redis.h"
 #include "recs/feature_updater.h"
+#include "recs/locked_feature_store.h"
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 #include "serve/redis_node_client.h"
@@ -221,8 +222,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     s->cdc_ = std::make_unique<CdcFeedThread>(settings.cdc.feed, s->catalog_.get(), fs, settings.lake.root);
   }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
-  if (roles.processing == ServerRoles::Processing::kAllPartitions)
+  if (roles.processing == ServerRoles::Processing::kAllPartitions) {
     RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
+    if (!settings.recs_serve.model.empty() && s->locked_features_) {
+      ASSIGN_OR_RETURN(s->recs_, RecsRuntime::Start(settings.recs_serve, fs, s->locked_features_.get(), &s->metrics_,
+                                                    Clock::Real()));
+    }
+  }
 
   gateway::ApiDeps deps;
   deps.catalog = s->catalog_.get();
@@ -257,6 +263,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     deps.lake_queries = s->lake_queries_.get();
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
+  if (s->recs_) {
+    deps.recommendations = [rt = s->recs_.get()](uint64_t user, std::optional<Region> region, uint32_t k,
+                                                 bool explain) { return rt->Answer(user, region, k, explain); };
+  }
   if (s->auth_) deps.verifier = s->auth_->verifier();
   if (roles.query) deps.pages = web::Files();  // the pages read the live store and /v1/status
   if (settings.dev_token_mint) {
@@ -538,7 +548,10 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
   std::vector<recs::FeatureUpdaterSource> sources;
   for (int r = 0; r < kRegionCount; ++r)
     if (logs_[r]) sources.push_back({static_cast<Region>(r), logs_[r].get()});
-  feature_updater_ = std::make_unique<recs::FeatureUpdater>(features_.get(), std::move(sources), options);
+  // The consumer writes and GET /v1/users/{id}/recommendations reads the store at once: through a lock (reads
+  // share it on the embedded store; the Redis store's one client takes one caller at a time).
+  locked_features_ = std::make_unique<recs::LockedFeatureStore>(features_.get(), settings.kind == Kind::kEmbedded);
+  feature_updater_ = std::make_unique<recs::FeatureUpdater>(locked_features_.get(), std::move(sources), options);
   feature_updater_->Start();
   recs::FeatureUpdater* updater = feature_updater_.get();
   metrics_.AddCounterFunc("watershed_recs_feature_events_total",

@@ -13,6 +13,7 @@
 #include "app/auth_setup.h"
 #include "app/config.h"
 #include "app/processor_group.h"
+#include "app/recs_runtime.h"
 #include "app/serve_settings.h"
 #include "catalog/story_catalog.h"
 #include "core/file_system.h"
@@ -26,6 +27,7 @@
 namespace watershed::recs {
 class FeatureStore;
 class FeatureUpdater;
+class LockedFeatureStore;
 }  // namespace watershed::recs
 
 namespace watershed::app {
@@ -89,7 +91,9 @@ class Server {
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<recs::FeatureStore> features_;
-  std::unique_ptr<recs::FeatureUpdater> feature_updater_;  // over features_ and logs_
+  std::unique_ptr<recs::LockedFeatureStore> locked_features_;  // features_ shared with recs_
+  std::unique_ptr<recs::FeatureUpdater> feature_updater_;      // over locked_features_ and logs_
+  std::unique_ptr<RecsRuntime> recs_;                          // recs-model; over locked_features_
   std::unique_ptr<AuthRuntime> auth_;
   // POST /v1/query and story history; destroyed (its admitted queries
   // answered, threads joined) in Stop, once http_ no longer calls api_.

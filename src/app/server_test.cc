@@ -351,11 +351,7 @@ TEST_F(ServerTest, TheFeatureStoreFollowsTheLogsAcrossARestart) {
       ASSERT_TRUE(server.ok()) << server.status().ToString();
       HttpClient client("127.0.0.1", (*server)->port());
       // Only the catalogue's stories get features: 1..kStories are registered, 999 is not.
-      std::string stories = R"({"stories": [)";
-      for (uint64_t story = 1; story <= kStories; ++story)
-        stories +=
-            (story > 1 ? "," : "") + std::string(R"({"story_id": )") + std::to_string(story) + R"(, "author_id": 7})";
-      auto registered = client.Request("POST", "/v1/stories", stories + "]}");
+      auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
       ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
       std::vector<Event> batch = Batch(10 + run);
       Event stray = batch.front();

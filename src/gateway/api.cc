@@ -354,6 +354,8 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
     return StoryHistory(*id, query, std::move(reply));
   }
+  if (path.starts_with("/v1/users/") && path.ends_with("/recommendations"))
+    return reply(Recommendations(req.method, IdBetween(path, "/v1/users/", "/recommendations"), query, caller));
   const bool is_read = path.starts_with("/v1/stories/") || path.starts_with("/v1/creators/") || path == "/v1/top";
   if (is_read && !reads) return not_served(path, kReadsAt);
   if (path == "/v1/status" && !deps_.status) return not_served(path, std::string(kReadsAt) + " or a processor");

@@ -117,6 +117,12 @@ struct ApiDeps {
   // anyone, answers a creator token for the creator named; empty: that path
   // is 404 like any unknown one.
   std::function<Result<std::string>(uint64_t creator, Region region)> mint_dev_token;
+  // GET /v1/users/{id}/recommendations (docs/api.md, docs/recs.md "Serving"): the answer's JSON body for a user,
+  // the caller's region (nullopt: auth off, every region), k (1..kMaxRecommendations) and explain — or an error:
+  // kUnavailable → 503 recs_unavailable, anything else → 500 recs_failed. Empty: recommendations are off in this
+  // process (404 recs_off).
+  std::function<Result<std::string>(uint64_t user, std::optional<Region> region, uint32_t k, bool explain)>
+      recommendations;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
@@ -126,6 +132,10 @@ struct ApiDeps {
 // stories (their highest ids), so one request costs at most this many
 // live-store reads whatever the creator's catalogue holds (docs/api.md).
 inline constexpr size_t kCreatorTopMaxStories = 10'000;
+
+// GET /v1/users/{id}/recommendations?k=N: k in 1..this (default 50), so one request ranks a bounded list.
+inline constexpr uint32_t kMaxRecommendations = 200;
+inline constexpr uint32_t kDefaultRecommendations = 50;
 
 // POST {"creator": N[, "region": "us"]} → {"token": "..."} when
 // ApiDeps::mint_dev_token is set (docs/operations.md "Dashboard").
@@ -173,6 +183,9 @@ class Api {
                               const std::atomic<bool>* client_gone);
   void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
   http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
+  // GET /v1/users/{id}/recommendations (api_recs.cc); `user` is nullopt when the path's id is not a number.
+  http::HttpResponse Recommendations(const std::string& method, std::optional<uint64_t> user, std::string_view query,
+                                     const Caller& caller);
   // api_pages.cc: the page at `path`, if any, with its security headers.
   const web::File* PageAt(std::string_view path) const;
   http::HttpResponse Page(const web::File& page, const std::string& method) const;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/crc32c.h"
+#include "recs/locked_feature_store.h"
 
 namespace watershed::recs {
 
@@ -192,7 +193,7 @@ Result<size_t> FeatureUpdater::Step() {
 }
 
 Status FeatureUpdater::Snapshot() {
-  auto* embedded = dynamic_cast<EmbeddedFeatureStore*>(store_);
+  auto* embedded = EmbeddedOf(store_);
   if (embedded == nullptr || options_.snapshot_path.empty() || options_.fs == nullptr)
     return Status::FailedPrecondition("feature updater: snapshots are for the embedded store with a path");
   RETURN_IF_ERROR(embedded->SaveSnapshot(options_.fs, options_.snapshot_path));
@@ -206,8 +207,7 @@ void FeatureUpdater::Start() {
 }
 
 void FeatureUpdater::Run() {
-  const bool snapshots =
-      dynamic_cast<EmbeddedFeatureStore*>(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs;
+  const bool snapshots = EmbeddedOf(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs;
   std::vector<uint64_t> seen(sources_.size());
   for (;;) {
     for (size_t s = 0; s < sources_.size(); ++s) seen[s] = sources_[s].log->DataVersion();
@@ -242,8 +242,7 @@ Status FeatureUpdater::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (dynamic_cast<EmbeddedFeatureStore*>(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs)
-    return Snapshot();
+  if (EmbeddedOf(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs) return Snapshot();
   return Status::Ok();
 }
 

@@ -1,0 +1,176 @@
+// `watershed serve --recs-model`: GET /v1/users/{id}/recommendations answered by the process's feature store
+// (filled from the logs) and a model of the registry under its data dir; a promoted version is served without
+// a restart; the settings' errors.
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+#include "app/server.h"
+#include "app/testing/serve_environment.h"
+#include "core/event_codec.h"
+#include "core/testing/temp_dir.h"
+#include "core/testing/wait.h"
+#include "http/http_client.h"
+#include "recs/bpr.h"
+#include "recs/registry.h"
+#include "recs/stored_model.h"
+
+namespace watershed::app {
+namespace {
+
+using ::watershed::http::HttpClient;
+
+constexpr uint64_t kStories = 40;
+constexpr uint64_t kFirstViewer = 500, kViewers = 10;
+
+class ServerRecsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { testing::ClearServeEnvironment(); }
+
+  Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--data-dir", dir_.path(), "--port", "0", "--partitions", "2", "--auth", "off"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto config = Config::Load(ServeConfigKeys(), args);
+    if (!config.ok()) return config.status();
+    return Server::Start(config.value(), FileSystem::Default(), ServerRoles::AllInOne());
+  }
+
+  // Two BPR versions of "stories" over the viewers and stories the test posts (ids as the API's).
+  void SaveModels() {
+    recs::Dataset d;
+    for (uint64_t v = 0; v < kViewers; ++v) d.users.Intern(std::to_string(kFirstViewer + v));
+    for (uint64_t s = 1; s <= kStories; ++s) d.items.Intern(std::to_string(s));
+    d.features.resize(kStories);
+    for (uint32_t u = 0; u < kViewers; ++u)
+      for (uint32_t i = 0; i < kStories; ++i)
+        if ((i + u) % 4 == 0) d.interactions.push_back({.user = u, .item = i, .weight = 1, .timestamp = 1});
+    recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
+    recs::BprConfig config;
+    config.factors = 8;
+    config.training.max_epochs = 3;
+    for (uint64_t seed : {1, 2}) {
+      config.training.seed = seed;
+      const recs::BprModel bpr = recs::BprModel::Train(d.num_users(), d.num_items(), d.interactions, config);
+      recs::ModelManifest m;
+      m.name = "stories";
+      m.model = "bpr";
+      m.users = d.num_users();
+      m.items = d.num_items();
+      m.dim = config.factors;
+      ASSERT_TRUE(registry.Save(&m, recs::ExportBpr(d, bpr)).ok());
+    }
+  }
+
+  // Shares (a view below 3 s is no feature event) of every viewer, each of stories (viewer + k) % kStories + 1.
+  std::vector<Event> Shares() {
+    std::vector<Event> out;
+    const int64_t now = Clock::Real()->NowMs();
+    for (uint64_t v = 0; v < kViewers; ++v)
+      for (uint64_t k = 0; k < 3; ++k) {
+        Event e;
+        e.event_id = EventId::FromHiLo(0x7ec5, v * 16 + k);
+        e.type = EventType::kShare;
+        e.story_id = StoryId((v + k * 7) % kStories + 1);
+        e.author_id = AuthorId(7);
+        e.viewer_id = ViewerId(kFirstViewer + v);
+        e.region = Region::kUs;
+        e.event_time = EventTimeMs(now - 10'000 + static_cast<int64_t>(v * 16 + k));
+        out.push_back(e);
+      }
+    return out;
+  }
+
+  ::watershed::testing::TempDir dir_{"server_recs"};
+};
+
+struct Answer {
+  int status = 0;
+  std::string model, body;
+  std::vector<uint64_t> items;
+};
+
+Answer Get(HttpClient& client, const std::string& target) {
+  Answer a;
+  auto r = client.Get(target);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return a;
+  a.status = r->status;
+  a.body = r->body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(a.body).get(root) != simdjson::SUCCESS) return a;
+  std::string_view model;
+  if (root["model"].get(model) == simdjson::SUCCESS) a.model = model;
+  simdjson::dom::array items;
+  if (root["items"].get(items) == simdjson::SUCCESS)
+    for (simdjson::dom::element item : items) a.items.push_back(item["story_id"].get_uint64().value());
+  return a;
+}
+
+TEST_F(ServerRecsTest, ServesTheCurrentVersionAndSwapsInAPromotedOne) {
+  SaveModels();
+  auto server = StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-refresh", "50ms"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
+  ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+  const std::vector<Event> shares = Shares();
+  auto posted = client.Request("POST", "/v1/events", EncodeEventBatchJson(shares));
+  ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
+  ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+    return client.Get("/metrics")->body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
+  }));
+
+  std::set<uint64_t> seen;  // viewer 500's shared stories: never recommended to them
+  for (const Event& e : shares)
+    if (e.viewer_id.value == kFirstViewer) seen.insert(e.story_id.value);
+  Answer a = Get(client, "/v1/users/500/recommendations?k=10&explain=true");
+  ASSERT_EQ(a.status, 200) << a.body;
+  EXPECT_EQ(a.model, "stories@1");
+  EXPECT_EQ(a.items.size(), 10u) << a.body;
+  for (uint64_t item : a.items) {
+    EXPECT_GE(item, 1u);
+    EXPECT_LE(item, kStories);
+    EXPECT_EQ(seen.count(item), 0u) << "seen story " << item << " recommended: " << a.body;
+  }
+  EXPECT_NE(client.Get("/metrics")->body.find("\nwatershed_recs_model_version 1\n"), std::string::npos);
+
+  recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
+  ASSERT_TRUE(registry.Promote("stories", 2).ok());
+  EXPECT_TRUE(watershed::testing::WaitUntil(
+      [&] { return Get(client, "/v1/users/500/recommendations?k=10").model == "stories@2"; }));
+  EXPECT_EQ(Get(client, "/v1/users/500/recommendations?k=0").status, 400);
+  ASSERT_TRUE((*server)->Stop().ok());
+}
+
+TEST_F(ServerRecsTest, RecommendationsAreOffWithoutAModelAndBadSettingsAreErrors) {
+  auto plain = StartServer({});
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  HttpClient client("127.0.0.1", (*plain)->port());
+  Answer off = Get(client, "/v1/users/500/recommendations");
+  EXPECT_EQ(off.status, 404);
+  EXPECT_NE(off.body.find("recs_off"), std::string::npos) << off.body;
+  ASSERT_TRUE((*plain)->Stop().ok());
+  plain->reset();
+
+  auto no_features = StartServer({"--recs-model", "stories"});
+  ASSERT_FALSE(no_features.ok());
+  EXPECT_NE(no_features.status().message().find("recs-model needs recs-features"), std::string::npos)
+      << no_features.status().ToString();
+  auto no_model = StartServer({"--recs-features", "embedded", "--recs-model", "stories"});
+  ASSERT_FALSE(no_model.ok());
+  EXPECT_NE(no_model.status().message().find("recs-model stories"), std::string::npos) << no_model.status().ToString();
+  SaveModels();
+  auto bad_rules = StartServer(
+      {"--recs-features", "embedded", "--recs-model", "stories", "--recs-rules", dir_.path() + "/missing.toml"});
+  ASSERT_FALSE(bad_rules.ok());
+  EXPECT_NE(bad_rules.status().message().find("recs-rules"), std::string::npos) << bad_rules.status().ToString();
+}
+
+}  // namespace
+}  // namespace watershed::app

@@ -1,0 +1,300 @@
+#include "recs/serving.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <random>
+#include <unordered_map>
+
+#include "core/json_text.h"
+#include "recs/ranker.h"
+#include "recs/ranker_features.h"
+
+namespace watershed::recs {
+
+// One model version in serving form: its arrays by external id, its ranker
+// weights and its index.
+struct RecsService::Model {
+  ModelManifest manifest;
+  uint32_t dim = 0;
+  std::unordered_map<uint64_t, uint32_t> user_index,
+      item_index;  // external id → row
+  std::vector<uint64_t> item_ids;
+  std::vector<float> user_vectors, item_vectors, item_bias;
+  std::optional<RankerWeights> ranker;
+  std::shared_ptr<const AnnIndex> index;  // null when dim is 0 (popularity)
+};
+
+struct RecsService::Snapshot {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<const CandidatePool> pool;
+  std::unique_ptr<CandidateGenerator> generator;  // over pool and model->index
+};
+
+namespace {
+
+std::optional<uint64_t> DecimalId(const std::string& s) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+double Logistic(double z) { return 1 / (1 + std::exp(-z)); }
+
+uint64_t SplitMix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// The store answers only past its watermark (feature_store.h, "As of").
+int64_t AsOf(const FeatureStore& store, int64_t now_ms) {
+  const int64_t w = store.watermark();
+  return w == INT64_MIN ? now_ms : std::max(now_ms, w + 1);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const RecsService::Model>> RecsService::ModelOf(const ModelRegistry::Loaded& loaded) const {
+  auto m = std::make_shared<Model>();
+  m->manifest = loaded.manifest;
+  const ModelManifest& man = loaded.manifest;
+  const ArrayFile& w = loaded.weights;
+  const std::string what = man.name + "@" + std::to_string(man.version);
+  m->dim = man.dim;
+  ASSIGN_OR_RETURN(const auto* item_names, w.Strings("item_ids", man.items));
+  ASSIGN_OR_RETURN(const auto* bias, w.F32("item_bias", man.items));
+  m->item_bias = *bias;
+  for (size_t i = 0; i < item_names->size(); ++i) {
+    std::optional<uint64_t> id = DecimalId((*item_names)[i]);
+    if (!id)
+      return Status::InvalidArgument("model " + what + ": item id '" + (*item_names)[i] + "' is not a decimal id");
+    m->item_ids.push_back(*id);
+    m->item_index.emplace(*id, static_cast<uint32_t>(i));
+  }
+  if (m->dim > 0) {
+    ASSIGN_OR_RETURN(const auto* items, w.F32("item_vectors", man.items * man.dim));
+    ASSIGN_OR_RETURN(const auto* user_names, w.Strings("user_ids", man.users));
+    ASSIGN_OR_RETURN(const auto* users, w.F32("user_vectors", man.users * man.dim));
+    m->item_vectors = *items;
+    m->user_vectors = *users;
+    // Users whose id is not decimal can never ask (the API's ids are numbers):
+    // left out.
+    for (size_t u = 0; u < user_names->size(); ++u)
+      if (std::optional<uint64_t> id = DecimalId((*user_names)[u]))
+        m->user_index.emplace(*id, static_cast<uint32_t>(u));
+    ASSIGN_OR_RETURN(OpenedAnnIndex opened, OpenOrBuildAnnIndex(fs_, options_.registry_root, loaded, options_.ann));
+    if (opened.rebuilt && !opened.reason.empty())
+      std::fprintf(stderr, "watershed: recs: %s: ann index rebuilt (%s)\n", what.c_str(), opened.reason.c_str());
+    m->index = std::move(opened.index);
+  }
+  if (man.model == "ranker") {
+    // ModelRegistry::Load checked the arrays' shapes and the scales
+    // (CheckModelArrays).
+    const std::vector<float>& weights = *w.F32("ranker.weights", kRankerFeatures + 1).value();
+    const std::vector<float>& mean = *w.F32("ranker.mean", kRankerFeatures).value();
+    const std::vector<float>& scale = *w.F32("ranker.scale", kRankerFeatures).value();
+    RankerWeights r;
+    for (size_t f = 0; f < kRankerFeatures; ++f) {
+      r.w[f] = weights[f];
+      r.mean[f] = mean[f];
+      r.scale[f] = scale[f];
+    }
+    r.bias = weights[kRankerFeatures];
+    m->ranker = r;
+  }
+  return std::shared_ptr<const Model>(std::move(m));
+}
+
+Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(std::shared_ptr<const Model> model,
+                                                                             int64_t now_ms) const {
+  // The catalogue is the version's items, with what the store says of them
+  // (author, tags, created_at).
+  const int64_t as_of = AsOf(*store_, now_ms);
+  std::vector<CatalogItem> catalog;
+  catalog.reserve(model->item_ids.size());
+  for (uint64_t id : model->item_ids) {
+    ASSIGN_OR_RETURN(ItemFeaturesAt f, store_->Item(id, as_of));
+    catalog.push_back({.id = id, .info = {.created_at_ms = f.created_at_ms, .author = f.author, .tags = f.tags}});
+  }
+  auto s = std::make_shared<Snapshot>();
+  ASSIGN_OR_RETURN(s->pool, CandidatePool::Build(catalog, {{kAllRegions, store_}}, as_of, options_.candidates));
+  s->model = std::move(model);
+  s->generator = std::make_unique<CandidateGenerator>(options_.candidates, store_);
+  s->generator->SetPool(s->pool);
+  if (s->model->index) s->generator->SetIndex(s->model->index);
+  return std::shared_ptr<const Snapshot>(std::move(s));
+}
+
+RecsService::RecsService(FileSystem* fs, RecsServiceOptions options, const FeatureStore* store, RulesHolder* rules)
+    : fs_(fs),
+      options_(std::move(options)),
+      store_(store),
+      rules_(rules),
+      request_salt_(std::random_device{}() * 0x100000001ull ^ std::random_device{}()) {}
+
+RecsService::~RecsService() = default;
+
+Result<std::unique_ptr<RecsService>> RecsService::Open(FileSystem* fs, RecsServiceOptions options,
+                                                       const FeatureStore* store, RulesHolder* rules, int64_t now_ms) {
+  RETURN_IF_ERROR(ModelRegistry::CheckName(options.model));
+  RETURN_IF_ERROR(ValidateCandidateConfig(options.candidates));
+  std::unique_ptr<RecsService> service(new RecsService(fs, std::move(options), store, rules));
+  ModelRegistry registry(fs, service->options_.registry_root);
+  ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({service->options_.model, std::nullopt}));
+  ASSIGN_OR_RETURN(auto model, service->ModelOf(loaded));
+  ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), now_ms));
+  service->snapshot_.store(std::move(snapshot));
+  return service;
+}
+
+Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
+  const std::shared_ptr<const Snapshot> current = snapshot_.load();
+  ModelRegistry registry(fs_, options_.registry_root);
+  ASSIGN_OR_RETURN(std::vector<uint32_t> history, registry.CurrentHistory(options_.model));
+  if (history.empty()) return Status::FailedPrecondition("recs: model " + options_.model + " has no current version");
+  std::shared_ptr<const Model> model = current->model;
+  if (history.front() != model->manifest.version) {
+    ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({options_.model, history.front()}));
+    ASSIGN_OR_RETURN(model, ModelOf(loaded));
+  } else if (!rebuild_pool && now_ms - current->pool->as_of_ms() < options_.pool_refresh_ms) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), now_ms));
+  snapshot_.store(std::move(next));
+  return true;
+}
+
+std::string RecsService::Served() const {
+  const auto s = snapshot_.load();
+  return s->model->manifest.name + "@" + std::to_string(s->model->manifest.version);
+}
+
+Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, size_t k, int64_t now_ms) const {
+  const std::shared_ptr<const Snapshot> snap = snapshot_.load();  // the only snapshot this request reads
+  const Model& m = *snap->model;
+  std::span<const float> user_vector;
+  if (m.index) {
+    if (auto it = m.user_index.find(user); it != m.user_index.end())
+      user_vector = std::span(m.user_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+  }
+  static const Rules kNoRules = {};
+  const std::shared_ptr<const Rules> held = rules_ ? rules_->Current() : nullptr;
+  const Rules& rules = held ? *held : kNoRules;
+  const std::vector<uint64_t> blocked(rules.blocked_items.begin(), rules.blocked_items.end());
+  // The store answers only past its watermark, which the log's consumer may move on between reading it and a
+  // read: such a request (kFailedPrecondition) starts again, three times at most.
+  CandidateSet set;
+  std::vector<RuleCandidate> rc;
+  Status scored;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    scored = [&]() -> Status {
+      const int64_t as_of = AsOf(*store_, now_ms);
+      ASSIGN_OR_RETURN(
+          set, snap->generator->Generate(
+                   {.user = user, .region = region, .now_ms = as_of, .user_vector = user_vector, .blocked = blocked}));
+      // Pinned items take their slot even when no source proposed them (ApplyRules pins candidates only).
+      for (const Rules::Pin& pin : rules.pins) {
+        const bool listed = std::any_of(set.candidates.begin(), set.candidates.end(),
+                                        [&](const Candidate& c) { return c.item == pin.item; });
+        if (!listed && snap->pool->Find(pin.item)) set.candidates.push_back({.item = pin.item});
+      }
+      const size_t n = set.candidates.size();
+      rc.assign(n, RuleCandidate{});
+      std::vector<float> factor(n, 0.f);
+      std::vector<uint64_t> ids(n);
+      for (size_t i = 0; i < n; ++i) {
+        const Candidate& c = set.candidates[i];
+        ids[i] = c.item;
+        RuleCandidate& r = rc[i];
+        r.item = c.item;
+        if (const CatalogItem* info = snap->pool->Find(c.item)) {
+          r.author = info->info.author;
+          r.created_at_s = info->info.created_at_ms / 1000;
+          for (uint32_t t : info->info.tags) r.tags.push_back(std::to_string(t));
+        }
+        auto it = m.item_index.find(c.item);
+        if (it == m.item_index.end()) continue;
+        if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        if (user_vector.empty()) continue;
+        float s = m.item_bias[it->second];
+        for (uint32_t d = 0; d < m.dim; ++d) s += user_vector[d] * r.embedding[d];
+        factor[i] = s;
+      }
+      if (user_vector.empty()) {
+        for (size_t i = 0; i < n; ++i) rc[i].score = static_cast<double>(n - i) / static_cast<double>(n + 1);
+      } else if (m.ranker) {
+        ASSIGN_OR_RETURN(std::vector<RankerFeatureVector> x, ServingRankerFeatures(*store_, user, ids, factor, as_of));
+        const RankerWeights& w = *m.ranker;
+        for (size_t i = 0; i < n; ++i) {
+          double z = w.bias;
+          for (size_t f = 0; f < kRankerFeatures; ++f)
+            z += static_cast<double>(w.w[f]) * ((x[i][f] - w.mean[f]) / w.scale[f]);
+          rc[i].score = Logistic(z);
+        }
+      } else {
+        for (size_t i = 0; i < n; ++i) rc[i].score = Logistic(factor[i]);
+      }
+      return Status::Ok();
+    }();
+    if (scored.code() != StatusCode::kFailedPrecondition) break;
+  }
+  RETURN_IF_ERROR(scored);
+  const std::vector<RankedItem> ranked = ApplyRules(rules, rc, now_ms / 1000, k);
+
+  Recommendations out;
+  out.user = user;
+  out.model = m.manifest.name + "@" + std::to_string(m.manifest.version);
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(SplitMix(request_salt_ + requests_++)));
+  out.request_id = id;
+  out.cold_start = set.cold_start;
+  for (const RankedItem& r : ranked)
+    out.items.push_back({.item = rc[r.candidate].item,
+                         .score = r.score,
+                         .sources = set.candidates[r.candidate].sources,
+                         .rules = r.rules});
+  return out;
+}
+
+std::string RecommendationsJson(const Recommendations& r, bool explain) {
+  std::string out = "{\"user_id\":" + std::to_string(r.user) + ",\"model\":";
+  AppendJsonString(r.model, &out);
+  out += ",\"request_id\":";
+  AppendJsonString(r.request_id, &out);
+  out += ",\"cold_start\":";
+  out += r.cold_start ? "true" : "false";
+  out += ",\"items\":[";
+  for (size_t i = 0; i < r.items.size(); ++i) {
+    const Recommendation& it = r.items[i];
+    char score[32];
+    std::snprintf(score, sizeof score, "%.9g", it.score);
+    out += (i ? ",{" : "{");
+    out += "\"story_id\":" + std::to_string(it.item) + ",\"score\":" + score + ",\"sources\":[";
+    const std::string names = SourceNames(it.sources);
+    size_t start = 0;
+    for (bool first = true; start <= names.size() && !names.empty(); first = false) {
+      const size_t plus = std::min(names.find('+', start), names.size());
+      if (!first) out += ',';
+      AppendJsonString(std::string_view(names).substr(start, plus - start), &out);
+      start = plus + 1;
+    }
+    out += ']';
+    if (explain) {
+      out += ",\"rules\":[";
+      for (size_t j = 0; j < it.rules.size(); ++j) {
+        if (j) out += ',';
+        AppendJsonString(it.rules[j], &out);
+      }
+      out += ']';
+    }
+    out += '}';
+  }
+  return out + "]}";
+}
+
+}  // namespace watershed::recs
