@@ -189,6 +189,10 @@ std::string EncodeExposure(const Exposure& e) {
 
 Result<Exposure> DecodeExposure(std::string_view line) {
   if (line.size() < 9 || line[8] != '\t') return Status::Corruption("no checksum");
+  // Exactly what EncodeExposure writes: 8 lower-case hex digits (one text per exposure).
+  for (size_t i = 0; i < 8; ++i)
+    if (!((line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f')))
+      return Status::Corruption("no checksum");
   uint32_t crc = 0;
   auto [end, ec] = std::from_chars(line.data(), line.data() + 8, crc, 16);
   if (ec != std::errc() || end != line.data() + 8) return Status::Corruption("no checksum");
