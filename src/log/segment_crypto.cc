@@ -89,16 +89,15 @@ Result<std::string> RewrapSegmentKey(FileSystem* fs, keys::KeyProvider& provider
 }
 
 RecordCipher::RecordCipher(const keys::SecretKey& key, std::string region, uint32_t partition)
-    : gcm_(key), region_(std::move(region)), partition_(partition) {}
+    : gcm_(key), aad_("watershed-log-record-v1\n" + region + "\n" + std::string(kAadTail, '\0')) {
+  PutFixed32(aad_.data() + aad_.size() - kAadTail, partition);
+}
 
-std::string RecordCipher::Aad(uint64_t offset, int64_t append_ms) const {
-  std::string aad = "watershed-log-record-v1\n" + region_ + "\n";
-  char tail[4 + 8 + 8];
-  PutFixed32(tail, partition_);
-  PutFixed64(tail + 4, offset);
-  PutFixed64(tail + 12, static_cast<uint64_t>(append_ms));
-  aad.append(tail, sizeof tail);
-  return aad;
+std::string_view RecordCipher::Aad(uint64_t offset, int64_t append_ms) {
+  char* tail = aad_.data() + aad_.size() - kAadTail + 4;  // after the partition
+  PutFixed64(tail, offset);
+  PutFixed64(tail + 8, static_cast<uint64_t>(append_ms));
+  return aad_;
 }
 
 Status RecordCipher::Append(uint64_t offset, int64_t append_ms, const Event& e, std::string* out) {
@@ -110,9 +109,14 @@ Status RecordCipher::Append(uint64_t offset, int64_t append_ms, const Event& e, 
   char* payload = out->data() + header_at + kRecordHeaderSize;
   payload[0] = static_cast<char>(kKindSealedV1);
   PutFixed64(payload + 1, static_cast<uint64_t>(append_ms));
-  const std::string nonce = keys::RandomNonce();
-  std::memcpy(payload + kPayloadPrefixSize, nonce.data(), nonce.size());
-  Status s = gcm_.SealTo(nonce, Aad(offset, append_ms), plain_, payload + kPayloadPrefixSize + keys::kNonceBytes);
+  // Nonces: a random 96-bit start per cipher, then +1 per record (its low 64
+  // bits): distinct within this cipher without a RAND_bytes call per record,
+  // and a cipher made again for the same key (a reopened segment) starts
+  // elsewhere at random.
+  if (nonce_.empty()) nonce_ = keys::RandomNonce();
+  PutFixed64(nonce_.data() + 4, GetFixed64(nonce_.data() + 4) + 1);
+  std::memcpy(payload + kPayloadPrefixSize, nonce_.data(), nonce_.size());
+  Status s = gcm_.SealTo(nonce_, Aad(offset, append_ms), plain_, payload + kPayloadPrefixSize + keys::kNonceBytes);
   if (!s.ok()) {
     out->resize(header_at);
     return s;

@@ -57,11 +57,13 @@ class RecordCipher {
   Status Open(uint64_t offset, std::string_view payload, LogRecord* r);
 
  private:
-  std::string Aad(uint64_t offset, int64_t append_ms) const;
+  // "watershed-log-record-v1\n" region "\n" | u32 partition | u64 offset | i64 append time ms
+  std::string_view Aad(uint64_t offset, int64_t append_ms);
+  static constexpr size_t kAadTail = 4 + 8 + 8;
   keys::GcmCipher gcm_;
-  std::string region_;
-  uint32_t partition_;
+  std::string aad_;  // the prefix and partition fixed, the tail rewritten per record
   std::string plain_;  // scratch
+  std::string nonce_;  // the last nonce sealed with (empty: none yet)
 };
 
 // Whether a kind-2 payload has the shape of a sealed record (recovery's scan
