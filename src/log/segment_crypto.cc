@@ -35,8 +35,10 @@ Result<keys::WrappedKey> ParseSegmentKey(std::string_view text) {
   text.remove_prefix(nl + 1);
   if (!text.ends_with('\n') || text.find('\n') != text.size() - 1)
     return Status::Corruption("segment key file: the wrapped key must be one last line");
-  auto blob = FromHex(text.substr(0, text.size() - 1));
-  if (!blob || blob->empty()) return Status::Corruption("segment key file: the wrapped key is not hex");
+  const std::string_view hex = text.substr(0, text.size() - 1);
+  // Lower-case only: one spelling per key file, as EncodeSegmentKey writes it.
+  auto blob = hex.find_first_not_of("0123456789abcdef") == std::string_view::npos ? FromHex(hex) : std::nullopt;
+  if (!blob || blob->empty()) return Status::Corruption("segment key file: the wrapped key is not lower-case hex");
   k.blob = std::move(*blob);
   return k;
 }

@@ -61,7 +61,7 @@ class RecordCipher {
   std::string_view Aad(uint64_t offset, int64_t append_ms);
   static constexpr size_t kAadTail = 4 + 8 + 8;
   keys::GcmCipher gcm_;
-  std::string aad_;  // the prefix and partition fixed, the tail rewritten per record
+  std::string aad_;    // the prefix and partition fixed, the tail rewritten per record
   std::string plain_;  // scratch
   std::string nonce_;  // the last nonce sealed with (empty: none yet)
 };
