@@ -117,7 +117,7 @@ load=$!
 
 for k in $(seq "$kills"); do
   if [ -n "$crash_point" ]; then
-    # The armed crash point fires at the server's first checkpoint.
+    # The armed crash point fires at the server's first checkpoint (log.roll.*: its first segment roll).
     status=0
     wait "$server" 2>/dev/null || status=$?
     [ "$status" -eq 137 ] || { echo "crash_test: server exited $status, not at crash point $crash_point"; exit 1; }
@@ -174,6 +174,9 @@ if [ "${ENCRYPTION:-off}" = on ]; then
     segs=$((segs + 1))
   done
   [ "$segs" -gt 0 ] || { echo "crash_test: no log segment to check"; exit 1; }
+  for k in "$work"/data/log/*/p*/*.seg.key; do  # a key file left by a crash at a roll goes at the restart
+    [ -f "${k%.key}" ] || { echo "crash_test: $k has no segment"; exit 1; }
+  done
   echo "crash_test: all $segs log segments sealed"
 fi
 check_lake "$work/data/lake" "$work/truth.txt" "$records"

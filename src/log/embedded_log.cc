@@ -6,6 +6,7 @@
 #include <cstring>
 #include <set>
 
+#include "core/crash_point.h"
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/event_codec.h"
@@ -547,6 +548,7 @@ Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_a
     // The key file first, durably: a sealed record never exists without it.
     ASSIGN_OR_RETURN(keys::DataKey key, keys::NewDataKey(*options_.keys));
     RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, key.wrapped));
+    if (first_append_ms != 0) CrashPoint("log.roll.after_segment_key");  // a roll, not an open
     seg.key = std::make_shared<const keys::SecretKey>(key.key);
     cipher = std::make_unique<RecordCipher>(key.key, options_.keys->region(), part.index);
   }
