@@ -13,6 +13,7 @@
 #include "keys/envelope.h"
 #include "keys/key_provider.h"
 #include "keys/key_ring.h"
+#include "log/segment_crypto.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
 
@@ -24,18 +25,21 @@ constexpr const char* kHelp =
     "       watershed keys rotate --region R [...]\n"
     "       watershed keys list [--region R] [...]\n"
     "       watershed keys status --region R [--checkpoint-dir DIR] [...]\n"
-    "       watershed keys retire --region R --key ID [--force] [...]\n\n"
+    "       watershed keys retire --region R --key ID [--force] [...]\n"
+    "       watershed keys rewrap --region R [...]\n\n"
     "Key-encryption keys (KEKs) of the local key provider, one directory per region:\n"
     "<keys-dir>/<region>/<key-id>.key (32 random bytes as hex, mode 0600) and <region>/current.\n"
     "create adds a KEK (current when the region has none); rotate adds one and makes it current,\n"
     "so new data keys are wrapped under it while older ones still unwrap; list shows them.\n"
-    "status lists each key with the files whose data keys it wraps (checkpoints, cold stores);\n"
+    "status lists each key with the files whose data keys it wraps (checkpoints, cold stores,\n"
+    "log segments); rewrap re-wraps the data keys of the region's log segments under the current\n"
+    "key (the segments are not rewritten);\n"
     "retire moves a key to <region>/retired/ — refused for the current key, for one still needed,\n"
     "and when no checkpoint was found to prove it unused (--force: retire anyway).\n"
     "After a rotation, running processors re-wrap under the new key at their next checkpoint.\n"
     "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints; with\n"
     "key-command set, status asks that command instead of the key files. Also accepts --config FILE.\n"
-    "Encrypted with these keys today: checkpoints and cold stores (encryption = on); not the log or lake.\n";
+    "Encrypted with these keys today: log segments, checkpoints and cold stores (encryption = on); not the lake.\n";
 
 int List(const std::string& keys_dir, const std::string& region) {
   std::vector<std::string> regions;
@@ -90,6 +94,45 @@ Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::st
   return out;
 }
 
+// The embedded log of `region` in the data dir (the server's <data-dir>/log/<region>).
+std::string RegionLogDir(const Config& config, const std::string& region) {
+  return JoinPath(JoinPath(config.Get("data-dir"), "log"), region);
+}
+
+// Adds the log segments whose data keys each key id wraps to *deps; *segments
+// counts the key files read.
+Status AddLogSegments(const std::string& log_dir, std::map<std::string, std::vector<std::string>>* deps,
+                      size_t* segments) {
+  ASSIGN_OR_RETURN(std::vector<std::string> files, log::ListSegmentKeyFiles(FileSystem::Default(), log_dir));
+  *segments = 0;
+  for (const std::string& file : files) {
+    const std::string segment = file.substr(0, file.size() - std::string_view(log::kSegmentKeySuffix).size());
+    auto key = log::ReadSegmentKey(FileSystem::Default(), segment);
+    if (!key.ok() && key.status().code() == StatusCode::kNotFound) continue;  // retention deleted it meanwhile
+    if (!key.ok()) return key.status();
+    ++*segments;
+    (*deps)[key->key_id].push_back("log segment " + segment);
+  }
+  return Status::Ok();
+}
+
+// `keys rewrap`: every log segment key file of the region, under the current key.
+int RewrapLog(const std::string& log_dir, const std::string& region, keys::KeyProvider& provider) {
+  auto files = log::ListSegmentKeyFiles(FileSystem::Default(), log_dir);
+  if (!files.ok()) return Fail("keys", files.status().message());
+  size_t done = 0;
+  std::string now;
+  for (const std::string& file : *files) {
+    auto id = log::RewrapSegmentKey(FileSystem::Default(), provider, file);
+    if (!id.ok() && !FileSystem::Default()->FileExists(file)) continue;  // retention deleted it meanwhile
+    if (!id.ok()) return Fail("keys", id.status().message());
+    now = *id, ++done;
+  }
+  std::printf("%s: re-wrapped the data keys of %zu log segments in %s%s\n", region.c_str(), done, log_dir.c_str(),
+              done ? (" under " + now).c_str() : "");
+  return 0;
+}
+
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
@@ -104,8 +147,9 @@ int KeysCommand(const std::vector<std::string>& args) {
   }
   const std::vector<std::string>& pos = f.positional();
   const std::string action = pos.size() == 1 ? pos[0] : "";
-  if (action != "create" && action != "rotate" && action != "list" && action != "status" && action != "retire")
-    return Fail("keys", "expected create, rotate, list, status or retire\n\n" + std::string(kHelp), 2);
+  if (action != "create" && action != "rotate" && action != "list" && action != "status" && action != "retire" &&
+      action != "rewrap")
+    return Fail("keys", "expected create, rotate, list, status, retire or rewrap\n\n" + std::string(kHelp), 2);
   std::vector<std::string> settings;
   for (const auto& [key, value] : f.values())
     if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command")
@@ -121,6 +165,11 @@ int KeysCommand(const std::vector<std::string>& args) {
   }
   if (action == "list") return List(keys_dir, region);
   keys::LocalKeyStore store(keys_dir, region);
+  if (action == "rewrap") {
+    auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
+    if (!ring.ok()) return Fail("keys", ring.status().message());
+    return RewrapLog(RegionLogDir(*config, region), region, *(*ring)->For(region));
+  }
   if (action == "status" || action == "retire") {
     std::string checkpoint_dir = config->Get("checkpoint-dir");
     if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config->Get("data-dir"), "checkpoints");
@@ -131,6 +180,12 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (!deps.ok()) return Fail("keys", deps.status().message());
     std::printf("%s: %zu checkpoints read in %s\n", region.c_str(), checkpoints,
                 JoinPath(checkpoint_dir, region).c_str());
+    size_t segments = 0;
+    if (Status s = AddLogSegments(RegionLogDir(*config, region), &*deps, &segments); !s.ok())
+      return Fail("keys", s.message());
+    if (segments > 0)
+      std::printf("%s: %zu sealed log segments in %s\n", region.c_str(), segments,
+                  RegionLogDir(*config, region).c_str());
     if (action == "status") {
       auto listed = store.List();
       if (!listed.ok()) return Fail("keys", listed.status().message());
@@ -159,7 +214,8 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (auto it = deps->find(id); it != deps->end())
       return Fail("keys", id + " still wraps the data keys of " + std::to_string(it->second.size()) + " files (" +
                               it->second.front() + (it->second.size() > 1 ? ", ..." : "") +
-                              "); running processors re-wrap them at their next checkpoint after a rotation");
+                              "); after a rotation, running processors re-wrap checkpoints at their next "
+                              "checkpoint and `watershed keys rewrap` re-wraps log segments");
     if (Status s = store.Retire(id); !s.ok()) return Fail("keys", s.message());
     std::printf("%s: retired key %s (moved to %s/retired/)\n", region.c_str(), id.c_str(), store.dir().c_str());
     return 0;

@@ -215,6 +215,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                                "Spans dropped: the export queue was full or the collector failed",
                                [t] { return static_cast<double>(t->dropped()); });
   }
+  if (settings.encryption.on) {  // before the logs: their segments are sealed too
+    std::vector<std::string> regions;
+    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
+    ASSIGN_OR_RETURN(s->keys_,
+                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
+  }
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
@@ -314,6 +320,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
       log::EmbeddedLogOptions options = l.embedded;
       options.dir = JoinPath(l.embedded_root, name);
       options.fs = fs;
+      options.keys = keys_ ? keys_->For(name) : nullptr;
       // A region log that exists keeps its own LOG_META's scheme.
       if (auto own = log::EmbeddedLog::ReadMeta(fs, options.dir); own.ok() && !*own && !options.partition_scheme)
         options.partition_scheme = data_dir_scheme;
@@ -349,12 +356,6 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
-  if (settings.encryption.on) {
-    std::vector<std::string> regions;
-    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
-    ASSIGN_OR_RETURN(keys_,
-                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
-  }
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;

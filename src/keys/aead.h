@@ -44,4 +44,24 @@ Result<std::string> Seal(const SecretKey& key, std::string_view nonce, std::stri
 // (wrong key, wrong aad, or any flipped bit).
 Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::string_view aad, std::string_view sealed);
 
+// One key's AES-256-GCM contexts, set up once and reused per message: for
+// many small messages under one key (a log segment's records), where Seal
+// and Open would redo the key schedule each time. Not thread-safe.
+class GcmCipher {
+ public:
+  explicit GcmCipher(const SecretKey& key);
+  ~GcmCipher();
+  GcmCipher(const GcmCipher&) = delete;
+  GcmCipher& operator=(const GcmCipher&) = delete;
+  // Writes ciphertext || tag (plaintext.size() + kTagBytes bytes) to `out`.
+  Status SealTo(std::string_view nonce, std::string_view aad, std::string_view plaintext, char* out);
+  // Replaces *out with the plaintext; kCorruption when the tag does not match.
+  Status OpenTo(std::string_view nonce, std::string_view aad, std::string_view sealed, std::string* out);
+
+ private:
+  SecretKey key_;
+  void* enc_ = nullptr;  // EVP_CIPHER_CTX, keyed on first use
+  void* dec_ = nullptr;
+};
+
 }  // namespace watershed::keys
