@@ -24,11 +24,12 @@ namespace watershed::app {
 
 class RecsRuntime {
  public:
-  // `store` allows concurrent const calls (a LockedFeatureStore) and outlives this. Errors: the model's (none
-  // promoted, a damaged version), the rules file's.
+  // `store` allows concurrent const calls (a LockedFeatureStore) and outlives this, as does `regional` (the
+  // log consumer's per-region views; null: the store's lists of all regions). Errors: the model's (none
+  // promoted, a damaged version), the rules file's, the experiments file's.
   static Result<std::unique_ptr<RecsRuntime>> Start(const RecsServeSettings& settings, FileSystem* fs,
                                                     const recs::FeatureStore* store, MetricsRegistry* metrics,
-                                                    Clock* clock);
+                                                    Clock* clock, const recs::RegionalTrending* regional = nullptr);
   ~RecsRuntime();  // stops the refresher
 
   // The JSON answer (recs::RecommendationsJson); region nullopt: every region.

@@ -92,6 +92,7 @@ class Server {
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<recs::FeatureStore> features_;
   std::unique_ptr<recs::LockedFeatureStore> locked_features_;  // features_ shared with recs_
+  std::unique_ptr<recs::RegionalTrending> regional_trending_;  // per-region live views, fed by feature_updater_
   std::unique_ptr<recs::FeatureUpdater> feature_updater_;      // over locked_features_ and logs_
   std::unique_ptr<RecsRuntime> recs_;                          // recs-model; over locked_features_
   std::unique_ptr<AuthRuntime> auth_;

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "app/commands.h"
 #include "app/config.h"
 #include "app/server.h"
 #include "app/testing/serve_environment.h"
@@ -17,6 +19,7 @@
 #include "core/testing/wait.h"
 #include "http/http_client.h"
 #include "recs/bpr.h"
+#include "recs/experiments.h"
 #include "recs/registry.h"
 #include "recs/stored_model.h"
 
@@ -146,6 +149,91 @@ TEST_F(ServerRecsTest, ServesTheCurrentVersionAndSwapsInAPromotedOne) {
       [&] { return Get(client, "/v1/users/500/recommendations?k=10").model == "stories@2"; }));
   EXPECT_EQ(Get(client, "/v1/users/500/recommendations?k=0").status, 400);
   ASSERT_TRUE((*server)->Stop().ok());
+}
+
+// End to end: serve with an experiments file → every answer names its arm and is an exposure in
+// <data-dir>/recs/exposures → outcome events → `watershed recs experiment report` sees both arms.
+TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToTheirExposures) {
+  SaveModels();
+  const std::string experiments = dir_.path() + "/experiments.toml";
+  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), experiments,
+                                  "[[layer]]\nname = \"ranking\"\n\n[[experiment]]\nname = \"seeds\"\nlayer = "
+                                  "\"ranking\"\ncontrol = \"control\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
+                                  "\"control\"\nmodel = \"stories@1\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
+                                  "\"treatment\"\nmodel = \"stories@2\"\n")
+                  .ok());
+  auto server = StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-experiments",
+                             experiments, "--recs-refresh", "50ms"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
+  ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+  auto posted = client.Request("POST", "/v1/events", EncodeEventBatchJson(Shares()));
+  ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
+  ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+    return client.Get("/metrics")->body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
+  }));
+  // Every viewer asks twice; the answer names the model of its arm.
+  std::map<std::string, std::pair<uint64_t, std::vector<uint64_t>>> requests;  // request id → (viewer, items)
+  std::map<std::string, int> per_arm;
+  std::string csv = "viewer,story,type,watch_ms,event_time_ms\n";
+  const int64_t later = Clock::Real()->NowMs() + 60'000;
+  for (int round = 0; round < 2; ++round)
+    for (uint64_t v = kFirstViewer; v < kFirstViewer + kViewers; ++v) {
+      Answer a = Get(client, "/v1/users/" + std::to_string(v) + "/recommendations?k=5");
+      ASSERT_EQ(a.status, 200) << a.body;
+      simdjson::dom::parser parser;
+      simdjson::dom::element root = parser.parse(a.body).value();
+      const std::string request_id(root["request_id"].get_string().value());
+      simdjson::dom::array arms = root["experiments"].get_array().value();
+      ASSERT_EQ(arms.size(), 1u) << a.body;
+      const std::string arm(arms.at(0)["arm"].get_string().value());
+      EXPECT_EQ(std::string(arms.at(0)["experiment"].get_string().value()), "seeds");
+      EXPECT_EQ(a.model, arm == "treatment" ? "stories@2" : "stories@1") << a.body;
+      requests[request_id] = {v, a.items};
+      ++per_arm[arm];
+      if (round == 0 && !a.items.empty())
+        csv += std::to_string(v) + "," + std::to_string(a.items[0]) + ",view," + (arm == "treatment" ? "40000" : "20000") +
+               "," + std::to_string(later) + "\n";
+    }
+  EXPECT_EQ(requests.size(), 2 * kViewers);
+  EXPECT_NE(client.Get("/metrics")->body.find("\nwatershed_recs_exposures_total 20\n"), std::string::npos);
+  ASSERT_TRUE((*server)->Stop().ok());
+  server->reset();
+
+  auto log = recs::ReadExposures(FileSystem::Default(), dir_.path() + "/recs/exposures", "seeds");
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_EQ(log->exposures.size(), 2 * kViewers);
+  for (const recs::Exposure& e : log->exposures) {
+    ASSERT_TRUE(requests.count(e.request_id)) << e.request_id;
+    EXPECT_EQ(requests[e.request_id].first, e.user);
+    EXPECT_EQ(requests[e.request_id].second, e.items);
+  }
+  const std::string events = dir_.path() + "/outcomes.csv";
+  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), events, csv).ok());
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int code = RecsCommand({"experiment", "report", "seeds", "--events", events, "--config", experiments,
+                                "--data-dir", dir_.path(), "--json"});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(code, 0) << err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element report = parser.parse(out).value();
+  EXPECT_EQ(report["exposures_read"].get_uint64().value(), 2 * kViewers);
+  uint64_t users = 0, counted = 0;
+  for (simdjson::dom::element arm : report["arms"].get_array().value()) {
+    const std::string name(arm["name"].get_string().value());
+    EXPECT_EQ(arm["exposures"].get_uint64().value(), static_cast<uint64_t>(per_arm[name])) << out;
+    users += arm["users"].get_uint64().value();
+    if (per_arm[name] > 0) {
+      EXPECT_GT(arm["ctr"].get_double().value(), 0) << out;
+      EXPECT_NEAR(arm["watch_s_per_user"].get_double().value(), name == "treatment" ? 40 : 20, 1e-9) << out;
+    }
+  }
+  counted = report["events_counted"].get_uint64().value();
+  EXPECT_EQ(users, kViewers);
+  EXPECT_EQ(counted, kViewers);
 }
 
 TEST_F(ServerRecsTest, RecommendationsAreOffWithoutAModelAndBadSettingsAreErrors) {

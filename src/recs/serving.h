@@ -25,11 +25,24 @@
 // Items the version does not hold (published after training) score as an item
 // of zero vector and bias.
 //
+// Experiments (experiments.h; options.experiments_path): each request is assigned (Assign: layers, salted hashes)
+// to at most one arm per layer. The first of those arms that names a model version ("NAME@VERSION", loaded and
+// indexed with the snapshot) answers instead of the current version; the arms' params change the quotas and the
+// rules (serving_arms.h). The answer names the model version, the arms and a request id, and for each arm an
+// exposure (request id, user, experiment, arm, time, items) is appended to <exposures_dir>/<experiment>.log before
+// the answer is returned — a request whose exposure cannot be written fails (kUnavailable) rather than be served
+// unattributed. The experiments file is reloaded on change by Refresh (a bad one keeps the one in force).
+//
+// Regions: trending and popular per region come from options.regional (the log consumer's live views per region,
+// candidate_signals.h) when set; co-viewed items from options.coview_events (the lake's engagements), rebuilt by
+// Refresh every coview_refresh_ms.
+//
 // Thread safety: Recommend is const and runs from any number of threads;
 // Refresh from one thread at a time (the refresher). The feature store must
 // allow concurrent const calls (LockedFeatureStore).
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,10 +52,13 @@
 #include "core/file_system.h"
 #include "core/status.h"
 #include "recs/ann_index.h"
+#include "recs/candidate_signals.h"
 #include "recs/candidates.h"
+#include "recs/experiments.h"
 #include "recs/feature_store.h"
 #include "recs/registry.h"
 #include "recs/rules.h"
+#include "recs/serving_arms.h"
 
 namespace watershed::recs {
 
@@ -52,6 +68,19 @@ struct RecsServiceOptions {
   CandidateConfig candidates;
   AnnConfig ann;
   int64_t pool_refresh_ms = 60'000;  // Refresh rebuilds the candidate pool when it is older than this
+  std::string experiments_path;      // the experiments file; empty: no experiments
+  std::string exposures_dir;         // where the exposure logs are appended (<data-dir>/recs/exposures)
+  const RegionalTrending* regional = nullptr;  // per-region trending and popular; null: the store's, all regions
+  // The engagements the coviewed source is computed from (e.g. the lake's events); null: no coviewed source. An
+  // error keeps the index in force (reported on stderr).
+  std::function<Result<std::vector<CoViewEngagement>>()> coview_events;
+  int64_t coview_refresh_ms = 3'600'000;
+  CoViewOptions coview;
+};
+
+struct ServedArm {
+  std::string experiment, arm;
+  bool operator==(const ServedArm&) const = default;
 };
 
 struct Recommendation {
@@ -65,12 +94,13 @@ struct Recommendations {
   uint64_t user = 0;
   std::string model;  // "NAME@VERSION"
   std::string request_id;
+  std::vector<ServedArm> arms;  // the request's experiment arms (one per layer it is in)
   bool cold_start = false;
   std::vector<Recommendation> items;
 };
 
-// {"user_id","model","request_id","cold_start","items":[{"story_id","score","sources":[...]
-// (,"rules":[...] when explain)}]}.
+// {"user_id","model","request_id","experiments":[{"experiment","arm"}...],"cold_start","items":[{"story_id",
+// "score","sources":[...] (,"rules":[...] when explain)}]}.
 std::string RecommendationsJson(const Recommendations& r, bool explain);
 
 class RecsService {
@@ -94,16 +124,28 @@ class RecsService {
   // version that does not load) keeps the snapshot in force.
   Result<bool> Refresh(int64_t now_ms, bool rebuild_pool = false);
 
-  // "NAME@VERSION" of the snapshot in force.
+  // "NAME@VERSION" of the snapshot in force (the current version; arms may serve others).
   std::string Served() const;
+  // Makes the exposures appended so far durable (fdatasync); the refresher calls it every recs-refresh.
+  Status SyncExposures();
+  uint64_t exposures_logged() const;
   ~RecsService();
 
  private:
   struct Model;
+  struct Version;
+  struct Experiments;
   struct Snapshot;
   RecsService(FileSystem* fs, RecsServiceOptions options, const FeatureStore* store, RulesHolder* rules);
   Result<std::shared_ptr<const Model>> ModelOf(const ModelRegistry::Loaded& loaded) const;
-  Result<std::shared_ptr<const Snapshot>> SnapshotOf(std::shared_ptr<const Model> model, int64_t now_ms) const;
+  Result<std::shared_ptr<const Version>> VersionOf(std::shared_ptr<const Model> model, int64_t now_ms) const;
+  // The experiments file when it changed since the last call (nullopt: unchanged); null inside: no file set.
+  Result<std::optional<std::shared_ptr<const Experiments>>> LoadExperiments(bool force);
+  // A snapshot of `current` and the arms' versions (models reused from `previous` when it holds them).
+  Result<std::shared_ptr<const Snapshot>> SnapshotOf(std::shared_ptr<const Model> current,
+                                                     std::shared_ptr<const Experiments> experiments,
+                                                     const Snapshot* previous, int64_t now_ms) const;
+  void RefreshCoViews(int64_t now_ms);
 
   FileSystem* fs_;
   const RecsServiceOptions options_;
@@ -112,6 +154,13 @@ class RecsService {
   const uint64_t request_salt_;  // random per process: request ids differ across restarts
   mutable std::atomic<uint64_t> requests_{0};
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::unique_ptr<ExposureSink> exposures_;
+  // The refresher's (Open, then Refresh: one thread).
+  int64_t experiments_mtime_ms_ = -1;
+  uint64_t experiments_size_ = 0;
+  std::shared_ptr<const CoViewIndex> coviews_;
+  int64_t coviews_at_ms_ = INT64_MIN;
+  std::string coview_error_;
 };
 
 }  // namespace watershed::recs
