@@ -3,13 +3,15 @@
 #include <cstdio>
 
 #include "lake/tables.h"
+#include "recs/feature_updater.h"
 #include "recs/lake_interactions.h"
 
 namespace watershed::app {
 
 Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings& settings, FileSystem* fs,
                                                         const recs::FeatureStore* store, MetricsRegistry* metrics,
-                                                        Clock* clock, const recs::RegionalTrending* regional) {
+                                                        Clock* clock, const recs::RegionalTrending* regional,
+                                                        const catalog::StoryCatalog* catalog) {
   std::unique_ptr<RecsRuntime> r(new RecsRuntime());
   r->settings_ = settings;
   r->clock_ = clock;
@@ -26,6 +28,23 @@ Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings&
   options.exposures_dir = settings.exposures_dir;
   options.regional = regional;
   options.coview_refresh_ms = settings.coview_refresh_ms;
+  if (catalog != nullptr)
+    options.published_items = [catalog]() -> Result<std::vector<recs::PublishedItem>> {
+      // The catalogue's stories (a copy, once per pool build), in the feature store's terms for the pool and the
+      // item tower's for the embedding.
+      std::vector<recs::PublishedItem> out;
+      for (const catalog::StoryRecord& r : catalog->All()) {
+        if (r.deleted) continue;
+        recs::PublishedItem p;
+        p.id = r.story.value;
+        p.info.created_at_ms = r.created_at_ms;
+        p.info.author = r.author.value;
+        for (const std::string& tag : r.tags) p.info.tags.push_back(recs::CatalogTagId(tag));
+        p.description = {.tags = r.tags, .author = r.author.value ? std::to_string(r.author.value) : "", .language = r.language};
+        out.push_back(std::move(p));
+      }
+      return out;
+    };
   if (!settings.coview_lake_root.empty())
     options.coview_events = [fs, root = settings.coview_lake_root]() -> Result<std::vector<recs::CoViewEngagement>> {
       // Every region's events table (a region without one yet is skipped); the positives as the models see them.

@@ -226,7 +226,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
     if (!settings.recs_serve.model.empty() && s->locked_features_) {
       ASSIGN_OR_RETURN(s->recs_, RecsRuntime::Start(settings.recs_serve, fs, s->locked_features_.get(), &s->metrics_,
-                                                    Clock::Real(), s->regional_trending_.get()));
+                                                    Clock::Real(), s->regional_trending_.get(), s->catalog_.get()));
     }
   }
 

@@ -12,6 +12,7 @@
 #include "core/json_text.h"
 #include "recs/ranker.h"
 #include "recs/ranker_features.h"
+#include "recs/stored_tower.h"
 
 namespace watershed::recs {
 
@@ -25,7 +26,16 @@ struct RecsService::Model {
   std::vector<uint64_t> item_ids;
   std::vector<float> user_vectors, item_vectors, item_bias;
   std::optional<RankerWeights> ranker;
-  std::shared_ptr<const AnnIndex> index;  // null when dim is 0 (popularity)
+  std::shared_ptr<AnnIndex> index;  // null when dim is 0 (popularity); grows by the published items
+  std::shared_ptr<const StoredItemTower> tower;  // two-tower and ranker versions of format 2
+  // Items published after training, embedded by the tower: replaced (copied, then grown) by the refresher while
+  // requests read the one they loaded.
+  struct Added {
+    std::unordered_map<uint64_t, uint32_t> index;  // id → row
+    std::vector<float> vectors, bias;
+    std::vector<CatalogItem> items;
+  };
+  mutable std::atomic<std::shared_ptr<const Added>> added{std::make_shared<const Added>()};
 };
 
 // A model version with its candidate pool and generator.
@@ -105,6 +115,11 @@ Result<std::shared_ptr<const RecsService::Model>> RecsService::ModelOf(const Mod
     if (opened.rebuilt && !opened.reason.empty())
       std::fprintf(stderr, "watershed: recs: %s: ann index rebuilt (%s)\n", what.c_str(), opened.reason.c_str());
     m->index = std::move(opened.index);
+    if (man.model == "two-tower" || man.model == "ranker") {
+      // A version stored before the towers' vocabulary was (format 1) cannot embed new items: it serves its own.
+      if (auto tower = StoredItemTower::FromLoaded(loaded); tower.ok())
+        m->tower = std::make_shared<const StoredItemTower>(std::move(*tower));
+    }
   }
   if (man.model == "ranker") {
     // ModelRegistry::Load checked the arrays' shapes and the scales
@@ -135,6 +150,8 @@ Result<std::shared_ptr<const RecsService::Version>> RecsService::VersionOf(std::
     ASSIGN_OR_RETURN(ItemFeaturesAt f, store_->Item(id, as_of));
     catalog.push_back({.id = id, .info = {.created_at_ms = f.created_at_ms, .author = f.author, .tags = f.tags}});
   }
+  ASSIGN_OR_RETURN(std::vector<CatalogItem> added, AddPublished(*model));
+  catalog.insert(catalog.end(), added.begin(), added.end());
   auto s = std::make_shared<Version>();
   ASSIGN_OR_RETURN(s->pool, CandidatePool::Build(catalog, {{kAllRegions, store_}}, as_of, options_.candidates,
                                                  {.regional = options_.regional, .coviews = coviews_}));
@@ -202,6 +219,35 @@ Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(
       ASSIGN_OR_RETURN(s->versions[arm.model], VersionOf(std::move(model), now_ms));
     }
   return std::shared_ptr<const Snapshot>(std::move(s));
+}
+
+Result<std::vector<CatalogItem>> RecsService::AddPublished(const Model& model) const {
+  std::shared_ptr<const Model::Added> current = model.added.load();
+  if (!options_.published_items || model.tower == nullptr || model.index == nullptr) return current->items;
+  ASSIGN_OR_RETURN(std::vector<PublishedItem> published, options_.published_items());
+  std::shared_ptr<Model::Added> next;
+  size_t refused = 0;
+  std::string reason;
+  for (const PublishedItem& p : published) {
+    if (model.item_index.count(p.id) || current->index.count(p.id)) continue;
+    if (next == nullptr) next = std::make_shared<Model::Added>(*current);
+    const TwoTowerModel::ItemEmbedding e = model.tower->EmbedItem(p.description);
+    if (Status s = model.index->Add(p.id, e.vector, e.bias); !s.ok()) {  // e.g. past the index's norm bound
+      ++refused;
+      reason = s.message();
+      continue;
+    }
+    next->index.emplace(p.id, static_cast<uint32_t>(next->bias.size()));
+    next->vectors.insert(next->vectors.end(), e.vector.begin(), e.vector.end());
+    next->bias.push_back(e.bias);
+    next->items.push_back({.id = p.id, .info = p.info});
+  }
+  if (refused > 0)
+    std::fprintf(stderr, "watershed: recs: %s@%u: %zu published items not added to the index (%s)\n",
+                 model.manifest.name.c_str(), model.manifest.version, refused, reason.c_str());
+  if (next == nullptr) return current->items;
+  model.added.store(next);
+  return next->items;
 }
 
 void RecsService::RefreshCoViews(int64_t now_ms) {
@@ -292,6 +338,7 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
   std::optional<Rules> arm_rules;
   std::optional<CandidateConfig> arm_config;
   const Model& m = *snap->model;
+  const std::shared_ptr<const Model::Added> added = m.added.load();
   std::span<const float> user_vector;
   if (m.index) {
     if (auto it = m.user_index.find(user); it != m.user_index.end())
@@ -348,11 +395,19 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
           r.created_at_s = info->info.created_at_ms / 1000;
           for (uint32_t t : info->info.tags) r.tags.push_back(std::to_string(t));
         }
-        auto it = m.item_index.find(c.item);
-        if (it == m.item_index.end()) continue;
-        if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        // The version's own item, or one published since and embedded by its tower.
+        float bias = 0;
+        if (auto it = m.item_index.find(c.item); it != m.item_index.end()) {
+          bias = m.item_bias[it->second];
+          if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        } else if (auto a = added->index.find(c.item); a != added->index.end()) {
+          bias = added->bias[a->second];
+          r.embedding = std::span(added->vectors).subspan(size_t{a->second} * m.dim, m.dim);
+        } else {
+          continue;
+        }
         if (user_vector.empty()) continue;
-        float s = m.item_bias[it->second];
+        float s = bias;
         for (uint32_t d = 0; d < m.dim; ++d) s += user_vector[d] * r.embedding[d];
         factor[i] = s;
       }

@@ -55,12 +55,21 @@
 #include "recs/candidate_signals.h"
 #include "recs/candidates.h"
 #include "recs/experiments.h"
+#include "recs/feature_vocabulary.h"
 #include "recs/feature_store.h"
 #include "recs/registry.h"
 #include "recs/rules.h"
 #include "recs/serving_arms.h"
 
 namespace watershed::recs {
+
+// A story of the catalogue: what the pool needs (created_at, author, tag ids as the feature store's) and what the
+// item tower embeds it from (tag names, author, language).
+struct PublishedItem {
+  uint64_t id = 0;
+  ItemInfo info;
+  ItemDescription description;
+};
 
 struct RecsServiceOptions {
   std::string registry_root;  // <data-dir>/models
@@ -76,6 +85,11 @@ struct RecsServiceOptions {
   std::function<Result<std::vector<CoViewEngagement>>()> coview_events;
   int64_t coview_refresh_ms = 3'600'000;
   CoViewOptions coview;
+  // The catalogue's stories now (e.g. StoryCatalog::All), read whenever a pool is built: those a served version
+  // does not hold are embedded by its stored item tower (two-tower and ranker versions of format 2,
+  // stored_tower.h), added to its HNSW index online (no rebuild) and to its pool, and scored like its own items.
+  // Null: a version serves its own items only.
+  std::function<Result<std::vector<PublishedItem>>()> published_items;
 };
 
 struct ServedArm {
@@ -146,6 +160,9 @@ class RecsService {
                                                      std::shared_ptr<const Experiments> experiments,
                                                      const Snapshot* previous, int64_t now_ms) const;
   void RefreshCoViews(int64_t now_ms);
+  // Adds the published items `model` does not hold to its index (through its item tower); returns every item
+  // added so far, for the pool.
+  Result<std::vector<CatalogItem>> AddPublished(const Model& model) const;
 
   FileSystem* fs_;
   const RecsServiceOptions options_;
