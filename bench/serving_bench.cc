@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
 #include "gateway/api.h"
 #include "http/http_client.h"
 #include "http/http_server.h"
@@ -36,7 +37,7 @@ namespace {
 
 using namespace watershed;
 using namespace watershed::recs;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 double ProcessCpu() {
   rusage u;
@@ -63,18 +64,18 @@ Run Drive(size_t clients, size_t requests, F one) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   const double c0 = ProcessCpu();
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   std::vector<std::thread> threads;
   for (size_t c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       for (size_t r; (r = next++) < requests;) {
-        const auto s = Clock::now();
+        const auto s = Steady::now();
         if (!one(r)) failed = true;
-        lat[c].push_back(std::chrono::duration<double>(Clock::now() - s).count());
+        lat[c].push_back(std::chrono::duration<double>(Steady::now() - s).count());
       }
     });
   for (auto& t : threads) t.join();
-  run.wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  run.wall = std::chrono::duration<double>(Steady::now() - t0).count();
   run.cpu = ProcessCpu() - c0;
   for (auto& l : lat) run.latency.insert(run.latency.end(), l.begin(), l.end());
   if (failed) {
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
   options.registry_root = dir;
   options.model = "bench";
   options.ann.build_threads = 2;
-  auto t0 = Clock::now();
+  auto t0 = Steady::now();
   auto service = RecsService::Open(FileSystem::Default(), options, &locked, nullptr, now);
   if (!service.ok()) {
     std::fprintf(stderr, "open: %s\n", service.status().message().c_str());
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
   std::printf("serving_bench items=%zu viewers=%zu events=%zu requests=%zu k=50 candidates<=1000\n", n, viewers,
               planted.events, requests);
   std::printf("open (index build, 2 threads, + pool) %.1f s\n",
-              std::chrono::duration<double>(Clock::now() - t0).count());
+              std::chrono::duration<double>(Steady::now() - t0).count());
 
   // The reference: the candidate step alone, over the same data (a generator of its own on the same store).
   {
@@ -181,7 +182,9 @@ int main(int argc, char** argv) {
   std::printf("items per answer %zu\n", returned);
 
   if (!http_counts.empty()) {
+    MetricsRegistry metrics;
     gateway::ApiDeps deps;
+    deps.metrics = &metrics;
     RecsService* s = service->get();
     deps.recommendations = [s](uint64_t user, std::optional<Region> region, uint32_t k,
                                bool explain) -> Result<std::string> {

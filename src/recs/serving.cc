@@ -162,13 +162,13 @@ Result<std::shared_ptr<const RecsService::Version>> RecsService::VersionOf(std::
   return std::shared_ptr<const Version>(std::move(s));
 }
 
-Result<std::optional<std::shared_ptr<const RecsService::Experiments>>> RecsService::LoadExperiments(bool force) {
-  using Out = std::optional<std::shared_ptr<const Experiments>>;
+Result<bool> RecsService::LoadExperiments(bool force, std::shared_ptr<const Experiments>* out) {
   const std::string& path = options_.experiments_path;
-  if (path.empty()) return force ? Out(std::shared_ptr<const Experiments>()) : Out();
+  out->reset();
+  if (path.empty()) return force;
   ASSIGN_OR_RETURN(int64_t mtime, fs_->ModifiedTimeMs(path));
   ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(path));
-  if (!force && mtime == experiments_mtime_ms_ && size == experiments_size_) return Out();
+  if (!force && mtime == experiments_mtime_ms_ && size == experiments_size_) return false;
   experiments_mtime_ms_ = mtime;  // a bad file is not read again until it changes
   experiments_size_ = size;
   auto e = std::make_shared<Experiments>();
@@ -185,7 +185,8 @@ Result<std::optional<std::shared_ptr<const RecsService::Experiments>>> RecsServi
       if (!p.ok()) return Status::InvalidArgument(path + ": " + p.status().message());
       e->params.emplace(&arm, std::move(*p));
     }
-  return Out(std::shared_ptr<const Experiments>(std::move(e)));
+  *out = std::move(e);
+  return true;
 }
 
 Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(
@@ -292,9 +293,11 @@ Result<std::unique_ptr<RecsService>> RecsService::Open(FileSystem* fs, RecsServi
   ModelRegistry registry(fs, service->options_.registry_root);
   ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({service->options_.model, std::nullopt}));
   ASSIGN_OR_RETURN(auto model, service->ModelOf(loaded));
-  ASSIGN_OR_RETURN(auto experiments, service->LoadExperiments(true));
+  std::shared_ptr<const Experiments> experiments;
+  if (auto loaded_experiments = service->LoadExperiments(true, &experiments); !loaded_experiments.ok())
+    return loaded_experiments.status();
   service->RefreshCoViews(now_ms);
-  ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), std::move(*experiments), nullptr, now_ms));
+  ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), std::move(experiments), nullptr, now_ms));
   service->snapshot_.store(std::move(snapshot));
   return service;
 }
@@ -305,15 +308,16 @@ Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
   ASSIGN_OR_RETURN(std::vector<uint32_t> history, registry.CurrentHistory(options_.model));
   if (history.empty()) return Status::FailedPrecondition("recs: model " + options_.model + " has no current version");
   std::shared_ptr<const Model> model = current->current->model;
-  ASSIGN_OR_RETURN(auto experiments, LoadExperiments(false));
+  std::shared_ptr<const Experiments> experiments;
+  ASSIGN_OR_RETURN(const bool experiments_changed, LoadExperiments(false, &experiments));
   if (history.front() != model->manifest.version) {
     ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({options_.model, history.front()}));
     ASSIGN_OR_RETURN(model, ModelOf(loaded));
-  } else if (!experiments && !rebuild_pool && now_ms - current->current->pool->as_of_ms() < options_.pool_refresh_ms) {
+  } else if (!experiments_changed && !rebuild_pool && now_ms - current->current->pool->as_of_ms() < options_.pool_refresh_ms) {
     return false;
   }
   RefreshCoViews(now_ms);
-  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), experiments ? *experiments : current->experiments,
+  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), experiments_changed ? experiments : current->experiments,
                                          current.get(), now_ms));
   snapshot_.store(std::move(next));
   return true;

@@ -153,8 +153,9 @@ class RecsService {
   RecsService(FileSystem* fs, RecsServiceOptions options, const FeatureStore* store, RulesHolder* rules);
   Result<std::shared_ptr<const Model>> ModelOf(const ModelRegistry::Loaded& loaded) const;
   Result<std::shared_ptr<const Version>> VersionOf(std::shared_ptr<const Model> model, int64_t now_ms) const;
-  // The experiments file when it changed since the last call (nullopt: unchanged); null inside: no file set.
-  Result<std::optional<std::shared_ptr<const Experiments>>> LoadExperiments(bool force);
+  // Whether the experiments file changed since the last call (or `force`); then *out is what it holds (null: no
+  // file set).
+  Result<bool> LoadExperiments(bool force, std::shared_ptr<const Experiments>* out);
   // A snapshot of `current` and the arms' versions (models reused from `previous` when it holds them).
   Result<std::shared_ptr<const Snapshot>> SnapshotOf(std::shared_ptr<const Model> current,
                                                      std::shared_ptr<const Experiments> experiments,

@@ -38,7 +38,9 @@ std::optional<double> Number(const std::string& s) {
 
 Result<ArmParams> ParseArmParams(const Experiment& e, const Arm& arm) {
   ArmParams p;
-  for (const auto& [key, value] : arm.params) {
+  for (const auto& param : arm.params) {
+    const std::string& key = param.first;  // named, not bound: clang 14 lambdas cannot capture structured bindings
+    const std::string& value = param.second;
     auto bad = [&](const std::string& why) {
       return Status::InvalidArgument("experiment " + e.name + ", arm " + arm.name + ": params." + key + " = " + value +
                                      ": " + why);
