@@ -9,7 +9,10 @@
 // gateway's Api (auth off) behind an HttpServer on loopback (2 server threads), each client thread on its own
 // keep-alive connection — the cost of the HTTP layer and the JSON answer on top.
 //
-//   serving_bench [N=100000] [V=10000] [R=4000] [clients=1,32] [http clients=1,32 | none]
+// With `exposures` last, every request is also in an A/B experiment (two arms of the same version) and its
+// exposure is appended to a log before the answer — the cost of attribution.
+//
+//   serving_bench [N=100000] [V=10000] [R=4000] [clients=1,32] [http clients=1,32 | none] [exposures]
 
 #include <sys/resource.h>
 
@@ -143,6 +146,18 @@ int main(int argc, char** argv) {
   options.registry_root = dir;
   options.model = "bench";
   options.ann.build_threads = 2;
+  if (arg(6, "") == "exposures") {
+    options.experiments_path = dir + "/experiments.toml";
+    options.exposures_dir = dir + "/exposures";
+    const std::string text =
+        "[[layer]]\nname = \"l\"\n\n[[experiment]]\nname = \"bench\"\nlayer = \"l\"\ncontrol = \"a\"\n\n"
+        "[[arm]]\nexperiment = \"bench\"\nname = \"a\"\nmodel = \"bench@1\"\n\n"
+        "[[arm]]\nexperiment = \"bench\"\nname = \"b\"\nmodel = \"bench@1\"\n";
+    if (Status s = WriteFileAtomically(FileSystem::Default(), options.experiments_path, text); !s.ok()) {
+      std::fprintf(stderr, "experiments: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
   auto t0 = Steady::now();
   auto service = RecsService::Open(FileSystem::Default(), options, &locked, nullptr, now);
   if (!service.ok()) {
@@ -179,7 +194,8 @@ int main(int argc, char** argv) {
     returned = items_out / requests;
     Report("recommend", clients, run);
   }
-  std::printf("items per answer %zu\n", returned);
+  std::printf("items per answer %zu; exposures logged %llu\n", returned,
+              static_cast<unsigned long long>((*service)->exposures_logged()));
 
   if (!http_counts.empty()) {
     MetricsRegistry metrics;
