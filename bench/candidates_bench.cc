@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
   t0 = Clock::now();
   double c0 = ThreadCpu();
   auto pool = CandidatePool::Build(planted.catalog, {{0, planted.store.get()}}, now, config).value();
-  std::printf("candidates_bench items=%zu viewers=%zu events=%zu requests=%zu\n", n, viewers, planted.events,
-              requests);
+  std::printf("candidates_bench items=%zu viewers=%zu events=%zu requests=%zu\n", n, viewers, planted.events, requests);
   std::printf("index build %.1f s wall (2 threads); pool build %.3f s wall, %.3f s CPU\n", index_s,
               std::chrono::duration<double>(Clock::now() - t0).count(), ThreadCpu() - c0);
 

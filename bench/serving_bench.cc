@@ -212,10 +212,9 @@ int main(int argc, char** argv) {
     http::HttpServerOptions server_options;
     server_options.port = 0;
     server_options.header_check = [&api](http::HttpRequest& head) { return api.CheckHeader(head); };
-    auto server = http::HttpServer::Start(
-        server_options, [&api](http::HttpRequest&& req, http::Responder respond) {
-          api.Handle(std::move(req), std::move(respond));
-        });
+    auto server = http::HttpServer::Start(server_options, [&api](http::HttpRequest&& req, http::Responder respond) {
+      api.Handle(std::move(req), std::move(respond));
+    });
     if (!server.ok()) {
       std::fprintf(stderr, "http server: %s\n", server.status().message().c_str());
       return 1;
@@ -228,8 +227,8 @@ int main(int argc, char** argv) {
       thread_local http::HttpClient* mine = nullptr;
       Run run = Drive(clients, requests, [&](size_t r) {
         if (mine == nullptr) mine = conns[next_conn++].get();  // one connection per client thread
-        auto answer = mine->Get("/v1/users/" + std::to_string(1 + (r * 7919) % (viewers - 1)) +
-                                "/recommendations?k=50");
+        auto answer =
+            mine->Get("/v1/users/" + std::to_string(1 + (r * 7919) % (viewers - 1)) + "/recommendations?k=50");
         return answer.ok() && answer->status == 200;
       });
       Report("http", clients, run);

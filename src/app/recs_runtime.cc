@@ -40,7 +40,8 @@ Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings&
         p.info.created_at_ms = r.created_at_ms;
         p.info.author = r.author.value;
         for (const std::string& tag : r.tags) p.info.tags.push_back(recs::CatalogTagId(tag));
-        p.description = {.tags = r.tags, .author = r.author.value ? std::to_string(r.author.value) : "", .language = r.language};
+        p.description = {
+            .tags = r.tags, .author = r.author.value ? std::to_string(r.author.value) : "", .language = r.language};
         out.push_back(std::move(p));
       }
       return out;

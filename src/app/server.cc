@@ -518,7 +518,7 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
   // recommendations' per-region trending lists (recs/candidate_signals.h).
   regional_trending_ = std::make_unique<recs::RegionalTrending>(config.trending_half_life_ms);
   options.on_applied = [regional = regional_trending_.get()](uint8_t region,
-                                                              const std::vector<recs::FeatureEvent>& events) {
+                                                             const std::vector<recs::FeatureEvent>& events) {
     regional->Add(region, events);
   };
   if (settings.kind == Kind::kEmbedded) {

@@ -81,7 +81,7 @@ class Server {
   std::string data_dir_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
-  std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_
+  std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;

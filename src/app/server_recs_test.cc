@@ -193,8 +193,8 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
       requests[request_id] = {v, a.items};
       ++per_arm[arm];
       if (round == 0 && !a.items.empty())
-        csv += std::to_string(v) + "," + std::to_string(a.items[0]) + ",view," + (arm == "treatment" ? "40000" : "20000") +
-               "," + std::to_string(later) + "\n";
+        csv += std::to_string(v) + "," + std::to_string(a.items[0]) + ",view," +
+               (arm == "treatment" ? "40000" : "20000") + "," + std::to_string(later) + "\n";
     }
   EXPECT_EQ(requests.size(), 2 * kViewers);
   EXPECT_NE(client.Get("/metrics")->body.find("\nwatershed_recs_exposures_total 20\n"), std::string::npos);

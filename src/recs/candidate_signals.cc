@@ -20,8 +20,7 @@ std::map<uint8_t, std::vector<RegionalTrending::ItemActivity>> RegionalTrending:
   for (const auto& [region, items] : regions_) {
     auto& list = out[region];
     list.reserve(items.size());
-    for (const auto& [item, s] : items)
-      list.push_back({item, s.trending.At(as_of_ms, half_life_ms_), s.events});
+    for (const auto& [item, s] : items) list.push_back({item, s.trending.At(as_of_ms, half_life_ms_), s.events});
   }
   return out;
 }
@@ -29,7 +28,9 @@ std::map<uint8_t, std::vector<RegionalTrending::ItemActivity>> RegionalTrending:
 std::shared_ptr<const CoViewIndex> CoViewIndex::Build(std::vector<CoViewEngagement> engagements,
                                                       const CoViewOptions& options) {
   std::sort(engagements.begin(), engagements.end(), [](const auto& a, const auto& b) {
-    return a.viewer != b.viewer ? a.viewer < b.viewer : a.time_ms != b.time_ms ? a.time_ms < b.time_ms : a.item < b.item;
+    return a.viewer != b.viewer     ? a.viewer < b.viewer
+           : a.time_ms != b.time_ms ? a.time_ms < b.time_ms
+                                    : a.item < b.item;
   });
   std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint32_t>> counts;
   std::vector<uint64_t> seq;
@@ -52,8 +53,9 @@ std::shared_ptr<const CoViewIndex> CoViewIndex::Build(std::vector<CoViewEngageme
     for (const auto& [other, n] : row)
       if (n >= options.min_count) ranked.emplace_back(n, other);
     if (ranked.empty()) continue;
-    std::sort(ranked.begin(), ranked.end(),
-              [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+    std::sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) {
+      return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
     if (ranked.size() > options.per_item) ranked.resize(options.per_item);
     auto& out = index->neighbours_[item];
     for (const auto& r : ranked) out.push_back(r.second);

@@ -26,7 +26,7 @@ struct RecsService::Model {
   std::vector<uint64_t> item_ids;
   std::vector<float> user_vectors, item_vectors, item_bias;
   std::optional<RankerWeights> ranker;
-  std::shared_ptr<AnnIndex> index;  // null when dim is 0 (popularity); grows by the published items
+  std::shared_ptr<AnnIndex> index;               // null when dim is 0 (popularity); grows by the published items
   std::shared_ptr<const StoredItemTower> tower;  // two-tower and ranker versions of format 2
   // Items published after training, embedded by the tower: replaced (copied, then grown) by the refresher while
   // requests read the one they loaded.
@@ -53,7 +53,7 @@ struct RecsService::Experiments {
 
 struct RecsService::Snapshot {
   std::shared_ptr<const Version> current;
-  std::shared_ptr<const Experiments> experiments;                 // null: none
+  std::shared_ptr<const Experiments> experiments;                  // null: none
   std::map<std::string, std::shared_ptr<const Version>> versions;  // the arms' "NAME@VERSION"
 };
 
@@ -213,8 +213,8 @@ Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(
         ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(arm.model));
         auto loaded = registry.Load(ref);
         if (!loaded.ok())
-          return Status(loaded.status().code(), "experiment " + x.name + ", arm " + arm.name + ": model " +
-                                                    arm.model + ": " + loaded.status().message());
+          return Status(loaded.status().code(), "experiment " + x.name + ", arm " + arm.name + ": model " + arm.model +
+                                                    ": " + loaded.status().message());
         ASSIGN_OR_RETURN(model, ModelOf(*loaded));
       }
       ASSIGN_OR_RETURN(s->versions[arm.model], VersionOf(std::move(model), now_ms));
@@ -313,7 +313,8 @@ Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
   if (history.front() != model->manifest.version) {
     ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({options_.model, history.front()}));
     ASSIGN_OR_RETURN(model, ModelOf(loaded));
-  } else if (!experiments_changed && !rebuild_pool && now_ms - current->current->pool->as_of_ms() < options_.pool_refresh_ms) {
+  } else if (!experiments_changed && !rebuild_pool &&
+             now_ms - current->current->pool->as_of_ms() < options_.pool_refresh_ms) {
     return false;
   }
   RefreshCoViews(now_ms);
@@ -371,14 +372,12 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
   for (int attempt = 0; attempt < 3; ++attempt) {
     scored = [&]() -> Status {
       const int64_t as_of = AsOf(*store_, now_ms);
-      ASSIGN_OR_RETURN(
-          set, snap->generator->Generate(
-                   {.user = user,
-                                                .region = region,
-                                                .now_ms = as_of,
-                                                .user_vector = user_vector,
-                                                .blocked = blocked,
-                                                .config = arm_config ? &*arm_config : nullptr}));
+      ASSIGN_OR_RETURN(set, snap->generator->Generate({.user = user,
+                                                       .region = region,
+                                                       .now_ms = as_of,
+                                                       .user_vector = user_vector,
+                                                       .blocked = blocked,
+                                                       .config = arm_config ? &*arm_config : nullptr}));
       // Pinned items take their slot even when no source proposed them (ApplyRules pins candidates only).
       for (const Rules::Pin& pin : rules.pins) {
         const bool listed = std::any_of(set.candidates.begin(), set.candidates.end(),

@@ -23,7 +23,9 @@
 //                                       (trending, then popular; or content
 //                                       first) — the candidates' own order
 // Items the version does not hold (published after training) score as an item
-// of zero vector and bias.
+// of zero vector and bias — unless options.published_items names them and the
+// version has a stored item tower: then they are embedded, added to its index
+// online and scored like its own.
 //
 // Experiments (experiments.h; options.experiments_path): each request is assigned (Assign: layers, salted hashes)
 // to at most one arm per layer. The first of those arms that names a model version ("NAME@VERSION", loaded and
@@ -42,8 +44,8 @@
 // allow concurrent const calls (LockedFeatureStore).
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,8 +57,8 @@
 #include "recs/candidate_signals.h"
 #include "recs/candidates.h"
 #include "recs/experiments.h"
-#include "recs/feature_vocabulary.h"
 #include "recs/feature_store.h"
+#include "recs/feature_vocabulary.h"
 #include "recs/registry.h"
 #include "recs/rules.h"
 #include "recs/serving_arms.h"
@@ -76,9 +78,9 @@ struct RecsServiceOptions {
   std::string model;          // the registry name served (its current version)
   CandidateConfig candidates;
   AnnConfig ann;
-  int64_t pool_refresh_ms = 60'000;  // Refresh rebuilds the candidate pool when it is older than this
-  std::string experiments_path;      // the experiments file; empty: no experiments
-  std::string exposures_dir;         // where the exposure logs are appended (<data-dir>/recs/exposures)
+  int64_t pool_refresh_ms = 60'000;            // Refresh rebuilds the candidate pool when it is older than this
+  std::string experiments_path;                // the experiments file; empty: no experiments
+  std::string exposures_dir;                   // where the exposure logs are appended (<data-dir>/recs/exposures)
   const RegionalTrending* regional = nullptr;  // per-region trending and popular; null: the store's, all regions
   // The engagements the coviewed source is computed from (e.g. the lake's events); null: no coviewed source. An
   // error keeps the index in force (reported on stderr).

@@ -5,18 +5,17 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
-#include <set>
-
 #include <atomic>
 #include <cmath>
+#include <map>
+#include <set>
 
 #include "recs/experiment_stats.h"
 #include "recs/serving.h"
 #include "recs/stored_model.h"
 #include "recs/stored_tower.h"
-#include "recs/two_tower.h"
 #include "recs/testing/serving_world.h"
+#include "recs/two_tower.h"
 
 namespace watershed::recs {
 namespace {
@@ -319,8 +318,8 @@ TEST(RecsServingPublished, NewStoriesAreEmbeddedByTheTowerAndAddedToTheIndexWith
         *ann += (item.sources & kSourceAnn) != 0;
         // The tower's embedding of its features, scored as the version's own items (no rules: unchanged).
         const auto& p = published.at(item.item - kFirstNew);
-        const double z = StoredItemTower::Score(tower.UserVector(std::to_string(user)).value(),
-                                                tower.EmbedItem(p.description));
+        const double z =
+            StoredItemTower::Score(tower.UserVector(std::to_string(user)).value(), tower.EmbedItem(p.description));
         EXPECT_NEAR(item.score, 1 / (1 + std::exp(-z)), 1e-6) << item.item;
       }
     }
