@@ -22,6 +22,7 @@
 #include "recs/experiments.h"
 #include "recs/registry.h"
 #include "recs/stored_model.h"
+#include "recs/two_tower.h"
 
 namespace watershed::app {
 namespace {
@@ -43,8 +44,8 @@ class ServerRecsTest : public ::testing::Test {
     return Server::Start(config.value(), FileSystem::Default(), ServerRoles::AllInOne());
   }
 
-  // Two BPR versions of "stories" over the viewers and stories the test posts (ids as the API's).
-  void SaveModels() {
+  // The viewers and stories the test posts (ids as the API's), each viewer with every 4th story.
+  static recs::Dataset Data() {
     recs::Dataset d;
     for (uint64_t v = 0; v < kViewers; ++v) d.users.Intern(std::to_string(kFirstViewer + v));
     for (uint64_t s = 1; s <= kStories; ++s) d.items.Intern(std::to_string(s));
@@ -52,6 +53,23 @@ class ServerRecsTest : public ::testing::Test {
     for (uint32_t u = 0; u < kViewers; ++u)
       for (uint32_t i = 0; i < kStories; ++i)
         if ((i + u) % 4 == 0) d.interactions.push_back({.user = u, .item = i, .weight = 1, .timestamp = 1});
+    return d;
+  }
+
+  // A version of "stories" over `d`.
+  static recs::ModelManifest Manifest(const recs::Dataset& d, const std::string& model, uint32_t dim) {
+    recs::ModelManifest m;
+    m.name = "stories";
+    m.model = model;
+    m.users = d.num_users();
+    m.items = d.num_items();
+    m.dim = dim;
+    return m;
+  }
+
+  // Two BPR versions of "stories" over Data().
+  void SaveModels() {
+    const recs::Dataset d = Data();
     recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
     recs::BprConfig config;
     config.factors = 8;
@@ -59,12 +77,7 @@ class ServerRecsTest : public ::testing::Test {
     for (uint64_t seed : {1, 2}) {
       config.training.seed = seed;
       const recs::BprModel bpr = recs::BprModel::Train(d.num_users(), d.num_items(), d.interactions, config);
-      recs::ModelManifest m;
-      m.name = "stories";
-      m.model = "bpr";
-      m.users = d.num_users();
-      m.items = d.num_items();
-      m.dim = config.factors;
+      recs::ModelManifest m = Manifest(d, "bpr", config.factors);
       ASSERT_TRUE(registry.Save(&m, recs::ExportBpr(d, bpr)).ok());
     }
   }
@@ -234,6 +247,59 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
   counted = report["events_counted"].get_uint64().value();
   EXPECT_EQ(users, kViewers);
   EXPECT_EQ(counted, kViewers);
+}
+
+// Stories registered after training are embedded by a two-tower version's item tower and added to its index when
+// the version is loaded: they come back as `ann` candidates (without the catalogue's feed they could not: the
+// version's index holds only its own stories).
+TEST_F(ServerRecsTest, StoriesPublishedAfterTrainingAreFoundInTheIndexOfATwoTowerVersion) {
+  SaveModels();
+  {
+    const recs::Dataset d = Data();
+    recs::TwoTowerConfig c;
+    c.dim = 8;
+    c.training.max_epochs = 2;
+    const recs::TwoTowerModel tt =
+        recs::TwoTowerModel::Train(d.num_users(), d.num_items(), d.interactions, recs::TwoTowerFeatures(d), c);
+    recs::ModelManifest m = Manifest(d, "two-tower", c.dim);
+    recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
+    auto saved = registry.Save(&m, recs::ExportTwoTower(d, tt));
+    ASSERT_TRUE(saved.ok()) << saved.status().message();
+    ASSERT_EQ(*saved, 3u);
+  }
+  auto server = StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-refresh", "50ms"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  // Five stories more than the versions know (41..45).
+  auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories + 5, 7));
+  ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+  auto posted = client.Request("POST", "/v1/events", EncodeEventBatchJson(Shares()));
+  ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
+  ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+    return client.Get("/metrics")->body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
+  }));
+  // Which of 41..45 are answered as `ann` candidates (k = every candidate).
+  auto published_from_index = [&] {
+    std::set<uint64_t> out;
+    Answer a = Get(client, "/v1/users/501/recommendations?k=200");
+    EXPECT_EQ(a.status, 200) << a.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(a.body).get(root) != simdjson::SUCCESS) return out;
+    for (simdjson::dom::element item : root["items"].get_array().value()) {
+      const uint64_t id = item["story_id"].get_uint64().value();
+      for (simdjson::dom::element source : item["sources"].get_array().value())
+        if (id > kStories && source.get_string().value() == "ann") out.insert(id);
+    }
+    return out;
+  };
+  EXPECT_TRUE(published_from_index().empty());  // stories@1 (BPR): no tower, its index holds its own stories
+  recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
+  ASSERT_TRUE(registry.Promote("stories", 3).ok());
+  ASSERT_TRUE(watershed::testing::WaitUntil(
+      [&] { return Get(client, "/v1/users/501/recommendations?k=10").model == "stories@3"; }));
+  EXPECT_EQ(published_from_index(), (std::set<uint64_t>{41, 42, 43, 44, 45}));
+  ASSERT_TRUE((*server)->Stop().ok());
 }
 
 TEST_F(ServerRecsTest, RecommendationsAreOffWithoutAModelAndBadSettingsAreErrors) {
