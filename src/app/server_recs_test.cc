@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/commands.h"
@@ -299,6 +301,53 @@ TEST_F(ServerRecsTest, StoriesPublishedAfterTrainingAreFoundInTheIndexOfATwoTowe
   ASSERT_TRUE(watershed::testing::WaitUntil(
       [&] { return Get(client, "/v1/users/501/recommendations?k=10").model == "stories@3"; }));
   EXPECT_EQ(published_from_index(), (std::set<uint64_t>{41, 42, 43, 44, 45}));
+  ASSERT_TRUE((*server)->Stop().ok());
+}
+
+// recs-coviews = lake: ten other viewers shared story 1 and then story 30; viewer 500 shared story 1 (Shares()), so
+// once the lake holds those events story 30 is one of viewer 500's `coviewed` candidates.
+TEST_F(ServerRecsTest, CoViewedStoriesComeFromTheLakesEvents) {
+  SaveModels();
+  auto server =
+      StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-refresh", "50ms", "--recs-coviews",
+                   "lake", "--recs-coviews-refresh", "1ms", "--lake-commit-interval", "200ms"});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
+  ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+  std::vector<Event> events = Shares();
+  const int64_t now = Clock::Real()->NowMs();
+  for (uint64_t v = 0; v < 10; ++v)
+    for (uint64_t k = 0; k < 2; ++k) {
+      Event e = events[0];
+      e.event_id = EventId::FromHiLo(0xc0, v * 2 + k);
+      e.story_id = StoryId(k == 0 ? 1 : 30);
+      e.viewer_id = ViewerId(600 + v);
+      e.event_time = EventTimeMs(now - 5'000 + static_cast<int64_t>(v * 2 + k));
+      events.push_back(e);
+    }
+  auto posted = client.Request("POST", "/v1/events", EncodeEventBatchJson(events));
+  ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
+  // The co-viewed items are recomputed with each new snapshot: promote versions in turn until the lake's events
+  // are in one.
+  recs::ModelRegistry registry(FileSystem::Default(), dir_.path() + "/models");
+  uint32_t version = 1;
+  std::string body;
+  EXPECT_TRUE(watershed::testing::WaitUntil([&] {
+    version = 3 - version;
+    if (!registry.Promote("stories", version).ok()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    body = Get(client, "/v1/users/500/recommendations?k=40&explain=true").body;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(body).get(root) != simdjson::SUCCESS) return false;
+    for (simdjson::dom::element item : root["items"].get_array().value()) {
+      if (item["story_id"].get_uint64().value() != 30) continue;
+      for (simdjson::dom::element source : item["sources"].get_array().value())
+        if (source.get_string().value() == "coviewed") return true;
+    }
+    return false;
+  })) << body;
   ASSERT_TRUE((*server)->Stop().ok());
 }
 
