@@ -212,6 +212,8 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
                (arm == "treatment" ? "40000" : "20000") + "," + std::to_string(later) + "\n";
     }
   EXPECT_EQ(requests.size(), 2 * kViewers);
+  EXPECT_GT(per_arm["control"], 0);  // both arms served (the assignment of these ten viewers is fixed)
+  EXPECT_GT(per_arm["treatment"], 0);
   EXPECT_NE(client.Get("/metrics")->body.find("\nwatershed_recs_exposures_total 20\n"), std::string::npos);
   ASSERT_TRUE((*server)->Stop().ok());
   server->reset();
