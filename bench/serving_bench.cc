@@ -1,14 +1,18 @@
 // The latency of a whole recommendation request (recs/serving.h; bench/RESULTS.md, "Recommendations served"):
-// the data of candidates_bench — N items (32-d embeddings around 50 cluster centres, a cluster tag and one of
-// 200 other tags, one of 5,000 authors, created within 30 days), an embedded feature store fed 50 events for each
-// of V viewers (80 % in the viewer's cluster) behind the serving lock — and a BPR-form model version of those
-// items and viewers in a temporary registry. RecsService::Recommend (1,000 candidates → factor scores → rules →
-// top 50) is timed from C client threads at once, side by side with the candidate step alone
-// (CandidateGenerator::Generate on the same snapshot's data, one client): per-request wall latency p50 / p99,
-// throughput, and process CPU per request (→ requests per core-second, which does not depend on how many cores
-// the shared machine lends the run).
+// the planted catalogue of planted_catalogue.h (N items, V viewers with 50 events each in an embedded feature
+// store, behind the serving lock) and a BPR-form model version of those items and viewers in a temporary
+// registry. RecsService::Recommend (1,000 candidates → factor scores → rules → top 50) is timed from C client
+// threads at once, side by side with the candidate step alone (CandidateGenerator::Generate on the same
+// snapshot's data, one client): per-request wall latency p50 / p99, throughput, and process CPU per request
+// (→ requests per core-second, which does not depend on how many cores the shared machine lends the run).
+// With HTTP clients listed, the same through the real endpoint: GET /v1/users/{id}/recommendations?k=50 of the
+// gateway's Api (auth off) behind an HttpServer on loopback (2 server threads), each client thread on its own
+// keep-alive connection — the cost of the HTTP layer and the JSON answer on top.
 //
-//   serving_bench [N=100000] [V=10000] [R=4000] [clients=1,32]
+// With `exposures` last, every request is also in an A/B experiment (two arms of the same version) and its
+// exposure is appended to a log before the answer — the cost of attribution.
+//
+//   serving_bench [N=100000] [V=10000] [R=4000] [clients=1,32] [http clients=1,32 | none] [exposures]
 
 #include <sys/resource.h>
 
@@ -23,6 +27,11 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
+#include "gateway/api.h"
+#include "http/http_client.h"
+#include "http/http_server.h"
+#include "planted_catalogue.h"
 #include "recs/locked_feature_store.h"
 #include "recs/registry.h"
 #include "recs/serving.h"
@@ -31,7 +40,7 @@ namespace {
 
 using namespace watershed;
 using namespace watershed::recs;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 double ProcessCpu() {
   rusage u;
@@ -58,18 +67,18 @@ Run Drive(size_t clients, size_t requests, F one) {
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   const double c0 = ProcessCpu();
-  const auto t0 = Clock::now();
+  const auto t0 = Steady::now();
   std::vector<std::thread> threads;
   for (size_t c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       for (size_t r; (r = next++) < requests;) {
-        const auto s = Clock::now();
+        const auto s = Steady::now();
         if (!one(r)) failed = true;
-        lat[c].push_back(std::chrono::duration<double>(Clock::now() - s).count());
+        lat[c].push_back(std::chrono::duration<double>(Steady::now() - s).count());
       }
     });
   for (auto& t : threads) t.join();
-  run.wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  run.wall = std::chrono::duration<double>(Steady::now() - t0).count();
   run.cpu = ProcessCpu() - c0;
   for (auto& l : lat) run.latency.insert(run.latency.end(), l.begin(), l.end());
   if (failed) {
@@ -89,52 +98,34 @@ void Report(const char* what, size_t clients, const Run& run) {
 
 }  // namespace
 
+std::vector<size_t> Counts(const std::string& text) {
+  std::vector<size_t> out;
+  std::stringstream list(text);
+  for (std::string c; std::getline(list, c, ',');)
+    if (c != "none") out.push_back(std::stoull(c));
+  return out;
+}
+
 int main(int argc, char** argv) {
   auto arg = [&](int i, const char* def) { return std::string(argc > i ? argv[i] : def); };
   const size_t n = std::stoull(arg(1, "100000")), viewers = std::stoull(arg(2, "10000")),
                requests = std::stoull(arg(3, "4000"));
-  std::vector<size_t> client_counts;
-  std::stringstream list(arg(4, "1,32"));
-  for (std::string c; std::getline(list, c, ',');) client_counts.push_back(std::stoull(c));
-  const uint32_t dim = 32, clusters = 50;
-  const int64_t now = 1'800'000'000'000;
-  std::mt19937_64 rng(7);
-  std::normal_distribution<float> normal;
-  std::vector<float> centre(size_t{clusters} * dim);
-  for (float& x : centre) x = normal(rng);
+  const std::vector<size_t> client_counts = Counts(arg(4, "1,32")), http_counts = Counts(arg(5, "1,32"));
+  using bench::PlantedCatalogue;
+  constexpr uint32_t dim = PlantedCatalogue::kDim;
+  constexpr int64_t now = PlantedCatalogue::kNow;
+  PlantedCatalogue planted = bench::MakePlantedCatalogue(n, viewers);
+  EmbeddedFeatureStore* store = planted.store.get();
 
-  // The catalogue and the store, as candidates_bench builds them.
-  auto store = EmbeddedFeatureStore::Create({}).value();
-  std::vector<std::vector<uint64_t>> by_cluster(clusters);
   ArrayFile weights;
   weights.kind = "model";
   std::vector<std::string> item_ids(n), user_ids(viewers);
-  std::vector<float> items(n * dim), users(viewers * dim);
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t c = static_cast<uint32_t>(rng() % clusters);
-    const uint64_t id = 1 + i;
-    item_ids[i] = std::to_string(id);
-    by_cluster[c].push_back(id);
-    (void)store->PutItem(id, {.created_at_ms = now - static_cast<int64_t>(rng() % (30 * kDayMs)),
-                              .author = 1 + rng() % 5000,
-                              .tags = {c, static_cast<uint32_t>(clusters + rng() % 200)}});
-    for (uint32_t f = 0; f < dim; ++f) items[i * dim + f] = centre[c * dim + f] + 0.5f * normal(rng);
-  }
-  for (size_t v = 0; v < viewers; ++v) {
-    user_ids[v] = std::to_string(v);
-    for (uint32_t f = 0; f < dim; ++f) users[v * dim + f] = centre[(v % clusters) * dim + f] + 0.3f * normal(rng);
-  }
-  const size_t events = viewers * 50;
-  for (size_t e = 0; e < events; ++e) {
-    const uint64_t v = rng() % viewers;
-    const auto& pool = by_cluster[rng() % 10 < 8 ? v % clusters : rng() % clusters];
-    const int64_t t = now - 7 * kDayMs + static_cast<int64_t>(e * (7 * kDayMs) / events);
-    (void)store->Apply({.viewer = v, .item = pool[rng() % pool.size()], .time_ms = t});
-  }
+  for (size_t i = 0; i < n; ++i) item_ids[i] = std::to_string(planted.ids[i]);
+  for (size_t v = 0; v < viewers; ++v) user_ids[v] = std::to_string(v);
   weights.Put("item_ids", std::move(item_ids));
   weights.Put("user_ids", std::move(user_ids));
-  weights.Put("item_vectors", std::move(items));
-  weights.Put("user_vectors", std::move(users));
+  weights.Put("item_vectors", planted.item_vectors);
+  weights.Put("user_vectors", planted.user_vectors);
   weights.Put("item_bias", std::vector<float>(n, 0.f));
 
   const std::string dir =
@@ -150,36 +141,42 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "save: %s\n", saved.status().message().c_str());
     return 1;
   }
-  LockedFeatureStore locked(store.get(), true);
+  LockedFeatureStore locked(store, true);
   RecsServiceOptions options;
   options.registry_root = dir;
   options.model = "bench";
   options.ann.build_threads = 2;
-  auto t0 = Clock::now();
+  if (arg(6, "") == "exposures") {
+    options.experiments_path = dir + "/experiments.toml";
+    options.exposures_dir = dir + "/exposures";
+    const std::string text =
+        "[[layer]]\nname = \"l\"\n\n[[experiment]]\nname = \"bench\"\nlayer = \"l\"\ncontrol = \"a\"\n\n"
+        "[[arm]]\nexperiment = \"bench\"\nname = \"a\"\nmodel = \"bench@1\"\n\n"
+        "[[arm]]\nexperiment = \"bench\"\nname = \"b\"\nmodel = \"bench@1\"\n";
+    if (Status s = WriteFileAtomically(FileSystem::Default(), options.experiments_path, text); !s.ok()) {
+      std::fprintf(stderr, "experiments: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  auto t0 = Steady::now();
   auto service = RecsService::Open(FileSystem::Default(), options, &locked, nullptr, now);
   if (!service.ok()) {
     std::fprintf(stderr, "open: %s\n", service.status().message().c_str());
     return 1;
   }
-  std::printf("serving_bench items=%zu viewers=%zu events=%zu requests=%zu k=50 candidates<=1000\n", n, viewers, events,
-              requests);
+  std::printf("serving_bench items=%zu viewers=%zu events=%zu requests=%zu k=50 candidates<=1000\n", n, viewers,
+              planted.events, requests);
   std::printf("open (index build, 2 threads, + pool) %.1f s\n",
-              std::chrono::duration<double>(Clock::now() - t0).count());
+              std::chrono::duration<double>(Steady::now() - t0).count());
 
   // The reference: the candidate step alone, over the same data (a generator of its own on the same store).
   {
     auto opened = OpenOrBuildAnnIndex(FileSystem::Default(), dir, registry.Load({"bench", 1}).value());
     std::shared_ptr<const AnnIndex> index = std::move(opened.value().index);
-    std::vector<CatalogItem> catalog(n);
-    for (size_t i = 0; i < n; ++i) {
-      auto f = store->Item(1 + i, now).value();
-      catalog[i] = {.id = 1 + i, .info = {.created_at_ms = f.created_at_ms, .author = f.author, .tags = f.tags}};
-    }
     CandidateGenerator gen(options.candidates, &locked);
-    gen.SetPool(CandidatePool::Build(catalog, {{kAllRegions, &locked}}, now, options.candidates).value());
+    gen.SetPool(CandidatePool::Build(planted.catalog, {{kAllRegions, &locked}}, now, options.candidates).value());
     gen.SetIndex(index);
-    const ArrayFile& w = weights;
-    const std::vector<float>& uv = *w.F32("user_vectors", viewers * dim).value();
+    const std::vector<float>& uv = planted.user_vectors;
     Run run = Drive(1, requests, [&](size_t r) {
       const uint64_t v = (r * 7919) % viewers;
       return gen.Generate({.user = v, .now_ms = now, .user_vector = std::span(uv).subspan(v * dim, dim)}).ok();
@@ -197,7 +194,47 @@ int main(int argc, char** argv) {
     returned = items_out / requests;
     Report("recommend", clients, run);
   }
-  std::printf("items per answer %zu\n", returned);
+  std::printf("items per answer %zu; exposures logged %llu\n", returned,
+              static_cast<unsigned long long>((*service)->exposures_logged()));
+
+  if (!http_counts.empty()) {
+    MetricsRegistry metrics;
+    gateway::ApiDeps deps;
+    deps.metrics = &metrics;
+    RecsService* s = service->get();
+    deps.recommendations = [s](uint64_t user, std::optional<Region> region, uint32_t k,
+                               bool explain) -> Result<std::string> {
+      const uint8_t r = region ? static_cast<uint8_t>(*region) : kAllRegions;
+      ASSIGN_OR_RETURN(Recommendations answer, s->Recommend(user, r, k, now));
+      return RecommendationsJson(answer, explain);
+    };
+    gateway::Api api(std::move(deps), gateway::ApiOptions{});
+    http::HttpServerOptions server_options;
+    server_options.port = 0;
+    server_options.header_check = [&api](http::HttpRequest& head) { return api.CheckHeader(head); };
+    auto server = http::HttpServer::Start(server_options, [&api](http::HttpRequest&& req, http::Responder respond) {
+      api.Handle(std::move(req), std::move(respond));
+    });
+    if (!server.ok()) {
+      std::fprintf(stderr, "http server: %s\n", server.status().message().c_str());
+      return 1;
+    }
+    const uint16_t port = (*server)->port();
+    for (size_t clients : http_counts) {
+      std::vector<std::unique_ptr<http::HttpClient>> conns;
+      for (size_t c = 0; c < clients; ++c) conns.push_back(std::make_unique<http::HttpClient>("127.0.0.1", port));
+      std::atomic<size_t> next_conn{0};
+      thread_local http::HttpClient* mine = nullptr;
+      Run run = Drive(clients, requests, [&](size_t r) {
+        if (mine == nullptr) mine = conns[next_conn++].get();  // one connection per client thread
+        auto answer =
+            mine->Get("/v1/users/" + std::to_string(1 + (r * 7919) % (viewers - 1)) + "/recommendations?k=50");
+        return answer.ok() && answer->status == 200;
+      });
+      Report("http", clients, run);
+    }
+    (*server)->Stop();
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -1,16 +1,19 @@
 // Fuzzes the hand-written files of recommendations' post-processing and A/B experiments (recs/config_text.h,
 // recs/rules.h, recs/experiments.h, recs/experiment_stats.h). The first byte picks the reader:
 //  * 0 (mod 4): a rules file; when it loads, the rules are applied to a fixed list of candidates;
-//  * 1: an experiments file; when it loads, a few users are assigned;
+//  * 1: an experiments file; when it loads, a few users are assigned and every arm's params read as serving reads
+//    them (recs/serving_arms.h);
 //  * 2: an exposure log;
 //  * 3: an events CSV.
 // Properties checked (a violation traps): no input crashes, hangs or trips a sanitizer; every error names the file
 // ("fuzz:..."); applied rules return at most K distinct, unblocked candidates with each pin (that is a candidate
 // and within K) at its position; an assignment is at most one arm of an experiment per layer, within its bucket
-// range; a decoded exposure log re-encodes to the very bytes of its complete lines.
+// range; an arm's params either are an error naming the experiment and arm or set values within their ranges; a
+// decoded exposure log re-encodes to the very bytes of its complete lines.
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,6 +22,7 @@
 #include "recs/experiment_stats.h"
 #include "recs/experiments.h"
 #include "recs/rules.h"
+#include "recs/serving_arms.h"
 
 namespace {
 
@@ -95,6 +99,20 @@ void ExperimentsFile(std::string_view text) {
       Check(bucket >= a.experiment->first_bucket && bucket < a.experiment->end_bucket);
     }
   }
+  for (const Experiment& e : config->experiments)
+    for (const Arm& arm : e.arms) {
+      auto params = ParseArmParams(e, arm);
+      if (!params.ok()) {
+        Check(params.status().message().rfind("experiment " + e.name + ", arm " + arm.name + ": params.", 0) == 0);
+        continue;
+      }
+      Rules rules;
+      CandidateConfig candidates;
+      std::map<std::string, bool> taken;
+      params->ApplyTo(&rules, &candidates, &taken);
+      Check(rules.mmr_lambda >= 0 && rules.mmr_lambda <= 1 && rules.fresh_share >= 0 && rules.fresh_share <= 1);
+      Check(candidates.total >= 1 && candidates.total <= 100'000 && taken.size() == arm.params.size());
+    }
 }
 
 void ExposureLogBytes(std::string_view data) {

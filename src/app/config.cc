@@ -134,6 +134,12 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "GET /v1/users/{id}/recommendations: the model registry's name served (its current version, swapped "
        "when promoted); needs recs-features; empty = off"},
       {"recs-rules", "", "recommendations: the post-processing rules file, reloaded on change; empty = none"},
+      {"recs-experiments", "",
+       "recommendations: the A/B experiments file (docs/recs.md), reloaded on change; each answer names its arms and "
+       "its exposure goes to <data-dir>/recs/exposures; empty = none"},
+      {"recs-coviews", "off",
+       "recommendations' co-viewed candidates: off | lake (computed from the lake's events under lake-root)"},
+      {"recs-coviews-refresh", "1h", "recommendations: recompute the co-viewed items this often"},
       {"recs-refresh", "10s",
        "recommendations: check the current version, the rules and the candidate pool this often"},
       {"max-body", "1MiB", "largest accepted request body (413 beyond)"},

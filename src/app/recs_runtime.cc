@@ -2,11 +2,16 @@
 
 #include <cstdio>
 
+#include "lake/tables.h"
+#include "recs/feature_updater.h"
+#include "recs/lake_interactions.h"
+
 namespace watershed::app {
 
 Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings& settings, FileSystem* fs,
                                                         const recs::FeatureStore* store, MetricsRegistry* metrics,
-                                                        Clock* clock) {
+                                                        Clock* clock, const recs::RegionalTrending* regional,
+                                                        const catalog::StoryCatalog* catalog) {
   std::unique_ptr<RecsRuntime> r(new RecsRuntime());
   r->settings_ = settings;
   r->clock_ = clock;
@@ -19,11 +24,52 @@ Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings&
   recs::RecsServiceOptions options;
   options.registry_root = settings.registry_root;
   options.model = settings.model;
+  options.experiments_path = settings.experiments_path;
+  options.exposures_dir = settings.exposures_dir;
+  options.regional = regional;
+  options.coview_refresh_ms = settings.coview_refresh_ms;
+  if (catalog != nullptr)
+    options.published_items = [catalog]() -> Result<std::vector<recs::PublishedItem>> {
+      // The catalogue's stories (a copy, once per pool build), in the feature store's terms for the pool and the
+      // item tower's for the embedding.
+      std::vector<recs::PublishedItem> out;
+      for (const catalog::StoryRecord& r : catalog->All()) {
+        if (r.deleted) continue;
+        recs::PublishedItem p;
+        p.id = r.story.value;
+        p.info.created_at_ms = r.created_at_ms;
+        p.info.author = r.author.value;
+        for (const std::string& tag : r.tags) p.info.tags.push_back(recs::CatalogTagId(tag));
+        p.description = {
+            .tags = r.tags, .author = r.author.value ? std::to_string(r.author.value) : "", .language = r.language};
+        out.push_back(std::move(p));
+      }
+      return out;
+    };
+  if (!settings.coview_lake_root.empty())
+    options.coview_events = [fs, root = settings.coview_lake_root]() -> Result<std::vector<recs::CoViewEngagement>> {
+      // Every region's events table (a region without one yet is skipped); the positives as the models see them.
+      std::vector<recs::CoViewEngagement> out;
+      const recs::EngagementOptions positives;
+      for (int r = 0; r < kRegionCount; ++r) {
+        auto events = recs::ReadEngagementEvents(
+            fs, lake::TableLocation(root, static_cast<Region>(r), lake::LakeTableId::kEvents), std::nullopt);
+        if (!events.ok() && events.status().code() == StatusCode::kNotFound) continue;
+        if (!events.ok()) return events.status();
+        for (const recs::EngagementEvent& e : events->events)
+          if (recs::EngagementWeight(e.type, e.watch_ms, positives) > 0)
+            out.push_back({.viewer = e.viewer, .item = e.story, .time_ms = e.event_time_ms});
+      }
+      return out;
+    };
   auto service = recs::RecsService::Open(fs, options, store, r->rules_.get(), clock->NowMs());
   if (!service.ok()) return named(service.status());
   r->service_ = std::move(service).value();
   std::fprintf(stderr, "watershed: recommendations: serving %s\n", r->service_->Served().c_str());
   recs::RecsService* s = r->service_.get();
+  metrics->AddCounterFunc("watershed_recs_exposures_total",
+                          "Exposures of recommendation answers appended to the experiments' logs",
+                          [s] { return static_cast<double>(s->exposures_logged()); });
   metrics->AddGauge("watershed_recs_model_version", "The model version GET /v1/users/{id}/recommendations serves", [s] {
     const std::string served = s->Served();
     return std::stod(served.substr(served.rfind('@') + 1));
@@ -47,8 +93,11 @@ void RecsRuntime::Run() {
     lock.unlock();
     std::string error;
     if (rules_) {
-      if (auto changed = rules_->Refresh(); !changed.ok()) error = "recs-rules: " + changed.status().message();
+      if (auto changed = rules_->Refresh(); !changed.ok())
+        error += (error.empty() ? "" : "; ") + std::string("recs-rules: ") + changed.status().message();
     }
+    if (Status s = service_->SyncExposures(); !s.ok())
+      error += (error.empty() ? "" : "; ") + std::string("recs exposures: ") + s.message();
     const std::string before = service_->Served();
     if (auto swapped = service_->Refresh(clock_->NowMs()); !swapped.ok()) {
       error += (error.empty() ? "" : "; ") + std::string("recs-model: ") + swapped.status().message() +

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/serve_settings.h"
+#include "catalog/story_catalog.h"
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -24,11 +25,14 @@ namespace watershed::app {
 
 class RecsRuntime {
  public:
-  // `store` allows concurrent const calls (a LockedFeatureStore) and outlives this. Errors: the model's (none
-  // promoted, a damaged version), the rules file's.
+  // `store` allows concurrent const calls (a LockedFeatureStore) and outlives this, as do `regional` (the
+  // log consumer's per-region views; null: the store's lists of all regions) and `catalog` (its stories that a
+  // served version does not hold are embedded by the version's item tower and added to its index; null: none).
+  // Errors: the model's (none promoted, a damaged version), the rules file's, the experiments file's.
   static Result<std::unique_ptr<RecsRuntime>> Start(const RecsServeSettings& settings, FileSystem* fs,
                                                     const recs::FeatureStore* store, MetricsRegistry* metrics,
-                                                    Clock* clock);
+                                                    Clock* clock, const recs::RegionalTrending* regional = nullptr,
+                                                    const catalog::StoryCatalog* catalog = nullptr);
   ~RecsRuntime();  // stops the refresher
 
   // The JSON answer (recs::RecommendationsJson); region nullopt: every region.

@@ -148,11 +148,23 @@ Result<RecsServeSettings> ParseRecsServeSettings(const Config& config, const Rec
   RecsServeSettings r;
   r.model = config.Get("recs-model");
   r.rules_path = config.Get("recs-rules");
+  r.experiments_path = config.Get("recs-experiments");
   r.registry_root = JoinPath(config.Get("data-dir"), "models");
+  r.exposures_dir = JoinPath(JoinPath(config.Get("data-dir"), "recs"), "exposures");
   ASSIGN_OR_RETURN(r.refresh_ms, config.GetDurationMs("recs-refresh", 86'400'000));
   if (r.refresh_ms <= 0) return Status::InvalidArgument("recs-refresh must be positive");
+  const std::string& coviews = config.Get("recs-coviews");
+  if (coviews == "lake") {
+    const std::string& root = config.Get("lake-root");
+    r.coview_lake_root = root.empty() ? JoinPath(config.Get("data-dir"), "lake") : root;
+  } else if (coviews != "off") {
+    return Status::InvalidArgument("recs-coviews must be off or lake, not '" + coviews + "'");
+  }
+  ASSIGN_OR_RETURN(r.coview_refresh_ms, config.GetDurationMs("recs-coviews-refresh", 7 * 86'400'000LL));
+  if (r.coview_refresh_ms <= 0) return Status::InvalidArgument("recs-coviews-refresh must be positive");
   if (r.model.empty()) {
     if (!r.rules_path.empty()) return Status::InvalidArgument("recs-rules needs recs-model");
+    if (!r.experiments_path.empty()) return Status::InvalidArgument("recs-experiments needs recs-model");
     return r;
   }
   if (Status s = recs::ModelRegistry::CheckName(r.model); !s.ok())

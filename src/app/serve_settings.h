@@ -108,10 +108,14 @@ struct RecsFeatureSettings {
 // GET /v1/users/{id}/recommendations (recs/serving.h, app/recs_runtime.h), served by `watershed serve` from the
 // model registry and the feature store (recs-features); other roles ignore these keys.
 struct RecsServeSettings {
-  std::string model;          // recs-model: the registry name served (its current version); empty: off
-  std::string registry_root;  // <data-dir>/models
-  std::string rules_path;     // recs-rules: the rules file (rules.h), reloaded on change; empty: none
-  int64_t refresh_ms = 10'000;  // recs-refresh: how often the current version, the rules and the pool are checked
+  std::string model;             // recs-model: the registry name served (its current version); empty: off
+  std::string registry_root;     // <data-dir>/models
+  std::string rules_path;        // recs-rules: the rules file (rules.h), reloaded on change; empty: none
+  int64_t refresh_ms = 10'000;   // recs-refresh: how often the current version, the rules and the pool are checked
+  std::string experiments_path;  // recs-experiments: the A/B experiments file, reloaded on change; empty: none
+  std::string exposures_dir;     // <data-dir>/recs/exposures (what `recs experiment report` reads)
+  std::string coview_lake_root;  // recs-coviews = lake: the lake root whose events give co-viewed items; empty: off
+  int64_t coview_refresh_ms = 3'600'000;  // recs-coviews-refresh
 };
 
 // The catalogue feed (cdc/catalog_feed.h), run when cdc-conninfo is set.

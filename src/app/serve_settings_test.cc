@@ -61,6 +61,29 @@ TEST_F(ServeSettingsTest, TheFeatureStoreIsOffUnlessNamed) {
   EXPECT_EQ(s->recs_features.redis_port, 7);
 }
 
+TEST_F(ServeSettingsTest, RecommendationsExperimentsAndCoViewsAreReadAndCheckedAgainstTheModel) {
+  auto s = Parse(Words("--data-dir /d --recs-features embedded --recs-model stories --recs-experiments /e.toml "
+                       "--recs-coviews lake --recs-coviews-refresh 10m"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_serve.experiments_path, "/e.toml");
+  EXPECT_EQ(s->recs_serve.exposures_dir, "/d/recs/exposures");  // where `recs experiment report` reads them
+  EXPECT_EQ(s->recs_serve.coview_lake_root, "/d/lake");
+  EXPECT_EQ(s->recs_serve.coview_refresh_ms, 600'000);
+  s = Parse(Words("--data-dir /d --recs-features embedded --recs-model stories --recs-coviews lake --lake-root /l"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_serve.coview_lake_root, "/l");
+  s = Parse(Words("--data-dir /d --recs-features embedded --recs-model stories"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->recs_serve.experiments_path, "");
+  EXPECT_EQ(s->recs_serve.coview_lake_root, "");  // off by default
+  EXPECT_EQ(Error(Words("--recs-features embedded --recs-experiments /e.toml")), "recs-experiments needs recs-model");
+  EXPECT_EQ(Error(Words("--recs-features embedded --recs-model stories --recs-coviews yes")),
+            "recs-coviews must be off or lake, not 'yes'");
+  EXPECT_NE(Error(Words("--recs-features embedded --recs-model stories --recs-coviews-refresh 0")).find(
+                "recs-coviews-refresh"),
+            std::string::npos);
+}
+
 TEST_F(ServeSettingsTest, RedissMeansTlsAndTheSecurityKeysReachBothStores) {
   auto s =
       Parse(Words("--live-store rediss://r:6380 --recs-features redis://h:7 --redis-tls-ca-file /ca.pem "

@@ -232,7 +232,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
     if (!settings.recs_serve.model.empty() && s->locked_features_) {
       ASSIGN_OR_RETURN(s->recs_, RecsRuntime::Start(settings.recs_serve, fs, s->locked_features_.get(), &s->metrics_,
-                                                    Clock::Real()));
+                                                    Clock::Real(), s->regional_trending_.get(), s->catalog_.get()));
     }
   }
 
@@ -515,6 +515,13 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
   config.max_viewers = settings.max_viewers;
   recs::FeatureUpdaterOptions options;
   options.catalog = catalog_.get();
+  // The store has one state for every region: the consumer also counts each region's events for the
+  // recommendations' per-region trending lists (recs/candidate_signals.h).
+  regional_trending_ = std::make_unique<recs::RegionalTrending>(config.trending_half_life_ms);
+  options.on_applied = [regional = regional_trending_.get()](uint8_t region,
+                                                             const std::vector<recs::FeatureEvent>& events) {
+    regional->Add(region, events);
+  };
   if (settings.kind == Kind::kEmbedded) {
     auto store = recs::EmbeddedFeatureStore::Restore(fs, settings.snapshot_path);
     if (!store.ok() && store.status().code() == StatusCode::kNotFound) store = recs::EmbeddedFeatureStore::Create(config);

@@ -81,7 +81,7 @@ class Server {
   std::string data_dir_;
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
-  std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_
+  std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
@@ -92,6 +92,7 @@ class Server {
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first
   std::unique_ptr<recs::FeatureStore> features_;
   std::unique_ptr<recs::LockedFeatureStore> locked_features_;  // features_ shared with recs_
+  std::unique_ptr<recs::RegionalTrending> regional_trending_;  // per-region live views, fed by feature_updater_
   std::unique_ptr<recs::FeatureUpdater> feature_updater_;      // over locked_features_ and logs_
   std::unique_ptr<RecsRuntime> recs_;                          // recs-model; over locked_features_
   std::unique_ptr<AuthRuntime> auth_;

@@ -9,7 +9,7 @@ namespace watershed::recs {
 
 namespace {
 
-constexpr const char* kSourceName[kNumSources] = {"ann", "content", "trending", "fresh", "popular"};
+constexpr const char* kSourceName[kNumSources] = {"ann", "content", "trending", "fresh", "popular", "coviewed"};
 constexpr int Bit(CandidateSource s) { return std::countr_zero(static_cast<unsigned>(s)); }
 
 // A store answers only past its watermark.
@@ -103,7 +103,7 @@ Status ValidateCandidateConfig(const CandidateConfig& c) {
 
 Result<std::shared_ptr<const CandidatePool>> CandidatePool::Build(
     const std::vector<CatalogItem>& items, const std::vector<std::pair<uint8_t, const FeatureStore*>>& regions,
-    int64_t as_of_ms, const CandidateConfig& config) {
+    int64_t as_of_ms, const CandidateConfig& config, const PoolSignals& signals) {
   RETURN_IF_ERROR(ValidateCandidateConfig(config));
   std::shared_ptr<CandidatePool> pool(new CandidatePool());
   pool->items_ = items;
@@ -134,6 +134,20 @@ Result<std::shared_ptr<const CandidatePool>> CandidatePool::Build(
   }
   pool->regions_[kAllRegions] = {TopPositive(std::move(trending), config.pool_list_length),
                                  TopPositive(std::move(popular), config.pool_list_length)};
+  if (signals.regional != nullptr) {
+    for (auto& [region, activity] : signals.regional->Read(as_of_ms)) {
+      if (region == kAllRegions) continue;
+      std::vector<std::pair<double, uint64_t>> t, p;
+      for (const RegionalTrending::ItemActivity& a : activity) {
+        if (!pool->by_id_.count(a.item)) continue;  // not (or no longer) in the catalogue
+        t.emplace_back(a.trending, a.item);
+        p.emplace_back(static_cast<double>(a.events), a.item);
+      }
+      pool->regions_[region] = {TopPositive(std::move(t), config.pool_list_length),
+                                TopPositive(std::move(p), config.pool_list_length)};
+    }
+  }
+  pool->coviews_ = signals.coviews;
 
   // The inverted lists, most popular first, so content_per_key reads the items
   // most likely to be watched.
@@ -212,6 +226,24 @@ std::vector<uint64_t> ContentItems(const CandidatePool& pool, const std::vector<
   return out;
 }
 
+// `coviewed`: the neighbours of the user's latest items, interleaved by rank (the first neighbour of each recent
+// item, then the second, ...) so one item's neighbours do not crowd out the others'; most recent item first.
+std::vector<uint64_t> CoViewedItems(const CoViewIndex& coviews, const std::vector<HistoryEntry>& history,
+                                    const CandidateConfig& config) {
+  std::vector<const std::vector<uint64_t>*> lists;
+  size_t longest = 0;
+  for (size_t i = 0; i < history.size() && i < config.content_recent; ++i) {
+    lists.push_back(&coviews.Neighbours(history[i].item));
+    longest = std::max(longest, lists.back()->size());
+  }
+  std::vector<uint64_t> out;
+  std::unordered_set<uint64_t> listed;
+  for (size_t r = 0; r < longest; ++r)
+    for (const auto* list : lists)
+      if (r < list->size() && listed.insert((*list)[r]).second) out.push_back((*list)[r]);
+  return out;
+}
+
 }  // namespace
 
 Result<CandidateSet> CandidateGenerator::Generate(const CandidateRequest& request) const {
@@ -221,6 +253,7 @@ Result<CandidateSet> CandidateGenerator::Generate(const CandidateRequest& reques
   if (index != nullptr && !request.user_vector.empty() && request.user_vector.size() != index->dim())
     return Status::InvalidArgument("candidates: a user vector of " + std::to_string(request.user_vector.size()) +
                                    " floats, the index has " + std::to_string(index->dim()));
+  const CandidateConfig& config = request.config ? *request.config : config_;
   ASSIGN_OR_RETURN(ViewerFeaturesAt viewer, viewers_->Viewer(request.user, ReadTime(*viewers_, request.now_ms)));
 
   std::unordered_set<uint64_t> excluded(request.seen.begin(), request.seen.end());
@@ -229,35 +262,40 @@ Result<CandidateSet> CandidateGenerator::Generate(const CandidateRequest& reques
   const size_t num_excluded = excluded.size();
 
   CandidateSet out;
-  Collector c(config_, std::move(excluded), &out);
+  Collector c(config, std::move(excluded), &out);
   const CandidatePool::Lists& lists = pool->Region(request.region);
+  const CandidatePool::Lists& everywhere = pool->Region(kAllRegions);
   if (viewer.history.empty()) {
     out.cold_start = true;
-    c.FromList(lists.trending, kSourceTrending, config_.cold_start_trending);
+    c.FromList(lists.trending, kSourceTrending, config.cold_start_trending);
     c.Fill(lists.popular);
+    c.Fill(everywhere.popular);  // a region with few items of its own
     return out;
   }
-  if (index != nullptr && !request.user_vector.empty() && config_.ann > 0) {
+  if (index != nullptr && !request.user_vector.empty() && config.ann > 0) {
     // Room for excluded items among the nearest, bounded so a long seen list cannot make the query unbounded.
     ASSIGN_OR_RETURN(std::vector<AnnHit> hits,
-                     index->Query(request.user_vector, config_.ann + std::min<size_t>(num_excluded, config_.ann)));
+                     index->Query(request.user_vector, config.ann + std::min<size_t>(num_excluded, config.ann)));
     uint32_t taken = 0;
-    for (size_t i = 0; i < hits.size() && taken < config_.ann && !c.full(); ++i)
+    for (size_t i = 0; i < hits.size() && taken < config.ann && !c.full(); ++i)
       taken += c.Propose(hits[i].item, kSourceAnn, hits[i].score);
   }
-  if (config_.content > 0) c.FromList(ContentItems(*pool, viewer.history, config_), kSourceContent, config_.content);
-  c.FromList(lists.trending, kSourceTrending, config_.trending);
+  if (config.content > 0) c.FromList(ContentItems(*pool, viewer.history, config), kSourceContent, config.content);
+  if (config.coviewed > 0 && pool->coviews() != nullptr)
+    c.FromList(CoViewedItems(*pool->coviews(), viewer.history, config), kSourceCoViewed, config.coviewed);
+  c.FromList(lists.trending, kSourceTrending, config.trending);
   {
-    const int64_t cutoff = request.now_ms - config_.fresh_window_ms;
+    const int64_t cutoff = request.now_ms - config.fresh_window_ms;
     uint32_t taken = 0;
     for (uint32_t i : pool->Newest()) {
       const CatalogItem& item = pool->At(i);
-      if (item.info.created_at_ms < cutoff || taken >= config_.fresh || c.full()) break;
+      if (item.info.created_at_ms < cutoff || taken >= config.fresh || c.full()) break;
       if (item.info.created_at_ms <= request.now_ms) taken += c.Propose(item.id, kSourceFresh);
     }
   }
-  c.FromList(lists.popular, kSourcePopular, config_.popular);
+  c.FromList(lists.popular, kSourcePopular, config.popular);
   c.Fill(lists.popular);
+  c.Fill(everywhere.popular);
   return out;
 }
 

@@ -3,7 +3,8 @@
 // tagged with the sources that proposed it:
 //   ann       the items nearest the user's embedding in the model's HNSW index (ann_index.h)
 //   content   items sharing an author or a tag with the user's latest items (the feature store's history)
-//   trending  the region's items by decayed live views (the feature store's trending)
+//   coviewed  items other viewers engaged with next to the user's latest items (the pool's CoViewIndex, from the lake)
+//   trending  the region's items by decayed live views (RegionalTrending; else the feature store's, all regions)
 //   fresh     items created within the last fresh_window_ms, newest first
 //   popular   the region's items by all-time events; also the fallback filling up to `total`
 // The user's already-seen items (the feature store's history plus the request's `seen`) and blocked items are
@@ -30,6 +31,7 @@
 
 #include "core/status.h"
 #include "recs/ann_index.h"
+#include "recs/candidate_signals.h"
 #include "recs/feature_store.h"
 
 namespace watershed::recs {
@@ -40,20 +42,23 @@ enum CandidateSource : uint8_t {
   kSourceTrending = 4,
   kSourceFresh = 8,
   kSourcePopular = 16,
+  kSourceCoViewed = 32,
 };
-inline constexpr int kNumSources = 5;
-// "ann+trending": the sources' names in the order above, joined by '+'.
+inline constexpr int kNumSources = 6;
+// "ann+trending": the sources' names in bit order (ann, content, trending, fresh, popular, coviewed), joined by '+'.
 std::string SourceNames(uint8_t sources);
 
 // Per-source quotas: how many not-excluded items each source proposes at most
 // (an item another source proposed already counts for both and stays one
 // candidate, tagged with both). Sources run in the order ann, content,
-// trending, fresh, popular; then popular goes on past its quota until `total`
-// candidates (the fallback).
+// coviewed, trending, fresh, popular; then popular goes on past its quota until
+// `total` candidates (the fallback: the region's popular items, then those of
+// all regions).
 struct CandidateConfig {
   uint32_t total = 1000;  // candidates per request at most
   uint32_t ann = 400;
   uint32_t content = 250;
+  uint32_t coviewed = 100;  // only when the pool has a CoViewIndex
   uint32_t trending = 150;
   uint32_t fresh = 100;
   uint32_t popular = 100;
@@ -76,14 +81,22 @@ struct CatalogItem {
   ItemInfo info = {};  // created_at_ms, author, tags
 };
 
+// What a pool takes beyond the feature stores (candidate_signals.h); both optional.
+struct PoolSignals {
+  const RegionalTrending* regional = nullptr;  // per-region lists of the regions it has events of
+  std::shared_ptr<const CoViewIndex> coviews;  // the coviewed source
+};
+
 class CandidatePool {
  public:
   // `items`: the catalogue (ids unique). `regions`: each region's feature store
   // (trending and popularity read as of `as_of_ms`, or just past the store's
-  // watermark when that is later). Errors: a store's.
+  // watermark when that is later); kAllRegions gets their sums. A region of
+  // signals.regional gets its lists from there instead (its catalogue items
+  // with live events). Errors: a store's.
   static Result<std::shared_ptr<const CandidatePool>> Build(
       const std::vector<CatalogItem>& items, const std::vector<std::pair<uint8_t, const FeatureStore*>>& regions,
-      int64_t as_of_ms, const CandidateConfig& config);
+      int64_t as_of_ms, const CandidateConfig& config, const PoolSignals& signals = {});
 
   struct Lists {
     std::vector<uint64_t> trending;  // trending > 0, highest first (ties: smaller id)
@@ -96,6 +109,7 @@ class CandidatePool {
   const std::vector<uint32_t>& Newest() const { return newest_; }  // with created_at, newest first
   const CatalogItem& At(uint32_t index) const { return items_[index]; }
   int64_t as_of_ms() const { return as_of_ms_; }
+  const CoViewIndex* coviews() const { return coviews_.get(); }
 
  private:
   CandidatePool() = default;
@@ -105,6 +119,7 @@ class CandidatePool {
   std::unordered_map<uint32_t, std::vector<uint32_t>> by_tag_;
   std::vector<uint32_t> newest_;
   std::unordered_map<uint8_t, Lists> regions_;
+  std::shared_ptr<const CoViewIndex> coviews_;
   int64_t as_of_ms_ = 0;
 };
 
@@ -117,6 +132,7 @@ struct CandidateRequest {
                                             // ann
   std::span<const uint64_t> seen = {};      // seen items beyond the feature store's history (e.g. from the lake)
   std::span<const uint64_t> blocked = {};   // items never to recommend (rules, the user's blocks)
+  const CandidateConfig* config = nullptr;  // this request's quotas (an experiment arm's); null: the generator's
 };
 
 struct Candidate {

@@ -211,6 +211,63 @@ TEST(Candidates, ColdStartGetsTheTrendingAndPopularItemsOfTheRegion) {
   EXPECT_FALSE(g.Generate({.user = 0, .region = 1, .now_ms = kNow})->cold_start);
 }
 
+TEST(CoViewIndex, CountsPairsWithinTheWindowOfEachViewersSequence) {
+  // Viewers 1..3 watch 10 then 11 then 12 then 13; viewer 4 watches 10 and 14 only once together.
+  std::vector<CoViewEngagement> e;
+  for (uint64_t v = 1; v <= 3; ++v)
+    for (uint64_t i = 0; i < 4; ++i) e.push_back({.viewer = v, .item = 10 + i, .time_ms = int64_t(100 * i + v)});
+  e.push_back({.viewer = 4, .item = 10, .time_ms = 1});
+  e.push_back({.viewer = 4, .item = 14, .time_ms = 2});
+  e.push_back({.viewer = 4, .item = 10, .time_ms = 3});  // again: counts at its first time only
+  const auto index = CoViewIndex::Build(e, {.window = 2, .max_per_viewer = 200, .per_item = 50, .min_count = 2});
+  // 13 is three positions after 10: outside the window. 14 has one viewer: below min_count.
+  EXPECT_EQ(index->Neighbours(10), (std::vector<uint64_t>{11, 12}));
+  EXPECT_EQ(index->Neighbours(11), (std::vector<uint64_t>{10, 12, 13}));
+  EXPECT_TRUE(index->Neighbours(14).empty());
+  EXPECT_TRUE(index->Neighbours(99).empty());
+  const auto wide = CoViewIndex::Build(e, {.window = 5, .max_per_viewer = 200, .per_item = 50, .min_count = 1});
+  EXPECT_EQ(wide->Neighbours(10), (std::vector<uint64_t>{11, 12, 13, 14}));  // 3 viewers each, then 14's one
+}
+
+TEST(Candidates, CoViewedItemsOfTheUsersRecentItemsAreCandidates) {
+  const World w = Make(0.8);
+  const CandidateConfig config = Small();
+  // Other viewers (ids from 10^6) watched each of user 0's latest items, then an item user 0 has not seen.
+  auto viewer = w.store->Viewer(0, std::max(kNow, w.store->watermark() + 1)).value();
+  ASSERT_GE(viewer.history.size(), 3u);
+  const std::set<uint64_t> seen(w.train_items[0].begin(), w.train_items[0].end());
+  std::vector<uint64_t> partners;
+  for (uint64_t i = 0; i < w.catalog.size() && partners.size() < 3; ++i)
+    if (!seen.count(i) && std::find(partners.begin(), partners.end(), i) == partners.end()) partners.push_back(i);
+  std::vector<CoViewEngagement> e;
+  for (size_t h = 0; h < 3; ++h)
+    for (uint64_t v = 0; v < 5; ++v) {
+      const uint64_t other = 1'000'000 + h * 100 + v;
+      e.push_back({.viewer = other, .item = viewer.history[h].item, .time_ms = 1});
+      e.push_back({.viewer = other, .item = partners[h], .time_ms = 2});
+    }
+  PoolSignals signals{.coviews = CoViewIndex::Build(e)};
+  CandidateGenerator g(config, w.store.get());
+  g.SetPool(CandidatePool::Build(w.catalog, {{0, w.store.get()}}, kNow, config, signals).value());
+  g.SetIndex(w.index);
+  auto set = g.Generate({.user = 0, .region = 0, .now_ms = kNow, .user_vector = UserVector(w, 0)});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  std::set<uint64_t> coviewed;
+  for (const Candidate& c : set->candidates)
+    if (c.sources & kSourceCoViewed) coviewed.insert(c.item);
+  EXPECT_EQ(coviewed, std::set<uint64_t>(partners.begin(), partners.end()));
+  EXPECT_NE(SourceNames(kSourceCoViewed | kSourceAnn).find("coviewed"), std::string::npos);
+  // The same pool without the index (or a quota of 0): no coviewed candidate.
+  const auto plain = Generator(w, config);
+  EXPECT_EQ(Tagged(plain->Generate({.user = 0, .region = 0, .now_ms = kNow, .user_vector = UserVector(w, 0)}).value(),
+                   kSourceCoViewed),
+            0u);
+  CandidateConfig none = config;
+  none.coviewed = 0;
+  auto off = g.Generate({.user = 0, .region = 0, .now_ms = kNow, .user_vector = UserVector(w, 0), .config = &none});
+  EXPECT_EQ(Tagged(off.value(), kSourceCoViewed), 0u);
+}
+
 // The share of a user's ann candidates carrying the user's planted genre (the
 // tag most frequent among its training items), over users.
 double InClusterShare(const World& w) {

@@ -183,6 +183,7 @@ Result<size_t> FeatureUpdater::Step() {
       initialised_ = false;  // the reader ran ahead of the store: start again from the store's positions
       return s;
     }
+    if (options_.on_applied && !events.empty()) options_.on_applied(range.region, events);
     c.position = range.next_offset;
     positions_[i] = c.position;
     consumed += records.size();

@@ -31,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,13 @@ struct FeatureUpdaterOptions {
   EngagementOptions engagement;
   // Per partition: a record is a duplicate when its (viewer, event_id) is among the window's records before it
   // (0: no deduplication). Memory: ~80 bytes per record of window, per partition.
+  // Counted in records, not time, on purpose: (1) memory stays bounded whatever the traffic (a time window grows
+  // with a burst); (2) at start the window is refilled by reading back `window` offsets from the store's position,
+  // which the log's offset-addressed readers do directly, while a time window would need the offset of an append
+  // time the log cannot look up; (3) it is a function of the log alone, so replays skip exactly the same records.
+  // The cost: the time covered shrinks as traffic grows (10,000 records are 10 s of a partition at 1,000 events/s;
+  // a client's retries come within seconds). A retry later than the window counts twice in the features only —
+  // the lake deduplicates by event_id on its own.
   size_t dedup_window_records = 10'000;
   // Item features from the story catalogue (none when null; it must outlive
   // the updater): before a batch is applied, every story it names whose
@@ -70,6 +78,9 @@ struct FeatureUpdaterOptions {
   int64_t snapshot_interval_ms = 60'000;
   std::chrono::milliseconds retry_backoff{500};
   std::chrono::milliseconds idle_wait{200};  // longest wait for new records
+  // Called on the updater's thread after each batch the store applied, with its log's region (e.g. the per-region
+  // trending of recs/candidate_signals.h); never for a batch the store refused.
+  std::function<void(uint8_t region, const std::vector<FeatureEvent>& events)> on_applied;
 };
 
 struct FeatureUpdaterSource {

@@ -15,6 +15,7 @@
 #include "log/embedded_log.h"
 #include "log/testing/embedded_log_fixture.h"
 #include "log/testing/log_test_util.h"
+#include "recs/candidate_signals.h"
 #include "recs/rng.h"
 #include "recs/testing/feature_store_backends.h"
 
@@ -188,6 +189,36 @@ TEST_P(FeatureUpdaterTest, TheThreadCatchesUpAndStopWritesTheSnapshot) {
     ASSERT_TRUE(restored.ok()) << restored.status().ToString();
     EXPECT_EQ((*restored)->EncodeSnapshot(), dynamic_cast<EmbeddedFeatureStore*>(store.get())->EncodeSnapshot());
   }
+}
+
+// on_applied hands every applied event, with its log's region, to the per-region trending (candidate_signals.h):
+// its counts are the events the store applied, all in the EU, none elsewhere.
+TEST_P(FeatureUpdaterTest, AppliedBatchesFeedTheRegionalTrendingOfTheirLogsRegion) {
+  auto store = Reopen();
+  ASSERT_NE(store, nullptr);
+  RegionalTrending regional(kDayMs);
+  FeatureUpdaterOptions o = Options(100);
+  size_t calls = 0;
+  o.on_applied = [&](uint8_t region, const std::vector<FeatureEvent>& events) {
+    ++calls;
+    regional.Add(region, events);
+  };
+  FeatureUpdater updater(store.get(), {{Region::kEu, log_.get()}}, o);
+  while (updater.consumed_records() < events_.size()) {
+    auto step = updater.Step();
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+  }
+  EXPECT_GT(calls, 1u);
+  std::map<uint64_t, uint64_t> expected;  // story → counted events
+  FeatureUpdaterOptions defaults;
+  for (const Event& e : events_)
+    if (e.type != EventType::kView || e.watch_ms >= defaults.engagement.min_watch_ms) ++expected[e.story_id.value];
+  const auto read = regional.Read(kT0 + 1000 * kDayMs);
+  ASSERT_EQ(read.size(), 1u);
+  ASSERT_EQ(read.begin()->first, static_cast<uint8_t>(Region::kEu));
+  std::map<uint64_t, uint64_t> counted;
+  for (const RegionalTrending::ItemActivity& a : read.begin()->second) counted[a.item] = a.events;
+  EXPECT_EQ(counted, expected);
 }
 
 TEST_P(FeatureUpdaterTest, ItemsTakeTheirTagsAndAuthorFromTheCatalogue) {

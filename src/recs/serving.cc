@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include "core/json_text.h"
 #include "recs/ranker.h"
 #include "recs/ranker_features.h"
+#include "recs/stored_tower.h"
 
 namespace watershed::recs {
 
@@ -24,13 +26,35 @@ struct RecsService::Model {
   std::vector<uint64_t> item_ids;
   std::vector<float> user_vectors, item_vectors, item_bias;
   std::optional<RankerWeights> ranker;
-  std::shared_ptr<const AnnIndex> index;  // null when dim is 0 (popularity)
+  std::shared_ptr<AnnIndex> index;               // null when dim is 0 (popularity); grows by the published items
+  std::shared_ptr<const StoredItemTower> tower;  // two-tower and ranker versions of format 2
+  // Items published after training, embedded by the tower: replaced (copied, then grown) by the refresher while
+  // requests read the one they loaded.
+  struct Added {
+    std::unordered_map<uint64_t, uint32_t> index;  // id → row
+    std::vector<float> vectors, bias;
+    std::vector<CatalogItem> items;
+  };
+  mutable std::atomic<std::shared_ptr<const Added>> added{std::make_shared<const Added>()};
 };
 
-struct RecsService::Snapshot {
+// A model version with its candidate pool and generator.
+struct RecsService::Version {
   std::shared_ptr<const Model> model;
   std::shared_ptr<const CandidatePool> pool;
   std::unique_ptr<CandidateGenerator> generator;  // over pool and model->index
+};
+
+// The experiments file in serving form.
+struct RecsService::Experiments {
+  ExperimentConfig config;
+  std::unordered_map<const Arm*, ArmParams> params;  // arms of `config` with params
+};
+
+struct RecsService::Snapshot {
+  std::shared_ptr<const Version> current;
+  std::shared_ptr<const Experiments> experiments;                  // null: none
+  std::map<std::string, std::shared_ptr<const Version>> versions;  // the arms' "NAME@VERSION"
 };
 
 namespace {
@@ -91,6 +115,11 @@ Result<std::shared_ptr<const RecsService::Model>> RecsService::ModelOf(const Mod
     if (opened.rebuilt && !opened.reason.empty())
       std::fprintf(stderr, "watershed: recs: %s: ann index rebuilt (%s)\n", what.c_str(), opened.reason.c_str());
     m->index = std::move(opened.index);
+    if (man.model == "two-tower" || man.model == "ranker") {
+      // A version stored before the towers' vocabulary was (format 1) cannot embed new items: it serves its own.
+      if (auto tower = StoredItemTower::FromLoaded(loaded); tower.ok())
+        m->tower = std::make_shared<const StoredItemTower>(std::move(*tower));
+    }
   }
   if (man.model == "ranker") {
     // ModelRegistry::Load checked the arrays' shapes and the scales
@@ -110,8 +139,8 @@ Result<std::shared_ptr<const RecsService::Model>> RecsService::ModelOf(const Mod
   return std::shared_ptr<const Model>(std::move(m));
 }
 
-Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(std::shared_ptr<const Model> model,
-                                                                             int64_t now_ms) const {
+Result<std::shared_ptr<const RecsService::Version>> RecsService::VersionOf(std::shared_ptr<const Model> model,
+                                                                           int64_t now_ms) const {
   // The catalogue is the version's items, with what the store says of them
   // (author, tags, created_at).
   const int64_t as_of = AsOf(*store_, now_ms);
@@ -121,13 +150,121 @@ Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(std
     ASSIGN_OR_RETURN(ItemFeaturesAt f, store_->Item(id, as_of));
     catalog.push_back({.id = id, .info = {.created_at_ms = f.created_at_ms, .author = f.author, .tags = f.tags}});
   }
-  auto s = std::make_shared<Snapshot>();
-  ASSIGN_OR_RETURN(s->pool, CandidatePool::Build(catalog, {{kAllRegions, store_}}, as_of, options_.candidates));
+  ASSIGN_OR_RETURN(std::vector<CatalogItem> added, AddPublished(*model));
+  catalog.insert(catalog.end(), added.begin(), added.end());
+  auto s = std::make_shared<Version>();
+  ASSIGN_OR_RETURN(s->pool, CandidatePool::Build(catalog, {{kAllRegions, store_}}, as_of, options_.candidates,
+                                                 {.regional = options_.regional, .coviews = coviews_}));
   s->model = std::move(model);
   s->generator = std::make_unique<CandidateGenerator>(options_.candidates, store_);
   s->generator->SetPool(s->pool);
   if (s->model->index) s->generator->SetIndex(s->model->index);
+  return std::shared_ptr<const Version>(std::move(s));
+}
+
+Result<bool> RecsService::LoadExperiments(bool force, std::shared_ptr<const Experiments>* out) {
+  const std::string& path = options_.experiments_path;
+  out->reset();
+  if (path.empty()) return force;
+  ASSIGN_OR_RETURN(int64_t mtime, fs_->ModifiedTimeMs(path));
+  ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(path));
+  if (!force && mtime == experiments_mtime_ms_ && size == experiments_size_) return false;
+  experiments_mtime_ms_ = mtime;  // a bad file is not read again until it changes
+  experiments_size_ = size;
+  auto e = std::make_shared<Experiments>();
+  ASSIGN_OR_RETURN(e->config, LoadExperimentConfig(fs_, path));
+  for (const Experiment& x : e->config.experiments)
+    for (const Arm& arm : x.arms) {
+      if (!arm.model.empty()) {
+        if (auto ref = ParseModelRef(arm.model); !ref.ok())
+          return Status::InvalidArgument(path + ": experiment " + x.name + ", arm " + arm.name + ": model " +
+                                         ref.status().message());
+      }
+      if (arm.params.empty()) continue;
+      auto p = ParseArmParams(x, arm);
+      if (!p.ok()) return Status::InvalidArgument(path + ": " + p.status().message());
+      e->params.emplace(&arm, std::move(*p));
+    }
+  *out = std::move(e);
+  return true;
+}
+
+Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(
+    std::shared_ptr<const Model> current, std::shared_ptr<const Experiments> experiments, const Snapshot* previous,
+    int64_t now_ms) const {
+  auto s = std::make_shared<Snapshot>();
+  const std::string current_key = current->manifest.name + "@" + std::to_string(current->manifest.version);
+  ASSIGN_OR_RETURN(s->current, VersionOf(std::move(current), now_ms));
+  s->experiments = std::move(experiments);
+  if (s->experiments == nullptr) return std::shared_ptr<const Snapshot>(std::move(s));
+  ModelRegistry registry(fs_, options_.registry_root);
+  for (const Experiment& x : s->experiments->config.experiments)
+    for (const Arm& arm : x.arms) {
+      if (arm.model.empty() || s->versions.count(arm.model)) continue;
+      if (arm.model == current_key) {
+        s->versions[arm.model] = s->current;
+        continue;
+      }
+      std::shared_ptr<const Model> model;
+      if (previous != nullptr) {
+        if (auto it = previous->versions.find(arm.model); it != previous->versions.end()) model = it->second->model;
+      }
+      if (model == nullptr) {
+        ASSIGN_OR_RETURN(ModelRef ref, ParseModelRef(arm.model));
+        auto loaded = registry.Load(ref);
+        if (!loaded.ok())
+          return Status(loaded.status().code(), "experiment " + x.name + ", arm " + arm.name + ": model " + arm.model +
+                                                    ": " + loaded.status().message());
+        ASSIGN_OR_RETURN(model, ModelOf(*loaded));
+      }
+      ASSIGN_OR_RETURN(s->versions[arm.model], VersionOf(std::move(model), now_ms));
+    }
   return std::shared_ptr<const Snapshot>(std::move(s));
+}
+
+Result<std::vector<CatalogItem>> RecsService::AddPublished(const Model& model) const {
+  std::shared_ptr<const Model::Added> current = model.added.load();
+  if (!options_.published_items || model.tower == nullptr || model.index == nullptr) return current->items;
+  ASSIGN_OR_RETURN(std::vector<PublishedItem> published, options_.published_items());
+  std::shared_ptr<Model::Added> next;
+  size_t refused = 0;
+  std::string reason;
+  for (const PublishedItem& p : published) {
+    if (model.item_index.count(p.id) || current->index.count(p.id)) continue;
+    if (next == nullptr) next = std::make_shared<Model::Added>(*current);
+    const TwoTowerModel::ItemEmbedding e = model.tower->EmbedItem(p.description);
+    if (Status s = model.index->Add(p.id, e.vector, e.bias); !s.ok()) {  // e.g. past the index's norm bound
+      ++refused;
+      reason = s.message();
+      continue;
+    }
+    next->index.emplace(p.id, static_cast<uint32_t>(next->bias.size()));
+    next->vectors.insert(next->vectors.end(), e.vector.begin(), e.vector.end());
+    next->bias.push_back(e.bias);
+    next->items.push_back({.id = p.id, .info = p.info});
+  }
+  if (refused > 0)
+    std::fprintf(stderr, "watershed: recs: %s@%u: %zu published items not added to the index (%s)\n",
+                 model.manifest.name.c_str(), model.manifest.version, refused, reason.c_str());
+  if (next == nullptr) return current->items;
+  model.added.store(next);
+  return next->items;
+}
+
+void RecsService::RefreshCoViews(int64_t now_ms) {
+  if (!options_.coview_events) return;
+  if (coviews_ != nullptr && now_ms - coviews_at_ms_ < options_.coview_refresh_ms) return;
+  coviews_at_ms_ = now_ms;  // a failure is retried at the next interval, not at every refresh
+  auto events = options_.coview_events();
+  if (!events.ok()) {
+    if (events.status().message() != coview_error_)
+      std::fprintf(stderr, "watershed: recs: co-viewed items: %s (keeping the ones in force)\n",
+                   events.status().message().c_str());
+    coview_error_ = events.status().message();
+    return;
+  }
+  coview_error_.clear();
+  coviews_ = CoViewIndex::Build(std::move(*events), options_.coview);
 }
 
 RecsService::RecsService(FileSystem* fs, RecsServiceOptions options, const FeatureStore* store, RulesHolder* rules)
@@ -135,19 +272,32 @@ RecsService::RecsService(FileSystem* fs, RecsServiceOptions options, const Featu
       options_(std::move(options)),
       store_(store),
       rules_(rules),
-      request_salt_(std::random_device{}() * 0x100000001ull ^ std::random_device{}()) {}
+      request_salt_(std::random_device{}() * 0x100000001ull ^ std::random_device{}()),
+      exposures_(std::make_unique<ExposureSink>(fs, options_.exposures_dir)) {}
 
-RecsService::~RecsService() = default;
+RecsService::~RecsService() {
+  if (Status s = exposures_->Sync(); !s.ok())
+    std::fprintf(stderr, "watershed: recs: exposure logs: %s\n", s.message().c_str());
+}
+
+Status RecsService::SyncExposures() { return exposures_->Sync(); }
+uint64_t RecsService::exposures_logged() const { return exposures_->appended(); }
 
 Result<std::unique_ptr<RecsService>> RecsService::Open(FileSystem* fs, RecsServiceOptions options,
                                                        const FeatureStore* store, RulesHolder* rules, int64_t now_ms) {
   RETURN_IF_ERROR(ModelRegistry::CheckName(options.model));
   RETURN_IF_ERROR(ValidateCandidateConfig(options.candidates));
+  if (!options.experiments_path.empty() && options.exposures_dir.empty())
+    return Status::InvalidArgument("recs: experiments need an exposures directory");
   std::unique_ptr<RecsService> service(new RecsService(fs, std::move(options), store, rules));
   ModelRegistry registry(fs, service->options_.registry_root);
   ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({service->options_.model, std::nullopt}));
   ASSIGN_OR_RETURN(auto model, service->ModelOf(loaded));
-  ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), now_ms));
+  std::shared_ptr<const Experiments> experiments;
+  if (auto loaded_experiments = service->LoadExperiments(true, &experiments); !loaded_experiments.ok())
+    return loaded_experiments.status();
+  service->RefreshCoViews(now_ms);
+  ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), std::move(experiments), nullptr, now_ms));
   service->snapshot_.store(std::move(snapshot));
   return service;
 }
@@ -157,26 +307,43 @@ Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
   ModelRegistry registry(fs_, options_.registry_root);
   ASSIGN_OR_RETURN(std::vector<uint32_t> history, registry.CurrentHistory(options_.model));
   if (history.empty()) return Status::FailedPrecondition("recs: model " + options_.model + " has no current version");
-  std::shared_ptr<const Model> model = current->model;
+  std::shared_ptr<const Model> model = current->current->model;
+  std::shared_ptr<const Experiments> experiments;
+  ASSIGN_OR_RETURN(const bool experiments_changed, LoadExperiments(false, &experiments));
   if (history.front() != model->manifest.version) {
     ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({options_.model, history.front()}));
     ASSIGN_OR_RETURN(model, ModelOf(loaded));
-  } else if (!rebuild_pool && now_ms - current->pool->as_of_ms() < options_.pool_refresh_ms) {
+  } else if (!experiments_changed && !rebuild_pool &&
+             now_ms - current->current->pool->as_of_ms() < options_.pool_refresh_ms) {
     return false;
   }
-  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), now_ms));
+  RefreshCoViews(now_ms);
+  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), experiments_changed ? experiments : current->experiments,
+                                         current.get(), now_ms));
   snapshot_.store(std::move(next));
   return true;
 }
 
 std::string RecsService::Served() const {
   const auto s = snapshot_.load();
-  return s->model->manifest.name + "@" + std::to_string(s->model->manifest.version);
+  return s->current->model->manifest.name + "@" + std::to_string(s->current->model->manifest.version);
 }
 
 Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, size_t k, int64_t now_ms) const {
-  const std::shared_ptr<const Snapshot> snap = snapshot_.load();  // the only snapshot this request reads
+  const std::shared_ptr<const Snapshot> snapshot = snapshot_.load();  // the only snapshot this request reads
+  // The experiment arms: the first naming a model version picks the version; params, the first setting each.
+  std::vector<Assignment> assigned;
+  if (snapshot->experiments) assigned = Assign(snapshot->experiments->config, user);
+  const Version* snap = snapshot->current.get();
+  for (const Assignment& a : assigned)
+    if (!a.arm->model.empty()) {
+      snap = snapshot->versions.at(a.arm->model).get();
+      break;
+    }
+  std::optional<Rules> arm_rules;
+  std::optional<CandidateConfig> arm_config;
   const Model& m = *snap->model;
+  const std::shared_ptr<const Model::Added> added = m.added.load();
   std::span<const float> user_vector;
   if (m.index) {
     if (auto it = m.user_index.find(user); it != m.user_index.end())
@@ -184,7 +351,18 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
   }
   static const Rules kNoRules = {};
   const std::shared_ptr<const Rules> held = rules_ ? rules_->Current() : nullptr;
-  const Rules& rules = held ? *held : kNoRules;
+  const Rules* rules_in_force = held ? held.get() : &kNoRules;
+  {
+    std::map<std::string, bool> taken;
+    for (const Assignment& a : assigned) {
+      auto p = snapshot->experiments->params.find(a.arm);
+      if (p == snapshot->experiments->params.end()) continue;
+      if (!arm_rules) arm_rules = *rules_in_force;
+      if (!arm_config) arm_config = options_.candidates;
+      p->second.ApplyTo(&*arm_rules, &*arm_config, &taken);
+    }
+  }
+  const Rules& rules = arm_rules ? *arm_rules : *rules_in_force;
   const std::vector<uint64_t> blocked(rules.blocked_items.begin(), rules.blocked_items.end());
   // The store answers only past its watermark, which the log's consumer may move on between reading it and a
   // read: such a request (kFailedPrecondition) starts again, three times at most.
@@ -194,9 +372,12 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
   for (int attempt = 0; attempt < 3; ++attempt) {
     scored = [&]() -> Status {
       const int64_t as_of = AsOf(*store_, now_ms);
-      ASSIGN_OR_RETURN(
-          set, snap->generator->Generate(
-                   {.user = user, .region = region, .now_ms = as_of, .user_vector = user_vector, .blocked = blocked}));
+      ASSIGN_OR_RETURN(set, snap->generator->Generate({.user = user,
+                                                       .region = region,
+                                                       .now_ms = as_of,
+                                                       .user_vector = user_vector,
+                                                       .blocked = blocked,
+                                                       .config = arm_config ? &*arm_config : nullptr}));
       // Pinned items take their slot even when no source proposed them (ApplyRules pins candidates only).
       for (const Rules::Pin& pin : rules.pins) {
         const bool listed = std::any_of(set.candidates.begin(), set.candidates.end(),
@@ -217,11 +398,19 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
           r.created_at_s = info->info.created_at_ms / 1000;
           for (uint32_t t : info->info.tags) r.tags.push_back(std::to_string(t));
         }
-        auto it = m.item_index.find(c.item);
-        if (it == m.item_index.end()) continue;
-        if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        // The version's own item, or one published since and embedded by its tower.
+        float bias = 0;
+        if (auto it = m.item_index.find(c.item); it != m.item_index.end()) {
+          bias = m.item_bias[it->second];
+          if (m.dim > 0) r.embedding = std::span(m.item_vectors).subspan(size_t{it->second} * m.dim, m.dim);
+        } else if (auto a = added->index.find(c.item); a != added->index.end()) {
+          bias = added->bias[a->second];
+          r.embedding = std::span(added->vectors).subspan(size_t{a->second} * m.dim, m.dim);
+        } else {
+          continue;
+        }
         if (user_vector.empty()) continue;
-        float s = m.item_bias[it->second];
+        float s = bias;
         for (uint32_t d = 0; d < m.dim; ++d) s += user_vector[d] * r.embedding[d];
         factor[i] = s;
       }
@@ -258,6 +447,20 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
                          .score = r.score,
                          .sources = set.candidates[r.candidate].sources,
                          .rules = r.rules});
+  if (!assigned.empty()) {
+    Exposure e;
+    e.request_id = out.request_id;
+    e.user = user;
+    e.time_ms = now_ms;
+    for (const Recommendation& item : out.items) e.items.push_back(item.item);
+    for (const Assignment& a : assigned) {
+      out.arms.push_back({a.experiment->name, a.arm->name});
+      e.experiment = a.experiment->name;
+      e.arm = a.arm->name;
+      if (Status s = exposures_->Append(e); !s.ok())
+        return Status::Unavailable("recs: the exposure could not be logged: " + s.message());
+    }
+  }
   return out;
 }
 
@@ -266,7 +469,15 @@ std::string RecommendationsJson(const Recommendations& r, bool explain) {
   AppendJsonString(r.model, &out);
   out += ",\"request_id\":";
   AppendJsonString(r.request_id, &out);
-  out += ",\"cold_start\":";
+  out += ",\"experiments\":[";
+  for (size_t i = 0; i < r.arms.size(); ++i) {
+    out += i ? ",{\"experiment\":" : "{\"experiment\":";
+    AppendJsonString(r.arms[i].experiment, &out);
+    out += ",\"arm\":";
+    AppendJsonString(r.arms[i].arm, &out);
+    out += '}';
+  }
+  out += "],\"cold_start\":";
   out += r.cold_start ? "true" : "false";
   out += ",\"items\":[";
   for (size_t i = 0; i < r.items.size(); ++i) {

@@ -1,0 +1,76 @@
+#pragma once
+// Two inputs of the candidate pool beyond the feature store (docs/recs.md, "Candidates"):
+//
+// RegionalTrending — each region's decayed live views. The feature store has one state for every region (serve
+// runs one store), so the log's consumer also hands each applied batch, with its log's region, to this tracker
+// (FeatureUpdaterOptions::on_applied); the pool's per-region trending and popular lists come from it. In memory
+// only: after a restart a region's lists fill again from live events (until a region has events, its requests
+// get the lists of all regions).
+//
+// CoViewIndex — items co-viewed with an item: two items are co-viewed when one viewer engaged with both within
+// `window` positions of each other in that viewer's time-ordered sequence (each viewer's latest max_per_viewer
+// items). Built at refresh from the lake's events (or any list of engagements); per item the `per_item` most
+// co-viewed items (at least min_count viewers), most first, ties by smaller id.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "recs/feature_store.h"
+
+namespace watershed::recs {
+
+class RegionalTrending {
+ public:
+  explicit RegionalTrending(int64_t half_life_ms = kDayMs) : half_life_ms_(half_life_ms) {}
+  // Counts each event once for its item in `region` (its weight does not matter: views, as the store's trending).
+  // Thread-safe.
+  void Add(uint8_t region, const std::vector<FeatureEvent>& events);
+
+  struct ItemActivity {
+    uint64_t item = 0;
+    double trending = 0;  // decayed to as_of_ms
+    uint64_t events = 0;  // since this process started
+  };
+  // Every region's items with an event, as of as_of_ms (values of events after it are not decayed forward).
+  std::map<uint8_t, std::vector<ItemActivity>> Read(int64_t as_of_ms) const;
+
+ private:
+  struct State {
+    EmbeddedFeatureStore::Decayed trending;
+    uint64_t events = 0;
+  };
+  const int64_t half_life_ms_;
+  mutable std::mutex mu_;
+  std::map<uint8_t, std::unordered_map<uint64_t, State>> regions_;
+};
+
+struct CoViewOptions {
+  uint32_t window = 5;            // positions apart in a viewer's sequence
+  uint32_t max_per_viewer = 200;  // a viewer's latest items considered
+  uint32_t per_item = 50;         // neighbours kept per item
+  uint32_t min_count = 2;         // viewers who co-viewed the pair, at least
+};
+
+struct CoViewEngagement {
+  uint64_t viewer = 0, item = 0;
+  int64_t time_ms = 0;
+};
+
+class CoViewIndex {
+ public:
+  // `engagements` in any order; an item engaged twice by one viewer counts at its first time.
+  static std::shared_ptr<const CoViewIndex> Build(std::vector<CoViewEngagement> engagements,
+                                                  const CoViewOptions& options = {});
+  // Most co-viewed first; empty for an unknown item.
+  const std::vector<uint64_t>& Neighbours(uint64_t item) const;
+  size_t items() const { return neighbours_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::vector<uint64_t>> neighbours_;
+};
+
+}  // namespace watershed::recs
