@@ -42,11 +42,11 @@ HttpResponse QueryError(const Status& s) {
       return r;
     }
     case StatusCode::kPermissionDenied: {
-      // 403 naming the table, column and rule (docs/governance.md).
+      // 403 naming the table, column (null for a whole table) and the policy's rule (docs/governance.md), beside
+      // the message: {"error": {"code": "forbidden", "message": ..., "table": ..., "column": ..., "rule": ...}}.
       HttpResponse r = JsonError(403, "forbidden", s.message());
       if (auto d = query::ParseDenial(s.message())) {
-        r.body = "{\"error\":\"forbidden\",\"message\":";
-        AppendJsonString(s.message(), &r.body);
+        r.body.resize(r.body.size() - 2);  // before "}}"
         r.body += ",\"table\":";
         AppendJsonString(d->table, &r.body);
         r.body += ",\"column\":";
@@ -56,7 +56,7 @@ HttpResponse QueryError(const Status& s) {
           AppendJsonString(d->column, &r.body);
         r.body += ",\"rule\":";
         AppendJsonString(d->rule, &r.body);
-        r.body += "}";
+        r.body += "}}";
       }
       return r;
     }

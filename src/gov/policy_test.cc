@@ -130,5 +130,15 @@ TEST(PolicyTest, LoadReadsTheMaskKeyBesideThePolicy) {
   EXPECT_FALSE(LoadPolicy(fs, dir.path() + "/none.toml").ok());
 }
 
+TEST(PolicyTest, TheDeployExampleParses) {
+  auto text = ReadWholeFile(FileSystem::Default(),
+                            std::string(WATERSHED_SOURCE_DIR) + "/deploy/governance/governance.example.toml");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  auto p = ParsePolicy(*text, "governance.example.toml");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->roles.size(), 2u);
+  EXPECT_EQ(p->regions[static_cast<int>(Region::kApac)].k, 20);
+}
+
 }  // namespace
 }  // namespace watershed::gov
