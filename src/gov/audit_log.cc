@@ -188,6 +188,7 @@ Status AuditLog::Append(const AuditRecord& r) {
 }
 
 bool AuditLog::FlushDue(int64_t now_us) const {
+  std::lock_guard<std::mutex> lock(mu_);
   return pending_rows_ >= o_.flush_rows || (pending_rows_ > 0 && now_us - oldest_pending_us_ >= o_.flush_ms * 1000);
 }
 

@@ -70,7 +70,7 @@ class AuditLog {
 
   FileSystem* fs_;
   AuditLogOptions o_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   uint64_t known_size_ = 0;   // current.log's size after our last append (a record boundary)
   int64_t pending_rows_ = 0;  // in current.log as of our last append
   int64_t oldest_pending_us_ = 0;
