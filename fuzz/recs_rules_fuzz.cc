@@ -1,4 +1,4 @@
-// Fuzzes the hand-written files of recommendations' post-processing and A/B experiments (recs/config_text.h,
+// Fuzzes the hand-written files of recommendations' post-processing and A/B experiments (core/config_text.h,
 // recs/rules.h, recs/experiments.h, recs/experiment_stats.h). The first byte picks the reader:
 //  * 0 (mod 4): a rules file; when it loads, the rules are applied to a fixed list of candidates;
 //  * 1: an experiments file; when it loads, a few users are assigned and every arm's params read as serving reads

@@ -21,6 +21,7 @@ int LakeCommand(const std::vector<std::string>& args);  // `watershed lake compa
 int CatalogCommand(const std::vector<std::string>& args);  // `watershed catalog import|show`
 int RecsCommand(const std::vector<std::string>& args);     // `watershed recs import|train|eval|models|generate|experiment|rules`
 int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: SQL over the lake, shell
+int AuditCommand(const std::vector<std::string>& args);    // `watershed audit`: the audit trail of lake queries
 int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
 int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan
 int KeysCommand(const std::vector<std::string>& args);     // `watershed keys create|rotate|list`: encryption keys

@@ -167,6 +167,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "threads scanning one lake query's files and row groups (0 = one per core); the "
        "answer does not depend on it (POST /v1/query, story history, watershed sql)"},
       {"query-timeout", "60s", "a lake query's time at most: past it the query stops with 503 query_timeout"},
+      {"governance-file", "",
+       "the governance policy (docs/governance.md): which roles read which lake tables and columns, masking, "
+       "regions' rules; with it every lake query is audited. Validated at start (empty = none: no policy, no audit)"},
       {"query-concurrency", "2",
        "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
        "its own; one more is answered 503 query_busy"},

@@ -25,6 +25,7 @@ constexpr const char* kUsage =
     "  kafka-mock  run librdkafka's in-memory mock Kafka cluster (tests and development)\n"
     "  lake     maintain the data lake: compact, expire-snapshots, remove-orphans, lifecycle\n"
     "  sql      SQL over the data lake: a query, -c, -f FILE, stdin, or an interactive shell\n"
+    "  audit    the audit trail of lake queries (governance-file): --since, --user, --verdict\n"
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
     "  recs     recommendations: import, train, evaluate, list/promote/rollback models, A/B experiments, rules\n"
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   if (command == "catalog") return CatalogCommand(args);
   if (command == "recs") return RecsCommand(args);
   if (command == "sql") return SqlCommand(args);
+  if (command == "audit") return AuditCommand(args);
   if (command == "plan") return PlanCommand(args);
   if (command == "bench") return BenchCommand(args);
   if (command == "keys") return KeysCommand(args);

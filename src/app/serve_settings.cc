@@ -10,6 +10,18 @@
 
 namespace watershed::app {
 
+std::string LakeRootOf(const Config& config, const std::string& root) {
+  if (!root.empty()) return root;
+  if (config.Has("lake-root") && !config.Get("lake-root").empty()) return config.Get("lake-root");
+  return JoinPath(config.Get("data-dir"), "lake");
+}
+
+std::string RegionNameOf(const Config& config, const std::string& region) {
+  if (!region.empty()) return region;
+  const std::string regions = config.Get("regions");
+  return regions.substr(0, regions.find(','));
+}
+
 Result<int> QueryThreadsOf(const Config& config) {
   ASSIGN_OR_RETURN(int64_t threads, config.GetInt("query-threads"));
   if (threads < 0 || threads > 256) return Status::InvalidArgument("query-threads must be between 0 and 256");
@@ -369,6 +381,7 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
     return Status::InvalidArgument(
         "dev-token-mint = on needs the server's own HS256 secret (auth-secret-file); "
         "with only auth-jwks-file, tokens come from your identity provider");
+  s.governance_file = config.Get("governance-file");
   s.trace.endpoint = config.Get("otlp-endpoint");
   const std::string& ratio = config.Get("otlp-sampling-ratio");
   auto [end, ec] = std::from_chars(ratio.data(), ratio.data() + ratio.size(), s.trace.sampling_ratio);

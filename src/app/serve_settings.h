@@ -127,6 +127,11 @@ struct CdcSettings {
 // `query-threads`: 1..256, 0 = one per core.
 Result<int> QueryThreadsOf(const Config& config);
 
+// What the lake's CLI commands (`watershed sql`, `watershed audit`) read: `root` (their --root) when given, else
+// the lake-root setting, else <data-dir>/lake; `region` (their --region) when given, else the first of `regions`.
+std::string LakeRootOf(const Config& config, const std::string& root);
+std::string RegionNameOf(const Config& config, const std::string& region);
+
 // Encryption at rest (docs/encryption.md): today the checkpoints only.
 struct EncryptionSettings {
   bool on = false;
@@ -161,6 +166,7 @@ struct ServeSettings {
   // dev-token-mint: POST /v1/dev/token mints creator tokens for anyone
   // (development only); refused unless auth is on with an HS256 secret.
   bool dev_token_mint = false;
+  std::string governance_file;  // empty: no policy, no audit (docs/governance.md)
 };
 
 // kInvalidArgument naming the key for a bad value, and for what `roles`

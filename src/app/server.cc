@@ -267,6 +267,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     q.threads = settings.gateway.query_threads;
     s->lake_queries_ = std::make_unique<gateway::LakeQueries>(std::move(q));
     deps.lake_queries = s->lake_queries_.get();
+    if (!settings.governance_file.empty()) {
+      // A policy with an error refuses the start (the message is "PATH:LINE:COLUMN: ...").
+      const std::string region(RegionName(settings.regions.empty() ? Region::kUs : settings.regions.front()));
+      ASSIGN_OR_RETURN(s->governance_, GovernanceRuntime::Start(fs, settings.governance_file, settings.data_dir,
+                                                                settings.lake.root, region, /*flusher=*/true));
+      deps.policy = &s->governance_->policy();
+      deps.audit = s->governance_->audit();
+      deps.audit_region = region;
+    }
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->recs_) {
@@ -603,6 +612,7 @@ Status Server::Stop() {
   stopped_ = true;
   if (http_) http_->Stop();
   lake_queries_.reset();  // answers what it admitted (into the stopped listener)
+  governance_.reset();    // after the queries it audits: flushes the audit log's last rows
   if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   if (cdc_) cdc_->Stop();                            // closes the slot cleanly
   Status first;

@@ -12,6 +12,7 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
+#include "app/governance_runtime.h"
 #include "app/processor_group.h"
 #include "app/recs_runtime.h"
 #include "app/serve_settings.h"
@@ -99,6 +100,7 @@ class Server {
   // POST /v1/query and story history; destroyed (its admitted queries
   // answered, threads joined) in Stop, once http_ no longer calls api_.
   std::unique_ptr<gateway::LakeQueries> lake_queries_;
+  std::unique_ptr<GovernanceRuntime> governance_;  // governance-file: the policy and the audit log
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;

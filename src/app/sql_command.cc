@@ -12,10 +12,12 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
+#include "app/governance_runtime.h"
 #include "app/serve_settings.h"
 #include "app/sql_session.h"
 #include "core/event.h"
 #include "core/file_system.h"
+#include "gov/access.h"
 
 namespace watershed::app {
 namespace {
@@ -32,8 +34,12 @@ constexpr const char* kHelp =
     "  --root DIR               lake root (default: the lake-root setting, else <data-dir>/lake)\n"
     "  --region us|eu|apac      the region of bare table names (default: the first of `regions`)\n"
     "  --format table|csv|json  output (default table; csv per RFC 4180)\n"
+    "  --role R[,R...]          with governance-file: the roles the statements run as (default admin);\n"
+    "                           each statement is checked against the policy and audited\n"
+    "  --user ID                with governance-file: the user recorded in the audit (default 0)\n"
     "Also accepts --config FILE, --data-dir and --lake-root as `serve` does.\n"
-    "Exit codes: 0 answered, 2 bad query or usage (message with line:column), 1 run-time failure.\n"
+    "Exit codes: 0 answered, 2 bad query, forbidden by the policy, or usage (message with line:column),\n"
+    "1 run-time failure (also: the audit record could not be written).\n"
     "Statements run in order; the first that fails stops the rest.\n";
 
 // Everything of a file (or stdin), bounded: statements are text, not data.
@@ -62,7 +68,7 @@ int SqlCommand(const std::vector<std::string>& raw_args) {
     }
     args.push_back(a == "-c" ? "--command" : a == "-f" ? "--file" : a);
   }
-  const std::vector<std::string> own = {"root", "region", "format", "command", "file"};
+  const std::vector<std::string> own = {"root", "region", "format", "command", "file", "role", "user"};
   std::vector<std::string> known = own;
   known.push_back("config");
   for (const ConfigKey& k : ServeConfigKeys()) known.push_back(k.name);
@@ -84,14 +90,8 @@ int SqlCommand(const std::vector<std::string>& raw_args) {
     if (std::find(own.begin(), own.end(), key) == own.end()) settings.push_back("--" + key + "=" + value);
   auto config = Config::Load(ServeConfigKeys(), settings);
   if (!config.ok()) return Fail("sql", config.status().message(), 2);
-  std::string root = flags->Get("root");
-  if (root.empty() && config->Has("lake-root")) root = config->Get("lake-root");
-  if (root.empty()) root = JoinPath(config->Get("data-dir"), "lake");
-  std::string region_name = flags->Get("region");
-  if (region_name.empty()) {
-    const std::string regions = config->Get("regions");
-    region_name = regions.substr(0, regions.find(','));
-  }
+  const std::string root = LakeRootOf(*config, flags->Get("root"));
+  const std::string region_name = RegionNameOf(*config, flags->Get("region"));
   auto region = ParseRegion(region_name);
   if (!region) return Fail("sql", "unknown region '" + region_name + "'", 2);
   FileSystem* fs = FileSystem::Default();
@@ -100,6 +100,39 @@ int SqlCommand(const std::vector<std::string>& raw_args) {
   if (!threads.ok()) return Fail("sql", threads.status().message(), 2);
   SqlSession session(fs, root, *region, format, stdout);
   session.threads = *threads;
+  // Governance: the policy (refused with its error) and the region's audit log; the access lives as long as the
+  // session.
+  std::unique_ptr<GovernanceRuntime> governance;
+  std::unique_ptr<gov::Access> access;
+  if (const std::string policy = config->Get("governance-file"); !policy.empty()) {
+    auto g = GovernanceRuntime::Start(fs, policy, config->Get("data-dir"), root, std::string(RegionName(*region)),
+                                      /*flusher=*/false);
+    if (!g.ok()) return Fail("sql", g.status().message(), 2);
+    governance = std::move(*g);
+    gov::Caller caller;
+    caller.region = *region;
+    const std::string roles = flags->Get("role", "admin");
+    for (size_t at = 0; at <= roles.size();) {
+      const size_t comma = std::min(roles.find(',', at), roles.size());
+      const std::string name = roles.substr(at, comma - at);
+      at = comma + 1;
+      auto role = auth::ParseRole(name);
+      if (!role) return Fail("sql", "--role: unknown role '" + name + "' (viewer, creator, analyst, admin)", 2);
+      caller.roles.Add(*role);
+    }
+    auto user = flags->GetNumber<uint64_t>("user", 0);
+    if (!user.ok()) return Fail("sql", user.status().message(), 2);
+    caller.user = *user;
+    access = std::make_unique<gov::Access>(governance->policy(), caller);
+    gov::AuditRecord who;
+    who.user = caller.user;
+    who.roles = gov::RoleNames(caller.roles);
+    who.region = std::string(RegionName(*region));
+    who.interface = "cli";
+    session.Govern(access.get(), governance->audit(), who);
+  } else if (flags->Has("role") || flags->Has("user")) {
+    return Fail("sql", "--role and --user apply with a governance-file only", 2);
+  }
 
   if (!flags->positional().empty()) return session.RunAll(flags->positional()[0], "");
   if (flags->Has("command")) return session.RunAll(flags->Get("command"), "");

@@ -10,6 +10,7 @@
 
 #include "core/event.h"
 #include "core/file_system.h"
+#include "gov/audit_log.h"
 #include "query/catalog.h"
 #include "query/statements.h"
 
@@ -34,6 +35,11 @@ class SqlSession {
   bool timing = false;  // print "Time: N ms" after each answer (\timing)
   int threads = 1;      // scan threads of each query (query-threads)
 
+  // Governance (docs/governance.md; governance-file): each statement is checked against `access` (forbidden:
+  // exit 2, "forbidden: table ... rule ...") and audited (`audit`, with the fields of `audit_caller`) before its
+  // answer is printed; when the append fails nothing is printed and the exit code is 1. nullptr: neither.
+  void Govern(const query::AccessControl* access, gov::AuditLog* audit, gov::AuditRecord audit_caller);
+
  private:
   int Report(const Status& s, std::string_view where);
 
@@ -43,6 +49,8 @@ class SqlSession {
   SqlFormat format_;
   std::FILE* out_;
   query::Catalog catalog_;
+  gov::AuditLog* audit_ = nullptr;
+  gov::AuditRecord audit_caller_;
 };
 
 // The interactive shell (sql_shell.cc): libedit line editing, history in

@@ -21,6 +21,7 @@ enum class StatusCode {
   kFailedPrecondition,
   kInternal,
   kFenced,            // another owner took the partition over: a zombie's write
+  kPermissionDenied,  // the caller may not do this (a governance rule): 403
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -40,6 +41,7 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status Fenced(std::string m) { return {StatusCode::kFenced, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -342,8 +342,15 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
   if (path == "/v1/query") {
     if (req.method != "POST") return reply(method_not_allowed("POST"));
     if (!deps_.lake_queries) return not_served(path, "this process reads no lake");
-    if (operator_only) return forbidden("role_required", "/v1/query needs the analyst or admin role");
-    return PostQuery(std::move(req), std::move(reply));
+    if (operator_only) {
+      const std::string why = "/v1/query needs the analyst or admin role";
+      auto request = ParseQueryRequest(req.body, deps_.lake_queries->options().limits);
+      const std::string sql = request.ok() ? request->sql : "";
+      if (auto failed = Audit(caller, sql, deps_.clock->NowMs() * 1000, {}, 0, Status::PermissionDenied(why)))
+        return reply(std::move(*failed));
+      return forbidden("role_required", why);
+    }
+    return PostQuery(std::move(req), caller, std::move(reply));
   }
   if (path.starts_with("/v1/stories/") && path.ends_with("/history")) {
     if (!get) return reply(method_not_allowed("GET"));

@@ -22,6 +22,8 @@
 #include "core/partitioning.h"
 #include "gateway/lake_queries.h"
 #include "gateway/rate_limiter.h"
+#include "gov/audit_log.h"
+#include "gov/policy.h"
 #include "http/http_server.h"
 #include "log/log.h"
 #include "serve/live_store.h"
@@ -101,6 +103,13 @@ struct ApiDeps {
   // POST /v1/query and GET /v1/stories/{id}/history read the lake through
   // it; nullptr: this process reads no lake (those answer 404 not_served_here).
   LakeQueries* lake_queries = nullptr;
+  // Governance (docs/governance.md). policy: who reads which tables and columns of the lake, enforced on
+  // POST /v1/query (403 forbidden; masked columns as pseudonyms); nullptr: no policy, everything is readable.
+  // audit: every POST /v1/query, answered or refused, is appended before its answer — when the append fails the
+  // caller gets 503 audit_unavailable, not data; nullptr: no audit.
+  const gov::Policy* policy = nullptr;
+  gov::AuditLog* audit = nullptr;
+  std::string audit_region;  // the region recorded in audit rows (the lake's default region)
   MetricsRegistry* metrics = nullptr;
   Clock* clock = Clock::Real();
   // nullptr: no tracing. Else POST /v1/events makes ingest and append spans
@@ -177,10 +186,13 @@ class Api {
   http::HttpResponse StatusReport();
   // POST /v1/query and GET /v1/stories/{id}/history (api_query.cc): parsed
   // on the I/O thread, run on lake_queries' threads.
-  void PostQuery(http::HttpRequest&& req, http::Responder respond);
+  void PostQuery(http::HttpRequest&& req, const Caller& caller, http::Responder respond);
   // `client_gone` (may be null) stops the query when the client hangs up.
   http::HttpResponse RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot,
-                              const std::atomic<bool>* client_gone);
+                              const std::atomic<bool>* client_gone, const Caller& caller);
+  // Appends the audit row of a query (deps_.audit); the answer to send instead when that fails (fail closed).
+  std::optional<http::HttpResponse> Audit(const Caller& caller, const std::string& sql, int64_t arrived_us,
+                                          const std::vector<std::string>& tables, int64_t rows, const Status& outcome);
   void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
   http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
   // GET /v1/users/{id}/recommendations (api_recs.cc); `user` is nullopt when the path's id is not a number.

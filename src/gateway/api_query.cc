@@ -8,6 +8,7 @@
 #include <map>
 
 #include "gateway/api.h"
+#include "gov/access.h"
 #include "query/parser.h"
 #include "query/planner.h"
 #include "query/result_format.h"
@@ -37,6 +38,25 @@ HttpResponse QueryError(const Status& s) {
       if (std::sscanf(m.c_str(), "%d:%d: %n", &line, &column, &used) == 2 && used > 0 && line > 0 && column > 0) {
         r.body.resize(r.body.size() - 2);  // before "}}"
         r.body += ",\"line\":" + std::to_string(line) + ",\"column\":" + std::to_string(column) + "}}";
+      }
+      return r;
+    }
+    case StatusCode::kPermissionDenied: {
+      // 403 naming the table, column (null for a whole table) and the policy's rule (docs/governance.md), beside
+      // the message: {"error": {"code": "forbidden", "message": ..., "table": ..., "column": ..., "rule": ...}}.
+      HttpResponse r = JsonError(403, "forbidden", s.message());
+      if (auto d = query::ParseDenial(s.message())) {
+        r.body.resize(r.body.size() - 2);  // before "}}"
+        r.body += ",\"table\":";
+        AppendJsonString(d->table, &r.body);
+        r.body += ",\"column\":";
+        if (d->column.empty())
+          r.body += "null";
+        else
+          AppendJsonString(d->column, &r.body);
+        r.body += ",\"rule\":";
+        AppendJsonString(d->rule, &r.body);
+        r.body += "}}";
       }
       return r;
     }
@@ -70,7 +90,7 @@ struct Bucket {
 
 }  // namespace
 
-void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
+void Api::PostQuery(http::HttpRequest&& req, const Caller& caller, http::Responder respond) {
   auto request = ParseQueryRequest(req.body, deps_.lake_queries->options().limits);
   if (!request.ok()) {
     if (request.status().code() == StatusCode::kTooLarge)
@@ -78,9 +98,10 @@ void Api::PostQuery(http::HttpRequest&& req, http::Responder respond) {
     return respond(JsonError(400, "malformed_body", request.status().message()));
   }
   // A client that hangs up stops its query (the executor checks the flag between batches).
-  const bool admitted =
-      deps_.lake_queries->TrySubmit([this, request = std::move(*request), respond, gone = req.client_gone](
-                                        LakeQueries::Slot slot) { respond(RunQuery(request, slot, gone.get())); });
+  const bool admitted = deps_.lake_queries->TrySubmit(
+      [this, request = std::move(*request), respond, gone = req.client_gone, caller](LakeQueries::Slot slot) {
+        respond(RunQuery(request, slot, gone.get(), caller));
+      });
   if (!admitted) {
     query_busy_->Add();
     respond(Busy());
@@ -99,13 +120,48 @@ query::ExecLimits LimitsOf(const LakeQueryOptions& o, const std::atomic<bool>* c
 }
 }  // namespace
 
+std::optional<HttpResponse> Api::Audit(const Caller& caller, const std::string& sql, int64_t arrived_us,
+                                       const std::vector<std::string>& tables, int64_t rows, const Status& outcome) {
+  if (!deps_.audit) return std::nullopt;
+  gov::AuditRecord r;
+  r.time_us = arrived_us;
+  r.user = caller ? caller->user.value : 0;
+  r.roles = caller ? gov::RoleNames(caller->roles) : "";
+  r.region = deps_.audit_region;
+  r.interface = "http";
+  r.sql = sql;
+  for (const std::string& t : tables) r.tables += (r.tables.empty() ? "" : ",") + t;
+  r.rows = rows;
+  r.verdict = outcome.ok() ? "allowed" : outcome.code() == StatusCode::kPermissionDenied ? "refused" : "failed";
+  r.reason = outcome.message();
+  r.duration_ms = std::max<int64_t>(0, deps_.clock->NowMs() - arrived_us / 1000);
+  Status s = deps_.audit->Append(r);
+  if (s.ok()) return std::nullopt;
+  return JsonError(503, "audit_unavailable",
+                   "the query's audit record could not be written, so it is not answered: " + s.message());
+}
+
 HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot& slot,
-                           const std::atomic<bool>* client_gone) {
+                           const std::atomic<bool>* client_gone, const Caller& caller) {
   const LakeQueryOptions& o = deps_.lake_queries->options();
   query::Catalog catalog(o.fs, o.root, o.region);
+  // With a policy and a caller (auth on), the catalog enforces what the caller may read; auth off trusts everyone.
+  std::optional<gov::Access> access;
+  if (deps_.policy && caller) {
+    access.emplace(*deps_.policy, gov::Caller{caller->user.value, caller->roles, caller->region});
+    catalog.set_access(&*access);
+  }
+  const int64_t arrived_us = deps_.clock->NowMs() * 1000;
   const int64_t start = deps_.clock->MonotonicNs();
   const query::ExecLimits limits = LimitsOf(o, client_gone);
   auto out = query::RunSql(request.sql, catalog, limits);
+  // The audit row goes first: no answer (not even an error) without it.
+  const int64_t rows = out.ok() && !out->explain
+                           ? std::min<int64_t>(static_cast<int64_t>(out->result.rows.size()), request.max_rows)
+                           : 0;
+  if (auto failed =
+          Audit(caller, request.sql, arrived_us, catalog.touched(), rows, out.ok() ? Status::Ok() : out.status()))
+    return std::move(*failed);
   if (!out.ok()) return QueryError(out.status());
   if (out->explain) {
     HttpResponse r;

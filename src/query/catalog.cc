@@ -70,6 +70,57 @@ Status ApplyTimeTravel(const TableRef& ref, const std::string& where, CatalogTab
 
 }  // namespace
 
+std::string MaskedText(const HashKey& key, std::string_view raw) {
+  const HashKey second{key.k0 ^ 0x9e3779b97f4a7c15ull, key.k1 ^ 0xc2b2ae3d27d4eb4full};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');
+  const uint64_t h[2] = {KeyedHash(key, raw), KeyedHash(second, raw)};
+  for (int w = 0; w < 2; ++w)
+    for (int i = 0; i < 16; ++i) out[w * 16 + i] = kHex[(h[w] >> (60 - 4 * i)) & 0xf];
+  return out;
+}
+
+std::string DenialMessage(const Denial& d, const std::string& reason) {
+  std::string m = "forbidden: table '" + d.table + "'";
+  if (!d.column.empty()) m += " column '" + d.column + "'";
+  return m + " rule '" + d.rule + "': " + reason;
+}
+
+std::optional<Denial> ParseDenial(const std::string& message) {
+  // The parts are quoted; table and column names hold no quote, a rule none either (the policy's rules are
+  // "PATH:LINE: ..." texts made by us, with no quote in them).
+  auto part = [&](std::string_view key, std::string* out) {
+    const std::string marker = std::string(key) + " '";
+    const size_t at = message.find(marker);
+    if (at == std::string::npos) return false;
+    const size_t begin = at + marker.size(), end = message.find('\'', begin);
+    if (end == std::string::npos) return false;
+    *out = message.substr(begin, end - begin);
+    return true;
+  };
+  Denial d;
+  if (message.rfind("forbidden: ", 0) != 0 && message.find(": forbidden: ") == std::string::npos) return std::nullopt;
+  if (!part("table", &d.table) || !part("rule", &d.rule)) return std::nullopt;
+  part(" column", &d.column);
+  return d;
+}
+
+const DeniedColumn* CatalogTable::Denied(std::string_view n) const {
+  for (const DeniedColumn& d : denied)
+    if (d.name == n) return &d;
+  return nullptr;
+}
+
+std::vector<std::string> Catalog::touched() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return touched_;
+}
+
+void Catalog::ResetTouched() {
+  std::lock_guard<std::mutex> lock(mu_);
+  touched_.clear();
+}
+
 int CatalogTable::ColumnIndex(std::string_view n) const {
   for (size_t i = 0; i < columns.size(); ++i)
     if (columns[i].name == n) return static_cast<int>(i);
@@ -91,6 +142,14 @@ Result<CatalogTable> Catalog::Resolve(const TableRef& ref) const {
   if (!id) return Status::InvalidArgument(where + "unknown table '" + table_name + "'");
   t.id = *id;
   t.name = std::string(RegionName(t.region)) + "." + table_name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::find(touched_.begin(), touched_.end(), t.name) == touched_.end()) touched_.push_back(t.name);
+  }
+  if (access_) {
+    Status s = access_->CheckTable(t.name, t.region, t.id);
+    if (!s.ok()) return Status(s.code(), where + s.message());
+  }
   t.location = lake::TableLocation(root_, t.region, t.id);
   if (!lake::LakeTableExists(fs_, t.location))
     return Status::NotFound(where + "table " + t.name + " does not exist yet (no " + t.location + ")");
@@ -98,7 +157,7 @@ Result<CatalogTable> Catalog::Resolve(const TableRef& ref) const {
   t.metadata = table.metadata();
   RETURN_IF_ERROR(ApplyTimeTravel(ref, where, &t));
   for (const lake::IcebergField& f : t.metadata.schema) {
-    CatalogColumn c{f.name, f.id, ColumnType::kBigint, !f.required};
+    CatalogColumn c{f.name, f.id, ColumnType::kBigint, !f.required, nullptr};
     if (f.type == "long" || f.type == "int")
       c.type = ColumnType::kBigint;
     else if (f.type == "double")
@@ -111,6 +170,17 @@ Result<CatalogTable> Catalog::Resolve(const TableRef& ref) const {
       c.type = ColumnType::kUuid;
     else
       return Status::Corruption(t.name + ": column " + f.name + " has unsupported type " + f.type);
+    if (access_) {
+      AccessControl::ColumnRule rule = access_->Column(t.region, t.id, c.name);
+      if (rule.verdict == AccessControl::Verdict::kDeny) {
+        t.denied.push_back({c.name, std::move(rule.rule)});
+        continue;
+      }
+      if (rule.verdict == AccessControl::Verdict::kMask) {
+        c.type = ColumnType::kString;
+        c.mask = std::make_shared<ColumnMask>(ColumnMask{access_->mask_key(), std::move(rule.rule)});
+      }
+    }
     t.columns.push_back(std::move(c));
   }
   return t;

@@ -25,6 +25,8 @@ Result<QueryResult> ShowTables(const Catalog& catalog) {
       const auto id = static_cast<lake::LakeTableId>(i);
       const std::string location = lake::TableLocation(catalog.root(), region, id);
       if (!lake::LakeTableExists(catalog.fs(), location)) continue;
+      const std::string name = std::string(RegionName(region)) + "." + lake::SpecOf(id).name;
+      if (catalog.access() && !catalog.access()->CheckTable(name, region, id).ok()) continue;  // not the caller's
       ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(catalog.fs(), location));
       const lake::TableMetadata& m = table.metadata();
       std::vector<Value> row = {Text(std::string(RegionName(region)) + "." + lake::SpecOf(id).name), Null(), Null()};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,12 +37,37 @@ std::vector<Unit> Units(const LogicalPlan& plan, int64_t unit_rows) {
   return units;
 }
 
+// The values of a column replaced by their MaskedText (present flags kept).
+lake::ColumnValues MaskColumn(const lake::ColumnSpec& spec, const lake::ColumnValues& v, const HashKey& key) {
+  lake::ColumnValues out;
+  out.present = v.present;
+  const size_t n = v.ValueCount(spec);
+  for (size_t k = 0; k < n; ++k) {
+    std::string raw;
+    if (spec.type == lake::PhysicalType::kInt32 || spec.type == lake::PhysicalType::kInt64) {
+      const uint64_t x = static_cast<uint64_t>(v.ints[k]);
+      for (int b = 0; b < 8; ++b) raw.push_back(static_cast<char>(x >> (8 * b)));
+    } else if (spec.type == lake::PhysicalType::kDouble) {
+      const uint64_t x = std::bit_cast<uint64_t>(v.doubles[k]);
+      for (int b = 0; b < 8; ++b) raw.push_back(static_cast<char>(x >> (8 * b)));
+    } else {
+      raw = v.ByteValue(spec, k);
+    }
+    out.bytes += MaskedText(key, raw);
+    out.ends.push_back(static_cast<uint32_t>(out.bytes.size()));
+  }
+  return out;
+}
+
 // Reads one piece's row groups (only the scan's columns) into `runner`.
 Status ScanPiece(const LogicalPlan& plan, FileSystem* fs, const Piece& piece, Runner* runner, ExecStats* stats) {
   ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, piece.file->path));
   if (piece.row_groups.front() == piece.file->row_groups.front()) ++stats->files_read;  // once per file
   std::vector<int> columns;
   std::vector<ColumnVector> cols(plan.scan_columns.size());
+  // Masked columns are replaced by their pseudonyms (VARCHAR) as soon as they are read: no filter, key or
+  // expression of the query ever sees a raw value (docs/governance.md).
+  std::vector<lake::ColumnSpec> masked_specs(plan.scan_columns.size());
   for (size_t i = 0; i < plan.scan_columns.size(); ++i) {
     const CatalogColumn& c = plan.table.columns[plan.scan_columns[i]];
     const int idx = r->ColumnIndex(c.name);
@@ -49,12 +75,22 @@ Status ScanPiece(const LogicalPlan& plan, FileSystem* fs, const Piece& piece, Ru
     columns.push_back(idx);
     cols[i].spec = &r->info().schema[idx];
     cols[i].type = c.type;
+    if (c.mask) {
+      masked_specs[i] = *cols[i].spec;
+      masked_specs[i].type = lake::PhysicalType::kByteArray;
+      masked_specs[i].logical = lake::LogicalType::kString;
+      masked_specs[i].type_length = 0;
+    }
   }
   for (int g : piece.row_groups) {
     if (runner->Enough()) break;
     ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> values, r->ReadRowGroup(g, columns));
     const size_t rows = static_cast<size_t>(r->info().row_groups[g].num_rows);
     for (size_t i = 0; i < cols.size(); ++i) {
+      if (const auto& mask = plan.table.columns[plan.scan_columns[i]].mask) {
+        values[i] = MaskColumn(r->info().schema[columns[i]], values[i], mask->key);
+        cols[i].spec = &masked_specs[i];
+      }
       cols[i].v = &values[i];
       cols[i].idx.clear();
       if (!values[i].present.empty()) {

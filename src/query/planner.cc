@@ -130,16 +130,30 @@ class Planner {
         right_cols_.push_back(rc);
         return kRight + static_cast<int>(right_cols_.size() - 1);
       }
-      if (!in_left) return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name + " or " + right_->name);
+      if (!in_left) {
+        RETURN_IF_ERROR(CheckDenied(e, NamesTheTable(q) ? &p_.table : nullptr, NamesTheRight(q) ? right_ : nullptr));
+        return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name + " or " + right_->name);
+      }
     }
     if (!NamesTheTable(q)) return Err(e.pos, "unknown table '" + Join(q) + "'");
     const int c = p_.table.ColumnIndex(column);
     if (c < 0 && p_.no_from) return Err(e.pos, "unknown column '" + column + "' (no FROM)");
+    if (c < 0) RETURN_IF_ERROR(CheckDenied(e, &p_.table, nullptr));
     if (c < 0) return Err(e.pos, "unknown column '" + column + "' in " + p_.table.name);
     auto it = std::find(p_.scan_columns.begin(), p_.scan_columns.end(), c);
     if (it != p_.scan_columns.end()) return static_cast<int>(it - p_.scan_columns.begin());
     p_.scan_columns.push_back(c);
     return static_cast<int>(p_.scan_columns.size() - 1);
+  }
+  // kPermissionDenied when the column `e` names is one the caller may not read in `a` or `b` (governance).
+  static Status CheckDenied(const Expr& e, const CatalogTable* a, const CatalogTable* b) {
+    for (const CatalogTable* t : {a, b}) {
+      if (!t) continue;
+      if (const DeniedColumn* d = t->Denied(e.name.back()))
+        return Status::PermissionDenied(ToString(e.pos) + ": " +
+                                        DenialMessage({t->name, d->name, d->rule}, "the caller may not read it"));
+    }
+    return Status::Ok();
   }
   ColumnType TypeOf(int scan) const {
     if (scan >= kRight) return right_->columns[right_cols_[scan - kRight]].type;
@@ -263,6 +277,8 @@ class Planner {
         return false;
     }
     if (column->kind != BKind::kColumn || column->column >= kRight) return false;
+    // A masked column is compared as its pseudonym, after the scan: pruning would test the raw values.
+    if (p_.table.columns[p_.scan_columns[column->column]].mask) return false;
     bool any_null = false;
     for (const BoundExpr* c : constants) {
       if (c->kind != BKind::kConst || c->type != column->type) return false;
@@ -480,7 +496,7 @@ Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t
     ASSIGN_OR_RETURN(LogicalPlan sub, PlanAt(*select.from->subquery, catalog, now_micros));
     plan.table.name = select.from->alias;
     for (size_t i = 0; i < sub.visible; ++i)
-      plan.table.columns.push_back({sub.outputs[i].name, -1, sub.outputs[i].type, true});
+      plan.table.columns.push_back({sub.outputs[i].name, -1, sub.outputs[i].type, true, nullptr});
     plan.subquery = std::make_shared<const LogicalPlan>(std::move(sub));
   } else if (select.from && !select.from->name.empty()) {
     ASSIGN_OR_RETURN(plan.table, catalog.Resolve(*select.from));

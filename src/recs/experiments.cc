@@ -7,7 +7,7 @@
 
 #include "core/crc32c.h"
 #include "core/murmur3.h"
-#include "recs/config_text.h"
+#include "core/config_text.h"
 #include "recs/registry.h"
 
 namespace watershed::recs {

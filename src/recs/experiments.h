@@ -2,7 +2,7 @@
 // A/B experiments (docs/recs.md, "Experiments"): the experiments file, the assignment of a user to an arm, and
 // the exposure log. Statistics: experiment_stats.h.
 //
-// The experiments file (the TOML subset of config_text.h):
+// The experiments file (the TOML subset of core/config_text.h):
 //   [[layer]]        name, salt
 //   [[experiment]]   name, layer, traffic (share of the layer's users, (0, 1]), control (an arm's name),
 //                    window_hours (how long after an exposure a view counts, default 24), salt (default: name)

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "recs/config_text.h"
+#include "core/config_text.h"
 
 namespace watershed::recs {
 namespace {

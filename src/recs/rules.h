@@ -1,7 +1,7 @@
 #pragma once
 // Post-processing rules (docs/recs.md, "Rules"): what a ranked list of candidates goes through before it is
 // returned — blocks, boosts, pins, a freshness share and diversity (MMR over item embeddings and at most N per
-// author / per tag) — read from a rules file in the TOML subset of config_text.h, validated whole at load (an
+// author / per tag) — read from a rules file in the TOML subset of core/config_text.h, validated whole at load (an
 // unknown key or a value out of range is an error naming the file, line and column), and reloaded on change by
 // RulesHolder (a bad new file keeps the rules in force and reports why).
 //

@@ -1,6 +1,6 @@
 #pragma once
-// The small TOML subset of the recommenders' hand-written config files (docs/recs.md, "Config files"): the rules
-// file (rules.h) and the experiments file (experiments.h).
+// The small TOML subset of the hand-written config files: the recommenders' rules and experiments files
+// (docs/recs.md, "Config files") and the governance policy (docs/governance.md).
 //
 //   # a comment                 to the end of the line (outside strings)
 //   key = value                 in the current table; keys are bare: letters, digits, '_', '-', '.'
@@ -18,7 +18,7 @@
 
 #include "core/status.h"
 
-namespace watershed::recs {
+namespace watershed {
 
 struct ConfigValue {
   enum class Kind { kString, kInteger, kFloat, kBool, kArray };
@@ -83,4 +83,4 @@ class TableReader {
   std::vector<std::string> known_;
 };
 
-}  // namespace watershed::recs
+}  // namespace watershed

@@ -1,10 +1,10 @@
 // The TOML subset of the recommenders' config files: what it reads, and errors with line and column.
 
-#include "recs/config_text.h"
+#include "core/config_text.h"
 
 #include <gtest/gtest.h>
 
-namespace watershed::recs {
+namespace watershed {
 namespace {
 
 TEST(ConfigText, ReadsTablesKeysAndValues) {
@@ -78,4 +78,4 @@ TEST(ConfigText, TableReaderChecksTypesRangesAndUnknownKeys) {
 }
 
 }  // namespace
-}  // namespace watershed::recs
+}  // namespace watershed

@@ -1,0 +1,308 @@
+#include "gov/audit_log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "core/crc32c.h"
+#include "core/random.h"
+#include "lake/iceberg_commit.h"
+#include "lake/row_set.h"
+#include "lake/tables.h"
+
+namespace watershed::gov {
+namespace {
+
+constexpr char kCurrent[] = "current.log";
+constexpr char kSealedPrefix[] = "sealed-";
+constexpr uint32_t kMaxRecordBytes = 16u << 20;  // a record holds one SQL text (itself bounded by the API)
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+void PutStr(std::string* out, const std::string& s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+struct Cursor {
+  std::string_view s;
+  bool ok = true;
+  uint64_t U(int bytes) {
+    if (s.size() < static_cast<size_t>(bytes)) return ok = false, 0;
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(s[i])} << (8 * i);
+    s.remove_prefix(bytes);
+    return v;
+  }
+  std::string Str() {
+    const uint64_t n = U(4);
+    if (!ok || s.size() < n) return ok = false, std::string();
+    std::string v(s.substr(0, n));
+    s.remove_prefix(n);
+    return v;
+  }
+};
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+lake::ColumnSpec Col(const char* name, int32_t id, lake::PhysicalType t, lake::LogicalType l) {
+  lake::ColumnSpec c;
+  c.name = name;
+  c.field_id = id;
+  c.type = t;
+  c.logical = l;
+  return c;
+}
+
+// The records as the audit table's columns.
+std::vector<lake::ColumnValues> Columns(const std::vector<AuditRecord>& rs) {
+  std::vector<lake::ColumnValues> cols(AuditSchema().size());
+  auto str = [](lake::ColumnValues& c, const std::string& s) {
+    c.bytes += s;
+    c.ends.push_back(static_cast<uint32_t>(c.bytes.size()));
+  };
+  for (const AuditRecord& r : rs) {
+    cols[0].ints.push_back(r.time_us);
+    cols[1].ints.push_back(static_cast<int64_t>(r.user));
+    str(cols[2], r.roles);
+    str(cols[3], r.region);
+    str(cols[4], r.interface);
+    str(cols[5], r.sql);
+    str(cols[6], r.tables);
+    cols[7].ints.push_back(r.rows);
+    str(cols[8], r.verdict);
+    str(cols[9], r.reason);
+    cols[10].ints.push_back(r.duration_ms);
+  }
+  return cols;
+}
+
+Result<std::string> ReadIfExists(FileSystem* fs, const std::string& path) {
+  if (!fs->FileExists(path)) return std::string();
+  return ReadWholeFile(fs, path);
+}
+
+}  // namespace
+
+const std::vector<lake::ColumnSpec>& AuditSchema() {
+  using P = lake::PhysicalType;
+  using L = lake::LogicalType;
+  static const std::vector<lake::ColumnSpec> kSchema = {
+      Col("time", 1, P::kInt64, L::kTimestampMicrosUtc), Col("user", 2, P::kInt64, L::kInt64),
+      Col("roles", 3, P::kByteArray, L::kString),        Col("region", 4, P::kByteArray, L::kString),
+      Col("interface", 5, P::kByteArray, L::kString),    Col("sql", 6, P::kByteArray, L::kString),
+      Col("tables", 7, P::kByteArray, L::kString),       Col("rows", 8, P::kInt64, L::kInt64),
+      Col("verdict", 9, P::kByteArray, L::kString),      Col("reason", 10, P::kByteArray, L::kString),
+      Col("duration_ms", 11, P::kInt64, L::kInt64),
+  };
+  return kSchema;
+}
+
+std::string AuditTableLocation(const std::string& lake_root, const std::string& region) {
+  return JoinPath(JoinPath(lake_root, region), "audit");
+}
+
+std::string EncodeAuditRecord(const AuditRecord& r) {
+  std::string p;
+  PutU64(&p, static_cast<uint64_t>(r.time_us));
+  PutU64(&p, r.user);
+  PutU64(&p, static_cast<uint64_t>(r.rows));
+  PutU64(&p, static_cast<uint64_t>(r.duration_ms));
+  for (const std::string* s : {&r.roles, &r.region, &r.interface, &r.sql, &r.tables, &r.verdict, &r.reason})
+    PutStr(&p, *s);
+  std::string out;
+  PutU32(&out, static_cast<uint32_t>(p.size()));
+  PutU32(&out, crc32c::Value(p));
+  return out + p;
+}
+
+std::vector<AuditRecord> DecodeAuditLog(std::string_view bytes, uint64_t* valid_end) {
+  std::vector<AuditRecord> out;
+  size_t at = 0;
+  while (bytes.size() - at >= 8) {
+    Cursor head{bytes.substr(at, 8)};
+    const uint64_t n = head.U(4), crc = head.U(4);
+    if (n > kMaxRecordBytes || bytes.size() - at - 8 < n) break;
+    const std::string_view payload = bytes.substr(at + 8, n);
+    if (crc32c::Value(payload) != crc) break;
+    Cursor c{payload};
+    AuditRecord r;
+    r.time_us = static_cast<int64_t>(c.U(8));
+    r.user = c.U(8);
+    r.rows = static_cast<int64_t>(c.U(8));
+    r.duration_ms = static_cast<int64_t>(c.U(8));
+    for (std::string* s : {&r.roles, &r.region, &r.interface, &r.sql, &r.tables, &r.verdict, &r.reason}) *s = c.Str();
+    if (!c.ok || !c.s.empty()) break;
+    out.push_back(std::move(r));
+    at += 8 + n;
+  }
+  if (valid_end) *valid_end = at;
+  return out;
+}
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(FileSystem* fs, AuditLogOptions options) {
+  RETURN_IF_ERROR(CreateDirsDurably(fs, options.dir));
+  return std::unique_ptr<AuditLog>(new AuditLog(fs, std::move(options)));
+}
+
+Status AuditLog::Append(const AuditRecord& r) {
+  const std::string record = EncodeAuditRecord(r);
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, "LOCK")));
+  const std::string path = JoinPath(o_.dir, kCurrent);
+  uint64_t size = 0;
+  if (fs_->FileExists(path)) {
+    ASSIGN_OR_RETURN(size, fs_->FileSize(path));
+  }
+  if (size != known_size_) {
+    // Another process appended or flushed, or a crash left a torn record: cut the log at its last whole record.
+    ASSIGN_OR_RETURN(std::string bytes, ReadIfExists(fs_, path));
+    uint64_t valid = 0;
+    const std::vector<AuditRecord> waiting = DecodeAuditLog(bytes, &valid);
+    if (valid < bytes.size()) RETURN_IF_ERROR(fs_->Truncate(path, valid));
+    size = valid;
+    pending_rows_ = static_cast<int64_t>(waiting.size());  // every process's rows count towards a batch
+    if (!waiting.empty()) oldest_pending_us_ = waiting.front().time_us;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs_->NewAppendableFile(path));
+  Status s = f->Append(record);
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (!s.ok()) {
+    // Nothing half-written may stay before the next record; the next append cuts it off otherwise.
+    fs_->Truncate(path, size).IgnoreError();
+    known_size_ = size;
+    return Status(s.code(), "audit log " + path + ": " + s.message());
+  }
+  if (size == 0) RETURN_IF_ERROR(fs_->SyncDir(o_.dir));  // a new current.log: its name must survive too
+  known_size_ = size + record.size();
+  if (pending_rows_++ == 0) oldest_pending_us_ = NowUs();
+  return Status::Ok();
+}
+
+bool AuditLog::FlushDue(int64_t now_us) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_rows_ >= o_.flush_rows || (pending_rows_ > 0 && now_us - oldest_pending_us_ >= o_.flush_ms * 1000);
+}
+
+Status AuditLog::FlushSealed(const std::string& name) {
+  const std::string path = JoinPath(o_.dir, name);
+  ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(fs_, path));
+  const std::vector<AuditRecord> records = DecodeAuditLog(bytes);
+  if (!records.empty()) {
+    lake::TableMetadata initial;
+    initial.schema = lake::IcebergSchemaOf(AuditSchema());
+    initial.properties = {{"write.format.default", "parquet"}, {"write.parquet.compression-codec", "zstd"}};
+    ASSIGN_OR_RETURN(lake::IcebergTable table, lake::LoadOrCreateTable(fs_, o_.table_location, initial));
+    const std::string commit_id = "audit-" + name;
+    if (!lake::HasCommitId(table.metadata(), commit_id)) {
+      const std::string file =
+          JoinPath(JoinPath(o_.table_location, "data"), name.substr(0, name.size() - 4) + ".parquet");
+      ASSIGN_OR_RETURN(lake::DataFileInfo info, lake::WriteDataFile(fs_, file, AuditSchema(), Columns(records),
+                                                                    records.size(), lake::ParquetWriterOptions{}, {}));
+      auto committed = lake::AppendFiles(fs_, &table, {info}, commit_id);
+      if (!committed.ok()) return committed.status();
+    }
+  }
+  RETURN_IF_ERROR(fs_->RemoveFile(path));
+  return fs_->SyncDir(o_.dir);
+}
+
+Status AuditLog::Flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, "LOCK")));
+  const std::string current = JoinPath(o_.dir, kCurrent);
+  if (fs_->FileExists(current)) {
+    ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(current));
+    if (size > 0) {
+      // Sealed names sort in sealing order: the time, then a random tie-breaker.
+      char stamp[32];
+      std::snprintf(stamp, sizeof stamp, "%020lld", static_cast<long long>(NowUs()));
+      RETURN_IF_ERROR(
+          fs_->RenameFile(current, JoinPath(o_.dir, kSealedPrefix + std::string(stamp) + "-" + RandomHex(4) + ".log")));
+      RETURN_IF_ERROR(fs_->SyncDir(o_.dir));
+    }
+  }
+  known_size_ = 0;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(o_.dir));
+  std::sort(names.begin(), names.end());
+  for (const std::string& n : names)
+    if (n.rfind(kSealedPrefix, 0) == 0 && n.size() > 4 && n.ends_with(".log")) RETURN_IF_ERROR(FlushSealed(n));
+  pending_rows_ = 0;
+  return Status::Ok();
+}
+
+bool AuditFilter::Accepts(const AuditRecord& r) const {
+  return (!since_us || r.time_us >= *since_us) && (!user || r.user == *user) && (!verdict || r.verdict == *verdict);
+}
+
+Result<std::vector<AuditRecord>> ReadAudit(FileSystem* fs, const std::string& dir, const std::string& table_location,
+                                           const AuditFilter& filter) {
+  std::vector<AuditRecord> out;
+  // A flush moves records from the local log into the table: held off while both are read.
+  const bool local = !dir.empty() && fs->FileExists(dir);
+  std::unique_ptr<FileLock> dir_lock;
+  if (local) {
+    ASSIGN_OR_RETURN(dir_lock, fs->LockFile(JoinPath(dir, "LOCK")));
+  }
+  lake::TableMetadata metadata;
+  if (lake::LakeTableExists(fs, table_location)) {
+    ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs, table_location));
+    metadata = table.metadata();
+    ASSIGN_OR_RETURN(std::vector<lake::ManifestEntry> files, lake::ListLiveFiles(fs, metadata));
+    for (const lake::ManifestEntry& e : files) {
+      ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, e.file.path));
+      std::vector<int> cols;
+      for (const lake::ColumnSpec& c : AuditSchema()) {
+        const int idx = r->ColumnIndex(c.name);
+        if (idx < 0) return Status::Corruption(e.file.path + " has no column " + c.name);
+        cols.push_back(idx);
+      }
+      for (size_t g = 0; g < r->info().row_groups.size(); ++g) {
+        ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> v, r->ReadRowGroup(g, cols));
+        const size_t n = static_cast<size_t>(r->info().row_groups[g].num_rows);
+        const auto& spec = AuditSchema();
+        for (size_t i = 0; i < n; ++i) {
+          AuditRecord a;
+          a.time_us = v[0].ints[i];
+          a.user = static_cast<uint64_t>(v[1].ints[i]);
+          a.roles = v[2].ByteValue(spec[2], i);
+          a.region = v[3].ByteValue(spec[3], i);
+          a.interface = v[4].ByteValue(spec[4], i);
+          a.sql = v[5].ByteValue(spec[5], i);
+          a.tables = v[6].ByteValue(spec[6], i);
+          a.rows = v[7].ints[i];
+          a.verdict = v[8].ByteValue(spec[8], i);
+          a.reason = v[9].ByteValue(spec[9], i);
+          a.duration_ms = v[10].ints[i];
+          if (filter.Accepts(a)) out.push_back(std::move(a));
+        }
+      }
+    }
+  }
+  if (!local) return out;
+  // Not flushed yet: sealed files (a flush cut short; skipped when their commit landed) in sealing order, then
+  // the current log.
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> logs;
+  for (const std::string& n : names)
+    if (n.rfind(kSealedPrefix, 0) == 0 && n.ends_with(".log") && !lake::HasCommitId(metadata, "audit-" + n))
+      logs.push_back(n);
+  logs.push_back(kCurrent);
+  for (const std::string& n : logs) {
+    ASSIGN_OR_RETURN(std::string bytes, ReadIfExists(fs, JoinPath(dir, n)));
+    for (AuditRecord& r : DecodeAuditLog(bytes))
+      if (filter.Accepts(r)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace watershed::gov
