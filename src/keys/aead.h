@@ -32,6 +32,10 @@ class SecretKey {
   std::array<uint8_t, kKeyBytes> bytes_{};
 };
 
+// Standard base64 with padding: how a data key is handed to other tools
+// (DuckDB's PRAGMA add_parquet_key takes a 32-byte key as 44 characters).
+std::string Base64(std::string_view bytes);
+
 // A fresh random nonce. GCM's limit: 2^32 messages per key with random
 // nonces; every file gets its own data key, so a key seals few messages.
 std::string RandomNonce();
@@ -43,5 +47,27 @@ Result<std::string> Seal(const SecretKey& key, std::string_view nonce, std::stri
 // The plaintext of Seal's output; kCorruption when the tag does not match
 // (wrong key, wrong aad, or any flipped bit).
 Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::string_view aad, std::string_view sealed);
+
+// One key's AES-256-GCM context reused for many messages (a Parquet file's
+// pages): the key schedule is computed once per direction, each message only
+// sets its nonce. Not thread-safe; one per file reader or writer.
+class GcmCipher {
+ public:
+  explicit GcmCipher(const SecretKey& key);
+  ~GcmCipher();
+  GcmCipher(const GcmCipher&) = delete;
+  GcmCipher& operator=(const GcmCipher&) = delete;
+  // Appends ciphertext || tag of `plaintext` under `nonce` (no additional data) to *out.
+  Status SealAppend(std::string_view nonce, std::string_view plaintext, std::string* out);
+  // Replaces *out with the plaintext of `sealed` (ciphertext || tag);
+  // kCorruption when the tag does not match (wrong key or any flipped bit).
+  Status OpenTo(std::string_view nonce, std::string_view sealed, std::string* out);
+
+ private:
+  Status Init(bool encrypt);
+  SecretKey key_;
+  void* ctx_ = nullptr;  // EVP_CIPHER_CTX
+  int mode_ = -1;        // 1 encrypt, 0 decrypt, -1 neither yet
+};
 
 }  // namespace watershed::keys

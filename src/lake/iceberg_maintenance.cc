@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "lake/row_set.h"
 #include "lake/sorted_merge.h"
+#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {
@@ -290,10 +291,9 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
   // What the published metadata keeps (including commits that raced ours).
   ASSIGN_OR_RETURN(result.deleted_files, FilesOnlyReachedBy(fs, gone, table->metadata().snapshots));
   RefuseForeignFiles(fs, table->metadata().location, &result);
-  for (const std::string& p : result.deleted_files) {
-    if (!fs->FileExists(p)) continue;  // an earlier, interrupted run
-    RETURN_IF_ERROR(fs->RemoveFile(p));
-  }
+  // With a data file's key sidecar; one already gone (an earlier,
+  // interrupted run) is no error.
+  for (const std::string& p : result.deleted_files) RETURN_IF_ERROR(RemoveLakeFile(fs, p));
   return result;
 }
 
@@ -334,6 +334,7 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::st
   std::set<std::string> keep;
   for (const auto* set : {&refs.lists, &refs.manifests, &refs.data})
     for (const std::string& p : *set) keep.insert(Normal(p));
+  for (const std::string& p : refs.data) keep.insert(Normal(SidecarPath(p)));  // an encrypted file's key
   keep.insert(Normal(table.MetadataPath(table.version())));
   for (const auto& entry : m.metadata_log) keep.insert(Normal(entry.second));
   keep.insert(Normal(JoinPath(JoinPath(table_location, "metadata"), "version-hint.text")));
