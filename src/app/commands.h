@@ -23,6 +23,6 @@ int RecsCommand(const std::vector<std::string>& args);     // `watershed recs im
 int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: SQL over the lake, shell
 int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
 int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan
-int KeysCommand(const std::vector<std::string>& args);     // `watershed keys create|rotate|list`: encryption keys
+int KeysCommand(const std::vector<std::string>& args);     // `watershed keys ...`: encryption keys, rewrap, data-key
 
 }  // namespace watershed::app

@@ -123,7 +123,7 @@ struct CdcSettings {
 // `query-threads`: 1..256, 0 = one per core.
 Result<int> QueryThreadsOf(const Config& config);
 
-// Encryption at rest (docs/encryption.md): today the checkpoints only.
+// Encryption at rest (docs/encryption.md): checkpoints, cold stores and lake files.
 struct EncryptionSettings {
   bool on = false;
   std::string keys_dir;     // resolved: <data-dir>/keys unless set
@@ -162,5 +162,7 @@ struct ServeSettings {
 // kInvalidArgument naming the key for a bad value, and for what `roles`
 // cannot run on (a split role on the embedded log or a memory live store).
 Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles = ServerRoles::AllInOne());
+// The items of a comma-separated setting ("us,eu").
+std::vector<std::string> SplitList(const std::string& list);
 
 }  // namespace watershed::app

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/lake_keys.h"
 #include "app/token_minter.h"
 #include "lake/maintenance_scheduler.h"
 #include "recs/feature_store_redis.h"
@@ -221,6 +222,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   if (settings.cdc.on) {
     s->cdc_ = std::make_unique<CdcFeedThread>(settings.cdc.feed, s->catalog_.get(), fs, settings.lake.root);
   }
+  if (settings.encryption.on) {  // checkpoints, and lake files: the sink, maintenance and queries
+    std::vector<std::string> regions;
+    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
+    ASSIGN_OR_RETURN(s->keys_,
+                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
+    UseLakeKeys(settings.lake.root, s->keys_.get());
+  }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
   if (roles.processing == ServerRoles::Processing::kAllPartitions) {
     RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
@@ -349,12 +357,6 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
-  if (settings.encryption.on) {
-    std::vector<std::string> regions;
-    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
-    ASSIGN_OR_RETURN(keys_,
-                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
-  }
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
@@ -588,7 +590,10 @@ void Server::AddCdcMetrics() {
              [cdc] { return cdc->running.load() ? 1.0 : 0.0; });
 }
 
-Server::~Server() { Stop().IgnoreError(); }
+Server::~Server() {
+  Stop().IgnoreError();
+  if (keys_) ForgetLakeKeys();  // they point into keys_
+}
 
 Status Server::Stop() {
   if (stopped_) return Status::Ok();

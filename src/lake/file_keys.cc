@@ -1,8 +1,10 @@
 #include "lake/file_keys.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "core/hex.h"
+#include "lake/iceberg_maintenance.h"
 
 namespace watershed::lake {
 namespace {
@@ -126,7 +128,24 @@ Result<std::string> RewrapSidecar(FileSystem* fs, keys::KeyProvider& provider, c
   ASSIGN_OR_RETURN(keys::WrappedKey fresh, provider.Wrap(key));
   if (fresh.key_id == old.key_id) return fresh.key_id;  // already under the current key
   RETURN_IF_ERROR(WriteFileAtomically(fs, SidecarPath(data_file), EncodeSidecar(fresh), {}, ".rewrap.tmp"));
+  if (!fs->FileExists(data_file)) RETURN_IF_ERROR(RemoveLakeFile(fs, data_file));  // deleted meanwhile
   return fresh.key_id;
+}
+
+Result<std::vector<LakeFileKey>> ListSidecars(FileSystem* fs, const std::string& dir) {
+  std::vector<std::string> files;
+  RETURN_IF_ERROR(ListRecursively(fs, dir, &files));
+  std::sort(files.begin(), files.end());
+  std::vector<LakeFileKey> out;
+  for (const std::string& p : files) {
+    if (!p.ends_with(kSidecarSuffix)) continue;
+    const std::string data_file = p.substr(0, p.size() - kSidecarSuffix.size());
+    auto wrapped = ReadSidecar(fs, data_file);
+    if (!wrapped.ok() && !fs->FileExists(p)) continue;  // deleted meanwhile
+    if (!wrapped.ok()) return wrapped.status();
+    out.push_back({data_file, std::move(*wrapped)});
+  }
+  return out;
 }
 
 Status RemoveLakeFile(FileSystem* fs, const std::string& path) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/file_system.h"
 #include "core/status.h"
@@ -62,8 +63,18 @@ std::string EncodeSidecar(const keys::WrappedKey& wrapped);
 // kCorruption for anything but EncodeSidecar's output.
 Result<keys::WrappedKey> DecodeSidecar(std::string_view text);
 // Replaces the sidecar of `data_file` with its key wrapped under the
-// provider's current KEK (`keys rewrap`). Returns the new key id.
+// provider's current KEK (`keys rewrap`). Returns the new key id. A data
+// file deleted meanwhile (maintenance) loses the sidecar written for it.
 Result<std::string> RewrapSidecar(FileSystem* fs, keys::KeyProvider& provider, const std::string& data_file);
+
+// Every sidecar under `dir` (recursively): its data file's path and the
+// wrapped key (`keys status`, `rewrap`, `retire`). kCorruption names a
+// damaged sidecar.
+struct LakeFileKey {
+  std::string data_file;
+  keys::WrappedKey wrapped;
+};
+Result<std::vector<LakeFileKey>> ListSidecars(FileSystem* fs, const std::string& dir);
 
 // Removes a lake data file and its sidecar, if any. A file already gone is
 // no error.

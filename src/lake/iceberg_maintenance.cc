@@ -299,11 +299,6 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
 
 // ---- Orphan files -----------------------------------------------------------
 
-namespace {
-
-// Every file under `dir` (recursively); a missing dir has none. Symbolic
-// links are neither followed nor listed: nothing maintenance deletes can lie
-// outside the table.
 Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::string>* out) {
   auto names = fs->ListDir(dir);
   if (!names.ok()) return fs->FileExists(dir) ? names.status() : Status::Ok();
@@ -318,8 +313,6 @@ Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::string& table_location,
                                                    const OrphanOptions& options) {

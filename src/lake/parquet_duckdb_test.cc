@@ -311,5 +311,35 @@ TEST(ParquetDuckDbEncryptionTest, DuckDbReadsOurEncryptedFileWithTheKeyOnly) {
   EXPECT_NE(wrong.find("AES tag"), std::string::npos) << wrong;
 }
 
+// The other way round: a file DuckDB encrypted (its writer needs
+// force_mbedtls_unsafe here, without httpfs's OpenSSL) reads in our reader
+// with the key, and not with another.
+TEST(ParquetDuckDbEncryptionTest, OurReaderReadsAFileDuckDbEncrypted) {
+  watershed::testing::TempDir dir("parquet_duckdb_enc");
+  const keys::SecretKey key = keys::SecretKey::Random();
+  const std::string path = dir.Path("duck.parquet");
+  DuckDb("SET force_mbedtls_unsafe='true'; PRAGMA add_parquet_key('k','" + keys::Base64(key.view()) +
+         "'); COPY (SELECT i AS id, 'str' || (i % 3) AS s FROM range(5000) t(i)) TO '" + path +
+         "' (ENCRYPTION_CONFIG {footer_key: 'k'}, ROW_GROUP_SIZE 2048)");
+  auto fixed = NewFixedFileKey(key);
+  auto r = ParquetReader::Open(FileSystem::Default(), path, fixed.get());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE((*r)->info().encrypted);
+  int64_t rows = 0, sum = 0;
+  for (size_t g = 0; g < (*r)->info().row_groups.size(); ++g) {
+    auto cols = (*r)->ReadRowGroup(g, {0, 1});
+    ASSERT_TRUE(cols.ok()) << cols.status().ToString();
+    for (size_t i = 0; i < (*cols)[0].ints.size(); ++i) {
+      sum += (*cols)[0].ints[i];
+      EXPECT_EQ((*cols)[1].ByteValue((*r)->info().schema[1], i), "str" + std::to_string((*cols)[0].ints[i] % 3));
+    }
+    rows += static_cast<int64_t>((*cols)[0].ints.size());
+  }
+  EXPECT_EQ(rows, 5000);
+  EXPECT_EQ(sum, 4999 * 5000 / 2);
+  auto wrong = NewFixedFileKey(keys::SecretKey::Random());
+  EXPECT_EQ(ParquetReader::Open(FileSystem::Default(), path, wrong.get()).status().code(), StatusCode::kCorruption);
+}
+
 }  // namespace
 }  // namespace watershed::lake
