@@ -20,7 +20,7 @@
 # lake must hold every log record once in raw_events, every distinct event
 # once in events and the final minutes in story_minute, with no orphan file
 # (tests/lake/check_lake.py, DuckDB + python3-avro).
-# ENCRYPTION=on: checkpoints and cold stores sealed under keys made here for
+# ENCRYPTION=on: checkpoints, cold stores and lake files encrypted under keys made here for
 # every region (docs/encryption.md); the end also checks that every
 # checkpoint is sealed. STORY_IDLE_EVICT: --story-idle-evict (e.g. 1s: stories
 # move to the cold store and back all through the run).
@@ -163,4 +163,11 @@ if [ "${ENCRYPTION:-off}" = on ]; then
   [ "$sealed" -gt 0 ] || { echo "crash_test: no checkpoint to check"; exit 1; }
   echo "crash_test: all $sealed checkpoints sealed"
 fi
-check_lake "$work/data/lake" "$work/truth.txt" "$records"
+key_flags=()
+if [ "${ENCRYPTION:-off}" = on ]; then
+  # Every lake data file encrypted (Parquet modular encryption) with its key sidecar.
+  plain=$(find "$work/data/lake" -name '*.parquet' -exec sh -c '[ "$(head -c 4 "$1")" = PARE ] || echo "$1"' _ {} \; | head -3)
+  [ -z "$plain" ] || { echo "crash_test: lake files not encrypted: $plain"; exit 1; }
+  key_flags=(--keys "$bin" --data-dir "$work/data")
+fi
+check_lake "$work/data/lake" "$work/truth.txt" "$records" "${key_flags[@]}"
