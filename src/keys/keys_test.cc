@@ -54,6 +54,30 @@ TEST(AeadTest, MatchesAKnownAnswer) {
   EXPECT_EQ(*sealed, h("fa4362189661d163fcd6a56d8bf0405a") + h("d636ac1bbedd5cc3ee727dc2ab4a9489"));
 }
 
+// GcmCipher (one context for many messages) seals what Seal seals and
+// opens it back, message after message, and refuses a flipped bit.
+TEST(AeadTest, OneCipherForManyMessagesAgreesWithSealAndOpen) {
+  const SecretKey key = SecretKey::Random();
+  GcmCipher cipher(key);
+  for (int i = 0; i < 5; ++i) {
+    const std::string nonce = RandomNonce(), text = "page " + std::string(static_cast<size_t>(i) * 100, 'x');
+    std::string sealed = "prefix";
+    ASSERT_TRUE(cipher.SealAppend(nonce, text, &sealed).ok());
+    EXPECT_EQ(sealed.substr(6), Seal(key, nonce, "", text).value());
+    EXPECT_EQ(Open(key, nonce, "", sealed.substr(6)).value(), text);
+    std::string back;
+    ASSERT_TRUE(cipher.OpenTo(nonce, sealed.substr(6), &back).ok());  // decrypt after encrypt: the same context
+    EXPECT_EQ(back, text);
+    sealed[6] ^= 1;
+    EXPECT_EQ(cipher.OpenTo(nonce, sealed.substr(6), &back).code(), StatusCode::kCorruption);
+    EXPECT_TRUE(back.empty());
+  }
+  EXPECT_EQ(Base64(""), "");
+  EXPECT_EQ(Base64("f"), "Zg==");
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64(key.view()).size(), 44u);
+}
+
 class LocalKeysTest : public ::testing::Test {
  protected:
   TempDir dir_{"watershed_keys"};
