@@ -17,6 +17,9 @@
 //    column order (signed for integers, unsigned bytes for strings and
 //    fixed bytes) unless the column opts out (personal data), with
 //    column_orders = TYPE_ORDER for every column.
+//  - Parquet modular encryption (lake/parquet_crypto.h): uniform key,
+//    AES_GCM_V1, encrypted footer, no AAD (DuckDB's layout), when the
+//    writer is given file keys (lake/file_keys.h).
 // Files are written to a temporary name and renamed when complete, so a
 // crash never leaves a half file under the final name. The reader refuses
 // pages above 256 MiB uncompressed or 2^24 values (bounds on what a hostile
