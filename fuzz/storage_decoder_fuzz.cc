@@ -1,8 +1,10 @@
 // Fuzzes every decoder of stored bytes: log record framing and payloads,
 // processor state (the checkpoint body), the ground-truth file, and the cold
 // store's records (first byte 0xff: framing, then each record's story brought
-// back by an event, as the processor reads it) and the embedded log's
-// LOG_META (first byte 0xfd). The first input byte picks
+// back by an event, as the processor reads it), the embedded log's
+// LOG_META (first byte 0xfd) and its segment key files (0xfc). Log records
+// of kind 2 (sealed) must not open under a key they were not sealed with;
+// every decoded event, sealed, opens back to itself. The first input byte picks
 // the decoder; none may crash, hang or read out of bounds, and what decodes
 // must re-encode consistently.
 
@@ -17,6 +19,7 @@
 
 #include "log/log_meta.h"
 #include "log/record_codec.h"
+#include "log/segment_crypto.h"
 #include "stream/cold_store.h"
 #include "stream/partition_processor.h"
 #include "workload/truth.h"
@@ -80,6 +83,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzColdRecords(input);
     return 0;
   }
+  if (data[0] == 0xfc) {  // a segment key file: what parses re-encodes to the same bytes
+    auto key = log::ParseSegmentKey(input);
+    if (key.ok() && log::EncodeSegmentKey(*key) != input) __builtin_trap();
+    if (!key.ok() && key.status().code() != StatusCode::kCorruption) __builtin_trap();
+    return 0;
+  }
   if (data[0] == 0xfd) {  // LOG_META: what parses re-encodes to the same meta (v2 to the same bytes)
     auto meta = log::ParseLogMeta(input);
     if (meta.ok()) {
@@ -96,14 +105,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0: {  // a log segment: frames until the first bad one, as recovery scans
       std::string_view rest = input;
       uint32_t len = 0;
+      static const keys::SecretKey key(std::string(32, 'k'));
+      log::RecordCipher cipher(key, "eu", 3);
+      uint64_t offset = 0;
       while (log::CheckFrame(rest, &len) == log::Frame::kRecord) {
         log::LogRecord r;
-        if (log::DecodePayload(rest.substr(8, len), &r).ok()) {
+        const std::string_view payload = rest.substr(8, len);
+        if (log::SealedPayloadShape(payload)) {
+          // Forged: authenticating would need the key.
+          Status s = cipher.Open(offset, payload, &r);
+          if (s.ok() || s.code() != StatusCode::kCorruption) __builtin_trap();
+        } else if (log::DecodePayload(payload, &r).ok()) {
           std::string again;
           log::AppendRecord(r.append_time.value, r.event, &again);
           if (again != rest.substr(0, 8 + len)) __builtin_trap();
+          // Sealed and opened at its place: the same record; anywhere else:
+          // corruption.
+          std::string sealed;
+          if (!cipher.Append(offset, r.append_time.value, r.event, &sealed).ok()) __builtin_trap();
+          uint32_t sealed_len = 0;
+          if (log::CheckFrame(sealed, &sealed_len) != log::Frame::kRecord) __builtin_trap();
+          log::LogRecord back;
+          if (!cipher.Open(offset, std::string_view(sealed).substr(8, sealed_len), &back).ok()) __builtin_trap();
+          if (!(back.event == r.event) || back.append_time.value != r.append_time.value) __builtin_trap();
+          if (cipher.Open(offset + 1, std::string_view(sealed).substr(8, sealed_len), &back).ok()) __builtin_trap();
         }
         rest.remove_prefix(8 + len);
+        ++offset;
       }
       break;
     }

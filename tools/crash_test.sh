@@ -20,9 +20,11 @@
 # lake must hold every log record once in raw_events, every distinct event
 # once in events and the final minutes in story_minute, with no orphan file
 # (tests/lake/check_lake.py, DuckDB + python3-avro).
-# ENCRYPTION=on: checkpoints, cold stores and lake files encrypted under keys made here for
-# every region (docs/encryption.md); the end also checks that every
-# checkpoint is sealed. STORY_IDLE_EVICT: --story-idle-evict (e.g. 1s: stories
+# ENCRYPTION=on: log segments, checkpoints, cold stores and lake files
+# encrypted under keys made here for every region (docs/encryption.md), with
+# small log segments; the end also checks that every checkpoint and log
+# segment is sealed and every lake file encrypted (read with its key).
+# STORY_IDLE_EVICT: --story-idle-evict (e.g. 1s: stories
 # move to the cold store and back all through the run).
 # Exit 0 when the verification finds zero mismatches.
 set -euo pipefail
@@ -83,7 +85,8 @@ fi
 [ -n "${STORY_IDLE_EVICT:-}" ] && lake_flags+=(--story-idle-evict "$STORY_IDLE_EVICT")
 if [ "${ENCRYPTION:-off}" = on ]; then
   for r in us eu apac; do "$bin" keys create --region "$r" --data-dir "$work/data" >/dev/null; done
-  lake_flags+=(--encryption on)
+  # Small segments: kills land around segment rolls (a key file, then its segment) too.
+  lake_flags+=(--encryption on --segment-size 64KiB)
 fi
 
 start_server() {
@@ -115,7 +118,7 @@ load=$!
 
 for k in $(seq "$kills"); do
   if [ -n "$crash_point" ]; then
-    # The armed crash point fires at the server's first checkpoint.
+    # The armed crash point fires at the server's first checkpoint (log.roll.*: its first segment roll).
     status=0
     wait "$server" 2>/dev/null || status=$?
     [ "$status" -eq 137 ] || { echo "crash_test: server exited $status, not at crash point $crash_point"; exit 1; }
@@ -162,6 +165,20 @@ if [ "${ENCRYPTION:-off}" = on ]; then
   done
   [ "$sealed" -gt 0 ] || { echo "crash_test: no checkpoint to check"; exit 1; }
   echo "crash_test: all $sealed checkpoints sealed"
+  # Every log segment with records is sealed: its key file beside it, and its
+  # records of kind 2 (the byte after the 8-byte frame header).
+  segs=0
+  for f in "$work"/data/log/*/p*/*.seg; do
+    [ -s "$f" ] || continue
+    [ -f "$f.key" ] || { echo "crash_test: $f has no key file"; exit 1; }
+    [ "$(od -An -tu1 -j8 -N1 "$f" | tr -d ' ')" = 2 ] || { echo "crash_test: $f is not sealed"; exit 1; }
+    segs=$((segs + 1))
+  done
+  [ "$segs" -gt 0 ] || { echo "crash_test: no log segment to check"; exit 1; }
+  for k in "$work"/data/log/*/p*/*.seg.key; do  # a key file left by a crash at a roll goes at the restart
+    [ -f "${k%.key}" ] || { echo "crash_test: $k has no segment"; exit 1; }
+  done
+  echo "crash_test: all $segs log segments sealed"
 fi
 key_flags=()
 if [ "${ENCRYPTION:-off}" = on ]; then

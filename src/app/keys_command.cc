@@ -15,6 +15,7 @@
 #include "keys/key_provider.h"
 #include "keys/key_ring.h"
 #include "lake/file_keys.h"
+#include "log/segment_crypto.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
 
@@ -34,17 +35,18 @@ constexpr const char* kHelp =
     "create adds a KEK (current when the region has none); rotate adds one and makes it current,\n"
     "so new data keys are wrapped under it while older ones still unwrap; list shows them.\n"
     "status lists each key with the files whose data keys it wraps (checkpoints, cold stores,\n"
-    "lake data files); rewrap re-wraps every lake data file's key under the current KEK (the\n"
-    "<file>.key sidecars change, the data files do not); retire moves a key to <region>/retired/ —\n"
-    "refused for the current key, for one still needed, and when no checkpoint or lake file was\n"
-    "found to prove it unused (--force: retire anyway). data-key prints an encrypted lake file's\n"
-    "data key as base64, for DuckDB: PRAGMA add_parquet_key('k', '<key>'); SELECT * FROM\n"
-    "read_parquet('FILE', encryption_config={footer_key: 'k'}) (docs/encryption.md).\n"
-    "After a rotation, running processors re-wrap checkpoints and cold stores at their next checkpoint.\n"
+    "log segments, lake data files); rewrap re-wraps the data keys of the region's log segments\n"
+    "and lake data files under the current key (their <file>.key sidecars change, the files do not);\n"
+    "retire moves a key to <region>/retired/ — refused for the current key, for one still needed,\n"
+    "and when no checkpoint or lake file was found to prove it unused (--force: retire anyway).\n"
+    "data-key prints an encrypted lake file's data key as base64, for DuckDB: PRAGMA\n"
+    "add_parquet_key('k', '<key>'); SELECT * FROM read_parquet('FILE', encryption_config =\n"
+    "{footer_key: 'k'}) (docs/encryption.md).\n"
+    "After a rotation, running processors re-wrap under the new key at their next checkpoint.\n"
     "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints, lake-root to\n"
     "<data-dir>/lake; with key-command set, the command wraps and unwraps instead of the key files.\n"
-    "Also accepts --config FILE. Encrypted with these keys (encryption = on): checkpoints, cold stores\n"
-    "and lake data files.\n";
+    "Also accepts --config FILE. Encrypted with these keys (encryption = on): log segments,\n"
+    "checkpoints, cold stores and lake data files.\n";
 
 int List(const std::string& keys_dir, const std::string& region) {
   std::vector<std::string> regions;
@@ -65,58 +67,69 @@ int List(const std::string& keys_dir, const std::string& region) {
   return 0;
 }
 
-// Which files' data keys each key id wraps: a region's checkpoints, the
-// cold stores they reference, and its lake data files (their sidecars).
-// *evidence counts the checkpoints and lake files read: `retire` refuses to
-// act on a scan that found none (a wrong --data-dir must not look like
-// "unused").
+// Which files' data keys each key id wraps: a region's checkpoints and
+// the cold stores they reference.
+// *checkpoints counts the checkpoints read: `retire` refuses to act on a
+// scan that found none (a wrong --data-dir must not look like "unused").
 Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::string& checkpoint_dir,
-                                                                   const std::string& lake_root,
                                                                    const std::string& region, const keys::KeyRing* ring,
-                                                                   size_t* checkpoints, size_t* lake_files) {
+                                                                   size_t* checkpoints) {
   std::map<std::string, std::vector<std::string>> out;
-  *checkpoints = *lake_files = 0;
+  *checkpoints = 0;
   const auto r = ParseRegion(region);
   const std::string dir = JoinPath(checkpoint_dir, region);
-  if (r && FileSystem::Default()->FileExists(dir)) {
-    ASSIGN_OR_RETURN(std::vector<std::string> names, FileSystem::Default()->ListDir(dir));
-    stream::CheckpointStore store(FileSystem::Default(), checkpoint_dir, ring);
-    for (const std::string& name : names) {
-      if (name.size() < 7 || name[0] != 'p' || !name.ends_with(".ckpt")) continue;
-      auto partition = ParseNumber<uint32_t>(name, std::string_view(name).substr(1, name.size() - 6));
-      if (!partition.ok()) continue;
-      auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));  // read once, decoded below
-      if (!raw.ok()) return raw.status();
-      ++*checkpoints;
-      if (!keys::IsSealed(*raw)) continue;
-      ASSIGN_OR_RETURN(keys::WrappedKey k, keys::SealedKey(*raw));
-      out[k.key_id].push_back("checkpoint " + JoinPath(dir, name));
-      ASSIGN_OR_RETURN(stream::Checkpoint checkpoint, store.Decode(*r, *partition, std::move(*raw)));
-      if (auto cold = stream::ColdStoreDataKey(checkpoint.cold))
-        out[cold->key_id].push_back("cold store of " + JoinPath(dir, name));
-    }
+  if (!r || !FileSystem::Default()->FileExists(dir)) return out;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, FileSystem::Default()->ListDir(dir));
+  stream::CheckpointStore store(FileSystem::Default(), checkpoint_dir, ring);
+  for (const std::string& name : names) {
+    if (name.size() < 7 || name[0] != 'p' || !name.ends_with(".ckpt")) continue;
+    auto partition = ParseNumber<uint32_t>(name, std::string_view(name).substr(1, name.size() - 6));
+    if (!partition.ok()) continue;
+    auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));  // read once, decoded below
+    if (!raw.ok()) return raw.status();
+    ++*checkpoints;
+    if (!keys::IsSealed(*raw)) continue;
+    ASSIGN_OR_RETURN(keys::WrappedKey k, keys::SealedKey(*raw));
+    out[k.key_id].push_back("checkpoint " + JoinPath(dir, name));
+    ASSIGN_OR_RETURN(stream::Checkpoint checkpoint, store.Decode(*r, *partition, std::move(*raw)));
+    if (auto cold = stream::ColdStoreDataKey(checkpoint.cold))
+      out[cold->key_id].push_back("cold store of " + JoinPath(dir, name));
   }
-  ASSIGN_OR_RETURN(std::vector<lake::LakeFileKey> lake, lake::ListSidecars(FileSystem::Default(),
-                                                                           JoinPath(lake_root, region)));
-  for (const lake::LakeFileKey& f : lake) out[f.wrapped.key_id].push_back("lake file " + f.data_file);
-  *lake_files = lake.size();
   return out;
 }
 
-// `keys rewrap`: every lake data file's key of the region under the current KEK.
-int Rewrap(const std::string& lake_root, const std::string& region, keys::KeyProvider& provider) {
-  auto files = lake::ListSidecars(FileSystem::Default(), JoinPath(lake_root, region));
+// The region's lake under the lake root (<lake-root>/<region>).
+std::string RegionLakeDir(const Config& config, const std::string& region) {
+  const std::string root =
+      config.Get("lake-root").empty() ? JoinPath(config.Get("data-dir"), "lake") : config.Get("lake-root");
+  return JoinPath(root, region);
+}
+
+// Adds the encrypted lake data files (their key sidecars) whose data keys
+// each key id wraps to *deps; *files counts them.
+Status AddLakeFiles(const std::string& lake_dir, std::map<std::string, std::vector<std::string>>* deps,
+                    size_t* files) {
+  ASSIGN_OR_RETURN(std::vector<lake::LakeFileKey> lake, lake::ListSidecars(FileSystem::Default(), lake_dir));
+  for (const lake::LakeFileKey& f : lake) (*deps)[f.wrapped.key_id].push_back("lake file " + f.data_file);
+  *files = lake.size();
+  return Status::Ok();
+}
+
+// `keys rewrap`, the lake: every data file's key sidecar under the current key.
+int RewrapLake(const std::string& lake_dir, const std::string& region, keys::KeyProvider& provider) {
+  auto files = lake::ListSidecars(FileSystem::Default(), lake_dir);
   if (!files.ok()) return Fail("keys", files.status().message());
   size_t changed = 0;
-  std::string current;
+  std::string now;
   for (const lake::LakeFileKey& f : *files) {
     auto id = lake::RewrapSidecar(FileSystem::Default(), provider, f.data_file);
+    if (!id.ok() && !FileSystem::Default()->FileExists(f.data_file)) continue;  // maintenance deleted it meanwhile
     if (!id.ok()) return Fail("keys", "rewrap " + f.data_file + ": " + id.status().message());
     changed += *id != f.wrapped.key_id;
-    current = *id;
+    now = *id;
   }
-  std::printf("%s: %zu lake files under %s, %zu re-wrapped%s%s\n", region.c_str(), files->size(),
-              JoinPath(lake_root, region).c_str(), changed, current.empty() ? "" : " under key ", current.c_str());
+  std::printf("%s: %zu encrypted lake files in %s, %zu re-wrapped%s\n", region.c_str(), files->size(),
+              lake_dir.c_str(), changed, now.empty() ? "" : (" under " + now).c_str());
   return 0;
 }
 
@@ -130,10 +143,49 @@ int DataKey(const std::string& file, keys::KeyProvider& provider) {
   return 0;
 }
 
+// The embedded log of `region` in the data dir (the server's <data-dir>/log/<region>).
+std::string RegionLogDir(const Config& config, const std::string& region) {
+  return JoinPath(JoinPath(config.Get("data-dir"), "log"), region);
+}
+
+// Adds the log segments whose data keys each key id wraps to *deps; *segments
+// counts the key files read.
+Status AddLogSegments(const std::string& log_dir, std::map<std::string, std::vector<std::string>>* deps,
+                      size_t* segments) {
+  ASSIGN_OR_RETURN(std::vector<std::string> files, log::ListSegmentKeyFiles(FileSystem::Default(), log_dir));
+  *segments = 0;
+  for (const std::string& file : files) {
+    const std::string segment = file.substr(0, file.size() - std::string_view(log::kSegmentKeySuffix).size());
+    auto key = log::ReadSegmentKey(FileSystem::Default(), segment);
+    if (!key.ok() && key.status().code() == StatusCode::kNotFound) continue;  // retention deleted it meanwhile
+    if (!key.ok()) return key.status();
+    ++*segments;
+    (*deps)[key->key_id].push_back("log segment " + segment);
+  }
+  return Status::Ok();
+}
+
+// `keys rewrap`: every log segment key file of the region, under the current key.
+int RewrapLog(const std::string& log_dir, const std::string& region, keys::KeyProvider& provider) {
+  auto files = log::ListSegmentKeyFiles(FileSystem::Default(), log_dir);
+  if (!files.ok()) return Fail("keys", files.status().message());
+  size_t done = 0;
+  std::string now;
+  for (const std::string& file : *files) {
+    auto id = log::RewrapSegmentKey(FileSystem::Default(), provider, file);
+    if (!id.ok() && !FileSystem::Default()->FileExists(file)) continue;  // retention deleted it meanwhile
+    if (!id.ok()) return Fail("keys", id.status().message());
+    now = *id, ++done;
+  }
+  std::printf("%s: re-wrapped the data keys of %zu log segments in %s%s\n", region.c_str(), done, log_dir.c_str(),
+              done ? (" under " + now).c_str() : "");
+  return 0;
+}
+
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region",      "keys-dir", "help!",     "config", "data-dir", "key",
+  const std::vector<std::string> known = {"region",         "keys-dir",    "help!",  "config",   "data-dir", "key",
                                           "checkpoint-dir", "key-command", "force!", "lake-root"};
   auto parsed = Flags::Parse(args, known);
   if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
@@ -164,24 +216,36 @@ int KeysCommand(const std::vector<std::string>& args) {
   }
   if (action == "list") return List(keys_dir, region);
   keys::LocalKeyStore store(keys_dir, region);
-  std::string lake_root = config->Get("lake-root");
-  if (lake_root.empty()) lake_root = JoinPath(config->Get("data-dir"), "lake");
   if (action == "rewrap" || action == "data-key") {
     auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
     keys::KeyProvider& provider = *(*ring)->For(region);
-    return action == "rewrap" ? Rewrap(lake_root, region, provider) : DataKey(pos[1], provider);
+    if (action == "data-key") return DataKey(pos[1], provider);
+    const int rc = RewrapLog(RegionLogDir(*config, region), region, provider);
+    return rc != 0 ? rc : RewrapLake(RegionLakeDir(*config, region), region, provider);
   }
   if (action == "status" || action == "retire") {
     std::string checkpoint_dir = config->Get("checkpoint-dir");
     if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config->Get("data-dir"), "checkpoints");
     auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
-    size_t checkpoints = 0, lake_files = 0;
-    auto deps = Dependents(checkpoint_dir, lake_root, region, ring->get(), &checkpoints, &lake_files);
+    size_t checkpoints = 0;
+    auto deps = Dependents(checkpoint_dir, region, ring->get(), &checkpoints);
     if (!deps.ok()) return Fail("keys", deps.status().message());
-    std::printf("%s: %zu checkpoints read in %s, %zu encrypted lake files in %s\n", region.c_str(), checkpoints,
-                JoinPath(checkpoint_dir, region).c_str(), lake_files, JoinPath(lake_root, region).c_str());
+    std::printf("%s: %zu checkpoints read in %s\n", region.c_str(), checkpoints,
+                JoinPath(checkpoint_dir, region).c_str());
+    size_t segments = 0;
+    if (Status s = AddLogSegments(RegionLogDir(*config, region), &*deps, &segments); !s.ok())
+      return Fail("keys", s.message());
+    if (segments > 0)
+      std::printf("%s: %zu sealed log segments in %s\n", region.c_str(), segments,
+                  RegionLogDir(*config, region).c_str());
+    size_t lake_files = 0;
+    if (Status s = AddLakeFiles(RegionLakeDir(*config, region), &*deps, &lake_files); !s.ok())
+      return Fail("keys", s.message());
+    if (lake_files > 0)
+      std::printf("%s: %zu encrypted lake files in %s\n", region.c_str(), lake_files,
+                  RegionLakeDir(*config, region).c_str());
     if (action == "status") {
       auto listed = store.List();
       if (!listed.ok()) return Fail("keys", listed.status().message());
@@ -205,14 +269,14 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (current.ok() && *current == id) return Fail("keys", id + " is the current key of " + region + ": rotate first");
     if (checkpoints == 0 && lake_files == 0 && !f.Has("force"))
       return Fail("keys", "no checkpoint of " + region + " in " + JoinPath(checkpoint_dir, region) +
-                              " and no encrypted lake file in " + JoinPath(lake_root, region) +
-                              ": nothing proves the key unused (wrong --data-dir, --checkpoint-dir or --lake-root?); "
-                              "--force retires it anyway");
+                              " and no encrypted lake file in " + RegionLakeDir(*config, region) +
+                              ": nothing proves the key unused (wrong --data-dir, --checkpoint-dir or "
+                              "--lake-root?); --force retires it anyway");
     if (auto it = deps->find(id); it != deps->end())
       return Fail("keys", id + " still wraps the data keys of " + std::to_string(it->second.size()) + " files (" +
                               it->second.front() + (it->second.size() > 1 ? ", ..." : "") +
-                              "); running processors re-wrap checkpoints at their next checkpoint after a "
-                              "rotation, `watershed keys rewrap` re-wraps lake files");
+                              "); after a rotation, running processors re-wrap checkpoints at their next "
+                              "checkpoint and `watershed keys rewrap` re-wraps log segments and lake files");
     if (Status s = store.Retire(id); !s.ok()) return Fail("keys", s.message());
     std::printf("%s: retired key %s (moved to %s/retired/)\n", region.c_str(), id.c_str(), store.dir().c_str());
     return 0;

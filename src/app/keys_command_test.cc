@@ -6,6 +6,7 @@
 #include "app/commands.h"
 #include "core/testing/temp_dir.h"
 #include "keys/key_ring.h"
+#include "log/embedded_log.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
 
@@ -28,6 +29,13 @@ Outcome Keys(std::vector<std::string> args, const std::string& data_dir) {
   return {rc, ::testing::internal::GetCapturedStdout(), ::testing::internal::GetCapturedStderr()};
 }
 
+// `keys create --region eu`; the new key's id ("" when it failed).
+std::string CreateKey(const std::string& data_dir) {
+  Outcome created = Keys({"create", "--region", "eu"}, data_dir);
+  EXPECT_EQ(created.rc, 0) << created.err;
+  return created.rc == 0 ? created.out.substr(created.out.find("key ") + 4, 30) : "";
+}
+
 // What a processor does at a checkpoint: commit the cold store, save.
 void Checkpoint(const std::string& data_dir, keys::KeyRing* ring, stream::ColdStore& cold, uint64_t id) {
   stream::CheckpointStore store(FileSystem::Default(), data_dir + "/checkpoints", ring);
@@ -44,9 +52,8 @@ void Checkpoint(const std::string& data_dir, keys::KeyRing* ring, stream::ColdSt
 TEST(KeysCommandTest, ARotatedKeyIsRetiredOnlyOnceNothingNeedsIt) {
   TempDir dir("keys_cmd");
   const std::string data = dir.path();
-  Outcome created = Keys({"create", "--region", "eu"}, data);
-  ASSERT_EQ(created.rc, 0) << created.err;
-  const std::string old_id = created.out.substr(created.out.find("key ") + 4, 30);
+  const std::string old_id = CreateKey(data);
+  ASSERT_FALSE(old_id.empty());
 
   auto ring = keys::KeyRing::Open(data + "/keys", "", {"eu"});
   ASSERT_TRUE(ring.ok()) << ring.status().ToString();
@@ -111,6 +118,62 @@ TEST(KeysCommandTest, UsageErrors) {
   Outcome no_key = Keys({"status", "--region", "eu"}, dir.path());
   EXPECT_EQ(no_key.rc, 1);
   EXPECT_NE(no_key.err.find("watershed keys create --region eu"), std::string::npos) << no_key.err;
+}
+
+}  // namespace
+}  // namespace watershed::app
+
+namespace watershed::app {
+namespace {
+
+// Log segments (encryption = on): status lists them, retire refuses a key
+// they need, rewrap moves them to the current key without rewriting them.
+TEST(KeysCommandTest, LogSegmentsAreListedRewrappedAndKeepTheirKeyUntilRewrapped) {
+  TempDir dir("keys_cmd_log");
+  const std::string data = dir.path();
+  const std::string old_id = CreateKey(data);
+  ASSERT_FALSE(old_id.empty());
+  auto ring = keys::KeyRing::Open(data + "/keys", "", {"eu"});
+  ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+  log::EmbeddedLogOptions options;
+  options.dir = data + "/log/eu";
+  options.partitions = 2;
+  options.keys = (*ring)->For("eu");
+  {
+    auto log = log::EmbeddedLog::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+  }
+  const std::string segment = data + "/log/eu/p001/00000000000000000000.seg";
+  auto before = ReadWholeFile(FileSystem::Default(), segment);
+  ASSERT_TRUE(before.ok());
+
+  Outcome rotated = Keys({"rotate", "--region", "eu"}, data);
+  ASSERT_EQ(rotated.rc, 0) << rotated.err;
+  Outcome status = Keys({"status", "--region", "eu"}, data);
+  ASSERT_EQ(status.rc, 0) << status.err;
+  EXPECT_NE(status.out.find("2 sealed log segments"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(old_id + "\t2 files"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("log segment " + segment), std::string::npos) << status.out;
+
+  Outcome refused = Keys({"retire", "--region", "eu", "--key", old_id, "--force"}, data);
+  EXPECT_NE(refused.rc, 0);
+  EXPECT_NE(refused.err.find("log segment"), std::string::npos) << refused.err;
+
+  Outcome rewrapped = Keys({"rewrap", "--region", "eu"}, data);
+  ASSERT_EQ(rewrapped.rc, 0) << rewrapped.err;
+  EXPECT_NE(rewrapped.out.find("re-wrapped the data keys of 2 log segments"), std::string::npos) << rewrapped.out;
+  auto after = ReadWholeFile(FileSystem::Default(), segment);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, *before) << "the segment itself is untouched";
+  status = Keys({"status", "--region", "eu"}, data);
+  EXPECT_NE(status.out.find(old_id + "\t0 files"), std::string::npos) << status.out;
+
+  Outcome retired = Keys({"retire", "--region", "eu", "--key", old_id, "--force"}, data);
+  ASSERT_EQ(retired.rc, 0) << retired.err;
+  // The log still opens and appends: its data keys now unwrap under the new
+  // key.
+  auto log = log::EmbeddedLog::Open(options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
 }
 
 }  // namespace

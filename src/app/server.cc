@@ -216,18 +216,18 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                                "Spans dropped: the export queue was full or the collector failed",
                                [t] { return static_cast<double>(t->dropped()); });
   }
+  if (settings.encryption.on) {  // before the logs: their segments are sealed too
+    std::vector<std::string> regions;
+    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
+    ASSIGN_OR_RETURN(s->keys_,
+                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
+    UseLakeKeys(settings.lake.root, s->keys_.get());  // lake files: the sink, maintenance and queries
+  }
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
   s->catalog_->Follow(kCatalogRefreshMs);
   if (settings.cdc.on) {
     s->cdc_ = std::make_unique<CdcFeedThread>(settings.cdc.feed, s->catalog_.get(), fs, settings.lake.root);
-  }
-  if (settings.encryption.on) {  // checkpoints, and lake files: the sink, maintenance and queries
-    std::vector<std::string> regions;
-    for (Region r : settings.regions) regions.emplace_back(RegionName(r));
-    ASSIGN_OR_RETURN(s->keys_,
-                     keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
-    UseLakeKeys(settings.lake.root, s->keys_.get());
   }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
   if (roles.processing == ServerRoles::Processing::kAllPartitions) {
@@ -322,6 +322,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
       log::EmbeddedLogOptions options = l.embedded;
       options.dir = JoinPath(l.embedded_root, name);
       options.fs = fs;
+      options.keys = keys_ ? keys_->For(name) : nullptr;
       // A region log that exists keeps its own LOG_META's scheme.
       if (auto own = log::EmbeddedLog::ReadMeta(fs, options.dir); own.ok() && !*own && !options.partition_scheme)
         options.partition_scheme = data_dir_scheme;

@@ -82,7 +82,7 @@ class Server {
   std::unique_ptr<serve::LiveStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;  // over catalog_
-  std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_
+  std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};              // the same logs when they are Kafka

@@ -89,54 +89,54 @@ Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::stri
 
 GcmCipher::GcmCipher(const SecretKey& key) : key_(key) {}
 
-GcmCipher::~GcmCipher() { EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(ctx_)); }
-
-Status GcmCipher::Init(bool encrypt) {
-  if (mode_ == static_cast<int>(encrypt)) return Status::Ok();
-  if (!ctx_) ctx_ = EVP_CIPHER_CTX_new();
-  auto* c = static_cast<EVP_CIPHER_CTX*>(ctx_);
-  const int ok = encrypt ? EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr)
-                         : EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), nullptr, key_.data(), nullptr);
-  if (!c || ok != 1) return Status::Internal("AES-GCM context setup failed (OpenSSL)");
-  mode_ = static_cast<int>(encrypt);
-  return Status::Ok();
+GcmCipher::~GcmCipher() {
+  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(enc_));
+  EVP_CIPHER_CTX_free(static_cast<EVP_CIPHER_CTX*>(dec_));
 }
 
-Status GcmCipher::SealAppend(std::string_view nonce, std::string_view plaintext, std::string* out) {
-  if (nonce.size() != kNonceBytes || !Fits(plaintext))
+Status GcmCipher::SealTo(std::string_view nonce, std::string_view aad, std::string_view plaintext, char* out) {
+  if (nonce.size() != kNonceBytes || !Fits(aad) || !Fits(plaintext))
     return Status::InvalidArgument("AES-GCM: bad nonce or oversized input");
-  RETURN_IF_ERROR(Init(true));
-  auto* c = static_cast<EVP_CIPHER_CTX*>(ctx_);
-  const size_t at = out->size();
-  out->resize(at + plaintext.size() + kTagBytes);
-  auto* o = reinterpret_cast<unsigned char*>(out->data() + at);
-  int n = 0, tail = 0;
-  if (EVP_EncryptInit_ex(c, nullptr, nullptr, nullptr, U(nonce)) != 1 ||
-      EVP_EncryptUpdate(c, o, &n, U(plaintext), static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(c, o + n, &tail) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, kTagBytes, o + plaintext.size()) != 1) {
-    out->resize(at);
-    return Status::Internal("AES-GCM encryption failed (OpenSSL)");
+  if (!enc_) {
+    enc_ = EVP_CIPHER_CTX_new();
+    if (!enc_ ||
+        EVP_EncryptInit_ex(static_cast<EVP_CIPHER_CTX*>(enc_), EVP_aes_256_gcm(), nullptr, key_.data(), nullptr) != 1)
+      return Status::Internal("AES-GCM setup failed (OpenSSL)");
   }
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(enc_);
+  auto* o = reinterpret_cast<unsigned char*>(out);
+  int n = 0, tail = 0;
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, U(nonce)) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx, nullptr, &n, U(aad), static_cast<int>(aad.size())) != 1) ||
+      EVP_EncryptUpdate(ctx, o, &n, U(plaintext), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx, o + n, &tail) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes, o + plaintext.size()) != 1)
+    return Status::Internal("AES-GCM encryption failed (OpenSSL)");
   return Status::Ok();
 }
 
-Status GcmCipher::OpenTo(std::string_view nonce, std::string_view sealed, std::string* out) {
-  if (nonce.size() != kNonceBytes || sealed.size() < kTagBytes || !Fits(sealed))
+Status GcmCipher::OpenTo(std::string_view nonce, std::string_view aad, std::string_view sealed, std::string* out) {
+  if (nonce.size() != kNonceBytes || sealed.size() < kTagBytes || !Fits(aad) || !Fits(sealed))
     return Status::Corruption("AES-GCM: sealed data too short or malformed");
-  RETURN_IF_ERROR(Init(false));
-  auto* c = static_cast<EVP_CIPHER_CTX*>(ctx_);
+  if (!dec_) {
+    dec_ = EVP_CIPHER_CTX_new();
+    if (!dec_ ||
+        EVP_DecryptInit_ex(static_cast<EVP_CIPHER_CTX*>(dec_), EVP_aes_256_gcm(), nullptr, key_.data(), nullptr) != 1)
+      return Status::Internal("AES-GCM setup failed (OpenSSL)");
+  }
+  auto* ctx = static_cast<EVP_CIPHER_CTX*>(dec_);
   const size_t len = sealed.size() - kTagBytes;
   out->resize(len);
   auto* o = reinterpret_cast<unsigned char*>(out->data());
   unsigned char tag[kTagBytes];
   std::memcpy(tag, sealed.data() + len, kTagBytes);
   int n = 0, tail = 0;
-  if (EVP_DecryptInit_ex(c, nullptr, nullptr, nullptr, U(nonce)) != 1 ||
-      EVP_DecryptUpdate(c, o, &n, U(sealed), static_cast<int>(len)) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1)
+  if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, U(nonce)) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(ctx, nullptr, &n, U(aad), static_cast<int>(aad.size())) != 1) ||
+      EVP_DecryptUpdate(ctx, o, &n, U(sealed), static_cast<int>(len)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) != 1)
     return Status::Internal("AES-GCM decryption failed (OpenSSL)");
-  if (EVP_DecryptFinal_ex(c, o + n, &tail) != 1) {
+  if (EVP_DecryptFinal_ex(ctx, o + n, &tail) != 1) {
     OPENSSL_cleanse(out->data(), out->size());
     out->clear();
     return Status::Corruption("AES-GCM authentication failed: wrong key or corrupted data");

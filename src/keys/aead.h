@@ -48,26 +48,25 @@ Result<std::string> Seal(const SecretKey& key, std::string_view nonce, std::stri
 // (wrong key, wrong aad, or any flipped bit).
 Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::string_view aad, std::string_view sealed);
 
-// One key's AES-256-GCM context reused for many messages (a Parquet file's
-// pages): the key schedule is computed once per direction, each message only
-// sets its nonce. Not thread-safe; one per file reader or writer.
+// One key's AES-256-GCM contexts, set up once and reused per message: for
+// many small messages under one key (a log segment's records, a Parquet
+// file's pages), where Seal and Open would redo the key schedule each
+// time. Not thread-safe.
 class GcmCipher {
  public:
   explicit GcmCipher(const SecretKey& key);
   ~GcmCipher();
   GcmCipher(const GcmCipher&) = delete;
   GcmCipher& operator=(const GcmCipher&) = delete;
-  // Appends ciphertext || tag of `plaintext` under `nonce` (no additional data) to *out.
-  Status SealAppend(std::string_view nonce, std::string_view plaintext, std::string* out);
-  // Replaces *out with the plaintext of `sealed` (ciphertext || tag);
-  // kCorruption when the tag does not match (wrong key or any flipped bit).
-  Status OpenTo(std::string_view nonce, std::string_view sealed, std::string* out);
+  // Writes ciphertext || tag (plaintext.size() + kTagBytes bytes) to `out`.
+  Status SealTo(std::string_view nonce, std::string_view aad, std::string_view plaintext, char* out);
+  // Replaces *out with the plaintext; kCorruption when the tag does not match.
+  Status OpenTo(std::string_view nonce, std::string_view aad, std::string_view sealed, std::string* out);
 
  private:
-  Status Init(bool encrypt);
   SecretKey key_;
-  void* ctx_ = nullptr;  // EVP_CIPHER_CTX
-  int mode_ = -1;        // 1 encrypt, 0 decrypt, -1 neither yet
+  void* enc_ = nullptr;  // EVP_CIPHER_CTX, keyed on first use
+  void* dec_ = nullptr;
 };
 
 }  // namespace watershed::keys

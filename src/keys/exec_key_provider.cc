@@ -19,6 +19,7 @@
 #include "core/hex.h"
 #include "core/sigpipe.h"
 #include "keys/key_provider.h"
+#include "keys/text.h"
 
 extern char** environ;
 
@@ -150,11 +151,6 @@ Result<Output> Run(const std::string& command, const std::string& args, std::str
   if (o.exit_code == 0 && w != static_cast<ssize_t>(input.size()))
     return Status::IoError("key command exited without reading its input");
   return o;
-}
-
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 class ExecKeyProvider final : public KeyProvider {

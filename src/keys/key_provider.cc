@@ -6,10 +6,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include "core/file_system.h"
 #include "core/hex.h"
 #include "core/random.h"
+#include "keys/text.h"
 
 namespace watershed::keys {
 namespace {
@@ -30,35 +34,56 @@ std::string NewKeyId() {
   return std::string(buf) + RandomHex(3);
 }
 
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 std::string WrapAad(const std::string& region, const std::string& key_id) {
   return "watershed-data-key-v1\n" + region + "\n" + key_id;
 }
 
+// What identifies a version of a key file: a rewrite (WriteFileAtomically
+// renames a new inode in), a chmod and a removal all change it.
+struct FileStamp {
+  ino_t ino = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+std::optional<FileStamp> Stamp(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileStamp{st.st_ino, static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
+}
+
+// Caches the KEKs it loaded and the current key id, each re-read only when
+// its file changed (one stat per call instead of reading, checking and
+// parsing a file): a log wraps a data key per segment and a reader unwraps
+// one per segment it opens. A retired key's file is gone, so it stops
+// unwrapping at once.
 class LocalKeyProvider final : public KeyProvider {
  public:
   LocalKeyProvider(const std::string& keys_dir, const std::string& region) : store_(keys_dir, region) {}
   const std::string& region() const override { return store_.region(); }
 
   Result<WrappedKey> Wrap(const SecretKey& data_key) override {
-    ASSIGN_OR_RETURN(std::string id, store_.Current());
-    ASSIGN_OR_RETURN(SecretKey kek, store_.Load(id));
+    ASSIGN_OR_RETURN(std::string id, CurrentKeyId());
+    ASSIGN_OR_RETURN(SecretKey kek, Kek(id));
     const std::string nonce = RandomNonce();
     ASSIGN_OR_RETURN(std::string sealed, Seal(kek, nonce, WrapAad(region(), id), data_key.view()));
     return WrappedKey{id, nonce + sealed};
   }
 
-  Result<std::string> CurrentKeyId() override { return store_.Current(); }
+  Result<std::string> CurrentKeyId() override {
+    const auto stamp = Stamp(JoinPath(store_.dir(), kCurrent));
+    std::lock_guard lock(mu_);
+    if (stamp && current_ && current_->first == *stamp) return current_->second;
+    current_.reset();
+    ASSIGN_OR_RETURN(std::string id, store_.Current());
+    if (stamp) current_.emplace(*stamp, id);
+    return id;
+  }
 
   Result<SecretKey> Unwrap(const WrappedKey& w) override {
     if (w.blob.size() != kNonceBytes + kKeyBytes + kTagBytes)
       return Status::Corruption("wrapped data key of " + std::to_string(w.blob.size()) + " bytes, expected " +
                                 std::to_string(kNonceBytes + kKeyBytes + kTagBytes));
-    ASSIGN_OR_RETURN(SecretKey kek, store_.Load(w.key_id));
+    ASSIGN_OR_RETURN(SecretKey kek, Kek(w.key_id));
     auto key = Open(kek, std::string_view(w.blob).substr(0, kNonceBytes), WrapAad(region(), w.key_id),
                     std::string_view(w.blob).substr(kNonceBytes));
     if (!key.ok())
@@ -70,7 +95,22 @@ class LocalKeyProvider final : public KeyProvider {
   }
 
  private:
+  Result<SecretKey> Kek(const std::string& id) {
+    if (!ValidKeyId(id)) return store_.Load(id);  // its error
+    const auto stamp = Stamp(JoinPath(store_.dir(), id + kSuffix));
+    std::lock_guard lock(mu_);
+    auto it = keks_.find(id);
+    if (stamp && it != keks_.end() && it->second.first == *stamp) return it->second.second;
+    if (it != keks_.end()) keks_.erase(it);
+    ASSIGN_OR_RETURN(SecretKey kek, store_.Load(id));
+    if (stamp) keks_.emplace(id, std::make_pair(*stamp, kek));
+    return kek;
+  }
+
   LocalKeyStore store_;
+  std::mutex mu_;  // guards the caches
+  std::optional<std::pair<FileStamp, std::string>> current_;
+  std::map<std::string, std::pair<FileStamp, SecretKey>> keks_;
 };
 
 }  // namespace

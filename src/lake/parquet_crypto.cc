@@ -11,7 +11,11 @@ Status AppendModule(keys::GcmCipher& cipher, std::string_view plaintext, std::st
   out->append(len, 4);
   const std::string nonce = keys::RandomNonce();
   out->append(nonce);
-  return cipher.SealAppend(nonce, plaintext, out);
+  const size_t at = out->size();
+  out->resize(at + plaintext.size() + keys::kTagBytes);
+  Status s = cipher.SealTo(nonce, {}, plaintext, out->data() + at);
+  if (!s.ok()) out->resize(at - kModuleOverhead + keys::kTagBytes);  // drop the length and nonce too
+  return s;
 }
 
 Status NextModule(keys::GcmCipher& cipher, std::string_view* in, std::string* out) {
@@ -21,7 +25,7 @@ Status NextModule(keys::GcmCipher& cipher, std::string_view* in, std::string* ou
     return Status::Corruption("encrypted module length " + std::to_string(len) + " outside the chunk");
   const std::string_view module = in->substr(4, len);
   in->remove_prefix(4 + static_cast<size_t>(len));
-  Status s = cipher.OpenTo(module.substr(0, keys::kNonceBytes), module.substr(keys::kNonceBytes), out);
+  Status s = cipher.OpenTo(module.substr(0, keys::kNonceBytes), {}, module.substr(keys::kNonceBytes), out);
   if (!s.ok()) return Status(s.code(), "encrypted module: " + s.message());
   return Status::Ok();
 }

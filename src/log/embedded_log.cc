@@ -4,13 +4,16 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
+#include "core/crash_point.h"
 #include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/event_codec.h"
 #include "log/log_format.h"
 #include "log/log_meta.h"
 #include "log/record_codec.h"
+#include "log/segment_crypto.h"
 
 namespace watershed::log {
 
@@ -32,9 +35,11 @@ uint64_t ValidRecordsAfter(std::string_view data) {
   uint32_t len = 0;
   LogRecord record;
   for (size_t start = 0; start + kRecordHeaderSize <= data.size(); ++start) {
-    if (CheckFrame(data.substr(start), &len) != Frame::kRecord ||
-        !DecodePayload(data.substr(start + kRecordHeaderSize, len), &record).ok())
-      continue;
+    if (CheckFrame(data.substr(start), &len) != Frame::kRecord) continue;
+    // A sealed record's offset is unknown here, so it cannot be opened: its
+    // CRC and shape must do.
+    const std::string_view payload = data.substr(start + kRecordHeaderSize, len);
+    if (!SealedPayloadShape(payload) && !DecodePayload(payload, &record).ok()) continue;
     uint64_t n = 0;
     for (size_t p = start; CheckFrame(data.substr(p), &len) == Frame::kRecord; p += kRecordHeaderSize + len) ++n;
     return n;
@@ -54,8 +59,10 @@ struct EmbeddedLog::Partition {
   struct Segment {
     uint64_t base;
     std::string path;
-    int64_t first_append_ms;  // 0 when the segment was empty at open
+    int64_t first_append_ms;                     // 0 when the segment was empty at open
+    std::shared_ptr<const keys::SecretKey> key;  // its data key; null: a plaintext segment
   };
+  uint32_t index = 0;
   std::string dir;
   mutable std::mutex mu;  // guards segments
   std::vector<Segment> segments;
@@ -64,6 +71,7 @@ struct EmbeddedLog::Partition {
   std::atomic<uint64_t> rollbacks{0};  // bumped when a group's bytes are cut (readers drop read-ahead)
   // Writer thread only:
   std::unique_ptr<WritableFile> active;
+  std::unique_ptr<RecordCipher> cipher;  // seals into `active` (null: plaintext)
   uint64_t next_offset = 0;
   std::string buf;
   uint64_t group_first = 0;       // next_offset before the current group
@@ -93,8 +101,8 @@ namespace {
 
 class EmbeddedLogReader final : public LogReader {
  public:
-  EmbeddedLogReader(FileSystem* fs, const EmbeddedLog::Partition* part, uint64_t from)
-      : fs_(fs), part_(part), target_(from) {}
+  EmbeddedLogReader(FileSystem* fs, const EmbeddedLog::Partition* part, uint64_t from, std::string region)
+      : fs_(fs), part_(part), target_(from), region_(std::move(region)) {}
 
   Status Read(size_t max_records, std::vector<LogRecord>* out) override {
     uint64_t end = part_->readable_end.load(std::memory_order_acquire);
@@ -117,7 +125,7 @@ class EmbeddedLogReader final : public LogReader {
       if (next_++ < target_) continue;  // positioning inside a segment
       LogRecord r;
       r.offset = LogOffset(target_++);
-      RETURN_IF_ERROR(DecodePayload(payload, &r));
+      RETURN_IF_ERROR(Decode(payload, &r));
       out->push_back(std::move(r));
       ++got;
     }
@@ -132,12 +140,23 @@ class EmbeddedLogReader final : public LogReader {
       return Status::NotFound("offset " + std::to_string(target_) + " is no longer retained");
     ASSIGN_OR_RETURN(file_, fs_->NewRandomAccessFile(seg.path));
     path_ = seg.path;
+    cipher_ = seg.key ? std::make_unique<RecordCipher>(*seg.key, region_, part_->index) : nullptr;
     base_ = seg.base;
     next_ = seg.base;
     len_ = 0;
     pos_ = 0;
     file_off_ = 0;
     return Status::Ok();
+  }
+
+  Status Decode(std::string_view payload, LogRecord* r) {
+    if (static_cast<uint8_t>(payload[0]) != kKindSealedV1) return DecodePayload(payload, r);
+    const std::string where = "encrypted record at offset " + std::to_string(r->offset.value) + " of " + path_;
+    if (!cipher_) return Status::Corruption(where + ", but the segment has no key file " + SegmentKeyPath(path_));
+    Status s = cipher_->Open(r->offset.value, payload, r);
+    if (!s.ok() && s.code() == StatusCode::kCorruption)
+      return Status::Corruption(where + " does not authenticate (damaged, or not written there): " + s.message());
+    return s;
   }
 
   // Makes at least n unread bytes available in buf_ (fewer at end of file).
@@ -174,8 +193,10 @@ class EmbeddedLogReader final : public LogReader {
   uint64_t target_;  // next offset to return
   std::unique_ptr<RandomAccessFile> file_;
   std::string path_;
-  uint64_t base_ = 0;  // first offset of the open segment
-  uint64_t next_ = 0;  // offset of the next record in the open segment
+  std::string region_;
+  std::unique_ptr<RecordCipher> cipher_;  // the open segment's, if it is sealed
+  uint64_t base_ = 0;                     // first offset of the open segment
+  uint64_t next_ = 0;                     // offset of the next record in the open segment
   uint64_t segment_end_ = 0;
   static constexpr size_t kBufferSize = 256 << 10;  // > kRecordHeaderSize + kMaxPayloadSize
   std::unique_ptr<char[]> buf_;
@@ -242,6 +263,7 @@ Status EmbeddedLog::Recover() {
   }
   for (uint32_t p = 0; p < options_.partitions; ++p) {
     auto part = std::make_unique<Partition>();
+    part->index = p;
     char name[16];
     std::snprintf(name, sizeof name, "p%03u", p);
     part->dir = JoinPath(options_.dir, name);
@@ -251,16 +273,17 @@ Status EmbeddedLog::Recover() {
       if (n.size() != 20 + std::string_view(kSegmentSuffix).size() || !n.ends_with(kSegmentSuffix)) continue;
       if (n.find_first_not_of("0123456789") != 20) continue;  // not one of ours
       uint64_t base = std::stoull(n.substr(0, 20));
-      part->segments.push_back({base, JoinPath(part->dir, n), 0});
+      part->segments.push_back({base, JoinPath(part->dir, n), 0, nullptr});
     }
     std::sort(part->segments.begin(), part->segments.end(),
               [](const auto& a, const auto& b) { return a.base < b.base; });
     if (part->segments.empty()) {
-      part->segments.push_back({0, JoinPath(part->dir, SegmentName(0)), 0});
+      part->segments.push_back({0, JoinPath(part->dir, SegmentName(0)), 0, nullptr});
       ASSIGN_OR_RETURN(auto f, fs->NewWritableFile(part->segments.back().path));
       RETURN_IF_ERROR(f->Close());
       RETURN_IF_ERROR(fs->SyncDir(part->dir));
     }
+    RETURN_IF_ERROR(LoadSegmentKeys(*part, names));
     // Scan the last segment: count its records, drop a torn or corrupt tail.
     auto& last = part->segments.back();
     ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs, last.path));
@@ -298,7 +321,14 @@ Status EmbeddedLog::Recover() {
     }
     part->next_offset = last.base + count;
     part->readable_end = part->next_offset;
-    ASSIGN_OR_RETURN(part->active, fs->NewAppendableFile(last.path));
+    if (!options_.keys || last.key) {
+      if (last.key) part->cipher = std::make_unique<RecordCipher>(*last.key, options_.keys->region(), p);
+      ASSIGN_OR_RETURN(part->active, fs->NewAppendableFile(last.path));
+    } else {
+      // Encryption was turned on: new records go to a sealed segment (an
+      // empty plaintext one is replaced). The plaintext ones stay readable.
+      RETURN_IF_ERROR(StartSegment(*part, part->next_offset, 0));
+    }
     // New append times continue from the newest record, even if the clock is behind it.
     last_append_ms_ = std::max(last_append_ms_, last_record_ms);
     partitions_.push_back(std::move(part));
@@ -332,7 +362,8 @@ Result<std::unique_ptr<LogReader>> EmbeddedLog::NewReader(uint32_t partition, Lo
   if (from.value > EndOffset(partition).value) return Status::InvalidArgument("offset beyond the end of the log");
   if (from < StartOffset(partition))
     return Status::NotFound("offset " + std::to_string(from.value) + " is no longer retained");
-  return std::unique_ptr<LogReader>(new EmbeddedLogReader(options_.fs, partitions_[partition].get(), from.value));
+  return std::unique_ptr<LogReader>(new EmbeddedLogReader(options_.fs, partitions_[partition].get(), from.value,
+                                                          options_.keys ? options_.keys->region() : std::string()));
 }
 
 void EmbeddedLog::WaitForData(uint32_t partition, LogOffset offset, std::chrono::milliseconds timeout) {
@@ -426,12 +457,33 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
     part->group_first = part->next_offset;
     part->group_size_before = part->active->Size();
   }
-  for (const auto& pending : group)
+  Status s;
+  for (const auto& pending : group) {
     for (const Event& e : pending.events) {
       Partition& part = *partitions_[PartitionOf(e.story_id, n, scheme_)];
-      AppendRecord(append_ms, e, &part.buf);
+      // Roll before the group's first record for a full segment: a sealed
+      // record is bound to its segment's key.
+      if (part.buf.empty() && part.active->Size() > 0 && part.active->Size() >= options_.segment_bytes) {
+        s = Roll(part, append_ms);
+        if (!s.ok()) {
+          failed_ = true;  // the old segment is closed: stop appending
+          break;
+        }
+      }
+      if (part.cipher) {
+        s = part.cipher->Append(part.next_offset, append_ms, e, &part.buf);
+        if (!s.ok()) break;
+      } else {
+        AppendRecord(append_ms, e, &part.buf);
+      }
       ++part.next_offset;
     }
+    if (!s.ok()) break;
+  }
+  if (!s.ok()) {  // nothing written yet
+    for (auto& part : partitions_) part->next_offset = part->group_first;
+    return s;
+  }
 
   auto rollback = [&] {
     for (auto& part : partitions_) {
@@ -452,32 +504,8 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
     }
   };
 
-  Status s;
   for (auto& part : partitions_) {
     if (part->buf.empty()) continue;
-    if (part->active->Size() > 0 && part->active->Size() >= options_.segment_bytes) {
-      // Roll: seal the full segment durably, then start one named by the next offset.
-      s = part->active->Sync();
-      if (s.ok()) s = part->active->Close();
-      Partition::Segment seg{part->group_first, JoinPath(part->dir, SegmentName(part->group_first)), append_ms};
-      if (s.ok()) {
-        auto f = options_.fs->NewWritableFile(seg.path);
-        if (f.ok()) {
-          part->active = std::move(f).value();
-          s = options_.fs->SyncDir(part->dir);
-          part->group_size_before = 0;
-          std::lock_guard lock(part->mu);
-          part->segments.push_back(seg);
-        } else {
-          s = f.status();
-        }
-      }
-      if (!s.ok()) {
-        failed_ = true;
-        rollback();
-        return s;
-      }
-    }
     s = part->active->Append(part->buf);
     if (!s.ok()) {
       rollback();
@@ -504,6 +532,59 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
   return Status::Ok();
 }
 
+Status EmbeddedLog::Roll(Partition& part, int64_t append_ms) {
+  // Seal the full segment durably, then start one named by the next offset.
+  RETURN_IF_ERROR(part.active->Sync());
+  RETURN_IF_ERROR(part.active->Close());
+  RETURN_IF_ERROR(StartSegment(part, part.next_offset, append_ms));
+  part.group_size_before = 0;
+  return Status::Ok();
+}
+
+Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_append_ms) {
+  Partition::Segment seg{base, JoinPath(part.dir, SegmentName(base)), first_append_ms, nullptr};
+  std::unique_ptr<RecordCipher> cipher;
+  if (options_.keys) {
+    // The key file first, durably: a sealed record never exists without it.
+    ASSIGN_OR_RETURN(keys::DataKey key, keys::NewDataKey(*options_.keys));
+    RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, key.wrapped));
+    if (first_append_ms != 0) CrashPoint("log.roll.after_segment_key");  // a roll, not an open
+    seg.key = std::make_shared<const keys::SecretKey>(key.key);
+    cipher = std::make_unique<RecordCipher>(key.key, options_.keys->region(), part.index);
+  }
+  ASSIGN_OR_RETURN(auto f, options_.fs->NewWritableFile(seg.path));
+  RETURN_IF_ERROR(options_.fs->SyncDir(part.dir));
+  part.active = std::move(f);
+  part.cipher = std::move(cipher);
+  std::lock_guard lock(part.mu);
+  if (!part.segments.empty() && part.segments.back().base == base)
+    part.segments.back() = seg;  // an empty segment found at open
+  else
+    part.segments.push_back(seg);
+  return Status::Ok();
+}
+
+Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::string>& names) {
+  const std::string suffix = std::string(kSegmentSuffix) + kSegmentKeySuffix;
+  std::set<std::string> sidecars;
+  for (const auto& n : names)
+    if (n.size() == 20 + suffix.size() && n.ends_with(suffix) && n.find_first_not_of("0123456789") == 20)
+      sidecars.insert(JoinPath(part.dir, n));
+  for (auto& seg : part.segments) {
+    if (!sidecars.erase(SegmentKeyPath(seg.path))) continue;
+    if (!options_.keys)
+      return Status::FailedPrecondition("log segment " + seg.path + " is encrypted (its key is in " +
+                                        SegmentKeyPath(seg.path) + "): start with encryption = on and the keys of " +
+                                        "this log's region");
+    ASSIGN_OR_RETURN(keys::SecretKey key, LoadSegmentKey(options_.fs, *options_.keys, seg.path));
+    seg.key = std::make_shared<const keys::SecretKey>(key);
+  }
+  // Key files without a segment: written just before a crash that came
+  // before the segment file, or left by retention's delete. Nothing needs them.
+  for (const auto& orphan : sidecars) RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));
+  return Status::Ok();
+}
+
 Status EmbeddedLog::EnforceRetention() {
   int64_t now = options_.clock->NowMs();
   Status first_error;
@@ -527,6 +608,7 @@ Status EmbeddedLog::EnforceRetention() {
         auto size = options_.fs->FileSize(segs[0].path);
         if (size.ok()) total -= std::min(total, *size);
         doomed.push_back(segs[0].path);
+        if (segs[0].key) doomed.push_back(SegmentKeyPath(segs[0].path));  // after its segment
         segs.erase(segs.begin());
       }
     }

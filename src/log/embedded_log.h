@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/file_system.h"
 #include "core/worker_pool.h"
+#include "keys/key_provider.h"
 #include "log/log.h"
 #include "log/log_meta.h"
 
@@ -47,6 +48,12 @@ struct EmbeddedLogOptions {
   // (kCorruption naming the file, the byte and the records after it) unless
   // this is set; then it truncates there too, dropping those records.
   bool repair = false;
+  // encryption = on (segment_crypto.h): each new segment gets a data key
+  // wrapped by this region's provider, and its records are sealed (the
+  // provider's region goes into each record's additional data). Segments
+  // written before stay readable. Null: plaintext segments; Open refuses a
+  // log that holds encrypted ones.
+  keys::KeyProvider* keys = nullptr;
 };
 
 struct LogRecoveryReport {
@@ -93,6 +100,12 @@ class EmbeddedLog final : public Log {
     AppendCallback done;
   };
   Status WriteGroup(std::vector<Pending>& group);
+  Status Roll(Partition& part, int64_t append_ms);
+  // Creates the segment starting at `base` and makes it the active one; with
+  // encryption on, its key file first.
+  Status StartSegment(Partition& part, uint64_t base, int64_t first_append_ms);
+  // Unwraps the data keys of the segments that have key files.
+  Status LoadSegmentKeys(Partition& part, const std::vector<std::string>& names);
   Status SyncDirty();
 
   EmbeddedLogOptions options_;

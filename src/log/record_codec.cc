@@ -35,6 +35,8 @@ Frame CheckFrame(std::string_view data, uint32_t* payload_len) {
 }
 
 Status DecodePayload(std::string_view payload, LogRecord* r) {
+  if (static_cast<uint8_t>(payload[0]) == kKindSealedV1)
+    return Status::Corruption("encrypted log record read without its segment's key");
   if (static_cast<uint8_t>(payload[0]) != kKindEventV1) return Status::Corruption("unknown log record kind");
   r->append_time = AppendTimeMs(static_cast<int64_t>(GetFixed64(payload.data() + 1)));
   return DecodeEventBinary(payload.substr(kPayloadPrefixSize), &r->event);

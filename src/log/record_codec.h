@@ -20,7 +20,8 @@ enum class Frame { kRecord, kIncomplete, kCorrupt };
 // *payload_len), too few bytes for one, or bytes that cannot be a record.
 Frame CheckFrame(std::string_view data, uint32_t* payload_len);
 
-// Decodes a payload that CheckFrame accepted; fills append_time and event.
+// Decodes a plaintext payload that CheckFrame accepted; fills append_time and
+// event. A sealed payload (kind 2) needs its segment's RecordCipher.
 Status DecodePayload(std::string_view payload, LogRecord* r);
 
 }  // namespace watershed::log

@@ -14,6 +14,7 @@
 #include "core/event_codec.h"
 #include "core/status.h"
 #include "core/testing/temp_dir.h"
+#include "keys/key_provider.h"
 #include "log/embedded_log.h"
 #include "log/log_format.h"
 #include "log/testing/log_test_util.h"
@@ -52,8 +53,20 @@ class EmbeddedLogTest : public ::testing::Test {
     o.dir = dir_.Path("eu");
     o.partitions = partitions;
     o.clock = &clock_;
+    o.keys = keys_.get();
     return o;
   }
+  // encryption = on for the logs Options() describes from now on: a KEK of
+  // `region` in this test's keys dir (created if missing) and its provider.
+  void EncryptWith(const std::string& region = "eu") {
+    keys::LocalKeyStore store(KeysDir(), region);
+    if (!store.Current().ok()) {
+      ASSERT_TRUE(store.Create(true).ok());
+    }
+    keys_ = keys::NewLocalKeyProvider(KeysDir(), region);
+  }
+  void EncryptionOff() { keys_.reset(); }
+  std::string KeysDir() const { return dir_.Path("keys"); }
   std::unique_ptr<EmbeddedLog> OpenLog(const EmbeddedLogOptions& o) {
     auto r = EmbeddedLog::Open(o);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -76,6 +89,7 @@ class EmbeddedLogTest : public ::testing::Test {
 
   ::watershed::testing::TempDir dir_{"log"};
   ManualClock clock_{kT0};
+  std::unique_ptr<keys::KeyProvider> keys_;
 };
 
 // Record size of MakeEvent(_, seq) on disk.
