@@ -20,9 +20,10 @@
 # lake must hold every log record once in raw_events, every distinct event
 # once in events and the final minutes in story_minute, with no orphan file
 # (tests/lake/check_lake.py, DuckDB + python3-avro).
-# ENCRYPTION=on: log segments, checkpoints and cold stores sealed under keys
-# made here for every region (docs/encryption.md), with small log segments;
-# the end also checks that every checkpoint and log segment is sealed.
+# ENCRYPTION=on: log segments, checkpoints, cold stores and lake files
+# encrypted under keys made here for every region (docs/encryption.md), with
+# small log segments; the end also checks that every checkpoint and log
+# segment is sealed and every lake file encrypted (read with its key).
 # STORY_IDLE_EVICT: --story-idle-evict (e.g. 1s: stories
 # move to the cold store and back all through the run).
 # Exit 0 when the verification finds zero mismatches.
@@ -179,4 +180,11 @@ if [ "${ENCRYPTION:-off}" = on ]; then
   done
   echo "crash_test: all $segs log segments sealed"
 fi
-check_lake "$work/data/lake" "$work/truth.txt" "$records"
+key_flags=()
+if [ "${ENCRYPTION:-off}" = on ]; then
+  # Every lake data file encrypted (Parquet modular encryption) with its key sidecar.
+  plain=$(find "$work/data/lake" -name '*.parquet' -exec sh -c '[ "$(head -c 4 "$1")" = PARE ] || echo "$1"' _ {} \; | head -3)
+  [ -z "$plain" ] || { echo "crash_test: lake files not encrypted: $plain"; exit 1; }
+  key_flags=(--keys "$bin" --data-dir "$work/data")
+fi
+check_lake "$work/data/lake" "$work/truth.txt" "$records" "${key_flags[@]}"

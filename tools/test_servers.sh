@@ -113,7 +113,8 @@ log_records() {  # PORT
 
 # Compares the lake under ROOT with the ground truth (tests/lake/check_lake.py:
 # manifests by python3-avro, rows by DuckDB); exits on a difference.
-check_lake() {  # ROOT TRUTH LOG_RECORDS
-  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../tests/lake/check_lake.py" "$1" "$2" --log-records "$3" ||
+# Encrypted lakes: also --keys WATERSHED_BINARY --data-dir DIR (check_lake.py).
+check_lake() {  # ROOT TRUTH LOG_RECORDS [check_lake.py options]
+  /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../tests/lake/check_lake.py" "$1" "$2" --log-records "$3" "${@:4}" ||
     { echo "the lake differs from the ground truth"; exit 1; }
 }

@@ -55,8 +55,8 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "processor checkpoints (default <data-dir>/checkpoints); the processors of a group "
        "share it: one directory on shared storage"},
       {"encryption", "off",
-       "on: checkpoints and the cold store are sealed with AES-256-GCM under data keys wrapped "
-       "by the region's key (docs/encryption.md; the log and lake files are not encrypted yet)"},
+       "on: log segments, checkpoints and the cold store are sealed with AES-256-GCM under data "
+       "keys wrapped by the region's key, lake data files are encrypted Parquet (docs/encryption.md)"},
       {"keys-dir", "", "the local key provider's keys, <keys-dir>/<region>/ (default <data-dir>/keys)"},
       {"key-command", "",
        "a command that wraps and unwraps data keys (a KMS CLI; protocol in docs/encryption.md); "

@@ -1,5 +1,6 @@
-// `watershed keys create|rotate|list`: the local key provider's key-encryption
-// keys (src/keys, docs/encryption.md).
+// `watershed keys create|rotate|list|status|retire|rewrap|data-key`: the local
+// key provider's key-encryption keys and what they wrap (src/keys,
+// docs/encryption.md).
 
 #include <algorithm>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "keys/envelope.h"
 #include "keys/key_provider.h"
 #include "keys/key_ring.h"
+#include "lake/file_keys.h"
 #include "log/segment_crypto.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
@@ -24,22 +26,27 @@ constexpr const char* kHelp =
     "usage: watershed keys create --region R [--keys-dir DIR | --data-dir DIR]\n"
     "       watershed keys rotate --region R [...]\n"
     "       watershed keys list [--region R] [...]\n"
-    "       watershed keys status --region R [--checkpoint-dir DIR] [...]\n"
+    "       watershed keys status --region R [--checkpoint-dir DIR] [--lake-root DIR] [...]\n"
     "       watershed keys retire --region R --key ID [--force] [...]\n"
-    "       watershed keys rewrap --region R [...]\n\n"
+    "       watershed keys rewrap --region R [--lake-root DIR] [...]\n"
+    "       watershed keys data-key --region R FILE\n\n"
     "Key-encryption keys (KEKs) of the local key provider, one directory per region:\n"
     "<keys-dir>/<region>/<key-id>.key (32 random bytes as hex, mode 0600) and <region>/current.\n"
     "create adds a KEK (current when the region has none); rotate adds one and makes it current,\n"
     "so new data keys are wrapped under it while older ones still unwrap; list shows them.\n"
     "status lists each key with the files whose data keys it wraps (checkpoints, cold stores,\n"
-    "log segments); rewrap re-wraps the data keys of the region's log segments under the current\n"
-    "key (the segments are not rewritten);\n"
+    "log segments, lake data files); rewrap re-wraps the data keys of the region's log segments\n"
+    "and lake data files under the current key (their <file>.key sidecars change, the files do not);\n"
     "retire moves a key to <region>/retired/ — refused for the current key, for one still needed,\n"
-    "and when no checkpoint was found to prove it unused (--force: retire anyway).\n"
+    "and when no checkpoint or lake file was found to prove it unused (--force: retire anyway).\n"
+    "data-key prints an encrypted lake file's data key as base64, for DuckDB: PRAGMA\n"
+    "add_parquet_key('k', '<key>'); SELECT * FROM read_parquet('FILE', encryption_config =\n"
+    "{footer_key: 'k'}) (docs/encryption.md).\n"
     "After a rotation, running processors re-wrap under the new key at their next checkpoint.\n"
-    "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints; with\n"
-    "key-command set, status asks that command instead of the key files. Also accepts --config FILE.\n"
-    "Encrypted with these keys today: log segments, checkpoints and cold stores (encryption = on); not the lake.\n";
+    "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints, lake-root to\n"
+    "<data-dir>/lake; with key-command set, the command wraps and unwraps instead of the key files.\n"
+    "Also accepts --config FILE. Encrypted with these keys (encryption = on): log segments,\n"
+    "checkpoints, cold stores and lake data files.\n";
 
 int List(const std::string& keys_dir, const std::string& region) {
   std::vector<std::string> regions;
@@ -75,23 +82,65 @@ Result<std::map<std::string, std::vector<std::string>>> Dependents(const std::st
   ASSIGN_OR_RETURN(std::vector<std::string> names, FileSystem::Default()->ListDir(dir));
   stream::CheckpointStore store(FileSystem::Default(), checkpoint_dir, ring);
   for (const std::string& name : names) {
-    uint32_t partition = 0;
     if (name.size() < 7 || name[0] != 'p' || !name.ends_with(".ckpt")) continue;
-    auto p = ParseNumber<uint32_t>(name, std::string_view(name).substr(1, name.size() - 6));
-    if (!p.ok()) continue;
-    partition = *p;
-    auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));
+    auto partition = ParseNumber<uint32_t>(name, std::string_view(name).substr(1, name.size() - 6));
+    if (!partition.ok()) continue;
+    auto raw = ReadWholeFile(FileSystem::Default(), JoinPath(dir, name));  // read once, decoded below
     if (!raw.ok()) return raw.status();
     ++*checkpoints;
     if (!keys::IsSealed(*raw)) continue;
     ASSIGN_OR_RETURN(keys::WrappedKey k, keys::SealedKey(*raw));
     out[k.key_id].push_back("checkpoint " + JoinPath(dir, name));
-    ASSIGN_OR_RETURN(auto checkpoint, store.Read(*r, partition));
-    if (!checkpoint) continue;
-    if (auto cold = stream::ColdStoreDataKey(checkpoint->cold))
+    ASSIGN_OR_RETURN(stream::Checkpoint checkpoint, store.Decode(*r, *partition, std::move(*raw)));
+    if (auto cold = stream::ColdStoreDataKey(checkpoint.cold))
       out[cold->key_id].push_back("cold store of " + JoinPath(dir, name));
   }
   return out;
+}
+
+// The region's lake under the lake root (<lake-root>/<region>).
+std::string RegionLakeDir(const Config& config, const std::string& region) {
+  const std::string root =
+      config.Get("lake-root").empty() ? JoinPath(config.Get("data-dir"), "lake") : config.Get("lake-root");
+  return JoinPath(root, region);
+}
+
+// Adds the encrypted lake data files (their key sidecars) whose data keys
+// each key id wraps to *deps; *files counts them.
+Status AddLakeFiles(const std::string& lake_dir, std::map<std::string, std::vector<std::string>>* deps,
+                    size_t* files) {
+  ASSIGN_OR_RETURN(std::vector<lake::LakeFileKey> lake, lake::ListSidecars(FileSystem::Default(), lake_dir));
+  for (const lake::LakeFileKey& f : lake) (*deps)[f.wrapped.key_id].push_back("lake file " + f.data_file);
+  *files = lake.size();
+  return Status::Ok();
+}
+
+// `keys rewrap`, the lake: every data file's key sidecar under the current key.
+int RewrapLake(const std::string& lake_dir, const std::string& region, keys::KeyProvider& provider) {
+  auto files = lake::ListSidecars(FileSystem::Default(), lake_dir);
+  if (!files.ok()) return Fail("keys", files.status().message());
+  size_t changed = 0;
+  std::string now;
+  for (const lake::LakeFileKey& f : *files) {
+    auto id = lake::RewrapSidecar(FileSystem::Default(), provider, f.data_file);
+    if (!id.ok() && !FileSystem::Default()->FileExists(f.data_file)) continue;  // maintenance deleted it meanwhile
+    if (!id.ok()) return Fail("keys", "rewrap " + f.data_file + ": " + id.status().message());
+    changed += *id != f.wrapped.key_id;
+    now = *id;
+  }
+  std::printf("%s: %zu encrypted lake files in %s, %zu re-wrapped%s\n", region.c_str(), files->size(),
+              lake_dir.c_str(), changed, now.empty() ? "" : (" under " + now).c_str());
+  return 0;
+}
+
+// `keys data-key FILE`: the file's data key as base64 (DuckDB's add_parquet_key).
+int DataKey(const std::string& file, keys::KeyProvider& provider) {
+  if (!FileSystem::Default()->FileExists(file)) return Fail("keys", "no file " + file);
+  auto file_keys = lake::NewSidecarFileKeys([&provider](const std::string&) { return &provider; });
+  auto key = file_keys->KeyOf(FileSystem::Default(), file);
+  if (!key.ok()) return Fail("keys", key.status().message());
+  std::printf("%s\n", keys::Base64(key->view()).c_str());
+  return 0;
 }
 
 // The embedded log of `region` in the data dir (the server's <data-dir>/log/<region>).
@@ -136,8 +185,8 @@ int RewrapLog(const std::string& log_dir, const std::string& region, keys::KeyPr
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region", "keys-dir",       "help!",       "config", "data-dir",
-                                          "key",    "checkpoint-dir", "key-command", "force!"};
+  const std::vector<std::string> known = {"region",         "keys-dir",    "help!",  "config",   "data-dir", "key",
+                                          "checkpoint-dir", "key-command", "force!", "lake-root"};
   auto parsed = Flags::Parse(args, known);
   if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
   const Flags& f = *parsed;
@@ -146,13 +195,15 @@ int KeysCommand(const std::vector<std::string>& args) {
     return 0;
   }
   const std::vector<std::string>& pos = f.positional();
-  const std::string action = pos.size() == 1 ? pos[0] : "";
-  if (action != "create" && action != "rotate" && action != "list" && action != "status" && action != "retire" &&
-      action != "rewrap")
-    return Fail("keys", "expected create, rotate, list, status, retire or rewrap\n\n" + std::string(kHelp), 2);
+  const std::string action = pos.empty() ? "" : pos[0];
+  const std::vector<std::string> actions = {"create", "rotate", "list", "status", "retire", "rewrap", "data-key"};
+  if (std::find(actions.begin(), actions.end(), action) == actions.end() ||
+      pos.size() != (action == "data-key" ? 2u : 1u))
+    return Fail("keys",
+                "expected create, rotate, list, status, retire, rewrap or data-key FILE\n\n" + std::string(kHelp), 2);
   std::vector<std::string> settings;
   for (const auto& [key, value] : f.values())
-    if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command")
+    if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command" || key == "lake-root")
       settings.push_back("--" + key + "=" + value);
   auto config = Config::Load(ServeConfigKeys(), settings);
   if (!config.ok()) return Fail("keys", config.status().message(), 2);
@@ -165,10 +216,13 @@ int KeysCommand(const std::vector<std::string>& args) {
   }
   if (action == "list") return List(keys_dir, region);
   keys::LocalKeyStore store(keys_dir, region);
-  if (action == "rewrap") {
+  if (action == "rewrap" || action == "data-key") {
     auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
-    return RewrapLog(RegionLogDir(*config, region), region, *(*ring)->For(region));
+    keys::KeyProvider& provider = *(*ring)->For(region);
+    if (action == "data-key") return DataKey(pos[1], provider);
+    const int rc = RewrapLog(RegionLogDir(*config, region), region, provider);
+    return rc != 0 ? rc : RewrapLake(RegionLakeDir(*config, region), region, provider);
   }
   if (action == "status" || action == "retire") {
     std::string checkpoint_dir = config->Get("checkpoint-dir");
@@ -186,6 +240,12 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (segments > 0)
       std::printf("%s: %zu sealed log segments in %s\n", region.c_str(), segments,
                   RegionLogDir(*config, region).c_str());
+    size_t lake_files = 0;
+    if (Status s = AddLakeFiles(RegionLakeDir(*config, region), &*deps, &lake_files); !s.ok())
+      return Fail("keys", s.message());
+    if (lake_files > 0)
+      std::printf("%s: %zu encrypted lake files in %s\n", region.c_str(), lake_files,
+                  RegionLakeDir(*config, region).c_str());
     if (action == "status") {
       auto listed = store.List();
       if (!listed.ok()) return Fail("keys", listed.status().message());
@@ -207,15 +267,16 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (id.empty()) return Fail("keys", "retire needs --key ID", 2);
     auto current = store.Current();
     if (current.ok() && *current == id) return Fail("keys", id + " is the current key of " + region + ": rotate first");
-    if (checkpoints == 0 && !f.Has("force"))
+    if (checkpoints == 0 && lake_files == 0 && !f.Has("force"))
       return Fail("keys", "no checkpoint of " + region + " in " + JoinPath(checkpoint_dir, region) +
-                              ": nothing proves the key unused (wrong --data-dir or --checkpoint-dir?); "
-                              "--force retires it anyway");
+                              " and no encrypted lake file in " + RegionLakeDir(*config, region) +
+                              ": nothing proves the key unused (wrong --data-dir, --checkpoint-dir or "
+                              "--lake-root?); --force retires it anyway");
     if (auto it = deps->find(id); it != deps->end())
       return Fail("keys", id + " still wraps the data keys of " + std::to_string(it->second.size()) + " files (" +
                               it->second.front() + (it->second.size() > 1 ? ", ..." : "") +
                               "); after a rotation, running processors re-wrap checkpoints at their next "
-                              "checkpoint and `watershed keys rewrap` re-wraps log segments");
+                              "checkpoint and `watershed keys rewrap` re-wraps log segments and lake files");
     if (Status s = store.Retire(id); !s.ok()) return Fail("keys", s.message());
     std::printf("%s: retired key %s (moved to %s/retired/)\n", region.c_str(), id.c_str(), store.dir().c_str());
     return 0;

@@ -14,6 +14,7 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
+#include "app/lake_keys.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/file_system.h"
@@ -284,6 +285,8 @@ int LakeCommand(const std::vector<std::string>& args) {
   if (o.root.empty()) o.root = JoinPath(config->Get("data-dir"), "lake");
   FileSystem* fs = FileSystem::Default();
   if (!fs->FileExists(o.root)) return Fail("lake", "no lake at " + o.root + " (--root DIR)", 1);
+  auto lake_keys = UseLakeKeysOf(*config, o.root);  // encryption = on: compaction reads and writes encrypted files
+  if (!lake_keys.ok()) return Fail("lake", lake_keys.status().message(), 1);
   if (o.regions.empty()) {
     auto names = fs->ListDir(o.root);
     if (!names.ok()) return Fail("lake", names.status().message(), 1);

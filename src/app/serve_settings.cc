@@ -29,14 +29,14 @@ Result<int> QueryThreadsOf(const Config& config) {
   return static_cast<int>(threads);
 }
 
-namespace {
-
 std::vector<std::string> SplitList(const std::string& list) {
   std::vector<std::string> out;
   std::stringstream in(list);
   for (std::string item; std::getline(in, item, ',');) out.push_back(item);
   return out;
 }
+
+namespace {
 
 Status CheckRoles(const Config& config, ServerRoles roles, bool kafka) {
   const std::string command = std::string("watershed ") + roles.command;

@@ -132,7 +132,7 @@ Result<int> QueryThreadsOf(const Config& config);
 std::string LakeRootOf(const Config& config, const std::string& root);
 std::string RegionNameOf(const Config& config, const std::string& region);
 
-// Encryption at rest (docs/encryption.md): today the checkpoints only.
+// Encryption at rest (docs/encryption.md): checkpoints, cold stores, log segments and lake files.
 struct EncryptionSettings {
   bool on = false;
   std::string keys_dir;     // resolved: <data-dir>/keys unless set
@@ -172,5 +172,7 @@ struct ServeSettings {
 // kInvalidArgument naming the key for a bad value, and for what `roles`
 // cannot run on (a split role on the embedded log or a memory live store).
 Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles = ServerRoles::AllInOne());
+// The items of a comma-separated setting ("us,eu").
+std::vector<std::string> SplitList(const std::string& list);
 
 }  // namespace watershed::app

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/lake_keys.h"
 #include "app/token_minter.h"
 #include "lake/maintenance_scheduler.h"
 #include "recs/feature_store_redis.h"
@@ -220,6 +221,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     for (Region r : settings.regions) regions.emplace_back(RegionName(r));
     ASSIGN_OR_RETURN(s->keys_,
                      keys::KeyRing::Open(settings.encryption.keys_dir, settings.encryption.key_command, regions));
+    UseLakeKeys(settings.lake.root, s->keys_.get());  // lake files: the sink, maintenance and queries
   }
   RETURN_IF_ERROR(s->OpenLogs(settings, fs));
   ASSIGN_OR_RETURN(s->catalog_, catalog::StoryCatalog::Open(fs, settings.catalog_dir));
@@ -605,7 +607,10 @@ void Server::AddCdcMetrics() {
              [cdc] { return cdc->running.load() ? 1.0 : 0.0; });
 }
 
-Server::~Server() { Stop().IgnoreError(); }
+Server::~Server() {
+  Stop().IgnoreError();
+  if (keys_) ForgetLakeKeys();  // they point into keys_
+}
 
 Status Server::Stop() {
   if (stopped_) return Status::Ok();

@@ -13,6 +13,7 @@
 #include "app/config.h"
 #include "app/flags.h"
 #include "app/governance_runtime.h"
+#include "app/lake_keys.h"
 #include "app/serve_settings.h"
 #include "app/sql_session.h"
 #include "core/event.h"
@@ -96,6 +97,8 @@ int SqlCommand(const std::vector<std::string>& raw_args) {
   if (!region) return Fail("sql", "unknown region '" + region_name + "'", 2);
   FileSystem* fs = FileSystem::Default();
   if (!fs->FileExists(root)) return Fail("sql", "no lake at " + root + " (--root DIR)", 1);
+  auto lake_keys = UseLakeKeysOf(*config, root);  // encryption = on: encrypted files read with their keys
+  if (!lake_keys.ok()) return Fail("sql", lake_keys.status().message(), 1);
   auto threads = QueryThreadsOf(*config);
   if (!threads.ok()) return Fail("sql", threads.status().message(), 2);
   SqlSession session(fs, root, *region, format, stdout);

@@ -32,6 +32,10 @@ class SecretKey {
   std::array<uint8_t, kKeyBytes> bytes_{};
 };
 
+// Standard base64 with padding: how a data key is handed to other tools
+// (DuckDB's PRAGMA add_parquet_key takes a 32-byte key as 44 characters).
+std::string Base64(std::string_view bytes);
+
 // A fresh random nonce. GCM's limit: 2^32 messages per key with random
 // nonces; every file gets its own data key, so a key seals few messages.
 std::string RandomNonce();
@@ -45,8 +49,9 @@ Result<std::string> Seal(const SecretKey& key, std::string_view nonce, std::stri
 Result<std::string> Open(const SecretKey& key, std::string_view nonce, std::string_view aad, std::string_view sealed);
 
 // One key's AES-256-GCM contexts, set up once and reused per message: for
-// many small messages under one key (a log segment's records), where Seal
-// and Open would redo the key schedule each time. Not thread-safe.
+// many small messages under one key (a log segment's records, a Parquet
+// file's pages), where Seal and Open would redo the key schedule each
+// time. Not thread-safe.
 class GcmCipher {
  public:
   explicit GcmCipher(const SecretKey& key);

@@ -76,6 +76,13 @@ TEST(AeadTest, GcmCipherMatchesSealAndReusesItsContext) {
   }
 }
 
+TEST(AeadTest, Base64KnownAnswers) {
+  EXPECT_EQ(Base64(""), "");
+  EXPECT_EQ(Base64("f"), "Zg==");
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64(SecretKey::Random().view()).size(), 44u);  // what DuckDB decodes as a 32-byte key
+}
+
 class LocalKeysTest : public ::testing::Test {
  protected:
   TempDir dir_{"watershed_keys"};

@@ -9,6 +9,7 @@
 #include "core/endian.h"
 #include "core/random.h"
 #include "lake/iceberg_transform.h"
+#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {
@@ -178,8 +179,7 @@ Result<uint64_t> CommittedRangeEnd(const TableMetadata& m, const std::string& ke
 }
 
 void RemoveUnreferencedFiles(FileSystem* fs, const std::vector<std::string>& paths) {
-  for (const std::string& p : paths)
-    if (fs->FileExists(p)) fs->RemoveFile(p).IgnoreError();
+  for (const std::string& p : paths) RemoveLakeFile(fs, p).IgnoreError();  // with a data file's key sidecar
 }
 
 // ---- Append -------------------------------------------------------------------

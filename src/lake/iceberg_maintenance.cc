@@ -11,6 +11,7 @@
 #include "core/random.h"
 #include "lake/row_set.h"
 #include "lake/sorted_merge.h"
+#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {
@@ -290,20 +291,14 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
   // What the published metadata keeps (including commits that raced ours).
   ASSIGN_OR_RETURN(result.deleted_files, FilesOnlyReachedBy(fs, gone, table->metadata().snapshots));
   RefuseForeignFiles(fs, table->metadata().location, &result);
-  for (const std::string& p : result.deleted_files) {
-    if (!fs->FileExists(p)) continue;  // an earlier, interrupted run
-    RETURN_IF_ERROR(fs->RemoveFile(p));
-  }
+  // With a data file's key sidecar; one already gone (an earlier,
+  // interrupted run) is no error.
+  for (const std::string& p : result.deleted_files) RETURN_IF_ERROR(RemoveLakeFile(fs, p));
   return result;
 }
 
 // ---- Orphan files -----------------------------------------------------------
 
-namespace {
-
-// Every file under `dir` (recursively); a missing dir has none. Symbolic
-// links are neither followed nor listed: nothing maintenance deletes can lie
-// outside the table.
 Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::string>* out) {
   auto names = fs->ListDir(dir);
   if (!names.ok()) return fs->FileExists(dir) ? names.status() : Status::Ok();
@@ -319,8 +314,6 @@ Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::
   return Status::Ok();
 }
 
-}  // namespace
-
 Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::string& table_location,
                                                    const OrphanOptions& options) {
   ASSIGN_OR_RETURN(IcebergTable table, IcebergTable::Load(fs, table_location));
@@ -334,6 +327,7 @@ Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::st
   std::set<std::string> keep;
   for (const auto* set : {&refs.lists, &refs.manifests, &refs.data})
     for (const std::string& p : *set) keep.insert(Normal(p));
+  for (const std::string& p : refs.data) keep.insert(Normal(SidecarPath(p)));  // an encrypted file's key
   keep.insert(Normal(table.MetadataPath(table.version())));
   for (const auto& entry : m.metadata_log) keep.insert(Normal(entry.second));
   keep.insert(Normal(JoinPath(JoinPath(table_location, "metadata"), "version-hint.text")));

@@ -163,6 +163,11 @@ struct OrphanOptions {
 // the listing does not find the current snapshot's own files (the
 // metadata's location does not match the directory: removing would be
 // wrong).
+// Every file under `dir` (recursively) appended to *out; a missing dir has
+// none. Symbolic links are neither followed nor listed: nothing maintenance
+// deletes can lie outside the table.
+Status ListRecursively(FileSystem* fs, const std::string& dir, std::vector<std::string>* out);
+
 Result<std::vector<std::string>> RemoveOrphanFiles(FileSystem* fs, const std::string& table_location,
                                                    const OrphanOptions& options);
 

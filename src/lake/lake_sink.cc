@@ -12,6 +12,7 @@
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 #include "lake/row_set.h"
+#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {
@@ -46,11 +47,8 @@ std::optional<uint64_t> UptoOf(std::string_view name) {
 // former owner may delete the same file meanwhile (a fenced zombie's
 // DiscardUnsaved while the new owner's Recover lists the orphans), and
 // either way the file is gone, which is all the caller needs.
-Status RemoveDataFile(FileSystem* fs, const std::string& path) {
-  Status s = fs->RemoveFile(path);
-  if (!s.ok() && !fs->FileExists(path)) return Status::Ok();
-  return s;
-}
+// Its key sidecar (encrypted files) goes with it.
+Status RemoveDataFile(FileSystem* fs, const std::string& path) { return RemoveLakeFile(fs, path); }
 
 // The order of a file's rows: by story_id, then event_time, then offset
 // (the table's sort order, so min/max statistics prune; offsets keep it
@@ -455,7 +453,7 @@ void PartitionSink::Saved() {
 void PartitionSink::DiscardUnsaved() {
   auto discard = [&](const std::vector<DataFileInfo>& files) {
     for (const DataFileInfo& f : files)
-      if (!saved_files_.count(f.path)) lake_->fs_->RemoveFile(f.path).IgnoreError();
+      if (!saved_files_.count(f.path)) RemoveLakeFile(lake_->fs_, f.path).IgnoreError();
   };
   for (const auto& [id, files] : written_) discard(files);
   if (prepared_)

@@ -17,6 +17,9 @@
 //    column order (signed for integers, unsigned bytes for strings and
 //    fixed bytes) unless the column opts out (personal data), with
 //    column_orders = TYPE_ORDER for every column.
+//  - Parquet modular encryption (lake/parquet_crypto.h): uniform key,
+//    AES_GCM_V1, encrypted footer, no AAD (DuckDB's layout), when the
+//    writer is given file keys (lake/file_keys.h).
 // Files are written to a temporary name and renamed when complete, so a
 // crash never leaves a half file under the final name. The reader refuses
 // pages above 256 MiB uncompressed or 2^24 values (bounds on what a hostile
@@ -33,7 +36,13 @@
 #include "core/status.h"
 #include "lake/parquet_encoding.h"
 
+namespace watershed::keys {
+class GcmCipher;
+}
+
 namespace watershed::lake {
+
+class FileKeys;  // lake/file_keys.h
 
 enum class PhysicalType : int32_t { kInt32 = 1, kInt64 = 2, kDouble = 5, kByteArray = 6, kFixedLenByteArray = 7 };
 enum class LogicalType { kNone, kString, kTimestampMicrosUtc, kUuid, kInt32, kInt64 };
@@ -93,6 +102,10 @@ struct ParquetWriterOptions {
   // and at most half the chunk's values.
   size_t max_dictionary_entries = 1u << 16;
   std::vector<std::pair<std::string, std::string>> key_value_metadata;
+  // Parquet modular encryption (lake/parquet_crypto.h): the file is written
+  // encrypted under a fresh data key from these keys, or from
+  // DefaultFileKeys() when null and set; plaintext when both are null.
+  std::shared_ptr<FileKeys> file_keys;
 };
 
 // Min/max of a column chunk as the reader exposes them: PLAIN-encoded
@@ -129,6 +142,7 @@ struct FileInfo {
   int64_t num_rows = 0;
   std::string created_by;
   std::vector<std::pair<std::string, std::string>> key_value_metadata;
+  bool encrypted = false;  // "PARE": Parquet modular encryption
 };
 
 // "watershed version X.Y.Z (build H)": parquet-mr trusts the statistics of
@@ -163,6 +177,9 @@ class ParquetWriter {
   Status Append(std::string_view data);
 
   FileSystem* fs_ = nullptr;
+  std::unique_ptr<keys::GcmCipher> cipher_;  // encrypted files: one context for every module
+  std::string sidecar_;                      // the data key's sidecar, stored by Finish
+  std::string module_;                       // an encrypted page's bytes, reused
   std::string path_, temp_path_;
   std::vector<ColumnSpec> schema_;
   ParquetWriterOptions options_;
@@ -182,7 +199,12 @@ class ParquetWriter {
 class ParquetReader {
  public:
   // Reads and checks the footer. kCorruption names the file and the problem.
-  static Result<std::unique_ptr<ParquetReader>> Open(FileSystem* fs, const std::string& path);
+  // An encrypted file ("PARE") is read with its key from `keys`, or from
+  // DefaultFileKeys() when null; kFailedPrecondition when neither is set, and
+  // kCorruption for a wrong key or any flipped bit (never garbage values).
+  static Result<std::unique_ptr<ParquetReader>> Open(FileSystem* fs, const std::string& path,
+                                                     FileKeys* file_keys = nullptr);
+  ~ParquetReader();
   const FileInfo& info() const { return info_; }
   const std::string& path() const { return path_; }
   // Index of the column named `name` in the schema, or -1.
@@ -195,6 +217,7 @@ class ParquetReader {
   Status ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& spec, int64_t rows, ColumnValues* out);
 
   std::string path_;
+  std::unique_ptr<keys::GcmCipher> cipher_;  // encrypted files
   std::unique_ptr<RandomAccessFile> file_;
   uint64_t size_ = 0;
   FileInfo info_;

@@ -15,6 +15,8 @@
 
 #include "core/endian.h"
 #include "core/testing/temp_dir.h"
+#include "keys/aead.h"
+#include "lake/file_keys.h"
 #include "lake/parquet.h"
 #include "lake/tables.h"
 #include "lake/testing/duckdb_tool.h"
@@ -248,6 +250,95 @@ TEST_F(ParquetDuckDbTest, TheEventsTableReadsAsTheEventsThatWentIn) {
   ASSERT_EQ(agg.size(), 1u);
   EXPECT_EQ(agg[0], "{\"views\":" + std::to_string(views) + ",\"viewers\":" + std::to_string(viewers.size()) +
                         ",\"watch\":" + std::to_string(watch) + "}");
+}
+
+}  // namespace
+}  // namespace watershed::lake
+
+namespace watershed::lake {
+namespace {
+
+// Parquet modular encryption (issue #13): DuckDB reads our encrypted file
+// given its data key (PRAGMA add_parquet_key + encryption_config), value for
+// value, and refuses it without the key or with another one.
+TEST(ParquetDuckDbEncryptionTest, DuckDbReadsOurEncryptedFileWithTheKeyOnly) {
+  watershed::testing::TempDir dir("parquet_duckdb_enc");
+  const keys::SecretKey key = keys::SecretKey::Random();
+  ParquetWriterOptions o;
+  o.page_bytes = 4096;  // several pages per chunk
+  o.row_group_bytes = 32 << 10;
+  o.file_keys = NewFixedFileKey(key);
+  const std::string path = dir.Path("enc.parquet");
+  const size_t n = 3000;
+  const auto rows = testing::MakeRows(n, 5);
+  auto w = ParquetWriter::Create(FileSystem::Default(), path, testing::EventSchema(), o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (size_t begin = 0; begin < n; begin += 600)  // several row groups
+    ASSERT_TRUE((*w)->Write(testing::SliceRows(rows, begin, 600), 600).ok());
+  ASSERT_TRUE((*w)->Finish().ok());
+  ASSERT_GT((*w)->info().row_groups.size(), 2u);
+  ASSERT_TRUE((*w)->info().row_groups[0].columns[1].dictionary_page_offset.has_value());
+
+  const std::string b64 = keys::Base64(key.view());
+  ASSERT_EQ(b64.size(), 44u);  // decoded by DuckDB, not taken as a raw key
+  const std::string scan = "read_parquet('" + path + "', encryption_config={footer_key:'k'})";
+  auto lines = DuckDb("PRAGMA add_parquet_key('k','" + b64 + "'); SELECT type, story_id, viewer_id::VARCHAR AS viewer, "
+                      "watch_ms, note FROM " + scan);
+  ASSERT_EQ(lines.size(), n);
+  const auto& schema = testing::EventSchema();
+  simdjson::dom::parser parser;
+  size_t watch = 0, note = 0;
+  for (size_t i = 0; i < n; ++i) {
+    simdjson::dom::element row;
+    ASSERT_EQ(parser.parse(lines[i]).get(row), simdjson::SUCCESS) << lines[i];
+    EXPECT_EQ(std::string(row["type"].get_string().value()), std::string(rows[1].ByteValue(schema[1], i)));
+    EXPECT_EQ(row["story_id"].get_int64().value(), rows[2].ints[i]);
+    EXPECT_EQ(std::string(row["viewer"].get_string().value()), std::to_string(rows[3].ints[i]));
+    if (rows[5].present[i]) {
+      EXPECT_EQ(row["watch_ms"].get_int64().value(), rows[5].ints[watch++]);
+    }
+    if (rows[7].present[i]) {
+      EXPECT_EQ(std::string(row["note"].get_string().value()), std::string(rows[7].ByteValue(schema[7], note++)));
+    }
+    if (HasFailure()) return;
+  }
+
+  const std::string no_key = testing::DuckDbError("SELECT count(*) FROM read_parquet('" + path + "')");
+  EXPECT_NE(no_key.find("encrypted"), std::string::npos) << no_key;
+  const std::string other = keys::Base64(keys::SecretKey::Random().view());
+  const std::string wrong =
+      testing::DuckDbError("PRAGMA add_parquet_key('k','" + other + "'); SELECT sum(hash(t)) FROM " + scan + " t");
+  EXPECT_NE(wrong.find("AES tag"), std::string::npos) << wrong;
+}
+
+// The other way round: a file DuckDB encrypted (its writer needs
+// force_mbedtls_unsafe here, without httpfs's OpenSSL) reads in our reader
+// with the key, and not with another.
+TEST(ParquetDuckDbEncryptionTest, OurReaderReadsAFileDuckDbEncrypted) {
+  watershed::testing::TempDir dir("parquet_duckdb_enc");
+  const keys::SecretKey key = keys::SecretKey::Random();
+  const std::string path = dir.Path("duck.parquet");
+  DuckDb("SET force_mbedtls_unsafe='true'; PRAGMA add_parquet_key('k','" + keys::Base64(key.view()) +
+         "'); COPY (SELECT i AS id, 'str' || (i % 3) AS s FROM range(5000) t(i)) TO '" + path +
+         "' (ENCRYPTION_CONFIG {footer_key: 'k'}, ROW_GROUP_SIZE 2048)");
+  auto fixed = NewFixedFileKey(key);
+  auto r = ParquetReader::Open(FileSystem::Default(), path, fixed.get());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE((*r)->info().encrypted);
+  int64_t rows = 0, sum = 0;
+  for (size_t g = 0; g < (*r)->info().row_groups.size(); ++g) {
+    auto cols = (*r)->ReadRowGroup(g, {0, 1});
+    ASSERT_TRUE(cols.ok()) << cols.status().ToString();
+    for (size_t i = 0; i < (*cols)[0].ints.size(); ++i) {
+      sum += (*cols)[0].ints[i];
+      EXPECT_EQ((*cols)[1].ByteValue((*r)->info().schema[1], i), "str" + std::to_string((*cols)[0].ints[i] % 3));
+    }
+    rows += static_cast<int64_t>((*cols)[0].ints.size());
+  }
+  EXPECT_EQ(rows, 5000);
+  EXPECT_EQ(sum, 4999 * 5000 / 2);
+  auto wrong = NewFixedFileKey(keys::SecretKey::Random());
+  EXPECT_EQ(ParquetReader::Open(FileSystem::Default(), path, wrong.get()).status().code(), StatusCode::kCorruption);
 }
 
 }  // namespace

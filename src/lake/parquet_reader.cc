@@ -3,7 +3,10 @@
 #include <cstring>
 
 #include "core/endian.h"
+#include "keys/aead.h"
+#include "lake/file_keys.h"
 #include "lake/parquet.h"
+#include "lake/parquet_crypto.h"
 #include "lake/parquet_format.h"
 #include "lake/thrift_compact.h"
 
@@ -346,7 +349,9 @@ Result<FileInfo> ParseFileMetaData(std::string_view footer) {
   return info;
 }
 
-Result<std::unique_ptr<ParquetReader>> ParquetReader::Open(FileSystem* fs, const std::string& path) {
+ParquetReader::~ParquetReader() = default;
+
+Result<std::unique_ptr<ParquetReader>> ParquetReader::Open(FileSystem* fs, const std::string& path, FileKeys* file_keys) {
   std::unique_ptr<ParquetReader> r(new ParquetReader());
   r->path_ = path;
   auto named = [&](const Status& s) { return Status(s.code(), path + ": " + s.message()); };
@@ -360,17 +365,45 @@ Result<std::unique_ptr<ParquetReader>> ParquetReader::Open(FileSystem* fs, const
   char tail[8];
   auto got = r->file_->Read(r->size_ - 8, 8, tail);
   if (!got.ok()) return named(got.status());
-  if (*got != 8 || std::memcmp(tail + 4, kParquetMagic.data(), 4) != 0)
+  const bool encrypted = *got == 8 && std::memcmp(tail + 4, kEncryptedMagic.data(), 4) == 0;
+  if (*got != 8 || (!encrypted && std::memcmp(tail + 4, kParquetMagic.data(), 4) != 0))
     return named(Status::Corruption("no PAR1 at the end (not Parquet, or truncated)"));
+  if (encrypted) {  // encrypted footer: "PARE" at both ends, the key from `keys`
+    char head[4];
+    got = r->file_->Read(0, 4, head);
+    if (!got.ok()) return named(got.status());
+    if (*got != 4 || std::memcmp(head, kEncryptedMagic.data(), 4) != 0)
+      return named(Status::Corruption("PARE at the end but not at the start"));
+    std::shared_ptr<FileKeys> fallback;
+    if (!file_keys) file_keys = (fallback = DefaultFileKeys()).get();
+    if (!file_keys)
+      return named(Status::FailedPrecondition(
+          "the file is encrypted (Parquet modular encryption) and no key is available here (encryption = off)"));
+    auto key = file_keys->KeyOf(fs, path);
+    if (!key.ok()) return named(key.status());
+    r->cipher_ = std::make_unique<keys::GcmCipher>(*key);
+  }
   const uint32_t footer_len = GetFixed32(tail);
   if (footer_len > r->size_ - 12) return named(Status::Corruption("footer length past the start of the file"));
   std::string footer(footer_len, '\0');
   got = r->file_->Read(r->size_ - 8 - footer_len, footer_len, footer.data());
   if (!got.ok()) return named(got.status());
   if (*got != footer_len) return named(Status::Corruption("short read of the footer"));
-  auto info = ParseFileMetaData(footer);
+  std::string_view metadata = footer;
+  std::string plain;
+  if (r->cipher_) {
+    auto crypto = ParseFileCryptoMetaData(footer);
+    if (!crypto.ok()) return named(crypto.status());
+    std::string_view rest = std::string_view(footer).substr(*crypto);
+    if (Status s = NextModule(*r->cipher_, &rest, &plain); !s.ok())
+      return named(Status(s.code(), "footer: " + s.message()));
+    if (!rest.empty()) return named(Status::Corruption("bytes after the encrypted footer"));
+    metadata = plain;
+  }
+  auto info = ParseFileMetaData(metadata);
   if (!info.ok()) return named(info.status());
   r->info_ = std::move(info).value();
+  r->info_.encrypted = r->cipher_ != nullptr;
   const uint64_t data_end = r->size_ - 8 - footer_len;
   for (const RowGroupInfo& rg : r->info_.row_groups)
     for (const ColumnChunkInfo& ch : rg.columns) {
@@ -518,22 +551,37 @@ Status ParquetReader::ReadChunk(const ColumnChunkInfo& chunk, const ColumnSpec& 
   ColumnValues dict;
   bool have_dict = false;
   int64_t rows_read = 0;
-  std::string page;
+  std::string page, header_plain, page_plain;
   std::vector<uint32_t> levels, indices;
   while (rows_read < rows) {
     if (rest.empty()) return Status::Corruption("the chunk ends before its rows");
-    thrift::Reader r(rest);
+    // Encrypted: the header and the page are modules, each read by its own
+    // length prefix; compressed_page_size is the page's plaintext size.
+    std::string_view header_bytes = rest;
+    if (cipher_) {
+      RETURN_IF_ERROR(NextModule(*cipher_, &rest, &header_plain));
+      header_bytes = header_plain;
+    }
+    thrift::Reader r(header_bytes);
     PageHeaderInfo h;
     RETURN_IF_ERROR(ReadPageHeader(r, &h));
-    rest.remove_prefix(r.position());
-    if (h.compressed < 0 || h.uncompressed < 0 || static_cast<size_t>(h.compressed) > rest.size())
+    if (!cipher_) rest.remove_prefix(r.position());
+    if (h.compressed < 0 || h.uncompressed < 0 || (!cipher_ && static_cast<size_t>(h.compressed) > rest.size()))
       return Status::Corruption("page sizes outside the chunk");
     // Bounds on what a page may make us allocate (writers use ~1 MiB pages).
     if (h.uncompressed > kMaxPageBytes) return Status::Corruption("page larger than 256 MiB uncompressed");
     if (h.num_values > kMaxPageValues) return Status::Corruption("page with more than 2^24 values");
-    RETURN_IF_ERROR(Decompress(chunk.codec, rest.substr(0, static_cast<size_t>(h.compressed)),
-                               static_cast<size_t>(h.uncompressed), &page));
-    rest.remove_prefix(static_cast<size_t>(h.compressed));
+    std::string_view compressed;
+    if (cipher_) {
+      RETURN_IF_ERROR(NextModule(*cipher_, &rest, &page_plain));
+      if (page_plain.size() != static_cast<size_t>(h.compressed))
+        return Status::Corruption("encrypted page size disagrees with its header");
+      compressed = page_plain;
+    } else {
+      compressed = rest.substr(0, static_cast<size_t>(h.compressed));
+      rest.remove_prefix(static_cast<size_t>(h.compressed));
+    }
+    RETURN_IF_ERROR(Decompress(chunk.codec, compressed, static_cast<size_t>(h.uncompressed), &page));
     if (h.num_values < 0) return Status::Corruption("page without a value count");
     if (h.type == static_cast<int32_t>(PageType::kDictionaryPage)) {
       if (have_dict) return Status::Corruption("two dictionary pages");

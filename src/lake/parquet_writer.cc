@@ -8,7 +8,10 @@
 #include <string_view>
 
 #include "core/endian.h"
+#include "keys/aead.h"
+#include "lake/file_keys.h"
 #include "lake/parquet.h"
+#include "lake/parquet_crypto.h"
 #include "lake/parquet_format.h"
 #include "lake/thrift_compact.h"
 
@@ -363,8 +366,14 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Create(FileSystem* fs, std
   w->options_ = std::move(options);
   w->compressor_ = Compressor(w->options_.codec, w->options_.zstd_level);
   w->buffered_.resize(w->schema_.size());
+  std::shared_ptr<FileKeys> file_keys = w->options_.file_keys ? w->options_.file_keys : DefaultFileKeys();
+  if (file_keys) {
+    ASSIGN_OR_RETURN(NewFileKey key, file_keys->NewKey(w->path_));
+    w->cipher_ = std::make_unique<keys::GcmCipher>(key.key);
+    w->sidecar_ = std::move(key.sidecar);
+  }
   ASSIGN_OR_RETURN(w->file_, fs->NewWritableFile(w->temp_path_));
-  RETURN_IF_ERROR(w->Append(kParquetMagic));
+  RETURN_IF_ERROR(w->Append(w->cipher_ ? kEncryptedMagic : kParquetMagic));
   return w;
 }
 
@@ -478,6 +487,14 @@ Status ParquetWriter::WriteChunk(size_t column, RowGroupInfo* rg) {
     }
     header.clear();
     WritePageHeader(type, body.size(), compressed.size(), num_values, encoding, &header);
+    if (cipher_) {  // header and page as modules; offsets and sizes count the bytes on disk
+      module_.clear();
+      RETURN_IF_ERROR(AppendModule(*cipher_, header, &module_));
+      chunk.total_uncompressed_size += static_cast<int64_t>(module_.size() + body.size());
+      RETURN_IF_ERROR(AppendModule(*cipher_, compressed, &module_));
+      chunk.total_compressed_size += static_cast<int64_t>(module_.size());
+      return Append(module_);
+    }
     chunk.total_uncompressed_size += static_cast<int64_t>(header.size() + body.size());
     chunk.total_compressed_size += static_cast<int64_t>(header.size() + compressed.size());
     RETURN_IF_ERROR(Append(header));
@@ -544,14 +561,40 @@ Result<uint64_t> ParquetWriter::Finish() {
   info.num_rows = num_rows_;
   info.created_by = CreatedBy();
   info.key_value_metadata = options_.key_value_metadata;
+  info.encrypted = cipher_ != nullptr;
   std::string footer = SerializeFileMetaData(info);
+  if (cipher_) {  // FileCryptoMetaData, then the footer as a module
+    std::string plain = std::move(footer);
+    footer.assign(kFileCryptoMetaData);
+    RETURN_IF_ERROR(AppendModule(*cipher_, plain, &footer));
+  }
   RETURN_IF_ERROR(Append(footer));
   std::string tail;
   PutLe32(static_cast<uint32_t>(footer.size()), &tail);
-  tail += kParquetMagic;
+  tail += cipher_ ? kEncryptedMagic : kParquetMagic;
   RETURN_IF_ERROR(Append(tail));
   RETURN_IF_ERROR(file_->Sync());
   RETURN_IF_ERROR(file_->Close());
+  // The key (synced, renamed into place) before the file; the one directory
+  // sync below makes both names durable before Finish returns, and so before
+  // anything references the file. (A crash before it may keep one name: an
+  // uncommitted file or key alone, which the sink's recovery or orphan
+  // removal deletes.) One directory sync for both: the sidecar costs one
+  // fsync per file, not two (bench/RESULTS.md, issue #13).
+  if (!sidecar_.empty()) {
+    const std::string key_path = SidecarPath(path_), key_temp = key_path + ".tmp." + std::to_string(::getpid());
+    auto written = [&]() -> Status {
+      ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, fs_->NewWritableFile(key_temp));
+      RETURN_IF_ERROR(f->Append(sidecar_));
+      RETURN_IF_ERROR(f->Sync());
+      RETURN_IF_ERROR(f->Close());
+      return fs_->RenameFile(key_temp, key_path);
+    }();
+    if (!written.ok()) {
+      fs_->RemoveFile(key_temp).IgnoreError();
+      return written;
+    }
+  }
   RETURN_IF_ERROR(fs_->RenameFile(temp_path_, path_));
   RETURN_IF_ERROR(fs_->SyncDir(DirName(path_)));
   finished_ = true;

@@ -6,6 +6,7 @@
 
 #include "lake/parquet.h"
 #include "lake/row_set.h"
+#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {
@@ -138,7 +139,7 @@ Result<DataFileInfo> MergeSortedFiles(FileSystem* fs, const std::vector<std::str
     for (const std::string& f : files) {
       auto it = std::find(written.begin(), written.end(), f);
       if (it == written.end()) continue;  // an original input: never removed here
-      (void)fs->RemoveFile(f);            // best effort: remove-orphans sweeps what is left
+      (void)RemoveLakeFile(fs, f);        // best effort: remove-orphans sweeps what is left
       written.erase(it);
     }
   };

@@ -187,6 +187,12 @@ Result<std::optional<Checkpoint>> CheckpointStore::Read(Region region, uint32_t 
   const std::string path = PathOf(region, partition);
   if (!fs_->FileExists(path)) return std::optional<Checkpoint>();
   ASSIGN_OR_RETURN(std::string data, ReadWholeFile(fs_, path));
+  ASSIGN_OR_RETURN(Checkpoint c, Decode(region, partition, std::move(data)));
+  return std::optional<Checkpoint>(std::move(c));
+}
+
+Result<Checkpoint> CheckpointStore::Decode(Region region, uint32_t partition, std::string data) const {
+  const std::string path = PathOf(region, partition);
   if (keys::IsSealed(data)) {
     keys::KeyProvider* provider = KeysOf(region);
     if (provider == nullptr)
@@ -224,7 +230,7 @@ Result<std::optional<Checkpoint>> CheckpointStore::Read(Region region, uint32_t 
   if (ok && version >= 2) ok = sized_section(&c.sink);
   if (ok && version >= 3) ok = sized_section(&c.cold);
   if (!ok || !rest.empty()) return Status::Corruption("checkpoint " + path + " has a bad length");
-  return std::optional<Checkpoint>(std::move(c));
+  return c;
 }
 
 }  // namespace watershed::stream

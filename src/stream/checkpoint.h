@@ -69,6 +69,9 @@ class CheckpointStore {
   // Load without its cleanup: for readers that do not own the partition
   // (`watershed keys status`), safe while the owner saves.
   Result<std::optional<Checkpoint>> Read(Region region, uint32_t partition) const;
+  // The checkpoint whose file holds `data` (already read: `keys status`
+  // reads each file once).
+  Result<Checkpoint> Decode(Region region, uint32_t partition, std::string data) const;
   std::string PathOf(Region region, uint32_t partition) const;
   // Where the region's cold stores live (beside its checkpoints).
   std::string RegionDir(Region region) const;

@@ -18,7 +18,12 @@ Debian's python3-avro, the Parquet files with DuckDB (tools/duckdb).
      row outside the truth's windows; every row's author_id is its story's
      author in the truth (the catalogue's, which load registers).
 
-usage: check_lake.py LAKE_ROOT TRUTH_FILE [--log-records N]
+Encrypted lakes (encryption = on): every data file starting with PARE is
+read with its own key, which `WATERSHED keys data-key` prints (DuckDB's
+PRAGMA add_parquet_key + encryption_config), and every file's key sidecar
+(<file>.key) must sit beside it (a sidecar alone is an orphan).
+
+usage: check_lake.py LAKE_ROOT TRUTH_FILE [--log-records N] [--keys WATERSHED_BINARY --data-dir DIR]
 Prints a summary; exit 0 when everything holds.
 """
 import json
@@ -107,22 +112,58 @@ def metadata_orphans(table_dir, meta):
 
 
 def on_disk(table_dir):
-    out = set()
+    """The data files (key sidecars apart; a sidecar without its file fails)."""
+    out, sidecars = set(), set()
     for root, _, names in os.walk(os.path.join(table_dir, "data")):
         for n in names:
-            out.add(os.path.join(root, n))
+            (sidecars if n.endswith(".key") else out).add(os.path.join(root, n))
+    for k in sorted(sidecars - {f + ".key" for f in out})[:5]:
+        fail("orphan key file " + k)
     return out
 
 
+KEYS = {}  # --keys BIN --data-dir DIR: how encrypted files' keys are found
+PRAGMAS = []  # PRAGMA add_parquet_key statements the queries need
+
+
+def encrypted(path):
+    with open(path, "rb") as f:
+        return f.read(4) == b"PARE"
+
+
+def data_key(root, path):
+    if not KEYS:
+        raise SystemExit("check_lake: %s is encrypted: give --keys WATERSHED_BINARY --data-dir DIR" % path)
+    if not os.path.exists(path + ".key"):
+        fail("encrypted file without its key sidecar " + path)
+    region = os.path.relpath(path, root).split(os.sep)[0]
+    r = subprocess.run([KEYS["bin"], "keys", "data-key", "--region", region, "--data-dir", KEYS["data_dir"], path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("check_lake: keys data-key %s: %s" % (path, r.stderr[-2000:]))
+    return r.stdout.strip()
+
+
 def duck(sql):
+    sql = "".join(p + ";\n" for p in PRAGMAS) + sql
     r = subprocess.run(["node", QUERY, "-", "--array", "--threads", "2"], input=sql, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("check_lake: duckdb failed: " + r.stderr[-2000:])
     return json.loads(r.stdout) if r.stdout.strip() else []
 
 
-def parquet_list(files):
-    return "[" + ",".join("'%s'" % f for f in sorted(files)) + "]"
+def parquet_source(root, files):
+    """A FROM source over the files: one read_parquet of the plaintext ones,
+    and one per encrypted file with its own key (each file has its own)."""
+    plain = sorted(f for f in files if not encrypted(f))
+    parts = ["SELECT * FROM read_parquet([%s])" % ",".join("'%s'" % f for f in plain)] if plain else []
+    for f in sorted(set(files) - set(plain)):
+        name = "k%d" % len(PRAGMAS)
+        PRAGMAS.append("PRAGMA add_parquet_key('%s', '%s')" % (name, data_key(root, f)))
+        parts.append("SELECT * FROM read_parquet('%s', encryption_config={footer_key: '%s'})" % (f, name))
+    if not parts:
+        return "read_parquet([])"
+    return "(" + " UNION ALL BY NAME ".join(parts) + ")"
 
 
 def read_truth(path):
@@ -145,6 +186,9 @@ def main():
     log_records = None
     if "--log-records" in sys.argv:
         log_records = int(sys.argv[sys.argv.index("--log-records") + 1])
+    if "--keys" in sys.argv:
+        KEYS["bin"] = sys.argv[sys.argv.index("--keys") + 1]
+        KEYS["data_dir"] = sys.argv[sys.argv.index("--data-dir") + 1]
     stories, windows, distinct, authors = read_truth(truth_path)
 
     tables = {"raw_events": set(), "events": set(), "story_minute": set()}
@@ -169,16 +213,16 @@ def main():
     print("check_lake: committed files raw_events=%d events=%d story_minute=%d" %
           tuple(len(tables[t]) for t in ("raw_events", "events", "story_minute")))
 
-    raw = parquet_list(tables["raw_events"])
-    r = duck("SELECT count(*) AS n, count(DISTINCT (region, story_id, log_offset)) AS k FROM read_parquet(%s)" % raw)[0]
+    raw = parquet_source(root, tables["raw_events"])
+    r = duck("SELECT count(*) AS n, count(DISTINCT (region, story_id, log_offset)) AS k FROM %s" % raw)[0]
     print("check_lake: raw_events rows=%d distinct records=%d log records=%s" % (r["n"], r["k"], log_records))
     if r["n"] != r["k"]:
         fail("raw_events holds %d rows for %d log records" % (r["n"], r["k"]))
     if log_records is not None and r["n"] != log_records:
         fail("raw_events holds %d rows, the logs %d records" % (r["n"], log_records))
 
-    ev = parquet_list(tables["events"])
-    e = duck("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM read_parquet(%s)" % ev)[0]
+    ev = parquet_source(root, tables["events"])
+    e = duck("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM %s" % ev)[0]
     print("check_lake: events rows=%d distinct=%d truth=%d" % (e["n"], e["d"], distinct))
     if not (e["n"] == e["d"] == distinct):
         fail("events: %d rows, %d distinct ids, truth %d distinct events" % (e["n"], e["d"], distinct))
@@ -186,25 +230,25 @@ def main():
                           count(DISTINCT viewer_id) FILTER (type = 'view') AS uv,
                           coalesce(sum(watch_ms) FILTER (type = 'view'), 0) AS watch,
                           count(*) FILTER (type = 'share') AS shares, count(*) FILTER (type = 'reply') AS replies
-                   FROM read_parquet(%s) GROUP BY story_id""" % ev)
+                   FROM %s GROUP BY story_id""" % ev)
     lake_stories = {x["story_id"]: (x["views"], x["uv"], x["watch"], x["shares"], x["replies"]) for x in rows}
     bad = [s for s in set(stories) | set(lake_stories) if stories.get(s) != lake_stories.get(s)]
     for s in bad[:5]:
         fail("story %d: lake %s truth %s" % (s, lake_stories.get(s), stories.get(s)))
     print("check_lake: stories compared=%d mismatches=%d" % (len(stories), len(bad)))
 
-    sm = parquet_list(tables["story_minute"])
+    sm = parquet_source(root, tables["story_minute"])
     if tables["story_minute"]:
-        d = duck("SELECT count(*) AS n, count(DISTINCT (story_id, minute, region)) AS k FROM read_parquet(%s)" % sm)[0]
+        d = duck("SELECT count(*) AS n, count(DISTINCT (story_id, minute, region)) AS k FROM %s" % sm)[0]
         if d["n"] != d["k"]:
             fail("story_minute holds %d rows for %d (story, minute, region)" % (d["n"], d["k"]))
         rows = duck("""SELECT story_id, epoch_ms(minute) AS m, sum(views) AS v, sum(unique_viewers) AS u,
                               sum(watch_time_ms) AS w, sum(shares) AS s, sum(replies) AS r
-                       FROM read_parquet(%s) GROUP BY ALL""" % sm)
+                       FROM %s GROUP BY ALL""" % sm)
         lake_minutes = {(x["story_id"], x["m"]): (x["v"], x["u"], x["w"], x["s"], x["r"]) for x in rows}
         # author_id comes from the story catalogue (load registers the
         # generator's authors there), never from the events' hints.
-        wrong_authors = duck("SELECT DISTINCT story_id, author_id FROM read_parquet(%s)" % sm)
+        wrong_authors = duck("SELECT DISTINCT story_id, author_id FROM %s" % sm)
         wrong_authors = [x for x in wrong_authors if authors.get(x["story_id"]) != x["author_id"]]
         for x in wrong_authors[:5]:
             fail("story_minute: story %d has author_id %d, the catalogue's is %s" %

@@ -190,7 +190,13 @@ async function main() {
       await writeAll(out);
       return;
     }
-    const reader = await connection.runAndReadAll(sql);
+    // Several statements: all but the last run first (runAndReadAll alone
+    // would return the FIRST statement's result), then the last one's rows.
+    const extracted = await connection.extractStatements(sql);
+    const n = extracted.count;
+    if (n === 0) throw new Error('no SQL statement given');
+    for (let i = 0; i < n - 1; i++) await (await extracted.prepare(i)).run();
+    const reader = await (await extracted.prepare(n - 1)).runAndReadAll();
     const rows = reader.convertRowObjects(converter);
     if (mode === 'array') {
       await writeAll(JSON.stringify(rows) + '\n');

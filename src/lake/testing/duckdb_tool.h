@@ -12,7 +12,8 @@
 
 namespace watershed::lake::testing {
 
-inline std::vector<std::string> RunDuckDb(const std::string& sql) {
+// Runs the tool; *exit_status gets pclose's status.
+inline std::vector<std::string> RunDuckDbStatus(const std::string& sql, int* exit_status) {
   const std::string tool = std::string(WATERSHED_SOURCE_DIR) + "/tools/duckdb/query.mjs";
   std::string quoted = "'";
   for (char c : sql) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -20,6 +21,7 @@ inline std::vector<std::string> RunDuckDb(const std::string& sql) {
   FILE* p = ::popen(("node " + tool + " " + quoted + " 2>&1").c_str(), "r");
   EXPECT_NE(p, nullptr);
   std::vector<std::string> lines;
+  *exit_status = -1;
   if (!p) return lines;
   char buf[65536];
   while (std::fgets(buf, sizeof buf, p)) {
@@ -27,9 +29,27 @@ inline std::vector<std::string> RunDuckDb(const std::string& sql) {
     if (!line.empty() && line.back() == '\n') line.pop_back();
     lines.push_back(line);
   }
-  EXPECT_EQ(::pclose(p), 0) << "duckdb failed: " << (lines.empty() ? "" : lines.back())
-                            << " (is tools/duckdb installed? scripts/install-deps.sh)";
+  *exit_status = ::pclose(p);
   return lines;
+}
+
+inline std::vector<std::string> RunDuckDb(const std::string& sql) {
+  int status = 0;
+  std::vector<std::string> lines = RunDuckDbStatus(sql, &status);
+  EXPECT_EQ(status, 0) << "duckdb failed: " << (lines.empty() ? "" : lines.back())
+                       << " (is tools/duckdb installed? scripts/install-deps.sh)";
+  return lines;
+}
+
+// The output (the error) of SQL that must fail ("" and a test failure when
+// it succeeds).
+inline std::string DuckDbError(const std::string& sql) {
+  int status = 0;
+  std::vector<std::string> lines = RunDuckDbStatus(sql, &status);
+  EXPECT_NE(status, 0) << "duckdb succeeded: " << (lines.empty() ? "" : lines.back());
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return status == 0 ? std::string() : out;
 }
 
 }  // namespace watershed::lake::testing

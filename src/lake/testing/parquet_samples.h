@@ -4,6 +4,7 @@
 // timestamp, optional INT32/DOUBLE/STRING with nulls, a personal column
 // without statistics) and seeded rows for it.
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +54,35 @@ inline std::vector<ColumnValues> MakeRows(size_t rows, uint32_t seed) {
     }
   }
   return c;
+}
+
+// Rows [begin, begin + n) of EventSchema columns (MakeRows' shape).
+inline std::vector<ColumnValues> SliceRows(const std::vector<ColumnValues>& all, size_t begin, size_t n) {
+  const auto schema = EventSchema();
+  std::vector<ColumnValues> out(all.size());
+  for (size_t c = 0; c < all.size(); ++c) {
+    const ColumnSpec& spec = schema[c];
+    const ColumnValues& v = all[c];
+    size_t first = begin, count = n;  // value indices: present values only for OPTIONAL columns
+    if (spec.optional) {
+      out[c].present.assign(v.present.begin() + begin, v.present.begin() + begin + n);
+      first = static_cast<size_t>(std::count(v.present.begin(), v.present.begin() + begin, 1));
+      count = static_cast<size_t>(std::count(out[c].present.begin(), out[c].present.end(), 1));
+    }
+    for (size_t i = first; i < first + count; ++i) {
+      switch (spec.type) {
+        case PhysicalType::kInt32:
+        case PhysicalType::kInt64: out[c].ints.push_back(v.ints[i]); break;
+        case PhysicalType::kDouble: out[c].doubles.push_back(v.doubles[i]); break;
+        case PhysicalType::kFixedLenByteArray: out[c].bytes += v.ByteValue(spec, i); break;
+        case PhysicalType::kByteArray:
+          out[c].bytes += v.ByteValue(spec, i);
+          out[c].ends.push_back(static_cast<uint32_t>(out[c].bytes.size()));
+          break;
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace watershed::lake::testing
