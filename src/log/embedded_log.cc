@@ -150,7 +150,14 @@ class EmbeddedLogReader final : public LogReader {
   }
 
   Status Decode(std::string_view payload, LogRecord* r) {
-    if (static_cast<uint8_t>(payload[0]) != kKindSealedV1) return DecodePayload(payload, r);
+    const bool sealed = static_cast<uint8_t>(payload[0]) == kKindSealedV1;
+    if (!sealed && !cipher_) return DecodePayload(payload, r);
+    // A segment with a key holds sealed records only: a plaintext one there
+    // (a sealed record swapped for it, CRC recomputed) is forged.
+    if (!sealed)
+      return Status::Corruption("plaintext record (kind " + std::to_string(static_cast<uint8_t>(payload[0])) +
+                                ") at offset " + std::to_string(r->offset.value) + " of " + path_ +
+                                ", an encrypted segment: forged or damaged");
     const std::string where = "encrypted record at offset " + std::to_string(r->offset.value) + " of " + path_;
     if (!cipher_) return Status::Corruption(where + ", but the segment has no key file " + SegmentKeyPath(path_));
     Status s = cipher_->Open(r->offset.value, payload, r);
@@ -579,6 +586,16 @@ Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::stri
     ASSIGN_OR_RETURN(keys::SecretKey key, LoadSegmentKey(options_.fs, *options_.keys, seg.path));
     seg.key = std::make_shared<const keys::SecretKey>(key);
   }
+  // Segments are sealed from the first one with a key file on (a key file
+  // is durable before its segment exists, and encryption cannot be turned
+  // off again), so a keyless segment after a sealed one is one whose key
+  // file was deleted and whose records were rewritten in clear.
+  auto sealed = std::find_if(part.segments.begin(), part.segments.end(), [](const auto& s) { return s.key; });
+  for (auto it = sealed; it != part.segments.end(); ++it)
+    if (!it->key)
+      return Status::Corruption("log segment " + it->path + " has no key file " + SegmentKeyPath(it->path) +
+                                " but comes after the encrypted segment " + sealed->path +
+                                ": its key file was deleted (restore it with the segment)");
   // Key files without a segment: written just before a crash that came
   // before the segment file, or left by retention's delete. Nothing needs them.
   for (const auto& orphan : sidecars) RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));

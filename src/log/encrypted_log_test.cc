@@ -49,6 +49,32 @@ class EncryptedLogTest : public EmbeddedLogTest {
     if (log) Append(*log, 0, 10);
     return SegmentFiles().back();
   }
+  // Segments of 4 KiB: a few records each.
+  EmbeddedLogOptions SmallSegments() {
+    auto o = Options();
+    o.segment_bytes = 4096;
+    return o;
+  }
+  // Events 0..n-1 in partition 0's small segments, the log closed; returns the segments' paths.
+  std::vector<std::string> WriteSmallSegmentsAndClose(int n) {
+    {
+      auto log = OpenLog(SmallSegments());
+      EXPECT_NE(log, nullptr);
+      if (log) Append(*log, 0, n);
+    }
+    return SegmentFiles();
+  }
+  // Reading partition 0 from 0 stops with a corruption error at offset 4 of
+  // `seg`, after records 0..3 (never the damaged one). Returns the error.
+  Status ExpectCorruptionAtRecord4(EmbeddedLog& log, const std::string& seg) {
+    std::vector<LogRecord> got;
+    Status s = ReadAll(log, 0, 0, &got);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find("offset 4 of " + seg), std::string::npos) << s.ToString();
+    EXPECT_EQ(got.size(), 4u) << "the records before it, never the damaged one";
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].event, MakeEvent(1, i));
+    return s;
+  }
   std::vector<std::string> SegmentFiles(uint32_t p = 0) const {
     std::vector<std::string> out;
     for (const auto& n : Segments(p))
@@ -122,15 +148,64 @@ TEST_F(EncryptedLogTest, FlippedBitIsACorruptionErrorNamingSegmentAndOffset) {
   auto log = OpenLog(Options());
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->EndOffset(0).value, 10u) << "recovery checks frames, not tags";
-  std::vector<LogRecord> got;
-  Status s = ReadAll(*log, 0, 0, &got);
-  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
-  EXPECT_NE(s.message().find("offset 4 of " + seg), std::string::npos) << s.ToString();
+  Status s = ExpectCorruptionAtRecord4(*log, seg);
   EXPECT_NE(s.message().find("does not authenticate"), std::string::npos) << s.ToString();
-  ASSERT_EQ(got.size(), 4u) << "the records before it, never the damaged one";
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].event, MakeEvent(1, i));
-  // The append time is authenticated too.
+  // The records after it still open.
   ExpectEvents(*log, 5, 10);
+}
+
+TEST_F(EncryptedLogTest, TheAppendTimeIsAuthenticatedToo) {
+  const std::string seg = WriteTenAndClose();
+  std::string data = Slurp(seg);
+  const auto starts = RecordStarts(data);
+  ASSERT_EQ(starts.size(), 10u);
+  // One bit of record 4's append time (in clear, after the kind byte), CRC fixed.
+  data[starts[4] + format::kRecordHeaderSize + 1] ^= 0x01;
+  FixCrc(&data, starts[4]);
+  Spit(seg, data);
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  ExpectCorruptionAtRecord4(*log, seg).IgnoreError();  // checked inside
+}
+
+TEST_F(EncryptedLogTest, APlaintextRecordInASealedSegmentIsCorruption) {
+  const std::string seg = WriteTenAndClose();
+  std::string data = Slurp(seg);
+  const auto starts = RecordStarts(data);
+  ASSERT_EQ(starts.size(), 10u);
+  // Record 4 swapped for a well-framed plaintext (kind 1) record with its own CRC.
+  std::string forged;
+  AppendRecord(testing::kT0, MakeEvent(1, 104), &forged);
+  Spit(seg, data.substr(0, starts[4]) + forged + data.substr(starts[5]));
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  Status s = ExpectCorruptionAtRecord4(*log, seg);
+  EXPECT_NE(s.message().find("plaintext record"), std::string::npos) << s.ToString();
+}
+
+TEST_F(EncryptedLogTest, AKeylessSegmentAfterASealedOneIsRefused) {
+  const auto opts = SmallSegments();
+  const auto segments = WriteSmallSegmentsAndClose(120);
+  ASSERT_GE(segments.size(), 3u);
+  // Segment 1 rewritten as an "old plaintext segment": its key file deleted,
+  // its records replaced by plaintext ones with valid CRCs.
+  for (const size_t victim : {size_t{1}, segments.size() - 1}) {
+    SCOPED_TRACE(segments[victim]);
+    const std::string saved_key = Slurp(segments[victim] + ".key"), saved = Slurp(segments[victim]);
+    std::string forged;
+    for (size_t i = 0; i < RecordStarts(saved).size(); ++i) AppendRecord(testing::kT0, MakeEvent(1, 900 + i), &forged);
+    std::filesystem::remove(segments[victim] + ".key");
+    Spit(segments[victim], forged);
+    auto refused = EmbeddedLog::Open(opts);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kCorruption) << refused.status().ToString();
+    EXPECT_NE(refused.status().message().find(segments[victim]), std::string::npos) << refused.status().ToString();
+    Spit(segments[victim], saved);
+    Spit(segments[victim] + ".key", saved_key);
+  }
+  auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 120);
 }
 
 TEST_F(EncryptedLogTest, RecordsMovedToAnotherOffsetOrPartitionDoNotOpen) {
