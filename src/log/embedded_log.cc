@@ -471,10 +471,25 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
       // Roll before the group's first record for a full segment: a sealed
       // record is bound to its segment's key.
       if (part.buf.empty() && part.active->Size() > 0 && part.active->Size() >= options_.segment_bytes) {
-        s = Roll(part, append_ms);
-        if (!s.ok()) {
-          failed_ = true;  // the old segment is closed: stop appending
-          break;
+        // The next segment's data key first: if the key provider fails (a
+        // KMS hiccup), the full segment keeps taking records and the roll
+        // is tried again at the partition's next group.
+        std::optional<keys::DataKey> key;
+        if (options_.keys) {
+          auto k = keys::NewDataKey(*options_.keys);
+          if (k.ok()) {
+            key = std::move(k).value();
+          } else if (roll_key_failures_.fetch_add(1, std::memory_order_relaxed) % 100 == 0) {
+            std::fprintf(stderr, "watershed: log: %s: no data key for the next segment, still appending to %s: %s\n",
+                         part.dir.c_str(), part.segments.back().path.c_str(), k.status().ToString().c_str());
+          }
+        }
+        if (!options_.keys || key) {
+          s = Roll(part, append_ms, key ? &*key : nullptr);
+          if (!s.ok()) {
+            failed_ = true;  // the old segment is closed: stop appending
+            break;
+          }
         }
       }
       if (part.cipher) {
@@ -539,25 +554,30 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
   return Status::Ok();
 }
 
-Status EmbeddedLog::Roll(Partition& part, int64_t append_ms) {
+Status EmbeddedLog::Roll(Partition& part, int64_t append_ms, const keys::DataKey* key) {
   // Seal the full segment durably, then start one named by the next offset.
   RETURN_IF_ERROR(part.active->Sync());
   RETURN_IF_ERROR(part.active->Close());
-  RETURN_IF_ERROR(StartSegment(part, part.next_offset, append_ms));
+  RETURN_IF_ERROR(StartSegment(part, part.next_offset, append_ms, key));
   part.group_size_before = 0;
   return Status::Ok();
 }
 
-Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_append_ms) {
+Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_append_ms,
+                                 const keys::DataKey* data_key) {
   Partition::Segment seg{base, JoinPath(part.dir, SegmentName(base)), first_append_ms, nullptr};
   std::unique_ptr<RecordCipher> cipher;
   if (options_.keys) {
+    std::optional<keys::DataKey> fresh;
+    if (!data_key) {
+      ASSIGN_OR_RETURN(fresh, keys::NewDataKey(*options_.keys));
+      data_key = &*fresh;
+    }
     // The key file first, durably: a sealed record never exists without it.
-    ASSIGN_OR_RETURN(keys::DataKey key, keys::NewDataKey(*options_.keys));
-    RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, key.wrapped));
+    RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, data_key->wrapped));
     if (first_append_ms != 0) CrashPoint("log.roll.after_segment_key");  // a roll, not an open
-    seg.key = std::make_shared<const keys::SecretKey>(key.key);
-    cipher = std::make_unique<RecordCipher>(key.key, options_.keys->region(), part.index);
+    seg.key = std::make_shared<const keys::SecretKey>(data_key->key);
+    cipher = std::make_unique<RecordCipher>(data_key->key, options_.keys->region(), part.index);
   }
   ASSIGN_OR_RETURN(auto f, options_.fs->NewWritableFile(seg.path));
   RETURN_IF_ERROR(options_.fs->SyncDir(part.dir));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -204,6 +205,44 @@ TEST_F(EncryptedLogTest, AKeylessSegmentAfterASealedOneIsRefused) {
     Spit(segments[victim] + ".key", saved_key);
   }
   auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 120);
+}
+
+// The local provider, with Wrap failing while fail_wraps > 0: a KMS hiccup.
+class FlakyProvider final : public keys::KeyProvider {
+ public:
+  explicit FlakyProvider(keys::KeyProvider& real) : real_(real) {}
+  const std::string& region() const override { return real_.region(); }
+  Result<keys::WrappedKey> Wrap(const keys::SecretKey& k) override {
+    if (fail_wraps > 0) return --fail_wraps, Status::Unavailable("kms: connection reset");
+    return real_.Wrap(k);
+  }
+  Result<keys::SecretKey> Unwrap(const keys::WrappedKey& w) override { return real_.Unwrap(w); }
+  std::atomic<int> fail_wraps{0};
+
+ private:
+  keys::KeyProvider& real_;
+};
+
+TEST_F(EncryptedLogTest, AKeyProviderFailureAtARollKeepsAppendingAndRetries) {
+  FlakyProvider flaky(*keys_);
+  auto opts = SmallSegments();
+  opts.keys = &flaky;
+  auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  Append(*log, 0, 10);
+  ASSERT_EQ(SegmentFiles().size(), 1u);
+  flaky.fail_wraps = 1;
+  Append(*log, 10, 120);  // each append a group: the failed roll is retried at the next one
+  EXPECT_EQ(flaky.fail_wraps.load(), 0);
+  EXPECT_EQ(log->roll_key_failures(), 1u);
+  ExpectEvents(*log, 0, 120);
+  const auto segments = SegmentFiles();
+  ASSERT_GE(segments.size(), 2u);
+  for (const auto& seg : segments) EXPECT_TRUE(std::filesystem::exists(seg + ".key")) << seg;
+  log.reset();
+  log = OpenLog(Options());
   ASSERT_NE(log, nullptr);
   ExpectEvents(*log, 0, 120);
 }
