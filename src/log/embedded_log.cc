@@ -4,7 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <set>
+#include <map>
 
 #include "core/crash_point.h"
 #include "core/crc32c.h"
@@ -592,11 +592,13 @@ Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_a
 }
 
 Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::string>& names) {
-  const std::string suffix = std::string(kSegmentSuffix) + kSegmentKeySuffix;
-  std::set<std::string> sidecars;
-  for (const auto& n : names)
-    if (n.size() == 20 + suffix.size() && n.ends_with(suffix) && n.find_first_not_of("0123456789") == 20)
-      sidecars.insert(JoinPath(part.dir, n));
+  std::map<std::string, uint64_t> sidecars;  // path -> base
+  for (const auto& n : names) {
+    uint64_t base = 0;
+    if (IsSegmentKeyFileName(n, &base)) sidecars.emplace(JoinPath(part.dir, n), base);
+    // A crash's leftover temporaries (a key file being written or re-wrapped).
+    if (IsStaleSegmentKeyTemp(n)) RETURN_IF_ERROR(options_.fs->RemoveFile(JoinPath(part.dir, n)));
+  }
   for (auto& seg : part.segments) {
     if (!sidecars.erase(SegmentKeyPath(seg.path))) continue;
     if (!options_.keys)
@@ -616,9 +618,19 @@ Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::stri
       return Status::Corruption("log segment " + it->path + " has no key file " + SegmentKeyPath(it->path) +
                                 " but comes after the encrypted segment " + sealed->path +
                                 ": its key file was deleted (restore it with the segment)");
-  // Key files without a segment: written just before a crash that came
-  // before the segment file, or left by retention's delete. Nothing needs them.
-  for (const auto& orphan : sidecars) RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));
+  // Key files without a segment. Below the first segment: left by
+  // retention's delete (segment first, then key file). Past the last: written
+  // by a roll just before a crash that came before the segment file. Nothing
+  // needs those. Between two segments, a segment is missing (say a partial
+  // restore): its key file is kept, so restoring the segment restores it whole.
+  for (const auto& [orphan, base] : sidecars) {
+    if (base < part.segments.front().base || base > part.segments.back().base) {
+      RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));
+    } else {
+      std::fprintf(stderr, "watershed: log: key file %s has no segment %s: kept (is the segment missing?)\n",
+                   orphan.c_str(), SegmentPathOfKeyFile(orphan).c_str());
+    }
+  }
   return Status::Ok();
 }
 

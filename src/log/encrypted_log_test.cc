@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -247,6 +249,44 @@ TEST_F(EncryptedLogTest, AKeyProviderFailureAtARollKeepsAppendingAndRetries) {
   ExpectEvents(*log, 0, 120);
 }
 
+TEST_F(EncryptedLogTest, TemporaryKeyFilesLeftByACrashAreSweptAtOpen) {
+  { OpenLog(Options()); }
+  const std::string key = SegmentFiles().back() + ".key";
+  const std::vector<std::string> leftovers = {key + ".tmp", key + ".rewrap.tmp", key + ".rewrap.tmp.999999999"};
+  for (const auto& t : leftovers) Spit(t, "half");
+  const std::string live = key + ".rewrap.tmp." + std::to_string(getpid());  // a running rewrap's: kept
+  Spit(live, "busy");
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  for (const auto& t : leftovers) EXPECT_FALSE(std::filesystem::exists(t)) << t;
+  EXPECT_TRUE(std::filesystem::exists(live));
+}
+
+TEST_F(EncryptedLogTest, RewrapUsesATemporaryFileOfItsOwn) {
+  const std::string seg = WriteTenAndClose();
+  const std::string key = seg + ".key";
+  // Another rewrap's temporary, in use (a directory here, so it cannot be
+  // replaced): this one must not touch it.
+  std::filesystem::create_directory(key + ".rewrap.tmp");
+  auto id = RewrapSegmentKey(FileSystem::Default(), *keys_, key);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_TRUE(std::filesystem::is_directory(key + ".rewrap.tmp"));
+  std::filesystem::remove(key + ".rewrap.tmp");
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 10);
+}
+
+TEST_F(EncryptedLogTest, AnOversizedKeyFileIsRefusedWithoutReadingIt) {
+  const std::string seg = WriteTenAndClose();
+  // A sparse 1 TiB key file: reading it first would exhaust memory.
+  std::filesystem::resize_file(seg + ".key", uint64_t{1} << 40);
+  auto k = ReadSegmentKey(FileSystem::Default(), seg);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(k.status().message().find("too large"), std::string::npos) << k.status().ToString();
+}
+
 TEST_F(EncryptedLogTest, RecordsMovedToAnotherOffsetOrPartitionDoNotOpen) {
   auto opts = Options(2);
   const uint64_t story0 = testing::StoryIn(0, 2), story1 = testing::StoryIn(1, 2);
@@ -407,11 +447,26 @@ TEST_F(EncryptedLogTest, RetentionDeletesTheKeyFileWithItsSegment) {
 
 TEST_F(EncryptedLogTest, AKeyFileWithoutItsSegmentIsRemovedAtOpen) {
   { OpenLog(Options()); }
+  // Past the last segment: a roll's key file, written before a crash that
+  // came before its segment file.
   const std::string orphan = JoinPath(PartitionDir(0), "00000000000000000042.seg.key");
   std::filesystem::copy_file(SegmentFiles().back() + ".key", orphan);
   auto log = OpenLog(Options());
   ASSERT_NE(log, nullptr);
   EXPECT_FALSE(std::filesystem::exists(orphan));
+}
+
+TEST_F(EncryptedLogTest, OnlyRetentionsLeftoverKeyFilesAreRemovedNotThoseOfMissingMiddleSegments) {
+  const auto segments = WriteSmallSegmentsAndClose(160);
+  ASSERT_GE(segments.size(), 4u);
+  // Segment 0 gone with its key file left (retention's delete), segment 2
+  // missing (a partial restore): its key file must survive.
+  std::filesystem::remove(segments[0]);
+  std::filesystem::remove(segments[2]);
+  auto log = OpenLog(SmallSegments());
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(segments[0] + ".key"));
+  EXPECT_TRUE(std::filesystem::exists(segments[2] + ".key"));
 }
 
 TEST(SegmentKeyFileTest, RoundTripsAndRefusesMalformedText) {
