@@ -155,7 +155,7 @@ Status AddLogSegments(const std::string& log_dir, std::map<std::string, std::vec
   ASSIGN_OR_RETURN(std::vector<std::string> files, log::ListSegmentKeyFiles(FileSystem::Default(), log_dir));
   *segments = 0;
   for (const std::string& file : files) {
-    const std::string segment = file.substr(0, file.size() - std::string_view(log::kSegmentKeySuffix).size());
+    const std::string segment = log::SegmentPathOfKeyFile(file);
     auto key = log::ReadSegmentKey(FileSystem::Default(), segment);
     if (!key.ok() && key.status().code() == StatusCode::kNotFound) continue;  // retention deleted it meanwhile
     if (!key.ok()) return key.status();

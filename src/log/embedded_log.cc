@@ -4,7 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <set>
+#include <map>
 
 #include "core/crash_point.h"
 #include "core/crc32c.h"
@@ -150,7 +150,14 @@ class EmbeddedLogReader final : public LogReader {
   }
 
   Status Decode(std::string_view payload, LogRecord* r) {
-    if (static_cast<uint8_t>(payload[0]) != kKindSealedV1) return DecodePayload(payload, r);
+    const bool sealed = static_cast<uint8_t>(payload[0]) == kKindSealedV1;
+    if (!sealed && !cipher_) return DecodePayload(payload, r);
+    // A segment with a key holds sealed records only: a plaintext one there
+    // (a sealed record swapped for it, CRC recomputed) is forged.
+    if (!sealed)
+      return Status::Corruption("plaintext record (kind " + std::to_string(static_cast<uint8_t>(payload[0])) +
+                                ") at offset " + std::to_string(r->offset.value) + " of " + path_ +
+                                ", an encrypted segment: forged or damaged");
     const std::string where = "encrypted record at offset " + std::to_string(r->offset.value) + " of " + path_;
     if (!cipher_) return Status::Corruption(where + ", but the segment has no key file " + SegmentKeyPath(path_));
     Status s = cipher_->Open(r->offset.value, payload, r);
@@ -464,10 +471,25 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
       // Roll before the group's first record for a full segment: a sealed
       // record is bound to its segment's key.
       if (part.buf.empty() && part.active->Size() > 0 && part.active->Size() >= options_.segment_bytes) {
-        s = Roll(part, append_ms);
-        if (!s.ok()) {
-          failed_ = true;  // the old segment is closed: stop appending
-          break;
+        // The next segment's data key first: if the key provider fails (a
+        // KMS hiccup), the full segment keeps taking records and the roll
+        // is tried again at the partition's next group.
+        std::optional<keys::DataKey> key;
+        if (options_.keys) {
+          auto k = keys::NewDataKey(*options_.keys);
+          if (k.ok()) {
+            key = std::move(k).value();
+          } else if (roll_key_failures_.fetch_add(1, std::memory_order_relaxed) % 100 == 0) {
+            std::fprintf(stderr, "watershed: log: %s: no data key for the next segment, still appending to %s: %s\n",
+                         part.dir.c_str(), part.segments.back().path.c_str(), k.status().ToString().c_str());
+          }
+        }
+        if (!options_.keys || key) {
+          s = Roll(part, append_ms, key ? &*key : nullptr);
+          if (!s.ok()) {
+            failed_ = true;  // the old segment is closed: stop appending
+            break;
+          }
         }
       }
       if (part.cipher) {
@@ -532,25 +554,30 @@ Status EmbeddedLog::WriteGroup(std::vector<Pending>& group) {
   return Status::Ok();
 }
 
-Status EmbeddedLog::Roll(Partition& part, int64_t append_ms) {
+Status EmbeddedLog::Roll(Partition& part, int64_t append_ms, const keys::DataKey* key) {
   // Seal the full segment durably, then start one named by the next offset.
   RETURN_IF_ERROR(part.active->Sync());
   RETURN_IF_ERROR(part.active->Close());
-  RETURN_IF_ERROR(StartSegment(part, part.next_offset, append_ms));
+  RETURN_IF_ERROR(StartSegment(part, part.next_offset, append_ms, key));
   part.group_size_before = 0;
   return Status::Ok();
 }
 
-Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_append_ms) {
+Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_append_ms,
+                                 const keys::DataKey* data_key) {
   Partition::Segment seg{base, JoinPath(part.dir, SegmentName(base)), first_append_ms, nullptr};
   std::unique_ptr<RecordCipher> cipher;
   if (options_.keys) {
+    std::optional<keys::DataKey> fresh;
+    if (!data_key) {
+      ASSIGN_OR_RETURN(fresh, keys::NewDataKey(*options_.keys));
+      data_key = &*fresh;
+    }
     // The key file first, durably: a sealed record never exists without it.
-    ASSIGN_OR_RETURN(keys::DataKey key, keys::NewDataKey(*options_.keys));
-    RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, key.wrapped));
+    RETURN_IF_ERROR(WriteSegmentKey(options_.fs, seg.path, data_key->wrapped));
     if (first_append_ms != 0) CrashPoint("log.roll.after_segment_key");  // a roll, not an open
-    seg.key = std::make_shared<const keys::SecretKey>(key.key);
-    cipher = std::make_unique<RecordCipher>(key.key, options_.keys->region(), part.index);
+    seg.key = std::make_shared<const keys::SecretKey>(data_key->key);
+    cipher = std::make_unique<RecordCipher>(data_key->key, options_.keys->region(), part.index);
   }
   ASSIGN_OR_RETURN(auto f, options_.fs->NewWritableFile(seg.path));
   RETURN_IF_ERROR(options_.fs->SyncDir(part.dir));
@@ -565,11 +592,13 @@ Status EmbeddedLog::StartSegment(Partition& part, uint64_t base, int64_t first_a
 }
 
 Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::string>& names) {
-  const std::string suffix = std::string(kSegmentSuffix) + kSegmentKeySuffix;
-  std::set<std::string> sidecars;
-  for (const auto& n : names)
-    if (n.size() == 20 + suffix.size() && n.ends_with(suffix) && n.find_first_not_of("0123456789") == 20)
-      sidecars.insert(JoinPath(part.dir, n));
+  std::map<std::string, uint64_t> sidecars;  // path -> base
+  for (const auto& n : names) {
+    uint64_t base = 0;
+    if (IsSegmentKeyFileName(n, &base)) sidecars.emplace(JoinPath(part.dir, n), base);
+    // A crash's leftover temporaries (a key file being written or re-wrapped).
+    if (IsStaleSegmentKeyTemp(n)) RETURN_IF_ERROR(options_.fs->RemoveFile(JoinPath(part.dir, n)));
+  }
   for (auto& seg : part.segments) {
     if (!sidecars.erase(SegmentKeyPath(seg.path))) continue;
     if (!options_.keys)
@@ -579,9 +608,29 @@ Status EmbeddedLog::LoadSegmentKeys(Partition& part, const std::vector<std::stri
     ASSIGN_OR_RETURN(keys::SecretKey key, LoadSegmentKey(options_.fs, *options_.keys, seg.path));
     seg.key = std::make_shared<const keys::SecretKey>(key);
   }
-  // Key files without a segment: written just before a crash that came
-  // before the segment file, or left by retention's delete. Nothing needs them.
-  for (const auto& orphan : sidecars) RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));
+  // Segments are sealed from the first one with a key file on (a key file
+  // is durable before its segment exists, and encryption cannot be turned
+  // off again), so a keyless segment after a sealed one is one whose key
+  // file was deleted and whose records were rewritten in clear.
+  auto sealed = std::find_if(part.segments.begin(), part.segments.end(), [](const auto& s) { return s.key; });
+  for (auto it = sealed; it != part.segments.end(); ++it)
+    if (!it->key)
+      return Status::Corruption("log segment " + it->path + " has no key file " + SegmentKeyPath(it->path) +
+                                " but comes after the encrypted segment " + sealed->path +
+                                ": its key file was deleted (restore it with the segment)");
+  // Key files without a segment. Below the first segment: left by
+  // retention's delete (segment first, then key file). Past the last: written
+  // by a roll just before a crash that came before the segment file. Nothing
+  // needs those. Between two segments, a segment is missing (say a partial
+  // restore): its key file is kept, so restoring the segment restores it whole.
+  for (const auto& [orphan, base] : sidecars) {
+    if (base < part.segments.front().base || base > part.segments.back().base) {
+      RETURN_IF_ERROR(options_.fs->RemoveFile(orphan));
+    } else {
+      std::fprintf(stderr, "watershed: log: key file %s has no segment %s: kept (is the segment missing?)\n",
+                   orphan.c_str(), SegmentPathOfKeyFile(orphan).c_str());
+    }
+  }
   return Status::Ok();
 }
 

@@ -76,6 +76,9 @@ class EmbeddedLog final : public Log {
   void WaitForNewData(uint64_t seen, std::chrono::milliseconds timeout) override;
   void SetRetentionFloor(uint32_t partition, LogOffset floor) override;
   uint64_t sync_failures() const override { return sync_failures_.load(std::memory_order_relaxed); }
+  // Rolls put off because the key provider could not wrap the next
+  // segment's data key (the full segment takes the records meanwhile).
+  uint64_t roll_key_failures() const { return roll_key_failures_.load(std::memory_order_relaxed); }
   void Close() override;
 
   // The LOG_META of the log in `dir`, if it has one; kCorruption when it is
@@ -100,10 +103,12 @@ class EmbeddedLog final : public Log {
     AppendCallback done;
   };
   Status WriteGroup(std::vector<Pending>& group);
-  Status Roll(Partition& part, int64_t append_ms);
+  // `key`: the next segment's data key (with encryption on), obtained before
+  // the full segment is closed.
+  Status Roll(Partition& part, int64_t append_ms, const keys::DataKey* key);
   // Creates the segment starting at `base` and makes it the active one; with
-  // encryption on, its key file first.
-  Status StartSegment(Partition& part, uint64_t base, int64_t first_append_ms);
+  // encryption on, its key file first (`key`, or a new one when null).
+  Status StartSegment(Partition& part, uint64_t base, int64_t first_append_ms, const keys::DataKey* key = nullptr);
   // Unwraps the data keys of the segments that have key files.
   Status LoadSegmentKeys(Partition& part, const std::vector<std::string>& names);
   Status SyncDirty();
@@ -117,6 +122,7 @@ class EmbeddedLog final : public Log {
   int64_t last_retention_ms_ = 0;
   bool failed_ = false;  // writer thread only: an fsync failed, the log refuses appends
   std::atomic<uint64_t> sync_failures_{0};
+  std::atomic<uint64_t> roll_key_failures_{0};
   WorkerPool sync_pool_;  // fdatasyncs the partitions of a group concurrently
 
   std::mutex queue_mu_;

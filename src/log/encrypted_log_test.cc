@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -48,6 +51,32 @@ class EncryptedLogTest : public EmbeddedLogTest {
     EXPECT_NE(log, nullptr);
     if (log) Append(*log, 0, 10);
     return SegmentFiles().back();
+  }
+  // Segments of 4 KiB: a few records each.
+  EmbeddedLogOptions SmallSegments() {
+    auto o = Options();
+    o.segment_bytes = 4096;
+    return o;
+  }
+  // Events 0..n-1 in partition 0's small segments, the log closed; returns the segments' paths.
+  std::vector<std::string> WriteSmallSegmentsAndClose(int n) {
+    {
+      auto log = OpenLog(SmallSegments());
+      EXPECT_NE(log, nullptr);
+      if (log) Append(*log, 0, n);
+    }
+    return SegmentFiles();
+  }
+  // Reading partition 0 from 0 stops with a corruption error at offset 4 of
+  // `seg`, after records 0..3 (never the damaged one). Returns the error.
+  Status ExpectCorruptionAtRecord4(EmbeddedLog& log, const std::string& seg) {
+    std::vector<LogRecord> got;
+    Status s = ReadAll(log, 0, 0, &got);
+    EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find("offset 4 of " + seg), std::string::npos) << s.ToString();
+    EXPECT_EQ(got.size(), 4u) << "the records before it, never the damaged one";
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].event, MakeEvent(1, i));
+    return s;
   }
   std::vector<std::string> SegmentFiles(uint32_t p = 0) const {
     std::vector<std::string> out;
@@ -122,15 +151,140 @@ TEST_F(EncryptedLogTest, FlippedBitIsACorruptionErrorNamingSegmentAndOffset) {
   auto log = OpenLog(Options());
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->EndOffset(0).value, 10u) << "recovery checks frames, not tags";
-  std::vector<LogRecord> got;
-  Status s = ReadAll(*log, 0, 0, &got);
-  EXPECT_EQ(s.code(), StatusCode::kCorruption) << s.ToString();
-  EXPECT_NE(s.message().find("offset 4 of " + seg), std::string::npos) << s.ToString();
+  Status s = ExpectCorruptionAtRecord4(*log, seg);
   EXPECT_NE(s.message().find("does not authenticate"), std::string::npos) << s.ToString();
-  ASSERT_EQ(got.size(), 4u) << "the records before it, never the damaged one";
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].event, MakeEvent(1, i));
-  // The append time is authenticated too.
+  // The records after it still open.
   ExpectEvents(*log, 5, 10);
+}
+
+TEST_F(EncryptedLogTest, TheAppendTimeIsAuthenticatedToo) {
+  const std::string seg = WriteTenAndClose();
+  std::string data = Slurp(seg);
+  const auto starts = RecordStarts(data);
+  ASSERT_EQ(starts.size(), 10u);
+  // One bit of record 4's append time (in clear, after the kind byte), CRC fixed.
+  data[starts[4] + format::kRecordHeaderSize + 1] ^= 0x01;
+  FixCrc(&data, starts[4]);
+  Spit(seg, data);
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  ExpectCorruptionAtRecord4(*log, seg).IgnoreError();  // checked inside
+}
+
+TEST_F(EncryptedLogTest, APlaintextRecordInASealedSegmentIsCorruption) {
+  const std::string seg = WriteTenAndClose();
+  std::string data = Slurp(seg);
+  const auto starts = RecordStarts(data);
+  ASSERT_EQ(starts.size(), 10u);
+  // Record 4 swapped for a well-framed plaintext (kind 1) record with its own CRC.
+  std::string forged;
+  AppendRecord(testing::kT0, MakeEvent(1, 104), &forged);
+  Spit(seg, data.substr(0, starts[4]) + forged + data.substr(starts[5]));
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  Status s = ExpectCorruptionAtRecord4(*log, seg);
+  EXPECT_NE(s.message().find("plaintext record"), std::string::npos) << s.ToString();
+}
+
+TEST_F(EncryptedLogTest, AKeylessSegmentAfterASealedOneIsRefused) {
+  const auto opts = SmallSegments();
+  const auto segments = WriteSmallSegmentsAndClose(120);
+  ASSERT_GE(segments.size(), 3u);
+  // Segment 1 rewritten as an "old plaintext segment": its key file deleted,
+  // its records replaced by plaintext ones with valid CRCs.
+  for (const size_t victim : {size_t{1}, segments.size() - 1}) {
+    SCOPED_TRACE(segments[victim]);
+    const std::string saved_key = Slurp(segments[victim] + ".key"), saved = Slurp(segments[victim]);
+    std::string forged;
+    for (size_t i = 0; i < RecordStarts(saved).size(); ++i) AppendRecord(testing::kT0, MakeEvent(1, 900 + i), &forged);
+    std::filesystem::remove(segments[victim] + ".key");
+    Spit(segments[victim], forged);
+    auto refused = EmbeddedLog::Open(opts);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kCorruption) << refused.status().ToString();
+    EXPECT_NE(refused.status().message().find(segments[victim]), std::string::npos) << refused.status().ToString();
+    Spit(segments[victim], saved);
+    Spit(segments[victim] + ".key", saved_key);
+  }
+  auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 120);
+}
+
+// The local provider, with Wrap failing while fail_wraps > 0: a KMS hiccup.
+class FlakyProvider final : public keys::KeyProvider {
+ public:
+  explicit FlakyProvider(keys::KeyProvider& real) : real_(real) {}
+  const std::string& region() const override { return real_.region(); }
+  Result<keys::WrappedKey> Wrap(const keys::SecretKey& k) override {
+    if (fail_wraps > 0) return --fail_wraps, Status::Unavailable("kms: connection reset");
+    return real_.Wrap(k);
+  }
+  Result<keys::SecretKey> Unwrap(const keys::WrappedKey& w) override { return real_.Unwrap(w); }
+  std::atomic<int> fail_wraps{0};
+
+ private:
+  keys::KeyProvider& real_;
+};
+
+TEST_F(EncryptedLogTest, AKeyProviderFailureAtARollKeepsAppendingAndRetries) {
+  FlakyProvider flaky(*keys_);
+  auto opts = SmallSegments();
+  opts.keys = &flaky;
+  auto log = OpenLog(opts);
+  ASSERT_NE(log, nullptr);
+  Append(*log, 0, 10);
+  ASSERT_EQ(SegmentFiles().size(), 1u);
+  flaky.fail_wraps = 1;
+  Append(*log, 10, 120);  // each append a group: the failed roll is retried at the next one
+  EXPECT_EQ(flaky.fail_wraps.load(), 0);
+  EXPECT_EQ(log->roll_key_failures(), 1u);
+  ExpectEvents(*log, 0, 120);
+  const auto segments = SegmentFiles();
+  ASSERT_GE(segments.size(), 2u);
+  for (const auto& seg : segments) EXPECT_TRUE(std::filesystem::exists(seg + ".key")) << seg;
+  log.reset();
+  log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 120);
+}
+
+TEST_F(EncryptedLogTest, TemporaryKeyFilesLeftByACrashAreSweptAtOpen) {
+  { OpenLog(Options()); }
+  const std::string key = SegmentFiles().back() + ".key";
+  const std::vector<std::string> leftovers = {key + ".tmp", key + ".rewrap.tmp", key + ".rewrap.tmp.999999999"};
+  for (const auto& t : leftovers) Spit(t, "half");
+  const std::string live = key + ".rewrap.tmp." + std::to_string(getpid());  // a running rewrap's: kept
+  Spit(live, "busy");
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  for (const auto& t : leftovers) EXPECT_FALSE(std::filesystem::exists(t)) << t;
+  EXPECT_TRUE(std::filesystem::exists(live));
+}
+
+TEST_F(EncryptedLogTest, RewrapUsesATemporaryFileOfItsOwn) {
+  const std::string seg = WriteTenAndClose();
+  const std::string key = seg + ".key";
+  // Another rewrap's temporary, in use (a directory here, so it cannot be
+  // replaced): this one must not touch it.
+  std::filesystem::create_directory(key + ".rewrap.tmp");
+  auto id = RewrapSegmentKey(FileSystem::Default(), *keys_, key);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_TRUE(std::filesystem::is_directory(key + ".rewrap.tmp"));
+  std::filesystem::remove(key + ".rewrap.tmp");
+  auto log = OpenLog(Options());
+  ASSERT_NE(log, nullptr);
+  ExpectEvents(*log, 0, 10);
+}
+
+TEST_F(EncryptedLogTest, AnOversizedKeyFileIsRefusedWithoutReadingIt) {
+  const std::string seg = WriteTenAndClose();
+  // A sparse 1 TiB key file: reading it first would exhaust memory.
+  std::filesystem::resize_file(seg + ".key", uint64_t{1} << 40);
+  auto k = ReadSegmentKey(FileSystem::Default(), seg);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(k.status().message().find("too large"), std::string::npos) << k.status().ToString();
 }
 
 TEST_F(EncryptedLogTest, RecordsMovedToAnotherOffsetOrPartitionDoNotOpen) {
@@ -293,11 +447,26 @@ TEST_F(EncryptedLogTest, RetentionDeletesTheKeyFileWithItsSegment) {
 
 TEST_F(EncryptedLogTest, AKeyFileWithoutItsSegmentIsRemovedAtOpen) {
   { OpenLog(Options()); }
+  // Past the last segment: a roll's key file, written before a crash that
+  // came before its segment file.
   const std::string orphan = JoinPath(PartitionDir(0), "00000000000000000042.seg.key");
   std::filesystem::copy_file(SegmentFiles().back() + ".key", orphan);
   auto log = OpenLog(Options());
   ASSERT_NE(log, nullptr);
   EXPECT_FALSE(std::filesystem::exists(orphan));
+}
+
+TEST_F(EncryptedLogTest, OnlyRetentionsLeftoverKeyFilesAreRemovedNotThoseOfMissingMiddleSegments) {
+  const auto segments = WriteSmallSegmentsAndClose(160);
+  ASSERT_GE(segments.size(), 4u);
+  // Segment 0 gone with its key file left (retention's delete), segment 2
+  // missing (a partial restore): its key file must survive.
+  std::filesystem::remove(segments[0]);
+  std::filesystem::remove(segments[2]);
+  auto log = OpenLog(SmallSegments());
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(std::filesystem::exists(segments[0] + ".key"));
+  EXPECT_TRUE(std::filesystem::exists(segments[2] + ".key"));
 }
 
 TEST(SegmentKeyFileTest, RoundTripsAndRefusesMalformedText) {

@@ -1,6 +1,10 @@
 #include "log/segment_crypto.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "core/crc32c.h"
@@ -16,9 +20,39 @@ using namespace format;
 namespace {
 constexpr std::string_view kSidecarMagic = "watershed-segment-key v1\n";
 constexpr size_t kMaxSidecarBytes = 64 * 1024;
+constexpr size_t kBaseDigits = 20;  // a segment's base offset, zero-padded
+// `keys rewrap`'s temporary: "<key file>.rewrap.tmp.<pid>", one per process
+// so two rewraps at once never write the same file.
+constexpr const char* kRewrapTempSuffix = ".rewrap.tmp";
 }  // namespace
 
 std::string SegmentKeyPath(const std::string& segment_path) { return segment_path + kSegmentKeySuffix; }
+
+std::string SegmentPathOfKeyFile(const std::string& key_path) {
+  return key_path.substr(0, key_path.size() - std::string_view(kSegmentKeySuffix).size());
+}
+
+bool IsSegmentKeyFileName(std::string_view name, uint64_t* base) {
+  const std::string suffix = std::string(kSegmentSuffix) + kSegmentKeySuffix;
+  if (name.size() != kBaseDigits + suffix.size() || !name.ends_with(suffix) ||
+      name.find_first_not_of("0123456789") != kBaseDigits)
+    return false;
+  if (base) *base = std::stoull(std::string(name.substr(0, kBaseDigits)));
+  return true;
+}
+
+bool IsStaleSegmentKeyTemp(std::string_view name) {
+  const size_t key_name =
+      kBaseDigits + std::string_view(kSegmentSuffix).size() + std::string_view(kSegmentKeySuffix).size();
+  if (name.size() <= key_name || !IsSegmentKeyFileName(name.substr(0, key_name))) return false;
+  std::string_view rest = name.substr(key_name);
+  if (rest == ".tmp" || rest == kRewrapTempSuffix) return true;
+  if (!rest.starts_with(std::string(kRewrapTempSuffix) + ".")) return false;
+  rest.remove_prefix(std::string_view(kRewrapTempSuffix).size() + 1);
+  if (rest.empty() || rest.size() > 9 || rest.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(std::string(rest)));
+  return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;  // its writer is gone
+}
 
 std::string EncodeSegmentKey(const keys::WrappedKey& k) {
   return std::string(kSidecarMagic) + k.key_id + "\n" + LowerHex(k.blob.data(), k.blob.size()) + "\n";
@@ -49,6 +83,9 @@ Status WriteSegmentKey(FileSystem* fs, const std::string& segment_path, const ke
 
 Result<keys::WrappedKey> ReadSegmentKey(FileSystem* fs, const std::string& segment_path) {
   const std::string path = SegmentKeyPath(segment_path);
+  // The size first: never read a huge file whole into memory.
+  ASSIGN_OR_RETURN(uint64_t size, fs->FileSize(path));
+  if (size > kMaxSidecarBytes) return Status::Corruption(path + ": too large for a segment key file");
   ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs, path));
   if (text.size() > kMaxSidecarBytes) return Status::Corruption(path + ": too large for a segment key file");
   auto k = ParseSegmentKey(text);
@@ -69,24 +106,22 @@ Result<std::vector<std::string>> ListSegmentKeyFiles(FileSystem* fs, const std::
   std::vector<std::string> out;
   if (!fs->FileExists(log_dir)) return out;
   ASSIGN_OR_RETURN(std::vector<std::string> parts, fs->ListDir(log_dir));
-  const std::string suffix = std::string(kSegmentSuffix) + kSegmentKeySuffix;
   for (const std::string& p : parts) {
     if (p.size() < 2 || p[0] != 'p' || p.find_first_not_of("0123456789", 1) != std::string::npos) continue;
     const std::string dir = JoinPath(log_dir, p);
     ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
     for (const std::string& n : names)
-      if (n.size() == 20 + suffix.size() && n.ends_with(suffix) && n.find_first_not_of("0123456789") == 20)
-        out.push_back(JoinPath(dir, n));
+      if (IsSegmentKeyFileName(n)) out.push_back(JoinPath(dir, n));
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 Result<std::string> RewrapSegmentKey(FileSystem* fs, keys::KeyProvider& provider, const std::string& key_file) {
-  const std::string segment = key_file.substr(0, key_file.size() - std::string_view(kSegmentKeySuffix).size());
-  ASSIGN_OR_RETURN(keys::SecretKey key, LoadSegmentKey(fs, provider, segment));
+  ASSIGN_OR_RETURN(keys::SecretKey key, LoadSegmentKey(fs, provider, SegmentPathOfKeyFile(key_file)));
   ASSIGN_OR_RETURN(keys::WrappedKey wrapped, provider.Wrap(key));
-  RETURN_IF_ERROR(WriteFileAtomically(fs, key_file, EncodeSegmentKey(wrapped), {}, ".rewrap.tmp"));
+  const std::string temp_suffix = std::string(kRewrapTempSuffix) + "." + std::to_string(getpid());
+  RETURN_IF_ERROR(WriteFileAtomically(fs, key_file, EncodeSegmentKey(wrapped), {}, temp_suffix));
   return wrapped.key_id;
 }
 

@@ -27,6 +27,16 @@ namespace watershed::log {
 
 inline constexpr const char* kSegmentKeySuffix = ".key";  // "<base>.seg.key"
 std::string SegmentKeyPath(const std::string& segment_path);
+// The segment a key file belongs to: "<dir>/<base>.seg.key" -> "<dir>/<base>.seg".
+std::string SegmentPathOfKeyFile(const std::string& key_path);
+// Whether a file name is a segment key file's ("<20 digits>.seg.key"); if so
+// and `base` is given, sets it to the segment's base offset.
+bool IsSegmentKeyFileName(std::string_view name, uint64_t* base = nullptr);
+// A temporary file a crash left beside a key file: "<key file>.tmp" (the
+// log's own, written only by the log's writer) or "<key file>.rewrap.tmp.<pid>"
+// of a `keys rewrap` process no longer running (or without a pid, as older
+// versions named it).
+bool IsStaleSegmentKeyTemp(std::string_view name);
 
 // Sidecar text: "watershed-segment-key v1\n<key id>\n<wrapped blob, hex>\n".
 std::string EncodeSegmentKey(const keys::WrappedKey& k);
