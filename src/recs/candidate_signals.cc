@@ -1,6 +1,7 @@
 #include "recs/candidate_signals.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace watershed::recs {
 
@@ -33,18 +34,43 @@ std::shared_ptr<const CoViewIndex> CoViewIndex::Build(std::vector<CoViewEngageme
                                     : a.item < b.item;
   });
   std::unordered_map<uint64_t, std::unordered_map<uint64_t, uint32_t>> counts;
+  // Counts `other` in `item`'s row. A full row first drops its pairs seen fewer than min_count times; a pair first
+  // seen while the row is still full of stronger ones is not counted (the bound on memory: items × cap pairs).
+  std::unordered_set<uint64_t> saturated;  // rows full of pairs at min_count or more: they never shrink again
+  auto count = [&](uint64_t item, uint64_t other) {
+    auto& row = counts[item];
+    if (auto it = row.find(other); it != row.end()) {
+      ++it->second;
+      return;
+    }
+    if (row.size() >= options.max_pairs_per_item) {
+      if (saturated.count(item)) return;
+      std::erase_if(row, [&](const auto& kv) { return kv.second < options.min_count; });
+      if (row.size() >= options.max_pairs_per_item) {
+        saturated.insert(item);
+        return;
+      }
+    }
+    row.emplace(other, 1);
+  };
   std::vector<uint64_t> seq;
+  std::unordered_set<uint64_t> in_seq;
   for (size_t i = 0; i < engagements.size();) {
     size_t j = i;
     seq.clear();
+    if (in_seq.bucket_count() > 4096)  // after a bot: clear() would walk its buckets for every later viewer
+      std::unordered_set<uint64_t>().swap(in_seq);
+    else
+      in_seq.clear();
+    // Each item at its first time (a hash set: linear in the viewer's events, a bot's million included).
     for (; j < engagements.size() && engagements[j].viewer == engagements[i].viewer; ++j)
-      if (std::find(seq.begin(), seq.end(), engagements[j].item) == seq.end()) seq.push_back(engagements[j].item);
+      if (in_seq.insert(engagements[j].item).second) seq.push_back(engagements[j].item);
     i = j;
     const size_t from = seq.size() > options.max_per_viewer ? seq.size() - options.max_per_viewer : 0;
     for (size_t a = from; a < seq.size(); ++a)
       for (size_t b = a + 1; b < seq.size() && b - a <= options.window; ++b) {
-        ++counts[seq[a]][seq[b]];
-        ++counts[seq[b]][seq[a]];
+        count(seq[a], seq[b]);
+        count(seq[b], seq[a]);
       }
   }
   auto index = std::make_shared<CoViewIndex>();

@@ -8,9 +8,10 @@
 // get the lists of all regions).
 //
 // CoViewIndex — items co-viewed with an item: two items are co-viewed when one viewer engaged with both within
-// `window` positions of each other in that viewer's time-ordered sequence (each viewer's latest max_per_viewer
-// items). Built at refresh from the lake's events (or any list of engagements); per item the `per_item` most
-// co-viewed items (at least min_count viewers), most first, ties by smaller id.
+// `window` positions of each other in that viewer's time-ordered sequence of distinct items (each viewer's latest
+// max_per_viewer of them: a bot's million events cost one pass, and at most max_per_viewer × window pairs). Built
+// at refresh from the lake's events (or any list of engagements); per item the `per_item` most co-viewed items (at
+// least min_count viewers), most first, ties by smaller id; at most max_pairs_per_item pairs per item are counted.
 
 #include <cstdint>
 #include <map>
@@ -53,6 +54,9 @@ struct CoViewOptions {
   uint32_t max_per_viewer = 200;  // a viewer's latest items considered
   uint32_t per_item = 50;         // neighbours kept per item
   uint32_t min_count = 2;         // viewers who co-viewed the pair, at least
+  // Pairs counted per item while building, at most: a full row drops its pairs below min_count, then refuses new
+  // ones (memory: items × this, whatever the events).
+  uint32_t max_pairs_per_item = 1000;
 };
 
 struct CoViewEngagement {

@@ -229,6 +229,40 @@ TEST(CoViewIndex, CountsPairsWithinTheWindowOfEachViewersSequence) {
   EXPECT_EQ(wide->Neighbours(10), (std::vector<uint64_t>{11, 12, 13, 14}));  // 3 viewers each, then 14's one
 }
 
+TEST(CoViewIndex, ABotsMillionEventsPairOnlyItsLatestItemsAndRowsStayBounded) {
+  std::vector<CoViewEngagement> e;
+  // A bot viewer: a million events over 500,000 distinct items (1..500000, each twice, in order).
+  for (int64_t t = 0; t < 1'000'000; ++t) e.push_back({.viewer = 1, .item = uint64_t(t / 2 + 1), .time_ms = t});
+  // Viewers 2 and 3: 7 then 8, and item 1 (the bot's oldest) then 2.
+  for (uint64_t v = 2; v <= 3; ++v) {
+    e.push_back({.viewer = v, .item = 7, .time_ms = 1});
+    e.push_back({.viewer = v, .item = 8, .time_ms = 2});
+    e.push_back({.viewer = v, .item = 1, .time_ms = 3});
+    e.push_back({.viewer = v, .item = 2, .time_ms = 4});
+  }
+  const auto index = CoViewIndex::Build(e, {.window = 1, .max_per_viewer = 200, .per_item = 50, .min_count = 1});
+  // The bot's latest 200 distinct items pair along its sequence; its older ones only through viewers 2 and 3.
+  EXPECT_EQ(index->Neighbours(500'000), (std::vector<uint64_t>{499'999}));
+  EXPECT_EQ(index->Neighbours(499'801), (std::vector<uint64_t>{499'802}));  // the oldest of the latest 200
+  EXPECT_TRUE(index->Neighbours(499'800).empty());
+  EXPECT_EQ(index->Neighbours(1), (std::vector<uint64_t>{2, 8}));  // viewers 2 and 3 only: the bot's 1 is old
+  EXPECT_EQ(index->items(), 200u + 4u);
+
+  // Item 1 co-viewed with 2 by five viewers first, then once each with 3000 other items: with 10 pairs a row, the
+  // weak pairs are dropped and 1–2 kept.
+  std::vector<CoViewEngagement> f;
+  for (uint64_t v = 1; v <= 5; ++v) {
+    f.push_back({.viewer = v, .item = 1, .time_ms = 1});
+    f.push_back({.viewer = v, .item = 2, .time_ms = 2});
+  }
+  for (uint64_t v = 100; v < 3100; ++v) {
+    f.push_back({.viewer = v, .item = 1, .time_ms = 1});
+    f.push_back({.viewer = v, .item = 10'000 + v, .time_ms = 2});
+  }
+  const auto capped = CoViewIndex::Build(f, {.window = 1, .per_item = 50, .min_count = 2, .max_pairs_per_item = 10});
+  EXPECT_EQ(capped->Neighbours(1), (std::vector<uint64_t>{2}));
+}
+
 TEST(Candidates, CoViewedItemsOfTheUsersRecentItemsAreCandidates) {
   const World w = Make(0.8);
   const CandidateConfig config = Small();
