@@ -7,21 +7,45 @@ namespace watershed::recs {
 
 void RegionalTrending::Add(uint8_t region, const std::vector<FeatureEvent>& events) {
   std::lock_guard lock(mu_);
-  auto& items = regions_[region];
+  RegionState& r = regions_[region];
   for (const FeatureEvent& e : events) {
-    State& s = items[e.item];
+    State& s = r.items[e.item];
     s.trending.Add(1, e.time_ms, half_life_ms_);
     ++s.events;
+    r.latest_ms = std::max(r.latest_ms, e.time_ms);
   }
+  r.since_prune += events.size();
+  if (r.since_prune >= kPruneEvery || r.items.size() > max_items_) Prune(&r);
+}
+
+void RegionalTrending::Prune(RegionState* r) {
+  r->since_prune = 0;
+  std::erase_if(r->items,
+                [&](const auto& kv) { return kv.second.trending.At(r->latest_ms, half_life_ms_) < kPruneBelow; });
+  if (r->items.size() <= max_items_) return;
+  // Still too many live items: the least trending go (ties by larger id).
+  std::vector<std::pair<double, uint64_t>> by_trending;
+  by_trending.reserve(r->items.size());
+  for (const auto& [item, s] : r->items) by_trending.emplace_back(s.trending.At(r->latest_ms, half_life_ms_), item);
+  std::nth_element(
+      by_trending.begin(), by_trending.begin() + static_cast<std::ptrdiff_t>(max_items_), by_trending.end(),
+      [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  for (size_t i = max_items_; i < by_trending.size(); ++i) r->items.erase(by_trending[i].second);
+}
+
+size_t RegionalTrending::tracked(uint8_t region) const {
+  std::lock_guard lock(mu_);
+  auto it = regions_.find(region);
+  return it == regions_.end() ? 0 : it->second.items.size();
 }
 
 std::map<uint8_t, std::vector<RegionalTrending::ItemActivity>> RegionalTrending::Read(int64_t as_of_ms) const {
   std::lock_guard lock(mu_);
   std::map<uint8_t, std::vector<ItemActivity>> out;
-  for (const auto& [region, items] : regions_) {
+  for (const auto& [region, r] : regions_) {
     auto& list = out[region];
-    list.reserve(items.size());
-    for (const auto& [item, s] : items) list.push_back({item, s.trending.At(as_of_ms, half_life_ms_), s.events});
+    list.reserve(r.items.size());
+    for (const auto& [item, s] : r.items) list.push_back({item, s.trending.At(as_of_ms, half_life_ms_), s.events});
   }
   return out;
 }

@@ -263,6 +263,25 @@ TEST(CoViewIndex, ABotsMillionEventsPairOnlyItsLatestItemsAndRowsStayBounded) {
   EXPECT_EQ(capped->Neighbours(1), (std::vector<uint64_t>{2}));
 }
 
+TEST(RegionalTrending, ForgetsFadedItemsAndKeepsAtMostMaxItemsPerRegion) {
+  RegionalTrending regional(kDayMs, 100);
+  regional.Add(1, {{.viewer = 1, .item = 1, .time_ms = 0}});
+  regional.Add(2, {{.viewer = 1, .item = 1, .time_ms = 0}});
+  // A month later, region 1 gets kPruneEvery views of item 2: item 1 (one view, 30 half-lives old) is forgotten.
+  std::vector<FeatureEvent> views(RegionalTrending::kPruneEvery, {.viewer = 2, .item = 2, .time_ms = 30 * kDayMs});
+  regional.Add(1, views);
+  auto read = regional.Read(30 * kDayMs);
+  ASSERT_EQ(read[1].size(), 1u);
+  EXPECT_EQ(read[1][0].item, 2u);
+  EXPECT_EQ(read[1][0].events, RegionalTrending::kPruneEvery);
+  EXPECT_EQ(regional.tracked(2), 1u);  // another region's: untouched
+  // 150 more items, each viewed once: at most 100 tracked, the most viewed (item 2) among them.
+  for (uint64_t i = 0; i < 150; ++i) regional.Add(1, {{.viewer = 3, .item = 1000 + i, .time_ms = 30 * kDayMs}});
+  EXPECT_LE(regional.tracked(1), 100u);
+  read = regional.Read(30 * kDayMs);
+  EXPECT_TRUE(std::any_of(read[1].begin(), read[1].end(), [](const auto& a) { return a.item == 2; }));
+}
+
 TEST(Candidates, CoViewedItemsOfTheUsersRecentItemsAreCandidates) {
   const World w = Make(0.8);
   const CandidateConfig config = Small();
