@@ -120,15 +120,23 @@ Status ExposureSink::Append(const std::vector<Exposure>& exposures) {
 
 Status ExposureSink::Sync() {
   std::vector<std::pair<std::string, std::shared_ptr<ExposureWriter>>> dirty;
+  Status out;
   {
     std::lock_guard lock(mu_);
     for (auto& [name, log] : logs_) {
-      if (!log.dirty || log.writer == nullptr) continue;
+      if (!log.dirty) continue;
+      if (log.writer == nullptr) {  // dropped after a failed write: its earlier exposures still need the fdatasync
+        auto w = ExposureWriter::Open(fs_, dir_, name);
+        if (!w.ok()) {
+          if (out.ok()) out = Status(w.status().code(), "exposure log of " + name + ": " + w.status().message());
+          continue;
+        }
+        log.writer = std::move(w).value();
+      }
       dirty.emplace_back(name, log.writer);
       log.dirty = false;
     }
   }
-  Status out;
   for (const auto& [name, writer] : dirty) {
     Status s = writer->Sync();
     if (s.ok()) continue;
