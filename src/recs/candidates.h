@@ -6,7 +6,9 @@
 //   coviewed  items other viewers engaged with next to the user's latest items (the pool's CoViewIndex, from the lake)
 //   trending  the region's items by decayed live views (RegionalTrending; else the feature store's, all regions)
 //   fresh     items created within the last fresh_window_ms, newest first
-//   popular   the region's items by all-time events; also the fallback filling up to `total`
+//   popular   the region's items by events counted since the process started tracking them (RegionalTrending,
+//             which forgets an item once its decayed views fade; else the feature store's all-time events, all
+//             regions); also the fallback filling up to `total`
 // The user's already-seen items (the feature store's history plus the request's `seen`) and blocked items are
 // never candidates. A user without history (cold start) gets the region's trending and popular items only.
 //

@@ -229,6 +229,59 @@ TEST(CoViewIndex, CountsPairsWithinTheWindowOfEachViewersSequence) {
   EXPECT_EQ(wide->Neighbours(10), (std::vector<uint64_t>{11, 12, 13, 14}));  // 3 viewers each, then 14's one
 }
 
+TEST(CoViewIndex, ABotsMillionEventsPairOnlyItsLatestItemsAndRowsStayBounded) {
+  std::vector<CoViewEngagement> e;
+  // A bot viewer: a million events over 500,000 distinct items (1..500000, each twice, in order).
+  for (int64_t t = 0; t < 1'000'000; ++t) e.push_back({.viewer = 1, .item = uint64_t(t / 2 + 1), .time_ms = t});
+  // Viewers 2 and 3: 7 then 8, and item 1 (the bot's oldest) then 2.
+  for (uint64_t v = 2; v <= 3; ++v) {
+    e.push_back({.viewer = v, .item = 7, .time_ms = 1});
+    e.push_back({.viewer = v, .item = 8, .time_ms = 2});
+    e.push_back({.viewer = v, .item = 1, .time_ms = 3});
+    e.push_back({.viewer = v, .item = 2, .time_ms = 4});
+  }
+  const auto index = CoViewIndex::Build(e, {.window = 1, .max_per_viewer = 200, .per_item = 50, .min_count = 1});
+  // The bot's latest 200 distinct items pair along its sequence; its older ones only through viewers 2 and 3.
+  EXPECT_EQ(index->Neighbours(500'000), (std::vector<uint64_t>{499'999}));
+  EXPECT_EQ(index->Neighbours(499'801), (std::vector<uint64_t>{499'802}));  // the oldest of the latest 200
+  EXPECT_TRUE(index->Neighbours(499'800).empty());
+  EXPECT_EQ(index->Neighbours(1), (std::vector<uint64_t>{2, 8}));  // viewers 2 and 3 only: the bot's 1 is old
+  EXPECT_EQ(index->items(), 200u + 4u);
+
+  // Item 1 co-viewed with 2 by five viewers first, then once each with 3000 other items: with 10 pairs a row, the
+  // weak pairs are dropped and 1–2 kept.
+  std::vector<CoViewEngagement> f;
+  for (uint64_t v = 1; v <= 5; ++v) {
+    f.push_back({.viewer = v, .item = 1, .time_ms = 1});
+    f.push_back({.viewer = v, .item = 2, .time_ms = 2});
+  }
+  for (uint64_t v = 100; v < 3100; ++v) {
+    f.push_back({.viewer = v, .item = 1, .time_ms = 1});
+    f.push_back({.viewer = v, .item = 10'000 + v, .time_ms = 2});
+  }
+  const auto capped = CoViewIndex::Build(f, {.window = 1, .per_item = 50, .min_count = 2, .max_pairs_per_item = 10});
+  EXPECT_EQ(capped->Neighbours(1), (std::vector<uint64_t>{2}));
+}
+
+TEST(RegionalTrending, ForgetsFadedItemsAndKeepsAtMostMaxItemsPerRegion) {
+  RegionalTrending regional(kDayMs, 100);
+  regional.Add(1, {{.viewer = 1, .item = 1, .time_ms = 0}});
+  regional.Add(2, {{.viewer = 1, .item = 1, .time_ms = 0}});
+  // A month later, region 1 gets kPruneEvery views of item 2: item 1 (one view, 30 half-lives old) is forgotten.
+  std::vector<FeatureEvent> views(RegionalTrending::kPruneEvery, {.viewer = 2, .item = 2, .time_ms = 30 * kDayMs});
+  regional.Add(1, views);
+  auto read = regional.Read(30 * kDayMs);
+  ASSERT_EQ(read[1].size(), 1u);
+  EXPECT_EQ(read[1][0].item, 2u);
+  EXPECT_EQ(read[1][0].events, RegionalTrending::kPruneEvery);
+  EXPECT_EQ(regional.tracked(2), 1u);  // another region's: untouched
+  // 150 more items, each viewed once: at most 100 tracked, the most viewed (item 2) among them.
+  for (uint64_t i = 0; i < 150; ++i) regional.Add(1, {{.viewer = 3, .item = 1000 + i, .time_ms = 30 * kDayMs}});
+  EXPECT_LE(regional.tracked(1), 100u);
+  read = regional.Read(30 * kDayMs);
+  EXPECT_TRUE(std::any_of(read[1].begin(), read[1].end(), [](const auto& a) { return a.item == 2; }));
+}
+
 TEST(Candidates, CoViewedItemsOfTheUsersRecentItemsAreCandidates) {
   const World w = Make(0.8);
   const CandidateConfig config = Small();

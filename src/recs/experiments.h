@@ -100,6 +100,7 @@ class ExposureWriter {
                                                       const std::string& experiment);
   Status Append(const Exposure& e);  // one write of the whole line
   Status Sync();
+  uint64_t size() const { return file_->Size(); }  // bytes in the log (a failed Append may have added some)
 
  private:
   explicit ExposureWriter(std::unique_ptr<WritableFile> file) : file_(std::move(file)) {}

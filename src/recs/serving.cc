@@ -162,15 +162,18 @@ Result<std::shared_ptr<const RecsService::Version>> RecsService::VersionOf(std::
   return std::shared_ptr<const Version>(std::move(s));
 }
 
-Result<bool> RecsService::LoadExperiments(bool force, std::shared_ptr<const Experiments>* out) {
+Result<bool> RecsService::LoadExperiments(bool force, std::shared_ptr<const Experiments>* out,
+                                          ExperimentsStamp* stamp) {
   const std::string& path = options_.experiments_path;
   out->reset();
   if (path.empty()) return force;
-  ASSIGN_OR_RETURN(int64_t mtime, fs_->ModifiedTimeMs(path));
-  ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(path));
-  if (!force && mtime == experiments_mtime_ms_ && size == experiments_size_) return false;
-  experiments_mtime_ms_ = mtime;  // a bad file is not read again until it changes
-  experiments_size_ = size;
+  if (!force && !fs_->FileExists(path)) {  // removed: no experiments (Open, force, requires the file)
+    *stamp = {.mtime_ms = -2, .size = 0};
+    return *stamp != experiments_stamp_;
+  }
+  ASSIGN_OR_RETURN(stamp->mtime_ms, fs_->ModifiedTimeMs(path));
+  ASSIGN_OR_RETURN(stamp->size, fs_->FileSize(path));
+  if (!force && *stamp == experiments_stamp_) return false;
   auto e = std::make_shared<Experiments>();
   ASSIGN_OR_RETURN(e->config, LoadExperimentConfig(fs_, path));
   for (const Experiment& x : e->config.experiments)
@@ -181,7 +184,7 @@ Result<bool> RecsService::LoadExperiments(bool force, std::shared_ptr<const Expe
                                          ref.status().message());
       }
       if (arm.params.empty()) continue;
-      auto p = ParseArmParams(x, arm);
+      auto p = ParseArmParams(x, arm, options_.candidates.total);
       if (!p.ok()) return Status::InvalidArgument(path + ": " + p.status().message());
       e->params.emplace(&arm, std::move(*p));
     }
@@ -225,12 +228,19 @@ Result<std::shared_ptr<const RecsService::Snapshot>> RecsService::SnapshotOf(
 Result<std::vector<CatalogItem>> RecsService::AddPublished(const Model& model) const {
   std::shared_ptr<const Model::Added> current = model.added.load();
   if (!options_.published_items || model.tower == nullptr || model.index == nullptr) return current->items;
-  ASSIGN_OR_RETURN(std::vector<PublishedItem> published, options_.published_items());
+  auto listed = options_.published_items();
+  if (!listed.ok()) {  // the pool is built without new additions; the next build asks again
+    std::fprintf(stderr, "watershed: recs: published items: %s (the ones added so far kept)\n",
+                 listed.status().message().c_str());
+    return current->items;
+  }
+  const std::vector<PublishedItem>& published = *listed;
   std::shared_ptr<Model::Added> next;
   size_t refused = 0;
   std::string reason;
   for (const PublishedItem& p : published) {
-    if (model.item_index.count(p.id) || current->index.count(p.id)) continue;
+    // Not the version's own, not added before, not listed twice (the pool refuses duplicate ids).
+    if (model.item_index.count(p.id) || (next ? next->index : current->index).count(p.id)) continue;
     if (next == nullptr) next = std::make_shared<Model::Added>(*current);
     const TwoTowerModel::ItemEmbedding e = model.tower->EmbedItem(p.description);
     if (Status s = model.index->Add(p.id, e.vector, e.bias); !s.ok()) {  // e.g. past the index's norm bound
@@ -294,10 +304,12 @@ Result<std::unique_ptr<RecsService>> RecsService::Open(FileSystem* fs, RecsServi
   ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({service->options_.model, std::nullopt}));
   ASSIGN_OR_RETURN(auto model, service->ModelOf(loaded));
   std::shared_ptr<const Experiments> experiments;
-  if (auto loaded_experiments = service->LoadExperiments(true, &experiments); !loaded_experiments.ok())
+  ExperimentsStamp stamp;
+  if (auto loaded_experiments = service->LoadExperiments(true, &experiments, &stamp); !loaded_experiments.ok())
     return loaded_experiments.status();
   service->RefreshCoViews(now_ms);
   ASSIGN_OR_RETURN(auto snapshot, service->SnapshotOf(std::move(model), std::move(experiments), nullptr, now_ms));
+  service->experiments_stamp_ = stamp;
   service->snapshot_.store(std::move(snapshot));
   return service;
 }
@@ -308,8 +320,16 @@ Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
   ASSIGN_OR_RETURN(std::vector<uint32_t> history, registry.CurrentHistory(options_.model));
   if (history.empty()) return Status::FailedPrecondition("recs: model " + options_.model + " has no current version");
   std::shared_ptr<const Model> model = current->current->model;
+  // The experiments file: a change is taken once its snapshot is stored (its stamp recorded only then, so a
+  // failed one is tried again at every refresh); an error keeps the experiments in force and never stops the
+  // model's and the pool's refresh.
   std::shared_ptr<const Experiments> experiments;
-  ASSIGN_OR_RETURN(const bool experiments_changed, LoadExperiments(false, &experiments));
+  ExperimentsStamp stamp;
+  bool experiments_changed = false;
+  if (auto changed = LoadExperiments(false, &experiments, &stamp); !changed.ok())
+    ReportExperimentsError(changed.status().message());
+  else
+    experiments_changed = *changed;
   if (history.front() != model->manifest.version) {
     ASSIGN_OR_RETURN(ModelRegistry::Loaded loaded, registry.Load({options_.model, history.front()}));
     ASSIGN_OR_RETURN(model, ModelOf(loaded));
@@ -318,10 +338,25 @@ Result<bool> RecsService::Refresh(int64_t now_ms, bool rebuild_pool) {
     return false;
   }
   RefreshCoViews(now_ms);
-  ASSIGN_OR_RETURN(auto next, SnapshotOf(std::move(model), experiments_changed ? experiments : current->experiments,
-                                         current.get(), now_ms));
-  snapshot_.store(std::move(next));
+  auto next = SnapshotOf(model, experiments_changed ? experiments : current->experiments, current.get(), now_ms);
+  if (!next.ok() && experiments_changed) {  // e.g. an arm's version that does not load
+    ReportExperimentsError(next.status().message());
+    experiments_changed = false;
+    next = SnapshotOf(std::move(model), current->experiments, current.get(), now_ms);
+  }
+  if (!next.ok()) return next.status();
+  snapshot_.store(std::move(next).value());
+  if (experiments_changed) {
+    experiments_stamp_ = stamp;
+    experiments_error_.clear();
+  }
   return true;
+}
+
+void RecsService::ReportExperimentsError(const std::string& message) {
+  if (message != experiments_error_)
+    std::fprintf(stderr, "watershed: recs: experiments file: %s (keeping the experiments in force)\n", message.c_str());
+  experiments_error_ = message;
 }
 
 std::string RecsService::Served() const {
@@ -453,13 +488,16 @@ Result<Recommendations> RecsService::Recommend(uint64_t user, uint8_t region, si
     e.user = user;
     e.time_ms = now_ms;
     for (const Recommendation& item : out.items) e.items.push_back(item.item);
+    std::vector<Exposure> all;
     for (const Assignment& a : assigned) {
       out.arms.push_back({a.experiment->name, a.arm->name});
       e.experiment = a.experiment->name;
       e.arm = a.arm->name;
-      if (Status s = exposures_->Append(e); !s.ok())
-        return Status::Unavailable("recs: the exposure could not be logged: " + s.message());
+      all.push_back(e);
     }
+    // All of the request's exposures or none: a 503 leaves no exposure behind to count as served.
+    if (Status s = exposures_->Append(all); !s.ok())
+      return Status::Unavailable("recs: the exposure could not be logged: " + s.message());
   }
   return out;
 }

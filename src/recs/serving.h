@@ -136,10 +136,15 @@ class RecsService {
 
   // Swaps in a new snapshot when the registry's current version is not the one
   // served (a promotion or a rollback), or when the pool is older than
-  // pool_refresh_ms (or `rebuild_pool`). True when it swapped. An error (a
-  // version that does not load) keeps the snapshot in force.
+  // pool_refresh_ms (or `rebuild_pool`), or when the experiments file changed
+  // (removed: no experiments). True when it swapped. An error (a version that
+  // does not load) keeps the snapshot in force; a bad or unreadable experiments
+  // file is no error: reported on stderr (experiments_error()), the experiments
+  // in force stay and the rest of the refresh goes on.
   Result<bool> Refresh(int64_t now_ms, bool rebuild_pool = false);
 
+  // Why the experiments file's latest change is not in force ("" when it is); the refresher's thread.
+  const std::string& experiments_error() const { return experiments_error_; }
   // "NAME@VERSION" of the snapshot in force (the current version; arms may serve others).
   std::string Served() const;
   // Makes the exposures appended so far durable (fdatasync); the refresher calls it every recs-refresh.
@@ -155,9 +160,15 @@ class RecsService {
   RecsService(FileSystem* fs, RecsServiceOptions options, const FeatureStore* store, RulesHolder* rules);
   Result<std::shared_ptr<const Model>> ModelOf(const ModelRegistry::Loaded& loaded) const;
   Result<std::shared_ptr<const Version>> VersionOf(std::shared_ptr<const Model> model, int64_t now_ms) const;
-  // Whether the experiments file changed since the last call (or `force`); then *out is what it holds (null: no
-  // file set).
-  Result<bool> LoadExperiments(bool force, std::shared_ptr<const Experiments>* out);
+  struct ExperimentsStamp {
+    int64_t mtime_ms = -1;  // -2: the file is removed
+    uint64_t size = 0;
+    bool operator==(const ExperimentsStamp&) const = default;
+  };
+  // Whether the experiments file changed since experiments_stamp_ (or `force`); then *out is what it holds (null:
+  // no file set, or the file removed) and *stamp its stamp, for the caller to record once it is in force.
+  Result<bool> LoadExperiments(bool force, std::shared_ptr<const Experiments>* out, ExperimentsStamp* stamp);
+  void ReportExperimentsError(const std::string& message);  // on stderr, once per message
   // A snapshot of `current` and the arms' versions (models reused from `previous` when it holds them).
   Result<std::shared_ptr<const Snapshot>> SnapshotOf(std::shared_ptr<const Model> current,
                                                      std::shared_ptr<const Experiments> experiments,
@@ -176,8 +187,8 @@ class RecsService {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::unique_ptr<ExposureSink> exposures_;
   // The refresher's (Open, then Refresh: one thread).
-  int64_t experiments_mtime_ms_ = -1;
-  uint64_t experiments_size_ = 0;
+  ExperimentsStamp experiments_stamp_;  // of the experiments in force
+  std::string experiments_error_;
   std::shared_ptr<const CoViewIndex> coviews_;
   int64_t coviews_at_ms_ = INT64_MIN;
   std::string coview_error_;

@@ -36,7 +36,7 @@ std::optional<double> Number(const std::string& s) {
 
 }  // namespace
 
-Result<ArmParams> ParseArmParams(const Experiment& e, const Arm& arm) {
+Result<ArmParams> ParseArmParams(const Experiment& e, const Arm& arm, uint32_t max_quota) {
   ArmParams p;
   for (const auto& param : arm.params) {
     const std::string& key = param.first;  // named, not bound: clang 14 lambdas cannot capture structured bindings
@@ -48,8 +48,9 @@ Result<ArmParams> ParseArmParams(const Experiment& e, const Arm& arm) {
     CandidateConfig probe;
     if (QuotaOf(&probe, key) != nullptr) {
       std::optional<uint64_t> v = Integer(value);
-      if (!v || *v > 100'000 || (key == "total" && *v == 0))
-        return bad(key == "total" ? "must be an integer in 1..100000" : "must be an integer in 0..100000");
+      if (!v || *v > max_quota || (key == "total" && *v == 0))
+        return bad(std::string("must be an integer in ") + (key == "total" ? "1.." : "0..") +
+                   std::to_string(max_quota) + " (the service's candidates per request)");
       p.quotas[key] = static_cast<uint32_t>(*v);
     } else if (key == "mmr_lambda" || key == "fresh_share") {
       std::optional<double> v = Number(value);
@@ -78,31 +79,76 @@ void ArmParams::ApplyTo(Rules* rules, CandidateConfig* config, std::map<std::str
   if (max_per_tag && first("max_per_tag")) rules->max_per_tag = *max_per_tag;
 }
 
-Status ExposureSink::Append(const Exposure& e) {
+Status ExposureSink::RollBack(const std::string& experiment, Log* log, uint64_t size) {
+  log->writer.reset();
+  return fs_->Truncate(ExposureLogPath(dir_, experiment), size);
+}
+
+Status ExposureSink::Append(const std::vector<Exposure>& exposures) {
   std::lock_guard lock(mu_);
-  Log& log = logs_[e.experiment];
-  if (log.writer == nullptr) {
-    auto w = ExposureWriter::Open(fs_, dir_, e.experiment);
-    if (!w.ok()) {
-      logs_.erase(e.experiment);
-      return Status(w.status().code(), "exposure log of " + e.experiment + ": " + w.status().message());
+  std::vector<std::pair<const Exposure*, uint64_t>> written;  // this request's, with the log's size before
+  Status failed;
+  for (const Exposure& e : exposures) {
+    Log& log = logs_[e.experiment];
+    if (log.writer == nullptr) {
+      auto w = ExposureWriter::Open(fs_, dir_, e.experiment);
+      if (!w.ok()) {
+        failed = Status(w.status().code(), "exposure log of " + e.experiment + ": " + w.status().message());
+        break;
+      }
+      log.writer = std::move(w).value();
     }
-    log.writer = std::move(w).value();
+    const uint64_t before = log.writer->size();
+    if (Status s = log.writer->Append(e); !s.ok()) {
+      failed = Status(s.code(), "exposure log of " + e.experiment + ": " + s.message());
+      if (Status r = RollBack(e.experiment, &log, before); !r.ok())
+        failed = Status(s.code(), failed.message() + " (and truncating it: " + r.message() + ")");
+      break;
+    }
+    written.emplace_back(&e, before);
   }
-  RETURN_IF_ERROR(log.writer->Append(e));
-  log.dirty = true;
-  ++appended_;
-  return Status::Ok();
+  if (failed.ok()) {
+    for (const auto& w : written) logs_[w.first->experiment].dirty = true;
+    appended_ += written.size();
+    return Status::Ok();
+  }
+  for (const auto& [e, before] : written)
+    if (Status r = RollBack(e->experiment, &logs_[e->experiment], before); !r.ok())
+      failed = Status(failed.code(), failed.message() + "; rolling back " + e->experiment + ": " + r.message());
+  return failed;
 }
 
 Status ExposureSink::Sync() {
-  std::lock_guard lock(mu_);
-  for (auto& [name, log] : logs_) {
-    if (!log.dirty) continue;
-    RETURN_IF_ERROR(log.writer->Sync());
-    log.dirty = false;
+  std::vector<std::pair<std::string, std::shared_ptr<ExposureWriter>>> dirty;
+  Status out;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, log] : logs_) {
+      if (!log.dirty) continue;
+      if (log.writer == nullptr) {  // dropped after a failed write: its earlier exposures still need the fdatasync
+        auto w = ExposureWriter::Open(fs_, dir_, name);
+        if (!w.ok()) {
+          if (out.ok()) out = Status(w.status().code(), "exposure log of " + name + ": " + w.status().message());
+          continue;
+        }
+        log.writer = std::move(w).value();
+      }
+      dirty.emplace_back(name, log.writer);
+      log.dirty = false;
+    }
   }
-  return Status::Ok();
+  for (const auto& [name, writer] : dirty) {
+    Status s = writer->Sync();
+    if (s.ok()) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = logs_.find(name); it != logs_.end() && it->second.writer == writer) it->second.writer.reset();
+    }
+    if (out.ok())
+      out = Status(s.code(), "exposure log of " + name + ": " + s.message() +
+                                 " (its latest exposures may not survive a machine crash)");
+  }
+  return out;
 }
 
 uint64_t ExposureSink::appended() const {

@@ -21,56 +21,11 @@ namespace watershed::recs {
 namespace {
 
 using testing::Ext;
+using testing::kExperiments;
 using testing::kNow;
 using testing::Make;
+using testing::WithExperiments;
 using testing::World;
-
-// Layer "ranking": every user in bpr-seed (stories@1 against stories@2). Layer "diversity": half the users in
-// tag-cap (no change against at most 2 items per tag).
-constexpr const char* kExperiments = R"([[layer]]
-name = "ranking"
-
-[[layer]]
-name = "diversity"
-
-[[experiment]]
-name = "bpr-seed"
-layer = "ranking"
-control = "control"
-
-[[arm]]
-experiment = "bpr-seed"
-name = "control"
-model = "stories@1"
-
-[[arm]]
-experiment = "bpr-seed"
-name = "treatment"
-model = "stories@2"
-
-[[experiment]]
-name = "tag-cap"
-layer = "diversity"
-traffic = 0.5
-control = "open"
-
-[[arm]]
-experiment = "tag-cap"
-name = "open"
-
-[[arm]]
-experiment = "tag-cap"
-name = "capped"
-params.max_per_tag = 2
-)";
-
-RecsServiceOptions WithExperiments(World& w, const std::string& text) {
-  RecsServiceOptions o = w.Options();
-  o.experiments_path = w.dir.Path("experiments.toml");
-  o.exposures_dir = w.dir.Path("exposures");
-  EXPECT_TRUE(WriteFileAtomically(FileSystem::Default(), o.experiments_path, text).ok());
-  return o;
-}
 
 using Answer = std::vector<std::pair<uint64_t, double>>;
 Answer Items(const Recommendations& r) {
@@ -178,6 +133,12 @@ TEST(RecsServingExperiments, ABadFileIsAnErrorAChangedOneIsReloadedAndABadChange
   auto out_of_range = open(text + "params.mmr_lambda = 1.5\n");
   ASSERT_FALSE(out_of_range.ok());
   EXPECT_NE(out_of_range.status().message().find("must be a number in [0, 1]"), std::string::npos);
+  // A quota past the service's candidates per request (200 here): the arm cannot make requests costlier.
+  auto too_many = open(text + "params.ann = 201\n");
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.status().message().find("params.ann = 201: must be an integer in 0..200"), std::string::npos)
+      << too_many.status().message();
+  ASSERT_TRUE(open(text + "params.ann = 200\n").ok());
   std::string missing = text;
   missing.replace(missing.find("stories@2"), 9, "stories@9");
   auto no_version = open(missing);
@@ -201,7 +162,8 @@ TEST(RecsServingExperiments, ABadFileIsAnErrorAChangedOneIsReloadedAndABadChange
   ASSERT_TRUE(
       WriteFileAtomically(FileSystem::Default(), w->dir.Path("experiments.toml"), renamed + "[[arm]]\nbogus = 1\n")
           .ok());
-  EXPECT_FALSE((*service)->Refresh(kNow).ok());
+  EXPECT_TRUE((*service)->Refresh(kNow).ok());  // reported, not an error: the model's refresh goes on
+  EXPECT_NE((*service)->experiments_error(), "");
   EXPECT_EQ((*service)->Recommend(user, kAllRegions, 5, kNow)->arms[0].experiment, "seed-test-2");
 }
 
@@ -241,10 +203,13 @@ TEST(RecsServingRegions, ColdStartUsersGetTheirRegionsTrendingItems) {
   auto service = RecsService::Open(FileSystem::Default(), o, w->locked.get(), nullptr, kNow);
   ASSERT_TRUE(service.ok()) << service.status().message();
   auto top = [&](uint64_t user, Region region) {
-    auto r = (*service)->Recommend(user, static_cast<uint8_t>(region), 10, kNow);
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    EXPECT_TRUE(r->cold_start);
     std::vector<uint64_t> items;
+    auto r = (*service)->Recommend(user, static_cast<uint8_t>(region), 10, kNow);
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status().message();
+      return items;
+    }
+    EXPECT_TRUE(r->cold_start);
     for (const Recommendation& i : r->items) items.push_back(i.item);
     return items;
   };
@@ -256,10 +221,21 @@ TEST(RecsServingRegions, ColdStartUsersGetTheirRegionsTrendingItems) {
   EXPECT_EQ(apac.size(), 10u);
   EXPECT_NE(apac, eu);
   EXPECT_NE(apac, us);
-  // A user with history gets the region's trending items among the candidates too.
-  auto known = (*service)->Recommend(Ext(w->b.data.users, 0), static_cast<uint8_t>(Region::kEu), 50, kNow);
-  ASSERT_TRUE(known.ok());
+  // A user with history gets the region's trending items among the candidates too (k = the candidates' total:
+  // every candidate answered), the EU's, not the US's.
+  auto known = (*service)->Recommend(Ext(w->b.data.users, 0), static_cast<uint8_t>(Region::kEu), 200, kNow);
+  ASSERT_TRUE(known.ok()) << known.status().message();
   EXPECT_FALSE(known->cold_start);
+  std::set<uint64_t> trending;
+  for (const Recommendation& i : known->items)
+    if (i.sources & kSourceTrending) trending.insert(i.item);
+  std::set<uint64_t> seen;
+  for (uint32_t i : w->train_items[0]) seen.insert(Ext(w->b.data.items, i));
+  std::set<uint64_t> expected;
+  for (uint64_t item : eu)
+    if (!seen.count(item)) expected.insert(item);
+  EXPECT_FALSE(expected.empty());
+  EXPECT_EQ(trending, expected);
   // Control: without the regional tracker both newcomers get the same (all-region) answer.
   auto flat = RecsService::Open(FileSystem::Default(), w->Options(), w->locked.get(), nullptr, kNow);
   ASSERT_TRUE(flat.ok());
@@ -294,10 +270,14 @@ TEST(RecsServingPublished, NewStoriesAreEmbeddedByTheTowerAndAddedToTheIndexWith
     p.description.tags = {d.tag_names.at(i % 3)};
     published.push_back(p);
   }
-  std::atomic<bool> publish{false};
+  std::atomic<bool> publish{false}, broken{false};
   RecsServiceOptions o = w->Options();
   o.published_items = [&]() -> Result<std::vector<PublishedItem>> {
-    return publish ? published : std::vector<PublishedItem>{};
+    if (broken) return Status::Unavailable("catalogue down");
+    if (!publish) return std::vector<PublishedItem>{};
+    std::vector<PublishedItem> listed = published;
+    listed.push_back(published[0]);  // listed twice: added once
+    return listed;
   };
   auto service = RecsService::Open(FileSystem::Default(), o, w->locked.get(), nullptr, kNow);
   ASSERT_TRUE(service.ok()) << service.status().message();
@@ -341,6 +321,14 @@ TEST(RecsServingPublished, NewStoriesAreEmbeddedByTheTowerAndAddedToTheIndexWith
   ask(&ann2, &all2);
   EXPECT_EQ(all2, all);
   EXPECT_EQ(ann2, ann);
+  // The catalogue failing: the pool is rebuilt with the stories added so far, and the refresh does not fail.
+  broken = true;
+  auto kept = (*service)->Refresh(kNow, true);
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  size_t ann3 = 0, all3 = 0;
+  ask(&ann3, &all3);
+  EXPECT_EQ(all3, all);
+  EXPECT_EQ(ann3, ann);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 // Test helper (serving_test.cc, gateway's api_recs_test.cc): the planted benchmark served — two BPR versions of
 // the model "stories" in a temporary registry (version 1 current), the training interactions in an embedded
-// feature store (external ids, the API's) behind a LockedFeatureStore, the catalogue's genres as tags.
+// feature store (external ids, the API's) behind a LockedFeatureStore, the catalogue's genres as tags; an
+// experiments file of two layers (kExperiments).
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 
 #include "core/testing/temp_dir.h"
 #include "recs/bpr.h"
+#include "recs/experiments.h"
 #include "recs/locked_feature_store.h"
 #include "recs/planted_fixture.h"
 #include "recs/serving.h"
@@ -29,19 +31,7 @@ struct World {
   explicit World(double in_cluster) : dir("recs_serving") {
     b = Planted(in_cluster);
     const Dataset& d = b.data;
-    BprConfig bc;
-    bc.training.max_epochs = 15;
-    for (uint64_t seed : {1, 2}) {
-      bc.training.seed = seed;
-      const BprModel bpr = BprModel::Train(d.num_users(), d.num_items(), b.split.train, bc);
-      ModelManifest m;
-      m.name = "stories";
-      m.model = "bpr";
-      m.users = d.num_users();
-      m.items = d.num_items();
-      m.dim = bc.factors;
-      EXPECT_TRUE(registry.Save(&m, ExportBpr(d, bpr)).ok());
-    }
+    for (uint64_t seed : {1, 2}) EXPECT_TRUE(SaveBpr(seed, 15).ok());
     // The store speaks the API's ids (the data's external ones). Trending
     // decays with a half-life of a year: the planted interactions span three.
     store = EmbeddedFeatureStore::Create({.trending_half_life_ms = 365 * kDayMs}).value();
@@ -61,6 +51,21 @@ struct World {
     for (const Interaction& x : b.split.train) train_items[x.user].push_back(x.item);
   }
 
+  // A BPR version of "stories" trained on the planted data; its version number.
+  Result<uint32_t> SaveBpr(uint64_t seed, uint32_t epochs) {
+    const Dataset& d = b.data;
+    BprConfig bc;
+    bc.training.max_epochs = epochs;
+    bc.training.seed = seed;
+    const BprModel bpr = BprModel::Train(d.num_users(), d.num_items(), b.split.train, bc);
+    ModelManifest m;
+    m.name = "stories";
+    m.model = "bpr";
+    m.users = d.num_users();
+    m.items = d.num_items();
+    m.dim = bc.factors;
+    return registry.Save(&m, ExportBpr(d, bpr));
+  }
   RecsServiceOptions Options() const {
     RecsServiceOptions o;
     o.registry_root = registry.root();
@@ -95,5 +100,52 @@ struct World {
 };
 
 inline std::unique_ptr<World> Make(double in_cluster) { return std::make_unique<World>(in_cluster); }
+
+// Layer "ranking": every user in bpr-seed (stories@1 against stories@2). Layer "diversity": half the users in
+// tag-cap (no change against at most 2 items per tag).
+inline constexpr const char* kExperiments = R"([[layer]]
+name = "ranking"
+
+[[layer]]
+name = "diversity"
+
+[[experiment]]
+name = "bpr-seed"
+layer = "ranking"
+control = "control"
+
+[[arm]]
+experiment = "bpr-seed"
+name = "control"
+model = "stories@1"
+
+[[arm]]
+experiment = "bpr-seed"
+name = "treatment"
+model = "stories@2"
+
+[[experiment]]
+name = "tag-cap"
+layer = "diversity"
+traffic = 0.5
+control = "open"
+
+[[arm]]
+experiment = "tag-cap"
+name = "open"
+
+[[arm]]
+experiment = "tag-cap"
+name = "capped"
+params.max_per_tag = 2
+)";
+
+inline RecsServiceOptions WithExperiments(World& w, const std::string& text) {
+  RecsServiceOptions o = w.Options();
+  o.experiments_path = w.dir.Path("experiments.toml");
+  o.exposures_dir = w.dir.Path("exposures");
+  EXPECT_TRUE(WriteFileAtomically(FileSystem::Default(), o.experiments_path, text).ok());
+  return o;
+}
 
 }  // namespace watershed::recs::testing
