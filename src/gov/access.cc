@@ -58,10 +58,14 @@ query::AccessControl::ColumnRule Access::Column(Region region, lake::LakeTableId
   }
   // CheckTable passed, so some role reads the table; no role at all is a deny.
   if (!best) return {Verdict::kDeny, policy_.path + ": no role of the caller reads this table"};
+  // Masking without a loaded key would hash under a key anyone knows (all zeros): the column is refused instead.
+  if (best->verdict == Verdict::kMask && !policy_.mask_key)
+    return {Verdict::kDeny, best->rule + " (no mask key loaded: masked columns are refused)"};
   return *best;
 }
 
 const HashKey& Access::mask_key() const {
+  // Column never answers kMask without a key, so this all-zero key never masks anything.
   static const HashKey kNone{};
   return policy_.mask_key ? *policy_.mask_key : kNone;
 }
