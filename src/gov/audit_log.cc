@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "core/crc32c.h"
@@ -15,7 +16,19 @@ namespace {
 
 constexpr char kCurrent[] = "current.log";
 constexpr char kSealedPrefix[] = "sealed-";
-constexpr uint32_t kMaxRecordBytes = 16u << 20;  // a record holds one SQL text (itself bounded by the API)
+constexpr char kCorruptPrefix[] = "corrupt-";
+constexpr uint32_t kMaxRecordBytes = 16u << 20;
+// Each text field is cut to this (with a marker) before it is logged, so a record of 7 of them always fits in
+// kMaxRecordBytes: a 16 MiB `watershed sql -f` statement is logged by its first 64 KiB.
+constexpr size_t kMaxFieldBytes = 64u << 10;
+
+// `s` cut to kMaxFieldBytes at a UTF-8 character boundary, with "…[truncated N bytes]" naming what was left out.
+std::string Bounded(const std::string& s) {
+  if (s.size() <= kMaxFieldBytes) return s;
+  size_t keep = kMaxFieldBytes;
+  while (keep > 0 && (static_cast<uint8_t>(s[keep]) & 0xC0) == 0x80) --keep;  // not inside a character
+  return s.substr(0, keep) + "\u2026[truncated " + std::to_string(s.size() - keep) + " bytes]";
+}
 
 void PutU32(std::string* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
@@ -82,6 +95,13 @@ std::vector<lake::ColumnValues> Columns(const std::vector<AuditRecord>& rs) {
     cols[10].ints.push_back(r.duration_ms);
   }
   return cols;
+}
+
+// Sealed names sort in sealing order: the time, then a random tie-breaker.
+std::string StampedName(const std::string& prefix) {
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "%020lld", static_cast<long long>(NowUs()));
+  return prefix + stamp + "-" + RandomHex(4) + ".log";
 }
 
 Result<std::string> ReadIfExists(FileSystem* fs, const std::string& path) {
@@ -152,8 +172,32 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(FileSystem* fs, AuditLogOptions
   return std::unique_ptr<AuditLog>(new AuditLog(fs, std::move(options)));
 }
 
+bool IsTornTail(std::string_view bytes, uint64_t valid_end) {
+  if (valid_end >= bytes.size()) return false;
+  const uint64_t left = bytes.size() - valid_end;
+  if (left < 8) return true;
+  Cursor head{bytes.substr(valid_end, 4)};
+  return head.U(4) > left - 8;  // the record's length runs past the end of the file
+}
+
+AuditRecord BoundedAuditRecord(const AuditRecord& r) {
+  AuditRecord b = r;
+  for (std::string* s : {&b.roles, &b.region, &b.interface, &b.sql, &b.tables, &b.verdict, &b.reason})
+    if (s->size() > kMaxFieldBytes) *s = Bounded(*s);
+  return b;
+}
+
+Result<std::string> AuditLog::SetAside(const std::string& name) const {
+  const std::string to = JoinPath(o_.dir, kCorruptPrefix + (name == kCurrent ? StampedName("") : name));
+  RETURN_IF_ERROR(fs_->RenameFile(JoinPath(o_.dir, name), to));
+  RETURN_IF_ERROR(fs_->SyncDir(o_.dir));
+  std::fprintf(stderr, "watershed: audit log %s has a corrupt record before its end; kept as %s\n",
+               JoinPath(o_.dir, name).c_str(), to.c_str());
+  return to;
+}
+
 Status AuditLog::Append(const AuditRecord& r) {
-  const std::string record = EncodeAuditRecord(r);
+  const std::string record = EncodeAuditRecord(BoundedAuditRecord(r));
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, "LOCK")));
   const std::string path = JoinPath(o_.dir, kCurrent);
@@ -165,9 +209,17 @@ Status AuditLog::Append(const AuditRecord& r) {
     // Another process appended or flushed, or a crash left a torn record: cut the log at its last whole record.
     ASSIGN_OR_RETURN(std::string bytes, ReadIfExists(fs_, path));
     uint64_t valid = 0;
-    const std::vector<AuditRecord> waiting = DecodeAuditLog(bytes, &valid);
-    if (valid < bytes.size()) RETURN_IF_ERROR(fs_->Truncate(path, valid));
+    std::vector<AuditRecord> waiting = DecodeAuditLog(bytes, &valid);
     size = valid;
+    if (valid < bytes.size() && IsTornTail(bytes, valid)) {
+      RETURN_IF_ERROR(fs_->Truncate(path, valid));
+    } else if (valid < bytes.size()) {
+      // Whole records may follow a corrupt one: nothing is cut; the log is set aside whole (its records are out of
+      // `watershed audit` until a human restores them) and a fresh one started.
+      ASSIGN_OR_RETURN(std::string kept, SetAside(kCurrent));
+      waiting.clear();
+      size = 0;
+    }
     pending_rows_ = static_cast<int64_t>(waiting.size());  // every process's rows count towards a batch
     if (!waiting.empty()) oldest_pending_us_ = waiting.front().time_us;
   }
@@ -195,7 +247,11 @@ bool AuditLog::FlushDue(int64_t now_us) const {
 Status AuditLog::FlushSealed(const std::string& name) {
   const std::string path = JoinPath(o_.dir, name);
   ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(fs_, path));
-  const std::vector<AuditRecord> records = DecodeAuditLog(bytes);
+  uint64_t valid = 0;
+  const std::vector<AuditRecord> records = DecodeAuditLog(bytes, &valid);
+  // Only a torn tail (a crash mid-append, its query unanswered) may be dropped; a corrupt record followed by
+  // more keeps the file (as corrupt-<name>) once the whole records before it are committed.
+  const bool corrupt = valid < bytes.size() && !IsTornTail(bytes, valid);
   if (!records.empty()) {
     lake::TableMetadata initial;
     initial.schema = lake::IcebergSchemaOf(AuditSchema());
@@ -211,6 +267,12 @@ Status AuditLog::FlushSealed(const std::string& name) {
       if (!committed.ok()) return committed.status();
     }
   }
+  if (corrupt) {
+    ASSIGN_OR_RETURN(std::string kept, SetAside(name));
+    return Status::Corruption("audit log " + path + " has a corrupt record at byte " + std::to_string(valid) +
+                              " (not a torn tail): the " + std::to_string(records.size()) +
+                              " records before it are in the table; the file is kept as " + kept);
+  }
   RETURN_IF_ERROR(fs_->RemoveFile(path));
   return fs_->SyncDir(o_.dir);
 }
@@ -222,11 +284,7 @@ Status AuditLog::Flush() {
   if (fs_->FileExists(current)) {
     ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(current));
     if (size > 0) {
-      // Sealed names sort in sealing order: the time, then a random tie-breaker.
-      char stamp[32];
-      std::snprintf(stamp, sizeof stamp, "%020lld", static_cast<long long>(NowUs()));
-      RETURN_IF_ERROR(
-          fs_->RenameFile(current, JoinPath(o_.dir, kSealedPrefix + std::string(stamp) + "-" + RandomHex(4) + ".log")));
+      RETURN_IF_ERROR(fs_->RenameFile(current, JoinPath(o_.dir, StampedName(kSealedPrefix))));
       RETURN_IF_ERROR(fs_->SyncDir(o_.dir));
     }
   }

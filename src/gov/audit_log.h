@@ -7,7 +7,9 @@
 // the log into the region's `audit` Iceberg table in batches (every flush-rows records or flush-seconds): under
 // the directory's lock it renames current.log to sealed-<id>.log, writes it as one Parquet data file and appends
 // it in one snapshot whose commit id is the sealed file's name — so a flush cut short by a crash is finished by
-// the next one (the commit id is recognised, never applied twice) — then removes the sealed file. Processes
+// the next one (the commit id is recognised, never applied twice) — then removes the sealed file. A log with a
+// corrupt record before its end (not a torn tail) is never deleted nor cut: its whole records before the
+// corruption are committed, and the file is kept as corrupt-<name>.log, reported as an error. Processes
 // sharing the directory (`watershed serve`, `watershed sql`) serialise on its LOCK file (flock). A torn record at
 // the end of the log (a crash mid-append: its query got no answer) is cut off before the next append.
 
@@ -67,6 +69,8 @@ class AuditLog {
  private:
   AuditLog(FileSystem* fs, AuditLogOptions o) : fs_(fs), o_(std::move(o)) {}
   Status FlushSealed(const std::string& name);
+  // Renames log file `name` of the directory to corrupt-<...>.log (durably, reported on stderr); its new path.
+  Result<std::string> SetAside(const std::string& name) const;
 
   FileSystem* fs_;
   AuditLogOptions o_;
@@ -93,5 +97,11 @@ Result<std::vector<AuditRecord>> ReadAudit(FileSystem* fs, const std::string& di
 // is where it stops.
 std::vector<AuditRecord> DecodeAuditLog(std::string_view bytes, uint64_t* valid_end = nullptr);
 std::string EncodeAuditRecord(const AuditRecord& r);
+// Whether the bytes after valid_end are a torn tail — fewer than a header, or a record whose length runs past
+// the end (a crash mid-append) — rather than a corrupt record (which whole records may follow).
+bool IsTornTail(std::string_view bytes, uint64_t valid_end);
+// `r` with each text field over 64 KiB cut there, at a character boundary, plus "…[truncated N bytes]": what
+// Append logs, so every record fits the log's record bound.
+AuditRecord BoundedAuditRecord(const AuditRecord& r);
 
 }  // namespace watershed::gov
