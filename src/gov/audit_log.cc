@@ -17,6 +17,8 @@ namespace {
 constexpr char kCurrent[] = "current.log";
 constexpr char kSealedPrefix[] = "sealed-";
 constexpr char kCorruptPrefix[] = "corrupt-";
+constexpr char kLock[] = "LOCK";         // held to append, to seal current.log, to rename or delete a log file
+constexpr char kFlushLock[] = "FLUSH";  // held by the one process flushing
 constexpr uint32_t kMaxRecordBytes = 16u << 20;
 // Each text field is cut to this (with a marker) before it is logged, so a record of 7 of them always fits in
 // kMaxRecordBytes: a 16 MiB `watershed sql -f` statement is logged by its first 64 KiB.
@@ -199,7 +201,7 @@ Result<std::string> AuditLog::SetAside(const std::string& name) const {
 Status AuditLog::Append(const AuditRecord& r) {
   const std::string record = EncodeAuditRecord(BoundedAuditRecord(r));
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, "LOCK")));
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, kLock)));
   const std::string path = JoinPath(o_.dir, kCurrent);
   uint64_t size = 0;
   if (fs_->FileExists(path)) {
@@ -241,7 +243,8 @@ Status AuditLog::Append(const AuditRecord& r) {
 
 bool AuditLog::FlushDue(int64_t now_us) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return pending_rows_ >= o_.flush_rows || (pending_rows_ > 0 && now_us - oldest_pending_us_ >= o_.flush_ms * 1000);
+  return sealed_waiting_ || pending_rows_ >= o_.flush_rows ||
+         (pending_rows_ > 0 && now_us - oldest_pending_us_ >= o_.flush_ms * 1000);
 }
 
 Status AuditLog::FlushSealed(const std::string& name) {
@@ -267,6 +270,8 @@ Status AuditLog::FlushSealed(const std::string& name) {
       if (!committed.ok()) return committed.status();
     }
   }
+  // Renames and deletes take the directory's lock: ReadAudit sees the sealed file and the table consistently.
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, kLock)));
   if (corrupt) {
     ASSIGN_OR_RETURN(std::string kept, SetAside(name));
     return Status::Corruption("audit log " + path + " has a corrupt record at byte " + std::to_string(valid) +
@@ -278,22 +283,31 @@ Status AuditLog::FlushSealed(const std::string& name) {
 }
 
 Status AuditLog::Flush() {
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, "LOCK")));
-  const std::string current = JoinPath(o_.dir, kCurrent);
-  if (fs_->FileExists(current)) {
-    ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(current));
-    if (size > 0) {
-      RETURN_IF_ERROR(fs_->RenameFile(current, JoinPath(o_.dir, StampedName(kSealedPrefix))));
-      RETURN_IF_ERROR(fs_->SyncDir(o_.dir));
+  // Flushes take turns (threads on flush_mu_, processes on FLUSH): the Parquet write and the commit run under
+  // these only, so appends — and every query waiting on one — are held off just for the rename below.
+  std::lock_guard<std::mutex> flushing(flush_mu_);
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> flush_lock, fs_->LockFile(JoinPath(o_.dir, kFlushLock)));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(std::unique_ptr<FileLock> dir_lock, fs_->LockFile(JoinPath(o_.dir, kLock)));
+    const std::string current = JoinPath(o_.dir, kCurrent);
+    if (fs_->FileExists(current)) {
+      ASSIGN_OR_RETURN(uint64_t size, fs_->FileSize(current));
+      if (size > 0) {
+        RETURN_IF_ERROR(fs_->RenameFile(current, JoinPath(o_.dir, StampedName(kSealedPrefix))));
+        RETURN_IF_ERROR(fs_->SyncDir(o_.dir));
+      }
     }
+    known_size_ = 0;
+    pending_rows_ = 0;
+    sealed_waiting_ = true;
   }
-  known_size_ = 0;
   ASSIGN_OR_RETURN(std::vector<std::string> names, fs_->ListDir(o_.dir));
   std::sort(names.begin(), names.end());
   for (const std::string& n : names)
     if (n.rfind(kSealedPrefix, 0) == 0 && n.size() > 4 && n.ends_with(".log")) RETURN_IF_ERROR(FlushSealed(n));
-  pending_rows_ = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  sealed_waiting_ = false;  // a failed flush leaves it set: FlushDue retries
   return Status::Ok();
 }
 
@@ -304,59 +318,65 @@ bool AuditFilter::Accepts(const AuditRecord& r) const {
 Result<std::vector<AuditRecord>> ReadAudit(FileSystem* fs, const std::string& dir, const std::string& table_location,
                                            const AuditFilter& filter) {
   std::vector<AuditRecord> out;
-  // A flush moves records from the local log into the table: held off while both are read.
+  // Under the directory's lock, only for a moment: the local files' bytes and the table's metadata. Sealing,
+  // renames and deletes take that lock and a commit never removes a sealed file, so a sealed file read here
+  // either has its commit in this metadata (skipped) or not (read here); Parquet files are read after.
   const bool local = !dir.empty() && fs->FileExists(dir);
-  std::unique_ptr<FileLock> dir_lock;
-  if (local) {
-    ASSIGN_OR_RETURN(dir_lock, fs->LockFile(JoinPath(dir, "LOCK")));
-  }
+  std::vector<std::pair<std::string, std::string>> logs;  // name, bytes
   lake::TableMetadata metadata;
-  if (lake::LakeTableExists(fs, table_location)) {
-    ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs, table_location));
-    metadata = table.metadata();
-    ASSIGN_OR_RETURN(std::vector<lake::ManifestEntry> files, lake::ListLiveFiles(fs, metadata));
-    for (const lake::ManifestEntry& e : files) {
-      ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, e.file.path));
-      std::vector<int> cols;
-      for (const lake::ColumnSpec& c : AuditSchema()) {
-        const int idx = r->ColumnIndex(c.name);
-        if (idx < 0) return Status::Corruption(e.file.path + " has no column " + c.name);
-        cols.push_back(idx);
+  std::vector<lake::ManifestEntry> files;
+  {
+    std::unique_ptr<FileLock> dir_lock;
+    if (local) {
+      ASSIGN_OR_RETURN(dir_lock, fs->LockFile(JoinPath(dir, kLock)));
+      ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+      std::sort(names.begin(), names.end());
+      for (const std::string& n : names)
+        if (n.rfind(kSealedPrefix, 0) == 0 && n.ends_with(".log")) logs.emplace_back(n, "");
+      logs.emplace_back(kCurrent, "");
+      for (auto& [n, bytes] : logs) {
+        ASSIGN_OR_RETURN(bytes, ReadIfExists(fs, JoinPath(dir, n)));
       }
-      for (size_t g = 0; g < r->info().row_groups.size(); ++g) {
-        ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> v, r->ReadRowGroup(g, cols));
-        const size_t n = static_cast<size_t>(r->info().row_groups[g].num_rows);
-        const auto& spec = AuditSchema();
-        for (size_t i = 0; i < n; ++i) {
-          AuditRecord a;
-          a.time_us = v[0].ints[i];
-          a.user = static_cast<uint64_t>(v[1].ints[i]);
-          a.roles = v[2].ByteValue(spec[2], i);
-          a.region = v[3].ByteValue(spec[3], i);
-          a.interface = v[4].ByteValue(spec[4], i);
-          a.sql = v[5].ByteValue(spec[5], i);
-          a.tables = v[6].ByteValue(spec[6], i);
-          a.rows = v[7].ints[i];
-          a.verdict = v[8].ByteValue(spec[8], i);
-          a.reason = v[9].ByteValue(spec[9], i);
-          a.duration_ms = v[10].ints[i];
-          if (filter.Accepts(a)) out.push_back(std::move(a));
-        }
+    }
+    if (lake::LakeTableExists(fs, table_location)) {
+      ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs, table_location));
+      metadata = table.metadata();
+      ASSIGN_OR_RETURN(files, lake::ListLiveFiles(fs, metadata));
+    }
+  }
+  for (const lake::ManifestEntry& e : files) {
+    ASSIGN_OR_RETURN(std::unique_ptr<lake::ParquetReader> r, lake::ParquetReader::Open(fs, e.file.path));
+    std::vector<int> cols;
+    for (const lake::ColumnSpec& c : AuditSchema()) {
+      const int idx = r->ColumnIndex(c.name);
+      if (idx < 0) return Status::Corruption(e.file.path + " has no column " + c.name);
+      cols.push_back(idx);
+    }
+    for (size_t g = 0; g < r->info().row_groups.size(); ++g) {
+      ASSIGN_OR_RETURN(std::vector<lake::ColumnValues> v, r->ReadRowGroup(g, cols));
+      const size_t n = static_cast<size_t>(r->info().row_groups[g].num_rows);
+      const auto& spec = AuditSchema();
+      for (size_t i = 0; i < n; ++i) {
+        AuditRecord a;
+        a.time_us = v[0].ints[i];
+        a.user = static_cast<uint64_t>(v[1].ints[i]);
+        a.roles = v[2].ByteValue(spec[2], i);
+        a.region = v[3].ByteValue(spec[3], i);
+        a.interface = v[4].ByteValue(spec[4], i);
+        a.sql = v[5].ByteValue(spec[5], i);
+        a.tables = v[6].ByteValue(spec[6], i);
+        a.rows = v[7].ints[i];
+        a.verdict = v[8].ByteValue(spec[8], i);
+        a.reason = v[9].ByteValue(spec[9], i);
+        a.duration_ms = v[10].ints[i];
+        if (filter.Accepts(a)) out.push_back(std::move(a));
       }
     }
   }
-  if (!local) return out;
-  // Not flushed yet: sealed files (a flush cut short; skipped when their commit landed) in sealing order, then
-  // the current log.
-  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
-  std::sort(names.begin(), names.end());
-  std::vector<std::string> logs;
-  for (const std::string& n : names)
-    if (n.rfind(kSealedPrefix, 0) == 0 && n.ends_with(".log") && !lake::HasCommitId(metadata, "audit-" + n))
-      logs.push_back(n);
-  logs.push_back(kCurrent);
-  for (const std::string& n : logs) {
-    ASSIGN_OR_RETURN(std::string bytes, ReadIfExists(fs, JoinPath(dir, n)));
+  // Not flushed yet: sealed files (a flush cut short or under way; skipped when their commit landed) in sealing
+  // order, then the current log.
+  for (const auto& [n, bytes] : logs) {
+    if (n != kCurrent && lake::HasCommitId(metadata, "audit-" + n)) continue;
     for (AuditRecord& r : DecodeAuditLog(bytes))
       if (filter.Accepts(r)) out.push_back(std::move(r));
   }

@@ -5,12 +5,15 @@
 // Durability: a record is appended to a local log (<dir>/current.log: framed records, length + CRC32C) and
 // fdatasync'ed before Append returns; a commit per query would make one tiny Parquet file per query. Flush moves
 // the log into the region's `audit` Iceberg table in batches (every flush-rows records or flush-seconds): under
-// the directory's lock it renames current.log to sealed-<id>.log, writes it as one Parquet data file and appends
+// the directory's LOCK (a moment) it renames current.log to sealed-<id>.log; then, holding only FLUSH (flushes
+// take turns; appends go on), it writes the sealed file as one Parquet data file and appends
 // it in one snapshot whose commit id is the sealed file's name — so a flush cut short by a crash is finished by
 // the next one (the commit id is recognised, never applied twice) — then removes the sealed file. A log with a
 // corrupt record before its end (not a torn tail) is never deleted nor cut: its whole records before the
 // corruption are committed, and the file is kept as corrupt-<name>.log, reported as an error. Processes
-// sharing the directory (`watershed serve`, `watershed sql`) serialise on its LOCK file (flock). A torn record at
+// sharing the directory (`watershed serve`, `watershed sql`) serialise on its LOCK and FLUSH files (flock); LOCK
+// is held to append, to seal, to rename or delete a log file, and by ReadAudit only while it reads the local
+// files and the table's metadata, never across a Parquet write, commit or read. A torn record at
 // the end of the log (a crash mid-append: its query got no answer) is cut off before the next append.
 
 #include <cstdint>
@@ -74,7 +77,9 @@ class AuditLog {
 
   FileSystem* fs_;
   AuditLogOptions o_;
-  mutable std::mutex mu_;
+  std::mutex flush_mu_;    // one Flush at a time in this process (FLUSH orders processes)
+  mutable std::mutex mu_;  // the fields below and current.log; held only briefly by Flush (the sealing)
+  bool sealed_waiting_ = false;  // a sealed file may wait for its commit (a flush failed or is under way)
   uint64_t known_size_ = 0;   // current.log's size after our last append (a record boundary)
   int64_t pending_rows_ = 0;  // in current.log as of our last append
   int64_t oldest_pending_us_ = 0;

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
@@ -232,6 +235,54 @@ TEST_F(AuditLogTest, ACorruptCurrentLogIsSetAsideNotCut) {
     if (n.rfind("corrupt-", 0) == 0) kept = n;
   ASSERT_FALSE(kept.empty());
   ExpectKeptAndOnly(kept, bytes, 4);
+}
+
+// A file system whose Parquet writes wait until released: a flush held in the middle of its write.
+class HeldParquetWrites : public ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    if (path.find("/data/") != std::string::npos && !entered_once_.exchange(true)) {
+      entered_.set_value();
+      release_.get_future().wait();
+    }
+    return ForwardingFileSystem::NewWritableFile(path);
+  }
+  std::promise<void> entered_, release_;
+  std::atomic<bool> entered_once_{false};
+};
+
+// While a flush writes and commits, appends (every query's) and `watershed audit` go on: they no longer wait
+// for the whole Parquet write and Iceberg commit (before, Append blocked on the flush's mutex and LOCK).
+TEST_F(AuditLogTest, AppendsAndReadsGoOnDuringAFlush) {
+  HeldParquetWrites held(fs_);
+  auto log = AuditLog::Open(&held, Options());
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Rec(1, 1, "allowed")).ok());
+  std::future<void> entered = held.entered_.get_future();
+  std::thread flusher([&] { EXPECT_TRUE((*log)->Flush().ok()); });
+  if (entered.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    held.release_.set_value();
+    flusher.join();
+    FAIL() << "the flush wrote no data file";
+  }
+  // A deadlock guard, not a timing assertion: the append and the read need no time from the held flush at all.
+  auto append = std::async(std::launch::async, [&] { return (*log)->Append(Rec(2, 1, "allowed")); });
+  const bool appended = append.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  auto read = std::async(std::launch::async, [&] { return ReadAudit(fs_, Options().dir, Options().table_location, {}); });
+  const bool was_read = read.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  held.release_.set_value();
+  flusher.join();
+  EXPECT_TRUE(appended) << "Append waited for the flush";
+  EXPECT_TRUE(was_read) << "ReadAudit waited for the flush";
+  EXPECT_TRUE(append.get().ok());
+  auto during = read.get();
+  ASSERT_TRUE(during.ok()) << during.status().ToString();
+  EXPECT_EQ(during->size(), 2u);  // the sealed file's record and the new one
+  const auto all = All();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].time_us, 1);
+  EXPECT_EQ(all[1].time_us, 2);
 }
 
 TEST(AuditDecodeTest, OnlyALengthPastTheEndIsATornTail) {
