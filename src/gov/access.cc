@@ -14,6 +14,13 @@ std::string RoleNames(auth::RoleSet roles) {
   return s;
 }
 
+auth::RoleSet QueryEndpointRoles(auth::RoleSet roles) {
+  auth::RoleSet admitted;
+  for (auth::Role r : {auth::Role::kAnalyst, auth::Role::kAdmin})
+    if (roles.Has(r)) admitted.Add(r);
+  return admitted;
+}
+
 bool Access::MayReadTable(const RolePolicy& role, Region region, lake::LakeTableId id) const {
   for (const ColumnPattern& p : role.tables)
     if ((!p.region || *p.region == region) && (!p.table || *p.table == id)) return true;

@@ -269,7 +269,8 @@ TEST_F(AuditLogTest, AppendsAndReadsGoOnDuringAFlush) {
   // A deadlock guard, not a timing assertion: the append and the read need no time from the held flush at all.
   auto append = std::async(std::launch::async, [&] { return (*log)->Append(Rec(2, 1, "allowed")); });
   const bool appended = append.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
-  auto read = std::async(std::launch::async, [&] { return ReadAudit(fs_, Options().dir, Options().table_location, {}); });
+  auto read =
+      std::async(std::launch::async, [&] { return ReadAudit(fs_, Options().dir, Options().table_location, {}); });
   const bool was_read = read.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
   held.release_.set_value();
   flusher.join();
