@@ -17,7 +17,7 @@ namespace {
 constexpr char kCurrent[] = "current.log";
 constexpr char kSealedPrefix[] = "sealed-";
 constexpr char kCorruptPrefix[] = "corrupt-";
-constexpr char kLock[] = "LOCK";         // held to append, to seal current.log, to rename or delete a log file
+constexpr char kLock[] = "LOCK";        // held to append, to seal current.log, to rename or delete a log file
 constexpr char kFlushLock[] = "FLUSH";  // held by the one process flushing
 constexpr uint32_t kMaxRecordBytes = 16u << 20;
 // Each text field is cut to this (with a marker) before it is logged, so a record of 7 of them always fits in

@@ -77,11 +77,11 @@ class AuditLog {
 
   FileSystem* fs_;
   AuditLogOptions o_;
-  std::mutex flush_mu_;    // one Flush at a time in this process (FLUSH orders processes)
-  mutable std::mutex mu_;  // the fields below and current.log; held only briefly by Flush (the sealing)
+  std::mutex flush_mu_;          // one Flush at a time in this process (FLUSH orders processes)
+  mutable std::mutex mu_;        // the fields below and current.log; held only briefly by Flush (the sealing)
   bool sealed_waiting_ = false;  // a sealed file may wait for its commit (a flush failed or is under way)
-  uint64_t known_size_ = 0;   // current.log's size after our last append (a record boundary)
-  int64_t pending_rows_ = 0;  // in current.log as of our last append
+  uint64_t known_size_ = 0;      // current.log's size after our last append (a record boundary)
+  int64_t pending_rows_ = 0;     // in current.log as of our last append
   int64_t oldest_pending_us_ = 0;
 };
 
