@@ -62,11 +62,6 @@ struct Cursor {
   }
 };
 
-int64_t NowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 lake::ColumnSpec Col(const char* name, int32_t id, lake::PhysicalType t, lake::LogicalType l) {
   lake::ColumnSpec c;
   c.name = name;
@@ -78,23 +73,18 @@ lake::ColumnSpec Col(const char* name, int32_t id, lake::PhysicalType t, lake::L
 
 // The records as the audit table's columns.
 std::vector<lake::ColumnValues> Columns(const std::vector<AuditRecord>& rs) {
-  std::vector<lake::ColumnValues> cols(AuditSchema().size());
-  auto str = [](lake::ColumnValues& c, const std::string& s) {
-    c.bytes += s;
-    c.ends.push_back(static_cast<uint32_t>(c.bytes.size()));
-  };
+  const auto& spec = AuditSchema();
+  std::vector<lake::ColumnValues> cols(spec.size());
   for (const AuditRecord& r : rs) {
-    cols[0].ints.push_back(r.time_us);
-    cols[1].ints.push_back(static_cast<int64_t>(r.user));
-    str(cols[2], r.roles);
-    str(cols[3], r.region);
-    str(cols[4], r.interface);
-    str(cols[5], r.sql);
-    str(cols[6], r.tables);
-    cols[7].ints.push_back(r.rows);
-    str(cols[8], r.verdict);
-    str(cols[9], r.reason);
-    cols[10].ints.push_back(r.duration_ms);
+    const std::vector<query::Value> row = AuditRow(r);
+    for (size_t c = 0; c < spec.size(); ++c) {
+      if (spec[c].type == lake::PhysicalType::kInt64) {
+        cols[c].ints.push_back(row[c].i);
+      } else {
+        cols[c].bytes += row[c].s;
+        cols[c].ends.push_back(static_cast<uint32_t>(cols[c].bytes.size()));
+      }
+    }
   }
   return cols;
 }
@@ -125,6 +115,43 @@ const std::vector<lake::ColumnSpec>& AuditSchema() {
       Col("duration_ms", 11, P::kInt64, L::kInt64),
   };
   return kSchema;
+}
+
+int64_t NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<query::Value> AuditRow(const AuditRecord& r) {
+  std::vector<query::Value> row(11);
+  row[0].i = r.time_us;
+  row[1].i = static_cast<int64_t>(r.user);
+  row[2].s = r.roles;
+  row[3].s = r.region;
+  row[4].s = r.interface;
+  row[5].s = r.sql;
+  row[6].s = r.tables;
+  row[7].i = r.rows;
+  row[8].s = r.verdict;
+  row[9].s = r.reason;
+  row[10].i = r.duration_ms;
+  return row;
+}
+
+AuditRecord AuditRecordOf(const std::vector<query::Value>& row) {
+  AuditRecord r;
+  r.time_us = row[0].i;
+  r.user = static_cast<uint64_t>(row[1].i);
+  r.roles = row[2].s;
+  r.region = row[3].s;
+  r.interface = row[4].s;
+  r.sql = row[5].s;
+  r.tables = row[6].s;
+  r.rows = row[7].i;
+  r.verdict = row[8].s;
+  r.reason = row[9].s;
+  r.duration_ms = row[10].i;
+  return r;
 }
 
 std::string AuditTableLocation(const std::string& lake_root, const std::string& region) {
@@ -357,18 +384,14 @@ Result<std::vector<AuditRecord>> ReadAudit(FileSystem* fs, const std::string& di
       const size_t n = static_cast<size_t>(r->info().row_groups[g].num_rows);
       const auto& spec = AuditSchema();
       for (size_t i = 0; i < n; ++i) {
-        AuditRecord a;
-        a.time_us = v[0].ints[i];
-        a.user = static_cast<uint64_t>(v[1].ints[i]);
-        a.roles = v[2].ByteValue(spec[2], i);
-        a.region = v[3].ByteValue(spec[3], i);
-        a.interface = v[4].ByteValue(spec[4], i);
-        a.sql = v[5].ByteValue(spec[5], i);
-        a.tables = v[6].ByteValue(spec[6], i);
-        a.rows = v[7].ints[i];
-        a.verdict = v[8].ByteValue(spec[8], i);
-        a.reason = v[9].ByteValue(spec[9], i);
-        a.duration_ms = v[10].ints[i];
+        std::vector<query::Value> row(spec.size());
+        for (size_t c = 0; c < spec.size(); ++c) {
+          if (spec[c].type == lake::PhysicalType::kInt64)
+            row[c].i = v[c].ints[i];
+          else
+            row[c].s = v[c].ByteValue(spec[c], i);
+        }
+        AuditRecord a = AuditRecordOf(row);
         if (filter.Accepts(a)) out.push_back(std::move(a));
       }
     }

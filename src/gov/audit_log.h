@@ -26,6 +26,7 @@
 #include "core/file_system.h"
 #include "core/status.h"
 #include "lake/parquet.h"
+#include "query/value.h"
 
 namespace watershed::gov {
 
@@ -46,6 +47,12 @@ struct AuditRecord {
 
 // The audit table's columns (Iceberg field ids 1..11, in AuditRecord's order; `user` is a long).
 const std::vector<lake::ColumnSpec>& AuditSchema();
+// The one mapping between a record and its fields in AuditSchema() order (`i` of the longs, `s` of the strings;
+// `user` as a long) — for the Parquet columns, reading them back, and `watershed audit`'s output.
+std::vector<query::Value> AuditRow(const AuditRecord& r);
+AuditRecord AuditRecordOf(const std::vector<query::Value>& row);
+// Wall-clock µs since the epoch (UTC): an audit record's time.
+int64_t NowUs();
 // <lake root>/<region>/audit
 std::string AuditTableLocation(const std::string& lake_root, const std::string& region);
 
