@@ -60,6 +60,14 @@ void FuzzAuditLog(std::string_view bytes) {
   std::string again;
   for (const gov::AuditRecord& r : records) again += gov::EncodeAuditRecord(r);
   Check(again == bytes.substr(0, end));
+  // A tail is torn or corrupt, never both, and nothing is left after a whole decode.
+  Check(!gov::IsTornTail(bytes, bytes.size()));
+  if (end < bytes.size() && bytes.size() - end < 8) Check(gov::IsTornTail(bytes, end));
+  for (const gov::AuditRecord& r : records) {
+    const gov::AuditRecord b = gov::BoundedAuditRecord(r);
+    Check(b.sql.size() <= r.sql.size() || r.sql.size() > (64u << 10));
+    Check(gov::EncodeAuditRecord(b).size() < (16u << 20));
+  }
 }
 
 }  // namespace

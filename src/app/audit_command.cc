@@ -84,27 +84,17 @@ int AuditCommand(const std::vector<std::string>& args) {
   auto records = gov::ReadAudit(FileSystem::Default(), where.dir, where.table_location, filter);
   if (!records.ok()) return Fail("audit", records.status().message(), 1);
 
+  // The columns and rows from the audit table's schema and gov::AuditRow (the one record-to-fields mapping).
+  const std::vector<lake::ColumnSpec>& spec = gov::AuditSchema();
   query::QueryResult r;
   using T = query::ColumnType;
-  r.names = {"time",   "user", "roles",   "region", "interface",  "sql",
-             "tables", "rows", "verdict", "reason", "duration_ms"};
-  r.types = {T::kTimestamp, T::kBigint, T::kString, T::kString, T::kString, T::kString,
-             T::kString,    T::kBigint, T::kString, T::kString, T::kBigint};
-  for (const gov::AuditRecord& a : *records) {
-    std::vector<query::Value> row(11);
-    row[0].i = a.time_us;
-    row[1].i = static_cast<int64_t>(a.user);
-    row[2].s = a.roles;
-    row[3].s = a.region;
-    row[4].s = a.interface;
-    row[5].s = a.sql;
-    row[6].s = a.tables;
-    row[7].i = a.rows;
-    row[8].s = a.verdict;
-    row[9].s = a.reason;
-    row[10].i = a.duration_ms;
-    r.rows.push_back(std::move(row));
+  for (const lake::ColumnSpec& c : spec) {
+    r.names.push_back(c.name);
+    r.types.push_back(c.logical == lake::LogicalType::kTimestampMicrosUtc ? T::kTimestamp
+                      : c.type == lake::PhysicalType::kInt64              ? T::kBigint
+                                                                          : T::kString);
   }
+  for (const gov::AuditRecord& a : *records) r.rows.push_back(gov::AuditRow(a));
   std::string text;
   if (format == "table") {
     text = query::FormatTable(r);
@@ -112,26 +102,21 @@ int AuditCommand(const std::vector<std::string>& args) {
     query::AppendCsvHeader(r, &text);
     for (size_t i = 0; i < r.rows.size(); ++i) query::AppendCsvRow(r, i, &text);
   } else {
-    for (const gov::AuditRecord& a : *records) {
-      query::Value t;
-      t.i = a.time_us;
-      text += "{\"time\":";
-      AppendJsonString(query::FormatValue(t, T::kTimestamp), &text);
-      text += ",\"user\":" + std::to_string(a.user) + ",\"roles\":";
-      AppendJsonString(a.roles, &text);
-      text += ",\"region\":";
-      AppendJsonString(a.region, &text);
-      text += ",\"interface\":";
-      AppendJsonString(a.interface, &text);
-      text += ",\"sql\":";
-      AppendJsonString(a.sql, &text);
-      text += ",\"tables\":";
-      AppendJsonString(a.tables, &text);
-      text += ",\"rows\":" + std::to_string(a.rows) + ",\"verdict\":";
-      AppendJsonString(a.verdict, &text);
-      text += ",\"reason\":";
-      AppendJsonString(a.reason, &text);
-      text += ",\"duration_ms\":" + std::to_string(a.duration_ms) + "}\n";
+    for (const std::vector<query::Value>& row : r.rows) {
+      for (size_t c = 0; c < spec.size(); ++c) {
+        text += c == 0 ? "{" : ",";
+        AppendJsonString(spec[c].name, &text);
+        text += ":";
+        if (r.types[c] == T::kTimestamp)
+          AppendJsonString(query::FormatValue(row[c], T::kTimestamp), &text);
+        else if (r.types[c] == T::kString)
+          AppendJsonString(row[c].s, &text);
+        else if (spec[c].name == "user")  // a token's sub: unsigned
+          text += std::to_string(static_cast<uint64_t>(row[c].i));
+        else
+          text += std::to_string(row[c].i);
+      }
+      text += "}\n";
     }
   }
   std::fwrite(text.data(), 1, text.size(), stdout);

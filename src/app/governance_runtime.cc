@@ -35,10 +35,7 @@ void GovernanceRuntime::FlushLoop() {
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::seconds(1));
     if (stopping_) break;
-    const int64_t now_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    if (!audit_->FlushDue(now_us)) continue;
+    if (!audit_->FlushDue(gov::NowUs())) continue;
     lock.unlock();
     // A failed flush loses nothing: the records stay in the local log (fsynced) and the next flush retries.
     if (Status s = audit_->Flush(); !s.ok()) std::fprintf(stderr, "watershed: audit flush: %s\n", s.ToString().c_str());
@@ -55,11 +52,7 @@ GovernanceRuntime::~GovernanceRuntime() {
   if (thread_.joinable()) thread_.join();
   if (!audit_) return;
   // The server flushes what is left when it stops; a CLI only when a batch is due (its rows wait in the log).
-  const int64_t now_us =
-      flusher_
-          ? INT64_MAX
-          : std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
+  const int64_t now_us = flusher_ ? INT64_MAX : gov::NowUs();
   if (audit_->FlushDue(now_us))
     if (Status s = audit_->Flush(); !s.ok()) std::fprintf(stderr, "watershed: audit flush: %s\n", s.ToString().c_str());
 }

@@ -59,7 +59,7 @@ class ServerGovernanceTest : public ::testing::Test {
   void SetUp() override {
     testing::ClearServeEnvironment();
     ASSERT_TRUE(WriteFileAtomically(fs_, dir_.Path("governance.toml"), kPolicy).ok());
-    ASSERT_TRUE(WriteFileAtomically(fs_, dir_.Path("mask.key"), "00112233445566778899aabbccddeeff\n").ok());
+    ASSERT_TRUE(CreatePrivateFile(dir_.Path("mask.key"), "00112233445566778899aabbccddeeff\n").ok());
   }
 
   Result<std::unique_ptr<Server>> Start(const std::string& policy) {

@@ -148,7 +148,9 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   // With a policy and a caller (auth on), the catalog enforces what the caller may read; auth off trusts everyone.
   std::optional<gov::Access> access;
   if (deps_.policy && caller) {
-    access.emplace(*deps_.policy, gov::Caller{caller->user.value, caller->roles, caller->region});
+    // Only the roles the endpoint admits count: a creator entry must not unmask data for a creator+analyst token.
+    access.emplace(*deps_.policy,
+                   gov::Caller{caller->user.value, gov::QueryEndpointRoles(caller->roles), caller->region});
     catalog.set_access(&*access);
   }
   const int64_t arrived_us = deps_.clock->NowMs() * 1000;

@@ -14,6 +14,13 @@ std::string RoleNames(auth::RoleSet roles) {
   return s;
 }
 
+auth::RoleSet QueryEndpointRoles(auth::RoleSet roles) {
+  auth::RoleSet admitted;
+  for (auth::Role r : {auth::Role::kAnalyst, auth::Role::kAdmin})
+    if (roles.Has(r)) admitted.Add(r);
+  return admitted;
+}
+
 bool Access::MayReadTable(const RolePolicy& role, Region region, lake::LakeTableId id) const {
   for (const ColumnPattern& p : role.tables)
     if ((!p.region || *p.region == region) && (!p.table || *p.table == id)) return true;
@@ -58,10 +65,14 @@ query::AccessControl::ColumnRule Access::Column(Region region, lake::LakeTableId
   }
   // CheckTable passed, so some role reads the table; no role at all is a deny.
   if (!best) return {Verdict::kDeny, policy_.path + ": no role of the caller reads this table"};
+  // Masking without a loaded key would hash under a key anyone knows (all zeros): the column is refused instead.
+  if (best->verdict == Verdict::kMask && !policy_.mask_key)
+    return {Verdict::kDeny, best->rule + " (no mask key loaded: masked columns are refused)"};
   return *best;
 }
 
 const HashKey& Access::mask_key() const {
+  // Column never answers kMask without a key, so this all-zero key never masks anything.
   static const HashKey kNone{};
   return policy_.mask_key ? *policy_.mask_key : kNone;
 }

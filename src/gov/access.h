@@ -20,6 +20,9 @@ struct Caller {
   Region region = Region::kUs;  // the caller's home region (the token's)
 };
 std::string RoleNames(auth::RoleSet roles);  // "analyst,admin"
+// The caller's roles that count for POST /v1/query: analyst and admin, the roles the endpoint admits. A [[role]]
+// creator or viewer entry (written for other uses) never widens what a token holding analyst too may read.
+auth::RoleSet QueryEndpointRoles(auth::RoleSet roles);
 
 class Access : public query::AccessControl {
  public:

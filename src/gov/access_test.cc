@@ -91,6 +91,35 @@ TEST_F(AccessTest, OutsideItsRegionAnAnalystSeesOnlyPseudonyms) {
   EXPECT_EQ(distinct[0][0].i, 37);
 }
 
+// A policy without its key (ParsePolicy alone, or a caller that skipped LoadPolicy) must never mask under a key
+// anyone could guess: a masked column is refused, neither a raw value nor a guessable pseudonym returned.
+TEST_F(AccessTest, WithoutAMaskKeyAMaskedColumnIsRefused) {
+  policy_.mask_key.reset();
+  const query::Denial d = DenialOf(auth::Role::kAnalyst, "SELECT viewer_id FROM events LIMIT 5");
+  EXPECT_EQ(d.column, "viewer_id");
+  EXPECT_NE(d.rule.find("no mask key loaded"), std::string::npos) << d.rule;
+  // The home region reads it raw: no mask, so no key needed.
+  EXPECT_FALSE(RowsAs(auth::Role::kAnalyst, Region::kEu, "SELECT viewer_id FROM events LIMIT 5").empty());
+}
+
+// "Most permissive role wins" over the roles the query endpoint admits only: a creator entry that reads events
+// unmasked does not unmask them for a token holding creator + analyst.
+TEST_F(AccessTest, OnlyTheQueryEndpointsRolesCount) {
+  for (RolePolicy& r : policy_.roles)
+    if (r.role == auth::Role::kCreator) r.tables = {ColumnPattern{std::nullopt, std::nullopt, "*"}};
+  auth::RoleSet both;
+  both.Add(auth::Role::kCreator);
+  both.Add(auth::Role::kAnalyst);
+  const auto rule = [&](auth::RoleSet roles) {
+    return Access(policy_, Caller{7, roles, Region::kUs}).Column(Region::kEu, lake::LakeTableId::kEvents, "viewer_id");
+  };
+  EXPECT_EQ(rule(both).verdict, query::AccessControl::Verdict::kRead);  // the creator entry would unmask
+  const auth::RoleSet admitted = QueryEndpointRoles(both);
+  EXPECT_FALSE(admitted.Has(auth::Role::kCreator));
+  EXPECT_TRUE(admitted.Has(auth::Role::kAnalyst));
+  EXPECT_EQ(rule(admitted).verdict, query::AccessControl::Verdict::kMask);
+}
+
 TEST_F(AccessTest, NoExpressionUnmasksAColumn) {
   const std::set<std::string> all = AllPseudonyms();
   // Every query shape that reads viewer_id gets the pseudonym, never a raw id: expressions, casts, a subquery,

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 
 #include "core/fault_injection_fs.h"
 #include "core/testing/temp_dir.h"
@@ -28,6 +31,15 @@ AuditRecord Rec(int64_t t, uint64_t user, const std::string& verdict, int64_t ro
   return r;
 }
 
+// Three records, the second's payload flipped: a CRC mismatch with a whole record after it (not a torn tail).
+std::string CorruptInTheMiddle() {
+  std::string bytes = EncodeAuditRecord(Rec(1, 1, "allowed"));
+  const size_t second = bytes.size();
+  bytes += EncodeAuditRecord(Rec(2, 1, "allowed")) + EncodeAuditRecord(Rec(3, 1, "allowed"));
+  bytes[second + 10] ^= 1;
+  return bytes;
+}
+
 class AuditLogTest : public ::testing::Test {
  protected:
   AuditLogOptions Options() { return {dir_.path() + "/audit", dir_.path() + "/lake/eu/audit", 1000, 60'000}; }
@@ -35,6 +47,15 @@ class AuditLogTest : public ::testing::Test {
     auto r = ReadAudit(fs_, Options().dir, Options().table_location, f);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : std::vector<AuditRecord>{};
+  }
+  // File `kept` of the log's directory holds `bytes`, and the trail is the one record at `time`.
+  void ExpectKeptAndOnly(const std::string& kept, const std::string& bytes, int64_t time) {
+    auto kept_bytes = ReadWholeFile(fs_, Options().dir + "/" + kept);
+    ASSERT_TRUE(kept_bytes.ok()) << kept;
+    EXPECT_EQ(*kept_bytes, bytes);
+    const auto all = All();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].time_us, time);
   }
   testing::TempDir dir_{"gov_audit"};
   FileSystem* fs_ = FileSystem::Default();
@@ -153,6 +174,130 @@ TEST_F(AuditLogTest, AFailedAppendIsReportedAndLeavesNothing) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].time_us, 1);
   EXPECT_EQ(all[1].time_us, 3);
+}
+
+// A statement larger than a log record (a 16 MiB `watershed sql -f` file) is logged cut, with a marker — and the
+// records after it are not lost (before, the decoder stopped at it and the next append cut everything after).
+TEST_F(AuditLogTest, AHugeStatementIsLoggedCutAndLosesNothing) {
+  auto log = AuditLog::Open(fs_, Options());
+  ASSERT_TRUE(log.ok());
+  AuditRecord huge = Rec(1, 1, "failed");
+  huge.sql = "SELECT '" + std::string(16u << 20, 'x') + "'";
+  huge.reason = std::string(1u << 20, 'r');
+  ASSERT_TRUE((*log)->Append(huge).ok());
+  ASSERT_TRUE((*log)->Append(Rec(2, 1, "allowed")).ok());
+  auto other = AuditLog::Open(fs_, Options());  // another process appends: it re-reads the log
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Append(Rec(3, 1, "allowed")).ok());
+  auto check = [&](const std::vector<AuditRecord>& all) {
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].sql.substr(0, 9), "SELECT 'x");
+    EXPECT_LT(all[0].sql.size(), (64u << 10) + 64);
+    EXPECT_TRUE(all[0].sql.ends_with("\u2026[truncated " + std::to_string(huge.sql.size() - (64u << 10)) + " bytes]"))
+        << all[0].sql.substr(all[0].sql.size() - 40);
+    EXPECT_TRUE(all[0].reason.ends_with("bytes]"));
+    EXPECT_EQ(all[1], Rec(2, 1, "allowed"));
+    EXPECT_EQ(all[2], Rec(3, 1, "allowed"));
+  };
+  check(All());
+  ASSERT_TRUE((*log)->Flush().ok());
+  check(All());
+}
+
+// A sealed log with a corrupt record followed by whole ones is not deleted: the records before it are committed,
+// the file kept as corrupt-<name>, the flush reports it.
+TEST_F(AuditLogTest, ACorruptSealedLogIsKeptNotDeleted) {
+  auto log = AuditLog::Open(fs_, Options());
+  ASSERT_TRUE(log.ok());
+  const std::string bytes = CorruptInTheMiddle();
+  const std::string name = "sealed-00000000000000000099-aaaaaaaa.log";
+  ASSERT_TRUE(WriteFileAtomically(fs_, Options().dir + "/" + name, bytes).ok());
+  const Status flushed = (*log)->Flush();
+  EXPECT_EQ(flushed.code(), StatusCode::kCorruption) << flushed.ToString();
+  EXPECT_NE(flushed.message().find("corrupt-" + name), std::string::npos) << flushed.message();
+  EXPECT_FALSE(fs_->FileExists(Options().dir + "/" + name));
+  ExpectKeptAndOnly("corrupt-" + name, bytes, 1);
+  EXPECT_TRUE((*log)->Flush().ok());  // reported once; the kept file is not retried
+}
+
+// The same in current.log: an append never cuts whole records after a corrupt one; the log is set aside whole.
+TEST_F(AuditLogTest, ACorruptCurrentLogIsSetAsideNotCut) {
+  const std::string bytes = CorruptInTheMiddle();
+  ASSERT_TRUE(CreateDirsDurably(fs_, Options().dir).ok());
+  ASSERT_TRUE(WriteFileAtomically(fs_, Options().dir + "/current.log", bytes).ok());
+  auto log = AuditLog::Open(fs_, Options());
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Rec(4, 1, "allowed")).ok());
+  auto names = fs_->ListDir(Options().dir);
+  ASSERT_TRUE(names.ok());
+  std::string kept;
+  for (const std::string& n : *names)
+    if (n.rfind("corrupt-", 0) == 0) kept = n;
+  ASSERT_FALSE(kept.empty());
+  ExpectKeptAndOnly(kept, bytes, 4);
+}
+
+// A file system whose Parquet writes wait until released: a flush held in the middle of its write.
+class HeldParquetWrites : public ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    if (path.find("/data/") != std::string::npos && !entered_once_.exchange(true)) {
+      entered_.set_value();
+      release_.get_future().wait();
+    }
+    return ForwardingFileSystem::NewWritableFile(path);
+  }
+  std::promise<void> entered_, release_;
+  std::atomic<bool> entered_once_{false};
+};
+
+// While a flush writes and commits, appends (every query's) and `watershed audit` go on: they no longer wait
+// for the whole Parquet write and Iceberg commit (before, Append blocked on the flush's mutex and LOCK).
+TEST_F(AuditLogTest, AppendsAndReadsGoOnDuringAFlush) {
+  HeldParquetWrites held(fs_);
+  auto log = AuditLog::Open(&held, Options());
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->Append(Rec(1, 1, "allowed")).ok());
+  std::future<void> entered = held.entered_.get_future();
+  std::thread flusher([&] { EXPECT_TRUE((*log)->Flush().ok()); });
+  if (entered.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    held.release_.set_value();
+    flusher.join();
+    FAIL() << "the flush wrote no data file";
+  }
+  // A deadlock guard, not a timing assertion: the append and the read need no time from the held flush at all.
+  auto append = std::async(std::launch::async, [&] { return (*log)->Append(Rec(2, 1, "allowed")); });
+  const bool appended = append.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  auto read =
+      std::async(std::launch::async, [&] { return ReadAudit(fs_, Options().dir, Options().table_location, {}); });
+  const bool was_read = read.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  held.release_.set_value();
+  flusher.join();
+  EXPECT_TRUE(appended) << "Append waited for the flush";
+  EXPECT_TRUE(was_read) << "ReadAudit waited for the flush";
+  EXPECT_TRUE(append.get().ok());
+  auto during = read.get();
+  ASSERT_TRUE(during.ok()) << during.status().ToString();
+  EXPECT_EQ(during->size(), 2u);  // the sealed file's record and the new one
+  const auto all = All();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].time_us, 1);
+  EXPECT_EQ(all[1].time_us, 2);
+}
+
+TEST(AuditDecodeTest, OnlyALengthPastTheEndIsATornTail) {
+  const std::string one = EncodeAuditRecord(Rec(1, 1, "allowed"));
+  const std::string two = EncodeAuditRecord(Rec(2, 1, "allowed"));
+  EXPECT_FALSE(IsTornTail(one + two, (one + two).size()));
+  EXPECT_TRUE(IsTornTail(one + two.substr(0, 5), one.size()));   // half a header
+  EXPECT_TRUE(IsTornTail(one + two.substr(0, 20), one.size()));  // the length runs past the end
+  std::string flipped = one + two + one;
+  flipped[one.size() + 10] ^= 1;
+  uint64_t end = 0;
+  DecodeAuditLog(flipped, &end);
+  EXPECT_EQ(end, one.size());
+  EXPECT_FALSE(IsTornTail(flipped, end));
 }
 
 TEST(AuditDecodeTest, CorruptBytesStopTheDecoder) {

@@ -9,6 +9,9 @@
 namespace watershed::gov {
 namespace {
 
+constexpr uint64_t kMaxPolicyBytes = 1 << 20;
+constexpr size_t kMaxMaskKeyBytes = 256;  // 32 hex digits and whitespace
+
 Status At(const std::string& path, int line, int column, const std::string& reason) {
   return Status::InvalidArgument(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + reason);
 }
@@ -24,6 +27,12 @@ bool HasColumn(lake::LakeTableId id, std::string_view column) {
   for (const lake::ColumnSpec& c : lake::SchemaOf(id))
     if (c.name == column) return true;
   return false;
+}
+
+std::string RegionNames() {  // "us, eu, apac", from core's names
+  std::string s;
+  for (int i = 0; i < kRegionCount; ++i) s += std::string(i ? ", " : "") + std::string(RegionName(Region(i)));
+  return s;
 }
 
 std::string TableNames() {
@@ -54,7 +63,7 @@ Result<ColumnPattern> ParsePattern(const ConfigValue& v, const std::string& path
   p.column = parts.back();
   if (parts.size() == 3) {
     p.region = ParseRegion(parts[0]);
-    if (!p.region) return bad("unknown region '" + parts[0] + "' (known: us, eu, apac)");
+    if (!p.region) return bad("unknown region '" + parts[0] + "' (known: " + RegionNames() + ")");
   }
   if (parts.size() >= 2 && parts[parts.size() - 2] != "*") {
     p.table = lake::LakeTableByName(parts[parts.size() - 2]);
@@ -101,7 +110,7 @@ Status ReadRegion(const ConfigTable& t, const std::string& path, Policy* policy,
   std::string name;
   RETURN_IF_ERROR(r.String("name", &name, true));
   auto region = ParseRegion(name);
-  if (!region) return r.Error("name", "unknown region '" + name + "' (known: us, eu, apac)");
+  if (!region) return r.Error("name", "unknown region '" + name + "' (known: " + RegionNames() + ")");
   if ((*seen)[static_cast<int>(*region)]) return r.Error("name", "region '" + name + "' has a [[region]] already");
   (*seen)[static_cast<int>(*region)] = true;
   RegionPolicy& rp = policy->regions[static_cast<int>(*region)];
@@ -247,18 +256,27 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& path) {
 }
 
 Result<Policy> LoadPolicy(FileSystem* fs, const std::string& path) {
-  auto text = ReadWholeFile(fs, path);
+  // Bounded: a policy is a few KiB; a huge file (a wrong path, /dev/zero) is refused, not read into memory.
+  auto size = fs->FileSize(path);
+  if (size.ok() && *size > kMaxPolicyBytes)
+    return Status::InvalidArgument("governance-file " + path + ": larger than " + std::to_string(kMaxPolicyBytes) +
+                                   " bytes");
+  auto text = size.ok() ? ReadWholeFile(fs, path) : Result<std::string>(size.status());
   if (!text.ok()) return Status(text.status().code(), "governance-file " + path + ": " + text.status().message());
+  if (text->size() > kMaxPolicyBytes)
+    return Status::InvalidArgument("governance-file " + path + ": larger than " + std::to_string(kMaxPolicyBytes) +
+                                   " bytes");
   ASSIGN_OR_RETURN(Policy policy, ParsePolicy(*text, path));
   if (!policy.mask_key_file.empty()) {
     if (policy.mask_key_file[0] != '/') {
       const size_t slash = path.rfind('/');
       if (slash != std::string::npos) policy.mask_key_file = path.substr(0, slash + 1) + policy.mask_key_file;
     }
-    auto key_text = ReadWholeFile(fs, policy.mask_key_file);
+    // A secret: a regular file of this user's, mode 600 or stricter, not a symlink (else refused at start).
+    auto key_text = ReadPrivateFile(policy.mask_key_file, kMaxMaskKeyBytes);
     if (!key_text.ok())
-      return Status::InvalidArgument(path + ": mask-key-file " + policy.mask_key_file + ": " +
-                                     key_text.status().message());
+      return Status(key_text.status().code(),
+                    path + ": mask-key-file " + policy.mask_key_file + ": " + key_text.status().message());
     ASSIGN_OR_RETURN(HashKey key, ParseMaskKey(*key_text, policy.mask_key_file));
     policy.mask_key = key;
   }

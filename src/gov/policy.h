@@ -92,7 +92,9 @@ struct Policy {
 
 // The policy in `text` (errors name `path`); mask-key-file is checked for form only (LoadPolicy reads it).
 Result<Policy> ParsePolicy(std::string_view text, const std::string& path);
-// Reads and parses the file at `path`, then reads the mask key (relative paths from the policy's directory).
+// Reads and parses the file at `path` (at most 1 MiB), then reads the mask key (relative paths from the policy's
+// directory) as a secret on the real file system: refused unless a regular file of this user's, mode 600 or
+// stricter, not a symlink, at most 256 bytes.
 Result<Policy> LoadPolicy(FileSystem* fs, const std::string& path);
 // The key of a mask key file: 32 hex digits (surrounding whitespace ignored).
 Result<HashKey> ParseMaskKey(std::string_view text, const std::string& path);

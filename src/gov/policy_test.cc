@@ -1,6 +1,8 @@
 #include "gov/policy.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/testing/temp_dir.h"
 
@@ -117,17 +119,43 @@ TEST(PolicyTest, LoadReadsTheMaskKeyBesideThePolicy) {
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find(path + ": mask-key-file " + dir.path() + "/mask.key"), std::string::npos)
       << missing.status().message();
-  ASSERT_TRUE(WriteFileAtomically(fs, dir.path() + "/mask.key", "00112233445566778899aabbccddeeff\n").ok());
+  ASSERT_TRUE(CreatePrivateFile(dir.path() + "/mask.key", "00112233445566778899aabbccddeeff\n").ok());
   auto p = LoadPolicy(fs, path);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   ASSERT_TRUE(p->mask_key.has_value());
   EXPECT_EQ(p->mask_key->k0, 0x0011223344556677ull);
   EXPECT_EQ(p->mask_key->k1, 0x8899aabbccddeeffull);
-  ASSERT_TRUE(WriteFileAtomically(fs, dir.path() + "/mask.key", "not hex at all, not at all, nope").ok());
+  ASSERT_TRUE(fs->RemoveFile(dir.path() + "/mask.key").ok());
+  ASSERT_TRUE(CreatePrivateFile(dir.path() + "/mask.key", "not hex at all, not at all, nope").ok());
   auto bad = LoadPolicy(fs, path);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("is not one"), std::string::npos) << bad.status().message();
   EXPECT_FALSE(LoadPolicy(fs, dir.path() + "/none.toml").ok());
+}
+
+// The mask key is a secret: a key readable by others, or reached through a symlink, refuses the start.
+TEST(PolicyTest, LoadRefusesALooseOrLinkedMaskKeyAndAHugePolicy) {
+  testing::TempDir dir("gov_policy_key");
+  FileSystem* fs = FileSystem::Default();
+  const std::string path = dir.path() + "/governance.toml";
+  ASSERT_TRUE(WriteFileAtomically(fs, path, kExample).ok());
+  const std::string key = dir.path() + "/mask.key";
+  ASSERT_TRUE(WriteFileAtomically(fs, key, "00112233445566778899aabbccddeeff\n").ok());
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  auto loose = LoadPolicy(fs, path);
+  ASSERT_FALSE(loose.ok());
+  EXPECT_NE(loose.status().message().find("chmod 600"), std::string::npos) << loose.status().message();
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  ASSERT_TRUE(LoadPolicy(fs, path).ok());
+  ASSERT_TRUE(fs->RenameFile(key, dir.path() + "/real.key").ok());
+  ASSERT_EQ(::symlink((dir.path() + "/real.key").c_str(), key.c_str()), 0);
+  auto linked = LoadPolicy(fs, path);
+  ASSERT_FALSE(linked.ok());
+  EXPECT_NE(linked.status().message().find("symbolic link"), std::string::npos) << linked.status().message();
+  ASSERT_TRUE(WriteFileAtomically(fs, path, std::string(kExample) + std::string(2 << 20, '#')).ok());
+  auto huge = LoadPolicy(fs, path);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("larger than"), std::string::npos) << huge.status().message();
 }
 
 TEST(PolicyTest, TheDeployExampleParses) {
