@@ -107,8 +107,7 @@ std::string RegionLakeDir(const Config& config, const std::string& region) {
 
 // Adds the encrypted lake data files (their key sidecars) whose data keys
 // each key id wraps to *deps; *files counts them.
-Status AddLakeFiles(const std::string& lake_dir, std::map<std::string, std::vector<std::string>>* deps,
-                    size_t* files) {
+Status AddLakeFiles(const std::string& lake_dir, std::map<std::string, std::vector<std::string>>* deps, size_t* files) {
   ASSIGN_OR_RETURN(std::vector<lake::LakeFileKey> lake, lake::ListSidecars(FileSystem::Default(), lake_dir));
   for (const lake::LakeFileKey& f : lake) (*deps)[f.wrapped.key_id].push_back("lake file " + f.data_file);
   *files = lake.size();
@@ -128,8 +127,8 @@ int RewrapLake(const std::string& lake_dir, const std::string& region, keys::Key
     changed += *id != f.wrapped.key_id;
     now = *id;
   }
-  std::printf("%s: %zu encrypted lake files in %s, %zu re-wrapped%s\n", region.c_str(), files->size(),
-              lake_dir.c_str(), changed, now.empty() ? "" : (" under " + now).c_str());
+  std::printf("%s: %zu encrypted lake files in %s, %zu re-wrapped%s\n", region.c_str(), files->size(), lake_dir.c_str(),
+              changed, now.empty() ? "" : (" under " + now).c_str());
   return 0;
 }
 
@@ -185,8 +184,8 @@ int RewrapLog(const std::string& log_dir, const std::string& region, keys::KeyPr
 }  // namespace
 
 int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region",         "keys-dir",    "help!",  "config",   "data-dir", "key",
-                                          "checkpoint-dir", "key-command", "force!", "lake-root"};
+  const std::vector<std::string> known = {"region", "keys-dir",       "help!",       "config", "data-dir",
+                                          "key",    "checkpoint-dir", "key-command", "force!", "lake-root"};
   auto parsed = Flags::Parse(args, known);
   if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
   const Flags& f = *parsed;

@@ -166,9 +166,10 @@ TEST_F(LakeEncryptionTest, SinkSqlCompactionRotationRewrapAndDuckDb) {
   int64_t rows = 0;
   for (const lake::ManifestEntry& e : LiveEvents())
     if (e.file.path == path) rows = e.file.record_count;
-  auto lines = lake::testing::RunDuckDb("PRAGMA add_parquet_key('k','" + key + "'); SELECT count(*) AS n, "
-                                        "sum(hash(t)) AS h FROM read_parquet('" + path +
-                                        "', encryption_config={footer_key:'k'}) t");
+  auto lines = lake::testing::RunDuckDb("PRAGMA add_parquet_key('k','" + key +
+                                        "'); SELECT count(*) AS n, "
+                                        "sum(hash(t)) AS h FROM read_parquet('" +
+                                        path + "', encryption_config={footer_key:'k'}) t");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].substr(0, lines[0].find(',')), "{\"n\":" + std::to_string(rows)) << lines[0];
   const std::string no_key = lake::testing::DuckDbError("SELECT count(*) FROM read_parquet('" + path + "')");

@@ -62,8 +62,9 @@ TEST_F(ServeSettingsTest, TheFeatureStoreIsOffUnlessNamed) {
 }
 
 TEST_F(ServeSettingsTest, RecommendationsExperimentsAndCoViewsAreReadAndCheckedAgainstTheModel) {
-  auto s = Parse(Words("--data-dir /d --recs-features embedded --recs-model stories --recs-experiments /e.toml "
-                       "--recs-coviews lake --recs-coviews-refresh 10m"));
+  auto s =
+      Parse(Words("--data-dir /d --recs-features embedded --recs-model stories --recs-experiments /e.toml "
+                  "--recs-coviews lake --recs-coviews-refresh 10m"));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->recs_serve.experiments_path, "/e.toml");
   EXPECT_EQ(s->recs_serve.exposures_dir, "/d/recs/exposures");  // where `recs experiment report` reads them
@@ -79,8 +80,8 @@ TEST_F(ServeSettingsTest, RecommendationsExperimentsAndCoViewsAreReadAndCheckedA
   EXPECT_EQ(Error(Words("--recs-features embedded --recs-experiments /e.toml")), "recs-experiments needs recs-model");
   EXPECT_EQ(Error(Words("--recs-features embedded --recs-model stories --recs-coviews yes")),
             "recs-coviews must be off or lake, not 'yes'");
-  EXPECT_NE(Error(Words("--recs-features embedded --recs-model stories --recs-coviews-refresh 0")).find(
-                "recs-coviews-refresh"),
+  EXPECT_NE(Error(Words("--recs-features embedded --recs-model stories --recs-coviews-refresh 0"))
+                .find("recs-coviews-refresh"),
             std::string::npos);
 }
 

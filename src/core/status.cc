@@ -14,7 +14,8 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kFailedPrecondition: return "failed_precondition";
     case StatusCode::kInternal: return "internal";
     case StatusCode::kFenced: return "fenced";
-    case StatusCode::kPermissionDenied: return "permission_denied";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

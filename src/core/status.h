@@ -12,12 +12,12 @@ namespace watershed {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // caller's input is wrong (maps to HTTP 400)
-  kNotFound,          // maps to 404
-  kTooLarge,          // maps to 413
-  kUnavailable,       // transient: retry later (503)
-  kCorruption,        // stored data failed a check
-  kIoError,           // the file system failed
+  kInvalidArgument,  // caller's input is wrong (maps to HTTP 400)
+  kNotFound,         // maps to 404
+  kTooLarge,         // maps to 413
+  kUnavailable,      // transient: retry later (503)
+  kCorruption,       // stored data failed a check
+  kIoError,          // the file system failed
   kFailedPrecondition,
   kInternal,
   kFenced,            // another owner took the partition over: a zombie's write

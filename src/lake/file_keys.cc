@@ -102,8 +102,7 @@ std::shared_ptr<FileKeys> DefaultFileKeys() {
 std::string SidecarPath(const std::string& data_file) { return data_file + std::string(kSidecarSuffix); }
 
 std::string EncodeSidecar(const keys::WrappedKey& wrapped) {
-  return std::string(kSidecarMagic) + wrapped.key_id + "\n" + LowerHex(wrapped.blob.data(), wrapped.blob.size()) +
-         "\n";
+  return std::string(kSidecarMagic) + wrapped.key_id + "\n" + LowerHex(wrapped.blob.data(), wrapped.blob.size()) + "\n";
 }
 
 Result<keys::WrappedKey> DecodeSidecar(std::string_view text) {

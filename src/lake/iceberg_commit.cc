@@ -8,8 +8,8 @@
 #include "core/crash_point.h"
 #include "core/endian.h"
 #include "core/random.h"
-#include "lake/iceberg_transform.h"
 #include "lake/file_keys.h"
+#include "lake/iceberg_transform.h"
 
 namespace watershed::lake {
 namespace {

@@ -9,9 +9,9 @@
 #include <set>
 
 #include "core/random.h"
+#include "lake/file_keys.h"
 #include "lake/row_set.h"
 #include "lake/sorted_merge.h"
-#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {

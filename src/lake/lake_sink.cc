@@ -8,11 +8,11 @@
 #include "core/crash_point.h"
 #include "core/endian.h"
 #include "core/random.h"
+#include "lake/file_keys.h"
 #include "lake/iceberg_commit.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/iceberg_transform.h"
 #include "lake/row_set.h"
-#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {

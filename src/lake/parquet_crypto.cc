@@ -51,7 +51,7 @@ Result<size_t> ParseFileCryptoMetaData(std::string_view tail) {
       if (t == thrift::Type::kStop) break;
       if (f != 1 || t != thrift::Type::kStruct)
         return Status::FailedPrecondition("Parquet encryption algorithm " + std::to_string(f) +
-                                     ": only AES_GCM_V1 is read");
+                                          ": only AES_GCM_V1 is read");
       RETURN_IF_ERROR(r.BeginStruct());  // AesGcmV1{aad_prefix, aad_file_unique, supply_aad_prefix}
       for (;;) {
         thrift::Type a;

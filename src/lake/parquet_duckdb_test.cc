@@ -282,8 +282,10 @@ TEST(ParquetDuckDbEncryptionTest, DuckDbReadsOurEncryptedFileWithTheKeyOnly) {
   const std::string b64 = keys::Base64(key.view());
   ASSERT_EQ(b64.size(), 44u);  // decoded by DuckDB, not taken as a raw key
   const std::string scan = "read_parquet('" + path + "', encryption_config={footer_key:'k'})";
-  auto lines = DuckDb("PRAGMA add_parquet_key('k','" + b64 + "'); SELECT type, story_id, viewer_id::VARCHAR AS viewer, "
-                      "watch_ms, note FROM " + scan);
+  auto lines = DuckDb("PRAGMA add_parquet_key('k','" + b64 +
+                      "'); SELECT type, story_id, viewer_id::VARCHAR AS viewer, "
+                      "watch_ms, note FROM " +
+                      scan);
   ASSERT_EQ(lines.size(), n);
   const auto& schema = testing::EventSchema();
   simdjson::dom::parser parser;

@@ -165,8 +165,7 @@ TEST_F(ParquetEncryptionTest, SidecarKeysRewrapWithoutRewritingTheFile) {
   auto first = store.Create(true);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   std::shared_ptr<keys::KeyProvider> provider = keys::NewLocalKeyProvider(keys_dir, "eu");
-  std::shared_ptr<FileKeys> sidecars =
-      NewSidecarFileKeys([p = provider](const std::string&) { return p.get(); });
+  std::shared_ptr<FileKeys> sidecars = NewSidecarFileKeys([p = provider](const std::string&) { return p.get(); });
   const std::string path = WriteFile("lake.parquet", 800, sidecars);
   auto sidecar = DecodeSidecar(ReadWholeFile(fs_, SidecarPath(path)).value());
   ASSERT_TRUE(sidecar.ok()) << sidecar.status().ToString();
@@ -197,9 +196,8 @@ TEST_F(ParquetEncryptionTest, LakeKeysNameTheRegionByThePath) {
   const std::string keys_dir = Path("keys");
   ASSERT_TRUE(keys::LocalKeyStore(keys_dir, "us").Create(true).ok());
   std::shared_ptr<keys::KeyProvider> us = keys::NewLocalKeyProvider(keys_dir, "us");
-  std::shared_ptr<FileKeys> lake = NewLakeFileKeys(Path("lake") + "/", [us](std::string_view region) {
-    return region == "us" ? us.get() : nullptr;
-  });
+  std::shared_ptr<FileKeys> lake = NewLakeFileKeys(
+      Path("lake") + "/", [us](std::string_view region) { return region == "us" ? us.get() : nullptr; });
   EXPECT_TRUE(lake->NewKey(Path("lake/us/events/data/a.parquet")).ok());
   auto other = lake->NewKey(Path("lake/eu/events/data/a.parquet"));
   EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition);

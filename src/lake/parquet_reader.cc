@@ -351,7 +351,8 @@ Result<FileInfo> ParseFileMetaData(std::string_view footer) {
 
 ParquetReader::~ParquetReader() = default;
 
-Result<std::unique_ptr<ParquetReader>> ParquetReader::Open(FileSystem* fs, const std::string& path, FileKeys* file_keys) {
+Result<std::unique_ptr<ParquetReader>> ParquetReader::Open(FileSystem* fs, const std::string& path,
+                                                           FileKeys* file_keys) {
   std::unique_ptr<ParquetReader> r(new ParquetReader());
   r->path_ = path;
   auto named = [&](const Status& s) { return Status(s.code(), path + ": " + s.message()); };

@@ -4,9 +4,9 @@
 #include <memory>
 #include <queue>
 
+#include "lake/file_keys.h"
 #include "lake/parquet.h"
 #include "lake/row_set.h"
-#include "lake/file_keys.h"
 
 namespace watershed::lake {
 namespace {

@@ -1,7 +1,6 @@
 // The embedded log with encryption = on: sealed segments (segment_crypto.h).
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -478,8 +477,8 @@ TEST(SegmentKeyFileTest, RoundTripsAndRefusesMalformedText) {
   EXPECT_EQ(back->blob, k.blob);
   for (const std::string& bad : std::vector<std::string>{
            std::string(), text.substr(0, text.size() - 1), "watershed-segment-key v2\n" + text.substr(25),
-           "watershed-segment-key v1\n-bad\n0102\n", "watershed-segment-key v1\nk1\nzz\n", "watershed-segment-key v1\nk1\n0A\n",
-           "watershed-segment-key v1\nk1\n\n", text + "extra\n"}) {
+           "watershed-segment-key v1\n-bad\n0102\n", "watershed-segment-key v1\nk1\nzz\n",
+           "watershed-segment-key v1\nk1\n0A\n", "watershed-segment-key v1\nk1\n\n", text + "extra\n"}) {
     auto r = ParseSegmentKey(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << bad;

@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <set>
 
+#include "core/config_text.h"
 #include "core/crc32c.h"
 #include "core/murmur3.h"
-#include "core/config_text.h"
 #include "recs/registry.h"
 
 namespace watershed::recs {

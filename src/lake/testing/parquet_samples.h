@@ -72,9 +72,15 @@ inline std::vector<ColumnValues> SliceRows(const std::vector<ColumnValues>& all,
     for (size_t i = first; i < first + count; ++i) {
       switch (spec.type) {
         case PhysicalType::kInt32:
-        case PhysicalType::kInt64: out[c].ints.push_back(v.ints[i]); break;
-        case PhysicalType::kDouble: out[c].doubles.push_back(v.doubles[i]); break;
-        case PhysicalType::kFixedLenByteArray: out[c].bytes += v.ByteValue(spec, i); break;
+        case PhysicalType::kInt64:
+          out[c].ints.push_back(v.ints[i]);
+          break;
+        case PhysicalType::kDouble:
+          out[c].doubles.push_back(v.doubles[i]);
+          break;
+        case PhysicalType::kFixedLenByteArray:
+          out[c].bytes += v.ByteValue(spec, i);
+          break;
         case PhysicalType::kByteArray:
           out[c].bytes += v.ByteValue(spec, i);
           out[c].ends.push_back(static_cast<uint32_t>(out[c].bytes.size()));
