@@ -239,7 +239,9 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
   simdjson::dom::element report = parser.parse(out).value();
   EXPECT_EQ(report["exposures_read"].get_uint64().value(), 2 * kViewers);
   uint64_t users = 0, counted = 0;
-  for (simdjson::dom::element arm : report["arms"].get_array().value()) {
+  const simdjson::dom::array arms_array =
+      report["arms"].get_array().value();  // named: a range-for over a temporary's value() dangles
+  for (simdjson::dom::element arm : arms_array) {
     const std::string name(arm["name"].get_string().value());
     EXPECT_EQ(arm["exposures"].get_uint64().value(), static_cast<uint64_t>(per_arm[name])) << out;
     users += arm["users"].get_uint64().value();
@@ -290,9 +292,11 @@ TEST_F(ServerRecsTest, StoriesPublishedAfterTrainingAreFoundInTheIndexOfATwoTowe
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(a.body).get(root) != simdjson::SUCCESS) return out;
-    for (simdjson::dom::element item : root["items"].get_array().value()) {
+    const simdjson::dom::array items_array = root["items"].get_array().value();
+    for (simdjson::dom::element item : items_array) {
       const uint64_t id = item["story_id"].get_uint64().value();
-      for (simdjson::dom::element source : item["sources"].get_array().value())
+      const simdjson::dom::array sources_array = item["sources"].get_array().value();
+      for (simdjson::dom::element source : sources_array)
         if (id > kStories && source.get_string().value() == "ann") out.insert(id);
     }
     return out;
@@ -343,9 +347,11 @@ TEST_F(ServerRecsTest, CoViewedStoriesComeFromTheLakesEvents) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(body).get(root) != simdjson::SUCCESS) return false;
-    for (simdjson::dom::element item : root["items"].get_array().value()) {
+    const simdjson::dom::array items_array = root["items"].get_array().value();
+    for (simdjson::dom::element item : items_array) {
       if (item["story_id"].get_uint64().value() != 30) continue;
-      for (simdjson::dom::element source : item["sources"].get_array().value())
+      const simdjson::dom::array sources_array = item["sources"].get_array().value();
+      for (simdjson::dom::element source : sources_array)
         if (source.get_string().value() == "coviewed") return true;
     }
     return false;
