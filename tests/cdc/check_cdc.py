@@ -38,8 +38,8 @@ def main():
     if not files:
         print("check_cdc: FAIL no committed data file in " + table_dir)
         return 1
-    rows = check_lake.duck("SELECT op, commit_lsn, change_index, before, after FROM read_parquet(%s) "
-                           "ORDER BY commit_lsn, change_index" % check_lake.parquet_list(files))
+    rows = check_lake.duck("SELECT op, commit_lsn, change_index, before, after FROM %s "
+                           "ORDER BY commit_lsn, change_index" % check_lake.parquet_source(table_dir, files))
     keys = [(r["commit_lsn"], r["change_index"]) for r in rows]
     if len(keys) != len(set(keys)):
         errors.append("%d changes landed more than once" % (len(keys) - len(set(keys))))
