@@ -336,7 +336,9 @@ Status AnnIndex::Add(uint64_t id, std::span<const float> vector, float bias) {
   auto lock = g_->Write();
   auto& h = *g_->hnsw;
   try {
-    if (h.cur_element_count == h.max_elements_ && h.label_lookup_.count(id) == 0) h.resizeIndex(h.max_elements_ * 2);
+    if (h.label_lookup_.count(id) != 0)
+      return Status::InvalidArgument("ann index: item " + std::to_string(id) + " is already indexed");
+    if (h.cur_element_count == h.max_elements_) h.resizeIndex(h.max_elements_ * 2);
     h.addPoint(point.data(), id);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("ann index: hnswlib: ") + e.what());

@@ -83,9 +83,11 @@ class AnnIndex {
                                                 const AnnConfig& config = {});
 
   // Inserts an item online (no rebuild; grows the graph's capacity as needed).
-  // An id already present has its vector replaced. kInvalidArgument for a
-  // vector of another size or a float that is not finite; kFailedPrecondition
-  // for an item longer than the index's norm bound (AnnConfig::norm_headroom).
+  // kInvalidArgument for an id already present (items are immutable once
+  // indexed: hnswlib's in-place update repairs its neighbours' links, a path
+  // serving never needs and UBSan faults in), for a vector of another size or
+  // a float that is not finite; kFailedPrecondition for an item longer than
+  // the index's norm bound (AnnConfig::norm_headroom).
   Status Add(uint64_t id, std::span<const float> vector, float bias = 0);
   // The k items of highest score, best first (fewer when the index holds
   // fewer). `user` has dim() floats (kInvalidArgument otherwise). Cost: O(ef ·

@@ -259,11 +259,11 @@ TEST(AnnIndex, ItemsAddedOnlineAreFoundWhileQueriesRun) {
     EXPECT_EQ((*hits)[0].item, 1'000'000u + 2992 + axis) << "axis " << axis;  // the last and largest on the axis
   }
   EXPECT_TRUE(index->Contains(1'000'000 + 2999));
-  // Replacing an item's vector moves it.
-  std::vector<float> v(8, -4.f);
-  ASSERT_TRUE(index->Add(1'000'000 + 2999, v, 0).ok());
+  // An indexed item is immutable: adding its id again is refused and changes nothing.
+  const std::string before = index->Encode();
+  EXPECT_EQ(index->Add(1'000'000 + 2999, std::vector<float>(8, -4.f), 0).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(index->size(), 5000u);
-  EXPECT_EQ(index->Query(std::vector<float>(8, -1.f), 1).value()[0].item, 1'000'000u + 2999);
+  EXPECT_EQ(index->Encode(), before);
   EXPECT_EQ(index->Add(5, std::vector<float>(7), 0).code(), StatusCode::kInvalidArgument);
   // Longer than the bound: refused (its score could not be served exactly), the index unchanged.
   EXPECT_EQ(index->Add(6, std::vector<float>(8, 1000.f), 0).code(), StatusCode::kFailedPrecondition);
