@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <set>
 
+#include "core/line_reader.h"
+
 namespace watershed {
 namespace {
 
@@ -158,14 +160,10 @@ Result<std::vector<ConfigTable>> ParseConfigText(std::string_view text, const st
   std::vector<ConfigTable> tables(1);
   std::set<std::string> single_tables, array_tables;
   std::set<std::string> keys;  // of the current table
-  int number = 0;
-  for (size_t at = 0; at < text.size();) {  // lines split at '\n', a trailing '\r' dropped
-    size_t end = text.find('\n', at);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(at, end - at);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    at = end + 1;
-    ++number;
+  LineReader lines(text, path);
+  std::string_view line;
+  while (lines.Next(&line)) {
+    const int number = static_cast<int>(lines.line_number());
     LineParser p(line, number, path);
     if (line.find('\0') != std::string_view::npos) return p.Error(line.find('\0'), "NUL byte");
     p.SkipSpace();
