@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -114,24 +115,6 @@ Status AddLakeFiles(const std::string& lake_dir, std::map<std::string, std::vect
   return Status::Ok();
 }
 
-// `keys rewrap`, the lake: every data file's key sidecar under the current key.
-int RewrapLake(const std::string& lake_dir, const std::string& region, keys::KeyProvider& provider) {
-  auto files = lake::ListSidecars(FileSystem::Default(), lake_dir);
-  if (!files.ok()) return Fail("keys", files.status().message());
-  size_t changed = 0;
-  std::string now;
-  for (const lake::LakeFileKey& f : *files) {
-    auto id = lake::RewrapSidecar(FileSystem::Default(), provider, f.data_file);
-    if (!id.ok() && !FileSystem::Default()->FileExists(f.data_file)) continue;  // maintenance deleted it meanwhile
-    if (!id.ok()) return Fail("keys", "rewrap " + f.data_file + ": " + id.status().message());
-    changed += *id != f.wrapped.key_id;
-    now = *id;
-  }
-  std::printf("%s: %zu encrypted lake files in %s, %zu re-wrapped%s\n", region.c_str(), files->size(), lake_dir.c_str(),
-              changed, now.empty() ? "" : (" under " + now).c_str());
-  return 0;
-}
-
 // `keys data-key FILE`: the file's data key as base64 (DuckDB's add_parquet_key).
 int DataKey(const std::string& file, keys::KeyProvider& provider) {
   if (!FileSystem::Default()->FileExists(file)) return Fail("keys", "no file " + file);
@@ -165,20 +148,40 @@ Status AddLogSegments(const std::string& log_dir, std::map<std::string, std::vec
 }
 
 // `keys rewrap`: every log segment key file of the region, under the current key.
-int RewrapLog(const std::string& log_dir, const std::string& region, keys::KeyProvider& provider) {
-  auto files = log::ListSegmentKeyFiles(FileSystem::Default(), log_dir);
-  if (!files.ok()) return Fail("keys", files.status().message());
+// `keys rewrap` of one store (log segments or lake files): each file's data key re-wrapped under the provider's
+// current key by `rewrap`, which returns that key's id. A file deleted meanwhile (retention, maintenance) is skipped.
+int RewrapEach(const std::vector<std::string>& files,
+               const std::function<Result<std::string>(const std::string&)>& rewrap, const std::string& what,
+               const std::string& region, const std::string& dir) {
   size_t done = 0;
   std::string now;
-  for (const std::string& file : *files) {
-    auto id = log::RewrapSegmentKey(FileSystem::Default(), provider, file);
-    if (!id.ok() && !FileSystem::Default()->FileExists(file)) continue;  // retention deleted it meanwhile
-    if (!id.ok()) return Fail("keys", id.status().message());
+  for (const std::string& file : files) {
+    auto id = rewrap(file);
+    if (!id.ok() && !FileSystem::Default()->FileExists(file)) continue;
+    if (!id.ok()) return Fail("keys", "rewrap " + file + ": " + id.status().message());
     now = *id, ++done;
   }
-  std::printf("%s: re-wrapped the data keys of %zu log segments in %s%s\n", region.c_str(), done, log_dir.c_str(),
+  std::printf("%s: re-wrapped the data keys of %zu %s in %s%s\n", region.c_str(), done, what.c_str(), dir.c_str(),
               done ? (" under " + now).c_str() : "");
   return 0;
+}
+
+int Rewrap(const Config& config, const std::string& region, keys::KeyProvider& provider) {
+  FileSystem* fs = FileSystem::Default();
+  const std::string log_dir = RegionLogDir(config, region), lake_dir = RegionLakeDir(config, region);
+  auto segments = log::ListSegmentKeyFiles(fs, log_dir);
+  if (!segments.ok()) return Fail("keys", segments.status().message());
+  int rc = RewrapEach(
+      *segments, [&](const std::string& key_file) { return log::RewrapSegmentKey(fs, provider, key_file); },
+      "log segments", region, log_dir);
+  if (rc != 0) return rc;
+  auto sidecars = lake::ListSidecars(fs, lake_dir);
+  if (!sidecars.ok()) return Fail("keys", sidecars.status().message());
+  std::vector<std::string> data_files;
+  for (const lake::LakeFileKey& f : *sidecars) data_files.push_back(f.data_file);
+  return RewrapEach(
+      data_files, [&](const std::string& data_file) { return lake::RewrapSidecar(fs, provider, data_file); },
+      "encrypted lake files", region, lake_dir);
 }
 
 }  // namespace
@@ -220,8 +223,7 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (!ring.ok()) return Fail("keys", ring.status().message());
     keys::KeyProvider& provider = *(*ring)->For(region);
     if (action == "data-key") return DataKey(pos[1], provider);
-    const int rc = RewrapLog(RegionLogDir(*config, region), region, provider);
-    return rc != 0 ? rc : RewrapLake(RegionLakeDir(*config, region), region, provider);
+    return Rewrap(*config, region, provider);
   }
   if (action == "status" || action == "retire") {
     std::string checkpoint_dir = config->Get("checkpoint-dir");
