@@ -5,8 +5,6 @@
 #include <memory>
 
 #include "app/flags.h"
-#include "lake/tables.h"
-#include "query/parser.h"
 #include "query/result_format.h"
 #include "query/run.h"
 
@@ -88,54 +86,6 @@ int SqlSession::RunAll(std::string_view text, std::string_view where) {
   if (!split.rest_blank) split.complete.push_back(split.rest);
   for (const query::StatementText& s : split.complete)
     if (int code = Run(s, where); code != 0) return code;
-  return 0;
-}
-
-int SqlSession::ListTables() {
-  std::string text = "table\n-----\n";
-  int n = 0;
-  for (int r = 0; r < kRegionCount; ++r) {
-    const std::string region(RegionName(static_cast<Region>(r)));
-    for (int t = 0; t < lake::kLakeTableCount; ++t) {
-      query::TableRef ref;
-      ref.name = {region, lake::SpecOf(static_cast<lake::LakeTableId>(t)).name};
-      auto table = catalog_.Resolve(ref);
-      if (table.ok()) {
-        text += table->name + "\n";
-        ++n;
-      } else if (table.status().code() != StatusCode::kNotFound &&
-                 table.status().code() != StatusCode::kPermissionDenied) {  // not the caller's
-        return Report(table.status(), "");
-      }
-    }
-  }
-  text += "(" + std::to_string(n) + (n == 1 ? " table)\n" : " tables)\n");
-  std::fputs(text.c_str(), out_);
-  return 0;
-}
-
-int SqlSession::Describe(std::string_view name) {
-  // The name as a query would write it: parsed, so quoting and regions work alike.
-  auto statement = query::Parse("SELECT * FROM " + std::string(name));
-  if (!statement.ok()) return Report(Status::InvalidArgument("\\d expects a table name: " + std::string(name)), "");
-  auto table = catalog_.Resolve(*statement->select->from);
-  if (!table.ok()) {
-    // Its line:column would point into the query made up above: drop it.
-    std::string message = table.status().message();
-    if (message.starts_with("1:")) message.erase(0, std::min(message.size(), message.find(": ") + 2));
-    return Report(Status(table.status().code(), message), "");
-  }
-  query::QueryResult r;
-  r.names = {"column", "type", "nullable"};
-  r.types = {query::ColumnType::kString, query::ColumnType::kString, query::ColumnType::kString};
-  for (const query::CatalogColumn& c : table->columns) {
-    std::vector<query::Value> row(3);
-    row[0].s = c.name;
-    row[1].s = query::TypeName(c.type);
-    row[2].s = c.nullable ? "yes" : "no";
-    r.rows.push_back(std::move(row));
-  }
-  std::fputs(query::FormatTable(r).c_str(), out_);
   return 0;
 }
 

@@ -27,10 +27,6 @@ class SqlSession {
   int Run(const query::StatementText& statement, std::string_view where);
   // Every statement of `text` in order, stopping at the first that fails.
   int RunAll(std::string_view text, std::string_view where);
-  // The shell's \d: the lake's tables that exist, one per line.
-  int ListTables();
-  // The shell's \d NAME: the table's columns, types and nullability.
-  int Describe(std::string_view name);
 
   bool timing = false;  // print "Time: N ms" after each answer (\timing)
   int threads = 1;      // scan threads of each query (query-threads)

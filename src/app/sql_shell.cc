@@ -29,8 +29,8 @@ std::string Trim(std::string_view s) {
 
 constexpr const char* kShellHelp =
     "Statements end with ';' and may span lines. Commands:\n"
-    "  \\d          the lake's tables\n"
-    "  \\d NAME     a table's columns (e.g. \\d eu.events)\n"
+    "  \\d          the lake's tables (SHOW TABLES)\n"
+    "  \\d NAME     a table's columns (DESCRIBE NAME, e.g. \\d eu.events)\n"
     "  \\timing     print each statement's time (toggles)\n"
     "  \\q          quit (also Ctrl-D)\n";
 
@@ -60,10 +60,10 @@ int RunSqlShell(SqlSession* session) {
       } else if (trimmed == "\\timing") {
         session->timing = !session->timing;
         std::printf("Timing is %s.\n", session->timing ? "on" : "off");
-      } else if (trimmed == "\\d") {
-        session->ListTables();
-      } else if (trimmed.starts_with("\\d ")) {
-        session->Describe(Trim(trimmed.substr(3)));
+      } else if (trimmed == "\\d" || trimmed.starts_with("\\d ")) {
+        // SHOW TABLES and DESCRIBE, governed and audited like any statement.
+        const std::string name = Trim(trimmed.substr(2));
+        session->Run({.text = name.empty() ? "SHOW TABLES" : "DESCRIBE " + name}, "\\d");
       } else {
         std::printf("unknown command %s; \\? lists them\n", trimmed.c_str());
       }
