@@ -220,9 +220,14 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecL
     RETURN_IF_ERROR(runner.Process(std::move(one)));
   }
   if (plan.subquery && !plan.always_empty) {
-    // FROM (subquery): its rows, in batches, are the scan.
-    ASSIGN_OR_RETURN(QueryResult sub, Execute(*plan.subquery, fs, limits));
-    result.stats = sub.stats;
+    // FROM (subquery): its rows, in batches, are the scan (or the rows given with the plan).
+    QueryResult sub;
+    if (!plan.given_rows) {
+      ASSIGN_OR_RETURN(sub, Execute(*plan.subquery, fs, limits));
+      result.stats = sub.stats;
+    } else {
+      sub.rows = *plan.given_rows;
+    }
     for (size_t begin = 0; begin < sub.rows.size() && !runner.Enough(); begin += kBatchRows) {
       const size_t end = std::min(sub.rows.size(), begin + kBatchRows);
       Batch b;

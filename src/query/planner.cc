@@ -520,6 +520,22 @@ Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t
 
 }  // namespace
 
+Result<LogicalPlan> PlanOverRows(const Select& select, std::vector<CatalogColumn> columns,
+                                 std::shared_ptr<const std::vector<std::vector<Value>>> rows) {
+  LogicalPlan plan;
+  plan.now_micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  if (!select.from || select.join) return Status::InvalidArgument("PlanOverRows: one FROM and no JOIN");
+  plan.table.name = select.from->alias;
+  plan.table.columns = std::move(columns);
+  plan.subquery = std::make_shared<const LogicalPlan>();  // planned as a subquery's outer query
+  plan.given_rows = std::move(rows);
+  Planner planner(select, &plan, nullptr, false);
+  RETURN_IF_ERROR(planner.Run());
+  return plan;
+}
+
 Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog) {
   const int64_t now =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
