@@ -95,6 +95,15 @@ void ColumnsOf(const Expr& e, std::vector<std::string>* out) {
   for (const ExprPtr& a : e.args) ColumnsOf(*a, out);
 }
 
+void ReadColumns(const Expr& e, bool counted, std::vector<std::string>* plain, std::vector<std::string>* in_count) {
+  if (e.kind == ExprKind::kFunction && (e.name[0] == "count" || e.name[0] == "approx_count_distinct")) counted = true;
+  if (e.kind == ExprKind::kColumn) {
+    auto* out = counted ? in_count : plain;
+    if (std::find(out->begin(), out->end(), e.name.back()) == out->end()) out->push_back(e.name.back());
+  }
+  for (const ExprPtr& a : e.args) ReadColumns(*a, counted, plain, in_count);
+}
+
 bool HasColumn(lake::LakeTableId id, const std::string& name) {
   for (const auto& c : lake::SchemaOf(id))
     if (c.name == name) return true;
@@ -549,6 +558,16 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
     }
   }
   if (q.where) frag.where = Clone(*q.where);
+  for (const SelectItem& item : frag.items) {
+    if (item.star) {
+      for (const auto& c : lake::SchemaOf(*id)) plan.plain_columns.push_back(c.name);
+    } else {
+      ReadColumns(*item.expr, false, &plan.plain_columns, &plan.counted_columns);
+    }
+  }
+  if (frag.where) ReadColumns(*frag.where, false, &plan.plain_columns, &plan.counted_columns);
+  for (const ExprPtr& g : frag.group_by) ReadColumns(*g, false, &plan.plain_columns, &plan.counted_columns);
+  for (const OrderItem& o : frag.order_by) ReadColumns(*o.expr, false, &plan.plain_columns, &plan.counted_columns);
 
   // The fragments: one per region, each checked before anything is sent.
   for (Region r : regions) {

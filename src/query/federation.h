@@ -80,6 +80,10 @@ struct GlobalPlan {
   bool explain = false;
   std::vector<Fragment> fragments;  // one per region, in `regions` order
   std::shared_ptr<Select> merge;    // over the partial rows (FROM partials)
+  // The table's columns the fragments read: outside any count, and only inside COUNT(x), COUNT(DISTINCT x) or
+  // approx_count_distinct(x) — for the caller's column rules in the other regions (a masked column only counted
+  // gives the same answer; read otherwise it would not be masked by the region that reads it).
+  std::vector<std::string> plain_columns, counted_columns;
 };
 
 // Splits a SELECT (or EXPLAIN) over global.<table> for a coordinator in `coordinator` and `regions` (every region

@@ -211,4 +211,14 @@ Result<int64_t> DecodeFragmentEstimate(std::string_view body) {
   return n;
 }
 
+std::optional<std::string> DecodeFragmentErrorMessage(std::string_view body) {
+  if (body.size() > (1 << 20)) return std::nullopt;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view m;
+  if (root["error"]["message"].get_string().get(m) != simdjson::SUCCESS) return std::nullopt;
+  return std::string(m);
+}
+
 }  // namespace watershed::query

@@ -44,6 +44,9 @@ Result<QueryResult> DecodeFragmentResult(std::string_view body, const FragmentLi
 std::string EncodeFragmentEstimate(int64_t rows);
 Result<int64_t> DecodeFragmentEstimate(std::string_view body);
 
+// The message of an error answer ({"error": {"code": ..., "message": ...}}); nullopt for anything else.
+std::optional<std::string> DecodeFragmentErrorMessage(std::string_view body);
+
 // "BIGINT" -> kBigint ... (TypeName's inverse); nullopt for another name.
 std::optional<ColumnType> ParseTypeName(std::string_view name);
 
