@@ -49,7 +49,7 @@ query::Residency ResidencyOf(const gov::Policy& policy) {
 
 Result<std::unique_ptr<Federation>> Federation::Start(const FederationSettings& settings, Region own,
                                                       const gov::Policy& policy, gov::AuditLog* audit, FileSystem* fs,
-                                                      std::string lake_root) {
+                                                      std::string lake_root, bool viewers_pinned) {
   std::unique_ptr<Federation> f(new Federation());
   f->settings_ = settings;
   f->own_ = own;
@@ -57,6 +57,7 @@ Result<std::unique_ptr<Federation>> Federation::Start(const FederationSettings& 
   f->audit_ = audit;
   f->fs_ = fs;
   f->lake_root_ = std::move(lake_root);
+  f->viewers_pinned_ = viewers_pinned;
   f->limits_.max_body_bytes = static_cast<size_t>(settings.max_response_bytes);
   auto text = ReadPrivateFile(settings.token_file, 4096);
   if (!text.ok())
@@ -198,7 +199,9 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
     for (const auto& p : settings_.peers) peer = peer || p.region == r;
     if (r == own_ || peer) regions.push_back(r);
   }
-  ASSIGN_OR_RETURN(query::GlobalPlan plan, query::PlanGlobal(st, own_, regions, residency_));
+  ASSIGN_OR_RETURN(query::GlobalPlan plan,
+                   query::PlanGlobal(st, own_, regions, residency_,
+                                     viewers_pinned_ ? query::DistinctViewers::kSum : query::DistinctViewers::kSketch));
   touched->push_back("global." + plan.table);
   for (Region r : regions) touched->push_back(std::string(RegionName(r)) + "." + plan.table);
   // The caller's table and column rules in every region, before anything is sent (the local fragment's catalog

@@ -27,10 +27,12 @@ query::Residency ResidencyOf(const gov::Policy& policy);
 class Federation {
  public:
   // Reads peer-token-file as a secret (a regular file of this user's, mode 600 or stricter, 32..256 characters
-  // after trimming whitespace). `policy` and `audit` outlive this.
+  // after trimming whitespace). `policy` and `audit` outlive this. `viewers_pinned`: auth is on, so an event's
+  // viewer and region come from the token and a viewer's events are all in its home region (distinct viewers are
+  // summed over regions; else merged as HyperLogLog sketches). Every region's deployment is configured alike.
   static Result<std::unique_ptr<Federation>> Start(const FederationSettings& settings, Region own,
                                                    const gov::Policy& policy, gov::AuditLog* audit, FileSystem* fs,
-                                                   std::string lake_root);
+                                                   std::string lake_root, bool viewers_pinned);
 
   // POST /v1/query/fragment.
   http::HttpResponse ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const;
@@ -54,6 +56,7 @@ class Federation {
   FileSystem* fs_ = nullptr;
   std::string lake_root_;
   query::FragmentLimits limits_;
+  bool viewers_pinned_ = false;
 };
 
 }  // namespace watershed::app

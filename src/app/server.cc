@@ -281,7 +281,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
         // Global queries: this region's deployment and its peers (docs/query.md "Global queries").
         ASSIGN_OR_RETURN(s->federation_,
                          Federation::Start(settings.federation, settings.regions.front(), s->governance_->policy(),
-                                           s->governance_->audit(), fs, settings.lake.root));
+                                           s->governance_->audit(), fs, settings.lake.root, settings.auth.on));
         deps.global_query = [f = s->federation_.get()](const query::Statement& st, const query::Catalog& catalog,
                                                        const query::ExecLimits& limits,
                                                        std::vector<std::string>* touched) {

@@ -78,7 +78,8 @@ bool SelectIsAggregate(const Select& s) {
 
 // The first personal column `e` reads outside a count (COUNT(x), COUNT(DISTINCT x), approx_count_distinct(x)).
 std::optional<std::string> PersonalUse(const Expr& e, lake::LakeTableId id, const Residency& r) {
-  if (e.kind == ExprKind::kFunction && (e.name[0] == "count" || e.name[0] == "approx_count_distinct")) {
+  if (e.kind == ExprKind::kFunction &&
+      (e.name[0] == "count" || e.name[0] == "approx_count_distinct" || e.name[0] == "hll_sketch")) {
     return std::nullopt;
   }
   if (e.kind == ExprKind::kColumn && r.IsPersonal(id, e.name.back())) return e.name.back();
@@ -96,7 +97,9 @@ void ColumnsOf(const Expr& e, std::vector<std::string>* out) {
 }
 
 void ReadColumns(const Expr& e, bool counted, std::vector<std::string>* plain, std::vector<std::string>* in_count) {
-  if (e.kind == ExprKind::kFunction && (e.name[0] == "count" || e.name[0] == "approx_count_distinct")) counted = true;
+  if (e.kind == ExprKind::kFunction &&
+      (e.name[0] == "count" || e.name[0] == "approx_count_distinct" || e.name[0] == "hll_sketch"))
+    counted = true;
   if (e.kind == ExprKind::kColumn) {
     auto* out = counted ? in_count : plain;
     if (std::find(out->begin(), out->end(), e.name.back()) == out->end()) out->push_back(e.name.back());
@@ -121,7 +124,7 @@ constexpr const char* kPartials = "partials";
 // Rewrites the aggregate query's expressions over the partial rows.
 class AggregateSplit {
  public:
-  AggregateSplit(std::vector<ExprPtr> keys) : keys_(std::move(keys)) {}
+  AggregateSplit(std::vector<ExprPtr> keys, DistinctViewers distinct) : keys_(std::move(keys)), distinct_(distinct) {}
 
   Result<ExprPtr> Rewrite(const Expr& e) {
     for (size_t i = 0; i < keys_.size(); ++i)
@@ -162,12 +165,14 @@ class AggregateSplit {
     if (fn == "count" && e.star) return Fn("sum", Col(AddPartial(Fn("count", nullptr))));
     if (e.args.size() != 1) return Err(e.pos, fn + " takes one argument");
     const Expr& arg = *e.args[0];
-    if ((fn == "count" && e.distinct) || fn == "approx_count_distinct") {
+    if (fn == "approx_count_distinct") return Fn("hll_merge", Col(AddPartial(Fn("hll_sketch", Clone(arg)))));
+    if (fn == "count" && e.distinct) {
       if (arg.kind != ExprKind::kColumn || arg.name.back() != "viewer_id")
         return Err(e.pos, ToSql(e) +
                               " over a global table is not supported (only distinct viewer_id counts merge across "
                               "regions)");
-      return Fn("sum", Col(AddPartial(Clone(e))));
+      if (fn == "count" && distinct_ == DistinctViewers::kSum) return Fn("sum", Col(AddPartial(Clone(e))));
+      return Fn("hll_merge", Col(AddPartial(Fn("hll_sketch", Clone(arg)))));
     }
     if (e.distinct) return Err(e.pos, ToSql(e) + " over a global table is not supported");
     if (fn == "count" || fn == "sum") return Fn("sum", Col(AddPartial(Clone(e))));
@@ -184,6 +189,7 @@ class AggregateSplit {
   }
 
   std::vector<ExprPtr> keys_;
+  DistinctViewers distinct_;
   std::vector<SelectItem> partials_;
   std::vector<std::string> described_;
 };
@@ -359,7 +365,7 @@ Result<QueryResult> RunFragment(const std::string& sql, Region to, Region region
 }
 
 Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std::vector<Region>& regions,
-                              const Residency& residency) {
+                              const Residency& residency, DistinctViewers distinct) {
   if (st.kind == StatementKind::kDescribe)
     return Status::InvalidArgument("1:1: DESCRIBE of a global table is not supported (describe a region's table)");
   if (!st.select) return Status::InvalidArgument("1:1: only SELECT and EXPLAIN run over a global table");
@@ -424,6 +430,7 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
   GlobalPlan plan;
   plan.table = table;
   plan.explain = st.kind == StatementKind::kExplain;
+  plan.distinct = distinct;
   plan.aggregate = SelectIsAggregate(q);
   auto merge = std::make_shared<Select>();
   merge->pos = q.pos;
@@ -449,7 +456,7 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
       if (ContainsAggregate(*k)) return Err(g->pos, "aggregate functions are not allowed in GROUP BY");
       keys.push_back(std::move(k));
     }
-    AggregateSplit split(std::move(keys));
+    AggregateSplit split(std::move(keys), distinct);
     for (const SelectItem& item : q.items) {
       if (item.star) return Err(q.pos, "SELECT * with GROUP BY or an aggregate");
       SelectItem m;
@@ -629,6 +636,12 @@ Result<QueryResult> MergeGlobal(const GlobalPlan& plan, std::vector<QueryResult>
 std::string ExplainGlobal(const GlobalPlan& plan, Region coordinator, const std::vector<int64_t>& estimated_rows) {
   std::string out = "Global " + plan.table + " (coordinator " + std::string(RegionName(coordinator)) + ", " +
                     (plan.aggregate ? "partial aggregates" : "rows") + ")\n";
+  if (plan.aggregate)
+    out += std::string("  Distinct viewers: ") +
+           (plan.distinct == DistinctViewers::kSum
+                ? "summed over regions (viewers pinned to their home region: auth on)"
+                : "HyperLogLog sketches merged (viewers not provably in one region: auth off)") +
+           "\n";
   for (size_t i = 0; i < plan.fragments.size(); ++i) {
     const Fragment& f = plan.fragments[i];
     const int64_t est = i < estimated_rows.size() ? estimated_rows[i] : -1;

@@ -7,6 +7,7 @@
 
 #include "query/engine_test_util.h"
 #include "query/fragment_codec.h"
+#include "query/hll.h"
 #include "query/parser.h"
 
 namespace watershed::query {
@@ -24,9 +25,10 @@ class FederationTest : public EngineTest {
   Residency residency_;
 
   // The global query with eu as its only region, seen from a coordinator in `coordinator`.
-  Result<QueryResult> Global(const std::string& sql, Region coordinator = Region::kUs, int copies = 1) {
+  Result<QueryResult> Global(const std::string& sql, Region coordinator = Region::kUs, int copies = 1,
+                             DistinctViewers distinct = DistinctViewers::kSum) {
     ASSIGN_OR_RETURN(Statement st, Parse(sql));
-    ASSIGN_OR_RETURN(GlobalPlan plan, PlanGlobal(st, coordinator, {Region::kEu}, residency_));
+    ASSIGN_OR_RETURN(GlobalPlan plan, PlanGlobal(st, coordinator, {Region::kEu}, residency_, distinct));
     Catalog catalog(fs_, dir_.path(), Region::kEu);
     std::vector<QueryResult> parts;
     GlobalPlan doubled;
@@ -68,6 +70,43 @@ TEST_F(FederationTest, AggregatesMergeToTheOneRegionAnswer) {
   EXPECT_EQ(twice->rows[0][0].i, 2 * once.rows[0][0].i);
   EXPECT_EQ(twice->rows[0][1].i, 2 * once.rows[0][1].i);
   EXPECT_EQ(twice->rows[0][2].i, once.rows[0][2].i);
+}
+
+TEST_F(FederationTest, DistinctViewersTravelAsSketchesUnlessPinned) {
+  const std::string q = "SELECT type, count(DISTINCT viewer_id) AS v, approx_count_distinct(story_id) AS s FROM ";
+  auto sketched = Global(q + "global.events GROUP BY type ORDER BY type", Region::kUs, 1, DistinctViewers::kSketch);
+  ASSERT_TRUE(sketched.ok()) << sketched.status().ToString();
+  // One region's sketch merged is that region's own estimate.
+  QueryResult approx = Rows(
+      "SELECT type, approx_count_distinct(viewer_id) AS v, approx_count_distinct(story_id) AS s "
+      "FROM eu.events GROUP BY type ORDER BY type");
+  EXPECT_EQ(Answer(*sketched), Answer(approx));
+  // Two regions with the same viewers: sketches merge to the same count, sums would double it.
+  auto twice = Global("SELECT count(DISTINCT viewer_id) FROM global.events", Region::kUs, 2, DistinctViewers::kSketch);
+  ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+  EXPECT_EQ(twice->rows[0][0].i, Rows("SELECT approx_count_distinct(viewer_id) FROM eu.events").rows[0][0].i);
+  EXPECT_NEAR(static_cast<double>(twice->rows[0][0].i), 37.0, 1.0);
+  auto summed = Global("SELECT count(DISTINCT viewer_id) FROM global.events", Region::kUs, 2, DistinctViewers::kSum);
+  ASSERT_TRUE(summed.ok());
+  EXPECT_EQ(summed->rows[0][0].i, 74);
+}
+
+TEST(HyperLogLogTest, SketchesRoundTripSparseAndDenseAndBadOnesAreRefused) {
+  HyperLogLog few, many;
+  for (int i = 0; i < 100; ++i) few.Add(HashBytes(std::to_string(i)));
+  for (int i = 0; i < 100'000; ++i) many.Add(HashBytes(std::to_string(i)));
+  for (const HyperLogLog* h : {&few, &many}) {
+    const std::string text = h->Serialize();
+    auto back = HyperLogLog::Parse(text);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->Serialize(), text);
+    EXPECT_EQ(back->Estimate(), h->Estimate());
+  }
+  EXPECT_EQ(few.Serialize().substr(0, 5), "hll1s");
+  EXPECT_EQ(many.Serialize().substr(0, 5), "hll1d");
+  EXPECT_LT(few.Serialize().size(), 700u);
+  for (const char* bad : {"", "hll1", "hll1x", "hll1s00010", "hll1sffff01", "hll1s000040", "hll1s0000zz", "hll1d00"})
+    EXPECT_FALSE(HyperLogLog::Parse(bad).has_value()) << bad;
 }
 
 TEST_F(FederationTest, RowsStayHomeUnlessExportRows) {

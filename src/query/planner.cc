@@ -348,9 +348,14 @@ class Planner {
   }
 
   Result<int> PlanAggregate(const Expr& e) {
-    static constexpr std::pair<const char*, AggKind> kAggs[] = {
-        {"count", AggKind::kCount}, {"sum", AggKind::kSum}, {"min", AggKind::kMin},
-        {"max", AggKind::kMax},     {"avg", AggKind::kAvg}, {"approx_count_distinct", AggKind::kApproxDistinct}};
+    static constexpr std::pair<const char*, AggKind> kAggs[] = {{"count", AggKind::kCount},
+                                                                {"sum", AggKind::kSum},
+                                                                {"min", AggKind::kMin},
+                                                                {"max", AggKind::kMax},
+                                                                {"avg", AggKind::kAvg},
+                                                                {"approx_count_distinct", AggKind::kApproxDistinct},
+                                                                {"hll_sketch", AggKind::kHllSketch},
+                                                                {"hll_merge", AggKind::kHllMerge}};
     const std::string& fn = e.name[0];
     Aggregate agg;
     agg.kind = std::find_if(std::begin(kAggs), std::end(kAggs), [&](auto& a) { return fn == a.first; })->second;
@@ -373,6 +378,9 @@ class Planner {
       if (in == ColumnType::kInterval) return Err(e.args[0]->pos, fn + "() of an INTERVAL is not supported");
       if (agg.kind == AggKind::kSum || agg.kind == AggKind::kMin || agg.kind == AggKind::kMax) agg.type = in;
       if (agg.kind == AggKind::kAvg) agg.type = ColumnType::kDouble;
+      if (agg.kind == AggKind::kHllSketch) agg.type = ColumnType::kString;
+      if (agg.kind == AggKind::kHllMerge && in != ColumnType::kString)
+        return Err(e.args[0]->pos, "hll_merge() needs a VARCHAR sketch, not " + std::string(TypeName(in)));
     }
     const std::string fp = std::to_string(static_cast<int>(agg.kind)) + Fingerprint(agg.arg);
     auto it = std::find(agg_fps_.begin(), agg_fps_.end(), fp);

@@ -40,7 +40,20 @@ struct Predicate {
   std::string text;           // the conjunct as SQL, for EXPLAIN
 };
 
-enum class AggKind { kCountStar, kCount, kSum, kMin, kMax, kAvg, kCountDistinct, kApproxDistinct };
+// kHllSketch: hll_sketch(x), x's HyperLogLog sketch as text (HyperLogLog::Serialize); kHllMerge: hll_merge(s),
+// the estimate of the union of VARCHAR sketches — a global query's distinct counts across regions.
+enum class AggKind {
+  kCountStar,
+  kCount,
+  kSum,
+  kMin,
+  kMax,
+  kAvg,
+  kCountDistinct,
+  kApproxDistinct,
+  kHllSketch,
+  kHllMerge
+};
 struct Aggregate {
   AggKind kind = AggKind::kCountStar;
   BoundExpr arg;                          // over the scan's columns; unused for COUNT(*)

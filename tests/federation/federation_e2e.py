@@ -241,7 +241,9 @@ def run(binary, work, procs):
         got = ours[t]
         want_w = w if c else None
         want_a = (w / c) if c else None
-        if got[0] != n or got[1] != want_w or got[2] != v or got[3] != lo:
+        # auth is off here: a viewer is not provably in one region, so distinct viewers travel as HyperLogLog
+        # sketches — an estimate (near exact at this size); everything else is exact.
+        if got[0] != n or got[1] != want_w or abs(got[2] - v) > max(2, 0.02 * v) or got[3] != lo:
             fail("type %s: global %s, DuckDB sum over regions %s" % (t, got, (n, want_w, v, lo)))
         if (want_a is None) != (got[4] is None) or (want_a is not None and abs(got[4] - want_a) > 1e-6 * want_a):
             fail("type %s: avg %s, DuckDB %s" % (t, got[4], want_a))
@@ -249,12 +251,14 @@ def run(binary, work, procs):
     if total != 3 * EVENTS_PER_REGION:
         fail("DuckDB saw %d events, not %d" % (total, 3 * EVENTS_PER_REGION))
     status, out = sql(ports["us"], "SELECT count(*), count(DISTINCT viewer_id) FROM global.events")
-    if status != 200 or out["rows"][0] != [3 * EVENTS_PER_REGION, 3 * VIEWERS_PER_REGION]:
+    if status != 200 or out["rows"][0][0] != 3 * EVENTS_PER_REGION or \
+            abs(out["rows"][0][1] - 3 * VIEWERS_PER_REGION) > 2:
         fail("global count: %d %s" % (status, out))
     status, out = http(ports["us"], "POST", "/v1/query", {"sql": "EXPLAIN " + q})
     plan = json.loads(out).get("plan", "")
     if status != 200 or "Border eu -> us: columns [_g0 = type, _a0 = count(*)" not in plan or \
-            "Border apac -> us" not in plan or "Local us" not in plan:
+            "Border apac -> us" not in plan or "Local us" not in plan or \
+            "_a2 = hll_sketch(viewer_id)" not in plan or "HyperLogLog sketches merged" not in plan:
         fail("EXPLAIN: %d %s" % (status, out))
     print("(a) global aggregate equals DuckDB's sum over regions; EXPLAIN:\n" + plan, flush=True)
 
