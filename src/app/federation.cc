@@ -88,6 +88,14 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
                ? JsonError(413, "fragment_too_large", request.status().message())
                : JsonError(400, "malformed_body", request.status().message());
   }
+  // The coordinator's region decides what may leave: never this region itself (a coordinator runs its own
+  // region's fragment in process), only a configured peer's.
+  bool known = false;
+  for (const auto& p : settings_.peers) known = known || p.region == request->coordinator;
+  if (request->coordinator == own_ || !known)
+    return JsonError(403, "unknown_coordinator",
+                     "fragments are answered to the coordinators of this region's peers only, not to region " +
+                         std::string(RegionName(request->coordinator)));
   const int64_t arrived_us = gov::NowUs();
   const auto start = std::chrono::steady_clock::now();
   query::Catalog catalog(fs_, lake_root_, own_);

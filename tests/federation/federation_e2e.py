@@ -296,6 +296,11 @@ def run(binary, work, procs):
                         {"Authorization": "Bearer " + "x" * len(secret)})
     if status != 403:
         fail("a fragment with a wrong credential: %d %s" % (status, body))
+    # A caller claiming to be EU's own coordinator (where rows would be fine) is refused.
+    status, body = http(ports["eu"], "POST", "/v1/query/fragment",
+                        {"sql": "SELECT viewer_id FROM eu.events", "coordinator": "eu"}, bearer)
+    if status != 403 or "unknown_coordinator" not in body:
+        fail("a fragment claiming EU's own coordinator: %d %s" % (status, body))
     audit = subprocess.run([binary, "audit", "--data-dir", os.path.join(work, "eu"), "--governance-file", policy,
                             "--region", "eu", "--verdict", "refused", "--format", "json"],
                            capture_output=True, text=True, timeout=60)
