@@ -184,7 +184,8 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   if (auto st = query::Parse(request.sql); st.ok() && query::NamesGlobal(*st)) {
     global = true;
     if (deps_.global_query) {
-      out = deps_.global_query(*st, catalog, limits, &global_touched);
+      const std::optional<Region> caller_region = caller ? std::optional<Region>(caller->region) : std::nullopt;
+      out = deps_.global_query(*st, catalog, caller_region, limits, &global_touched);
     } else {
       out = Status::InvalidArgument("1:1: global tables need this region's peers (the `peers` setting)");
     }

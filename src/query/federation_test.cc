@@ -195,8 +195,12 @@ TEST_F(FederationTest, ExplainShowsWhatCrossesEachBorder) {
 }
 
 TEST(FragmentCodecTest, RequestsAndAnswersRoundTripAndBadOnesAreRefused) {
-  auto r = DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1 FROM eu.events", Region::kApac, true}));
+  auto r = DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1 FROM eu.events", Region::kApac, Region::kEu, true}));
   ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->caller, Region::kEu);
+  EXPECT_FALSE(DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1", Region::kApac, std::nullopt, false}))
+                   ->caller.has_value());
+  EXPECT_FALSE(DecodeFragmentRequest("{\"sql\":\"x\",\"coordinator\":\"us\",\"caller\":\"mars\"}").ok());
   EXPECT_EQ(r->sql, "SELECT 1 FROM eu.events");
   EXPECT_EQ(r->coordinator, Region::kApac);
   EXPECT_TRUE(r->explain);
