@@ -170,6 +170,7 @@ Result<query::QueryResult> Federation::CallPeer(const FederationSettings::Peer& 
   options.host = peer.host;
   options.port = peer.port;
   options.timeout_ms = static_cast<int>(settings_.timeout_ms);
+  options.max_response_bytes = limits_.max_body_bytes;  // refused while reading, never held whole
   http::HttpClient client(options);
   RETURN_IF_ERROR(client.SetHeader("Authorization", "Bearer " + token_));
   const std::string where = "peer " + std::string(RegionName(peer.region)) + " (" + peer.url + ")";

@@ -83,7 +83,8 @@ HttpResponse QueryError(const Status& s) {
       return JsonError(413, "query_too_large", s.message());
     case StatusCode::kNotFound:
       return JsonError(404, "table_not_found", s.message());
-    case StatusCode::kUnavailable:  // past query-timeout
+    case StatusCode::kUnavailable:  // past query-timeout, or a global query's peer unreachable or failing
+      if (s.message().starts_with("peer ")) return JsonError(503, "peer_unavailable", s.message());
       return JsonError(503, "query_timeout", s.message());
     default:
       return JsonError(500, "lake_unreadable", s.message());

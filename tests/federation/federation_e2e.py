@@ -353,6 +353,15 @@ def run(binary, work, procs):
             if n in recorded:
                 fail("EU value %r of event %s crossed the border" % (n, e["event_id"]))
     print("(c) %d bytes crossed eu -> us; no EU viewer_id or event_id among them" % len(recorded), flush=True)
+
+    # A peer down: the global query fails at once, naming it (no partial answer).
+    apac = procs[REGIONS.index("apac")]
+    apac.terminate()
+    apac.wait(timeout=20)
+    status, out = sql(ports["us"], "SELECT count(*) FROM global.events")
+    if status != 503 or out.get("error", {}).get("code") != "peer_unavailable" or \
+            "peer apac" not in out["error"].get("message", ""):
+        fail("a global query with apac down: %d %s" % (status, out))
     print("federation_e2e: OK", flush=True)
 
 
