@@ -1,7 +1,7 @@
 #include "query/federation.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <charconv>
 #include <functional>
 #include <limits>
 
@@ -198,11 +198,7 @@ class AggregateSplit {
 Result<ExprPtr> GroupKey(const Expr& g, const Select& s, lake::LakeTableId id) {
   if (g.kind == ExprKind::kInteger) {
     int64_t n = 0;
-    try {
-      n = std::stoll(g.text);
-    } catch (...) {
-      n = 0;
-    }
+    std::from_chars(g.text.data(), g.text.data() + g.text.size(), n);  // n stays 0 when out of range
     if (n < 1 || n > static_cast<int64_t>(s.items.size()) || s.items[n - 1].star)
       return Err(g.pos, "GROUP BY position " + g.text + " is not in the select list");
     return Clone(*s.items[n - 1].expr);
@@ -535,7 +531,9 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
         c.descending = o.descending;
         c.nulls = o.nulls;
         if (o.expr->kind == ExprKind::kInteger) {
-          const size_t k = static_cast<size_t>(std::max<int64_t>(0, std::atoll(o.expr->text.c_str())));
+          int64_t pos = 0;
+          std::from_chars(o.expr->text.data(), o.expr->text.data() + o.expr->text.size(), pos);
+          const size_t k = static_cast<size_t>(std::max<int64_t>(0, pos));
           if (k < 1 || k > q.items.size() || q.items[k - 1].star) {
             pushable = false;
             break;
