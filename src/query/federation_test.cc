@@ -162,6 +162,24 @@ TEST_F(FederationTest, WhatCannotBeSplitIsRefusedByName) {
   EXPECT_NE(GlobalError("SELECT count(*) FROM global.nope").find("unknown table"), std::string::npos);
 }
 
+TEST_F(FederationTest, ARegionWithoutTheTableAddsNothing) {
+  auto st = Parse("SELECT count(*), sum(watch_ms) FROM global.events");
+  ASSERT_TRUE(st.ok());
+  auto plan = PlanGlobal(*st, Region::kUs, {Region::kUs, Region::kEu}, residency_);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  Catalog catalog(fs_, dir_.path(), Region::kUs);  // us.events was never created here
+  auto us = RunFragment(plan->fragments[0].sql, Region::kUs, Region::kUs, catalog, residency_, {}, 10);
+  ASSERT_TRUE(us.ok()) << us.status().ToString();
+  EXPECT_TRUE(us->names.empty() && us->rows.empty());
+  auto eu = RunFragment(plan->fragments[1].sql, Region::kUs, Region::kEu, catalog, residency_, {}, 10);
+  ASSERT_TRUE(eu.ok()) << eu.status().ToString();
+  auto both = MergeGlobal(*plan, {*us, *eu}, {});
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(Answer(*both), Answer(Rows("SELECT count(*), sum(watch_ms) FROM eu.events")));
+  auto none = MergeGlobal(*plan, {*us, *us}, {});
+  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(FederationTest, FragmentsMustReadTheirOwnRegion) {
   Catalog catalog(fs_, dir_.path(), Region::kEu);
   auto r = RunFragment("SELECT count(*) FROM us.events", Region::kUs, Region::kEu, catalog, residency_, {}, 10);
