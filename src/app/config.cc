@@ -170,6 +170,13 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"governance-file", "",
        "the governance policy (docs/governance.md): which roles read which lake tables and columns, masking, "
        "regions' rules; with it every lake query is audited. Validated at start (empty = none: no policy, no audit)"},
+      {"peers", "",
+       "the other regions' deployments for global queries (docs/query.md): REGION=http://HOST:PORT,... (empty = "
+       "none: global.<table> is refused); needs one region in `regions`, peer-token-file and governance-file"},
+      {"peer-token-file", "",
+       "the shared service credential of the regions' deployments: a file of this user's, mode 600, 32..256 "
+       "characters; sent on fragment calls to peers and checked on POST /v1/query/fragment"},
+      {"peer-timeout", "10s", "each call to a peer (connect, send, answer) at most"},
       {"query-concurrency", "2",
        "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
        "its own; one more is answered 503 query_busy"},

@@ -382,6 +382,20 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
         "dev-token-mint = on needs the server's own HS256 secret (auth-secret-file); "
         "with only auth-jwks-file, tokens come from your identity provider");
   s.governance_file = config.Get("governance-file");
+  const std::string peers = config.Get("peers");
+  s.federation.token_file = config.Get("peer-token-file");
+  ASSIGN_OR_RETURN(s.federation.timeout_ms, config.GetDurationMs("peer-timeout", 600'000));
+  if (s.federation.timeout_ms < 1) return Status::InvalidArgument("peer-timeout must be at least 1ms");
+  if (!peers.empty() || !s.federation.token_file.empty()) {
+    if (s.regions.size() != 1)
+      return Status::InvalidArgument(
+          "peers and peer-token-file need exactly one region in --regions (a region's deployment serves one)");
+    if (s.federation.token_file.empty()) return Status::InvalidArgument("peers needs peer-token-file");
+    if (s.governance_file.empty())
+      return Status::InvalidArgument(
+          "peers and peer-token-file need governance-file (the regions' export rules and the audit of fragments)");
+    ASSIGN_OR_RETURN(s.federation.peers, ParsePeers(peers, s.regions.front()));
+  }
   s.trace.endpoint = config.Get("otlp-endpoint");
   const std::string& ratio = config.Get("otlp-sampling-ratio");
   auto [end, ec] = std::from_chars(ratio.data(), ratio.data() + ratio.size(), s.trace.sampling_ratio);
@@ -389,6 +403,34 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
       !(s.trace.sampling_ratio <= 1))
     return Status::InvalidArgument("otlp-sampling-ratio must be a number from 0 to 1, not '" + ratio + "'");
   return s;
+}
+
+Result<std::vector<FederationSettings::Peer>> ParsePeers(const std::string& text, Region own) {
+  std::vector<FederationSettings::Peer> out;
+  for (const std::string& item : SplitList(text)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) return Status::InvalidArgument("peers: '" + item + "' is not REGION=http://HOST:PORT");
+    FederationSettings::Peer p;
+    auto region = ParseRegion(item.substr(0, eq));
+    if (!region) return Status::InvalidArgument("peers: unknown region '" + item.substr(0, eq) + "'");
+    if (*region == own)
+      return Status::InvalidArgument("peers: " + item.substr(0, eq) + " is this process's own region");
+    for (const auto& q : out)
+      if (q.region == *region) return Status::InvalidArgument("peers: region " + item.substr(0, eq) + " twice");
+    p.region = *region;
+    p.url = item.substr(eq + 1);
+    constexpr std::string_view kScheme = "http://";
+    if (!p.url.starts_with(kScheme)) return Status::InvalidArgument("peers: '" + p.url + "' is not an http:// URL");
+    std::string hostport = p.url.substr(kScheme.size());
+    if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+    const size_t colon = hostport.rfind(':');
+    if (hostport.empty() || colon == std::string::npos || colon == 0 || hostport.find('/') != std::string::npos)
+      return Status::InvalidArgument("peers: '" + p.url + "' needs a host and a port (http://HOST:PORT)");
+    Status st = http::ParseHostPort(hostport, &p.host, &p.port);
+    if (!st.ok() || p.port == 0) return Status::InvalidArgument("peers: '" + p.url + "' has a bad port");
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace watershed::app

@@ -148,6 +148,25 @@ struct GatewaySettings {
   int query_threads = 1;                   // query-threads (0 in the settings: one per core)
 };
 
+// Global queries across regions' deployments (docs/query.md "Global queries"): the peers, one per other region,
+// and the shared service credential the deployments present to each other.
+struct FederationSettings {
+  struct Peer {
+    Region region = Region::kUs;
+    std::string url;  // as configured: http://HOST:PORT
+    std::string host;
+    uint16_t port = 0;
+  };
+  std::vector<Peer> peers;
+  std::string token_file;                          // peer-token-file; empty: no fragment endpoint
+  int64_t timeout_ms = 10'000;                     // peer-timeout: each peer call
+  int64_t max_response_bytes = int64_t{16} << 20;  // a fragment's answer at most
+};
+
+// `peers = us=http://127.0.0.1:8081,apac=http://...`: known regions, http URLs with a host and a port, no region
+// twice and not `own` (the process's region).
+Result<std::vector<FederationSettings::Peer>> ParsePeers(const std::string& text, Region own);
+
 struct ServeSettings {
   std::string data_dir;
   std::string catalog_dir;      // resolved: <data-dir>/catalog unless set
@@ -167,6 +186,7 @@ struct ServeSettings {
   // (development only); refused unless auth is on with an HS256 secret.
   bool dev_token_mint = false;
   std::string governance_file;  // empty: no policy, no audit (docs/governance.md)
+  FederationSettings federation;
 };
 
 // kInvalidArgument naming the key for a bad value, and for what `roles`

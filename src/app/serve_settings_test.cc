@@ -311,5 +311,43 @@ TEST_F(ServeSettingsTest, DevTokenMintIsOffByDefaultAndNeedsAuthWithAnHs256Secre
   EXPECT_NE(Error({"--dev-token-mint", "maybe"}).find("dev-token-mint"), std::string::npos);
 }
 
+TEST_F(ServeSettingsTest, PeersAreKnownOtherRegionsWithHttpUrlsAndNeedTheCredentialAndThePolicy) {
+  auto s =
+      Parse(Words("--data-dir /d --regions eu --governance-file g.toml --peer-token-file t "
+                  "--peers us=http://127.0.0.1:8081,apac=http://apac.example:9000/ --peer-timeout 3s"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->federation.peers.size(), 2u);
+  EXPECT_EQ(s->federation.peers[0].region, Region::kUs);
+  EXPECT_EQ(s->federation.peers[0].host, "127.0.0.1");
+  EXPECT_EQ(s->federation.peers[0].port, 8081);
+  EXPECT_EQ(s->federation.peers[1].region, Region::kApac);
+  EXPECT_EQ(s->federation.peers[1].host, "apac.example");
+  EXPECT_EQ(s->federation.peers[1].port, 9000);
+  EXPECT_EQ(s->federation.timeout_ms, 3000);
+  EXPECT_EQ(s->federation.token_file, "t");
+  EXPECT_TRUE(Parse({"--data-dir", "/d"})->federation.peers.empty());
+
+  const std::string ok = "--data-dir /d --regions eu --governance-file g.toml --peer-token-file t --peers ";
+  EXPECT_NE(Error(Words(ok + "mars=http://h:1")).find("unknown region 'mars'"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "eu=http://h:1")).find("own region"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=http://h:1,us=http://h:2")).find("twice"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=https://h:1")).find("not an http:// URL"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=http://h")).find("host and a port"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=http://h:1/path")).find("host and a port"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=http://h:99999")).find("bad port"), std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us")).find("REGION=http://HOST:PORT"), std::string::npos);
+  EXPECT_NE(
+      Error(Words("--data-dir /d --regions eu,us --governance-file g --peer-token-file t --peers apac=http://h:1"))
+          .find("exactly one region"),
+      std::string::npos);
+  EXPECT_NE(
+      Error(Words("--data-dir /d --regions eu --governance-file g --peers us=http://h:1")).find("peer-token-file"),
+      std::string::npos);
+  EXPECT_NE(
+      Error(Words("--data-dir /d --regions eu --peer-token-file t --peers us=http://h:1")).find("governance-file"),
+      std::string::npos);
+  EXPECT_NE(Error(Words(ok + "us=http://h:1 --peer-timeout 0s")).find("peer-timeout"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace watershed::app

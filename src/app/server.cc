@@ -277,6 +277,27 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
       deps.policy = &s->governance_->policy();
       deps.audit = s->governance_->audit();
       deps.audit_region = region;
+      if (!settings.federation.token_file.empty()) {
+        // Global queries: this region's deployment and its peers (docs/query.md "Global queries").
+        ASSIGN_OR_RETURN(s->federation_,
+                         Federation::Start(settings.federation, settings.regions.front(), s->governance_->policy(),
+                                           s->governance_->audit(), fs, settings.lake.root, settings.auth.on));
+        deps.global_query = [f = s->federation_.get()](const query::Statement& st, const query::Catalog& catalog,
+                                                       std::optional<Region> caller_region,
+                                                       const query::ExecLimits& limits,
+                                                       std::vector<std::string>* touched) {
+          return f->RunGlobal(st, catalog, caller_region, limits, touched);
+        };
+        const gateway::LakeQueryOptions& o = s->lake_queries_->options();
+        deps.query_fragment = [f = s->federation_.get(), memory = o.max_memory_bytes, timeout = o.timeout_ms,
+                               threads = o.threads](const http::HttpRequest& req) {
+          query::ExecLimits limits;
+          limits.max_memory_bytes = memory;
+          limits.threads = threads;
+          if (timeout > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
+          return f->ServeFragment(req, limits);
+        };
+      }
     }
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));

@@ -182,6 +182,8 @@ bool Api::IsPublic(std::string_view path) const {
   // The pages (never under /v1/) hold no data; /v1/dev/token is open when on
   // and 404 to all when off.
   if (path == kDevTokenPath || (!path.starts_with("/v1/") && PageAt(path))) return true;
+  // Authenticated by the peer credential (deps_.query_fragment), never by a user token.
+  if (path == kQueryFragmentPath) return true;
   return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
 }
 
@@ -338,6 +340,20 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!get) return reply(method_not_allowed("GET"));
     if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
     return reply(GetStoryRecord(*id, caller));
+  }
+  if (path == kQueryFragmentPath) {
+    if (!deps_.query_fragment || !deps_.lake_queries)
+      return not_served(path, "this process has no peers (peer-token-file)");
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    auto shared = std::make_shared<HttpRequest>(std::move(req));
+    const bool admitted = deps_.lake_queries->TrySubmit(
+        [this, shared, reply](LakeQueries::Slot) { reply(deps_.query_fragment(*shared)); });
+    if (!admitted) {
+      HttpResponse r = JsonError(503, "query_busy", "the server runs as many lake queries as it admits");
+      r.headers.emplace_back("Retry-After", "1");
+      return reply(std::move(r));
+    }
+    return;
   }
   if (path == "/v1/query") {
     if (req.method != "POST") return reply(method_not_allowed("POST"));

@@ -26,6 +26,7 @@
 #include "gov/policy.h"
 #include "http/http_server.h"
 #include "log/log.h"
+#include "query/run.h"
 #include "serve/live_store.h"
 #include "trace/tracer.h"
 #include "web/web_files.h"
@@ -132,6 +133,18 @@ struct ApiDeps {
   // process (404 recs_off).
   std::function<Result<std::string>(uint64_t user, std::optional<Region> region, uint32_t k, bool explain)>
       recommendations;
+  // Global queries (docs/query.md "Global queries"), set when this process has peers. global_query runs a
+  // statement naming global.<table> for a caller (the catalog carries the caller's access) and says which tables it
+  // touched; empty: global.<table> is refused (400). query_fragment answers POST /v1/query/fragment (another
+  // region's coordinator, authenticated by the peer credential, not a user token) on a lake query thread; empty:
+  // that path is 404.
+  // caller_region: the token's region (nullopt with auth off) — the answer reaches it, so residency applies to it
+  // as to the coordinator's.
+  std::function<Result<query::SqlOutput>(const query::Statement& st, const query::Catalog& catalog,
+                                         std::optional<Region> caller_region, const query::ExecLimits& limits,
+                                         std::vector<std::string>* touched)>
+      global_query;
+  std::function<http::HttpResponse(const http::HttpRequest& req)> query_fragment;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
@@ -149,6 +162,13 @@ inline constexpr uint32_t kDefaultRecommendations = 50;
 // POST {"creator": N[, "region": "us"]} → {"token": "..."} when
 // ApiDeps::mint_dev_token is set (docs/operations.md "Dashboard").
 inline constexpr std::string_view kDevTokenPath = "/v1/dev/token";
+
+// POST /v1/query/fragment: a region's part of another region's global query (service credential only).
+inline constexpr std::string_view kQueryFragmentPath = "/v1/query/fragment";
+
+// The answer to a failed lake query: 400 invalid_query (with line and column), 403 forbidden (table, column,
+// rule) or residency_violation (table, column, region, rule), 404, 413, 503, 500.
+http::HttpResponse QueryErrorResponse(const Status& s);
 
 class Api {
  public:

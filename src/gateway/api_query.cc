@@ -9,6 +9,7 @@
 
 #include "gateway/api.h"
 #include "gov/access.h"
+#include "query/federation.h"
 #include "query/parser.h"
 #include "query/planner.h"
 #include "query/result_format.h"
@@ -42,6 +43,24 @@ HttpResponse QueryError(const Status& s) {
       return r;
     }
     case StatusCode::kPermissionDenied: {
+      if (auto v = query::ParseViolation(s.message())) {
+        // 403 residency_violation: what would have left which region, and the rule (docs/governance.md).
+        HttpResponse r = JsonError(403, "residency_violation", s.message());
+        r.body.resize(r.body.size() - 2);  // before "}}"
+        r.body += ",\"table\":";
+        AppendJsonString(v->table, &r.body);
+        r.body += ",\"column\":";
+        if (v->column.empty())
+          r.body += "null";
+        else
+          AppendJsonString(v->column, &r.body);
+        r.body += ",\"region\":";
+        AppendJsonString(v->region, &r.body);
+        r.body += ",\"rule\":";
+        AppendJsonString(v->rule, &r.body);
+        r.body += "}}";
+        return r;
+      }
       // 403 naming the table, column (null for a whole table) and the policy's rule (docs/governance.md), beside
       // the message: {"error": {"code": "forbidden", "message": ..., "table": ..., "column": ..., "rule": ...}}.
       HttpResponse r = JsonError(403, "forbidden", s.message());
@@ -64,7 +83,8 @@ HttpResponse QueryError(const Status& s) {
       return JsonError(413, "query_too_large", s.message());
     case StatusCode::kNotFound:
       return JsonError(404, "table_not_found", s.message());
-    case StatusCode::kUnavailable:  // past query-timeout
+    case StatusCode::kUnavailable:  // past query-timeout, or a global query's peer unreachable or failing
+      if (s.message().starts_with("peer ")) return JsonError(503, "peer_unavailable", s.message());
       return JsonError(503, "query_timeout", s.message());
     default:
       return JsonError(500, "lake_unreadable", s.message());
@@ -89,6 +109,8 @@ struct Bucket {
 };
 
 }  // namespace
+
+HttpResponse QueryErrorResponse(const Status& s) { return QueryError(s); }
 
 void Api::PostQuery(http::HttpRequest&& req, const Caller& caller, http::Responder respond) {
   auto request = ParseQueryRequest(req.body, deps_.lake_queries->options().limits);
@@ -156,13 +178,28 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   const int64_t arrived_us = deps_.clock->NowMs() * 1000;
   const int64_t start = deps_.clock->MonotonicNs();
   const query::ExecLimits limits = LimitsOf(o, client_gone);
-  auto out = query::RunSql(request.sql, catalog, limits);
+  // A statement over global.<table> runs across the regions' deployments (the federated planner).
+  std::vector<std::string> global_touched;
+  bool global = false;
+  Result<query::SqlOutput> out = Status::Internal("unset");
+  if (auto st = query::Parse(request.sql); st.ok() && query::NamesGlobal(*st)) {
+    global = true;
+    if (deps_.global_query) {
+      const std::optional<Region> caller_region = caller ? std::optional<Region>(caller->region) : std::nullopt;
+      out = deps_.global_query(*st, catalog, caller_region, limits, &global_touched);
+    } else {
+      out = Status::InvalidArgument("1:1: global tables need this region's peers (the `peers` setting)");
+    }
+  } else {
+    out = query::RunSql(request.sql, catalog, limits);
+  }
+  std::vector<std::string> touched = catalog.touched();
+  if (global) touched = global_touched;
   // The audit row goes first: no answer (not even an error) without it.
   const int64_t rows = out.ok() && !out->explain
                            ? std::min<int64_t>(static_cast<int64_t>(out->result.rows.size()), request.max_rows)
                            : 0;
-  if (auto failed =
-          Audit(caller, request.sql, arrived_us, catalog.touched(), rows, out.ok() ? Status::Ok() : out.status()))
+  if (auto failed = Audit(caller, request.sql, arrived_us, touched, rows, out.ok() ? Status::Ok() : out.status()))
     return std::move(*failed);
   if (!out.ok()) return QueryError(out.status());
   if (out->explain) {

@@ -464,7 +464,7 @@ Result<BoundExpr> BindExpr(const Expr& e, const BindHooks& hooks) {
 
 bool IsAggregateName(const std::string& name) {
   return name == "count" || name == "sum" || name == "min" || name == "max" || name == "avg" ||
-         name == "approx_count_distinct";
+         name == "approx_count_distinct" || name == "hll_sketch" || name == "hll_merge";
 }
 
 bool ContainsAggregate(const Expr& e) { return ContainsAggregateIn(e); }

@@ -5,6 +5,8 @@
 // (nearly) exact. Values arrive as 64-bit hashes (HashBytes).
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,6 +21,12 @@ class HyperLogLog {
   void Add(uint64_t hash);
   void Merge(const HyperLogLog& other);
   int64_t Estimate() const;
+  // A text form, to ship a sketch between regions (hll_sketch / hll_merge, docs/query.md "Global queries"):
+  // "hll1s" then 6 hex digits (4 of the register's index, 2 of its value) per non-zero register when that is
+  // shorter, else "hll1d" then 2 hex digits per register. Parse refuses anything else (a register past 64 - 14 + 1
+  // included).
+  std::string Serialize() const;
+  static std::optional<HyperLogLog> Parse(std::string_view text);
 
  private:
   std::vector<uint8_t> reg_;

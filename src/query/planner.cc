@@ -348,9 +348,14 @@ class Planner {
   }
 
   Result<int> PlanAggregate(const Expr& e) {
-    static constexpr std::pair<const char*, AggKind> kAggs[] = {
-        {"count", AggKind::kCount}, {"sum", AggKind::kSum}, {"min", AggKind::kMin},
-        {"max", AggKind::kMax},     {"avg", AggKind::kAvg}, {"approx_count_distinct", AggKind::kApproxDistinct}};
+    static constexpr std::pair<const char*, AggKind> kAggs[] = {{"count", AggKind::kCount},
+                                                                {"sum", AggKind::kSum},
+                                                                {"min", AggKind::kMin},
+                                                                {"max", AggKind::kMax},
+                                                                {"avg", AggKind::kAvg},
+                                                                {"approx_count_distinct", AggKind::kApproxDistinct},
+                                                                {"hll_sketch", AggKind::kHllSketch},
+                                                                {"hll_merge", AggKind::kHllMerge}};
     const std::string& fn = e.name[0];
     Aggregate agg;
     agg.kind = std::find_if(std::begin(kAggs), std::end(kAggs), [&](auto& a) { return fn == a.first; })->second;
@@ -373,6 +378,9 @@ class Planner {
       if (in == ColumnType::kInterval) return Err(e.args[0]->pos, fn + "() of an INTERVAL is not supported");
       if (agg.kind == AggKind::kSum || agg.kind == AggKind::kMin || agg.kind == AggKind::kMax) agg.type = in;
       if (agg.kind == AggKind::kAvg) agg.type = ColumnType::kDouble;
+      if (agg.kind == AggKind::kHllSketch) agg.type = ColumnType::kString;
+      if (agg.kind == AggKind::kHllMerge && in != ColumnType::kString)
+        return Err(e.args[0]->pos, "hll_merge() needs a VARCHAR sketch, not " + std::string(TypeName(in)));
     }
     const std::string fp = std::to_string(static_cast<int>(agg.kind)) + Fingerprint(agg.arg);
     auto it = std::find(agg_fps_.begin(), agg_fps_.end(), fp);
@@ -519,6 +527,22 @@ Result<LogicalPlan> PlanAt(const Select& select, const Catalog& catalog, int64_t
 }
 
 }  // namespace
+
+Result<LogicalPlan> PlanOverRows(const Select& select, std::vector<CatalogColumn> columns,
+                                 std::shared_ptr<const std::vector<std::vector<Value>>> rows) {
+  LogicalPlan plan;
+  plan.now_micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  if (!select.from || select.join) return Status::InvalidArgument("PlanOverRows: one FROM and no JOIN");
+  plan.table.name = select.from->alias;
+  plan.table.columns = std::move(columns);
+  plan.subquery = std::make_shared<const LogicalPlan>();  // planned as a subquery's outer query
+  plan.given_rows = std::move(rows);
+  Planner planner(select, &plan, nullptr, false);
+  RETURN_IF_ERROR(planner.Run());
+  return plan;
+}
 
 Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog) {
   const int64_t now =

@@ -40,7 +40,20 @@ struct Predicate {
   std::string text;           // the conjunct as SQL, for EXPLAIN
 };
 
-enum class AggKind { kCountStar, kCount, kSum, kMin, kMax, kAvg, kCountDistinct, kApproxDistinct };
+// kHllSketch: hll_sketch(x), x's HyperLogLog sketch as text (HyperLogLog::Serialize); kHllMerge: hll_merge(s),
+// the estimate of the union of VARCHAR sketches — a global query's distinct counts across regions.
+enum class AggKind {
+  kCountStar,
+  kCount,
+  kSum,
+  kMin,
+  kMax,
+  kAvg,
+  kCountDistinct,
+  kApproxDistinct,
+  kHllSketch,
+  kHllMerge
+};
 struct Aggregate {
   AggKind kind = AggKind::kCountStar;
   BoundExpr arg;                          // over the scan's columns; unused for COUNT(*)
@@ -93,6 +106,9 @@ struct JoinPlan {
 struct LogicalPlan {
   CatalogTable table;                           // for a subquery in FROM: its alias and output columns
   std::shared_ptr<const LogicalPlan> subquery;  // FROM (subquery): run first, its rows scanned
+  // Rows given by the caller instead of running `subquery` (then an empty placeholder): the federated planner's
+  // merged partial results (query/federation.h), in table.columns' order.
+  std::shared_ptr<const std::vector<std::vector<Value>>> given_rows;
   bool no_from = false;                         // SELECT without FROM: one row of no columns
   std::optional<JoinPlan> join;
 
@@ -122,6 +138,10 @@ Status PruneFiles(FileSystem* fs, LogicalPlan* plan);
 // kInvalidArgument "line:col: ..." for unknown tables/columns, type errors
 // and what is not supported yet; file errors as they come.
 Result<LogicalPlan> PlanSelect(const Select& select, const Catalog& catalog);
+// A SELECT over rows held in memory (`columns` name and type them; FROM's alias names the table): the federated
+// planner's merge step, planned like a subquery's outer query.
+Result<LogicalPlan> PlanOverRows(const Select& select, std::vector<CatalogColumn> columns,
+                                 std::shared_ptr<const std::vector<std::vector<Value>>> rows);
 // The plan as text, one operator per line, then the pruning counters.
 std::string Explain(const LogicalPlan& plan);
 

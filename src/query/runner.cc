@@ -451,6 +451,8 @@ void Runner::MergeState(const Aggregate& agg, AggState& into, AggState& from) {
       }
       return;
     case AggKind::kApproxDistinct:
+    case AggKind::kHllSketch:
+    case AggKind::kHllMerge:
       if (from.hll) {
         if (!into.hll) {
           into.hll = std::move(from.hll);
@@ -592,6 +594,20 @@ Status Runner::Accumulate(const Batch& b) {
         }
         break;
       }
+      case AggKind::kHllMerge:
+        for (size_t r = 0; r < b.n; ++r) {
+          if (nul[r]) continue;
+          auto sketch = HyperLogLog::Parse(x.s[r]);
+          if (!sketch) return Status::InvalidArgument("hll_merge(" + agg.arg.text + "): a value is not a sketch");
+          AggState& s = state(r);
+          if (!s.hll) {
+            s.hll = std::make_unique<HyperLogLog>(std::move(*sketch));
+            memory_ += static_cast<int64_t>(HyperLogLog::kRegisters);
+          } else {
+            s.hll->Merge(*sketch);
+          }
+        }
+        break;
       case AggKind::kCountDistinct:
         if (fast_distinct_[a]) {
           pairs_[a].Reserve(pairs_[a].size() + b.n);
@@ -602,13 +618,14 @@ Status Runner::Accumulate(const Batch& b) {
           break;
         }
         [[fallthrough]];
+      case AggKind::kHllSketch:
       case AggKind::kApproxDistinct: {
         std::vector<std::string> enc(b.n);
         AppendKeys(x, enc);
         for (size_t r = 0; r < b.n; ++r) {
           if (nul[r]) continue;
           AggState& s = state(r);
-          if (agg.kind == AggKind::kApproxDistinct) {
+          if (agg.kind != AggKind::kCountDistinct) {
             if (!s.hll) {
               s.hll = std::make_unique<HyperLogLog>();
               memory_ += static_cast<int64_t>(HyperLogLog::kRegisters);
@@ -655,7 +672,11 @@ Result<Batch> Runner::GroupBatch(size_t begin, size_t end) {
           v.i = s.distinct ? static_cast<int64_t>(s.distinct->size()) : s.count;
           break;
         case AggKind::kApproxDistinct:
+        case AggKind::kHllMerge:
           v.i = s.hll ? s.hll->Estimate() : 0;
+          break;
+        case AggKind::kHllSketch:
+          v.s = s.hll ? s.hll->Serialize() : HyperLogLog().Serialize();
           break;
         case AggKind::kSum:
           v.null = s.count == 0;
