@@ -129,6 +129,7 @@ class RedisLiveStore final : public LiveStore {
 
   Status Apply(const PartitionWrite& write) override;
   Result<std::optional<StoryMetrics>> GetStory(StoryId story) override;
+  Result<RegionParts> GetStoryRegions(StoryId story) override;
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override;
   Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories) override;
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override { return Top(by, limit); }
