@@ -23,7 +23,8 @@ std::optional<StoryMetrics> SumParts(const RegionParts& parts) {
 RegionalLiveStore::RegionalLiveStore(std::array<LiveStore*, kRegionCount> stores) : stores_(stores) {
   for (int r = 0; r < kRegionCount; ++r) {
     if (!stores_[r]) continue;
-    auto it = std::find_if(distinct_.begin(), distinct_.end(), [&](const Distinct& d) { return d.store == stores_[r]; });
+    auto it =
+        std::find_if(distinct_.begin(), distinct_.end(), [&](const Distinct& d) { return d.store == stores_[r]; });
     if (it == distinct_.end()) it = distinct_.insert(distinct_.end(), Distinct{stores_[r], {}});
     it->regions[r] = true;
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "serve/peer_story_codec.h"
 #include "serve/testing/live_store_conformance.h"
 
 namespace watershed::serve {
@@ -115,6 +116,32 @@ TEST(RegionalSharedStoreTest, AStoreNamedTwiceIsReadOnce) {
   ASSERT_TRUE((*parts)[0] && (*parts)[1]);
   EXPECT_EQ((*parts)[0]->totals.views, 2u);
   EXPECT_EQ((*parts)[1]->totals.views, 3u);
+}
+
+TEST(PeerStoryCodecTest, RoundTripsARegionsPartAndRefusesWhatIsNotOne) {
+  RegionParts parts;
+  parts[1].emplace(StoryMetrics{StoryId(42), AuthorId(7), Agg(10, 4, 5000, 2, 1), 1234});
+  const std::string body = EncodePeerStory(StoryId(42), parts);
+  auto eu = DecodePeerStory(body, StoryId(42), Region::kEu);
+  ASSERT_TRUE(eu.ok()) << eu.status().ToString();
+  ASSERT_TRUE(eu->has_value());
+  EXPECT_EQ((*eu)->totals, Agg(10, 4, 5000, 2, 1));
+  EXPECT_EQ((*eu)->as_of_ms, 1234);
+  auto us = DecodePeerStory(body, StoryId(42), Region::kUs);
+  ASSERT_TRUE(us.ok());
+  EXPECT_FALSE(us->has_value()) << "a peer speaks for its own region only";
+  EXPECT_FALSE(DecodePeerStory(body, StoryId(43), Region::kEu).ok()) << "another story";
+  for (const char* bad : {"", "[]", "{\"story_id\":42}", "{\"story_id\":42,\"regions\":[{\"region\":\"mars\"}]}",
+                          "{\"story_id\":42,\"regions\":[{\"region\":\"eu\",\"views\":-1,\"unique_viewers\":0,"
+                          "\"watch_time_ms\":0,\"shares\":0,\"replies\":0,\"as_of\":0}]}",
+                          "{\"story_id\":42,\"regions\":[{\"region\":\"eu\",\"views\":1,\"unique_viewers\":2,"
+                          "\"watch_time_ms\":0,\"shares\":0,\"replies\":0,\"as_of\":0}]}"})
+    EXPECT_FALSE(DecodePeerStory(bad, StoryId(42), Region::kEu).ok()) << bad;
+  std::string twice = body;
+  twice.insert(twice.size() - 2,
+               "," + body.substr(body.find("{\"region\""), body.size() - 2 - body.find("{\"region\"")));
+  EXPECT_FALSE(DecodePeerStory(twice, StoryId(42), Region::kEu).ok()) << twice;
+  EXPECT_FALSE(DecodePeerStory(std::string(kMaxPeerStoryBytes + 1, ' '), StoryId(42), Region::kEu).ok());
 }
 
 }  // namespace
