@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!r.ok()) break;
       Check(r->sql.size() <= limits.max_sql_bytes);
       auto again = query::DecodeFragmentRequest(query::EncodeFragmentRequest(*r), limits);
-      Check(again.ok() && again->sql == r->sql && again->coordinator == r->coordinator && again->explain == r->explain);
+      Check(again.ok() && again->sql == r->sql && again->coordinator == r->coordinator && again->caller == r->caller &&
+            again->explain == r->explain);
       break;
     }
     case 1: {

@@ -96,13 +96,22 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
     return JsonError(403, "unknown_coordinator",
                      "fragments are answered to the coordinators of this region's peers only, not to region " +
                          std::string(RegionName(request->coordinator)));
+  // The asking user's region, when the coordinator names one, is a destination too.
+  Status caller_check;
+  if (request->caller && *request->caller != own_) {
+    auto st = query::Parse(request->sql);
+    if (st.ok() && st->kind == query::StatementKind::kSelect)
+      caller_check = query::CheckFragment(*st->select, own_, *request->caller, residency_);
+  }
   const int64_t arrived_us = gov::NowUs();
   const auto start = std::chrono::steady_clock::now();
   query::Catalog catalog(fs_, lake_root_, own_);
   std::string body;
   int64_t rows = 0;
   Status outcome;
-  if (request->explain) {
+  if (!caller_check.ok()) {
+    outcome = caller_check;
+  } else if (request->explain) {
     // The same checks as the fragment itself, then the estimate only.
     auto st = query::Parse(request->sql);
     outcome = st.ok() ? (st->kind == query::StatementKind::kSelect
@@ -156,16 +165,17 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
 }
 
 Result<query::QueryResult> Federation::CallPeer(const FederationSettings::Peer& peer, const std::string& sql,
-                                                bool explain) const {
+                                                std::optional<Region> caller_region, bool explain) const {
   http::ClientOptions options;
   options.host = peer.host;
   options.port = peer.port;
   options.timeout_ms = static_cast<int>(settings_.timeout_ms);
+  options.max_response_bytes = limits_.max_body_bytes;  // refused while reading, never held whole
   http::HttpClient client(options);
   RETURN_IF_ERROR(client.SetHeader("Authorization", "Bearer " + token_));
   const std::string where = "peer " + std::string(RegionName(peer.region)) + " (" + peer.url + ")";
   auto response = client.Request("POST", std::string(gateway::kQueryFragmentPath),
-                                 query::EncodeFragmentRequest({sql, own_, explain}));
+                                 query::EncodeFragmentRequest({sql, own_, caller_region, explain}));
   if (!response.ok()) return Status::Unavailable(where + ": " + response.status().message());
   if (response->body.size() > limits_.max_body_bytes)
     return Status::TooLarge(where + ": the answer is more than " + std::to_string(limits_.max_body_bytes) + " bytes");
@@ -198,7 +208,7 @@ Result<query::QueryResult> Federation::CallPeer(const FederationSettings::Peer& 
 }
 
 Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const query::Catalog& catalog,
-                                               const query::ExecLimits& limits,
+                                               std::optional<Region> caller_region, const query::ExecLimits& limits,
                                                std::vector<std::string>* touched) const {
   std::vector<Region> regions;
   for (int i = 0; i < kRegionCount; ++i) {
@@ -210,6 +220,15 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
   ASSIGN_OR_RETURN(query::GlobalPlan plan,
                    query::PlanGlobal(st, own_, regions, residency_,
                                      viewers_pinned_ ? query::DistinctViewers::kSum : query::DistinctViewers::kSketch));
+  // The user asking is a destination too (their token's region): every fragment of another region than theirs —
+  // this region's own included — is checked for it, before anything runs or is sent.
+  if (caller_region) {
+    for (const query::Fragment& f : plan.fragments) {
+      if (f.region == *caller_region) continue;
+      ASSIGN_OR_RETURN(query::Statement fst, query::Parse(f.sql));
+      RETURN_IF_ERROR(query::CheckFragment(*fst.select, f.region, *caller_region, residency_));
+    }
+  }
   touched->push_back("global." + plan.table);
   for (Region r : regions) touched->push_back(std::string(RegionName(r)) + "." + plan.table);
   // The caller's table and column rules in every region, before anything is sent (the local fragment's catalog
@@ -244,8 +263,9 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
     const FederationSettings::Peer* peer = nullptr;
     for (const auto& p : settings_.peers)
       if (p.region == f.region) peer = &p;
-    threads.emplace_back(
-        [this, peer, &f, &results, i, explain = plan.explain] { results[i] = CallPeer(*peer, f.sql, explain); });
+    threads.emplace_back([this, peer, &f, &results, i, caller_region, explain = plan.explain] {
+      results[i] = CallPeer(*peer, f.sql, caller_region, explain);
+    });
   }
   for (size_t i = 0; i < n; ++i) {
     const query::Fragment& f = plan.fragments[i];
@@ -262,7 +282,9 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
         results[i] = est.status();
       }
     } else {
-      results[i] = query::RunFragment(f.sql, own_, own_, catalog, residency_, limits, limits_.max_rows);
+      // Answered to this region, or to a caller of another region (then its k check applies too).
+      const Region to = caller_region.value_or(own_);
+      results[i] = query::RunFragment(f.sql, to, own_, catalog, residency_, limits, limits_.max_rows);
     }
   }
   for (std::thread& t : threads) t.join();

@@ -37,9 +37,11 @@ class Federation {
   // POST /v1/query/fragment.
   http::HttpResponse ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const;
 
-  // A statement naming global.<table> for the caller whose access `catalog` carries.
+  // A statement naming global.<table> for the caller whose access `catalog` carries; `caller_region` (the token's;
+  // nullopt with auth off) is a second destination: every fragment of another region is checked for it too.
   Result<query::SqlOutput> RunGlobal(const query::Statement& st, const query::Catalog& catalog,
-                                     const query::ExecLimits& limits, std::vector<std::string>* touched) const;
+                                     std::optional<Region> caller_region, const query::ExecLimits& limits,
+                                     std::vector<std::string>* touched) const;
 
   const query::Residency& residency() const { return residency_; }
   // The peer credential (also what the live API's peer calls send: app/live_peers.h).
@@ -48,7 +50,8 @@ class Federation {
  private:
   Federation() = default;
   // One peer's answer to a fragment (or, with explain, its estimate in rows[0][0]).
-  Result<query::QueryResult> CallPeer(const FederationSettings::Peer& peer, const std::string& sql, bool explain) const;
+  Result<query::QueryResult> CallPeer(const FederationSettings::Peer& peer, const std::string& sql,
+                                      std::optional<Region> caller_region, bool explain) const;
 
   FederationSettings settings_;
   Region own_ = Region::kUs;

@@ -299,9 +299,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                          Federation::Start(settings.federation, settings.regions.front(), s->governance_->policy(),
                                            s->governance_->audit(), fs, settings.lake.root, settings.auth.on));
         deps.global_query = [f = s->federation_.get()](const query::Statement& st, const query::Catalog& catalog,
+                                                       std::optional<Region> caller_region,
                                                        const query::ExecLimits& limits,
                                                        std::vector<std::string>* touched) {
-          return f->RunGlobal(st, catalog, limits, touched);
+          return f->RunGlobal(st, catalog, caller_region, limits, touched);
         };
         const gateway::LakeQueryOptions& o = s->lake_queries_->options();
         deps.query_fragment = [f = s->federation_.get(), memory = o.max_memory_bytes, timeout = o.timeout_ms,

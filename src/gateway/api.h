@@ -145,8 +145,11 @@ struct ApiDeps {
   // touched; empty: global.<table> is refused (400). query_fragment answers POST /v1/query/fragment (another
   // region's coordinator, authenticated by the peer credential, not a user token) on a lake query thread; empty:
   // that path is 404.
+  // caller_region: the token's region (nullopt with auth off) — the answer reaches it, so residency applies to it
+  // as to the coordinator's.
   std::function<Result<query::SqlOutput>(const query::Statement& st, const query::Catalog& catalog,
-                                         const query::ExecLimits& limits, std::vector<std::string>* touched)>
+                                         std::optional<Region> caller_region, const query::ExecLimits& limits,
+                                         std::vector<std::string>* touched)>
       global_query;
   std::function<http::HttpResponse(const http::HttpRequest& req)> query_fragment;
   // A story's parts per region — this process's regions from their stores, each peer's from its deployment

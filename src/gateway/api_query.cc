@@ -83,7 +83,8 @@ HttpResponse QueryError(const Status& s) {
       return JsonError(413, "query_too_large", s.message());
     case StatusCode::kNotFound:
       return JsonError(404, "table_not_found", s.message());
-    case StatusCode::kUnavailable:  // past query-timeout
+    case StatusCode::kUnavailable:  // past query-timeout, or a global query's peer unreachable or failing
+      if (s.message().starts_with("peer ")) return JsonError(503, "peer_unavailable", s.message());
       return JsonError(503, "query_timeout", s.message());
     default:
       return JsonError(500, "lake_unreadable", s.message());
@@ -184,7 +185,8 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   if (auto st = query::Parse(request.sql); st.ok() && query::NamesGlobal(*st)) {
     global = true;
     if (deps_.global_query) {
-      out = deps_.global_query(*st, catalog, limits, &global_touched);
+      const std::optional<Region> caller_region = caller ? std::optional<Region>(caller->region) : std::nullopt;
+      out = deps_.global_query(*st, catalog, caller_region, limits, &global_touched);
     } else {
       out = Status::InvalidArgument("1:1: global tables need this region's peers (the `peers` setting)");
     }

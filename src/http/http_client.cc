@@ -232,7 +232,7 @@ Result<ClientResponse> HttpClient::Request(const std::string& method, const std:
       req.prepare_payload();
     }
     bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(256ull << 20);
+    parser.body_limit(impl_->opt.max_response_bytes);
     beast::error_code ec = impl_->RoundTrip(req, parser);
     if (ec) {
       impl_->Disconnect();

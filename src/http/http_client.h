@@ -27,6 +27,8 @@ struct ClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   int timeout_ms = 30'000;  // bounds each connect, TLS handshake, request write and response read
+  // A response body longer than this fails the request (kUnavailable: "body limit exceeded").
+  uint64_t max_response_bytes = 256ull << 20;
   bool tls = false;
   // PEM file of the certificates to trust; empty = the system's default
   // trust store. The server's certificate must also name `host` (DNS name

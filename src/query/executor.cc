@@ -225,17 +225,16 @@ Result<QueryResult> Execute(const LogicalPlan& plan, FileSystem* fs, const ExecL
     if (!plan.given_rows) {
       ASSIGN_OR_RETURN(sub, Execute(*plan.subquery, fs, limits));
       result.stats = sub.stats;
-    } else {
-      sub.rows = *plan.given_rows;
     }
-    for (size_t begin = 0; begin < sub.rows.size() && !runner.Enough(); begin += kBatchRows) {
-      const size_t end = std::min(sub.rows.size(), begin + kBatchRows);
+    const std::vector<std::vector<Value>>& rows = plan.given_rows ? *plan.given_rows : sub.rows;
+    for (size_t begin = 0; begin < rows.size() && !runner.Enough(); begin += kBatchRows) {
+      const size_t end = std::min(rows.size(), begin + kBatchRows);
       Batch b;
       b.n = end - begin;
       for (int c : plan.scan_columns) {
         Vec v;
         v.Resize(plan.table.columns[c].type, b.n);
-        for (size_t r = begin; r < end; ++r) v.Set(r - begin, sub.rows[r][c]);
+        for (size_t r = begin; r < end; ++r) v.Set(r - begin, rows[r][c]);
         b.cols.push_back(std::move(v));
       }
       RETURN_IF_ERROR(runner.Process(std::move(b)));

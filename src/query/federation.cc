@@ -1,7 +1,7 @@
 #include "query/federation.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <charconv>
 #include <functional>
 #include <limits>
 
@@ -198,11 +198,7 @@ class AggregateSplit {
 Result<ExprPtr> GroupKey(const Expr& g, const Select& s, lake::LakeTableId id) {
   if (g.kind == ExprKind::kInteger) {
     int64_t n = 0;
-    try {
-      n = std::stoll(g.text);
-    } catch (...) {
-      n = 0;
-    }
+    std::from_chars(g.text.data(), g.text.data() + g.text.size(), n);  // n stays 0 when out of range
     if (n < 1 || n > static_cast<int64_t>(s.items.size()) || s.items[n - 1].star)
       return Err(g.pos, "GROUP BY position " + g.text + " is not in the select list");
     return Clone(*s.items[n - 1].expr);
@@ -340,8 +336,11 @@ Result<QueryResult> RunFragment(const std::string& sql, Region to, Region region
     k.alias = kKColumn;
     f.items.push_back(std::move(k));
   }
-  ASSIGN_OR_RETURN(LogicalPlan plan, PlanSelect(f, catalog));
-  ASSIGN_OR_RETURN(QueryResult result, Execute(plan, catalog.fs(), limits));
+  auto plan = PlanSelect(f, catalog);
+  // A region whose table was never created (no data yet) has nothing to add: no columns, no rows.
+  if (!plan.ok() && plan.status().code() == StatusCode::kNotFound) return QueryResult{};
+  if (!plan.ok()) return plan.status();
+  ASSIGN_OR_RETURN(QueryResult result, Execute(*plan, catalog.fs(), limits));
   if (result.rows.size() > max_rows)
     return Status::TooLarge("the fragment's answer has more than " + std::to_string(max_rows) + " rows");
   if (check_k) {
@@ -535,7 +534,9 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
         c.descending = o.descending;
         c.nulls = o.nulls;
         if (o.expr->kind == ExprKind::kInteger) {
-          const size_t k = static_cast<size_t>(std::max<int64_t>(0, std::atoll(o.expr->text.c_str())));
+          int64_t pos = 0;
+          std::from_chars(o.expr->text.data(), o.expr->text.data() + o.expr->text.size(), pos);
+          const size_t k = static_cast<size_t>(std::max<int64_t>(0, pos));
           if (k < 1 || k > q.items.size() || q.items[k - 1].star) {
             pushable = false;
             break;
@@ -607,7 +608,11 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
 Result<QueryResult> MergeGlobal(const GlobalPlan& plan, std::vector<QueryResult> partials, const ExecLimits& limits) {
   if (partials.size() != plan.fragments.size() || partials.empty())
     return Status::Internal("MergeGlobal: one result per fragment");
-  const QueryResult& first = partials[0];
+  // A region without the table answered no columns: it adds no rows. The others name the columns.
+  size_t named = 0;
+  while (named < partials.size() && partials[named].names.empty() && partials[named].rows.empty()) ++named;
+  if (named == partials.size()) return Status::NotFound("global." + plan.table + " does not exist yet in any region");
+  const QueryResult& first = partials[named];
   std::vector<CatalogColumn> columns;
   for (size_t c = 0; c < first.names.size(); ++c)
     columns.push_back({first.names[c], -1, first.types[c], true, nullptr});
@@ -615,10 +620,11 @@ Result<QueryResult> MergeGlobal(const GlobalPlan& plan, std::vector<QueryResult>
   ExecStats stats;
   for (size_t i = 0; i < partials.size(); ++i) {
     QueryResult& p = partials[i];
+    if (p.names.empty() && p.rows.empty()) continue;
     if (p.names != first.names || p.types != first.types)
       return Status::Internal("region " + std::string(RegionName(plan.fragments[i].region)) +
                               " answered other columns than region " +
-                              std::string(RegionName(plan.fragments[0].region)));
+                              std::string(RegionName(plan.fragments[named].region)));
     for (auto& row : p.rows) {
       if (row.size() != columns.size()) return Status::Internal("a fragment row has the wrong number of values");
       rows->push_back(std::move(row));

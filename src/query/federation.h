@@ -65,7 +65,8 @@ inline constexpr const char* kKColumn = "__k_viewers";
 
 // Runs a fragment for a coordinator in `to` over this process's lake (catalog): CheckFragment, then, for an
 // aggregate leaving the region under export = aggregates, every group must have at least k distinct viewer_ids
-// (PermissionDenied otherwise). Bounded by `limits` and by max_rows (kTooLarge past it).
+// (PermissionDenied otherwise). Bounded by `limits` and by max_rows (kTooLarge past it). A table never created in
+// this region answers no columns and no rows (MergeGlobal skips it).
 Result<QueryResult> RunFragment(const std::string& sql, Region to, Region region, const Catalog& catalog,
                                 const Residency& residency, const ExecLimits& limits, size_t max_rows);
 
@@ -98,7 +99,8 @@ struct GlobalPlan {
 Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std::vector<Region>& regions,
                               const Residency& residency, DistinctViewers distinct = DistinctViewers::kSketch);
 
-// Merges the fragments' results (in plan.fragments order): every result must have the fragment's columns.
+// Merges the fragments' results (in plan.fragments order): every result must have the same columns, or none and no
+// rows (a region without the table); NotFound when no region has the table.
 Result<QueryResult> MergeGlobal(const GlobalPlan& plan, std::vector<QueryResult> partials, const ExecLimits& limits);
 
 // EXPLAIN's text: per border (region → coordinator) the columns that cross and the estimated rows

@@ -72,6 +72,34 @@ TEST_F(FederationTest, AggregatesMergeToTheOneRegionAnswer) {
   EXPECT_EQ(twice->rows[0][2].i, once.rows[0][2].i);
 }
 
+TEST_F(FederationTest, HavingOrderByLimitAndExpressionsRunAfterTheMerge) {
+  residency_.regions[static_cast<size_t>(Region::kEu)].k = 5;
+  for (const std::string& tail : {
+           std::string(" GROUP BY type HAVING count(*) > 3 ORDER BY sum(watch_ms) DESC"),
+           std::string(" GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 2 OFFSET 1"),
+           std::string(" GROUP BY author_id HAVING max(watch_ms) - min(watch_ms) > 10 ORDER BY author_id"),
+       }) {
+    const std::string items = tail.find("author_id") != std::string::npos
+                                  ? "SELECT author_id, avg(watch_ms) * 2 AS twice, count(*) FROM "
+                                  : "SELECT type, count(*) AS n FROM ";
+    auto global = Global(items + "global.events" + tail);
+    ASSERT_TRUE(global.ok()) << tail << ": " << global.status().ToString();
+    EXPECT_EQ(Answer(*global), Answer(Rows(items + "eu.events" + tail))) << tail;
+  }
+  // Rows (the coordinator's own region): ORDER BY ... LIMIT n OFFSET m goes down as LIMIT n + m.
+  auto st = Parse("SELECT story_id, watch_ms FROM global.events ORDER BY watch_ms DESC, story_id LIMIT 5 OFFSET 2");
+  ASSERT_TRUE(st.ok());
+  auto plan = PlanGlobal(*st, Region::kEu, {Region::kEu}, residency_);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_NE(plan->fragments[0].sql.find("ORDER BY watch_ms DESC, story_id LIMIT 7"), std::string::npos)
+      << plan->fragments[0].sql;
+  auto rows = Global("SELECT story_id, watch_ms FROM global.events ORDER BY watch_ms DESC, story_id LIMIT 5 OFFSET 2",
+                     Region::kEu);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(Answer(*rows),
+            Answer(Rows("SELECT story_id, watch_ms FROM eu.events ORDER BY watch_ms DESC, story_id LIMIT 5 OFFSET 2")));
+}
+
 TEST_F(FederationTest, DistinctViewersTravelAsSketchesUnlessPinned) {
   const std::string q = "SELECT type, count(DISTINCT viewer_id) AS v, approx_count_distinct(story_id) AS s FROM ";
   auto sketched = Global(q + "global.events GROUP BY type ORDER BY type", Region::kUs, 1, DistinctViewers::kSketch);
@@ -162,6 +190,24 @@ TEST_F(FederationTest, WhatCannotBeSplitIsRefusedByName) {
   EXPECT_NE(GlobalError("SELECT count(*) FROM global.nope").find("unknown table"), std::string::npos);
 }
 
+TEST_F(FederationTest, ARegionWithoutTheTableAddsNothing) {
+  auto st = Parse("SELECT count(*), sum(watch_ms) FROM global.events");
+  ASSERT_TRUE(st.ok());
+  auto plan = PlanGlobal(*st, Region::kUs, {Region::kUs, Region::kEu}, residency_);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  Catalog catalog(fs_, dir_.path(), Region::kUs);  // us.events was never created here
+  auto us = RunFragment(plan->fragments[0].sql, Region::kUs, Region::kUs, catalog, residency_, {}, 10);
+  ASSERT_TRUE(us.ok()) << us.status().ToString();
+  EXPECT_TRUE(us->names.empty() && us->rows.empty());
+  auto eu = RunFragment(plan->fragments[1].sql, Region::kUs, Region::kEu, catalog, residency_, {}, 10);
+  ASSERT_TRUE(eu.ok()) << eu.status().ToString();
+  auto both = MergeGlobal(*plan, {*us, *eu}, {});
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(Answer(*both), Answer(Rows("SELECT count(*), sum(watch_ms) FROM eu.events")));
+  auto none = MergeGlobal(*plan, {*us, *us}, {});
+  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(FederationTest, FragmentsMustReadTheirOwnRegion) {
   Catalog catalog(fs_, dir_.path(), Region::kEu);
   auto r = RunFragment("SELECT count(*) FROM us.events", Region::kUs, Region::kEu, catalog, residency_, {}, 10);
@@ -195,8 +241,12 @@ TEST_F(FederationTest, ExplainShowsWhatCrossesEachBorder) {
 }
 
 TEST(FragmentCodecTest, RequestsAndAnswersRoundTripAndBadOnesAreRefused) {
-  auto r = DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1 FROM eu.events", Region::kApac, true}));
+  auto r = DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1 FROM eu.events", Region::kApac, Region::kEu, true}));
   ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->caller, Region::kEu);
+  EXPECT_FALSE(DecodeFragmentRequest(EncodeFragmentRequest({"SELECT 1", Region::kApac, std::nullopt, false}))
+                   ->caller.has_value());
+  EXPECT_FALSE(DecodeFragmentRequest("{\"sql\":\"x\",\"coordinator\":\"us\",\"caller\":\"mars\"}").ok());
   EXPECT_EQ(r->sql, "SELECT 1 FROM eu.events");
   EXPECT_EQ(r->coordinator, Region::kApac);
   EXPECT_TRUE(r->explain);

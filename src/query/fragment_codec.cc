@@ -106,7 +106,9 @@ std::optional<ColumnType> ParseTypeName(std::string_view name) {
 std::string EncodeFragmentRequest(const FragmentRequest& r) {
   std::string out = "{\"sql\":";
   AppendJsonString(r.sql, &out);
-  out += ",\"coordinator\":\"" + std::string(RegionName(r.coordinator)) + "\",\"explain\":";
+  out += ",\"coordinator\":\"" + std::string(RegionName(r.coordinator)) + "\"";
+  if (r.caller) out += ",\"caller\":\"" + std::string(RegionName(*r.caller)) + "\"";
+  out += ",\"explain\":";
   out += r.explain ? "true}" : "false}";
   return out;
 }
@@ -134,6 +136,12 @@ Result<FragmentRequest> DecodeFragmentRequest(std::string_view body, const Fragm
       if (!region) return Bad("coordinator is not a region");
       r.coordinator = *region;
       have_coordinator = true;
+    } else if (field.key == "caller") {
+      std::string_view c;
+      if (field.value.get_string().get(c) != simdjson::SUCCESS) return Bad("caller is not a string");
+      auto region = ParseRegion(c);
+      if (!region) return Bad("caller is not a region");
+      r.caller = *region;
     } else if (field.key == "explain") {
       if (field.value.get_bool().get(r.explain) != simdjson::SUCCESS) return Bad("explain is not a boolean");
     } else {

@@ -2,7 +2,8 @@
 // The wire format of a global query's fragments between regions (POST /v1/query/fragment, docs/query.md
 // "Global queries"): compact JSON, bounded on both sides.
 //
-//   request:  {"sql": "SELECT ... FROM eu.events ...", "coordinator": "us", "explain": false}
+//   request:  {"sql": "SELECT ... FROM eu.events ...", "coordinator": "us", "caller": "us", "explain": false}
+//             ("caller" optional: the asking user's region)
 //   answer:   {"columns": [{"name": "_g0", "type": "VARCHAR"}, ...], "rows": [["view", 42], ...]}
 //             {"estimated_rows": N} for explain
 //
@@ -10,6 +11,7 @@
 // strings); VARCHAR as a string; UUID as 32 hex digits; NULL as null.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,8 @@ namespace watershed::query {
 struct FragmentRequest {
   std::string sql;
   Region coordinator = Region::kUs;
+  // The region of the user who asked the coordinator (their token's), when known: the answer reaches them too.
+  std::optional<Region> caller;
   bool explain = false;
 };
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Three regions' deployments on loopback (issue #12 part 3, docs/query.md "Global queries").
 
-Starts `watershed serve` for us, eu and apac (own data dirs, one region each, peers and a shared peer token),
+Starts `watershed serve` for us, eu and apac (own data dirs, one region each, auth on, peers and a shared peer token),
 with a recording TCP proxy between the US coordinator and the EU peer for the whole test. Ingests a known load
 per region (distinctive viewer ids and random event ids: the ground truth), waits for each lake to commit it, then:
   (a) a global aggregate from the US coordinator equals the sum over regions DuckDB computes on each region's
       own Parquet files; EXPLAIN shows each border;
   (b) a query for EU viewer rows from the US coordinator is 403 residency_violation (before any peer call) and in
-      the US audit (`watershed audit --verdict refused`); fragment calls that break EU's policy, or come without
+      the US audit (`watershed audit --verdict refused`); so are US rows for an EU analyst; fragment calls that break EU's policy, or come without
       the peer credential, are refused by EU itself and audited there;
   (c) no EU viewer_id and no EU event_id crossed the recorded border, in decimal, hex, dashed uuid or binary.
 Usage: federation_e2e.py WATERSHED_BINARY
@@ -93,6 +93,9 @@ class RecordingProxy:
                     pass
 
 
+TOKENS = {}  # (port) -> the analyst token the queries use
+
+
 def http(port, method, path, body=None, headers=None, timeout=30):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
                                  data=None if body is None else json.dumps(body).encode())
@@ -106,8 +109,9 @@ def http(port, method, path, body=None, headers=None, timeout=30):
         return e.code, e.read().decode()
 
 
-def sql(port, q):
-    status, body = http(port, "POST", "/v1/query", {"sql": q})
+def sql(port, q, token=None):
+    status, body = http(port, "POST", "/v1/query", {"sql": q},
+                        {"Authorization": "Bearer " + (token or TOKENS[port])})
     return status, json.loads(body) if body else {}
 
 
@@ -150,8 +154,9 @@ def run(binary, work, procs):
     secret = open(token).read().strip()
     policy = os.path.join(work, "governance.toml")
     with open(policy, "w") as f:
-        f.write('[[region]]\nname = "eu"\nexport = "aggregates"\nk = 10\n\n[[role]]\nname = "admin"\ntables = ["*"]\n'
-                '\n[[role]]\nname = "analyst"\ntables = ["*"]\n')
+        # us lets nothing out (its own analysts still read it all through a US coordinator).
+        f.write('[[region]]\nname = "eu"\nexport = "aggregates"\nk = 10\n\n[[region]]\nname = "us"\nexport = "none"\n'
+                '\n[[role]]\nname = "admin"\ntables = ["*"]\n\n[[role]]\nname = "analyst"\ntables = ["*"]\n')
     ports = {r: free_port() for r in REGIONS}
     # The US coordinator reaches EU only through the recording proxy.
     proxy = RecordingProxy(ports["eu"])
@@ -167,7 +172,7 @@ def run(binary, work, procs):
         os.makedirs(data)
         log = open(os.path.join(work, r + ".log"), "w")
         procs.append(subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "off",
+            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on",
              "--partitions", "2", "--lake-commit-interval", "500ms", "--governance-file", policy,
              "--peer-token-file", token, "--peers", ",".join(peers)],
             stdout=log, stderr=subprocess.STDOUT))
@@ -185,6 +190,19 @@ def run(binary, work, procs):
         else:
             fail(r + " did not start")
 
+    # Auth is on (the deployments' real setting): each region's server made its HS256 secret; a viewer's events go
+    # with a viewer token naming their home region, so a viewer's events are all in one region's lake and distinct
+    # viewers add up over regions.
+    def mint(region, sub, roles, token_region=None):
+        r = subprocess.run([binary, "token", "--data-dir", os.path.join(work, region), "--sub", str(sub),
+                            "--region", token_region or region, "--roles", roles],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            fail("watershed token: " + r.stderr)
+        return r.stdout.strip()
+    for r in REGIONS:
+        TOKENS[ports[r]] = mint(r, 1, "analyst")
+
     # The load: distinctive viewer ids (10 digits), random event ids; each region's viewers only in that region.
     truth = {}
     types = ["view", "view", "view", "share", "reply"]
@@ -200,9 +218,11 @@ def run(binary, work, procs):
                 e["watch_ms"] = 1000 + rng.randrange(60_000)
             events.append(e)
         truth[r] = events
-        for b in range(0, len(events), 200):
-            status, body = http(ports[r], "POST", "/v1/events", {"events": events[b:b + 200]})
-            if status != 200 or json.loads(body).get("accepted") != len(events[b:b + 200]):
+        for v in viewers:
+            mine = [e for e in events if e["viewer_id"] == v]
+            token = mint(r, v, "viewer")
+            status, body = http(ports[r], "POST", "/v1/events", {"events": mine}, {"Authorization": "Bearer " + token})
+            if status != 200 or json.loads(body).get("accepted") != len(mine):
                 fail("ingest into %s: %d %s" % (r, status, body[:500]))
 
     # Each region's lake holds its events (the sink commits every 500 ms).
@@ -217,7 +237,7 @@ def run(binary, work, procs):
 
     # (a) The global aggregate equals the sum over regions of DuckDB's answers on each region's own files.
     q = ("SELECT type, count(*) AS n, sum(watch_ms) AS w, count(DISTINCT viewer_id) AS v, min(story_id) AS lo, "
-         "avg(watch_ms) AS a FROM global.events GROUP BY type ORDER BY type")
+         "avg(watch_ms) AS a, approx_count_distinct(viewer_id) AS av FROM global.events GROUP BY type ORDER BY type")
     status, out = sql(ports["us"], q)
     if status != 200:
         fail("global aggregate: %d %s" % (status, out))
@@ -241,9 +261,9 @@ def run(binary, work, procs):
         got = ours[t]
         want_w = w if c else None
         want_a = (w / c) if c else None
-        # auth is off here: a viewer is not provably in one region, so distinct viewers travel as HyperLogLog
-        # sketches — an estimate (near exact at this size); everything else is exact.
-        if got[0] != n or got[1] != want_w or abs(got[2] - v) > max(2, 0.02 * v) or got[3] != lo:
+        # Auth on: viewers are pinned to their home region, so distinct viewers are summed — exact, like the rest;
+        # approx_count_distinct travels as HyperLogLog sketches merged at the coordinator (an estimate).
+        if got[0] != n or got[1] != want_w or got[2] != v or got[3] != lo or abs(got[5] - v) > max(2, 0.02 * v):
             fail("type %s: global %s, DuckDB sum over regions %s" % (t, got, (n, want_w, v, lo)))
         if (want_a is None) != (got[4] is None) or (want_a is not None and abs(got[4] - want_a) > 1e-6 * want_a):
             fail("type %s: avg %s, DuckDB %s" % (t, got[4], want_a))
@@ -251,14 +271,15 @@ def run(binary, work, procs):
     if total != 3 * EVENTS_PER_REGION:
         fail("DuckDB saw %d events, not %d" % (total, 3 * EVENTS_PER_REGION))
     status, out = sql(ports["us"], "SELECT count(*), count(DISTINCT viewer_id) FROM global.events")
-    if status != 200 or out["rows"][0][0] != 3 * EVENTS_PER_REGION or \
-            abs(out["rows"][0][1] - 3 * VIEWERS_PER_REGION) > 2:
+    if status != 200 or out["rows"][0] != [3 * EVENTS_PER_REGION, 3 * VIEWERS_PER_REGION]:
         fail("global count: %d %s" % (status, out))
-    status, out = http(ports["us"], "POST", "/v1/query", {"sql": "EXPLAIN " + q})
+    status, out = http(ports["us"], "POST", "/v1/query", {"sql": "EXPLAIN " + q},
+                       {"Authorization": "Bearer " + TOKENS[ports["us"]]})
     plan = json.loads(out).get("plan", "")
     if status != 200 or "Border eu -> us: columns [_g0 = type, _a0 = count(*)" not in plan or \
             "Border apac -> us" not in plan or "Local us" not in plan or \
-            "_a2 = hll_sketch(viewer_id)" not in plan or "HyperLogLog sketches merged" not in plan:
+            "_a2 = count(DISTINCT viewer_id)" not in plan or "hll_sketch(viewer_id)" not in plan or \
+            "summed over regions" not in plan:
         fail("EXPLAIN: %d %s" % (status, out))
     print("(a) global aggregate equals DuckDB's sum over regions; EXPLAIN:\n" + plan, flush=True)
 
@@ -269,6 +290,16 @@ def run(binary, work, procs):
     if status != 403 or err.get("code") != "residency_violation" or err.get("table") != "eu.events" or \
             err.get("column") != "viewer_id" or err.get("region") != "eu" or "[[region]] eu" not in err.get("rule", ""):
         fail("EU rows from the US coordinator: %d %s" % (status, out))
+    if len(proxy.recorded) != before:
+        fail("the refused query still called the EU peer")
+    # An EU analyst asking the US coordinator: the answer reaches the EU, where nothing of the US may go (us:
+    # export = none) — refused before anything runs, though the same query is fine for a US analyst.
+    status, out = sql(ports["us"], "SELECT count(*) FROM global.events", mint("us", 2, "analyst", "eu"))
+    err = out.get("error", {})
+    if status != 403 or err.get("code") != "residency_violation" or err.get("table") != "us.events" or \
+            err.get("region") != "us" or "export = none" not in err.get("message", "") or \
+            " to eu" not in err.get("message", ""):
+        fail("US rows to an EU caller: %d %s" % (status, out))
     if len(proxy.recorded) != before:
         fail("the refused query still called the EU peer")
     audit = subprocess.run([binary, "audit", "--data-dir", os.path.join(work, "us"), "--governance-file", policy,
@@ -322,6 +353,15 @@ def run(binary, work, procs):
             if n in recorded:
                 fail("EU value %r of event %s crossed the border" % (n, e["event_id"]))
     print("(c) %d bytes crossed eu -> us; no EU viewer_id or event_id among them" % len(recorded), flush=True)
+
+    # A peer down: the global query fails at once, naming it (no partial answer).
+    apac = procs[REGIONS.index("apac")]
+    apac.terminate()
+    apac.wait(timeout=20)
+    status, out = sql(ports["us"], "SELECT count(*) FROM global.events")
+    if status != 503 or out.get("error", {}).get("code") != "peer_unavailable" or \
+            "peer apac" not in out["error"].get("message", ""):
+        fail("a global query with apac down: %d %s" % (status, out))
     print("federation_e2e: OK", flush=True)
 
 
