@@ -24,6 +24,7 @@ Result<std::optional<serve::StoryMetrics>> LivePeers::Ask(const FederationSettin
   options.host = peer.host;
   options.port = peer.port;
   options.timeout_ms = static_cast<int>(timeout_ms_);
+  options.max_response_bytes = serve::kMaxPeerStoryBytes;  // refused while reading, never held whole
   http::HttpClient client(options);
   RETURN_IF_ERROR(client.SetHeader("Authorization", "Bearer " + token_));
   auto response = client.Get(std::string(gateway::kPeerStoriesPath) + std::to_string(story.value));
