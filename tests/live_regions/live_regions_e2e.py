@@ -10,7 +10,9 @@ repeated event ids), waits until every region's lag is 0, then:
       no viewer id;
   (c) apac frozen (SIGSTOP), then stopped: the us answer is partial within the peer timeout, names apac missing,
       and still counts us and eu exactly.
-Usage: live_regions_e2e.py WATERSHED_BINARY
+With `auth` (live_regions_e2e_auth): auth on, each viewer's events sent with a viewer token of its home region, so
+distinct viewers add up over regions and unique_viewers_exact is true; a user token does not open the peer endpoint.
+Usage: live_regions_e2e.py WATERSHED_BINARY [auth]
 """
 import json
 import os
@@ -29,6 +31,8 @@ import uuid
 REGIONS = ["us", "eu", "apac"]
 BASE_MS = int(time.time() * 1000) - 600_000
 STORY_EVERYWHERE, STORY_EU_ONLY = 4242, 777
+AUTH = False
+ANALYST = {}  # port -> an analyst token of that deployment (auth on)
 
 
 def fail(msg):
@@ -46,6 +50,8 @@ def http(port, method, path, body=None, headers=None, timeout=10):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
                                  data=None if body is None else json.dumps(body).encode())
     req.add_header("Content-Type", "application/json")
+    if AUTH and port in ANALYST and not path.startswith("/v1/peer/") and not (headers or {}).get("Authorization"):
+        req.add_header("Authorization", "Bearer " + ANALYST[port])
     for k, v in (headers or {}).items():
         req.add_header(k, v)
     try:
@@ -56,8 +62,10 @@ def http(port, method, path, body=None, headers=None, timeout=10):
 
 
 def main():
-    if len(sys.argv) != 2:
+    global AUTH
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "auth"):
         sys.exit(__doc__)
+    AUTH = len(sys.argv) == 3
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="live_regions_e2e.")
     procs = {}
@@ -109,7 +117,7 @@ def run(binary, work, procs):
         os.makedirs(data)
         log = open(os.path.join(work, r + ".log"), "w")
         procs[r] = subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "off",
+            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on" if AUTH else "off",
              "--partitions", "2", "--lake", "off", "--max-future", "1h", "--governance-file", policy,
              "--peer-token-file", token, "--peers", peers, "--peer-live-timeout", "1s"],
             stdout=log, stderr=subprocess.STDOUT)
@@ -125,6 +133,16 @@ def run(binary, work, procs):
             time.sleep(0.1)
         else:
             fail(r + " did not start")
+
+    def mint(region, sub, roles):
+        out = subprocess.run([binary, "token", "--data-dir", os.path.join(work, region), "--sub", str(sub),
+                              "--region", region, "--roles", roles], capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            fail("watershed token: " + out.stderr)
+        return out.stdout.strip()
+    if AUTH:
+        for r in REGIONS:
+            ANALYST[ports[r]] = mint(r, 1, "analyst")
 
     # The load: each region's own viewers (10-digit ids), a few event ids sent twice (counted once).
     types = ["view", "view", "view", "share", "reply"]
@@ -143,6 +161,14 @@ def run(binary, work, procs):
                 e["watch_ms"] = 1000 + rng.randrange(60_000)
             sent[r].append(e)
         batch = sent[r] + sent[r][:10]  # the first ten again: duplicates
+        if AUTH:  # a viewer's events with their own token (its region: their home)
+            for v in viewers:
+                mine = [e for e in batch if e["viewer_id"] == v]
+                status, body = http(ports[r], "POST", "/v1/events", {"events": mine},
+                                    {"Authorization": "Bearer " + mint(r, v, "viewer")})
+                if status != 200 or json.loads(body)["accepted"] != len(mine):
+                    fail("ingest %s: %d %s" % (r, status, body))
+            continue
         status, body = http(ports[r], "POST", "/v1/events", {"events": batch})
         if status != 200 or json.loads(body)["accepted"] != len(batch):
             fail("ingest %s: %d %s" % (r, status, body))
@@ -177,7 +203,7 @@ def run(binary, work, procs):
             fail("%s: story %d per region %s, ground truth %s" % (where, story, parts, per))
         if got["partial"] != bool(missing) or got["missing"] != missing:
             fail("%s: story %d partial/missing wrong (want %s): %s" % (where, story, missing, body))
-        if got["unique_viewers_exact"] != (len(per) <= 1):
+        if got["unique_viewers_exact"] != (AUTH or len(per) <= 1):
             fail("%s: story %d: unique_viewers_exact must say whether one region had viewers: %s" %
                  (where, story, body))
         return got
@@ -196,6 +222,8 @@ def run(binary, work, procs):
         fail("the peer endpoint answered without a credential")
     if http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + "x" * 64})[0] != 403:
         fail("the peer endpoint answered a wrong credential")
+    if AUTH and http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + ANALYST[ports["eu"]]})[0] != 403:
+        fail("the peer endpoint answered a user token")
     status, body = http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + secret})
     if status != 200 or [p["region"] for p in json.loads(body)["regions"]] != ["eu"]:
         fail("the peer endpoint with the credential: %d %s" % (status, body))
