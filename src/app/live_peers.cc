@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "http/http_client.h"
@@ -17,7 +19,20 @@ using http::JsonError;
 
 LivePeers::LivePeers(std::vector<FederationSettings::Peer> peers, std::string token, int64_t timeout_ms,
                      serve::LiveStore* local)
-    : peers_(std::move(peers)), token_(std::move(token)), timeout_ms_(timeout_ms), local_(local) {}
+    : peers_(std::move(peers)),
+      down_until_ms_(new std::atomic<int64_t>[peers_.size()]),
+      token_(std::move(token)),
+      timeout_ms_(timeout_ms),
+      local_(local) {
+  for (size_t i = 0; i < peers_.size(); ++i) down_until_ms_[i] = 0;
+}
+
+namespace {
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 Result<std::optional<serve::StoryMetrics>> LivePeers::Ask(const FederationSettings::Peer& peer, StoryId story) const {
   http::ClientOptions options;
@@ -38,8 +53,22 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
   std::vector<Result<std::optional<serve::StoryMetrics>>> answers(peers_.size(), Status::Internal("not asked"));
   std::vector<std::thread> threads;
   threads.reserve(peers_.size());
-  for (size_t i = 0; i < peers_.size(); ++i)
-    threads.emplace_back([this, i, story, &answers] { answers[i] = Ask(peers_[i], story); });
+  const int64_t now = SteadyMs();
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    if (now < down_until_ms_[i].load()) {
+      answers[i] = Status::Unavailable("failed lately; asked again after " + std::to_string(kPeerRetryMs) + " ms");
+      continue;
+    }
+    threads.emplace_back([this, i, story, &answers] {
+      answers[i] = Ask(peers_[i], story);
+      if (!answers[i].ok()) {
+        down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
+        std::fprintf(stderr, "watershed: live totals: peer %s (%s) missing for %lld ms: %s\n",
+                     std::string(RegionName(peers_[i].region)).c_str(), peers_[i].url.c_str(),
+                     static_cast<long long>(kPeerRetryMs), answers[i].status().message().c_str());
+      }
+    });
+  }
   auto local = local_->GetStoryRegions(story);
   for (std::thread& t : threads) t.join();
   if (!local.ok()) return local.status();
@@ -47,10 +76,7 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
   out.parts = std::move(local).value();
   for (size_t i = 0; i < peers_.size(); ++i) {
     const Region r = peers_[i].region;
-    if (!answers[i].ok()) {
-      std::fprintf(stderr, "watershed: live totals of story %llu: peer %s (%s) missing: %s\n",
-                   static_cast<unsigned long long>(story.value), std::string(RegionName(r)).c_str(),
-                   peers_[i].url.c_str(), answers[i].status().message().c_str());
+    if (!answers[i].ok()) {  // logged once per failure above, not per request while down
       out.missing.push_back(r);
       continue;
     }

@@ -238,7 +238,18 @@ def run(binary, work, procs):
     check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen")
     if time.time() - started > 5:
         fail("the partial answer took %.1f s (peer-live-timeout is 1 s)" % (time.time() - started))
+    # A peer that failed is not asked again for 5 s: meanwhile answers are partial at once (the HTTP threads are not
+    # held by a frozen peer).
+    started = time.time()
+    check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen, again")
+    if time.time() - started > 0.5:
+        fail("a peer that just failed was waited for again (%.2f s)" % (time.time() - started))
     os.kill(procs["apac"].pid, signal.SIGCONT)
+    deadline = time.time() + 15
+    while json.loads(http(ports["us"], "GET", "/v1/stories/%d/metrics" % STORY_EVERYWHERE)[1])["partial"]:
+        if time.time() > deadline:
+            fail("apac back: the answers stayed partial")
+        time.sleep(0.2)
     check(ports["us"], STORY_EVERYWHERE, REGIONS, [], "at us with apac back")
     procs["apac"].terminate()
     procs["apac"].wait(timeout=20)
