@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 QUERY = os.path.join(HERE, "..", "..", "tools", "duckdb", "query.mjs")
 REGIONS = ["us", "eu", "apac"]
 EVENTS_PER_REGION = 400
-VIEWERS_PER_REGION = 41  # coprime with the 5 types cycle: every type has every viewer
+VIEWERS_PER_REGION = 11  # coprime with the 5 types cycle: every type has every viewer (>= k = 10)
 BASE_MS = 1_764_547_200_000  # 2025-12-01T00:00Z
 
 
