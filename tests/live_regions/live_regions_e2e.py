@@ -149,7 +149,8 @@ def run(binary, work, procs):
     sent = {r: [] for r in REGIONS}
     all_viewers = []
     for i, r in enumerate(REGIONS):
-        viewers = [rng.randrange(7_000_000_000, 9_000_000_000) for _ in range(13 + 7 * i)]
+        # With auth a token is minted per viewer (a process each, slow under sanitizers): fewer viewers.
+        viewers = [rng.randrange(7_000_000_000, 9_000_000_000) for _ in range(4 + 2 * i if AUTH else 13 + 7 * i)]
         all_viewers += viewers
         n_events = 60 + 40 * i
         for n in range(n_events):
@@ -242,7 +243,7 @@ def run(binary, work, procs):
     # held by a frozen peer).
     started = time.time()
     check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen, again")
-    if time.time() - started > 0.5:
+    if time.time() - started > 0.9:
         fail("a peer that just failed was waited for again (%.2f s)" % (time.time() - started))
     os.kill(procs["apac"].pid, signal.SIGCONT)
     deadline = time.time() + 15
