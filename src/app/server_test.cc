@@ -423,6 +423,42 @@ TEST_F(ServerTest, ARegionsOwnRedisHoldsOnlyThatRegion) {
   for (const auto& p : *progress) EXPECT_EQ(p.region, Region::kEu);
 }
 
+// Moving a region to a Redis of its own: restart with live-store.eu pointing at it. Restoring each partition writes
+// its whole checkpointed state to the region's store, so eu's stories are in the new Redis without a new event.
+TEST_F(ServerTest, ARegionMovedToItsOwnRedisIsRefilledFromItsCheckpointsAtRestart) {
+  serve::testing::RedisServer shared, eu_redis;
+  ASSERT_TRUE(shared.Start() && eu_redis.Start());
+  const std::string shared_spec = "redis://127.0.0.1:" + std::to_string(shared.port());
+  std::vector<Event> events;
+  for (const Event& e : Batch(0))
+    if (e.region != Region::kApac) events.push_back(e);
+  {
+    auto server = StartServer({"--regions", "us,eu", "--live-store", shared_spec});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    Post(client, events);
+    WaitForLagZero(client);
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+  auto server = StartServer({"--regions", "us,eu", "--live-store", shared_spec, "--live-store.eu",
+                             "redis://127.0.0.1:" + std::to_string(eu_redis.port())});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  WaitForLagZero(client);
+  auto eu = serve::NewRedisNodeLiveStore("127.0.0.1", eu_redis.port(), 2000);
+  std::map<uint64_t, uint64_t> eu_views;
+  for (const Event& e : events)
+    if (e.region == Region::kEu && e.type == EventType::kView) ++eu_views[e.story_id.value];
+  ASSERT_FALSE(eu_views.empty());
+  for (const auto& [story, views] : eu_views) {
+    auto parts = eu->GetStoryRegions(StoryId(story));
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    ASSERT_TRUE((*parts)[static_cast<int>(Region::kEu)].has_value()) << "story " << story << " not refilled";
+    EXPECT_EQ((*parts)[static_cast<int>(Region::kEu)]->totals.views, views) << "story " << story;
+    EXPECT_FALSE((*parts)[static_cast<int>(Region::kUs)].has_value());
+  }
+}
+
 TEST_F(ServerTest, ServesHealthAndPrometheus) {
   auto server = StartServer();
   ASSERT_TRUE(server.ok()) << server.status().ToString();
