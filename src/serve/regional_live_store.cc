@@ -92,27 +92,42 @@ Result<std::vector<SeriesPoint>> RegionalLiveStore::GetSeries(StoryId story, Win
 }
 
 Result<std::vector<StoryMetrics>> RegionalLiveStore::TopStoriesOverall(TopBy by, size_t limit) {
-  if (distinct_.empty()) return std::vector<StoryMetrics>{};
+  if (distinct_.empty() || limit == 0) return std::vector<StoryMetrics>{};
   if (distinct_.size() == 1) return distinct_[0].store->TopStoriesOverall(by, limit);
-  // Candidates: each store's top `limit`; ranked by their sums over every store (header: the limit of this).
-  std::set<StoryId> seen;
-  std::vector<StoryId> ids;
-  for (const Distinct& d : distinct_) {
-    ASSIGN_OR_RETURN(auto top, d.store->TopStoriesOverall(by, limit));
-    for (const StoryMetrics& m : top)
-      if (seen.insert(m.story).second) ids.push_back(m.story);
-  }
-  ASSIGN_OR_RETURN(auto found, GetStories(ids));
-  std::vector<StoryMetrics> top;
-  for (auto& m : found)
-    if (m) top.push_back(std::move(*m));
+  // The threshold algorithm: read each store's list `depth` deep, rank what was read by its sums over the stores.
+  // A story not read is worth at most the deepest value read in each store, so at most their sum T: once the
+  // limit-th story is worth more than T (or every list was read whole) the answer is exact. Else read 4 times
+  // deeper, up to kTopDepthFactor × limit (the answer is then as far as read; header).
   auto better = [by](const StoryMetrics& a, const StoryMetrics& b) {
     const uint64_t va = TopValue(a.totals, by), vb = TopValue(b.totals, by);
     return va != vb ? va > vb : a.story < b.story;
   };
-  std::sort(top.begin(), top.end(), better);
-  if (top.size() > limit) top.resize(limit);
-  return top;
+  const size_t cap = limit * kTopDepthFactor;
+  for (size_t depth = limit;; depth = std::min(cap, depth * 4)) {
+    std::set<StoryId> seen;
+    std::vector<StoryId> ids;
+    uint64_t threshold = 0;
+    bool whole = true;
+    for (const Distinct& d : distinct_) {
+      ASSIGN_OR_RETURN(auto top, d.store->TopStoriesOverall(by, depth));
+      for (const StoryMetrics& m : top)
+        if (seen.insert(m.story).second) ids.push_back(m.story);
+      if (top.size() >= depth) {
+        whole = false;
+        threshold += TopValue(top.back().totals, by);
+      }
+    }
+    ASSIGN_OR_RETURN(auto found, GetStories(ids));
+    std::vector<StoryMetrics> ranked;
+    for (auto& m : found)
+      if (m) ranked.push_back(std::move(*m));
+    std::sort(ranked.begin(), ranked.end(), better);
+    const bool exact = whole || (ranked.size() >= limit && TopValue(ranked[limit - 1].totals, by) > threshold);
+    if (exact || depth >= cap) {
+      if (ranked.size() > limit) ranked.resize(limit);
+      return ranked;
+    }
+  }
 }
 
 Result<std::vector<PartitionProgress>> RegionalLiveStore::GetProgress() {

@@ -5,9 +5,11 @@
 // same store (one Redis for every region, as live-store alone configures): it is asked once; GetStoryRegions and
 // GetProgress take from it only the regions mapped to it, the other reads take what it holds.
 //
-// Answers equal one store holding every region's parts, except TopStoriesOverall over several distinct stores:
-// it ranks, by their sums over the stores, the stories in any store's top `limit` (each store ranks by its own
-// regions' values), so a story in no region's top `limit` whose sum would rank it is missed; exact over one store.
+// Answers equal one store holding every region's parts. TopStoriesOverall over several distinct stores (each
+// ranking by its own regions' values) reads each one's list deeper until what it has not read cannot rank (the
+// threshold algorithm): exact, at a cost of O(limit) reads per store, up to kTopDepthFactor × limit deep; past
+// that — only when many stories tie at the threshold, e.g. the stories worth 0, listed lowest ids first — the
+// answer ranks what was read.
 // Thread-safe as its stores are; it owns none of them.
 
 #include <array>
@@ -16,6 +18,9 @@
 #include "serve/live_store.h"
 
 namespace watershed::serve {
+
+// How deep TopStoriesOverall reads each store at most, in multiples of the limit.
+inline constexpr size_t kTopDepthFactor = 16;
 
 class RegionalLiveStore final : public LiveStore {
  public:

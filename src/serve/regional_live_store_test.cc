@@ -87,6 +87,26 @@ TEST_F(RegionalMemoryStoreTest, TheTopListRanksByTheSumOverTheStores) {
   EXPECT_EQ((*top)[1].story, StoryId(1));
 }
 
+TEST_F(RegionalMemoryStoreTest, AStoryInNoRegionsTopCanLeadByItsSum) {
+  // Limit 1: story 1 leads us, story 2 leads eu, story 3 is second in both and first by the sum (12).
+  ASSERT_TRUE(store_.Apply(StoryWrite(Region::kUs, 1, 1, 9, Agg(10))).ok());
+  ASSERT_TRUE(store_.Apply(StoryWrite(Region::kUs, 1, 3, 9, Agg(6))).ok());
+  ASSERT_TRUE(store_.Apply(StoryWrite(Region::kEu, 1, 2, 9, Agg(10))).ok());
+  ASSERT_TRUE(store_.Apply(StoryWrite(Region::kEu, 1, 3, 9, Agg(6))).ok());
+  for (uint64_t s = 10; s < 40; ++s)  // more stories, so a list is not read whole at once
+    ASSERT_TRUE(store_.Apply(StoryWrite(s % 2 ? Region::kUs : Region::kEu, 1, s, 9, Agg(1))).ok());
+  auto top = store_.TopStoriesOverall(TopBy::kViews, 1);
+  ASSERT_TRUE(top.ok());
+  ASSERT_EQ(top->size(), 1u);
+  EXPECT_EQ((*top)[0].story, StoryId(3));
+  EXPECT_EQ((*top)[0].totals.views, 12u);
+  auto three = store_.TopStoriesOverall(TopBy::kViews, 3);
+  ASSERT_TRUE(three.ok());
+  ASSERT_EQ(three->size(), 3u);
+  EXPECT_EQ((*three)[1].story, StoryId(1));
+  EXPECT_EQ((*three)[2].story, StoryId(2));
+}
+
 TEST_F(RegionalMemoryStoreTest, ProgressListsEachRegionsPartitions) {
   ASSERT_TRUE(store_.Apply(StoryWrite(Region::kEu, 1, 1, 9, Agg(1), 40)).ok());
   ASSERT_TRUE(store_.Apply(StoryWrite(Region::kUs, 1, 2, 9, Agg(1), 30)).ok());
