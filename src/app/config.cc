@@ -25,7 +25,11 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "processor: a member silent this long loses its partitions to the rest of its group"},
       {"live-store", "memory",
        "where metrics live: memory | redis://HOST:PORT | redis-cluster://HOST:PORT[,HOST:PORT...] (rediss://, "
-       "rediss-cluster://: over TLS)"},
+       "rediss-cluster://: over TLS); the store of every served region unless live-store.REGION names its own"},
+      {"live-store.*", "",
+       "live-store.REGION = memory | redis://... | redis-cluster://...: region REGION's own live store "
+       "(docs/live_store.md "
+       "\"One store per region\"); regions with the same value share one store"},
       {"redis-auth-file", "",
        "a file (mode 600) holding PASSWORD or USER PASSWORD: every Redis connection (live store, "
        "feature store, cluster nodes) starts with AUTH; empty = no AUTH"},
@@ -177,6 +181,9 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "the shared service credential of the regions' deployments: a file of this user's, mode 600, 32..256 "
        "characters; sent on fragment calls to peers and checked on POST /v1/query/fragment"},
       {"peer-timeout", "10s", "each call to a peer (connect, send, answer) at most"},
+      {"peer-live-timeout", "1s",
+       "each call to a peer for a story's live totals (GET /v1/stories/{id}/metrics) at most; past it the answer "
+       "is partial and names the region missing"},
       {"query-concurrency", "2",
        "lake queries (POST /v1/query, story history) admitted at once, each on a thread of "
        "its own; one more is answered 503 query_busy"},

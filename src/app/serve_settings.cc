@@ -108,24 +108,26 @@ bool IsRedisSpec(const std::string& spec) {
   return false;
 }
 
-Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config) {
+// `key` names the setting in messages (live-store or live-store.REGION).
+Result<LiveStoreSettings> ParseLiveStoreSettings(const Config& config, const std::string& key = "live-store",
+                                                 const std::string& value = "") {
   LiveStoreSettings l;
   ASSIGN_OR_RETURN(int64_t wait_replicas, config.GetInt("live-store-wait-replicas"));
   if (wait_replicas > 16) return Status::InvalidArgument("live-store-wait-replicas must be in 0..16");
   l.wait_replicas = static_cast<int>(wait_replicas);
   l.prefix = config.Get("live-store-prefix");
-  l.spec = config.Get("live-store");
+  l.spec = value.empty() ? config.Get("live-store") : value;
   const std::string& spec = l.spec;
   if (spec == "memory") {
     l.kind = LiveStoreSettings::Kind::kMemory;
   } else if (bool cluster = false; IsRedisSpec(spec)) {
     if (!ParseRedisSpec(spec, &cluster, &l.redis_host, &l.redis_port, &l.cluster_seeds, &l.auth.tls.on))
       return Status::InvalidArgument(
-          "live-store: '" + spec +
+          key + ": '" + spec +
           (spec.find("-cluster://") == std::string::npos ? "' is not redis://HOST:PORT" : "' names no cluster node"));
     l.kind = cluster ? LiveStoreSettings::Kind::kRedisCluster : LiveStoreSettings::Kind::kRedis;
   } else {
-    return Status::InvalidArgument("live-store: '" + spec +
+    return Status::InvalidArgument(key + ": '" + spec +
                                    "' is not memory, redis[s]://HOST:PORT or redis[s]-cluster://...");
   }
   return l;
@@ -342,6 +344,17 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   ASSIGN_OR_RETURN(s.log, ParseLogSettings(config));
   RETURN_IF_ERROR(CheckRoles(config, roles, s.log.kafka));
   ASSIGN_OR_RETURN(s.live_store, ParseLiveStoreSettings(config));
+  s.region_live_stores.fill(s.live_store);
+  for (const auto& [name, value] : config.WithPrefix("live-store.")) {
+    auto region = ParseRegion(name);
+    if (!region) return Status::InvalidArgument("live-store." + name + ": unknown region '" + name + "'");
+    ASSIGN_OR_RETURN(s.region_live_stores[static_cast<int>(*region)],
+                     ParseLiveStoreSettings(config, "live-store." + name, value));
+    if (roles.uses_live_store() && !roles.all_in_one() && value == "memory")
+      return Status::InvalidArgument("watershed " + std::string(roles.command) + " needs live-store." + name +
+                                     " = redis://... or redis-cluster://...: a memory store is not shared with "
+                                     "other processes");
+  }
   ASSIGN_OR_RETURN(s.recs_features, ParseRecsFeatureSettings(config));
   ASSIGN_OR_RETURN(s.recs_serve, ParseRecsServeSettings(config, s.recs_features));
   // Both stores' connections are secured alike: AUTH, and TLS files when
@@ -355,7 +368,9 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   security.tls.key_file = config.Get("redis-tls-key-file");
   if (security.tls.cert_file.empty() != security.tls.key_file.empty())
     return Status::InvalidArgument("redis-tls-cert-file and redis-tls-key-file go together");
-  for (serve::RedisSecurity* store : {&s.live_store.auth, &s.recs_features.auth}) {
+  std::vector<serve::RedisSecurity*> secured = {&s.live_store.auth, &s.recs_features.auth};
+  for (LiveStoreSettings& region : s.region_live_stores) secured.push_back(&region.auth);
+  for (serve::RedisSecurity* store : secured) {
     const bool tls = store->tls.on;
     *store = security;
     store->tls.on = tls;
@@ -386,6 +401,8 @@ Result<ServeSettings> ParseServeSettings(const Config& config, ServerRoles roles
   s.federation.token_file = config.Get("peer-token-file");
   ASSIGN_OR_RETURN(s.federation.timeout_ms, config.GetDurationMs("peer-timeout", 600'000));
   if (s.federation.timeout_ms < 1) return Status::InvalidArgument("peer-timeout must be at least 1ms");
+  ASSIGN_OR_RETURN(s.federation.live_timeout_ms, config.GetDurationMs("peer-live-timeout", 60'000));
+  if (s.federation.live_timeout_ms < 1) return Status::InvalidArgument("peer-live-timeout must be at least 1ms");
   if (!peers.empty() || !s.federation.token_file.empty()) {
     if (s.regions.size() != 1)
       return Status::InvalidArgument(

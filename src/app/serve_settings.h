@@ -5,6 +5,7 @@
 // here, and every role parses every key, so a bad value stops any process
 // before it opens a log or a listener.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -160,6 +161,7 @@ struct FederationSettings {
   std::vector<Peer> peers;
   std::string token_file;                          // peer-token-file; empty: no fragment endpoint
   int64_t timeout_ms = 10'000;                     // peer-timeout: each peer call
+  int64_t live_timeout_ms = 1'000;                 // peer-live-timeout: each call for a story's live totals
   int64_t max_response_bytes = int64_t{16} << 20;  // a fragment's answer at most
 };
 
@@ -172,7 +174,9 @@ struct ServeSettings {
   std::string catalog_dir;      // resolved: <data-dir>/catalog unless set
   std::vector<Region> regions;  // served here, as listed
   LogSettings log;
-  LiveStoreSettings live_store;
+  LiveStoreSettings live_store;  // live-store: the default of every region
+  // Each region's store: live-store.REGION, else live_store (docs/live_store.md "One store per region").
+  std::array<LiveStoreSettings, kRegionCount> region_live_stores;
   ProcessorSettings processor;
   LakeSettings lake;
   EncryptionSettings encryption;

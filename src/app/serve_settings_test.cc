@@ -271,6 +271,27 @@ TEST_F(ServeSettingsTest, SplitRolesNeedKafkaAndASharedLiveStore) {
   EXPECT_EQ(Error({"--log", "kafka://k:9092", "--live-store", "redis://r:6379"}, ServerRoles::Processor()), "<ok>");
 }
 
+TEST_F(ServeSettingsTest, EachRegionHasALiveStoreLiveStoreByDefault) {
+  auto s = Parse(Words("--live-store redis://a:1 --live-store.eu redis-cluster://b:2,c:3 --live-store.apac memory"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  using Kind = LiveStoreSettings::Kind;
+  EXPECT_EQ(s->region_live_stores[static_cast<int>(Region::kUs)].spec, "redis://a:1");
+  EXPECT_EQ(s->region_live_stores[static_cast<int>(Region::kUs)].kind, Kind::kRedis);
+  EXPECT_EQ(s->region_live_stores[static_cast<int>(Region::kEu)].kind, Kind::kRedisCluster);
+  EXPECT_EQ(s->region_live_stores[static_cast<int>(Region::kEu)].cluster_seeds,
+            (std::vector<std::string>{"b:2", "c:3"}));
+  EXPECT_EQ(s->region_live_stores[static_cast<int>(Region::kApac)].kind, Kind::kMemory);
+  auto plain = Parse({});
+  ASSERT_TRUE(plain.ok());
+  for (const auto& l : plain->region_live_stores) EXPECT_EQ(l.kind, Kind::kMemory);
+  EXPECT_EQ(Error(Words("--live-store.mars redis://a:1")), "live-store.mars: unknown region 'mars'");
+  EXPECT_NE(Error(Words("--live-store.eu redis://a:x")).find("live-store.eu: 'redis://a:x'"), std::string::npos);
+  EXPECT_NE(
+      Error(Words("--log kafka://k:9092 --live-store redis://a:1 --live-store.eu memory"), ServerRoles::Processor())
+          .find("needs live-store.eu = redis://"),
+      std::string::npos);
+}
+
 TEST_F(ServeSettingsTest, TheCatalogueFeedRunsWhenCdcConninfoIsSet) {
   auto off = Parse({});
   ASSERT_TRUE(off.ok()) << off.status().ToString();

@@ -19,6 +19,7 @@
 #include "serve/redis_cluster_client.h"
 #include "serve/redis_live_store.h"
 #include "serve/redis_node_client.h"
+#include "serve/regional_live_store.h"
 #include "web/web_files.h"
 
 namespace {
@@ -204,9 +205,24 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
 Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles) {
   std::unique_ptr<Server> s(new Server());
   if (roles.uses_live_store()) {
-    ASSIGN_OR_RETURN(s->store_, OpenLiveStore(settings.live_store));
+    // One store per served region (docs/live_store.md "One store per region"); regions whose settings name the
+    // same store share one (one Redis key space keeps each region's parts apart).
+    std::vector<const LiveStoreSettings*> opened;
+    for (Region region : settings.regions) {
+      const LiveStoreSettings& want = settings.region_live_stores[static_cast<int>(region)];
+      // Memory stores are never shared: each region keeps its own.
+      size_t i = 0;
+      while (i < opened.size() && !(want.kind != LiveStoreSettings::Kind::kMemory && opened[i]->spec == want.spec)) ++i;
+      if (i == opened.size()) {
+        ASSIGN_OR_RETURN(auto store, OpenLiveStore(want));
+        if (roles.processes()) WarnOnMissingReplicas(store.get(), want);
+        s->stores_.push_back(std::move(store));
+        opened.push_back(&want);
+      }
+      s->region_stores_[static_cast<int>(region)] = s->stores_[i].get();
+    }
+    s->store_ = std::make_unique<serve::RegionalLiveStore>(s->region_stores_);
   }
-  if (roles.processes()) WarnOnMissingReplicas(s->store_.get(), settings.live_store);
   if (!settings.trace.endpoint.empty()) {
     ASSIGN_OR_RETURN(s->tracer_, trace::Tracer::Start(settings.trace));
     trace::Tracer* t = s->tracer_.get();
@@ -297,8 +313,26 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
           if (timeout > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
           return f->ServeFragment(req, limits);
         };
+        if (s->store_) {
+          // A story's live totals: this region's store and the peers' (docs/api.md).
+          s->live_peers_ = std::make_unique<LivePeers>(settings.federation.peers, s->federation_->peer_token(),
+                                                       settings.federation.live_timeout_ms, s->store_.get());
+          deps.peer_story = [p = s->live_peers_.get()](const http::HttpRequest& req, StoryId story) {
+            return p->Serve(req, story);
+          };
+        }
       }
     }
+  }
+  if (s->store_ && roles.query) {
+    // Every region's part of a story: the local stores', and the peers' when there are peers.
+    deps.story_across_regions = [store = s->store_.get(),
+                                 peers = s->live_peers_.get()](StoryId story) -> Result<gateway::StoryAcrossRegions> {
+      if (peers) return peers->Gather(story);
+      gateway::StoryAcrossRegions out;
+      ASSIGN_OR_RETURN(out.parts, store->GetStoryRegions(story));
+      return out;
+    };
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->recs_) {
@@ -397,7 +431,7 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       run.lake = lakes_[r].get();
     }
     auto proc =
-        std::make_unique<stream::RegionProcessor>(region, logs_[r].get(), store_.get(), checkpoints_.get(), run);
+        std::make_unique<stream::RegionProcessor>(region, logs_[r].get(), region_stores_[r], checkpoints_.get(), run);
     if (roles.processing == ServerRoles::Processing::kAllPartitions) {
       RETURN_IF_ERROR(proc->Start());
     } else {

@@ -14,6 +14,7 @@
 #include "app/config.h"
 #include "app/federation.h"
 #include "app/governance_runtime.h"
+#include "app/live_peers.h"
 #include "app/processor_group.h"
 #include "app/recs_runtime.h"
 #include "app/serve_settings.h"
@@ -52,6 +53,8 @@ class Server {
   static Result<std::unique_ptr<Server>> Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles);
   ~Server();
   uint16_t port() const { return http_->port(); }
+  // Region r's live store (nullptr: not served or no store here); regions configured alike share one.
+  serve::LiveStore* live_store(Region region) const { return region_stores_[static_cast<int>(region)]; }
   // Stops the listener, leaves the consumer groups and drains the logs,
   // writes final checkpoints.
   Status Stop();
@@ -81,7 +84,10 @@ class Server {
   std::unique_ptr<trace::Tracer> tracer_;  // null without otlp-endpoint; outlives what exports to it
   int64_t checkpoint_interval_ms_ = 0, lake_commit_interval_ms_ = 0;  // settings the health metrics report
   std::string data_dir_;
-  std::unique_ptr<serve::LiveStore> store_;
+  std::vector<std::unique_ptr<serve::LiveStore>> stores_;        // one per distinct live-store[.REGION] setting
+  std::array<serve::LiveStore*, kRegionCount> region_stores_{};  // into stores_; what region r's processors write
+  std::unique_ptr<serve::LiveStore> store_;                      // a RegionalLiveStore over them: what the API reads
+  std::unique_ptr<LivePeers> live_peers_;                        // a story's totals across the regions' deployments
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_

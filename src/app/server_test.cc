@@ -26,6 +26,7 @@
 #include "core/testing/wait.h"
 #include "http/http_client.h"
 #include "recs/feature_store_redis.h"
+#include "serve/redis_live_store.h"
 #include "serve/redis_node_client.h"
 #include "serve/testing/redis_server.h"
 #include "trace/testing/otlp_collector.h"
@@ -313,6 +314,149 @@ TEST_F(ServerTest, EventsOfARegionStayInThatRegionsFiles) {
   const std::string viewer_bytes(reinterpret_cast<const char*>(&viewer), 8);
   EXPECT_EQ(bytes_by_region["us"].find(viewer_bytes), std::string::npos);
   EXPECT_EQ(bytes_by_region["apac"].find(viewer_bytes), std::string::npos);
+}
+
+// One live store per region (issue #12 part 1): each region's processors write only their region's store, and
+// /metrics adds the regions' parts up and lists them.
+TEST_F(ServerTest, EachRegionsProcessorsWriteOnlyItsOwnLiveStore) {
+  std::map<Region, std::set<uint64_t>> stories_of;
+  std::vector<Event> events = Batch(0);
+  for (const Event& e : events) stories_of[e.region].insert(e.story_id.value);
+  ASSERT_EQ(stories_of.size(), 3u);
+  auto server = StartServer();
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  Post(client, events);
+  WaitForLagZero(client);
+  std::set<serve::LiveStore*> distinct;
+  for (Region r : {Region::kUs, Region::kEu, Region::kApac}) {
+    serve::LiveStore* store = (*server)->live_store(r);
+    ASSERT_NE(store, nullptr);
+    distinct.insert(store);
+    auto progress = store->GetProgress();
+    ASSERT_TRUE(progress.ok());
+    ASSERT_FALSE(progress->empty());
+    for (const auto& p : *progress) EXPECT_EQ(p.region, r) << "another region's progress in " << RegionName(r);
+    for (uint64_t story : stories_of[r]) {
+      auto parts = store->GetStoryRegions(StoryId(story));
+      ASSERT_TRUE(parts.ok());
+      for (int other = 0; other < kRegionCount; ++other)
+        EXPECT_EQ((*parts)[other].has_value(), other == static_cast<int>(r))
+            << "story " << story << " in " << RegionName(r) << "'s store has a part of region "
+            << RegionName(static_cast<Region>(other));
+    }
+  }
+  EXPECT_EQ(distinct.size(), 3u) << "the embedded default keeps a memory store per region";
+  // A story with events in several regions: its answer lists each region's part and adds them up.
+  std::map<uint64_t, std::map<Region, Expected>> expected;
+  for (const Event& e : events) {
+    Expected& x = expected[e.story_id.value][e.region];
+    if (e.type == EventType::kView) {
+      ++x.views;
+      x.viewers.insert(e.viewer_id.value);
+    }
+  }
+  uint64_t story = 0;
+  for (const auto& [id, by_region] : expected)
+    if (by_region.size() > 1) story = id;
+  ASSERT_NE(story, 0u) << "the batch has no story in several regions";
+  auto r = client.Get("/v1/stories/" + std::to_string(story) + "/metrics");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  ASSERT_EQ(parser.parse(r->body).get(root), simdjson::SUCCESS);
+  uint64_t views = 0;
+  for (const auto& [region, x] : expected[story]) views += x.views;
+  EXPECT_EQ(root["views"].get_uint64().value(), views) << r->body;
+  EXPECT_FALSE(root["partial"].get_bool().value()) << r->body;
+  EXPECT_FALSE(root["unique_viewers_exact"].get_bool().value()) << "auth off: viewers are not pinned: " << r->body;
+  simdjson::dom::array parts = root["regions"].get_array().value();
+  size_t listed = 0;
+  for (simdjson::dom::element part : parts) {
+    auto region = ParseRegion(part["region"].get_string().value());
+    ASSERT_TRUE(region.has_value());
+    EXPECT_EQ(part["views"].get_uint64().value(), expected[story][*region].views) << r->body;
+    EXPECT_EQ(part["unique_viewers"].get_uint64().value(), expected[story][*region].viewers.size()) << r->body;
+    ++listed;
+  }
+  EXPECT_EQ(listed, expected[story].size()) << r->body;
+}
+
+// live-store.eu names eu's own Redis; us keeps live-store's: each Redis holds only its region's fields.
+TEST_F(ServerTest, ARegionsOwnRedisHoldsOnlyThatRegion) {
+  serve::testing::RedisServer us_redis, eu_redis;
+  ASSERT_TRUE(us_redis.Start() && eu_redis.Start());
+  std::vector<Event> events;
+  for (const Event& e : Batch(0))
+    if (e.region != Region::kApac) events.push_back(e);
+  auto server =
+      StartServer({"--regions", "us,eu", "--live-store", "redis://127.0.0.1:" + std::to_string(us_redis.port()),
+                   "--live-store.eu", "redis://127.0.0.1:" + std::to_string(eu_redis.port())});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  Post(client, events);
+  WaitForLagZero(client);
+  ASSERT_NE((*server)->live_store(Region::kUs), (*server)->live_store(Region::kEu));
+  auto us = serve::NewRedisNodeLiveStore("127.0.0.1", us_redis.port(), 2000);
+  auto eu = serve::NewRedisNodeLiveStore("127.0.0.1", eu_redis.port(), 2000);
+  size_t checked = 0;
+  for (const Event& e : events) {
+    for (auto* store : {us.get(), eu.get()}) {
+      auto parts = store->GetStoryRegions(e.story_id);
+      ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+      const Region holds = store == us.get() ? Region::kUs : Region::kEu;
+      for (int r = 0; r < kRegionCount; ++r)
+        if (static_cast<Region>(r) != holds) {
+          EXPECT_FALSE((*parts)[r].has_value()) << "story " << e.story_id.value;
+        }
+      if (holds == e.region) {
+        EXPECT_TRUE((*parts)[static_cast<int>(holds)].has_value());
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+  auto progress = eu->GetProgress();
+  ASSERT_TRUE(progress.ok());
+  ASSERT_FALSE(progress->empty());
+  for (const auto& p : *progress) EXPECT_EQ(p.region, Region::kEu);
+}
+
+// Moving a region to a Redis of its own: restart with live-store.eu pointing at it. Restoring each partition writes
+// its whole checkpointed state to the region's store, so eu's stories are in the new Redis without a new event.
+TEST_F(ServerTest, ARegionMovedToItsOwnRedisIsRefilledFromItsCheckpointsAtRestart) {
+  serve::testing::RedisServer shared, eu_redis;
+  ASSERT_TRUE(shared.Start() && eu_redis.Start());
+  const std::string shared_spec = "redis://127.0.0.1:" + std::to_string(shared.port());
+  std::vector<Event> events;
+  for (const Event& e : Batch(0))
+    if (e.region != Region::kApac) events.push_back(e);
+  {
+    auto server = StartServer({"--regions", "us,eu", "--live-store", shared_spec});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    HttpClient client("127.0.0.1", (*server)->port());
+    Post(client, events);
+    WaitForLagZero(client);
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+  auto server = StartServer({"--regions", "us,eu", "--live-store", shared_spec, "--live-store.eu",
+                             "redis://127.0.0.1:" + std::to_string(eu_redis.port())});
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client("127.0.0.1", (*server)->port());
+  WaitForLagZero(client);
+  auto eu = serve::NewRedisNodeLiveStore("127.0.0.1", eu_redis.port(), 2000);
+  std::map<uint64_t, uint64_t> eu_views;
+  for (const Event& e : events)
+    if (e.region == Region::kEu && e.type == EventType::kView) ++eu_views[e.story_id.value];
+  ASSERT_FALSE(eu_views.empty());
+  for (const auto& [story, views] : eu_views) {
+    auto parts = eu->GetStoryRegions(StoryId(story));
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    ASSERT_TRUE((*parts)[static_cast<int>(Region::kEu)].has_value()) << "story " << story << " not refilled";
+    EXPECT_EQ((*parts)[static_cast<int>(Region::kEu)]->totals.views, views) << "story " << story;
+    EXPECT_FALSE((*parts)[static_cast<int>(Region::kUs)].has_value());
+  }
 }
 
 TEST_F(ServerTest, ServesHealthAndPrometheus) {

@@ -11,6 +11,7 @@
 #include "core/event_codec.h"
 #include "core/event_proto.h"
 #include "core/random.h"
+#include "serve/regional_live_store.h"
 
 namespace watershed::gateway {
 namespace {
@@ -183,7 +184,7 @@ bool Api::IsPublic(std::string_view path) const {
   // and 404 to all when off.
   if (path == kDevTokenPath || (!path.starts_with("/v1/") && PageAt(path))) return true;
   // Authenticated by the peer credential (deps_.query_fragment), never by a user token.
-  if (path == kQueryFragmentPath) return true;
+  if (path == kQueryFragmentPath || path.starts_with(kPeerStoriesPath)) return true;
   return std::find(options_.public_paths.begin(), options_.public_paths.end(), path) != options_.public_paths.end();
 }
 
@@ -340,6 +341,14 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!get) return reply(method_not_allowed("GET"));
     if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
     return reply(GetStoryRecord(*id, caller));
+  }
+  if (path.starts_with(kPeerStoriesPath)) {
+    if (!deps_.peer_story) return not_served(path, "this process has no peers (peer-token-file)");
+    if (!get) return reply(method_not_allowed("GET"));
+    id = IdBetween(path, kPeerStoriesPath, "");
+    if (!id || *id == 0 || *id > static_cast<uint64_t>(INT64_MAX))
+      return reply(JsonError(400, "invalid_story_id", "the story id must be an integer in 1..2^63-1"));
+    return reply(deps_.peer_story(req, StoryId(*id)));
   }
   if (path == kQueryFragmentPath) {
     if (!deps_.query_fragment || !deps_.lake_queries)
@@ -594,11 +603,51 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
 }
 
 HttpResponse Api::StoryMetrics(uint64_t story) {
+  if (deps_.story_across_regions) {
+    auto across = deps_.story_across_regions(StoryId(story));
+    if (!across.ok()) return FromStatus(across.status());
+    return StoryAcrossRegionsAnswer(story, *across);
+  }
   auto m = deps_.store->GetStory(StoryId(story));
   if (!m.ok()) return FromStatus(m.status());
   if (!m.value()) return JsonError(404, "story_not_found", "no events for story " + std::to_string(story));
   std::string body;
   AppendStory(**m, AuthorOf(StoryId(story)), &body);
+  return Json(std::move(body));
+}
+
+// The sum of the regions' parts, each part, and which regions are missing. Distinct viewers add up only when a
+// viewer's events are all in one region: with auth on (the token's region), or when one region has viewers of the
+// story; else `unique_viewers` is the sum of the regions' counts, an upper bound, and unique_viewers_exact says so.
+HttpResponse Api::StoryAcrossRegionsAnswer(uint64_t story, const StoryAcrossRegions& across) {
+  std::optional<serve::StoryMetrics> sum = serve::SumParts(across.parts);
+  if (!sum && across.missing.empty())
+    return JsonError(404, "story_not_found", "no events for story " + std::to_string(story));
+  if (!sum) {  // only the missing regions could have it: an answer of zeros, marked partial
+    sum.emplace();
+    sum->story = StoryId(story);
+  }
+  int regions_with_viewers = 0;
+  for (const auto& part : across.parts) regions_with_viewers += part && part->totals.unique_viewers > 0;
+  const bool exact = deps_.verifier != nullptr || regions_with_viewers <= 1;
+  std::string body;
+  AppendStory(*sum, AuthorOf(StoryId(story)), &body);
+  body.pop_back();  // reopen the object
+  body += std::string(",\"unique_viewers_exact\":") + (exact ? "true" : "false") + ",\"regions\":[";
+  bool first = true;
+  for (int r = 0; r < kRegionCount; ++r) {
+    const auto& part = across.parts[r];
+    if (!part) continue;
+    if (!first) body += ',';
+    first = false;
+    body += "{\"region\":\"" + std::string(RegionName(static_cast<Region>(r))) + "\",";
+    AppendAggregates(part->totals, &body);
+    body += ",\"as_of\":" + std::to_string(part->as_of_ms) + "}";
+  }
+  body += std::string("],\"partial\":") + (across.missing.empty() ? "false" : "true") + ",\"missing\":[";
+  for (size_t i = 0; i < across.missing.size(); ++i)
+    body += (i ? ",\"" : "\"") + std::string(RegionName(across.missing[i])) + "\"";
+  body += "]}";
   return Json(std::move(body));
 }
 

@@ -60,6 +60,13 @@ struct CatalogFeedReport {
   uint64_t dead_lettered = 0;  // rows that did not map
 };
 
+// A story's live parts across the regions' deployments (GET /v1/stories/{id}/metrics, docs/api.md): each region's
+// part (nullopt: no events there, or the region did not answer) and the regions whose deployment did not answer.
+struct StoryAcrossRegions {
+  serve::RegionParts parts;
+  std::vector<Region> missing;
+};
+
 struct ApiOptions {
   int64_t max_future_ms = 5 * 60'000;  // event_time may lead the server clock by this much
   // Paths answered without a token when auth is on (exact match).
@@ -145,6 +152,13 @@ struct ApiDeps {
                                          std::vector<std::string>* touched)>
       global_query;
   std::function<http::HttpResponse(const http::HttpRequest& req)> query_fragment;
+  // A story's parts per region — this process's regions from their stores, each peer's from its deployment
+  // (app/live_peers.h) — for GET /v1/stories/{id}/metrics, which then adds `regions`, `partial` and `missing` to
+  // its answer; empty: the store's sum alone.
+  std::function<Result<StoryAcrossRegions>(StoryId story)> story_across_regions;
+  // GET /v1/peer/stories/{id} (another region's deployment, authenticated by the peer credential, not a user
+  // token): the story's parts of this process's regions. Empty: that path is 404.
+  std::function<http::HttpResponse(const http::HttpRequest& req, StoryId story)> peer_story;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
@@ -162,6 +176,9 @@ inline constexpr uint32_t kDefaultRecommendations = 50;
 // POST {"creator": N[, "region": "us"]} → {"token": "..."} when
 // ApiDeps::mint_dev_token is set (docs/operations.md "Dashboard").
 inline constexpr std::string_view kDevTokenPath = "/v1/dev/token";
+
+// GET /v1/peer/stories/{id}: a story's live counts in the answering deployment's regions (service credential only).
+inline constexpr std::string_view kPeerStoriesPath = "/v1/peer/stories/";
 
 // POST /v1/query/fragment: a region's part of another region's global query (service credential only).
 inline constexpr std::string_view kQueryFragmentPath = "/v1/query/fragment";
@@ -199,6 +216,7 @@ class Api {
   // Counts accepted events whose author_id hint disagrees with the catalogue.
   void CountAuthorHints(const std::vector<Event>& events);
   http::HttpResponse StoryMetrics(uint64_t story);
+  http::HttpResponse StoryAcrossRegionsAnswer(uint64_t story, const StoryAcrossRegions& across);
   http::HttpResponse StorySeries(uint64_t story, std::string_view query);
   http::HttpResponse CreatorTop(uint64_t author, std::string_view query);
   http::HttpResponse OverallTop(std::string_view query);

@@ -693,3 +693,52 @@ TEST_F(TracedAccessLogApiTest, AStartedTraceIsAnsweredAndLogged) {
 
 }  // namespace
 }  // namespace watershed::gateway
+
+namespace watershed::gateway {
+namespace {
+
+// GET /v1/stories/{id}/metrics across regions' deployments: the parts the app gathers (here fixed: us and eu
+// answered, apac missing), summed and listed, the missing region named.
+class ApiAcrossRegionsTest : public ApiTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions*) override {
+    deps->story_across_regions = [](StoryId story) -> Result<StoryAcrossRegions> {
+      StoryAcrossRegions out;
+      out.missing = {Region::kApac};
+      if (story.value == 5) {
+        out.parts[0].emplace(serve::StoryMetrics{story, AuthorId(1), serve::Aggregates{3, 2, 300, 1, 0}, 100});
+        out.parts[1].emplace(serve::StoryMetrics{story, AuthorId(1), serve::Aggregates{4, 3, 400, 0, 1}, 200});
+      }
+      return out;
+    };
+  }
+};
+
+TEST_F(ApiAcrossRegionsTest, TheAnswerSumsTheRegionsPartsAndNamesTheMissingOnes) {
+  auto r = Get("/v1/stories/5/metrics");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j(r.body);
+  ASSERT_TRUE(j.ok()) << r.body;
+  EXPECT_EQ(j.Int("/views"), 7) << r.body;
+  EXPECT_EQ(j.Int("/unique_viewers"), 5) << r.body;
+  EXPECT_EQ(j.Int("/watch_time_ms"), 700) << r.body;
+  EXPECT_EQ(j.Int("/as_of"), 200) << r.body;
+  EXPECT_FALSE(j.Bool("/unique_viewers_exact")) << "auth off, viewers in two regions: " << r.body;
+  EXPECT_EQ(j.Str("/regions/0/region"), "us") << r.body;
+  EXPECT_EQ(j.Int("/regions/1/views"), 4) << r.body;
+  EXPECT_TRUE(j.Bool("/partial")) << r.body;
+  EXPECT_EQ(j.Str("/missing/0"), "apac") << r.body;
+  // Only the missing region could have the story: zeros marked partial, not a 404 that could be wrong.
+  auto unknown = Get("/v1/stories/6/metrics");
+  ASSERT_EQ(unknown.status, 200) << unknown.body;
+  Json u(unknown.body);
+  EXPECT_EQ(u.Int("/views"), 0) << unknown.body;
+  EXPECT_TRUE(u.Bool("/partial")) << unknown.body;
+}
+
+TEST_F(ApiAcrossRegionsTest, ThePeerEndpointIsNotServedWithoutPeers) {
+  ExpectError(Get("/v1/peer/stories/5"), 404, "not_served_here");
+}
+
+}  // namespace
+}  // namespace watershed::gateway

@@ -3,7 +3,8 @@
 // values (never increments) per (story, region) and per (story, window,
 // region), so a replay after a crash rewrites the same values and converges.
 // A story's answer is the sum over regions; unique viewers add up exactly
-// because a viewer has one home region.
+// only when a viewer has one home region (auth on: the token's region).
+// A process keeps one store per region it serves (regional_live_store.h).
 //
 // Implementations: MemoryLiveStore (below, the embedded default) and
 // RedisLiveStore (redis_live_store.h). All methods are thread-safe.
@@ -95,6 +96,8 @@ struct PartitionProgress {
   bool operator==(const PartitionProgress&) const = default;
 };
 
+using RegionParts = std::array<std::optional<StoryMetrics>, kRegionCount>;
+
 enum class TopBy { kViews, kUniqueViewers, kWatchTime, kShares, kReplies };
 std::optional<TopBy> ParseTopBy(std::string_view s);
 uint64_t TopValue(const Aggregates& a, TopBy by);
@@ -106,6 +109,9 @@ class LiveStore {
   // it), once the write's values are stored, even when it changes nothing.
   virtual Status Apply(const PartitionWrite& write) = 0;
   virtual Result<std::optional<StoryMetrics>> GetStory(StoryId story) = 0;
+  // The story's part of each region the store holds (nullopt: none), each as GetStory would answer it were that
+  // region alone in the store: what a region's deployment reports of a story to its peers.
+  virtual Result<RegionParts> GetStoryRegions(StoryId story) = 0;
   // GetStory of each id, in order (nullopt for a story without events).
   virtual Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories);
   // Points with from <= start < to, ascending by start.

@@ -188,6 +188,24 @@ class MemoryLiveStore final : public LiveStore {
     return std::optional<StoryMetrics>(ToMetrics(it->first, it->second));
   }
 
+  Result<RegionParts> GetStoryRegions(StoryId story) override {
+    RegionParts parts;
+    Shard& shard = shards_[ShardOf(story)];
+    std::shared_lock lock(shard.mu);
+    auto it = shard.stories.find(story.value);
+    if (it == shard.stories.end()) return parts;
+    const StoryEntry& e = it->second;
+    for (int r = 0; r < kRegionCount; ++r) {
+      if (!e.totals[r]) continue;
+      StoryMetrics& m = parts[r].emplace();
+      m.story = story;
+      m.author = e.author_of[r];
+      m.totals = *e.totals[r];
+      m.as_of_ms = e.as_of[r];
+    }
+    return parts;
+  }
+
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override {
     std::vector<SeriesPoint> points;
     Shard& shard = shards_[ShardOf(story)];

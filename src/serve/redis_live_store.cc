@@ -135,9 +135,10 @@ Result<StoryId> ParseRankMember(const std::string& member) {
 // Stories-index members: 20-digit decimal ids (bytes order = id order).
 std::string IdMember(StoryId id) { return Decimal20(id.value); }
 
-// The story as MemoryLiveStore would answer it, from an HGETALL reply of its
-// hash; nullopt when no region wrote totals.
-Result<std::optional<StoryMetrics>> ParseStory(StoryId id, const RedisReply& reply) {
+// Each region's part of the story from an HGETALL reply of its hash (a part
+// only for a region that wrote totals). The layout never needs every region:
+// a store that holds one region's parts has only that region's fields.
+Result<RegionParts> ParseStoryRegions(StoryId id, const RedisReply& reply) {
   if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0)
     return Corrupt("story hash reply is not a field/value array");
   std::array<std::optional<Aggregates>, kRegionCount> totals;
@@ -157,16 +158,32 @@ Result<std::optional<StoryMetrics>> ParseStory(StoryId id, const RedisReply& rep
     }
     if (!ok) return Corrupt("bad field " + field + " of story " + std::to_string(id.value));
   }
-  std::optional<StoryMetrics> m;
+  RegionParts parts;
   for (int r = 0; r < kRegionCount; ++r) {
     if (!totals[r]) continue;
+    StoryMetrics& m = parts[r].emplace();
+    m.story = id;
+    m.author = author_of[r];
+    m.totals = *totals[r];
+    m.as_of_ms = as_of[r];
+  }
+  return parts;
+}
+
+// The story as MemoryLiveStore would answer it (the sum of its regions' parts,
+// the lowest region's author); nullopt when no region wrote totals.
+Result<std::optional<StoryMetrics>> ParseStory(StoryId id, const RedisReply& reply) {
+  ASSIGN_OR_RETURN(RegionParts parts, ParseStoryRegions(id, reply));
+  std::optional<StoryMetrics> m;
+  for (const auto& part : parts) {
+    if (!part) continue;
     if (!m) {
       m.emplace();
       m->story = id;
-      m->author = author_of[r];  // the lowest region's
+      m->author = part->author;  // the lowest region's
     }
-    m->totals += *totals[r];
-    m->as_of_ms = std::max(m->as_of_ms, as_of[r]);
+    m->totals += part->totals;
+    m->as_of_ms = std::max(m->as_of_ms, part->as_of_ms);
   }
   return m;
 }
@@ -437,6 +454,13 @@ Result<std::optional<StoryMetrics>> RedisLiveStore::GetStory(StoryId story) {
   ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"HGETALL", key}}}));
   RETURN_IF_ERROR(CheckReplies(replies, 1));
   return ParseStory(story, replies[0]);
+}
+
+Result<RegionParts> RedisLiveStore::GetStoryRegions(StoryId story) {
+  const std::string key = StoryKey(story);
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"HGETALL", key}}}));
+  RETURN_IF_ERROR(CheckReplies(replies, 1));
+  return ParseStoryRegions(story, replies[0]);
 }
 
 Result<std::vector<SeriesPoint>> RedisLiveStore::GetSeries(StoryId story, WindowSize size, int64_t from,

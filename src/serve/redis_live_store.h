@@ -30,6 +30,12 @@
 //   P:progress     sorted set, member "<region>:<partition>" (region 0..2),
 //                  score = the highest next_offset applied (ZADD GT, exact
 //                  below 2^53); what `watershed query` computes lag from.
+// A store may hold any subset of the regions: every region's parts are
+// fields of their own (t<r>, n<r>, "<start>:<r>", "<r>:<partition>"), reads
+// take the regions present, so a region's own Redis (live-store.REGION)
+// holds only that region's fields and its rank lists rank that region's
+// values; a Redis shared by regions keeps them apart in the same keys
+// (docs/live_store.md "One store per region").
 // Numbers are decimal strings; the script never does arithmetic on them (Lua
 // numbers are doubles), sums are computed here.
 //
@@ -129,6 +135,7 @@ class RedisLiveStore final : public LiveStore {
 
   Status Apply(const PartitionWrite& write) override;
   Result<std::optional<StoryMetrics>> GetStory(StoryId story) override;
+  Result<RegionParts> GetStoryRegions(StoryId story) override;
   Result<std::vector<SeriesPoint>> GetSeries(StoryId story, WindowSize size, int64_t from, int64_t to) override;
   Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories) override;
   Result<std::vector<StoryMetrics>> TopStoriesOverall(TopBy by, size_t limit) override { return Top(by, limit); }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "core/testing/wait.h"
 #include "serve/redis_node_client.h"
+#include "serve/regional_live_store.h"
 #include "serve/testing/live_store_conformance.h"
 #include "serve/testing/redis_server.h"
 
@@ -440,6 +442,75 @@ TEST_F(RedisLiveStoreTest, ConcurrentWritersAndReadersAgreeWithTheMemoryStore) {
             testing::Describe(store_->TopStoriesOverall(TopBy::kViews, 100)));
   EXPECT_EQ(testing::Describe(memory->TopStoriesOverall(TopBy::kShares, 100)),
             testing::Describe(store_->TopStoriesOverall(TopBy::kShares, 100)));
+}
+
+// Per-region stores on two Redis servers (live-store.eu = redis://B): a region's writes reach only its server,
+// whose keys hold only that region's fields, and reads add the two servers' parts up.
+TEST(RedisRegionalLiveStoreTest, EachRegionsWritesReachOnlyItsOwnRedis) {
+  testing::RedisServer us_server, eu_server;
+  ASSERT_TRUE(us_server.Start() && eu_server.Start());
+  auto us = NewRedisNodeLiveStore("127.0.0.1", us_server.port(), kTimeoutMs);
+  auto eu = NewRedisNodeLiveStore("127.0.0.1", eu_server.port(), kTimeoutMs);
+  RegionalLiveStore store({us.get(), eu.get(), nullptr});
+  ASSERT_TRUE(store.Apply(StoryWrite(Region::kUs, 100, 7, 3, Agg(5, 2, 100, 1, 0), 11)).ok());
+  ASSERT_TRUE(store.Apply(StoryWrite(Region::kEu, 300, 7, 3, Agg(3, 1, 50, 0, 2), 22)).ok());
+  ASSERT_TRUE(store.Apply(WindowWrite(Region::kEu, 7, WindowSize::k5s, 5000, Agg(3), true, 22)).ok());
+
+  auto fields = [&](int port, const std::string& key) {
+    auto client = ConnectRedisNode("127.0.0.1", port, kTimeoutMs);
+    EXPECT_TRUE(client.ok());
+    std::vector<std::string> out;
+    if (!client.ok()) return out;
+    auto replies = client.value()->Execute({RedisCommand{key, {"HKEYS", key}}});
+    EXPECT_TRUE(replies.ok());
+    if (replies.ok())
+      for (const auto& e : replies.value().at(0).elements) out.push_back(e.str);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(fields(us_server.port(), us->StoryKey(StoryId(7))), (std::vector<std::string>{"a0", "n0", "o0", "t0"}));
+  EXPECT_EQ(fields(eu_server.port(), eu->StoryKey(StoryId(7))), (std::vector<std::string>{"a1", "n1", "o1", "t1"}));
+  EXPECT_TRUE(fields(us_server.port(), us->WindowKeyName(StoryId(7), WindowSize::k5s)).empty());
+  EXPECT_EQ(fields(eu_server.port(), eu->WindowKeyName(StoryId(7), WindowSize::k5s)),
+            (std::vector<std::string>{"5000:1"}));
+
+  auto sum = store.GetStory(StoryId(7));
+  ASSERT_TRUE(sum.ok() && sum->has_value()) << sum.status().ToString();
+  EXPECT_EQ((*sum)->totals, Agg(8, 3, 150, 1, 2));
+  auto parts = store.GetStoryRegions(StoryId(7));
+  ASSERT_TRUE(parts.ok());
+  ASSERT_TRUE((*parts)[0] && (*parts)[1]);
+  EXPECT_EQ((*parts)[1]->totals, Agg(3, 1, 50, 0, 2));
+  auto progress = store.GetProgress();
+  ASSERT_TRUE(progress.ok());
+  ASSERT_EQ(progress->size(), 2u);
+  EXPECT_EQ((*progress)[0], (PartitionProgress{Region::kUs, 0, 11}));
+  EXPECT_EQ((*progress)[1], (PartitionProgress{Region::kEu, 0, 22}));
+  // Each server's top list ranks its own region's values; the regional one their sums.
+  auto top_eu = eu->TopStoriesOverall(TopBy::kViews, 5);
+  ASSERT_TRUE(top_eu.ok() && top_eu->size() == 1u);
+  EXPECT_EQ((*top_eu)[0].totals.views, 3u);
+  auto top = store.TopStoriesOverall(TopBy::kViews, 5);
+  ASSERT_TRUE(top.ok() && top->size() == 1u);
+  EXPECT_EQ((*top)[0].totals.views, 8u);
+}
+
+// A Redis written before stores were per region holds every region's parts in one key space: it stays readable
+// as the store of every region (live-store alone), and each region's part is read apart.
+TEST_F(RedisLiveStoreTest, AStoreHoldingEveryRegionAnswersEachRegionsPart) {
+  Apply(StoryWrite(Region::kUs, 100, 7, 3, Agg(5, 2)));
+  Apply(StoryWrite(Region::kApac, 200, 7, 3, Agg(1, 1)));
+  RegionalLiveStore store({store_.get(), store_.get(), store_.get()});
+  auto parts = store.GetStoryRegions(StoryId(7));
+  ASSERT_TRUE(parts.ok());
+  ASSERT_TRUE((*parts)[0] && (*parts)[2]);
+  EXPECT_FALSE((*parts)[1]);
+  EXPECT_EQ((*parts)[0]->totals, Agg(5, 2));
+  EXPECT_EQ((*parts)[2]->totals, Agg(1, 1));
+  EXPECT_EQ((*parts)[2]->as_of_ms, 200);
+  auto sum = store.GetStory(StoryId(7));
+  ASSERT_TRUE(sum.ok() && sum->has_value());
+  EXPECT_EQ((*sum)->totals, Agg(6, 3));
 }
 
 }  // namespace

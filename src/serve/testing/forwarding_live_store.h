@@ -13,6 +13,7 @@ class ForwardingLiveStore : public LiveStore {
 
   Status Apply(const PartitionWrite& write) override { return target_->Apply(write); }
   Result<std::optional<StoryMetrics>> GetStory(StoryId story) override { return target_->GetStory(story); }
+  Result<RegionParts> GetStoryRegions(StoryId story) override { return target_->GetStoryRegions(story); }
   Result<std::vector<std::optional<StoryMetrics>>> GetStories(const std::vector<StoryId>& stories) override {
     return target_->GetStories(stories);
   }
