@@ -178,6 +178,32 @@ TEST_F(FederationTest, GroupsUnderKAreRefusedByTheRegion) {
   EXPECT_NE(e.find("column 'viewer_id'"), std::string::npos) << e;
 }
 
+// A personal column crosses only as the bare argument of a count: an expression over it inside a count, or a
+// filter over it, would answer questions about single viewers (is id X in the group, how many ids are below X).
+TEST_F(FederationTest, PersonalColumnsCrossOnlyAsBareCounts) {
+  residency_.personal[static_cast<size_t>(lake::LakeTableId::kEvents)] = {"viewer_id", "event_id"};
+  for (const char* q : {"SELECT type, count(CASE WHEN viewer_id = 1005 THEN 1 END) FROM global.events GROUP BY type",
+                        "SELECT count(viewer_id + 0) FROM global.events",
+                        "SELECT approx_count_distinct(CAST(viewer_id AS VARCHAR)) FROM global.events",
+                        "SELECT count(*) FROM global.events WHERE viewer_id <> 1005",
+                        "SELECT type, count(DISTINCT viewer_id) FROM global.events WHERE viewer_id < 1020 GROUP BY 1",
+                        "SELECT count(*) FROM global.events e WHERE e.viewer_id IN (1001, 1002)"}) {
+    EXPECT_NE(GlobalError(q).find("column 'viewer_id'"), std::string::npos) << q;
+  }
+  // The peer refuses the same when a fragment is not the planner's shape.
+  Catalog catalog(fs_, dir_.path(), Region::kEu);
+  for (const char* f : {"SELECT count(DISTINCT CASE WHEN viewer_id < 1020 THEN viewer_id END) FROM eu.events",
+                        "SELECT type, count(*) FROM eu.events WHERE viewer_id BETWEEN 1 AND 1020 GROUP BY type",
+                        "SELECT type, count(*) FROM eu.events GROUP BY type HAVING count(CASE WHEN viewer_id = 1005 "
+                        "THEN 1 END) > 0"}) {
+    auto r = RunFragment(f, Region::kUs, Region::kEu, catalog, residency_, {}, 100);
+    EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << f;
+  }
+  // Bare counts still cross; at home anything goes.
+  EXPECT_TRUE(Global("SELECT type, count(viewer_id), count(DISTINCT viewer_id) FROM global.events GROUP BY 1").ok());
+  EXPECT_TRUE(Global("SELECT count(*) FROM global.events WHERE viewer_id <> 1005", Region::kEu).ok());
+}
+
 TEST_F(FederationTest, WhatCannotBeSplitIsRefusedByName) {
   EXPECT_NE(GlobalError("SELECT count(*) FROM global.events e JOIN eu.raw_events r ON e.event_id = r.event_id")
                 .find("JOIN with a global table"),
