@@ -92,10 +92,25 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
   // region's fragment in process), only a configured peer's.
   bool known = false;
   for (const auto& p : settings_.peers) known = known || p.region == request->coordinator;
-  if (request->coordinator == own_ || !known)
-    return JsonError(403, "unknown_coordinator",
-                     "fragments are answered to the coordinators of this region's peers only, not to region " +
-                         std::string(RegionName(request->coordinator)));
+  if (request->coordinator == own_ || !known) {
+    const std::string why = "fragments are answered to the coordinators of this region's peers only, not to region " +
+                            std::string(RegionName(request->coordinator));
+    // A refusal like any other: audited before the answer (fail closed).
+    if (audit_) {
+      gov::AuditRecord r;
+      r.time_us = gov::NowUs();
+      r.roles = "peer";
+      r.region = RegionName(own_);
+      r.interface = "peer:" + std::string(RegionName(request->coordinator));
+      r.sql = (request->explain ? "EXPLAIN " : "") + request->sql;
+      r.verdict = "refused";
+      r.reason = "unknown_coordinator: " + why;
+      Status s = audit_->Append(r);
+      if (!s.ok())
+        return JsonError(503, "audit_unavailable", "the fragment's audit record could not be written: " + s.message());
+    }
+    return JsonError(403, "unknown_coordinator", why);
+  }
   // The asking user's region, when the coordinator names one, is a destination too.
   Status caller_check;
   if (request->caller && *request->caller != own_) {

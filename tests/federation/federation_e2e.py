@@ -335,7 +335,7 @@ def run(binary, work, procs):
     audit = subprocess.run([binary, "audit", "--data-dir", os.path.join(work, "eu"), "--governance-file", policy,
                             "--region", "eu", "--verdict", "refused", "--format", "json"],
                            capture_output=True, text=True, timeout=60)
-    if audit.returncode != 0 or audit.stdout.count("peer:us") < 3:
+    if audit.returncode != 0 or audit.stdout.count("peer:us") < 3 or "unknown_coordinator" not in audit.stdout:
         fail("EU audit of the refused fragments: %d %s %s" % (audit.returncode, audit.stdout[-2000:],
                                                             audit.stderr[-2000:]))
     print("(b) refused by the coordinator and by EU itself, both audited", flush=True)
