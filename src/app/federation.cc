@@ -74,7 +74,7 @@ Result<std::unique_ptr<Federation>> Federation::Start(const FederationSettings& 
   return f;
 }
 
-HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const {
+std::optional<HttpResponse> Federation::CheckCredential(const http::HttpRequest& req) const {
   const std::string_view auth = req.Header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.empty())
@@ -82,6 +82,11 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
   if (!auth.starts_with(kBearer) || !SameSecret(auth.substr(kBearer.size()), token_))
     return JsonError(403, "peer_credential_required",
                      "POST /v1/query/fragment answers only the regions' peers (peer-token-file)");
+  return std::nullopt;
+}
+
+HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const {
+  if (auto refused = CheckCredential(req)) return std::move(*refused);
   auto request = query::DecodeFragmentRequest(req.body, limits_);
   if (!request.ok()) {
     return request.status().code() == StatusCode::kTooLarge

@@ -297,6 +297,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
           if (timeout > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
           return f->ServeFragment(req, limits);
         };
+        deps.query_fragment_auth = [f = s->federation_.get()](const http::HttpRequest& req) {
+          return f->CheckCredential(req);
+        };
       }
     }
   }

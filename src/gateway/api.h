@@ -145,6 +145,9 @@ struct ApiDeps {
                                          std::vector<std::string>* touched)>
       global_query;
   std::function<http::HttpResponse(const http::HttpRequest& req)> query_fragment;
+  // The peer credential's check, before a query slot is taken (an unauthenticated caller never holds one):
+  // the 401/403 answer, or nullopt to go on.
+  std::function<std::optional<http::HttpResponse>(const http::HttpRequest& req)> query_fragment_auth;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
