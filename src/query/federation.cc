@@ -447,10 +447,12 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
 
   Select frag;  // the fragment over region "us"; the others differ only in FROM
   std::vector<std::string> crossing;
+  // ORDER BY <name> names a select item's result before a column of the table (as the planner resolves it), also
+  // when an alias shadows a column (SELECT -watch_ms AS watch_ms ... ORDER BY watch_ms).
   auto is_output_name = [&](const Expr& e) {
     if (e.kind != ExprKind::kColumn || e.name.size() != 1) return false;
     for (const SelectItem& item : q.items)
-      if (!item.star && ResultName(item) == e.name[0] && !HasColumn(*id, e.name[0])) return true;
+      if (!item.star && ResultName(item) == e.name[0]) return true;
     return false;
   };
   if (plan.aggregate) {

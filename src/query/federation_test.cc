@@ -204,6 +204,22 @@ TEST_F(FederationTest, PersonalColumnsCrossOnlyAsBareCounts) {
   EXPECT_TRUE(Global("SELECT count(*) FROM global.events WHERE viewer_id <> 1005", Region::kEu).ok());
 }
 
+// ORDER BY <name> means the select item when an alias shadows a column: the fragments must order (and cut at
+// LIMIT + OFFSET) by the same thing as the merge, else the regions send the wrong rows.
+TEST_F(FederationTest, OrderByAnAliasThatShadowsAColumn) {
+  for (const char* q :
+       {"SELECT -watch_ms AS watch_ms FROM %s ORDER BY watch_ms LIMIT 3",
+        "SELECT story_id, -watch_ms AS watch_ms FROM %s ORDER BY watch_ms, story_id LIMIT 3 OFFSET 2",
+        "SELECT type, count(*) AS story_id FROM %s GROUP BY type ORDER BY story_id DESC, type LIMIT 2"}) {
+    std::string g = q, l = q;
+    g.replace(g.find("%s"), 2, "global.events");
+    l.replace(l.find("%s"), 2, "eu.events");
+    auto home = Global(g, Region::kEu);
+    ASSERT_TRUE(home.ok()) << home.status().ToString();
+    EXPECT_EQ(Answer(*home), Answer(Rows(l))) << g;
+  }
+}
+
 TEST_F(FederationTest, WhatCannotBeSplitIsRefusedByName) {
   EXPECT_NE(GlobalError("SELECT count(*) FROM global.events e JOIN eu.raw_events r ON e.event_id = r.event_id")
                 .find("JOIN with a global table"),
