@@ -220,6 +220,34 @@ TEST_F(FederationTest, OrderByAnAliasThatShadowsAColumn) {
   }
 }
 
+// The merge's edges at the coordinator's own region (no k): MIN/MAX of strings, empty inputs (NULL AVG, 0 counts),
+// DISTINCT, HAVING/ORDER BY/LIMIT/OFFSET after re-aggregation, NULLS LAST, an OFFSET past the end.
+TEST_F(FederationTest, MergeEdgesMatchTheOneRegionAnswer) {
+  for (const char* q : {
+           "SELECT min(type), max(type) FROM %s",
+           "SELECT avg(watch_ms), count(*), count(watch_ms), sum(watch_ms), min(type) FROM %s WHERE story_id = -1",
+           "SELECT DISTINCT type FROM %s ORDER BY type",
+           "SELECT type, count(*) FROM %s GROUP BY type HAVING count(*) > 10 ORDER BY 2 DESC, 1 LIMIT 1 OFFSET 1",
+           "SELECT story_id % 3 AS b, count(*) FROM %s GROUP BY b ORDER BY b",
+           "SELECT count(*) FROM %s LIMIT 0",
+           "SELECT story_id, watch_ms FROM %s ORDER BY 2 DESC NULLS LAST, 1 LIMIT 5 OFFSET 3",
+           "SELECT count(*) AS n FROM %s GROUP BY type ORDER BY n",
+           "SELECT sum(watch_ms) / count(*), avg(watch_ms) FROM %s",
+           "SELECT type FROM %s GROUP BY type ORDER BY count(*) DESC, type",
+           "SELECT type, avg(story_id), max(event_time) FROM %s GROUP BY 1 ORDER BY 1",
+           "SELECT DISTINCT story_id % 5 AS m FROM %s ORDER BY m DESC LIMIT 2",
+           "SELECT count(*) FROM %s WHERE watch_ms IS NULL",
+           "SELECT story_id FROM %s ORDER BY story_id DESC LIMIT 3 OFFSET 1000000",
+       }) {
+    std::string g = q, l = q;
+    g.replace(g.find("%s"), 2, "global.events");
+    l.replace(l.find("%s"), 2, "eu.events");
+    auto home = Global(g, Region::kEu);
+    ASSERT_TRUE(home.ok()) << g << home.status().ToString();
+    EXPECT_EQ(Answer(*home), Answer(Rows(l))) << g;
+  }
+}
+
 TEST_F(FederationTest, WhatCannotBeSplitIsRefusedByName) {
   EXPECT_NE(GlobalError("SELECT count(*) FROM global.events e JOIN eu.raw_events r ON e.event_id = r.event_id")
                 .find("JOIN with a global table"),
