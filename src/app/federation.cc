@@ -74,7 +74,7 @@ Result<std::unique_ptr<Federation>> Federation::Start(const FederationSettings& 
   return f;
 }
 
-HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const {
+std::optional<HttpResponse> Federation::CheckCredential(const http::HttpRequest& req) const {
   const std::string_view auth = req.Header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.empty())
@@ -82,6 +82,11 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
   if (!auth.starts_with(kBearer) || !SameSecret(auth.substr(kBearer.size()), token_))
     return JsonError(403, "peer_credential_required",
                      "POST /v1/query/fragment answers only the regions' peers (peer-token-file)");
+  return std::nullopt;
+}
+
+HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const {
+  if (auto refused = CheckCredential(req)) return std::move(*refused);
   auto request = query::DecodeFragmentRequest(req.body, limits_);
   if (!request.ok()) {
     return request.status().code() == StatusCode::kTooLarge
@@ -92,10 +97,25 @@ HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query
   // region's fragment in process), only a configured peer's.
   bool known = false;
   for (const auto& p : settings_.peers) known = known || p.region == request->coordinator;
-  if (request->coordinator == own_ || !known)
-    return JsonError(403, "unknown_coordinator",
-                     "fragments are answered to the coordinators of this region's peers only, not to region " +
-                         std::string(RegionName(request->coordinator)));
+  if (request->coordinator == own_ || !known) {
+    const std::string why = "fragments are answered to the coordinators of this region's peers only, not to region " +
+                            std::string(RegionName(request->coordinator));
+    // A refusal like any other: audited before the answer (fail closed).
+    if (audit_) {
+      gov::AuditRecord r;
+      r.time_us = gov::NowUs();
+      r.roles = "peer";
+      r.region = RegionName(own_);
+      r.interface = "peer:" + std::string(RegionName(request->coordinator));
+      r.sql = (request->explain ? "EXPLAIN " : "") + request->sql;
+      r.verdict = "refused";
+      r.reason = "unknown_coordinator: " + why;
+      Status s = audit_->Append(r);
+      if (!s.ok())
+        return JsonError(503, "audit_unavailable", "the fragment's audit record could not be written: " + s.message());
+    }
+    return JsonError(403, "unknown_coordinator", why);
+  }
   // The asking user's region, when the coordinator names one, is a destination too.
   Status caller_check;
   if (request->caller && *request->caller != own_) {

@@ -7,6 +7,7 @@
 // auditing every fragment served or refused.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,10 @@ class Federation {
                                                    const gov::Policy& policy, gov::AuditLog* audit, FileSystem* fs,
                                                    std::string lake_root, bool viewers_pinned);
 
-  // POST /v1/query/fragment.
+  // POST /v1/query/fragment's credential check (cheap, before a query slot is taken): 401 without an
+  // Authorization header, 403 with any other than the peer credential, nullopt when it is the credential.
+  std::optional<http::HttpResponse> CheckCredential(const http::HttpRequest& req) const;
+  // POST /v1/query/fragment (checks the credential again).
   http::HttpResponse ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const;
 
   // A statement naming global.<table> for the caller whose access `catalog` carries; `caller_region` (the token's;

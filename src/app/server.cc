@@ -313,6 +313,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
           if (timeout > 0) limits.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
           return f->ServeFragment(req, limits);
         };
+        deps.query_fragment_auth = [f = s->federation_.get()](const http::HttpRequest& req) {
+          return f->CheckCredential(req);
+        };
         if (s->store_) {
           // A story's live totals: this region's store and the peers' (docs/api.md).
           s->live_peers_ = std::make_unique<LivePeers>(settings.federation.peers, s->federation_->peer_token(),

@@ -354,6 +354,8 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!deps_.query_fragment || !deps_.lake_queries)
       return not_served(path, "this process has no peers (peer-token-file)");
     if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (deps_.query_fragment_auth)
+      if (auto refused = deps_.query_fragment_auth(req)) return reply(std::move(*refused));
     auto shared = std::make_shared<HttpRequest>(std::move(req));
     const bool admitted = deps_.lake_queries->TrySubmit(
         [this, shared, reply](LakeQueries::Slot) { reply(deps_.query_fragment(*shared)); });

@@ -152,6 +152,9 @@ struct ApiDeps {
                                          std::vector<std::string>* touched)>
       global_query;
   std::function<http::HttpResponse(const http::HttpRequest& req)> query_fragment;
+  // The peer credential's check, before a query slot is taken (an unauthenticated caller never holds one):
+  // the 401/403 answer, or nullopt to go on.
+  std::function<std::optional<http::HttpResponse>(const http::HttpRequest& req)> query_fragment_auth;
   // A story's parts per region — this process's regions from their stores, each peer's from its deployment
   // (app/live_peers.h) — for GET /v1/stories/{id}/metrics, which then adds `regions`, `partial` and `missing` to
   // its answer; empty: the store's sum alone.

@@ -76,10 +76,13 @@ bool SelectIsAggregate(const Select& s) {
   return false;
 }
 
-// The first personal column `e` reads outside a count (COUNT(x), COUNT(DISTINCT x), approx_count_distinct(x)).
+// The first personal column `e` reads other than as the bare argument of a count (COUNT(x), COUNT(DISTINCT x),
+// approx_count_distinct(x), hll_sketch(x)). Only a bare column: COUNT(CASE WHEN viewer_id = '...' THEN 1 END) or
+// COUNT(DISTINCT CASE WHEN viewer_id < '...' THEN viewer_id END) would answer questions about single ids.
 std::optional<std::string> PersonalUse(const Expr& e, lake::LakeTableId id, const Residency& r) {
   if (e.kind == ExprKind::kFunction &&
-      (e.name[0] == "count" || e.name[0] == "approx_count_distinct" || e.name[0] == "hll_sketch")) {
+      (e.name[0] == "count" || e.name[0] == "approx_count_distinct" || e.name[0] == "hll_sketch") &&
+      (e.star || (e.args.size() == 1 && e.args[0]->kind == ExprKind::kColumn))) {
     return std::nullopt;
   }
   if (e.kind == ExprKind::kColumn && r.IsPersonal(id, e.name.back())) return e.name.back();
@@ -285,8 +288,10 @@ Status CheckFragment(const Select& f, Region region, Region to, const Residency&
     v.reason = "export = none: nothing of " + v.table + " may leave " + where;
     return Violation(v);
   }
-  // A personal column anywhere but in WHERE or inside a count.
+  // A personal column anywhere but as the bare argument of a count. Not in WHERE either: a filter over ids
+  // (viewer_id < 'm', viewer_id <> '...') turns the counts, or the k refusal itself, into an oracle on single ids.
   std::optional<std::string> personal;
+  if (f.where) personal = PersonalUse(*f.where, *id, residency);
   for (const SelectItem& item : f.items) {
     if (personal) break;
     if (item.star) {
@@ -442,10 +447,12 @@ Result<GlobalPlan> PlanGlobal(const Statement& st, Region coordinator, const std
 
   Select frag;  // the fragment over region "us"; the others differ only in FROM
   std::vector<std::string> crossing;
+  // ORDER BY <name> names a select item's result before a column of the table (as the planner resolves it), also
+  // when an alias shadows a column (SELECT -watch_ms AS watch_ms ... ORDER BY watch_ms).
   auto is_output_name = [&](const Expr& e) {
     if (e.kind != ExprKind::kColumn || e.name.size() != 1) return false;
     for (const SelectItem& item : q.items)
-      if (!item.star && ResultName(item) == e.name[0] && !HasColumn(*id, e.name[0])) return true;
+      if (!item.star && ResultName(item) == e.name[0]) return true;
     return false;
   };
   if (plan.aggregate) {

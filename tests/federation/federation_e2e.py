@@ -327,6 +327,21 @@ def run(binary, work, procs):
                         {"Authorization": "Bearer " + "x" * len(secret)})
     if status != 403:
         fail("a fragment with a wrong credential: %d %s" % (status, body))
+    # Unauthenticated callers never hold a query slot: many at once (more than query-concurrency) are all 403,
+    # never 503 query_busy.
+    answers = []
+
+    def wrong():
+        answers.append(http(ports["eu"], "POST", "/v1/query/fragment",
+                            {"sql": "SELECT count(*) FROM eu.events", "coordinator": "us"},
+                            {"Authorization": "Bearer " + "y" * len(secret)})[0])
+    callers = [threading.Thread(target=wrong) for _ in range(12)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    if answers != [403] * len(callers):
+        fail("concurrent fragments with a wrong credential: %s" % answers)
     # A caller claiming to be EU's own coordinator (where rows would be fine) is refused.
     status, body = http(ports["eu"], "POST", "/v1/query/fragment",
                         {"sql": "SELECT viewer_id FROM eu.events", "coordinator": "eu"}, bearer)
@@ -335,7 +350,7 @@ def run(binary, work, procs):
     audit = subprocess.run([binary, "audit", "--data-dir", os.path.join(work, "eu"), "--governance-file", policy,
                             "--region", "eu", "--verdict", "refused", "--format", "json"],
                            capture_output=True, text=True, timeout=60)
-    if audit.returncode != 0 or audit.stdout.count("peer:us") < 3:
+    if audit.returncode != 0 or audit.stdout.count("peer:us") < 3 or "unknown_coordinator" not in audit.stdout:
         fail("EU audit of the refused fragments: %d %s %s" % (audit.returncode, audit.stdout[-2000:],
                                                             audit.stderr[-2000:]))
     print("(b) refused by the coordinator and by EU itself, both audited", flush=True)
