@@ -74,15 +74,20 @@ Result<std::unique_ptr<Federation>> Federation::Start(const FederationSettings& 
   return f;
 }
 
-std::optional<HttpResponse> Federation::CheckCredential(const http::HttpRequest& req) const {
+std::optional<HttpResponse> CheckPeerCredential(const http::HttpRequest& req, std::string_view token,
+                                                std::string_view endpoint) {
   const std::string_view auth = req.Header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.empty())
-    return JsonError(401, "unauthenticated", "POST /v1/query/fragment needs the peers' service credential");
-  if (!auth.starts_with(kBearer) || !SameSecret(auth.substr(kBearer.size()), token_))
+    return JsonError(401, "unauthenticated", std::string(endpoint) + " needs the peers' service credential");
+  if (!auth.starts_with(kBearer) || !SameSecret(auth.substr(kBearer.size()), token))
     return JsonError(403, "peer_credential_required",
-                     "POST /v1/query/fragment answers only the regions' peers (peer-token-file)");
+                     std::string(endpoint) + " answers only the regions' peers (peer-token-file)");
   return std::nullopt;
+}
+
+std::optional<HttpResponse> Federation::CheckCredential(const http::HttpRequest& req) const {
+  return CheckPeerCredential(req, token_, "POST /v1/query/fragment");
 }
 
 HttpResponse Federation::ServeFragment(const http::HttpRequest& req, const query::ExecLimits& limits) const {

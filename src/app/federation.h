@@ -25,6 +25,11 @@ namespace watershed::app {
 // The regions' export rules and personal columns of a policy.
 query::Residency ResidencyOf(const gov::Policy& policy);
 
+// The peers' service credential check of the peer endpoint `endpoint` ("POST /v1/query/fragment"): 401 without an
+// Authorization header, 403 with any other than `token` (compared in constant time), nullopt when it is the token.
+std::optional<http::HttpResponse> CheckPeerCredential(const http::HttpRequest& req, std::string_view token,
+                                                      std::string_view endpoint);
+
 class Federation {
  public:
   // Reads peer-token-file as a secret (a regular file of this user's, mode 600 or stricter, 32..256 characters

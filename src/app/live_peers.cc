@@ -1,11 +1,10 @@
 #include "app/live_peers.h"
 
-#include <openssl/crypto.h>
-
 #include <chrono>
 #include <cstdio>
 #include <thread>
 
+#include "app/federation.h"
 #include "http/http_client.h"
 #include "serve/peer_story_codec.h"
 
@@ -86,14 +85,7 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
 }
 
 HttpResponse LivePeers::Serve(const http::HttpRequest& req, StoryId story) const {
-  const std::string_view auth = req.Header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.empty())
-    return JsonError(401, "unauthenticated", "GET /v1/peer/stories needs the peers' service credential");
-  const std::string_view given = auth.starts_with(kBearer) ? auth.substr(kBearer.size()) : std::string_view();
-  if (given.size() != token_.size() || CRYPTO_memcmp(given.data(), token_.data(), token_.size()) != 0)
-    return JsonError(403, "peer_credential_required",
-                     "GET /v1/peer/stories answers only the regions' peers (peer-token-file)");
+  if (auto refused = CheckPeerCredential(req, token_, "GET /v1/peer/stories")) return std::move(*refused);
   auto parts = local_->GetStoryRegions(story);
   if (!parts.ok()) return JsonError(503, "unavailable", "the live store: " + parts.status().message());
   HttpResponse r;
