@@ -1,0 +1,460 @@
+#include "app/erasure.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <map>
+#include <set>
+
+#include "app/serve_settings.h"
+#include "core/crash_point.h"
+#include "core/endian.h"
+#include "core/json_text.h"
+#include "core/random.h"
+#include "lake/erasure.h"
+#include "lake/iceberg_maintenance.h"
+#include "lake/tables.h"
+#include "log/log_format.h"
+#include "log/record_codec.h"
+
+namespace watershed::app {
+namespace {
+
+constexpr size_t kMaxSteps = 4096, kMaxText = 200;
+constexpr const char kViewerColumn[] = "viewer_id";
+
+bool ValidId(std::string_view id) {
+  const size_t dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 19 || id.size() != dash + 17) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    if (i == dash) continue;
+    if (i < dash ? !(c >= '0' && c <= '9') : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool PrintableText(std::string_view s) {
+  if (s.size() > kMaxText) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// The lake tables of a region that hold viewer ids (those whose schema has the column).
+std::vector<lake::LakeTableId> ViewerTables() {
+  std::vector<lake::LakeTableId> out;
+  for (int t = 0; t < lake::kLakeTableCount; ++t) {
+    const auto id = static_cast<lake::LakeTableId>(t);
+    for (const lake::ColumnSpec& c : lake::SchemaOf(id))
+      if (c.name == kViewerColumn) out.push_back(id);
+  }
+  return out;
+}
+
+std::string TableName(Region region, lake::LakeTableId id) {
+  return std::string(RegionName(region)) + "/" + lake::SpecOf(id).name;
+}
+
+// The segments of one log partition directory, by base offset.
+std::vector<std::string> Segments(FileSystem* fs, const std::string& dir) {
+  std::vector<std::string> out;
+  auto names = fs->ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names)
+    if (n.size() == 24 && n.ends_with(log::format::kSegmentSuffix)) out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> PartitionDirs(FileSystem* fs, const std::string& region_dir) {
+  std::vector<std::string> out;
+  auto names = fs->ListDir(region_dir);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names)
+    if (n.size() >= 4 && n[0] == 'p' &&
+        std::all_of(n.begin() + 1, n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      out.push_back(JoinPath(region_dir, n));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+struct SegmentScan {
+  int64_t first_append_ms = 0;
+  int64_t holding = 0;  // plaintext records of the viewer
+  int64_t sealed = 0;   // records that could not be read (encrypted)
+};
+
+SegmentScan ScanSegment(const std::string& data, uint64_t viewer) {
+  SegmentScan s;
+  size_t pos = 0;
+  uint32_t len = 0;
+  bool first = true;
+  while (log::CheckFrame(std::string_view(data).substr(pos), &len) == log::Frame::kRecord) {
+    const std::string_view payload(data.data() + pos + log::format::kRecordHeaderSize, len);
+    if (first && len >= log::format::kPayloadPrefixSize)
+      s.first_append_ms = static_cast<int64_t>(GetFixed64(payload.data() + 1));
+    first = false;
+    log::LogRecord r;
+    if (log::DecodePayload(payload, &r).ok()) {
+      s.holding += r.event.viewer_id.value == viewer;
+    } else {
+      ++s.sealed;
+    }
+    pos += log::format::kRecordHeaderSize + len;
+  }
+  return s;
+}
+
+std::string DurationText(int64_t ms) {
+  if (ms % 86'400'000 == 0) return std::to_string(ms / 86'400'000) + "d";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  return std::to_string(ms / 1000) + "s";
+}
+
+}  // namespace
+
+std::string UtcTime(int64_t ms) {
+  const time_t t = static_cast<time_t>(ms / 1000);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+ErasurePaths ErasurePathsOf(const ServeSettings& s) {
+  ErasurePaths p;
+  p.data_dir = s.data_dir;
+  p.lake_root = s.lake.root;
+  p.checkpoint_dir = s.processor.checkpoint_dir;
+  if (!s.log.kafka) p.log_root = s.log.embedded_root;
+  p.regions = s.regions;
+  p.log_retention_ms = s.log.embedded.retention_ms;
+  if (s.recs_features.kind == RecsFeatureSettings::Kind::kEmbedded) p.feature_snapshot = s.recs_features.snapshot_path;
+  p.exposures_dir = s.recs_serve.exposures_dir;
+  return p;
+}
+
+// ---- The request file -------------------------------------------------------
+
+std::string EncodeErasureRequest(const ErasureRequest& r) {
+  std::string out = "{\"request_id\":";
+  AppendJsonString(r.id, &out);
+  out += ",\"viewer_id\":" + std::to_string(r.viewer) + ",\"requested_ms\":" + std::to_string(r.requested_ms) +
+         ",\"requested_by\":";
+  AppendJsonString(r.requested_by, &out);
+  out += ",\"done\":[";
+  for (size_t i = 0; i < r.done.size(); ++i) {
+    if (i) out += ",";
+    AppendJsonString(r.done[i], &out);
+  }
+  out += "],\"complete\":";
+  out += r.complete ? "true" : "false";
+  out += "}\n";
+  return out;
+}
+
+Result<ErasureRequest> ParseErasureRequest(std::string_view text) {
+  if (text.size() > kMaxSteps * (kMaxText + 8) + 4096) return Status::Corruption("erasure request: too large");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const simdjson::padded_string padded(text);
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return Status::Corruption("erasure request: not JSON");
+  ErasureRequest r;
+  std::string_view id, by;
+  int64_t requested = 0;
+  uint64_t viewer = 0;
+  bool complete = false;
+  simdjson::dom::array done;
+  if (doc["request_id"].get(id) || doc["viewer_id"].get(viewer) || doc["requested_ms"].get(requested) ||
+      doc["requested_by"].get(by) || doc["done"].get(done) || doc["complete"].get(complete))
+    return Status::Corruption("erasure request: a field is missing or of the wrong type");
+  if (!ValidId(id)) return Status::Corruption("erasure request: bad request_id");
+  if (viewer == 0 || viewer > kMaxErasableViewer) return Status::Corruption("erasure request: bad viewer_id");
+  if (requested < 0) return Status::Corruption("erasure request: bad requested_ms");
+  if (!PrintableText(by)) return Status::Corruption("erasure request: bad requested_by");
+  if (done.size() > kMaxSteps) return Status::Corruption("erasure request: too many steps");
+  r.id = std::string(id);
+  r.viewer = viewer;
+  r.requested_ms = requested;
+  r.requested_by = std::string(by);
+  r.complete = complete;
+  for (simdjson::dom::element e : done) {
+    std::string_view step;
+    if (e.get(step) || !PrintableText(step)) return Status::Corruption("erasure request: bad step");
+    r.done.emplace_back(step);
+  }
+  return r;
+}
+
+// ---- The store --------------------------------------------------------------
+
+ErasureStore::ErasureStore(FileSystem* fs, std::string data_dir) : fs_(fs), dir_(JoinPath(data_dir, "erasures")) {}
+
+Status ErasureStore::Save(const ErasureRequest& r) {
+  RETURN_IF_ERROR(CreateDirsDurably(fs_, dir_));
+  return WriteFileAtomically(fs_, JoinPath(dir_, r.id + ".json"), EncodeErasureRequest(r));
+}
+
+Result<std::vector<ErasureRequest>> ErasureStore::List() const {
+  std::vector<ErasureRequest> out;
+  auto names = fs_->ListDir(dir_);
+  if (!names.ok()) return fs_->FileExists(dir_) ? names.status() : Result<std::vector<ErasureRequest>>(out);
+  for (const std::string& n : *names) {
+    if (!n.ends_with(".json") || !ValidId(std::string_view(n).substr(0, n.size() - 5))) continue;
+    const std::string path = JoinPath(dir_, n);
+    ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs_, path));
+    auto r = ParseErasureRequest(text);
+    if (!r.ok()) return Status::Corruption(path + ": " + r.status().message());
+    if (r->id + ".json" != n) return Status::Corruption(path + ": names request " + r->id);
+    out.push_back(std::move(r).value());
+  }
+  std::sort(out.begin(), out.end(), [](const ErasureRequest& a, const ErasureRequest& b) {
+    return a.requested_ms != b.requested_ms ? a.requested_ms < b.requested_ms : a.id < b.id;
+  });
+  return out;
+}
+
+Result<ErasureRequest> ErasureStore::Create(uint64_t viewer, const std::string& by, int64_t now_ms) {
+  if (viewer == 0 || viewer > kMaxErasableViewer)
+    return Status::InvalidArgument("viewer id must be an integer in 1..9223372036854775807");
+  if (!PrintableText(by)) return Status::InvalidArgument("requested_by: at most 200 printable ASCII characters");
+  ASSIGN_OR_RETURN(std::vector<ErasureRequest> all, List());
+  for (const ErasureRequest& r : all)
+    if (r.viewer == viewer && !r.complete) return r;
+  ErasureRequest r;
+  r.id = std::to_string(std::max<int64_t>(now_ms, 0)) + "-" + RandomHex(8);
+  r.viewer = viewer;
+  r.requested_ms = now_ms;
+  r.requested_by = by;
+  RETURN_IF_ERROR(Save(r));
+  return r;
+}
+
+// ---- The receipt ------------------------------------------------------------
+
+ErasureReceipt MakeReceipt(FileSystem* fs, const ErasurePaths& paths, const ErasureRequest& r, int64_t now_ms) {
+  ErasureReceipt out;
+  out.request_id = r.id;
+  out.viewer = r.viewer;
+  out.requested_ms = r.requested_ms;
+  out.complete = r.complete;
+  for (Region region : paths.regions)
+    for (lake::LakeTableId id : ViewerTables())
+      out.removes.push_back("lake " + TableName(region, id) +
+                            ": the viewer's rows, from the current snapshot and every older one (old files deleted)");
+  // Log segments are immutable: the newest one that may hold the viewer's
+  // events is each partition's active segment, deleted log-retention after
+  // the partition rolls past it (and its processor checkpointed past it) —
+  // at the earliest log-retention from now.
+  const std::string retention = DurationText(paths.log_retention_ms);
+  for (Region region : paths.regions) {
+    ErasureReceipt::Remaining rem;
+    rem.store = "log";
+    rem.what = std::string(RegionName(region)) + " log segments (immutable): deleted " + retention +
+               " after each partition's active segment rolls (segment-bytes) and is checkpointed";
+    if (paths.log_root.empty()) rem.what = std::string(RegionName(region)) + " Kafka topic: the topic's retention";
+    rem.expires_ms = now_ms + paths.log_retention_ms;
+    out.remains.push_back(std::move(rem));
+  }
+  out.remains.push_back(
+      {"processor state",
+       "counts already published (views, unique viewers per story and window) stay as anonymous aggregates; "
+       "checkpoints keep the viewer's id in the viewer sets of the stories they viewed (not erased yet: "
+       "docs/governance.md \"Erasure\")",
+       std::nullopt});
+  if (!paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot))
+    out.remains.push_back({"feature store", paths.feature_snapshot + ": the viewer's history (not erased yet)", {}});
+  if (!paths.exposures_dir.empty() && fs->FileExists(paths.exposures_dir))
+    out.remains.push_back({"exposures", paths.exposures_dir + ": recommendation exposures (not erased yet)", {}});
+  for (const auto& rem : out.remains) {
+    if (!rem.expires_ms) {
+      out.last_copy_expires_ms.reset();
+      break;
+    }
+    out.last_copy_expires_ms = std::max(out.last_copy_expires_ms.value_or(0), *rem.expires_ms);
+  }
+  return out;
+}
+
+std::string ReceiptJson(const ErasureReceipt& receipt) {
+  std::string out = "{\"request_id\":";
+  AppendJsonString(receipt.request_id, &out);
+  out += ",\"viewer_id\":" + std::to_string(receipt.viewer) + ",\"requested_at\":";
+  AppendJsonString(UtcTime(receipt.requested_ms), &out);
+  out += ",\"complete\":";
+  out += receipt.complete ? "true" : "false";
+  out += ",\"removes\":[";
+  for (size_t i = 0; i < receipt.removes.size(); ++i) {
+    if (i) out += ",";
+    AppendJsonString(receipt.removes[i], &out);
+  }
+  out += "],\"remains\":[";
+  for (size_t i = 0; i < receipt.remains.size(); ++i) {
+    const auto& r = receipt.remains[i];
+    if (i) out += ",";
+    out += "{\"store\":";
+    AppendJsonString(r.store, &out);
+    out += ",\"what\":";
+    AppendJsonString(r.what, &out);
+    out += ",\"expires\":";
+    if (r.expires_ms) {
+      AppendJsonString(UtcTime(*r.expires_ms), &out);
+    } else {
+      out += "null";
+    }
+    out += "}";
+  }
+  out += "],\"last_copy_expires\":";
+  if (receipt.last_copy_expires_ms) {
+    AppendJsonString(UtcTime(*receipt.last_copy_expires_ms), &out);
+  } else {
+    out += "null";
+  }
+  out += "}";
+  return out;
+}
+
+std::string ReceiptText(const ErasureReceipt& receipt) {
+  std::string out = "erasure " + receipt.request_id + " of viewer " + std::to_string(receipt.viewer) + " (requested " +
+                    UtcTime(receipt.requested_ms) + ")" + (receipt.complete ? ": complete\n" : ": recorded\n");
+  for (const std::string& r : receipt.removes) out += "  removes " + r + "\n";
+  for (const auto& r : receipt.remains)
+    out += "  remains " + r.store + ": " + r.what + "; expires " + (r.expires_ms ? UtcTime(*r.expires_ms) : "never") +
+           "\n";
+  out += "  last copy expires: " +
+         (receipt.last_copy_expires_ms ? UtcTime(*receipt.last_copy_expires_ms) : std::string("never")) + "\n";
+  return out;
+}
+
+// ---- The steps --------------------------------------------------------------
+
+Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,
+                  const std::function<void(const std::string&)>& log) {
+  if (r->complete) return Status::Ok();
+  CrashPoint("erase.after_request");
+  const int64_t viewer = static_cast<int64_t>(r->viewer);
+  auto done = [&](const std::string& step) { return std::find(r->done.begin(), r->done.end(), step) != r->done.end(); };
+  auto record = [&](const std::string& step, const std::string& what) -> Status {
+    r->done.push_back(step);
+    RETURN_IF_ERROR(store->Save(*r));
+    log(step + ": " + what);
+    return Status::Ok();
+  };
+  for (Region region : paths.regions) {
+    for (lake::LakeTableId id : ViewerTables()) {
+      const std::string name = TableName(region, id);
+      const std::string location = lake::TableLocation(paths.lake_root, region, id);
+      if (!lake::LakeTableExists(fs, location)) continue;
+      const std::string rewrite = "lake " + name + " rewrite", expire = "lake " + name + " expire",
+                        leftovers = "lake " + name + " leftovers";
+      if (!done(rewrite)) {
+        ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs, location));
+        auto w = lake::RewriteWithoutValue(fs, &table, kViewerColumn, viewer, r->id);
+        if (!w.ok()) return Status(w.status().code(), name + ": " + w.status().message());
+        RETURN_IF_ERROR(record(rewrite, std::to_string(w->rows_removed) + " rows removed from " +
+                                            std::to_string(w->removed.size()) + " files, " +
+                                            std::to_string(w->added.size()) + " files written"));
+      }
+      if (!done(expire)) {
+        ASSIGN_OR_RETURN(lake::IcebergTable table, lake::IcebergTable::Load(fs, location));
+        auto e = lake::ExpireSnapshotsHolding(fs, &table, kViewerColumn, viewer);
+        if (!e.ok()) return Status(e.status().code(), name + ": " + e.status().message());
+        CrashPoint("erase.after_expire");
+        RETURN_IF_ERROR(record(expire, std::to_string(e->expired_snapshot_ids.size()) + " snapshots expired, " +
+                                           std::to_string(e->deleted_files.size()) + " files deleted"));
+      }
+      if (!done(leftovers)) {
+        auto u = lake::RemoveUnreferencedHolding(fs, location, kViewerColumn, viewer);
+        if (!u.ok()) return Status(u.status().code(), name + ": " + u.status().message());
+        std::string what = std::to_string(u->deleted.size()) + " unreferenced files deleted";
+        for (const std::string& p : u->kept_sink_files) what += "; the lake sink's uncommitted file " + p + " kept";
+        RETURN_IF_ERROR(record(leftovers, what));
+      }
+    }
+  }
+  r->complete = true;
+  RETURN_IF_ERROR(store->Save(*r));
+  return Status::Ok();
+}
+
+// ---- Verify -----------------------------------------------------------------
+
+Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& paths, uint64_t viewer, int64_t now_ms) {
+  std::vector<Occurrence> out;
+  // The lake: every Parquet file under the root, referenced or not.
+  std::set<std::string> referenced;
+  for (Region region : paths.regions)
+    for (int t = 0; t < lake::kLakeTableCount; ++t) {
+      const std::string location = lake::TableLocation(paths.lake_root, region, static_cast<lake::LakeTableId>(t));
+      if (!lake::LakeTableExists(fs, location)) continue;
+      auto table = lake::IcebergTable::Load(fs, location);
+      if (!table.ok()) return table.status();
+      ASSIGN_OR_RETURN(std::set<std::string> files, lake::ListReferencedFiles(fs, table->metadata()));
+      referenced.insert(files.begin(), files.end());
+    }
+  std::vector<std::string> files;
+  RETURN_IF_ERROR(lake::ListRecursively(fs, paths.lake_root, &files));
+  std::sort(files.begin(), files.end());
+  for (const std::string& p : files) {
+    if (!p.ends_with(".parquet")) continue;
+    const std::string where = referenced.count(p) ? "referenced by a snapshot" : "referenced by no snapshot";
+    auto n = lake::CountValueInFile(fs, p, kViewerColumn, static_cast<int64_t>(viewer));
+    if (!n.ok()) {
+      out.push_back({"lake", p, -1, std::nullopt, where + "; unreadable: " + n.status().ToString()});
+    } else if (*n > 0) {
+      out.push_back({"lake", p, *n, std::nullopt, where});
+    }
+  }
+  // Log segments: immutable until retention deletes them.
+  if (!paths.log_root.empty())
+    for (Region region : paths.regions)
+      for (const std::string& part : PartitionDirs(fs, JoinPath(paths.log_root, std::string(RegionName(region))))) {
+        const std::vector<std::string> segs = Segments(fs, part);
+        std::vector<SegmentScan> scans;
+        for (const std::string& s : segs) {
+          auto data = ReadWholeFile(fs, JoinPath(part, s));
+          scans.push_back(data.ok() ? ScanSegment(*data, viewer) : SegmentScan{});
+        }
+        for (size_t i = 0; i < segs.size(); ++i) {
+          if (scans[i].holding == 0 && scans[i].sealed == 0) continue;
+          Occurrence o;
+          o.store = "log";
+          o.path = JoinPath(part, segs[i]);
+          o.rows = scans[i].sealed > 0 ? -1 : scans[i].holding;
+          // A sealed segment goes once the next one's first record is older
+          // than log-retention; the active one, at the earliest, that long after it rolls.
+          if (i + 1 < segs.size() && scans[i + 1].first_append_ms > 0) {
+            o.expires_ms = scans[i + 1].first_append_ms + paths.log_retention_ms;
+            o.note = "sealed segment";
+          } else {
+            o.expires_ms = now_ms + paths.log_retention_ms;
+            o.note = "active segment: goes log-retention after the partition rolls past it (at the earliest then)";
+          }
+          if (scans[i].sealed > 0) o.note += "; encrypted records not scanned: may hold the viewer";
+          out.push_back(std::move(o));
+        }
+      }
+  // Checkpoints and cold stores: processor state, which erasure does not rewrite yet.
+  if (!paths.checkpoint_dir.empty())
+    for (Region region : paths.regions) {
+      const std::string dir = JoinPath(paths.checkpoint_dir, std::string(RegionName(region)));
+      std::vector<std::string> state;
+      RETURN_IF_ERROR(lake::ListRecursively(fs, dir, &state));
+      std::sort(state.begin(), state.end());
+      for (const std::string& p : state) {
+        const std::string name = p.substr(p.find_last_of('/') + 1);
+        if (!name.ends_with(".ckpt") && name.find("cold") == std::string::npos) continue;
+        out.push_back({"checkpoint", p, -1, std::nullopt,
+                       "processor state, not scanned: viewer sets of resident stories hold viewer ids"});
+      }
+    }
+  for (const std::string& p : {paths.feature_snapshot, paths.exposures_dir})
+    if (!p.empty() && fs->FileExists(p))
+      out.push_back({p == paths.feature_snapshot ? "feature-store" : "exposures", p, -1, std::nullopt,
+                     "recommendations' state, not scanned: may hold the viewer"});
+  return out;
+}
+
+}  // namespace watershed::app
