@@ -78,6 +78,36 @@ phase "erased"
 /usr/bin/python3 "$check" after "$lake" "$work/before.json" "$viewer" || fail "the lake still holds the viewer"
 
 phase "checked"
+# Over HTTP: the server records a second viewer's erasure, answers the receipt, runs it, and dies at a crash
+# point in the middle; restarted, it finishes the request by itself. Bad bodies get JSON errors.
+viewer2=$(/usr/bin/python3 "$check" pick "$work/before.json" "$viewer")
+WATERSHED_CRASH_POINT=erase.after_commit "$bin" serve "${flags[@]}" --port "$port" --auth off \
+  --max-future 1h >"$work/server2.log" 2>&1 &
+server=$!
+wait_http "$port" /readyz "$work/server2.log"
+curl -s -X POST "http://127.0.0.1:$port/v1/admin/erasures" -d "{\"viewer_id\": $viewer2}" >"$work/receipt2.json" || true
+status=0; wait "$server" || status=$?; server=""
+[ "$status" -eq 137 ] || fail "the server did not die at erase.after_commit (exit $status)"
+grep -rq "\"viewer_id\":$viewer2," "$work/data/erasures" || fail "the request of viewer $viewer2 was not recorded"
+"$bin" serve "${flags[@]}" --port "$port" --auth off --max-future 1h >"$work/server3.log" 2>&1 &
+server=$!
+wait_http "$port" /readyz "$work/server3.log"
+for _ in $(seq 200); do
+  "$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*complete" && break; sleep 0.1
+done
+"$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*complete" ||
+  fail "the restarted server did not finish the erasure: $(tail -5 "$work/server3.log")"
+code=$(curl -s -o "$work/bad.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/erasures" \
+  -d '{"viewer_id": 0}')
+[ "$code" = 400 ] && grep -q '"code":"invalid_erasure"' "$work/bad.json" || fail "bad body: $code $(cat "$work/bad.json")"
+code=$(curl -s -o "$work/receipt3.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/erasures" \
+  -d '{"viewer_id": 123456789012345}')
+[ "$code" = 202 ] && grep -q '"last_copy_expires"' "$work/receipt3.json" || fail "receipt: $code $(cat "$work/receipt3.json")"
+kill -TERM "$server"; status=0; wait "$server" || status=$?; server=""
+[ "$status" -eq 0 ] || fail "server exited $status on SIGTERM: $(tail -5 "$work/server3.log")"
+/usr/bin/python3 "$check" after "$lake" "$work/before.json" "$viewer,$viewer2" || fail "the lake still holds a viewer"
+phase "erased over HTTP"
+
 # Verify: no lake file; the log segments holding the viewer listed with an expiry.
 status=0
 "$bin" erase --verify "$viewer" "${flags[@]}" >"$work/verify.out" 2>&1 || status=$?
@@ -99,5 +129,5 @@ for args in "--viewer 0" "--viewer abc" "--viewer 9223372036854775808" "--verify
   [ "$status" -eq 2 ] || fail "'erase $args' exited $status"
   grep -q "watershed erase:" "$work/bad.out" || fail "'erase $args' printed no message"
 done
-[ "$(ls "$work/data/erasures" | wc -l)" -eq 1 ] || fail "a refused command recorded a request"
+[ "$(ls "$work/data/erasures" | wc -l)" -eq 3 ] || fail "a refused command recorded a request"
 cat "$work/verify.out" | cut -c1-200 | sort | uniq -c -w 12 | head; echo "erasure_e2e: OK"

@@ -1,9 +1,8 @@
 #include "app/erasure.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <set>
@@ -22,24 +21,7 @@
 namespace watershed::app {
 namespace {
 
-constexpr size_t kMaxSteps = 4096, kMaxText = 200;
 constexpr const char kViewerColumn[] = "viewer_id";
-
-bool ValidId(std::string_view id) {
-  const size_t dash = id.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash > 19 || id.size() != dash + 17) return false;
-  for (size_t i = 0; i < id.size(); ++i) {
-    const char c = id[i];
-    if (i == dash) continue;
-    if (i < dash ? !(c >= '0' && c <= '9') : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-bool PrintableText(std::string_view s) {
-  if (s.size() > kMaxText) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-}
 
 // The lake tables of a region that hold viewer ids (those whose schema has the column).
 std::vector<lake::LakeTableId> ViewerTables() {
@@ -136,58 +118,6 @@ ErasurePaths ErasurePathsOf(const ServeSettings& s) {
   return p;
 }
 
-// ---- The request file -------------------------------------------------------
-
-std::string EncodeErasureRequest(const ErasureRequest& r) {
-  std::string out = "{\"request_id\":";
-  AppendJsonString(r.id, &out);
-  out += ",\"viewer_id\":" + std::to_string(r.viewer) + ",\"requested_ms\":" + std::to_string(r.requested_ms) +
-         ",\"requested_by\":";
-  AppendJsonString(r.requested_by, &out);
-  out += ",\"done\":[";
-  for (size_t i = 0; i < r.done.size(); ++i) {
-    if (i) out += ",";
-    AppendJsonString(r.done[i], &out);
-  }
-  out += "],\"complete\":";
-  out += r.complete ? "true" : "false";
-  out += "}\n";
-  return out;
-}
-
-Result<ErasureRequest> ParseErasureRequest(std::string_view text) {
-  if (text.size() > kMaxSteps * (kMaxText + 8) + 4096) return Status::Corruption("erasure request: too large");
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  const simdjson::padded_string padded(text);
-  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return Status::Corruption("erasure request: not JSON");
-  ErasureRequest r;
-  std::string_view id, by;
-  int64_t requested = 0;
-  uint64_t viewer = 0;
-  bool complete = false;
-  simdjson::dom::array done;
-  if (doc["request_id"].get(id) || doc["viewer_id"].get(viewer) || doc["requested_ms"].get(requested) ||
-      doc["requested_by"].get(by) || doc["done"].get(done) || doc["complete"].get(complete))
-    return Status::Corruption("erasure request: a field is missing or of the wrong type");
-  if (!ValidId(id)) return Status::Corruption("erasure request: bad request_id");
-  if (viewer == 0 || viewer > kMaxErasableViewer) return Status::Corruption("erasure request: bad viewer_id");
-  if (requested < 0) return Status::Corruption("erasure request: bad requested_ms");
-  if (!PrintableText(by)) return Status::Corruption("erasure request: bad requested_by");
-  if (done.size() > kMaxSteps) return Status::Corruption("erasure request: too many steps");
-  r.id = std::string(id);
-  r.viewer = viewer;
-  r.requested_ms = requested;
-  r.requested_by = std::string(by);
-  r.complete = complete;
-  for (simdjson::dom::element e : done) {
-    std::string_view step;
-    if (e.get(step) || !PrintableText(step)) return Status::Corruption("erasure request: bad step");
-    r.done.emplace_back(step);
-  }
-  return r;
-}
-
 // ---- The store --------------------------------------------------------------
 
 ErasureStore::ErasureStore(FileSystem* fs, std::string data_dir) : fs_(fs), dir_(JoinPath(data_dir, "erasures")) {}
@@ -202,10 +132,10 @@ Result<std::vector<ErasureRequest>> ErasureStore::List() const {
   auto names = fs_->ListDir(dir_);
   if (!names.ok()) return fs_->FileExists(dir_) ? names.status() : Result<std::vector<ErasureRequest>>(out);
   for (const std::string& n : *names) {
-    if (!n.ends_with(".json") || !ValidId(std::string_view(n).substr(0, n.size() - 5))) continue;
+    if (!n.ends_with(".json") || !gov::ValidErasureId(std::string_view(n).substr(0, n.size() - 5))) continue;
     const std::string path = JoinPath(dir_, n);
     ASSIGN_OR_RETURN(std::string text, ReadWholeFile(fs_, path));
-    auto r = ParseErasureRequest(text);
+    auto r = gov::ParseErasureRequest(text);
     if (!r.ok()) return Status::Corruption(path + ": " + r.status().message());
     if (r->id + ".json" != n) return Status::Corruption(path + ": names request " + r->id);
     out.push_back(std::move(r).value());
@@ -219,7 +149,7 @@ Result<std::vector<ErasureRequest>> ErasureStore::List() const {
 Result<ErasureRequest> ErasureStore::Create(uint64_t viewer, const std::string& by, int64_t now_ms) {
   if (viewer == 0 || viewer > kMaxErasableViewer)
     return Status::InvalidArgument("viewer id must be an integer in 1..9223372036854775807");
-  if (!PrintableText(by)) return Status::InvalidArgument("requested_by: at most 200 printable ASCII characters");
+  if (!gov::ErasureText(by)) return Status::InvalidArgument("requested_by: at most 200 printable ASCII characters");
   ASSIGN_OR_RETURN(std::vector<ErasureRequest> all, List());
   for (const ErasureRequest& r : all)
     if (r.viewer == viewer && !r.complete) return r;
@@ -331,7 +261,7 @@ std::string ReceiptText(const ErasureReceipt& receipt) {
 // ---- The steps --------------------------------------------------------------
 
 Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,
-                  const std::function<void(const std::string&)>& log) {
+                  const std::function<void(const std::string&)>& log, const std::function<bool()>& stop) {
   if (r->complete) return Status::Ok();
   CrashPoint("erase.after_request");
   const int64_t viewer = static_cast<int64_t>(r->viewer);
@@ -340,6 +270,7 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
     r->done.push_back(step);
     RETURN_IF_ERROR(store->Save(*r));
     log(step + ": " + what);
+    if (stop && stop()) return Status::Unavailable("stopped after " + step + "; the request resumes at the next run");
     return Status::Ok();
   };
   for (Region region : paths.regions) {
@@ -377,6 +308,71 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
   r->complete = true;
   RETURN_IF_ERROR(store->Save(*r));
   return Status::Ok();
+}
+
+// ---- In serve ---------------------------------------------------------------
+
+ErasureRunner::ErasureRunner(FileSystem* fs, ErasurePaths paths, Clock* clock)
+    : fs_(fs), paths_(std::move(paths)), clock_(clock), store_(fs, paths_.data_dir) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+ErasureRunner::~ErasureRunner() { Stop(); }
+
+void ErasureRunner::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::string> ErasureRunner::Request(uint64_t viewer, const std::string& by) {
+  ErasureRequest r;
+  {
+    std::lock_guard lock(mu_);  // Create's check for an unfinished request of the viewer, then its write
+    ASSIGN_OR_RETURN(r, store_.Create(viewer, by, clock_->NowMs()));
+    pending_ = true;
+  }
+  wake_.notify_all();
+  return ReceiptJson(MakeReceipt(fs_, paths_, r, clock_->NowMs()));
+}
+
+void ErasureRunner::Loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || pending_; });
+      if (stopping_) return;
+      pending_ = false;
+    }
+    auto all = store_.List();
+    if (!all.ok()) {
+      std::fprintf(stderr, "watershed: erasure: %s\n", all.status().ToString().c_str());
+      continue;
+    }
+    for (ErasureRequest& r : *all) {
+      if (r.complete) continue;
+      Status s = RunErasure(
+          fs_, paths_, &store_, &r,
+          [&](const std::string& line) {
+            std::fprintf(stderr, "watershed: erasure %s: %s\n", r.id.c_str(), line.c_str());
+          },
+          [&] {
+            std::lock_guard lock(mu_);
+            return stopping_;
+          });
+      if (s.ok()) {
+        completed_.fetch_add(1);
+      } else {
+        // Left unfinished: retried at the next request or start (`watershed erase --resume` also finishes it).
+        std::fprintf(stderr, "watershed: erasure %s: %s\n", r.id.c_str(), s.ToString().c_str());
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+      }
+    }
+  }
 }
 
 // ---- Verify -----------------------------------------------------------------

@@ -8,36 +8,27 @@
 // every step, so a run killed at any point resumes where it was: each step
 // (lake/erasure.h) is idempotent, and a step recorded done is not run again.
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/event.h"
 #include "core/file_system.h"
 #include "core/status.h"
+#include "gov/erasure_request.h"
 
 namespace watershed::app {
 
-// Viewer ids are written to the lake as INT64: 1..2^63-1.
-inline constexpr uint64_t kMaxErasableViewer = static_cast<uint64_t>(INT64_MAX);
-
-struct ErasureRequest {
-  std::string id;  // "<requested ms>-<16 hex>": sorts by time
-  uint64_t viewer = 0;
-  int64_t requested_ms = 0;
-  std::string requested_by;       // "cli" or "user <sub>" (the admin's token)
-  std::vector<std::string> done;  // steps done, in order ("lake eu/events rewrite", ...)
-  bool complete = false;          // every step done
-  bool operator==(const ErasureRequest&) const = default;
-};
-
-std::string EncodeErasureRequest(const ErasureRequest& r);
-// The file's JSON; kCorruption for anything EncodeErasureRequest does not
-// write (bounded: at most 4096 steps of 200 bytes, ids and names checked).
-Result<ErasureRequest> ParseErasureRequest(std::string_view text);
+using gov::ErasureRequest;
+using gov::kMaxErasableViewer;
 
 // Where everything lives: what `serve` and the CLI take from their settings.
 struct ErasurePaths {
@@ -91,9 +82,40 @@ std::string ReceiptJson(const ErasureReceipt& receipt);
 std::string ReceiptText(const ErasureReceipt& receipt);
 
 // Runs the steps of `*r` not done yet, saving the request after each.
-// `log` gets one line per step.
+// `log` gets one line per step; `stop` (optional), asked between steps,
+// ends the run early with kUnavailable (the request resumes later).
 Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,
-                  const std::function<void(const std::string&)>& log);
+                  const std::function<void(const std::string&)>& log, const std::function<bool()>& stop = {});
+
+// `serve`'s erasures: POST /v1/admin/erasures records a request (Request)
+// and a thread runs it after the answer; at start the thread runs every
+// unfinished request first, so a server killed mid-erasure finishes it
+// when it comes back. The lake steps race the running lake sink through
+// the optimistic commit (lake/erasure.h).
+class ErasureRunner {
+ public:
+  ErasureRunner(FileSystem* fs, ErasurePaths paths, Clock* clock);
+  ~ErasureRunner();  // Stop()
+  // Records the request durably and returns its receipt's JSON.
+  Result<std::string> Request(uint64_t viewer, const std::string& by);
+  // Waits for the step in progress; the rest stays for the next start.
+  void Stop();
+  uint64_t completed() const { return completed_.load(); }
+
+ private:
+  void Loop();
+
+  FileSystem* fs_;
+  ErasurePaths paths_;
+  Clock* clock_;
+  ErasureStore store_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool pending_ = true;  // run the unfinished requests at start
+  std::atomic<uint64_t> completed_{0};
+  std::thread thread_;
+};
 
 // One place the viewer may still be (`watershed erase --verify`).
 struct Occurrence {

@@ -278,6 +278,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
       deps.audit = s->governance_->audit();
       deps.audit_region = region;
     }
+    s->erasure_ = std::make_unique<ErasureRunner>(fs, ErasurePathsOf(settings), Clock::Real());
+    deps.erase = [e = s->erasure_.get()](uint64_t viewer, const std::string& by) { return e->Request(viewer, by); };
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
   if (s->recs_) {
@@ -617,6 +619,7 @@ Status Server::Stop() {
   stopped_ = true;
   if (http_) http_->Stop();
   lake_queries_.reset();  // answers what it admitted (into the stopped listener)
+  if (erasure_) erasure_->Stop();  // after the step in progress; the rest resumes at the next start
   governance_.reset();    // after the queries it audits: flushes the audit log's last rows
   if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   if (cdc_) cdc_->Stop();                            // closes the slot cleanly

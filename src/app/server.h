@@ -12,6 +12,7 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
+#include "app/erasure.h"
 #include "app/governance_runtime.h"
 #include "app/processor_group.h"
 #include "app/recs_runtime.h"
@@ -101,6 +102,7 @@ class Server {
   // answered, threads joined) in Stop, once http_ no longer calls api_.
   std::unique_ptr<gateway::LakeQueries> lake_queries_;
   std::unique_ptr<GovernanceRuntime> governance_;  // governance-file: the policy and the audit log
+  std::unique_ptr<ErasureRunner> erasure_;         // POST /v1/admin/erasures; runs requests after the answer
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;

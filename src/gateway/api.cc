@@ -339,6 +339,13 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!deps_.catalog) return not_served(path, "this process has no story catalogue");
     return reply(GetStoryRecord(*id, caller));
   }
+  if (path == "/v1/admin/erasures") {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (!deps_.erase) return not_served(path, "send erasure requests to `watershed serve`");
+    if (caller && !HasAny(caller, {Role::kAdmin}))
+      return forbidden("role_required", "erasure requests need the admin role");
+    return reply(PostErasure(req.body, caller));
+  }
   if (path == "/v1/query") {
     if (req.method != "POST") return reply(method_not_allowed("POST"));
     if (!deps_.lake_queries) return not_served(path, "this process reads no lake");

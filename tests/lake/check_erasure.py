@@ -7,8 +7,8 @@ check_lake.py, Parquet with DuckDB, raw bytes with Python).
       per table holding viewer_id (raw_events, events, archive_events of
       every region): the current snapshot's rows per viewer, and every
       snapshot id; written to OUT.json.
-  after LAKE_ROOT BEFORE.json VIEWER
-      1. the viewer has 0 rows in every table's current snapshot, and every
+  after LAKE_ROOT BEFORE.json VIEWER[,VIEWER...]
+      1. the viewers have 0 rows in every table's current snapshot, and every
          other viewer exactly the rows it had before;
       2. every snapshot a table still has (time travel) reads 0 rows of the
          viewer, and every file it lists exists; snapshots of BEFORE.json
@@ -17,7 +17,10 @@ check_lake.py, Parquet with DuckDB, raw bytes with Python).
          DuckDB: 0 rows of the viewer;
       4. no file under LAKE_ROOT (data, manifests, metadata, sidecars)
          holds the viewer's id as 8 bytes little-endian (PLAIN and
-         dictionary pages, statistics), nor as decimal text in metadata.
+         dictionary pages, statistics), nor as decimal text in metadata
+         (ids of at least 2^40 only: a small id's bytes occur by chance).
+  pick BEFORE.json EXCEPT
+      prints the viewer with the most rows in the events tables but EXCEPT.
 
 Plaintext lakes only. Exit 0 when everything holds.
 """
@@ -81,22 +84,26 @@ def before(root, out):
                                                                  for t in result.values())))
 
 
-def after(root, before_path, viewer):
+def after(root, before_path, viewers):
     with open(before_path) as f:
         prior = json.load(f)
-    v = str(viewer)
+    gone = [str(v) for v in viewers]
     load_counts(root)
-    had = sum(t["viewers"].get(v, 0) for t in prior.values())
-    if had == 0:
-        cl.fail("viewer %s had no rows before the erasure: the test proves nothing" % v)
+    for v in gone:
+        had = sum(t["viewers"].get(v, 0) for t in prior.values())
+        if had == 0:
+            cl.fail("viewer %s had no rows before the erasure: the test proves nothing" % v)
+        print("check_erasure: viewer %s had %d rows" % (v, had))
     for name, d in tables(root):
         live, meta = cl.live_files(d)
         now = per_viewer(live)
-        if now.get(v, 0) != 0:
-            cl.fail("%s: %d rows of viewer %s in the current snapshot" % (name, now[v], v))
+        for v in gone:
+            if now.get(v, 0) != 0:
+                cl.fail("%s: %d rows of viewer %s in the current snapshot" % (name, now[v], v))
         expected = dict(prior.get(name, {}).get("viewers", {}))
-        expected.pop(v, None)
-        now.pop(v, None)
+        for v in gone:
+            expected.pop(v, None)
+            now.pop(v, None)
         if now != expected:
             diff = sorted(k for k in set(now) | set(expected) if now.get(k) != expected.get(k))
             cl.fail("%s: other viewers' rows changed: %s" % (name, ", ".join(
@@ -107,9 +114,11 @@ def after(root, before_path, viewer):
             if missing:
                 cl.fail("%s: snapshot %d lists a missing file %s" % (name, s["snapshot-id"], missing[0]))
                 continue
-            n = per_viewer(files).get(v, 0)
-            if n:
-                cl.fail("%s: time travel to snapshot %d reads %d rows of viewer %s" % (name, s["snapshot-id"], n, v))
+            counts = per_viewer(files)
+            for v in gone:
+                if counts.get(v, 0):
+                    cl.fail("%s: time travel to snapshot %d reads %d rows of viewer %s" % (
+                        name, s["snapshot-id"], counts[v], v))
     parquet, everything = [], []
     for base, _, names in os.walk(root):
         for n in names:
@@ -119,30 +128,46 @@ def after(root, before_path, viewer):
                 parquet.append(p)
     with_viewer = [p for p in parquet if p in _counts]
     for p in with_viewer:
-        if _counts[p].get(v, 0):
-            cl.fail("%s holds %d rows of viewer %s" % (p, _counts[p][v], v))
+        for v in gone:
+            if _counts[p].get(v, 0):
+                cl.fail("%s holds %d rows of viewer %s" % (p, _counts[p][v], v))
     others = sorted(set(parquet) - set(with_viewer))  # tables without viewer_id (story_minute, audit)
     if others and "viewer_id" in {c["column_name"] for c in cl.duck(
             "DESCRIBE SELECT * FROM read_parquet([%s], union_by_name=true)" % ",".join("'%s'" % p for p in others))}:
         cl.fail("a Parquet file outside raw_events/events/archive_events has a viewer_id column")
-    le = struct.pack("<q", viewer)
-    text = v.encode()
+    distinctive = [v for v in viewers if v >= 1 << 40]
     for p in everything:
         with open(p, "rb") as f:
             data = f.read()
-        if le in data:
-            cl.fail("%s holds the viewer's id as 8 bytes little-endian" % p)
-        if not p.endswith(".parquet") and text in data:
-            cl.fail("%s holds the viewer's id as text" % p)
-    print("check_erasure: viewer %s had %d rows; %d parquet files (%d with viewer_id), %d files scanned" % (
-        v, had, len(parquet), len(with_viewer), len(everything)))
+        for v in distinctive:
+            if struct.pack("<q", v) in data:
+                cl.fail("%s holds viewer %d's id as 8 bytes little-endian" % (p, v))
+            if not p.endswith(".parquet") and str(v).encode() in data:
+                cl.fail("%s holds viewer %d's id as text" % (p, v))
+    print("check_erasure: %d parquet files (%d with viewer_id), %d files scanned, bytes of %d ids searched" % (
+        len(parquet), len(with_viewer), len(everything), len(distinctive)))
+
+
+def pick(before_path, exclude):
+    with open(before_path) as f:
+        prior = json.load(f)
+    totals = {}
+    for name, t in prior.items():
+        if name.endswith("/events"):
+            for v, n in t["viewers"].items():
+                totals[v] = totals.get(v, 0) + n
+    totals.pop(str(exclude), None)
+    print(max(sorted(totals), key=lambda v: totals[v]))
 
 
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "before":
         before(os.path.abspath(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) == 5 and sys.argv[1] == "after":
-        after(os.path.abspath(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        after(os.path.abspath(sys.argv[2]), sys.argv[3], [int(v) for v in sys.argv[4].split(",")])
+    elif len(sys.argv) == 4 and sys.argv[1] == "pick":
+        pick(sys.argv[2], int(sys.argv[3]))
+        return
     else:
         raise SystemExit(__doc__)
     if cl.failures:
