@@ -48,7 +48,7 @@ pick_port
   --lake-buffer-rows 1000 >"$work/server.log" 2>&1 &
 server=$!
 wait_http "$port" /readyz "$work/server.log"
-"$bin" load --server "127.0.0.1:$port" --events 20000 --rate 5000 --stories 20 --connections 2 \
+"$bin" load --server "127.0.0.1:$port" --events 10000 --rate 5000 --stories 20 --connections 2 \
   --event-time-rate 100 --truth "$work/truth.txt" >"$work/load.log" 2>&1 || fail "load: $(tail -3 "$work/load.log")"
 "$bin" load --server "127.0.0.1:$port" --verify "$work/truth.txt" --timeout 120s >"$work/verify.log" 2>&1 ||
   fail "verify: $(tail -3 "$work/verify.log")"

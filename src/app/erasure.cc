@@ -432,7 +432,11 @@ Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& p
           out.push_back(std::move(o));
         }
       }
-  // Checkpoints and cold stores: processor state, which erasure does not rewrite yet.
+  // Checkpoints and cold stores: processor state, which erasure does not rewrite yet. A plaintext checkpoint
+  // stores viewer ids as fixed 64-bit little-endian words (viewer sets, dedup entries): one without those 8 bytes
+  // does not hold the viewer. Sealed checkpoints and cold stores (varint gaps) are not scanned.
+  std::string le(8, '\0');
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((viewer >> (8 * i)) & 0xff);
   if (!paths.checkpoint_dir.empty())
     for (Region region : paths.regions) {
       const std::string dir = JoinPath(paths.checkpoint_dir, std::string(RegionName(region)));
@@ -441,9 +445,20 @@ Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& p
       std::sort(state.begin(), state.end());
       for (const std::string& p : state) {
         const std::string name = p.substr(p.find_last_of('/') + 1);
-        if (!name.ends_with(".ckpt") && name.find("cold") == std::string::npos) continue;
-        out.push_back({"checkpoint", p, -1, std::nullopt,
-                       "processor state, not scanned: viewer sets of resident stories hold viewer ids"});
+        if (name.ends_with(".ckpt")) {
+          auto data = ReadWholeFile(fs, p);
+          if (!data.ok()) continue;  // replaced meanwhile
+          if (data->starts_with("WSCP")) {
+            if (data->find(le) == std::string::npos) continue;
+            out.push_back({"checkpoint", p, -1, std::nullopt,
+                           "processor state holds the id (viewer sets of its stories; dedup entries until "
+                           "dedup-ttl): not erased yet"});
+          } else {
+            out.push_back({"checkpoint", p, -1, std::nullopt, "sealed processor state, not scanned: may hold the id"});
+          }
+        } else if (name.find(".cold.") != std::string::npos) {
+          out.push_back({"checkpoint", p, -1, std::nullopt, "cold store, not scanned: may hold the id"});
+        }
       }
     }
   for (const std::string& p : {paths.feature_snapshot, paths.exposures_dir})

@@ -262,7 +262,7 @@ TEST_F(IcebergMaintenanceTest, ExpiryDropsOldSnapshotsAndOnlyTheFilesNoRetainedS
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->expired_snapshot_ids.empty());
 
-  ExpireOptions options{std::numeric_limits<int64_t>::max(), 2, true};
+  ExpireOptions options{std::numeric_limits<int64_t>::max(), 2, true, std::nullopt};
   const auto files_before = Snapshot();
   auto dry = ExpireSnapshots(fs_, &table, options);
   ASSERT_TRUE(dry.ok()) << dry.status().ToString();
