@@ -68,7 +68,10 @@ for point in erase.after_request erase.after_rewrite erase.after_commit erase.af
 done
 [ "$(ls "$work/data/erasures" | wc -l)" -eq 1 ] || fail "the reruns made more than one request: $(ls "$work/data/erasures")"
 "$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer .*unfinished" || fail "no unfinished request listed"
-"$bin" erase --resume "${flags[@]}" --json >"$work/receipt.json" 2>"$work/resume.err" ||
+# Audited with a governance-file (the CLI here, the server below).
+printf 'version = 1\n[[role]]\nname = "admin"\ntables = ["*"]\n' >"$work/governance.toml"
+gov=(--governance-file "$work/governance.toml")
+"$bin" erase --resume "${flags[@]}" "${gov[@]}" --json >"$work/receipt.json" 2>"$work/resume.err" ||
   fail "resume: $(tail -3 "$work/resume.err")"
 grep -q '"complete":true' "$work/receipt.json" || fail "receipt not complete: $(cat "$work/receipt.json")"
 grep -q '"last_copy_expires"' "$work/receipt.json" || fail "receipt without last_copy_expires"
@@ -89,7 +92,7 @@ curl -s -X POST "http://127.0.0.1:$port/v1/admin/erasures" -d "{\"viewer_id\": $
 status=0; wait "$server" || status=$?; server=""
 [ "$status" -eq 137 ] || fail "the server did not die at erase.after_commit (exit $status)"
 grep -rq "\"viewer_id\":$viewer2," "$work/data/erasures" || fail "the request of viewer $viewer2 was not recorded"
-"$bin" serve "${flags[@]}" --port "$port" --auth off --max-future 1h >"$work/server3.log" 2>&1 &
+"$bin" serve "${flags[@]}" "${gov[@]}" --port "$port" --auth off --max-future 1h >"$work/server3.log" 2>&1 &
 server=$!
 wait_http "$port" /readyz "$work/server3.log"
 for _ in $(seq 200); do
@@ -106,6 +109,11 @@ code=$(curl -s -o "$work/receipt3.json" -w '%{http_code}' -X POST "http://127.0.
 kill -TERM "$server"; status=0; wait "$server" || status=$?; server=""
 [ "$status" -eq 0 ] || fail "server exited $status on SIGTERM: $(tail -5 "$work/server3.log")"
 /usr/bin/python3 "$check" after "$lake" "$work/before.json" "$viewer,$viewer2" || fail "the lake still holds a viewer"
+"$bin" audit "${flags[@]}" "${gov[@]}" --format csv >"$work/audit.csv" 2>&1 || fail "audit: $(tail -3 "$work/audit.csv")"
+grep -q "cli,ERASE VIEWER $viewer,erasure,0,allowed" "$work/audit.csv" || fail "the CLI erasure was not audited: $(cat "$work/audit.csv")"
+grep -q "http,ERASE VIEWER 123456789012345,erasure,0,allowed" "$work/audit.csv" ||
+  fail "the HTTP erasure was not audited: $(cat "$work/audit.csv")"
+grep -q "http,ERASE VIEWER ?,erasure,0,failed" "$work/audit.csv" || fail "the refused body was not audited"
 phase "erased over HTTP"
 
 # Verify: no lake file; the log segments holding the viewer listed with an expiry.
