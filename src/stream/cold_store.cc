@@ -352,7 +352,7 @@ Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)
                   });
 }
 
-Result<std::string> ColdStore::Commit() {
+Result<std::string> ColdStore::Commit(bool compact) {
   RETURN_IF_ERROR(Flush());
   if (synced_size_ != file_size_) {  // most checkpoints evict nothing: no fdatasync then
     // A failed fdatasync is never retried: the kernel may have dropped the
@@ -360,7 +360,7 @@ Result<std::string> ColdStore::Commit() {
     RETURN_IF_ERROR(Fail(file_->Sync()));
     synced_size_ = file_size_;
   }
-  if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
+  if (compact || (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_))
     RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);

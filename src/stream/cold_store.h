@@ -74,9 +74,10 @@ class ColdStore {
   void Forget(uint64_t id);
   // fn(id, payload) for each live record, in file order.
   Status ForEach(const std::function<Status(uint64_t id, std::string_view payload)>& fn);
-  // Durable reference for the checkpoint (compacts first when garbage outweighs live records).
+  // Durable reference for the checkpoint (compacts first when garbage outweighs live records,
+  // or always with `compact`: erasure, whose replaced records must not stay in any file).
   // After any I/O error of this store, every call fails with that error.
-  Result<std::string> Commit();
+  Result<std::string> Commit(bool compact = false);
   // The checkpoint with the last Commit()'s reference is saved.
   void Saved();
 
