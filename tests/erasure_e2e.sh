@@ -60,8 +60,14 @@ phase "ingested"
 /usr/bin/python3 "$check" before "$lake" "$work/before.json" || fail "counting the rows before"
 
 phase "counted"
+# Before: the processors' checkpoints hold the viewer (their viewer sets), and --verify says so.
+status=0
+"$bin" erase --verify "$viewer" "${flags[@]}" >"$work/verify0.out" 2>&1 || status=$?
+[ "$status" -eq 1 ] && grep -q "^checkpoint .*processor state holds the id" "$work/verify0.out" ||
+  fail "verify before the erasure: exit $status, $(grep -v '^log ' "$work/verify0.out" | head -5)"
 # Killed at each step in turn; every rerun resumes the same request.
-for point in erase.after_request erase.after_rewrite erase.after_commit erase.after_expire; do
+for point in erase.after_request erase.after_rewrite erase.after_commit erase.after_expire \
+  erase.before_checkpoint_save checkpoint.after_rename; do
   status=0
   WATERSHED_CRASH_POINT=$point "$bin" erase --viewer "$viewer" "${flags[@]}" >"$work/crash.out" 2>&1 || status=$?
   [ "$status" -eq 137 ] || fail "erase did not die at $point (exit $status): $(tail -3 "$work/crash.out")"
@@ -95,11 +101,16 @@ grep -rq "\"viewer_id\":$viewer2," "$work/data/erasures" || fail "the request of
 "$bin" serve "${flags[@]}" "${gov[@]}" --port "$port" --auth off --max-future 1h >"$work/server3.log" 2>&1 &
 server=$!
 wait_http "$port" /readyz "$work/server3.log"
+# The server finishes the lake steps; processor state waits for the server to stop (its processors own it).
 for _ in $(seq 200); do
-  "$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*complete" && break; sleep 0.1
+  grep -q "processor checkpoints under .* not erased yet" "$work/server3.log" && break; sleep 0.1
 done
-"$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*complete" ||
-  fail "the restarted server did not finish the erasure: $(tail -5 "$work/server3.log")"
+grep -q "processor checkpoints under .* not erased yet" "$work/server3.log" ||
+  fail "the restarted server did not run the erasure: $(tail -5 "$work/server3.log")"
+"$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*unfinished" || fail "viewer $viewer2's request is complete"
+"$bin" erase --resume "${flags[@]}" >"$work/resume-busy.out" 2>&1 && fail "erase --resume ran while the server runs"
+grep -q "a running \`watershed serve\` holds them" "$work/resume-busy.out" ||
+  fail "no clear refusal: $(tail -3 "$work/resume-busy.out")"
 code=$(curl -s -o "$work/bad.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/v1/admin/erasures" \
   -d '{"viewer_id": 0}')
 [ "$code" = 400 ] && grep -q '"code":"invalid_erasure"' "$work/bad.json" || fail "bad body: $code $(cat "$work/bad.json")"
@@ -108,6 +119,10 @@ code=$(curl -s -o "$work/receipt3.json" -w '%{http_code}' -X POST "http://127.0.
 [ "$code" = 202 ] && grep -q '"last_copy_expires"' "$work/receipt3.json" || fail "receipt: $code $(cat "$work/receipt3.json")"
 kill -TERM "$server"; status=0; wait "$server" || status=$?; server=""
 [ "$status" -eq 0 ] || fail "server exited $status on SIGTERM: $(tail -5 "$work/server3.log")"
+# Stopped: the resume erases the requests' processor state.
+"$bin" erase --resume "${flags[@]}" >"$work/resume2.out" 2>&1 || fail "resume: $(tail -3 "$work/resume2.out")"
+"$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*complete" || fail "viewer $viewer2's request not complete"
+"$bin" erase --list "${flags[@]}" | grep -q "unfinished" && fail "an unfinished request is left"
 /usr/bin/python3 "$check" after "$lake" "$work/before.json" "$viewer,$viewer2" || fail "the lake still holds a viewer"
 "$bin" audit "${flags[@]}" "${gov[@]}" --format csv >"$work/audit.csv" 2>&1 || fail "audit: $(tail -3 "$work/audit.csv")"
 grep -q "cli,ERASE VIEWER $viewer,erasure,0,allowed" "$work/audit.csv" || fail "the CLI erasure was not audited: $(cat "$work/audit.csv")"
@@ -123,8 +138,8 @@ grep -q "^lake " "$work/verify.out" && fail "verify found lake files: $(grep '^l
 grep -Eq "^log .*/eu/p[0-9]+/[0-9]{20}\.seg rows=[1-9][0-9]* expires=20[0-9-]+T" "$work/verify.out" ||
   fail "verify listed no log segment with its expiry: $(head -5 "$work/verify.out")"
 grep -E "^log " "$work/verify.out" | grep -q "expires=never" && fail "a log segment without an expiry"
-[ "$status" -eq 0 ] || grep -q "^checkpoint .*expires=never" "$work/verify.out" ||
-  fail "verify exited $status without naming what has no expiry: $(tail -5 "$work/verify.out")"
+grep -q "^checkpoint " "$work/verify.out" && fail "verify found processor state: $(grep '^checkpoint ' "$work/verify.out")"
+[ "$status" -eq 0 ] || fail "verify exited $status after an offline erasure: $(tail -5 "$work/verify.out")"
 # A viewer never seen: nothing in the lake or the logs.
 "$bin" erase --verify 123456789012345 "${flags[@]}" >"$work/verify2.out" 2>&1 || true
 grep -Eq "^(lake|log) " "$work/verify2.out" && fail "an unknown viewer found: $(head -3 "$work/verify2.out")"

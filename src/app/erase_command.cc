@@ -77,7 +77,16 @@ int EraseCommand(const std::vector<std::string>& args) {
   if (!config.ok()) return Fail("erase", config.status().message(), 2);
   auto serve = ParseServeSettings(*config);
   if (!serve.ok()) return Fail("erase", serve.status().message(), 2);
-  const ErasurePaths paths = ErasurePathsOf(*serve);
+  ErasurePaths paths = ErasurePathsOf(*serve);
+  std::unique_ptr<keys::KeyRing> ring;  // sealed checkpoints and cold stores
+  if (serve->encryption.on) {
+    std::vector<std::string> regions;
+    for (Region r : serve->regions) regions.emplace_back(RegionName(r));
+    auto opened = keys::KeyRing::Open(serve->encryption.keys_dir, serve->encryption.key_command, regions);
+    if (!opened.ok()) return Fail("erase", opened.status().message(), 1);
+    ring = std::move(opened).value();
+    paths.checkpoint_keys = ring.get();
+  }
   FileSystem* fs = FileSystem::Default();
   auto lake_keys = UseLakeKeysOf(*config, paths.lake_root);  // encryption = on: files read and written with keys
   if (!lake_keys.ok()) return Fail("erase", lake_keys.status().message(), 1);

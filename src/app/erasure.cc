@@ -1,8 +1,13 @@
 #include "app/erasure.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <set>
@@ -17,6 +22,9 @@
 #include "lake/tables.h"
 #include "log/log_format.h"
 #include "log/record_codec.h"
+#include "stream/checkpoint.h"
+#include "stream/cold_store.h"
+#include "stream/partition_processor.h"
 
 namespace watershed::app {
 namespace {
@@ -88,6 +96,52 @@ SegmentScan ScanSegment(const std::string& data, uint64_t viewer) {
   return s;
 }
 
+// The partitions of a region's checkpoint directory that have a checkpoint (p<N>.ckpt).
+std::vector<uint32_t> CheckpointPartitions(FileSystem* fs, const std::string& dir) {
+  std::vector<uint32_t> out;
+  auto names = fs->ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    if (n.size() < 7 || n[0] != 'p' || !n.ends_with(".ckpt")) continue;
+    uint32_t p = 0;
+    auto [end, ec] = std::from_chars(n.data() + 1, n.data() + n.size() - 5, p);
+    if (ec == std::errc() && end == n.data() + n.size() - 5) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The erasure of `viewer` from one partition's checkpoint and cold store,
+// as a new owner (the claim fences any former one): restore, erase, save.
+// Idempotent: a second run finds nothing and saves the same state.
+Result<stream::PartitionProcessor::ErasedViewer> EraseFromCheckpoint(stream::CheckpointStore* store, Region region,
+                                                                     uint32_t partition, uint64_t viewer) {
+  ASSIGN_OR_RETURN(uint64_t owner, store->Claim(region, partition));
+  ASSIGN_OR_RETURN(auto checkpoint, store->Load(region, partition));  // also removes crashed writers' temporaries
+  if (!checkpoint) return stream::PartitionProcessor::ErasedViewer{};
+  stream::ProcessorOptions options;  // the hash key decides memory layout only; Restore keeps everything
+  ASSIGN_OR_RETURN(options.hash_key, store->LoadOrCreateHashKey(region));
+  stream::PartitionProcessor processor(region, partition, options);
+  std::unique_ptr<stream::ColdStore> cold;
+  if (!checkpoint->cold.empty()) {
+    ASSIGN_OR_RETURN(cold, stream::ColdStore::Open(store->fs(), store->RegionDir(region), partition, owner,
+                                                   checkpoint->cold, *options.hash_key, store->KeysOf(region)));
+    processor.SetColdStore(cold.get());
+  }
+  RETURN_IF_ERROR(processor.Restore(checkpoint->state));
+  ASSIGN_OR_RETURN(auto erased, processor.EraseViewer(ViewerId(viewer)));
+  stream::Checkpoint out = *checkpoint;
+  out.state.clear();
+  processor.Serialize(&out.state);
+  if (cold) {
+    ASSIGN_OR_RETURN(out.cold, cold->Commit(/*compact=*/true));  // no replaced record stays in a file
+  }
+  CrashPoint("erase.before_checkpoint_save");
+  RETURN_IF_ERROR(store->Save(region, partition, out, owner));
+  if (cold) cold->Saved();  // the files the old reference named go
+  return erased;
+}
+
 std::string DurationText(int64_t ms) {
   if (ms % 86'400'000 == 0) return std::to_string(ms / 86'400'000) + "d";
   if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
@@ -117,6 +171,47 @@ ErasurePaths ErasurePathsOf(const ServeSettings& s) {
   p.exposures_dir = s.recs_serve.exposures_dir;
   return p;
 }
+
+// ---- The processors' lock ---------------------------------------------------
+
+namespace {
+Result<int> OpenLockFile(const std::string& checkpoint_dir) {
+  RETURN_IF_ERROR(CreateDirsDurably(FileSystem::Default(), checkpoint_dir));
+  const std::string path = JoinPath(checkpoint_dir, "processors.lock");
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
+  return fd;
+}
+}  // namespace
+
+Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::Shared(const std::string& checkpoint_dir) {
+  ASSIGN_OR_RETURN(int fd, OpenLockFile(checkpoint_dir));
+  int rc;
+  do rc = ::flock(fd, LOCK_SH);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status::IoError(JoinPath(checkpoint_dir, "processors.lock") + ": flock: " + std::strerror(err));
+  }
+  return std::unique_ptr<ProcessorsLock>(new ProcessorsLock(fd));
+}
+
+Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::TryExclusive(const std::string& checkpoint_dir) {
+  ASSIGN_OR_RETURN(int fd, OpenLockFile(checkpoint_dir));
+  int rc;
+  do rc = ::flock(fd, LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return std::unique_ptr<ProcessorsLock>();
+    return Status::IoError(JoinPath(checkpoint_dir, "processors.lock") + ": flock: " + std::strerror(err));
+  }
+  return std::unique_ptr<ProcessorsLock>(new ProcessorsLock(fd));
+}
+
+ProcessorsLock::~ProcessorsLock() { ::close(fd_); }
 
 // ---- The store --------------------------------------------------------------
 
@@ -188,12 +283,20 @@ ErasureReceipt MakeReceipt(FileSystem* fs, const ErasurePaths& paths, const Eras
     rem.expires_ms = now_ms + paths.log_retention_ms;
     out.remains.push_back(std::move(rem));
   }
-  out.remains.push_back(
-      {"processor state",
-       "counts already published (views, unique viewers per story and window) stay as anonymous aggregates; "
-       "checkpoints keep the viewer's id in the viewer sets of the stories they viewed (not erased yet: "
-       "docs/governance.md \"Erasure\")",
-       std::nullopt});
+  if (!paths.checkpoint_dir.empty())
+    for (Region region : paths.regions) {
+      const std::string name(RegionName(region));
+      if (std::find(r.done.begin(), r.done.end(), "checkpoints " + name) != r.done.end()) {
+        out.removes.push_back("processor state " + name +
+                              ": the viewer's id in every checkpoint and cold store (viewer sets: replaced by random "
+                              "stand-ins, so counts already published stay as anonymous aggregates; dedup entries)");
+      } else {
+        out.remains.push_back({"processor state",
+                               name + " checkpoints and cold stores: the viewer's id in viewer sets and dedup "
+                                      "entries; not erased yet: `watershed erase --resume` with the server stopped",
+                               std::nullopt});
+      }
+    }
   if (!paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot))
     out.remains.push_back({"feature store", paths.feature_snapshot + ": the viewer's history (not erased yet)", {}});
   if (!paths.exposures_dir.empty() && fs->FileExists(paths.exposures_dir))
@@ -305,6 +408,33 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
       }
     }
   }
+  // Processor state: every checkpoint and cold store, only while no server runs (ProcessorsLock).
+  std::unique_ptr<ProcessorsLock> lock;
+  std::unique_ptr<stream::CheckpointStore> checkpoints;
+  if (!paths.checkpoint_dir.empty())
+    for (Region region : paths.regions) {
+      const std::string step = "checkpoints " + std::string(RegionName(region));
+      if (done(step)) continue;
+      if (!lock) {
+        ASSIGN_OR_RETURN(lock, ProcessorsLock::TryExclusive(paths.checkpoint_dir));
+        if (!lock)
+          return Status::FailedPrecondition(
+              "processor checkpoints under " + paths.checkpoint_dir +
+              " not erased yet: a running `watershed serve` holds them (its processors own the state); stop it and "
+              "run `watershed erase --resume` (the lake steps are done)");
+        checkpoints = std::make_unique<stream::CheckpointStore>(fs, paths.checkpoint_dir, paths.checkpoint_keys);
+      }
+      for (uint32_t p : CheckpointPartitions(fs, JoinPath(paths.checkpoint_dir, std::string(RegionName(region))))) {
+        const std::string one = step + " p" + std::to_string(p);
+        if (done(one)) continue;
+        auto e = EraseFromCheckpoint(checkpoints.get(), region, p, r->viewer);
+        if (!e.ok()) return Status(e.status().code(), one + ": " + e.status().message());
+        RETURN_IF_ERROR(record(one, std::to_string(e->sets) + " viewer sets (id replaced by a random stand-in), " +
+                                        std::to_string(e->dedup_entries) + " dedup entries, " +
+                                        std::to_string(e->cold_stories) + " cold stories rewritten"));
+      }
+      RETURN_IF_ERROR(record(step, "every checkpoint and cold store of the region"));
+    }
   r->complete = true;
   RETURN_IF_ERROR(store->Save(*r));
   return Status::Ok();
@@ -432,35 +562,58 @@ Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& p
           out.push_back(std::move(o));
         }
       }
-  // Checkpoints and cold stores: processor state, which erasure does not rewrite yet. A plaintext checkpoint
-  // stores viewer ids as fixed 64-bit little-endian words (viewer sets, dedup entries): one without those 8 bytes
-  // does not hold the viewer. Sealed checkpoints and cold stores (varint gaps) are not scanned.
-  std::string le(8, '\0');
-  for (int i = 0; i < 8; ++i) le[i] = static_cast<char>((viewer >> (8 * i)) & 0xff);
-  if (!paths.checkpoint_dir.empty())
+  // Checkpoints and cold stores: each restored (read only) and asked whether a viewer set or dedup entry holds
+  // the id; sealed ones need the keys (encryption = on), else they are listed as not scanned.
+  if (!paths.checkpoint_dir.empty()) {
+    stream::CheckpointStore store(fs, paths.checkpoint_dir, paths.checkpoint_keys);
     for (Region region : paths.regions) {
       const std::string dir = JoinPath(paths.checkpoint_dir, std::string(RegionName(region)));
-      std::vector<std::string> state;
-      RETURN_IF_ERROR(lake::ListRecursively(fs, dir, &state));
-      std::sort(state.begin(), state.end());
-      for (const std::string& p : state) {
-        const std::string name = p.substr(p.find_last_of('/') + 1);
-        if (name.ends_with(".ckpt")) {
-          auto data = ReadWholeFile(fs, p);
-          if (!data.ok()) continue;  // replaced meanwhile
-          if (data->starts_with("WSCP")) {
-            if (data->find(le) == std::string::npos) continue;
-            out.push_back({"checkpoint", p, -1, std::nullopt,
-                           "processor state holds the id (viewer sets of its stories; dedup entries until "
-                           "dedup-ttl): not erased yet"});
-          } else {
-            out.push_back({"checkpoint", p, -1, std::nullopt, "sealed processor state, not scanned: may hold the id"});
-          }
-        } else if (name.find(".cold.") != std::string::npos) {
-          out.push_back({"checkpoint", p, -1, std::nullopt, "cold store, not scanned: may hold the id"});
+      stream::ProcessorOptions options;
+      options.hash_key = HashKey{1, 2};  // slots only
+      stream::PartitionProcessor reader(region, 0, options);
+      for (uint32_t p : CheckpointPartitions(fs, dir)) {
+        const std::string path = store.PathOf(region, p);
+        auto c = store.Read(region, p);
+        if (!c.ok()) {
+          out.push_back(
+              {"checkpoint", path, -1, std::nullopt, "not scanned (" + c.status().ToString() + "): may hold the id"});
+          continue;
+        }
+        if (!*c) continue;
+        stream::PartitionProcessor state(region, p, options);
+        if (Status s = state.Restore((*c)->state); !s.ok()) {
+          out.push_back({"checkpoint", path, -1, std::nullopt, "not scanned (" + s.ToString() + "): may hold the id"});
+        } else if (state.HoldsViewer(ViewerId(viewer))) {
+          out.push_back({"checkpoint", path, -1, std::nullopt,
+                         "processor state holds the id (viewer sets, dedup entries): `watershed erase --resume` with "
+                         "the server stopped"});
+        }
+      }
+      auto names = fs->ListDir(dir);
+      if (!names.ok()) continue;
+      std::sort(names->begin(), names->end());
+      for (const std::string& n : *names) {
+        if (n.find(".cold.") == std::string::npos || n.find(".tmp") != std::string::npos) continue;
+        const std::string path = JoinPath(dir, n);
+        auto data = ReadWholeFile(fs, path);
+        if (!data.ok()) continue;  // removed meanwhile
+        int64_t holding = 0;
+        Status s = stream::DecodeColdRecords(*data, 0, path, [&](uint64_t, uint64_t, std::string_view payload) {
+          ASSIGN_OR_RETURN(bool h, reader.ColdRecordHolds(payload, ViewerId(viewer)));
+          holding += h;
+          return Status::Ok();
+        });
+        if (!s.ok()) {
+          out.push_back({"checkpoint", path, -1, std::nullopt,
+                         "cold store not scanned (sealed, or " + s.ToString() + "): may hold the id"});
+        } else if (holding > 0) {
+          out.push_back({"checkpoint", path, holding, std::nullopt,
+                         "cold store: stories whose viewer set holds the id: `watershed erase --resume` with the "
+                         "server stopped"});
         }
       }
     }
+  }
   for (const std::string& p : {paths.feature_snapshot, paths.exposures_dir})
     if (!p.empty() && fs->FileExists(p))
       out.push_back({p == paths.feature_snapshot ? "feature-store" : "exposures", p, -1, std::nullopt,

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@
 #include "core/file_system.h"
 #include "core/status.h"
 #include "gov/erasure_request.h"
+#include "keys/key_ring.h"
 
 namespace watershed::app {
 
@@ -38,8 +40,27 @@ struct ErasurePaths {
   std::string log_root;  // the embedded log's root (<data-dir>/log); empty: Kafka (its topics' retention)
   std::vector<Region> regions;
   int64_t log_retention_ms = 7ll * 86'400'000;
-  std::string feature_snapshot;  // the embedded feature store's snapshot; empty: none
-  std::string exposures_dir;     // recs exposure logs; empty: none
+  std::string feature_snapshot;                    // the embedded feature store's snapshot; empty: none
+  std::string exposures_dir;                       // recs exposure logs; empty: none
+  const keys::KeyRing* checkpoint_keys = nullptr;  // encryption = on: sealed checkpoints and cold stores
+};
+
+// <checkpoint-dir>/processors.lock (flock): `serve` holds it shared while
+// its processors may run; the erasure's checkpoint step takes it exclusively
+// without waiting, so it never rewrites state a running processor owns.
+class ProcessorsLock {
+ public:
+  // Waits for a shared hold (serve).
+  static Result<std::unique_ptr<ProcessorsLock>> Shared(const std::string& checkpoint_dir);
+  // An exclusive hold, or nullptr when a process holds the lock (a server runs).
+  static Result<std::unique_ptr<ProcessorsLock>> TryExclusive(const std::string& checkpoint_dir);
+  ~ProcessorsLock();
+  ProcessorsLock(const ProcessorsLock&) = delete;
+  ProcessorsLock& operator=(const ProcessorsLock&) = delete;
+
+ private:
+  explicit ProcessorsLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 struct ServeSettings;

@@ -278,7 +278,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
       deps.audit = s->governance_->audit();
       deps.audit_region = region;
     }
-    s->erasure_ = std::make_unique<ErasureRunner>(fs, ErasurePathsOf(settings), Clock::Real());
+    ErasurePaths erasure_paths = ErasurePathsOf(settings);
+    erasure_paths.checkpoint_keys = s->keys_.get();
+    s->erasure_ = std::make_unique<ErasureRunner>(fs, std::move(erasure_paths), Clock::Real());
     deps.erase = [e = s->erasure_.get()](uint64_t viewer, const std::string& by) { return e->Request(viewer, by); };
   }
   ASSIGN_OR_RETURN(s->auth_, AuthRuntime::Start(settings.auth, fs));
@@ -369,6 +371,7 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
+  ASSIGN_OR_RETURN(processors_lock_, ProcessorsLock::Shared(p.checkpoint_dir));
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;

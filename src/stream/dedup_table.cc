@@ -158,6 +158,12 @@ void DedupTable::Serialize(std::string* out) const {
   PutFixed64(out->data() + at, n);
 }
 
+bool DedupTable::HoldsViewer(ViewerId viewer) const {
+  for (uint64_t seq = head_; seq < tail_; ++seq)
+    if (At(seq).append_ms != kDummy && At(seq).viewer == viewer.value) return true;
+  return false;
+}
+
 size_t DedupTable::EraseViewer(ViewerId viewer) {
   std::string all;
   Serialize(&all);

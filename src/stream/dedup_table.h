@@ -44,6 +44,8 @@ class DedupTable {
   // Erasure: forgets every entry of `viewer` (a retry of one of their events
   // within the TTL is then counted again). Returns how many. O(size).
   size_t EraseViewer(ViewerId viewer);
+  // Whether an entry of `viewer` is retained. O(size).
+  bool HoldsViewer(ViewerId viewer) const;
   // Frees entries older than the TTL. Affects memory only, never answers.
   void Expire(int64_t now_append_ms);
 

@@ -304,12 +304,15 @@ TEST(IdleEvictionTest, EraseViewerForgetsTheIdButKeepsPublishedCounts) {
   Evicting q(dir.path(), 2, options, ref1, state1);
   serve::PartitionWrite before, after;
   q.proc->FullWrite(&before);
+  EXPECT_TRUE(q.proc->HoldsViewer(ViewerId(kErased)));
   auto erased = q.proc->EraseViewer(ViewerId(kErased));
   ASSERT_TRUE(erased.ok()) << erased.status().ToString();
   EXPECT_GE(erased->sets, 2u);  // story 42's totals and its open window at least
   EXPECT_EQ(erased->cold_stories, 1u);
   EXPECT_GE(erased->dedup_entries, 2u);
   EXPECT_EQ(q.proc->EraseViewer(ViewerId(kErased))->sets, 0u);  // idempotent
+  EXPECT_FALSE(q.proc->HoldsViewer(ViewerId(kErased)));
+  EXPECT_TRUE(q.proc->HoldsViewer(ViewerId(7)));
   q.proc->FullWrite(&after);
   auto uniques = [](const serve::PartitionWrite& x) {
     std::map<uint64_t, uint64_t> out;

@@ -438,6 +438,29 @@ Result<PartitionProcessor::ErasedViewer> PartitionProcessor::EraseViewer(ViewerI
   return out;
 }
 
+namespace {
+template <typename StoryT>
+bool StoryHolds(const StoryT& s, uint64_t v) {
+  if (s.viewers.Holds(v)) return true;
+  for (const auto& windows : s.windows)
+    for (const auto& [start, w] : windows)
+      if (w.viewers.Holds(v)) return true;
+  return false;
+}
+}  // namespace
+
+bool PartitionProcessor::HoldsViewer(ViewerId viewer) const {
+  bool held = dedup_.HoldsViewer(viewer);
+  stories_.ForEach([&](uint64_t, const Story& s) { held = held || StoryHolds(s, viewer.value); });
+  return held;
+}
+
+Result<bool> PartitionProcessor::ColdRecordHolds(std::string_view payload, ViewerId viewer) const {
+  Story s;
+  RETURN_IF_ERROR(DecodeStory(&payload, kStateVersion, /*compact=*/true, &s));
+  return StoryHolds(s, viewer.value);
+}
+
 void PartitionProcessor::Serialize(std::string* out) const {
   Put64(out, (uint64_t{kStateVersion} << 32) | kStateMagic);
   Put64(out, next_offset_.value);

@@ -125,6 +125,10 @@ class PartitionProcessor {
     uint64_t cold_stories = 0;  // cold records rewritten
   };
   Result<ErasedViewer> EraseViewer(ViewerId viewer);
+  // `erase --verify`: whether the restored state (viewer sets, dedup) holds
+  // the id; whether a cold record's payload (ColdStore, plaintext) does.
+  bool HoldsViewer(ViewerId viewer) const;
+  Result<bool> ColdRecordHolds(std::string_view payload, ViewerId viewer) const;
 
  private:
   struct Window {

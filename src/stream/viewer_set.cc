@@ -66,6 +66,13 @@ bool ViewerSet::Replace(const HashKey& key, uint64_t v, uint64_t stand_in) {
   return true;
 }
 
+bool ViewerSet::Holds(uint64_t v) const {
+  if (v == 0) return has_zero_;
+  for (uint32_t i = 0; i < capacity_; ++i)
+    if (slots_[i] == v) return true;
+  return false;
+}
+
 void ViewerSet::Serialize(std::string* out) const {
   char buf[8];
   PutFixed64(buf, size());

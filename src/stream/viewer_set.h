@@ -49,6 +49,8 @@ class ViewerSet {
   // unique count already published — does not change. Returns whether v was
   // there. O(size); for offline use. REQUIRES: stand_in != v.
   bool Replace(const HashKey& key, uint64_t v, uint64_t stand_in);
+  // Whether v is in the set. O(size) (a scan: `erase --verify`).
+  bool Holds(uint64_t v) const;
   // Encoding: u64 count then the ids, ascending (equal sets give equal bytes).
   void Serialize(std::string* out) const;
   Status Restore(const HashKey& key, std::string_view* in);
