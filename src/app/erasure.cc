@@ -245,6 +245,9 @@ Result<ErasureRequest> ErasureStore::Create(uint64_t viewer, const std::string& 
   if (viewer == 0 || viewer > kMaxErasableViewer)
     return Status::InvalidArgument("viewer id must be an integer in 1..9223372036854775807");
   if (!gov::ErasureText(by)) return Status::InvalidArgument("requested_by: at most 200 printable ASCII characters");
+  // The check and the write under one flock: `serve` and the CLI never make two requests for one viewer.
+  RETURN_IF_ERROR(CreateDirsDurably(fs_, dir_));
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> lock, fs_->LockFile(JoinPath(dir_, ".create.lock")));
   ASSIGN_OR_RETURN(std::vector<ErasureRequest> all, List());
   for (const ErasureRequest& r : all)
     if (r.viewer == viewer && !r.complete) return r;
@@ -366,6 +369,16 @@ std::string ReceiptText(const ErasureReceipt& receipt) {
 Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,
                   const std::function<void(const std::string&)>& log, const std::function<bool()>& stop) {
   if (r->complete) return Status::Ok();
+  // One run at a time over the requests (serve's thread and `watershed erase`
+  // may both resume one): the holder's steps are read back before going on.
+  RETURN_IF_ERROR(CreateDirsDurably(fs, store->dir()));
+  ASSIGN_OR_RETURN(std::unique_ptr<FileLock> run_lock, fs->LockFile(JoinPath(store->dir(), ".lock")));
+  {
+    ASSIGN_OR_RETURN(std::vector<ErasureRequest> all, store->List());
+    for (ErasureRequest& now : all)
+      if (now.id == r->id) *r = std::move(now);
+    if (r->complete) return Status::Ok();
+  }
   CrashPoint("erase.after_request");
   const int64_t viewer = static_cast<int64_t>(r->viewer);
   auto done = [&](const std::string& step) { return std::find(r->done.begin(), r->done.end(), step) != r->done.end(); };

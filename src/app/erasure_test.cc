@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/testing/temp_dir.h"
@@ -212,6 +214,53 @@ TEST(ErasureCheckpointTest, ARunningServerLeavesTheStepRecordedAsRemaining) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(r->complete);
   EXPECT_FALSE(f.Reload(1).holds);
+}
+
+// Two processes resuming one request (serve's thread and `watershed erase`):
+// the second waits for the first and reads its steps back, so it neither
+// runs them again nor fails on the first's locks.
+TEST(ErasureLockTest, ASecondRunOfTheSameRequestWaitsAndFindsItDone) {
+  Fixture f(false);
+  f.Checkpoint(0);
+  auto r = f.Request();
+  ASSERT_TRUE(r.ok());
+  ErasureRequest stale = *r;  // what the other process read before this one ran
+  ErasureStore other_store(FileSystem::Default(), f.paths.data_dir);
+  std::vector<std::string> other_log;
+  Status other_status;
+  std::thread other;
+  Status s = RunErasure(FileSystem::Default(), f.paths, f.store.get(), &*r, [&](const std::string&) {
+    if (other.joinable()) return;
+    other = std::thread([&] {
+      other_status = RunErasure(FileSystem::Default(), f.paths, &other_store, &stale,
+                                [&](const std::string& line) { other_log.push_back(line); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the other run starts meanwhile
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(other.joinable());
+  other.join();
+  EXPECT_TRUE(other_status.ok()) << other_status.ToString();
+  EXPECT_TRUE(other_log.empty()) << "the second run redid " << other_log.front();
+  EXPECT_TRUE(stale.complete);
+}
+
+// Two processes recording the same viewer's erasure at once make one request.
+TEST(ErasureLockTest, ConcurrentRequestsForOneViewerMakeOne) {
+  Fixture f(false);
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i)
+    threads.emplace_back([&, i] {
+      ErasureStore store(FileSystem::Default(), f.paths.data_dir);
+      auto r = store.Create(kViewer, "cli", kT0 + static_cast<int64_t>(i));
+      if (r.ok()) ids[i] = r->id;
+    });
+  for (auto& t : threads) t.join();
+  for (const std::string& id : ids) EXPECT_EQ(id, ids[0]);
+  auto all = f.store->List();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
 }
 
 }  // namespace
