@@ -80,12 +80,18 @@ int EraseCommand(const std::vector<std::string>& args) {
   ErasurePaths paths = ErasurePathsOf(*serve);
   std::unique_ptr<keys::KeyRing> ring;  // sealed checkpoints and cold stores
   if (serve->encryption.on) {
+    // The regions with keys (as for the lake): a sealed checkpoint of one without is a clear error when read.
     std::vector<std::string> regions;
-    for (Region r : serve->regions) regions.emplace_back(RegionName(r));
-    auto opened = keys::KeyRing::Open(serve->encryption.keys_dir, serve->encryption.key_command, regions);
-    if (!opened.ok()) return Fail("erase", opened.status().message(), 1);
-    ring = std::move(opened).value();
-    paths.checkpoint_keys = ring.get();
+    for (Region r : serve->regions)
+      if (keys::KeyRing::Open(serve->encryption.keys_dir, serve->encryption.key_command, {std::string(RegionName(r))})
+              .ok())
+        regions.emplace_back(RegionName(r));
+    if (!regions.empty()) {
+      auto opened = keys::KeyRing::Open(serve->encryption.keys_dir, serve->encryption.key_command, regions);
+      if (!opened.ok()) return Fail("erase", opened.status().message(), 1);
+      ring = std::move(opened).value();
+      paths.checkpoint_keys = ring.get();
+    }
   }
   FileSystem* fs = FileSystem::Default();
   auto lake_keys = UseLakeKeysOf(*config, paths.lake_root);  // encryption = on: files read and written with keys
