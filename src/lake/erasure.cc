@@ -1,5 +1,7 @@
 #include "lake/erasure.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -74,6 +76,30 @@ Result<ErasureRewrite> RewriteOnce(FileSystem* fs, IcebergTable* table, const st
   out.committed = *committed;
   CrashPoint("erase.after_commit");
   return out;
+}
+
+// Whether an unreferenced file of the lake sink (data/sink-p<NNN>/<upto,
+// 20 digits>-...) may still be committed: a sink names a file by an offset
+// above what its partition had committed when it wrote it, and never commits
+// a range the table's guard (watershed.sink.p<NNN>.next-offset) already
+// covers. So a file named at or below the guard was committed once (and is
+// unreferenced now: an expiry or compaction cut short by a crash) or repeats
+// rows another owner committed: it is never committed again. Names not in
+// that form may be pending.
+Result<bool> SinkMayCommit(const TableMetadata& m, const std::string& path) {
+  const size_t dir = path.rfind("/data/sink-p");
+  const size_t slash = path.find('/', dir + 12);
+  if (dir == std::string::npos || slash == std::string::npos) return true;
+  const std::string_view partition(path.data() + dir + 12, slash - dir - 12);
+  const std::string_view name = std::string_view(path).substr(slash + 1);
+  uint64_t upto = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), upto);
+  if (ec != std::errc() || end != name.data() + 20 || *end != '-' || partition.size() != 3 ||
+      !std::all_of(partition.begin(), partition.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return true;
+  ASSIGN_OR_RETURN(uint64_t committed,
+                   CommittedRangeEnd(m, "watershed.sink.p" + std::string(partition) + ".next-offset"));
+  return upto > committed;
 }
 
 }  // namespace
@@ -161,8 +187,11 @@ Result<UnreferencedResult> RemoveUnreferencedHolding(FileSystem* fs, const std::
     }
     if (*n == 0) continue;
     if (p.find("/data/sink-p") != std::string::npos) {
-      out.kept_sink_files.push_back(p);
-      continue;
+      ASSIGN_OR_RETURN(bool pending, SinkMayCommit(table.metadata(), p));
+      if (pending) {
+        out.kept_sink_files.push_back(p);
+        continue;
+      }
     }
     RETURN_IF_ERROR(RemoveLakeFile(fs, p));
     out.deleted.push_back(p);

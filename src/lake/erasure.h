@@ -19,10 +19,13 @@
 //                            left for time travel;
 //   RemoveUnreferencedHolding  files under data/ that no snapshot lists and
 //                            that hold the value (leftovers of a crashed
-//                            compaction or erasure) are deleted; the lake
-//                            sink's own data/sink-p*/ files are left (a
-//                            checkpoint may have prepared their commit) and
-//                            returned, for the caller to report.
+//                            compaction, expiry or erasure) are deleted; of
+//                            the lake sink's own data/sink-p*/ files only
+//                            those named at or below the table's commit
+//                            guard (committed once, never again); the
+//                            others are left (a checkpoint may have prepared
+//                            their commit) and returned, for the caller to
+//                            report.
 //
 // Statistics cannot skip files: viewer_id is written without min/max
 // (tables.h), so every file's column is read (that column only).

@@ -152,6 +152,30 @@ TEST_F(ErasureTest, UnreferencedLeftoversAreDeletedButTheSinksFilesAreOnlyReport
   EXPECT_TRUE(fs_->FileExists(clean.path)) << "holds viewers 500, 501 only";
 }
 
+// A kill -9 inside the expiry, after its metadata commit and before its
+// deletes, leaves the old sink files holding the viewer unreferenced, and no
+// snapshot left to expire. The leftovers step deletes those the sink can
+// never commit again (named at or below its partition's guard) and keeps
+// only those above it, which a checkpoint may have prepared.
+TEST_F(ErasureTest, SinkFilesAtOrBelowTheCommittedRangeAreDeletedAsLeftovers) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo clean =
+      WriteEvents(LakeTableId::kEvents, "00000000000000000050-t-000000-1-1.parquet", stories, kBaseMs, 2, true);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {clean}, "c1", RangeGuard{"watershed.sink.p000.next-offset", 0, 200}).value());
+  const DataFileInfo expired =
+      WriteEvents(LakeTableId::kEvents, "00000000000000000200-t-000001-1-1.parquet", stories, kBaseMs, 10, true);
+  const DataFileInfo pending =
+      WriteEvents(LakeTableId::kEvents, "00000000000000000201-t-000000-1-1.parquet", stories, kBaseMs, 10, true);
+  auto r = RemoveUnreferencedHolding(fs_, Location(LakeTableId::kEvents), "viewer_id", 507);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->deleted, std::vector<std::string>{expired.path});
+  EXPECT_EQ(r->kept_sink_files, std::vector<std::string>{pending.path});
+  EXPECT_FALSE(fs_->FileExists(expired.path));
+  EXPECT_TRUE(fs_->FileExists(pending.path));
+  EXPECT_TRUE(fs_->FileExists(clean.path));
+}
+
 // encryption = on: the rewrite is encrypted under a fresh data key of its
 // own (a new sidecar), the old file goes with its sidecar.
 TEST_F(ErasureTest, EncryptedFilesAreRewrittenUnderAFreshKeyAndTheirSidecarsGo) {
