@@ -108,6 +108,8 @@ done
 grep -q "processor checkpoints under .* not erased yet" "$work/server3.log" ||
   fail "the restarted server did not run the erasure: $(tail -5 "$work/server3.log")"
 "$bin" erase --list "${flags[@]}" | grep -q "viewer $viewer2 .*unfinished" || fail "viewer $viewer2's request is complete"
+"$bin" erase --list "${flags[@]}" | grep -q "^  remains processor state: eu checkpoints .*not erased yet" ||
+  fail "--list does not say what remains: $("$bin" erase --list "${flags[@]}")"
 "$bin" erase --resume "${flags[@]}" >"$work/resume-busy.out" 2>&1 && fail "erase --resume ran while the server runs"
 grep -q "a running \`watershed serve\` holds them" "$work/resume-busy.out" ||
   fail "no clear refusal: $(tail -3 "$work/resume-busy.out")"

@@ -124,6 +124,10 @@ int EraseCommand(const std::vector<std::string>& args) {
       std::printf("%s viewer %llu requested %s by %s: %s (%zu steps done)\n", r.id.c_str(),
                   static_cast<unsigned long long>(r.viewer), UtcTime(r.requested_ms).c_str(), r.requested_by.c_str(),
                   r.complete ? "complete" : "unfinished", r.done.size());
+      if (r.complete) continue;
+      // What is not erased yet (e.g. processor state, left by a running server).
+      for (const auto& rem : MakeReceipt(fs, paths, r, now_ms).remains)
+        if (!rem.expires_ms) std::printf("  remains %s: %s\n", rem.store.c_str(), rem.what.c_str());
     }
     return 0;
   }
