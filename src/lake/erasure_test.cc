@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
+#include <utility>
 
 #include "keys/key_provider.h"
 #include "lake/file_keys.h"
@@ -113,6 +115,69 @@ TEST_F(ErasureTest, RewritesOnlyFilesHoldingTheViewerAndNoSnapshotCanReturnThem)
   ASSERT_TRUE(expired_again.ok());
   EXPECT_TRUE(expired_again->expired_snapshot_ids.empty());
   EXPECT_EQ(Snapshot(), files);
+}
+
+// Runs `hook` once, when the erasure writes its first rewritten file: a
+// commit of another writer then lands between the erasure's listing and its commit.
+class RacingFileSystem : public ForwardingFileSystem {
+ public:
+  RacingFileSystem(FileSystem* base, std::function<void()> hook) : ForwardingFileSystem(base), hook_(std::move(hook)) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    if (hook_ && path.find("/data/erased/") != std::string::npos) std::exchange(hook_, nullptr)();
+    return ForwardingFileSystem::NewWritableFile(path);
+  }
+
+ private:
+  std::function<void()> hook_;
+};
+
+// The lake sink appends while the erasure rewrites: its commit is re-applied
+// on top, the sink's rows stay, the viewer's go.
+TEST_F(ErasureTest, ASinkAppendDuringTheRewriteIsKept) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", stories, kBaseMs, 10, true);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a}, "c1").value());
+  const DataFileInfo appended = WriteEvents(LakeTableId::kEvents, "b.parquet", stories, kBaseMs + kHourMs, 3, true);
+  RacingFileSystem racing(fs_, [&] {
+    IcebergTable sink = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
+    ASSERT_TRUE(AppendFiles(fs_, &sink, {appended}, "sink-commit").value());
+  });
+  auto rewrite = RewriteWithoutValue(&racing, &table, "viewer_id", 505, "race1");
+  ASSERT_TRUE(rewrite.ok()) << rewrite.status().ToString();
+  EXPECT_TRUE(rewrite->committed);
+  table = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
+  const std::multiset<int64_t> now = ViewersAt(table.metadata(), table.metadata().current_snapshot_id);
+  EXPECT_EQ(now.count(505), 0u);
+  EXPECT_EQ(now.size(), 9u + 3u) << "the appended file's rows are lost";
+  EXPECT_EQ(now.count(500), 2u);
+}
+
+// A compaction replaces the file the erasure is rewriting: the erasure's
+// commit is refused, it starts over from the compacted file, and leaves no
+// file of its first attempt behind.
+TEST_F(ErasureTest, ACompactionDuringTheRewriteMakesItStartOver) {
+  IcebergTable table = CreateTable(LakeTableId::kEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo a = WriteEvents(LakeTableId::kEvents, "a.parquet", stories, kBaseMs, 10, true);
+  ASSERT_TRUE(AppendFiles(fs_, &table, {a}, "c1").value());
+  const DataFileInfo compacted = WriteEvents(LakeTableId::kEvents, "a2.parquet", stories, kBaseMs, 10, true);
+  RacingFileSystem racing(fs_, [&] {
+    IcebergTable other = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
+    ASSERT_TRUE(RewriteFiles(fs_, &other, {a.path}, {compacted}, "replace", "compaction").value());
+  });
+  auto rewrite = RewriteWithoutValue(&racing, &table, "viewer_id", 505, "race2");
+  ASSERT_TRUE(rewrite.ok()) << rewrite.status().ToString();
+  EXPECT_TRUE(rewrite->committed);
+  EXPECT_EQ(rewrite->removed, std::vector<std::string>{compacted.path});
+  table = IcebergTable::Load(fs_, Location(LakeTableId::kEvents)).value();
+  const std::multiset<int64_t> now = ViewersAt(table.metadata(), table.metadata().current_snapshot_id);
+  EXPECT_EQ(now.count(505), 0u);
+  EXPECT_EQ(now.size(), 9u);
+  auto live = ListLiveFiles(fs_, table.metadata()).value();
+  ASSERT_EQ(live.size(), 1u);
+  for (const auto& e : std::filesystem::directory_iterator(Location(LakeTableId::kEvents) + "/data/erased"))
+    EXPECT_EQ(e.path().string(), live[0].file.path) << "a file of the refused attempt was left";
 }
 
 TEST_F(ErasureTest, AFileOfOnlyTheViewersRowsIsDeletedWithoutReplacement) {
