@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "app/serve_settings.h"
@@ -96,19 +97,27 @@ SegmentScan ScanSegment(const std::string& data, uint64_t viewer) {
   return s;
 }
 
-// The partitions of a region's checkpoint directory that have a checkpoint (p<N>.ckpt).
+// The partition a checkpoint file (p<N>.ckpt) or a crashed writer's temporary of one (p<N>.ckpt.tmp.<pid>) is of.
+std::optional<uint32_t> CheckpointFilePartition(std::string_view n, bool* temporary) {
+  const size_t at = n.find(".ckpt");
+  if (n.size() < 7 || n[0] != 'p' || at == std::string_view::npos) return std::nullopt;
+  *temporary = n.size() != at + 5;
+  if (*temporary && n.substr(at + 5, 5) != ".tmp.") return std::nullopt;
+  uint32_t p = 0;
+  auto [end, ec] = std::from_chars(n.data() + 1, n.data() + at, p);
+  if (ec != std::errc() || end != n.data() + at) return std::nullopt;
+  return p;
+}
+
+// The partitions of a region's checkpoint directory with a checkpoint or a temporary of one.
 std::vector<uint32_t> CheckpointPartitions(FileSystem* fs, const std::string& dir) {
-  std::vector<uint32_t> out;
+  std::set<uint32_t> out;
   auto names = fs->ListDir(dir);
-  if (!names.ok()) return out;
-  for (const std::string& n : *names) {
-    if (n.size() < 7 || n[0] != 'p' || !n.ends_with(".ckpt")) continue;
-    uint32_t p = 0;
-    auto [end, ec] = std::from_chars(n.data() + 1, n.data() + n.size() - 5, p);
-    if (ec == std::errc() && end == n.data() + n.size() - 5) out.push_back(p);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  if (!names.ok()) return {};
+  bool temporary = false;
+  for (const std::string& n : *names)
+    if (auto p = CheckpointFilePartition(n, &temporary)) out.insert(*p);
+  return {out.begin(), out.end()};
 }
 
 // The erasure of `viewer` from one partition's checkpoint and cold store,
@@ -616,7 +625,14 @@ Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& p
       if (!names.ok()) continue;
       std::sort(names->begin(), names->end());
       for (const std::string& n : *names) {
-        if (n.find(".cold.") == std::string::npos || n.find(".tmp") != std::string::npos) continue;
+        bool temporary = false;
+        if (CheckpointFilePartition(n, &temporary) && temporary) {
+          out.push_back({"checkpoint", JoinPath(dir, n), -1, std::nullopt,
+                         "temporary of a crashed checkpoint writer, not scanned: may hold the id (removed when the "
+                         "partition is next loaded: `watershed erase --resume` with the server stopped)"});
+          continue;
+        }
+        if (n.find(".cold.") == std::string::npos) continue;
         const std::string path = JoinPath(dir, n);
         auto data = ReadWholeFile(fs, path);
         if (!data.ok()) continue;  // removed meanwhile

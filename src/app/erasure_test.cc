@@ -185,6 +185,33 @@ void ErasesOffline(bool sealed) {
   }
 }
 
+// A checkpoint writer killed after writing its temporary leaves the whole
+// state in it (p<N>.ckpt.tmp.<pid>), also of a partition with no checkpoint
+// yet: --verify lists it, the erasure removes it.
+TEST(ErasureCheckpointTest, CrashedWritersTemporariesAreListedAndRemoved) {
+  Fixture f(false);
+  f.Checkpoint(0);
+  const std::string region_dir = f.paths.checkpoint_dir + "/eu";
+  const std::string state = ReadWholeFile(FileSystem::Default(), region_dir + "/p000.ckpt").value();
+  for (const char* name : {"p000.ckpt.tmp.999999", "p005.ckpt.tmp.999999"})
+    ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), region_dir + "/" + name, state).ok());
+  auto temporaries = [&] {
+    size_t n = 0;
+    for (const Occurrence& o : FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value())
+      n += o.path.find(".ckpt.tmp.") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(temporaries(), 2u);
+  auto r = f.Request();
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(RunErasure(FileSystem::Default(), f.paths, f.store.get(), &*r, [](const std::string&) {}).ok());
+  EXPECT_EQ(temporaries(), 0u);
+  EXPECT_FALSE(FileSystem::Default()->FileExists(region_dir + "/p005.ckpt.tmp.999999"));
+  EXPECT_FALSE(FileSystem::Default()->FileExists(region_dir + "/p005.ckpt")) << "no checkpoint is made up";
+  for (const Occurrence& o : FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value())
+    EXPECT_NE(o.store, "checkpoint") << o.path << ": " << o.note;
+}
+
 TEST(ErasureCheckpointTest, PlaintextCheckpointsAndColdStoresLoseTheIdButNotTheCounts) { ErasesOffline(false); }
 TEST(ErasureCheckpointTest, SealedCheckpointsAndColdStoresLoseTheIdButNotTheCounts) { ErasesOffline(true); }
 
