@@ -409,7 +409,10 @@ Result<PartitionProcessor::ErasedViewer> PartitionProcessor::EraseViewer(ViewerI
   auto erase_in = [&](Story& s) {
     bool changed = false;
     auto one = [&](ViewerSet& set) {
-      if (set.Replace(key_, v, StandIn(v))) {
+      if (!set.Holds(v)) return;
+      uint64_t stand_in = StandIn(v);
+      while (set.Holds(stand_in)) stand_in = StandIn(v);  // a set's size must not change, even by a 2^-64 chance
+      if (set.Replace(key_, v, stand_in)) {
         ++out.sets;
         changed = true;
       }
