@@ -184,30 +184,30 @@ ErasurePaths ErasurePathsOf(const ServeSettings& s) {
 // ---- The processors' lock ---------------------------------------------------
 
 namespace {
-Result<int> OpenLockFile(const std::string& checkpoint_dir) {
-  RETURN_IF_ERROR(CreateDirsDurably(FileSystem::Default(), checkpoint_dir));
-  const std::string path = JoinPath(checkpoint_dir, "processors.lock");
+Result<int> OpenLockFile(const std::string& region_dir) {
+  RETURN_IF_ERROR(CreateDirsDurably(FileSystem::Default(), region_dir));
+  const std::string path = JoinPath(region_dir, "processors.lock");
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
   return fd;
 }
 }  // namespace
 
-Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::Shared(const std::string& checkpoint_dir) {
-  ASSIGN_OR_RETURN(int fd, OpenLockFile(checkpoint_dir));
+Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::Shared(const std::string& region_dir) {
+  ASSIGN_OR_RETURN(int fd, OpenLockFile(region_dir));
   int rc;
   do rc = ::flock(fd, LOCK_SH);
   while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     const int err = errno;
     ::close(fd);
-    return Status::IoError(JoinPath(checkpoint_dir, "processors.lock") + ": flock: " + std::strerror(err));
+    return Status::IoError(JoinPath(region_dir, "processors.lock") + ": flock: " + std::strerror(err));
   }
   return std::unique_ptr<ProcessorsLock>(new ProcessorsLock(fd));
 }
 
-Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::TryExclusive(const std::string& checkpoint_dir) {
-  ASSIGN_OR_RETURN(int fd, OpenLockFile(checkpoint_dir));
+Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::TryExclusive(const std::string& region_dir) {
+  ASSIGN_OR_RETURN(int fd, OpenLockFile(region_dir));
   int rc;
   do rc = ::flock(fd, LOCK_EX | LOCK_NB);
   while (rc != 0 && errno == EINTR);
@@ -215,7 +215,7 @@ Result<std::unique_ptr<ProcessorsLock>> ProcessorsLock::TryExclusive(const std::
     const int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK) return std::unique_ptr<ProcessorsLock>();
-    return Status::IoError(JoinPath(checkpoint_dir, "processors.lock") + ": flock: " + std::strerror(err));
+    return Status::IoError(JoinPath(region_dir, "processors.lock") + ": flock: " + std::strerror(err));
   }
   return std::unique_ptr<ProcessorsLock>(new ProcessorsLock(fd));
 }
@@ -430,22 +430,22 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
       }
     }
   }
-  // Processor state: every checkpoint and cold store, only while no server runs (ProcessorsLock).
-  std::unique_ptr<ProcessorsLock> lock;
+  // Processor state: every checkpoint and cold store of a region, only while no server runs its processors
+  // (ProcessorsLock).
   std::unique_ptr<stream::CheckpointStore> checkpoints;
   if (!paths.checkpoint_dir.empty())
     for (Region region : paths.regions) {
       const std::string step = "checkpoints " + std::string(RegionName(region));
       if (done(step)) continue;
-      if (!lock) {
-        ASSIGN_OR_RETURN(lock, ProcessorsLock::TryExclusive(paths.checkpoint_dir));
-        if (!lock)
-          return Status::FailedPrecondition(
-              "processor checkpoints under " + paths.checkpoint_dir +
-              " not erased yet: a running `watershed serve` holds them (its processors own the state); stop it and "
-              "run `watershed erase --resume` (the lake steps are done)");
+      const std::string region_dir = JoinPath(paths.checkpoint_dir, std::string(RegionName(region)));
+      ASSIGN_OR_RETURN(std::unique_ptr<ProcessorsLock> lock, ProcessorsLock::TryExclusive(region_dir));
+      if (!lock)
+        return Status::FailedPrecondition(
+            "processor checkpoints under " + region_dir +
+            " not erased yet: a running `watershed serve` holds them (its processors own the state); stop it and "
+            "run `watershed erase --resume` (the lake steps are done)");
+      if (!checkpoints)
         checkpoints = std::make_unique<stream::CheckpointStore>(fs, paths.checkpoint_dir, paths.checkpoint_keys);
-      }
       const std::vector<uint32_t> parts =
           CheckpointPartitions(fs, JoinPath(paths.checkpoint_dir, std::string(RegionName(region))));
       // A step each keeps the request file within its bound (4096 steps) for up to 1024 partitions a region (the

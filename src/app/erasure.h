@@ -45,15 +45,17 @@ struct ErasurePaths {
   const keys::KeyRing* checkpoint_keys = nullptr;  // encryption = on: sealed checkpoints and cold stores
 };
 
-// <checkpoint-dir>/processors.lock (flock): `serve` holds it shared while
-// its processors may run; the erasure's checkpoint step takes it exclusively
-// without waiting, so it never rewrites state a running processor owns.
+// <checkpoint-dir>/<region>/processors.lock (flock): `serve` holds each
+// region's shared while its processors of that region may run; the
+// erasure's checkpoint step takes it exclusively without waiting, so it
+// never rewrites state a running processor owns. `region_dir`: the
+// region's checkpoint directory (CheckpointStore::RegionDir).
 class ProcessorsLock {
  public:
   // Waits for a shared hold (serve).
-  static Result<std::unique_ptr<ProcessorsLock>> Shared(const std::string& checkpoint_dir);
+  static Result<std::unique_ptr<ProcessorsLock>> Shared(const std::string& region_dir);
   // An exclusive hold, or nullptr when a process holds the lock (a server runs).
-  static Result<std::unique_ptr<ProcessorsLock>> TryExclusive(const std::string& checkpoint_dir);
+  static Result<std::unique_ptr<ProcessorsLock>> TryExclusive(const std::string& region_dir);
   ~ProcessorsLock();
   ProcessorsLock(const ProcessorsLock&) = delete;
   ProcessorsLock& operator=(const ProcessorsLock&) = delete;

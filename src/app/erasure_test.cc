@@ -226,7 +226,7 @@ TEST(ErasureCheckpointTest, ARunningServerLeavesTheStepRecordedAsRemaining) {
   auto r = f.Request();
   ASSERT_TRUE(r.ok());
   {
-    auto serving = ProcessorsLock::Shared(f.paths.checkpoint_dir);
+    auto serving = ProcessorsLock::Shared(f.paths.checkpoint_dir + "/eu");
     ASSERT_TRUE(serving.ok() && *serving);
     Status s = RunErasure(FileSystem::Default(), f.paths, f.store.get(), &*r, [](const std::string&) {});
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);

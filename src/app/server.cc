@@ -371,11 +371,13 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       "Per record: from its append to the log (its acknowledgement) to the live-store write that made it visible");
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
-  ASSIGN_OR_RETURN(processors_lock_, ProcessorsLock::Shared(p.checkpoint_dir));
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
     const auto region = static_cast<Region>(r);
+    // Held while this process may run the region's processors: `watershed erase` leaves their state alone.
+    ASSIGN_OR_RETURN(auto held, ProcessorsLock::Shared(checkpoints_->RegionDir(region)));
+    processors_locks_.push_back(std::move(held));
     if (lake.on) {
       ASSIGN_OR_RETURN(lakes_[r], lake::RegionLake::Open(fs, lake.root, region, lake.sink));
       run.lake = lakes_[r].get();

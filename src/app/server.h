@@ -85,7 +85,7 @@ class Server {
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
-  std::unique_ptr<ProcessorsLock> processors_lock_;  // shared while processors may run (erasure's checkpoint step)
+  std::vector<std::unique_ptr<ProcessorsLock>> processors_locks_;  // shared, a region each (erasure.h)
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};              // the same logs when they are Kafka
