@@ -24,6 +24,8 @@ int SqlCommand(const std::vector<std::string>& args);      // `watershed sql`: S
 int AuditCommand(const std::vector<std::string>& args);    // `watershed audit`: the audit trail of lake queries
 int PlanCommand(const std::vector<std::string>& args);     // `watershed plan`: capacity and cost
 int BenchCommand(const std::vector<std::string>& args);    // `watershed bench profile`: figures for plan
-int KeysCommand(const std::vector<std::string>& args);     // `watershed keys ...`: encryption keys, rewrap, data-key
+int KeysCommand(const std::vector<std::string>& args);
+int EraseCommand(const std::vector<std::string>& args);  // `watershed erase`: erasure of a viewer (GDPR art. 17)     //
+                                                         // `watershed keys ...`: encryption keys, rewrap, data-key
 
 }  // namespace watershed::app

@@ -154,7 +154,7 @@ bool RunOnTable(const Options& o, Region region, lake::LakeTableId id) {
   }
   if (o.action == "expire-snapshots") {
     const int64_t cutoff = Clock::Real()->NowMs() - o.older_than_ms.value_or(5 * 86'400'000ll);
-    auto result = lake::ExpireSnapshots(fs, &*table, {cutoff, o.retain_last, o.dry_run});
+    auto result = lake::ExpireSnapshots(fs, &*table, {cutoff, o.retain_last, o.dry_run, std::nullopt});
     if (!result.ok()) return error(result.status());
     if (o.verbose) {
       for (int64_t id : result->expired_snapshot_ids)

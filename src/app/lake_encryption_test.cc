@@ -176,5 +176,81 @@ TEST_F(LakeEncryptionTest, SinkSqlCompactionRotationRewrapAndDuckDb) {
   EXPECT_NE(no_key.find("encrypted"), std::string::npos) << no_key;
 }
 
+// `watershed erase` on an encrypted lake: the files holding the viewer are read with their keys and rewritten under
+// fresh ones (a sidecar each), the old files and sidecars go, and `--verify` reads every file with its key — without
+// the keys it cannot, and says so (exit 1).
+TEST_F(LakeEncryptionTest, EraseRewritesEncryptedFilesUnderFreshKeysAndVerifyReadsThem) {
+  ASSERT_EQ(Keys({"create", "--region", "eu"}).rc, 0);
+  auto ring = keys::KeyRing::Open(data_ + "/keys", "", {"eu"});
+  ASSERT_TRUE(ring.ok()) << ring.status().ToString();
+  UseLakeKeys(lake_, ring->get());
+  {
+    lake::LakeSinkOptions options;
+    auto region_lake = lake::RegionLake::Open(fs_, lake_, Region::kEu, options);
+    ASSERT_TRUE(region_lake.ok()) << region_lake.status().ToString();
+    lake::PartitionSink sink(region_lake->get(), 3);
+    ASSERT_TRUE(sink.Recover("", 0).ok());
+    for (uint64_t s = 0; s < 200; ++s) {
+      Event e = testing::SampleEvent(EventType::kView, s);
+      if (s % 5 == 0) e.viewer_id = ViewerId(777);
+      sink.AddRaw(e, AppendTimeMs(testing::kSampleNow), LogOffset(s));
+      sink.AddEvent(e, AppendTimeMs(testing::kSampleNow), LogOffset(s));
+    }
+    ASSERT_TRUE(sink.Prepare(200).ok());
+    ASSERT_TRUE(sink.Commit().ok());
+  }
+  ForgetLakeKeys();
+  std::set<std::string> old_files;
+  for (const lake::ManifestEntry& e : LiveEvents()) old_files.insert(e.file.path);
+  const std::vector<std::string> base = {"--data-dir", data_, "--lake-root", lake_};
+  auto erase = [&](std::vector<std::string> args, bool encryption) {
+    args.insert(args.end(), base.begin(), base.end());
+    if (encryption) args.insert(args.end(), {"--encryption", "on"});
+    Outcome o = Capture([&] { return EraseCommand(args); });
+    ForgetLakeKeys();
+    return o;
+  };
+  Outcome blind = erase({"--verify", "777"}, false);
+  EXPECT_EQ(blind.rc, 1) << blind.out << blind.err;
+  EXPECT_NE(blind.out.find("rows=unknown"), std::string::npos) << blind.out;
+  Outcome found = erase({"--verify", "777"}, true);
+  EXPECT_EQ(found.rc, 1) << "lake files hold the viewer: " << found.out;
+  EXPECT_NE(found.out.find("lake " + lake_ + "/eu/events/"), std::string::npos) << found.out;
+
+  Outcome done = erase({"--viewer", "777"}, true);
+  ASSERT_EQ(done.rc, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find(": complete"), std::string::npos) << done.out;
+  // The files --verify found (raw_events' and events') are gone with their sidecars; the others stay.
+  std::set<std::string> holding;
+  for (size_t at = found.out.find("lake "); at != std::string::npos; at = found.out.find("\nlake ", at + 1)) {
+    const size_t begin = found.out.find('/', at);
+    holding.insert(found.out.substr(begin, found.out.find(' ', begin) - begin));
+  }
+  ASSERT_GT(holding.size(), 2u) << found.out;
+  for (const std::string& f : holding) {
+    EXPECT_FALSE(fs_->FileExists(f)) << f;
+    EXPECT_FALSE(fs_->FileExists(lake::SidecarPath(f))) << f;
+  }
+  for (const std::string& f : old_files) {
+    if (holding.count(f)) continue;
+    EXPECT_TRUE(fs_->FileExists(f)) << f << " did not hold the viewer: left as it was";
+  }
+  size_t rewritten = 0;
+  for (const lake::ManifestEntry& e : LiveEvents()) {
+    if (old_files.count(e.file.path)) continue;
+    ++rewritten;
+    EXPECT_EQ(ReadWholeFile(fs_, e.file.path)->substr(0, 4), "PARE") << e.file.path;
+    EXPECT_TRUE(fs_->FileExists(lake::SidecarPath(e.file.path))) << e.file.path;
+  }
+  EXPECT_GT(rewritten, 0u);
+  Outcome clean = erase({"--verify", "777"}, true);
+  EXPECT_EQ(clean.rc, 0) << clean.out << clean.err;
+  EXPECT_EQ(clean.out.find("lake "), std::string::npos) << clean.out;
+  Outcome counted =
+      Sql("SELECT count(*) AS n, sum(CASE WHEN viewer_id = 777 THEN 1 ELSE 0 END) AS v FROM events", true);
+  EXPECT_EQ(counted.out, "n,v\r\n160,0\r\n") << counted.err;
+  ForgetLakeKeys();
+}
+
 }  // namespace
 }  // namespace watershed::app

@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "  catalog  fill the story catalogue (authorship) from a CSV or JSON file, or show a story\n"
     "  plan     capacity and cost plan for a target rate (bench profile: measure its figures here)\n"
     "  recs     recommendations: import, train, evaluate, list/promote/rollback models, A/B experiments, rules\n"
-    "  keys     encryption keys per region: create, rotate, list, status, retire\n";
+    "  keys     encryption keys per region: create, rotate, list, status, retire\n"
+    "  erase    erasure of a viewer (GDPR art. 17): --viewer ID, --resume, --list, --verify ID\n";
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
   if (command == "plan") return PlanCommand(args);
   if (command == "bench") return BenchCommand(args);
   if (command == "keys") return KeysCommand(args);
+  if (command == "erase") return EraseCommand(args);
   std::fprintf(stderr, "watershed: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -326,6 +326,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
         }
       }
     }
+    ErasurePaths erasure_paths = ErasurePathsOf(settings);
+    erasure_paths.checkpoint_keys = s->keys_.get();
+    s->erasure_ = std::make_unique<ErasureRunner>(fs, std::move(erasure_paths), Clock::Real());
+    deps.erase = [e = s->erasure_.get()](uint64_t viewer, const std::string& by) { return e->Request(viewer, by); };
   }
   if (s->store_ && roles.query) {
     // Every region's part of a story: the local stores', and the peers' when there are peers.
@@ -429,6 +433,9 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
   for (int r = 0; r < kRegionCount; ++r) {
     if (!logs_[r]) continue;
     const auto region = static_cast<Region>(r);
+    // Held while this process may run the region's processors: `watershed erase` leaves their state alone.
+    ASSIGN_OR_RETURN(auto held, ProcessorsLock::Shared(checkpoints_->RegionDir(region)));
+    processors_locks_.push_back(std::move(held));
     if (lake.on) {
       ASSIGN_OR_RETURN(lakes_[r], lake::RegionLake::Open(fs, lake.root, region, lake.sink));
       run.lake = lakes_[r].get();
@@ -675,6 +682,7 @@ Status Server::Stop() {
   stopped_ = true;
   if (http_) http_->Stop();
   lake_queries_.reset();  // answers what it admitted (into the stopped listener)
+  if (erasure_) erasure_->Stop();  // after the step in progress; the rest resumes at the next start
   governance_.reset();    // after the queries it audits: flushes the audit log's last rows
   if (lake_maintenance_) lake_maintenance_->Stop();  // after the round in progress, if any
   if (cdc_) cdc_->Stop();                            // closes the slot cleanly

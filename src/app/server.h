@@ -12,6 +12,7 @@
 
 #include "app/auth_setup.h"
 #include "app/config.h"
+#include "app/erasure.h"
 #include "app/federation.h"
 #include "app/governance_runtime.h"
 #include "app/live_peers.h"
@@ -91,6 +92,7 @@ class Server {
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
+  std::vector<std::unique_ptr<ProcessorsLock>> processors_locks_;  // shared, a region each (erasure.h)
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
   std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};              // the same logs when they are Kafka
@@ -109,6 +111,7 @@ class Server {
   std::unique_ptr<gateway::LakeQueries> lake_queries_;
   std::unique_ptr<GovernanceRuntime> governance_;  // governance-file: the policy and the audit log
   std::unique_ptr<Federation> federation_;         // peers: global queries; over governance_
+  std::unique_ptr<ErasureRunner> erasure_;         // POST /v1/admin/erasures; runs requests after the answer
   std::unique_ptr<gateway::Api> api_;
   std::unique_ptr<http::HttpServer> http_;
   bool stopped_ = false;

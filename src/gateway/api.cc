@@ -366,6 +366,13 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     }
     return;
   }
+  if (path == "/v1/admin/erasures") {
+    if (req.method != "POST") return reply(method_not_allowed("POST"));
+    if (!deps_.erase) return not_served(path, "send erasure requests to `watershed serve`");
+    if (caller && !HasAny(caller, {Role::kAdmin}))
+      return forbidden("role_required", "erasure requests need the admin role");
+    return reply(PostErasure(req.body, caller));
+  }
   if (path == "/v1/query") {
     if (req.method != "POST") return reply(method_not_allowed("POST"));
     if (!deps_.lake_queries) return not_served(path, "this process reads no lake");

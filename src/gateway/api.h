@@ -162,6 +162,10 @@ struct ApiDeps {
   // GET /v1/peer/stories/{id} (another region's deployment, authenticated by the peer credential, not a user
   // token): the story's parts of this process's regions. Empty: that path is 404.
   std::function<http::HttpResponse(const http::HttpRequest& req, StoryId story)> peer_story;
+  // POST /v1/admin/erasures (admin; docs/governance.md "Erasure"): records an erasure request for `viewer` durably
+  // and returns its receipt's JSON; `by` names the requester ("user <sub>", "anonymous" with auth off).
+  // kInvalidArgument → 400, anything else → 503 erasure_unavailable. Empty: 404 not_served_here.
+  std::function<Result<std::string>(uint64_t viewer, const std::string& by)> erase;
   // Tests only: runs inside each signature check that counts against
   // max_verifying, while it holds its slot (so a test can hold the cap full).
   std::function<void()> on_capped_verification;
@@ -235,6 +239,8 @@ class Api {
   std::optional<http::HttpResponse> Audit(const Caller& caller, const std::string& sql, int64_t arrived_us,
                                           const std::vector<std::string>& tables, int64_t rows, const Status& outcome);
   void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
+  // POST /v1/admin/erasures (api_erasure.cc).
+  http::HttpResponse PostErasure(const std::string& body, const Caller& caller);
   http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
   // GET /v1/users/{id}/recommendations (api_recs.cc); `user` is nullopt when the path's id is not a number.
   http::HttpResponse Recommendations(const std::string& method, std::optional<uint64_t> user, std::string_view query,

@@ -249,8 +249,12 @@ Result<ExpireResult> ExpireSnapshots(FileSystem* fs, IcebergTable* table, const 
   std::set<int64_t> expired;
   for (size_t i = 0; i < newest_first.size(); ++i) {
     const IcebergSnapshot& s = *newest_first[i];
-    if (static_cast<int64_t>(i) < std::max(options.retain_last, 1)) continue;
+    if (!options.snapshot_ids && static_cast<int64_t>(i) < std::max(options.retain_last, 1)) continue;
     if (m.current_snapshot_id && s.snapshot_id == *m.current_snapshot_id) continue;
+    if (options.snapshot_ids) {
+      if (options.snapshot_ids->count(s.snapshot_id)) expired.insert(s.snapshot_id);
+      continue;
+    }
     if (s.timestamp_ms >= options.older_than_ms) continue;
     expired.insert(s.snapshot_id);
   }
@@ -466,9 +470,9 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
     note(batches.status(), std::string(RegionName(region)) + " lifecycle");
   }
   each_table([&](LakeTableId, IcebergTable& table) -> Status {
-    ASSIGN_OR_RETURN(
-        ExpireResult r,
-        ExpireSnapshots(fs, &table, {now_ms - schedule.snapshot_retention_ms, schedule.retain_last, false}));
+    ASSIGN_OR_RETURN(ExpireResult r, ExpireSnapshots(fs, &table,
+                                                     {now_ms - schedule.snapshot_retention_ms, schedule.retain_last,
+                                                      false, std::nullopt}));
     report.expired_snapshots += static_cast<int64_t>(r.expired_snapshot_ids.size());
     report.deleted_files += static_cast<int64_t>(r.deleted_files.size());
     ASSIGN_OR_RETURN(std::vector<std::string> orphans,

@@ -126,6 +126,9 @@ struct ExpireOptions {
   int64_t older_than_ms = 0;  // snapshots with timestamp-ms below it may go
   int retain_last = 1;        // the newest N snapshots always stay (and the current one)
   bool dry_run = false;
+  // Set: exactly these snapshots go (the current one never), whatever their
+  // age or rank; older_than_ms and retain_last are ignored (an erasure).
+  std::optional<std::set<int64_t>> snapshot_ids;
 };
 
 struct ExpireResult {

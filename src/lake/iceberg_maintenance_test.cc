@@ -258,11 +258,11 @@ TEST_F(IcebergMaintenanceTest, ExpiryDropsOldSnapshotsAndOnlyTheFilesNoRetainedS
   const std::vector<Row> rows = ReadRows(LakeTableId::kEvents);
 
   // Nothing is older than the cutoff: nothing expires.
-  auto none = ExpireSnapshots(fs_, &table, {before.snapshots[0].timestamp_ms, 1, false});
+  auto none = ExpireSnapshots(fs_, &table, {before.snapshots[0].timestamp_ms, 1, false, std::nullopt});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->expired_snapshot_ids.empty());
 
-  ExpireOptions options{std::numeric_limits<int64_t>::max(), 2, true};
+  ExpireOptions options{std::numeric_limits<int64_t>::max(), 2, true, std::nullopt};
   const auto files_before = Snapshot();
   auto dry = ExpireSnapshots(fs_, &table, options);
   ASSERT_TRUE(dry.ok()) << dry.status().ToString();
@@ -561,7 +561,7 @@ TEST_F(IcebergMaintenanceTest, ExpiryNeverDeletesOutsideTheTable) {
   foreign.path = outside;
   ASSERT_TRUE(AppendFiles(fs_, &table, {inside, foreign}, "c1").value());
   ASSERT_TRUE(RewriteFiles(fs_, &table, {inside.path, foreign.path}, {}, "delete", "d1").value());
-  auto expired = ExpireSnapshots(fs_, &table, {std::numeric_limits<int64_t>::max(), 1, false});
+  auto expired = ExpireSnapshots(fs_, &table, {std::numeric_limits<int64_t>::max(), 1, false, std::nullopt});
   ASSERT_TRUE(expired.ok()) << expired.status().ToString();
   EXPECT_EQ(expired->refused_files, std::vector<std::string>{outside});
   EXPECT_TRUE(fs_->FileExists(outside));

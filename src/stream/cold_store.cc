@@ -131,6 +131,32 @@ Result<std::string> ColdStore::Plain(uint64_t id, std::string_view stored) const
   return OpenRecord(data_key_->key, id, stored, CurrentPath());
 }
 
+Status ReadColdRecords(FileSystem* fs, const std::string& dir, uint32_t partition, std::string_view ref,
+                       keys::KeyProvider* keys, std::string* path, uint64_t* length,
+                       const std::function<Status(uint64_t id, std::string_view payload)>& fn) {
+  path->clear();
+  if (ref.empty()) return Status::Ok();
+  std::optional<keys::SecretKey> key;
+  if (ref.size() > kRefSize) {
+    auto wrapped = ParseWrappedKey(ref.substr(kRefSize));
+    if (!wrapped) return Status::Corruption("checkpoint has a bad cold store reference");
+    if (keys == nullptr)
+      return Status::FailedPrecondition("the cold store of partition " + std::to_string(partition) +
+                                        " is encrypted: run with encryption = on");
+    ASSIGN_OR_RETURN(key, keys->Unwrap(*wrapped));
+    ref = ref.substr(0, kRefSize);
+  }
+  if (ref.size() != kRefSize) return Status::Corruption("checkpoint has a bad cold store reference");
+  const std::string name = ColdStore::FileName(partition, GetFixed64(ref.data()), GetFixed64(ref.data() + 8));
+  *path = JoinPath(dir, name);
+  *length = GetFixed64(ref.data() + 16);
+  return ScanFile(fs, *path, *length, [&](uint64_t id, uint64_t, std::string_view stored) -> Status {
+    if (!key) return fn(id, stored);
+    ASSIGN_OR_RETURN(std::string plain, OpenRecord(*key, id, stored, name));
+    return fn(id, plain);
+  });
+}
+
 std::optional<keys::WrappedKey> ColdStoreDataKey(std::string_view ref) {
   if (ref.size() <= kRefSize) return std::nullopt;
   return ParseWrappedKey(ref.substr(kRefSize));
@@ -352,7 +378,7 @@ Status ColdStore::ForEach(const std::function<Status(uint64_t, std::string_view)
                   });
 }
 
-Result<std::string> ColdStore::Commit() {
+Result<std::string> ColdStore::Commit(bool compact) {
   RETURN_IF_ERROR(Flush());
   if (synced_size_ != file_size_) {  // most checkpoints evict nothing: no fdatasync then
     // A failed fdatasync is never retried: the kernel may have dropped the
@@ -360,7 +386,7 @@ Result<std::string> ColdStore::Commit() {
     RETURN_IF_ERROR(Fail(file_->Sync()));
     synced_size_ = file_size_;
   }
-  if (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_)
+  if (compact || (file_size_ >= kMinCompactBytes && file_size_ - live_bytes_ > live_bytes_))
     RETURN_IF_ERROR(Fail(Rewrite(NameOf(partition_, owner_, seq_), file_size_, seq_ + 1)));
   std::string ref(kRefSize, '\0');
   PutFixed64(ref.data(), owner_);

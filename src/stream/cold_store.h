@@ -74,11 +74,17 @@ class ColdStore {
   void Forget(uint64_t id);
   // fn(id, payload) for each live record, in file order.
   Status ForEach(const std::function<Status(uint64_t id, std::string_view payload)>& fn);
-  // Durable reference for the checkpoint (compacts first when garbage outweighs live records).
+  // Durable reference for the checkpoint (compacts first when garbage outweighs live records,
+  // or always with `compact`: erasure, whose replaced records must not stay in any file).
   // After any I/O error of this store, every call fails with that error.
-  Result<std::string> Commit();
+  Result<std::string> Commit(bool compact = false);
   // The checkpoint with the last Commit()'s reference is saved.
   void Saved();
+
+  // "pNNN.cold.<owner>.<seq>": a store's file name.
+  static std::string FileName(uint32_t partition, uint64_t owner, uint64_t seq) {
+    return NameOf(partition, owner, seq);
+  }
 
   size_t size() const { return index_.size(); }
   uint64_t file_bytes() const { return file_size_; }
@@ -123,6 +129,15 @@ class ColdStore {
   std::optional<keys::DataKey> data_key_;  // encrypted stores only
   keys::KeyProvider* keys_ = nullptr;      // with data_key_
 };
+
+// Read only (`watershed erase --verify`): fn(id, payload) for every record —
+// garbage included — of the file a checkpoint's reference names (its first
+// `length` bytes), opened with the reference's data key when encrypted
+// (`keys` needed then). *path and *length get the file's path and that
+// length (when the reference names a file; else *path is empty).
+Status ReadColdRecords(FileSystem* fs, const std::string& dir, uint32_t partition, std::string_view ref,
+                       keys::KeyProvider* keys, std::string* path, uint64_t* length,
+                       const std::function<Status(uint64_t id, std::string_view payload)>& fn);
 
 // The wrapped data key a checkpoint's cold store reference carries
 // (encrypted stores); nullopt for a plaintext store's reference.

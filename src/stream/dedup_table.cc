@@ -158,6 +158,32 @@ void DedupTable::Serialize(std::string* out) const {
   PutFixed64(out->data() + at, n);
 }
 
+bool DedupTable::HoldsViewer(ViewerId viewer) const {
+  for (uint64_t seq = head_; seq < tail_; ++seq)
+    if (At(seq).append_ms != kDummy && At(seq).viewer == viewer.value) return true;
+  return false;
+}
+
+size_t DedupTable::EraseViewer(ViewerId viewer) {
+  std::string all;
+  Serialize(&all);
+  std::string kept(8, '\0');
+  uint64_t n = 0;
+  for (size_t at = 8; at + 32 <= all.size(); at += 32) {
+    if (GetFixed64(all.data() + at + 16) == viewer.value) continue;
+    kept.append(all, at, 32);
+    ++n;
+  }
+  const size_t erased = GetFixed64(all.data()) - n;
+  if (erased == 0) return 0;
+  PutFixed64(kept.data(), n);
+  DedupTable fresh(ttl_ms_, key_);
+  std::string_view in(kept);
+  if (Status s = fresh.Restore(&in); !s.ok()) return 0;  // cannot fail: bytes Serialize wrote
+  *this = std::move(fresh);
+  return erased;
+}
+
 Status DedupTable::Restore(std::string_view* in, Encoding encoding) {
   const size_t width = encoding == Encoding::kIdAndViewer ? 32 : 24;
   if (in->size() < 8) return Status::Corruption("dedup table truncated");

@@ -41,6 +41,11 @@ class DedupTable {
   void Prefetch(const EventId& id, ViewerId viewer) const {
     if (!index_.empty()) __builtin_prefetch(&index_[Hash(id.Hi(), id.Lo(), viewer.value) & (index_.size() - 1)]);
   }
+  // Erasure: forgets every entry of `viewer` (a retry of one of their events
+  // within the TTL is then counted again). Returns how many. O(size).
+  size_t EraseViewer(ViewerId viewer);
+  // Whether an entry of `viewer` is retained. O(size).
+  bool HoldsViewer(ViewerId viewer) const;
   // Frees entries older than the TTL. Affects memory only, never answers.
   void Expire(int64_t now_append_ms);
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -67,10 +68,10 @@ struct Evicting {
     }
   }
   // {state, cold reference}
-  std::pair<std::string, std::string> Checkpoint() {
+  std::pair<std::string, std::string> Checkpoint(bool compact = false) {
     std::string state;
     proc->Serialize(&state);
-    auto ref = cold->Commit();
+    auto ref = cold->Commit(compact);
     EXPECT_TRUE(ref.ok()) << ref.status().ToString();
     cold->Saved();
     return {state, ref.value()};
@@ -273,6 +274,67 @@ TEST(IdleEvictionTest, DamagedColdFileIsCorruptionNotAReset) {
   EXPECT_EQ(p.proc->next_offset().value, offset);
   EXPECT_FALSE(p.proc->Process(Record(offset, kT0 + 201'000, 1, 2, 1, kT0 + 201'000)));
   EXPECT_EQ(p.proc->next_offset().value, offset);
+}
+
+// Erasure of a viewer from a processor's state (docs/governance.md
+// "Erasure"): the id leaves every viewer set — of a resident story, its open
+// window and a cold story — and the dedup table, while every unique count
+// already published stays; after the checkpoint no file beside it holds the
+// old records. The viewer coming back is then a new viewer.
+TEST(IdleEvictionTest, EraseViewerForgetsTheIdButKeepsPublishedCounts) {
+  TempDir dir("evict_erase");
+  constexpr uint64_t kErased = 0x1122334455667788;
+  const std::string word(reinterpret_cast<const char*>(&kErased), 8);  // little-endian, as checkpoints store it
+  ProcessorOptions options = Options(60'000);
+  Evicting p(dir.path(), 1, options);
+  serve::PartitionWrite w;
+  uint64_t offset = 0;
+  p.proc->Process(Record(offset++, kT0, 5, kErased, 1, kT0));  // story 5: goes cold
+  p.proc->TakeWrite(&w);
+  for (int64_t s = 1; s <= 200; ++s) {
+    const int64_t t = kT0 + s * 1000;
+    p.proc->Process(Record(offset++, t, 42, s % 2 ? kErased : 7, 100 + static_cast<uint64_t>(s), t));
+    p.proc->TakeWrite(&w);
+  }
+  ASSERT_TRUE(p.proc->status().ok());
+  ASSERT_TRUE(p.cold->Contains(5));
+  auto [state1, ref1] = p.Checkpoint();
+  ASSERT_NE(state1.find(word), std::string::npos);  // the test's premise
+
+  Evicting q(dir.path(), 2, options, ref1, state1);
+  serve::PartitionWrite before, after;
+  q.proc->FullWrite(&before);
+  EXPECT_TRUE(q.proc->HoldsViewer(ViewerId(kErased)));
+  auto erased = q.proc->EraseViewer(ViewerId(kErased));
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_GE(erased->sets, 2u);  // story 42's totals and its open window at least
+  EXPECT_EQ(erased->cold_stories, 1u);
+  EXPECT_GE(erased->dedup_entries, 2u);
+  EXPECT_EQ(q.proc->EraseViewer(ViewerId(kErased))->sets, 0u);  // idempotent
+  EXPECT_FALSE(q.proc->HoldsViewer(ViewerId(kErased)));
+  EXPECT_TRUE(q.proc->HoldsViewer(ViewerId(7)));
+  q.proc->FullWrite(&after);
+  auto uniques = [](const serve::PartitionWrite& x) {
+    std::map<uint64_t, uint64_t> out;
+    for (const auto& s : x.stories) out[s.story.value] = s.totals.unique_viewers;
+    return out;
+  };
+  EXPECT_EQ(uniques(after), uniques(before));
+  EXPECT_EQ(uniques(after)[5], 1u);
+  EXPECT_EQ(uniques(after)[42], 2u);
+  auto [state2, ref2] = q.Checkpoint(/*compact=*/true);
+  EXPECT_EQ(state2.find(word), std::string::npos);
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_NE(f.path().filename().string().find(".cold.2."), std::string::npos) << f.path() << " was left";
+
+  Evicting r(dir.path(), 3, options, ref2, state2);
+  // An event of theirs within the dedup TTL counts again: its entry is gone.
+  EXPECT_TRUE(r.proc->Process(Record(offset++, kT0 + 201'000, 42, kErased, 101, kT0 + 201'000)));
+  EXPECT_TRUE(r.proc->Process(Record(offset++, kT0 + 202'000, 5, kErased, 2, kT0 + 202'000)));
+  r.proc->TakeWrite(&w);
+  ASSERT_TRUE(r.proc->status().ok()) << r.proc->status().ToString();
+  EXPECT_EQ(uniques(w)[42], 3u);  // no set knew the id any more
+  EXPECT_EQ(uniques(w)[5], 2u);   // nor the cold story's
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/endian.h"
+#include "core/random.h"
 #include "stream/varint.h"
 
 namespace watershed::stream {
@@ -391,6 +392,76 @@ void PartitionProcessor::FullWrite(serve::PartitionWrite* out) {
     add(id, s);
     return Status::Ok();
   });
+}
+
+namespace {
+// A stand-in for an erased id: random, never 0 nor the id.
+uint64_t StandIn(uint64_t erased) {
+  uint64_t v = 0;
+  while (v == 0 || v == erased) RandomBytes(&v, sizeof v);
+  return v;
+}
+}  // namespace
+
+Result<PartitionProcessor::ErasedViewer> PartitionProcessor::EraseViewer(ViewerId viewer) {
+  ErasedViewer out;
+  const uint64_t v = viewer.value;
+  auto erase_in = [&](Story& s) {
+    bool changed = false;
+    auto one = [&](ViewerSet& set) {
+      if (!set.Holds(v)) return;
+      uint64_t stand_in = StandIn(v);
+      while (set.Holds(stand_in)) stand_in = StandIn(v);  // a set's size must not change, even by a 2^-64 chance
+      if (set.Replace(key_, v, stand_in)) {
+        ++out.sets;
+        changed = true;
+      }
+    };
+    one(s.viewers);
+    for (auto& windows : s.windows)
+      for (auto& [start, w] : windows) one(w.viewers);
+    return changed;
+  };
+  stories_.ForEach([&](uint64_t, Story& s) { erase_in(s); });
+  out.dedup_entries = dedup_.EraseViewer(viewer);
+  if (cold_ == nullptr) return out;
+  RETURN_IF_ERROR(status_);
+  std::vector<std::pair<uint64_t, std::string>> rewritten;
+  RETURN_IF_ERROR(cold_->ForEach([&](uint64_t id, std::string_view payload) {
+    Story s;
+    RETURN_IF_ERROR(DecodeStory(&payload, kStateVersion, /*compact=*/true, &s));
+    if (!erase_in(s)) return Status::Ok();
+    std::string encoded;
+    EncodeStory(s, /*compact=*/true, &encoded);
+    rewritten.emplace_back(id, std::move(encoded));
+    return Status::Ok();
+  }));
+  for (const auto& [id, payload] : rewritten) RETURN_IF_ERROR(cold_->Put(id, payload));
+  out.cold_stories = rewritten.size();
+  return out;
+}
+
+namespace {
+template <typename StoryT>
+bool StoryHolds(const StoryT& s, uint64_t v) {
+  if (s.viewers.Holds(v)) return true;
+  for (const auto& windows : s.windows)
+    for (const auto& [start, w] : windows)
+      if (w.viewers.Holds(v)) return true;
+  return false;
+}
+}  // namespace
+
+bool PartitionProcessor::HoldsViewer(ViewerId viewer) const {
+  bool held = dedup_.HoldsViewer(viewer);
+  stories_.ForEach([&](uint64_t, const Story& s) { held = held || StoryHolds(s, viewer.value); });
+  return held;
+}
+
+Result<bool> PartitionProcessor::ColdRecordHolds(std::string_view payload, ViewerId viewer) const {
+  Story s;
+  RETURN_IF_ERROR(DecodeStory(&payload, kStateVersion, /*compact=*/true, &s));
+  return StoryHolds(s, viewer.value);
 }
 
 void PartitionProcessor::Serialize(std::string* out) const {

@@ -112,6 +112,24 @@ class PartitionProcessor {
   // before 4, a story's last event time is the state's last append time.
   Status Restore(std::string_view data);
 
+  // Erasure of a viewer (docs/governance.md "Erasure"; offline: run on a
+  // restored state, then Serialize and the cold store's Commit). In every
+  // viewer set — resident stories' totals and open windows, and the cold
+  // stories (rewritten in the cold store) — the id is replaced by a fresh
+  // random stand-in, one per set, so no published unique count changes and
+  // no stand-in links two sets; the dedup entries of the viewer are dropped.
+  // Totals and window aggregates hold no ids and stay.
+  struct ErasedViewer {
+    uint64_t sets = 0;  // viewer sets that held the id
+    uint64_t dedup_entries = 0;
+    uint64_t cold_stories = 0;  // cold records rewritten
+  };
+  Result<ErasedViewer> EraseViewer(ViewerId viewer);
+  // `erase --verify`: whether the restored state (viewer sets, dedup) holds
+  // the id; whether a cold record's payload (ColdStore, plaintext) does.
+  bool HoldsViewer(ViewerId viewer) const;
+  Result<bool> ColdRecordHolds(std::string_view payload, ViewerId viewer) const;
+
  private:
   struct Window {
     serve::Aggregates agg;

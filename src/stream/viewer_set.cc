@@ -53,6 +53,26 @@ void ViewerSet::Clear() {
   has_zero_ = false;
 }
 
+bool ViewerSet::Replace(const HashKey& key, uint64_t v, uint64_t stand_in) {
+  const bool zero = has_zero_;
+  std::vector<uint64_t> ids = Sorted();
+  auto it = std::lower_bound(ids.begin(), ids.end(), v);
+  if (v == 0 ? !zero : (it == ids.end() || *it != v)) return false;
+  Clear();
+  for (uint64_t id : ids)
+    if (id != v) Insert(key, id);
+  if (zero && v != 0) Insert(key, 0);
+  Insert(key, stand_in);
+  return true;
+}
+
+bool ViewerSet::Holds(uint64_t v) const {
+  if (v == 0) return has_zero_;
+  for (uint32_t i = 0; i < capacity_; ++i)
+    if (slots_[i] == v) return true;
+  return false;
+}
+
 void ViewerSet::Serialize(std::string* out) const {
   char buf[8];
   PutFixed64(buf, size());

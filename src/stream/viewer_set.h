@@ -44,6 +44,13 @@ class ViewerSet {
   // The most slots an Insert of a present id visits (1 = at its home slot).
   size_t MaxProbeLength(const HashKey& key) const;
   void Clear();
+  // Erasure (docs/governance.md "Erasure"): replaces `v`, when present, by
+  // `stand_in` (a fresh random id no viewer is linked to), so size() — the
+  // unique count already published — does not change. Returns whether v was
+  // there. O(size); for offline use. REQUIRES: stand_in != v, stand_in not in the set.
+  bool Replace(const HashKey& key, uint64_t v, uint64_t stand_in);
+  // Whether v is in the set. O(size) (a scan: `erase --verify`).
+  bool Holds(uint64_t v) const;
   // Encoding: u64 count then the ids, ascending (equal sets give equal bytes).
   void Serialize(std::string* out) const;
   Status Restore(const HashKey& key, std::string_view* in);
