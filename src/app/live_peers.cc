@@ -1,6 +1,7 @@
 #include "app/live_peers.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
 
@@ -27,6 +28,9 @@ LivePeers::LivePeers(std::vector<FederationSettings::Peer> peers, std::string to
 }
 
 namespace {
+// down_until_ms_ while one request asks a peer that failed (the others skip it meanwhile).
+constexpr int64_t kProbing = INT64_MAX;
+
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -54,13 +58,19 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
   threads.reserve(peers_.size());
   const int64_t now = SteadyMs();
   for (size_t i = 0; i < peers_.size(); ++i) {
-    if (now < down_until_ms_[i].load()) {
+    // After a failure, once the skip ends, one request claims the probe (kProbing) and the others keep
+    // reporting the peer missing until it is done: a frozen peer holds one HTTP thread, not every one.
+    int64_t down = down_until_ms_[i].load();
+    const bool probe = down != 0;
+    if (probe && (now < down || !down_until_ms_[i].compare_exchange_strong(down, kProbing))) {
       answers[i] = Status::Unavailable("failed lately; asked again after " + std::to_string(kPeerRetryMs) + " ms");
       continue;
     }
-    threads.emplace_back([this, i, story, &answers] {
+    threads.emplace_back([this, i, story, probe, &answers] {
       answers[i] = Ask(peers_[i], story);
-      if (!answers[i].ok()) {
+      if (answers[i].ok()) {
+        if (probe) down_until_ms_[i] = 0;
+      } else {
         down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
         std::fprintf(stderr, "watershed: live totals: peer %s (%s) missing for %lld ms: %s\n",
                      std::string(RegionName(peers_[i].region)).c_str(), peers_[i].url.c_str(),

@@ -4,8 +4,9 @@
 // GET /v1/peer/stories/{id}, asked in parallel with the peer credential, each call bounded by peer-live-timeout. A
 // peer that does not answer in time, refuses or answers nonsense is reported missing (the answer is then partial),
 // never counted as zero. Only counts cross a border: a story's per-region aggregates, never a viewer id.
-// A peer that failed is not asked again for kPeerRetryMs (it is reported missing at once meanwhile): the calls run
-// on the HTTP thread answering the request, so a frozen peer must not hold every HTTP thread for its timeout.
+// A peer that failed is not asked again for kPeerRetryMs (it is reported missing at once meanwhile), then by one
+// request at a time until it answers: the calls run on the HTTP thread answering the request, so a frozen peer
+// must not hold every HTTP thread for its timeout.
 // Thread-safe.
 
 #include <atomic>
@@ -37,7 +38,8 @@ class LivePeers {
   Result<std::optional<serve::StoryMetrics>> Ask(const FederationSettings::Peer& peer, StoryId story) const;
 
   std::vector<FederationSettings::Peer> peers_;
-  // Per peer: until when (steady clock, ms) it is not asked after a failure; 0: ask.
+  // Per peer: until when (steady clock, ms) it is not asked after a failure; 0: ask; INT64_MAX: a request is
+  // asking it again after a failure (the others do not).
   std::unique_ptr<std::atomic<int64_t>[]> down_until_ms_;
   std::string token_;
   int64_t timeout_ms_;

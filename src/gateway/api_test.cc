@@ -742,3 +742,33 @@ TEST_F(ApiAcrossRegionsTest, ThePeerEndpointIsNotServedWithoutPeers) {
 
 }  // namespace
 }  // namespace watershed::gateway
+
+namespace watershed::gateway {
+namespace {
+
+// GET /v1/peer/stories/{id} answers every id GET /v1/stories/{id}/metrics accepts (any unsigned 64-bit story_id):
+// the asking side counts a refusal as a failed peer and leaves it out of every answer for 5 s, so a request for
+// story 0 or 2^64-1 must not knock the peers out.
+class ApiPeerStoryTest : public ApiTest {
+ protected:
+  void Configure(ApiDeps* deps, ApiOptions*) override {
+    deps->peer_story = [this](const http::HttpRequest&, StoryId story) {
+      asked_.push_back(story.value);
+      return http::HttpResponse{};
+    };
+  }
+  std::vector<uint64_t> asked_;
+};
+
+TEST_F(ApiPeerStoryTest, EveryStoryIdTheMetricsEndpointTakesIsAnswered) {
+  ExpectError(Get("/v1/stories/0/metrics"), 404, "story_not_found");  // a valid id, no events
+  ExpectError(Get("/v1/stories/18446744073709551615/metrics"), 404, "story_not_found");
+  EXPECT_EQ(Get("/v1/peer/stories/18446744073709551615").status, 200);
+  EXPECT_EQ(Get("/v1/peer/stories/0").status, 200);
+  EXPECT_EQ(asked_, (std::vector<uint64_t>{UINT64_MAX, 0}));
+  ExpectError(Get("/v1/peer/stories/18446744073709551616"), 400, "invalid_story_id");
+  ExpectError(Get("/v1/peer/stories/x"), 400, "invalid_story_id");
+}
+
+}  // namespace
+}  // namespace watershed::gateway

@@ -56,6 +56,8 @@ Result<std::optional<StoryMetrics>> DecodePeerStory(std::string_view body, Story
         e["replies"].get_uint64().get(a.replies) != simdjson::SUCCESS ||
         e["as_of"].get_int64().get(as_of) != simdjson::SUCCESS || as_of < 0)
       return Bad("a part's counts are not unsigned integers");
+    for (uint64_t count : {a.views, a.unique_viewers, a.watch_time_ms, a.shares, a.replies})
+      if (count > kMaxPeerCount) return Bad("a part's count is over 2^53");
     if (a.unique_viewers > a.views) return Bad("more distinct viewers than views");
     m.as_of_ms = as_of;
     if (*r == region) out = m;  // a peer speaks for its own region only

@@ -7,9 +7,10 @@
 //
 // Answers equal one store holding every region's parts. TopStoriesOverall over several distinct stores (each
 // ranking by its own regions' values) reads each one's list deeper until what it has not read cannot rank (the
-// threshold algorithm): exact, at a cost of O(limit) reads per store, up to kTopDepthFactor × limit deep; past
-// that — only when many stories tie at the threshold, e.g. the stories worth 0, listed lowest ids first — the
-// answer ranks what was read.
+// threshold algorithm): exact when that happens within kTopDepthFactor × limit deep (O(limit) reads per store).
+// Past that depth the answer ranks what was read: the tail of stories worth 0 may skip ids, and a story that sits
+// deeper than that in every store's list can be left out even when its sum ranks (e.g. limit 1, two regions each
+// with 16+ local stories worth 60, a story worth 59 in both): the cost stays bounded instead.
 // Thread-safe as its stores are; it owns none of them.
 
 #include <array>

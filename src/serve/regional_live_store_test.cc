@@ -164,5 +164,28 @@ TEST(PeerStoryCodecTest, RoundTripsARegionsPartAndRefusesWhatIsNotOne) {
   EXPECT_FALSE(DecodePeerStory(std::string(kMaxPeerStoryBytes + 1, ' '), StoryId(42), Region::kEu).ok());
 }
 
+// A hostile peer's huge counts would wrap the sum over the regions around 2^64 (its 2^64-1 views plus a local
+// region's 2 read as 1): they are refused, while counts up to the bound still add up exactly.
+TEST(PeerStoryCodecTest, RefusesCountsThatWouldWrapTheSum) {
+  auto part = [](uint64_t views, uint64_t watch) {
+    return "{\"story_id\":42,\"regions\":[{\"region\":\"eu\",\"views\":" + std::to_string(views) +
+           ",\"unique_viewers\":0,\"watch_time_ms\":" + std::to_string(watch) +
+           ",\"shares\":0,\"replies\":0,\"as_of\":0}]}";
+  };
+  EXPECT_FALSE(DecodePeerStory(part(UINT64_MAX, 0), StoryId(42), Region::kEu).ok());
+  EXPECT_FALSE(DecodePeerStory(part(1, UINT64_MAX - 1), StoryId(42), Region::kEu).ok());
+  EXPECT_FALSE(DecodePeerStory(part(kMaxPeerCount + 1, 0), StoryId(42), Region::kEu).ok());
+  auto top = DecodePeerStory(part(kMaxPeerCount, kMaxPeerCount), StoryId(42), Region::kEu);
+  ASSERT_TRUE(top.ok()) << top.status().ToString();
+  ASSERT_TRUE(top->has_value());
+  RegionParts parts;
+  parts[0].emplace(StoryMetrics{StoryId(42), AuthorId(7), Agg(2, 1, 2, 0, 0), 1});
+  parts[1] = **top;
+  parts[2] = **top;
+  auto sum = SumParts(parts);
+  ASSERT_TRUE(sum);
+  EXPECT_EQ(sum->totals.views, 2 * kMaxPeerCount + 2) << "no wrap";
+}
+
 }  // namespace
 }  // namespace watershed::serve
