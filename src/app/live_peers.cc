@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <system_error>
 #include <thread>
 
 #include "app/federation.h"
@@ -66,17 +67,23 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
       answers[i] = Status::Unavailable("failed lately; asked again after " + std::to_string(kPeerRetryMs) + " ms");
       continue;
     }
-    threads.emplace_back([this, i, story, probe, &answers] {
-      answers[i] = Ask(peers_[i], story);
-      if (answers[i].ok()) {
-        if (probe) down_until_ms_[i] = 0;
-      } else {
-        down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
-        std::fprintf(stderr, "watershed: live totals: peer %s (%s) missing for %lld ms: %s\n",
-                     std::string(RegionName(peers_[i].region)).c_str(), peers_[i].url.c_str(),
-                     static_cast<long long>(kPeerRetryMs), answers[i].status().message().c_str());
-      }
-    });
+    // Out of threads (std::system_error): this peer is missing from this answer, and a claimed probe is released.
+    try {
+      threads.emplace_back([this, i, story, probe, &answers] {
+        answers[i] = Ask(peers_[i], story);
+        if (answers[i].ok()) {
+          if (probe) down_until_ms_[i] = 0;
+        } else {
+          down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
+          std::fprintf(stderr, "watershed: live totals: peer %s (%s) missing for %lld ms: %s\n",
+                       std::string(RegionName(peers_[i].region)).c_str(), peers_[i].url.c_str(),
+                       static_cast<long long>(kPeerRetryMs), answers[i].status().message().c_str());
+        }
+      });
+    } catch (const std::system_error& e) {
+      answers[i] = Status::Unavailable(std::string("no thread to ask it: ") + e.what());
+      if (probe) down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
+    }
   }
   auto local = local_->GetStoryRegions(story);
   for (std::thread& t : threads) t.join();
