@@ -17,7 +17,6 @@ phase() { echo "erasure_e2e: ${SECONDS}s $*"; }
 bin="$(realpath "$1")"
 work="$(mktemp -d /tmp/watershed-erasure.XXXXXX)"
 server=""
-helpers=""
 source "$(dirname "$0")/../tools/test_servers.sh"
 cleanup() {
   [ -n "$server" ] && kill -9 "$server" 2>/dev/null || true

@@ -179,7 +179,7 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
        "none: global.<table> is refused); needs one region in `regions`, peer-token-file and governance-file"},
       {"peer-token-file", "",
        "the shared service credential of the regions' deployments: a file of this user's, mode 600, 32..256 "
-       "characters; sent on fragment calls to peers and checked on POST /v1/query/fragment"},
+       "characters; sent on calls to peers and checked on POST /v1/query/fragment and GET /v1/peer/stories/{id}"},
       {"peer-timeout", "10s", "each call to a peer (connect, send, answer) at most"},
       {"peer-live-timeout", "1s",
        "each call to a peer for a story's live totals (GET /v1/stories/{id}/metrics) at most; past it the answer "

@@ -35,8 +35,10 @@ constexpr const char* kHelp =
     "as `serve` does; with a governance-file every erasure is audited.\n"
     "Exit codes: 0 done (--verify: every occurrence has an expiry), 1 failed (--verify: one has none), 2 usage.\n";
 
-void Audit(gov::AuditLog* audit, const std::string& region, uint64_t viewer, const Status& s, int64_t start_us) {
-  if (!audit) return;
+// The erasure's audit record (with a governance-file). Fail closed like every audited path: when it cannot be
+// written the command prints no receipt and exits 1.
+Status Audit(gov::AuditLog* audit, const std::string& region, uint64_t viewer, const Status& s, int64_t start_us) {
+  if (!audit) return Status::Ok();
   gov::AuditRecord r;
   r.time_us = start_us;
   r.roles = "admin";
@@ -47,8 +49,7 @@ void Audit(gov::AuditLog* audit, const std::string& region, uint64_t viewer, con
   r.verdict = s.ok() ? "allowed" : "failed";
   r.reason = s.ok() ? "" : s.ToString();
   r.duration_ms = (gov::NowUs() - start_us) / 1000;
-  Status a = audit->Append(r);
-  if (!a.ok()) std::fprintf(stderr, "watershed erase: audit: %s\n", a.ToString().c_str());
+  return audit->Append(r);
 }
 
 }  // namespace
@@ -147,7 +148,8 @@ int EraseCommand(const std::vector<std::string>& args) {
     if (!viewer.ok()) return Fail("erase", viewer.status().message(), 2);
     auto r = store.Create(*viewer, "cli", now_ms);
     if (!r.ok()) {
-      Audit(audit, region, *viewer, r.status(), gov::NowUs());
+      if (Status a = Audit(audit, region, *viewer, r.status(), gov::NowUs()); !a.ok())
+        return Fail("erase", "the refusal's audit record could not be written: " + a.ToString(), 1);
       return Fail("erase", r.status().message(), 1);
     }
     todo.push_back(*r);
@@ -165,7 +167,11 @@ int EraseCommand(const std::vector<std::string>& args) {
       s = RunErasure(fs, paths, &store, &r, [&](const std::string& line) {
         std::fprintf(stderr, "erase %s: %s\n", r.id.c_str(), line.c_str());
       });
-    Audit(audit, region, r.viewer, s, start_us);
+    if (Status a = Audit(audit, region, r.viewer, s, start_us); !a.ok()) {
+      Fail("erase", r.id + ": its audit record could not be written, so no receipt: " + a.ToString());
+      rc = 1;
+      continue;
+    }
     const ErasureReceipt receipt = MakeReceipt(fs, paths, r, Clock::Real()->NowMs());
     std::printf("%s", json ? (ReceiptJson(receipt) + "\n").c_str() : ReceiptText(receipt).c_str());
     if (!s.ok()) {

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <map>
 #include <optional>
 #include <set>
 
@@ -525,9 +524,7 @@ void ErasureRunner::Loop() {
             std::lock_guard lock(mu_);
             return stopping_;
           });
-      if (s.ok()) {
-        completed_.fetch_add(1);
-      } else {
+      if (!s.ok()) {
         // Left unfinished: retried at the next request or start (`watershed erase --resume` also finishes it).
         std::fprintf(stderr, "watershed: erasure %s: %s\n", r.id.c_str(), s.ToString().c_str());
         std::lock_guard lock(mu_);

@@ -123,7 +123,6 @@ class ErasureRunner {
   Result<std::string> Request(uint64_t viewer, const std::string& by);
   // Waits for the step in progress; the rest stays for the next start.
   void Stop();
-  uint64_t completed() const { return completed_.load(); }
 
  private:
   void Loop();
@@ -136,7 +135,6 @@ class ErasureRunner {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool pending_ = true;  // run the unfinished requests at start
-  std::atomic<uint64_t> completed_{0};
   std::thread thread_;
 };
 

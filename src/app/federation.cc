@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <chrono>
+#include <system_error>
 #include <thread>
 
 #include "gateway/api.h"
@@ -208,7 +209,9 @@ Result<query::QueryResult> Federation::CallPeer(const FederationSettings::Peer& 
     // The peer's own refusal (its policy): passed on as the same residency_violation.
     auto message = query::DecodeFragmentErrorMessage(response->body);
     if (message && query::ParseViolation(*message)) return Status::PermissionDenied(*message);
-    return Status::PermissionDenied(where + " refused the fragment: " + response->body.substr(0, 512));
+    // Any other 403 (the credential, an unknown coordinator) is the deployments' configuration, not the caller's
+    // rights: 503 peer_unavailable.
+    return Status::Unavailable(where + " refused the fragment: " + response->body.substr(0, 512));
   }
   if (response->status != 200) {
     auto message = query::DecodeFragmentErrorMessage(response->body);
@@ -288,9 +291,14 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
     const FederationSettings::Peer* peer = nullptr;
     for (const auto& p : settings_.peers)
       if (p.region == f.region) peer = &p;
-    threads.emplace_back([this, peer, &f, &results, i, caller_region, explain = plan.explain] {
-      results[i] = CallPeer(*peer, f.sql, caller_region, explain);
-    });
+    try {  // out of threads (std::system_error): this region's part fails, the started threads are still joined
+      threads.emplace_back([this, peer, &f, &results, i, caller_region, explain = plan.explain] {
+        results[i] = CallPeer(*peer, f.sql, caller_region, explain);
+      });
+    } catch (const std::system_error& e) {
+      results[i] =
+          Status::Unavailable("peer " + std::string(RegionName(f.region)) + ": no thread to ask it: " + e.what());
+    }
   }
   for (size_t i = 0; i < n; ++i) {
     const query::Fragment& f = plan.fragments[i];

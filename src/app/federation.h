@@ -52,7 +52,6 @@ class Federation {
                                      std::optional<Region> caller_region, const query::ExecLimits& limits,
                                      std::vector<std::string>* touched) const;
 
-  const query::Residency& residency() const { return residency_; }
   // The peer credential (also what the live API's peer calls send: app/live_peers.h).
   const std::string& peer_token() const { return token_; }
 

@@ -69,10 +69,10 @@ Result<gateway::StoryAcrossRegions> LivePeers::Gather(StoryId story) const {
     }
     // Out of threads (std::system_error): this peer is missing from this answer, and a claimed probe is released.
     try {
-      threads.emplace_back([this, i, story, probe, &answers] {
+      threads.emplace_back([this, i, story, &answers] {
         answers[i] = Ask(peers_[i], story);
         if (answers[i].ok()) {
-          if (probe) down_until_ms_[i] = 0;
+          down_until_ms_[i] = 0;  // it answers: whoever marked it down meanwhile was wrong for now
         } else {
           down_until_ms_[i] = SteadyMs() + kPeerRetryMs;
           std::fprintf(stderr, "watershed: live totals: peer %s (%s) missing for %lld ms: %s\n",

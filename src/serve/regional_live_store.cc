@@ -48,8 +48,12 @@ Result<RegionParts> RegionalLiveStore::GetStoryRegions(StoryId story) {
   return out;
 }
 
+bool RegionalLiveStore::Whole(const Distinct& d) {
+  return std::all_of(d.regions.begin(), d.regions.end(), [](bool served) { return served; });
+}
+
 Result<std::optional<StoryMetrics>> RegionalLiveStore::GetStory(StoryId story) {
-  if (distinct_.size() == 1) return distinct_[0].store->GetStory(story);
+  if (distinct_.size() == 1 && Whole(distinct_[0])) return distinct_[0].store->GetStory(story);
   ASSIGN_OR_RETURN(RegionParts parts, GetStoryRegions(story));
   return SumParts(parts);
 }
@@ -57,7 +61,17 @@ Result<std::optional<StoryMetrics>> RegionalLiveStore::GetStory(StoryId story) {
 Result<std::vector<std::optional<StoryMetrics>>> RegionalLiveStore::GetStories(const std::vector<StoryId>& stories) {
   std::vector<std::optional<StoryMetrics>> out(stories.size());
   for (const Distinct& d : distinct_) {  // ordered by their lowest region: the first part found names the author
-    ASSIGN_OR_RETURN(auto found, d.store->GetStories(stories));
+    std::vector<std::optional<StoryMetrics>> found;
+    if (Whole(d)) {
+      ASSIGN_OR_RETURN(found, d.store->GetStories(stories));
+    } else {  // it may hold regions served elsewhere (a Redis shared before the split): only this one's parts
+      for (StoryId story : stories) {
+        ASSIGN_OR_RETURN(RegionParts parts, d.store->GetStoryRegions(story));
+        for (int r = 0; r < kRegionCount; ++r)
+          if (!d.regions[r]) parts[r].reset();
+        found.push_back(SumParts(parts));
+      }
+    }
     if (found.size() != stories.size()) return Status::Internal("live store: GetStories answered another count");
     for (size_t i = 0; i < found.size(); ++i) {
       if (!found[i]) continue;

@@ -45,6 +45,8 @@ class RegionalLiveStore final : public LiveStore {
     LiveStore* store;
     std::array<bool, kRegionCount> regions{};
   };
+  // Whether `d` is the store of every region (it then holds nothing else: its own sums are the answer).
+  static bool Whole(const Distinct& d);
   std::array<LiveStore*, kRegionCount> stores_;
   std::vector<Distinct> distinct_;
 };

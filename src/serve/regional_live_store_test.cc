@@ -138,6 +138,24 @@ TEST(RegionalSharedStoreTest, AStoreNamedTwiceIsReadOnce) {
   EXPECT_EQ((*parts)[1]->totals.views, 3u);
 }
 
+// A region's deployment on a Redis still holding another region's data (shared before the split) reads only its
+// own region's part of a story.
+TEST(RegionalSharedStoreTest, AStoreHoldingARegionServedElsewhereAnswersOnlyTheServedOnes) {
+  auto shared = NewMemoryLiveStore();
+  ASSERT_TRUE(shared->Apply(StoryWrite(Region::kUs, 1, 5, 9, Agg(2, 1))).ok());  // written before the split
+  RegionalLiveStore store({nullptr, shared.get(), nullptr});
+  ASSERT_TRUE(store.Apply(StoryWrite(Region::kEu, 2, 5, 9, Agg(3, 1))).ok());
+  auto m = store.GetStory(StoryId(5));
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->totals.views, 3u) << "the us part is the us deployment's to count";
+  auto many = store.GetStories({StoryId(5), StoryId(6)});
+  ASSERT_TRUE(many.ok());
+  ASSERT_EQ(many->size(), 2u);
+  ASSERT_TRUE((*many)[0].has_value());
+  EXPECT_EQ((*many)[0]->totals.views, 3u);
+  EXPECT_FALSE((*many)[1].has_value());
+}
+
 TEST(PeerStoryCodecTest, RoundTripsARegionsPartAndRefusesWhatIsNotOne) {
   RegionParts parts;
   parts[1].emplace(StoryMetrics{StoryId(42), AuthorId(7), Agg(10, 4, 5000, 2, 1), 1234});

@@ -40,6 +40,23 @@ def fail(msg):
     sys.exit(1)
 
 
+def wait_stopped(pid):
+    """Until every thread of `pid` is stopped (state T in /proc): SIGSTOP takes effect per thread, asynchronously."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        states = []
+        for t in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if states and all(s == "T" for s in states):
+            return
+        time.sleep(0.01)
+    fail("pid %d did not stop" % pid)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -235,6 +252,7 @@ def run(binary, work, procs):
     # (c) apac frozen (SIGSTOP: it accepts, never answers): the call times out after peer-live-timeout and the
     # answer is partial, naming apac; us and eu still exact. Then back, then gone for good.
     os.kill(procs["apac"].pid, signal.SIGSTOP)
+    wait_stopped(procs["apac"].pid)
     started = time.time()
     check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen")
     if time.time() - started > 5:
