@@ -199,8 +199,8 @@ TEST(ErasureCheckpointTest, CrashedWritersTemporariesAreListedAndRemoved) {
     ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), region_dir + "/" + name, state).ok());
   auto temporaries = [&] {
     size_t n = 0;
-    for (const Occurrence& o : FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value())
-      n += o.path.find(".ckpt.tmp.") != std::string::npos;
+    const std::vector<Occurrence> found = FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value();
+    for (const Occurrence& o : found) n += o.path.find(".ckpt.tmp.") != std::string::npos;
     return n;
   };
   EXPECT_EQ(temporaries(), 2u);
@@ -210,8 +210,8 @@ TEST(ErasureCheckpointTest, CrashedWritersTemporariesAreListedAndRemoved) {
   EXPECT_EQ(temporaries(), 0u);
   EXPECT_FALSE(FileSystem::Default()->FileExists(region_dir + "/p005.ckpt.tmp.999999"));
   EXPECT_FALSE(FileSystem::Default()->FileExists(region_dir + "/p005.ckpt")) << "no checkpoint is made up";
-  for (const Occurrence& o : FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value())
-    EXPECT_NE(o.store, "checkpoint") << o.path << ": " << o.note;
+  const std::vector<Occurrence> left = FindViewer(FileSystem::Default(), f.paths, kViewer, kT0).value();
+  for (const Occurrence& o : left) EXPECT_NE(o.store, "checkpoint") << o.path << ": " << o.note;
 }
 
 TEST(ErasureCheckpointTest, PlaintextCheckpointsAndColdStoresLoseTheIdButNotTheCounts) { ErasesOffline(false); }
