@@ -254,6 +254,7 @@ Status Reader::Skip(Type type) {
     Type key;           // list element type or map key type
     Type value;         // map value type
     uint64_t left = 0;  // list: elements left; map: keys plus values left
+    int32_t last_id = 0;  // struct: the last field id, so that a delta overflow is refused as FieldHeader does
   };
   std::vector<Frame> stack;
   auto push = [&](Frame f) -> Status {
@@ -297,7 +298,7 @@ Status Reader::Skip(Type type) {
         Type elem;
         uint32_t n;
         RETURN_IF_ERROR(ListHeader(&elem, &n));
-        RETURN_IF_ERROR(push({Type::kList, elem, Type::kStop, n}));
+        RETURN_IF_ERROR(push({Type::kList, elem, Type::kStop, n, 0}));
         break;
       }
       case Type::kMap: {
@@ -305,7 +306,7 @@ Status Reader::Skip(Type type) {
         ASSIGN_OR_RETURN(uint64_t n, Varint());
         if (n > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
           return CorruptAt(start, "map size overflows i32");
-        Frame f{Type::kMap, Type::kStop, Type::kStop, 0};
+        Frame f{Type::kMap, Type::kStop, Type::kStop, 0, 0};
         if (n > 0) {
           if (pos_ >= in_.size()) return Corrupt("truncated map header");
           const auto b = static_cast<uint8_t>(in_[pos_]);
@@ -321,7 +322,7 @@ Status Reader::Skip(Type type) {
         break;
       }
       case Type::kStruct:
-        RETURN_IF_ERROR(push({Type::kStruct, Type::kStop, Type::kStop, 0}));
+        RETURN_IF_ERROR(push({Type::kStruct, Type::kStop, Type::kStop, 0, 0}));
         break;
       case Type::kStop:
       default:
@@ -342,9 +343,14 @@ Status Reader::Skip(Type type) {
         }
         const uint8_t t = b & 0x0F;
         if (!KnownType(t)) return Corrupt("unknown field type");
+        const size_t start = pos_;
         ++pos_;
         if ((b >> 4) == 0) {
-          RETURN_IF_ERROR(Consumed(I16()));  // long-form id: not needed to skip
+          ASSIGN_OR_RETURN(int16_t id, I16());
+          f.last_id = id;
+        } else {
+          f.last_id += b >> 4;
+          if (f.last_id > std::numeric_limits<int16_t>::max()) return CorruptAt(start, "field id delta overflows i16");
         }
         next = static_cast<Type>(t);
         in_collection = false;
