@@ -95,6 +95,20 @@ TEST(ThriftCompactSkip, EveryTruncationFailsCleanly) {
   }
 }
 
+TEST(ThriftCompactSkip, FieldIdDeltaOverflowIsRefusedAsFieldHeaderRefusesIt) {
+  // id 32767 (long form), i32 0, then a delta-1 i32 field: id 32768.
+  const std::string r_in = Bytes({0x05, 0xFE, 0xFF, 0x03, 0x00, 0x15, 0x00, 0x00});
+  Reader r(r_in);
+  const Status s = r.Skip(Type::kStruct);
+  ExpectCorruption(s);
+  EXPECT_NE(s.message().find("at byte 5"), std::string::npos) << s.message();
+  // The same fields with a delta that stays in range are skipped.
+  const std::string ok_in = Bytes({0x05, 0xFC, 0xFF, 0x03, 0x00, 0x15, 0x00, 0x00});  // id 32766, then 32767
+  Reader ok(ok_in);
+  EXPECT_TRUE(ok.Skip(Type::kStruct).ok());
+  EXPECT_EQ(ok.position(), ok_in.size());
+}
+
 TEST(ThriftCompactSkip, BoolFieldHasNoBody) {
   const std::string r_in = Bytes({0x07});
   Reader r(r_in);
