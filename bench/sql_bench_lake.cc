@@ -202,7 +202,7 @@ int Main(int argc, char** argv) {
     lake::StoryMinuteRow r;
     r.story_id = s;
     r.author_id = AuthorOf(s, f.stories);
-    r.region = static_cast<Region>(s % kRegionCount);
+    r.region = static_cast<Region>(s % RegionCount());
     r.minute_ms = kBaseMs;
     dim_rows[static_cast<size_t>(BucketOf(s))].push_back(r);
   }

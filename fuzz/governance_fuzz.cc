@@ -37,7 +37,7 @@ void FuzzPolicy(std::string_view text, uint8_t roles) {
   for (const gov::RolePolicy& r : policy->roles) Check(seen.insert(r.role).second);
   policy->mask_key = HashKey{1, 2};
   gov::Access access(*policy, gov::Caller{1, auth::RoleSet(roles & 0xf), Region::kEu});
-  for (int region = 0; region < kRegionCount; ++region) {
+  for (int region = 0; region < RegionCount(); ++region) {
     for (int t = 0; t < lake::kLakeTableCount; ++t) {
       const auto id = static_cast<lake::LakeTableId>(t);
       Status table = access.CheckTable("t", static_cast<Region>(region), id);

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
+
+#include "core/event.h"
 
 namespace watershed::app {
 
@@ -13,7 +16,10 @@ const std::vector<ConfigKey>& ServeConfigKeys() {
       {"listen", "127.0.0.1", "address of the HTTP listener"},
       {"port", "8080", "port of the HTTP listener (0 = any free port)"},
       {"http-threads", "2", "HTTP I/O threads"},
-      {"regions", "us,eu,apac", "regions served by this process"},
+      {"region-names", "us,eu,apac",
+       "the deployment's regions, in order (lowercase a-z, 0-9, '-'; at most 16); every process and command of a "
+       "deployment names the same list, and a data dir's regions keep their places (append new ones at the end)"},
+      {"regions", "", "regions served by this process (default: every region of region-names)"},
       {"log", "embedded",
        "the log: embedded (files under data-dir) | kafka://BROKER[,BROKER...] | kafka-mock://BROKER[,...] "
        "(`watershed kafka-mock` only: its topics keep CreateTime)"},
@@ -292,6 +298,13 @@ Result<Config> Config::Load(const std::vector<ConfigKey>& keys, const std::vecto
     if (const char* v = std::getenv(EnvName(k.name).c_str()); v != nullptr && c.values_.count(k.name))
       c.values_[k.name] = v;
   for (const auto& [k, v] : flags) RETURN_IF_ERROR(set(k, v, "flags"));
+  // The process's region table comes from the configuration (every command
+  // of a deployment reads it); `regions` defaults to all of its names.
+  if (auto names = c.values_.find("region-names"); names != c.values_.end()) {
+    RETURN_IF_ERROR(SetRegionNames(std::string_view(names->second)));
+    if (auto served = c.values_.find("regions"); served != c.values_.end() && served->second.empty())
+      served->second = RegionNamesText(",");
+  }
   return c;
 }
 

@@ -28,6 +28,9 @@ class Config {
  public:
   // Builds the configuration from defaults, --config FILE (or WATERSHED_CONFIG),
   // the environment and argv (flags after the subcommand). Unknown keys are errors.
+  // With a `region-names` key, also sets the process's region table
+  // (core/event.h; call before threads start) and fills an empty `regions`
+  // with every name.
   static Result<Config> Load(const std::vector<ConfigKey>& keys, const std::vector<std::string>& args);
 
   const std::string& Get(const std::string& key) const;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event.h"
 #include "core/testing/temp_dir.h"
 
 namespace watershed::app {
@@ -73,13 +74,14 @@ TEST_F(ConfigTest, DefaultsCoverEveryKey) {
   for (const auto& k : ServeConfigKeys()) {
     if (std::string_view(k.name).ends_with(".*")) continue;  // a family: its keys have no default
     ASSERT_TRUE(c.Has(k.name)) << k.name;
+    if (std::string_view(k.name) == "regions") continue;  // filled from region-names, below
     EXPECT_EQ(c.Get(k.name), k.default_value) << k.name;
   }
   EXPECT_FALSE(c.Has("config"));
   EXPECT_FALSE(c.Has("bogus"));
   EXPECT_EQ(c.GetInt("port").value(), 8080);
   EXPECT_EQ(c.Get("fsync"), "always");
-  EXPECT_EQ(c.Get("regions"), "us,eu,apac");
+  EXPECT_EQ(c.Get("regions"), "us,eu,apac");  // every region of region-names
   EXPECT_EQ(c.GetInt("partitions").value(), 8);
   EXPECT_EQ(c.GetDurationMs("checkpoint-interval").value(), 10'000);
   EXPECT_EQ(c.GetDurationMs("dedup-ttl").value(), 3'600'000);
@@ -169,6 +171,20 @@ TEST_F(ConfigTest, UnknownKeysAreErrorsNamingThem) {
   ::setenv("WATERSHED_NOT_A_KEY", "1", 1);
   EXPECT_TRUE(Config::Load(ServeConfigKeys(), {}).ok());
   ::unsetenv("WATERSHED_NOT_A_KEY");
+}
+
+TEST_F(ConfigTest, RegionNamesSetTheProcesssRegionTableAndTheDefaultRegions) {
+  const std::string file = WriteFile("regions.conf", "region-names = eu-west-1,us-east-1\n");
+  Config c = Load({"--config", file});
+  EXPECT_EQ(RegionCount(), 2);
+  EXPECT_EQ(ParseRegion("us-east-1"), Region{1});
+  EXPECT_EQ(c.Get("regions"), "eu-west-1,us-east-1");
+  c = Load({"--config", file, "--regions", "us-east-1"});
+  EXPECT_EQ(c.Get("regions"), "us-east-1");  // a set region list stays
+  auto bad = Config::Load(ServeConfigKeys(), {"--region-names", "eu,Eu"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("region-names: 'Eu'"), std::string::npos) << bad.status().message();
+  ASSERT_TRUE(SetRegionNames("us,eu,apac").ok());
 }
 
 TEST_F(ConfigTest, KafkaPropertiesAreAFamilyOfKeys) {

@@ -36,7 +36,7 @@ bool SameSecret(std::string_view a, std::string_view b) {
 query::Residency ResidencyOf(const gov::Policy& policy) {
   query::Residency r;
   r.personal = policy.personal;
-  for (int i = 0; i < kRegionCount; ++i) {
+  for (int i = 0; i < RegionCount(); ++i) {
     const gov::RegionPolicy& p = policy.regions[i];
     query::ExportRule& e = r.regions[i];
     e.kind = p.export_rule == gov::Export::kNone   ? query::ExportRule::Kind::kNone
@@ -239,7 +239,7 @@ Result<query::SqlOutput> Federation::RunGlobal(const query::Statement& st, const
                                                std::optional<Region> caller_region, const query::ExecLimits& limits,
                                                std::vector<std::string>* touched) const {
   std::vector<Region> regions;
-  for (int i = 0; i < kRegionCount; ++i) {
+  for (int i = 0; i < RegionCount(); ++i) {
     const Region r = static_cast<Region>(i);
     bool peer = false;
     for (const auto& p : settings_.peers) peer = peer || p.region == r;

@@ -55,7 +55,7 @@ int KafkaMockCommand(const std::vector<std::string>& args) {
     return Fail("kafka-mock", "cannot start the mock cluster");
   }
   const std::string prefix = f.Get("topic-prefix", "watershed");
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     const std::string topic = prefix + "." + std::string(RegionName(static_cast<Region>(r)));
     if (rd_kafka_resp_err_t err =
             rd_kafka_mock_topic_create(cluster, topic.c_str(), *partitions, std::min(*brokers, 3)))

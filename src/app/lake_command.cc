@@ -290,7 +290,7 @@ int LakeCommand(const std::vector<std::string>& args) {
   if (o.regions.empty()) {
     auto names = fs->ListDir(o.root);
     if (!names.ok()) return Fail("lake", names.status().message(), 1);
-    for (int r = 0; r < kRegionCount; ++r)
+    for (int r = 0; r < RegionCount(); ++r)
       for (const std::string& n : *names)
         if (ParseRegion(n) == static_cast<Region>(r)) o.regions.push_back(static_cast<Region>(r));
   }

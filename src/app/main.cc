@@ -1,11 +1,13 @@
 // watershed: one binary, several subcommands (README "Commands").
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "app/commands.h"
+#include "core/event.h"
 
 namespace {
 constexpr const char* kUsage =
@@ -37,6 +39,15 @@ int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  // The deployment's region names (region-names): commands with a
+  // configuration read them there too (a flag or the config file wins);
+  // this covers the commands without one (load, query, status, plan).
+  if (const char* names = std::getenv("WATERSHED_REGION_NAMES"); names != nullptr) {
+    if (auto set = watershed::SetRegionNames(std::string_view(names)); !set.ok()) {
+      std::fprintf(stderr, "watershed: WATERSHED_REGION_NAMES: %s\n", set.message().c_str());
+      return 2;
+    }
   }
   std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -32,7 +32,7 @@ constexpr char kPlanHelp[] =
     "\n"
     "  --events-per-second N   average events per second, all regions (suffixes k, M: 10M)\n"
     "  --peak-factor F         peak / average (3)\n"
-    "  --regions LIST          us,eu,apac (default) or name=share,... (shares sum to 1; equal otherwise)\n"
+    "  --regions LIST          region names (default: region-names) or name=share,... (shares sum to 1)\n"
     "  --retention-days N      days the events table keeps events (90; raw_events: 7)\n"
     "  --log-retention-days N  days the log keeps records (7)\n"
     "  --active-stories N      stories in the live store at once (10M)\n"
@@ -90,7 +90,7 @@ Result<plan::Scenario> ParseScenario(const Flags& f) {
   }
   std::vector<std::string> names;
   std::vector<double> shares;
-  std::string list = f.Get("regions", "us,eu,apac");
+  std::string list = f.Get("regions", RegionNamesText(","));
   for (size_t start = 0; start <= list.size();) {
     size_t end = list.find(',', start);
     if (end == std::string::npos) end = list.size();

@@ -51,7 +51,7 @@ Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings&
       // Every region's events table (a region without one yet is skipped); the positives as the models see them.
       std::vector<recs::CoViewEngagement> out;
       const recs::EngagementOptions positives;
-      for (int r = 0; r < kRegionCount; ++r) {
+      for (int r = 0; r < RegionCount(); ++r) {
         auto events = recs::ReadEngagementEvents(
             fs, lake::TableLocation(root, static_cast<Region>(r), lake::LakeTableId::kEvents), std::nullopt);
         if (!events.ok() && events.status().code() == StatusCode::kNotFound) continue;

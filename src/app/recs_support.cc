@@ -96,11 +96,12 @@ Status Fingerprint(const std::string& path, std::map<std::string, std::string>* 
 Result<Region> LakeRegion(const Flags& f, const std::string& root) {
   if (f.Has("region")) {
     auto r = ParseRegion(f.Get("region"));
-    if (!r) return Status::InvalidArgument("--region: unknown region '" + f.Get("region") + "' (us, eu, apac)");
+    if (!r)
+      return Status::InvalidArgument("--region: unknown region '" + f.Get("region") + "' (" + RegionNamesText() + ")");
     return *r;
   }
   std::vector<Region> found;
-  for (int r = 0; r < kRegionCount; ++r)
+  for (int r = 0; r < RegionCount(); ++r)
     if (lake::LakeTableExists(FileSystem::Default(),
                               lake::TableLocation(root, static_cast<Region>(r), lake::LakeTableId::kEvents)))
       found.push_back(static_cast<Region>(r));

@@ -176,7 +176,7 @@ struct ServeSettings {
   LogSettings log;
   LiveStoreSettings live_store;  // live-store: the default of every region
   // Each region's store: live-store.REGION, else live_store (docs/live_store.md "One store per region").
-  std::array<LiveStoreSettings, kRegionCount> region_live_stores;
+  std::array<LiveStoreSettings, kMaxRegions> region_live_stores;
   ProcessorSettings processor;
   LakeSettings lake;
   EncryptionSettings encryption;

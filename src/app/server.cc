@@ -202,8 +202,33 @@ Result<std::unique_ptr<Server>> Server::Start(const Config& config, FileSystem* 
   return Start(settings, fs, roles);
 }
 
+namespace {
+
+// Region ids are stored in a data dir (log record headers, checkpoints, the
+// lake sink's minute rows), so its `region-names` file pins them: a later
+// start must list the same names first, in the same order.
+Status PinRegionNames(FileSystem* fs, const std::string& data_dir) {
+  const std::string path = JoinPath(data_dir, "region-names");
+  const std::string current = RegionNamesText(",");
+  if (fs->FileExists(path)) {
+    ASSIGN_OR_RETURN(std::string stored, ReadWholeFile(fs, path));
+    while (!stored.empty() && stored.back() == '\n') stored.pop_back();
+    if (stored == current) return Status::Ok();
+    if (!current.starts_with(stored + ","))
+      return Status::FailedPrecondition(
+          "region-names = " + current + " does not keep the regions of data dir " + data_dir + " (" + stored +
+          ") in their places: region ids are stored in its log records, checkpoints and lake sink state, so list "
+          "them first, in that order, and append new regions after them");
+  }
+  RETURN_IF_ERROR(CreateDirsDurably(fs, data_dir));
+  return WriteFileAtomically(fs, path, current + "\n");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles) {
   std::unique_ptr<Server> s(new Server());
+  if (!settings.log.kafka || roles.processes()) RETURN_IF_ERROR(PinRegionNames(fs, settings.data_dir));
   if (roles.uses_live_store()) {
     // One store per served region (docs/live_store.md "One store per region"); regions whose settings name the
     // same store share one (one Redis key space keeps each region's parts apart).
@@ -257,7 +282,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   gateway::ApiDeps deps;
   deps.catalog = s->catalog_.get();
   if (roles.ingest)
-    for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = s->logs_[r].get();
+    for (int r = 0; r < RegionCount(); ++r) deps.logs[r] = s->logs_[r].get();
   if (roles.query) deps.store = s->store_.get();
   deps.metrics = &s->metrics_;
   deps.tracer = s->tracer_.get();
@@ -381,7 +406,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
   // region logs exist takes their scheme, so one data dir holds one scheme
   // (`watershed load --verify` and the lake assume it).
   std::optional<PartitionScheme> data_dir_scheme = l.embedded.partition_scheme;
-  for (int r = 0; r < kRegionCount && !l.kafka && !data_dir_scheme; ++r) {
+  for (int r = 0; r < RegionCount() && !l.kafka && !data_dir_scheme; ++r) {
     ASSIGN_OR_RETURN(auto meta, log::EmbeddedLog::ReadMeta(
                                     fs, JoinPath(l.embedded_root, std::string(RegionName(static_cast<Region>(r))))));
     if (meta) data_dir_scheme = meta->scheme;
@@ -430,7 +455,7 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
   run.checkpoint_seconds = metrics_.AddHistogram("watershed_checkpoint_duration_seconds",
                                                  "Checkpoint duration (state, cold store, lake files, save)");
   checkpoints_ = std::make_unique<stream::CheckpointStore>(fs, p.checkpoint_dir, keys_.get());
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     if (!logs_[r]) continue;
     const auto region = static_cast<Region>(r);
     // Held while this process may run the region's processors: `watershed erase` leaves their state alone.
@@ -559,7 +584,7 @@ void Server::AddHealthMetrics() {
                        total(&stream::PartitionStatus::lake_commit_failures), region);
     }
   }
-  for (int r = 0; r < kRegionCount; ++r)
+  for (int r = 0; r < RegionCount(); ++r)
     if (const log::Log* log = logs_[r].get())
       m.AddCounterFunc(
           "watershed_log_fsync_failures_total",
@@ -630,7 +655,7 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
     features_ = std::move(store).value();
   }
   std::vector<recs::FeatureUpdaterSource> sources;
-  for (int r = 0; r < kRegionCount; ++r)
+  for (int r = 0; r < RegionCount(); ++r)
     if (logs_[r]) sources.push_back({static_cast<Region>(r), logs_[r].get()});
   // The consumer writes and GET /v1/users/{id}/recommendations reads the store at once: through a lock (reads
   // share it on the embedded store; the Redis store's one client takes one caller at a time).
@@ -720,7 +745,7 @@ Result<std::vector<gateway::PartitionReport>> Server::RemoteReport() const {
   // End offsets first, progress second: an event acknowledged before this
   // call is below the end read here, so lag 0 means it is visible.
   std::vector<gateway::PartitionReport> out;
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     if (!kafka_logs_[r]) continue;
     RETURN_IF_ERROR(kafka_logs_[r]->RefreshEndOffsets(2000));
     for (uint32_t p = 0; p < kafka_logs_[r]->partition_count(); ++p) {

@@ -86,7 +86,7 @@ class Server {
   int64_t checkpoint_interval_ms_ = 0, lake_commit_interval_ms_ = 0;  // settings the health metrics report
   std::string data_dir_;
   std::vector<std::unique_ptr<serve::LiveStore>> stores_;        // one per distinct live-store[.REGION] setting
-  std::array<serve::LiveStore*, kRegionCount> region_stores_{};  // into stores_; what region r's processors write
+  std::array<serve::LiveStore*, kMaxRegions> region_stores_{};   // into stores_; what region r's processors write
   std::unique_ptr<serve::LiveStore> store_;                      // a RegionalLiveStore over them: what the API reads
   std::unique_ptr<LivePeers> live_peers_;                        // a story's totals across the regions' deployments
   std::unique_ptr<catalog::StoryCatalog> catalog_;
@@ -94,9 +94,9 @@ class Server {
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
   std::vector<std::unique_ptr<ProcessorsLock>> processors_locks_;  // shared, a region each (erasure.h)
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
-  std::array<std::unique_ptr<log::Log>, kRegionCount> logs_;
-  std::array<log::KafkaLog*, kRegionCount> kafka_logs_{};              // the same logs when they are Kafka
-  std::array<std::unique_ptr<lake::RegionLake>, kRegionCount> lakes_;  // outlive processors_
+  std::array<std::unique_ptr<log::Log>, kMaxRegions> logs_;
+  std::array<log::KafkaLog*, kMaxRegions> kafka_logs_{};               // the same logs when they are Kafka
+  std::array<std::unique_ptr<lake::RegionLake>, kMaxRegions> lakes_;   // outlive processors_
   std::unique_ptr<lake::MaintenanceScheduler> lake_maintenance_;       // over lakes_
   std::vector<std::unique_ptr<stream::RegionProcessor>> processors_;
   std::vector<std::unique_ptr<ProcessorGroupMember>> members_;  // drive processors_; destroyed first

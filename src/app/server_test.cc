@@ -45,6 +45,8 @@ struct Expected {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override { testing::ClearServeEnvironment(); }
+  // A test that names other regions (region-names) leaves the default table.
+  void TearDown() override { ASSERT_TRUE(SetRegionNames("us,eu,apac").ok()); }
 
   Result<std::unique_ptr<Server>> StartServer(std::vector<std::string> extra = {},
                                               ServerRoles roles = ServerRoles::AllInOne()) {
@@ -131,7 +133,7 @@ class ServerTest : public ::testing::Test {
       e.story_id = StoryId(1 + n % kStories);
       e.author_id = AuthorId(1 + e.story_id.value % 2);
       e.viewer_id = ViewerId(500 + n % 13);
-      e.region = static_cast<Region>(e.viewer_id.value % kRegionCount);
+      e.region = static_cast<Region>(e.viewer_id.value % RegionCount());
       e.event_time = EventTimeMs(now_ms_ - 60'000 + static_cast<int64_t>(n) * 100);
       e.watch_ms = e.type == EventType::kView ? static_cast<uint32_t>(100 + n) : 0;
       out.push_back(e);
@@ -296,6 +298,7 @@ TEST_F(ServerTest, EventsOfARegionStayInThatRegionsFiles) {
     // The story catalogue is content metadata (authors, titles), no
     // viewer's data: every region's processes share one.
     if (path.find("/catalog/") != std::string::npos) continue;
+    if (path.ends_with("/region-names")) continue;  // the deployment's region names, no data
     std::string region;
     for (const char* r : {"us", "eu", "apac"})
       if (path.find("/" + std::string(r) + "/") != std::string::npos) region = r;
@@ -340,7 +343,7 @@ TEST_F(ServerTest, EachRegionsProcessorsWriteOnlyItsOwnLiveStore) {
     for (uint64_t story : stories_of[r]) {
       auto parts = store->GetStoryRegions(StoryId(story));
       ASSERT_TRUE(parts.ok());
-      for (int other = 0; other < kRegionCount; ++other)
+      for (int other = 0; other < RegionCount(); ++other)
         EXPECT_EQ((*parts)[other].has_value(), other == static_cast<int>(r))
             << "story " << story << " in " << RegionName(r) << "'s store has a part of region "
             << RegionName(static_cast<Region>(other));
@@ -383,6 +386,72 @@ TEST_F(ServerTest, EachRegionsProcessorsWriteOnlyItsOwnLiveStore) {
   EXPECT_EQ(listed, expected[story].size()) << r->body;
 }
 
+// Region names are configuration: events of eu-west-1 land in eu-west-1's log and answer under that name; the
+// data dir pins the names' order (their ids are stored there) and takes regions appended at the end.
+TEST_F(ServerTest, RegionNamesAreConfigurationAndTheDataDirKeepsTheirOrder) {
+  {
+    auto server = StartServer({"--region-names", "eu-west-1,us-east-1"});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    ASSERT_EQ(RegionCount(), 2);
+    ASSERT_EQ(ParseRegion("us"), std::nullopt);
+    HttpClient client("127.0.0.1", (*server)->port());
+    const std::string body =
+        R"({"events":[{"event_id":"00000000-0000-4000-8000-000000000001","type":"view","story_id":7,"author_id":1,)"
+        R"("viewer_id":11,"region":"us-east-1","event_time":)" +
+        std::to_string(now_ms_) + R"(,"watch_ms":500},)" +
+        R"({"event_id":"00000000-0000-4000-8000-000000000002","type":"view","story_id":7,"author_id":1,)"
+        R"("viewer_id":12,"region":"eu-west-1","event_time":)" +
+        std::to_string(now_ms_) + R"(,"watch_ms":700}]})";
+    auto posted = client.Request("POST", "/v1/events", body);
+    ASSERT_TRUE(posted.ok());
+    ASSERT_EQ(posted->status, 200) << posted->body;
+    auto old_name = client.Request(
+        "POST", "/v1/events",
+        R"({"events":[{"event_id":"00000000-0000-4000-8000-000000000003","type":"view","story_id":7,"author_id":1,)"
+        R"("viewer_id":13,"region":"eu","event_time":)" +
+            std::to_string(now_ms_) + "}]}");
+    ASSERT_TRUE(old_name.ok());
+    EXPECT_NE(old_name->body.find("must be one of eu-west-1, us-east-1"), std::string::npos) << old_name->body;
+    WaitForLagZero(client);
+    auto r = client.Get("/v1/stories/7/metrics");
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_NE(r->body.find("\"views\":2"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("\"region\":\"eu-west-1\""), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("\"region\":\"us-east-1\""), std::string::npos) << r->body;
+    ASSERT_TRUE((*server)->Stop().ok());
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(dir_.path() + "/log/eu-west-1"));
+  EXPECT_TRUE(std::filesystem::is_directory(dir_.path() + "/log/us-east-1"));
+  // Reordered: eu-west-1's records would read as us-east-1's.
+  auto reordered = StartServer({"--region-names", "us-east-1,eu-west-1"});
+  ASSERT_FALSE(reordered.ok());
+  EXPECT_EQ(reordered.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(reordered.status().message().find("eu-west-1,us-east-1"), std::string::npos)
+      << reordered.status().message();
+  // Dropped: refused alike.
+  EXPECT_FALSE(StartServer({"--region-names", "eu-west-1"}).ok());
+  // Appended: accepted, the old regions' counts are still there.
+  auto grown = StartServer({"--region-names", "eu-west-1,us-east-1,ap-south-1"});
+  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+  HttpClient client("127.0.0.1", (*grown)->port());
+  WaitForLagZero(client);
+  auto r = client.Get("/v1/stories/7/metrics");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("\"views\":2"), std::string::npos) << r->body;
+}
+
+// A bad region-names is a clear configuration error.
+TEST_F(ServerTest, BadRegionNamesFailToStart) {
+  auto bad = StartServer({"--region-names", "eu-west-1,EU"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("region-names: 'EU'"), std::string::npos) << bad.status().message();
+  auto unknown = StartServer({"--region-names", "eu-west-1", "--regions", "eu"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown region 'eu'"), std::string::npos) << unknown.status().message();
+}
+
 // live-store.eu names eu's own Redis; us keeps live-store's: each Redis holds only its region's fields.
 TEST_F(ServerTest, ARegionsOwnRedisHoldsOnlyThatRegion) {
   serve::testing::RedisServer us_redis, eu_redis;
@@ -406,7 +475,7 @@ TEST_F(ServerTest, ARegionsOwnRedisHoldsOnlyThatRegion) {
       auto parts = store->GetStoryRegions(e.story_id);
       ASSERT_TRUE(parts.ok()) << parts.status().ToString();
       const Region holds = store == us.get() ? Region::kUs : Region::kEu;
-      for (int r = 0; r < kRegionCount; ++r)
+      for (int r = 0; r < RegionCount(); ++r)
         if (static_cast<Region>(r) != holds) {
           EXPECT_FALSE((*parts)[r].has_value()) << "story " << e.story_id.value;
         }

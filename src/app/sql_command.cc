@@ -33,7 +33,7 @@ constexpr const char* kHelp =
     "                        statements read from stdin\n\n"
     "flags:\n"
     "  --root DIR               lake root (default: the lake-root setting, else <data-dir>/lake)\n"
-    "  --region us|eu|apac      the region of bare table names (default: the first of `regions`)\n"
+    "  --region NAME            the region of bare table names (default: the first of `regions`)\n"
     "  --format table|csv|json  output (default table; csv per RFC 4180)\n"
     "  --role R[,R...]          with governance-file: the roles the statements run as (default admin);\n"
     "                           each statement is checked against the policy and audited\n"

@@ -16,7 +16,7 @@ namespace watershed::app {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: watershed token --sub ID --region us|eu|apac --roles ROLE[,ROLE...] [--ttl 1h] [flags]\n"
+    "usage: watershed token --sub ID --region REGION --roles ROLE[,ROLE...] [--ttl 1h] [flags]\n"
     "       watershed token --generate-key RS256|ES256 --kid KID --key FILE\n\n"
     "Prints a signed JWT for user ID (roles: viewer, creator, analyst, admin).\n"
     "By default it is HS256 with the secret `serve` uses (auth-secret-file, or\n"
@@ -72,7 +72,7 @@ int TokenCommand(const std::vector<std::string>& args) {
   auto sub = ParseNumber<uint64_t>("--sub (a user id)", c.Get("sub"));
   if (!sub.ok()) return Fail("token", sub.status().message() + "\n" + kHelp, 2);
   auto region = ParseRegion(c.Get("region"));
-  if (!region) return Fail("token", "--region must be us, eu or apac", 2);
+  if (!region) return Fail("token", "--region must be one of " + RegionNamesText(), 2);
   auth::RoleSet role_set;
   std::stringstream roles(c.Get("roles"));
   for (std::string name; std::getline(roles, name, ',');) {

@@ -117,7 +117,7 @@ AuthResult<Claims> ParseClaims(std::string_view payload_json, const VerifierOpti
         std::string_view text;
         std::optional<Region> region;
         if (v.get(text) != simdjson::SUCCESS || !(region = ParseRegion(text)))
-          return InvalidClaims("\"region\" must be one of us, eu, apac");
+          return InvalidClaims("\"region\" must be one of the deployment's region-names");
         c.region = *region;
         break;
       }

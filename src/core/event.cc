@@ -1,5 +1,7 @@
 #include "core/event.h"
 
+#include <algorithm>
+
 namespace watershed {
 
 std::string_view EventTypeName(EventType t) {
@@ -18,20 +20,96 @@ std::optional<EventType> ParseEventType(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view RegionName(Region r) {
-  switch (r) {
-    case Region::kUs: return "us";
-    case Region::kEu: return "eu";
-    case Region::kApac: return "apac";
+namespace {
+
+// The region table. Fixed storage, so a name's string_view stays valid when
+// a test replaces the table.
+struct RegionTable {
+  std::array<std::array<char, 64>, kMaxRegions> names{};
+  std::array<uint8_t, kMaxRegions> lengths{};
+  int count = 0;
+};
+
+RegionTable MakeDefaultTable() {
+  RegionTable t;
+  for (std::string_view name : {"us", "eu", "apac"}) {
+    std::copy(name.begin(), name.end(), t.names[t.count].begin());
+    t.lengths[t.count++] = static_cast<uint8_t>(name.size());
   }
-  return "unknown";
+  return t;
+}
+
+RegionTable& Table() {
+  static RegionTable table = MakeDefaultTable();
+  return table;
+}
+
+bool ValidRegionName(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+}  // namespace
+
+int RegionCount() { return Table().count; }
+
+std::string_view RegionName(Region r) {
+  const RegionTable& t = Table();
+  const int i = static_cast<int>(r);
+  if (i >= t.count) return "unknown";
+  return std::string_view(t.names[i].data(), t.lengths[i]);
 }
 
 std::optional<Region> ParseRegion(std::string_view s) {
-  if (s == "us") return Region::kUs;
-  if (s == "eu") return Region::kEu;
-  if (s == "apac") return Region::kApac;
+  const RegionTable& t = Table();
+  for (int i = 0; i < t.count; ++i)
+    if (std::string_view(t.names[i].data(), t.lengths[i]) == s) return static_cast<Region>(i);
   return std::nullopt;
+}
+
+std::string RegionNamesText(std::string_view separator) {
+  std::string out;
+  for (int i = 0; i < RegionCount(); ++i) {
+    if (i) out += separator;
+    out += RegionName(static_cast<Region>(i));
+  }
+  return out;
+}
+
+Status SetRegionNames(const std::vector<std::string>& names) {
+  if (names.empty()) return Status::InvalidArgument("region-names: no region named");
+  if (names.size() > static_cast<size_t>(kMaxRegions))
+    return Status::InvalidArgument("region-names: at most " + std::to_string(kMaxRegions) + " regions");
+  RegionTable t;
+  for (const std::string& name : names) {
+    if (!ValidRegionName(name))
+      return Status::InvalidArgument("region-names: '" + name +
+                                     "' is not a region name (1-63 of a-z, 0-9 and '-', not starting with '-')");
+    for (int i = 0; i < t.count; ++i)
+      if (std::string_view(t.names[i].data(), t.lengths[i]) == name)
+        return Status::InvalidArgument("region-names: '" + name + "' twice");
+    std::copy(name.begin(), name.end(), t.names[t.count].begin());
+    t.lengths[t.count++] = static_cast<uint8_t>(name.size());
+  }
+  Table() = t;
+  return Status::Ok();
+}
+
+Status SetRegionNames(std::string_view comma_separated) {
+  std::vector<std::string> names;
+  size_t pos = 0;
+  for (;;) {
+    const size_t comma = comma_separated.find(',', pos);
+    std::string_view item = comma_separated.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    names.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return SetRegionNames(names);
 }
 
 uint64_t EventId::Hi() const {

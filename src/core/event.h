@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "core/status.h"
 
 namespace watershed {
 
@@ -33,10 +36,23 @@ enum class EventType : uint8_t { kView = 1, kShare = 2, kReply = 3 };
 std::string_view EventTypeName(EventType t);  // "view", "share", "reply"
 std::optional<EventType> ParseEventType(std::string_view s);
 
+// A region is a small id into the process's region table: the names of the
+// deployment's regions (`region-names`, default us,eu,apac), in order. Only
+// names cross process boundaries (HTTP, tokens, peers); ids are persisted
+// only inside one data dir, whose `region-names` file pins them (app/).
+// kUs, kEu and kApac are the default table's ids: defaults and tests use them.
 enum class Region : uint8_t { kUs = 0, kEu = 1, kApac = 2 };
-inline constexpr int kRegionCount = 3;
-std::string_view RegionName(Region r);  // "us", "eu", "apac"
-std::optional<Region> ParseRegion(std::string_view s);
+inline constexpr int kMaxRegions = 16;
+int RegionCount();                                               // names in the table, 1..kMaxRegions
+std::string_view RegionName(Region r);                           // "unknown" outside the table
+std::optional<Region> ParseRegion(std::string_view s);           // exact name
+std::string RegionNamesText(std::string_view separator = ", ");  // "us, eu, apac"
+// Replaces the table: 1..kMaxRegions distinct names of lowercase ASCII
+// letters, digits and '-' (1..63 chars, starting with a letter or digit).
+// Call before any thread reads the table (start of main, a test's SetUp):
+// readers take no lock.
+Status SetRegionNames(const std::vector<std::string>& names);
+Status SetRegionNames(std::string_view comma_separated);
 
 // 16-byte idempotency key. Text form: 8-4-4-4-12 hex digits, any case.
 struct EventId {

@@ -104,7 +104,7 @@ bool Validate(const RawEvent& raw, const EventValidation& v, IngestFormat format
     e->region = v.identity->region;
   } else {
     if (!Usable(raw, Field::kRegion, format, why)) return false;
-    if (!region) return Reject(why, "invalid_region", "'region' must be one of us, eu, apac");
+    if (!region) return Reject(why, "invalid_region", "'region' must be one of " + RegionNamesText());
     e->region = *region;
   }
 
@@ -341,7 +341,7 @@ Status DecodeEventBinary(std::string_view b, Event* e) {
   uint8_t type = static_cast<uint8_t>(*p++);
   uint8_t region = static_cast<uint8_t>(*p++);
   if (type < 1 || type > 3) return Status::Corruption("bad event type in record");
-  if (region >= kRegionCount) return Status::Corruption("bad region in record");
+  if (region >= RegionCount()) return Status::Corruption("bad region in record");
   e->type = static_cast<EventType>(type);
   e->region = static_cast<Region>(region);
   e->story_id = StoryId(GetFixed64(p));

@@ -552,9 +552,9 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
       if (e.traceparent.empty()) e.traceparent = ingest_traceparent;
   }
   // Route by region; answer once every region's log has made its part durable.
-  std::array<std::vector<Event>, kRegionCount> by_region;
+  std::array<std::vector<Event>, kMaxRegions> by_region;
   for (Event& e : batch->events) by_region[static_cast<int>(e.region)].push_back(std::move(e));
-  for (int r = 0; r < kRegionCount; ++r)
+  for (int r = 0; r < RegionCount(); ++r)
     if (!by_region[r].empty() && deps_.logs[r] == nullptr)
       return respond(JsonError(400, "region_not_served",
                                "region " + std::string(RegionName(static_cast<Region>(r))) + " is not served here"));
@@ -571,11 +571,11 @@ void Api::PostEvents(HttpRequest&& req, const Caller& caller, Responder respond)
   join->accepted = batch->events.size();
   join->rejected = std::move(rejected);
   join->respond = std::move(respond);
-  for (int r = 0; r < kRegionCount; ++r)
+  for (int r = 0; r < RegionCount(); ++r)
     if (!by_region[r].empty()) ++join->pending;
   if (join->pending == 0) return join->respond(Json("{\"accepted\":0,\"rejected\":" + join->rejected + "}"));
 
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     if (by_region[r].empty()) continue;
     std::shared_ptr<trace::Span> append;
     if (ingest) {
@@ -645,7 +645,7 @@ HttpResponse Api::StoryAcrossRegionsAnswer(uint64_t story, const StoryAcrossRegi
   body.pop_back();  // reopen the object
   body += std::string(",\"unique_viewers_exact\":") + (exact ? "true" : "false") + ",\"regions\":[";
   bool first = true;
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     const auto& part = across.parts[r];
     if (!part) continue;
     if (!first) body += ',';

@@ -98,7 +98,7 @@ struct ApiOptions {
 // null: no ingest; store null: no reads; status null: no /v1/status), and
 // those endpoints answer 404 not_served_here.
 struct ApiDeps {
-  std::array<log::Log*, kRegionCount> logs{};  // nullptr: region not served here
+  std::array<log::Log*, kMaxRegions> logs{};  // nullptr: region not served here
   serve::LiveStore* store = nullptr;
   // The story catalogue, the only source of authorship: creators read the
   // metrics of the stories it says they authored, and nothing else. Also

@@ -54,7 +54,7 @@ HttpResponse Api::PostDevToken(const HttpRequest& req) const {
     std::string_view name;
     std::optional<Region> parsed;
     if (r.get(name) == simdjson::SUCCESS) parsed = ParseRegion(name);
-    if (!parsed) return JsonError(400, "invalid_region", "region must be us, eu or apac");
+    if (!parsed) return JsonError(400, "invalid_region", "region must be one of " + RegionNamesText());
     region = *parsed;
   }
   Result<std::string> token = deps_.mint_dev_token(creator, region);

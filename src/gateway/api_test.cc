@@ -368,7 +368,7 @@ TEST_F(ApiTest, StatusReportsPartitionsAndLag) {
   ASSERT_TRUE(r.complete);
   EXPECT_EQ(r.status, 200) << r.body;
   Json j(r.body);
-  ASSERT_EQ(j.Size("/partitions"), kRegionCount * 2) << r.body;
+  ASSERT_EQ(j.Size("/partitions"), RegionCount() * 2) << r.body;
   EXPECT_EQ(j.Int("/lag"), 9);
   EXPECT_EQ(j.Str("/partitions/0/region"), "us");
   EXPECT_EQ(j.Int("/partitions/0/partition"), 0);
@@ -377,7 +377,7 @@ TEST_F(ApiTest, StatusReportsPartitionsAndLag) {
   EXPECT_TRUE(j.IsNull("/partitions/0/error"));
   EXPECT_EQ(j.Int("/partitions/0/checkpoint_id"), 3);
   int64_t end_sum = 0;
-  for (int i = 0; i < kRegionCount * 2; ++i) end_sum += j.Int("/partitions/" + std::to_string(i) + "/log_end_offset");
+  for (int i = 0; i < RegionCount() * 2; ++i) end_sum += j.Int("/partitions/" + std::to_string(i) + "/log_end_offset");
   EXPECT_EQ(end_sum, 9);
 
   processed_ = 1'000;

@@ -139,7 +139,7 @@ class CountingStore final : public serve::testing::ForwardingLiveStore {
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int r = 0; r < kRegionCount; ++r) {
+    for (int r = 0; r < RegionCount(); ++r) {
       log::EmbeddedLogOptions o;
       o.dir = dir_.Path(RegionName(static_cast<Region>(r)));
       o.partitions = 2;
@@ -154,12 +154,12 @@ class ApiTest : public ::testing::Test {
     catalog_ = std::move(*catalog);
     ApiDeps deps;
     deps.catalog = catalog_.get();
-    for (int r = 0; r < kRegionCount; ++r) deps.logs[r] = logs_[r].get();
+    for (int r = 0; r < RegionCount(); ++r) deps.logs[r] = logs_[r].get();
     deps.store = store_.get();
     deps.metrics = &metrics_;
     deps.status = [this] {
       std::vector<PartitionReport> out;
-      for (int r = 0; r < kRegionCount; ++r) {
+      for (int r = 0; r < RegionCount(); ++r) {
         for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
           PartitionReport rep;
           rep.region = static_cast<Region>(r);
@@ -220,7 +220,7 @@ class ApiTest : public ::testing::Test {
   std::vector<Event> Events(uint64_t first, uint64_t count) {
     std::vector<Event> out;
     for (uint64_t n = first; n < first + count; ++n)
-      out.push_back(MakeEvent(n, static_cast<Region>(n % kRegionCount), now_ms_));
+      out.push_back(MakeEvent(n, static_cast<Region>(n % RegionCount()), now_ms_));
     return out;
   }
 
@@ -235,7 +235,7 @@ class ApiTest : public ::testing::Test {
   // log and its story's partition.
   std::vector<Event> LogContents() {
     std::vector<Event> out;
-    for (int r = 0; r < kRegionCount; ++r) {
+    for (int r = 0; r < RegionCount(); ++r) {
       for (uint32_t p = 0; p < logs_[r]->partition_count(); ++p) {
         auto reader = logs_[r]->NewReader(p, LogOffset(0));
         EXPECT_TRUE(reader.ok());
@@ -273,7 +273,7 @@ class ApiTest : public ::testing::Test {
 
   TempDir dir_{"api_test"};  // declared first: removed after the logs and server
   int64_t now_ms_ = Clock::Real()->NowMs();
-  std::array<std::unique_ptr<log::EmbeddedLog>, kRegionCount> logs_;
+  std::array<std::unique_ptr<log::EmbeddedLog>, kMaxRegions> logs_;
   std::unique_ptr<CountingStore> store_;
   std::unique_ptr<catalog::StoryCatalog> catalog_;
   MetricsRegistry metrics_;

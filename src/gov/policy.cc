@@ -29,11 +29,7 @@ bool HasColumn(lake::LakeTableId id, std::string_view column) {
   return false;
 }
 
-std::string RegionNames() {  // "us, eu, apac", from core's names
-  std::string s;
-  for (int i = 0; i < kRegionCount; ++i) s += std::string(i ? ", " : "") + std::string(RegionName(Region(i)));
-  return s;
-}
+std::string RegionNames() { return RegionNamesText(); }
 
 std::string TableNames() {
   std::string s;
@@ -232,7 +228,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& path) {
     if (root.Has("mask-key-file") && policy.mask_key_file.empty()) return root.Error("mask-key-file", "is empty");
     RETURN_IF_ERROR(root.Finish());
   }
-  std::vector<bool> seen_tables(lake::kLakeTableCount), seen_regions(kRegionCount);
+  std::vector<bool> seen_tables(lake::kLakeTableCount), seen_regions(RegionCount());
   for (size_t i = 1; i < tables.size(); ++i) {
     const ConfigTable& t = tables[i];
     if (t.name == "table" && t.array_element) {

@@ -80,7 +80,7 @@ struct Policy {
   std::string mask_key_file;        // as resolved (absolute or relative to the working directory)
   // Personal columns per lake table (LakeTableId order).
   std::array<std::vector<std::string>, lake::kLakeTableCount> personal;
-  std::array<RegionPolicy, kRegionCount> regions;
+  std::array<RegionPolicy, kMaxRegions> regions;
   std::vector<RolePolicy> roles;
   AuditPolicy audit;
 

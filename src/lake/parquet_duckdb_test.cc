@@ -210,7 +210,7 @@ TEST_F(ParquetDuckDbTest, TheEventsTableReadsAsTheEventsThatWentIn) {
     e.story_id = StoryId(100 + i % 13);
     e.author_id = AuthorId(7 + i % 3);
     e.viewer_id = ViewerId(1'000'000 + i);
-    e.region = static_cast<Region>(i % kRegionCount);
+    e.region = static_cast<Region>(i % RegionCount());
     e.event_time = EventTimeMs(1'795'000'000'000 + static_cast<int64_t>(i) * 250);
     e.watch_ms = e.type == EventType::kView ? static_cast<uint32_t>(i * 10) : 0;
     columns.Add(e, AppendTimeMs(1'795'000'100'000 + static_cast<int64_t>(i)), LogOffset(i));

@@ -183,7 +183,7 @@ Status DecodeCarried(std::string_view* in, CarriedBuffers* c) {
     m.story_id = r.U64();
     m.author_id = r.U64();
     const uint8_t region = r.U8();
-    if (region >= kRegionCount) return bad("a minute row of an unknown region");
+    if (region >= RegionCount()) return bad("a minute row of an unknown region");
     m.region = static_cast<Region>(region);
     m.minute_ms = static_cast<int64_t>(r.U64());
     m.views = r.U64();

@@ -7,6 +7,25 @@ namespace watershed::query {
 
 std::string ToString(SourcePos pos) { return std::to_string(pos.line) + ":" + std::to_string(pos.column); }
 
+ExprPtr Clone(const Expr& e) {
+  auto c = std::make_unique<Expr>();
+  c->kind = e.kind;
+  c->pos = e.pos;
+  c->name = e.name;
+  c->text = e.text;
+  c->op = e.op;
+  c->literal_type = e.literal_type;
+  c->bool_value = e.bool_value;
+  c->negated = e.negated;
+  c->distinct = e.distinct;
+  c->star = e.star;
+  c->has_operand = e.has_operand;
+  c->has_else = e.has_else;
+  c->depth = e.depth;
+  for (const ExprPtr& a : e.args) c->args.push_back(Clone(*a));
+  return c;
+}
+
 bool IsReservedWord(std::string_view lower) {
   // Words that start or separate clauses, so that "FROM t WHERE" never reads
   // WHERE as t's alias; the joins and set operations we refuse are here too,

@@ -65,6 +65,8 @@ struct Expr {
   std::vector<std::unique_ptr<Expr>> args;
 };
 using ExprPtr = std::unique_ptr<Expr>;
+// A deep copy. Copies every field of Expr: a field added above goes there too.
+ExprPtr Clone(const Expr& e);
 
 struct Select;
 

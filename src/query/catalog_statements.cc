@@ -20,7 +20,8 @@ Result<QueryResult> ShowTables(const Catalog& catalog) {
   QueryResult r;
   r.names = {"table", "snapshot_id", "records"};
   r.types = {ColumnType::kString, ColumnType::kBigint, ColumnType::kBigint};
-  for (Region region : {Region::kUs, Region::kEu, Region::kApac}) {
+  for (int region_id = 0; region_id < RegionCount(); ++region_id) {
+    const auto region = static_cast<Region>(region_id);
     for (int i = 0; i < lake::kLakeTableCount; ++i) {
       const auto id = static_cast<lake::LakeTableId>(i);
       const std::string location = lake::TableLocation(catalog.root(), region, id);

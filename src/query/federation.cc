@@ -14,25 +14,6 @@ namespace {
 
 Status Err(SourcePos pos, const std::string& what) { return Status::InvalidArgument(ToString(pos) + ": " + what); }
 
-ExprPtr Clone(const Expr& e) {
-  auto c = std::make_unique<Expr>();
-  c->kind = e.kind;
-  c->pos = e.pos;
-  c->name = e.name;
-  c->text = e.text;
-  c->op = e.op;
-  c->literal_type = e.literal_type;
-  c->bool_value = e.bool_value;
-  c->negated = e.negated;
-  c->distinct = e.distinct;
-  c->star = e.star;
-  c->has_operand = e.has_operand;
-  c->has_else = e.has_else;
-  c->depth = e.depth;
-  for (const ExprPtr& a : e.args) c->args.push_back(Clone(*a));
-  return c;
-}
-
 ExprPtr Col(const std::string& name) {
   auto c = std::make_unique<Expr>();
   c->kind = ExprKind::kColumn;

@@ -37,7 +37,7 @@ struct ExportRule {
   std::string rule = "default";  // the policy line that set it
 };
 struct Residency {
-  std::array<ExportRule, kRegionCount> regions;
+  std::array<ExportRule, kMaxRegions> regions;
   // Personal columns per lake table (LakeTableId order); default: viewer_id, event_id of the event tables.
   std::array<std::vector<std::string>, lake::kLakeTableCount> personal;
   bool IsPersonal(lake::LakeTableId table, const std::string& column) const;

@@ -96,7 +96,7 @@ struct PartitionProgress {
   bool operator==(const PartitionProgress&) const = default;
 };
 
-using RegionParts = std::array<std::optional<StoryMetrics>, kRegionCount>;
+using RegionParts = std::array<std::optional<StoryMetrics>, kMaxRegions>;
 
 enum class TopBy { kViews, kUniqueViewers, kWatchTime, kShares, kReplies };
 std::optional<TopBy> ParseTopBy(std::string_view s);

@@ -60,32 +60,42 @@ Result<std::vector<std::optional<StoryMetrics>>> LiveStore::GetStories(const std
 
 namespace {
 
-struct WindowEntry {
-  std::array<std::optional<Aggregates>, kRegionCount> agg;
-  std::array<bool, kRegionCount> final{};
+// One region's part of a window.
+struct WindowPart {
+  Aggregates agg;
+  bool final = false;
 };
 
-// Everything of one story: per-region totals (summed on write, so reads are
-// one lookup) and its window series.
+// One region's part of a story.
+struct RegionPart {
+  Region region{};
+  AuthorId author;  // as this region's processor saw it (the story's first event there)
+  std::optional<Aggregates> totals;
+  int64_t as_of = 0;
+  // The highest next_offset of a write applied to any part of the story in
+  // this region (totals, a window, a drop). A story lives in one partition
+  // per region, so its parts there are the partition's state at this
+  // offset. One offset guards them all: a later write may carry the totals
+  // but not a window that stopped changing, so the window must be guarded by
+  // the same offset, or an older write would bring back its older value (or
+  // bring a dropped window back) for good.
+  uint64_t next_offset = 0;
+};
+
+// Everything of one story: its regions' parts (totals summed on write, so
+// reads are one lookup) and its window series. Parts and windows exist only
+// for the regions that wrote them, so a store holding one region (the
+// default: a store per region) pays for one, whatever region-names holds.
 struct StoryEntry {
-  // The author as each region's processor saw it (the story's first event
-  // there); the story's author is the lowest region's, so it does not depend
-  // on which processor wrote last.
-  std::array<AuthorId, kRegionCount> author_of{};
+  std::vector<RegionPart> parts;  // sorted by region
+  // The lowest region's author among the parts with totals, so it does not
+  // depend on which processor wrote last.
   AuthorId author;
-  std::array<std::optional<Aggregates>, kRegionCount> totals;
-  std::array<int64_t, kRegionCount> as_of{};
-  // Per region, the highest next_offset of a write applied to any part of
-  // the story (totals, a window, a drop). A story lives in one partition per
-  // region, so its parts there are the partition's state at this offset. One
-  // offset guards them all: a later write may carry the totals but not a
-  // window that stopped changing, so the window must be guarded by the same
-  // offset, or an older write would bring back its older value (or bring a
-  // dropped window back) for good.
-  std::array<uint64_t, kRegionCount> next_offset{};
   Aggregates sum;
   int64_t as_of_max = 0;
-  std::map<int64_t, WindowEntry> windows[kWindowSizeCount];
+  // Per window size, (start, region) → that region's part of the window:
+  // a window's parts are adjacent.
+  std::map<std::pair<int64_t, Region>, WindowPart> windows[kWindowSizeCount];
   // Where the story sits in its shard's rank lists: listed with `ranked`'s
   // values. `rank_dirty`: `sum` changed since, and the story is in the
   // shard's dirty list (it moves at the shard's next flush).
@@ -93,6 +103,14 @@ struct StoryEntry {
   bool listed = false;
   bool rank_dirty = false;
 };
+
+RegionPart& PartOf(StoryEntry& e, Region r) {
+  auto it =
+      std::lower_bound(e.parts.begin(), e.parts.end(), r, [](const RegionPart& p, Region x) { return p.region < x; });
+  if (it == e.parts.end() || it->region != r)
+    it = e.parts.insert(it, RegionPart{.region = r, .author = {}, .totals = {}, .as_of = 0, .next_offset = 0});
+  return *it;
+}
 
 // Stories are spread over shards by id, each with its own lock, so the
 // region processors and the query threads rarely wait on each other.
@@ -106,13 +124,14 @@ class MemoryLiveStore final : public LiveStore {
   // processing is deterministic, so nothing newer is lost. As in the Redis
   // store, the check and the write are one step under the shard's lock.
   Status Apply(const PartitionWrite& w) override {
-    const int r = static_cast<int>(w.region);
+    const Region r = w.region;
     // Whether this write may change `e`; raises e's offset when it may. A
     // story's first check decides for all its parts: raised to exactly
     // w.next_offset, the offset refuses none of the write's later parts.
     auto accepts = [&](StoryEntry& e) {
-      if (e.next_offset[r] > w.next_offset) return false;
-      e.next_offset[r] = w.next_offset;
+      RegionPart& part = PartOf(e, r);
+      if (part.next_offset > w.next_offset) return false;
+      part.next_offset = w.next_offset;
       return true;
     };
     // Group the write by shard to take each lock once.
@@ -130,17 +149,20 @@ class MemoryLiveStore final : public LiveStore {
         auto& node = *shard.stories.try_emplace(u->story.value).first;
         StoryEntry& e = node.second;
         if (!accepts(e)) continue;
-        e.author_of[r] = u->author;
-        e.totals[r] = u->totals;
-        int first = 0;
-        while (!e.totals[first]) ++first;  // region r has totals now
-        e.author = e.author_of[first];
-        e.as_of[r] = w.as_of_ms;
+        RegionPart& part = PartOf(e, r);
+        part.author = u->author;
+        part.totals = u->totals;
+        part.as_of = w.as_of_ms;
         e.sum = {};
         e.as_of_max = 0;
-        for (int k = 0; k < kRegionCount; ++k) {
-          if (e.totals[k]) e.sum += *e.totals[k];
-          e.as_of_max = std::max(e.as_of_max, e.as_of[k]);
+        bool first = true;  // region r has totals now, so some part has
+        for (const RegionPart& p : e.parts) {
+          if (p.totals) {
+            if (first) e.author = p.author;
+            first = false;
+            e.sum += *p.totals;
+          }
+          e.as_of_max = std::max(e.as_of_max, p.as_of);
         }
         // Only the values change here; the rank lists follow at the shard's
         // next flush (a top read, or a long dirty list).
@@ -155,26 +177,18 @@ class MemoryLiveStore final : public LiveStore {
       for (const WindowUpdate* u : windows[i]) {
         StoryEntry& story = shard.stories[u->key.story.value];
         if (!accepts(story)) continue;
-        WindowEntry& e = story.windows[static_cast<int>(u->key.size)][u->key.start];
-        e.agg[r] = u->agg;
-        e.final[r] = u->final;
+        story.windows[static_cast<int>(u->key.size)][{u->key.start, r}] = WindowPart{u->agg, u->final};
       }
       for (const WindowKey* k : dropped[i]) {
         // Created if unknown: the drop's offset must refuse an older write
         // of the window that arrives later, or the window would come back.
         StoryEntry& story = shard.stories[k->story.value];
         if (!accepts(story)) continue;
-        auto& series = story.windows[static_cast<int>(k->size)];
-        auto it = series.find(k->start);
-        if (it == series.end()) continue;
-        it->second.agg[r].reset();
-        it->second.final[r] = false;
-        if (std::none_of(it->second.agg.begin(), it->second.agg.end(), [](auto& a) { return a.has_value(); }))
-          series.erase(it);
+        story.windows[static_cast<int>(k->size)].erase({k->start, r});
       }
     }
     std::lock_guard lock(progress_mu_);
-    uint64_t& reached = progress_[{r, w.partition}];
+    uint64_t& reached = progress_[{static_cast<int>(r), w.partition}];
     reached = std::max(reached, w.next_offset);
     return Status::Ok();
   }
@@ -195,13 +209,13 @@ class MemoryLiveStore final : public LiveStore {
     auto it = shard.stories.find(story.value);
     if (it == shard.stories.end()) return parts;
     const StoryEntry& e = it->second;
-    for (int r = 0; r < kRegionCount; ++r) {
-      if (!e.totals[r]) continue;
-      StoryMetrics& m = parts[r].emplace();
+    for (const RegionPart& p : e.parts) {
+      if (!p.totals) continue;
+      StoryMetrics& m = parts[static_cast<int>(p.region)].emplace();
       m.story = story;
-      m.author = e.author_of[r];
-      m.totals = *e.totals[r];
-      m.as_of_ms = e.as_of[r];
+      m.author = p.author;
+      m.totals = *p.totals;
+      m.as_of_ms = p.as_of;
     }
     return parts;
   }
@@ -213,16 +227,15 @@ class MemoryLiveStore final : public LiveStore {
     auto found = shard.stories.find(story.value);
     if (found == shard.stories.end()) return points;
     const auto& series = found->second.windows[static_cast<int>(size)];
-    for (auto it = series.lower_bound(from); it != series.end() && it->first < to; ++it) {
-      SeriesPoint p;
-      p.start = it->first;
-      p.final = true;
-      for (int r = 0; r < kRegionCount; ++r) {
-        if (!it->second.agg[r]) continue;
-        p.agg += *it->second.agg[r];
-        p.final = p.final && it->second.final[r];
+    for (auto it = series.lower_bound({from, Region{}}); it != series.end() && it->first.first < to; ++it) {
+      if (points.empty() || points.back().start != it->first.first) {
+        points.push_back(SeriesPoint{});
+        points.back().start = it->first.first;
+        points.back().final = true;
       }
-      points.push_back(p);
+      SeriesPoint& p = points.back();
+      p.agg += it->second.agg;
+      p.final = p.final && it->second.final;
     }
     return points;
   }
@@ -294,7 +307,7 @@ class MemoryLiveStore final : public LiveStore {
   static size_t ShardOf(StoryId s) { return (s.value * 0x9e3779b97f4a7c15ull) >> 58; }  // top 6 bits
   // A story known only through windows (its totals not written yet) is not reported.
   static bool IsEmpty(const StoryEntry& e) {
-    return std::none_of(e.totals.begin(), e.totals.end(), [](auto& t) { return t.has_value(); });
+    return std::none_of(e.parts.begin(), e.parts.end(), [](const RegionPart& p) { return p.totals.has_value(); });
   }
   static StoryMetrics ToMetrics(uint64_t id, const StoryEntry& e) {
     return StoryMetrics{StoryId(id), e.author, e.sum, e.as_of_max};

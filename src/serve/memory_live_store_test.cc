@@ -264,7 +264,7 @@ TEST_F(MemoryLiveStoreTest, TopStoriesOverallSpansAuthors) {
 TEST_F(MemoryLiveStoreTest, TopAfterAnyWritesEqualsABruteForceRanking) {
   std::mt19937_64 rng(18);
   constexpr uint64_t kStories = 12'000;  // ~190 per shard: long dirty lists flush on writes
-  std::map<uint64_t, std::array<std::optional<Aggregates>, kRegionCount>> model;
+  std::map<uint64_t, std::array<std::optional<Aggregates>, kMaxRegions>> model;
   uint64_t offset = 0;
   auto value = [&] { return rng() % 24; };
   for (int round = 0; round < 60; ++round) {
@@ -272,7 +272,7 @@ TEST_F(MemoryLiveStoreTest, TopAfterAnyWritesEqualsABruteForceRanking) {
     const uint64_t per_write = round % 3 == 0 ? 1 + rng() % 4 : 100;
     for (int n = 0; n < writes; ++n) {
       PartitionWrite w;
-      w.region = static_cast<Region>(rng() % kRegionCount);
+      w.region = static_cast<Region>(rng() % RegionCount());
       w.next_offset = ++offset;
       for (uint64_t i = 0; i < per_write; ++i) {
         // Half the writes go to 300 hot stories, written many times between reads.

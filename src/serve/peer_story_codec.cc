@@ -12,7 +12,7 @@ Status Bad(const std::string& why) { return Status::InvalidArgument("peer story:
 std::string EncodePeerStory(StoryId story, const RegionParts& parts) {
   std::string out = "{\"story_id\":" + std::to_string(story.value) + ",\"regions\":[";
   bool first = true;
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     const auto& p = parts[r];
     if (!p) continue;
     if (!first) out += ',';
@@ -37,7 +37,7 @@ Result<std::optional<StoryMetrics>> DecodePeerStory(std::string_view body, Story
   simdjson::dom::array regions;
   if (root["regions"].get_array().get(regions) != simdjson::SUCCESS) return Bad("regions is not an array");
   std::optional<StoryMetrics> out;
-  std::array<bool, kRegionCount> seen{};
+  std::array<bool, kMaxRegions> seen{};
   for (simdjson::dom::element e : regions) {
     std::string_view name;
     if (e["region"].get_string().get(name) != simdjson::SUCCESS) return Bad("a part has no region");

@@ -16,12 +16,10 @@
 namespace watershed::serve {
 namespace {
 
-static_assert(kRegionCount == 3, "the script and the window member format list three region parts");
-
 // KEYS: story hash, 5 s window hash, 1 m window hash, 5 s index, 1 m index.
 // ARGV: region, next_offset (20 digits), has_story (0|1), author, totals,
 //       as_of, window count, (size, start, part) per window, drop count,
-//       (size, start) per drop.
+//       (size, start) per drop, then the number of regions (ids 0..n-1).
 // The whole write is refused when the story's n<region> is above the
 // write's next_offset (an older replay or a zombie), else applied and
 // n<region> raised to it. Returns the story hash (HGETALL) when the write
@@ -52,13 +50,20 @@ for _ = 1, tonumber(ARGV[7]) do
   i = i + 3
 end
 local ndrop = tonumber(ARGV[i])
+local nregions = tonumber(ARGV[#ARGV])
 i = i + 1
 for _ = 1, ndrop do
   local k = tonumber(ARGV[i])
   local start = ARGV[i + 1]
   if redis.call('HDEL', KEYS[2 + k], start .. ':' .. r) == 1 then
-    local left = redis.call('HMGET', KEYS[2 + k], start .. ':0', start .. ':1', start .. ':2')
-    if not left[1] and not left[2] and not left[3] then redis.call('ZREM', KEYS[4 + k], start) end
+    local left = false
+    for q = 0, nregions - 1 do
+      if redis.call('HEXISTS', KEYS[2 + k], start .. ':' .. q) == 1 then
+        left = true
+        break
+      end
+    end
+    if not left then redis.call('ZREM', KEYS[4 + k], start) end
   end
   i = i + 2
 end
@@ -141,14 +146,15 @@ std::string IdMember(StoryId id) { return Decimal20(id.value); }
 Result<RegionParts> ParseStoryRegions(StoryId id, const RedisReply& reply) {
   if (reply.type != RedisReply::Type::kArray || reply.elements.size() % 2 != 0)
     return Corrupt("story hash reply is not a field/value array");
-  std::array<std::optional<Aggregates>, kRegionCount> totals;
-  std::array<AuthorId, kRegionCount> author_of{};
-  std::array<int64_t, kRegionCount> as_of{};
+  std::array<std::optional<Aggregates>, kMaxRegions> totals;
+  std::array<AuthorId, kMaxRegions> author_of{};
+  std::array<int64_t, kMaxRegions> as_of{};
   for (size_t i = 0; i < reply.elements.size(); i += 2) {
     const std::string& field = reply.elements[i].str;
     const std::string& value = reply.elements[i + 1].str;
-    if (field.size() != 2 || field[1] < '0' || field[1] >= '0' + kRegionCount) continue;
-    const int r = field[1] - '0';
+    int r = 0;
+    if (field.size() < 2 || !ParseNumber(std::string_view(field).substr(1), &r) || r < 0 || r >= RegionCount())
+      continue;
     bool ok = true;
     switch (field[0]) {
       case 't': ok = ParseAggregates(value, &totals[r].emplace()); break;
@@ -159,7 +165,7 @@ Result<RegionParts> ParseStoryRegions(StoryId id, const RedisReply& reply) {
     if (!ok) return Corrupt("bad field " + field + " of story " + std::to_string(id.value));
   }
   RegionParts parts;
-  for (int r = 0; r < kRegionCount; ++r) {
+  for (int r = 0; r < RegionCount(); ++r) {
     if (!totals[r]) continue;
     StoryMetrics& m = parts[r].emplace();
     m.story = id;
@@ -374,6 +380,7 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
       c.args.push_back(std::to_string(static_cast<int>(k->size)));
       c.args.push_back(std::to_string(k->start));
     }
+    c.args.push_back(std::to_string(RegionCount()));
     scripts.push_back(std::move(c));
     script_story.push_back(story);
   }
@@ -487,18 +494,19 @@ Result<std::vector<SeriesPoint>> RedisLiveStore::GetSeries(StoryId story, Window
   const std::string key = WindowKeyName(story, size);
   RedisCommand get{key, {"HMGET", key}};
   for (int64_t start : wanted)
-    for (int r = 0; r < kRegionCount; ++r) get.args.push_back(std::to_string(start) + ":" + std::to_string(r));
+    for (int r = 0; r < RegionCount(); ++r) get.args.push_back(std::to_string(start) + ":" + std::to_string(r));
   ASSIGN_OR_RETURN(auto parts, Run({get}));
   RETURN_IF_ERROR(CheckReplies(parts, 1));
-  if (parts[0].type != RedisReply::Type::kArray || parts[0].elements.size() != wanted.size() * kRegionCount)
+  if (parts[0].type != RedisReply::Type::kArray ||
+      parts[0].elements.size() != wanted.size() * static_cast<size_t>(RegionCount()))
     return Corrupt("HMGET of the windows returned another count");
   for (size_t i = 0; i < wanted.size(); ++i) {
     SeriesPoint p;
     p.start = wanted[i];
     p.final = true;
     bool any = false;
-    for (int r = 0; r < kRegionCount; ++r) {
-      const RedisReply& part = parts[0].elements[i * kRegionCount + r];
+    for (int r = 0; r < RegionCount(); ++r) {
+      const RedisReply& part = parts[0].elements[i * RegionCount() + r];
       if (part.type == RedisReply::Type::kNil) continue;
       Aggregates a;
       auto f = Split(part.str, ',');
@@ -556,9 +564,9 @@ Result<std::vector<PartitionProgress>> RedisLiveStore::GetProgress() {
     PartitionProgress p;
     int region = 0;
     double score = 0;  // Redis answers scores as doubles ("12" or "1.2e+16")
-    if (parts.size() != 2 || !ParseNumber(parts[0], &region) || region < 0 || region >= kRegionCount ||
-        !ParseNumber(parts[1], &p.partition) || !ParseNumber(std::string_view(elems[i + 1].str), &score) ||
-        score < 0 || score > 9007199254740992.0)
+    if (parts.size() != 2 || !ParseNumber(parts[0], &region) || region < 0 || region >= RegionCount() ||
+        !ParseNumber(parts[1], &p.partition) || !ParseNumber(std::string_view(elems[i + 1].str), &score) || score < 0 ||
+        score > 9007199254740992.0)
       return Corrupt("bad progress entry " + elems[i].str + " = " + elems[i + 1].str);
     p.region = static_cast<Region>(region);
     p.next_offset = static_cast<uint64_t>(score);

@@ -7,7 +7,9 @@
 // Key layout (P = Options::prefix, default "ws"; {S} = story id, {A} =
 // author id; every key of one story shares the {S} hash tag, so one script
 // can touch them all in a cluster):
-//   P:{S}:s        hash, per region r in 0..2 (us, eu, apac):
+//   P:{S}:s        hash, per region r (the region's id: its place in
+//                  region-names, so processes sharing a Redis share
+//                  region-names):
 //                    t<r> = "views,uniques,watch_ms,shares,replies" (absolute)
 //                    a<r> = author as region r saw it, o<r> = as_of_ms,
 //                    n<r> = the highest next_offset of a write applied to
@@ -27,7 +29,7 @@
 //   P:stories      sorted set of every story with totals: score 0, member =
 //                  the 20-digit decimal story id (bytes order = id order);
 //                  where the zero tail of a top list is read from.
-//   P:progress     sorted set, member "<region>:<partition>" (region 0..2),
+//   P:progress     sorted set, member "<region>:<partition>" (region id),
 //                  score = the highest next_offset applied (ZADD GT, exact
 //                  below 2^53); what `watershed query` computes lag from.
 // A store may hold any subset of the regions: every region's parts are

@@ -405,7 +405,7 @@ TEST_F(RedisLiveStoreTest, ConcurrentWritersAndReadersAgreeWithTheMemoryStore) {
   for (int t = 0; t < kThreads; ++t) {
     uint64_t offset = 0;
     for (auto& w : testing::RandomWrites(100 + static_cast<uint64_t>(t), 30)) {
-      w.region = static_cast<Region>(t % kRegionCount);
+      w.region = static_cast<Region>(t % RegionCount());
       w.next_offset = ++offset;
       per_thread[t].push_back(w);
     }

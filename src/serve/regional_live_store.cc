@@ -20,8 +20,8 @@ std::optional<StoryMetrics> SumParts(const RegionParts& parts) {
   return m;
 }
 
-RegionalLiveStore::RegionalLiveStore(std::array<LiveStore*, kRegionCount> stores) : stores_(stores) {
-  for (int r = 0; r < kRegionCount; ++r) {
+RegionalLiveStore::RegionalLiveStore(std::array<LiveStore*, kMaxRegions> stores) : stores_(stores) {
+  for (int r = 0; r < RegionCount(); ++r) {
     if (!stores_[r]) continue;
     auto it =
         std::find_if(distinct_.begin(), distinct_.end(), [&](const Distinct& d) { return d.store == stores_[r]; });
@@ -42,7 +42,7 @@ Result<RegionParts> RegionalLiveStore::GetStoryRegions(StoryId story) {
   RegionParts out;
   for (const Distinct& d : distinct_) {
     ASSIGN_OR_RETURN(RegionParts parts, d.store->GetStoryRegions(story));
-    for (int r = 0; r < kRegionCount; ++r)
+    for (int r = 0; r < RegionCount(); ++r)
       if (d.regions[r]) out[r] = std::move(parts[r]);
   }
   return out;
@@ -67,7 +67,7 @@ Result<std::vector<std::optional<StoryMetrics>>> RegionalLiveStore::GetStories(c
     } else {  // it may hold regions served elsewhere (a Redis shared before the split): only this one's parts
       for (StoryId story : stories) {
         ASSIGN_OR_RETURN(RegionParts parts, d.store->GetStoryRegions(story));
-        for (int r = 0; r < kRegionCount; ++r)
+        for (int r = 0; r < RegionCount(); ++r)
           if (!d.regions[r]) parts[r].reset();
         found.push_back(SumParts(parts));
       }

@@ -26,7 +26,7 @@ inline constexpr size_t kTopDepthFactor = 16;
 class RegionalLiveStore final : public LiveStore {
  public:
   // stores[r]: region r's store, or nullptr when the process does not serve r.
-  explicit RegionalLiveStore(std::array<LiveStore*, kRegionCount> stores);
+  explicit RegionalLiveStore(std::array<LiveStore*, kMaxRegions> stores);
 
   LiveStore* For(Region region) const { return stores_[static_cast<int>(region)]; }
 
@@ -43,11 +43,11 @@ class RegionalLiveStore final : public LiveStore {
   // A store and the regions it holds here.
   struct Distinct {
     LiveStore* store;
-    std::array<bool, kRegionCount> regions{};
+    std::array<bool, kMaxRegions> regions{};
   };
   // Whether `d` is the store of every region (it then holds nothing else: its own sums are the answer).
   static bool Whole(const Distinct& d);
-  std::array<LiveStore*, kRegionCount> stores_;
+  std::array<LiveStore*, kMaxRegions> stores_;
   std::vector<Distinct> distinct_;
 };
 

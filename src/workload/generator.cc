@@ -24,7 +24,9 @@ AuthorId AuthorOfStory(StoryId story, uint64_t authors) {
   return AuthorId(1 + (story.value * 2654435761ULL) % authors);
 }
 
-Region HomeRegionOf(ViewerId viewer) { return static_cast<Region>(viewer.value % kRegionCount); }
+Region HomeRegionOf(ViewerId viewer) {
+  return static_cast<Region>(viewer.value % static_cast<uint64_t>(RegionCount()));
+}
 
 bool IsRetriedBatch(const WorkloadOptions& options, uint64_t batch_index) {
   uint64_t r = Mix(Mix(options.seed ^ 0x5eed0ba7c4ULL) ^ batch_index);

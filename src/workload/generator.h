@@ -11,7 +11,7 @@
 //   - event_id derived from (seed, i): unique within a seed, reproducible;
 //   - story_id ~ Zipf(zipf_s) over 1..stories (story 1 the most popular);
 //   - author_id = 1 + (story * 2654435761) % authors;
-//   - viewer_id uniform over 1..viewers; region = viewer % 3 (us, eu, apac);
+//   - viewer_id uniform over 1..viewers; region = viewer % RegionCount() (region-names);
 //   - type SHARE with probability share_fraction, REPLY with reply_fraction,
 //     VIEW otherwise; VIEW watch_ms uniform in 1..60000, else 0;
 //   - event_time = nominal - delay, clamped at 0, where

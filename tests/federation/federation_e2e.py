@@ -9,7 +9,9 @@ per region (distinctive viewer ids and random event ids: the ground truth), wait
   (b) a query for EU viewer rows from the US coordinator is 403 residency_violation (before any peer call) and in
       the US audit (`watershed audit --verdict refused`); so are US rows for an EU analyst; fragment calls that break EU's policy, or come without
       the peer credential, are refused by EU itself and audited there;
-  (c) no EU viewer_id and no EU event_id crossed the recorded border, in decimal, hex, dashed uuid or binary.
+  (c) no EU viewer_id and no EU event_id crossed the recorded border, in decimal, hex, dashed uuid or binary;
+  (d) an EU viewer erased (`watershed erase` killed mid-way, resumed): no byte of the id in any EU Parquet file,
+      `erase --verify` agrees, the global count drops by exactly the viewer's events.
 Usage: federation_e2e.py WATERSHED_BINARY
 """
 import json
@@ -158,6 +160,20 @@ def run(binary, work, procs):
         f.write('[[region]]\nname = "eu"\nexport = "aggregates"\nk = 10\n\n[[region]]\nname = "us"\nexport = "none"\n'
                 '\n[[role]]\nname = "admin"\ntables = ["*"]\n\n[[role]]\nname = "analyst"\ntables = ["*"]\n')
     ports = {r: free_port() for r in REGIONS}
+    serve_args = {}
+
+    def wait_healthy(r):
+        for _ in range(200):
+            try:
+                status, _ = http(ports[r], "GET", "/healthz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if procs[REGIONS.index(r)].poll() is not None:
+                fail("%s exited: %s" % (r, open(os.path.join(work, r + ".log")).read()[-3000:]))
+            time.sleep(0.1)
+        fail(r + " did not start")
     # The US coordinator reaches EU only through the recording proxy.
     proxy = RecordingProxy(ports["eu"])
     peer_url = {r: "http://127.0.0.1:%d" % ports[r] for r in REGIONS}
@@ -170,25 +186,13 @@ def run(binary, work, procs):
             peers.append("%s=%s" % (other, url))
         data = os.path.join(work, r)
         os.makedirs(data)
-        log = open(os.path.join(work, r + ".log"), "w")
-        procs.append(subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on",
-             "--partitions", "2", "--lake-commit-interval", "500ms", "--governance-file", policy,
-             "--peer-token-file", token, "--peers", ",".join(peers)],
-            stdout=log, stderr=subprocess.STDOUT))
+        serve_args[r] = [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on",
+                         "--partitions", "2", "--lake-commit-interval", "500ms", "--governance-file", policy,
+                         "--peer-token-file", token, "--peers", ",".join(peers)]
+        procs.append(subprocess.Popen(serve_args[r], stdout=open(os.path.join(work, r + ".log"), "w"),
+                                      stderr=subprocess.STDOUT))
     for r in REGIONS:
-        for _ in range(200):
-            try:
-                status, _ = http(ports[r], "GET", "/healthz", timeout=2)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if procs[REGIONS.index(r)].poll() is not None:
-                fail("%s exited: %s" % (r, open(os.path.join(work, r + ".log")).read()[-3000:]))
-            time.sleep(0.1)
-        else:
-            fail(r + " did not start")
+        wait_healthy(r)
 
     # Auth is on (the deployments' real setting): each region's server made its HS256 secret; a viewer's events go
     # with a viewer token naming their home region, so a viewer's events are all in one region's lake and distinct
@@ -368,6 +372,51 @@ def run(binary, work, procs):
             if n in recorded:
                 fail("EU value %r of event %s crossed the border" % (n, e["event_id"]))
     print("(c) %d bytes crossed eu -> us; no EU viewer_id or event_id among them" % len(recorded), flush=True)
+
+    # (d) Erasure of an EU viewer (docs/governance.md "Erasure"): EU stops, `watershed erase` is killed in the
+    # middle (a crash point: exit 137, like kill -9), resumed, completes; then no EU Parquet file holds a byte of
+    # the id, `erase --verify` agrees, and EU back up answers the global count without the viewer's events.
+    viewer = truth["eu"][0]["viewer_id"]
+    gone = sum(1 for e in truth["eu"] if e["viewer_id"] == viewer)
+    needles = [struct.pack("<q", viewer), str(viewer).encode()]
+
+    def files_holding_viewer():
+        found = []
+        for root, _, names in os.walk(os.path.join(work, "eu", "lake")):
+            for name in names:
+                if name.endswith(".parquet"):
+                    with open(os.path.join(root, name), "rb") as f:
+                        data = f.read()
+                    if any(n in data for n in needles):
+                        found.append(name)
+        return found
+    if not files_holding_viewer():
+        fail("before the erasure no EU Parquet file holds viewer %d: the check below would prove nothing" % viewer)
+    eu = procs[REGIONS.index("eu")]
+    eu.terminate()
+    eu.wait(timeout=30)
+    erase = [binary, "erase", "--data-dir", os.path.join(work, "eu"), "--regions", "eu", "--governance-file", policy]
+    done = subprocess.run(erase + ["--viewer", str(viewer)], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, WATERSHED_CRASH_POINT="erase.after_rewrite"))
+    if done.returncode != 137:
+        fail("erase did not die at erase.after_rewrite: %d %s" % (done.returncode, done.stderr[-2000:]))
+    done = subprocess.run(erase + ["--resume"], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        fail("erase --resume: %d %s %s" % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
+    left = files_holding_viewer()
+    if left:
+        fail("after the erasure, EU Parquet files still hold viewer %d: %s" % (viewer, left))
+    done = subprocess.run(erase + ["--verify", str(viewer)], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or any(line.startswith(("lake", "checkpoint")) for line in done.stdout.splitlines()):
+        fail("erase --verify: %d %s %s" % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
+    procs[REGIONS.index("eu")] = subprocess.Popen(serve_args["eu"], stdout=open(os.path.join(work, "eu2.log"), "w"),
+                                                  stderr=subprocess.STDOUT)
+    wait_healthy("eu")
+    status, out = sql(ports["us"], "SELECT count(*), count(DISTINCT viewer_id) FROM global.events")
+    if status != 200 or out["rows"][0] != [3 * EVENTS_PER_REGION - gone, 3 * VIEWERS_PER_REGION - 1]:
+        fail("global count after the erasure of %d events: %d %s" % (gone, status, out))
+    print("(d) viewer %d erased from EU (killed mid-way, resumed): no Parquet byte left, verify agrees, "
+          "global count %d" % (viewer, out["rows"][0][0]), flush=True)
 
     # A peer down: the global query fails at once, naming it (no partial answer).
     apac = procs[REGIONS.index("apac")]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A story's live totals across three regions' deployments on loopback (issue #12 part 1, docs/api.md).
 
-Starts `watershed serve` for us, eu and apac (one region each, own data dir and memory live store, peers and a
+Starts `watershed serve` for three regions named us-east-1, eu-west-1 and ap-south-1 (region-names; one region each, own data dir and memory live store, peers and a
 shared peer token), ingests a known load into each region (a story with events in all three, one only in eu,
 repeated event ids), waits until every region's lag is 0, then:
   (a) GET /v1/stories/{id}/metrics at each deployment: the totals equal the ground truth summed over regions, each
@@ -28,7 +28,17 @@ import urllib.error
 import urllib.request
 import uuid
 
-REGIONS = ["us", "eu", "apac"]
+# Region names are configuration (region-names): each deployment lists the same names in its own order (its own
+# region first), so only names, never a region's place in a list, can cross between them.
+REGIONS = ["us-east-1", "eu-west-1", "ap-south-1"]
+US, EU, APAC = REGIONS
+
+
+def names_for(region):
+    i = REGIONS.index(region)
+    return ",".join(REGIONS[i:] + REGIONS[:i])
+
+
 BASE_MS = int(time.time() * 1000) - 600_000
 STORY_EVERYWHERE, STORY_EU_ONLY = 4242, 777
 AUTH = False
@@ -134,7 +144,7 @@ def run(binary, work, procs):
         os.makedirs(data)
         log = open(os.path.join(work, r + ".log"), "w")
         procs[r] = subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on" if AUTH else "off",
+            [binary, "serve", "--data-dir", data, "--region-names", names_for(r), "--regions", r, "--port", str(ports[r]), "--auth", "on" if AUTH else "off",
              "--partitions", "2", "--lake", "off", "--max-future", "1h", "--governance-file", policy,
              "--peer-token-file", token, "--peers", peers, "--peer-live-timeout", "1s"],
             stdout=log, stderr=subprocess.STDOUT)
@@ -153,7 +163,7 @@ def run(binary, work, procs):
 
     def mint(region, sub, roles):
         out = subprocess.run([binary, "token", "--data-dir", os.path.join(work, region), "--sub", str(sub),
-                              "--region", region, "--roles", roles], capture_output=True, text=True, timeout=30)
+                              "--region-names", names_for(region), "--region", region, "--roles", roles], capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             fail("watershed token: " + out.stderr)
         return out.stdout.strip()
@@ -172,7 +182,7 @@ def run(binary, work, procs):
         n_events = 60 + 40 * i
         for n in range(n_events):
             t = types[(n + i) % len(types)]
-            story = STORY_EU_ONLY if (r == "eu" and n % 4 == 0) else STORY_EVERYWHERE
+            story = STORY_EU_ONLY if (r == EU and n % 4 == 0) else STORY_EVERYWHERE
             e = {"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "type": t, "story_id": story, "author_id": 5,
                  "viewer_id": viewers[n % len(viewers)], "region": r, "event_time": BASE_MS + n * 100}
             if t == "view":
@@ -230,20 +240,20 @@ def run(binary, work, procs):
     for r in REGIONS:
         check(ports[r], STORY_EVERYWHERE, REGIONS, [], "at " + r)
         check(ports[r], STORY_EU_ONLY, REGIONS, [], "at " + r)
-    status, body = http(ports["us"], "GET", "/v1/stories/99999/metrics")
+    status, body = http(ports[US], "GET", "/v1/stories/99999/metrics")
     if status != 404:
         fail("a story no region has must be 404, got %d %s" % (status, body))
 
     # (b) the peer endpoint: credential only; counts, never viewer ids.
     path = "/v1/peer/stories/%d" % STORY_EVERYWHERE
-    if http(ports["eu"], "GET", path)[0] != 401:
+    if http(ports[EU], "GET", path)[0] != 401:
         fail("the peer endpoint answered without a credential")
-    if http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + "x" * 64})[0] != 403:
+    if http(ports[EU], "GET", path, headers={"Authorization": "Bearer " + "x" * 64})[0] != 403:
         fail("the peer endpoint answered a wrong credential")
-    if AUTH and http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + ANALYST[ports["eu"]]})[0] != 403:
+    if AUTH and http(ports[EU], "GET", path, headers={"Authorization": "Bearer " + ANALYST[ports[EU]]})[0] != 403:
         fail("the peer endpoint answered a user token")
-    status, body = http(ports["eu"], "GET", path, headers={"Authorization": "Bearer " + secret})
-    if status != 200 or [p["region"] for p in json.loads(body)["regions"]] != ["eu"]:
+    status, body = http(ports[EU], "GET", path, headers={"Authorization": "Bearer " + secret})
+    if status != 200 or [p["region"] for p in json.loads(body)["regions"]] != [EU]:
         fail("the peer endpoint with the credential: %d %s" % (status, body))
     for v in all_viewers:
         if str(v) in body:
@@ -251,32 +261,32 @@ def run(binary, work, procs):
 
     # (c) apac frozen (SIGSTOP: it accepts, never answers): the call times out after peer-live-timeout and the
     # answer is partial, naming apac; us and eu still exact. Then back, then gone for good.
-    os.kill(procs["apac"].pid, signal.SIGSTOP)
-    wait_stopped(procs["apac"].pid)
+    os.kill(procs[APAC].pid, signal.SIGSTOP)
+    wait_stopped(procs[APAC].pid)
     started = time.time()
-    check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen")
+    check(ports[US], STORY_EVERYWHERE, [US, EU], [APAC], "at us with apac frozen")
     if time.time() - started > 5:
         fail("the partial answer took %.1f s (peer-live-timeout is 1 s)" % (time.time() - started))
     # A peer that failed is not asked again for 5 s: meanwhile answers are partial at once (the HTTP threads are not
     # held by a frozen peer).
     started = time.time()
-    check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac frozen, again")
+    check(ports[US], STORY_EVERYWHERE, [US, EU], [APAC], "at us with apac frozen, again")
     if time.time() - started > 0.9:
         fail("a peer that just failed was waited for again (%.2f s)" % (time.time() - started))
-    os.kill(procs["apac"].pid, signal.SIGCONT)
+    os.kill(procs[APAC].pid, signal.SIGCONT)
     deadline = time.time() + 15
-    while json.loads(http(ports["us"], "GET", "/v1/stories/%d/metrics" % STORY_EVERYWHERE)[1])["partial"]:
+    while json.loads(http(ports[US], "GET", "/v1/stories/%d/metrics" % STORY_EVERYWHERE)[1])["partial"]:
         if time.time() > deadline:
             fail("apac back: the answers stayed partial")
         time.sleep(0.2)
-    check(ports["us"], STORY_EVERYWHERE, REGIONS, [], "at us with apac back")
-    procs["apac"].terminate()
-    procs["apac"].wait(timeout=20)
+    check(ports[US], STORY_EVERYWHERE, REGIONS, [], "at us with apac back")
+    procs[APAC].terminate()
+    procs[APAC].wait(timeout=20)
     started = time.time()
-    got = check(ports["us"], STORY_EVERYWHERE, ["us", "eu"], ["apac"], "at us with apac down")
+    got = check(ports[US], STORY_EVERYWHERE, [US, EU], [APAC], "at us with apac down")
     if time.time() - started > 5:
         fail("the partial answer took %.1f s (peer-live-timeout is 1 s)" % (time.time() - started))
-    check(ports["eu"], STORY_EU_ONLY, ["eu"], ["apac"], "at eu with apac down")
+    check(ports[EU], STORY_EU_ONLY, [EU], [APAC], "at eu with apac down")
     print("live_regions_e2e: OK (global %s, partial answer %s)" % (got["views"], json.dumps(got["missing"])))
 
 

@@ -165,11 +165,11 @@ inline std::vector<ConformanceScenario> ConformanceScenarios() {
 inline std::vector<PartitionWrite> RandomWrites(uint64_t seed, int count, bool older_writes = false) {
   std::mt19937_64 rng(seed);
   auto pick = [&](uint64_t n) { return rng() % n; };
-  std::array<uint64_t, kRegionCount> offset{};
+  std::array<uint64_t, kMaxRegions> offset{};
   std::vector<PartitionWrite> out;
   for (int i = 0; i < count; ++i) {
     PartitionWrite w;
-    const int r = static_cast<int>(pick(kRegionCount));
+    const int r = static_cast<int>(pick(RegionCount()));
     w.region = static_cast<Region>(r);
     offset[r] += 1 + pick(3);
     w.next_offset = offset[r];
