@@ -31,6 +31,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUERY = os.path.join(HERE, "..", "..", "tools", "duckdb", "query.mjs")
+CHECK_ERASURE = os.path.join(HERE, "..", "lake", "check_erasure.py")
 REGIONS = ["us", "eu", "apac"]
 EVENTS_PER_REGION = 400
 VIEWERS_PER_REGION = 11  # coprime with the 5 types cycle: every type has every viewer (>= k = 10)
@@ -207,11 +208,12 @@ def run(binary, work, procs):
     for r in REGIONS:
         TOKENS[ports[r]] = mint(r, 1, "analyst")
 
-    # The load: distinctive viewer ids (10 digits), random event ids; each region's viewers only in that region.
+    # The load: distinctive viewer ids (>= 2^44: their 8 bytes do not occur by chance), random event ids; each
+    # region's viewers only in that region.
     truth = {}
     types = ["view", "view", "view", "share", "reply"]
     for i, r in enumerate(REGIONS):
-        viewers = [rng.randrange(7_000_000_000, 9_000_000_000) for _ in range(VIEWERS_PER_REGION)]
+        viewers = [rng.randrange(1 << 44, 1 << 45) for _ in range(VIEWERS_PER_REGION)]
         events = []
         for n in range(EVENTS_PER_REGION):
             t = types[n % len(types)]
@@ -376,36 +378,32 @@ def run(binary, work, procs):
     # (d) Erasure of an EU viewer (docs/governance.md "Erasure"): EU stops, `watershed erase` is killed in the
     # middle (a crash point: exit 137, like kill -9), resumed, completes; then no EU Parquet file holds a byte of
     # the id, `erase --verify` agrees, and EU back up answers the global count without the viewer's events.
-    viewer = truth["eu"][0]["viewer_id"]
-    gone = sum(1 for e in truth["eu"] if e["viewer_id"] == viewer)
-    needles = [struct.pack("<q", viewer), str(viewer).encode()]
-
-    def files_holding_viewer():
-        found = []
-        for root, _, names in os.walk(os.path.join(work, "eu", "lake")):
-            for name in names:
-                if name.endswith(".parquet"):
-                    with open(os.path.join(root, name), "rb") as f:
-                        data = f.read()
-                    if any(n in data for n in needles):
-                        found.append(name)
-        return found
-    if not files_holding_viewer():
-        fail("before the erasure no EU Parquet file holds viewer %d: the check below would prove nothing" % viewer)
+    # check_erasure.py reads every EU Parquet file with DuckDB (referenced or not) and every EU lake file's bytes.
     eu = procs[REGIONS.index("eu")]
     eu.terminate()
     eu.wait(timeout=30)
+    eu_lake, before = os.path.join(work, "eu", "lake"), os.path.join(work, "eu-before.json")
+
+    def check(*args):
+        done = subprocess.run(["/usr/bin/python3", CHECK_ERASURE] + list(args), capture_output=True, text=True,
+                              timeout=300)
+        if done.returncode != 0:
+            fail("check_erasure.py %s: %s %s" % (args[0], done.stdout[-2000:], done.stderr[-2000:]))
+        return done.stdout.strip()
+    check("before", eu_lake, before)
+    viewer = int(check("pick", before, "0"))
+    gone = sum(1 for e in truth["eu"] if e["viewer_id"] == viewer)
+    if gone == 0:
+        fail("check_erasure.py picked viewer %d, who has no EU events" % viewer)
     erase = [binary, "erase", "--data-dir", os.path.join(work, "eu"), "--regions", "eu", "--governance-file", policy]
     done = subprocess.run(erase + ["--viewer", str(viewer)], capture_output=True, text=True, timeout=120,
-                         env=dict(os.environ, WATERSHED_CRASH_POINT="erase.after_rewrite"))
+                          env=dict(os.environ, WATERSHED_CRASH_POINT="erase.after_rewrite"))
     if done.returncode != 137:
         fail("erase did not die at erase.after_rewrite: %d %s" % (done.returncode, done.stderr[-2000:]))
     done = subprocess.run(erase + ["--resume"], capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         fail("erase --resume: %d %s %s" % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
-    left = files_holding_viewer()
-    if left:
-        fail("after the erasure, EU Parquet files still hold viewer %d: %s" % (viewer, left))
+    check("after", eu_lake, before, str(viewer))
     done = subprocess.run(erase + ["--verify", str(viewer)], capture_output=True, text=True, timeout=120)
     if done.returncode != 0 or any(line.startswith(("lake", "checkpoint")) for line in done.stdout.splitlines()):
         fail("erase --verify: %d %s %s" % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
