@@ -22,7 +22,7 @@ int KafkaMockCommand(const std::vector<std::string>& args) {
   static const char* kHelp =
       "usage: watershed kafka-mock [--brokers 3] [--partitions 8] [--topic-prefix watershed]\n\n"
       "Runs librdkafka's in-memory mock cluster with one topic per region\n"
-      "(<prefix>.us, <prefix>.eu, <prefix>.apac), prints its bootstrap servers on\n"
+      "(<prefix>.<region> for each of region-names: WATERSHED_REGION_NAMES), prints its bootstrap servers on\n"
       "the first line of stdout, and serves until SIGINT/SIGTERM. For tests and\n"
       "development only: it keeps nothing on disk. Its topics keep CreateTime\n"
       "timestamps, so give the processes log = kafka-mock://<those servers>.\n";

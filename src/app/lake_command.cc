@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/file_system.h"
+#include "gov/policy.h"
 #include "lake/iceberg_maintenance.h"
 #include "lake/tables.h"
 
@@ -29,7 +30,8 @@ constexpr const char* kHelp =
     "  compact           rewrite each partition's small data files into fewer sorted ones\n"
     "  expire-snapshots  drop old snapshots; delete the files only they reached\n"
     "  remove-orphans    delete files under data/ and metadata/ that no snapshot references\n"
-    "  lifecycle         move data past its zone's age into the archive tables (or delete it)\n\n"
+    "  lifecycle         move data past its zone's age into the archive tables (or delete it);\n"
+    "                    with governance-file, at the ages of its regions' retention.TABLE\n\n"
     "flags:\n"
     "  --root DIR          lake root (default: the lake-root setting, else <data-dir>/lake)\n"
     "  --region us|eu|...  one region (default: every region found under the root)\n"
@@ -75,8 +77,10 @@ class Progress {
 
 struct Options {
   std::string action, root;
+  std::string region;  // --region: read once the configuration set the region names
   std::vector<Region> regions;
   std::optional<lake::LakeTableId> table;
+  lake::KeepDays keep_days{};  // lifecycle: the region's retention overrides (governance-file)
   bool dry_run = false;
   std::optional<int64_t> target_size;
   std::optional<int64_t> older_than_ms;
@@ -175,6 +179,7 @@ bool RunLifecycle(const Options& o, Region region) {
   lake::LifecycleOptions l;
   l.dry_run = o.dry_run;
   l.only = o.table;
+  l.keep_days = o.keep_days;
   const std::string name(RegionName(region));
   Progress progress("lifecycle " + name);
   if (!o.dry_run) l.progress = [&progress](int64_t done, int64_t total) { progress(done, total); };
@@ -252,11 +257,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args, std::vector<s
     o.table = lake::LakeTableByName(f.Get("table"));
     if (!o.table) return Status::InvalidArgument("unknown table '" + f.Get("table") + "'");
   }
-  if (f.Has("region")) {
-    auto r = ParseRegion(f.Get("region"));
-    if (!r) return Status::InvalidArgument("unknown region '" + f.Get("region") + "'");
-    o.regions.push_back(*r);
-  }
+  o.region = f.Get("region");
   if (o.action == "remove-orphans" && o.older_than_ms && *o.older_than_ms < 3'600'000)
     return Status::InvalidArgument(
         "remove-orphans --older-than must be at least 1h: younger files may belong to "
@@ -287,6 +288,11 @@ int LakeCommand(const std::vector<std::string>& args) {
   if (!fs->FileExists(o.root)) return Fail("lake", "no lake at " + o.root + " (--root DIR)", 1);
   auto lake_keys = UseLakeKeysOf(*config, o.root);  // encryption = on: compaction reads and writes encrypted files
   if (!lake_keys.ok()) return Fail("lake", lake_keys.status().message(), 1);
+  if (!o.region.empty()) {
+    auto r = ParseRegion(o.region);
+    if (!r) return Fail("lake", "unknown region '" + o.region + "' (" + RegionNamesText() + ")", 2);
+    o.regions.push_back(*r);
+  }
   if (o.regions.empty()) {
     auto names = fs->ListDir(o.root);
     if (!names.ok()) return Fail("lake", names.status().message(), 1);
@@ -294,9 +300,16 @@ int LakeCommand(const std::vector<std::string>& args) {
       for (const std::string& n : *names)
         if (ParseRegion(n) == static_cast<Region>(r)) o.regions.push_back(static_cast<Region>(r));
   }
+  std::optional<gov::Policy> policy;
+  if (o.action == "lifecycle" && !config->Get("governance-file").empty()) {
+    auto loaded = gov::LoadPolicy(fs, config->Get("governance-file"));
+    if (!loaded.ok()) return Fail("lake", loaded.status().message(), 2);
+    policy = std::move(loaded).value();
+  }
   bool ok = true;
   for (Region region : o.regions) {
     if (o.action == "lifecycle") {
+      if (policy) o.keep_days = policy->regions[static_cast<int>(region)].retention_days;
       ok = RunLifecycle(o, region) && ok;
       continue;
     }

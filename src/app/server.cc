@@ -207,12 +207,17 @@ namespace {
 // Region ids are stored in a data dir (log record headers, checkpoints, the
 // lake sink's minute rows), so its `region-names` file pins them: a later
 // start must list the same names first, in the same order.
-Status PinRegionNames(FileSystem* fs, const std::string& data_dir) {
+Status PinRegionNames(FileSystem* fs, const std::string& data_dir, const std::string& checkpoint_dir) {
   const std::string path = JoinPath(data_dir, "region-names");
   const std::string current = RegionNamesText(",");
+  std::string stored;
   if (fs->FileExists(path)) {
-    ASSIGN_OR_RETURN(std::string stored, ReadWholeFile(fs, path));
+    ASSIGN_OR_RETURN(stored, ReadWholeFile(fs, path));
     while (!stored.empty() && stored.back() == '\n') stored.pop_back();
+  } else if (fs->FileExists(JoinPath(data_dir, "log")) || fs->FileExists(checkpoint_dir)) {
+    stored = "us,eu,apac";  // written before region names were configuration
+  }
+  if (!stored.empty()) {
     if (stored == current) return Status::Ok();
     if (!current.starts_with(stored + ","))
       return Status::FailedPrecondition(
@@ -228,7 +233,8 @@ Status PinRegionNames(FileSystem* fs, const std::string& data_dir) {
 
 Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, FileSystem* fs, ServerRoles roles) {
   std::unique_ptr<Server> s(new Server());
-  if (!settings.log.kafka || roles.processes()) RETURN_IF_ERROR(PinRegionNames(fs, settings.data_dir));
+  if (!settings.log.kafka || roles.processes())
+    RETURN_IF_ERROR(PinRegionNames(fs, settings.data_dir, settings.processor.checkpoint_dir));
   if (roles.uses_live_store()) {
     // One store per served region (docs/live_store.md "One store per region"); regions whose settings name the
     // same store share one (one Redis key space keeps each region's parts apart).
@@ -491,6 +497,10 @@ Status Server::StartProcessing(const ServeSettings& settings, ServerRoles roles,
       if (open) maintenance.regions.push_back(open->region());
     maintenance.interval_ms = lake.maintenance_interval_ms;
     maintenance.schedule = lake.maintenance;
+    if (!settings.governance_file.empty()) {  // the regions' retention overrides
+      ASSIGN_OR_RETURN(gov::Policy policy, gov::LoadPolicy(fs, settings.governance_file));
+      for (int r = 0; r < RegionCount(); ++r) maintenance.schedule.keep_days[r] = policy.regions[r].retention_days;
+    }
     maintenance.compact_check_ms = lake.compact_check_ms;
     maintenance.compact_min_files = lake.compact_min_files;
     lake_maintenance_ = std::make_unique<lake::MaintenanceScheduler>(std::move(maintenance));

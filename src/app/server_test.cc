@@ -442,6 +442,21 @@ TEST_F(ServerTest, RegionNamesAreConfigurationAndTheDataDirKeepsTheirOrder) {
   EXPECT_NE(r->body.find("\"views\":2"), std::string::npos) << r->body;
 }
 
+// A data dir written before region names were configuration holds ids of us,eu,apac: other orders are refused.
+TEST_F(ServerTest, ADataDirFromBeforeRegionNamesCountsAsUsEuApac) {
+  std::filesystem::create_directories(dir_.path() + "/log/eu");
+  auto swapped = StartServer({"--region-names", "eu,us,apac"});
+  ASSERT_FALSE(swapped.ok());
+  EXPECT_NE(swapped.status().message().find("(us,eu,apac)"), std::string::npos) << swapped.status().message();
+  auto grown = StartServer({"--region-names", "us,eu,apac,me-central-1"});
+  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+  ASSERT_TRUE((*grown)->Stop().ok());
+  std::ifstream pinned(dir_.path() + "/region-names");
+  std::string names;
+  std::getline(pinned, names);
+  EXPECT_EQ(names, "us,eu,apac,me-central-1");
+}
+
 // A bad region-names is a clear configuration error.
 TEST_F(ServerTest, BadRegionNamesFailToStart) {
   auto bad = StartServer({"--region-names", "eu-west-1,EU"});

@@ -44,14 +44,14 @@ RegionTable& Table() {
   return table;
 }
 
-bool ValidRegionName(std::string_view s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-') return false;
+}  // namespace
+
+bool IsValidRegionName(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s == "global") return false;
   for (char c : s)
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   return true;
 }
-
-}  // namespace
 
 int RegionCount() { return Table().count; }
 
@@ -84,9 +84,10 @@ Status SetRegionNames(const std::vector<std::string>& names) {
     return Status::InvalidArgument("region-names: at most " + std::to_string(kMaxRegions) + " regions");
   RegionTable t;
   for (const std::string& name : names) {
-    if (!ValidRegionName(name))
+    if (!IsValidRegionName(name))
       return Status::InvalidArgument("region-names: '" + name +
-                                     "' is not a region name (1-63 of a-z, 0-9 and '-', not starting with '-')");
+                                     "' is not a region name (1-63 of a-z, 0-9 and '-', not starting with '-', "
+                                     "not 'global')");
     for (int i = 0; i < t.count; ++i)
       if (std::string_view(t.names[i].data(), t.lengths[i]) == name)
         return Status::InvalidArgument("region-names: '" + name + "' twice");

@@ -37,9 +37,11 @@ std::string_view EventTypeName(EventType t);  // "view", "share", "reply"
 std::optional<EventType> ParseEventType(std::string_view s);
 
 // A region is a small id into the process's region table: the names of the
-// deployment's regions (`region-names`, default us,eu,apac), in order. Only
-// names cross process boundaries (HTTP, tokens, peers); ids are persisted
-// only inside one data dir, whose `region-names` file pins them (app/).
+// deployment's regions (`region-names`, default us,eu,apac), in order.
+// Between deployments (HTTP, tokens, peers) only names travel; ids are
+// stored in a data dir (pinned by its `region-names` file, app/), in Kafka
+// records and in a shared Redis, so the processes of one deployment list
+// the same names in the same order.
 // kUs, kEu and kApac are the default table's ids: defaults and tests use them.
 enum class Region : uint8_t { kUs = 0, kEu = 1, kApac = 2 };
 inline constexpr int kMaxRegions = 16;
@@ -47,8 +49,10 @@ int RegionCount();                                               // names in the
 std::string_view RegionName(Region r);                           // "unknown" outside the table
 std::optional<Region> ParseRegion(std::string_view s);           // exact name
 std::string RegionNamesText(std::string_view separator = ", ");  // "us, eu, apac"
-// Replaces the table: 1..kMaxRegions distinct names of lowercase ASCII
-// letters, digits and '-' (1..63 chars, starting with a letter or digit).
+// A region name: 1..63 lowercase ASCII letters, digits and '-', not starting
+// with '-', not "global" (the federated planner's name for all regions).
+bool IsValidRegionName(std::string_view s);
+// Replaces the table: 1..kMaxRegions distinct valid names.
 // Call before any thread reads the table (start of main, a test's SetUp):
 // readers take no lock.
 Status SetRegionNames(const std::vector<std::string>& names);

@@ -43,7 +43,7 @@ inline constexpr uint32_t kType = 2;        // enum EventType, VIEW=1 SHARE=2 RE
 inline constexpr uint32_t kStoryId = 3;     // uint64
 inline constexpr uint32_t kAuthorId = 4;    // uint64
 inline constexpr uint32_t kViewerId = 5;    // uint64
-inline constexpr uint32_t kRegion = 6;      // string, "us" | "eu" | "apac"
+inline constexpr uint32_t kRegion = 6;      // string, a name of region-names
 inline constexpr uint32_t kEventTime = 7;   // int64, ms since the epoch
 inline constexpr uint32_t kWatchMs = 8;     // uint32
 inline constexpr uint32_t kTraceparent = 9; // string

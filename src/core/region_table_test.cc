@@ -41,7 +41,7 @@ TEST_F(RegionTableTest, ANameKeepsItsViewWhenTheTableIsReplaced) {
 }
 
 TEST_F(RegionTableTest, BadTablesAreRefusedAndLeaveTheTableAlone) {
-  for (const char* bad : {"", "us,", "US", "eu west", "us,us", "-eu", "eu_west", "é",
+  for (const char* bad : {"", "us,", "US", "eu west", "us,us", "-eu", "eu_west", "é", "global", "us,global",
                           "a123456789012345678901234567890123456789012345678901234567890123"}) {
     const Status s = SetRegionNames(bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;

@@ -227,7 +227,8 @@ class ApiTest : public ::testing::Test {
   uint64_t LogRecordCount() {
     uint64_t total = 0;
     for (auto& l : logs_)
-      for (uint32_t p = 0; p < l->partition_count(); ++p) total += l->EndOffset(p).value;
+      if (l)
+        for (uint32_t p = 0; p < l->partition_count(); ++p) total += l->EndOffset(p).value;
     return total;
   }
 

@@ -29,8 +29,6 @@ bool HasColumn(lake::LakeTableId id, std::string_view column) {
   return false;
 }
 
-std::string RegionNames() { return RegionNamesText(); }
-
 std::string TableNames() {
   std::string s;
   for (int i = 0; i < lake::kLakeTableCount; ++i)
@@ -59,7 +57,7 @@ Result<ColumnPattern> ParsePattern(const ConfigValue& v, const std::string& path
   p.column = parts.back();
   if (parts.size() == 3) {
     p.region = ParseRegion(parts[0]);
-    if (!p.region) return bad("unknown region '" + parts[0] + "' (known: " + RegionNames() + ")");
+    if (!p.region) return bad("unknown region '" + parts[0] + "' (known: " + RegionNamesText() + ")");
   }
   if (parts.size() >= 2 && parts[parts.size() - 2] != "*") {
     p.table = lake::LakeTableByName(parts[parts.size() - 2]);
@@ -106,7 +104,7 @@ Status ReadRegion(const ConfigTable& t, const std::string& path, Policy* policy,
   std::string name;
   RETURN_IF_ERROR(r.String("name", &name, true));
   auto region = ParseRegion(name);
-  if (!region) return r.Error("name", "unknown region '" + name + "' (known: " + RegionNames() + ")");
+  if (!region) return r.Error("name", "unknown region '" + name + "' (known: " + RegionNamesText() + ")");
   if ((*seen)[static_cast<int>(*region)]) return r.Error("name", "region '" + name + "' has a [[region]] already");
   (*seen)[static_cast<int>(*region)] = true;
   RegionPolicy& rp = policy->regions[static_cast<int>(*region)];

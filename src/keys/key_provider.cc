@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "core/event.h"
 #include "core/file_system.h"
 #include "core/hex.h"
 #include "core/random.h"
@@ -130,10 +131,8 @@ bool ValidKeyId(const std::string& id) {
 }
 
 Status CheckRegionName(const std::string& region) {
-  const bool ok = !region.empty() && region.size() <= 63 && std::all_of(region.begin(), region.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-  if (!ok) return Status::InvalidArgument("region '" + region + "' must be 1 to 63 of [a-z0-9-]");
+  if (!IsValidRegionName(region))
+    return Status::InvalidArgument("region '" + region + "' must be 1 to 63 of [a-z0-9-], not starting with '-'");
   return Status::Ok();
 }
 

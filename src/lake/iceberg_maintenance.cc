@@ -112,7 +112,9 @@ std::optional<std::pair<int64_t, int64_t>> PartitionTimeRange(const TableMetadat
   return std::nullopt;
 }
 
-int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms) { return now_ms - (SpecOf(id).keep_days - 1) * kDayMs; }
+int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms, const KeepDays& keep_days) {
+  return now_ms - (KeepDaysOf(id, keep_days) - 1) * kDayMs;
+}
 
 // In the path of every file a compaction wrote (<location>/data/compacted/).
 constexpr std::string_view kCompactedDir = "/data/compacted/";
@@ -426,7 +428,7 @@ Result<MaintenanceReport> CompactRegionIfNeeded(FileSystem* fs, const std::strin
     Status s = table.ok() ? Status::Ok() : table.status();
     if (table.ok()) {
       CompactionOptions c;
-      c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
+      c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms, schedule.keep_days[static_cast<int>(region)]);
       c.target_file_size_bytes = schedule.target_file_size_bytes;
       c.min_files = min_files;
       auto r = CompactIfNeeded(fs, &*table, c, &(*checked)[id]);
@@ -456,14 +458,16 @@ Result<MaintenanceReport> RunMaintenanceRound(FileSystem* fs, const std::string&
   };
   each_table([&](LakeTableId id, IcebergTable& table) -> Status {
     CompactionOptions c;
-    c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms);
+    c.skip_ended_before_ms = CompactionHorizonMs(id, now_ms, schedule.keep_days[static_cast<int>(region)]);
     c.skip_ending_after_ms = now_ms;
     c.skip_newest_time_range = true;
     c.target_file_size_bytes = schedule.target_file_size_bytes;
     ASSIGN_OR_RETURN(CompactionResult r, CompactTable(fs, &table, c));
     return CountCompaction(r, &report);
   });
-  auto batches = ApplyLifecycle(fs, lake_root, region, now_ms, {});
+  LifecycleOptions lifecycle;
+  lifecycle.keep_days = schedule.keep_days[static_cast<int>(region)];
+  auto batches = ApplyLifecycle(fs, lake_root, region, now_ms, lifecycle);
   if (batches.ok()) {
     report.lifecycle_batches = static_cast<int64_t>(batches->size());
   } else {

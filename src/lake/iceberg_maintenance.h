@@ -119,8 +119,8 @@ Result<CompactionResult> CompactIfNeeded(FileSystem* fs, IcebergTable* table, Co
 std::optional<std::pair<int64_t, int64_t>> PartitionTimeRange(const TableMetadata& m, const DataFileInfo& f);
 
 // The skip_ended_before_ms for a lake table: a day before its data becomes
-// the lifecycle's (keep_days), so no compaction races a lifecycle run.
-int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms);
+// the lifecycle's (KeepDaysOf), so no compaction races a lifecycle run.
+int64_t CompactionHorizonMs(LakeTableId id, int64_t now_ms, const KeepDays& keep_days);
 
 struct ExpireOptions {
   int64_t older_than_ms = 0;  // snapshots with timestamp-ms below it may go
@@ -180,6 +180,7 @@ struct MaintenanceSchedule {
   int retain_last = 1;                            // ...beyond the newest N
   int64_t orphan_age_ms = 3 * 86'400'000ll;       // remove orphans older than this
   std::optional<int64_t> target_file_size_bytes;  // compaction target (unset: the table property)
+  std::array<KeepDays, kMaxRegions> keep_days{};  // per region: its retention overrides (governance-file)
 };
 struct MaintenanceReport {
   int64_t compacted_files = 0, compaction_outputs = 0, lifecycle_batches = 0, expired_snapshots = 0, deleted_files = 0,

@@ -408,7 +408,7 @@ TEST_F(IcebergMaintenanceTest, CompactionLeavesPartitionsPastTheHorizonToTheLife
   const DataFileInfo r2 = WriteEvents(LakeTableId::kEvents, "r2.parquet", stories, recent, 10);
   ASSERT_TRUE(AppendFiles(fs_, &table, {o1, o2, r1, r2}, "c1").value());
   CompactionOptions options;
-  options.skip_ended_before_ms = CompactionHorizonMs(LakeTableId::kEvents, kBaseMs + 90 * kDayMs);
+  options.skip_ended_before_ms = CompactionHorizonMs(LakeTableId::kEvents, kBaseMs + 90 * kDayMs, {});
   EXPECT_EQ(*options.skip_ended_before_ms, kBaseMs + kDayMs);
   options.dry_run = true;
   auto plan = CompactTable(fs_, &table, options);

@@ -118,7 +118,7 @@ Result<std::vector<LifecycleBatch>> ApplyLifecycle(FileSystem* fs, const std::st
     const std::string location = TableLocation(lake_root, region, id);
     if (!LakeTableExists(fs, location)) continue;  // not created yet
     ASSIGN_OR_RETURN(IcebergTable source, IcebergTable::Load(fs, location));
-    const int64_t cutoff = now_ms - spec.keep_days * kDayMs;
+    const int64_t cutoff = now_ms - KeepDaysOf(id, options.keep_days) * kDayMs;
     ASSIGN_OR_RETURN(std::vector<ManifestEntry> live, ListLiveFiles(fs, source.metadata()));
 
     if (!spec.archive) {

@@ -24,6 +24,7 @@ using ProgressFn = std::function<void(int64_t done, int64_t total)>;
 struct LifecycleOptions {
   bool dry_run = false;
   std::optional<LakeTableId> only;  // one table instead of all
+  KeepDays keep_days{};             // the region's overrides of the tables' keep_days
   ProgressFn progress;
   // Tests: runs after each batch's archive commit, before the source's
   // delete; an error ends the run there (a crash between the two commits).
@@ -40,7 +41,8 @@ struct LifecycleBatch {
 };
 
 // For each of the region's tables with a time partition: live files whose
-// partition's time range ended before now_ms - keep_days. Tables with an
+// partition's time range ended before now_ms - keep_days (KeepDaysOf: the
+// table's own or options.keep_days's). Tables with an
 // archive: in batches of one archive day (only days that expired as a
 // whole, so a rerun sees the same files), split into runs of at most the
 // archive's target file size; each batch's rows are rewritten into the

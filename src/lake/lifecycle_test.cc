@@ -93,6 +93,40 @@ TEST_F(LifecycleTest, ArchivesExpiredDaysAndDeletesWithoutArchive) {
   EXPECT_TRUE(again->empty());
 }
 
+// A region's retention override (governance-file retention.TABLE) moves the cutoff, in the lifecycle and in a
+// maintenance round, for that region only.
+TEST_F(LifecycleTest, ARegionsRetentionOverrideMovesTheCutoff) {
+  IcebergTable raw = CreateTable(LakeTableId::kRawEvents);
+  const auto stories = StoriesInOneBucket(2);
+  const DataFileInfo five_days = WriteEvents(LakeTableId::kRawEvents, "r5.parquet", stories, kBaseMs, 10);
+  const DataFileInfo one_day = WriteEvents(LakeTableId::kRawEvents, "r1.parquet", stories, kBaseMs + 4 * kDayMs, 10);
+  ASSERT_TRUE(AppendFiles(fs_, &raw, {five_days, one_day}, "r").value());
+  const int64_t now = kBaseMs + 5 * kDayMs + kHourMs;
+  LifecycleOptions options;
+  options.dry_run = true;
+  auto plan = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_TRUE(plan->empty()) << "raw_events keeps 7 days by default";
+  options.keep_days[static_cast<int>(LakeTableId::kRawEvents)] = 3;
+  plan = ApplyLifecycle(fs_, dir_.path(), Region::kEu, now, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->size(), 1u);
+  EXPECT_EQ((*plan)[0].files, std::vector<DataFileInfo>{five_days});
+
+  MaintenanceSchedule schedule;
+  schedule.keep_days[static_cast<int>(Region::kUs)][static_cast<int>(LakeTableId::kRawEvents)] = 3;
+  auto round = RunMaintenanceRound(fs_, dir_.path(), Region::kEu, now, schedule);
+  ASSERT_TRUE(round.ok()) << round.status().ToString();
+  EXPECT_EQ(round->lifecycle_batches, 0) << "another region's override";
+  schedule.keep_days[static_cast<int>(Region::kEu)][static_cast<int>(LakeTableId::kRawEvents)] = 3;
+  round = RunMaintenanceRound(fs_, dir_.path(), Region::kEu, now, schedule);
+  ASSERT_TRUE(round.ok()) << round.status().ToString();
+  EXPECT_EQ(round->lifecycle_batches, 1);
+  std::vector<Row> left = ReadFile(one_day.path);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(ReadRows(LakeTableId::kRawEvents), left);
+}
+
 TEST_F(LifecycleTest, ArchivesADayOfSortedFilesAsOneSortedFile) {
   IcebergTable events = CreateTable(LakeTableId::kEvents);
   const auto stories = StoriesInOneBucket(4);

@@ -114,6 +114,10 @@ const LakeTableSpec& SpecOf(LakeTableId id) {
   return specs[static_cast<int>(id)];
 }
 
+int64_t KeepDaysOf(LakeTableId id, const KeepDays& overrides) {
+  return overrides[static_cast<int>(id)].value_or(SpecOf(id).keep_days);
+}
+
 std::optional<LakeTableId> LakeTableByName(std::string_view name) {
   for (int i = 0; i < kLakeTableCount; ++i)
     if (name == SpecOf(static_cast<LakeTableId>(i)).name) return static_cast<LakeTableId>(i);

@@ -10,6 +10,8 @@
 // raw_events and events share one schema. viewer_id is personal data: it
 // gets no min/max statistics (a later erasure leaves no id in metadata).
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,10 @@ struct LakeTableSpec {
 // raw_events 7 d; events 90 d then archive_events; story_minute 365 d then
 // archive_story_minute; archives 7 years (2557 d) at zstd level 19.
 const LakeTableSpec& SpecOf(LakeTableId id);
+// Per table, days to keep overriding its keep_days (a region's retention in
+// governance-file); nullopt: the table's own.
+using KeepDays = std::array<std::optional<int64_t>, kLakeTableCount>;
+int64_t KeepDaysOf(LakeTableId id, const KeepDays& overrides);
 std::optional<LakeTableId> LakeTableByName(std::string_view name);
 std::string TableLocation(std::string_view lake_root, Region region, LakeTableId id);
 // The table's schema and its initial metadata (CreateLakeTable's input).

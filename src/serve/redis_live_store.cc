@@ -19,7 +19,7 @@ namespace {
 // KEYS: story hash, 5 s window hash, 1 m window hash, 5 s index, 1 m index.
 // ARGV: region, next_offset (20 digits), has_story (0|1), author, totals,
 //       as_of, window count, (size, start, part) per window, drop count,
-//       (size, start) per drop, then the number of regions (ids 0..n-1).
+//       (size, start) per drop, then n: region ids are 0..n-1.
 // The whole write is refused when the story's n<region> is above the
 // write's next_offset (an older replay or a zombie), else applied and
 // n<region> raised to it. Returns the story hash (HGETALL) when the write
@@ -380,7 +380,9 @@ Status RedisLiveStore::Apply(const PartitionWrite& w) {
       c.args.push_back(std::to_string(static_cast<int>(k->size)));
       c.args.push_back(std::to_string(k->start));
     }
-    c.args.push_back(std::to_string(RegionCount()));
+    // Every possible id, not this process's count: a region appended to
+    // region-names by a newer process still keeps its window indexed.
+    c.args.push_back(std::to_string(kMaxRegions));
     scripts.push_back(std::move(c));
     script_story.push_back(story);
   }

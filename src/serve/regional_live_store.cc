@@ -49,7 +49,7 @@ Result<RegionParts> RegionalLiveStore::GetStoryRegions(StoryId story) {
 }
 
 bool RegionalLiveStore::Whole(const Distinct& d) {
-  return std::all_of(d.regions.begin(), d.regions.end(), [](bool served) { return served; });
+  return std::all_of(d.regions.begin(), d.regions.begin() + RegionCount(), [](bool served) { return served; });
 }
 
 Result<std::optional<StoryMetrics>> RegionalLiveStore::GetStory(StoryId story) {
