@@ -17,12 +17,10 @@ Usage: federation_e2e.py WATERSHED_BINARY
 import json
 import os
 import random
-import shutil
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -30,6 +28,8 @@ import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from regions_lib import free_port, in_work_dir, wait_healthy  # noqa: E402
 QUERY = os.path.join(HERE, "..", "..", "tools", "duckdb", "query.mjs")
 CHECK_ERASURE = os.path.join(HERE, "..", "lake", "check_erasure.py")
 REGIONS = ["us", "eu", "apac"]
@@ -41,12 +41,6 @@ BASE_MS = 1_764_547_200_000  # 2025-12-01T00:00Z
 def fail(msg):
     print("federation_e2e: FAIL: " + msg, flush=True)
     sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RecordingProxy:
@@ -129,23 +123,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[1])
-    work = tempfile.mkdtemp(prefix="federation_e2e.")
-    procs = []
-    try:
-        run(binary, work, procs)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if os.environ.get("KEEP_WORK"):
-            print("work dir kept: " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    in_work_dir("federation_e2e.", lambda work, procs: run(binary, work, procs))
 
 
 def run(binary, work, procs):
@@ -162,19 +140,6 @@ def run(binary, work, procs):
                 '\n[[role]]\nname = "admin"\ntables = ["*"]\n\n[[role]]\nname = "analyst"\ntables = ["*"]\n')
     ports = {r: free_port() for r in REGIONS}
     serve_args = {}
-
-    def wait_healthy(r):
-        for _ in range(200):
-            try:
-                status, _ = http(ports[r], "GET", "/healthz", timeout=2)
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            if procs[REGIONS.index(r)].poll() is not None:
-                fail("%s exited: %s" % (r, open(os.path.join(work, r + ".log")).read()[-3000:]))
-            time.sleep(0.1)
-        fail(r + " did not start")
     # The US coordinator reaches EU only through the recording proxy.
     proxy = RecordingProxy(ports["eu"])
     peer_url = {r: "http://127.0.0.1:%d" % ports[r] for r in REGIONS}
@@ -190,10 +155,10 @@ def run(binary, work, procs):
         serve_args[r] = [binary, "serve", "--data-dir", data, "--regions", r, "--port", str(ports[r]), "--auth", "on",
                          "--partitions", "2", "--lake-commit-interval", "500ms", "--governance-file", policy,
                          "--peer-token-file", token, "--peers", ",".join(peers)]
-        procs.append(subprocess.Popen(serve_args[r], stdout=open(os.path.join(work, r + ".log"), "w"),
-                                      stderr=subprocess.STDOUT))
+        procs[r] = subprocess.Popen(serve_args[r], stdout=open(os.path.join(work, r + ".log"), "w"),
+                                    stderr=subprocess.STDOUT)
     for r in REGIONS:
-        wait_healthy(r)
+        wait_healthy(r, ports[r], procs[r], os.path.join(work, r + ".log"), fail)
 
     # Auth is on (the deployments' real setting): each region's server made its HS256 secret; a viewer's events go
     # with a viewer token naming their home region, so a viewer's events are all in one region's lake and distinct
@@ -379,7 +344,7 @@ def run(binary, work, procs):
     # middle (a crash point: exit 137, like kill -9), resumed, completes; then no EU Parquet file holds a byte of
     # the id, `erase --verify` agrees, and EU back up answers the global count without the viewer's events.
     # check_erasure.py reads every EU Parquet file with DuckDB (referenced or not) and every EU lake file's bytes.
-    eu = procs[REGIONS.index("eu")]
+    eu = procs["eu"]
     eu.terminate()
     eu.wait(timeout=30)
     eu_lake, before = os.path.join(work, "eu", "lake"), os.path.join(work, "eu-before.json")
@@ -407,9 +372,9 @@ def run(binary, work, procs):
     done = subprocess.run(erase + ["--verify", str(viewer)], capture_output=True, text=True, timeout=120)
     if done.returncode != 0 or any(line.startswith(("lake", "checkpoint")) for line in done.stdout.splitlines()):
         fail("erase --verify: %d %s %s" % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
-    procs[REGIONS.index("eu")] = subprocess.Popen(serve_args["eu"], stdout=open(os.path.join(work, "eu2.log"), "w"),
-                                                  stderr=subprocess.STDOUT)
-    wait_healthy("eu")
+    procs["eu"] = subprocess.Popen(serve_args["eu"], stdout=open(os.path.join(work, "eu2.log"), "w"),
+                                   stderr=subprocess.STDOUT)
+    wait_healthy("eu", ports["eu"], procs["eu"], os.path.join(work, "eu2.log"), fail)
     status, out = sql(ports["us"], "SELECT count(*), count(DISTINCT viewer_id) FROM global.events")
     if status != 200 or out["rows"][0] != [3 * EVENTS_PER_REGION - gone, 3 * VIEWERS_PER_REGION - 1]:
         fail("global count after the erasure of %d events: %d %s" % (gone, status, out))
@@ -417,7 +382,7 @@ def run(binary, work, procs):
           "global count %d" % (viewer, out["rows"][0][0]), flush=True)
 
     # A peer down: the global query fails at once, naming it (no partial answer).
-    apac = procs[REGIONS.index("apac")]
+    apac = procs["apac"]
     apac.terminate()
     apac.wait(timeout=20)
     status, out = sql(ports["us"], "SELECT count(*) FROM global.events")

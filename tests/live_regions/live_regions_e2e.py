@@ -17,16 +17,16 @@ Usage: live_regions_e2e.py WATERSHED_BINARY [auth]
 import json
 import os
 import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from regions_lib import free_port, in_work_dir, wait_healthy  # noqa: E402
 
 # Region names are configuration (region-names): each deployment lists the same names in its own order (its own
 # region first), so only names, never a region's place in a list, can cross between them.
@@ -67,12 +67,6 @@ def wait_stopped(pid):
     fail("pid %d did not stop" % pid)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(port, method, path, body=None, headers=None, timeout=10):
     req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), method=method,
                                  data=None if body is None else json.dumps(body).encode())
@@ -94,23 +88,7 @@ def main():
         sys.exit(__doc__)
     AUTH = len(sys.argv) == 3
     binary = os.path.abspath(sys.argv[1])
-    work = tempfile.mkdtemp(prefix="live_regions_e2e.")
-    procs = {}
-    try:
-        run(binary, work, procs)
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if os.environ.get("KEEP_WORK"):
-            print("work dir kept: " + work)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    in_work_dir("live_regions_e2e.", lambda work, procs: run(binary, work, procs))
 
 
 def truth_of(events):
@@ -144,26 +122,17 @@ def run(binary, work, procs):
         os.makedirs(data)
         log = open(os.path.join(work, r + ".log"), "w")
         procs[r] = subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--region-names", names_for(r), "--regions", r, "--port", str(ports[r]), "--auth", "on" if AUTH else "off",
-             "--partitions", "2", "--lake", "off", "--max-future", "1h", "--governance-file", policy,
+            [binary, "serve", "--data-dir", data, "--region-names", names_for(r), "--regions", r,
+             "--port", str(ports[r]), "--auth", "on" if AUTH else "off", "--partitions", "2", "--lake", "off", "--max-future", "1h", "--governance-file", policy,
              "--peer-token-file", token, "--peers", peers, "--peer-live-timeout", "1s"],
             stdout=log, stderr=subprocess.STDOUT)
     for r in REGIONS:
-        for _ in range(200):
-            try:
-                if http(ports[r], "GET", "/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if procs[r].poll() is not None:
-                fail("%s exited: %s" % (r, open(os.path.join(work, r + ".log")).read()[-3000:]))
-            time.sleep(0.1)
-        else:
-            fail(r + " did not start")
+        wait_healthy(r, ports[r], procs[r], os.path.join(work, r + ".log"), fail)
 
     def mint(region, sub, roles):
         out = subprocess.run([binary, "token", "--data-dir", os.path.join(work, region), "--sub", str(sub),
-                              "--region-names", names_for(region), "--region", region, "--roles", roles], capture_output=True, text=True, timeout=30)
+                              "--region-names", names_for(region), "--region", region, "--roles", roles],
+                             capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             fail("watershed token: " + out.stderr)
         return out.stdout.strip()
