@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "serve/redis_node_client.h"
+#include "serve/regional_live_store.h"
 
 namespace watershed::serve {
 namespace {
@@ -176,22 +177,12 @@ Result<RegionParts> ParseStoryRegions(StoryId id, const RedisReply& reply) {
   return parts;
 }
 
-// The story as MemoryLiveStore would answer it (the sum of its regions' parts,
-// the lowest region's author); nullopt when no region wrote totals.
+// The story as MemoryLiveStore would answer it (SumParts: the sum of its
+// regions' parts, the lowest region's author); nullopt when no region wrote
+// totals.
 Result<std::optional<StoryMetrics>> ParseStory(StoryId id, const RedisReply& reply) {
   ASSIGN_OR_RETURN(RegionParts parts, ParseStoryRegions(id, reply));
-  std::optional<StoryMetrics> m;
-  for (const auto& part : parts) {
-    if (!part) continue;
-    if (!m) {
-      m.emplace();
-      m->story = id;
-      m->author = part->author;  // the lowest region's
-    }
-    m->totals += part->totals;
-    m->as_of_ms = std::max(m->as_of_ms, part->as_of_ms);
-  }
-  return m;
+  return SumParts(parts);
 }
 
 Status CheckReplies(const std::vector<RedisReply>& replies, size_t expected) {
