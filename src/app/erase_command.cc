@@ -12,6 +12,7 @@
 #include "app/flags.h"
 #include "app/governance_runtime.h"
 #include "app/lake_keys.h"
+#include "app/recs_runtime.h"
 #include "app/serve_settings.h"
 #include "core/clock.h"
 #include "core/file_system.h"
@@ -27,7 +28,10 @@ constexpr const char* kHelp =
     "       watershed erase --verify ID [flags]    every place the viewer may remain, with its expiry\n\n"
     "Removes the viewer's rows from every lake table that has a viewer_id column, in every region: the files\n"
     "holding them are rewritten without them, one snapshot replaces them, every older snapshot that still lists\n"
-    "one is expired and the old files are deleted. The request is a file under <data-dir>/erasures, updated\n"
+    "one is expired and the old files are deleted; then the recommendations' feature store forgets the viewer\n"
+    "and every exposure log holding them is rewritten without them (an embedded store and the logs only while\n"
+    "no server owns <data-dir>/recs), and, with the server stopped, processor checkpoints and cold stores lose\n"
+    "the id. The request is a file under <data-dir>/erasures, updated\n"
     "after each step: a run killed at any point resumes with --resume (or the same --viewer).\n"
     "  --record-only   record the request and print the receipt; run nothing\n"
     "  --json          the receipt as JSON\n"
@@ -93,6 +97,19 @@ int EraseCommand(const std::vector<std::string>& args) {
       ring = std::move(opened).value();
       paths.checkpoint_keys = ring.get();
     }
+  }
+  // A Redis feature store is erased (and scanned) directly: its script is atomic against the server's writes.
+  std::unique_ptr<recs::RedisFeatureStore> redis_features;
+  if (!flags->Has("list") && (serve->recs_features.kind == RecsFeatureSettings::Kind::kRedis ||
+                              serve->recs_features.kind == RecsFeatureSettings::Kind::kRedisCluster)) {
+    recs::FeatureStoreConfig defaults;  // the definitions `serve` uses (Open checks the store's against them)
+    auto opened = OpenRedisFeatureStore(serve->recs_features, defaults);
+    if (!opened.ok()) return Fail("erase", opened.status().message(), 1);
+    redis_features = std::move(opened).value();
+    recs::RedisFeatureStore* store = redis_features.get();
+    paths.feature_store = FeatureStoreHandle{"recs-features " + serve->recs_features.spec,
+                                             [store](uint64_t viewer) { return store->EraseViewer(viewer); },
+                                             [store](uint64_t viewer) { return store->HoldsViewer(viewer); }};
   }
   FileSystem* fs = FileSystem::Default();
   auto lake_keys = UseLakeKeysOf(*config, paths.lake_root);  // encryption = on: files read and written with keys

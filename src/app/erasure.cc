@@ -22,6 +22,8 @@
 #include "lake/tables.h"
 #include "log/log_format.h"
 #include "log/record_codec.h"
+#include "recs/experiments.h"
+#include "recs/feature_store.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
 #include "stream/partition_processor.h"
@@ -156,6 +158,29 @@ std::string DurationText(int64_t ms) {
   return std::to_string(ms / 1000) + "s";
 }
 
+// The recommendations' files may be rewritten by this process only while no server owns them: an exclusive hold of
+// the ProcessorsLock in recs_dir (the file's own directory when unset).
+Result<std::unique_ptr<ProcessorsLock>> LockRecsFiles(const ErasurePaths& paths, const std::string& file) {
+  const std::string dir = paths.recs_dir.empty() ? DirName(file) : paths.recs_dir;
+  ASSIGN_OR_RETURN(std::unique_ptr<ProcessorsLock> lock, ProcessorsLock::TryExclusive(dir));
+  if (!lock)
+    return Status::FailedPrecondition(
+        file +
+        " is owned by a running `watershed serve`: request the erasure from it (POST /v1/admin/erasures), "
+        "or stop it and run `watershed erase --resume`");
+  return lock;
+}
+
+// The viewer out of the embedded feature store's snapshot; true when it held them.
+Result<bool> EraseFromFeatureSnapshot(FileSystem* fs, const ErasurePaths& paths, uint64_t viewer) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ProcessorsLock> lock, LockRecsFiles(paths, paths.feature_snapshot));
+  auto store = recs::EmbeddedFeatureStore::Restore(fs, paths.feature_snapshot);
+  if (!store.ok()) return store.status().code() == StatusCode::kNotFound ? Result<bool>(false) : store.status();
+  ASSIGN_OR_RETURN(bool held, (*store)->EraseViewer(viewer));
+  if (held) RETURN_IF_ERROR((*store)->SaveSnapshot(fs, paths.feature_snapshot));
+  return held;
+}
+
 }  // namespace
 
 std::string UtcTime(int64_t ms) {
@@ -177,6 +202,7 @@ ErasurePaths ErasurePathsOf(const ServeSettings& s) {
   p.log_retention_ms = s.log.embedded.retention_ms;
   if (s.recs_features.kind == RecsFeatureSettings::Kind::kEmbedded) p.feature_snapshot = s.recs_features.snapshot_path;
   p.exposures_dir = s.recs_serve.exposures_dir;
+  p.recs_dir = JoinPath(s.data_dir, "recs");
   return p;
 }
 
@@ -308,10 +334,20 @@ ErasureReceipt MakeReceipt(FileSystem* fs, const ErasurePaths& paths, const Eras
                                std::nullopt});
       }
     }
-  if (!paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot))
-    out.remains.push_back({"feature store", paths.feature_snapshot + ": the viewer's history (not erased yet)", {}});
-  if (!paths.exposures_dir.empty() && fs->FileExists(paths.exposures_dir))
+  const bool erased_features = std::find(r.done.begin(), r.done.end(), "feature-store") != r.done.end();
+  const std::string features = paths.feature_store ? paths.feature_store->name : paths.feature_snapshot;
+  if (erased_features) {
+    out.removes.push_back(
+        "feature store: the viewer's history, affinities and activity (what their events added "
+        "to items' popularity and trending stays, as anonymous counts)");
+  } else if (paths.feature_store || (!paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot))) {
+    out.remains.push_back({"feature store", features + ": the viewer's features (not erased yet)", {}});
+  }
+  if (std::find(r.done.begin(), r.done.end(), "exposures") != r.done.end()) {
+    out.removes.push_back("recommendation exposures: the viewer's records in every experiment's log");
+  } else if (paths.erase_exposures || (!paths.exposures_dir.empty() && fs->FileExists(paths.exposures_dir))) {
     out.remains.push_back({"exposures", paths.exposures_dir + ": recommendation exposures (not erased yet)", {}});
+  }
   for (const auto& rem : out.remains) {
     if (!rem.expires_ms) {
       out.last_copy_expires_ms.reset();
@@ -428,6 +464,28 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
         RETURN_IF_ERROR(record(leftovers, what));
       }
     }
+  }
+  // The recommendations' state: the viewer's features, then their exposures (before processor state, which a
+  // running server keeps).
+  const bool snapshot = !paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot);
+  if (!done("feature-store") && (paths.feature_store || snapshot)) {
+    auto held =
+        paths.feature_store ? paths.feature_store->erase(r->viewer) : EraseFromFeatureSnapshot(fs, paths, r->viewer);
+    if (!held.ok()) return Status(held.status().code(), "feature store: " + held.status().message());
+    RETURN_IF_ERROR(record("feature-store", *held ? "the viewer's features removed" : "no features of the viewer"));
+  }
+  const bool exposure_files = !paths.exposures_dir.empty() && fs->FileExists(paths.exposures_dir);
+  if (!done("exposures") && (paths.erase_exposures || exposure_files)) {
+    Result<uint64_t> removed = uint64_t{0};
+    if (paths.erase_exposures) {
+      removed = paths.erase_exposures(r->viewer);
+    } else if (auto lock = LockRecsFiles(paths, paths.exposures_dir); !lock.ok()) {
+      removed = lock.status();
+    } else {
+      removed = recs::EraseUserExposures(fs, paths.exposures_dir, r->viewer);
+    }
+    if (!removed.ok()) return Status(removed.status().code(), "exposure logs: " + removed.status().message());
+    RETURN_IF_ERROR(record("exposures", std::to_string(*removed) + " exposure records removed"));
   }
   // Processor state: every checkpoint and cold store of a region, only while no server runs its processors
   // (ProcessorsLock).
@@ -672,10 +730,38 @@ Result<std::vector<Occurrence>> FindViewer(FileSystem* fs, const ErasurePaths& p
       }
     }
   }
-  for (const std::string& p : {paths.feature_snapshot, paths.exposures_dir})
-    if (!p.empty() && fs->FileExists(p))
-      out.push_back({p == paths.feature_snapshot ? "feature-store" : "exposures", p, -1, std::nullopt,
-                     "recommendations' state, not scanned: may hold the viewer"});
+  // The recommendations' feature store and exposure logs.
+  Result<bool> features = false;
+  std::string features_name = paths.feature_snapshot;
+  if (paths.feature_store) {
+    features = paths.feature_store->holds(viewer);
+    features_name = paths.feature_store->name;
+  } else if (!paths.feature_snapshot.empty()) {
+    auto store = recs::EmbeddedFeatureStore::Restore(fs, paths.feature_snapshot);
+    if (store.ok()) {
+      features = (*store)->HoldsViewer(viewer);
+    } else if (store.status().code() != StatusCode::kNotFound) {
+      features = store.status();
+    }
+  }
+  if (!features.ok()) {
+    out.push_back({"feature-store", features_name, -1, std::nullopt,
+                   "not scanned (" + features.status().ToString() + "): may hold the viewer"});
+  } else if (*features) {
+    out.push_back(
+        {"feature-store", features_name, 1, std::nullopt,
+         "the viewer's features: `watershed erase --resume` (with the server stopped for an embedded store)"});
+  }
+  if (!paths.exposures_dir.empty()) {
+    auto n = recs::CountUserExposures(fs, paths.exposures_dir, viewer);
+    if (!n.ok()) {
+      out.push_back({"exposures", paths.exposures_dir, -1, std::nullopt,
+                     "not scanned (" + n.status().ToString() + "): may hold the viewer"});
+    } else if (*n > 0) {
+      out.push_back({"exposures", paths.exposures_dir, static_cast<int64_t>(*n), std::nullopt,
+                     "recommendation exposures of the viewer"});
+    }
+  }
   return out;
 }
 

@@ -32,6 +32,14 @@ namespace watershed::app {
 using gov::ErasureRequest;
 using gov::kMaxErasableViewer;
 
+// A feature store reached through code rather than its snapshot file: `serve`'s own (through its updater) or a
+// Redis one.
+struct FeatureStoreHandle {
+  std::string name;  // for receipts and --verify
+  std::function<Result<bool>(uint64_t viewer)> erase;
+  std::function<Result<bool>(uint64_t viewer)> holds;
+};
+
 // Where everything lives: what `serve` and the CLI take from their settings.
 struct ErasurePaths {
   std::string data_dir;
@@ -43,6 +51,13 @@ struct ErasurePaths {
   std::string feature_snapshot;                    // the embedded feature store's snapshot; empty: none
   std::string exposures_dir;                       // recs exposure logs; empty: none
   const keys::KeyRing* checkpoint_keys = nullptr;  // encryption = on: sealed checkpoints and cold stores
+  // <data-dir>/recs: `serve` holds a ProcessorsLock there (shared) while it owns the feature store's snapshot and
+  // appends exposures; without the in-process ways below, the erasure rewrites those files itself, only while it
+  // can take that lock exclusively.
+  std::string recs_dir;
+  std::optional<FeatureStoreHandle> feature_store;  // set: erased through it, not through feature_snapshot
+  // Set by `serve`: its exposure logs' erasure (under its writers' lock); the records removed.
+  std::function<Result<uint64_t>(uint64_t viewer)> erase_exposures;
 };
 
 // <checkpoint-dir>/<region>/processors.lock (flock): `serve` holds each
@@ -104,7 +119,8 @@ ErasureReceipt MakeReceipt(FileSystem* fs, const ErasurePaths& paths, const Eras
 std::string ReceiptJson(const ErasureReceipt& receipt);
 std::string ReceiptText(const ErasureReceipt& receipt);
 
-// Runs the steps of `*r` not done yet, saving the request after each.
+// Runs the steps of `*r` not done yet, saving the request after each: the lake's tables, the recommendations'
+// feature store and exposure logs, then processor state.
 // `log` gets one line per step; `stop` (optional), asked between steps,
 // ends the run early with kUnavailable (the request resumes later).
 Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,

@@ -16,6 +16,8 @@
 #include "core/testing/temp_dir.h"
 #include "keys/key_provider.h"
 #include "keys/key_ring.h"
+#include "recs/experiments.h"
+#include "recs/feature_store.h"
 #include "stream/checkpoint.h"
 #include "stream/cold_store.h"
 #include "stream/partition_processor.h"
@@ -243,6 +245,60 @@ TEST(ErasureCheckpointTest, ARunningServerLeavesTheStepRecordedAsRemaining) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(r->complete);
   EXPECT_FALSE(f.Reload(1).holds);
+}
+
+// The recommendations' state as `watershed erase` finds it with no server: the embedded feature store's snapshot
+// and the exposure logs lose the viewer (and only the viewer); while a server holds <data-dir>/recs the step is
+// refused with the reason and the files stay as they are.
+TEST(ErasureRecsTest, TheFeatureSnapshotAndTheExposureLogsLoseTheViewerOnly) {
+  Fixture f(false);
+  FileSystem* fs = FileSystem::Default();
+  f.paths.recs_dir = f.paths.data_dir + "/recs";
+  f.paths.feature_snapshot = f.paths.recs_dir + "/features.snap";
+  f.paths.exposures_dir = f.paths.recs_dir + "/exposures";
+  {
+    auto features = recs::EmbeddedFeatureStore::Create({});
+    ASSERT_TRUE(features.ok());
+    for (uint64_t viewer : {kViewer, uint64_t{7}, kViewer})
+      ASSERT_TRUE((*features)->Apply({viewer, 10, kT0 + static_cast<int64_t>(viewer % 5), 1}).ok());
+    ASSERT_TRUE(CreateDirsDurably(fs, f.paths.recs_dir).ok());
+    ASSERT_TRUE((*features)->SaveSnapshot(fs, f.paths.feature_snapshot).ok());
+    auto log = recs::ExposureWriter::Open(fs, f.paths.exposures_dir, "seeds");
+    ASSERT_TRUE(log.ok());
+    for (uint64_t user : {kViewer, uint64_t{7}, kViewer})
+      ASSERT_TRUE((*log)->Append({"r" + std::to_string(user % 97), user, "seeds", "control", kT0, {10}}).ok());
+  }
+  auto found = FindViewer(fs, f.paths, kViewer, kT0);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  std::map<std::string, int64_t> rows;
+  for (const Occurrence& o : *found) rows[o.store] = o.rows;
+  EXPECT_EQ(rows, (std::map<std::string, int64_t>{{"exposures", 2}, {"feature-store", 1}}));
+
+  auto r = f.Request();
+  ASSERT_TRUE(r.ok());
+  {
+    auto serving = ProcessorsLock::Shared(f.paths.recs_dir);
+    ASSERT_TRUE(serving.ok() && *serving);
+    Status s = RunErasure(fs, f.paths, f.store.get(), &*r, [](const std::string&) {});
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(s.message().find("owned by a running `watershed serve`"), std::string::npos) << s.ToString();
+    EXPECT_FALSE(r->complete);
+    EXPECT_EQ(FindViewer(fs, f.paths, kViewer, kT0)->size(), 2u);
+  }
+  Status s = RunErasure(fs, f.paths, f.store.get(), &*r, [](const std::string&) {});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(r->complete);
+  found = FindViewer(fs, f.paths, kViewer, kT0);
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->empty()) << found->front().store << " " << found->front().path;
+  auto features = recs::EmbeddedFeatureStore::Restore(fs, f.paths.feature_snapshot);
+  ASSERT_TRUE(features.ok());
+  EXPECT_FALSE((*features)->HoldsViewer(kViewer).value());
+  EXPECT_TRUE((*features)->HoldsViewer(7).value());
+  EXPECT_EQ((*features)->Item(10, kT0 + 10)->popularity, 3u);  // the items' counts stay, anonymous
+  EXPECT_EQ(recs::CountUserExposures(fs, f.paths.exposures_dir, 7).value(), 1u);
+  const ErasureReceipt receipt = MakeReceipt(fs, f.paths, *r, kT0);
+  for (const auto& rem : receipt.remains) EXPECT_TRUE(rem.expires_ms.has_value()) << rem.store << ": " << rem.what;
 }
 
 // Two processes resuming one request (serve's thread and `watershed erase`):

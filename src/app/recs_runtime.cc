@@ -1,12 +1,39 @@
 #include "app/recs_runtime.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "lake/tables.h"
 #include "recs/feature_updater.h"
 #include "recs/lake_interactions.h"
+#include "serve/redis_cluster_client.h"
+#include "serve/redis_node_client.h"
 
 namespace watershed::app {
+
+Result<std::unique_ptr<recs::RedisFeatureStore>> OpenRedisFeatureStore(const RecsFeatureSettings& settings,
+                                                                       const recs::FeatureStoreConfig& config) {
+  auto named = [&](const Status& s) { return Status(s.code(), "recs-features " + settings.spec + ": " + s.message()); };
+  constexpr int kTimeoutMs = 2000;
+  Result<std::unique_ptr<serve::RedisClient>> client = Status::Internal("no client");
+  if (settings.kind == RecsFeatureSettings::Kind::kRedis) {
+    client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, kTimeoutMs, settings.auth);
+  } else {
+    serve::RedisClusterOptions cluster;
+    cluster.seeds = settings.cluster_seeds;
+    cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
+    cluster.auth = settings.auth;
+    auto connected = serve::RedisClusterClient::Connect(cluster);
+    if (!connected.ok()) return named(connected.status());
+    client = std::unique_ptr<serve::RedisClient>(std::move(connected).value());
+  }
+  if (!client.ok()) return named(client.status());
+  recs::RedisFeatureStoreOptions redis;
+  redis.prefix = settings.prefix;
+  auto store = recs::RedisFeatureStore::Open(std::move(client).value(), config, redis);
+  if (!store.ok()) return named(store.status());
+  return std::move(store).value();
+}
 
 Result<std::unique_ptr<RecsRuntime>> RecsRuntime::Start(const RecsServeSettings& settings, FileSystem* fs,
                                                         const recs::FeatureStore* store, MetricsRegistry* metrics,

@@ -18,10 +18,16 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "recs/feature_store.h"
+#include "recs/feature_store_redis.h"
 #include "recs/rules.h"
 #include "recs/serving.h"
 
 namespace watershed::app {
+
+// The Redis (or Redis Cluster) feature store recs-features names (kRedis, kRedisCluster): `serve`'s consumer writes
+// it, `watershed erase` erases from it. Errors name the setting.
+Result<std::unique_ptr<recs::RedisFeatureStore>> OpenRedisFeatureStore(const RecsFeatureSettings& settings,
+                                                                       const recs::FeatureStoreConfig& config);
 
 class RecsRuntime {
  public:
@@ -37,6 +43,8 @@ class RecsRuntime {
 
   // The JSON answer (recs::RecommendationsJson); region nullopt: every region.
   Result<std::string> Answer(uint64_t user, std::optional<Region> region, uint32_t k, bool explain) const;
+  // Erasure: the user's exposures out of the logs this server appends to; the records removed.
+  Result<uint64_t> EraseUserExposures(uint64_t user) { return service_->EraseUserExposures(user); }
 
  private:
   RecsRuntime() = default;

@@ -13,6 +13,7 @@
 #include "app/lake_keys.h"
 #include "app/token_minter.h"
 #include "lake/maintenance_scheduler.h"
+#include "recs/experiments.h"
 #include "recs/feature_store_redis.h"
 #include "recs/feature_updater.h"
 #include "recs/locked_feature_store.h"
@@ -278,6 +279,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
   }
   if (roles.processes()) RETURN_IF_ERROR(s->StartProcessing(settings, roles, fs));
   if (roles.processing == ServerRoles::Processing::kAllPartitions) {
+    if (settings.recs_features.kind != RecsFeatureSettings::Kind::kOff) {
+      // Held while this process owns the feature snapshot and the exposure logs (`watershed erase` waits for it).
+      ASSIGN_OR_RETURN(s->recs_lock_, ProcessorsLock::Shared(JoinPath(settings.data_dir, "recs")));
+    }
     RETURN_IF_ERROR(s->StartFeatureUpdater(settings.recs_features, fs));
     if (!settings.recs_serve.model.empty() && s->locked_features_) {
       ASSIGN_OR_RETURN(s->recs_, RecsRuntime::Start(settings.recs_serve, fs, s->locked_features_.get(), &s->metrics_,
@@ -359,6 +364,20 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
     }
     ErasurePaths erasure_paths = ErasurePathsOf(settings);
     erasure_paths.checkpoint_keys = s->keys_.get();
+    if (s->feature_updater_) {  // this process owns the feature store: erased through its updater
+      recs::FeatureUpdater* updater = s->feature_updater_.get();
+      recs::FeatureStore* features = s->locked_features_.get();
+      erasure_paths.feature_store =
+          FeatureStoreHandle{"recs-features " + settings.recs_features.spec,
+                             [updater](uint64_t viewer) { return updater->EraseViewer(viewer); },
+                             [features](uint64_t viewer) { return features->HoldsViewer(viewer); }};
+    }
+    if (s->recs_lock_) {  // and its exposure logs: through its writers when it serves, else the files directly
+      erasure_paths.erase_exposures = [rt = s->recs_.get(), fs,
+                                       dir = settings.recs_serve.exposures_dir](uint64_t viewer) {
+        return rt ? rt->EraseUserExposures(viewer) : recs::EraseUserExposures(fs, dir, viewer);
+      };
+    }
     s->erasure_ = std::make_unique<ErasureRunner>(fs, std::move(erasure_paths), Clock::Real());
     deps.erase = [e = s->erasure_.get()](uint64_t viewer, const std::string& by) { return e->Request(viewer, by); };
   }
@@ -644,24 +663,8 @@ Status Server::StartFeatureUpdater(const RecsFeatureSettings& settings, FileSyst
     options.snapshot_path = settings.snapshot_path;
     options.snapshot_interval_ms = settings.snapshot_interval_ms;
   } else {
-    constexpr int kTimeoutMs = 2000;
-    Result<std::unique_ptr<serve::RedisClient>> client = Status::Internal("no client");
-    if (settings.kind == Kind::kRedis) {
-      client = serve::ConnectRedisNode(settings.redis_host, settings.redis_port, kTimeoutMs, settings.auth);
-    } else {
-      serve::RedisClusterOptions cluster;
-      cluster.seeds = settings.cluster_seeds;
-      cluster.io_timeout = std::chrono::milliseconds(kTimeoutMs);
-      cluster.auth = settings.auth;
-      auto connected = serve::RedisClusterClient::Connect(cluster);
-      if (!connected.ok()) return named(connected.status());
-      client = std::unique_ptr<serve::RedisClient>(std::move(connected).value());
-    }
-    if (!client.ok()) return named(client.status());
-    recs::RedisFeatureStoreOptions redis;
-    redis.prefix = settings.prefix;
-    auto store = recs::RedisFeatureStore::Open(std::move(client).value(), config, redis);
-    if (!store.ok()) return named(store.status());
+    auto store = OpenRedisFeatureStore(settings, config);
+    if (!store.ok()) return store.status();
     features_ = std::move(store).value();
   }
   std::vector<recs::FeatureUpdaterSource> sources;

@@ -93,6 +93,7 @@ class Server {
   std::unique_ptr<CdcFeedThread> cdc_;   // over catalog_
   std::unique_ptr<keys::KeyRing> keys_;  // encryption = on; outlives checkpoints_ and logs_
   std::vector<std::unique_ptr<ProcessorsLock>> processors_locks_;  // shared, a region each (erasure.h)
+  std::unique_ptr<ProcessorsLock> recs_lock_;  // shared, <data-dir>/recs while recs-features runs (erasure.h)
   std::unique_ptr<stream::CheckpointStore> checkpoints_;
   std::array<std::unique_ptr<log::Log>, kMaxRegions> logs_;
   std::array<log::KafkaLog*, kMaxRegions> kafka_logs_{};               // the same logs when they are Kafka

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include "app/commands.h"
 #include "app/config.h"
+#include "app/erasure.h"
 #include "app/server.h"
 #include "app/testing/serve_environment.h"
 #include "core/event_codec.h"
@@ -22,6 +24,7 @@
 #include "http/http_client.h"
 #include "recs/bpr.h"
 #include "recs/experiments.h"
+#include "recs/feature_store.h"
 #include "recs/registry.h"
 #include "recs/stored_model.h"
 #include "recs/two_tower.h"
@@ -103,7 +106,35 @@ class ServerRecsTest : public ::testing::Test {
     return out;
   }
 
+  // Both versions of "stories" served through the experiment "seeds" (control stories@1, treatment stories@2), the
+  // catalogue's stories and every viewer's shares sent, the feature store caught up with them.
+  void StartServingTheExperiment() {
+    SaveModels();
+    experiments_ = dir_.path() + "/experiments.toml";
+    ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), experiments_,
+                                    "[[layer]]\nname = \"ranking\"\n\n[[experiment]]\nname = \"seeds\"\nlayer = "
+                                    "\"ranking\"\ncontrol = \"control\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
+                                    "\"control\"\nmodel = \"stories@1\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
+                                    "\"treatment\"\nmodel = \"stories@2\"\n")
+                    .ok());
+    auto server = StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-experiments",
+                               experiments_, "--recs-refresh", "50ms"});
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    client_ = std::make_unique<HttpClient>("127.0.0.1", server_->port());
+    auto registered = client_->Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
+    ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
+    auto posted = client_->Request("POST", "/v1/events", EncodeEventBatchJson(Shares()));
+    ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
+    ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+      return client_->Get("/metrics")->body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
+    }));
+  }
+
   ::watershed::testing::TempDir dir_{"server_recs"};
+  std::string experiments_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<HttpClient> client_;
 };
 
 struct Answer {
@@ -169,25 +200,9 @@ TEST_F(ServerRecsTest, ServesTheCurrentVersionAndSwapsInAPromotedOne) {
 // End to end: serve with an experiments file → every answer names its arm and is an exposure in
 // <data-dir>/recs/exposures → outcome events → `watershed recs experiment report` sees both arms.
 TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToTheirExposures) {
-  SaveModels();
-  const std::string experiments = dir_.path() + "/experiments.toml";
-  ASSERT_TRUE(WriteFileAtomically(FileSystem::Default(), experiments,
-                                  "[[layer]]\nname = \"ranking\"\n\n[[experiment]]\nname = \"seeds\"\nlayer = "
-                                  "\"ranking\"\ncontrol = \"control\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
-                                  "\"control\"\nmodel = \"stories@1\"\n\n[[arm]]\nexperiment = \"seeds\"\nname = "
-                                  "\"treatment\"\nmodel = \"stories@2\"\n")
-                  .ok());
-  auto server = StartServer({"--recs-features", "embedded", "--recs-model", "stories", "--recs-experiments",
-                             experiments, "--recs-refresh", "50ms"});
-  ASSERT_TRUE(server.ok()) << server.status().ToString();
-  HttpClient client("127.0.0.1", (*server)->port());
-  auto registered = client.Request("POST", "/v1/stories", testing::StoriesBody(kStories, 7));
-  ASSERT_TRUE(registered.ok() && registered->status == 200) << registered->body;
-  auto posted = client.Request("POST", "/v1/events", EncodeEventBatchJson(Shares()));
-  ASSERT_TRUE(posted.ok() && posted->status == 200) << posted->body;
-  ASSERT_TRUE(watershed::testing::WaitUntil([&] {
-    return client.Get("/metrics")->body.find("\nwatershed_recs_feature_lag_records 0\n") != std::string::npos;
-  }));
+  ASSERT_NO_FATAL_FAILURE(StartServingTheExperiment());
+  HttpClient& client = *client_;
+  const std::string& experiments = experiments_;
   // Every viewer asks twice; the answer names the model of its arm.
   std::map<std::string, std::pair<uint64_t, std::vector<uint64_t>>> requests;  // request id → (viewer, items)
   std::map<std::string, int> per_arm;
@@ -215,8 +230,8 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
   EXPECT_GT(per_arm["control"], 0);  // both arms served (the assignment of these ten viewers is fixed)
   EXPECT_GT(per_arm["treatment"], 0);
   EXPECT_NE(client.Get("/metrics")->body.find("\nwatershed_recs_exposures_total 20\n"), std::string::npos);
-  ASSERT_TRUE((*server)->Stop().ok());
-  server->reset();
+  ASSERT_TRUE(server_->Stop().ok());
+  server_.reset();
 
   auto log = recs::ReadExposures(FileSystem::Default(), dir_.path() + "/recs/exposures", "seeds");
   ASSERT_TRUE(log.ok()) << log.status().message();
@@ -253,6 +268,46 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
   counted = report["events_counted"].get_uint64().value();
   EXPECT_EQ(users, kViewers);
   EXPECT_EQ(counted, kViewers);
+}
+
+// POST /v1/admin/erasures on a server that keeps the feature store and appends exposures: its own threads take the
+// viewer out of both (the snapshot is rewritten at once), while the rest of the viewers and serving carry on.
+TEST_F(ServerRecsTest, AnErasureTakesTheViewerOutOfTheFeatureStoreAndTheExposureLogs) {
+  ASSERT_NO_FATAL_FAILURE(StartServingTheExperiment());
+  HttpClient& client = *client_;
+  for (int round = 0; round < 2; ++round)
+    for (uint64_t v = kFirstViewer; v < kFirstViewer + kViewers; ++v)
+      ASSERT_EQ(Get(client, "/v1/users/" + std::to_string(v) + "/recommendations?k=5").status, 200);
+  const std::string exposures = dir_.path() + "/recs/exposures", snapshot = dir_.path() + "/recs/features.snap";
+  auto before = recs::CountUserExposures(FileSystem::Default(), exposures, kFirstViewer);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(*before, 2u);
+
+  auto erased = client.Request("POST", "/v1/admin/erasures", "{\"viewer_id\": " + std::to_string(kFirstViewer) + "}");
+  ASSERT_TRUE(erased.ok() && erased->status == 202) << erased->body;
+  // The processor-state step waits for a stop (the server owns its checkpoints); the recommendations' are done.
+  ErasureStore store(FileSystem::Default(), dir_.path());
+  auto step_done = [&](const std::string& step) {
+    auto all = store.List();
+    return all.ok() && all->size() == 1 &&
+           std::find((*all)[0].done.begin(), (*all)[0].done.end(), step) != (*all)[0].done.end();
+  };
+  ASSERT_TRUE(watershed::testing::WaitUntil([&] { return step_done("exposures"); }));
+  EXPECT_TRUE(step_done("feature-store"));
+  auto features = recs::EmbeddedFeatureStore::Restore(FileSystem::Default(), snapshot);
+  ASSERT_TRUE(features.ok()) << features.status().ToString();
+  EXPECT_FALSE((*features)->HoldsViewer(kFirstViewer).value());
+  EXPECT_TRUE((*features)->HoldsViewer(kFirstViewer + 1).value());
+  EXPECT_EQ(recs::CountUserExposures(FileSystem::Default(), exposures, kFirstViewer).value(), 0u);
+  EXPECT_EQ(recs::CountUserExposures(FileSystem::Default(), exposures, kFirstViewer + 1).value(), 2u);
+  // Serving goes on into the rewritten log.
+  ASSERT_EQ(Get(client, "/v1/users/" + std::to_string(kFirstViewer + 1) + "/recommendations?k=5").status, 200);
+  ASSERT_TRUE(server_->Stop().ok());
+  server_.reset();
+  auto log = recs::ReadExposures(FileSystem::Default(), exposures, "seeds");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_EQ(log->exposures.size(), 2 * kViewers - 2 + 1);
+  EXPECT_EQ(log->torn_bytes, 0u);
 }
 
 // Stories registered after training are embedded by a two-tower version's item tower and added to its index when

@@ -1,8 +1,10 @@
 #include "recs/experiments.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <set>
 
 #include "core/config_text.h"
@@ -265,6 +267,51 @@ Result<ExposureLog> ReadExposures(FileSystem* fs, const std::string& exposures_d
       return Status::Corruption(path + ":" + std::to_string(i + 1) + ": a record of experiment '" +
                                 log->exposures[i].experiment + "'");
   return log;
+}
+
+namespace {
+// Calls `f(path, log)` for every exposure log under `dir` (none when the directory does not exist).
+Status ForEachExposureLog(FileSystem* fs, const std::string& dir,
+                          const std::function<Status(const std::string&, const ExposureLog&)>& f) {
+  if (!fs->FileExists(dir)) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+  std::sort(names.begin(), names.end());
+  for (const std::string& n : names) {
+    if (!n.ends_with(".log")) continue;
+    ASSIGN_OR_RETURN(ExposureLog log, ReadExposures(fs, dir, std::string_view(n).substr(0, n.size() - 4)));
+    RETURN_IF_ERROR(f(JoinPath(dir, n), log));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<uint64_t> EraseUserExposures(FileSystem* fs, const std::string& exposures_dir, uint64_t user) {
+  uint64_t removed = 0;
+  RETURN_IF_ERROR(ForEachExposureLog(fs, exposures_dir, [&](const std::string& path, const ExposureLog& log) {
+    std::string kept;
+    uint64_t holding = 0;
+    for (const Exposure& e : log.exposures) {
+      if (e.user == user) {
+        ++holding;
+      } else {
+        kept += EncodeExposure(e);
+      }
+    }
+    if (holding == 0) return Status::Ok();
+    RETURN_IF_ERROR(WriteFileAtomically(fs, path, kept));
+    removed += holding;
+    return Status::Ok();
+  }));
+  return removed;
+}
+
+Result<uint64_t> CountUserExposures(FileSystem* fs, const std::string& exposures_dir, uint64_t user) {
+  uint64_t holding = 0;
+  RETURN_IF_ERROR(ForEachExposureLog(fs, exposures_dir, [&](const std::string&, const ExposureLog& log) {
+    for (const Exposure& e : log.exposures) holding += e.user == user;
+    return Status::Ok();
+  }));
+  return holding;
 }
 
 Result<std::unique_ptr<ExposureWriter>> ExposureWriter::Open(FileSystem* fs, const std::string& exposures_dir,

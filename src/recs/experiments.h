@@ -116,4 +116,12 @@ Result<ExposureLog> ReadExposures(FileSystem* fs, const std::string& exposures_d
 // The same, of a log's bytes.
 Result<ExposureLog> DecodeExposureLog(std::string_view data, const std::string& path);
 
+// Erasure (docs/governance.md "Erasure"): rewrites each exposure log under `exposures_dir` that holds records of
+// `user` without them (WriteFileAtomically: the old log or the new one survives a crash; a torn last line goes too)
+// and returns the records removed. No ExposureWriter may be open on the logs meanwhile (ExposureSink::EraseUser
+// drops its own). A damaged log is kCorruption naming it and stays as it is.
+Result<uint64_t> EraseUserExposures(FileSystem* fs, const std::string& exposures_dir, uint64_t user);
+// The records of `user` in every log under `exposures_dir` (`watershed erase --verify`).
+Result<uint64_t> CountUserExposures(FileSystem* fs, const std::string& exposures_dir, uint64_t user);
+
 }  // namespace watershed::recs

@@ -197,6 +197,52 @@ TEST_F(ExposureLogTest, RoundTripsAndIgnoresThenCutsATornTail) {
   EXPECT_TRUE(empty->exposures.empty());
 }
 
+// Erasure rewrites only the logs holding the user, without their records (and without a torn tail).
+TEST_F(ExposureLogTest, ErasingAUserRewritesTheLogsThatHoldThem) {
+  FileSystem* fs = FileSystem::Default();
+  for (const char* experiment : {"ranker-v2", "mmr"}) {
+    auto w = ExposureWriter::Open(fs, dir_, experiment);
+    ASSERT_TRUE(w.ok());
+    for (int i = 0; i < 4; ++i) {
+      Exposure e = Make(i);
+      e.experiment = experiment;
+      if (std::string(experiment) == "mmr") e.user = 900;  // no record of the erased user
+      ASSERT_TRUE((*w)->Append(e).ok());
+    }
+    Exposure again = Make(1);
+    again.experiment = experiment;
+    again.request_id = "req-again";
+    if (std::string(experiment) == "ranker-v2") ASSERT_TRUE((*w)->Append(again).ok());
+  }
+  const std::string path = ExposureLogPath(dir_, "ranker-v2");
+  {
+    auto torn = fs->NewAppendableFile(path);
+    ASSERT_TRUE(torn.ok());
+    ASSERT_TRUE((*torn)->Append(EncodeExposure(Make(7)).substr(0, 12)).ok());  // a torn tail
+    ASSERT_TRUE((*torn)->Close().ok());
+  }
+  EXPECT_EQ(CountUserExposures(fs, dir_, 101).value(), 2u);
+  EXPECT_EQ(CountUserExposures(fs, dir_, 900).value(), 4u);
+  auto removed = EraseUserExposures(fs, dir_, 101);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_EQ(CountUserExposures(fs, dir_, 101).value(), 0u);
+  auto log = ReadExposures(fs, dir_, "ranker-v2");
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  ASSERT_EQ(log->exposures.size(), 3u);
+  EXPECT_EQ(log->torn_bytes, 0u);
+  EXPECT_EQ(log->exposures[0].request_id, "req-0");
+  EXPECT_EQ(log->exposures[2].request_id, "req-3");
+  EXPECT_EQ(ReadExposures(fs, dir_, "mmr")->exposures.size(), 4u);
+  EXPECT_EQ(EraseUserExposures(fs, dir_, 101).value(), 0u);  // again: nothing to do
+  EXPECT_EQ(EraseUserExposures(fs, dir_ + "/none", 101).value(), 0u);
+  // A damaged log is named and left as it is.
+  ASSERT_TRUE(WriteFileAtomically(fs, ExposureLogPath(dir_, "bad"), "not a record\n").ok());
+  auto damaged = EraseUserExposures(fs, dir_, 900);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("bad.log:1"), std::string::npos) << damaged.status().message();
+}
+
 TEST_F(ExposureLogTest, ATornTailLongerThanTheReadChunkIsCut) {
   FileSystem* fs = FileSystem::Default();
   std::string log;

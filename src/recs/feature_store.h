@@ -91,7 +91,7 @@ struct FeatureEvent {
   uint64_t author = 0;
 };
 
-// A stretch [from_offset, next_offset) of one log partition (region 0..2).
+// A stretch [from_offset, next_offset) of one log partition (region: an id of core/event.h's table).
 struct LogRange {
   uint8_t region = 0;
   uint32_t partition = 0;
@@ -171,6 +171,13 @@ class FeatureStore {
   // The newest applied event's time (INT64_MIN before any). A remote backend
   // returns the value its last call saw.
   virtual int64_t watermark() const = 0;
+  // Erasure (docs/governance.md "Erasure"): forgets everything kept of
+  // `viewer` (history, affinities, activity); true when something was kept.
+  // What the viewer's events added to items (popularity, trending) stays, as
+  // anonymous counts. Events of the viewer applied later are kept again.
+  virtual Result<bool> EraseViewer(uint64_t viewer) = 0;
+  // Whether anything of `viewer` is kept (`watershed erase --verify`).
+  virtual Result<bool> HoldsViewer(uint64_t viewer) const = 0;
 };
 
 // Training features without leakage: applies `events` (sorted by time_ms, else
@@ -215,6 +222,8 @@ class EmbeddedFeatureStore : public FeatureStore {
   Result<ViewerFeaturesAt> Viewer(uint64_t viewer, int64_t as_of_ms) const override;
   Result<ItemFeaturesAt> Item(uint64_t item, int64_t as_of_ms) const override;
   int64_t watermark() const override { return watermark_; }
+  Result<bool> EraseViewer(uint64_t viewer) override { return viewers_.erase(viewer) > 0; }
+  Result<bool> HoldsViewer(uint64_t viewer) const override { return viewers_.count(viewer) > 0; }
 
   const FeatureStoreConfig& config() const { return config_; }
   // The bound is not in the snapshot: a restored store takes it from here.

@@ -129,6 +129,29 @@ TEST_P(FeatureStoreBackends, ALogRangeCountsOnceWhateverIsRetried) {
   EXPECT_EQ(store->Positions().value(), (std::vector<LogPosition>{{0, 0, 12}, {0, 1, 1}}));
 }
 
+// Erasure forgets a viewer's own features; what their events added to items stays; later events count again.
+TEST_P(FeatureStoreBackends, AnErasedViewerIsForgottenAndItemsKeepTheirCounts) {
+  auto store = New(SmallConfig());
+  ASSERT_NE(store, nullptr);
+  const int64_t t = 1'700'000'000'000;
+  ASSERT_TRUE(store->ApplyLogBatch({0, 0, 0, 3}, {{1, 2, t, 1}, {1, 3, t + 5, 2}, {4, 2, t + 9, 3}}).ok());
+  EXPECT_TRUE(store->HoldsViewer(1).value());
+  EXPECT_EQ(store->EraseViewer(1).value(), true);
+  EXPECT_EQ(store->EraseViewer(1).value(), false);  // again: nothing left
+  EXPECT_FALSE(store->HoldsViewer(1).value());
+  EXPECT_TRUE(store->HoldsViewer(4).value());
+  auto viewer = store->Viewer(1, t + 10);
+  ASSERT_TRUE(viewer.ok()) << viewer.status().ToString();
+  EXPECT_EQ(viewer->events, 0u);
+  EXPECT_TRUE(viewer->history.empty());
+  EXPECT_TRUE(viewer->tag_affinity.empty() && viewer->author_affinity.empty());
+  EXPECT_EQ(store->Viewer(4, t + 10)->events, 1u);
+  EXPECT_EQ(store->Item(2, t + 10)->popularity, 2u);
+  ASSERT_TRUE(store->ApplyLogBatch({0, 0, 3, 4}, {{1, 3, t + 11, 1}}).ok());
+  EXPECT_EQ(store->Viewer(1, t + 12)->events, 1u);
+  EXPECT_EQ(store->Item(3, t + 12)->popularity, 2u);
+}
+
 TEST_P(FeatureStoreBackends, NoAnswerAsOfATimeAtOrBeforeTheWatermark) {
   auto store = New(SmallConfig());
   ASSERT_NE(store, nullptr);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "core/event.h"
 #include "recs/feature_store_codec.h"
 
 namespace watershed::recs {
@@ -37,6 +38,14 @@ if cap > 0 then
   end
 end
 return 1
+)lua";
+
+// KEYS: meta, active, the viewer's key. ARGV: the viewer's member in active. Returns 1 when a state was deleted.
+constexpr std::string_view kEraseScript = R"lua(
+local n = redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return n
 )lua";
 
 std::string Decimal20(uint64_t v) {
@@ -254,8 +263,8 @@ Result<std::vector<LogPosition>> RedisFeatureStore::Positions() const {
     const size_t colon = field.find(':', 2);
     uint32_t region = 0, partition = 0;
     LogPosition p;
-    if (colon == std::string::npos || !ParseInt(std::string_view(field).substr(2, colon - 2), &region) || region > 2 ||
-        !ParseInt(std::string_view(field).substr(colon + 1), &partition) ||
+    if (colon == std::string::npos || !ParseInt(std::string_view(field).substr(2, colon - 2), &region) ||
+        region >= kMaxRegions || !ParseInt(std::string_view(field).substr(colon + 1), &partition) ||
         !ParseInt(all.elements[i + 1].str, &p.next_offset))
       return Corrupt(meta + " has a bad position field " + field);
     p.region = static_cast<uint8_t>(region);
@@ -291,6 +300,22 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> RedisFeatureStore::Load(const uint
   }
   if (!why.empty() || r.left() != 0) return Corrupt(key + ": " + (why.empty() ? "bytes after the state" : why));
   return work;
+}
+
+Result<bool> RedisFeatureStore::EraseViewer(uint64_t viewer) {
+  const std::string meta = MetaKey();
+  ASSIGN_OR_RETURN(
+      auto done,
+      Run({{meta, {"EVAL", std::string(kEraseScript), "3", meta, ActiveKey(), ViewerKey(viewer), Decimal20(viewer)}}}));
+  if (done[0].type == RedisReply::Type::kError) return Status::Internal("redis feature store: " + done[0].str);
+  if (done[0].type != RedisReply::Type::kInteger) return Corrupt("the erase script returned no number");
+  return done[0].integer > 0;
+}
+
+Result<bool> RedisFeatureStore::HoldsViewer(uint64_t viewer) const {
+  ASSIGN_OR_RETURN(auto replies, Run({{MetaKey(), {"EXISTS", ViewerKey(viewer)}}}));
+  if (replies[0].type != RedisReply::Type::kInteger) return Corrupt("EXISTS returned no number");
+  return replies[0].integer > 0;
 }
 
 Result<ViewerFeaturesAt> RedisFeatureStore::Viewer(uint64_t viewer, int64_t as_of_ms) const {

@@ -69,6 +69,11 @@ class RedisFeatureStore final : public FeatureStore {
   Result<ViewerFeaturesAt> Viewer(uint64_t viewer, int64_t as_of_ms) const override;
   Result<ItemFeaturesAt> Item(uint64_t item, int64_t as_of_ms) const override;
   int64_t watermark() const override { return watermark_; }
+  // One script: DEL T:v:<id>, ZREM from T:a, and a version raise, so a write
+  // that read the viewer's state before the erasure is retried from a read
+  // after it (never writes the state back).
+  Result<bool> EraseViewer(uint64_t viewer) override;
+  Result<bool> HoldsViewer(uint64_t viewer) const override;
 
   // Viewers kept (ZCARD of T:a).
   Result<uint64_t> NumViewers() const;

@@ -13,6 +13,7 @@
 
 #include "core/crc32c.h"
 #include "core/endian.h"
+#include "core/event.h"
 #include "recs/feature_store.h"
 #include "recs/feature_store_codec.h"
 
@@ -193,7 +194,7 @@ Result<std::unique_ptr<EmbeddedFeatureStore>> EmbeddedFeatureStore::DecodeSnapsh
   for (uint64_t k = 0; k < n; ++k) {
     uint32_t region, partition;
     uint64_t next;
-    if (!r.U32(&region) || !r.U32(&partition) || !r.U64(&next) || region >= 3)
+    if (!r.U32(&region) || !r.U32(&partition) || !r.U64(&next) || region >= kMaxRegions)
       return corrupt("is inconsistent at log position " + std::to_string(k) + ": bad region");
     const std::pair<uint8_t, uint32_t> key(region, partition);
     if (!store->positions_.empty() && !(store->positions_.rbegin()->first < key))

@@ -212,11 +212,13 @@ void FeatureUpdater::Run() {
   std::vector<uint64_t> seen(sources_.size());
   for (;;) {
     for (size_t s = 0; s < sources_.size(); ++s) seen[s] = sources_[s].log->DataVersion();
+    std::unique_lock work(work_mu_);
     Result<size_t> step = Step();
     Status error = step.ok() ? Status::Ok() : step.status();
     if (error.ok() && snapshots && options_.snapshot_interval_ms > 0 &&
         std::chrono::steady_clock::now() - last_snapshot_ >= std::chrono::milliseconds(options_.snapshot_interval_ms))
       error = Snapshot();
+    work.unlock();
     {
       std::unique_lock lock(mu_);
       if (!error.ok()) {
@@ -243,8 +245,16 @@ Status FeatureUpdater::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  std::lock_guard work(work_mu_);
   if (EmbeddedOf(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs) return Snapshot();
   return Status::Ok();
+}
+
+Result<bool> FeatureUpdater::EraseViewer(uint64_t viewer) {
+  std::lock_guard work(work_mu_);
+  ASSIGN_OR_RETURN(bool held, store_->EraseViewer(viewer));
+  if (EmbeddedOf(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs) RETURN_IF_ERROR(Snapshot());
+  return held;
 }
 
 uint64_t FeatureUpdater::Lag() const {

@@ -114,6 +114,10 @@ class FeatureUpdater {
   // another backend or without a snapshot path). Only between Steps: the
   // thread calls it itself.
   Status Snapshot();
+  // Erasure: FeatureStore::EraseViewer between two Steps (from any thread),
+  // then, for the embedded store with a snapshot path, a snapshot at once, so
+  // the file no longer holds the viewer when this returns.
+  Result<bool> EraseViewer(uint64_t viewer);
 
   uint64_t applied_events() const { return applied_events_.load(); }
   uint64_t consumed_records() const { return consumed_records_.load(); }
@@ -164,6 +168,7 @@ class FeatureUpdater {
   std::chrono::steady_clock::time_point last_snapshot_ = std::chrono::steady_clock::now();
   std::atomic<uint64_t> applied_events_{0}, consumed_records_{0}, snapshots_{0}, duplicate_records_{0};
   std::vector<std::atomic<uint64_t>> positions_;  // per cursor, for Lag() from other threads
+  std::mutex work_mu_;                            // held by a Step and its snapshot, and by EraseViewer
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

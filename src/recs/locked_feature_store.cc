@@ -45,6 +45,15 @@ int64_t LockedFeatureStore::watermark() const {
   return Read([&] { return inner_->watermark(); });
 }
 
+Result<bool> LockedFeatureStore::EraseViewer(uint64_t viewer) {
+  std::unique_lock lock(mu_);
+  return inner_->EraseViewer(viewer);
+}
+
+Result<bool> LockedFeatureStore::HoldsViewer(uint64_t viewer) const {
+  return Read([&] { return inner_->HoldsViewer(viewer); });
+}
+
 EmbeddedFeatureStore* EmbeddedOf(FeatureStore* store) {
   if (auto* locked = dynamic_cast<LockedFeatureStore*>(store)) store = locked->inner();
   return dynamic_cast<EmbeddedFeatureStore*>(store);

@@ -25,6 +25,8 @@ class LockedFeatureStore : public FeatureStore {
   Result<ViewerFeaturesAt> Viewer(uint64_t viewer, int64_t as_of_ms) const override;
   Result<ItemFeaturesAt> Item(uint64_t item, int64_t as_of_ms) const override;
   int64_t watermark() const override;
+  Result<bool> EraseViewer(uint64_t viewer) override;
+  Result<bool> HoldsViewer(uint64_t viewer) const override;
 
   FeatureStore* inner() const { return inner_; }
 

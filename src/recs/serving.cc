@@ -292,6 +292,7 @@ RecsService::~RecsService() {
 
 Status RecsService::SyncExposures() { return exposures_->Sync(); }
 uint64_t RecsService::exposures_logged() const { return exposures_->appended(); }
+Result<uint64_t> RecsService::EraseUserExposures(uint64_t user) { return exposures_->EraseUser(user); }
 
 Result<std::unique_ptr<RecsService>> RecsService::Open(FileSystem* fs, RecsServiceOptions options,
                                                        const FeatureStore* store, RulesHolder* rules, int64_t now_ms) {

@@ -150,6 +150,8 @@ class RecsService {
   // Makes the exposures appended so far durable (fdatasync); the refresher calls it every recs-refresh.
   Status SyncExposures();
   uint64_t exposures_logged() const;
+  // Erasure: the user's records out of every exposure log (ExposureSink::EraseUser); the records removed.
+  Result<uint64_t> EraseUserExposures(uint64_t user);
   ~RecsService();
 
  private:

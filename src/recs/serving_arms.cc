@@ -151,6 +151,14 @@ Status ExposureSink::Sync() {
   return out;
 }
 
+Result<uint64_t> ExposureSink::EraseUser(uint64_t user) {
+  std::lock_guard lock(mu_);
+  // A dirty log stays dirty: the next Sync reopens it. A Sync running outside the lock may still fdatasync a
+  // dropped writer's file — a rewritten log's old inode, harmless.
+  for (auto& [name, log] : logs_) log.writer.reset();
+  return EraseUserExposures(fs_, dir_, user);
+}
+
 uint64_t ExposureSink::appended() const {
   std::lock_guard lock(mu_);
   return appended_;

@@ -54,6 +54,8 @@ class ExposureSink {
   Status Append(const std::vector<Exposure>& exposures);
   Status Sync();
   uint64_t appended() const;
+  // Erasure: EraseUserExposures under the lock, after dropping every writer (the next exposure reopens its log).
+  Result<uint64_t> EraseUser(uint64_t user);
 
  private:
   struct Log {
