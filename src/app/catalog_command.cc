@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "app/admin_audit.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
@@ -102,7 +103,17 @@ int CatalogCommand(const std::vector<std::string>& args) {
   if (dir.empty()) dir = JoinPath(config->Get("data-dir"), "catalog");
   auto cat = catalog::StoryCatalog::Open(FileSystem::Default(), dir);
   if (!cat.ok()) return Fail("catalog", cat.status().message());
-  if (pos[0] == "import") return Import(f, **cat);
+  if (pos[0] == "import") {
+    // Catalogue writes are audited before they run (with a governance-file; fail closed).
+    auto audit = AdminAudit::Open(*config);
+    if (!audit.ok()) return Fail("catalog", audit.status().message(), 2);
+    if (!f.Has("dry-run")) {
+      std::vector<std::string> words = {"catalog"};
+      words.insert(words.end(), args.begin(), args.end());
+      if (Status s = (*audit)->Begin(words, "catalog"); !s.ok()) return Fail("catalog import", NotAudited(s), 1);
+    }
+    return (*audit)->End(Import(f, **cat));
+  }
   auto story = ParseNumber<uint64_t>("STORY", pos[1], 1);
   if (!story.ok()) return Fail("catalog", story.status().message(), 2);
   auto record = (*cat)->Get(StoryId(*story));

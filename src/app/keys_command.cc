@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "app/admin_audit.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
@@ -47,7 +48,8 @@ constexpr const char* kHelp =
     "keys-dir defaults to <data-dir>/keys, checkpoint-dir to <data-dir>/checkpoints, lake-root to\n"
     "<data-dir>/lake; with key-command set, the command wraps and unwraps instead of the key files.\n"
     "Also accepts --config FILE. Encrypted with these keys (encryption = on): log segments,\n"
-    "checkpoints, cold stores and lake data files.\n";
+    "checkpoints, cold stores and lake data files. With --governance-file (or governance-file in\n"
+    "the config) every action but list and status is audited in the region's audit log before it runs.\n";
 
 int List(const std::string& keys_dir, const std::string& region) {
   std::vector<std::string> regions;
@@ -184,51 +186,23 @@ int Rewrap(const Config& config, const std::string& region, keys::KeyProvider& p
       "encrypted lake files", region, lake_dir);
 }
 
-}  // namespace
-
-int KeysCommand(const std::vector<std::string>& args) {
-  const std::vector<std::string> known = {"region", "keys-dir",       "help!",       "config", "data-dir",
-                                          "key",    "checkpoint-dir", "key-command", "force!", "lake-root"};
-  auto parsed = Flags::Parse(args, known);
-  if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
-  const Flags& f = *parsed;
-  if (f.Has("help")) {
-    std::printf("%s", kHelp);
-    return 0;
-  }
+// One action, after the flags and the configuration are read.
+int KeysAction(const Flags& f, const Config& config, const std::string& action, const std::string& keys_dir,
+               const std::string& region) {
   const std::vector<std::string>& pos = f.positional();
-  const std::string action = pos.empty() ? "" : pos[0];
-  const std::vector<std::string> actions = {"create", "rotate", "list", "status", "retire", "rewrap", "data-key"};
-  if (std::find(actions.begin(), actions.end(), action) == actions.end() ||
-      pos.size() != (action == "data-key" ? 2u : 1u))
-    return Fail("keys",
-                "expected create, rotate, list, status, retire, rewrap or data-key FILE\n\n" + std::string(kHelp), 2);
-  std::vector<std::string> settings;
-  for (const auto& [key, value] : f.values())
-    if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command" || key == "lake-root")
-      settings.push_back("--" + key + "=" + value);
-  auto config = Config::Load(ServeConfigKeys(), settings);
-  if (!config.ok()) return Fail("keys", config.status().message(), 2);
-  const std::string keys_dir = f.Has("keys-dir") ? f.Get("keys-dir") : JoinPath(config->Get("data-dir"), "keys");
-  const std::string region = f.Get("region");
-  if (!region.empty()) {
-    if (Status s = keys::CheckRegionName(region); !s.ok()) return Fail("keys", s.message(), 2);
-  } else if (action != "list") {
-    return Fail("keys", action + " needs --region", 2);
-  }
   if (action == "list") return List(keys_dir, region);
   keys::LocalKeyStore store(keys_dir, region);
   if (action == "rewrap" || action == "data-key") {
-    auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
+    auto ring = keys::KeyRing::Open(keys_dir, config.Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
     keys::KeyProvider& provider = *(*ring)->For(region);
     if (action == "data-key") return DataKey(pos[1], provider);
-    return Rewrap(*config, region, provider);
+    return Rewrap(config, region, provider);
   }
   if (action == "status" || action == "retire") {
-    std::string checkpoint_dir = config->Get("checkpoint-dir");
-    if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config->Get("data-dir"), "checkpoints");
-    auto ring = keys::KeyRing::Open(keys_dir, config->Get("key-command"), {region});
+    std::string checkpoint_dir = config.Get("checkpoint-dir");
+    if (checkpoint_dir.empty()) checkpoint_dir = JoinPath(config.Get("data-dir"), "checkpoints");
+    auto ring = keys::KeyRing::Open(keys_dir, config.Get("key-command"), {region});
     if (!ring.ok()) return Fail("keys", ring.status().message());
     size_t checkpoints = 0;
     auto deps = Dependents(checkpoint_dir, region, ring->get(), &checkpoints);
@@ -236,17 +210,17 @@ int KeysCommand(const std::vector<std::string>& args) {
     std::printf("%s: %zu checkpoints read in %s\n", region.c_str(), checkpoints,
                 JoinPath(checkpoint_dir, region).c_str());
     size_t segments = 0;
-    if (Status s = AddLogSegments(RegionLogDir(*config, region), &*deps, &segments); !s.ok())
+    if (Status s = AddLogSegments(RegionLogDir(config, region), &*deps, &segments); !s.ok())
       return Fail("keys", s.message());
     if (segments > 0)
       std::printf("%s: %zu sealed log segments in %s\n", region.c_str(), segments,
-                  RegionLogDir(*config, region).c_str());
+                  RegionLogDir(config, region).c_str());
     size_t lake_files = 0;
-    if (Status s = AddLakeFiles(RegionLakeDir(*config, region), &*deps, &lake_files); !s.ok())
+    if (Status s = AddLakeFiles(RegionLakeDir(config, region), &*deps, &lake_files); !s.ok())
       return Fail("keys", s.message());
     if (lake_files > 0)
       std::printf("%s: %zu encrypted lake files in %s\n", region.c_str(), lake_files,
-                  RegionLakeDir(*config, region).c_str());
+                  RegionLakeDir(config, region).c_str());
     if (action == "status") {
       auto listed = store.List();
       if (!listed.ok()) return Fail("keys", listed.status().message());
@@ -270,7 +244,7 @@ int KeysCommand(const std::vector<std::string>& args) {
     if (current.ok() && *current == id) return Fail("keys", id + " is the current key of " + region + ": rotate first");
     if (checkpoints == 0 && lake_files == 0 && !f.Has("force"))
       return Fail("keys", "no checkpoint of " + region + " in " + JoinPath(checkpoint_dir, region) +
-                              " and no encrypted lake file in " + RegionLakeDir(*config, region) +
+                              " and no encrypted lake file in " + RegionLakeDir(config, region) +
                               ": nothing proves the key unused (wrong --data-dir, --checkpoint-dir or "
                               "--lake-root?); --force retires it anyway");
     if (auto it = deps->find(id); it != deps->end())
@@ -288,6 +262,51 @@ int KeysCommand(const std::vector<std::string>& args) {
   std::printf("%s: created key %s in %s%s\n", region.c_str(), id->c_str(), store.dir().c_str(),
               current.ok() && *current == *id ? " (current)" : "");
   return 0;
+}
+
+}  // namespace
+
+int KeysCommand(const std::vector<std::string>& args) {
+  const std::vector<std::string> known = {"region",   "keys-dir",  "help!",          "config",
+                                          "data-dir", "key",       "checkpoint-dir", "key-command",
+                                          "force!",   "lake-root", "governance-file"};
+  auto parsed = Flags::Parse(args, known);
+  if (!parsed.ok()) return Fail("keys", parsed.status().message() + "\n\n" + kHelp, 2);
+  const Flags& f = *parsed;
+  if (f.Has("help")) {
+    std::printf("%s", kHelp);
+    return 0;
+  }
+  const std::vector<std::string>& pos = f.positional();
+  const std::string action = pos.empty() ? "" : pos[0];
+  const std::vector<std::string> actions = {"create", "rotate", "list", "status", "retire", "rewrap", "data-key"};
+  if (std::find(actions.begin(), actions.end(), action) == actions.end() ||
+      pos.size() != (action == "data-key" ? 2u : 1u))
+    return Fail("keys",
+                "expected create, rotate, list, status, retire, rewrap or data-key FILE\n\n" + std::string(kHelp), 2);
+  std::vector<std::string> settings;
+  for (const auto& [key, value] : f.values())
+    if (key == "data-dir" || key == "config" || key == "checkpoint-dir" || key == "key-command" || key == "lake-root" ||
+        key == "governance-file")
+      settings.push_back("--" + key + "=" + value);
+  auto config = Config::Load(ServeConfigKeys(), settings);
+  if (!config.ok()) return Fail("keys", config.status().message(), 2);
+  const std::string keys_dir = f.Has("keys-dir") ? f.Get("keys-dir") : JoinPath(config->Get("data-dir"), "keys");
+  const std::string region = f.Get("region");
+  if (!region.empty()) {
+    if (Status s = keys::CheckRegionName(region); !s.ok()) return Fail("keys", s.message(), 2);
+  } else if (action != "list") {
+    return Fail("keys", action + " needs --region", 2);
+  }
+  // A changing action is audited before it runs (with a governance-file; fail closed). data-key reveals a key.
+  auto audit = AdminAudit::Open(*config, region);
+  if (!audit.ok()) return Fail("keys", audit.status().message(), 2);
+  if (action != "list" && action != "status") {
+    std::vector<std::string> words = {"keys"};
+    words.insert(words.end(), args.begin(), args.end());
+    if (Status s = (*audit)->Begin(words, "keys " + region); !s.ok()) return Fail("keys " + action, NotAudited(s), 1);
+  }
+  return (*audit)->End(KeysAction(f, *config, action, keys_dir, region));
 }
 
 }  // namespace watershed::app

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/admin_audit.h"
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/flags.h"
@@ -44,7 +45,8 @@ constexpr const char* kHelp =
     "  --older-than DUR    expire-snapshots: snapshots older than this (default 5d);\n"
     "                      remove-orphans: files older than this (default 3d, at least 1h)\n"
     "  --retain-last N     expire-snapshots: always keep the newest N snapshots (default 1)\n"
-    "Also accepts --config FILE, --data-dir and --lake-root as `serve` does.\n";
+    "Also accepts --config FILE, --data-dir and --lake-root as `serve` does. With a governance-file a run\n"
+    "(not --dry-run) is audited in the region's audit log before it starts.\n";
 
 // Progress on stderr: a bar redrawn in place on a terminal, a line every
 // 10% otherwise (logs stay readable).
@@ -306,6 +308,17 @@ int LakeCommand(const std::vector<std::string>& args) {
     if (!loaded.ok()) return Fail("lake", loaded.status().message(), 2);
     policy = std::move(loaded).value();
   }
+  // A changing run is audited before it starts (with a governance-file; fail closed).
+  auto audit = AdminAudit::Open(*config, o.region);
+  if (!audit.ok()) return Fail("lake", audit.status().message(), 2);
+  if (!o.dry_run) {
+    std::string what = "lake";
+    for (Region region : o.regions) what += (what == "lake" ? " " : ",") + std::string(RegionName(region));
+    if (o.table) what += " " + std::string(lake::SpecOf(*o.table).name);
+    std::vector<std::string> words = {"lake"};
+    words.insert(words.end(), args.begin(), args.end());
+    if (Status s = (*audit)->Begin(words, what); !s.ok()) return Fail("lake " + o.action, NotAudited(s), 1);
+  }
   bool ok = true;
   for (Region region : o.regions) {
     if (o.action == "lifecycle") {
@@ -320,7 +333,7 @@ int LakeCommand(const std::vector<std::string>& args) {
       ok = RunOnTable(o, region, id) && ok;
     }
   }
-  return ok ? 0 : 1;
+  return (*audit)->End(ok ? 0 : 1);
 }
 
 }  // namespace watershed::app

@@ -8,7 +8,9 @@
 #include <ctime>
 #include <map>
 
+#include "app/admin_audit.h"
 #include "app/commands.h"
+#include "app/config.h"
 #include "app/flags.h"
 #include "app/recs_support.h"
 #include "core/file_system.h"
@@ -47,7 +49,8 @@ constexpr const char* kModelsHelp =
     "usage: watershed recs models [list [NAME]] [--json] [--data-dir DIR]\n"
     "       watershed recs models promote NAME@VERSION [--data-dir DIR]\n"
     "       watershed recs models rollback NAME [--data-dir DIR]\n"
-    "       watershed recs models gc --keep N [NAME] [--dry-run] [--json] [--data-dir DIR]\n\n"
+    "       watershed recs models gc --keep N [NAME] [--dry-run] [--json] [--data-dir DIR]\n"
+    "  --governance-file FILE  promote, rollback and gc are audited in the region's audit log before they run\n\n"
     "Lists the registry's models (<data-dir>/models): each version's model, creation time, training time,\n"
     "NDCG@10 and data, '*' marking the current one. promote makes a version current (after loading and\n"
     "checking it whole); rollback makes the previously current version current again. gc deletes the\n"
@@ -224,9 +227,30 @@ int RecsTrain(const std::vector<std::string>& args) {
   return 0;
 }
 
+// promote, rollback and gc: what changes the registry.
+int ChangeModels(const Flags& f, recs::ModelRegistry& registry, const std::string& action) {
+  const std::vector<std::string>& pos = f.positional();
+  if (action == "gc") return ModelsGc(f, registry);
+  if (pos.size() != 2) return Fail("recs models", action + " takes one argument\n\n" + kModelsHelp, 2);
+  if (action == "promote") {
+    auto ref = recs::ParseModelRef(pos[1]);
+    if (!ref.ok()) return Fail("recs models", ref.status().message(), 2);
+    if (!ref->version) return Fail("recs models", "promote takes NAME@VERSION", 2);
+    if (Status s = registry.Promote(ref->name, *ref->version); !s.ok()) return Fail("recs models", s.message());
+    std::printf("%s: current version %u\n", ref->name.c_str(), *ref->version);
+    return 0;
+  }
+  if (Status s = recs::ModelRegistry::CheckName(pos[1]); !s.ok()) return Fail("recs models", s.message(), 2);
+  auto v = registry.Rollback(pos[1]);
+  if (!v.ok()) return Fail("recs models", v.status().message());
+  std::printf("%s: current version %u\n", pos[1].c_str(), *v);
+  return 0;
+}
+
 int RecsModels(const std::vector<std::string>& args) {
   std::optional<Flags> parsed;
-  if (auto exit = Parse("recs models", args, {"json!", "data-dir", "keep", "dry-run!"}, kModelsHelp, &parsed))
+  if (auto exit = Parse("recs models", args, {"json!", "data-dir", "keep", "dry-run!", "governance-file"}, kModelsHelp,
+                        &parsed))
     return *exit;
   const Flags& f = *parsed;
   const std::vector<std::string>& pos = f.positional();
@@ -234,23 +258,22 @@ int RecsModels(const std::vector<std::string>& args) {
   auto data_dir = RecsDataDir(f);
   if (!data_dir.ok()) return Fail("recs models", data_dir.status().message(), 2);
   recs::ModelRegistry registry(FileSystem::Default(), JoinPath(*data_dir, "models"));
-  if (action == "promote" || action == "rollback") {
-    if (pos.size() != 2) return Fail("recs models", action + " takes one argument\n\n" + kModelsHelp, 2);
-    if (action == "promote") {
-      auto ref = recs::ParseModelRef(pos[1]);
-      if (!ref.ok()) return Fail("recs models", ref.status().message(), 2);
-      if (!ref->version) return Fail("recs models", "promote takes NAME@VERSION", 2);
-      if (Status s = registry.Promote(ref->name, *ref->version); !s.ok()) return Fail("recs models", s.message());
-      std::printf("%s: current version %u\n", ref->name.c_str(), *ref->version);
-      return 0;
+  if (action == "promote" || action == "rollback" || action == "gc") {
+    // Registry changes are audited before they run (with --governance-file; fail closed).
+    std::vector<std::string> settings = {"--data-dir=" + *data_dir};
+    if (f.Has("governance-file")) settings.push_back("--governance-file=" + f.Get("governance-file"));
+    auto config = Config::Load(ServeConfigKeys(), settings);
+    if (!config.ok()) return Fail("recs models", config.status().message(), 2);
+    auto audit = AdminAudit::Open(*config);
+    if (!audit.ok()) return Fail("recs models", audit.status().message(), 2);
+    if (!f.Has("dry-run")) {
+      std::vector<std::string> words = {"recs", "models"};
+      words.insert(words.end(), args.begin(), args.end());
+      if (Status s = (*audit)->Begin(words, "models"); !s.ok()) return Fail("recs models " + action, NotAudited(s), 1);
     }
-    if (Status s = recs::ModelRegistry::CheckName(pos[1]); !s.ok()) return Fail("recs models", s.message(), 2);
-    auto v = registry.Rollback(pos[1]);
-    if (!v.ok()) return Fail("recs models", v.status().message());
-    std::printf("%s: current version %u\n", pos[1].c_str(), *v);
-    return 0;
+    return (*audit)->End(ChangeModels(f, registry, action));
   }
-  if (action == "gc") return ModelsGc(f, registry);
+  if (f.Has("governance-file")) return Fail("recs models", "--governance-file applies to promote, rollback, gc", 2);
   if (f.Has("keep") || f.Has("dry-run")) return Fail("recs models", "--keep and --dry-run are gc's flags", 2);
   if (action != "list")
     return Fail("recs models", "unknown action '" + action + "' (list, promote, rollback or gc)", 2);

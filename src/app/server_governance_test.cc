@@ -243,6 +243,39 @@ TEST_F(ServerGovernanceTest, QueriesAreMaskedRefusedAndAuditedBeforeTheirAnswer)
       EXPECT_EQ(r.rows, static_cast<int64_t>(eu_viewers.size()));
     }
 
+  // Refusals before any SQL (a malformed body), a story's history (a read of story_minute) and its refusals are
+  // audited too.
+  auto malformed = admin->Request("POST", "/v1/query", "{\"sql\": 42}");
+  ASSERT_TRUE(malformed.ok());
+  EXPECT_EQ(malformed->status, 400) << malformed->body;
+  auto history = admin->Get("/v1/stories/500/history?from=2026-01-01&to=2026-01-02");
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->status, 200) << history->body;
+  auto bad_range = admin->Get("/v1/stories/500/history?from=2026-01-02&to=2026-01-01");
+  ASSERT_TRUE(bad_range.ok());
+  EXPECT_EQ(bad_range->status, 400) << bad_range->body;
+  auto creator = As(77, Region::kUs, Role::kCreator);
+  auto not_theirs = creator->Get("/v1/stories/500/history");
+  ASSERT_TRUE(not_theirs.ok());
+  EXPECT_NE(not_theirs->status, 200) << not_theirs->body;  // not in the catalogue (404) or not theirs (403)
+  std::map<std::string, const gov::AuditRecord*> later;
+  trail = Audit();
+  for (const gov::AuditRecord& r : trail) {
+    if (r.user == 1 && r.sql.empty()) later["malformed"] = &r;
+    if (r.user == 1 && r.sql == "GET /v1/stories/500/history?from=2026-01-01&to=2026-01-02") later["history"] = &r;
+    if (r.user == 1 && r.sql == "GET /v1/stories/500/history?from=2026-01-02&to=2026-01-01") later["range"] = &r;
+    if (r.user == 77) later["creator"] = &r;
+  }
+  ASSERT_EQ(later.size(), 4u);
+  EXPECT_EQ(later["malformed"]->verdict, "failed");
+  EXPECT_NE(later["malformed"]->reason.find("sql"), std::string::npos) << later["malformed"]->reason;
+  EXPECT_EQ(later["history"]->verdict, "allowed");
+  EXPECT_EQ(later["history"]->tables, "us.story_minute,eu.story_minute");
+  EXPECT_EQ(later["range"]->verdict, "failed");
+  EXPECT_EQ(later["creator"]->roles, "creator");
+  EXPECT_EQ(later["creator"]->sql, "GET /v1/stories/500/history");
+  EXPECT_NE(later["creator"]->verdict, "allowed");
+
   // Fail closed: with the audit log unwritable (its directory replaced by a file) no query is answered.
   const std::string audit_dir = dir_.Path("audit/us");
   ASSERT_TRUE(fs_->RenameFile(audit_dir, audit_dir + ".moved").ok());
@@ -291,6 +324,60 @@ TEST_F(ServerGovernanceTest, QueriesAreMaskedRefusedAndAuditedBeforeTheirAnswer)
   EXPECT_FALSE(fs_->FileExists(dir_.Path("audit/us/current.log")));
   EXPECT_TRUE(fs_->FileExists(dir_.Path("lake/us/audit/metadata")));
   EXPECT_EQ(lines(audit({})), total);
+}
+
+// Admin commands (keys, catalog import, recs models, token) are audited before they run: an action whose record
+// cannot be written does not run (fail closed), a failed action adds a record of its failure, and read-only
+// actions record nothing.
+TEST_F(ServerGovernanceTest, AdminCommandsAreAuditedBeforeTheyRunAndNotRunWithoutTheirRecord) {
+  const std::string policy = dir_.Path("governance.toml");
+  const std::vector<std::string> common = {"--data-dir", dir_.path(), "--governance-file", policy};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), common.begin(), common.end());
+    return args;
+  };
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Cli(KeysCommand, with({"create", "--region", "us"})).first, 0);
+  EXPECT_EQ(Cli(KeysCommand, with({"list"})).first, 0);
+  const std::string stories = dir_.Path("stories.csv");
+  ASSERT_TRUE(WriteFileAtomically(fs_, stories, "story_id,author_id\n7,70\n").ok());
+  EXPECT_EQ(Cli(CatalogCommand, with({"import", stories})).first, 0);
+  EXPECT_EQ(Cli(RecsCommand, with({"models", "promote", "nothing@1"})).first, 1);  // no such model: a failure
+  ASSERT_TRUE(CreatePrivateFile(dir_.Path("hs256.secret"), std::string(64, 'k') + "\n").ok());
+  EXPECT_EQ(Cli(TokenCommand, with({"--sub", "9", "--region", "us", "--roles", "admin", "--auth-secret-file",
+                                    dir_.Path("hs256.secret")}))
+                .first,
+            0);
+  ::testing::internal::GetCapturedStderr();
+
+  std::vector<gov::AuditRecord> trail = Audit();
+  std::vector<std::string> lines;
+  for (const gov::AuditRecord& r : trail) {
+    EXPECT_EQ(r.interface, "cli");
+    EXPECT_EQ(r.roles, "admin");
+    EXPECT_EQ(r.region, "us");
+    EXPECT_NE(r.reason.find("os-user "), std::string::npos) << r.reason;
+    lines.push_back(r.verdict + " " + r.tables + " " + r.sql.substr(0, r.sql.find(" --data-dir")));
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"allowed keys us watershed keys create --region us",
+                                             "allowed catalog watershed catalog import " + stories,
+                                             "allowed models watershed recs models promote nothing@1",
+                                             "failed models watershed recs models promote nothing@1",
+                                             "allowed token watershed token --sub 9 --region us --roles admin "
+                                             "--auth-secret-file " +
+                                                 dir_.Path("hs256.secret")}));
+
+  // Fail closed: with the audit log unwritable, a rotation is refused and no key is made.
+  const std::string audit_dir = dir_.Path("audit/us");
+  ASSERT_TRUE(fs_->RenameFile(audit_dir, audit_dir + ".moved").ok());
+  ASSERT_TRUE(WriteFileAtomically(fs_, audit_dir, "not a directory").ok());
+  auto keys_before = fs_->ListDir(dir_.Path("keys/us"));
+  ASSERT_TRUE(keys_before.ok());
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(Cli(KeysCommand, with({"rotate", "--region", "us"})).first, 1);
+  const std::string refused = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(refused.find("not run: its audit record could not be written"), std::string::npos) << refused;
+  EXPECT_EQ(fs_->ListDir(dir_.Path("keys/us"))->size(), keys_before->size());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "app/admin_audit.h"
 #include "app/auth_setup.h"
 #include "app/commands.h"
 #include "app/config.h"
@@ -101,14 +102,20 @@ int TokenCommand(const std::vector<std::string>& args) {
       return Fail("token", "auth-jwks-file is set and there is no HS256 secret: sign with --key and --kid", 2);
     key.key = *secret;
   }
+  // Minting is audited before the token is signed (with a governance-file; fail closed).
+  auto audit = AdminAudit::Open(c);
+  if (!audit.ok()) return Fail("token", audit.status().message(), 2);
+  std::vector<std::string> words = {"token"};
+  words.insert(words.end(), args.begin(), args.end());
+  if (Status s = (*audit)->Begin(words, "token"); !s.ok()) return Fail("token", NotAudited(s), 1);
   auto token = auth::SignToken(t, key);
   if (!token.ok() && !c.Get("key").empty() && key.alg == auth::Algorithm::kRs256) {
     key.alg = auth::Algorithm::kEs256;  // a PKCS#8 PEM does not name its key type: an EC key fails RS256
     token = auth::SignToken(t, key);
   }
-  if (!token.ok()) return Fail("token", token.status().message(), 1);
+  if (!token.ok()) return (*audit)->End(Fail("token", token.status().message(), 1), token.status().message());
   std::printf("%s\n", token->c_str());
-  return 0;
+  return (*audit)->End(0);
 }
 
 }  // namespace watershed::app

@@ -391,10 +391,18 @@ void Api::Route(HttpRequest&& req, std::string_view path, const Caller& caller, 
     if (!get) return reply(method_not_allowed("GET"));
     if (!deps_.lake_queries) return not_served(path, "this process reads no lake");
     id = IdBetween(path, "/v1/stories/", "/history");
+    // Audited like a query, refusals included (the request line, bounded by the header limits, names it).
+    std::string what = "GET " + req.target;
+    const int64_t arrived_us = deps_.clock->NowMs() * 1000;
+    auto refuse = [&](HttpResponse&& r) {
+      const Status why = r.status == 403 ? Status::PermissionDenied(r.body) : Status::InvalidArgument(r.body);
+      if (auto failed = Audit(caller, what, arrived_us, {}, 0, why)) return reply(std::move(*failed));
+      return reply(std::move(r));
+    };
     if (!id || *id == 0 || *id > static_cast<uint64_t>(INT64_MAX))
-      return reply(JsonError(400, "invalid_story_id", "the story id must be an integer in 1..2^63-1"));
-    if (auto denied = CheckStoryAccess(*id, caller)) return reply(std::move(*denied));
-    return StoryHistory(*id, query, std::move(reply));
+      return refuse(JsonError(400, "invalid_story_id", "the story id must be an integer in 1..2^63-1"));
+    if (auto denied = CheckStoryAccess(*id, caller)) return refuse(std::move(*denied));
+    return StoryHistory(*id, query, caller, std::move(what), std::move(reply));
   }
   if (path.starts_with("/v1/users/") && path.ends_with("/recommendations"))
     return reply(Recommendations(req.method, IdBetween(path, "/v1/users/", "/recommendations"), query, caller));

@@ -238,10 +238,16 @@ class Api {
   // Appends the audit row of a query (deps_.audit); the answer to send instead when that fails (fail closed).
   std::optional<http::HttpResponse> Audit(const Caller& caller, const std::string& sql, int64_t arrived_us,
                                           const std::vector<std::string>& tables, int64_t rows, const Status& outcome);
-  void StoryHistory(uint64_t story, std::string_view query, http::Responder respond);
+  // GET /v1/stories/{id}/history: a read of story_minute, audited like a query (`what` names the request; every
+  // refusal too). With a policy, an analyst's or admin's read follows its table rules; a creator's own story is
+  // theirs to read (CheckStoryAccess).
+  void StoryHistory(uint64_t story, std::string_view query, const Caller& caller, std::string what,
+                    http::Responder respond);
   // POST /v1/admin/erasures (api_erasure.cc).
   http::HttpResponse PostErasure(const std::string& body, const Caller& caller);
-  http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request);
+  // The answer, the tables it read and its points.
+  http::HttpResponse HistoryAnswer(uint64_t story, const HistoryRequest& request, const Caller& caller,
+                                   std::vector<std::string>* touched, int64_t* points);
   // GET /v1/users/{id}/recommendations (api_recs.cc); `user` is nullopt when the path's id is not a number.
   http::HttpResponse Recommendations(const std::string& method, std::optional<uint64_t> user, std::string_view query,
                                      const Caller& caller);

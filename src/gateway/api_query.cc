@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "gateway/api.h"
 #include "gov/access.h"
@@ -113,12 +114,16 @@ struct Bucket {
 HttpResponse QueryErrorResponse(const Status& s) { return QueryError(s); }
 
 void Api::PostQuery(http::HttpRequest&& req, const Caller& caller, http::Responder respond) {
+  const int64_t arrived_us = deps_.clock->NowMs() * 1000;
   auto request = ParseQueryRequest(req.body, deps_.lake_queries->options().limits);
   if (!request.ok()) {
+    // Refused before any SQL is known: audited with an empty statement and the reason.
+    if (auto failed = Audit(caller, "", arrived_us, {}, 0, request.status())) return respond(std::move(*failed));
     if (request.status().code() == StatusCode::kTooLarge)
       return respond(JsonError(413, "sql_too_large", request.status().message()));
     return respond(JsonError(400, "malformed_body", request.status().message()));
   }
+  const std::string sql = request->sql;
   // A client that hangs up stops its query (the executor checks the flag between batches).
   const bool admitted = deps_.lake_queries->TrySubmit(
       [this, request = std::move(*request), respond, gone = req.client_gone, caller](LakeQueries::Slot slot) {
@@ -126,6 +131,8 @@ void Api::PostQuery(http::HttpRequest&& req, const Caller& caller, http::Respond
       });
   if (!admitted) {
     query_busy_->Add();
+    if (auto failed = Audit(caller, sql, arrived_us, {}, 0, Status::Unavailable("query_busy: not admitted")))
+      return respond(std::move(*failed));
     respond(Busy());
   }
 }
@@ -221,13 +228,30 @@ HttpResponse Api::RunQuery(const QueryRequest& request, const LakeQueries::Slot&
   return r;
 }
 
-void Api::StoryHistory(uint64_t story, std::string_view query, http::Responder respond) {
-  auto request = ParseHistoryRequest(query, deps_.clock->NowMs());
-  if (!request.ok()) return respond(JsonError(400, "invalid_history_range", request.status().message()));
+void Api::StoryHistory(uint64_t story, std::string_view query, const Caller& caller, std::string what,
+                       http::Responder respond) {
+  const int64_t arrived_us = deps_.clock->NowMs() * 1000;
+  auto request = ParseHistoryRequest(query, arrived_us / 1000);
+  if (!request.ok()) {
+    if (auto failed = Audit(caller, what, arrived_us, {}, 0, request.status())) return respond(std::move(*failed));
+    return respond(JsonError(400, "invalid_history_range", request.status().message()));
+  }
   const bool admitted = deps_.lake_queries->TrySubmit(
-      [this, story, request = *request, respond](LakeQueries::Slot) { respond(HistoryAnswer(story, request)); });
+      [this, story, request = *request, respond, caller, what, arrived_us](LakeQueries::Slot) {
+        std::vector<std::string> touched;
+        int64_t points = 0;
+        HttpResponse r = HistoryAnswer(story, request, caller, &touched, &points);
+        // The audit row first: no answer without it.
+        const Status outcome = r.status == 200   ? Status::Ok()
+                               : r.status == 403 ? Status::PermissionDenied(r.body)
+                                                 : Status::Internal(r.body);
+        if (auto failed = Audit(caller, what, arrived_us, touched, points, outcome)) return respond(std::move(*failed));
+        respond(std::move(r));
+      });
   if (!admitted) {
     query_busy_->Add();
+    if (auto failed = Audit(caller, what, arrived_us, {}, 0, Status::Unavailable("query_busy: not admitted")))
+      return respond(std::move(*failed));
     respond(Busy());
   }
 }
@@ -236,15 +260,24 @@ void Api::StoryHistory(uint64_t story, std::string_view query, http::Responder r
 // server's lake (a region whose table does not exist yet has no rows), one
 // planned query per region and 7-day chunk: WHERE story_id = S AND minute
 // in [a, b) prunes to the story's bucket and the days asked.
-HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h) {
+HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h, const Caller& caller,
+                                std::vector<std::string>* touched, int64_t* points) {
   const LakeQueryOptions& o = deps_.lake_queries->options();
   const query::ExecLimits limits = LimitsOf(o);
   const int64_t unit = GranularityMicros(h.granularity);
   std::map<int64_t, Bucket> buckets;
   query::PruneStats pruned;
   query::ExecStats read;
+  // An analyst's or admin's read follows the policy's table rules, as POST /v1/query does (a creator's own story
+  // is checked by CheckStoryAccess, and story_minute holds counts only).
+  std::optional<gov::Access> access;
+  if (deps_.policy && caller && !gov::QueryEndpointRoles(caller->roles).empty())
+    access.emplace(*deps_.policy,
+                   gov::Caller{caller->user.value, gov::QueryEndpointRoles(caller->roles), caller->region});
   for (Region region : o.regions) {
     query::Catalog catalog(o.fs, o.root, region);
+    if (access) catalog.set_access(&*access);
+    touched->push_back(std::string(RegionName(region)) + ".story_minute");
     for (int64_t a = h.from_us; a < h.to_us; a += kHistoryChunkMicros) {
       const int64_t b = std::min(h.to_us, a + kHistoryChunkMicros);
       query::Value va, vb;
@@ -278,6 +311,7 @@ HttpResponse Api::HistoryAnswer(uint64_t story, const HistoryRequest& h) {
     }
   }
   const bool minutes = h.granularity == Granularity::kMinute;
+  *points = static_cast<int64_t>(buckets.size());
   HttpResponse r;
   std::string& body = r.body;
   body = "{\"story_id\":" + std::to_string(story) + ",\"granularity\":\"" + GranularityName(h.granularity) +
