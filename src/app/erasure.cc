@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -150,6 +151,12 @@ Result<stream::PartitionProcessor::ErasedViewer> EraseFromCheckpoint(stream::Che
   RETURN_IF_ERROR(store->Save(region, partition, out, owner));
   if (cold) cold->Saved();  // the files the old reference named go
   return erased;
+}
+
+std::string ErasedText(const stream::PartitionProcessor::ErasedViewer& e) {
+  return std::to_string(e.sets) + " viewer sets (id replaced by a random stand-in), " +
+         std::to_string(e.dedup_entries) + " dedup entries, " + std::to_string(e.cold_stories) +
+         " cold stories rewritten";
 }
 
 std::string DurationText(int64_t ms) {
@@ -433,6 +440,16 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
     if (stop && stop()) return Status::Unavailable("stopped after " + step + "; the request resumes at the next run");
     return Status::Ok();
   };
+  // In serve: the running processors' state first — its checkpoint commits the lake's buffered rows of the
+  // viewer, which the lake steps then rewrite.
+  if (paths.erase_processor_state)
+    for (Region region : paths.regions) {
+      const std::string step = "checkpoints " + std::string(RegionName(region));
+      if (done(step)) continue;
+      auto e = paths.erase_processor_state(region, r->viewer);
+      if (!e.ok()) return Status(e.status().code(), step + ": " + e.status().message());
+      RETURN_IF_ERROR(record(step, ErasedText(*e) + "; every partition checkpointed, its lake rows committed"));
+    }
   for (Region region : paths.regions) {
     for (lake::LakeTableId id : ViewerTables()) {
       const std::string name = TableName(region, id);
@@ -513,9 +530,7 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
         if (done(one)) continue;
         auto e = EraseFromCheckpoint(checkpoints.get(), region, p, r->viewer);
         if (!e.ok()) return Status(e.status().code(), one + ": " + e.status().message());
-        const std::string what = std::to_string(e->sets) + " viewer sets (id replaced by a random stand-in), " +
-                                 std::to_string(e->dedup_entries) + " dedup entries, " +
-                                 std::to_string(e->cold_stories) + " cold stories rewritten";
+        const std::string what = ErasedText(*e);
         if (each) {
           RETURN_IF_ERROR(record(one, what));
         } else {
@@ -559,12 +574,18 @@ Result<std::string> ErasureRunner::Request(uint64_t viewer, const std::string& b
 }
 
 void ErasureRunner::Loop() {
+  bool retry = false;  // a run stopped by something passing (kUnavailable): tried again after a while
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || pending_; });
+      if (retry) {
+        wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stopping_ || pending_; });
+      } else {
+        wake_.wait(lock, [&] { return stopping_ || pending_; });
+      }
       if (stopping_) return;
       pending_ = false;
+      retry = false;
     }
     auto all = store_.List();
     if (!all.ok()) {
@@ -583,8 +604,10 @@ void ErasureRunner::Loop() {
             return stopping_;
           });
       if (!s.ok()) {
-        // Left unfinished: retried at the next request or start (`watershed erase --resume` also finishes it).
+        // Left unfinished: retried at the next request or start (`watershed erase --resume` also finishes it), and
+        // after a while when what stopped it may pass (processors catching up, a lake commit conflict).
         std::fprintf(stderr, "watershed: erasure %s: %s\n", r.id.c_str(), s.ToString().c_str());
+        retry = retry || s.code() == StatusCode::kUnavailable;
         std::lock_guard lock(mu_);
         if (stopping_) return;
       }

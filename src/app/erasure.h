@@ -26,6 +26,7 @@
 #include "core/status.h"
 #include "gov/erasure_request.h"
 #include "keys/key_ring.h"
+#include "stream/partition_processor.h"
 
 namespace watershed::app {
 
@@ -58,6 +59,10 @@ struct ErasurePaths {
   std::optional<FeatureStoreHandle> feature_store;  // set: erased through it, not through feature_snapshot
   // Set by `serve`: its exposure logs' erasure (under its writers' lock); the records removed.
   std::function<Result<uint64_t>(uint64_t viewer)> erase_exposures;
+  // Set by `serve` when it runs the processors: a region's running state and checkpoints lose the viewer
+  // (stream::RegionProcessor::EraseViewer). Run before the lake's steps, since it commits the lake's buffered rows.
+  // Unset: the checkpoint files themselves, only while no server holds them.
+  std::function<Result<stream::PartitionProcessor::ErasedViewer>(Region region, uint64_t viewer)> erase_processor_state;
 };
 
 // <checkpoint-dir>/<region>/processors.lock (flock): `serve` holds each
@@ -119,8 +124,8 @@ ErasureReceipt MakeReceipt(FileSystem* fs, const ErasurePaths& paths, const Eras
 std::string ReceiptJson(const ErasureReceipt& receipt);
 std::string ReceiptText(const ErasureReceipt& receipt);
 
-// Runs the steps of `*r` not done yet, saving the request after each: the lake's tables, the recommendations'
-// feature store and exposure logs, then processor state.
+// Runs the steps of `*r` not done yet, saving the request after each: the running processors' state (serve), the
+// lake's tables, the recommendations' feature store and exposure logs, then the checkpoint files (the CLI).
 // `log` gets one line per step; `stop` (optional), asked between steps,
 // ends the run early with kUnavailable (the request resumes later).
 Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store, ErasureRequest* r,

@@ -372,6 +372,15 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                              [updater](uint64_t viewer) { return updater->EraseViewer(viewer); },
                              [features](uint64_t viewer) { return features->HoldsViewer(viewer); }};
     }
+    if (!s->processors_.empty()) {  // its processors' state: erased while they run
+      erasure_paths.erase_processor_state =
+          [self = s.get()](Region region, uint64_t viewer) -> Result<stream::PartitionProcessor::ErasedViewer> {
+        for (const auto& proc : self->processors_)
+          if (proc->region() == region)
+            return proc->EraseViewer(ViewerId(viewer), std::chrono::steady_clock::now() + std::chrono::seconds(30));
+        return Status::FailedPrecondition("this server runs no processors of " + std::string(RegionName(region)));
+      };
+    }
     if (s->recs_lock_) {  // and its exposure logs: through its writers when it serves, else the files directly
       erasure_paths.erase_exposures = [rt = s->recs_.get(), fs,
                                        dir = settings.recs_serve.exposures_dir](uint64_t viewer) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -272,7 +273,7 @@ TEST_F(ServerRecsTest, AnswersNameTheirArmAndTheReportCommandJoinsOutcomesToThei
 
 // POST /v1/admin/erasures on a server that keeps the feature store and appends exposures: its own threads take the
 // viewer out of both (the snapshot is rewritten at once), while the rest of the viewers and serving carry on.
-TEST_F(ServerRecsTest, AnErasureTakesTheViewerOutOfTheFeatureStoreAndTheExposureLogs) {
+TEST_F(ServerRecsTest, ARunningServerErasesAViewerEverywhereWhileItServes) {
   ASSERT_NO_FATAL_FAILURE(StartServingTheExperiment());
   HttpClient& client = *client_;
   for (int round = 0; round < 2; ++round)
@@ -285,15 +286,18 @@ TEST_F(ServerRecsTest, AnErasureTakesTheViewerOutOfTheFeatureStoreAndTheExposure
 
   auto erased = client.Request("POST", "/v1/admin/erasures", "{\"viewer_id\": " + std::to_string(kFirstViewer) + "}");
   ASSERT_TRUE(erased.ok() && erased->status == 202) << erased->body;
-  // The processor-state step waits for a stop (the server owns its checkpoints); the recommendations' are done.
+  // Every step runs in the server while it serves: its processors' state, the lake, the recommendations'.
   ErasureStore store(FileSystem::Default(), dir_.path());
   auto step_done = [&](const std::string& step) {
     auto all = store.List();
     return all.ok() && all->size() == 1 &&
            std::find((*all)[0].done.begin(), (*all)[0].done.end(), step) != (*all)[0].done.end();
   };
-  ASSERT_TRUE(watershed::testing::WaitUntil([&] { return step_done("exposures"); }));
-  EXPECT_TRUE(step_done("feature-store"));
+  ASSERT_TRUE(watershed::testing::WaitUntil([&] {
+    auto all = store.List();
+    return all.ok() && all->size() == 1 && (*all)[0].complete;
+  }));
+  for (const char* step : {"checkpoints us", "feature-store", "exposures"}) EXPECT_TRUE(step_done(step)) << step;
   auto features = recs::EmbeddedFeatureStore::Restore(FileSystem::Default(), snapshot);
   ASSERT_TRUE(features.ok()) << features.status().ToString();
   EXPECT_FALSE((*features)->HoldsViewer(kFirstViewer).value());
@@ -308,6 +312,14 @@ TEST_F(ServerRecsTest, AnErasureTakesTheViewerOutOfTheFeatureStoreAndTheExposure
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   EXPECT_EQ(log->exposures.size(), 2 * kViewers - 2 + 1);
   EXPECT_EQ(log->torn_bytes, 0u);
+  // `erase --verify` finds the viewer only in the log's segments, which expire.
+  ::testing::internal::CaptureStdout();
+  const int verified = EraseCommand({"--verify", std::to_string(kFirstViewer), "--data-dir", dir_.path()});
+  const std::string found = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(verified, 0) << found;
+  std::istringstream lines(found);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_TRUE(line.starts_with("log ") || line.starts_with("viewer ")) << line;
 }
 
 // Stories registered after training are embedded by a two-tower version's item tower and added to its index when

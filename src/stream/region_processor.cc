@@ -364,9 +364,9 @@ void RegionProcessor::TraceBatch(const Partition& p, const std::vector<log::LogR
   }
 }
 
-Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
+Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now, bool after_erasure) {
   const int64_t start = options_.clock->MonotonicNs();
-  Status s = SaveCheckpoint(p, commit_lake_now);
+  Status s = SaveCheckpoint(p, commit_lake_now || after_erasure, after_erasure);
   if (options_.checkpoint_seconds) options_.checkpoint_seconds->ObserveNanos(options_.clock->MonotonicNs() - start);
   std::lock_guard lock(p.status_mu);
   if (s.ok()) {
@@ -379,7 +379,7 @@ Status RegionProcessor::CheckpointNow(Partition& p, bool commit_lake_now) {
   return s;
 }
 
-Status RegionProcessor::SaveCheckpoint(Partition& p, bool commit_lake_now) {
+Status RegionProcessor::SaveCheckpoint(Partition& p, bool commit_lake_now, bool after_erasure) {
   const int64_t now = options_.clock->MonotonicNs();
   p.last_checkpoint_ns = now;
   // A lake commit whose checkpoint is durable but which failed: finish it
@@ -393,13 +393,13 @@ Status RegionProcessor::SaveCheckpoint(Partition& p, bool commit_lake_now) {
   Checkpoint c;
   c.id = p.next_checkpoint_id;
   c.next_offset = p.processor->next_offset();
-  if (c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0 &&
+  if (!after_erasure && c.next_offset.value == p.checkpoint_offset.load() && p.checkpoint_id.load() != 0 &&
       !(commit_lake && p.sink->has_uncommitted()))
     return Status::Ok();
   p.processor->Serialize(&c.state);
   // Durable before the checkpoint that names its length.
   if (p.cold) {
-    Result<std::string> ref = p.cold->Commit();
+    Result<std::string> ref = p.cold->Commit(/*compact=*/after_erasure);  // no replaced record stays in a file
     if (!ref.ok()) {  // the cold store is broken for good: reopen from the last checkpoint
       p.failed = true;
       return ref.status();
@@ -471,6 +471,38 @@ Status RegionProcessor::Stop() {
     if (first.ok() && !s.ok()) first = s;
   }
   return first;
+}
+
+Result<PartitionProcessor::ErasedViewer> RegionProcessor::EraseViewer(ViewerId viewer,
+                                                                      std::chrono::steady_clock::time_point deadline) {
+  const std::vector<std::shared_ptr<Partition>> owned = Snapshot(-1);
+  if (owned.size() != log_->partition_count())
+    return Status::FailedPrecondition(std::string(RegionName(region_)) + ": this process owns " +
+                                      std::to_string(owned.size()) + " of the log's " +
+                                      std::to_string(log_->partition_count()) +
+                                      " partitions; the others' state is another member's (erase with every member "
+                                      "stopped: `watershed erase --resume`)");
+  PartitionProcessor::ErasedViewer total;
+  for (const auto& p : owned) {
+    const std::string name = std::string(RegionName(region_)) + " partition " + std::to_string(p->index);
+    // Every event appended before the erasure is in the state before it is erased (not replayed into it after).
+    const uint64_t end = log_->EndOffset(p->index).value;
+    while (p->processed.load(std::memory_order_acquire) < end) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return Status::Unavailable(name + " has not processed the log up to offset " + std::to_string(end) +
+                                   " yet (at " + std::to_string(p->processed.load()) + ")");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::lock_guard run(p->run_mu);
+    if (p->revoked || p->fenced || p->failed)
+      return Status::Unavailable(name + " is no longer processed here (revoked, fenced or failed)");
+    ASSIGN_OR_RETURN(PartitionProcessor::ErasedViewer e, p->processor->EraseViewer(viewer));
+    RETURN_IF_ERROR(CheckpointNow(*p, /*commit_lake=*/true, /*after_erasure=*/true));
+    total.sets += e.sets;
+    total.dedup_entries += e.dedup_entries;
+    total.cold_stories += e.cold_stories;
+  }
+  return total;
 }
 
 std::vector<uint32_t> RegionProcessor::Owned() const {

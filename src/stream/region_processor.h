@@ -29,6 +29,7 @@
 // and marks it revoked, so a worker holding an old snapshot skips it.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -152,6 +153,17 @@ class RegionProcessor {
   PartitionStatus Released() const;
   // Acknowledged records of the owned partitions not yet reflected in the live store.
   uint64_t Lag() const;
+  // Erasure while processing runs (docs/governance.md "Erasure"): for every
+  // partition of the log — all must be owned here, else kFailedPrecondition
+  // (another member owns some: erase with every member stopped) — once it
+  // has processed the log up to its end as of this call (kUnavailable past
+  // `deadline`), under its run lock: PartitionProcessor::EraseViewer (a
+  // random stand-in in every viewer set, dedup entries dropped, cold stories
+  // rewritten), then a checkpoint that rewrites the cold store whole and
+  // commits the lake's buffered rows, so no checkpoint, cold store or
+  // uncommitted lake file of this owner keeps the id. Events of the viewer
+  // appended later count again (a new viewer). Returns the totals.
+  Result<PartitionProcessor::ErasedViewer> EraseViewer(ViewerId viewer, std::chrono::steady_clock::time_point deadline);
   Region region() const { return region_; }
 
  private:
@@ -163,8 +175,10 @@ class RegionProcessor {
   bool Step(Partition& p, std::vector<log::LogRecord>& records, serve::PartitionWrite& write);
   // `commit_lake`: the lake commits now, whatever lake_commit_interval_ms
   // says. Counts and times SaveCheckpoint for the metrics.
-  Status CheckpointNow(Partition& p, bool commit_lake);
-  Status SaveCheckpoint(Partition& p, bool commit_lake);
+  // `after_erasure`: saved even when the offset has not moved, the cold
+  // store rewritten whole, the lake committed.
+  Status CheckpointNow(Partition& p, bool commit_lake, bool after_erasure = false);
+  Status SaveCheckpoint(Partition& p, bool commit_lake, bool after_erasure);
   static PartitionStatus StatusOf(const Partition& p, const log::Log& log);
   // (append ms, records) runs of a batch, and their freshness once the live
   // store took them (options_.visible_seconds).

@@ -19,6 +19,7 @@
 #include "lake/iceberg_maintenance.h"
 #include "log/embedded_log.h"
 #include "serve/testing/forwarding_live_store.h"
+#include "stream/cold_store.h"
 #include "stream/testing/truth_compare.h"
 #include "workload/generator.h"
 #include "workload/truth.h"
@@ -275,6 +276,68 @@ TEST_F(RegionProcessorTest, EvictedStoriesAreAnsweredExactlyAcrossARestart) {
   WaitCaughtUp(*b);
   EXPECT_GT(evicted(*b).second, 0u);
   EXPECT_EQ(Diff(Dump(*store2), FromTruth(Truth())), "");
+  ASSERT_TRUE(b->Stop().ok());
+}
+
+// Erasure while processing runs: the counts stay those of the truth, and no partition's checkpoint nor cold store
+// (some of the viewer's stories went cold) holds the id afterwards; without every partition owned it is refused.
+TEST_F(RegionProcessorTest, AViewerIsErasedFromTheRunningStateAndEveryCheckpoint) {
+  options_.processor.story_idle_evict_ms = 1000;
+  const std::vector<Event> first = Generate(1, 6'000, 300'000);
+  std::map<uint64_t, int> events_of;
+  for (const Event& e : first) ++events_of[e.viewer_id.value];
+  const ViewerId viewer(std::max_element(events_of.begin(), events_of.end(), [](const auto& a, const auto& b) {
+                          return a.second < b.second;
+                        })->first);
+  Append(first);
+  auto store = serve::NewMemoryLiveStore();
+  auto a = StartProcessor(store.get());
+  WaitCaughtUp(*a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  Append(Generate(2, 3'000, 600'000));  // later: stories not in it go cold
+  WaitCaughtUp(*a);
+  // Holds the id in some partition's checkpoint state or cold store, read as `erase --verify` does.
+  auto checkpoints_hold = [&] {
+    ProcessorOptions o;
+    o.hash_key = HashKey{1, 2};
+    PartitionProcessor reader(Region::kUs, 0, o);
+    int holding = 0;
+    for (uint32_t p = 0; p < kPartitions; ++p) {
+      auto c = checkpoints_->Read(Region::kUs, p);
+      EXPECT_TRUE(c.ok() && c->has_value());
+      if (!c.ok() || !c->has_value()) continue;
+      PartitionProcessor state(Region::kUs, p, o);
+      EXPECT_TRUE(state.Restore((*c)->state).ok());
+      holding += state.HoldsViewer(viewer);
+      std::string path;
+      uint64_t length = 0;
+      Status s = ReadColdRecords(FileSystem::Default(), checkpoints_->RegionDir(Region::kUs), p, (*c)->cold, nullptr,
+                                 &path, &length, [&](uint64_t, std::string_view payload) -> Status {
+                                   ASSIGN_OR_RETURN(bool h, reader.ColdRecordHolds(payload, viewer));
+                                   holding += h;
+                                   return Status::Ok();
+                                 });
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    return holding;
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * options_.checkpoint_interval_ms));
+  EXPECT_GT(checkpoints_hold(), 0);
+
+  auto erased = a->EraseViewer(viewer, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(erased.ok()) << erased.status().ToString();
+  EXPECT_GT(erased->sets, 0u);
+  EXPECT_GT(erased->dedup_entries, 0u);
+  EXPECT_EQ(checkpoints_hold(), 0);
+  EXPECT_EQ(Diff(Dump(*store), FromTruth(Truth())), "");  // the published counts are the same
+  ASSERT_TRUE(a->Stop().ok());
+  EXPECT_EQ(checkpoints_hold(), 0);
+  a.reset();
+
+  auto b = std::make_unique<RegionProcessor>(Region::kUs, log_.get(), store.get(), checkpoints_.get(), options_);
+  ASSERT_TRUE(b->Assign(1).ok());
+  auto refused = b->EraseViewer(viewer, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().ToString();
   ASSERT_TRUE(b->Stop().ok());
 }
 
