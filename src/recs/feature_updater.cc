@@ -251,6 +251,20 @@ Status FeatureUpdater::Stop() {
 }
 
 Result<bool> FeatureUpdater::EraseViewer(uint64_t viewer) {
+  if (thread_.joinable()) {
+    // Every record appended before the erasure is applied first: none of the viewer's is applied after it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (size_t i = 0; i < cursors_.size(); ++i) {
+      const uint64_t end = cursors_[i].source.log->EndOffset(cursors_[i].partition).value;
+      while (positions_[i].load() < end) {
+        if (std::chrono::steady_clock::now() >= deadline)
+          return Status::Unavailable("feature updater: " + std::string(RegionName(cursors_[i].source.region)) +
+                                     " partition " + std::to_string(cursors_[i].partition) +
+                                     " has not been consumed up to offset " + std::to_string(end) + " yet");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
   std::lock_guard work(work_mu_);
   ASSIGN_OR_RETURN(bool held, store_->EraseViewer(viewer));
   if (EmbeddedOf(store_) != nullptr && !options_.snapshot_path.empty() && options_.fs) RETURN_IF_ERROR(Snapshot());

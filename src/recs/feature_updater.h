@@ -114,9 +114,11 @@ class FeatureUpdater {
   // another backend or without a snapshot path). Only between Steps: the
   // thread calls it itself.
   Status Snapshot();
-  // Erasure: FeatureStore::EraseViewer between two Steps (from any thread),
-  // then, for the embedded store with a snapshot path, a snapshot at once, so
-  // the file no longer holds the viewer when this returns.
+  // Erasure: once the thread (when started) has applied every record the
+  // logs held at the call (kUnavailable after 30 s), FeatureStore::EraseViewer
+  // between two Steps (from any thread), then, for the embedded store with a
+  // snapshot path, a snapshot at once, so the file no longer holds the viewer
+  // when this returns.
   Result<bool> EraseViewer(uint64_t viewer);
 
   uint64_t applied_events() const { return applied_events_.load(); }
