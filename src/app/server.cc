@@ -101,6 +101,18 @@ void WarnOnMissingReplicas(serve::LiveStore* store, const LiveStoreSettings& set
   }
 }
 
+// A Redis store shared by processes carries region ids in its fields: all of them must order region-names alike
+// (RedisLiveStore::PinRegionNames). A store down at start is not checked (the processors republish when it is back).
+Status PinRegionNamesIn(serve::LiveStore* store, const LiveStoreSettings& settings) {
+  auto* redis = dynamic_cast<serve::RedisLiveStore*>(store);
+  if (redis == nullptr) return Status::Ok();
+  Status s = redis->PinRegionNames(RegionNamesText(","));
+  if (s.ok() || s.code() == StatusCode::kFailedPrecondition) return s;
+  std::fprintf(stderr, "watershed: warning: cannot check region-names against %s: %s\n", settings.spec.c_str(),
+               s.ToString().c_str());
+  return Status::Ok();
+}
+
 }  // namespace
 
 // Runs the catalogue feed on a thread of its own: starts it, steps it, and
@@ -248,6 +260,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
       if (i == opened.size()) {
         ASSIGN_OR_RETURN(auto store, OpenLiveStore(want));
         if (roles.processes()) WarnOnMissingReplicas(store.get(), want);
+        RETURN_IF_ERROR(PinRegionNamesIn(store.get(), want));
         s->stores_.push_back(std::move(store));
         opened.push_back(&want);
       }
@@ -463,6 +476,7 @@ Status Server::OpenLogs(const ServeSettings& settings, FileSystem* fs) {
     log::KafkaLogOptions options;
     options.brokers = l.kafka_brokers;
     options.topic = l.kafka_topic_prefix + "." + name;
+    options.region = region;  // a record of another region id: processes list region-names in other orders
     options.partitions = l.embedded.partitions;
     options.partition_scheme = l.embedded.partition_scheme.value_or(PartitionScheme::kAligned);
     options.accept_create_time = l.kafka_accept_create_time;

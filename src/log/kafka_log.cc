@@ -157,7 +157,8 @@ class KafkaLogReader final : public LogReader {
         next_(from),
         accept_create_time_(o.accept_create_time),
         partitions_(o.partitions),
-        scheme_(o.partition_scheme) {}
+        scheme_(o.partition_scheme),
+        region_(o.region) {}
 
   ~KafkaLogReader() override {
     if (started_) rd_kafka_consume_stop(rkt_, static_cast<int32_t>(partition_));
@@ -256,6 +257,16 @@ class KafkaLogReader final : public LogReader {
       error_ = SchemeMismatch(r.event.story_id, offset);
       return 0;
     }
+    if (region_ && r.event.region != *region_) {
+      const auto id = static_cast<int>(r.event.region);
+      error_ = Status::FailedPrecondition(
+          "record at " + where_ + " offset " + std::to_string(offset) + " is of region id " + std::to_string(id) +
+          (id < RegionCount() ? " (" + std::string(RegionName(r.event.region)) + " here)" : "") + ", not " +
+          std::string(RegionName(*region_)) + "'s id " + std::to_string(static_cast<int>(*region_)) +
+          ": every process sharing the topics must list region-names in the same order (here " + RegionNamesText(",") +
+          ")");
+      return 0;
+    }
     out->push_back(std::move(r));
     ++next_;
     return 1;
@@ -281,6 +292,7 @@ class KafkaLogReader final : public LogReader {
   const bool accept_create_time_;
   const uint32_t partitions_;
   const PartitionScheme scheme_;
+  const std::optional<Region> region_;
   Status error_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_topic_t* rkt_ = nullptr;

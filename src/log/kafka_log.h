@@ -66,6 +66,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -109,6 +110,10 @@ struct KafkaLogOptions {
   // then the producers' clocks (monotonic per partition only with one
   // producer).
   bool accept_create_time = false;
+  // The region whose events the topic holds (the server's topic of that region), or none. A record of another
+  // region id is kFailedPrecondition naming both: region ids are places in region-names, so a producer that lists
+  // the names in another order than this consumer writes ids that mean other regions here.
+  std::optional<Region> region;
 };
 
 class KafkaLog final : public Log {

@@ -420,6 +420,32 @@ TEST_F(KafkaLogTest, BadRecordIsCorruptionNamingItsPlace) {
   EXPECT_EQ((*reader)->Read(10, &records).code(), StatusCode::kCorruption);  // sticky: the cursor stays
 }
 
+// A topic's records carry region ids (places in region-names): a reader of eu's topic refuses a record whose id is
+// another region's here — what a producer listing the names in another order writes.
+TEST_F(KafkaLogTest, ARecordOfAnotherRegionIdIsRefusedNamingRegionNames) {
+  auto o = Options(1);
+  o.topic = "watershed.eu-of-another-order";
+  ASSERT_EQ(rd_kafka_mock_topic_create(mock_.get(), o.topic.c_str(), 1, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
+  o.region = Region::kEu;
+  auto log = OpenLog(o);
+  ASSERT_NE(log, nullptr);
+  Event mine = MakeEvent(1, 0), other = MakeEvent(1, 1);
+  mine.region = Region::kEu;
+  other.region = Region::kApac;
+  ASSERT_TRUE(AppendAndWait(*log, {mine, other}).ok());
+  auto reader = log->NewReader(0, LogOffset(0));
+  ASSERT_TRUE(reader.ok());
+  std::vector<LogRecord> records;
+  Status s = ReadUntilError(*log, **reader, &records);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("watershed.eu-of-another-order [0] offset 1 is of region id 2 (apac here), not eu's id 1"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_NE(s.message().find("region-names in the same order"), std::string::npos) << s.ToString();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ((*reader)->position().value, 1u);
+}
+
 TEST_F(KafkaLogTest, OpenChecksTheTopic) {
   auto o = Options();
   o.open_timeout_ms = 3000;

@@ -296,6 +296,28 @@ Result<int> RedisLiveStore::ConnectedReplicas() {
   return std::atoi(info.c_str() + at + kField.size());
 }
 
+Status RedisLiveStore::PinRegionNames(const std::string& names) {
+  // Stored when absent or a list `names` extends; the stored list back.
+  static constexpr std::string_view kPin = R"lua(
+local s = redis.call('GET', KEYS[1])
+if (not s) or (string.sub(ARGV[1], 1, #s + 1) == s .. ',') then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return s
+)lua";
+  const std::string key = RegionNamesKey();
+  ASSIGN_OR_RETURN(auto replies, Run({RedisCommand{key, {"EVAL", std::string(kPin), "1", key, names}}}));
+  if (replies.size() != 1 || replies[0].type != RedisReply::Type::kString)
+    return Corrupt("the region-names script: " + (replies.empty() ? std::string("no reply") : replies[0].str));
+  const std::string& stored = replies[0].str;
+  if (stored == names || stored.starts_with(names + ",")) return Status::Ok();
+  return Status::FailedPrecondition("region-names = " + names + " does not keep the regions of the Redis live store " +
+                                    key + " (" + stored +
+                                    ") in their places: its fields carry region ids, so every process sharing it "
+                                    "must list the names in that order (new regions appended)");
+}
+
 std::string RedisLiveStore::StoryKey(StoryId story) const {
   return options_.prefix + ":{" + std::to_string(story.value) + "}:s";
 }
@@ -306,6 +328,7 @@ std::string RedisLiveStore::WindowIndexKeyName(StoryId story, WindowSize size) c
   return options_.prefix + ":{" + std::to_string(story.value) + "}:i" + std::string(WindowName(size));
 }
 std::string RedisLiveStore::ProgressKey() const { return options_.prefix + ":progress"; }
+std::string RedisLiveStore::RegionNamesKey() const { return options_.prefix + ":regions"; }
 std::string RedisLiveStore::RankKey(TopBy by) const { return options_.prefix + ":rank:" + std::string(MetricName(by)); }
 std::string RedisLiveStore::StoriesKey() const { return options_.prefix + ":stories"; }
 

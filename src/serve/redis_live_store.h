@@ -29,6 +29,8 @@
 //   P:stories      sorted set of every story with totals: score 0, member =
 //                  the 20-digit decimal story id (bytes order = id order);
 //                  where the zero tail of a top list is read from.
+//   P:regions      string: region-names as the processes sharing the store
+//                  list them (PinRegionNames)
 //   P:progress     sorted set, member "<region>:<partition>" (region id),
 //                  score = the highest next_offset applied (ZADD GT, exact
 //                  below 2^53); what `watershed query` computes lag from.
@@ -150,6 +152,14 @@ class RedisLiveStore final : public LiveStore {
   // every Apply fails until enough connect. kUnavailable when Redis cannot
   // be reached.
   Result<int> ConnectedReplicas();
+  // The fields t<r>, n<r>, "<start>:<r>" and "<r>:<partition>" carry region
+  // ids, places in region-names: every process sharing this Redis must list
+  // the names in the same order. Records `names` ("us,eu,apac") in P:regions
+  // when it holds none or a shorter list `names` extends (regions appended);
+  // kFailedPrecondition naming both lists when the one stored orders them
+  // otherwise (a list that extends `names` is fine: its first ids agree).
+  // kUnavailable when Redis cannot be reached.
+  Status PinRegionNames(const std::string& names);
 
   // Key names (exposed for tests and operators).
   std::string StoryKey(StoryId story) const;
@@ -158,6 +168,7 @@ class RedisLiveStore final : public LiveStore {
   std::string RankKey(TopBy by) const;
   std::string StoriesKey() const;
   std::string ProgressKey() const;
+  std::string RegionNamesKey() const;
 
  private:
   class Lease;

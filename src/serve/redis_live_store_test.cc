@@ -134,6 +134,23 @@ TEST_F(RedisLiveStoreTest, HandCheckedAnswers) {
 
 // --- Writes never go backwards --------------------------------------------
 
+// Processes sharing the store must order region-names alike: the first list is recorded, an extension replaces it,
+// a shorter list it extends is fine, another order is refused naming both.
+TEST_F(RedisLiveStoreTest, RegionNamesArePinnedInTheStore) {
+  ASSERT_TRUE(store_->PinRegionNames("us,eu").ok());
+  EXPECT_EQ(Raw({"GET", store_->RegionNamesKey()}).str, "us,eu");
+  ASSERT_TRUE(store_->PinRegionNames("us,eu,apac").ok());
+  EXPECT_EQ(Raw({"GET", store_->RegionNamesKey()}).str, "us,eu,apac");
+  EXPECT_TRUE(store_->PinRegionNames("us").ok());
+  EXPECT_TRUE(store_->PinRegionNames("us,eu,apac").ok());
+  for (const char* other : {"eu,us,apac", "us,eu,ap", "us,eu,apac2", "use"}) {
+    Status s = store_->PinRegionNames(other);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << other;
+    EXPECT_NE(s.message().find("(us,eu,apac)"), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(Raw({"GET", store_->RegionNamesKey()}).str, "us,eu,apac");
+}
+
 TEST_F(RedisLiveStoreTest, LowerOffsetIsIgnoredEqualIsIdempotentHigherApplies) {
   Apply(StoryWrite(Region::kUs, 2000, 1, 9, Agg(7, 3), /*next_offset=*/100));
   Apply(WindowWrite(Region::kUs, 1, WindowSize::k5s, 0, Agg(7), true, 100));
