@@ -255,6 +255,12 @@ TEST_F(ServerGovernanceTest, QueriesAreMaskedRefusedAndAuditedBeforeTheirAnswer)
   ASSERT_TRUE(bad_range.ok());
   EXPECT_EQ(bad_range->status, 400) << bad_range->body;
   auto creator = As(77, Region::kUs, Role::kCreator);
+  auto registered = creator->Request("POST", "/v1/stories", testing::StoriesBody(2, 77));
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(registered->status, 200) << registered->body;
+  auto taken = creator->Request("POST", "/v1/stories", R"({"stories": [{"story_id": 1, "author_id": 78}]})");
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->status, 403) << taken->body;
   auto not_theirs = creator->Get("/v1/stories/500/history");
   ASSERT_TRUE(not_theirs.ok());
   EXPECT_NE(not_theirs->status, 200) << not_theirs->body;  // not in the catalogue (404) or not theirs (403)
@@ -264,9 +270,16 @@ TEST_F(ServerGovernanceTest, QueriesAreMaskedRefusedAndAuditedBeforeTheirAnswer)
     if (r.user == 1 && r.sql.empty()) later["malformed"] = &r;
     if (r.user == 1 && r.sql == "GET /v1/stories/500/history?from=2026-01-01&to=2026-01-02") later["history"] = &r;
     if (r.user == 1 && r.sql == "GET /v1/stories/500/history?from=2026-01-02&to=2026-01-01") later["range"] = &r;
-    if (r.user == 77) later["creator"] = &r;
+    if (r.user == 77 && r.sql.starts_with("GET")) later["creator"] = &r;
+    if (r.user == 77 && r.sql == "POST /v1/stories: 1,2") later["stories"] = &r;
+    if (r.user == 77 && r.sql == "POST /v1/stories") later["takeover"] = &r;
   }
-  ASSERT_EQ(later.size(), 4u);
+  ASSERT_EQ(later.size(), 6u);
+  EXPECT_EQ(later["stories"]->verdict, "allowed");
+  EXPECT_EQ(later["stories"]->tables, "catalog");
+  EXPECT_EQ(later["stories"]->rows, 2);
+  EXPECT_EQ(later["takeover"]->verdict, "refused");
+  EXPECT_NE(later["takeover"]->reason.find("not_story_author"), std::string::npos) << later["takeover"]->reason;
   EXPECT_EQ(later["malformed"]->verdict, "failed");
   EXPECT_NE(later["malformed"]->reason.find("sql"), std::string::npos) << later["malformed"]->reason;
   EXPECT_EQ(later["history"]->verdict, "allowed");
@@ -314,7 +327,7 @@ TEST_F(ServerGovernanceTest, QueriesAreMaskedRefusedAndAuditedBeforeTheirAnswer)
   };
   const int total = lines(audit({}));
   EXPECT_EQ(total, static_cast<int>(Audit().size()));
-  EXPECT_EQ(lines(audit({"--verdict", "refused"})), 3);  // two over HTTP, one from the CLI
+  EXPECT_EQ(lines(audit({"--verdict", "refused"})), 4);  // two queries and a story takeover over HTTP, one from the CLI
   const std::string cli_user = audit({"--user", "9"});
   EXPECT_EQ(lines(cli_user), 2);
   EXPECT_NE(cli_user.find("\"interface\":\"cli\""), std::string::npos) << cli_user;
