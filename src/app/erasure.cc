@@ -444,10 +444,20 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
   // viewer, which the lake steps then rewrite.
   if (paths.erase_processor_state)
     for (Region region : paths.regions) {
-      const std::string step = "checkpoints " + std::string(RegionName(region));
+      const std::string name(RegionName(region));
+      const std::string step = "checkpoints " + name;
       if (done(step)) continue;
       auto e = paths.erase_processor_state(region, r->viewer);
+      if (!e.ok() && e.status().code() == StatusCode::kFailedPrecondition) {
+        // Not this server's alone (a consumer group): the other steps run; the checkpoint-file step below says why
+        // this one waits.
+        log(step + ": " + e.status().message());
+        continue;
+      }
       if (!e.ok()) return Status(e.status().code(), step + ": " + e.status().message());
+      // The rows it committed: the region's lake steps (done before, e.g. by the CLI) run again after it.
+      const std::string lake_prefix = "lake " + name + "/";
+      std::erase_if(r->done, [&](const std::string& d) { return d.starts_with(lake_prefix); });
       RETURN_IF_ERROR(record(step, ErasedText(*e) + "; every partition checkpointed, its lake rows committed"));
     }
   for (Region region : paths.regions) {

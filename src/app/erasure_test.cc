@@ -301,6 +301,48 @@ TEST(ErasureRecsTest, TheFeatureSnapshotAndTheExposureLogsLoseTheViewerOnly) {
   for (const auto& rem : receipt.remains) EXPECT_TRUE(rem.expires_ms.has_value()) << rem.store << ": " << rem.what;
 }
 
+// In serve the running processors' state goes first; their checkpoint commits the lake's buffered rows, so lake
+// steps recorded before (by the CLI) run again. A server that does not process every partition (a consumer group)
+// skips the step and the run goes on to the checkpoint files.
+TEST(ErasureServeTest, TheProcessorsGoFirstAndSendTheLakeStepsAgain) {
+  Fixture f(false);
+  f.Checkpoint(1);
+  auto r = f.Request();
+  ASSERT_TRUE(r.ok());
+  r->done = {"lake eu/events rewrite", "lake eu/events expire"};
+  ASSERT_TRUE(f.store->Save(*r).ok());
+  int calls = 0;
+  f.paths.erase_processor_state = [&](Region region, uint64_t viewer) {
+    EXPECT_EQ(region, Region::kEu);
+    EXPECT_EQ(viewer, kViewer);
+    ++calls;
+    return Result<stream::PartitionProcessor::ErasedViewer>(stream::PartitionProcessor::ErasedViewer{3, 2, 1});
+  };
+  std::vector<std::string> lines;
+  Status s = RunErasure(FileSystem::Default(), f.paths, f.store.get(), &*r,
+                        [&](const std::string& line) { lines.push_back(line); });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls, 1);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines[0].starts_with("checkpoints eu: 3 viewer sets")) << lines[0];
+  for (const std::string& d : r->done) EXPECT_FALSE(d.starts_with("lake eu/")) << d;
+  EXPECT_TRUE(r->complete);
+  EXPECT_TRUE(f.Reload(1).holds);  // the hook stood in for the processors: the files were not touched
+
+  auto again = f.store->Create(kViewer + 1, "cli", kT0);
+  ASSERT_TRUE(again.ok());
+  f.paths.erase_processor_state = [&](Region, uint64_t) {
+    return Result<stream::PartitionProcessor::ErasedViewer>(Status::FailedPrecondition("owns 1 of the log's 4"));
+  };
+  lines.clear();
+  s = RunErasure(FileSystem::Default(), f.paths, f.store.get(), &*again,
+                 [&](const std::string& line) { lines.push_back(line); });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "checkpoints eu: owns 1 of the log's 4");
+  EXPECT_TRUE(again->complete);  // by the checkpoint-file step (no server holds them here)
+}
+
 // Two processes resuming one request (serve's thread and `watershed erase`):
 // the second waits for the first and reads its steps back, so it neither
 // runs them again nor fails on the first's locks.

@@ -385,12 +385,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeSettings& settings, Fil
                              [updater](uint64_t viewer) { return updater->EraseViewer(viewer); },
                              [features](uint64_t viewer) { return features->HoldsViewer(viewer); }};
     }
-    if (!s->processors_.empty()) {  // its processors' state: erased while they run
+    if (roles.processing == ServerRoles::Processing::kAllPartitions) {  // its processors' state, while they run
       erasure_paths.erase_processor_state =
           [self = s.get()](Region region, uint64_t viewer) -> Result<stream::PartitionProcessor::ErasedViewer> {
         for (const auto& proc : self->processors_)
           if (proc->region() == region)
-            return proc->EraseViewer(ViewerId(viewer), std::chrono::steady_clock::now() + std::chrono::seconds(30));
+            return proc->EraseViewer(ViewerId(viewer), std::chrono::steady_clock::now() + std::chrono::seconds(10));
         return Status::FailedPrecondition("this server runs no processors of " + std::string(RegionName(region)));
       };
     }

@@ -19,17 +19,14 @@ bool IsOperator(const std::optional<auth::Claims>& caller, auth::Role role) { re
 }  // namespace
 
 void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder send) {
-  // A catalogue write is an admin action: with a governance-file every outcome is audited before it is answered
-  // (fail closed: 503 audit_unavailable, though stories already applied stay applied).
+  // A catalogue write is an admin action: with a governance-file it is audited before it is applied (fail closed:
+  // 503 audit_unavailable, nothing applied), a failure after that adds a record; refusals are audited too.
   const int64_t arrived_us = deps_.clock->NowMs() * 1000;
   std::string what = "POST /v1/stories";
-  int64_t applied_rows = 0;
+  int64_t rows = 0;
   auto respond = [&](HttpResponse&& r) {
-    const Status outcome = r.status == 200   ? Status::Ok()
-                           : r.status == 403 ? Status::PermissionDenied(r.body)
-                                             : Status::InvalidArgument(r.body);
-    if (auto failed = Audit(caller, what, arrived_us, {"catalog"}, applied_rows, outcome))
-      return send(std::move(*failed));
+    const Status outcome = r.status == 403 ? Status::PermissionDenied(r.body) : Status::InvalidArgument(r.body);
+    if (auto failed = Audit(caller, what, arrived_us, {"catalog"}, rows, outcome)) return send(std::move(*failed));
     send(std::move(r));
   };
   auto patches = catalog::ParseStoryBatchJson(req.body);
@@ -74,6 +71,8 @@ void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder send) {
   constexpr size_t kNamed = 100;  // stories named in the audit record; past them, a count
   for (size_t i = 0; i < ids.size() && i < kNamed; ++i) what += (i ? "," : ": ") + std::to_string(ids[i].value);
   if (ids.size() > kNamed) what += " and " + std::to_string(ids.size() - kNamed) + " more";
+  rows = static_cast<int64_t>(ids.size());
+  if (auto failed = Audit(caller, what, arrived_us, {"catalog"}, rows, Status::Ok())) return send(std::move(*failed));
   auto applied = deps_.catalog->Apply(std::move(changes));
   if (!applied.ok()) {
     if (applied.status().code() == StatusCode::kFailedPrecondition)
@@ -83,7 +82,6 @@ void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder send) {
     return respond(std::move(r));
   }
   stories_written_->Add(*applied);
-  applied_rows = static_cast<int64_t>(*applied);
   std::string body = "{\"applied\":" + std::to_string(*applied) + ",\"stories\":[";
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i) body += ',';
@@ -91,7 +89,7 @@ void Api::PostStories(HttpRequest&& req, const Caller& caller, Responder send) {
   }
   HttpResponse r;
   r.body = body + "]}";
-  respond(std::move(r));
+  send(std::move(r));  // audited before the write
 }
 
 HttpResponse Api::GetStoryRecord(uint64_t story, const Caller& caller) {

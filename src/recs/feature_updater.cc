@@ -253,7 +253,7 @@ Status FeatureUpdater::Stop() {
 Result<bool> FeatureUpdater::EraseViewer(uint64_t viewer) {
   if (thread_.joinable()) {
     // Every record appended before the erasure is applied first: none of the viewer's is applied after it.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (size_t i = 0; i < cursors_.size(); ++i) {
       const uint64_t end = cursors_[i].source.log->EndOffset(cursors_[i].partition).value;
       while (positions_[i].load() < end) {

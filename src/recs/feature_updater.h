@@ -115,7 +115,7 @@ class FeatureUpdater {
   // thread calls it itself.
   Status Snapshot();
   // Erasure: once the thread (when started) has applied every record the
-  // logs held at the call (kUnavailable after 30 s), FeatureStore::EraseViewer
+  // logs held at the call (kUnavailable after 10 s), FeatureStore::EraseViewer
   // between two Steps (from any thread), then, for the embedded store with a
   // snapshot path, a snapshot at once, so the file no longer holds the viewer
   // when this returns.
