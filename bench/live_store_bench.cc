@@ -7,6 +7,7 @@
 // the writes' rank moves deferred to the next read.
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -93,6 +94,42 @@ BENCHMARK(BM_WritesThenTop)
     ->Args({100'000, 1, 0})
     ->Args({2'000, 100, 1})
     ->Args({100'000, 100, 1});
+
+// The per-region layout (region names as configuration): `stories` stories of one region, each with a story part,
+// 12 five-second windows and a one-minute window, written in writes of 1000 stories. Counter: heap bytes per story
+// the store holds after the fill (glibc's mallinfo2), the figure to compare across layouts.
+void BM_FillWithWindows(benchmark::State& state) {
+  const int64_t stories = state.range(0);
+  double per_story = 0;
+  for (auto _ : state) {
+    state.PauseTiming();  // mallinfo2 walks the heap: not timed
+    const size_t before = mallinfo2().uordblks;
+    state.ResumeTiming();
+    auto store = NewMemoryLiveStore();
+    uint64_t offset = 0;
+    for (int64_t first = 0; first < stories; first += 1000) {
+      PartitionWrite w;
+      w.next_offset = ++offset;
+      for (int64_t id = first; id < std::min(stories, first + 1000); ++id) {
+        const StoryId story(static_cast<uint64_t>(id));
+        w.stories.push_back(
+            StoryUpdate{story, AuthorId(static_cast<uint64_t>(id % 97)), Aggregates{12, 6, 1200, 1, 0}});
+        for (int64_t k = 0; k < 12; ++k)
+          w.windows.push_back(
+              WindowUpdate{WindowKey{story, WindowSize::k5s, k * 5000}, Aggregates{1, 1, 100, 0, 0}, false});
+        w.windows.push_back(WindowUpdate{WindowKey{story, WindowSize::k1m, 0}, Aggregates{12, 6, 1200, 1, 0}, false});
+      }
+      if (!store->Apply(w).ok()) std::abort();
+    }
+    state.PauseTiming();
+    per_story = static_cast<double>(mallinfo2().uordblks - before) / static_cast<double>(stories);
+    store.reset();
+    state.ResumeTiming();
+  }
+  state.counters["heap_bytes_per_story"] = per_story;
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * stories);
+}
+BENCHMARK(BM_FillWithWindows)->Arg(20'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace watershed::serve
