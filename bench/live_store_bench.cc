@@ -18,21 +18,27 @@
 namespace watershed::serve {
 namespace {
 
-// `stories` stories, views in 0..99 (many ties), in writes of 1000.
-std::unique_ptr<LiveStore> Filled(int64_t stories) {
+// A memory store filled with `stories` stories in writes of 1000; add(id, write) puts story `id` in its write.
+template <typename AddStory>
+std::unique_ptr<LiveStore> FillStore(int64_t stories, AddStory add) {
   auto store = NewMemoryLiveStore();
   uint64_t offset = 0;
   for (int64_t first = 0; first < stories; first += 1000) {
     PartitionWrite w;
     w.next_offset = ++offset;
-    for (int64_t id = first; id < std::min(stories, first + 1000); ++id) {
-      const uint64_t v = static_cast<uint64_t>(id * 7919 % 100);
-      w.stories.push_back(StoryUpdate{StoryId(static_cast<uint64_t>(id)), AuthorId(static_cast<uint64_t>(id % 97)),
-                                      Aggregates{v, v / 2, v * 100, v % 7, 0}});
-    }
+    for (int64_t id = first; id < std::min(stories, first + 1000); ++id) add(id, w);
     if (!store->Apply(w).ok()) std::abort();
   }
   return store;
+}
+
+// `stories` stories, views in 0..99 (many ties).
+std::unique_ptr<LiveStore> Filled(int64_t stories) {
+  return FillStore(stories, [](int64_t id, PartitionWrite& w) {
+    const uint64_t v = static_cast<uint64_t>(id * 7919 % 100);
+    w.stories.push_back(StoryUpdate{StoryId(static_cast<uint64_t>(id)), AuthorId(static_cast<uint64_t>(id % 97)),
+                                    Aggregates{v, v / 2, v * 100, v % 7, 0}});
+  });
 }
 
 // Top 10 by views over range(0) stories.
@@ -105,22 +111,14 @@ void BM_FillWithWindows(benchmark::State& state) {
     state.PauseTiming();  // mallinfo2 walks the heap: not timed
     const size_t before = mallinfo2().uordblks;
     state.ResumeTiming();
-    auto store = NewMemoryLiveStore();
-    uint64_t offset = 0;
-    for (int64_t first = 0; first < stories; first += 1000) {
-      PartitionWrite w;
-      w.next_offset = ++offset;
-      for (int64_t id = first; id < std::min(stories, first + 1000); ++id) {
-        const StoryId story(static_cast<uint64_t>(id));
-        w.stories.push_back(
-            StoryUpdate{story, AuthorId(static_cast<uint64_t>(id % 97)), Aggregates{12, 6, 1200, 1, 0}});
-        for (int64_t k = 0; k < 12; ++k)
-          w.windows.push_back(
-              WindowUpdate{WindowKey{story, WindowSize::k5s, k * 5000}, Aggregates{1, 1, 100, 0, 0}, false});
-        w.windows.push_back(WindowUpdate{WindowKey{story, WindowSize::k1m, 0}, Aggregates{12, 6, 1200, 1, 0}, false});
-      }
-      if (!store->Apply(w).ok()) std::abort();
-    }
+    auto store = FillStore(stories, [](int64_t id, PartitionWrite& w) {
+      const StoryId story(static_cast<uint64_t>(id));
+      w.stories.push_back(StoryUpdate{story, AuthorId(static_cast<uint64_t>(id % 97)), Aggregates{12, 6, 1200, 1, 0}});
+      for (int64_t k = 0; k < 12; ++k)
+        w.windows.push_back(
+            WindowUpdate{WindowKey{story, WindowSize::k5s, k * 5000}, Aggregates{1, 1, 100, 0, 0}, false});
+      w.windows.push_back(WindowUpdate{WindowKey{story, WindowSize::k1m, 0}, Aggregates{12, 6, 1200, 1, 0}, false});
+    });
     state.PauseTiming();
     per_story = static_cast<double>(mallinfo2().uordblks - before) / static_cast<double>(stories);
     store.reset();

@@ -42,13 +42,6 @@ Result<std::unique_ptr<AdminAudit>> AdminAudit::Open(const Config& config, const
   return a;
 }
 
-AdminAudit::~AdminAudit() {
-  if (!governance_) return;
-  gov::AuditLog* log = governance_->audit();
-  if (!log->FlushDue(gov::NowUs())) return;
-  if (Status s = log->Flush(); !s.ok()) std::fprintf(stderr, "watershed: audit flush: %s\n", s.ToString().c_str());
-}
-
 gov::AuditRecord AdminAudit::Record(const std::string& verdict, const std::string& reason) const {
   gov::AuditRecord r;
   r.time_us = start_us_;

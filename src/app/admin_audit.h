@@ -20,7 +20,6 @@ class AdminAudit {
   // The audit log of `region` (empty: the first of the `regions` setting) when `config` names a governance-file;
   // otherwise an audit that records nothing. Errors: the policy's (`file:line:column: ...`).
   static Result<std::unique_ptr<AdminAudit>> Open(const Config& config, const std::string& region = "");
-  ~AdminAudit();  // flushes the log into the audit table when a batch is due
 
   bool on() const { return governance_ != nullptr; }
   // Before the action: `words` is the command line ("lake", "compact", "--region", "eu"), `what` what it
@@ -34,7 +33,7 @@ class AdminAudit {
   AdminAudit() = default;
   gov::AuditRecord Record(const std::string& verdict, const std::string& reason) const;
 
-  std::unique_ptr<GovernanceRuntime> governance_;
+  std::unique_ptr<GovernanceRuntime> governance_;  // its destructor flushes the log when a batch is due
   std::string region_, sql_, what_;
   int64_t start_us_ = 0;
   bool begun_ = false;

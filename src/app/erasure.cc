@@ -492,7 +492,7 @@ Status RunErasure(FileSystem* fs, const ErasurePaths& paths, ErasureStore* store
       }
     }
   }
-  // The recommendations' state: the viewer's features, then their exposures (before processor state, which a
+  // The recommendations' state: the viewer's features, then their exposures (before the checkpoint files, which a
   // running server keeps).
   const bool snapshot = !paths.feature_snapshot.empty() && fs->FileExists(paths.feature_snapshot);
   if (!done("feature-store") && (paths.feature_store || snapshot)) {
